@@ -1,0 +1,74 @@
+//! In-memory [`RoleRepository`]. It cannot see users, so it takes the set of known users from the
+//! test (`register_user`) to honour the `UserNotFound` contract.
+
+use std::collections::{BTreeSet, HashSet};
+use std::sync::Mutex;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use planpush_identity::UserId;
+
+use crate::*;
+
+#[derive(Default)]
+pub struct FakeRoles {
+    inner: Mutex<(Vec<Grant>, BTreeSet<GroupMapping>, HashSet<UserId>)>,
+}
+
+impl FakeRoles {
+    /// Declares a user as existing (the storage adapter checks its users table instead).
+    pub fn register_user(&self, id: UserId) {
+        self.lock().2.insert(id);
+    }
+    fn lock(&self) -> std::sync::MutexGuard<'_, (Vec<Grant>, BTreeSet<GroupMapping>, HashSet<UserId>)> {
+        self.inner.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+#[async_trait]
+impl RoleRepository for FakeRoles {
+    async fn grants_for(&self, user_id: UserId) -> Result<Vec<Grant>, RoleRepoError> {
+        let mut v: Vec<_> = self.lock().0.iter().filter(|g| g.user_id == user_id).cloned().collect();
+        v.sort_by_key(|g| (g.role, g.origin));
+        Ok(v)
+    }
+    async fn replace_grants(
+        &self,
+        user_id: UserId,
+        origin: GrantOrigin,
+        roles: &[Role],
+        granted_by: Option<UserId>,
+        now: DateTime<Utc>,
+    ) -> Result<GrantChanges, RoleRepoError> {
+        let mut g = self.lock();
+        if !g.2.contains(&user_id) {
+            return Err(RoleRepoError::UserNotFound);
+        }
+        let want: BTreeSet<Role> = roles.iter().copied().collect();
+        let have: BTreeSet<Role> = g.0.iter().filter(|x| x.user_id == user_id && x.origin == origin).map(|x| x.role).collect();
+        let changes = GrantChanges { add: want.difference(&have).copied().collect(), remove: have.difference(&want).copied().collect() };
+        g.0.retain(|x| !(x.user_id == user_id && x.origin == origin && changes.remove.contains(&x.role)));
+        for role in &changes.add {
+            g.0.push(Grant { user_id, role: *role, origin, granted_at: now, granted_by });
+        }
+        Ok(changes)
+    }
+    async fn users_with_role(&self, role: Role) -> Result<Vec<UserId>, RoleRepoError> {
+        let ids: BTreeSet<UserId> = self.lock().0.iter().filter(|g| g.role == role).map(|g| g.user_id).collect();
+        Ok(ids.into_iter().collect())
+    }
+    async fn mappings(&self) -> Result<Vec<GroupMapping>, RoleRepoError> {
+        Ok(self.lock().1.iter().cloned().collect())
+    }
+    async fn put_mapping(&self, mapping: &GroupMapping) -> Result<(), RoleRepoError> {
+        self.lock().1.insert(mapping.clone());
+        Ok(())
+    }
+    async fn delete_mapping(&self, mapping: &GroupMapping) -> Result<(), RoleRepoError> {
+        if self.lock().1.remove(mapping) { Ok(()) } else { Err(RoleRepoError::MappingNotFound) }
+    }
+    async fn roles_for_groups(&self, groups: &[GroupName]) -> Result<Vec<Role>, RoleRepoError> {
+        let roles: BTreeSet<Role> = self.lock().1.iter().filter(|m| groups.contains(&m.group)).map(|m| m.role).collect();
+        Ok(roles.into_iter().collect())
+    }
+}
