@@ -1,0 +1,49 @@
+use async_trait::async_trait;
+use planpush_plans::PlanId;
+use planpush_versions::AnchorId;
+
+use crate::{AnchorState, Comment, CommentId};
+
+/// Errors of [`CommentRepository`].
+#[derive(Debug, thiserror::Error)]
+pub enum CommentRepoError {
+    #[error("comment not found")]
+    NotFound,
+    #[error(transparent)]
+    Unknown(#[from] anyhow::Error),
+}
+
+/// Which comments to list.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StateFilter {
+    Open,
+    Resolved,
+    All,
+}
+
+/// A listing request for one plan. Resolution is a thread's: replies follow their thread.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CommentFilter {
+    pub state: StateFilter,
+    /// Only threads written on, or now attached to, this anchor (and their replies).
+    pub anchor: Option<AnchorId>,
+}
+
+#[cfg_attr(any(test, feature = "mock"), mockall::automock)]
+#[async_trait]
+pub trait CommentRepository: Send + Sync {
+    /// Stores a new comment. Its plan (and parent, for a reply) MUST exist; adapters may return
+    /// `Unknown` otherwise.
+    async fn insert(&self, comment: &Comment) -> Result<(), CommentRepoError>;
+    /// MUST return `NotFound` for an unknown id.
+    async fn get(&self, id: CommentId) -> Result<Comment, CommentRepoError>;
+    /// Saves body, edit, deletion, resolution and state. MUST return `NotFound` for an unknown id.
+    async fn update(&self, comment: &Comment) -> Result<(), CommentRepoError>;
+    /// A plan's comments matching the filter, threads and replies, oldest first.
+    async fn list(&self, plan_id: PlanId, filter: &CommentFilter) -> Result<Vec<Comment>, CommentRepoError>;
+    /// Records new anchor states for many threads at once (after a push), atomically; each reply
+    /// takes its thread's state. MUST return `NotFound` (changing nothing) if an id is unknown.
+    async fn set_states(&self, states: &[(CommentId, AnchorState)]) -> Result<(), CommentRepoError>;
+    /// How many open, live threads a plan has.
+    async fn count_open(&self, plan_id: PlanId) -> Result<u64, CommentRepoError>;
+}

@@ -1,0 +1,226 @@
+use std::fmt;
+
+use chrono::{DateTime, Utc};
+use planpush_identity::{InvalidInput, UserId};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::Slug;
+
+/// A plan's stable id (the API's `session_id`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct PlanId(Uuid);
+
+impl PlanId {
+    pub fn new() -> Self {
+        Self(Uuid::new_v4())
+    }
+    pub fn from_uuid(id: Uuid) -> Self {
+        Self(id)
+    }
+    pub fn as_uuid(&self) -> Uuid {
+        self.0
+    }
+    pub fn parse(s: &str) -> Result<Self, InvalidInput> {
+        Uuid::parse_str(s).map(Self).map_err(|e| InvalidInput::new("session id", e.to_string()))
+    }
+}
+
+impl Default for PlanId {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl fmt::Display for PlanId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+/// Who can see a plan besides its owner.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Visibility {
+    /// The owner, and roles that may view others' private plans.
+    Private,
+    /// Everyone signed in.
+    Published,
+}
+
+impl Visibility {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Visibility::Private => "private",
+            Visibility::Published => "published",
+        }
+    }
+    pub fn parse(s: &str) -> Result<Self, InvalidInput> {
+        match s {
+            "private" => Ok(Visibility::Private),
+            "published" | "public" => Ok(Visibility::Published),
+            _ => Err(InvalidInput::new("visibility", "expected private or published")),
+        }
+    }
+}
+
+/// A lifecycle rule a requested change would break.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum PlanRuleError {
+    #[error("the plan has been deleted")]
+    Deleted,
+    #[error("a title must be 1 to 300 characters")]
+    BadTitle,
+}
+
+/// A design doc with its history. Versions live in the `versions` crate; the plan knows the number of
+/// its current one (0 before the first push completes).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Plan {
+    pub id: PlanId,
+    pub slug: Slug,
+    /// The current version's title, as text (escaped when rendered, exactly once).
+    pub title: String,
+    pub owner_id: UserId,
+    pub visibility: Visibility,
+    pub current_version: u32,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub published_at: Option<DateTime<Utc>>,
+    pub archived_at: Option<DateTime<Utc>>,
+    pub deleted_at: Option<DateTime<Utc>>,
+}
+
+fn check_title(title: &str) -> Result<String, PlanRuleError> {
+    let t = title.trim();
+    if t.is_empty() || t.chars().count() > 300 {
+        return Err(PlanRuleError::BadTitle);
+    }
+    Ok(t.to_owned())
+}
+
+impl Plan {
+    pub fn new(slug: Slug, title: &str, owner_id: UserId, visibility: Visibility, now: DateTime<Utc>) -> Result<Self, PlanRuleError> {
+        Ok(Self {
+            id: PlanId::new(),
+            slug,
+            title: check_title(title)?,
+            owner_id,
+            visibility,
+            current_version: 0,
+            created_at: now,
+            updated_at: now,
+            published_at: (visibility == Visibility::Published).then_some(now),
+            archived_at: None,
+            deleted_at: None,
+        })
+    }
+
+    pub fn is_deleted(&self) -> bool {
+        self.deleted_at.is_some()
+    }
+    pub fn is_archived(&self) -> bool {
+        self.archived_at.is_some()
+    }
+    pub fn is_owned_by(&self, user: UserId) -> bool {
+        self.owner_id == user
+    }
+
+    fn alive(&self) -> Result<(), PlanRuleError> {
+        if self.is_deleted() { Err(PlanRuleError::Deleted) } else { Ok(()) }
+    }
+
+    /// Publishing is one-way: there is no way back to private. Returns whether anything changed.
+    pub fn publish(&mut self, now: DateTime<Utc>) -> Result<bool, PlanRuleError> {
+        self.alive()?;
+        if self.visibility == Visibility::Published {
+            return Ok(false);
+        }
+        self.visibility = Visibility::Published;
+        self.published_at = Some(now);
+        self.updated_at = now;
+        Ok(true)
+    }
+
+    /// Archives or unarchives. Returns whether anything changed.
+    pub fn set_archived(&mut self, archived: bool, now: DateTime<Utc>) -> Result<bool, PlanRuleError> {
+        self.alive()?;
+        if archived == self.is_archived() {
+            return Ok(false);
+        }
+        self.archived_at = archived.then_some(now);
+        self.updated_at = now;
+        Ok(true)
+    }
+
+    /// Soft delete: the plan disappears (404) and its slug becomes free again.
+    pub fn delete(&mut self, now: DateTime<Utc>) -> Result<(), PlanRuleError> {
+        self.alive()?;
+        self.deleted_at = Some(now);
+        self.updated_at = now;
+        Ok(())
+    }
+
+    /// Records that version `number` (titled `title`) became current.
+    pub fn record_version(&mut self, number: u32, title: &str, now: DateTime<Utc>) -> Result<(), PlanRuleError> {
+        self.alive()?;
+        self.title = check_title(title)?;
+        self.current_version = number;
+        self.updated_at = now;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::Duration;
+
+    fn plan(v: Visibility) -> Plan {
+        Plan::new(Slug::parse("p").unwrap(), "T", UserId::new(), v, DateTime::UNIX_EPOCH).unwrap()
+    }
+
+    #[test]
+    fn publish_is_one_way_and_idempotent() {
+        let t = DateTime::UNIX_EPOCH + Duration::hours(1);
+        let mut p = plan(Visibility::Private);
+        assert_eq!(p.published_at, None);
+        assert_eq!(p.publish(t), Ok(true));
+        assert_eq!((p.visibility, p.published_at), (Visibility::Published, Some(t)));
+        assert_eq!(p.publish(t + Duration::hours(1)), Ok(false));
+        assert_eq!(p.published_at, Some(t), "first publication time kept");
+        assert_eq!(plan(Visibility::Published).published_at, Some(DateTime::UNIX_EPOCH));
+    }
+
+    #[test]
+    fn archive_toggles() {
+        let t = DateTime::UNIX_EPOCH;
+        let mut p = plan(Visibility::Published);
+        let steps = [(true, true, true), (true, false, true), (false, true, false), (false, false, false)];
+        for (want, changed, archived) in steps {
+            assert_eq!(p.set_archived(want, t), Ok(changed));
+            assert_eq!(p.is_archived(), archived);
+        }
+    }
+
+    #[test]
+    fn deleted_plans_refuse_changes() {
+        let t = DateTime::UNIX_EPOCH;
+        let mut p = plan(Visibility::Private);
+        p.delete(t).unwrap();
+        assert_eq!(p.delete(t), Err(PlanRuleError::Deleted));
+        assert_eq!(p.publish(t), Err(PlanRuleError::Deleted));
+        assert_eq!(p.set_archived(true, t), Err(PlanRuleError::Deleted));
+        assert_eq!(p.record_version(1, "x", t), Err(PlanRuleError::Deleted));
+    }
+
+    #[test]
+    fn titles_are_checked() {
+        let s = Slug::parse("p").unwrap();
+        assert_eq!(Plan::new(s.clone(), "  ", UserId::new(), Visibility::Private, DateTime::UNIX_EPOCH), Err(PlanRuleError::BadTitle));
+        assert!(Plan::new(s, &"t".repeat(301), UserId::new(), Visibility::Private, DateTime::UNIX_EPOCH).is_err());
+        assert_eq!(Visibility::parse("public"), Ok(Visibility::Published));
+        assert!(Visibility::parse("secret").is_err());
+    }
+}

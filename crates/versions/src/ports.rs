@@ -1,0 +1,50 @@
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use planpush_plans::{Plan, PlanId, Slug};
+
+use crate::{Version, VersionMeta, VersionNumber};
+
+/// Errors of [`VersionRepository`].
+#[derive(Debug, thiserror::Error)]
+pub enum VersionRepoError {
+    #[error("version not found")]
+    NotFound,
+    #[error("plan not found")]
+    PlanNotFound,
+    #[error("the name {0} is taken")]
+    SlugTaken(Slug),
+    /// Another push committed this version number first; reload and retry.
+    #[error("another push changed the plan first")]
+    Conflict,
+    #[error(transparent)]
+    Unknown(#[from] anyhow::Error),
+}
+
+/// One atomic write of a push.
+#[derive(Debug, Clone, Copy)]
+pub enum Commit<'a> {
+    /// The first push: the plan (with `current_version == 1`) and version 1, together.
+    NewPlan { plan: &'a Plan, version: &'a Version },
+    /// A later push: version `n` of an existing plan, whose `current_version` is `n` in `plan`.
+    NextVersion { plan: &'a Plan, version: &'a Version },
+}
+
+#[cfg_attr(any(test, feature = "mock"), mockall::automock)]
+#[async_trait]
+pub trait VersionRepository: Send + Sync {
+    /// Writes a push atomically: all of it or nothing.
+    /// `NewPlan` MUST return `SlugTaken` if a live plan holds the slug.
+    /// `NextVersion` MUST return `PlanNotFound` for an unknown plan and `Conflict` unless the stored
+    /// plan's current version is exactly one less than the new version's number.
+    async fn commit<'a>(&self, commit: Commit<'a>) -> Result<(), VersionRepoError>;
+    /// A complete snapshot. MUST return `NotFound` if the version does not exist or its content has
+    /// been purged (use [`VersionRepository::history`] for metadata).
+    async fn get(&self, plan_id: PlanId, number: VersionNumber) -> Result<Version, VersionRepoError>;
+    /// The newest version's snapshot, if the plan has any.
+    async fn latest(&self, plan_id: PlanId) -> Result<Option<Version>, VersionRepoError>;
+    /// Metadata of every version of a plan, oldest first (purged ones included).
+    async fn history(&self, plan_id: PlanId) -> Result<Vec<VersionMeta>, VersionRepoError>;
+    /// Purges the content of versions pushed before `cutoff`, except each plan's current version,
+    /// keeping their metadata. Returns how many were purged.
+    async fn purge_before(&self, cutoff: DateTime<Utc>, now: DateTime<Utc>) -> Result<u64, VersionRepoError>;
+}
