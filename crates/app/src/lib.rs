@@ -1,1 +1,21 @@
-//! placeholder
+//! Application services: the use cases of PlanPush over the domain ports.
+//!
+//! This crate decides, once, what every entry point (web pages, JSON API, CLI pushes, SCIM) may do.
+//! It talks to the world only through port traits passed in as `Arc<dyn Port>` ([`Ports`]).
+//!
+//! Besides the domain crates' ports it owns the ports that are not about one domain concept:
+//! [`KvStore`] (the database-backed cache), [`Outbox`] (notifications written with the event and
+//! delivered later) and [`Readiness`].
+//!
+//! Architecture invariant: depends on domain crates only; no web framework, database, HTTP client or
+//! clock (time comes in as `now`).
+
+#[cfg(feature = "contract")]
+pub mod contract;
+#[cfg(feature = "fake")]
+pub mod fake;
+mod outbox;
+mod ports;
+
+pub use outbox::{backoff_after, OutboxMessage, OutboxMessageId, OUTBOX_MAX_ATTEMPTS};
+pub use ports::*;

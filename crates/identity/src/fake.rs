@@ -18,6 +18,13 @@ pub struct FakeUsers {
     inner: Mutex<(Vec<User>, HashMap<ExternalIdentity, UserId>)>,
 }
 
+impl FakeUsers {
+    /// Whether a user with this id exists (for fakes of other ports that reference users).
+    pub fn contains(&self, id: UserId) -> bool {
+        lock(&self.inner).0.iter().any(|u| u.id == id)
+    }
+}
+
 #[async_trait]
 impl UserRepository for FakeUsers {
     async fn create(&self, user: &User, identity: &ExternalIdentity) -> Result<(), UserRepoError> {

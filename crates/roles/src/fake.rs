@@ -1,26 +1,27 @@
-//! In-memory [`RoleRepository`]. It cannot see users, so it takes the set of known users from the
-//! test (`register_user`) to honour the `UserNotFound` contract.
+//! In-memory [`RoleRepository`], reading users from a [`FakeUsers`] to honour `UserNotFound`.
 
-use std::collections::{BTreeSet, HashSet};
-use std::sync::Mutex;
+use std::collections::BTreeSet;
+use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use planpush_identity::UserId;
+use planpush_identity::fake::FakeUsers;
 
 use crate::*;
 
-#[derive(Default)]
+type State = (Vec<Grant>, BTreeSet<GroupMapping>);
+
 pub struct FakeRoles {
-    inner: Mutex<(Vec<Grant>, BTreeSet<GroupMapping>, HashSet<UserId>)>,
+    users: Arc<FakeUsers>,
+    inner: Mutex<State>,
 }
 
 impl FakeRoles {
-    /// Declares a user as existing (the storage adapter checks its users table instead).
-    pub fn register_user(&self, id: UserId) {
-        self.lock().2.insert(id);
+    pub fn new(users: Arc<FakeUsers>) -> Self {
+        Self { users, inner: Mutex::default() }
     }
-    fn lock(&self) -> std::sync::MutexGuard<'_, (Vec<Grant>, BTreeSet<GroupMapping>, HashSet<UserId>)> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
         self.inner.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 }
@@ -40,10 +41,10 @@ impl RoleRepository for FakeRoles {
         granted_by: Option<UserId>,
         now: DateTime<Utc>,
     ) -> Result<GrantChanges, RoleRepoError> {
-        let mut g = self.lock();
-        if !g.2.contains(&user_id) {
+        if !self.users.contains(user_id) {
             return Err(RoleRepoError::UserNotFound);
         }
+        let mut g = self.lock();
         let want: BTreeSet<Role> = roles.iter().copied().collect();
         let have: BTreeSet<Role> = g.0.iter().filter(|x| x.user_id == user_id && x.origin == origin).map(|x| x.role).collect();
         let changes = GrantChanges { add: want.difference(&have).copied().collect(), remove: have.difference(&want).copied().collect() };

@@ -1,0 +1,68 @@
+//! The repository contract suite: one set of behavioural tests, run against the in-memory fakes
+//! (here), SQLite and PostgreSQL (in the store crate). Each case is a plain async function taking a
+//! fresh [`Ports`]; [`contract_tests!`](crate::contract_tests) turns the list into `#[tokio::test]`s
+//! for one backend.
+//!
+//! The cases panic on failure, like any test. Times are whole seconds so that every backend
+//! round-trips them exactly.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod audit;
+mod comments;
+mod identity;
+mod infra;
+mod plans;
+mod roles;
+
+pub use audit::*;
+pub use comments::*;
+pub use identity::*;
+pub use infra::*;
+pub use plans::*;
+pub use roles::*;
+
+use chrono::{DateTime, Duration, Utc};
+use planpush_identity::{ExternalIdentity, Provider, User};
+
+use crate::Ports;
+
+/// A fixed instant plus `secs` seconds.
+pub fn t(secs: i64) -> DateTime<Utc> {
+    DateTime::UNIX_EPOCH + Duration::days(20_000) + Duration::seconds(secs)
+}
+
+/// Creates a user with a dev identity named after `login`.
+pub async fn user(p: &Ports, login: &str) -> User {
+    let u = User::new(login, t(0)).unwrap();
+    p.users.create(&u, &ExternalIdentity::new(Provider::Dev, login).unwrap()).await.unwrap();
+    u
+}
+
+/// Expands to one `#[tokio::test]` per contract case, each on fresh ports from `$make`, an async
+/// expression yielding `(Ports, guard)` (the guard keeps a database alive until the test ends).
+#[macro_export]
+macro_rules! contract_tests {
+    ($make:expr) => {
+        $crate::contract_tests!(@cases $make;
+            users_create_find_and_count, users_link_identity, users_update_and_email,
+            tokens_lifecycle, tokens_rotation_is_once_only, tokens_family_and_user_revocation, tokens_delete_expired,
+            device_grants_contract, web_sessions_contract,
+            roles_replace_grants, roles_group_mappings,
+            plans_new_plan_commit, versions_next_version_commit, plans_update_and_slugs, plans_list_scopes,
+            versions_purge_keeps_current_and_metadata, plan_views_contract,
+            comments_crud_and_filters, comments_set_states,
+            audit_record_and_page, audit_filters,
+            kv_contract, outbox_contract, readiness_contract
+        );
+    };
+    (@cases $make:expr; $($case:ident),* $(,)?) => {
+        $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $case() {
+                let (ports, _guard) = $make.await;
+                $crate::contract::$case(&ports).await;
+            }
+        )*
+    };
+}

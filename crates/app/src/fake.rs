@@ -1,0 +1,128 @@
+//! In-memory [`Ports`], for tests of the application and the web layer.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use planpush_audit::fake::FakeAudit;
+use planpush_comments::fake::FakeComments;
+use planpush_identity::fake::{FakeDeviceGrants, FakeTokens, FakeUsers, FakeWebSessions};
+use planpush_plans::fake::{FakePlanViews, FakePlans};
+use planpush_roles::fake::FakeRoles;
+use planpush_versions::fake::FakeVersions;
+
+use crate::*;
+
+/// A complete set of fakes, wired to each other where the real store joins tables.
+pub fn ports() -> Ports {
+    let users = Arc::new(FakeUsers::default());
+    let plans = Arc::new(FakePlans::default());
+    let audit = Arc::new(FakeAudit::default());
+    Ports {
+        users: users.clone(),
+        tokens: Arc::new(FakeTokens::default()),
+        device_grants: Arc::new(FakeDeviceGrants::default()),
+        web_sessions: Arc::new(FakeWebSessions::default()),
+        roles: Arc::new(FakeRoles::new(users)),
+        plans: plans.clone(),
+        plan_views: Arc::new(FakePlanViews::default()),
+        versions: Arc::new(FakeVersions::new(plans)),
+        comments: Arc::new(FakeComments::default()),
+        audit_sink: audit.clone(),
+        audit_query: audit,
+        kv: Arc::new(FakeKv::default()),
+        outbox: Arc::new(FakeOutbox::default()),
+        readiness: Arc::new(AlwaysReady),
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+#[derive(Default)]
+pub struct FakeKv {
+    map: Mutex<HashMap<String, (Vec<u8>, Option<DateTime<Utc>>)>>,
+}
+
+#[async_trait]
+impl KvStore for FakeKv {
+    async fn get(&self, key: &str, now: DateTime<Utc>) -> Result<Option<Vec<u8>>, InfraError> {
+        Ok(lock(&self.map).get(key).filter(|(_, exp)| exp.is_none_or(|e| e > now)).map(|(v, _)| v.clone()))
+    }
+    async fn put(&self, key: &str, value: &[u8], expires_at: Option<DateTime<Utc>>) -> Result<(), InfraError> {
+        lock(&self.map).insert(key.to_owned(), (value.to_vec(), expires_at));
+        Ok(())
+    }
+    async fn delete(&self, key: &str) -> Result<(), InfraError> {
+        lock(&self.map).remove(key);
+        Ok(())
+    }
+    async fn purge_expired(&self, now: DateTime<Utc>) -> Result<u64, InfraError> {
+        let mut m = lock(&self.map);
+        let n = m.len();
+        m.retain(|_, (_, exp)| exp.is_none_or(|e| e > now));
+        Ok((n - m.len()) as u64)
+    }
+}
+
+#[derive(Default)]
+pub struct FakeOutbox {
+    messages: Mutex<Vec<OutboxMessage>>,
+}
+
+impl FakeOutbox {
+    fn with<T>(&self, id: OutboxMessageId, f: impl FnOnce(&mut OutboxMessage) -> T) -> Result<T, InfraError> {
+        let mut g = lock(&self.messages);
+        g.iter_mut().find(|m| m.id == id).map(f).ok_or(InfraError::NotFound)
+    }
+}
+
+#[async_trait]
+impl Outbox for FakeOutbox {
+    async fn enqueue(&self, message: &OutboxMessage) -> Result<(), InfraError> {
+        lock(&self.messages).push(message.clone());
+        Ok(())
+    }
+    async fn due(&self, now: DateTime<Utc>, limit: u32) -> Result<Vec<OutboxMessage>, InfraError> {
+        let mut v: Vec<_> = lock(&self.messages)
+            .iter()
+            .filter(|m| m.delivered_at.is_none() && m.gave_up_at.is_none() && m.next_attempt_at <= now)
+            .cloned()
+            .collect();
+        v.sort_by_key(|m| (m.created_at, m.id));
+        v.truncate(limit as usize);
+        Ok(v)
+    }
+    async fn mark_delivered(&self, id: OutboxMessageId, now: DateTime<Utc>) -> Result<(), InfraError> {
+        self.with(id, |m| {
+            m.attempts += 1;
+            m.delivered_at = Some(now);
+        })
+    }
+    async fn mark_failed(&self, id: OutboxMessageId, error: &str, next_attempt_at: DateTime<Utc>) -> Result<(), InfraError> {
+        self.with(id, |m| {
+            m.attempts += 1;
+            m.last_error = Some(error.to_owned());
+            m.next_attempt_at = next_attempt_at;
+        })
+    }
+    async fn give_up(&self, id: OutboxMessageId, error: &str, now: DateTime<Utc>) -> Result<(), InfraError> {
+        self.with(id, |m| {
+            m.attempts += 1;
+            m.last_error = Some(error.to_owned());
+            m.gave_up_at = Some(now);
+        })
+    }
+}
+
+/// The fakes have no database to lose.
+pub struct AlwaysReady;
+
+#[async_trait]
+impl Readiness for AlwaysReady {
+    async fn check(&self) -> Result<(), InfraError> {
+        Ok(())
+    }
+}

@@ -1,0 +1,79 @@
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use planpush_audit::{AuditQuery, AuditSink};
+use planpush_comments::CommentRepository;
+use planpush_identity::{DeviceGrantRepository, TokenRepository, UserRepository, WebSessionRepository};
+use planpush_plans::{PlanRepository, PlanViewRepository};
+use planpush_roles::RoleRepository;
+use planpush_versions::VersionRepository;
+
+use crate::{OutboxMessage, OutboxMessageId};
+
+/// Errors of the infrastructure ports of this crate.
+#[derive(Debug, thiserror::Error)]
+pub enum InfraError {
+    #[error("not found")]
+    NotFound,
+    #[error(transparent)]
+    Unknown(#[from] anyhow::Error),
+}
+
+/// The database-backed key/value cache (rendered diagrams by source hash, rate-limit windows, …).
+#[cfg_attr(any(test, feature = "mock"), mockall::automock)]
+#[async_trait]
+pub trait KvStore: Send + Sync {
+    /// The value, unless absent or expired at `now`.
+    async fn get(&self, key: &str, now: DateTime<Utc>) -> Result<Option<Vec<u8>>, InfraError>;
+    /// Inserts or replaces; `expires_at: None` keeps it until deleted.
+    async fn put(&self, key: &str, value: &[u8], expires_at: Option<DateTime<Utc>>) -> Result<(), InfraError>;
+    /// Idempotent.
+    async fn delete(&self, key: &str) -> Result<(), InfraError>;
+    /// Deletes entries expired at `now`; returns how many.
+    async fn purge_expired(&self, now: DateTime<Utc>) -> Result<u64, InfraError>;
+}
+
+/// Durable notification queue.
+#[cfg_attr(any(test, feature = "mock"), mockall::automock)]
+#[async_trait]
+pub trait Outbox: Send + Sync {
+    async fn enqueue(&self, message: &OutboxMessage) -> Result<(), InfraError>;
+    /// Messages neither delivered nor given up whose `next_attempt_at` is at or before `now`,
+    /// oldest first, at most `limit`.
+    async fn due(&self, now: DateTime<Utc>, limit: u32) -> Result<Vec<OutboxMessage>, InfraError>;
+    /// MUST return `NotFound` for an unknown id.
+    async fn mark_delivered(&self, id: OutboxMessageId, now: DateTime<Utc>) -> Result<(), InfraError>;
+    /// Records a failed attempt and when to try again. MUST return `NotFound` for an unknown id.
+    async fn mark_failed(&self, id: OutboxMessageId, error: &str, next_attempt_at: DateTime<Utc>) -> Result<(), InfraError>;
+    /// Stops retrying. MUST return `NotFound` for an unknown id.
+    async fn give_up(&self, id: OutboxMessageId, error: &str, now: DateTime<Utc>) -> Result<(), InfraError>;
+}
+
+/// Whether the service can do its work (the database answers).
+#[cfg_attr(any(test, feature = "mock"), mockall::automock)]
+#[async_trait]
+pub trait Readiness: Send + Sync {
+    /// `Ok` when a trivial round trip to the database succeeded.
+    async fn check(&self) -> Result<(), InfraError>;
+}
+
+/// Every port the application uses, as shared trait objects. Built by the server from the store
+/// adapter, or by [`crate::fake::ports`] from in-memory fakes.
+#[derive(Clone)]
+pub struct Ports {
+    pub users: Arc<dyn UserRepository>,
+    pub tokens: Arc<dyn TokenRepository>,
+    pub device_grants: Arc<dyn DeviceGrantRepository>,
+    pub web_sessions: Arc<dyn WebSessionRepository>,
+    pub roles: Arc<dyn RoleRepository>,
+    pub plans: Arc<dyn PlanRepository>,
+    pub plan_views: Arc<dyn PlanViewRepository>,
+    pub versions: Arc<dyn VersionRepository>,
+    pub comments: Arc<dyn CommentRepository>,
+    pub audit_sink: Arc<dyn AuditSink>,
+    pub audit_query: Arc<dyn AuditQuery>,
+    pub kv: Arc<dyn KvStore>,
+    pub outbox: Arc<dyn Outbox>,
+    pub readiness: Arc<dyn Readiness>,
+}
