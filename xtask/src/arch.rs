@@ -94,7 +94,11 @@ struct Node {
 impl Graph {
     /// Adds a package and returns its index.
     pub fn add(&mut self, name: &str, member: bool) -> usize {
-        self.nodes.push(Node { name: name.to_owned(), member, deps: Vec::new() });
+        self.nodes.push(Node {
+            name: name.to_owned(),
+            member,
+            deps: Vec::new(),
+        });
         self.nodes.len() - 1
     }
 
@@ -121,7 +125,10 @@ impl Graph {
             .collect();
         let mut graph = Self::default();
         let mut index = HashMap::new();
-        for package in metadata["packages"].as_array().context("metadata has no `packages`")? {
+        for package in metadata["packages"]
+            .as_array()
+            .context("metadata has no `packages`")?
+        {
             let id = package["id"].as_str().context("package without `id`")?;
             let name = package["name"].as_str().context("package without `name`")?;
             index.insert(id, graph.add(name, members.contains(id)));
@@ -131,16 +138,19 @@ impl Graph {
             .context("metadata has no `resolve.nodes` (was it run with --no-deps?)")?;
         for node in nodes {
             let id = node["id"].as_str().context("resolve node without `id`")?;
-            let from = *index.get(id).with_context(|| format!("unknown package {id}"))?;
+            let from = *index
+                .get(id)
+                .with_context(|| format!("unknown package {id}"))?;
             for dep in node["deps"].as_array().into_iter().flatten() {
                 if !is_normal(dep) {
                     continue;
                 }
                 let pkg = dep["pkg"].as_str().context("resolve dep without `pkg`")?;
-                let to = *index.get(pkg).with_context(|| format!("unknown package {pkg}"))?;
-                graph.nodes[from].deps.push(to);
+                let to = *index
+                    .get(pkg)
+                    .with_context(|| format!("unknown package {pkg}"))?;
+                graph.depend(from, to);
             }
-            graph.sort_deps(from);
         }
         Ok(graph)
     }
@@ -189,7 +199,8 @@ pub fn check(graph: &Graph) -> Vec<Violation> {
 
     // 1. Domain crates reach no adapter and no framework crate.
     for name in DOMAIN {
-        let forbidden = |n: &Node| (n.member && ADAPTERS.contains(&n.name.as_str())) || is_framework(&n.name);
+        let forbidden =
+            |n: &Node| (n.member && ADAPTERS.contains(&n.name.as_str())) || is_framework(&n.name);
         reachable(graph, name, forbidden, &mut found);
     }
 
@@ -203,7 +214,9 @@ pub fn check(graph: &Graph) -> Vec<Violation> {
 
     // 4. The CLI knows neither the database nor the web server.
     let cli_forbidden = |n: &Node| {
-        is_diesel(&n.name) || is_actix(&n.name) || (n.member && [STORE, WEB].contains(&n.name.as_str()))
+        is_diesel(&n.name)
+            || is_actix(&n.name)
+            || (n.member && [STORE, WEB].contains(&n.name.as_str()))
     };
     reachable(graph, CLI, cli_forbidden, &mut found);
 
@@ -226,8 +239,15 @@ pub fn check(graph: &Graph) -> Vec<Violation> {
 /// records the shortest path to every forbidden crate. The walk does not go
 /// through a forbidden crate: its own dependencies would only repeat the
 /// violation (store -> diesel after planpush-plans -> store).
-fn reachable(graph: &Graph, root: &str, forbidden: impl Fn(&Node) -> bool, found: &mut Vec<Violation>) {
-    let Some(start) = graph.member(root) else { return };
+fn reachable(
+    graph: &Graph,
+    root: &str,
+    forbidden: impl Fn(&Node) -> bool,
+    found: &mut Vec<Violation>,
+) {
+    let Some(start) = graph.member(root) else {
+        return;
+    };
     let mut parent: HashMap<usize, usize> = HashMap::new();
     let mut seen = HashSet::from([start]);
     let mut queue = VecDeque::from([start]);
@@ -255,9 +275,14 @@ fn reachable(graph: &Graph, root: &str, forbidden: impl Fn(&Node) -> bool, found
 
 /// Records a violation along `path` (root first), once per (crate, forbidden) pair.
 fn push(found: &mut Vec<Violation>, graph: &Graph, path: &[usize]) {
-    let (Some(&first), Some(&last)) = (path.first(), path.last()) else { return };
+    let (Some(&first), Some(&last)) = (path.first(), path.last()) else {
+        return;
+    };
     let (krate, forbidden) = (graph.name(first), graph.name(last));
-    if found.iter().any(|v| v.krate == krate && v.forbidden == forbidden) {
+    if found
+        .iter()
+        .any(|v| v.krate == krate && v.forbidden == forbidden)
+    {
         return;
     }
     found.push(Violation {
@@ -269,7 +294,12 @@ fn push(found: &mut Vec<Violation>, graph: &Graph, path: &[usize]) {
 
 /// Crates the rules name that are not workspace members.
 pub fn missing(graph: &Graph) -> Vec<&'static str> {
-    DOMAIN.iter().chain(NAMED).copied().filter(|name| graph.member(name).is_none()).collect()
+    DOMAIN
+        .iter()
+        .chain(NAMED)
+        .copied()
+        .filter(|name| graph.member(name).is_none())
+        .collect()
 }
 
 /// Runs `cargo metadata` in `root` and parses the graph.
@@ -303,7 +333,15 @@ mod tests {
         for name in DOMAIN.iter().chain(ADAPTERS).chain(APP_MAY_USE) {
             ix.insert(*name, g.add(name, true));
         }
-        for name in ["serde", "chrono", "tokio", "diesel", "diesel_derives", "actix-web", "actix-rt"] {
+        for name in [
+            "serde",
+            "chrono",
+            "tokio",
+            "diesel",
+            "diesel_derives",
+            "actix-web",
+            "actix-rt",
+        ] {
             ix.insert(name, g.add(name, false));
         }
         let edges: &[(&str, &str)] = &[
@@ -371,7 +409,10 @@ mod tests {
         g.depend(ix["planpush-plans"], foo);
         g.depend(foo, ix["diesel"]);
         let found = check(&g);
-        let plans = found.iter().find(|v| v.krate == "planpush-plans").expect("plans is flagged");
+        let plans = found
+            .iter()
+            .find(|v| v.krate == "planpush-plans")
+            .expect("plans is flagged");
         assert_eq!(plans.forbidden, "diesel");
         assert_eq!(plans.path, ["planpush-plans", "foo", "diesel"]);
         assert_eq!(
@@ -392,7 +433,9 @@ mod tests {
         g.depend(clock, ix["tokio"]);
         assert_eq!(
             messages(&g),
-            ["crate planpush-audit must not depend on tokio (path: planpush-audit -> clock -> tokio)"]
+            [
+                "crate planpush-audit must not depend on tokio (path: planpush-audit -> clock -> tokio)"
+            ]
         );
     }
 
@@ -402,7 +445,9 @@ mod tests {
         g.depend(ix["planpush-roles"], ix["planpush-store"]);
         assert_eq!(
             messages(&g),
-            ["crate planpush-roles must not depend on planpush-store (path: planpush-roles -> planpush-store)"]
+            [
+                "crate planpush-roles must not depend on planpush-store (path: planpush-roles -> planpush-store)"
+            ]
         );
     }
 
@@ -480,7 +525,9 @@ mod tests {
     #[test]
     fn the_real_workspace_passes() {
         let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
-        let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("xtask is inside the workspace");
+        let root = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .parent()
+            .expect("xtask is inside the workspace");
         let graph = load(&cargo, root).expect("cargo metadata works");
         assert_eq!(missing(&graph), Vec::<&str>::new());
         assert_eq!(messages(&graph), Vec::<String>::new());

@@ -1,1 +1,177 @@
-fn main() {}
+//! `cargo xtask <job>`: the project's automation, one subcommand per job
+//! (matklad's cargo-xtask pattern). Progress goes to stderr, prefixed `xtask:`.
+#![allow(clippy::print_stderr)]
+
+mod arch;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode, Stdio};
+
+use anyhow::{Context, Result, bail};
+
+const USAGE: &str = "\
+usage: cargo xtask <job> [args...]
+
+jobs:
+  ci            fmt --check, clippy -D warnings, arch, test; stops at the first failing step
+  test [args]   nextest (or cargo test) over the workspace, all targets, then doc tests;
+                args go to the nextest / cargo test run
+  arch          check the architecture invariants (BRIEF.md §2) on `cargo metadata`
+  bench [args]  cargo run --release -p planpush-store --example bench -- [args]
+  e2e           not yet available (issue #7)
+  demo          not yet available (issue #7)";
+
+fn main() -> ExitCode {
+    let mut args = std::env::args().skip(1);
+    let job = args.next();
+    let rest: Vec<String> = args.collect();
+    let result = match job.as_deref() {
+        Some("ci") => ci(),
+        Some("test") => test(&rest),
+        Some("arch") => arch(),
+        Some("bench") => bench(&rest),
+        Some("e2e" | "demo") => {
+            eprintln!("xtask: not yet available: arrives with issue #7");
+            return ExitCode::from(2);
+        }
+        Some("help" | "-h" | "--help") => {
+            eprintln!("{USAGE}");
+            return ExitCode::SUCCESS;
+        }
+        Some(other) => {
+            eprintln!("xtask: unknown job `{other}`\n\n{USAGE}");
+            return ExitCode::from(2);
+        }
+        None => {
+            eprintln!("{USAGE}");
+            return ExitCode::from(2);
+        }
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("xtask: error: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// The workspace root (xtask lives one level below it).
+fn root() -> PathBuf {
+    let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
+    manifest.parent().unwrap_or(manifest).to_path_buf()
+}
+
+/// The cargo that runs us (`cargo run` sets `CARGO`), so toolchain overrides hold.
+fn cargo_bin() -> String {
+    std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned())
+}
+
+/// `cargo <args>` in the workspace root, inheriting stdio.
+fn cargo(args: &[&str]) -> Command {
+    let mut command = Command::new(cargo_bin());
+    command.args(args).current_dir(root());
+    command
+}
+
+/// Runs a command to completion; an error names the command and its status.
+fn run(mut command: Command) -> Result<()> {
+    let shown = format!(
+        "{} {}",
+        command.get_program().to_string_lossy(),
+        command
+            .get_args()
+            .map(|a| a.to_string_lossy())
+            .collect::<Vec<_>>()
+            .join(" ")
+    );
+    eprintln!("xtask: running `{shown}`");
+    let status = command
+        .status()
+        .with_context(|| format!("could not start `{shown}`"))?;
+    if !status.success() {
+        bail!("`{shown}` failed ({status})");
+    }
+    Ok(())
+}
+
+type Step = fn() -> Result<()>;
+
+fn ci() -> Result<()> {
+    let steps: [(&str, Step); 4] = [
+        ("fmt", || run(cargo(&["fmt", "--all", "--", "--check"]))),
+        ("clippy", || {
+            run(cargo(&[
+                "clippy",
+                "--workspace",
+                "--all-targets",
+                "--",
+                "-D",
+                "warnings",
+            ]))
+        }),
+        ("arch", arch),
+        ("test", || test(&[])),
+    ];
+    for (name, step) in steps {
+        eprintln!("xtask: ci step `{name}`");
+        step().with_context(|| format!("ci failed at step `{name}`"))?;
+    }
+    eprintln!("xtask: ci passed");
+    Ok(())
+}
+
+fn test(extra: &[String]) -> Result<()> {
+    if std::env::var_os("PLANPUSH_TEST_PG_URL").is_none() {
+        eprintln!(
+            "xtask: warning: PLANPUSH_TEST_PG_URL is unset; the PostgreSQL suites will fail or skip"
+        );
+    }
+    let nextest = cargo(&["nextest", "--version"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    let mut command = if nextest {
+        cargo(&["nextest", "run", "--workspace", "--all-targets"])
+    } else {
+        eprintln!("xtask: cargo-nextest not found; using cargo test");
+        cargo(&["test", "--workspace", "--all-targets"])
+    };
+    command.args(extra);
+    run(command)?;
+    // nextest does not run doc tests; `--all-targets` excludes them for cargo test.
+    run(cargo(&["test", "--workspace", "--doc"]))
+}
+
+fn arch() -> Result<()> {
+    let graph = arch::load(&cargo_bin(), &root())?;
+    for name in arch::missing(&graph) {
+        eprintln!(
+            "xtask: warning: workspace has no crate {name}; its architecture rule is not checked"
+        );
+    }
+    let violations = arch::check(&graph);
+    for violation in &violations {
+        eprintln!("{violation}");
+    }
+    if !violations.is_empty() {
+        bail!("{} architecture violation(s)", violations.len());
+    }
+    eprintln!("xtask: arch: all invariants hold");
+    Ok(())
+}
+
+fn bench(extra: &[String]) -> Result<()> {
+    let mut command = cargo(&[
+        "run",
+        "--release",
+        "-p",
+        "planpush-store",
+        "--example",
+        "bench",
+        "--",
+    ]);
+    command.args(extra);
+    run(command)
+}

@@ -1,0 +1,192 @@
+//! The one portable schema, shared by SQLite and PostgreSQL. UUIDs are text, times are UTC
+//! `TIMESTAMP`s, JSON documents are text. Keep in step with `migrations/{sqlite,postgres}`.
+
+diesel::table! {
+    users (id) {
+        id -> Text,
+        login -> Text,
+        name -> Nullable<Text>,
+        email -> Nullable<Text>,
+        avatar_url -> Nullable<Text>,
+        created_at -> Timestamp,
+        last_login_at -> Nullable<Timestamp>,
+        deactivated_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    identities (provider, subject) {
+        provider -> Text,
+        subject -> Text,
+        user_id -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    role_grants (user_id, role, origin) {
+        user_id -> Text,
+        role -> Text,
+        origin -> Text,
+        granted_at -> Timestamp,
+        granted_by -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    group_mappings (group_name, role) {
+        group_name -> Text,
+        role -> Text,
+    }
+}
+
+diesel::table! {
+    web_sessions (key_hash) {
+        key_hash -> Text,
+        user_id -> Nullable<Text>,
+        data -> Text,
+        created_at -> Timestamp,
+        last_seen_at -> Timestamp,
+        expires_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    api_tokens (id) {
+        id -> Text,
+        user_id -> Text,
+        family_id -> Text,
+        kind -> Text,
+        token_hash -> Text,
+        label -> Nullable<Text>,
+        created_at -> Timestamp,
+        expires_at -> Nullable<Timestamp>,
+        last_used_at -> Nullable<Timestamp>,
+        used_at -> Nullable<Timestamp>,
+        revoked_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    device_grants (id) {
+        id -> Text,
+        device_code_hash -> Text,
+        user_code -> Text,
+        created_at -> Timestamp,
+        expires_at -> Timestamp,
+        interval_secs -> Integer,
+        last_polled_at -> Nullable<Timestamp>,
+        status -> Text,
+        user_id -> Nullable<Text>,
+        decided_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    plans (id) {
+        id -> Text,
+        slug -> Text,
+        title -> Text,
+        owner_id -> Text,
+        visibility -> Text,
+        current_version -> Integer,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+        published_at -> Nullable<Timestamp>,
+        archived_at -> Nullable<Timestamp>,
+        deleted_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    versions (plan_id, number) {
+        plan_id -> Text,
+        number -> Integer,
+        title -> Text,
+        format -> Text,
+        source -> Nullable<Text>,
+        html -> Nullable<Text>,
+        sections -> Nullable<Text>,
+        changes -> Text,
+        pushed_by -> Text,
+        pushed_at -> Timestamp,
+        purged_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    comments (id) {
+        id -> Text,
+        plan_id -> Text,
+        parent_id -> Nullable<Text>,
+        author_id -> Text,
+        made_on -> Integer,
+        anchor -> Text,
+        quote_exact -> Nullable<Text>,
+        quote_prefix -> Nullable<Text>,
+        quote_suffix -> Nullable<Text>,
+        body -> Text,
+        state -> Text,
+        moved_to -> Nullable<Text>,
+        created_at -> Timestamp,
+        edited_at -> Nullable<Timestamp>,
+        deleted_at -> Nullable<Timestamp>,
+        resolved_by -> Nullable<Text>,
+        resolved_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    plan_views (plan_id, user_id) {
+        plan_id -> Text,
+        user_id -> Text,
+        version -> Integer,
+        viewed_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    audit_log (id) {
+        id -> Text,
+        at -> Timestamp,
+        actor_id -> Nullable<Text>,
+        action -> Text,
+        target -> Nullable<Text>,
+        ip -> Nullable<Text>,
+        details -> Text,
+    }
+}
+
+diesel::table! {
+    kv (key) {
+        key -> Text,
+        value -> Binary,
+        expires_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    outbox (id) {
+        id -> Text,
+        channel -> Text,
+        payload -> Text,
+        created_at -> Timestamp,
+        attempts -> Integer,
+        next_attempt_at -> Timestamp,
+        last_error -> Nullable<Text>,
+        delivered_at -> Nullable<Timestamp>,
+        gave_up_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::joinable!(identities -> users (user_id));
+diesel::joinable!(api_tokens -> users (user_id));
+diesel::joinable!(plans -> users (owner_id));
+diesel::joinable!(versions -> plans (plan_id));
+diesel::joinable!(comments -> plans (plan_id));
+diesel::joinable!(plan_views -> plans (plan_id));
+
+diesel::allow_tables_to_appear_in_same_query!(
+    users, identities, role_grants, group_mappings, web_sessions, api_tokens, device_grants, plans, versions, comments, plan_views,
+    audit_log, kv, outbox,
+);

@@ -1,0 +1,3 @@
+DROP TABLE outbox;
+DROP TABLE kv;
+DROP TABLE audit_log;
