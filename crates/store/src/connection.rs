@@ -1,0 +1,324 @@
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{anyhow, Context};
+use diesel::connection::SimpleConnection;
+use diesel::pg::PgConnection;
+use diesel::sqlite::SqliteConnection;
+use diesel::{Connection, RunQueryDsl};
+use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
+use planpush_app::Ports;
+
+/// One connection to either backend.
+#[derive(diesel::MultiConnection)]
+pub enum DbConnection {
+    Sqlite(SqliteConnection),
+    Pg(PgConnection),
+}
+
+/// Which database engine a store talks to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// Where the data lives.
+#[derive(Clone, PartialEq, Eq)]
+pub enum DbTarget {
+    /// A SQLite database file (created if missing, with its directory).
+    Sqlite(PathBuf),
+    /// A PostgreSQL connection URL (`postgres://…`; `sslmode=require`/`verify-full` supported).
+    Postgres(String),
+}
+
+impl DbTarget {
+    /// Chooses the backend by URL scheme: `postgres://` or `postgresql://` → PostgreSQL;
+    /// `sqlite://PATH`, `sqlite:PATH` or a plain path → SQLite.
+    pub fn parse(url: &str) -> Result<Self, OpenError> {
+        let url = url.trim();
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            return Ok(DbTarget::Postgres(url.to_owned()));
+        }
+        let path = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:")).unwrap_or(url);
+        if path.is_empty() || path.contains("://") {
+            return Err(OpenError::BadUrl(format!(
+                "unsupported database URL {:?}: use postgres://…, postgresql://…, sqlite://PATH or a file path",
+                redact(url)
+            )));
+        }
+        Ok(DbTarget::Sqlite(PathBuf::from(path)))
+    }
+
+    pub fn backend(&self) -> Backend {
+        match self {
+            DbTarget::Sqlite(_) => Backend::Sqlite,
+            DbTarget::Postgres(_) => Backend::Postgres,
+        }
+    }
+
+    /// The target with any password removed, fit for logs and error messages.
+    pub fn redacted(&self) -> String {
+        match self {
+            DbTarget::Sqlite(p) => format!("sqlite://{}", p.display()),
+            DbTarget::Postgres(u) => redact(u),
+        }
+    }
+}
+
+impl std::fmt::Debug for DbTarget {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.redacted())
+    }
+}
+
+/// Replaces the password of `scheme://user:password@host` with `***`.
+fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(s), Some(at)) if at > s => {
+            let userinfo = &url[s + 3..at];
+            match userinfo.split_once(':') {
+                Some((user, _)) => format!("{}{user}:***{}", &url[..s + 3], &url[at..]),
+                None => url.to_owned(),
+            }
+        }
+        _ => url.to_owned(),
+    }
+}
+
+/// Why the store could not be opened. The message carries the database's own error.
+#[derive(Debug, thiserror::Error)]
+pub enum OpenError {
+    #[error("{0}")]
+    BadUrl(String),
+    #[error("cannot open database {target}: {cause}")]
+    Connect { target: String, cause: String },
+    #[error("migrating database {target} failed: {cause}")]
+    Migrate { target: String, cause: String },
+}
+
+/// Pool settings.
+#[derive(Debug, Clone)]
+pub struct StoreOptions {
+    pub max_connections: u32,
+    pub connect_timeout: Duration,
+    /// How long a SQLite writer waits for the lock before giving up.
+    pub sqlite_busy_timeout: Duration,
+}
+
+impl Default for StoreOptions {
+    fn default() -> Self {
+        Self { max_connections: 8, connect_timeout: Duration::from_secs(10), sqlite_busy_timeout: Duration::from_secs(10) }
+    }
+}
+
+pub(crate) struct Manager {
+    target: DbTarget,
+    busy_timeout_ms: u128,
+}
+
+impl r2d2::ManageConnection for Manager {
+    type Connection = DbConnection;
+    type Error = diesel::ConnectionError;
+
+    fn connect(&self) -> Result<DbConnection, Self::Error> {
+        match &self.target {
+            DbTarget::Postgres(url) => PgConnection::establish(url).map(DbConnection::Pg),
+            DbTarget::Sqlite(path) => {
+                let mut c = SqliteConnection::establish(&path.to_string_lossy())?;
+                c.batch_execute(&format!(
+                    "PRAGMA busy_timeout = {}; PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;",
+                    self.busy_timeout_ms
+                ))
+                .map_err(diesel::ConnectionError::CouldntSetupConfiguration)?;
+                Ok(DbConnection::Sqlite(c))
+            }
+        }
+    }
+
+    fn is_valid(&self, conn: &mut DbConnection) -> Result<(), Self::Error> {
+        diesel::sql_query("SELECT 1").execute(conn).map(|_| ()).map_err(diesel::ConnectionError::CouldntSetupConfiguration)
+    }
+
+    fn has_broken(&self, _conn: &mut DbConnection) -> bool {
+        false
+    }
+}
+
+pub(crate) type Pool = r2d2::Pool<Manager>;
+
+/// The backend type of [`DbConnection`], for boxed queries.
+pub(crate) type Db = <DbConnection as Connection>::Backend;
+
+const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("../../migrations/sqlite");
+const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("../../migrations/postgres");
+
+/// The storage adapter: a connection pool plus every repository port.
+pub struct Store {
+    pool: Pool,
+    target: DbTarget,
+}
+
+impl Store {
+    /// Opens a pool and checks one connection, so a wrong URL, a refused connection or a TLS
+    /// failure is reported now, with the driver's own message.
+    pub fn open(target: DbTarget, options: &StoreOptions) -> Result<Arc<Self>, OpenError> {
+        let connect_err = |cause: String| OpenError::Connect { target: target.redacted(), cause };
+        if let DbTarget::Sqlite(path) = &target
+            && let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty())
+        {
+            std::fs::create_dir_all(dir).map_err(|e| connect_err(format!("cannot create directory {}: {e}", dir.display())))?;
+        }
+        let manager = Manager { target: target.clone(), busy_timeout_ms: options.sqlite_busy_timeout.as_millis() };
+        // Establish one connection by hand first: r2d2 would only report a timeout.
+        r2d2::ManageConnection::connect(&manager).map_err(|e| connect_err(e.to_string().trim().to_owned()))?;
+        let pool = r2d2::Pool::builder()
+            .max_size(options.max_connections)
+            .min_idle(Some(1))
+            .connection_timeout(options.connect_timeout)
+            .build(manager)
+            .map_err(|e| connect_err(e.to_string()))?;
+        Ok(Arc::new(Self { pool, target }))
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.target.backend()
+    }
+
+    pub fn target(&self) -> &DbTarget {
+        &self.target
+    }
+
+    /// Runs pending migrations; returns the versions applied.
+    pub fn migrate(&self) -> Result<Vec<String>, OpenError> {
+        let err = |cause: String| OpenError::Migrate { target: self.target.redacted(), cause };
+        let mut conn = self.pool.get().map_err(|e| err(e.to_string()))?;
+        let applied = match &mut *conn {
+            DbConnection::Sqlite(c) => c.run_pending_migrations(SQLITE_MIGRATIONS).map(|v| v.iter().map(ToString::to_string).collect()),
+            DbConnection::Pg(c) => c.run_pending_migrations(POSTGRES_MIGRATIONS).map(|v| v.iter().map(ToString::to_string).collect()),
+        };
+        applied.map_err(|e| err(e.to_string()))
+    }
+
+    /// Applies the next pending migration only and returns its version; `None` when none is pending
+    /// (for the migration tests).
+    pub fn migrate_next(&self) -> Result<Option<String>, OpenError> {
+        let err = |cause: String| OpenError::Migrate { target: self.target.redacted(), cause };
+        let mut conn = self.pool.get().map_err(|e| err(e.to_string()))?;
+        fn step<C: MigrationHarness<B>, B: diesel::backend::Backend>(c: &mut C, source: EmbeddedMigrations) -> diesel::migration::Result<Option<String>> {
+            let Some(next) = c.pending_migrations(source)?.into_iter().next() else { return Ok(None) };
+            let name = next.name().version().to_string();
+            c.run_migration(&*next)?;
+            Ok(Some(name))
+        }
+        match &mut *conn {
+            DbConnection::Sqlite(c) => step(c, SQLITE_MIGRATIONS),
+            DbConnection::Pg(c) => step(c, POSTGRES_MIGRATIONS),
+        }
+        .map_err(|e| err(e.to_string()))
+    }
+
+    /// A sorted, textual description of the schema (tables, columns, indexes, constraints), for
+    /// comparing schemas in tests and diagnostics. The migrations bookkeeping table is left out.
+    pub fn schema_snapshot(&self) -> anyhow::Result<Vec<String>> {
+        #[derive(diesel::QueryableByName)]
+        struct Line {
+            #[diesel(sql_type = diesel::sql_types::Text)]
+            line: String,
+        }
+        let sql = match self.backend() {
+            Backend::Sqlite => {
+                "SELECT type || ' ' || name || ': ' || COALESCE(sql, '') AS line FROM sqlite_master \
+                 WHERE name NOT LIKE 'sqlite_%' AND name NOT LIKE '__diesel%'"
+            }
+            Backend::Postgres => {
+                "SELECT 'column ' || table_name || '.' || column_name || ' ' || data_type || ' ' || is_nullable || ' ' || COALESCE(column_default, '') AS line \
+                 FROM information_schema.columns WHERE table_schema = current_schema() AND table_name NOT LIKE '__diesel%' \
+                 UNION ALL SELECT 'index ' || indexdef FROM pg_indexes WHERE schemaname = current_schema() AND tablename NOT LIKE '__diesel%' \
+                 UNION ALL SELECT 'constraint ' || conrelid::regclass::text || ' ' || conname || ' ' || pg_get_constraintdef(oid) FROM pg_constraint \
+                 WHERE connamespace = current_schema()::regnamespace AND conrelid::regclass::text NOT LIKE '__diesel%'"
+            }
+        };
+        let mut conn = self.pool.get()?;
+        let mut lines: Vec<String> = diesel::sql_query(sql).load::<Line>(&mut *conn)?.into_iter().map(|l| l.line).collect();
+        lines.sort();
+        Ok(lines)
+    }
+
+    /// Reverts the most recent migration (for the migration tests and `planpush-server migrate --down`).
+    pub fn revert_last_migration(&self) -> Result<String, OpenError> {
+        let err = |cause: String| OpenError::Migrate { target: self.target.redacted(), cause };
+        let mut conn = self.pool.get().map_err(|e| err(e.to_string()))?;
+        let reverted = match &mut *conn {
+            DbConnection::Sqlite(c) => c.revert_last_migration(SQLITE_MIGRATIONS).map(|v| v.to_string()),
+            DbConnection::Pg(c) => c.revert_last_migration(POSTGRES_MIGRATIONS).map(|v| v.to_string()),
+        };
+        reverted.map_err(|e| err(e.to_string()))
+    }
+
+    /// Every port, backed by this store.
+    pub fn ports(self: &Arc<Self>) -> Ports {
+        Ports {
+            users: self.clone(),
+            tokens: self.clone(),
+            device_grants: self.clone(),
+            web_sessions: self.clone(),
+            roles: self.clone(),
+            plans: self.clone(),
+            plan_views: self.clone(),
+            versions: self.clone(),
+            comments: self.clone(),
+            audit_sink: self.clone(),
+            audit_query: self.clone(),
+            kv: self.clone(),
+            outbox: self.clone(),
+            readiness: self.clone(),
+        }
+    }
+
+    /// Runs `f` with a pooled connection on the blocking thread pool.
+    pub(crate) async fn run<T, E>(&self, f: impl FnOnce(&mut DbConnection) -> Result<T, E> + Send + 'static) -> Result<T, E>
+    where
+        T: Send + 'static,
+        E: From<anyhow::Error> + Send + 'static,
+    {
+        let pool = self.pool.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut conn = pool.get().context("no database connection available")?;
+            f(&mut conn)
+        })
+        .await
+        .map_err(|e| E::from(anyhow!("database task failed: {e}")))?
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backend_by_scheme() {
+        let cases = [
+            ("postgres://u:p@h/db", Some(Backend::Postgres)),
+            ("postgresql://h/db?sslmode=require", Some(Backend::Postgres)),
+            ("sqlite:///var/lib/planpush.db", Some(Backend::Sqlite)),
+            ("sqlite:data/p.db", Some(Backend::Sqlite)),
+            ("./data/planpush.db", Some(Backend::Sqlite)),
+            ("mysql://h/db", None),
+            ("", None),
+        ];
+        for (url, want) in cases {
+            assert_eq!(DbTarget::parse(url).ok().map(|t| t.backend()), want, "{url}");
+        }
+        assert_eq!(DbTarget::parse("sqlite:///tmp/x.db").unwrap(), DbTarget::Sqlite("/tmp/x.db".into()));
+    }
+
+    #[test]
+    fn passwords_are_redacted() {
+        assert_eq!(redact("postgres://app:s3cret@db:5432/pp"), "postgres://app:***@db:5432/pp");
+        assert_eq!(redact("postgres://app@db/pp"), "postgres://app@db/pp");
+        let err = DbTarget::parse("mysql://root:hunter2@h/db").unwrap_err().to_string();
+        assert!(!err.contains("hunter2"), "{err}");
+    }
+}

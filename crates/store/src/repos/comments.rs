@@ -1,0 +1,197 @@
+use async_trait::async_trait;
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+use planpush_comments::{
+    AnchorState, Comment, CommentBody, CommentFilter, CommentId, CommentRepoError, CommentRepository, Resolution, StateFilter, TextQuote,
+};
+use planpush_identity::UserId;
+use planpush_plans::PlanId;
+use planpush_versions::{AnchorId, VersionNumber};
+
+use crate::dialect::write_tx;
+use crate::rows::{corrupt, db, ots, outc, ts, utc, uuid};
+use crate::schema::comments as c;
+use crate::{DbConnection, Store};
+
+#[derive(Queryable, Selectable, Insertable, AsChangeset)]
+#[diesel(table_name = c, treat_none_as_null = true)]
+struct CommentRow {
+    id: String,
+    plan_id: String,
+    parent_id: Option<String>,
+    author_id: String,
+    made_on: i32,
+    anchor: String,
+    quote_exact: Option<String>,
+    quote_prefix: Option<String>,
+    quote_suffix: Option<String>,
+    body: String,
+    state: String,
+    moved_to: Option<String>,
+    created_at: NaiveDateTime,
+    edited_at: Option<NaiveDateTime>,
+    deleted_at: Option<NaiveDateTime>,
+    resolved_by: Option<String>,
+    resolved_at: Option<NaiveDateTime>,
+}
+
+fn state_columns(s: &AnchorState) -> (&'static str, Option<String>) {
+    let moved_to = match s {
+        AnchorState::Moved { to } => Some(to.to_string()),
+        _ => None,
+    };
+    (s.as_str(), moved_to)
+}
+
+impl From<&Comment> for CommentRow {
+    fn from(x: &Comment) -> Self {
+        let (state, moved_to) = state_columns(&x.state);
+        Self {
+            id: x.id.to_string(),
+            plan_id: x.plan_id.to_string(),
+            parent_id: x.parent_id.map(|p| p.to_string()),
+            author_id: x.author_id.to_string(),
+            made_on: i32::try_from(x.made_on.get()).unwrap_or(i32::MAX),
+            anchor: x.anchor.to_string(),
+            quote_exact: x.quote.as_ref().map(|q| q.exact().to_owned()),
+            quote_prefix: x.quote.as_ref().map(|q| q.prefix().to_owned()),
+            quote_suffix: x.quote.as_ref().map(|q| q.suffix().to_owned()),
+            body: x.body.as_str().to_owned(),
+            state: state.to_owned(),
+            moved_to,
+            created_at: ts(x.created_at),
+            edited_at: ots(x.edited_at),
+            deleted_at: ots(x.deleted_at),
+            resolved_by: x.resolution.map(|r| r.by.to_string()),
+            resolved_at: x.resolution.map(|r| ts(r.at)),
+        }
+    }
+}
+
+impl TryFrom<CommentRow> for Comment {
+    type Error = anyhow::Error;
+    fn try_from(r: CommentRow) -> anyhow::Result<Self> {
+        let anchor = |s: &str| AnchorId::parse(s).map_err(|e| corrupt("anchor", e));
+        let state = match (r.state.as_str(), r.moved_to.as_deref()) {
+            ("anchored", _) => AnchorState::Anchored,
+            ("changed", _) => AnchorState::Changed,
+            ("moved", Some(to)) => AnchorState::Moved { to: anchor(to)? },
+            ("orphaned", _) => AnchorState::Orphaned,
+            (other, _) => return Err(corrupt("anchor state", other)),
+        };
+        let quote = match (r.quote_exact, r.quote_prefix, r.quote_suffix) {
+            (Some(e), p, s) => Some(TextQuote::new(&e, p.as_deref().unwrap_or(""), s.as_deref().unwrap_or("")).map_err(|e| corrupt("quote", e))?),
+            _ => None,
+        };
+        let resolution = match (r.resolved_by, r.resolved_at) {
+            (Some(by), Some(at)) => Some(Resolution { by: UserId::from_uuid(uuid(&by)?), at: utc(at) }),
+            _ => None,
+        };
+        Ok(Comment {
+            id: CommentId::from_uuid(uuid(&r.id)?),
+            plan_id: PlanId::from_uuid(uuid(&r.plan_id)?),
+            parent_id: r.parent_id.as_deref().map(uuid).transpose()?.map(CommentId::from_uuid),
+            author_id: UserId::from_uuid(uuid(&r.author_id)?),
+            made_on: u32::try_from(r.made_on).ok().and_then(|n| VersionNumber::new(n).ok()).ok_or_else(|| corrupt("version", r.made_on))?,
+            anchor: anchor(&r.anchor)?,
+            quote,
+            body: CommentBody::parse(&r.body).map_err(|e| corrupt("comment body", e))?,
+            state,
+            created_at: utc(r.created_at),
+            edited_at: outc(r.edited_at),
+            deleted_at: outc(r.deleted_at),
+            resolution,
+        })
+    }
+}
+
+fn load(conn: &mut DbConnection, q: c::BoxedQuery<'static, crate::connection::Db>) -> Result<Vec<Comment>, CommentRepoError> {
+    let rows: Vec<CommentRow> = q.select(CommentRow::as_select()).load(conn).map_err(db::<CommentRepoError>)?;
+    rows.into_iter().map(Comment::try_from).collect::<anyhow::Result<_>>().map_err(CommentRepoError::Unknown)
+}
+
+#[async_trait]
+impl CommentRepository for Store {
+    async fn insert(&self, comment: &Comment) -> Result<(), CommentRepoError> {
+        let row = CommentRow::from(comment);
+        self.run(move |conn| diesel::insert_into(c::table).values(&row).execute(conn).map(|_| ()).map_err(db)).await
+    }
+
+    async fn get(&self, id: CommentId) -> Result<Comment, CommentRepoError> {
+        self.run(move |conn| load(conn, c::table.find(id.to_string()).into_boxed())?.pop().ok_or(CommentRepoError::NotFound)).await
+    }
+
+    async fn update(&self, comment: &Comment) -> Result<(), CommentRepoError> {
+        let row = CommentRow::from(comment);
+        self.run(move |conn| {
+            let n = diesel::update(c::table.find(row.id.clone())).set(&row).execute(conn).map_err(db::<CommentRepoError>)?;
+            if n == 0 { Err(CommentRepoError::NotFound) } else { Ok(()) }
+        })
+        .await
+    }
+
+    async fn list(&self, plan_id: PlanId, filter: &CommentFilter) -> Result<Vec<Comment>, CommentRepoError> {
+        let filter = filter.clone();
+        self.run(move |conn| {
+            // Threads matching the filter, then those threads with their replies, in one ordered read.
+            let mut threads = c::table.filter(c::plan_id.eq(plan_id.to_string()).and(c::parent_id.is_null())).select(c::id).into_boxed();
+            threads = match filter.state {
+                StateFilter::Open => threads.filter(c::resolved_at.is_null()),
+                StateFilter::Resolved => threads.filter(c::resolved_at.is_not_null()),
+                StateFilter::All => threads,
+            };
+            if let Some(a) = &filter.anchor {
+                threads = threads.filter(c::anchor.eq(a.to_string()).or(c::state.eq("moved").and(c::moved_to.eq(a.to_string()))));
+            }
+            let ids: Vec<String> = threads.load(conn).map_err(db::<CommentRepoError>)?;
+            if ids.is_empty() {
+                return Ok(vec![]);
+            }
+            let q = c::table
+                .filter(c::plan_id.eq(plan_id.to_string()))
+                .filter(c::id.eq_any(ids.clone()).or(c::parent_id.eq_any(ids)))
+                .order((c::created_at.asc(), c::id.asc()))
+                .into_boxed();
+            load(conn, q)
+        })
+        .await
+    }
+
+    async fn set_states(&self, states: &[(CommentId, AnchorState)]) -> Result<(), CommentRepoError> {
+        let states: Vec<(String, &'static str, Option<String>)> = states
+            .iter()
+            .map(|(id, s)| {
+                let (state, moved_to) = state_columns(s);
+                (id.to_string(), state, moved_to)
+            })
+            .collect();
+        self.run(move |conn| {
+            write_tx(conn, |conn| {
+                for (id, state, moved_to) in &states {
+                    let n = diesel::update(c::table.filter(c::id.eq(id).or(c::parent_id.eq(id))))
+                        .set((c::state.eq(*state), c::moved_to.eq(moved_to)))
+                        .execute(conn)
+                        .map_err(db::<CommentRepoError>)?;
+                    if n == 0 {
+                        return Err(CommentRepoError::NotFound);
+                    }
+                }
+                Ok(())
+            })
+        })
+        .await
+    }
+
+    async fn count_open(&self, plan_id: PlanId) -> Result<u64, CommentRepoError> {
+        self.run(move |conn| {
+            let n: i64 = c::table
+                .filter(c::plan_id.eq(plan_id.to_string()))
+                .filter(c::parent_id.is_null().and(c::resolved_at.is_null()).and(c::deleted_at.is_null()))
+                .count()
+                .get_result(conn)
+                .map_err(db::<CommentRepoError>)?;
+            Ok(u64::try_from(n).unwrap_or(0))
+        })
+        .await
+    }
+}

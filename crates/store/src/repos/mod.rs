@@ -1,0 +1,12 @@
+//! One module per port; each implements it for [`crate::Store`].
+
+mod audit;
+mod comments;
+mod devices;
+mod infra;
+pub(crate) mod plans;
+mod roles;
+mod sessions;
+mod tokens;
+mod users;
+mod versions;
