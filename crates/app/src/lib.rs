@@ -14,8 +14,10 @@
 pub mod contract;
 #[cfg(feature = "fake")]
 pub mod fake;
+mod health;
 mod outbox;
 mod ports;
 
+pub use health::{Health, NotReady};
 pub use outbox::{backoff_after, OutboxMessage, OutboxMessageId, OUTBOX_MAX_ATTEMPTS};
 pub use ports::*;

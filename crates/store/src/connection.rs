@@ -246,6 +246,18 @@ impl Store {
         Ok(lines)
     }
 
+    /// Runs a read-only diagnostic query (tests, `planpush-server` admin commands).
+    pub fn raw_query<T>(&self, sql: &str) -> anyhow::Result<Vec<T>>
+    where
+        T: diesel::QueryableByName<diesel::pg::Pg> + diesel::QueryableByName<diesel::sqlite::Sqlite> + 'static,
+    {
+        let mut conn = self.pool.get()?;
+        Ok(match &mut *conn {
+            DbConnection::Sqlite(c) => diesel::sql_query(sql).load::<T>(c)?,
+            DbConnection::Pg(c) => diesel::sql_query(sql).load::<T>(c)?,
+        })
+    }
+
     /// Reverts the most recent migration (for the migration tests and `planpush-server migrate --down`).
     pub fn revert_last_migration(&self) -> Result<String, OpenError> {
         let err = |cause: String| OpenError::Migrate { target: self.target.redacted(), cause };

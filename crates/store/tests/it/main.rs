@@ -9,6 +9,7 @@
 mod concurrency;
 mod migrations;
 mod support;
+mod tls;
 
 mod sqlite_contract {
     planpush_app::contract_tests!(crate::support::sqlite_ports());

@@ -1,0 +1,26 @@
+use actix_web::http::StatusCode;
+use actix_web::{web, HttpResponse};
+use serde_json::json;
+
+use crate::error::json_error;
+use crate::AppState;
+
+pub(crate) fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.route("/healthz", web::get().to(healthz)).route("/readyz", web::get().to(readyz));
+}
+
+/// Liveness: the process answers.
+async fn healthz() -> HttpResponse {
+    HttpResponse::Ok().json(json!({"status": "ok"}))
+}
+
+/// Readiness: the database answers too.
+async fn readyz(state: web::Data<AppState>) -> HttpResponse {
+    match state.health.ready().await {
+        Ok(()) => HttpResponse::Ok().json(json!({"status": "ready"})),
+        Err(e) => {
+            tracing::warn!(error = ?e.0, "readiness check failed");
+            json_error(StatusCode::SERVICE_UNAVAILABLE, "not_ready", &e.to_string())
+        }
+    }
+}
