@@ -9,9 +9,6 @@
 //! docs/configuration.md and .env.example describe every variable; a test keeps them in step with
 //! [`VARIABLES`].
 
-// Until main.rs wires `Config` in, the binary uses none of this module; remove once it does.
-#![allow(dead_code)]
-
 mod database;
 pub mod net;
 mod values;
@@ -176,12 +173,19 @@ pub struct OktaConfig {
 impl OktaConfig {
     /// The issuer's discovery document URL (`{issuer}/.well-known/openid-configuration`).
     pub fn discovery_url(&self) -> String {
-        format!("{}/.well-known/openid-configuration", self.issuer.trim_end_matches('/'))
+        format!(
+            "{}/.well-known/openid-configuration",
+            self.issuer.trim_end_matches('/')
+        )
     }
 }
 
 /// The active sign-in provider with its settings.
 #[derive(Debug, Clone)]
+#[allow(
+    clippy::large_enum_variant,
+    reason = "built once at start-up; boxing would only add noise"
+)]
 pub enum AuthConfig {
     /// `AUTH_PROVIDER=github`.
     Github(GithubConfig),
@@ -292,7 +296,9 @@ impl Config {
             .get("DATA_DIR")
             .map_or_else(|| PathBuf::from(DEFAULT_DATA_DIR), PathBuf::from);
         let database = match vars.get("DATABASE_URL") {
-            Some(raw) => DatabaseUrl::parse(&raw).map_err(|m| ConfigError::new("DATABASE_URL", m))?,
+            Some(raw) => {
+                DatabaseUrl::parse(&raw).map_err(|m| ConfigError::new("DATABASE_URL", m))?
+            }
             None => DatabaseUrl::Sqlite(data_dir.join(DEFAULT_SQLITE_FILE)),
         };
         let slack_webhook_url = vars.slack_webhook("SLACK_WEBHOOK_URL")?.map(Secret::new);
@@ -352,10 +358,23 @@ fn load_auth<F: Fn(&str) -> Option<String>>(
             let client_secret = Secret::new(vars.required("GITHUB_CLIENT_SECRET", when)?);
             let org = vars.required("GITHUB_ORG", when)?;
             values::check_github_org("GITHUB_ORG", &org)?;
-            let url = vars.base_url("GITHUB_URL", Some(DEFAULT_GITHUB_URL), HttpRule::LoopbackOnly)?;
-            let api_url =
-                vars.base_url("GITHUB_API_URL", Some(DEFAULT_GITHUB_API_URL), HttpRule::LoopbackOnly)?;
-            Ok(AuthConfig::Github(GithubConfig { client_id, client_secret, org, url, api_url }))
+            let url = vars.base_url(
+                "GITHUB_URL",
+                Some(DEFAULT_GITHUB_URL),
+                HttpRule::LoopbackOnly,
+            )?;
+            let api_url = vars.base_url(
+                "GITHUB_API_URL",
+                Some(DEFAULT_GITHUB_API_URL),
+                HttpRule::LoopbackOnly,
+            )?;
+            Ok(AuthConfig::Github(GithubConfig {
+                client_id,
+                client_secret,
+                org,
+                url,
+                api_url,
+            }))
         }
         AuthProvider::Okta => {
             let when = "when AUTH_PROVIDER=okta";
@@ -363,7 +382,11 @@ fn load_auth<F: Fn(&str) -> Option<String>>(
             let issuer = values::check_issuer("OKTA_ISSUER", &issuer_raw)?;
             let client_id = vars.required("OKTA_CLIENT_ID", when)?;
             let client_secret = Secret::new(vars.required("OKTA_CLIENT_SECRET", when)?);
-            Ok(AuthConfig::Okta(OktaConfig { issuer, client_id, client_secret }))
+            Ok(AuthConfig::Okta(OktaConfig {
+                issuer,
+                client_id,
+                client_secret,
+            }))
         }
         AuthProvider::Dev => {
             let bind_ok = bind_addr.is_loopback();

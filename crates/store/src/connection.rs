@@ -34,23 +34,6 @@ pub enum DbTarget {
 }
 
 impl DbTarget {
-    /// Chooses the backend by URL scheme: `postgres://` or `postgresql://` → PostgreSQL;
-    /// `sqlite://PATH`, `sqlite:PATH` or a plain path → SQLite.
-    pub fn parse(url: &str) -> Result<Self, OpenError> {
-        let url = url.trim();
-        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-            return Ok(DbTarget::Postgres(url.to_owned()));
-        }
-        let path = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:")).unwrap_or(url);
-        if path.is_empty() || path.contains("://") {
-            return Err(OpenError::BadUrl(format!(
-                "unsupported database URL {:?}: use postgres://…, postgresql://…, sqlite://PATH or a file path",
-                redact(url)
-            )));
-        }
-        Ok(DbTarget::Sqlite(PathBuf::from(path)))
-    }
-
     pub fn backend(&self) -> Backend {
         match self {
             DbTarget::Sqlite(_) => Backend::Sqlite,
@@ -90,8 +73,6 @@ fn redact(url: &str) -> String {
 /// Why the store could not be opened. The message carries the database's own error.
 #[derive(Debug, thiserror::Error)]
 pub enum OpenError {
-    #[error("{0}")]
-    BadUrl(String),
     #[error("cannot open database {target}: {cause}")]
     Connect { target: String, cause: String },
     #[error("migrating database {target} failed: {cause}")]
@@ -310,27 +291,9 @@ mod tests {
     use super::*;
 
     #[test]
-    fn backend_by_scheme() {
-        let cases = [
-            ("postgres://u:p@h/db", Some(Backend::Postgres)),
-            ("postgresql://h/db?sslmode=require", Some(Backend::Postgres)),
-            ("sqlite:///var/lib/planpush.db", Some(Backend::Sqlite)),
-            ("sqlite:data/p.db", Some(Backend::Sqlite)),
-            ("./data/planpush.db", Some(Backend::Sqlite)),
-            ("mysql://h/db", None),
-            ("", None),
-        ];
-        for (url, want) in cases {
-            assert_eq!(DbTarget::parse(url).ok().map(|t| t.backend()), want, "{url}");
-        }
-        assert_eq!(DbTarget::parse("sqlite:///tmp/x.db").unwrap(), DbTarget::Sqlite("/tmp/x.db".into()));
-    }
-
-    #[test]
     fn passwords_are_redacted() {
         assert_eq!(redact("postgres://app:s3cret@db:5432/pp"), "postgres://app:***@db:5432/pp");
         assert_eq!(redact("postgres://app@db/pp"), "postgres://app@db/pp");
-        let err = DbTarget::parse("mysql://root:hunter2@h/db").unwrap_err().to_string();
-        assert!(!err.contains("hunter2"), "{err}");
+        assert_eq!(DbTarget::Postgres("postgres://u:hunter2@h/db".into()).redacted(), "postgres://u:***@h/db");
     }
 }

@@ -32,11 +32,17 @@ impl DatabaseUrl {
             "sqlite" if raw[scheme.len()..].starts_with("://") => {
                 let path = &raw[scheme.len() + 3..];
                 if path.is_empty() {
-                    return Err("needs a file path after sqlite:// (e.g. sqlite://./data/planpush.db)".into());
+                    return Err(
+                        "needs a file path after sqlite:// (e.g. sqlite://./data/planpush.db)"
+                            .into(),
+                    );
                 }
                 Ok(Self::Sqlite(PathBuf::from(path)))
             }
-            _ => Err(format!("unsupported scheme {} (accepted: {ACCEPTED})", quote(&format!("{scheme}:")))),
+            _ => Err(format!(
+                "unsupported scheme {} (accepted: {ACCEPTED})",
+                quote(&format!("{scheme}:"))
+            )),
         }
     }
 
@@ -87,13 +93,28 @@ mod tests {
     #[test]
     fn accepted_forms() {
         let cases = [
-            ("postgres://u:p@db:5432/planpush", DatabaseUrl::Postgres("postgres://u:p@db:5432/planpush".into())),
-            ("postgresql://db/planpush?sslmode=require", DatabaseUrl::Postgres("postgresql://db/planpush?sslmode=require".into())),
-            ("sqlite:///var/lib/planpush/p.db", DatabaseUrl::Sqlite("/var/lib/planpush/p.db".into())),
-            ("sqlite://data/p.db", DatabaseUrl::Sqlite("data/p.db".into())),
+            (
+                "postgres://u:p@db:5432/planpush",
+                DatabaseUrl::Postgres("postgres://u:p@db:5432/planpush".into()),
+            ),
+            (
+                "postgresql://db/planpush?sslmode=require",
+                DatabaseUrl::Postgres("postgresql://db/planpush?sslmode=require".into()),
+            ),
+            (
+                "sqlite:///var/lib/planpush/p.db",
+                DatabaseUrl::Sqlite("/var/lib/planpush/p.db".into()),
+            ),
+            (
+                "sqlite://data/p.db",
+                DatabaseUrl::Sqlite("data/p.db".into()),
+            ),
             ("/srv/p.db", DatabaseUrl::Sqlite("/srv/p.db".into())),
             ("./p.db", DatabaseUrl::Sqlite("./p.db".into())),
-            ("C:\\data\\p.db", DatabaseUrl::Sqlite("C:\\data\\p.db".into())),
+            (
+                "C:\\data\\p.db",
+                DatabaseUrl::Sqlite("C:\\data\\p.db".into()),
+            ),
         ];
         for (raw, want) in cases {
             assert_eq!(DatabaseUrl::parse(raw).unwrap(), want, "{raw}");
@@ -102,19 +123,33 @@ mod tests {
 
     #[test]
     fn rejected_forms_name_the_accepted_ones_without_leaking_secrets() {
-        for raw in ["mysql://root:hunter2@db/x", "sqlite:p.db", "postgres:hunter2@db", "http://x"] {
+        for raw in [
+            "mysql://root:hunter2@db/x",
+            "sqlite:p.db",
+            "postgres:hunter2@db",
+            "http://x",
+        ] {
             let err = DatabaseUrl::parse(raw).unwrap_err();
             assert!(err.contains("accepted: postgres://"), "{raw}: {err}");
             assert!(!err.contains("hunter2"), "{raw}: {err}");
         }
-        assert!(DatabaseUrl::parse("sqlite://").unwrap_err().contains("needs a file path"));
+        assert!(
+            DatabaseUrl::parse("sqlite://")
+                .unwrap_err()
+                .contains("needs a file path")
+        );
         let err = DatabaseUrl::parse("postgres://u:hunter2@[bad/db").unwrap_err();
-        assert!(err.contains("not a valid PostgreSQL URL") && !err.contains("hunter2"), "{err}");
+        assert!(
+            err.contains("not a valid PostgreSQL URL") && !err.contains("hunter2"),
+            "{err}"
+        );
     }
 
     #[test]
     fn debug_and_redacted_hide_credentials() {
-        let db = DatabaseUrl::parse("postgres://app:hunter2@db.internal:6543/plans?password=hunter2").unwrap();
+        let db =
+            DatabaseUrl::parse("postgres://app:hunter2@db.internal:6543/plans?password=hunter2")
+                .unwrap();
         assert_eq!(db.redacted(), "postgres://db.internal:6543/plans");
         assert!(!format!("{db:?}").contains("hunter2"));
         assert!(!db.is_sqlite());

@@ -22,7 +22,9 @@ impl IpNet {
         }
         let network = mask(addr, prefix_len);
         if network != addr {
-            return Err(format!("has host bits set (did you mean {network}/{prefix_len}?)"));
+            return Err(format!(
+                "has host bits set (did you mean {network}/{prefix_len}?)"
+            ));
         }
         Ok(Self { addr, prefix_len })
     }
@@ -43,7 +45,9 @@ impl IpNet {
             return true;
         }
         match ip {
-            IpAddr::V6(v6) => v6.to_ipv4_mapped().is_some_and(|v4| self.contains_exact(IpAddr::V4(v4))),
+            IpAddr::V6(v6) => v6
+                .to_ipv4_mapped()
+                .is_some_and(|v4| self.contains_exact(IpAddr::V4(v4))),
             IpAddr::V4(_) => false,
         }
     }
@@ -75,11 +79,19 @@ impl FromStr for IpNet {
                 let max = max_prefix(addr);
                 match p.parse::<u8>() {
                     Ok(n) if n <= max => n,
-                    _ => return Err(format!("{}: prefix length {p} is longer than {max}", quote(s))),
+                    _ => {
+                        return Err(format!(
+                            "{}: prefix length {p} is longer than {max}",
+                            quote(s)
+                        ));
+                    }
                 }
             }
             Some(_) => {
-                return Err(format!("{}: the prefix length after '/' must be a number", quote(s)));
+                return Err(format!(
+                    "{}: the prefix length after '/' must be a number",
+                    quote(s)
+                ));
             }
         };
         Self::new(addr, prefix_len).map_err(|e| format!("{}: {e}", quote(s)))
@@ -135,12 +147,16 @@ fn mask(addr: IpAddr, prefix_len: u8) -> IpAddr {
     match addr {
         IpAddr::V4(v4) => {
             let bits = u32::from(v4);
-            let m = u32::MAX.checked_shl(32 - u32::from(prefix_len.min(32))).unwrap_or(0);
+            let m = u32::MAX
+                .checked_shl(32 - u32::from(prefix_len.min(32)))
+                .unwrap_or(0);
             IpAddr::V4(Ipv4Addr::from(bits & m))
         }
         IpAddr::V6(v6) => {
             let bits = u128::from(v6);
-            let m = u128::MAX.checked_shl(128 - u32::from(prefix_len.min(128))).unwrap_or(0);
+            let m = u128::MAX
+                .checked_shl(128 - u32::from(prefix_len.min(128)))
+                .unwrap_or(0);
             IpAddr::V6(Ipv6Addr::from(bits & m))
         }
     }

@@ -11,26 +11,29 @@ const KEY: &str = "0123456789abcdef0123456789abcdef";
 const SCIM: &str = "scim-token-0123456789abcdef-0123456789";
 
 /// A minimal valid GitHub configuration.
-fn base() -> HashMap<&'static str, String> {
-    HashMap::from([
-        ("SECRET_KEY", KEY.to_owned()),
-        ("BASE_URL", "https://plans.example.com/".to_owned()),
-        ("GITHUB_CLIENT_ID", "Iv1.abc".to_owned()),
-        ("GITHUB_CLIENT_SECRET", "gh-secret-value".to_owned()),
-        ("GITHUB_ORG", "acme".to_owned()),
-    ])
+fn base() -> HashMap<String, String> {
+    [
+        ("SECRET_KEY", KEY),
+        ("BASE_URL", "https://plans.example.com/"),
+        ("GITHUB_CLIENT_ID", "Iv1.abc"),
+        ("GITHUB_CLIENT_SECRET", "gh-secret-value"),
+        ("GITHUB_ORG", "acme"),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v.to_owned()))
+    .collect()
 }
 
 /// Loads `base()` with `overrides` applied (an override of `""` unsets, like an empty variable does).
-fn load(overrides: &[(&'static str, &str)]) -> Result<Config, ConfigError> {
+fn load(overrides: &[(&str, &str)]) -> Result<Config, ConfigError> {
     let mut vars = base();
     for &(k, v) in overrides {
-        vars.insert(k, v.to_owned());
+        vars.insert(k.to_owned(), v.to_owned());
     }
     Config::from_vars(|k| vars.get(k).cloned())
 }
 
-fn ok(overrides: &[(&'static str, &str)]) -> Config {
+fn ok(overrides: &[(&str, &str)]) -> Config {
     load(overrides).unwrap_or_else(|e| panic!("{overrides:?} should load, got: {e}"))
 }
 
@@ -40,10 +43,16 @@ const OKTA: &[(&str, &str)] = &[
     ("OKTA_CLIENT_ID", "0oa123"),
     ("OKTA_CLIENT_SECRET", "okta-secret-value"),
 ];
-const DEV: &[(&str, &str)] =
-    &[("AUTH_PROVIDER", "dev"), ("BIND_ADDR", "127.0.0.1"), ("BASE_URL", "http://localhost:3000")];
+const DEV: &[(&str, &str)] = &[
+    ("AUTH_PROVIDER", "dev"),
+    ("BIND_ADDR", "127.0.0.1"),
+    ("BASE_URL", "http://localhost:3000"),
+];
 
-fn with(preset: &[(&'static str, &'static str)], extra: &[(&'static str, &'static str)]) -> Vec<(&'static str, &'static str)> {
+fn with<'a>(
+    preset: &[(&'a str, &'a str)],
+    extra: &[(&'a str, &'a str)],
+) -> Vec<(&'a str, &'a str)> {
     preset.iter().chain(extra).copied().collect()
 }
 
@@ -54,7 +63,9 @@ fn defaults() {
     assert_eq!(c.base_url.as_str(), "https://plans.example.com");
     assert!(c.cookie_secure);
     assert_eq!(c.auth_provider(), AuthProvider::Github);
-    let AuthConfig::Github(gh) = &c.auth else { panic!("expected github, got {:?}", c.auth) };
+    let AuthConfig::Github(gh) = &c.auth else {
+        panic!("expected github, got {:?}", c.auth)
+    };
     assert_eq!(gh.client_id, "Iv1.abc");
     assert_eq!(gh.client_secret.expose(), "gh-secret-value");
     assert_eq!(gh.org, "acme");
@@ -69,7 +80,10 @@ fn defaults() {
     assert_eq!(c.port, 3000);
     assert_eq!(c.socket_addr().to_string(), "0.0.0.0:3000");
     assert_eq!(c.data_dir, PathBuf::from("./data"));
-    assert_eq!(c.database, DatabaseUrl::Sqlite(PathBuf::from("./data/planpush.db")));
+    assert_eq!(
+        c.database,
+        DatabaseUrl::Sqlite(PathBuf::from("./data/planpush.db"))
+    );
     assert!(c.slack_webhook_url.is_none());
     assert!(c.trusted_proxies.is_empty());
     assert_eq!(c.log_format, LogFormat::Text);
@@ -83,8 +97,14 @@ fn every_value_set() {
         ("BASE_URL", "  http://Plans.Example.com:8080/team//  "),
         ("GITHUB_URL", "https://ghe.example.com/"),
         ("GITHUB_API_URL", "https://ghe.example.com/api/v3/"),
-        ("INITIAL_ADMIN_EMAILS", " Ann@Example.com, ,bob@example.com,ann@example.com,"),
-        ("POST_LOGOUT_REDIRECT_URI", "https://plans.example.com/bye?x=1"),
+        (
+            "INITIAL_ADMIN_EMAILS",
+            " Ann@Example.com, ,bob@example.com,ann@example.com,",
+        ),
+        (
+            "POST_LOGOUT_REDIRECT_URI",
+            "https://plans.example.com/bye?x=1",
+        ),
         ("SESSION_IDLE_TIMEOUT", "60"),
         ("SESSION_MAX_AGE", "60"),
         ("SCIM_AUTH_TOKEN", SCIM),
@@ -92,25 +112,48 @@ fn every_value_set() {
         ("BIND_ADDR", "[::1]"),
         ("DATA_DIR", "/var/lib/planpush"),
         ("DATABASE_URL", "postgresql://app:pw@db/planpush"),
-        ("SLACK_WEBHOOK_URL", "https://hooks.slack.com/services/T/B/X"),
+        (
+            "SLACK_WEBHOOK_URL",
+            "https://hooks.slack.com/services/T/B/X",
+        ),
         ("TRUSTED_PROXIES", "10.0.0.0/8, ::1/128"),
         ("LOG_FORMAT", "JSON"),
         ("VERSION_RETENTION_DAYS", "1"),
         ("ALLOW_REMOTE_IMAGES", "Yes"),
     ]);
     assert_eq!(c.base_url.as_str(), "http://plans.example.com:8080/team");
-    assert_eq!(c.base_url.join("/auth/login"), "http://plans.example.com:8080/team/auth/login");
+    assert_eq!(
+        c.base_url.join("/auth/login"),
+        "http://plans.example.com:8080/team/auth/login"
+    );
     assert!(!c.cookie_secure);
-    let AuthConfig::Github(gh) = &c.auth else { panic!("expected github") };
+    let AuthConfig::Github(gh) = &c.auth else {
+        panic!("expected github")
+    };
     assert_eq!(gh.url.as_str(), "https://ghe.example.com");
-    assert_eq!(gh.api_url.join("user"), "https://ghe.example.com/api/v3/user");
-    assert_eq!(c.initial_admin_emails, ["ann@example.com", "bob@example.com"]);
-    assert_eq!(c.post_logout_redirect_uri, "https://plans.example.com/bye?x=1");
+    assert_eq!(
+        gh.api_url.join("user"),
+        "https://ghe.example.com/api/v3/user"
+    );
+    assert_eq!(
+        c.initial_admin_emails,
+        ["ann@example.com", "bob@example.com"]
+    );
+    assert_eq!(
+        c.post_logout_redirect_uri,
+        "https://plans.example.com/bye?x=1"
+    );
     assert_eq!(c.session_idle_timeout, c.session_max_age);
-    assert_eq!(c.scim_auth_token.as_ref().map(|t| t.expose().as_str()), Some(SCIM));
+    assert_eq!(
+        c.scim_auth_token.as_ref().map(|t| t.expose().as_str()),
+        Some(SCIM)
+    );
     assert_eq!(c.socket_addr().to_string(), "[::1]:8443");
     assert_eq!(c.data_dir, PathBuf::from("/var/lib/planpush"));
-    assert_eq!(c.database, DatabaseUrl::Postgres("postgresql://app:pw@db/planpush".into()));
+    assert_eq!(
+        c.database,
+        DatabaseUrl::Postgres("postgresql://app:pw@db/planpush".into())
+    );
     assert_eq!(
         c.slack_webhook_url.as_ref().map(|u| u.expose().as_str()),
         Some("https://hooks.slack.com/services/T/B/X")
@@ -125,16 +168,29 @@ fn every_value_set() {
 
 #[test]
 fn okta_and_dev_providers_load() {
-    let c = ok(&with(OKTA, &[("GITHUB_CLIENT_ID", ""), ("GITHUB_URL", "not a url")]));
-    let AuthConfig::Okta(okta) = &c.auth else { panic!("expected okta, got {:?}", c.auth) };
+    let c = ok(&with(
+        OKTA,
+        &[("GITHUB_CLIENT_ID", ""), ("GITHUB_URL", "not a url")],
+    ));
+    let AuthConfig::Okta(okta) = &c.auth else {
+        panic!("expected okta, got {:?}", c.auth)
+    };
     assert_eq!(okta.issuer, "https://acme.okta.com/oauth2/default");
-    assert_eq!(okta.discovery_url(), "https://acme.okta.com/oauth2/default/.well-known/openid-configuration");
+    assert_eq!(
+        okta.discovery_url(),
+        "https://acme.okta.com/oauth2/default/.well-known/openid-configuration"
+    );
     assert_eq!(okta.client_id, "0oa123");
     assert_eq!(okta.client_secret.expose(), "okta-secret-value");
 
     let c = ok(&with(OKTA, &[("OKTA_ISSUER", "http://127.0.0.1:9999/")]));
-    let AuthConfig::Okta(okta) = &c.auth else { panic!("expected okta") };
-    assert_eq!(okta.issuer, "http://127.0.0.1:9999/", "issuer kept exactly as written");
+    let AuthConfig::Okta(okta) = &c.auth else {
+        panic!("expected okta")
+    };
+    assert_eq!(
+        okta.issuer, "http://127.0.0.1:9999/",
+        "issuer kept exactly as written"
+    );
 
     let c = ok(&with(DEV, &[("GITHUB_ORG", "")]));
     assert_eq!(c.auth_provider(), AuthProvider::Dev);
@@ -149,17 +205,51 @@ fn dev_provider_requires_loopback_bind_and_base_url() {
         ("127.1.2.3", "http://127.0.0.1:3000", true, ""),
         ("::1", "http://[::1]:3000", true, ""),
         ("127.0.0.1", "https://LOCALHOST", true, ""),
-        ("0.0.0.0", "http://localhost:3000", false, "(got BIND_ADDR=0.0.0.0)"),
-        ("", "http://localhost:3000", false, "(got BIND_ADDR=0.0.0.0)"),
+        (
+            "0.0.0.0",
+            "http://localhost:3000",
+            false,
+            "(got BIND_ADDR=0.0.0.0)",
+        ),
+        (
+            "",
+            "http://localhost:3000",
+            false,
+            "(got BIND_ADDR=0.0.0.0)",
+        ),
         ("::", "http://localhost:3000", false, "(got BIND_ADDR=::)"),
-        ("192.168.1.10", "http://localhost", false, "(got BIND_ADDR=192.168.1.10)"),
-        ("127.0.0.1", "https://plans.example.com", false, "(got BASE_URL=https://plans.example.com)"),
-        ("127.0.0.1", "http://localhost.example.com", false, "BASE_URL=http://localhost.example.com"),
+        (
+            "192.168.1.10",
+            "http://localhost",
+            false,
+            "(got BIND_ADDR=192.168.1.10)",
+        ),
+        (
+            "127.0.0.1",
+            "https://plans.example.com",
+            false,
+            "(got BASE_URL=https://plans.example.com)",
+        ),
+        (
+            "127.0.0.1",
+            "http://localhost.example.com",
+            false,
+            "BASE_URL=http://localhost.example.com",
+        ),
         ("127.0.0.1", "http://[::2]", false, "BASE_URL=http://[::2]"),
-        ("10.0.0.1", "https://x.example", false, "(got BIND_ADDR=10.0.0.1, BASE_URL=https://x.example)"),
+        (
+            "10.0.0.1",
+            "https://x.example",
+            false,
+            "(got BIND_ADDR=10.0.0.1, BASE_URL=https://x.example)",
+        ),
     ];
     for (bind, base_url, accepted, want) in cases {
-        let result = load(&[("AUTH_PROVIDER", "dev"), ("BIND_ADDR", bind), ("BASE_URL", base_url)]);
+        let result = load(&[
+            ("AUTH_PROVIDER", "dev"),
+            ("BIND_ADDR", bind),
+            ("BASE_URL", base_url),
+        ]);
         match result {
             Ok(c) => {
                 assert!(accepted, "{bind} {base_url} should be refused");
@@ -181,102 +271,350 @@ fn dev_provider_requires_loopback_bind_and_base_url() {
     }
 }
 
+/// (overrides, variable reported, text expected in the message)
+type BadCase<'a> = (&'a [(&'a str, &'a str)], &'a str, &'a str);
+
 #[test]
 fn bad_values_name_the_variable_on_one_line() {
-    // (overrides, variable reported, text expected in the message)
-    let cases: &[(&[(&str, &str)], &str, &str)] = &[
+    let cases: &[BadCase<'_>] = &[
         // SECRET_KEY
         (&[("SECRET_KEY", "")], "SECRET_KEY", "is required"),
         (&[("SECRET_KEY", "   ")], "SECRET_KEY", "is required"),
-        (&[("SECRET_KEY", "short-secret")], "SECRET_KEY", "must be at least 32 characters (got 12)"),
+        (
+            &[("SECRET_KEY", "short-secret")],
+            "SECRET_KEY",
+            "must be at least 32 characters (got 12)",
+        ),
         // BASE_URL
         (&[("BASE_URL", "")], "BASE_URL", "is required"),
-        (&[("BASE_URL", "plans.example.com")], "BASE_URL", "not a valid absolute URL"),
-        (&[("BASE_URL", "localhost:3000")], "BASE_URL", "must be an http:// or https:// URL (got scheme \"localhost\")"),
-        (&[("BASE_URL", "ftp://plans.example.com")], "BASE_URL", "got scheme \"ftp\""),
-        (&[("BASE_URL", "https://plans.example.com/?a=1")], "BASE_URL", "query"),
-        (&[("BASE_URL", "https://plans.example.com/#top")], "BASE_URL", "fragment"),
-        (&[("BASE_URL", "https://u:p@plans.example.com")], "BASE_URL", "user name or password"),
-        (&[("BASE_URL", "https://exa mple.com")], "BASE_URL", "not a valid absolute URL"),
+        (
+            &[("BASE_URL", "plans.example.com")],
+            "BASE_URL",
+            "not a valid absolute URL",
+        ),
+        (
+            &[("BASE_URL", "localhost:3000")],
+            "BASE_URL",
+            "must be an http:// or https:// URL (got scheme \"localhost\")",
+        ),
+        (
+            &[("BASE_URL", "ftp://plans.example.com")],
+            "BASE_URL",
+            "got scheme \"ftp\"",
+        ),
+        (
+            &[("BASE_URL", "https://plans.example.com/?a=1")],
+            "BASE_URL",
+            "query",
+        ),
+        (
+            &[("BASE_URL", "https://plans.example.com/#top")],
+            "BASE_URL",
+            "fragment",
+        ),
+        (
+            &[("BASE_URL", "https://u:p@plans.example.com")],
+            "BASE_URL",
+            "user name or password",
+        ),
+        (
+            &[("BASE_URL", "https://exa mple.com")],
+            "BASE_URL",
+            "not a valid absolute URL",
+        ),
         // AUTH_PROVIDER
-        (&[("AUTH_PROVIDER", "gitlab")], "AUTH_PROVIDER", "unknown provider \"gitlab\" (accepted: github, okta, dev)"),
+        (
+            &[("AUTH_PROVIDER", "gitlab")],
+            "AUTH_PROVIDER",
+            "unknown provider \"gitlab\" (accepted: github, okta, dev)",
+        ),
         // GITHUB_*
-        (&[("GITHUB_CLIENT_ID", "")], "GITHUB_CLIENT_ID", "is required when AUTH_PROVIDER=github"),
-        (&[("GITHUB_CLIENT_SECRET", "")], "GITHUB_CLIENT_SECRET", "is required when AUTH_PROVIDER=github"),
-        (&[("GITHUB_ORG", "")], "GITHUB_ORG", "is required when AUTH_PROVIDER=github"),
-        (&[("GITHUB_ORG", "https://github.com/acme")], "GITHUB_ORG", "organisation login"),
-        (&[("GITHUB_URL", "github.com")], "GITHUB_URL", "not a valid absolute URL"),
-        (&[("GITHUB_URL", "http://ghe.example.com")], "GITHUB_URL", "must use https://"),
-        (&[("GITHUB_API_URL", "https://api.github.com/?x")], "GITHUB_API_URL", "query"),
-        (&[("GITHUB_API_URL", "file:///etc/passwd")], "GITHUB_API_URL", "must be an https:// URL"),
+        (
+            &[("GITHUB_CLIENT_ID", "")],
+            "GITHUB_CLIENT_ID",
+            "is required when AUTH_PROVIDER=github",
+        ),
+        (
+            &[("GITHUB_CLIENT_SECRET", "")],
+            "GITHUB_CLIENT_SECRET",
+            "is required when AUTH_PROVIDER=github",
+        ),
+        (
+            &[("GITHUB_ORG", "")],
+            "GITHUB_ORG",
+            "is required when AUTH_PROVIDER=github",
+        ),
+        (
+            &[("GITHUB_ORG", "https://github.com/acme")],
+            "GITHUB_ORG",
+            "organisation login",
+        ),
+        (
+            &[("GITHUB_URL", "github.com")],
+            "GITHUB_URL",
+            "not a valid absolute URL",
+        ),
+        (
+            &[("GITHUB_URL", "http://ghe.example.com")],
+            "GITHUB_URL",
+            "must use https://",
+        ),
+        (
+            &[("GITHUB_API_URL", "https://api.github.com/?x")],
+            "GITHUB_API_URL",
+            "query",
+        ),
+        (
+            &[("GITHUB_API_URL", "file:///etc/passwd")],
+            "GITHUB_API_URL",
+            "must be an https:// URL",
+        ),
         // OKTA_*
-        (&[("AUTH_PROVIDER", "okta"), ("OKTA_ISSUER", "")], "OKTA_ISSUER", "is required when AUTH_PROVIDER=okta"),
-        (&with(OKTA, &[("OKTA_ISSUER", "http://acme.okta.com")]), "OKTA_ISSUER", "must use https://"),
-        (&with(OKTA, &[("OKTA_ISSUER", "https://acme.okta.com?x=1")]), "OKTA_ISSUER", "query"),
-        (&with(OKTA, &[("OKTA_ISSUER", "acme.okta.com")]), "OKTA_ISSUER", "not a valid absolute URL"),
-        (&with(OKTA, &[("OKTA_CLIENT_ID", "")]), "OKTA_CLIENT_ID", "is required when AUTH_PROVIDER=okta"),
-        (&with(OKTA, &[("OKTA_CLIENT_SECRET", "")]), "OKTA_CLIENT_SECRET", "is required when AUTH_PROVIDER=okta"),
+        (
+            &[("AUTH_PROVIDER", "okta"), ("OKTA_ISSUER", "")],
+            "OKTA_ISSUER",
+            "is required when AUTH_PROVIDER=okta",
+        ),
         // INITIAL_ADMIN_EMAILS
-        (&[("INITIAL_ADMIN_EMAILS", "ann@example.com,bob")], "INITIAL_ADMIN_EMAILS", "\"bob\" is not an e-mail address"),
-        (&[("INITIAL_ADMIN_EMAILS", "@example.com")], "INITIAL_ADMIN_EMAILS", "not an e-mail address"),
-        (&[("INITIAL_ADMIN_EMAILS", "ann@")], "INITIAL_ADMIN_EMAILS", "not an e-mail address"),
-        (&[("INITIAL_ADMIN_EMAILS", "a@b@c")], "INITIAL_ADMIN_EMAILS", "not an e-mail address"),
-        (&[("INITIAL_ADMIN_EMAILS", "ann smith@example.com")], "INITIAL_ADMIN_EMAILS", "not an e-mail address"),
+        (
+            &[("INITIAL_ADMIN_EMAILS", "ann@example.com,bob")],
+            "INITIAL_ADMIN_EMAILS",
+            "\"bob\" is not an e-mail address",
+        ),
+        (
+            &[("INITIAL_ADMIN_EMAILS", "@example.com")],
+            "INITIAL_ADMIN_EMAILS",
+            "not an e-mail address",
+        ),
+        (
+            &[("INITIAL_ADMIN_EMAILS", "ann@")],
+            "INITIAL_ADMIN_EMAILS",
+            "not an e-mail address",
+        ),
+        (
+            &[("INITIAL_ADMIN_EMAILS", "a@b@c")],
+            "INITIAL_ADMIN_EMAILS",
+            "not an e-mail address",
+        ),
+        (
+            &[("INITIAL_ADMIN_EMAILS", "ann smith@example.com")],
+            "INITIAL_ADMIN_EMAILS",
+            "not an e-mail address",
+        ),
         // POST_LOGOUT_REDIRECT_URI
-        (&[("POST_LOGOUT_REDIRECT_URI", "/logged-out")], "POST_LOGOUT_REDIRECT_URI", "not a valid absolute URL"),
-        (&[("POST_LOGOUT_REDIRECT_URI", "javascript:alert(1)")], "POST_LOGOUT_REDIRECT_URI", "got scheme"),
-        (&[("POST_LOGOUT_REDIRECT_URI", "https://x.example/#f")], "POST_LOGOUT_REDIRECT_URI", "fragment"),
+        (
+            &[("POST_LOGOUT_REDIRECT_URI", "/logged-out")],
+            "POST_LOGOUT_REDIRECT_URI",
+            "not a valid absolute URL",
+        ),
+        (
+            &[("POST_LOGOUT_REDIRECT_URI", "javascript:alert(1)")],
+            "POST_LOGOUT_REDIRECT_URI",
+            "got scheme",
+        ),
+        (
+            &[("POST_LOGOUT_REDIRECT_URI", "https://x.example/#f")],
+            "POST_LOGOUT_REDIRECT_URI",
+            "fragment",
+        ),
         // SESSION_*
-        (&[("SESSION_IDLE_TIMEOUT", "0")], "SESSION_IDLE_TIMEOUT", "positive whole number of seconds (got \"0\")"),
-        (&[("SESSION_IDLE_TIMEOUT", "8h")], "SESSION_IDLE_TIMEOUT", "positive whole number of seconds"),
-        (&[("SESSION_IDLE_TIMEOUT", "-5")], "SESSION_IDLE_TIMEOUT", "positive whole number of seconds"),
-        (&[("SESSION_MAX_AGE", "1.5")], "SESSION_MAX_AGE", "positive whole number of seconds"),
-        (&[("SESSION_MAX_AGE", "999999999999")], "SESSION_MAX_AGE", "at most 315360000 seconds"),
-        (&[("SESSION_MAX_AGE", "99999999999999999999999")], "SESSION_MAX_AGE", "positive whole number"),
-        (&[("SESSION_IDLE_TIMEOUT", "7200"), ("SESSION_MAX_AGE", "3600")], "SESSION_IDLE_TIMEOUT", "must not be longer than SESSION_MAX_AGE (7200 > 3600 seconds)"),
-        (&[("SESSION_MAX_AGE", "3600")], "SESSION_IDLE_TIMEOUT", "must not be longer than SESSION_MAX_AGE"),
+        (
+            &[("SESSION_IDLE_TIMEOUT", "0")],
+            "SESSION_IDLE_TIMEOUT",
+            "positive whole number of seconds (got \"0\")",
+        ),
+        (
+            &[("SESSION_IDLE_TIMEOUT", "8h")],
+            "SESSION_IDLE_TIMEOUT",
+            "positive whole number of seconds",
+        ),
+        (
+            &[("SESSION_IDLE_TIMEOUT", "-5")],
+            "SESSION_IDLE_TIMEOUT",
+            "positive whole number of seconds",
+        ),
+        (
+            &[("SESSION_MAX_AGE", "1.5")],
+            "SESSION_MAX_AGE",
+            "positive whole number of seconds",
+        ),
+        (
+            &[("SESSION_MAX_AGE", "999999999999")],
+            "SESSION_MAX_AGE",
+            "at most 315360000 seconds",
+        ),
+        (
+            &[("SESSION_MAX_AGE", "99999999999999999999999")],
+            "SESSION_MAX_AGE",
+            "positive whole number",
+        ),
+        (
+            &[
+                ("SESSION_IDLE_TIMEOUT", "7200"),
+                ("SESSION_MAX_AGE", "3600"),
+            ],
+            "SESSION_IDLE_TIMEOUT",
+            "must not be longer than SESSION_MAX_AGE (7200 > 3600 seconds)",
+        ),
+        (
+            &[("SESSION_MAX_AGE", "3600")],
+            "SESSION_IDLE_TIMEOUT",
+            "must not be longer than SESSION_MAX_AGE",
+        ),
         // SCIM_AUTH_TOKEN
-        (&[("SCIM_AUTH_TOKEN", "tooshort")], "SCIM_AUTH_TOKEN", "must be at least 32 characters (got 8)"),
+        (
+            &[("SCIM_AUTH_TOKEN", "tooshort")],
+            "SCIM_AUTH_TOKEN",
+            "must be at least 32 characters (got 8)",
+        ),
         // PORT
         (&[("PORT", "0")], "PORT", "from 1 to 65535 (got \"0\")"),
         (&[("PORT", "65536")], "PORT", "from 1 to 65535"),
         (&[("PORT", "http")], "PORT", "from 1 to 65535"),
         (&[("PORT", "+80")], "PORT", "from 1 to 65535"),
         // BIND_ADDR
-        (&[("BIND_ADDR", "localhost")], "BIND_ADDR", "must be an IP address"),
-        (&[("BIND_ADDR", "0.0.0.0:3000")], "BIND_ADDR", "must be an IP address"),
+        (
+            &[("BIND_ADDR", "localhost")],
+            "BIND_ADDR",
+            "must be an IP address",
+        ),
+        (
+            &[("BIND_ADDR", "0.0.0.0:3000")],
+            "BIND_ADDR",
+            "must be an IP address",
+        ),
         // DATABASE_URL
-        (&[("DATABASE_URL", "mysql://root:pw@db/x")], "DATABASE_URL", "unsupported scheme \"mysql:\" (accepted: postgres://"),
-        (&[("DATABASE_URL", "sqlite://")], "DATABASE_URL", "needs a file path"),
-        (&[("DATABASE_URL", "postgres://u@[oops/db")], "DATABASE_URL", "not a valid PostgreSQL URL"),
+        (
+            &[("DATABASE_URL", "mysql://root:pw@db/x")],
+            "DATABASE_URL",
+            "unsupported scheme \"mysql:\" (accepted: postgres://",
+        ),
+        (
+            &[("DATABASE_URL", "sqlite://")],
+            "DATABASE_URL",
+            "needs a file path",
+        ),
+        (
+            &[("DATABASE_URL", "postgres://u@[oops/db")],
+            "DATABASE_URL",
+            "not a valid PostgreSQL URL",
+        ),
         // SLACK_WEBHOOK_URL
-        (&[("SLACK_WEBHOOK_URL", "http://hooks.slack.com/services/T/B/X")], "SLACK_WEBHOOK_URL", "must use https://"),
-        (&[("SLACK_WEBHOOK_URL", "hooks.slack.com/services/T/B/X")], "SLACK_WEBHOOK_URL", "not a valid absolute URL"),
-        (&[("SLACK_WEBHOOK_URL", "ftp://hooks.slack.com/x")], "SLACK_WEBHOOK_URL", "must be an https:// URL"),
+        (
+            &[("SLACK_WEBHOOK_URL", "http://hooks.slack.com/services/T/B/X")],
+            "SLACK_WEBHOOK_URL",
+            "must use https://",
+        ),
+        (
+            &[("SLACK_WEBHOOK_URL", "hooks.slack.com/services/T/B/X")],
+            "SLACK_WEBHOOK_URL",
+            "not a valid absolute URL",
+        ),
+        (
+            &[("SLACK_WEBHOOK_URL", "ftp://hooks.slack.com/x")],
+            "SLACK_WEBHOOK_URL",
+            "must be an https:// URL",
+        ),
         // TRUSTED_PROXIES
-        (&[("TRUSTED_PROXIES", "10.0.0.0/8,proxy.internal")], "TRUSTED_PROXIES", "\"proxy.internal\" is not an IP address or CIDR range"),
-        (&[("TRUSTED_PROXIES", "10.0.0.1/8")], "TRUSTED_PROXIES", "did you mean 10.0.0.0/8?"),
-        (&[("TRUSTED_PROXIES", "::1/200")], "TRUSTED_PROXIES", "longer than 128"),
+        (
+            &[("TRUSTED_PROXIES", "10.0.0.0/8,proxy.internal")],
+            "TRUSTED_PROXIES",
+            "\"proxy.internal\" is not an IP address or CIDR range",
+        ),
+        (
+            &[("TRUSTED_PROXIES", "10.0.0.1/8")],
+            "TRUSTED_PROXIES",
+            "did you mean 10.0.0.0/8?",
+        ),
+        (
+            &[("TRUSTED_PROXIES", "::1/200")],
+            "TRUSTED_PROXIES",
+            "longer than 128",
+        ),
         // LOG_FORMAT
-        (&[("LOG_FORMAT", "xml")], "LOG_FORMAT", "unknown format \"xml\" (accepted: text, json)"),
+        (
+            &[("LOG_FORMAT", "xml")],
+            "LOG_FORMAT",
+            "unknown format \"xml\" (accepted: text, json)",
+        ),
         // VERSION_RETENTION_DAYS
-        (&[("VERSION_RETENTION_DAYS", "0")], "VERSION_RETENTION_DAYS", "at least 1 (got \"0\")"),
-        (&[("VERSION_RETENTION_DAYS", "ninety")], "VERSION_RETENTION_DAYS", "whole number of days"),
-        (&[("VERSION_RETENTION_DAYS", "4294967296")], "VERSION_RETENTION_DAYS", "whole number of days"),
+        (
+            &[("VERSION_RETENTION_DAYS", "0")],
+            "VERSION_RETENTION_DAYS",
+            "at least 1 (got \"0\")",
+        ),
+        (
+            &[("VERSION_RETENTION_DAYS", "ninety")],
+            "VERSION_RETENTION_DAYS",
+            "whole number of days",
+        ),
+        (
+            &[("VERSION_RETENTION_DAYS", "4294967296")],
+            "VERSION_RETENTION_DAYS",
+            "whole number of days",
+        ),
         // ALLOW_REMOTE_IMAGES
-        (&[("ALLOW_REMOTE_IMAGES", "maybe")], "ALLOW_REMOTE_IMAGES", "one of true, false, 1, 0, yes, no (got \"maybe\")"),
+        (
+            &[("ALLOW_REMOTE_IMAGES", "maybe")],
+            "ALLOW_REMOTE_IMAGES",
+            "one of true, false, 1, 0, yes, no (got \"maybe\")",
+        ),
         // Multi-line values are escaped, so the message stays on one line.
         (&[("PORT", "80\n81")], "PORT", "(got \"80\\n81\")"),
     ];
-    for &(overrides, var, want) in cases {
-        let err = match load(overrides) {
+    assert_bad(&[], cases);
+
+    // Okta's variables, on top of an otherwise valid Okta configuration.
+    let okta_cases: &[BadCase<'_>] = &[
+        (
+            &[("OKTA_ISSUER", "http://acme.okta.com")],
+            "OKTA_ISSUER",
+            "must use https://",
+        ),
+        (
+            &[("OKTA_ISSUER", "https://acme.okta.com?x=1")],
+            "OKTA_ISSUER",
+            "query",
+        ),
+        (
+            &[("OKTA_ISSUER", "acme.okta.com")],
+            "OKTA_ISSUER",
+            "not a valid absolute URL",
+        ),
+        (
+            &[("OKTA_ISSUER", "https://u:p@acme.okta.com")],
+            "OKTA_ISSUER",
+            "user name or password",
+        ),
+        (
+            &[("OKTA_CLIENT_ID", "")],
+            "OKTA_CLIENT_ID",
+            "is required when AUTH_PROVIDER=okta",
+        ),
+        (
+            &[("OKTA_CLIENT_SECRET", "")],
+            "OKTA_CLIENT_SECRET",
+            "is required when AUTH_PROVIDER=okta",
+        ),
+    ];
+    assert_bad(OKTA, okta_cases);
+}
+
+/// Asserts each case is refused, naming the expected variable, on one line.
+fn assert_bad(preset: &[(&str, &str)], cases: &[BadCase<'_>]) {
+    for &(extra, var, want) in cases {
+        let overrides = with(preset, extra);
+        let err = match load(&overrides) {
             Ok(_) => panic!("{overrides:?} should be refused"),
             Err(e) => e,
         };
         let line = err.to_string();
         assert_eq!(err.var, var, "{overrides:?} reported {line}");
         assert!(line.starts_with(&format!("{var}: ")), "{line}");
-        assert!(line.contains(want), "{overrides:?}: {line:?} should contain {want:?}");
+        assert!(
+            line.contains(want),
+            "{overrides:?}: {line:?} should contain {want:?}"
+        );
         assert!(!line.contains(['\n', '\r']), "not one line: {line:?}");
     }
 }
@@ -285,7 +623,11 @@ fn bad_values_name_the_variable_on_one_line() {
 fn secrets_never_appear_in_errors_or_debug() {
     let err = load(&[("SECRET_KEY", "hunter2hunter2")]).unwrap_err();
     assert!(!err.to_string().contains("hunter2"));
-    let err = load(&[("SLACK_WEBHOOK_URL", "http://hooks.slack.com/services/T/B/hunter2")]).unwrap_err();
+    let err = load(&[(
+        "SLACK_WEBHOOK_URL",
+        "http://hooks.slack.com/services/T/B/hunter2",
+    )])
+    .unwrap_err();
     assert!(!err.to_string().contains("hunter2"), "{err}");
     let err = load(&[("DATABASE_URL", "mysql://root:hunter2@db/x")]).unwrap_err();
     assert!(!err.to_string().contains("hunter2"), "{err}");
@@ -295,7 +637,10 @@ fn secrets_never_appear_in_errors_or_debug() {
         ("GITHUB_CLIENT_SECRET", "hunter2"),
         ("SCIM_AUTH_TOKEN", "hunter2-hunter2-hunter2-hunter2-hunter2"),
         ("DATABASE_URL", "postgres://app:hunter2@db/planpush"),
-        ("SLACK_WEBHOOK_URL", "https://hooks.slack.com/services/T/B/hunter2"),
+        (
+            "SLACK_WEBHOOK_URL",
+            "https://hooks.slack.com/services/T/B/hunter2",
+        ),
     ]);
     let debug = format!("{c:?}");
     assert!(!debug.contains("hunter2"), "{debug}");
@@ -311,7 +656,9 @@ fn loopback_http_is_allowed_for_fakes() {
         ("GITHUB_API_URL", "http://localhost:4000/api/v3"),
         ("SLACK_WEBHOOK_URL", "http://[::1]:4001/hook"),
     ]);
-    let AuthConfig::Github(gh) = &c.auth else { panic!("expected github") };
+    let AuthConfig::Github(gh) = &c.auth else {
+        panic!("expected github")
+    };
     assert_eq!(gh.url.as_str(), "http://127.0.0.1:4000");
     assert_eq!(gh.api_url.as_str(), "http://localhost:4000/api/v3");
     assert!(c.slack_webhook_url.is_some());
@@ -320,10 +667,26 @@ fn loopback_http_is_allowed_for_fakes() {
 #[test]
 fn database_url_forms() {
     let cases = [
-        ("", "/srv/pp", DatabaseUrl::Sqlite(PathBuf::from("/srv/pp/planpush.db"))),
-        ("sqlite:///tmp/x.db", "", DatabaseUrl::Sqlite(PathBuf::from("/tmp/x.db"))),
-        ("data/x.db", "", DatabaseUrl::Sqlite(PathBuf::from("data/x.db"))),
-        ("postgres://db/pp", "", DatabaseUrl::Postgres("postgres://db/pp".into())),
+        (
+            "",
+            "/srv/pp",
+            DatabaseUrl::Sqlite(PathBuf::from("/srv/pp/planpush.db")),
+        ),
+        (
+            "sqlite:///tmp/x.db",
+            "",
+            DatabaseUrl::Sqlite(PathBuf::from("/tmp/x.db")),
+        ),
+        (
+            "data/x.db",
+            "",
+            DatabaseUrl::Sqlite(PathBuf::from("data/x.db")),
+        ),
+        (
+            "postgres://db/pp",
+            "",
+            DatabaseUrl::Postgres("postgres://db/pp".into()),
+        ),
     ];
     for (url, dir, want) in cases {
         let c = ok(&[("DATABASE_URL", url), ("DATA_DIR", dir)]);
@@ -333,8 +696,20 @@ fn database_url_forms() {
 
 #[test]
 fn booleans() {
-    for (raw, want) in [("true", true), ("1", true), ("YES", true), ("false", false), ("0", false), ("No", false), ("", false)] {
-        assert_eq!(ok(&[("ALLOW_REMOTE_IMAGES", raw)]).allow_remote_images, want, "{raw}");
+    for (raw, want) in [
+        ("true", true),
+        ("1", true),
+        ("YES", true),
+        ("false", false),
+        ("0", false),
+        ("No", false),
+        ("", false),
+    ] {
+        assert_eq!(
+            ok(&[("ALLOW_REMOTE_IMAGES", raw)]).allow_remote_images,
+            want,
+            "{raw}"
+        );
     }
 }
 
@@ -353,9 +728,79 @@ fn docs_and_env_example_list_every_variable() {
     let docs = std::fs::read_to_string(root.join("docs/configuration.md")).unwrap();
     for var in VARIABLES {
         assert!(
-            env_example.lines().any(|l| l.trim_start_matches(['#', ' ']).starts_with(&format!("{var}="))),
+            env_example.lines().any(|l| l
+                .trim_start_matches(['#', ' '])
+                .starts_with(&format!("{var}="))),
             ".env.example lacks {var}"
         );
-        assert!(docs.contains(&format!("| `{var}` |")), "docs/configuration.md lacks a row for {var}");
+        assert!(
+            docs.contains(&format!("| `{var}` |")),
+            "docs/configuration.md lacks a row for {var}"
+        );
+    }
+}
+
+#[test]
+fn documented_example_messages_are_exact() {
+    let docs = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/configuration.md"),
+    )
+    .unwrap();
+    let cases: &[(&[(&str, &str)], &str)] = &[
+        (
+            &[("SECRET_KEY", "short-secret")],
+            "SECRET_KEY: must be at least 32 characters (got 12)",
+        ),
+        (
+            &[("BASE_URL", "")],
+            "BASE_URL: is required (the public URL of this server, e.g. https://plans.example.com)",
+        ),
+        (
+            &[("AUTH_PROVIDER", "gitlab")],
+            "AUTH_PROVIDER: unknown provider \"gitlab\" (accepted: github, okta, dev)",
+        ),
+        (
+            &[("GITHUB_ORG", "")],
+            "GITHUB_ORG: is required when AUTH_PROVIDER=github",
+        ),
+        (
+            &[
+                ("AUTH_PROVIDER", "okta"),
+                ("OKTA_ISSUER", "http://acme.okta.com"),
+                ("OKTA_CLIENT_ID", "a"),
+                ("OKTA_CLIENT_SECRET", "b"),
+            ],
+            "OKTA_ISSUER: must use https:// (plain http:// is only allowed for loopback hosts such as localhost) (got host \"acme.okta.com\")",
+        ),
+        (
+            &[
+                ("SESSION_IDLE_TIMEOUT", "7200"),
+                ("SESSION_MAX_AGE", "3600"),
+            ],
+            "SESSION_IDLE_TIMEOUT: must not be longer than SESSION_MAX_AGE (7200 > 3600 seconds)",
+        ),
+        (
+            &[("DATABASE_URL", "mysql://root:pw@db/x")],
+            "DATABASE_URL: unsupported scheme \"mysql:\" (accepted: postgres://…, postgresql://…, sqlite://PATH or a plain file path)",
+        ),
+        (
+            &[("TRUSTED_PROXIES", "10.0.0.1/8")],
+            "TRUSTED_PROXIES: \"10.0.0.1/8\": has host bits set (did you mean 10.0.0.0/8?)",
+        ),
+        (
+            &[
+                ("AUTH_PROVIDER", "dev"),
+                ("BASE_URL", "http://localhost:3000"),
+            ],
+            "AUTH_PROVIDER: dev sign-in is only allowed when BIND_ADDR and BASE_URL are loopback (got BIND_ADDR=0.0.0.0)",
+        ),
+    ];
+    for &(overrides, line) in cases {
+        let err = load(overrides).unwrap_err();
+        assert_eq!(err.to_string(), line);
+        assert!(
+            docs.lines().any(|l| l == line),
+            "docs/configuration.md should show: {line}"
+        );
     }
 }

@@ -69,17 +69,22 @@ impl<F: Fn(&str) -> Option<String>> Vars<F> {
 
     /// The trimmed value, or `None` when unset, empty or whitespace-only.
     pub(super) fn get(&self, var: &str) -> Option<String> {
-        (self.get)(var).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty())
+        (self.get)(var)
+            .map(|v| v.trim().to_owned())
+            .filter(|v| !v.is_empty())
     }
 
     /// The value, or an error `VAR: is required {detail}`.
     pub(super) fn required(&self, var: &'static str, detail: &str) -> Result<String, ConfigError> {
-        self.get(var).ok_or_else(|| ConfigError::new(var, format!("is required {detail}")))
+        self.get(var)
+            .ok_or_else(|| ConfigError::new(var, format!("is required {detail}")))
     }
 
     /// A required secret of at least [`MIN_SECRET_CHARS`] characters.
     pub(super) fn secret_key(&self, var: &'static str) -> Result<String, ConfigError> {
-        let hint = format!("(at least {MIN_SECRET_CHARS} random characters, e.g. from `openssl rand -hex 32`)");
+        let hint = format!(
+            "(at least {MIN_SECRET_CHARS} random characters, e.g. from `openssl rand -hex 32`)"
+        );
         let value = self.required(var, &hint)?;
         check_secret_len(var, &value)?;
         Ok(value)
@@ -113,7 +118,10 @@ impl<F: Fn(&str) -> Option<String>> Vars<F> {
         };
         let url = parse_http_url(var, &raw, rule, true)?;
         if url.query().is_some() {
-            return Err(ConfigError::new(var, "must not contain a query string ('?…')"));
+            return Err(ConfigError::new(
+                var,
+                "must not contain a query string ('?…')",
+            ));
         }
         if url.fragment().is_some() {
             return Err(ConfigError::new(var, "must not contain a fragment ('#…')"));
@@ -124,7 +132,9 @@ impl<F: Fn(&str) -> Option<String>> Vars<F> {
 
     /// An optional http(s) redirect URI (no fragment), kept exactly as written.
     pub(super) fn redirect_uri(&self, var: &'static str) -> Result<Option<String>, ConfigError> {
-        let Some(raw) = self.get(var) else { return Ok(None) };
+        let Some(raw) = self.get(var) else {
+            return Ok(None);
+        };
         let url = parse_http_url(var, &raw, HttpRule::Allowed, true)?;
         if url.fragment().is_some() {
             return Err(ConfigError::new(var, "must not contain a fragment ('#…')"));
@@ -134,59 +144,90 @@ impl<F: Fn(&str) -> Option<String>> Vars<F> {
 
     /// An optional Slack webhook URL: https (http only for loopback); the value is never echoed.
     pub(super) fn slack_webhook(&self, var: &'static str) -> Result<Option<Url>, ConfigError> {
-        self.get(var).map(|raw| parse_http_url(var, &raw, HttpRule::LoopbackOnly, false)).transpose()
+        self.get(var)
+            .map(|raw| parse_http_url(var, &raw, HttpRule::LoopbackOnly, false))
+            .transpose()
     }
 
     /// An IP address (default `0.0.0.0`); IPv6 may be written in brackets.
     pub(super) fn ip_addr(&self, var: &'static str) -> Result<IpAddr, ConfigError> {
-        let Some(raw) = self.get(var) else { return Ok(IpAddr::from([0, 0, 0, 0])) };
-        let inner = raw.strip_prefix('[').and_then(|s| s.strip_suffix(']')).unwrap_or(&raw);
+        let Some(raw) = self.get(var) else {
+            return Ok(IpAddr::from([0, 0, 0, 0]));
+        };
+        let inner = raw
+            .strip_prefix('[')
+            .and_then(|s| s.strip_suffix(']'))
+            .unwrap_or(&raw);
         inner.parse().map_err(|_| {
             ConfigError::new(
                 var,
-                format!("must be an IP address such as 0.0.0.0, 127.0.0.1 or :: (got {})", quote(&raw)),
+                format!(
+                    "must be an IP address such as 0.0.0.0, 127.0.0.1 or :: (got {})",
+                    quote(&raw)
+                ),
             )
         })
     }
 
     /// A TCP port, 1..=65535 (default 3000).
     pub(super) fn port(&self, var: &'static str) -> Result<u16, ConfigError> {
-        let Some(raw) = self.get(var) else { return Ok(super::DEFAULT_PORT) };
+        let Some(raw) = self.get(var) else {
+            return Ok(super::DEFAULT_PORT);
+        };
         parse_digits(&raw)
             .and_then(|n| u16::try_from(n).ok())
             .filter(|&n| n >= 1)
             .ok_or_else(|| {
-                ConfigError::new(var, format!("must be a port number from 1 to 65535 (got {})", quote(&raw)))
+                ConfigError::new(
+                    var,
+                    format!(
+                        "must be a port number from 1 to 65535 (got {})",
+                        quote(&raw)
+                    ),
+                )
             })
     }
 
     /// `AUTH_PROVIDER` (default github), case-insensitive.
     pub(super) fn auth_provider(&self, var: &'static str) -> Result<AuthProvider, ConfigError> {
-        let Some(raw) = self.get(var) else { return Ok(AuthProvider::Github) };
+        let Some(raw) = self.get(var) else {
+            return Ok(AuthProvider::Github);
+        };
         match raw.to_ascii_lowercase().as_str() {
             "github" => Ok(AuthProvider::Github),
             "okta" => Ok(AuthProvider::Okta),
             "dev" => Ok(AuthProvider::Dev),
             _ => Err(ConfigError::new(
                 var,
-                format!("unknown provider {} (accepted: {})", quote(&raw), AuthProvider::ACCEPTED),
+                format!(
+                    "unknown provider {} (accepted: {})",
+                    quote(&raw),
+                    AuthProvider::ACCEPTED
+                ),
             )),
         }
     }
 
     /// `LOG_FORMAT` (default text), case-insensitive.
     pub(super) fn log_format(&self, var: &'static str) -> Result<LogFormat, ConfigError> {
-        let Some(raw) = self.get(var) else { return Ok(LogFormat::Text) };
+        let Some(raw) = self.get(var) else {
+            return Ok(LogFormat::Text);
+        };
         match raw.to_ascii_lowercase().as_str() {
             "text" => Ok(LogFormat::Text),
             "json" => Ok(LogFormat::Json),
-            _ => Err(ConfigError::new(var, format!("unknown format {} (accepted: text, json)", quote(&raw)))),
+            _ => Err(ConfigError::new(
+                var,
+                format!("unknown format {} (accepted: text, json)", quote(&raw)),
+            )),
         }
     }
 
     /// A positive number of seconds, at most [`MAX_SESSION_SECS`].
     pub(super) fn seconds(&self, var: &'static str, default: u64) -> Result<u64, ConfigError> {
-        let Some(raw) = self.get(var) else { return Ok(default) };
+        let Some(raw) = self.get(var) else {
+            return Ok(default);
+        };
         match parse_digits(&raw) {
             Some(n) if (1..=MAX_SESSION_SECS).contains(&n) => Ok(n),
             Some(n) if n > MAX_SESSION_SECS => Err(ConfigError::new(
@@ -195,41 +236,60 @@ impl<F: Fn(&str) -> Option<String>> Vars<F> {
             )),
             _ => Err(ConfigError::new(
                 var,
-                format!("must be a positive whole number of seconds (got {})", quote(&raw)),
+                format!(
+                    "must be a positive whole number of seconds (got {})",
+                    quote(&raw)
+                ),
             )),
         }
     }
 
     /// A whole number of days, at least 1.
-    pub(super) fn retention_days(&self, var: &'static str, default: u32) -> Result<u32, ConfigError> {
-        let Some(raw) = self.get(var) else { return Ok(default) };
+    pub(super) fn retention_days(
+        &self,
+        var: &'static str,
+        default: u32,
+    ) -> Result<u32, ConfigError> {
+        let Some(raw) = self.get(var) else {
+            return Ok(default);
+        };
         parse_digits(&raw)
             .and_then(|n| u32::try_from(n).ok())
             .filter(|&n| n >= 1)
             .ok_or_else(|| {
                 ConfigError::new(
                     var,
-                    format!("must be a whole number of days, at least 1 (got {})", quote(&raw)),
+                    format!(
+                        "must be a whole number of days, at least 1 (got {})",
+                        quote(&raw)
+                    ),
                 )
             })
     }
 
     /// A boolean: true/false/1/0/yes/no, case-insensitive.
     pub(super) fn boolean(&self, var: &'static str, default: bool) -> Result<bool, ConfigError> {
-        let Some(raw) = self.get(var) else { return Ok(default) };
+        let Some(raw) = self.get(var) else {
+            return Ok(default);
+        };
         match raw.to_ascii_lowercase().as_str() {
             "true" | "1" | "yes" => Ok(true),
             "false" | "0" | "no" => Ok(false),
             _ => Err(ConfigError::new(
                 var,
-                format!("must be one of true, false, 1, 0, yes, no (got {})", quote(&raw)),
+                format!(
+                    "must be one of true, false, 1, 0, yes, no (got {})",
+                    quote(&raw)
+                ),
             )),
         }
     }
 
     /// Comma-separated e-mail addresses; empty entries ignored; lower-cased and de-duplicated.
     pub(super) fn emails(&self, var: &'static str) -> Result<Vec<String>, ConfigError> {
-        let Some(raw) = self.get(var) else { return Ok(Vec::new()) };
+        let Some(raw) = self.get(var) else {
+            return Ok(Vec::new());
+        };
         let mut out: Vec<String> = Vec::new();
         for entry in raw.split(',').map(str::trim).filter(|e| !e.is_empty()) {
             let valid = match entry.split_once('@') {
@@ -272,10 +332,24 @@ fn check_secret_len(var: &'static str, value: &str) -> Result<(), ConfigError> {
 }
 
 /// Parses an absolute http(s) URL without credentials; `echo` puts the raw value in error messages.
-fn parse_http_url(var: &'static str, raw: &str, rule: HttpRule, echo: bool) -> Result<Url, ConfigError> {
-    let got = |what: String| if echo { format!(" (got {what})") } else { String::new() };
+fn parse_http_url(
+    var: &'static str,
+    raw: &str,
+    rule: HttpRule,
+    echo: bool,
+) -> Result<Url, ConfigError> {
+    let got = |what: String| {
+        if echo {
+            format!(" (got {what})")
+        } else {
+            String::new()
+        }
+    };
     let url = Url::parse(raw).map_err(|e| {
-        ConfigError::new(var, format!("is not a valid absolute URL: {e}{}", got(quote(raw))))
+        ConfigError::new(
+            var,
+            format!("is not a valid absolute URL: {e}{}", got(quote(raw))),
+        )
     })?;
     let wanted = match rule {
         HttpRule::Allowed => "an http:// or https:// URL",
@@ -289,19 +363,28 @@ fn parse_http_url(var: &'static str, raw: &str, rule: HttpRule, echo: bool) -> R
                 var,
                 format!(
                     "must use https:// (plain http:// is only allowed for loopback hosts such as localhost){}",
-                    got(format!("host {}", quote(url.host_str().unwrap_or_default())))
+                    got(format!(
+                        "host {}",
+                        quote(url.host_str().unwrap_or_default())
+                    ))
                 ),
             ));
         }
         other => {
-            return Err(ConfigError::new(var, format!("must be {wanted} (got scheme {})", quote(other))));
+            return Err(ConfigError::new(
+                var,
+                format!("must be {wanted} (got scheme {})", quote(other)),
+            ));
         }
     }
     if url.host_str().is_none_or(str::is_empty) {
         return Err(ConfigError::new(var, "must include a host name"));
     }
     if !url.username().is_empty() || url.password().is_some() {
-        return Err(ConfigError::new(var, "must not contain a user name or password"));
+        return Err(ConfigError::new(
+            var,
+            "must not contain a user name or password",
+        ));
     }
     Ok(url)
 }
@@ -310,14 +393,20 @@ fn parse_http_url(var: &'static str, raw: &str, rule: HttpRule, echo: bool) -> R
 pub(super) fn check_issuer(var: &'static str, raw: &str) -> Result<String, ConfigError> {
     let url = parse_http_url(var, raw, HttpRule::LoopbackOnly, true)?;
     if url.query().is_some() || url.fragment().is_some() {
-        return Err(ConfigError::new(var, "must not contain a query string or fragment"));
+        return Err(ConfigError::new(
+            var,
+            "must not contain a query string or fragment",
+        ));
     }
     Ok(raw.to_owned())
 }
 
 /// Validates a GitHub organisation login: letters, digits, '-' and '_' only.
 pub(super) fn check_github_org(var: &'static str, org: &str) -> Result<(), ConfigError> {
-    if org.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
+    if org
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+    {
         return Ok(());
     }
     Err(ConfigError::new(
