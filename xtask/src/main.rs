@@ -14,7 +14,7 @@ usage: cargo xtask <job> [args...]
 
 jobs:
   ci            fmt --check, clippy -D warnings, arch, test; stops at the first failing step
-  test [args]   nextest (or cargo test) over the workspace, all targets, then doc tests;
+  test [args]   doc tests, then nextest (or cargo test) over the workspace, all targets;
                 args go to the nextest / cargo test run
   arch          check the architecture invariants (BRIEF.md §2) on `cargo metadata`
   bench [args]  cargo run --release -p planpush-store --example bench -- [args]
@@ -139,9 +139,10 @@ fn test(extra: &[String]) -> Result<()> {
         cargo(&["test", "--workspace", "--all-targets"])
     };
     command.args(extra);
-    run(command)?;
-    // nextest does not run doc tests; `--all-targets` excludes them for cargo test.
-    run(cargo(&["test", "--workspace", "--doc"]))
+    // nextest does not run doc tests and `--all-targets` excludes them for cargo test, so they run
+    // first; the main suite runs last so its summary closes the output.
+    run(cargo(&["test", "--workspace", "--doc"]))?;
+    run(command)
 }
 
 fn arch() -> Result<()> {

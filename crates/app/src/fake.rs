@@ -41,17 +41,28 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
+/// A value and when it expires.
+type KvEntry = (Vec<u8>, Option<DateTime<Utc>>);
+
 #[derive(Default)]
 pub struct FakeKv {
-    map: Mutex<HashMap<String, (Vec<u8>, Option<DateTime<Utc>>)>>,
+    map: Mutex<HashMap<String, KvEntry>>,
 }
 
 #[async_trait]
 impl KvStore for FakeKv {
     async fn get(&self, key: &str, now: DateTime<Utc>) -> Result<Option<Vec<u8>>, InfraError> {
-        Ok(lock(&self.map).get(key).filter(|(_, exp)| exp.is_none_or(|e| e > now)).map(|(v, _)| v.clone()))
+        Ok(lock(&self.map)
+            .get(key)
+            .filter(|(_, exp)| exp.is_none_or(|e| e > now))
+            .map(|(v, _)| v.clone()))
     }
-    async fn put(&self, key: &str, value: &[u8], expires_at: Option<DateTime<Utc>>) -> Result<(), InfraError> {
+    async fn put(
+        &self,
+        key: &str,
+        value: &[u8],
+        expires_at: Option<DateTime<Utc>>,
+    ) -> Result<(), InfraError> {
         lock(&self.map).insert(key.to_owned(), (value.to_vec(), expires_at));
         Ok(())
     }
@@ -73,9 +84,16 @@ pub struct FakeOutbox {
 }
 
 impl FakeOutbox {
-    fn with<T>(&self, id: OutboxMessageId, f: impl FnOnce(&mut OutboxMessage) -> T) -> Result<T, InfraError> {
+    fn with<T>(
+        &self,
+        id: OutboxMessageId,
+        f: impl FnOnce(&mut OutboxMessage) -> T,
+    ) -> Result<T, InfraError> {
         let mut g = lock(&self.messages);
-        g.iter_mut().find(|m| m.id == id).map(f).ok_or(InfraError::NotFound)
+        g.iter_mut()
+            .find(|m| m.id == id)
+            .map(f)
+            .ok_or(InfraError::NotFound)
     }
 }
 
@@ -88,27 +106,43 @@ impl Outbox for FakeOutbox {
     async fn due(&self, now: DateTime<Utc>, limit: u32) -> Result<Vec<OutboxMessage>, InfraError> {
         let mut v: Vec<_> = lock(&self.messages)
             .iter()
-            .filter(|m| m.delivered_at.is_none() && m.gave_up_at.is_none() && m.next_attempt_at <= now)
+            .filter(|m| {
+                m.delivered_at.is_none() && m.gave_up_at.is_none() && m.next_attempt_at <= now
+            })
             .cloned()
             .collect();
         v.sort_by_key(|m| (m.created_at, m.id));
         v.truncate(limit as usize);
         Ok(v)
     }
-    async fn mark_delivered(&self, id: OutboxMessageId, now: DateTime<Utc>) -> Result<(), InfraError> {
+    async fn mark_delivered(
+        &self,
+        id: OutboxMessageId,
+        now: DateTime<Utc>,
+    ) -> Result<(), InfraError> {
         self.with(id, |m| {
             m.attempts += 1;
             m.delivered_at = Some(now);
         })
     }
-    async fn mark_failed(&self, id: OutboxMessageId, error: &str, next_attempt_at: DateTime<Utc>) -> Result<(), InfraError> {
+    async fn mark_failed(
+        &self,
+        id: OutboxMessageId,
+        error: &str,
+        next_attempt_at: DateTime<Utc>,
+    ) -> Result<(), InfraError> {
         self.with(id, |m| {
             m.attempts += 1;
             m.last_error = Some(error.to_owned());
             m.next_attempt_at = next_attempt_at;
         })
     }
-    async fn give_up(&self, id: OutboxMessageId, error: &str, now: DateTime<Utc>) -> Result<(), InfraError> {
+    async fn give_up(
+        &self,
+        id: OutboxMessageId,
+        error: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(), InfraError> {
         self.with(id, |m| {
             m.attempts += 1;
             m.last_error = Some(error.to_owned());

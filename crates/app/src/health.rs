@@ -34,7 +34,8 @@ mod tests {
         let mut ports = crate::fake::ports();
         assert!(Health::new(ports.clone()).ready().await.is_ok());
         let mut down = MockReadiness::new();
-        down.expect_check().returning(|| Err(InfraError::Unknown(anyhow::anyhow!("connection refused"))));
+        down.expect_check()
+            .returning(|| Err(InfraError::Unknown(anyhow::anyhow!("connection refused"))));
         ports.readiness = Arc::new(down);
         let err = Health::new(ports).ready().await.unwrap_err();
         assert_eq!(err.to_string(), "the database is not reachable");

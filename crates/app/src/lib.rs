@@ -19,5 +19,5 @@ mod outbox;
 mod ports;
 
 pub use health::{Health, NotReady};
-pub use outbox::{backoff_after, OutboxMessage, OutboxMessageId, OUTBOX_MAX_ATTEMPTS};
+pub use outbox::{OUTBOX_MAX_ATTEMPTS, OutboxMessage, OutboxMessageId, backoff_after};
 pub use ports::*;

@@ -80,7 +80,10 @@ mod tests {
     #[test]
     fn backoff_doubles_and_caps() {
         let got: Vec<i64> = (1..=12).map(|n| backoff_after(n).num_seconds()).collect();
-        assert_eq!(got, [5, 10, 20, 40, 80, 160, 320, 640, 1280, 2560, 3600, 3600]);
+        assert_eq!(
+            got,
+            [5, 10, 20, 40, 80, 160, 320, 640, 1280, 2560, 3600, 3600]
+        );
         assert_eq!(backoff_after(u32::MAX).num_seconds(), 3600);
     }
 }

@@ -4,7 +4,9 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use planpush_audit::{AuditQuery, AuditSink};
 use planpush_comments::CommentRepository;
-use planpush_identity::{DeviceGrantRepository, TokenRepository, UserRepository, WebSessionRepository};
+use planpush_identity::{
+    DeviceGrantRepository, TokenRepository, UserRepository, WebSessionRepository,
+};
 use planpush_plans::{PlanRepository, PlanViewRepository};
 use planpush_roles::RoleRepository;
 use planpush_versions::VersionRepository;
@@ -27,7 +29,12 @@ pub trait KvStore: Send + Sync {
     /// The value, unless absent or expired at `now`.
     async fn get(&self, key: &str, now: DateTime<Utc>) -> Result<Option<Vec<u8>>, InfraError>;
     /// Inserts or replaces; `expires_at: None` keeps it until deleted.
-    async fn put(&self, key: &str, value: &[u8], expires_at: Option<DateTime<Utc>>) -> Result<(), InfraError>;
+    async fn put(
+        &self,
+        key: &str,
+        value: &[u8],
+        expires_at: Option<DateTime<Utc>>,
+    ) -> Result<(), InfraError>;
     /// Idempotent.
     async fn delete(&self, key: &str) -> Result<(), InfraError>;
     /// Deletes entries expired at `now`; returns how many.
@@ -43,11 +50,25 @@ pub trait Outbox: Send + Sync {
     /// oldest first, at most `limit`.
     async fn due(&self, now: DateTime<Utc>, limit: u32) -> Result<Vec<OutboxMessage>, InfraError>;
     /// MUST return `NotFound` for an unknown id.
-    async fn mark_delivered(&self, id: OutboxMessageId, now: DateTime<Utc>) -> Result<(), InfraError>;
+    async fn mark_delivered(
+        &self,
+        id: OutboxMessageId,
+        now: DateTime<Utc>,
+    ) -> Result<(), InfraError>;
     /// Records a failed attempt and when to try again. MUST return `NotFound` for an unknown id.
-    async fn mark_failed(&self, id: OutboxMessageId, error: &str, next_attempt_at: DateTime<Utc>) -> Result<(), InfraError>;
+    async fn mark_failed(
+        &self,
+        id: OutboxMessageId,
+        error: &str,
+        next_attempt_at: DateTime<Utc>,
+    ) -> Result<(), InfraError>;
     /// Stops retrying. MUST return `NotFound` for an unknown id.
-    async fn give_up(&self, id: OutboxMessageId, error: &str, now: DateTime<Utc>) -> Result<(), InfraError>;
+    async fn give_up(
+        &self,
+        id: OutboxMessageId,
+        error: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(), InfraError>;
 }
 
 /// Whether the service can do its work (the database answers).

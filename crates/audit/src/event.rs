@@ -127,7 +127,15 @@ pub struct AuditEvent {
 
 impl AuditEvent {
     pub fn new(action: AuditAction, actor: Option<UserId>, now: DateTime<Utc>) -> Self {
-        Self { id: AuditId::new(), at: now, actor, action, target: None, ip: None, details: serde_json::Value::Object(Default::default()) }
+        Self {
+            id: AuditId::new(),
+            at: now,
+            actor,
+            action,
+            target: None,
+            ip: None,
+            details: serde_json::Value::Object(Default::default()),
+        }
     }
     pub fn target(mut self, kind: &str, id: impl fmt::Display) -> Self {
         self.target = Some(format!("{kind}:{id}"));
@@ -145,7 +153,10 @@ impl AuditEvent {
     }
     /// The position of this event in the newest-first order.
     pub fn cursor(&self) -> Cursor {
-        Cursor { at: self.at, id: self.id }
+        Cursor {
+            at: self.at,
+            id: self.id,
+        }
     }
 }
 
@@ -162,11 +173,23 @@ impl Cursor {
         format!("{}.{}", self.at.timestamp_micros(), self.id.0.simple())
     }
     pub fn decode(s: &str) -> Result<Self, InvalidInput> {
-        let bad = || InvalidInput::new("cursor", "malformed; use the next_cursor value of a previous page");
+        let bad = || {
+            InvalidInput::new(
+                "cursor",
+                "malformed; use the next_cursor value of a previous page",
+            )
+        };
         let (micros, id) = s.split_once('.').ok_or_else(bad)?;
-        let at = micros.parse::<i64>().ok().and_then(DateTime::from_timestamp_micros).ok_or_else(bad)?;
+        let at = micros
+            .parse::<i64>()
+            .ok()
+            .and_then(DateTime::from_timestamp_micros)
+            .ok_or_else(bad)?;
         let id = Uuid::parse_str(id).map_err(|_| bad())?;
-        Ok(Self { at, id: AuditId(id) })
+        Ok(Self {
+            at,
+            id: AuditId(id),
+        })
     }
 }
 
@@ -188,7 +211,10 @@ mod tests {
     #[test]
     fn builder_and_cursor() {
         let at = DateTime::from_timestamp_micros(1_700_000_000_123_456).unwrap();
-        let e = AuditEvent::new(AuditAction::PlanPushed, None, at).target("plan", "p1").detail("version", 3).ip("127.0.0.1".parse().ok());
+        let e = AuditEvent::new(AuditAction::PlanPushed, None, at)
+            .target("plan", "p1")
+            .detail("version", 3)
+            .ip("127.0.0.1".parse().ok());
         assert_eq!(e.target.as_deref(), Some("plan:p1"));
         assert_eq!(e.details["version"], 3);
         let c = e.cursor();

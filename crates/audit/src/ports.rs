@@ -37,7 +37,10 @@ impl AuditFilter {
     pub fn matches(&self, e: &AuditEvent) -> bool {
         self.actor.is_none_or(|a| e.actor == Some(a))
             && self.action.is_none_or(|a| e.action == a)
-            && self.target.as_ref().is_none_or(|t| e.target.as_ref() == Some(t))
+            && self
+                .target
+                .as_ref()
+                .is_none_or(|t| e.target.as_ref() == Some(t))
             && self.from.is_none_or(|f| e.at >= f)
             && self.to.is_none_or(|t| e.at < t)
     }
@@ -58,5 +61,10 @@ pub trait AuditQuery: Send + Sync {
     /// Events matching `filter`, newest first (ties broken by id, descending), strictly after
     /// `after` in that order, at most `limit` (1..=1000) of them. `next` MUST be `Some` exactly when
     /// more matching events exist.
-    async fn page(&self, filter: &AuditFilter, after: Option<Cursor>, limit: u32) -> Result<AuditPage, AuditError>;
+    async fn page(
+        &self,
+        filter: &AuditFilter,
+        after: Option<Cursor>,
+        limit: u32,
+    ) -> Result<AuditPage, AuditError>;
 }

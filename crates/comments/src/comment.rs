@@ -23,7 +23,9 @@ impl CommentId {
         self.0
     }
     pub fn parse(s: &str) -> Result<Self, InvalidInput> {
-        Uuid::parse_str(s).map(Self).map_err(|e| InvalidInput::new("comment id", e.to_string()))
+        Uuid::parse_str(s)
+            .map(Self)
+            .map_err(|e| InvalidInput::new("comment id", e.to_string()))
     }
 }
 
@@ -73,7 +75,10 @@ impl CommentBody {
             return Err(CommentRuleError::Empty);
         }
         if len > Self::MAX_CHARS {
-            return Err(CommentRuleError::TooLong { len, max: Self::MAX_CHARS });
+            return Err(CommentRuleError::TooLong {
+                len,
+                max: Self::MAX_CHARS,
+            });
         }
         Ok(Self(t.to_owned()))
     }
@@ -113,12 +118,21 @@ impl TextQuote {
             return Err(CommentRuleError::BadQuote("the quote must not be empty"));
         }
         if exact.chars().count() > Self::MAX_EXACT {
-            return Err(CommentRuleError::BadQuote("the quote must be at most 1000 characters"));
+            return Err(CommentRuleError::BadQuote(
+                "the quote must be at most 1000 characters",
+            ));
         }
-        if prefix.chars().count() > Self::MAX_CONTEXT || suffix.chars().count() > Self::MAX_CONTEXT {
-            return Err(CommentRuleError::BadQuote("prefix and suffix must be at most 64 characters"));
+        if prefix.chars().count() > Self::MAX_CONTEXT || suffix.chars().count() > Self::MAX_CONTEXT
+        {
+            return Err(CommentRuleError::BadQuote(
+                "prefix and suffix must be at most 64 characters",
+            ));
         }
-        Ok(Self { exact: exact.to_owned(), prefix: prefix.to_owned(), suffix: suffix.to_owned() })
+        Ok(Self {
+            exact: exact.to_owned(),
+            prefix: prefix.to_owned(),
+            suffix: suffix.to_owned(),
+        })
     }
     pub fn exact(&self) -> &str {
         &self.exact
@@ -212,14 +226,28 @@ impl Comment {
     }
 
     /// A reply to `parent`, which must be a live thread. The reply shares the thread's anchor.
-    pub fn reply(parent: &Comment, author_id: UserId, made_on: VersionNumber, body: CommentBody, now: DateTime<Utc>) -> Result<Self, CommentRuleError> {
+    pub fn reply(
+        parent: &Comment,
+        author_id: UserId,
+        made_on: VersionNumber,
+        body: CommentBody,
+        now: DateTime<Utc>,
+    ) -> Result<Self, CommentRuleError> {
         if parent.parent_id.is_some() {
             return Err(CommentRuleError::NestedReply);
         }
         if parent.is_deleted() {
             return Err(CommentRuleError::Deleted);
         }
-        let mut c = Self::thread(parent.plan_id, author_id, made_on, parent.anchor.clone(), None, body, now);
+        let mut c = Self::thread(
+            parent.plan_id,
+            author_id,
+            made_on,
+            parent.anchor.clone(),
+            None,
+            body,
+            now,
+        );
         c.parent_id = Some(parent.id);
         c.state = parent.state.clone();
         Ok(c)
@@ -246,7 +274,12 @@ impl Comment {
     }
 
     /// The author edits the text.
-    pub fn edit(&mut self, by: UserId, body: CommentBody, now: DateTime<Utc>) -> Result<(), CommentRuleError> {
+    pub fn edit(
+        &mut self,
+        by: UserId,
+        body: CommentBody,
+        now: DateTime<Utc>,
+    ) -> Result<(), CommentRuleError> {
         self.own_and_live(by)?;
         self.body = body;
         self.edited_at = Some(now);
@@ -298,17 +331,44 @@ mod tests {
         DateTime::UNIX_EPOCH
     }
     fn thread(author: UserId) -> Comment {
-        Comment::thread(PlanId::new(), author, VersionNumber::FIRST, AnchorId::parse("a").unwrap(), None, CommentBody::parse("hi").unwrap(), t())
+        Comment::thread(
+            PlanId::new(),
+            author,
+            VersionNumber::FIRST,
+            AnchorId::parse("a").unwrap(),
+            None,
+            CommentBody::parse("hi").unwrap(),
+            t(),
+        )
     }
 
     #[test]
     fn body_limits() {
-        let cases = [("", Err(CommentRuleError::Empty)), ("   ", Err(CommentRuleError::Empty)), (" ok ", Ok("ok"))];
+        let cases = [
+            ("", Err(CommentRuleError::Empty)),
+            ("   ", Err(CommentRuleError::Empty)),
+            (" ok ", Ok("ok")),
+        ];
         for (input, want) in cases {
-            assert_eq!(CommentBody::parse(input).as_ref().map(CommentBody::as_str).map_err(Clone::clone), want.map_err(|e| e));
+            assert_eq!(
+                CommentBody::parse(input)
+                    .as_ref()
+                    .map(CommentBody::as_str)
+                    .map_err(Clone::clone),
+                want
+            );
         }
-        assert!(CommentBody::parse(&"é".repeat(4000)).is_ok(), "limit counts characters, not bytes");
-        assert_eq!(CommentBody::parse(&"x".repeat(4001)), Err(CommentRuleError::TooLong { len: 4001, max: 4000 }));
+        assert!(
+            CommentBody::parse(&"é".repeat(4000)).is_ok(),
+            "limit counts characters, not bytes"
+        );
+        assert_eq!(
+            CommentBody::parse(&"x".repeat(4001)),
+            Err(CommentRuleError::TooLong {
+                len: 4001,
+                max: 4000
+            })
+        );
     }
 
     #[test]
@@ -323,27 +383,59 @@ mod tests {
     fn replies_are_one_level() {
         let a = UserId::new();
         let root = thread(a);
-        let reply = Comment::reply(&root, UserId::new(), VersionNumber::FIRST, CommentBody::parse("re").unwrap(), t()).unwrap();
+        let reply = Comment::reply(
+            &root,
+            UserId::new(),
+            VersionNumber::FIRST,
+            CommentBody::parse("re").unwrap(),
+            t(),
+        )
+        .unwrap();
         assert_eq!(reply.parent_id, Some(root.id));
         assert_eq!(reply.anchor, root.anchor);
-        assert_eq!(Comment::reply(&reply, a, VersionNumber::FIRST, CommentBody::parse("x").unwrap(), t()), Err(CommentRuleError::NestedReply));
+        assert_eq!(
+            Comment::reply(
+                &reply,
+                a,
+                VersionNumber::FIRST,
+                CommentBody::parse("x").unwrap(),
+                t()
+            ),
+            Err(CommentRuleError::NestedReply)
+        );
         let mut gone = root.clone();
         gone.delete(a, t()).unwrap();
-        assert_eq!(Comment::reply(&gone, a, VersionNumber::FIRST, CommentBody::parse("x").unwrap(), t()), Err(CommentRuleError::Deleted));
+        assert_eq!(
+            Comment::reply(
+                &gone,
+                a,
+                VersionNumber::FIRST,
+                CommentBody::parse("x").unwrap(),
+                t()
+            ),
+            Err(CommentRuleError::Deleted)
+        );
     }
 
     #[test]
     fn only_authors_edit_and_delete() {
         let (a, b) = (UserId::new(), UserId::new());
         let mut c = thread(a);
-        assert_eq!(c.edit(b, CommentBody::parse("x").unwrap(), t()), Err(CommentRuleError::NotAuthor));
-        c.edit(a, CommentBody::parse("edited").unwrap(), t()).unwrap();
+        assert_eq!(
+            c.edit(b, CommentBody::parse("x").unwrap(), t()),
+            Err(CommentRuleError::NotAuthor)
+        );
+        c.edit(a, CommentBody::parse("edited").unwrap(), t())
+            .unwrap();
         assert_eq!((c.body.as_str(), c.edited_at), ("edited", Some(t())));
         assert_eq!(c.delete(b, t()), Err(CommentRuleError::NotAuthor));
         c.delete(a, t()).unwrap();
         assert!(c.is_deleted());
         assert_ne!(c.body.as_str(), "edited");
-        assert_eq!(c.edit(a, CommentBody::parse("y").unwrap(), t()), Err(CommentRuleError::Deleted));
+        assert_eq!(
+            c.edit(a, CommentBody::parse("y").unwrap(), t()),
+            Err(CommentRuleError::Deleted)
+        );
     }
 
     #[test]
@@ -355,7 +447,14 @@ mod tests {
         assert_eq!(c.resolve(a, t()), Ok(false));
         assert_eq!(c.reopen(), Ok(true));
         assert_eq!(c.reopen(), Ok(false));
-        let mut r = Comment::reply(&c, b, VersionNumber::FIRST, CommentBody::parse("re").unwrap(), t()).unwrap();
+        let mut r = Comment::reply(
+            &c,
+            b,
+            VersionNumber::FIRST,
+            CommentBody::parse("re").unwrap(),
+            t(),
+        )
+        .unwrap();
         assert_eq!(r.resolve(a, t()), Err(CommentRuleError::NotAThread));
     }
 }

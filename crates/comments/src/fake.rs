@@ -14,7 +14,9 @@ pub struct FakeComments {
 
 impl FakeComments {
     fn lock(&self) -> MutexGuard<'_, Vec<Comment>> {
-        self.inner.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+        self.inner
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 }
 
@@ -25,7 +27,9 @@ pub(crate) fn thread_matches(thread: &Comment, filter: &CommentFilter) -> bool {
         StateFilter::Resolved => !thread.is_open(),
         StateFilter::All => true,
     };
-    let anchor_ok = filter.anchor.as_ref().is_none_or(|a| thread.anchor == *a || matches!(&thread.state, AnchorState::Moved { to } if to == a));
+    let anchor_ok = filter.anchor.as_ref().is_none_or(|a| {
+        thread.anchor == *a || matches!(&thread.state, AnchorState::Moved { to } if to == a)
+    });
     state_ok && anchor_ok
 }
 
@@ -36,39 +40,67 @@ impl CommentRepository for FakeComments {
         Ok(())
     }
     async fn get(&self, id: CommentId) -> Result<Comment, CommentRepoError> {
-        self.lock().iter().find(|c| c.id == id).cloned().ok_or(CommentRepoError::NotFound)
+        self.lock()
+            .iter()
+            .find(|c| c.id == id)
+            .cloned()
+            .ok_or(CommentRepoError::NotFound)
     }
     async fn update(&self, comment: &Comment) -> Result<(), CommentRepoError> {
         let mut g = self.lock();
-        let slot = g.iter_mut().find(|c| c.id == comment.id).ok_or(CommentRepoError::NotFound)?;
+        let slot = g
+            .iter_mut()
+            .find(|c| c.id == comment.id)
+            .ok_or(CommentRepoError::NotFound)?;
         *slot = comment.clone();
         Ok(())
     }
-    async fn list(&self, plan_id: PlanId, filter: &CommentFilter) -> Result<Vec<Comment>, CommentRepoError> {
+    async fn list(
+        &self,
+        plan_id: PlanId,
+        filter: &CommentFilter,
+    ) -> Result<Vec<Comment>, CommentRepoError> {
         let g = self.lock();
-        let threads: Vec<&Comment> = g.iter().filter(|c| c.plan_id == plan_id && c.is_thread() && thread_matches(c, filter)).collect();
+        let threads: Vec<&Comment> = g
+            .iter()
+            .filter(|c| c.plan_id == plan_id && c.is_thread() && thread_matches(c, filter))
+            .collect();
         let mut out: Vec<Comment> = g
             .iter()
             .filter(|c| c.plan_id == plan_id)
-            .filter(|c| threads.iter().any(|t| t.id == c.id || Some(t.id) == c.parent_id))
+            .filter(|c| {
+                threads
+                    .iter()
+                    .any(|t| t.id == c.id || Some(t.id) == c.parent_id)
+            })
             .cloned()
             .collect();
         out.sort_by_key(|c| (c.created_at, c.id));
         Ok(out)
     }
-    async fn set_states(&self, states: &[(CommentId, AnchorState)]) -> Result<(), CommentRepoError> {
+    async fn set_states(
+        &self,
+        states: &[(CommentId, AnchorState)],
+    ) -> Result<(), CommentRepoError> {
         let mut g = self.lock();
         if states.iter().any(|(id, _)| !g.iter().any(|c| c.id == *id)) {
             return Err(CommentRepoError::NotFound);
         }
         for (id, state) in states {
-            for c in g.iter_mut().filter(|c| c.id == *id || c.parent_id == Some(*id)) {
+            for c in g
+                .iter_mut()
+                .filter(|c| c.id == *id || c.parent_id == Some(*id))
+            {
                 c.state = state.clone();
             }
         }
         Ok(())
     }
     async fn count_open(&self, plan_id: PlanId) -> Result<u64, CommentRepoError> {
-        Ok(self.lock().iter().filter(|c| c.plan_id == plan_id && c.is_thread() && c.is_open() && !c.is_deleted()).count() as u64)
+        Ok(self
+            .lock()
+            .iter()
+            .filter(|c| c.plan_id == plan_id && c.is_thread() && c.is_open() && !c.is_deleted())
+            .count() as u64)
     }
 }

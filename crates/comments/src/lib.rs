@@ -11,5 +11,7 @@ mod comment;
 pub mod fake;
 mod ports;
 
-pub use comment::{AnchorState, Comment, CommentBody, CommentId, CommentRuleError, Resolution, TextQuote};
+pub use comment::{
+    AnchorState, Comment, CommentBody, CommentId, CommentRuleError, Resolution, TextQuote,
+};
 pub use ports::*;

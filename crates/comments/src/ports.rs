@@ -40,10 +40,15 @@ pub trait CommentRepository: Send + Sync {
     /// Saves body, edit, deletion, resolution and state. MUST return `NotFound` for an unknown id.
     async fn update(&self, comment: &Comment) -> Result<(), CommentRepoError>;
     /// A plan's comments matching the filter, threads and replies, oldest first.
-    async fn list(&self, plan_id: PlanId, filter: &CommentFilter) -> Result<Vec<Comment>, CommentRepoError>;
+    async fn list(
+        &self,
+        plan_id: PlanId,
+        filter: &CommentFilter,
+    ) -> Result<Vec<Comment>, CommentRepoError>;
     /// Records new anchor states for many threads at once (after a push), atomically; each reply
     /// takes its thread's state. MUST return `NotFound` (changing nothing) if an id is unknown.
-    async fn set_states(&self, states: &[(CommentId, AnchorState)]) -> Result<(), CommentRepoError>;
+    async fn set_states(&self, states: &[(CommentId, AnchorState)])
+    -> Result<(), CommentRepoError>;
     /// How many open, live threads a plan has.
     async fn count_open(&self, plan_id: PlanId) -> Result<u64, CommentRepoError>;
 }

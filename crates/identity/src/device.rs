@@ -27,14 +27,23 @@ impl UserCode {
 
     pub fn generate() -> Self {
         let mut rng = rand::rng();
-        let chars: String = (0..8).map(|_| char::from(Self::ALPHABET[rng.random_range(0..Self::ALPHABET.len())])).collect();
+        let chars: String = (0..8)
+            .map(|_| char::from(Self::ALPHABET[rng.random_range(0..Self::ALPHABET.len())]))
+            .collect();
         Self(format!("{}-{}", &chars[..4], &chars[4..]))
     }
 
     pub fn parse(input: &str) -> Result<Self, InvalidInput> {
-        let chars: String = input.chars().filter(|c| !matches!(c, '-' | ' ')).map(|c| c.to_ascii_uppercase()).collect();
+        let chars: String = input
+            .chars()
+            .filter(|c| !matches!(c, '-' | ' '))
+            .map(|c| c.to_ascii_uppercase())
+            .collect();
         if chars.len() != 8 || !chars.bytes().all(|b| Self::ALPHABET.contains(&b)) {
-            return Err(InvalidInput::new("user code", "expected 8 letters like WDJB-MJHT"));
+            return Err(InvalidInput::new(
+                "user code",
+                "expected 8 letters like WDJB-MJHT",
+            ));
         }
         Ok(Self(format!("{}-{}", &chars[..4], &chars[4..])))
     }
@@ -54,10 +63,17 @@ impl fmt::Display for UserCode {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum DeviceStatus {
     Pending,
-    Approved { user_id: UserId, at: DateTime<Utc> },
-    Denied { at: DateTime<Utc> },
+    Approved {
+        user_id: UserId,
+        at: DateTime<Utc>,
+    },
+    Denied {
+        at: DateTime<Utc>,
+    },
     /// The approved grant has been exchanged for tokens; it cannot be exchanged again.
-    Consumed { at: DateTime<Utc> },
+    Consumed {
+        at: DateTime<Utc>,
+    },
 }
 
 /// The answer to one poll of `POST /api/auth/device/token` (RFC 8628 §3.5).
@@ -65,7 +81,9 @@ pub enum DeviceStatus {
 pub enum PollOutcome {
     AuthorizationPending,
     /// Polled faster than the interval; the interval is now `interval` seconds.
-    SlowDown { interval: u32 },
+    SlowDown {
+        interval: u32,
+    },
     ExpiredToken,
     AccessDenied,
     /// Approved: issue tokens for this user and mark the grant consumed.
@@ -118,7 +136,9 @@ impl DeviceGrant {
     /// Applies one poll at `now` and says what to answer. Polling too fast raises the interval by
     /// five seconds (RFC 8628 §3.5); the poll time is recorded either way.
     pub fn poll(&mut self, now: DateTime<Utc>) -> PollOutcome {
-        let too_fast = self.last_polled_at.is_some_and(|last| now < last + Duration::seconds(i64::from(self.interval_secs)));
+        let too_fast = self
+            .last_polled_at
+            .is_some_and(|last| now < last + Duration::seconds(i64::from(self.interval_secs)));
         self.last_polled_at = Some(now);
         match self.status {
             DeviceStatus::Denied { .. } => PollOutcome::AccessDenied,
@@ -127,14 +147,20 @@ impl DeviceGrant {
             _ if self.is_expired(now) => PollOutcome::ExpiredToken,
             _ if too_fast => {
                 self.interval_secs += 5;
-                PollOutcome::SlowDown { interval: self.interval_secs }
+                PollOutcome::SlowDown {
+                    interval: self.interval_secs,
+                }
             }
             DeviceStatus::Pending => PollOutcome::AuthorizationPending,
             DeviceStatus::Approved { user_id, .. } => PollOutcome::Approved(user_id),
         }
     }
 
-    pub fn approve(&mut self, user_id: UserId, now: DateTime<Utc>) -> Result<(), DeviceDecisionError> {
+    pub fn approve(
+        &mut self,
+        user_id: UserId,
+        now: DateTime<Utc>,
+    ) -> Result<(), DeviceDecisionError> {
         self.decide(now, DeviceStatus::Approved { user_id, at: now })
     }
 
@@ -171,13 +197,31 @@ mod tests {
             let c = UserCode::generate();
             assert_eq!(c.as_str().len(), 9);
             assert_eq!(&c.as_str()[4..5], "-");
-            assert!(c.as_str().bytes().filter(|b| *b != b'-').all(|b| UserCode::ALPHABET.contains(&b)));
-            assert_eq!(UserCode::parse(&c.as_str().to_lowercase().replace('-', "")), Ok(c));
+            assert!(
+                c.as_str()
+                    .bytes()
+                    .filter(|b| *b != b'-')
+                    .all(|b| UserCode::ALPHABET.contains(&b))
+            );
+            assert_eq!(
+                UserCode::parse(&c.as_str().to_lowercase().replace('-', "")),
+                Ok(c)
+            );
         }
-        for bad in ["", "WDJB-MJH", "WDJB-MJHTX", "WDJB-MJH0", "AEIO-UUUU", "WDJB_MJHT"] {
+        for bad in [
+            "",
+            "WDJB-MJH",
+            "WDJB-MJHTX",
+            "WDJB-MJH0",
+            "AEIO-UUUU",
+            "WDJB_MJHT",
+        ] {
             assert!(UserCode::parse(bad).is_err(), "{bad}");
         }
-        assert_eq!(UserCode::parse(" wdjb mjht ").map(|c| c.to_string()), Ok("WDJB-MJHT".into()));
+        assert_eq!(
+            UserCode::parse(" wdjb mjht ").map(|c| c.to_string()),
+            Ok("WDJB-MJHT".into())
+        );
     }
 
     #[test]
@@ -191,7 +235,10 @@ mod tests {
         let u = UserId::new();
         g.approve(u, s(30)).unwrap();
         assert_eq!(g.poll(s(40)), PollOutcome::Approved(u));
-        assert_eq!(g.approve(u, s(41)), Err(DeviceDecisionError::AlreadyDecided));
+        assert_eq!(
+            g.approve(u, s(41)),
+            Err(DeviceDecisionError::AlreadyDecided)
+        );
     }
 
     #[test]
@@ -201,10 +248,32 @@ mod tests {
         let cases: [(DeviceStatus, i64, PollOutcome); 6] = [
             (DeviceStatus::Pending, 10, PollOutcome::AuthorizationPending),
             (DeviceStatus::Pending, after, PollOutcome::ExpiredToken),
-            (DeviceStatus::Denied { at: s(1) }, 10, PollOutcome::AccessDenied),
-            (DeviceStatus::Approved { user_id: u, at: s(1) }, 10, PollOutcome::Approved(u)),
-            (DeviceStatus::Approved { user_id: u, at: s(1) }, after, PollOutcome::ExpiredToken),
-            (DeviceStatus::Consumed { at: s(1) }, 10, PollOutcome::ExpiredToken),
+            (
+                DeviceStatus::Denied { at: s(1) },
+                10,
+                PollOutcome::AccessDenied,
+            ),
+            (
+                DeviceStatus::Approved {
+                    user_id: u,
+                    at: s(1),
+                },
+                10,
+                PollOutcome::Approved(u),
+            ),
+            (
+                DeviceStatus::Approved {
+                    user_id: u,
+                    at: s(1),
+                },
+                after,
+                PollOutcome::ExpiredToken,
+            ),
+            (
+                DeviceStatus::Consumed { at: s(1) },
+                10,
+                PollOutcome::ExpiredToken,
+            ),
         ];
         for (i, (status, at, want)) in cases.into_iter().enumerate() {
             let (mut g, _) = DeviceGrant::start(t0());
@@ -216,7 +285,10 @@ mod tests {
     #[test]
     fn cannot_decide_expired_grants() {
         let (mut g, _) = DeviceGrant::start(t0());
-        assert_eq!(g.deny(t0() + DEVICE_CODE_TTL), Err(DeviceDecisionError::Expired));
+        assert_eq!(
+            g.deny(t0() + DEVICE_CODE_TTL),
+            Err(DeviceDecisionError::Expired)
+        );
         g.deny(s(1)).unwrap();
         assert_eq!(g.poll(s(10)), PollOutcome::AccessDenied);
     }

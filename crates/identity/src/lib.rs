@@ -21,10 +21,16 @@ mod session;
 mod token;
 mod user;
 
-pub use device::{DeviceDecisionError, DeviceGrant, DeviceGrantId, DeviceStatus, PollOutcome, UserCode, DEVICE_CODE_TTL, DEVICE_POLL_INTERVAL};
+pub use device::{
+    DEVICE_CODE_TTL, DEVICE_POLL_INTERVAL, DeviceDecisionError, DeviceGrant, DeviceGrantId,
+    DeviceStatus, PollOutcome, UserCode,
+};
 pub use error::InvalidInput;
 pub use ports::*;
 pub use secret::{SecretKind, TokenHash, TokenSecret};
 pub use session::{SessionPolicy, WebSession};
-pub use token::{ApiToken, FamilyId, RefreshCheck, TokenId, TokenKind, TokenRejected, ACCESS_TOKEN_TTL, REFRESH_TOKEN_TTL};
+pub use token::{
+    ACCESS_TOKEN_TTL, ApiToken, FamilyId, REFRESH_TOKEN_TTL, RefreshCheck, TokenId, TokenKind,
+    TokenRejected,
+};
 pub use user::{Email, ExternalIdentity, Provider, User, UserId};

@@ -6,7 +6,10 @@
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
-use crate::{ApiToken, DeviceGrant, DeviceStatus, DeviceGrantId, Email, ExternalIdentity, FamilyId, TokenHash, TokenId, TokenKind, User, UserCode, UserId, WebSession};
+use crate::{
+    ApiToken, DeviceGrant, DeviceGrantId, DeviceStatus, Email, ExternalIdentity, FamilyId,
+    TokenHash, TokenId, TokenKind, User, UserCode, UserId, WebSession,
+};
 
 /// Errors of [`UserRepository`].
 #[derive(Debug, thiserror::Error)]
@@ -28,9 +31,16 @@ pub trait UserRepository: Send + Sync {
     async fn create(&self, user: &User, identity: &ExternalIdentity) -> Result<(), UserRepoError>;
     /// Links another identity to an existing user.
     /// MUST return `NotFound` for an unknown user, `IdentityTaken` when the identity is linked already.
-    async fn link_identity(&self, user_id: UserId, identity: &ExternalIdentity) -> Result<(), UserRepoError>;
+    async fn link_identity(
+        &self,
+        user_id: UserId,
+        identity: &ExternalIdentity,
+    ) -> Result<(), UserRepoError>;
     /// The user an identity signs in as, if any.
-    async fn find_by_identity(&self, identity: &ExternalIdentity) -> Result<Option<User>, UserRepoError>;
+    async fn find_by_identity(
+        &self,
+        identity: &ExternalIdentity,
+    ) -> Result<Option<User>, UserRepoError>;
     /// MUST return `NotFound` for an unknown id.
     async fn get(&self, id: UserId) -> Result<User, UserRepoError>;
     /// Users whose e-mail is `email` (e-mail is not unique; callers decide what several mean).
@@ -66,19 +76,36 @@ pub trait TokenRepository: Send + Sync {
     /// MUST return `NotFound` for an unknown id.
     async fn get(&self, id: TokenId) -> Result<ApiToken, TokenRepoError>;
     /// A user's tokens of one kind, newest first, revoked ones included.
-    async fn list_for_user(&self, user_id: UserId, kind: TokenKind) -> Result<Vec<ApiToken>, TokenRepoError>;
+    async fn list_for_user(
+        &self,
+        user_id: UserId,
+        kind: TokenKind,
+    ) -> Result<Vec<ApiToken>, TokenRepoError>;
     /// Records use. MUST return `NotFound` for an unknown id.
     async fn touch(&self, id: TokenId, now: DateTime<Utc>) -> Result<(), TokenRepoError>;
     /// Atomically marks refresh token `used` as used at `now` and stores `successors` (the next
     /// refresh token and an access token). MUST return `AlreadyUsed`, storing nothing, if `used` was
     /// already marked used (a concurrent exchange won), and `NotFound` for an unknown id.
-    async fn rotate(&self, used: TokenId, successors: &[ApiToken], now: DateTime<Utc>) -> Result<(), TokenRepoError>;
+    async fn rotate(
+        &self,
+        used: TokenId,
+        successors: &[ApiToken],
+        now: DateTime<Utc>,
+    ) -> Result<(), TokenRepoError>;
     /// Revokes one token (idempotent: revoking twice keeps the first time). MUST return `NotFound` for an unknown id.
     async fn revoke(&self, id: TokenId, now: DateTime<Utc>) -> Result<(), TokenRepoError>;
     /// Revokes every live token of a family; returns how many changed.
-    async fn revoke_family(&self, family: FamilyId, now: DateTime<Utc>) -> Result<u64, TokenRepoError>;
+    async fn revoke_family(
+        &self,
+        family: FamilyId,
+        now: DateTime<Utc>,
+    ) -> Result<u64, TokenRepoError>;
     /// Revokes every live token of a user (deactivation); returns how many changed.
-    async fn revoke_all_for_user(&self, user_id: UserId, now: DateTime<Utc>) -> Result<u64, TokenRepoError>;
+    async fn revoke_all_for_user(
+        &self,
+        user_id: UserId,
+        now: DateTime<Utc>,
+    ) -> Result<u64, TokenRepoError>;
     /// Deletes tokens that expired before `before`; returns how many.
     async fn delete_expired(&self, before: DateTime<Utc>) -> Result<u64, TokenRepoError>;
 }
@@ -101,12 +128,22 @@ pub enum DeviceRepoError {
 pub trait DeviceGrantRepository: Send + Sync {
     /// Stores a new grant. MUST return `Conflict` if its user code is held by another unexpired grant.
     async fn insert(&self, grant: &DeviceGrant) -> Result<(), DeviceRepoError>;
-    async fn find_by_device_code(&self, hash: &TokenHash) -> Result<Option<DeviceGrant>, DeviceRepoError>;
+    async fn find_by_device_code(
+        &self,
+        hash: &TokenHash,
+    ) -> Result<Option<DeviceGrant>, DeviceRepoError>;
     /// The newest grant with this user code.
-    async fn find_by_user_code(&self, code: &UserCode) -> Result<Option<DeviceGrant>, DeviceRepoError>;
+    async fn find_by_user_code(
+        &self,
+        code: &UserCode,
+    ) -> Result<Option<DeviceGrant>, DeviceRepoError>;
     /// Saves `grant` if the stored one still has the status `expected` (compare-and-set).
     /// MUST return `Conflict` if the status moved on, `NotFound` for an unknown id.
-    async fn save_if_status(&self, grant: &DeviceGrant, expected: DeviceStatus) -> Result<(), DeviceRepoError>;
+    async fn save_if_status(
+        &self,
+        grant: &DeviceGrant,
+        expected: DeviceStatus,
+    ) -> Result<(), DeviceRepoError>;
     /// Deletes grants that expired before `before`.
     async fn delete_expired(&self, before: DateTime<Utc>) -> Result<u64, DeviceRepoError>;
     /// MUST return `NotFound` for an unknown id.
@@ -131,7 +168,11 @@ pub trait WebSessionRepository: Send + Sync {
     /// MUST return `Duplicate` if the key hash exists.
     async fn insert(&self, session: &WebSession) -> Result<(), SessionRepoError>;
     /// The session, if it exists and is live at `now` (expired rows are treated as absent).
-    async fn get_live(&self, key_hash: &TokenHash, now: DateTime<Utc>) -> Result<Option<WebSession>, SessionRepoError>;
+    async fn get_live(
+        &self,
+        key_hash: &TokenHash,
+        now: DateTime<Utc>,
+    ) -> Result<Option<WebSession>, SessionRepoError>;
     /// Replaces data, user and activity times. MUST return `NotFound` if the row is gone (revoked).
     async fn update(&self, session: &WebSession) -> Result<(), SessionRepoError>;
     /// Idempotent.
@@ -139,7 +180,11 @@ pub trait WebSessionRepository: Send + Sync {
     /// "Sign out everywhere": deletes every session of the user, returns how many.
     async fn delete_for_user(&self, user_id: UserId) -> Result<u64, SessionRepoError>;
     /// Live sessions of a user, most recently seen first.
-    async fn list_for_user(&self, user_id: UserId, now: DateTime<Utc>) -> Result<Vec<WebSession>, SessionRepoError>;
+    async fn list_for_user(
+        &self,
+        user_id: UserId,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<WebSession>, SessionRepoError>;
     /// Deletes rows whose `expires_at` is at or before `now`.
     async fn delete_expired(&self, now: DateTime<Utc>) -> Result<u64, SessionRepoError>;
 }

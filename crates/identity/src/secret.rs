@@ -76,7 +76,8 @@ impl TokenHash {
     }
     pub fn from_hex(s: &str) -> Result<Self, InvalidInput> {
         let mut out = [0u8; 32];
-        hex::decode_to_slice(s, &mut out).map_err(|e| InvalidInput::new("token hash", e.to_string()))?;
+        hex::decode_to_slice(s, &mut out)
+            .map_err(|e| InvalidInput::new("token hash", e.to_string()))?;
         Ok(Self(out))
     }
     pub fn to_hex(&self) -> String {

@@ -12,14 +12,21 @@ pub struct SessionPolicy {
 impl Default for SessionPolicy {
     /// The original's defaults: 8 hours idle, 7 days absolute.
     fn default() -> Self {
-        Self { idle_timeout: Duration::hours(8), max_age: Duration::days(7) }
+        Self {
+            idle_timeout: Duration::hours(8),
+            max_age: Duration::days(7),
+        }
     }
 }
 
 impl SessionPolicy {
     /// When a session created at `created_at` and last seen at `last_seen_at` stops being valid:
     /// the earlier of the rolling idle deadline and the absolute one.
-    pub fn expires_at(&self, created_at: DateTime<Utc>, last_seen_at: DateTime<Utc>) -> DateTime<Utc> {
+    pub fn expires_at(
+        &self,
+        created_at: DateTime<Utc>,
+        last_seen_at: DateTime<Utc>,
+    ) -> DateTime<Utc> {
         (last_seen_at + self.idle_timeout).min(created_at + self.max_age)
     }
 }
@@ -39,8 +46,21 @@ pub struct WebSession {
 }
 
 impl WebSession {
-    pub fn new(key_hash: TokenHash, user_id: Option<UserId>, data: String, policy: &SessionPolicy, now: DateTime<Utc>) -> Self {
-        Self { key_hash, user_id, data, created_at: now, last_seen_at: now, expires_at: policy.expires_at(now, now) }
+    pub fn new(
+        key_hash: TokenHash,
+        user_id: Option<UserId>,
+        data: String,
+        policy: &SessionPolicy,
+        now: DateTime<Utc>,
+    ) -> Self {
+        Self {
+            key_hash,
+            user_id,
+            data,
+            created_at: now,
+            last_seen_at: now,
+            expires_at: policy.expires_at(now, now),
+        }
     }
 
     pub fn is_live(&self, now: DateTime<Utc>) -> bool {
@@ -61,7 +81,10 @@ mod tests {
 
     #[test]
     fn idle_rolls_and_absolute_caps() {
-        let policy = SessionPolicy { idle_timeout: Duration::hours(1), max_age: Duration::hours(3) };
+        let policy = SessionPolicy {
+            idle_timeout: Duration::hours(1),
+            max_age: Duration::hours(3),
+        };
         let t0 = DateTime::UNIX_EPOCH;
         let h = |n| t0 + Duration::minutes(n);
         let mut s = WebSession::new(TokenHash::of(b"k"), None, "{}".into(), &policy, t0);
@@ -72,7 +95,10 @@ mod tests {
         s.touch(&policy, h(100));
         s.touch(&policy, h(150));
         assert!(s.is_live(h(179)));
-        assert!(!s.is_live(h(180)), "absolute max age, whatever the activity");
+        assert!(
+            !s.is_live(h(180)),
+            "absolute max age, whatever the activity"
+        );
         s.touch(&policy, h(179));
         assert_eq!(s.expires_at, h(180));
     }

@@ -14,7 +14,9 @@ pub const REFRESH_TOKEN_TTL: Duration = Duration::days(30);
 macro_rules! uuid_id {
     ($name:ident, $what:literal) => {
         #[doc = concat!("The id of ", $what, ".")]
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+        #[derive(
+            Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize,
+        )]
         #[serde(transparent)]
         pub struct $name(Uuid);
 
@@ -29,7 +31,9 @@ macro_rules! uuid_id {
                 self.0
             }
             pub fn parse(s: &str) -> Result<Self, InvalidInput> {
-                Uuid::parse_str(s).map(Self).map_err(|e| InvalidInput::new($what, e.to_string()))
+                Uuid::parse_str(s)
+                    .map(Self)
+                    .map_err(|e| InvalidInput::new($what, e.to_string()))
             }
         }
 
@@ -76,7 +80,10 @@ impl TokenKind {
             "personal" => Ok(TokenKind::Personal),
             "refresh" => Ok(TokenKind::Refresh),
             "access" => Ok(TokenKind::Access),
-            _ => Err(InvalidInput::new("token kind", format!("unknown kind {s:?}"))),
+            _ => Err(InvalidInput::new(
+                "token kind",
+                format!("unknown kind {s:?}"),
+            )),
         }
     }
     fn secret_kind(self) -> SecretKind {
@@ -132,7 +139,13 @@ pub struct ApiToken {
 }
 
 impl ApiToken {
-    fn issue(user_id: UserId, family_id: FamilyId, kind: TokenKind, now: DateTime<Utc>, ttl: Option<Duration>) -> (Self, TokenSecret) {
+    fn issue(
+        user_id: UserId,
+        family_id: FamilyId,
+        kind: TokenKind,
+        now: DateTime<Utc>,
+        ttl: Option<Duration>,
+    ) -> (Self, TokenSecret) {
         let secret = TokenSecret::generate(kind.secret_kind());
         let token = Self {
             id: TokenId::new(),
@@ -151,10 +164,18 @@ impl ApiToken {
     }
 
     /// A personal API token in a family of its own.
-    pub fn personal(user_id: UserId, label: &str, now: DateTime<Utc>, ttl: Option<Duration>) -> Result<(Self, TokenSecret), InvalidInput> {
+    pub fn personal(
+        user_id: UserId,
+        label: &str,
+        now: DateTime<Utc>,
+        ttl: Option<Duration>,
+    ) -> Result<(Self, TokenSecret), InvalidInput> {
         let label = label.trim();
         if label.is_empty() || label.chars().count() > 100 || label.chars().any(char::is_control) {
-            return Err(InvalidInput::new("label", "must be 1 to 100 printable characters"));
+            return Err(InvalidInput::new(
+                "label",
+                "must be 1 to 100 printable characters",
+            ));
         }
         let (mut t, s) = Self::issue(user_id, FamilyId::new(), TokenKind::Personal, now, ttl);
         t.label = Some(label.to_owned());
@@ -163,17 +184,35 @@ impl ApiToken {
 
     /// The first refresh token of a new family (a device-flow login).
     pub fn new_refresh_family(user_id: UserId, now: DateTime<Utc>) -> (Self, TokenSecret) {
-        Self::issue(user_id, FamilyId::new(), TokenKind::Refresh, now, Some(REFRESH_TOKEN_TTL))
+        Self::issue(
+            user_id,
+            FamilyId::new(),
+            TokenKind::Refresh,
+            now,
+            Some(REFRESH_TOKEN_TTL),
+        )
     }
 
     /// The successor of this refresh token, in the same family.
     pub fn successor(&self, now: DateTime<Utc>) -> (Self, TokenSecret) {
-        Self::issue(self.user_id, self.family_id, TokenKind::Refresh, now, Some(REFRESH_TOKEN_TTL))
+        Self::issue(
+            self.user_id,
+            self.family_id,
+            TokenKind::Refresh,
+            now,
+            Some(REFRESH_TOKEN_TTL),
+        )
     }
 
     /// A short-lived access token in this token's family.
     pub fn mint_access(&self, now: DateTime<Utc>) -> (Self, TokenSecret) {
-        Self::issue(self.user_id, self.family_id, TokenKind::Access, now, Some(ACCESS_TOKEN_TTL))
+        Self::issue(
+            self.user_id,
+            self.family_id,
+            TokenKind::Access,
+            now,
+            Some(ACCESS_TOKEN_TTL),
+        )
     }
 
     fn check_live(&self, now: DateTime<Utc>) -> Result<(), TokenRejected> {
@@ -238,8 +277,16 @@ mod tests {
         revoked.revoked_at = Some(t0());
         let cases = [
             (&access, t0(), Ok(())),
-            (&access, t0() + ACCESS_TOKEN_TTL - Duration::seconds(1), Ok(())),
-            (&access, t0() + ACCESS_TOKEN_TTL, Err(TokenRejected::Expired)),
+            (
+                &access,
+                t0() + ACCESS_TOKEN_TTL - Duration::seconds(1),
+                Ok(()),
+            ),
+            (
+                &access,
+                t0() + ACCESS_TOKEN_TTL,
+                Err(TokenRejected::Expired),
+            ),
             (&revoked, t0(), Err(TokenRejected::Revoked)),
             (&refresh, t0(), Err(TokenRejected::WrongKind)),
         ];
@@ -261,11 +308,21 @@ mod tests {
         used.used_at = Some(t0());
         assert_eq!(used.check_refresh(t0()), RefreshCheck::ReuseDetected);
         used.revoked_at = Some(t0());
-        assert_eq!(used.check_refresh(t0()), RefreshCheck::ReuseDetected, "reuse wins over revoked");
+        assert_eq!(
+            used.check_refresh(t0()),
+            RefreshCheck::ReuseDetected,
+            "reuse wins over revoked"
+        );
 
-        assert_eq!(first.check_refresh(t0() + REFRESH_TOKEN_TTL), RefreshCheck::Rejected(TokenRejected::Expired));
+        assert_eq!(
+            first.check_refresh(t0() + REFRESH_TOKEN_TTL),
+            RefreshCheck::Rejected(TokenRejected::Expired)
+        );
         let (access, _) = first.mint_access(t0());
-        assert_eq!(access.check_refresh(t0()), RefreshCheck::Rejected(TokenRejected::WrongKind));
+        assert_eq!(
+            access.check_refresh(t0()),
+            RefreshCheck::Rejected(TokenRejected::WrongKind)
+        );
         assert_eq!(access.family_id, first.family_id);
     }
 

@@ -22,7 +22,9 @@ impl UserId {
         self.0
     }
     pub fn parse(s: &str) -> Result<Self, InvalidInput> {
-        Uuid::parse_str(s).map(Self).map_err(|e| InvalidInput::new("user id", e.to_string()))
+        Uuid::parse_str(s)
+            .map(Self)
+            .map_err(|e| InvalidInput::new("user id", e.to_string()))
     }
 }
 
@@ -55,7 +57,12 @@ impl Email {
         let Some((local, domain)) = s.rsplit_once('@') else {
             return err("must contain '@'");
         };
-        if local.is_empty() || domain.is_empty() || !domain.contains('.') || domain.starts_with('.') || domain.ends_with('.') {
+        if local.is_empty()
+            || domain.is_empty()
+            || !domain.contains('.')
+            || domain.starts_with('.')
+            || domain.ends_with('.')
+        {
             return err("must look like name@example.com");
         }
         if s.chars().any(|c| c.is_whitespace() || c.is_control()) {
@@ -112,8 +119,13 @@ impl Provider {
             "github" => Ok(Provider::GitHub),
             "dev" => Ok(Provider::Dev),
             _ => match s.strip_prefix("oidc:") {
-                Some(issuer) if !issuer.is_empty() => Ok(Provider::Oidc { issuer: issuer.to_owned() }),
-                _ => Err(InvalidInput::new("provider", format!("unknown provider {s:?}"))),
+                Some(issuer) if !issuer.is_empty() => Ok(Provider::Oidc {
+                    issuer: issuer.to_owned(),
+                }),
+                _ => Err(InvalidInput::new(
+                    "provider",
+                    format!("unknown provider {s:?}"),
+                )),
             },
         }
     }
@@ -129,13 +141,22 @@ pub struct ExternalIdentity {
 impl ExternalIdentity {
     pub fn new(provider: Provider, subject: &str) -> Result<Self, InvalidInput> {
         if subject.is_empty() || subject.len() > 255 || subject.chars().any(char::is_control) {
-            return Err(InvalidInput::new("subject", "must be 1 to 255 printable characters"));
+            return Err(InvalidInput::new(
+                "subject",
+                "must be 1 to 255 printable characters",
+            ));
         }
-        Ok(Self { provider, subject: subject.to_owned() })
+        Ok(Self {
+            provider,
+            subject: subject.to_owned(),
+        })
     }
     /// GitHub identities key on the numeric user id, never the (renameable) login.
     pub fn github(numeric_id: u64) -> Self {
-        Self { provider: Provider::GitHub, subject: numeric_id.to_string() }
+        Self {
+            provider: Provider::GitHub,
+            subject: numeric_id.to_string(),
+        }
     }
     pub fn provider(&self) -> &Provider {
         &self.provider
@@ -164,7 +185,10 @@ impl User {
     pub fn new(login: &str, now: DateTime<Utc>) -> Result<Self, InvalidInput> {
         let login = login.trim();
         if login.is_empty() || login.chars().count() > 100 || login.chars().any(char::is_control) {
-            return Err(InvalidInput::new("login", "must be 1 to 100 printable characters"));
+            return Err(InvalidInput::new(
+                "login",
+                "must be 1 to 100 printable characters",
+            ));
         }
         Ok(Self {
             id: UserId::new(),
@@ -213,12 +237,21 @@ mod tests {
         ] {
             assert_eq!(Email::parse(input).is_ok(), ok, "{input:?}");
         }
-        assert_eq!(Email::parse(" Ada@Example.COM ").map(|e| e.to_string()), Ok("ada@example.com".into()));
+        assert_eq!(
+            Email::parse(" Ada@Example.COM ").map(|e| e.to_string()),
+            Ok("ada@example.com".into())
+        );
     }
 
     #[test]
     fn provider_keys_round_trip() {
-        for p in [Provider::GitHub, Provider::Dev, Provider::Oidc { issuer: "https://idp.example.com".into() }] {
+        for p in [
+            Provider::GitHub,
+            Provider::Dev,
+            Provider::Oidc {
+                issuer: "https://idp.example.com".into(),
+            },
+        ] {
             assert_eq!(Provider::from_key(&p.key()), Ok(p));
         }
         assert!(Provider::from_key("oidc:").is_err());

@@ -23,7 +23,9 @@ impl PlanId {
         self.0
     }
     pub fn parse(s: &str) -> Result<Self, InvalidInput> {
-        Uuid::parse_str(s).map(Self).map_err(|e| InvalidInput::new("session id", e.to_string()))
+        Uuid::parse_str(s)
+            .map(Self)
+            .map_err(|e| InvalidInput::new("session id", e.to_string()))
     }
 }
 
@@ -60,7 +62,10 @@ impl Visibility {
         match s {
             "private" => Ok(Visibility::Private),
             "published" | "public" => Ok(Visibility::Published),
-            _ => Err(InvalidInput::new("visibility", "expected private or published")),
+            _ => Err(InvalidInput::new(
+                "visibility",
+                "expected private or published",
+            )),
         }
     }
 }
@@ -101,7 +106,13 @@ fn check_title(title: &str) -> Result<String, PlanRuleError> {
 }
 
 impl Plan {
-    pub fn new(slug: Slug, title: &str, owner_id: UserId, visibility: Visibility, now: DateTime<Utc>) -> Result<Self, PlanRuleError> {
+    pub fn new(
+        slug: Slug,
+        title: &str,
+        owner_id: UserId,
+        visibility: Visibility,
+        now: DateTime<Utc>,
+    ) -> Result<Self, PlanRuleError> {
         Ok(Self {
             id: PlanId::new(),
             slug,
@@ -128,7 +139,11 @@ impl Plan {
     }
 
     fn alive(&self) -> Result<(), PlanRuleError> {
-        if self.is_deleted() { Err(PlanRuleError::Deleted) } else { Ok(()) }
+        if self.is_deleted() {
+            Err(PlanRuleError::Deleted)
+        } else {
+            Ok(())
+        }
     }
 
     /// Publishing is one-way: there is no way back to private. Returns whether anything changed.
@@ -144,7 +159,11 @@ impl Plan {
     }
 
     /// Archives or unarchives. Returns whether anything changed.
-    pub fn set_archived(&mut self, archived: bool, now: DateTime<Utc>) -> Result<bool, PlanRuleError> {
+    pub fn set_archived(
+        &mut self,
+        archived: bool,
+        now: DateTime<Utc>,
+    ) -> Result<bool, PlanRuleError> {
         self.alive()?;
         if archived == self.is_archived() {
             return Ok(false);
@@ -163,7 +182,12 @@ impl Plan {
     }
 
     /// Records that version `number` (titled `title`) became current.
-    pub fn record_version(&mut self, number: u32, title: &str, now: DateTime<Utc>) -> Result<(), PlanRuleError> {
+    pub fn record_version(
+        &mut self,
+        number: u32,
+        title: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(), PlanRuleError> {
         self.alive()?;
         self.title = check_title(title)?;
         self.current_version = number;
@@ -178,7 +202,14 @@ mod tests {
     use chrono::Duration;
 
     fn plan(v: Visibility) -> Plan {
-        Plan::new(Slug::parse("p").unwrap(), "T", UserId::new(), v, DateTime::UNIX_EPOCH).unwrap()
+        Plan::new(
+            Slug::parse("p").unwrap(),
+            "T",
+            UserId::new(),
+            v,
+            DateTime::UNIX_EPOCH,
+        )
+        .unwrap()
     }
 
     #[test]
@@ -187,17 +218,28 @@ mod tests {
         let mut p = plan(Visibility::Private);
         assert_eq!(p.published_at, None);
         assert_eq!(p.publish(t), Ok(true));
-        assert_eq!((p.visibility, p.published_at), (Visibility::Published, Some(t)));
+        assert_eq!(
+            (p.visibility, p.published_at),
+            (Visibility::Published, Some(t))
+        );
         assert_eq!(p.publish(t + Duration::hours(1)), Ok(false));
         assert_eq!(p.published_at, Some(t), "first publication time kept");
-        assert_eq!(plan(Visibility::Published).published_at, Some(DateTime::UNIX_EPOCH));
+        assert_eq!(
+            plan(Visibility::Published).published_at,
+            Some(DateTime::UNIX_EPOCH)
+        );
     }
 
     #[test]
     fn archive_toggles() {
         let t = DateTime::UNIX_EPOCH;
         let mut p = plan(Visibility::Published);
-        let steps = [(true, true, true), (true, false, true), (false, true, false), (false, false, false)];
+        let steps = [
+            (true, true, true),
+            (true, false, true),
+            (false, true, false),
+            (false, false, false),
+        ];
         for (want, changed, archived) in steps {
             assert_eq!(p.set_archived(want, t), Ok(changed));
             assert_eq!(p.is_archived(), archived);
@@ -218,8 +260,26 @@ mod tests {
     #[test]
     fn titles_are_checked() {
         let s = Slug::parse("p").unwrap();
-        assert_eq!(Plan::new(s.clone(), "  ", UserId::new(), Visibility::Private, DateTime::UNIX_EPOCH), Err(PlanRuleError::BadTitle));
-        assert!(Plan::new(s, &"t".repeat(301), UserId::new(), Visibility::Private, DateTime::UNIX_EPOCH).is_err());
+        assert_eq!(
+            Plan::new(
+                s.clone(),
+                "  ",
+                UserId::new(),
+                Visibility::Private,
+                DateTime::UNIX_EPOCH
+            ),
+            Err(PlanRuleError::BadTitle)
+        );
+        assert!(
+            Plan::new(
+                s,
+                &"t".repeat(301),
+                UserId::new(),
+                Visibility::Private,
+                DateTime::UNIX_EPOCH
+            )
+            .is_err()
+        );
         assert_eq!(Visibility::parse("public"), Ok(Visibility::Published));
         assert!(Visibility::parse("secret").is_err());
     }

@@ -22,14 +22,22 @@ impl Slug {
     pub const MAX_LEN: usize = 64;
 
     pub fn parse(input: &str) -> Result<Self, InvalidSlug> {
-        let err = |reason| Err(InvalidSlug { input: input.chars().take(80).collect(), reason });
+        let err = |reason| {
+            Err(InvalidSlug {
+                input: input.chars().take(80).collect(),
+                reason,
+            })
+        };
         if input.is_empty() {
             return err("must not be empty");
         }
         if input.len() > Self::MAX_LEN {
             return err("must be at most 64 characters");
         }
-        if !input.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_') {
+        if !input
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
+        {
             return err("use only lowercase letters, digits, '-' and '_'");
         }
         let alnum = |b: Option<u8>| b.is_some_and(|b| b.is_ascii_alphanumeric());
@@ -55,7 +63,10 @@ impl Slug {
             }
         }
         if out.len() > Self::MAX_LEN {
-            let cut = out[..=Self::MAX_LEN].rfind('-').filter(|i| *i > 0).unwrap_or(Self::MAX_LEN);
+            let cut = out[..=Self::MAX_LEN]
+                .rfind('-')
+                .filter(|i| *i > 0)
+                .unwrap_or(Self::MAX_LEN);
             out.truncate(cut);
         }
         let out = out.trim_matches('-');
@@ -72,7 +83,11 @@ impl Slug {
     pub fn with_suffix(&self, n: u32) -> Self {
         let suffix = format!("-{n}");
         let keep = Self::MAX_LEN - suffix.len();
-        let base = if self.0.len() > keep { self.0[..keep].trim_end_matches(['-', '_']) } else { &self.0 };
+        let base = if self.0.len() > keep {
+            self.0[..keep].trim_end_matches(['-', '_'])
+        } else {
+            &self.0
+        };
         Self(format!("{base}{suffix}"))
     }
 
@@ -151,7 +166,10 @@ mod tests {
         let long = "word ".repeat(20);
         let cases = [
             ("Auth Service Redesign", Some("auth-service-redesign")),
-            ("  OAuth 2.0 / PKCE: the plan!  ", Some("oauth-2-0-pkce-the-plan")),
+            (
+                "  OAuth 2.0 / PKCE: the plan!  ",
+                Some("oauth-2-0-pkce-the-plan"),
+            ),
             ("Café Überblick", Some("cafe-uberblick")),
             ("<script>alert(1)</script>", Some("script-alert-1-script")),
             ("日本語", None),
@@ -159,15 +177,25 @@ mod tests {
             ("---", None),
         ];
         for (title, want) in cases {
-            assert_eq!(Slug::from_title(title).map(|s| s.to_string()).as_deref(), want, "{title:?}");
+            assert_eq!(
+                Slug::from_title(title).map(|s| s.to_string()).as_deref(),
+                want,
+                "{title:?}"
+            );
         }
         let s = Slug::from_title(&long).unwrap();
-        assert!(s.as_str().len() <= 64 && s.as_str().ends_with("word"), "{s}");
+        assert!(
+            s.as_str().len() <= 64 && s.as_str().ends_with("word"),
+            "{s}"
+        );
     }
 
     #[test]
     fn generated_and_suffixed() {
-        assert_eq!(Slug::generated([0x06, 0x4d, 0x4a, 0x62, 0x04, 0x9b]).as_str(), "sess_064d4a62049b");
+        assert_eq!(
+            Slug::generated([0x06, 0x4d, 0x4a, 0x62, 0x04, 0x9b]).as_str(),
+            "sess_064d4a62049b"
+        );
         let s = Slug::parse("auth-redesign").unwrap();
         assert_eq!(s.with_suffix(2).as_str(), "auth-redesign-2");
         let long = Slug::parse(&"a".repeat(64)).unwrap();

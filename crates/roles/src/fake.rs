@@ -19,17 +19,28 @@ pub struct FakeRoles {
 
 impl FakeRoles {
     pub fn new(users: Arc<FakeUsers>) -> Self {
-        Self { users, inner: Mutex::default() }
+        Self {
+            users,
+            inner: Mutex::default(),
+        }
     }
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {
-        self.inner.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+        self.inner
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 }
 
 #[async_trait]
 impl RoleRepository for FakeRoles {
     async fn grants_for(&self, user_id: UserId) -> Result<Vec<Grant>, RoleRepoError> {
-        let mut v: Vec<_> = self.lock().0.iter().filter(|g| g.user_id == user_id).cloned().collect();
+        let mut v: Vec<_> = self
+            .lock()
+            .0
+            .iter()
+            .filter(|g| g.user_id == user_id)
+            .cloned()
+            .collect();
         v.sort_by_key(|g| (g.role, g.origin));
         Ok(v)
     }
@@ -46,16 +57,37 @@ impl RoleRepository for FakeRoles {
         }
         let mut g = self.lock();
         let want: BTreeSet<Role> = roles.iter().copied().collect();
-        let have: BTreeSet<Role> = g.0.iter().filter(|x| x.user_id == user_id && x.origin == origin).map(|x| x.role).collect();
-        let changes = GrantChanges { add: want.difference(&have).copied().collect(), remove: have.difference(&want).copied().collect() };
-        g.0.retain(|x| !(x.user_id == user_id && x.origin == origin && changes.remove.contains(&x.role)));
+        let have: BTreeSet<Role> =
+            g.0.iter()
+                .filter(|x| x.user_id == user_id && x.origin == origin)
+                .map(|x| x.role)
+                .collect();
+        let changes = GrantChanges {
+            add: want.difference(&have).copied().collect(),
+            remove: have.difference(&want).copied().collect(),
+        };
+        g.0.retain(|x| {
+            !(x.user_id == user_id && x.origin == origin && changes.remove.contains(&x.role))
+        });
         for role in &changes.add {
-            g.0.push(Grant { user_id, role: *role, origin, granted_at: now, granted_by });
+            g.0.push(Grant {
+                user_id,
+                role: *role,
+                origin,
+                granted_at: now,
+                granted_by,
+            });
         }
         Ok(changes)
     }
     async fn users_with_role(&self, role: Role) -> Result<Vec<UserId>, RoleRepoError> {
-        let ids: BTreeSet<UserId> = self.lock().0.iter().filter(|g| g.role == role).map(|g| g.user_id).collect();
+        let ids: BTreeSet<UserId> = self
+            .lock()
+            .0
+            .iter()
+            .filter(|g| g.role == role)
+            .map(|g| g.user_id)
+            .collect();
         Ok(ids.into_iter().collect())
     }
     async fn mappings(&self) -> Result<Vec<GroupMapping>, RoleRepoError> {
@@ -66,10 +98,20 @@ impl RoleRepository for FakeRoles {
         Ok(())
     }
     async fn delete_mapping(&self, mapping: &GroupMapping) -> Result<(), RoleRepoError> {
-        if self.lock().1.remove(mapping) { Ok(()) } else { Err(RoleRepoError::MappingNotFound) }
+        if self.lock().1.remove(mapping) {
+            Ok(())
+        } else {
+            Err(RoleRepoError::MappingNotFound)
+        }
     }
     async fn roles_for_groups(&self, groups: &[GroupName]) -> Result<Vec<Role>, RoleRepoError> {
-        let roles: BTreeSet<Role> = self.lock().1.iter().filter(|m| groups.contains(&m.group)).map(|m| m.role).collect();
+        let roles: BTreeSet<Role> = self
+            .lock()
+            .1
+            .iter()
+            .filter(|m| groups.contains(&m.group))
+            .map(|m| m.role)
+            .collect();
         Ok(roles.into_iter().collect())
     }
 }

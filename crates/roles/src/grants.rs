@@ -26,7 +26,10 @@ impl GrantOrigin {
         match s {
             "sso" => Ok(GrantOrigin::Sso),
             "manual" => Ok(GrantOrigin::Manual),
-            _ => Err(InvalidInput::new("grant origin", format!("unknown origin {s:?}"))),
+            _ => Err(InvalidInput::new(
+                "grant origin",
+                format!("unknown origin {s:?}"),
+            )),
         }
     }
 }
@@ -50,7 +53,10 @@ pub struct GroupName(String);
 impl GroupName {
     pub fn parse(s: &str) -> Result<Self, InvalidInput> {
         if s.trim().is_empty() || s.chars().count() > 256 || s.chars().any(char::is_control) {
-            return Err(InvalidInput::new("group", "must be 1 to 256 printable characters"));
+            return Err(InvalidInput::new(
+                "group",
+                "must be 1 to 256 printable characters",
+            ));
         }
         Ok(Self(s.to_owned()))
     }
@@ -95,8 +101,15 @@ impl GrantChanges {
 /// Login reconciliation: make the user's `sso` grants equal to `mapped` (the roles their groups map
 /// to). Manual grants are neither added nor removed.
 pub fn reconcile_sso(current: &[Grant], mapped: &BTreeSet<Role>) -> GrantChanges {
-    let sso: BTreeSet<Role> = current.iter().filter(|g| g.origin == GrantOrigin::Sso).map(|g| g.role).collect();
-    GrantChanges { add: mapped.difference(&sso).copied().collect(), remove: sso.difference(mapped).copied().collect() }
+    let sso: BTreeSet<Role> = current
+        .iter()
+        .filter(|g| g.origin == GrantOrigin::Sso)
+        .map(|g| g.role)
+        .collect();
+    GrantChanges {
+        add: mapped.difference(&sso).copied().collect(),
+        remove: sso.difference(mapped).copied().collect(),
+    }
 }
 
 /// Refusal to leave the instance without an active admin.
@@ -107,11 +120,19 @@ pub struct LastAdminError;
 /// The last-admin rule. `active_admins` are the users who are active and hold the admin role now;
 /// `target` is the user whose roles or state change; `target_stays_admin` says whether, after the
 /// change, they are still an active admin.
-pub fn check_last_admin(active_admins: &[UserId], target: UserId, target_stays_admin: bool) -> Result<(), LastAdminError> {
+pub fn check_last_admin(
+    active_admins: &[UserId],
+    target: UserId,
+    target_stays_admin: bool,
+) -> Result<(), LastAdminError> {
     if target_stays_admin || !active_admins.contains(&target) {
         return Ok(());
     }
-    if active_admins.iter().any(|a| *a != target) { Ok(()) } else { Err(LastAdminError) }
+    if active_admins.iter().any(|a| *a != target) {
+        Ok(())
+    } else {
+        Err(LastAdminError)
+    }
 }
 
 #[cfg(test)]
@@ -119,26 +140,48 @@ mod tests {
     use super::*;
 
     fn grant(role: Role, origin: GrantOrigin) -> Grant {
-        Grant { user_id: UserId::from_uuid(uuid::Uuid::nil()), role, origin, granted_at: DateTime::UNIX_EPOCH, granted_by: None }
+        Grant {
+            user_id: UserId::from_uuid(uuid::Uuid::nil()),
+            role,
+            origin,
+            granted_at: DateTime::UNIX_EPOCH,
+            granted_by: None,
+        }
     }
 
     #[test]
     fn reconcile_touches_only_sso_grants() {
         use GrantOrigin::*;
         use Role::*;
-        let cases: &[(&[(Role, GrantOrigin)], &[Role], &[Role], &[Role])] = &[
+        // (current grants, mapped roles, expected additions, expected removals)
+        type Case<'a> = (
+            &'a [(Role, GrantOrigin)],
+            &'a [Role],
+            &'a [Role],
+            &'a [Role],
+        );
+        let cases: &[Case] = &[
             (&[], &[Developer], &[Developer], &[]),
             (&[(Developer, Sso)], &[Developer], &[], &[]),
             (&[(Developer, Sso)], &[Qa], &[Qa], &[Developer]),
             (&[(Admin, Manual)], &[], &[], &[]),
             (&[(Admin, Manual), (Qa, Sso)], &[], &[], &[Qa]),
             (&[(Admin, Manual)], &[Admin], &[Admin], &[]),
-            (&[(ProjectManager, Sso), (Developer, Sso)], &[Developer, ProjectManager], &[], &[]),
+            (
+                &[(ProjectManager, Sso), (Developer, Sso)],
+                &[Developer, ProjectManager],
+                &[],
+                &[],
+            ),
         ];
         for (current, mapped, add, remove) in cases {
             let current: Vec<_> = current.iter().map(|(r, o)| grant(*r, *o)).collect();
             let got = reconcile_sso(&current, &mapped.iter().copied().collect());
-            assert_eq!((got.add.as_slice(), got.remove.as_slice()), (*add, *remove), "{current:?} -> {mapped:?}");
+            assert_eq!(
+                (got.add.as_slice(), got.remove.as_slice()),
+                (*add, *remove),
+                "{current:?} -> {mapped:?}"
+            );
         }
     }
 
@@ -162,7 +205,10 @@ mod tests {
         assert!(GroupName::parse("").is_err());
         assert!(GroupName::parse("  ").is_err());
         assert!(GroupName::parse(&"g".repeat(257)).is_err());
-        assert_eq!(GroupName::parse("Engineering").map(|g| g.as_str().to_owned()), Ok("Engineering".into()));
+        assert_eq!(
+            GroupName::parse("Engineering").map(|g| g.as_str().to_owned()),
+            Ok("Engineering".into())
+        );
         for o in [GrantOrigin::Sso, GrantOrigin::Manual] {
             assert_eq!(GrantOrigin::parse(o.as_str()), Ok(o));
         }

@@ -13,7 +13,10 @@ mod grants;
 mod matrix;
 mod ports;
 
-pub use grants::{check_last_admin, reconcile_sso, Grant, GrantChanges, GrantOrigin, GroupMapping, GroupName, LastAdminError};
-pub use matrix::{allowed, scope, Capability, Ownership, Role, Scope, MATRIX};
+pub use grants::{
+    Grant, GrantChanges, GrantOrigin, GroupMapping, GroupName, LastAdminError, check_last_admin,
+    reconcile_sso,
+};
 pub use matrix::UnknownRole;
+pub use matrix::{Capability, MATRIX, Ownership, Role, Scope, allowed, scope};
 pub use ports::*;

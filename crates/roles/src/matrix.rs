@@ -128,7 +128,10 @@ pub const MATRIX: [(Capability, [Scope; 4]); 8] = [
 
 /// The scope one role has for one capability.
 pub fn scope(role: Role, capability: Capability) -> Scope {
-    MATRIX.iter().find(|(c, _)| *c == capability).map_or(Scope::None, |(_, row)| row[role.column()])
+    MATRIX
+        .iter()
+        .find(|(c, _)| *c == capability)
+        .map_or(Scope::None, |(_, row)| row[role.column()])
 }
 
 /// Does any of `roles` allow `capability` on a thing of this `ownership`? (Union over roles; no
@@ -166,7 +169,10 @@ mod tests {
             ("manage_users", "Yes — — —"),
         ];
         for (cap, cells) in table {
-            let c = Capability::ALL.into_iter().find(|c| c.as_str() == cap).unwrap();
+            let c = Capability::ALL
+                .into_iter()
+                .find(|c| c.as_str() == cap)
+                .unwrap();
             for (role, cell) in Role::ALL.into_iter().zip(cells.split(' ')) {
                 let want = match cell {
                     "Yes" | "Any" => Scope::Any,
@@ -188,7 +194,12 @@ mod tests {
             (&[Role::Qa], Push, Own, false),
             (&[Role::Developer], PublishArchive, Own, true),
             (&[Role::Developer], PublishArchive, Others, false),
-            (&[Role::Developer, Role::ProjectManager], PublishArchive, Others, true),
+            (
+                &[Role::Developer, Role::ProjectManager],
+                PublishArchive,
+                Others,
+                true,
+            ),
             (&[Role::Qa, Role::Developer], Push, Own, true),
             (&[Role::ProjectManager], DeletePlans, Others, false),
             (&[Role::Admin], DeletePlans, Others, true),
@@ -197,7 +208,11 @@ mod tests {
             (&[Role::ProjectManager], ManageUsers, Own, false),
         ];
         for (roles, cap, own, want) in cases {
-            assert_eq!(allowed(roles, *cap, *own), *want, "{roles:?} {cap:?} {own:?}");
+            assert_eq!(
+                allowed(roles, *cap, *own),
+                *want,
+                "{roles:?} {cap:?} {own:?}"
+            );
         }
     }
 

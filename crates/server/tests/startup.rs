@@ -17,7 +17,10 @@ fn secret() -> String {
 /// Runs the binary in an empty directory with only the given variables set.
 fn run(dir: &std::path::Path, args: &[&str], vars: &[(&str, &str)]) -> Output {
     let mut cmd = Command::new(BIN);
-    cmd.args(args).current_dir(dir).env_clear().env("PATH", std::env::var("PATH").unwrap_or_default());
+    cmd.args(args)
+        .current_dir(dir)
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default());
     for (k, v) in vars {
         cmd.env(k, v);
     }
@@ -41,22 +44,72 @@ fn bad_configuration_stops_with_one_line_naming_the_variable() {
         (vec![], "SECRET_KEY"),
         (vec![("SECRET_KEY", "too-short")], "SECRET_KEY"),
         (vec![("SECRET_KEY", &s)], "BASE_URL"),
-        (vec![("SECRET_KEY", &s), ("BASE_URL", "not a url")], "BASE_URL"),
-        (vec![("SECRET_KEY", &s), ("BASE_URL", "ftp://example.com")], "BASE_URL"),
-        (vec![("SECRET_KEY", &s), ("BASE_URL", "https://pp.example.com"), ("AUTH_PROVIDER", "ldap")], "AUTH_PROVIDER"),
-        (vec![("SECRET_KEY", &s), ("BASE_URL", "https://pp.example.com")], "GITHUB_CLIENT_ID"),
-        (vec![("SECRET_KEY", &s), ("BASE_URL", "https://pp.example.com"), ("AUTH_PROVIDER", "dev")], "AUTH_PROVIDER"),
-        (vec![("SECRET_KEY", &s), ("BASE_URL", "http://127.0.0.1:3000"), ("AUTH_PROVIDER", "dev"), ("BIND_ADDR", "127.0.0.1"), ("PORT", "70000")], "PORT"),
         (
-            vec![("SECRET_KEY", &s), ("BASE_URL", "http://127.0.0.1:3000"), ("AUTH_PROVIDER", "dev"), ("BIND_ADDR", "127.0.0.1"), ("SESSION_IDLE_TIMEOUT", "soon")],
+            vec![("SECRET_KEY", &s), ("BASE_URL", "not a url")],
+            "BASE_URL",
+        ),
+        (
+            vec![("SECRET_KEY", &s), ("BASE_URL", "ftp://example.com")],
+            "BASE_URL",
+        ),
+        (
+            vec![
+                ("SECRET_KEY", &s),
+                ("BASE_URL", "https://pp.example.com"),
+                ("AUTH_PROVIDER", "ldap"),
+            ],
+            "AUTH_PROVIDER",
+        ),
+        (
+            vec![("SECRET_KEY", &s), ("BASE_URL", "https://pp.example.com")],
+            "GITHUB_CLIENT_ID",
+        ),
+        (
+            vec![
+                ("SECRET_KEY", &s),
+                ("BASE_URL", "https://pp.example.com"),
+                ("AUTH_PROVIDER", "dev"),
+            ],
+            "AUTH_PROVIDER",
+        ),
+        (
+            vec![
+                ("SECRET_KEY", &s),
+                ("BASE_URL", "http://127.0.0.1:3000"),
+                ("AUTH_PROVIDER", "dev"),
+                ("BIND_ADDR", "127.0.0.1"),
+                ("PORT", "70000"),
+            ],
+            "PORT",
+        ),
+        (
+            vec![
+                ("SECRET_KEY", &s),
+                ("BASE_URL", "http://127.0.0.1:3000"),
+                ("AUTH_PROVIDER", "dev"),
+                ("BIND_ADDR", "127.0.0.1"),
+                ("SESSION_IDLE_TIMEOUT", "soon"),
+            ],
             "SESSION_IDLE_TIMEOUT",
         ),
         (
-            vec![("SECRET_KEY", &s), ("BASE_URL", "http://127.0.0.1:3000"), ("AUTH_PROVIDER", "dev"), ("BIND_ADDR", "127.0.0.1"), ("DATABASE_URL", "mysql://x@h/db")],
+            vec![
+                ("SECRET_KEY", &s),
+                ("BASE_URL", "http://127.0.0.1:3000"),
+                ("AUTH_PROVIDER", "dev"),
+                ("BIND_ADDR", "127.0.0.1"),
+                ("DATABASE_URL", "mysql://x@h/db"),
+            ],
             "DATABASE_URL",
         ),
         (
-            vec![("SECRET_KEY", &s), ("BASE_URL", "http://127.0.0.1:3000"), ("AUTH_PROVIDER", "dev"), ("BIND_ADDR", "127.0.0.1"), ("SLACK_WEBHOOK_URL", "http://hooks.example.com/x")],
+            vec![
+                ("SECRET_KEY", &s),
+                ("BASE_URL", "http://127.0.0.1:3000"),
+                ("AUTH_PROVIDER", "dev"),
+                ("BIND_ADDR", "127.0.0.1"),
+                ("SLACK_WEBHOOK_URL", "http://hooks.example.com/x"),
+            ],
             "SLACK_WEBHOOK_URL",
         ),
     ];
@@ -65,34 +118,67 @@ fn bad_configuration_stops_with_one_line_naming_the_variable() {
         let out = run(dir.path(), &["serve"], &vars);
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(2), "{var}: {stderr}");
-        assert_eq!(stderr.lines().count(), 1, "exactly one line for {var}: {stderr}");
-        assert!(stderr.starts_with(&format!("planpush-server: {var}: ")), "{stderr}");
+        assert_eq!(
+            stderr.lines().count(),
+            1,
+            "exactly one line for {var}: {stderr}"
+        );
+        assert!(
+            stderr.starts_with(&format!("planpush-server: {var}: ")),
+            "{stderr}"
+        );
     }
-    assert!(!dir.path().join("data").exists(), "nothing is written before the configuration is valid");
+    assert!(
+        !dir.path().join("data").exists(),
+        "nothing is written before the configuration is valid"
+    );
 }
 
 #[test]
 fn an_unreachable_database_is_named_in_one_line() {
     let dir = tempfile::tempdir().unwrap();
     let mut vars = good_vars("3000");
-    vars.push(("DATABASE_URL", "postgres://planpush:hunter2@127.0.0.1:1/planpush".into()));
+    vars.push((
+        "DATABASE_URL",
+        "postgres://planpush:hunter2@127.0.0.1:1/planpush".into(),
+    ));
     let vars: Vec<(&str, &str)> = vars.iter().map(|(k, v)| (*k, v.as_str())).collect();
     let out = run(dir.path(), &["migrate"], &vars);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{stderr}");
-    let line = stderr.lines().find(|l| l.starts_with("planpush-server: ")).unwrap_or_default();
-    assert!(line.starts_with("planpush-server: DATABASE_URL: cannot open database"), "{stderr}");
-    assert!(line.contains("Connection refused") || line.contains("connection"), "the driver's reason is kept: {line}");
-    assert!(!stderr.contains("hunter2"), "the password is not printed: {stderr}");
+    let line = stderr
+        .lines()
+        .find(|l| l.starts_with("planpush-server: "))
+        .unwrap_or_default();
+    assert!(
+        line.starts_with("planpush-server: DATABASE_URL: cannot open database"),
+        "{stderr}"
+    );
+    assert!(
+        line.contains("Connection refused") || line.contains("connection"),
+        "the driver's reason is kept: {line}"
+    );
+    assert!(
+        !stderr.contains("hunter2"),
+        "the password is not printed: {stderr}"
+    );
 }
 
 fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 fn get(port: u16, path: &str) -> Option<String> {
     let mut s = TcpStream::connect(("127.0.0.1", port)).ok()?;
-    write!(s, "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n").ok()?;
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
+    )
+    .ok()?;
     let mut out = String::new();
     s.read_to_string(&mut out).ok()?;
     Some(out)
@@ -106,11 +192,22 @@ fn migrate_then_serve_then_stop_gracefully_on_sigterm() {
     let vars: Vec<(&str, &str)> = vars.iter().map(|(k, v)| (*k, v.as_str())).collect();
 
     let out = run(dir.path(), &["migrate"], &vars);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    assert!(dir.path().join("data/planpush.db").exists(), "SQLite under DATA_DIR by default");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        dir.path().join("data/planpush.db").exists(),
+        "SQLite under DATA_DIR by default"
+    );
 
     let mut cmd = Command::new(BIN);
-    cmd.arg("serve").current_dir(dir.path()).env_clear().stdout(Stdio::null()).stderr(Stdio::piped());
+    cmd.arg("serve")
+        .current_dir(dir.path())
+        .env_clear()
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
     for (k, v) in &vars {
         cmd.env(k, v);
     }
@@ -125,21 +222,38 @@ fn migrate_then_serve_then_stop_gracefully_on_sigterm() {
     };
     assert!(health.starts_with("HTTP/1.1 200"), "{health}");
     let ready = get(port, "/readyz").unwrap();
-    assert!(ready.starts_with("HTTP/1.1 200") && ready.contains("\"ready\""), "{ready}");
+    assert!(
+        ready.starts_with("HTTP/1.1 200") && ready.contains("\"ready\""),
+        "{ready}"
+    );
 
-    let status = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
+    let status = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
     assert!(status.success());
     let deadline = Instant::now() + Duration::from_secs(20);
     let code = loop {
         if let Some(code) = child.try_wait().unwrap() {
             break code;
         }
-        assert!(Instant::now() < deadline, "server did not stop after SIGTERM");
+        assert!(
+            Instant::now() < deadline,
+            "server did not stop after SIGTERM"
+        );
         std::thread::sleep(Duration::from_millis(50));
     };
     let mut stderr = String::new();
-    child.stderr.take().unwrap().read_to_string(&mut stderr).unwrap();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut stderr)
+        .unwrap();
     assert!(code.success(), "graceful exit: {code:?} {stderr}");
-    assert!(stderr.contains("AUTH_PROVIDER=dev"), "the dev provider is announced loudly: {stderr}");
+    assert!(
+        stderr.contains("AUTH_PROVIDER=dev"),
+        "the dev provider is announced loudly: {stderr}"
+    );
     assert!(get(port, "/healthz").is_none(), "the port is released");
 }

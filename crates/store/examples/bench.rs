@@ -4,7 +4,12 @@
 //!
 //! Usage: bench [--pg URL] [--pushes N] [--reads N] [--concurrency C]
 
-#![allow(clippy::print_stdout, clippy::print_stderr, clippy::unwrap_used, clippy::expect_used)]
+#![allow(
+    clippy::print_stdout,
+    clippy::print_stderr,
+    clippy::unwrap_used,
+    clippy::expect_used
+)]
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -14,7 +19,10 @@ use planpush_app::Ports;
 use planpush_identity::{ExternalIdentity, Provider, User, UserId};
 use planpush_plans::{Plan, PlanId, Slug, Visibility};
 use planpush_store::{DbTarget, Store, StoreOptions};
-use planpush_versions::{AnchorId, Commit, ContentHash, SectionEntry, SectionIndex, SourceFormat, Version, VersionRepoError};
+use planpush_versions::{
+    AnchorId, Commit, ContentHash, SectionEntry, SectionIndex, SourceFormat, Version,
+    VersionRepoError,
+};
 
 struct Args {
     pg: Option<String>,
@@ -24,7 +32,12 @@ struct Args {
 }
 
 fn args() -> Args {
-    let mut a = Args { pg: std::env::var("PLANPUSH_TEST_PG_URL").ok(), pushes: 2000, reads: 20000, concurrency: 8 };
+    let mut a = Args {
+        pg: std::env::var("PLANPUSH_TEST_PG_URL").ok(),
+        pushes: 2000,
+        reads: 20000,
+        concurrency: 8,
+    };
     let mut it = std::env::args().skip(1);
     while let Some(k) = it.next() {
         let v = it.next().unwrap_or_default();
@@ -44,27 +57,59 @@ fn doc(i: usize) -> (String, SectionIndex) {
     let mut html = String::new();
     let mut entries = vec![];
     for s in 0..40 {
-        html.push_str(&format!("<section data-anchor=\"s{s}\"><h2>Section {s}</h2><p>{}</p></section>", "lorem ipsum dolor sit amet ".repeat(45)));
+        html.push_str(&format!(
+            "<section data-anchor=\"s{s}\"><h2>Section {s}</h2><p>{}</p></section>",
+            "lorem ipsum dolor sit amet ".repeat(45)
+        ));
         let mut h = [0u8; 32];
         h[0] = s as u8;
         h[1] = (i % 7 == s % 7) as u8;
-        entries.push(SectionEntry { anchor: AnchorId::parse(&format!("s{s}")).unwrap(), title: format!("Section {s}"), hash: ContentHash::from_bytes(h) });
+        entries.push(SectionEntry {
+            anchor: AnchorId::parse(&format!("s{s}")).unwrap(),
+            title: format!("Section {s}"),
+            hash: ContentHash::from_bytes(h),
+        });
     }
     (html, SectionIndex::new(entries).unwrap())
 }
 
 async fn setup(ports: &Ports, plans: usize) -> (UserId, Vec<(PlanId, Slug)>) {
     let user = User::new("bench", Utc::now()).unwrap();
-    ports.users.create(&user, &ExternalIdentity::new(Provider::Dev, "bench").unwrap()).await.unwrap();
+    ports
+        .users
+        .create(
+            &user,
+            &ExternalIdentity::new(Provider::Dev, "bench").unwrap(),
+        )
+        .await
+        .unwrap();
     let mut out = vec![];
     for n in 0..plans {
         let now = Utc::now();
         let slug = Slug::parse(&format!("bench-{n}")).unwrap();
-        let mut plan = Plan::new(slug.clone(), "Bench", user.id, Visibility::Published, now).unwrap();
+        let mut plan =
+            Plan::new(slug.clone(), "Bench", user.id, Visibility::Published, now).unwrap();
         plan.record_version(1, "Bench", now).unwrap();
         let (html, idx) = doc(0);
-        let v = Version::next_after(None, plan.id, "Bench", SourceFormat::Html, html.clone(), html, idx, user.id, now);
-        ports.versions.commit(Commit::NewPlan { plan: &plan, version: &v }).await.unwrap();
+        let v = Version::next_after(
+            None,
+            plan.id,
+            "Bench",
+            SourceFormat::Html,
+            html.clone(),
+            html,
+            idx,
+            user.id,
+            now,
+        );
+        ports
+            .versions
+            .commit(Commit::NewPlan {
+                plan: &plan,
+                version: &v,
+            })
+            .await
+            .unwrap();
         out.push((plan.id, slug));
     }
     (user.id, out)
@@ -76,10 +121,28 @@ async fn push(ports: &Ports, plan: PlanId, by: UserId, i: usize) {
         let latest = ports.versions.latest(plan).await.unwrap().unwrap();
         let (html, idx) = doc(i);
         let now = Utc::now();
-        let v = Version::next_after(Some(&latest), plan, "Bench", SourceFormat::Html, html.clone(), html, idx, by, now);
+        let v = Version::next_after(
+            Some(&latest),
+            plan,
+            "Bench",
+            SourceFormat::Html,
+            html.clone(),
+            html,
+            idx,
+            by,
+            now,
+        );
         let mut next = current.clone();
-        next.record_version(v.meta.number.get(), "Bench", now).unwrap();
-        match ports.versions.commit(Commit::NextVersion { plan: &next, version: &v }).await {
+        next.record_version(v.meta.number.get(), "Bench", now)
+            .unwrap();
+        match ports
+            .versions
+            .commit(Commit::NextVersion {
+                plan: &next,
+                version: &v,
+            })
+            .await
+        {
             Ok(()) => return,
             Err(VersionRepoError::Conflict) => continue,
             Err(e) => panic!("{e:#}"),
@@ -161,16 +224,24 @@ async fn run(name: &str, ports: Ports, a: &Args) {
 }
 
 fn admin(url: &str, sql: &str) {
-    use diesel::connection::SimpleConnection;
     use diesel::Connection;
-    diesel::pg::PgConnection::establish(url).unwrap().batch_execute(sql).unwrap();
+    use diesel::connection::SimpleConnection;
+    diesel::pg::PgConnection::establish(url)
+        .unwrap()
+        .batch_execute(sql)
+        .unwrap();
 }
 
 #[tokio::main]
 async fn main() {
     let a = args();
-    let options = StoreOptions { max_connections: a.concurrency as u32 + 2, ..StoreOptions::default() };
-    println!("| backend | version inserts | p50 | p99 | reads (plan + latest version) | p50 | p99 |");
+    let options = StoreOptions {
+        max_connections: a.concurrency as u32 + 2,
+        ..StoreOptions::default()
+    };
+    println!(
+        "| backend | version inserts | p50 | p99 | reads (plan + latest version) | p50 | p99 |"
+    );
     println!("|---|---|---|---|---|---|---|");
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(DbTarget::Sqlite(dir.path().join("bench.db")), &options).unwrap();
@@ -179,9 +250,16 @@ async fn main() {
     match &a.pg {
         Some(url) => {
             let schema = format!("pp_bench_{}", std::process::id());
-            admin(url, &format!("DROP SCHEMA IF EXISTS {schema} CASCADE; CREATE SCHEMA {schema}"));
+            admin(
+                url,
+                &format!("DROP SCHEMA IF EXISTS {schema} CASCADE; CREATE SCHEMA {schema}"),
+            );
             let sep = if url.contains('?') { '&' } else { '?' };
-            let store = Store::open(DbTarget::Postgres(format!("{url}{sep}options=-csearch_path%3D{schema}")), &options).unwrap();
+            let store = Store::open(
+                DbTarget::Postgres(format!("{url}{sep}options=-csearch_path%3D{schema}")),
+                &options,
+            )
+            .unwrap();
             store.migrate().unwrap();
             run("PostgreSQL 15 (local, TCP)", store.ports(), &a).await;
             drop(store);

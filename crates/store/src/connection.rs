@@ -2,12 +2,12 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use anyhow::{anyhow, Context};
+use anyhow::{Context, anyhow};
 use diesel::connection::SimpleConnection;
 use diesel::pg::PgConnection;
 use diesel::sqlite::SqliteConnection;
 use diesel::{Connection, RunQueryDsl};
-use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
+use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
 use planpush_app::Ports;
 
 /// One connection to either backend.
@@ -90,7 +90,11 @@ pub struct StoreOptions {
 
 impl Default for StoreOptions {
     fn default() -> Self {
-        Self { max_connections: 8, connect_timeout: Duration::from_secs(10), sqlite_busy_timeout: Duration::from_secs(10) }
+        Self {
+            max_connections: 8,
+            connect_timeout: Duration::from_secs(10),
+            sqlite_busy_timeout: Duration::from_secs(10),
+        }
     }
 }
 
@@ -119,7 +123,10 @@ impl r2d2::ManageConnection for Manager {
     }
 
     fn is_valid(&self, conn: &mut DbConnection) -> Result<(), Self::Error> {
-        diesel::sql_query("SELECT 1").execute(conn).map(|_| ()).map_err(diesel::ConnectionError::CouldntSetupConfiguration)
+        diesel::sql_query("SELECT 1")
+            .execute(conn)
+            .map(|_| ())
+            .map_err(diesel::ConnectionError::CouldntSetupConfiguration)
     }
 
     fn has_broken(&self, _conn: &mut DbConnection) -> bool {
@@ -145,15 +152,24 @@ impl Store {
     /// Opens a pool and checks one connection, so a wrong URL, a refused connection or a TLS
     /// failure is reported now, with the driver's own message.
     pub fn open(target: DbTarget, options: &StoreOptions) -> Result<Arc<Self>, OpenError> {
-        let connect_err = |cause: String| OpenError::Connect { target: target.redacted(), cause };
+        let connect_err = |cause: String| OpenError::Connect {
+            target: target.redacted(),
+            cause,
+        };
         if let DbTarget::Sqlite(path) = &target
             && let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty())
         {
-            std::fs::create_dir_all(dir).map_err(|e| connect_err(format!("cannot create directory {}: {e}", dir.display())))?;
+            std::fs::create_dir_all(dir).map_err(|e| {
+                connect_err(format!("cannot create directory {}: {e}", dir.display()))
+            })?;
         }
-        let manager = Manager { target: target.clone(), busy_timeout_ms: options.sqlite_busy_timeout.as_millis() };
+        let manager = Manager {
+            target: target.clone(),
+            busy_timeout_ms: options.sqlite_busy_timeout.as_millis(),
+        };
         // Establish one connection by hand first: r2d2 would only report a timeout.
-        r2d2::ManageConnection::connect(&manager).map_err(|e| connect_err(e.to_string().trim().to_owned()))?;
+        r2d2::ManageConnection::connect(&manager)
+            .map_err(|e| connect_err(e.to_string().trim().to_owned()))?;
         let pool = r2d2::Pool::builder()
             .max_size(options.max_connections)
             .min_idle(Some(1))
@@ -173,11 +189,18 @@ impl Store {
 
     /// Runs pending migrations; returns the versions applied.
     pub fn migrate(&self) -> Result<Vec<String>, OpenError> {
-        let err = |cause: String| OpenError::Migrate { target: self.target.redacted(), cause };
+        let err = |cause: String| OpenError::Migrate {
+            target: self.target.redacted(),
+            cause,
+        };
         let mut conn = self.pool.get().map_err(|e| err(e.to_string()))?;
         let applied = match &mut *conn {
-            DbConnection::Sqlite(c) => c.run_pending_migrations(SQLITE_MIGRATIONS).map(|v| v.iter().map(ToString::to_string).collect()),
-            DbConnection::Pg(c) => c.run_pending_migrations(POSTGRES_MIGRATIONS).map(|v| v.iter().map(ToString::to_string).collect()),
+            DbConnection::Sqlite(c) => c
+                .run_pending_migrations(SQLITE_MIGRATIONS)
+                .map(|v| v.iter().map(ToString::to_string).collect()),
+            DbConnection::Pg(c) => c
+                .run_pending_migrations(POSTGRES_MIGRATIONS)
+                .map(|v| v.iter().map(ToString::to_string).collect()),
         };
         applied.map_err(|e| err(e.to_string()))
     }
@@ -185,10 +208,18 @@ impl Store {
     /// Applies the next pending migration only and returns its version; `None` when none is pending
     /// (for the migration tests).
     pub fn migrate_next(&self) -> Result<Option<String>, OpenError> {
-        let err = |cause: String| OpenError::Migrate { target: self.target.redacted(), cause };
+        let err = |cause: String| OpenError::Migrate {
+            target: self.target.redacted(),
+            cause,
+        };
         let mut conn = self.pool.get().map_err(|e| err(e.to_string()))?;
-        fn step<C: MigrationHarness<B>, B: diesel::backend::Backend>(c: &mut C, source: EmbeddedMigrations) -> diesel::migration::Result<Option<String>> {
-            let Some(next) = c.pending_migrations(source)?.into_iter().next() else { return Ok(None) };
+        fn step<C: MigrationHarness<B>, B: diesel::backend::Backend>(
+            c: &mut C,
+            source: EmbeddedMigrations,
+        ) -> diesel::migration::Result<Option<String>> {
+            let Some(next) = c.pending_migrations(source)?.into_iter().next() else {
+                return Ok(None);
+            };
             let name = next.name().version().to_string();
             c.run_migration(&*next)?;
             Ok(Some(name))
@@ -222,7 +253,11 @@ impl Store {
             }
         };
         let mut conn = self.pool.get()?;
-        let mut lines: Vec<String> = diesel::sql_query(sql).load::<Line>(&mut *conn)?.into_iter().map(|l| l.line).collect();
+        let mut lines: Vec<String> = diesel::sql_query(sql)
+            .load::<Line>(&mut *conn)?
+            .into_iter()
+            .map(|l| l.line)
+            .collect();
         lines.sort();
         Ok(lines)
     }
@@ -230,7 +265,9 @@ impl Store {
     /// Runs a read-only diagnostic query (tests, `planpush-server` admin commands).
     pub fn raw_query<T>(&self, sql: &str) -> anyhow::Result<Vec<T>>
     where
-        T: diesel::QueryableByName<diesel::pg::Pg> + diesel::QueryableByName<diesel::sqlite::Sqlite> + 'static,
+        T: diesel::QueryableByName<diesel::pg::Pg>
+            + diesel::QueryableByName<diesel::sqlite::Sqlite>
+            + 'static,
     {
         let mut conn = self.pool.get()?;
         Ok(match &mut *conn {
@@ -241,11 +278,18 @@ impl Store {
 
     /// Reverts the most recent migration (for the migration tests and `planpush-server migrate --down`).
     pub fn revert_last_migration(&self) -> Result<String, OpenError> {
-        let err = |cause: String| OpenError::Migrate { target: self.target.redacted(), cause };
+        let err = |cause: String| OpenError::Migrate {
+            target: self.target.redacted(),
+            cause,
+        };
         let mut conn = self.pool.get().map_err(|e| err(e.to_string()))?;
         let reverted = match &mut *conn {
-            DbConnection::Sqlite(c) => c.revert_last_migration(SQLITE_MIGRATIONS).map(|v| v.to_string()),
-            DbConnection::Pg(c) => c.revert_last_migration(POSTGRES_MIGRATIONS).map(|v| v.to_string()),
+            DbConnection::Sqlite(c) => c
+                .revert_last_migration(SQLITE_MIGRATIONS)
+                .map(|v| v.to_string()),
+            DbConnection::Pg(c) => c
+                .revert_last_migration(POSTGRES_MIGRATIONS)
+                .map(|v| v.to_string()),
         };
         reverted.map_err(|e| err(e.to_string()))
     }
@@ -271,7 +315,10 @@ impl Store {
     }
 
     /// Runs `f` with a pooled connection on the blocking thread pool.
-    pub(crate) async fn run<T, E>(&self, f: impl FnOnce(&mut DbConnection) -> Result<T, E> + Send + 'static) -> Result<T, E>
+    pub(crate) async fn run<T, E>(
+        &self,
+        f: impl FnOnce(&mut DbConnection) -> Result<T, E> + Send + 'static,
+    ) -> Result<T, E>
     where
         T: Send + 'static,
         E: From<anyhow::Error> + Send + 'static,
@@ -292,8 +339,14 @@ mod tests {
 
     #[test]
     fn passwords_are_redacted() {
-        assert_eq!(redact("postgres://app:s3cret@db:5432/pp"), "postgres://app:***@db:5432/pp");
+        assert_eq!(
+            redact("postgres://app:s3cret@db:5432/pp"),
+            "postgres://app:***@db:5432/pp"
+        );
         assert_eq!(redact("postgres://app@db/pp"), "postgres://app@db/pp");
-        assert_eq!(DbTarget::Postgres("postgres://u:hunter2@h/db".into()).redacted(), "postgres://u:***@h/db");
+        assert_eq!(
+            DbTarget::Postgres("postgres://u:hunter2@h/db".into()).redacted(),
+            "postgres://u:***@h/db"
+        );
     }
 }

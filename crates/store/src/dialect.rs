@@ -6,30 +6,39 @@
 //! - Upserts: the same `ON CONFLICT` statement, executed on each backend's own connection type
 //!   (the multi-backend connection does not expose `ON CONFLICT`), and multi-row inserts likewise.
 
-use diesel::connection::{AnsiTransactionManager, TransactionManager};
 use diesel::Connection;
+use diesel::connection::{AnsiTransactionManager, TransactionManager};
 
 use crate::DbConnection;
 
 /// Runs `f` in a write transaction; commits on `Ok`, rolls back on `Err` or panic. Failures of the
 /// transaction itself become the port's `Unknown` error.
-pub fn write_tx<T, E>(conn: &mut DbConnection, f: impl FnOnce(&mut DbConnection) -> Result<T, E>) -> Result<T, E>
+pub fn write_tx<T, E>(
+    conn: &mut DbConnection,
+    f: impl FnOnce(&mut DbConnection) -> Result<T, E>,
+) -> Result<T, E>
 where
     E: From<anyhow::Error>,
 {
     if matches!(conn, DbConnection::Pg(_)) {
-        return conn.transaction(|c| f(c).map_err(TxError::App)).map_err(|e| match e {
-            TxError::App(e) => e,
-            TxError::Db(e) => E::from(e.into()),
-        });
+        return conn
+            .transaction(|c| f(c).map_err(TxError::App))
+            .map_err(|e| match e {
+                TxError::App(e) => e,
+                TxError::Db(e) => E::from(e.into()),
+            });
     }
     let db = |e: diesel::result::Error| E::from(e.into());
     // Begin through the SQLite connection's own transaction manager, so statements that open
     // nested transactions (savepoints) inside `f` still work.
-    let DbConnection::Sqlite(c) = conn else { unreachable!("PostgreSQL handled above") };
+    let DbConnection::Sqlite(c) = conn else {
+        unreachable!("PostgreSQL handled above")
+    };
     AnsiTransactionManager::begin_transaction_sql(c, "BEGIN IMMEDIATE").map_err(db)?;
     let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(conn)));
-    let DbConnection::Sqlite(c) = conn else { unreachable!("the backend does not change") };
+    let DbConnection::Sqlite(c) = conn else {
+        unreachable!("the backend does not change")
+    };
     match result {
         Ok(Ok(v)) => match AnsiTransactionManager::commit_transaction(c) {
             Ok(()) => Ok(v),
@@ -73,5 +82,8 @@ pub(crate) use on_backend;
 
 /// Whether a Diesel error is a unique-constraint violation.
 pub fn is_unique_violation(e: &diesel::result::Error) -> bool {
-    matches!(e, diesel::result::Error::DatabaseError(diesel::result::DatabaseErrorKind::UniqueViolation, _))
+    matches!(
+        e,
+        diesel::result::Error::DatabaseError(diesel::result::DatabaseErrorKind::UniqueViolation, _)
+    )
 }

@@ -1,6 +1,6 @@
 //! Conversions between domain values and column values.
 
-use anyhow::{anyhow, Context};
+use anyhow::{Context, anyhow};
 use chrono::{DateTime, NaiveDateTime, Utc};
 use uuid::Uuid;
 

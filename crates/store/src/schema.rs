@@ -187,6 +187,18 @@ diesel::joinable!(comments -> plans (plan_id));
 diesel::joinable!(plan_views -> plans (plan_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
-    users, identities, role_grants, group_mappings, web_sessions, api_tokens, device_grants, plans, versions, comments, plan_views,
-    audit_log, kv, outbox,
+    users,
+    identities,
+    role_grants,
+    group_mappings,
+    web_sessions,
+    api_tokens,
+    device_grants,
+    plans,
+    versions,
+    comments,
+    plan_views,
+    audit_log,
+    kv,
+    outbox,
 );

@@ -4,7 +4,9 @@ use serde::{Deserialize, Serialize};
 
 /// Why a string is not an anchor id.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("invalid anchor {input:?}: use 1 to 128 characters of letters, digits, '-', '_', '.' or ':', starting with a letter or digit")]
+#[error(
+    "invalid anchor {input:?}: use 1 to 128 characters of letters, digits, '-', '_', '.' or ':', starting with a letter or digit"
+)]
 pub struct InvalidAnchor {
     pub input: String,
 }
@@ -21,8 +23,15 @@ impl AnchorId {
         let ok = !s.is_empty()
             && s.len() <= 128
             && s.as_bytes()[0].is_ascii_alphanumeric()
-            && s.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b':'));
-        if ok { Ok(Self(s.to_owned())) } else { Err(InvalidAnchor { input: s.chars().take(140).collect() }) }
+            && s.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b':'));
+        if ok {
+            Ok(Self(s.to_owned()))
+        } else {
+            Err(InvalidAnchor {
+                input: s.chars().take(140).collect(),
+            })
+        }
     }
     pub fn as_str(&self) -> &str {
         &self.0

@@ -16,10 +16,15 @@ pub struct FakeVersions {
 
 impl FakeVersions {
     pub fn new(plans: Arc<FakePlans>) -> Self {
-        Self { plans, versions: Mutex::default() }
+        Self {
+            plans,
+            versions: Mutex::default(),
+        }
     }
     fn lock(&self) -> MutexGuard<'_, Vec<Version>> {
-        self.versions.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+        self.versions
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 }
 
@@ -42,7 +47,11 @@ impl VersionRepository for FakeVersions {
             }
             Commit::NextVersion { plan, version } => {
                 let expected = version.meta.number.previous().map_or(0, VersionNumber::get);
-                if !self.plans.advance_version(plan, expected).map_err(plan_err)? {
+                if !self
+                    .plans
+                    .advance_version(plan, expected)
+                    .map_err(plan_err)?
+                {
                     return Err(VersionRepoError::Conflict);
                 }
                 versions.push(version.clone());
@@ -50,28 +59,59 @@ impl VersionRepository for FakeVersions {
         }
         Ok(())
     }
-    async fn get(&self, plan_id: PlanId, number: VersionNumber) -> Result<Version, VersionRepoError> {
+    async fn get(
+        &self,
+        plan_id: PlanId,
+        number: VersionNumber,
+    ) -> Result<Version, VersionRepoError> {
         self.lock()
             .iter()
-            .find(|v| v.meta.plan_id == plan_id && v.meta.number == number && v.meta.purged_at.is_none())
+            .find(|v| {
+                v.meta.plan_id == plan_id && v.meta.number == number && v.meta.purged_at.is_none()
+            })
             .cloned()
             .ok_or(VersionRepoError::NotFound)
     }
     async fn latest(&self, plan_id: PlanId) -> Result<Option<Version>, VersionRepoError> {
-        Ok(self.lock().iter().filter(|v| v.meta.plan_id == plan_id).max_by_key(|v| v.meta.number).cloned())
+        Ok(self
+            .lock()
+            .iter()
+            .filter(|v| v.meta.plan_id == plan_id)
+            .max_by_key(|v| v.meta.number)
+            .cloned())
     }
     async fn history(&self, plan_id: PlanId) -> Result<Vec<VersionMeta>, VersionRepoError> {
-        let mut v: Vec<_> = self.lock().iter().filter(|v| v.meta.plan_id == plan_id).map(|v| v.meta.clone()).collect();
+        let mut v: Vec<_> = self
+            .lock()
+            .iter()
+            .filter(|v| v.meta.plan_id == plan_id)
+            .map(|v| v.meta.clone())
+            .collect();
         v.sort_by_key(|m| m.number);
         Ok(v)
     }
-    async fn purge_before(&self, cutoff: DateTime<Utc>, now: DateTime<Utc>) -> Result<u64, VersionRepoError> {
+    async fn purge_before(
+        &self,
+        cutoff: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Result<u64, VersionRepoError> {
         let mut n = 0;
-        let snapshot: Vec<(PlanId, VersionNumber)> = self.lock().iter().map(|v| (v.meta.plan_id, v.meta.number)).collect();
+        let snapshot: Vec<(PlanId, VersionNumber)> = self
+            .lock()
+            .iter()
+            .map(|v| (v.meta.plan_id, v.meta.number))
+            .collect();
         for (plan_id, number) in snapshot {
-            let current = self.plans.get(plan_id).await.map_err(plan_err)?.current_version;
+            let current = self
+                .plans
+                .get(plan_id)
+                .await
+                .map_err(plan_err)?
+                .current_version;
             let mut g = self.lock();
-            if let Some(v) = g.iter_mut().find(|v| v.meta.plan_id == plan_id && v.meta.number == number)
+            if let Some(v) = g
+                .iter_mut()
+                .find(|v| v.meta.plan_id == plan_id && v.meta.number == number)
                 && v.meta.purged_at.is_none()
                 && v.meta.pushed_at < cutoff
                 && number.get() != current

@@ -24,9 +24,15 @@ pub enum VersionRepoError {
 #[derive(Debug, Clone, Copy)]
 pub enum Commit<'a> {
     /// The first push: the plan (with `current_version == 1`) and version 1, together.
-    NewPlan { plan: &'a Plan, version: &'a Version },
+    NewPlan {
+        plan: &'a Plan,
+        version: &'a Version,
+    },
     /// A later push: version `n` of an existing plan, whose `current_version` is `n` in `plan`.
-    NextVersion { plan: &'a Plan, version: &'a Version },
+    NextVersion {
+        plan: &'a Plan,
+        version: &'a Version,
+    },
 }
 
 #[cfg_attr(any(test, feature = "mock"), mockall::automock)]
@@ -39,12 +45,20 @@ pub trait VersionRepository: Send + Sync {
     async fn commit<'a>(&self, commit: Commit<'a>) -> Result<(), VersionRepoError>;
     /// A complete snapshot. MUST return `NotFound` if the version does not exist or its content has
     /// been purged (use [`VersionRepository::history`] for metadata).
-    async fn get(&self, plan_id: PlanId, number: VersionNumber) -> Result<Version, VersionRepoError>;
+    async fn get(
+        &self,
+        plan_id: PlanId,
+        number: VersionNumber,
+    ) -> Result<Version, VersionRepoError>;
     /// The newest version's snapshot, if the plan has any.
     async fn latest(&self, plan_id: PlanId) -> Result<Option<Version>, VersionRepoError>;
     /// Metadata of every version of a plan, oldest first (purged ones included).
     async fn history(&self, plan_id: PlanId) -> Result<Vec<VersionMeta>, VersionRepoError>;
     /// Purges the content of versions pushed before `cutoff`, except each plan's current version,
     /// keeping their metadata. Returns how many were purged.
-    async fn purge_before(&self, cutoff: DateTime<Utc>, now: DateTime<Utc>) -> Result<u64, VersionRepoError>;
+    async fn purge_before(
+        &self,
+        cutoff: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Result<u64, VersionRepoError>;
 }

@@ -18,7 +18,12 @@ impl RetentionPolicy {
         now - Duration::days(i64::from(self.days))
     }
     /// The rule: purge content older than the cutoff, never the plan's current version, never twice.
-    pub fn should_purge(&self, meta: &VersionMeta, current: VersionNumber, now: DateTime<Utc>) -> bool {
+    pub fn should_purge(
+        &self,
+        meta: &VersionMeta,
+        current: VersionNumber,
+        now: DateTime<Utc>,
+    ) -> bool {
         meta.purged_at.is_none() && meta.number != current && meta.pushed_at < self.cutoff(now)
     }
 }

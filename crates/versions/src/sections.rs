@@ -113,7 +113,8 @@ impl ChangeSet {
     pub fn between(old: Option<&SectionIndex>, new: &SectionIndex) -> Self {
         let empty = SectionIndex::default();
         let old = old.unwrap_or(&empty);
-        let before: HashMap<&AnchorId, &ContentHash> = old.0.iter().map(|e| (&e.anchor, &e.hash)).collect();
+        let before: HashMap<&AnchorId, &ContentHash> =
+            old.0.iter().map(|e| (&e.anchor, &e.hash)).collect();
         let mut cs = ChangeSet::default();
         for e in &new.0 {
             match before.get(&e.anchor) {
@@ -122,7 +123,12 @@ impl ChangeSet {
                 Some(_) => cs.unchanged.push(e.anchor.clone()),
             }
         }
-        cs.removed = old.0.iter().filter(|e| !new.contains(&e.anchor)).map(|e| e.anchor.clone()).collect();
+        cs.removed = old
+            .0
+            .iter()
+            .filter(|e| !new.contains(&e.anchor))
+            .map(|e| e.anchor.clone())
+            .collect();
         cs
     }
     /// True when nothing was added, removed or changed.
@@ -139,7 +145,11 @@ mod tests {
         SectionIndex::new(
             entries
                 .iter()
-                .map(|(a, h)| SectionEntry { anchor: AnchorId::parse(a).unwrap(), title: a.to_string(), hash: ContentHash::from_bytes([*h; 32]) })
+                .map(|(a, h)| SectionEntry {
+                    anchor: AnchorId::parse(a).unwrap(),
+                    title: a.to_string(),
+                    hash: ContentHash::from_bytes([*h; 32]),
+                })
                 .collect(),
         )
         .unwrap()
@@ -154,9 +164,21 @@ mod tests {
         let cases: &[Row] = &[
             (&[], &[("a", 1), ("b", 1)], [&["a", "b"], &[], &[], &[]]),
             (&[("a", 1)], &[("a", 1)], [&[], &[], &[], &["a"]]),
-            (&[("a", 1), ("b", 1)], &[("b", 2), ("c", 1)], [&["c"], &["a"], &["b"], &[]]),
-            (&[("a", 1), ("b", 2)], &[("b", 2), ("a", 1)], [&[], &[], &[], &["b", "a"]]),
-            (&[("a", 1), ("b", 1), ("c", 1)], &[], [&[], &["a", "b", "c"], &[], &[]]),
+            (
+                &[("a", 1), ("b", 1)],
+                &[("b", 2), ("c", 1)],
+                [&["c"], &["a"], &["b"], &[]],
+            ),
+            (
+                &[("a", 1), ("b", 2)],
+                &[("b", 2), ("a", 1)],
+                [&[], &[], &[], &["b", "a"]],
+            ),
+            (
+                &[("a", 1), ("b", 1), ("c", 1)],
+                &[],
+                [&[], &["a", "b", "c"], &[], &[]],
+            ),
         ];
         for (old, new, [added, removed, changed, unchanged]) in cases {
             let cs = ChangeSet::between(Some(&idx(old)), &idx(new));
@@ -166,13 +188,23 @@ mod tests {
             assert_eq!(names(&cs.unchanged), *unchanged);
         }
         assert!(ChangeSet::between(Some(&idx(&[("a", 1)])), &idx(&[("a", 1)])).is_empty());
-        assert_eq!(names(&ChangeSet::between(None, &idx(&[("a", 1)])).added), ["a"]);
+        assert_eq!(
+            names(&ChangeSet::between(None, &idx(&[("a", 1)])).added),
+            ["a"]
+        );
     }
 
     #[test]
     fn duplicate_anchors_are_rejected_and_serde_round_trips() {
-        let e = SectionEntry { anchor: AnchorId::parse("a").unwrap(), title: "A".into(), hash: ContentHash::from_bytes([0; 32]) };
-        assert_eq!(SectionIndex::new(vec![e.clone(), e.clone()]), Err(DuplicateAnchor(e.anchor.clone())));
+        let e = SectionEntry {
+            anchor: AnchorId::parse("a").unwrap(),
+            title: "A".into(),
+            hash: ContentHash::from_bytes([0; 32]),
+        };
+        assert_eq!(
+            SectionIndex::new(vec![e.clone(), e.clone()]),
+            Err(DuplicateAnchor(e.anchor.clone()))
+        );
         let i = idx(&[("a", 1), ("b", 2)]);
         let json = serde_json::to_string(&i).unwrap();
         assert_eq!(serde_json::from_str::<SectionIndex>(&json).unwrap(), i);

@@ -17,7 +17,9 @@ impl VersionNumber {
     pub const FIRST: VersionNumber = VersionNumber(NonZeroU32::MIN);
 
     pub fn new(n: u32) -> Result<Self, InvalidInput> {
-        NonZeroU32::new(n).map(Self).ok_or_else(|| InvalidInput::new("version", "versions start at 1"))
+        NonZeroU32::new(n)
+            .map(Self)
+            .ok_or_else(|| InvalidInput::new("version", "versions start at 1"))
     }
     pub fn get(self) -> u32 {
         self.0.get()
@@ -104,7 +106,16 @@ impl Version {
         let number = previous.map_or(VersionNumber::FIRST, |p| p.meta.number.next());
         let changes = ChangeSet::between(previous.map(|p| &p.sections), &sections);
         Self {
-            meta: VersionMeta { plan_id, number, title: title.to_owned(), format, changes, pushed_by, pushed_at: now, purged_at: None },
+            meta: VersionMeta {
+                plan_id,
+                number,
+                title: title.to_owned(),
+                format,
+                changes,
+                pushed_by,
+                pushed_at: now,
+                purged_at: None,
+            },
             source,
             html,
             sections,
@@ -136,11 +147,31 @@ mod tests {
         let plan = PlanId::new();
         let user = UserId::new();
         let t = DateTime::UNIX_EPOCH;
-        let v1 = Version::next_after(None, plan, "T", SourceFormat::Html, "<p>a</p>".into(), "<p>a</p>".into(), SectionIndex::default(), user, t);
+        let v1 = Version::next_after(
+            None,
+            plan,
+            "T",
+            SourceFormat::Html,
+            "<p>a</p>".into(),
+            "<p>a</p>".into(),
+            SectionIndex::default(),
+            user,
+            t,
+        );
         assert_eq!(v1.meta.number.get(), 1);
         assert!(v1.same_source(SourceFormat::Html, "<p>a</p>"));
         assert!(!v1.same_source(SourceFormat::Markdown, "<p>a</p>"));
-        let v2 = Version::next_after(Some(&v1), plan, "T", SourceFormat::Html, "b".into(), "b".into(), SectionIndex::default(), user, t);
+        let v2 = Version::next_after(
+            Some(&v1),
+            plan,
+            "T",
+            SourceFormat::Html,
+            "b".into(),
+            "b".into(),
+            SectionIndex::default(),
+            user,
+            t,
+        );
         assert_eq!(v2.meta.number.get(), 2);
         assert!(v2.meta.changes.is_empty());
     }

@@ -2,8 +2,8 @@
 //! to show; failures it cannot act on are logged in full and answered with a generic message, never
 //! their text.
 
-use actix_web::http::StatusCode;
 use actix_web::HttpResponse;
+use actix_web::http::StatusCode;
 use serde::Serialize;
 
 /// The JSON error body.
@@ -15,5 +15,8 @@ pub struct ErrorBody<'a> {
 
 /// Builds a JSON error response.
 pub fn json_error(status: StatusCode, code: &str, message: &str) -> HttpResponse {
-    HttpResponse::build(status).json(ErrorBody { error: code, message })
+    HttpResponse::build(status).json(ErrorBody {
+        error: code,
+        message,
+    })
 }

@@ -20,6 +20,7 @@ pub struct AppState {
 /// Registers every route of the service.
 pub fn configure(state: AppState) -> impl FnOnce(&mut web::ServiceConfig) {
     move |cfg| {
-        cfg.app_data(web::Data::new(state)).configure(health::routes);
+        cfg.app_data(web::Data::new(state))
+            .configure(health::routes);
     }
 }

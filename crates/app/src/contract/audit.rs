@@ -24,15 +24,24 @@ pub async fn audit_record_and_page(p: &Ports) {
     // five events, two sharing an instant (the id breaks the tie)
     let events: Vec<AuditEvent> = [0, 1, 1, 2, 3]
         .iter()
-        .map(|s| AuditEvent::new(AuditAction::PlanPushed, Some(actor), t(*s)).target("plan", "p1").detail("version", *s).ip("10.0.0.1".parse().ok()))
+        .map(|s| {
+            AuditEvent::new(AuditAction::PlanPushed, Some(actor), t(*s))
+                .target("plan", "p1")
+                .detail("version", *s)
+                .ip("10.0.0.1".parse().ok())
+        })
         .collect();
     p.audit_sink.record(&events[..2]).await.unwrap();
     p.audit_sink.record(&events[2..]).await.unwrap();
     p.audit_sink.record(&[]).await.unwrap();
 
     let mut want = events.clone();
-    want.sort_by(|a, b| (b.at, b.id).cmp(&(a.at, a.id)));
-    let one = p.audit_query.page(&AuditFilter::default(), None, 1000).await.unwrap();
+    want.sort_by_key(|e| std::cmp::Reverse((e.at, e.id)));
+    let one = p
+        .audit_query
+        .page(&AuditFilter::default(), None, 1000)
+        .await
+        .unwrap();
     assert_eq!(one.events, want, "newest first, everything round-trips");
     assert_eq!(one.next, None);
 
@@ -40,7 +49,11 @@ pub async fn audit_record_and_page(p: &Ports) {
     assert_eq!(pages.iter().map(Vec::len).collect::<Vec<_>>(), [2, 2, 1]);
     assert_eq!(pages.concat(), want, "pages neither skip nor repeat");
     let exact = all_pages(p, &AuditFilter::default(), 5).await;
-    assert_eq!(exact.len(), 1, "no empty trailing page when the count divides evenly");
+    assert_eq!(
+        exact.len(),
+        1,
+        "no empty trailing page when the count divides evenly"
+    );
 }
 
 pub async fn audit_filters(p: &Ports) {
@@ -55,10 +68,56 @@ pub async fn audit_filters(p: &Ports) {
     ];
     p.audit_sink.record(&events).await.unwrap();
     let count = |f: AuditFilter| async move { all_pages(p, &f, 2).await.concat().len() };
-    assert_eq!(count(AuditFilter { actor: Some(ada), ..Default::default() }).await, 2);
-    assert_eq!(count(AuditFilter { action: Some(AuditAction::PlanPushed), ..Default::default() }).await, 2);
-    assert_eq!(count(AuditFilter { target: Some("plan:two".into()), ..Default::default() }).await, 2);
-    assert_eq!(count(AuditFilter { from: Some(t(20)), to: Some(t(40)), ..Default::default() }).await, 2, "from inclusive, to exclusive");
-    assert_eq!(count(AuditFilter { actor: Some(bob), action: Some(AuditAction::PlanPushed), from: Some(t(30)), ..Default::default() }).await, 1);
-    assert_eq!(count(AuditFilter { actor: Some(UserId::new()), ..Default::default() }).await, 0);
+    assert_eq!(
+        count(AuditFilter {
+            actor: Some(ada),
+            ..Default::default()
+        })
+        .await,
+        2
+    );
+    assert_eq!(
+        count(AuditFilter {
+            action: Some(AuditAction::PlanPushed),
+            ..Default::default()
+        })
+        .await,
+        2
+    );
+    assert_eq!(
+        count(AuditFilter {
+            target: Some("plan:two".into()),
+            ..Default::default()
+        })
+        .await,
+        2
+    );
+    assert_eq!(
+        count(AuditFilter {
+            from: Some(t(20)),
+            to: Some(t(40)),
+            ..Default::default()
+        })
+        .await,
+        2,
+        "from inclusive, to exclusive"
+    );
+    assert_eq!(
+        count(AuditFilter {
+            actor: Some(bob),
+            action: Some(AuditAction::PlanPushed),
+            from: Some(t(30)),
+            ..Default::default()
+        })
+        .await,
+        1
+    );
+    assert_eq!(
+        count(AuditFilter {
+            actor: Some(UserId::new()),
+            ..Default::default()
+        })
+        .await,
+        0
+    );
 }

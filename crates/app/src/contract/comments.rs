@@ -18,15 +18,41 @@ pub async fn comments_crud_and_filters(p: &Ports) {
     let bob = user(p, "bob").await;
     let (plan, _) = new_plan(p, &ada, "p", Visibility::Published, 0).await;
     let quote = TextQuote::new("rotate refresh tokens", "we will ", " on every use").unwrap();
-    let mut a = Comment::thread(plan.id, ada.id, VersionNumber::FIRST, anchor("auth-flow"), Some(quote), body("Why **rotate**?"), t(1));
-    let b = Comment::thread(plan.id, bob.id, VersionNumber::FIRST, anchor("data-model"), None, body("PK?"), t(2));
-    let reply = Comment::reply(&a, bob.id, VersionNumber::FIRST, body("Reuse detection."), t(3)).unwrap();
+    let mut a = Comment::thread(
+        plan.id,
+        ada.id,
+        VersionNumber::FIRST,
+        anchor("auth-flow"),
+        Some(quote),
+        body("Why **rotate**?"),
+        t(1),
+    );
+    let b = Comment::thread(
+        plan.id,
+        bob.id,
+        VersionNumber::FIRST,
+        anchor("data-model"),
+        None,
+        body("PK?"),
+        t(2),
+    );
+    let reply = Comment::reply(
+        &a,
+        bob.id,
+        VersionNumber::FIRST,
+        body("Reuse detection."),
+        t(3),
+    )
+    .unwrap();
     for c in [&a, &b, &reply] {
         p.comments.insert(c).await.unwrap();
     }
     assert_eq!(p.comments.get(a.id).await.unwrap(), a);
     assert_eq!(p.comments.get(reply.id).await.unwrap(), reply);
-    assert!(matches!(p.comments.get(CommentId::new()).await, Err(CommentRepoError::NotFound)));
+    assert!(matches!(
+        p.comments.get(CommentId::new()).await,
+        Err(CommentRepoError::NotFound)
+    ));
     assert_eq!(p.comments.count_open(plan.id).await.unwrap(), 2);
 
     a.resolve(bob.id, t(4)).unwrap();
@@ -41,39 +67,112 @@ pub async fn comments_crud_and_filters(p: &Ports) {
         let comments = p.comments.clone();
         async move { comments.list(plan.id, &f).await.unwrap() }
     };
-    assert_eq!(ids(list(StateFilter::All, None).await), [a.id, b.id, reply.id], "oldest first");
+    assert_eq!(
+        ids(list(StateFilter::All, None).await),
+        [a.id, b.id, reply.id],
+        "oldest first"
+    );
     assert_eq!(ids(list(StateFilter::Open, None).await), [b.id]);
-    assert_eq!(ids(list(StateFilter::Resolved, None).await), [a.id, reply.id], "replies follow their thread");
-    assert_eq!(ids(list(StateFilter::All, Some(anchor("auth-flow"))).await), [a.id, reply.id]);
-    assert!(list(StateFilter::All, Some(anchor("nowhere"))).await.is_empty());
+    assert_eq!(
+        ids(list(StateFilter::Resolved, None).await),
+        [a.id, reply.id],
+        "replies follow their thread"
+    );
+    assert_eq!(
+        ids(list(StateFilter::All, Some(anchor("auth-flow"))).await),
+        [a.id, reply.id]
+    );
+    assert!(
+        list(StateFilter::All, Some(anchor("nowhere")))
+            .await
+            .is_empty()
+    );
 
     let mut b2 = b.clone();
     b2.delete(bob.id, t(6)).unwrap();
     p.comments.update(&b2).await.unwrap();
     assert_eq!(p.comments.get(b.id).await.unwrap(), b2);
-    assert_eq!(p.comments.count_open(plan.id).await.unwrap(), 0, "deleted threads are not open work");
-    let ghost = Comment::thread(plan.id, ada.id, VersionNumber::FIRST, anchor("x"), None, body("x"), t(0));
-    assert!(matches!(p.comments.update(&ghost).await, Err(CommentRepoError::NotFound)));
+    assert_eq!(
+        p.comments.count_open(plan.id).await.unwrap(),
+        0,
+        "deleted threads are not open work"
+    );
+    let ghost = Comment::thread(
+        plan.id,
+        ada.id,
+        VersionNumber::FIRST,
+        anchor("x"),
+        None,
+        body("x"),
+        t(0),
+    );
+    assert!(matches!(
+        p.comments.update(&ghost).await,
+        Err(CommentRepoError::NotFound)
+    ));
 }
 
 pub async fn comments_set_states(p: &Ports) {
     let ada = user(p, "ada").await;
     let (plan, _) = new_plan(p, &ada, "p", Visibility::Published, 0).await;
-    let a = Comment::thread(plan.id, ada.id, VersionNumber::FIRST, anchor("old"), None, body("a"), t(1));
-    let b = Comment::thread(plan.id, ada.id, VersionNumber::FIRST, anchor("b"), None, body("b"), t(2));
+    let a = Comment::thread(
+        plan.id,
+        ada.id,
+        VersionNumber::FIRST,
+        anchor("old"),
+        None,
+        body("a"),
+        t(1),
+    );
+    let b = Comment::thread(
+        plan.id,
+        ada.id,
+        VersionNumber::FIRST,
+        anchor("b"),
+        None,
+        body("b"),
+        t(2),
+    );
     let r = Comment::reply(&a, ada.id, VersionNumber::FIRST, body("r"), t(3)).unwrap();
     for c in [&a, &b, &r] {
         p.comments.insert(c).await.unwrap();
     }
     let moved = AnchorState::Moved { to: anchor("new") };
-    p.comments.set_states(&[(a.id, moved.clone()), (b.id, AnchorState::Changed)]).await.unwrap();
+    p.comments
+        .set_states(&[(a.id, moved.clone()), (b.id, AnchorState::Changed)])
+        .await
+        .unwrap();
     assert_eq!(p.comments.get(a.id).await.unwrap().state, moved);
-    assert_eq!(p.comments.get(r.id).await.unwrap().state, moved, "replies follow their thread");
-    assert_eq!(p.comments.get(b.id).await.unwrap().state, AnchorState::Changed);
-    let f = CommentFilter { state: StateFilter::All, anchor: Some(anchor("new")) };
-    assert_eq!(p.comments.list(plan.id, &f).await.unwrap().len(), 2, "found under the anchor it moved to");
+    assert_eq!(
+        p.comments.get(r.id).await.unwrap().state,
+        moved,
+        "replies follow their thread"
+    );
+    assert_eq!(
+        p.comments.get(b.id).await.unwrap().state,
+        AnchorState::Changed
+    );
+    let f = CommentFilter {
+        state: StateFilter::All,
+        anchor: Some(anchor("new")),
+    };
+    assert_eq!(
+        p.comments.list(plan.id, &f).await.unwrap().len(),
+        2,
+        "found under the anchor it moved to"
+    );
 
-    let res = p.comments.set_states(&[(b.id, AnchorState::Orphaned), (CommentId::new(), AnchorState::Anchored)]).await;
+    let res = p
+        .comments
+        .set_states(&[
+            (b.id, AnchorState::Orphaned),
+            (CommentId::new(), AnchorState::Anchored),
+        ])
+        .await;
     assert!(matches!(res, Err(CommentRepoError::NotFound)));
-    assert_eq!(p.comments.get(b.id).await.unwrap().state, AnchorState::Changed, "all or nothing");
+    assert_eq!(
+        p.comments.get(b.id).await.unwrap().state,
+        AnchorState::Changed,
+        "all or nothing"
+    );
 }

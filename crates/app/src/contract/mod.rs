@@ -35,7 +35,10 @@ pub fn t(secs: i64) -> DateTime<Utc> {
 /// Creates a user with a dev identity named after `login`.
 pub async fn user(p: &Ports, login: &str) -> User {
     let u = User::new(login, t(0)).unwrap();
-    p.users.create(&u, &ExternalIdentity::new(Provider::Dev, login).unwrap()).await.unwrap();
+    p.users
+        .create(&u, &ExternalIdentity::new(Provider::Dev, login).unwrap())
+        .await
+        .unwrap();
     u
 }
 

@@ -9,26 +9,83 @@ fn index(entries: &[(&str, u8)]) -> SectionIndex {
     SectionIndex::new(
         entries
             .iter()
-            .map(|(a, h)| SectionEntry { anchor: AnchorId::parse(a).unwrap(), title: format!("Title {a}"), hash: ContentHash::from_bytes([*h; 32]) })
+            .map(|(a, h)| SectionEntry {
+                anchor: AnchorId::parse(a).unwrap(),
+                title: format!("Title {a}"),
+                hash: ContentHash::from_bytes([*h; 32]),
+            })
             .collect(),
     )
     .unwrap()
 }
 
 /// Pushes a new plan with one version through the port, as the push use case does.
-pub async fn new_plan(p: &Ports, owner: &User, slug: &str, vis: Visibility, at: i64) -> (Plan, Version) {
-    let mut plan = Plan::new(Slug::parse(slug).unwrap(), &format!("Plan {slug}"), owner.id, vis, t(at)).unwrap();
-    let v = Version::next_after(None, plan.id, &plan.title, SourceFormat::Html, format!("<h1>{slug}</h1>"), format!("<h1>{slug}</h1>"), index(&[("a", 1)]), owner.id, t(at));
+pub async fn new_plan(
+    p: &Ports,
+    owner: &User,
+    slug: &str,
+    vis: Visibility,
+    at: i64,
+) -> (Plan, Version) {
+    let mut plan = Plan::new(
+        Slug::parse(slug).unwrap(),
+        &format!("Plan {slug}"),
+        owner.id,
+        vis,
+        t(at),
+    )
+    .unwrap();
+    let v = Version::next_after(
+        None,
+        plan.id,
+        &plan.title,
+        SourceFormat::Html,
+        format!("<h1>{slug}</h1>"),
+        format!("<h1>{slug}</h1>"),
+        index(&[("a", 1)]),
+        owner.id,
+        t(at),
+    );
     plan.record_version(1, &plan.title.clone(), t(at)).unwrap();
-    p.versions.commit(Commit::NewPlan { plan: &plan, version: &v }).await.unwrap();
+    p.versions
+        .commit(Commit::NewPlan {
+            plan: &plan,
+            version: &v,
+        })
+        .await
+        .unwrap();
     (plan, v)
 }
 
-async fn push_next(p: &Ports, plan: &mut Plan, prev: &Version, by: UserId, sections: SectionIndex, at: i64) -> Result<Version, VersionRepoError> {
-    let v = Version::next_after(Some(prev), plan.id, "Next title", SourceFormat::Markdown, format!("# v{at}"), format!("<h1>v{at}</h1>"), sections, by, t(at));
+async fn push_next(
+    p: &Ports,
+    plan: &mut Plan,
+    prev: &Version,
+    by: UserId,
+    sections: SectionIndex,
+    at: i64,
+) -> Result<Version, VersionRepoError> {
+    let v = Version::next_after(
+        Some(prev),
+        plan.id,
+        "Next title",
+        SourceFormat::Markdown,
+        format!("# v{at}"),
+        format!("<h1>v{at}</h1>"),
+        sections,
+        by,
+        t(at),
+    );
     let mut updated = plan.clone();
-    updated.record_version(v.meta.number.get(), "Next title", t(at)).unwrap();
-    p.versions.commit(Commit::NextVersion { plan: &updated, version: &v }).await?;
+    updated
+        .record_version(v.meta.number.get(), "Next title", t(at))
+        .unwrap();
+    p.versions
+        .commit(Commit::NextVersion {
+            plan: &updated,
+            version: &v,
+        })
+        .await?;
     *plan = updated;
     Ok(v)
 }
@@ -37,46 +94,114 @@ pub async fn plans_new_plan_commit(p: &Ports) {
     let ada = user(p, "ada").await;
     let (plan, v1) = new_plan(p, &ada, "auth-redesign", Visibility::Private, 0).await;
     assert_eq!(p.plans.get(plan.id).await.unwrap(), plan);
-    assert_eq!(p.plans.find_by_slug(&plan.slug).await.unwrap(), Some(plan.clone()));
-    assert_eq!(p.versions.get(plan.id, VersionNumber::FIRST).await.unwrap(), v1);
+    assert_eq!(
+        p.plans.find_by_slug(&plan.slug).await.unwrap(),
+        Some(plan.clone())
+    );
+    assert_eq!(
+        p.versions.get(plan.id, VersionNumber::FIRST).await.unwrap(),
+        v1
+    );
     assert_eq!(p.versions.latest(plan.id).await.unwrap(), Some(v1.clone()));
 
     // the same slug again: refused, and nothing of the second push is stored
-    let mut dup = Plan::new(plan.slug.clone(), "Other", ada.id, Visibility::Published, t(5)).unwrap();
+    let mut dup = Plan::new(
+        plan.slug.clone(),
+        "Other",
+        ada.id,
+        Visibility::Published,
+        t(5),
+    )
+    .unwrap();
     dup.record_version(1, "Other", t(5)).unwrap();
-    let dv = Version::next_after(None, dup.id, "Other", SourceFormat::Html, "x".into(), "x".into(), SectionIndex::default(), ada.id, t(5));
-    assert!(matches!(p.versions.commit(Commit::NewPlan { plan: &dup, version: &dv }).await, Err(VersionRepoError::SlugTaken(s)) if s == plan.slug));
-    assert!(matches!(p.plans.get(dup.id).await, Err(PlanRepoError::NotFound)));
+    let dv = Version::next_after(
+        None,
+        dup.id,
+        "Other",
+        SourceFormat::Html,
+        "x".into(),
+        "x".into(),
+        SectionIndex::default(),
+        ada.id,
+        t(5),
+    );
+    assert!(
+        matches!(p.versions.commit(Commit::NewPlan { plan: &dup, version: &dv }).await, Err(VersionRepoError::SlugTaken(s)) if s == plan.slug)
+    );
+    assert!(matches!(
+        p.plans.get(dup.id).await,
+        Err(PlanRepoError::NotFound)
+    ));
     assert_eq!(p.versions.latest(dup.id).await.unwrap(), None);
-    assert!(matches!(p.plans.get(PlanId::new()).await, Err(PlanRepoError::NotFound)));
-    assert_eq!(p.plans.find_by_slug(&Slug::parse("nope").unwrap()).await.unwrap(), None);
+    assert!(matches!(
+        p.plans.get(PlanId::new()).await,
+        Err(PlanRepoError::NotFound)
+    ));
+    assert_eq!(
+        p.plans
+            .find_by_slug(&Slug::parse("nope").unwrap())
+            .await
+            .unwrap(),
+        None
+    );
 }
 
 pub async fn versions_next_version_commit(p: &Ports) {
     let ada = user(p, "ada").await;
     let bob = user(p, "bob").await;
     let (mut plan, v1) = new_plan(p, &ada, "p", Visibility::Published, 0).await;
-    let v2 = push_next(p, &mut plan, &v1, bob.id, index(&[("a", 2), ("b", 1)]), 10).await.unwrap();
+    let v2 = push_next(p, &mut plan, &v1, bob.id, index(&[("a", 2), ("b", 1)]), 10)
+        .await
+        .unwrap();
     assert_eq!(v2.meta.number.get(), 2);
     assert_eq!(v2.meta.changes.added, [AnchorId::parse("b").unwrap()]);
     assert_eq!(v2.meta.changes.changed, [AnchorId::parse("a").unwrap()]);
     let stored = p.plans.get(plan.id).await.unwrap();
-    assert_eq!((stored.current_version, stored.title.as_str(), stored.updated_at), (2, "Next title", t(10)));
+    assert_eq!(
+        (
+            stored.current_version,
+            stored.title.as_str(),
+            stored.updated_at
+        ),
+        (2, "Next title", t(10))
+    );
     assert_eq!(p.versions.get(plan.id, v2.meta.number).await.unwrap(), v2);
     assert_eq!(p.versions.latest(plan.id).await.unwrap(), Some(v2.clone()));
 
     // a concurrent push that also computed "version 2" loses
     let mut racer = plan.clone();
     racer.current_version = 1;
-    assert!(matches!(push_next(p, &mut racer, &v1, ada.id, index(&[]), 11).await, Err(VersionRepoError::Conflict)));
-    assert_eq!(p.versions.history(plan.id).await.unwrap().len(), 2, "the loser stored nothing");
+    assert!(matches!(
+        push_next(p, &mut racer, &v1, ada.id, index(&[]), 11).await,
+        Err(VersionRepoError::Conflict)
+    ));
+    assert_eq!(
+        p.versions.history(plan.id).await.unwrap().len(),
+        2,
+        "the loser stored nothing"
+    );
 
     let metas = p.versions.history(plan.id).await.unwrap();
     assert_eq!(metas, [v1.meta.clone(), v2.meta.clone()]);
-    assert!(matches!(p.versions.get(plan.id, VersionNumber::new(3).unwrap()).await, Err(VersionRepoError::NotFound)));
+    assert!(matches!(
+        p.versions
+            .get(plan.id, VersionNumber::new(3).unwrap())
+            .await,
+        Err(VersionRepoError::NotFound)
+    ));
 
-    let mut ghost = Plan::new(Slug::parse("ghost").unwrap(), "G", ada.id, Visibility::Published, t(0)).unwrap();
-    assert!(matches!(push_next(p, &mut ghost, &v1, ada.id, index(&[]), 12).await, Err(VersionRepoError::PlanNotFound)));
+    let mut ghost = Plan::new(
+        Slug::parse("ghost").unwrap(),
+        "G",
+        ada.id,
+        Visibility::Published,
+        t(0),
+    )
+    .unwrap();
+    assert!(matches!(
+        push_next(p, &mut ghost, &v1, ada.id, index(&[]), 12).await,
+        Err(VersionRepoError::PlanNotFound)
+    ));
 }
 
 pub async fn plans_update_and_slugs(p: &Ports) {
@@ -90,11 +215,18 @@ pub async fn plans_update_and_slugs(p: &Ports) {
 
     let mut renamed = plan.clone();
     renamed.slug = other.slug.clone();
-    assert!(matches!(p.plans.update(&renamed).await, Err(PlanRepoError::SlugTaken(_))));
+    assert!(matches!(
+        p.plans.update(&renamed).await,
+        Err(PlanRepoError::SlugTaken(_))
+    ));
     let mut stale = plan.clone();
     stale.current_version = 99;
     p.plans.update(&stale).await.unwrap();
-    assert_eq!(p.plans.get(plan.id).await.unwrap().current_version, 1, "update never moves the version counter");
+    assert_eq!(
+        p.plans.get(plan.id).await.unwrap().current_version,
+        1,
+        "update never moves the version counter"
+    );
 
     // deleting frees the slug; the deleted plan is still readable by id
     let mut gone = other.clone();
@@ -103,10 +235,27 @@ pub async fn plans_update_and_slugs(p: &Ports) {
     assert_eq!(p.plans.find_by_slug(&other.slug).await.unwrap(), None);
     assert_eq!(p.plans.get(other.id).await.unwrap().deleted_at, Some(t(7)));
     let (reborn, _) = new_plan(p, &ada, "two", Visibility::Published, 8).await;
-    assert_eq!(p.plans.find_by_slug(&other.slug).await.unwrap().map(|p| p.id), Some(reborn.id));
+    assert_eq!(
+        p.plans
+            .find_by_slug(&other.slug)
+            .await
+            .unwrap()
+            .map(|p| p.id),
+        Some(reborn.id)
+    );
 
-    let ghost = Plan::new(Slug::parse("ghost").unwrap(), "G", ada.id, Visibility::Published, t(0)).unwrap();
-    assert!(matches!(p.plans.update(&ghost).await, Err(PlanRepoError::NotFound)));
+    let ghost = Plan::new(
+        Slug::parse("ghost").unwrap(),
+        "G",
+        ada.id,
+        Visibility::Published,
+        t(0),
+    )
+    .unwrap();
+    assert!(matches!(
+        p.plans.update(&ghost).await,
+        Err(PlanRepoError::NotFound)
+    ));
 }
 
 pub async fn plans_list_scopes(p: &Ports) {
@@ -122,31 +271,81 @@ pub async fn plans_list_scopes(p: &Ports) {
     b_del.delete(t(7)).unwrap();
     p.plans.update(&b_del).await.unwrap();
 
-    let ids = |v: Vec<Plan>| v.into_iter().map(|p| p.slug.to_string()).collect::<Vec<_>>();
-    let list = |scope, include_archived| p.plans.list(PlanFilter { scope, include_archived });
-    assert_eq!(ids(list(PlanScope::All, false).await.unwrap()), ["b-private", "a-published", "a-private"], "newest first");
-    assert_eq!(ids(list(PlanScope::All, true).await.unwrap()), ["b-archived", "b-private", "a-published", "a-private"]);
-    assert_eq!(ids(list(PlanScope::OwnedOrPublished(ada.id), true).await.unwrap()), ["b-archived", "a-published", "a-private"]);
-    assert_eq!(ids(list(PlanScope::OwnedOrPublished(bob.id), false).await.unwrap()), ["b-private", "a-published"]);
-    assert_eq!(ids(list(PlanScope::OwnedBy(bob.id), true).await.unwrap()), ["b-archived", "b-private"]);
+    let ids = |v: Vec<Plan>| {
+        v.into_iter()
+            .map(|p| p.slug.to_string())
+            .collect::<Vec<_>>()
+    };
+    let list = |scope, include_archived| {
+        p.plans.list(PlanFilter {
+            scope,
+            include_archived,
+        })
+    };
+    assert_eq!(
+        ids(list(PlanScope::All, false).await.unwrap()),
+        ["b-private", "a-published", "a-private"],
+        "newest first"
+    );
+    assert_eq!(
+        ids(list(PlanScope::All, true).await.unwrap()),
+        ["b-archived", "b-private", "a-published", "a-private"]
+    );
+    assert_eq!(
+        ids(list(PlanScope::OwnedOrPublished(ada.id), true)
+            .await
+            .unwrap()),
+        ["b-archived", "a-published", "a-private"]
+    );
+    assert_eq!(
+        ids(list(PlanScope::OwnedOrPublished(bob.id), false)
+            .await
+            .unwrap()),
+        ["b-private", "a-published"]
+    );
+    assert_eq!(
+        ids(list(PlanScope::OwnedBy(bob.id), true).await.unwrap()),
+        ["b-archived", "b-private"]
+    );
     let _ = (a_priv, a_pub, b_priv);
 }
 
 pub async fn versions_purge_keeps_current_and_metadata(p: &Ports) {
     let ada = user(p, "ada").await;
     let (mut plan, v1) = new_plan(p, &ada, "p", Visibility::Published, 0).await;
-    let v2 = push_next(p, &mut plan, &v1, ada.id, index(&[("a", 2)]), 100).await.unwrap();
-    let v3 = push_next(p, &mut plan, &v2, ada.id, index(&[("a", 3)]), 200).await.unwrap();
+    let v2 = push_next(p, &mut plan, &v1, ada.id, index(&[("a", 2)]), 100)
+        .await
+        .unwrap();
+    let v3 = push_next(p, &mut plan, &v2, ada.id, index(&[("a", 3)]), 200)
+        .await
+        .unwrap();
     let (lonely, l1) = new_plan(p, &ada, "lonely", Visibility::Published, 0).await;
 
-    assert_eq!(p.versions.purge_before(t(150), t(1000)).await.unwrap(), 2, "v1 and v2 of p; never a current version");
-    assert_eq!(p.versions.purge_before(t(150), t(1001)).await.unwrap(), 0, "idempotent");
-    assert!(matches!(p.versions.get(plan.id, v1.meta.number).await, Err(VersionRepoError::NotFound)));
-    assert!(matches!(p.versions.get(plan.id, v2.meta.number).await, Err(VersionRepoError::NotFound)));
+    assert_eq!(
+        p.versions.purge_before(t(150), t(1000)).await.unwrap(),
+        2,
+        "v1 and v2 of p; never a current version"
+    );
+    assert_eq!(
+        p.versions.purge_before(t(150), t(1001)).await.unwrap(),
+        0,
+        "idempotent"
+    );
+    assert!(matches!(
+        p.versions.get(plan.id, v1.meta.number).await,
+        Err(VersionRepoError::NotFound)
+    ));
+    assert!(matches!(
+        p.versions.get(plan.id, v2.meta.number).await,
+        Err(VersionRepoError::NotFound)
+    ));
     assert_eq!(p.versions.get(plan.id, v3.meta.number).await.unwrap(), v3);
     assert_eq!(p.versions.get(lonely.id, l1.meta.number).await.unwrap(), l1);
     let history = p.versions.history(plan.id).await.unwrap();
-    assert_eq!(history.iter().map(|m| m.purged_at).collect::<Vec<_>>(), [Some(t(1000)), Some(t(1000)), None]);
+    assert_eq!(
+        history.iter().map(|m| m.purged_at).collect::<Vec<_>>(),
+        [Some(t(1000)), Some(t(1000)), None]
+    );
     assert_eq!(history[1].changes, v2.meta.changes, "what changed stays");
     assert_eq!(history[0].pushed_by, ada.id);
 }
@@ -155,12 +354,27 @@ pub async fn plan_views_contract(p: &Ports) {
     let ada = user(p, "ada").await;
     let (one, _) = new_plan(p, &ada, "one", Visibility::Published, 0).await;
     let (two, _) = new_plan(p, &ada, "two", Visibility::Published, 0).await;
-    let view = |plan: &Plan, version, at| PlanView { plan_id: plan.id, user_id: ada.id, version, viewed_at: t(at) };
+    let view = |plan: &Plan, version, at| PlanView {
+        plan_id: plan.id,
+        user_id: ada.id,
+        version,
+        viewed_at: t(at),
+    };
     p.plan_views.record(&view(&one, 3, 10)).await.unwrap();
     p.plan_views.record(&view(&one, 2, 20)).await.unwrap();
     p.plan_views.record(&view(&two, 1, 30)).await.unwrap();
     let mut got = p.plan_views.for_user(ada.id).await.unwrap();
     got.sort_by_key(|v| v.viewed_at);
-    assert_eq!(got, [view(&one, 3, 20), view(&two, 1, 30)], "version never moves backwards");
-    assert!(p.plan_views.for_user(UserId::new()).await.unwrap().is_empty());
+    assert_eq!(
+        got,
+        [view(&one, 3, 20), view(&two, 1, 30)],
+        "version never moves backwards"
+    );
+    assert!(
+        p.plan_views
+            .for_user(UserId::new())
+            .await
+            .unwrap()
+            .is_empty()
+    );
 }

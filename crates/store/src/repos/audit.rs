@@ -3,13 +3,15 @@ use std::net::IpAddr;
 use async_trait::async_trait;
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
-use planpush_audit::{AuditError, AuditEvent, AuditFilter, AuditId, AuditPage, AuditQuery, AuditSink, Cursor};
+use planpush_audit::{
+    AuditError, AuditEvent, AuditFilter, AuditId, AuditPage, AuditQuery, AuditSink, Cursor,
+};
 use planpush_identity::UserId;
 
+use crate::Store;
 use crate::dialect::{on_backend, write_tx};
 use crate::rows::{corrupt, db, ts, utc, uuid};
 use crate::schema::audit_log as a;
-use crate::Store;
 
 #[derive(Queryable, Selectable, Insertable)]
 #[diesel(table_name = a)]
@@ -43,10 +45,20 @@ impl TryFrom<AuditRow> for AuditEvent {
         Ok(AuditEvent {
             id: AuditId::from_uuid(uuid(&r.id)?),
             at: utc(r.at),
-            actor: r.actor_id.as_deref().map(uuid).transpose()?.map(UserId::from_uuid),
+            actor: r
+                .actor_id
+                .as_deref()
+                .map(uuid)
+                .transpose()?
+                .map(UserId::from_uuid),
             action: r.action.parse().map_err(|e| corrupt("audit action", e))?,
             target: r.target,
-            ip: r.ip.as_deref().map(str::parse::<IpAddr>).transpose().map_err(|e| corrupt("ip", e))?,
+            ip: r
+                .ip
+                .as_deref()
+                .map(str::parse::<IpAddr>)
+                .transpose()
+                .map_err(|e| corrupt("ip", e))?,
             details: serde_json::from_str(&r.details).map_err(|e| corrupt("audit details", e))?,
         })
     }
@@ -62,7 +74,10 @@ impl AuditSink for Store {
         self.run(move |conn| {
             write_tx(conn, |conn| {
                 for chunk in rows.chunks(500) {
-                    on_backend!(conn, |c| diesel::insert_into(a::table).values(chunk).execute(c)).map_err(db::<AuditError>)?;
+                    on_backend!(conn, |c| diesel::insert_into(a::table)
+                        .values(chunk)
+                        .execute(c))
+                    .map_err(db::<AuditError>)?;
                 }
                 Ok(())
             })
@@ -73,7 +88,12 @@ impl AuditSink for Store {
 
 #[async_trait]
 impl AuditQuery for Store {
-    async fn page(&self, filter: &AuditFilter, after: Option<Cursor>, limit: u32) -> Result<AuditPage, AuditError> {
+    async fn page(
+        &self,
+        filter: &AuditFilter,
+        after: Option<Cursor>,
+        limit: u32,
+    ) -> Result<AuditPage, AuditError> {
         let filter = filter.clone();
         let limit = limit.clamp(1, 1000);
         self.run(move |conn| {
@@ -103,10 +123,18 @@ impl AuditQuery for Store {
                 .select(AuditRow::as_select())
                 .load(conn)
                 .map_err(db::<AuditError>)?;
-            let mut events = rows.into_iter().map(AuditEvent::try_from).collect::<anyhow::Result<Vec<_>>>().map_err(AuditError::Unknown)?;
+            let mut events = rows
+                .into_iter()
+                .map(AuditEvent::try_from)
+                .collect::<anyhow::Result<Vec<_>>>()
+                .map_err(AuditError::Unknown)?;
             let more = events.len() > limit as usize;
             events.truncate(limit as usize);
-            let next = if more { events.last().map(AuditEvent::cursor) } else { None };
+            let next = if more {
+                events.last().map(AuditEvent::cursor)
+            } else {
+                None
+            };
             Ok(AuditPage { events, next })
         })
         .await

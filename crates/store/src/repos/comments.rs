@@ -2,7 +2,8 @@ use async_trait::async_trait;
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 use planpush_comments::{
-    AnchorState, Comment, CommentBody, CommentFilter, CommentId, CommentRepoError, CommentRepository, Resolution, StateFilter, TextQuote,
+    AnchorState, Comment, CommentBody, CommentFilter, CommentId, CommentRepoError,
+    CommentRepository, Resolution, StateFilter, TextQuote,
 };
 use planpush_identity::UserId;
 use planpush_plans::PlanId;
@@ -80,19 +81,33 @@ impl TryFrom<CommentRow> for Comment {
             (other, _) => return Err(corrupt("anchor state", other)),
         };
         let quote = match (r.quote_exact, r.quote_prefix, r.quote_suffix) {
-            (Some(e), p, s) => Some(TextQuote::new(&e, p.as_deref().unwrap_or(""), s.as_deref().unwrap_or("")).map_err(|e| corrupt("quote", e))?),
+            (Some(e), p, s) => Some(
+                TextQuote::new(&e, p.as_deref().unwrap_or(""), s.as_deref().unwrap_or(""))
+                    .map_err(|e| corrupt("quote", e))?,
+            ),
             _ => None,
         };
         let resolution = match (r.resolved_by, r.resolved_at) {
-            (Some(by), Some(at)) => Some(Resolution { by: UserId::from_uuid(uuid(&by)?), at: utc(at) }),
+            (Some(by), Some(at)) => Some(Resolution {
+                by: UserId::from_uuid(uuid(&by)?),
+                at: utc(at),
+            }),
             _ => None,
         };
         Ok(Comment {
             id: CommentId::from_uuid(uuid(&r.id)?),
             plan_id: PlanId::from_uuid(uuid(&r.plan_id)?),
-            parent_id: r.parent_id.as_deref().map(uuid).transpose()?.map(CommentId::from_uuid),
+            parent_id: r
+                .parent_id
+                .as_deref()
+                .map(uuid)
+                .transpose()?
+                .map(CommentId::from_uuid),
             author_id: UserId::from_uuid(uuid(&r.author_id)?),
-            made_on: u32::try_from(r.made_on).ok().and_then(|n| VersionNumber::new(n).ok()).ok_or_else(|| corrupt("version", r.made_on))?,
+            made_on: u32::try_from(r.made_on)
+                .ok()
+                .and_then(|n| VersionNumber::new(n).ok())
+                .ok_or_else(|| corrupt("version", r.made_on))?,
             anchor: anchor(&r.anchor)?,
             quote,
             body: CommentBody::parse(&r.body).map_err(|e| corrupt("comment body", e))?,
@@ -105,43 +120,86 @@ impl TryFrom<CommentRow> for Comment {
     }
 }
 
-fn load(conn: &mut DbConnection, q: c::BoxedQuery<'static, crate::connection::Db>) -> Result<Vec<Comment>, CommentRepoError> {
-    let rows: Vec<CommentRow> = q.select(CommentRow::as_select()).load(conn).map_err(db::<CommentRepoError>)?;
-    rows.into_iter().map(Comment::try_from).collect::<anyhow::Result<_>>().map_err(CommentRepoError::Unknown)
+fn load(
+    conn: &mut DbConnection,
+    q: c::BoxedQuery<'static, crate::connection::Db>,
+) -> Result<Vec<Comment>, CommentRepoError> {
+    let rows: Vec<CommentRow> = q
+        .select(CommentRow::as_select())
+        .load(conn)
+        .map_err(db::<CommentRepoError>)?;
+    rows.into_iter()
+        .map(Comment::try_from)
+        .collect::<anyhow::Result<_>>()
+        .map_err(CommentRepoError::Unknown)
 }
 
 #[async_trait]
 impl CommentRepository for Store {
     async fn insert(&self, comment: &Comment) -> Result<(), CommentRepoError> {
         let row = CommentRow::from(comment);
-        self.run(move |conn| diesel::insert_into(c::table).values(&row).execute(conn).map(|_| ()).map_err(db)).await
+        self.run(move |conn| {
+            diesel::insert_into(c::table)
+                .values(&row)
+                .execute(conn)
+                .map(|_| ())
+                .map_err(db)
+        })
+        .await
     }
 
     async fn get(&self, id: CommentId) -> Result<Comment, CommentRepoError> {
-        self.run(move |conn| load(conn, c::table.find(id.to_string()).into_boxed())?.pop().ok_or(CommentRepoError::NotFound)).await
+        self.run(move |conn| {
+            load(conn, c::table.find(id.to_string()).into_boxed())?
+                .pop()
+                .ok_or(CommentRepoError::NotFound)
+        })
+        .await
     }
 
     async fn update(&self, comment: &Comment) -> Result<(), CommentRepoError> {
         let row = CommentRow::from(comment);
         self.run(move |conn| {
-            let n = diesel::update(c::table.find(row.id.clone())).set(&row).execute(conn).map_err(db::<CommentRepoError>)?;
-            if n == 0 { Err(CommentRepoError::NotFound) } else { Ok(()) }
+            let n = diesel::update(c::table.find(row.id.clone()))
+                .set(&row)
+                .execute(conn)
+                .map_err(db::<CommentRepoError>)?;
+            if n == 0 {
+                Err(CommentRepoError::NotFound)
+            } else {
+                Ok(())
+            }
         })
         .await
     }
 
-    async fn list(&self, plan_id: PlanId, filter: &CommentFilter) -> Result<Vec<Comment>, CommentRepoError> {
+    async fn list(
+        &self,
+        plan_id: PlanId,
+        filter: &CommentFilter,
+    ) -> Result<Vec<Comment>, CommentRepoError> {
         let filter = filter.clone();
         self.run(move |conn| {
             // Threads matching the filter, then those threads with their replies, in one ordered read.
-            let mut threads = c::table.filter(c::plan_id.eq(plan_id.to_string()).and(c::parent_id.is_null())).select(c::id).into_boxed();
+            let mut threads = c::table
+                .filter(
+                    c::plan_id
+                        .eq(plan_id.to_string())
+                        .and(c::parent_id.is_null()),
+                )
+                .select(c::id)
+                .into_boxed();
             threads = match filter.state {
                 StateFilter::Open => threads.filter(c::resolved_at.is_null()),
                 StateFilter::Resolved => threads.filter(c::resolved_at.is_not_null()),
                 StateFilter::All => threads,
             };
             if let Some(a) = &filter.anchor {
-                threads = threads.filter(c::anchor.eq(a.to_string()).or(c::state.eq("moved").and(c::moved_to.eq(a.to_string()))));
+                threads = threads.filter(
+                    c::anchor
+                        .eq(a.to_string())
+                        .or(c::state.eq("moved").and(c::moved_to.eq(a.to_string()))),
+                );
             }
             let ids: Vec<String> = threads.load(conn).map_err(db::<CommentRepoError>)?;
             if ids.is_empty() {
@@ -157,7 +215,10 @@ impl CommentRepository for Store {
         .await
     }
 
-    async fn set_states(&self, states: &[(CommentId, AnchorState)]) -> Result<(), CommentRepoError> {
+    async fn set_states(
+        &self,
+        states: &[(CommentId, AnchorState)],
+    ) -> Result<(), CommentRepoError> {
         let states: Vec<(String, &'static str, Option<String>)> = states
             .iter()
             .map(|(id, s)| {
@@ -186,7 +247,12 @@ impl CommentRepository for Store {
         self.run(move |conn| {
             let n: i64 = c::table
                 .filter(c::plan_id.eq(plan_id.to_string()))
-                .filter(c::parent_id.is_null().and(c::resolved_at.is_null()).and(c::deleted_at.is_null()))
+                .filter(
+                    c::parent_id
+                        .is_null()
+                        .and(c::resolved_at.is_null())
+                        .and(c::deleted_at.is_null()),
+                )
                 .count()
                 .get_result(conn)
                 .map_err(db::<CommentRepoError>)?;

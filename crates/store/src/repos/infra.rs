@@ -4,10 +4,10 @@ use diesel::prelude::*;
 use diesel::upsert::excluded;
 use planpush_app::{InfraError, KvStore, Outbox, OutboxMessage, OutboxMessageId, Readiness};
 
+use crate::Store;
 use crate::dialect::on_backend;
 use crate::rows::{count, db, ots, outc, ts, utc, uuid};
 use crate::schema::{kv, outbox as o};
-use crate::Store;
 
 #[async_trait]
 impl KvStore for Store {
@@ -25,15 +25,27 @@ impl KvStore for Store {
         .await
     }
 
-    async fn put(&self, key: &str, value: &[u8], expires_at: Option<DateTime<Utc>>) -> Result<(), InfraError> {
+    async fn put(
+        &self,
+        key: &str,
+        value: &[u8],
+        expires_at: Option<DateTime<Utc>>,
+    ) -> Result<(), InfraError> {
         let (key, value, exp) = (key.to_owned(), value.to_vec(), ots(expires_at));
         self.run(move |conn| {
-            let row = (kv::key.eq(&key), kv::value.eq(&value), kv::expires_at.eq(exp));
+            let row = (
+                kv::key.eq(&key),
+                kv::value.eq(&value),
+                kv::expires_at.eq(exp),
+            );
             on_backend!(conn, |c| diesel::insert_into(kv::table)
                 .values(row)
                 .on_conflict(kv::key)
                 .do_update()
-                .set((kv::value.eq(excluded(kv::value)), kv::expires_at.eq(excluded(kv::expires_at))))
+                .set((
+                    kv::value.eq(excluded(kv::value)),
+                    kv::expires_at.eq(excluded(kv::expires_at))
+                ))
                 .execute(c))
             .map(|_| ())
             .map_err(db)
@@ -43,11 +55,24 @@ impl KvStore for Store {
 
     async fn delete(&self, key: &str) -> Result<(), InfraError> {
         let key = key.to_owned();
-        self.run(move |conn| diesel::delete(kv::table.find(key)).execute(conn).map(|_| ()).map_err(db)).await
+        self.run(move |conn| {
+            diesel::delete(kv::table.find(key))
+                .execute(conn)
+                .map(|_| ())
+                .map_err(db)
+        })
+        .await
     }
 
     async fn purge_expired(&self, now: DateTime<Utc>) -> Result<u64, InfraError> {
-        self.run(move |conn| Ok(count(diesel::delete(kv::table.filter(kv::expires_at.le(ts(now)))).execute(conn).map_err(db::<InfraError>)?))).await
+        self.run(move |conn| {
+            Ok(count(
+                diesel::delete(kv::table.filter(kv::expires_at.le(ts(now))))
+                    .execute(conn)
+                    .map_err(db::<InfraError>)?,
+            ))
+        })
+        .await
     }
 }
 
@@ -99,31 +124,54 @@ impl TryFrom<OutboxRow> for OutboxMessage {
 }
 
 fn found(n: usize) -> Result<(), InfraError> {
-    if n == 0 { Err(InfraError::NotFound) } else { Ok(()) }
+    if n == 0 {
+        Err(InfraError::NotFound)
+    } else {
+        Ok(())
+    }
 }
 
 #[async_trait]
 impl Outbox for Store {
     async fn enqueue(&self, message: &OutboxMessage) -> Result<(), InfraError> {
         let row = OutboxRow::from(message);
-        self.run(move |conn| diesel::insert_into(o::table).values(&row).execute(conn).map(|_| ()).map_err(db)).await
+        self.run(move |conn| {
+            diesel::insert_into(o::table)
+                .values(&row)
+                .execute(conn)
+                .map(|_| ())
+                .map_err(db)
+        })
+        .await
     }
 
     async fn due(&self, now: DateTime<Utc>, limit: u32) -> Result<Vec<OutboxMessage>, InfraError> {
         self.run(move |conn| {
             let rows: Vec<OutboxRow> = o::table
-                .filter(o::delivered_at.is_null().and(o::gave_up_at.is_null()).and(o::next_attempt_at.le(ts(now))))
+                .filter(
+                    o::delivered_at
+                        .is_null()
+                        .and(o::gave_up_at.is_null())
+                        .and(o::next_attempt_at.le(ts(now))),
+                )
                 .order((o::created_at.asc(), o::id.asc()))
                 .limit(i64::from(limit))
                 .select(OutboxRow::as_select())
                 .load(conn)
                 .map_err(db::<InfraError>)?;
-            rows.into_iter().map(OutboxMessage::try_from).collect::<anyhow::Result<_>>().map_err(InfraError::Unknown)
+            rows.into_iter()
+                .map(OutboxMessage::try_from)
+                .collect::<anyhow::Result<_>>()
+                .map_err(InfraError::Unknown)
         })
         .await
     }
 
-    async fn mark_delivered(&self, id: OutboxMessageId, now: DateTime<Utc>) -> Result<(), InfraError> {
+    async fn mark_delivered(
+        &self,
+        id: OutboxMessageId,
+        now: DateTime<Utc>,
+    ) -> Result<(), InfraError> {
         self.run(move |conn| {
             found(
                 diesel::update(o::table.find(id.to_string()))
@@ -135,12 +183,21 @@ impl Outbox for Store {
         .await
     }
 
-    async fn mark_failed(&self, id: OutboxMessageId, error: &str, next_attempt_at: DateTime<Utc>) -> Result<(), InfraError> {
+    async fn mark_failed(
+        &self,
+        id: OutboxMessageId,
+        error: &str,
+        next_attempt_at: DateTime<Utc>,
+    ) -> Result<(), InfraError> {
         let error = error.to_owned();
         self.run(move |conn| {
             found(
                 diesel::update(o::table.find(id.to_string()))
-                    .set((o::attempts.eq(o::attempts + 1), o::last_error.eq(error), o::next_attempt_at.eq(ts(next_attempt_at))))
+                    .set((
+                        o::attempts.eq(o::attempts + 1),
+                        o::last_error.eq(error),
+                        o::next_attempt_at.eq(ts(next_attempt_at)),
+                    ))
                     .execute(conn)
                     .map_err(db::<InfraError>)?,
             )
@@ -148,12 +205,21 @@ impl Outbox for Store {
         .await
     }
 
-    async fn give_up(&self, id: OutboxMessageId, error: &str, now: DateTime<Utc>) -> Result<(), InfraError> {
+    async fn give_up(
+        &self,
+        id: OutboxMessageId,
+        error: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(), InfraError> {
         let error = error.to_owned();
         self.run(move |conn| {
             found(
                 diesel::update(o::table.find(id.to_string()))
-                    .set((o::attempts.eq(o::attempts + 1), o::last_error.eq(error), o::gave_up_at.eq(ts(now))))
+                    .set((
+                        o::attempts.eq(o::attempts + 1),
+                        o::last_error.eq(error),
+                        o::gave_up_at.eq(ts(now)),
+                    ))
                     .execute(conn)
                     .map_err(db::<InfraError>)?,
             )
@@ -165,6 +231,12 @@ impl Outbox for Store {
 #[async_trait]
 impl Readiness for Store {
     async fn check(&self) -> Result<(), InfraError> {
-        self.run(move |conn| diesel::sql_query("SELECT 1").execute(conn).map(|_| ()).map_err(db)).await
+        self.run(move |conn| {
+            diesel::sql_query("SELECT 1")
+                .execute(conn)
+                .map(|_| ())
+                .map_err(db)
+        })
+        .await
     }
 }

@@ -2,7 +2,10 @@ use async_trait::async_trait;
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 use planpush_identity::UserId;
-use planpush_plans::{Plan, PlanFilter, PlanId, PlanRepoError, PlanRepository, PlanScope, PlanView, PlanViewRepoError, PlanViewRepository, Slug, Visibility};
+use planpush_plans::{
+    Plan, PlanFilter, PlanId, PlanRepoError, PlanRepository, PlanScope, PlanView,
+    PlanViewRepoError, PlanViewRepository, Slug, Visibility,
+};
 
 use crate::dialect::{is_unique_violation, on_backend, write_tx};
 use crate::rows::{corrupt, db, ots, outc, ts, utc, uuid};
@@ -81,23 +84,52 @@ pub(crate) fn insert_plan(conn: &mut DbConnection, plan: &Plan) -> Result<(), Pl
         .values(PlanRow::from(plan))
         .execute(conn)
         .map(|_| ())
-        .map_err(|e| if is_unique_violation(&e) { PlanRepoError::SlugTaken(plan.slug.clone()) } else { db(e) })
+        .map_err(|e| {
+            if is_unique_violation(&e) {
+                PlanRepoError::SlugTaken(plan.slug.clone())
+            } else {
+                db(e)
+            }
+        })
 }
 
-fn load(conn: &mut DbConnection, q: p::BoxedQuery<'static, crate::connection::Db>) -> Result<Vec<Plan>, PlanRepoError> {
-    let rows: Vec<PlanRow> = q.select(PlanRow::as_select()).load(conn).map_err(db::<PlanRepoError>)?;
-    rows.into_iter().map(Plan::try_from).collect::<anyhow::Result<_>>().map_err(PlanRepoError::Unknown)
+fn load(
+    conn: &mut DbConnection,
+    q: p::BoxedQuery<'static, crate::connection::Db>,
+) -> Result<Vec<Plan>, PlanRepoError> {
+    let rows: Vec<PlanRow> = q
+        .select(PlanRow::as_select())
+        .load(conn)
+        .map_err(db::<PlanRepoError>)?;
+    rows.into_iter()
+        .map(Plan::try_from)
+        .collect::<anyhow::Result<_>>()
+        .map_err(PlanRepoError::Unknown)
 }
 
 #[async_trait]
 impl PlanRepository for Store {
     async fn get(&self, id: PlanId) -> Result<Plan, PlanRepoError> {
-        self.run(move |conn| load(conn, p::table.find(id.to_string()).into_boxed())?.pop().ok_or(PlanRepoError::NotFound)).await
+        self.run(move |conn| {
+            load(conn, p::table.find(id.to_string()).into_boxed())?
+                .pop()
+                .ok_or(PlanRepoError::NotFound)
+        })
+        .await
     }
 
     async fn find_by_slug(&self, slug: &Slug) -> Result<Option<Plan>, PlanRepoError> {
         let slug = slug.to_string();
-        self.run(move |conn| Ok(load(conn, p::table.filter(p::slug.eq(slug).and(p::deleted_at.is_null())).into_boxed())?.pop())).await
+        self.run(move |conn| {
+            Ok(load(
+                conn,
+                p::table
+                    .filter(p::slug.eq(slug).and(p::deleted_at.is_null()))
+                    .into_boxed(),
+            )?
+            .pop())
+        })
+        .await
     }
 
     async fn update(&self, plan: &Plan) -> Result<(), PlanRepoError> {
@@ -115,8 +147,18 @@ impl PlanRepository for Store {
             let n = diesel::update(p::table.find(plan.id.to_string()))
                 .set(&changes)
                 .execute(conn)
-                .map_err(|e| if is_unique_violation(&e) { PlanRepoError::SlugTaken(plan.slug.clone()) } else { db(e) })?;
-            if n == 0 { Err(PlanRepoError::NotFound) } else { Ok(()) }
+                .map_err(|e| {
+                    if is_unique_violation(&e) {
+                        PlanRepoError::SlugTaken(plan.slug.clone())
+                    } else {
+                        db(e)
+                    }
+                })?;
+            if n == 0 {
+                Err(PlanRepoError::NotFound)
+            } else {
+                Ok(())
+            }
         })
         .await
     }
@@ -129,7 +171,11 @@ impl PlanRepository for Store {
             }
             q = match filter.scope {
                 PlanScope::All => q,
-                PlanScope::OwnedOrPublished(u) => q.filter(p::owner_id.eq(u.to_string()).or(p::visibility.eq(Visibility::Published.as_str()))),
+                PlanScope::OwnedOrPublished(u) => q.filter(
+                    p::owner_id
+                        .eq(u.to_string())
+                        .or(p::visibility.eq(Visibility::Published.as_str())),
+                ),
                 PlanScope::OwnedBy(u) => q.filter(p::owner_id.eq(u.to_string())),
             };
             load(conn, q.order((p::updated_at.desc(), p::id.asc())))
@@ -146,11 +192,26 @@ impl PlanViewRepository for Store {
         let at = ts(view.viewed_at);
         self.run(move |conn| {
             write_tx(conn, |conn| {
-                let values = (pv::plan_id.eq(&plan), pv::user_id.eq(&user), pv::version.eq(version), pv::viewed_at.eq(at));
-                on_backend!(conn, |c| diesel::insert_into(pv::table).values(values).on_conflict_do_nothing().execute(c)).map_err(db::<PlanViewRepoError>)?;
+                let values = (
+                    pv::plan_id.eq(&plan),
+                    pv::user_id.eq(&user),
+                    pv::version.eq(version),
+                    pv::viewed_at.eq(at),
+                );
+                on_backend!(conn, |c| diesel::insert_into(pv::table)
+                    .values(values)
+                    .on_conflict_do_nothing()
+                    .execute(c))
+                .map_err(db::<PlanViewRepoError>)?;
                 let key = pv::table.filter(pv::plan_id.eq(&plan).and(pv::user_id.eq(&user)));
-                diesel::update(key).set(pv::viewed_at.eq(at)).execute(conn).map_err(db::<PlanViewRepoError>)?;
-                diesel::update(key.filter(pv::version.lt(version))).set(pv::version.eq(version)).execute(conn).map_err(db::<PlanViewRepoError>)?;
+                diesel::update(key)
+                    .set(pv::viewed_at.eq(at))
+                    .execute(conn)
+                    .map_err(db::<PlanViewRepoError>)?;
+                diesel::update(key.filter(pv::version.lt(version)))
+                    .set(pv::version.eq(version))
+                    .execute(conn)
+                    .map_err(db::<PlanViewRepoError>)?;
                 Ok(())
             })
         })

@@ -4,12 +4,14 @@ use async_trait::async_trait;
 use chrono::{DateTime, NaiveDateTime, Utc};
 use diesel::prelude::*;
 use planpush_identity::UserId;
-use planpush_roles::{Grant, GrantChanges, GrantOrigin, GroupMapping, GroupName, Role, RoleRepoError, RoleRepository};
+use planpush_roles::{
+    Grant, GrantChanges, GrantOrigin, GroupMapping, GroupName, Role, RoleRepoError, RoleRepository,
+};
 
+use crate::Store;
 use crate::dialect::{on_backend, write_tx};
 use crate::rows::{corrupt, db, ts, utc, uuid};
 use crate::schema::{group_mappings as m, role_grants as g, users};
-use crate::Store;
 
 #[derive(Queryable, Selectable, Insertable)]
 #[diesel(table_name = g)]
@@ -33,7 +35,12 @@ impl TryFrom<GrantRow> for Grant {
             role: role(&r.role)?,
             origin: GrantOrigin::parse(&r.origin).map_err(|e| corrupt("grant origin", e))?,
             granted_at: utc(r.granted_at),
-            granted_by: r.granted_by.as_deref().map(uuid).transpose()?.map(UserId::from_uuid),
+            granted_by: r
+                .granted_by
+                .as_deref()
+                .map(uuid)
+                .transpose()?
+                .map(UserId::from_uuid),
         })
     }
 }
@@ -42,9 +49,16 @@ impl TryFrom<GrantRow> for Grant {
 impl RoleRepository for Store {
     async fn grants_for(&self, user_id: UserId) -> Result<Vec<Grant>, RoleRepoError> {
         self.run(move |conn| {
-            let rows: Vec<GrantRow> =
-                g::table.filter(g::user_id.eq(user_id.to_string())).select(GrantRow::as_select()).load(conn).map_err(db::<RoleRepoError>)?;
-            let mut grants = rows.into_iter().map(Grant::try_from).collect::<anyhow::Result<Vec<_>>>().map_err(RoleRepoError::Unknown)?;
+            let rows: Vec<GrantRow> = g::table
+                .filter(g::user_id.eq(user_id.to_string()))
+                .select(GrantRow::as_select())
+                .load(conn)
+                .map_err(db::<RoleRepoError>)?;
+            let mut grants = rows
+                .into_iter()
+                .map(Grant::try_from)
+                .collect::<anyhow::Result<Vec<_>>>()
+                .map_err(RoleRepoError::Unknown)?;
             grants.sort_by_key(|g| (g.role, g.origin));
             Ok(grants)
         })
@@ -63,7 +77,11 @@ impl RoleRepository for Store {
         self.run(move |conn| {
             write_tx(conn, |conn| {
                 let uid = user_id.to_string();
-                let exists: i64 = users::table.filter(users::id.eq(&uid)).count().get_result(conn).map_err(db::<RoleRepoError>)?;
+                let exists: i64 = users::table
+                    .filter(users::id.eq(&uid))
+                    .count()
+                    .get_result(conn)
+                    .map_err(db::<RoleRepoError>)?;
                 if exists == 0 {
                     return Err(RoleRepoError::UserNotFound);
                 }
@@ -72,13 +90,26 @@ impl RoleRepository for Store {
                     .select(g::role)
                     .load(conn)
                     .map_err(db::<RoleRepoError>)?;
-                let have: BTreeSet<Role> = have.iter().map(|r| role(r)).collect::<anyhow::Result<_>>().map_err(RoleRepoError::Unknown)?;
-                let changes =
-                    GrantChanges { add: want.difference(&have).copied().collect(), remove: have.difference(&want).copied().collect() };
+                let have: BTreeSet<Role> = have
+                    .iter()
+                    .map(|r| role(r))
+                    .collect::<anyhow::Result<_>>()
+                    .map_err(RoleRepoError::Unknown)?;
+                let changes = GrantChanges {
+                    add: want.difference(&have).copied().collect(),
+                    remove: have.difference(&want).copied().collect(),
+                };
                 for r in &changes.remove {
-                    diesel::delete(g::table.filter(g::user_id.eq(&uid).and(g::origin.eq(origin.as_str())).and(g::role.eq(r.as_str()))))
-                        .execute(conn)
-                        .map_err(db::<RoleRepoError>)?;
+                    diesel::delete(
+                        g::table.filter(
+                            g::user_id
+                                .eq(&uid)
+                                .and(g::origin.eq(origin.as_str()))
+                                .and(g::role.eq(r.as_str())),
+                        ),
+                    )
+                    .execute(conn)
+                    .map_err(db::<RoleRepoError>)?;
                 }
                 for r in &changes.add {
                     let row = GrantRow {
@@ -88,7 +119,10 @@ impl RoleRepository for Store {
                         granted_at: ts(now),
                         granted_by: granted_by.map(|u| u.to_string()),
                     };
-                    diesel::insert_into(g::table).values(&row).execute(conn).map_err(db::<RoleRepoError>)?;
+                    diesel::insert_into(g::table)
+                        .values(&row)
+                        .execute(conn)
+                        .map_err(db::<RoleRepoError>)?;
                 }
                 Ok(changes)
             })
@@ -98,9 +132,18 @@ impl RoleRepository for Store {
 
     async fn users_with_role(&self, r: Role) -> Result<Vec<UserId>, RoleRepoError> {
         self.run(move |conn| {
-            let ids: Vec<String> =
-                g::table.filter(g::role.eq(r.as_str())).select(g::user_id).distinct().order(g::user_id).load(conn).map_err(db::<RoleRepoError>)?;
-            let mut ids = ids.iter().map(|s| uuid(s).map(UserId::from_uuid)).collect::<anyhow::Result<Vec<_>>>().map_err(RoleRepoError::Unknown)?;
+            let ids: Vec<String> = g::table
+                .filter(g::role.eq(r.as_str()))
+                .select(g::user_id)
+                .distinct()
+                .order(g::user_id)
+                .load(conn)
+                .map_err(db::<RoleRepoError>)?;
+            let mut ids = ids
+                .iter()
+                .map(|s| uuid(s).map(UserId::from_uuid))
+                .collect::<anyhow::Result<Vec<_>>>()
+                .map_err(RoleRepoError::Unknown)?;
             ids.sort();
             Ok(ids)
         })
@@ -109,10 +152,18 @@ impl RoleRepository for Store {
 
     async fn mappings(&self) -> Result<Vec<GroupMapping>, RoleRepoError> {
         self.run(move |conn| {
-            let rows: Vec<(String, String)> = m::table.select((m::group_name, m::role)).load(conn).map_err(db::<RoleRepoError>)?;
+            let rows: Vec<(String, String)> = m::table
+                .select((m::group_name, m::role))
+                .load(conn)
+                .map_err(db::<RoleRepoError>)?;
             let mut out = rows
                 .into_iter()
-                .map(|(group, r)| Ok(GroupMapping { group: GroupName::parse(&group).map_err(|e| corrupt("group", e))?, role: role(&r)? }))
+                .map(|(group, r)| {
+                    Ok(GroupMapping {
+                        group: GroupName::parse(&group).map_err(|e| corrupt("group", e))?,
+                        role: role(&r)?,
+                    })
+                })
                 .collect::<anyhow::Result<Vec<_>>>()
                 .map_err(RoleRepoError::Unknown)?;
             out.sort();
@@ -125,9 +176,12 @@ impl RoleRepository for Store {
         let (group, r) = (mapping.group.as_str().to_owned(), mapping.role.as_str());
         self.run(move |conn| {
             let values = (m::group_name.eq(&group), m::role.eq(r));
-            on_backend!(conn, |c| diesel::insert_into(m::table).values(values).on_conflict_do_nothing().execute(c))
-                .map(|_| ())
-                .map_err(db::<RoleRepoError>)
+            on_backend!(conn, |c| diesel::insert_into(m::table)
+                .values(values)
+                .on_conflict_do_nothing()
+                .execute(c))
+            .map(|_| ())
+            .map_err(db::<RoleRepoError>)
         })
         .await
     }
@@ -135,8 +189,14 @@ impl RoleRepository for Store {
     async fn delete_mapping(&self, mapping: &GroupMapping) -> Result<(), RoleRepoError> {
         let (group, r) = (mapping.group.as_str().to_owned(), mapping.role.as_str());
         self.run(move |conn| {
-            let n = diesel::delete(m::table.filter(m::group_name.eq(group).and(m::role.eq(r)))).execute(conn).map_err(db::<RoleRepoError>)?;
-            if n == 0 { Err(RoleRepoError::MappingNotFound) } else { Ok(()) }
+            let n = diesel::delete(m::table.filter(m::group_name.eq(group).and(m::role.eq(r))))
+                .execute(conn)
+                .map_err(db::<RoleRepoError>)?;
+            if n == 0 {
+                Err(RoleRepoError::MappingNotFound)
+            } else {
+                Ok(())
+            }
         })
         .await
     }
@@ -147,8 +207,16 @@ impl RoleRepository for Store {
             if groups.is_empty() {
                 return Ok(vec![]);
             }
-            let rows: Vec<String> = m::table.filter(m::group_name.eq_any(&groups)).select(m::role).load(conn).map_err(db::<RoleRepoError>)?;
-            let set: BTreeSet<Role> = rows.iter().map(|r| role(r)).collect::<anyhow::Result<_>>().map_err(RoleRepoError::Unknown)?;
+            let rows: Vec<String> = m::table
+                .filter(m::group_name.eq_any(&groups))
+                .select(m::role)
+                .load(conn)
+                .map_err(db::<RoleRepoError>)?;
+            let set: BTreeSet<Role> = rows
+                .iter()
+                .map(|r| role(r))
+                .collect::<anyhow::Result<_>>()
+                .map_err(RoleRepoError::Unknown)?;
             Ok(set.into_iter().collect())
         })
         .await

@@ -1,7 +1,9 @@
 use async_trait::async_trait;
 use chrono::{DateTime, NaiveDateTime, Utc};
 use diesel::prelude::*;
-use planpush_identity::{ApiToken, FamilyId, TokenHash, TokenId, TokenKind, TokenRepoError, TokenRepository, UserId};
+use planpush_identity::{
+    ApiToken, FamilyId, TokenHash, TokenId, TokenKind, TokenRepoError, TokenRepository, UserId,
+};
 
 use crate::dialect::write_tx;
 use crate::rows::{corrupt, count, db, ots, outc, ts, utc, uuid};
@@ -62,61 +64,111 @@ impl TryFrom<TokenRow> for ApiToken {
 }
 
 fn load(conn: &mut DbConnection, id: &str) -> Result<Option<ApiToken>, TokenRepoError> {
-    let row: Option<TokenRow> = t::table.find(id).select(TokenRow::as_select()).first(conn).optional().map_err(db::<TokenRepoError>)?;
-    row.map(ApiToken::try_from).transpose().map_err(TokenRepoError::Unknown)
+    let row: Option<TokenRow> = t::table
+        .find(id)
+        .select(TokenRow::as_select())
+        .first(conn)
+        .optional()
+        .map_err(db::<TokenRepoError>)?;
+    row.map(ApiToken::try_from)
+        .transpose()
+        .map_err(TokenRepoError::Unknown)
 }
 
 fn found(n: usize) -> Result<(), TokenRepoError> {
-    if n == 0 { Err(TokenRepoError::NotFound) } else { Ok(()) }
+    if n == 0 {
+        Err(TokenRepoError::NotFound)
+    } else {
+        Ok(())
+    }
 }
 
 #[async_trait]
 impl TokenRepository for Store {
     async fn insert(&self, token: &ApiToken) -> Result<(), TokenRepoError> {
         let row = TokenRow::from(token);
-        self.run(move |conn| diesel::insert_into(t::table).values(&row).execute(conn).map(|_| ()).map_err(db)).await
+        self.run(move |conn| {
+            diesel::insert_into(t::table)
+                .values(&row)
+                .execute(conn)
+                .map(|_| ())
+                .map_err(db)
+        })
+        .await
     }
 
     async fn find_by_hash(&self, hash: &TokenHash) -> Result<Option<ApiToken>, TokenRepoError> {
         let hex = hash.to_hex();
         self.run(move |conn| {
-            let row: Option<TokenRow> =
-                t::table.filter(t::token_hash.eq(hex)).select(TokenRow::as_select()).first(conn).optional().map_err(db::<TokenRepoError>)?;
-            row.map(ApiToken::try_from).transpose().map_err(TokenRepoError::Unknown)
+            let row: Option<TokenRow> = t::table
+                .filter(t::token_hash.eq(hex))
+                .select(TokenRow::as_select())
+                .first(conn)
+                .optional()
+                .map_err(db::<TokenRepoError>)?;
+            row.map(ApiToken::try_from)
+                .transpose()
+                .map_err(TokenRepoError::Unknown)
         })
         .await
     }
 
     async fn get(&self, id: TokenId) -> Result<ApiToken, TokenRepoError> {
-        self.run(move |conn| load(conn, &id.to_string())?.ok_or(TokenRepoError::NotFound)).await
+        self.run(move |conn| load(conn, &id.to_string())?.ok_or(TokenRepoError::NotFound))
+            .await
     }
 
-    async fn list_for_user(&self, user_id: UserId, kind: TokenKind) -> Result<Vec<ApiToken>, TokenRepoError> {
+    async fn list_for_user(
+        &self,
+        user_id: UserId,
+        kind: TokenKind,
+    ) -> Result<Vec<ApiToken>, TokenRepoError> {
         self.run(move |conn| {
             let rows: Vec<TokenRow> = t::table
-                .filter(t::user_id.eq(user_id.to_string()).and(t::kind.eq(kind.as_str())))
+                .filter(
+                    t::user_id
+                        .eq(user_id.to_string())
+                        .and(t::kind.eq(kind.as_str())),
+                )
                 .order((t::created_at.desc(), t::id.desc()))
                 .select(TokenRow::as_select())
                 .load(conn)
                 .map_err(db::<TokenRepoError>)?;
-            rows.into_iter().map(ApiToken::try_from).collect::<anyhow::Result<_>>().map_err(TokenRepoError::Unknown)
+            rows.into_iter()
+                .map(ApiToken::try_from)
+                .collect::<anyhow::Result<_>>()
+                .map_err(TokenRepoError::Unknown)
         })
         .await
     }
 
     async fn touch(&self, id: TokenId, now: DateTime<Utc>) -> Result<(), TokenRepoError> {
-        self.run(move |conn| found(diesel::update(t::table.find(id.to_string())).set(t::last_used_at.eq(ts(now))).execute(conn).map_err(db::<TokenRepoError>)?)).await
+        self.run(move |conn| {
+            found(
+                diesel::update(t::table.find(id.to_string()))
+                    .set(t::last_used_at.eq(ts(now)))
+                    .execute(conn)
+                    .map_err(db::<TokenRepoError>)?,
+            )
+        })
+        .await
     }
 
-    async fn rotate(&self, used: TokenId, successors: &[ApiToken], now: DateTime<Utc>) -> Result<(), TokenRepoError> {
+    async fn rotate(
+        &self,
+        used: TokenId,
+        successors: &[ApiToken],
+        now: DateTime<Utc>,
+    ) -> Result<(), TokenRepoError> {
         let rows: Vec<TokenRow> = successors.iter().map(TokenRow::from).collect();
         self.run(move |conn| {
             write_tx(conn, |conn| {
                 // Compare-and-set: only the first exchange marks the token used.
-                let n = diesel::update(t::table.find(used.to_string()).filter(t::used_at.is_null()))
-                    .set(t::used_at.eq(ts(now)))
-                    .execute(conn)
-                    .map_err(db::<TokenRepoError>)?;
+                let n =
+                    diesel::update(t::table.find(used.to_string()).filter(t::used_at.is_null()))
+                        .set(t::used_at.eq(ts(now)))
+                        .execute(conn)
+                        .map_err(db::<TokenRepoError>)?;
                 if n == 0 {
                     return Err(match load(conn, &used.to_string())? {
                         Some(_) => TokenRepoError::AlreadyUsed,
@@ -124,7 +176,10 @@ impl TokenRepository for Store {
                     });
                 }
                 for row in &rows {
-                    diesel::insert_into(t::table).values(row).execute(conn).map_err(db::<TokenRepoError>)?;
+                    diesel::insert_into(t::table)
+                        .values(row)
+                        .execute(conn)
+                        .map_err(db::<TokenRepoError>)?;
                 }
                 Ok(())
             })
@@ -136,33 +191,57 @@ impl TokenRepository for Store {
         self.run(move |conn| {
             write_tx(conn, |conn| {
                 load(conn, &id.to_string())?.ok_or(TokenRepoError::NotFound)?;
-                diesel::update(t::table.find(id.to_string()).filter(t::revoked_at.is_null()))
-                    .set(t::revoked_at.eq(ts(now)))
-                    .execute(conn)
-                    .map_err(db::<TokenRepoError>)?;
+                diesel::update(
+                    t::table
+                        .find(id.to_string())
+                        .filter(t::revoked_at.is_null()),
+                )
+                .set(t::revoked_at.eq(ts(now)))
+                .execute(conn)
+                .map_err(db::<TokenRepoError>)?;
                 Ok(())
             })
         })
         .await
     }
 
-    async fn revoke_family(&self, family: FamilyId, now: DateTime<Utc>) -> Result<u64, TokenRepoError> {
+    async fn revoke_family(
+        &self,
+        family: FamilyId,
+        now: DateTime<Utc>,
+    ) -> Result<u64, TokenRepoError> {
         self.run(move |conn| {
-            let n = diesel::update(t::table.filter(t::family_id.eq(family.to_string()).and(t::revoked_at.is_null())))
-                .set(t::revoked_at.eq(ts(now)))
-                .execute(conn)
-                .map_err(db::<TokenRepoError>)?;
+            let n = diesel::update(
+                t::table.filter(
+                    t::family_id
+                        .eq(family.to_string())
+                        .and(t::revoked_at.is_null()),
+                ),
+            )
+            .set(t::revoked_at.eq(ts(now)))
+            .execute(conn)
+            .map_err(db::<TokenRepoError>)?;
             Ok(count(n))
         })
         .await
     }
 
-    async fn revoke_all_for_user(&self, user_id: UserId, now: DateTime<Utc>) -> Result<u64, TokenRepoError> {
+    async fn revoke_all_for_user(
+        &self,
+        user_id: UserId,
+        now: DateTime<Utc>,
+    ) -> Result<u64, TokenRepoError> {
         self.run(move |conn| {
-            let n = diesel::update(t::table.filter(t::user_id.eq(user_id.to_string()).and(t::revoked_at.is_null())))
-                .set(t::revoked_at.eq(ts(now)))
-                .execute(conn)
-                .map_err(db::<TokenRepoError>)?;
+            let n = diesel::update(
+                t::table.filter(
+                    t::user_id
+                        .eq(user_id.to_string())
+                        .and(t::revoked_at.is_null()),
+                ),
+            )
+            .set(t::revoked_at.eq(ts(now)))
+            .execute(conn)
+            .map_err(db::<TokenRepoError>)?;
             Ok(count(n))
         })
         .await
@@ -170,7 +249,9 @@ impl TokenRepository for Store {
 
     async fn delete_expired(&self, before: DateTime<Utc>) -> Result<u64, TokenRepoError> {
         self.run(move |conn| {
-            let n = diesel::delete(t::table.filter(t::expires_at.lt(ts(before)))).execute(conn).map_err(db::<TokenRepoError>)?;
+            let n = diesel::delete(t::table.filter(t::expires_at.lt(ts(before))))
+                .execute(conn)
+                .map_err(db::<TokenRepoError>)?;
             Ok(count(n))
         })
         .await

@@ -3,10 +3,10 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 use planpush_identity::{Email, ExternalIdentity, User, UserId, UserRepoError, UserRepository};
 
+use crate::Store;
 use crate::dialect::{is_unique_violation, write_tx};
 use crate::rows::{corrupt, count, db, ots, outc, ts, utc, uuid};
 use crate::schema::{identities, users};
-use crate::Store;
 
 #[derive(Queryable, Selectable, Insertable, AsChangeset)]
 #[diesel(table_name = users, treat_none_as_null = true)]
@@ -43,7 +43,11 @@ impl TryFrom<UserRow> for User {
             id: UserId::from_uuid(uuid(&r.id)?),
             login: r.login,
             name: r.name,
-            email: r.email.map(|e| Email::parse(&e)).transpose().map_err(|e| corrupt("e-mail", e))?,
+            email: r
+                .email
+                .map(|e| Email::parse(&e))
+                .transpose()
+                .map_err(|e| corrupt("e-mail", e))?,
             avatar_url: r.avatar_url,
             created_at: utc(r.created_at),
             last_login_at: outc(r.last_login_at),
@@ -52,7 +56,12 @@ impl TryFrom<UserRow> for User {
     }
 }
 
-fn insert_identity(conn: &mut crate::DbConnection, user_id: &str, identity: &ExternalIdentity, now: NaiveDateTime) -> Result<(), UserRepoError> {
+fn insert_identity(
+    conn: &mut crate::DbConnection,
+    user_id: &str,
+    identity: &ExternalIdentity,
+    now: NaiveDateTime,
+) -> Result<(), UserRepoError> {
     diesel::insert_into(identities::table)
         .values((
             identities::provider.eq(identity.provider().key()),
@@ -61,7 +70,13 @@ fn insert_identity(conn: &mut crate::DbConnection, user_id: &str, identity: &Ext
             identities::created_at.eq(now),
         ))
         .execute(conn)
-        .map_err(|e| if is_unique_violation(&e) { UserRepoError::IdentityTaken } else { db(e) })?;
+        .map_err(|e| {
+            if is_unique_violation(&e) {
+                UserRepoError::IdentityTaken
+            } else {
+                db(e)
+            }
+        })?;
     Ok(())
 }
 
@@ -74,19 +89,30 @@ impl UserRepository for Store {
             write_tx(conn, |conn| {
                 let now = row.created_at;
                 let id = row.id.clone();
-                diesel::insert_into(users::table).values(&row).execute(conn).map_err(db::<UserRepoError>)?;
+                diesel::insert_into(users::table)
+                    .values(&row)
+                    .execute(conn)
+                    .map_err(db::<UserRepoError>)?;
                 insert_identity(conn, &id, &identity, now)
             })
         })
         .await
     }
 
-    async fn link_identity(&self, user_id: UserId, identity: &ExternalIdentity) -> Result<(), UserRepoError> {
+    async fn link_identity(
+        &self,
+        user_id: UserId,
+        identity: &ExternalIdentity,
+    ) -> Result<(), UserRepoError> {
         let identity = identity.clone();
         self.run(move |conn| {
             write_tx(conn, |conn| {
-                let created: Option<NaiveDateTime> =
-                    users::table.find(user_id.to_string()).select(users::created_at).first(conn).optional().map_err(db::<UserRepoError>)?;
+                let created: Option<NaiveDateTime> = users::table
+                    .find(user_id.to_string())
+                    .select(users::created_at)
+                    .first(conn)
+                    .optional()
+                    .map_err(db::<UserRepoError>)?;
                 let now = created.ok_or(UserRepoError::NotFound)?;
                 insert_identity(conn, &user_id.to_string(), &identity, now)
             })
@@ -94,24 +120,38 @@ impl UserRepository for Store {
         .await
     }
 
-    async fn find_by_identity(&self, identity: &ExternalIdentity) -> Result<Option<User>, UserRepoError> {
+    async fn find_by_identity(
+        &self,
+        identity: &ExternalIdentity,
+    ) -> Result<Option<User>, UserRepoError> {
         let (provider, subject) = (identity.provider().key(), identity.subject().to_owned());
         self.run(move |conn| {
             let row: Option<UserRow> = users::table
                 .inner_join(identities::table)
-                .filter(identities::provider.eq(provider).and(identities::subject.eq(subject)))
+                .filter(
+                    identities::provider
+                        .eq(provider)
+                        .and(identities::subject.eq(subject)),
+                )
                 .select(UserRow::as_select())
                 .first(conn)
                 .optional()
                 .map_err(db::<UserRepoError>)?;
-            row.map(User::try_from).transpose().map_err(UserRepoError::Unknown)
+            row.map(User::try_from)
+                .transpose()
+                .map_err(UserRepoError::Unknown)
         })
         .await
     }
 
     async fn get(&self, id: UserId) -> Result<User, UserRepoError> {
         self.run(move |conn| {
-            let row: Option<UserRow> = users::table.find(id.to_string()).select(UserRow::as_select()).first(conn).optional().map_err(db::<UserRepoError>)?;
+            let row: Option<UserRow> = users::table
+                .find(id.to_string())
+                .select(UserRow::as_select())
+                .first(conn)
+                .optional()
+                .map_err(db::<UserRepoError>)?;
             User::try_from(row.ok_or(UserRepoError::NotFound)?).map_err(UserRepoError::Unknown)
         })
         .await
@@ -126,7 +166,10 @@ impl UserRepository for Store {
                 .select(UserRow::as_select())
                 .load(conn)
                 .map_err(db::<UserRepoError>)?;
-            rows.into_iter().map(User::try_from).collect::<anyhow::Result<_>>().map_err(UserRepoError::Unknown)
+            rows.into_iter()
+                .map(User::try_from)
+                .collect::<anyhow::Result<_>>()
+                .map_err(UserRepoError::Unknown)
         })
         .await
     }
@@ -134,24 +177,40 @@ impl UserRepository for Store {
     async fn update(&self, user: &User) -> Result<(), UserRepoError> {
         let row = UserRow::from(user);
         self.run(move |conn| {
-            let n = diesel::update(users::table.find(row.id.clone())).set(&row).execute(conn).map_err(db::<UserRepoError>)?;
-            if n == 0 { Err(UserRepoError::NotFound) } else { Ok(()) }
+            let n = diesel::update(users::table.find(row.id.clone()))
+                .set(&row)
+                .execute(conn)
+                .map_err(db::<UserRepoError>)?;
+            if n == 0 {
+                Err(UserRepoError::NotFound)
+            } else {
+                Ok(())
+            }
         })
         .await
     }
 
     async fn list(&self) -> Result<Vec<User>, UserRepoError> {
         self.run(move |conn| {
-            let rows: Vec<UserRow> =
-                users::table.order((users::created_at, users::id)).select(UserRow::as_select()).load(conn).map_err(db::<UserRepoError>)?;
-            rows.into_iter().map(User::try_from).collect::<anyhow::Result<_>>().map_err(UserRepoError::Unknown)
+            let rows: Vec<UserRow> = users::table
+                .order((users::created_at, users::id))
+                .select(UserRow::as_select())
+                .load(conn)
+                .map_err(db::<UserRepoError>)?;
+            rows.into_iter()
+                .map(User::try_from)
+                .collect::<anyhow::Result<_>>()
+                .map_err(UserRepoError::Unknown)
         })
         .await
     }
 
     async fn count(&self) -> Result<u64, UserRepoError> {
         self.run(move |conn| {
-            let n: i64 = users::table.count().get_result(conn).map_err(db::<UserRepoError>)?;
+            let n: i64 = users::table
+                .count()
+                .get_result(conn)
+                .map_err(db::<UserRepoError>)?;
             Ok(count(usize::try_from(n).unwrap_or(0)))
         })
         .await

@@ -3,7 +3,9 @@ use chrono::{DateTime, NaiveDateTime, Utc};
 use diesel::prelude::*;
 use planpush_identity::UserId;
 use planpush_plans::{PlanId, PlanRepoError};
-use planpush_versions::{Commit, SourceFormat, Version, VersionMeta, VersionNumber, VersionRepoError, VersionRepository};
+use planpush_versions::{
+    Commit, SourceFormat, Version, VersionMeta, VersionNumber, VersionRepoError, VersionRepository,
+};
 
 use crate::dialect::write_tx;
 use crate::repos::plans::insert_plan;
@@ -66,7 +68,10 @@ impl TryFrom<MetaRow> for VersionMeta {
     fn try_from(r: MetaRow) -> anyhow::Result<Self> {
         Ok(VersionMeta {
             plan_id: PlanId::from_uuid(uuid(&r.plan_id)?),
-            number: u32::try_from(r.number).ok().and_then(|n| VersionNumber::new(n).ok()).ok_or_else(|| corrupt("version number", r.number))?,
+            number: u32::try_from(r.number)
+                .ok()
+                .and_then(|n| VersionNumber::new(n).ok())
+                .ok_or_else(|| corrupt("version number", r.number))?,
             title: r.title,
             format: SourceFormat::parse(&r.format).map_err(|e| corrupt("format", e))?,
             changes: serde_json::from_str(&r.changes).map_err(|e| corrupt("change set", e))?,
@@ -93,7 +98,12 @@ impl TryFrom<VersionRow> for Version {
             pushed_at: r.pushed_at,
             purged_at: r.purged_at,
         })?;
-        Ok(Version { meta, source, html, sections: serde_json::from_str(&sections).map_err(|e| corrupt("section index", e))? })
+        Ok(Version {
+            meta,
+            source,
+            html,
+            sections: serde_json::from_str(&sections).map_err(|e| corrupt("section index", e))?,
+        })
     }
 }
 
@@ -105,10 +115,19 @@ fn plan_err(e: PlanRepoError) -> VersionRepoError {
     }
 }
 
-fn load_one(conn: &mut DbConnection, q: v::BoxedQuery<'static, crate::connection::Db>) -> Result<Option<Version>, VersionRepoError> {
-    let row: Option<VersionRow> =
-        q.filter(v::purged_at.is_null()).select(VersionRow::as_select()).first(conn).optional().map_err(db::<VersionRepoError>)?;
-    row.map(Version::try_from).transpose().map_err(VersionRepoError::Unknown)
+fn load_one(
+    conn: &mut DbConnection,
+    q: v::BoxedQuery<'static, crate::connection::Db>,
+) -> Result<Option<Version>, VersionRepoError> {
+    let row: Option<VersionRow> = q
+        .filter(v::purged_at.is_null())
+        .select(VersionRow::as_select())
+        .first(conn)
+        .optional()
+        .map_err(db::<VersionRepoError>)?;
+    row.map(Version::try_from)
+        .transpose()
+        .map_err(VersionRepoError::Unknown)
 }
 
 #[async_trait]
@@ -120,7 +139,10 @@ impl VersionRepository for Store {
                 self.run(move |conn| {
                     write_tx(conn, |conn| {
                         insert_plan(conn, &plan).map_err(plan_err)?;
-                        diesel::insert_into(v::table).values(&row).execute(conn).map_err(db::<VersionRepoError>)?;
+                        diesel::insert_into(v::table)
+                            .values(&row)
+                            .execute(conn)
+                            .map_err(db::<VersionRepoError>)?;
                         Ok(())
                     })
                 })
@@ -128,20 +150,38 @@ impl VersionRepository for Store {
             }
             Commit::NextVersion { plan, version } => {
                 let row = version_row(version)?;
-                let expected = version.meta.number.previous().map_or(0, |n| number_col(n));
-                let (id, title, updated) = (plan.id.to_string(), plan.title.clone(), ts(plan.updated_at));
+                let expected = version.meta.number.previous().map_or(0, number_col);
+                let (id, title, updated) =
+                    (plan.id.to_string(), plan.title.clone(), ts(plan.updated_at));
                 self.run(move |conn| {
                     write_tx(conn, |conn| {
                         // Compare-and-set on the version counter: the first write takes the lock.
-                        let n = diesel::update(p::table.find(&id).filter(p::current_version.eq(expected)))
-                            .set((p::current_version.eq(row.number), p::title.eq(&title), p::updated_at.eq(updated)))
+                        let n = diesel::update(
+                            p::table.find(&id).filter(p::current_version.eq(expected)),
+                        )
+                        .set((
+                            p::current_version.eq(row.number),
+                            p::title.eq(&title),
+                            p::updated_at.eq(updated),
+                        ))
+                        .execute(conn)
+                        .map_err(db::<VersionRepoError>)?;
+                        if n == 0 {
+                            let exists: i64 = p::table
+                                .filter(p::id.eq(&id))
+                                .count()
+                                .get_result(conn)
+                                .map_err(db::<VersionRepoError>)?;
+                            return Err(if exists == 0 {
+                                VersionRepoError::PlanNotFound
+                            } else {
+                                VersionRepoError::Conflict
+                            });
+                        }
+                        diesel::insert_into(v::table)
+                            .values(&row)
                             .execute(conn)
                             .map_err(db::<VersionRepoError>)?;
-                        if n == 0 {
-                            let exists: i64 = p::table.filter(p::id.eq(&id)).count().get_result(conn).map_err(db::<VersionRepoError>)?;
-                            return Err(if exists == 0 { VersionRepoError::PlanNotFound } else { VersionRepoError::Conflict });
-                        }
-                        diesel::insert_into(v::table).values(&row).execute(conn).map_err(db::<VersionRepoError>)?;
                         Ok(())
                     })
                 })
@@ -150,15 +190,34 @@ impl VersionRepository for Store {
         }
     }
 
-    async fn get(&self, plan_id: PlanId, number: VersionNumber) -> Result<Version, VersionRepoError> {
+    async fn get(
+        &self,
+        plan_id: PlanId,
+        number: VersionNumber,
+    ) -> Result<Version, VersionRepoError> {
         self.run(move |conn| {
-            load_one(conn, v::table.find((plan_id.to_string(), number_col(number))).into_boxed())?.ok_or(VersionRepoError::NotFound)
+            load_one(
+                conn,
+                v::table
+                    .find((plan_id.to_string(), number_col(number)))
+                    .into_boxed(),
+            )?
+            .ok_or(VersionRepoError::NotFound)
         })
         .await
     }
 
     async fn latest(&self, plan_id: PlanId) -> Result<Option<Version>, VersionRepoError> {
-        self.run(move |conn| load_one(conn, v::table.filter(v::plan_id.eq(plan_id.to_string())).order(v::number.desc()).into_boxed())).await
+        self.run(move |conn| {
+            load_one(
+                conn,
+                v::table
+                    .filter(v::plan_id.eq(plan_id.to_string()))
+                    .order(v::number.desc())
+                    .into_boxed(),
+            )
+        })
+        .await
     }
 
     async fn history(&self, plan_id: PlanId) -> Result<Vec<VersionMeta>, VersionRepoError> {
@@ -169,24 +228,41 @@ impl VersionRepository for Store {
                 .select(MetaRow::as_select())
                 .load(conn)
                 .map_err(db::<VersionRepoError>)?;
-            rows.into_iter().map(VersionMeta::try_from).collect::<anyhow::Result<_>>().map_err(VersionRepoError::Unknown)
+            rows.into_iter()
+                .map(VersionMeta::try_from)
+                .collect::<anyhow::Result<_>>()
+                .map_err(VersionRepoError::Unknown)
         })
         .await
     }
 
-    async fn purge_before(&self, cutoff: DateTime<Utc>, now: DateTime<Utc>) -> Result<u64, VersionRepoError> {
+    async fn purge_before(
+        &self,
+        cutoff: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Result<u64, VersionRepoError> {
         self.run(move |conn| {
             write_tx(conn, |conn| {
                 // Candidates, excluding each plan's current version.
                 let candidates: Vec<(String, i32)> = v::table
                     .inner_join(p::table)
-                    .filter(v::pushed_at.lt(ts(cutoff)).and(v::purged_at.is_null()).and(v::number.ne(p::current_version)))
+                    .filter(
+                        v::pushed_at
+                            .lt(ts(cutoff))
+                            .and(v::purged_at.is_null())
+                            .and(v::number.ne(p::current_version)),
+                    )
                     .select((v::plan_id, v::number))
                     .load(conn)
                     .map_err(db::<VersionRepoError>)?;
                 for (plan, number) in &candidates {
                     diesel::update(v::table.find((plan, number)))
-                        .set((v::source.eq(None::<String>), v::html.eq(None::<String>), v::sections.eq(None::<String>), v::purged_at.eq(ts(now))))
+                        .set((
+                            v::source.eq(None::<String>),
+                            v::html.eq(None::<String>),
+                            v::sections.eq(None::<String>),
+                            v::purged_at.eq(ts(now)),
+                        ))
                         .execute(conn)
                         .map_err(db::<VersionRepoError>)?;
                 }

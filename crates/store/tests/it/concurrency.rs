@@ -10,7 +10,12 @@ use planpush_versions::{Commit, SectionIndex, SourceFormat, Version, VersionRepo
 
 use crate::support::sqlite_ports;
 
-async fn push_with_retry(p: &Ports, plan_id: planpush_plans::PlanId, by: planpush_identity::UserId, i: usize) -> u32 {
+async fn push_with_retry(
+    p: &Ports,
+    plan_id: planpush_plans::PlanId,
+    by: planpush_identity::UserId,
+    i: usize,
+) -> u32 {
     let mut conflicts = 0;
     loop {
         let plan = p.plans.get(plan_id).await.unwrap();
@@ -28,8 +33,16 @@ async fn push_with_retry(p: &Ports, plan_id: planpush_plans::PlanId, by: planpus
             now,
         );
         let mut next = plan.clone();
-        next.record_version(v.meta.number.get(), &plan.title, now).unwrap();
-        match p.versions.commit(Commit::NextVersion { plan: &next, version: &v }).await {
+        next.record_version(v.meta.number.get(), &plan.title, now)
+            .unwrap();
+        match p
+            .versions
+            .commit(Commit::NextVersion {
+                plan: &next,
+                version: &v,
+            })
+            .await
+        {
             Ok(()) => return conflicts,
             Err(VersionRepoError::Conflict) => conflicts += 1,
             Err(e) => panic!("push {i} failed: {e:#}"),
@@ -42,14 +55,45 @@ async fn a_thousand_concurrent_version_inserts_on_sqlite() {
     let (ports, _guard) = sqlite_ports().await;
     let ports = Arc::new(ports);
     let user = User::new("writer", chrono::Utc::now()).unwrap();
-    ports.users.create(&user, &ExternalIdentity::new(Provider::Dev, "writer").unwrap()).await.unwrap();
+    ports
+        .users
+        .create(
+            &user,
+            &ExternalIdentity::new(Provider::Dev, "writer").unwrap(),
+        )
+        .await
+        .unwrap();
     let mut plans = vec![];
     for n in 0..100 {
         let now = chrono::Utc::now();
-        let mut plan = Plan::new(Slug::parse(&format!("plan-{n}")).unwrap(), "Load", user.id, Visibility::Published, now).unwrap();
+        let mut plan = Plan::new(
+            Slug::parse(&format!("plan-{n}")).unwrap(),
+            "Load",
+            user.id,
+            Visibility::Published,
+            now,
+        )
+        .unwrap();
         plan.record_version(1, "Load", now).unwrap();
-        let v = Version::next_after(None, plan.id, "Load", SourceFormat::Html, "x".into(), "x".into(), SectionIndex::default(), user.id, now);
-        ports.versions.commit(Commit::NewPlan { plan: &plan, version: &v }).await.unwrap();
+        let v = Version::next_after(
+            None,
+            plan.id,
+            "Load",
+            SourceFormat::Html,
+            "x".into(),
+            "x".into(),
+            SectionIndex::default(),
+            user.id,
+            now,
+        );
+        ports
+            .versions
+            .commit(Commit::NewPlan {
+                plan: &plan,
+                version: &v,
+            })
+            .await
+            .unwrap();
         plans.push(plan.id);
     }
     let tasks: Vec<_> = (0..1000)
@@ -63,7 +107,11 @@ async fn a_thousand_concurrent_version_inserts_on_sqlite() {
         conflicts += t.await.unwrap();
     }
     for plan in &plans {
-        assert_eq!(ports.versions.history(*plan).await.unwrap().len(), 11, "1 + 10 pushes each");
+        assert_eq!(
+            ports.versions.history(*plan).await.unwrap().len(),
+            11,
+            "1 + 10 pushes each"
+        );
         assert_eq!(ports.plans.get(*plan).await.unwrap().current_version, 11);
     }
     eprintln!("1000 concurrent pushes done; {conflicts} lost a compare-and-set race and retried");

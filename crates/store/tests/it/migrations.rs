@@ -8,7 +8,10 @@ use crate::support::{pg_store, sqlite_store};
 
 fn up_down_up(store: &Arc<Store>) {
     let empty = store.schema_snapshot().unwrap();
-    assert!(empty.is_empty(), "a fresh database has no tables: {empty:?}");
+    assert!(
+        empty.is_empty(),
+        "a fresh database has no tables: {empty:?}"
+    );
     let mut before = empty;
     let mut applied = 0;
     while let Some(name) = store.migrate_next().unwrap() {
@@ -16,13 +19,27 @@ fn up_down_up(store: &Arc<Store>) {
         assert_ne!(after, before, "{name} changed nothing");
         let reverted = store.revert_last_migration().unwrap();
         assert_eq!(reverted, name);
-        assert_eq!(store.schema_snapshot().unwrap(), before, "down.sql of {name} does not restore the previous schema");
-        assert_eq!(store.migrate_next().unwrap().as_deref(), Some(name.as_str()));
-        assert_eq!(store.schema_snapshot().unwrap(), after, "up.sql of {name} is not repeatable after its down.sql");
+        assert_eq!(
+            store.schema_snapshot().unwrap(),
+            before,
+            "down.sql of {name} does not restore the previous schema"
+        );
+        assert_eq!(
+            store.migrate_next().unwrap().as_deref(),
+            Some(name.as_str())
+        );
+        assert_eq!(
+            store.schema_snapshot().unwrap(),
+            after,
+            "up.sql of {name} is not repeatable after its down.sql"
+        );
         before = after;
         applied += 1;
     }
-    assert!(applied >= 3, "expected the three initial migrations, applied {applied}");
+    assert!(
+        applied >= 3,
+        "expected the three initial migrations, applied {applied}"
+    );
     assert!(store.migrate().unwrap().is_empty(), "nothing left pending");
 }
 
@@ -34,7 +51,9 @@ fn sqlite_migrations_up_down_up() {
 
 #[test]
 fn postgres_migrations_up_down_up() {
-    let Some((store, _guard)) = pg_store() else { return };
+    let Some((store, _guard)) = pg_store() else {
+        return;
+    };
     up_down_up(&store);
 }
 
@@ -46,7 +65,19 @@ fn both_backends_have_the_same_tables_and_columns() {
     pg.migrate().unwrap();
     lite.migrate().unwrap();
     let tables = |lines: Vec<String>, prefix: &str| -> std::collections::BTreeSet<String> {
-        lines.iter().filter_map(|l| l.strip_prefix(prefix)).map(|l| l.split([' ', ':', '.']).next().unwrap_or_default().to_owned()).collect()
+        lines
+            .iter()
+            .filter_map(|l| l.strip_prefix(prefix))
+            .map(|l| {
+                l.split([' ', ':', '.'])
+                    .next()
+                    .unwrap_or_default()
+                    .to_owned()
+            })
+            .collect()
     };
-    assert_eq!(tables(pg.schema_snapshot().unwrap(), "column "), tables(lite.schema_snapshot().unwrap(), "table "));
+    assert_eq!(
+        tables(pg.schema_snapshot().unwrap(), "column "),
+        tables(lite.schema_snapshot().unwrap(), "table ")
+    );
 }

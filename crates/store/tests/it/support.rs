@@ -16,14 +16,19 @@ impl Drop for Guard {
         if let Guard::Postgres { admin_url, schema } = self
             && let Ok(mut c) = PgConnection::establish(admin_url)
         {
-            let _ = diesel::sql_query(format!("DROP SCHEMA IF EXISTS {schema} CASCADE")).execute(&mut c);
+            let _ = diesel::sql_query(format!("DROP SCHEMA IF EXISTS {schema} CASCADE"))
+                .execute(&mut c);
         }
     }
 }
 
 pub fn sqlite_store() -> (Arc<Store>, Guard) {
     let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(DbTarget::Sqlite(dir.path().join("test.db")), &StoreOptions::default()).unwrap();
+    let store = Store::open(
+        DbTarget::Sqlite(dir.path().join("test.db")),
+        &StoreOptions::default(),
+    )
+    .unwrap();
     (store, Guard::Sqlite(dir))
 }
 
@@ -38,7 +43,9 @@ pub async fn sqlite_ports() -> (Ports, Guard) {
 pub fn pg_admin_url() -> Option<String> {
     match std::env::var("PLANPUSH_TEST_PG_URL") {
         Ok(url) if !url.is_empty() => Some(url),
-        _ if std::env::var_os("CI").is_some() => panic!("PLANPUSH_TEST_PG_URL is not set: PostgreSQL tests must run in CI"),
+        _ if std::env::var_os("CI").is_some() => {
+            panic!("PLANPUSH_TEST_PG_URL is not set: PostgreSQL tests must run in CI")
+        }
         _ => {
             eprintln!("note: PLANPUSH_TEST_PG_URL is not set; skipping a PostgreSQL test");
             None
@@ -50,11 +57,17 @@ pub fn pg_admin_url() -> Option<String> {
 pub fn pg_store() -> Option<(Arc<Store>, Guard)> {
     let admin_url = pg_admin_url()?;
     let schema = format!("pp_test_{}", uuid_simple());
-    let mut admin = PgConnection::establish(&admin_url).unwrap_or_else(|e| panic!("cannot reach PostgreSQL at PLANPUSH_TEST_PG_URL: {e}"));
-    diesel::sql_query(format!("CREATE SCHEMA {schema}")).execute(&mut admin).unwrap();
+    let mut admin = PgConnection::establish(&admin_url)
+        .unwrap_or_else(|e| panic!("cannot reach PostgreSQL at PLANPUSH_TEST_PG_URL: {e}"));
+    diesel::sql_query(format!("CREATE SCHEMA {schema}"))
+        .execute(&mut admin)
+        .unwrap();
     let sep = if admin_url.contains('?') { '&' } else { '?' };
     let url = format!("{admin_url}{sep}options=-csearch_path%3D{schema}");
-    let options = StoreOptions { max_connections: 4, ..StoreOptions::default() };
+    let options = StoreOptions {
+        max_connections: 4,
+        ..StoreOptions::default()
+    };
     let store = Store::open(DbTarget::Postgres(url), &options).unwrap();
     Some((store, Guard::Postgres { admin_url, schema }))
 }
