@@ -173,6 +173,82 @@ fn bench(extra: &[String]) -> Result<()> {
         "bench",
         "--",
     ]);
-    command.args(extra);
-    run(command)
+    command.args(extra).stdout(Stdio::piped());
+    let output = command.spawn()?.wait_with_output()?;
+    if !output.status.success() {
+        anyhow::bail!("the storage benchmark failed ({})", output.status);
+    }
+    let table = String::from_utf8_lossy(&output.stdout).into_owned();
+    eprint!("{table}");
+    let section = format!(
+        "Measured {} on {} by `cargo xtask bench {}`.\n\n{}",
+        today()?,
+        machine(),
+        extra.join(" "),
+        table
+    );
+    let path = root().join("docs/benchmarks.md");
+    let doc = std::fs::read_to_string(&path).unwrap_or_default();
+    std::fs::write(&path, replace_section(&doc, "storage", &section))?;
+    eprintln!("xtask: wrote the storage section of docs/benchmarks.md");
+    Ok(())
+}
+
+/// Replaces the text between `<!-- bench:NAME -->` and `<!-- /bench:NAME -->` (appending the
+/// markers if absent), leaving the rest of the document as written by hand.
+fn replace_section(doc: &str, name: &str, body: &str) -> String {
+    let (start, end) = (
+        format!("<!-- bench:{name} -->"),
+        format!("<!-- /bench:{name} -->"),
+    );
+    match (doc.find(&start), doc.find(&end)) {
+        (Some(a), Some(b)) if a < b => format!("{}{start}\n{body}{}", &doc[..a], &doc[b..]),
+        _ => format!("{doc}\n{start}\n{body}{end}\n"),
+    }
+}
+
+fn today() -> Result<String> {
+    let out = Command::new("date").args(["-u", "+%Y-%m-%d"]).output()?;
+    Ok(String::from_utf8_lossy(&out.stdout).trim().to_owned())
+}
+
+/// CPU model, core count and memory, from /proc.
+fn machine() -> String {
+    let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
+    let model = cpuinfo
+        .lines()
+        .find_map(|l| {
+            l.strip_prefix("model name")
+                .and_then(|r| r.split_once(':'))
+                .map(|(_, m)| m.trim().to_owned())
+        })
+        .unwrap_or_else(|| "unknown CPU".into());
+    let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
+    let mem_gib = std::fs::read_to_string("/proc/meminfo")
+        .unwrap_or_default()
+        .lines()
+        .find_map(|l| {
+            l.strip_prefix("MemTotal:")
+                .map(|r| r.trim().trim_end_matches(" kB").parse::<u64>().unwrap_or(0))
+        })
+        .map_or(0, |kb| kb / 1024 / 1024);
+    format!("{model}, {cores} cores, {mem_gib} GiB")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::replace_section;
+
+    #[test]
+    fn bench_sections_are_replaced_in_place_or_appended() {
+        let doc = "# B\n<!-- bench:storage -->\nold\n<!-- /bench:storage -->\ntail\n";
+        assert_eq!(
+            replace_section(doc, "storage", "new\n"),
+            "# B\n<!-- bench:storage -->\nnew\n<!-- /bench:storage -->\ntail\n"
+        );
+        assert_eq!(
+            replace_section("# B\n", "web", "x\n"),
+            "# B\n\n<!-- bench:web -->\nx\n<!-- /bench:web -->\n"
+        );
+    }
 }
