@@ -14,10 +14,24 @@
 pub mod contract;
 #[cfg(feature = "fake")]
 pub mod fake;
+mod access;
+mod admin;
+mod auditor;
 mod health;
 mod outbox;
 mod ports;
+mod provider;
+mod sessions;
+mod signin;
+mod tokens;
 
+pub use access::{Access, AccessCache, AuthMethod, Principal, ACCESS_TTL};
+pub use admin::{Admin, AdminError, Member};
+pub use auditor::Auditor;
+pub use sessions::{session_user, SessionState, WebSessions, SESSION_USER_KEY};
+pub use signin::{SignIn, SignInError};
+pub use tokens::{ActivateError, BearerError, DeviceStart, GrantError, TokenError, TokenPair, Tokens};
 pub use health::{Health, NotReady};
 pub use outbox::{OUTBOX_MAX_ATTEMPTS, OutboxMessage, OutboxMessageId, backoff_after};
 pub use ports::*;
+pub use provider::{AuthorizationRequest, IdentityProvider, ProviderError, VerifiedProfile};

@@ -1,0 +1,148 @@
+//! Who is asking, and what they may do: the per-request permission lookup.
+//!
+//! Every authenticated request resolves to a [`Principal`]. The user's state and roles come from a
+//! short in-process cache ([`AccessCache`]) so a warm request makes no database round trip; every
+//! change this process makes to a user's roles or state bumps that user's *generation*, which
+//! invalidates their cached access, sessions and tokens at once. Entries also expire after
+//! [`ACCESS_TTL`], bounding staleness for changes made by another process.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use planpush_identity::{TokenId, UserId, UserRepoError};
+use planpush_roles::{allowed, Capability, Ownership, Role};
+
+use crate::Ports;
+
+/// How long a cached user state may be used before it is read again.
+pub const ACCESS_TTL: Duration = Duration::from_secs(30);
+
+/// How the request proved who it is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AuthMethod {
+    /// A browser session cookie (state-changing requests also need a same-origin `Origin`).
+    Session,
+    /// A Bearer token (personal or access token).
+    Token(TokenId),
+}
+
+/// The authenticated caller of one request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Principal {
+    pub user_id: UserId,
+    pub login: String,
+    pub roles: Vec<Role>,
+    pub method: AuthMethod,
+}
+
+impl Principal {
+    /// The capability matrix, for this caller.
+    pub fn can(&self, capability: Capability, ownership: Ownership) -> bool {
+        allowed(&self.roles, capability, ownership)
+    }
+    /// Ownership of a thing owned by `owner`, from this caller's point of view.
+    pub fn ownership_of(&self, owner: UserId) -> Ownership {
+        if owner == self.user_id { Ownership::Own } else { Ownership::Others }
+    }
+}
+
+/// A user's cached state.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Access {
+    pub user_id: UserId,
+    pub login: String,
+    pub active: bool,
+    pub roles: Vec<Role>,
+}
+
+/// Per-user access cache plus revocation generations.
+pub struct AccessCache {
+    ports: Ports,
+    cache: moka::sync::Cache<UserId, (u64, Arc<Access>)>,
+    generations: Mutex<HashMap<UserId, u64>>,
+}
+
+impl AccessCache {
+    pub fn new(ports: Ports) -> Self {
+        Self { ports, cache: moka::sync::Cache::builder().max_capacity(100_000).time_to_live(ACCESS_TTL).build(), generations: Mutex::default() }
+    }
+
+    /// The user's current generation; cached credentials remember it and are void once it moves.
+    pub fn generation(&self, user: UserId) -> u64 {
+        self.generations.lock().unwrap_or_else(std::sync::PoisonError::into_inner).get(&user).copied().unwrap_or(0)
+    }
+
+    /// Voids every cached fact about `user` in this process (roles, state, sessions, tokens).
+    pub fn invalidate(&self, user: UserId) {
+        *self.generations.lock().unwrap_or_else(std::sync::PoisonError::into_inner).entry(user).or_insert(0) += 1;
+        self.cache.invalidate(&user);
+    }
+
+    /// The user's state and roles, from the cache or the store. `None` for an unknown user.
+    pub async fn get(&self, user: UserId) -> anyhow::Result<Option<Arc<Access>>> {
+        let generation = self.generation(user);
+        if let Some((g, access)) = self.cache.get(&user)
+            && g == generation
+        {
+            return Ok(Some(access));
+        }
+        let u = match self.ports.users.get(user).await {
+            Ok(u) => u,
+            Err(UserRepoError::NotFound) => return Ok(None),
+            Err(e) => return Err(e.into()),
+        };
+        let mut roles: Vec<Role> = self.ports.roles.grants_for(user).await?.into_iter().map(|g| g.role).collect();
+        roles.sort();
+        roles.dedup();
+        let active = u.is_active();
+        let access = Arc::new(Access { user_id: user, login: u.login, active, roles });
+        // Only cache what was read under the current generation: an invalidation that raced
+        // the read must win.
+        if self.generation(user) == generation {
+            self.cache.insert(user, (generation, access.clone()));
+        }
+        Ok(Some(access))
+    }
+
+    /// The principal for an authenticated user, or `None` if the user is unknown or deactivated.
+    pub async fn principal(&self, user: UserId, method: AuthMethod) -> anyhow::Result<Option<Principal>> {
+        Ok(self.get(user).await?.filter(|a| a.active).map(|a| Principal { user_id: a.user_id, login: a.login.clone(), roles: a.roles.clone(), method }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::DateTime;
+    use planpush_identity::{ExternalIdentity, Provider, User};
+    use planpush_roles::GrantOrigin;
+
+    use super::*;
+
+    #[tokio::test]
+    async fn cache_serves_warm_reads_and_invalidation_is_immediate() {
+        let ports = crate::fake::ports();
+        let mut u = User::new("ada", DateTime::UNIX_EPOCH).unwrap();
+        ports.users.create(&u, &ExternalIdentity::new(Provider::Dev, "ada").unwrap()).await.unwrap();
+        ports.roles.replace_grants(u.id, GrantOrigin::Manual, &[Role::Developer], None, DateTime::UNIX_EPOCH).await.unwrap();
+        let cache = AccessCache::new(ports.clone());
+        let p = cache.principal(u.id, AuthMethod::Session).await.unwrap().unwrap();
+        assert_eq!(p.roles, [Role::Developer]);
+        assert!(p.can(Capability::Push, Ownership::Own));
+
+        // A change behind the cache's back is not seen until invalidated…
+        ports.roles.replace_grants(u.id, GrantOrigin::Manual, &[Role::Qa], None, DateTime::UNIX_EPOCH).await.unwrap();
+        assert_eq!(cache.principal(u.id, AuthMethod::Session).await.unwrap().unwrap().roles, [Role::Developer]);
+        // …and is seen at once after.
+        let g = cache.generation(u.id);
+        cache.invalidate(u.id);
+        assert_eq!(cache.generation(u.id), g + 1);
+        assert_eq!(cache.principal(u.id, AuthMethod::Session).await.unwrap().unwrap().roles, [Role::Qa]);
+
+        u.deactivate(DateTime::UNIX_EPOCH);
+        ports.users.update(&u).await.unwrap();
+        cache.invalidate(u.id);
+        assert_eq!(cache.principal(u.id, AuthMethod::Session).await.unwrap(), None, "deactivated users have no principal");
+        assert_eq!(cache.principal(UserId::new(), AuthMethod::Session).await.unwrap(), None);
+    }
+}

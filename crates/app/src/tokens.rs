@@ -1,0 +1,327 @@
+//! API tokens: personal tokens, Bearer authentication, the RFC 8628 device flow and refresh-token
+//! rotation.
+
+use std::net::IpAddr;
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use planpush_audit::{AuditAction, AuditEvent};
+use planpush_identity::{
+    ApiToken, DeviceDecisionError, DeviceGrant, DeviceRepoError, DeviceStatus, PollOutcome, RefreshCheck, TokenHash, TokenId, TokenKind,
+    TokenRejected, TokenRepoError, TokenSecret, UserCode, ACCESS_TOKEN_TTL,
+};
+
+use crate::{AccessCache, AuthMethod, Auditor, Ports, Principal};
+
+/// Why a Bearer credential was refused. All answer 401; the text says what to do.
+#[derive(Debug, thiserror::Error)]
+pub enum BearerError {
+    #[error("the token is not valid")]
+    Invalid,
+    #[error("the token has been revoked")]
+    Revoked,
+    #[error("the token has expired")]
+    Expired,
+    #[error("the account is deactivated")]
+    Deactivated,
+    #[error(transparent)]
+    Unknown(#[from] anyhow::Error),
+}
+
+/// Errors of personal-token management.
+#[derive(Debug, thiserror::Error)]
+pub enum TokenError {
+    #[error("{0}")]
+    BadLabel(String),
+    #[error("token not found")]
+    NotFound,
+    #[error(transparent)]
+    Unknown(#[from] anyhow::Error),
+}
+
+/// RFC 8628 §3.5 and RFC 6749 §5.2 errors of the token endpoints. `code()` is the wire `error`.
+#[derive(Debug, thiserror::Error)]
+pub enum GrantError {
+    #[error("the user has not yet approved this code")]
+    AuthorizationPending,
+    #[error("polling too fast: wait {interval} seconds between requests")]
+    SlowDown { interval: u32 },
+    #[error("the code has expired; start the login again")]
+    ExpiredToken,
+    #[error("the request was denied")]
+    AccessDenied,
+    #[error("the grant is invalid, expired or revoked")]
+    InvalidGrant,
+    #[error(transparent)]
+    Unknown(#[from] anyhow::Error),
+}
+
+impl GrantError {
+    /// The `error` value of the JSON answer.
+    pub fn code(&self) -> &'static str {
+        match self {
+            GrantError::AuthorizationPending => "authorization_pending",
+            GrantError::SlowDown { .. } => "slow_down",
+            GrantError::ExpiredToken => "expired_token",
+            GrantError::AccessDenied => "access_denied",
+            GrantError::InvalidGrant => "invalid_grant",
+            GrantError::Unknown(_) => "server_error",
+        }
+    }
+}
+
+/// Why approving or denying a user code failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ActivateError {
+    #[error("no login is waiting for this code; check it and try again")]
+    UnknownCode,
+    #[error(transparent)]
+    Decision(#[from] DeviceDecisionError),
+    #[error(transparent)]
+    Unknown(#[from] anyhow::Error),
+}
+
+/// A fresh device authorization (RFC 8628 §3.2).
+#[derive(Debug)]
+pub struct DeviceStart {
+    pub device_code: TokenSecret,
+    pub user_code: UserCode,
+    pub expires_in: i64,
+    pub interval: u32,
+}
+
+/// What the token endpoints hand the CLI.
+#[derive(Debug)]
+pub struct TokenPair {
+    pub access_token: TokenSecret,
+    pub refresh_token: TokenSecret,
+    pub expires_in: i64,
+}
+
+type CachedToken = (u64, Arc<ApiToken>);
+
+/// Token use cases. Looked-up tokens are cached by hash (for [`crate::ACCESS_TTL`]); any revocation
+/// made by this process bumps the owner's generation, so a cached token never outlives it here.
+pub struct Tokens {
+    ports: Ports,
+    access: Arc<AccessCache>,
+    audit: Auditor,
+    cache: moka::sync::Cache<TokenHash, CachedToken>,
+}
+
+fn unknown(e: impl Into<anyhow::Error>) -> anyhow::Error {
+    e.into()
+}
+
+impl Tokens {
+    pub fn new(ports: Ports, access: Arc<AccessCache>) -> Self {
+        let audit = Auditor::new(ports.clone());
+        let cache = moka::sync::Cache::builder().max_capacity(100_000).time_to_live(crate::ACCESS_TTL).build();
+        Self { ports, access, audit, cache }
+    }
+
+    // ---- personal tokens ----
+
+    pub async fn create_personal(&self, p: &Principal, label: &str, ip: Option<IpAddr>, now: DateTime<Utc>) -> Result<(ApiToken, TokenSecret), TokenError> {
+        let (token, secret) = ApiToken::personal(p.user_id, label, now, None).map_err(|e| TokenError::BadLabel(e.to_string()))?;
+        self.ports.tokens.insert(&token).await.map_err(unknown)?;
+        self.audit
+            .record(AuditEvent::new(AuditAction::TokenCreated, Some(p.user_id), now).target("token", token.id).ip(ip).detail("label", label.trim()))
+            .await;
+        Ok((token, secret))
+    }
+
+    pub async fn list_personal(&self, p: &Principal) -> Result<Vec<ApiToken>, TokenError> {
+        Ok(self.ports.tokens.list_for_user(p.user_id, TokenKind::Personal).await.map_err(unknown)?)
+    }
+
+    /// Revokes one of the caller's own personal tokens (someone else's answers `NotFound`).
+    pub async fn revoke_personal(&self, p: &Principal, id: TokenId, ip: Option<IpAddr>, now: DateTime<Utc>) -> Result<(), TokenError> {
+        let token = match self.ports.tokens.get(id).await {
+            Ok(t) if t.user_id == p.user_id && t.kind == TokenKind::Personal => t,
+            Ok(_) | Err(TokenRepoError::NotFound) => return Err(TokenError::NotFound),
+            Err(e) => return Err(unknown(e).into()),
+        };
+        self.ports.tokens.revoke(token.id, now).await.map_err(unknown)?;
+        self.cache.invalidate(&token.hash);
+        self.audit.record(AuditEvent::new(AuditAction::TokenRevoked, Some(p.user_id), now).target("token", token.id).ip(ip)).await;
+        Ok(())
+    }
+
+    // ---- Bearer authentication ----
+
+    /// The principal a Bearer token stands for. Warm path (cached token, cached access): no
+    /// database round trip.
+    pub async fn authenticate(&self, presented: &str, now: DateTime<Utc>) -> Result<Principal, BearerError> {
+        let secret = TokenSecret::presented(presented).map_err(|_| BearerError::Invalid)?;
+        let hash = secret.hash();
+        let token = match self.cache.get(&hash) {
+            Some((generation, t)) if generation == self.access.generation(t.user_id) => t,
+            _ => {
+                let Some(t) = self.ports.tokens.find_by_hash(&hash).await.map_err(unknown)? else {
+                    return Err(BearerError::Invalid);
+                };
+                let generation = self.access.generation(t.user_id);
+                let t = Arc::new(t);
+                self.cache.insert(hash, (generation, t.clone()));
+                t
+            }
+        };
+        token.check_bearer(now).map_err(|e| match e {
+            TokenRejected::Revoked => BearerError::Revoked,
+            TokenRejected::Expired => BearerError::Expired,
+            TokenRejected::WrongKind => BearerError::Invalid,
+        })?;
+        let principal = self.access.principal(token.user_id, AuthMethod::Token(token.id)).await?.ok_or(BearerError::Deactivated)?;
+        // Record use at most once a minute per token, so a busy CLI does not write on every call.
+        if token.last_used_at.is_none_or(|t| now - t > chrono::Duration::minutes(1)) {
+            let mut touched = (*token).clone();
+            touched.last_used_at = Some(now);
+            self.cache.insert(hash, (self.access.generation(token.user_id), Arc::new(touched)));
+            self.ports.tokens.touch(token.id, now).await.map_err(unknown)?;
+        }
+        Ok(principal)
+    }
+
+    // ---- device flow ----
+
+    /// `POST /api/auth/device`: a new device code and user code.
+    pub async fn start_device(&self, now: DateTime<Utc>) -> Result<DeviceStart, GrantError> {
+        for _ in 0..5 {
+            let (grant, device_code) = DeviceGrant::start(now);
+            match self.ports.device_grants.insert(&grant).await {
+                Ok(()) => {
+                    return Ok(DeviceStart {
+                        device_code,
+                        user_code: grant.user_code,
+                        expires_in: (grant.expires_at - now).num_seconds(),
+                        interval: grant.interval_secs,
+                    });
+                }
+                // A live grant holds this user code: draw another.
+                Err(DeviceRepoError::Conflict) => continue,
+                Err(e) => return Err(unknown(e).into()),
+            }
+        }
+        Err(anyhow::anyhow!("could not draw a free user code").into())
+    }
+
+    /// The pending grant for a user code, for the `/activate` page.
+    pub async fn pending_device(&self, code: &UserCode, now: DateTime<Utc>) -> Result<DeviceGrant, ActivateError> {
+        let grant = self.ports.device_grants.find_by_user_code(code).await.map_err(unknown)?.ok_or(ActivateError::UnknownCode)?;
+        if grant.is_expired(now) {
+            return Err(DeviceDecisionError::Expired.into());
+        }
+        if grant.status != DeviceStatus::Pending {
+            return Err(DeviceDecisionError::AlreadyDecided.into());
+        }
+        Ok(grant)
+    }
+
+    /// A signed-in person approves (or denies) the login waiting under `code`.
+    pub async fn decide_device(&self, p: &Principal, code: &UserCode, approve: bool, ip: Option<IpAddr>, now: DateTime<Utc>) -> Result<(), ActivateError> {
+        let mut grant = self.pending_device(code, now).await?;
+        let before = grant.status;
+        if approve {
+            grant.approve(p.user_id, now)?;
+        } else {
+            grant.deny(now)?;
+        }
+        match self.ports.device_grants.save_if_status(&grant, before).await {
+            Ok(()) => {}
+            Err(DeviceRepoError::Conflict) => return Err(DeviceDecisionError::AlreadyDecided.into()),
+            Err(e) => return Err(unknown(e).into()),
+        }
+        let action = if approve { AuditAction::DeviceApproved } else { AuditAction::DeviceDenied };
+        self.audit.record(AuditEvent::new(action, Some(p.user_id), now).target("device", grant.id).ip(ip).detail("user_code", code.as_str())).await;
+        Ok(())
+    }
+
+    /// `POST /api/auth/device/token`: one poll.
+    pub async fn poll_device(&self, device_code: &str, now: DateTime<Utc>) -> Result<TokenPair, GrantError> {
+        let secret = TokenSecret::presented(device_code).map_err(|_| GrantError::InvalidGrant)?;
+        let mut grant = self.ports.device_grants.find_by_device_code(&secret.hash()).await.map_err(unknown)?.ok_or(GrantError::InvalidGrant)?;
+        let before = grant.status;
+        let outcome = grant.poll(now);
+        let user = match outcome {
+            PollOutcome::Approved(user) => {
+                grant.status = DeviceStatus::Consumed { at: now };
+                Some(user)
+            }
+            _ => None,
+        };
+        match self.ports.device_grants.save_if_status(&grant, before).await {
+            Ok(()) => {}
+            // Another poll or the approval changed it meanwhile: ask the client to back off.
+            Err(DeviceRepoError::Conflict) => return Err(GrantError::SlowDown { interval: grant.interval_secs }),
+            Err(e) => return Err(unknown(e).into()),
+        }
+        match outcome {
+            PollOutcome::AuthorizationPending => Err(GrantError::AuthorizationPending),
+            PollOutcome::SlowDown { interval } => Err(GrantError::SlowDown { interval }),
+            PollOutcome::ExpiredToken => Err(GrantError::ExpiredToken),
+            PollOutcome::AccessDenied => Err(GrantError::AccessDenied),
+            PollOutcome::Approved(_) => {
+                let user = user.ok_or(GrantError::InvalidGrant)?;
+                if self.access.principal(user, AuthMethod::Session).await?.is_none() {
+                    return Err(GrantError::AccessDenied);
+                }
+                let (refresh, refresh_secret) = ApiToken::new_refresh_family(user, now);
+                let (access, access_secret) = refresh.mint_access(now);
+                self.ports.tokens.insert(&refresh).await.map_err(unknown)?;
+                self.ports.tokens.insert(&access).await.map_err(unknown)?;
+                Ok(TokenPair { access_token: access_secret, refresh_token: refresh_secret, expires_in: ACCESS_TOKEN_TTL.num_seconds() })
+            }
+        }
+    }
+
+    // ---- refresh ----
+
+    /// `POST /api/auth/token`: exchanges a refresh token for a new pair; the old one is spent.
+    /// Presenting a spent refresh token revokes its whole family (someone copied it).
+    pub async fn refresh(&self, refresh_token: &str, ip: Option<IpAddr>, now: DateTime<Utc>) -> Result<TokenPair, GrantError> {
+        let secret = TokenSecret::presented(refresh_token).map_err(|_| GrantError::InvalidGrant)?;
+        let token = self.ports.tokens.find_by_hash(&secret.hash()).await.map_err(unknown)?.ok_or(GrantError::InvalidGrant)?;
+        match token.check_refresh(now) {
+            RefreshCheck::Rotate => {}
+            RefreshCheck::ReuseDetected => {
+                self.revoke_family_of(&token, now).await?;
+                self.audit
+                    .record(AuditEvent::new(AuditAction::RefreshReuse, Some(token.user_id), now).target("token_family", token.family_id).ip(ip))
+                    .await;
+                return Err(GrantError::InvalidGrant);
+            }
+            RefreshCheck::Rejected(_) => return Err(GrantError::InvalidGrant),
+        }
+        if self.access.principal(token.user_id, AuthMethod::Session).await?.is_none() {
+            return Err(GrantError::InvalidGrant);
+        }
+        let (next, next_secret) = token.successor(now);
+        let (access, access_secret) = token.mint_access(now);
+        match self.ports.tokens.rotate(token.id, &[next, access], now).await {
+            Ok(()) => Ok(TokenPair { access_token: access_secret, refresh_token: next_secret, expires_in: ACCESS_TOKEN_TTL.num_seconds() }),
+            // A concurrent exchange of the same token won: that is reuse too.
+            Err(TokenRepoError::AlreadyUsed) => {
+                self.revoke_family_of(&token, now).await?;
+                Err(GrantError::InvalidGrant)
+            }
+            Err(e) => Err(unknown(e).into()),
+        }
+    }
+
+    /// CLI logout: revokes the family of the given refresh token. Unknown tokens are ignored.
+    pub async fn logout(&self, refresh_token: &str, now: DateTime<Utc>) -> Result<(), GrantError> {
+        let Ok(secret) = TokenSecret::presented(refresh_token) else { return Ok(()) };
+        if let Some(token) = self.ports.tokens.find_by_hash(&secret.hash()).await.map_err(unknown)? {
+            self.revoke_family_of(&token, now).await?;
+        }
+        Ok(())
+    }
+
+    async fn revoke_family_of(&self, token: &ApiToken, now: DateTime<Utc>) -> Result<(), GrantError> {
+        self.ports.tokens.revoke_family(token.family_id, now).await.map_err(unknown)?;
+        // Access tokens of the family may be cached: void the owner's cached tokens.
+        self.access.invalidate(token.user_id);
+        Ok(())
+    }
+}
