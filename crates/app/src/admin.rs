@@ -26,6 +26,13 @@ pub enum AdminError {
     Unknown(#[from] anyhow::Error),
 }
 
+/// The caller's own account, for `/api/auth/me`.
+#[derive(Debug, Clone)]
+pub struct Profile {
+    pub member: Member,
+    pub sessions: Vec<planpush_identity::WebSession>,
+}
+
 /// A member as the admin area shows them.
 #[derive(Debug, Clone)]
 pub struct Member {
@@ -78,6 +85,13 @@ impl Admin {
             }
         }
         Ok(out)
+    }
+
+    /// The caller's own account, roles and live browser sessions.
+    pub async fn profile(&self, p: &Principal, now: DateTime<Utc>) -> Result<Profile, AdminError> {
+        let user = self.ports.users.get(p.user_id).await.map_err(user_err)?;
+        let sessions = self.ports.web_sessions.list_for_user(p.user_id, now).await.map_err(anyhow::Error::from)?;
+        Ok(Profile { member: self.member(user).await?, sessions })
     }
 
     pub async fn list(&self, p: &Principal) -> Result<Vec<Member>, AdminError> {

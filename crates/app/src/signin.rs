@@ -77,6 +77,11 @@ impl SignIn {
         Ok(user.id)
     }
 
+    /// Records a browser sign-out.
+    pub async fn record_sign_out(&self, user: UserId, ip: Option<IpAddr>, now: DateTime<Utc>) {
+        self.audit.record(AuditEvent::new(AuditAction::SignOut, Some(user), now).target("user", user).ip(ip)).await;
+    }
+
     /// Records a refused sign-in (not an org member, denied consent, replayed state, …).
     pub async fn record_denied(&self, reason: &str, ip: Option<IpAddr>, now: DateTime<Utc>) {
         self.audit.record(AuditEvent::new(AuditAction::SignInDenied, None, now).ip(ip).detail("reason", reason)).await;

@@ -1,9 +1,10 @@
 //! Error policy: every failure a client can act on has a stable snake_case code and a message fit
-//! to show; failures it cannot act on are logged in full and answered with a generic message, never
-//! their text.
+//! to show; failures it cannot act on are logged in full with a request id and answered with a
+//! generic message, never their text.
 
-use actix_web::HttpResponse;
 use actix_web::http::StatusCode;
+use actix_web::{HttpResponse, ResponseError};
+use planpush_app::{ActivateError, AdminError, BearerError, GrantError, SignInError, TokenError};
 use serde::Serialize;
 
 /// The JSON error body.
@@ -15,8 +16,136 @@ pub struct ErrorBody<'a> {
 
 /// Builds a JSON error response.
 pub fn json_error(status: StatusCode, code: &str, message: &str) -> HttpResponse {
-    HttpResponse::build(status).json(ErrorBody {
-        error: code,
-        message,
-    })
+    HttpResponse::build(status).json(ErrorBody { error: code, message })
+}
+
+/// An API failure: status, code and message.
+#[derive(Debug)]
+pub struct ApiError {
+    pub status: StatusCode,
+    pub code: &'static str,
+    pub message: String,
+    /// Seconds for a `Retry-After` header (rate limits).
+    pub retry_after: Option<u64>,
+}
+
+impl ApiError {
+    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+        Self { status, code, message: message.into(), retry_after: None }
+    }
+    pub fn bad_request(code: &'static str, message: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, code, message)
+    }
+    pub fn unauthorized(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::UNAUTHORIZED, "unauthorized", message)
+    }
+    pub fn not_found(code: &'static str, message: impl Into<String>) -> Self {
+        Self::new(StatusCode::NOT_FOUND, code, message)
+    }
+    /// An unexpected failure: logged with a reference the client can quote, never shown.
+    pub fn internal(e: impl std::fmt::Debug) -> Self {
+        let reference = hex::encode(rand::random::<[u8; 6]>());
+        tracing::error!(error = ?e, reference, "request failed");
+        Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal_error", format!("something went wrong on the server (reference {reference})"))
+    }
+}
+
+impl std::fmt::Display for ApiError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.code, self.message)
+    }
+}
+
+impl ResponseError for ApiError {
+    fn status_code(&self) -> StatusCode {
+        self.status
+    }
+    fn error_response(&self) -> HttpResponse {
+        let mut res = json_error(self.status, self.code, &self.message);
+        if let Some(secs) = self.retry_after {
+            res.headers_mut().insert(actix_web::http::header::RETRY_AFTER, secs.into());
+        }
+        res
+    }
+}
+
+impl From<BearerError> for ApiError {
+    fn from(e: BearerError) -> Self {
+        match e {
+            BearerError::Unknown(e) => Self::internal(e),
+            e => Self::unauthorized(e.to_string()),
+        }
+    }
+}
+
+impl From<TokenError> for ApiError {
+    fn from(e: TokenError) -> Self {
+        match e {
+            TokenError::BadLabel(m) => Self::bad_request("invalid_label", m),
+            TokenError::NotFound => Self::not_found("token_not_found", "token not found"),
+            TokenError::Unknown(e) => Self::internal(e),
+        }
+    }
+}
+
+impl From<AdminError> for ApiError {
+    fn from(e: AdminError) -> Self {
+        match e {
+            AdminError::Forbidden => Self::new(StatusCode::FORBIDDEN, "forbidden", e.to_string()),
+            AdminError::NotFound => Self::not_found("user_not_found", "user not found"),
+            AdminError::BadRequest(m) => Self::bad_request("invalid_request", m),
+            AdminError::LastAdmin(e) => Self::new(StatusCode::CONFLICT, "last_admin", e.to_string()),
+            AdminError::Unknown(e) => Self::internal(e),
+        }
+    }
+}
+
+impl From<SignInError> for ApiError {
+    fn from(e: SignInError) -> Self {
+        match e {
+            SignInError::Deactivated => Self::new(StatusCode::FORBIDDEN, "deactivated", e.to_string()),
+            SignInError::Unknown(e) => Self::internal(e),
+        }
+    }
+}
+
+impl From<ActivateError> for ApiError {
+    fn from(e: ActivateError) -> Self {
+        match e {
+            ActivateError::Unknown(e) => Self::internal(e),
+            ActivateError::UnknownCode => Self::not_found("unknown_user_code", e.to_string()),
+            ActivateError::Decision(d) => Self::bad_request("code_not_pending", d.to_string()),
+        }
+    }
+}
+
+/// RFC 6749 §5.2 / RFC 8628 §3.5 answers: status 400 with `error`, plus our `message` and the RFC's
+/// `error_description` (and the new `interval` for `slow_down`).
+#[derive(Debug)]
+pub struct OAuthError(pub GrantError);
+
+impl std::fmt::Display for OAuthError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl ResponseError for OAuthError {
+    fn status_code(&self) -> StatusCode {
+        match self.0 {
+            GrantError::Unknown(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            _ => StatusCode::BAD_REQUEST,
+        }
+    }
+    fn error_response(&self) -> HttpResponse {
+        if let GrantError::Unknown(e) = &self.0 {
+            return ApiError::internal(e).error_response();
+        }
+        let message = self.0.to_string();
+        let mut body = serde_json::json!({"error": self.0.code(), "message": message, "error_description": message});
+        if let GrantError::SlowDown { interval } = self.0 {
+            body["interval"] = interval.into();
+        }
+        HttpResponse::build(self.status_code()).json(body)
+    }
 }

@@ -6,21 +6,96 @@
 //! Architecture invariant: the only crate that knows actix. It knows no database.
 
 pub mod error;
+mod extract;
 mod health;
+pub mod ratelimit;
+mod routes;
+mod session_store;
+mod views;
 
+use std::net::IpAddr;
+use std::sync::Arc;
+
+use actix_session::config::{PersistentSession, TtlExtensionPolicy};
+use actix_session::SessionMiddleware;
+use actix_web::cookie::{Key, SameSite};
 use actix_web::web;
-use planpush_app::Health;
+use planpush_app::{AccessCache, Admin, Health, IdentityProvider, Ports, SignIn, Tokens, WebSessions};
+use planpush_identity::SessionPolicy;
+
+pub use ratelimit::RateLimits;
+pub use session_store::DbSessionStore;
+
+/// How the web layer signs people in.
+#[derive(Clone)]
+pub enum SignInMode {
+    /// An external identity provider (GitHub, OIDC).
+    Provider(Arc<dyn IdentityProvider>),
+    /// Loopback-only development sign-in: pick any login name.
+    Dev,
+}
+
+/// Settings the web layer needs from the configuration.
+#[derive(Clone)]
+pub struct WebSettings {
+    /// `BASE_URL` without a trailing slash.
+    pub base_url: String,
+    pub cookie_secure: bool,
+    /// Key material for the session cookie (from `SECRET_KEY`, at least 32 bytes).
+    pub secret_key: Vec<u8>,
+    /// Whether a peer is a trusted proxy whose `X-Forwarded-For` may be believed.
+    pub trusted_proxy: Arc<dyn Fn(IpAddr) -> bool + Send + Sync>,
+    pub session_policy: SessionPolicy,
+}
 
 /// Everything the handlers need, shared across workers.
 #[derive(Clone)]
 pub struct AppState {
     pub health: Health,
+    pub access: Arc<AccessCache>,
+    pub sign_in: Arc<SignIn>,
+    pub tokens: Arc<Tokens>,
+    pub admin: Arc<Admin>,
+    pub sessions: Arc<WebSessions>,
+    pub mode: SignInMode,
+    pub settings: WebSettings,
+    pub limits: Arc<RateLimits>,
+}
+
+impl AppState {
+    /// Wires the application services over `ports`.
+    pub fn new(ports: Ports, mode: SignInMode, settings: WebSettings, limits: RateLimits) -> Self {
+        let access = Arc::new(AccessCache::new(ports.clone()));
+        Self {
+            health: Health::new(ports.clone()),
+            sign_in: Arc::new(SignIn::new(ports.clone(), access.clone())),
+            tokens: Arc::new(Tokens::new(ports.clone(), access.clone())),
+            admin: Arc::new(Admin::new(ports.clone(), access.clone())),
+            sessions: Arc::new(WebSessions::new(ports, access.clone(), settings.session_policy)),
+            access,
+            mode,
+            settings,
+            limits: Arc::new(limits),
+        }
+    }
+
+    /// The session middleware: server-side rows, HttpOnly, SameSite=Lax, Secure on https.
+    pub fn session_middleware(&self) -> SessionMiddleware<DbSessionStore> {
+        let key = Key::derive_from(&self.settings.secret_key);
+        let max_age = actix_web::cookie::time::Duration::seconds(self.settings.session_policy.max_age.num_seconds());
+        SessionMiddleware::builder(DbSessionStore::new(self.sessions.clone()), key)
+            .cookie_name("planpush_session".into())
+            .cookie_http_only(true)
+            .cookie_same_site(SameSite::Lax)
+            .cookie_secure(self.settings.cookie_secure)
+            .session_lifecycle(PersistentSession::default().session_ttl(max_age).session_ttl_extension_policy(TtlExtensionPolicy::OnStateChanges))
+            .build()
+    }
 }
 
 /// Registers every route of the service.
 pub fn configure(state: AppState) -> impl FnOnce(&mut web::ServiceConfig) {
     move |cfg| {
-        cfg.app_data(web::Data::new(state))
-            .configure(health::routes);
+        cfg.app_data(web::Data::new(state)).configure(health::routes).configure(routes::configure);
     }
 }

@@ -1,0 +1,35 @@
+use chrono::{DateTime, Duration, Utc};
+
+use crate::Ports;
+
+/// Periodic clean-up of expired rows: web sessions, device grants, tokens and cache entries.
+#[derive(Clone)]
+pub struct Maintenance {
+    ports: Ports,
+}
+
+/// How many rows one sweep removed.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Swept {
+    pub sessions: u64,
+    pub device_grants: u64,
+    pub tokens: u64,
+    pub cache_entries: u64,
+}
+
+impl Maintenance {
+    pub fn new(ports: Ports) -> Self {
+        Self { ports }
+    }
+
+    /// Deletes what expired before `now`. Expired tokens are kept a day longer, so a client that
+    /// presents one gets "expired" rather than "unknown".
+    pub async fn sweep(&self, now: DateTime<Utc>) -> anyhow::Result<Swept> {
+        Ok(Swept {
+            sessions: self.ports.web_sessions.delete_expired(now).await?,
+            device_grants: self.ports.device_grants.delete_expired(now - Duration::hours(1)).await?,
+            tokens: self.ports.tokens.delete_expired(now - Duration::days(1)).await?,
+            cache_entries: self.ports.kv.purge_expired(now).await?,
+        })
+    }
+}

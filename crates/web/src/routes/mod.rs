@@ -1,0 +1,62 @@
+//! Routes, one module per area.
+
+mod auth;
+mod device;
+mod tokens;
+mod users;
+
+use actix_web::http::StatusCode;
+use actix_web::{web, HttpRequest};
+
+use crate::error::ApiError;
+use crate::extract::client_ip;
+use crate::ratelimit::Budget;
+use crate::AppState;
+
+pub(crate) fn configure(cfg: &mut web::ServiceConfig) {
+    auth::routes(cfg);
+    device::routes(cfg);
+    tokens::routes(cfg);
+    users::routes(cfg);
+}
+
+/// Draws one request from the client's budget; `429` with `Retry-After` when it is spent.
+pub(crate) fn limit(req: &HttpRequest, state: &AppState, budget: Budget) -> Result<(), ApiError> {
+    let Some(ip) = client_ip(req, state) else { return Ok(()) };
+    state.limits.check(budget, ip).map_err(|wait| {
+        let secs = wait.as_secs().max(1);
+        let mut e = ApiError::new(StatusCode::TOO_MANY_REQUESTS, "rate_limited", format!("too many requests; try again in {secs} seconds"));
+        e.retry_after = Some(secs);
+        e
+    })
+}
+
+/// A same-origin relative path to return to after sign-in; anything else becomes `/`.
+pub(crate) fn safe_redirect(target: Option<&str>) -> String {
+    match target {
+        Some(t) if t.starts_with('/') && !t.starts_with("//") && !t.starts_with("/\\") && !t.chars().any(char::is_control) => t.to_owned(),
+        _ => "/".to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::safe_redirect;
+
+    #[test]
+    fn redirects_stay_on_this_origin() {
+        let cases = [
+            (Some("/p/auth?v=2"), "/p/auth?v=2"),
+            (Some("/activate?user_code=WDJB-MJHT"), "/activate?user_code=WDJB-MJHT"),
+            (Some("https://evil.example.com/"), "/"),
+            (Some("//evil.example.com"), "/"),
+            (Some("/\\evil.example.com"), "/"),
+            (Some("javascript:alert(1)"), "/"),
+            (Some("/x\r\nSet-Cookie: a=b"), "/"),
+            (None, "/"),
+        ];
+        for (input, want) in cases {
+            assert_eq!(safe_redirect(input), want, "{input:?}");
+        }
+    }
+}

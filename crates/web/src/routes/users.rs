@@ -1,0 +1,90 @@
+//! The current user (`/api/auth/me`) and members administration (`/api/users`).
+
+use actix_web::{web, HttpRequest, HttpResponse};
+use chrono::Utc;
+use planpush_app::Member;
+use planpush_identity::UserId;
+use planpush_roles::{Capability, Ownership, Role};
+use serde::Deserialize;
+use serde_json::json;
+
+use crate::error::ApiError;
+use crate::extract::{client_ip, ApiUser};
+use crate::AppState;
+
+pub(super) fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.route("/api/auth/me", web::get().to(me))
+        .route("/api/users", web::get().to(list))
+        .route("/api/users/{id}", web::patch().to(update))
+        .route("/api/users/{id}/sessions", web::delete().to(sign_out_everywhere));
+}
+
+fn member_json(m: &Member) -> serde_json::Value {
+    json!({
+        "id": m.user.id,
+        "login": m.user.login,
+        "name": m.user.name,
+        "email": m.user.email.as_ref().map(|e| e.as_str()),
+        "avatar_url": m.user.avatar_url,
+        "active": m.user.is_active(),
+        "created_at": m.user.created_at,
+        "last_login_at": m.user.last_login_at,
+        "roles": m.roles(),
+        "grants": m.grants.iter().map(|g| json!({"role": g.role, "origin": g.origin, "granted_at": g.granted_at})).collect::<Vec<_>>(),
+    })
+}
+
+/// `GET /api/auth/me`: who I am, my roles and permissions, my active browser sessions.
+async fn me(state: web::Data<AppState>, ApiUser(p): ApiUser) -> Result<HttpResponse, ApiError> {
+    let me = state.admin.profile(&p, Utc::now()).await?;
+    let permissions: Vec<serde_json::Value> = Capability::ALL
+        .iter()
+        .filter(|c| p.can(**c, Ownership::Own))
+        .map(|c| json!({"capability": c.as_str(), "scope": if p.can(*c, Ownership::Others) { "any" } else { "own" }}))
+        .collect();
+    let mut body = member_json(&me.member);
+    body["permissions"] = permissions.into();
+    body["sessions"] = me.sessions.iter().map(|s| json!({"created_at": s.created_at, "last_seen_at": s.last_seen_at, "expires_at": s.expires_at})).collect::<Vec<_>>().into();
+    Ok(HttpResponse::Ok().json(body))
+}
+
+async fn list(state: web::Data<AppState>, ApiUser(p): ApiUser) -> Result<HttpResponse, ApiError> {
+    let members = state.admin.list(&p).await?;
+    Ok(HttpResponse::Ok().json(json!({"users": members.iter().map(member_json).collect::<Vec<_>>()})))
+}
+
+#[derive(Deserialize)]
+struct UpdateBody {
+    roles: Option<Vec<String>>,
+    active: Option<bool>,
+}
+
+fn user_id(raw: &str) -> Result<UserId, ApiError> {
+    UserId::parse(raw).map_err(|_| ApiError::not_found("user_not_found", "user not found"))
+}
+
+/// `PATCH /api/users/{id} {roles?, active?}`.
+async fn update(req: HttpRequest, state: web::Data<AppState>, ApiUser(p): ApiUser, id: web::Path<String>, body: web::Json<UpdateBody>) -> Result<HttpResponse, ApiError> {
+    let target = user_id(&id)?;
+    let ip = client_ip(&req, &state);
+    let now = Utc::now();
+    if body.roles.is_none() && body.active.is_none() {
+        return Err(ApiError::bad_request("invalid_request", "send roles and/or active"));
+    }
+    let mut member = None;
+    if let Some(roles) = &body.roles {
+        let roles: Vec<Role> = roles.iter().map(|r| r.parse::<Role>()).collect::<Result<_, _>>().map_err(|e| ApiError::bad_request("invalid_role", e.to_string()))?;
+        member = Some(state.admin.set_roles(&p, target, &roles, ip, now).await?);
+    }
+    if let Some(active) = body.active {
+        member = Some(state.admin.set_active(&p, target, active, ip, now).await?);
+    }
+    let member = member.ok_or_else(|| ApiError::internal("no change applied"))?;
+    Ok(HttpResponse::Ok().json(member_json(&member)))
+}
+
+/// `DELETE /api/users/{id}/sessions`: sign the user out everywhere.
+async fn sign_out_everywhere(req: HttpRequest, state: web::Data<AppState>, ApiUser(p): ApiUser, id: web::Path<String>) -> Result<HttpResponse, ApiError> {
+    let ended = state.admin.sign_out_everywhere(&p, user_id(&id)?, client_ip(&req, &state), Utc::now()).await?;
+    Ok(HttpResponse::Ok().json(json!({"sessions_ended": ended})))
+}
