@@ -1,0 +1,213 @@
+//! `TestApp`: an in-process server over fake ports, with browsers (cookie jars) and users by role.
+
+use std::net::{IpAddr, SocketAddr};
+use std::sync::{Arc, Mutex};
+
+use actix_http::Request;
+use actix_web::body::MessageBody;
+use actix_web::dev::{Service, ServiceResponse};
+use actix_web::http::{header, Method, StatusCode};
+use actix_web::{test, App};
+use async_trait::async_trait;
+use governor::clock::FakeRelativeClock;
+use planpush_app::{AuthorizationRequest, IdentityProvider, Ports, ProviderError, VerifiedProfile};
+use planpush_identity::{ExternalIdentity, SessionPolicy};
+use planpush_roles::{GrantOrigin, Role};
+use planpush_web::{configure, AppState, RateLimits, SignInMode, WebSettings};
+
+pub const BASE: &str = "http://planpush.test";
+
+/// What the fake identity provider answers for a code.
+#[derive(Clone)]
+pub enum Outcome {
+    Ok { id: u64, login: String },
+    NotMember,
+}
+
+/// An identity provider the test scripts: codes map to outcomes; each code works once.
+#[derive(Default)]
+pub struct FakeProvider {
+    codes: Mutex<Vec<(String, Outcome)>>,
+}
+
+impl FakeProvider {
+    pub fn expect(&self, code: &str, outcome: Outcome) {
+        self.codes.lock().unwrap().push((code.into(), outcome));
+    }
+}
+
+#[async_trait]
+impl IdentityProvider for FakeProvider {
+    fn authorize(&self, state: &str) -> AuthorizationRequest {
+        AuthorizationRequest { url: format!("https://idp.test/authorize?state={state}"), verifier: String::new() }
+    }
+    async fn complete(&self, code: &str, _verifier: &str) -> Result<VerifiedProfile, ProviderError> {
+        let mut codes = self.codes.lock().unwrap();
+        let Some(i) = codes.iter().position(|(c, _)| c == code) else { return Err(ProviderError::Rejected("bad code".into())) };
+        match codes.remove(i).1 {
+            Outcome::Ok { id, login } => Ok(VerifiedProfile { identity: ExternalIdentity::github(id), login, name: None, email: None, avatar_url: None, groups: vec![] }),
+            Outcome::NotMember => Err(ProviderError::NotAllowed("You are not a member of the acme organization on GitHub.".into())),
+        }
+    }
+}
+
+pub struct TestApp<S> {
+    pub service: S,
+    pub ports: Ports,
+    pub provider: Arc<FakeProvider>,
+    pub clock: FakeRelativeClock,
+}
+
+pub enum Mode {
+    Provider,
+    Dev,
+}
+
+pub async fn test_app(mode: Mode) -> TestApp<impl Service<Request, Response = ServiceResponse<impl MessageBody>, Error = actix_web::Error>> {
+    test_app_with(mode, None).await
+}
+
+pub async fn test_app_with(
+    mode: Mode,
+    trusted: Option<IpAddr>,
+) -> TestApp<impl Service<Request, Response = ServiceResponse<impl MessageBody>, Error = actix_web::Error>> {
+    let ports = planpush_app::fake::ports();
+    let provider = Arc::new(FakeProvider::default());
+    let clock = FakeRelativeClock::default();
+    let sign_in = match mode {
+        Mode::Provider => SignInMode::Provider(provider.clone()),
+        Mode::Dev => SignInMode::Dev,
+    };
+    let settings = WebSettings {
+        base_url: BASE.into(),
+        cookie_secure: false,
+        secret_key: vec![7; 64],
+        trusted_proxy: Arc::new(move |ip| Some(ip) == trusted),
+        session_policy: SessionPolicy::default(),
+    };
+    let state = AppState::new(ports.clone(), sign_in, settings, RateLimits::with_fake_clock(clock.clone()));
+    let service = test::init_service(App::new().wrap(state.session_middleware()).configure(configure(state))).await;
+    TestApp { service, ports, provider, clock }
+}
+
+/// One browser: a cookie jar and a client address.
+#[derive(Clone)]
+pub struct Browser {
+    pub cookie: Option<String>,
+    pub ip: SocketAddr,
+}
+
+impl Default for Browser {
+    fn default() -> Self {
+        Self { cookie: None, ip: "198.51.100.10:40000".parse().unwrap() }
+    }
+}
+
+pub struct Res {
+    pub status: StatusCode,
+    pub headers: header::HeaderMap,
+    pub body: String,
+}
+
+impl Res {
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.body))
+    }
+    pub fn location(&self) -> String {
+        self.headers.get(header::LOCATION).map(|v| v.to_str().unwrap().to_owned()).unwrap_or_default()
+    }
+}
+
+impl<S, B> TestApp<S>
+where
+    S: Service<Request, Response = ServiceResponse<B>, Error = actix_web::Error>,
+    B: MessageBody,
+{
+    /// Sends a request as `browser` (keeping its cookie jar up to date) with optional Bearer token.
+    pub async fn send(&self, browser: &mut Browser, method: Method, uri: &str, bearer: Option<&str>, body: Option<serde_json::Value>) -> Res {
+        let mut req = test::TestRequest::default().method(method.clone()).uri(uri).peer_addr(browser.ip);
+        if let Some(c) = &browser.cookie {
+            req = req.insert_header((header::COOKIE, c.clone()));
+        }
+        if let Some(t) = bearer {
+            req = req.insert_header((header::AUTHORIZATION, format!("Bearer {t}")));
+        }
+        if method != Method::GET {
+            req = req.insert_header((header::ORIGIN, BASE));
+        }
+        if let Some(b) = body {
+            req = req.set_json(b);
+        }
+        self.call(browser, req.to_request()).await
+    }
+
+    pub async fn call(&self, browser: &mut Browser, req: Request) -> Res {
+        let res = test::call_service(&self.service, req).await;
+        let status = res.status();
+        let headers = res.headers().clone();
+        for c in headers.get_all(header::SET_COOKIE) {
+            let c = c.to_str().unwrap();
+            let pair = c.split(';').next().unwrap().to_owned();
+            if pair.ends_with('=') || c.contains("Max-Age=0") {
+                browser.cookie = None;
+            } else {
+                browser.cookie = Some(pair);
+            }
+        }
+        let body = String::from_utf8_lossy(&test::read_body(res).await).into_owned();
+        Res { status, headers, body }
+    }
+
+    pub async fn get(&self, b: &mut Browser, uri: &str) -> Res {
+        self.send(b, Method::GET, uri, None, None).await
+    }
+
+    /// Signs a browser in through the provider flow as GitHub user `id`.
+    pub async fn provider_sign_in(&self, b: &mut Browser, id: u64, login: &str) -> Res {
+        let start = self.get(b, "/auth/login?redirect_to=/after").await;
+        assert_eq!(start.status, StatusCode::FOUND, "{}", start.body);
+        let state = start.location().split("state=").nth(1).unwrap().to_owned();
+        let code = format!("code-{id}-{}", rand_suffix());
+        self.provider.expect(&code, Outcome::Ok { id, login: login.into() });
+        self.get(b, &format!("/auth/callback?code={code}&state={state}")).await
+    }
+
+    /// Signs a browser in with the dev provider.
+    pub async fn dev_sign_in(&self, b: &mut Browser, login: &str) -> Res {
+        let req = test::TestRequest::post()
+            .uri("/auth/dev")
+            .peer_addr(b.ip)
+            .insert_header((header::ORIGIN, BASE))
+            .set_form([("login", login), ("redirect_to", "/")]);
+        let req = match &b.cookie {
+            Some(c) => req.insert_header((header::COOKIE, c.clone())),
+            None => req,
+        };
+        self.call(b, req.to_request()).await
+    }
+
+    /// A signed-in browser for a new user holding exactly `roles` (the first dev user is made admin
+    /// by the sign-in rule, so an admin named `root` is created first).
+    pub async fn user_with(&self, login: &str, roles: &[Role]) -> (Browser, planpush_identity::UserId) {
+        if self.ports.users.count().await.unwrap() == 0 {
+            let mut root = Browser::default();
+            assert_eq!(self.dev_sign_in(&mut root, "root").await.status, StatusCode::SEE_OTHER);
+        }
+        let mut b = Browser::default();
+        let res = self.dev_sign_in(&mut b, login).await;
+        assert_eq!(res.status, StatusCode::SEE_OTHER, "{}", res.body);
+        let me = self.get(&mut b, "/api/auth/me").await.json();
+        let id = planpush_identity::UserId::parse(me["id"].as_str().unwrap()).unwrap();
+        self.ports.roles.replace_grants(id, GrantOrigin::Manual, roles, None, chrono::Utc::now()).await.unwrap();
+        // The test changed roles behind the app's back: sign in again so caches start fresh.
+        let mut b = Browser::default();
+        self.dev_sign_in(&mut b, login).await;
+        (b, id)
+    }
+}
+
+fn rand_suffix() -> u32 {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static N: AtomicU32 = AtomicU32::new(0);
+    N.fetch_add(1, Ordering::Relaxed)
+}

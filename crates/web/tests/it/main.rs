@@ -1,0 +1,13 @@
+//! The web layer in-process over fake ports: sign-in, sessions, tokens, device flow, admin, rate
+//! limits and the authorization matrix.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod harness;
+
+mod authz_matrix;
+mod device;
+mod health;
+mod sessions;
+mod signin;
+mod tokens;
