@@ -1,0 +1,7 @@
+//! Application services over the in-memory fakes, with time injected.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod contract;
+mod sessions;
+mod tokens;
