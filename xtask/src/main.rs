@@ -17,7 +17,7 @@ jobs:
   test [args]   doc tests, then nextest (or cargo test) over the workspace, all targets;
                 args go to the nextest / cargo test run
   arch          check the architecture invariants (BRIEF.md §2) on `cargo metadata`
-  bench [args]  cargo run --release -p planpush-store --example bench -- [args]
+  bench [args]  release benchmarks (storage, authentication); results into docs/benchmarks.md
   e2e           not yet available (issue #7)
   demo          not yet available (issue #7)";
 
@@ -163,34 +163,25 @@ fn arch() -> Result<()> {
     Ok(())
 }
 
+/// The benchmarks: (package, example, section of docs/benchmarks.md).
+const BENCHES: &[(&str, &str, &str)] = &[("planpush-store", "bench", "storage"), ("planpush-server", "auth_bench", "auth")];
+
 fn bench(extra: &[String]) -> Result<()> {
-    let mut command = cargo(&[
-        "run",
-        "--release",
-        "-p",
-        "planpush-store",
-        "--example",
-        "bench",
-        "--",
-    ]);
-    command.args(extra).stdout(Stdio::piped());
-    let output = command.spawn()?.wait_with_output()?;
-    if !output.status.success() {
-        anyhow::bail!("the storage benchmark failed ({})", output.status);
-    }
-    let table = String::from_utf8_lossy(&output.stdout).into_owned();
-    eprint!("{table}");
-    let section = format!(
-        "Measured {} on {} by `cargo xtask bench {}`.\n\n{}",
-        today()?,
-        machine(),
-        extra.join(" "),
-        table
-    );
     let path = root().join("docs/benchmarks.md");
-    let doc = std::fs::read_to_string(&path).unwrap_or_default();
-    std::fs::write(&path, replace_section(&doc, "storage", &section))?;
-    eprintln!("xtask: wrote the storage section of docs/benchmarks.md");
+    for (package, example, section) in BENCHES {
+        let mut command = cargo(&["run", "--release", "-p", package, "--example", example, "--"]);
+        command.args(extra).stdout(Stdio::piped());
+        let output = command.spawn()?.wait_with_output()?;
+        if !output.status.success() {
+            anyhow::bail!("the {section} benchmark failed ({})", output.status);
+        }
+        let table = String::from_utf8_lossy(&output.stdout).into_owned();
+        eprint!("{table}");
+        let body = format!("Measured {} on {} by `cargo xtask bench {}`.\n\n{}", today()?, machine(), extra.join(" "), table);
+        let doc = std::fs::read_to_string(&path).unwrap_or_default();
+        std::fs::write(&path, replace_section(&doc, section, &body))?;
+        eprintln!("xtask: wrote the {section} section of docs/benchmarks.md");
+    }
     Ok(())
 }
 

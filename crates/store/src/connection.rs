@@ -146,6 +146,8 @@ const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("../../migrati
 pub struct Store {
     pool: Pool,
     target: DbTarget,
+    /// Database round trips made through [`Store::run`] (every repository call is one).
+    round_trips: std::sync::atomic::AtomicU64,
 }
 
 impl Store {
@@ -176,11 +178,16 @@ impl Store {
             .connection_timeout(options.connect_timeout)
             .build(manager)
             .map_err(|e| connect_err(e.to_string()))?;
-        Ok(Arc::new(Self { pool, target }))
+        Ok(Arc::new(Self { pool, target, round_trips: std::sync::atomic::AtomicU64::new(0) }))
     }
 
     pub fn backend(&self) -> Backend {
         self.target.backend()
+    }
+
+    /// How many repository calls (database round trips) this store has served.
+    pub fn round_trips(&self) -> u64 {
+        self.round_trips.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     pub fn target(&self) -> &DbTarget {
@@ -323,6 +330,7 @@ impl Store {
         T: Send + 'static,
         E: From<anyhow::Error> + Send + 'static,
     {
+        self.round_trips.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let pool = self.pool.clone();
         tokio::task::spawn_blocking(move || {
             let mut conn = pool.get().context("no database connection available")?;

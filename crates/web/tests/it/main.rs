@@ -5,6 +5,7 @@
 
 mod harness;
 
+mod audit;
 mod authz_matrix;
 mod device;
 mod health;
