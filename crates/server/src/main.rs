@@ -9,10 +9,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use clap::{Parser, Subcommand};
-use planpush_app::Health;
-use planpush_server::config::{AuthProvider, Config, ConfigError, DatabaseUrl, LogFormat};
+use planpush_app::Maintenance;
+use planpush_identity::SessionPolicy;
+use planpush_server::config::{AuthConfig, AuthProvider, Config, ConfigError, DatabaseUrl, LogFormat};
 use planpush_store::{DbTarget, Store, StoreOptions};
-use planpush_web::AppState;
+use planpush_web::{AppState, RateLimits, SignInMode, WebSettings};
 
 #[derive(Parser)]
 #[command(name = "planpush-server", version, about = "The self-hosted PlanPush server", long_about = None)]
@@ -104,25 +105,66 @@ fn open_store(config: &Config) -> Result<Arc<Store>, Fatal> {
     Ok(store)
 }
 
+/// The sign-in mode the configuration asks for.
+fn sign_in_mode(config: &Config) -> Result<SignInMode, Fatal> {
+    match &config.auth {
+        AuthConfig::Dev => Ok(SignInMode::Dev),
+        AuthConfig::Github(g) => {
+            let provider = planpush_auth::GithubProvider::new(planpush_auth::GithubSettings {
+                client_id: g.client_id.clone(),
+                client_secret: g.client_secret.expose().clone(),
+                org: g.org.clone(),
+                web_url: g.url.as_str().to_owned(),
+                api_url: g.api_url.as_str().to_owned(),
+                redirect_uri: config.base_url.join("/auth/callback"),
+            })
+            .map_err(|e| Fatal(format!("GITHUB_URL: {}", one_line(&format!("{e:#}"))), 2))?;
+            Ok(SignInMode::Provider(Arc::new(provider)))
+        }
+        AuthConfig::Okta(_) => Err(Fatal("AUTH_PROVIDER: okta sign-in is not available in this build yet; use github or dev".into(), 2)),
+    }
+}
+
 fn serve(config: Config, store: Arc<Store>) -> Result<(), Fatal> {
     if config.auth_provider() == AuthProvider::Dev {
-        tracing::warn!(
-            "AUTH_PROVIDER=dev: anyone who can reach {} can sign in as anyone. For demos and tests only.",
-            config.base_url
-        );
+        tracing::warn!("AUTH_PROVIDER=dev: anyone who can reach {} can sign in as anyone. For demos and tests only.", config.base_url);
     }
     let ports = store.ports();
-    let state = AppState {
-        health: Health::new(ports),
+    let proxies = config.trusted_proxies.clone();
+    let policy = SessionPolicy {
+        idle_timeout: chrono::Duration::seconds(i64::try_from(config.session_idle_timeout.as_secs()).unwrap_or(i64::MAX)),
+        max_age: chrono::Duration::seconds(i64::try_from(config.session_max_age.as_secs()).unwrap_or(i64::MAX)),
     };
+    let settings = WebSettings {
+        base_url: config.base_url.as_str().to_owned(),
+        cookie_secure: config.cookie_secure,
+        secret_key: config.secret_key.expose().as_bytes().to_vec(),
+        trusted_proxy: Arc::new(move |ip| proxies.contains(ip)),
+        session_policy: policy,
+    };
+    let state = AppState::new(ports.clone(), sign_in_mode(&config)?, settings, RateLimits::new());
+    let maintenance = Maintenance::new(ports);
     let addr = config.socket_addr();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .map_err(|e| Fatal(format!("cannot start the runtime: {e}"), 1))?;
     runtime.block_on(async move {
+        // Expired sessions, device grants, tokens and cache entries are swept every ten minutes.
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_secs(600));
+            loop {
+                tick.tick().await;
+                match maintenance.sweep(chrono::Utc::now()).await {
+                    Ok(swept) => tracing::debug!(?swept, "swept expired rows"),
+                    Err(e) => tracing::warn!(error = %e, "sweeping expired rows failed"),
+                }
+            }
+        });
         let server = actix_web::HttpServer::new(move || {
-            actix_web::App::new().configure(planpush_web::configure(state.clone()))
+            actix_web::App::new()
+                .wrap(state.session_middleware())
+                .configure(planpush_web::configure(state.clone()))
         })
         .shutdown_timeout(30)
         .bind(addr)
