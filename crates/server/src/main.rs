@@ -11,7 +11,9 @@ use std::time::Duration;
 use clap::{Parser, Subcommand};
 use planpush_app::Maintenance;
 use planpush_identity::SessionPolicy;
-use planpush_server::config::{AuthConfig, AuthProvider, Config, ConfigError, DatabaseUrl, LogFormat};
+use planpush_server::config::{
+    AuthConfig, AuthProvider, Config, ConfigError, DatabaseUrl, LogFormat,
+};
 use planpush_store::{DbTarget, Store, StoreOptions};
 use planpush_web::{AppState, RateLimits, SignInMode, WebSettings};
 
@@ -121,19 +123,30 @@ fn sign_in_mode(config: &Config) -> Result<SignInMode, Fatal> {
             .map_err(|e| Fatal(format!("GITHUB_URL: {}", one_line(&format!("{e:#}"))), 2))?;
             Ok(SignInMode::Provider(Arc::new(provider)))
         }
-        AuthConfig::Okta(_) => Err(Fatal("AUTH_PROVIDER: okta sign-in is not available in this build yet; use github or dev".into(), 2)),
+        AuthConfig::Okta(_) => Err(Fatal(
+            "AUTH_PROVIDER: okta sign-in is not available in this build yet; use github or dev"
+                .into(),
+            2,
+        )),
     }
 }
 
 fn serve(config: Config, store: Arc<Store>) -> Result<(), Fatal> {
     if config.auth_provider() == AuthProvider::Dev {
-        tracing::warn!("AUTH_PROVIDER=dev: anyone who can reach {} can sign in as anyone. For demos and tests only.", config.base_url);
+        tracing::warn!(
+            "AUTH_PROVIDER=dev: anyone who can reach {} can sign in as anyone. For demos and tests only.",
+            config.base_url
+        );
     }
     let ports = store.ports();
     let proxies = config.trusted_proxies.clone();
     let policy = SessionPolicy {
-        idle_timeout: chrono::Duration::seconds(i64::try_from(config.session_idle_timeout.as_secs()).unwrap_or(i64::MAX)),
-        max_age: chrono::Duration::seconds(i64::try_from(config.session_max_age.as_secs()).unwrap_or(i64::MAX)),
+        idle_timeout: chrono::Duration::seconds(
+            i64::try_from(config.session_idle_timeout.as_secs()).unwrap_or(i64::MAX),
+        ),
+        max_age: chrono::Duration::seconds(
+            i64::try_from(config.session_max_age.as_secs()).unwrap_or(i64::MAX),
+        ),
     };
     let settings = WebSettings {
         base_url: config.base_url.as_str().to_owned(),
@@ -142,7 +155,12 @@ fn serve(config: Config, store: Arc<Store>) -> Result<(), Fatal> {
         trusted_proxy: Arc::new(move |ip| proxies.contains(ip)),
         session_policy: policy,
     };
-    let state = AppState::new(ports.clone(), sign_in_mode(&config)?, settings, RateLimits::new());
+    let state = AppState::new(
+        ports.clone(),
+        sign_in_mode(&config)?,
+        settings,
+        RateLimits::new(),
+    );
     let maintenance = Maintenance::new(ports);
     let addr = config.socket_addr();
     let runtime = tokio::runtime::Builder::new_multi_thread()
