@@ -164,12 +164,23 @@ fn arch() -> Result<()> {
 }
 
 /// The benchmarks: (package, example, section of docs/benchmarks.md).
-const BENCHES: &[(&str, &str, &str)] = &[("planpush-store", "bench", "storage"), ("planpush-server", "auth_bench", "auth")];
+const BENCHES: &[(&str, &str, &str)] = &[
+    ("planpush-store", "bench", "storage"),
+    ("planpush-server", "auth_bench", "auth"),
+];
 
 fn bench(extra: &[String]) -> Result<()> {
     let path = root().join("docs/benchmarks.md");
     for (package, example, section) in BENCHES {
-        let mut command = cargo(&["run", "--release", "-p", package, "--example", example, "--"]);
+        let mut command = cargo(&[
+            "run",
+            "--release",
+            "-p",
+            package,
+            "--example",
+            example,
+            "--",
+        ]);
         command.args(extra).stdout(Stdio::piped());
         let output = command.spawn()?.wait_with_output()?;
         if !output.status.success() {
@@ -177,7 +188,13 @@ fn bench(extra: &[String]) -> Result<()> {
         }
         let table = String::from_utf8_lossy(&output.stdout).into_owned();
         eprint!("{table}");
-        let body = format!("Measured {} on {} by `cargo xtask bench {}`.\n\n{}", today()?, machine(), extra.join(" "), table);
+        let body = format!(
+            "Measured {} on {} by `cargo xtask bench {}`.\n\n{}",
+            today()?,
+            machine(),
+            extra.join(" "),
+            table
+        );
         let doc = std::fs::read_to_string(&path).unwrap_or_default();
         std::fs::write(&path, replace_section(&doc, section, &body))?;
         eprintln!("xtask: wrote the {section} section of docs/benchmarks.md");

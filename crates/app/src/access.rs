@@ -11,7 +11,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use planpush_identity::{TokenId, UserId, UserRepoError};
-use planpush_roles::{allowed, Capability, Ownership, Role};
+use planpush_roles::{Capability, Ownership, Role, allowed};
 
 use crate::Ports;
 
@@ -43,7 +43,11 @@ impl Principal {
     }
     /// Ownership of a thing owned by `owner`, from this caller's point of view.
     pub fn ownership_of(&self, owner: UserId) -> Ownership {
-        if owner == self.user_id { Ownership::Own } else { Ownership::Others }
+        if owner == self.user_id {
+            Ownership::Own
+        } else {
+            Ownership::Others
+        }
     }
 }
 
@@ -65,17 +69,34 @@ pub struct AccessCache {
 
 impl AccessCache {
     pub fn new(ports: Ports) -> Self {
-        Self { ports, cache: moka::sync::Cache::builder().max_capacity(100_000).time_to_live(ACCESS_TTL).build(), generations: Mutex::default() }
+        Self {
+            ports,
+            cache: moka::sync::Cache::builder()
+                .max_capacity(100_000)
+                .time_to_live(ACCESS_TTL)
+                .build(),
+            generations: Mutex::default(),
+        }
     }
 
     /// The user's current generation; cached credentials remember it and are void once it moves.
     pub fn generation(&self, user: UserId) -> u64 {
-        self.generations.lock().unwrap_or_else(std::sync::PoisonError::into_inner).get(&user).copied().unwrap_or(0)
+        self.generations
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(&user)
+            .copied()
+            .unwrap_or(0)
     }
 
     /// Voids every cached fact about `user` in this process (roles, state, sessions, tokens).
     pub fn invalidate(&self, user: UserId) {
-        *self.generations.lock().unwrap_or_else(std::sync::PoisonError::into_inner).entry(user).or_insert(0) += 1;
+        *self
+            .generations
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .entry(user)
+            .or_insert(0) += 1;
         self.cache.invalidate(&user);
     }
 
@@ -92,11 +113,23 @@ impl AccessCache {
             Err(UserRepoError::NotFound) => return Ok(None),
             Err(e) => return Err(e.into()),
         };
-        let mut roles: Vec<Role> = self.ports.roles.grants_for(user).await?.into_iter().map(|g| g.role).collect();
+        let mut roles: Vec<Role> = self
+            .ports
+            .roles
+            .grants_for(user)
+            .await?
+            .into_iter()
+            .map(|g| g.role)
+            .collect();
         roles.sort();
         roles.dedup();
         let active = u.is_active();
-        let access = Arc::new(Access { user_id: user, login: u.login, active, roles });
+        let access = Arc::new(Access {
+            user_id: user,
+            login: u.login,
+            active,
+            roles,
+        });
         // Only cache what was read under the current generation: an invalidation that raced
         // the read must win.
         if self.generation(user) == generation {
@@ -106,8 +139,21 @@ impl AccessCache {
     }
 
     /// The principal for an authenticated user, or `None` if the user is unknown or deactivated.
-    pub async fn principal(&self, user: UserId, method: AuthMethod) -> anyhow::Result<Option<Principal>> {
-        Ok(self.get(user).await?.filter(|a| a.active).map(|a| Principal { user_id: a.user_id, login: a.login.clone(), roles: a.roles.clone(), method }))
+    pub async fn principal(
+        &self,
+        user: UserId,
+        method: AuthMethod,
+    ) -> anyhow::Result<Option<Principal>> {
+        Ok(self
+            .get(user)
+            .await?
+            .filter(|a| a.active)
+            .map(|a| Principal {
+                user_id: a.user_id,
+                login: a.login.clone(),
+                roles: a.roles.clone(),
+                method,
+            }))
     }
 }
 
@@ -123,26 +169,80 @@ mod tests {
     async fn cache_serves_warm_reads_and_invalidation_is_immediate() {
         let ports = crate::fake::ports();
         let mut u = User::new("ada", DateTime::UNIX_EPOCH).unwrap();
-        ports.users.create(&u, &ExternalIdentity::new(Provider::Dev, "ada").unwrap()).await.unwrap();
-        ports.roles.replace_grants(u.id, GrantOrigin::Manual, &[Role::Developer], None, DateTime::UNIX_EPOCH).await.unwrap();
+        ports
+            .users
+            .create(&u, &ExternalIdentity::new(Provider::Dev, "ada").unwrap())
+            .await
+            .unwrap();
+        ports
+            .roles
+            .replace_grants(
+                u.id,
+                GrantOrigin::Manual,
+                &[Role::Developer],
+                None,
+                DateTime::UNIX_EPOCH,
+            )
+            .await
+            .unwrap();
         let cache = AccessCache::new(ports.clone());
-        let p = cache.principal(u.id, AuthMethod::Session).await.unwrap().unwrap();
+        let p = cache
+            .principal(u.id, AuthMethod::Session)
+            .await
+            .unwrap()
+            .unwrap();
         assert_eq!(p.roles, [Role::Developer]);
         assert!(p.can(Capability::Push, Ownership::Own));
 
         // A change behind the cache's back is not seen until invalidated…
-        ports.roles.replace_grants(u.id, GrantOrigin::Manual, &[Role::Qa], None, DateTime::UNIX_EPOCH).await.unwrap();
-        assert_eq!(cache.principal(u.id, AuthMethod::Session).await.unwrap().unwrap().roles, [Role::Developer]);
+        ports
+            .roles
+            .replace_grants(
+                u.id,
+                GrantOrigin::Manual,
+                &[Role::Qa],
+                None,
+                DateTime::UNIX_EPOCH,
+            )
+            .await
+            .unwrap();
+        assert_eq!(
+            cache
+                .principal(u.id, AuthMethod::Session)
+                .await
+                .unwrap()
+                .unwrap()
+                .roles,
+            [Role::Developer]
+        );
         // …and is seen at once after.
         let g = cache.generation(u.id);
         cache.invalidate(u.id);
         assert_eq!(cache.generation(u.id), g + 1);
-        assert_eq!(cache.principal(u.id, AuthMethod::Session).await.unwrap().unwrap().roles, [Role::Qa]);
+        assert_eq!(
+            cache
+                .principal(u.id, AuthMethod::Session)
+                .await
+                .unwrap()
+                .unwrap()
+                .roles,
+            [Role::Qa]
+        );
 
         u.deactivate(DateTime::UNIX_EPOCH);
         ports.users.update(&u).await.unwrap();
         cache.invalidate(u.id);
-        assert_eq!(cache.principal(u.id, AuthMethod::Session).await.unwrap(), None, "deactivated users have no principal");
-        assert_eq!(cache.principal(UserId::new(), AuthMethod::Session).await.unwrap(), None);
+        assert_eq!(
+            cache.principal(u.id, AuthMethod::Session).await.unwrap(),
+            None,
+            "deactivated users have no principal"
+        );
+        assert_eq!(
+            cache
+                .principal(UserId::new(), AuthMethod::Session)
+                .await
+                .unwrap(),
+            None
+        );
     }
 }

@@ -7,7 +7,9 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use planpush_audit::{AuditAction, AuditEvent};
 use planpush_identity::{User, UserId, UserRepoError};
-use planpush_roles::{check_last_admin, Capability, Grant, GrantOrigin, LastAdminError, Ownership, Role};
+use planpush_roles::{
+    Capability, Grant, GrantOrigin, LastAdminError, Ownership, Role, check_last_admin,
+};
 
 use crate::{AccessCache, Auditor, Ports, Principal};
 
@@ -64,23 +66,49 @@ fn user_err(e: UserRepoError) -> AdminError {
 impl Admin {
     pub fn new(ports: Ports, access: Arc<AccessCache>) -> Self {
         let audit = Auditor::new(ports.clone());
-        Self { ports, access, audit }
+        Self {
+            ports,
+            access,
+            audit,
+        }
     }
 
     fn require_admin(p: &Principal) -> Result<(), AdminError> {
-        if p.can(Capability::ManageUsers, Ownership::Others) { Ok(()) } else { Err(AdminError::Forbidden) }
+        if p.can(Capability::ManageUsers, Ownership::Others) {
+            Ok(())
+        } else {
+            Err(AdminError::Forbidden)
+        }
     }
 
     async fn member(&self, user: User) -> Result<Member, AdminError> {
-        let grants = self.ports.roles.grants_for(user.id).await.map_err(anyhow::Error::from)?;
+        let grants = self
+            .ports
+            .roles
+            .grants_for(user.id)
+            .await
+            .map_err(anyhow::Error::from)?;
         Ok(Member { user, grants })
     }
 
     /// Active admins now (for the last-admin rule).
     async fn active_admins(&self) -> Result<Vec<UserId>, AdminError> {
         let mut out = vec![];
-        for id in self.ports.roles.users_with_role(Role::Admin).await.map_err(anyhow::Error::from)? {
-            if self.ports.users.get(id).await.map_err(user_err)?.is_active() {
+        for id in self
+            .ports
+            .roles
+            .users_with_role(Role::Admin)
+            .await
+            .map_err(anyhow::Error::from)?
+        {
+            if self
+                .ports
+                .users
+                .get(id)
+                .await
+                .map_err(user_err)?
+                .is_active()
+            {
                 out.push(id);
             }
         }
@@ -90,8 +118,16 @@ impl Admin {
     /// The caller's own account, roles and live browser sessions.
     pub async fn profile(&self, p: &Principal, now: DateTime<Utc>) -> Result<Profile, AdminError> {
         let user = self.ports.users.get(p.user_id).await.map_err(user_err)?;
-        let sessions = self.ports.web_sessions.list_for_user(p.user_id, now).await.map_err(anyhow::Error::from)?;
-        Ok(Profile { member: self.member(user).await?, sessions })
+        let sessions = self
+            .ports
+            .web_sessions
+            .list_for_user(p.user_id, now)
+            .await
+            .map_err(anyhow::Error::from)?;
+        Ok(Profile {
+            member: self.member(user).await?,
+            sessions,
+        })
     }
 
     pub async fn list(&self, p: &Principal) -> Result<Vec<Member>, AdminError> {
@@ -104,47 +140,105 @@ impl Admin {
     }
 
     /// Makes the user's *manual* grants exactly `roles` (sso grants are the IdP's to change).
-    pub async fn set_roles(&self, p: &Principal, target: UserId, roles: &[Role], ip: Option<IpAddr>, now: DateTime<Utc>) -> Result<Member, AdminError> {
+    pub async fn set_roles(
+        &self,
+        p: &Principal,
+        target: UserId,
+        roles: &[Role],
+        ip: Option<IpAddr>,
+        now: DateTime<Utc>,
+    ) -> Result<Member, AdminError> {
         Self::require_admin(p)?;
         let user = self.ports.users.get(target).await.map_err(user_err)?;
         let before = self.member(user.clone()).await?;
-        let sso: BTreeSet<Role> = before.grants.iter().filter(|g| g.origin == GrantOrigin::Sso).map(|g| g.role).collect();
-        let stays_admin = user.is_active() && (roles.contains(&Role::Admin) || sso.contains(&Role::Admin));
+        let sso: BTreeSet<Role> = before
+            .grants
+            .iter()
+            .filter(|g| g.origin == GrantOrigin::Sso)
+            .map(|g| g.role)
+            .collect();
+        let stays_admin =
+            user.is_active() && (roles.contains(&Role::Admin) || sso.contains(&Role::Admin));
         check_last_admin(&self.active_admins().await?, target, stays_admin)?;
-        let changes = self.ports.roles.replace_grants(target, GrantOrigin::Manual, roles, Some(p.user_id), now).await.map_err(|e| AdminError::Unknown(e.into()))?;
+        let changes = self
+            .ports
+            .roles
+            .replace_grants(target, GrantOrigin::Manual, roles, Some(p.user_id), now)
+            .await
+            .map_err(|e| AdminError::Unknown(e.into()))?;
         self.access.invalidate(target);
         for role in &changes.add {
-            self.audit.record(AuditEvent::new(AuditAction::GrantAdded, Some(p.user_id), now).target("user", target).ip(ip).detail("role", role.as_str()).detail("origin", "manual")).await;
+            self.audit
+                .record(
+                    AuditEvent::new(AuditAction::GrantAdded, Some(p.user_id), now)
+                        .target("user", target)
+                        .ip(ip)
+                        .detail("role", role.as_str())
+                        .detail("origin", "manual"),
+                )
+                .await;
         }
         for role in &changes.remove {
             self.audit
-                .record(AuditEvent::new(AuditAction::GrantRemoved, Some(p.user_id), now).target("user", target).ip(ip).detail("role", role.as_str()).detail("origin", "manual"))
+                .record(
+                    AuditEvent::new(AuditAction::GrantRemoved, Some(p.user_id), now)
+                        .target("user", target)
+                        .ip(ip)
+                        .detail("role", role.as_str())
+                        .detail("origin", "manual"),
+                )
                 .await;
         }
         if !changes.is_empty() {
             let after: Vec<&str> = roles.iter().map(|r| r.as_str()).collect();
-            self.audit.record(AuditEvent::new(AuditAction::RoleChanged, Some(p.user_id), now).target("user", target).ip(ip).detail("manual_roles", after)).await;
+            self.audit
+                .record(
+                    AuditEvent::new(AuditAction::RoleChanged, Some(p.user_id), now)
+                        .target("user", target)
+                        .ip(ip)
+                        .detail("manual_roles", after),
+                )
+                .await;
         }
         self.member(user).await
     }
 
     /// Deactivates or reactivates. Deactivation ends the user's web sessions and revokes every token
     /// family at once; the next request they make fails.
-    pub async fn set_active(&self, p: &Principal, target: UserId, active: bool, ip: Option<IpAddr>, now: DateTime<Utc>) -> Result<Member, AdminError> {
+    pub async fn set_active(
+        &self,
+        p: &Principal,
+        target: UserId,
+        active: bool,
+        ip: Option<IpAddr>,
+        now: DateTime<Utc>,
+    ) -> Result<Member, AdminError> {
         Self::require_admin(p)?;
         let mut user = self.ports.users.get(target).await.map_err(user_err)?;
         if active {
             if user.reactivate() {
                 self.ports.users.update(&user).await.map_err(user_err)?;
                 self.access.invalidate(target);
-                self.audit.record(AuditEvent::new(AuditAction::UserReactivated, Some(p.user_id), now).target("user", target).ip(ip)).await;
+                self.audit
+                    .record(
+                        AuditEvent::new(AuditAction::UserReactivated, Some(p.user_id), now)
+                            .target("user", target)
+                            .ip(ip),
+                    )
+                    .await;
             }
         } else {
             check_last_admin(&self.active_admins().await?, target, false)?;
             if user.deactivate(now) {
                 self.ports.users.update(&user).await.map_err(user_err)?;
                 self.end_everything(target, now).await?;
-                self.audit.record(AuditEvent::new(AuditAction::UserDeactivated, Some(p.user_id), now).target("user", target).ip(ip)).await;
+                self.audit
+                    .record(
+                        AuditEvent::new(AuditAction::UserDeactivated, Some(p.user_id), now)
+                            .target("user", target)
+                            .ip(ip),
+                    )
+                    .await;
             }
         }
         self.member(user).await
@@ -152,19 +246,41 @@ impl Admin {
 
     /// "Sign out everywhere": ends every web session and revokes every token of the user. Admins may
     /// do it to anyone; everyone may do it to themselves.
-    pub async fn sign_out_everywhere(&self, p: &Principal, target: UserId, ip: Option<IpAddr>, now: DateTime<Utc>) -> Result<u64, AdminError> {
+    pub async fn sign_out_everywhere(
+        &self,
+        p: &Principal,
+        target: UserId,
+        ip: Option<IpAddr>,
+        now: DateTime<Utc>,
+    ) -> Result<u64, AdminError> {
         if target != p.user_id {
             Self::require_admin(p)?;
         }
         self.ports.users.get(target).await.map_err(user_err)?;
         let ended = self.end_everything(target, now).await?;
-        self.audit.record(AuditEvent::new(AuditAction::SignOutEverywhere, Some(p.user_id), now).target("user", target).ip(ip).detail("sessions", ended)).await;
+        self.audit
+            .record(
+                AuditEvent::new(AuditAction::SignOutEverywhere, Some(p.user_id), now)
+                    .target("user", target)
+                    .ip(ip)
+                    .detail("sessions", ended),
+            )
+            .await;
         Ok(ended)
     }
 
     async fn end_everything(&self, target: UserId, now: DateTime<Utc>) -> Result<u64, AdminError> {
-        let ended = self.ports.web_sessions.delete_for_user(target).await.map_err(anyhow::Error::from)?;
-        self.ports.tokens.revoke_all_for_user(target, now).await.map_err(anyhow::Error::from)?;
+        let ended = self
+            .ports
+            .web_sessions
+            .delete_for_user(target)
+            .await
+            .map_err(anyhow::Error::from)?;
+        self.ports
+            .tokens
+            .revoke_all_for_user(target, now)
+            .await
+            .map_err(anyhow::Error::from)?;
         self.access.invalidate(target);
         Ok(ended)
     }

@@ -16,7 +16,12 @@ impl Auditor {
     }
 
     pub async fn record(&self, event: AuditEvent) {
-        if let Err(e) = self.ports.audit_sink.record(std::slice::from_ref(&event)).await {
+        if let Err(e) = self
+            .ports
+            .audit_sink
+            .record(std::slice::from_ref(&event))
+            .await
+        {
             tracing::error!(error = %e, action = %event.action, target = ?event.target, actor = ?event.actor, "audit event could not be written");
         }
     }

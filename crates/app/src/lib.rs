@@ -10,13 +10,13 @@
 //! Architecture invariant: depends on domain crates only; no web framework, database, HTTP client or
 //! clock (time comes in as `now`).
 
+mod access;
+mod admin;
+mod auditor;
 #[cfg(feature = "contract")]
 pub mod contract;
 #[cfg(feature = "fake")]
 pub mod fake;
-mod access;
-mod admin;
-mod auditor;
 mod health;
 mod maintenance;
 mod outbox;
@@ -26,14 +26,16 @@ mod sessions;
 mod signin;
 mod tokens;
 
-pub use access::{Access, AccessCache, AuthMethod, Principal, ACCESS_TTL};
+pub use access::{ACCESS_TTL, Access, AccessCache, AuthMethod, Principal};
 pub use admin::{Admin, AdminError, Member, Profile};
 pub use auditor::Auditor;
-pub use sessions::{session_user, SessionState, WebSessions, SESSION_USER_KEY};
-pub use signin::{SignIn, SignInError};
-pub use tokens::{ActivateError, BearerError, DeviceStart, GrantError, TokenError, TokenPair, Tokens};
-pub use maintenance::{Maintenance, Swept};
 pub use health::{Health, NotReady};
+pub use maintenance::{Maintenance, Swept};
 pub use outbox::{OUTBOX_MAX_ATTEMPTS, OutboxMessage, OutboxMessageId, backoff_after};
 pub use ports::*;
 pub use provider::{AuthorizationRequest, IdentityProvider, ProviderError, VerifiedProfile};
+pub use sessions::{SESSION_USER_KEY, SessionState, WebSessions, session_user};
+pub use signin::{SignIn, SignInError};
+pub use tokens::{
+    ActivateError, BearerError, DeviceStart, GrantError, TokenError, TokenPair, Tokens,
+};

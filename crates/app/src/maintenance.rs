@@ -27,8 +27,16 @@ impl Maintenance {
     pub async fn sweep(&self, now: DateTime<Utc>) -> anyhow::Result<Swept> {
         Ok(Swept {
             sessions: self.ports.web_sessions.delete_expired(now).await?,
-            device_grants: self.ports.device_grants.delete_expired(now - Duration::hours(1)).await?,
-            tokens: self.ports.tokens.delete_expired(now - Duration::days(1)).await?,
+            device_grants: self
+                .ports
+                .device_grants
+                .delete_expired(now - Duration::hours(1))
+                .await?,
+            tokens: self
+                .ports
+                .tokens
+                .delete_expired(now - Duration::days(1))
+                .await?,
             cache_entries: self.ports.kv.purge_expired(now).await?,
         })
     }

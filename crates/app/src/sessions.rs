@@ -9,7 +9,9 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use chrono::{DateTime, Duration, Utc};
-use planpush_identity::{SecretKind, SessionPolicy, SessionRepoError, TokenHash, TokenSecret, UserId, WebSession};
+use planpush_identity::{
+    SecretKind, SessionPolicy, SessionRepoError, TokenHash, TokenSecret, UserId, WebSession,
+};
 
 use crate::{AccessCache, Ports};
 
@@ -37,8 +39,16 @@ pub fn session_user(state: &SessionState) -> Option<UserId> {
 
 impl WebSessions {
     pub fn new(ports: Ports, access: Arc<AccessCache>, policy: SessionPolicy) -> Self {
-        let cache = moka::sync::Cache::builder().max_capacity(100_000).time_to_live(crate::ACCESS_TTL).build();
-        Self { ports, access, policy, cache }
+        let cache = moka::sync::Cache::builder()
+            .max_capacity(100_000)
+            .time_to_live(crate::ACCESS_TTL)
+            .build();
+        Self {
+            ports,
+            access,
+            policy,
+            cache,
+        }
     }
 
     pub fn policy(&self) -> SessionPolicy {
@@ -46,17 +56,27 @@ impl WebSessions {
     }
 
     fn fresh(&self, cached: &CachedSession) -> bool {
-        cached.1.user_id.is_none_or(|u| self.access.generation(u) == cached.0)
+        cached
+            .1
+            .user_id
+            .is_none_or(|u| self.access.generation(u) == cached.0)
     }
 
     fn remember(&self, session: WebSession) {
         let generation = session.user_id.map_or(0, |u| self.access.generation(u));
-        self.cache.insert(session.key_hash, (generation, Arc::new(session)));
+        self.cache
+            .insert(session.key_hash, (generation, Arc::new(session)));
     }
 
     /// The state of a live session, rolling its idle deadline forward.
-    pub async fn load(&self, key: &str, now: DateTime<Utc>) -> anyhow::Result<Option<SessionState>> {
-        let Ok(secret) = TokenSecret::presented(key) else { return Ok(None) };
+    pub async fn load(
+        &self,
+        key: &str,
+        now: DateTime<Utc>,
+    ) -> anyhow::Result<Option<SessionState>> {
+        let Ok(secret) = TokenSecret::presented(key) else {
+            return Ok(None);
+        };
         let hash = secret.hash();
         let session = match self.cache.get(&hash) {
             Some(c) if self.fresh(&c) => (*c.1).clone(),
@@ -89,7 +109,13 @@ impl WebSessions {
     /// Stores a new session and returns the cookie's key.
     pub async fn save(&self, state: &SessionState, now: DateTime<Utc>) -> anyhow::Result<String> {
         let secret = TokenSecret::generate(SecretKind::WebSessionKey);
-        let session = WebSession::new(secret.hash(), session_user(state), serde_json::to_string(state)?, &self.policy, now);
+        let session = WebSession::new(
+            secret.hash(),
+            session_user(state),
+            serde_json::to_string(state)?,
+            &self.policy,
+            now,
+        );
         self.ports.web_sessions.insert(&session).await?;
         self.remember(session);
         Ok(secret.expose().to_owned())
@@ -97,7 +123,12 @@ impl WebSessions {
 
     /// Replaces a session's state. A session revoked meanwhile is not brought back: a new, signed-out
     /// session is started instead and its key returned.
-    pub async fn update(&self, key: &str, state: &SessionState, now: DateTime<Utc>) -> anyhow::Result<String> {
+    pub async fn update(
+        &self,
+        key: &str,
+        state: &SessionState,
+        now: DateTime<Utc>,
+    ) -> anyhow::Result<String> {
         let secret = TokenSecret::presented(key)?;
         let hash = secret.hash();
         let Some(mut session) = self.ports.web_sessions.get_live(&hash, now).await? else {
@@ -115,7 +146,9 @@ impl WebSessions {
     }
 
     pub async fn delete(&self, key: &str) -> anyhow::Result<()> {
-        let Ok(secret) = TokenSecret::presented(key) else { return Ok(()) };
+        let Ok(secret) = TokenSecret::presented(key) else {
+            return Ok(());
+        };
         self.cache.invalidate(&secret.hash());
         self.ports.web_sessions.delete(&secret.hash()).await?;
         Ok(())

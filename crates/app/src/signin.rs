@@ -30,12 +30,26 @@ pub struct SignIn {
 impl SignIn {
     pub fn new(ports: Ports, access: Arc<AccessCache>) -> Self {
         let audit = Auditor::new(ports.clone());
-        Self { ports, access, audit }
+        Self {
+            ports,
+            access,
+            audit,
+        }
     }
 
     /// Finds or creates the user for `profile`, refreshes their profile, and returns their id.
-    pub async fn sign_in(&self, profile: VerifiedProfile, ip: Option<IpAddr>, now: DateTime<Utc>) -> Result<UserId, SignInError> {
-        let existing = self.ports.users.find_by_identity(&profile.identity).await.map_err(anyhow::Error::from)?;
+    pub async fn sign_in(
+        &self,
+        profile: VerifiedProfile,
+        ip: Option<IpAddr>,
+        now: DateTime<Utc>,
+    ) -> Result<UserId, SignInError> {
+        let existing = self
+            .ports
+            .users
+            .find_by_identity(&profile.identity)
+            .await
+            .map_err(anyhow::Error::from)?;
         let user = match existing {
             Some(mut user) => {
                 if !user.is_active() {
@@ -51,40 +65,84 @@ impl SignIn {
                 }
                 apply_profile(&mut user, &profile);
                 user.last_login_at = Some(now);
-                self.ports.users.update(&user).await.map_err(anyhow::Error::from)?;
+                self.ports
+                    .users
+                    .update(&user)
+                    .await
+                    .map_err(anyhow::Error::from)?;
                 user
             }
             None => {
                 let mut user = User::new(&profile.login, now).map_err(anyhow::Error::from)?;
                 apply_profile(&mut user, &profile);
                 user.last_login_at = Some(now);
-                self.ports.users.create(&user, &profile.identity).await.map_err(anyhow::Error::from)?;
+                self.ports
+                    .users
+                    .create(&user, &profile.identity)
+                    .await
+                    .map_err(anyhow::Error::from)?;
                 // The first person in becomes admin; so does anyone signing in while no admin
                 // exists at all (an instance whose admins were all removed by hand).
-                let no_admin = self.ports.roles.users_with_role(Role::Admin).await.map_err(anyhow::Error::from)?.is_empty();
-                let role = if no_admin { Role::Admin } else { Role::Developer };
-                self.ports.roles.replace_grants(user.id, GrantOrigin::Manual, &[role], None, now).await.map_err(anyhow::Error::from)?;
+                let no_admin = self
+                    .ports
+                    .roles
+                    .users_with_role(Role::Admin)
+                    .await
+                    .map_err(anyhow::Error::from)?
+                    .is_empty();
+                let role = if no_admin {
+                    Role::Admin
+                } else {
+                    Role::Developer
+                };
+                self.ports
+                    .roles
+                    .replace_grants(user.id, GrantOrigin::Manual, &[role], None, now)
+                    .await
+                    .map_err(anyhow::Error::from)?;
                 self.audit
-                    .record(AuditEvent::new(AuditAction::GrantAdded, None, now).target("user", user.id).detail("role", role.as_str()).detail("reason", "first sign-in"))
+                    .record(
+                        AuditEvent::new(AuditAction::GrantAdded, None, now)
+                            .target("user", user.id)
+                            .detail("role", role.as_str())
+                            .detail("reason", "first sign-in"),
+                    )
                     .await;
                 user
             }
         };
         self.access.invalidate(user.id);
         self.audit
-            .record(AuditEvent::new(AuditAction::SignIn, Some(user.id), now).target("user", user.id).ip(ip).detail("provider", profile.identity.provider().key()))
+            .record(
+                AuditEvent::new(AuditAction::SignIn, Some(user.id), now)
+                    .target("user", user.id)
+                    .ip(ip)
+                    .detail("provider", profile.identity.provider().key()),
+            )
             .await;
         Ok(user.id)
     }
 
     /// Records a browser sign-out.
     pub async fn record_sign_out(&self, user: UserId, ip: Option<IpAddr>, now: DateTime<Utc>) {
-        self.audit.record(AuditEvent::new(AuditAction::SignOut, Some(user), now).target("user", user).ip(ip)).await;
+        self.audit
+            .record(
+                AuditEvent::new(AuditAction::SignOut, Some(user), now)
+                    .target("user", user)
+                    .ip(ip),
+            )
+            .await;
     }
 
     /// Records a refused sign-in (not an org member, denied consent, replayed state, …).
     pub async fn record_denied(&self, reason: &str, ip: Option<IpAddr>, now: DateTime<Utc>) {
-        self.audit.record(AuditEvent::new(AuditAction::SignInDenied, None, now).ip(ip).detail("reason", reason)).await;
+        self.audit
+            .record(
+                AuditEvent::new(AuditAction::SignInDenied, None, now)
+                    .ip(ip)
+                    .detail("reason", reason),
+            )
+            .await;
     }
 }
 

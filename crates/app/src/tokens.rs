@@ -7,11 +7,12 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use planpush_audit::{AuditAction, AuditEvent};
 use planpush_identity::{
-    ApiToken, DeviceDecisionError, DeviceGrant, DeviceRepoError, DeviceStatus, PollOutcome, RefreshCheck, TokenHash, TokenId, TokenKind,
-    TokenRejected, TokenRepoError, TokenSecret, UserCode, ACCESS_TOKEN_TTL,
+    ACCESS_TOKEN_TTL, ApiToken, DeviceDecisionError, DeviceGrant, DeviceRepoError, DeviceStatus,
+    PollOutcome, RefreshCheck, TokenHash, TokenId, TokenKind, TokenRejected, TokenRepoError,
+    TokenSecret, UserCode,
 };
 
-use crate::{AccessCache, AuthMethod, Auditor, Ports, Principal};
+use crate::{AccessCache, Auditor, AuthMethod, Ports, Principal};
 
 /// Why a Bearer credential was refused. All answer 401; the text says what to do.
 #[derive(Debug, thiserror::Error)]
@@ -116,35 +117,76 @@ fn unknown(e: impl Into<anyhow::Error>) -> anyhow::Error {
 impl Tokens {
     pub fn new(ports: Ports, access: Arc<AccessCache>) -> Self {
         let audit = Auditor::new(ports.clone());
-        let cache = moka::sync::Cache::builder().max_capacity(100_000).time_to_live(crate::ACCESS_TTL).build();
-        Self { ports, access, audit, cache }
+        let cache = moka::sync::Cache::builder()
+            .max_capacity(100_000)
+            .time_to_live(crate::ACCESS_TTL)
+            .build();
+        Self {
+            ports,
+            access,
+            audit,
+            cache,
+        }
     }
 
     // ---- personal tokens ----
 
-    pub async fn create_personal(&self, p: &Principal, label: &str, ip: Option<IpAddr>, now: DateTime<Utc>) -> Result<(ApiToken, TokenSecret), TokenError> {
-        let (token, secret) = ApiToken::personal(p.user_id, label, now, None).map_err(|e| TokenError::BadLabel(e.to_string()))?;
+    pub async fn create_personal(
+        &self,
+        p: &Principal,
+        label: &str,
+        ip: Option<IpAddr>,
+        now: DateTime<Utc>,
+    ) -> Result<(ApiToken, TokenSecret), TokenError> {
+        let (token, secret) = ApiToken::personal(p.user_id, label, now, None)
+            .map_err(|e| TokenError::BadLabel(e.to_string()))?;
         self.ports.tokens.insert(&token).await.map_err(unknown)?;
         self.audit
-            .record(AuditEvent::new(AuditAction::TokenCreated, Some(p.user_id), now).target("token", token.id).ip(ip).detail("label", label.trim()))
+            .record(
+                AuditEvent::new(AuditAction::TokenCreated, Some(p.user_id), now)
+                    .target("token", token.id)
+                    .ip(ip)
+                    .detail("label", label.trim()),
+            )
             .await;
         Ok((token, secret))
     }
 
     pub async fn list_personal(&self, p: &Principal) -> Result<Vec<ApiToken>, TokenError> {
-        Ok(self.ports.tokens.list_for_user(p.user_id, TokenKind::Personal).await.map_err(unknown)?)
+        Ok(self
+            .ports
+            .tokens
+            .list_for_user(p.user_id, TokenKind::Personal)
+            .await
+            .map_err(unknown)?)
     }
 
     /// Revokes one of the caller's own personal tokens (someone else's answers `NotFound`).
-    pub async fn revoke_personal(&self, p: &Principal, id: TokenId, ip: Option<IpAddr>, now: DateTime<Utc>) -> Result<(), TokenError> {
+    pub async fn revoke_personal(
+        &self,
+        p: &Principal,
+        id: TokenId,
+        ip: Option<IpAddr>,
+        now: DateTime<Utc>,
+    ) -> Result<(), TokenError> {
         let token = match self.ports.tokens.get(id).await {
             Ok(t) if t.user_id == p.user_id && t.kind == TokenKind::Personal => t,
             Ok(_) | Err(TokenRepoError::NotFound) => return Err(TokenError::NotFound),
             Err(e) => return Err(unknown(e).into()),
         };
-        self.ports.tokens.revoke(token.id, now).await.map_err(unknown)?;
+        self.ports
+            .tokens
+            .revoke(token.id, now)
+            .await
+            .map_err(unknown)?;
         self.cache.invalidate(&token.hash);
-        self.audit.record(AuditEvent::new(AuditAction::TokenRevoked, Some(p.user_id), now).target("token", token.id).ip(ip)).await;
+        self.audit
+            .record(
+                AuditEvent::new(AuditAction::TokenRevoked, Some(p.user_id), now)
+                    .target("token", token.id)
+                    .ip(ip),
+            )
+            .await;
         Ok(())
     }
 
@@ -152,13 +194,23 @@ impl Tokens {
 
     /// The principal a Bearer token stands for. Warm path (cached token, cached access): no
     /// database round trip.
-    pub async fn authenticate(&self, presented: &str, now: DateTime<Utc>) -> Result<Principal, BearerError> {
+    pub async fn authenticate(
+        &self,
+        presented: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Principal, BearerError> {
         let secret = TokenSecret::presented(presented).map_err(|_| BearerError::Invalid)?;
         let hash = secret.hash();
         let token = match self.cache.get(&hash) {
             Some((generation, t)) if generation == self.access.generation(t.user_id) => t,
             _ => {
-                let Some(t) = self.ports.tokens.find_by_hash(&hash).await.map_err(unknown)? else {
+                let Some(t) = self
+                    .ports
+                    .tokens
+                    .find_by_hash(&hash)
+                    .await
+                    .map_err(unknown)?
+                else {
                     return Err(BearerError::Invalid);
                 };
                 let generation = self.access.generation(t.user_id);
@@ -172,13 +224,27 @@ impl Tokens {
             TokenRejected::Expired => BearerError::Expired,
             TokenRejected::WrongKind => BearerError::Invalid,
         })?;
-        let principal = self.access.principal(token.user_id, AuthMethod::Token(token.id)).await?.ok_or(BearerError::Deactivated)?;
+        let principal = self
+            .access
+            .principal(token.user_id, AuthMethod::Token(token.id))
+            .await?
+            .ok_or(BearerError::Deactivated)?;
         // Record use at most once a minute per token, so a busy CLI does not write on every call.
-        if token.last_used_at.is_none_or(|t| now - t > chrono::Duration::minutes(1)) {
+        if token
+            .last_used_at
+            .is_none_or(|t| now - t > chrono::Duration::minutes(1))
+        {
             let mut touched = (*token).clone();
             touched.last_used_at = Some(now);
-            self.cache.insert(hash, (self.access.generation(token.user_id), Arc::new(touched)));
-            self.ports.tokens.touch(token.id, now).await.map_err(unknown)?;
+            self.cache.insert(
+                hash,
+                (self.access.generation(token.user_id), Arc::new(touched)),
+            );
+            self.ports
+                .tokens
+                .touch(token.id, now)
+                .await
+                .map_err(unknown)?;
         }
         Ok(principal)
     }
@@ -207,8 +273,18 @@ impl Tokens {
     }
 
     /// The pending grant for a user code, for the `/activate` page.
-    pub async fn pending_device(&self, code: &UserCode, now: DateTime<Utc>) -> Result<DeviceGrant, ActivateError> {
-        let grant = self.ports.device_grants.find_by_user_code(code).await.map_err(unknown)?.ok_or(ActivateError::UnknownCode)?;
+    pub async fn pending_device(
+        &self,
+        code: &UserCode,
+        now: DateTime<Utc>,
+    ) -> Result<DeviceGrant, ActivateError> {
+        let grant = self
+            .ports
+            .device_grants
+            .find_by_user_code(code)
+            .await
+            .map_err(unknown)?
+            .ok_or(ActivateError::UnknownCode)?;
         if grant.is_expired(now) {
             return Err(DeviceDecisionError::Expired.into());
         }
@@ -219,7 +295,14 @@ impl Tokens {
     }
 
     /// A signed-in person approves (or denies) the login waiting under `code`.
-    pub async fn decide_device(&self, p: &Principal, code: &UserCode, approve: bool, ip: Option<IpAddr>, now: DateTime<Utc>) -> Result<(), ActivateError> {
+    pub async fn decide_device(
+        &self,
+        p: &Principal,
+        code: &UserCode,
+        approve: bool,
+        ip: Option<IpAddr>,
+        now: DateTime<Utc>,
+    ) -> Result<(), ActivateError> {
         let mut grant = self.pending_device(code, now).await?;
         let before = grant.status;
         if approve {
@@ -227,20 +310,48 @@ impl Tokens {
         } else {
             grant.deny(now)?;
         }
-        match self.ports.device_grants.save_if_status(&grant, before).await {
+        match self
+            .ports
+            .device_grants
+            .save_if_status(&grant, before)
+            .await
+        {
             Ok(()) => {}
-            Err(DeviceRepoError::Conflict) => return Err(DeviceDecisionError::AlreadyDecided.into()),
+            Err(DeviceRepoError::Conflict) => {
+                return Err(DeviceDecisionError::AlreadyDecided.into());
+            }
             Err(e) => return Err(unknown(e).into()),
         }
-        let action = if approve { AuditAction::DeviceApproved } else { AuditAction::DeviceDenied };
-        self.audit.record(AuditEvent::new(action, Some(p.user_id), now).target("device", grant.id).ip(ip).detail("user_code", code.as_str())).await;
+        let action = if approve {
+            AuditAction::DeviceApproved
+        } else {
+            AuditAction::DeviceDenied
+        };
+        self.audit
+            .record(
+                AuditEvent::new(action, Some(p.user_id), now)
+                    .target("device", grant.id)
+                    .ip(ip)
+                    .detail("user_code", code.as_str()),
+            )
+            .await;
         Ok(())
     }
 
     /// `POST /api/auth/device/token`: one poll.
-    pub async fn poll_device(&self, device_code: &str, now: DateTime<Utc>) -> Result<TokenPair, GrantError> {
+    pub async fn poll_device(
+        &self,
+        device_code: &str,
+        now: DateTime<Utc>,
+    ) -> Result<TokenPair, GrantError> {
         let secret = TokenSecret::presented(device_code).map_err(|_| GrantError::InvalidGrant)?;
-        let mut grant = self.ports.device_grants.find_by_device_code(&secret.hash()).await.map_err(unknown)?.ok_or(GrantError::InvalidGrant)?;
+        let mut grant = self
+            .ports
+            .device_grants
+            .find_by_device_code(&secret.hash())
+            .await
+            .map_err(unknown)?
+            .ok_or(GrantError::InvalidGrant)?;
         let before = grant.status;
         let outcome = grant.poll(now);
         let user = match outcome {
@@ -250,10 +361,19 @@ impl Tokens {
             }
             _ => None,
         };
-        match self.ports.device_grants.save_if_status(&grant, before).await {
+        match self
+            .ports
+            .device_grants
+            .save_if_status(&grant, before)
+            .await
+        {
             Ok(()) => {}
             // Another poll or the approval changed it meanwhile: ask the client to back off.
-            Err(DeviceRepoError::Conflict) => return Err(GrantError::SlowDown { interval: grant.interval_secs }),
+            Err(DeviceRepoError::Conflict) => {
+                return Err(GrantError::SlowDown {
+                    interval: grant.interval_secs,
+                });
+            }
             Err(e) => return Err(unknown(e).into()),
         }
         match outcome {
@@ -263,14 +383,23 @@ impl Tokens {
             PollOutcome::AccessDenied => Err(GrantError::AccessDenied),
             PollOutcome::Approved(_) => {
                 let user = user.ok_or(GrantError::InvalidGrant)?;
-                if self.access.principal(user, AuthMethod::Session).await?.is_none() {
+                if self
+                    .access
+                    .principal(user, AuthMethod::Session)
+                    .await?
+                    .is_none()
+                {
                     return Err(GrantError::AccessDenied);
                 }
                 let (refresh, refresh_secret) = ApiToken::new_refresh_family(user, now);
                 let (access, access_secret) = refresh.mint_access(now);
                 self.ports.tokens.insert(&refresh).await.map_err(unknown)?;
                 self.ports.tokens.insert(&access).await.map_err(unknown)?;
-                Ok(TokenPair { access_token: access_secret, refresh_token: refresh_secret, expires_in: ACCESS_TOKEN_TTL.num_seconds() })
+                Ok(TokenPair {
+                    access_token: access_secret,
+                    refresh_token: refresh_secret,
+                    expires_in: ACCESS_TOKEN_TTL.num_seconds(),
+                })
             }
         }
     }
@@ -279,27 +408,56 @@ impl Tokens {
 
     /// `POST /api/auth/token`: exchanges a refresh token for a new pair; the old one is spent.
     /// Presenting a spent refresh token revokes its whole family (someone copied it).
-    pub async fn refresh(&self, refresh_token: &str, ip: Option<IpAddr>, now: DateTime<Utc>) -> Result<TokenPair, GrantError> {
+    pub async fn refresh(
+        &self,
+        refresh_token: &str,
+        ip: Option<IpAddr>,
+        now: DateTime<Utc>,
+    ) -> Result<TokenPair, GrantError> {
         let secret = TokenSecret::presented(refresh_token).map_err(|_| GrantError::InvalidGrant)?;
-        let token = self.ports.tokens.find_by_hash(&secret.hash()).await.map_err(unknown)?.ok_or(GrantError::InvalidGrant)?;
+        let token = self
+            .ports
+            .tokens
+            .find_by_hash(&secret.hash())
+            .await
+            .map_err(unknown)?
+            .ok_or(GrantError::InvalidGrant)?;
         match token.check_refresh(now) {
             RefreshCheck::Rotate => {}
             RefreshCheck::ReuseDetected => {
                 self.revoke_family_of(&token, now).await?;
                 self.audit
-                    .record(AuditEvent::new(AuditAction::RefreshReuse, Some(token.user_id), now).target("token_family", token.family_id).ip(ip))
+                    .record(
+                        AuditEvent::new(AuditAction::RefreshReuse, Some(token.user_id), now)
+                            .target("token_family", token.family_id)
+                            .ip(ip),
+                    )
                     .await;
                 return Err(GrantError::InvalidGrant);
             }
             RefreshCheck::Rejected(_) => return Err(GrantError::InvalidGrant),
         }
-        if self.access.principal(token.user_id, AuthMethod::Session).await?.is_none() {
+        if self
+            .access
+            .principal(token.user_id, AuthMethod::Session)
+            .await?
+            .is_none()
+        {
             return Err(GrantError::InvalidGrant);
         }
         let (next, next_secret) = token.successor(now);
         let (access, access_secret) = token.mint_access(now);
-        match self.ports.tokens.rotate(token.id, &[next, access], now).await {
-            Ok(()) => Ok(TokenPair { access_token: access_secret, refresh_token: next_secret, expires_in: ACCESS_TOKEN_TTL.num_seconds() }),
+        match self
+            .ports
+            .tokens
+            .rotate(token.id, &[next, access], now)
+            .await
+        {
+            Ok(()) => Ok(TokenPair {
+                access_token: access_secret,
+                refresh_token: next_secret,
+                expires_in: ACCESS_TOKEN_TTL.num_seconds(),
+            }),
             // A concurrent exchange of the same token won: that is reuse too.
             Err(TokenRepoError::AlreadyUsed) => {
                 self.revoke_family_of(&token, now).await?;
@@ -311,15 +469,31 @@ impl Tokens {
 
     /// CLI logout: revokes the family of the given refresh token. Unknown tokens are ignored.
     pub async fn logout(&self, refresh_token: &str, now: DateTime<Utc>) -> Result<(), GrantError> {
-        let Ok(secret) = TokenSecret::presented(refresh_token) else { return Ok(()) };
-        if let Some(token) = self.ports.tokens.find_by_hash(&secret.hash()).await.map_err(unknown)? {
+        let Ok(secret) = TokenSecret::presented(refresh_token) else {
+            return Ok(());
+        };
+        if let Some(token) = self
+            .ports
+            .tokens
+            .find_by_hash(&secret.hash())
+            .await
+            .map_err(unknown)?
+        {
             self.revoke_family_of(&token, now).await?;
         }
         Ok(())
     }
 
-    async fn revoke_family_of(&self, token: &ApiToken, now: DateTime<Utc>) -> Result<(), GrantError> {
-        self.ports.tokens.revoke_family(token.family_id, now).await.map_err(unknown)?;
+    async fn revoke_family_of(
+        &self,
+        token: &ApiToken,
+        now: DateTime<Utc>,
+    ) -> Result<(), GrantError> {
+        self.ports
+            .tokens
+            .revoke_family(token.family_id, now)
+            .await
+            .map_err(unknown)?;
         // Access tokens of the family may be cached: void the owner's cached tokens.
         self.access.invalidate(token.user_id);
         Ok(())

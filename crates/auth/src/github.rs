@@ -9,12 +9,12 @@
 
 use std::time::Duration;
 
-use anyhow::{anyhow, Context};
+use anyhow::{Context, anyhow};
 use async_trait::async_trait;
 use planpush_app::{AuthorizationRequest, IdentityProvider, ProviderError, VerifiedProfile};
 use planpush_identity::{Email, ExternalIdentity};
-use reqwest::header::{ACCEPT, AUTHORIZATION, USER_AGENT};
 use reqwest::StatusCode;
+use reqwest::header::{ACCEPT, AUTHORIZATION, USER_AGENT};
 use serde::Deserialize;
 use url::Url;
 
@@ -63,7 +63,8 @@ fn under(base: &str, path: &str) -> anyhow::Result<Url> {
         let p = format!("{}/", base.path());
         base.set_path(&p);
     }
-    base.join(path.trim_start_matches('/')).with_context(|| format!("cannot join {path:?} to {base}"))
+    base.join(path.trim_start_matches('/'))
+        .with_context(|| format!("cannot join {path:?} to {base}"))
 }
 
 #[derive(Deserialize)]
@@ -110,7 +111,9 @@ impl GithubProvider {
     }
 
     fn api_url(&self, path: &str) -> Result<Url, ProviderError> {
-        self.api.join(path).map_err(|e| ProviderError::Unavailable(anyhow!("bad API path {path}: {e}")))
+        self.api
+            .join(path)
+            .map_err(|e| ProviderError::Unavailable(anyhow!("bad API path {path}: {e}")))
     }
 
     async fn exchange(&self, code: &str) -> Result<String, ProviderError> {
@@ -127,13 +130,24 @@ impl GithubProvider {
             ])
             .send()
             .await
-            .map_err(|e| ProviderError::Unavailable(anyhow!("GitHub token endpoint unreachable: {e}")))?;
+            .map_err(|e| {
+                ProviderError::Unavailable(anyhow!("GitHub token endpoint unreachable: {e}"))
+            })?;
         let status = res.status();
-        let answer: TokenAnswer = res.json().await.map_err(|e| ProviderError::Unavailable(anyhow!("GitHub token endpoint answered {status} with no JSON: {e}")))?;
+        let answer: TokenAnswer = res.json().await.map_err(|e| {
+            ProviderError::Unavailable(anyhow!(
+                "GitHub token endpoint answered {status} with no JSON: {e}"
+            ))
+        })?;
         match (answer.access_token, answer.error) {
             (Some(token), None) if status.is_success() => Ok(token),
-            (_, Some(error)) => Err(ProviderError::Rejected(format!("{error}: {}", answer.error_description.unwrap_or_default()))),
-            _ => Err(ProviderError::Unavailable(anyhow!("GitHub token endpoint answered {status} without a token"))),
+            (_, Some(error)) => Err(ProviderError::Rejected(format!(
+                "{error}: {}",
+                answer.error_description.unwrap_or_default()
+            ))),
+            _ => Err(ProviderError::Unavailable(anyhow!(
+                "GitHub token endpoint answered {status} without a token"
+            ))),
         }
     }
 
@@ -145,16 +159,26 @@ impl GithubProvider {
             .header(USER_AGENT, "planpush")
             .send()
             .await
-            .map_err(|e| ProviderError::Unavailable(anyhow!("GitHub API unreachable ({path}): {e}")))
+            .map_err(|e| {
+                ProviderError::Unavailable(anyhow!("GitHub API unreachable ({path}): {e}"))
+            })
     }
 
-    async fn get_json<T: serde::de::DeserializeOwned>(&self, token: &str, path: &str) -> Result<T, ProviderError> {
+    async fn get_json<T: serde::de::DeserializeOwned>(
+        &self,
+        token: &str,
+        path: &str,
+    ) -> Result<T, ProviderError> {
         let res = self.get(token, path).await?;
         let status = res.status();
         if !status.is_success() {
-            return Err(ProviderError::Unavailable(anyhow!("GitHub API {path} answered {status}")));
+            return Err(ProviderError::Unavailable(anyhow!(
+                "GitHub API {path} answered {status}"
+            )));
         }
-        res.json().await.map_err(|e| ProviderError::Unavailable(anyhow!("GitHub API {path}: unexpected answer: {e}")))
+        res.json().await.map_err(|e| {
+            ProviderError::Unavailable(anyhow!("GitHub API {path}: unexpected answer: {e}"))
+        })
     }
 
     fn not_member(&self) -> ProviderError {
@@ -175,25 +199,46 @@ impl IdentityProvider for GithubProvider {
             .append_pair("scope", SCOPES)
             .append_pair("state", state)
             .append_pair("allow_signup", "false");
-        AuthorizationRequest { url: url.into(), verifier: String::new() }
+        AuthorizationRequest {
+            url: url.into(),
+            verifier: String::new(),
+        }
     }
 
-    async fn complete(&self, code: &str, _verifier: &str) -> Result<VerifiedProfile, ProviderError> {
+    async fn complete(
+        &self,
+        code: &str,
+        _verifier: &str,
+    ) -> Result<VerifiedProfile, ProviderError> {
         let token = self.exchange(code).await?;
         let user: GithubUser = self.get_json(&token, "user").await?;
-        let membership = self.get(&token, &format!("user/memberships/orgs/{}", self.settings.org)).await?;
+        let membership = self
+            .get(
+                &token,
+                &format!("user/memberships/orgs/{}", self.settings.org),
+            )
+            .await?;
         match membership.status() {
             StatusCode::OK => {
-                let m: Membership = membership.json().await.map_err(|e| ProviderError::Unavailable(anyhow!("GitHub membership answer: {e}")))?;
+                let m: Membership = membership.json().await.map_err(|e| {
+                    ProviderError::Unavailable(anyhow!("GitHub membership answer: {e}"))
+                })?;
                 if m.state != "active" {
                     return Err(self.not_member());
                 }
             }
             StatusCode::NOT_FOUND | StatusCode::FORBIDDEN => return Err(self.not_member()),
-            s => return Err(ProviderError::Unavailable(anyhow!("GitHub membership check answered {s}"))),
+            s => {
+                return Err(ProviderError::Unavailable(anyhow!(
+                    "GitHub membership check answered {s}"
+                )));
+            }
         }
         let emails: Vec<GithubEmail> = self.get_json(&token, "user/emails").await?;
-        let email = emails.iter().find(|e| e.primary && e.verified).and_then(|e| Email::parse(&e.email).ok());
+        let email = emails
+            .iter()
+            .find(|e| e.primary && e.verified)
+            .and_then(|e| Email::parse(&e.email).ok());
         tracing::info!(github_id = user.id, login = %user.login, "GitHub sign-in verified");
         Ok(VerifiedProfile {
             identity: ExternalIdentity::github(user.id),
@@ -212,9 +257,22 @@ mod tests {
 
     #[test]
     fn api_paths_keep_their_prefix() {
-        assert_eq!(under("https://api.github.com", "user").unwrap().as_str(), "https://api.github.com/user");
-        assert_eq!(under("https://ghe.example.com/api/v3", "user/emails").unwrap().as_str(), "https://ghe.example.com/api/v3/user/emails");
-        assert_eq!(under("https://ghe.example.com/api/v3/", "/user").unwrap().as_str(), "https://ghe.example.com/api/v3/user");
+        assert_eq!(
+            under("https://api.github.com", "user").unwrap().as_str(),
+            "https://api.github.com/user"
+        );
+        assert_eq!(
+            under("https://ghe.example.com/api/v3", "user/emails")
+                .unwrap()
+                .as_str(),
+            "https://ghe.example.com/api/v3/user/emails"
+        );
+        assert_eq!(
+            under("https://ghe.example.com/api/v3/", "/user")
+                .unwrap()
+                .as_str(),
+            "https://ghe.example.com/api/v3/user"
+        );
         assert!(under("not a url", "x").is_err());
     }
 }

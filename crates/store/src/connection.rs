@@ -178,7 +178,11 @@ impl Store {
             .connection_timeout(options.connect_timeout)
             .build(manager)
             .map_err(|e| connect_err(e.to_string()))?;
-        Ok(Arc::new(Self { pool, target, round_trips: std::sync::atomic::AtomicU64::new(0) }))
+        Ok(Arc::new(Self {
+            pool,
+            target,
+            round_trips: std::sync::atomic::AtomicU64::new(0),
+        }))
     }
 
     pub fn backend(&self) -> Backend {
@@ -330,7 +334,8 @@ impl Store {
         T: Send + 'static,
         E: From<anyhow::Error> + Send + 'static,
     {
-        self.round_trips.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        self.round_trips
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let pool = self.pool.clone();
         tokio::task::spawn_blocking(move || {
             let mut conn = pool.get().context("no database connection available")?;

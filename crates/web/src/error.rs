@@ -16,7 +16,10 @@ pub struct ErrorBody<'a> {
 
 /// Builds a JSON error response.
 pub fn json_error(status: StatusCode, code: &str, message: &str) -> HttpResponse {
-    HttpResponse::build(status).json(ErrorBody { error: code, message })
+    HttpResponse::build(status).json(ErrorBody {
+        error: code,
+        message,
+    })
 }
 
 /// An API failure: status, code and message.
@@ -31,7 +34,12 @@ pub struct ApiError {
 
 impl ApiError {
     pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
-        Self { status, code, message: message.into(), retry_after: None }
+        Self {
+            status,
+            code,
+            message: message.into(),
+            retry_after: None,
+        }
     }
     pub fn bad_request(code: &'static str, message: impl Into<String>) -> Self {
         Self::new(StatusCode::BAD_REQUEST, code, message)
@@ -46,7 +54,11 @@ impl ApiError {
     pub fn internal(e: impl std::fmt::Debug) -> Self {
         let reference = hex::encode(rand::random::<[u8; 6]>());
         tracing::error!(error = ?e, reference, "request failed");
-        Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal_error", format!("something went wrong on the server (reference {reference})"))
+        Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal_error",
+            format!("something went wrong on the server (reference {reference})"),
+        )
     }
 }
 
@@ -63,7 +75,8 @@ impl ResponseError for ApiError {
     fn error_response(&self) -> HttpResponse {
         let mut res = json_error(self.status, self.code, &self.message);
         if let Some(secs) = self.retry_after {
-            res.headers_mut().insert(actix_web::http::header::RETRY_AFTER, secs.into());
+            res.headers_mut()
+                .insert(actix_web::http::header::RETRY_AFTER, secs.into());
         }
         res
     }
@@ -94,7 +107,9 @@ impl From<AdminError> for ApiError {
             AdminError::Forbidden => Self::new(StatusCode::FORBIDDEN, "forbidden", e.to_string()),
             AdminError::NotFound => Self::not_found("user_not_found", "user not found"),
             AdminError::BadRequest(m) => Self::bad_request("invalid_request", m),
-            AdminError::LastAdmin(e) => Self::new(StatusCode::CONFLICT, "last_admin", e.to_string()),
+            AdminError::LastAdmin(e) => {
+                Self::new(StatusCode::CONFLICT, "last_admin", e.to_string())
+            }
             AdminError::Unknown(e) => Self::internal(e),
         }
     }
@@ -103,7 +118,9 @@ impl From<AdminError> for ApiError {
 impl From<SignInError> for ApiError {
     fn from(e: SignInError) -> Self {
         match e {
-            SignInError::Deactivated => Self::new(StatusCode::FORBIDDEN, "deactivated", e.to_string()),
+            SignInError::Deactivated => {
+                Self::new(StatusCode::FORBIDDEN, "deactivated", e.to_string())
+            }
             SignInError::Unknown(e) => Self::internal(e),
         }
     }

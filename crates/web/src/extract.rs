@@ -6,13 +6,13 @@ use std::pin::Pin;
 
 use actix_session::SessionExt;
 use actix_web::dev::Payload;
-use actix_web::http::{header, Method};
-use actix_web::{web, FromRequest, HttpRequest};
+use actix_web::http::{Method, header};
+use actix_web::{FromRequest, HttpRequest, web};
 use chrono::Utc;
-use planpush_app::{session_user, AuthMethod, Principal, SESSION_USER_KEY};
+use planpush_app::{AuthMethod, Principal, SESSION_USER_KEY, session_user};
 
-use crate::error::ApiError;
 use crate::AppState;
+use crate::error::ApiError;
 
 /// The client's address: the socket peer, unless the peer is a trusted proxy, in which case the
 /// right-most `X-Forwarded-For` entry that is not itself a trusted proxy. A spoofed header from an
@@ -22,8 +22,17 @@ pub fn client_ip(req: &HttpRequest, state: &AppState) -> Option<IpAddr> {
     if !(state.settings.trusted_proxy)(peer) {
         return Some(peer);
     }
-    let forwarded = req.headers().get_all("x-forwarded-for").filter_map(|v| v.to_str().ok()).collect::<Vec<_>>().join(",");
-    for hop in forwarded.rsplit(',').map(str::trim).filter(|h| !h.is_empty()) {
+    let forwarded = req
+        .headers()
+        .get_all("x-forwarded-for")
+        .filter_map(|v| v.to_str().ok())
+        .collect::<Vec<_>>()
+        .join(",");
+    for hop in forwarded
+        .rsplit(',')
+        .map(str::trim)
+        .filter(|h| !h.is_empty())
+    {
         match hop.parse::<IpAddr>() {
             Ok(ip) if (state.settings.trusted_proxy)(ip) => continue,
             Ok(ip) => return Some(ip),
@@ -34,13 +43,17 @@ pub fn client_ip(req: &HttpRequest, state: &AppState) -> Option<IpAddr> {
 }
 
 fn state(req: &HttpRequest) -> Result<web::Data<AppState>, ApiError> {
-    req.app_data::<web::Data<AppState>>().cloned().ok_or_else(|| ApiError::internal("application state missing"))
+    req.app_data::<web::Data<AppState>>()
+        .cloned()
+        .ok_or_else(|| ApiError::internal("application state missing"))
 }
 
 /// Whether a state-changing request came from our own pages: `Origin` (or, failing that,
 /// `Referer`) must be `BASE_URL`'s origin.
 pub fn same_origin(req: &HttpRequest, base_url: &str) -> bool {
-    let Ok(base) = url::Url::parse(base_url) else { return false };
+    let Ok(base) = url::Url::parse(base_url) else {
+        return false;
+    };
     let expected = base.origin().ascii_serialization();
     let headers = req.headers();
     if let Some(origin) = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()) {
@@ -62,17 +75,32 @@ async fn resolve(req: &HttpRequest) -> Result<Option<Principal>, ApiError> {
     let state = state(req)?;
     let now = Utc::now();
     if let Some(auth) = req.headers().get(header::AUTHORIZATION) {
-        let value = auth.to_str().map_err(|_| ApiError::unauthorized("malformed Authorization header"))?;
-        let token = value.strip_prefix("Bearer ").ok_or_else(|| ApiError::unauthorized("use Authorization: Bearer <token>"))?;
+        let value = auth
+            .to_str()
+            .map_err(|_| ApiError::unauthorized("malformed Authorization header"))?;
+        let token = value
+            .strip_prefix("Bearer ")
+            .ok_or_else(|| ApiError::unauthorized("use Authorization: Bearer <token>"))?;
         return Ok(Some(state.tokens.authenticate(token.trim(), now).await?));
     }
     let session = req.get_session();
     let entries = session.entries().clone();
-    let Some(user) = session_user(&entries) else { return Ok(None) };
-    match state.access.principal(user, AuthMethod::Session).await.map_err(ApiError::internal)? {
+    let Some(user) = session_user(&entries) else {
+        return Ok(None);
+    };
+    match state
+        .access
+        .principal(user, AuthMethod::Session)
+        .await
+        .map_err(ApiError::internal)?
+    {
         Some(p) => {
             if !is_safe(req.method()) && !same_origin(req, &state.settings.base_url) {
-                return Err(ApiError::new(actix_web::http::StatusCode::FORBIDDEN, "cross_origin", "cross-origin requests with a session cookie are refused"));
+                return Err(ApiError::new(
+                    actix_web::http::StatusCode::FORBIDDEN,
+                    "cross_origin",
+                    "cross-origin requests with a session cookie are refused",
+                ));
             }
             Ok(Some(p))
         }
@@ -97,7 +125,9 @@ impl FromRequest for ApiUser {
         Box::pin(async move {
             match resolve(&req).await? {
                 Some(p) => Ok(ApiUser(p)),
-                None => Err(ApiError::unauthorized("sign in first: run `planpush login`, or sign in on the web")),
+                None => Err(ApiError::unauthorized(
+                    "sign in first: run `planpush login`, or sign in on the web",
+                )),
             }
         })
     }

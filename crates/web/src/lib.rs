@@ -16,11 +16,13 @@ mod views;
 use std::net::IpAddr;
 use std::sync::Arc;
 
-use actix_session::config::{PersistentSession, TtlExtensionPolicy};
 use actix_session::SessionMiddleware;
+use actix_session::config::{PersistentSession, TtlExtensionPolicy};
 use actix_web::cookie::{Key, SameSite};
 use actix_web::web;
-use planpush_app::{AccessCache, Admin, Health, IdentityProvider, Ports, SignIn, Tokens, WebSessions};
+use planpush_app::{
+    AccessCache, Admin, Health, IdentityProvider, Ports, SignIn, Tokens, WebSessions,
+};
 use planpush_identity::SessionPolicy;
 
 pub use ratelimit::RateLimits;
@@ -71,7 +73,11 @@ impl AppState {
             sign_in: Arc::new(SignIn::new(ports.clone(), access.clone())),
             tokens: Arc::new(Tokens::new(ports.clone(), access.clone())),
             admin: Arc::new(Admin::new(ports.clone(), access.clone())),
-            sessions: Arc::new(WebSessions::new(ports, access.clone(), settings.session_policy)),
+            sessions: Arc::new(WebSessions::new(
+                ports,
+                access.clone(),
+                settings.session_policy,
+            )),
             access,
             mode,
             settings,
@@ -82,13 +88,19 @@ impl AppState {
     /// The session middleware: server-side rows, HttpOnly, SameSite=Lax, Secure on https.
     pub fn session_middleware(&self) -> SessionMiddleware<DbSessionStore> {
         let key = Key::derive_from(&self.settings.secret_key);
-        let max_age = actix_web::cookie::time::Duration::seconds(self.settings.session_policy.max_age.num_seconds());
+        let max_age = actix_web::cookie::time::Duration::seconds(
+            self.settings.session_policy.max_age.num_seconds(),
+        );
         SessionMiddleware::builder(DbSessionStore::new(self.sessions.clone()), key)
             .cookie_name("planpush_session".into())
             .cookie_http_only(true)
             .cookie_same_site(SameSite::Lax)
             .cookie_secure(self.settings.cookie_secure)
-            .session_lifecycle(PersistentSession::default().session_ttl(max_age).session_ttl_extension_policy(TtlExtensionPolicy::OnStateChanges))
+            .session_lifecycle(
+                PersistentSession::default()
+                    .session_ttl(max_age)
+                    .session_ttl_extension_policy(TtlExtensionPolicy::OnStateChanges),
+            )
             .build()
     }
 }
@@ -96,6 +108,8 @@ impl AppState {
 /// Registers every route of the service.
 pub fn configure(state: AppState) -> impl FnOnce(&mut web::ServiceConfig) {
     move |cfg| {
-        cfg.app_data(web::Data::new(state)).configure(health::routes).configure(routes::configure);
+        cfg.app_data(web::Data::new(state))
+            .configure(health::routes)
+            .configure(routes::configure);
     }
 }

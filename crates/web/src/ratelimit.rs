@@ -25,8 +25,16 @@ type FakeLimiter = RateLimiter<
 >;
 
 enum Limiters {
-    Real { auth: DefaultKeyedRateLimiter<IpAddr>, poll: DefaultKeyedRateLimiter<IpAddr>, clock: DefaultClock },
-    Fake { auth: FakeLimiter, poll: FakeLimiter, clock: FakeRelativeClock },
+    Real {
+        auth: DefaultKeyedRateLimiter<IpAddr>,
+        poll: DefaultKeyedRateLimiter<IpAddr>,
+        clock: DefaultClock,
+    },
+    Fake {
+        auth: FakeLimiter,
+        poll: FakeLimiter,
+        clock: FakeRelativeClock,
+    },
 }
 
 /// The rate limiters of one server process.
@@ -36,7 +44,9 @@ pub struct RateLimits {
 
 fn quota(per_15_min: u32) -> Quota {
     let n = NonZeroU32::new(per_15_min).unwrap_or(NonZeroU32::MIN);
-    Quota::with_period(Duration::from_secs(900) / n.get()).unwrap_or_else(|| Quota::per_second(n)).allow_burst(n)
+    Quota::with_period(Duration::from_secs(900) / n.get())
+        .unwrap_or_else(|| Quota::per_second(n))
+        .allow_burst(n)
 }
 
 /// The standard budgets.
@@ -101,11 +111,22 @@ mod tests {
         }
         let wait = limits.check(Budget::Auth, ip).unwrap_err();
         assert!(wait <= Duration::from_secs(30), "{wait:?}");
-        assert!(limits.check(Budget::Auth, "203.0.113.8".parse().unwrap()).is_ok(), "per client");
-        assert!(limits.check(Budget::DevicePoll, ip).is_ok(), "separate budget");
+        assert!(
+            limits
+                .check(Budget::Auth, "203.0.113.8".parse().unwrap())
+                .is_ok(),
+            "per client"
+        );
+        assert!(
+            limits.check(Budget::DevicePoll, ip).is_ok(),
+            "separate budget"
+        );
         clock.advance(Duration::from_secs(900));
         for _ in 0..AUTH_PER_15_MIN {
-            assert!(limits.check(Budget::Auth, ip).is_ok(), "reset after the window");
+            assert!(
+                limits.check(Budget::Auth, ip).is_ok(),
+                "reset after the window"
+            );
         }
     }
 }

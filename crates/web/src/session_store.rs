@@ -26,20 +26,44 @@ fn key(s: String) -> Result<SessionKey, anyhow::Error> {
 
 impl SessionStore for DbSessionStore {
     async fn load(&self, session_key: &SessionKey) -> Result<Option<SessionState>, LoadError> {
-        self.sessions.load(session_key.as_ref(), Utc::now()).await.map_err(LoadError::Other)
+        self.sessions
+            .load(session_key.as_ref(), Utc::now())
+            .await
+            .map_err(LoadError::Other)
     }
 
-    async fn save(&self, session_state: SessionState, _ttl: &Duration) -> Result<SessionKey, SaveError> {
-        let k = self.sessions.save(&session_state, Utc::now()).await.map_err(SaveError::Other)?;
+    async fn save(
+        &self,
+        session_state: SessionState,
+        _ttl: &Duration,
+    ) -> Result<SessionKey, SaveError> {
+        let k = self
+            .sessions
+            .save(&session_state, Utc::now())
+            .await
+            .map_err(SaveError::Other)?;
         key(k).map_err(SaveError::Other)
     }
 
-    async fn update(&self, session_key: SessionKey, session_state: SessionState, _ttl: &Duration) -> Result<SessionKey, UpdateError> {
-        let k = self.sessions.update(session_key.as_ref(), &session_state, Utc::now()).await.map_err(UpdateError::Other)?;
+    async fn update(
+        &self,
+        session_key: SessionKey,
+        session_state: SessionState,
+        _ttl: &Duration,
+    ) -> Result<SessionKey, UpdateError> {
+        let k = self
+            .sessions
+            .update(session_key.as_ref(), &session_state, Utc::now())
+            .await
+            .map_err(UpdateError::Other)?;
         key(k).map_err(UpdateError::Other)
     }
 
-    async fn update_ttl(&self, _session_key: &SessionKey, _ttl: &Duration) -> Result<(), anyhow::Error> {
+    async fn update_ttl(
+        &self,
+        _session_key: &SessionKey,
+        _ttl: &Duration,
+    ) -> Result<(), anyhow::Error> {
         // Expiry is rolled forward by `load`, at most once a minute.
         Ok(())
     }

@@ -1,6 +1,6 @@
 //! Server-rendered pages (maud): functions from view models to markup. Every value is escaped by maud.
 
-use maud::{html, Markup, DOCTYPE};
+use maud::{DOCTYPE, Markup, html};
 
 /// The page frame. No inline script; styles come later with the design system.
 pub fn layout(title: &str, body: Markup) -> Markup {

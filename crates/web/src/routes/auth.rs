@@ -1,16 +1,16 @@
 //! Web sign-in and sign-out: `/auth/login`, `/auth/callback`, `/auth/logout`, dev sign-in, `/`.
 
 use actix_session::Session;
-use actix_web::http::{header, StatusCode};
-use actix_web::{web, HttpRequest, HttpResponse};
+use actix_web::http::{StatusCode, header};
+use actix_web::{HttpRequest, HttpResponse, web};
 use chrono::Utc;
 use maud::Markup;
-use planpush_app::{ProviderError, SignInError, VerifiedProfile, SESSION_USER_KEY};
+use planpush_app::{ProviderError, SESSION_USER_KEY, SignInError, VerifiedProfile};
 use planpush_identity::{ExternalIdentity, Provider, TokenHash, UserId};
 use serde::Deserialize;
 
 use super::{limit, safe_redirect};
-use crate::extract::{client_ip, same_origin, MaybeUser};
+use crate::extract::{MaybeUser, client_ip, same_origin};
 use crate::ratelimit::Budget;
 use crate::views;
 use crate::{AppState, SignInMode};
@@ -29,15 +29,22 @@ pub(super) fn routes(cfg: &mut web::ServiceConfig) {
 }
 
 fn page(status: StatusCode, markup: Markup) -> HttpResponse {
-    HttpResponse::build(status).content_type("text/html; charset=utf-8").body(markup.into_string())
+    HttpResponse::build(status)
+        .content_type("text/html; charset=utf-8")
+        .body(markup.into_string())
 }
 
 fn redirect(to: &str) -> HttpResponse {
-    HttpResponse::SeeOther().insert_header((header::LOCATION, to)).finish()
+    HttpResponse::SeeOther()
+        .insert_header((header::LOCATION, to))
+        .finish()
 }
 
 fn too_many(e: &crate::error::ApiError) -> HttpResponse {
-    page(StatusCode::TOO_MANY_REQUESTS, views::message("Too many attempts", &e.message, None))
+    page(
+        StatusCode::TOO_MANY_REQUESTS,
+        views::message("Too many attempts", &e.message, None),
+    )
 }
 
 async fn home(user: MaybeUser) -> HttpResponse {
@@ -53,7 +60,14 @@ async fn home(user: MaybeUser) -> HttpResponse {
                 },
             ),
         ),
-        None => page(StatusCode::OK, views::message("PlanPush", "Sign in to read and push plans.", Some(("/auth/login", "Sign in")))),
+        None => page(
+            StatusCode::OK,
+            views::message(
+                "PlanPush",
+                "Sign in to read and push plans.",
+                Some(("/auth/login", "Sign in")),
+            ),
+        ),
     }
 }
 
@@ -62,7 +76,12 @@ struct LoginQuery {
     redirect_to: Option<String>,
 }
 
-async fn login(req: HttpRequest, state: web::Data<AppState>, session: Session, q: web::Query<LoginQuery>) -> HttpResponse {
+async fn login(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    session: Session,
+    q: web::Query<LoginQuery>,
+) -> HttpResponse {
     if let Err(e) = limit(&req, &state, Budget::Auth) {
         return too_many(&e);
     }
@@ -72,12 +91,24 @@ async fn login(req: HttpRequest, state: web::Data<AppState>, session: Session, q
         SignInMode::Provider(provider) => {
             let nonce = hex::encode(rand::random::<[u8; 32]>());
             let request = provider.authorize(&nonce);
-            let stored = session.insert(STATE_KEY, &nonce).and(session.insert(VERIFIER_KEY, &request.verifier)).and(session.insert(RETURN_KEY, &back));
+            let stored = session
+                .insert(STATE_KEY, &nonce)
+                .and(session.insert(VERIFIER_KEY, &request.verifier))
+                .and(session.insert(RETURN_KEY, &back));
             if let Err(e) = stored {
                 tracing::error!(error = %e, "cannot store sign-in state");
-                return page(StatusCode::INTERNAL_SERVER_ERROR, views::message("Sign-in failed", "Please try again.", Some(("/auth/login", "Sign in"))));
+                return page(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    views::message(
+                        "Sign-in failed",
+                        "Please try again.",
+                        Some(("/auth/login", "Sign in")),
+                    ),
+                );
             }
-            HttpResponse::Found().insert_header((header::LOCATION, request.url)).finish()
+            HttpResponse::Found()
+                .insert_header((header::LOCATION, request.url))
+                .finish()
         }
     }
 }
@@ -89,66 +120,144 @@ struct CallbackQuery {
     error: Option<String>,
 }
 
-async fn callback(req: HttpRequest, state: web::Data<AppState>, session: Session, q: web::Query<CallbackQuery>) -> HttpResponse {
+async fn callback(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    session: Session,
+    q: web::Query<CallbackQuery>,
+) -> HttpResponse {
     if let Err(e) = limit(&req, &state, Budget::Auth) {
         return too_many(&e);
     }
     let ip = client_ip(&req, &state);
     let now = Utc::now();
     let SignInMode::Provider(provider) = &state.mode else {
-        return page(StatusCode::NOT_FOUND, views::message("Not found", "This server does not use an external sign-in.", None));
+        return page(
+            StatusCode::NOT_FOUND,
+            views::message(
+                "Not found",
+                "This server does not use an external sign-in.",
+                None,
+            ),
+        );
     };
     // Single use: whatever happens next, this state is spent.
     let expected: Option<String> = session.remove_as(STATE_KEY).and_then(Result::ok);
-    let verifier: String = session.remove_as(VERIFIER_KEY).and_then(Result::ok).unwrap_or_default();
-    let back: String = session.remove_as(RETURN_KEY).and_then(Result::ok).unwrap_or_else(|| "/".into());
+    let verifier: String = session
+        .remove_as(VERIFIER_KEY)
+        .and_then(Result::ok)
+        .unwrap_or_default();
+    let back: String = session
+        .remove_as(RETURN_KEY)
+        .and_then(Result::ok)
+        .unwrap_or_else(|| "/".into());
     let retry = Some(("/auth/login", "Sign in again"));
 
     if let Some(err) = &q.error {
-        state.sign_in.record_denied(&format!("provider answered {err}"), ip, now).await;
-        let text = if err == "access_denied" { "You declined to let PlanPush see your account, so you are not signed in." } else { "The identity provider refused the sign-in." };
-        return page(StatusCode::FORBIDDEN, views::message("Not signed in", text, retry));
+        state
+            .sign_in
+            .record_denied(&format!("provider answered {err}"), ip, now)
+            .await;
+        let text = if err == "access_denied" {
+            "You declined to let PlanPush see your account, so you are not signed in."
+        } else {
+            "The identity provider refused the sign-in."
+        };
+        return page(
+            StatusCode::FORBIDDEN,
+            views::message("Not signed in", text, retry),
+        );
     }
     let state_ok = matches!((&expected, &q.state), (Some(e), Some(s)) if TokenHash::of(e.as_bytes()) == TokenHash::of(s.as_bytes()));
     let (true, Some(code)) = (state_ok, q.code.as_deref()) else {
-        state.sign_in.record_denied("missing, stale or replayed state", ip, now).await;
-        return page(StatusCode::BAD_REQUEST, views::message("Sign-in expired", "This sign-in link was already used or does not belong to this browser. Start again.", retry));
+        state
+            .sign_in
+            .record_denied("missing, stale or replayed state", ip, now)
+            .await;
+        return page(
+            StatusCode::BAD_REQUEST,
+            views::message(
+                "Sign-in expired",
+                "This sign-in link was already used or does not belong to this browser. Start again.",
+                retry,
+            ),
+        );
     };
     let profile = match provider.complete(code, &verifier).await {
         Ok(p) => p,
         Err(ProviderError::NotAllowed(msg)) => {
             state.sign_in.record_denied(&msg, ip, now).await;
-            return page(StatusCode::FORBIDDEN, views::message("Access not granted", &msg, None));
+            return page(
+                StatusCode::FORBIDDEN,
+                views::message("Access not granted", &msg, None),
+            );
         }
         Err(ProviderError::Rejected(msg)) => {
             state.sign_in.record_denied(&msg, ip, now).await;
-            return page(StatusCode::BAD_REQUEST, views::message("Sign-in failed", "The sign-in could not be completed. Start again.", retry));
+            return page(
+                StatusCode::BAD_REQUEST,
+                views::message(
+                    "Sign-in failed",
+                    "The sign-in could not be completed. Start again.",
+                    retry,
+                ),
+            );
         }
         Err(ProviderError::Unavailable(e)) => {
             tracing::error!(error = ?e, "identity provider unavailable");
-            return page(StatusCode::BAD_GATEWAY, views::message("Sign-in unavailable", "The identity provider could not be reached. Try again in a moment.", retry));
+            return page(
+                StatusCode::BAD_GATEWAY,
+                views::message(
+                    "Sign-in unavailable",
+                    "The identity provider could not be reached. Try again in a moment.",
+                    retry,
+                ),
+            );
         }
     };
     finish_sign_in(&state, &session, profile, &back, ip).await
 }
 
 /// Creates the signed-in session: a new key (no fixation), the user id, then back to where they were.
-async fn finish_sign_in(state: &AppState, session: &Session, profile: VerifiedProfile, back: &str, ip: Option<std::net::IpAddr>) -> HttpResponse {
+async fn finish_sign_in(
+    state: &AppState,
+    session: &Session,
+    profile: VerifiedProfile,
+    back: &str,
+    ip: Option<std::net::IpAddr>,
+) -> HttpResponse {
     let user: UserId = match state.sign_in.sign_in(profile, ip, Utc::now()).await {
         Ok(u) => u,
         Err(SignInError::Deactivated) => {
             session.purge();
-            return page(StatusCode::FORBIDDEN, views::message("Account deactivated", &SignInError::Deactivated.to_string(), None));
+            return page(
+                StatusCode::FORBIDDEN,
+                views::message(
+                    "Account deactivated",
+                    &SignInError::Deactivated.to_string(),
+                    None,
+                ),
+            );
         }
         Err(SignInError::Unknown(e)) => {
             tracing::error!(error = ?e, "sign-in failed");
-            return page(StatusCode::INTERNAL_SERVER_ERROR, views::message("Sign-in failed", "Something went wrong on the server. Try again.", None));
+            return page(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                views::message(
+                    "Sign-in failed",
+                    "Something went wrong on the server. Try again.",
+                    None,
+                ),
+            );
         }
     };
     session.renew();
     if let Err(e) = session.insert(SESSION_USER_KEY, user.to_string()) {
         tracing::error!(error = %e, "cannot store the session");
-        return page(StatusCode::INTERNAL_SERVER_ERROR, views::message("Sign-in failed", "Try again.", None));
+        return page(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            views::message("Sign-in failed", "Try again.", None),
+        );
     }
     redirect(back)
 }
@@ -160,36 +269,87 @@ struct DevForm {
 }
 
 /// `AUTH_PROVIDER=dev`: sign in as the named user.
-async fn dev_sign_in(req: HttpRequest, state: web::Data<AppState>, session: Session, form: web::Form<DevForm>) -> HttpResponse {
+async fn dev_sign_in(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    session: Session,
+    form: web::Form<DevForm>,
+) -> HttpResponse {
     if !matches!(state.mode, SignInMode::Dev) {
-        return page(StatusCode::NOT_FOUND, views::message("Not found", "Development sign-in is disabled.", None));
+        return page(
+            StatusCode::NOT_FOUND,
+            views::message("Not found", "Development sign-in is disabled.", None),
+        );
     }
     if let Err(e) = limit(&req, &state, Budget::Auth) {
         return too_many(&e);
     }
     if !same_origin(&req, &state.settings.base_url) {
-        return page(StatusCode::FORBIDDEN, views::message("Refused", "Cross-origin sign-in requests are refused.", None));
+        return page(
+            StatusCode::FORBIDDEN,
+            views::message(
+                "Refused",
+                "Cross-origin sign-in requests are refused.",
+                None,
+            ),
+        );
     }
     let login = form.login.trim();
-    let valid = !login.is_empty() && login.len() <= 39 && login.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'));
-    let Some(identity) = valid.then(|| ExternalIdentity::new(Provider::Dev, login).ok()).flatten() else {
-        return page(StatusCode::BAD_REQUEST, views::message("Invalid name", "Use 1 to 39 letters, digits, '-', '_' or '.'.", Some(("/auth/login", "Back"))));
+    let valid = !login.is_empty()
+        && login.len() <= 39
+        && login
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'));
+    let Some(identity) = valid
+        .then(|| ExternalIdentity::new(Provider::Dev, login).ok())
+        .flatten()
+    else {
+        return page(
+            StatusCode::BAD_REQUEST,
+            views::message(
+                "Invalid name",
+                "Use 1 to 39 letters, digits, '-', '_' or '.'.",
+                Some(("/auth/login", "Back")),
+            ),
+        );
     };
-    let profile = VerifiedProfile { identity, login: login.to_owned(), name: None, email: None, avatar_url: None, groups: vec![] };
+    let profile = VerifiedProfile {
+        identity,
+        login: login.to_owned(),
+        name: None,
+        email: None,
+        avatar_url: None,
+        groups: vec![],
+    };
     let back = safe_redirect(form.redirect_to.as_deref());
     finish_sign_in(&state, &session, profile, &back, client_ip(&req, &state)).await
 }
 
 /// Ends this browser's session (the row is deleted, so the cookie is worthless even if kept).
-async fn logout(req: HttpRequest, state: web::Data<AppState>, session: Session, user: MaybeUser) -> HttpResponse {
+async fn logout(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    session: Session,
+    user: MaybeUser,
+) -> HttpResponse {
     if let Err(e) = limit(&req, &state, Budget::Auth) {
         return too_many(&e);
     }
     if !same_origin(&req, &state.settings.base_url) {
-        return page(StatusCode::FORBIDDEN, views::message("Refused", "Cross-origin sign-out requests are refused.", None));
+        return page(
+            StatusCode::FORBIDDEN,
+            views::message(
+                "Refused",
+                "Cross-origin sign-out requests are refused.",
+                None,
+            ),
+        );
     }
     if let Some(p) = user.0 {
-        state.sign_in.record_sign_out(p.user_id, client_ip(&req, &state), Utc::now()).await;
+        state
+            .sign_in
+            .record_sign_out(p.user_id, client_ip(&req, &state), Utc::now())
+            .await;
     }
     session.purge();
     redirect("/")

@@ -1,8 +1,8 @@
 //! The CLI's way in (RFC 8628): device authorization, polling, refresh, CLI logout, and the
 //! `/activate` page where a signed-in person approves a code.
 
-use actix_web::http::{header, StatusCode};
-use actix_web::{web, HttpRequest, HttpResponse};
+use actix_web::http::{StatusCode, header};
+use actix_web::{HttpRequest, HttpResponse, web};
 use chrono::Utc;
 use planpush_app::{ActivateError, GrantError, TokenPair};
 use planpush_identity::UserCode;
@@ -11,9 +11,9 @@ use serde_json::json;
 
 use super::limit;
 use crate::error::{ApiError, OAuthError};
-use crate::extract::{client_ip, same_origin, MaybeUser};
+use crate::extract::{MaybeUser, client_ip, same_origin};
 use crate::ratelimit::Budget;
-use crate::{views, AppState};
+use crate::{AppState, views};
 
 pub(super) fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/api/auth/device", web::get().to(device_authorization))
@@ -26,18 +26,27 @@ pub(super) fn routes(cfg: &mut web::ServiceConfig) {
 }
 
 fn tokens_json(pair: TokenPair) -> HttpResponse {
-    HttpResponse::Ok().insert_header((header::CACHE_CONTROL, "no-store")).json(json!({
-        "access_token": pair.access_token.expose(),
-        "refresh_token": pair.refresh_token.expose(),
-        "token_type": "Bearer",
-        "expires_in": pair.expires_in,
-    }))
+    HttpResponse::Ok()
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .json(json!({
+            "access_token": pair.access_token.expose(),
+            "refresh_token": pair.refresh_token.expose(),
+            "token_type": "Bearer",
+            "expires_in": pair.expires_in,
+        }))
 }
 
 /// `GET`/`POST /api/auth/device` (RFC 8628 §3.1–3.2).
-async fn device_authorization(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+async fn device_authorization(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
     limit(&req, &state, Budget::Auth)?;
-    let start = state.tokens.start_device(Utc::now()).await.map_err(|e| ApiError::internal(OAuthError(e)))?;
+    let start = state
+        .tokens
+        .start_device(Utc::now())
+        .await
+        .map_err(|e| ApiError::internal(OAuthError(e)))?;
     let base = &state.settings.base_url;
     Ok(HttpResponse::Ok().insert_header((header::CACHE_CONTROL, "no-store")).json(json!({
         "device_code": start.device_code.expose(),
@@ -59,8 +68,16 @@ struct GrantBody {
 }
 
 fn grant_body(req: &HttpRequest, body: &[u8]) -> GrantBody {
-    let json = req.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).is_some_and(|v| v.starts_with("application/json"));
-    if json { serde_json::from_slice(body).unwrap_or_default() } else { serde_urlencoded_from(body) }
+    let json = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"));
+    if json {
+        serde_json::from_slice(body).unwrap_or_default()
+    } else {
+        serde_urlencoded_from(body)
+    }
 }
 
 fn serde_urlencoded_from(body: &[u8]) -> GrantBody {
@@ -76,7 +93,11 @@ fn serde_urlencoded_from(body: &[u8]) -> GrantBody {
 }
 
 /// `POST /api/auth/device/token` (RFC 8628 §3.4–3.5).
-async fn device_token(req: HttpRequest, state: web::Data<AppState>, body: web::Bytes) -> Result<HttpResponse, actix_web::Error> {
+async fn device_token(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    body: web::Bytes,
+) -> Result<HttpResponse, actix_web::Error> {
     limit(&req, &state, Budget::DevicePoll)?;
     let Some(code) = grant_body(&req, &body).device_code else {
         return Err(ApiError::bad_request("invalid_request", "device_code is required").into());
@@ -88,22 +109,38 @@ async fn device_token(req: HttpRequest, state: web::Data<AppState>, body: web::B
 }
 
 /// `POST /api/auth/token`: refresh → new access and refresh tokens.
-async fn refresh(req: HttpRequest, state: web::Data<AppState>, body: web::Bytes) -> Result<HttpResponse, actix_web::Error> {
+async fn refresh(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    body: web::Bytes,
+) -> Result<HttpResponse, actix_web::Error> {
     limit(&req, &state, Budget::Auth)?;
     let Some(token) = grant_body(&req, &body).refresh_token else {
         return Err(ApiError::bad_request("invalid_request", "refresh_token is required").into());
     };
-    match state.tokens.refresh(&token, client_ip(&req, &state), Utc::now()).await {
+    match state
+        .tokens
+        .refresh(&token, client_ip(&req, &state), Utc::now())
+        .await
+    {
         Ok(pair) => Ok(tokens_json(pair)),
         Err(e) => Err(OAuthError(e).into()),
     }
 }
 
 /// `POST /api/auth/logout {refresh_token}`: the CLI signs out; its whole token family is revoked.
-async fn cli_logout(req: HttpRequest, state: web::Data<AppState>, body: web::Bytes) -> Result<HttpResponse, actix_web::Error> {
+async fn cli_logout(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    body: web::Bytes,
+) -> Result<HttpResponse, actix_web::Error> {
     limit(&req, &state, Budget::Auth)?;
     let token = grant_body(&req, &body).refresh_token.unwrap_or_default();
-    state.tokens.logout(&token, Utc::now()).await.map_err(|e: GrantError| OAuthError(e))?;
+    state
+        .tokens
+        .logout(&token, Utc::now())
+        .await
+        .map_err(|e: GrantError| OAuthError(e))?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -113,19 +150,38 @@ struct ActivateQuery {
 }
 
 fn html(status: StatusCode, markup: maud::Markup) -> HttpResponse {
-    HttpResponse::build(status).content_type("text/html; charset=utf-8").body(markup.into_string())
+    HttpResponse::build(status)
+        .content_type("text/html; charset=utf-8")
+        .body(markup.into_string())
 }
 
 fn to_login(req: &HttpRequest) -> HttpResponse {
-    let back = req.uri().path_and_query().map_or("/activate".to_owned(), |p| p.to_string());
-    let target = format!("/auth/login?redirect_to={}", url::form_urlencoded::byte_serialize(back.as_bytes()).collect::<String>());
-    HttpResponse::SeeOther().insert_header((header::LOCATION, target)).finish()
+    let back = req
+        .uri()
+        .path_and_query()
+        .map_or("/activate".to_owned(), |p| p.to_string());
+    let target = format!(
+        "/auth/login?redirect_to={}",
+        url::form_urlencoded::byte_serialize(back.as_bytes()).collect::<String>()
+    );
+    HttpResponse::SeeOther()
+        .insert_header((header::LOCATION, target))
+        .finish()
 }
 
 /// `GET /activate`: signed-in people enter (or confirm) the code; others sign in first.
-async fn activate_page(req: HttpRequest, user: MaybeUser, q: web::Query<ActivateQuery>) -> HttpResponse {
-    let Some(p) = user.0 else { return to_login(&req) };
-    html(StatusCode::OK, views::activate(&p.login, q.user_code.as_deref().unwrap_or(""), None))
+async fn activate_page(
+    req: HttpRequest,
+    user: MaybeUser,
+    q: web::Query<ActivateQuery>,
+) -> HttpResponse {
+    let Some(p) = user.0 else {
+        return to_login(&req);
+    };
+    html(
+        StatusCode::OK,
+        views::activate(&p.login, q.user_code.as_deref().unwrap_or(""), None),
+    )
 }
 
 #[derive(Deserialize)]
@@ -135,30 +191,77 @@ struct ActivateForm {
 }
 
 /// `POST /activate`: approve or deny.
-async fn activate(req: HttpRequest, state: web::Data<AppState>, user: MaybeUser, form: web::Form<ActivateForm>) -> HttpResponse {
-    let Some(p) = user.0 else { return to_login(&req) };
+async fn activate(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    user: MaybeUser,
+    form: web::Form<ActivateForm>,
+) -> HttpResponse {
+    let Some(p) = user.0 else {
+        return to_login(&req);
+    };
     if let Err(e) = limit(&req, &state, Budget::Auth) {
-        return html(StatusCode::TOO_MANY_REQUESTS, views::activate(&p.login, &form.user_code, Some(&e.message)));
+        return html(
+            StatusCode::TOO_MANY_REQUESTS,
+            views::activate(&p.login, &form.user_code, Some(&e.message)),
+        );
     }
     if !same_origin(&req, &state.settings.base_url) {
-        return html(StatusCode::FORBIDDEN, views::message("Refused", "Cross-origin approvals are refused.", None));
+        return html(
+            StatusCode::FORBIDDEN,
+            views::message("Refused", "Cross-origin approvals are refused.", None),
+        );
     }
     let code = match UserCode::parse(&form.user_code) {
         Ok(c) => c,
-        Err(e) => return html(StatusCode::BAD_REQUEST, views::activate(&p.login, &form.user_code, Some(&e.to_string()))),
+        Err(e) => {
+            return html(
+                StatusCode::BAD_REQUEST,
+                views::activate(&p.login, &form.user_code, Some(&e.to_string())),
+            );
+        }
     };
     let approve = match form.action.as_str() {
         "approve" => true,
         "deny" => false,
-        _ => return html(StatusCode::BAD_REQUEST, views::activate(&p.login, code.as_str(), Some("Choose Approve or Deny."))),
+        _ => {
+            return html(
+                StatusCode::BAD_REQUEST,
+                views::activate(&p.login, code.as_str(), Some("Choose Approve or Deny.")),
+            );
+        }
     };
-    match state.tokens.decide_device(&p, &code, approve, client_ip(&req, &state), Utc::now()).await {
-        Ok(()) if approve => html(StatusCode::OK, views::message("Device approved", "You can close this tab: the CLI is signed in as you.", None)),
-        Ok(()) => html(StatusCode::OK, views::message("Device denied", "The login was refused. Nothing was signed in.", None)),
+    match state
+        .tokens
+        .decide_device(&p, &code, approve, client_ip(&req, &state), Utc::now())
+        .await
+    {
+        Ok(()) if approve => html(
+            StatusCode::OK,
+            views::message(
+                "Device approved",
+                "You can close this tab: the CLI is signed in as you.",
+                None,
+            ),
+        ),
+        Ok(()) => html(
+            StatusCode::OK,
+            views::message(
+                "Device denied",
+                "The login was refused. Nothing was signed in.",
+                None,
+            ),
+        ),
         Err(ActivateError::Unknown(e)) => {
             tracing::error!(error = ?e, "activation failed");
-            html(StatusCode::INTERNAL_SERVER_ERROR, views::message("Something went wrong", "Try again.", None))
+            html(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                views::message("Something went wrong", "Try again.", None),
+            )
         }
-        Err(e) => html(StatusCode::BAD_REQUEST, views::activate(&p.login, code.as_str(), Some(&e.to_string()))),
+        Err(e) => html(
+            StatusCode::BAD_REQUEST,
+            views::activate(&p.login, code.as_str(), Some(&e.to_string())),
+        ),
     }
 }

@@ -6,12 +6,12 @@ mod tokens;
 mod users;
 
 use actix_web::http::StatusCode;
-use actix_web::{web, HttpRequest};
+use actix_web::{HttpRequest, web};
 
+use crate::AppState;
 use crate::error::ApiError;
 use crate::extract::client_ip;
 use crate::ratelimit::Budget;
-use crate::AppState;
 
 pub(crate) fn configure(cfg: &mut web::ServiceConfig) {
     auth::routes(cfg);
@@ -22,10 +22,16 @@ pub(crate) fn configure(cfg: &mut web::ServiceConfig) {
 
 /// Draws one request from the client's budget; `429` with `Retry-After` when it is spent.
 pub(crate) fn limit(req: &HttpRequest, state: &AppState, budget: Budget) -> Result<(), ApiError> {
-    let Some(ip) = client_ip(req, state) else { return Ok(()) };
+    let Some(ip) = client_ip(req, state) else {
+        return Ok(());
+    };
     state.limits.check(budget, ip).map_err(|wait| {
         let secs = wait.as_secs().max(1);
-        let mut e = ApiError::new(StatusCode::TOO_MANY_REQUESTS, "rate_limited", format!("too many requests; try again in {secs} seconds"));
+        let mut e = ApiError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "rate_limited",
+            format!("too many requests; try again in {secs} seconds"),
+        );
         e.retry_after = Some(secs);
         e
     })
@@ -34,7 +40,14 @@ pub(crate) fn limit(req: &HttpRequest, state: &AppState, budget: Budget) -> Resu
 /// A same-origin relative path to return to after sign-in; anything else becomes `/`.
 pub(crate) fn safe_redirect(target: Option<&str>) -> String {
     match target {
-        Some(t) if t.starts_with('/') && !t.starts_with("//") && !t.starts_with("/\\") && !t.chars().any(char::is_control) => t.to_owned(),
+        Some(t)
+            if t.starts_with('/')
+                && !t.starts_with("//")
+                && !t.starts_with("/\\")
+                && !t.chars().any(char::is_control) =>
+        {
+            t.to_owned()
+        }
         _ => "/".to_owned(),
     }
 }
@@ -47,7 +60,10 @@ mod tests {
     fn redirects_stay_on_this_origin() {
         let cases = [
             (Some("/p/auth?v=2"), "/p/auth?v=2"),
-            (Some("/activate?user_code=WDJB-MJHT"), "/activate?user_code=WDJB-MJHT"),
+            (
+                Some("/activate?user_code=WDJB-MJHT"),
+                "/activate?user_code=WDJB-MJHT",
+            ),
             (Some("https://evil.example.com/"), "/"),
             (Some("//evil.example.com"), "/"),
             (Some("/\\evil.example.com"), "/"),

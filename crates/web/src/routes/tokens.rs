@@ -1,18 +1,20 @@
 //! Personal API tokens: `GET`/`POST /api/tokens`, `DELETE /api/tokens/{id}`.
 
 use actix_web::http::header;
-use actix_web::{web, HttpRequest, HttpResponse};
+use actix_web::{HttpRequest, HttpResponse, web};
 use chrono::Utc;
 use planpush_identity::{ApiToken, TokenId};
 use serde::Deserialize;
 use serde_json::json;
 
-use crate::error::ApiError;
-use crate::extract::{client_ip, ApiUser};
 use crate::AppState;
+use crate::error::ApiError;
+use crate::extract::{ApiUser, client_ip};
 
 pub(super) fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.route("/api/tokens", web::get().to(list)).route("/api/tokens", web::post().to(create)).route("/api/tokens/{id}", web::delete().to(revoke));
+    cfg.route("/api/tokens", web::get().to(list))
+        .route("/api/tokens", web::post().to(create))
+        .route("/api/tokens/{id}", web::delete().to(revoke));
 }
 
 fn view(t: &ApiToken) -> serde_json::Value {
@@ -36,15 +38,34 @@ struct CreateBody {
     label: String,
 }
 
-async fn create(req: HttpRequest, state: web::Data<AppState>, ApiUser(p): ApiUser, body: web::Json<CreateBody>) -> Result<HttpResponse, ApiError> {
-    let (token, secret) = state.tokens.create_personal(&p, &body.label, client_ip(&req, &state), Utc::now()).await?;
+async fn create(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    ApiUser(p): ApiUser,
+    body: web::Json<CreateBody>,
+) -> Result<HttpResponse, ApiError> {
+    let (token, secret) = state
+        .tokens
+        .create_personal(&p, &body.label, client_ip(&req, &state), Utc::now())
+        .await?;
     let mut v = view(&token);
     v["token"] = secret.expose().into();
-    Ok(HttpResponse::Created().insert_header((header::CACHE_CONTROL, "no-store")).json(v))
+    Ok(HttpResponse::Created()
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .json(v))
 }
 
-async fn revoke(req: HttpRequest, state: web::Data<AppState>, ApiUser(p): ApiUser, id: web::Path<String>) -> Result<HttpResponse, ApiError> {
-    let id = TokenId::parse(&id).map_err(|_| ApiError::not_found("token_not_found", "token not found"))?;
-    state.tokens.revoke_personal(&p, id, client_ip(&req, &state), Utc::now()).await?;
+async fn revoke(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    ApiUser(p): ApiUser,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let id = TokenId::parse(&id)
+        .map_err(|_| ApiError::not_found("token_not_found", "token not found"))?;
+    state
+        .tokens
+        .revoke_personal(&p, id, client_ip(&req, &state), Utc::now())
+        .await?;
     Ok(HttpResponse::NoContent().finish())
 }

@@ -1,6 +1,6 @@
 //! The current user (`/api/auth/me`) and members administration (`/api/users`).
 
-use actix_web::{web, HttpRequest, HttpResponse};
+use actix_web::{HttpRequest, HttpResponse, web};
 use chrono::Utc;
 use planpush_app::Member;
 use planpush_identity::UserId;
@@ -8,15 +8,18 @@ use planpush_roles::{Capability, Ownership, Role};
 use serde::Deserialize;
 use serde_json::json;
 
-use crate::error::ApiError;
-use crate::extract::{client_ip, ApiUser};
 use crate::AppState;
+use crate::error::ApiError;
+use crate::extract::{ApiUser, client_ip};
 
 pub(super) fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/api/auth/me", web::get().to(me))
         .route("/api/users", web::get().to(list))
         .route("/api/users/{id}", web::patch().to(update))
-        .route("/api/users/{id}/sessions", web::delete().to(sign_out_everywhere));
+        .route(
+            "/api/users/{id}/sessions",
+            web::delete().to(sign_out_everywhere),
+        );
 }
 
 fn member_json(m: &Member) -> serde_json::Value {
@@ -50,7 +53,8 @@ async fn me(state: web::Data<AppState>, ApiUser(p): ApiUser) -> Result<HttpRespo
 
 async fn list(state: web::Data<AppState>, ApiUser(p): ApiUser) -> Result<HttpResponse, ApiError> {
     let members = state.admin.list(&p).await?;
-    Ok(HttpResponse::Ok().json(json!({"users": members.iter().map(member_json).collect::<Vec<_>>()})))
+    Ok(HttpResponse::Ok()
+        .json(json!({"users": members.iter().map(member_json).collect::<Vec<_>>()})))
 }
 
 #[derive(Deserialize)]
@@ -64,16 +68,29 @@ fn user_id(raw: &str) -> Result<UserId, ApiError> {
 }
 
 /// `PATCH /api/users/{id} {roles?, active?}`.
-async fn update(req: HttpRequest, state: web::Data<AppState>, ApiUser(p): ApiUser, id: web::Path<String>, body: web::Json<UpdateBody>) -> Result<HttpResponse, ApiError> {
+async fn update(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    ApiUser(p): ApiUser,
+    id: web::Path<String>,
+    body: web::Json<UpdateBody>,
+) -> Result<HttpResponse, ApiError> {
     let target = user_id(&id)?;
     let ip = client_ip(&req, &state);
     let now = Utc::now();
     if body.roles.is_none() && body.active.is_none() {
-        return Err(ApiError::bad_request("invalid_request", "send roles and/or active"));
+        return Err(ApiError::bad_request(
+            "invalid_request",
+            "send roles and/or active",
+        ));
     }
     let mut member = None;
     if let Some(roles) = &body.roles {
-        let roles: Vec<Role> = roles.iter().map(|r| r.parse::<Role>()).collect::<Result<_, _>>().map_err(|e| ApiError::bad_request("invalid_role", e.to_string()))?;
+        let roles: Vec<Role> = roles
+            .iter()
+            .map(|r| r.parse::<Role>())
+            .collect::<Result<_, _>>()
+            .map_err(|e| ApiError::bad_request("invalid_role", e.to_string()))?;
         member = Some(state.admin.set_roles(&p, target, &roles, ip, now).await?);
     }
     if let Some(active) = body.active {
@@ -84,7 +101,15 @@ async fn update(req: HttpRequest, state: web::Data<AppState>, ApiUser(p): ApiUse
 }
 
 /// `DELETE /api/users/{id}/sessions`: sign the user out everywhere.
-async fn sign_out_everywhere(req: HttpRequest, state: web::Data<AppState>, ApiUser(p): ApiUser, id: web::Path<String>) -> Result<HttpResponse, ApiError> {
-    let ended = state.admin.sign_out_everywhere(&p, user_id(&id)?, client_ip(&req, &state), Utc::now()).await?;
+async fn sign_out_everywhere(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    ApiUser(p): ApiUser,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let ended = state
+        .admin
+        .sign_out_everywhere(&p, user_id(&id)?, client_ip(&req, &state), Utc::now())
+        .await?;
     Ok(HttpResponse::Ok().json(json!({"sessions_ended": ended})))
 }

@@ -4,7 +4,7 @@ use actix_web::http::Method;
 use planpush_audit::{AuditAction, AuditFilter};
 use planpush_roles::Role;
 
-use crate::harness::{test_app, Browser, Mode, Outcome};
+use crate::harness::{Browser, Mode, Outcome, test_app};
 
 #[actix_web::test]
 async fn identity_actions_are_audited() {
@@ -13,25 +13,82 @@ async fn identity_actions_are_audited() {
     app.provider_sign_in(&mut root, 1, "root").await;
     let mut bob = Browser::default();
     app.provider_sign_in(&mut bob, 2, "bob").await;
-    let bob_id = app.get(&mut bob, "/api/auth/me").await.json()["id"].as_str().unwrap().to_owned();
+    let bob_id = app.get(&mut bob, "/api/auth/me").await.json()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
 
     // denied sign-in
     let mut stranger = Browser::default();
     let start = app.get(&mut stranger, "/auth/login").await;
     let state = start.location().split("state=").nth(1).unwrap().to_owned();
     app.provider.expect("nm", Outcome::NotMember);
-    app.get(&mut stranger, &format!("/auth/callback?code=nm&state={state}")).await;
+    app.get(
+        &mut stranger,
+        &format!("/auth/callback?code=nm&state={state}"),
+    )
+    .await;
 
     // tokens, roles, deactivation, sign-out everywhere
-    let tok = app.send(&mut bob, Method::POST, "/api/tokens", None, Some(serde_json::json!({"label": "x"}))).await.json();
-    app.send(&mut bob, Method::DELETE, &format!("/api/tokens/{}", tok["id"].as_str().unwrap()), None, None).await;
-    app.send(&mut root, Method::PATCH, &format!("/api/users/{bob_id}"), None, Some(serde_json::json!({"roles": ["project_manager"]}))).await;
-    app.send(&mut root, Method::PATCH, &format!("/api/users/{bob_id}"), None, Some(serde_json::json!({"active": false}))).await;
-    app.send(&mut root, Method::PATCH, &format!("/api/users/{bob_id}"), None, Some(serde_json::json!({"active": true}))).await;
-    app.send(&mut root, Method::DELETE, &format!("/api/users/{bob_id}/sessions"), None, None).await;
-    app.send(&mut root, Method::POST, "/auth/logout", None, None).await;
+    let tok = app
+        .send(
+            &mut bob,
+            Method::POST,
+            "/api/tokens",
+            None,
+            Some(serde_json::json!({"label": "x"})),
+        )
+        .await
+        .json();
+    app.send(
+        &mut bob,
+        Method::DELETE,
+        &format!("/api/tokens/{}", tok["id"].as_str().unwrap()),
+        None,
+        None,
+    )
+    .await;
+    app.send(
+        &mut root,
+        Method::PATCH,
+        &format!("/api/users/{bob_id}"),
+        None,
+        Some(serde_json::json!({"roles": ["project_manager"]})),
+    )
+    .await;
+    app.send(
+        &mut root,
+        Method::PATCH,
+        &format!("/api/users/{bob_id}"),
+        None,
+        Some(serde_json::json!({"active": false})),
+    )
+    .await;
+    app.send(
+        &mut root,
+        Method::PATCH,
+        &format!("/api/users/{bob_id}"),
+        None,
+        Some(serde_json::json!({"active": true})),
+    )
+    .await;
+    app.send(
+        &mut root,
+        Method::DELETE,
+        &format!("/api/users/{bob_id}/sessions"),
+        None,
+        None,
+    )
+    .await;
+    app.send(&mut root, Method::POST, "/auth/logout", None, None)
+        .await;
 
-    let page = app.ports.audit_query.page(&AuditFilter::default(), None, 1000).await.unwrap();
+    let page = app
+        .ports
+        .audit_query
+        .page(&AuditFilter::default(), None, 1000)
+        .await
+        .unwrap();
     let actions: Vec<AuditAction> = page.events.iter().rev().map(|e| e.action).collect();
     for want in [
         AuditAction::SignIn,
@@ -48,7 +105,11 @@ async fn identity_actions_are_audited() {
     ] {
         assert!(actions.contains(&want), "{want} missing from {actions:?}");
     }
-    let denied = page.events.iter().find(|e| e.action == AuditAction::SignInDenied).unwrap();
+    let denied = page
+        .events
+        .iter()
+        .find(|e| e.action == AuditAction::SignInDenied)
+        .unwrap();
     assert!(denied.ip.is_some(), "the client address is recorded");
     let _ = Role::Admin;
 }

@@ -4,17 +4,24 @@ use actix_web::http::{Method, StatusCode};
 use actix_web::test;
 use planpush_roles::Role;
 
-use crate::harness::{test_app, Browser, Mode};
+use crate::harness::{Browser, Mode, test_app};
 
 async fn poll<S, B>(app: &crate::harness::TestApp<S>, device_code: &str) -> crate::harness::Res
 where
-    S: actix_web::dev::Service<actix_http::Request, Response = actix_web::dev::ServiceResponse<B>, Error = actix_web::Error>,
+    S: actix_web::dev::Service<
+            actix_http::Request,
+            Response = actix_web::dev::ServiceResponse<B>,
+            Error = actix_web::Error,
+        >,
     B: actix_web::body::MessageBody,
 {
     let req = test::TestRequest::post()
         .uri("/api/auth/device/token")
         .peer_addr("198.51.100.50:1".parse().unwrap())
-        .set_form([("grant_type", "urn:ietf:params:oauth:grant-type:device_code"), ("device_code", device_code)])
+        .set_form([
+            ("grant_type", "urn:ietf:params:oauth:grant-type:device_code"),
+            ("device_code", device_code),
+        ])
         .to_request();
     app.call(&mut Browser::default(), req).await
 }
@@ -23,27 +30,62 @@ where
 async fn device_login_happy_path_and_rfc_errors() {
     let app = test_app(Mode::Dev).await;
     let (mut ada, _) = app.user_with("ada", &[Role::Developer]).await;
-    let mut cli = Browser { ip: "198.51.100.50:1".parse().unwrap(), ..Browser::default() };
+    let mut cli = Browser {
+        ip: "198.51.100.50:1".parse().unwrap(),
+        ..Browser::default()
+    };
 
-    let start = app.send(&mut cli, Method::POST, "/api/auth/device", None, None).await.json();
-    let (device_code, user_code) = (start["device_code"].as_str().unwrap().to_owned(), start["user_code"].as_str().unwrap().to_owned());
+    let start = app
+        .send(&mut cli, Method::POST, "/api/auth/device", None, None)
+        .await
+        .json();
+    let (device_code, user_code) = (
+        start["device_code"].as_str().unwrap().to_owned(),
+        start["user_code"].as_str().unwrap().to_owned(),
+    );
     assert_eq!(start["interval"], 5);
     assert_eq!(start["expires_in"], 900);
-    assert!(start["verification_uri"].as_str().unwrap().ends_with("/activate"));
-    assert!(start["login_url"].as_str().unwrap().ends_with("/auth/login"), "names where to sign in first");
+    assert!(
+        start["verification_uri"]
+            .as_str()
+            .unwrap()
+            .ends_with("/activate")
+    );
+    assert!(
+        start["login_url"]
+            .as_str()
+            .unwrap()
+            .ends_with("/auth/login"),
+        "names where to sign in first"
+    );
     assert_eq!(user_code.len(), 9);
 
     let res = poll(&app, &device_code).await;
-    assert_eq!((res.status, res.json()["error"].as_str()), (StatusCode::BAD_REQUEST, Some("authorization_pending")));
+    assert_eq!(
+        (res.status, res.json()["error"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("authorization_pending"))
+    );
     let res = poll(&app, &device_code).await;
     assert_eq!(res.json()["error"], "slow_down");
     assert_eq!(res.json()["interval"], 10);
 
     // The /activate page wants a signed-in person.
-    let anon = app.get(&mut Browser::default(), &format!("/activate?user_code={user_code}")).await;
+    let anon = app
+        .get(
+            &mut Browser::default(),
+            &format!("/activate?user_code={user_code}"),
+        )
+        .await;
     assert_eq!(anon.status, StatusCode::SEE_OTHER);
-    assert!(anon.location().starts_with("/auth/login?redirect_to=%2Factivate"), "{}", anon.location());
-    let page = app.get(&mut ada, &format!("/activate?user_code={user_code}")).await;
+    assert!(
+        anon.location()
+            .starts_with("/auth/login?redirect_to=%2Factivate"),
+        "{}",
+        anon.location()
+    );
+    let page = app
+        .get(&mut ada, &format!("/activate?user_code={user_code}"))
+        .await;
     assert!(page.body.contains(&user_code) && page.body.contains("ada"));
 
     let approve = test::TestRequest::post()
@@ -51,7 +93,13 @@ async fn device_login_happy_path_and_rfc_errors() {
         .peer_addr(ada.ip)
         .insert_header(("cookie", ada.cookie.clone().unwrap()))
         .insert_header(("origin", crate::harness::BASE))
-        .set_form([("user_code", user_code.to_lowercase().replace('-', "").as_str()), ("action", "approve")])
+        .set_form([
+            (
+                "user_code",
+                user_code.to_lowercase().replace('-', "").as_str(),
+            ),
+            ("action", "approve"),
+        ])
         .to_request();
     let res = app.call(&mut ada, approve).await;
     assert_eq!(res.status, StatusCode::OK, "{}", res.body);
@@ -62,24 +110,54 @@ async fn device_login_happy_path_and_rfc_errors() {
     let tokens = poll_until_approved(&app, &device_code).await;
     let access = tokens["access_token"].as_str().unwrap().to_owned();
     assert_eq!(tokens["token_type"], "Bearer");
-    assert_eq!(app.send(&mut cli, Method::GET, "/api/auth/me", Some(&access), None).await.json()["login"], "ada");
+    assert_eq!(
+        app.send(&mut cli, Method::GET, "/api/auth/me", Some(&access), None)
+            .await
+            .json()["login"],
+        "ada"
+    );
     // A consumed device code cannot mint a second set of tokens.
-    assert_eq!(poll(&app, &device_code).await.json()["error"], "expired_token");
-    assert_eq!(poll(&app, "pp_dc_unknown").await.json()["error"], "invalid_grant");
+    assert_eq!(
+        poll(&app, &device_code).await.json()["error"],
+        "expired_token"
+    );
+    assert_eq!(
+        poll(&app, "pp_dc_unknown").await.json()["error"],
+        "invalid_grant"
+    );
 }
 
 /// Polls, tolerating `slow_down` from the interval the test cannot wait out in real time.
-async fn poll_until_approved<S, B>(app: &crate::harness::TestApp<S>, device_code: &str) -> serde_json::Value
+async fn poll_until_approved<S, B>(
+    app: &crate::harness::TestApp<S>,
+    device_code: &str,
+) -> serde_json::Value
 where
-    S: actix_web::dev::Service<actix_http::Request, Response = actix_web::dev::ServiceResponse<B>, Error = actix_web::Error>,
+    S: actix_web::dev::Service<
+            actix_http::Request,
+            Response = actix_web::dev::ServiceResponse<B>,
+            Error = actix_web::Error,
+        >,
     B: actix_web::body::MessageBody,
 {
     // The fake clock of the rate limiter is not the device grant's clock; rewind the grant's last
     // poll instead, as if the client had waited.
-    let grant = app.ports.device_grants.find_by_device_code(&planpush_identity::TokenHash::of(device_code.as_bytes())).await.unwrap().unwrap();
+    let grant = app
+        .ports
+        .device_grants
+        .find_by_device_code(&planpush_identity::TokenHash::of(device_code.as_bytes()))
+        .await
+        .unwrap()
+        .unwrap();
     let mut waited = grant.clone();
-    waited.last_polled_at = waited.last_polled_at.map(|t| t - chrono::Duration::seconds(60));
-    app.ports.device_grants.save_if_status(&waited, grant.status).await.unwrap();
+    waited.last_polled_at = waited
+        .last_polled_at
+        .map(|t| t - chrono::Duration::seconds(60));
+    app.ports
+        .device_grants
+        .save_if_status(&waited, grant.status)
+        .await
+        .unwrap();
     let res = poll(app, device_code).await;
     assert_eq!(res.status, StatusCode::OK, "{}", res.body);
     res.json()
@@ -89,70 +167,203 @@ where
 async fn denied_codes_answer_access_denied() {
     let app = test_app(Mode::Dev).await;
     let (mut ada, _) = app.user_with("ada", &[Role::Qa]).await;
-    let start = app.send(&mut Browser::default(), Method::POST, "/api/auth/device", None, None).await.json();
+    let start = app
+        .send(
+            &mut Browser::default(),
+            Method::POST,
+            "/api/auth/device",
+            None,
+            None,
+        )
+        .await
+        .json();
     let deny = test::TestRequest::post()
         .uri("/activate")
         .peer_addr(ada.ip)
         .insert_header(("cookie", ada.cookie.clone().unwrap()))
         .insert_header(("origin", crate::harness::BASE))
-        .set_form([("user_code", start["user_code"].as_str().unwrap()), ("action", "deny")])
+        .set_form([
+            ("user_code", start["user_code"].as_str().unwrap()),
+            ("action", "deny"),
+        ])
         .to_request();
-    assert!(app.call(&mut ada, deny).await.body.contains("Device denied"));
-    assert_eq!(poll(&app, start["device_code"].as_str().unwrap()).await.json()["error"], "access_denied");
+    assert!(
+        app.call(&mut ada, deny)
+            .await
+            .body
+            .contains("Device denied")
+    );
+    assert_eq!(
+        poll(&app, start["device_code"].as_str().unwrap())
+            .await
+            .json()["error"],
+        "access_denied"
+    );
     let wrong = app.get(&mut ada, "/activate?user_code=BBBB-BBBB").await;
-    assert_eq!(wrong.status, StatusCode::OK, "the page renders; the POST says the code is unknown");
+    assert_eq!(
+        wrong.status,
+        StatusCode::OK,
+        "the page renders; the POST says the code is unknown"
+    );
 }
 
 #[actix_web::test]
 async fn refresh_rotates_and_reuse_revokes_the_family() {
     let app = test_app(Mode::Dev).await;
     let (mut ada, _) = app.user_with("ada", &[Role::Developer]).await;
-    let start = app.send(&mut Browser::default(), Method::POST, "/api/auth/device", None, None).await.json();
+    let start = app
+        .send(
+            &mut Browser::default(),
+            Method::POST,
+            "/api/auth/device",
+            None,
+            None,
+        )
+        .await
+        .json();
     let approve = test::TestRequest::post()
         .uri("/activate")
         .peer_addr(ada.ip)
         .insert_header(("cookie", ada.cookie.clone().unwrap()))
         .insert_header(("origin", crate::harness::BASE))
-        .set_form([("user_code", start["user_code"].as_str().unwrap()), ("action", "approve")])
+        .set_form([
+            ("user_code", start["user_code"].as_str().unwrap()),
+            ("action", "approve"),
+        ])
         .to_request();
     app.call(&mut ada, approve).await;
-    let first = poll(&app, start["device_code"].as_str().unwrap()).await.json();
+    let first = poll(&app, start["device_code"].as_str().unwrap())
+        .await
+        .json();
     let r1 = first["refresh_token"].as_str().unwrap().to_owned();
 
     let mut cli = Browser::default();
-    let second = app.send(&mut cli, Method::POST, "/api/auth/token", None, Some(serde_json::json!({"refresh_token": r1}))).await;
+    let second = app
+        .send(
+            &mut cli,
+            Method::POST,
+            "/api/auth/token",
+            None,
+            Some(serde_json::json!({"refresh_token": r1})),
+        )
+        .await;
     assert_eq!(second.status, StatusCode::OK, "{}", second.body);
     let second = second.json();
-    let (a2, r2) = (second["access_token"].as_str().unwrap().to_owned(), second["refresh_token"].as_str().unwrap().to_owned());
+    let (a2, r2) = (
+        second["access_token"].as_str().unwrap().to_owned(),
+        second["refresh_token"].as_str().unwrap().to_owned(),
+    );
     assert_ne!(r1, r2, "rotated");
-    assert_eq!(app.send(&mut cli, Method::GET, "/api/auth/me", Some(&a2), None).await.status, StatusCode::OK);
-    assert_eq!(app.send(&mut cli, Method::GET, "/api/auth/me", Some(&r2), None).await.status, StatusCode::UNAUTHORIZED, "refresh tokens are not bearer tokens");
+    assert_eq!(
+        app.send(&mut cli, Method::GET, "/api/auth/me", Some(&a2), None)
+            .await
+            .status,
+        StatusCode::OK
+    );
+    assert_eq!(
+        app.send(&mut cli, Method::GET, "/api/auth/me", Some(&r2), None)
+            .await
+            .status,
+        StatusCode::UNAUTHORIZED,
+        "refresh tokens are not bearer tokens"
+    );
 
     // Someone replays the spent refresh token: the whole family dies, including the live pair.
-    let replay = app.send(&mut cli, Method::POST, "/api/auth/token", None, Some(serde_json::json!({"refresh_token": r1}))).await;
-    assert_eq!((replay.status, replay.json()["error"].as_str()), (StatusCode::BAD_REQUEST, Some("invalid_grant")));
-    assert_eq!(app.send(&mut cli, Method::POST, "/api/auth/token", None, Some(serde_json::json!({"refresh_token": r2}))).await.json()["error"], "invalid_grant");
-    assert_eq!(app.send(&mut cli, Method::GET, "/api/auth/me", Some(&a2), None).await.status, StatusCode::UNAUTHORIZED);
-    let missing = app.send(&mut cli, Method::POST, "/api/auth/token", None, Some(serde_json::json!({}))).await;
-    assert_eq!((missing.status, missing.json()["error"].as_str()), (StatusCode::BAD_REQUEST, Some("invalid_request")));
+    let replay = app
+        .send(
+            &mut cli,
+            Method::POST,
+            "/api/auth/token",
+            None,
+            Some(serde_json::json!({"refresh_token": r1})),
+        )
+        .await;
+    assert_eq!(
+        (replay.status, replay.json()["error"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("invalid_grant"))
+    );
+    assert_eq!(
+        app.send(
+            &mut cli,
+            Method::POST,
+            "/api/auth/token",
+            None,
+            Some(serde_json::json!({"refresh_token": r2}))
+        )
+        .await
+        .json()["error"],
+        "invalid_grant"
+    );
+    assert_eq!(
+        app.send(&mut cli, Method::GET, "/api/auth/me", Some(&a2), None)
+            .await
+            .status,
+        StatusCode::UNAUTHORIZED
+    );
+    let missing = app
+        .send(
+            &mut cli,
+            Method::POST,
+            "/api/auth/token",
+            None,
+            Some(serde_json::json!({})),
+        )
+        .await;
+    assert_eq!(
+        (missing.status, missing.json()["error"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("invalid_request"))
+    );
 }
 
 #[actix_web::test]
 async fn cli_logout_revokes_the_family() {
     let app = test_app(Mode::Dev).await;
     let (mut ada, _) = app.user_with("ada", &[Role::Developer]).await;
-    let start = app.send(&mut Browser::default(), Method::POST, "/api/auth/device", None, None).await.json();
+    let start = app
+        .send(
+            &mut Browser::default(),
+            Method::POST,
+            "/api/auth/device",
+            None,
+            None,
+        )
+        .await
+        .json();
     let approve = test::TestRequest::post()
         .uri("/activate")
         .peer_addr(ada.ip)
         .insert_header(("cookie", ada.cookie.clone().unwrap()))
         .insert_header(("origin", crate::harness::BASE))
-        .set_form([("user_code", start["user_code"].as_str().unwrap()), ("action", "approve")])
+        .set_form([
+            ("user_code", start["user_code"].as_str().unwrap()),
+            ("action", "approve"),
+        ])
         .to_request();
     app.call(&mut ada, approve).await;
-    let pair = poll(&app, start["device_code"].as_str().unwrap()).await.json();
+    let pair = poll(&app, start["device_code"].as_str().unwrap())
+        .await
+        .json();
     let mut cli = Browser::default();
-    let res = app.send(&mut cli, Method::POST, "/api/auth/logout", None, Some(serde_json::json!({"refresh_token": pair["refresh_token"]}))).await;
+    let res = app
+        .send(
+            &mut cli,
+            Method::POST,
+            "/api/auth/logout",
+            None,
+            Some(serde_json::json!({"refresh_token": pair["refresh_token"]})),
+        )
+        .await;
     assert_eq!(res.status, StatusCode::NO_CONTENT);
-    assert_eq!(app.send(&mut cli, Method::GET, "/api/auth/me", Some(pair["access_token"].as_str().unwrap()), None).await.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        app.send(
+            &mut cli,
+            Method::GET,
+            "/api/auth/me",
+            Some(pair["access_token"].as_str().unwrap()),
+            None
+        )
+        .await
+        .status,
+        StatusCode::UNAUTHORIZED
+    );
 }

@@ -6,14 +6,14 @@ use std::sync::{Arc, Mutex};
 use actix_http::Request;
 use actix_web::body::MessageBody;
 use actix_web::dev::{Service, ServiceResponse};
-use actix_web::http::{header, Method, StatusCode};
-use actix_web::{test, App};
+use actix_web::http::{Method, StatusCode, header};
+use actix_web::{App, test};
 use async_trait::async_trait;
 use governor::clock::FakeRelativeClock;
 use planpush_app::{AuthorizationRequest, IdentityProvider, Ports, ProviderError, VerifiedProfile};
 use planpush_identity::{ExternalIdentity, SessionPolicy};
 use planpush_roles::{GrantOrigin, Role};
-use planpush_web::{configure, AppState, RateLimits, SignInMode, WebSettings};
+use planpush_web::{AppState, RateLimits, SignInMode, WebSettings, configure};
 
 pub const BASE: &str = "http://planpush.test";
 
@@ -39,14 +39,32 @@ impl FakeProvider {
 #[async_trait]
 impl IdentityProvider for FakeProvider {
     fn authorize(&self, state: &str) -> AuthorizationRequest {
-        AuthorizationRequest { url: format!("https://idp.test/authorize?state={state}"), verifier: String::new() }
+        AuthorizationRequest {
+            url: format!("https://idp.test/authorize?state={state}"),
+            verifier: String::new(),
+        }
     }
-    async fn complete(&self, code: &str, _verifier: &str) -> Result<VerifiedProfile, ProviderError> {
+    async fn complete(
+        &self,
+        code: &str,
+        _verifier: &str,
+    ) -> Result<VerifiedProfile, ProviderError> {
         let mut codes = self.codes.lock().unwrap();
-        let Some(i) = codes.iter().position(|(c, _)| c == code) else { return Err(ProviderError::Rejected("bad code".into())) };
+        let Some(i) = codes.iter().position(|(c, _)| c == code) else {
+            return Err(ProviderError::Rejected("bad code".into()));
+        };
         match codes.remove(i).1 {
-            Outcome::Ok { id, login } => Ok(VerifiedProfile { identity: ExternalIdentity::github(id), login, name: None, email: None, avatar_url: None, groups: vec![] }),
-            Outcome::NotMember => Err(ProviderError::NotAllowed("You are not a member of the acme organization on GitHub.".into())),
+            Outcome::Ok { id, login } => Ok(VerifiedProfile {
+                identity: ExternalIdentity::github(id),
+                login,
+                name: None,
+                email: None,
+                avatar_url: None,
+                groups: vec![],
+            }),
+            Outcome::NotMember => Err(ProviderError::NotAllowed(
+                "You are not a member of the acme organization on GitHub.".into(),
+            )),
         }
     }
 }
@@ -63,14 +81,20 @@ pub enum Mode {
     Dev,
 }
 
-pub async fn test_app(mode: Mode) -> TestApp<impl Service<Request, Response = ServiceResponse<impl MessageBody>, Error = actix_web::Error>> {
+pub async fn test_app(
+    mode: Mode,
+) -> TestApp<
+    impl Service<Request, Response = ServiceResponse<impl MessageBody>, Error = actix_web::Error>,
+> {
     test_app_with(mode, None).await
 }
 
 pub async fn test_app_with(
     mode: Mode,
     trusted: Option<IpAddr>,
-) -> TestApp<impl Service<Request, Response = ServiceResponse<impl MessageBody>, Error = actix_web::Error>> {
+) -> TestApp<
+    impl Service<Request, Response = ServiceResponse<impl MessageBody>, Error = actix_web::Error>,
+> {
     let ports = planpush_app::fake::ports();
     let provider = Arc::new(FakeProvider::default());
     let clock = FakeRelativeClock::default();
@@ -85,9 +109,24 @@ pub async fn test_app_with(
         trusted_proxy: Arc::new(move |ip| Some(ip) == trusted),
         session_policy: SessionPolicy::default(),
     };
-    let state = AppState::new(ports.clone(), sign_in, settings, RateLimits::with_fake_clock(clock.clone()));
-    let service = test::init_service(App::new().wrap(state.session_middleware()).configure(configure(state))).await;
-    TestApp { service, ports, provider, clock }
+    let state = AppState::new(
+        ports.clone(),
+        sign_in,
+        settings,
+        RateLimits::with_fake_clock(clock.clone()),
+    );
+    let service = test::init_service(
+        App::new()
+            .wrap(state.session_middleware())
+            .configure(configure(state)),
+    )
+    .await;
+    TestApp {
+        service,
+        ports,
+        provider,
+        clock,
+    }
 }
 
 /// One browser: a cookie jar and a client address.
@@ -99,7 +138,10 @@ pub struct Browser {
 
 impl Default for Browser {
     fn default() -> Self {
-        Self { cookie: None, ip: "198.51.100.10:40000".parse().unwrap() }
+        Self {
+            cookie: None,
+            ip: "198.51.100.10:40000".parse().unwrap(),
+        }
     }
 }
 
@@ -114,7 +156,10 @@ impl Res {
         serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.body))
     }
     pub fn location(&self) -> String {
-        self.headers.get(header::LOCATION).map(|v| v.to_str().unwrap().to_owned()).unwrap_or_default()
+        self.headers
+            .get(header::LOCATION)
+            .map(|v| v.to_str().unwrap().to_owned())
+            .unwrap_or_default()
     }
 }
 
@@ -124,8 +169,18 @@ where
     B: MessageBody,
 {
     /// Sends a request as `browser` (keeping its cookie jar up to date) with optional Bearer token.
-    pub async fn send(&self, browser: &mut Browser, method: Method, uri: &str, bearer: Option<&str>, body: Option<serde_json::Value>) -> Res {
-        let mut req = test::TestRequest::default().method(method.clone()).uri(uri).peer_addr(browser.ip);
+    pub async fn send(
+        &self,
+        browser: &mut Browser,
+        method: Method,
+        uri: &str,
+        bearer: Option<&str>,
+        body: Option<serde_json::Value>,
+    ) -> Res {
+        let mut req = test::TestRequest::default()
+            .method(method.clone())
+            .uri(uri)
+            .peer_addr(browser.ip);
         if let Some(c) = &browser.cookie {
             req = req.insert_header((header::COOKIE, c.clone()));
         }
@@ -155,7 +210,11 @@ where
             }
         }
         let body = String::from_utf8_lossy(&test::read_body(res).await).into_owned();
-        Res { status, headers, body }
+        Res {
+            status,
+            headers,
+            body,
+        }
     }
 
     pub async fn get(&self, b: &mut Browser, uri: &str) -> Res {
@@ -168,8 +227,15 @@ where
         assert_eq!(start.status, StatusCode::FOUND, "{}", start.body);
         let state = start.location().split("state=").nth(1).unwrap().to_owned();
         let code = format!("code-{id}-{}", rand_suffix());
-        self.provider.expect(&code, Outcome::Ok { id, login: login.into() });
-        self.get(b, &format!("/auth/callback?code={code}&state={state}")).await
+        self.provider.expect(
+            &code,
+            Outcome::Ok {
+                id,
+                login: login.into(),
+            },
+        );
+        self.get(b, &format!("/auth/callback?code={code}&state={state}"))
+            .await
     }
 
     /// Signs a browser in with the dev provider.
@@ -188,17 +254,28 @@ where
 
     /// A signed-in browser for a new user holding exactly `roles` (the first dev user is made admin
     /// by the sign-in rule, so an admin named `root` is created first).
-    pub async fn user_with(&self, login: &str, roles: &[Role]) -> (Browser, planpush_identity::UserId) {
+    pub async fn user_with(
+        &self,
+        login: &str,
+        roles: &[Role],
+    ) -> (Browser, planpush_identity::UserId) {
         if self.ports.users.count().await.unwrap() == 0 {
             let mut root = Browser::default();
-            assert_eq!(self.dev_sign_in(&mut root, "root").await.status, StatusCode::SEE_OTHER);
+            assert_eq!(
+                self.dev_sign_in(&mut root, "root").await.status,
+                StatusCode::SEE_OTHER
+            );
         }
         let mut b = Browser::default();
         let res = self.dev_sign_in(&mut b, login).await;
         assert_eq!(res.status, StatusCode::SEE_OTHER, "{}", res.body);
         let me = self.get(&mut b, "/api/auth/me").await.json();
         let id = planpush_identity::UserId::parse(me["id"].as_str().unwrap()).unwrap();
-        self.ports.roles.replace_grants(id, GrantOrigin::Manual, roles, None, chrono::Utc::now()).await.unwrap();
+        self.ports
+            .roles
+            .replace_grants(id, GrantOrigin::Manual, roles, None, chrono::Utc::now())
+            .await
+            .unwrap();
         // The test changed roles behind the app's back: sign in again so caches start fresh.
         let mut b = Browser::default();
         self.dev_sign_in(&mut b, login).await;

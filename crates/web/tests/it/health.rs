@@ -1,19 +1,21 @@
 use std::sync::Arc;
 
 use actix_web::http::StatusCode;
-use actix_web::{test, App};
+use actix_web::{App, test};
 use planpush_app::{InfraError, Readiness};
 use planpush_identity::SessionPolicy;
-use planpush_web::{configure, AppState, RateLimits, SignInMode, WebSettings};
+use planpush_web::{AppState, RateLimits, SignInMode, WebSettings, configure};
 
-use crate::harness::{test_app, Browser, Mode};
+use crate::harness::{Browser, Mode, test_app};
 
 struct Down;
 
 #[async_trait::async_trait]
 impl Readiness for Down {
     async fn check(&self) -> Result<(), InfraError> {
-        Err(InfraError::Unknown(anyhow::anyhow!("connection refused (secret detail)")))
+        Err(InfraError::Unknown(anyhow::anyhow!(
+            "connection refused (secret detail)"
+        )))
     }
 }
 
@@ -23,7 +25,10 @@ async fn healthz_and_readyz() {
     let mut b = Browser::default();
     assert_eq!(app.get(&mut b, "/healthz").await.status, StatusCode::OK);
     let ready = app.get(&mut b, "/readyz").await;
-    assert_eq!((ready.status, ready.json()["status"].as_str()), (StatusCode::OK, Some("ready")));
+    assert_eq!(
+        (ready.status, ready.json()["status"].as_str()),
+        (StatusCode::OK, Some("ready"))
+    );
 }
 
 #[actix_web::test]

@@ -1,10 +1,10 @@
 //! Server-side sessions: fixation, logout, sign-out-everywhere, deactivation immediacy, origin checks.
 
-use actix_web::http::{header, Method, StatusCode};
+use actix_web::http::{Method, StatusCode, header};
 use actix_web::test;
 use planpush_roles::Role;
 
-use crate::harness::{test_app, Browser, Mode, BASE};
+use crate::harness::{BASE, Browser, Mode, test_app};
 
 #[actix_web::test]
 async fn the_session_key_changes_at_sign_in() {
@@ -12,14 +12,34 @@ async fn the_session_key_changes_at_sign_in() {
     let mut b = Browser::default();
     let start = app.get(&mut b, "/auth/login").await;
     let state = start.location().split("state=").nth(1).unwrap().to_owned();
-    let pre_login = b.cookie.clone().expect("the anonymous session holds the sign-in state");
-    app.provider.expect("x", crate::harness::Outcome::Ok { id: 1, login: "ada".into() });
-    app.get(&mut b, &format!("/auth/callback?code=x&state={state}")).await;
-    assert_ne!(b.cookie.clone().unwrap(), pre_login, "a new session key after sign-in");
+    let pre_login = b
+        .cookie
+        .clone()
+        .expect("the anonymous session holds the sign-in state");
+    app.provider.expect(
+        "x",
+        crate::harness::Outcome::Ok {
+            id: 1,
+            login: "ada".into(),
+        },
+    );
+    app.get(&mut b, &format!("/auth/callback?code=x&state={state}"))
+        .await;
+    assert_ne!(
+        b.cookie.clone().unwrap(),
+        pre_login,
+        "a new session key after sign-in"
+    );
     assert_eq!(app.get(&mut b, "/api/auth/me").await.status, StatusCode::OK);
     // Whoever planted or copied the pre-login cookie gains nothing.
-    let mut fixed = Browser { cookie: Some(pre_login), ..Browser::default() };
-    assert_eq!(app.get(&mut fixed, "/api/auth/me").await.status, StatusCode::UNAUTHORIZED);
+    let mut fixed = Browser {
+        cookie: Some(pre_login),
+        ..Browser::default()
+    };
+    assert_eq!(
+        app.get(&mut fixed, "/api/auth/me").await.status,
+        StatusCode::UNAUTHORIZED
+    );
 }
 
 #[actix_web::test]
@@ -27,16 +47,41 @@ async fn logout_checks_origin_and_kills_the_row() {
     let app = test_app(Mode::Dev).await;
     let (mut b, _) = app.user_with("ada", &[Role::Developer]).await;
     let stolen = b.clone();
-    let cross = test::TestRequest::post().uri("/auth/logout").peer_addr(b.ip).insert_header((header::COOKIE, b.cookie.clone().unwrap())).insert_header((header::ORIGIN, "https://evil.example.com")).to_request();
-    assert_eq!(app.call(&mut b.clone(), cross).await.status, StatusCode::FORBIDDEN);
-    let no_origin = test::TestRequest::post().uri("/auth/logout").peer_addr(b.ip).insert_header((header::COOKIE, b.cookie.clone().unwrap())).to_request();
-    assert_eq!(app.call(&mut b.clone(), no_origin).await.status, StatusCode::FORBIDDEN);
-    assert_eq!(app.get(&mut b, "/api/auth/me").await.status, StatusCode::OK, "still signed in");
+    let cross = test::TestRequest::post()
+        .uri("/auth/logout")
+        .peer_addr(b.ip)
+        .insert_header((header::COOKIE, b.cookie.clone().unwrap()))
+        .insert_header((header::ORIGIN, "https://evil.example.com"))
+        .to_request();
+    assert_eq!(
+        app.call(&mut b.clone(), cross).await.status,
+        StatusCode::FORBIDDEN
+    );
+    let no_origin = test::TestRequest::post()
+        .uri("/auth/logout")
+        .peer_addr(b.ip)
+        .insert_header((header::COOKIE, b.cookie.clone().unwrap()))
+        .to_request();
+    assert_eq!(
+        app.call(&mut b.clone(), no_origin).await.status,
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        app.get(&mut b, "/api/auth/me").await.status,
+        StatusCode::OK,
+        "still signed in"
+    );
 
-    let res = app.send(&mut b, Method::POST, "/auth/logout", None, None).await;
+    let res = app
+        .send(&mut b, Method::POST, "/auth/logout", None, None)
+        .await;
     assert_eq!(res.status, StatusCode::SEE_OTHER);
     let mut replay = stolen;
-    assert_eq!(app.get(&mut replay, "/api/auth/me").await.status, StatusCode::UNAUTHORIZED, "a copied cookie dies with the row");
+    assert_eq!(
+        app.get(&mut replay, "/api/auth/me").await.status,
+        StatusCode::UNAUTHORIZED,
+        "a copied cookie dies with the row"
+    );
 }
 
 #[actix_web::test]
@@ -63,15 +108,67 @@ async fn sign_out_everywhere_ends_every_browser_and_token() {
     let (mut laptop, bob) = app.user_with("bob", &[Role::Developer]).await;
     let mut phone = Browser::default();
     app.dev_sign_in(&mut phone, "bob").await;
-    let token = app.send(&mut laptop, Method::POST, "/api/tokens", None, Some(serde_json::json!({"label": "ci"}))).await.json()["token"].as_str().unwrap().to_owned();
-    assert_eq!(app.send(&mut Browser::default(), Method::GET, "/api/auth/me", Some(&token), None).await.status, StatusCode::OK);
+    let token = app
+        .send(
+            &mut laptop,
+            Method::POST,
+            "/api/tokens",
+            None,
+            Some(serde_json::json!({"label": "ci"})),
+        )
+        .await
+        .json()["token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(
+        app.send(
+            &mut Browser::default(),
+            Method::GET,
+            "/api/auth/me",
+            Some(&token),
+            None
+        )
+        .await
+        .status,
+        StatusCode::OK
+    );
 
-    let res = app.send(&mut admin, Method::DELETE, &format!("/api/users/{bob}/sessions"), None, None).await;
+    let res = app
+        .send(
+            &mut admin,
+            Method::DELETE,
+            &format!("/api/users/{bob}/sessions"),
+            None,
+            None,
+        )
+        .await;
     assert_eq!(res.status, StatusCode::OK, "{}", res.body);
-    assert_eq!(res.json()["sessions_ended"], 3, "the harness's first sign-in, the laptop and the phone");
-    assert_eq!(app.get(&mut laptop, "/api/auth/me").await.status, StatusCode::UNAUTHORIZED);
-    assert_eq!(app.get(&mut phone, "/api/auth/me").await.status, StatusCode::UNAUTHORIZED);
-    assert_eq!(app.send(&mut Browser::default(), Method::GET, "/api/auth/me", Some(&token), None).await.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        res.json()["sessions_ended"],
+        3,
+        "the harness's first sign-in, the laptop and the phone"
+    );
+    assert_eq!(
+        app.get(&mut laptop, "/api/auth/me").await.status,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        app.get(&mut phone, "/api/auth/me").await.status,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        app.send(
+            &mut Browser::default(),
+            Method::GET,
+            "/api/auth/me",
+            Some(&token),
+            None
+        )
+        .await
+        .status,
+        StatusCode::UNAUTHORIZED
+    );
 }
 
 #[actix_web::test]
@@ -79,20 +176,89 @@ async fn deactivation_is_effective_on_the_very_next_request() {
     let app = test_app(Mode::Dev).await;
     let (mut admin, _) = app.user_with("boss", &[Role::Admin]).await;
     let (mut bob_browser, bob) = app.user_with("bob", &[Role::Developer]).await;
-    let token = app.send(&mut bob_browser, Method::POST, "/api/tokens", None, Some(serde_json::json!({"label": "cli"}))).await.json()["token"].as_str().unwrap().to_owned();
+    let token = app
+        .send(
+            &mut bob_browser,
+            Method::POST,
+            "/api/tokens",
+            None,
+            Some(serde_json::json!({"label": "cli"})),
+        )
+        .await
+        .json()["token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     // Warm every cache first.
     for _ in 0..3 {
-        assert_eq!(app.get(&mut bob_browser, "/api/auth/me").await.status, StatusCode::OK);
-        assert_eq!(app.send(&mut Browser::default(), Method::GET, "/api/tokens", Some(&token), None).await.status, StatusCode::OK);
+        assert_eq!(
+            app.get(&mut bob_browser, "/api/auth/me").await.status,
+            StatusCode::OK
+        );
+        assert_eq!(
+            app.send(
+                &mut Browser::default(),
+                Method::GET,
+                "/api/tokens",
+                Some(&token),
+                None
+            )
+            .await
+            .status,
+            StatusCode::OK
+        );
     }
-    let res = app.send(&mut admin, Method::PATCH, &format!("/api/users/{bob}"), None, Some(serde_json::json!({"active": false}))).await;
-    assert_eq!((res.status, res.json()["active"].as_bool()), (StatusCode::OK, Some(false)));
-    assert_eq!(app.get(&mut bob_browser, "/api/auth/me").await.status, StatusCode::UNAUTHORIZED);
-    assert_eq!(app.send(&mut Browser::default(), Method::GET, "/api/tokens", Some(&token), None).await.status, StatusCode::UNAUTHORIZED);
+    let res = app
+        .send(
+            &mut admin,
+            Method::PATCH,
+            &format!("/api/users/{bob}"),
+            None,
+            Some(serde_json::json!({"active": false})),
+        )
+        .await;
+    assert_eq!(
+        (res.status, res.json()["active"].as_bool()),
+        (StatusCode::OK, Some(false))
+    );
+    assert_eq!(
+        app.get(&mut bob_browser, "/api/auth/me").await.status,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        app.send(
+            &mut Browser::default(),
+            Method::GET,
+            "/api/tokens",
+            Some(&token),
+            None
+        )
+        .await
+        .status,
+        StatusCode::UNAUTHORIZED
+    );
 
     // Reactivation does not resurrect the revoked credentials.
-    app.send(&mut admin, Method::PATCH, &format!("/api/users/{bob}"), None, Some(serde_json::json!({"active": true}))).await;
-    assert_eq!(app.send(&mut Browser::default(), Method::GET, "/api/tokens", Some(&token), None).await.status, StatusCode::UNAUTHORIZED);
+    app.send(
+        &mut admin,
+        Method::PATCH,
+        &format!("/api/users/{bob}"),
+        None,
+        Some(serde_json::json!({"active": true})),
+    )
+    .await;
+    assert_eq!(
+        app.send(
+            &mut Browser::default(),
+            Method::GET,
+            "/api/tokens",
+            Some(&token),
+            None
+        )
+        .await
+        .status,
+        StatusCode::UNAUTHORIZED
+    );
 }
 
 #[actix_web::test]
@@ -100,19 +266,58 @@ async fn the_last_admin_cannot_be_removed() {
     let app = test_app(Mode::Dev).await;
     let mut root = Browser::default();
     app.dev_sign_in(&mut root, "root").await;
-    let root_id = app.get(&mut root, "/api/auth/me").await.json()["id"].as_str().unwrap().to_owned();
-    for body in [serde_json::json!({"roles": ["developer"]}), serde_json::json!({"active": false})] {
-        let res = app.send(&mut root, Method::PATCH, &format!("/api/users/{root_id}"), None, Some(body)).await;
+    let root_id = app.get(&mut root, "/api/auth/me").await.json()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    for body in [
+        serde_json::json!({"roles": ["developer"]}),
+        serde_json::json!({"active": false}),
+    ] {
+        let res = app
+            .send(
+                &mut root,
+                Method::PATCH,
+                &format!("/api/users/{root_id}"),
+                None,
+                Some(body),
+            )
+            .await;
         assert_eq!(res.status, StatusCode::CONFLICT, "{}", res.body);
         assert_eq!(res.json()["error"], "last_admin");
-        assert!(res.json()["message"].as_str().unwrap().contains("last active admin"));
+        assert!(
+            res.json()["message"]
+                .as_str()
+                .unwrap()
+                .contains("last active admin")
+        );
     }
     // With a second admin it works.
     let (_, _) = app.user_with("second", &[Role::Admin]).await;
-    let res = app.send(&mut root, Method::PATCH, &format!("/api/users/{root_id}"), None, Some(serde_json::json!({"roles": ["developer"]}))).await;
+    let res = app
+        .send(
+            &mut root,
+            Method::PATCH,
+            &format!("/api/users/{root_id}"),
+            None,
+            Some(serde_json::json!({"roles": ["developer"]})),
+        )
+        .await;
     assert_eq!(res.status, StatusCode::OK, "{}", res.body);
-    let res = app.send(&mut root, Method::PATCH, &format!("/api/users/{root_id}"), None, Some(serde_json::json!({"roles": ["admin"]}))).await;
-    assert_eq!(res.status, StatusCode::FORBIDDEN, "no longer an admin, so no longer allowed");
+    let res = app
+        .send(
+            &mut root,
+            Method::PATCH,
+            &format!("/api/users/{root_id}"),
+            None,
+            Some(serde_json::json!({"roles": ["admin"]})),
+        )
+        .await;
+    assert_eq!(
+        res.status,
+        StatusCode::FORBIDDEN,
+        "no longer an admin, so no longer allowed"
+    );
 }
 
 #[actix_web::test]
@@ -120,17 +325,42 @@ async fn rate_limit_answers_429_then_resets_and_ignores_spoofed_forwarding_heade
     let app = test_app(Mode::Dev).await;
     let mut b = Browser::default();
     for i in 0..30 {
-        let req = test::TestRequest::post().uri("/api/auth/device").peer_addr(b.ip).insert_header(("x-forwarded-for", format!("10.0.0.{i}"))).to_request();
-        assert_eq!(app.call(&mut b, req).await.status, StatusCode::OK, "request {i}");
+        let req = test::TestRequest::post()
+            .uri("/api/auth/device")
+            .peer_addr(b.ip)
+            .insert_header(("x-forwarded-for", format!("10.0.0.{i}")))
+            .to_request();
+        assert_eq!(
+            app.call(&mut b, req).await.status,
+            StatusCode::OK,
+            "request {i}"
+        );
     }
-    let res = app.send(&mut b, Method::POST, "/api/auth/device", None, None).await;
+    let res = app
+        .send(&mut b, Method::POST, "/api/auth/device", None, None)
+        .await;
     assert_eq!(res.status, StatusCode::TOO_MANY_REQUESTS);
     assert_eq!(res.json()["error"], "rate_limited");
     assert!(res.headers.get(header::RETRY_AFTER).is_some());
-    let mut other = Browser { ip: "198.51.100.99:1".parse().unwrap(), ..Browser::default() };
-    assert_eq!(app.send(&mut other, Method::POST, "/api/auth/device", None, None).await.status, StatusCode::OK, "per client");
+    let mut other = Browser {
+        ip: "198.51.100.99:1".parse().unwrap(),
+        ..Browser::default()
+    };
+    assert_eq!(
+        app.send(&mut other, Method::POST, "/api/auth/device", None, None)
+            .await
+            .status,
+        StatusCode::OK,
+        "per client"
+    );
     app.clock.advance(std::time::Duration::from_secs(15 * 60));
-    assert_eq!(app.send(&mut b, Method::POST, "/api/auth/device", None, None).await.status, StatusCode::OK, "reset");
+    assert_eq!(
+        app.send(&mut b, Method::POST, "/api/auth/device", None, None)
+            .await
+            .status,
+        StatusCode::OK,
+        "reset"
+    );
 }
 
 #[actix_web::test]
@@ -139,7 +369,65 @@ async fn a_trusted_proxy_forwards_the_client_address() {
     let app = crate::harness::test_app_with(Mode::Dev, Some(proxy)).await;
     let mut b = Browser::default();
     for i in 0..40 {
-        let req = test::TestRequest::post().uri("/api/auth/device").peer_addr(b.ip).insert_header(("x-forwarded-for", format!("203.0.113.{i}, 198.51.100.10"))).to_request();
-        assert_eq!(app.call(&mut b, req).await.status, StatusCode::OK, "each forwarded client has its own budget ({i})");
+        let req = test::TestRequest::post()
+            .uri("/api/auth/device")
+            .peer_addr(b.ip)
+            .insert_header(("x-forwarded-for", format!("203.0.113.{i}, 198.51.100.10")))
+            .to_request();
+        assert_eq!(
+            app.call(&mut b, req).await.status,
+            StatusCode::OK,
+            "each forwarded client has its own budget ({i})"
+        );
+    }
+}
+
+#[actix_web::test]
+async fn session_cookies_are_httponly_lax_and_secure_on_https() {
+    use std::sync::Arc;
+
+    use actix_web::{App, test};
+    use planpush_identity::SessionPolicy;
+    use planpush_web::{AppState, RateLimits, SignInMode, WebSettings, configure};
+
+    for secure in [false, true] {
+        let settings = WebSettings {
+            base_url: BASE.into(),
+            cookie_secure: secure,
+            secret_key: vec![3; 64],
+            trusted_proxy: Arc::new(|_| false),
+            session_policy: SessionPolicy::default(),
+        };
+        let state = AppState::new(
+            planpush_app::fake::ports(),
+            SignInMode::Dev,
+            settings,
+            RateLimits::new(),
+        );
+        let app = test::init_service(
+            App::new()
+                .wrap(state.session_middleware())
+                .configure(configure(state)),
+        )
+        .await;
+        let req = test::TestRequest::post()
+            .uri("/auth/dev")
+            .insert_header((header::ORIGIN, BASE))
+            .set_form([("login", "ada")])
+            .to_request();
+        let res = test::call_service(&app, req).await;
+        let cookie = res
+            .headers()
+            .get(header::SET_COOKIE)
+            .unwrap()
+            .to_str()
+            .unwrap()
+            .to_owned();
+        assert!(cookie.starts_with("planpush_session="), "{cookie}");
+        assert!(
+            cookie.contains("HttpOnly") && cookie.contains("SameSite=Lax"),
+            "{cookie}"
+        );
+        assert_eq!(cookie.contains("Secure"), secure, "{cookie}");
     }
 }

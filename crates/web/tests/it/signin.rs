@@ -3,27 +3,43 @@
 use actix_web::http::{Method, StatusCode};
 use planpush_roles::Role;
 
-use crate::harness::{test_app, Browser, Mode, Outcome};
+use crate::harness::{Browser, Mode, Outcome, test_app};
 
 #[actix_web::test]
 async fn first_user_becomes_admin_and_later_users_developers() {
     let app = test_app(Mode::Provider).await;
     let mut ada = Browser::default();
     let res = app.provider_sign_in(&mut ada, 1, "ada").await;
-    assert_eq!((res.status, res.location().as_str()), (StatusCode::SEE_OTHER, "/after"), "back where they started");
+    assert_eq!(
+        (res.status, res.location().as_str()),
+        (StatusCode::SEE_OTHER, "/after"),
+        "back where they started"
+    );
     let me = app.get(&mut ada, "/api/auth/me").await.json();
     assert_eq!(me["login"], "ada");
     assert_eq!(me["roles"], serde_json::json!(["admin"]));
-    assert!(me["permissions"].as_array().unwrap().iter().any(|p| p["capability"] == "manage_users"));
+    assert!(
+        me["permissions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|p| p["capability"] == "manage_users")
+    );
 
     let mut bob = Browser::default();
     app.provider_sign_in(&mut bob, 2, "bob").await;
-    assert_eq!(app.get(&mut bob, "/api/auth/me").await.json()["roles"], serde_json::json!(["developer"]));
+    assert_eq!(
+        app.get(&mut bob, "/api/auth/me").await.json()["roles"],
+        serde_json::json!(["developer"])
+    );
     // The same GitHub account signing in again is the same user, with its login refreshed.
     let mut bob2 = Browser::default();
     app.provider_sign_in(&mut bob2, 2, "bob-renamed").await;
     let me = app.get(&mut bob2, "/api/auth/me").await.json();
-    assert_eq!((me["login"].as_str(), me["roles"].clone()), (Some("bob-renamed"), serde_json::json!(["developer"])));
+    assert_eq!(
+        (me["login"].as_str(), me["roles"].clone()),
+        (Some("bob-renamed"), serde_json::json!(["developer"]))
+    );
     assert_eq!(app.ports.users.count().await.unwrap(), 2);
     let _ = Role::Admin;
 }
@@ -35,11 +51,24 @@ async fn non_members_get_a_clear_page_and_no_session() {
     let start = app.get(&mut b, "/auth/login").await;
     let state = start.location().split("state=").nth(1).unwrap().to_owned();
     app.provider.expect("c1", Outcome::NotMember);
-    let res = app.get(&mut b, &format!("/auth/callback?code=c1&state={state}")).await;
+    let res = app
+        .get(&mut b, &format!("/auth/callback?code=c1&state={state}"))
+        .await;
     assert_eq!(res.status, StatusCode::FORBIDDEN);
-    assert!(res.body.contains("not a member of the acme organization"), "{}", res.body);
-    assert_eq!(app.get(&mut b, "/api/auth/me").await.status, StatusCode::UNAUTHORIZED);
-    assert_eq!(app.ports.users.count().await.unwrap(), 0, "no user was created");
+    assert!(
+        res.body.contains("not a member of the acme organization"),
+        "{}",
+        res.body
+    );
+    assert_eq!(
+        app.get(&mut b, "/api/auth/me").await.status,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        app.ports.users.count().await.unwrap(),
+        0,
+        "no user was created"
+    );
 }
 
 #[actix_web::test]
@@ -48,10 +77,18 @@ async fn denied_consent_is_a_clear_page() {
     let mut b = Browser::default();
     let start = app.get(&mut b, "/auth/login").await;
     let state = start.location().split("state=").nth(1).unwrap().to_owned();
-    let res = app.get(&mut b, &format!("/auth/callback?error=access_denied&state={state}")).await;
+    let res = app
+        .get(
+            &mut b,
+            &format!("/auth/callback?error=access_denied&state={state}"),
+        )
+        .await;
     assert_eq!(res.status, StatusCode::FORBIDDEN);
     assert!(res.body.contains("declined"), "{}", res.body);
-    assert_eq!(app.get(&mut b, "/api/auth/me").await.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        app.get(&mut b, "/api/auth/me").await.status,
+        StatusCode::UNAUTHORIZED
+    );
 }
 
 #[actix_web::test]
@@ -61,10 +98,29 @@ async fn state_is_single_use_and_bound_to_the_browser() {
     let mut b = Browser::default();
     let start = app.get(&mut b, "/auth/login").await;
     let state = start.location().split("state=").nth(1).unwrap().to_owned();
-    app.provider.expect("c1", Outcome::Ok { id: 1, login: "ada".into() });
-    app.provider.expect("c2", Outcome::Ok { id: 1, login: "ada".into() });
-    assert_eq!(app.get(&mut b, &format!("/auth/callback?code=c1&state={state}")).await.status, StatusCode::SEE_OTHER);
-    let replay = app.get(&mut b, &format!("/auth/callback?code=c2&state={state}")).await;
+    app.provider.expect(
+        "c1",
+        Outcome::Ok {
+            id: 1,
+            login: "ada".into(),
+        },
+    );
+    app.provider.expect(
+        "c2",
+        Outcome::Ok {
+            id: 1,
+            login: "ada".into(),
+        },
+    );
+    assert_eq!(
+        app.get(&mut b, &format!("/auth/callback?code=c1&state={state}"))
+            .await
+            .status,
+        StatusCode::SEE_OTHER
+    );
+    let replay = app
+        .get(&mut b, &format!("/auth/callback?code=c2&state={state}"))
+        .await;
     assert_eq!(replay.status, StatusCode::BAD_REQUEST, "{}", replay.body);
 
     // Another browser presenting a state it was never given.
@@ -73,10 +129,26 @@ async fn state_is_single_use_and_bound_to_the_browser() {
     let victims_state = start.location().split("state=").nth(1).unwrap().to_owned();
     let mut attacker = Browser::default();
     app.get(&mut attacker, "/auth/login").await;
-    app.provider.expect("c3", Outcome::Ok { id: 9, login: "mallory".into() });
-    let res = app.get(&mut attacker, &format!("/auth/callback?code=c3&state={victims_state}")).await;
+    app.provider.expect(
+        "c3",
+        Outcome::Ok {
+            id: 9,
+            login: "mallory".into(),
+        },
+    );
+    let res = app
+        .get(
+            &mut attacker,
+            &format!("/auth/callback?code=c3&state={victims_state}"),
+        )
+        .await;
     assert_eq!(res.status, StatusCode::BAD_REQUEST);
-    let res = app.get(&mut Browser::default(), &format!("/auth/callback?code=c3&state={victims_state}")).await;
+    let res = app
+        .get(
+            &mut Browser::default(),
+            &format!("/auth/callback?code=c3&state={victims_state}"),
+        )
+        .await;
     assert_eq!(res.status, StatusCode::BAD_REQUEST, "no session, no state");
 }
 
@@ -84,10 +156,20 @@ async fn state_is_single_use_and_bound_to_the_browser() {
 async fn redirect_targets_stay_on_this_server() {
     let app = test_app(Mode::Provider).await;
     let mut b = Browser::default();
-    let start = app.get(&mut b, "/auth/login?redirect_to=https://evil.example.com/").await;
+    let start = app
+        .get(&mut b, "/auth/login?redirect_to=https://evil.example.com/")
+        .await;
     let state = start.location().split("state=").nth(1).unwrap().to_owned();
-    app.provider.expect("c", Outcome::Ok { id: 1, login: "ada".into() });
-    let res = app.get(&mut b, &format!("/auth/callback?code=c&state={state}")).await;
+    app.provider.expect(
+        "c",
+        Outcome::Ok {
+            id: 1,
+            login: "ada".into(),
+        },
+    );
+    let res = app
+        .get(&mut b, &format!("/auth/callback?code=c&state={state}"))
+        .await;
     assert_eq!(res.location(), "/");
 }
 
@@ -98,14 +180,28 @@ async fn deactivated_users_cannot_sign_in() {
     app.provider_sign_in(&mut admin, 1, "root").await;
     let mut bob = Browser::default();
     app.provider_sign_in(&mut bob, 2, "bob").await;
-    let bob_id = app.get(&mut bob, "/api/auth/me").await.json()["id"].as_str().unwrap().to_owned();
-    let res = app.send(&mut admin, Method::PATCH, &format!("/api/users/{bob_id}"), None, Some(serde_json::json!({"active": false}))).await;
+    let bob_id = app.get(&mut bob, "/api/auth/me").await.json()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let res = app
+        .send(
+            &mut admin,
+            Method::PATCH,
+            &format!("/api/users/{bob_id}"),
+            None,
+            Some(serde_json::json!({"active": false})),
+        )
+        .await;
     assert_eq!(res.status, StatusCode::OK, "{}", res.body);
     let mut again = Browser::default();
     let res = app.provider_sign_in(&mut again, 2, "bob").await;
     assert_eq!(res.status, StatusCode::FORBIDDEN);
     assert!(res.body.contains("deactivated"));
-    assert_eq!(app.get(&mut again, "/api/auth/me").await.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        app.get(&mut again, "/api/auth/me").await.status,
+        StatusCode::UNAUTHORIZED
+    );
 }
 
 #[actix_web::test]
@@ -114,6 +210,8 @@ async fn github_routes_answer_404_in_dev_mode_and_dev_routes_in_provider_mode() 
     let res = app.dev_sign_in(&mut Browser::default(), "ada").await;
     assert_eq!(res.status, StatusCode::NOT_FOUND);
     let dev = test_app(Mode::Dev).await;
-    let res = dev.get(&mut Browser::default(), "/auth/callback?code=x&state=y").await;
+    let res = dev
+        .get(&mut Browser::default(), "/auth/callback?code=x&state=y")
+        .await;
     assert_eq!(res.status, StatusCode::NOT_FOUND);
 }
