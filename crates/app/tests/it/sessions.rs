@@ -102,3 +102,55 @@ async fn a_revoked_session_is_not_resurrected_by_an_update() {
         "the replacement session is signed out"
     );
 }
+
+#[tokio::test]
+async fn the_sweeper_removes_what_expired() {
+    use planpush_identity::{ApiToken, DeviceGrant};
+
+    let ports = planpush_app::fake::ports();
+    let user = User::new("ada", t0()).unwrap();
+    ports
+        .users
+        .create(&user, &ExternalIdentity::new(Provider::Dev, "ada").unwrap())
+        .await
+        .unwrap();
+    let sessions = WebSessions::new(
+        ports.clone(),
+        Arc::new(AccessCache::new(ports.clone())),
+        SessionPolicy::default(),
+    );
+    sessions.save(&SessionState::new(), t0()).await.unwrap();
+    let (grant, _) = DeviceGrant::start(t0());
+    ports.device_grants.insert(&grant).await.unwrap();
+    let (refresh, _) = ApiToken::new_refresh_family(user.id, t0());
+    let (access, _) = refresh.mint_access(t0());
+    ports.tokens.insert(&refresh).await.unwrap();
+    ports.tokens.insert(&access).await.unwrap();
+    ports
+        .kv
+        .put("k", b"v", Some(t0() + Duration::minutes(1)))
+        .await
+        .unwrap();
+
+    let maintenance = planpush_app::Maintenance::new(ports.clone());
+    let soon = maintenance
+        .sweep(t0() + Duration::minutes(5))
+        .await
+        .unwrap();
+    assert_eq!(
+        (
+            soon.sessions,
+            soon.device_grants,
+            soon.tokens,
+            soon.cache_entries
+        ),
+        (0, 0, 0, 1)
+    );
+    let later = maintenance.sweep(t0() + Duration::days(2)).await.unwrap();
+    assert_eq!(
+        (later.sessions, later.device_grants, later.tokens),
+        (1, 1, 1),
+        "the access token expired a day ago; the refresh token lives on"
+    );
+    assert!(ports.tokens.get(refresh.id).await.is_ok());
+}
