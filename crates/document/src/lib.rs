@@ -1,7 +1,21 @@
-//! The plan document: sanitizing pushed HTML against an allowlist, Markdown and Mermaid to HTML, the
-//! section index and the diff of two versions.
+//! The plan document: what a push's body becomes before it is stored and served.
 //!
-//! Not implemented yet: it arrives with issue #4 (push, sanitize, render and version plans). The
-//! types it produces (`SectionIndex`, `ChangeSet`, `AnchorId`) already live in `planpush-versions`.
+//! - [`sanitize`]: an allowlist sanitizer (ammonia) for the PlanPush vocabulary and a vetted SVG
+//!   subset. No author script, no event handlers, no `javascript:` URLs however they are split, no
+//!   frames, forms, `base` or `meta`, no SVG animation or `foreignObject`, no external `use`; inline
+//!   `style` attributes are dropped (the design system's classes style everything).
+//! - [`markdown_to_html`]: CommonMark + GFM tables and task lists; every `##` heading opens a
+//!   `<section data-anchor>` so Markdown plans are commentable like HTML ones.
+//! - [`section_index`] and [`title`]: what the version stores to compute change sets.
+//!
+//! Not here yet (issue #4): Mermaid rendering, the diff view model.
 //!
 //! Architecture invariant: pure functions of their input; no I/O, no clock.
+
+mod index;
+mod markdown;
+mod sanitize;
+
+pub use index::{section_index, slugify, title};
+pub use markdown::markdown_to_html;
+pub use sanitize::{SanitizeOptions, sanitize};

@@ -1,0 +1,146 @@
+use std::collections::HashSet;
+
+use planpush_versions::{AnchorId, ContentHash, SectionEntry, SectionIndex};
+use scraper::{ElementRef, Html, Selector};
+use sha2::{Digest, Sha256};
+
+/// An anchor id from heading text: lower-case ASCII letters and digits, other runs become `-`.
+pub fn slugify(text: &str) -> String {
+    let mut out = String::new();
+    for c in text.chars() {
+        if c.is_ascii_alphanumeric() {
+            out.push(c.to_ascii_lowercase());
+        } else if !out.is_empty() && !out.ends_with('-') {
+            out.push('-');
+        }
+        if out.len() >= 64 {
+            break;
+        }
+    }
+    let out = out.trim_matches('-').to_owned();
+    if out.is_empty() {
+        "section".into()
+    } else {
+        out
+    }
+}
+
+fn text_of(e: ElementRef<'_>) -> String {
+    e.text()
+        .collect::<Vec<_>>()
+        .join(" ")
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+fn selector(s: &str) -> Option<Selector> {
+    Selector::parse(s).ok()
+}
+
+/// The document's title: the first `<h1>`'s text, if any.
+pub fn title(html: &str) -> Option<String> {
+    let doc = Html::parse_fragment(html);
+    let h1 = selector("h1")?;
+    doc.select(&h1).map(text_of).find(|t| !t.is_empty())
+}
+
+/// Every element with a valid `data-anchor`, in document order, first occurrence winning: its title
+/// (first heading inside, else a short excerpt of its text) and a hash of its normalized markup, so a
+/// change anywhere inside — text, attributes, nested elements — changes the hash, while
+/// re-indentation does not.
+pub fn section_index(html: &str) -> SectionIndex {
+    let doc = Html::parse_fragment(html);
+    let (Some(anchored), Some(headings)) = (
+        selector("[data-anchor]"),
+        selector("h1, h2, h3, h4, h5, h6"),
+    ) else {
+        return SectionIndex::default();
+    };
+    let mut seen = HashSet::new();
+    let mut entries = vec![];
+    for el in doc.select(&anchored) {
+        let Some(anchor) = el
+            .value()
+            .attr("data-anchor")
+            .and_then(|a| AnchorId::parse(a).ok())
+        else {
+            continue;
+        };
+        if !seen.insert(anchor.clone()) {
+            continue;
+        }
+        let title = el
+            .select(&headings)
+            .map(text_of)
+            .find(|t| !t.is_empty())
+            .unwrap_or_else(|| text_of(el).chars().take(80).collect());
+        // Whitespace runs collapse and whitespace-only text between tags disappears.
+        let normalized = el
+            .html()
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ")
+            .replace("> <", "><");
+        let hash = ContentHash::from_bytes(Sha256::digest(normalized.as_bytes()).into());
+        entries.push(SectionEntry {
+            anchor,
+            title,
+            hash,
+        });
+    }
+    // Anchors are unique by construction.
+    SectionIndex::new(entries).unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use planpush_versions::ChangeSet;
+
+    use super::*;
+
+    #[test]
+    fn index_entries_titles_and_hashes() {
+        let v1 = r#"<h1>Auth Service Redesign</h1>
+            <section data-anchor="flow"><h2>Authentication Flow</h2><p>Client → Gateway</p></section>
+            <section data-anchor="decisions"><h2>Key Decisions</h2><div data-anchor="d1">JWT + refresh</div></section>
+            <section data-anchor="flow"><h2>Duplicate</h2></section>
+            <div data-anchor="bad anchor">ignored</div>"#;
+        let idx = section_index(v1);
+        let anchors: Vec<&str> = idx.entries().iter().map(|e| e.anchor.as_str()).collect();
+        assert_eq!(anchors, ["flow", "decisions", "d1"]);
+        assert_eq!(idx.entries()[0].title, "Authentication Flow");
+        assert_eq!(idx.entries()[2].title, "JWT + refresh");
+        assert_eq!(title(v1).as_deref(), Some("Auth Service Redesign"));
+
+        let reindented = v1.replace("<p>", "\n      <p>");
+        assert_eq!(section_index(&reindented), idx, "whitespace does not count");
+        let v2 = v1.replace("JWT + refresh", "Opaque tokens");
+        let cs = ChangeSet::between(Some(&idx), &section_index(&v2));
+        let changed: Vec<&str> = cs.changed.iter().map(AnchorId::as_str).collect();
+        assert_eq!(
+            changed,
+            ["decisions", "d1"],
+            "a nested change changes its ancestors too"
+        );
+        assert_eq!(
+            cs.unchanged
+                .iter()
+                .map(AnchorId::as_str)
+                .collect::<Vec<_>>(),
+            ["flow"]
+        );
+    }
+
+    #[test]
+    fn slugs() {
+        for (text, want) in [
+            ("Authentication Flow", "authentication-flow"),
+            ("  API / Gateway  ", "api-gateway"),
+            ("日本", "section"),
+            ("Q&A: v2.0", "q-a-v2-0"),
+        ] {
+            assert_eq!(slugify(text), want);
+        }
+    }
+}

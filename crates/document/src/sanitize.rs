@@ -1,0 +1,283 @@
+use std::borrow::Cow;
+use std::collections::{HashMap, HashSet};
+
+use ammonia::{Builder, UrlRelative};
+
+/// Choices an operator makes about pushed documents.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SanitizeOptions {
+    /// `ALLOW_REMOTE_IMAGES`: keep `https:` image sources (otherwise only `data:image/…`).
+    pub allow_remote_images: bool,
+}
+
+const HTML_TAGS: &[&str] = &[
+    "section",
+    "article",
+    "header",
+    "footer",
+    "aside",
+    "nav",
+    "div",
+    "span",
+    "p",
+    "h1",
+    "h2",
+    "h3",
+    "h4",
+    "h5",
+    "h6",
+    "a",
+    "ul",
+    "ol",
+    "li",
+    "dl",
+    "dt",
+    "dd",
+    "table",
+    "thead",
+    "tbody",
+    "tfoot",
+    "tr",
+    "th",
+    "td",
+    "caption",
+    "colgroup",
+    "col",
+    "code",
+    "pre",
+    "kbd",
+    "samp",
+    "var",
+    "blockquote",
+    "q",
+    "cite",
+    "strong",
+    "em",
+    "b",
+    "i",
+    "u",
+    "s",
+    "del",
+    "ins",
+    "mark",
+    "small",
+    "sub",
+    "sup",
+    "abbr",
+    "time",
+    "br",
+    "hr",
+    "img",
+    "figure",
+    "figcaption",
+    "details",
+    "summary",
+    "input",
+];
+
+/// The SVG subset: shapes, paths, text, groups, markers, gradients. No `script`, `foreignObject`,
+/// `animate*`, `set`, `image`, `style`, `a` (links inside diagrams are not needed).
+const SVG_TAGS: &[&str] = &[
+    "svg",
+    "g",
+    "path",
+    "rect",
+    "circle",
+    "ellipse",
+    "line",
+    "polyline",
+    "polygon",
+    "text",
+    "tspan",
+    "defs",
+    "marker",
+    "linearGradient",
+    "radialGradient",
+    "stop",
+    "title",
+    "desc",
+    "use",
+    "symbol",
+    "clipPath",
+];
+
+const SVG_ATTRIBUTES: &[&str] = &[
+    "viewBox",
+    "preserveAspectRatio",
+    "xmlns",
+    "width",
+    "height",
+    "x",
+    "y",
+    "x1",
+    "y1",
+    "x2",
+    "y2",
+    "cx",
+    "cy",
+    "r",
+    "rx",
+    "ry",
+    "d",
+    "points",
+    "dx",
+    "dy",
+    "transform",
+    "fill",
+    "fill-opacity",
+    "fill-rule",
+    "stroke",
+    "stroke-width",
+    "stroke-opacity",
+    "stroke-dasharray",
+    "stroke-linecap",
+    "stroke-linejoin",
+    "opacity",
+    "font-size",
+    "font-family",
+    "font-weight",
+    "font-style",
+    "text-anchor",
+    "dominant-baseline",
+    "alignment-baseline",
+    "marker-start",
+    "marker-mid",
+    "marker-end",
+    "markerWidth",
+    "markerHeight",
+    "markerUnits",
+    "refX",
+    "refY",
+    "orient",
+    "offset",
+    "stop-color",
+    "stop-opacity",
+    "gradientUnits",
+    "gradientTransform",
+    "clip-path",
+    "clipPathUnits",
+    "href",
+    "role",
+    "aria-label",
+    "aria-hidden",
+];
+
+/// Attributes any element may carry.
+const GENERIC_ATTRIBUTES: &[&str] = &[
+    "class",
+    "id",
+    "title",
+    "lang",
+    "dir",
+    "data-anchor",
+    "role",
+    "aria-label",
+    "aria-hidden",
+    "aria-describedby",
+];
+
+fn set(items: &[&'static str]) -> HashSet<&'static str> {
+    items.iter().copied().collect()
+}
+
+/// Attribute values that reference a resource may only point inside the document.
+fn same_document(value: &str) -> bool {
+    let v = value.trim();
+    v.starts_with('#')
+        && v[1..]
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b':'))
+}
+
+/// `url(#id)` or no `url(` at all.
+fn only_local_urls(value: &str) -> bool {
+    let lower = value.to_ascii_lowercase();
+    let mut rest = lower.as_str();
+    while let Some(i) = rest.find("url(") {
+        let inner = rest[i + 4..].trim_start_matches([' ', '"', '\'']);
+        if !inner.starts_with('#') {
+            return false;
+        }
+        rest = &rest[i + 4..];
+    }
+    true
+}
+
+fn filter(element: &str, attribute: &str, value: &str, opts: SanitizeOptions) -> Option<String> {
+    match (element, attribute) {
+        // Links: no `data:` navigation, however the scheme is split by whitespace or controls.
+        ("a", "href") => {
+            let squeezed: String = value
+                .chars()
+                .filter(|c| !c.is_whitespace() && !c.is_control())
+                .collect::<String>()
+                .to_ascii_lowercase();
+            (!squeezed.starts_with("data:")).then(|| value.to_owned())
+        }
+        // SVG references: same-document only (markers, gradients, `use`).
+        ("use", "href") => same_document(value).then(|| value.to_owned()),
+        (_, "href") if SVG_TAGS.contains(&element) => None,
+        ("img", "src") => {
+            let v = value.trim();
+            let ok = v.starts_with("data:image/")
+                || (opts.allow_remote_images && v.starts_with("https://"));
+            ok.then(|| v.to_owned())
+        }
+        // Task-list checkboxes only, and never editable.
+        ("input", "type") => (value == "checkbox").then(|| value.to_owned()),
+        ("input", "disabled") => Some(String::new()),
+        _ if !only_local_urls(value) => None,
+        _ => Some(value.to_owned()),
+    }
+}
+
+/// Sanitizes author HTML against the allowlist. The output is stable: sanitizing it again changes
+/// nothing (which is what defeats parse → serialize → re-parse "mutation" attacks).
+pub fn sanitize(html: &str, opts: &SanitizeOptions) -> String {
+    let opts = *opts;
+    let mut tag_attributes: HashMap<&'static str, HashSet<&'static str>> = HashMap::new();
+    tag_attributes.insert("a", set(&["href"]));
+    tag_attributes.insert("img", set(&["src", "alt", "width", "height"]));
+    tag_attributes.insert("td", set(&["colspan", "rowspan", "align"]));
+    tag_attributes.insert("th", set(&["colspan", "rowspan", "scope", "align"]));
+    tag_attributes.insert("col", set(&["span"]));
+    tag_attributes.insert("ol", set(&["start", "reversed"]));
+    tag_attributes.insert("li", set(&["value"]));
+    tag_attributes.insert("details", set(&["open"]));
+    tag_attributes.insert("time", set(&["datetime"]));
+    tag_attributes.insert("input", set(&["type", "checked", "disabled"]));
+    for t in SVG_TAGS {
+        tag_attributes.insert(t, set(SVG_ATTRIBUTES));
+    }
+    let mut tags = set(HTML_TAGS);
+    tags.extend(SVG_TAGS.iter().copied());
+
+    let mut builder = Builder::empty();
+    builder
+        .tags(tags)
+        .clean_content_tags(set(&[
+            "script", "style", "template", "noscript", "xmp", "noembed", "noframes", "iframe",
+            "object", "textarea",
+        ]))
+        .generic_attributes(set(GENERIC_ATTRIBUTES))
+        .generic_attribute_prefixes(set(&["data-pp-"]))
+        .tag_attributes(tag_attributes)
+        .url_schemes(set(&["http", "https", "mailto", "data"]))
+        .url_relative(UrlRelative::PassThrough)
+        .link_rel(Some("noopener noreferrer"))
+        .strip_comments(true)
+        .attribute_filter(move |element, attribute, value| {
+            filter(element, attribute, value, opts).map(Cow::Owned)
+        });
+    let once = builder.clean(html).to_string();
+    // Belt and braces against mutation: the stored form is a fixed point of the sanitizer.
+    let twice = builder.clean(&once).to_string();
+    if twice == once {
+        once
+    } else {
+        builder.clean(&twice).to_string()
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,169 @@
+use super::*;
+
+fn clean(html: &str) -> String {
+    sanitize(html, &SanitizeOptions::default())
+}
+
+/// Nothing that can run script may survive.
+fn assert_inert(out: &str, input: &str) {
+    let lower = out.to_ascii_lowercase();
+    for bad in [
+        "<script",
+        "onerror",
+        "onload",
+        "onclick",
+        "onmouseover",
+        "javascript:",
+        "vbscript:",
+        "<iframe",
+        "<object",
+        "<embed",
+        "<form",
+        "<base",
+        "<meta",
+        "foreignobject",
+        "<animate",
+        "<set",
+        "<style",
+        "srcdoc",
+        "<math",
+        "<xmp",
+        "<noembed",
+        "<noframes",
+    ] {
+        assert!(
+            !lower.contains(bad),
+            "{bad} survived in {out:?} (from {input:?})"
+        );
+    }
+    assert_eq!(clean(out), out, "not a fixed point: {input:?}");
+}
+
+#[test]
+fn script_vectors_are_neutralised() {
+    let vectors = [
+        "<script>alert(1)</script>",
+        "<img src=x onerror=alert(1)>",
+        "<svg onload=alert(1)>",
+        "<a href=\"javascript:alert(1)\">x</a>",
+        "<a href=\"jav&#x09;ascript:alert(1)\">x</a>",
+        "<a href=\"java\nscript:alert(1)\">x</a>",
+        "<a href=\"java\rscript:alert(1)\">x</a>",
+        "<a href=\" &#14; javascript:alert(1)\">x</a>",
+        "<a href=\"JaVaScRiPt:alert(1)\">x</a>",
+        "<a href=\"vbscript:msgbox(1)\">x</a>",
+        "<a href=\"data:text/html,<script>alert(1)</script>\">x</a>",
+        "<a href=\"da\tta:text/html,x\">x</a>",
+        "<iframe src=\"https://evil.example.com\"></iframe>",
+        "<iframe srcdoc=\"<script>alert(1)</script>\"></iframe>",
+        "<object data=\"x.swf\"></object><embed src=\"x.swf\">",
+        "<form action=\"https://evil.example.com\"><button>go</button></form>",
+        "<base href=\"https://evil.example.com/\">",
+        "<meta http-equiv=\"refresh\" content=\"0;url=javascript:alert(1)\">",
+        "<div style=\"background:url(javascript:alert(1))\">x</div>",
+        "<style>body{background:url(javascript:alert(1))}</style>",
+        "<svg><script>alert(1)</script></svg>",
+        "<svg><foreignObject><img src=x onerror=alert(1)></foreignObject></svg>",
+        "<svg><a><set attributeName=\"href\" to=\"javascript:alert(1)\"/><text>x</text></a></svg>",
+        "<svg><a><animate attributeName=\"href\" values=\"javascript:alert(1)\"/><text>x</text></a></svg>",
+        "<svg><animate onbegin=alert(1) attributeName=x dur=1s>",
+        "<svg><use href=\"data:image/svg+xml,<svg id='x' xmlns='http://www.w3.org/2000/svg'><image href='1' onerror='alert(1)'/></svg>#x\"/></svg>",
+        "<svg><use xlink:href=\"https://evil.example.com/x.svg#a\"/></svg>",
+        // mutation XSS: namespace confusion and raw-text elements
+        "<math><mtext><table><mglyph><style><img src=x onerror=alert(1)>",
+        "<form><math><mtext></form><form><mglyph><svg><mtext><style><path id=\"</style><img onerror=alert(1) src>\">",
+        "<svg></p><style><a id=\"</style><img src=1 onerror=alert(1)>\">",
+        "<noscript><p title=\"</noscript><img src=x onerror=alert(1)>\">",
+        "<xmp><p title=\"</xmp><img src=x onerror=alert(1)>\">",
+        "<noembed><p title=\"</noembed><img src=x onerror=alert(1)>\">",
+        "<noframes><p title=\"</noframes><img src=x onerror=alert(1)>\">",
+        "<svg><iframe><a title=\"</iframe><img src onerror=alert(1)>\">test",
+        "<math><mi><table><mi><style><img src=x onerror=alert(1)>",
+        "<template><script>alert(1)</script></template>",
+        "<<script>alert(1)//<</script>",
+        "<img src=\"x\" onerror=\"alert(1)\"//",
+        "<details open ontoggle=alert(1)>",
+        "<input autofocus onfocus=alert(1)>",
+    ];
+    for v in vectors {
+        assert_inert(&clean(v), v);
+    }
+}
+
+#[test]
+fn the_vocabulary_survives() {
+    let doc = r##"<section data-anchor="auth-flow" class="pp-section"><h2>Authentication Flow</h2>
+<div class="pp-card" data-anchor="auth-service"><span class="pp-badge pp-major">Major</span><p>New <strong>OAuth</strong> + device flow</p></div>
+<table class="pp-model"><thead><tr><th scope="col">Field</th></tr></thead><tbody><tr><td colspan="2"><code>id</code></td></tr></tbody></table>
+<details open><summary>More</summary><ol start="3"><li>three</li></ol></details>
+<a href="https://github.com/acme/auth-service">repo</a> <a href="#auth-flow">here</a></section>"##;
+    let out = clean(doc);
+    for keep in [
+        "data-anchor=\"auth-flow\"",
+        "class=\"pp-card\"",
+        "<span class=\"pp-badge pp-major\">",
+        "<th scope=\"col\">",
+        "<td colspan=\"2\">",
+        "<details open=\"\">",
+        "<ol start=\"3\">",
+        "href=\"#auth-flow\"",
+    ] {
+        assert!(out.contains(keep), "{keep} lost: {out}");
+    }
+    assert!(
+        out.contains("href=\"https://github.com/acme/auth-service\" rel=\"noopener noreferrer\""),
+        "{out}"
+    );
+}
+
+#[test]
+fn the_svg_subset_survives_with_local_references_only() {
+    let svg = r##"<svg viewBox="0 0 100 50" xmlns="http://www.w3.org/2000/svg"><defs><marker id="arrow" markerWidth="10" markerHeight="7" refX="0" refY="3.5" orient="auto"><polygon points="0 0, 10 3.5, 0 7"></polygon></marker><linearGradient id="g"><stop offset="0" stop-color="#fff"></stop></linearGradient></defs><g data-anchor="node-gateway" class="node"><rect x="1" y="1" width="40" height="20" rx="4" fill="url(#g)" stroke="#333"></rect><text x="5" y="15" text-anchor="start">API Gateway</text></g><line x1="41" y1="11" x2="60" y2="11" marker-end="url(#arrow)"></line><use href="#arrow"></use><rect fill="url(https://evil.example.com/x)"></rect></svg>"##;
+    let out = clean(svg);
+    for keep in [
+        "viewBox=\"0 0 100 50\"",
+        "<marker id=\"arrow\"",
+        "markerWidth=\"10\"",
+        "refX=\"0\"",
+        "<linearGradient id=\"g\">",
+        "fill=\"url(#g)\"",
+        "marker-end=\"url(#arrow)\"",
+        "data-anchor=\"node-gateway\"",
+        "<use href=\"#arrow\">",
+        "API Gateway",
+    ] {
+        assert!(out.contains(keep), "{keep} lost: {out}");
+    }
+    assert!(!out.contains("evil.example.com"), "{out}");
+}
+
+#[test]
+fn images_follow_the_remote_images_setting() {
+    let html = r#"<img src="https://img.example.com/a.png" alt="a"><img src="data:image/png;base64,iVBORw0KGgo=" alt="b"><img src="/relative.png" alt="c">"#;
+    let strict = clean(html);
+    assert!(
+        !strict.contains("img.example.com")
+            && strict.contains("data:image/png")
+            && !strict.contains("relative.png"),
+        "{strict}"
+    );
+    let open = sanitize(
+        html,
+        &SanitizeOptions {
+            allow_remote_images: true,
+        },
+    );
+    assert!(open.contains("https://img.example.com/a.png"), "{open}");
+}
+
+#[test]
+fn task_list_checkboxes_stay_inert() {
+    let out = clean(
+        r#"<ul><li><input type="checkbox" checked> done</li><li><input type="text" value="x"> no</li></ul>"#,
+    );
+    assert!(
+        out.contains("<input type=\"checkbox\" checked=\"\""),
+        "{out}"
+    );
+    assert!(!out.contains("type=\"text\""), "{out}");
+}
