@@ -22,6 +22,7 @@ mod maintenance;
 mod outbox;
 mod ports;
 mod provider;
+mod push;
 mod sessions;
 mod signin;
 mod tokens;
@@ -34,6 +35,7 @@ pub use maintenance::{Maintenance, Swept};
 pub use outbox::{OUTBOX_MAX_ATTEMPTS, OutboxMessage, OutboxMessageId, backoff_after};
 pub use ports::*;
 pub use provider::{AuthorizationRequest, IdentityProvider, ProviderError, VerifiedProfile};
+pub use push::{MAX_DOCUMENT_BYTES, Push, PushError, PushOutcome, PushRequest};
 pub use sessions::{SESSION_USER_KEY, SessionState, WebSessions, session_user};
 pub use signin::{SignIn, SignInError};
 pub use tokens::{

@@ -3,5 +3,6 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod contract;
+mod push;
 mod sessions;
 mod tokens;

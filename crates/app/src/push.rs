@@ -1,0 +1,359 @@
+//! Pushing a plan: a document becomes a new plan or the next version of one, atomically.
+
+use std::net::IpAddr;
+
+use chrono::{DateTime, Utc};
+use planpush_audit::{AuditAction, AuditEvent};
+use planpush_document::{SanitizeOptions, markdown_to_html, sanitize, section_index, title};
+use planpush_plans::{Plan, PlanId, PlanRepoError, Slug, Visibility};
+use planpush_roles::{Capability, Ownership};
+use planpush_versions::{
+    ChangeSet, Commit, SourceFormat, Version, VersionNumber, VersionRepoError,
+};
+
+use crate::{Auditor, Ports, Principal};
+
+/// Pushed documents larger than this are refused.
+pub const MAX_DOCUMENT_BYTES: usize = 4 * 1024 * 1024;
+
+/// What the CLI or plugin sends.
+#[derive(Debug, Clone)]
+pub struct PushRequest {
+    pub body: String,
+    pub format: SourceFormat,
+    /// `X-Session-Name`: the wanted slug.
+    pub name: Option<String>,
+    /// `X-Session-Id`: update this plan.
+    pub session_id: Option<String>,
+    /// `X-Visibility: private` for a new plan (ignored on updates: publishing is one-way and has its
+    /// own endpoint).
+    pub visibility: Option<Visibility>,
+}
+
+/// What a push did.
+#[derive(Debug, Clone)]
+pub struct PushOutcome {
+    pub plan: Plan,
+    pub version: VersionNumber,
+    pub changes: ChangeSet,
+    /// False when the content was identical to the current version (nothing was stored).
+    pub created_version: bool,
+}
+
+/// Why a push was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum PushError {
+    #[error("the document is empty")]
+    Empty,
+    #[error("the document is larger than 4 MB ({0} bytes)")]
+    TooLarge(usize),
+    #[error("{0}")]
+    InvalidName(String),
+    #[error("the session id is not valid")]
+    InvalidSessionId,
+    #[error("your role may not push plans")]
+    Forbidden,
+    #[error("no session with this id")]
+    SessionNotFound,
+    #[error("only the owner (or an admin or project manager) can push to this session")]
+    NotSessionOwner,
+    #[error("the name {taken} is taken; try {suggestion}")]
+    NameTaken { taken: Slug, suggestion: Slug },
+    #[error(transparent)]
+    Unknown(#[from] anyhow::Error),
+}
+
+/// The push use case.
+pub struct Push {
+    ports: Ports,
+    audit: Auditor,
+    options: SanitizeOptions,
+}
+
+/// A rendered, sanitized document with its index.
+struct Rendered {
+    html: String,
+    title: Option<String>,
+    sections: planpush_versions::SectionIndex,
+}
+
+fn render(body: &str, format: SourceFormat, options: &SanitizeOptions) -> Rendered {
+    let raw = match format {
+        SourceFormat::Markdown => markdown_to_html(body),
+        SourceFormat::Html => body.to_owned(),
+    };
+    let html = sanitize(&raw, options);
+    Rendered {
+        title: title(&html),
+        sections: section_index(&html),
+        html,
+    }
+}
+
+fn unknown(e: impl Into<anyhow::Error>) -> PushError {
+    PushError::Unknown(e.into())
+}
+
+impl Push {
+    pub fn new(ports: Ports, options: SanitizeOptions) -> Self {
+        let audit = Auditor::new(ports.clone());
+        Self {
+            ports,
+            audit,
+            options,
+        }
+    }
+
+    pub async fn push(
+        &self,
+        p: &Principal,
+        req: PushRequest,
+        ip: Option<IpAddr>,
+        now: DateTime<Utc>,
+    ) -> Result<PushOutcome, PushError> {
+        if req.body.len() > MAX_DOCUMENT_BYTES {
+            return Err(PushError::TooLarge(req.body.len()));
+        }
+        if req.body.trim().is_empty() {
+            return Err(PushError::Empty);
+        }
+        if !p.can(Capability::Push, Ownership::Own) {
+            return Err(PushError::Forbidden);
+        }
+        let name = match req.name.as_deref().map(str::trim).filter(|n| !n.is_empty()) {
+            Some(n) => Some(Slug::parse(n).map_err(|e| PushError::InvalidName(e.to_string()))?),
+            None => None,
+        };
+        let rendered = render(&req.body, req.format, &self.options);
+        let outcome = if let Some(id) = req
+            .session_id
+            .as_deref()
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+        {
+            let id = PlanId::parse(id).map_err(|_| PushError::InvalidSessionId)?;
+            let plan = self.updatable(p, id).await?;
+            self.next_version(p, plan, &req, rendered, now).await?
+        } else {
+            self.create_or_update_by_name(p, name, &req, rendered, now)
+                .await?
+        };
+        if outcome.created_version {
+            self.audit
+                .record(
+                    AuditEvent::new(AuditAction::PlanPushed, Some(p.user_id), now)
+                        .target("plan", outcome.plan.id)
+                        .ip(ip)
+                        .detail("version", outcome.version.get())
+                        .detail("slug", outcome.plan.slug.as_str()),
+                )
+                .await;
+        }
+        Ok(outcome)
+    }
+
+    /// The plan behind `X-Session-Id`, if the caller may push to it. Plans the caller may not see
+    /// answer `SessionNotFound`, exactly like plans that do not exist.
+    async fn updatable(&self, p: &Principal, id: PlanId) -> Result<Plan, PushError> {
+        let plan = match self.ports.plans.get(id).await {
+            Ok(plan) if !plan.is_deleted() => plan,
+            Ok(_) | Err(PlanRepoError::NotFound) => return Err(PushError::SessionNotFound),
+            Err(e) => return Err(unknown(e)),
+        };
+        let own = p.ownership_of(plan.owner_id);
+        let visible = plan.visibility == Visibility::Published
+            || own == Ownership::Own
+            || p.can(Capability::ViewOthersPrivate, Ownership::Others);
+        if !visible {
+            return Err(PushError::SessionNotFound);
+        }
+        if own == Ownership::Own || p.can(Capability::PublishArchive, Ownership::Others) {
+            Ok(plan)
+        } else {
+            Err(PushError::NotSessionOwner)
+        }
+    }
+
+    async fn create_or_update_by_name(
+        &self,
+        p: &Principal,
+        name: Option<Slug>,
+        req: &PushRequest,
+        rendered: Rendered,
+        now: DateTime<Utc>,
+    ) -> Result<PushOutcome, PushError> {
+        if let Some(slug) = &name
+            && let Some(existing) = self.ports.plans.find_by_slug(slug).await.map_err(unknown)?
+        {
+            // Pushing again under one's own name updates that plan; someone else's name is refused
+            // with a free alternative — never a silent push into another person's plan.
+            if existing.owner_id == p.user_id {
+                return self.next_version(p, existing, req, rendered, now).await;
+            }
+            return Err(PushError::NameTaken {
+                suggestion: self.free_variant(slug).await?,
+                taken: slug.clone(),
+            });
+        }
+        let title = rendered
+            .title
+            .clone()
+            .or_else(|| name.as_ref().map(|s| s.to_string()))
+            .unwrap_or_else(|| "Untitled plan".into());
+        let visibility = req.visibility.unwrap_or(Visibility::Published);
+        for attempt in 0..5u32 {
+            let slug = match (&name, attempt) {
+                (Some(n), _) => n.clone(),
+                (None, _) => match rendered.title.as_deref().and_then(Slug::from_title) {
+                    Some(s) if attempt == 0 => s,
+                    Some(s) => s.with_suffix(attempt + 1),
+                    None => Slug::generated(rand_bytes()),
+                },
+            };
+            if name.is_none()
+                && self
+                    .ports
+                    .plans
+                    .find_by_slug(&slug)
+                    .await
+                    .map_err(unknown)?
+                    .is_some()
+            {
+                continue;
+            }
+            let mut plan = Plan::new(slug.clone(), &title, p.user_id, visibility, now)
+                .map_err(|e| unknown(anyhow::anyhow!(e)))?;
+            plan.record_version(1, &title, now)
+                .map_err(|e| unknown(anyhow::anyhow!(e)))?;
+            let version = Version::next_after(
+                None,
+                plan.id,
+                &title,
+                req.format,
+                req.body.clone(),
+                rendered.html.clone(),
+                rendered.sections.clone(),
+                p.user_id,
+                now,
+            );
+            match self
+                .ports
+                .versions
+                .commit(Commit::NewPlan {
+                    plan: &plan,
+                    version: &version,
+                })
+                .await
+            {
+                Ok(()) => {
+                    return Ok(PushOutcome {
+                        changes: version.meta.changes,
+                        version: version.meta.number,
+                        plan,
+                        created_version: true,
+                    });
+                }
+                Err(VersionRepoError::SlugTaken(taken)) if name.is_some() => {
+                    return Err(PushError::NameTaken {
+                        suggestion: self.free_variant(&taken).await?,
+                        taken,
+                    });
+                }
+                Err(VersionRepoError::SlugTaken(_)) => continue,
+                Err(e) => return Err(unknown(e)),
+            }
+        }
+        Err(unknown(anyhow::anyhow!(
+            "could not find a free name for the plan"
+        )))
+    }
+
+    async fn next_version(
+        &self,
+        p: &Principal,
+        mut plan: Plan,
+        req: &PushRequest,
+        rendered: Rendered,
+        now: DateTime<Utc>,
+    ) -> Result<PushOutcome, PushError> {
+        for _ in 0..3 {
+            let latest = self.ports.versions.latest(plan.id).await.map_err(unknown)?;
+            if let Some(latest) = &latest
+                && latest.same_source(req.format, &req.body)
+            {
+                return Ok(PushOutcome {
+                    version: latest.meta.number,
+                    changes: ChangeSet::default(),
+                    plan,
+                    created_version: false,
+                });
+            }
+            let title = rendered.title.clone().unwrap_or_else(|| plan.title.clone());
+            let version = Version::next_after(
+                latest.as_ref(),
+                plan.id,
+                &title,
+                req.format,
+                req.body.clone(),
+                rendered.html.clone(),
+                rendered.sections.clone(),
+                p.user_id,
+                now,
+            );
+            let mut next = plan.clone();
+            next.record_version(version.meta.number.get(), &title, now)
+                .map_err(|e| unknown(anyhow::anyhow!(e)))?;
+            match self
+                .ports
+                .versions
+                .commit(Commit::NextVersion {
+                    plan: &next,
+                    version: &version,
+                })
+                .await
+            {
+                Ok(()) => {
+                    return Ok(PushOutcome {
+                        version: version.meta.number,
+                        changes: version.meta.changes,
+                        plan: next,
+                        created_version: true,
+                    });
+                }
+                // Someone pushed meanwhile: reload and diff against their version.
+                Err(VersionRepoError::Conflict) => {
+                    plan = self.ports.plans.get(plan.id).await.map_err(unknown)?
+                }
+                Err(VersionRepoError::PlanNotFound) => return Err(PushError::SessionNotFound),
+                Err(e) => return Err(unknown(e)),
+            }
+        }
+        Err(unknown(anyhow::anyhow!(
+            "the plan kept changing during the push; try again"
+        )))
+    }
+
+    /// `name-2`, `name-3`, … the first that no live plan holds.
+    async fn free_variant(&self, slug: &Slug) -> Result<Slug, PushError> {
+        for n in 2..100 {
+            let candidate = slug.with_suffix(n);
+            if self
+                .ports
+                .plans
+                .find_by_slug(&candidate)
+                .await
+                .map_err(unknown)?
+                .is_none()
+            {
+                return Ok(candidate);
+            }
+        }
+        Ok(Slug::generated(rand_bytes()))
+    }
+}
+
+fn rand_bytes() -> [u8; 6] {
+    let id = uuid::Uuid::new_v4();
+    let b = id.as_bytes();
+    [b[0], b[1], b[2], b[3], b[4], b[5]]
+}

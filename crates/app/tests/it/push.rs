@@ -1,0 +1,258 @@
+//! The push use case over the fakes.
+
+use chrono::{DateTime, Duration, Utc};
+use planpush_app::{AuthMethod, Ports, Principal, Push, PushError, PushRequest};
+use planpush_document::SanitizeOptions;
+use planpush_identity::{ExternalIdentity, Provider, User};
+use planpush_plans::Visibility;
+use planpush_roles::Role;
+use planpush_versions::{SourceFormat, VersionNumber};
+
+fn t(s: i64) -> DateTime<Utc> {
+    DateTime::UNIX_EPOCH + Duration::days(20_000) + Duration::seconds(s)
+}
+
+async fn principal(ports: &Ports, login: &str, role: Role) -> Principal {
+    let u = User::new(login, t(0)).unwrap();
+    ports
+        .users
+        .create(&u, &ExternalIdentity::new(Provider::Dev, login).unwrap())
+        .await
+        .unwrap();
+    Principal {
+        user_id: u.id,
+        login: login.into(),
+        roles: vec![role],
+        method: AuthMethod::Session,
+    }
+}
+
+fn md(body: &str) -> PushRequest {
+    PushRequest {
+        body: body.into(),
+        format: SourceFormat::Markdown,
+        name: None,
+        session_id: None,
+        visibility: None,
+    }
+}
+
+const DOC: &str = "# Auth Service Redesign\n\n## Authentication Flow\n\nClient → Gateway\n\n## Key Decisions\n\n- JWT\n";
+
+#[tokio::test]
+async fn a_first_push_creates_a_plan_named_after_its_title() {
+    let ports = planpush_app::fake::ports();
+    let ada = principal(&ports, "ada", Role::Developer).await;
+    let push = Push::new(ports.clone(), SanitizeOptions::default());
+    let out = push.push(&ada, md(DOC), None, t(1)).await.unwrap();
+    assert_eq!(out.plan.slug.as_str(), "auth-service-redesign");
+    assert_eq!(out.plan.title, "Auth Service Redesign");
+    assert_eq!(out.version, VersionNumber::FIRST);
+    assert_eq!(
+        out.changes
+            .added
+            .iter()
+            .map(|a| a.as_str())
+            .collect::<Vec<_>>(),
+        ["authentication-flow", "key-decisions"]
+    );
+    assert_eq!(out.plan.visibility, Visibility::Published);
+
+    // Same title from someone else: a suffixed name, not a clash.
+    let bob = principal(&ports, "bob", Role::Developer).await;
+    let other = push.push(&bob, md(DOC), None, t(2)).await.unwrap();
+    assert_eq!(other.plan.slug.as_str(), "auth-service-redesign-2");
+
+    // No title and no name: a generated name.
+    let anon = push.push(&bob, md("just text"), None, t(3)).await.unwrap();
+    assert!(
+        anon.plan.slug.as_str().starts_with("sess_") && anon.plan.slug.as_str().len() == 17,
+        "{}",
+        anon.plan.slug
+    );
+}
+
+#[tokio::test]
+async fn names_updates_and_identical_pushes() {
+    let ports = planpush_app::fake::ports();
+    let ada = principal(&ports, "ada", Role::Developer).await;
+    let bob = principal(&ports, "bob", Role::Developer).await;
+    let push = Push::new(ports.clone(), SanitizeOptions::default());
+    let named = |body: &str, name: &str| PushRequest {
+        name: Some(name.into()),
+        ..md(body)
+    };
+
+    let v1 = push
+        .push(&ada, named(DOC, "auth-redesign"), None, t(1))
+        .await
+        .unwrap();
+    assert_eq!(v1.plan.slug.as_str(), "auth-redesign");
+    let same = push
+        .push(&ada, named(DOC, "auth-redesign"), None, t(2))
+        .await
+        .unwrap();
+    assert!(
+        !same.created_version && same.version == VersionNumber::FIRST,
+        "identical content creates no version"
+    );
+
+    let edited = DOC.replace("- JWT", "- JWT + refresh");
+    let v2 = push
+        .push(&ada, named(&edited, "auth-redesign"), None, t(3))
+        .await
+        .unwrap();
+    assert_eq!(
+        v2.version.get(),
+        2,
+        "pushing again under one's own name updates"
+    );
+    assert_eq!(
+        v2.changes
+            .changed
+            .iter()
+            .map(|a| a.as_str())
+            .collect::<Vec<_>>(),
+        ["key-decisions"]
+    );
+
+    match push
+        .push(&bob, named(DOC, "auth-redesign"), None, t(4))
+        .await
+    {
+        Err(PushError::NameTaken { taken, suggestion }) => assert_eq!(
+            (taken.as_str(), suggestion.as_str()),
+            ("auth-redesign", "auth-redesign-2")
+        ),
+        other => panic!("{other:?}"),
+    }
+    assert!(matches!(
+        push.push(&ada, named(DOC, "Auth Redesign"), None, t(5))
+            .await,
+        Err(PushError::InvalidName(_))
+    ));
+
+    let by_id = PushRequest {
+        session_id: Some(v1.plan.id.to_string()),
+        ..md(&edited.replace("Gateway", "WAF"))
+    };
+    let v3 = push.push(&ada, by_id, None, t(6)).await.unwrap();
+    assert_eq!((v3.plan.id, v3.version.get()), (v1.plan.id, 3));
+    assert_eq!(
+        ports.plans.get(v1.plan.id).await.unwrap().current_version,
+        3
+    );
+}
+
+#[tokio::test]
+async fn who_may_push_where() {
+    let ports = planpush_app::fake::ports();
+    let ada = principal(&ports, "ada", Role::Developer).await;
+    let dev = principal(&ports, "dev", Role::Developer).await;
+    let pm = principal(&ports, "pm", Role::ProjectManager).await;
+    let qa = principal(&ports, "qa", Role::Qa).await;
+    let push = Push::new(ports.clone(), SanitizeOptions::default());
+    let private = push
+        .push(
+            &ada,
+            PushRequest {
+                visibility: Some(Visibility::Private),
+                ..md(DOC)
+            },
+            None,
+            t(1),
+        )
+        .await
+        .unwrap();
+    let public = push
+        .push(
+            &ada,
+            PushRequest {
+                name: Some("public".into()),
+                ..md(DOC)
+            },
+            None,
+            t(2),
+        )
+        .await
+        .unwrap();
+    let to = |id: &planpush_plans::PlanId| PushRequest {
+        session_id: Some(id.to_string()),
+        ..md("# Changed\n\n## X\n")
+    };
+
+    assert!(matches!(
+        push.push(&qa, md(DOC), None, t(3)).await,
+        Err(PushError::Forbidden)
+    ));
+    assert!(
+        matches!(
+            push.push(&dev, to(&private.plan.id), None, t(3)).await,
+            Err(PushError::SessionNotFound)
+        ),
+        "invisible = not found"
+    );
+    assert!(matches!(
+        push.push(&dev, to(&public.plan.id), None, t(3)).await,
+        Err(PushError::NotSessionOwner)
+    ));
+    assert!(
+        push.push(&pm, to(&private.plan.id), None, t(3))
+            .await
+            .is_ok(),
+        "project managers may update any plan"
+    );
+    assert!(matches!(
+        push.push(
+            &ada,
+            PushRequest {
+                session_id: Some("nope".into()),
+                ..md(DOC)
+            },
+            None,
+            t(3)
+        )
+        .await,
+        Err(PushError::InvalidSessionId)
+    ));
+    let ghost = planpush_plans::PlanId::new();
+    assert!(matches!(
+        push.push(&ada, to(&ghost), None, t(3)).await,
+        Err(PushError::SessionNotFound)
+    ));
+}
+
+#[tokio::test]
+async fn bad_bodies_are_refused_and_scripts_never_stored() {
+    let ports = planpush_app::fake::ports();
+    let ada = principal(&ports, "ada", Role::Admin).await;
+    let push = Push::new(ports.clone(), SanitizeOptions::default());
+    assert!(matches!(
+        push.push(&ada, md("   \n"), None, t(1)).await,
+        Err(PushError::Empty)
+    ));
+    let huge = "x".repeat(planpush_app::MAX_DOCUMENT_BYTES + 1);
+    assert!(matches!(
+        push.push(&ada, md(&huge), None, t(1)).await,
+        Err(PushError::TooLarge(_))
+    ));
+
+    let html = PushRequest {
+        format: SourceFormat::Html,
+        ..md(
+            "<h1>T</h1><section data-anchor=\"a\"><h2>A</h2><img src=x onerror=alert(1)><script>alert(2)</script></section>",
+        )
+    };
+    let out = push.push(&ada, html, None, t(2)).await.unwrap();
+    let v = ports.versions.latest(out.plan.id).await.unwrap().unwrap();
+    assert!(
+        v.source.contains("<script>"),
+        "the author's source is kept as pushed"
+    );
+    assert!(
+        !v.html.contains("<script") && !v.html.contains("onerror"),
+        "{}",
+        v.html
+    );
+    assert_eq!(v.sections.entries()[0].anchor.as_str(), "a");
+}
