@@ -154,6 +154,9 @@ fn serve(config: Config, store: Arc<Store>) -> Result<(), Fatal> {
         secret_key: config.secret_key.expose().as_bytes().to_vec(),
         trusted_proxy: Arc::new(move |ip| proxies.contains(ip)),
         session_policy: policy,
+        sanitize: planpush_document::SanitizeOptions {
+            allow_remote_images: config.allow_remote_images,
+        },
     };
     let state = AppState::new(
         ports.clone(),

@@ -21,8 +21,9 @@ use actix_session::config::{PersistentSession, TtlExtensionPolicy};
 use actix_web::cookie::{Key, SameSite};
 use actix_web::web;
 use planpush_app::{
-    AccessCache, Admin, Health, IdentityProvider, Ports, SignIn, Tokens, WebSessions,
+    AccessCache, Admin, Health, IdentityProvider, Ports, Push, SignIn, Tokens, WebSessions,
 };
+use planpush_document::SanitizeOptions;
 use planpush_identity::SessionPolicy;
 
 pub use ratelimit::RateLimits;
@@ -48,6 +49,8 @@ pub struct WebSettings {
     /// Whether a peer is a trusted proxy whose `X-Forwarded-For` may be believed.
     pub trusted_proxy: Arc<dyn Fn(IpAddr) -> bool + Send + Sync>,
     pub session_policy: SessionPolicy,
+    /// How pushed documents are sanitized (`ALLOW_REMOTE_IMAGES`).
+    pub sanitize: SanitizeOptions,
 }
 
 /// Everything the handlers need, shared across workers.
@@ -59,6 +62,7 @@ pub struct AppState {
     pub tokens: Arc<Tokens>,
     pub admin: Arc<Admin>,
     pub sessions: Arc<WebSessions>,
+    pub push: Arc<Push>,
     pub mode: SignInMode,
     pub settings: WebSettings,
     pub limits: Arc<RateLimits>,
@@ -73,6 +77,7 @@ impl AppState {
             sign_in: Arc::new(SignIn::new(ports.clone(), access.clone())),
             tokens: Arc::new(Tokens::new(ports.clone(), access.clone())),
             admin: Arc::new(Admin::new(ports.clone(), access.clone())),
+            push: Arc::new(Push::new(ports.clone(), settings.sanitize)),
             sessions: Arc::new(WebSessions::new(
                 ports,
                 access.clone(),

@@ -2,6 +2,7 @@
 
 mod auth;
 mod device;
+mod push;
 mod tokens;
 mod users;
 
@@ -16,6 +17,7 @@ use crate::ratelimit::Budget;
 pub(crate) fn configure(cfg: &mut web::ServiceConfig) {
     auth::routes(cfg);
     device::routes(cfg);
+    push::routes(cfg);
     tokens::routes(cfg);
     users::routes(cfg);
 }

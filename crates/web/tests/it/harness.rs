@@ -108,6 +108,7 @@ pub async fn test_app_with(
         secret_key: vec![7; 64],
         trusted_proxy: Arc::new(move |ip| Some(ip) == trusted),
         session_policy: SessionPolicy::default(),
+        sanitize: Default::default(),
     };
     let state = AppState::new(
         ports.clone(),

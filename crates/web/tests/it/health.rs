@@ -41,6 +41,7 @@ async fn readyz_reports_an_unreachable_database_without_details() {
         secret_key: vec![1; 64],
         trusted_proxy: Arc::new(|_| false),
         session_policy: SessionPolicy::default(),
+        sanitize: Default::default(),
     };
     let state = AppState::new(ports, SignInMode::Dev, settings, RateLimits::new());
     let app = test::init_service(App::new().configure(configure(state))).await;

@@ -9,6 +9,7 @@ mod audit;
 mod authz_matrix;
 mod device;
 mod health;
+mod push;
 mod sessions;
 mod signin;
 mod tokens;

@@ -397,6 +397,7 @@ async fn session_cookies_are_httponly_lax_and_secure_on_https() {
             secret_key: vec![3; 64],
             trusted_proxy: Arc::new(|_| false),
             session_policy: SessionPolicy::default(),
+            sanitize: Default::default(),
         };
         let state = AppState::new(
             planpush_app::fake::ports(),

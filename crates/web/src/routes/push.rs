@@ -1,0 +1,154 @@
+//! `POST /api/push`: the CLI's and the plugin's way to create or update a plan.
+
+use actix_web::http::{StatusCode, header};
+use actix_web::{HttpRequest, HttpResponse, web};
+use chrono::Utc;
+use futures_util::StreamExt;
+use planpush_app::{MAX_DOCUMENT_BYTES, PushError, PushRequest};
+use planpush_plans::Visibility;
+use planpush_versions::SourceFormat;
+use serde_json::json;
+
+use crate::AppState;
+use crate::error::ApiError;
+use crate::extract::{ApiUser, client_ip};
+
+pub(super) fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.route("/api/push", web::post().to(push));
+}
+
+impl From<PushError> for ApiError {
+    fn from(e: PushError) -> Self {
+        let msg = e.to_string();
+        match e {
+            PushError::Empty => ApiError::bad_request("empty_document", msg),
+            PushError::TooLarge(_) => {
+                ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "document_too_large", msg)
+            }
+            PushError::InvalidName(_) => ApiError::bad_request("invalid_session_name", msg),
+            PushError::InvalidSessionId => ApiError::bad_request("invalid_session_id", msg),
+            PushError::Forbidden => ApiError::new(StatusCode::FORBIDDEN, "forbidden", msg),
+            PushError::SessionNotFound => ApiError::not_found("session_not_found", msg),
+            PushError::NotSessionOwner => {
+                ApiError::new(StatusCode::FORBIDDEN, "not_session_owner", msg)
+            }
+            PushError::NameTaken { .. } => {
+                ApiError::new(StatusCode::CONFLICT, "session_name_taken", msg)
+            }
+            PushError::Unknown(e) => ApiError::internal(e),
+        }
+    }
+}
+
+fn header_str<'a>(req: &'a HttpRequest, name: &str) -> Option<&'a str> {
+    req.headers()
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .map(str::trim)
+        .filter(|v| !v.is_empty())
+}
+
+/// The document format from `Content-Type` (and `X-Content-Format` for `text/plain`).
+fn format(req: &HttpRequest) -> Result<SourceFormat, ApiError> {
+    let ct = header_str(req, header::CONTENT_TYPE.as_str()).unwrap_or("");
+    let mime = ct
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    let explicit = header_str(req, "x-content-format").map(str::to_ascii_lowercase);
+    match (mime.as_str(), explicit.as_deref()) {
+        ("text/html", _) => Ok(SourceFormat::Html),
+        ("text/markdown" | "text/x-markdown", _) => Ok(SourceFormat::Markdown),
+        ("text/plain", Some("markdown" | "md")) => Ok(SourceFormat::Markdown),
+        ("text/plain", Some("html")) => Ok(SourceFormat::Html),
+        _ => Err(ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+            format!(
+                "send text/html or text/markdown (or text/plain with X-Content-Format: markdown); got {:?}",
+                if ct.is_empty() { "nothing" } else { ct }
+            ),
+        )),
+    }
+}
+
+async fn read_body(mut payload: web::Payload) -> Result<String, ApiError> {
+    let mut body = web::BytesMut::new();
+    while let Some(chunk) = payload.next().await {
+        let chunk = chunk.map_err(|e| {
+            ApiError::bad_request(
+                "invalid_body",
+                format!("the request body could not be read: {e}"),
+            )
+        })?;
+        if body.len() + chunk.len() > MAX_DOCUMENT_BYTES {
+            return Err(ApiError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "document_too_large",
+                "the document is larger than 4 MB",
+            ));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    String::from_utf8(body.to_vec())
+        .map_err(|_| ApiError::bad_request("invalid_encoding", "the document must be UTF-8"))
+}
+
+async fn push(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    ApiUser(p): ApiUser,
+    payload: web::Payload,
+) -> Result<HttpResponse, ApiError> {
+    let format = format(&req)?;
+    let visibility = match header_str(&req, "x-visibility") {
+        Some(v) => Some(
+            Visibility::parse(&v.to_ascii_lowercase())
+                .map_err(|e| ApiError::bad_request("invalid_visibility", e.to_string()))?,
+        ),
+        None => None,
+    };
+    let request = PushRequest {
+        body: read_body(payload).await?,
+        format,
+        name: header_str(&req, "x-session-name").map(str::to_owned),
+        session_id: header_str(&req, "x-session-id").map(str::to_owned),
+        visibility,
+    };
+    let name_taken = |e: &PushError| match e {
+        PushError::NameTaken { suggestion, .. } => Some(suggestion.to_string()),
+        _ => None,
+    };
+    let out = match state
+        .push
+        .push(&p, request, client_ip(&req, &state), Utc::now())
+        .await
+    {
+        Ok(out) => out,
+        Err(e) => {
+            if let Some(suggestion) = name_taken(&e) {
+                return Ok(HttpResponse::Conflict().json(json!({"error": "session_name_taken", "message": e.to_string(), "suggestion": suggestion})));
+            }
+            return Err(e.into());
+        }
+    };
+    let status = if out.created_version && out.version.get() == 1 {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
+    let names = |v: &[planpush_versions::AnchorId]| {
+        v.iter().map(|a| a.as_str().to_owned()).collect::<Vec<_>>()
+    };
+    Ok(HttpResponse::build(status).json(json!({
+        "session_id": out.plan.id,
+        "name": out.plan.slug.as_str(),
+        "url": format!("{}/p/{}", state.settings.base_url, out.plan.slug),
+        "version": out.version.get(),
+        "created_version": out.created_version,
+        "visibility": out.plan.visibility.as_str(),
+        "changes": {"added": names(&out.changes.added), "removed": names(&out.changes.removed), "changed": names(&out.changes.changed)},
+    })))
+}

@@ -1,0 +1,277 @@
+//! `POST /api/push` over HTTP: formats, headers, errors and the response contract.
+
+use actix_web::http::{StatusCode, header};
+use actix_web::test;
+use planpush_roles::Role;
+
+use crate::harness::{Browser, Mode, test_app};
+
+const DOC: &str = "# Auth Service Redesign\n\n## Authentication Flow\n\nClient → Gateway\n\n## Key Decisions\n\n- JWT\n";
+
+fn push_req(
+    token: &str,
+    content_type: &str,
+    body: &str,
+    headers: &[(&str, &str)],
+) -> actix_http::Request {
+    let mut req = test::TestRequest::post()
+        .uri("/api/push")
+        .insert_header((header::AUTHORIZATION, format!("Bearer {token}")))
+        .insert_header((header::CONTENT_TYPE, content_type.to_owned()))
+        .set_payload(body.to_owned());
+    for (k, v) in headers {
+        req = req.insert_header((*k, *v));
+    }
+    req.to_request()
+}
+
+#[actix_web::test]
+async fn push_create_update_and_errors() {
+    let app = test_app(Mode::Dev).await;
+    let (mut ada, _) = app.user_with("ada", &[Role::Developer]).await;
+    let token = app
+        .send(
+            &mut ada,
+            actix_web::http::Method::POST,
+            "/api/tokens",
+            None,
+            Some(serde_json::json!({"label": "cli"})),
+        )
+        .await
+        .json()["token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let mut cli = Browser::default();
+
+    let res = app
+        .call(
+            &mut cli,
+            push_req(
+                &token,
+                "text/markdown",
+                DOC,
+                &[("x-session-name", "auth-redesign")],
+            ),
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::CREATED, "{}", res.body);
+    let body = res.json();
+    assert_eq!(
+        body["url"],
+        format!("{}/p/auth-redesign", crate::harness::BASE)
+    );
+    assert_eq!(body["version"], 1);
+    assert_eq!(
+        body["changes"]["added"],
+        serde_json::json!(["authentication-flow", "key-decisions"])
+    );
+    let id = body["session_id"].as_str().unwrap().to_owned();
+
+    let edited = DOC.replace("- JWT", "- JWT + refresh");
+    let res = app
+        .call(
+            &mut cli,
+            push_req(
+                &token,
+                "text/plain",
+                &edited,
+                &[("x-session-id", &id), ("x-content-format", "markdown")],
+            ),
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.body);
+    assert_eq!(
+        (
+            res.json()["version"].clone(),
+            res.json()["changes"]["changed"].clone()
+        ),
+        (serde_json::json!(2), serde_json::json!(["key-decisions"]))
+    );
+
+    let same = app
+        .call(
+            &mut cli,
+            push_req(&token, "text/markdown", &edited, &[("x-session-id", &id)]),
+        )
+        .await
+        .json();
+    assert_eq!(
+        (same["version"].clone(), same["created_version"].clone()),
+        (serde_json::json!(2), serde_json::json!(false))
+    );
+
+    let private = app
+        .call(
+            &mut cli,
+            push_req(
+                &token,
+                "text/html",
+                "<h1>Secret plan</h1>",
+                &[("x-visibility", "private")],
+            ),
+        )
+        .await
+        .json();
+    assert_eq!(
+        (private["name"].as_str(), private["visibility"].as_str()),
+        (Some("secret-plan"), Some("private"))
+    );
+
+    // (content type, body, headers, expected status, expected error code)
+    type Case<'a> = (
+        &'a str,
+        &'a str,
+        &'a [(&'a str, &'a str)],
+        StatusCode,
+        &'a str,
+    );
+    let cases: &[Case] = &[
+        (
+            "application/json",
+            "{}",
+            &[],
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+        ),
+        (
+            "text/plain",
+            "# x",
+            &[],
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+        ),
+        (
+            "text/markdown",
+            "  \n",
+            &[],
+            StatusCode::BAD_REQUEST,
+            "empty_document",
+        ),
+        (
+            "text/markdown",
+            DOC,
+            &[("x-session-name", "Bad Name!")],
+            StatusCode::BAD_REQUEST,
+            "invalid_session_name",
+        ),
+        (
+            "text/markdown",
+            DOC,
+            &[("x-session-id", "not-a-uuid")],
+            StatusCode::BAD_REQUEST,
+            "invalid_session_id",
+        ),
+        (
+            "text/markdown",
+            DOC,
+            &[("x-session-id", "6f9619ff-8b86-d011-b42d-00cf4fc964ff")],
+            StatusCode::NOT_FOUND,
+            "session_not_found",
+        ),
+        (
+            "text/markdown",
+            DOC,
+            &[("x-visibility", "secret")],
+            StatusCode::BAD_REQUEST,
+            "invalid_visibility",
+        ),
+    ];
+    for (ct, body, headers, status, code) in cases {
+        let res = app
+            .call(&mut cli, push_req(&token, ct, body, headers))
+            .await;
+        assert_eq!(
+            (res.status, res.json()["error"].as_str()),
+            (*status, Some(*code)),
+            "{ct} {headers:?}: {}",
+            res.body
+        );
+    }
+    let huge = "x".repeat(planpush_app::MAX_DOCUMENT_BYTES + 1);
+    let res = app
+        .call(&mut cli, push_req(&token, "text/markdown", &huge, &[]))
+        .await;
+    assert_eq!(
+        (res.status, res.json()["error"].as_str()),
+        (StatusCode::PAYLOAD_TOO_LARGE, Some("document_too_large"))
+    );
+}
+
+#[actix_web::test]
+async fn names_taken_by_others_get_a_suggestion_and_qa_cannot_push() {
+    let app = test_app(Mode::Dev).await;
+    let (mut ada, _) = app.user_with("ada", &[Role::Developer]).await;
+    let (mut bob, _) = app.user_with("bob", &[Role::Developer]).await;
+    let (mut qa, _) = app.user_with("qa", &[Role::Qa]).await;
+    let mk = |b: &mut Browser| b.clone();
+    let tok = |app_body: serde_json::Value| app_body["token"].as_str().unwrap().to_owned();
+    let a = tok(app
+        .send(
+            &mut ada,
+            actix_web::http::Method::POST,
+            "/api/tokens",
+            None,
+            Some(serde_json::json!({"label": "a"})),
+        )
+        .await
+        .json());
+    let b = tok(app
+        .send(
+            &mut bob,
+            actix_web::http::Method::POST,
+            "/api/tokens",
+            None,
+            Some(serde_json::json!({"label": "b"})),
+        )
+        .await
+        .json());
+    let q = tok(app
+        .send(
+            &mut qa,
+            actix_web::http::Method::POST,
+            "/api/tokens",
+            None,
+            Some(serde_json::json!({"label": "q"})),
+        )
+        .await
+        .json());
+    let mut cli = mk(&mut Browser::default());
+    app.call(
+        &mut cli,
+        push_req(&a, "text/markdown", DOC, &[("x-session-name", "auth")]),
+    )
+    .await;
+    let res = app
+        .call(
+            &mut cli,
+            push_req(&b, "text/markdown", DOC, &[("x-session-name", "auth")]),
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::CONFLICT);
+    assert_eq!(
+        (
+            res.json()["error"].as_str(),
+            res.json()["suggestion"].as_str()
+        ),
+        (Some("session_name_taken"), Some("auth-2"))
+    );
+    let res = app
+        .call(&mut cli, push_req(&q, "text/markdown", DOC, &[]))
+        .await;
+    assert_eq!(
+        (res.status, res.json()["error"].as_str()),
+        (StatusCode::FORBIDDEN, Some("forbidden"))
+    );
+    let res = app
+        .call(
+            &mut Browser::default(),
+            test::TestRequest::post()
+                .uri("/api/push")
+                .insert_header((header::CONTENT_TYPE, "text/markdown"))
+                .set_payload(DOC)
+                .to_request(),
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::UNAUTHORIZED);
+}
