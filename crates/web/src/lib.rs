@@ -5,6 +5,7 @@
 //!
 //! Architecture invariant: the only crate that knows actix. It knows no database.
 
+mod assets;
 pub mod error;
 mod extract;
 mod health;
@@ -21,7 +22,7 @@ use actix_session::config::{PersistentSession, TtlExtensionPolicy};
 use actix_web::cookie::{Key, SameSite};
 use actix_web::web;
 use planpush_app::{
-    AccessCache, Admin, Health, IdentityProvider, Ports, Push, SignIn, Tokens, WebSessions,
+    AccessCache, Admin, Health, IdentityProvider, Plans, Ports, Push, SignIn, Tokens, WebSessions,
 };
 use planpush_document::SanitizeOptions;
 use planpush_identity::SessionPolicy;
@@ -63,6 +64,7 @@ pub struct AppState {
     pub admin: Arc<Admin>,
     pub sessions: Arc<WebSessions>,
     pub push: Arc<Push>,
+    pub plans: Arc<Plans>,
     pub mode: SignInMode,
     pub settings: WebSettings,
     pub limits: Arc<RateLimits>,
@@ -78,6 +80,7 @@ impl AppState {
             tokens: Arc::new(Tokens::new(ports.clone(), access.clone())),
             admin: Arc::new(Admin::new(ports.clone(), access.clone())),
             push: Arc::new(Push::new(ports.clone(), settings.sanitize)),
+            plans: Arc::new(Plans::new(ports.clone())),
             sessions: Arc::new(WebSessions::new(
                 ports,
                 access.clone(),

@@ -1,8 +1,12 @@
 //! Server-rendered pages (maud): functions from view models to markup. Every value is escaped by maud.
 
-use maud::{DOCTYPE, Markup, html};
+use chrono::{DateTime, Utc};
+use maud::{DOCTYPE, Markup, PreEscaped, html};
+use planpush_app::PlanPage;
 
-/// The page frame. No inline script; styles come later with the design system.
+use crate::assets;
+
+/// The page frame: our stylesheet, no inline script or style.
 pub fn layout(title: &str, body: Markup) -> Markup {
     html! {
         (DOCTYPE)
@@ -11,6 +15,7 @@ pub fn layout(title: &str, body: Markup) -> Markup {
                 meta charset="utf-8";
                 meta name="viewport" content="width=device-width, initial-scale=1";
                 title { (title) " · PlanPush" }
+                link rel="stylesheet" href=(assets::url("plan.css"));
             }
             body {
                 main { (body) }
@@ -66,6 +71,67 @@ pub fn activate(login: &str, user_code: &str, error: Option<&str>) -> Markup {
                 button type="submit" name="action" value="approve" { "Approve" }
                 " "
                 button type="submit" name="action" value="deny" { "Deny" }
+            }
+        },
+    )
+}
+
+/// "4 min ago", "3 h ago", "2 days ago".
+pub fn ago(then: DateTime<Utc>, now: DateTime<Utc>) -> String {
+    let secs = (now - then).num_seconds().max(0);
+    match secs {
+        0..=59 => "just now".into(),
+        60..=3599 => format!("{} min ago", secs / 60),
+        3600..=86_399 => format!("{} h ago", secs / 3600),
+        _ => format!("{} days ago", secs / 86_400),
+    }
+}
+
+/// A plan page: header, the sanitized document, the version history.
+pub fn plan_page(page: &PlanPage, now: DateTime<Utc>) -> Markup {
+    let plan = &page.plan;
+    let latest = plan.current_version;
+    let shown_meta = page.history.iter().find(|m| m.number == page.shown);
+    layout(
+        &plan.title,
+        html! {
+            header class="pp-header" {
+                h1 { (plan.title) }
+                p class="pp-meta" {
+                    "Pushed by " strong { (page.pushed_by) }
+                    @if let Some(m) = shown_meta { " · " time datetime=(m.pushed_at.to_rfc3339()) { (ago(m.pushed_at, now)) } }
+                    " · v" (page.shown.get())
+                    " · " (plan.visibility.as_str())
+                    @if plan.is_archived() { " · archived" }
+                }
+            }
+            @if page.shown.get() != latest {
+                p class="pp-banner" role="status" {
+                    "You are viewing version " (page.shown.get()) " of " (latest) ". "
+                    a href={ "/p/" (plan.slug) } { "See the latest version" }
+                }
+            }
+            @match &page.version {
+                Some(v) => { article class="pp-document" { (PreEscaped(&v.html)) } }
+                None => { p class="pp-banner" { "The content of this version has expired (versions are kept for a limited time). Its history remains below." } }
+            }
+            nav class="pp-history" aria-label="Version history" {
+                h2 { "History" }
+                ol reversed {
+                    @for m in page.history.iter().rev() {
+                        li value=(m.number.get()) {
+                            @if m.purged_at.is_some() {
+                                span class="pp-expired" { "v" (m.number.get()) " · expired" }
+                            } @else {
+                                a href={ "/p/" (plan.slug) "?v=" (m.number.get()) } { "v" (m.number.get()) }
+                            }
+                            " · " time datetime=(m.pushed_at.to_rfc3339()) { (ago(m.pushed_at, now)) }
+                            @if !m.changes.is_empty() {
+                                " · " (m.changes.added.len()) " added, " (m.changes.changed.len()) " changed, " (m.changes.removed.len()) " removed"
+                            }
+                        }
+                    }
+                }
             }
         },
     )

@@ -2,6 +2,7 @@
 
 mod auth;
 mod device;
+mod plans;
 mod push;
 mod tokens;
 mod users;
@@ -18,6 +19,8 @@ pub(crate) fn configure(cfg: &mut web::ServiceConfig) {
     auth::routes(cfg);
     device::routes(cfg);
     push::routes(cfg);
+    plans::routes(cfg);
+    crate::assets::routes(cfg);
     tokens::routes(cfg);
     users::routes(cfg);
 }

@@ -9,6 +9,7 @@ mod audit;
 mod authz_matrix;
 mod device;
 mod health;
+mod plans;
 mod push;
 mod sessions;
 mod signin;

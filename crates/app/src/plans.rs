@@ -1,0 +1,267 @@
+//! Reading plans and their lifecycle: who may see, publish, archive and delete what.
+//!
+//! Visibility: published plans are visible to everyone signed in; private plans to their owner and to
+//! roles that may view others' private plans. A plan one may not see is *not found* — never
+//! "forbidden" — so its existence does not leak.
+
+use std::net::IpAddr;
+
+use chrono::{DateTime, Utc};
+use planpush_audit::{AuditAction, AuditEvent};
+use planpush_plans::{Plan, PlanFilter, PlanId, PlanRepoError, PlanScope, Slug, Visibility};
+use planpush_roles::{Capability, Ownership};
+use planpush_versions::{Version, VersionMeta, VersionNumber, VersionRepoError};
+
+use crate::{Auditor, Ports, Principal};
+
+/// Errors of the plan use cases.
+#[derive(Debug, thiserror::Error)]
+pub enum PlanError {
+    /// Unknown, deleted, or not visible to the caller.
+    #[error("no session with this id or name")]
+    NotFound,
+    #[error("this version does not exist")]
+    VersionNotFound,
+    /// The caller can see the plan but may not do this to it.
+    #[error("{0}")]
+    Forbidden(&'static str),
+    #[error(transparent)]
+    Unknown(#[from] anyhow::Error),
+}
+
+/// A plan page: the plan, the version shown and the history.
+#[derive(Debug, Clone)]
+pub struct PlanPage {
+    pub plan: Plan,
+    /// The version shown; `None` when the requested version's content has expired.
+    pub version: Option<Version>,
+    pub shown: VersionNumber,
+    pub history: Vec<VersionMeta>,
+    /// Login of whoever pushed the version shown.
+    pub pushed_by: String,
+}
+
+/// One plan's info for the dashboard and the API.
+#[derive(Debug, Clone)]
+pub struct PlanInfo {
+    pub plan: Plan,
+    pub history: Vec<VersionMeta>,
+    pub open_comments: u64,
+}
+
+pub struct Plans {
+    ports: Ports,
+    audit: Auditor,
+}
+
+fn unknown(e: impl Into<anyhow::Error>) -> PlanError {
+    PlanError::Unknown(e.into())
+}
+
+/// Whether `p` may see `plan`.
+pub fn can_see(p: &Principal, plan: &Plan) -> bool {
+    !plan.is_deleted()
+        && match plan.visibility {
+            Visibility::Published => p.can(Capability::ViewPublished, Ownership::Others),
+            Visibility::Private => {
+                plan.owner_id == p.user_id
+                    || p.can(Capability::ViewOthersPrivate, Ownership::Others)
+            }
+        }
+}
+
+impl Plans {
+    pub fn new(ports: Ports) -> Self {
+        let audit = Auditor::new(ports.clone());
+        Self { ports, audit }
+    }
+
+    async fn visible(&self, p: &Principal, id: PlanId) -> Result<Plan, PlanError> {
+        match self.ports.plans.get(id).await {
+            Ok(plan) if can_see(p, &plan) => Ok(plan),
+            Ok(_) | Err(PlanRepoError::NotFound) => Err(PlanError::NotFound),
+            Err(e) => Err(unknown(e)),
+        }
+    }
+
+    /// The plan page for `slug`, at version `v` (default: the current one).
+    pub async fn page(
+        &self,
+        p: &Principal,
+        slug: &str,
+        v: Option<u32>,
+    ) -> Result<PlanPage, PlanError> {
+        let slug = Slug::parse(slug).map_err(|_| PlanError::NotFound)?;
+        let plan = self
+            .ports
+            .plans
+            .find_by_slug(&slug)
+            .await
+            .map_err(unknown)?
+            .filter(|plan| can_see(p, plan))
+            .ok_or(PlanError::NotFound)?;
+        let history = self
+            .ports
+            .versions
+            .history(plan.id)
+            .await
+            .map_err(unknown)?;
+        let shown = match v {
+            Some(n) => VersionNumber::new(n).map_err(|_| PlanError::VersionNotFound)?,
+            None => {
+                VersionNumber::new(plan.current_version).map_err(|_| PlanError::VersionNotFound)?
+            }
+        };
+        if !history.iter().any(|m| m.number == shown) {
+            return Err(PlanError::VersionNotFound);
+        }
+        let version = match self.ports.versions.get(plan.id, shown).await {
+            Ok(v) => Some(v),
+            Err(VersionRepoError::NotFound) => None,
+            Err(e) => return Err(unknown(e)),
+        };
+        let pusher = history
+            .iter()
+            .find(|m| m.number == shown)
+            .map(|m| m.pushed_by);
+        let pushed_by = match pusher {
+            Some(id) => self
+                .ports
+                .users
+                .get(id)
+                .await
+                .map(|u| u.login)
+                .unwrap_or_else(|_| "unknown".into()),
+            None => "unknown".into(),
+        };
+        Ok(PlanPage {
+            plan,
+            version,
+            shown,
+            history,
+            pushed_by,
+        })
+    }
+
+    /// Role-scoped listing: admins and project managers see every plan; others see their own and the
+    /// published ones.
+    pub async fn list(
+        &self,
+        p: &Principal,
+        include_archived: bool,
+    ) -> Result<Vec<Plan>, PlanError> {
+        let scope = if p.can(Capability::ViewOthersPrivate, Ownership::Others) {
+            PlanScope::All
+        } else {
+            PlanScope::OwnedOrPublished(p.user_id)
+        };
+        self.ports
+            .plans
+            .list(PlanFilter {
+                scope,
+                include_archived,
+            })
+            .await
+            .map_err(unknown)
+    }
+
+    pub async fn info(&self, p: &Principal, id: PlanId) -> Result<PlanInfo, PlanError> {
+        let plan = self.visible(p, id).await?;
+        let history = self.ports.versions.history(id).await.map_err(unknown)?;
+        let open_comments = self.ports.comments.count_open(id).await.map_err(unknown)?;
+        Ok(PlanInfo {
+            plan,
+            history,
+            open_comments,
+        })
+    }
+
+    fn may_manage(p: &Principal, plan: &Plan) -> Result<(), PlanError> {
+        if p.can(Capability::PublishArchive, p.ownership_of(plan.owner_id)) {
+            Ok(())
+        } else {
+            Err(PlanError::Forbidden(
+                "only the owner, an admin or a project manager can publish or archive this plan",
+            ))
+        }
+    }
+
+    /// Publishes a private plan (one-way).
+    pub async fn publish(
+        &self,
+        p: &Principal,
+        id: PlanId,
+        ip: Option<IpAddr>,
+        now: DateTime<Utc>,
+    ) -> Result<Plan, PlanError> {
+        let mut plan = self.visible(p, id).await?;
+        Self::may_manage(p, &plan)?;
+        if plan.publish(now).map_err(|e| unknown(anyhow::anyhow!(e)))? {
+            self.ports.plans.update(&plan).await.map_err(unknown)?;
+            self.audit
+                .record(
+                    AuditEvent::new(AuditAction::PlanPublished, Some(p.user_id), now)
+                        .target("plan", id)
+                        .ip(ip),
+                )
+                .await;
+        }
+        Ok(plan)
+    }
+
+    pub async fn set_archived(
+        &self,
+        p: &Principal,
+        id: PlanId,
+        archived: bool,
+        ip: Option<IpAddr>,
+        now: DateTime<Utc>,
+    ) -> Result<Plan, PlanError> {
+        let mut plan = self.visible(p, id).await?;
+        Self::may_manage(p, &plan)?;
+        if plan
+            .set_archived(archived, now)
+            .map_err(|e| unknown(anyhow::anyhow!(e)))?
+        {
+            self.ports.plans.update(&plan).await.map_err(unknown)?;
+            let action = if archived {
+                AuditAction::PlanArchived
+            } else {
+                AuditAction::PlanUnarchived
+            };
+            self.audit
+                .record(
+                    AuditEvent::new(action, Some(p.user_id), now)
+                        .target("plan", id)
+                        .ip(ip),
+                )
+                .await;
+        }
+        Ok(plan)
+    }
+
+    /// Soft-deletes (admins only): the plan answers 404 from now on and its name is free again.
+    pub async fn delete(
+        &self,
+        p: &Principal,
+        id: PlanId,
+        ip: Option<IpAddr>,
+        now: DateTime<Utc>,
+    ) -> Result<(), PlanError> {
+        let mut plan = self.visible(p, id).await?;
+        if !p.can(Capability::DeletePlans, p.ownership_of(plan.owner_id)) {
+            return Err(PlanError::Forbidden("only admins can delete plans"));
+        }
+        plan.delete(now).map_err(|e| unknown(anyhow::anyhow!(e)))?;
+        self.ports.plans.update(&plan).await.map_err(unknown)?;
+        self.audit
+            .record(
+                AuditEvent::new(AuditAction::PlanDeleted, Some(p.user_id), now)
+                    .target("plan", id)
+                    .ip(ip)
+                    .detail("slug", plan.slug.as_str()),
+            )
+            .await;
+        Ok(())
+    }
+}

@@ -1,0 +1,60 @@
+//! Static assets, embedded in the binary and served under content-hashed names with a year-long
+//! immutable cache: a new build changes the name, so no client ever sees a stale stylesheet.
+
+use std::sync::OnceLock;
+
+use actix_web::http::header;
+use actix_web::{HttpResponse, web};
+use sha2::{Digest, Sha256};
+
+struct Asset {
+    name: &'static str,
+    ext: &'static str,
+    content_type: &'static str,
+    body: &'static str,
+}
+
+const ASSETS: &[Asset] = &[Asset {
+    name: "plan",
+    ext: "css",
+    content_type: "text/css; charset=utf-8",
+    body: include_str!("../../../assets/plan.css"),
+}];
+
+/// `(url path, asset)` pairs, hashed once.
+fn table() -> &'static Vec<(String, &'static Asset)> {
+    static TABLE: OnceLock<Vec<(String, &'static Asset)>> = OnceLock::new();
+    TABLE.get_or_init(|| {
+        ASSETS
+            .iter()
+            .map(|a| {
+                let hash = hex::encode(&Sha256::digest(a.body.as_bytes())[..6]);
+                (format!("/assets/{}.{hash}.{}", a.name, a.ext), a)
+            })
+            .collect()
+    })
+}
+
+/// The URL of an asset by its base name (`plan.css`).
+pub fn url(file: &str) -> &'static str {
+    table()
+        .iter()
+        .find(|(_, a)| format!("{}.{}", a.name, a.ext) == file)
+        .map_or("/assets/missing", |(u, _)| u.as_str())
+}
+
+pub(crate) fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.route("/assets/{file}", web::get().to(serve));
+}
+
+async fn serve(path: web::Path<String>) -> HttpResponse {
+    let wanted = format!("/assets/{}", path.into_inner());
+    match table().iter().find(|(u, _)| *u == wanted) {
+        Some((_, a)) => HttpResponse::Ok()
+            .insert_header((header::CONTENT_TYPE, a.content_type))
+            .insert_header((header::CACHE_CONTROL, "public, max-age=31536000, immutable"))
+            .insert_header(("x-content-type-options", "nosniff"))
+            .body(a.body),
+        None => HttpResponse::NotFound().finish(),
+    }
+}

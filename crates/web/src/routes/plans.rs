@@ -1,0 +1,215 @@
+//! Plans: the page `/p/{slug}` and the lifecycle API `/api/sessions…`.
+
+use actix_web::http::{StatusCode, header};
+use actix_web::{HttpRequest, HttpResponse, web};
+use chrono::Utc;
+use planpush_app::{PlanError, PlanInfo};
+use planpush_plans::{Plan, PlanId};
+use serde::Deserialize;
+use serde_json::json;
+
+use crate::error::ApiError;
+use crate::extract::{ApiUser, MaybeUser, client_ip};
+use crate::{AppState, views};
+
+pub(super) fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.route("/p/{slug}", web::get().to(page))
+        .route("/api/sessions", web::get().to(list))
+        .route("/api/sessions/{id}", web::get().to(info))
+        .route("/api/sessions/{id}", web::delete().to(delete))
+        .route("/api/sessions/{id}/publish", web::post().to(publish))
+        .route("/api/sessions/{id}/archive", web::patch().to(archive));
+}
+
+/// The Content-Security-Policy of every page: only this server's own stylesheets and scripts, no
+/// inline script at all, no plugins, no framing, no `<base>` tricks, forms only to ourselves.
+pub(crate) fn csp(remote_images: bool) -> String {
+    let img = if remote_images {
+        "img-src 'self' data: https:"
+    } else {
+        "img-src 'self' data:"
+    };
+    format!(
+        "default-src 'none'; script-src 'self'; style-src 'self'; {img}; font-src 'self'; connect-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'"
+    )
+}
+
+fn html_page(state: &AppState, status: StatusCode, markup: maud::Markup) -> HttpResponse {
+    HttpResponse::build(status)
+        .content_type("text/html; charset=utf-8")
+        .insert_header((
+            header::CONTENT_SECURITY_POLICY,
+            csp(state.settings.sanitize.allow_remote_images),
+        ))
+        .insert_header(("x-content-type-options", "nosniff"))
+        .insert_header(("referrer-policy", "same-origin"))
+        .insert_header((header::CACHE_CONTROL, "private, no-cache"))
+        .body(markup.into_string())
+}
+
+#[derive(Deserialize)]
+struct PageQuery {
+    v: Option<u32>,
+}
+
+/// `GET /p/{slug}[?v=N]`. Unknown, deleted and invisible plans get the same 404 page.
+async fn page(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    user: MaybeUser,
+    slug: web::Path<String>,
+    q: web::Query<PageQuery>,
+) -> HttpResponse {
+    let Some(p) = user.0 else {
+        let back = req
+            .uri()
+            .path_and_query()
+            .map_or("/".to_owned(), |pq| pq.to_string());
+        let target = format!(
+            "/auth/login?redirect_to={}",
+            url::form_urlencoded::byte_serialize(back.as_bytes()).collect::<String>()
+        );
+        return HttpResponse::SeeOther()
+            .insert_header((header::LOCATION, target))
+            .finish();
+    };
+    match state.plans.page(&p, &slug, q.v).await {
+        Ok(page) => html_page(&state, StatusCode::OK, views::plan_page(&page, Utc::now())),
+        Err(PlanError::Unknown(e)) => {
+            let _ = ApiError::internal(e);
+            html_page(
+                &state,
+                StatusCode::INTERNAL_SERVER_ERROR,
+                views::message("Something went wrong", "Try again in a moment.", None),
+            )
+        }
+        Err(_) => html_page(
+            &state,
+            StatusCode::NOT_FOUND,
+            views::message(
+                "Plan not found",
+                "There is no plan here, or you do not have access to it.",
+                Some(("/", "Home")),
+            ),
+        ),
+    }
+}
+
+impl From<PlanError> for ApiError {
+    fn from(e: PlanError) -> Self {
+        match e {
+            PlanError::NotFound => ApiError::not_found("session_not_found", e.to_string()),
+            PlanError::VersionNotFound => ApiError::not_found("version_not_found", e.to_string()),
+            PlanError::Forbidden(m) => ApiError::new(StatusCode::FORBIDDEN, "forbidden", m),
+            PlanError::Unknown(e) => ApiError::internal(e),
+        }
+    }
+}
+
+fn plan_json(state: &AppState, p: &Plan) -> serde_json::Value {
+    json!({
+        "session_id": p.id,
+        "name": p.slug.as_str(),
+        "title": p.title,
+        "url": format!("{}/p/{}", state.settings.base_url, p.slug),
+        "owner_id": p.owner_id,
+        "visibility": p.visibility.as_str(),
+        "version": p.current_version,
+        "created_at": p.created_at,
+        "updated_at": p.updated_at,
+        "published_at": p.published_at,
+        "archived": p.archived_at.is_some(),
+        "archived_at": p.archived_at,
+    })
+}
+
+fn plan_id(raw: &str) -> Result<PlanId, ApiError> {
+    PlanId::parse(raw)
+        .map_err(|_| ApiError::not_found("session_not_found", "no session with this id or name"))
+}
+
+#[derive(Deserialize)]
+struct ListQuery {
+    archived: Option<bool>,
+}
+
+async fn list(
+    state: web::Data<AppState>,
+    ApiUser(p): ApiUser,
+    q: web::Query<ListQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let plans = state.plans.list(&p, q.archived.unwrap_or(false)).await?;
+    Ok(HttpResponse::Ok()
+        .json(json!({"sessions": plans.iter().map(|x| plan_json(&state, x)).collect::<Vec<_>>()})))
+}
+
+async fn info(
+    state: web::Data<AppState>,
+    ApiUser(p): ApiUser,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let PlanInfo {
+        plan,
+        history,
+        open_comments,
+    } = state.plans.info(&p, plan_id(&id)?).await?;
+    let mut body = plan_json(&state, &plan);
+    body["open_comments"] = open_comments.into();
+    body["versions"] = history
+        .iter()
+        .map(|m| json!({"version": m.number.get(), "title": m.title, "pushed_by": m.pushed_by, "pushed_at": m.pushed_at, "expired": m.purged_at.is_some(), "changes": {"added": m.changes.added, "removed": m.changes.removed, "changed": m.changes.changed}}))
+        .collect::<Vec<_>>()
+        .into();
+    Ok(HttpResponse::Ok().json(body))
+}
+
+async fn publish(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    ApiUser(p): ApiUser,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let plan = state
+        .plans
+        .publish(&p, plan_id(&id)?, client_ip(&req, &state), Utc::now())
+        .await?;
+    Ok(HttpResponse::Ok().json(plan_json(&state, &plan)))
+}
+
+#[derive(Deserialize)]
+struct ArchiveBody {
+    archived: bool,
+}
+
+async fn archive(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    ApiUser(p): ApiUser,
+    id: web::Path<String>,
+    body: web::Json<ArchiveBody>,
+) -> Result<HttpResponse, ApiError> {
+    let plan = state
+        .plans
+        .set_archived(
+            &p,
+            plan_id(&id)?,
+            body.archived,
+            client_ip(&req, &state),
+            Utc::now(),
+        )
+        .await?;
+    Ok(HttpResponse::Ok().json(plan_json(&state, &plan)))
+}
+
+async fn delete(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    ApiUser(p): ApiUser,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    state
+        .plans
+        .delete(&p, plan_id(&id)?, client_ip(&req, &state), Utc::now())
+        .await?;
+    Ok(HttpResponse::NoContent().finish())
+}

@@ -1,0 +1,381 @@
+//! Plan pages and the lifecycle API, and the plan rows of the authorization matrix: every route ×
+//! role × owner/non-owner × private/published, expected status generated from the matrix.
+
+use actix_web::http::{Method, StatusCode, header};
+use chrono::Utc;
+use planpush_identity::UserId;
+use planpush_plans::{Plan, Slug, Visibility};
+use planpush_roles::{Capability, Ownership, Role, allowed};
+use planpush_versions::{Commit, SourceFormat, Version};
+
+use crate::harness::{Browser, Mode, test_app};
+
+/// Stores a plan with one version directly through the ports.
+async fn plan(ports: &planpush_app::Ports, owner: UserId, slug: &str, vis: Visibility) -> Plan {
+    let now = Utc::now();
+    let mut p = Plan::new(
+        Slug::parse(slug).unwrap(),
+        &format!("Plan {slug}"),
+        owner,
+        vis,
+        now,
+    )
+    .unwrap();
+    p.record_version(1, &p.title.clone(), now).unwrap();
+    let html = format!(
+        "<h1>Plan {slug}</h1><section data-anchor=\"flow\"><h2>Flow</h2><p>body of {slug}</p></section>"
+    );
+    let idx = planpush_document::section_index(&html);
+    let v = Version::next_after(
+        None,
+        p.id,
+        &p.title,
+        SourceFormat::Html,
+        html.clone(),
+        html,
+        idx,
+        owner,
+        now,
+    );
+    ports
+        .versions
+        .commit(Commit::NewPlan {
+            plan: &p,
+            version: &v,
+        })
+        .await
+        .unwrap();
+    p
+}
+
+#[actix_web::test]
+async fn the_plan_page_its_versions_and_its_headers() {
+    let app = test_app(Mode::Dev).await;
+    let (mut ada, ada_id) = app.user_with("ada", &[Role::Developer]).await;
+    let token = app
+        .send(
+            &mut ada,
+            Method::POST,
+            "/api/tokens",
+            None,
+            Some(serde_json::json!({"label": "cli"})),
+        )
+        .await
+        .json()["token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let push = |body: &'static str| {
+        actix_web::test::TestRequest::post()
+            .uri("/api/push")
+            .insert_header((header::AUTHORIZATION, format!("Bearer {token}")))
+            .insert_header((header::CONTENT_TYPE, "text/markdown"))
+            .insert_header(("x-session-name", "auth-redesign"))
+            .set_payload(body)
+            .to_request()
+    };
+    app.call(
+        &mut Browser::default(),
+        push("# Auth & <b>Sessions</b>\n\n## Flow\n\nv1 text <script>alert(1)</script>\n"),
+    )
+    .await;
+    app.call(
+        &mut Browser::default(),
+        push("# Auth & <b>Sessions</b>\n\n## Flow\n\nv2 text\n"),
+    )
+    .await;
+
+    let res = app.get(&mut ada, "/p/auth-redesign").await;
+    assert_eq!(res.status, StatusCode::OK);
+    assert!(
+        res.body.contains("v2 text") && res.body.contains("· v2"),
+        "{}",
+        res.body
+    );
+    assert!(
+        res.body.contains("<h1>Auth &amp; Sessions</h1>") && !res.body.contains("&amp;amp;"),
+        "the title is text, escaped exactly once: {}",
+        res.body
+    );
+    let csp = res
+        .headers
+        .get(header::CONTENT_SECURITY_POLICY)
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .to_owned();
+    for d in [
+        "default-src 'none'",
+        "script-src 'self'",
+        "object-src 'none'",
+        "base-uri 'none'",
+        "frame-ancestors 'none'",
+        "form-action 'self'",
+    ] {
+        assert!(csp.contains(d), "{d} missing from {csp}");
+    }
+    assert!(
+        !res.body.contains("<script"),
+        "no script at all in the page"
+    );
+    let css = res
+        .body
+        .split("href=\"/assets/plan.")
+        .nth(1)
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap()
+        .to_owned();
+    let asset = app
+        .get(&mut Browser::default(), &format!("/assets/plan.{css}"))
+        .await;
+    assert_eq!(asset.status, StatusCode::OK);
+    assert!(
+        asset
+            .headers
+            .get(header::CACHE_CONTROL)
+            .unwrap()
+            .to_str()
+            .unwrap()
+            .contains("immutable")
+    );
+    assert_eq!(
+        app.get(&mut Browser::default(), "/assets/plan.0000.css")
+            .await
+            .status,
+        StatusCode::NOT_FOUND
+    );
+
+    let old = app.get(&mut ada, "/p/auth-redesign?v=1").await;
+    assert!(
+        old.body.contains("You are viewing version 1 of 2")
+            && old.body.contains("v1 text")
+            && !old.body.contains("alert(1)"),
+        "{}",
+        old.body
+    );
+    assert_eq!(
+        app.get(&mut ada, "/p/auth-redesign?v=9").await.status,
+        StatusCode::NOT_FOUND
+    );
+    let anon = app.get(&mut Browser::default(), "/p/auth-redesign").await;
+    assert_eq!(anon.status, StatusCode::SEE_OTHER);
+    assert!(
+        anon.location()
+            .starts_with("/auth/login?redirect_to=%2Fp%2Fauth-redesign")
+    );
+    let _ = ada_id;
+}
+
+#[actix_web::test]
+async fn lifecycle_publish_archive_delete() {
+    let app = test_app(Mode::Dev).await;
+    let (mut ada, ada_id) = app.user_with("ada", &[Role::Developer]).await;
+    let (mut boss, _) = app.user_with("boss", &[Role::Admin]).await;
+    let p = plan(&app.ports, ada_id, "secret", Visibility::Private).await;
+    let id = p.id.to_string();
+
+    let list = app.get(&mut ada, "/api/sessions").await.json();
+    assert_eq!(list["sessions"][0]["name"], "secret");
+    let res = app
+        .send(
+            &mut ada,
+            Method::POST,
+            &format!("/api/sessions/{id}/publish"),
+            None,
+            None,
+        )
+        .await;
+    assert_eq!(
+        (res.status, res.json()["visibility"].as_str()),
+        (StatusCode::OK, Some("published"))
+    );
+    let res = app
+        .send(
+            &mut ada,
+            Method::PATCH,
+            &format!("/api/sessions/{id}/archive"),
+            None,
+            Some(serde_json::json!({"archived": true})),
+        )
+        .await;
+    assert_eq!(res.json()["archived"], true);
+    assert!(
+        app.get(&mut ada, "/api/sessions").await.json()["sessions"]
+            .as_array()
+            .unwrap()
+            .is_empty(),
+        "archived plans are hidden by default"
+    );
+    assert_eq!(
+        app.get(&mut ada, "/api/sessions?archived=true")
+            .await
+            .json()["sessions"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+    app.send(
+        &mut ada,
+        Method::PATCH,
+        &format!("/api/sessions/{id}/archive"),
+        None,
+        Some(serde_json::json!({"archived": false})),
+    )
+    .await;
+    let info = app
+        .get(&mut ada, &format!("/api/sessions/{id}"))
+        .await
+        .json();
+    assert_eq!(
+        (
+            info["versions"][0]["version"].clone(),
+            info["open_comments"].clone()
+        ),
+        (serde_json::json!(1), serde_json::json!(0))
+    );
+
+    assert_eq!(
+        app.send(
+            &mut ada,
+            Method::DELETE,
+            &format!("/api/sessions/{id}"),
+            None,
+            None
+        )
+        .await
+        .status,
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        app.send(
+            &mut boss,
+            Method::DELETE,
+            &format!("/api/sessions/{id}"),
+            None,
+            None
+        )
+        .await
+        .status,
+        StatusCode::NO_CONTENT
+    );
+    assert_eq!(
+        app.get(&mut ada, "/p/secret").await.status,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        app.get(&mut ada, &format!("/api/sessions/{id}"))
+            .await
+            .status,
+        StatusCode::NOT_FOUND
+    );
+    plan(&app.ports, ada_id, "secret", Visibility::Published).await;
+    assert_eq!(
+        app.get(&mut ada, "/p/secret").await.status,
+        StatusCode::OK,
+        "a deleted plan's name is free again"
+    );
+}
+
+struct PlanRoute {
+    method: Method,
+    path: &'static str,
+    body: Option<&'static str>,
+    /// `None`: seeing the plan is enough.
+    needs: Option<Capability>,
+    ok: StatusCode,
+}
+
+const PLAN_ROUTES: &[PlanRoute] = &[
+    PlanRoute {
+        method: Method::GET,
+        path: "/p/{slug}",
+        body: None,
+        needs: None,
+        ok: StatusCode::OK,
+    },
+    PlanRoute {
+        method: Method::GET,
+        path: "/p/{slug}?v=1",
+        body: None,
+        needs: None,
+        ok: StatusCode::OK,
+    },
+    PlanRoute {
+        method: Method::GET,
+        path: "/api/sessions/{id}",
+        body: None,
+        needs: None,
+        ok: StatusCode::OK,
+    },
+    PlanRoute {
+        method: Method::POST,
+        path: "/api/sessions/{id}/publish",
+        body: None,
+        needs: Some(Capability::PublishArchive),
+        ok: StatusCode::OK,
+    },
+    PlanRoute {
+        method: Method::PATCH,
+        path: "/api/sessions/{id}/archive",
+        body: Some(r#"{"archived":true}"#),
+        needs: Some(Capability::PublishArchive),
+        ok: StatusCode::OK,
+    },
+    PlanRoute {
+        method: Method::DELETE,
+        path: "/api/sessions/{id}",
+        body: None,
+        needs: Some(Capability::DeletePlans),
+        ok: StatusCode::NO_CONTENT,
+    },
+];
+
+#[actix_web::test]
+async fn plan_routes_for_every_role_owner_and_visibility() {
+    let mut failures = vec![];
+    for role in [Role::Admin, Role::ProjectManager, Role::Developer, Role::Qa] {
+        for own in [Ownership::Own, Ownership::Others] {
+            for vis in [Visibility::Private, Visibility::Published] {
+                for route in PLAN_ROUTES {
+                    let app = test_app(Mode::Dev).await;
+                    let (_, other) = app.user_with("other", &[Role::Developer]).await;
+                    let (mut b, me) = app.user_with("caller", &[role]).await;
+                    let owner = if own == Ownership::Own { me } else { other };
+                    let p = plan(&app.ports, owner, "target", vis).await;
+                    let path = route
+                        .path
+                        .replace("{slug}", "target")
+                        .replace("{id}", &p.id.to_string());
+                    let res = app
+                        .send(
+                            &mut b,
+                            route.method.clone(),
+                            &path,
+                            None,
+                            route.body.map(|s| serde_json::from_str(s).unwrap()),
+                        )
+                        .await;
+                    let visible = vis == Visibility::Published
+                        || own == Ownership::Own
+                        || allowed(&[role], Capability::ViewOthersPrivate, Ownership::Others);
+                    let want = match route.needs {
+                        _ if !visible => StatusCode::NOT_FOUND,
+                        None => route.ok,
+                        Some(cap) if allowed(&[role], cap, own) => route.ok,
+                        Some(_) => StatusCode::FORBIDDEN,
+                    };
+                    if res.status != want {
+                        failures.push(format!(
+                            "{} {} as {role:?} {own:?} {vis:?}: got {} want {want}",
+                            route.method, route.path, res.status
+                        ));
+                    }
+                }
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
