@@ -1,11 +1,15 @@
 use chrono::{DateTime, Duration, Utc};
+use planpush_versions::RetentionPolicy;
 
 use crate::Ports;
 
-/// Periodic clean-up of expired rows: web sessions, device grants, tokens and cache entries.
+/// Periodic clean-up of expired rows: web sessions, device grants, tokens and cache entries, and
+/// the content of version snapshots past `VERSION_RETENTION_DAYS` (never a plan's current version;
+/// the metadata stays so history says "expired").
 #[derive(Clone)]
 pub struct Maintenance {
     ports: Ports,
+    retention: RetentionPolicy,
 }
 
 /// How many rows one sweep removed.
@@ -15,11 +19,12 @@ pub struct Swept {
     pub device_grants: u64,
     pub tokens: u64,
     pub cache_entries: u64,
+    pub version_snapshots: u64,
 }
 
 impl Maintenance {
-    pub fn new(ports: Ports) -> Self {
-        Self { ports }
+    pub fn new(ports: Ports, retention: RetentionPolicy) -> Self {
+        Self { ports, retention }
     }
 
     /// Deletes what expired before `now`. Expired tokens are kept a day longer, so a client that
@@ -38,6 +43,11 @@ impl Maintenance {
                 .delete_expired(now - Duration::days(1))
                 .await?,
             cache_entries: self.ports.kv.purge_expired(now).await?,
+            version_snapshots: self
+                .ports
+                .versions
+                .purge_before(self.retention.cutoff(now), now)
+                .await?,
         })
     }
 }

@@ -164,7 +164,10 @@ fn serve(config: Config, store: Arc<Store>) -> Result<(), Fatal> {
         settings,
         RateLimits::new(),
     );
-    let maintenance = Maintenance::new(ports);
+    let maintenance = Maintenance::new(
+        ports,
+        planpush_versions::RetentionPolicy::days(config.version_retention_days),
+    );
     let addr = config.socket_addr();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

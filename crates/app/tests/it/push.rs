@@ -256,3 +256,72 @@ async fn bad_bodies_are_refused_and_scripts_never_stored() {
     );
     assert_eq!(v.sections.entries()[0].anchor.as_str(), "a");
 }
+
+#[tokio::test]
+async fn retention_purges_old_snapshots_but_never_the_current_one() {
+    use planpush_app::{Maintenance, Plans};
+    use planpush_versions::RetentionPolicy;
+
+    let ports = planpush_app::fake::ports();
+    let ada = principal(&ports, "ada", Role::Developer).await;
+    let push = Push::new(ports.clone(), SanitizeOptions::default());
+    let named = |body: &str| PushRequest {
+        name: Some("kept".into()),
+        ..md(body)
+    };
+    push.push(&ada, named(DOC), None, t(0)).await.unwrap();
+    push.push(&ada, named(&DOC.replace("JWT", "PASETO")), None, t(86_400))
+        .await
+        .unwrap();
+    let lonely = push
+        .push(
+            &ada,
+            PushRequest {
+                name: Some("lonely".into()),
+                ..md(DOC)
+            },
+            None,
+            t(0),
+        )
+        .await
+        .unwrap();
+
+    let sweep = Maintenance::new(ports.clone(), RetentionPolicy::days(90));
+    assert_eq!(
+        sweep.sweep(t(89 * 86_400)).await.unwrap().version_snapshots,
+        0,
+        "nothing is 90 days old yet"
+    );
+    assert_eq!(
+        sweep
+            .sweep(t(100 * 86_400))
+            .await
+            .unwrap()
+            .version_snapshots,
+        1,
+        "only v1 of `kept`: current versions stay"
+    );
+
+    let plans = Plans::new(ports.clone());
+    let old = plans.page(&ada, "kept", Some(1)).await.unwrap();
+    assert!(old.version.is_none(), "v1's content has expired");
+    assert_eq!(old.history.len(), 2, "its metadata stays");
+    assert!(old.history[0].purged_at.is_some());
+    assert!(
+        plans
+            .page(&ada, "kept", None)
+            .await
+            .unwrap()
+            .version
+            .is_some()
+    );
+    assert!(
+        plans
+            .page(&ada, lonely.plan.slug.as_str(), None)
+            .await
+            .unwrap()
+            .version
+            .is_some(),
+        "a lone current version is never purged"
+    );
+}

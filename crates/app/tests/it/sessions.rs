@@ -132,7 +132,8 @@ async fn the_sweeper_removes_what_expired() {
         .await
         .unwrap();
 
-    let maintenance = planpush_app::Maintenance::new(ports.clone());
+    let maintenance =
+        planpush_app::Maintenance::new(ports.clone(), planpush_versions::RetentionPolicy::days(90));
     let soon = maintenance
         .sweep(t0() + Duration::minutes(5))
         .await
