@@ -34,7 +34,7 @@ pub use auditor::Auditor;
 pub use health::{Health, NotReady};
 pub use maintenance::{Maintenance, Swept};
 pub use outbox::{OUTBOX_MAX_ATTEMPTS, OutboxMessage, OutboxMessageId, backoff_after};
-pub use plans::{PlanError, PlanInfo, PlanPage, Plans, can_see};
+pub use plans::{DiffPage, PlanError, PlanInfo, PlanPage, Plans, can_see};
 pub use ports::*;
 pub use provider::{AuthorizationRequest, IdentityProvider, ProviderError, VerifiedProfile};
 pub use push::{MAX_DOCUMENT_BYTES, Push, PushError, PushOutcome, PushRequest};

@@ -41,6 +41,15 @@ pub struct PlanPage {
     pub pushed_by: String,
 }
 
+/// `?v=N&diff=M`: what changed from version M to version N, section by section.
+#[derive(Debug, Clone)]
+pub struct DiffPage {
+    pub plan: Plan,
+    pub from: VersionNumber,
+    pub to: VersionNumber,
+    pub rows: Vec<planpush_document::DiffEntry>,
+}
+
 /// One plan's info for the dashboard and the API.
 #[derive(Debug, Clone)]
 pub struct PlanInfo {
@@ -140,6 +149,46 @@ impl Plans {
             shown,
             history,
             pushed_by,
+        })
+    }
+
+    /// The side-by-side diff from version `from` to version `to`. Expired versions cannot be diffed.
+    pub async fn diff(
+        &self,
+        p: &Principal,
+        slug: &str,
+        to: u32,
+        from: u32,
+    ) -> Result<DiffPage, PlanError> {
+        let slug = Slug::parse(slug).map_err(|_| PlanError::NotFound)?;
+        let plan = self
+            .ports
+            .plans
+            .find_by_slug(&slug)
+            .await
+            .map_err(unknown)?
+            .filter(|plan| can_see(p, plan))
+            .ok_or(PlanError::NotFound)?;
+        let number = |n: u32| VersionNumber::new(n).map_err(|_| PlanError::VersionNotFound);
+        let (to, from) = (number(to)?, number(from)?);
+        let load = |n: VersionNumber| {
+            let versions = self.ports.versions.clone();
+            let id = plan.id;
+            async move {
+                match versions.get(id, n).await {
+                    Ok(v) => Ok(v),
+                    Err(VersionRepoError::NotFound) => Err(PlanError::VersionNotFound),
+                    Err(e) => Err(unknown(e)),
+                }
+            }
+        };
+        let (new, old) = (load(to).await?, load(from).await?);
+        let rows = planpush_document::diff(&old.html, &new.html);
+        Ok(DiffPage {
+            plan,
+            from,
+            to,
+            rows,
         })
     }
 

@@ -8,14 +8,18 @@
 //!   `<section data-anchor>` so Markdown plans are commentable like HTML ones.
 //! - [`section_index`] and [`title`]: what the version stores to compute change sets.
 //!
-//! Not here yet (issue #4): Mermaid rendering, the diff view model.
+//! - [`diff`]: the side-by-side, section-by-section view model of two versions.
+//!
+//! Not here yet (issue #4): Mermaid rendering.
 //!
 //! Architecture invariant: pure functions of their input; no I/O, no clock.
 
+mod diff;
 mod index;
 mod markdown;
 mod sanitize;
 
+pub use diff::{DiffEntry, DiffStatus, diff};
 pub use index::{section_index, slugify, title};
 pub use markdown::markdown_to_html;
 pub use sanitize::{SanitizeOptions, sanitize};

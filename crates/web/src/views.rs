@@ -2,7 +2,8 @@
 
 use chrono::{DateTime, Utc};
 use maud::{DOCTYPE, Markup, PreEscaped, html};
-use planpush_app::PlanPage;
+use planpush_app::{DiffPage, PlanPage};
+use planpush_document::DiffStatus;
 
 use crate::assets;
 
@@ -129,6 +130,44 @@ pub fn plan_page(page: &PlanPage, now: DateTime<Utc>) -> Markup {
                             @if !m.changes.is_empty() {
                                 " · " (m.changes.added.len()) " added, " (m.changes.changed.len()) " changed, " (m.changes.removed.len()) " removed"
                             }
+                        }
+                    }
+                }
+            }
+        },
+    )
+}
+
+/// `?v=N&diff=M`: changed sections side by side; added and removed ones on their side.
+pub fn diff_page(d: &DiffPage) -> Markup {
+    let plan = &d.plan;
+    layout(
+        &format!("{} · v{} vs v{}", plan.title, d.from.get(), d.to.get()),
+        html! {
+            header class="pp-header" {
+                h1 { (plan.title) }
+                p class="pp-meta" {
+                    "Changes from " a href={ "/p/" (plan.slug) "?v=" (d.from.get()) } { "v" (d.from.get()) }
+                    " to " a href={ "/p/" (plan.slug) "?v=" (d.to.get()) } { "v" (d.to.get()) }
+                    " · " a href={ "/p/" (plan.slug) } { "latest" }
+                }
+            }
+            @if d.rows.iter().all(|r| r.status == DiffStatus::Unchanged) {
+                p class="pp-banner" { "No section changed between these versions." }
+            }
+            @for row in &d.rows {
+                @let (label, class) = match row.status {
+                    DiffStatus::Added => ("Added", "pp-badge pp-new"),
+                    DiffStatus::Removed => ("Removed", "pp-badge pp-major"),
+                    DiffStatus::Changed => ("Changed", "pp-badge pp-moderate"),
+                    DiffStatus::Unchanged => ("Unchanged", "pp-badge pp-minor"),
+                };
+                section class={ "pp-diff pp-diff-" (label.to_lowercase()) } data-diff-anchor=(row.anchor.as_str()) {
+                    h2 { (row.title) " " span class=(class) { (label) } }
+                    @if row.status != DiffStatus::Unchanged {
+                        div class="pp-diff-cols" {
+                            div class="pp-diff-old" { @if let Some(h) = &row.old { (PreEscaped(h)) } }
+                            div class="pp-diff-new" { @if let Some(h) = &row.new { (PreEscaped(h)) } }
                         }
                     }
                 }

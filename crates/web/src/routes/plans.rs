@@ -50,6 +50,7 @@ fn html_page(state: &AppState, status: StatusCode, markup: maud::Markup) -> Http
 #[derive(Deserialize)]
 struct PageQuery {
     v: Option<u32>,
+    diff: Option<u32>,
 }
 
 /// `GET /p/{slug}[?v=N]`. Unknown, deleted and invisible plans get the same 404 page.
@@ -73,8 +74,28 @@ async fn page(
             .insert_header((header::LOCATION, target))
             .finish();
     };
-    match state.plans.page(&p, &slug, q.v).await {
-        Ok(page) => html_page(&state, StatusCode::OK, views::plan_page(&page, Utc::now())),
+    let rendered = match (q.v, q.diff) {
+        (Some(to), Some(from)) => state
+            .plans
+            .diff(&p, &slug, to, from)
+            .await
+            .map(|d| views::diff_page(&d)),
+        (None, Some(from)) => match state.plans.page(&p, &slug, None).await {
+            Ok(page) => state
+                .plans
+                .diff(&p, &slug, page.shown.get(), from)
+                .await
+                .map(|d| views::diff_page(&d)),
+            Err(e) => Err(e),
+        },
+        _ => state
+            .plans
+            .page(&p, &slug, q.v)
+            .await
+            .map(|page| views::plan_page(&page, Utc::now())),
+    };
+    match rendered {
+        Ok(markup) => html_page(&state, StatusCode::OK, markup),
         Err(PlanError::Unknown(e)) => {
             let _ = ApiError::internal(e);
             html_page(

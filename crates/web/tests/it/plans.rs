@@ -379,3 +379,61 @@ async fn plan_routes_for_every_role_owner_and_visibility() {
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
+
+#[actix_web::test]
+async fn diff_between_two_versions() {
+    let app = test_app(Mode::Dev).await;
+    let (mut ada, _) = app.user_with("ada", &[Role::Developer]).await;
+    let token = app
+        .send(
+            &mut ada,
+            Method::POST,
+            "/api/tokens",
+            None,
+            Some(serde_json::json!({"label": "cli"})),
+        )
+        .await
+        .json()["token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    for body in [
+        "# D\n\n## Keep\n\nsame\n\n## Edit\n\nold words\n\n## Drop\n\nbye\n",
+        "# D\n\n## Keep\n\nsame\n\n## Edit\n\nnew words\n\n## Fresh\n\nhello\n",
+    ] {
+        let req = actix_web::test::TestRequest::post()
+            .uri("/api/push")
+            .insert_header((header::AUTHORIZATION, format!("Bearer {token}")))
+            .insert_header((header::CONTENT_TYPE, "text/markdown"))
+            .insert_header(("x-session-name", "d"))
+            .set_payload(body)
+            .to_request();
+        app.call(&mut Browser::default(), req).await;
+    }
+    let res = app.get(&mut ada, "/p/d?v=2&diff=1").await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.body);
+    for (anchor, label) in [
+        ("keep", "Unchanged"),
+        ("edit", "Changed"),
+        ("drop", "Removed"),
+        ("fresh", "Added"),
+    ] {
+        let row = res
+            .body
+            .split(&format!("data-diff-anchor=\"{anchor}\""))
+            .nth(1)
+            .unwrap_or_else(|| panic!("{anchor} missing"));
+        let row = row.split("</section>").next().unwrap();
+        assert!(row.contains(label), "{anchor}: {row}");
+    }
+    assert!(res.body.contains("old words") && res.body.contains("new words"));
+    assert_eq!(
+        app.get(&mut ada, "/p/d?diff=1").await.status,
+        StatusCode::OK,
+        "diff against the latest"
+    );
+    assert_eq!(
+        app.get(&mut ada, "/p/d?v=2&diff=7").await.status,
+        StatusCode::NOT_FOUND
+    );
+}
