@@ -14,12 +14,20 @@ struct Asset {
     body: &'static str,
 }
 
-const ASSETS: &[Asset] = &[Asset {
-    name: "plan",
-    ext: "css",
-    content_type: "text/css; charset=utf-8",
-    body: include_str!("../../../assets/plan.css"),
-}];
+const ASSETS: &[Asset] = &[
+    Asset {
+        name: "plan",
+        ext: "css",
+        content_type: "text/css; charset=utf-8",
+        body: include_str!("../../../assets/plan.css"),
+    },
+    Asset {
+        name: "plan",
+        ext: "js",
+        content_type: "text/javascript; charset=utf-8",
+        body: include_str!("../../../assets/plan.js"),
+    },
+];
 
 /// `(url path, asset)` pairs, hashed once.
 fn table() -> &'static Vec<(String, &'static Asset)> {

@@ -17,6 +17,7 @@ pub fn layout(title: &str, body: Markup) -> Markup {
                 meta name="viewport" content="width=device-width, initial-scale=1";
                 title { (title) " · PlanPush" }
                 link rel="stylesheet" href=(assets::url("plan.css"));
+                script src=(assets::url("plan.js")) defer {}
             }
             body {
                 main { (body) }
@@ -97,6 +98,7 @@ pub fn plan_page(page: &PlanPage, now: DateTime<Utc>) -> Markup {
         &plan.title,
         html! {
             header class="pp-header" {
+                button type="button" class="pp-theme" { "Theme: auto" }
                 h1 { (plan.title) }
                 p class="pp-meta" {
                     "Pushed by " strong { (page.pushed_by) }

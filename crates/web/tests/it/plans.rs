@@ -114,9 +114,17 @@ async fn the_plan_page_its_versions_and_its_headers() {
     ] {
         assert!(csp.contains(d), "{d} missing from {csp}");
     }
+    let scripts: Vec<&str> = res.body.split("<script").skip(1).collect();
     assert!(
-        !res.body.contains("<script"),
-        "no script at all in the page"
+        !scripts.is_empty()
+            && scripts
+                .iter()
+                .all(|s| s.starts_with(" src=\"/assets/plan.") && s.contains("></script>")),
+        "only our own external script: {scripts:?}"
+    );
+    assert!(
+        !res.body.contains("alert(1)"),
+        "the author's script is gone"
     );
     let css = res
         .body
