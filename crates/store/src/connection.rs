@@ -174,7 +174,9 @@ impl Store {
             .map_err(|e| connect_err(e.to_string().trim().to_owned()))?;
         let pool = r2d2::Pool::builder()
             .max_size(options.max_connections)
-            .min_idle(Some(1))
+            // No background replenishment: a connection being opened on a pool thread while the process
+            // exits can crash inside OpenSSL's exit handlers (seen with TLS to PostgreSQL).
+            .min_idle(Some(0))
             .connection_timeout(options.connect_timeout)
             .build(manager)
             .map_err(|e| connect_err(e.to_string()))?;
