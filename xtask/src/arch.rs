@@ -31,6 +31,7 @@ const ADAPTERS: &[&str] = &[
     "planpush-store",
     "planpush-auth",
     "planpush-slack",
+    "planpush-diagrams",
     "planpush-web",
     "planpush-server",
     "planpush-cli",

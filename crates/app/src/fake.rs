@@ -160,3 +160,29 @@ impl Readiness for AlwaysReady {
         Ok(())
     }
 }
+
+/// Draws a diagram as an SVG holding its source text; sources containing `error` fail. Counts calls.
+#[derive(Default)]
+pub struct FakeDiagrams {
+    pub calls: std::sync::atomic::AtomicUsize,
+}
+
+impl planpush_document::DiagramRenderer for FakeDiagrams {
+    fn render_svg(&self, source: &str) -> Result<String, String> {
+        self.calls
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        if source.contains("error") {
+            return Err(format!(
+                "cannot parse {:?}",
+                source.lines().next().unwrap_or_default()
+            ));
+        }
+        let text = source
+            .replace('&', "&amp;")
+            .replace('<', "&lt;")
+            .replace('>', "&gt;");
+        Ok(format!(
+            "<svg viewBox=\"0 0 100 20\"><text x=\"0\" y=\"15\">{text}</text></svg>"
+        ))
+    }
+}

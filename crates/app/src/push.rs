@@ -4,7 +4,12 @@ use std::net::IpAddr;
 
 use chrono::{DateTime, Utc};
 use planpush_audit::{AuditAction, AuditEvent};
-use planpush_document::{SanitizeOptions, markdown_to_html, sanitize, section_index, title};
+use std::sync::Arc;
+
+use planpush_document::{
+    DiagramRenderer, SanitizeOptions, find_diagrams, markdown_to_html, replace_diagrams, sanitize,
+    section_index, title,
+};
 use planpush_plans::{Plan, PlanId, PlanRepoError, Slug, Visibility};
 use planpush_roles::{Capability, Ownership};
 use planpush_versions::{
@@ -68,6 +73,7 @@ pub struct Push {
     ports: Ports,
     audit: Auditor,
     options: SanitizeOptions,
+    diagrams: Arc<dyn DiagramRenderer>,
 }
 
 /// A rendered, sanitized document with its index.
@@ -77,30 +83,62 @@ struct Rendered {
     sections: planpush_versions::SectionIndex,
 }
 
-fn render(body: &str, format: SourceFormat, options: &SanitizeOptions) -> Rendered {
-    let raw = match format {
-        SourceFormat::Markdown => markdown_to_html(body),
-        SourceFormat::Html => body.to_owned(),
-    };
-    let html = sanitize(&raw, options);
-    Rendered {
-        title: title(&html),
-        sections: section_index(&html),
-        html,
-    }
-}
-
 fn unknown(e: impl Into<anyhow::Error>) -> PushError {
     PushError::Unknown(e.into())
 }
 
 impl Push {
-    pub fn new(ports: Ports, options: SanitizeOptions) -> Self {
+    pub fn new(ports: Ports, options: SanitizeOptions, diagrams: Arc<dyn DiagramRenderer>) -> Self {
         let audit = Auditor::new(ports.clone());
         Self {
             ports,
             audit,
             options,
+            diagrams,
+        }
+    }
+
+    /// Markdown → HTML, Mermaid → SVG (cached by source hash, so an unchanged diagram costs nothing
+    /// on the next push; failures are shown, never cached), then the allowlist and the index.
+    async fn render(&self, body: &str, format: SourceFormat, now: DateTime<Utc>) -> Rendered {
+        let raw = match format {
+            SourceFormat::Markdown => markdown_to_html(body),
+            SourceFormat::Html => body.to_owned(),
+        };
+        let diagrams = find_diagrams(&raw);
+        let mut rendered = Vec::with_capacity(diagrams.len());
+        for d in &diagrams {
+            let key = d.key();
+            let cached = match self.ports.kv.get(&key, now).await {
+                Ok(hit) => hit.and_then(|bytes| String::from_utf8(bytes).ok()),
+                Err(e) => {
+                    tracing::warn!(error = %e, "diagram cache unavailable");
+                    None
+                }
+            };
+            let svg = match cached {
+                Some(svg) => Ok(svg),
+                None => {
+                    let result = self.diagrams.render_svg(&d.source);
+                    if let Ok(svg) = &result
+                        && let Err(e) = self
+                            .ports
+                            .kv
+                            .put(&key, svg.as_bytes(), Some(now + chrono::Duration::days(90)))
+                            .await
+                    {
+                        tracing::warn!(error = %e, "diagram cache write failed");
+                    }
+                    result
+                }
+            };
+            rendered.push(svg);
+        }
+        let html = sanitize(&replace_diagrams(&raw, &diagrams, &rendered), &self.options);
+        Rendered {
+            title: title(&html),
+            sections: section_index(&html),
+            html,
         }
     }
 
@@ -124,7 +162,7 @@ impl Push {
             Some(n) => Some(Slug::parse(n).map_err(|e| PushError::InvalidName(e.to_string()))?),
             None => None,
         };
-        let rendered = render(&req.body, req.format, &self.options);
+        let rendered = self.render(&req.body, req.format, now).await;
         let outcome = if let Some(id) = req
             .session_id
             .as_deref()

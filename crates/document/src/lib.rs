@@ -10,15 +10,18 @@
 //!
 //! - [`diff`]: the side-by-side, section-by-section view model of two versions.
 //!
-//! Not here yet (issue #4): Mermaid rendering.
+//! - [`find_diagrams`] / [`replace_diagrams`]: Mermaid blocks swapped for the SVG a
+//!   [`DiagramRenderer`] (an adapter) draws at push time.
 //!
 //! Architecture invariant: pure functions of their input; no I/O, no clock.
 
+mod diagrams;
 mod diff;
 mod index;
 mod markdown;
 mod sanitize;
 
+pub use diagrams::{DiagramRenderer, DiagramSource, find_diagrams, replace_diagrams};
 pub use diff::{DiffEntry, DiffStatus, diff};
 pub use index::{section_index, slugify, title};
 pub use markdown::markdown_to_html;

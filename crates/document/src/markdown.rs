@@ -70,6 +70,26 @@ pub fn markdown_to_html(md: &str) -> String {
                     }));
                 }
             }
+            // ```mermaid fences become <pre class="mermaid">, rendered to SVG at push time.
+            Event::Start(Tag::CodeBlock(pulldown_cmark::CodeBlockKind::Fenced(lang)))
+                if lang.as_ref() == "mermaid" =>
+            {
+                let mut source = String::new();
+                i += 1;
+                while i < events.len() && !matches!(events[i], Event::End(TagEnd::CodeBlock)) {
+                    if let Event::Text(t) = &events[i] {
+                        source.push_str(t);
+                    }
+                    i += 1;
+                }
+                let escaped = source
+                    .replace('&', "&amp;")
+                    .replace('<', "&lt;")
+                    .replace('>', "&gt;");
+                out.push(Event::Html(CowStr::from(format!(
+                    "<pre class=\"mermaid\">{escaped}</pre>\n"
+                ))));
+            }
             e => out.push(e.clone()),
         }
         i += 1;

@@ -97,8 +97,15 @@ fn the_markdown_fixture_has_the_same_top_level_anchors() {
     ] {
         assert!(anchors.contains(&a), "{a} not indexed: {anchors:?}");
     }
+    let diagrams = planpush_document::find_diagrams(&markdown_to_html(MD));
+    assert_eq!(
+        diagrams.len(),
+        1,
+        "the mermaid fence is found for the renderer"
+    );
     assert!(
-        clean.contains("language-mermaid"),
-        "Mermaid source is kept for the renderer"
+        diagrams[0].source.starts_with("flowchart LR") && diagrams[0].source.contains("-->"),
+        "{:?}",
+        diagrams[0].source
     );
 }

@@ -163,6 +163,7 @@ fn serve(config: Config, store: Arc<Store>) -> Result<(), Fatal> {
         sign_in_mode(&config)?,
         settings,
         RateLimits::new(),
+        Arc::new(planpush_diagrams::MermaidRenderer),
     );
     let maintenance = Maintenance::new(
         ports,

@@ -24,7 +24,7 @@ use actix_web::web;
 use planpush_app::{
     AccessCache, Admin, Health, IdentityProvider, Plans, Ports, Push, SignIn, Tokens, WebSessions,
 };
-use planpush_document::SanitizeOptions;
+use planpush_document::{DiagramRenderer, SanitizeOptions};
 use planpush_identity::SessionPolicy;
 
 pub use ratelimit::RateLimits;
@@ -72,14 +72,20 @@ pub struct AppState {
 
 impl AppState {
     /// Wires the application services over `ports`.
-    pub fn new(ports: Ports, mode: SignInMode, settings: WebSettings, limits: RateLimits) -> Self {
+    pub fn new(
+        ports: Ports,
+        mode: SignInMode,
+        settings: WebSettings,
+        limits: RateLimits,
+        diagrams: Arc<dyn DiagramRenderer>,
+    ) -> Self {
         let access = Arc::new(AccessCache::new(ports.clone()));
         Self {
             health: Health::new(ports.clone()),
             sign_in: Arc::new(SignIn::new(ports.clone(), access.clone())),
             tokens: Arc::new(Tokens::new(ports.clone(), access.clone())),
             admin: Arc::new(Admin::new(ports.clone(), access.clone())),
-            push: Arc::new(Push::new(ports.clone(), settings.sanitize)),
+            push: Arc::new(Push::new(ports.clone(), settings.sanitize, diagrams)),
             plans: Arc::new(Plans::new(ports.clone())),
             sessions: Arc::new(WebSessions::new(
                 ports,

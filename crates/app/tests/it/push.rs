@@ -43,7 +43,11 @@ const DOC: &str = "# Auth Service Redesign\n\n## Authentication Flow\n\nClient â
 async fn a_first_push_creates_a_plan_named_after_its_title() {
     let ports = planpush_app::fake::ports();
     let ada = principal(&ports, "ada", Role::Developer).await;
-    let push = Push::new(ports.clone(), SanitizeOptions::default());
+    let push = Push::new(
+        ports.clone(),
+        SanitizeOptions::default(),
+        std::sync::Arc::new(planpush_app::fake::FakeDiagrams::default()),
+    );
     let out = push.push(&ada, md(DOC), None, t(1)).await.unwrap();
     assert_eq!(out.plan.slug.as_str(), "auth-service-redesign");
     assert_eq!(out.plan.title, "Auth Service Redesign");
@@ -77,7 +81,11 @@ async fn names_updates_and_identical_pushes() {
     let ports = planpush_app::fake::ports();
     let ada = principal(&ports, "ada", Role::Developer).await;
     let bob = principal(&ports, "bob", Role::Developer).await;
-    let push = Push::new(ports.clone(), SanitizeOptions::default());
+    let push = Push::new(
+        ports.clone(),
+        SanitizeOptions::default(),
+        std::sync::Arc::new(planpush_app::fake::FakeDiagrams::default()),
+    );
     let named = |body: &str, name: &str| PushRequest {
         name: Some(name.into()),
         ..md(body)
@@ -151,7 +159,11 @@ async fn who_may_push_where() {
     let dev = principal(&ports, "dev", Role::Developer).await;
     let pm = principal(&ports, "pm", Role::ProjectManager).await;
     let qa = principal(&ports, "qa", Role::Qa).await;
-    let push = Push::new(ports.clone(), SanitizeOptions::default());
+    let push = Push::new(
+        ports.clone(),
+        SanitizeOptions::default(),
+        std::sync::Arc::new(planpush_app::fake::FakeDiagrams::default()),
+    );
     let private = push
         .push(
             &ada,
@@ -226,7 +238,11 @@ async fn who_may_push_where() {
 async fn bad_bodies_are_refused_and_scripts_never_stored() {
     let ports = planpush_app::fake::ports();
     let ada = principal(&ports, "ada", Role::Admin).await;
-    let push = Push::new(ports.clone(), SanitizeOptions::default());
+    let push = Push::new(
+        ports.clone(),
+        SanitizeOptions::default(),
+        std::sync::Arc::new(planpush_app::fake::FakeDiagrams::default()),
+    );
     assert!(matches!(
         push.push(&ada, md("   \n"), None, t(1)).await,
         Err(PushError::Empty)
@@ -264,7 +280,11 @@ async fn retention_purges_old_snapshots_but_never_the_current_one() {
 
     let ports = planpush_app::fake::ports();
     let ada = principal(&ports, "ada", Role::Developer).await;
-    let push = Push::new(ports.clone(), SanitizeOptions::default());
+    let push = Push::new(
+        ports.clone(),
+        SanitizeOptions::default(),
+        std::sync::Arc::new(planpush_app::fake::FakeDiagrams::default()),
+    );
     let named = |body: &str| PushRequest {
         name: Some("kept".into()),
         ..md(body)
@@ -324,4 +344,55 @@ async fn retention_purges_old_snapshots_but_never_the_current_one() {
             .is_some(),
         "a lone current version is never purged"
     );
+}
+
+#[tokio::test]
+async fn mermaid_is_rendered_once_per_source_and_failures_never_fail_the_push() {
+    use std::sync::Arc;
+    use std::sync::atomic::Ordering;
+
+    let ports = planpush_app::fake::ports();
+    let ada = principal(&ports, "ada", Role::Developer).await;
+    let diagrams = Arc::new(planpush_app::fake::FakeDiagrams::default());
+    let push = Push::new(ports.clone(), SanitizeOptions::default(), diagrams.clone());
+    let doc = "# D\n\n## Flow\n\n```mermaid\nflowchart LR\n  A --> B\n```\n\n## Broken\n\n```mermaid\nerror here\n```\n";
+    let out = push
+        .push(
+            &ada,
+            PushRequest {
+                name: Some("d".into()),
+                ..md(doc)
+            },
+            None,
+            t(1),
+        )
+        .await
+        .unwrap();
+    let v = ports.versions.latest(out.plan.id).await.unwrap().unwrap();
+    assert!(
+        v.html.contains("<div class=\"pp-diagram\"><svg"),
+        "{}",
+        v.html
+    );
+    assert!(v.html.contains("A --&gt; B"), "{}", v.html);
+    assert!(
+        v.html.contains("could not be rendered") && v.html.contains("error here"),
+        "the failing source is shown: {}",
+        v.html
+    );
+    assert_eq!(diagrams.calls.load(Ordering::Relaxed), 2);
+
+    // Same diagrams, other text: the good one comes from the cache, the failed one is retried.
+    push.push(
+        &ada,
+        PushRequest {
+            name: Some("d".into()),
+            ..md(&doc.replace("# D", "# D2"))
+        },
+        None,
+        t(2),
+    )
+    .await
+    .unwrap();
+    assert_eq!(diagrams.calls.load(Ordering::Relaxed), 3);
 }

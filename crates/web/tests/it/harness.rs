@@ -115,6 +115,7 @@ pub async fn test_app_with(
         sign_in,
         settings,
         RateLimits::with_fake_clock(clock.clone()),
+        Arc::new(planpush_app::fake::FakeDiagrams::default()),
     );
     let service = test::init_service(
         App::new()

@@ -43,7 +43,13 @@ async fn readyz_reports_an_unreachable_database_without_details() {
         session_policy: SessionPolicy::default(),
         sanitize: Default::default(),
     };
-    let state = AppState::new(ports, SignInMode::Dev, settings, RateLimits::new());
+    let state = AppState::new(
+        ports,
+        SignInMode::Dev,
+        settings,
+        RateLimits::new(),
+        Arc::new(planpush_app::fake::FakeDiagrams::default()),
+    );
     let app = test::init_service(App::new().configure(configure(state))).await;
     let res = test::call_service(&app, test::TestRequest::get().uri("/readyz").to_request()).await;
     assert_eq!(res.status(), 503);

@@ -404,6 +404,7 @@ async fn session_cookies_are_httponly_lax_and_secure_on_https() {
             SignInMode::Dev,
             settings,
             RateLimits::new(),
+            Arc::new(planpush_app::fake::FakeDiagrams::default()),
         );
         let app = test::init_service(
             App::new()

@@ -1,0 +1,129 @@
+//! Mermaid diagrams: found in the document as `<pre class="mermaid">source</pre>` (Markdown's
+//! ```` ```mermaid ```` fences become exactly that), rendered to SVG by a [`DiagramRenderer`] at push
+//! time, so readers need no JavaScript. The SVG then goes through the sanitizer like everything else.
+
+use sha2::{Digest, Sha256};
+
+/// Renders diagram source to SVG. Implemented by an adapter (it may read fonts from disk).
+pub trait DiagramRenderer: Send + Sync {
+    /// SVG markup, or a message saying why the source could not be rendered.
+    fn render_svg(&self, source: &str) -> Result<String, String>;
+}
+
+/// A diagram found in a document.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DiagramSource {
+    /// Byte range of the whole `<pre class="mermaid">…</pre>` element.
+    pub span: std::ops::Range<usize>,
+    /// The diagram source, entities decoded.
+    pub source: String,
+}
+
+impl DiagramSource {
+    /// The cache key: SHA-256 of the source.
+    pub fn key(&self) -> String {
+        format!("mermaid:v1:{}", hex_digest(&self.source))
+    }
+}
+
+fn hex_digest(s: &str) -> String {
+    Sha256::digest(s.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+fn unescape(s: &str) -> String {
+    s.replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&quot;", "\"")
+        .replace("&#39;", "'")
+        .replace("&#x27;", "'")
+        .replace("&amp;", "&")
+}
+
+fn escape(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+}
+
+/// Every `<pre class="mermaid">…</pre>` of the document, in order.
+pub fn find_diagrams(html: &str) -> Vec<DiagramSource> {
+    const OPEN: &str = "<pre class=\"mermaid\">";
+    let lower = html.to_ascii_lowercase();
+    let mut out = vec![];
+    let mut from = 0;
+    while let Some(start) = lower[from..].find(OPEN).map(|i| i + from) {
+        let body = start + OPEN.len();
+        let Some(end) = lower[body..].find("</pre>").map(|i| i + body) else {
+            break;
+        };
+        out.push(DiagramSource {
+            span: start..end + "</pre>".len(),
+            source: unescape(&html[body..end]),
+        });
+        from = end;
+    }
+    out
+}
+
+/// Replaces each diagram by its rendering: `rendered[i]` is the SVG (or error) for `diagrams[i]`. A
+/// diagram that failed shows its source with the error; it never fails the push.
+pub fn replace_diagrams(
+    html: &str,
+    diagrams: &[DiagramSource],
+    rendered: &[Result<String, String>],
+) -> String {
+    let mut out = String::with_capacity(html.len());
+    let mut last = 0;
+    for (d, r) in diagrams.iter().zip(rendered) {
+        out.push_str(&html[last..d.span.start]);
+        match r {
+            Ok(svg) => {
+                out.push_str("<div class=\"pp-diagram\">");
+                out.push_str(svg);
+                out.push_str("</div>");
+            }
+            Err(e) => {
+                out.push_str("<div class=\"pp-diagram pp-diagram-error\"><p>This diagram could not be rendered: ");
+                out.push_str(&escape(e));
+                out.push_str("</p><pre><code>");
+                out.push_str(&escape(&d.source));
+                out.push_str("</code></pre></div>");
+            }
+        }
+        last = d.span.end;
+    }
+    out.push_str(&html[last..]);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn finds_and_replaces_in_order() {
+        let html = "<p>a</p><pre class=\"mermaid\">flowchart LR\n A --&gt; B</pre><p>b</p><PRE class=\"mermaid\">bad &amp; wrong</PRE>";
+        let found = find_diagrams(html);
+        assert_eq!(
+            found.iter().map(|d| d.source.as_str()).collect::<Vec<_>>(),
+            ["flowchart LR\n A --> B", "bad & wrong"]
+        );
+        assert_ne!(found[0].key(), found[1].key());
+        let out = replace_diagrams(
+            html,
+            &found,
+            &[Ok("<svg></svg>".into()), Err("line 1: <oops>".into())],
+        );
+        assert!(
+            out.starts_with("<p>a</p><div class=\"pp-diagram\"><svg></svg></div><p>b</p>"),
+            "{out}"
+        );
+        assert!(
+            out.contains("line 1: &lt;oops&gt;") && out.contains("bad &amp; wrong"),
+            "{out}"
+        );
+    }
+}
