@@ -1,14 +1,12 @@
 //! The binary as an operator meets it: bad configuration stops start-up with one clear line; a good
 //! one migrates, serves /healthz and /readyz, and stops gracefully on SIGTERM.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
 use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpStream;
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-const BIN: &str = env!("CARGO_BIN_EXE_planpush-server");
+use crate::support::{BIN, free_port};
 
 fn secret() -> String {
     "k".repeat(40)
@@ -162,14 +160,6 @@ fn an_unreachable_database_is_named_in_one_line() {
         !stderr.contains("hunter2"),
         "the password is not printed: {stderr}"
     );
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 fn get(port: u16, path: &str) -> Option<String> {

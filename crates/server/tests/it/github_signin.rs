@@ -1,16 +1,14 @@
 //! The whole GitHub sign-in over real HTTP: the server binary, a fake GitHub on 127.0.0.1, and a
 //! client that follows the flow like a browser would (cookies kept by hand, no redirects followed).
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
+use std::process::{Command, Stdio};
 
-use std::process::{Child, Command, Stdio};
+use crate::support::BIN;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
 use serde_json::json;
-
-const BIN: &str = env!("CARGO_BIN_EXE_planpush-server");
 
 #[derive(Default)]
 struct Fake {
@@ -78,15 +76,6 @@ async fn membership(req: HttpRequest, fake: web::Data<Shared>) -> HttpResponse {
     }
 }
 
-struct Server(Child);
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 fn raw(
     port: u16,
     method: &str,
@@ -94,31 +83,15 @@ fn raw(
     cookie: Option<&str>,
     origin: bool,
 ) -> (u16, String, Option<String>, String) {
-    use std::io::{Read, Write};
-    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
-    let mut req = format!(
-        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\nContent-Length: 0\r\n"
-    );
+    let origin_value = format!("http://127.0.0.1:{port}");
+    let mut headers = vec![];
     if let Some(c) = cookie {
-        req.push_str(&format!("Cookie: {c}\r\n"));
+        headers.push(("Cookie", c));
     }
     if origin {
-        req.push_str(&format!("Origin: http://127.0.0.1:{port}\r\n"));
+        headers.push(("Origin", origin_value.as_str()));
     }
-    req.push_str("\r\n");
-    s.write_all(req.as_bytes()).unwrap();
-    let mut out = String::new();
-    s.read_to_string(&mut out).unwrap();
-    let status = out[9..12].parse().unwrap();
-    let header = |name: &str| {
-        out.lines()
-            .take_while(|l| !l.is_empty())
-            .find_map(|l| l.strip_prefix(name).map(|v| v.trim().to_owned()))
-    };
-    let location = header("location:").unwrap_or_default();
-    let cookie = header("set-cookie:").map(|c| c.split(';').next().unwrap().to_owned());
-    let body = out.split("\r\n\r\n").nth(1).unwrap_or_default().to_owned();
-    (status, location, cookie, body)
+    crate::support::raw(port, method, path, &headers, "")
 }
 
 #[actix_web::test]
@@ -165,7 +138,7 @@ async fn github_sign_in_end_to_end() {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    let _server = Server(child);
+    let _server = crate::support::Running(child);
     let deadline = Instant::now() + Duration::from_secs(20);
     while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
         assert!(Instant::now() < deadline, "server did not start");

@@ -1,0 +1,9 @@
+//! The `planpush-server` binary as operators and users meet it: start-up, GitHub sign-in against a
+//! fake GitHub, and pages in a real browser.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stderr)]
+
+mod browser;
+mod github_signin;
+mod startup;
+mod support;

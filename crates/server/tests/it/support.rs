@@ -1,0 +1,145 @@
+//! Running the binary and talking plain HTTP to it.
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_planpush-server");
+
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A child process killed when the test ends.
+pub struct Running(pub Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Waits until something listens on `port`.
+pub fn wait_for(port: u16) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(Instant::now() < deadline, "nothing listens on {port}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// Starts `planpush-server serve` in dev mode on `port`, data in `dir`.
+pub fn dev_server(dir: &std::path::Path, port: u16) -> Running {
+    let child = Command::new(BIN)
+        .arg("serve")
+        .current_dir(dir)
+        .env_clear()
+        .envs([
+            ("SECRET_KEY", "k".repeat(40)),
+            ("BASE_URL", format!("http://127.0.0.1:{port}")),
+            ("AUTH_PROVIDER", "dev".into()),
+            ("BIND_ADDR", "127.0.0.1".into()),
+            ("PORT", port.to_string()),
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    wait_for(port);
+    Running(child)
+}
+
+/// One HTTP/1.1 exchange: `(status, location, set-cookie pair, body)`.
+pub fn raw(
+    port: u16,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &str,
+) -> (u16, String, Option<String>, String) {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    let mut req = format!(
+        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\nContent-Length: {}\r\n",
+        body.len()
+    );
+    for (k, v) in headers {
+        req.push_str(&format!("{k}: {v}\r\n"));
+    }
+    req.push_str("\r\n");
+    req.push_str(body);
+    s.write_all(req.as_bytes()).unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out).unwrap();
+    let status = out[9..12].parse().unwrap();
+    let header = |name: &str| {
+        out.lines().take_while(|l| !l.is_empty()).find_map(|l| {
+            let (k, v) = l.split_once(':')?;
+            k.eq_ignore_ascii_case(name).then(|| v.trim().to_owned())
+        })
+    };
+    let location = header("location").unwrap_or_default();
+    let cookie = header("set-cookie").map(|c| c.split(';').next().unwrap().to_owned());
+    let body = out.split("\r\n\r\n").nth(1).unwrap_or_default().to_owned();
+    (status, location, cookie, body)
+}
+
+/// Signs in with the dev provider; returns the session cookie pair and a fresh API token.
+pub fn dev_login(port: u16, login: &str) -> (String, String) {
+    let origin = format!("http://127.0.0.1:{port}");
+    let (status, _, cookie, _) = raw(
+        port,
+        "POST",
+        "/auth/dev",
+        &[
+            ("Origin", &origin),
+            ("Content-Type", "application/x-www-form-urlencoded"),
+        ],
+        &format!("login={login}&redirect_to=/"),
+    );
+    assert_eq!(status, 303);
+    let cookie = cookie.unwrap();
+    let (status, _, _, body) = raw(
+        port,
+        "POST",
+        "/api/tokens",
+        &[
+            ("Origin", &origin),
+            ("Cookie", &cookie),
+            ("Content-Type", "application/json"),
+        ],
+        r#"{"label":"test"}"#,
+    );
+    assert_eq!(status, 201, "{body}");
+    let token: serde_json::Value = serde_json::from_str(&body).unwrap();
+    (cookie, token["token"].as_str().unwrap().to_owned())
+}
+
+/// Pushes a document; returns the answer.
+pub fn push(
+    port: u16,
+    token: &str,
+    content_type: &str,
+    name: &str,
+    body: &str,
+) -> serde_json::Value {
+    let auth = format!("Bearer {token}");
+    let (status, _, _, answer) = raw(
+        port,
+        "POST",
+        "/api/push",
+        &[
+            ("Authorization", &auth),
+            ("Content-Type", content_type),
+            ("X-Session-Name", name),
+        ],
+        body,
+    );
+    assert!(status == 200 || status == 201, "{status} {answer}");
+    serde_json::from_str(&answer).unwrap()
+}
