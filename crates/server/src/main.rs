@@ -189,6 +189,8 @@ fn serve(config: Config, store: Arc<Store>) -> Result<(), Fatal> {
         let server = actix_web::HttpServer::new(move || {
             actix_web::App::new()
                 .wrap(state.session_middleware())
+                // gzip or brotli for clients that accept them (pages, JSON, assets).
+                .wrap(actix_web::middleware::Compress::default())
                 .configure(planpush_web::configure(state.clone()))
         })
         .shutdown_timeout(30)
