@@ -88,20 +88,8 @@ async fn device_login_happy_path_and_rfc_errors() {
         .await;
     assert!(page.body.contains(&user_code) && page.body.contains("ada"));
 
-    let approve = test::TestRequest::post()
-        .uri("/activate")
-        .peer_addr(ada.ip)
-        .insert_header(("cookie", ada.cookie.clone().unwrap()))
-        .insert_header(("origin", crate::harness::BASE))
-        .set_form([
-            (
-                "user_code",
-                user_code.to_lowercase().replace('-', "").as_str(),
-            ),
-            ("action", "approve"),
-        ])
-        .to_request();
-    let res = app.call(&mut ada, approve).await;
+    let typed = user_code.to_lowercase().replace('-', "");
+    let res = app.activate(&mut ada, &typed, "approve").await;
     assert_eq!(res.status, StatusCode::OK, "{}", res.body);
     assert!(res.body.contains("Device approved"));
 
@@ -177,22 +165,10 @@ async fn denied_codes_answer_access_denied() {
         )
         .await
         .json();
-    let deny = test::TestRequest::post()
-        .uri("/activate")
-        .peer_addr(ada.ip)
-        .insert_header(("cookie", ada.cookie.clone().unwrap()))
-        .insert_header(("origin", crate::harness::BASE))
-        .set_form([
-            ("user_code", start["user_code"].as_str().unwrap()),
-            ("action", "deny"),
-        ])
-        .to_request();
-    assert!(
-        app.call(&mut ada, deny)
-            .await
-            .body
-            .contains("Device denied")
-    );
+    let res = app
+        .activate(&mut ada, start["user_code"].as_str().unwrap(), "deny")
+        .await;
+    assert!(res.body.contains("Device denied"));
     assert_eq!(
         poll(&app, start["device_code"].as_str().unwrap())
             .await
@@ -221,17 +197,8 @@ async fn refresh_rotates_and_reuse_revokes_the_family() {
         )
         .await
         .json();
-    let approve = test::TestRequest::post()
-        .uri("/activate")
-        .peer_addr(ada.ip)
-        .insert_header(("cookie", ada.cookie.clone().unwrap()))
-        .insert_header(("origin", crate::harness::BASE))
-        .set_form([
-            ("user_code", start["user_code"].as_str().unwrap()),
-            ("action", "approve"),
-        ])
-        .to_request();
-    app.call(&mut ada, approve).await;
+    app.activate(&mut ada, start["user_code"].as_str().unwrap(), "approve")
+        .await;
     let first = poll(&app, start["device_code"].as_str().unwrap())
         .await
         .json();
@@ -329,17 +296,8 @@ async fn cli_logout_revokes_the_family() {
         )
         .await
         .json();
-    let approve = test::TestRequest::post()
-        .uri("/activate")
-        .peer_addr(ada.ip)
-        .insert_header(("cookie", ada.cookie.clone().unwrap()))
-        .insert_header(("origin", crate::harness::BASE))
-        .set_form([
-            ("user_code", start["user_code"].as_str().unwrap()),
-            ("action", "approve"),
-        ])
-        .to_request();
-    app.call(&mut ada, approve).await;
+    app.activate(&mut ada, start["user_code"].as_str().unwrap(), "approve")
+        .await;
     let pair = poll(&app, start["device_code"].as_str().unwrap())
         .await
         .json();

@@ -240,6 +240,32 @@ where
             .await
     }
 
+    /// Approves or denies (`action`) a device login on `/activate` as the browser's user.
+    pub async fn activate(&self, b: &mut Browser, user_code: &str, action: &str) -> Res {
+        let req = test::TestRequest::post()
+            .uri("/activate")
+            .peer_addr(b.ip)
+            .insert_header((header::COOKIE, b.cookie.clone().unwrap_or_default()))
+            .insert_header((header::ORIGIN, BASE))
+            .set_form([("user_code", user_code), ("action", action)])
+            .to_request();
+        self.call(b, req).await
+    }
+
+    /// A new personal API token for the browser's user.
+    pub async fn token(&self, b: &mut Browser) -> String {
+        let res = self
+            .send(
+                b,
+                Method::POST,
+                "/api/tokens",
+                None,
+                Some(serde_json::json!({"label": "test"})),
+            )
+            .await;
+        res.json()["token"].as_str().unwrap().to_owned()
+    }
+
     /// Signs a browser in with the dev provider.
     pub async fn dev_sign_in(&self, b: &mut Browser, login: &str) -> Res {
         let req = test::TestRequest::post()

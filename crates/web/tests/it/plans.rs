@@ -52,19 +52,7 @@ async fn plan(ports: &planpush_app::Ports, owner: UserId, slug: &str, vis: Visib
 async fn the_plan_page_its_versions_and_its_headers() {
     let app = test_app(Mode::Dev).await;
     let (mut ada, ada_id) = app.user_with("ada", &[Role::Developer]).await;
-    let token = app
-        .send(
-            &mut ada,
-            Method::POST,
-            "/api/tokens",
-            None,
-            Some(serde_json::json!({"label": "cli"})),
-        )
-        .await
-        .json()["token"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let token = app.token(&mut ada).await;
     let push = |body: &'static str| {
         actix_web::test::TestRequest::post()
             .uri("/api/push")
@@ -392,19 +380,7 @@ async fn plan_routes_for_every_role_owner_and_visibility() {
 async fn diff_between_two_versions() {
     let app = test_app(Mode::Dev).await;
     let (mut ada, _) = app.user_with("ada", &[Role::Developer]).await;
-    let token = app
-        .send(
-            &mut ada,
-            Method::POST,
-            "/api/tokens",
-            None,
-            Some(serde_json::json!({"label": "cli"})),
-        )
-        .await
-        .json()["token"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let token = app.token(&mut ada).await;
     for body in [
         "# D\n\n## Keep\n\nsame\n\n## Edit\n\nold words\n\n## Drop\n\nbye\n",
         "# D\n\n## Keep\n\nsame\n\n## Edit\n\nnew words\n\n## Fresh\n\nhello\n",

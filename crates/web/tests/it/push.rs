@@ -29,19 +29,7 @@ fn push_req(
 async fn push_create_update_and_errors() {
     let app = test_app(Mode::Dev).await;
     let (mut ada, _) = app.user_with("ada", &[Role::Developer]).await;
-    let token = app
-        .send(
-            &mut ada,
-            actix_web::http::Method::POST,
-            "/api/tokens",
-            None,
-            Some(serde_json::json!({"label": "cli"})),
-        )
-        .await
-        .json()["token"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let token = app.token(&mut ada).await;
     let mut cli = Browser::default();
 
     let res = app

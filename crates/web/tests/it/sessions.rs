@@ -108,19 +108,7 @@ async fn sign_out_everywhere_ends_every_browser_and_token() {
     let (mut laptop, bob) = app.user_with("bob", &[Role::Developer]).await;
     let mut phone = Browser::default();
     app.dev_sign_in(&mut phone, "bob").await;
-    let token = app
-        .send(
-            &mut laptop,
-            Method::POST,
-            "/api/tokens",
-            None,
-            Some(serde_json::json!({"label": "ci"})),
-        )
-        .await
-        .json()["token"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let token = app.token(&mut laptop).await;
     assert_eq!(
         app.send(
             &mut Browser::default(),
@@ -176,19 +164,7 @@ async fn deactivation_is_effective_on_the_very_next_request() {
     let app = test_app(Mode::Dev).await;
     let (mut admin, _) = app.user_with("boss", &[Role::Admin]).await;
     let (mut bob_browser, bob) = app.user_with("bob", &[Role::Developer]).await;
-    let token = app
-        .send(
-            &mut bob_browser,
-            Method::POST,
-            "/api/tokens",
-            None,
-            Some(serde_json::json!({"label": "cli"})),
-        )
-        .await
-        .json()["token"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let token = app.token(&mut bob_browser).await;
     // Warm every cache first.
     for _ in 0..3 {
         assert_eq!(
