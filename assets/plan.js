@@ -52,6 +52,23 @@
     select(links[0]);
   });
 
+  // Times: the page says "22 Nov 2026, 18:30 UTC" (the same bytes for every reader, so it can be
+  // cached); here it becomes "4 min ago", with the exact time kept as a tooltip.
+  function ago(then) {
+    var s = Math.max(0, Math.round((Date.now() - then) / 1000));
+    if (s < 60) return "just now";
+    if (s < 3600) return Math.floor(s / 60) + " min ago";
+    if (s < 86400) return Math.floor(s / 3600) + " h ago";
+    var d = Math.floor(s / 86400);
+    return d + (d === 1 ? " day ago" : " days ago");
+  }
+  document.querySelectorAll("time[datetime]").forEach(function (t) {
+    var then = Date.parse(t.getAttribute("datetime"));
+    if (isNaN(then)) return;
+    t.title = t.textContent;
+    t.textContent = ago(then);
+  });
+
   // Anchor links: every section heading gets a "#" link to itself.
   document.querySelectorAll("section[data-anchor] > h2, h3[data-anchor]").forEach(function (h) {
     var host = h.hasAttribute("data-anchor") ? h : h.parentElement;

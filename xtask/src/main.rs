@@ -17,7 +17,7 @@ jobs:
   test [args]   doc tests, then nextest (or cargo test) over the workspace, all targets;
                 args go to the nextest / cargo test run
   arch          check the architecture invariants (BRIEF.md §2) on `cargo metadata`
-  bench [args]  release benchmarks (storage, authentication); results into docs/benchmarks.md
+  bench [section]  release benchmarks (storage, auth, http); results into docs/benchmarks.md
   e2e           not yet available (issue #7)
   demo          not yet available (issue #7)";
 
@@ -167,11 +167,37 @@ fn arch() -> Result<()> {
 const BENCHES: &[(&str, &str, &str)] = &[
     ("planpush-store", "bench", "storage"),
     ("planpush-server", "auth_bench", "auth"),
+    ("planpush-server", "http_bench", "http"),
 ];
 
 fn bench(extra: &[String]) -> Result<()> {
     let path = root().join("docs/benchmarks.md");
+    // The HTTP benchmark runs the release server binary as people do.
+    run(cargo(&[
+        "build",
+        "--release",
+        "-p",
+        "planpush-server",
+        "--bin",
+        "planpush-server",
+    ]))?;
+    let target =
+        std::env::var("CARGO_TARGET_DIR").map_or_else(|_| root().join("target"), PathBuf::from);
+    let server_bin = target.join("release/planpush-server");
+    // `cargo xtask bench http` runs one section.
+    let only: Vec<&str> = extra
+        .iter()
+        .map(String::as_str)
+        .filter(|a| BENCHES.iter().any(|(_, _, s)| s == a))
+        .collect();
+    let extra: Vec<&String> = extra
+        .iter()
+        .filter(|a| !only.contains(&a.as_str()))
+        .collect();
     for (package, example, section) in BENCHES {
+        if !only.is_empty() && !only.contains(section) {
+            continue;
+        }
         let mut command = cargo(&[
             "run",
             "--release",
@@ -181,7 +207,10 @@ fn bench(extra: &[String]) -> Result<()> {
             example,
             "--",
         ]);
-        command.args(extra).stdout(Stdio::piped());
+        command
+            .args(&extra)
+            .env("PLANPUSH_SERVER_BIN", &server_bin)
+            .stdout(Stdio::piped());
         let output = command.spawn()?.wait_with_output()?;
         if !output.status.success() {
             anyhow::bail!("the {section} benchmark failed ({})", output.status);
@@ -192,7 +221,7 @@ fn bench(extra: &[String]) -> Result<()> {
             "Measured {} on {} by `cargo xtask bench {}`.\n\n{}",
             today()?,
             machine(),
-            extra.join(" "),
+            section,
             table
         );
         let doc = std::fs::read_to_string(&path).unwrap_or_default();

@@ -9,6 +9,7 @@ mod assets;
 pub mod error;
 mod extract;
 mod health;
+mod page_cache;
 pub mod ratelimit;
 mod routes;
 mod session_store;
@@ -68,6 +69,8 @@ pub struct AppState {
     pub mode: SignInMode,
     pub settings: WebSettings,
     pub limits: Arc<RateLimits>,
+    /// Rendered latest plan pages (see [`page_cache`]).
+    pub(crate) pages: Arc<page_cache::PageCache>,
 }
 
 impl AppState {
@@ -96,6 +99,7 @@ impl AppState {
             mode,
             settings,
             limits: Arc::new(limits),
+            pages: Arc::new(page_cache::PageCache::default()),
         }
     }
 

@@ -78,19 +78,14 @@ pub fn activate(login: &str, user_code: &str, error: Option<&str>) -> Markup {
     )
 }
 
-/// "4 min ago", "3 h ago", "2 days ago".
-pub fn ago(then: DateTime<Utc>, now: DateTime<Utc>) -> String {
-    let secs = (now - then).num_seconds().max(0);
-    match secs {
-        0..=59 => "just now".into(),
-        60..=3599 => format!("{} min ago", secs / 60),
-        3600..=86_399 => format!("{} h ago", secs / 3600),
-        _ => format!("{} days ago", secs / 86_400),
-    }
+/// An absolute time for a `<time>` element, e.g. "22 Nov 2026, 18:30 UTC". Pages carry no
+/// relative times, so their bytes do not depend on when they are read; `plan.js` shows "4 min ago".
+pub fn when(t: DateTime<Utc>) -> String {
+    t.format("%-d %b %Y, %H:%M UTC").to_string()
 }
 
 /// A plan page: header, the sanitized document, the version history.
-pub fn plan_page(page: &PlanPage, now: DateTime<Utc>) -> Markup {
+pub fn plan_page(page: &PlanPage) -> Markup {
     let plan = &page.plan;
     let latest = plan.current_version;
     let shown_meta = page.history.iter().find(|m| m.number == page.shown);
@@ -102,7 +97,7 @@ pub fn plan_page(page: &PlanPage, now: DateTime<Utc>) -> Markup {
                 h1 { (plan.title) }
                 p class="pp-meta" {
                     "Pushed by " strong { (page.pushed_by) }
-                    @if let Some(m) = shown_meta { " · " time datetime=(m.pushed_at.to_rfc3339()) { (ago(m.pushed_at, now)) } }
+                    @if let Some(m) = shown_meta { " · " time datetime=(m.pushed_at.to_rfc3339()) { (when(m.pushed_at)) } }
                     " · v" (page.shown.get())
                     " · " (plan.visibility.as_str())
                     @if plan.is_archived() { " · archived" }
@@ -128,7 +123,7 @@ pub fn plan_page(page: &PlanPage, now: DateTime<Utc>) -> Markup {
                             } @else {
                                 a href={ "/p/" (plan.slug) "?v=" (m.number.get()) } { "v" (m.number.get()) }
                             }
-                            " · " time datetime=(m.pushed_at.to_rfc3339()) { (ago(m.pushed_at, now)) }
+                            " · " time datetime=(m.pushed_at.to_rfc3339()) { (when(m.pushed_at)) }
                             @if !m.changes.is_empty() {
                                 " · " (m.changes.added.len()) " added, " (m.changes.changed.len()) " changed, " (m.changes.removed.len()) " removed"
                             }

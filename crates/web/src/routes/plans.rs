@@ -3,13 +3,16 @@
 use actix_web::http::{StatusCode, header};
 use actix_web::{HttpRequest, HttpResponse, web};
 use chrono::Utc;
-use planpush_app::{PlanError, PlanInfo};
+use std::sync::Arc;
+
+use planpush_app::{PlanError, PlanInfo, Principal, can_see};
 use planpush_plans::{Plan, PlanId};
 use serde::Deserialize;
 use serde_json::json;
 
 use crate::error::ApiError;
 use crate::extract::{ApiUser, MaybeUser, client_ip};
+use crate::page_cache::{CachedPage, Encoding};
 use crate::{AppState, views};
 
 pub(super) fn routes(cfg: &mut web::ServiceConfig) {
@@ -35,16 +38,47 @@ pub(crate) fn csp(remote_images: bool) -> String {
 }
 
 fn html_page(state: &AppState, status: StatusCode, markup: maud::Markup) -> HttpResponse {
-    HttpResponse::build(status)
-        .content_type("text/html; charset=utf-8")
+    page_headers(state, status)
+        .insert_header((header::CACHE_CONTROL, "private, no-cache"))
+        .body(markup.into_string())
+}
+
+fn page_headers(state: &AppState, status: StatusCode) -> actix_web::HttpResponseBuilder {
+    let mut b = HttpResponse::build(status);
+    b.content_type("text/html; charset=utf-8")
         .insert_header((
             header::CONTENT_SECURITY_POLICY,
             csp(state.settings.sanitize.allow_remote_images),
         ))
         .insert_header(("x-content-type-options", "nosniff"))
-        .insert_header(("referrer-policy", "same-origin"))
-        .insert_header((header::CACHE_CONTROL, "private, no-cache"))
-        .body(markup.into_string())
+        .insert_header(("referrer-policy", "same-origin"));
+    b
+}
+
+fn not_found(state: &AppState) -> HttpResponse {
+    html_page(
+        state,
+        StatusCode::NOT_FOUND,
+        views::message(
+            "Plan not found",
+            "There is no plan here, or you do not have access to it.",
+            Some(("/", "Home")),
+        ),
+    )
+}
+
+fn error_page(state: &AppState, e: PlanError) -> HttpResponse {
+    match e {
+        PlanError::Unknown(e) => {
+            let _ = ApiError::internal(e);
+            html_page(
+                state,
+                StatusCode::INTERNAL_SERVER_ERROR,
+                views::message("Something went wrong", "Try again in a moment.", None),
+            )
+        }
+        _ => not_found(state),
+    }
 }
 
 #[derive(Deserialize)]
@@ -75,6 +109,7 @@ async fn page(
             .finish();
     };
     let rendered = match (q.v, q.diff) {
+        (None, None) => return latest(&req, &state, &p, &slug).await,
         (Some(to), Some(from)) => state
             .plans
             .diff(&p, &slug, to, from)
@@ -88,32 +123,62 @@ async fn page(
                 .map(|d| views::diff_page(&d)),
             Err(e) => Err(e),
         },
-        _ => state
+        (Some(v), None) => state
             .plans
-            .page(&p, &slug, q.v)
+            .page(&p, &slug, Some(v))
             .await
-            .map(|page| views::plan_page(&page, Utc::now())),
+            .map(|page| views::plan_page(&page)),
     };
     match rendered {
         Ok(markup) => html_page(&state, StatusCode::OK, markup),
-        Err(PlanError::Unknown(e)) => {
-            let _ = ApiError::internal(e);
-            html_page(
-                &state,
-                StatusCode::INTERNAL_SERVER_ERROR,
-                views::message("Something went wrong", "Try again in a moment.", None),
-            )
-        }
-        Err(_) => html_page(
-            &state,
-            StatusCode::NOT_FOUND,
-            views::message(
-                "Plan not found",
-                "There is no plan here, or you do not have access to it.",
-                Some(("/", "Home")),
-            ),
-        ),
+        Err(e) => error_page(&state, e),
     }
+}
+
+/// The latest version: rendered and compressed once, then served from memory to everyone allowed
+/// to see it (the check runs on every request).
+async fn latest(req: &HttpRequest, state: &AppState, p: &Principal, slug: &str) -> HttpResponse {
+    let cached = match state.pages.get(slug) {
+        Some(cached) => cached,
+        None => {
+            let generation = state.pages.generation();
+            match state.plans.page(p, slug, None).await {
+                Ok(page) => {
+                    let html = views::plan_page(&page).into_string();
+                    let cached = Arc::new(CachedPage::new(page.plan, html));
+                    let key = cached.plan.slug.as_str();
+                    state.pages.insert(key, cached.clone(), generation);
+                    cached
+                }
+                Err(e) => return error_page(state, e),
+            }
+        }
+    };
+    if !can_see(p, &cached.plan) {
+        return not_found(state);
+    }
+    let etag = cached.etag.as_str();
+    let fresh = req
+        .headers()
+        .get(header::IF_NONE_MATCH)
+        .is_some_and(|v| v.as_bytes() == etag.as_bytes());
+    if fresh {
+        return HttpResponse::NotModified()
+            .insert_header((header::ETAG, etag))
+            .finish();
+    }
+    let encoding = Encoding::negotiate(
+        req.headers()
+            .get(header::ACCEPT_ENCODING)
+            .and_then(|v| v.to_str().ok()),
+    );
+    page_headers(state, StatusCode::OK)
+        .insert_header((header::CACHE_CONTROL, "private, no-cache"))
+        .insert_header((header::ETAG, etag))
+        .insert_header((header::VARY, "Accept-Encoding"))
+        // Set even for `identity`, so the compression middleware leaves the bytes alone.
+        .insert_header((header::CONTENT_ENCODING, encoding.header()))
+        .body(cached.body(encoding))
 }
 
 impl From<PlanError> for ApiError {
@@ -194,6 +259,7 @@ async fn publish(
         .plans
         .publish(&p, plan_id(&id)?, client_ip(&req, &state), Utc::now())
         .await?;
+    state.pages.forget(plan.slug.as_str());
     Ok(HttpResponse::Ok().json(plan_json(&state, &plan)))
 }
 
@@ -219,6 +285,7 @@ async fn archive(
             Utc::now(),
         )
         .await?;
+    state.pages.forget(plan.slug.as_str());
     Ok(HttpResponse::Ok().json(plan_json(&state, &plan)))
 }
 
@@ -232,5 +299,6 @@ async fn delete(
         .plans
         .delete(&p, plan_id(&id)?, client_ip(&req, &state), Utc::now())
         .await?;
+    state.pages.forget_all();
     Ok(HttpResponse::NoContent().finish())
 }

@@ -151,6 +151,7 @@ pub struct Res {
     pub status: StatusCode,
     pub headers: header::HeaderMap,
     pub body: String,
+    pub bytes: Vec<u8>,
 }
 
 impl Res {
@@ -211,11 +212,12 @@ where
                 browser.cookie = Some(pair);
             }
         }
-        let body = String::from_utf8_lossy(&test::read_body(res).await).into_owned();
+        let bytes = test::read_body(res).await.to_vec();
         Res {
             status,
             headers,
-            body,
+            body: String::from_utf8_lossy(&bytes).into_owned(),
+            bytes,
         }
     }
 

@@ -421,3 +421,139 @@ async fn diff_between_two_versions() {
         StatusCode::NOT_FOUND
     );
 }
+
+#[actix_web::test]
+async fn the_latest_page_is_served_from_memory_yet_always_current_and_checked() {
+    use std::io::Read;
+    let app = test_app(Mode::Dev).await;
+    let (mut ada, _) = app.user_with("ada", &[Role::Developer]).await;
+    let (bob, _) = app.user_with("bob", &[Role::Developer]).await;
+    let token = app.token(&mut ada).await;
+    let push = |body: &'static str, private: bool| {
+        let mut req = actix_web::test::TestRequest::post()
+            .uri("/api/push")
+            .insert_header((header::AUTHORIZATION, format!("Bearer {token}")))
+            .insert_header((header::CONTENT_TYPE, "text/markdown"))
+            .insert_header(("x-session-name", "cached"));
+        if private {
+            req = req.insert_header(("x-visibility", "private"));
+        }
+        req.set_payload(body).to_request()
+    };
+    let get = |enc: Option<&str>, etag: Option<&str>| {
+        let mut req = actix_web::test::TestRequest::get().uri("/p/cached");
+        if let Some(e) = enc {
+            req = req.insert_header((header::ACCEPT_ENCODING, e.to_owned()));
+        }
+        if let Some(t) = etag {
+            req = req.insert_header((header::IF_NONE_MATCH, t.to_owned()));
+        }
+        req
+    };
+    let with = |b: &Browser, r: actix_web::test::TestRequest| {
+        r.insert_header((header::COOKIE, b.cookie.clone().unwrap()))
+            .to_request()
+    };
+    let first = app
+        .call(
+            &mut Browser::default(),
+            push("# Cached\n\n## Flow\n\nv1 text\n", true),
+        )
+        .await;
+    assert_eq!(first.status, StatusCode::CREATED, "{}", first.body);
+
+    // The owner reads (and so fills the cache); another developer still may not see it.
+    let page = app
+        .call(&mut Browser::default(), with(&ada, get(None, None)))
+        .await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(page.body.contains("v1 text"));
+    let hidden = app
+        .call(&mut Browser::default(), with(&bob, get(None, None)))
+        .await;
+    assert_eq!(
+        hidden.status,
+        StatusCode::NOT_FOUND,
+        "a cached page is still checked"
+    );
+
+    // A new version is served at once.
+    app.call(
+        &mut Browser::default(),
+        push("# Cached\n\n## Flow\n\nv2 text\n", false),
+    )
+    .await;
+    let page = app
+        .call(&mut Browser::default(), with(&ada, get(None, None)))
+        .await;
+    assert!(
+        page.body.contains("v2 text") && !page.body.contains("v1 text"),
+        "{}",
+        page.body
+    );
+    assert_eq!(
+        page.headers.get(header::CONTENT_ENCODING).unwrap(),
+        "identity"
+    );
+
+    // Publishing shows it to others at once.
+    let id = first.json()["session_id"].as_str().unwrap().to_owned();
+    let published = app
+        .send(
+            &mut ada,
+            Method::POST,
+            &format!("/api/sessions/{id}/publish"),
+            None,
+            None,
+        )
+        .await;
+    assert_eq!(published.status, StatusCode::OK, "{}", published.body);
+    let seen = app
+        .call(&mut Browser::default(), with(&bob, get(None, None)))
+        .await;
+    assert_eq!(seen.status, StatusCode::OK);
+    assert_eq!(
+        seen.body,
+        app.call(&mut Browser::default(), with(&ada, get(None, None)))
+            .await
+            .body,
+        "the page holds nothing of its reader"
+    );
+
+    // Validators and content codings.
+    let etag = seen
+        .headers
+        .get(header::ETAG)
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .to_owned();
+    let again = app
+        .call(&mut Browser::default(), with(&bob, get(None, Some(&etag))))
+        .await;
+    assert_eq!(again.status, StatusCode::NOT_MODIFIED);
+    let gz = app
+        .call(
+            &mut Browser::default(),
+            with(&bob, get(Some("gzip, deflate"), None)),
+        )
+        .await;
+    assert_eq!(gz.headers.get(header::CONTENT_ENCODING).unwrap(), "gzip");
+    assert_eq!(gz.headers.get(header::VARY).unwrap(), "Accept-Encoding");
+    let mut text = String::new();
+    flate2::read::GzDecoder::new(&gz.bytes[..])
+        .read_to_string(&mut text)
+        .unwrap();
+    assert_eq!(text, seen.body);
+    let br = app
+        .call(
+            &mut Browser::default(),
+            with(&bob, get(Some("gzip, br"), None)),
+        )
+        .await;
+    assert_eq!(br.headers.get(header::CONTENT_ENCODING).unwrap(), "br");
+    let mut out = Vec::new();
+    brotli::BrotliDecompress(&mut &br.bytes[..], &mut out).unwrap();
+    assert_eq!(String::from_utf8(out).unwrap(), seen.body);
+    assert!(br.headers.get(header::CONTENT_SECURITY_POLICY).is_some());
+}
