@@ -13,6 +13,7 @@
 mod access;
 mod admin;
 mod auditor;
+mod comments;
 #[cfg(feature = "contract")]
 pub mod contract;
 #[cfg(feature = "fake")]
@@ -31,6 +32,9 @@ mod tokens;
 pub use access::{ACCESS_TTL, Access, AccessCache, AuthMethod, Principal};
 pub use admin::{Admin, AdminError, Member, Profile};
 pub use auditor::Auditor;
+pub use comments::{
+    CommentChange, CommentError, CommentView, Comments, NewComment, Person, Reanchored, Thread,
+};
 pub use health::{Health, NotReady};
 pub use maintenance::{Maintenance, Swept};
 pub use outbox::{OUTBOX_MAX_ATTEMPTS, OutboxMessage, OutboxMessageId, backoff_after};

@@ -351,6 +351,15 @@ impl Push {
                 .await
             {
                 Ok(()) => {
+                    // The version is in; threads follow it. A failure here is logged, not fatal:
+                    // the version stands and the threads keep their previous states.
+                    let previous = latest.as_ref().map(|l| &l.sections);
+                    if let Err(e) =
+                        crate::comments::reanchor_plan(&self.ports, plan.id, previous, &version)
+                            .await
+                    {
+                        tracing::error!(error = %e, plan = %plan.id, "re-anchoring comments failed");
+                    }
                     return Ok(PushOutcome {
                         version: version.meta.number,
                         changes: version.meta.changes,

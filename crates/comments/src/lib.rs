@@ -10,8 +10,10 @@ mod comment;
 #[cfg(feature = "fake")]
 pub mod fake;
 mod ports;
+mod reanchor;
 
 pub use comment::{
     AnchorState, Comment, CommentBody, CommentId, CommentRuleError, Resolution, TextQuote,
 };
 pub use ports::*;
+pub use reanchor::{ACCEPT, DocText, Found, find_quote, reanchor};

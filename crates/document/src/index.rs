@@ -93,11 +93,133 @@ pub fn section_index(html: &str) -> SectionIndex {
     SectionIndex::new(entries).unwrap_or_default()
 }
 
+/// The document's visible text, whitespace collapsed, and the byte range of every anchored element
+/// in it (first occurrence of an anchor wins; nested anchors give nested ranges). What comments'
+/// text quotes are matched against after a push.
+pub fn anchored_text(html: &str) -> (String, Vec<(AnchorId, std::ops::Range<usize>)>) {
+    use ego_tree::NodeRef;
+    use scraper::Node;
+
+    fn walk(
+        node: NodeRef<'_, Node>,
+        text: &mut String,
+        spans: &mut Vec<(AnchorId, std::ops::Range<usize>)>,
+        seen: &mut HashSet<AnchorId>,
+    ) {
+        match node.value() {
+            Node::Text(t) => {
+                let space = |text: &mut String| {
+                    if !text.is_empty() && !text.ends_with(' ') {
+                        text.push(' ');
+                    }
+                };
+                if t.starts_with(char::is_whitespace) {
+                    space(text);
+                }
+                for (i, word) in t.split_whitespace().enumerate() {
+                    if i > 0 {
+                        space(text);
+                    }
+                    text.push_str(word);
+                }
+                if t.ends_with(char::is_whitespace) && !text.is_empty() && !text.ends_with(' ') {
+                    text.push(' ');
+                }
+            }
+            Node::Element(e) => {
+                let anchor = e
+                    .attr("data-anchor")
+                    .and_then(|a| AnchorId::parse(a).ok())
+                    .filter(|a| seen.insert(a.clone()));
+                // Block-ish boundaries separate words.
+                if !text.is_empty() && !text.ends_with(' ') && !is_inline(e.name()) {
+                    text.push(' ');
+                }
+                let start = text.len();
+                let slot = anchor.map(|a| {
+                    spans.push((a, start..start));
+                    spans.len() - 1
+                });
+                for child in node.children() {
+                    walk(child, text, spans, seen);
+                }
+                if let Some(i) = slot {
+                    spans[i].1.end = text.trim_end().len().max(start);
+                }
+            }
+            _ => {
+                for child in node.children() {
+                    walk(child, text, spans, seen);
+                }
+            }
+        }
+    }
+
+    let doc = Html::parse_fragment(html);
+    let mut text = String::new();
+    let mut spans = vec![];
+    walk(doc.tree.root(), &mut text, &mut spans, &mut HashSet::new());
+    let len = text.trim_end().len();
+    text.truncate(len);
+    (text, spans)
+}
+
+fn is_inline(tag: &str) -> bool {
+    matches!(
+        tag,
+        "a" | "abbr"
+            | "b"
+            | "code"
+            | "em"
+            | "i"
+            | "kbd"
+            | "mark"
+            | "q"
+            | "s"
+            | "small"
+            | "span"
+            | "strong"
+            | "sub"
+            | "sup"
+            | "time"
+            | "u"
+            | "var"
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use planpush_versions::ChangeSet;
 
     use super::*;
+
+    #[test]
+    fn anchored_text_ranges_cover_their_elements() {
+        let html = r#"<h1>Plan</h1>
+            <section data-anchor="flow"><h2>Flow</h2><p>Client  calls the <b>gateway</b>.</p>
+              <div data-anchor="step">Gateway checks the token</div></section>
+            <section data-anchor="risks"><h2>Risks</h2><p>Token theft</p></section>"#;
+        let (text, spans) = anchored_text(html);
+        assert_eq!(
+            text,
+            "Plan Flow Client calls the gateway. Gateway checks the token Risks Token theft"
+        );
+        let get = |a: &str| {
+            let r = spans
+                .iter()
+                .find(|(x, _)| x.as_str() == a)
+                .unwrap()
+                .1
+                .clone();
+            &text[r]
+        };
+        assert_eq!(
+            get("flow"),
+            "Flow Client calls the gateway. Gateway checks the token"
+        );
+        assert_eq!(get("step"), "Gateway checks the token");
+        assert_eq!(get("risks"), "Risks Token theft");
+    }
 
     #[test]
     fn index_entries_titles_and_hashes() {

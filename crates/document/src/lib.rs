@@ -23,6 +23,6 @@ mod sanitize;
 
 pub use diagrams::{DiagramRenderer, DiagramSource, find_diagrams, replace_diagrams};
 pub use diff::{DiffEntry, DiffStatus, diff};
-pub use index::{section_index, slugify, title};
+pub use index::{anchored_text, section_index, slugify, title};
 pub use markdown::markdown_to_html;
 pub use sanitize::{SanitizeOptions, sanitize};

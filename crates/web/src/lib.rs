@@ -23,7 +23,8 @@ use actix_session::config::{PersistentSession, TtlExtensionPolicy};
 use actix_web::cookie::{Key, SameSite};
 use actix_web::web;
 use planpush_app::{
-    AccessCache, Admin, Health, IdentityProvider, Plans, Ports, Push, SignIn, Tokens, WebSessions,
+    AccessCache, Admin, Comments, Health, IdentityProvider, Plans, Ports, Push, SignIn, Tokens,
+    WebSessions,
 };
 use planpush_document::{DiagramRenderer, SanitizeOptions};
 use planpush_identity::SessionPolicy;
@@ -66,6 +67,7 @@ pub struct AppState {
     pub sessions: Arc<WebSessions>,
     pub push: Arc<Push>,
     pub plans: Arc<Plans>,
+    pub comments: Arc<Comments>,
     pub mode: SignInMode,
     pub settings: WebSettings,
     pub limits: Arc<RateLimits>,
@@ -90,6 +92,7 @@ impl AppState {
             admin: Arc::new(Admin::new(ports.clone(), access.clone())),
             push: Arc::new(Push::new(ports.clone(), settings.sanitize, diagrams)),
             plans: Arc::new(Plans::new(ports.clone())),
+            comments: Arc::new(Comments::new(ports.clone())),
             sessions: Arc::new(WebSessions::new(
                 ports,
                 access.clone(),

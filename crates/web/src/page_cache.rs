@@ -182,6 +182,16 @@ impl PageCache {
         self.pages.invalidate(slug);
     }
 
+    /// Forgets the page of the plan with this id (its comments changed).
+    pub fn forget_plan(&self, id: planpush_plans::PlanId) {
+        self.generation.fetch_add(1, Ordering::AcqRel);
+        for (slug, page) in &self.pages {
+            if page.plan.id == id {
+                self.pages.invalidate(slug.as_str());
+            }
+        }
+    }
+
     /// Forgets every page (a plan was deleted; its name may be reused at once).
     pub fn forget_all(&self) {
         self.generation.fetch_add(1, Ordering::AcqRel);

@@ -1,5 +1,5 @@
-//! Per-client-IP rate limits (governor, GCRA): authentication endpoints share one budget, device-token
-//! polling has its own, higher one.
+//! Rate limits (governor, GCRA): per client IP, authentication endpoints share one budget and
+//! device-token polling has its own, higher one; per user, writing comments has one.
 
 use std::net::IpAddr;
 use std::num::NonZeroU32;
@@ -15,24 +15,41 @@ pub enum Budget {
     Auth,
     /// `POST /api/auth/device/token`: 300 per 15 minutes (a 15-minute login polling every 5 s is 180).
     DevicePoll,
+    /// Writing a comment or reply, per user: 120 per 15 minutes.
+    Comment,
+}
+
+/// Who a budget is counted for: a client address, or a signed-in user.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Key {
+    Ip(IpAddr),
+    User(u128),
+}
+
+impl From<IpAddr> for Key {
+    fn from(ip: IpAddr) -> Self {
+        Self::Ip(ip)
+    }
 }
 
 type FakeLimiter = RateLimiter<
-    IpAddr,
-    governor::state::keyed::DefaultKeyedStateStore<IpAddr>,
+    Key,
+    governor::state::keyed::DefaultKeyedStateStore<Key>,
     FakeRelativeClock,
     governor::middleware::NoOpMiddleware<governor::nanos::Nanos>,
 >;
 
 enum Limiters {
     Real {
-        auth: DefaultKeyedRateLimiter<IpAddr>,
-        poll: DefaultKeyedRateLimiter<IpAddr>,
+        auth: DefaultKeyedRateLimiter<Key>,
+        poll: DefaultKeyedRateLimiter<Key>,
+        comment: DefaultKeyedRateLimiter<Key>,
         clock: DefaultClock,
     },
     Fake {
         auth: FakeLimiter,
         poll: FakeLimiter,
+        comment: FakeLimiter,
         clock: FakeRelativeClock,
     },
 }
@@ -52,6 +69,7 @@ fn quota(per_15_min: u32) -> Quota {
 /// The standard budgets.
 pub const AUTH_PER_15_MIN: u32 = 30;
 pub const POLL_PER_15_MIN: u32 = 300;
+pub const COMMENTS_PER_15_MIN: u32 = 120;
 
 impl RateLimits {
     pub fn new() -> Self {
@@ -60,6 +78,7 @@ impl RateLimits {
             limiters: Limiters::Real {
                 auth: RateLimiter::keyed(quota(AUTH_PER_15_MIN)),
                 poll: RateLimiter::keyed(quota(POLL_PER_15_MIN)),
+                comment: RateLimiter::keyed(quota(COMMENTS_PER_15_MIN)),
                 clock,
             },
         }
@@ -71,21 +90,41 @@ impl RateLimits {
             limiters: Limiters::Fake {
                 auth: RateLimiter::dashmap_with_clock(quota(AUTH_PER_15_MIN), clock.clone()),
                 poll: RateLimiter::dashmap_with_clock(quota(POLL_PER_15_MIN), clock.clone()),
+                comment: RateLimiter::dashmap_with_clock(quota(COMMENTS_PER_15_MIN), clock.clone()),
                 clock,
             },
         }
     }
 
     /// `Ok` if the client may proceed, else how long until it may retry.
-    pub fn check(&self, budget: Budget, ip: IpAddr) -> Result<(), Duration> {
+    pub fn check(&self, budget: Budget, key: impl Into<Key>) -> Result<(), Duration> {
+        let key = key.into();
         match &self.limiters {
-            Limiters::Real { auth, poll, clock } => {
-                let l = if budget == Budget::Auth { auth } else { poll };
-                l.check_key(&ip).map_err(|n| n.wait_time_from(clock.now()))
+            Limiters::Real {
+                auth,
+                poll,
+                comment,
+                clock,
+            } => {
+                let l = match budget {
+                    Budget::Auth => auth,
+                    Budget::DevicePoll => poll,
+                    Budget::Comment => comment,
+                };
+                l.check_key(&key).map_err(|n| n.wait_time_from(clock.now()))
             }
-            Limiters::Fake { auth, poll, clock } => {
-                let l = if budget == Budget::Auth { auth } else { poll };
-                l.check_key(&ip).map_err(|n| n.wait_time_from(clock.now()))
+            Limiters::Fake {
+                auth,
+                poll,
+                comment,
+                clock,
+            } => {
+                let l = match budget {
+                    Budget::Auth => auth,
+                    Budget::DevicePoll => poll,
+                    Budget::Comment => comment,
+                };
+                l.check_key(&key).map_err(|n| n.wait_time_from(clock.now()))
             }
         }
     }
@@ -113,7 +152,7 @@ mod tests {
         assert!(wait <= Duration::from_secs(30), "{wait:?}");
         assert!(
             limits
-                .check(Budget::Auth, "203.0.113.8".parse().unwrap())
+                .check(Budget::Auth, "203.0.113.8".parse::<IpAddr>().unwrap())
                 .is_ok(),
             "per client"
         );

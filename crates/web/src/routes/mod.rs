@@ -1,6 +1,7 @@
 //! Routes, one module per area.
 
 mod auth;
+mod comments;
 mod device;
 mod plans;
 mod push;
@@ -17,6 +18,7 @@ use crate::ratelimit::Budget;
 
 pub(crate) fn configure(cfg: &mut web::ServiceConfig) {
     auth::routes(cfg);
+    comments::routes(cfg);
     device::routes(cfg);
     push::routes(cfg);
     plans::routes(cfg);
@@ -30,7 +32,16 @@ pub(crate) fn limit(req: &HttpRequest, state: &AppState, budget: Budget) -> Resu
     let Some(ip) = client_ip(req, state) else {
         return Ok(());
     };
-    state.limits.check(budget, ip).map_err(|wait| {
+    limit_key(state, budget, ip.into())
+}
+
+/// Draws one request from `key`'s budget.
+pub(crate) fn limit_key(
+    state: &AppState,
+    budget: Budget,
+    key: crate::ratelimit::Key,
+) -> Result<(), ApiError> {
+    state.limits.check(budget, key).map_err(|wait| {
         let secs = wait.as_secs().max(1);
         let mut e = ApiError::new(
             StatusCode::TOO_MANY_REQUESTS,

@@ -7,6 +7,7 @@ mod harness;
 
 mod audit;
 mod authz_matrix;
+mod comments;
 mod device;
 mod health;
 mod plans;

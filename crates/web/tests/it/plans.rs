@@ -327,6 +327,34 @@ const PLAN_ROUTES: &[PlanRoute] = &[
         needs: Some(Capability::DeletePlans),
         ok: StatusCode::NO_CONTENT,
     },
+    PlanRoute {
+        method: Method::GET,
+        path: "/api/sessions/{id}/comments?state=all",
+        body: None,
+        needs: None,
+        ok: StatusCode::OK,
+    },
+    PlanRoute {
+        method: Method::POST,
+        path: "/api/sessions/{id}/comments",
+        body: Some(r#"{"body":"looks good","anchor":"flow"}"#),
+        needs: Some(Capability::Comment),
+        ok: StatusCode::CREATED,
+    },
+    PlanRoute {
+        method: Method::POST,
+        path: "/api/sessions/{id}/comments",
+        body: Some(r#"{"body":"a reply","parent_id":"{comment}"}"#),
+        needs: Some(Capability::Comment),
+        ok: StatusCode::CREATED,
+    },
+    PlanRoute {
+        method: Method::PATCH,
+        path: "/api/comments/{comment}",
+        body: Some(r#"{"resolved":true}"#),
+        needs: Some(Capability::Comment),
+        ok: StatusCode::OK,
+    },
 ];
 
 #[actix_web::test]
@@ -341,17 +369,30 @@ async fn plan_routes_for_every_role_owner_and_visibility() {
                     let (mut b, me) = app.user_with("caller", &[role]).await;
                     let owner = if own == Ownership::Own { me } else { other };
                     let p = plan(&app.ports, owner, "target", vis).await;
-                    let path = route
-                        .path
-                        .replace("{slug}", "target")
-                        .replace("{id}", &p.id.to_string());
+                    // Someone else's thread on the plan.
+                    let thread = planpush_comments::Comment::thread(
+                        p.id,
+                        other,
+                        planpush_versions::VersionNumber::FIRST,
+                        planpush_versions::AnchorId::parse("flow").unwrap(),
+                        None,
+                        planpush_comments::CommentBody::parse("a thread").unwrap(),
+                        Utc::now(),
+                    );
+                    app.ports.comments.insert(&thread).await.unwrap();
+                    let fill = |s: &str| {
+                        s.replace("{slug}", "target")
+                            .replace("{id}", &p.id.to_string())
+                            .replace("{comment}", &thread.id.to_string())
+                    };
+                    let path = fill(route.path);
                     let res = app
                         .send(
                             &mut b,
                             route.method.clone(),
                             &path,
                             None,
-                            route.body.map(|s| serde_json::from_str(s).unwrap()),
+                            route.body.map(|s| serde_json::from_str(&fill(s)).unwrap()),
                         )
                         .await;
                     let visible = vis == Visibility::Published

@@ -1,0 +1,212 @@
+//! Comments: `GET`/`POST /api/sessions/{id}/comments`, `PATCH`/`DELETE /api/comments/{id}`.
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse, web};
+use chrono::Utc;
+use planpush_app::{
+    CommentChange, CommentError, CommentView, NewComment, Person, Principal, Thread,
+};
+use planpush_comments::{AnchorState, StateFilter};
+use planpush_plans::PlanId;
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::limit_key;
+use crate::AppState;
+use crate::error::ApiError;
+use crate::extract::{ApiUser, client_ip};
+use crate::ratelimit::{Budget, Key};
+
+pub(super) fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.route("/api/sessions/{id}/comments", web::get().to(list))
+        .route("/api/sessions/{id}/comments", web::post().to(create))
+        .route("/api/comments/{id}", web::patch().to(update))
+        .route("/api/comments/{id}", web::delete().to(delete));
+}
+
+impl From<CommentError> for ApiError {
+    fn from(e: CommentError) -> Self {
+        match e {
+            CommentError::PlanNotFound => ApiError::not_found("session_not_found", e.to_string()),
+            CommentError::NotFound => ApiError::not_found("comment_not_found", e.to_string()),
+            CommentError::Invalid(code, m) => ApiError::bad_request(code, m),
+            CommentError::Forbidden(m) => ApiError::new(StatusCode::FORBIDDEN, "forbidden", m),
+            CommentError::Conflict(m) => ApiError::new(StatusCode::CONFLICT, "conflict", m),
+            CommentError::Unknown(e) => ApiError::internal(e),
+        }
+    }
+}
+
+fn person(p: &Person) -> Value {
+    json!({"id": p.id, "login": p.login, "name": p.name})
+}
+
+/// One comment as the API shows it. The body is the author's text; pages render it escaped.
+pub(crate) fn comment_json(v: &CommentView) -> Value {
+    let c = &v.comment;
+    let (anchor_state, moved_to) = match &c.state {
+        AnchorState::Moved { to } => ("moved", Some(to.as_str())),
+        s => (s.as_str(), None),
+    };
+    json!({
+        "id": c.id,
+        "parent_id": c.parent_id,
+        "anchor": c.anchor.as_str(),
+        "anchor_state": anchor_state,
+        "moved_to": moved_to,
+        "quote": c.quote.as_ref().map(|q| json!({"exact": q.exact(), "prefix": q.prefix(), "suffix": q.suffix()})),
+        "body": c.body.as_str(),
+        "author": person(&v.author),
+        "version": c.made_on.get(),
+        "created_at": c.created_at,
+        "edited_at": c.edited_at,
+        "deleted": c.deleted_at.is_some(),
+        "state": if c.is_open() { "open" } else { "resolved" },
+        "resolved_by": v.resolved_by.as_ref().map(person),
+        "resolved_at": c.resolution.map(|r| r.at),
+    })
+}
+
+fn thread_json(t: &Thread) -> Value {
+    let mut v = comment_json(&t.comment);
+    v["replies"] = t
+        .replies
+        .iter()
+        .map(comment_json)
+        .collect::<Vec<_>>()
+        .into();
+    v
+}
+
+fn plan_id(raw: &str) -> Result<PlanId, ApiError> {
+    PlanId::parse(raw)
+        .map_err(|_| ApiError::not_found("session_not_found", "no session with this id or name"))
+}
+
+#[derive(Deserialize)]
+struct ListQuery {
+    state: Option<String>,
+    anchor: Option<String>,
+}
+
+async fn list(
+    state: web::Data<AppState>,
+    ApiUser(p): ApiUser,
+    id: web::Path<String>,
+    q: web::Query<ListQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let filter = match q.state.as_deref() {
+        None | Some("open") => StateFilter::Open,
+        Some("resolved") => StateFilter::Resolved,
+        Some("all") => StateFilter::All,
+        Some(other) => {
+            return Err(ApiError::bad_request(
+                "invalid_state",
+                format!("state must be open, resolved or all; got {other:?}"),
+            ));
+        }
+    };
+    let threads = state
+        .comments
+        .list(&p, plan_id(&id)?, filter, q.anchor.as_deref())
+        .await?;
+    Ok(HttpResponse::Ok()
+        .json(json!({"comments": threads.iter().map(thread_json).collect::<Vec<_>>()})))
+}
+
+#[derive(Deserialize)]
+struct QuoteBody {
+    exact: String,
+    #[serde(default)]
+    prefix: String,
+    #[serde(default)]
+    suffix: String,
+}
+
+#[derive(Deserialize)]
+struct CreateBody {
+    body: String,
+    anchor: Option<String>,
+    quote: Option<QuoteBody>,
+    parent_id: Option<String>,
+}
+
+fn per_user(state: &AppState, p: &Principal) -> Result<(), ApiError> {
+    limit_key(
+        state,
+        Budget::Comment,
+        Key::User(p.user_id.as_uuid().as_u128()),
+    )
+}
+
+async fn create(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    ApiUser(p): ApiUser,
+    id: web::Path<String>,
+    body: web::Json<CreateBody>,
+) -> Result<HttpResponse, ApiError> {
+    per_user(&state, &p)?;
+    let body = body.into_inner();
+    let input = NewComment {
+        body: body.body,
+        anchor: body.anchor,
+        quote: body.quote.map(|q| (q.exact, q.prefix, q.suffix)),
+        parent_id: body.parent_id,
+    };
+    let view = state
+        .comments
+        .create(
+            &p,
+            plan_id(&id)?,
+            input,
+            client_ip(&req, &state),
+            Utc::now(),
+        )
+        .await?;
+    state.pages.forget_plan(view.comment.plan_id);
+    Ok(HttpResponse::Created().json(comment_json(&view)))
+}
+
+#[derive(Deserialize)]
+struct UpdateBody {
+    body: Option<String>,
+    resolved: Option<bool>,
+}
+
+async fn update(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    ApiUser(p): ApiUser,
+    id: web::Path<String>,
+    body: web::Json<UpdateBody>,
+) -> Result<HttpResponse, ApiError> {
+    if body.body.is_some() {
+        per_user(&state, &p)?;
+    }
+    let body = body.into_inner();
+    let change = CommentChange {
+        body: body.body,
+        resolved: body.resolved,
+    };
+    let view = state
+        .comments
+        .update(&p, &id, change, client_ip(&req, &state), Utc::now())
+        .await?;
+    state.pages.forget_plan(view.comment.plan_id);
+    Ok(HttpResponse::Ok().json(comment_json(&view)))
+}
+
+async fn delete(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    ApiUser(p): ApiUser,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let plan = state
+        .comments
+        .delete(&p, &id, client_ip(&req, &state), Utc::now())
+        .await?;
+    state.pages.forget_plan(plan);
+    Ok(HttpResponse::NoContent().finish())
+}
