@@ -9,6 +9,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use clap::{Parser, Subcommand};
+
+mod demo;
 use planpush_app::Maintenance;
 use planpush_identity::SessionPolicy;
 use planpush_server::config::{
@@ -30,6 +32,16 @@ enum Command {
     Serve,
     /// Apply pending database migrations and exit.
     Migrate,
+    /// Run a demo on this machine: SQLite in a data directory, development sign-in on loopback,
+    /// a sample plan with versions and comments. Running it again reuses the data.
+    Demo {
+        /// Where the database and the generated secret live.
+        #[arg(long, default_value = "./planpush-demo")]
+        data_dir: std::path::PathBuf,
+        /// The port to listen on (127.0.0.1 only).
+        #[arg(long, default_value_t = 8080)]
+        port: u16,
+    },
 }
 
 /// A start-up failure: one line naming what is wrong, and the exit code.
@@ -61,13 +73,50 @@ fn run(cli: Cli) -> Result<(), Fatal> {
         Err(e) if e.not_found() => {}
         Err(e) => return Err(Fatal(format!(".env: {}", one_line(&e.to_string())), 2)),
     }
+    if let Command::Demo { data_dir, port } = &cli.command {
+        return run_demo(data_dir, *port);
+    }
     let config = Config::from_env()?;
     init_tracing(config.log_format);
     let store = open_store(&config)?;
     match cli.command {
         Command::Migrate => Ok(()),
-        Command::Serve => serve(config, store),
+        Command::Serve | Command::Demo { .. } => serve(config, store),
     }
+}
+
+fn run_demo(dir: &std::path::Path, port: u16) -> Result<(), Fatal> {
+    let fixed = demo::vars(dir, port).map_err(|e| Fatal(format!("demo: {e:#}"), 1))?;
+    let config = Config::from_vars(|k| fixed.get(k).cloned().or_else(|| std::env::var(k).ok()))?;
+    init_tracing(config.log_format);
+    let store = open_store(&config)?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Fatal(format!("cannot start the runtime: {e}"), 1))?;
+    let seeded = runtime
+        .block_on(demo::seed(
+            store.ports(),
+            Arc::new(planpush_diagrams::MermaidRenderer),
+        ))
+        .map_err(|e| Fatal(format!("demo: seeding the sample plan failed: {e:#}"), 1))?;
+    drop(runtime);
+    let base = config.base_url.as_str().trim_end_matches('/').to_owned();
+    let banner = format!(
+        "\nPlanPush demo {}\n\n  Open  {base}/p/{}\n        (sign in with any name; \"ada\" is the admin, \"ben\" and \"cleo\" wrote comments)\n  CLI   planpush login --server {base}\n  Data  {} (delete it to start over)\n\nStop with Ctrl-C.\n",
+        if seeded {
+            "ready"
+        } else {
+            "ready (reusing the data)"
+        },
+        demo::SLUG,
+        dir.display(),
+    );
+    #[allow(clippy::print_stdout)]
+    {
+        println!("{banner}");
+    }
+    serve(config, store)
 }
 
 fn init_tracing(format: LogFormat) {

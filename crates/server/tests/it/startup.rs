@@ -6,7 +6,7 @@ use std::net::TcpStream;
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::support::{BIN, free_port};
+use crate::support::{BIN, Running, dev_login, free_port, raw, wait_for};
 
 fn secret() -> String {
     "k".repeat(40)
@@ -246,4 +246,101 @@ fn migrate_then_serve_then_stop_gracefully_on_sigterm() {
         "the dev provider is announced loudly: {stderr}"
     );
     assert!(get(port, "/healthz").is_none(), "the port is released");
+}
+
+/// `planpush-server demo` on a fresh directory: a sample plan in three versions with comments,
+/// a private secret, the URL printed; run again, it reuses everything and seeds nothing twice.
+#[test]
+fn the_demo_seeds_once_and_prints_where_to_go() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("demo-data");
+    let run = |port: u16| {
+        let child = Command::new(BIN)
+            .args(["demo", "--port", &port.to_string(), "--data-dir"])
+            .arg(&data)
+            .env_clear()
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        wait_for(port);
+        Running(child)
+    };
+    let port = free_port();
+    let mut first = run(port);
+    let (cookie, _) = dev_login(port, "visitor");
+    let (status, _, _, page) = raw(
+        port,
+        "GET",
+        "/p/auth-service-redesign",
+        &[("Cookie", &cookie)],
+        "",
+    );
+    assert_eq!(status, 200);
+    assert!(
+        page.contains("Auth Service Redesign") && page.contains("v3"),
+        "{page}"
+    );
+    let (_, _, _, list) = raw(port, "GET", "/api/sessions", &[("Cookie", &cookie)], "");
+    let list: serde_json::Value = serde_json::from_str(&list).unwrap();
+    let id = list["sessions"][0]["session_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let (_, _, _, comments) = raw(
+        port,
+        "GET",
+        &format!("/api/sessions/{id}/comments?state=all"),
+        &[("Cookie", &cookie)],
+        "",
+    );
+    let comments: serde_json::Value = serde_json::from_str(&comments).unwrap();
+    let threads = comments["comments"].as_array().unwrap();
+    assert_eq!(threads.len(), 4, "{comments}");
+    assert!(threads.iter().any(|t| t["state"] == "resolved"));
+    assert!(
+        threads
+            .iter()
+            .any(|t| t["anchor_state"] == "changed" && t["state"] == "open")
+    );
+    assert!(
+        threads
+            .iter()
+            .any(|t| !t["replies"].as_array().unwrap().is_empty())
+    );
+    let _ = first.0.kill();
+    let mut out = String::new();
+    first
+        .0
+        .stdout
+        .take()
+        .unwrap()
+        .read_to_string(&mut out)
+        .unwrap();
+    assert!(
+        out.contains(&format!("http://127.0.0.1:{port}/p/auth-service-redesign")),
+        "{out}"
+    );
+    assert!(
+        out.contains(&format!("planpush login --server http://127.0.0.1:{port}")),
+        "{out}"
+    );
+    drop(first);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(data.join("secret.key"))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
+
+    let port = free_port();
+    let _second = run(port);
+    let (cookie, _) = dev_login(port, "visitor");
+    let (_, _, _, list) = raw(port, "GET", "/api/sessions", &[("Cookie", &cookie)], "");
+    let list: serde_json::Value = serde_json::from_str(&list).unwrap();
+    assert_eq!(list["sessions"].as_array().unwrap().len(), 1, "{list}");
+    assert_eq!(list["sessions"][0]["version"], 3, "nothing seeded twice");
 }
