@@ -81,4 +81,310 @@
     a.textContent = "#";
     h.appendChild(a);
   });
+  // ---- Comments -------------------------------------------------------------------------------
+  // Threads come from /api/sessions/{id}/comments; bodies are shown as text (a small Markdown
+  // subset: **bold**, *italic*, `code`), never as HTML.
+  var doc = document.querySelector(".pp-document[data-plan-id]");
+  var sidebar = document.getElementById("pp-sidebar");
+  if (doc && sidebar) comments(doc, sidebar);
+
+  function comments(doc, sidebar) {
+    var planId = doc.getAttribute("data-plan-id");
+    var slug = doc.getAttribute("data-slug");
+    var latest = doc.getAttribute("data-latest") === "true";
+    var api = "/api/sessions/" + planId + "/comments";
+    var toggle = document.querySelector(".pp-comments-toggle");
+    var list = sidebar.querySelector(".pp-threads");
+    var scopeLine = sidebar.querySelector(".pp-scope");
+    var slot = sidebar.querySelector(".pp-composer-slot");
+    var state = { filter: "open", anchor: null, threads: [], me: null };
+
+    function el(tag, cls, text) {
+      var e = document.createElement(tag);
+      if (cls) e.className = cls;
+      if (text != null) e.textContent = text;
+      return e;
+    }
+    function button(label, cls, onClick) {
+      var b = el("button", cls, label);
+      b.type = "button";
+      b.addEventListener("click", onClick);
+      return b;
+    }
+    // Escaped text with **bold**, *italic* and `code`: built from text nodes only.
+    function body(text) {
+      var out = el("div", "pp-comment-body");
+      text.split(/\n{2,}/).forEach(function (para) {
+        var p = el("p");
+        var re = /(\*\*[^*]+\*\*|`[^`]+`|\*[^*]+\*)/g, last = 0, m;
+        while ((m = re.exec(para))) {
+          if (m.index > last) p.appendChild(document.createTextNode(para.slice(last, m.index)));
+          var t = m[0];
+          if (t.charAt(0) === "`") p.appendChild(el("code", null, t.slice(1, -1)));
+          else if (t.slice(0, 2) === "**") p.appendChild(el("strong", null, t.slice(2, -2)));
+          else p.appendChild(el("em", null, t.slice(1, -1)));
+          last = re.lastIndex;
+        }
+        if (last < para.length) p.appendChild(document.createTextNode(para.slice(last)));
+        out.appendChild(p);
+      });
+      return out;
+    }
+    function call(method, url, payload) {
+      var opts = { method: method, credentials: "same-origin", headers: { "Accept": "application/json" } };
+      if (payload) { opts.headers["Content-Type"] = "application/json"; opts.body = JSON.stringify(payload); }
+      return fetch(url, opts).then(function (r) {
+        if (r.status === 401) { location.href = "/auth/login?redirect_to=" + encodeURIComponent(location.pathname + location.search); throw new Error("signed out"); }
+        if (r.status === 204) return null;
+        return r.json().then(function (j) { if (!r.ok) throw new Error(j.message || j.error || ("HTTP " + r.status)); return j; });
+      });
+    }
+    function where(t) { return t.anchor_state === "moved" ? t.moved_to : (t.anchor_state === "orphaned" ? null : t.anchor); }
+    function target(anchor) {
+      return anchor ? doc.querySelector('[data-anchor="' + anchor.replace(/["\\]/g, "") + '"]') : null;
+    }
+
+    function open(anchor) {
+      state.anchor = anchor || null;
+      sidebar.hidden = false;
+      document.body.classList.add("pp-with-sidebar");
+      if (toggle) toggle.setAttribute("aria-expanded", "true");
+      render();
+    }
+    function close() {
+      sidebar.hidden = true;
+      document.body.classList.remove("pp-with-sidebar");
+      if (toggle) { toggle.setAttribute("aria-expanded", "false"); toggle.focus(); }
+      slot.textContent = "";
+    }
+    if (toggle) toggle.addEventListener("click", function () { if (sidebar.hidden) open(null); else close(); });
+    sidebar.querySelector(".pp-sidebar-close").addEventListener("click", close);
+    document.addEventListener("keydown", function (ev) { if (ev.key === "Escape" && !sidebar.hidden) close(); });
+    sidebar.querySelectorAll("[data-filter]").forEach(function (b) {
+      b.addEventListener("click", function () {
+        state.filter = b.getAttribute("data-filter");
+        sidebar.querySelectorAll("[data-filter]").forEach(function (x) { x.setAttribute("aria-pressed", x === b ? "true" : "false"); });
+        render();
+      });
+    });
+
+    // Badges with the open-thread count on each commented element.
+    function badges() {
+      doc.querySelectorAll(".pp-comment-badge").forEach(function (b) { b.remove(); });
+      doc.querySelectorAll(".pp-has-comments").forEach(function (e) { e.classList.remove("pp-has-comments"); });
+      var counts = {};
+      state.threads.forEach(function (t) {
+        var a = where(t);
+        if (a && t.state === "open" && !t.deleted) counts[a] = (counts[a] || 0) + 1;
+      });
+      Object.keys(counts).forEach(function (a) {
+        var host = target(a);
+        if (!host) return;
+        host.classList.add("pp-has-comments");
+        var b = button(String(counts[a]), "pp-comment-badge", function (ev) { ev.stopPropagation(); open(a); });
+        b.setAttribute("aria-label", counts[a] + " open comment" + (counts[a] === 1 ? "" : "s") + " on this part");
+        b.setAttribute("data-for", a);
+        var h = host.querySelector(":scope > h2, :scope > h3");
+        (h || host).appendChild(b);
+      });
+      var total = state.threads.filter(function (t) { return t.state === "open" && !t.deleted; }).length;
+      document.querySelectorAll(".pp-count").forEach(function (c) { c.textContent = String(total); });
+    }
+
+    function ago(iso) { var d = Date.parse(iso); if (isNaN(d)) return ""; var s = Math.max(0, Math.round((Date.now() - d) / 1000));
+      if (s < 60) return "just now"; if (s < 3600) return Math.floor(s / 60) + " min ago"; if (s < 86400) return Math.floor(s / 3600) + " h ago"; return Math.floor(s / 86400) + " d ago"; }
+
+    function composer(opts) {
+      // opts: {anchor, quote, parent, initial, onDone, label}
+      var form = el("form", "pp-composer");
+      if (opts.quote) form.appendChild(el("blockquote", "pp-quote", opts.quote.exact));
+      var id = "pp-c-" + Math.random().toString(36).slice(2);
+      var label = el("label", "pp-visually-hidden", opts.label || "Comment");
+      label.setAttribute("for", id);
+      var ta = el("textarea");
+      ta.id = id; ta.rows = 3; ta.maxLength = 4000; ta.required = true; ta.value = opts.initial || "";
+      ta.placeholder = opts.parent ? "Reply…" : "Add a comment…";
+      var err = el("p", "pp-error"); err.setAttribute("role", "alert");
+      var row = el("div", "pp-row");
+      var submit = el("button", "pp-primary", opts.initial ? "Save" : (opts.parent ? "Reply" : "Comment"));
+      submit.type = "submit";
+      row.appendChild(submit);
+      row.appendChild(button("Cancel", null, function () { form.remove(); if (opts.onCancel) opts.onCancel(); }));
+      form.appendChild(label); form.appendChild(ta); form.appendChild(err); form.appendChild(row);
+      form.addEventListener("submit", function (ev) {
+        ev.preventDefault();
+        submit.disabled = true;
+        opts.send(ta.value).then(function () { form.remove(); return load(); })
+          .catch(function (e) { err.textContent = e.message; submit.disabled = false; });
+      });
+      setTimeout(function () { ta.focus(); }, 0);
+      return form;
+    }
+
+    function startThread(anchor, quote) {
+      if (!latest) return;
+      open(anchor);
+      slot.textContent = "";
+      var title = el("p", "pp-composer-title", "New comment on #" + anchor);
+      slot.appendChild(title);
+      slot.appendChild(composer({
+        quote: quote,
+        onCancel: function () { slot.textContent = ""; },
+        send: function (text) { return call("POST", api, { body: text, anchor: anchor, quote: quote || undefined }).then(function () { slot.textContent = ""; }); }
+      }));
+    }
+
+    function stateLine(t) {
+      switch (t.anchor_state) {
+        case "changed": return "The section changed since v" + t.version;
+        case "moved": return "Moved to #" + t.moved_to;
+        case "orphaned": return "Its place is gone (written on v" + t.version + ")";
+        default: return null;
+      }
+    }
+
+    function comment(c, isReply) {
+      var item = el("article", "pp-comment" + (c.deleted ? " pp-deleted" : ""));
+      var head = el("header", "pp-comment-head");
+      head.appendChild(el("strong", null, c.author.name || c.author.login));
+      var when = el("time", null, ago(c.created_at)); when.setAttribute("datetime", c.created_at); when.title = c.created_at;
+      head.appendChild(document.createTextNode(" · ")); head.appendChild(when);
+      if (c.edited_at && !c.deleted) head.appendChild(el("span", "pp-muted", " · edited"));
+      item.appendChild(head);
+      if (!isReply && c.quote) item.appendChild(el("blockquote", "pp-quote", c.quote.exact));
+      item.appendChild(c.deleted ? el("p", "pp-muted", "This comment was deleted.") : body(c.body));
+      var actions = el("div", "pp-row pp-comment-actions");
+      var mine = state.me && c.author.id === state.me;
+      if (mine && !c.deleted) {
+        actions.appendChild(button("Edit", "pp-link", function () {
+          item.appendChild(composer({ initial: c.body, label: "Edit comment", send: function (text) { return call("PATCH", "/api/comments/" + c.id, { body: text }); } }));
+        }));
+        actions.appendChild(button("Delete", "pp-link", function () {
+          if (confirm("Delete this comment?")) call("DELETE", "/api/comments/" + c.id).then(load).catch(function (e) { alert(e.message); });
+        }));
+      }
+      if (actions.childNodes.length) item.appendChild(actions);
+      return item;
+    }
+
+    function thread(t) {
+      var box = el("div", "pp-thread pp-" + t.anchor_state + (t.state === "resolved" ? " pp-resolved" : ""));
+      var a = where(t);
+      var line = el("p", "pp-thread-where");
+      if (a) {
+        var link = el("a", null, "#" + a); link.href = "#" + a;
+        link.addEventListener("click", function () { var h = target(a); if (h) { h.scrollIntoView({ block: "center" }); h.classList.add("pp-flash"); setTimeout(function () { h.classList.remove("pp-flash"); }, 1500); } });
+        line.appendChild(link);
+      } else {
+        var old = el("a", null, "v" + t.version); old.href = "/p/" + slug + "?v=" + t.version + "#" + t.anchor;
+        line.appendChild(document.createTextNode("#" + t.anchor + " on ")); line.appendChild(old);
+      }
+      var sl = stateLine(t);
+      if (sl) line.appendChild(el("span", "pp-state", sl));
+      if (t.state === "resolved") line.appendChild(el("span", "pp-state pp-resolved-label", "Resolved" + (t.resolved_by ? " by " + t.resolved_by.login : "")));
+      box.appendChild(line);
+      box.appendChild(comment(t, false));
+      if (t.anchor_state === "changed" && t.quote) {
+        var now = target(t.anchor);
+        if (now) {
+          var cmp = el("details", "pp-compare");
+          cmp.appendChild(el("summary", null, "Compare with the current text"));
+          cmp.appendChild(el("p", "pp-muted", "Then: “" + t.quote.exact + "”"));
+          cmp.appendChild(el("p", "pp-muted", "Now: “" + now.textContent.replace(/\s+/g, " ").trim().slice(0, 300) + "”"));
+          box.appendChild(cmp);
+        }
+      }
+      var replies = el("div", "pp-replies");
+      t.replies.forEach(function (r) { replies.appendChild(comment(r, true)); });
+      box.appendChild(replies);
+      var actions = el("div", "pp-row");
+      if (!t.deleted) {
+        actions.appendChild(button("Reply", "pp-link", function () {
+          box.appendChild(composer({ parent: t.id, label: "Reply", send: function (text) { return call("POST", api, { body: text, parent_id: t.id }); } }));
+        }));
+        actions.appendChild(button(t.state === "open" ? "Resolve" : "Reopen", "pp-link", function () {
+          call("PATCH", "/api/comments/" + t.id, { resolved: t.state === "open" }).then(load).catch(function (e) { alert(e.message); });
+        }));
+      }
+      box.appendChild(actions);
+      return box;
+    }
+
+    function render() {
+      var shown = state.threads.filter(function (t) {
+        if (state.filter !== "all" && t.state !== state.filter) return false;
+        return !state.anchor || where(t) === state.anchor || t.anchor === state.anchor;
+      });
+      scopeLine.hidden = !state.anchor;
+      scopeLine.textContent = "";
+      if (state.anchor) {
+        scopeLine.appendChild(document.createTextNode("On #" + state.anchor + " · "));
+        scopeLine.appendChild(button("Show all", "pp-link", function () { state.anchor = null; render(); }));
+        if (latest) { scopeLine.appendChild(document.createTextNode(" · ")); scopeLine.appendChild(button("New comment here", "pp-link", (function (a) { return function () { startThread(a, null); }; })(state.anchor))); }
+      }
+      list.textContent = "";
+      var placed = shown.filter(function (t) { return where(t); });
+      var orphans = shown.filter(function (t) { return !where(t); });
+      if (!shown.length) list.appendChild(el("p", "pp-empty", state.filter === "open" ? "No open comments." : "No comments here."));
+      placed.forEach(function (t) { list.appendChild(thread(t)); });
+      if (orphans.length) {
+        list.appendChild(el("h3", "pp-unanchored", "Unanchored"));
+        orphans.forEach(function (t) { list.appendChild(thread(t)); });
+      }
+    }
+
+    function load() {
+      return call("GET", api + "?state=all").then(function (j) {
+        state.threads = j.comments;
+        badges();
+        if (!sidebar.hidden) render();
+      }).catch(function (e) { list.textContent = ""; list.appendChild(el("p", "pp-error", "Comments could not be loaded: " + e.message)); });
+    }
+    call("GET", "/api/auth/me").then(function (me) { state.me = me.id; }).catch(function () {}).then(load);
+
+    if (!latest) return;
+    // "+" on every anchored element (hover or focus) and "Comment" on selected text.
+    doc.addEventListener("click", function (ev) {
+      var add = ev.target.closest && ev.target.closest(".pp-comment-add");
+      if (add) startThread(add.getAttribute("data-for"), null);
+    });
+    doc.querySelectorAll("section[data-anchor] > h2, section[data-anchor] > h3").forEach(function (h) {
+      var a = h.parentElement.getAttribute("data-anchor");
+      var b = el("button", "pp-comment-add", "+");
+      b.type = "button"; b.setAttribute("data-for", a); b.setAttribute("aria-label", "Comment on this section");
+      h.appendChild(b);
+    });
+    var pop = el("button", "pp-select-comment", "Comment");
+    pop.type = "button"; pop.hidden = true;
+    document.body.appendChild(pop);
+    var pending = null;
+    function selectionQuote() {
+      var sel = window.getSelection();
+      if (!sel || sel.isCollapsed || !sel.rangeCount) return null;
+      var range = sel.getRangeAt(0);
+      var node = range.commonAncestorContainer;
+      var host = (node.nodeType === 1 ? node : node.parentElement).closest("[data-anchor]");
+      if (!host || !doc.contains(host)) return null;
+      var exact = sel.toString().replace(/\s+/g, " ").trim();
+      if (!exact) return null;
+      var pre = document.createRange(); pre.selectNodeContents(host); pre.setEnd(range.startContainer, range.startOffset);
+      var post = document.createRange(); post.selectNodeContents(host); post.setStart(range.endContainer, range.endOffset);
+      var prefix = pre.toString().replace(/\s+/g, " ").slice(-32);
+      var suffix = post.toString().replace(/\s+/g, " ").slice(0, 32);
+      return { anchor: host.getAttribute("data-anchor"), quote: { exact: exact.slice(0, 1000), prefix: prefix, suffix: suffix }, rect: range.getBoundingClientRect() };
+    }
+    document.addEventListener("selectionchange", function () {
+      pending = selectionQuote();
+      if (!pending) { pop.hidden = true; return; }
+      pop.hidden = false;
+      pop.style.top = (window.scrollY + pending.rect.bottom + 6) + "px";
+      pop.style.left = (window.scrollX + Math.max(8, pending.rect.left)) + "px";
+    });
+    pop.addEventListener("mousedown", function (ev) { ev.preventDefault(); });
+    pop.addEventListener("click", function () {
+      if (!pending) return;
+      var p = pending; pop.hidden = true;
+      startThread(p.anchor, p.quote);
+    });
+  }
 })();

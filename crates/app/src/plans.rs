@@ -39,6 +39,8 @@ pub struct PlanPage {
     pub history: Vec<VersionMeta>,
     /// Login of whoever pushed the version shown.
     pub pushed_by: String,
+    /// Open threads on the plan.
+    pub open_comments: u64,
 }
 
 /// `?v=N&diff=M`: what changed from version M to version N, section by section.
@@ -143,12 +145,19 @@ impl Plans {
                 .unwrap_or_else(|_| "unknown".into()),
             None => "unknown".into(),
         };
+        let open_comments = self
+            .ports
+            .comments
+            .count_open(plan.id)
+            .await
+            .map_err(unknown)?;
         Ok(PlanPage {
             plan,
             version,
             shown,
             history,
             pushed_by,
+            open_comments,
         })
     }
 

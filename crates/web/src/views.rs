@@ -93,12 +93,18 @@ pub fn plan_page(page: &PlanPage) -> Markup {
         &plan.title,
         html! {
             header class="pp-header" {
-                button type="button" class="pp-theme" { "Theme: auto" }
+                div class="pp-tools" {
+                    button type="button" class="pp-theme" { "Theme: auto" }
+                    button type="button" class="pp-comments-toggle" aria-controls="pp-sidebar" aria-expanded="false" {
+                        "Comments " span class="pp-count" { (page.open_comments) }
+                    }
+                }
                 h1 { (plan.title) }
                 p class="pp-meta" {
                     "Pushed by " strong { (page.pushed_by) }
                     @if let Some(m) = shown_meta { " · " time datetime=(m.pushed_at.to_rfc3339()) { (when(m.pushed_at)) } }
                     " · v" (page.shown.get())
+                    " · " (page.open_comments) @if page.open_comments == 1 { " open comment" } @else { " open comments" }
                     " · " (plan.visibility.as_str())
                     @if plan.is_archived() { " · archived" }
                 }
@@ -110,8 +116,26 @@ pub fn plan_page(page: &PlanPage) -> Markup {
                 }
             }
             @match &page.version {
-                Some(v) => { article class="pp-document" { (PreEscaped(&v.html)) } }
+                Some(v) => {
+                    article class="pp-document" data-plan-id=(plan.id) data-slug=(plan.slug) data-version=(page.shown.get()) data-latest=(page.shown.get() == latest) {
+                        (PreEscaped(&v.html))
+                    }
+                }
                 None => { p class="pp-banner" { "The content of this version has expired (versions are kept for a limited time). Its history remains below." } }
+            }
+            aside id="pp-sidebar" class="pp-sidebar" aria-label="Comments" hidden {
+                div class="pp-sidebar-head" {
+                    h2 { "Comments" }
+                    button type="button" class="pp-sidebar-close" aria-label="Close comments" { "×" }
+                }
+                div class="pp-filters" role="group" aria-label="Show" {
+                    button type="button" data-filter="open" aria-pressed="true" { "Open" }
+                    button type="button" data-filter="resolved" aria-pressed="false" { "Resolved" }
+                    button type="button" data-filter="all" aria-pressed="false" { "All" }
+                }
+                p class="pp-scope" hidden {}
+                div class="pp-composer-slot" {}
+                div class="pp-threads" aria-live="polite" { p class="pp-empty" { "Loading comments…" } }
             }
             nav class="pp-history" aria-label="Version history" {
                 h2 { "History" }

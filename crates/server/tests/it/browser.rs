@@ -84,6 +84,46 @@ async fn browser(driver_port: u16) -> Client {
         .unwrap()
 }
 
+/// chromedriver on a free port and a browser session through it.
+async fn driver() -> (Running, Client) {
+    let driver_port = free_port();
+    let driver = Running(
+        Command::new("chromedriver")
+            .arg(format!("--port={driver_port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    wait_for(driver_port);
+    let c = browser(driver_port).await;
+    (driver, c)
+}
+
+/// Signs in the way a person does: the dev sign-in form, then back to `to`.
+async fn sign_in(c: &Client, base: &str, login: &str, to: &str) {
+    c.goto(&format!("{base}/auth/login?redirect_to={to}"))
+        .await
+        .unwrap();
+    c.find(fantoccini::Locator::Id("login"))
+        .await
+        .unwrap()
+        .send_keys(login)
+        .await
+        .unwrap();
+    c.find(fantoccini::Locator::Css("button[type=submit]"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(
+        c.current_url().await.unwrap().as_str().ends_with(to),
+        "signed in and sent back"
+    );
+}
+
 async fn hit(c: &Client) -> Option<String> {
     let v = c
         .execute("return window.__xss || null", vec![])
@@ -141,39 +181,9 @@ async fn no_payload_runs_and_the_fixture_looks_right() {
         include_str!("../../../../fixtures/auth-service-redesign.html"),
     );
 
-    let driver_port = free_port();
-    let _driver = Running(
-        Command::new("chromedriver")
-            .arg(format!("--port={driver_port}"))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
-    wait_for(driver_port);
-    let c = browser(driver_port).await;
+    let (_driver, c) = driver().await;
     let base = format!("http://127.0.0.1:{port}");
-    // Sign in the way a person does: the dev sign-in form.
-    c.goto(&format!("{base}/auth/login?redirect_to=/p/xss"))
-        .await
-        .unwrap();
-    c.find(fantoccini::Locator::Id("login"))
-        .await
-        .unwrap()
-        .send_keys("ada")
-        .await
-        .unwrap();
-    c.find(fantoccini::Locator::Css("button[type=submit]"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    assert!(
-        c.current_url().await.unwrap().as_str().ends_with("/p/xss"),
-        "signed in and sent back"
-    );
+    sign_in(&c, &base, "ada", "/p/xss").await;
     let _ = &cookie;
 
     let shots = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("screenshots");
@@ -245,5 +255,188 @@ async fn no_payload_runs_and_the_fixture_looks_right() {
         )
         .unwrap();
     }
+    c.close().await.unwrap();
+}
+
+/// Waits until `script` (an expression) is truthy in the page, or fails after a few seconds.
+async fn until(c: &Client, script: &str) -> serde_json::Value {
+    for _ in 0..50 {
+        let v = c
+            .execute(&format!("return ({script}) || null"), vec![])
+            .await
+            .unwrap();
+        if !v.is_null() && v != serde_json::Value::Bool(false) {
+            return v;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("never true: {script}");
+}
+
+/// Comments on the page: a badge where a teammate commented, the sidebar, commenting on selected
+/// text, and the badge following its text after a push renames the anchor.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn comments_on_the_page() {
+    if !tools() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let _server = dev_server(dir.path(), port);
+    let (_, ada_token) = dev_login(port, "ada");
+    let (_, ben_token) = dev_login(port, "ben");
+    let fixture = include_str!("../../../../fixtures/auth-service-redesign.html");
+    let plan = push(port, &ada_token, "text/html", "auth", fixture);
+    let id = plan["session_id"].as_str().unwrap().to_owned();
+    let auth = format!("Bearer {ben_token}");
+    let (status, _, _, body) = crate::support::raw(
+        port,
+        "POST",
+        &format!("/api/sessions/{id}/comments"),
+        &[
+            ("Authorization", &auth),
+            ("Content-Type", "application/json"),
+        ],
+        r#"{"body":"Why **Redis**? We run PostgreSQL already.","anchor":"d-token-store"}"#,
+    );
+    assert_eq!(status, 201, "{body}");
+
+    let (_driver, c) = driver().await;
+    let base = format!("http://127.0.0.1:{port}");
+    sign_in(&c, &base, "ada", "/p/auth").await;
+    let badge = until(
+        &c,
+        "document.querySelector('[data-anchor=\"d-token-store\"] .pp-comment-badge')?.textContent",
+    )
+    .await;
+    assert_eq!(badge, "1");
+    assert_eq!(
+        until(
+            &c,
+            "document.querySelector('.pp-comments-toggle .pp-count').textContent"
+        )
+        .await,
+        "1"
+    );
+    c.find(fantoccini::Locator::Css(
+        "[data-anchor=\"d-token-store\"] .pp-comment-badge",
+    ))
+    .await
+    .unwrap()
+    .click()
+    .await
+    .unwrap();
+    let shown = until(&c, "!document.getElementById('pp-sidebar').hidden && document.querySelector('.pp-thread strong')?.textContent").await;
+    assert_eq!(shown, "ben");
+    let text = until(
+        &c,
+        "document.querySelector('.pp-thread .pp-comment-body')?.innerHTML",
+    )
+    .await;
+    assert_eq!(
+        text, "<p>Why <strong>Redis</strong>? We run PostgreSQL already.</p>",
+        "escaped text with a Markdown subset"
+    );
+
+    // Select words in a risk card and comment on them.
+    c.execute(
+        r#"const el = document.querySelector('[data-anchor="risk-revocation"] .pp-mitigation');
+           const t = el.firstChild; const at = t.textContent.indexOf('rotation on every use');
+           const r = document.createRange(); r.setStart(t, at); r.setEnd(t, at + 'rotation on every use'.length);
+           const s = getSelection(); s.removeAllRanges(); s.addRange(r);"#,
+        vec![],
+    )
+    .await
+    .unwrap();
+    until(&c, "!document.querySelector('.pp-select-comment').hidden").await;
+    c.find(fantoccini::Locator::Css(".pp-select-comment"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    let ta = c
+        .find(fantoccini::Locator::Css(".pp-composer-slot textarea"))
+        .await
+        .unwrap();
+    ta.send_keys("Do we alert on family revocation?")
+        .await
+        .unwrap();
+    c.find(fantoccini::Locator::Css(
+        ".pp-composer-slot button[type=submit]",
+    ))
+    .await
+    .unwrap()
+    .click()
+    .await
+    .unwrap();
+    until(
+        &c,
+        "document.querySelector('[data-anchor=\"risk-revocation\"] .pp-comment-badge')",
+    )
+    .await;
+    let (_, _, _, list) = crate::support::raw(
+        port,
+        "GET",
+        &format!("/api/sessions/{id}/comments"),
+        &[("Authorization", &auth)],
+        "",
+    );
+    let list: serde_json::Value = serde_json::from_str(&list).unwrap();
+    let mine = list["comments"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["anchor"] == "risk-revocation")
+        .unwrap()
+        .clone();
+    assert_eq!(mine["quote"]["exact"], "rotation on every use");
+    let prefix = mine["quote"]["prefix"].as_str().unwrap();
+    assert!(
+        prefix.ends_with("Mitigation: ") && prefix.chars().count() <= 32,
+        "{prefix:?}"
+    );
+    assert_eq!(mine["author"]["login"], "ada");
+
+    let shots = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("screenshots");
+    std::fs::create_dir_all(&shots).unwrap();
+    c.execute(
+        "document.querySelector('[data-filter=all]').click()",
+        vec![],
+    )
+    .await
+    .unwrap();
+    for theme in ["light", "dark"] {
+        c.execute(
+            &format!("document.documentElement.setAttribute('data-theme', '{theme}')"),
+            vec![],
+        )
+        .await
+        .unwrap();
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        std::fs::write(
+            shots.join(format!("comments-{theme}.png")),
+            c.screenshot().await.unwrap(),
+        )
+        .unwrap();
+    }
+
+    // A new version renames the risk's anchor: the thread moves with its text.
+    push(
+        port,
+        &ada_token,
+        "text/html",
+        "auth",
+        &fixture.replace(
+            "data-anchor=\"risk-revocation\"",
+            "data-anchor=\"risk-stolen-tokens\"",
+        ),
+    );
+    c.refresh().await.unwrap();
+    until(
+        &c,
+        "document.querySelector('[data-anchor=\"risk-stolen-tokens\"] .pp-comment-badge')",
+    )
+    .await;
     c.close().await.unwrap();
 }
