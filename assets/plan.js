@@ -3,6 +3,17 @@
 (function () {
   "use strict";
   var root = document.documentElement;
+  // The document as served, before anything below decorates it: live updates compare against it.
+  var served = document.querySelector(".pp-document[data-plan-id]");
+  var pristine = served ? served.cloneNode(true) : null;
+  // Elements of `scope` (itself included) matching `sel`.
+  function within(scope, sel) {
+    var out = scope.matches && scope.matches(sel) ? [scope] : [];
+    return out.concat(Array.prototype.slice.call(scope.querySelectorAll(sel)));
+  }
+  // Behaviour added to the document; run again on every part a live update brings in.
+  var decorators = [];
+  function decorate(scope) { decorators.forEach(function (d) { d(scope); }); }
 
   // Theme: auto (follows the system) → light → dark, remembered per browser.
   var THEMES = ["auto", "light", "dark"];
@@ -25,7 +36,7 @@
 
   // Tabs: <div class="pp-tabs"><a class="pp-tab" href="#pane-a">A</a>…</div> with panes
   // <div class="pp-pane" id="pane-a">. Only the selected pane shows once JavaScript runs.
-  document.querySelectorAll(".pp-tabs").forEach(function (tabs) {
+  decorators.push(function (scope) { within(scope, ".pp-tabs").forEach(function (tabs) {
     var links = Array.prototype.slice.call(tabs.querySelectorAll("a.pp-tab[href^='#']"));
     if (!links.length) return;
     tabs.setAttribute("role", "tablist");
@@ -50,7 +61,7 @@
       });
     });
     select(links[0]);
-  });
+  }); });
 
   // Times: the page says "22 Nov 2026, 18:30 UTC" (the same bytes for every reader, so it can be
   // cached); here it becomes "4 min ago", with the exact time kept as a tooltip.
@@ -62,15 +73,18 @@
     var d = Math.floor(s / 86400);
     return d + (d === 1 ? " day ago" : " days ago");
   }
-  document.querySelectorAll("time[datetime]").forEach(function (t) {
-    var then = Date.parse(t.getAttribute("datetime"));
-    if (isNaN(then)) return;
-    t.title = t.textContent;
-    t.textContent = ago(then);
-  });
+  function times(scope) {
+    within(scope, "time[datetime]").forEach(function (t) {
+      var then = Date.parse(t.getAttribute("datetime"));
+      if (isNaN(then) || t.title) return;
+      t.title = t.textContent;
+      t.textContent = ago(then);
+    });
+  }
+  decorators.push(times);
 
   // Anchor links: every section heading gets a "#" link to itself.
-  document.querySelectorAll("section[data-anchor] > h2, h3[data-anchor]").forEach(function (h) {
+  decorators.push(function (scope) { within(scope, "section[data-anchor] > h2, h3[data-anchor]").forEach(function (h) {
     var host = h.hasAttribute("data-anchor") ? h : h.parentElement;
     var id = host.getAttribute("data-anchor");
     if (!host.id) host.id = id;
@@ -80,13 +94,15 @@
     a.setAttribute("aria-label", "Link to this section");
     a.textContent = "#";
     h.appendChild(a);
-  });
+  }); });
   // ---- Comments -------------------------------------------------------------------------------
   // Threads come from /api/sessions/{id}/comments; bodies are shown as text (a small Markdown
   // subset: **bold**, *italic*, `code`), never as HTML.
   var doc = document.querySelector(".pp-document[data-plan-id]");
   var sidebar = document.getElementById("pp-sidebar");
-  if (doc && sidebar) comments(doc, sidebar);
+  var hooks = doc && sidebar ? comments(doc, sidebar) : { reload: function () {} };
+  decorate(document);
+  if (doc) live(doc, hooks);
 
   function comments(doc, sidebar) {
     var planId = doc.getAttribute("data-plan-id");
@@ -189,6 +205,7 @@
       });
       var total = state.threads.filter(function (t) { return t.state === "open" && !t.deleted; }).length;
       document.querySelectorAll(".pp-count").forEach(function (c) { c.textContent = String(total); });
+      document.querySelectorAll(".pp-open-comments").forEach(function (c) { c.textContent = total + (total === 1 ? " open comment" : " open comments"); });
     }
 
     function ago(iso) { var d = Date.parse(iso); if (isNaN(d)) return ""; var s = Math.max(0, Math.round((Date.now() - d) / 1000));
@@ -341,18 +358,26 @@
       }).catch(function (e) { list.textContent = ""; list.appendChild(el("p", "pp-error", "Comments could not be loaded: " + e.message)); });
     }
     call("GET", "/api/auth/me").then(function (me) { state.me = me.id; }).catch(function () {}).then(load);
+    // Live activity: re-read the threads, but never throw away what someone is typing in one.
+    var hooks = { reload: function () {
+      var typing = Array.prototype.some.call(list.querySelectorAll("textarea"), function (t) { return t.value.trim() !== ""; });
+      if (!typing) return load();
+      return call("GET", api + "?state=all").then(function (j) { state.threads = j.comments; badges(); });
+    } };
 
-    if (!latest) return;
+    if (!latest) return hooks;
     // "+" on every anchored element (hover or focus) and "Comment" on selected text.
     doc.addEventListener("click", function (ev) {
       var add = ev.target.closest && ev.target.closest(".pp-comment-add");
       if (add) startThread(add.getAttribute("data-for"), null);
     });
-    doc.querySelectorAll("section[data-anchor] > h2, section[data-anchor] > h3").forEach(function (h) {
-      var a = h.parentElement.getAttribute("data-anchor");
-      var b = el("button", "pp-comment-add", "+");
-      b.type = "button"; b.setAttribute("data-for", a); b.setAttribute("aria-label", "Comment on this section");
-      h.appendChild(b);
+    decorators.push(function (scope) {
+      within(scope, "section[data-anchor] > h2, section[data-anchor] > h3").forEach(function (h) {
+        var a = h.parentElement.getAttribute("data-anchor");
+        var b = el("button", "pp-comment-add", "+");
+        b.type = "button"; b.setAttribute("data-for", a); b.setAttribute("aria-label", "Comment on this section");
+        h.appendChild(b);
+      });
     });
     var pop = el("button", "pp-select-comment", "Comment");
     pop.type = "button"; pop.hidden = true;
@@ -386,5 +411,141 @@
       var p = pending; pop.hidden = true;
       startThread(p.anchor, p.quote);
     });
+    return hooks;
+  }
+
+  // ---- Live updates ----------------------------------------------------------------------------
+  // /p/{slug}/events (Server-Sent Events): a new version replaces only the parts that changed, in
+  // place, keeping the reader's scroll position and the comment sidebar; comment activity re-reads
+  // the threads. The browser reconnects by itself with Last-Event-ID, so nothing is missed.
+  function live(doc, hooks) {
+    if (!window.EventSource || doc.getAttribute("data-latest") !== "true" || !pristine) return;
+    var slug = doc.getAttribute("data-slug");
+    var shown = parseInt(doc.getAttribute("data-version"), 10);
+    var queue = Promise.resolve();
+    var source = new EventSource("/p/" + encodeURIComponent(slug) + "/events");
+    function data(ev) { try { return JSON.parse(ev.data); } catch (e) { return {}; } }
+    function later(fn) { queue = queue.then(fn).catch(function (e) { notice("Live update failed: " + e.message + ". Reload the page to see the latest version.", true); }); }
+    function catchUp(ev) { var d = data(ev); if (d.version > shown) later(function () { return update(d.version, null); }); }
+    source.addEventListener("ready", catchUp);
+    source.addEventListener("resync", function (ev) { catchUp(ev); later(hooks.reload); });
+    source.addEventListener("version", function (ev) {
+      var d = data(ev);
+      later(function () { return d.version > shown ? update(d.version, d) : null; });
+    });
+    source.addEventListener("comment", function () { later(hooks.reload); });
+    source.addEventListener("plan", function (ev) {
+      var d = data(ev), by = d.by ? d.by.login : "someone";
+      if (d.activity === "deleted") { source.close(); notice("This plan was deleted by " + by + ".", true); return; }
+      notice(by + " " + d.activity + " this plan.", false);
+    });
+    source.addEventListener("signed_out", function () { source.close(); notice("You have been signed out. Sign in again to keep following this plan.", true); });
+
+    function notice(text, sticky) {
+      var bar = document.querySelector(".pp-live");
+      if (!bar) {
+        bar = document.createElement("p");
+        bar.className = "pp-banner pp-live";
+        bar.setAttribute("role", "status");
+        var header = document.querySelector(".pp-header");
+        header.parentNode.insertBefore(bar, header.nextSibling);
+      }
+      bar.textContent = text;
+      bar.hidden = false;
+      clearTimeout(bar._timer);
+      if (!sticky) bar._timer = setTimeout(function () { bar.hidden = true; }, 8000);
+    }
+
+    function anchors(scope) {
+      var map = {};
+      scope.querySelectorAll("[data-anchor]").forEach(function (e) { map[e.getAttribute("data-anchor")] = e; });
+      return map;
+    }
+    // The nearest anchored ancestor of `e` below `top`, if any.
+    function parentAnchor(e, top) {
+      for (var p = e.parentElement; p && p !== top; p = p.parentElement) if (p.hasAttribute("data-anchor")) return p.getAttribute("data-anchor");
+      return null;
+    }
+    // Top-level content that no anchor covers; if it changed, the whole document is replaced.
+    function loose(scope) {
+      return Array.prototype.filter.call(scope.children, function (c) { return !c.hasAttribute("data-anchor"); })
+        .map(function (c) { return c.outerHTML; }).join("\n");
+    }
+    function find(a) { return doc.querySelector('[data-anchor="' + a.replace(/["\\]/g, "") + '"]'); }
+    function flash(e) { e.classList.add("pp-updated"); setTimeout(function () { e.classList.remove("pp-updated"); }, 4000); }
+
+    function update(version, info) {
+      return fetch("/p/" + encodeURIComponent(slug) + "?v=" + version, { credentials: "same-origin" }).then(function (r) {
+        if (!r.ok) throw new Error("HTTP " + r.status);
+        return r.text();
+      }).then(function (html) {
+        var page = new DOMParser().parseFromString(html, "text/html");
+        var next = page.querySelector(".pp-document");
+        if (!next) throw new Error("the new version has no content");
+        // Keep what the reader looks at where it is.
+        var pin = null, pinTop = 0;
+        Array.prototype.some.call(doc.children, function (c) { var r = c.getBoundingClientRect(); if (r.bottom > 0) { pin = c; pinTop = r.top; return true; } return false; });
+        var before = anchors(pristine), after = anchors(next);
+        var changed = Object.keys(after).filter(function (a) { return before[a] && before[a].outerHTML !== after[a].outerHTML; });
+        var added = Object.keys(after).filter(function (a) { return !before[a]; });
+        var removed = Object.keys(before).filter(function (a) { return !after[a]; });
+        var touched = {};
+        changed.concat(added).forEach(function (a) { touched[a] = true; });
+        // Only the outermost touched parts are swapped: a changed section brings its children along.
+        var outer = function (map, a) { for (var p = parentAnchor(map[a], null); p; p = parentAnchor(map[p], null)) if (touched[p]) return false; return true; };
+        var updated = [];
+        if (loose(pristine) !== loose(next)) {
+          doc.textContent = "";
+          Array.prototype.forEach.call(next.children, function (c) { doc.appendChild(document.importNode(c, true)); });
+          decorate(doc);
+          updated.push(doc);
+        } else {
+          changed.filter(function (a) { return outer(after, a); }).forEach(function (a) {
+            var old = find(a);
+            if (!old) return;
+            var fresh = document.importNode(after[a], true);
+            old.replaceWith(fresh);
+            decorate(fresh);
+            updated.push(fresh);
+          });
+          removed.forEach(function (a) {
+            var gone = find(a);
+            var p = parentAnchor(before[a], pristine);
+            if (gone && !(p && (touched[p] || !after[p]))) gone.remove();
+          });
+          added.filter(function (a) { return outer(after, a); }).forEach(function (a) {
+            var e = after[a], fresh = document.importNode(e, true), placed = false;
+            for (var s = e.previousElementSibling; s && !placed; s = s.previousElementSibling) {
+              var there = s.hasAttribute("data-anchor") && find(s.getAttribute("data-anchor"));
+              if (there) { there.after(fresh); placed = true; }
+            }
+            for (var n = e.nextElementSibling; n && !placed; n = n.nextElementSibling) {
+              var here = n.hasAttribute("data-anchor") && find(n.getAttribute("data-anchor"));
+              if (here) { here.before(fresh); placed = true; }
+            }
+            if (!placed) doc.appendChild(fresh);
+            decorate(fresh);
+            updated.push(fresh);
+          });
+        }
+        // The header and the history follow the new version.
+        [".pp-header h1", ".pp-meta", ".pp-history"].forEach(function (sel) {
+          var now = document.querySelector(sel), then = page.querySelector(sel);
+          if (now && then) { var fresh = document.importNode(then, true); now.replaceWith(fresh); decorate(fresh); }
+        });
+        if (pin && pin.isConnected) window.scrollBy(0, pin.getBoundingClientRect().top - pinTop);
+        pristine = next;
+        shown = version;
+        doc.setAttribute("data-version", String(version));
+        updated.forEach(flash);
+        var who = info && info.pushed_by ? info.pushed_by.login : "Someone";
+        var parts = [];
+        if (changed.length) parts.push(changed.length + " changed");
+        if (added.length) parts.push(added.length + " added");
+        if (removed.length) parts.push(removed.length + " removed");
+        notice(who + " pushed version " + version + (parts.length ? " · sections " + parts.join(", ") : "") + ".", false);
+        return hooks.reload();
+      });
+    }
   }
 })();

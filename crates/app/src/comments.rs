@@ -18,7 +18,7 @@ use planpush_plans::{Plan, PlanId, PlanRepoError};
 use planpush_roles::{Capability, Ownership};
 use planpush_versions::{AnchorId, SectionIndex, Version};
 
-use crate::{Auditor, Ports, Principal, can_see};
+use crate::{Actor, Auditor, CommentActivity, LiveEvent, Ports, Principal, can_see};
 
 /// Errors of the comment use cases; each maps to one API error code.
 #[derive(Debug, thiserror::Error)]
@@ -317,6 +317,12 @@ impl Comments {
                     .ip(ip),
             )
             .await;
+        let activity = if comment.parent_id.is_some() {
+            CommentActivity::Replied
+        } else {
+            CommentActivity::Created
+        };
+        announce(&self.ports, p, &comment, activity).await;
         self.one(comment).await
     }
 
@@ -358,6 +364,12 @@ impl Comments {
                         .ip(ip),
                 )
                 .await;
+            let activity = match action {
+                AuditAction::CommentResolved => CommentActivity::Resolved,
+                AuditAction::CommentReopened => CommentActivity::Reopened,
+                _ => CommentActivity::Edited,
+            };
+            announce(&self.ports, p, &comment, activity).await;
         }
         self.one(comment).await
     }
@@ -385,6 +397,7 @@ impl Comments {
                     .ip(ip),
             )
             .await;
+        announce(&self.ports, p, &comment, CommentActivity::Deleted).await;
         Ok(comment.plan_id)
     }
 
@@ -398,6 +411,20 @@ impl Comments {
     ) -> Result<Reanchored, CommentError> {
         reanchor_plan(&self.ports, plan_id, previous, current).await
     }
+}
+
+/// Tells the plan's open viewers what happened to `c`.
+async fn announce(ports: &Ports, p: &Principal, c: &Comment, activity: CommentActivity) {
+    let event = LiveEvent::Comment {
+        activity,
+        comment_id: c.id.to_string(),
+        thread_id: c.parent_id.unwrap_or(c.id).to_string(),
+        anchor: Some(c.anchor.as_str().to_owned()),
+        by: Actor {
+            login: p.login.clone(),
+        },
+    };
+    crate::events::publish(ports, c.plan_id, event).await;
 }
 
 /// Re-anchors every open thread of a plan; only states that differ are written, all at once.

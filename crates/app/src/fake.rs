@@ -34,6 +34,7 @@ pub fn ports() -> Ports {
         kv: Arc::new(FakeKv::default()),
         outbox: Arc::new(FakeOutbox::default()),
         readiness: Arc::new(AlwaysReady),
+        events: Arc::new(LocalBus::new(1)),
     }
 }
 

@@ -16,6 +16,7 @@ mod auditor;
 mod comments;
 #[cfg(feature = "contract")]
 pub mod contract;
+mod events;
 #[cfg(feature = "fake")]
 pub mod fake;
 mod health;
@@ -35,10 +36,16 @@ pub use auditor::Auditor;
 pub use comments::{
     CommentChange, CommentError, CommentView, Comments, NewComment, Person, Reanchored, Thread,
 };
+#[cfg(any(test, feature = "mock"))]
+pub use events::MockEventBus;
+pub use events::{
+    Actor, BadEventId, CommentActivity, EventBus, EventId, EventStream, LiveEvent, LocalBus,
+    PlanActivity, PlanEvent, RETAINED_EVENTS, SUBSCRIBER_BUFFER, Subscription,
+};
 pub use health::{Health, NotReady};
 pub use maintenance::{Maintenance, Swept};
 pub use outbox::{OUTBOX_MAX_ATTEMPTS, OutboxMessage, OutboxMessageId, backoff_after};
-pub use plans::{DiffPage, PlanError, PlanInfo, PlanPage, Plans, can_see};
+pub use plans::{DiffPage, LiveFeed, PlanError, PlanInfo, PlanPage, Plans, can_see};
 pub use ports::*;
 pub use provider::{AuthorizationRequest, IdentityProvider, ProviderError, VerifiedProfile};
 pub use push::{MAX_DOCUMENT_BYTES, Push, PushError, PushOutcome, PushRequest};

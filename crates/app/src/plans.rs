@@ -12,7 +12,7 @@ use planpush_plans::{Plan, PlanFilter, PlanId, PlanRepoError, PlanScope, Slug, V
 use planpush_roles::{Capability, Ownership};
 use planpush_versions::{Version, VersionMeta, VersionNumber, VersionRepoError};
 
-use crate::{Auditor, Ports, Principal};
+use crate::{Actor, Auditor, EventId, LiveEvent, PlanActivity, Ports, Principal, Subscription};
 
 /// Errors of the plan use cases.
 #[derive(Debug, thiserror::Error)]
@@ -60,6 +60,13 @@ pub struct PlanInfo {
     pub open_comments: u64,
 }
 
+/// An open viewer's live feed of one plan.
+pub struct LiveFeed {
+    /// The plan as it was when the viewer subscribed.
+    pub plan: Plan,
+    pub subscription: Subscription,
+}
+
 pub struct Plans {
     ports: Ports,
     audit: Auditor,
@@ -93,6 +100,48 @@ impl Plans {
             Ok(_) | Err(PlanRepoError::NotFound) => Err(PlanError::NotFound),
             Err(e) => Err(unknown(e)),
         }
+    }
+
+    /// Subscribes `p` to the live events of the plan at `slug`, after `last_event_id` (the SSE
+    /// `Last-Event-ID`; one that is not ours counts as a gap, so the viewer re-reads the plan).
+    /// A plan `p` may not see is `NotFound`, exactly like the page.
+    pub async fn subscribe(
+        &self,
+        p: &Principal,
+        slug: &str,
+        last_event_id: Option<&str>,
+    ) -> Result<LiveFeed, PlanError> {
+        let slug = Slug::parse(slug).map_err(|_| PlanError::NotFound)?;
+        let plan = self
+            .ports
+            .plans
+            .find_by_slug(&slug)
+            .await
+            .map_err(unknown)?
+            .filter(|plan| can_see(p, plan))
+            .ok_or(PlanError::NotFound)?;
+        let after = last_event_id.map(|raw| {
+            raw.parse::<EventId>()
+                // Unparseable: treated like an id from another epoch, which is always a gap.
+                .unwrap_or(EventId {
+                    epoch: u64::MAX,
+                    seq: 0,
+                })
+        });
+        let subscription = self
+            .ports
+            .events
+            .subscribe(plan.id, after)
+            .await
+            .map_err(unknown)?;
+        Ok(LiveFeed { plan, subscription })
+    }
+
+    async fn announce(&self, p: &Principal, plan: PlanId, activity: PlanActivity) {
+        let by = Actor {
+            login: p.login.clone(),
+        };
+        crate::events::publish(&self.ports, plan, LiveEvent::Plan { activity, by }).await;
     }
 
     /// The plan page for `slug`, at version `v` (default: the current one).
@@ -263,6 +312,7 @@ impl Plans {
                         .ip(ip),
                 )
                 .await;
+            self.announce(p, id, PlanActivity::Published).await;
         }
         Ok(plan)
     }
@@ -294,6 +344,12 @@ impl Plans {
                         .ip(ip),
                 )
                 .await;
+            let activity = if archived {
+                PlanActivity::Archived
+            } else {
+                PlanActivity::Unarchived
+            };
+            self.announce(p, id, activity).await;
         }
         Ok(plan)
     }
@@ -320,6 +376,7 @@ impl Plans {
                     .detail("slug", plan.slug.as_str()),
             )
             .await;
+        self.announce(p, id, PlanActivity::Deleted).await;
         Ok(())
     }
 }

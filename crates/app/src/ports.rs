@@ -97,4 +97,6 @@ pub struct Ports {
     pub kv: Arc<dyn KvStore>,
     pub outbox: Arc<dyn Outbox>,
     pub readiness: Arc<dyn Readiness>,
+    /// Live events for open viewers ([`crate::LocalBus`] in one process).
+    pub events: Arc<dyn crate::EventBus>,
 }

@@ -16,7 +16,7 @@ use planpush_versions::{
     ChangeSet, Commit, SourceFormat, Version, VersionNumber, VersionRepoError,
 };
 
-use crate::{Auditor, Ports, Principal};
+use crate::{Actor, Auditor, LiveEvent, Ports, Principal};
 
 /// Pushed documents larger than this are refused.
 pub const MAX_DOCUMENT_BYTES: usize = 4 * 1024 * 1024;
@@ -186,6 +186,15 @@ impl Push {
                         .detail("slug", outcome.plan.slug.as_str()),
                 )
                 .await;
+            let event = LiveEvent::Version {
+                version: outcome.version.get(),
+                title: outcome.plan.title.clone(),
+                pushed_by: Actor {
+                    login: p.login.clone(),
+                },
+                changes: outcome.changes.clone(),
+            };
+            crate::events::publish(&self.ports, outcome.plan.id, event).await;
         }
         Ok(outcome)
     }

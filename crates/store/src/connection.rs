@@ -148,6 +148,8 @@ pub struct Store {
     target: DbTarget,
     /// Database round trips made through [`Store::run`] (every repository call is one).
     round_trips: std::sync::atomic::AtomicU64,
+    /// Live plan events: in-process, one bus per opened store (so every `ports()` shares it).
+    events: Arc<planpush_app::LocalBus>,
 }
 
 impl Store {
@@ -184,6 +186,7 @@ impl Store {
             pool,
             target,
             round_trips: std::sync::atomic::AtomicU64::new(0),
+            events: Arc::new(planpush_app::LocalBus::new(epoch())),
         }))
     }
 
@@ -324,6 +327,7 @@ impl Store {
             kv: self.clone(),
             outbox: self.clone(),
             readiness: self.clone(),
+            events: self.events.clone(),
         }
     }
 
@@ -346,6 +350,14 @@ impl Store {
         .await
         .map_err(|e| E::from(anyhow!("database task failed: {e}")))?
     }
+}
+
+/// A per-process number for event ids: the start time in milliseconds, so ids handed out before a
+/// restart are recognised as stale.
+fn epoch() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
 }
 
 #[cfg(test)]

@@ -104,7 +104,7 @@ pub fn plan_page(page: &PlanPage) -> Markup {
                     "Pushed by " strong { (page.pushed_by) }
                     @if let Some(m) = shown_meta { " · " time datetime=(m.pushed_at.to_rfc3339()) { (when(m.pushed_at)) } }
                     " · v" (page.shown.get())
-                    " · " (page.open_comments) @if page.open_comments == 1 { " open comment" } @else { " open comments" }
+                    " · " span class="pp-open-comments" { (page.open_comments) @if page.open_comments == 1 { " open comment" } @else { " open comments" } }
                     " · " (plan.visibility.as_str())
                     @if plan.is_archived() { " · archived" }
                 }

@@ -3,6 +3,7 @@
 mod auth;
 mod comments;
 mod device;
+mod events;
 mod plans;
 mod push;
 mod tokens;
@@ -20,6 +21,7 @@ pub(crate) fn configure(cfg: &mut web::ServiceConfig) {
     auth::routes(cfg);
     comments::routes(cfg);
     device::routes(cfg);
+    events::routes(cfg);
     push::routes(cfg);
     plans::routes(cfg);
     crate::assets::routes(cfg);

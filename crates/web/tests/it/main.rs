@@ -9,6 +9,7 @@ mod audit;
 mod authz_matrix;
 mod comments;
 mod device;
+mod events;
 mod health;
 mod plans;
 mod push;

@@ -301,6 +301,13 @@ const PLAN_ROUTES: &[PlanRoute] = &[
     },
     PlanRoute {
         method: Method::GET,
+        path: "/p/{slug}/events",
+        body: None,
+        needs: None,
+        ok: StatusCode::OK,
+    },
+    PlanRoute {
+        method: Method::GET,
         path: "/api/sessions/{id}",
         body: None,
         needs: None,
@@ -386,6 +393,31 @@ async fn plan_routes_for_every_role_owner_and_visibility() {
                             .replace("{comment}", &thread.id.to_string())
                     };
                     let path = fill(route.path);
+                    let visible = vis == Visibility::Published
+                        || own == Ownership::Own
+                        || allowed(&[role], Capability::ViewOthersPrivate, Ownership::Others);
+                    if path.ends_with("/events") {
+                        // A live stream never ends: only its status is read.
+                        let req = actix_web::test::TestRequest::get()
+                            .uri(&path)
+                            .peer_addr(b.ip)
+                            .insert_header((header::COOKIE, b.cookie.clone().unwrap()))
+                            .to_request();
+                        let status = actix_web::test::call_service(&app.service, req)
+                            .await
+                            .status();
+                        let want = if visible {
+                            route.ok
+                        } else {
+                            StatusCode::NOT_FOUND
+                        };
+                        if status != want {
+                            failures.push(format!(
+                                "GET {path} as {role:?} {own:?} {vis:?}: got {status} want {want}"
+                            ));
+                        }
+                        continue;
+                    }
                     let res = app
                         .send(
                             &mut b,
@@ -395,9 +427,6 @@ async fn plan_routes_for_every_role_owner_and_visibility() {
                             route.body.map(|s| serde_json::from_str(&fill(s)).unwrap()),
                         )
                         .await;
-                    let visible = vis == Visibility::Published
-                        || own == Ownership::Own
-                        || allowed(&[role], Capability::ViewOthersPrivate, Ownership::Others);
                     let want = match route.needs {
                         _ if !visible => StatusCode::NOT_FOUND,
                         None => route.ok,

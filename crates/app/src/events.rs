@@ -1,0 +1,431 @@
+//! Live events of a plan (new versions, comment activity, lifecycle) for its open viewers.
+//!
+//! The [`EventBus`] port carries them; [`LocalBus`] is the in-process implementation (one server
+//! process). A bus for several processes on one PostgreSQL (`LISTEN/NOTIFY`, with the retained
+//! events in a table) implements the same port; `app` does not change.
+//!
+//! Who may receive a plan's events is decided once, when a viewer subscribes
+//! ([`crate::Plans::subscribe`]): a plan's stream carries only that plan's events, so a viewer never
+//! receives events of a plan it may not see. Visibility only ever widens (publishing is one-way);
+//! deletion ends every stream with a `deleted` event.
+
+use std::collections::{HashMap, VecDeque};
+use std::fmt;
+use std::pin::Pin;
+use std::str::FromStr;
+use std::sync::Mutex;
+
+use async_trait::async_trait;
+use futures::Stream;
+use futures::channel::mpsc;
+use planpush_plans::PlanId;
+use planpush_versions::ChangeSet;
+use serde::Serialize;
+
+use crate::InfraError;
+
+/// The position of an event in a plan's stream, as sent in SSE `id:` and `Last-Event-ID`.
+///
+/// `epoch` names the bus instance that numbered it (a server restart starts a new epoch), `seq`
+/// counts the plan's events within it. Written `"{epoch:x}-{seq}"`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct EventId {
+    pub epoch: u64,
+    pub seq: u64,
+}
+
+impl fmt::Display for EventId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:x}-{}", self.epoch, self.seq)
+    }
+}
+
+/// A `Last-Event-ID` that is not one of ours.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("not an event id")]
+pub struct BadEventId;
+
+impl FromStr for EventId {
+    type Err = BadEventId;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let (epoch, seq) = s.trim().split_once('-').ok_or(BadEventId)?;
+        Ok(Self {
+            epoch: u64::from_str_radix(epoch, 16).map_err(|_| BadEventId)?,
+            seq: seq.parse().map_err(|_| BadEventId)?,
+        })
+    }
+}
+
+/// Who did something, as viewers see it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Actor {
+    pub login: String,
+}
+
+/// What happened to a comment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CommentActivity {
+    Created,
+    Replied,
+    Edited,
+    Resolved,
+    Reopened,
+    Deleted,
+}
+
+/// A plan lifecycle change.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PlanActivity {
+    Published,
+    Archived,
+    Unarchived,
+    Deleted,
+}
+
+/// What a viewer is told. Serialized as the SSE `data:` of the event named by [`LiveEvent::name`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(untagged)]
+pub enum LiveEvent {
+    /// A push created version `version`; `changes` lists the anchors added, changed, removed.
+    Version {
+        version: u32,
+        title: String,
+        pushed_by: Actor,
+        changes: ChangeSet,
+    },
+    Comment {
+        activity: CommentActivity,
+        comment_id: String,
+        /// The thread the comment belongs to (itself for a thread).
+        thread_id: String,
+        anchor: Option<String>,
+        by: Actor,
+    },
+    Plan {
+        activity: PlanActivity,
+        by: Actor,
+    },
+}
+
+impl LiveEvent {
+    /// The SSE event name.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Self::Version { .. } => "version",
+            Self::Comment { .. } => "comment",
+            Self::Plan { .. } => "plan",
+        }
+    }
+}
+
+/// One event of one plan's stream.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PlanEvent {
+    pub id: EventId,
+    pub plan_id: PlanId,
+    pub event: LiveEvent,
+}
+
+/// The live events of one subscription, in order.
+pub type EventStream = Pin<Box<dyn Stream<Item = PlanEvent> + Send>>;
+
+/// A viewer's subscription to one plan.
+pub struct Subscription {
+    /// The id of the last event published on the plan before the subscription began (the
+    /// viewer's new `Last-Event-ID` if nothing is replayed).
+    pub last: EventId,
+    /// Retained events after the viewer's `Last-Event-ID`, oldest first.
+    pub replay: Vec<PlanEvent>,
+    /// True when the viewer's `Last-Event-ID` is older than what is retained, or from another
+    /// epoch: events were missed, so the viewer must re-read the plan (the page says `resync`).
+    pub gap: bool,
+    /// Events published after the subscription began. It ends when the viewer falls too far
+    /// behind (the browser reconnects with its `Last-Event-ID` and is replayed) or the bus stops.
+    pub live: EventStream,
+}
+
+/// Carries plan events from the processes that cause them to the viewers that watch the plan.
+#[cfg_attr(any(test, feature = "mock"), mockall::automock)]
+#[async_trait]
+pub trait EventBus: Send + Sync {
+    /// Publishes `event` on `plan`'s stream and returns its id.
+    ///
+    /// MUST number a plan's events in strictly increasing order, MUST NOT wait for slow
+    /// subscribers (a subscriber that cannot keep up is disconnected, and recovers by replay),
+    /// and MUST return `InfraError` only when the event could not be published at all.
+    async fn publish(&self, plan: PlanId, event: LiveEvent) -> Result<EventId, InfraError>;
+
+    /// Subscribes to `plan`'s events published after `after` (`None`: from now on).
+    ///
+    /// MUST deliver every event published after the returned `last` on `live`, in order, with no
+    /// event both replayed and live; MUST set `gap` rather than silently skip events it no longer
+    /// retains.
+    async fn subscribe(
+        &self,
+        plan: PlanId,
+        after: Option<EventId>,
+    ) -> Result<Subscription, InfraError>;
+}
+
+/// Publishes after the change it reports is committed. A bus failure is logged, never fatal: the
+/// change stands, and viewers that missed it catch up when they next load the plan.
+pub(crate) async fn publish(ports: &crate::Ports, plan: PlanId, event: LiveEvent) {
+    if let Err(e) = ports.events.publish(plan, event).await {
+        tracing::warn!(error = %e, %plan, "publishing a live event failed");
+    }
+}
+
+/// How many events the in-process bus keeps per plan for replay.
+pub const RETAINED_EVENTS: usize = 256;
+/// How many undelivered events a subscriber may have before it is disconnected.
+pub const SUBSCRIBER_BUFFER: usize = 64;
+/// How many plans' streams the in-process bus keeps when nobody watches them.
+const IDLE_TOPICS: usize = 1024;
+
+#[derive(Default)]
+struct Topic {
+    seq: u64,
+    retained: VecDeque<PlanEvent>,
+    subscribers: Vec<mpsc::Sender<PlanEvent>>,
+}
+
+/// The in-process event bus: one server process, events kept in memory.
+pub struct LocalBus {
+    epoch: u64,
+    topics: Mutex<HashMap<PlanId, Topic>>,
+}
+
+impl LocalBus {
+    /// A bus whose ids start a new epoch (pass something unique per process, e.g. the start time
+    /// in milliseconds, so `Last-Event-ID`s from before a restart are recognised as gaps).
+    pub fn new(epoch: u64) -> Self {
+        Self {
+            epoch,
+            topics: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// How many viewers watch `plan` now.
+    pub fn subscribers(&self, plan: PlanId) -> usize {
+        self.lock().get_mut(&plan).map_or(0, |t| {
+            t.subscribers.retain(|s| !s.is_closed());
+            t.subscribers.len()
+        })
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<PlanId, Topic>> {
+        // A panic while holding the lock cannot leave a topic inconsistent (every update is a
+        // single push or retain), so a poisoned lock is still usable.
+        self.topics
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+#[async_trait]
+impl EventBus for LocalBus {
+    async fn publish(&self, plan: PlanId, event: LiveEvent) -> Result<EventId, InfraError> {
+        let mut topics = self.lock();
+        if topics.len() > IDLE_TOPICS && !topics.contains_key(&plan) {
+            topics.retain(|_, t| {
+                t.subscribers.retain(|s| !s.is_closed());
+                !t.subscribers.is_empty()
+            });
+        }
+        let topic = topics.entry(plan).or_default();
+        topic.seq += 1;
+        let event = PlanEvent {
+            id: EventId {
+                epoch: self.epoch,
+                seq: topic.seq,
+            },
+            plan_id: plan,
+            event,
+        };
+        if topic.retained.len() == RETAINED_EVENTS {
+            topic.retained.pop_front();
+        }
+        topic.retained.push_back(event.clone());
+        // A full buffer disconnects the subscriber: it reconnects with its Last-Event-ID and is
+        // replayed, instead of slowing the publisher down.
+        topic
+            .subscribers
+            .retain_mut(|s| s.try_send(event.clone()).is_ok());
+        Ok(event.id)
+    }
+
+    async fn subscribe(
+        &self,
+        plan: PlanId,
+        after: Option<EventId>,
+    ) -> Result<Subscription, InfraError> {
+        let mut topics = self.lock();
+        let topic = topics.entry(plan).or_default();
+        let last = EventId {
+            epoch: self.epoch,
+            seq: topic.seq,
+        };
+        let (replay, gap) = match after {
+            None => (vec![], false),
+            Some(a) if a.epoch != self.epoch || a.seq > topic.seq => (vec![], true),
+            Some(a) => {
+                let oldest = topic.retained.front().map_or(topic.seq + 1, |e| e.id.seq);
+                // Events a.seq+1 .. oldest-1 are no longer retained.
+                let gap = a.seq + 1 < oldest;
+                let replay = topic
+                    .retained
+                    .iter()
+                    .filter(|e| e.id.seq > a.seq)
+                    .cloned()
+                    .collect();
+                (replay, gap)
+            }
+        };
+        let (tx, rx) = mpsc::channel(SUBSCRIBER_BUFFER);
+        topic.subscribers.retain(|s| !s.is_closed());
+        topic.subscribers.push(tx);
+        Ok(Subscription {
+            last,
+            replay,
+            gap,
+            live: Box::pin(rx),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use futures::StreamExt;
+
+    use super::*;
+
+    fn ev(n: u32) -> LiveEvent {
+        LiveEvent::Plan {
+            activity: if n.is_multiple_of(2) {
+                PlanActivity::Archived
+            } else {
+                PlanActivity::Unarchived
+            },
+            by: Actor {
+                login: format!("u{n}"),
+            },
+        }
+    }
+
+    fn block<F: std::future::Future>(f: F) -> F::Output {
+        futures::executor::block_on(f)
+    }
+
+    #[test]
+    fn event_ids_round_trip_and_reject_garbage() {
+        let id = EventId {
+            epoch: 0x1f2e,
+            seq: 42,
+        };
+        assert_eq!(id.to_string(), "1f2e-42");
+        assert_eq!("1f2e-42".parse::<EventId>(), Ok(id));
+        for bad in ["", "42", "x-1", "1-", "1--2", "1-2-3"] {
+            assert_eq!(bad.parse::<EventId>(), Err(BadEventId), "{bad}");
+        }
+    }
+
+    #[test]
+    fn subscribers_get_live_events_in_order_and_only_their_plans() {
+        block(async {
+            let bus = LocalBus::new(7);
+            let (a, b) = (PlanId::new(), PlanId::new());
+            let mut sub = bus.subscribe(a, None).await.unwrap();
+            assert_eq!(sub.last, EventId { epoch: 7, seq: 0 });
+            for n in 1..=3 {
+                bus.publish(a, ev(n)).await.unwrap();
+                bus.publish(b, ev(n + 10)).await.unwrap();
+            }
+            let got: Vec<_> = sub.live.by_ref().take(3).collect().await;
+            assert_eq!(got.iter().map(|e| e.id.seq).collect::<Vec<_>>(), [1, 2, 3]);
+            assert!(got.iter().all(|e| e.plan_id == a));
+            assert_eq!(got[0].event, ev(1));
+        });
+    }
+
+    #[test]
+    fn reconnecting_with_last_event_id_replays_exactly_what_was_missed() {
+        block(async {
+            let bus = LocalBus::new(7);
+            let plan = PlanId::new();
+            let mut ids = vec![];
+            for n in 1..=5 {
+                ids.push(bus.publish(plan, ev(n)).await.unwrap());
+            }
+            let sub = bus.subscribe(plan, Some(ids[1])).await.unwrap();
+            assert!(!sub.gap);
+            assert_eq!(
+                sub.replay.iter().map(|e| e.id.seq).collect::<Vec<_>>(),
+                [3, 4, 5]
+            );
+            assert_eq!(sub.last, ids[4]);
+            // Up to date: nothing to replay.
+            let sub = bus.subscribe(plan, Some(ids[4])).await.unwrap();
+            assert!(sub.replay.is_empty() && !sub.gap);
+        });
+    }
+
+    #[test]
+    fn ids_from_another_epoch_or_beyond_retention_are_gaps() {
+        block(async {
+            let bus = LocalBus::new(7);
+            let plan = PlanId::new();
+            for n in 0..(RETAINED_EVENTS as u32 + 10) {
+                bus.publish(plan, ev(n)).await.unwrap();
+            }
+            let old = EventId { epoch: 7, seq: 2 };
+            let sub = bus.subscribe(plan, Some(old)).await.unwrap();
+            assert!(sub.gap, "events 3..10 are gone");
+            assert_eq!(sub.replay.len(), RETAINED_EVENTS);
+            let restarted = EventId { epoch: 6, seq: 3 };
+            let sub = bus.subscribe(plan, Some(restarted)).await.unwrap();
+            assert!(sub.gap && sub.replay.is_empty());
+            let future = EventId {
+                epoch: 7,
+                seq: 9999,
+            };
+            assert!(bus.subscribe(plan, Some(future)).await.unwrap().gap);
+        });
+    }
+
+    #[test]
+    fn a_subscriber_that_falls_behind_is_disconnected_without_blocking_the_publisher() {
+        block(async {
+            let bus = LocalBus::new(1);
+            let plan = PlanId::new();
+            let slow = bus.subscribe(plan, None).await.unwrap();
+            let mut fast = bus.subscribe(plan, None).await.unwrap();
+            let mut fast_seen = 0;
+            for n in 0..(SUBSCRIBER_BUFFER as u32 * 2) {
+                bus.publish(plan, ev(n)).await.unwrap();
+                if fast.live.next().await.is_some() {
+                    fast_seen += 1;
+                }
+            }
+            assert_eq!(fast_seen, SUBSCRIBER_BUFFER * 2);
+            // The slow one got its buffer's worth, then its stream ended.
+            let got: Vec<_> = slow.live.collect().await;
+            assert!(got.len() <= SUBSCRIBER_BUFFER + 1, "{}", got.len());
+            assert_eq!(bus.subscribers(plan), 1);
+        });
+    }
+
+    #[test]
+    fn dropped_subscriptions_are_forgotten() {
+        block(async {
+            let bus = LocalBus::new(1);
+            let plan = PlanId::new();
+            let sub = bus.subscribe(plan, None).await.unwrap();
+            assert_eq!(bus.subscribers(plan), 1);
+            drop(sub);
+            bus.publish(plan, ev(1)).await.unwrap();
+            assert_eq!(bus.subscribers(plan), 0);
+        });
+    }
+}

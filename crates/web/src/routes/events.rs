@@ -1,0 +1,142 @@
+//! `GET /p/{slug}/events`: a plan's live events as Server-Sent Events.
+//!
+//! The stream opens with `retry:` and then either `resync` (the viewer's `Last-Event-ID` is older
+//! than what the bus retains, or from before a restart: re-read the plan) or the retained events
+//! after it, then `ready` (carrying the id to resume from) and the live events. Each event has an
+//! `id:`, so a browser that reconnects sends `Last-Event-ID` and misses nothing. A comment line
+//! every [`KEEP_ALIVE`] keeps proxies from closing the connection; at each one the viewer's account
+//! is checked again, so a deactivated member's stream ends (`signed_out`). A deleted plan ends every
+//! stream after its `plan` event.
+
+use std::time::Duration;
+
+use actix_web::http::header;
+use actix_web::web::Bytes;
+use actix_web::{HttpRequest, HttpResponse, web};
+use futures_util::StreamExt;
+use futures_util::future::{Either, select};
+use planpush_app::{EventId, EventStream, LiveEvent, PlanActivity, PlanEvent};
+use planpush_identity::UserId;
+use serde_json::json;
+
+use crate::AppState;
+use crate::error::ApiError;
+use crate::extract::ApiUser;
+
+/// How often an idle stream sends a keep-alive comment and re-checks the viewer.
+pub const KEEP_ALIVE: Duration = Duration::from_secs(15);
+
+pub(super) fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.route("/p/{slug}/events", web::get().to(events));
+}
+
+/// One SSE frame.
+fn frame(id: Option<EventId>, name: &str, data: &serde_json::Value) -> Bytes {
+    let mut out = String::new();
+    if let Some(id) = id {
+        out.push_str(&format!("id: {id}\n"));
+    }
+    // serde_json never writes a raw newline, so the data is one line.
+    out.push_str(&format!("event: {name}\ndata: {data}\n\n"));
+    Bytes::from(out)
+}
+
+fn event_frame(e: &PlanEvent) -> Bytes {
+    let data = serde_json::to_value(&e.event).unwrap_or_default();
+    frame(Some(e.id), e.event.name(), &data)
+}
+
+fn ends_stream(e: &PlanEvent) -> bool {
+    matches!(
+        e.event,
+        LiveEvent::Plan {
+            activity: PlanActivity::Deleted,
+            ..
+        }
+    )
+}
+
+async fn events(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    ApiUser(p): ApiUser,
+    slug: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let last = req
+        .headers()
+        .get("last-event-id")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    let feed = state.plans.subscribe(&p, &slug, last.as_deref()).await?;
+    let sub = feed.subscription;
+    let version = feed.plan.current_version;
+    let mut head = vec![Bytes::from_static(b"retry: 3000\n\n")];
+    let mut ended = false;
+    if sub.gap {
+        head.push(frame(
+            Some(sub.last),
+            "resync",
+            &json!({ "version": version }),
+        ));
+    } else {
+        for e in &sub.replay {
+            head.push(event_frame(e));
+            ended |= ends_stream(e);
+        }
+    }
+    head.push(frame(
+        Some(sub.last),
+        "ready",
+        &json!({ "version": version }),
+    ));
+    let live = Live {
+        state: state.into_inner(),
+        user: p.user_id,
+        events: sub.live,
+        ended,
+    };
+    let body = futures_util::stream::iter(head.into_iter().map(Ok::<_, actix_web::Error>))
+        .chain(futures_util::stream::unfold(live, Live::next).map(Ok));
+    Ok(HttpResponse::Ok()
+        .content_type("text/event-stream")
+        .insert_header((header::CACHE_CONTROL, "no-cache, no-transform"))
+        // Set so the compression middleware passes each event through at once.
+        .insert_header((header::CONTENT_ENCODING, "identity"))
+        .insert_header(("x-accel-buffering", "no"))
+        .streaming(body))
+}
+
+/// The live part of one viewer's stream.
+struct Live {
+    state: std::sync::Arc<AppState>,
+    user: UserId,
+    events: EventStream,
+    ended: bool,
+}
+
+impl Live {
+    async fn next(mut self) -> Option<(Bytes, Self)> {
+        if self.ended {
+            return None;
+        }
+        let tick = actix_web::rt::time::sleep(KEEP_ALIVE);
+        match select(self.events.next(), Box::pin(tick)).await {
+            Either::Left((Some(e), _)) => {
+                self.ended = ends_stream(&e);
+                Some((event_frame(&e), self))
+            }
+            // The bus dropped us (we fell behind) or stopped: end, the browser reconnects.
+            Either::Left((None, _)) => None,
+            Either::Right(((), _)) => {
+                let active =
+                    matches!(self.state.access.get(self.user).await, Ok(Some(a)) if a.active);
+                if active {
+                    Some((Bytes::from_static(b": keep-alive\n\n"), self))
+                } else {
+                    self.ended = true;
+                    Some((frame(None, "signed_out", &json!({})), self))
+                }
+            }
+        }
+    }
+}
