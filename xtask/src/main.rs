@@ -17,7 +17,7 @@ jobs:
   test [args]   doc tests, then nextest (or cargo test) over the workspace, all targets;
                 args go to the nextest / cargo test run
   arch          check the architecture invariants (BRIEF.md §2) on `cargo metadata`
-  bench [section]  release benchmarks (storage, auth, http); results into docs/benchmarks.md
+  bench [section]  release benchmarks (storage, auth, http, live); results into docs/benchmarks.md
   e2e           not yet available (issue #7)
   demo          not yet available (issue #7)";
 
@@ -168,6 +168,7 @@ const BENCHES: &[(&str, &str, &str)] = &[
     ("planpush-store", "bench", "storage"),
     ("planpush-server", "auth_bench", "auth"),
     ("planpush-server", "http_bench", "http"),
+    ("planpush-server", "live_bench", "live"),
 ];
 
 fn bench(extra: &[String]) -> Result<()> {

@@ -1,0 +1,162 @@
+//! What the HTTP benchmarks share: the release server on a temporary SQLite database, raw HTTP/1.1
+//! calls, dev sign-in, and the fixture scaled to a size.
+
+#![allow(dead_code)]
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+pub const FIXTURE: &str = include_str!("../../../../fixtures/auth-service-redesign.html");
+
+/// The fixture repeated (anchors and ids made unique per copy) until it is at least `bytes` long.
+pub fn scaled(bytes: usize) -> String {
+    let mut doc = FIXTURE.to_owned();
+    let mut copy = 2;
+    while doc.len() < bytes {
+        let prefix = format!("c{copy}-");
+        doc.push_str(
+            &FIXTURE
+                .replace("<h1>", "<h2>")
+                .replace("</h1>", "</h2>")
+                .replace("data-anchor=\"", &format!("data-anchor=\"{prefix}"))
+                .replace(" id=\"", &format!(" id=\"{prefix}"))
+                .replace("href=\"#", &format!("href=\"#{prefix}"))
+                .replace("url(#", &format!("url(#{prefix}")),
+        );
+        copy += 1;
+    }
+    doc
+}
+
+pub struct Server {
+    pub child: Child,
+    pub port: u16,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Server {
+    pub fn start(bin: &str, dir: &Path) -> Self {
+        let port = TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let child = Command::new(bin)
+            .arg("serve")
+            .current_dir(dir)
+            .env_clear()
+            .envs([
+                ("SECRET_KEY", "b".repeat(40)),
+                ("BASE_URL", format!("http://127.0.0.1:{port}")),
+                ("AUTH_PROVIDER", "dev".into()),
+                ("BIND_ADDR", "127.0.0.1".into()),
+                ("PORT", port.to_string()),
+                ("RUST_LOG", "warn".into()),
+            ])
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("cannot start the server binary");
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(Instant::now() < deadline, "the server did not start");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Self { child, port }
+    }
+
+    /// One HTTP/1.1 exchange: `(status, headers, body)`.
+    pub fn call(
+        &self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: &str,
+    ) -> (u16, String, String) {
+        let mut s = TcpStream::connect(("127.0.0.1", self.port)).unwrap();
+        let mut req = format!(
+            "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{}\r\nConnection: close\r\nContent-Length: {}\r\n",
+            self.port,
+            body.len()
+        );
+        for (k, v) in headers {
+            req.push_str(&format!("{k}: {v}\r\n"));
+        }
+        req.push_str("\r\n");
+        req.push_str(body);
+        s.write_all(req.as_bytes()).unwrap();
+        let mut out = String::new();
+        s.read_to_string(&mut out).unwrap();
+        let (head, body) = out.split_once("\r\n\r\n").unwrap_or((&out, ""));
+        (
+            head[9..12].parse().unwrap(),
+            head.to_owned(),
+            body.to_owned(),
+        )
+    }
+
+    /// Signs `login` in with the dev provider: `(session cookie, API token)`.
+    pub fn sign_in(&self, login: &str) -> (String, String) {
+        let origin = self.url("");
+        let (status, head, _) = self.call(
+            "POST",
+            "/auth/dev",
+            &[
+                ("Content-Type", "application/x-www-form-urlencoded"),
+                ("Origin", &origin),
+            ],
+            &format!("login={login}&redirect_to=/"),
+        );
+        assert_eq!(status, 303, "dev sign-in: {head}");
+        let cookie = head
+            .lines()
+            .find_map(|l| l.strip_prefix("set-cookie: "))
+            .and_then(|c| c.split(';').next())
+            .expect("a session cookie")
+            .to_owned();
+        let (status, _, body) = self.call(
+            "POST",
+            "/api/tokens",
+            &[
+                ("Cookie", &cookie),
+                ("Origin", &origin),
+                ("Content-Type", "application/json"),
+            ],
+            r#"{"label":"bench"}"#,
+        );
+        assert_eq!(status, 201, "token: {body}");
+        let token = serde_json::from_str::<serde_json::Value>(&body).unwrap()["token"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        (cookie, token)
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://127.0.0.1:{}{path}", self.port)
+    }
+
+    /// Peak and current resident memory in MB.
+    pub fn rss(&self) -> (f64, f64) {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
+            .unwrap_or_default();
+        let kb = |key: &str| {
+            status
+                .lines()
+                .find(|l| l.starts_with(key))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|v| v.parse::<f64>().ok())
+                .unwrap_or(0.0)
+        };
+        (kb("VmHWM:") / 1024.0, kb("VmRSS:") / 1024.0)
+    }
+}
