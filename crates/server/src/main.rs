@@ -240,6 +240,12 @@ fn serve(config: Config, store: Arc<Store>) -> Result<(), Fatal> {
                 .wrap(state.session_middleware())
                 // gzip or brotli for clients that accept them (pages, JSON, assets).
                 .wrap(actix_web::middleware::Compress::default())
+                // No response of ours may be sniffed into a script or a stylesheet (the CSP's
+                // `script-src 'self'` relies on it; see docs/architecture.md).
+                .wrap(
+                    actix_web::middleware::DefaultHeaders::new()
+                        .add(("x-content-type-options", "nosniff")),
+                )
                 .configure(planpush_web::configure(state.clone()))
         })
         .shutdown_timeout(30)

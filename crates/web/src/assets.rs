@@ -5,7 +5,8 @@ use std::sync::OnceLock;
 
 use actix_web::http::header;
 use actix_web::{HttpResponse, web};
-use sha2::{Digest, Sha256};
+use base64::Engine;
+use sha2::{Digest, Sha256, Sha384};
 
 struct Asset {
     name: &'static str,
@@ -29,26 +30,47 @@ const ASSETS: &[Asset] = &[
     },
 ];
 
-/// `(url path, asset)` pairs, hashed once.
-fn table() -> &'static Vec<(String, &'static Asset)> {
-    static TABLE: OnceLock<Vec<(String, &'static Asset)>> = OnceLock::new();
+/// An asset's URL path and its Subresource Integrity value.
+struct Hashed {
+    url: String,
+    integrity: String,
+    asset: &'static Asset,
+}
+
+/// Every asset, hashed once.
+fn table() -> &'static Vec<Hashed> {
+    static TABLE: OnceLock<Vec<Hashed>> = OnceLock::new();
     TABLE.get_or_init(|| {
         ASSETS
             .iter()
             .map(|a| {
                 let hash = hex::encode(&Sha256::digest(a.body.as_bytes())[..6]);
-                (format!("/assets/{}.{hash}.{}", a.name, a.ext), a)
+                let sri = base64::engine::general_purpose::STANDARD
+                    .encode(Sha384::digest(a.body.as_bytes()));
+                Hashed {
+                    url: format!("/assets/{}.{hash}.{}", a.name, a.ext),
+                    integrity: format!("sha384-{sri}"),
+                    asset: a,
+                }
             })
             .collect()
     })
 }
 
-/// The URL of an asset by its base name (`plan.css`).
-pub fn url(file: &str) -> &'static str {
+fn find(file: &str) -> Option<&'static Hashed> {
     table()
         .iter()
-        .find(|(_, a)| format!("{}.{}", a.name, a.ext) == file)
-        .map_or("/assets/missing", |(u, _)| u.as_str())
+        .find(|h| format!("{}.{}", h.asset.name, h.asset.ext) == file)
+}
+
+/// The URL of an asset by its base name (`plan.css`).
+pub fn url(file: &str) -> &'static str {
+    find(file).map_or("/assets/missing", |h| h.url.as_str())
+}
+
+/// The `integrity` attribute value of an asset (`sha384-…`), for its `<script>` or `<link>` tag.
+pub fn integrity(file: &str) -> &'static str {
+    find(file).map_or("", |h| h.integrity.as_str())
 }
 
 pub(crate) fn routes(cfg: &mut web::ServiceConfig) {
@@ -57,8 +79,8 @@ pub(crate) fn routes(cfg: &mut web::ServiceConfig) {
 
 async fn serve(path: web::Path<String>) -> HttpResponse {
     let wanted = format!("/assets/{}", path.into_inner());
-    match table().iter().find(|(u, _)| *u == wanted) {
-        Some((_, a)) => HttpResponse::Ok()
+    match table().iter().find(|h| h.url == wanted).map(|h| h.asset) {
+        Some(a) => HttpResponse::Ok()
             .insert_header((header::CONTENT_TYPE, a.content_type))
             .insert_header((header::CACHE_CONTROL, "public, max-age=31536000, immutable"))
             .insert_header(("x-content-type-options", "nosniff"))

@@ -16,8 +16,8 @@ pub fn layout(title: &str, body: Markup) -> Markup {
                 meta charset="utf-8";
                 meta name="viewport" content="width=device-width, initial-scale=1";
                 title { (title) " · PlanPush" }
-                link rel="stylesheet" href=(assets::url("plan.css"));
-                script src=(assets::url("plan.js")) defer {}
+                link rel="stylesheet" href=(assets::url("plan.css")) integrity=(assets::integrity("plan.css"));
+                script src=(assets::url("plan.js")) integrity=(assets::integrity("plan.js")) defer {}
             }
             body {
                 main { (body) }

@@ -211,6 +211,14 @@ fn migrate_then_serve_then_stop_gracefully_on_sigterm() {
         std::thread::sleep(Duration::from_millis(50));
     };
     assert!(health.starts_with("HTTP/1.1 200"), "{health}");
+    // Every answer, JSON included, forbids MIME sniffing (the CSP's `script-src 'self'` relies on it).
+    let me = get(port, "/api/auth/me").unwrap();
+    assert!(me.starts_with("HTTP/1.1 401"), "{me}");
+    assert!(
+        me.to_ascii_lowercase()
+            .contains("x-content-type-options: nosniff"),
+        "{me}"
+    );
     let ready = get(port, "/readyz").unwrap();
     assert!(
         ready.starts_with("HTTP/1.1 200") && ready.contains("\"ready\""),

@@ -136,6 +136,31 @@ async fn the_plan_page_its_versions_and_its_headers() {
             .unwrap()
             .contains("immutable")
     );
+    // Subresource Integrity: the script tag names the hash of exactly the bytes served.
+    let script = scripts[0];
+    let src = script
+        .split("src=\"")
+        .nth(1)
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap();
+    let integrity = script
+        .split("integrity=\"")
+        .nth(1)
+        .expect("an integrity attribute")
+        .split('"')
+        .next()
+        .unwrap();
+    let js = app.get(&mut Browser::default(), src).await;
+    assert_eq!(js.status, StatusCode::OK);
+    use base64::Engine;
+    use sha2::Digest;
+    let want = format!(
+        "sha384-{}",
+        base64::engine::general_purpose::STANDARD.encode(sha2::Sha384::digest(&js.bytes))
+    );
+    assert_eq!(integrity, want);
     assert_eq!(
         app.get(&mut Browser::default(), "/assets/plan.0000.css")
             .await
