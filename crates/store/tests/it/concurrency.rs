@@ -37,10 +37,13 @@ async fn push_with_retry(
             .unwrap();
         match p
             .versions
-            .commit(Commit::NextVersion {
-                plan: &next,
-                version: &v,
-            })
+            .commit(
+                Commit::NextVersion {
+                    plan: &next,
+                    version: &v,
+                },
+                &[],
+            )
             .await
         {
             Ok(()) => return conflicts,
@@ -88,10 +91,13 @@ async fn a_thousand_concurrent_version_inserts_on_sqlite() {
         );
         ports
             .versions
-            .commit(Commit::NewPlan {
-                plan: &plan,
-                version: &v,
-            })
+            .commit(
+                Commit::NewPlan {
+                    plan: &plan,
+                    version: &v,
+                },
+                &[],
+            )
             .await
             .unwrap();
         plans.push(plan.id);
