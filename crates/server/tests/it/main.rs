@@ -5,5 +5,6 @@
 
 mod browser;
 mod github_signin;
+mod slack;
 mod startup;
 mod support;
