@@ -52,7 +52,7 @@ pub async fn outbox_written_with_commits(p: &Ports) {
         .await
         .unwrap();
     let stored = p.outbox.due(t(10), 10).await.unwrap();
-    assert_eq!(stored, [sent.clone()], "stored exactly as given");
+    assert_eq!(stored, [sent], "stored exactly as given");
     plan = next;
 
     // A conflicting commit (version 2 again) writes neither the version nor its message.
