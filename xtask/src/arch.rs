@@ -23,6 +23,7 @@ pub const DOMAIN: &[&str] = &[
     "planpush-identity",
     "planpush-roles",
     "planpush-audit",
+    "planpush-outbox",
 ];
 
 /// Workspace crates a domain crate must never reach.

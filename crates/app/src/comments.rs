@@ -18,7 +18,8 @@ use planpush_plans::{Plan, PlanId, PlanRepoError};
 use planpush_roles::{Capability, Ownership};
 use planpush_versions::{AnchorId, SectionIndex, Version};
 
-use crate::{Actor, Auditor, CommentActivity, LiveEvent, Ports, Principal, can_see};
+use crate::notify::{comment_created, comment_resolved};
+use crate::{Actor, Auditor, CommentActivity, LiveEvent, Notifications, Ports, Principal, can_see};
 
 /// Errors of the comment use cases; each maps to one API error code.
 #[derive(Debug, thiserror::Error)]
@@ -108,15 +109,28 @@ pub struct Reanchored {
     pub orphaned: usize,
 }
 
+#[derive(Clone)]
 pub struct Comments {
     ports: Ports,
     audit: Auditor,
+    notify: Notifications,
 }
 
 impl Comments {
     pub fn new(ports: Ports) -> Self {
         let audit = Auditor::new(ports.clone());
-        Self { ports, audit }
+        Self {
+            ports,
+            audit,
+            notify: Notifications::off(),
+        }
+    }
+
+    /// The same use cases, writing a notification with every new comment and every resolved
+    /// thread of a published plan.
+    pub fn with_notifications(mut self, notify: Notifications) -> Self {
+        self.notify = notify;
+        self
     }
 
     async fn visible_plan(&self, p: &Principal, id: PlanId) -> Result<Plan, CommentError> {
@@ -270,7 +284,7 @@ impl Comments {
                 CommentError::Conflict("this plan has no version to comment on".into())
             })?;
         let made_on = latest.meta.number;
-        let comment = match &input.parent_id {
+        let (comment, thread) = match &input.parent_id {
             Some(parent) => {
                 let parent_id = CommentId::parse(parent).map_err(|_| {
                     CommentError::Invalid("invalid_parent", "parent_id is not a comment id".into())
@@ -285,7 +299,10 @@ impl Comments {
                     }
                     Err(e) => return Err(unknown(e)),
                 };
-                Comment::reply(&parent, p.user_id, made_on, body, now)?
+                (
+                    Comment::reply(&parent, p.user_id, made_on, body, now)?,
+                    Some(parent),
+                )
             }
             None => {
                 let raw = input.anchor.as_deref().unwrap_or_default();
@@ -302,12 +319,21 @@ impl Comments {
                     Some((exact, prefix, suffix)) => Some(TextQuote::new(exact, prefix, suffix)?),
                     None => None,
                 };
-                Comment::thread(plan.id, p.user_id, made_on, anchor, quote, body, now)
+                (
+                    Comment::thread(plan.id, p.user_id, made_on, anchor, quote, body, now),
+                    None,
+                )
             }
         };
+        let thread = thread.as_ref().unwrap_or(&comment);
+        let outbox = self.notify.messages(
+            &plan,
+            &comment_created(&plan, &comment, thread, &latest.sections, &p.login),
+            now,
+        );
         self.ports
             .comments
-            .insert(&comment)
+            .insert(&comment, &outbox)
             .await
             .map_err(unknown)?;
         self.audit
@@ -335,7 +361,7 @@ impl Comments {
         ip: Option<IpAddr>,
         now: DateTime<Utc>,
     ) -> Result<CommentView, CommentError> {
-        let (_, mut comment) = self.visible_comment(p, id).await?;
+        let (plan, mut comment) = self.visible_comment(p, id).await?;
         Self::may_comment(p)?;
         let mut events = vec![];
         if let Some(body) = &change.body {
@@ -349,10 +375,17 @@ impl Comments {
             Some(false) if comment.reopen()? => events.push(AuditAction::CommentReopened),
             _ => {}
         }
+        let mut outbox = vec![];
+        if self.notify.enabled() && events.contains(&AuditAction::CommentResolved) {
+            let latest = self.ports.versions.latest(plan.id).await.map_err(unknown)?;
+            let sections = latest.as_ref().map(|v| &v.sections);
+            let n = comment_resolved(&plan, &comment, sections, &p.login);
+            outbox = self.notify.messages(&plan, &n, now);
+        }
         if !events.is_empty() {
             self.ports
                 .comments
-                .update(&comment)
+                .update(&comment, &outbox)
                 .await
                 .map_err(unknown)?;
         }
@@ -387,7 +420,7 @@ impl Comments {
         comment.delete(p.user_id, now)?;
         self.ports
             .comments
-            .update(&comment)
+            .update(&comment, &[])
             .await
             .map_err(unknown)?;
         self.audit

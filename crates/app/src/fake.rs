@@ -8,6 +8,7 @@ use chrono::{DateTime, Utc};
 use planpush_audit::fake::FakeAudit;
 use planpush_comments::fake::FakeComments;
 use planpush_identity::fake::{FakeDeviceGrants, FakeTokens, FakeUsers, FakeWebSessions};
+use planpush_outbox::fake::OutboxLog;
 use planpush_plans::fake::{FakePlanViews, FakePlans};
 use planpush_roles::fake::FakeRoles;
 use planpush_versions::fake::FakeVersions;
@@ -19,6 +20,7 @@ pub fn ports() -> Ports {
     let users = Arc::new(FakeUsers::default());
     let plans = Arc::new(FakePlans::default());
     let audit = Arc::new(FakeAudit::default());
+    let outbox = OutboxLog::default();
     Ports {
         users: users.clone(),
         tokens: Arc::new(FakeTokens::default()),
@@ -27,12 +29,12 @@ pub fn ports() -> Ports {
         roles: Arc::new(FakeRoles::new(users)),
         plans: plans.clone(),
         plan_views: Arc::new(FakePlanViews::default()),
-        versions: Arc::new(FakeVersions::new(plans)),
-        comments: Arc::new(FakeComments::default()),
+        versions: Arc::new(FakeVersions::new(plans).with_outbox(outbox.clone())),
+        comments: Arc::new(FakeComments::default().with_outbox(outbox.clone())),
         audit_sink: audit.clone(),
         audit_query: audit,
         kv: Arc::new(FakeKv::default()),
-        outbox: Arc::new(FakeOutbox::default()),
+        outbox: Arc::new(FakeOutbox::new(outbox)),
         readiness: Arc::new(AlwaysReady),
         events: Arc::new(LocalBus::new(1)),
     }
@@ -79,18 +81,27 @@ impl KvStore for FakeKv {
     }
 }
 
+/// The fake outbox table, shared with the fake versions and comments repositories (which write
+/// their messages "in the same transaction" as their own rows).
 #[derive(Default)]
 pub struct FakeOutbox {
-    messages: Mutex<Vec<OutboxMessage>>,
+    messages: OutboxLog,
 }
 
 impl FakeOutbox {
+    pub fn new(messages: OutboxLog) -> Self {
+        Self { messages }
+    }
+    /// Every message, in the order written.
+    pub fn all(&self) -> Vec<OutboxMessage> {
+        self.messages.lock().clone()
+    }
     fn with<T>(
         &self,
         id: OutboxMessageId,
         f: impl FnOnce(&mut OutboxMessage) -> T,
     ) -> Result<T, InfraError> {
-        let mut g = lock(&self.messages);
+        let mut g = self.messages.lock();
         g.iter_mut()
             .find(|m| m.id == id)
             .map(f)
@@ -101,30 +112,46 @@ impl FakeOutbox {
 #[async_trait]
 impl Outbox for FakeOutbox {
     async fn enqueue(&self, message: &OutboxMessage) -> Result<(), InfraError> {
-        lock(&self.messages).push(message.clone());
+        self.messages.append(std::slice::from_ref(message));
         Ok(())
     }
     async fn due(&self, now: DateTime<Utc>, limit: u32) -> Result<Vec<OutboxMessage>, InfraError> {
-        let mut v: Vec<_> = lock(&self.messages)
+        let mut v: Vec<_> = self
+            .messages
+            .lock()
             .iter()
-            .filter(|m| {
-                m.delivered_at.is_none() && m.gave_up_at.is_none() && m.next_attempt_at <= now
-            })
+            .filter(|m| m.is_due(now))
             .cloned()
             .collect();
         v.sort_by_key(|m| (m.created_at, m.id));
         v.truncate(limit as usize);
         Ok(v)
     }
+    async fn claim(
+        &self,
+        now: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+        limit: u32,
+    ) -> Result<Vec<OutboxMessage>, InfraError> {
+        let mut g = self.messages.lock();
+        let mut due: Vec<&mut OutboxMessage> = g.iter_mut().filter(|m| m.is_due(now)).collect();
+        due.sort_by_key(|m| (m.created_at, m.id));
+        Ok(due
+            .into_iter()
+            .take(limit as usize)
+            .map(|m| {
+                m.attempts += 1;
+                m.next_attempt_at = lease_until;
+                m.clone()
+            })
+            .collect())
+    }
     async fn mark_delivered(
         &self,
         id: OutboxMessageId,
         now: DateTime<Utc>,
     ) -> Result<(), InfraError> {
-        self.with(id, |m| {
-            m.attempts += 1;
-            m.delivered_at = Some(now);
-        })
+        self.with(id, |m| m.delivered_at = Some(now))
     }
     async fn mark_failed(
         &self,
@@ -133,7 +160,6 @@ impl Outbox for FakeOutbox {
         next_attempt_at: DateTime<Utc>,
     ) -> Result<(), InfraError> {
         self.with(id, |m| {
-            m.attempts += 1;
             m.last_error = Some(error.to_owned());
             m.next_attempt_at = next_attempt_at;
         })
@@ -145,7 +171,6 @@ impl Outbox for FakeOutbox {
         now: DateTime<Utc>,
     ) -> Result<(), InfraError> {
         self.with(id, |m| {
-            m.attempts += 1;
             m.last_error = Some(error.to_owned());
             m.gave_up_at = Some(now);
         })

@@ -21,6 +21,7 @@ mod events;
 pub mod fake;
 mod health;
 mod maintenance;
+mod notify;
 mod outbox;
 mod plans;
 mod ports;
@@ -44,7 +45,15 @@ pub use events::{
 };
 pub use health::{Health, NotReady};
 pub use maintenance::{Maintenance, Swept};
-pub use outbox::{OUTBOX_MAX_ATTEMPTS, OutboxMessage, OutboxMessageId, backoff_after};
+#[cfg(any(test, feature = "mock"))]
+pub use notify::MockNotifier;
+pub use notify::{
+    Deliveries, Delivery, DeliveryError, DeliverySettings, NOTIFY_BODY_CHARS, NOTIFY_MAX_SECTIONS,
+    Notification, Notifications, Notifier, PlanRef, SectionChange, SectionChangeKind, excerpt,
+};
+pub use outbox::{
+    OUTBOX_MAX_ATTEMPTS, OutboxMessage, OutboxMessageId, backoff_after, backoff_from,
+};
 pub use plans::{DiffPage, LiveFeed, PlanError, PlanInfo, PlanPage, Plans, can_see};
 pub use ports::*;
 pub use provider::{AuthorizationRequest, IdentityProvider, ProviderError, VerifiedProfile};

@@ -41,21 +41,35 @@ pub trait KvStore: Send + Sync {
     async fn purge_expired(&self, now: DateTime<Utc>) -> Result<u64, InfraError>;
 }
 
-/// Durable notification queue.
+/// Durable notification queue. Messages caused by a write are normally written by that write's
+/// repository in the same transaction (`VersionRepository::commit`, `CommentRepository::insert` /
+/// `update`); `enqueue` is for messages that stand alone.
 #[cfg_attr(any(test, feature = "mock"), mockall::automock)]
 #[async_trait]
 pub trait Outbox: Send + Sync {
     async fn enqueue(&self, message: &OutboxMessage) -> Result<(), InfraError>;
     /// Messages neither delivered nor given up whose `next_attempt_at` is at or before `now`,
-    /// oldest first, at most `limit`.
+    /// oldest first, at most `limit` (read only).
     async fn due(&self, now: DateTime<Utc>, limit: u32) -> Result<Vec<OutboxMessage>, InfraError>;
-    /// MUST return `NotFound` for an unknown id.
+    /// Claims up to `limit` due messages (as [`Outbox::due`] would list them) for one delivery
+    /// attempt each: atomically, every claimed message gets `attempts + 1` and `next_attempt_at =
+    /// lease_until`, and is returned in that new state, oldest first. A message MUST NOT be
+    /// returned by two claims while the first one's lease runs, even from two processes; when a
+    /// worker dies mid-attempt the message is due again once its lease ends.
+    async fn claim(
+        &self,
+        now: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+        limit: u32,
+    ) -> Result<Vec<OutboxMessage>, InfraError>;
+    /// Records a successful delivery. MUST return `NotFound` for an unknown id.
     async fn mark_delivered(
         &self,
         id: OutboxMessageId,
         now: DateTime<Utc>,
     ) -> Result<(), InfraError>;
-    /// Records a failed attempt and when to try again. MUST return `NotFound` for an unknown id.
+    /// Records why the claimed attempt failed and when to try again (the attempt itself was
+    /// counted by the claim). MUST return `NotFound` for an unknown id.
     async fn mark_failed(
         &self,
         id: OutboxMessageId,

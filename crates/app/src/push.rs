@@ -16,7 +16,8 @@ use planpush_versions::{
     ChangeSet, Commit, SourceFormat, Version, VersionNumber, VersionRepoError,
 };
 
-use crate::{Actor, Auditor, LiveEvent, Ports, Principal};
+use crate::notify::version_pushed;
+use crate::{Actor, Auditor, LiveEvent, Notifications, Ports, Principal};
 
 /// Pushed documents larger than this are refused.
 pub const MAX_DOCUMENT_BYTES: usize = 4 * 1024 * 1024;
@@ -69,11 +70,13 @@ pub enum PushError {
 }
 
 /// The push use case.
+#[derive(Clone)]
 pub struct Push {
     ports: Ports,
     audit: Auditor,
     options: SanitizeOptions,
     diagrams: Arc<dyn DiagramRenderer>,
+    notify: Notifications,
 }
 
 /// A rendered, sanitized document with its index.
@@ -95,7 +98,14 @@ impl Push {
             audit,
             options,
             diagrams,
+            notify: Notifications::off(),
         }
+    }
+
+    /// The same use case, writing a notification with every new version of a published plan.
+    pub fn with_notifications(mut self, notify: Notifications) -> Self {
+        self.notify = notify;
+        self
     }
 
     /// Markdown → HTML, Mermaid → SVG (cached by source hash, so an unchanged diagram costs nothing
@@ -283,13 +293,19 @@ impl Push {
                 p.user_id,
                 now,
             );
+            let outbox =
+                self.notify
+                    .messages(&plan, &version_pushed(&plan, &version, None, &p.login), now);
             match self
                 .ports
                 .versions
-                .commit(Commit::NewPlan {
-                    plan: &plan,
-                    version: &version,
-                })
+                .commit(
+                    Commit::NewPlan {
+                        plan: &plan,
+                        version: &version,
+                    },
+                    &outbox,
+                )
                 .await
             {
                 Ok(()) => {
@@ -350,19 +366,27 @@ impl Push {
             let mut next = plan.clone();
             next.record_version(version.meta.number.get(), &title, now)
                 .map_err(|e| unknown(anyhow::anyhow!(e)))?;
+            let previous = latest.as_ref().map(|l| &l.sections);
+            let outbox = self.notify.messages(
+                &next,
+                &version_pushed(&next, &version, previous, &p.login),
+                now,
+            );
             match self
                 .ports
                 .versions
-                .commit(Commit::NextVersion {
-                    plan: &next,
-                    version: &version,
-                })
+                .commit(
+                    Commit::NextVersion {
+                        plan: &next,
+                        version: &version,
+                    },
+                    &outbox,
+                )
                 .await
             {
                 Ok(()) => {
                     // The version is in; threads follow it. A failure here is logged, not fatal:
                     // the version stands and the threads keep their previous states.
-                    let previous = latest.as_ref().map(|l| &l.sections);
                     if let Err(e) =
                         crate::comments::reanchor_plan(&self.ports, plan.id, previous, &version)
                             .await

@@ -3,6 +3,8 @@
 use std::sync::{Mutex, MutexGuard};
 
 use async_trait::async_trait;
+use planpush_outbox::OutboxMessage;
+use planpush_outbox::fake::OutboxLog;
 use planpush_plans::PlanId;
 
 use crate::*;
@@ -10,9 +12,15 @@ use crate::*;
 #[derive(Default)]
 pub struct FakeComments {
     inner: Mutex<Vec<Comment>>,
+    outbox: OutboxLog,
 }
 
 impl FakeComments {
+    /// Writes the messages of successful writes to `outbox` (shared with the fake `Outbox`).
+    pub fn with_outbox(mut self, outbox: OutboxLog) -> Self {
+        self.outbox = outbox;
+        self
+    }
     fn lock(&self) -> MutexGuard<'_, Vec<Comment>> {
         self.inner
             .lock()
@@ -35,8 +43,13 @@ pub(crate) fn thread_matches(thread: &Comment, filter: &CommentFilter) -> bool {
 
 #[async_trait]
 impl CommentRepository for FakeComments {
-    async fn insert(&self, comment: &Comment) -> Result<(), CommentRepoError> {
+    async fn insert(
+        &self,
+        comment: &Comment,
+        outbox: &[OutboxMessage],
+    ) -> Result<(), CommentRepoError> {
         self.lock().push(comment.clone());
+        self.outbox.append(outbox);
         Ok(())
     }
     async fn get(&self, id: CommentId) -> Result<Comment, CommentRepoError> {
@@ -46,13 +59,18 @@ impl CommentRepository for FakeComments {
             .cloned()
             .ok_or(CommentRepoError::NotFound)
     }
-    async fn update(&self, comment: &Comment) -> Result<(), CommentRepoError> {
+    async fn update(
+        &self,
+        comment: &Comment,
+        outbox: &[OutboxMessage],
+    ) -> Result<(), CommentRepoError> {
         let mut g = self.lock();
         let slot = g
             .iter_mut()
             .find(|c| c.id == comment.id)
             .ok_or(CommentRepoError::NotFound)?;
         *slot = comment.clone();
+        self.outbox.append(outbox);
         Ok(())
     }
     async fn list(

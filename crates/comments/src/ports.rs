@@ -1,4 +1,5 @@
 use async_trait::async_trait;
+use planpush_outbox::OutboxMessage;
 use planpush_plans::PlanId;
 use planpush_versions::AnchorId;
 
@@ -32,13 +33,24 @@ pub struct CommentFilter {
 #[cfg_attr(any(test, feature = "mock"), mockall::automock)]
 #[async_trait]
 pub trait CommentRepository: Send + Sync {
-    /// Stores a new comment. Its plan (and parent, for a reply) MUST exist; adapters may return
-    /// `Unknown` otherwise.
-    async fn insert(&self, comment: &Comment) -> Result<(), CommentRepoError>;
+    /// Stores a new comment and, in the same transaction, the notifications it causes (`outbox`,
+    /// possibly empty). Its plan (and parent, for a reply) MUST exist; adapters may return
+    /// `Unknown` otherwise, writing nothing.
+    async fn insert(
+        &self,
+        comment: &Comment,
+        outbox: &[OutboxMessage],
+    ) -> Result<(), CommentRepoError>;
     /// MUST return `NotFound` for an unknown id.
     async fn get(&self, id: CommentId) -> Result<Comment, CommentRepoError>;
-    /// Saves body, edit, deletion, resolution and state. MUST return `NotFound` for an unknown id.
-    async fn update(&self, comment: &Comment) -> Result<(), CommentRepoError>;
+    /// Saves body, edit, deletion, resolution and state, and in the same transaction the
+    /// notifications the change causes (`outbox`, possibly empty). MUST return `NotFound` for an
+    /// unknown id, writing nothing.
+    async fn update(
+        &self,
+        comment: &Comment,
+        outbox: &[OutboxMessage],
+    ) -> Result<(), CommentRepoError>;
     /// A plan's comments matching the filter, threads and replies, oldest first.
     async fn list(
         &self,

@@ -52,6 +52,9 @@ pub const VARIABLES: &[&str] = &[
     "DATA_DIR",
     "DATABASE_URL",
     "SLACK_WEBHOOK_URL",
+    "SLACK_TIMEOUT_MS",
+    "OUTBOX_POLL_INTERVAL_MS",
+    "OUTBOX_RETRY_BASE_MS",
     "TRUSTED_PROXIES",
     "LOG_FORMAT",
     "VERSION_RETENTION_DAYS",
@@ -74,6 +77,12 @@ pub const DEFAULT_DATA_DIR: &str = "./data";
 pub const DEFAULT_SQLITE_FILE: &str = "planpush.db";
 /// Default `VERSION_RETENTION_DAYS`.
 pub const DEFAULT_VERSION_RETENTION_DAYS: u32 = 90;
+/// Default `SLACK_TIMEOUT_MS`: each delivery attempt is bounded by 10 seconds.
+pub const DEFAULT_SLACK_TIMEOUT_MS: u64 = 10_000;
+/// Default `OUTBOX_POLL_INTERVAL_MS`: the delivery worker looks for due messages every second.
+pub const DEFAULT_OUTBOX_POLL_INTERVAL_MS: u64 = 1_000;
+/// Default `OUTBOX_RETRY_BASE_MS`: the first retry after 5 seconds, doubling up to one hour.
+pub const DEFAULT_OUTBOX_RETRY_BASE_MS: u64 = 5_000;
 /// Default `GITHUB_URL`.
 pub const DEFAULT_GITHUB_URL: &str = "https://github.com";
 /// Default `GITHUB_API_URL`.
@@ -215,6 +224,25 @@ pub enum LogFormat {
     Json,
 }
 
+/// How notifications are delivered (used only when `SLACK_WEBHOOK_URL` is set).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OutboxConfig {
+    /// `SLACK_TIMEOUT_MS`: bound on one delivery attempt (connect and answer).
+    pub slack_timeout: Duration,
+    /// `OUTBOX_POLL_INTERVAL_MS`: how often the worker looks for due messages when idle.
+    pub poll_interval: Duration,
+    /// `OUTBOX_RETRY_BASE_MS`: the first retry's delay; it doubles per failure, capped at 1 hour.
+    pub retry_base: Duration,
+}
+
+impl OutboxConfig {
+    /// How long a claimed attempt keeps its message from other workers: twice the attempt's
+    /// timeout (at least one second), so a message is only retried when its attempt is over.
+    pub fn lease(&self) -> Duration {
+        (self.slack_timeout * 2).max(Duration::from_secs(1))
+    }
+}
+
 /// The validated server configuration.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -246,6 +274,8 @@ pub struct Config {
     pub database: DatabaseUrl,
     /// `SLACK_WEBHOOK_URL`: Slack incoming webhook; notifications are off when unset.
     pub slack_webhook_url: Option<Secret<Url>>,
+    /// `SLACK_TIMEOUT_MS`, `OUTBOX_POLL_INTERVAL_MS`, `OUTBOX_RETRY_BASE_MS`.
+    pub outbox: OutboxConfig,
     /// `TRUSTED_PROXIES`: peers whose forwarding headers are believed (empty: none).
     pub trusted_proxies: TrustedProxies,
     /// `LOG_FORMAT`.
@@ -302,6 +332,23 @@ impl Config {
             None => DatabaseUrl::Sqlite(data_dir.join(DEFAULT_SQLITE_FILE)),
         };
         let slack_webhook_url = vars.slack_webhook("SLACK_WEBHOOK_URL")?.map(Secret::new);
+        let outbox = OutboxConfig {
+            slack_timeout: Duration::from_millis(vars.millis(
+                "SLACK_TIMEOUT_MS",
+                DEFAULT_SLACK_TIMEOUT_MS,
+                (100, 60_000),
+            )?),
+            poll_interval: Duration::from_millis(vars.millis(
+                "OUTBOX_POLL_INTERVAL_MS",
+                DEFAULT_OUTBOX_POLL_INTERVAL_MS,
+                (10, 3_600_000),
+            )?),
+            retry_base: Duration::from_millis(vars.millis(
+                "OUTBOX_RETRY_BASE_MS",
+                DEFAULT_OUTBOX_RETRY_BASE_MS,
+                (10, 3_600_000),
+            )?),
+        };
         let trusted_proxies = match vars.get("TRUSTED_PROXIES") {
             Some(raw) => TrustedProxies::parse_list(&raw)
                 .map_err(|m| ConfigError::new("TRUSTED_PROXIES", m))?,
@@ -327,6 +374,7 @@ impl Config {
             data_dir,
             database,
             slack_webhook_url,
+            outbox,
             trusted_proxies,
             log_format,
             version_retention_days,

@@ -11,7 +11,7 @@ use std::time::Duration;
 use clap::{Parser, Subcommand};
 
 mod demo;
-use planpush_app::Maintenance;
+use planpush_app::{Deliveries, DeliverySettings, Maintenance, Notifications, OUTBOX_MAX_ATTEMPTS};
 use planpush_identity::SessionPolicy;
 use planpush_server::config::{
     AuthConfig, AuthProvider, Config, ConfigError, DatabaseUrl, LogFormat,
@@ -180,6 +180,29 @@ fn sign_in_mode(config: &Config) -> Result<SignInMode, Fatal> {
     }
 }
 
+/// The Slack delivery worker, when `SLACK_WEBHOOK_URL` is set.
+fn deliveries(config: &Config, ports: &planpush_app::Ports) -> Result<Option<Deliveries>, Fatal> {
+    let Some(url) = &config.slack_webhook_url else {
+        return Ok(None);
+    };
+    let notifier = planpush_slack::SlackNotifier::new(
+        url.expose().clone(),
+        config.base_url.as_str(),
+        config.outbox.slack_timeout,
+    )
+    .map_err(|e| Fatal(format!("SLACK_WEBHOOK_URL: {e:#}"), 1))?;
+    let chrono = |d: Duration| chrono::Duration::from_std(d).unwrap_or(chrono::Duration::hours(1));
+    Ok(Some(Deliveries::new(
+        ports.clone(),
+        Arc::new(notifier),
+        DeliverySettings {
+            lease: chrono(config.outbox.lease()),
+            retry_base: chrono(config.outbox.retry_base),
+            max_attempts: OUTBOX_MAX_ATTEMPTS,
+        },
+    )))
+}
+
 fn serve(config: Config, store: Arc<Store>) -> Result<(), Fatal> {
     if config.auth_provider() == AuthProvider::Dev {
         tracing::warn!(
@@ -207,13 +230,19 @@ fn serve(config: Config, store: Arc<Store>) -> Result<(), Fatal> {
             allow_remote_images: config.allow_remote_images,
         },
     };
+    let deliveries = deliveries(&config, &ports)?;
+    let notify = match deliveries {
+        Some(_) => Notifications::to(planpush_slack::CHANNEL),
+        None => Notifications::off(),
+    };
     let state = AppState::new(
         ports.clone(),
         sign_in_mode(&config)?,
         settings,
         RateLimits::new(),
         Arc::new(planpush_diagrams::MermaidRenderer),
-    );
+    )
+    .with_notifications(notify);
     let maintenance = Maintenance::new(
         ports,
         planpush_versions::RetentionPolicy::days(config.version_retention_days),
@@ -235,6 +264,28 @@ fn serve(config: Config, store: Arc<Store>) -> Result<(), Fatal> {
                 }
             }
         });
+        // Notifications leave the outbox in the background: a slow or failing Slack never slows a
+        // request. Each attempt is bounded by SLACK_TIMEOUT_MS.
+        if let Some(deliveries) = deliveries {
+            let poll = config.outbox.poll_interval;
+            tokio::spawn(async move {
+                loop {
+                    loop {
+                        match deliveries.deliver_next(chrono::Utc::now()).await {
+                            Ok(Some((m, outcome))) => {
+                                tracing::debug!(id = %m.id, ?outcome, "notification attempt")
+                            }
+                            Ok(None) => break,
+                            Err(e) => {
+                                tracing::warn!(error = %e, "the notification outbox is unavailable");
+                                break;
+                            }
+                        }
+                    }
+                    tokio::time::sleep(poll).await;
+                }
+            });
+        }
         let server = actix_web::HttpServer::new(move || {
             actix_web::App::new()
                 .wrap(state.session_middleware())

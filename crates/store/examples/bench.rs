@@ -104,10 +104,13 @@ async fn setup(ports: &Ports, plans: usize) -> (UserId, Vec<(PlanId, Slug)>) {
         );
         ports
             .versions
-            .commit(Commit::NewPlan {
-                plan: &plan,
-                version: &v,
-            })
+            .commit(
+                Commit::NewPlan {
+                    plan: &plan,
+                    version: &v,
+                },
+                &[],
+            )
             .await
             .unwrap();
         out.push((plan.id, slug));
@@ -137,10 +140,13 @@ async fn push(ports: &Ports, plan: PlanId, by: UserId, i: usize) {
             .unwrap();
         match ports
             .versions
-            .commit(Commit::NextVersion {
-                plan: &next,
-                version: &v,
-            })
+            .commit(
+                Commit::NextVersion {
+                    plan: &next,
+                    version: &v,
+                },
+                &[],
+            )
             .await
         {
             Ok(()) => return,

@@ -4,6 +4,8 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
+use planpush_outbox::OutboxMessage;
+use planpush_outbox::fake::OutboxLog;
 use planpush_plans::fake::FakePlans;
 use planpush_plans::{PlanId, PlanRepoError, PlanRepository};
 
@@ -12,6 +14,7 @@ use crate::*;
 pub struct FakeVersions {
     plans: Arc<FakePlans>,
     versions: Mutex<Vec<Version>>,
+    outbox: OutboxLog,
 }
 
 impl FakeVersions {
@@ -19,7 +22,13 @@ impl FakeVersions {
         Self {
             plans,
             versions: Mutex::default(),
+            outbox: OutboxLog::default(),
         }
+    }
+    /// Writes the messages of successful commits to `outbox` (shared with the fake `Outbox`).
+    pub fn with_outbox(mut self, outbox: OutboxLog) -> Self {
+        self.outbox = outbox;
+        self
     }
     fn lock(&self) -> MutexGuard<'_, Vec<Version>> {
         self.versions
@@ -38,7 +47,11 @@ fn plan_err(e: PlanRepoError) -> VersionRepoError {
 
 #[async_trait]
 impl VersionRepository for FakeVersions {
-    async fn commit<'a>(&self, commit: Commit<'a>) -> Result<(), VersionRepoError> {
+    async fn commit<'a>(
+        &self,
+        commit: Commit<'a>,
+        outbox: &[OutboxMessage],
+    ) -> Result<(), VersionRepoError> {
         let mut versions = self.lock();
         match commit {
             Commit::NewPlan { plan, version } => {
@@ -57,6 +70,7 @@ impl VersionRepository for FakeVersions {
                 versions.push(version.clone());
             }
         }
+        self.outbox.append(outbox);
         Ok(())
     }
     async fn get(

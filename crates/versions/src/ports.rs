@@ -1,5 +1,6 @@
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
+use planpush_outbox::OutboxMessage;
 use planpush_plans::{Plan, PlanId, Slug};
 
 use crate::{Version, VersionMeta, VersionNumber};
@@ -38,11 +39,16 @@ pub enum Commit<'a> {
 #[cfg_attr(any(test, feature = "mock"), mockall::automock)]
 #[async_trait]
 pub trait VersionRepository: Send + Sync {
-    /// Writes a push atomically: all of it or nothing.
+    /// Writes a push atomically, together with the notifications it causes (`outbox`, possibly
+    /// empty): all of it or nothing — a refused commit writes no outbox message either.
     /// `NewPlan` MUST return `SlugTaken` if a live plan holds the slug.
     /// `NextVersion` MUST return `PlanNotFound` for an unknown plan and `Conflict` unless the stored
     /// plan's current version is exactly one less than the new version's number.
-    async fn commit<'a>(&self, commit: Commit<'a>) -> Result<(), VersionRepoError>;
+    async fn commit<'a>(
+        &self,
+        commit: Commit<'a>,
+        outbox: &[OutboxMessage],
+    ) -> Result<(), VersionRepoError>;
     /// A complete snapshot. MUST return `NotFound` if the version does not exist or its content has
     /// been purged (use [`VersionRepository::history`] for metadata).
     async fn get(

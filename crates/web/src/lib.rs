@@ -23,8 +23,8 @@ use actix_session::config::{PersistentSession, TtlExtensionPolicy};
 use actix_web::cookie::{Key, SameSite};
 use actix_web::web;
 use planpush_app::{
-    AccessCache, Admin, Comments, Health, IdentityProvider, Plans, Ports, Push, SignIn, Tokens,
-    WebSessions,
+    AccessCache, Admin, Comments, Health, IdentityProvider, Notifications, Plans, Ports, Push,
+    SignIn, Tokens, WebSessions,
 };
 use planpush_document::{DiagramRenderer, SanitizeOptions};
 use planpush_identity::SessionPolicy;
@@ -104,6 +104,13 @@ impl AppState {
             limits: Arc::new(limits),
             pages: Arc::new(page_cache::PageCache::default()),
         }
+    }
+
+    /// The same state, with pushes and comments writing notifications to the outbox (Slack).
+    pub fn with_notifications(mut self, notify: Notifications) -> Self {
+        self.push = Arc::new((*self.push).clone().with_notifications(notify.clone()));
+        self.comments = Arc::new((*self.comments).clone().with_notifications(notify));
+        self
     }
 
     /// The session middleware: server-side rows, HttpOnly, SameSite=Lax, Secure on https.

@@ -45,7 +45,7 @@ pub async fn comments_crud_and_filters(p: &Ports) {
     )
     .unwrap();
     for c in [&a, &b, &reply] {
-        p.comments.insert(c).await.unwrap();
+        p.comments.insert(c, &[]).await.unwrap();
     }
     assert_eq!(p.comments.get(a.id).await.unwrap(), a);
     assert_eq!(p.comments.get(reply.id).await.unwrap(), reply);
@@ -57,7 +57,7 @@ pub async fn comments_crud_and_filters(p: &Ports) {
 
     a.resolve(bob.id, t(4)).unwrap();
     a.edit(ada.id, body("Why rotate at all?"), t(5)).unwrap();
-    p.comments.update(&a).await.unwrap();
+    p.comments.update(&a, &[]).await.unwrap();
     assert_eq!(p.comments.get(a.id).await.unwrap(), a);
     assert_eq!(p.comments.count_open(plan.id).await.unwrap(), 1);
 
@@ -90,7 +90,7 @@ pub async fn comments_crud_and_filters(p: &Ports) {
 
     let mut b2 = b.clone();
     b2.delete(bob.id, t(6)).unwrap();
-    p.comments.update(&b2).await.unwrap();
+    p.comments.update(&b2, &[]).await.unwrap();
     assert_eq!(p.comments.get(b.id).await.unwrap(), b2);
     assert_eq!(
         p.comments.count_open(plan.id).await.unwrap(),
@@ -107,7 +107,7 @@ pub async fn comments_crud_and_filters(p: &Ports) {
         t(0),
     );
     assert!(matches!(
-        p.comments.update(&ghost).await,
+        p.comments.update(&ghost, &[]).await,
         Err(CommentRepoError::NotFound)
     ));
 }
@@ -135,7 +135,7 @@ pub async fn comments_set_states(p: &Ports) {
     );
     let r = Comment::reply(&a, ada.id, VersionNumber::FIRST, body("r"), t(3)).unwrap();
     for c in [&a, &b, &r] {
-        p.comments.insert(c).await.unwrap();
+        p.comments.insert(c, &[]).await.unwrap();
     }
     let moved = AnchorState::Moved { to: anchor("new") };
     p.comments

@@ -68,7 +68,8 @@ pub async fn outbox_contract(p: &Ports) {
             retried[0].attempts,
             retried[0].last_error.as_deref()
         ),
-        (a.id, 1, Some("HTTP 500"))
+        (a.id, 0, Some("HTTP 500")),
+        "attempts are counted by claims, not by mark_failed"
     );
 
     let ghost = OutboxMessageId::new();
@@ -84,6 +85,60 @@ pub async fn outbox_contract(p: &Ports) {
         p.outbox.give_up(ghost, "x", t(0)).await,
         Err(InfraError::NotFound)
     ));
+}
+
+pub async fn outbox_claim_leases(p: &Ports) {
+    let a = OutboxMessage::new("slack", r#"{"text":"a"}"#.into(), t(0));
+    let b = OutboxMessage::new("slack", r#"{"text":"b"}"#.into(), t(1));
+    let later = OutboxMessage::new("slack", r#"{"text":"later"}"#.into(), t(100));
+    for m in [&a, &b, &later] {
+        p.outbox.enqueue(m).await.unwrap();
+    }
+    let claimed = p.outbox.claim(t(10), t(40), 1).await.unwrap();
+    assert_eq!(claimed.len(), 1, "limit");
+    assert_eq!(
+        (
+            claimed[0].id,
+            claimed[0].attempts,
+            claimed[0].next_attempt_at
+        ),
+        (a.id, 1, t(40)),
+        "oldest first, counted, leased"
+    );
+    let second = p.outbox.claim(t(10), t(40), 10).await.unwrap();
+    assert_eq!(
+        second.iter().map(|m| m.id).collect::<Vec<_>>(),
+        [b.id],
+        "a leased message is not claimed again; a future one not yet"
+    );
+    assert!(p.outbox.claim(t(39), t(70), 10).await.unwrap().is_empty());
+    assert!(p.outbox.due(t(39), 10).await.unwrap().is_empty());
+
+    // The worker holding `a` died: its lease ends and the message is due again.
+    p.outbox.mark_delivered(b.id, t(12)).await.unwrap();
+    let again = p.outbox.claim(t(40), t(70), 10).await.unwrap();
+    assert_eq!(
+        again.iter().map(|m| (m.id, m.attempts)).collect::<Vec<_>>(),
+        [(a.id, 2)]
+    );
+    p.outbox.mark_delivered(a.id, t(41)).await.unwrap();
+    let rest = p.outbox.claim(t(200), t(230), 10).await.unwrap();
+    assert_eq!(
+        rest.iter().map(|m| m.id).collect::<Vec<_>>(),
+        [later.id],
+        "delivered messages are never claimed"
+    );
+    p.outbox
+        .give_up(later.id, "HTTP 404", t(201))
+        .await
+        .unwrap();
+    assert!(
+        p.outbox
+            .claim(t(10_000), t(10_030), 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
 }
 
 pub async fn readiness_contract(p: &Ports) {

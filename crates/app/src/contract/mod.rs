@@ -12,6 +12,7 @@ mod audit;
 mod comments;
 mod identity;
 mod infra;
+mod outbox;
 mod plans;
 mod roles;
 
@@ -19,6 +20,7 @@ pub use audit::*;
 pub use comments::*;
 pub use identity::*;
 pub use infra::*;
+pub use outbox::*;
 pub use plans::*;
 pub use roles::*;
 
@@ -56,7 +58,8 @@ macro_rules! contract_tests {
             versions_purge_keeps_current_and_metadata, plan_views_contract,
             comments_crud_and_filters, comments_set_states,
             audit_record_and_page, audit_filters,
-            kv_contract, outbox_contract, readiness_contract
+            kv_contract, outbox_contract, outbox_claim_leases, outbox_written_with_commits,
+            outbox_written_with_comments, readiness_contract
         );
     };
     (@cases $make:expr; $($case:ident),* $(,)?) => {

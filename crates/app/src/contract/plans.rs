@@ -48,10 +48,13 @@ pub async fn new_plan(
     );
     plan.record_version(1, &plan.title.clone(), t(at)).unwrap();
     p.versions
-        .commit(Commit::NewPlan {
-            plan: &plan,
-            version: &v,
-        })
+        .commit(
+            Commit::NewPlan {
+                plan: &plan,
+                version: &v,
+            },
+            &[],
+        )
         .await
         .unwrap();
     (plan, v)
@@ -81,10 +84,13 @@ async fn push_next(
         .record_version(v.meta.number.get(), "Next title", t(at))
         .unwrap();
     p.versions
-        .commit(Commit::NextVersion {
-            plan: &updated,
-            version: &v,
-        })
+        .commit(
+            Commit::NextVersion {
+                plan: &updated,
+                version: &v,
+            },
+            &[],
+        )
         .await?;
     *plan = updated;
     Ok(v)
@@ -126,7 +132,7 @@ pub async fn plans_new_plan_commit(p: &Ports) {
         t(5),
     );
     assert!(
-        matches!(p.versions.commit(Commit::NewPlan { plan: &dup, version: &dv }).await, Err(VersionRepoError::SlugTaken(s)) if s == plan.slug)
+        matches!(p.versions.commit(Commit::NewPlan { plan: &dup, version: &dv }, &[]).await, Err(VersionRepoError::SlugTaken(s)) if s == plan.slug)
     );
     assert!(matches!(
         p.plans.get(dup.id).await,

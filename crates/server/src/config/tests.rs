@@ -515,6 +515,22 @@ fn bad_values_name_the_variable_on_one_line() {
             "SLACK_WEBHOOK_URL",
             "must be an https:// URL",
         ),
+        // delivery tuning
+        (
+            &[("SLACK_TIMEOUT_MS", "50")],
+            "SLACK_TIMEOUT_MS",
+            "must be a whole number of milliseconds from 100 to 60000 (got \"50\")",
+        ),
+        (
+            &[("OUTBOX_POLL_INTERVAL_MS", "1s")],
+            "OUTBOX_POLL_INTERVAL_MS",
+            "must be a whole number of milliseconds from 10 to 3600000",
+        ),
+        (
+            &[("OUTBOX_RETRY_BASE_MS", "0")],
+            "OUTBOX_RETRY_BASE_MS",
+            "must be a whole number of milliseconds from 10 to 3600000",
+        ),
         // TRUSTED_PROXIES
         (
             &[("TRUSTED_PROXIES", "10.0.0.0/8,proxy.internal")],
@@ -662,6 +678,42 @@ fn loopback_http_is_allowed_for_fakes() {
     assert_eq!(gh.url.as_str(), "http://127.0.0.1:4000");
     assert_eq!(gh.api_url.as_str(), "http://localhost:4000/api/v3");
     assert!(c.slack_webhook_url.is_some());
+}
+
+#[test]
+fn delivery_tuning_defaults_and_overrides() {
+    let c = ok(&[]);
+    assert_eq!(
+        c.outbox,
+        OutboxConfig {
+            slack_timeout: Duration::from_secs(10),
+            poll_interval: Duration::from_secs(1),
+            retry_base: Duration::from_secs(5),
+        }
+    );
+    assert_eq!(c.outbox.lease(), Duration::from_secs(20));
+    let c = ok(&[
+        ("SLACK_TIMEOUT_MS", "300"),
+        ("OUTBOX_POLL_INTERVAL_MS", "50"),
+        ("OUTBOX_RETRY_BASE_MS", "200"),
+    ]);
+    assert_eq!(
+        (
+            c.outbox.slack_timeout,
+            c.outbox.poll_interval,
+            c.outbox.retry_base
+        ),
+        (
+            Duration::from_millis(300),
+            Duration::from_millis(50),
+            Duration::from_millis(200)
+        )
+    );
+    assert_eq!(
+        c.outbox.lease(),
+        Duration::from_secs(1),
+        "at least a second"
+    );
 }
 
 #[test]

@@ -244,6 +244,29 @@ impl<F: Fn(&str) -> Option<String>> Vars<F> {
         }
     }
 
+    /// A whole number of milliseconds within `range` (inclusive).
+    pub(super) fn millis(
+        &self,
+        var: &'static str,
+        default: u64,
+        range: (u64, u64),
+    ) -> Result<u64, ConfigError> {
+        let Some(raw) = self.get(var) else {
+            return Ok(default);
+        };
+        let (lo, hi) = range;
+        match parse_digits(&raw) {
+            Some(n) if (lo..=hi).contains(&n) => Ok(n),
+            _ => Err(ConfigError::new(
+                var,
+                format!(
+                    "must be a whole number of milliseconds from {lo} to {hi} (got {})",
+                    quote(&raw)
+                ),
+            )),
+        }
+    }
+
     /// A whole number of days, at least 1.
     pub(super) fn retention_days(
         &self,

@@ -6,5 +6,6 @@
 mod browser;
 mod github_signin;
 mod live;
+mod slack;
 mod startup;
 mod support;

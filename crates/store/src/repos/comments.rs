@@ -1,6 +1,7 @@
 use async_trait::async_trait;
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
+use planpush_app::OutboxMessage;
 use planpush_comments::{
     AnchorState, Comment, CommentBody, CommentFilter, CommentId, CommentRepoError,
     CommentRepository, Resolution, StateFilter, TextQuote,
@@ -10,6 +11,7 @@ use planpush_plans::PlanId;
 use planpush_versions::{AnchorId, VersionNumber};
 
 use crate::dialect::write_tx;
+use crate::repos::infra::{insert_outbox, outbox_rows};
 use crate::rows::{corrupt, db, ots, outc, ts, utc, uuid};
 use crate::schema::comments as c;
 use crate::{DbConnection, Store};
@@ -136,14 +138,21 @@ fn load(
 
 #[async_trait]
 impl CommentRepository for Store {
-    async fn insert(&self, comment: &Comment) -> Result<(), CommentRepoError> {
+    async fn insert(
+        &self,
+        comment: &Comment,
+        outbox: &[OutboxMessage],
+    ) -> Result<(), CommentRepoError> {
         let row = CommentRow::from(comment);
+        let outbox = outbox_rows(outbox);
         self.run(move |conn| {
-            diesel::insert_into(c::table)
-                .values(&row)
-                .execute(conn)
-                .map(|_| ())
-                .map_err(db)
+            write_tx(conn, |conn| {
+                diesel::insert_into(c::table)
+                    .values(&row)
+                    .execute(conn)
+                    .map_err(db::<CommentRepoError>)?;
+                insert_outbox(conn, &outbox).map_err(db::<CommentRepoError>)
+            })
         })
         .await
     }
@@ -157,18 +166,24 @@ impl CommentRepository for Store {
         .await
     }
 
-    async fn update(&self, comment: &Comment) -> Result<(), CommentRepoError> {
+    async fn update(
+        &self,
+        comment: &Comment,
+        outbox: &[OutboxMessage],
+    ) -> Result<(), CommentRepoError> {
         let row = CommentRow::from(comment);
+        let outbox = outbox_rows(outbox);
         self.run(move |conn| {
-            let n = diesel::update(c::table.find(row.id.clone()))
-                .set(&row)
-                .execute(conn)
-                .map_err(db::<CommentRepoError>)?;
-            if n == 0 {
-                Err(CommentRepoError::NotFound)
-            } else {
-                Ok(())
-            }
+            write_tx(conn, |conn| {
+                let n = diesel::update(c::table.find(row.id.clone()))
+                    .set(&row)
+                    .execute(conn)
+                    .map_err(db::<CommentRepoError>)?;
+                if n == 0 {
+                    return Err(CommentRepoError::NotFound);
+                }
+                insert_outbox(conn, &outbox).map_err(db::<CommentRepoError>)
+            })
         })
         .await
     }

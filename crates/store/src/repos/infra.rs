@@ -4,8 +4,9 @@ use diesel::prelude::*;
 use diesel::upsert::excluded;
 use planpush_app::{InfraError, KvStore, Outbox, OutboxMessage, OutboxMessageId, Readiness};
 
+use crate::DbConnection;
 use crate::Store;
-use crate::dialect::on_backend;
+use crate::dialect::{on_backend, write_tx};
 use crate::rows::{count, db, ots, outc, ts, utc, uuid};
 use crate::schema::{kv, outbox as o};
 
@@ -78,7 +79,7 @@ impl KvStore for Store {
 
 #[derive(Queryable, Selectable, Insertable)]
 #[diesel(table_name = o)]
-struct OutboxRow {
+pub(crate) struct OutboxRow {
     id: String,
     channel: String,
     payload: String,
@@ -121,6 +122,22 @@ impl TryFrom<OutboxRow> for OutboxMessage {
             gave_up_at: outc(r.gave_up_at),
         })
     }
+}
+
+/// Writes outbox messages inside the caller's transaction (a push, a comment), one row each.
+pub(crate) fn insert_outbox(
+    conn: &mut DbConnection,
+    rows: &[OutboxRow],
+) -> Result<(), diesel::result::Error> {
+    for row in rows {
+        diesel::insert_into(o::table).values(row).execute(conn)?;
+    }
+    Ok(())
+}
+
+/// Rows for [`insert_outbox`].
+pub(crate) fn outbox_rows(messages: &[OutboxMessage]) -> Vec<OutboxRow> {
+    messages.iter().map(OutboxRow::from).collect()
 }
 
 fn found(n: usize) -> Result<(), InfraError> {
@@ -167,6 +184,55 @@ impl Outbox for Store {
         .await
     }
 
+    async fn claim(
+        &self,
+        now: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+        limit: u32,
+    ) -> Result<Vec<OutboxMessage>, InfraError> {
+        self.run(move |conn| {
+            write_tx(conn, |conn| {
+                let rows: Vec<OutboxRow> = o::table
+                    .filter(
+                        o::delivered_at
+                            .is_null()
+                            .and(o::gave_up_at.is_null())
+                            .and(o::next_attempt_at.le(ts(now))),
+                    )
+                    .order((o::created_at.asc(), o::id.asc()))
+                    .limit(i64::from(limit))
+                    .select(OutboxRow::as_select())
+                    .load(conn)
+                    .map_err(db::<InfraError>)?;
+                let mut claimed = Vec::with_capacity(rows.len());
+                for mut row in rows {
+                    // Compare-and-set on `next_attempt_at`: of two workers (or processes) that read
+                    // the same row, only the first update matches; the other skips it.
+                    let n = diesel::update(
+                        o::table
+                            .find(&row.id)
+                            .filter(o::next_attempt_at.eq(row.next_attempt_at))
+                            .filter(o::delivered_at.is_null())
+                            .filter(o::gave_up_at.is_null()),
+                    )
+                    .set((
+                        o::attempts.eq(o::attempts + 1),
+                        o::next_attempt_at.eq(ts(lease_until)),
+                    ))
+                    .execute(conn)
+                    .map_err(db::<InfraError>)?;
+                    if n == 1 {
+                        row.attempts = row.attempts.saturating_add(1);
+                        row.next_attempt_at = ts(lease_until);
+                        claimed.push(OutboxMessage::try_from(row).map_err(InfraError::Unknown)?);
+                    }
+                }
+                Ok(claimed)
+            })
+        })
+        .await
+    }
+
     async fn mark_delivered(
         &self,
         id: OutboxMessageId,
@@ -175,7 +241,7 @@ impl Outbox for Store {
         self.run(move |conn| {
             found(
                 diesel::update(o::table.find(id.to_string()))
-                    .set((o::attempts.eq(o::attempts + 1), o::delivered_at.eq(ts(now))))
+                    .set(o::delivered_at.eq(ts(now)))
                     .execute(conn)
                     .map_err(db::<InfraError>)?,
             )
@@ -194,7 +260,6 @@ impl Outbox for Store {
             found(
                 diesel::update(o::table.find(id.to_string()))
                     .set((
-                        o::attempts.eq(o::attempts + 1),
                         o::last_error.eq(error),
                         o::next_attempt_at.eq(ts(next_attempt_at)),
                     ))
@@ -215,11 +280,7 @@ impl Outbox for Store {
         self.run(move |conn| {
             found(
                 diesel::update(o::table.find(id.to_string()))
-                    .set((
-                        o::attempts.eq(o::attempts + 1),
-                        o::last_error.eq(error),
-                        o::gave_up_at.eq(ts(now)),
-                    ))
+                    .set((o::last_error.eq(error), o::gave_up_at.eq(ts(now))))
                     .execute(conn)
                     .map_err(db::<InfraError>)?,
             )

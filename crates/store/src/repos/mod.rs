@@ -3,7 +3,7 @@
 mod audit;
 mod comments;
 mod devices;
-mod infra;
+pub(crate) mod infra;
 pub(crate) mod plans;
 mod roles;
 mod sessions;

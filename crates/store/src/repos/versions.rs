@@ -1,6 +1,7 @@
 use async_trait::async_trait;
 use chrono::{DateTime, NaiveDateTime, Utc};
 use diesel::prelude::*;
+use planpush_app::OutboxMessage;
 use planpush_identity::UserId;
 use planpush_plans::{PlanId, PlanRepoError};
 use planpush_versions::{
@@ -8,6 +9,7 @@ use planpush_versions::{
 };
 
 use crate::dialect::write_tx;
+use crate::repos::infra::{insert_outbox, outbox_rows};
 use crate::repos::plans::insert_plan;
 use crate::rows::{corrupt, count, db, outc, ts, utc, uuid};
 use crate::schema::{plans as p, versions as v};
@@ -132,7 +134,12 @@ fn load_one(
 
 #[async_trait]
 impl VersionRepository for Store {
-    async fn commit<'a>(&self, commit: Commit<'a>) -> Result<(), VersionRepoError> {
+    async fn commit<'a>(
+        &self,
+        commit: Commit<'a>,
+        outbox: &[OutboxMessage],
+    ) -> Result<(), VersionRepoError> {
+        let outbox = outbox_rows(outbox);
         match commit {
             Commit::NewPlan { plan, version } => {
                 let (plan, row) = (plan.clone(), version_row(version)?);
@@ -143,6 +150,7 @@ impl VersionRepository for Store {
                             .values(&row)
                             .execute(conn)
                             .map_err(db::<VersionRepoError>)?;
+                        insert_outbox(conn, &outbox).map_err(db::<VersionRepoError>)?;
                         Ok(())
                     })
                 })
@@ -182,6 +190,7 @@ impl VersionRepository for Store {
                             .values(&row)
                             .execute(conn)
                             .map_err(db::<VersionRepoError>)?;
+                        insert_outbox(conn, &outbox).map_err(db::<VersionRepoError>)?;
                         Ok(())
                     })
                 })

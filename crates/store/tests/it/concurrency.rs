@@ -37,10 +37,13 @@ async fn push_with_retry(
             .unwrap();
         match p
             .versions
-            .commit(Commit::NextVersion {
-                plan: &next,
-                version: &v,
-            })
+            .commit(
+                Commit::NextVersion {
+                    plan: &next,
+                    version: &v,
+                },
+                &[],
+            )
             .await
         {
             Ok(()) => return conflicts,
@@ -88,10 +91,13 @@ async fn a_thousand_concurrent_version_inserts_on_sqlite() {
         );
         ports
             .versions
-            .commit(Commit::NewPlan {
-                plan: &plan,
-                version: &v,
-            })
+            .commit(
+                Commit::NewPlan {
+                    plan: &plan,
+                    version: &v,
+                },
+                &[],
+            )
             .await
             .unwrap();
         plans.push(plan.id);
@@ -115,4 +121,59 @@ async fn a_thousand_concurrent_version_inserts_on_sqlite() {
         assert_eq!(ports.plans.get(*plan).await.unwrap().current_version, 11);
     }
     eprintln!("1000 concurrent pushes done; {conflicts} lost a compare-and-set race and retried");
+}
+
+/// Eight workers claiming from one outbox at once: every message is claimed exactly once.
+async fn concurrent_claims_never_overlap(ports: Ports) {
+    let t0 = chrono::DateTime::UNIX_EPOCH + chrono::Duration::days(20_000);
+    let mut ids = std::collections::HashSet::new();
+    for i in 0..200 {
+        let m = planpush_app::OutboxMessage::new(
+            "slack",
+            format!(r#"{{"n":{i}}}"#),
+            t0 + chrono::Duration::seconds(i),
+        );
+        ports.outbox.enqueue(&m).await.unwrap();
+        ids.insert(m.id);
+    }
+    let now = t0 + chrono::Duration::seconds(1000);
+    let workers: Vec<_> = (0..8)
+        .map(|_| {
+            let ports = ports.clone();
+            tokio::spawn(async move {
+                let mut mine = vec![];
+                loop {
+                    let batch = ports
+                        .outbox
+                        .claim(now, now + chrono::Duration::seconds(60), 3)
+                        .await
+                        .unwrap();
+                    if batch.is_empty() {
+                        return mine;
+                    }
+                    mine.extend(batch.into_iter().map(|m| (m.id, m.attempts)));
+                }
+            })
+        })
+        .collect();
+    let mut claimed = vec![];
+    for w in workers {
+        claimed.extend(w.await.unwrap());
+    }
+    assert_eq!(claimed.len(), 200, "each message claimed once");
+    assert!(claimed.iter().all(|(_, attempts)| *attempts == 1));
+    let distinct: std::collections::HashSet<_> = claimed.iter().map(|(id, _)| *id).collect();
+    assert_eq!(distinct, ids);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sqlite_concurrent_outbox_claims_never_overlap() {
+    let (ports, _guard) = sqlite_ports().await;
+    concurrent_claims_never_overlap(ports).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn postgres_concurrent_outbox_claims_never_overlap() {
+    let (ports, _guard) = crate::support::pg_ports().await;
+    concurrent_claims_never_overlap(ports).await;
 }

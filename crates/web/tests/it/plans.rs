@@ -39,10 +39,13 @@ async fn plan(ports: &planpush_app::Ports, owner: UserId, slug: &str, vis: Visib
     );
     ports
         .versions
-        .commit(Commit::NewPlan {
-            plan: &p,
-            version: &v,
-        })
+        .commit(
+            Commit::NewPlan {
+                plan: &p,
+                version: &v,
+            },
+            &[],
+        )
         .await
         .unwrap();
     p
@@ -411,7 +414,7 @@ async fn plan_routes_for_every_role_owner_and_visibility() {
                         planpush_comments::CommentBody::parse("a thread").unwrap(),
                         Utc::now(),
                     );
-                    app.ports.comments.insert(&thread).await.unwrap();
+                    app.ports.comments.insert(&thread, &[]).await.unwrap();
                     let fill = |s: &str| {
                         s.replace("{slug}", "target")
                             .replace("{id}", &p.id.to_string())

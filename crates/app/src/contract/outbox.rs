@@ -1,0 +1,182 @@
+//! Notifications are written in the same transaction as the write that causes them.
+
+use planpush_comments::*;
+use planpush_plans::*;
+use planpush_versions::*;
+
+use super::plans::new_plan;
+use super::{t, user};
+use crate::{OutboxMessage, Ports};
+
+fn msg(text: &str, at: i64) -> OutboxMessage {
+    OutboxMessage::new("slack", format!(r#"{{"text":"{text}"}}"#), t(at))
+}
+
+async fn payloads(p: &Ports) -> Vec<String> {
+    p.outbox
+        .due(t(1_000_000), 100)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|m| m.payload)
+        .collect()
+}
+
+pub async fn outbox_written_with_commits(p: &Ports) {
+    let ada = user(p, "ada").await;
+    let (mut plan, v1) = new_plan(p, &ada, "p", Visibility::Published, 0).await;
+
+    // The next version, with its message: both stored.
+    let v2 = Version::next_after(
+        Some(&v1),
+        plan.id,
+        "Two",
+        SourceFormat::Html,
+        "<h1>two</h1>".into(),
+        "<h1>two</h1>".into(),
+        SectionIndex::default(),
+        ada.id,
+        t(10),
+    );
+    let mut next = plan.clone();
+    next.record_version(2, "Two", t(10)).unwrap();
+    let sent = msg("v2", 10);
+    p.versions
+        .commit(
+            Commit::NextVersion {
+                plan: &next,
+                version: &v2,
+            },
+            std::slice::from_ref(&sent),
+        )
+        .await
+        .unwrap();
+    let stored = p.outbox.due(t(10), 10).await.unwrap();
+    assert_eq!(stored, [sent], "stored exactly as given");
+    plan = next;
+
+    // A conflicting commit (version 2 again) writes neither the version nor its message.
+    let stale = p
+        .versions
+        .commit(
+            Commit::NextVersion {
+                plan: &plan,
+                version: &v2,
+            },
+            &[msg("conflict", 11)],
+        )
+        .await;
+    assert!(
+        matches!(stale, Err(VersionRepoError::Conflict)),
+        "{stale:?}"
+    );
+
+    // A refused new plan (slug taken) writes no message either.
+    let mut dup = Plan::new(
+        plan.slug.clone(),
+        "Dup",
+        ada.id,
+        Visibility::Published,
+        t(12),
+    )
+    .unwrap();
+    dup.record_version(1, "Dup", t(12)).unwrap();
+    let dv = Version::next_after(
+        None,
+        dup.id,
+        "Dup",
+        SourceFormat::Html,
+        "x".into(),
+        "x".into(),
+        SectionIndex::default(),
+        ada.id,
+        t(12),
+    );
+    let taken = p
+        .versions
+        .commit(
+            Commit::NewPlan {
+                plan: &dup,
+                version: &dv,
+            },
+            &[msg("dup", 12)],
+        )
+        .await;
+    assert!(
+        matches!(taken, Err(VersionRepoError::SlugTaken(_))),
+        "{taken:?}"
+    );
+
+    // A new plan with two messages.
+    let mut other = Plan::new(
+        Slug::parse("other").unwrap(),
+        "Other",
+        ada.id,
+        Visibility::Published,
+        t(13),
+    )
+    .unwrap();
+    other.record_version(1, "Other", t(13)).unwrap();
+    let ov = Version::next_after(
+        None,
+        other.id,
+        "Other",
+        SourceFormat::Html,
+        "o".into(),
+        "o".into(),
+        SectionIndex::default(),
+        ada.id,
+        t(13),
+    );
+    p.versions
+        .commit(
+            Commit::NewPlan {
+                plan: &other,
+                version: &ov,
+            },
+            &[msg("o1", 13), msg("o2", 14)],
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        payloads(p).await,
+        [r#"{"text":"v2"}"#, r#"{"text":"o1"}"#, r#"{"text":"o2"}"#]
+    );
+}
+
+pub async fn outbox_written_with_comments(p: &Ports) {
+    let ada = user(p, "ada").await;
+    let (plan, _) = new_plan(p, &ada, "p", Visibility::Published, 0).await;
+    let mut c = Comment::thread(
+        plan.id,
+        ada.id,
+        VersionNumber::FIRST,
+        AnchorId::parse("a").unwrap(),
+        None,
+        CommentBody::parse("Why?").unwrap(),
+        t(1),
+    );
+    p.comments.insert(&c, &[msg("new", 1)]).await.unwrap();
+    c.resolve(ada.id, t(2)).unwrap();
+    p.comments.update(&c, &[msg("resolved", 2)]).await.unwrap();
+    p.comments.update(&c, &[]).await.unwrap();
+
+    // An update of an unknown comment is refused and writes no message.
+    let ghost = Comment::thread(
+        plan.id,
+        ada.id,
+        VersionNumber::FIRST,
+        AnchorId::parse("a").unwrap(),
+        None,
+        CommentBody::parse("ghost").unwrap(),
+        t(3),
+    );
+    assert!(matches!(
+        p.comments.update(&ghost, &[msg("ghost", 3)]).await,
+        Err(CommentRepoError::NotFound)
+    ));
+    assert_eq!(
+        payloads(p).await,
+        [r#"{"text":"new"}"#, r#"{"text":"resolved"}"#]
+    );
+}

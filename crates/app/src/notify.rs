@@ -1,0 +1,396 @@
+//! Notifications: what the application tells a chat channel about a plan, and whether it does.
+//!
+//! The app decides *whether* (never for private plans; only when a channel is configured) and
+//! *what* (a channel-neutral [`Notification`], stored as JSON in the outbox, in the same
+//! transaction as the write it describes). A [`Notifier`] adapter (the `slack` crate) turns it into
+//! the channel's format and delivers it; [`Deliveries`] is the background worker that drives it.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Duration, Utc};
+use planpush_audit::{AuditAction, AuditEvent};
+use planpush_comments::{AnchorState, Comment};
+use planpush_plans::{Plan, Visibility};
+use planpush_versions::{AnchorId, SectionIndex, Version};
+use serde::{Deserialize, Serialize};
+
+use crate::{Auditor, InfraError, OUTBOX_MAX_ATTEMPTS, OutboxMessage, Ports, backoff_from};
+
+/// Longest comment body carried in a notification (characters); adapters may cut further.
+pub const NOTIFY_BODY_CHARS: usize = 500;
+/// Most sections listed in a version notification (the rest are counted in `more_sections`).
+pub const NOTIFY_MAX_SECTIONS: usize = 20;
+
+/// The plan a notification is about.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PlanRef {
+    pub slug: String,
+    pub title: String,
+}
+
+/// How a section changed in a new version.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SectionChangeKind {
+    Added,
+    Changed,
+    Removed,
+}
+
+/// One changed section of a new version; `anchor` makes the deep link (`/p/<slug>#<anchor>`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SectionChange {
+    pub anchor: String,
+    pub title: String,
+    pub change: SectionChangeKind,
+}
+
+/// A channel-neutral notification: the outbox payload (JSON, tagged by `kind`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Notification {
+    /// A push stored a new version (version 1 included: a new plan).
+    VersionPushed {
+        plan: PlanRef,
+        version: u32,
+        /// Login of who pushed.
+        by: String,
+        /// Added, changed and removed sections, in that order, at most [`NOTIFY_MAX_SECTIONS`].
+        sections: Vec<SectionChange>,
+        /// How many more changed sections there were.
+        more_sections: usize,
+    },
+    /// A new thread or reply.
+    CommentCreated {
+        plan: PlanRef,
+        comment_id: String,
+        by: String,
+        /// Where the thread is attached now (the deep link's fragment).
+        anchor: String,
+        /// That section's title, when the current version has it.
+        section: Option<String>,
+        /// The selected text the thread is about.
+        quote: Option<String>,
+        /// The body, at most [`NOTIFY_BODY_CHARS`] characters (cut with `…`).
+        body: String,
+        reply: bool,
+    },
+    /// A thread was resolved.
+    CommentResolved {
+        plan: PlanRef,
+        comment_id: String,
+        by: String,
+        anchor: String,
+        section: Option<String>,
+        /// The thread's body, cut like `CommentCreated`'s.
+        body: String,
+    },
+}
+
+impl Notification {
+    /// The payload as stored in the outbox.
+    pub fn to_json(&self) -> String {
+        // A plain data enum of strings and numbers always serializes.
+        serde_json::to_string(self).unwrap_or_default()
+    }
+    /// Reads an outbox payload back.
+    pub fn from_json(s: &str) -> Result<Self, serde_json::Error> {
+        serde_json::from_str(s)
+    }
+}
+
+/// Whether, and to which outbox channel, notifications are written. Off by default (no
+/// `SLACK_WEBHOOK_URL`): then nothing is ever enqueued.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Notifications {
+    channel: Option<String>,
+}
+
+impl Notifications {
+    /// No notifications.
+    pub fn off() -> Self {
+        Self::default()
+    }
+    /// Notifications are written for `channel` (the [`Notifier::channel`] that delivers them).
+    pub fn to(channel: &str) -> Self {
+        Self {
+            channel: Some(channel.to_owned()),
+        }
+    }
+    /// Whether notifications are written at all.
+    pub fn enabled(&self) -> bool {
+        self.channel.is_some()
+    }
+    /// The outbox messages for `n` about `plan`: none when off or when the plan is private.
+    pub fn messages(
+        &self,
+        plan: &Plan,
+        n: &Notification,
+        now: DateTime<Utc>,
+    ) -> Vec<OutboxMessage> {
+        match &self.channel {
+            Some(channel) if plan.visibility == Visibility::Published && !plan.is_deleted() => {
+                vec![OutboxMessage::new(channel, n.to_json(), now)]
+            }
+            _ => vec![],
+        }
+    }
+}
+
+fn plan_ref(plan: &Plan) -> PlanRef {
+    PlanRef {
+        slug: plan.slug.to_string(),
+        title: plan.title.clone(),
+    }
+}
+
+/// Cuts `s` to `max` characters, ending with `…` when cut.
+pub fn excerpt(s: &str, max: usize) -> String {
+    if s.chars().count() <= max {
+        return s.to_owned();
+    }
+    let mut out: String = s.chars().take(max.saturating_sub(1)).collect();
+    out.push('…');
+    out
+}
+
+/// The notification of a new version. `previous` is the index of the version before it (titles
+/// of removed sections come from there).
+pub(crate) fn version_pushed(
+    plan: &Plan,
+    version: &Version,
+    previous: Option<&SectionIndex>,
+    by: &str,
+) -> Notification {
+    let changes = &version.meta.changes;
+    let title = |index: Option<&SectionIndex>, a: &AnchorId| {
+        index
+            .and_then(|i| i.get(a))
+            .map_or_else(|| a.to_string(), |e| e.title.clone())
+    };
+    let all: Vec<SectionChange> = changes
+        .added
+        .iter()
+        .map(|a| {
+            (
+                a,
+                SectionChangeKind::Added,
+                title(Some(&version.sections), a),
+            )
+        })
+        .chain(changes.changed.iter().map(|a| {
+            (
+                a,
+                SectionChangeKind::Changed,
+                title(Some(&version.sections), a),
+            )
+        }))
+        .chain(
+            changes
+                .removed
+                .iter()
+                .map(|a| (a, SectionChangeKind::Removed, title(previous, a))),
+        )
+        .map(|(a, change, title)| SectionChange {
+            anchor: a.to_string(),
+            title,
+            change,
+        })
+        .collect();
+    let more_sections = all.len().saturating_sub(NOTIFY_MAX_SECTIONS);
+    Notification::VersionPushed {
+        plan: plan_ref(plan),
+        version: version.meta.number.get(),
+        by: by.to_owned(),
+        sections: all.into_iter().take(NOTIFY_MAX_SECTIONS).collect(),
+        more_sections,
+    }
+}
+
+/// Where a thread is attached now: its anchor, or where its quote moved to.
+fn attached(thread: &Comment) -> &AnchorId {
+    match &thread.state {
+        AnchorState::Moved { to } => to,
+        _ => &thread.anchor,
+    }
+}
+
+/// The notification of a new thread or reply; `thread` is the comment itself or a reply's thread.
+pub(crate) fn comment_created(
+    plan: &Plan,
+    comment: &Comment,
+    thread: &Comment,
+    sections: &SectionIndex,
+    by: &str,
+) -> Notification {
+    let anchor = attached(thread);
+    Notification::CommentCreated {
+        plan: plan_ref(plan),
+        comment_id: comment.id.to_string(),
+        by: by.to_owned(),
+        anchor: anchor.to_string(),
+        section: sections.get(anchor).map(|e| e.title.clone()),
+        quote: thread.quote.as_ref().map(|q| excerpt(q.exact(), 300)),
+        body: excerpt(comment.body.as_str(), NOTIFY_BODY_CHARS),
+        reply: !comment.is_thread(),
+    }
+}
+
+/// The notification of a resolved thread.
+pub(crate) fn comment_resolved(
+    plan: &Plan,
+    thread: &Comment,
+    sections: Option<&SectionIndex>,
+    by: &str,
+) -> Notification {
+    let anchor = attached(thread);
+    Notification::CommentResolved {
+        plan: plan_ref(plan),
+        comment_id: thread.id.to_string(),
+        by: by.to_owned(),
+        anchor: anchor.to_string(),
+        section: sections
+            .and_then(|s| s.get(anchor))
+            .map(|e| e.title.clone()),
+        body: excerpt(thread.body.as_str(), NOTIFY_BODY_CHARS),
+    }
+}
+
+/// Why a delivery attempt failed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DeliveryError {
+    /// Worth retrying later: a timeout, a connection error, HTTP 429 or 5xx.
+    #[error("{0}")]
+    Retryable(String),
+    /// Retrying cannot help: the webhook was refused (HTTP 4xx), or the payload is unreadable.
+    #[error("{0}")]
+    Permanent(String),
+}
+
+/// Delivers outbox messages of one channel (the `slack` adapter implements it).
+#[cfg_attr(any(test, feature = "mock"), mockall::automock)]
+#[async_trait]
+pub trait Notifier: Send + Sync {
+    /// The outbox channel this notifier delivers (`slack`).
+    fn channel(&self) -> &str;
+    /// Delivers one message. MUST finish within a bounded time (a timeout is `Retryable`), MUST
+    /// send the message id as an idempotency key where the channel allows, and MUST NOT put
+    /// secrets (the webhook URL) into error texts, which are stored and logged.
+    async fn deliver(&self, message: &OutboxMessage) -> Result<(), DeliveryError>;
+}
+
+/// How the delivery worker retries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DeliverySettings {
+    /// How long a claimed attempt keeps a message from other workers; longer than the notifier's
+    /// timeout, so a message is retried only when its attempt is certainly over (or its worker dead).
+    pub lease: Duration,
+    /// The first retry's delay; it doubles with every failure, capped at one hour.
+    pub retry_base: Duration,
+    /// Failed attempts after which a message is given up (and the give-up audited).
+    pub max_attempts: u32,
+}
+
+impl Default for DeliverySettings {
+    fn default() -> Self {
+        Self {
+            lease: Duration::seconds(60),
+            retry_base: Duration::seconds(5),
+            max_attempts: OUTBOX_MAX_ATTEMPTS,
+        }
+    }
+}
+
+/// What happened to one claimed message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Delivery {
+    Delivered,
+    /// Failed; due again at the given time.
+    Retrying(DateTime<Utc>),
+    /// Given up (audited as `notification.dropped`).
+    GaveUp,
+}
+
+/// The background delivery worker: claims one due message at a time, delivers it, records the
+/// outcome. At least once: a message is marked delivered only after the notifier succeeded, so a
+/// worker that dies mid-attempt leaves it to be retried when its lease ends.
+pub struct Deliveries {
+    ports: Ports,
+    notifier: std::sync::Arc<dyn Notifier>,
+    settings: DeliverySettings,
+    audit: Auditor,
+}
+
+impl Deliveries {
+    pub fn new(
+        ports: Ports,
+        notifier: std::sync::Arc<dyn Notifier>,
+        settings: DeliverySettings,
+    ) -> Self {
+        let audit = Auditor::new(ports.clone());
+        Self {
+            ports,
+            notifier,
+            settings,
+            audit,
+        }
+    }
+
+    /// Claims the oldest due message at `now` and attempts it; `None` when nothing is due. The
+    /// caller loops until `None`, then waits (the server polls every `OUTBOX_POLL_INTERVAL_MS`).
+    pub async fn deliver_next(
+        &self,
+        now: DateTime<Utc>,
+    ) -> Result<Option<(OutboxMessage, Delivery)>, InfraError> {
+        let Some(message) = self
+            .ports
+            .outbox
+            .claim(now, now + self.settings.lease, 1)
+            .await?
+            .into_iter()
+            .next()
+        else {
+            return Ok(None);
+        };
+        let result = if message.channel != self.notifier.channel() {
+            Err(DeliveryError::Permanent(format!(
+                "no notifier for channel {:?}",
+                message.channel
+            )))
+        } else if message.attempts > self.settings.max_attempts {
+            // Attempts started but never finished (the worker stopped during each): stop here.
+            Err(DeliveryError::Permanent(format!(
+                "{} attempts started without an outcome",
+                message.attempts - 1
+            )))
+        } else {
+            self.notifier.deliver(&message).await
+        };
+        let outcome = match result {
+            Ok(()) => {
+                self.ports.outbox.mark_delivered(message.id, now).await?;
+                Delivery::Delivered
+            }
+            Err(DeliveryError::Retryable(e)) if message.attempts < self.settings.max_attempts => {
+                let next = now + backoff_from(self.settings.retry_base, message.attempts);
+                tracing::warn!(id = %message.id, attempts = message.attempts, error = %e, "notification failed; retrying later");
+                self.ports.outbox.mark_failed(message.id, &e, next).await?;
+                Delivery::Retrying(next)
+            }
+            Err(DeliveryError::Retryable(e) | DeliveryError::Permanent(e)) => {
+                tracing::error!(id = %message.id, attempts = message.attempts, error = %e, "notification given up");
+                self.ports.outbox.give_up(message.id, &e, now).await?;
+                self.audit
+                    .record(
+                        AuditEvent::new(AuditAction::NotificationDropped, None, now)
+                            .target("notification", message.id)
+                            .detail("channel", message.channel.as_str())
+                            .detail("attempts", message.attempts)
+                            .detail("error", e.as_str()),
+                    )
+                    .await;
+                Delivery::GaveUp
+            }
+        };
+        Ok(Some((message, outcome)))
+    }
+}

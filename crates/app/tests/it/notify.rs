@@ -1,0 +1,504 @@
+//! Notifications over the fakes: what is written to the outbox with pushes and comments, and how
+//! the delivery worker retries, gives up and audits. Time is injected; nothing sleeps.
+
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex};
+
+use async_trait::async_trait;
+use chrono::{DateTime, Duration, Utc};
+use planpush_app::{
+    AuthMethod, CommentChange, Comments, Deliveries, Delivery, DeliveryError, DeliverySettings,
+    NewComment, Notification, Notifications, Notifier, OutboxMessage, PlanRef, Ports, Principal,
+    Push, PushRequest, SectionChange, SectionChangeKind,
+};
+use planpush_audit::{AuditAction, AuditFilter};
+use planpush_document::SanitizeOptions;
+use planpush_identity::{ExternalIdentity, Provider, User};
+use planpush_plans::Visibility;
+use planpush_roles::Role;
+use planpush_versions::SourceFormat;
+
+fn t(s: i64) -> DateTime<Utc> {
+    DateTime::UNIX_EPOCH + Duration::days(20_000) + Duration::seconds(s)
+}
+
+async fn principal(ports: &Ports, login: &str, role: Role) -> Principal {
+    let u = User::new(login, t(0)).unwrap();
+    ports
+        .users
+        .create(&u, &ExternalIdentity::new(Provider::Dev, login).unwrap())
+        .await
+        .unwrap();
+    Principal {
+        user_id: u.id,
+        login: login.into(),
+        roles: vec![role],
+        method: AuthMethod::Session,
+    }
+}
+
+fn md(body: &str, visibility: Option<Visibility>, session: Option<String>) -> PushRequest {
+    PushRequest {
+        body: body.into(),
+        format: SourceFormat::Markdown,
+        name: None,
+        session_id: session,
+        visibility,
+    }
+}
+
+const V1: &str = "# Auth Redesign\n\n## Flow\n\nClient → Gateway\n\n## Decisions\n\n- JWT\n";
+const V2: &str = "# Auth Redesign\n\n## Flow\n\nClient → Gateway → Auth\n\n## Risks\n\n- drift\n";
+
+fn services(ports: &Ports, notify: Notifications) -> (Push, Comments) {
+    let push = Push::new(
+        ports.clone(),
+        SanitizeOptions::default(),
+        Arc::new(planpush_app::fake::FakeDiagrams::default()),
+    )
+    .with_notifications(notify.clone());
+    (
+        push,
+        Comments::new(ports.clone()).with_notifications(notify),
+    )
+}
+
+async fn written(ports: &Ports) -> Vec<Notification> {
+    ports
+        .outbox
+        .due(t(1_000_000), 1000)
+        .await
+        .unwrap()
+        .iter()
+        .map(|m| {
+            assert_eq!(m.channel, "slack");
+            Notification::from_json(&m.payload).unwrap()
+        })
+        .collect()
+}
+
+fn section(anchor: &str, title: &str, change: SectionChangeKind) -> SectionChange {
+    SectionChange {
+        anchor: anchor.into(),
+        title: title.into(),
+        change,
+    }
+}
+
+#[tokio::test]
+async fn pushes_comments_and_resolutions_of_a_published_plan_are_written_to_the_outbox() {
+    let ports = planpush_app::fake::ports();
+    let (push, comments) = services(&ports, Notifications::to("slack"));
+    let ada = principal(&ports, "ada", Role::Developer).await;
+    let bob = principal(&ports, "bob", Role::Qa).await;
+
+    let first = push
+        .push(&ada, md(V1, None, None), None, t(1))
+        .await
+        .unwrap();
+    let id = first.plan.id.to_string();
+    push.push(&ada, md(V2, None, Some(id.clone())), None, t(2))
+        .await
+        .unwrap();
+    // Identical content stores nothing and notifies nobody.
+    push.push(&ada, md(V2, None, Some(id.clone())), None, t(3))
+        .await
+        .unwrap();
+
+    let thread = comments
+        .create(
+            &bob,
+            first.plan.id,
+            NewComment {
+                body: "Why <b>three</b> hops & not two?".into(),
+                anchor: Some("flow".into()),
+                quote: Some(("Gateway → Auth".into(), "Client → ".into(), "".into())),
+                parent_id: None,
+            },
+            None,
+            t(4),
+        )
+        .await
+        .unwrap();
+    let thread_id = thread.comment.id.to_string();
+    let reply = comments
+        .create(
+            &ada,
+            first.plan.id,
+            NewComment {
+                body: "Auth validates.".into(),
+                parent_id: Some(thread_id.clone()),
+                ..NewComment::default()
+            },
+            None,
+            t(5),
+        )
+        .await
+        .unwrap();
+    // An edit notifies nobody; resolving does, once; resolving again changes nothing.
+    for change in [
+        CommentChange {
+            body: Some("Why three hops?".into()),
+            resolved: None,
+        },
+        CommentChange {
+            body: None,
+            resolved: Some(true),
+        },
+        CommentChange {
+            body: None,
+            resolved: Some(true),
+        },
+    ] {
+        comments
+            .update(&bob, &thread_id, change, None, t(6))
+            .await
+            .unwrap();
+    }
+
+    let plan = PlanRef {
+        slug: "auth-redesign".into(),
+        title: "Auth Redesign".into(),
+    };
+    assert_eq!(
+        written(&ports).await,
+        [
+            Notification::VersionPushed {
+                plan: plan.clone(),
+                version: 1,
+                by: "ada".into(),
+                sections: vec![
+                    section("flow", "Flow", SectionChangeKind::Added),
+                    section("decisions", "Decisions", SectionChangeKind::Added),
+                ],
+                more_sections: 0,
+            },
+            Notification::VersionPushed {
+                plan: plan.clone(),
+                version: 2,
+                by: "ada".into(),
+                sections: vec![
+                    section("risks", "Risks", SectionChangeKind::Added),
+                    section("flow", "Flow", SectionChangeKind::Changed),
+                    section("decisions", "Decisions", SectionChangeKind::Removed),
+                ],
+                more_sections: 0,
+            },
+            Notification::CommentCreated {
+                plan: plan.clone(),
+                comment_id: thread_id.clone(),
+                by: "bob".into(),
+                anchor: "flow".into(),
+                section: Some("Flow".into()),
+                quote: Some("Gateway → Auth".into()),
+                body: "Why <b>three</b> hops & not two?".into(),
+                reply: false,
+            },
+            Notification::CommentCreated {
+                plan: plan.clone(),
+                comment_id: reply.comment.id.to_string(),
+                by: "ada".into(),
+                anchor: "flow".into(),
+                section: Some("Flow".into()),
+                quote: Some("Gateway → Auth".into()),
+                body: "Auth validates.".into(),
+                reply: true,
+            },
+            Notification::CommentResolved {
+                plan,
+                comment_id: thread_id,
+                by: "bob".into(),
+                anchor: "flow".into(),
+                section: Some("Flow".into()),
+                body: "Why three hops?".into(),
+            },
+        ]
+    );
+}
+
+#[tokio::test]
+async fn private_plans_and_unconfigured_servers_write_nothing() {
+    for (notify, visibility) in [
+        (Notifications::to("slack"), Some(Visibility::Private)),
+        (Notifications::off(), None),
+    ] {
+        let ports = planpush_app::fake::ports();
+        let (push, comments) = services(&ports, notify);
+        let ada = principal(&ports, "ada", Role::Developer).await;
+        let first = push
+            .push(&ada, md(V1, visibility, None), None, t(1))
+            .await
+            .unwrap();
+        push.push(
+            &ada,
+            md(V2, None, Some(first.plan.id.to_string())),
+            None,
+            t(2),
+        )
+        .await
+        .unwrap();
+        let c = comments
+            .create(
+                &ada,
+                first.plan.id,
+                NewComment {
+                    body: "secret".into(),
+                    anchor: Some("flow".into()),
+                    ..NewComment::default()
+                },
+                None,
+                t(3),
+            )
+            .await
+            .unwrap();
+        comments
+            .update(
+                &ada,
+                &c.comment.id.to_string(),
+                CommentChange {
+                    body: None,
+                    resolved: Some(true),
+                },
+                None,
+                t(4),
+            )
+            .await
+            .unwrap();
+        assert_eq!(written(&ports).await, [], "{visibility:?}");
+    }
+}
+
+/// A notifier answering from a script (then succeeding), recording every attempt.
+#[derive(Default)]
+struct Scripted {
+    script: Mutex<VecDeque<Result<(), DeliveryError>>>,
+    attempts: Mutex<Vec<(String, u32)>>,
+}
+
+impl Scripted {
+    fn new(script: Vec<Result<(), DeliveryError>>) -> Arc<Self> {
+        Arc::new(Self {
+            script: Mutex::new(script.into()),
+            attempts: Mutex::default(),
+        })
+    }
+    fn attempts(&self) -> Vec<(String, u32)> {
+        self.attempts.lock().unwrap().clone()
+    }
+}
+
+#[async_trait]
+impl Notifier for Scripted {
+    fn channel(&self) -> &str {
+        "slack"
+    }
+    async fn deliver(&self, m: &OutboxMessage) -> Result<(), DeliveryError> {
+        self.attempts
+            .lock()
+            .unwrap()
+            .push((m.payload.clone(), m.attempts));
+        self.script.lock().unwrap().pop_front().unwrap_or(Ok(()))
+    }
+}
+
+fn settings(max_attempts: u32) -> DeliverySettings {
+    DeliverySettings {
+        lease: Duration::seconds(30),
+        retry_base: Duration::seconds(5),
+        max_attempts,
+    }
+}
+
+async fn enqueue(ports: &Ports, text: &str, at: i64) -> OutboxMessage {
+    let m = OutboxMessage::new("slack", format!(r#"{{"text":"{text}"}}"#), t(at));
+    ports.outbox.enqueue(&m).await.unwrap();
+    m
+}
+
+async fn dropped(ports: &Ports) -> Vec<serde_json::Value> {
+    ports
+        .audit_query
+        .page(
+            &AuditFilter {
+                action: Some(AuditAction::NotificationDropped),
+                ..AuditFilter::default()
+            },
+            None,
+            100,
+        )
+        .await
+        .unwrap()
+        .events
+        .into_iter()
+        .map(|e| {
+            serde_json::json!({ "target": e.target, "details": e.details, "actor": e.actor.map(|a| a.to_string()) })
+        })
+        .collect()
+}
+
+fn retry(e: &str) -> Result<(), DeliveryError> {
+    Err(DeliveryError::Retryable(e.into()))
+}
+
+#[tokio::test]
+async fn failures_are_retried_with_exponential_backoff_then_delivered_once() {
+    let ports = planpush_app::fake::ports();
+    let slack = Scripted::new(vec![
+        retry("HTTP 500"),
+        retry("HTTP 503"),
+        retry("timed out"),
+    ]);
+    let worker = Deliveries::new(ports.clone(), slack.clone(), settings(8));
+    let a = enqueue(&ports, "a", 0).await;
+    let b = enqueue(&ports, "b", 1).await;
+
+    let outcome = |r: Option<(OutboxMessage, Delivery)>| r.map(|(m, d)| (m.id, d));
+    // Oldest first; each failure waits 5 s, 10 s, 20 s from the attempt.
+    assert_eq!(
+        outcome(worker.deliver_next(t(1)).await.unwrap()),
+        Some((a.id, Delivery::Retrying(t(6))))
+    );
+    assert_eq!(
+        outcome(worker.deliver_next(t(1)).await.unwrap()),
+        Some((b.id, Delivery::Retrying(t(6))))
+    );
+    assert_eq!(outcome(worker.deliver_next(t(5)).await.unwrap()), None);
+    assert_eq!(
+        outcome(worker.deliver_next(t(6)).await.unwrap()),
+        Some((a.id, Delivery::Retrying(t(16))))
+    );
+    assert_eq!(
+        outcome(worker.deliver_next(t(6)).await.unwrap()),
+        Some((b.id, Delivery::Delivered))
+    );
+    assert_eq!(outcome(worker.deliver_next(t(15)).await.unwrap()), None);
+    assert_eq!(
+        outcome(worker.deliver_next(t(16)).await.unwrap()),
+        Some((a.id, Delivery::Delivered))
+    );
+    assert_eq!(
+        outcome(worker.deliver_next(t(100_000)).await.unwrap()),
+        None
+    );
+
+    assert_eq!(
+        slack.attempts(),
+        [
+            (a.payload.clone(), 1),
+            (b.payload.clone(), 1),
+            (a.payload.clone(), 2),
+            (b.payload.clone(), 2),
+            (a.payload.clone(), 3),
+        ]
+    );
+    assert!(ports.outbox.due(t(100_000), 10).await.unwrap().is_empty());
+    assert_eq!(dropped(&ports).await, Vec::<serde_json::Value>::new());
+}
+
+#[tokio::test]
+async fn a_message_failing_every_attempt_is_given_up_and_audited() {
+    let ports = planpush_app::fake::ports();
+    let slack = Scripted::new((0..10).map(|_| retry("HTTP 500")).collect());
+    let worker = Deliveries::new(ports.clone(), slack.clone(), settings(3));
+    let m = enqueue(&ports, "a", 0).await;
+    let mut outcomes = vec![];
+    let mut now = t(0);
+    while let Some((_, d)) = worker.deliver_next(now).await.unwrap() {
+        if let Delivery::Retrying(next) = d {
+            now = next;
+        }
+        outcomes.push(d);
+    }
+    assert_eq!(
+        outcomes,
+        [
+            Delivery::Retrying(t(5)),
+            Delivery::Retrying(t(15)),
+            Delivery::GaveUp
+        ]
+    );
+    assert_eq!(slack.attempts().len(), 3, "exactly max_attempts attempts");
+    assert!(worker.deliver_next(t(1_000_000)).await.unwrap().is_none());
+    assert_eq!(
+        dropped(&ports).await,
+        [serde_json::json!({
+            "target": format!("notification:{}", m.id),
+            "details": {"channel": "slack", "attempts": 3, "error": "HTTP 500"},
+            "actor": null,
+        })]
+    );
+}
+
+#[tokio::test]
+async fn permanent_errors_and_unknown_channels_are_given_up_at_once() {
+    let ports = planpush_app::fake::ports();
+    let slack = Scripted::new(vec![Err(DeliveryError::Permanent(
+        "HTTP 404: no_service".into(),
+    ))]);
+    let worker = Deliveries::new(ports.clone(), slack.clone(), settings(8));
+    let gone = enqueue(&ports, "gone", 0).await;
+    let teams = OutboxMessage::new("teams", "{}".into(), t(1));
+    ports.outbox.enqueue(&teams).await.unwrap();
+    for at in [2, 3] {
+        assert!(matches!(
+            worker.deliver_next(t(at)).await.unwrap(),
+            Some((_, Delivery::GaveUp))
+        ));
+    }
+    assert!(worker.deliver_next(t(1_000_000)).await.unwrap().is_none());
+    assert_eq!(
+        slack.attempts().len(),
+        1,
+        "the unknown channel is never sent"
+    );
+    let events = dropped(&ports).await;
+    let targets: Vec<_> = events.iter().map(|e| e["target"].clone()).collect();
+    assert_eq!(
+        targets,
+        [
+            serde_json::json!(format!("notification:{}", teams.id)),
+            serde_json::json!(format!("notification:{}", gone.id)),
+        ],
+        "newest first"
+    );
+    assert_eq!(
+        events[1]["details"]["error"],
+        serde_json::json!("HTTP 404: no_service")
+    );
+}
+
+#[tokio::test]
+async fn a_worker_dying_mid_attempt_leaves_the_message_to_the_next_one_after_its_lease() {
+    let ports = planpush_app::fake::ports();
+    let m = enqueue(&ports, "a", 0).await;
+    // A worker claimed it and died before any outcome was recorded.
+    let claimed = ports.outbox.claim(t(1), t(31), 1).await.unwrap();
+    assert_eq!(claimed.len(), 1);
+
+    let slack = Scripted::new(vec![]);
+    let worker = Deliveries::new(ports.clone(), slack.clone(), settings(8));
+    assert!(
+        worker.deliver_next(t(30)).await.unwrap().is_none(),
+        "leased: not sent twice at once"
+    );
+    let (again, d) = worker.deliver_next(t(31)).await.unwrap().unwrap();
+    assert_eq!(
+        (again.id, again.attempts, d),
+        (m.id, 2, Delivery::Delivered)
+    );
+    assert_eq!(slack.attempts().len(), 1);
+
+    // Attempts that keep dying are bounded too: the message is given up without another send.
+    let stuck = enqueue(&ports, "stuck", 100).await;
+    for i in 0..3 {
+        ports
+            .outbox
+            .claim(t(100 + 30 * i), t(130 + 30 * i), 1)
+            .await
+            .unwrap();
+    }
+    let worker = Deliveries::new(ports.clone(), slack.clone(), settings(3));
+    let (m, d) = worker.deliver_next(t(190)).await.unwrap().unwrap();
+    assert_eq!((m.id, d), (stuck.id, Delivery::GaveUp));
+    assert_eq!(slack.attempts().len(), 1);
+}
