@@ -168,6 +168,7 @@ const BENCHES: &[(&str, &str, &str)] = &[
     ("planpush-store", "bench", "storage"),
     ("planpush-server", "auth_bench", "auth"),
     ("planpush-server", "http_bench", "http"),
+    ("planpush-server", "dashboard_bench", "dashboard"),
 ];
 
 fn bench(extra: &[String]) -> Result<()> {

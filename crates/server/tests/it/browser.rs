@@ -44,7 +44,7 @@ const PAYLOADS: &[&str] = &[
     r#"<img src="x" onerror="window.__xss='quoted'" //"#,
 ];
 
-fn tools() -> bool {
+pub(crate) fn tools() -> bool {
     let have = |c: &str| {
         Command::new(c)
             .arg("--version")
@@ -65,7 +65,7 @@ fn tools() -> bool {
     }
 }
 
-async fn browser(driver_port: u16) -> Client {
+pub(crate) async fn browser(driver_port: u16) -> Client {
     // Two TLS backends end up in the dependency graph; the WebDriver client needs one chosen.
     let _ = rustls::crypto::ring::default_provider().install_default();
     let caps = serde_json::json!({
@@ -85,7 +85,7 @@ async fn browser(driver_port: u16) -> Client {
 }
 
 /// chromedriver on a free port and a browser session through it.
-async fn driver() -> (Running, Client) {
+pub(crate) async fn driver() -> (Running, Client) {
     let driver_port = free_port();
     let driver = Running(
         Command::new("chromedriver")
@@ -101,7 +101,7 @@ async fn driver() -> (Running, Client) {
 }
 
 /// Signs in the way a person does: the dev sign-in form, then back to `to`.
-async fn sign_in(c: &Client, base: &str, login: &str, to: &str) {
+pub(crate) async fn sign_in(c: &Client, base: &str, login: &str, to: &str) {
     c.goto(&format!("{base}/auth/login?redirect_to={to}"))
         .await
         .unwrap();
@@ -259,7 +259,7 @@ async fn no_payload_runs_and_the_fixture_looks_right() {
 }
 
 /// Waits until `script` (an expression) is truthy in the page, or fails after a few seconds.
-async fn until(c: &Client, script: &str) -> serde_json::Value {
+pub(crate) async fn until(c: &Client, script: &str) -> serde_json::Value {
     for _ in 0..50 {
         let v = c
             .execute(&format!("return ({script}) || null"), vec![])
