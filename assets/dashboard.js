@@ -21,7 +21,7 @@
   var tabs = Array.prototype.slice.call(nav.querySelectorAll("a.dash-tab"));
   nav.setAttribute("role", "tablist");
   function pane(tab) { return document.getElementById(tab.getAttribute("aria-controls")); }
-  function select(tab, focus) {
+  function select(tab, focus, remember) {
     tabs.forEach(function (t) {
       var on = t === tab;
       t.setAttribute("role", "tab");
@@ -31,17 +31,17 @@
       if (p) { p.hidden = !on; p.setAttribute("role", "tabpanel"); p.setAttribute("aria-labelledby", t.id); }
     });
     if (focus) tab.focus();
-    if (history.replaceState) history.replaceState(null, "", location.pathname + location.search + "#" + tab.getAttribute("aria-controls"));
+    if (remember && history.replaceState) history.replaceState(null, "", location.pathname + location.search + "#" + tab.getAttribute("aria-controls"));
   }
   tabs.forEach(function (t, i) {
-    t.addEventListener("click", function (ev) { ev.preventDefault(); select(t, false); });
+    t.addEventListener("click", function (ev) { ev.preventDefault(); select(t, false, true); });
     t.addEventListener("keydown", function (ev) {
       var n = null;
       if (ev.key === "ArrowRight") n = tabs[(i + 1) % tabs.length];
       else if (ev.key === "ArrowLeft") n = tabs[(i + tabs.length - 1) % tabs.length];
       else if (ev.key === "Home") n = tabs[0];
       else if (ev.key === "End") n = tabs[tabs.length - 1];
-      if (n) { ev.preventDefault(); select(n, true); }
+      if (n) { ev.preventDefault(); select(n, true, true); }
     });
   });
   var wanted = (location.hash || "").slice(1) || "pane-" + main.getAttribute("data-tab");

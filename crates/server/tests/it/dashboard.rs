@@ -17,6 +17,27 @@ use serde_json::Value;
 use crate::browser::{driver, sign_in, tools, until};
 use crate::support::{dev_login, dev_server, free_port, push, raw};
 
+/// Pushes a private plan (pushes are published unless `X-Visibility: private`).
+fn push_private(port: u16, token: &str, name: &str, body: &str) -> Value {
+    let auth = format!("Bearer {token}");
+    let (status, _, _, answer) = raw(
+        port,
+        "POST",
+        "/api/push",
+        &[
+            ("Authorization", &auth),
+            ("Content-Type", "text/markdown"),
+            ("X-Session-Name", name),
+            ("X-Visibility", "private"),
+        ],
+        body,
+    );
+    assert!(status == 200 || status == 201, "{status} {answer}");
+    let v: Value = serde_json::from_str(&answer).unwrap();
+    assert_eq!(v["visibility"], "private");
+    v
+}
+
 fn api(port: u16, method: &str, path: &str, token: &str, body: &str) -> (u16, Value) {
     let auth = format!("Bearer {token}");
     let (status, _, _, answer) = raw(
@@ -120,8 +141,8 @@ async fn each_role_sees_its_tabs_and_actions() {
         &ada,
         "",
     );
-    push(port, &ben, "text/markdown", "bens-draft", "# Ben's draft\n\n## Idea\n\nText.\n");
-    push(port, &pat, "text/markdown", "pats-roadmap", "# Pat's roadmap\n\n## Q1\n\nText.\n");
+    push_private(port, &ben, "bens-draft", "# Ben's draft\n\n## Idea\n\nText.\n");
+    push_private(port, &pat, "pats-roadmap", "# Pat's roadmap\n\n## Q1\n\nText.\n");
     let id = auth["session_id"].as_str().unwrap();
     let (status, body) = api(
         port,
@@ -205,7 +226,7 @@ async fn plans_filter_and_act_tokens_live_and_die() {
         (&ben, "alpha-cache", "Alpha cache"),
         (&ada, "billing-v2", "Billing v2"),
     ] {
-        let p = push(port, token, "text/markdown", name, &format!("# {title}\n\n## Part\n\nText.\n"));
+        let p = push_private(port, token, name, &format!("# {title}\n\n## Part\n\nText.\n"));
         ids.insert(name, p["session_id"].as_str().unwrap().to_owned());
     }
     // Ada's plan is published so Ben sees it; the others stay private.
@@ -321,7 +342,7 @@ async fn a_deactivated_member_is_sent_to_sign_in() {
     let base = format!("http://127.0.0.1:{port}");
     let (_, _ada) = dev_login(port, "ada");
     let (_, ben) = dev_login(port, "ben");
-    let plan = push(port, &ben, "text/markdown", "bens-plan", "# Ben's plan\n\n## A\n\nText.\n");
+    let plan = push_private(port, &ben, "bens-plan", "# Ben's plan\n\n## A\n\nText.\n");
     let plan_id = plan["session_id"].as_str().unwrap().to_owned();
 
     let (_d1, member) = driver().await;
@@ -329,8 +350,9 @@ async fn a_deactivated_member_is_sent_to_sign_in() {
     until(&member, "document.documentElement.classList.contains('dash-ready')").await;
 
     let (_d2, admin) = driver().await;
-    sign_in(&admin, &base, "ada", "/dashboard#pane-members").await;
-    until(&admin, "!document.getElementById('pane-members').hidden").await;
+    sign_in(&admin, &base, "ada", "/dashboard").await;
+    until(&admin, "document.documentElement.classList.contains('dash-ready')").await;
+    open_tab(&admin, "members").await;
     // The last admin cannot deactivate themselves: a clear message, nothing changes.
     let ada_row = "tr.dash-member[data-login='ada']";
     click(&admin, &format!("{ada_row} [data-action=deactivate]")).await;
