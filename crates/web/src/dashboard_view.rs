@@ -196,13 +196,13 @@ fn plan_row(row: &PlanRow, show_archived: bool) -> Markup {
                 @if archived { " " span class="pp-badge dash-archived-badge" { "Archived" } }
                 div class="pp-meta" { code { (p.slug) } }
             }
-            td { (row.owner_login) }
-            td class="dash-visibility" {
+            td data-label="Owner" { (row.owner_login) }
+            td class="dash-visibility" data-label="Visibility" {
                 @if published { span class="pp-badge pp-accepted" { "Published" } } @else { span class="pp-badge dash-private" { "Private" } }
             }
-            td { "v" (p.current_version) }
-            td { (time(p.updated_at)) }
-            td { (row.open_comments) }
+            td data-label="Version" { "v" (p.current_version) }
+            td data-label="Last pushed" { (time(p.updated_at)) }
+            td data-label="Open comments" { (row.open_comments) }
             td class="dash-actions" {
                 a class="dash-button" href={"/p/" (p.slug)} aria-label={"Open " (p.title)} { "Open" }
                 @if row.can_publish_archive {
