@@ -221,6 +221,7 @@ const BENCHES: &[(&str, &str, &str)] = &[
     ("planpush-server", "auth_bench", "auth"),
     ("planpush-server", "http_bench", "http"),
     ("planpush-server", "live_bench", "live"),
+    ("planpush-server", "dashboard_bench", "dashboard"),
 ];
 
 fn bench(extra: &[String]) -> Result<()> {

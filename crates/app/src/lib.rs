@@ -12,10 +12,12 @@
 
 mod access;
 mod admin;
+mod audit_log;
 mod auditor;
 mod comments;
 #[cfg(feature = "contract")]
 pub mod contract;
+mod dashboard;
 mod events;
 #[cfg(feature = "fake")]
 pub mod fake;
@@ -33,9 +35,16 @@ mod tokens;
 
 pub use access::{ACCESS_TTL, Access, AccessCache, AuthMethod, Principal};
 pub use admin::{Admin, AdminError, Member, Profile};
+pub use audit_log::{
+    AUDIT_PAGE_MAX, AuditEntry, AuditExport, AuditLog, AuditLogError, AuditLogPage, AuditQueryInput,
+};
 pub use auditor::Auditor;
 pub use comments::{
     CommentChange, CommentError, CommentView, Comments, NewComment, Person, Reanchored, Thread,
+};
+pub use dashboard::{
+    AuditTab, CommentRow, DASHBOARD_ACTIVITY, DASHBOARD_COMMENTS, Dashboard, DashboardError,
+    DashboardView, PlanRow, Tabs,
 };
 #[cfg(any(test, feature = "mock"))]
 pub use events::MockEventBus;

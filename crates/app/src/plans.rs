@@ -8,7 +8,10 @@ use std::net::IpAddr;
 
 use chrono::{DateTime, Utc};
 use planpush_audit::{AuditAction, AuditEvent};
-use planpush_plans::{Plan, PlanFilter, PlanId, PlanRepoError, PlanScope, Slug, Visibility};
+use planpush_identity::UserId;
+use planpush_plans::{
+    Plan, PlanFilter, PlanId, PlanRepoError, PlanScope, PlanView, Slug, Visibility,
+};
 use planpush_roles::{Capability, Ownership};
 use planpush_versions::{Version, VersionMeta, VersionNumber, VersionRepoError};
 
@@ -70,6 +73,9 @@ pub struct LiveFeed {
 pub struct Plans {
     ports: Ports,
     audit: Auditor,
+    /// The newest version recorded as seen per (user, plan) by this process, so repeated page
+    /// views write nothing.
+    seen: std::sync::Mutex<std::collections::HashMap<(UserId, PlanId), u32>>,
 }
 
 fn unknown(e: impl Into<anyhow::Error>) -> PlanError {
@@ -91,7 +97,41 @@ pub fn can_see(p: &Principal, plan: &Plan) -> bool {
 impl Plans {
     pub fn new(ports: Ports) -> Self {
         let audit = Auditor::new(ports.clone());
-        Self { ports, audit }
+        Self {
+            ports,
+            audit,
+            seen: std::sync::Mutex::default(),
+        }
+    }
+
+    /// Records that `p` looked at `version` of `plan` (for "new since you last looked"). Only a
+    /// newer version than the last one recorded reaches the database; a failure is logged, never
+    /// shown to the reader.
+    pub async fn seen(&self, p: &Principal, plan: &Plan, version: u32, now: DateTime<Utc>) {
+        let key = (p.user_id, plan.id);
+        {
+            let mut seen = self
+                .seen
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            if seen.get(&key).is_some_and(|v| *v >= version) {
+                return;
+            }
+            seen.insert(key, version);
+        }
+        let view = PlanView {
+            plan_id: plan.id,
+            user_id: p.user_id,
+            version,
+            viewed_at: now,
+        };
+        if let Err(e) = self.ports.plan_views.record(&view).await {
+            tracing::warn!(error = %e, "plan view could not be recorded");
+            self.seen
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .remove(&key);
+        }
     }
 
     async fn visible(&self, p: &Principal, id: PlanId) -> Result<Plan, PlanError> {

@@ -121,4 +121,32 @@ impl CommentRepository for FakeComments {
             .filter(|c| c.plan_id == plan_id && c.is_thread() && c.is_open() && !c.is_deleted())
             .count() as u64)
     }
+    async fn open_counts(&self) -> Result<Vec<(PlanId, u64)>, CommentRepoError> {
+        let mut counts = std::collections::BTreeMap::<PlanId, u64>::new();
+        for c in self
+            .lock()
+            .iter()
+            .filter(|c| c.is_thread() && c.is_open() && !c.is_deleted())
+        {
+            *counts.entry(c.plan_id).or_default() += 1;
+        }
+        Ok(counts.into_iter().collect())
+    }
+    async fn threads_involving(
+        &self,
+        author: planpush_identity::UserId,
+        plans: &[PlanId],
+        limit: u32,
+    ) -> Result<Vec<Comment>, CommentRepoError> {
+        let mut out: Vec<Comment> = self
+            .lock()
+            .iter()
+            .filter(|c| c.is_thread() && !c.is_deleted())
+            .filter(|c| c.author_id == author || plans.contains(&c.plan_id))
+            .cloned()
+            .collect();
+        out.sort_by_key(|c| std::cmp::Reverse((c.created_at, c.id)));
+        out.truncate(limit as usize);
+        Ok(out)
+    }
 }

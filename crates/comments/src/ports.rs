@@ -1,4 +1,5 @@
 use async_trait::async_trait;
+use planpush_identity::UserId;
 use planpush_outbox::OutboxMessage;
 use planpush_plans::PlanId;
 use planpush_versions::AnchorId;
@@ -63,4 +64,15 @@ pub trait CommentRepository: Send + Sync {
     -> Result<(), CommentRepoError>;
     /// How many open, live threads a plan has.
     async fn count_open(&self, plan_id: PlanId) -> Result<u64, CommentRepoError>;
+    /// How many open, live threads each plan has, for every plan that has at least one (one query
+    /// for a whole dashboard).
+    async fn open_counts(&self) -> Result<Vec<(PlanId, u64)>, CommentRepoError>;
+    /// Live threads (not replies) written by `author` or on one of `plans`, newest first (ties by
+    /// id, descending), at most `limit`.
+    async fn threads_involving(
+        &self,
+        author: UserId,
+        plans: &[PlanId],
+        limit: u32,
+    ) -> Result<Vec<Comment>, CommentRepoError>;
 }

@@ -28,6 +28,18 @@ const ASSETS: &[Asset] = &[
         content_type: "text/javascript; charset=utf-8",
         body: include_str!("../../../assets/plan.js"),
     },
+    Asset {
+        name: "dashboard",
+        ext: "css",
+        content_type: "text/css; charset=utf-8",
+        body: include_str!("../../../assets/dashboard.css"),
+    },
+    Asset {
+        name: "dashboard",
+        ext: "js",
+        content_type: "text/javascript; charset=utf-8",
+        body: include_str!("../../../assets/dashboard.js"),
+    },
 ];
 
 /// An asset's URL path and its Subresource Integrity value.

@@ -6,6 +6,7 @@
 //! Architecture invariant: the only crate that knows actix. It knows no database.
 
 mod assets;
+mod dashboard_view;
 pub mod error;
 mod extract;
 mod health;
@@ -23,8 +24,8 @@ use actix_session::config::{PersistentSession, TtlExtensionPolicy};
 use actix_web::cookie::{Key, SameSite};
 use actix_web::web;
 use planpush_app::{
-    AccessCache, Admin, Comments, Health, IdentityProvider, Notifications, Plans, Ports, Push,
-    SignIn, Tokens, WebSessions,
+    AccessCache, Admin, AuditLog, Comments, Dashboard, Health, IdentityProvider, Notifications,
+    Plans, Ports, Push, SignIn, Tokens, WebSessions,
 };
 use planpush_document::{DiagramRenderer, SanitizeOptions};
 use planpush_identity::SessionPolicy;
@@ -68,6 +69,8 @@ pub struct AppState {
     pub push: Arc<Push>,
     pub plans: Arc<Plans>,
     pub comments: Arc<Comments>,
+    pub dashboard: Arc<Dashboard>,
+    pub audit_log: Arc<AuditLog>,
     pub mode: SignInMode,
     pub settings: WebSettings,
     pub limits: Arc<RateLimits>,
@@ -85,13 +88,23 @@ impl AppState {
         diagrams: Arc<dyn DiagramRenderer>,
     ) -> Self {
         let access = Arc::new(AccessCache::new(ports.clone()));
+        let tokens = Arc::new(Tokens::new(ports.clone(), access.clone()));
+        let admin = Arc::new(Admin::new(ports.clone(), access.clone()));
+        let plans = Arc::new(Plans::new(ports.clone()));
         Self {
             health: Health::new(ports.clone()),
             sign_in: Arc::new(SignIn::new(ports.clone(), access.clone())),
-            tokens: Arc::new(Tokens::new(ports.clone(), access.clone())),
-            admin: Arc::new(Admin::new(ports.clone(), access.clone())),
+            dashboard: Arc::new(Dashboard::new(
+                ports.clone(),
+                plans.clone(),
+                tokens.clone(),
+                admin.clone(),
+            )),
+            audit_log: Arc::new(AuditLog::new(ports.clone())),
+            tokens,
+            admin,
             push: Arc::new(Push::new(ports.clone(), settings.sanitize, diagrams)),
-            plans: Arc::new(Plans::new(ports.clone())),
+            plans,
             comments: Arc::new(Comments::new(ports.clone())),
             sessions: Arc::new(WebSessions::new(
                 ports,

@@ -176,3 +176,78 @@ pub async fn comments_set_states(p: &Ports) {
         "all or nothing"
     );
 }
+
+/// The dashboard's two queries: open counts for every plan at once, and the threads involving a
+/// user (written by them or on their plans), newest first, limited.
+pub async fn comments_dashboard_queries(p: &Ports) {
+    let ada = user(p, "ada").await;
+    let bob = user(p, "bob").await;
+    let (adas, _) = new_plan(p, &ada, "adas", Visibility::Published, 0).await;
+    let (bobs, _) = new_plan(p, &bob, "bobs", Visibility::Published, 0).await;
+    let (quiet, _) = new_plan(p, &bob, "quiet", Visibility::Published, 0).await;
+    let thread = |plan, author, at| {
+        Comment::thread(
+            plan,
+            author,
+            VersionNumber::FIRST,
+            anchor("flow"),
+            None,
+            body("x"),
+            t(at),
+        )
+    };
+    let on_adas_by_bob = thread(adas.id, bob.id, 1);
+    let on_bobs_by_ada = thread(bobs.id, ada.id, 2);
+    let on_bobs_by_bob = thread(bobs.id, bob.id, 3);
+    let mut resolved = thread(adas.id, ada.id, 4);
+    resolved.resolve(bob.id, t(5)).unwrap();
+    let mut deleted = thread(bobs.id, ada.id, 6);
+    deleted.delete(ada.id, t(7)).unwrap();
+    let reply = Comment::reply(
+        &on_bobs_by_bob,
+        ada.id,
+        VersionNumber::FIRST,
+        body("r"),
+        t(8),
+    )
+    .unwrap();
+    for c in [
+        &on_adas_by_bob,
+        &on_bobs_by_ada,
+        &on_bobs_by_bob,
+        &resolved,
+        &deleted,
+        &reply,
+    ] {
+        p.comments.insert(c, &[]).await.unwrap();
+    }
+    let mut counts = p.comments.open_counts().await.unwrap();
+    counts.sort();
+    let mut want = vec![(adas.id, 1), (bobs.id, 2)];
+    want.sort();
+    assert_eq!(
+        counts, want,
+        "open live threads only; plans without any are absent"
+    );
+    assert!(!counts.iter().any(|(id, _)| *id == quiet.id));
+
+    let ids = |v: Vec<Comment>| v.into_iter().map(|c| c.id).collect::<Vec<_>>();
+    let got = p
+        .comments
+        .threads_involving(ada.id, &[adas.id], 10)
+        .await
+        .unwrap();
+    assert_eq!(
+        ids(got),
+        [resolved.id, on_bobs_by_ada.id, on_adas_by_bob.id],
+        "newest first; live threads only, no replies"
+    );
+    let got = p
+        .comments
+        .threads_involving(ada.id, &[adas.id], 2)
+        .await
+        .unwrap();
+    assert_eq!(ids(got), [resolved.id, on_bobs_by_ada.id]);
+    let got = p.comments.threads_involving(bob.id, &[], 10).await.unwrap();
+    assert_eq!(ids(got), [on_bobs_by_bob.id, on_adas_by_bob.id]);
+}

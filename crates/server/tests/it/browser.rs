@@ -65,7 +65,7 @@ pub(crate) fn tools() -> bool {
     }
 }
 
-async fn browser(driver_port: u16) -> Client {
+pub(crate) async fn browser(driver_port: u16) -> Client {
     // Two TLS backends end up in the dependency graph; the WebDriver client needs one chosen.
     let _ = rustls::crypto::ring::default_provider().install_default();
     let caps = serde_json::json!({

@@ -275,4 +275,62 @@ impl CommentRepository for Store {
         })
         .await
     }
+
+    async fn open_counts(&self) -> Result<Vec<(PlanId, u64)>, CommentRepoError> {
+        self.run(move |conn| {
+            let rows: Vec<(String, i64)> = c::table
+                .filter(
+                    c::parent_id
+                        .is_null()
+                        .and(c::resolved_at.is_null())
+                        .and(c::deleted_at.is_null()),
+                )
+                .group_by(c::plan_id)
+                .select((c::plan_id, diesel::dsl::count_star()))
+                .load(conn)
+                .map_err(db::<CommentRepoError>)?;
+            rows.into_iter()
+                .map(|(id, n)| Ok((PlanId::from_uuid(uuid(&id)?), u64::try_from(n).unwrap_or(0))))
+                .collect::<anyhow::Result<_>>()
+                .map_err(CommentRepoError::Unknown)
+        })
+        .await
+    }
+
+    async fn threads_involving(
+        &self,
+        author: UserId,
+        plans: &[PlanId],
+        limit: u32,
+    ) -> Result<Vec<Comment>, CommentRepoError> {
+        let plans: Vec<String> = plans.iter().map(ToString::to_string).collect();
+        let limit = i64::from(limit.max(1));
+        self.run(move |conn| {
+            let mut out = vec![];
+            // Bounded IN-lists keep both backends under their bind-parameter limits.
+            let chunks: Vec<&[String]> = if plans.is_empty() {
+                vec![&[]]
+            } else {
+                plans.chunks(5000).collect()
+            };
+            for chunk in chunks {
+                let q = c::table
+                    .filter(c::parent_id.is_null().and(c::deleted_at.is_null()))
+                    .filter(
+                        c::author_id
+                            .eq(author.to_string())
+                            .or(c::plan_id.eq_any(chunk.to_vec())),
+                    )
+                    .order((c::created_at.desc(), c::id.desc()))
+                    .limit(limit)
+                    .into_boxed();
+                out.extend(load(conn, q)?);
+            }
+            out.sort_by_key(|x| std::cmp::Reverse((x.created_at, x.id)));
+            out.dedup_by_key(|x| x.id);
+            out.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
+            Ok(out)
+        })
+        .await
+    }
 }

@@ -56,6 +56,7 @@ async fn home(user: MaybeUser) -> HttpResponse {
                 maud::html! {
                     h1 { "PlanPush" }
                     p { "Signed in as " strong { (p.login) } "." }
+                    p { a href="/dashboard" { "Open the dashboard" } }
                     form method="post" action="/auth/logout" { button type="submit" { "Sign out" } }
                 },
             ),

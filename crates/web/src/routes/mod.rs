@@ -1,7 +1,9 @@
 //! Routes, one module per area.
 
+mod audit;
 mod auth;
 mod comments;
+mod dashboard;
 mod device;
 mod events;
 mod plans;
@@ -18,8 +20,10 @@ use crate::extract::client_ip;
 use crate::ratelimit::Budget;
 
 pub(crate) fn configure(cfg: &mut web::ServiceConfig) {
+    audit::routes(cfg);
     auth::routes(cfg);
     comments::routes(cfg);
+    dashboard::routes(cfg);
     device::routes(cfg);
     events::routes(cfg);
     push::routes(cfg);

@@ -37,7 +37,11 @@ pub(crate) fn csp(remote_images: bool) -> String {
     )
 }
 
-fn html_page(state: &AppState, status: StatusCode, markup: maud::Markup) -> HttpResponse {
+pub(super) fn html_page(
+    state: &AppState,
+    status: StatusCode,
+    markup: maud::Markup,
+) -> HttpResponse {
     page_headers(state, status)
         .insert_header((header::CACHE_CONTROL, "private, no-cache"))
         .body(markup.into_string())
@@ -123,11 +127,16 @@ async fn page(
                 .map(|d| views::diff_page(&d)),
             Err(e) => Err(e),
         },
-        (Some(v), None) => state
-            .plans
-            .page(&p, &slug, Some(v))
-            .await
-            .map(|page| views::plan_page(&page)),
+        (Some(v), None) => match state.plans.page(&p, &slug, Some(v)).await {
+            Ok(page) => {
+                state
+                    .plans
+                    .seen(&p, &page.plan, page.shown.get(), Utc::now())
+                    .await;
+                Ok(views::plan_page(&page))
+            }
+            Err(e) => Err(e),
+        },
     };
     match rendered {
         Ok(markup) => html_page(&state, StatusCode::OK, markup),
@@ -157,6 +166,10 @@ async fn latest(req: &HttpRequest, state: &AppState, p: &Principal, slug: &str) 
     if !can_see(p, &cached.plan) {
         return not_found(state);
     }
+    state
+        .plans
+        .seen(p, &cached.plan, cached.plan.current_version, Utc::now())
+        .await;
     let etag = cached.etag.as_str();
     let fresh = req
         .headers()

@@ -68,7 +68,86 @@ const ROUTES: &[Route] = &[
         needs: None,
         ok: StatusCode::OK,
     },
+    // The audit log: everyone reads their own events; others' need `ViewAudit`.
+    Route {
+        method: Method::GET,
+        path: "/api/audit",
+        body: None,
+        needs: None,
+        ok: StatusCode::OK,
+    },
+    Route {
+        method: Method::GET,
+        path: "/api/audit?actor={self}",
+        body: None,
+        needs: None,
+        ok: StatusCode::OK,
+    },
+    Route {
+        method: Method::GET,
+        path: "/api/audit?actor={other}",
+        body: None,
+        needs: Some((Capability::ViewAudit, Ownership::Others)),
+        ok: StatusCode::OK,
+    },
+    Route {
+        method: Method::GET,
+        path: "/api/audit/export?format=jsonl",
+        body: None,
+        needs: None,
+        ok: StatusCode::OK,
+    },
+    Route {
+        method: Method::GET,
+        path: "/api/audit/export?format=csv&actor={other}",
+        body: None,
+        needs: Some((Capability::ViewAudit, Ownership::Others)),
+        ok: StatusCode::OK,
+    },
 ];
+
+/// Pages: anonymous visitors are sent to sign-in; every signed-in role gets the page, scoped
+/// (which tabs show per role is asserted in `dashboard.rs`).
+const PAGES: &[&str] = &[
+    "/dashboard",
+    "/dashboard?tab=members",
+    "/dashboard?tab=audit",
+];
+
+#[actix_web::test]
+async fn every_page_for_every_role() {
+    let mut failures = vec![];
+    for role in [
+        None,
+        Some(Role::Admin),
+        Some(Role::ProjectManager),
+        Some(Role::Developer),
+        Some(Role::Qa),
+    ] {
+        let app = test_app(Mode::Dev).await;
+        let mut b = match role {
+            Some(r) => app.user_with("caller", &[r]).await.0,
+            None => Browser::default(),
+        };
+        for path in PAGES {
+            let res = app.get(&mut b, path).await;
+            let want = if role.is_some() {
+                StatusCode::OK
+            } else {
+                StatusCode::SEE_OTHER
+            };
+            if res.status != want || (role.is_none() && !res.location().starts_with("/auth/login"))
+            {
+                failures.push(format!(
+                    "GET {path} as {role:?}: got {} {}",
+                    res.status,
+                    res.location()
+                ));
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
 
 #[actix_web::test]
 async fn every_route_for_every_role() {

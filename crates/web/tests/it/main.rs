@@ -8,6 +8,7 @@ mod harness;
 mod audit;
 mod authz_matrix;
 mod comments;
+mod dashboard;
 mod device;
 mod events;
 mod health;

@@ -1,0 +1,269 @@
+// PlanPush dashboard behaviour. Loaded from /assets (CSP: script-src 'self'); no inline script.
+// Without JavaScript the dashboard still reads: every section shows, the Audit log filters with
+// plain GET forms. Here: tabs, client-side search / filter / sort (no round trips), and the
+// actions, all through the same JSON API the CLI uses. A 401 sends the reader to sign-in.
+(function () {
+  "use strict";
+  var root = document.documentElement;
+  var main = document.querySelector("main.dash");
+  if (!main) return;
+  root.classList.add("dash-ready");
+  var status = document.getElementById("dash-status");
+
+  function say(text, failed) {
+    status.textContent = text;
+    status.classList.toggle("dash-failed", !!failed);
+    status.setAttribute("role", failed ? "alert" : "status");
+  }
+
+  // ---- tabs (WAI-ARIA tabs: arrow keys, Home/End; the URL hash remembers the tab) ----
+  var nav = main.querySelector(".dash-tabs");
+  var tabs = Array.prototype.slice.call(nav.querySelectorAll("a.dash-tab"));
+  nav.setAttribute("role", "tablist");
+  function pane(tab) { return document.getElementById(tab.getAttribute("aria-controls")); }
+  function select(tab, focus, remember) {
+    tabs.forEach(function (t) {
+      var on = t === tab;
+      t.setAttribute("role", "tab");
+      t.setAttribute("aria-selected", on ? "true" : "false");
+      t.tabIndex = on ? 0 : -1;
+      var p = pane(t);
+      if (p) { p.hidden = !on; p.setAttribute("role", "tabpanel"); p.setAttribute("aria-labelledby", t.id); }
+    });
+    if (focus) tab.focus();
+    if (remember && history.replaceState) history.replaceState(null, "", location.pathname + location.search + "#" + tab.getAttribute("aria-controls"));
+  }
+  tabs.forEach(function (t, i) {
+    t.addEventListener("click", function (ev) { ev.preventDefault(); select(t, false, true); });
+    t.addEventListener("keydown", function (ev) {
+      var n = null;
+      if (ev.key === "ArrowRight") n = tabs[(i + 1) % tabs.length];
+      else if (ev.key === "ArrowLeft") n = tabs[(i + tabs.length - 1) % tabs.length];
+      else if (ev.key === "Home") n = tabs[0];
+      else if (ev.key === "End") n = tabs[tabs.length - 1];
+      if (n) { ev.preventDefault(); select(n, true, true); }
+    });
+  });
+  var wanted = (location.hash || "").slice(1) || "pane-" + main.getAttribute("data-tab");
+  select(tabs.filter(function (t) { return t.getAttribute("aria-controls") === wanted; })[0] || tabs[0], false);
+
+  // ---- plans: search, filter, sort, all in the page ----
+  var table = document.getElementById("plans-table");
+  var body = table && table.tBodies[0];
+  var rows = body ? Array.prototype.slice.call(body.rows) : [];
+  var $ = function (id) { return document.getElementById(id); };
+  var controls = ["plans-search", "plans-scope", "plans-owner", "plans-visibility", "plans-archived", "plans-sort"].map($);
+  var data = rows.map(function (r) {
+    var d = r.dataset;
+    return { row: r, search: d.search, owner: d.owner, visibility: d.visibility, archived: d.archived === "true",
+      mine: d.mine === "true", pushed: +d.pushed, title: d.title, version: +d.version, comments: +d.comments };
+  });
+  var sorters = {
+    "pushed-desc": function (a, b) { return b.pushed - a.pushed; },
+    "pushed-asc": function (a, b) { return a.pushed - b.pushed; },
+    "title": function (a, b) { return a.title < b.title ? -1 : a.title > b.title ? 1 : 0; },
+    "comments": function (a, b) { return b.comments - a.comments || b.pushed - a.pushed; },
+    "version": function (a, b) { return b.version - a.version || b.pushed - a.pushed; }
+  };
+  var lastSort = "pushed-desc";
+  function applyPlans() {
+    if (!body) return;
+    var q = controls[0].value.trim().toLowerCase(), scope = controls[1].value, owner = controls[2].value,
+      vis = controls[3].value, archived = controls[4].checked, sort = controls[5].value;
+    var shown = 0;
+    for (var i = 0; i < data.length; i++) {
+      var x = data[i];
+      var ok = (!q || x.search.indexOf(q) !== -1) && (scope !== "mine" || x.mine) && (!owner || x.owner === owner) &&
+        (!vis || x.visibility === vis) && (archived || !x.archived);
+      if (x.row.hidden === ok) x.row.hidden = !ok;
+      if (ok) shown++;
+    }
+    if (sort !== lastSort) {
+      lastSort = sort;
+      var sorted = data.slice().sort(sorters[sort]);
+      var frag = document.createDocumentFragment();
+      sorted.forEach(function (x) { frag.appendChild(x.row); });
+      body.appendChild(frag);
+    }
+    $("plans-none").hidden = shown !== 0;
+    $("plans-count").textContent = shown + " of " + data.length + " plans";
+  }
+  window.ppDashboardApplyPlans = applyPlans; // for the benchmark and tests
+  controls.forEach(function (c) { if (c) c.addEventListener(c.type === "search" ? "input" : "change", applyPlans); });
+  if (body) applyPlans();
+
+  // ---- comments: whose / state ----
+  var list = $("comments-list");
+  function applyComments() {
+    if (!list) return;
+    var who = $("comments-who").value, state = $("comments-state").value, shown = 0;
+    Array.prototype.forEach.call(list.children, function (li) {
+      var ok = (!who || (who === "mine" ? li.dataset.mine === "true" : li.dataset.onMine === "true")) &&
+        (!state || li.dataset.state === state);
+      li.hidden = !ok;
+      if (ok) shown++;
+    });
+    $("comments-none").hidden = shown !== 0;
+  }
+  ["comments-who", "comments-state"].forEach(function (id) { var c = $(id); if (c) c.addEventListener("change", applyComments); });
+
+  // ---- the JSON API ----
+  function signIn() { location.assign("/auth/login?redirect_to=" + encodeURIComponent("/dashboard" + location.hash)); }
+  function api(method, path, json) {
+    var init = { method: method, credentials: "same-origin", headers: { "Accept": "application/json" } };
+    if (json !== undefined) { init.headers["Content-Type"] = "application/json"; init.body = JSON.stringify(json); }
+    return fetch(path, init).then(function (res) {
+      if (res.status === 401) { signIn(); throw new Error("signed out"); }
+      if (res.status === 204) return null;
+      return res.json().catch(function () { return {}; }).then(function (b) {
+        if (!res.ok) { var e = new Error(b.message || ("HTTP " + res.status)); e.code = b.error; throw e; }
+        return b;
+      });
+    });
+  }
+  function failed(e) { if (e.message !== "signed out") say(e.message, true); }
+
+  // ---- confirmation dialog ----
+  var dialog = $("dash-confirm");
+  function confirmThen(title, text, okLabel, then) {
+    $("dash-confirm-title").textContent = title;
+    $("dash-confirm-text").textContent = text;
+    $("dash-confirm-ok").textContent = okLabel;
+    var opener = document.activeElement;
+    function close(ok) {
+      $("dash-confirm-ok").onclick = $("dash-confirm-cancel").onclick = null;
+      dialog.close();
+      if (opener && opener.focus) opener.focus();
+      if (ok) then();
+    }
+    $("dash-confirm-ok").onclick = function () { close(true); };
+    $("dash-confirm-cancel").onclick = function () { close(false); };
+    dialog.oncancel = function () { close(false); };
+    dialog.showModal();
+    $("dash-confirm-cancel").focus();
+  }
+
+  function planRow(id) { return document.querySelector("tr.dash-plan[data-id='" + id + "']"); }
+  function planUpdated(p) {
+    var r = planRow(p.session_id);
+    if (!r) return;
+    var x = data.filter(function (d) { return d.row === r; })[0];
+    r.dataset.visibility = p.visibility; r.dataset.archived = String(p.archived);
+    if (x) { x.visibility = p.visibility; x.archived = p.archived; }
+    var vis = r.querySelector(".dash-visibility");
+    vis.innerHTML = "";
+    var badge = document.createElement("span");
+    badge.className = "pp-badge " + (p.visibility === "published" ? "pp-accepted" : "dash-private");
+    badge.textContent = p.visibility === "published" ? "Published" : "Private";
+    vis.appendChild(badge);
+    if (p.visibility === "published") { var pb = r.querySelector("[data-action=publish]"); if (pb) pb.remove(); }
+    var ab = r.querySelector("[data-action=archive]");
+    if (ab) { ab.textContent = p.archived ? "Unarchive" : "Archive"; ab.setAttribute("aria-pressed", String(p.archived)); }
+    var cell = r.cells[0], old = cell.querySelector(".dash-archived-badge");
+    if (p.archived && !old) { var b = document.createElement("span"); b.className = "pp-badge dash-archived-badge"; b.textContent = "Archived"; cell.insertBefore(b, cell.querySelector(".pp-meta")); }
+    if (!p.archived && old) old.remove();
+    applyPlans();
+  }
+
+  function memberUpdated(m) {
+    var r = document.querySelector("tr.dash-member[data-id='" + m.id + "']");
+    if (!r) return;
+    r.dataset.active = String(m.active);
+    r.querySelector(".dash-member-status").textContent = m.active ? "active" : "deactivated";
+    var g = r.querySelector(".dash-member-grants");
+    g.innerHTML = "";
+    var names = { admin: "Admin", project_manager: "PM", developer: "Developer", qa: "QA" };
+    m.grants.forEach(function (x) { var s = document.createElement("span"); s.className = "pp-badge dash-grant"; s.textContent = names[x.role] + " · " + x.origin; g.appendChild(s); g.appendChild(document.createTextNode(" ")); });
+    if (!m.grants.length) g.textContent = "none";
+    Array.prototype.forEach.call(r.querySelectorAll("input[name=role]"), function (c) { c.checked = m.roles.indexOf(c.value) !== -1; });
+    var toggle = r.querySelector("[data-action=deactivate],[data-action=reactivate]");
+    toggle.dataset.action = m.active ? "deactivate" : "reactivate";
+    toggle.textContent = m.active ? "Deactivate" : "Reactivate";
+    toggle.classList.toggle("dash-danger", m.active);
+  }
+
+  var actions = {
+    publish: function (b) {
+      confirmThen("Publish “" + b.dataset.title + "”?", "Everyone signed in will be able to read it. Publishing cannot be undone.", "Publish", function () {
+        api("POST", "/api/sessions/" + b.dataset.id + "/publish").then(function (p) { planUpdated(p); say("Published “" + p.title + "”."); }, failed);
+      });
+    },
+    archive: function (b) {
+      var archived = b.getAttribute("aria-pressed") !== "true";
+      api("PATCH", "/api/sessions/" + b.dataset.id + "/archive", { archived: archived }).then(function (p) {
+        planUpdated(p); say((p.archived ? "Archived “" : "Unarchived “") + p.title + "”.");
+      }, failed);
+    },
+    delete: function (b) {
+      confirmThen("Delete “" + b.dataset.title + "”?", "The plan and its comments disappear for everyone and its name becomes free again.", "Delete", function () {
+        api("DELETE", "/api/sessions/" + b.dataset.id).then(function () {
+          var r = planRow(b.dataset.id);
+          data = data.filter(function (d) { return d.row !== r; });
+          r.remove(); applyPlans(); say("Deleted “" + b.dataset.title + "”.");
+        }, failed);
+      });
+    },
+    revoke: function (b) {
+      confirmThen("Revoke “" + b.dataset.title + "”?", "Anything using this token stops working immediately.", "Revoke", function () {
+        api("DELETE", "/api/tokens/" + b.dataset.id).then(function () {
+          var r = b.closest("tr");
+          r.querySelector(".dash-token-status").textContent = "revoked";
+          b.remove(); say("Revoked “" + b.dataset.title + "”.");
+        }, failed);
+      });
+    },
+    roles: function (b) {
+      var roles = Array.prototype.filter.call(b.closest("fieldset").querySelectorAll("input[name=role]"), function (c) { return c.checked; })
+        .map(function (c) { return c.value; });
+      api("PATCH", "/api/users/" + b.dataset.id, { roles: roles }).then(function (m) { memberUpdated(m); say("Saved the roles of " + m.login + "."); }, failed);
+    },
+    deactivate: function (b) {
+      confirmThen("Deactivate " + b.dataset.title + "?", "They are signed out everywhere, their tokens stop working, and they cannot sign in until reactivated.", "Deactivate", function () {
+        api("PATCH", "/api/users/" + b.dataset.id, { active: false }).then(function (m) { memberUpdated(m); say("Deactivated " + m.login + "."); }, failed);
+      });
+    },
+    reactivate: function (b) {
+      api("PATCH", "/api/users/" + b.dataset.id, { active: true }).then(function (m) { memberUpdated(m); say("Reactivated " + m.login + "."); }, failed);
+    },
+    signout: function (b) {
+      api("DELETE", "/api/users/" + b.dataset.id + "/sessions").then(function (r) { say("Ended " + r.sessions_ended + " browser session(s) of " + b.dataset.title + "."); }, failed);
+    }
+  };
+  main.addEventListener("click", function (ev) {
+    var b = ev.target.closest && ev.target.closest("button[data-action]");
+    if (!b || !actions[b.dataset.action]) return;
+    ev.preventDefault();
+    actions[b.dataset.action](b);
+  });
+
+  // ---- tokens: create, shown once, copy ----
+  var form = $("token-form");
+  if (form) form.addEventListener("submit", function (ev) {
+    ev.preventDefault();
+    var label = $("token-label").value;
+    api("POST", "/api/tokens", { label: label }).then(function (t) {
+      $("token-new").hidden = false;
+      $("token-secret").value = t.token;
+      $("token-secret").select();
+      $("token-label").value = "";
+      var empty = $("tokens-empty"); if (empty) empty.remove();
+      var tr = document.createElement("tr");
+      tr.className = "dash-token"; tr.dataset.id = t.id;
+      var cells = [t.label, "just now", "never", "active"];
+      cells.forEach(function (text, i) { var td = document.createElement("td"); td.textContent = text; if (i === 3) td.className = "dash-token-status"; tr.appendChild(td); });
+      var act = document.createElement("td"); act.className = "dash-actions";
+      var rb = document.createElement("button"); rb.type = "button"; rb.className = "dash-button dash-danger dash-js";
+      rb.dataset.action = "revoke"; rb.dataset.id = t.id; rb.dataset.title = t.label; rb.textContent = "Revoke";
+      act.appendChild(rb); tr.appendChild(act);
+      $("tokens-table").tBodies[0].prepend(tr);
+      say("Created “" + t.label + "”. Copy it now: it will not be shown again.");
+    }, failed);
+  });
+  var copy = $("token-copy");
+  if (copy) copy.addEventListener("click", function () {
+    var v = $("token-secret").value;
+    var done = function () { copy.textContent = "Copied"; say("Token copied to the clipboard."); };
+    if (navigator.clipboard && navigator.clipboard.writeText) navigator.clipboard.writeText(v).then(done, function () { $("token-secret").select(); say("Press Ctrl+C (⌘C) to copy.", false); });
+    else { $("token-secret").select(); say("Press Ctrl+C (⌘C) to copy.", false); }
+  });
+})();

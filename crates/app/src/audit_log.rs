@@ -1,0 +1,268 @@
+//! Reading the audit log: who may see which events, filters from user input, keyset pages and
+//! streamed exports.
+//!
+//! Admins and project managers (`ViewAudit`) see and filter everything; everyone else sees their
+//! own events only, and asking for someone else's is refused (never silently narrowed).
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, NaiveDate, NaiveTime, TimeDelta, Utc};
+use planpush_audit::{AuditAction, AuditEvent, AuditFilter, AuditPage, Cursor};
+use planpush_identity::{User, UserId};
+use planpush_roles::{Capability, Ownership};
+
+use crate::{Ports, Principal};
+
+/// The largest page a caller may ask for.
+pub const AUDIT_PAGE_MAX: u32 = 200;
+/// How many events an export reads per round trip.
+const EXPORT_BATCH: u32 = 1000;
+
+/// Errors of the audit-log use cases.
+#[derive(Debug, thiserror::Error)]
+pub enum AuditLogError {
+    #[error("only admins and project managers can see other people's audit events")]
+    Forbidden,
+    /// A filter or cursor that cannot be understood: `(field, message)`.
+    #[error("{0}: {1}")]
+    BadInput(&'static str, String),
+    #[error(transparent)]
+    Unknown(#[from] anyhow::Error),
+}
+
+/// Filters as a person types them (every field optional, blank means "any").
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AuditQueryInput {
+    /// A login or a user id.
+    pub actor: Option<String>,
+    /// An action name (`plan.published`).
+    pub action: Option<String>,
+    /// An exact target (`plan:<id>`, `user:<id>`, `token:<id>`).
+    pub target: Option<String>,
+    /// `YYYY-MM-DD` (from the start of that day, UTC) or RFC 3339.
+    pub from: Option<String>,
+    /// `YYYY-MM-DD` (through the end of that day, UTC) or RFC 3339 (exclusive).
+    pub to: Option<String>,
+    /// The `next` cursor of a previous page.
+    pub cursor: Option<String>,
+    pub limit: Option<u32>,
+}
+
+/// An event with the names a person reads.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AuditEntry {
+    pub event: AuditEvent,
+    /// The actor's login; `None` for the system.
+    pub actor_login: Option<String>,
+}
+
+/// One page of the log.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AuditLogPage {
+    pub entries: Vec<AuditEntry>,
+    /// The cursor of the next page, when there is one.
+    pub next: Option<String>,
+    /// Whether the caller sees everyone's events (`false`: their own only).
+    pub everyone: bool,
+}
+
+/// A filtered export being read batch by batch (keyset, so a million events never sit in memory).
+pub struct AuditExport {
+    ports: Ports,
+    filter: AuditFilter,
+    after: Option<Cursor>,
+    done: bool,
+    logins: HashMap<UserId, String>,
+}
+
+impl AuditExport {
+    /// The next batch of events, newest first; `None` when the export is complete.
+    pub async fn next_batch(&mut self) -> Result<Option<Vec<AuditEntry>>, AuditLogError> {
+        if self.done {
+            return Ok(None);
+        }
+        let AuditPage { events, next } = self
+            .ports
+            .audit_query
+            .page(&self.filter, self.after, EXPORT_BATCH)
+            .await
+            .map_err(anyhow::Error::from)?;
+        self.done = next.is_none();
+        self.after = next;
+        if events.is_empty() {
+            return Ok(None);
+        }
+        Ok(Some(
+            events
+                .into_iter()
+                .map(|event| entry(&self.logins, event))
+                .collect(),
+        ))
+    }
+}
+
+fn entry(logins: &HashMap<UserId, String>, event: AuditEvent) -> AuditEntry {
+    let actor_login = event.actor.and_then(|a| logins.get(&a).cloned());
+    AuditEntry { event, actor_login }
+}
+
+fn blank(s: &Option<String>) -> Option<&str> {
+    s.as_deref().map(str::trim).filter(|s| !s.is_empty())
+}
+
+fn parse_time(
+    field: &'static str,
+    s: &str,
+    end_of_day: bool,
+) -> Result<DateTime<Utc>, AuditLogError> {
+    if let Ok(t) = DateTime::parse_from_rfc3339(s) {
+        return Ok(t.with_timezone(&Utc));
+    }
+    let d = NaiveDate::parse_from_str(s, "%Y-%m-%d").map_err(|_| {
+        AuditLogError::BadInput(field, "use a date (YYYY-MM-DD) or an RFC 3339 time".into())
+    })?;
+    let start = d.and_time(NaiveTime::MIN).and_utc();
+    Ok(if end_of_day {
+        start + TimeDelta::days(1)
+    } else {
+        start
+    })
+}
+
+/// Reads the audit log for people.
+#[derive(Clone)]
+pub struct AuditLog {
+    ports: Ports,
+}
+
+impl AuditLog {
+    pub fn new(ports: Ports) -> Self {
+        Self { ports }
+    }
+
+    async fn logins(&self) -> Result<(Vec<User>, HashMap<UserId, String>), AuditLogError> {
+        let users = self.ports.users.list().await.map_err(anyhow::Error::from)?;
+        let map = users.iter().map(|u| (u.id, u.login.clone())).collect();
+        Ok((users, map))
+    }
+
+    /// Turns typed filters into a scoped [`AuditFilter`]: the caller's own events unless they may
+    /// view the audit log.
+    fn filter(
+        p: &Principal,
+        users: &[User],
+        q: &AuditQueryInput,
+    ) -> Result<(AuditFilter, bool), AuditLogError> {
+        let everyone = p.can(Capability::ViewAudit, Ownership::Others);
+        let actor = match blank(&q.actor) {
+            None => None,
+            Some(a) => {
+                let by_id = UserId::parse(a).ok();
+                let matching: Vec<&User> = users
+                    .iter()
+                    .filter(|u| Some(u.id) == by_id || u.login.eq_ignore_ascii_case(a))
+                    .collect();
+                match matching.as_slice() {
+                    [one] => Some(one.id),
+                    [] => {
+                        return Err(AuditLogError::BadInput(
+                            "actor",
+                            format!("no member is called {a:?}"),
+                        ));
+                    }
+                    _ => {
+                        return Err(AuditLogError::BadInput(
+                            "actor",
+                            format!("several members are called {a:?}; use the user id"),
+                        ));
+                    }
+                }
+            }
+        };
+        let actor = match (everyone, actor) {
+            (true, a) => a,
+            (false, None) => Some(p.user_id),
+            (false, Some(a)) if a == p.user_id => Some(a),
+            (false, Some(_)) => return Err(AuditLogError::Forbidden),
+        };
+        let action = blank(&q.action)
+            .map(|a| {
+                a.parse::<AuditAction>()
+                    .map_err(|_| AuditLogError::BadInput("action", format!("unknown action {a:?}")))
+            })
+            .transpose()?;
+        let from = blank(&q.from)
+            .map(|s| parse_time("from", s, false))
+            .transpose()?;
+        let to = blank(&q.to)
+            .map(|s| parse_time("to", s, true))
+            .transpose()?;
+        if let (Some(f), Some(t)) = (from, to)
+            && f >= t
+        {
+            return Err(AuditLogError::BadInput(
+                "to",
+                "the end of the range must be after its start".into(),
+            ));
+        }
+        Ok((
+            AuditFilter {
+                actor,
+                action,
+                target: blank(&q.target).map(str::to_owned),
+                from,
+                to,
+            },
+            everyone,
+        ))
+    }
+
+    /// One page of the log, newest first.
+    pub async fn page(
+        &self,
+        p: &Principal,
+        q: &AuditQueryInput,
+    ) -> Result<AuditLogPage, AuditLogError> {
+        let (users, logins) = self.logins().await?;
+        let (filter, everyone) = Self::filter(p, &users, q)?;
+        let after = blank(&q.cursor)
+            .map(Cursor::decode)
+            .transpose()
+            .map_err(|e| AuditLogError::BadInput("cursor", e.to_string()))?;
+        let limit = q.limit.unwrap_or(50);
+        if !(1..=AUDIT_PAGE_MAX).contains(&limit) {
+            return Err(AuditLogError::BadInput(
+                "limit",
+                format!("between 1 and {AUDIT_PAGE_MAX}"),
+            ));
+        }
+        let AuditPage { events, next } = self
+            .ports
+            .audit_query
+            .page(&filter, after, limit)
+            .await
+            .map_err(anyhow::Error::from)?;
+        Ok(AuditLogPage {
+            entries: events.into_iter().map(|e| entry(&logins, e)).collect(),
+            next: next.map(|c| c.encode()),
+            everyone,
+        })
+    }
+
+    /// Every event matching the filters (scoped like [`AuditLog::page`]), read in batches.
+    pub async fn export(
+        &self,
+        p: &Principal,
+        q: &AuditQueryInput,
+    ) -> Result<AuditExport, AuditLogError> {
+        let (users, logins) = self.logins().await?;
+        let (filter, _) = Self::filter(p, &users, q)?;
+        Ok(AuditExport {
+            ports: self.ports.clone(),
+            filter,
+            after: None,
+            done: false,
+            logins,
+        })
+    }
+}

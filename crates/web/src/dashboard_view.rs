@@ -1,0 +1,508 @@
+//! `/dashboard`: the team dashboard, server-rendered from [`DashboardView`].
+//!
+//! Without JavaScript every tab shows, one after the other, and reads fully (the Audit log's
+//! filters and pages are plain GET forms and links). `assets/dashboard.js` turns the sections into
+//! tabs, filters and sorts the lists in place, and performs the actions through the JSON API.
+//! Rows carry what the script needs as `data-*` attributes; no logic lives here.
+
+use chrono::{DateTime, Utc};
+use maud::{DOCTYPE, Markup, html};
+use planpush_app::{AuditEntry, AuditLogPage, AuditQueryInput, DashboardView, PlanRow};
+use planpush_audit::AuditAction;
+use planpush_comments::AnchorState;
+use planpush_plans::Visibility;
+use planpush_roles::Role;
+
+use crate::assets;
+use crate::views::when;
+
+/// Which tab the server asks the script to open first (`?tab=`).
+pub fn tab_or_default(tab: Option<&str>, view: &DashboardView) -> &'static str {
+    match tab {
+        Some("activity") => "activity",
+        Some("comments") => "comments",
+        Some("tokens") => "tokens",
+        Some("members") if view.tabs.members => "members",
+        Some("audit") if view.tabs.audit => "audit",
+        _ => "plans",
+    }
+}
+
+fn time(t: DateTime<Utc>) -> Markup {
+    html! { time datetime=(t.to_rfc3339()) { (when(t)) } }
+}
+
+fn role_label(r: Role) -> &'static str {
+    match r {
+        Role::Admin => "Admin",
+        Role::ProjectManager => "PM",
+        Role::Developer => "Developer",
+        Role::Qa => "QA",
+    }
+}
+
+/// The whole page. `show_archived` is the no-JavaScript way to list archived plans.
+pub fn dashboard(view: &DashboardView, tab: &str, show_archived: bool) -> Markup {
+    let tabs: Vec<(&str, &str, bool)> = vec![
+        ("plans", "Plans", true),
+        ("activity", "Activity", true),
+        ("comments", "Comments", true),
+        ("tokens", "API tokens", true),
+        ("members", "Members", view.tabs.members),
+        ("audit", "Audit log", view.tabs.audit),
+    ];
+    html! {
+        (DOCTYPE)
+        html lang="en" {
+            head {
+                meta charset="utf-8";
+                meta name="viewport" content="width=device-width, initial-scale=1";
+                title { "Dashboard · PlanPush" }
+                link rel="stylesheet" href=(assets::url("plan.css"));
+                link rel="stylesheet" href=(assets::url("dashboard.css"));
+                script src=(assets::url("plan.js")) defer {}
+                script src=(assets::url("dashboard.js")) defer {}
+            }
+            body {
+                a class="dash-skip" href="#dash-main" { "Skip to content" }
+                main id="dash-main" class="dash" data-tab=(tab) data-user=(view.me.user_id) {
+                    header class="dash-header" {
+                        h1 { "Dashboard" }
+                        p class="pp-meta" {
+                            "Signed in as " strong class="dash-me" { (view.me.login) }
+                            " · "
+                            @for (i, r) in view.me.roles.iter().enumerate() {
+                                @if i > 0 { ", " }
+                                span class="dash-role" { (role_label(*r)) }
+                            }
+                        }
+                        div class="dash-header-tools" {
+                            button type="button" class="pp-theme" { "Theme: auto" }
+                            form method="post" action="/auth/logout" {
+                                button type="submit" class="dash-button" { "Sign out" }
+                            }
+                        }
+                    }
+                    nav class="dash-tabs" aria-label="Dashboard sections" {
+                        @for (id, label, shown) in &tabs {
+                            @if *shown {
+                                a class="dash-tab" id={"tab-" (id)} href={"#pane-" (id)} aria-controls={"pane-" (id)} { (label) }
+                            }
+                        }
+                    }
+                    div id="dash-status" class="dash-status" role="status" aria-live="polite" {}
+                    (plans_pane(view, show_archived))
+                    (activity_pane(&view.activity))
+                    (comments_pane(view))
+                    (tokens_pane(view))
+                    @if view.tabs.members { (members_pane(view)) }
+                    @if let Some(audit) = &view.audit { (audit_pane(&audit.query, &audit.result)) }
+                    dialog id="dash-confirm" class="dash-dialog" aria-labelledby="dash-confirm-title" {
+                        h2 id="dash-confirm-title" { "Are you sure?" }
+                        p id="dash-confirm-text" {}
+                        div class="dash-dialog-buttons" {
+                            button type="button" class="dash-button" value="cancel" id="dash-confirm-cancel" { "Cancel" }
+                            button type="button" class="dash-button dash-danger" value="ok" id="dash-confirm-ok" { "Confirm" }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn plans_pane(view: &DashboardView, show_archived: bool) -> Markup {
+    let mut owners: Vec<&str> = view.plans.iter().map(|r| r.owner_login.as_str()).collect();
+    owners.sort_unstable();
+    owners.dedup();
+    let archived = view
+        .plans
+        .iter()
+        .filter(|r| r.plan.archived_at.is_some())
+        .count();
+    html! {
+        section id="pane-plans" class="dash-pane" aria-labelledby="h-plans" {
+            h2 id="h-plans" { "Plans" }
+            div class="dash-controls dash-js" role="search" aria-label="Filter plans" {
+                label { "Search " input type="search" id="plans-search" placeholder="Title, name or owner" autocomplete="off"; }
+                label { "Show "
+                    select id="plans-scope" {
+                        option value="all" { "Everyone's" }
+                        option value="mine" { "Mine" }
+                    }
+                }
+                label { "Owner "
+                    select id="plans-owner" {
+                        option value="" { "Any" }
+                        @for o in &owners { option value=(o) { (o) } }
+                    }
+                }
+                label { "Visibility "
+                    select id="plans-visibility" {
+                        option value="" { "Any" }
+                        option value="private" { "Private" }
+                        option value="published" { "Published" }
+                    }
+                }
+                label class="dash-check" { input type="checkbox" id="plans-archived"; " Show archived (" (archived) ")" }
+                label { "Sort "
+                    select id="plans-sort" {
+                        option value="pushed-desc" { "Last pushed, newest first" }
+                        option value="pushed-asc" { "Last pushed, oldest first" }
+                        option value="title" { "Title A–Z" }
+                        option value="comments" { "Most open comments" }
+                        option value="version" { "Most versions" }
+                    }
+                }
+                span id="plans-count" class="pp-meta" aria-live="polite" {}
+            }
+            noscript {
+                p {
+                    @if show_archived { a href="/dashboard#pane-plans" { "Hide archived plans" } }
+                    @else { a href="/dashboard?archived=1#pane-plans" { "Show archived plans (" (archived) ")" } }
+                }
+            }
+            @if view.plans.is_empty() {
+                p class="dash-empty" { "No plans yet. Push one with " code { "/planpush" } " or " code { "planpush push" } "." }
+            } @else {
+                div class="dash-scroll" {
+                    table class="dash-table" id="plans-table" {
+                        thead { tr {
+                            th scope="col" { "Title" } th scope="col" { "Owner" } th scope="col" { "Visibility" }
+                            th scope="col" { "Version" } th scope="col" { "Last pushed" } th scope="col" { "Open comments" }
+                            th scope="col" { "Actions" }
+                        } }
+                        tbody {
+                            @for row in &view.plans { (plan_row(row, show_archived)) }
+                        }
+                    }
+                }
+                p id="plans-none" class="dash-empty" hidden { "No plan matches these filters." }
+            }
+        }
+    }
+}
+
+fn plan_row(row: &PlanRow, show_archived: bool) -> Markup {
+    let p = &row.plan;
+    let archived = p.archived_at.is_some();
+    let published = p.visibility == Visibility::Published;
+    let search = format!("{} {} {}", p.title, p.slug, row.owner_login).to_lowercase();
+    html! {
+        tr class="dash-plan" data-id=(p.id) data-search=(search) data-owner=(row.owner_login)
+            data-visibility=(p.visibility.as_str()) data-archived=(archived) data-mine=(row.mine)
+            data-pushed=(p.updated_at.timestamp_millis()) data-title=(p.title.to_lowercase())
+            data-version=(p.current_version) data-comments=(row.open_comments)
+            hidden[archived && !show_archived] {
+            td {
+                a href={"/p/" (p.slug)} { (p.title) }
+                @if row.unseen { " " span class="pp-badge dash-new" title="A version you have not seen yet" { "New" } }
+                @if archived { " " span class="pp-badge dash-archived-badge" { "Archived" } }
+                div class="pp-meta" { code { (p.slug) } }
+            }
+            td data-label="Owner" { (row.owner_login) }
+            td class="dash-visibility" data-label="Visibility" {
+                @if published { span class="pp-badge pp-accepted" { "Published" } } @else { span class="pp-badge dash-private" { "Private" } }
+            }
+            td data-label="Version" { "v" (p.current_version) }
+            td data-label="Last pushed" { (time(p.updated_at)) }
+            td data-label="Open comments" { (row.open_comments) }
+            td class="dash-actions" {
+                a class="dash-button" href={"/p/" (p.slug)} aria-label={"Open " (p.title)} { "Open" }
+                @if row.can_publish_archive {
+                    @if !published {
+                        button type="button" class="dash-button dash-js" data-action="publish" data-id=(p.id) data-title=(p.title) { "Publish" }
+                    }
+                    button type="button" class="dash-button dash-js" data-action="archive" data-id=(p.id) data-title=(p.title) aria-pressed=(archived) {
+                        @if archived { "Unarchive" } @else { "Archive" }
+                    }
+                }
+                @if row.can_delete {
+                    button type="button" class="dash-button dash-danger dash-js" data-action="delete" data-id=(p.id) data-title=(p.title) { "Delete" }
+                }
+            }
+        }
+    }
+}
+
+fn details(e: &AuditEntry) -> String {
+    match &e.event.details {
+        serde_json::Value::Object(m) if m.is_empty() => String::new(),
+        v => v.to_string(),
+    }
+}
+
+fn events_table(id: &str, page: &AuditLogPage, with_ip: bool, filter_links: bool) -> Markup {
+    html! {
+        @if page.entries.is_empty() {
+            p class="dash-empty" { "No events." }
+        } @else {
+            div class="dash-scroll" {
+                table class="dash-table" id=(id) {
+                    thead { tr {
+                        th scope="col" { "When" } th scope="col" { "Who" } th scope="col" { "Action" }
+                        th scope="col" { "Target" }
+                        @if with_ip { th scope="col" { "IP" } }
+                        th scope="col" { "Details" }
+                    } }
+                    tbody {
+                        @for e in &page.entries {
+                            tr class="dash-event" {
+                                td { (time(e.event.at)) }
+                                td { (e.actor_login.as_deref().unwrap_or("system")) }
+                                td { code { (e.event.action.as_str()) } }
+                                td {
+                                    @if let Some(t) = &e.event.target {
+                                        @if filter_links {
+                                            a href={"/dashboard?tab=audit&target=" (urlencode(t)) "#pane-audit"} title="Only this target" { code { (t) } }
+                                        } @else { code { (t) } }
+                                    }
+                                }
+                                @if with_ip { td { (e.event.ip.map(|i| i.to_string()).unwrap_or_default()) } }
+                                td class="dash-details" { (details(e)) }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn activity_pane(page: &AuditLogPage) -> Markup {
+    html! {
+        section id="pane-activity" class="dash-pane" aria-labelledby="h-activity" {
+            h2 id="h-activity" { "Activity" }
+            p class="pp-meta" {
+                @if page.everyone { "The latest events across the team." } @else { "Your latest actions." }
+            }
+            (events_table("activity-table", page, false, false))
+        }
+    }
+}
+
+fn comments_pane(view: &DashboardView) -> Markup {
+    html! {
+        section id="pane-comments" class="dash-pane" aria-labelledby="h-comments" {
+            h2 id="h-comments" { "Comments" }
+            p class="pp-meta" { "Threads you started and threads on your plans." }
+            div class="dash-controls dash-js" role="search" aria-label="Filter comments" {
+                label { "Whose "
+                    select id="comments-who" {
+                        option value="" { "Mine and on my plans" }
+                        option value="mine" { "Mine" }
+                        option value="on-mine" { "On my plans" }
+                    }
+                }
+                label { "State "
+                    select id="comments-state" {
+                        option value="" { "Open and resolved" }
+                        option value="open" { "Open" }
+                        option value="resolved" { "Resolved" }
+                    }
+                }
+            }
+            @if view.comments.is_empty() {
+                p class="dash-empty" { "No comments yet." }
+            } @else {
+                ul class="dash-comments" id="comments-list" {
+                    @for c in &view.comments {
+                        @let anchor = match &c.comment.state { AnchorState::Moved { to } => to.to_string(), _ => c.comment.anchor.to_string() };
+                        @let open = c.comment.is_open();
+                        li class="dash-comment" data-mine=(c.mine) data-on-mine=(c.on_my_plan) data-state=(if open { "open" } else { "resolved" }) {
+                            div {
+                                a href={"/p/" (c.plan_slug) "#" (anchor)} { (c.plan_title) " › " code { (anchor) } }
+                                " "
+                                @if open { span class="pp-badge pp-open" { "Open" } } @else { span class="pp-badge pp-accepted" { "Resolved" } }
+                                @if c.comment.state == AnchorState::Orphaned { " " span class="pp-badge pp-major" { "Unanchored" } }
+                            }
+                            blockquote class="dash-quote" { (excerpt(c.comment.body.as_str(), 240)) }
+                            div class="pp-meta" { strong { (c.author_login) } " · " (time(c.comment.created_at)) }
+                        }
+                    }
+                }
+                p id="comments-none" class="dash-empty" hidden { "No comment matches these filters." }
+            }
+        }
+    }
+}
+
+fn excerpt(s: &str, max: usize) -> String {
+    if s.chars().count() <= max {
+        s.to_owned()
+    } else {
+        let cut: String = s.chars().take(max).collect();
+        format!("{}…", cut.trim_end())
+    }
+}
+
+fn tokens_pane(view: &DashboardView) -> Markup {
+    html! {
+        section id="pane-tokens" class="dash-pane" aria-labelledby="h-tokens" {
+            h2 id="h-tokens" { "API tokens" }
+            p class="pp-meta" { "Personal tokens for scripts and CI: " code { "Authorization: Bearer <token>" } ". The secret is shown once." }
+            form id="token-form" class="dash-controls dash-js" {
+                label for="token-label" { "Label" }
+                input id="token-label" name="label" required maxlength="100" placeholder="e.g. CI on build-01" autocomplete="off";
+                button type="submit" class="dash-button" { "Create token" }
+            }
+            div id="token-new" class="dash-secret" hidden {
+                p { strong { "Copy your new token now." } " It will not be shown again." }
+                label for="token-secret" class="dash-visually-hidden" { "New token" }
+                input id="token-secret" readonly;
+                button type="button" class="dash-button" id="token-copy" { "Copy" }
+            }
+            div class="dash-scroll" {
+                table class="dash-table" id="tokens-table" {
+                    thead { tr {
+                        th scope="col" { "Label" } th scope="col" { "Created" } th scope="col" { "Last used" }
+                        th scope="col" { "Status" } th scope="col" { "Actions" }
+                    } }
+                    tbody {
+                        @for t in &view.tokens {
+                            @let label = t.label.as_deref().unwrap_or("(no label)");
+                            tr class="dash-token" data-id=(t.id) {
+                                td { (label) }
+                                td { (time(t.created_at)) }
+                                td { @if let Some(u) = t.last_used_at { (time(u)) } @else { "never" } }
+                                td class="dash-token-status" { @if t.revoked_at.is_some() { "revoked" } @else { "active" } }
+                                td class="dash-actions" {
+                                    @if t.revoked_at.is_none() {
+                                        button type="button" class="dash-button dash-danger dash-js" data-action="revoke" data-id=(t.id) data-title=(label) { "Revoke" }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+            @if view.tokens.is_empty() { p class="dash-empty" id="tokens-empty" { "No tokens yet." } }
+        }
+    }
+}
+
+fn members_pane(view: &DashboardView) -> Markup {
+    html! {
+        section id="pane-members" class="dash-pane" aria-labelledby="h-members" {
+            h2 id="h-members" { "Members" }
+            p class="pp-meta" { "Roles granted by hand are " em { "manual" } "; roles from your identity provider's groups are " em { "sso" } " and are reconciled at every sign-in. The last active admin cannot be demoted or deactivated." }
+            div class="dash-scroll" {
+                table class="dash-table" id="members-table" {
+                    thead { tr {
+                        th scope="col" { "Member" } th scope="col" { "Status" } th scope="col" { "Roles (origin)" }
+                        th scope="col" { "Last sign-in" } th scope="col" { "Actions" }
+                    } }
+                    tbody {
+                        @for m in &view.members {
+                            @let u = &m.user;
+                            @let active = u.is_active();
+                            @let roles = m.roles();
+                            tr class="dash-member" data-id=(u.id) data-login=(u.login) data-active=(active) {
+                                td {
+                                    strong { (u.login) }
+                                    @if let Some(n) = &u.name { div class="pp-meta" { (n) } }
+                                    @if let Some(e) = &u.email { div class="pp-meta" { (e.as_str()) } }
+                                }
+                                td class="dash-member-status" { @if active { "active" } @else { "deactivated" } }
+                                td class="dash-member-grants" {
+                                    @for g in &m.grants {
+                                        span class="pp-badge dash-grant" { (role_label(g.role)) " · " (g.origin.as_str()) } " "
+                                    }
+                                    @if m.grants.is_empty() { "none" }
+                                }
+                                td { @if let Some(t) = u.last_login_at { (time(t)) } @else { "never" } }
+                                td class="dash-actions" {
+                                    fieldset class="dash-roles dash-js" {
+                                        legend class="dash-visually-hidden" { "Roles of " (u.login) }
+                                        @for r in Role::ALL {
+                                            label class="dash-check" {
+                                                input type="checkbox" name="role" value=(r.as_str()) checked[roles.contains(&r)];
+                                                " " (role_label(r))
+                                            }
+                                        }
+                                        button type="button" class="dash-button" data-action="roles" data-id=(u.id) data-title=(u.login) { "Save roles" }
+                                    }
+                                    @if active {
+                                        button type="button" class="dash-button dash-danger dash-js" data-action="deactivate" data-id=(u.id) data-title=(u.login) { "Deactivate" }
+                                    } @else {
+                                        button type="button" class="dash-button dash-js" data-action="reactivate" data-id=(u.id) data-title=(u.login) { "Reactivate" }
+                                    }
+                                    button type="button" class="dash-button dash-js" data-action="signout" data-id=(u.id) data-title=(u.login) { "Sign out everywhere" }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn urlencode(s: &str) -> String {
+    url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
+}
+
+/// The query string of the audit filters (without the cursor).
+fn audit_query_string(q: &AuditQueryInput) -> String {
+    let mut out = url::form_urlencoded::Serializer::new(String::new());
+    for (k, v) in [
+        ("actor", &q.actor),
+        ("action", &q.action),
+        ("target", &q.target),
+        ("from", &q.from),
+        ("to", &q.to),
+    ] {
+        if let Some(v) = v.as_deref().filter(|v| !v.trim().is_empty()) {
+            out.append_pair(k, v);
+        }
+    }
+    out.finish()
+}
+
+fn audit_pane(q: &AuditQueryInput, result: &Result<AuditLogPage, String>) -> Markup {
+    let v = |o: &Option<String>| o.clone().unwrap_or_default();
+    let qs = audit_query_string(q);
+    let amp = if qs.is_empty() { "" } else { "&" };
+    html! {
+        section id="pane-audit" class="dash-pane" aria-labelledby="h-audit" {
+            h2 id="h-audit" { "Audit log" }
+            form method="get" action="/dashboard#pane-audit" class="dash-controls" id="audit-form" {
+                input type="hidden" name="tab" value="audit";
+                label { "Actor " input name="actor" id="audit-actor" value=(v(&q.actor)) placeholder="login or user id" autocomplete="off"; }
+                label { "Action "
+                    select name="action" id="audit-action" {
+                        option value="" { "Any" }
+                        @for a in AuditAction::ALL {
+                            option value=(a.as_str()) selected[q.action.as_deref() == Some(a.as_str())] { (a.as_str()) }
+                        }
+                    }
+                }
+                label { "Target " input name="target" id="audit-target" value=(v(&q.target)) placeholder="plan:… user:… token:…" autocomplete="off"; }
+                label { "From " input type="date" name="from" id="audit-from" value=(v(&q.from)); }
+                label { "To " input type="date" name="to" id="audit-to" value=(v(&q.to)); }
+                button type="submit" class="dash-button" { "Filter" }
+                a class="dash-button" href="/dashboard?tab=audit#pane-audit" { "Clear" }
+            }
+            p class="dash-export" {
+                "Export the filtered events: "
+                a href={"/api/audit/export?format=csv" (amp) (qs)} download { "CSV" }
+                " · "
+                a href={"/api/audit/export?format=jsonl" (amp) (qs)} download { "JSON lines" }
+            }
+            @match result {
+                Err(message) => { p class="dash-error" role="alert" id="audit-error" { (message) } }
+                Ok(page) => {
+                    (events_table("audit-table", page, true, true))
+                    nav class="dash-pager" aria-label="Audit log pages" {
+                        @if q.cursor.as_deref().is_some_and(|c| !c.is_empty()) {
+                            a class="dash-button" href={"/dashboard?tab=audit" (amp) (qs) "#pane-audit"} { "Newest" }
+                        }
+                        @if let Some(next) = &page.next {
+                            a class="dash-button" id="audit-older" rel="next" href={"/dashboard?tab=audit" (amp) (qs) "&cursor=" (urlencode(next)) "#pane-audit"} { "Older events" }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}

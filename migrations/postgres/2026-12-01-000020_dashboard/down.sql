@@ -1,0 +1,2 @@
+DROP INDEX comments_open_threads;
+DROP INDEX comments_author;
