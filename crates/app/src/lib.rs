@@ -37,7 +37,7 @@ pub use comments::{
     CommentChange, CommentError, CommentView, Comments, NewComment, Person, Reanchored, Thread,
 };
 pub use health::{Health, NotReady};
-pub use maintenance::{Maintenance, Swept};
+pub use maintenance::{Maintenance, OUTBOX_KEEP_DAYS, Swept};
 #[cfg(any(test, feature = "mock"))]
 pub use notify::MockNotifier;
 pub use notify::{

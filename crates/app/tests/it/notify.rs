@@ -527,3 +527,26 @@ async fn a_rate_limit_hint_longer_than_the_backoff_is_honoured() {
     assert_eq!((again.id, d), (m.id, Delivery::Delivered));
     assert_eq!(ports.outbox.due(t(0), 1).await.unwrap(), [], "nothing left");
 }
+
+#[tokio::test]
+async fn the_sweeper_deletes_finished_notifications_after_thirty_days_and_never_pending_ones() {
+    let ports = planpush_app::fake::ports();
+    let worker = Deliveries::new(ports.clone(), Scripted::new(vec![]), settings(8));
+    let done = enqueue(&ports, "done", 0).await;
+    worker.deliver_next(t(0)).await.unwrap().unwrap();
+    let pending = enqueue(&ports, "pending", 1).await;
+    let maintenance =
+        planpush_app::Maintenance::new(ports.clone(), planpush_versions::RetentionPolicy::days(90));
+    let day = 86_400;
+    assert_eq!(
+        maintenance.sweep(t(29 * day)).await.unwrap().notifications,
+        0
+    );
+    assert_eq!(
+        maintenance.sweep(t(31 * day)).await.unwrap().notifications,
+        1
+    );
+    let left = ports.outbox.due(t(31 * day), 10).await.unwrap();
+    assert_eq!(left.iter().map(|m| m.id).collect::<Vec<_>>(), [pending.id]);
+    assert_ne!(done.id, pending.id);
+}
