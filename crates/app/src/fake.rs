@@ -164,6 +164,15 @@ impl Outbox for FakeOutbox {
             m.next_attempt_at = next_attempt_at;
         })
     }
+    async fn purge_finished(&self, before: DateTime<Utc>) -> Result<u64, InfraError> {
+        let mut g = self.messages.lock();
+        let n = g.len();
+        g.retain(|m| {
+            !(m.delivered_at.is_some_and(|t| t < before)
+                || m.gave_up_at.is_some_and(|t| t < before))
+        });
+        Ok((n - g.len()) as u64)
+    }
     async fn give_up(
         &self,
         id: OutboxMessageId,

@@ -53,7 +53,7 @@ pub use events::{
     PlanActivity, PlanEvent, RETAINED_EVENTS, SUBSCRIBER_BUFFER, Subscription,
 };
 pub use health::{Health, NotReady};
-pub use maintenance::{Maintenance, Swept};
+pub use maintenance::{Maintenance, OUTBOX_KEEP_DAYS, Swept};
 #[cfg(any(test, feature = "mock"))]
 pub use notify::MockNotifier;
 pub use notify::{

@@ -3,9 +3,13 @@ use planpush_versions::RetentionPolicy;
 
 use crate::Ports;
 
+/// Delivered and given-up notifications are kept this long (for operators), then deleted.
+pub const OUTBOX_KEEP_DAYS: i64 = 30;
+
 /// Periodic clean-up of expired rows: web sessions, device grants, tokens and cache entries, and
 /// the content of version snapshots past `VERSION_RETENTION_DAYS` (never a plan's current version;
-/// the metadata stays so history says "expired").
+/// the metadata stays so history says "expired"); and outbox messages delivered or given up more
+/// than [`OUTBOX_KEEP_DAYS`] ago.
 #[derive(Clone)]
 pub struct Maintenance {
     ports: Ports,
@@ -20,6 +24,7 @@ pub struct Swept {
     pub tokens: u64,
     pub cache_entries: u64,
     pub version_snapshots: u64,
+    pub notifications: u64,
 }
 
 impl Maintenance {
@@ -47,6 +52,11 @@ impl Maintenance {
                 .ports
                 .versions
                 .purge_before(self.retention.cutoff(now), now)
+                .await?,
+            notifications: self
+                .ports
+                .outbox
+                .purge_finished(now - Duration::days(OUTBOX_KEEP_DAYS))
                 .await?,
         })
     }

@@ -258,9 +258,16 @@ pub(crate) fn comment_resolved(
 /// Why a delivery attempt failed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum DeliveryError {
-    /// Worth retrying later: a timeout, a connection error, HTTP 429 or 5xx.
+    /// Worth retrying later: a timeout, a connection error, HTTP 5xx (or 429 without a hint).
     #[error("{0}")]
     Retryable(String),
+    /// The channel asked to wait (HTTP 429 with `Retry-After`): retried no sooner than that, nor
+    /// sooner than the backoff.
+    #[error("{error}")]
+    RateLimited {
+        error: String,
+        retry_after: Duration,
+    },
     /// Retrying cannot help: the webhook was refused (HTTP 4xx), or the payload is unreadable.
     #[error("{0}")]
     Permanent(String),
@@ -370,13 +377,27 @@ impl Deliveries {
                 self.ports.outbox.mark_delivered(message.id, now).await?;
                 Delivery::Delivered
             }
-            Err(DeliveryError::Retryable(e)) if message.attempts < self.settings.max_attempts => {
-                let next = now + backoff_from(self.settings.retry_base, message.attempts);
+            Err(e @ (DeliveryError::Retryable(_) | DeliveryError::RateLimited { .. }))
+                if message.attempts < self.settings.max_attempts =>
+            {
+                let backoff = backoff_from(self.settings.retry_base, message.attempts);
+                let wait = match &e {
+                    DeliveryError::RateLimited { retry_after, .. } => {
+                        backoff.max(*retry_after).min(Duration::hours(1))
+                    }
+                    _ => backoff,
+                };
+                let next = now + wait;
+                let e = e.to_string();
                 tracing::warn!(id = %message.id, attempts = message.attempts, error = %e, "notification failed; retrying later");
                 self.ports.outbox.mark_failed(message.id, &e, next).await?;
                 Delivery::Retrying(next)
             }
-            Err(DeliveryError::Retryable(e) | DeliveryError::Permanent(e)) => {
+            Err(
+                DeliveryError::Retryable(e)
+                | DeliveryError::Permanent(e)
+                | DeliveryError::RateLimited { error: e, .. },
+            ) => {
                 tracing::error!(id = %message.id, attempts = message.attempts, error = %e, "notification given up");
                 self.ports.outbox.give_up(message.id, &e, now).await?;
                 self.audit

@@ -76,6 +76,9 @@ pub trait Outbox: Send + Sync {
         error: &str,
         next_attempt_at: DateTime<Utc>,
     ) -> Result<(), InfraError>;
+    /// Deletes messages delivered or given up before `before` (pending ones are never deleted);
+    /// returns how many.
+    async fn purge_finished(&self, before: DateTime<Utc>) -> Result<u64, InfraError>;
     /// Stops retrying. MUST return `NotFound` for an unknown id.
     async fn give_up(
         &self,

@@ -180,6 +180,36 @@ fn sign_in_mode(config: &Config) -> Result<SignInMode, Fatal> {
     }
 }
 
+/// Delivers every due message, waits `poll`, again, until `stop` turns true (checked between
+/// messages, so an attempt in flight is finished first).
+async fn deliver_until_stopped(
+    deliveries: Deliveries,
+    poll: Duration,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) {
+    loop {
+        loop {
+            if *stop.borrow() {
+                return;
+            }
+            match deliveries.deliver_next(chrono::Utc::now()).await {
+                Ok(Some((m, outcome))) => {
+                    tracing::debug!(id = %m.id, ?outcome, "notification attempt")
+                }
+                Ok(None) => break,
+                Err(e) => {
+                    tracing::warn!(error = %e, "the notification outbox is unavailable");
+                    break;
+                }
+            }
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(poll) => {}
+            _ = stop.changed() => return,
+        }
+    }
+}
+
 /// The Slack delivery worker, when `SLACK_WEBHOOK_URL` is set.
 fn deliveries(config: &Config, ports: &planpush_app::Ports) -> Result<Option<Deliveries>, Fatal> {
     let Some(url) = &config.slack_webhook_url else {
@@ -265,27 +295,16 @@ fn serve(config: Config, store: Arc<Store>) -> Result<(), Fatal> {
             }
         });
         // Notifications leave the outbox in the background: a slow or failing Slack never slows a
-        // request. Each attempt is bounded by SLACK_TIMEOUT_MS.
-        if let Some(deliveries) = deliveries {
-            let poll = config.outbox.poll_interval;
-            tokio::spawn(async move {
-                loop {
-                    loop {
-                        match deliveries.deliver_next(chrono::Utc::now()).await {
-                            Ok(Some((m, outcome))) => {
-                                tracing::debug!(id = %m.id, ?outcome, "notification attempt")
-                            }
-                            Ok(None) => break,
-                            Err(e) => {
-                                tracing::warn!(error = %e, "the notification outbox is unavailable");
-                                break;
-                            }
-                        }
-                    }
-                    tokio::time::sleep(poll).await;
-                }
-            });
-        }
+        // request. Each attempt is bounded by SLACK_TIMEOUT_MS. On shutdown the worker finishes the
+        // attempt in flight (so a deploy does not re-send it) and takes no new one.
+        let (stop, stopped) = tokio::sync::watch::channel(false);
+        let worker = deliveries.map(|d| {
+            tokio::spawn(deliver_until_stopped(
+                d,
+                config.outbox.poll_interval,
+                stopped,
+            ))
+        });
         let server = actix_web::HttpServer::new(move || {
             actix_web::App::new()
                 .wrap(state.session_middleware())
@@ -308,6 +327,13 @@ fn serve(config: Config, store: Arc<Store>) -> Result<(), Fatal> {
             .run()
             .await
             .map_err(|e| Fatal(format!("server error: {e}"), 1))?;
+        if let Some(worker) = worker {
+            let _ = stop.send(true);
+            let grace = config.outbox.slack_timeout + Duration::from_secs(1);
+            if tokio::time::timeout(grace, worker).await.is_err() {
+                tracing::warn!("the notification worker did not stop in time");
+            }
+        }
         tracing::info!("stopped");
         Ok::<(), Fatal>(())
     })?;

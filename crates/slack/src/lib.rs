@@ -7,8 +7,8 @@
 //!   lengths, so a message always fits Slack's limits (3,000 characters per text block).
 //! - [`SlackNotifier`] implements `app::Notifier`: one POST per message, bounded by a timeout,
 //!   the outbox message id sent as `X-PlanPush-Delivery` (an idempotency key for relays that honour
-//!   one; Slack itself does not deduplicate). HTTP 429, 5xx, timeouts and connection errors are
-//!   retryable; other answers are permanent. Error texts never contain the webhook URL (a secret).
+//!   one; Slack itself does not deduplicate). HTTP 429 (honouring `Retry-After`), 5xx, timeouts and
+//!   connection errors are retryable; other answers are permanent. Error texts never contain the webhook URL (a secret).
 //!
 //! Architecture invariant: formats and sends messages; knows no database and no web framework.
 
@@ -281,13 +281,22 @@ impl Notifier for SlackNotifier {
         if status.is_success() {
             return Ok(());
         }
+        let retry_after = response
+            .headers()
+            .get(reqwest::header::RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<i64>().ok())
+            .filter(|s| *s >= 0)
+            .map(|s| chrono::Duration::seconds(s.min(3600)));
         let text = response.text().await.unwrap_or_default();
         let error = format!(
             "HTTP {}: {}",
             status.as_u16(),
             excerpt(text.trim(), 200).replace(['\r', '\n'], " ")
         );
-        if status.as_u16() == 429 || status.is_server_error() {
+        if let (429, Some(retry_after)) = (status.as_u16(), retry_after) {
+            Err(DeliveryError::RateLimited { error, retry_after })
+        } else if status.as_u16() == 429 || status.is_server_error() {
             Err(DeliveryError::Retryable(error))
         } else {
             Err(DeliveryError::Permanent(error))

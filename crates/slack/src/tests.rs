@@ -203,6 +203,14 @@ fn every_text_stays_within_slack_limits_whatever_the_input() {
 
 /// Answers one request with `status` (or never, when `None`); returns what it received.
 async fn one_shot(status: Option<u16>) -> (Url, tokio::task::JoinHandle<String>) {
+    one_shot_with(status, "").await
+}
+
+/// Like [`one_shot`], with extra header lines (each ending in `\r\n`).
+async fn one_shot_with(
+    status: Option<u16>,
+    headers: &'static str,
+) -> (Url, tokio::task::JoinHandle<String>) {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = Url::parse(&format!(
         "http://{}/services/T/B/secret",
@@ -238,7 +246,7 @@ async fn one_shot(status: Option<u16>) -> (Url, tokio::task::JoinHandle<String>)
             Some(s) => {
                 let body = if s == 200 { "ok" } else { "no_service" };
                 let reply = format!(
-                    "HTTP/1.1 {s} X\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                    "HTTP/1.1 {s} X\r\n{headers}content-length: {}\r\nconnection: close\r\n\r\n{body}",
                     body.len()
                 );
                 sock.write_all(reply.as_bytes()).await.unwrap();
@@ -330,4 +338,21 @@ async fn server_errors_and_timeouts_are_retryable_client_errors_permanent_and_no
         .await
         .unwrap_err();
     assert!(matches!(err, DeliveryError::Permanent(_)), "{err}");
+}
+
+#[tokio::test]
+async fn a_429_with_retry_after_asks_the_worker_to_wait_that_long() {
+    let (url, _server) = one_shot_with(Some(429), "Retry-After: 30\r\n").await;
+    let err = SlackNotifier::new(url, BASE, Duration::from_secs(2))
+        .unwrap()
+        .deliver(&message())
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err,
+        DeliveryError::RateLimited {
+            error: "HTTP 429: no_service".into(),
+            retry_after: chrono::Duration::seconds(30),
+        }
+    );
 }

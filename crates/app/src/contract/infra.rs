@@ -72,6 +72,12 @@ pub async fn outbox_contract(p: &Ports) {
         "attempts are counted by claims, not by mark_failed"
     );
 
+    // Finished messages go when purged; the pending one stays.
+    assert_eq!(p.outbox.purge_finished(t(7)).await.unwrap(), 1, "b only");
+    assert_eq!(p.outbox.purge_finished(t(8)).await.unwrap(), 1, "c");
+    assert_eq!(p.outbox.purge_finished(t(1_000_000)).await.unwrap(), 0);
+    assert_eq!(p.outbox.due(t(30), 10).await.unwrap().len(), 1, "a stays");
+
     let ghost = OutboxMessageId::new();
     assert!(matches!(
         p.outbox.mark_delivered(ghost, t(0)).await,

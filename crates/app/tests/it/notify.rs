@@ -502,3 +502,51 @@ async fn a_worker_dying_mid_attempt_leaves_the_message_to_the_next_one_after_its
     assert_eq!((m.id, d), (stuck.id, Delivery::GaveUp));
     assert_eq!(slack.attempts().len(), 1);
 }
+
+#[tokio::test]
+async fn a_rate_limit_hint_longer_than_the_backoff_is_honoured() {
+    let ports = planpush_app::fake::ports();
+    let limited = |secs| {
+        Err(DeliveryError::RateLimited {
+            error: "HTTP 429: rate_limited".into(),
+            retry_after: Duration::seconds(secs),
+        })
+    };
+    let slack = Scripted::new(vec![limited(60), limited(1)]);
+    let worker = Deliveries::new(ports.clone(), slack.clone(), settings(8));
+    let m = enqueue(&ports, "a", 0).await;
+    let (_, d) = worker.deliver_next(t(0)).await.unwrap().unwrap();
+    assert_eq!(d, Delivery::Retrying(t(60)), "the hint, being longer");
+    let (_, d) = worker.deliver_next(t(60)).await.unwrap().unwrap();
+    assert_eq!(
+        d,
+        Delivery::Retrying(t(70)),
+        "the backoff (10 s), being longer"
+    );
+    let (again, d) = worker.deliver_next(t(70)).await.unwrap().unwrap();
+    assert_eq!((again.id, d), (m.id, Delivery::Delivered));
+    assert_eq!(ports.outbox.due(t(0), 1).await.unwrap(), [], "nothing left");
+}
+
+#[tokio::test]
+async fn the_sweeper_deletes_finished_notifications_after_thirty_days_and_never_pending_ones() {
+    let ports = planpush_app::fake::ports();
+    let worker = Deliveries::new(ports.clone(), Scripted::new(vec![]), settings(8));
+    let done = enqueue(&ports, "done", 0).await;
+    worker.deliver_next(t(0)).await.unwrap().unwrap();
+    let pending = enqueue(&ports, "pending", 1).await;
+    let maintenance =
+        planpush_app::Maintenance::new(ports.clone(), planpush_versions::RetentionPolicy::days(90));
+    let day = 86_400;
+    assert_eq!(
+        maintenance.sweep(t(29 * day)).await.unwrap().notifications,
+        0
+    );
+    assert_eq!(
+        maintenance.sweep(t(31 * day)).await.unwrap().notifications,
+        1
+    );
+    let left = ports.outbox.due(t(31 * day), 10).await.unwrap();
+    assert_eq!(left.iter().map(|m| m.id).collect::<Vec<_>>(), [pending.id]);
+    assert_ne!(done.id, pending.id);
+}

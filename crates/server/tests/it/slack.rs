@@ -20,6 +20,8 @@ use crate::support::{BIN, Running, dev_login, free_port, push, raw, wait_for};
 #[derive(Debug, Clone, Copy)]
 enum Answer {
     Status(u16),
+    /// Answer 200 after this many milliseconds.
+    Slow(u64),
     /// Never answer; wait until the client disconnects.
     Hold,
 }
@@ -89,6 +91,13 @@ impl FakeSlack {
                     text.len()
                 );
                 s.write_all(reply.as_bytes()).ok().map(|_| code)
+            }
+            Answer::Slow(ms) => {
+                self.update(|st| st.holding += 1);
+                std::thread::sleep(Duration::from_millis(ms));
+                self.update(|st| st.holding -= 1);
+                let reply = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok";
+                s.write_all(reply.as_bytes()).ok().map(|_| 200)
             }
             Answer::Hold => {
                 self.update(|st| st.holding += 1);
@@ -506,4 +515,37 @@ fn killed_mid_delivery_and_restarted_every_message_is_posted_exactly_once() {
         "no duplicates: {per_id:?}"
     );
     assert_eq!(per_id.len(), 3);
+}
+
+#[test]
+fn a_graceful_stop_finishes_the_delivery_in_flight_and_a_restart_does_not_send_it_again() {
+    // Slack takes a second to answer the first message.
+    let (slack, slack_port) = FakeSlack::start(vec![Answer::Slow(1000)]);
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let mut first = server(dir.path(), port, slack_port, 2000);
+    let (_, ada) = dev_login(port, "ada");
+    push(port, &ada, "text/markdown", "launch", V1);
+    slack.wait("the slow request", |st| st.holding == 1);
+    let status = Command::new("kill")
+        .args(["-TERM", &first.0.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let exit = first.0.wait().unwrap();
+    assert!(exit.success(), "{exit:?}");
+    assert_eq!(
+        slack
+            .received()
+            .iter()
+            .map(|r| r.answered)
+            .collect::<Vec<_>>(),
+        [Some(200)],
+        "the attempt in flight was finished before the process exited"
+    );
+    // Restarted: the message was recorded as delivered, so it is not sent again, even after its
+    // lease (2 × 2 s) would have ended.
+    let _second = server(dir.path(), port, slack_port, 2000);
+    std::thread::sleep(Duration::from_millis(4500));
+    assert_eq!(slack.received().len(), 1, "{:#?}", slack.received());
 }

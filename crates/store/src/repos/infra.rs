@@ -270,6 +270,22 @@ impl Outbox for Store {
         .await
     }
 
+    async fn purge_finished(&self, before: DateTime<Utc>) -> Result<u64, InfraError> {
+        self.run(move |conn| {
+            diesel::delete(
+                o::table.filter(
+                    o::delivered_at
+                        .lt(ts(before))
+                        .or(o::gave_up_at.lt(ts(before))),
+                ),
+            )
+            .execute(conn)
+            .map(count)
+            .map_err(db)
+        })
+        .await
+    }
+
     async fn give_up(
         &self,
         id: OutboxMessageId,
