@@ -13,13 +13,14 @@ const USAGE: &str = "\
 usage: cargo xtask <job> [args...]
 
 jobs:
-  ci            fmt --check, clippy -D warnings, arch, test; stops at the first failing step
+  ci            fmt --check, clippy -D warnings, arch, test, e2e; stops at the first failing step
   test [args]   doc tests, then nextest (or cargo test) over the workspace, all targets;
                 args go to the nextest / cargo test run
   arch          check the architecture invariants (BRIEF.md §2) on `cargo metadata`
-  bench [section]  release benchmarks (storage, auth, http); results into docs/benchmarks.md
-  e2e           not yet available (issue #7)
-  demo          not yet available (issue #7)";
+  bench [section]  release benchmarks (storage, auth, http, cli); results into docs/benchmarks.md
+  e2e           the real server and CLI end to end: device login, pushes, a real browser,
+                comments, the change set (needs chromium + chromedriver; required when CI=true)
+  demo          not yet available: run `cargo run --release -p planpush-server -- demo`";
 
 fn main() -> ExitCode {
     let mut args = std::env::args().skip(1);
@@ -30,8 +31,9 @@ fn main() -> ExitCode {
         Some("test") => test(&rest),
         Some("arch") => arch(),
         Some("bench") => bench(&rest),
-        Some("e2e" | "demo") => {
-            eprintln!("xtask: not yet available: arrives with issue #7");
+        Some("e2e") => e2e(),
+        Some("demo") => {
+            eprintln!("xtask: run `cargo run --release -p planpush-server -- demo`");
             return ExitCode::from(2);
         }
         Some("help" | "-h" | "--help") => {
@@ -98,7 +100,7 @@ fn run(mut command: Command) -> Result<()> {
 type Step = fn() -> Result<()>;
 
 fn ci() -> Result<()> {
-    let steps: [(&str, Step); 4] = [
+    let steps: [(&str, Step); 5] = [
         ("fmt", || run(cargo(&["fmt", "--all", "--", "--check"]))),
         ("clippy", || {
             run(cargo(&[
@@ -112,6 +114,7 @@ fn ci() -> Result<()> {
         }),
         ("arch", arch),
         ("test", || test(&[])),
+        ("e2e", e2e),
     ];
     for (name, step) in steps {
         eprintln!("xtask: ci step `{name}`");
@@ -145,6 +148,34 @@ fn test(extra: &[String]) -> Result<()> {
     run(command)
 }
 
+/// The target directory cargo builds into.
+fn target_dir() -> PathBuf {
+    std::env::var("CARGO_TARGET_DIR").map_or_else(|_| root().join("target"), PathBuf::from)
+}
+
+/// `cargo xtask e2e`: builds both binaries, then runs the end-to-end scenario
+/// (`crates/server/examples/e2e.rs`) against them. The screenshot lands in `target/e2e/`.
+fn e2e() -> Result<()> {
+    run(cargo(&[
+        "build",
+        "-p",
+        "planpush-server",
+        "--bin",
+        "planpush-server",
+        "-p",
+        "planpush-cli",
+        "--bin",
+        "planpush",
+    ]))?;
+    let target = target_dir();
+    let mut command = cargo(&["run", "-p", "planpush-server", "--example", "e2e"]);
+    command
+        .env("PLANPUSH_SERVER_BIN", target.join("debug/planpush-server"))
+        .env("PLANPUSH_CLI_BIN", target.join("debug/planpush"))
+        .env("PLANPUSH_E2E_OUT", target.join("e2e"));
+    run(command)
+}
+
 fn arch() -> Result<()> {
     let graph = arch::load(&cargo_bin(), &root())?;
     for name in arch::missing(&graph) {
@@ -168,11 +199,12 @@ const BENCHES: &[(&str, &str, &str)] = &[
     ("planpush-store", "bench", "storage"),
     ("planpush-server", "auth_bench", "auth"),
     ("planpush-server", "http_bench", "http"),
+    ("planpush-server", "cli_bench", "cli"),
 ];
 
 fn bench(extra: &[String]) -> Result<()> {
     let path = root().join("docs/benchmarks.md");
-    // The HTTP benchmark runs the release server binary as people do.
+    // The HTTP and CLI benchmarks run the release binaries as people do.
     run(cargo(&[
         "build",
         "--release",
@@ -180,10 +212,14 @@ fn bench(extra: &[String]) -> Result<()> {
         "planpush-server",
         "--bin",
         "planpush-server",
+        "-p",
+        "planpush-cli",
+        "--bin",
+        "planpush",
     ]))?;
-    let target =
-        std::env::var("CARGO_TARGET_DIR").map_or_else(|_| root().join("target"), PathBuf::from);
+    let target = target_dir();
     let server_bin = target.join("release/planpush-server");
+    let cli_bin = target.join("release/planpush");
     // `cargo xtask bench http` runs one section.
     let only: Vec<&str> = extra
         .iter()
@@ -210,6 +246,7 @@ fn bench(extra: &[String]) -> Result<()> {
         command
             .args(&extra)
             .env("PLANPUSH_SERVER_BIN", &server_bin)
+            .env("PLANPUSH_CLI_BIN", &cli_bin)
             .stdout(Stdio::piped());
         let output = command.spawn()?.wait_with_output()?;
         if !output.status.success() {
