@@ -13,14 +13,17 @@ const USAGE: &str = "\
 usage: cargo xtask <job> [args...]
 
 jobs:
-  ci            fmt --check, clippy -D warnings, arch, test, fuzz (60 s); stops at the first failing step
+  ci            fmt --check, clippy -D warnings, arch, test, e2e, fuzz (60 s); stops at the first
+                failing step
   test [args]   doc tests, then nextest (or cargo test) over the workspace, all targets;
                 args go to the nextest / cargo test run
   arch          check the architecture invariants (BRIEF.md §2) on `cargo metadata`
   fuzz [secs]   the cargo-fuzz target `sanitize` (sanitizer + section index) for secs (default 60)
-  bench [section]  release benchmarks (storage, auth, http, live); results into docs/benchmarks.md
-  e2e           not yet available (issue #7)
-  demo          not yet available (issue #7)";
+  bench [section]  release benchmarks (storage, auth, http, live, dashboard, cli); results into
+                docs/benchmarks.md
+  e2e           the real server and CLI end to end: device login, pushes, a real browser,
+                comments, the change set (needs chromium + chromedriver; required when CI=true)
+  demo          not yet available: run `cargo run --release -p planpush-server -- demo`";
 
 fn main() -> ExitCode {
     let mut args = std::env::args().skip(1);
@@ -32,8 +35,9 @@ fn main() -> ExitCode {
         Some("arch") => arch(),
         Some("fuzz") => fuzz(rest.first().map(String::as_str)),
         Some("bench") => bench(&rest),
-        Some("e2e" | "demo") => {
-            eprintln!("xtask: not yet available: arrives with issue #7");
+        Some("e2e") => e2e(),
+        Some("demo") => {
+            eprintln!("xtask: run `cargo run --release -p planpush-server -- demo`");
             return ExitCode::from(2);
         }
         Some("help" | "-h" | "--help") => {
@@ -100,7 +104,7 @@ fn run(mut command: Command) -> Result<()> {
 type Step = fn() -> Result<()>;
 
 fn ci() -> Result<()> {
-    let steps: [(&str, Step); 5] = [
+    let steps: [(&str, Step); 6] = [
         ("fmt", || run(cargo(&["fmt", "--all", "--", "--check"]))),
         ("clippy", || {
             run(cargo(&[
@@ -114,6 +118,7 @@ fn ci() -> Result<()> {
         }),
         ("arch", arch),
         ("test", || test(&[])),
+        ("e2e", e2e),
         ("fuzz", || fuzz(None)),
     ];
     for (name, step) in steps {
@@ -145,6 +150,9 @@ fn test(extra: &[String]) -> Result<()> {
     // nextest does not run doc tests and `--all-targets` excludes them for cargo test, so they run
     // first; the main suite runs last so its summary closes the output.
     run(cargo(&["test", "--workspace", "--doc"]))?;
+    // Tests that run the real binaries (the CLI against the server) need them built; a test build
+    // only builds the binaries of the package under test.
+    run(cargo(&["build", "--workspace", "--bins"]))?;
     run(command)
 }
 
@@ -167,9 +175,7 @@ fn fuzz(seconds: Option<&str>) -> Result<()> {
         eprintln!("xtask: warning: cargo-fuzz is not installed; skipping the fuzz run");
         return Ok(());
     }
-    let target = std::env::var("CARGO_TARGET_DIR")
-        .map_or_else(|_| root().join("target"), PathBuf::from)
-        .join("fuzz");
+    let target = target_dir().join("fuzz");
     let new_inputs = tempfile_dir()?;
     let mut command = cargo(&["fuzz", "run", "-s", "none", "-O", "--target-dir"]);
     command
@@ -197,6 +203,34 @@ fn tempfile_dir() -> Result<PathBuf> {
     Ok(dir)
 }
 
+/// The target directory cargo builds into.
+fn target_dir() -> PathBuf {
+    std::env::var("CARGO_TARGET_DIR").map_or_else(|_| root().join("target"), PathBuf::from)
+}
+
+/// `cargo xtask e2e`: builds both binaries, then runs the end-to-end scenario
+/// (`crates/server/examples/e2e.rs`) against them. The screenshot lands in `target/e2e/`.
+fn e2e() -> Result<()> {
+    run(cargo(&[
+        "build",
+        "-p",
+        "planpush-server",
+        "--bin",
+        "planpush-server",
+        "-p",
+        "planpush-cli",
+        "--bin",
+        "planpush",
+    ]))?;
+    let target = target_dir();
+    let mut command = cargo(&["run", "-p", "planpush-server", "--example", "e2e"]);
+    command
+        .env("PLANPUSH_SERVER_BIN", target.join("debug/planpush-server"))
+        .env("PLANPUSH_CLI_BIN", target.join("debug/planpush"))
+        .env("PLANPUSH_E2E_OUT", target.join("e2e"));
+    run(command)
+}
+
 fn arch() -> Result<()> {
     let graph = arch::load(&cargo_bin(), &root())?;
     for name in arch::missing(&graph) {
@@ -222,11 +256,12 @@ const BENCHES: &[(&str, &str, &str)] = &[
     ("planpush-server", "http_bench", "http"),
     ("planpush-server", "live_bench", "live"),
     ("planpush-server", "dashboard_bench", "dashboard"),
+    ("planpush-server", "cli_bench", "cli"),
 ];
 
 fn bench(extra: &[String]) -> Result<()> {
     let path = root().join("docs/benchmarks.md");
-    // The HTTP benchmark runs the release server binary as people do.
+    // The HTTP and CLI benchmarks run the release binaries as people do.
     run(cargo(&[
         "build",
         "--release",
@@ -234,10 +269,14 @@ fn bench(extra: &[String]) -> Result<()> {
         "planpush-server",
         "--bin",
         "planpush-server",
+        "-p",
+        "planpush-cli",
+        "--bin",
+        "planpush",
     ]))?;
-    let target =
-        std::env::var("CARGO_TARGET_DIR").map_or_else(|_| root().join("target"), PathBuf::from);
+    let target = target_dir();
     let server_bin = target.join("release/planpush-server");
+    let cli_bin = target.join("release/planpush");
     // `cargo xtask bench http` runs one section.
     let only: Vec<&str> = extra
         .iter()
@@ -264,6 +303,7 @@ fn bench(extra: &[String]) -> Result<()> {
         command
             .args(&extra)
             .env("PLANPUSH_SERVER_BIN", &server_bin)
+            .env("PLANPUSH_CLI_BIN", &cli_bin)
             .stdout(Stdio::piped());
         let output = command.spawn()?.wait_with_output()?;
         if !output.status.success() {

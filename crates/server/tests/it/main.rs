@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stderr)]
 
 mod browser;
+mod cli;
 mod dashboard;
 mod github_signin;
 mod live;

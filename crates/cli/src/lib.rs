@@ -1,0 +1,151 @@
+//! `planpush`: the command-line client used by people and by the Claude Code plugin.
+//!
+//! - [`config`]: the credentials file (0600, written atomically, refresh under a lock).
+//! - [`project`]: `.planpush/sessions.json`, the per-project memory of pushed plans.
+//! - [`api`]: blocking HTTP over rustls, with automatic token refresh.
+//! - [`commands`]: `login`, `push`, `comments`, `whoami`, `logout`, `open`.
+//! - [`error`]: what went wrong, in words and as a distinct exit code (see `docs/cli.md`).
+//!
+//! The CLI talks to the server over HTTP only: no database, no web framework, no async runtime.
+#![allow(clippy::print_stdout, clippy::print_stderr)]
+
+pub mod api;
+pub mod commands;
+pub mod config;
+pub mod error;
+pub mod project;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use crate::commands::{Ctx, Format, OutputFormat, PushArgs, State};
+use crate::config::Store;
+use crate::error::CliError;
+
+/// The PlanPush command-line client: sign in, push plans, read their comments.
+#[derive(Parser)]
+#[command(
+    name = "planpush",
+    version,
+    about = "The PlanPush command-line client: sign in, push plans, read their comments",
+    after_help = "Files: credentials in $PLANPUSH_CONFIG_DIR (default ~/.config/planpush), \
+                  pushed plans remembered in .planpush/sessions.json of the project.\n\
+                  Exit codes and more: docs/cli.md"
+)]
+pub struct Cli {
+    /// The PlanPush server (e.g. https://planpush.example.com); default: the last one signed in to
+    #[arg(long, global = true, env = "PLANPUSH_SERVER", value_name = "URL")]
+    server: Option<String>,
+
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Sign in through the browser (device flow) and store the credentials
+    Login,
+    /// Push an HTML or Markdown document as a new plan or a new version of it
+    Push {
+        /// The document (.html/.htm or .md/.markdown)
+        file: PathBuf,
+        /// The plan's name (its URL is /p/NAME); default: remembered for this file, else from <h1>
+        #[arg(long)]
+        name: Option<String>,
+        /// Create the plan private (only you and admins/project managers see it)
+        #[arg(long)]
+        private: bool,
+        /// Open the plan in the browser afterwards
+        #[arg(long)]
+        open: bool,
+        /// The document's format, when the extension does not tell
+        #[arg(long, value_enum)]
+        format: Option<Format>,
+        /// Print the server's JSON answer (errors too, as {"error","message","exit_code"})
+        #[arg(long)]
+        json: bool,
+    },
+    /// List a plan's comments (what the assistant reads before regenerating it)
+    Comments {
+        /// The plan's name
+        name: String,
+        #[arg(long, value_enum, default_value = "open")]
+        state: State,
+        #[arg(long, value_enum, default_value = "text")]
+        format: OutputFormat,
+    },
+    /// Show who you are signed in as, and your roles
+    Whoami,
+    /// Sign out: revoke this CLI's tokens on the server and forget them here
+    Logout,
+    /// Open a plan in the browser (and print its URL)
+    Open {
+        /// The plan's name
+        name: String,
+    },
+}
+
+/// Runs the CLI on the process's arguments and environment.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let json = matches!(cli.command, Command::Push { json: true, .. });
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            if json {
+                println!(
+                    "{}",
+                    serde_json::json!({"error": e.code(), "message": e.to_string(), "exit_code": e.exit_code()})
+                );
+            }
+            eprintln!("planpush: {e}");
+            ExitCode::from(e.exit_code())
+        }
+    }
+}
+
+fn run(cli: Cli) -> Result<(), CliError> {
+    let ctx = Ctx {
+        server: cli.server.filter(|s| !s.trim().is_empty()),
+        token: std::env::var("PLANPUSH_TOKEN")
+            .ok()
+            .filter(|t| !t.trim().is_empty()),
+        store: Store::from_env()?,
+        cwd: std::env::current_dir().map_err(|source| CliError::File {
+            what: "cannot read",
+            path: ".".into(),
+            source,
+        })?,
+    };
+    match cli.command {
+        Command::Login => commands::login(&ctx),
+        Command::Push {
+            file,
+            name,
+            private,
+            open,
+            format,
+            json,
+        } => commands::push(
+            &ctx,
+            &PushArgs {
+                file,
+                name,
+                private,
+                open,
+                format,
+                json,
+            },
+        ),
+        Command::Comments {
+            name,
+            state,
+            format,
+        } => commands::comments(&ctx, &name, state, format),
+        Command::Whoami => commands::whoami(&ctx),
+        Command::Logout => commands::logout(&ctx),
+        Command::Open { name } => commands::open(&ctx, &name),
+    }
+}
