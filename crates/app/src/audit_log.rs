@@ -110,7 +110,11 @@ fn blank(s: &Option<String>) -> Option<&str> {
     s.as_deref().map(str::trim).filter(|s| !s.is_empty())
 }
 
-fn parse_time(field: &'static str, s: &str, end_of_day: bool) -> Result<DateTime<Utc>, AuditLogError> {
+fn parse_time(
+    field: &'static str,
+    s: &str,
+    end_of_day: bool,
+) -> Result<DateTime<Utc>, AuditLogError> {
     if let Ok(t) = DateTime::parse_from_rfc3339(s) {
         return Ok(t.with_timezone(&Utc));
     }
@@ -137,12 +141,7 @@ impl AuditLog {
     }
 
     async fn logins(&self) -> Result<(Vec<User>, HashMap<UserId, String>), AuditLogError> {
-        let users = self
-            .ports
-            .users
-            .list()
-            .await
-            .map_err(anyhow::Error::from)?;
+        let users = self.ports.users.list().await.map_err(anyhow::Error::from)?;
         let map = users.iter().map(|u| (u.id, u.login.clone())).collect();
         Ok((users, map))
     }
@@ -188,15 +187,16 @@ impl AuditLog {
         };
         let action = blank(&q.action)
             .map(|a| {
-                a.parse::<AuditAction>().map_err(|_| {
-                    AuditLogError::BadInput("action", format!("unknown action {a:?}"))
-                })
+                a.parse::<AuditAction>()
+                    .map_err(|_| AuditLogError::BadInput("action", format!("unknown action {a:?}")))
             })
             .transpose()?;
         let from = blank(&q.from)
             .map(|s| parse_time("from", s, false))
             .transpose()?;
-        let to = blank(&q.to).map(|s| parse_time("to", s, true)).transpose()?;
+        let to = blank(&q.to)
+            .map(|s| parse_time("to", s, true))
+            .transpose()?;
         if let (Some(f), Some(t)) = (from, to)
             && f >= t
         {

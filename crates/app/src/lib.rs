@@ -34,8 +34,7 @@ mod tokens;
 pub use access::{ACCESS_TTL, Access, AccessCache, AuthMethod, Principal};
 pub use admin::{Admin, AdminError, Member, Profile};
 pub use audit_log::{
-    AUDIT_PAGE_MAX, AuditEntry, AuditExport, AuditLog, AuditLogError, AuditLogPage,
-    AuditQueryInput,
+    AUDIT_PAGE_MAX, AuditEntry, AuditExport, AuditLog, AuditLogError, AuditLogPage, AuditQueryInput,
 };
 pub use auditor::Auditor;
 pub use comments::{

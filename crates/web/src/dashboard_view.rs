@@ -115,7 +115,11 @@ fn plans_pane(view: &DashboardView, show_archived: bool) -> Markup {
     let mut owners: Vec<&str> = view.plans.iter().map(|r| r.owner_login.as_str()).collect();
     owners.sort_unstable();
     owners.dedup();
-    let archived = view.plans.iter().filter(|r| r.plan.archived_at.is_some()).count();
+    let archived = view
+        .plans
+        .iter()
+        .filter(|r| r.plan.archived_at.is_some())
+        .count();
     html! {
         section id="pane-plans" class="dash-pane" aria-labelledby="h-plans" {
             h2 id="h-plans" { "Plans" }
@@ -174,6 +178,7 @@ fn plans_pane(view: &DashboardView, show_archived: bool) -> Markup {
                     }
                 }
                 p id="plans-none" class="dash-empty" hidden { "No plan matches these filters." }
+                button type="button" id="plans-more" class="dash-button dash-js" hidden { "Show all" }
             }
         }
     }

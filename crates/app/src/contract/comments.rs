@@ -203,7 +203,14 @@ pub async fn comments_dashboard_queries(p: &Ports) {
     resolved.resolve(bob.id, t(5)).unwrap();
     let mut deleted = thread(bobs.id, ada.id, 6);
     deleted.delete(ada.id, t(7)).unwrap();
-    let reply = Comment::reply(&on_bobs_by_bob, ada.id, VersionNumber::FIRST, body("r"), t(8)).unwrap();
+    let reply = Comment::reply(
+        &on_bobs_by_bob,
+        ada.id,
+        VersionNumber::FIRST,
+        body("r"),
+        t(8),
+    )
+    .unwrap();
     for c in [
         &on_adas_by_bob,
         &on_bobs_by_ada,
@@ -218,7 +225,10 @@ pub async fn comments_dashboard_queries(p: &Ports) {
     counts.sort();
     let mut want = vec![(adas.id, 1), (bobs.id, 2)];
     want.sort();
-    assert_eq!(counts, want, "open live threads only; plans without any are absent");
+    assert_eq!(
+        counts, want,
+        "open live threads only; plans without any are absent"
+    );
     assert!(!counts.iter().any(|(id, _)| *id == quiet.id));
 
     let ids = |v: Vec<Comment>| v.into_iter().map(|c| c.id).collect::<Vec<_>>();

@@ -44,7 +44,10 @@ fn api(port: u16, method: &str, path: &str, token: &str, body: &str) -> (u16, Va
         port,
         method,
         path,
-        &[("Authorization", &auth), ("Content-Type", "application/json")],
+        &[
+            ("Authorization", &auth),
+            ("Content-Type", "application/json"),
+        ],
         body,
     );
     (status, serde_json::from_str(&answer).unwrap_or(Value::Null))
@@ -83,7 +86,11 @@ async fn switch_user(c: &Client, base: &str, login: &str) {
     c.goto(&format!("{base}/auth/login")).await.unwrap();
     c.delete_all_cookies().await.unwrap();
     sign_in(c, base, login, "/dashboard").await;
-    until(c, "document.documentElement.classList.contains('dash-ready')").await;
+    until(
+        c,
+        "document.documentElement.classList.contains('dash-ready')",
+    )
+    .await;
 }
 
 /// The visible tab labels, and the visible action buttons by kind.
@@ -104,7 +111,12 @@ async fn visible(c: &Client) -> (String, Value) {
 }
 
 async fn click(c: &Client, css: &str) {
-    c.find(Locator::Css(css)).await.unwrap().click().await.unwrap();
+    c.find(Locator::Css(css))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
 }
 
 async fn open_tab(c: &Client, name: &str) {
@@ -137,12 +149,25 @@ async fn each_role_sees_its_tabs_and_actions() {
     api(
         port,
         "POST",
-        &format!("/api/sessions/{}/publish", auth["session_id"].as_str().unwrap()),
+        &format!(
+            "/api/sessions/{}/publish",
+            auth["session_id"].as_str().unwrap()
+        ),
         &ada,
         "",
     );
-    push_private(port, &ben, "bens-draft", "# Ben's draft\n\n## Idea\n\nText.\n");
-    push_private(port, &pat, "pats-roadmap", "# Pat's roadmap\n\n## Q1\n\nText.\n");
+    push_private(
+        port,
+        &ben,
+        "bens-draft",
+        "# Ben's draft\n\n## Idea\n\nText.\n",
+    );
+    push_private(
+        port,
+        &pat,
+        "pats-roadmap",
+        "# Pat's roadmap\n\n## Q1\n\nText.\n",
+    );
     let id = auth["session_id"].as_str().unwrap();
     let (status, body) = api(
         port,
@@ -155,7 +180,12 @@ async fn each_role_sees_its_tabs_and_actions() {
 
     let (_driver, c) = driver().await;
     let cases = [
-        ("ada", "Plans,Activity,Comments,API tokens,Members,Audit log", 3, 3),
+        (
+            "ada",
+            "Plans,Activity,Comments,API tokens,Members,Audit log",
+            3,
+            3,
+        ),
         ("pat", "Plans,Activity,Comments,API tokens,Audit log", 3, 0),
         ("ben", "Plans,Activity,Comments,API tokens", 1, 0),
         ("quinn", "Plans,Activity,Comments,API tokens", 0, 0),
@@ -164,9 +194,21 @@ async fn each_role_sees_its_tabs_and_actions() {
         switch_user(&c, &base, login).await;
         let (tabs, actions) = visible(&c).await;
         assert_eq!(tabs, want_tabs, "{login}");
-        assert_eq!(actions["archive"].as_u64().unwrap_or(0), archive, "{login}: {actions}");
-        assert_eq!(actions["delete"].as_u64().unwrap_or(0), delete, "{login}: {actions}");
-        let rows = js(&c, "return document.querySelectorAll('tr.dash-plan').length").await;
+        assert_eq!(
+            actions["archive"].as_u64().unwrap_or(0),
+            archive,
+            "{login}: {actions}"
+        );
+        assert_eq!(
+            actions["delete"].as_u64().unwrap_or(0),
+            delete,
+            "{login}: {actions}"
+        );
+        let rows = js(
+            &c,
+            "return document.querySelectorAll('tr.dash-plan').length",
+        )
+        .await;
         // Everyone sees the published plan; private ones only their owner, admins and PMs.
         let want_rows = match login {
             "ada" | "pat" => 3,
@@ -186,7 +228,9 @@ async fn each_role_sees_its_tabs_and_actions() {
             &format!("document.documentElement.setAttribute('data-theme', '{theme}')"),
         )
         .await;
-        for tab in ["plans", "activity", "comments", "tokens", "members", "audit"] {
+        for tab in [
+            "plans", "activity", "comments", "tokens", "members", "audit",
+        ] {
             open_tab(&c, tab).await;
             tokio::time::sleep(Duration::from_millis(150)).await;
             let png = c.screenshot().await.unwrap();
@@ -226,29 +270,58 @@ async fn plans_filter_and_act_tokens_live_and_die() {
         (&ben, "alpha-cache", "Alpha cache"),
         (&ada, "billing-v2", "Billing v2"),
     ] {
-        let p = push_private(port, token, name, &format!("# {title}\n\n## Part\n\nText.\n"));
+        let p = push_private(
+            port,
+            token,
+            name,
+            &format!("# {title}\n\n## Part\n\nText.\n"),
+        );
         ids.insert(name, p["session_id"].as_str().unwrap().to_owned());
     }
     // Ada's plan is published so Ben sees it; the others stay private.
-    api(port, "POST", &format!("/api/sessions/{}/publish", ids["billing-v2"]), &ada, "");
+    api(
+        port,
+        "POST",
+        &format!("/api/sessions/{}/publish", ids["billing-v2"]),
+        &ada,
+        "",
+    );
 
     let (_driver, c) = driver().await;
     sign_in(&c, &base, "ben", "/dashboard").await;
-    until(&c, "document.documentElement.classList.contains('dash-ready')").await;
+    until(
+        &c,
+        "document.documentElement.classList.contains('dash-ready')",
+    )
+    .await;
     let shown = "return Array.from(document.querySelectorAll('tr.dash-plan')).filter(r => !r.hidden).map(r => r.querySelector('td a').textContent).join('|')";
-    assert_eq!(js(&c, shown).await, "Billing v2|Alpha cache|Zebra migration");
+    assert_eq!(
+        js(&c, shown).await,
+        "Billing v2|Alpha cache|Zebra migration"
+    );
 
     // Search, as one types.
-    c.find(Locator::Id("plans-search")).await.unwrap().send_keys("zeb").await.unwrap();
+    c.find(Locator::Id("plans-search"))
+        .await
+        .unwrap()
+        .send_keys("zeb")
+        .await
+        .unwrap();
     assert_eq!(js(&c, shown).await, "Zebra migration");
     assert_eq!(
-        js(&c, "return document.getElementById('plans-count').textContent").await,
+        js(
+            &c,
+            "return document.getElementById('plans-count').textContent"
+        )
+        .await,
         "1 of 3 plans"
     );
     js(&c, "const s = document.getElementById('plans-search'); s.value = ''; s.dispatchEvent(new Event('input'))").await;
     // Filter: mine, then by visibility; sort by title.
     let choose = |id: &str, value: &str| {
-        format!("const s = document.getElementById('{id}'); s.value = '{value}'; s.dispatchEvent(new Event('change'))")
+        format!(
+            "const s = document.getElementById('{id}'); s.value = '{value}'; s.dispatchEvent(new Event('change'))"
+        )
     };
     js(&c, &choose("plans-scope", "mine")).await;
     assert_eq!(js(&c, shown).await, "Alpha cache|Zebra migration");
@@ -257,23 +330,39 @@ async fn plans_filter_and_act_tokens_live_and_die() {
     assert_eq!(js(&c, shown).await, "Billing v2");
     js(&c, &choose("plans-visibility", "")).await;
     js(&c, &choose("plans-sort", "title")).await;
-    assert_eq!(js(&c, shown).await, "Alpha cache|Billing v2|Zebra migration");
+    assert_eq!(
+        js(&c, shown).await,
+        "Alpha cache|Billing v2|Zebra migration"
+    );
     js(&c, &choose("plans-owner", "ada")).await;
     assert_eq!(js(&c, shown).await, "Billing v2");
     js(&c, &choose("plans-owner", "")).await;
     // Keyboard: the tabs answer the arrow keys.
-    c.find(Locator::Id("tab-plans")).await.unwrap().send_keys("\u{E014}").await.unwrap();
+    c.find(Locator::Id("tab-plans"))
+        .await
+        .unwrap()
+        .send_keys("\u{E014}")
+        .await
+        .unwrap();
     until(&c, "document.activeElement.id === 'tab-activity' && !document.getElementById('pane-activity').hidden").await;
     open_tab(&c, "plans").await;
 
     // Archive: the row disappears (archived plans are hidden by default) until the toggle.
     let zebra = &ids["zebra-migration"];
     click(&c, &format!("tr[data-id='{zebra}'] [data-action=archive]")).await;
-    until(&c, &format!("document.querySelector(\"tr[data-id='{zebra}']\").hidden")).await;
+    until(
+        &c,
+        &format!("document.querySelector(\"tr[data-id='{zebra}']\").hidden"),
+    )
+    .await;
     let (_, info) = api(port, "GET", &format!("/api/sessions/{zebra}"), &ben, "");
     assert_eq!(info["archived"], true);
     click(&c, "#plans-archived").await;
-    until(&c, &format!("!document.querySelector(\"tr[data-id='{zebra}']\").hidden")).await;
+    until(
+        &c,
+        &format!("!document.querySelector(\"tr[data-id='{zebra}']\").hidden"),
+    )
+    .await;
     click(&c, &format!("tr[data-id='{zebra}'] [data-action=archive]")).await;
     until(&c, &format!("document.querySelector(\"tr[data-id='{zebra}'] [data-action=archive]\").textContent === 'Archive'")).await;
     let (_, info) = api(port, "GET", &format!("/api/sessions/{zebra}"), &ben, "");
@@ -283,8 +372,15 @@ async fn plans_filter_and_act_tokens_live_and_die() {
     let alpha = &ids["alpha-cache"];
     click(&c, &format!("tr[data-id='{alpha}'] [data-action=publish]")).await;
     until(&c, "document.getElementById('dash-confirm').open").await;
-    let text = js(&c, "return document.getElementById('dash-confirm-text').textContent").await;
-    assert!(text.as_str().unwrap().contains("cannot be undone"), "{text}");
+    let text = js(
+        &c,
+        "return document.getElementById('dash-confirm-text').textContent",
+    )
+    .await;
+    assert!(
+        text.as_str().unwrap().contains("cannot be undone"),
+        "{text}"
+    );
     assert_eq!(
         js(&c, "return document.activeElement.id").await,
         "dash-confirm-cancel",
@@ -301,14 +397,25 @@ async fn plans_filter_and_act_tokens_live_and_die() {
     let (_, info) = api(port, "GET", &format!("/api/sessions/{alpha}"), &ben, "");
     assert_eq!(info["visibility"], "published");
     assert_eq!(
-        js(&c, &format!("return !!document.querySelector(\"tr[data-id='{alpha}'] [data-action=publish]\")")).await,
+        js(
+            &c,
+            &format!(
+                "return !!document.querySelector(\"tr[data-id='{alpha}'] [data-action=publish]\")"
+            )
+        )
+        .await,
         false,
         "publishing is one-way"
     );
 
     // A token: created in the page, shown once, works over HTTP, revoked, refused.
     open_tab(&c, "tokens").await;
-    c.find(Locator::Id("token-label")).await.unwrap().send_keys("deploy script").await.unwrap();
+    c.find(Locator::Id("token-label"))
+        .await
+        .unwrap()
+        .send_keys("deploy script")
+        .await
+        .unwrap();
     click(&c, "#token-form button[type=submit]").await;
     let secret = until(&c, "document.getElementById('token-secret').value").await;
     let secret = secret.as_str().unwrap().to_owned();
@@ -316,7 +423,14 @@ async fn plans_filter_and_act_tokens_live_and_die() {
     assert_eq!((status, me["login"].as_str()), (200, Some("ben")));
     click(&c, "#token-copy").await;
     let row = until(&c, "Array.from(document.querySelectorAll('tr.dash-token')).find(r => r.cells[0].textContent === 'deploy script')?.dataset.id").await;
-    click(&c, &format!("tr.dash-token[data-id='{}'] [data-action=revoke]", row.as_str().unwrap())).await;
+    click(
+        &c,
+        &format!(
+            "tr.dash-token[data-id='{}'] [data-action=revoke]",
+            row.as_str().unwrap()
+        ),
+    )
+    .await;
     until(&c, "document.getElementById('dash-confirm').open").await;
     click(&c, "#dash-confirm-ok").await;
     until(&c, &format!("document.querySelector(\"tr.dash-token[data-id='{}'] .dash-token-status\").textContent === 'revoked'", row.as_str().unwrap())).await;
@@ -324,7 +438,11 @@ async fn plans_filter_and_act_tokens_live_and_die() {
     assert_eq!(status, 401, "revoked on the next request: {body}");
     // Reload: the secret is never shown again.
     c.refresh().await.unwrap();
-    until(&c, "document.documentElement.classList.contains('dash-ready')").await;
+    until(
+        &c,
+        "document.documentElement.classList.contains('dash-ready')",
+    )
+    .await;
     let html = c.source().await.unwrap();
     assert!(!html.contains(&secret));
     c.close().await.unwrap();
@@ -347,11 +465,19 @@ async fn a_deactivated_member_is_sent_to_sign_in() {
 
     let (_d1, member) = driver().await;
     sign_in(&member, &base, "ben", "/dashboard").await;
-    until(&member, "document.documentElement.classList.contains('dash-ready')").await;
+    until(
+        &member,
+        "document.documentElement.classList.contains('dash-ready')",
+    )
+    .await;
 
     let (_d2, admin) = driver().await;
     sign_in(&admin, &base, "ada", "/dashboard").await;
-    until(&admin, "document.documentElement.classList.contains('dash-ready')").await;
+    until(
+        &admin,
+        "document.documentElement.classList.contains('dash-ready')",
+    )
+    .await;
     open_tab(&admin, "members").await;
     // The last admin cannot deactivate themselves: a clear message, nothing changes.
     let ada_row = "tr.dash-member[data-login='ada']";
@@ -361,11 +487,19 @@ async fn a_deactivated_member_is_sent_to_sign_in() {
     let msg = until(&admin, "document.getElementById('dash-status').classList.contains('dash-failed') && document.getElementById('dash-status').textContent").await;
     assert!(msg.as_str().unwrap().contains("admin"), "{msg}");
     assert_eq!(
-        js(&admin, &format!("return document.querySelector(\"{ada_row}\").dataset.active")).await,
+        js(
+            &admin,
+            &format!("return document.querySelector(\"{ada_row}\").dataset.active")
+        )
+        .await,
         "true"
     );
     // Demoting the last admin is refused the same way.
-    js(&admin, &format!("document.querySelector(\"{ada_row} input[value=admin]\").checked = false")).await;
+    js(
+        &admin,
+        &format!("document.querySelector(\"{ada_row} input[value=admin]\").checked = false"),
+    )
+    .await;
     click(&admin, &format!("{ada_row} [data-action=roles]")).await;
     let msg = until(&admin, "document.getElementById('dash-status').classList.contains('dash-failed') && document.getElementById('dash-status').textContent.includes('admin') && document.getElementById('dash-status').textContent").await;
     assert!(!msg.as_str().unwrap().is_empty());
@@ -380,15 +514,38 @@ async fn a_deactivated_member_is_sent_to_sign_in() {
     assert_eq!(status, 401, "his tokens stopped working too");
 
     // Ben's open dashboard: the next action sends him to sign-in, and the plan is untouched.
-    click(&member, &format!("tr[data-id='{plan_id}'] [data-action=archive]")).await;
+    click(
+        &member,
+        &format!("tr[data-id='{plan_id}'] [data-action=archive]"),
+    )
+    .await;
     until(&member, "location.pathname === '/auth/login'").await;
-    assert!(member.current_url().await.unwrap().as_str().contains("redirect_to=%2Fdashboard"));
+    assert!(
+        member
+            .current_url()
+            .await
+            .unwrap()
+            .as_str()
+            .contains("redirect_to=%2Fdashboard")
+    );
     let (_, ada_token) = dev_login(port, "ada");
-    let (_, info) = api(port, "GET", &format!("/api/sessions/{plan_id}"), &ada_token, "");
+    let (_, info) = api(
+        port,
+        "GET",
+        &format!("/api/sessions/{plan_id}"),
+        &ada_token,
+        "",
+    );
     assert_eq!(info["archived"], false);
     // Reactivated, he can sign in again.
     click(&admin, &format!("{ben_row} [data-action=reactivate]")).await;
-    until(&admin, &format!("document.querySelector(\"{ben_row} .dash-member-status\").textContent === 'active'")).await;
+    until(
+        &admin,
+        &format!(
+            "document.querySelector(\"{ben_row} .dash-member-status\").textContent === 'active'"
+        ),
+    )
+    .await;
     sign_in(&member, &base, "ben", "/dashboard").await;
     member.close().await.unwrap();
     admin.close().await.unwrap();

@@ -117,9 +117,7 @@ impl AuditQuery for Store {
                 let (at, id) = (ts(c.at), c.id.as_uuid().to_string());
                 // `at <= cursor` first: a plain range both planners seek to in the
                 // `(…, at DESC, id DESC)` indexes, so a deep page costs the same as the first.
-                q = q
-                    .filter(a::at.le(at))
-                    .filter(a::at.lt(at).or(a::id.lt(id)));
+                q = q.filter(a::at.le(at)).filter(a::at.lt(at).or(a::id.lt(id)));
             }
             let rows: Vec<AuditRow> = q
                 .order((a::at.desc(), a::id.desc()))

@@ -46,7 +46,9 @@ impl AuditParams {
 impl From<AuditLogError> for ApiError {
     fn from(e: AuditLogError) -> Self {
         match e {
-            AuditLogError::Forbidden => ApiError::new(StatusCode::FORBIDDEN, "forbidden", e.to_string()),
+            AuditLogError::Forbidden => {
+                ApiError::new(StatusCode::FORBIDDEN, "forbidden", e.to_string())
+            }
             AuditLogError::BadInput(field, _) => {
                 let code = match field {
                     "cursor" => "invalid_cursor",
@@ -109,7 +111,9 @@ fn csv_field(out: &mut String, s: &str) {
 fn csv_row(out: &mut String, e: &AuditEntry) {
     let fields = [
         e.event.id.as_uuid().to_string(),
-        e.event.at.to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
+        e.event
+            .at
+            .to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
         e.event.actor.map(|a| a.to_string()).unwrap_or_default(),
         e.actor_login.clone().unwrap_or_default(),
         e.event.action.as_str().to_owned(),

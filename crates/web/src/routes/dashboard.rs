@@ -58,7 +58,10 @@ async fn page(
     match state.dashboard.view(&p, &audit).await {
         Ok(view) => {
             let tab = dashboard_view::tab_or_default(q.tab.as_deref(), &view);
-            let archived = q.archived.as_deref().is_some_and(|a| a == "1" || a == "true");
+            let archived = q
+                .archived
+                .as_deref()
+                .is_some_and(|a| a == "1" || a == "true");
             super::plans::html_page(
                 &state,
                 StatusCode::OK,

@@ -37,7 +37,11 @@ pub(crate) fn csp(remote_images: bool) -> String {
     )
 }
 
-pub(super) fn html_page(state: &AppState, status: StatusCode, markup: maud::Markup) -> HttpResponse {
+pub(super) fn html_page(
+    state: &AppState,
+    status: StatusCode,
+    markup: maud::Markup,
+) -> HttpResponse {
     page_headers(state, status)
         .insert_header((header::CACHE_CONTROL, "private, no-cache"))
         .body(markup.into_string())

@@ -108,7 +108,11 @@ const ROUTES: &[Route] = &[
 
 /// Pages: anonymous visitors are sent to sign-in; every signed-in role gets the page, scoped
 /// (which tabs show per role is asserted in `dashboard.rs`).
-const PAGES: &[&str] = &["/dashboard", "/dashboard?tab=members", "/dashboard?tab=audit"];
+const PAGES: &[&str] = &[
+    "/dashboard",
+    "/dashboard?tab=members",
+    "/dashboard?tab=audit",
+];
 
 #[actix_web::test]
 async fn every_page_for_every_role() {
@@ -132,8 +136,13 @@ async fn every_page_for_every_role() {
             } else {
                 StatusCode::SEE_OTHER
             };
-            if res.status != want || (role.is_none() && !res.location().starts_with("/auth/login")) {
-                failures.push(format!("GET {path} as {role:?}: got {} {}", res.status, res.location()));
+            if res.status != want || (role.is_none() && !res.location().starts_with("/auth/login"))
+            {
+                failures.push(format!(
+                    "GET {path} as {role:?}: got {} {}",
+                    res.status,
+                    res.location()
+                ));
             }
         }
     }

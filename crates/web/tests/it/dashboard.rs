@@ -111,7 +111,10 @@ async fn tabs_rows_and_actions_follow_the_role() {
 
     let admin_html = app.get(&mut admin, "/dashboard").await;
     assert_eq!(admin_html.status, StatusCode::OK);
-    let csp = admin_html.headers.get(header::CONTENT_SECURITY_POLICY).unwrap()
+    let csp = admin_html
+        .headers
+        .get(header::CONTENT_SECURITY_POLICY)
+        .unwrap()
         .to_str()
         .unwrap();
     assert!(csp.contains("script-src 'self'"), "{csp}");
@@ -132,7 +135,10 @@ async fn tabs_rows_and_actions_follow_the_role() {
         ]
     );
     for slug in ["dana-private", "otto-private", "otto-published"] {
-        assert!(admin_html.body.contains(&format!("href=\"/p/{slug}\"")), "{slug}");
+        assert!(
+            admin_html.body.contains(&format!("href=\"/p/{slug}\"")),
+            "{slug}"
+        );
     }
     assert_eq!(admin_html.body.matches("data-action=\"delete\"").count(), 3);
 
@@ -150,8 +156,14 @@ async fn tabs_rows_and_actions_follow_the_role() {
         tabs(&dev_html),
         ["Plans", "Activity", "Comments", "API tokens"]
     );
-    assert!(dev_html.contains("data-tab=\"plans\""), "no audit tab to open");
-    assert!(!dev_html.contains("otto-private"), "others' private plans stay hidden");
+    assert!(
+        dev_html.contains("data-tab=\"plans\""),
+        "no audit tab to open"
+    );
+    assert!(
+        !dev_html.contains("otto-private"),
+        "others' private plans stay hidden"
+    );
     assert!(dev_html.contains("href=\"/p/otto-published\""));
     // Developers publish and archive only their own.
     assert_eq!(dev_html.matches("data-action=\"archive\"").count(), 1);
@@ -201,7 +213,10 @@ async fn archived_plans_are_hidden_until_asked_for() {
     let html = app.get(&mut ada, "/dashboard").await.body;
     let row = &html[html.find("class=\"dash-plan\"").unwrap()..];
     let tr = &row[..row.find('>').unwrap()];
-    assert!(tr.contains("data-archived=\"true\"") && tr.ends_with("hidden"), "{tr}");
+    assert!(
+        tr.contains("data-archived=\"true\"") && tr.ends_with("hidden"),
+        "{tr}"
+    );
     assert!(html.contains("Show archived plans (1)"));
     let html = app.get(&mut ada, "/dashboard?archived=1").await.body;
     let row = &html[html.find("class=\"dash-plan\"").unwrap()..];
@@ -260,7 +275,13 @@ async fn the_rendered_dashboard_snapshots() {
     let (mut dev, dev_id) = app.user_with("dana", &[Role::Developer]).await;
     let p = plan(&app.ports, dev_id, "token-store", Visibility::Private).await;
     plan(&app.ports, admin_id, "auth-redesign", Visibility::Published).await;
-    comment(&app, &mut admin, &p, "Why **Redis**? <script>alert(1)</script>").await;
+    comment(
+        &app,
+        &mut admin,
+        &p,
+        "Why **Redis**? <script>alert(1)</script>",
+    )
+    .await;
     app.send(
         &mut dev,
         Method::POST,
@@ -280,9 +301,13 @@ async fn the_rendered_dashboard_snapshots() {
     let base = Utc::now() - TimeDelta::days(3);
     let events: Vec<AuditEvent> = (0..3)
         .map(|i| {
-            AuditEvent::new(AuditAction::PlanPublished, Some(dev_id), base + TimeDelta::hours(i))
-                .target("plan", p.id)
-                .detail("n", i)
+            AuditEvent::new(
+                AuditAction::PlanPublished,
+                Some(dev_id),
+                base + TimeDelta::hours(i),
+            )
+            .target("plan", p.id)
+            .detail("n", i)
         })
         .collect();
     app.ports.audit_sink.record(&events).await.unwrap();
@@ -365,12 +390,17 @@ async fn the_audit_api_pages_filters_and_refuses_clearly() {
         .json();
     let events = page["events"].as_array().unwrap();
     assert!(!events.is_empty());
-    assert!(events
-        .iter()
-        .all(|e| e["action"] == "comment.created" && e["target"] == "plan:p1"));
+    assert!(
+        events
+            .iter()
+            .all(|e| e["action"] == "comment.created" && e["target"] == "plan:p1")
+    );
     let day = end.format("%Y-%m-%d").to_string();
     let page = app
-        .get(&mut admin, &format!("/api/audit?from={day}&to={day}&limit=200"))
+        .get(
+            &mut admin,
+            &format!("/api/audit?from={day}&to={day}&limit=200"),
+        )
         .await
         .json();
     assert!(page["events"].as_array().unwrap().len() >= 30);
@@ -378,11 +408,13 @@ async fn the_audit_api_pages_filters_and_refuses_clearly() {
     // A developer sees their own events only, and asking for someone else's is refused.
     let own = app.get(&mut dev, "/api/audit?limit=200").await.json();
     assert_eq!(own["scope"], "own");
-    assert!(own["events"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .all(|e| e["actor_id"] == dev_id.to_string()));
+    assert!(
+        own["events"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|e| e["actor_id"] == dev_id.to_string())
+    );
     let res = app.get(&mut dev, "/api/audit?actor=otto").await;
     assert_eq!(res.status, StatusCode::FORBIDDEN);
     assert_eq!(res.json()["error"], "forbidden");
@@ -405,7 +437,9 @@ async fn the_audit_api_pages_filters_and_refuses_clearly() {
     }
 
     // The dashboard shows a refused filter as a message, not an error page.
-    let html = app.get(&mut admin, "/dashboard?tab=audit&action=nope").await;
+    let html = app
+        .get(&mut admin, "/dashboard?tab=audit&action=nope")
+        .await;
     assert_eq!(html.status, StatusCode::OK);
     assert!(html.body.contains("id=\"audit-error\""), "{}", html.body);
     assert!(html.body.contains("unknown action"));
@@ -429,10 +463,16 @@ async fn exports_stream_the_whole_filtered_set() {
         .unwrap();
 
     let res = app
-        .get(&mut admin, "/api/audit/export?format=jsonl&actor=dana&action=plan.pushed")
+        .get(
+            &mut admin,
+            "/api/audit/export?format=jsonl&actor=dana&action=plan.pushed",
+        )
         .await;
     assert_eq!(res.status, StatusCode::OK);
-    assert_eq!(res.headers.get(header::CONTENT_TYPE).unwrap(), "application/x-ndjson");
+    assert_eq!(
+        res.headers.get(header::CONTENT_TYPE).unwrap(),
+        "application/x-ndjson"
+    );
     let lines: Vec<serde_json::Value> = res
         .body
         .lines()
@@ -446,34 +486,41 @@ async fn exports_stream_the_whole_filtered_set() {
     assert_eq!(ids.len(), 1250, "no event twice");
 
     let res = app
-        .get(&mut dev, "/api/audit/export?format=csv&action=token.created")
+        .get(
+            &mut dev,
+            "/api/audit/export?format=csv&action=token.created",
+        )
         .await;
     assert_eq!(res.status, StatusCode::OK);
-    assert!(res.headers.get(header::CONTENT_DISPOSITION).unwrap()
-        .to_str()
-        .unwrap()
-        .contains("planpush-audit.csv"));
+    assert!(
+        res.headers
+            .get(header::CONTENT_DISPOSITION)
+            .unwrap()
+            .to_str()
+            .unwrap()
+            .contains("planpush-audit.csv")
+    );
     let mut rows = res.body.split("\r\n");
     assert_eq!(
         rows.next(),
         Some("id,at,actor_id,actor_login,action,target,ip,details")
     );
-    let hyperlink = res
-        .body
-        .lines()
-        .find(|l| l.contains("HYPERLINK"))
-        .unwrap();
+    let hyperlink = res.body.lines().find(|l| l.contains("HYPERLINK")).unwrap();
     assert!(
         hyperlink.contains(r#","'=HYPERLINK(""x"")","#),
         "defused and quoted: {hyperlink}"
     );
-    assert!(hyperlink.contains(r#""{""label"":""a,b""}""#), "{hyperlink}");
+    assert!(
+        hyperlink.contains(r#""{""label"":""a,b""}""#),
+        "{hyperlink}"
+    );
     // A developer's export is their own events only.
     let res = app.get(&mut dev, "/api/audit/export?format=jsonl").await;
-    assert!(res
-        .body
-        .lines()
-        .all(|l| l.contains(&format!("\"actor_id\":\"{dev_id}\""))));
+    assert!(
+        res.body
+            .lines()
+            .all(|l| l.contains(&format!("\"actor_id\":\"{dev_id}\"")))
+    );
     let res = app.get(&mut dev, "/api/audit/export?actor=alice").await;
     assert_eq!(res.status, StatusCode::FORBIDDEN);
 }
