@@ -66,28 +66,36 @@
     "version": function (a, b) { return b.version - a.version || b.pushed - a.pushed; }
   };
   var lastSort = "pushed-desc";
+  var order = data.slice();
+  // Only the first LIMIT matches are laid out (a 2,000-row table costs the browser far more to lay
+  // out than to filter); "Show all" lifts the limit.
+  var LIMIT = 100, showAll = false, more = $("plans-more");
   function applyPlans() {
     if (!body) return;
     var q = controls[0].value.trim().toLowerCase(), scope = controls[1].value, owner = controls[2].value,
       vis = controls[3].value, archived = controls[4].checked, sort = controls[5].value;
-    var shown = 0;
-    for (var i = 0; i < data.length; i++) {
-      var x = data[i];
-      var ok = (!q || x.search.indexOf(q) !== -1) && (scope !== "mine" || x.mine) && (!owner || x.owner === owner) &&
-        (!vis || x.visibility === vis) && (archived || !x.archived);
-      if (x.row.hidden === ok) x.row.hidden = !ok;
-      if (ok) shown++;
-    }
     if (sort !== lastSort) {
       lastSort = sort;
-      var sorted = data.slice().sort(sorters[sort]);
+      order = data.slice().sort(sorters[sort]);
       var frag = document.createDocumentFragment();
-      sorted.forEach(function (x) { frag.appendChild(x.row); });
+      order.forEach(function (x) { frag.appendChild(x.row); });
       body.appendChild(frag);
     }
-    $("plans-none").hidden = shown !== 0;
-    $("plans-count").textContent = shown + " of " + data.length + " plans";
+    var matches = 0;
+    for (var i = 0; i < order.length; i++) {
+      var x = order[i];
+      var ok = (!q || x.search.indexOf(q) !== -1) && (scope !== "mine" || x.mine) && (!owner || x.owner === owner) &&
+        (!vis || x.visibility === vis) && (archived || !x.archived);
+      if (ok) matches++;
+      var show = ok && (showAll || matches <= LIMIT);
+      if (x.row.hidden === show) x.row.hidden = !show;
+    }
+    $("plans-none").hidden = matches !== 0;
+    var capped = !showAll && matches > LIMIT;
+    $("plans-count").textContent = (capped ? "showing " + LIMIT + " of " + matches + " matching, " : matches + " of ") + data.length + " plans";
+    if (more) { more.hidden = !capped; more.textContent = "Show all " + matches + " matching plans"; }
   }
+  if (more) more.addEventListener("click", function () { showAll = true; applyPlans(); });
   window.ppDashboardApplyPlans = applyPlans; // for the benchmark and tests
   controls.forEach(function (c) { if (c) c.addEventListener(c.type === "search" ? "input" : "change", applyPlans); });
   if (body) applyPlans();

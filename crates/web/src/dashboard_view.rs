@@ -178,6 +178,7 @@ fn plans_pane(view: &DashboardView, show_archived: bool) -> Markup {
                     }
                 }
                 p id="plans-none" class="dash-empty" hidden { "No plan matches these filters." }
+                button type="button" id="plans-more" class="dash-button dash-js" hidden { "Show all" }
             }
         }
     }
