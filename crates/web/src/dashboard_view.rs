@@ -58,10 +58,10 @@ pub fn dashboard(view: &DashboardView, tab: &str, show_archived: bool) -> Markup
                 meta charset="utf-8";
                 meta name="viewport" content="width=device-width, initial-scale=1";
                 title { "Dashboard · PlanPush" }
-                link rel="stylesheet" href=(assets::url("plan.css"));
-                link rel="stylesheet" href=(assets::url("dashboard.css"));
-                script src=(assets::url("plan.js")) defer {}
-                script src=(assets::url("dashboard.js")) defer {}
+                link rel="stylesheet" href=(assets::url("plan.css")) integrity=(assets::integrity("plan.css"));
+                link rel="stylesheet" href=(assets::url("dashboard.css")) integrity=(assets::integrity("dashboard.css"));
+                script src=(assets::url("plan.js")) integrity=(assets::integrity("plan.js")) defer {}
+                script src=(assets::url("dashboard.js")) integrity=(assets::integrity("dashboard.js")) defer {}
             }
             body {
                 a class="dash-skip" href="#dash-main" { "Skip to content" }

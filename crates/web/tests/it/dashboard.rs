@@ -71,6 +71,7 @@ fn redact_with(name: &str, html: &str, events_too: bool) -> String {
     settings.add_filter(r"\d{1,2} [A-Z][a-z]{2} \d{4}, \d{2}:\d{2} UTC", "[when]");
     settings.add_filter(r#"data-pushed="\d+""#, r#"data-pushed="[ms]""#);
     settings.add_filter(r"\.[0-9a-f]{12}\.(css|js)", ".[hash].$1");
+    settings.add_filter(r"sha384-[A-Za-z0-9+/=]{64}", "sha384-[integrity]");
     settings.add_filter(r"&quot;ip&quot;:&quot;[^&]*&quot;", "&quot;ip&quot;:[ip]");
     // One element per line, so a snapshot diff points at what changed.
     let pretty = html.replace("><", ">\n<");
