@@ -7,7 +7,8 @@
 //! 4. a real browser (chromium through chromedriver) signs in, opens `/p/<name>` and sees the
 //!    document at version 2 (a screenshot lands in `$PLANPUSH_E2E_OUT`);
 //! 5. a comment through the API; `planpush comments` prints it;
-//! 6. another push prints the change set.
+//! 6. another push prints the change set;
+//! 7. the browser shows version 3 and the comment in the sidebar (a second screenshot).
 //!
 //! `cargo xtask e2e` builds both binaries and passes their paths in `PLANPUSH_SERVER_BIN` and
 //! `PLANPUSH_CLI_BIN`. Every process started here is killed when the run ends, failed or not.
@@ -34,7 +35,7 @@ use serde_json::Value;
 const NAME: &str = "auth-service-redesign";
 const MARKDOWN: &str = include_str!("../../../fixtures/auth-service-redesign.md");
 const HTML: &str = include_str!("../../../fixtures/auth-service-redesign.html");
-const STEPS: usize = 9;
+const STEPS: usize = 10;
 
 /// A child process killed on drop, so nothing outlives the run.
 struct Killed(Child, &'static str);
@@ -316,13 +317,10 @@ fn run(port: u16, base: &str, cli_bin: &Path, work: &Path, out_dir: &Path) -> Re
         6,
         "a real browser opens /p/<name> and sees the document at version 2",
     );
-    let shot = out_dir.join("plan.png");
-    if browser_available()? {
-        tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()?
-            .block_on(browser(base, &shot))?;
+    let with_browser = browser_available()?;
+    if with_browser {
+        let shot = out_dir.join("plan.png");
+        in_browser(base, &shot, None)?;
         eprintln!("e2e: screenshot: {}", shot.display());
     }
 
@@ -368,7 +366,25 @@ fn run(port: u16, base: &str, cli_bin: &Path, work: &Path, out_dir: &Path) -> Re
         third.contains("Changed: ") && third.contains("risk"),
         "no change set: {third}"
     );
+
+    step(
+        10,
+        "the browser shows version 3 and the comment in the sidebar",
+    );
+    if with_browser {
+        let shot = out_dir.join("plan-comments.png");
+        in_browser(base, &shot, Some(body))?;
+        eprintln!("e2e: screenshot: {}", shot.display());
+    }
     Ok(())
+}
+
+fn in_browser(base: &str, shot: &Path, comment: Option<&str>) -> Result<()> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?
+        .block_on(browser(base, shot, comment))
 }
 
 fn browser_available() -> Result<bool> {
@@ -390,7 +406,9 @@ fn browser_available() -> Result<bool> {
     Ok(false)
 }
 
-async fn browser(base: &str, shot: &Path) -> Result<()> {
+/// Signs in as a reader, opens the plan and checks it: version 2 with its history; or, once
+/// `comment` was made, version 3 with that comment in the opened sidebar.
+async fn browser(base: &str, shot: &Path, comment: Option<&str>) -> Result<()> {
     let driver_port = free_port()?;
     let _driver = Killed(
         Command::new("chromedriver")
@@ -442,15 +460,16 @@ async fn browser(base: &str, shot: &Path) -> Result<()> {
             title.contains("Auth Service Redesign"),
             "the page title is {title:?}"
         );
+        let version = if comment.is_some() { "3" } else { "2" };
         let meta = c.find(Locator::Css(".pp-meta")).await?.text().await?;
         ensure!(
-            meta.contains("v2"),
-            "the page does not show version 2: {meta:?}"
+            meta.contains(&format!("v{version}")),
+            "the page does not show version {version}: {meta:?}"
         );
         let article = c.find(Locator::Css("article.pp-document")).await?;
         ensure!(
-            article.attr("data-version").await?.as_deref() == Some("2"),
-            "the document shown is not version 2"
+            article.attr("data-version").await?.as_deref() == Some(version),
+            "the document shown is not version {version}"
         );
         let text = article.text().await?;
         ensure!(
@@ -463,6 +482,25 @@ async fn browser(base: &str, shot: &Path) -> Result<()> {
             "history: {history:?}"
         );
         eprintln!("e2e: the browser sees {title:?}, {}", meta.trim());
+        if let Some(body) = comment {
+            c.find(Locator::Css(".pp-comments-toggle"))
+                .await?
+                .click()
+                .await?;
+            let deadline = Instant::now() + Duration::from_secs(10);
+            loop {
+                let threads = c.find(Locator::Css(".pp-threads")).await?.text().await?;
+                if threads.contains(body) {
+                    eprintln!("e2e: the sidebar shows the comment");
+                    break;
+                }
+                ensure!(
+                    Instant::now() < deadline,
+                    "the sidebar does not show the comment: {threads:?}"
+                );
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        }
         tokio::time::sleep(Duration::from_millis(300)).await;
         let png = c.screenshot().await?;
         ensure!(png.len() > 10_000, "the screenshot is suspiciously small");
