@@ -94,8 +94,10 @@ impl Server {
         req.push_str("\r\n");
         req.push_str(body);
         s.write_all(req.as_bytes()).unwrap();
-        let mut out = String::new();
-        s.read_to_string(&mut out).unwrap();
+        // Compressed answers are bytes, not text: read them as such (callers use headers then).
+        let mut raw = Vec::new();
+        s.read_to_end(&mut raw).unwrap();
+        let out = String::from_utf8_lossy(&raw).into_owned();
         let (head, body) = out.split_once("\r\n\r\n").unwrap_or((&out, ""));
         (
             head[9..12].parse().unwrap(),
