@@ -66,7 +66,7 @@ pub use outbox::{
 pub use plans::{DiffPage, LiveFeed, PlanError, PlanInfo, PlanPage, Plans, can_see};
 pub use ports::*;
 pub use provider::{AuthorizationRequest, IdentityProvider, ProviderError, VerifiedProfile};
-pub use push::{MAX_DOCUMENT_BYTES, Push, PushError, PushOutcome, PushRequest};
+pub use push::{MAX_DOCUMENT_BYTES, PUSH_ATTEMPTS, Push, PushError, PushOutcome, PushRequest};
 pub use sessions::{SESSION_USER_KEY, SessionState, WebSessions, session_user};
 pub use signin::{SignIn, SignInError};
 pub use tokens::{

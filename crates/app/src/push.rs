@@ -65,9 +65,15 @@ pub enum PushError {
     NotSessionOwner,
     #[error("the name {taken} is taken; try {suggestion}")]
     NameTaken { taken: Slug, suggestion: Slug },
+    /// Other pushes to the same plan won the race for the next version number every time.
+    #[error("other pushes to this session kept landing first; push again")]
+    Busy,
     #[error(transparent)]
     Unknown(#[from] anyhow::Error),
 }
+
+/// How often a push re-reads the plan and tries again when another push took its version number.
+pub const PUSH_ATTEMPTS: u32 = 8;
 
 /// The push use case.
 #[derive(Clone)]
@@ -339,7 +345,7 @@ impl Push {
         rendered: Rendered,
         now: DateTime<Utc>,
     ) -> Result<PushOutcome, PushError> {
-        for _ in 0..3 {
+        for _ in 0..PUSH_ATTEMPTS {
             let latest = self.ports.versions.latest(plan.id).await.map_err(unknown)?;
             if let Some(latest) = &latest
                 && latest.same_source(req.format, &req.body)
@@ -408,9 +414,7 @@ impl Push {
                 Err(e) => return Err(unknown(e)),
             }
         }
-        Err(unknown(anyhow::anyhow!(
-            "the plan kept changing during the push; try again"
-        )))
+        Err(PushError::Busy)
     }
 
     /// `name-2`, `name-3`, … the first that no live plan holds.

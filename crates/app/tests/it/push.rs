@@ -396,3 +396,82 @@ async fn mermaid_is_rendered_once_per_source_and_failures_never_fail_the_push() 
     .unwrap();
     assert_eq!(diagrams.calls.load(Ordering::Relaxed), 3);
 }
+
+/// Versions whose every `NextVersion` commit loses the race, as when other pushes to the same plan
+/// keep landing first.
+struct Contended {
+    inner: std::sync::Arc<dyn planpush_versions::VersionRepository>,
+    lost: std::sync::atomic::AtomicU32,
+}
+
+#[async_trait::async_trait]
+impl planpush_versions::VersionRepository for Contended {
+    async fn commit<'a>(
+        &self,
+        commit: planpush_versions::Commit<'a>,
+        outbox: &[planpush_app::OutboxMessage],
+    ) -> Result<(), planpush_versions::VersionRepoError> {
+        match commit {
+            planpush_versions::Commit::NextVersion { .. } => {
+                self.lost.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                Err(planpush_versions::VersionRepoError::Conflict)
+            }
+            other => self.inner.commit(other, outbox).await,
+        }
+    }
+    async fn get(
+        &self,
+        plan_id: planpush_plans::PlanId,
+        number: VersionNumber,
+    ) -> Result<planpush_versions::Version, planpush_versions::VersionRepoError> {
+        self.inner.get(plan_id, number).await
+    }
+    async fn latest(
+        &self,
+        plan_id: planpush_plans::PlanId,
+    ) -> Result<Option<planpush_versions::Version>, planpush_versions::VersionRepoError> {
+        self.inner.latest(plan_id).await
+    }
+    async fn history(
+        &self,
+        plan_id: planpush_plans::PlanId,
+    ) -> Result<Vec<planpush_versions::VersionMeta>, planpush_versions::VersionRepoError> {
+        self.inner.history(plan_id).await
+    }
+    async fn purge_before(
+        &self,
+        cutoff: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Result<u64, planpush_versions::VersionRepoError> {
+        self.inner.purge_before(cutoff, now).await
+    }
+}
+
+#[tokio::test]
+async fn a_push_that_keeps_losing_the_race_is_busy_and_writes_nothing() {
+    let mut ports = planpush_app::fake::ports();
+    let contended = std::sync::Arc::new(Contended {
+        inner: ports.versions.clone(),
+        lost: Default::default(),
+    });
+    ports.versions = contended.clone();
+    let ada = principal(&ports, "ada", Role::Developer).await;
+    let push = Push::new(
+        ports.clone(),
+        SanitizeOptions::default(),
+        std::sync::Arc::new(planpush_app::fake::FakeDiagrams::default()),
+    );
+    let first = push.push(&ada, md(DOC), None, t(1)).await.unwrap();
+    let mut next = md(&format!("{DOC}\n## More\n\ntext\n"));
+    next.session_id = Some(first.plan.id.to_string());
+    let again = push.push(&ada, next, None, t(2)).await;
+    assert!(matches!(again, Err(PushError::Busy)), "{again:?}");
+    assert_eq!(
+        contended.lost.load(std::sync::atomic::Ordering::Relaxed),
+        planpush_app::PUSH_ATTEMPTS
+    );
+    // Nothing half-written: the plan is still at its first version.
+    let plan = ports.plans.get(first.plan.id).await.unwrap();
+    assert_eq!(plan.current_version, 1);
+    assert_eq!(ports.versions.history(plan.id).await.unwrap().len(), 1);
+}

@@ -35,6 +35,11 @@ impl From<PushError> for ApiError {
             PushError::NameTaken { .. } => {
                 ApiError::new(StatusCode::CONFLICT, "session_name_taken", msg)
             }
+            PushError::Busy => {
+                let mut e = ApiError::new(StatusCode::CONFLICT, "session_busy", msg);
+                e.retry_after = Some(1);
+                e
+            }
             PushError::Unknown(e) => ApiError::internal(e),
         }
     }
