@@ -142,6 +142,19 @@ impl Plans {
         }
     }
 
+    /// The plan at `slug` if `p` may see it; unknown, deleted and invisible plans alike are
+    /// `NotFound`.
+    async fn visible_by_slug(&self, p: &Principal, slug: &str) -> Result<Plan, PlanError> {
+        let slug = Slug::parse(slug).map_err(|_| PlanError::NotFound)?;
+        self.ports
+            .plans
+            .find_by_slug(&slug)
+            .await
+            .map_err(unknown)?
+            .filter(|plan| can_see(p, plan))
+            .ok_or(PlanError::NotFound)
+    }
+
     /// Subscribes `p` to the live events of the plan at `slug`, after `last_event_id` (the SSE
     /// `Last-Event-ID`; one that is not ours counts as a gap, so the viewer re-reads the plan).
     /// A plan `p` may not see is `NotFound`, exactly like the page.
@@ -151,15 +164,7 @@ impl Plans {
         slug: &str,
         last_event_id: Option<&str>,
     ) -> Result<LiveFeed, PlanError> {
-        let slug = Slug::parse(slug).map_err(|_| PlanError::NotFound)?;
-        let plan = self
-            .ports
-            .plans
-            .find_by_slug(&slug)
-            .await
-            .map_err(unknown)?
-            .filter(|plan| can_see(p, plan))
-            .ok_or(PlanError::NotFound)?;
+        let plan = self.visible_by_slug(p, slug).await?;
         let after = last_event_id.map(|raw| {
             raw.parse::<EventId>()
                 // Unparseable: treated like an id from another epoch, which is always a gap.
@@ -191,15 +196,7 @@ impl Plans {
         slug: &str,
         v: Option<u32>,
     ) -> Result<PlanPage, PlanError> {
-        let slug = Slug::parse(slug).map_err(|_| PlanError::NotFound)?;
-        let plan = self
-            .ports
-            .plans
-            .find_by_slug(&slug)
-            .await
-            .map_err(unknown)?
-            .filter(|plan| can_see(p, plan))
-            .ok_or(PlanError::NotFound)?;
+        let plan = self.visible_by_slug(p, slug).await?;
         let history = self
             .ports
             .versions
@@ -258,15 +255,7 @@ impl Plans {
         to: u32,
         from: u32,
     ) -> Result<DiffPage, PlanError> {
-        let slug = Slug::parse(slug).map_err(|_| PlanError::NotFound)?;
-        let plan = self
-            .ports
-            .plans
-            .find_by_slug(&slug)
-            .await
-            .map_err(unknown)?
-            .filter(|plan| can_see(p, plan))
-            .ok_or(PlanError::NotFound)?;
+        let plan = self.visible_by_slug(p, slug).await?;
         let number = |n: u32| VersionNumber::new(n).map_err(|_| PlanError::VersionNotFound);
         let (to, from) = (number(to)?, number(from)?);
         let load = |n: VersionNumber| {
