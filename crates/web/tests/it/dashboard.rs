@@ -6,51 +6,10 @@ use actix_web::http::{Method, StatusCode, header};
 use chrono::{DateTime, TimeDelta, Utc};
 use planpush_audit::{AuditAction, AuditEvent};
 use planpush_identity::UserId;
-use planpush_plans::{Plan, Slug, Visibility};
+use planpush_plans::{Plan, Visibility};
 use planpush_roles::Role;
-use planpush_versions::{Commit, SourceFormat, Version};
 
-use crate::harness::{Browser, Mode, test_app};
-
-async fn plan(ports: &planpush_app::Ports, owner: UserId, slug: &str, vis: Visibility) -> Plan {
-    let now = Utc::now();
-    let mut p = Plan::new(
-        Slug::parse(slug).unwrap(),
-        &format!("Plan {slug}"),
-        owner,
-        vis,
-        now,
-    )
-    .unwrap();
-    p.record_version(1, &p.title.clone(), now).unwrap();
-    let html = format!(
-        "<h1>Plan {slug}</h1><section data-anchor=\"flow\"><h2>Flow</h2><p>body of {slug}</p></section>"
-    );
-    let idx = planpush_document::section_index(&html);
-    let v = Version::next_after(
-        None,
-        p.id,
-        &p.title,
-        SourceFormat::Html,
-        html.clone(),
-        html,
-        idx,
-        owner,
-        now,
-    );
-    ports
-        .versions
-        .commit(
-            Commit::NewPlan {
-                plan: &p,
-                version: &v,
-            },
-            &[],
-        )
-        .await
-        .unwrap();
-    p
-}
+use crate::harness::{Browser, Mode, plan, test_app};
 
 /// Redacts what changes from run to run: ids, times, asset hashes. With `events_too`, audit rows
 /// become `[event]` (sign-in writes several events in the same instant, ordered by random id).

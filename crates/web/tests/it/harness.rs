@@ -318,3 +318,49 @@ fn rand_suffix() -> u32 {
     static N: AtomicU32 = AtomicU32::new(0);
     N.fetch_add(1, Ordering::Relaxed)
 }
+
+/// Stores a plan with one version directly through the ports.
+pub async fn plan(
+    ports: &Ports,
+    owner: planpush_identity::UserId,
+    slug: &str,
+    vis: planpush_plans::Visibility,
+) -> planpush_plans::Plan {
+    let now = chrono::Utc::now();
+    let mut p = planpush_plans::Plan::new(
+        planpush_plans::Slug::parse(slug).unwrap(),
+        &format!("Plan {slug}"),
+        owner,
+        vis,
+        now,
+    )
+    .unwrap();
+    p.record_version(1, &p.title.clone(), now).unwrap();
+    let html = format!(
+        "<h1>Plan {slug}</h1><section data-anchor=\"flow\"><h2>Flow</h2><p>body of {slug}</p></section>"
+    );
+    let idx = planpush_document::section_index(&html);
+    let v = planpush_versions::Version::next_after(
+        None,
+        p.id,
+        &p.title,
+        planpush_versions::SourceFormat::Html,
+        html.clone(),
+        html,
+        idx,
+        owner,
+        now,
+    );
+    ports
+        .versions
+        .commit(
+            planpush_versions::Commit::NewPlan {
+                plan: &p,
+                version: &v,
+            },
+            &[],
+        )
+        .await
+        .unwrap();
+    p
+}

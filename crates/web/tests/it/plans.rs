@@ -3,53 +3,10 @@
 
 use actix_web::http::{Method, StatusCode, header};
 use chrono::Utc;
-use planpush_identity::UserId;
-use planpush_plans::{Plan, Slug, Visibility};
+use planpush_plans::Visibility;
 use planpush_roles::{Capability, Ownership, Role, allowed};
-use planpush_versions::{Commit, SourceFormat, Version};
 
-use crate::harness::{Browser, Mode, test_app};
-
-/// Stores a plan with one version directly through the ports.
-async fn plan(ports: &planpush_app::Ports, owner: UserId, slug: &str, vis: Visibility) -> Plan {
-    let now = Utc::now();
-    let mut p = Plan::new(
-        Slug::parse(slug).unwrap(),
-        &format!("Plan {slug}"),
-        owner,
-        vis,
-        now,
-    )
-    .unwrap();
-    p.record_version(1, &p.title.clone(), now).unwrap();
-    let html = format!(
-        "<h1>Plan {slug}</h1><section data-anchor=\"flow\"><h2>Flow</h2><p>body of {slug}</p></section>"
-    );
-    let idx = planpush_document::section_index(&html);
-    let v = Version::next_after(
-        None,
-        p.id,
-        &p.title,
-        SourceFormat::Html,
-        html.clone(),
-        html,
-        idx,
-        owner,
-        now,
-    );
-    ports
-        .versions
-        .commit(
-            Commit::NewPlan {
-                plan: &p,
-                version: &v,
-            },
-            &[],
-        )
-        .await
-        .unwrap();
-    p
-}
+use crate::harness::{Browser, Mode, plan, test_app};
 
 #[actix_web::test]
 async fn the_plan_page_its_versions_and_its_headers() {
