@@ -16,83 +16,14 @@
     clippy::expect_used
 )]
 
-use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
+#[path = "bench_support/mod.rs"]
+mod bench_support;
+
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-const FIXTURE: &str = include_str!("../../../fixtures/auth-service-redesign.html");
-
-/// The fixture repeated (anchors and ids made unique per copy) until it is at least `bytes` long.
-fn scaled(bytes: usize) -> String {
-    let mut doc = FIXTURE.to_owned();
-    let mut copy = 2;
-    while doc.len() < bytes {
-        let prefix = format!("c{copy}-");
-        doc.push_str(
-            &FIXTURE
-                .replace("<h1>", "<h2>")
-                .replace("</h1>", "</h2>")
-                .replace("data-anchor=\"", &format!("data-anchor=\"{prefix}"))
-                .replace(" id=\"", &format!(" id=\"{prefix}"))
-                .replace("href=\"#", &format!("href=\"#{prefix}"))
-                .replace("url(#", &format!("url(#{prefix}")),
-        );
-        copy += 1;
-    }
-    doc
-}
-
-struct Killed(Child);
-
-impl Drop for Killed {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-fn http(
-    port: u16,
-    method: &str,
-    path: &str,
-    headers: &[(&str, &str)],
-    body: &str,
-) -> (u16, Option<String>, String) {
-    let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
-    let mut req = format!(
-        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\nContent-Length: {}\r\n",
-        body.len()
-    );
-    for (k, v) in headers {
-        req.push_str(&format!("{k}: {v}\r\n"));
-    }
-    req.push_str("\r\n");
-    req.push_str(body);
-    s.write_all(req.as_bytes()).unwrap();
-    let mut out = String::new();
-    s.read_to_string(&mut out).unwrap();
-    let status = out[9..12].parse().unwrap();
-    let cookie = out.lines().take_while(|l| !l.is_empty()).find_map(|l| {
-        let (k, v) = l.split_once(':')?;
-        k.eq_ignore_ascii_case("set-cookie")
-            .then(|| v.trim().split(';').next().unwrap().to_owned())
-    });
-    (
-        status,
-        cookie,
-        out.split("\r\n\r\n").nth(1).unwrap_or_default().to_owned(),
-    )
-}
+use bench_support::{Server, scaled};
 
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
     let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
@@ -129,64 +60,17 @@ fn main() {
         PathBuf::from(std::env::var("PLANPUSH_SERVER_BIN").expect("PLANPUSH_SERVER_BIN"));
     let cli_bin = PathBuf::from(std::env::var("PLANPUSH_CLI_BIN").expect("PLANPUSH_CLI_BIN"));
     let work = tempfile::tempdir().unwrap();
-    let port = free_port();
-    let base = format!("http://127.0.0.1:{port}");
-    let _server = Killed(
-        Command::new(&server_bin)
-            .arg("serve")
-            .current_dir(work.path())
-            .env_clear()
-            .envs([
-                ("SECRET_KEY", "b".repeat(40)),
-                ("BASE_URL", base.clone()),
-                ("AUTH_PROVIDER", "dev".into()),
-                ("BIND_ADDR", "127.0.0.1".into()),
-                ("PORT", port.to_string()),
-                ("RUST_LOG", "warn".into()),
-            ])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(Instant::now() < deadline, "the server did not start");
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    let server = Server::start(server_bin.to_str().unwrap(), work.path());
+    let base = server.url("");
     // A signed-in developer; the CLI's credentials file holds a personal token as its access token
     // (valid far beyond the run), so no refresh happens while measuring.
-    let (status, cookie, _) = http(
-        port,
-        "POST",
-        "/auth/dev",
-        &[
-            ("Origin", &base),
-            ("Content-Type", "application/x-www-form-urlencoded"),
-        ],
-        "login=bench&redirect_to=/",
-    );
-    assert_eq!(status, 303);
-    let cookie = cookie.unwrap();
-    let (status, _, body) = http(
-        port,
-        "POST",
-        "/api/tokens",
-        &[
-            ("Origin", &base),
-            ("Cookie", &cookie),
-            ("Content-Type", "application/json"),
-        ],
-        r#"{"label":"bench"}"#,
-    );
-    assert_eq!(status, 201, "{body}");
-    let token: serde_json::Value = serde_json::from_str(&body).unwrap();
+    let (_, token) = server.sign_in("bench");
     let config = work.path().join("config");
     std::fs::create_dir_all(&config).unwrap();
     std::fs::write(
         config.join("credentials.json"),
         serde_json::json!({"default_server": base, "servers": {base.clone(): {
-            "login": "bench", "access_token": token["token"], "access_expires_at": u64::MAX / 2,
+            "login": "bench", "access_token": token, "access_expires_at": u64::MAX / 2,
             "refresh_token": "unused"}}})
         .to_string(),
     )
