@@ -19,12 +19,14 @@
     clippy::expect_used
 )]
 
-use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
+#[path = "bench_support/mod.rs"]
+mod bench_support;
+
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use bench_support::{Server, free_port, wait_for};
 use chrono::{TimeDelta, Utc};
 use planpush_app::Ports;
 use planpush_audit::{AuditAction, AuditEvent, Cursor};
@@ -39,126 +41,19 @@ const COMMENTS: usize = 20_000;
 const EVENTS: usize = 1_000_000;
 const RUNS: usize = 15;
 
-struct Server {
-    child: Child,
-    port: u16,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+/// Median and worst of `RUNS` timed GETs (after one warm-up), checking the status.
+fn time_get(server: &Server, path: &str, cookie: &str) -> (f64, f64, usize) {
+    let (status, _, body) = server.call("GET", path, &[("Cookie", cookie)], "");
+    assert_eq!(status, 200, "{path}: {body}");
+    let mut ms = vec![];
+    for _ in 0..RUNS {
+        let t = Instant::now();
+        let (status, _, _) = server.call("GET", path, &[("Cookie", cookie)], "");
+        ms.push(t.elapsed().as_secs_f64() * 1000.0);
+        assert_eq!(status, 200);
     }
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-fn wait_for(port: u16) {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(Instant::now() < deadline, "nothing listens on {port}");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
-impl Server {
-    fn start(bin: &str, dir: &Path, database_url: Option<&str>) -> Self {
-        let port = free_port();
-        let mut cmd = Command::new(bin);
-        cmd.arg("serve").current_dir(dir).env_clear().envs([
-            ("SECRET_KEY", "d".repeat(40)),
-            ("BASE_URL", format!("http://127.0.0.1:{port}")),
-            ("AUTH_PROVIDER", "dev".into()),
-            ("BIND_ADDR", "127.0.0.1".into()),
-            ("PORT", port.to_string()),
-            ("RUST_LOG", "warn".into()),
-        ]);
-        if let Some(url) = database_url {
-            cmd.env("DATABASE_URL", url);
-        }
-        let child = cmd
-            .stdout(Stdio::null())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("cannot start the server binary");
-        wait_for(port);
-        Self { child, port }
-    }
-
-    /// One HTTP/1.1 exchange: `(status, head, body)`.
-    fn call(
-        &self,
-        method: &str,
-        path: &str,
-        headers: &[(&str, &str)],
-        body: &str,
-    ) -> (u16, String, String) {
-        let mut s = TcpStream::connect(("127.0.0.1", self.port)).unwrap();
-        let mut req = format!(
-            "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{}\r\nConnection: close\r\nContent-Length: {}\r\n",
-            self.port,
-            body.len()
-        );
-        for (k, v) in headers {
-            req.push_str(&format!("{k}: {v}\r\n"));
-        }
-        req.push_str("\r\n");
-        req.push_str(body);
-        s.write_all(req.as_bytes()).unwrap();
-        let mut out = Vec::new();
-        s.read_to_end(&mut out).unwrap();
-        let out = String::from_utf8_lossy(&out).into_owned();
-        let (head, body) = out.split_once("\r\n\r\n").unwrap_or((&out, ""));
-        (
-            head[9..12].parse().unwrap(),
-            head.to_owned(),
-            body.to_owned(),
-        )
-    }
-
-    /// Signs in with the dev provider; returns the cookie pair.
-    fn sign_in(&self, login: &str) -> String {
-        let origin = format!("http://127.0.0.1:{}", self.port);
-        let (status, head, _) = self.call(
-            "POST",
-            "/auth/dev",
-            &[
-                ("Origin", &origin),
-                ("Content-Type", "application/x-www-form-urlencoded"),
-            ],
-            &format!("login={login}&redirect_to=/"),
-        );
-        assert_eq!(status, 303, "{head}");
-        head.lines()
-            .find_map(|l| {
-                l.strip_prefix("set-cookie: ")
-                    .or_else(|| l.strip_prefix("Set-Cookie: "))
-            })
-            .and_then(|c| c.split(';').next())
-            .unwrap()
-            .to_owned()
-    }
-
-    /// Median and worst of `RUNS` timed GETs (after one warm-up), checking the status.
-    fn time_get(&self, path: &str, cookie: &str) -> (f64, f64, usize) {
-        let (status, _, body) = self.call("GET", path, &[("Cookie", cookie)], "");
-        assert_eq!(status, 200, "{path}: {body}");
-        let mut ms = vec![];
-        for _ in 0..RUNS {
-            let t = Instant::now();
-            let (status, _, _) = self.call("GET", path, &[("Cookie", cookie)], "");
-            ms.push(t.elapsed().as_secs_f64() * 1000.0);
-            assert_eq!(status, 200);
-        }
-        ms.sort_by(f64::total_cmp);
-        (ms[ms.len() / 2], ms[ms.len() - 1], body.len())
-    }
+    ms.sort_by(f64::total_cmp);
+    (ms[ms.len() / 2], ms[ms.len() - 1], body.len())
 }
 
 fn doc(n: usize) -> String {
@@ -425,19 +320,19 @@ async fn run(
     let store = Store::open(target, &StoreOptions::default()).unwrap();
     store.migrate().unwrap();
     // The first to sign in becomes admin: sign in once through the server, then seed.
-    let server = Server::start(bin, dir, url);
-    let cookie = server.sign_in("admin");
+    let server = Server::start_with(bin, dir, url);
+    let cookie = server.sign_in("admin").0;
     let ports = store.ports();
     let admin = ports.users.list().await.unwrap()[0].id;
     let (middle, target) = seed(&ports, admin).await;
     drop(server);
     // A fresh process: nothing warm but what a restart keeps.
-    let server = Server::start(bin, dir, url);
+    let server = Server::start_with(bin, dir, url);
     let cookie = {
         let _ = cookie;
-        server.sign_in("admin")
+        server.sign_in("admin").0
     };
-    let (med, worst, bytes) = server.time_get("/dashboard", &cookie);
+    let (med, worst, bytes) = time_get(&server, "/dashboard", &cookie);
     out.push_str(&format!(
         "| {label} | `GET /dashboard` (admin: {PLANS} plans, {COMMENTS} threads, activity + audit tabs) | {med:.1} | {worst:.1} | {} KB |\n",
         bytes / 1024
@@ -481,7 +376,7 @@ async fn run(
         ),
     ];
     for (what, path) in pages {
-        let (med, worst, _) = server.time_get(&path, &cookie);
+        let (med, worst, _) = time_get(&server, &path, &cookie);
         out.push_str(&format!(
             "| {label} | `GET /api/audit` {what}, {EVENTS} events | {med:.1} | {worst:.1} | |\n"
         ));

@@ -43,34 +43,51 @@ impl Drop for Server {
     }
 }
 
+/// A port nothing listens on now.
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Waits until something accepts connections on `port` (at most a minute).
+pub fn wait_for(port: u16) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(Instant::now() < deadline, "nothing listens on {port}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
 impl Server {
+    /// The server on SQLite in `dir`.
     pub fn start(bin: &str, dir: &Path) -> Self {
-        let port = TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let child = Command::new(bin)
-            .arg("serve")
-            .current_dir(dir)
-            .env_clear()
-            .envs([
-                ("SECRET_KEY", "b".repeat(40)),
-                ("BASE_URL", format!("http://127.0.0.1:{port}")),
-                ("AUTH_PROVIDER", "dev".into()),
-                ("BIND_ADDR", "127.0.0.1".into()),
-                ("PORT", port.to_string()),
-                ("RUST_LOG", "warn".into()),
-            ])
+        Self::start_with(bin, dir, None)
+    }
+
+    /// The server in `dir`, on `database_url` when given (else SQLite in `dir`).
+    pub fn start_with(bin: &str, dir: &Path, database_url: Option<&str>) -> Self {
+        let port = free_port();
+        let mut cmd = Command::new(bin);
+        cmd.arg("serve").current_dir(dir).env_clear().envs([
+            ("SECRET_KEY", "b".repeat(40)),
+            ("BASE_URL", format!("http://127.0.0.1:{port}")),
+            ("AUTH_PROVIDER", "dev".into()),
+            ("BIND_ADDR", "127.0.0.1".into()),
+            ("PORT", port.to_string()),
+            ("RUST_LOG", "warn".into()),
+        ]);
+        if let Some(url) = database_url {
+            cmd.env("DATABASE_URL", url);
+        }
+        let child = cmd
             .stdout(Stdio::null())
             .stderr(Stdio::inherit())
             .spawn()
             .expect("cannot start the server binary");
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(Instant::now() < deadline, "the server did not start");
-            std::thread::sleep(Duration::from_millis(50));
-        }
+        wait_for(port);
         Self { child, port }
     }
 
