@@ -21,6 +21,7 @@ mod dashboard;
 mod events;
 #[cfg(feature = "fake")]
 pub mod fake;
+mod groups;
 mod health;
 mod maintenance;
 mod notify;
@@ -52,6 +53,7 @@ pub use events::{
     Actor, BadEventId, CommentActivity, EventBus, EventId, EventStream, LiveEvent, LocalBus,
     PlanActivity, PlanEvent, RETAINED_EVENTS, SUBSCRIBER_BUFFER, Subscription,
 };
+pub use groups::{GroupAccess, GroupMappingError, GroupSync};
 pub use health::{Health, NotReady};
 pub use maintenance::{Maintenance, OUTBOX_KEEP_DAYS, Swept};
 #[cfg(any(test, feature = "mock"))]
@@ -65,10 +67,12 @@ pub use outbox::{
 };
 pub use plans::{DiffPage, LiveFeed, PlanError, PlanInfo, PlanPage, Plans, can_see};
 pub use ports::*;
-pub use provider::{AuthorizationRequest, IdentityProvider, ProviderError, VerifiedProfile};
+pub use provider::{
+    AuthorizationRequest, IdentityProvider, ProviderError, SingleLogout, VerifiedProfile,
+};
 pub use push::{MAX_DOCUMENT_BYTES, PUSH_ATTEMPTS, Push, PushError, PushOutcome, PushRequest};
 pub use sessions::{SESSION_USER_KEY, SessionState, WebSessions, session_user};
-pub use signin::{SignIn, SignInError};
+pub use signin::{Admission, SignIn, SignInError};
 pub use tokens::{
     ActivateError, BearerError, DeviceStart, GrantError, TokenError, TokenPair, Tokens,
 };

@@ -11,7 +11,9 @@ use std::time::Duration;
 use clap::{Parser, Subcommand};
 
 mod demo;
-use planpush_app::{Deliveries, DeliverySettings, Maintenance, Notifications, OUTBOX_MAX_ATTEMPTS};
+use planpush_app::{
+    Admission, Deliveries, DeliverySettings, Maintenance, Notifications, OUTBOX_MAX_ATTEMPTS,
+};
 use planpush_identity::SessionPolicy;
 use planpush_server::config::{
     AuthConfig, AuthProvider, Config, ConfigError, DatabaseUrl, LogFormat,
@@ -156,8 +158,9 @@ fn open_store(config: &Config) -> Result<Arc<Store>, Fatal> {
     Ok(store)
 }
 
-/// The sign-in mode the configuration asks for.
-fn sign_in_mode(config: &Config) -> Result<SignInMode, Fatal> {
+/// The sign-in mode the configuration asks for. In OIDC mode this discovers the issuer (and
+/// fetches its keys) before the server listens, so a wrong `OKTA_ISSUER` stops start-up at once.
+async fn sign_in_mode(config: &Config) -> Result<SignInMode, Fatal> {
     match &config.auth {
         AuthConfig::Dev => Ok(SignInMode::Dev),
         AuthConfig::Github(g) => {
@@ -172,11 +175,29 @@ fn sign_in_mode(config: &Config) -> Result<SignInMode, Fatal> {
             .map_err(|e| Fatal(format!("GITHUB_URL: {}", one_line(&format!("{e:#}"))), 2))?;
             Ok(SignInMode::Provider(Arc::new(provider)))
         }
-        AuthConfig::Okta(_) => Err(Fatal(
-            "AUTH_PROVIDER: okta sign-in is not available in this build yet; use github or dev"
-                .into(),
-            2,
-        )),
+        AuthConfig::Okta(o) => {
+            let provider = planpush_auth::OidcProvider::discover(planpush_auth::OidcSettings {
+                issuer: o.issuer.clone(),
+                client_id: o.client_id.clone(),
+                client_secret: o.client_secret.expose().clone(),
+                redirect_uri: config.base_url.join("/auth/callback"),
+                post_logout_redirect_uri: config.post_logout_redirect_uri.clone(),
+                jwks_min_refresh: planpush_auth::DEFAULT_JWKS_MIN_REFRESH,
+            })
+            .await
+            .map_err(|e| Fatal(format!("OKTA_ISSUER: {}", one_line(&format!("{e:#}"))), 2))?;
+            Ok(SignInMode::Provider(provider))
+        }
+    }
+}
+
+/// Who may sign in: group mapping with bootstrap admins in OIDC mode, first-user-admin otherwise.
+fn admission(config: &Config) -> Admission {
+    match config.auth {
+        AuthConfig::Okta(_) => Admission::GroupMapping {
+            bootstrap_admins: config.initial_admin_emails.clone(),
+        },
+        AuthConfig::Github(_) | AuthConfig::Dev => Admission::FirstUserAdmin,
     }
 }
 
@@ -265,23 +286,25 @@ fn serve(config: Config, store: Arc<Store>) -> Result<(), Fatal> {
         Some(_) => Notifications::to(planpush_slack::CHANNEL),
         None => Notifications::off(),
     };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Fatal(format!("cannot start the runtime: {e}"), 1))?;
+    let mode = runtime.block_on(sign_in_mode(&config))?;
     let state = AppState::new(
         ports.clone(),
-        sign_in_mode(&config)?,
+        mode,
         settings,
         RateLimits::new(),
         Arc::new(planpush_diagrams::MermaidRenderer),
     )
-    .with_notifications(notify);
+    .with_notifications(notify)
+    .with_admission(admission(&config));
     let maintenance = Maintenance::new(
         ports,
         planpush_versions::RetentionPolicy::days(config.version_retention_days),
     );
     let addr = config.socket_addr();
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| Fatal(format!("cannot start the runtime: {e}"), 1))?;
     runtime.block_on(async move {
         // Expired sessions, device grants, tokens and cache entries are swept every ten minutes.
         tokio::spawn(async move {

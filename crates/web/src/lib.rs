@@ -24,8 +24,8 @@ use actix_session::config::{PersistentSession, TtlExtensionPolicy};
 use actix_web::cookie::{Key, SameSite};
 use actix_web::web;
 use planpush_app::{
-    AccessCache, Admin, AuditLog, Comments, Dashboard, Health, IdentityProvider, Notifications,
-    Plans, Ports, Push, SignIn, Tokens, WebSessions,
+    AccessCache, Admin, Admission, AuditLog, Comments, Dashboard, GroupAccess, Health,
+    IdentityProvider, Notifications, Plans, Ports, Push, SignIn, Tokens, WebSessions,
 };
 use planpush_document::{DiagramRenderer, SanitizeOptions};
 use planpush_identity::SessionPolicy;
@@ -71,6 +71,8 @@ pub struct AppState {
     pub comments: Arc<Comments>,
     pub dashboard: Arc<Dashboard>,
     pub audit_log: Arc<AuditLog>,
+    /// IdP group → role mappings (admin API, dashboard Groups tab).
+    pub groups: Arc<GroupAccess>,
     pub mode: SignInMode,
     pub settings: WebSettings,
     pub limits: Arc<RateLimits>,
@@ -101,6 +103,7 @@ impl AppState {
                 admin.clone(),
             )),
             audit_log: Arc::new(AuditLog::new(ports.clone())),
+            groups: Arc::new(GroupAccess::new(ports.clone(), access.clone())),
             tokens,
             admin,
             push: Arc::new(Push::new(ports.clone(), settings.sanitize, diagrams)),
@@ -123,6 +126,13 @@ impl AppState {
     pub fn with_notifications(mut self, notify: Notifications) -> Self {
         self.push = Arc::new((*self.push).clone().with_notifications(notify.clone()));
         self.comments = Arc::new((*self.comments).clone().with_notifications(notify));
+        self
+    }
+
+    /// The same state with another sign-in admission rule (OIDC: group mapping and bootstrap
+    /// admins).
+    pub fn with_admission(mut self, admission: Admission) -> Self {
+        self.sign_in = Arc::new(self.sign_in.with_other_admission(admission));
         self
     }
 

@@ -61,6 +61,7 @@ impl IdentityProvider for FakeProvider {
                 email: None,
                 avatar_url: None,
                 groups: vec![],
+                logout_hint: None,
             }),
             Outcome::NotMember => Err(ProviderError::NotAllowed(
                 "You are not a member of the acme organization on GitHub.".into(),
