@@ -106,6 +106,13 @@ enum OneOrMany {
 impl AdditionalClaims for GroupsClaim {}
 
 impl GroupsClaim {
+    /// A claim listing `groups` (what an issuer would send).
+    pub fn new(groups: Vec<String>) -> Self {
+        Self {
+            groups: Some(OneOrMany::Many(groups)),
+        }
+    }
+
     fn names(&self) -> Option<Vec<String>> {
         match &self.groups {
             None => None,
@@ -281,13 +288,12 @@ impl OidcProvider {
             )) => {
                 if self.refresh_keys(generation).await? {
                     let (set, _) = self.keys();
-                    self.verify_with(token, nonce, set)
-                        .map_err(|e| rejected(format!("ID token refused: {}", chain(&e))))
+                    self.verify_with(token, nonce, set).map_err(refused)
                 } else {
                     Err(rejected("ID token refused: signed by an unknown key"))
                 }
             }
-            other => other.map_err(|e| rejected(format!("ID token refused: {}", chain(&e)))),
+            other => other.map_err(refused),
         }
     }
 
@@ -336,6 +342,15 @@ impl OidcProvider {
             .await
             .map(Some)
             .map_err(|e| unavailable("userinfo request failed", chain(&e)))
+    }
+}
+
+fn refused(e: ClaimsVerificationError) -> ProviderError {
+    match e {
+        ClaimsVerificationError::SignatureVerification(
+            SignatureVerificationError::NoMatchingKey,
+        ) => rejected("ID token refused: signed by an unknown key"),
+        e => rejected(format!("ID token refused: {}", chain(&e))),
     }
 }
 
@@ -547,3 +562,7 @@ impl IdentityProvider for OidcProvider {
         SingleLogout::Redirect(url.into())
     }
 }
+
+#[cfg(test)]
+#[path = "oidc_tests.rs"]
+mod tests;
