@@ -543,7 +543,7 @@ impl IdentityProvider for OidcProvider {
         })
     }
 
-    fn single_logout(&self, hint: Option<&str>, state: &str) -> SingleLogout {
+    fn single_logout<'a>(&self, hint: Option<&'a str>, state: &str) -> SingleLogout {
         let Some(end) = &self.end_session else {
             return SingleLogout::Unsupported;
         };
