@@ -73,9 +73,18 @@ pub(crate) fn start_provider(base: &str) -> Op {
         .env("REDIRECT_URI", format!("{base}/auth/callback"))
         .env("POST_LOGOUT_REDIRECT_URI", base)
         .stdout(Stdio::piped())
-        .stderr(Stdio::null())
+        .stderr(Stdio::piped())
         .spawn()
         .unwrap();
+    // Keep draining both pipes: a closed pipe would kill the provider at its next log line.
+    let stderr = child.stderr.take().unwrap();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            if !line.contains("WARNING") {
+                eprintln!("provider: {line}");
+            }
+        }
+    });
     let stdout = child.stdout.take().unwrap();
     let child = Running(child);
     let mut lines = BufReader::new(stdout).lines();
@@ -88,6 +97,7 @@ pub(crate) fn start_provider(base: &str) -> Op {
             break i.trim().to_owned();
         }
     };
+    std::thread::spawn(move || for _ in lines.by_ref() {});
     let port = url::Url::parse(&issuer).unwrap().port().unwrap();
     Op {
         _child: child,
@@ -333,7 +343,7 @@ pub(crate) fn okta_server(dir: &std::path::Path, port: u16, issuer: &str, admins
             ("INITIAL_ADMIN_EMAILS", admins.to_owned()),
         ])
         .stdout(Stdio::null())
-        .stderr(Stdio::null())
+        .stderr(std::fs::File::create(dir.join("server.log")).unwrap())
         .spawn()
         .unwrap();
     wait_for(port);
@@ -370,12 +380,23 @@ fn okta_sign_in_end_to_end() {
 
     // GitHub's and the dev provider's routes do not exist in this mode.
     let mut anon = Browser::default();
-    for (method, path) in [
-        ("GET", "/auth/github"),
-        ("GET", "/auth/github/callback"),
-        ("POST", "/auth/dev"),
+    for (method, path, body) in [
+        ("GET", "/auth/github", ""),
+        ("GET", "/auth/github/callback?code=x&state=y", ""),
+        ("POST", "/auth/dev", "login=root&redirect_to=/"),
     ] {
-        let a = anon.request(&format!("{base}{path}"), method, &[("Origin", base.clone())], "");
+        let a = anon.request(
+            &format!("{base}{path}"),
+            method,
+            &[
+                ("Origin", base.clone()),
+                (
+                    "Content-Type",
+                    "application/x-www-form-urlencoded".to_owned(),
+                ),
+            ],
+            body,
+        );
         assert_eq!(a.status, 404, "{method} {path}");
     }
     // The dashboard tile's entry point starts the same flow.
@@ -386,7 +407,13 @@ fn okta_sign_in_end_to_end() {
     // 1. The bootstrap admin's first sign-in (e-mail matched case-insensitively, verified).
     let mut root = Browser::default();
     let a = sign_in(&mut root, &base, &op, "root");
-    assert_eq!((a.status, a.location.as_str()), (303, format!("{base}/dashboard").as_str()), "{}", a.body);
+    assert_eq!(
+        (a.status, a.location.as_str()),
+        (303, format!("{base}/dashboard").as_str()),
+        "{}\nserver log:\n{}",
+        a.body,
+        std::fs::read_to_string(dir.path().join("server.log")).unwrap_or_default()
+    );
     let (status, me) = root.me(&base);
     assert_eq!(status, 200);
     assert_eq!(roles(&me), ["admin"]);
