@@ -8,6 +8,7 @@ mod cli;
 mod dashboard;
 mod github_signin;
 mod live;
+mod oidc_browser;
 mod oidc_signin;
 mod slack;
 mod startup;
