@@ -70,6 +70,10 @@ pub trait IdentityProvider: Send + Sync {
     async fn complete(&self, code: &str, verifier: &str) -> Result<VerifiedProfile, ProviderError>;
     /// How to end the person's session at the provider after the local sign-out. `hint` is the
     /// profile's `logout_hint` kept since sign-in, `state` a fresh random value.
+    #[allow(
+        clippy::needless_lifetimes,
+        reason = "mockall cannot mock an elided lifetime inside Option"
+    )]
     fn single_logout<'a>(&self, _hint: Option<&'a str>, _state: &str) -> SingleLogout {
         SingleLogout::NotApplicable
     }

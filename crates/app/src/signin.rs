@@ -19,7 +19,10 @@ pub enum SignInError {
     /// grant and they are not a bootstrap admin. The groups the provider sent are kept so the page
     /// can name them (an admin maps one of them).
     #[error("access not yet granted: none of your groups gives you a role here")]
-    NoAccess { login: String, groups: Vec<GroupName> },
+    NoAccess {
+        login: String,
+        groups: Vec<GroupName>,
+    },
     #[error(transparent)]
     Unknown(#[from] anyhow::Error),
 }

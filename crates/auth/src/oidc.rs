@@ -181,18 +181,22 @@ impl OidcProvider {
         let issuer = IssuerUrl::new(settings.issuer.clone()).context("invalid issuer URL")?;
         let metadata = ProviderMetadataWithLogout::discover_async(issuer.clone(), &http)
             .await
-            .map_err(|e| anyhow!("discovery at {issuer}/.well-known/openid-configuration failed: {}", chain(&e)))?;
-        let end_session = metadata
-            .additional_metadata()
-            .end_session_endpoint
-            .clone();
+            .map_err(|e| {
+                anyhow!(
+                    "discovery at {issuer}/.well-known/openid-configuration failed: {}",
+                    chain(&e)
+                )
+            })?;
+        let end_session = metadata.additional_metadata().end_session_endpoint.clone();
         let jwks_uri = metadata.jwks_uri().clone();
         let set = metadata.jwks().clone();
         if metadata.token_endpoint().is_none() {
-            return Err(anyhow!("the issuer's discovery document has no token_endpoint"));
+            return Err(anyhow!(
+                "the issuer's discovery document has no token_endpoint"
+            ));
         }
-        let redirect = RedirectUrl::new(settings.redirect_uri.clone())
-            .context("invalid redirect URI")?;
+        let redirect =
+            RedirectUrl::new(settings.redirect_uri.clone()).context("invalid redirect URI")?;
         PostLogoutRedirectUrl::new(settings.post_logout_redirect_uri.clone())
             .context("invalid POST_LOGOUT_REDIRECT_URI")?;
         let client = CoreClient::from_provider_metadata(
@@ -271,7 +275,10 @@ impl OidcProvider {
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         k.set = set;
         k.generation += 1;
-        tracing::info!(keys = k.set.keys().len(), "JWKS re-fetched after an unknown key");
+        tracing::info!(
+            keys = k.set.keys().len(),
+            "JWKS re-fetched after an unknown key"
+        );
         Ok(true)
     }
 
@@ -363,7 +370,11 @@ fn check_nbf(raw: &str) -> Result<(), ClaimsVerificationError> {
     let payload = raw
         .split('.')
         .nth(1)
-        .and_then(|p| base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(p).ok())
+        .and_then(|p| {
+            base64::engine::general_purpose::URL_SAFE_NO_PAD
+                .decode(p)
+                .ok()
+        })
         .and_then(|b| serde_json::from_slice::<Nbf>(&b).ok());
     let Some(Nbf { nbf: Some(nbf) }) = payload else {
         return Ok(());
@@ -466,9 +477,7 @@ impl IdentityProvider for OidcProvider {
             .ok_or_else(|| rejected("the issuer returned no ID token"))?;
         let claims = self.verify(id_token, &Nonce::new(pending.nonce)).await?;
         let subject = claims.subject().clone();
-        let info = self
-            .userinfo(tokens.access_token().clone(), &subject)
-            .await;
+        let info = self.userinfo(tokens.access_token().clone(), &subject).await;
         let info = match info {
             Ok(i) => i,
             // The ID token alone is enough when it carries the groups; otherwise fail closed.
@@ -543,6 +552,10 @@ impl IdentityProvider for OidcProvider {
         })
     }
 
+    #[allow(
+        clippy::needless_lifetimes,
+        reason = "the signature mirrors the mockable trait's"
+    )]
     fn single_logout<'a>(&self, hint: Option<&'a str>, state: &str) -> SingleLogout {
         let Some(end) = &self.end_session else {
             return SingleLogout::Unsupported;

@@ -15,8 +15,8 @@ use openidconnect::core::{
     CoreRsaPrivateSigningKey,
 };
 use openidconnect::{
-    Audience, EndUserEmail, IdToken, IdTokenClaims, IssuerUrl, JsonWebKeyId,
-    Nonce, PrivateSigningKey, StandardClaims, SubjectIdentifier,
+    Audience, EndUserEmail, IdToken, IdTokenClaims, IssuerUrl, JsonWebKeyId, Nonce,
+    PrivateSigningKey, StandardClaims, SubjectIdentifier,
 };
 use planpush_app::{IdentityProvider, ProviderError, SingleLogout};
 use serde_json::{Value, json};
@@ -85,8 +85,9 @@ async fn token(op: web::Data<Shared>, form: web::Form<HashMap<String, String>>) 
     let computed = base64::engine::general_purpose::URL_SAFE_NO_PAD
         .encode(sha2::Sha256::digest(verifier.as_bytes()));
     if verifier.is_empty() || computed != challenge {
-        return HttpResponse::BadRequest()
-            .json(json!({"error": "invalid_grant", "error_description": "PKCE verification failed"}));
+        return HttpResponse::BadRequest().json(
+            json!({"error": "invalid_grant", "error_description": "PKCE verification failed"}),
+        );
     }
     HttpResponse::Ok().json(json!({
         "access_token": "at-1", "token_type": "Bearer", "expires_in": 300, "id_token": id_token
@@ -94,7 +95,12 @@ async fn token(op: web::Data<Shared>, form: web::Form<HashMap<String, String>>) 
 }
 
 async fn userinfo(req: HttpRequest, op: web::Data<Shared>) -> HttpResponse {
-    if req.headers().get("authorization").and_then(|v| v.to_str().ok()) != Some("Bearer at-1") {
+    if req
+        .headers()
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        != Some("Bearer at-1")
+    {
         return HttpResponse::Unauthorized().finish();
     }
     HttpResponse::Ok().json(op.lock().unwrap().userinfo.clone())
@@ -116,7 +122,10 @@ async fn fixture(end_session: bool) -> Fixture {
     let server = HttpServer::new(move || {
         App::new()
             .app_data(data.clone())
-            .route("/.well-known/openid-configuration", web::get().to(discovery))
+            .route(
+                "/.well-known/openid-configuration",
+                web::get().to(discovery),
+            )
             .route("/jwks", web::get().to(jwks))
             .route("/token", web::post().to(token))
             .route("/userinfo", web::get().to(userinfo))
@@ -197,7 +206,11 @@ fn sign(c: Claims, pem: &str, kid: &str) -> String {
 }
 
 /// Registers `id_token` for a fresh code and completes the sign-in with `s`'s verifier.
-async fn complete(f: &Fixture, s: &Started, id_token: String) -> Result<VerifiedProfile, ProviderError> {
+async fn complete(
+    f: &Fixture,
+    s: &Started,
+    id_token: String,
+) -> Result<VerifiedProfile, ProviderError> {
     let code = format!("code-{}", rand_suffix());
     f.op.lock()
         .unwrap()
@@ -225,14 +238,22 @@ fn assert_rejected(r: Result<VerifiedProfile, ProviderError>, why: &str) {
 async fn a_valid_token_gives_the_profile_and_groups() {
     let f = fixture(true).await;
     let s = start(&f);
-    let p = complete(&f, &s, sign(claims(&f, &s.nonce), KEY_A, "a")).await.unwrap();
+    let p = complete(&f, &s, sign(claims(&f, &s.nonce), KEY_A, "a"))
+        .await
+        .unwrap();
     let issuer = f.op.lock().unwrap().issuer.clone();
     assert_eq!(p.identity.provider().key(), format!("oidc:{issuer}"));
     assert_eq!(p.identity.subject(), "sub-1");
-    assert_eq!(p.email.as_ref().map(|e| e.as_str()), Some("ada@example.com"));
+    assert_eq!(
+        p.email.as_ref().map(|e| e.as_str()),
+        Some("ada@example.com")
+    );
     let groups: Vec<&str> = p.groups.iter().map(|g| g.as_str()).collect();
     assert_eq!(groups, ["eng", "leads"]);
-    assert!(p.logout_hint.is_some(), "the ID token is kept for single logout");
+    assert!(
+        p.logout_hint.is_some(),
+        "the ID token is kept for single logout"
+    );
 }
 
 #[actix_web::test]
@@ -249,7 +270,10 @@ async fn groups_and_profile_come_from_userinfo_when_the_id_token_lacks_them() {
     let p = complete(&f, &s, sign(c, KEY_A, "a")).await.unwrap();
     let groups: Vec<&str> = p.groups.iter().map(|g| g.as_str()).collect();
     assert_eq!(groups, ["qa-team"]);
-    assert_eq!((p.login.as_str(), p.name.as_deref()), ("ada", Some("Ada L")));
+    assert_eq!(
+        (p.login.as_str(), p.name.as_deref()),
+        ("ada", Some("Ada L"))
+    );
     assert_eq!(p.email, None, "an unverified e-mail is never kept");
 }
 
@@ -268,7 +292,8 @@ async fn userinfo_for_another_subject_is_refused() {
 async fn wrong_issuer_is_refused() {
     let f = fixture(true).await;
     let s = start(&f);
-    let c = claims(&f, &s.nonce).set_issuer(IssuerUrl::new("https://evil.example.com".into()).unwrap());
+    let c =
+        claims(&f, &s.nonce).set_issuer(IssuerUrl::new("https://evil.example.com".into()).unwrap());
     assert_rejected(complete(&f, &s, sign(c, KEY_A, "a")).await, "issuer");
 }
 
@@ -290,7 +315,8 @@ async fn an_extra_untrusted_audience_or_foreign_azp_is_refused() {
     ]);
     assert_rejected(complete(&f, &s, sign(c, KEY_A, "a")).await, "audience");
     let s = start(&f);
-    let c = claims(&f, &s.nonce).set_authorized_party(Some(openidconnect::ClientId::new("another-app".into())));
+    let c = claims(&f, &s.nonce)
+        .set_authorized_party(Some(openidconnect::ClientId::new("another-app".into())));
     assert_rejected(complete(&f, &s, sign(c, KEY_A, "a")).await, "azp");
 }
 
@@ -338,7 +364,11 @@ async fn alg_none_is_refused() {
     let s = start(&f);
     let b64 = |v: &Value| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v.to_string());
     let payload = serde_json::to_value(claims(&f, &s.nonce)).unwrap();
-    let unsigned = format!("{}.{}.", b64(&json!({"alg": "none", "typ": "JWT"})), b64(&payload));
+    let unsigned = format!(
+        "{}.{}.",
+        b64(&json!({"alg": "none", "typ": "JWT"})),
+        b64(&payload)
+    );
     let r = complete(&f, &s, unsigned).await;
     assert!(matches!(r, Err(ProviderError::Rejected(_))), "{r:?}");
 }
@@ -349,49 +379,71 @@ async fn hmac_signed_with_the_public_key_is_refused() {
     let s = start(&f);
     // The classic forgery: HS256 keyed with the issuer's public key (which anyone can fetch).
     let public = serde_json::to_vec(&jwk(KEY_A, "a")).unwrap();
-    let forged = IdToken::<GroupsClaim, CoreGenderClaim, CoreJweContentEncryptionAlgorithm, _>::new(
-        claims(&f, &s.nonce),
-        &CoreHmacKey::new(public),
-        CoreJwsSigningAlgorithm::HmacSha256,
-        None,
-        None,
-    )
-    .unwrap()
-    .to_string();
+    let forged =
+        IdToken::<GroupsClaim, CoreGenderClaim, CoreJweContentEncryptionAlgorithm, _>::new(
+            claims(&f, &s.nonce),
+            &CoreHmacKey::new(public),
+            CoreJwsSigningAlgorithm::HmacSha256,
+            None,
+            None,
+        )
+        .unwrap()
+        .to_string();
     assert_rejected(complete(&f, &s, forged).await, "algorithm");
     // Even HS256 keyed with the client secret (what a confidential client could check) is refused.
     let s = start(&f);
-    let with_secret = IdToken::<GroupsClaim, CoreGenderClaim, CoreJweContentEncryptionAlgorithm, _>::new(
-        claims(&f, &s.nonce),
-        &CoreHmacKey::new(SECRET.as_bytes().to_vec()),
-        CoreJwsSigningAlgorithm::HmacSha256,
-        None,
-        None,
-    )
-    .unwrap()
-    .to_string();
+    let with_secret =
+        IdToken::<GroupsClaim, CoreGenderClaim, CoreJweContentEncryptionAlgorithm, _>::new(
+            claims(&f, &s.nonce),
+            &CoreHmacKey::new(SECRET.as_bytes().to_vec()),
+            CoreJwsSigningAlgorithm::HmacSha256,
+            None,
+            None,
+        )
+        .unwrap()
+        .to_string();
     assert_rejected(complete(&f, &s, with_secret).await, "algorithm");
 }
 
 #[actix_web::test]
 async fn unknown_key_is_refused_after_one_rate_limited_refetch() {
     let f = fixture(true).await;
-    assert_eq!(f.op.lock().unwrap().jwks_hits, 1, "keys fetched at discovery");
+    assert_eq!(
+        f.op.lock().unwrap().jwks_hits,
+        1,
+        "keys fetched at discovery"
+    );
     let s = start(&f);
     assert_rejected(
         complete(&f, &s, sign(claims(&f, &s.nonce), KEY_B, "b")).await,
         "unknown key",
     );
-    assert_eq!(f.op.lock().unwrap().jwks_hits, 2, "one re-fetch for the unknown kid");
+    assert_eq!(
+        f.op.lock().unwrap().jwks_hits,
+        2,
+        "one re-fetch for the unknown kid"
+    );
     // A flood of forged tokens does not hammer the issuer.
     for _ in 0..10 {
         let s = start(&f);
-        assert!(complete(&f, &s, sign(claims(&f, &s.nonce), KEY_B, "b")).await.is_err());
+        assert!(
+            complete(&f, &s, sign(claims(&f, &s.nonce), KEY_B, "b"))
+                .await
+                .is_err()
+        );
     }
-    assert_eq!(f.op.lock().unwrap().jwks_hits, 2, "re-fetches are rate-limited");
+    assert_eq!(
+        f.op.lock().unwrap().jwks_hits,
+        2,
+        "re-fetches are rate-limited"
+    );
     // A key with a known kid but the wrong signature fails without any re-fetch.
     let s = start(&f);
-    assert!(complete(&f, &s, sign(claims(&f, &s.nonce), KEY_B, "a")).await.is_err());
+    assert!(
+        complete(&f, &s, sign(claims(&f, &s.nonce), KEY_B, "a"))
+            .await
+            .is_err()
+    );
     assert_eq!(f.op.lock().unwrap().jwks_hits, 2);
 }
 
@@ -399,13 +451,21 @@ async fn unknown_key_is_refused_after_one_rate_limited_refetch() {
 async fn key_rotation_at_the_issuer_signs_nobody_out() {
     let f = fixture(true).await;
     let s = start(&f);
-    complete(&f, &s, sign(claims(&f, &s.nonce), KEY_A, "a")).await.unwrap();
+    complete(&f, &s, sign(claims(&f, &s.nonce), KEY_A, "a"))
+        .await
+        .unwrap();
     // The issuer rotates: key b signs from now on.
     f.op.lock().unwrap().keys = vec![jwk(KEY_B, "b"), jwk(KEY_A, "a")];
     let s = start(&f);
-    let p = complete(&f, &s, sign(claims(&f, &s.nonce), KEY_B, "b")).await.unwrap();
+    let p = complete(&f, &s, sign(claims(&f, &s.nonce), KEY_B, "b"))
+        .await
+        .unwrap();
     assert_eq!(p.identity.subject(), "sub-1");
-    assert_eq!(f.op.lock().unwrap().jwks_hits, 2, "one re-fetch picked up the new key");
+    assert_eq!(
+        f.op.lock().unwrap().jwks_hits,
+        2,
+        "one re-fetch picked up the new key"
+    );
 }
 
 #[actix_web::test]

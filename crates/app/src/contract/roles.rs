@@ -174,7 +174,13 @@ pub async fn roles_user_groups(p: &Ports) {
     p.roles.set_user_groups(ada.id, &[g("qa")]).await.unwrap();
     assert_eq!(p.roles.user_groups(ada.id).await.unwrap(), [g("qa")]);
     assert_eq!(p.roles.users_in_group(&g("eng")).await.unwrap(), [bob.id]);
-    assert!(p.roles.users_in_group(&g("Leads")).await.unwrap().is_empty());
+    assert!(
+        p.roles
+            .users_in_group(&g("Leads"))
+            .await
+            .unwrap()
+            .is_empty()
+    );
     p.roles.set_user_groups(bob.id, &[]).await.unwrap();
     assert!(p.roles.user_groups(bob.id).await.unwrap().is_empty());
     assert!(matches!(

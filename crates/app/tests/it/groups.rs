@@ -27,11 +27,10 @@ struct Env {
 fn env() -> Env {
     let ports = planpush_app::fake::ports();
     let access = Arc::new(AccessCache::new(ports.clone()));
-    let sign_in = SignIn::new(ports.clone(), access.clone()).with_admission(
-        Admission::GroupMapping {
+    let sign_in =
+        SignIn::new(ports.clone(), access.clone()).with_admission(Admission::GroupMapping {
             bootstrap_admins: vec!["root@example.com".into()],
-        },
-    );
+        });
     let groups = GroupAccess::new(ports.clone(), access.clone());
     Env {
         ports,
@@ -54,7 +53,10 @@ fn profile(sub: &str, email: Option<&str>, groups: &[&str]) -> VerifiedProfile {
         name: None,
         email: email.map(|e| Email::parse(e).unwrap()),
         avatar_url: None,
-        groups: groups.iter().map(|g| GroupName::parse(g).unwrap()).collect(),
+        groups: groups
+            .iter()
+            .map(|g| GroupName::parse(g).unwrap())
+            .collect(),
         logout_hint: Some("id.token.here".into()),
     }
 }
@@ -105,7 +107,11 @@ async fn bootstrap_admin_then_mapped_and_unmapped_people() {
     // Nobody's groups are mapped yet: no session, the groups are named.
     let r = e
         .sign_in
-        .sign_in(profile("ann", Some("ann@example.com"), &["eng"]), None, t(1))
+        .sign_in(
+            profile("ann", Some("ann@example.com"), &["eng"]),
+            None,
+            t(1),
+        )
         .await;
     match r {
         Err(SignInError::NoAccess { login, groups }) => {
@@ -121,11 +127,18 @@ async fn bootstrap_admin_then_mapped_and_unmapped_people() {
         .unwrap();
     let ann = e
         .sign_in
-        .sign_in(profile("ann", Some("ann@example.com"), &["eng"]), None, t(3))
+        .sign_in(
+            profile("ann", Some("ann@example.com"), &["eng"]),
+            None,
+            t(3),
+        )
         .await
         .unwrap();
     assert_eq!(roles(&e, ann).await, [Role::Developer]);
-    assert_eq!(origins(&e, ann).await, [(Role::Developer, GrantOrigin::Sso)]);
+    assert_eq!(
+        origins(&e, ann).await,
+        [(Role::Developer, GrantOrigin::Sso)]
+    );
 
     // A bootstrap address on a later sign-in of an existing member does not re-grant admin.
     let again = e
@@ -140,7 +153,11 @@ async fn bootstrap_admin_then_mapped_and_unmapped_people() {
 async fn sso_grants_follow_the_groups_and_manual_grants_stay() {
     let e = env();
     let root = admin(&e).await;
-    for (g, r) in [("eng", "developer"), ("qa", "qa"), ("leads", "project_manager")] {
+    for (g, r) in [
+        ("eng", "developer"),
+        ("qa", "qa"),
+        ("leads", "project_manager"),
+    ] {
         e.groups.add_mapping(&root, g, r, None, t(1)).await.unwrap();
     }
     let bob = e
@@ -148,11 +165,20 @@ async fn sso_grants_follow_the_groups_and_manual_grants_stay() {
         .sign_in(profile("bob", None, &["eng", "leads"]), None, t(2))
         .await
         .unwrap();
-    assert_eq!(roles(&e, bob).await, [Role::ProjectManager, Role::Developer]);
+    assert_eq!(
+        roles(&e, bob).await,
+        [Role::ProjectManager, Role::Developer]
+    );
     // A manual grant by an admin.
     e.ports
         .roles
-        .replace_grants(bob, GrantOrigin::Manual, &[Role::Admin], Some(root.user_id), t(3))
+        .replace_grants(
+            bob,
+            GrantOrigin::Manual,
+            &[Role::Admin],
+            Some(root.user_id),
+            t(3),
+        )
         .await
         .unwrap();
     e.access.invalidate(bob);
@@ -163,7 +189,10 @@ async fn sso_grants_follow_the_groups_and_manual_grants_stay() {
         .unwrap();
     assert_eq!(
         origins(&e, bob).await,
-        [(Role::Admin, GrantOrigin::Manual), (Role::Qa, GrantOrigin::Sso)]
+        [
+            (Role::Admin, GrantOrigin::Manual),
+            (Role::Qa, GrantOrigin::Sso)
+        ]
     );
     // Every reconciled grant is audited with its origin.
     let removed = e
@@ -305,7 +334,11 @@ async fn the_last_admin_is_never_removed_by_a_mapping() {
             .await,
         Err(GroupMappingError::LastAdmin(_))
     ));
-    assert_eq!(e.ports.roles.mappings().await.unwrap().len(), 1, "nothing changed");
+    assert_eq!(
+        e.ports.roles.mappings().await.unwrap().len(),
+        1,
+        "nothing changed"
+    );
     // Leaving the group at the provider does not strip the last admin either.
     e.sign_in
         .sign_in(profile("lead", None, &[]), None, t(5))

@@ -23,10 +23,16 @@ impl WebDriverCompatibleCommand for BrowserLog {
         base_url: &url::Url,
         session_id: Option<&str>,
     ) -> Result<url::Url, url::ParseError> {
-        base_url.join(&format!("session/{}/se/log", session_id.unwrap_or_default()))
+        base_url.join(&format!(
+            "session/{}/se/log",
+            session_id.unwrap_or_default()
+        ))
     }
     fn method_and_body(&self, _: &url::Url) -> (http::Method, Option<String>) {
-        (http::Method::POST, Some(json!({"type": "browser"}).to_string()))
+        (
+            http::Method::POST,
+            Some(json!({"type": "browser"}).to_string()),
+        )
     }
 }
 
@@ -112,7 +118,13 @@ async fn access_not_granted_and_the_groups_tab_in_a_real_browser() {
         .await
         .unwrap();
     until(&c, "document.querySelector('#access-groups')").await;
-    let title = c.find(Locator::Css("h1")).await.unwrap().text().await.unwrap();
+    let title = c
+        .find(Locator::Css("h1"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     assert_eq!(title, "Access not yet granted");
     let groups = c
         .find(Locator::Id("access-groups"))
@@ -133,10 +145,16 @@ async fn access_not_granted_and_the_groups_tab_in_a_real_browser() {
     // The bootstrap admin: a fresh browser profile.
     c.delete_all_cookies().await.unwrap();
     post(op.port, "/test/login-as", json!({"sub": "root"}));
-    c.goto(&format!("{base}/auth/login?redirect_to=/dashboard%3Ftab%3Dgroups"))
-        .await
-        .unwrap();
-    until(&c, "document.documentElement.classList.contains('dash-ready')").await;
+    c.goto(&format!(
+        "{base}/auth/login?redirect_to=/dashboard%3Ftab%3Dgroups"
+    ))
+    .await
+    .unwrap();
+    until(
+        &c,
+        "document.documentElement.classList.contains('dash-ready')",
+    )
+    .await;
     until(&c, "!document.getElementById('pane-groups').hidden").await;
     c.find(Locator::Id("mapping-group"))
         .await
@@ -161,10 +179,18 @@ async fn access_not_granted_and_the_groups_tab_in_a_real_browser() {
         "document.querySelector('tr.dash-mapping[data-group=\"engineering\"][data-role=\"developer\"]')",
     )
     .await;
-    until(&c, "document.getElementById('dash-status').textContent.includes('Mapped engineering')").await;
+    until(
+        &c,
+        "document.getElementById('dash-status').textContent.includes('Mapped engineering')",
+    )
+    .await;
     // Reloaded from the server, it is still there.
     c.refresh().await.unwrap();
-    until(&c, "document.querySelector('tr.dash-mapping[data-group=\"engineering\"]')").await;
+    until(
+        &c,
+        "document.querySelector('tr.dash-mapping[data-group=\"engineering\"]')",
+    )
+    .await;
     // Removing asks first, then the row goes.
     c.find(Locator::Css("button[data-action=unmap]"))
         .await

@@ -142,7 +142,11 @@ fn exchange(
     let chunked = headers
         .iter()
         .any(|(k, v)| k == "transfer-encoding" && v.contains("chunked"));
-    let body = if chunked { dechunk(rest) } else { rest.to_owned() };
+    let body = if chunked {
+        dechunk(rest)
+    } else {
+        rest.to_owned()
+    };
     (status, headers, body)
 }
 
@@ -172,7 +176,13 @@ pub(crate) struct Answer {
 }
 
 impl Browser {
-    pub fn request(&mut self, url: &str, method: &str, extra: &[(&str, String)], body: &str) -> Answer {
+    pub fn request(
+        &mut self,
+        url: &str,
+        method: &str,
+        extra: &[(&str, String)],
+        body: &str,
+    ) -> Answer {
         let u = url::Url::parse(url).unwrap();
         let port = u.port().unwrap();
         let path = match u.query() {
@@ -224,7 +234,11 @@ impl Browser {
 
     /// A JSON API call with this browser's cookie (and the same-origin `Origin` a page sends).
     pub fn api(&mut self, base: &str, method: &str, path: &str, body: Value) -> (u16, Value) {
-        let text = if body.is_null() { String::new() } else { body.to_string() };
+        let text = if body.is_null() {
+            String::new()
+        } else {
+            body.to_string()
+        };
         let a = self.request(
             &format!("{base}{path}"),
             method,
@@ -234,7 +248,10 @@ impl Browser {
             ],
             &text,
         );
-        (a.status, serde_json::from_str(&a.body).unwrap_or(Value::Null))
+        (
+            a.status,
+            serde_json::from_str(&a.body).unwrap_or(Value::Null),
+        )
     }
 
     pub fn me(&mut self, base: &str) -> (u16, Value) {
@@ -260,18 +277,32 @@ fn op_log(op: &Op) -> Value {
 
 /// Starts a sign-in in `b` and walks the provider's side; returns the callback URL the provider
 /// sends the browser to (not yet visited).
-pub(crate) fn to_callback(b: &mut Browser, base: &str, op: &Op, sub: &str, redirect_to: &str) -> String {
+pub(crate) fn to_callback(
+    b: &mut Browser,
+    base: &str,
+    op: &Op,
+    sub: &str,
+    redirect_to: &str,
+) -> String {
     op_post(op, "/test/login-as", json!({"sub": sub}));
     let a = b.get(&format!("{base}/auth/login?redirect_to={redirect_to}"));
     assert_eq!(a.status, 302, "{}", a.body);
-    assert!(a.location.starts_with(&format!("{}/auth?", op.issuer)), "{}", a.location);
+    assert!(
+        a.location.starts_with(&format!("{}/auth?", op.issuer)),
+        "{}",
+        a.location
+    );
     let q: HashMap<String, String> = url::Url::parse(&a.location)
         .unwrap()
         .query_pairs()
         .into_owned()
         .collect();
     assert_eq!(q["code_challenge_method"], "S256");
-    assert!(q["scope"].split(' ').any(|s| s == "groups"), "{}", q["scope"]);
+    assert!(
+        q["scope"].split(' ').any(|s| s == "groups"),
+        "{}",
+        q["scope"]
+    );
     assert!(!q["nonce"].is_empty() && !q["state"].is_empty());
     let mut next = a.location;
     for _ in 0..10 {
@@ -425,7 +456,10 @@ fn okta_sign_in_end_to_end() {
     let a = sign_in(&mut nobody, &base, &op, "nobody");
     assert_eq!(a.status, 403);
     assert!(a.body.contains("Access not yet granted"), "{}", a.body);
-    assert!(a.body.contains("marketing"), "the page names the groups seen");
+    assert!(
+        a.body.contains("marketing"),
+        "the page names the groups seen"
+    );
     assert_eq!(nobody.me(&base).0, 401);
 
     // 3. An unverified e-mail listed in INITIAL_ADMIN_EMAILS makes nobody an admin.
@@ -443,7 +477,10 @@ fn okta_sign_in_end_to_end() {
             json!({"group": group, "role": role}),
         );
         assert_eq!(status, 201, "{m}");
-        assert_eq!((m["group"].as_str(), m["role"].as_str()), (Some(group), Some(role)));
+        assert_eq!(
+            (m["group"].as_str(), m["role"].as_str()),
+            (Some(group), Some(role))
+        );
     }
     let (status, list) = root.api(&base, "GET", "/api/admin/group-mappings", Value::Null);
     assert_eq!(status, 200);
@@ -460,7 +497,8 @@ fn okta_sign_in_end_to_end() {
     assert_eq!(grants(&me), [pair("developer", "sso")]);
     // The mapping API is for admins only.
     assert_eq!(
-        dev1.api(&base, "GET", "/api/admin/group-mappings", Value::Null).0,
+        dev1.api(&base, "GET", "/api/admin/group-mappings", Value::Null)
+            .0,
         403
     );
 
@@ -506,16 +544,29 @@ fn okta_sign_in_end_to_end() {
     assert_eq!(status, 201);
     assert_eq!(roles(&dev1.me(&base).1), ["developer"]);
     // Every change was audited.
-    let (_, audit) = root.api(&base, "GET", "/api/audit?action=mapping.removed", Value::Null);
+    let (_, audit) = root.api(
+        &base,
+        "GET",
+        "/api/audit?action=mapping.removed",
+        Value::Null,
+    );
     assert_eq!(audit["events"].as_array().map(Vec::len), Some(1), "{audit}");
-    let (_, audit) = root.api(&base, "GET", "/api/audit?action=user.grant_removed", Value::Null);
+    let (_, audit) = root.api(
+        &base,
+        "GET",
+        "/api/audit?action=user.grant_removed",
+        Value::Null,
+    );
     let sso_removals = audit["events"]
         .as_array()
         .unwrap()
         .iter()
         .filter(|e| e["details"]["origin"] == "sso")
         .count();
-    assert!(sso_removals >= 2, "mover's developer and dev1's developer: {audit}");
+    assert!(
+        sso_removals >= 2,
+        "mover's developer and dev1's developer: {audit}"
+    );
 
     // 8. Key rotation at the provider between two sign-ins signs nobody out.
     let before = op_log(&op)["jwks"].as_u64().unwrap();
@@ -563,9 +614,19 @@ fn okta_sign_in_end_to_end() {
 
     // 11. Single logout: the session ends here and the browser goes to the provider's
     // end-session endpoint, which accepts the hint (a bad one would answer 400).
-    let a = dev1.request(&format!("{base}/auth/logout"), "POST", &[("Origin", base.clone())], "");
+    let a = dev1.request(
+        &format!("{base}/auth/logout"),
+        "POST",
+        &[("Origin", base.clone())],
+        "",
+    );
     assert_eq!(a.status, 303);
-    assert!(a.location.starts_with(&format!("{}/session/end?", op.issuer)), "{}", a.location);
+    assert!(
+        a.location
+            .starts_with(&format!("{}/session/end?", op.issuer)),
+        "{}",
+        a.location
+    );
     let q: HashMap<String, String> = url::Url::parse(&a.location)
         .unwrap()
         .query_pairs()
@@ -577,13 +638,23 @@ fn okta_sign_in_end_to_end() {
     assert_eq!(q["id_token_hint"].split('.').count(), 3, "an ID token");
     assert_eq!(dev1.me(&base).0, 401, "the server-side session is gone");
     let at_op = dev1.get(&a.location);
-    assert_eq!(at_op.status, 200, "the provider accepted the logout request: {}", at_op.body);
+    assert_eq!(
+        at_op.status, 200,
+        "the provider accepted the logout request: {}",
+        at_op.body
+    );
     let log = op_log(&op);
     assert_eq!(log["end_session"][0]["client_id"], CLIENT_ID);
-    assert_eq!(log["end_session"][0]["id_token_hint"], q["id_token_hint"].as_str());
+    assert_eq!(
+        log["end_session"][0]["id_token_hint"],
+        q["id_token_hint"].as_str()
+    );
 
     // The session cookie never carries the ID token: only a session key.
-    let cookie = dev1b.jars[&port].get("planpush_session").cloned().unwrap_or_default();
+    let cookie = dev1b.jars[&port]
+        .get("planpush_session")
+        .cloned()
+        .unwrap_or_default();
     assert!(!cookie.contains(&q["id_token_hint"][..20]));
     let _ = Instant::now();
 }

@@ -499,7 +499,10 @@ async fn the_groups_tab_lists_mappings_for_admins_only() {
     let (mut admin, _) = app.user_with("alice", &[Role::Admin]).await;
     let (mut dev, _) = app.user_with("dana", &[Role::Developer]).await;
     let empty = app.get(&mut admin, "/dashboard?tab=groups").await.body;
-    assert!(empty.contains(r#"data-tab="groups""#), "the tab is opened first");
+    assert!(
+        empty.contains(r#"data-tab="groups""#),
+        "the tab is opened first"
+    );
     assert!(empty.contains(r#"id="mappings-empty""#));
     let res = app
         .send(
