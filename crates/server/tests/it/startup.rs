@@ -110,6 +110,67 @@ fn bad_configuration_stops_with_one_line_naming_the_variable() {
             ],
             "SLACK_WEBHOOK_URL",
         ),
+        // AUTH_PROVIDER=okta: each variable of the mode, one line each.
+        (
+            vec![
+                ("SECRET_KEY", &s),
+                ("BASE_URL", "https://pp.example.com"),
+                ("AUTH_PROVIDER", "okta"),
+            ],
+            "OKTA_ISSUER",
+        ),
+        (
+            vec![
+                ("SECRET_KEY", &s),
+                ("BASE_URL", "https://pp.example.com"),
+                ("AUTH_PROVIDER", "okta"),
+                ("OKTA_ISSUER", "http://acme.okta.com/oauth2/default"),
+            ],
+            "OKTA_ISSUER",
+        ),
+        (
+            vec![
+                ("SECRET_KEY", &s),
+                ("BASE_URL", "https://pp.example.com"),
+                ("AUTH_PROVIDER", "okta"),
+                ("OKTA_ISSUER", "https://acme.okta.com/oauth2/default"),
+            ],
+            "OKTA_CLIENT_ID",
+        ),
+        (
+            vec![
+                ("SECRET_KEY", &s),
+                ("BASE_URL", "https://pp.example.com"),
+                ("AUTH_PROVIDER", "okta"),
+                ("OKTA_ISSUER", "https://acme.okta.com/oauth2/default"),
+                ("OKTA_CLIENT_ID", "0oa123"),
+            ],
+            "OKTA_CLIENT_SECRET",
+        ),
+        (
+            vec![
+                ("SECRET_KEY", &s),
+                ("BASE_URL", "https://pp.example.com"),
+                ("AUTH_PROVIDER", "okta"),
+                ("OKTA_ISSUER", "https://acme.okta.com/oauth2/default"),
+                ("OKTA_CLIENT_ID", "0oa123"),
+                ("OKTA_CLIENT_SECRET", "s3cret"),
+                ("INITIAL_ADMIN_EMAILS", "alice@example.com, bob"),
+            ],
+            "INITIAL_ADMIN_EMAILS",
+        ),
+        (
+            vec![
+                ("SECRET_KEY", &s),
+                ("BASE_URL", "https://pp.example.com"),
+                ("AUTH_PROVIDER", "okta"),
+                ("OKTA_ISSUER", "https://acme.okta.com/oauth2/default"),
+                ("OKTA_CLIENT_ID", "0oa123"),
+                ("OKTA_CLIENT_SECRET", "s3cret"),
+                ("POST_LOGOUT_REDIRECT_URI", "/signed-out"),
+            ],
+            "POST_LOGOUT_REDIRECT_URI",
+        ),
     ];
     let dir = tempfile::tempdir().unwrap();
     for (vars, var) in cases {
@@ -130,6 +191,39 @@ fn bad_configuration_stops_with_one_line_naming_the_variable() {
         !dir.path().join("data").exists(),
         "nothing is written before the configuration is valid"
     );
+}
+
+#[test]
+fn an_unreachable_oidc_issuer_stops_start_up_naming_okta_issuer() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let dead = free_port();
+    let issuer = format!("http://127.0.0.1:{dead}/oauth2/default");
+    let out = run(
+        dir.path(),
+        &["serve"],
+        &[
+            ("SECRET_KEY", &secret()),
+            ("BASE_URL", &format!("http://127.0.0.1:{port}")),
+            ("BIND_ADDR", "127.0.0.1"),
+            ("PORT", &port.to_string()),
+            ("AUTH_PROVIDER", "okta"),
+            ("OKTA_ISSUER", &issuer),
+            ("OKTA_CLIENT_ID", "0oa123"),
+            ("OKTA_CLIENT_SECRET", "s3cret"),
+            ("RUST_LOG", "off"),
+        ],
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(
+        stderr.starts_with(&format!(
+            "planpush-server: OKTA_ISSUER: discovery at {issuer}/.well-known/openid-configuration failed"
+        )),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("s3cret"));
 }
 
 #[test]
