@@ -72,7 +72,7 @@ pub use provider::{
 };
 pub use push::{MAX_DOCUMENT_BYTES, PUSH_ATTEMPTS, Push, PushError, PushOutcome, PushRequest};
 pub use sessions::{SESSION_USER_KEY, SessionState, WebSessions, session_user};
-pub use signin::{Admission, SignIn, SignInError};
+pub use signin::{Admission, LinkError, SignIn, SignInError};
 pub use tokens::{
     ActivateError, BearerError, DeviceStart, GrantError, TokenError, TokenPair, Tokens,
 };

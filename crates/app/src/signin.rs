@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use planpush_audit::{AuditAction, AuditEvent};
-use planpush_identity::{User, UserId};
+use planpush_identity::{ExternalIdentity, User, UserId, UserRepoError};
 use planpush_roles::{GrantOrigin, GroupName, Role};
 
 use crate::{AccessCache, Auditor, GroupAccess, Ports, VerifiedProfile};
@@ -23,6 +23,19 @@ pub enum SignInError {
         login: String,
         groups: Vec<GroupName>,
     },
+    #[error(transparent)]
+    Unknown(#[from] anyhow::Error),
+}
+
+/// Why an operator could not link an identity to a user.
+#[derive(Debug, thiserror::Error)]
+pub enum LinkError {
+    #[error("no user has the login {0:?}")]
+    NoSuchUser(String),
+    #[error("{0} users have the login {1:?}; link by hand in the database")]
+    Ambiguous(usize, String),
+    #[error("this identity already signs in as a user")]
+    Taken,
     #[error(transparent)]
     Unknown(#[from] anyhow::Error),
 }
@@ -260,6 +273,45 @@ impl SignIn {
         }
         self.signed_in(user.id, profile, ip, now).await;
         Ok(user.id)
+    }
+
+    /// Operator command (moving an instance between providers): makes `identity` sign in as the
+    /// existing user with this login, keeping their history and manual grants. Audited.
+    pub async fn link_identity(
+        &self,
+        login: &str,
+        identity: &ExternalIdentity,
+        now: DateTime<Utc>,
+    ) -> Result<UserId, LinkError> {
+        let users: Vec<User> = self
+            .ports
+            .users
+            .list()
+            .await
+            .map_err(anyhow::Error::from)?
+            .into_iter()
+            .filter(|u| u.login == login)
+            .collect();
+        let user = match users.as_slice() {
+            [] => return Err(LinkError::NoSuchUser(login.to_owned())),
+            [u] => u.id,
+            many => return Err(LinkError::Ambiguous(many.len(), login.to_owned())),
+        };
+        match self.ports.users.link_identity(user, identity).await {
+            Ok(()) => {}
+            Err(UserRepoError::IdentityTaken) => return Err(LinkError::Taken),
+            Err(e) => return Err(anyhow::Error::from(e).into()),
+        }
+        self.access.invalidate(user);
+        self.audit
+            .record(
+                AuditEvent::new(AuditAction::IdentityLinked, None, now)
+                    .target("user", user)
+                    .detail("provider", identity.provider().key())
+                    .detail("subject", identity.subject()),
+            )
+            .await;
+        Ok(user)
     }
 
     /// Records a browser sign-out.

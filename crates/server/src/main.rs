@@ -34,6 +34,19 @@ enum Command {
     Serve,
     /// Apply pending database migrations and exit.
     Migrate,
+    /// Link an identity-provider account to an existing user, so it signs in as that user (moving
+    /// an instance between providers; see docs/sso.md).
+    LinkIdentity {
+        /// The existing user's login (Dashboard → Members).
+        #[arg(long)]
+        login: String,
+        /// `github`, or `oidc:` followed by OKTA_ISSUER exactly.
+        #[arg(long)]
+        provider: String,
+        /// The account's id at the provider: the OIDC `sub`, or GitHub's numeric user id.
+        #[arg(long)]
+        subject: String,
+    },
     /// Run a demo on this machine: SQLite in a data directory, development sign-in on loopback,
     /// a sample plan with versions and comments. Running it again reuses the data.
     Demo {
@@ -83,6 +96,11 @@ fn run(cli: Cli) -> Result<(), Fatal> {
     let store = open_store(&config)?;
     match cli.command {
         Command::Migrate => Ok(()),
+        Command::LinkIdentity {
+            login,
+            provider,
+            subject,
+        } => link_identity(store, &login, &provider, &subject),
         Command::Serve | Command::Demo { .. } => serve(config, store),
     }
 }
@@ -156,6 +174,39 @@ fn open_store(config: &Config) -> Result<Arc<Store>, Fatal> {
         .map_err(|e| Fatal(format!("DATABASE_URL: {}", one_line(&e.to_string())), 1))?;
     tracing::info!(database = %store.target().redacted(), applied = applied.len(), "database ready");
     Ok(store)
+}
+
+fn link_identity(
+    store: Arc<Store>,
+    login: &str,
+    provider: &str,
+    subject: &str,
+) -> Result<(), Fatal> {
+    let provider = planpush_identity::Provider::from_key(provider)
+        .map_err(|e| Fatal(format!("--provider: {e}"), 2))?;
+    let identity = planpush_identity::ExternalIdentity::new(provider, subject)
+        .map_err(|e| Fatal(format!("--subject: {e}"), 2))?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Fatal(format!("cannot start the runtime: {e}"), 1))?;
+    let ports = store.ports();
+    let sign_in = planpush_app::SignIn::new(
+        ports.clone(),
+        Arc::new(planpush_app::AccessCache::new(ports)),
+    );
+    let user = runtime
+        .block_on(sign_in.link_identity(login, &identity, chrono::Utc::now()))
+        .map_err(|e| Fatal(format!("link-identity: {}", one_line(&e.to_string())), 1))?;
+    #[allow(clippy::print_stdout)]
+    {
+        println!(
+            "linked {} {} to {login} ({user})",
+            identity.provider().key(),
+            identity.subject()
+        );
+    }
+    Ok(())
 }
 
 /// The sign-in mode the configuration asks for. In OIDC mode this discovers the issuer (and

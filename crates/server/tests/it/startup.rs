@@ -446,3 +446,78 @@ fn the_demo_seeds_once_and_prints_where_to_go() {
     assert_eq!(list["sessions"].as_array().unwrap().len(), 1, "{list}");
     assert_eq!(list["sessions"][0]["version"], 3, "nothing seeded twice");
 }
+
+#[test]
+fn link_identity_attaches_a_provider_account_to_an_existing_user() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let p = port.to_string();
+    let vars = good_vars(&p);
+    let vars: Vec<(&str, &str)> = vars.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    {
+        let mut cmd = Command::new(BIN);
+        cmd.arg("serve")
+            .current_dir(dir.path())
+            .env_clear()
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        for (k, v) in &vars {
+            cmd.env(k, v);
+        }
+        let _server = Running(cmd.spawn().unwrap());
+        wait_for(port);
+        dev_login(port, "octocat");
+    }
+    let mut quiet = vars.clone();
+    quiet.push(("RUST_LOG", "warn"));
+    let link = |login: &str, provider: &str, subject: &str| {
+        run(
+            dir.path(),
+            &[
+                "link-identity",
+                "--login",
+                login,
+                "--provider",
+                provider,
+                "--subject",
+                subject,
+            ],
+            &quiet,
+        )
+    };
+    let issuer = "oidc:https://acme.okta.com/oauth2/default";
+    let out = link("octocat", issuer, "00u1a2b3c4");
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        String::from_utf8_lossy(&out.stdout)
+            .starts_with(&format!("linked {issuer} 00u1a2b3c4 to octocat"))
+    );
+    // Once only; unknown people and providers are named in one line.
+    for (login, provider, want) in [
+        (
+            "octocat",
+            issuer,
+            "link-identity: this identity already signs in as a user",
+        ),
+        (
+            "nobody",
+            issuer,
+            "link-identity: no user has the login \"nobody\"",
+        ),
+        ("octocat", "gitlab", "--provider: "),
+    ] {
+        let out = link(login, provider, "00u1a2b3c4");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_ne!(out.status.code(), Some(0));
+        assert_eq!(stderr.lines().count(), 1, "{stderr}");
+        assert!(
+            stderr.starts_with(&format!("planpush-server: {want}")),
+            "{stderr}"
+        );
+    }
+}
