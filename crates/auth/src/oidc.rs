@@ -552,11 +552,7 @@ impl IdentityProvider for OidcProvider {
         })
     }
 
-    #[allow(
-        clippy::needless_lifetimes,
-        reason = "the signature mirrors the mockable trait's"
-    )]
-    fn single_logout<'a>(&self, hint: Option<&'a str>, state: &str) -> SingleLogout {
+    fn single_logout(&self, hint: Option<&str>, state: &str) -> SingleLogout {
         let Some(end) = &self.end_session else {
             return SingleLogout::Unsupported;
         };
