@@ -24,11 +24,11 @@ use anyhow::{Context, anyhow};
 use async_trait::async_trait;
 use base64::Engine;
 use openidconnect::core::{
-    CoreAuthenticationFlow, CoreClient, CoreGenderClaim, CoreIdToken, CoreIdTokenVerifier,
-    CoreJsonWebKeySet, CoreJwsSigningAlgorithm,
+    CoreAuthenticationFlow, CoreClient, CoreClientAuthMethod, CoreGenderClaim, CoreIdToken,
+    CoreIdTokenVerifier, CoreJsonWebKeySet, CoreJwsSigningAlgorithm,
 };
 use openidconnect::{
-    AdditionalClaims, AuthorizationCode, ClaimsVerificationError, ClientId, ClientSecret,
+    AdditionalClaims, AuthType, AuthorizationCode, ClaimsVerificationError, ClientId, ClientSecret,
     CsrfToken, EndSessionUrl, EndpointMaybeSet, EndpointNotSet, EndpointSet, IssuerUrl,
     LogoutRequest, Nonce, OAuth2TokenResponse, PkceCodeChallenge, PkceCodeVerifier,
     PostLogoutRedirectUrl, ProviderMetadataWithLogout, RedirectUrl, RequestTokenError, Scope,
@@ -195,6 +195,14 @@ impl OidcProvider {
                 "the issuer's discovery document has no token_endpoint"
             ));
         }
+        // RFC 8414: no list means `client_secret_basic`. Issuers that only take the secret in the
+        // form body get it there.
+        let post_only = metadata
+            .token_endpoint_auth_methods_supported()
+            .is_some_and(|m| {
+                !m.contains(&CoreClientAuthMethod::ClientSecretBasic)
+                    && m.contains(&CoreClientAuthMethod::ClientSecretPost)
+            });
         let redirect =
             RedirectUrl::new(settings.redirect_uri.clone()).context("invalid redirect URI")?;
         PostLogoutRedirectUrl::new(settings.post_logout_redirect_uri.clone())
@@ -204,7 +212,12 @@ impl OidcProvider {
             ClientId::new(settings.client_id.clone()),
             Some(ClientSecret::new(settings.client_secret.clone())),
         )
-        .set_redirect_uri(redirect);
+        .set_redirect_uri(redirect)
+        .set_auth_type(if post_only {
+            AuthType::RequestBody
+        } else {
+            AuthType::BasicAuth
+        });
         tracing::info!(issuer = %issuer.as_str(), keys = set.keys().len(), single_logout = end_session.is_some(), "OpenID Connect issuer discovered");
         Ok(Arc::new(Self {
             settings,

@@ -46,6 +46,10 @@ struct Op {
     /// code → (ID token, PKCE challenge the authorization request carried)
     codes: HashMap<String, (String, String)>,
     userinfo: Value,
+    /// `token_endpoint_auth_methods_supported`, when advertised.
+    auth_methods: Option<Vec<&'static str>>,
+    /// How the client authenticated at the token endpoint last time (`basic` or `post`).
+    last_auth: String,
 }
 
 type Shared = Arc<Mutex<Op>>;
@@ -66,6 +70,9 @@ async fn discovery(op: web::Data<Shared>) -> HttpResponse {
     if op.end_session {
         doc["end_session_endpoint"] = format!("{i}/logout").into();
     }
+    if let Some(m) = &op.auth_methods {
+        doc["token_endpoint_auth_methods_supported"] = json!(m);
+    }
     HttpResponse::Ok().json(doc)
 }
 
@@ -75,8 +82,31 @@ async fn jwks(op: web::Data<Shared>) -> HttpResponse {
     HttpResponse::Ok().json(json!({"keys": op.keys}))
 }
 
-async fn token(op: web::Data<Shared>, form: web::Form<HashMap<String, String>>) -> HttpResponse {
+async fn token(
+    req: HttpRequest,
+    op: web::Data<Shared>,
+    form: web::Form<HashMap<String, String>>,
+) -> HttpResponse {
     let mut op = op.lock().unwrap();
+    // A confidential client: the secret in an HTTP Basic header, or in the form body.
+    let basic = format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode(format!("{CLIENT}:{SECRET}"))
+    );
+    let header = req
+        .headers()
+        .get("authorization")
+        .and_then(|v| v.to_str().ok());
+    op.last_auth = if header == Some(basic.as_str()) {
+        "basic".into()
+    } else if header.is_none()
+        && form.get("client_id").map(String::as_str) == Some(CLIENT)
+        && form.get("client_secret").map(String::as_str) == Some(SECRET)
+    {
+        "post".into()
+    } else {
+        return HttpResponse::Unauthorized().json(json!({"error": "invalid_client"}));
+    };
     let code = form.get("code").cloned().unwrap_or_default();
     let Some((id_token, challenge)) = op.codes.remove(&code) else {
         return HttpResponse::BadRequest().json(json!({"error": "invalid_grant"}));
@@ -112,9 +142,14 @@ struct Fixture {
 }
 
 async fn fixture(end_session: bool) -> Fixture {
+    fixture_with(end_session, None).await
+}
+
+async fn fixture_with(end_session: bool, auth_methods: Option<Vec<&'static str>>) -> Fixture {
     let op: Shared = Arc::new(Mutex::new(Op {
         keys: vec![jwk(KEY_A, "a")],
         end_session,
+        auth_methods,
         userinfo: json!({"sub": "sub-1"}),
         ..Op::default()
     }));
@@ -504,4 +539,20 @@ async fn single_logout_names_the_hint_client_return_and_state() {
         without.provider.single_logout(Some("t"), "s"),
         SingleLogout::Unsupported
     );
+}
+
+#[actix_web::test]
+async fn the_client_secret_goes_where_the_issuer_takes_it() {
+    let f = fixture(true).await;
+    let s = start(&f);
+    complete(&f, &s, sign(claims(&f, &s.nonce), KEY_A, "a"))
+        .await
+        .unwrap();
+    assert_eq!(f.op.lock().unwrap().last_auth, "basic", "the default");
+    let f = fixture_with(true, Some(vec!["client_secret_post"])).await;
+    let s = start(&f);
+    complete(&f, &s, sign(claims(&f, &s.nonce), KEY_A, "a"))
+        .await
+        .unwrap();
+    assert_eq!(f.op.lock().unwrap().last_auth, "post");
 }
