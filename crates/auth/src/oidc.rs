@@ -565,6 +565,10 @@ impl IdentityProvider for OidcProvider {
         })
     }
 
+    fn accepts_callback_issuer(&self, iss: Option<&str>) -> bool {
+        iss.is_none_or(|i| i == self.settings.issuer)
+    }
+
     fn single_logout(&self, hint: Option<&str>, state: &str) -> SingleLogout {
         let Some(end) = &self.end_session else {
             return SingleLogout::Unsupported;

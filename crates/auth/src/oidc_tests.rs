@@ -556,3 +556,54 @@ async fn the_client_secret_goes_where_the_issuer_takes_it() {
         .unwrap();
     assert_eq!(f.op.lock().unwrap().last_auth, "post");
 }
+
+/// Signs an arbitrary payload (RS256, kid `a`): for claims `openidconnect` has no setter for.
+fn sign_raw(payload: &Value) -> String {
+    let b64 = |b: &[u8]| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(b);
+    let header = json!({"alg": "RS256", "kid": "a", "typ": "JWT"});
+    let input = format!(
+        "{}.{}",
+        b64(header.to_string().as_bytes()),
+        b64(payload.to_string().as_bytes())
+    );
+    let sig = key(KEY_A, "a")
+        .sign(
+            &CoreJwsSigningAlgorithm::RsaSsaPkcs1V15Sha256,
+            input.as_bytes(),
+        )
+        .unwrap();
+    format!("{input}.{}", b64(&sig))
+}
+
+#[actix_web::test]
+async fn a_token_not_yet_valid_is_refused() {
+    let f = fixture(true).await;
+    let s = start(&f);
+    let mut payload = serde_json::to_value(claims(&f, &s.nonce)).unwrap();
+    // The hand-signed form of a valid token is accepted…
+    let p = complete(&f, &s, sign_raw(&payload)).await.unwrap();
+    assert_eq!(p.identity.subject(), "sub-1");
+    // …and with `nbf` ten minutes ahead it is not.
+    let s = start(&f);
+    payload["nonce"] = s.nonce.clone().into();
+    payload["nbf"] = (Utc::now().timestamp() + 600).into();
+    assert_rejected(
+        complete(&f, &s, sign_raw(&payload)).await,
+        "not valid before",
+    );
+}
+
+#[actix_web::test]
+async fn a_callback_from_another_issuer_is_refused() {
+    let f = fixture(true).await;
+    let issuer = f.op.lock().unwrap().issuer.clone();
+    assert!(f.provider.accepts_callback_issuer(Some(&issuer)));
+    assert!(
+        f.provider.accepts_callback_issuer(None),
+        "RFC 9207 is optional"
+    );
+    assert!(
+        !f.provider
+            .accepts_callback_issuer(Some("https://evil.example.com"))
+    );
+}

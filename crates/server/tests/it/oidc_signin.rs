@@ -588,6 +588,22 @@ fn okta_sign_in_end_to_end() {
     let a = again.get(&callback);
     assert_eq!(a.status, 400, "{}", a.body);
 
+    // A callback claiming another issuer (RFC 9207 mix-up) is refused before any exchange.
+    let mut mixup = Browser::default();
+    let cb = url::Url::parse(&to_callback(&mut mixup, &base, &op, "dev1", "/")).unwrap();
+    assert!(
+        cb.query_pairs()
+            .any(|(k, v)| k == "iss" && v == op.issuer.as_str())
+    );
+    let mut forged = cb.clone();
+    forged
+        .query_pairs_mut()
+        .clear()
+        .extend_pairs(cb.query_pairs().filter(|(k, _)| k != "iss"))
+        .append_pair("iss", "https://evil.example.com");
+    assert_eq!(mixup.get(forged.as_str()).status, 400);
+    assert_eq!(mixup.me(&base).0, 401);
+
     // 10. A code from one browser's sign-in, injected into another browser's sign-in with that
     // browser's own state, is refused: the PKCE verifier (and nonce) do not match.
     let mut victim = Browser::default();

@@ -122,6 +122,8 @@ struct CallbackQuery {
     code: Option<String>,
     state: Option<String>,
     error: Option<String>,
+    /// RFC 9207: the issuer that sent the browser back.
+    iss: Option<String>,
 }
 
 async fn callback(
@@ -187,6 +189,20 @@ async fn callback(
             ),
         );
     };
+    if !provider.accepts_callback_issuer(q.iss.as_deref()) {
+        state
+            .sign_in
+            .record_denied("callback from another issuer (iss)", ip, now)
+            .await;
+        return page(
+            StatusCode::BAD_REQUEST,
+            views::message(
+                "Sign-in failed",
+                "The sign-in came back from another identity provider. Start again.",
+                retry,
+            ),
+        );
+    }
     let profile = match provider.complete(code, &verifier).await {
         Ok(p) => p,
         Err(ProviderError::NotAllowed(msg)) => {
