@@ -69,20 +69,12 @@ pub trait IdentityProvider: Send + Sync {
     async fn complete(&self, code: &str, verifier: &str) -> Result<VerifiedProfile, ProviderError>;
     /// Whether the callback's `iss` parameter (RFC 9207, `None` when absent) names this provider:
     /// a different one means the browser was sent back from another issuer (mix-up attack).
-    #[allow(
-        clippy::needless_lifetimes,
-        reason = "mockall cannot mock an elided lifetime inside Option"
-    )]
-    fn accepts_callback_issuer<'a>(&self, _iss: Option<&'a str>) -> bool {
+    fn accepts_callback_issuer(&self, _iss: Option<&str>) -> bool {
         true
     }
     /// How to end the person's session at the provider after the local sign-out. `hint` is the
     /// profile's `logout_hint` kept since sign-in, `state` a fresh random value.
-    #[allow(
-        clippy::needless_lifetimes,
-        reason = "mockall cannot mock an elided lifetime inside Option"
-    )]
-    fn single_logout<'a>(&self, _hint: Option<&'a str>, _state: &str) -> SingleLogout {
+    fn single_logout(&self, _hint: Option<&str>, _state: &str) -> SingleLogout {
         SingleLogout::NotApplicable
     }
 }
