@@ -521,16 +521,24 @@ impl IdentityProvider for OidcProvider {
                     .map(|n| n.as_str().to_owned())
             })
             .filter(|n| !n.trim().is_empty());
-        let login = claims
-            .preferred_username()
-            .map(|u| u.as_str().to_owned())
-            .or_else(|| {
-                info.as_ref()
-                    .and_then(|i| i.preferred_username())
-                    .map(|u| u.as_str().to_owned())
-            })
-            .or_else(|| email.as_ref().map(|e| e.as_str().to_owned()))
-            .unwrap_or_else(|| subject.as_str().to_owned());
+        // The display handle: the first usable of preferred_username (ID token, then userinfo),
+        // the verified e-mail, the subject. A login is 1–100 printable characters.
+        let usable = |s: &str| {
+            let s = s.trim();
+            (!s.is_empty() && s.chars().count() <= 100 && !s.chars().any(char::is_control))
+                .then(|| s.to_owned())
+        };
+        let login = [
+            claims.preferred_username().map(|u| u.as_str().to_owned()),
+            info.as_ref()
+                .and_then(|i| i.preferred_username())
+                .map(|u| u.as_str().to_owned()),
+            email.as_ref().map(|e| e.as_str().to_owned()),
+        ]
+        .into_iter()
+        .flatten()
+        .find_map(|c| usable(&c))
+        .unwrap_or_else(|| subject.as_str().chars().take(100).collect());
         let avatar_url = claims
             .picture()
             .and_then(|p| p.get(None))

@@ -607,3 +607,13 @@ async fn a_callback_from_another_issuer_is_refused() {
             .accepts_callback_issuer(Some("https://evil.example.com"))
     );
 }
+
+#[actix_web::test]
+async fn an_unusable_preferred_username_falls_back_to_the_verified_email() {
+    let f = fixture(true).await;
+    let s = start(&f);
+    let c = claims(&f, &s.nonce)
+        .set_preferred_username(Some(openidconnect::EndUserUsername::new("x".repeat(300))));
+    let p = complete(&f, &s, sign(c, KEY_A, "a")).await.unwrap();
+    assert_eq!(p.login, "ada@example.com");
+}
