@@ -283,20 +283,7 @@ impl SignIn {
         identity: &ExternalIdentity,
         now: DateTime<Utc>,
     ) -> Result<UserId, LinkError> {
-        let users: Vec<User> = self
-            .ports
-            .users
-            .list()
-            .await
-            .map_err(anyhow::Error::from)?
-            .into_iter()
-            .filter(|u| u.login == login)
-            .collect();
-        let user = match users.as_slice() {
-            [] => return Err(LinkError::NoSuchUser(login.to_owned())),
-            [u] => u.id,
-            many => return Err(LinkError::Ambiguous(many.len(), login.to_owned())),
-        };
+        let user = self.by_login(login).await?;
         match self.ports.users.link_identity(user, identity).await {
             Ok(()) => {}
             Err(UserRepoError::IdentityTaken) => return Err(LinkError::Taken),
@@ -312,6 +299,59 @@ impl SignIn {
             )
             .await;
         Ok(user)
+    }
+
+    /// Operator command (break-glass, or a first admin where the provider never marks e-mails
+    /// verified): gives the existing user with this login a manual admin grant. Audited.
+    pub async fn grant_admin(&self, login: &str, now: DateTime<Utc>) -> Result<UserId, LinkError> {
+        let user = self.by_login(login).await?;
+        let manual: Vec<Role> = self
+            .ports
+            .roles
+            .grants_for(user)
+            .await
+            .map_err(anyhow::Error::from)?
+            .into_iter()
+            .filter(|g| g.origin == GrantOrigin::Manual)
+            .map(|g| g.role)
+            .chain([Role::Admin])
+            .collect();
+        let changes = self
+            .ports
+            .roles
+            .replace_grants(user, GrantOrigin::Manual, &manual, None, now)
+            .await
+            .map_err(anyhow::Error::from)?;
+        self.access.invalidate(user);
+        if !changes.add.is_empty() {
+            self.audit
+                .record(
+                    AuditEvent::new(AuditAction::GrantAdded, None, now)
+                        .target("user", user)
+                        .detail("role", Role::Admin.as_str())
+                        .detail("origin", "manual")
+                        .detail("reason", "operator command"),
+                )
+                .await;
+        }
+        Ok(user)
+    }
+
+    async fn by_login(&self, login: &str) -> Result<UserId, LinkError> {
+        let users: Vec<User> = self
+            .ports
+            .users
+            .list()
+            .await
+            .map_err(anyhow::Error::from)?
+            .into_iter()
+            .filter(|u| u.login == login)
+            .collect();
+        match users.as_slice() {
+            [] => Err(LinkError::NoSuchUser(login.to_owned())),
+            [u] => Ok(u.id),
+            many => Err(LinkError::Ambiguous(many.len(), login.to_owned())),
+        }
     }
 
     /// Records a browser sign-out.

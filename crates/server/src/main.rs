@@ -47,6 +47,13 @@ enum Command {
         #[arg(long)]
         subject: String,
     },
+    /// Give an existing user a manual admin grant (break-glass; a first admin when the identity
+    /// provider never marks e-mails verified, so INITIAL_ADMIN_EMAILS cannot match).
+    GrantAdmin {
+        /// The user's login (they appear after their first sign-in attempt, even a refused one).
+        #[arg(long)]
+        login: String,
+    },
     /// Run a demo on this machine: SQLite in a data directory, development sign-in on loopback,
     /// a sample plan with versions and comments. Running it again reuses the data.
     Demo {
@@ -101,6 +108,7 @@ fn run(cli: Cli) -> Result<(), Fatal> {
             provider,
             subject,
         } => link_identity(store, &login, &provider, &subject),
+        Command::GrantAdmin { login } => grant_admin(store, &login),
         Command::Serve | Command::Demo { .. } => serve(config, store),
     }
 }
@@ -205,6 +213,26 @@ fn link_identity(
             identity.provider().key(),
             identity.subject()
         );
+    }
+    Ok(())
+}
+
+fn grant_admin(store: Arc<Store>, login: &str) -> Result<(), Fatal> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Fatal(format!("cannot start the runtime: {e}"), 1))?;
+    let ports = store.ports();
+    let sign_in = planpush_app::SignIn::new(
+        ports.clone(),
+        Arc::new(planpush_app::AccessCache::new(ports)),
+    );
+    let user = runtime
+        .block_on(sign_in.grant_admin(login, chrono::Utc::now()))
+        .map_err(|e| Fatal(format!("grant-admin: {}", one_line(&e.to_string())), 1))?;
+    #[allow(clippy::print_stdout)]
+    {
+        println!("{login} ({user}) is an admin (manual grant)");
     }
     Ok(())
 }

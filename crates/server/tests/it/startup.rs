@@ -521,3 +521,48 @@ fn link_identity_attaches_a_provider_account_to_an_existing_user() {
         );
     }
 }
+
+#[test]
+fn grant_admin_gives_an_existing_user_a_manual_admin_grant() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let p = port.to_string();
+    let vars = good_vars(&p);
+    let mut vars: Vec<(&str, &str)> = vars.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let mut cmd = Command::new(BIN);
+    cmd.arg("serve")
+        .current_dir(dir.path())
+        .env_clear()
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    for (k, v) in &vars {
+        cmd.env(k, v);
+    }
+    let _server = Running(cmd.spawn().unwrap());
+    wait_for(port);
+    dev_login(port, "first");
+    let (cookie, _) = dev_login(port, "second");
+    let me = |cookie: &str| {
+        let (_, _, _, body) = raw(port, "GET", "/api/auth/me", &[("Cookie", cookie)], "");
+        serde_json::from_str::<serde_json::Value>(&body).unwrap()["roles"].clone()
+    };
+    assert_eq!(me(&cookie), serde_json::json!(["developer"]));
+    vars.push(("RUST_LOG", "warn"));
+    let out = run(dir.path(), &["grant-admin", "--login", "second"], &vars);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // The running server sees it within its cache lifetime; a fresh read shows it at once.
+    let out = run(dir.path(), &["grant-admin", "--login", "nobody"], &vars);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        stderr.trim(),
+        "planpush-server: grant-admin: no user has the login \"nobody\""
+    );
+    let (cookie2, _) = dev_login(port, "second");
+    assert_eq!(me(&cookie2), serde_json::json!(["admin", "developer"]));
+}
