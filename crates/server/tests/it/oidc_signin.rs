@@ -659,6 +659,36 @@ fn okta_sign_in_end_to_end() {
         "the provider accepted the logout request: {}",
         at_op.body
     );
+    // The person confirms at the provider and comes back to POST_LOGOUT_REDIRECT_URI with the state.
+    let xsrf = at_op
+        .body
+        .split("name=\"xsrf\" value=\"")
+        .nth(1)
+        .and_then(|r| r.split('"').next())
+        .expect("the provider's logout form")
+        .to_owned();
+    let done = dev1.request(
+        &format!("{}/session/end/confirm", op.issuer),
+        "POST",
+        &[(
+            "Content-Type",
+            "application/x-www-form-urlencoded".to_owned(),
+        )],
+        &format!("xsrf={xsrf}&logout=yes"),
+    );
+    assert_eq!(done.status, 303, "{}", done.body);
+    let back = url::Url::parse(&done.location).unwrap();
+    assert_eq!(
+        done.location
+            .split('?')
+            .next()
+            .map(|u| u.trim_end_matches('/')),
+        Some(base.as_str())
+    );
+    assert!(
+        back.query_pairs()
+            .any(|(k, v)| k == "state" && v == q["state"].as_str())
+    );
     let log = op_log(&op);
     assert_eq!(log["end_session"][0]["client_id"], CLIENT_ID);
     assert_eq!(

@@ -106,7 +106,6 @@ function makeProvider(issuer, keys) {
       return grant;
     },
   });
-  provider.on('end_session.success', () => {});
   return provider;
 }
 
