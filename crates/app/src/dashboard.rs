@@ -9,7 +9,7 @@ use std::collections::{HashMap, HashSet};
 use planpush_comments::Comment;
 use planpush_identity::{ApiToken, UserId};
 use planpush_plans::{Plan, PlanId};
-use planpush_roles::{Capability, GroupMapping, Ownership};
+use planpush_roles::{Capability, GroupMapping, GroupName, Ownership};
 
 use crate::audit_log::{AuditLog, AuditLogError, AuditLogPage, AuditQueryInput};
 use crate::{Admin, Member, Plans, Ports, Principal, Tokens};
@@ -73,6 +73,8 @@ pub struct DashboardView {
     pub members: Vec<Member>,
     /// Admins only: the group → role mappings.
     pub group_mappings: Vec<GroupMapping>,
+    /// Admins only: every group people were seen in at sign-in, with how many people.
+    pub known_groups: Vec<(GroupName, u64)>,
     /// Admins and project managers only.
     pub audit: Option<AuditTab>,
 }
@@ -210,10 +212,13 @@ impl Dashboard {
         } else {
             vec![]
         };
-        let group_mappings = if tabs.groups {
-            self.ports.roles.mappings().await.map_err(unknown)?
+        let (group_mappings, known_groups) = if tabs.groups {
+            (
+                self.ports.roles.mappings().await.map_err(unknown)?,
+                self.ports.roles.known_groups().await.map_err(unknown)?,
+            )
         } else {
-            vec![]
+            (vec![], vec![])
         };
         let audit = if tabs.audit {
             let result = match self.audit.page(p, audit).await {
@@ -237,6 +242,7 @@ impl Dashboard {
             tokens,
             members,
             group_mappings,
+            known_groups,
             audit,
         })
     }

@@ -155,4 +155,11 @@ impl RoleRepository for FakeRoles {
             .into_iter()
             .collect())
     }
+    async fn known_groups(&self) -> Result<Vec<(GroupName, u64)>, RoleRepoError> {
+        let mut counts: std::collections::BTreeMap<GroupName, u64> = Default::default();
+        for (_, g) in &self.lock().2 {
+            *counts.entry(g.clone()).or_default() += 1;
+        }
+        Ok(counts.into_iter().collect())
+    }
 }

@@ -52,4 +52,6 @@ pub trait RoleRepository: Send + Sync {
     async fn user_groups(&self, user_id: UserId) -> Result<Vec<GroupName>, RoleRepoError>;
     /// Users remembered as members of `group`, ordered by id.
     async fn users_in_group(&self, group: &GroupName) -> Result<Vec<UserId>, RoleRepoError>;
+    /// Every group some user is remembered in, with how many users, ordered by name.
+    async fn known_groups(&self) -> Result<Vec<(GroupName, u64)>, RoleRepoError>;
 }

@@ -449,7 +449,8 @@ fn groups_pane(view: &DashboardView) -> Markup {
             p class="pp-meta" { "Members of an identity-provider group get the roles it is mapped to (" em { "sso" } " grants). A change applies to signed-in members at their next request; sign-ins re-read everyone's groups. Someone whose groups map to no role sees \"access not yet granted\"." }
             form id="mapping-form" class="dash-controls dash-js" {
                 label for="mapping-group" { "Group" }
-                input id="mapping-group" name="group" required maxlength="256" placeholder="e.g. planpush-developers" autocomplete="off";
+                input id="mapping-group" name="group" required maxlength="256" placeholder="e.g. planpush-developers" autocomplete="off" list="known-groups";
+                datalist id="known-groups" { @for (g, _) in &view.known_groups { option value=(g.as_str()) {} } }
                 label for="mapping-role" { "Role" }
                 select id="mapping-role" name="role" {
                     @for r in Role::ALL { option value=(r.as_str()) { (role_label(r)) } }
@@ -473,6 +474,26 @@ fn groups_pane(view: &DashboardView) -> Markup {
                 }
             }
             @if view.group_mappings.is_empty() { p class="dash-empty" id="mappings-empty" { "No group is mapped yet: only bootstrap admins and people with manual grants can sign in." } }
+            h3 { "Groups seen at sign-in" }
+            @if view.known_groups.is_empty() {
+                p class="dash-empty" id="known-groups-empty" { "Nobody has signed in with groups yet." }
+            } @else {
+                div class="dash-scroll" {
+                    table class="dash-table" id="known-groups-table" {
+                        thead { tr { th scope="col" { "Group" } th scope="col" { "People" } th scope="col" { "Mapped to" } } }
+                        tbody {
+                            @for (g, n) in &view.known_groups {
+                                @let roles: Vec<&str> = view.group_mappings.iter().filter(|m| &m.group == g).map(|m| role_label(m.role)).collect();
+                                tr class="dash-known-group" data-group=(g.as_str()) {
+                                    td { code { (g.as_str()) } }
+                                    td { (n) }
+                                    td { @if roles.is_empty() { em { "not mapped" } } @else { (roles.join(", ")) } }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
         }
     }
 }

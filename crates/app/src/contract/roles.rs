@@ -170,6 +170,10 @@ pub async fn roles_user_groups(p: &Ports) {
     let mut both = vec![ada.id, bob.id];
     both.sort();
     assert_eq!(p.roles.users_in_group(&g("eng")).await.unwrap(), both);
+    assert_eq!(
+        p.roles.known_groups().await.unwrap(),
+        [(g("Leads"), 1), (g("eng"), 2)]
+    );
     // Replacing: what is not listed any more is forgotten.
     p.roles.set_user_groups(ada.id, &[g("qa")]).await.unwrap();
     assert_eq!(p.roles.user_groups(ada.id).await.unwrap(), [g("qa")]);

@@ -288,4 +288,25 @@ impl RoleRepository for Store {
         })
         .await
     }
+
+    async fn known_groups(&self) -> Result<Vec<(GroupName, u64)>, RoleRepoError> {
+        self.run(move |conn| {
+            let rows: Vec<(String, i64)> = ug::table
+                .group_by(ug::group_name)
+                .select((ug::group_name, diesel::dsl::count_star()))
+                .order(ug::group_name)
+                .load(conn)
+                .map_err(db::<RoleRepoError>)?;
+            rows.into_iter()
+                .map(|(g, n)| {
+                    Ok((
+                        GroupName::parse(&g).map_err(|e| corrupt("group", e))?,
+                        u64::try_from(n).unwrap_or_default(),
+                    ))
+                })
+                .collect::<anyhow::Result<Vec<_>>>()
+                .map_err(RoleRepoError::Unknown)
+        })
+        .await
+    }
 }

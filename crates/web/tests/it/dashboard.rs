@@ -497,8 +497,16 @@ async fn exports_stream_the_whole_filtered_set() {
 async fn the_groups_tab_lists_mappings_for_admins_only() {
     let app = test_app(Mode::Dev).await;
     let (mut admin, _) = app.user_with("alice", &[Role::Admin]).await;
-    let (mut dev, _) = app.user_with("dana", &[Role::Developer]).await;
+    let (mut dev, dev_id) = app.user_with("dana", &[Role::Developer]).await;
     let empty = app.get(&mut admin, "/dashboard?tab=groups").await.body;
+    assert!(empty.contains(r#"id="known-groups-empty""#));
+    // Groups people were seen in at sign-in are listed, with whether they are mapped.
+    let g = |s: &str| planpush_roles::GroupName::parse(s).unwrap();
+    app.ports
+        .roles
+        .set_user_groups(dev_id, &[g("<b>eng</b>"), g("sales")])
+        .await
+        .unwrap();
     assert!(
         empty.contains(r#"data-tab="groups""#),
         "the tab is opened first"
@@ -522,6 +530,15 @@ async fn the_groups_tab_lists_mappings_for_admins_only() {
     );
     assert!(!html.contains("<b>eng</b>"));
     assert!(!html.contains(r#"id="mappings-empty""#));
+    let known = html.split(r#"id="known-groups-table""#).nth(1).unwrap();
+    assert!(known.contains(r#"data-group="sales""#) && known.contains("not mapped"));
+    assert!(
+        known.contains(r#"data-group="&lt;b&gt;eng&lt;/b&gt;""#) && known.contains("Developer")
+    );
+    assert!(
+        html.contains(r#"<option value="sales">"#),
+        "offered in the group field"
+    );
     // Refused input answers with a clear error and writes nothing.
     let res = app
         .send(
@@ -537,6 +554,10 @@ async fn the_groups_tab_lists_mappings_for_admins_only() {
     assert_eq!(app.ports.roles.mappings().await.unwrap().len(), 1);
     // Developers see neither the tab nor the mappings, even when asking for it.
     let dev_html = app.get(&mut dev, "/dashboard?tab=groups").await.body;
-    assert!(!dev_html.contains("pane-groups") && !dev_html.contains("&lt;b&gt;eng"));
+    assert!(
+        !dev_html.contains("pane-groups")
+            && !dev_html.contains("&lt;b&gt;eng")
+            && !dev_html.contains("known-groups")
+    );
     assert!(dev_html.contains(r#"data-tab="plans""#));
 }
