@@ -58,12 +58,13 @@ pub struct Report {
 }
 
 pub fn run(root: &Path, cargo: impl Fn(&[&str]) -> Command, target_dir: &Path) -> Result<Report> {
-    for tool in ["podman", "hadolint", "unshare"] {
+    for tool in ["podman", "podman-compose", "hadolint", "unshare"] {
         required(tool)?;
     }
     let dockerfile = root.join("deploy/Dockerfile");
     eprintln!("xtask: image: hadolint deploy/Dockerfile");
     output(Command::new("hadolint").arg(&dockerfile))?;
+    compose(root)?;
 
     eprintln!("xtask: image: static planpush-server ({TARGET}, +crt-static, release)");
     let mut build = cargo(&[
@@ -173,6 +174,46 @@ pub fn run(root: &Path, cargo: impl Fn(&[&str]) -> Command, target_dir: &Path) -
         image_bytes,
         binary_bytes: std::fs::metadata(&binary)?.len(),
     })
+}
+
+/// The compose file parses, with and without the `postgres` profile, and the profile demands its
+/// password instead of starting PostgreSQL without one.
+fn compose(root: &Path) -> Result<()> {
+    eprintln!("xtask: image: podman-compose config (default and postgres profile)");
+    let file = root.join("deploy/docker-compose.yml");
+    let env = std::env::temp_dir().join(format!("planpush-compose-{}.env", std::process::id()));
+    std::fs::write(&env, "POSTGRES_PASSWORD=ci-only\n")?;
+    let config = |profile: Option<&str>, env_file: Option<&Path>| {
+        let mut c = Command::new("podman-compose");
+        if let Some(e) = env_file {
+            c.arg("--env-file").arg(e);
+        }
+        c.arg("-f").arg(&file);
+        if let Some(p) = profile {
+            c.args(["--profile", p]);
+        }
+        c.arg("config").env_remove("POSTGRES_PASSWORD");
+        c
+    };
+    let plain = output(&mut config(None, None));
+    let postgres = output(&mut config(Some("postgres"), Some(&env)));
+    let no_password = config(Some("postgres"), None).output()?;
+    let _ = std::fs::remove_file(&env);
+    let plain = plain?;
+    ensure!(
+        plain.contains("planpush-data:/data") && !plain.contains("postgres:15"),
+        "the default compose profile: {plain}"
+    );
+    ensure!(
+        postgres?.contains("postgres:15"),
+        "the postgres profile adds no PostgreSQL"
+    );
+    let complaint = String::from_utf8_lossy(&no_password.stderr);
+    ensure!(
+        complaint.contains("POSTGRES_PASSWORD"),
+        "the postgres profile must refuse to run without POSTGRES_PASSWORD: {complaint}"
+    );
+    Ok(())
 }
 
 fn copy_dir(from: &Path, to: &Path) -> Result<()> {
