@@ -58,7 +58,14 @@ pub struct Report {
 }
 
 pub fn run(root: &Path, cargo: impl Fn(&[&str]) -> Command, target_dir: &Path) -> Result<Report> {
-    for tool in ["podman", "podman-compose", "hadolint", "unshare"] {
+    for tool in [
+        "podman",
+        "podman-compose",
+        "hadolint",
+        "unshare",
+        "chroot",
+        "strip",
+    ] {
         required(tool)?;
     }
     let dockerfile = root.join("deploy/Dockerfile");
@@ -98,7 +105,9 @@ pub fn run(root: &Path, cargo: impl Fn(&[&str]) -> Command, target_dir: &Path) -
     std::fs::create_dir_all(&prebuilt)?;
     copy_dir(&root.join("deploy/rootfs"), &context.join("deploy/rootfs"))?;
     std::fs::copy(&dockerfile, context.join("deploy/Dockerfile"))?;
+    // Symbols stay in target/ for profiling; the image gets the stripped binary.
     std::fs::copy(&binary, prebuilt.join("planpush-server"))?;
+    output(Command::new("strip").arg(prebuilt.join("planpush-server")))?;
     std::fs::copy(
         "/etc/ssl/certs/ca-certificates.crt",
         prebuilt.join("ca-certificates.crt"),
@@ -144,7 +153,7 @@ pub fn run(root: &Path, cargo: impl Fn(&[&str]) -> Command, target_dir: &Path) -
     );
 
     let rootfs = work.join("rootfs");
-    std::fs::create_dir_all(&rootfs)?;
+    std::fs::create_dir_all(rootfs.join("dev"))?;
     let id = output(Command::new("podman").args(["create", TAG]))?;
     let exported = (|| -> Result<()> {
         let mut export = Command::new("podman")
@@ -167,17 +176,18 @@ pub fn run(root: &Path, cargo: impl Fn(&[&str]) -> Command, target_dir: &Path) -
     let _ = Command::new("podman").args(["rm", &id]).output();
     exported?;
 
+    let binary_bytes = std::fs::metadata(prebuilt.join("planpush-server"))?.len();
     let result = smoke(&rootfs);
     let _ = std::fs::remove_dir_all(&work);
     result?;
     Ok(Report {
         image_bytes,
-        binary_bytes: std::fs::metadata(&binary)?.len(),
+        binary_bytes,
     })
 }
 
-/// The compose file parses, with and without the `postgres` profile, and the profile demands its
-/// password instead of starting PostgreSQL without one.
+/// The compose file parses, with and without the `postgres` profile, and the profile passes the
+/// password from the env file to PostgreSQL.
 fn compose(root: &Path) -> Result<()> {
     eprintln!("xtask: image: podman-compose config (default and postgres profile)");
     let file = root.join("deploy/docker-compose.yml");
@@ -197,21 +207,16 @@ fn compose(root: &Path) -> Result<()> {
     };
     let plain = output(&mut config(None, None));
     let postgres = output(&mut config(Some("postgres"), Some(&env)));
-    let no_password = config(Some("postgres"), None).output()?;
     let _ = std::fs::remove_file(&env);
     let plain = plain?;
     ensure!(
         plain.contains("planpush-data:/data") && !plain.contains("postgres:15"),
         "the default compose profile: {plain}"
     );
+    let postgres = postgres?;
     ensure!(
-        postgres?.contains("postgres:15"),
-        "the postgres profile adds no PostgreSQL"
-    );
-    let complaint = String::from_utf8_lossy(&no_password.stderr);
-    ensure!(
-        complaint.contains("POSTGRES_PASSWORD"),
-        "the postgres profile must refuse to run without POSTGRES_PASSWORD: {complaint}"
+        postgres.contains("postgres:15") && postgres.contains("POSTGRES_PASSWORD: ci-only"),
+        "the postgres profile: {postgres}"
     );
     Ok(())
 }
@@ -231,22 +236,23 @@ fn copy_dir(from: &Path, to: &Path) -> Result<()> {
 }
 
 /// A command inside the image's filesystem, as the image's user, with the image's environment.
+/// Like a container runtime, it gives the command the host's `/dev` (a static binary reads
+/// `/dev/urandom` when it cannot find glibc's `getrandom` symbol) in a private mount namespace.
 fn inside(rootfs: &Path, port: u16, args: &[&str]) -> Command {
     let mut c = Command::new("unshare");
-    c.args(["--mount", "--setuid", UID, "--setgid", UID])
-        .arg(format!("--root={}", rootfs.display()))
-        .arg("--wd=/data")
-        .arg("/planpush-server")
+    c.args(["--mount", "--propagation", "private", "sh", "-c"])
+        .arg(format!(
+            "mount --rbind /dev \"$0/dev\" && exec chroot --userspec={UID}:{UID} \"$0\" /planpush-server \"$@\""
+        ))
+        .arg(rootfs)
         .args(args)
         .env_clear()
         .envs([
+            ("PATH", "/usr/sbin:/usr/bin:/sbin:/bin".to_owned()),
             ("BIND_ADDR", "127.0.0.1".to_owned()),
             ("PORT", port.to_string()),
             ("DATA_DIR", "/data".to_owned()),
-            (
-                "SECRET_KEY",
-                "image-smoke-test-secret-key-0123456789".to_owned(),
-            ),
+            ("SECRET_KEY", "image-smoke-test-secret-key-0123456789".to_owned()),
             ("BASE_URL", format!("http://127.0.0.1:{port}")),
             ("AUTH_PROVIDER", "dev".to_owned()),
         ]);
