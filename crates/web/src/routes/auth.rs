@@ -83,7 +83,7 @@ async fn login(
     session: Session,
     q: web::Query<LoginQuery>,
 ) -> HttpResponse {
-    if let Err(e) = limit(&req, &state, Budget::Auth) {
+    if let Err(e) = limit(&req, &state, Budget::SignIn).await {
         return too_many(&e);
     }
     let back = safe_redirect(q.redirect_to.as_deref());
@@ -127,7 +127,7 @@ async fn callback(
     session: Session,
     q: web::Query<CallbackQuery>,
 ) -> HttpResponse {
-    if let Err(e) = limit(&req, &state, Budget::Auth) {
+    if let Err(e) = limit(&req, &state, Budget::SignIn).await {
         return too_many(&e);
     }
     let ip = client_ip(&req, &state);
@@ -282,7 +282,7 @@ async fn dev_sign_in(
             views::message("Not found", "Development sign-in is disabled.", None),
         );
     }
-    if let Err(e) = limit(&req, &state, Budget::Auth) {
+    if let Err(e) = limit(&req, &state, Budget::SignIn).await {
         return too_many(&e);
     }
     if !same_origin(&req, &state.settings.base_url) {
@@ -333,7 +333,7 @@ async fn logout(
     session: Session,
     user: MaybeUser,
 ) -> HttpResponse {
-    if let Err(e) = limit(&req, &state, Budget::Auth) {
+    if let Err(e) = limit(&req, &state, Budget::SignOut).await {
         return too_many(&e);
     }
     if !same_origin(&req, &state.settings.base_url) {
