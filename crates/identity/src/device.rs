@@ -164,7 +164,7 @@ impl DeviceGrant {
             return bad("expires before it was created");
         }
         if r.interval_secs < DEVICE_POLL_INTERVAL
-            || (r.interval_secs - DEVICE_POLL_INTERVAL) % 5 != 0
+            || !(r.interval_secs - DEVICE_POLL_INTERVAL).is_multiple_of(5)
         {
             return bad("poll interval out of range");
         }
