@@ -19,9 +19,11 @@ use chrono::{DateTime, Utc};
 use futures::Stream;
 use futures::channel::mpsc;
 use planpush_identity::{TokenHash, TokenId, TokenRepoError, UserId};
-use planpush_plans::PlanId;
+use planpush_plans::Plan;
 
-use crate::{AccessCache, AuthMethod, LiveFeed, PlanError, Plans, Ports, Principal, WebSessions};
+use crate::{
+    AccessCache, AuthMethod, LiveFeed, PlanError, Plans, Ports, Principal, WebSessions, can_see,
+};
 
 /// A stream that yields each time a user's access may have changed.
 pub type AccessChanges = Pin<Box<dyn Stream<Item = ()> + Send>>;
@@ -105,7 +107,9 @@ pub struct LiveWatch {
     user: UserId,
     method: AuthMethod,
     credential: Credential,
-    plan: PlanId,
+    /// The plan as it was when the stream opened (visibility only ever widens; deletion ends
+    /// the stream with its own event).
+    plan: Plan,
     /// Wakes when the viewer's access may have changed.
     pub changes: AccessChanges,
 }
@@ -154,7 +158,7 @@ impl LiveAccess {
             user: p.user_id,
             method: p.method,
             credential,
-            plan: feed.plan.id,
+            plan: feed.plan.clone(),
             changes,
         };
         Ok((feed, watch))
@@ -162,8 +166,9 @@ impl LiveAccess {
 
     /// Whether the stream's viewer may still watch: the credential is live (session not ended,
     /// token not revoked or expired), the account is active, and its roles still let it see the
-    /// plan. `full` also reads the credential from storage (after a signal); otherwise only the
-    /// (cached) account and plan are checked (the periodic check).
+    /// plan. `full` reads the credential and the plan from storage (after a signal); otherwise
+    /// only the (cached) account is read and checked against the plan as it was (the periodic
+    /// check, which must stay cheap with many open streams).
     pub async fn recheck(
         &self,
         w: &LiveWatch,
@@ -187,7 +192,10 @@ impl LiveAccess {
         let Some(p) = self.access.principal(w.user, w.method).await? else {
             return Ok(false);
         };
-        match self.plans.visible(&p, w.plan).await {
+        if !full {
+            return Ok(can_see(&p, &w.plan));
+        }
+        match self.plans.visible(&p, w.plan.id).await {
             Ok(_) => Ok(true),
             Err(PlanError::Unknown(e)) => Err(e),
             Err(_) => Ok(false),
