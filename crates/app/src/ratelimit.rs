@@ -25,7 +25,7 @@ pub enum Budget {
     DevicePoll,
     /// `POST /api/auth/token` (refresh), per token family.
     Refresh,
-    /// Signing out (`/auth/logout`, `/api/auth/logout`), per client address.
+    /// Signing out of the web (`POST /auth/logout`, same-origin requests only), per client address.
     SignOut,
     /// Approving or denying a device code on `/activate`, per signed-in user.
     Activate,

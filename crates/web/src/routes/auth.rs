@@ -333,9 +333,7 @@ async fn logout(
     session: Session,
     user: MaybeUser,
 ) -> HttpResponse {
-    if let Err(e) = limit(&req, &state, Budget::SignOut).await {
-        return too_many(&e);
-    }
+    // Refused before it counts: another site cannot spend this office's sign-out budget.
     if !same_origin(&req, &state.settings.base_url) {
         return page(
             StatusCode::FORBIDDEN,
@@ -345,6 +343,9 @@ async fn logout(
                 None,
             ),
         );
+    }
+    if let Err(e) = limit(&req, &state, Budget::SignOut).await {
+        return too_many(&e);
     }
     if let Some(p) = user.0 {
         state

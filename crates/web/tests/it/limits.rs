@@ -274,3 +274,22 @@ async fn diffs_are_rendered_once_per_pair_and_new_renders_are_budgeted() {
     assert_eq!(after.status, StatusCode::OK);
     assert!(after.body.contains("rotated once"), "{}", after.body);
 }
+
+#[actix_web::test]
+async fn cross_site_sign_outs_do_not_spend_the_sign_out_budget() {
+    let app = test_app(Mode::Dev).await;
+    let (mut ada, _) = app.user_with("ada", &[Role::Developer]).await;
+    for _ in 0..Budget::SignOut.per_15_min() + 5 {
+        let req = actix_web::test::TestRequest::post()
+            .uri("/auth/logout")
+            .peer_addr(ada.ip)
+            .insert_header((header::ORIGIN, "https://evil.example"))
+            .to_request();
+        let res = app.call(&mut Browser::default(), req).await;
+        assert_eq!(res.status, StatusCode::FORBIDDEN);
+    }
+    let res = app
+        .send(&mut ada, Method::POST, "/auth/logout", None, None)
+        .await;
+    assert!(res.status.is_redirection(), "{} {}", res.status, res.body);
+}
