@@ -40,6 +40,24 @@ fn redirect(to: &str) -> HttpResponse {
         .finish()
 }
 
+/// Sign-in starts and finishes as page navigations. Browsers say what a request is for
+/// (`Sec-Fetch-Dest`): an image, frame, script or `fetch` pointed here by another site is refused
+/// before it counts, so a page cannot spend an office's sign-in budget from its visitors'
+/// browsers. (Clients that send no such header are counted as usual.)
+fn embedded(req: &HttpRequest) -> Option<HttpResponse> {
+    let dest = req.headers().get("sec-fetch-dest")?.to_str().ok()?;
+    (dest != "document").then(|| {
+        page(
+            StatusCode::FORBIDDEN,
+            views::message(
+                "Refused",
+                "Signing in starts from a page of its own, not from an embedded request.",
+                None,
+            ),
+        )
+    })
+}
+
 fn too_many(e: &crate::error::ApiError) -> HttpResponse {
     page(
         StatusCode::TOO_MANY_REQUESTS,
@@ -83,6 +101,9 @@ async fn login(
     session: Session,
     q: web::Query<LoginQuery>,
 ) -> HttpResponse {
+    if let Some(refused) = embedded(&req) {
+        return refused;
+    }
     if let Err(e) = limit(&req, &state, Budget::SignIn).await {
         return too_many(&e);
     }
@@ -127,6 +148,9 @@ async fn callback(
     session: Session,
     q: web::Query<CallbackQuery>,
 ) -> HttpResponse {
+    if let Some(refused) = embedded(&req) {
+        return refused;
+    }
     if let Err(e) = limit(&req, &state, Budget::SignIn).await {
         return too_many(&e);
     }
@@ -281,6 +305,9 @@ async fn dev_sign_in(
             StatusCode::NOT_FOUND,
             views::message("Not found", "Development sign-in is disabled.", None),
         );
+    }
+    if let Some(refused) = embedded(&req) {
+        return refused;
     }
     if let Err(e) = limit(&req, &state, Budget::SignIn).await {
         return too_many(&e);

@@ -293,3 +293,33 @@ async fn cross_site_sign_outs_do_not_spend_the_sign_out_budget() {
         .await;
     assert!(res.status.is_redirection(), "{} {}", res.status, res.body);
 }
+
+#[actix_web::test]
+async fn embedded_sign_in_requests_do_not_spend_the_sign_in_budget() {
+    let app = test_app(Mode::Provider).await;
+    let mut office = Browser::default();
+    // Another site's page makes its visitors' browsers load our sign-in as images and frames.
+    for dest in ["image", "iframe", "empty", "script"]
+        .iter()
+        .cycle()
+        .take(2 * Budget::SignIn.per_15_min() as usize)
+    {
+        let req = actix_web::test::TestRequest::get()
+            .uri("/auth/login")
+            .peer_addr(office.ip)
+            .insert_header(("sec-fetch-dest", *dest))
+            .insert_header(("sec-fetch-site", "cross-site"))
+            .to_request();
+        assert_eq!(
+            app.call(&mut Browser::default(), req).await.status,
+            StatusCode::FORBIDDEN
+        );
+    }
+    // A real navigation from that office still signs in.
+    let req = actix_web::test::TestRequest::get()
+        .uri("/auth/login")
+        .peer_addr(office.ip)
+        .insert_header(("sec-fetch-dest", "document"))
+        .to_request();
+    assert_eq!(app.call(&mut office, req).await.status, StatusCode::FOUND);
+}
