@@ -10,6 +10,7 @@ mod github_signin;
 mod live;
 mod oidc_browser;
 mod oidc_signin;
+mod ops;
 mod slack;
 mod startup;
 mod support;
