@@ -10,6 +10,7 @@ mod dashboard_view;
 pub mod error;
 mod extract;
 mod health;
+pub mod metrics;
 mod page_cache;
 pub mod ratelimit;
 pub mod request_id;
@@ -91,6 +92,8 @@ impl AppState {
         limits: RateLimits,
         diagrams: Arc<dyn DiagramRenderer>,
     ) -> Self {
+        // The process-wide metrics recorder, so everything below is counted from the start.
+        metrics::handle();
         // Every change to a plan publishes an event after it commits: the page cache listens on
         // the bus, so no handler has to remember to forget a page.
         let pages = Arc::new(page_cache::PageCache::default());
@@ -173,6 +176,7 @@ pub fn configure(state: AppState) -> impl FnOnce(&mut web::ServiceConfig) {
     move |cfg| {
         cfg.app_data(web::Data::new(state))
             .configure(health::routes)
+            .configure(metrics::routes)
             .configure(routes::configure);
     }
 }

@@ -13,6 +13,7 @@ mod device;
 mod events;
 mod health;
 mod limits;
+mod metrics;
 mod offboarding;
 mod plans;
 mod push;
