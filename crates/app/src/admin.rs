@@ -28,6 +28,29 @@ pub enum AdminError {
     Unknown(#[from] anyhow::Error),
 }
 
+/// Marks events of the SCIM client (no acting user) as such.
+fn via_scim(e: AuditEvent, actor: Option<UserId>) -> AuditEvent {
+    if actor.is_none() { e.detail("via", "scim") } else { e }
+}
+
+/// How a member came to exist.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MemberOrigin {
+    /// Created by their first sign-in.
+    SignIn,
+    /// Provisioned by the identity provider over SCIM (possibly before ever signing in).
+    Scim,
+}
+
+impl MemberOrigin {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MemberOrigin::SignIn => "sign_in",
+            MemberOrigin::Scim => "scim",
+        }
+    }
+}
+
 /// The caller's own account, for `/api/auth/me`.
 #[derive(Debug, Clone)]
 pub struct Profile {
@@ -40,6 +63,7 @@ pub struct Profile {
 pub struct Member {
     pub user: User,
     pub grants: Vec<Grant>,
+    pub origin: MemberOrigin,
 }
 
 impl Member {
@@ -82,13 +106,26 @@ impl Admin {
     }
 
     async fn member(&self, user: User) -> Result<Member, AdminError> {
+        let origin = match self.ports.scim.get_user(user.id).await {
+            Ok(_) => MemberOrigin::Scim,
+            Err(crate::ScimRepoError::NotFound) => MemberOrigin::SignIn,
+            Err(e) => return Err(AdminError::Unknown(e.into())),
+        };
+        self.member_with(user, origin).await
+    }
+
+    async fn member_with(&self, user: User, origin: MemberOrigin) -> Result<Member, AdminError> {
         let grants = self
             .ports
             .roles
             .grants_for(user.id)
             .await
             .map_err(anyhow::Error::from)?;
-        Ok(Member { user, grants })
+        Ok(Member {
+            user,
+            grants,
+            origin,
+        })
     }
 
     /// Active admins now (for the last-admin rule).
@@ -132,9 +169,22 @@ impl Admin {
 
     pub async fn list(&self, p: &Principal) -> Result<Vec<Member>, AdminError> {
         Self::require_admin(p)?;
+        let provisioned: BTreeSet<UserId> = self
+            .ports
+            .scim
+            .provisioned()
+            .await
+            .map_err(|e| AdminError::Unknown(e.into()))?
+            .into_iter()
+            .collect();
         let mut out = vec![];
         for user in self.ports.users.list().await.map_err(user_err)? {
-            out.push(self.member(user).await?);
+            let origin = if provisioned.contains(&user.id) {
+                MemberOrigin::Scim
+            } else {
+                MemberOrigin::SignIn
+            };
+            out.push(self.member_with(user, origin).await?);
         }
         Ok(out)
     }
@@ -214,6 +264,25 @@ impl Admin {
         now: DateTime<Utc>,
     ) -> Result<Member, AdminError> {
         Self::require_admin(p)?;
+        let user = self
+            .change_active(target, active, Some(p.user_id), ip, now)
+            .await?;
+        self.member(user).await
+    }
+
+    /// The one deactivation/reactivation path, for the dashboard (`actor` is the admin) and SCIM
+    /// provisioning (`actor` is `None`: the SCIM client). Deactivation applies the last-admin
+    /// rule, records the state, then ends everything the user holds ([`Admin::end_everything`]);
+    /// reactivation restores sign-in only (ended sessions and revoked tokens stay so). Returns the
+    /// user as it is afterwards; does nothing when the state is already `active`.
+    pub(crate) async fn change_active(
+        &self,
+        target: UserId,
+        active: bool,
+        actor: Option<UserId>,
+        ip: Option<IpAddr>,
+        now: DateTime<Utc>,
+    ) -> Result<User, AdminError> {
         let mut user = self.ports.users.get(target).await.map_err(user_err)?;
         if active {
             if user.reactivate() {
@@ -221,27 +290,39 @@ impl Admin {
                 self.access.invalidate(target);
                 self.audit
                     .record(
-                        AuditEvent::new(AuditAction::UserReactivated, Some(p.user_id), now)
-                            .target("user", target)
-                            .ip(ip),
+                        via_scim(
+                            AuditEvent::new(AuditAction::UserReactivated, actor, now)
+                                .target("user", target)
+                                .ip(ip),
+                            actor,
+                        ),
                     )
                     .await;
             }
         } else {
-            check_last_admin(&self.active_admins().await?, target, false)?;
+            self.check_can_deactivate(target).await?;
             if user.deactivate(now) {
                 self.ports.users.update(&user).await.map_err(user_err)?;
                 self.end_everything(target, now).await?;
                 self.audit
                     .record(
-                        AuditEvent::new(AuditAction::UserDeactivated, Some(p.user_id), now)
-                            .target("user", target)
-                            .ip(ip),
+                        via_scim(
+                            AuditEvent::new(AuditAction::UserDeactivated, actor, now)
+                                .target("user", target)
+                                .ip(ip),
+                            actor,
+                        ),
                     )
                     .await;
             }
         }
-        self.member(user).await
+        Ok(user)
+    }
+
+    /// The last-admin rule for deactivating `target`.
+    pub(crate) async fn check_can_deactivate(&self, target: UserId) -> Result<(), AdminError> {
+        check_last_admin(&self.active_admins().await?, target, false)?;
+        Ok(())
     }
 
     /// "Sign out everywhere": ends every web session and revokes every token of the user. Admins may

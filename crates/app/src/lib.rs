@@ -19,6 +19,7 @@ mod comments;
 pub mod contract;
 mod dashboard;
 mod events;
+mod group_roles;
 #[cfg(feature = "fake")]
 pub mod fake;
 mod health;
@@ -29,12 +30,14 @@ mod plans;
 mod ports;
 mod provider;
 mod push;
+mod scim;
+mod scim_ports;
 mod sessions;
 mod signin;
 mod tokens;
 
 pub use access::{ACCESS_TTL, Access, AccessCache, AuthMethod, Principal};
-pub use admin::{Admin, AdminError, Member, Profile};
+pub use admin::{Admin, AdminError, Member, MemberOrigin, Profile};
 pub use audit_log::{
     AUDIT_PAGE_MAX, AuditEntry, AuditExport, AuditLog, AuditLogError, AuditLogPage, AuditQueryInput,
 };
@@ -66,6 +69,11 @@ pub use outbox::{
 pub use plans::{DiffPage, LiveFeed, PlanError, PlanInfo, PlanPage, Plans, can_see};
 pub use ports::*;
 pub use provider::{AuthorizationRequest, IdentityProvider, ProviderError, VerifiedProfile};
+pub use group_roles::reconcile_group_roles;
+pub use scim::{Scim, ScimQuery};
+#[cfg(any(test, feature = "mock"))]
+pub use scim_ports::MockScimRepository;
+pub use scim_ports::{ScimGroup, ScimGroupId, ScimRepoError, ScimRepository, ScimUser};
 pub use push::{MAX_DOCUMENT_BYTES, PUSH_ATTEMPTS, Push, PushError, PushOutcome, PushRequest};
 pub use sessions::{SESSION_USER_KEY, SessionState, WebSessions, session_user};
 pub use signin::{SignIn, SignInError};

@@ -1,5 +1,6 @@
 //! Rate limits (governor, GCRA): per client IP, authentication endpoints share one budget and
-//! device-token polling has its own, higher one; per user, writing comments has one.
+//! device-token polling has its own, higher one; per user, writing comments has one; per bearer
+//! token, SCIM provisioning has a generous one.
 
 use std::net::IpAddr;
 use std::num::NonZeroU32;
@@ -17,6 +18,8 @@ pub enum Budget {
     DevicePoll,
     /// Writing a comment or reply, per user: 120 per 15 minutes.
     Comment,
+    /// SCIM requests, per bearer token: 18,000 per 15 minutes (Okta and Entra sync in bursts).
+    Scim,
 }
 
 /// Who a budget is counted for: a client address, or a signed-in user.
@@ -24,6 +27,8 @@ pub enum Budget {
 pub enum Key {
     Ip(IpAddr),
     User(u128),
+    /// A bearer token, by a digest of it (SCIM).
+    Token([u8; 16]),
 }
 
 impl From<IpAddr> for Key {
@@ -44,12 +49,14 @@ enum Limiters {
         auth: DefaultKeyedRateLimiter<Key>,
         poll: DefaultKeyedRateLimiter<Key>,
         comment: DefaultKeyedRateLimiter<Key>,
+        scim: DefaultKeyedRateLimiter<Key>,
         clock: DefaultClock,
     },
     Fake {
         auth: FakeLimiter,
         poll: FakeLimiter,
         comment: FakeLimiter,
+        scim: FakeLimiter,
         clock: FakeRelativeClock,
     },
 }
@@ -70,6 +77,7 @@ fn quota(per_15_min: u32) -> Quota {
 pub const AUTH_PER_15_MIN: u32 = 30;
 pub const POLL_PER_15_MIN: u32 = 300;
 pub const COMMENTS_PER_15_MIN: u32 = 120;
+pub const SCIM_PER_15_MIN: u32 = 18_000;
 
 impl RateLimits {
     pub fn new() -> Self {
@@ -79,6 +87,7 @@ impl RateLimits {
                 auth: RateLimiter::keyed(quota(AUTH_PER_15_MIN)),
                 poll: RateLimiter::keyed(quota(POLL_PER_15_MIN)),
                 comment: RateLimiter::keyed(quota(COMMENTS_PER_15_MIN)),
+                scim: RateLimiter::keyed(quota(SCIM_PER_15_MIN)),
                 clock,
             },
         }
@@ -91,6 +100,7 @@ impl RateLimits {
                 auth: RateLimiter::dashmap_with_clock(quota(AUTH_PER_15_MIN), clock.clone()),
                 poll: RateLimiter::dashmap_with_clock(quota(POLL_PER_15_MIN), clock.clone()),
                 comment: RateLimiter::dashmap_with_clock(quota(COMMENTS_PER_15_MIN), clock.clone()),
+                scim: RateLimiter::dashmap_with_clock(quota(SCIM_PER_15_MIN), clock.clone()),
                 clock,
             },
         }
@@ -104,12 +114,14 @@ impl RateLimits {
                 auth,
                 poll,
                 comment,
+                scim,
                 clock,
             } => {
                 let l = match budget {
                     Budget::Auth => auth,
                     Budget::DevicePoll => poll,
                     Budget::Comment => comment,
+                    Budget::Scim => scim,
                 };
                 l.check_key(&key).map_err(|n| n.wait_time_from(clock.now()))
             }
@@ -117,12 +129,14 @@ impl RateLimits {
                 auth,
                 poll,
                 comment,
+                scim,
                 clock,
             } => {
                 let l = match budget {
                     Budget::Auth => auth,
                     Budget::DevicePoll => poll,
                     Budget::Comment => comment,
+                    Budget::Scim => scim,
                 };
                 l.check_key(&key).map_err(|n| n.wait_time_from(clock.now()))
             }

@@ -8,6 +8,7 @@ mod device;
 mod events;
 mod plans;
 mod push;
+mod scim;
 mod tokens;
 mod users;
 
@@ -31,6 +32,7 @@ pub(crate) fn configure(cfg: &mut web::ServiceConfig) {
     crate::assets::routes(cfg);
     tokens::routes(cfg);
     users::routes(cfg);
+    scim::routes(cfg);
 }
 
 /// Draws one request from the client's budget; `429` with `Retry-After` when it is spent.

@@ -14,6 +14,7 @@ mod events;
 mod health;
 mod plans;
 mod push;
+mod scim;
 mod sessions;
 mod signin;
 mod tokens;
