@@ -483,6 +483,7 @@ impl Scim {
         let mut obj = rec.resource.clone();
         obj.insert("active".into(), Value::Bool(user.is_active()));
         patch::apply(&mut obj, &ops, ResourceKind::User)?;
+        resource::strip_unstored(&mut obj, ResourceKind::User);
         self.write_user(rec, user, obj, ip, now).await?;
         let (rec, user) = self.live_user(id).await?;
         self.render_user(&rec, &user, q).await
@@ -510,19 +511,34 @@ impl Scim {
         m.insert("schemas".into(), json!([schema::GROUP]));
         m.insert("id".into(), Value::String(g.id.to_string()));
         m.insert("displayName".into(), Value::String(g.display_name.clone()));
-        m.insert(
-            "members".into(),
-            g.members
-                .iter()
-                .map(|u| {
-                    let mut member = json!({"value": u.to_string(), "$ref": format!("{}/Users/{u}", self.base), "type": "User"});
-                    if let Some(n) = names.get(u) {
-                        member["display"] = Value::String(n.clone());
-                    }
-                    member
-                })
-                .collect(),
-        );
+        // Members as the client wrote them (their `type`, `display`), in membership order; the
+        // membership table decides who is a member.
+        let written: Vec<Value> = match m.remove("members") {
+            Some(Value::Array(items)) => items,
+            _ => vec![],
+        };
+        let members: Vec<Value> = g
+            .members
+            .iter()
+            .map(|u| {
+                let id = u.to_string();
+                let stored = written.iter().find(|e| e["value"].as_str() == Some(id.as_str()));
+                let mut member = match stored {
+                    Some(Value::Object(o)) => Value::Object(o.clone()),
+                    _ => json!({"value": id, "type": "User"}),
+                };
+                if member.get("$ref").is_none() {
+                    member["$ref"] = Value::String(format!("{}/Users/{u}", self.base));
+                }
+                if stored.is_none()
+                    && let Some(n) = names.get(u)
+                {
+                    member["display"] = Value::String(n.clone());
+                }
+                member
+            })
+            .collect();
+        m.insert("members".into(), Value::Array(members));
         m.insert(
             "meta".into(),
             json!({
@@ -568,7 +584,11 @@ impl Scim {
                 })
             })
             .collect::<Result<Vec<_>, _>>()?;
-        planpush_scim::path::remove_ci(obj, "members");
+        // The written members stay in the resource (for their `type` and `display`), one per user.
+        if let Some(Value::Array(items)) = obj.get_mut("members") {
+            let mut seen = BTreeSet::new();
+            items.retain(|e| e["value"].as_str().is_some_and(|v| seen.insert(v.to_owned())));
+        }
         planpush_scim::path::remove_ci(obj, "displayName");
         Ok((fields, members))
     }
@@ -677,11 +697,12 @@ impl Scim {
         let g = self.ports.scim.get_group(group_id(id)?).await.map_err(repo_err)?;
         let mut obj = g.resource.clone();
         obj.insert("displayName".into(), Value::String(g.display_name.clone()));
-        obj.insert(
-            "members".into(),
-            g.members.iter().map(|m| json!({"value": m.to_string()})).collect(),
-        );
+        let names = self.member_names().await?;
+        if let Some(Value::Array(members)) = self.group_json(&g, &names).remove("members") {
+            obj.insert("members".into(), Value::Array(members));
+        }
         patch::apply(&mut obj, &ops, ResourceKind::Group)?;
+        resource::strip_unstored(&mut obj, ResourceKind::Group);
         let g = self.write_group(g, obj, ip, now).await?;
         self.render_group(&g, q).await
     }

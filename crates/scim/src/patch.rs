@@ -230,6 +230,9 @@ fn apply_at(
     kind: ResourceKind,
 ) -> Result<(), ScimError> {
     check_mutable(p, kind)?;
+    if p.attr.is_extension() && p.filter.is_none() {
+        return apply_extension(resource, op, p, value, kind);
+    }
     let def = p.attr.def(kind);
     let attr_name = p.attr.attr_name(kind);
     let multi = def.is_some_and(|d| d.multi);
@@ -457,6 +460,38 @@ fn apply_plain(
         }
     }
     Ok(())
+}
+
+/// An operation on a whole extension object (`path` is its URN): `remove` drops it, `add` and
+/// `replace` apply each attribute of the value in turn.
+fn apply_extension(
+    resource: &mut Map<String, Value>,
+    op: Op,
+    p: &PatchPath,
+    value: Option<Value>,
+    kind: ResourceKind,
+) -> Result<(), ScimError> {
+    let ext = p.attr.urn.clone().unwrap_or_default();
+    match (op, value) {
+        (Op::Remove, _) => {
+            path::remove_ci(resource, &ext);
+            Ok(())
+        }
+        (_, Some(Value::Object(fields))) => {
+            for (k, v) in fields {
+                if k.eq_ignore_ascii_case("schemas") {
+                    continue;
+                }
+                let inner = PatchPath::parse(&format!("{ext}:{k}"), kind)?;
+                apply_at(resource, op, &inner, Some(v), kind)?;
+            }
+            Ok(())
+        }
+        _ => Err(ScimError::bad(
+            ScimType::InvalidValue,
+            format!("{ext} must be given an object"),
+        )),
+    }
 }
 
 fn canonical_keys(v: Value, canonical: &dyn Fn(&str) -> String) -> Value {

@@ -36,6 +36,16 @@ impl AttrPath {
                     .unwrap_or_else(|| u.to_owned()),
             ),
         };
+        // A bare extension URN designates the whole extension object.
+        if rest.is_empty()
+            && let Some(ext) = urn.as_deref().and_then(|u| kind.extension(u))
+        {
+            return Ok(Self {
+                urn: Some(ext.to_owned()),
+                attr: String::new(),
+                sub: None,
+            });
+        }
         let (attr, sub) = match rest.split_once('.') {
             Some((a, b)) => (a, Some(b)),
             None => (rest, None),
@@ -48,6 +58,11 @@ impl AttrPath {
             attr: attr.to_owned(),
             sub: sub.map(str::to_owned),
         })
+    }
+
+    /// Whether the path is a bare extension URN (the whole extension object).
+    pub fn is_extension(&self) -> bool {
+        self.urn.is_some() && self.attr.is_empty()
     }
 
     /// The attribute's definition, when the schema knows it.

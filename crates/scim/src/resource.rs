@@ -97,16 +97,22 @@ pub fn prepare(body: Value, kind: ResourceKind) -> Result<Map<String, Value>, Sc
     {
         return Err(syntax(format!("schemas must list {}", kind.core())));
     }
+    strip_unstored(&mut obj, kind);
+    normalize(&mut obj, kind);
+    Ok(obj)
+}
+
+/// Removes what is never stored from a resource: `id`, `meta`, `schemas`, read-only attributes the
+/// service computes (`groups`) and write-only ones (`password`, which PlanPush never keeps).
+pub fn strip_unstored(obj: &mut Map<String, Value>, kind: ResourceKind) {
     for gone in ["id", "meta", "schemas"] {
-        path::remove_ci(&mut obj, gone);
+        path::remove_ci(obj, gone);
     }
     for def in kind.core_attrs() {
         if matches!(def.mutability, schema::Mutability::ReadOnly | schema::Mutability::WriteOnly) {
-            path::remove_ci(&mut obj, def.name);
+            path::remove_ci(obj, def.name);
         }
     }
-    normalize(&mut obj, kind);
-    Ok(obj)
 }
 
 /// The single-valued string attribute `name` (core schema), trimmed; `None` when absent or empty.

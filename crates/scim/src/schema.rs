@@ -69,6 +69,8 @@ pub struct Attr {
     pub returned: Returned,
     pub unique: bool,
     pub sub: &'static [Attr],
+    /// What a `reference` points to (`User`, `Group`, `external`, `uri`).
+    pub refs: &'static [&'static str],
     pub description: &'static str,
 }
 
@@ -83,6 +85,7 @@ const fn a(name: &'static str, kind: Type, description: &'static str) -> Attr {
         returned: Returned::Default,
         unique: false,
         sub: &[],
+        refs: &[],
         description,
     }
 }
@@ -128,6 +131,11 @@ const fn write_only(mut at: Attr) -> Attr {
     at
 }
 
+const fn refs(mut at: Attr, to: &'static [&'static str]) -> Attr {
+    at.refs = to;
+    at
+}
+
 const fn unique(mut at: Attr) -> Attr {
     at.unique = true;
     at
@@ -163,7 +171,7 @@ const ADDRESS: &[Attr] = &[
 
 const GROUP_REF: &[Attr] = &[
     read_only(s("value", "The identifier of the group.")),
-    read_only(a("$ref", Type::Reference, "The URI of the group.")),
+    read_only(refs(a("$ref", Type::Reference, "The URI of the group."), &["Group"])),
     read_only(s("display", "The group's display name.")),
     read_only(s("type", "direct or indirect.")),
 ];
@@ -174,7 +182,7 @@ pub const USER_ATTRS: &[Attr] = &[
     complex("name", NAME, "The components of the user's name."),
     s("displayName", "The name displayed to end users."),
     s("nickName", "The casual name."),
-    a("profileUrl", Type::Reference, "The user's online profile."),
+    refs(a("profileUrl", Type::Reference, "The user's online profile."), &["external"]),
     s("title", "The user's title."),
     s("userType", "The relationship to the organization."),
     s("preferredLanguage", "The preferred written or spoken language."),
@@ -199,7 +207,7 @@ pub const USER_ATTRS: &[Attr] = &[
 
 const MANAGER: &[Attr] = &[
     s("value", "The id of the manager."),
-    read_only(a("$ref", Type::Reference, "The URI of the manager.")),
+    read_only(refs(a("$ref", Type::Reference, "The URI of the manager."), &["User"])),
     read_only(s("displayName", "The manager's display name.")),
 ];
 
@@ -215,7 +223,7 @@ pub const ENTERPRISE_ATTRS: &[Attr] = &[
 
 const MEMBER: &[Attr] = &[
     immutable(s("value", "The id of the member.")),
-    immutable(a("$ref", Type::Reference, "The URI of the member.")),
+    immutable(refs(a("$ref", Type::Reference, "The URI of the member."), &["User", "Group"])),
     read_only(s("display", "The member's display name.")),
     immutable(s("type", "User or Group.")),
 ];
@@ -341,7 +349,8 @@ fn attr_json(at: &Attr) -> Value {
             o.insert("caseExact".into(), Value::Bool(at.case_exact));
         }
         if at.kind == Type::Reference {
-            o.insert("referenceTypes".into(), json!(["external", "User", "Group", "uri"]));
+            let to: &[&str] = if at.refs.is_empty() { &["external", "uri"] } else { at.refs };
+            o.insert("referenceTypes".into(), json!(to));
         }
         if !at.sub.is_empty() {
             o.insert(

@@ -20,28 +20,42 @@ use crate::ratelimit::{Budget, Key};
 pub(crate) const SCIM_JSON: &str = "application/scim+json";
 
 pub(super) fn routes(cfg: &mut web::ServiceConfig) {
+    // Each resource answers other methods with `405` (after the bearer check).
+    let res = |path: &str| web::resource(path).default_service(web::to(method_not_allowed));
     cfg.service(
         web::scope("/scim/v2")
-            .route("/ServiceProviderConfig", web::get().to(service_provider_config))
-            .route("/ResourceTypes", web::get().to(resource_types))
-            .route("/ResourceTypes/{id}", web::get().to(resource_type))
-            .route("/Schemas", web::get().to(schemas))
-            .route("/Schemas/{id}", web::get().to(schema))
-            .route("/.search", web::post().to(search_all))
-            .route("/Users", web::get().to(list_users))
-            .route("/Users", web::post().to(create_user))
-            .route("/Users/.search", web::post().to(search_users))
-            .route("/Users/{id}", web::get().to(get_user))
-            .route("/Users/{id}", web::put().to(replace_user))
-            .route("/Users/{id}", web::patch().to(patch_user))
-            .route("/Users/{id}", web::delete().to(delete_user))
-            .route("/Groups", web::get().to(list_groups))
-            .route("/Groups", web::post().to(create_group))
-            .route("/Groups/.search", web::post().to(search_groups))
-            .route("/Groups/{id}", web::get().to(get_group))
-            .route("/Groups/{id}", web::put().to(replace_group))
-            .route("/Groups/{id}", web::patch().to(patch_group))
-            .route("/Groups/{id}", web::delete().to(delete_group))
+            .service(res("/ServiceProviderConfig").route(web::get().to(service_provider_config)))
+            .service(res("/ResourceTypes").route(web::get().to(resource_types)))
+            .service(res("/ResourceTypes/{id}").route(web::get().to(resource_type)))
+            .service(res("/Schemas").route(web::get().to(schemas)))
+            .service(res("/Schemas/{id}").route(web::get().to(schema)))
+            .service(res("/.search").route(web::post().to(search_all)))
+            .service(
+                res("/Users")
+                    .route(web::get().to(list_users))
+                    .route(web::post().to(create_user)),
+            )
+            .service(res("/Users/.search").route(web::post().to(search_users)))
+            .service(
+                res("/Users/{id}")
+                    .route(web::get().to(get_user))
+                    .route(web::put().to(replace_user))
+                    .route(web::patch().to(patch_user))
+                    .route(web::delete().to(delete_user)),
+            )
+            .service(
+                res("/Groups")
+                    .route(web::get().to(list_groups))
+                    .route(web::post().to(create_group)),
+            )
+            .service(res("/Groups/.search").route(web::post().to(search_groups)))
+            .service(
+                res("/Groups/{id}")
+                    .route(web::get().to(get_group))
+                    .route(web::put().to(replace_group))
+                    .route(web::patch().to(patch_group))
+                    .route(web::delete().to(delete_group)),
+            )
             .default_service(web::to(not_found)),
     );
 }
@@ -144,6 +158,11 @@ type Params = web::Query<Vec<(String, String)>>;
 async fn not_found(req: HttpRequest, state: web::Data<AppState>) -> Answer {
     guard(&req, &state)?;
     Err(ScimError::not_found("no such SCIM endpoint").into())
+}
+
+async fn method_not_allowed(req: HttpRequest, state: web::Data<AppState>) -> Answer {
+    guard(&req, &state)?;
+    Err(ScimError::new(405, None, format!("{} is not supported here", req.method())).into())
 }
 
 async fn service_provider_config(req: HttpRequest, state: web::Data<AppState>) -> Answer {
