@@ -30,7 +30,11 @@ pub enum AdminError {
 
 /// Marks events of the SCIM client (no acting user) as such.
 fn via_scim(e: AuditEvent, actor: Option<UserId>) -> AuditEvent {
-    if actor.is_none() { e.detail("via", "scim") } else { e }
+    if actor.is_none() {
+        e.detail("via", "scim")
+    } else {
+        e
+    }
 }
 
 /// How a member came to exist.
@@ -289,14 +293,12 @@ impl Admin {
                 self.ports.users.update(&user).await.map_err(user_err)?;
                 self.access.invalidate(target);
                 self.audit
-                    .record(
-                        via_scim(
-                            AuditEvent::new(AuditAction::UserReactivated, actor, now)
-                                .target("user", target)
-                                .ip(ip),
-                            actor,
-                        ),
-                    )
+                    .record(via_scim(
+                        AuditEvent::new(AuditAction::UserReactivated, actor, now)
+                            .target("user", target)
+                            .ip(ip),
+                        actor,
+                    ))
                     .await;
             }
         } else {
@@ -305,14 +307,12 @@ impl Admin {
                 self.ports.users.update(&user).await.map_err(user_err)?;
                 self.end_everything(target, now).await?;
                 self.audit
-                    .record(
-                        via_scim(
-                            AuditEvent::new(AuditAction::UserDeactivated, actor, now)
-                                .target("user", target)
-                                .ip(ip),
-                            actor,
-                        ),
-                    )
+                    .record(via_scim(
+                        AuditEvent::new(AuditAction::UserDeactivated, actor, now)
+                            .target("user", target)
+                            .ip(ip),
+                        actor,
+                    ))
                     .await;
             }
         }

@@ -64,11 +64,7 @@ fn name_clash(records: &[ScimUser], me: planpush_identity::UserId, name: &str) -
 }
 
 impl FakeScim {
-    fn check_group(
-        &self,
-        groups: &[ScimGroup],
-        g: &ScimGroup,
-    ) -> Result<(), ScimRepoError> {
+    fn check_group(&self, groups: &[ScimGroup], g: &ScimGroup) -> Result<(), ScimRepoError> {
         if groups
             .iter()
             .any(|x| x.id != g.id && x.display_name.to_lowercase() == g.display_name.to_lowercase())

@@ -22,7 +22,12 @@ pub async fn reconcile_group_roles(
     source: &str,
     now: DateTime<Utc>,
 ) -> anyhow::Result<GrantChanges> {
-    let mut mapped: BTreeSet<Role> = ports.roles.roles_for_groups(groups).await?.into_iter().collect();
+    let mut mapped: BTreeSet<Role> = ports
+        .roles
+        .roles_for_groups(groups)
+        .await?
+        .into_iter()
+        .collect();
     let current = ports.roles.grants_for(user).await?;
     let mut changes = planpush_roles::reconcile_sso(&current, &mapped);
     let kept_admin = if changes.remove.contains(&Role::Admin) {

@@ -19,9 +19,9 @@ mod comments;
 pub mod contract;
 mod dashboard;
 mod events;
-mod group_roles;
 #[cfg(feature = "fake")]
 pub mod fake;
+mod group_roles;
 mod health;
 mod maintenance;
 mod notify;
@@ -55,6 +55,7 @@ pub use events::{
     Actor, BadEventId, CommentActivity, EventBus, EventId, EventStream, LiveEvent, LocalBus,
     PlanActivity, PlanEvent, RETAINED_EVENTS, SUBSCRIBER_BUFFER, Subscription,
 };
+pub use group_roles::reconcile_group_roles;
 pub use health::{Health, NotReady};
 pub use maintenance::{Maintenance, OUTBOX_KEEP_DAYS, Swept};
 #[cfg(any(test, feature = "mock"))]
@@ -69,12 +70,11 @@ pub use outbox::{
 pub use plans::{DiffPage, LiveFeed, PlanError, PlanInfo, PlanPage, Plans, can_see};
 pub use ports::*;
 pub use provider::{AuthorizationRequest, IdentityProvider, ProviderError, VerifiedProfile};
-pub use group_roles::reconcile_group_roles;
+pub use push::{MAX_DOCUMENT_BYTES, PUSH_ATTEMPTS, Push, PushError, PushOutcome, PushRequest};
 pub use scim::{Scim, ScimQuery};
 #[cfg(any(test, feature = "mock"))]
 pub use scim_ports::MockScimRepository;
 pub use scim_ports::{ScimGroup, ScimGroupId, ScimRepoError, ScimRepository, ScimUser};
-pub use push::{MAX_DOCUMENT_BYTES, PUSH_ATTEMPTS, Push, PushError, PushOutcome, PushRequest};
 pub use sessions::{SESSION_USER_KEY, SessionState, WebSessions, session_user};
 pub use signin::{SignIn, SignInError};
 pub use tokens::{

@@ -126,7 +126,10 @@ fn requested_active(obj: &Map<String, Value>) -> Result<Option<bool>, ScimError>
     match planpush_scim::path::get_ci(obj, "active") {
         None | Some(Value::Null) => Ok(None),
         Some(Value::Bool(b)) => Ok(Some(*b)),
-        Some(_) => Err(ScimError::bad(ScimType::InvalidValue, "active must be a boolean")),
+        Some(_) => Err(ScimError::bad(
+            ScimType::InvalidValue,
+            "active must be a boolean",
+        )),
     }
 }
 
@@ -167,7 +170,11 @@ impl Scim {
             .map(|(_, t)| t.trim());
         match presented {
             Some(t) if TokenHash::of(t.as_bytes()) == *want => Ok(()),
-            _ => Err(ScimError::new(401, None, "a valid SCIM bearer token is required")),
+            _ => Err(ScimError::new(
+                401,
+                None,
+                "a valid SCIM bearer token is required",
+            )),
         }
     }
 
@@ -225,7 +232,12 @@ impl Scim {
         self.ports.scim.groups_of(id).await.map_err(repo_err)
     }
 
-    fn user_json(&self, rec: &ScimUser, user: &User, groups: &[(ScimGroupId, String)]) -> Map<String, Value> {
+    fn user_json(
+        &self,
+        rec: &ScimUser,
+        user: &User,
+        groups: &[(ScimGroupId, String)],
+    ) -> Map<String, Value> {
         let mut m = rec.resource.clone();
         let mut schemas = vec![Value::String(schema::USER.into())];
         if m.contains_key(schema::ENTERPRISE_USER) {
@@ -267,7 +279,12 @@ impl Scim {
         Ok((rec, user))
     }
 
-    async fn render_user(&self, rec: &ScimUser, user: &User, q: &ScimQuery) -> Result<Value, ScimError> {
+    async fn render_user(
+        &self,
+        rec: &ScimUser,
+        user: &User,
+        q: &ScimQuery,
+    ) -> Result<Value, ScimError> {
         let groups = self.user_groups(user.id).await?;
         Ok(Value::Object(resource::project(
             self.user_json(rec, user, &groups),
@@ -279,7 +296,13 @@ impl Scim {
     /// `POST /Users`: provisions a user, who then appears in Members (origin `scim`) before ever
     /// signing in. A user who signed in before and whose e-mail is this `userName` (or primary
     /// e-mail) is adopted instead of duplicated; a user deleted over SCIM earlier is revived.
-    pub async fn create_user(&self, body: Value, q: &ScimQuery, ip: Option<IpAddr>, now: DateTime<Utc>) -> Result<Value, ScimError> {
+    pub async fn create_user(
+        &self,
+        body: Value,
+        q: &ScimQuery,
+        ip: Option<IpAddr>,
+        now: DateTime<Utc>,
+    ) -> Result<Value, ScimError> {
         let mut obj = resource::prepare(body, ResourceKind::User)?;
         let fields = resource::user_fields(&obj)?;
         let active = requested_active(&obj)?.unwrap_or(true);
@@ -294,9 +317,17 @@ impl Scim {
             deleted_at: None,
         };
         let how;
-        match self.ports.scim.find_user_by_name(&fields.user_name).await.map_err(repo_err)? {
+        match self
+            .ports
+            .scim
+            .find_user_by_name(&fields.user_name)
+            .await
+            .map_err(repo_err)?
+        {
             Some(old) if old.deleted_at.is_none() => {
-                return Err(ScimError::uniqueness("a user with this userName already exists"));
+                return Err(ScimError::uniqueness(
+                    "a user with this userName already exists",
+                ));
             }
             Some(old) => {
                 // Provisioned again after a SCIM DELETE: the same person, the same user.
@@ -304,26 +335,43 @@ impl Scim {
                 record.created_at = old.created_at;
                 let mut user = self.ports.users.get(old.user_id).await.map_err(internal)?;
                 apply_fields(&mut user, &fields);
-                self.ports.scim.update_user(&user, &record).await.map_err(repo_err)?;
+                self.ports
+                    .scim
+                    .update_user(&user, &record)
+                    .await
+                    .map_err(repo_err)?;
                 how = "revived";
             }
             None => match self.adoptable(&fields).await? {
                 Some(mut user) => {
                     record.user_id = user.id;
                     apply_fields(&mut user, &fields);
-                    self.ports.scim.adopt_user(&record).await.map_err(repo_err)?;
-                    self.ports.scim.update_user(&user, &record).await.map_err(repo_err)?;
+                    self.ports
+                        .scim
+                        .adopt_user(&record)
+                        .await
+                        .map_err(repo_err)?;
+                    self.ports
+                        .scim
+                        .update_user(&user, &record)
+                        .await
+                        .map_err(repo_err)?;
                     how = "adopted";
                 }
                 None => {
-                    let mut user = User::new(&fields.user_name.chars().take(100).collect::<String>(), now)
-                        .map_err(|e| ScimError::bad(ScimType::InvalidValue, e.to_string()))?;
+                    let mut user =
+                        User::new(&fields.user_name.chars().take(100).collect::<String>(), now)
+                            .map_err(|e| ScimError::bad(ScimType::InvalidValue, e.to_string()))?;
                     user.id = record.user_id;
                     apply_fields(&mut user, &fields);
                     if !active {
                         user.deactivate(now);
                     }
-                    self.ports.scim.create_user(&user, &record).await.map_err(repo_err)?;
+                    self.ports
+                        .scim
+                        .create_user(&user, &record)
+                        .await
+                        .map_err(repo_err)?;
                     how = "created";
                 }
             },
@@ -354,9 +402,20 @@ impl Scim {
     async fn adoptable(&self, f: &resource::UserFields) -> Result<Option<User>, ScimError> {
         let mut seen = BTreeSet::new();
         let mut found = vec![];
-        for candidate in [Some(f.user_name.as_str()), f.email.as_deref()].into_iter().flatten() {
-            let Ok(email) = Email::parse(candidate) else { continue };
-            for u in self.ports.users.find_by_email(&email).await.map_err(internal)? {
+        for candidate in [Some(f.user_name.as_str()), f.email.as_deref()]
+            .into_iter()
+            .flatten()
+        {
+            let Ok(email) = Email::parse(candidate) else {
+                continue;
+            };
+            for u in self
+                .ports
+                .users
+                .find_by_email(&email)
+                .await
+                .map_err(internal)?
+            {
                 if seen.insert(u.id) {
                     match self.ports.scim.get_user(u.id).await {
                         Err(ScimRepoError::NotFound) => found.push(u),
@@ -370,8 +429,20 @@ impl Scim {
     }
 
     /// Deactivation or reactivation through [`Admin`]'s path, with the SCIM audit event.
-    async fn set_active(&self, id: UserId, active: bool, ip: Option<IpAddr>, now: DateTime<Utc>) -> Result<(), ScimError> {
-        let before = self.ports.users.get(id).await.map_err(internal)?.is_active();
+    async fn set_active(
+        &self,
+        id: UserId,
+        active: bool,
+        ip: Option<IpAddr>,
+        now: DateTime<Utc>,
+    ) -> Result<(), ScimError> {
+        let before = self
+            .ports
+            .users
+            .get(id)
+            .await
+            .map_err(internal)?
+            .is_active();
         if before == active {
             return Ok(());
         }
@@ -413,7 +484,10 @@ impl Scim {
         let mut groups: BTreeMap<UserId, Vec<(ScimGroupId, String)>> = BTreeMap::new();
         for g in self.ports.scim.list_groups().await.map_err(repo_err)? {
             for m in &g.members {
-                groups.entry(*m).or_default().push((g.id, g.display_name.clone()));
+                groups
+                    .entry(*m)
+                    .or_default()
+                    .push((g.id, g.display_name.clone()));
             }
         }
         let all: Vec<Map<String, Value>> = records
@@ -441,14 +515,21 @@ impl Scim {
         planpush_scim::path::remove_ci(&mut obj, "active");
         if active == Some(false) && user.is_active() {
             // Refuse before writing anything when this would remove the last active admin.
-            self.admin.check_can_deactivate(user.id).await.map_err(admin_err)?;
+            self.admin
+                .check_can_deactivate(user.id)
+                .await
+                .map_err(admin_err)?;
         }
         rec.user_name = fields.user_name.clone();
         rec.external_id = fields.external_id.clone();
         rec.resource = obj;
         rec.updated_at = now;
         apply_fields(&mut user, &fields);
-        self.ports.scim.update_user(&user, &rec).await.map_err(repo_err)?;
+        self.ports
+            .scim
+            .update_user(&user, &rec)
+            .await
+            .map_err(repo_err)?;
         self.access.invalidate(user.id);
         self.audit
             .record(
@@ -466,7 +547,14 @@ impl Scim {
     }
 
     /// `PUT /Users/{id}`: replaces the resource. `active: false` deprovisions.
-    pub async fn replace_user(&self, id: &str, body: Value, q: &ScimQuery, ip: Option<IpAddr>, now: DateTime<Utc>) -> Result<Value, ScimError> {
+    pub async fn replace_user(
+        &self,
+        id: &str,
+        body: Value,
+        q: &ScimQuery,
+        ip: Option<IpAddr>,
+        now: DateTime<Utc>,
+    ) -> Result<Value, ScimError> {
         let id = user_id(id)?;
         let (rec, user) = self.live_user(id).await?;
         let obj = resource::prepare(body, ResourceKind::User)?;
@@ -476,7 +564,14 @@ impl Scim {
     }
 
     /// `PATCH /Users/{id}`. `active: false` (any casing or string form) deprovisions at once.
-    pub async fn patch_user(&self, id: &str, body: Value, q: &ScimQuery, ip: Option<IpAddr>, now: DateTime<Utc>) -> Result<Value, ScimError> {
+    pub async fn patch_user(
+        &self,
+        id: &str,
+        body: Value,
+        q: &ScimQuery,
+        ip: Option<IpAddr>,
+        now: DateTime<Utc>,
+    ) -> Result<Value, ScimError> {
         let id = user_id(id)?;
         let ops = patch::parse(&body, ResourceKind::User)?;
         let (rec, user) = self.live_user(id).await?;
@@ -491,15 +586,27 @@ impl Scim {
 
     /// `DELETE /Users/{id}`: deprovisions (the user row stays, deactivated, with its history);
     /// the SCIM resource is gone (`404` afterwards) until the same `userName` is provisioned again.
-    pub async fn delete_user(&self, id: &str, ip: Option<IpAddr>, now: DateTime<Utc>) -> Result<(), ScimError> {
+    pub async fn delete_user(
+        &self,
+        id: &str,
+        ip: Option<IpAddr>,
+        now: DateTime<Utc>,
+    ) -> Result<(), ScimError> {
         let id = user_id(id)?;
         let (mut rec, user) = self.live_user(id).await?;
         if user.is_active() {
-            self.admin.check_can_deactivate(id).await.map_err(admin_err)?;
+            self.admin
+                .check_can_deactivate(id)
+                .await
+                .map_err(admin_err)?;
         }
         rec.deleted_at = Some(now);
         rec.updated_at = now;
-        self.ports.scim.update_user(&user, &rec).await.map_err(repo_err)?;
+        self.ports
+            .scim
+            .update_user(&user, &rec)
+            .await
+            .map_err(repo_err)?;
         self.set_active(id, false, ip, now).await?;
         Ok(())
     }
@@ -522,7 +629,9 @@ impl Scim {
             .iter()
             .map(|u| {
                 let id = u.to_string();
-                let stored = written.iter().find(|e| e["value"].as_str() == Some(id.as_str()));
+                let stored = written
+                    .iter()
+                    .find(|e| e["value"].as_str() == Some(id.as_str()));
                 let mut member = match stored {
                     Some(Value::Object(o)) => Value::Object(o.clone()),
                     _ => json!({"value": id, "type": "User"}),
@@ -574,27 +683,40 @@ impl Scim {
     }
 
     /// A group resource as written, split into the stored parts.
-    fn group_parts(obj: &mut Map<String, Value>) -> Result<(resource::GroupFields, Vec<UserId>), ScimError> {
+    fn group_parts(
+        obj: &mut Map<String, Value>,
+    ) -> Result<(resource::GroupFields, Vec<UserId>), ScimError> {
         let fields = resource::group_fields(obj)?;
         let members = resource::member_ids(obj)?
             .iter()
             .map(|m| {
                 UserId::parse(m).map_err(|_| {
-                    ScimError::bad(ScimType::InvalidValue, format!("member {m:?} is not a user of this service"))
+                    ScimError::bad(
+                        ScimType::InvalidValue,
+                        format!("member {m:?} is not a user of this service"),
+                    )
                 })
             })
             .collect::<Result<Vec<_>, _>>()?;
         // The written members stay in the resource (for their `type` and `display`), one per user.
         if let Some(Value::Array(items)) = obj.get_mut("members") {
             let mut seen = BTreeSet::new();
-            items.retain(|e| e["value"].as_str().is_some_and(|v| seen.insert(v.to_owned())));
+            items.retain(|e| {
+                e["value"]
+                    .as_str()
+                    .is_some_and(|v| seen.insert(v.to_owned()))
+            });
         }
         planpush_scim::path::remove_ci(obj, "displayName");
         Ok((fields, members))
     }
 
     /// Recomputes the `sso` grants of every user whose memberships changed.
-    async fn reconcile(&self, users: impl IntoIterator<Item = UserId>, now: DateTime<Utc>) -> Result<(), ScimError> {
+    async fn reconcile(
+        &self,
+        users: impl IntoIterator<Item = UserId>,
+        now: DateTime<Utc>,
+    ) -> Result<(), ScimError> {
         for user in users {
             let groups: Vec<GroupName> = self
                 .user_groups(user)
@@ -602,15 +724,35 @@ impl Scim {
                 .into_iter()
                 .filter_map(|(_, name)| GroupName::parse(&name).ok())
                 .collect();
-            reconcile_group_roles(&self.ports, &self.access, &self.audit, user, &groups, "scim", now)
-                .await
-                .map_err(internal)?;
+            reconcile_group_roles(
+                &self.ports,
+                &self.access,
+                &self.audit,
+                user,
+                &groups,
+                "scim",
+                now,
+            )
+            .await
+            .map_err(internal)?;
         }
         Ok(())
     }
 
-    async fn audit_group(&self, action: AuditAction, g: &ScimGroup, added: &[UserId], removed: &[UserId], ip: Option<IpAddr>, now: DateTime<Utc>) {
-        let ids = |v: &[UserId]| v.iter().map(|u| Value::String(u.to_string())).collect::<Vec<_>>();
+    async fn audit_group(
+        &self,
+        action: AuditAction,
+        g: &ScimGroup,
+        added: &[UserId],
+        removed: &[UserId],
+        ip: Option<IpAddr>,
+        now: DateTime<Utc>,
+    ) {
+        let ids = |v: &[UserId]| {
+            v.iter()
+                .map(|u| Value::String(u.to_string()))
+                .collect::<Vec<_>>()
+        };
         self.audit
             .record(
                 AuditEvent::new(action, None, now)
@@ -625,7 +767,13 @@ impl Scim {
     }
 
     /// `POST /Groups`.
-    pub async fn create_group(&self, body: Value, q: &ScimQuery, ip: Option<IpAddr>, now: DateTime<Utc>) -> Result<Value, ScimError> {
+    pub async fn create_group(
+        &self,
+        body: Value,
+        q: &ScimQuery,
+        ip: Option<IpAddr>,
+        now: DateTime<Utc>,
+    ) -> Result<Value, ScimError> {
         let mut obj = resource::prepare(body, ResourceKind::Group)?;
         let (fields, members) = Self::group_parts(&mut obj)?;
         let g = ScimGroup {
@@ -638,14 +786,20 @@ impl Scim {
             updated_at: now,
         };
         self.ports.scim.create_group(&g).await.map_err(repo_err)?;
-        self.audit_group(AuditAction::ScimGroupCreated, &g, &g.members, &[], ip, now).await;
+        self.audit_group(AuditAction::ScimGroupCreated, &g, &g.members, &[], ip, now)
+            .await;
         self.reconcile(g.members.iter().copied(), now).await?;
         self.render_group(&g, q).await
     }
 
     /// `GET /Groups/{id}`.
     pub async fn get_group(&self, id: &str, q: &ScimQuery) -> Result<Value, ScimError> {
-        let g = self.ports.scim.get_group(group_id(id)?).await.map_err(repo_err)?;
+        let g = self
+            .ports
+            .scim
+            .get_group(group_id(id)?)
+            .await
+            .map_err(repo_err)?;
         self.render_group(&g, q).await
     }
 
@@ -659,7 +813,13 @@ impl Scim {
         Ok(q.respond(all, ResourceKind::Group))
     }
 
-    async fn write_group(&self, mut g: ScimGroup, mut obj: Map<String, Value>, ip: Option<IpAddr>, now: DateTime<Utc>) -> Result<ScimGroup, ScimError> {
+    async fn write_group(
+        &self,
+        mut g: ScimGroup,
+        mut obj: Map<String, Value>,
+        ip: Option<IpAddr>,
+        now: DateTime<Utc>,
+    ) -> Result<ScimGroup, ScimError> {
         let (fields, members) = Self::group_parts(&mut obj)?;
         let before: BTreeSet<UserId> = g.members.iter().copied().collect();
         let after: BTreeSet<UserId> = members.iter().copied().collect();
@@ -672,7 +832,8 @@ impl Scim {
         g.members = members;
         g.updated_at = now;
         self.ports.scim.update_group(&g).await.map_err(repo_err)?;
-        self.audit_group(AuditAction::ScimGroupUpdated, &g, &added, &removed, ip, now).await;
+        self.audit_group(AuditAction::ScimGroupUpdated, &g, &added, &removed, ip, now)
+            .await;
         // A rename changes what every member's group maps to.
         let touched: BTreeSet<UserId> = if renamed {
             before.union(&after).copied().collect()
@@ -684,17 +845,41 @@ impl Scim {
     }
 
     /// `PUT /Groups/{id}`: replaces name and members.
-    pub async fn replace_group(&self, id: &str, body: Value, q: &ScimQuery, ip: Option<IpAddr>, now: DateTime<Utc>) -> Result<Value, ScimError> {
-        let g = self.ports.scim.get_group(group_id(id)?).await.map_err(repo_err)?;
+    pub async fn replace_group(
+        &self,
+        id: &str,
+        body: Value,
+        q: &ScimQuery,
+        ip: Option<IpAddr>,
+        now: DateTime<Utc>,
+    ) -> Result<Value, ScimError> {
+        let g = self
+            .ports
+            .scim
+            .get_group(group_id(id)?)
+            .await
+            .map_err(repo_err)?;
         let obj = resource::prepare(body, ResourceKind::Group)?;
         let g = self.write_group(g, obj, ip, now).await?;
         self.render_group(&g, q).await
     }
 
     /// `PATCH /Groups/{id}`: membership changes take effect on the members' roles at once.
-    pub async fn patch_group(&self, id: &str, body: Value, q: &ScimQuery, ip: Option<IpAddr>, now: DateTime<Utc>) -> Result<Value, ScimError> {
+    pub async fn patch_group(
+        &self,
+        id: &str,
+        body: Value,
+        q: &ScimQuery,
+        ip: Option<IpAddr>,
+        now: DateTime<Utc>,
+    ) -> Result<Value, ScimError> {
         let ops = patch::parse(&body, ResourceKind::Group)?;
-        let g = self.ports.scim.get_group(group_id(id)?).await.map_err(repo_err)?;
+        let g = self
+            .ports
+            .scim
+            .get_group(group_id(id)?)
+            .await
+            .map_err(repo_err)?;
         let mut obj = g.resource.clone();
         obj.insert("displayName".into(), Value::String(g.display_name.clone()));
         let names = self.member_names().await?;
@@ -708,11 +893,17 @@ impl Scim {
     }
 
     /// `DELETE /Groups/{id}`: its members lose the roles it mapped to.
-    pub async fn delete_group(&self, id: &str, ip: Option<IpAddr>, now: DateTime<Utc>) -> Result<(), ScimError> {
+    pub async fn delete_group(
+        &self,
+        id: &str,
+        ip: Option<IpAddr>,
+        now: DateTime<Utc>,
+    ) -> Result<(), ScimError> {
         let id = group_id(id)?;
         let g = self.ports.scim.get_group(id).await.map_err(repo_err)?;
         self.ports.scim.delete_group(id).await.map_err(repo_err)?;
-        self.audit_group(AuditAction::ScimGroupDeleted, &g, &[], &g.members, ip, now).await;
+        self.audit_group(AuditAction::ScimGroupDeleted, &g, &[], &g.members, ip, now)
+            .await;
         self.reconcile(g.members.iter().copied(), now).await
     }
 }

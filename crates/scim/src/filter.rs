@@ -198,7 +198,9 @@ impl Parser<'_> {
         let attr = AttrPath::parse(word, self.kind).map_err(|e| invalid(e.detail))?;
         if matches!(self.peek(), Some(Tok::LBracket)) {
             if attr.sub.is_some() {
-                return Err(invalid("a value path filter applies to an attribute, not a sub-attribute"));
+                return Err(invalid(
+                    "a value path filter applies to an attribute, not a sub-attribute",
+                ));
             }
             self.pos += 1;
             self.deeper()?;
@@ -228,7 +230,8 @@ impl Parser<'_> {
         if op.eq_ignore_ascii_case("pr") {
             return Ok(Filter::Present(attr));
         }
-        let op = CompareOp::parse(&op).ok_or_else(|| invalid(format!("unknown operator {op:?}")))?;
+        let op =
+            CompareOp::parse(&op).ok_or_else(|| invalid(format!("unknown operator {op:?}")))?;
         let value = match self.next() {
             Some(Tok::Str(s)) => Value::String(s),
             Some(Tok::Word(w)) => match w.to_ascii_lowercase().as_str() {
@@ -442,11 +445,23 @@ mod tests {
             (r#"emails[type eq "work"]"#, true),
             (r#"emails[type eq "work" and value co "@work."]"#, true),
             (r#"emails[type eq "other"]"#, false),
-            (r#"emails[type eq "work"].value eq "ada@work.example.com""#, true),
-            (r#"emails[type eq "work"].value eq "ada@home.example.com""#, false),
+            (
+                r#"emails[type eq "work"].value eq "ada@work.example.com""#,
+                true,
+            ),
+            (
+                r#"emails[type eq "work"].value eq "ada@home.example.com""#,
+                false,
+            ),
             (r#"emails.value eq "ada@home.example.com""#, true),
-            (r#"urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:department eq "analytics""#, true),
-            (r#"urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:employeeNumber eq "43""#, false),
+            (
+                r#"urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:department eq "analytics""#,
+                true,
+            ),
+            (
+                r#"urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:employeeNumber eq "43""#,
+                false,
+            ),
             (r#"meta.lastModified gt "2026-01-01T00:00:00Z""#, true),
             (r#"meta.lastModified lt "2026-01-01T00:00:00Z""#, false),
             (r#"title ne "CEO""#, true),
@@ -454,7 +469,8 @@ mod tests {
             (r#"title eq null"#, true),
         ];
         for (f, want) in cases {
-            let parsed = Filter::parse(f, ResourceKind::User).unwrap_or_else(|e| panic!("{f}: {e}"));
+            let parsed =
+                Filter::parse(f, ResourceKind::User).unwrap_or_else(|e| panic!("{f}: {e}"));
             assert_eq!(parsed.matches(&u, ResourceKind::User), want, "{f}");
         }
     }
@@ -481,7 +497,11 @@ mod tests {
             "1bad eq \"x\"",
         ] {
             let e = Filter::parse(f, ResourceKind::User).unwrap_err();
-            assert_eq!((e.status, e.scim_type), (400, Some(ScimType::InvalidFilter)), "{f:?}");
+            assert_eq!(
+                (e.status, e.scim_type),
+                (400, Some(ScimType::InvalidFilter)),
+                "{f:?}"
+            );
         }
         let deep = format!("{}userName pr{}", "(".repeat(100), ")".repeat(100));
         assert!(Filter::parse(&deep, ResourceKind::User).is_err());

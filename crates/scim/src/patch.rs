@@ -88,10 +88,10 @@ pub fn parse(body: &Value, kind: ResourceKind) -> Result<Vec<PatchOperation>, Sc
     let schemas = path::get_ci(obj, "schemas")
         .and_then(Value::as_array)
         .ok_or_else(|| syntax("schemas must list urn:ietf:params:scim:api:messages:2.0:PatchOp"))?;
-    if !schemas
-        .iter()
-        .any(|s| s.as_str().is_some_and(|s| s.eq_ignore_ascii_case(schema::PATCH_OP)))
-    {
+    if !schemas.iter().any(|s| {
+        s.as_str()
+            .is_some_and(|s| s.eq_ignore_ascii_case(schema::PATCH_OP))
+    }) {
         return Err(syntax(
             "schemas must list urn:ietf:params:scim:api:messages:2.0:PatchOp",
         ));
@@ -100,14 +100,21 @@ pub fn parse(body: &Value, kind: ResourceKind) -> Result<Vec<PatchOperation>, Sc
         .and_then(Value::as_array)
         .ok_or_else(|| syntax("Operations must be an array"))?;
     if ops.len() > MAX_OPERATIONS {
-        return Err(ScimError::new(413, Some(ScimType::TooMany), "too many operations"));
+        return Err(ScimError::new(
+            413,
+            Some(ScimType::TooMany),
+            "too many operations",
+        ));
     }
     ops.iter()
         .map(|o| {
             let o = o
                 .as_object()
                 .ok_or_else(|| syntax("each operation must be an object"))?;
-            let op = match path::get_ci(o, "op").and_then(Value::as_str).map(str::to_ascii_lowercase) {
+            let op = match path::get_ci(o, "op")
+                .and_then(Value::as_str)
+                .map(str::to_ascii_lowercase)
+            {
                 Some(op) if op == "add" => Op::Add,
                 Some(op) if op == "replace" => Op::Replace,
                 Some(op) if op == "remove" => Op::Remove,
@@ -117,11 +124,19 @@ pub fn parse(body: &Value, kind: ResourceKind) -> Result<Vec<PatchOperation>, Sc
                 None | Some(Value::Null) => None,
                 Some(Value::String(p)) if p.trim().is_empty() => None,
                 Some(Value::String(p)) => Some(PatchPath::parse(p, kind)?),
-                Some(_) => return Err(ScimError::bad(ScimType::InvalidPath, "path must be a string")),
+                Some(_) => {
+                    return Err(ScimError::bad(
+                        ScimType::InvalidPath,
+                        "path must be a string",
+                    ));
+                }
             };
             let value = path::get_ci(o, "value").cloned();
             if op != Op::Remove && value.is_none() {
-                return Err(ScimError::bad(ScimType::InvalidValue, "add and replace need a value"));
+                return Err(ScimError::bad(
+                    ScimType::InvalidValue,
+                    "add and replace need a value",
+                ));
             }
             if op == Op::Remove && path.is_none() {
                 return Err(ScimError::bad(ScimType::NoTarget, "remove needs a path"));
@@ -145,7 +160,10 @@ pub fn apply(
                 for (key, v) in fields {
                     // Okta repeats the resource's `id` in path-less replaces; read-only keys in a
                     // path-less value are ignored (a path naming them is refused).
-                    if ["schemas", "id", "meta"].iter().any(|k| key.eq_ignore_ascii_case(k)) {
+                    if ["schemas", "id", "meta"]
+                        .iter()
+                        .any(|k| key.eq_ignore_ascii_case(k))
+                    {
                         continue;
                     }
                     if let Some(ext) = kind.extension(key) {
@@ -204,7 +222,10 @@ fn as_items(v: Value) -> Vec<Value> {
 /// Two elements of a multi-valued attribute are the same when their `value`s are equal (or, with
 /// no `value`, when they are equal).
 fn same_element(a: &Value, b: &Value) -> bool {
-    match (a.as_object().and_then(|o| path::get_ci(o, "value")), b.as_object().and_then(|o| path::get_ci(o, "value"))) {
+    match (
+        a.as_object().and_then(|o| path::get_ci(o, "value")),
+        b.as_object().and_then(|o| path::get_ci(o, "value")),
+    ) {
         (Some(x), Some(y)) => x == y,
         _ => a == b,
     }
@@ -214,7 +235,9 @@ fn merge_into(target: &mut Value, value: Value, canonical: &dyn Fn(&str) -> Stri
     match (target, value) {
         (Value::Object(t), Value::Object(v)) => {
             for (k, x) in v {
-                let key = path::key_of(t, &k).cloned().unwrap_or_else(|| canonical(&k));
+                let key = path::key_of(t, &k)
+                    .cloned()
+                    .unwrap_or_else(|| canonical(&k));
                 t.insert(key, x);
             }
         }
@@ -244,7 +267,16 @@ fn apply_at(
 
     let Some(filter) = &p.filter else {
         let complex = def.is_some_and(|d| d.kind == Type::Complex);
-        return apply_plain(container, op, p, value, &attr_name, multi, complex, &sub_canonical);
+        return apply_plain(
+            container,
+            op,
+            p,
+            value,
+            &attr_name,
+            multi,
+            complex,
+            &sub_canonical,
+        );
     };
 
     // A value filter selects elements of a multi-valued attribute.
@@ -260,7 +292,10 @@ fn apply_at(
                 *slot = Value::Array(vec![]);
             }
             let Value::Array(a) = slot else {
-                return Err(ScimError::bad(ScimType::InvalidPath, "not a multi-valued attribute"));
+                return Err(ScimError::bad(
+                    ScimType::InvalidPath,
+                    "not a multi-valued attribute",
+                ));
             };
             a
         }
@@ -268,10 +303,13 @@ fn apply_at(
     let matching: Vec<usize> = items
         .iter()
         .enumerate()
-        .filter(|(_, e)| e.as_object().is_some_and(|o| filter.matches_element(o, &p.attr, kind)))
+        .filter(|(_, e)| {
+            e.as_object()
+                .is_some_and(|o| filter.matches_element(o, &p.attr, kind))
+        })
         .map(|(i, _)| i)
         .collect();
-    let sub = p.sub.as_deref().map(|s| sub_canonical(s));
+    let sub = p.sub.as_deref().map(&sub_canonical);
     match op {
         Op::Remove => {
             match &sub {
@@ -303,7 +341,10 @@ fn apply_at(
                 // Entra adds `emails[type eq "work"].value` to a user without a work address: a
                 // filter `attr eq "x"` describes the element to create.
                 let Filter::Compare(fp, CompareOp::Eq, fv) = filter else {
-                    return Err(ScimError::bad(ScimType::NoTarget, "the filter matches no value"));
+                    return Err(ScimError::bad(
+                        ScimType::NoTarget,
+                        "the filter matches no value",
+                    ));
                 };
                 let mut element = Map::new();
                 element.insert(sub_canonical(&fp.attr), fv.clone());
@@ -317,7 +358,10 @@ fn apply_at(
                         }
                     }
                     (None, _) => {
-                        return Err(ScimError::bad(ScimType::InvalidValue, "the value must be an object"));
+                        return Err(ScimError::bad(
+                            ScimType::InvalidValue,
+                            "the value must be an object",
+                        ));
                     }
                 }
                 items.push(Value::Object(element));
@@ -376,19 +420,28 @@ fn apply_plain(
                 }
             }
             Op::Add | Op::Replace => {
-                let slot = path::entry_ci(container, &p.attr.attr, attr_name, Value::Object(Map::new()));
+                let slot = path::entry_ci(
+                    container,
+                    &p.attr.attr,
+                    attr_name,
+                    Value::Object(Map::new()),
+                );
                 let value = value.unwrap_or(Value::Null);
                 match slot {
                     Value::Array(items) => {
                         for el in items.iter_mut() {
                             if let Value::Object(o) = el {
-                                let key = path::key_of(o, &sub).cloned().unwrap_or_else(|| sub.clone());
+                                let key = path::key_of(o, &sub)
+                                    .cloned()
+                                    .unwrap_or_else(|| sub.clone());
                                 o.insert(key, value.clone());
                             }
                         }
                     }
                     Value::Object(o) => {
-                        let key = path::key_of(o, &sub).cloned().unwrap_or_else(|| sub.clone());
+                        let key = path::key_of(o, &sub)
+                            .cloned()
+                            .unwrap_or_else(|| sub.clone());
                         o.insert(key, value);
                     }
                     other => {
@@ -407,12 +460,12 @@ fn apply_plain(
             // Entra: `{"op":"Remove","path":"members","value":[{"value":"<id>"}]}` removes those.
             if let (true, Some(v)) = (multi, value.filter(|v| !v.is_null())) {
                 let gone = as_items(v);
-                if let Some(k) = path::key_of(container, &p.attr.attr).cloned() {
-                    if let Some(Value::Array(items)) = container.get_mut(&k) {
-                        items.retain(|e| !gone.iter().any(|g| same_element(e, g)));
-                        if items.is_empty() {
-                            container.remove(&k);
-                        }
+                if let Some(k) = path::key_of(container, &p.attr.attr).cloned()
+                    && let Some(Value::Array(items)) = container.get_mut(&k)
+                {
+                    items.retain(|e| !gone.iter().any(|g| same_element(e, g)));
+                    if items.is_empty() {
+                        container.remove(&k);
                     }
                 }
             } else {
@@ -444,12 +497,22 @@ fn apply_plain(
                 path::remove_ci(container, &p.attr.attr);
             } else if complex && !value.is_object() {
                 // Entra sets `…:enterprise:2.0:User:manager` to the manager's id itself.
-                let slot = path::entry_ci(container, &p.attr.attr, attr_name, Value::Object(Map::new()));
+                let slot = path::entry_ci(
+                    container,
+                    &p.attr.attr,
+                    attr_name,
+                    Value::Object(Map::new()),
+                );
                 let mut o = Map::new();
                 o.insert("value".into(), value);
                 merge_into(slot, Value::Object(o), sub_canonical);
             } else if complex || value.is_object() {
-                let slot = path::entry_ci(container, &p.attr.attr, attr_name, Value::Object(Map::new()));
+                let slot = path::entry_ci(
+                    container,
+                    &p.attr.attr,
+                    attr_name,
+                    Value::Object(Map::new()),
+                );
                 merge_into(slot, value, sub_canonical);
             } else {
                 let key = path::key_of(container, &p.attr.attr)
@@ -505,7 +568,10 @@ fn keep_one_primary(items: &mut [Value]) {
     let is_primary = |e: &Value| {
         e.as_object()
             .and_then(|o| path::get_ci(o, "primary"))
-            .is_some_and(|p| p == &Value::Bool(true) || p.as_str().is_some_and(|s| s.eq_ignore_ascii_case("true")))
+            .is_some_and(|p| {
+                p == &Value::Bool(true)
+                    || p.as_str().is_some_and(|s| s.eq_ignore_ascii_case("true"))
+            })
     };
     if let Some(last) = items.iter().rposition(is_primary) {
         for (i, e) in items.iter_mut().enumerate() {
@@ -513,7 +579,9 @@ fn keep_one_primary(items: &mut [Value]) {
                 && is_primary(e)
                 && let Value::Object(o) = e
             {
-                let key = path::key_of(o, "primary").cloned().unwrap_or_else(|| "primary".into());
+                let key = path::key_of(o, "primary")
+                    .cloned()
+                    .unwrap_or_else(|| "primary".into());
                 o.insert(key, Value::Bool(false));
             }
         }

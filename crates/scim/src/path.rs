@@ -24,7 +24,12 @@ fn valid_name(s: &str) -> bool {
 impl AttrPath {
     /// Parses an attribute path. A URN prefix naming the resource's own core schema is dropped.
     pub fn parse(s: &str, kind: ResourceKind) -> Result<Self, ScimError> {
-        let bad = || ScimError::bad(ScimType::InvalidPath, format!("invalid attribute path {s:?}"));
+        let bad = || {
+            ScimError::bad(
+                ScimType::InvalidPath,
+                format!("invalid attribute path {s:?}"),
+            )
+        };
         let s = s.trim();
         let (urn, rest) = split_urn(s).ok_or_else(bad)?;
         let urn = match urn {
@@ -88,7 +93,10 @@ impl AttrPath {
     /// The canonical spelling of the sub-attribute name.
     pub fn sub_name(&self, kind: ResourceKind) -> Option<String> {
         let sub = self.sub.as_deref()?;
-        Some(self.sub_def(kind).map_or_else(|| sub.to_owned(), |d| d.name.to_owned()))
+        Some(
+            self.sub_def(kind)
+                .map_or_else(|| sub.to_owned(), |d| d.name.to_owned()),
+        )
     }
 
     /// Whether string comparisons on this attribute are case-sensitive.
@@ -149,7 +157,9 @@ pub fn entry_ci<'a>(
     canonical: &str,
     default: Value,
 ) -> &'a mut Value {
-    let key = key_of(obj, name).cloned().unwrap_or_else(|| canonical.to_owned());
+    let key = key_of(obj, name)
+        .cloned()
+        .unwrap_or_else(|| canonical.to_owned());
     obj.entry(key).or_insert(default)
 }
 
@@ -163,7 +173,10 @@ pub fn remove_ci(obj: &mut Map<String, Value>, name: &str) -> bool {
 
 /// The object holding the path's attribute: the resource itself for core attributes, the
 /// extension object for extension attributes (`None` if the extension is absent).
-pub fn container<'a>(resource: &'a Map<String, Value>, path: &AttrPath) -> Option<&'a Map<String, Value>> {
+pub fn container<'a>(
+    resource: &'a Map<String, Value>,
+    path: &AttrPath,
+) -> Option<&'a Map<String, Value>> {
     match &path.urn {
         None => Some(resource),
         Some(u) => get_ci(resource, u).and_then(Value::as_object),
@@ -220,15 +233,25 @@ mod tests {
     #[test]
     fn parses_paths_with_and_without_urns() {
         let p = AttrPath::parse("name.givenName", ResourceKind::User).unwrap();
-        assert_eq!((p.urn, p.attr.as_str(), p.sub.as_deref()), (None, "name", Some("givenName")));
+        assert_eq!(
+            (p.urn, p.attr.as_str(), p.sub.as_deref()),
+            (None, "name", Some("givenName"))
+        );
         let p = AttrPath::parse(
             "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager.value",
             ResourceKind::User,
         )
         .unwrap();
         assert_eq!(p.urn.as_deref(), Some(schema::ENTERPRISE_USER));
-        assert_eq!((p.attr.as_str(), p.sub.as_deref()), ("manager", Some("value")));
-        let p = AttrPath::parse("urn:ietf:params:scim:schemas:core:2.0:User:userName", ResourceKind::User).unwrap();
+        assert_eq!(
+            (p.attr.as_str(), p.sub.as_deref()),
+            ("manager", Some("value"))
+        );
+        let p = AttrPath::parse(
+            "urn:ietf:params:scim:schemas:core:2.0:User:userName",
+            ResourceKind::User,
+        )
+        .unwrap();
         assert_eq!((p.urn, p.attr.as_str()), (None, "userName"));
         for bad in ["", "1abc", "a b", "name.", "a.b.c", "urn:x"] {
             assert!(AttrPath::parse(bad, ResourceKind::User).is_err(), "{bad:?}");

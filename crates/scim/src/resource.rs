@@ -91,10 +91,10 @@ pub fn prepare(body: Value, kind: ResourceKind) -> Result<Map<String, Value>, Sc
     let schemas = path::get_ci(&obj, "schemas")
         .and_then(Value::as_array)
         .ok_or_else(|| syntax(format!("schemas must list {}", kind.core())))?;
-    if !schemas
-        .iter()
-        .any(|s| s.as_str().is_some_and(|s| s.eq_ignore_ascii_case(kind.core())))
-    {
+    if !schemas.iter().any(|s| {
+        s.as_str()
+            .is_some_and(|s| s.eq_ignore_ascii_case(kind.core()))
+    }) {
         return Err(syntax(format!("schemas must list {}", kind.core())));
     }
     strip_unstored(&mut obj, kind);
@@ -109,7 +109,10 @@ pub fn strip_unstored(obj: &mut Map<String, Value>, kind: ResourceKind) {
         path::remove_ci(obj, gone);
     }
     for def in kind.core_attrs() {
-        if matches!(def.mutability, schema::Mutability::ReadOnly | schema::Mutability::WriteOnly) {
+        if matches!(
+            def.mutability,
+            schema::Mutability::ReadOnly | schema::Mutability::WriteOnly
+        ) {
             path::remove_ci(obj, def.name);
         }
     }
@@ -139,17 +142,27 @@ pub struct UserFields {
 
 /// Checks a stored User and extracts [`UserFields`].
 pub fn user_fields(obj: &Map<String, Value>) -> Result<UserFields, ScimError> {
-    let user_name = string_attr(obj, "userName")?
-        .ok_or_else(|| invalid_value("userName is required"))?;
+    let user_name =
+        string_attr(obj, "userName")?.ok_or_else(|| invalid_value("userName is required"))?;
     if user_name.chars().count() > 256 || user_name.chars().any(char::is_control) {
-        return Err(invalid_value("userName must be 1 to 256 printable characters"));
+        return Err(invalid_value(
+            "userName must be 1 to 256 printable characters",
+        ));
     }
     let external_id = string_attr(obj, "externalId")?;
     let name = path::get_ci(obj, "name").and_then(Value::as_object);
     let from_name = name.and_then(|n| {
-        let part = |k| path::get_ci(n, k).and_then(Value::as_str).map(str::trim).filter(|s| !s.is_empty());
+        let part = |k| {
+            path::get_ci(n, k)
+                .and_then(Value::as_str)
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+        };
         part("formatted").map(str::to_owned).or_else(|| {
-            let parts: Vec<&str> = [part("givenName"), part("familyName")].into_iter().flatten().collect();
+            let parts: Vec<&str> = [part("givenName"), part("familyName")]
+                .into_iter()
+                .flatten()
+                .collect();
             (!parts.is_empty()).then(|| parts.join(" "))
         })
     });
@@ -166,7 +179,9 @@ pub fn user_fields(obj: &Map<String, Value>) -> Result<UserFields, ScimError> {
             let primary = items.iter().find(|e| {
                 e.as_object().and_then(|o| path::get_ci(o, "primary")) == Some(&Value::Bool(true))
             });
-            primary.and_then(value).or_else(|| items.iter().find_map(value))
+            primary
+                .and_then(value)
+                .or_else(|| items.iter().find_map(value))
         }
         Some(_) => return Err(invalid_value("emails must be an array")),
     };
@@ -193,10 +208,12 @@ pub struct GroupFields {
 
 /// Checks a stored Group and extracts [`GroupFields`].
 pub fn group_fields(obj: &Map<String, Value>) -> Result<GroupFields, ScimError> {
-    let display_name = string_attr(obj, "displayName")?
-        .ok_or_else(|| invalid_value("displayName is required"))?;
+    let display_name =
+        string_attr(obj, "displayName")?.ok_or_else(|| invalid_value("displayName is required"))?;
     if display_name.chars().count() > 256 || display_name.chars().any(char::is_control) {
-        return Err(invalid_value("displayName must be 1 to 256 printable characters"));
+        return Err(invalid_value(
+            "displayName must be 1 to 256 printable characters",
+        ));
     }
     Ok(GroupFields {
         display_name,
@@ -239,7 +256,9 @@ pub fn attr_list(s: Option<&str>, kind: ResourceKind) -> Result<Vec<AttrPath>, S
 }
 
 fn always_returned(key: &str) -> bool {
-    ["id", "schemas"].iter().any(|k| k.eq_ignore_ascii_case(key))
+    ["id", "schemas"]
+        .iter()
+        .any(|k| k.eq_ignore_ascii_case(key))
 }
 
 fn path_matches_key(p: &AttrPath, key: &str) -> bool {
@@ -251,7 +270,11 @@ fn path_matches_key(p: &AttrPath, key: &str) -> bool {
 
 /// Applies `attributes` (only these, plus `id` and `schemas`) or `excludedAttributes` (all but
 /// these; `id` and `schemas` always stay) to a full resource.
-pub fn project(resource: Map<String, Value>, attributes: &[AttrPath], excluded: &[AttrPath]) -> Map<String, Value> {
+pub fn project(
+    resource: Map<String, Value>,
+    attributes: &[AttrPath],
+    excluded: &[AttrPath],
+) -> Map<String, Value> {
     let mut out = Map::new();
     for (key, value) in resource {
         if always_returned(&key) {
@@ -259,7 +282,10 @@ pub fn project(resource: Map<String, Value>, attributes: &[AttrPath], excluded: 
             continue;
         }
         if !attributes.is_empty() {
-            let wanted: Vec<&AttrPath> = attributes.iter().filter(|p| path_matches_key(p, &key)).collect();
+            let wanted: Vec<&AttrPath> = attributes
+                .iter()
+                .filter(|p| path_matches_key(p, &key))
+                .collect();
             if wanted.is_empty() {
                 continue;
             }
@@ -277,7 +303,10 @@ pub fn project(resource: Map<String, Value>, attributes: &[AttrPath], excluded: 
             }
             continue;
         }
-        let dropped: Vec<&AttrPath> = excluded.iter().filter(|p| path_matches_key(p, &key)).collect();
+        let dropped: Vec<&AttrPath> = excluded
+            .iter()
+            .filter(|p| path_matches_key(p, &key))
+            .collect();
         if dropped.iter().any(|p| p.urn.is_none() && p.sub.is_none()) {
             continue;
         }
@@ -404,7 +433,11 @@ fn attr_value(v: Option<&Value>) -> Result<Option<String>, ScimError> {
         Some(Value::String(s)) => Ok(Some(s.clone())),
         Some(Value::Array(items)) => items
             .iter()
-            .map(|i| i.as_str().map(str::to_owned).ok_or_else(|| invalid_value("attribute names must be strings")))
+            .map(|i| {
+                i.as_str()
+                    .map(str::to_owned)
+                    .ok_or_else(|| invalid_value("attribute names must be strings"))
+            })
             .collect::<Result<Vec<_>, _>>()
             .map(|v| Some(v.join(","))),
         Some(_) => Err(invalid_value("attributes must be a list of strings")),
@@ -429,10 +462,16 @@ impl ListQuery {
             .ok_or_else(|| syntax("the body must be a SearchRequest object"))?;
         if let Some(schemas) = path::get_ci(obj, "schemas")
             && !schemas.as_array().is_some_and(|a| {
-                a.iter().any(|s| s.as_str().is_some_and(|s| s.eq_ignore_ascii_case(schema::SEARCH_REQUEST)))
+                a.iter().any(|s| {
+                    s.as_str()
+                        .is_some_and(|s| s.eq_ignore_ascii_case(schema::SEARCH_REQUEST))
+                })
             })
         {
-            return Err(syntax(format!("schemas must list {}", schema::SEARCH_REQUEST)));
+            return Err(syntax(format!(
+                "schemas must list {}",
+                schema::SEARCH_REQUEST
+            )));
         }
         Self::from_object(obj, kind)
     }
@@ -442,7 +481,12 @@ impl ListQuery {
             None | Some(Value::Null) => None,
             Some(Value::String(f)) if f.trim().is_empty() => None,
             Some(Value::String(f)) => Some(Filter::parse(f, kind)?),
-            Some(_) => return Err(ScimError::bad(ScimType::InvalidFilter, "filter must be a string")),
+            Some(_) => {
+                return Err(ScimError::bad(
+                    ScimType::InvalidFilter,
+                    "filter must be a string",
+                ));
+            }
         };
         let start_index = number("startIndex", path::get_ci(obj, "startIndex"))?
             .unwrap_or(1)
@@ -450,8 +494,14 @@ impl ListQuery {
         let count = number("count", path::get_ci(obj, "count"))?
             .unwrap_or(schema::MAX_RESULTS as i64)
             .clamp(0, schema::MAX_RESULTS as i64);
-        let attributes = attr_list(attr_value(path::get_ci(obj, "attributes"))?.as_deref(), kind)?;
-        let excluded = attr_list(attr_value(path::get_ci(obj, "excludedAttributes"))?.as_deref(), kind)?;
+        let attributes = attr_list(
+            attr_value(path::get_ci(obj, "attributes"))?.as_deref(),
+            kind,
+        )?;
+        let excluded = attr_list(
+            attr_value(path::get_ci(obj, "excludedAttributes"))?.as_deref(),
+            kind,
+        )?;
         Ok(Self {
             filter,
             start_index: usize::try_from(start_index).unwrap_or(1),
@@ -492,5 +542,6 @@ pub fn list_response(resources: Vec<Value>, total: usize, start_index: usize) ->
 
 /// Whether an attribute is never returned (`password`).
 pub fn never_returned(kind: ResourceKind, name: &str) -> bool {
-    kind.attr(name).is_some_and(|d| d.returned == Returned::Never)
+    kind.attr(name)
+        .is_some_and(|d| d.returned == Returned::Never)
 }

@@ -171,7 +171,10 @@ const ADDRESS: &[Attr] = &[
 
 const GROUP_REF: &[Attr] = &[
     read_only(s("value", "The identifier of the group.")),
-    read_only(refs(a("$ref", Type::Reference, "The URI of the group."), &["Group"])),
+    read_only(refs(
+        a("$ref", Type::Reference, "The URI of the group."),
+        &["Group"],
+    )),
     read_only(s("display", "The group's display name.")),
     read_only(s("type", "direct or indirect.")),
 ];
@@ -182,10 +185,16 @@ pub const USER_ATTRS: &[Attr] = &[
     complex("name", NAME, "The components of the user's name."),
     s("displayName", "The name displayed to end users."),
     s("nickName", "The casual name."),
-    refs(a("profileUrl", Type::Reference, "The user's online profile."), &["external"]),
+    refs(
+        a("profileUrl", Type::Reference, "The user's online profile."),
+        &["external"],
+    ),
     s("title", "The user's title."),
     s("userType", "The relationship to the organization."),
-    s("preferredLanguage", "The preferred written or spoken language."),
+    s(
+        "preferredLanguage",
+        "The preferred written or spoken language.",
+    ),
     s("locale", "The default location."),
     s("timezone", "The time zone, in IANA format."),
     a("active", Type::Boolean, "Whether the user may sign in."),
@@ -201,13 +210,20 @@ pub const USER_ATTRS: &[Attr] = &[
         "The groups the user belongs to.",
     ))),
     multi(complex("entitlements", VALUED, "Entitlements.")),
-    multi(complex("roles", VALUED, "Roles (informational; PlanPush roles come from group mappings).")),
+    multi(complex(
+        "roles",
+        VALUED,
+        "Roles (informational; PlanPush roles come from group mappings).",
+    )),
     multi(complex("x509Certificates", VALUED, "Certificates.")),
 ];
 
 const MANAGER: &[Attr] = &[
     s("value", "The id of the manager."),
-    read_only(refs(a("$ref", Type::Reference, "The URI of the manager."), &["User"])),
+    read_only(refs(
+        a("$ref", Type::Reference, "The URI of the manager."),
+        &["User"],
+    )),
     read_only(s("displayName", "The manager's display name.")),
 ];
 
@@ -223,7 +239,10 @@ pub const ENTERPRISE_ATTRS: &[Attr] = &[
 
 const MEMBER: &[Attr] = &[
     immutable(s("value", "The id of the member.")),
-    immutable(refs(a("$ref", Type::Reference, "The URI of the member."), &["User", "Group"])),
+    immutable(refs(
+        a("$ref", Type::Reference, "The URI of the member."),
+        &["User", "Group"],
+    )),
     read_only(s("display", "The member's display name.")),
     immutable(s("type", "User or Group.")),
 ];
@@ -349,7 +368,11 @@ fn attr_json(at: &Attr) -> Value {
             o.insert("caseExact".into(), Value::Bool(at.case_exact));
         }
         if at.kind == Type::Reference {
-            let to: &[&str] = if at.refs.is_empty() { &["external", "uri"] } else { at.refs };
+            let to: &[&str] = if at.refs.is_empty() {
+                &["external", "uri"]
+            } else {
+                at.refs
+            };
             o.insert("referenceTypes".into(), json!(to));
         }
         if !at.sub.is_empty() {

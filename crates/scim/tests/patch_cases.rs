@@ -21,7 +21,11 @@ fn patch_cases() {
         match (result, case.get("error")) {
             (Ok(()), None) => assert_eq!(Value::Object(resource), case["after"], "{name}"),
             (Err(e), Some(want)) => {
-                assert_eq!(e.scim_type.map(|t| t.as_str()), want.as_str(), "{name}: {e}");
+                assert_eq!(
+                    e.scim_type.map(|t| t.as_str()),
+                    want.as_str(),
+                    "{name}: {e}"
+                );
                 assert_eq!(e.status, 400, "{name}");
             }
             (Ok(()), Some(want)) => panic!("{name}: expected {want}, got {resource:?}"),

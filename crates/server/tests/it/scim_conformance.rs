@@ -11,7 +11,10 @@ use crate::support::{BIN, Running, free_port, wait_for};
 const TOKEN: &str = "conformance-scim-token-0123456789abcdef0123";
 
 fn python() -> Option<String> {
-    let candidates = [std::env::var("PLANPUSH_SCIM_PYTHON").ok(), Some("python3".to_owned())];
+    let candidates = [
+        std::env::var("PLANPUSH_SCIM_PYTHON").ok(),
+        Some("python3".to_owned()),
+    ];
     candidates.into_iter().flatten().find(|py| {
         Command::new(py)
             .args(["-c", "import scim2_tester, httpx2"])

@@ -98,7 +98,11 @@ fn group_row(g: &ScimGroup) -> GroupRow {
 }
 
 fn unique(e: diesel::result::Error, taken: ScimRepoError) -> ScimRepoError {
-    if is_unique_violation(&e) { taken } else { db(e) }
+    if is_unique_violation(&e) {
+        taken
+    } else {
+        db(e)
+    }
 }
 
 fn name_taken(conn: &mut DbConnection, me: &str, name: &str) -> Result<bool, ScimRepoError> {
@@ -148,7 +152,11 @@ fn to_group(r: GroupRow, members: Vec<UserId>) -> Result<ScimGroup, ScimRepoErro
 fn write_group(conn: &mut DbConnection, g: &ScimGroup, insert: bool) -> Result<(), ScimRepoError> {
     let id = g.id.to_string();
     let clash: i64 = sg::table
-        .filter(sg::display_name_key.eq(key(&g.display_name)).and(sg::id.ne(&id)))
+        .filter(
+            sg::display_name_key
+                .eq(key(&g.display_name))
+                .and(sg::id.ne(&id)),
+        )
         .count()
         .get_result(conn)
         .map_err(db::<ScimRepoError>)?;
@@ -316,7 +324,11 @@ impl ScimRepository for Store {
                     return Err(ScimRepoError::NotFound);
                 }
                 diesel::update(users::table.filter(users::id.eq(&row.user_id)))
-                    .set((users::login.eq(login), users::name.eq(name), users::email.eq(email)))
+                    .set((
+                        users::login.eq(login),
+                        users::name.eq(name),
+                        users::email.eq(email),
+                    ))
                     .execute(conn)
                     .map_err(db::<ScimRepoError>)?;
                 Ok(())

@@ -141,15 +141,16 @@ fn json_body(req: &HttpRequest, body: &web::Bytes) -> Result<Value, ScimFailure>
         .to_ascii_lowercase();
     let essence = ct.split(';').next().unwrap_or("").trim();
     if !essence.is_empty() && essence != SCIM_JSON && essence != "application/json" {
-        return Err(ScimError::new(
-            415,
-            None,
-            "send application/scim+json or application/json",
-        )
-        .into());
+        return Err(
+            ScimError::new(415, None, "send application/scim+json or application/json").into(),
+        );
     }
     serde_json::from_slice(body).map_err(|e| {
-        ScimError::bad(ScimType::InvalidSyntax, format!("the body is not valid JSON: {e}")).into()
+        ScimError::bad(
+            ScimType::InvalidSyntax,
+            format!("the body is not valid JSON: {e}"),
+        )
+        .into()
     })
 }
 
@@ -175,7 +176,11 @@ async fn resource_types(req: HttpRequest, state: web::Data<AppState>) -> Answer 
     Ok(ok(StatusCode::OK, &state.scim.resource_types(None)?))
 }
 
-async fn resource_type(req: HttpRequest, state: web::Data<AppState>, id: web::Path<String>) -> Answer {
+async fn resource_type(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+) -> Answer {
     guard(&req, &state)?;
     Ok(ok(StatusCode::OK, &state.scim.resource_types(Some(&id))?))
 }
@@ -214,7 +219,12 @@ fn one(params: &Params, kind: ResourceKind) -> Result<planpush_app::ScimQuery, S
     Ok(planpush_app::ScimQuery::from_params(params, kind)?)
 }
 
-async fn create_user(req: HttpRequest, state: web::Data<AppState>, params: Params, body: web::Bytes) -> Answer {
+async fn create_user(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    params: Params,
+    body: web::Bytes,
+) -> Answer {
     guard(&req, &state)?;
     let body = json_body(&req, &body)?;
     let q = one(&params, ResourceKind::User)?;
@@ -225,13 +235,24 @@ async fn create_user(req: HttpRequest, state: web::Data<AppState>, params: Param
     Ok(ok(StatusCode::CREATED, &user))
 }
 
-async fn get_user(req: HttpRequest, state: web::Data<AppState>, id: web::Path<String>, params: Params) -> Answer {
+async fn get_user(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+    params: Params,
+) -> Answer {
     guard(&req, &state)?;
     let q = one(&params, ResourceKind::User)?;
     Ok(ok(StatusCode::OK, &state.scim.get_user(&id, &q).await?))
 }
 
-async fn replace_user(req: HttpRequest, state: web::Data<AppState>, id: web::Path<String>, params: Params, body: web::Bytes) -> Answer {
+async fn replace_user(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+    params: Params,
+    body: web::Bytes,
+) -> Answer {
     guard(&req, &state)?;
     let body = json_body(&req, &body)?;
     let q = one(&params, ResourceKind::User)?;
@@ -242,7 +263,13 @@ async fn replace_user(req: HttpRequest, state: web::Data<AppState>, id: web::Pat
     Ok(ok(StatusCode::OK, &user))
 }
 
-async fn patch_user(req: HttpRequest, state: web::Data<AppState>, id: web::Path<String>, params: Params, body: web::Bytes) -> Answer {
+async fn patch_user(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+    params: Params,
+    body: web::Bytes,
+) -> Answer {
     guard(&req, &state)?;
     let body = json_body(&req, &body)?;
     let q = one(&params, ResourceKind::User)?;
@@ -253,7 +280,11 @@ async fn patch_user(req: HttpRequest, state: web::Data<AppState>, id: web::Path<
     Ok(ok(StatusCode::OK, &user))
 }
 
-async fn delete_user(req: HttpRequest, state: web::Data<AppState>, id: web::Path<String>) -> Answer {
+async fn delete_user(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+) -> Answer {
     guard(&req, &state)?;
     state
         .scim
@@ -276,7 +307,12 @@ async fn search_groups(req: HttpRequest, state: web::Data<AppState>, body: web::
     Ok(ok(StatusCode::OK, &state.scim.list_groups(&q).await?))
 }
 
-async fn create_group(req: HttpRequest, state: web::Data<AppState>, params: Params, body: web::Bytes) -> Answer {
+async fn create_group(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    params: Params,
+    body: web::Bytes,
+) -> Answer {
     guard(&req, &state)?;
     let body = json_body(&req, &body)?;
     let q = one(&params, ResourceKind::Group)?;
@@ -287,13 +323,24 @@ async fn create_group(req: HttpRequest, state: web::Data<AppState>, params: Para
     Ok(ok(StatusCode::CREATED, &group))
 }
 
-async fn get_group(req: HttpRequest, state: web::Data<AppState>, id: web::Path<String>, params: Params) -> Answer {
+async fn get_group(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+    params: Params,
+) -> Answer {
     guard(&req, &state)?;
     let q = one(&params, ResourceKind::Group)?;
     Ok(ok(StatusCode::OK, &state.scim.get_group(&id, &q).await?))
 }
 
-async fn replace_group(req: HttpRequest, state: web::Data<AppState>, id: web::Path<String>, params: Params, body: web::Bytes) -> Answer {
+async fn replace_group(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+    params: Params,
+    body: web::Bytes,
+) -> Answer {
     guard(&req, &state)?;
     let body = json_body(&req, &body)?;
     let q = one(&params, ResourceKind::Group)?;
@@ -304,7 +351,13 @@ async fn replace_group(req: HttpRequest, state: web::Data<AppState>, id: web::Pa
     Ok(ok(StatusCode::OK, &group))
 }
 
-async fn patch_group(req: HttpRequest, state: web::Data<AppState>, id: web::Path<String>, params: Params, body: web::Bytes) -> Answer {
+async fn patch_group(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+    params: Params,
+    body: web::Bytes,
+) -> Answer {
     guard(&req, &state)?;
     let body = json_body(&req, &body)?;
     let q = one(&params, ResourceKind::Group)?;
@@ -315,7 +368,11 @@ async fn patch_group(req: HttpRequest, state: web::Data<AppState>, id: web::Path
     Ok(ok(StatusCode::OK, &group))
 }
 
-async fn delete_group(req: HttpRequest, state: web::Data<AppState>, id: web::Path<String>) -> Answer {
+async fn delete_group(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+) -> Answer {
     guard(&req, &state)?;
     state
         .scim
