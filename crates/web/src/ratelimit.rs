@@ -182,4 +182,26 @@ mod tests {
             );
         }
     }
+
+    #[test]
+    fn scim_has_a_generous_budget_per_token() {
+        let clock = FakeRelativeClock::default();
+        let limits = RateLimits::with_fake_clock(clock.clone());
+        let token = Key::Token([1; 16]);
+        // A full Okta or Entra sync arrives as one burst: 18,000 requests pass at once.
+        for i in 0..SCIM_PER_15_MIN {
+            assert!(limits.check(Budget::Scim, token).is_ok(), "request {i}");
+        }
+        let wait = limits.check(Budget::Scim, token).unwrap_err();
+        assert!(wait <= Duration::from_secs(1), "{wait:?}");
+        assert!(limits.check(Budget::Scim, Key::Token([2; 16])).is_ok(), "per token");
+        assert!(
+            limits
+                .check(Budget::Auth, "203.0.113.9".parse::<IpAddr>().unwrap())
+                .is_ok(),
+            "separate from the sign-in budget"
+        );
+        clock.advance(Duration::from_secs(60));
+        assert!(limits.check(Budget::Scim, token).is_ok(), "refills at 20 per second");
+    }
 }
