@@ -208,11 +208,7 @@ impl Scim {
 
     /// `GET /ServiceProviderConfig`.
     pub fn service_provider_config(&self) -> Value {
-        schema::service_provider_config(&self.base, &self.docs_url())
-    }
-
-    fn docs_url(&self) -> String {
-        "https://github.com/planpush/planpush/blob/main/docs/scim.md".into()
+        schema::service_provider_config(&self.base)
     }
 
     /// `GET /ResourceTypes` (or one by name).

@@ -434,10 +434,9 @@ pub fn resource_types(base: &str) -> Vec<Value> {
 pub const MAX_RESULTS: usize = 200;
 
 /// The service provider configuration (`GET /ServiceProviderConfig`).
-pub fn service_provider_config(base: &str, docs_url: &str) -> Value {
+pub fn service_provider_config(base: &str) -> Value {
     json!({
         "schemas": [SERVICE_PROVIDER_CONFIG],
-        "documentationUri": docs_url,
         "patch": {"supported": true},
         "bulk": {"supported": false, "maxOperations": 0, "maxPayloadSize": 0},
         "filter": {"supported": true, "maxResults": MAX_RESULTS},
@@ -449,7 +448,6 @@ pub fn service_provider_config(base: &str, docs_url: &str) -> Value {
             "name": "OAuth Bearer Token",
             "description": "The SCIM_AUTH_TOKEN configured on the server, as an Authorization: Bearer header.",
             "specUri": "https://www.rfc-editor.org/info/rfc6750",
-            "documentationUri": docs_url,
             "primary": true,
         }],
         "meta": {"resourceType": "ServiceProviderConfig", "location": format!("{base}/ServiceProviderConfig")},

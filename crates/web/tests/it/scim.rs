@@ -847,6 +847,16 @@ async fn scim_provisioned_users_appear_in_members_before_signing_in() {
         ),
         (Some("scim"), Some("newhire@example.com"), true)
     );
+    let page = app.get(&mut admin, "/dashboard?tab=members").await;
+    assert_eq!(page.status, StatusCode::OK);
+    let row = page
+        .body
+        .split("<tr class=\"dash-member\"")
+        .skip(1)
+        .find(|r| r.contains("newhire@example.com"))
+        .expect("the provisioned member has a row");
+    assert!(row.contains("provisioned (SCIM)"), "{row}");
+    assert!(row.contains("never"), "never signed in: {row}");
     let boss = users["users"]
         .as_array()
         .unwrap()
