@@ -21,40 +21,75 @@ pub(crate) const SCIM_JSON: &str = "application/scim+json";
 
 pub(super) fn routes(cfg: &mut web::ServiceConfig) {
     // Each resource answers other methods with `405` (after the bearer check).
-    let res = |path: &str| web::resource(path).default_service(web::to(method_not_allowed));
     cfg.service(
         web::scope("/scim/v2")
-            .service(res("/ServiceProviderConfig").route(web::get().to(service_provider_config)))
-            .service(res("/ResourceTypes").route(web::get().to(resource_types)))
-            .service(res("/ResourceTypes/{id}").route(web::get().to(resource_type)))
-            .service(res("/Schemas").route(web::get().to(schemas)))
-            .service(res("/Schemas/{id}").route(web::get().to(schema)))
-            .service(res("/.search").route(web::post().to(search_all)))
             .service(
-                res("/Users")
-                    .route(web::get().to(list_users))
-                    .route(web::post().to(create_user)),
+                web::resource("/ServiceProviderConfig")
+                    .route(web::get().to(service_provider_config))
+                    .default_service(web::to(method_not_allowed)),
             )
-            .service(res("/Users/.search").route(web::post().to(search_users)))
             .service(
-                res("/Users/{id}")
+                web::resource("/ResourceTypes")
+                    .route(web::get().to(resource_types))
+                    .default_service(web::to(method_not_allowed)),
+            )
+            .service(
+                web::resource("/ResourceTypes/{id}")
+                    .route(web::get().to(resource_type))
+                    .default_service(web::to(method_not_allowed)),
+            )
+            .service(
+                web::resource("/Schemas")
+                    .route(web::get().to(schemas))
+                    .default_service(web::to(method_not_allowed)),
+            )
+            .service(
+                web::resource("/Schemas/{id}")
+                    .route(web::get().to(schema))
+                    .default_service(web::to(method_not_allowed)),
+            )
+            .service(
+                web::resource("/.search")
+                    .route(web::post().to(search_all))
+                    .default_service(web::to(method_not_allowed)),
+            )
+            .service(
+                web::resource("/Users")
+                    .route(web::get().to(list_users))
+                    .route(web::post().to(create_user))
+                    .default_service(web::to(method_not_allowed)),
+            )
+            .service(
+                web::resource("/Users/.search")
+                    .route(web::post().to(search_users))
+                    .default_service(web::to(method_not_allowed)),
+            )
+            .service(
+                web::resource("/Users/{id}")
                     .route(web::get().to(get_user))
                     .route(web::put().to(replace_user))
                     .route(web::patch().to(patch_user))
-                    .route(web::delete().to(delete_user)),
+                    .route(web::delete().to(delete_user))
+                    .default_service(web::to(method_not_allowed)),
             )
             .service(
-                res("/Groups")
+                web::resource("/Groups")
                     .route(web::get().to(list_groups))
-                    .route(web::post().to(create_group)),
+                    .route(web::post().to(create_group))
+                    .default_service(web::to(method_not_allowed)),
             )
-            .service(res("/Groups/.search").route(web::post().to(search_groups)))
             .service(
-                res("/Groups/{id}")
+                web::resource("/Groups/.search")
+                    .route(web::post().to(search_groups))
+                    .default_service(web::to(method_not_allowed)),
+            )
+            .service(
+                web::resource("/Groups/{id}")
                     .route(web::get().to(get_group))
                     .route(web::put().to(replace_group))
                     .route(web::patch().to(patch_group))
-                    .route(web::delete().to(delete_group)),
+                    .route(web::delete().to(delete_group))
+                    .default_service(web::to(method_not_allowed)),
             )
             .default_service(web::to(not_found)),
     );
