@@ -68,8 +68,6 @@ pub use ports::*;
 pub use provider::{AuthorizationRequest, IdentityProvider, ProviderError, VerifiedProfile};
 pub use push::{MAX_DOCUMENT_BYTES, PUSH_ATTEMPTS, Push, PushError, PushOutcome, PushRequest};
 pub use scim::{Scim, ScimQuery};
-#[cfg(any(test, feature = "mock"))]
-pub use scim_ports::MockScimRepository;
 pub use scim_ports::{ScimGroup, ScimGroupId, ScimRepoError, ScimRepository, ScimUser};
 pub use sessions::{SESSION_USER_KEY, SessionState, WebSessions, session_user};
 pub use signin::{SignIn, SignInError};

@@ -91,7 +91,6 @@ pub enum ScimRepoError {
 }
 
 /// SCIM users (records beside user rows) and groups with their memberships.
-#[cfg_attr(any(test, feature = "mock"), mockall::automock)]
 #[async_trait]
 pub trait ScimRepository: Send + Sync {
     /// Stores a new user (without any sign-in identity yet) and its record, atomically.

@@ -194,7 +194,10 @@ mod tests {
         }
         let wait = limits.check(Budget::Scim, token).unwrap_err();
         assert!(wait <= Duration::from_secs(1), "{wait:?}");
-        assert!(limits.check(Budget::Scim, Key::Token([2; 16])).is_ok(), "per token");
+        assert!(
+            limits.check(Budget::Scim, Key::Token([2; 16])).is_ok(),
+            "per token"
+        );
         assert!(
             limits
                 .check(Budget::Auth, "203.0.113.9".parse::<IpAddr>().unwrap())
@@ -202,6 +205,9 @@ mod tests {
             "separate from the sign-in budget"
         );
         clock.advance(Duration::from_secs(60));
-        assert!(limits.check(Budget::Scim, token).is_ok(), "refills at 20 per second");
+        assert!(
+            limits.check(Budget::Scim, token).is_ok(),
+            "refills at 20 per second"
+        );
     }
 }

@@ -884,39 +884,86 @@ async fn scim_provisioned_users_appear_in_members_before_signing_in() {
 #[actix_web::test]
 async fn scim_group_changes_keep_the_last_admin_and_are_audited() {
     let app = test_app_scim(Mode::Dev).await;
-    let (mut browser, _cli, _personal, id) = signed_in_everywhere(&app, "dora", "dora@example.com").await;
+    let (mut browser, _cli, _personal, id) =
+        signed_in_everywhere(&app, "dora", "dora@example.com").await;
     app.ports
         .roles
-        .put_mapping(&GroupMapping { group: GroupName::parse("Admins").unwrap(), role: Role::Admin })
+        .put_mapping(&GroupMapping {
+            group: GroupName::parse("Admins").unwrap(),
+            role: Role::Admin,
+        })
         .await
         .unwrap();
     let g = app
-        .scim(Method::POST, "/scim/v2/Groups", Some(json!({"schemas": [GROUP], "displayName": "Admins", "members": [{"value": id}]})))
+        .scim(
+            Method::POST,
+            "/scim/v2/Groups",
+            Some(json!({"schemas": [GROUP], "displayName": "Admins", "members": [{"value": id}]})),
+        )
         .await;
     let gid = g.json()["id"].as_str().unwrap().to_owned();
     // Dora is now the only active admin: the bootstrap admin `root` is demoted by hand.
-    let root = app.ports.users.list().await.unwrap().into_iter().find(|u| u.login == "root").unwrap();
+    let root = app
+        .ports
+        .users
+        .list()
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|u| u.login == "root")
+        .unwrap();
     app.ports
         .roles
-        .replace_grants(root.id, planpush_roles::GrantOrigin::Manual, &[Role::Developer], None, chrono::Utc::now())
+        .replace_grants(
+            root.id,
+            planpush_roles::GrantOrigin::Manual,
+            &[Role::Developer],
+            None,
+            chrono::Utc::now(),
+        )
         .await
         .unwrap();
     let res = app
-        .scim(Method::PATCH, &format!("/scim/v2/Groups/{gid}"), Some(json!({"schemas": [PATCH], "Operations": [{"op": "remove", "path": "members"}]})))
+        .scim(
+            Method::PATCH,
+            &format!("/scim/v2/Groups/{gid}"),
+            Some(json!({"schemas": [PATCH], "Operations": [{"op": "remove", "path": "members"}]})),
+        )
         .await;
     assert_eq!(res.status, StatusCode::OK, "{}", res.body);
-    assert_eq!(res.json()["members"], json!([]), "the membership itself is removed");
+    assert_eq!(
+        res.json()["members"],
+        json!([]),
+        "the membership itself is removed"
+    );
     let me = app.get(&mut browser, "/api/auth/me").await.json();
     assert!(
-        me["grants"].as_array().unwrap().iter().any(|g| g["role"] == "admin" && g["origin"] == "sso"),
+        me["grants"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|g| g["role"] == "admin" && g["origin"] == "sso"),
         "the last active admin keeps the admin role: {me}"
     );
 
-    let events = app.ports.audit_query.page(&planpush_audit::AuditFilter::default(), None, 200).await.unwrap().events;
+    let events = app
+        .ports
+        .audit_query
+        .page(&planpush_audit::AuditFilter::default(), None, 200)
+        .await
+        .unwrap()
+        .events;
     let group_events: Vec<_> = events
         .iter()
         .filter(|e| e.target.as_deref() == Some(&format!("group:{gid}")))
-        .map(|e| (e.action.as_str(), e.actor, e.details["members_added"].clone(), e.details["members_removed"].clone()))
+        .map(|e| {
+            (
+                e.action.as_str(),
+                e.actor,
+                e.details["members_added"].clone(),
+                e.details["members_removed"].clone(),
+            )
+        })
         .collect();
     assert_eq!(
         group_events,
@@ -926,8 +973,12 @@ async fn scim_group_changes_keep_the_last_admin_and_are_audited() {
         ],
         "newest first, the SCIM client as actor"
     );
-    assert!(events.iter().any(|e| e.action == planpush_audit::AuditAction::GrantAdded
-        && e.details["origin"] == "sso"
-        && e.details["source"] == "scim"
-        && e.target.as_deref() == Some(&format!("user:{id}"))));
+    assert!(
+        events
+            .iter()
+            .any(|e| e.action == planpush_audit::AuditAction::GrantAdded
+                && e.details["origin"] == "sso"
+                && e.details["source"] == "scim"
+                && e.target.as_deref() == Some(&format!("user:{id}")))
+    );
 }
