@@ -916,3 +916,36 @@ fn one_or_list(all: Vec<Value>, id: Option<&str>, what: &str) -> Result<Value, S
             .ok_or_else(|| ScimError::not_found(format!("no {what} {id}"))),
     }
 }
+
+/// The SCIM-provisioned member an OpenID Connect sign-in with an unknown identity belongs to: the
+/// one whose `userName` is the verified e-mail or the login (`preferred_username`) of `profile`,
+/// ignoring case. The identity is linked to them, so later sign-ins find them directly. A member
+/// deleted over SCIM is matched too: they are deactivated, so the sign-in is refused instead of
+/// creating a fresh account for them. Only OIDC identities are matched: the OIDC issuer is the
+/// identity provider that provisions; a GitHub account never takes over a provisioned member.
+pub(crate) async fn link_provisioned(
+    ports: &Ports,
+    profile: &crate::VerifiedProfile,
+) -> anyhow::Result<Option<User>> {
+    if !matches!(
+        profile.identity.provider(),
+        planpush_identity::Provider::Oidc { .. }
+    ) {
+        return Ok(None);
+    }
+    let names = [
+        profile.email.as_ref().map(Email::as_str),
+        Some(profile.login.as_str()),
+    ];
+    for name in names.into_iter().flatten() {
+        let Some(record) = ports.scim.find_user_by_name(name).await? else {
+            continue;
+        };
+        ports
+            .users
+            .link_identity(record.user_id, &profile.identity)
+            .await?;
+        return Ok(Some(ports.users.get(record.user_id).await?));
+    }
+    Ok(None)
+}
