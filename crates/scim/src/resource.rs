@@ -545,3 +545,153 @@ pub fn never_returned(kind: ResourceKind, name: &str) -> bool {
     kind.attr(name)
         .is_some_and(|d| d.returned == Returned::Never)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn obj(v: Value) -> Map<String, Value> {
+        v.as_object().cloned().unwrap_or_default()
+    }
+
+    fn user() -> Map<String, Value> {
+        obj(json!({
+            "schemas": [schema::USER, schema::ENTERPRISE_USER],
+            "id": "1",
+            "userName": "ada",
+            "name": {"givenName": "Ada", "familyName": "Lovelace"},
+            "emails": [{"value": "a@x.com", "type": "work"}],
+            "meta": {"resourceType": "User"},
+            schema::ENTERPRISE_USER: {"department": "R&D", "costCenter": "7"},
+        }))
+    }
+
+    #[test]
+    fn projection_keeps_id_and_schemas_and_honours_sub_attributes() {
+        let k = ResourceKind::User;
+        let attrs = |s: &str| attr_list(Some(s), k).unwrap();
+        // (attributes, excludedAttributes, expected)
+        let cases = [
+            (
+                "userName",
+                "",
+                json!({"schemas": [schema::USER, schema::ENTERPRISE_USER], "id": "1", "userName": "ada"}),
+            ),
+            (
+                "name.givenName,EMAILS.value",
+                "",
+                json!({"schemas": [schema::USER, schema::ENTERPRISE_USER], "id": "1", "name": {"givenName": "Ada"}, "emails": [{"value": "a@x.com"}]}),
+            ),
+            (
+                &format!("{}:department", schema::ENTERPRISE_USER),
+                "",
+                json!({"schemas": [schema::USER, schema::ENTERPRISE_USER], "id": "1", schema::ENTERPRISE_USER: {"department": "R&D"}}),
+            ),
+            (
+                "",
+                "emails,meta,id,schemas,name.familyName",
+                json!({"schemas": [schema::USER, schema::ENTERPRISE_USER], "id": "1", "userName": "ada", "name": {"givenName": "Ada"}, schema::ENTERPRISE_USER: {"department": "R&D", "costCenter": "7"}}),
+            ),
+            (
+                "",
+                &format!("{}:costCenter,userName", schema::ENTERPRISE_USER),
+                json!({"schemas": [schema::USER, schema::ENTERPRISE_USER], "id": "1", "name": {"givenName": "Ada", "familyName": "Lovelace"}, "emails": [{"value": "a@x.com", "type": "work"}], "meta": {"resourceType": "User"}, schema::ENTERPRISE_USER: {"department": "R&D"}}),
+            ),
+        ];
+        for (a, e, want) in cases {
+            let got = project(user(), &attrs(a), &attrs(e));
+            assert_eq!(
+                Value::Object(got),
+                want,
+                "attributes={a} excludedAttributes={e}"
+            );
+        }
+    }
+
+    #[test]
+    fn paging_parameters_follow_rfc_7644() {
+        let q = |pairs: &[(&str, &str)]| {
+            let params: Vec<(String, String)> = pairs
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .collect();
+            ListQuery::from_params(&params, ResourceKind::User)
+        };
+        // (params, startIndex, count)
+        let cases: &[(&[(&str, &str)], usize, usize)] = &[
+            (&[], 1, schema::MAX_RESULTS),
+            (&[("startIndex", "3"), ("count", "2")], 3, 2),
+            (&[("STARTINDEX", "0"), ("Count", "-5")], 1, 0),
+            (&[("count", "100000")], 1, schema::MAX_RESULTS),
+        ];
+        for (params, start, count) in cases {
+            let got = q(params).unwrap();
+            assert_eq!((got.start_index, got.count), (*start, *count), "{params:?}");
+        }
+        for bad in [
+            ("count", "ten"),
+            ("startIndex", "1.5"),
+            ("filter", "userName"),
+        ] {
+            assert_eq!(q(&[bad]).unwrap_err().status, 400, "{bad:?}");
+        }
+        let users: Vec<Map<String, Value>> = (1..=5)
+            .map(|i| obj(json!({"id": i.to_string(), "userName": format!("u{i}")})))
+            .collect();
+        let page = q(&[("startIndex", "4"), ("count", "5")])
+            .unwrap()
+            .respond(users, ResourceKind::User);
+        assert_eq!(
+            (
+                page["totalResults"].as_u64(),
+                page["itemsPerPage"].as_u64(),
+                page["startIndex"].as_u64()
+            ),
+            (Some(5), Some(2), Some(4))
+        );
+        assert_eq!(page["Resources"][0]["userName"], "u4");
+    }
+
+    #[test]
+    fn user_fields_and_prepare() {
+        let stored = prepare(
+            json!({"schemas": [schema::USER], "id": "x", "meta": {}, "USERNAME": " Ada ", "password": "p", "groups": [], "Active": "False",
+                   "name": {"givenName": "Ada", "familyName": "L"}, "emails": [{"value": "b@x.com"}, {"value": "a@x.com", "primary": "True"}]}),
+            ResourceKind::User,
+        )
+        .unwrap();
+        let keys: Vec<&str> = stored.keys().map(String::as_str).collect();
+        assert_eq!(
+            keys.len(),
+            4,
+            "{keys:?}: no id, meta, schemas, password or groups"
+        );
+        let f = user_fields(&stored).unwrap();
+        assert_eq!(
+            (
+                f.user_name.as_str(),
+                f.display_name.as_deref(),
+                f.email.as_deref(),
+                f.active
+            ),
+            ("Ada", Some("Ada L"), Some("a@x.com"), false)
+        );
+        assert!(
+            prepare(json!({"userName": "a"}), ResourceKind::User).is_err(),
+            "schemas required"
+        );
+        assert!(
+            prepare(
+                json!({"schemas": [schema::GROUP], "userName": "a"}),
+                ResourceKind::User
+            )
+            .is_err()
+        );
+        assert_eq!(
+            user_fields(&obj(json!({"userName": "  "})))
+                .unwrap_err()
+                .scim_type,
+            Some(ScimType::InvalidValue)
+        );
+    }
+}
