@@ -618,7 +618,8 @@ mod tests {
             ListQuery::from_params(&params, ResourceKind::User)
         };
         // (params, startIndex, count)
-        let cases: &[(&[(&str, &str)], usize, usize)] = &[
+        type Case<'a> = (&'a [(&'a str, &'a str)], usize, usize);
+        let cases: &[Case] = &[
             (&[], 1, schema::MAX_RESULTS),
             (&[("startIndex", "3"), ("count", "2")], 3, 2),
             (&[("STARTINDEX", "0"), ("Count", "-5")], 1, 0),
