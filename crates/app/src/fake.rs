@@ -180,9 +180,16 @@ impl ScimRepository for FakeScim {
         if !g.1.iter().any(|x| x.id == group.id) {
             return Err(ScimRepoError::NotFound);
         }
+        if g.1
+            .iter()
+            .any(|x| x.id == group.id && x.version != group.version)
+        {
+            return Err(ScimRepoError::Conflict);
+        }
         self.check_group(&g.1, group)?;
         if let Some(slot) = g.1.iter_mut().find(|x| x.id == group.id) {
             *slot = group.clone();
+            slot.version += 1;
         }
         Ok(())
     }

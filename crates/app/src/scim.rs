@@ -22,6 +22,9 @@ use crate::{
     ScimUser, reconcile_group_roles,
 };
 
+/// How often a group change is tried again when another change to the same group landed first.
+const GROUP_WRITE_ATTEMPTS: usize = 16;
+
 /// `attributes` / `excludedAttributes` of a request that returns one resource.
 #[derive(Debug, Clone, Default)]
 pub struct ScimQuery {
@@ -56,6 +59,9 @@ pub struct Scim {
     audit: Auditor,
     /// `{BASE_URL}/scim/v2`.
     base: String,
+    /// Group changes of this process queue here; across processes the version compare-and-set
+    /// of [`ScimRepository::update_group`](crate::ScimRepository::update_group) keeps them whole.
+    group_writes: Arc<futures::lock::Mutex<()>>,
 }
 
 /// Logs an unexpected failure with a reference and answers a generic 500.
@@ -81,6 +87,9 @@ fn repo_err(e: ScimRepoError) -> ScimError {
         ),
         ScimRepoError::AlreadyProvisioned => {
             ScimError::uniqueness("this user is already provisioned")
+        }
+        ScimRepoError::Conflict => {
+            ScimError::new(409, None, "the group is changing too fast; try again")
         }
         ScimRepoError::Unknown(e) => internal(e),
     }
@@ -143,6 +152,7 @@ impl Scim {
             access,
             audit,
             base: format!("{}/scim/v2", base_url.trim_end_matches('/')),
+            group_writes: Arc::default(),
         }
     }
 
@@ -780,6 +790,7 @@ impl Scim {
             members,
             created_at: now,
             updated_at: now,
+            version: 0,
         };
         self.ports.scim.create_group(&g).await.map_err(repo_err)?;
         self.audit_group(AuditAction::ScimGroupCreated, &g, &g.members, &[], ip, now)
@@ -809,13 +820,14 @@ impl Scim {
         Ok(q.respond(all, ResourceKind::Group))
     }
 
+    /// Writes a new version of a group (`None`: it changed since it was read; read it again).
     async fn write_group(
         &self,
         mut g: ScimGroup,
         mut obj: Map<String, Value>,
         ip: Option<IpAddr>,
         now: DateTime<Utc>,
-    ) -> Result<ScimGroup, ScimError> {
+    ) -> Result<Option<ScimGroup>, ScimError> {
         let (fields, members) = Self::group_parts(&mut obj)?;
         let before: BTreeSet<UserId> = g.members.iter().copied().collect();
         let after: BTreeSet<UserId> = members.iter().copied().collect();
@@ -827,7 +839,11 @@ impl Scim {
         g.resource = obj;
         g.members = members;
         g.updated_at = now;
-        self.ports.scim.update_group(&g).await.map_err(repo_err)?;
+        match self.ports.scim.update_group(&g).await {
+            Ok(()) => g.version += 1,
+            Err(ScimRepoError::Conflict) => return Ok(None),
+            Err(e) => return Err(repo_err(e)),
+        }
         self.audit_group(AuditAction::ScimGroupUpdated, &g, &added, &removed, ip, now)
             .await;
         // A rename changes what every member's group maps to.
@@ -837,7 +853,27 @@ impl Scim {
             added.iter().chain(&removed).copied().collect()
         };
         self.reconcile(touched, now).await?;
-        Ok(g)
+        Ok(Some(g))
+    }
+
+    /// Reads the group, builds its new resource with `make` and writes it, again from a fresh
+    /// read when another change landed in between.
+    async fn change_group(
+        &self,
+        id: ScimGroupId,
+        make: impl Fn(&ScimGroup) -> Result<Map<String, Value>, ScimError>,
+        ip: Option<IpAddr>,
+        now: DateTime<Utc>,
+    ) -> Result<ScimGroup, ScimError> {
+        let _queued = self.group_writes.lock().await;
+        for _ in 0..GROUP_WRITE_ATTEMPTS {
+            let g = self.ports.scim.get_group(id).await.map_err(repo_err)?;
+            let obj = make(&g)?;
+            if let Some(g) = self.write_group(g, obj, ip, now).await? {
+                return Ok(g);
+            }
+        }
+        Err(repo_err(ScimRepoError::Conflict))
     }
 
     /// `PUT /Groups/{id}`: replaces name and members.
@@ -849,14 +885,9 @@ impl Scim {
         ip: Option<IpAddr>,
         now: DateTime<Utc>,
     ) -> Result<Value, ScimError> {
-        let g = self
-            .ports
-            .scim
-            .get_group(group_id(id)?)
-            .await
-            .map_err(repo_err)?;
+        let id = group_id(id)?;
         let obj = resource::prepare(body, ResourceKind::Group)?;
-        let g = self.write_group(g, obj, ip, now).await?;
+        let g = self.change_group(id, |_| Ok(obj.clone()), ip, now).await?;
         self.render_group(&g, q).await
     }
 
@@ -870,21 +901,19 @@ impl Scim {
         now: DateTime<Utc>,
     ) -> Result<Value, ScimError> {
         let ops = patch::parse(&body, ResourceKind::Group)?;
-        let g = self
-            .ports
-            .scim
-            .get_group(group_id(id)?)
-            .await
-            .map_err(repo_err)?;
-        let mut obj = g.resource.clone();
-        obj.insert("displayName".into(), Value::String(g.display_name.clone()));
+        let id = group_id(id)?;
         let names = self.member_names().await?;
-        if let Some(Value::Array(members)) = self.group_json(&g, &names).remove("members") {
-            obj.insert("members".into(), Value::Array(members));
-        }
-        patch::apply(&mut obj, &ops, ResourceKind::Group)?;
-        resource::strip_unstored(&mut obj, ResourceKind::Group);
-        let g = self.write_group(g, obj, ip, now).await?;
+        let make = |g: &ScimGroup| {
+            let mut obj = g.resource.clone();
+            obj.insert("displayName".into(), Value::String(g.display_name.clone()));
+            if let Some(Value::Array(members)) = self.group_json(g, &names).remove("members") {
+                obj.insert("members".into(), Value::Array(members));
+            }
+            patch::apply(&mut obj, &ops, ResourceKind::Group)?;
+            resource::strip_unstored(&mut obj, ResourceKind::Group);
+            Ok(obj)
+        };
+        let g = self.change_group(id, make, ip, now).await?;
         self.render_group(&g, q).await
     }
 

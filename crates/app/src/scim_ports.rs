@@ -69,6 +69,8 @@ pub struct ScimGroup {
     pub members: Vec<UserId>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    /// Bumped by every stored change: concurrent membership changes cannot lose each other.
+    pub version: i64,
 }
 
 /// Errors of [`ScimRepository`].
@@ -86,6 +88,9 @@ pub enum ScimRepoError {
     /// The user already has a SCIM record.
     #[error("the user is already provisioned")]
     AlreadyProvisioned,
+    /// The group changed since it was read.
+    #[error("the group changed concurrently")]
+    Conflict,
     #[error(transparent)]
     Unknown(#[from] anyhow::Error),
 }
@@ -118,8 +123,10 @@ pub trait ScimRepository: Send + Sync {
     async fn get_group(&self, id: ScimGroupId) -> Result<ScimGroup, ScimRepoError>;
     /// Every group, oldest first.
     async fn list_groups(&self) -> Result<Vec<ScimGroup>, ScimRepoError>;
-    /// Replaces name, external id, resource and members atomically. Errors as
-    /// [`ScimRepository::create_group`], plus `NotFound`.
+    /// Replaces name, external id, resource and members atomically and stores `version + 1`, only
+    /// if the stored version is still `group.version` (a compare-and-set: two membership changes
+    /// made at once never lose each other). MUST return `Conflict` (changing nothing) otherwise,
+    /// and the errors of [`ScimRepository::create_group`], plus `NotFound`.
     async fn update_group(&self, group: &ScimGroup) -> Result<(), ScimRepoError>;
     /// Deletes the group and its memberships. MUST return `NotFound` for an unknown id.
     async fn delete_group(&self, id: ScimGroupId) -> Result<(), ScimRepoError>;

@@ -225,6 +225,7 @@ diesel::table! {
         resource -> Text,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+        version -> BigInt,
     }
 }
 

@@ -20,7 +20,9 @@ CREATE TABLE scim_groups (
     external_id      TEXT,
     resource         TEXT NOT NULL,
     created_at       TIMESTAMP NOT NULL,
-    updated_at       TIMESTAMP NOT NULL
+    updated_at       TIMESTAMP NOT NULL,
+    -- Compare-and-set on membership changes: concurrent PATCHes never lose each other.
+    version          BIGINT NOT NULL
 );
 CREATE UNIQUE INDEX scim_groups_display_name ON scim_groups (display_name_key);
 

@@ -140,6 +140,7 @@ pub async fn scim_groups_contract(p: &Ports) {
         members: vec![bob.id, ada.id],
         created_at: t(1),
         updated_at: t(1),
+        version: 0,
     };
     p.scim.create_group(&g).await.unwrap();
     assert_eq!(
@@ -197,7 +198,24 @@ pub async fn scim_groups_contract(p: &Ports) {
     renamed.members = vec![ada.id];
     renamed.updated_at = t(3);
     p.scim.update_group(&renamed).await.unwrap();
-    assert_eq!(p.scim.get_group(g.id).await.unwrap(), renamed);
+    let stored = p.scim.get_group(g.id).await.unwrap();
+    assert_eq!(stored.version, 1, "every change bumps the version");
+    assert_eq!(
+        ScimGroup {
+            version: 0,
+            ..stored.clone()
+        },
+        renamed
+    );
+    // A writer that read version 0 lost the race: nothing it wrote is stored.
+    let mut stale = renamed.clone();
+    stale.members = vec![bob.id];
+    assert!(matches!(
+        p.scim.update_group(&stale).await,
+        Err(ScimRepoError::Conflict)
+    ));
+    assert_eq!(p.scim.get_group(g.id).await.unwrap(), stored);
+    let renamed = stored;
     assert!(p.scim.groups_of(bob.id).await.unwrap().is_empty());
     let mut clash = renamed.clone();
     clash.display_name = "ops".into();

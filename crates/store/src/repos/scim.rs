@@ -37,6 +37,7 @@ struct GroupRow {
     resource: String,
     created_at: NaiveDateTime,
     updated_at: NaiveDateTime,
+    version: i64,
 }
 
 fn key(s: &str) -> String {
@@ -94,6 +95,7 @@ fn group_row(g: &ScimGroup) -> GroupRow {
         resource: json_text(&g.resource),
         created_at: ts(g.created_at),
         updated_at: ts(g.updated_at),
+        version: g.version,
     }
 }
 
@@ -145,6 +147,7 @@ fn to_group(r: GroupRow, members: Vec<UserId>) -> Result<ScimGroup, ScimRepoErro
         members,
         created_at: utc(r.created_at),
         updated_at: utc(r.updated_at),
+        version: r.version,
     })
 }
 
@@ -175,18 +178,28 @@ fn write_group(conn: &mut DbConnection, g: &ScimGroup, insert: bool) -> Result<(
             .execute(conn)
             .map_err(|e| unique(e, ScimRepoError::DisplayNameTaken))?;
     } else {
-        let n = diesel::update(sg::table.filter(sg::id.eq(&id)))
+        let n = diesel::update(sg::table.filter(sg::id.eq(&id).and(sg::version.eq(g.version))))
             .set((
                 sg::display_name.eq(&row.display_name),
                 sg::display_name_key.eq(&row.display_name_key),
                 sg::external_id.eq(&row.external_id),
                 sg::resource.eq(&row.resource),
                 sg::updated_at.eq(row.updated_at),
+                sg::version.eq(g.version + 1),
             ))
             .execute(conn)
             .map_err(|e| unique(e, ScimRepoError::DisplayNameTaken))?;
         if n == 0 {
-            return Err(ScimRepoError::NotFound);
+            let exists: i64 = sg::table
+                .filter(sg::id.eq(&id))
+                .count()
+                .get_result(conn)
+                .map_err(db::<ScimRepoError>)?;
+            return Err(if exists == 0 {
+                ScimRepoError::NotFound
+            } else {
+                ScimRepoError::Conflict
+            });
         }
         diesel::delete(gm::table.filter(gm::group_id.eq(&id)))
             .execute(conn)
