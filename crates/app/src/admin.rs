@@ -274,11 +274,10 @@ impl Admin {
         self.member(user).await
     }
 
-    /// The one deactivation/reactivation path, for the dashboard (`actor` is the admin) and SCIM
-    /// provisioning (`actor` is `None`: the SCIM client). Deactivation applies the last-admin
-    /// rule, records the state, then ends everything the user holds ([`Admin::end_everything`]);
-    /// reactivation restores sign-in only (ended sessions and revoked tokens stay so). Returns the
-    /// user as it is afterwards; does nothing when the state is already `active`.
+    /// Deactivation or reactivation, for the dashboard (`actor` is the admin) and SCIM
+    /// provisioning (`actor` is `None`: the SCIM client). Deactivation is [`Admin::deactivate`],
+    /// the one offboarding path; reactivation restores sign-in only (ended sessions and revoked
+    /// tokens stay so). Returns the user as it is afterwards.
     pub(crate) async fn change_active(
         &self,
         target: UserId,
@@ -302,19 +301,8 @@ impl Admin {
                     .await;
             }
         } else {
-            self.check_can_deactivate(target).await?;
-            if user.deactivate(now) {
-                self.ports.users.update(&user).await.map_err(user_err)?;
-                self.end_everything(target, now).await?;
-                self.audit
-                    .record(via_scim(
-                        AuditEvent::new(AuditAction::UserDeactivated, actor, now)
-                            .target("user", target)
-                            .ip(ip),
-                        actor,
-                    ))
-                    .await;
-            }
+            self.deactivate(target, actor, ip, now).await?;
+            user = self.ports.users.get(target).await.map_err(user_err)?;
         }
         Ok(user)
     }
@@ -323,6 +311,40 @@ impl Admin {
     pub(crate) async fn check_can_deactivate(&self, target: UserId) -> Result<(), AdminError> {
         check_last_admin(&self.active_admins().await?, target, false)?;
         Ok(())
+    }
+
+    /// Offboarding: deactivates `target` and ends every kind of access it has, at once — every
+    /// web session, every token family (personal and CLI), and, within a second, every open
+    /// live-update stream in this process (see [`crate::LiveAccess`]); the next request of any of
+    /// them is refused. The one path for the dashboard, the admin API and SCIM deprovisioning;
+    /// authorizing the caller is theirs (`by` is who is recorded in the audit log, `None` for
+    /// the system). The last-admin rule holds. Returns whether the user was active until now
+    /// (deactivating a deactivated user changes nothing, but still ends anything left).
+    pub async fn deactivate(
+        &self,
+        target: UserId,
+        by: Option<UserId>,
+        ip: Option<IpAddr>,
+        now: DateTime<Utc>,
+    ) -> Result<bool, AdminError> {
+        let mut user = self.ports.users.get(target).await.map_err(user_err)?;
+        check_last_admin(&self.active_admins().await?, target, false)?;
+        let changed = user.deactivate(now);
+        if changed {
+            self.ports.users.update(&user).await.map_err(user_err)?;
+        }
+        self.end_everything(target, now).await?;
+        if changed {
+            self.audit
+                .record(via_scim(
+                    AuditEvent::new(AuditAction::UserDeactivated, by, now)
+                        .target("user", target)
+                        .ip(ip),
+                    by,
+                ))
+                .await;
+        }
+        Ok(changed)
     }
 
     /// "Sign out everywhere": ends every web session and revokes every token of the user. Admins may
@@ -350,7 +372,13 @@ impl Admin {
         Ok(ended)
     }
 
-    async fn end_everything(&self, target: UserId, now: DateTime<Utc>) -> Result<u64, AdminError> {
+    /// Ends every web session and revokes every token of `target`, then bumps its generation
+    /// (voiding cached credentials and closing its open live streams). Returns the sessions ended.
+    pub async fn end_everything(
+        &self,
+        target: UserId,
+        now: DateTime<Utc>,
+    ) -> Result<u64, AdminError> {
         let ended = self
             .ports
             .web_sessions

@@ -21,15 +21,18 @@ mod dashboard;
 mod events;
 #[cfg(feature = "fake")]
 pub mod fake;
+mod generation;
 mod group_roles;
 mod health;
 mod maintenance;
 mod notify;
+mod offboarding;
 mod outbox;
 mod plans;
 mod ports;
 mod provider;
 mod push;
+mod ratelimit;
 mod scim;
 mod scim_ports;
 mod sessions;
@@ -43,7 +46,8 @@ pub use audit_log::{
 };
 pub use auditor::Auditor;
 pub use comments::{
-    CommentChange, CommentError, CommentView, Comments, NewComment, Person, Reanchored, Thread,
+    CommentChange, CommentError, CommentView, Comments, NewComment, Person, RESOLVE_NOTIFY_WINDOW,
+    Reanchored, Thread,
 };
 pub use dashboard::{
     AuditTab, CommentRow, DASHBOARD_ACTIVITY, DASHBOARD_COMMENTS, Dashboard, DashboardError,
@@ -51,14 +55,18 @@ pub use dashboard::{
 };
 pub use events::{
     Actor, BadEventId, CommentActivity, EventBus, EventId, EventStream, LiveEvent, LocalBus,
-    PlanActivity, PlanEvent, RETAINED_EVENTS, SUBSCRIBER_BUFFER, Subscription,
+    ObservedBus, PlanActivity, PlanEvent, RETAINED_EVENTS, SUBSCRIBER_BUFFER, Subscription,
 };
+pub use generation::{CacheLimits, GenerationCache, Generations};
 pub use group_roles::reconcile_group_roles;
 pub use health::{Health, NotReady};
 pub use maintenance::{Maintenance, OUTBOX_KEEP_DAYS, Swept};
 pub use notify::{
     Deliveries, Delivery, DeliveryError, DeliverySettings, NOTIFY_BODY_CHARS, NOTIFY_MAX_SECTIONS,
     Notification, Notifications, Notifier, PlanRef, SectionChange, SectionChangeKind, excerpt,
+};
+pub use offboarding::{
+    AccessChanges, AccessSignal, Credential, LiveAccess, LiveWatch, LocalSignal,
 };
 pub use outbox::{
     OUTBOX_MAX_ATTEMPTS, OutboxMessage, OutboxMessageId, backoff_after, backoff_from,
@@ -67,9 +75,13 @@ pub use plans::{DiffPage, LiveFeed, PlanError, PlanInfo, PlanPage, Plans, can_se
 pub use ports::*;
 pub use provider::{AuthorizationRequest, IdentityProvider, ProviderError, VerifiedProfile};
 pub use push::{MAX_DOCUMENT_BYTES, PUSH_ATTEMPTS, Push, PushError, PushOutcome, PushRequest};
+pub use ratelimit::{Budget, LimitKey, RateLimiter, Unlimited};
 pub use scim::{Scim, ScimQuery};
 pub use scim_ports::{ScimGroup, ScimGroupId, ScimRepoError, ScimRepository, ScimUser};
-pub use sessions::{SESSION_USER_KEY, SessionState, WebSessions, session_user};
+pub use sessions::{
+    SESSION_REF_KEY, SESSION_USER_KEY, SessionState, WebSessions, session_key_hash, session_ref,
+    session_user,
+};
 pub use signin::{SignIn, SignInError};
 pub use tokens::{
     ActivateError, BearerError, DeviceStart, GrantError, TokenError, TokenPair, Tokens,

@@ -134,7 +134,7 @@ impl Plans {
         }
     }
 
-    async fn visible(&self, p: &Principal, id: PlanId) -> Result<Plan, PlanError> {
+    pub(crate) async fn visible(&self, p: &Principal, id: PlanId) -> Result<Plan, PlanError> {
         match self.ports.plans.get(id).await {
             Ok(plan) if can_see(p, &plan) => Ok(plan),
             Ok(_) | Err(PlanRepoError::NotFound) => Err(PlanError::NotFound),

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use actix_session::storage::{LoadError, SaveError, SessionKey, SessionStore, UpdateError};
 use actix_web::cookie::time::Duration;
 use chrono::Utc;
-use planpush_app::{SessionState, WebSessions};
+use planpush_app::{SESSION_REF_KEY, SessionState, WebSessions, session_key_hash};
 
 /// Server-side sessions in the database. The TTL actix-session passes is ignored: idle and absolute
 /// expiry come from `SESSION_IDLE_TIMEOUT` and `SESSION_MAX_AGE`.
@@ -26,10 +26,21 @@ fn key(s: String) -> Result<SessionKey, anyhow::Error> {
 
 impl SessionStore for DbSessionStore {
     async fn load(&self, session_key: &SessionKey) -> Result<Option<SessionState>, LoadError> {
-        self.sessions
+        let mut state = self
+            .sessions
             .load(session_key.as_ref(), Utc::now())
             .await
-            .map_err(LoadError::Other)
+            .map_err(LoadError::Other)?;
+        // Which session this is, for live streams that must end with it (never stored: the app
+        // strips it on save).
+        if let (Some(state), Some(hash)) = (state.as_mut(), session_key_hash(session_key.as_ref()))
+        {
+            state.insert(
+                SESSION_REF_KEY.to_owned(),
+                serde_json::Value::String(hash.to_hex()).to_string(),
+            );
+        }
+        Ok(state)
     }
 
     async fn save(
@@ -69,6 +80,6 @@ impl SessionStore for DbSessionStore {
     }
 
     async fn delete(&self, session_key: &SessionKey) -> Result<(), anyhow::Error> {
-        self.sessions.delete(session_key.as_ref()).await
+        self.sessions.delete(session_key.as_ref(), Utc::now()).await
     }
 }

@@ -8,6 +8,7 @@ mod cli;
 mod dashboard;
 mod github_signin;
 mod live;
+mod ops;
 mod scim_conformance;
 mod slack;
 mod startup;

@@ -15,7 +15,7 @@ use super::limit_key;
 use crate::AppState;
 use crate::error::ApiError;
 use crate::extract::{ApiUser, client_ip};
-use crate::ratelimit::{Budget, Key};
+use crate::ratelimit::{Budget, LimitKey};
 
 pub(super) fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/api/sessions/{id}/comments", web::get().to(list))
@@ -131,12 +131,8 @@ struct CreateBody {
     parent_id: Option<String>,
 }
 
-fn per_user(state: &AppState, p: &Principal) -> Result<(), ApiError> {
-    limit_key(
-        state,
-        Budget::Comment,
-        Key::User(p.user_id.as_uuid().as_u128()),
-    )
+async fn per_user(state: &AppState, p: &Principal, budget: Budget) -> Result<(), ApiError> {
+    limit_key(state, budget, LimitKey::User(p.user_id)).await
 }
 
 async fn create(
@@ -146,7 +142,7 @@ async fn create(
     id: web::Path<String>,
     body: web::Json<CreateBody>,
 ) -> Result<HttpResponse, ApiError> {
-    per_user(&state, &p)?;
+    per_user(&state, &p, Budget::Comment).await?;
     let body = body.into_inner();
     let input = NewComment {
         body: body.body,
@@ -164,7 +160,6 @@ async fn create(
             Utc::now(),
         )
         .await?;
-    state.pages.forget_plan(view.comment.plan_id);
     Ok(HttpResponse::Created().json(comment_json(&view)))
 }
 
@@ -182,7 +177,12 @@ async fn update(
     body: web::Json<UpdateBody>,
 ) -> Result<HttpResponse, ApiError> {
     if body.body.is_some() {
-        per_user(&state, &p)?;
+        per_user(&state, &p, Budget::Comment).await?;
+    }
+    // Each resolve or reopen of a published plan's thread is an audit row, a live event and
+    // possibly a Slack message: toggling has its own budget.
+    if body.resolved.is_some() {
+        per_user(&state, &p, Budget::CommentState).await?;
     }
     let body = body.into_inner();
     let change = CommentChange {
@@ -193,7 +193,6 @@ async fn update(
         .comments
         .update(&p, &id, change, client_ip(&req, &state), Utc::now())
         .await?;
-    state.pages.forget_plan(view.comment.plan_id);
     Ok(HttpResponse::Ok().json(comment_json(&view)))
 }
 
@@ -203,10 +202,9 @@ async fn delete(
     ApiUser(p): ApiUser,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let plan = state
+    state
         .comments
         .delete(&p, &id, client_ip(&req, &state), Utc::now())
         .await?;
-    state.pages.forget_plan(plan);
     Ok(HttpResponse::NoContent().finish())
 }

@@ -9,10 +9,10 @@ use planpush_identity::UserCode;
 use serde::Deserialize;
 use serde_json::json;
 
-use super::limit;
+use super::{limit, limit_key};
 use crate::error::{ApiError, OAuthError};
 use crate::extract::{MaybeUser, client_ip, same_origin};
-use crate::ratelimit::Budget;
+use crate::ratelimit::{Budget, LimitKey};
 use crate::{AppState, views};
 
 pub(super) fn routes(cfg: &mut web::ServiceConfig) {
@@ -41,7 +41,7 @@ async fn device_authorization(
     req: HttpRequest,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    limit(&req, &state, Budget::Auth)?;
+    limit(&req, &state, Budget::DeviceStart).await?;
     let start = state
         .tokens
         .start_device(Utc::now())
@@ -98,7 +98,7 @@ async fn device_token(
     state: web::Data<AppState>,
     body: web::Bytes,
 ) -> Result<HttpResponse, actix_web::Error> {
-    limit(&req, &state, Budget::DevicePoll)?;
+    limit(&req, &state, Budget::DevicePoll).await?;
     let Some(code) = grant_body(&req, &body).device_code else {
         return Err(ApiError::bad_request("invalid_request", "device_code is required").into());
     };
@@ -114,7 +114,7 @@ async fn refresh(
     state: web::Data<AppState>,
     body: web::Bytes,
 ) -> Result<HttpResponse, actix_web::Error> {
-    limit(&req, &state, Budget::Auth)?;
+    // Refresh is counted per token family, in `Tokens::refresh` (Budget::Refresh).
     let Some(token) = grant_body(&req, &body).refresh_token else {
         return Err(ApiError::bad_request("invalid_request", "refresh_token is required").into());
     };
@@ -134,7 +134,8 @@ async fn cli_logout(
     state: web::Data<AppState>,
     body: web::Bytes,
 ) -> Result<HttpResponse, actix_web::Error> {
-    limit(&req, &state, Budget::Auth)?;
+    // Not limited per address (a page could spend it from visitors' browsers and block CLI
+    // logouts): it needs a refresh token and costs one indexed lookup, like a refused Bearer.
     let token = grant_body(&req, &body).refresh_token.unwrap_or_default();
     state
         .tokens
@@ -200,7 +201,7 @@ async fn activate(
     let Some(p) = user.0 else {
         return to_login(&req);
     };
-    if let Err(e) = limit(&req, &state, Budget::Auth) {
+    if let Err(e) = limit_key(&state, Budget::Activate, LimitKey::User(p.user_id)).await {
         return html(
             StatusCode::TOO_MANY_REQUESTS,
             views::activate(&p.login, &form.user_code, Some(&e.message)),

@@ -12,7 +12,9 @@ use serde_json::json;
 
 use crate::error::ApiError;
 use crate::extract::{ApiUser, MaybeUser, client_ip};
-use crate::page_cache::{CachedPage, Encoding};
+use crate::page_cache::{CachedPage, Encoding, RenderKey, Rendered};
+use crate::ratelimit::{Budget, LimitKey};
+use crate::routes::limit_key;
 use crate::{AppState, views};
 
 pub(super) fn routes(cfg: &mut web::ServiceConfig) {
@@ -42,9 +44,13 @@ pub(super) fn html_page(
     status: StatusCode,
     markup: maud::Markup,
 ) -> HttpResponse {
+    html_bytes(state, status, markup.into_string())
+}
+
+fn html_bytes(state: &AppState, status: StatusCode, html: String) -> HttpResponse {
     page_headers(state, status)
         .insert_header((header::CACHE_CONTROL, "private, no-cache"))
-        .body(markup.into_string())
+        .body(html)
 }
 
 fn page_headers(state: &AppState, status: StatusCode) -> actix_web::HttpResponseBuilder {
@@ -112,56 +118,107 @@ async fn page(
             .insert_header((header::LOCATION, target))
             .finish();
     };
-    let rendered = match (q.v, q.diff) {
-        (None, None) => return latest(&req, &state, &p, &slug).await,
-        (Some(to), Some(from)) => state
-            .plans
-            .diff(&p, &slug, to, from)
-            .await
-            .map(|d| views::diff_page(&d)),
-        (None, Some(from)) => match state.plans.page(&p, &slug, None).await {
+    let (v, diff) = (q.v, q.diff);
+    if v.is_none() && diff.is_none() {
+        return latest(&req, &state, &p, &slug).await;
+    }
+    let key = RenderKey {
+        slug: slug.to_string(),
+        v,
+        diff,
+    };
+    // Older versions and diffs are rendered once per version (pair) for everyone allowed to see
+    // the plan; a render that is not cached yet draws from the reader's render budget.
+    let rendered = state
+        .pages
+        .rendered(&key, || render(&state, &p, &slug, v, diff))
+        .await;
+    match rendered {
+        Ok(Some(r)) if can_see(&p, &r.plan) => {
+            if diff.is_none() {
+                state.plans.seen(&p, &r.plan, r.shown, Utc::now()).await;
+            }
+            html_bytes(&state, StatusCode::OK, r.html.clone())
+        }
+        Ok(_) => not_found(&state),
+        Err(RenderError::Plan(e)) => error_page(&state, e),
+        Err(RenderError::Limited(e)) => html_page(
+            &state,
+            StatusCode::TOO_MANY_REQUESTS,
+            views::message("Slow down", &e.message, None),
+        ),
+    }
+}
+
+/// Why an older version or a diff was not rendered.
+enum RenderError {
+    Plan(PlanError),
+    Limited(ApiError),
+}
+
+/// Renders `?v=N`, `?v=N&diff=M` or `?diff=M` (against the latest version). `Ok(None)`: not found
+/// for this reader (not cached; another reader renders for themselves).
+async fn render(
+    state: &AppState,
+    p: &Principal,
+    slug: &str,
+    v: Option<u32>,
+    diff: Option<u32>,
+) -> Result<Option<Arc<Rendered>>, RenderError> {
+    limit_key(state, Budget::Render, LimitKey::User(p.user_id))
+        .await
+        .map_err(RenderError::Limited)?;
+    let found = match (v, diff) {
+        (Some(to), Some(from)) => state.plans.diff(p, slug, to, from).await.map(|d| Rendered {
+            shown: d.to.get(),
+            html: views::diff_page(&d).into_string(),
+            plan: d.plan,
+        }),
+        (None, Some(from)) => match state.plans.page(p, slug, None).await {
             Ok(page) => state
                 .plans
-                .diff(&p, &slug, page.shown.get(), from)
+                .diff(p, slug, page.shown.get(), from)
                 .await
-                .map(|d| views::diff_page(&d)),
+                .map(|d| Rendered {
+                    shown: d.to.get(),
+                    html: views::diff_page(&d).into_string(),
+                    plan: d.plan,
+                }),
             Err(e) => Err(e),
         },
-        (Some(v), None) => match state.plans.page(&p, &slug, Some(v)).await {
-            Ok(page) => {
-                state
-                    .plans
-                    .seen(&p, &page.plan, page.shown.get(), Utc::now())
-                    .await;
-                Ok(views::plan_page(&page))
-            }
-            Err(e) => Err(e),
-        },
+        (v, None) => state.plans.page(p, slug, v).await.map(|page| Rendered {
+            shown: page.shown.get(),
+            html: views::plan_page(&page).into_string(),
+            plan: page.plan,
+        }),
     };
-    match rendered {
-        Ok(markup) => html_page(&state, StatusCode::OK, markup),
-        Err(e) => error_page(&state, e),
+    match found {
+        Ok(r) => Ok(Some(Arc::new(r))),
+        Err(PlanError::Unknown(e)) => Err(RenderError::Plan(PlanError::Unknown(e))),
+        Err(PlanError::VersionNotFound | PlanError::NotFound | PlanError::Forbidden(_)) => Ok(None),
     }
 }
 
 /// The latest version: rendered and compressed once, then served from memory to everyone allowed
 /// to see it (the check runs on every request).
 async fn latest(req: &HttpRequest, state: &AppState, p: &Principal, slug: &str) -> HttpResponse {
-    let cached = match state.pages.get(slug) {
-        Some(cached) => cached,
-        None => {
-            let generation = state.pages.generation();
+    let loaded = state
+        .pages
+        .latest(slug, || async move {
             match state.plans.page(p, slug, None).await {
                 Ok(page) => {
                     let html = views::plan_page(&page).into_string();
-                    let cached = Arc::new(CachedPage::new(page.plan, html));
-                    let key = cached.plan.slug.as_str();
-                    state.pages.insert(key, cached.clone(), generation);
-                    cached
+                    Ok(Some(Arc::new(CachedPage::new(page.plan, html))))
                 }
-                Err(e) => return error_page(state, e),
+                Err(PlanError::Unknown(e)) => Err(PlanError::Unknown(e)),
+                Err(_) => Ok(None),
             }
-        }
+        })
+        .await;
+    let cached = match loaded {
+        Ok(Some(cached)) => cached,
+        Ok(None) => return not_found(state),
+        Err(e) => return error_page(state, e),
     };
     if !can_see(p, &cached.plan) {
         return not_found(state);
@@ -272,7 +329,6 @@ async fn publish(
         .plans
         .publish(&p, plan_id(&id)?, client_ip(&req, &state), Utc::now())
         .await?;
-    state.pages.forget(plan.slug.as_str());
     Ok(HttpResponse::Ok().json(plan_json(&state, &plan)))
 }
 
@@ -298,7 +354,6 @@ async fn archive(
             Utc::now(),
         )
         .await?;
-    state.pages.forget(plan.slug.as_str());
     Ok(HttpResponse::Ok().json(plan_json(&state, &plan)))
 }
 
@@ -312,6 +367,5 @@ async fn delete(
         .plans
         .delete(&p, plan_id(&id)?, client_ip(&req, &state), Utc::now())
         .await?;
-    state.pages.forget_all();
     Ok(HttpResponse::NoContent().finish())
 }

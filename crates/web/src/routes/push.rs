@@ -139,7 +139,6 @@ async fn push(
             return Err(e.into());
         }
     };
-    state.pages.forget(out.plan.slug.as_str());
     let status = if out.created_version && out.version.get() == 1 {
         StatusCode::CREATED
     } else {

@@ -14,7 +14,7 @@ use sha2::{Digest, Sha256};
 
 use crate::AppState;
 use crate::extract::client_ip;
-use crate::ratelimit::{Budget, Key};
+use crate::ratelimit::{Budget, LimitKey};
 
 /// The SCIM media type.
 pub(crate) const SCIM_JSON: &str = "application/scim+json";
@@ -148,7 +148,7 @@ fn ok(status: StatusCode, body: &Value) -> HttpResponse {
 }
 
 /// The bearer check and the per-token budget, before anything else.
-fn guard(req: &HttpRequest, state: &AppState) -> Result<(), ScimFailure> {
+async fn guard(req: &HttpRequest, state: &AppState) -> Result<(), ScimFailure> {
     let auth = req
         .headers()
         .get(header::AUTHORIZATION)
@@ -159,7 +159,8 @@ fn guard(req: &HttpRequest, state: &AppState) -> Result<(), ScimFailure> {
     key.copy_from_slice(&digest[..16]);
     state
         .limits
-        .check(Budget::Scim, Key::Token(key))
+        .check(Budget::Scim, LimitKey::Token(key))
+        .await
         .map_err(|wait| ScimFailure {
             error: ScimError::new(429, None, "too many SCIM requests; slow down"),
             retry_after: Some(wait.as_secs().max(1)),
@@ -192,22 +193,22 @@ fn json_body(req: &HttpRequest, body: &web::Bytes) -> Result<Value, ScimFailure>
 type Params = web::Query<Vec<(String, String)>>;
 
 async fn not_found(req: HttpRequest, state: web::Data<AppState>) -> Answer {
-    guard(&req, &state)?;
+    guard(&req, &state).await?;
     Err(ScimError::not_found("no such SCIM endpoint").into())
 }
 
 async fn method_not_allowed(req: HttpRequest, state: web::Data<AppState>) -> Answer {
-    guard(&req, &state)?;
+    guard(&req, &state).await?;
     Err(ScimError::new(405, None, format!("{} is not supported here", req.method())).into())
 }
 
 async fn service_provider_config(req: HttpRequest, state: web::Data<AppState>) -> Answer {
-    guard(&req, &state)?;
+    guard(&req, &state).await?;
     Ok(ok(StatusCode::OK, &state.scim.service_provider_config()))
 }
 
 async fn resource_types(req: HttpRequest, state: web::Data<AppState>) -> Answer {
-    guard(&req, &state)?;
+    guard(&req, &state).await?;
     Ok(ok(StatusCode::OK, &state.scim.resource_types(None)?))
 }
 
@@ -216,22 +217,22 @@ async fn resource_type(
     state: web::Data<AppState>,
     id: web::Path<String>,
 ) -> Answer {
-    guard(&req, &state)?;
+    guard(&req, &state).await?;
     Ok(ok(StatusCode::OK, &state.scim.resource_types(Some(&id))?))
 }
 
 async fn schemas(req: HttpRequest, state: web::Data<AppState>) -> Answer {
-    guard(&req, &state)?;
+    guard(&req, &state).await?;
     Ok(ok(StatusCode::OK, &state.scim.schemas(None)?))
 }
 
 async fn schema(req: HttpRequest, state: web::Data<AppState>, id: web::Path<String>) -> Answer {
-    guard(&req, &state)?;
+    guard(&req, &state).await?;
     Ok(ok(StatusCode::OK, &state.scim.schemas(Some(&id))?))
 }
 
 async fn search_all(req: HttpRequest, state: web::Data<AppState>, body: web::Bytes) -> Answer {
-    guard(&req, &state)?;
+    guard(&req, &state).await?;
     let q = ListQuery::from_search(&json_body(&req, &body)?, ResourceKind::User)?;
     Ok(ok(StatusCode::OK, &state.scim.search_all(&q).await?))
 }
@@ -239,13 +240,13 @@ async fn search_all(req: HttpRequest, state: web::Data<AppState>, body: web::Byt
 // ------------------------------------------------------------------------------------ Users
 
 async fn list_users(req: HttpRequest, state: web::Data<AppState>, params: Params) -> Answer {
-    guard(&req, &state)?;
+    guard(&req, &state).await?;
     let q = ListQuery::from_params(&params, ResourceKind::User)?;
     Ok(ok(StatusCode::OK, &state.scim.list_users(&q).await?))
 }
 
 async fn search_users(req: HttpRequest, state: web::Data<AppState>, body: web::Bytes) -> Answer {
-    guard(&req, &state)?;
+    guard(&req, &state).await?;
     let q = ListQuery::from_search(&json_body(&req, &body)?, ResourceKind::User)?;
     Ok(ok(StatusCode::OK, &state.scim.list_users(&q).await?))
 }
@@ -260,7 +261,7 @@ async fn create_user(
     params: Params,
     body: web::Bytes,
 ) -> Answer {
-    guard(&req, &state)?;
+    guard(&req, &state).await?;
     let body = json_body(&req, &body)?;
     let q = one(&params, ResourceKind::User)?;
     let user = state
@@ -276,7 +277,7 @@ async fn get_user(
     id: web::Path<String>,
     params: Params,
 ) -> Answer {
-    guard(&req, &state)?;
+    guard(&req, &state).await?;
     let q = one(&params, ResourceKind::User)?;
     Ok(ok(StatusCode::OK, &state.scim.get_user(&id, &q).await?))
 }
@@ -288,7 +289,7 @@ async fn replace_user(
     params: Params,
     body: web::Bytes,
 ) -> Answer {
-    guard(&req, &state)?;
+    guard(&req, &state).await?;
     let body = json_body(&req, &body)?;
     let q = one(&params, ResourceKind::User)?;
     let user = state
@@ -305,7 +306,7 @@ async fn patch_user(
     params: Params,
     body: web::Bytes,
 ) -> Answer {
-    guard(&req, &state)?;
+    guard(&req, &state).await?;
     let body = json_body(&req, &body)?;
     let q = one(&params, ResourceKind::User)?;
     let user = state
@@ -320,7 +321,7 @@ async fn delete_user(
     state: web::Data<AppState>,
     id: web::Path<String>,
 ) -> Answer {
-    guard(&req, &state)?;
+    guard(&req, &state).await?;
     state
         .scim
         .delete_user(&id, client_ip(&req, &state), Utc::now())
@@ -331,13 +332,13 @@ async fn delete_user(
 // ----------------------------------------------------------------------------------- Groups
 
 async fn list_groups(req: HttpRequest, state: web::Data<AppState>, params: Params) -> Answer {
-    guard(&req, &state)?;
+    guard(&req, &state).await?;
     let q = ListQuery::from_params(&params, ResourceKind::Group)?;
     Ok(ok(StatusCode::OK, &state.scim.list_groups(&q).await?))
 }
 
 async fn search_groups(req: HttpRequest, state: web::Data<AppState>, body: web::Bytes) -> Answer {
-    guard(&req, &state)?;
+    guard(&req, &state).await?;
     let q = ListQuery::from_search(&json_body(&req, &body)?, ResourceKind::Group)?;
     Ok(ok(StatusCode::OK, &state.scim.list_groups(&q).await?))
 }
@@ -348,7 +349,7 @@ async fn create_group(
     params: Params,
     body: web::Bytes,
 ) -> Answer {
-    guard(&req, &state)?;
+    guard(&req, &state).await?;
     let body = json_body(&req, &body)?;
     let q = one(&params, ResourceKind::Group)?;
     let group = state
@@ -364,7 +365,7 @@ async fn get_group(
     id: web::Path<String>,
     params: Params,
 ) -> Answer {
-    guard(&req, &state)?;
+    guard(&req, &state).await?;
     let q = one(&params, ResourceKind::Group)?;
     Ok(ok(StatusCode::OK, &state.scim.get_group(&id, &q).await?))
 }
@@ -376,7 +377,7 @@ async fn replace_group(
     params: Params,
     body: web::Bytes,
 ) -> Answer {
-    guard(&req, &state)?;
+    guard(&req, &state).await?;
     let body = json_body(&req, &body)?;
     let q = one(&params, ResourceKind::Group)?;
     let group = state
@@ -393,7 +394,7 @@ async fn patch_group(
     params: Params,
     body: web::Bytes,
 ) -> Answer {
-    guard(&req, &state)?;
+    guard(&req, &state).await?;
     let body = json_body(&req, &body)?;
     let q = one(&params, ResourceKind::Group)?;
     let group = state
@@ -408,7 +409,7 @@ async fn delete_group(
     state: web::Data<AppState>,
     id: web::Path<String>,
 ) -> Answer {
-    guard(&req, &state)?;
+    guard(&req, &state).await?;
     state
         .scim
         .delete_group(&id, client_ip(&req, &state), Utc::now())

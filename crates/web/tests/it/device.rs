@@ -137,13 +137,15 @@ where
         .await
         .unwrap()
         .unwrap();
-    let mut waited = grant.clone();
-    waited.last_polled_at = waited
-        .last_polled_at
-        .map(|t| t - chrono::Duration::seconds(60));
+    let mut waited = grant.to_record();
+    let minute = chrono::Duration::seconds(60);
+    waited.created_at -= minute;
+    waited.expires_at -= minute;
+    waited.last_polled_at = waited.last_polled_at.map(|t| t - minute);
+    let waited = planpush_identity::DeviceGrant::restore(waited).unwrap();
     app.ports
         .device_grants
-        .save_if_status(&waited, grant.status)
+        .save_if_status(&waited, grant.status())
         .await
         .unwrap();
     let res = poll(app, device_code).await;

@@ -12,6 +12,8 @@ mod dashboard;
 mod device;
 mod events;
 mod health;
+mod limits;
+mod offboarding;
 mod plans;
 mod push;
 mod scim;

@@ -655,10 +655,9 @@ async fn scim_deprovisioning_cuts_browser_cli_and_personal_tokens_at_once() {
 }
 
 #[actix_web::test]
-#[ignore = "needs hardsec offboarding"]
 async fn scim_deprovisioning_closes_open_live_update_streams() {
-    // Written against hardsec's stream closing (deactivation ends the user's SSE streams within a
-    // second); enable once `Admin::end_everything` closes them.
+    // Deprovisioning goes through `Admin::deactivate`, which also closes the user's open
+    // live-update streams within a second.
     let app = test_app_scim(Mode::Dev).await;
     let (mut browser, cli, personal, id) =
         signed_in_everywhere(&app, "sse", "sse@example.com").await;
@@ -682,20 +681,42 @@ async fn scim_deprovisioning_closes_open_live_update_streams() {
     let res = test::call_service(&app.service, req).await;
     assert_eq!(res.status(), StatusCode::OK);
     let mut body = Box::pin(res.into_body());
+    // Reads the stream until it ends or `limit` passes; returns what it sent and whether it ended.
+    async fn read_for(
+        body: &mut std::pin::Pin<Box<impl actix_web::body::MessageBody>>,
+        limit: std::time::Duration,
+    ) -> (String, bool) {
+        let mut text = String::new();
+        let ended = tokio::time::timeout(limit, async {
+            loop {
+                match std::future::poll_fn(|cx| body.as_mut().poll_next(cx)).await {
+                    None | Some(Err(_)) => break,
+                    Some(Ok(chunk)) => text.push_str(&String::from_utf8_lossy(&chunk)),
+                }
+            }
+        })
+        .await
+        .is_ok();
+        (text, ended)
+    }
+    let (opening, ended) = read_for(&mut body, std::time::Duration::from_millis(300)).await;
+    assert!(
+        !ended,
+        "the stream stays open while the member is active: {opening}"
+    );
+    assert!(opening.contains("ready"), "{opening}");
+
+    let started = std::time::Instant::now();
     app.scim(Method::DELETE, &format!("/scim/v2/Users/{id}"), None)
         .await;
+    let (closing, ended) = read_for(&mut body, std::time::Duration::from_secs(1)).await;
+    assert!(
+        ended,
+        "the open stream is closed within a second: {closing}"
+    );
+    assert!(started.elapsed() < std::time::Duration::from_secs(1));
+    assert!(closing.contains("signed_out"), "{closing}");
     assert_eq!(access(&app, &mut browser, &cli, &personal).await, REFUSED);
-    let ended = tokio::time::timeout(std::time::Duration::from_secs(1), async {
-        use actix_web::body::MessageBody;
-        loop {
-            match std::future::poll_fn(|cx| body.as_mut().poll_next(cx)).await {
-                None | Some(Err(_)) => break,
-                Some(Ok(_)) => {}
-            }
-        }
-    })
-    .await;
-    assert!(ended.is_ok(), "the open stream is closed within a second");
 }
 
 #[actix_web::test]
