@@ -12,6 +12,7 @@ mod extract;
 mod health;
 mod page_cache;
 pub mod ratelimit;
+pub mod request_id;
 mod routes;
 mod session_store;
 mod views;

@@ -16,6 +16,7 @@ mod limits;
 mod offboarding;
 mod plans;
 mod push;
+mod request_id;
 mod scim;
 mod sessions;
 mod signin;
