@@ -358,6 +358,11 @@ fn serve(config: Config, store: Arc<Store>) -> Result<(), Fatal> {
         Arc::new(planpush_diagrams::MermaidRenderer),
     )
     .with_notifications(notify);
+    // SCIM 2.0 is on only with SCIM_AUTH_TOKEN (validated by Config); otherwise /scim/v2 is 404.
+    let state = match &config.scim_auth_token {
+        Some(token) => state.with_scim(token.expose()),
+        None => state,
+    };
     let maintenance = Maintenance::new(
         ports,
         planpush_versions::RetentionPolicy::days(config.version_retention_days),

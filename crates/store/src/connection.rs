@@ -372,6 +372,7 @@ impl Store {
             outbox: self.clone(),
             readiness: self.clone(),
             events: self.events.clone(),
+            scim: self.clone(),
         }
     }
 

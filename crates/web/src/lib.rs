@@ -27,7 +27,7 @@ use actix_web::cookie::{Key, SameSite};
 use actix_web::web;
 use planpush_app::{
     AccessCache, Admin, AuditLog, Comments, Dashboard, Health, IdentityProvider, LiveAccess,
-    Notifications, ObservedBus, Plans, Ports, Push, RateLimiter, SignIn, Tokens, WebSessions,
+    Notifications, ObservedBus, Plans, Ports, Push, RateLimiter, Scim, SignIn, Tokens, WebSessions,
 };
 use planpush_document::{DiagramRenderer, SanitizeOptions};
 use planpush_identity::SessionPolicy;
@@ -73,6 +73,8 @@ pub struct AppState {
     pub comments: Arc<Comments>,
     pub dashboard: Arc<Dashboard>,
     pub audit_log: Arc<AuditLog>,
+    /// SCIM provisioning; off until [`AppState::with_scim`] gives it a token.
+    pub scim: Arc<Scim>,
     pub mode: SignInMode,
     pub settings: WebSettings,
     /// Rate-limit budgets (in memory by default; see `planpush_app::RateLimiter`).
@@ -129,6 +131,12 @@ impl AppState {
                 admin.clone(),
             )),
             audit_log: Arc::new(AuditLog::new(ports.clone())),
+            scim: Arc::new(Scim::new(
+                ports.clone(),
+                admin.clone(),
+                access.clone(),
+                &settings.base_url,
+            )),
             tokens,
             admin,
             push: Arc::new(Push::new(ports.clone(), settings.sanitize, diagrams)),
@@ -148,6 +156,12 @@ impl AppState {
     pub fn with_notifications(mut self, notify: Notifications) -> Self {
         self.push = Arc::new((*self.push).clone().with_notifications(notify.clone()));
         self.comments = Arc::new((*self.comments).clone().with_notifications(notify));
+        self
+    }
+
+    /// The same state with SCIM 2.0 on at `/scim/v2`, authenticated by `token` (`SCIM_AUTH_TOKEN`).
+    pub fn with_scim(mut self, token: &str) -> Self {
+        self.scim = Arc::new((*self.scim).clone().with_token(token));
         self
     }
 

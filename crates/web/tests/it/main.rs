@@ -18,6 +18,7 @@ mod offboarding;
 mod plans;
 mod push;
 mod request_id;
+mod scim;
 mod sessions;
 mod signin;
 mod tokens;
