@@ -22,6 +22,7 @@ mod events;
 #[cfg(feature = "fake")]
 pub mod fake;
 mod generation;
+mod group_roles;
 mod groups;
 mod health;
 mod maintenance;
@@ -33,12 +34,14 @@ mod ports;
 mod provider;
 mod push;
 mod ratelimit;
+mod scim;
+mod scim_ports;
 mod sessions;
 mod signin;
 mod tokens;
 
 pub use access::{ACCESS_TTL, Access, AccessCache, AuthMethod, Principal};
-pub use admin::{Admin, AdminError, Member, Profile};
+pub use admin::{Admin, AdminError, Member, MemberOrigin, Profile};
 pub use audit_log::{
     AUDIT_PAGE_MAX, AuditEntry, AuditExport, AuditLog, AuditLogError, AuditLogPage, AuditQueryInput,
 };
@@ -56,6 +59,7 @@ pub use events::{
     ObservedBus, PlanActivity, PlanEvent, RETAINED_EVENTS, SUBSCRIBER_BUFFER, Subscription,
 };
 pub use generation::{CacheLimits, GenerationCache, Generations};
+pub use group_roles::reconcile_group_roles;
 pub use groups::{GroupAccess, GroupMappingError, GroupSync};
 pub use health::{Health, NotReady};
 pub use maintenance::{Maintenance, OUTBOX_KEEP_DAYS, Swept};
@@ -76,6 +80,8 @@ pub use provider::{
 };
 pub use push::{MAX_DOCUMENT_BYTES, PUSH_ATTEMPTS, Push, PushError, PushOutcome, PushRequest};
 pub use ratelimit::{Budget, LimitKey, RateLimiter, Unlimited};
+pub use scim::{Scim, ScimQuery};
+pub use scim_ports::{ScimGroup, ScimGroupId, ScimRepoError, ScimRepository, ScimUser};
 pub use sessions::{
     SESSION_REF_KEY, SESSION_USER_KEY, SessionState, WebSessions, session_key_hash, session_ref,
     session_user,

@@ -104,6 +104,11 @@ impl SignIn {
             .await
             .map_err(anyhow::Error::from)?;
         let is_new = existing.is_none();
+        // A member provisioned over SCIM signs in for the first time: link this identity to them.
+        let existing = match existing {
+            Some(user) => Some(user),
+            None => crate::scim::link_provisioned(&self.ports, &profile).await?,
+        };
         let user = match existing {
             Some(mut user) => {
                 if !user.is_active() {

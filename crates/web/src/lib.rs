@@ -10,6 +10,7 @@ mod dashboard_view;
 pub mod error;
 mod extract;
 mod health;
+pub mod metrics;
 mod page_cache;
 pub mod ratelimit;
 pub mod request_id;
@@ -27,7 +28,7 @@ use actix_web::web;
 use planpush_app::{
     AccessCache, Admin, Admission, AuditLog, Comments, Dashboard, GroupAccess, Health,
     IdentityProvider, LiveAccess, Notifications, ObservedBus, Plans, Ports, Push, RateLimiter,
-    SignIn, Tokens, WebSessions,
+    Scim, SignIn, Tokens, WebSessions,
 };
 use planpush_document::{DiagramRenderer, SanitizeOptions};
 use planpush_identity::SessionPolicy;
@@ -75,6 +76,8 @@ pub struct AppState {
     pub audit_log: Arc<AuditLog>,
     /// IdP group → role mappings (admin API, dashboard Groups tab).
     pub groups: Arc<GroupAccess>,
+    /// SCIM provisioning; off until [`AppState::with_scim`] gives it a token.
+    pub scim: Arc<Scim>,
     pub mode: SignInMode,
     pub settings: WebSettings,
     /// Rate-limit budgets (in memory by default; see `planpush_app::RateLimiter`).
@@ -94,6 +97,8 @@ impl AppState {
         limits: RateLimits,
         diagrams: Arc<dyn DiagramRenderer>,
     ) -> Self {
+        // The process-wide metrics recorder, so everything below is counted from the start.
+        metrics::handle();
         // Every change to a plan publishes an event after it commits: the page cache listens on
         // the bus, so no handler has to remember to forget a page.
         let pages = Arc::new(page_cache::PageCache::default());
@@ -130,6 +135,12 @@ impl AppState {
             )),
             audit_log: Arc::new(AuditLog::new(ports.clone())),
             groups: Arc::new(GroupAccess::new(ports.clone(), access.clone())),
+            scim: Arc::new(Scim::new(
+                ports.clone(),
+                admin.clone(),
+                access.clone(),
+                &settings.base_url,
+            )),
             tokens,
             admin,
             push: Arc::new(Push::new(ports.clone(), settings.sanitize, diagrams)),
@@ -159,6 +170,12 @@ impl AppState {
         self
     }
 
+    /// The same state with SCIM 2.0 on at `/scim/v2`, authenticated by `token` (`SCIM_AUTH_TOKEN`).
+    pub fn with_scim(mut self, token: &str) -> Self {
+        self.scim = Arc::new((*self.scim).clone().with_token(token));
+        self
+    }
+
     /// The session middleware: server-side rows, HttpOnly, SameSite=Lax, Secure on https.
     pub fn session_middleware(&self) -> SessionMiddleware<DbSessionStore> {
         let key = Key::derive_from(&self.settings.secret_key);
@@ -184,6 +201,7 @@ pub fn configure(state: AppState) -> impl FnOnce(&mut web::ServiceConfig) {
     move |cfg| {
         cfg.app_data(web::Data::new(state))
             .configure(health::routes)
+            .configure(metrics::routes)
             .configure(routes::configure);
     }
 }

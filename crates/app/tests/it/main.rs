@@ -6,5 +6,6 @@ mod contract;
 mod groups;
 mod notify;
 mod push;
+mod scim;
 mod sessions;
 mod tokens;

@@ -11,6 +11,7 @@ mod live;
 mod oidc_browser;
 mod oidc_signin;
 mod ops;
+mod scim_conformance;
 mod slack;
 mod startup;
 mod support;

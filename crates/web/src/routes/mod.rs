@@ -9,6 +9,7 @@ mod events;
 mod groups;
 mod plans;
 mod push;
+mod scim;
 mod tokens;
 mod users;
 
@@ -32,6 +33,7 @@ pub(crate) fn configure(cfg: &mut web::ServiceConfig) {
     tokens::routes(cfg);
     users::routes(cfg);
     groups::routes(cfg);
+    scim::routes(cfg);
 }
 
 /// Draws one request from the client's budget (its address; IPv6 by /64); `429` with
