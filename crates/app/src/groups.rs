@@ -1,10 +1,12 @@
 //! Identity-provider groups → roles: the mappings admins edit, and the one place a user's groups
-//! become `sso` grants ([`GroupAccess::apply_user_groups`], called at every OIDC sign-in and meant
-//! for SCIM group membership too).
+//! become `sso` grants ([`GroupAccess::reconcile_user`]).
 //!
-//! A user's groups are remembered (`RoleRepository::set_user_groups`), so a mapping change
-//! re-reconciles the `sso` grants of every member of the group at once and voids their cached
-//! access: it takes effect on their next request, not at their next sign-in. Manual grants are
+//! A user's groups come from two sources, and the user's roles follow their union: the `groups`
+//! claim of their last OIDC sign-in (remembered with `RoleRepository::set_user_groups`, replaced
+//! at every sign-in by [`GroupAccess::apply_user_groups`]) and the SCIM groups the user is a member
+//! of (changed by the SCIM client). Neither source overwrites the other. A mapping change
+//! re-reconciles the `sso` grants of every member of the group, from either source, and voids their
+//! cached access: it takes effect on their next request, not at their next sign-in. Manual grants are
 //! never touched here. The last-admin rule holds: a mapping change that would leave no active admin
 //! is refused, and a sign-in never strips the last active admin of their `sso` admin grant.
 
@@ -178,7 +180,7 @@ impl GroupAccess {
                 let manual = grants
                     .iter()
                     .any(|g| g.role == Role::Admin && g.origin == GrantOrigin::Manual);
-                let groups = self.ports.roles.user_groups(*id).await.map_err(repo)?;
+                let groups = self.effective_groups(*id).await?;
                 if manual || mapped_roles(&after, &groups).contains(&Role::Admin) {
                     remaining += 1;
                 }
@@ -206,7 +208,25 @@ impl GroupAccess {
         Ok(())
     }
 
-    /// Re-reconciles every remembered member of `group` from their remembered groups.
+    /// The user's groups: the remembered `groups` claim together with their SCIM groups.
+    async fn effective_groups(&self, user: UserId) -> anyhow::Result<Vec<GroupName>> {
+        let mut groups: BTreeSet<GroupName> = self
+            .ports
+            .roles
+            .user_groups(user)
+            .await
+            .map_err(repo)?
+            .into_iter()
+            .collect();
+        for (_, name) in self.ports.scim.groups_of(user).await? {
+            if let Ok(group) = GroupName::parse(&name) {
+                groups.insert(group);
+            }
+        }
+        Ok(groups.into_iter().collect())
+    }
+
+    /// Re-reconciles every member of `group` — remembered from sign-in or a SCIM member.
     async fn resync_group(
         &self,
         group: &GroupName,
@@ -214,20 +234,49 @@ impl GroupAccess {
         ip: Option<IpAddr>,
         now: DateTime<Utc>,
     ) -> anyhow::Result<()> {
-        let mappings = self.ports.roles.mappings().await.map_err(repo)?;
-        for user in self.ports.roles.users_in_group(group).await.map_err(repo)? {
-            let groups = self.ports.roles.user_groups(user).await.map_err(repo)?;
-            self.reconcile(
-                user,
-                &mapped_roles(&mappings, &groups),
-                actor,
-                "group mapping changed",
-                ip,
-                now,
-            )
-            .await?;
+        let mut users: BTreeSet<UserId> = self
+            .ports
+            .roles
+            .users_in_group(group)
+            .await
+            .map_err(repo)?
+            .into_iter()
+            .collect();
+        for scim_group in self.ports.scim.list_groups().await? {
+            if scim_group.display_name.eq_ignore_ascii_case(group.as_str()) {
+                users.extend(scim_group.members.iter().copied());
+            }
+        }
+        for user in users {
+            self.reconcile_user(user, actor, "group mapping changed", ip, now)
+                .await?;
         }
         Ok(())
+    }
+
+    /// **The one function that turns a user's identity-provider groups into roles.** Makes the
+    /// user's `sso` grants exactly the roles their groups (sign-in claim ∪ SCIM memberships) map to;
+    /// manual grants stay. Audits every grant added or removed with `reason` and voids the user's
+    /// cached access when anything changed. SCIM calls it after a membership change.
+    pub async fn reconcile_user(
+        &self,
+        user: UserId,
+        actor: Option<UserId>,
+        reason: &str,
+        ip: Option<IpAddr>,
+        now: DateTime<Utc>,
+    ) -> anyhow::Result<GroupSync> {
+        let groups = self.effective_groups(user).await?;
+        let mappings = self.ports.roles.mappings().await.map_err(repo)?;
+        self.reconcile(
+            user,
+            &mapped_roles(&mappings, &groups),
+            actor,
+            reason,
+            ip,
+            now,
+        )
+        .await
     }
 
     /// Makes `user`'s `sso` grants equal to `mapped` (keeping an `sso` admin grant that is the
@@ -291,11 +340,8 @@ impl GroupAccess {
         })
     }
 
-    /// **The one function that turns a user's identity-provider groups into roles.** Remembers
-    /// `groups` as the user's groups, then makes the user's `sso` grants exactly the roles those
-    /// groups map to (manual grants stay), auditing every grant added or removed and voiding the
-    /// user's cached access when anything changed. Called at every OIDC sign-in (`actor` `None`);
-    /// SCIM group membership calls it the same way. Returns the mapped and effective roles.
+    /// At an OIDC sign-in: remembers `groups` (the token's `groups` claim) as the user's sign-in
+    /// groups, then [`GroupAccess::reconcile_user`]. Returns the mapped and effective roles.
     pub async fn apply_user_groups(
         &self,
         user: UserId,
@@ -310,14 +356,6 @@ impl GroupAccess {
             .set_user_groups(user, groups)
             .await
             .map_err(repo)?;
-        let mapped: BTreeSet<Role> = self
-            .ports
-            .roles
-            .roles_for_groups(groups)
-            .await
-            .map_err(repo)?
-            .into_iter()
-            .collect();
-        self.reconcile(user, &mapped, actor, reason, ip, now).await
+        self.reconcile_user(user, actor, reason, ip, now).await
     }
 }

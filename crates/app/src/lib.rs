@@ -22,7 +22,6 @@ mod events;
 #[cfg(feature = "fake")]
 pub mod fake;
 mod generation;
-mod group_roles;
 mod groups;
 mod health;
 mod maintenance;
@@ -59,7 +58,6 @@ pub use events::{
     ObservedBus, PlanActivity, PlanEvent, RETAINED_EVENTS, SUBSCRIBER_BUFFER, Subscription,
 };
 pub use generation::{CacheLimits, GenerationCache, Generations};
-pub use group_roles::reconcile_group_roles;
 pub use groups::{GroupAccess, GroupMappingError, GroupSync};
 pub use health::{Health, NotReady};
 pub use maintenance::{Maintenance, OUTBOX_KEEP_DAYS, Swept};

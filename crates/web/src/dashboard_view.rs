@@ -389,7 +389,7 @@ fn members_pane(view: &DashboardView) -> Markup {
     html! {
         section id="pane-members" class="dash-pane" aria-labelledby="h-members" {
             h2 id="h-members" { "Members" }
-            p class="pp-meta" { "Roles granted by hand are " em { "manual" } "; roles from your identity provider's groups are " em { "sso" } " and are reconciled at every sign-in. The last active admin cannot be demoted or deactivated." }
+            p class="pp-meta" { "Roles granted by hand are " em { "manual" } "; roles from your identity provider's groups are " em { "sso" } " and follow the groups you are in (at sign-in and through SCIM). The last active admin cannot be demoted or deactivated." }
             div class="dash-scroll" {
                 table class="dash-table" id="members-table" {
                     thead { tr {

@@ -377,3 +377,97 @@ async fn unverified_bootstrap_addresses_and_deactivated_people_get_nothing() {
         Err(SignInError::Deactivated)
     ));
 }
+
+/// A user's roles follow the union of their sign-in groups and their SCIM groups; neither source
+/// overwrites the other, and a mapping change reaches a member known only through SCIM at once.
+#[tokio::test]
+async fn sign_in_groups_and_scim_groups_add_up() {
+    use planpush_app::{Admin, Scim, ScimQuery};
+    use serde_json::json;
+
+    let e = env();
+    let root = admin(&e).await;
+    for (g, r) in [
+        ("eng", "developer"),
+        ("qa-team", "qa"),
+        ("pm", "project_manager"),
+    ] {
+        e.groups.add_mapping(&root, g, r, None, t(1)).await.unwrap();
+    }
+    let scim = Scim::new(
+        e.ports.clone(),
+        Arc::new(Admin::new(e.ports.clone(), e.access.clone())),
+        e.access.clone(),
+        "https://plans.example.com",
+    );
+    let q = ScimQuery::default();
+    // Ann signs in with the `eng` claim; SCIM then puts her in `qa-team`.
+    let ann = e
+        .sign_in
+        .sign_in(
+            profile("ann", Some("ann@example.com"), &["eng"]),
+            None,
+            t(2),
+        )
+        .await
+        .unwrap();
+    let group = scim
+        .create_group(
+            json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"],
+                   "displayName": "qa-team", "members": [{"value": ann.to_string()}]}),
+            &q,
+            None,
+            t(3),
+        )
+        .await
+        .unwrap();
+    assert_eq!(roles(&e, ann).await, [Role::Developer, Role::Qa]);
+    // Signing in again with the same claim keeps the SCIM group's role.
+    e.sign_in
+        .sign_in(
+            profile("ann", Some("ann@example.com"), &["eng"]),
+            None,
+            t(4),
+        )
+        .await
+        .unwrap();
+    assert_eq!(roles(&e, ann).await, [Role::Developer, Role::Qa]);
+
+    // Bob exists only through SCIM; a new mapping for his group applies to him at once.
+    let bob = scim
+        .create_user(
+            json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": "bob@example.com"}),
+            &q,
+            None,
+            t(5),
+        )
+        .await
+        .unwrap();
+    let bob = UserId::parse(bob["id"].as_str().unwrap()).unwrap();
+    let group_id = group["id"].as_str().unwrap();
+    scim.patch_group(
+        group_id,
+        json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+               "Operations": [{"op": "add", "path": "members", "value": [{"value": bob.to_string()}]}]}),
+        &q,
+        None,
+        t(6),
+    )
+    .await
+    .unwrap();
+    assert_eq!(roles(&e, bob).await, [Role::Qa]);
+    e.groups
+        .add_mapping(&root, "qa-team", "project_manager", None, t(7))
+        .await
+        .unwrap();
+    assert_eq!(roles(&e, bob).await, [Role::ProjectManager, Role::Qa]);
+    e.groups
+        .remove_mapping(&root, "qa-team", "qa", None, t(8))
+        .await
+        .unwrap();
+    assert_eq!(roles(&e, bob).await, [Role::ProjectManager]);
+    assert_eq!(
+        roles(&e, ann).await,
+        [Role::ProjectManager, Role::Developer]
+    );
+}
