@@ -248,21 +248,21 @@ impl GroupAccess {
             }
         }
         for user in users {
-            self.reconcile_user(user, actor, "group mapping changed", ip, now)
-                .await?;
+            self.reconcile_user(user, actor, "mapping", ip, now).await?;
         }
         Ok(())
     }
 
     /// **The one function that turns a user's identity-provider groups into roles.** Makes the
     /// user's `sso` grants exactly the roles their groups (sign-in claim ∪ SCIM memberships) map to;
-    /// manual grants stay. Audits every grant added or removed with `reason` and voids the user's
-    /// cached access when anything changed. SCIM calls it after a membership change.
+    /// manual grants stay. Audits every grant added or removed with its `source` (`sign_in`, `scim`,
+    /// `mapping`) and voids the user's cached access when anything changed. SCIM calls it after a
+    /// membership change.
     pub async fn reconcile_user(
         &self,
         user: UserId,
         actor: Option<UserId>,
-        reason: &str,
+        source: &str,
         ip: Option<IpAddr>,
         now: DateTime<Utc>,
     ) -> anyhow::Result<GroupSync> {
@@ -272,7 +272,7 @@ impl GroupAccess {
             user,
             &mapped_roles(&mappings, &groups),
             actor,
-            reason,
+            source,
             ip,
             now,
         )
@@ -286,7 +286,7 @@ impl GroupAccess {
         user: UserId,
         mapped: &BTreeSet<Role>,
         actor: Option<UserId>,
-        reason: &str,
+        source: &str,
         ip: Option<IpAddr>,
         now: DateTime<Utc>,
     ) -> anyhow::Result<GroupSync> {
@@ -322,7 +322,7 @@ impl GroupAccess {
                             .ip(ip)
                             .detail("role", role.as_str())
                             .detail("origin", "sso")
-                            .detail("reason", reason),
+                            .detail("source", source),
                     )
                     .await;
             }
@@ -347,7 +347,7 @@ impl GroupAccess {
         user: UserId,
         groups: &[GroupName],
         actor: Option<UserId>,
-        reason: &str,
+        source: &str,
         ip: Option<IpAddr>,
         now: DateTime<Utc>,
     ) -> anyhow::Result<GroupSync> {
@@ -356,6 +356,6 @@ impl GroupAccess {
             .set_user_groups(user, groups)
             .await
             .map_err(repo)?;
-        self.reconcile_user(user, actor, reason, ip, now).await
+        self.reconcile_user(user, actor, source, ip, now).await
     }
 }

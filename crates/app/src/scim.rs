@@ -725,7 +725,7 @@ impl Scim {
         let groups = GroupAccess::new(self.ports.clone(), self.access.clone());
         for user in users {
             groups
-                .reconcile_user(user, None, "scim group membership", None, now)
+                .reconcile_user(user, None, "scim", None, now)
                 .await
                 .map_err(internal)?;
         }

@@ -257,7 +257,7 @@ impl SignIn {
         }
         let sync = self
             .groups
-            .apply_user_groups(user.id, &profile.groups, None, "sign-in", ip, now)
+            .apply_user_groups(user.id, &profile.groups, None, "sign_in", ip, now)
             .await?;
         if sync.roles.is_empty() {
             self.access.invalidate(user.id);
