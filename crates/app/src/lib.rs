@@ -34,7 +34,7 @@ mod signin;
 mod tokens;
 
 pub use access::{ACCESS_TTL, Access, AccessCache, AuthMethod, Principal};
-pub use admin::{Admin, AdminError, Member, Profile};
+pub use admin::{Admin, AdminError, Member, MemberChange, Profile};
 pub use audit_log::{
     AUDIT_PAGE_MAX, AuditEntry, AuditExport, AuditLog, AuditLogError, AuditLogPage, AuditQueryInput,
 };
@@ -68,7 +68,8 @@ pub use ports::*;
 pub use provider::{AuthorizationRequest, IdentityProvider, ProviderError, VerifiedProfile};
 pub use push::{MAX_DOCUMENT_BYTES, PUSH_ATTEMPTS, Push, PushError, PushOutcome, PushRequest};
 pub use sessions::{SESSION_USER_KEY, SessionState, WebSessions, session_user};
-pub use signin::{SignIn, SignInError};
+pub use signin::{PROVIDER_ERROR_MAX_CHARS, SignIn, SignInError, bounded_text};
 pub use tokens::{
-    ActivateError, BearerError, DeviceStart, GrantError, TokenError, TokenPair, Tokens,
+    ActivateError, BearerError, DEVICE_CLIENT_MAX_CHARS, DeviceClient, DeviceRequest, DeviceStart,
+    GrantError, TokenError, TokenPair, Tokens,
 };

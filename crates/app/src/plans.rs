@@ -247,17 +247,32 @@ impl Plans {
         })
     }
 
-    /// The side-by-side diff from version `from` to version `to`. Expired versions cannot be diffed.
+    /// What a reader opens: the plan page at version `v` (default: the current one), recorded as
+    /// seen by `p` ("new since you last looked").
+    pub async fn view(
+        &self,
+        p: &Principal,
+        slug: &str,
+        v: Option<u32>,
+        now: DateTime<Utc>,
+    ) -> Result<PlanPage, PlanError> {
+        let page = self.page(p, slug, v).await?;
+        self.seen(p, &page.plan, page.shown.get(), now).await;
+        Ok(page)
+    }
+
+    /// The side-by-side diff from version `from` to version `to` (default: the current one).
+    /// Expired versions cannot be diffed.
     pub async fn diff(
         &self,
         p: &Principal,
         slug: &str,
-        to: u32,
+        to: Option<u32>,
         from: u32,
     ) -> Result<DiffPage, PlanError> {
         let plan = self.visible_by_slug(p, slug).await?;
         let number = |n: u32| VersionNumber::new(n).map_err(|_| PlanError::VersionNotFound);
-        let (to, from) = (number(to)?, number(from)?);
+        let (to, from) = (number(to.unwrap_or(plan.current_version))?, number(from)?);
         let load = |n: VersionNumber| {
             let versions = self.ports.versions.clone();
             let id = plan.id;

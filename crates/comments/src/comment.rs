@@ -1,45 +1,10 @@
-use std::fmt;
-
 use chrono::{DateTime, Utc};
-use planpush_identity::{InvalidInput, UserId};
+use planpush_identity::UserId;
 use planpush_plans::PlanId;
 use planpush_versions::{AnchorId, VersionNumber};
 use serde::{Deserialize, Serialize};
-use uuid::Uuid;
 
-/// A comment's id.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(transparent)]
-pub struct CommentId(Uuid);
-
-impl CommentId {
-    pub fn new() -> Self {
-        Self(Uuid::new_v4())
-    }
-    pub fn from_uuid(id: Uuid) -> Self {
-        Self(id)
-    }
-    pub fn as_uuid(&self) -> Uuid {
-        self.0
-    }
-    pub fn parse(s: &str) -> Result<Self, InvalidInput> {
-        Uuid::parse_str(s)
-            .map(Self)
-            .map_err(|e| InvalidInput::new("comment id", e.to_string()))
-    }
-}
-
-impl Default for CommentId {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
-impl fmt::Display for CommentId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        self.0.fmt(f)
-    }
-}
+planpush_identity::uuid_id!(CommentId, "a comment", "comment id");
 
 /// Why a comment operation is refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -1,45 +1,10 @@
-use std::fmt;
-
 use chrono::{DateTime, Utc};
 use planpush_identity::{InvalidInput, UserId};
 use serde::{Deserialize, Serialize};
-use uuid::Uuid;
 
 use crate::Slug;
 
-/// A plan's stable id (the API's `session_id`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(transparent)]
-pub struct PlanId(Uuid);
-
-impl PlanId {
-    pub fn new() -> Self {
-        Self(Uuid::new_v4())
-    }
-    pub fn from_uuid(id: Uuid) -> Self {
-        Self(id)
-    }
-    pub fn as_uuid(&self) -> Uuid {
-        self.0
-    }
-    pub fn parse(s: &str) -> Result<Self, InvalidInput> {
-        Uuid::parse_str(s)
-            .map(Self)
-            .map_err(|e| InvalidInput::new("session id", e.to_string()))
-    }
-}
-
-impl Default for PlanId {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
-impl fmt::Display for PlanId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        self.0.fmt(f)
-    }
-}
+planpush_identity::uuid_id!(PlanId, "a plan (the API's `session_id`)", "session id");
 
 /// Who can see a plan besides its owner.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -97,9 +62,28 @@ pub struct Plan {
     pub deleted_at: Option<DateTime<Utc>>,
 }
 
+/// The longest title a plan may have, in characters.
+pub const MAX_TITLE_CHARS: usize = 300;
+
+/// A document's heading made fit to be a title: trimmed and cut to [`MAX_TITLE_CHARS`] (ending in
+/// `…` when cut). `None` when nothing is left.
+pub fn fit_title(raw: &str) -> Option<String> {
+    let t = raw.trim();
+    if t.is_empty() {
+        return None;
+    }
+    if t.chars().count() <= MAX_TITLE_CHARS {
+        return Some(t.to_owned());
+    }
+    let mut out: String = t.chars().take(MAX_TITLE_CHARS - 1).collect();
+    out.truncate(out.trim_end().len());
+    out.push('…');
+    Some(out)
+}
+
 fn check_title(title: &str) -> Result<String, PlanRuleError> {
     let t = title.trim();
-    if t.is_empty() || t.chars().count() > 300 {
+    if t.is_empty() || t.chars().count() > MAX_TITLE_CHARS {
         return Err(PlanRuleError::BadTitle);
     }
     Ok(t.to_owned())
@@ -255,6 +239,19 @@ mod tests {
         assert_eq!(p.publish(t), Err(PlanRuleError::Deleted));
         assert_eq!(p.set_archived(true, t), Err(PlanRuleError::Deleted));
         assert_eq!(p.record_version(1, "x", t), Err(PlanRuleError::Deleted));
+    }
+
+    #[test]
+    fn long_headings_are_cut_to_a_valid_title() {
+        let long = "é".repeat(MAX_TITLE_CHARS + 50);
+        let t = fit_title(&long).unwrap();
+        assert_eq!(t.chars().count(), MAX_TITLE_CHARS);
+        assert!(t.ends_with('…'));
+        assert!(check_title(&t).is_ok());
+        assert_eq!(fit_title("  short  ").as_deref(), Some("short"));
+        assert_eq!(fit_title("   "), None);
+        let exact = "a".repeat(MAX_TITLE_CHARS);
+        assert_eq!(fit_title(&exact).as_deref(), Some(exact.as_str()));
     }
 
     #[test]

@@ -58,6 +58,7 @@ pub fn dashboard(view: &DashboardView, tab: &str, show_archived: bool) -> Markup
                 meta charset="utf-8";
                 meta name="viewport" content="width=device-width, initial-scale=1";
                 title { "Dashboard · PlanPush" }
+                link rel="icon" type="image/svg+xml" href=(assets::url("favicon.svg"));
                 link rel="stylesheet" href=(assets::url("plan.css")) integrity=(assets::integrity("plan.css"));
                 link rel="stylesheet" href=(assets::url("dashboard.css")) integrity=(assets::integrity("dashboard.css"));
                 script src=(assets::url("plan.js")) integrity=(assets::integrity("plan.js")) defer {}

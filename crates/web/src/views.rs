@@ -2,7 +2,7 @@
 
 use chrono::{DateTime, Utc};
 use maud::{DOCTYPE, Markup, PreEscaped, html};
-use planpush_app::{DiffPage, PlanPage};
+use planpush_app::{DeviceRequest, DiffPage, PlanPage};
 use planpush_document::DiffStatus;
 
 use crate::assets;
@@ -16,6 +16,7 @@ pub fn layout(title: &str, body: Markup) -> Markup {
                 meta charset="utf-8";
                 meta name="viewport" content="width=device-width, initial-scale=1";
                 title { (title) " · PlanPush" }
+                link rel="icon" type="image/svg+xml" href=(assets::url("favicon.svg"));
                 link rel="stylesheet" href=(assets::url("plan.css")) integrity=(assets::integrity("plan.css"));
                 script src=(assets::url("plan.js")) integrity=(assets::integrity("plan.js")) defer {}
             }
@@ -40,6 +41,11 @@ pub fn message(title: &str, text: &str, link: Option<(&str, &str)>) -> Markup {
     )
 }
 
+/// The login names dev sign-in accepts, as an HTML `pattern`. Browsers compile `pattern` with the
+/// `v` flag, where `-` must be escaped inside a class (`[…-]` is a syntax error there and the field
+/// would silently go unvalidated); `\-` is valid with both `u` and `v`.
+pub const DEV_LOGIN_PATTERN: &str = r"[A-Za-z0-9_.\-]{1,39}";
+
 /// The development sign-in form (AUTH_PROVIDER=dev only).
 pub fn dev_login(redirect_to: &str) -> Markup {
     layout(
@@ -50,29 +56,67 @@ pub fn dev_login(redirect_to: &str) -> Markup {
             form method="post" action="/auth/dev" {
                 input type="hidden" name="redirect_to" value=(redirect_to);
                 label for="login" { "Login name" }
-                input id="login" name="login" required autofocus autocomplete="username" pattern="[A-Za-z0-9_.-]{1,39}";
+                input id="login" name="login" required autofocus autocomplete="username" pattern=(DEV_LOGIN_PATTERN);
                 button type="submit" { "Sign in" }
             }
         },
     )
 }
 
-/// `/activate`: enter the code the CLI shows, then approve or deny.
-pub fn activate(login: &str, user_code: &str, error: Option<&str>) -> Markup {
+/// `/activate`, first step: type the code the CLI shows. Nothing is approved from here.
+pub fn activate_entry(login: &str, user_code: &str, error: Option<&str>) -> Markup {
     layout(
         "Approve a device",
         html! {
             h1 { "Approve a device" }
-            p { "Signed in as " strong { (login) } ". Enter the code shown by " code { "planpush login" } " and approve it only if you started that login." }
+            p { "Signed in as " strong { (login) } ". Enter the code shown by " code { "planpush login" } "; you will see which login it belongs to before approving anything." }
             @if let Some(e) = error {
                 p role="alert" { (e) }
             }
-            form method="post" action="/activate" {
+            form method="get" action="/activate" {
                 label for="user_code" { "Code" }
                 input id="user_code" name="user_code" value=(user_code) required autocomplete="off" autocapitalize="characters" placeholder="WDJB-MJHT";
+                button type="submit" { "Continue" }
+            }
+        },
+    )
+}
+
+/// `/activate`, second step (RFC 8628 §5.4): what is being approved — the code, the client, when
+/// and from where it asked — and a deliberate confirmation before Approve does anything.
+pub fn activate_confirm(login: &str, request: &DeviceRequest, error: Option<&str>) -> Markup {
+    let code = request.user_code.as_str();
+    layout(
+        "Approve a device",
+        html! {
+            h1 { "Approve a device?" }
+            p { "Signed in as " strong { (login) } ". Approving signs this device in " strong { "as you" } ", with everything you may do." }
+            @if let Some(e) = error {
+                p role="alert" { (e) }
+            }
+            dl class="pp-device" {
+                dt { "Code" }
+                dd { strong class="pp-device-code" { (code) } }
+                dt { "Client" }
+                dd { @match &request.client { Some(c) => { (c.name) }, None => { "not known" } } }
+                dt { "Requested" }
+                dd { time datetime=(request.issued_at.to_rfc3339()) { (when(request.issued_at)) } }
+                dt { "From address" }
+                dd { @match request.client.as_ref().and_then(|c| c.ip) { Some(ip) => { (ip) }, None => { "not known" } } }
+                dt { "Expires" }
+                dd { time datetime=(request.expires_at.to_rfc3339()) { (when(request.expires_at)) } }
+            }
+            p { "Approve only if you started this login yourself, just now, and your terminal shows the same code. If you did not, deny it." }
+            form method="post" action="/activate" {
+                input type="hidden" name="user_code" value=(code);
+                p {
+                    input type="checkbox" id="confirm" name="confirm" value="yes" required;
+                    " "
+                    label for="confirm" { "I started this login and my terminal shows " (code) }
+                }
                 button type="submit" name="action" value="approve" { "Approve" }
                 " "
-                button type="submit" name="action" value="deny" { "Deny" }
+                button type="submit" name="action" value="deny" formnovalidate { "Deny" }
             }
         },
     )

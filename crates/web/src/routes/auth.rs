@@ -3,13 +3,14 @@
 use actix_session::Session;
 use actix_web::http::{StatusCode, header};
 use actix_web::{HttpRequest, HttpResponse, web};
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use maud::Markup;
 use planpush_app::{ProviderError, SESSION_USER_KEY, SignInError, VerifiedProfile};
 use planpush_identity::{ExternalIdentity, Provider, TokenHash, UserId};
 use serde::Deserialize;
 
 use super::{limit, safe_redirect};
+use crate::clock::Now;
 use crate::extract::{MaybeUser, client_ip, same_origin};
 use crate::ratelimit::Budget;
 use crate::views;
@@ -126,12 +127,12 @@ async fn callback(
     state: web::Data<AppState>,
     session: Session,
     q: web::Query<CallbackQuery>,
+    Now(now): Now,
 ) -> HttpResponse {
     if let Err(e) = limit(&req, &state, Budget::Auth) {
         return too_many(&e);
     }
     let ip = client_ip(&req, &state);
-    let now = Utc::now();
     let SignInMode::Provider(provider) = &state.mode else {
         return page(
             StatusCode::NOT_FOUND,
@@ -155,10 +156,7 @@ async fn callback(
     let retry = Some(("/auth/login", "Sign in again"));
 
     if let Some(err) = &q.error {
-        state
-            .sign_in
-            .record_denied(&format!("provider answered {err}"), ip, now)
-            .await;
+        state.sign_in.record_provider_error(err, ip, now).await;
         let text = if err == "access_denied" {
             "You declined to let PlanPush see your account, so you are not signed in."
         } else {
@@ -216,7 +214,7 @@ async fn callback(
             );
         }
     };
-    finish_sign_in(&state, &session, profile, &back, ip).await
+    finish_sign_in(&state, &session, profile, &back, ip, now).await
 }
 
 /// Creates the signed-in session: a new key (no fixation), the user id, then back to where they were.
@@ -226,8 +224,9 @@ async fn finish_sign_in(
     profile: VerifiedProfile,
     back: &str,
     ip: Option<std::net::IpAddr>,
+    now: DateTime<Utc>,
 ) -> HttpResponse {
-    let user: UserId = match state.sign_in.sign_in(profile, ip, Utc::now()).await {
+    let user: UserId = match state.sign_in.sign_in(profile, ip, now).await {
         Ok(u) => u,
         Err(SignInError::Deactivated) => {
             session.purge();
@@ -275,6 +274,7 @@ async fn dev_sign_in(
     state: web::Data<AppState>,
     session: Session,
     form: web::Form<DevForm>,
+    Now(now): Now,
 ) -> HttpResponse {
     if !matches!(state.mode, SignInMode::Dev) {
         return page(
@@ -323,7 +323,15 @@ async fn dev_sign_in(
         groups: vec![],
     };
     let back = safe_redirect(form.redirect_to.as_deref());
-    finish_sign_in(&state, &session, profile, &back, client_ip(&req, &state)).await
+    finish_sign_in(
+        &state,
+        &session,
+        profile,
+        &back,
+        client_ip(&req, &state),
+        now,
+    )
+    .await
 }
 
 /// Ends this browser's session (the row is deleted, so the cookie is worthless even if kept).
@@ -332,6 +340,7 @@ async fn logout(
     state: web::Data<AppState>,
     session: Session,
     user: MaybeUser,
+    Now(now): Now,
 ) -> HttpResponse {
     if let Err(e) = limit(&req, &state, Budget::Auth) {
         return too_many(&e);
@@ -349,7 +358,7 @@ async fn logout(
     if let Some(p) = user.0 {
         state
             .sign_in
-            .record_sign_out(p.user_id, client_ip(&req, &state), Utc::now())
+            .record_sign_out(p.user_id, client_ip(&req, &state), now)
             .await;
     }
     session.purge();

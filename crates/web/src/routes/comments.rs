@@ -1,11 +1,7 @@
 //! Comments: `GET`/`POST /api/sessions/{id}/comments`, `PATCH`/`DELETE /api/comments/{id}`.
 
-use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
-use chrono::Utc;
-use planpush_app::{
-    CommentChange, CommentError, CommentView, NewComment, Person, Principal, Thread,
-};
+use planpush_app::{CommentChange, CommentView, NewComment, Person, Principal, Thread};
 use planpush_comments::{AnchorState, StateFilter};
 use planpush_plans::PlanId;
 use serde::Deserialize;
@@ -13,6 +9,7 @@ use serde_json::{Value, json};
 
 use super::limit_key;
 use crate::AppState;
+use crate::clock::Now;
 use crate::error::ApiError;
 use crate::extract::{ApiUser, client_ip};
 use crate::ratelimit::{Budget, Key};
@@ -22,19 +19,6 @@ pub(super) fn routes(cfg: &mut web::ServiceConfig) {
         .route("/api/sessions/{id}/comments", web::post().to(create))
         .route("/api/comments/{id}", web::patch().to(update))
         .route("/api/comments/{id}", web::delete().to(delete));
-}
-
-impl From<CommentError> for ApiError {
-    fn from(e: CommentError) -> Self {
-        match e {
-            CommentError::PlanNotFound => ApiError::not_found("session_not_found", e.to_string()),
-            CommentError::NotFound => ApiError::not_found("comment_not_found", e.to_string()),
-            CommentError::Invalid(code, m) => ApiError::bad_request(code, m),
-            CommentError::Forbidden(m) => ApiError::new(StatusCode::FORBIDDEN, "forbidden", m),
-            CommentError::Conflict(m) => ApiError::new(StatusCode::CONFLICT, "conflict", m),
-            CommentError::Unknown(e) => ApiError::internal(e),
-        }
-    }
 }
 
 fn person(p: &Person) -> Value {
@@ -145,6 +129,7 @@ async fn create(
     ApiUser(p): ApiUser,
     id: web::Path<String>,
     body: web::Json<CreateBody>,
+    Now(now): Now,
 ) -> Result<HttpResponse, ApiError> {
     per_user(&state, &p)?;
     let body = body.into_inner();
@@ -156,13 +141,7 @@ async fn create(
     };
     let view = state
         .comments
-        .create(
-            &p,
-            plan_id(&id)?,
-            input,
-            client_ip(&req, &state),
-            Utc::now(),
-        )
+        .create(&p, plan_id(&id)?, input, client_ip(&req, &state), now)
         .await?;
     state.pages.forget_plan(view.comment.plan_id);
     Ok(HttpResponse::Created().json(comment_json(&view)))
@@ -180,6 +159,7 @@ async fn update(
     ApiUser(p): ApiUser,
     id: web::Path<String>,
     body: web::Json<UpdateBody>,
+    Now(now): Now,
 ) -> Result<HttpResponse, ApiError> {
     if body.body.is_some() {
         per_user(&state, &p)?;
@@ -191,7 +171,7 @@ async fn update(
     };
     let view = state
         .comments
-        .update(&p, &id, change, client_ip(&req, &state), Utc::now())
+        .update(&p, &id, change, client_ip(&req, &state), now)
         .await?;
     state.pages.forget_plan(view.comment.plan_id);
     Ok(HttpResponse::Ok().json(comment_json(&view)))
@@ -202,10 +182,11 @@ async fn delete(
     state: web::Data<AppState>,
     ApiUser(p): ApiUser,
     id: web::Path<String>,
+    Now(now): Now,
 ) -> Result<HttpResponse, ApiError> {
     let plan = state
         .comments
-        .delete(&p, &id, client_ip(&req, &state), Utc::now())
+        .delete(&p, &id, client_ip(&req, &state), now)
         .await?;
     state.pages.forget_plan(plan);
     Ok(HttpResponse::NoContent().finish())

@@ -2,7 +2,7 @@
 
 use actix_web::http::{StatusCode, header};
 use actix_web::{HttpRequest, HttpResponse, web};
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use std::sync::Arc;
 
 use planpush_app::{PlanError, PlanInfo, Principal, can_see};
@@ -10,6 +10,7 @@ use planpush_plans::{Plan, PlanId};
 use serde::Deserialize;
 use serde_json::json;
 
+use crate::clock::Now;
 use crate::error::ApiError;
 use crate::extract::{ApiUser, MaybeUser, client_ip};
 use crate::page_cache::{CachedPage, Encoding};
@@ -24,44 +25,22 @@ pub(super) fn routes(cfg: &mut web::ServiceConfig) {
         .route("/api/sessions/{id}/archive", web::patch().to(archive));
 }
 
-/// The Content-Security-Policy of every page: only this server's own stylesheets and scripts, no
-/// inline script at all, no plugins, no framing, no `<base>` tricks, forms only to ourselves.
-pub(crate) fn csp(remote_images: bool) -> String {
-    let img = if remote_images {
-        "img-src 'self' data: https:"
-    } else {
-        "img-src 'self' data:"
-    };
-    format!(
-        "default-src 'none'; script-src 'self'; style-src 'self'; {img}; font-src 'self'; connect-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'"
-    )
-}
-
-pub(super) fn html_page(
-    state: &AppState,
-    status: StatusCode,
-    markup: maud::Markup,
-) -> HttpResponse {
-    page_headers(state, status)
+pub(super) fn html_page(status: StatusCode, markup: maud::Markup) -> HttpResponse {
+    page_headers(status)
         .insert_header((header::CACHE_CONTROL, "private, no-cache"))
         .body(markup.into_string())
 }
 
-fn page_headers(state: &AppState, status: StatusCode) -> actix_web::HttpResponseBuilder {
+/// A page's content type; the CSP and the other page headers are added by the wrapper around
+/// every route (`crate::headers`).
+fn page_headers(status: StatusCode) -> actix_web::HttpResponseBuilder {
     let mut b = HttpResponse::build(status);
-    b.content_type("text/html; charset=utf-8")
-        .insert_header((
-            header::CONTENT_SECURITY_POLICY,
-            csp(state.settings.sanitize.allow_remote_images),
-        ))
-        .insert_header(("x-content-type-options", "nosniff"))
-        .insert_header(("referrer-policy", "same-origin"));
+    b.content_type("text/html; charset=utf-8");
     b
 }
 
-fn not_found(state: &AppState) -> HttpResponse {
+fn not_found() -> HttpResponse {
     html_page(
-        state,
         StatusCode::NOT_FOUND,
         views::message(
             "Plan not found",
@@ -71,17 +50,16 @@ fn not_found(state: &AppState) -> HttpResponse {
     )
 }
 
-fn error_page(state: &AppState, e: PlanError) -> HttpResponse {
+fn error_page(e: PlanError) -> HttpResponse {
     match e {
         PlanError::Unknown(e) => {
             let _ = ApiError::internal(e);
             html_page(
-                state,
                 StatusCode::INTERNAL_SERVER_ERROR,
                 views::message("Something went wrong", "Try again in a moment.", None),
             )
         }
-        _ => not_found(state),
+        _ => not_found(),
     }
 }
 
@@ -98,6 +76,7 @@ async fn page(
     user: MaybeUser,
     slug: web::Path<String>,
     q: web::Query<PageQuery>,
+    Now(now): Now,
 ) -> HttpResponse {
     let Some(p) = user.0 else {
         let back = req
@@ -112,46 +91,51 @@ async fn page(
             .insert_header((header::LOCATION, target))
             .finish();
     };
+    // One app operation per kind of page.
     let rendered = match (q.v, q.diff) {
-        (None, None) => return latest(&req, &state, &p, &slug).await,
-        (Some(to), Some(from)) => state
+        (None, None) => return latest(&req, &state, &p, &slug, now).await,
+        (to, Some(from)) => state
             .plans
             .diff(&p, &slug, to, from)
             .await
             .map(|d| views::diff_page(&d)),
-        (None, Some(from)) => match state.plans.page(&p, &slug, None).await {
-            Ok(page) => state
-                .plans
-                .diff(&p, &slug, page.shown.get(), from)
-                .await
-                .map(|d| views::diff_page(&d)),
-            Err(e) => Err(e),
-        },
-        (Some(v), None) => match state.plans.page(&p, &slug, Some(v)).await {
-            Ok(page) => {
-                state
-                    .plans
-                    .seen(&p, &page.plan, page.shown.get(), Utc::now())
-                    .await;
-                Ok(views::plan_page(&page))
-            }
-            Err(e) => Err(e),
-        },
+        (Some(v), None) => state
+            .plans
+            .view(&p, &slug, Some(v), now)
+            .await
+            .map(|page| views::plan_page(&page)),
     };
     match rendered {
-        Ok(markup) => html_page(&state, StatusCode::OK, markup),
-        Err(e) => error_page(&state, e),
+        Ok(markup) => html_page(StatusCode::OK, markup),
+        Err(e) => error_page(e),
     }
 }
 
 /// The latest version: rendered and compressed once, then served from memory to everyone allowed
 /// to see it (the check runs on every request).
-async fn latest(req: &HttpRequest, state: &AppState, p: &Principal, slug: &str) -> HttpResponse {
+async fn latest(
+    req: &HttpRequest,
+    state: &AppState,
+    p: &Principal,
+    slug: &str,
+    now: DateTime<Utc>,
+) -> HttpResponse {
+    // One app operation either way: a cached page only needs recording as seen (visibility is
+    // checked on the cached plan, every request); a miss loads, checks and records in `view`.
     let cached = match state.pages.get(slug) {
-        Some(cached) => cached,
+        Some(cached) => {
+            if !can_see(p, &cached.plan) {
+                return not_found();
+            }
+            state
+                .plans
+                .seen(p, &cached.plan, cached.plan.current_version, now)
+                .await;
+            cached
+        }
         None => {
             let generation = state.pages.generation();
-            match state.plans.page(p, slug, None).await {
+            match state.plans.view(p, slug, None, now).await {
                 Ok(page) => {
                     let html = views::plan_page(&page).into_string();
                     let cached = Arc::new(CachedPage::new(page.plan, html));
@@ -159,17 +143,10 @@ async fn latest(req: &HttpRequest, state: &AppState, p: &Principal, slug: &str) 
                     state.pages.insert(key, cached.clone(), generation);
                     cached
                 }
-                Err(e) => return error_page(state, e),
+                Err(e) => return error_page(e),
             }
         }
     };
-    if !can_see(p, &cached.plan) {
-        return not_found(state);
-    }
-    state
-        .plans
-        .seen(p, &cached.plan, cached.plan.current_version, Utc::now())
-        .await;
     let etag = cached.etag.as_str();
     let fresh = req
         .headers()
@@ -185,24 +162,13 @@ async fn latest(req: &HttpRequest, state: &AppState, p: &Principal, slug: &str) 
             .get(header::ACCEPT_ENCODING)
             .and_then(|v| v.to_str().ok()),
     );
-    page_headers(state, StatusCode::OK)
+    page_headers(StatusCode::OK)
         .insert_header((header::CACHE_CONTROL, "private, no-cache"))
         .insert_header((header::ETAG, etag))
         .insert_header((header::VARY, "Accept-Encoding"))
         // Set even for `identity`, so the compression middleware leaves the bytes alone.
         .insert_header((header::CONTENT_ENCODING, encoding.header()))
         .body(cached.body(encoding))
-}
-
-impl From<PlanError> for ApiError {
-    fn from(e: PlanError) -> Self {
-        match e {
-            PlanError::NotFound => ApiError::not_found("session_not_found", e.to_string()),
-            PlanError::VersionNotFound => ApiError::not_found("version_not_found", e.to_string()),
-            PlanError::Forbidden(m) => ApiError::new(StatusCode::FORBIDDEN, "forbidden", m),
-            PlanError::Unknown(e) => ApiError::internal(e),
-        }
-    }
 }
 
 fn plan_json(state: &AppState, p: &Plan) -> serde_json::Value {
@@ -267,10 +233,11 @@ async fn publish(
     state: web::Data<AppState>,
     ApiUser(p): ApiUser,
     id: web::Path<String>,
+    Now(now): Now,
 ) -> Result<HttpResponse, ApiError> {
     let plan = state
         .plans
-        .publish(&p, plan_id(&id)?, client_ip(&req, &state), Utc::now())
+        .publish(&p, plan_id(&id)?, client_ip(&req, &state), now)
         .await?;
     state.pages.forget(plan.slug.as_str());
     Ok(HttpResponse::Ok().json(plan_json(&state, &plan)))
@@ -287,6 +254,7 @@ async fn archive(
     ApiUser(p): ApiUser,
     id: web::Path<String>,
     body: web::Json<ArchiveBody>,
+    Now(now): Now,
 ) -> Result<HttpResponse, ApiError> {
     let plan = state
         .plans
@@ -295,7 +263,7 @@ async fn archive(
             plan_id(&id)?,
             body.archived,
             client_ip(&req, &state),
-            Utc::now(),
+            now,
         )
         .await?;
     state.pages.forget(plan.slug.as_str());
@@ -307,10 +275,11 @@ async fn delete(
     state: web::Data<AppState>,
     ApiUser(p): ApiUser,
     id: web::Path<String>,
+    Now(now): Now,
 ) -> Result<HttpResponse, ApiError> {
     state
         .plans
-        .delete(&p, plan_id(&id)?, client_ip(&req, &state), Utc::now())
+        .delete(&p, plan_id(&id)?, client_ip(&req, &state), now)
         .await?;
     state.pages.forget_all();
     Ok(HttpResponse::NoContent().finish())

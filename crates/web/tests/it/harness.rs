@@ -13,7 +13,7 @@ use governor::clock::FakeRelativeClock;
 use planpush_app::{AuthorizationRequest, IdentityProvider, Ports, ProviderError, VerifiedProfile};
 use planpush_identity::{ExternalIdentity, SessionPolicy};
 use planpush_roles::{GrantOrigin, Role};
-use planpush_web::{AppState, RateLimits, SignInMode, WebSettings, configure};
+use planpush_web::{AppState, RateLimits, ShiftedClock, SignInMode, WebSettings, configure};
 
 pub const BASE: &str = "http://planpush.test";
 
@@ -73,7 +73,10 @@ pub struct TestApp<S> {
     pub service: S,
     pub ports: Ports,
     pub provider: Arc<FakeProvider>,
+    /// The rate limiter's clock.
     pub clock: FakeRelativeClock,
+    /// The requests' clock (`now` of every handler): move it instead of sleeping.
+    pub time: Arc<ShiftedClock>,
 }
 
 pub enum Mode {
@@ -117,6 +120,8 @@ pub async fn test_app_with(
         RateLimits::with_fake_clock(clock.clone()),
         Arc::new(planpush_app::fake::FakeDiagrams::default()),
     );
+    let time = Arc::new(ShiftedClock::default());
+    let state = state.with_clock(time.clone());
     let service = test::init_service(
         App::new()
             .wrap(state.session_middleware())
@@ -128,6 +133,7 @@ pub async fn test_app_with(
         ports,
         provider,
         clock,
+        time,
     }
 }
 
@@ -242,14 +248,28 @@ where
             .await
     }
 
-    /// Approves or denies (`action`) a device login on `/activate` as the browser's user.
+    /// Approves or denies (`action`) a device login on `/activate` as the browser's user, ticking
+    /// the confirmation as a person would.
     pub async fn activate(&self, b: &mut Browser, user_code: &str, action: &str) -> Res {
+        self.activate_form(
+            b,
+            &[
+                ("user_code", user_code),
+                ("action", action),
+                ("confirm", "yes"),
+            ],
+        )
+        .await
+    }
+
+    /// Posts exactly `fields` to `/activate` from this server's origin.
+    pub async fn activate_form(&self, b: &mut Browser, fields: &[(&str, &str)]) -> Res {
         let req = test::TestRequest::post()
             .uri("/activate")
             .peer_addr(b.ip)
             .insert_header((header::COOKIE, b.cookie.clone().unwrap_or_default()))
             .insert_header((header::ORIGIN, BASE))
-            .set_form([("user_code", user_code), ("action", action)])
+            .set_form(fields)
             .to_request();
         self.call(b, req).await
     }
