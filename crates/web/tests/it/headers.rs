@@ -7,7 +7,7 @@ use planpush_roles::Role;
 
 use crate::harness::{Browser, Mode, Res, plan, test_app};
 
-fn header<'a>(res: &'a Res, name: header::HeaderName) -> &'a str {
+fn header(res: &Res, name: header::HeaderName) -> &str {
     res.headers
         .get(&name)
         .map(|v| v.to_str().unwrap())
