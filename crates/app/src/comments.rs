@@ -277,7 +277,7 @@ impl Comments {
         let latest = self
             .ports
             .versions
-            .latest(plan.id)
+            .latest(plan.id())
             .await
             .map_err(unknown)?
             .ok_or_else(|| {
@@ -290,7 +290,7 @@ impl Comments {
                     CommentError::Invalid("invalid_parent", "parent_id is not a comment id".into())
                 })?;
                 let parent = match self.ports.comments.get(parent_id).await {
-                    Ok(c) if c.plan_id == plan.id => c,
+                    Ok(c) if c.plan_id == plan.id() => c,
                     Ok(_) | Err(CommentRepoError::NotFound) => {
                         return Err(CommentError::Invalid(
                             "invalid_parent",
@@ -320,7 +320,7 @@ impl Comments {
                     None => None,
                 };
                 (
-                    Comment::thread(plan.id, p.user_id, made_on, anchor, quote, body, now),
+                    Comment::thread(plan.id(), p.user_id, made_on, anchor, quote, body, now),
                     None,
                 )
             }
@@ -377,7 +377,12 @@ impl Comments {
         }
         let mut outbox = vec![];
         if self.notify.enabled() && events.contains(&AuditAction::CommentResolved) {
-            let latest = self.ports.versions.latest(plan.id).await.map_err(unknown)?;
+            let latest = self
+                .ports
+                .versions
+                .latest(plan.id())
+                .await
+                .map_err(unknown)?;
             let sections = latest.as_ref().map(|v| &v.sections);
             let n = comment_resolved(&plan, &comment, sections, &p.login);
             outbox = self.notify.messages(&plan, &n, now);

@@ -128,7 +128,7 @@ impl Notifications {
         now: DateTime<Utc>,
     ) -> Vec<OutboxMessage> {
         match &self.channel {
-            Some(channel) if plan.visibility == Visibility::Published && !plan.is_deleted() => {
+            Some(channel) if plan.visibility() == Visibility::Published && !plan.is_deleted() => {
                 vec![OutboxMessage::new(channel, n.to_json(), now)]
             }
             _ => vec![],
@@ -138,8 +138,8 @@ impl Notifications {
 
 fn plan_ref(plan: &Plan) -> PlanRef {
     PlanRef {
-        slug: plan.slug.to_string(),
-        title: plan.title.clone(),
+        slug: plan.slug().to_string(),
+        title: plan.title().to_owned(),
     }
 }
 

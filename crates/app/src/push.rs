@@ -197,21 +197,21 @@ impl Push {
             self.audit
                 .record(
                     AuditEvent::new(AuditAction::PlanPushed, Some(p.user_id), now)
-                        .target("plan", outcome.plan.id)
+                        .target("plan", outcome.plan.id())
                         .ip(ip)
                         .detail("version", outcome.version.get())
-                        .detail("slug", outcome.plan.slug.as_str()),
+                        .detail("slug", outcome.plan.slug().as_str()),
                 )
                 .await;
             let event = LiveEvent::Version {
                 version: outcome.version.get(),
-                title: outcome.plan.title.clone(),
+                title: outcome.plan.title().to_owned(),
                 pushed_by: Actor {
                     login: p.login.clone(),
                 },
                 changes: outcome.changes.clone(),
             };
-            crate::events::publish(&self.ports, outcome.plan.id, event).await;
+            crate::events::publish(&self.ports, outcome.plan.id(), event).await;
         }
         Ok(outcome)
     }
@@ -224,8 +224,8 @@ impl Push {
             Ok(_) | Err(PlanRepoError::NotFound) => return Err(PushError::SessionNotFound),
             Err(e) => return Err(unknown(e)),
         };
-        let own = p.ownership_of(plan.owner_id);
-        let visible = plan.visibility == Visibility::Published
+        let own = p.ownership_of(plan.owner_id());
+        let visible = plan.visibility() == Visibility::Published
             || own == Ownership::Own
             || p.can(Capability::ViewOthersPrivate, Ownership::Others);
         if !visible {
@@ -317,7 +317,7 @@ impl Push {
         else {
             return Ok(NameTarget::Create(wanted.clone()));
         };
-        if holder.owner_id == p.user_id {
+        if holder.owner_id() == p.user_id {
             return Ok(NameTarget::Update(holder));
         }
         if crate::can_see(p, &holder) {
@@ -335,7 +335,7 @@ impl Push {
             .map_err(unknown)?
         {
             None => Ok(NameTarget::Create(variant)),
-            Some(mine) if mine.owner_id == p.user_id => Ok(NameTarget::Update(mine)),
+            Some(mine) if mine.owner_id() == p.user_id => Ok(NameTarget::Update(mine)),
             // Someone took this caller's variant on purpose: a generated name.
             Some(_) => Ok(NameTarget::Create(Slug::generated(rand_bytes()))),
         }
@@ -359,7 +359,7 @@ impl Push {
             .map_err(|e| unknown(anyhow::anyhow!(e)))?;
         let version = Version::next_after(
             None,
-            plan.id,
+            plan.id(),
             title,
             req.format,
             req.body.clone(),
@@ -403,7 +403,12 @@ impl Push {
         now: DateTime<Utc>,
     ) -> Result<PushOutcome, PushError> {
         for _ in 0..PUSH_ATTEMPTS {
-            let latest = self.ports.versions.latest(plan.id).await.map_err(unknown)?;
+            let latest = self
+                .ports
+                .versions
+                .latest(plan.id())
+                .await
+                .map_err(unknown)?;
             if let Some(latest) = &latest
                 && latest.same_source(req.format, &req.body)
             {
@@ -414,10 +419,13 @@ impl Push {
                     created_version: false,
                 });
             }
-            let title = rendered.title.clone().unwrap_or_else(|| plan.title.clone());
+            let title = rendered
+                .title
+                .clone()
+                .unwrap_or_else(|| plan.title().to_owned());
             let version = Version::next_after(
                 latest.as_ref(),
-                plan.id,
+                plan.id(),
                 &title,
                 req.format,
                 req.body.clone(),
@@ -451,10 +459,10 @@ impl Push {
                     // The version is in; threads follow it. A failure here is logged, not fatal:
                     // the version stands and the threads keep their previous states.
                     if let Err(e) =
-                        crate::comments::reanchor_plan(&self.ports, plan.id, previous, &version)
+                        crate::comments::reanchor_plan(&self.ports, plan.id(), previous, &version)
                             .await
                     {
-                        tracing::error!(error = %e, plan = %plan.id, "re-anchoring comments failed");
+                        tracing::error!(error = %e, plan = %plan.id(), "re-anchoring comments failed");
                     }
                     return Ok(PushOutcome {
                         version: version.meta.number,
@@ -465,7 +473,7 @@ impl Push {
                 }
                 // Someone pushed meanwhile: reload and diff against their version.
                 Err(VersionRepoError::Conflict) => {
-                    plan = self.ports.plans.get(plan.id).await.map_err(unknown)?
+                    plan = self.ports.plans.get(plan.id()).await.map_err(unknown)?
                 }
                 Err(VersionRepoError::PlanNotFound) => return Err(PushError::SessionNotFound),
                 Err(e) => return Err(unknown(e)),

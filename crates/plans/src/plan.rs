@@ -42,15 +42,37 @@ pub enum PlanRuleError {
     Deleted,
     #[error("a title must be 1 to 300 characters")]
     BadTitle,
+    /// A stored plan that breaks a rule `Plan::new` and the lifecycle keep (a corrupt row).
+    #[error("inconsistent plan: {0}")]
+    Inconsistent(&'static str),
 }
 
 /// A design doc with its history. Versions live in the `versions` crate; the plan knows the number of
 /// its current one (0 before the first push completes).
+///
+/// Its fields are private to this crate: a plan is made by [`Plan::new`], changed only through its lifecycle
+/// methods, and loaded back by [`Plan::restore`], which checks what `new` guarantees. So code further
+/// in never re-checks a title or whether a published plan has a publication time.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Plan {
+    pub(crate) id: PlanId,
+    pub(crate) slug: Slug,
+    pub(crate) title: String,
+    pub(crate) owner_id: UserId,
+    pub(crate) visibility: Visibility,
+    pub(crate) current_version: u32,
+    pub(crate) created_at: DateTime<Utc>,
+    pub(crate) updated_at: DateTime<Utc>,
+    pub(crate) published_at: Option<DateTime<Utc>>,
+    pub(crate) archived_at: Option<DateTime<Utc>>,
+    pub(crate) deleted_at: Option<DateTime<Utc>>,
+}
+
+/// Every field of a stored plan, as a storage adapter reads it back; [`Plan::restore`] checks it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PlanRecord {
     pub id: PlanId,
     pub slug: Slug,
-    /// The current version's title, as text (escaped when rendered, exactly once).
     pub title: String,
     pub owner_id: UserId,
     pub visibility: Visibility,
@@ -110,6 +132,83 @@ impl Plan {
             archived_at: None,
             deleted_at: None,
         })
+    }
+
+    /// A plan as stored, checked: its title follows the title rule, and it has a publication
+    /// time exactly when it is published.
+    pub fn restore(r: PlanRecord) -> Result<Self, PlanRuleError> {
+        let title = check_title(&r.title)?;
+        if (r.visibility == Visibility::Published) != r.published_at.is_some() {
+            return Err(PlanRuleError::Inconsistent(
+                "a plan has a publication time exactly when it is published",
+            ));
+        }
+        Ok(Self {
+            id: r.id,
+            slug: r.slug,
+            title,
+            owner_id: r.owner_id,
+            visibility: r.visibility,
+            current_version: r.current_version,
+            created_at: r.created_at,
+            updated_at: r.updated_at,
+            published_at: r.published_at,
+            archived_at: r.archived_at,
+            deleted_at: r.deleted_at,
+        })
+    }
+
+    /// Every field, for a storage adapter to write.
+    pub fn to_record(&self) -> PlanRecord {
+        PlanRecord {
+            id: self.id,
+            slug: self.slug.clone(),
+            title: self.title.clone(),
+            owner_id: self.owner_id,
+            visibility: self.visibility,
+            current_version: self.current_version,
+            created_at: self.created_at,
+            updated_at: self.updated_at,
+            published_at: self.published_at,
+            archived_at: self.archived_at,
+            deleted_at: self.deleted_at,
+        }
+    }
+
+    pub fn id(&self) -> PlanId {
+        self.id
+    }
+    pub fn slug(&self) -> &Slug {
+        &self.slug
+    }
+    /// The current version's title, as text (escaped when rendered, exactly once).
+    pub fn title(&self) -> &str {
+        &self.title
+    }
+    pub fn owner_id(&self) -> UserId {
+        self.owner_id
+    }
+    pub fn visibility(&self) -> Visibility {
+        self.visibility
+    }
+    /// The current version's number; 0 before the first push completes.
+    pub fn current_version(&self) -> u32 {
+        self.current_version
+    }
+    pub fn created_at(&self) -> DateTime<Utc> {
+        self.created_at
+    }
+    pub fn updated_at(&self) -> DateTime<Utc> {
+        self.updated_at
+    }
+    pub fn published_at(&self) -> Option<DateTime<Utc>> {
+        self.published_at
+    }
+    pub fn archived_at(&self) -> Option<DateTime<Utc>> {
+        self.archived_at
+    }
+    pub fn deleted_at(&self) -> Option<DateTime<Utc>> {
+        self.deleted_at
     }
 
     pub fn is_deleted(&self) -> bool {
@@ -252,6 +351,24 @@ mod tests {
         assert_eq!(fit_title("   "), None);
         let exact = "a".repeat(MAX_TITLE_CHARS);
         assert_eq!(fit_title(&exact).as_deref(), Some(exact.as_str()));
+    }
+
+    #[test]
+    fn stored_plans_are_checked_when_restored() {
+        let p = plan(Visibility::Published);
+        assert_eq!(Plan::restore(p.to_record()), Ok(p.clone()));
+        let mut bad = p.to_record();
+        bad.published_at = None;
+        assert!(matches!(
+            Plan::restore(bad),
+            Err(PlanRuleError::Inconsistent(_))
+        ));
+        let mut bad = p.to_record();
+        bad.title = "x".repeat(MAX_TITLE_CHARS + 1);
+        assert_eq!(Plan::restore(bad), Err(PlanRuleError::BadTitle));
+        let mut private = plan(Visibility::Private).to_record();
+        private.published_at = Some(DateTime::UNIX_EPOCH);
+        assert!(Plan::restore(private).is_err());
     }
 
     #[test]

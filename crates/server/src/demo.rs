@@ -167,7 +167,7 @@ pub async fn seed(
         Some((exact.to_owned(), prefix.to_owned(), suffix.to_owned()))
     };
 
-    let plan = push_as(&ada, v1, start).await?.plan.id;
+    let plan = push_as(&ada, v1, start).await?.plan.id();
     let token_store = comment(
         &cleo,
         plan,

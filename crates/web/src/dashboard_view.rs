@@ -119,7 +119,7 @@ fn plans_pane(view: &DashboardView, show_archived: bool) -> Markup {
     let archived = view
         .plans
         .iter()
-        .filter(|r| r.plan.archived_at.is_some())
+        .filter(|r| r.plan.archived_at().is_some())
         .count();
     html! {
         section id="pane-plans" class="dash-pane" aria-labelledby="h-plans" {
@@ -187,40 +187,40 @@ fn plans_pane(view: &DashboardView, show_archived: bool) -> Markup {
 
 fn plan_row(row: &PlanRow, show_archived: bool) -> Markup {
     let p = &row.plan;
-    let archived = p.archived_at.is_some();
-    let published = p.visibility == Visibility::Published;
-    let search = format!("{} {} {}", p.title, p.slug, row.owner_login).to_lowercase();
+    let archived = p.archived_at().is_some();
+    let published = p.visibility() == Visibility::Published;
+    let search = format!("{} {} {}", p.title(), p.slug(), row.owner_login).to_lowercase();
     html! {
-        tr class="dash-plan" data-id=(p.id) data-search=(search) data-owner=(row.owner_login)
-            data-visibility=(p.visibility.as_str()) data-archived=(archived) data-mine=(row.mine)
-            data-pushed=(p.updated_at.timestamp_millis()) data-title=(p.title.to_lowercase())
-            data-version=(p.current_version) data-comments=(row.open_comments)
+        tr class="dash-plan" data-id=(p.id()) data-search=(search) data-owner=(row.owner_login)
+            data-visibility=(p.visibility().as_str()) data-archived=(archived) data-mine=(row.mine)
+            data-pushed=(p.updated_at().timestamp_millis()) data-title=(p.title().to_lowercase())
+            data-version=(p.current_version()) data-comments=(row.open_comments)
             hidden[archived && !show_archived] {
             td {
-                a href={"/p/" (p.slug)} { (p.title) }
+                a href={"/p/" (p.slug())} { (p.title()) }
                 @if row.unseen { " " span class="pp-badge dash-new" title="A version you have not seen yet" { "New" } }
                 @if archived { " " span class="pp-badge dash-archived-badge" { "Archived" } }
-                div class="pp-meta" { code { (p.slug) } }
+                div class="pp-meta" { code { (p.slug()) } }
             }
             td data-label="Owner" { (row.owner_login) }
             td class="dash-visibility" data-label="Visibility" {
                 @if published { span class="pp-badge pp-accepted" { "Published" } } @else { span class="pp-badge dash-private" { "Private" } }
             }
-            td data-label="Version" { "v" (p.current_version) }
-            td data-label="Last pushed" { (time(p.updated_at)) }
+            td data-label="Version" { "v" (p.current_version()) }
+            td data-label="Last pushed" { (time(p.updated_at())) }
             td data-label="Open comments" { (row.open_comments) }
             td class="dash-actions" {
-                a class="dash-button" href={"/p/" (p.slug)} aria-label={"Open " (p.title)} { "Open" }
+                a class="dash-button" href={"/p/" (p.slug())} aria-label={"Open " (p.title())} { "Open" }
                 @if row.can_publish_archive {
                     @if !published {
-                        button type="button" class="dash-button dash-js" data-action="publish" data-id=(p.id) data-title=(p.title) { "Publish" }
+                        button type="button" class="dash-button dash-js" data-action="publish" data-id=(p.id()) data-title=(p.title()) { "Publish" }
                     }
-                    button type="button" class="dash-button dash-js" data-action="archive" data-id=(p.id) data-title=(p.title) aria-pressed=(archived) {
+                    button type="button" class="dash-button dash-js" data-action="archive" data-id=(p.id()) data-title=(p.title()) aria-pressed=(archived) {
                         @if archived { "Unarchive" } @else { "Archive" }
                     }
                 }
                 @if row.can_delete {
-                    button type="button" class="dash-button dash-danger dash-js" data-action="delete" data-id=(p.id) data-title=(p.title) { "Delete" }
+                    button type="button" class="dash-button dash-danger dash-js" data-action="delete" data-id=(p.id()) data-title=(p.title()) { "Delete" }
                 }
             }
         }

@@ -186,7 +186,7 @@ impl PageCache {
     pub fn forget_plan(&self, id: planpush_plans::PlanId) {
         self.generation.fetch_add(1, Ordering::AcqRel);
         for (slug, page) in &self.pages {
-            if page.plan.id == id {
+            if page.plan.id() == id {
                 self.pages.invalidate(slug.as_str());
             }
         }

@@ -131,10 +131,10 @@ pub fn when(t: DateTime<Utc>) -> String {
 /// A plan page: header, the sanitized document, the version history.
 pub fn plan_page(page: &PlanPage) -> Markup {
     let plan = &page.plan;
-    let latest = plan.current_version;
+    let latest = plan.current_version();
     let shown_meta = page.history.iter().find(|m| m.number == page.shown);
     layout(
-        &plan.title,
+        &plan.title(),
         html! {
             header class="pp-header" {
                 div class="pp-tools" {
@@ -143,25 +143,25 @@ pub fn plan_page(page: &PlanPage) -> Markup {
                         "Comments " span class="pp-count" { (page.open_comments) }
                     }
                 }
-                h1 { (plan.title) }
+                h1 { (plan.title()) }
                 p class="pp-meta" {
                     "Pushed by " strong { (page.pushed_by) }
                     @if let Some(m) = shown_meta { " · " time datetime=(m.pushed_at.to_rfc3339()) { (when(m.pushed_at)) } }
                     " · v" (page.shown.get())
                     " · " span class="pp-open-comments" { (page.open_comments) @if page.open_comments == 1 { " open comment" } @else { " open comments" } }
-                    " · " (plan.visibility.as_str())
+                    " · " (plan.visibility().as_str())
                     @if plan.is_archived() { " · archived" }
                 }
             }
             @if page.shown.get() != latest {
                 p class="pp-banner" role="status" {
                     "You are viewing version " (page.shown.get()) " of " (latest) ". "
-                    a href={ "/p/" (plan.slug) } { "See the latest version" }
+                    a href={ "/p/" (plan.slug()) } { "See the latest version" }
                 }
             }
             @match &page.version {
                 Some(v) => {
-                    article class="pp-document" data-plan-id=(plan.id) data-slug=(plan.slug) data-version=(page.shown.get()) data-latest=(page.shown.get() == latest) {
+                    article class="pp-document" data-plan-id=(plan.id()) data-slug=(plan.slug()) data-version=(page.shown.get()) data-latest=(page.shown.get() == latest) {
                         (PreEscaped(&v.html))
                     }
                 }
@@ -189,7 +189,7 @@ pub fn plan_page(page: &PlanPage) -> Markup {
                             @if m.purged_at.is_some() {
                                 span class="pp-expired" { "v" (m.number.get()) " · expired" }
                             } @else {
-                                a href={ "/p/" (plan.slug) "?v=" (m.number.get()) } { "v" (m.number.get()) }
+                                a href={ "/p/" (plan.slug()) "?v=" (m.number.get()) } { "v" (m.number.get()) }
                             }
                             " · " time datetime=(m.pushed_at.to_rfc3339()) { (when(m.pushed_at)) }
                             @if !m.changes.is_empty() {
@@ -207,14 +207,14 @@ pub fn plan_page(page: &PlanPage) -> Markup {
 pub fn diff_page(d: &DiffPage) -> Markup {
     let plan = &d.plan;
     layout(
-        &format!("{} · v{} vs v{}", plan.title, d.from.get(), d.to.get()),
+        &format!("{} · v{} vs v{}", plan.title(), d.from.get(), d.to.get()),
         html! {
             header class="pp-header" {
-                h1 { (plan.title) }
+                h1 { (plan.title()) }
                 p class="pp-meta" {
-                    "Changes from " a href={ "/p/" (plan.slug) "?v=" (d.from.get()) } { "v" (d.from.get()) }
-                    " to " a href={ "/p/" (plan.slug) "?v=" (d.to.get()) } { "v" (d.to.get()) }
-                    " · " a href={ "/p/" (plan.slug) } { "latest" }
+                    "Changes from " a href={ "/p/" (plan.slug()) "?v=" (d.from.get()) } { "v" (d.from.get()) }
+                    " to " a href={ "/p/" (plan.slug()) "?v=" (d.to.get()) } { "v" (d.to.get()) }
+                    " · " a href={ "/p/" (plan.slug()) } { "latest" }
                 }
             }
             @if d.rows.iter().all(|r| r.status == DiffStatus::Unchanged) {

@@ -96,7 +96,7 @@ async fn pushes_comments_and_resolutions_of_a_published_plan_are_written_to_the_
         .push(&ada, md(V1, None, None), None, t(1))
         .await
         .unwrap();
-    let id = first.plan.id.to_string();
+    let id = first.plan.id().to_string();
     push.push(&ada, md(V2, None, Some(id.clone())), None, t(2))
         .await
         .unwrap();
@@ -108,7 +108,7 @@ async fn pushes_comments_and_resolutions_of_a_published_plan_are_written_to_the_
     let thread = comments
         .create(
             &bob,
-            first.plan.id,
+            first.plan.id(),
             NewComment {
                 body: "Why <b>three</b> hops & not two?".into(),
                 anchor: Some("flow".into()),
@@ -124,7 +124,7 @@ async fn pushes_comments_and_resolutions_of_a_published_plan_are_written_to_the_
     let reply = comments
         .create(
             &ada,
-            first.plan.id,
+            first.plan.id(),
             NewComment {
                 body: "Auth validates.".into(),
                 parent_id: Some(thread_id.clone()),
@@ -231,7 +231,7 @@ async fn private_plans_and_unconfigured_servers_write_nothing() {
             .unwrap();
         push.push(
             &ada,
-            md(V2, None, Some(first.plan.id.to_string())),
+            md(V2, None, Some(first.plan.id().to_string())),
             None,
             t(2),
         )
@@ -240,7 +240,7 @@ async fn private_plans_and_unconfigured_servers_write_nothing() {
         let c = comments
             .create(
                 &ada,
-                first.plan.id,
+                first.plan.id(),
                 NewComment {
                     body: "secret".into(),
                     anchor: Some("flow".into()),

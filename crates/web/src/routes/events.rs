@@ -69,7 +69,7 @@ async fn events(
         .map(str::to_owned);
     let feed = state.plans.subscribe(&p, &slug, last.as_deref()).await?;
     let sub = feed.subscription;
-    let version = feed.plan.current_version;
+    let version = feed.plan.current_version();
     let mut head = vec![Bytes::from_static(b"retry: 3000\n\n")];
     let mut ended = false;
     if sub.gap {

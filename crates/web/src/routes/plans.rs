@@ -129,7 +129,7 @@ async fn latest(
             }
             state
                 .plans
-                .seen(p, &cached.plan, cached.plan.current_version, now)
+                .seen(p, &cached.plan, cached.plan.current_version(), now)
                 .await;
             cached
         }
@@ -139,7 +139,7 @@ async fn latest(
                 Ok(page) => {
                     let html = views::plan_page(&page).into_string();
                     let cached = Arc::new(CachedPage::new(page.plan, html));
-                    let key = cached.plan.slug.as_str();
+                    let key = cached.plan.slug().as_str();
                     state.pages.insert(key, cached.clone(), generation);
                     cached
                 }
@@ -173,18 +173,18 @@ async fn latest(
 
 fn plan_json(state: &AppState, p: &Plan) -> serde_json::Value {
     json!({
-        "session_id": p.id,
-        "name": p.slug.as_str(),
-        "title": p.title,
-        "url": format!("{}/p/{}", state.settings.base_url, p.slug),
-        "owner_id": p.owner_id,
-        "visibility": p.visibility.as_str(),
-        "version": p.current_version,
-        "created_at": p.created_at,
-        "updated_at": p.updated_at,
-        "published_at": p.published_at,
-        "archived": p.archived_at.is_some(),
-        "archived_at": p.archived_at,
+        "session_id": p.id(),
+        "name": p.slug().as_str(),
+        "title": p.title(),
+        "url": format!("{}/p/{}", state.settings.base_url, p.slug()),
+        "owner_id": p.owner_id(),
+        "visibility": p.visibility().as_str(),
+        "version": p.current_version(),
+        "created_at": p.created_at(),
+        "updated_at": p.updated_at(),
+        "published_at": p.published_at(),
+        "archived": p.archived_at().is_some(),
+        "archived_at": p.archived_at(),
     })
 }
 
@@ -239,7 +239,7 @@ async fn publish(
         .plans
         .publish(&p, plan_id(&id)?, client_ip(&req, &state), now)
         .await?;
-    state.pages.forget(plan.slug.as_str());
+    state.pages.forget(plan.slug().as_str());
     Ok(HttpResponse::Ok().json(plan_json(&state, &plan)))
 }
 
@@ -266,7 +266,7 @@ async fn archive(
             now,
         )
         .await?;
-    state.pages.forget(plan.slug.as_str());
+    state.pages.forget(plan.slug().as_str());
     Ok(HttpResponse::Ok().json(plan_json(&state, &plan)))
 }
 

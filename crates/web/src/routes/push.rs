@@ -99,7 +99,7 @@ async fn push(
         .push
         .push(&p, request, client_ip(&req, &state), now)
         .await?;
-    state.pages.forget(out.plan.slug.as_str());
+    state.pages.forget(out.plan.slug().as_str());
     let status = if out.created_version && out.version.get() == 1 {
         StatusCode::CREATED
     } else {
@@ -109,12 +109,12 @@ async fn push(
         v.iter().map(|a| a.as_str().to_owned()).collect::<Vec<_>>()
     };
     Ok(HttpResponse::build(status).json(json!({
-        "session_id": out.plan.id,
-        "name": out.plan.slug.as_str(),
-        "url": format!("{}/p/{}", state.settings.base_url, out.plan.slug),
+        "session_id": out.plan.id(),
+        "name": out.plan.slug().as_str(),
+        "url": format!("{}/p/{}", state.settings.base_url, out.plan.slug()),
         "version": out.version.get(),
         "created_version": out.created_version,
-        "visibility": out.plan.visibility.as_str(),
+        "visibility": out.plan.visibility().as_str(),
         "changes": {"added": names(&out.changes.added), "removed": names(&out.changes.removed), "changed": names(&out.changes.changed)},
     })))
 }

@@ -167,7 +167,7 @@ async fn archived_plans_are_hidden_until_asked_for() {
         .send(
             &mut ada,
             Method::PATCH,
-            &format!("/api/sessions/{}/archive", p.id),
+            &format!("/api/sessions/{}/archive", p.id()),
             None,
             Some(serde_json::json!({"archived": true})),
         )
@@ -202,7 +202,7 @@ async fn comment(
         .send(
             b,
             Method::POST,
-            &format!("/api/sessions/{}/comments", plan.id),
+            &format!("/api/sessions/{}/comments", plan.id()),
             None,
             Some(serde_json::json!({"body": body, "anchor": "flow"})),
         )
@@ -269,7 +269,7 @@ async fn the_rendered_dashboard_snapshots() {
                 Some(dev_id),
                 base + TimeDelta::hours(i),
             )
-            .target("plan", p.id)
+            .target("plan", p.id())
             .detail("n", i)
         })
         .collect();

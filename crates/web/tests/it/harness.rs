@@ -355,15 +355,15 @@ pub async fn plan(
         now,
     )
     .unwrap();
-    p.record_version(1, &p.title.clone(), now).unwrap();
+    p.record_version(1, &p.title().to_owned(), now).unwrap();
     let html = format!(
         "<h1>Plan {slug}</h1><section data-anchor=\"flow\"><h2>Flow</h2><p>body of {slug}</p></section>"
     );
     let idx = planpush_document::section_index(&html);
     let v = planpush_versions::Version::next_after(
         None,
-        p.id,
-        &p.title,
+        p.id(),
+        &p.title(),
         planpush_versions::SourceFormat::Html,
         html.clone(),
         html,

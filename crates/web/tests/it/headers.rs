@@ -106,14 +106,15 @@ async fn private_json_and_revalidations_are_not_stored() {
     assert_private_json("users", &app.get(&mut root, "/api/users").await);
     assert_private_json(
         "session",
-        &app.get(&mut ada, &format!("/api/sessions/{}", p.id)).await,
+        &app.get(&mut ada, &format!("/api/sessions/{}", p.id()))
+            .await,
     );
     assert_private_json("sessions", &app.get(&mut ada, "/api/sessions").await);
     let created = app
         .send(
             &mut ada,
             Method::POST,
-            &format!("/api/sessions/{}/comments", p.id),
+            &format!("/api/sessions/{}/comments", p.id()),
             None,
             Some(serde_json::json!({"body": "hi", "anchor": "flow"})),
         )
@@ -122,7 +123,7 @@ async fn private_json_and_revalidations_are_not_stored() {
     assert!(header(&created, header::CACHE_CONTROL).contains("no-store"));
     assert_private_json(
         "comments",
-        &app.get(&mut ada, &format!("/api/sessions/{}/comments", p.id))
+        &app.get(&mut ada, &format!("/api/sessions/{}/comments", p.id()))
             .await,
     );
 
