@@ -154,7 +154,7 @@ impl Comments {
             Err(e) => return Err(unknown(e)),
         };
         let plan = self
-            .visible_plan(p, comment.plan_id)
+            .visible_plan(p, comment.plan_id())
             .await
             .map_err(|e| match e {
                 CommentError::PlanNotFound => CommentError::NotFound,
@@ -177,7 +177,7 @@ impl Comments {
         let mut out = HashMap::new();
         let ids = comments
             .iter()
-            .flat_map(|c| std::iter::once(c.author_id).chain(c.resolution.map(|r| r.by)));
+            .flat_map(|c| std::iter::once(c.author_id()).chain(c.resolution().map(|r| r.by)));
         for id in ids {
             if out.contains_key(&id) {
                 continue;
@@ -209,8 +209,8 @@ impl Comments {
             })
         };
         CommentView {
-            author: person(c.author_id),
-            resolved_by: c.resolution.map(|r| person(r.by)),
+            author: person(c.author_id()),
+            resolved_by: c.resolution().map(|r| person(r.by)),
             comment: c,
         }
     }
@@ -248,14 +248,14 @@ impl Comments {
         let mut at: HashMap<CommentId, usize> = HashMap::new();
         let (roots, replies): (Vec<_>, Vec<_>) = all.into_iter().partition(Comment::is_thread);
         for c in roots {
-            at.insert(c.id, threads.len());
+            at.insert(c.id(), threads.len());
             threads.push(Thread {
                 comment: Self::view(&people, c),
                 replies: vec![],
             });
         }
         for r in replies {
-            if let Some(&i) = r.parent_id.as_ref().and_then(|id| at.get(id)) {
+            if let Some(&i) = r.parent_id().as_ref().and_then(|id| at.get(id)) {
                 threads[i].replies.push(Self::view(&people, r));
             }
         }
@@ -290,7 +290,7 @@ impl Comments {
                     CommentError::Invalid("invalid_parent", "parent_id is not a comment id".into())
                 })?;
                 let parent = match self.ports.comments.get(parent_id).await {
-                    Ok(c) if c.plan_id == plan.id() => c,
+                    Ok(c) if c.plan_id() == plan.id() => c,
                     Ok(_) | Err(CommentRepoError::NotFound) => {
                         return Err(CommentError::Invalid(
                             "invalid_parent",
@@ -339,11 +339,11 @@ impl Comments {
         self.audit
             .record(
                 AuditEvent::new(AuditAction::CommentCreated, Some(p.user_id), now)
-                    .target("comment", comment.id)
+                    .target("comment", comment.id())
                     .ip(ip),
             )
             .await;
-        let activity = if comment.parent_id.is_some() {
+        let activity = if comment.parent_id().is_some() {
             CommentActivity::Replied
         } else {
             CommentActivity::Created
@@ -398,7 +398,7 @@ impl Comments {
             self.audit
                 .record(
                     AuditEvent::new(action, Some(p.user_id), now)
-                        .target("comment", comment.id)
+                        .target("comment", comment.id())
                         .ip(ip),
                 )
                 .await;
@@ -431,12 +431,12 @@ impl Comments {
         self.audit
             .record(
                 AuditEvent::new(AuditAction::CommentDeleted, Some(p.user_id), now)
-                    .target("comment", comment.id)
+                    .target("comment", comment.id())
                     .ip(ip),
             )
             .await;
         announce(&self.ports, p, &comment, CommentActivity::Deleted).await;
-        Ok(comment.plan_id)
+        Ok(comment.plan_id())
     }
 
     /// After a push: every open thread of the plan gets its state against the new version.
@@ -455,14 +455,14 @@ impl Comments {
 async fn announce(ports: &Ports, p: &Principal, c: &Comment, activity: CommentActivity) {
     let event = LiveEvent::Comment {
         activity,
-        comment_id: c.id.to_string(),
-        thread_id: c.parent_id.unwrap_or(c.id).to_string(),
-        anchor: Some(c.anchor.as_str().to_owned()),
+        comment_id: c.id().to_string(),
+        thread_id: c.parent_id().unwrap_or(c.id()).to_string(),
+        anchor: Some(c.anchor().as_str().to_owned()),
         by: Actor {
             login: p.login.clone(),
         },
     };
-    crate::events::publish(ports, c.plan_id, event).await;
+    crate::events::publish(ports, c.plan_id(), event).await;
 }
 
 /// Re-anchors every open thread of a plan; only states that differ are written, all at once.
@@ -511,8 +511,8 @@ async fn reanchor_all(
             AnchorState::Moved { .. } => counts.moved += 1,
             AnchorState::Orphaned => counts.orphaned += 1,
         }
-        if state != t.state {
-            updates.push((t.id, state));
+        if &state != t.state() {
+            updates.push((t.id(), state));
         }
     }
     if !updates.is_empty() {

@@ -175,13 +175,13 @@ impl Dashboard {
             .into_iter()
             // Only threads on plans the caller can still see (not deleted, not private to others).
             .filter_map(|c| {
-                let plan = visible.get(&c.plan_id)?;
+                let plan = visible.get(&c.plan_id())?;
                 Some(CommentRow {
-                    author_login: login(c.author_id),
+                    author_login: login(c.author_id()),
                     plan_slug: plan.slug().as_str().to_owned(),
                     plan_title: plan.title().to_owned(),
-                    mine: c.author_id == p.user_id,
-                    on_my_plan: owned_set.contains(&c.plan_id),
+                    mine: c.author_id() == p.user_id,
+                    on_my_plan: owned_set.contains(&c.plan_id()),
                     comment: c,
                 })
             })

@@ -264,7 +264,7 @@ async fn comments_and_reanchoring() -> (String, String) {
             )
             .await
             .unwrap();
-        threads.push(t.comment.id.to_string());
+        threads.push(t.comment.id().to_string());
     }
     for (i, t) in threads.iter().enumerate() {
         comments

@@ -197,7 +197,7 @@ pub async fn seed(
     comments
         .update(
             &ada,
-            &token_store.comment.id.to_string(),
+            &token_store.comment.id().to_string(),
             CommentChange {
                 resolved: Some(true),
                 body: None,
@@ -231,7 +231,7 @@ pub async fn seed(
         plan,
         NewComment {
             body: "Done in v3: phase 2 ships behind the `jwt_auth` flag.".into(),
-            parent_id: Some(rollout.comment.id.to_string()),
+            parent_id: Some(rollout.comment.id().to_string()),
             ..NewComment::default()
         },
         start + Duration::days(2) + Duration::hours(1),

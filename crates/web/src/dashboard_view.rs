@@ -309,17 +309,17 @@ fn comments_pane(view: &DashboardView) -> Markup {
             } @else {
                 ul class="dash-comments" id="comments-list" {
                     @for c in &view.comments {
-                        @let anchor = match &c.comment.state { AnchorState::Moved { to } => to.to_string(), _ => c.comment.anchor.to_string() };
+                        @let anchor = match &c.comment.state() { AnchorState::Moved { to } => to.to_string(), _ => c.comment.anchor().to_string() };
                         @let open = c.comment.is_open();
                         li class="dash-comment" data-mine=(c.mine) data-on-mine=(c.on_my_plan) data-state=(if open { "open" } else { "resolved" }) {
                             div {
                                 a href={"/p/" (c.plan_slug) "#" (anchor)} { (c.plan_title) " › " code { (anchor) } }
                                 " "
                                 @if open { span class="pp-badge pp-open" { "Open" } } @else { span class="pp-badge pp-accepted" { "Resolved" } }
-                                @if c.comment.state == AnchorState::Orphaned { " " span class="pp-badge pp-major" { "Unanchored" } }
+                                @if *c.comment.state() == AnchorState::Orphaned { " " span class="pp-badge pp-major" { "Unanchored" } }
                             }
-                            blockquote class="dash-quote" { (excerpt(c.comment.body.as_str(), 240)) }
-                            div class="pp-meta" { strong { (c.author_login) } " · " (time(c.comment.created_at)) }
+                            blockquote class="dash-quote" { (excerpt(c.comment.body().as_str(), 240)) }
+                            div class="pp-meta" { strong { (c.author_login) } " · " (time(c.comment.created_at())) }
                         }
                     }
                 }

@@ -134,7 +134,7 @@ pub fn plan_page(page: &PlanPage) -> Markup {
     let latest = plan.current_version();
     let shown_meta = page.history.iter().find(|m| m.number == page.shown);
     layout(
-        &plan.title(),
+        plan.title(),
         html! {
             header class="pp-header" {
                 div class="pp-tools" {

@@ -47,8 +47,8 @@ pub async fn comments_crud_and_filters(p: &Ports) {
     for c in [&a, &b, &reply] {
         p.comments.insert(c, &[]).await.unwrap();
     }
-    assert_eq!(p.comments.get(a.id).await.unwrap(), a);
-    assert_eq!(p.comments.get(reply.id).await.unwrap(), reply);
+    assert_eq!(p.comments.get(a.id()).await.unwrap(), a);
+    assert_eq!(p.comments.get(reply.id()).await.unwrap(), reply);
     assert!(matches!(
         p.comments.get(CommentId::new()).await,
         Err(CommentRepoError::NotFound)
@@ -58,10 +58,10 @@ pub async fn comments_crud_and_filters(p: &Ports) {
     a.resolve(bob.id, t(4)).unwrap();
     a.edit(ada.id, body("Why rotate at all?"), t(5)).unwrap();
     p.comments.update(&a, &[]).await.unwrap();
-    assert_eq!(p.comments.get(a.id).await.unwrap(), a);
+    assert_eq!(p.comments.get(a.id()).await.unwrap(), a);
     assert_eq!(p.comments.count_open(plan.id()).await.unwrap(), 1);
 
-    let ids = |v: Vec<Comment>| v.into_iter().map(|c| c.id).collect::<Vec<_>>();
+    let ids = |v: Vec<Comment>| v.into_iter().map(|c| c.id()).collect::<Vec<_>>();
     let plan_id = plan.id();
     let list = |state, anchor: Option<AnchorId>| {
         let f = CommentFilter { state, anchor };
@@ -70,18 +70,18 @@ pub async fn comments_crud_and_filters(p: &Ports) {
     };
     assert_eq!(
         ids(list(StateFilter::All, None).await),
-        [a.id, b.id, reply.id],
+        [a.id(), b.id(), reply.id()],
         "oldest first"
     );
-    assert_eq!(ids(list(StateFilter::Open, None).await), [b.id]);
+    assert_eq!(ids(list(StateFilter::Open, None).await), [b.id()]);
     assert_eq!(
         ids(list(StateFilter::Resolved, None).await),
-        [a.id, reply.id],
+        [a.id(), reply.id()],
         "replies follow their thread"
     );
     assert_eq!(
         ids(list(StateFilter::All, Some(anchor("auth-flow"))).await),
-        [a.id, reply.id]
+        [a.id(), reply.id()]
     );
     assert!(
         list(StateFilter::All, Some(anchor("nowhere")))
@@ -92,7 +92,7 @@ pub async fn comments_crud_and_filters(p: &Ports) {
     let mut b2 = b.clone();
     b2.delete(bob.id, t(6)).unwrap();
     p.comments.update(&b2, &[]).await.unwrap();
-    assert_eq!(p.comments.get(b.id).await.unwrap(), b2);
+    assert_eq!(p.comments.get(b.id()).await.unwrap(), b2);
     assert_eq!(
         p.comments.count_open(plan.id()).await.unwrap(),
         0,
@@ -140,18 +140,18 @@ pub async fn comments_set_states(p: &Ports) {
     }
     let moved = AnchorState::Moved { to: anchor("new") };
     p.comments
-        .set_states(&[(a.id, moved.clone()), (b.id, AnchorState::Changed)])
+        .set_states(&[(a.id(), moved.clone()), (b.id(), AnchorState::Changed)])
         .await
         .unwrap();
-    assert_eq!(p.comments.get(a.id).await.unwrap().state, moved);
+    assert_eq!(p.comments.get(a.id()).await.unwrap().state(), &moved);
     assert_eq!(
-        p.comments.get(r.id).await.unwrap().state,
-        moved,
+        p.comments.get(r.id()).await.unwrap().state(),
+        &moved,
         "replies follow their thread"
     );
     assert_eq!(
-        p.comments.get(b.id).await.unwrap().state,
-        AnchorState::Changed
+        p.comments.get(b.id()).await.unwrap().state(),
+        &AnchorState::Changed
     );
     let f = CommentFilter {
         state: StateFilter::All,
@@ -166,14 +166,14 @@ pub async fn comments_set_states(p: &Ports) {
     let res = p
         .comments
         .set_states(&[
-            (b.id, AnchorState::Orphaned),
+            (b.id(), AnchorState::Orphaned),
             (CommentId::new(), AnchorState::Anchored),
         ])
         .await;
     assert!(matches!(res, Err(CommentRepoError::NotFound)));
     assert_eq!(
-        p.comments.get(b.id).await.unwrap().state,
-        AnchorState::Changed,
+        p.comments.get(b.id()).await.unwrap().state(),
+        &AnchorState::Changed,
         "all or nothing"
     );
 }
@@ -232,7 +232,7 @@ pub async fn comments_dashboard_queries(p: &Ports) {
     );
     assert!(!counts.iter().any(|(id, _)| *id == quiet.id()));
 
-    let ids = |v: Vec<Comment>| v.into_iter().map(|c| c.id).collect::<Vec<_>>();
+    let ids = |v: Vec<Comment>| v.into_iter().map(|c| c.id()).collect::<Vec<_>>();
     let got = p
         .comments
         .threads_involving(ada.id, &[adas.id()], 10)
@@ -240,7 +240,7 @@ pub async fn comments_dashboard_queries(p: &Ports) {
         .unwrap();
     assert_eq!(
         ids(got),
-        [resolved.id, on_bobs_by_ada.id, on_adas_by_bob.id],
+        [resolved.id(), on_bobs_by_ada.id(), on_adas_by_bob.id()],
         "newest first; live threads only, no replies"
     );
     let got = p
@@ -248,7 +248,7 @@ pub async fn comments_dashboard_queries(p: &Ports) {
         .threads_involving(ada.id, &[adas.id()], 2)
         .await
         .unwrap();
-    assert_eq!(ids(got), [resolved.id, on_bobs_by_ada.id]);
+    assert_eq!(ids(got), [resolved.id(), on_bobs_by_ada.id()]);
     let got = p.comments.threads_involving(bob.id, &[], 10).await.unwrap();
-    assert_eq!(ids(got), [on_bobs_by_bob.id, on_adas_by_bob.id]);
+    assert_eq!(ids(got), [on_bobs_by_bob.id(), on_adas_by_bob.id()]);
 }

@@ -38,7 +38,7 @@ pub async fn new_plan(
     let v = Version::next_after(
         None,
         plan.id(),
-        &plan.title(),
+        plan.title(),
         SourceFormat::Html,
         format!("<h1>{slug}</h1>"),
         format!("<h1>{slug}</h1>"),
@@ -102,7 +102,7 @@ pub async fn plans_new_plan_commit(p: &Ports) {
     let (plan, v1) = new_plan(p, &ada, "auth-redesign", Visibility::Private, 0).await;
     assert_eq!(p.plans.get(plan.id()).await.unwrap(), plan);
     assert_eq!(
-        p.plans.find_by_slug(&plan.slug()).await.unwrap(),
+        p.plans.find_by_slug(plan.slug()).await.unwrap(),
         Some(plan.clone())
     );
     assert_eq!(
@@ -257,7 +257,7 @@ pub async fn plans_update_and_slugs(p: &Ports) {
     let mut gone = other.clone();
     gone.delete(t(7)).unwrap();
     p.plans.update(&gone).await.unwrap();
-    assert_eq!(p.plans.find_by_slug(&other.slug()).await.unwrap(), None);
+    assert_eq!(p.plans.find_by_slug(other.slug()).await.unwrap(), None);
     assert_eq!(
         p.plans.get(other.id()).await.unwrap().deleted_at(),
         Some(t(7))
@@ -265,7 +265,7 @@ pub async fn plans_update_and_slugs(p: &Ports) {
     let (reborn, _) = new_plan(p, &ada, "two", Visibility::Published, 8).await;
     assert_eq!(
         p.plans
-            .find_by_slug(&other.slug())
+            .find_by_slug(other.slug())
             .await
             .unwrap()
             .map(|p| p.id()),

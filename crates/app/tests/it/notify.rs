@@ -120,7 +120,7 @@ async fn pushes_comments_and_resolutions_of_a_published_plan_are_written_to_the_
         )
         .await
         .unwrap();
-    let thread_id = thread.comment.id.to_string();
+    let thread_id = thread.comment.id().to_string();
     let reply = comments
         .create(
             &ada,
@@ -196,7 +196,7 @@ async fn pushes_comments_and_resolutions_of_a_published_plan_are_written_to_the_
             },
             Notification::CommentCreated {
                 plan: plan.clone(),
-                comment_id: reply.comment.id.to_string(),
+                comment_id: reply.comment.id().to_string(),
                 by: "ada".into(),
                 anchor: "flow".into(),
                 section: Some("Flow".into()),
@@ -254,7 +254,7 @@ async fn private_plans_and_unconfigured_servers_write_nothing() {
         comments
             .update(
                 &ada,
-                &c.comment.id.to_string(),
+                &c.comment.id().to_string(),
                 CommentChange {
                     body: None,
                     resolved: Some(true),

@@ -138,7 +138,7 @@ impl PlanRepository for Store {
         self.run(move |conn| {
             let changes = PlanChanges {
                 slug: plan.slug().as_str(),
-                title: &plan.title(),
+                title: plan.title(),
                 visibility: plan.visibility().as_str(),
                 updated_at: ts(plan.updated_at()),
                 published_at: ots(plan.published_at()),

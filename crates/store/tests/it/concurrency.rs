@@ -24,7 +24,7 @@ async fn push_with_retry(
         let v = Version::next_after(
             Some(&latest),
             plan_id,
-            &plan.title(),
+            plan.title(),
             SourceFormat::Markdown,
             format!("# push {i}"),
             format!("<h1>push {i}</h1>"),
@@ -33,7 +33,7 @@ async fn push_with_retry(
             now,
         );
         let mut next = plan.clone();
-        next.record_version(v.meta.number.get(), &plan.title(), now)
+        next.record_version(v.meta.number.get(), plan.title(), now)
             .unwrap();
         match p
             .versions

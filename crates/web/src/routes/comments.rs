@@ -28,26 +28,26 @@ fn person(p: &Person) -> Value {
 /// One comment as the API shows it. The body is the author's text; pages render it escaped.
 pub(crate) fn comment_json(v: &CommentView) -> Value {
     let c = &v.comment;
-    let (anchor_state, moved_to) = match &c.state {
+    let (anchor_state, moved_to) = match &c.state() {
         AnchorState::Moved { to } => ("moved", Some(to.as_str())),
         s => (s.as_str(), None),
     };
     json!({
-        "id": c.id,
-        "parent_id": c.parent_id,
-        "anchor": c.anchor.as_str(),
+        "id": c.id(),
+        "parent_id": c.parent_id(),
+        "anchor": c.anchor().as_str(),
         "anchor_state": anchor_state,
         "moved_to": moved_to,
-        "quote": c.quote.as_ref().map(|q| json!({"exact": q.exact(), "prefix": q.prefix(), "suffix": q.suffix()})),
-        "body": c.body.as_str(),
+        "quote": c.quote().as_ref().map(|q| json!({"exact": q.exact(), "prefix": q.prefix(), "suffix": q.suffix()})),
+        "body": c.body().as_str(),
         "author": person(&v.author),
-        "version": c.made_on.get(),
-        "created_at": c.created_at,
-        "edited_at": c.edited_at,
-        "deleted": c.deleted_at.is_some(),
+        "version": c.made_on().get(),
+        "created_at": c.created_at(),
+        "edited_at": c.edited_at(),
+        "deleted": c.deleted_at().is_some(),
         "state": if c.is_open() { "open" } else { "resolved" },
         "resolved_by": v.resolved_by.as_ref().map(person),
-        "resolved_at": c.resolution.map(|r| r.at),
+        "resolved_at": c.resolution().map(|r| r.at),
     })
 }
 
@@ -143,7 +143,7 @@ async fn create(
         .comments
         .create(&p, plan_id(&id)?, input, client_ip(&req, &state), now)
         .await?;
-    state.pages.forget_plan(view.comment.plan_id);
+    state.pages.forget_plan(view.comment.plan_id());
     Ok(HttpResponse::Created().json(comment_json(&view)))
 }
 
@@ -173,7 +173,7 @@ async fn update(
         .comments
         .update(&p, &id, change, client_ip(&req, &state), now)
         .await?;
-    state.pages.forget_plan(view.comment.plan_id);
+    state.pages.forget_plan(view.comment.plan_id());
     Ok(HttpResponse::Ok().json(comment_json(&view)))
 }
 

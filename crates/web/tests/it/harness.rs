@@ -355,7 +355,8 @@ pub async fn plan(
         now,
     )
     .unwrap();
-    p.record_version(1, &p.title().to_owned(), now).unwrap();
+    let title = p.title().to_owned();
+    p.record_version(1, &title, now).unwrap();
     let html = format!(
         "<h1>Plan {slug}</h1><section data-anchor=\"flow\"><h2>Flow</h2><p>body of {slug}</p></section>"
     );
@@ -363,7 +364,7 @@ pub async fn plan(
     let v = planpush_versions::Version::next_after(
         None,
         p.id(),
-        &p.title(),
+        p.title(),
         planpush_versions::SourceFormat::Html,
         html.clone(),
         html,

@@ -375,7 +375,7 @@ async fn plan_routes_for_every_role_owner_and_visibility() {
                     let fill = |s: &str| {
                         s.replace("{slug}", "target")
                             .replace("{id}", &p.id().to_string())
-                            .replace("{comment}", &thread.id.to_string())
+                            .replace("{comment}", &thread.id().to_string())
                     };
                     let path = fill(route.path);
                     let visible = vis == Visibility::Published
