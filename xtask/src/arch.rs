@@ -24,6 +24,8 @@ pub const DOMAIN: &[&str] = &[
     "planpush-roles",
     "planpush-audit",
     "planpush-outbox",
+    // SCIM 2.0 protocol handling (resources, filters, PATCH) is pure like the domain.
+    "planpush-scim",
 ];
 
 /// Workspace crates a domain crate must never reach.
@@ -37,10 +39,6 @@ const ADAPTERS: &[&str] = &[
     "planpush-server",
     "planpush-cli",
 ];
-
-/// Workspace crates `planpush-app` may reach besides the domain crates
-/// (SCIM protocol handling is pure, like the domain).
-const APP_MAY_USE: &[&str] = &["planpush-scim"];
 
 const APP: &str = "planpush-app";
 const CLI: &str = "planpush-cli";
@@ -58,6 +56,14 @@ fn is_diesel(name: &str) -> bool {
 
 fn is_actix(name: &str) -> bool {
     name.starts_with("actix")
+}
+
+/// Async runtimes: the CLI is blocking end to end (ureq), so it starts fast and stays small.
+fn is_async_runtime(name: &str) -> bool {
+    matches!(
+        name,
+        "tokio" | "async-std" | "smol" | "async-executor" | "actix-rt"
+    )
 }
 
 /// Framework and I/O crates forbidden in the domain and in `app`.
@@ -209,15 +215,15 @@ pub fn check(graph: &Graph) -> Vec<Violation> {
     // 2. `app` reaches domain crates only (among workspace crates) and no framework.
     let app_forbidden = |n: &Node| {
         let name = n.name.as_str();
-        (n.member && name != APP && !DOMAIN.contains(&name) && !APP_MAY_USE.contains(&name))
-            || is_framework(name)
+        (n.member && name != APP && !DOMAIN.contains(&name)) || is_framework(name)
     };
     reachable(graph, APP, app_forbidden, &mut found);
 
-    // 4. The CLI knows neither the database nor the web server.
+    // 4. The CLI knows neither the database nor the web server, and runs no async runtime.
     let cli_forbidden = |n: &Node| {
         is_diesel(&n.name)
             || is_actix(&n.name)
+            || is_async_runtime(&n.name)
             || (n.member && [STORE, WEB].contains(&n.name.as_str()))
     };
     reachable(graph, CLI, cli_forbidden, &mut found);
@@ -332,7 +338,7 @@ mod tests {
     fn clean() -> (Graph, HashMap<&'static str, usize>) {
         let mut g = Graph::default();
         let mut ix = HashMap::new();
-        for name in DOMAIN.iter().chain(ADAPTERS).chain(APP_MAY_USE) {
+        for name in DOMAIN.iter().chain(ADAPTERS) {
             ix.insert(*name, g.add(name, true));
         }
         for name in [
@@ -367,7 +373,6 @@ mod tests {
             ("planpush-server", "diesel"),
             ("planpush-server", "actix-web"),
             ("planpush-cli", "serde"),
-            ("planpush-cli", "tokio"),
         ];
         for (from, to) in edges {
             g.depend(ix[from], ix[to]);
@@ -494,6 +499,33 @@ mod tests {
             [
                 "crate planpush-cli must not depend on planpush-web (path: planpush-cli -> planpush-web)",
                 "crate planpush-cli must not depend on actix-rt (path: planpush-cli -> client -> actix-rt)",
+            ]
+        );
+    }
+
+    #[test]
+    fn the_cli_runs_no_async_runtime() {
+        let (mut g, ix) = clean();
+        let http = g.add("some-http-client", false);
+        g.depend(ix["planpush-cli"], http);
+        g.depend(http, ix["tokio"]);
+        assert_eq!(
+            messages(&g),
+            [
+                "crate planpush-cli must not depend on tokio (path: planpush-cli -> some-http-client -> tokio)",
+            ]
+        );
+    }
+
+    #[test]
+    fn the_scim_protocol_crate_is_pure() {
+        let (mut g, ix) = clean();
+        g.depend(ix["planpush-scim"], ix["actix-web"]);
+        assert_eq!(
+            messages(&g),
+            [
+                "crate planpush-scim must not depend on actix-web (path: planpush-scim -> actix-web)",
+                "crate planpush-app must not depend on actix-web (path: planpush-app -> planpush-scim -> actix-web)",
             ]
         );
     }

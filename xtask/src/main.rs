@@ -3,6 +3,7 @@
 #![allow(clippy::print_stderr)]
 
 mod arch;
+mod tidy;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode, Stdio};
@@ -13,17 +14,21 @@ const USAGE: &str = "\
 usage: cargo xtask <job> [args...]
 
 jobs:
-  ci            fmt --check, clippy -D warnings, arch, test, e2e, fuzz (60 s); stops at the first
-                failing step
+  ci            fmt --check, clippy -D warnings, arch, tidy, test, e2e, fuzz (60 s); stops at the
+                first failing step
   test [args]   doc tests, then nextest (or cargo test) over the workspace, all targets;
                 args go to the nextest / cargo test run
   arch          check the architecture invariants (BRIEF.md §2) on `cargo metadata`
+  tidy          the docs match the code: routes in docs/api.md, variables in
+                docs/configuration.md and .env.example, xtask jobs named in the docs, the plugin's
+                manifests and commands
   fuzz [secs]   the cargo-fuzz target `sanitize` (sanitizer + section index) for secs (default 60)
   bench [section]  release benchmarks (storage, auth, http, live, dashboard, cli); results into
                 docs/benchmarks.md
   e2e           the real server and CLI end to end: device login, pushes, a real browser,
                 comments, the change set (needs chromium + chromedriver; required when CI=true)
-  demo          not yet available: run `cargo run --release -p planpush-server -- demo`";
+  demo          build and run `planpush-server demo` (release): SQLite, local sign-in, a sample
+                plan, a printed URL";
 
 fn main() -> ExitCode {
     let mut args = std::env::args().skip(1);
@@ -33,13 +38,11 @@ fn main() -> ExitCode {
         Some("ci") => ci(),
         Some("test") => test(&rest),
         Some("arch") => arch(),
+        Some("tidy") => tidy::run(&root()),
         Some("fuzz") => fuzz(rest.first().map(String::as_str)),
         Some("bench") => bench(&rest),
         Some("e2e") => e2e(),
-        Some("demo") => {
-            eprintln!("xtask: run `cargo run --release -p planpush-server -- demo`");
-            return ExitCode::from(2);
-        }
+        Some("demo") => demo(&rest),
         Some("help" | "-h" | "--help") => {
             eprintln!("{USAGE}");
             return ExitCode::SUCCESS;
@@ -104,7 +107,7 @@ fn run(mut command: Command) -> Result<()> {
 type Step = fn() -> Result<()>;
 
 fn ci() -> Result<()> {
-    let steps: [(&str, Step); 6] = [
+    let steps: [(&str, Step); 7] = [
         ("fmt", || run(cargo(&["fmt", "--all", "--", "--check"]))),
         ("clippy", || {
             run(cargo(&[
@@ -117,6 +120,7 @@ fn ci() -> Result<()> {
             ]))
         }),
         ("arch", arch),
+        ("tidy", || tidy::run(&root())),
         ("test", || test(&[])),
         ("e2e", e2e),
         ("fuzz", || fuzz(None)),
@@ -228,6 +232,22 @@ fn e2e() -> Result<()> {
         .env("PLANPUSH_SERVER_BIN", target.join("debug/planpush-server"))
         .env("PLANPUSH_CLI_BIN", target.join("debug/planpush"))
         .env("PLANPUSH_E2E_OUT", target.join("e2e"));
+    run(command)
+}
+
+/// `cargo xtask demo [args]`: the product as a first-time user runs it.
+fn demo(extra: &[String]) -> Result<()> {
+    let mut command = cargo(&[
+        "run",
+        "--release",
+        "-p",
+        "planpush-server",
+        "--bin",
+        "planpush-server",
+        "--",
+        "demo",
+    ]);
+    command.args(extra);
     run(command)
 }
 

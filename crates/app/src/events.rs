@@ -147,7 +147,6 @@ pub struct Subscription {
 }
 
 /// Carries plan events from the processes that cause them to the viewers that watch the plan.
-#[cfg_attr(any(test, feature = "mock"), mockall::automock)]
 #[async_trait]
 pub trait EventBus: Send + Sync {
     /// Publishes `event` on `plan`'s stream and returns its id.

@@ -46,16 +46,12 @@ pub use dashboard::{
     AuditTab, CommentRow, DASHBOARD_ACTIVITY, DASHBOARD_COMMENTS, Dashboard, DashboardError,
     DashboardView, PlanRow, Tabs,
 };
-#[cfg(any(test, feature = "mock"))]
-pub use events::MockEventBus;
 pub use events::{
     Actor, BadEventId, CommentActivity, EventBus, EventId, EventStream, LiveEvent, LocalBus,
     PlanActivity, PlanEvent, RETAINED_EVENTS, SUBSCRIBER_BUFFER, Subscription,
 };
 pub use health::{Health, NotReady};
 pub use maintenance::{Maintenance, OUTBOX_KEEP_DAYS, Swept};
-#[cfg(any(test, feature = "mock"))]
-pub use notify::MockNotifier;
 pub use notify::{
     Deliveries, Delivery, DeliveryError, DeliverySettings, NOTIFY_BODY_CHARS, NOTIFY_MAX_SECTIONS,
     Notification, Notifications, Notifier, PlanRef, SectionChange, SectionChangeKind, excerpt,

@@ -274,7 +274,6 @@ pub enum DeliveryError {
 }
 
 /// Delivers outbox messages of one channel (the `slack` adapter implements it).
-#[cfg_attr(any(test, feature = "mock"), mockall::automock)]
 #[async_trait]
 pub trait Notifier: Send + Sync {
     /// The outbox channel this notifier delivers (`slack`).

@@ -23,7 +23,6 @@ pub enum InfraError {
 }
 
 /// The database-backed key/value cache (rendered diagrams by source hash, rate-limit windows, …).
-#[cfg_attr(any(test, feature = "mock"), mockall::automock)]
 #[async_trait]
 pub trait KvStore: Send + Sync {
     /// The value, unless absent or expired at `now`.
@@ -44,7 +43,6 @@ pub trait KvStore: Send + Sync {
 /// Durable notification queue. Messages caused by a write are normally written by that write's
 /// repository in the same transaction (`VersionRepository::commit`, `CommentRepository::insert` /
 /// `update`); `enqueue` is for messages that stand alone.
-#[cfg_attr(any(test, feature = "mock"), mockall::automock)]
 #[async_trait]
 pub trait Outbox: Send + Sync {
     async fn enqueue(&self, message: &OutboxMessage) -> Result<(), InfraError>;
@@ -89,7 +87,7 @@ pub trait Outbox: Send + Sync {
 }
 
 /// Whether the service can do its work (the database answers).
-#[cfg_attr(any(test, feature = "mock"), mockall::automock)]
+#[cfg_attr(test, mockall::automock)]
 #[async_trait]
 pub trait Readiness: Send + Sync {
     /// `Ok` when a trivial round trip to the database succeeded.

@@ -43,7 +43,6 @@ pub enum ProviderError {
 }
 
 /// An identity provider (GitHub OAuth, an OIDC issuer). Implemented in the `auth` crate.
-#[cfg_attr(any(test, feature = "mock"), mockall::automock)]
 #[async_trait]
 pub trait IdentityProvider: Send + Sync {
     /// Starts a sign-in bound to `state` (a single-use random value kept in the browser's session).

@@ -13,7 +13,6 @@ pub enum AuditError {
 
 /// Where audit events go. Implementations MUST make an event durable before returning `Ok`
 /// (callers that must not wait put a queue in front, and that queue must not lose events).
-#[cfg_attr(any(test, feature = "mock"), mockall::automock)]
 #[async_trait]
 pub trait AuditSink: Send + Sync {
     /// Records events, in order, all or none.
@@ -55,7 +54,6 @@ pub struct AuditPage {
 }
 
 /// Reading the log.
-#[cfg_attr(any(test, feature = "mock"), mockall::automock)]
 #[async_trait]
 pub trait AuditQuery: Send + Sync {
     /// Events matching `filter`, newest first (ties broken by id, descending), strictly after

@@ -31,7 +31,6 @@ pub struct CommentFilter {
     pub anchor: Option<AnchorId>,
 }
 
-#[cfg_attr(any(test, feature = "mock"), mockall::automock)]
 #[async_trait]
 pub trait CommentRepository: Send + Sync {
     /// Stores a new comment and, in the same transaction, the notifications it causes (`outbox`,

@@ -23,7 +23,6 @@ pub enum UserRepoError {
 }
 
 /// People and the external identities that sign them in.
-#[cfg_attr(any(test, feature = "mock"), mockall::automock)]
 #[async_trait]
 pub trait UserRepository: Send + Sync {
     /// Stores a new user together with its first identity, atomically.
@@ -66,7 +65,6 @@ pub enum TokenRepoError {
 }
 
 /// API tokens of every kind, stored by hash.
-#[cfg_attr(any(test, feature = "mock"), mockall::automock)]
 #[async_trait]
 pub trait TokenRepository: Send + Sync {
     /// Stores a new token. The token's user MUST exist (adapters may return `Unknown` otherwise).
@@ -123,7 +121,6 @@ pub enum DeviceRepoError {
 }
 
 /// RFC 8628 device grants.
-#[cfg_attr(any(test, feature = "mock"), mockall::automock)]
 #[async_trait]
 pub trait DeviceGrantRepository: Send + Sync {
     /// Stores a new grant. MUST return `Conflict` if its user code is held by another unexpired grant.
@@ -162,7 +159,6 @@ pub enum SessionRepoError {
 }
 
 /// Server-side browser sessions, keyed by the hash of the cookie's key.
-#[cfg_attr(any(test, feature = "mock"), mockall::automock)]
 #[async_trait]
 pub trait WebSessionRepository: Send + Sync {
     /// MUST return `Duplicate` if the key hash exists.

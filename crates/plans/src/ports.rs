@@ -36,7 +36,6 @@ pub struct PlanFilter {
     pub include_archived: bool,
 }
 
-#[cfg_attr(any(test, feature = "mock"), mockall::automock)]
 #[async_trait]
 pub trait PlanRepository: Send + Sync {
     /// The plan with this id, deleted or not. MUST return `NotFound` for an unknown id.
@@ -67,7 +66,6 @@ pub enum PlanViewRepoError {
     Unknown(#[from] anyhow::Error),
 }
 
-#[cfg_attr(any(test, feature = "mock"), mockall::automock)]
 #[async_trait]
 pub trait PlanViewRepository: Send + Sync {
     /// Records (or moves forward) a user's last view of a plan. Never moves `version` backwards:

@@ -16,7 +16,6 @@ pub enum RoleRepoError {
 }
 
 /// Role grants and IdP group → role mappings.
-#[cfg_attr(any(test, feature = "mock"), mockall::automock)]
 #[async_trait]
 pub trait RoleRepository: Send + Sync {
     /// A user's grants, ordered by role then origin. Unknown users simply have none.

@@ -36,7 +36,6 @@ pub enum Commit<'a> {
     },
 }
 
-#[cfg_attr(any(test, feature = "mock"), mockall::automock)]
 #[async_trait]
 pub trait VersionRepository: Send + Sync {
     /// Writes a push atomically, together with the notifications it causes (`outbox`, possibly
