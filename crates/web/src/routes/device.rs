@@ -196,6 +196,13 @@ async fn activate_page(
     if typed.is_empty() {
         return html(StatusCode::OK, views::activate_entry(&p.login, "", None));
     }
+    // Looking a code up shows who asked for it: as limited as approving one.
+    if let Err(e) = limit(&req, &state, Budget::Auth) {
+        return html(
+            StatusCode::TOO_MANY_REQUESTS,
+            views::message("Too many attempts", &e.message, None),
+        );
+    }
     confirm_page(&state, &p.login, typed, StatusCode::OK, None, now).await
 }
 
