@@ -3,6 +3,7 @@
 #![allow(clippy::print_stderr)]
 
 mod arch;
+mod image;
 mod tidy;
 
 use std::path::{Path, PathBuf};
@@ -14,11 +15,13 @@ const USAGE: &str = "\
 usage: cargo xtask <job> [args...]
 
 jobs:
-  ci            fmt --check, clippy -D warnings, arch, tidy, test, e2e, fuzz (60 s); stops at the
-                first failing step
+  ci            fmt --check, clippy -D warnings, arch, tidy, test, e2e, image, fuzz (60 s); stops
+                at the first failing step
   test [args]   doc tests, then nextest (or cargo test) over the workspace, all targets;
                 args go to the nextest / cargo test run
   arch          check the architecture invariants (BRIEF.md §2) on `cargo metadata`
+  image         lint deploy/Dockerfile, build a static server and the image with podman (no
+                registry), run the image's own filesystem: healthy, a push, a drained SIGTERM
   tidy          the docs match the code: routes in docs/api.md, variables in
                 docs/configuration.md and .env.example, xtask jobs named in the docs, the plugin's
                 manifests and commands
@@ -39,6 +42,7 @@ fn main() -> ExitCode {
         Some("test") => test(&rest),
         Some("arch") => arch(),
         Some("tidy") => tidy::run(&root()),
+        Some("image") => image(),
         Some("fuzz") => fuzz(rest.first().map(String::as_str)),
         Some("bench") => bench(&rest),
         Some("e2e") => e2e(),
@@ -107,7 +111,7 @@ fn run(mut command: Command) -> Result<()> {
 type Step = fn() -> Result<()>;
 
 fn ci() -> Result<()> {
-    let steps: [(&str, Step); 7] = [
+    let steps: [(&str, Step); 8] = [
         ("fmt", || run(cargo(&["fmt", "--all", "--", "--check"]))),
         ("clippy", || {
             run(cargo(&[
@@ -123,6 +127,7 @@ fn ci() -> Result<()> {
         ("tidy", || tidy::run(&root())),
         ("test", || test(&[])),
         ("e2e", e2e),
+        ("image", image),
         ("fuzz", || fuzz(None)),
     ];
     for (name, step) in steps {
@@ -233,6 +238,18 @@ fn e2e() -> Result<()> {
         .env("PLANPUSH_CLI_BIN", target.join("debug/planpush"))
         .env("PLANPUSH_E2E_OUT", target.join("e2e"));
     run(command)
+}
+
+/// `cargo xtask image`: see `image.rs`.
+fn image() -> Result<()> {
+    let report = image::run(&root(), cargo, &target_dir())?;
+    eprintln!(
+        "xtask: image: {:.1} MB image, {:.1} MB static binary (budget {} MB)",
+        report.image_bytes as f64 / 1e6,
+        report.binary_bytes as f64 / 1e6,
+        image::MAX_IMAGE_BYTES / 1024 / 1024
+    );
+    Ok(())
 }
 
 /// `cargo xtask demo [args]`: the product as a first-time user runs it.

@@ -6,14 +6,13 @@
 //! invalidates their cached access, sessions and tokens at once. Entries also expire after
 //! [`ACCESS_TTL`], bounding staleness for changes made by another process.
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use planpush_identity::{TokenId, UserId, UserRepoError};
 use planpush_roles::{Capability, Ownership, Role, allowed};
 
-use crate::Ports;
+use crate::{AccessSignal, CacheLimits, GenerationCache, Generations, LocalSignal, Ports};
 
 /// How long a cached user state may be used before it is read again.
 pub const ACCESS_TTL: Duration = Duration::from_secs(30);
@@ -61,53 +60,67 @@ pub struct Access {
 }
 
 /// Per-user access cache plus revocation generations.
+///
+/// The generations ([`Generations`] per user) are shared with the token and session caches, so
+/// one [`AccessCache::invalidate`] voids a user's cached roles, sessions and tokens at once; it
+/// also raises the "access changed" signal ([`AccessSignal`]) that open live streams listen to.
 pub struct AccessCache {
     ports: Ports,
-    cache: moka::sync::Cache<UserId, (u64, Arc<Access>)>,
-    generations: Mutex<HashMap<UserId, u64>>,
+    cache: GenerationCache<UserId, Arc<Access>, UserId>,
+    signal: Arc<dyn AccessSignal>,
 }
 
 impl AccessCache {
     pub fn new(ports: Ports) -> Self {
+        Self::with_signal(ports, Arc::new(LocalSignal::default()))
+    }
+
+    /// An access cache whose changes are announced on `signal` (the in-process [`LocalSignal`]
+    /// by default; a multi-process deployment would pass one over PostgreSQL `LISTEN/NOTIFY`).
+    pub fn with_signal(ports: Ports, signal: Arc<dyn AccessSignal>) -> Self {
         Self {
             ports,
-            cache: moka::sync::Cache::builder()
-                .max_capacity(100_000)
-                .time_to_live(ACCESS_TTL)
-                .build(),
-            generations: Mutex::default(),
+            cache: GenerationCache::new(
+                Arc::new(Generations::new()),
+                |a: &Arc<Access>| Some(a.user_id),
+                CacheLimits {
+                    capacity: 100_000,
+                    ttl: ACCESS_TTL,
+                    weigher: None,
+                },
+            ),
+            signal,
         }
     }
 
-    /// The user's current generation; cached credentials remember it and are void once it moves.
-    pub fn generation(&self, user: UserId) -> u64 {
-        self.generations
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .get(&user)
-            .copied()
-            .unwrap_or(0)
+    /// The per-user generations that the token and session caches obey too.
+    pub fn generations(&self) -> &Arc<Generations<UserId>> {
+        self.cache.generations()
     }
 
-    /// Voids every cached fact about `user` in this process (roles, state, sessions, tokens).
+    /// The "access changed" signal.
+    pub fn signal(&self) -> &Arc<dyn AccessSignal> {
+        &self.signal
+    }
+
+    /// The user's current generation; it moves every time the user's access changes here.
+    pub fn generation(&self, user: UserId) -> u64 {
+        self.generations().generation(&user)
+    }
+
+    /// Voids every cached fact about `user` in this process (roles, state, sessions, tokens) and
+    /// tells the user's open live streams to check again. Call it after the change is committed.
     pub fn invalidate(&self, user: UserId) {
-        *self
-            .generations
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .entry(user)
-            .or_insert(0) += 1;
-        self.cache.invalidate(&user);
+        self.generations().bump(user);
+        self.signal.notify(user);
     }
 
     /// The user's state and roles, from the cache or the store. `None` for an unknown user.
     pub async fn get(&self, user: UserId) -> anyhow::Result<Option<Arc<Access>>> {
-        let generation = self.generation(user);
-        if let Some((g, access)) = self.cache.get(&user)
-            && g == generation
-        {
-            return Ok(Some(access));
-        }
+        self.cache.get_or_load(&user, || self.load(user)).await
+    }
+
+    async fn load(&self, user: UserId) -> anyhow::Result<Option<Arc<Access>>> {
         let u = match self.ports.users.get(user).await {
             Ok(u) => u,
             Err(UserRepoError::NotFound) => return Ok(None),
@@ -124,18 +137,12 @@ impl AccessCache {
         roles.sort();
         roles.dedup();
         let active = u.is_active();
-        let access = Arc::new(Access {
+        Ok(Some(Arc::new(Access {
             user_id: user,
             login: u.login,
             active,
             roles,
-        });
-        // Only cache what was read under the current generation: an invalidation that raced
-        // the read must win.
-        if self.generation(user) == generation {
-            self.cache.insert(user, (generation, access.clone()));
-        }
-        Ok(Some(access))
+        })))
     }
 
     /// The principal for an authenticated user, or `None` if the user is unknown or deactivated.

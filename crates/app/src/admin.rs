@@ -278,20 +278,43 @@ impl Admin {
                     .await;
             }
         } else {
-            check_last_admin(&self.active_admins().await?, target, false)?;
-            if user.deactivate(now) {
-                self.ports.users.update(&user).await.map_err(user_err)?;
-                self.end_everything(target, now).await?;
-                self.audit
-                    .record(
-                        AuditEvent::new(AuditAction::UserDeactivated, Some(p.user_id), now)
-                            .target("user", target)
-                            .ip(ip),
-                    )
-                    .await;
-            }
+            self.deactivate(target, Some(p.user_id), ip, now).await?;
+            user = self.ports.users.get(target).await.map_err(user_err)?;
         }
         self.member(user).await
+    }
+
+    /// Offboarding: deactivates `target` and ends every kind of access it has, at once — every
+    /// web session, every token family (personal and CLI), and, within a second, every open
+    /// live-update stream in this process (see [`crate::LiveAccess`]); the next request of any of
+    /// them is refused. The one path for the dashboard, the admin API and SCIM deprovisioning;
+    /// authorizing the caller is theirs (`by` is who is recorded in the audit log, `None` for
+    /// the system). The last-admin rule holds. Returns whether the user was active until now
+    /// (deactivating a deactivated user changes nothing, but still ends anything left).
+    pub async fn deactivate(
+        &self,
+        target: UserId,
+        by: Option<UserId>,
+        ip: Option<IpAddr>,
+        now: DateTime<Utc>,
+    ) -> Result<bool, AdminError> {
+        let mut user = self.ports.users.get(target).await.map_err(user_err)?;
+        check_last_admin(&self.active_admins().await?, target, false)?;
+        let changed = user.deactivate(now);
+        if changed {
+            self.ports.users.update(&user).await.map_err(user_err)?;
+        }
+        self.end_everything(target, now).await?;
+        if changed {
+            self.audit
+                .record(
+                    AuditEvent::new(AuditAction::UserDeactivated, by, now)
+                        .target("user", target)
+                        .ip(ip),
+                )
+                .await;
+        }
+        Ok(changed)
     }
 
     /// "Sign out everywhere": ends every web session and revokes every token of the user. Admins may
@@ -319,7 +342,13 @@ impl Admin {
         Ok(ended)
     }
 
-    async fn end_everything(&self, target: UserId, now: DateTime<Utc>) -> Result<u64, AdminError> {
+    /// Ends every web session and revokes every token of `target`, then bumps its generation
+    /// (voiding cached credentials and closing its open live streams). Returns the sessions ended.
+    pub async fn end_everything(
+        &self,
+        target: UserId,
+        now: DateTime<Utc>,
+    ) -> Result<u64, AdminError> {
         let ended = self
             .ports
             .web_sessions

@@ -6,6 +6,7 @@
 
 use std::collections::HashMap;
 use std::net::IpAddr;
+use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use planpush_audit::{AuditAction, AuditEvent};
@@ -109,11 +110,18 @@ pub struct Reanchored {
     pub orphaned: usize,
 }
 
+/// A thread toggled resolved → open → resolved within this window is announced to the team's
+/// channel once: later resolutions inside it write no notification (the audit log and the live
+/// events still record each change; the toggling itself is rate-limited per user).
+pub const RESOLVE_NOTIFY_WINDOW: chrono::Duration = chrono::Duration::minutes(10);
+
 #[derive(Clone)]
 pub struct Comments {
     ports: Ports,
     audit: Auditor,
     notify: Notifications,
+    /// When a "resolved" notification was last written per thread, by this process.
+    resolve_notified: Arc<moka::sync::Cache<CommentId, DateTime<Utc>>>,
 }
 
 impl Comments {
@@ -123,6 +131,12 @@ impl Comments {
             ports,
             audit,
             notify: Notifications::off(),
+            resolve_notified: Arc::new(
+                moka::sync::Cache::builder()
+                    .max_capacity(100_000)
+                    .time_to_live(std::time::Duration::from_secs(3600))
+                    .build(),
+            ),
         }
     }
 
@@ -376,7 +390,14 @@ impl Comments {
             _ => {}
         }
         let mut outbox = vec![];
-        if self.notify.enabled() && events.contains(&AuditAction::CommentResolved) {
+        let recently_announced = self
+            .resolve_notified
+            .get(&comment.id())
+            .is_some_and(|at| now - at < RESOLVE_NOTIFY_WINDOW);
+        if self.notify.enabled()
+            && events.contains(&AuditAction::CommentResolved)
+            && !recently_announced
+        {
             let latest = self
                 .ports
                 .versions
@@ -393,6 +414,9 @@ impl Comments {
                 .update(&comment, &outbox)
                 .await
                 .map_err(unknown)?;
+        }
+        if !outbox.is_empty() && events.contains(&AuditAction::CommentResolved) {
+            self.resolve_notified.insert(comment.id(), now);
         }
         for action in events {
             self.audit

@@ -168,6 +168,40 @@ pub trait EventBus: Send + Sync {
     ) -> Result<Subscription, InfraError>;
 }
 
+/// A decorator around a bus that tells an observer about every event before publishing it: the
+/// one place caches keyed by plan (the rendered pages) learn that a plan changed, since every
+/// change publishes an event after it commits. Built once, around the process's bus.
+pub struct ObservedBus {
+    inner: std::sync::Arc<dyn EventBus>,
+    observer: std::sync::Arc<dyn Fn(PlanId) + Send + Sync>,
+}
+
+impl ObservedBus {
+    pub fn new(
+        inner: std::sync::Arc<dyn EventBus>,
+        observer: std::sync::Arc<dyn Fn(PlanId) + Send + Sync>,
+    ) -> Self {
+        Self { inner, observer }
+    }
+}
+
+#[async_trait]
+impl EventBus for ObservedBus {
+    async fn publish(&self, plan: PlanId, event: LiveEvent) -> Result<EventId, InfraError> {
+        // First, so a viewer woken by the event never reads what the observer is about to drop.
+        (self.observer)(plan);
+        self.inner.publish(plan, event).await
+    }
+
+    async fn subscribe(
+        &self,
+        plan: PlanId,
+        after: Option<EventId>,
+    ) -> Result<Subscription, InfraError> {
+        self.inner.subscribe(plan, after).await
+    }
+}
+
 /// Publishes after the change it reports is committed. A bus failure is logged, never fatal: the
 /// change stands, and viewers that missed it catch up when they next load the plan.
 pub(crate) async fn publish(ports: &crate::Ports, plan: PlanId, event: LiveEvent) {

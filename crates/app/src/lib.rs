@@ -21,14 +21,17 @@ mod dashboard;
 mod events;
 #[cfg(feature = "fake")]
 pub mod fake;
+mod generation;
 mod health;
 mod maintenance;
 mod notify;
+mod offboarding;
 mod outbox;
 mod plans;
 mod ports;
 mod provider;
 mod push;
+mod ratelimit;
 mod sessions;
 mod signin;
 mod tokens;
@@ -40,7 +43,8 @@ pub use audit_log::{
 };
 pub use auditor::Auditor;
 pub use comments::{
-    CommentChange, CommentError, CommentView, Comments, NewComment, Person, Reanchored, Thread,
+    CommentChange, CommentError, CommentView, Comments, NewComment, Person, RESOLVE_NOTIFY_WINDOW,
+    Reanchored, Thread,
 };
 pub use dashboard::{
     AuditTab, CommentRow, DASHBOARD_ACTIVITY, DASHBOARD_COMMENTS, Dashboard, DashboardError,
@@ -48,13 +52,17 @@ pub use dashboard::{
 };
 pub use events::{
     Actor, BadEventId, CommentActivity, EventBus, EventId, EventStream, LiveEvent, LocalBus,
-    PlanActivity, PlanEvent, RETAINED_EVENTS, SUBSCRIBER_BUFFER, Subscription,
+    ObservedBus, PlanActivity, PlanEvent, RETAINED_EVENTS, SUBSCRIBER_BUFFER, Subscription,
 };
+pub use generation::{CacheLimits, GenerationCache, Generations};
 pub use health::{Health, NotReady};
 pub use maintenance::{Maintenance, OUTBOX_KEEP_DAYS, Swept};
 pub use notify::{
     Deliveries, Delivery, DeliveryError, DeliverySettings, NOTIFY_BODY_CHARS, NOTIFY_MAX_SECTIONS,
     Notification, Notifications, Notifier, PlanRef, SectionChange, SectionChangeKind, excerpt,
+};
+pub use offboarding::{
+    AccessChanges, AccessSignal, Credential, LiveAccess, LiveWatch, LocalSignal,
 };
 pub use outbox::{
     OUTBOX_MAX_ATTEMPTS, OutboxMessage, OutboxMessageId, backoff_after, backoff_from,
@@ -63,7 +71,11 @@ pub use plans::{DiffPage, LiveFeed, PlanError, PlanInfo, PlanPage, Plans, can_se
 pub use ports::*;
 pub use provider::{AuthorizationRequest, IdentityProvider, ProviderError, VerifiedProfile};
 pub use push::{MAX_DOCUMENT_BYTES, PUSH_ATTEMPTS, Push, PushError, PushOutcome, PushRequest};
-pub use sessions::{SESSION_USER_KEY, SessionState, WebSessions, session_user};
+pub use ratelimit::{Budget, LimitKey, RateLimiter, Unlimited};
+pub use sessions::{
+    SESSION_REF_KEY, SESSION_USER_KEY, SessionState, WebSessions, session_key_hash, session_ref,
+    session_user,
+};
 pub use signin::{PROVIDER_ERROR_MAX_CHARS, SignIn, SignInError, bounded_text};
 pub use tokens::{
     ActivateError, BearerError, DEVICE_CLIENT_MAX_CHARS, DeviceClient, DeviceRequest, DeviceStart,

@@ -134,7 +134,7 @@ impl Plans {
         }
     }
 
-    async fn visible(&self, p: &Principal, id: PlanId) -> Result<Plan, PlanError> {
+    pub(crate) async fn visible(&self, p: &Principal, id: PlanId) -> Result<Plan, PlanError> {
         match self.ports.plans.get(id).await {
             Ok(plan) if can_see(p, &plan) => Ok(plan),
             Ok(_) | Err(PlanRepoError::NotFound) => Err(PlanError::NotFound),
@@ -244,20 +244,6 @@ impl Plans {
             pushed_by,
             open_comments,
         })
-    }
-
-    /// What a reader opens: the plan page at version `v` (default: the current one), recorded as
-    /// seen by `p` ("new since you last looked").
-    pub async fn view(
-        &self,
-        p: &Principal,
-        slug: &str,
-        v: Option<u32>,
-        now: DateTime<Utc>,
-    ) -> Result<PlanPage, PlanError> {
-        let page = self.page(p, slug, v).await?;
-        self.seen(p, &page.plan, page.shown.get(), now).await;
-        Ok(page)
     }
 
     /// The side-by-side diff from version `from` to version `to` (default: the current one).

@@ -13,7 +13,7 @@ use planpush_identity::{
     SecretKind, SessionPolicy, SessionRepoError, TokenHash, TokenSecret, UserId, WebSession,
 };
 
-use crate::{AccessCache, Ports};
+use crate::{AccessCache, CacheLimits, GenerationCache, Ports};
 
 /// The session-state key holding the signed-in user's id.
 pub const SESSION_USER_KEY: &str = "uid";
@@ -21,13 +21,34 @@ pub const SESSION_USER_KEY: &str = "uid";
 /// Session state as the cookie middleware keeps it: string keys to JSON-encoded values.
 pub type SessionState = HashMap<String, String>;
 
-type CachedSession = (u64, Arc<WebSession>);
-
 pub struct WebSessions {
     ports: Ports,
     access: Arc<AccessCache>,
     policy: SessionPolicy,
-    cache: moka::sync::Cache<TokenHash, CachedSession>,
+    /// Sessions by key hash, voided by their user's generation (see [`crate::GenerationCache`]).
+    cache: GenerationCache<TokenHash, Arc<WebSession>, UserId>,
+}
+
+/// The session-state key under which the web layer keeps the hash of the session's own key (hex),
+/// so a live stream can remember which session it was opened with. Never stored.
+pub const SESSION_REF_KEY: &str = "_session_ref";
+
+/// The hash that identifies the session whose cookie key is `key`.
+pub fn session_key_hash(key: &str) -> Option<TokenHash> {
+    TokenSecret::presented(key).ok().map(|s| s.hash())
+}
+
+/// The session reference recorded under [`SESSION_REF_KEY`], if any.
+pub fn session_ref(state: &SessionState) -> Option<TokenHash> {
+    let raw = state.get(SESSION_REF_KEY)?;
+    let hex: String = serde_json::from_str(raw).ok()?;
+    TokenHash::from_hex(&hex).ok()
+}
+
+fn stored(state: &SessionState) -> anyhow::Result<String> {
+    let mut state = state.clone();
+    state.remove(SESSION_REF_KEY);
+    Ok(serde_json::to_string(&state)?)
 }
 
 /// The user recorded in a session state, if any.
@@ -39,10 +60,15 @@ pub fn session_user(state: &SessionState) -> Option<UserId> {
 
 impl WebSessions {
     pub fn new(ports: Ports, access: Arc<AccessCache>, policy: SessionPolicy) -> Self {
-        let cache = moka::sync::Cache::builder()
-            .max_capacity(100_000)
-            .time_to_live(crate::ACCESS_TTL)
-            .build();
+        let cache = GenerationCache::new(
+            access.generations().clone(),
+            |s: &Arc<WebSession>| s.user_id,
+            CacheLimits {
+                capacity: 100_000,
+                ttl: crate::ACCESS_TTL,
+                weigher: None,
+            },
+        );
         Self {
             ports,
             access,
@@ -55,17 +81,11 @@ impl WebSessions {
         self.policy
     }
 
-    fn fresh(&self, cached: &CachedSession) -> bool {
-        cached
-            .1
-            .user_id
-            .is_none_or(|u| self.access.generation(u) == cached.0)
-    }
-
-    fn remember(&self, session: WebSession) {
-        let generation = session.user_id.map_or(0, |u| self.access.generation(u));
+    /// Keeps `session` unless its user's access changed since `stamp` (read before the data).
+    async fn remember(&self, session: WebSession, stamp: u64) {
         self.cache
-            .insert(session.key_hash, (generation, Arc::new(session)));
+            .insert_if_current(session.key_hash, Arc::new(session), stamp)
+            .await;
     }
 
     /// The state of a live session, rolling its idle deadline forward.
@@ -78,46 +98,73 @@ impl WebSessions {
             return Ok(None);
         };
         let hash = secret.hash();
-        let session = match self.cache.get(&hash) {
-            Some(c) if self.fresh(&c) => (*c.1).clone(),
-            _ => match self.ports.web_sessions.get_live(&hash, now).await? {
-                Some(s) => s,
-                None => return Ok(None),
-            },
+        let stamp = self.cache.generations().stamp();
+        let Some(session) = self
+            .cache
+            .get_or_load(&hash, || async move {
+                Ok::<_, SessionRepoError>(
+                    self.ports
+                        .web_sessions
+                        .get_live(&hash, now)
+                        .await?
+                        .map(Arc::new),
+                )
+            })
+            .await?
+        else {
+            return Ok(None);
         };
         if !session.is_live(now) {
-            self.cache.invalidate(&hash);
+            self.cache.forget(&hash).await;
             return Ok(None);
         }
-        let mut session = session;
+        let mut session = (*session).clone();
         if now - session.last_seen_at >= Duration::minutes(1) {
             session.touch(&self.policy, now);
             match self.ports.web_sessions.update(&session).await {
                 Ok(()) => {}
                 Err(SessionRepoError::NotFound) => {
-                    self.cache.invalidate(&hash);
+                    self.cache.forget(&hash).await;
                     return Ok(None);
                 }
                 Err(e) => return Err(e.into()),
             }
+            let state: SessionState = serde_json::from_str(&session.data)?;
+            self.remember(session, stamp).await;
+            return Ok(Some(state));
         }
-        let state: SessionState = serde_json::from_str(&session.data)?;
-        self.remember(session);
-        Ok(Some(state))
+        Ok(Some(serde_json::from_str(&session.data)?))
+    }
+
+    /// Whether the session with this key hash is still live and belongs to `user`, read from
+    /// storage (for open live streams checking their viewer again).
+    pub async fn is_live(
+        &self,
+        hash: &TokenHash,
+        user: UserId,
+        now: DateTime<Utc>,
+    ) -> anyhow::Result<bool> {
+        Ok(self
+            .ports
+            .web_sessions
+            .get_live(hash, now)
+            .await?
+            .is_some_and(|s| s.user_id == Some(user) && s.is_live(now)))
     }
 
     /// Stores a new session and returns the cookie's key.
     pub async fn save(&self, state: &SessionState, now: DateTime<Utc>) -> anyhow::Result<String> {
+        let stamp = self.cache.generations().stamp();
         let secret = TokenSecret::generate(SecretKind::WebSessionKey);
         let session = WebSession::new(
             secret.hash(),
             session_user(state),
-            serde_json::to_string(state)?,
+            stored(state)?,
             &self.policy,
             now,
         );
         self.ports.web_sessions.insert(&session).await?;
-        self.remember(session);
+        self.remember(session, stamp).await;
         Ok(secret.expose().to_owned())
     }
 
@@ -131,26 +178,42 @@ impl WebSessions {
     ) -> anyhow::Result<String> {
         let secret = TokenSecret::presented(key)?;
         let hash = secret.hash();
+        let stamp = self.cache.generations().stamp();
         let Some(mut session) = self.ports.web_sessions.get_live(&hash, now).await? else {
-            self.cache.invalidate(&hash);
+            self.cache.forget(&hash).await;
             let mut anonymous = state.clone();
             anonymous.remove(SESSION_USER_KEY);
             return self.save(&anonymous, now).await;
         };
-        session.data = serde_json::to_string(state)?;
+        session.data = stored(state)?;
         session.user_id = session_user(state);
         session.touch(&self.policy, now);
         self.ports.web_sessions.update(&session).await?;
-        self.remember(session);
+        self.remember(session, stamp).await;
         Ok(key.to_owned())
     }
 
-    pub async fn delete(&self, key: &str) -> anyhow::Result<()> {
+    /// Ends a session (sign-out). Its user's generation moves on, so the user's open live
+    /// streams check again at once and the one opened with this session closes.
+    pub async fn delete(&self, key: &str, now: DateTime<Utc>) -> anyhow::Result<()> {
         let Ok(secret) = TokenSecret::presented(key) else {
             return Ok(());
         };
-        self.cache.invalidate(&secret.hash());
-        self.ports.web_sessions.delete(&secret.hash()).await?;
+        let hash = secret.hash();
+        let user = match self.cache.peek(&hash).await {
+            Some(s) => s.user_id,
+            None => self
+                .ports
+                .web_sessions
+                .get_live(&hash, now)
+                .await?
+                .and_then(|s| s.user_id),
+        };
+        self.cache.forget(&hash).await;
+        self.ports.web_sessions.delete(&hash).await?;
+        if let Some(user) = user {
+            self.access.invalidate(user);
+        }
         Ok(())
     }
 

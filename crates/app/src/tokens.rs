@@ -9,10 +9,13 @@ use planpush_audit::{AuditAction, AuditEvent};
 use planpush_identity::{
     ACCESS_TOKEN_TTL, ApiToken, DeviceDecisionError, DeviceGrant, DeviceRepoError, DeviceStatus,
     PollOutcome, RefreshCheck, TokenHash, TokenId, TokenKind, TokenRejected, TokenRepoError,
-    TokenSecret, UserCode,
+    TokenSecret, UserCode, UserId,
 };
 
-use crate::{AccessCache, Auditor, AuthMethod, Ports, Principal};
+use crate::{
+    AccessCache, Auditor, AuthMethod, Budget, CacheLimits, GenerationCache, LimitKey, Ports,
+    Principal, RateLimiter, Unlimited,
+};
 
 /// Why a Bearer credential was refused. All answer 401; the text says what to do.
 #[derive(Debug, thiserror::Error)]
@@ -53,6 +56,9 @@ pub enum GrantError {
     AccessDenied,
     #[error("the grant is invalid, expired or revoked")]
     InvalidGrant,
+    /// This token family refreshed too often (its own budget, not the client address's).
+    #[error("too many refreshes; try again later")]
+    RateLimited { wait: std::time::Duration },
     #[error(transparent)]
     Unknown(#[from] anyhow::Error),
 }
@@ -66,6 +72,7 @@ impl GrantError {
             GrantError::ExpiredToken => "expired_token",
             GrantError::AccessDenied => "access_denied",
             GrantError::InvalidGrant => "invalid_grant",
+            GrantError::RateLimited { .. } => "rate_limited",
             GrantError::Unknown(_) => "server_error",
         }
     }
@@ -141,15 +148,15 @@ pub struct TokenPair {
     pub expires_in: i64,
 }
 
-type CachedToken = (u64, Arc<ApiToken>);
-
-/// Token use cases. Looked-up tokens are cached by hash (for [`crate::ACCESS_TTL`]); any revocation
-/// made by this process bumps the owner's generation, so a cached token never outlives it here.
+/// Token use cases. Looked-up tokens are cached by hash (for [`crate::ACCESS_TTL`]) in a
+/// [`GenerationCache`] scoped by owner: any revocation made by this process bumps the owner's
+/// generation, so a cached token never outlives it here, even if a lookup was in flight.
 pub struct Tokens {
     ports: Ports,
     access: Arc<AccessCache>,
     audit: Auditor,
-    cache: moka::sync::Cache<TokenHash, CachedToken>,
+    cache: GenerationCache<TokenHash, Arc<ApiToken>, UserId>,
+    limits: Arc<dyn RateLimiter>,
 }
 
 fn unknown(e: impl Into<anyhow::Error>) -> anyhow::Error {
@@ -159,16 +166,29 @@ fn unknown(e: impl Into<anyhow::Error>) -> anyhow::Error {
 impl Tokens {
     pub fn new(ports: Ports, access: Arc<AccessCache>) -> Self {
         let audit = Auditor::new(ports.clone());
-        let cache = moka::sync::Cache::builder()
-            .max_capacity(100_000)
-            .time_to_live(crate::ACCESS_TTL)
-            .build();
+        let cache = GenerationCache::new(
+            access.generations().clone(),
+            |t: &Arc<ApiToken>| Some(t.user_id),
+            CacheLimits {
+                capacity: 100_000,
+                ttl: crate::ACCESS_TTL,
+                weigher: None,
+            },
+        );
         Self {
             ports,
             access,
             audit,
             cache,
+            limits: Arc::new(Unlimited),
         }
+    }
+
+    /// The same service, counting refreshes per token family against `limits`
+    /// ([`Budget::Refresh`]).
+    pub fn with_limits(mut self, limits: Arc<dyn RateLimiter>) -> Self {
+        self.limits = limits;
+        self
     }
 
     // ---- personal tokens ----
@@ -221,7 +241,10 @@ impl Tokens {
             .revoke(token.id, now)
             .await
             .map_err(unknown)?;
-        self.cache.invalidate(&token.hash);
+        // Bump, not only drop the key: a lookup in flight must not put the token back, and the
+        // streams opened with it close.
+        self.cache.forget(&token.hash).await;
+        self.access.invalidate(p.user_id);
         self.audit
             .record(
                 AuditEvent::new(AuditAction::TokenRevoked, Some(p.user_id), now)
@@ -243,24 +266,15 @@ impl Tokens {
     ) -> Result<Principal, BearerError> {
         let secret = TokenSecret::presented(presented).map_err(|_| BearerError::Invalid)?;
         let hash = secret.hash();
-        let token = match self.cache.get(&hash) {
-            Some((generation, t)) if generation == self.access.generation(t.user_id) => t,
-            _ => {
-                let Some(t) = self
-                    .ports
-                    .tokens
-                    .find_by_hash(&hash)
-                    .await
-                    .map_err(unknown)?
-                else {
-                    return Err(BearerError::Invalid);
-                };
-                let generation = self.access.generation(t.user_id);
-                let t = Arc::new(t);
-                self.cache.insert(hash, (generation, t.clone()));
-                t
-            }
-        };
+        let stamp = self.cache.generations().stamp();
+        let token = self
+            .cache
+            .get_or_load(&hash, || async move {
+                Ok::<_, TokenRepoError>(self.ports.tokens.find_by_hash(&hash).await?.map(Arc::new))
+            })
+            .await
+            .map_err(unknown)?
+            .ok_or(BearerError::Invalid)?;
         token.check_bearer(now).map_err(|e| match e {
             TokenRejected::Revoked => BearerError::Revoked,
             TokenRejected::Expired => BearerError::Expired,
@@ -278,10 +292,9 @@ impl Tokens {
         {
             let mut touched = (*token).clone();
             touched.last_used_at = Some(now);
-            self.cache.insert(
-                hash,
-                (self.access.generation(token.user_id), Arc::new(touched)),
-            );
+            self.cache
+                .insert_if_current(hash, Arc::new(touched), stamp)
+                .await;
             self.ports
                 .tokens
                 .touch(token.id, now)
@@ -309,7 +322,11 @@ impl Tokens {
                         Ok(bytes) => self
                             .ports
                             .kv
-                            .put(&device_client_key(grant.id), &bytes, Some(grant.expires_at))
+                            .put(
+                                &device_client_key(grant.id()),
+                                &bytes,
+                                Some(grant.expires_at()),
+                            )
                             .await
                             .map_err(anyhow::Error::from),
                         Err(e) => Err(e.into()),
@@ -319,9 +336,9 @@ impl Tokens {
                     }
                     return Ok(DeviceStart {
                         device_code,
-                        user_code: grant.user_code,
-                        expires_in: (grant.expires_at - now).num_seconds(),
-                        interval: grant.interval_secs,
+                        user_code: grant.user_code().clone(),
+                        expires_in: (grant.expires_at() - now).num_seconds(),
+                        interval: grant.interval_secs(),
                     });
                 }
                 // A live grant holds this user code: draw another.
@@ -348,7 +365,7 @@ impl Tokens {
         if grant.is_expired(now) {
             return Err(DeviceDecisionError::Expired.into());
         }
-        if grant.status != DeviceStatus::Pending {
+        if grant.status() != DeviceStatus::Pending {
             return Err(DeviceDecisionError::AlreadyDecided.into());
         }
         Ok(grant)
@@ -362,7 +379,7 @@ impl Tokens {
         now: DateTime<Utc>,
     ) -> Result<DeviceRequest, ActivateError> {
         let grant = self.pending_device(code, now).await?;
-        let client = match self.ports.kv.get(&device_client_key(grant.id), now).await {
+        let client = match self.ports.kv.get(&device_client_key(grant.id()), now).await {
             Ok(bytes) => bytes.and_then(|b| serde_json::from_slice(&b).ok()),
             Err(e) => {
                 tracing::warn!(error = %e, "cannot read the device client's description");
@@ -370,9 +387,9 @@ impl Tokens {
             }
         };
         Ok(DeviceRequest {
-            user_code: grant.user_code,
-            issued_at: grant.created_at,
-            expires_at: grant.expires_at,
+            user_code: grant.user_code().clone(),
+            issued_at: grant.created_at(),
+            expires_at: grant.expires_at(),
             client,
         })
     }
@@ -387,7 +404,7 @@ impl Tokens {
         now: DateTime<Utc>,
     ) -> Result<(), ActivateError> {
         let mut grant = self.pending_device(code, now).await?;
-        let before = grant.status;
+        let before = grant.status();
         if approve {
             grant.approve(p.user_id, now)?;
         } else {
@@ -413,7 +430,7 @@ impl Tokens {
         self.audit
             .record(
                 AuditEvent::new(action, Some(p.user_id), now)
-                    .target("device", grant.id)
+                    .target("device", grant.id())
                     .ip(ip)
                     .detail("user_code", code.as_str()),
             )
@@ -435,15 +452,10 @@ impl Tokens {
             .await
             .map_err(unknown)?
             .ok_or(GrantError::InvalidGrant)?;
-        let before = grant.status;
+        let before = grant.status();
+        // An approved grant is consumed by this poll; the compare-and-set below lets exactly one
+        // of several racing polls mint tokens.
         let outcome = grant.poll(now);
-        let user = match outcome {
-            PollOutcome::Approved(user) => {
-                grant.status = DeviceStatus::Consumed { at: now };
-                Some(user)
-            }
-            _ => None,
-        };
         match self
             .ports
             .device_grants
@@ -454,7 +466,7 @@ impl Tokens {
             // Another poll or the approval changed it meanwhile: ask the client to back off.
             Err(DeviceRepoError::Conflict) => {
                 return Err(GrantError::SlowDown {
-                    interval: grant.interval_secs,
+                    interval: grant.interval_secs(),
                 });
             }
             Err(e) => return Err(unknown(e).into()),
@@ -464,8 +476,7 @@ impl Tokens {
             PollOutcome::SlowDown { interval } => Err(GrantError::SlowDown { interval }),
             PollOutcome::ExpiredToken => Err(GrantError::ExpiredToken),
             PollOutcome::AccessDenied => Err(GrantError::AccessDenied),
-            PollOutcome::Approved(_) => {
-                let user = user.ok_or(GrantError::InvalidGrant)?;
+            PollOutcome::Approved(user) => {
                 if self
                     .access
                     .principal(user, AuthMethod::Session)
@@ -520,6 +531,11 @@ impl Tokens {
             }
             RefreshCheck::Rejected(_) => return Err(GrantError::InvalidGrant),
         }
+        // Counted per family: every CLI behind one address has its own budget.
+        self.limits
+            .check(Budget::Refresh, LimitKey::Family(token.family_id))
+            .await
+            .map_err(|wait| GrantError::RateLimited { wait })?;
         if self
             .access
             .principal(token.user_id, AuthMethod::Session)
@@ -541,6 +557,8 @@ impl Tokens {
                 refresh_token: next_secret,
                 expires_in: ACCESS_TOKEN_TTL.num_seconds(),
             }),
+            // Revoked meanwhile (a logout or sign-out everywhere won the race): no successor.
+            Err(TokenRepoError::Revoked) => Err(GrantError::InvalidGrant),
             // A concurrent exchange of the same token won: that is reuse too.
             Err(TokenRepoError::AlreadyUsed) => {
                 self.revoke_family_of(&token, now).await?;

@@ -90,8 +90,27 @@ pub enum PollOutcome {
 
 /// An RFC 8628 device authorization. The device code is a secret held by the CLI; only its hash is
 /// stored. The user code is what a person types.
+///
+/// Its fields are private: a grant is started ([`DeviceGrant::start`]), changed only by
+/// [`DeviceGrant::poll`], [`DeviceGrant::approve`] and [`DeviceGrant::deny`], and read back from
+/// storage through [`DeviceGrant::restore`], which checks what a stored row must satisfy. So a
+/// caller cannot, for instance, consume a grant that was never approved.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DeviceGrant {
+    id: DeviceGrantId,
+    device_code_hash: TokenHash,
+    user_code: UserCode,
+    created_at: DateTime<Utc>,
+    expires_at: DateTime<Utc>,
+    interval_secs: u32,
+    last_polled_at: Option<DateTime<Utc>>,
+    status: DeviceStatus,
+}
+
+/// A device grant's stored columns: what storage adapters write and read back. Turned into a
+/// [`DeviceGrant`] only by [`DeviceGrant::restore`], which refuses inconsistent values.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeviceGrantRecord {
     pub id: DeviceGrantId,
     pub device_code_hash: TokenHash,
     pub user_code: UserCode,
@@ -112,12 +131,19 @@ pub enum DeviceDecisionError {
 }
 
 impl DeviceGrant {
+    /// A new pending grant with a freshly drawn user code, and the device code (shown once).
     pub fn start(now: DateTime<Utc>) -> (Self, TokenSecret) {
+        Self::start_with_code(UserCode::generate(), now)
+    }
+
+    /// A new pending grant under a given user code (drawing codes is the caller's business, e.g.
+    /// to retry after a clash).
+    pub fn start_with_code(user_code: UserCode, now: DateTime<Utc>) -> (Self, TokenSecret) {
         let secret = TokenSecret::generate(SecretKind::DeviceCode);
         let grant = Self {
             id: DeviceGrantId::new(),
             device_code_hash: secret.hash(),
-            user_code: UserCode::generate(),
+            user_code,
             created_at: now,
             expires_at: now + DEVICE_CODE_TTL,
             interval_secs: DEVICE_POLL_INTERVAL,
@@ -127,12 +153,91 @@ impl DeviceGrant {
         (grant, secret)
     }
 
+    /// A grant read back from storage. Refuses a record no sequence of operations could have
+    /// produced: expiry not after creation, an interval below the minimum or off its 5-second
+    /// steps, a poll or a decision before creation.
+    pub fn restore(r: DeviceGrantRecord) -> Result<Self, InvalidInput> {
+        let bad = |why: &str| Err(InvalidInput::new("device grant", why));
+        if r.expires_at <= r.created_at {
+            return bad("expires before it was created");
+        }
+        if r.interval_secs < DEVICE_POLL_INTERVAL
+            || !(r.interval_secs - DEVICE_POLL_INTERVAL).is_multiple_of(5)
+        {
+            return bad("poll interval out of range");
+        }
+        if r.last_polled_at.is_some_and(|t| t < r.created_at) {
+            return bad("polled before it was created");
+        }
+        let decided = match r.status {
+            DeviceStatus::Pending => None,
+            DeviceStatus::Approved { at, .. }
+            | DeviceStatus::Denied { at }
+            | DeviceStatus::Consumed { at } => Some(at),
+        };
+        if decided.is_some_and(|t| t < r.created_at) {
+            return bad("decided before it was created");
+        }
+        Ok(Self {
+            id: r.id,
+            device_code_hash: r.device_code_hash,
+            user_code: r.user_code,
+            created_at: r.created_at,
+            expires_at: r.expires_at,
+            interval_secs: r.interval_secs,
+            last_polled_at: r.last_polled_at,
+            status: r.status,
+        })
+    }
+
+    /// The stored columns (for storage adapters, and tests that rewrite a stored grant).
+    pub fn to_record(&self) -> DeviceGrantRecord {
+        DeviceGrantRecord {
+            id: self.id,
+            device_code_hash: self.device_code_hash,
+            user_code: self.user_code.clone(),
+            created_at: self.created_at,
+            expires_at: self.expires_at,
+            interval_secs: self.interval_secs,
+            last_polled_at: self.last_polled_at,
+            status: self.status,
+        }
+    }
+
+    pub fn id(&self) -> DeviceGrantId {
+        self.id
+    }
+    pub fn device_code_hash(&self) -> &TokenHash {
+        &self.device_code_hash
+    }
+    pub fn user_code(&self) -> &UserCode {
+        &self.user_code
+    }
+    pub fn created_at(&self) -> DateTime<Utc> {
+        self.created_at
+    }
+    pub fn expires_at(&self) -> DateTime<Utc> {
+        self.expires_at
+    }
+    /// Seconds the client must wait between polls.
+    pub fn interval_secs(&self) -> u32 {
+        self.interval_secs
+    }
+    pub fn last_polled_at(&self) -> Option<DateTime<Utc>> {
+        self.last_polled_at
+    }
+    pub fn status(&self) -> DeviceStatus {
+        self.status
+    }
+
     pub fn is_expired(&self, now: DateTime<Utc>) -> bool {
         now >= self.expires_at
     }
 
     /// Applies one poll at `now` and says what to answer. Polling too fast raises the interval by
-    /// five seconds (RFC 8628 §3.5); the poll time is recorded either way.
+    /// five seconds (RFC 8628 §3.5); the poll time is recorded either way. A poll that answers
+    /// `Approved` consumes the grant: it can be exchanged for tokens once (storage makes that
+    /// a compare-and-set, so two racing polls cannot both win).
     pub fn poll(&mut self, now: DateTime<Utc>) -> PollOutcome {
         let too_fast = self
             .last_polled_at
@@ -150,7 +255,10 @@ impl DeviceGrant {
                 }
             }
             DeviceStatus::Pending => PollOutcome::AuthorizationPending,
-            DeviceStatus::Approved { user_id, .. } => PollOutcome::Approved(user_id),
+            DeviceStatus::Approved { user_id, .. } => {
+                self.status = DeviceStatus::Consumed { at: now };
+                PollOutcome::Approved(user_id)
+            }
         }
     }
 
@@ -233,8 +341,10 @@ mod tests {
         let u = UserId::new();
         g.approve(u, s(30)).unwrap();
         assert_eq!(g.poll(s(40)), PollOutcome::Approved(u));
+        assert_eq!(g.status(), DeviceStatus::Consumed { at: s(40) });
+        assert_eq!(g.poll(s(60)), PollOutcome::ExpiredToken, "exchanged once");
         assert_eq!(
-            g.approve(u, s(41)),
+            g.approve(u, s(61)),
             Err(DeviceDecisionError::AlreadyDecided)
         );
     }
@@ -277,6 +387,28 @@ mod tests {
             let (mut g, _) = DeviceGrant::start(t0());
             g.status = status;
             assert_eq!(g.poll(s(at)), want, "case {i}");
+        }
+    }
+
+    #[test]
+    fn restore_refuses_impossible_records() {
+        let (g, _) = DeviceGrant::start(t0());
+        assert_eq!(DeviceGrant::restore(g.to_record()), Ok(g.clone()));
+        let mutations: [fn(&mut DeviceGrantRecord); 5] = [
+            |r| r.expires_at = r.created_at,
+            |r| r.interval_secs = 1,
+            |r| r.interval_secs = DEVICE_POLL_INTERVAL + 3,
+            |r| r.last_polled_at = Some(r.created_at - Duration::seconds(1)),
+            |r| {
+                r.status = DeviceStatus::Denied {
+                    at: r.created_at - Duration::seconds(1),
+                }
+            },
+        ];
+        for (i, m) in mutations.into_iter().enumerate() {
+            let mut r = g.to_record();
+            m(&mut r);
+            assert!(DeviceGrant::restore(r).is_err(), "mutation {i}");
         }
     }
 

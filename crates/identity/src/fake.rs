@@ -149,6 +149,9 @@ impl TokenRepository for FakeTokens {
             .iter_mut()
             .find(|t| t.id == used)
             .ok_or(TokenRepoError::NotFound)?;
+        if t.revoked_at.is_some() {
+            return Err(TokenRepoError::Revoked);
+        }
         if t.used_at.is_some() {
             return Err(TokenRepoError::AlreadyUsed);
         }
@@ -217,7 +220,7 @@ impl DeviceGrantRepository for FakeDeviceGrants {
     async fn insert(&self, grant: &DeviceGrant) -> Result<(), DeviceRepoError> {
         let mut g = lock(&self.inner);
         if g.iter()
-            .any(|x| x.user_code == grant.user_code && x.expires_at > grant.created_at)
+            .any(|x| x.user_code() == grant.user_code() && x.expires_at() > grant.created_at())
         {
             return Err(DeviceRepoError::Conflict);
         }
@@ -230,7 +233,7 @@ impl DeviceGrantRepository for FakeDeviceGrants {
     ) -> Result<Option<DeviceGrant>, DeviceRepoError> {
         Ok(lock(&self.inner)
             .iter()
-            .find(|g| g.device_code_hash == *hash)
+            .find(|g| g.device_code_hash() == hash)
             .cloned())
     }
     async fn find_by_user_code(
@@ -239,8 +242,8 @@ impl DeviceGrantRepository for FakeDeviceGrants {
     ) -> Result<Option<DeviceGrant>, DeviceRepoError> {
         Ok(lock(&self.inner)
             .iter()
-            .filter(|g| g.user_code == *code)
-            .max_by_key(|g| g.created_at)
+            .filter(|g| g.user_code() == code)
+            .max_by_key(|g| g.created_at())
             .cloned())
     }
     async fn save_if_status(
@@ -251,9 +254,9 @@ impl DeviceGrantRepository for FakeDeviceGrants {
         let mut g = lock(&self.inner);
         let slot = g
             .iter_mut()
-            .find(|x| x.id == grant.id)
+            .find(|x| x.id() == grant.id())
             .ok_or(DeviceRepoError::NotFound)?;
-        if slot.status != expected {
+        if slot.status() != expected {
             return Err(DeviceRepoError::Conflict);
         }
         *slot = grant.clone();
@@ -262,13 +265,13 @@ impl DeviceGrantRepository for FakeDeviceGrants {
     async fn delete_expired(&self, before: DateTime<Utc>) -> Result<u64, DeviceRepoError> {
         let mut g = lock(&self.inner);
         let n = g.len();
-        g.retain(|x| x.expires_at >= before);
+        g.retain(|x| x.expires_at() >= before);
         Ok((n - g.len()) as u64)
     }
     async fn get(&self, id: DeviceGrantId) -> Result<DeviceGrant, DeviceRepoError> {
         lock(&self.inner)
             .iter()
-            .find(|g| g.id == id)
+            .find(|g| g.id() == id)
             .cloned()
             .ok_or(DeviceRepoError::NotFound)
     }

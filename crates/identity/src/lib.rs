@@ -25,7 +25,7 @@ mod user;
 
 pub use device::{
     DEVICE_CODE_TTL, DEVICE_POLL_INTERVAL, DeviceDecisionError, DeviceGrant, DeviceGrantId,
-    DeviceStatus, PollOutcome, UserCode,
+    DeviceGrantRecord, DeviceStatus, PollOutcome, UserCode,
 };
 pub use error::InvalidInput;
 #[doc(hidden)]

@@ -60,6 +60,9 @@ pub enum TokenRepoError {
     /// The refresh token was exchanged by someone else first.
     #[error("the refresh token has already been used")]
     AlreadyUsed,
+    /// The refresh token (its family) was revoked: a sign-out or a revocation won the race.
+    #[error("the refresh token has been revoked")]
+    Revoked,
     #[error(transparent)]
     Unknown(#[from] anyhow::Error),
 }
@@ -82,8 +85,10 @@ pub trait TokenRepository: Send + Sync {
     /// Records use. MUST return `NotFound` for an unknown id.
     async fn touch(&self, id: TokenId, now: DateTime<Utc>) -> Result<(), TokenRepoError>;
     /// Atomically marks refresh token `used` as used at `now` and stores `successors` (the next
-    /// refresh token and an access token). MUST return `AlreadyUsed`, storing nothing, if `used` was
-    /// already marked used (a concurrent exchange won), and `NotFound` for an unknown id.
+    /// refresh token and an access token): a compare-and-set on "neither used nor revoked".
+    /// MUST return, storing nothing, `Revoked` if `used` is revoked (a logout or sign-out
+    /// everywhere won the race: the revoked family must not get a live successor), `AlreadyUsed`
+    /// if it was already marked used (a concurrent exchange won), and `NotFound` for an unknown id.
     async fn rotate(
         &self,
         used: TokenId,
@@ -92,7 +97,9 @@ pub trait TokenRepository: Send + Sync {
     ) -> Result<(), TokenRepoError>;
     /// Revokes one token (idempotent: revoking twice keeps the first time). MUST return `NotFound` for an unknown id.
     async fn revoke(&self, id: TokenId, now: DateTime<Utc>) -> Result<(), TokenRepoError>;
-    /// Revokes every live token of a family; returns how many changed.
+    /// Revokes every live token of a family; returns how many changed. MUST also revoke
+    /// successors stored by a rotation that committed while this call ran (a rotation either
+    /// sees the revocation and fails with `Revoked`, or its successors are revoked too).
     async fn revoke_family(
         &self,
         family: FamilyId,
@@ -134,8 +141,10 @@ pub trait DeviceGrantRepository: Send + Sync {
         &self,
         code: &UserCode,
     ) -> Result<Option<DeviceGrant>, DeviceRepoError>;
-    /// Saves `grant` if the stored one still has the status `expected` (compare-and-set).
-    /// MUST return `Conflict` if the status moved on, `NotFound` for an unknown id.
+    /// Saves `grant` if the stored one still has the status `expected`: one compare-and-set, so
+    /// of two concurrent calls with the same `expected` exactly one wins (e.g. two polls of an
+    /// approved grant: only one may mint tokens). MUST return `Ok` only when this call changed
+    /// the row, `Conflict` if the status moved on (the caller lost), `NotFound` for an unknown id.
     async fn save_if_status(
         &self,
         grant: &DeviceGrant,

@@ -11,6 +11,7 @@ use std::time::Duration;
 use clap::{Parser, Subcommand};
 
 mod demo;
+mod ops;
 use planpush_app::{Deliveries, DeliverySettings, Maintenance, Notifications, OUTBOX_MAX_ATTEMPTS};
 use planpush_identity::SessionPolicy;
 use planpush_server::config::{
@@ -32,6 +33,21 @@ enum Command {
     Serve,
     /// Apply pending database migrations and exit.
     Migrate,
+    /// Exit 0 when the server on this machine is ready (`GET /readyz` answers 200 on `BIND_ADDR`,
+    /// loopback when unspecified, and `PORT`); for a container's HEALTHCHECK.
+    Healthcheck,
+    /// Write a consistent copy of the SQLite database to FILE while the server keeps serving
+    /// (PostgreSQL: use pg_dump).
+    Backup {
+        /// The backup file to create; it must not exist.
+        file: std::path::PathBuf,
+    },
+    /// Replace the SQLite database with the backup FILE. The server must be stopped; newer
+    /// migrations run at its next start.
+    Restore {
+        /// A file written by `planpush-server backup`.
+        file: std::path::PathBuf,
+    },
     /// Run a demo on this machine: SQLite in a data directory, development sign-in on loopback,
     /// a sample plan with versions and comments. Running it again reuses the data.
     Demo {
@@ -73,15 +89,54 @@ fn run(cli: Cli) -> Result<(), Fatal> {
         Err(e) if e.not_found() => {}
         Err(e) => return Err(Fatal(format!(".env: {}", one_line(&e.to_string())), 2)),
     }
-    if let Command::Demo { data_dir, port } = &cli.command {
-        return run_demo(data_dir, *port);
+    match &cli.command {
+        Command::Demo { data_dir, port } => return run_demo(data_dir, *port),
+        Command::Healthcheck => {
+            let var = |k| std::env::var(k).ok();
+            let addr = ops::health_addr(var("BIND_ADDR").as_deref(), var("PORT").as_deref())
+                .map_err(|e| Fatal(e, 2))?;
+            return ops::healthcheck(addr).map_err(|e| Fatal(format!("unhealthy: {e}"), 1));
+        }
+        _ => {}
     }
     let config = Config::from_env()?;
     init_tracing(config.log_format);
+    if let Command::Restore { file } = &cli.command {
+        let DatabaseUrl::Sqlite(db) = &config.database else {
+            return Err(Fatal(
+                "DATABASE_URL is PostgreSQL: restore it with pg_restore or psql (docs/operations.md)"
+                    .into(),
+                2,
+            ));
+        };
+        let migrations = ops::restore(db, file).map_err(|e| Fatal(format!("restore: {e}"), 1))?;
+        tracing::info!(
+            database = %db.display(),
+            from = %file.display(),
+            migrations,
+            "restored; pending migrations run at the next start"
+        );
+        return Ok(());
+    }
+    // SQLite serves one process: a second server on the same file is refused (held until exit).
+    let _lock = match (&config.database, &cli.command) {
+        (DatabaseUrl::Sqlite(db), Command::Serve) => Some(
+            ops::InstanceLock::acquire(db).map_err(|e| Fatal(format!("DATABASE_URL: {e}"), 1))?,
+        ),
+        _ => None,
+    };
     let store = open_store(&config)?;
     match cli.command {
         Command::Migrate => Ok(()),
-        Command::Serve | Command::Demo { .. } => serve(config, store),
+        Command::Backup { file } => {
+            store
+                .backup_sqlite(&file)
+                .map_err(|e| Fatal(format!("backup: {e:#}"), 1))?;
+            tracing::info!(file = %file.display(), "backup written");
+            Ok(())
+        }
+        Command::Serve => serve(config, store),
+        Command::Demo { .. } | Command::Healthcheck | Command::Restore { .. } => Ok(()),
     }
 }
 
@@ -89,6 +144,12 @@ fn run_demo(dir: &std::path::Path, port: u16) -> Result<(), Fatal> {
     let fixed = demo::vars(dir, port).map_err(|e| Fatal(format!("demo: {e:#}"), 1))?;
     let config = Config::from_vars(|k| fixed.get(k).cloned().or_else(|| std::env::var(k).ok()))?;
     init_tracing(config.log_format);
+    let _lock = match &config.database {
+        DatabaseUrl::Sqlite(db) => {
+            Some(ops::InstanceLock::acquire(db).map_err(|e| Fatal(format!("demo: {e}"), 1))?)
+        }
+        DatabaseUrl::Postgres(_) => None,
+    };
     let store = open_store(&config)?;
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()

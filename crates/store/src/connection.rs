@@ -310,6 +310,41 @@ impl Store {
         reverted.map_err(|e| err(e.to_string()))
     }
 
+    /// Writes a consistent copy of a SQLite database to `to` while the server keeps serving
+    /// (`VACUUM INTO` reads one snapshot; writers are not blocked in WAL mode). The copy is written
+    /// beside `to` and renamed into place, so a failed backup leaves no partial file. `to` must not
+    /// exist. PostgreSQL databases are backed up with `pg_dump` instead.
+    pub fn backup_sqlite(&self, to: &std::path::Path) -> anyhow::Result<()> {
+        use anyhow::{Context, bail};
+        if self.backend() != Backend::Sqlite {
+            bail!("the database is PostgreSQL: back it up with pg_dump (docs/operations.md)");
+        }
+        if to.exists() {
+            bail!("{} already exists; choose a new file", to.display());
+        }
+        let partial = to.with_extension("partial");
+        let _ = std::fs::remove_file(&partial);
+        let target = partial
+            .to_str()
+            .context("the backup path is not valid UTF-8")?
+            .to_owned();
+        let mut conn = self.pool.get()?;
+        let DbConnection::Sqlite(c) = &mut *conn else {
+            bail!("the database is not SQLite");
+        };
+        let written = diesel::sql_query("VACUUM INTO ?")
+            .bind::<diesel::sql_types::Text, _>(&target)
+            .execute(c)
+            .with_context(|| format!("writing {}", partial.display()));
+        if let Err(e) = written {
+            let _ = std::fs::remove_file(&partial);
+            return Err(e);
+        }
+        std::fs::File::open(&partial)?.sync_all()?;
+        std::fs::rename(&partial, to).with_context(|| format!("renaming into {}", to.display()))?;
+        Ok(())
+    }
+
     /// Every port, backed by this store.
     pub fn ports(self: &Arc<Self>) -> Ports {
         Ports {
@@ -358,6 +393,47 @@ fn epoch() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+}
+
+/// Checks that `path` is an intact SQLite database written by PlanPush: SQLite's own
+/// `integrity_check` passes and it holds the migrations table. Used before a restore.
+pub fn verify_sqlite_backup(path: &std::path::Path) -> anyhow::Result<usize> {
+    use anyhow::{Context, bail};
+    use diesel::Connection;
+    #[derive(diesel::QueryableByName)]
+    struct Text {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        v: String,
+    }
+    if !path.is_file() {
+        bail!("{} is not a file", path.display());
+    }
+    let url = path
+        .to_str()
+        .context("the backup path is not valid UTF-8")?;
+    let mut c = diesel::SqliteConnection::establish(&format!("file:{url}?mode=ro"))
+        .with_context(|| format!("{} is not a SQLite database", path.display()))?;
+    let check: Vec<Text> =
+        diesel::sql_query("SELECT integrity_check AS v FROM pragma_integrity_check")
+            .load(&mut c)
+            .with_context(|| format!("{} is not a SQLite database", path.display()))?;
+    if check.first().map(|t| t.v.as_str()) != Some("ok") {
+        bail!(
+            "{} is damaged: {}",
+            path.display(),
+            check.first().map_or("", |t| t.v.as_str())
+        );
+    }
+    let versions: Vec<Text> =
+        diesel::sql_query("SELECT version AS v FROM __diesel_schema_migrations")
+            .load(&mut c)
+            .with_context(|| {
+                format!(
+                    "{} is not a PlanPush database (no migrations table)",
+                    path.display()
+                )
+            })?;
+    Ok(versions.len())
 }
 
 #[cfg(test)]

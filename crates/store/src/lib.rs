@@ -16,4 +16,6 @@ mod repos;
 mod rows;
 pub mod schema;
 
-pub use connection::{Backend, DbConnection, DbTarget, OpenError, Store, StoreOptions};
+pub use connection::{
+    Backend, DbConnection, DbTarget, OpenError, Store, StoreOptions, verify_sqlite_backup,
+};

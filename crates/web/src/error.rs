@@ -66,6 +66,17 @@ impl ApiError {
     pub fn not_found(code: &'static str, message: impl Into<String>) -> Self {
         Self::new(StatusCode::NOT_FOUND, code, message)
     }
+    /// `429 rate_limited` with `Retry-After` (whole seconds, at least one).
+    pub fn rate_limited(wait: std::time::Duration) -> Self {
+        let secs = wait.as_secs().max(1);
+        let mut e = Self::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "rate_limited",
+            format!("too many requests; try again in {secs} seconds"),
+        );
+        e.retry_after = Some(secs);
+        e
+    }
     /// An unexpected failure: logged with a reference the client can quote, never shown.
     pub fn internal(e: impl std::fmt::Debug) -> Self {
         let reference = hex::encode(rand::random::<[u8; 6]>());
@@ -247,12 +258,16 @@ impl ResponseError for OAuthError {
     fn status_code(&self) -> StatusCode {
         match self.0 {
             GrantError::Unknown(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            GrantError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             _ => StatusCode::BAD_REQUEST,
         }
     }
     fn error_response(&self) -> HttpResponse {
         if let GrantError::Unknown(e) = &self.0 {
             return ApiError::internal(e).error_response();
+        }
+        if let GrantError::RateLimited { wait } = &self.0 {
+            return ApiError::rate_limited(*wait).error_response();
         }
         let message = self.0.to_string();
         let mut body = serde_json::json!({"error": self.0.code(), "message": message, "error_description": message});

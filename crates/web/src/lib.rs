@@ -26,8 +26,8 @@ use actix_session::config::{PersistentSession, TtlExtensionPolicy};
 use actix_web::cookie::{Key, SameSite};
 use actix_web::web;
 use planpush_app::{
-    AccessCache, Admin, AuditLog, Comments, Dashboard, Health, IdentityProvider, Notifications,
-    Plans, Ports, Push, SignIn, Tokens, WebSessions,
+    AccessCache, Admin, AuditLog, Comments, Dashboard, Health, IdentityProvider, LiveAccess,
+    Notifications, ObservedBus, Plans, Ports, Push, RateLimiter, SignIn, Tokens, WebSessions,
 };
 use planpush_document::{DiagramRenderer, SanitizeOptions};
 use planpush_identity::SessionPolicy;
@@ -76,11 +76,14 @@ pub struct AppState {
     pub audit_log: Arc<AuditLog>,
     pub mode: SignInMode,
     pub settings: WebSettings,
-    pub limits: Arc<RateLimits>,
-    /// Rendered latest plan pages (see [`page_cache`]).
+    /// Rate-limit budgets (in memory by default; see `planpush_app::RateLimiter`).
+    pub limits: Arc<dyn RateLimiter>,
+    /// Rendered plan pages (see [`page_cache`]), voided by the plan's live events.
     pub(crate) pages: Arc<page_cache::PageCache>,
     /// Where every request's `now` comes from (see [`clock`]).
     pub clock: Arc<dyn Clock>,
+    /// Live streams: opening them and checking their viewers again (instant offboarding).
+    pub live: Arc<LiveAccess>,
 }
 
 impl AppState {
@@ -92,10 +95,31 @@ impl AppState {
         limits: RateLimits,
         diagrams: Arc<dyn DiagramRenderer>,
     ) -> Self {
+        // Every change to a plan publishes an event after it commits: the page cache listens on
+        // the bus, so no handler has to remember to forget a page.
+        let pages = Arc::new(page_cache::PageCache::default());
+        let mut ports = ports;
+        ports.events = Arc::new(ObservedBus::new(ports.events.clone(), {
+            let pages = pages.clone();
+            Arc::new(move |plan: planpush_plans::PlanId| pages.forget_plan(plan))
+        }));
+        let limits: Arc<dyn RateLimiter> = Arc::new(limits);
         let access = Arc::new(AccessCache::new(ports.clone()));
-        let tokens = Arc::new(Tokens::new(ports.clone(), access.clone()));
+        let tokens =
+            Arc::new(Tokens::new(ports.clone(), access.clone()).with_limits(limits.clone()));
         let admin = Arc::new(Admin::new(ports.clone(), access.clone()));
         let plans = Arc::new(Plans::new(ports.clone()));
+        let sessions = Arc::new(WebSessions::new(
+            ports.clone(),
+            access.clone(),
+            settings.session_policy,
+        ));
+        let live = Arc::new(LiveAccess::new(
+            ports.clone(),
+            access.clone(),
+            sessions.clone(),
+            plans.clone(),
+        ));
         Self {
             health: Health::new(ports.clone()),
             sign_in: Arc::new(SignIn::new(ports.clone(), access.clone())),
@@ -110,17 +134,14 @@ impl AppState {
             admin,
             push: Arc::new(Push::new(ports.clone(), settings.sanitize, diagrams)),
             plans,
-            comments: Arc::new(Comments::new(ports.clone())),
-            sessions: Arc::new(WebSessions::new(
-                ports,
-                access.clone(),
-                settings.session_policy,
-            )),
+            comments: Arc::new(Comments::new(ports)),
+            sessions,
             access,
             mode,
             settings,
-            limits: Arc::new(limits),
-            pages: Arc::new(page_cache::PageCache::default()),
+            limits,
+            pages,
+            live,
             clock: Arc::new(SystemClock),
         }
     }

@@ -7,17 +7,25 @@
 //! request, against the cached [`Plan`] through `planpush_app::can_see`; only the rendering and the
 //! compression are shared. See docs/architecture.md, "Serving plan pages".
 //!
-//! Entries are dropped when this process changes the plan (push, publish, archive, delete, comments)
-//! and in any case after [`PAGE_TTL`], which bounds how stale a page can be when another server
-//! process changed it.
+//! The caches are `planpush_app::GenerationCache`s scoped by plan: every change to a plan
+//! publishes a live event after it commits, and the bus is wrapped once (in `AppState`) so that
+//! each event bumps its plan's generation here first — no handler forgets a plan's page by hand.
+//! A render that raced a change is never served after it, and concurrent misses of one page
+//! render it once. Entries also expire after [`PAGE_TTL`], which bounds how stale a page can be
+//! when another server process changed it.
+//!
+//! Older versions (`?v=N`) and diffs (`?v=N&diff=M`) are cached too, per version (pair), bounded
+//! by bytes ([`RENDERED_BYTES`]): a reader repeating one diff of two large versions renders it
+//! once, and the renders a reader can cause by asking for new pairs are rate-limited per user
+//! (`ratelimit::Budget::Render`).
 
 use std::io::Write;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use actix_web::web::Bytes;
-use planpush_plans::Plan;
+use planpush_app::{CacheLimits, GenerationCache, Generations};
+use planpush_plans::{Plan, PlanId};
 use sha2::{Digest, Sha256};
 
 /// How long a rendered page may be served before it is rendered again.
@@ -25,6 +33,12 @@ pub const PAGE_TTL: Duration = Duration::from_secs(10);
 
 /// At most this many bytes of rendered pages (all three encodings) are kept.
 const CAPACITY_BYTES: u64 = 24 * 1024 * 1024;
+
+/// At most this many bytes of older versions and diffs are kept.
+pub const RENDERED_BYTES: u64 = 16 * 1024 * 1024;
+
+/// How long an older version or diff may be served before it is rendered again.
+pub const RENDERED_TTL: Duration = Duration::from_secs(300);
 
 /// One rendered page.
 pub struct CachedPage {
@@ -134,11 +148,27 @@ impl Encoding {
     }
 }
 
-/// Rendered latest pages by plan name.
+/// Which render of a plan: an older version, or a diff between two versions (`None`: latest).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct RenderKey {
+    pub slug: String,
+    pub v: Option<u32>,
+    pub diff: Option<u32>,
+}
+
+/// An older version or a diff, rendered: the same bytes for every reader allowed to see the plan.
+pub struct Rendered {
+    /// The plan as it was when rendered: what `can_see` is asked about.
+    pub plan: Plan,
+    /// The version shown (for "seen").
+    pub shown: u32,
+    pub html: String,
+}
+
+/// Rendered pages by plan name, voided per plan.
 pub struct PageCache {
-    pages: moka::sync::Cache<String, Arc<CachedPage>>,
-    /// Bumped by every `forget`: a page rendered from data read before a change is not kept.
-    generation: AtomicU64,
+    latest: GenerationCache<String, Arc<CachedPage>, PlanId>,
+    rendered: GenerationCache<RenderKey, Arc<Rendered>, PlanId>,
 }
 
 impl Default for PageCache {
@@ -149,53 +179,59 @@ impl Default for PageCache {
 
 impl PageCache {
     pub fn new(ttl: Duration) -> Self {
+        let generations = Arc::new(Generations::new());
         Self {
-            pages: moka::sync::Cache::builder()
-                .time_to_live(ttl)
-                .max_capacity(CAPACITY_BYTES)
-                .weigher(|_, page: &Arc<CachedPage>| page.weight())
-                .build(),
-            generation: AtomicU64::new(0),
+            latest: GenerationCache::new(
+                generations.clone(),
+                |page: &Arc<CachedPage>| Some(page.plan.id()),
+                CacheLimits {
+                    capacity: CAPACITY_BYTES,
+                    ttl,
+                    weigher: Some(|page: &Arc<CachedPage>| page.weight()),
+                },
+            ),
+            rendered: GenerationCache::new(
+                generations,
+                |r: &Arc<Rendered>| Some(r.plan.id()),
+                CacheLimits {
+                    capacity: RENDERED_BYTES,
+                    ttl: RENDERED_TTL,
+                    weigher: Some(|r: &Arc<Rendered>| {
+                        u32::try_from(r.html.len()).unwrap_or(u32::MAX)
+                    }),
+                },
+            ),
         }
     }
 
-    pub fn get(&self, slug: &str) -> Option<Arc<CachedPage>> {
-        self.pages.get(slug)
+    /// The latest page of `slug`: cached, or rendered by `load` once for concurrent misses.
+    pub async fn latest<E, F, Fut>(&self, slug: &str, load: F) -> Result<Option<Arc<CachedPage>>, E>
+    where
+        E: Send + Sync + 'static,
+        F: Fn() -> Fut,
+        Fut: std::future::Future<Output = Result<Option<Arc<CachedPage>>, E>>,
+    {
+        self.latest.get_or_load(&slug.to_owned(), load).await
     }
 
-    /// Read before loading the data a page is rendered from; pass it to [`Self::insert`].
-    pub fn generation(&self) -> u64 {
-        self.generation.load(Ordering::Acquire)
+    /// An older version or a diff: cached, or rendered by `load` once for concurrent misses.
+    pub async fn rendered<E, F, Fut>(
+        &self,
+        key: &RenderKey,
+        load: F,
+    ) -> Result<Option<Arc<Rendered>>, E>
+    where
+        E: Send + Sync + 'static,
+        F: Fn() -> Fut,
+        Fut: std::future::Future<Output = Result<Option<Arc<Rendered>>, E>>,
+    {
+        self.rendered.get_or_load(key, load).await
     }
 
-    /// Keeps `page` unless something was forgotten since `generation` was read (the page may then
-    /// show data from before that change).
-    pub fn insert(&self, slug: &str, page: Arc<CachedPage>, generation: u64) {
-        if self.generation() == generation {
-            self.pages.insert(slug.to_owned(), page);
-        }
-    }
-
-    /// Forgets one plan's page (it was pushed to, published, archived or commented on).
-    pub fn forget(&self, slug: &str) {
-        self.generation.fetch_add(1, Ordering::AcqRel);
-        self.pages.invalidate(slug);
-    }
-
-    /// Forgets the page of the plan with this id (its comments changed).
-    pub fn forget_plan(&self, id: planpush_plans::PlanId) {
-        self.generation.fetch_add(1, Ordering::AcqRel);
-        for (slug, page) in &self.pages {
-            if page.plan.id() == id {
-                self.pages.invalidate(slug.as_str());
-            }
-        }
-    }
-
-    /// Forgets every page (a plan was deleted; its name may be reused at once).
-    pub fn forget_all(&self) {
-        self.generation.fetch_add(1, Ordering::AcqRel);
-        self.pages.invalidate_all();
+    /// Voids every page of the plan (it was pushed to, published, archived, deleted or commented
+    /// on). Called by the bus decorator for every event, before it is published.
+    pub fn forget_plan(&self, id: PlanId) {
+        self.latest.generations().bump(id);
     }
 }
 

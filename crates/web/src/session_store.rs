@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use actix_session::storage::{LoadError, SaveError, SessionKey, SessionStore, UpdateError};
 use actix_web::cookie::time::Duration;
-use planpush_app::{SessionState, WebSessions};
+use planpush_app::{SESSION_REF_KEY, SessionState, WebSessions, session_key_hash};
 
 use crate::clock::Clock;
 
@@ -28,10 +28,21 @@ fn key(s: String) -> Result<SessionKey, anyhow::Error> {
 
 impl SessionStore for DbSessionStore {
     async fn load(&self, session_key: &SessionKey) -> Result<Option<SessionState>, LoadError> {
-        self.sessions
+        let mut state = self
+            .sessions
             .load(session_key.as_ref(), self.clock.now())
             .await
-            .map_err(LoadError::Other)
+            .map_err(LoadError::Other)?;
+        // Which session this is, for live streams that must end with it (never stored: the app
+        // strips it on save).
+        if let (Some(state), Some(hash)) = (state.as_mut(), session_key_hash(session_key.as_ref()))
+        {
+            state.insert(
+                SESSION_REF_KEY.to_owned(),
+                serde_json::Value::String(hash.to_hex()).to_string(),
+            );
+        }
+        Ok(state)
     }
 
     async fn save(
@@ -71,6 +82,8 @@ impl SessionStore for DbSessionStore {
     }
 
     async fn delete(&self, session_key: &SessionKey) -> Result<(), anyhow::Error> {
-        self.sessions.delete(session_key.as_ref()).await
+        self.sessions
+            .delete(session_key.as_ref(), self.clock.now())
+            .await
     }
 }

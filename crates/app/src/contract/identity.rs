@@ -299,28 +299,27 @@ pub async fn device_grants_contract(p: &Ports) {
     );
     assert_eq!(
         p.device_grants
-            .find_by_user_code(&grant.user_code)
+            .find_by_user_code(grant.user_code())
             .await
             .unwrap(),
         Some(grant.clone())
     );
-    assert_eq!(p.device_grants.get(grant.id).await.unwrap(), grant);
+    assert_eq!(p.device_grants.get(grant.id()).await.unwrap(), grant);
 
-    let (mut clash, _) = DeviceGrant::start(t(1));
-    clash.user_code = grant.user_code.clone();
+    let (clash, _) = DeviceGrant::start_with_code(grant.user_code().clone(), t(1));
     assert!(matches!(
         p.device_grants.insert(&clash).await,
         Err(DeviceRepoError::Conflict)
     ));
 
-    let before = grant.status;
+    let before = grant.status();
     grant.poll(t(1));
     grant.approve(ada.id, t(2)).unwrap();
     p.device_grants
         .save_if_status(&grant, before)
         .await
         .unwrap();
-    assert_eq!(p.device_grants.get(grant.id).await.unwrap(), grant);
+    assert_eq!(p.device_grants.get(grant.id()).await.unwrap(), grant);
     let stale = grant.clone();
     assert!(matches!(
         p.device_grants.save_if_status(&stale, before).await,
@@ -334,11 +333,11 @@ pub async fn device_grants_contract(p: &Ports) {
         Err(DeviceRepoError::NotFound)
     ));
     assert!(matches!(
-        p.device_grants.get(ghost.id).await,
+        p.device_grants.get(ghost.id()).await,
         Err(DeviceRepoError::NotFound)
     ));
 
-    let after = grant.expires_at + Duration::seconds(1);
+    let after = grant.expires_at() + Duration::seconds(1);
     assert_eq!(p.device_grants.delete_expired(after).await.unwrap(), 1);
     assert_eq!(
         p.device_grants
@@ -348,8 +347,7 @@ pub async fn device_grants_contract(p: &Ports) {
         None
     );
     // once expired and deleted, the user code may be reused
-    let (mut reuse, _) = DeviceGrant::start(after);
-    reuse.user_code = grant.user_code.clone();
+    let (reuse, _) = DeviceGrant::start_with_code(grant.user_code().clone(), after);
     p.device_grants.insert(&reuse).await.unwrap();
 }
 
@@ -421,4 +419,125 @@ pub async fn web_sessions_contract(p: &Ports) {
         "revoked rows stay revoked"
     );
     p.web_sessions.delete(&key).await.unwrap();
+}
+
+/// Two polls of one approved grant racing (issue 14, item 2): the state change is a
+/// compare-and-set, so exactly one poll mints a token family, on every backend. Repeated, so
+/// that the two polls really overlap on the database at least once.
+pub async fn device_grant_mints_once_under_concurrent_polls(p: &Ports) {
+    let access = std::sync::Arc::new(crate::AccessCache::new(p.clone()));
+    let tokens = std::sync::Arc::new(crate::Tokens::new(p.clone(), access));
+    for round in 0..12 {
+        let u = user(p, &format!("dev{round}")).await;
+        // The repository alone: two compare-and-sets from "approved", one wins.
+        let (mut grant, _) = DeviceGrant::start(t(0));
+        p.device_grants.insert(&grant).await.unwrap();
+        grant.approve(u.id, t(1)).unwrap();
+        p.device_grants
+            .save_if_status(&grant, DeviceStatus::Pending)
+            .await
+            .unwrap();
+        let approved = grant.status();
+        let mut a = grant.clone();
+        let mut b = grant.clone();
+        assert!(matches!(a.poll(t(2)), PollOutcome::Approved(_)));
+        assert!(matches!(b.poll(t(2)), PollOutcome::Approved(_)));
+        let (ra, rb) = futures::join!(
+            p.device_grants.save_if_status(&a, approved),
+            p.device_grants.save_if_status(&b, approved)
+        );
+        assert_eq!(
+            [ra.is_ok(), rb.is_ok()].iter().filter(|w| **w).count(),
+            1,
+            "round {round}: exactly one compare-and-set wins ({ra:?}, {rb:?})"
+        );
+        for r in [ra, rb] {
+            assert!(matches!(r, Ok(()) | Err(DeviceRepoError::Conflict)));
+        }
+
+        // Through the use case: two polls of an approved grant, one token family.
+        let (mut grant, device_code) = DeviceGrant::start(t(0));
+        p.device_grants.insert(&grant).await.unwrap();
+        grant.approve(u.id, t(1)).unwrap();
+        p.device_grants
+            .save_if_status(&grant, DeviceStatus::Pending)
+            .await
+            .unwrap();
+        let code = device_code.expose().to_owned();
+        let (pa, pb) = futures::join!(
+            tokens.poll_device(&code, t(3)),
+            tokens.poll_device(&code, t(3))
+        );
+        assert_eq!(
+            [pa.is_ok(), pb.is_ok()].iter().filter(|w| **w).count(),
+            1,
+            "round {round}: exactly one poll mints ({pa:?}, {pb:?})"
+        );
+        assert_eq!(
+            p.tokens
+                .list_for_user(u.id, TokenKind::Refresh)
+                .await
+                .unwrap()
+                .len(),
+            1,
+            "round {round}: one token family"
+        );
+    }
+}
+
+/// A refresh racing a revocation of its family (issue 14, item 3): the rotation's
+/// compare-and-set checks `revoked_at` too, so the revoked family never gets a live successor.
+pub async fn tokens_rotation_refuses_revoked_families(p: &Ports) {
+    let ada = user(p, "ada").await;
+    // In order: revoked first, then a rotation attempt, which stores nothing.
+    let (first, _) = ApiToken::new_refresh_family(ada.id, t(0));
+    p.tokens.insert(&first).await.unwrap();
+    p.tokens.revoke_family(first.family_id, t(1)).await.unwrap();
+    let (next, _) = first.successor(t(2));
+    let (access, _) = first.mint_access(t(2));
+    assert!(matches!(
+        p.tokens
+            .rotate(first.id, &[next.clone(), access.clone()], t(2))
+            .await,
+        Err(TokenRepoError::Revoked)
+    ));
+    assert!(matches!(
+        p.tokens.get(next.id).await,
+        Err(TokenRepoError::NotFound)
+    ));
+    assert!(matches!(
+        p.tokens.get(access.id).await,
+        Err(TokenRepoError::NotFound)
+    ));
+    assert_eq!(p.tokens.get(first.id).await.unwrap().used_at, None);
+
+    // Racing: whichever wins, no token of the family is live afterwards.
+    for round in 0..12 {
+        let (first, _) = ApiToken::new_refresh_family(ada.id, t(0));
+        p.tokens.insert(&first).await.unwrap();
+        let (next, _) = first.successor(t(2));
+        let (access, _) = first.mint_access(t(2));
+        let successors = [next.clone(), access.clone()];
+        let (rotated, revoked) = futures::join!(
+            p.tokens.rotate(first.id, &successors, t(2)),
+            p.tokens.revoke_family(first.family_id, t(2))
+        );
+        revoked.unwrap();
+        assert!(
+            matches!(rotated, Ok(()) | Err(TokenRepoError::Revoked)),
+            "round {round}: {rotated:?}"
+        );
+        for id in [first.id, next.id, access.id] {
+            match p.tokens.get(id).await {
+                Ok(tok) => assert!(
+                    tok.revoked_at.is_some(),
+                    "round {round}: a token of the revoked family is live"
+                ),
+                Err(TokenRepoError::NotFound) => {
+                    assert!(rotated.is_err(), "round {round}: a successor went missing")
+                }
+                Err(e) => panic!("{e}"),
+            }
+        }
+    }
 }

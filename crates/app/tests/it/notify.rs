@@ -550,3 +550,80 @@ async fn the_sweeper_deletes_finished_notifications_after_thirty_days_and_never_
     assert_eq!(left.iter().map(|m| m.id).collect::<Vec<_>>(), [pending.id]);
     assert_ne!(done.id, pending.id);
 }
+
+#[tokio::test]
+async fn a_thread_toggled_repeatedly_is_announced_once_per_window() {
+    let ports = planpush_app::fake::ports();
+    let (push, comments) = services(&ports, Notifications::to("slack"));
+    let ada = principal(&ports, "ada", Role::Developer).await;
+    let bob = principal(&ports, "bob", Role::Qa).await;
+    let first = push
+        .push(&ada, md(V1, None, None), None, t(1))
+        .await
+        .unwrap();
+    let thread = comments
+        .create(
+            &bob,
+            first.plan.id(),
+            NewComment {
+                body: "Why?".into(),
+                anchor: Some("flow".into()),
+                ..NewComment::default()
+            },
+            None,
+            t(2),
+        )
+        .await
+        .unwrap();
+    let id = thread.comment.id().to_string();
+    let toggle = |resolved: bool, at: i64| {
+        let comments = comments.clone();
+        let bob = bob.clone();
+        let id = id.clone();
+        async move {
+            comments
+                .update(
+                    &bob,
+                    &id,
+                    CommentChange {
+                        body: None,
+                        resolved: Some(resolved),
+                    },
+                    None,
+                    t(at),
+                )
+                .await
+                .unwrap();
+        }
+    };
+    let resolved = |all: Vec<Notification>| {
+        all.into_iter()
+            .filter(|n| matches!(n, Notification::CommentResolved { .. }))
+            .count()
+    };
+    // Resolve, reopen, resolve, … ten times within the window: one message for the channel.
+    for i in 0..10 {
+        toggle(i % 2 == 0, 10 + i).await;
+    }
+    assert_eq!(resolved(written(&ports).await), 1);
+    // Every change is still audited.
+    let audited = ports
+        .audit_query
+        .page(&AuditFilter::default(), None, 1000)
+        .await
+        .unwrap()
+        .events
+        .iter()
+        .filter(|e| {
+            matches!(
+                e.action,
+                AuditAction::CommentResolved | AuditAction::CommentReopened
+            )
+        })
+        .count();
+    assert_eq!(audited, 10);
+    // After the window, resolving again is news again.
+    let later = 10 + planpush_app::RESOLVE_NOTIFY_WINDOW.num_seconds() + 1;
+    toggle(true, later).await;
+    assert_eq!(resolved(written(&ports).await), 2);
+}

@@ -155,3 +155,115 @@ async fn the_sweeper_removes_what_expired() {
     );
     assert!(ports.tokens.get(refresh.id).await.is_ok());
 }
+
+/// A session repository whose `get_live` pauses after reading, until released.
+struct PausingSessions {
+    inner: Arc<dyn planpush_identity::WebSessionRepository>,
+    gate: std::sync::Mutex<
+        Option<(
+            futures::channel::oneshot::Sender<()>,
+            futures::channel::oneshot::Receiver<()>,
+        )>,
+    >,
+}
+
+type SessionResult<T> = Result<T, planpush_identity::SessionRepoError>;
+
+#[async_trait::async_trait]
+impl planpush_identity::WebSessionRepository for PausingSessions {
+    async fn insert(&self, s: &planpush_identity::WebSession) -> SessionResult<()> {
+        self.inner.insert(s).await
+    }
+    async fn get_live(
+        &self,
+        key_hash: &planpush_identity::TokenHash,
+        now: DateTime<Utc>,
+    ) -> SessionResult<Option<planpush_identity::WebSession>> {
+        let read = self.inner.get_live(key_hash, now).await;
+        let gate = self.gate.lock().unwrap().take();
+        if let Some((paused, release)) = gate {
+            paused.send(()).unwrap();
+            release.await.unwrap();
+        }
+        read
+    }
+    async fn update(&self, s: &planpush_identity::WebSession) -> SessionResult<()> {
+        self.inner.update(s).await
+    }
+    async fn delete(&self, key_hash: &planpush_identity::TokenHash) -> SessionResult<()> {
+        self.inner.delete(key_hash).await
+    }
+    async fn delete_for_user(&self, user_id: planpush_identity::UserId) -> SessionResult<u64> {
+        self.inner.delete_for_user(user_id).await
+    }
+    async fn list_for_user(
+        &self,
+        user_id: planpush_identity::UserId,
+        now: DateTime<Utc>,
+    ) -> SessionResult<Vec<planpush_identity::WebSession>> {
+        self.inner.list_for_user(user_id, now).await
+    }
+    async fn delete_expired(&self, now: DateTime<Utc>) -> SessionResult<u64> {
+        self.inner.delete_expired(now).await
+    }
+}
+
+/// Issue 14, item 4: a session load that read the row just before "sign out everywhere" deleted
+/// it, and cached it just after, must not keep the session alive for the next request.
+#[tokio::test]
+async fn a_load_racing_sign_out_everywhere_does_not_recache_the_session() {
+    let mut ports = planpush_app::fake::ports();
+    let user = User::new("ada", t0()).unwrap();
+    ports
+        .users
+        .create(&user, &ExternalIdentity::new(Provider::Dev, "ada").unwrap())
+        .await
+        .unwrap();
+    let pausing = Arc::new(PausingSessions {
+        inner: ports.web_sessions.clone(),
+        gate: std::sync::Mutex::new(None),
+    });
+    ports.web_sessions = pausing.clone();
+    let access = Arc::new(AccessCache::new(ports.clone()));
+    let sessions = Arc::new(WebSessions::new(
+        ports.clone(),
+        access.clone(),
+        SessionPolicy::default(),
+    ));
+    let writer = WebSessions::new(ports.clone(), access.clone(), SessionPolicy::default());
+    let admin = planpush_app::Admin::new(ports.clone(), access);
+    let mut state = SessionState::new();
+    state.insert(
+        SESSION_USER_KEY.into(),
+        serde_json::to_string(&user.id.to_string()).unwrap(),
+    );
+    // Saved through one service (which caches it); read through another over the same
+    // generations, whose cache is cold, so the read reaches the (pausing) repository.
+    let key = writer.save(&state, t0()).await.unwrap();
+    let (paused_tx, paused_rx) = futures::channel::oneshot::channel();
+    let (release_tx, release_rx) = futures::channel::oneshot::channel();
+    *pausing.gate.lock().unwrap() = Some((paused_tx, release_rx));
+    let racing = {
+        let sessions = sessions.clone();
+        let key = key.clone();
+        tokio::spawn(async move { sessions.load(&key, t0()).await })
+    };
+    paused_rx.await.unwrap();
+    let me = planpush_app::Principal {
+        user_id: user.id,
+        login: "ada".into(),
+        roles: vec![],
+        method: planpush_app::AuthMethod::Session,
+    };
+    admin
+        .sign_out_everywhere(&me, user.id, None, t0())
+        .await
+        .unwrap();
+    release_tx.send(()).unwrap();
+    let _ = racing.await.unwrap();
+    assert_eq!(
+        sessions.load(&key, t0()).await.unwrap(),
+        None,
+        "an ended session must not come back from the cache"
+    );
+}

@@ -138,3 +138,156 @@ fn a_client_description_is_bounded_and_never_empty() {
         "an unnamed client"
     );
 }
+
+/// A token repository whose `find_by_hash` pauses after reading, until released: the window in
+/// which a revocation can race a lookup.
+struct PausingTokens {
+    inner: Arc<dyn planpush_identity::TokenRepository>,
+    gate: std::sync::Mutex<
+        Option<(
+            futures::channel::oneshot::Sender<()>,
+            futures::channel::oneshot::Receiver<()>,
+        )>,
+    >,
+}
+
+#[async_trait::async_trait]
+impl planpush_identity::TokenRepository for PausingTokens {
+    async fn insert(
+        &self,
+        token: &planpush_identity::ApiToken,
+    ) -> Result<(), planpush_identity::TokenRepoError> {
+        self.inner.insert(token).await
+    }
+    async fn find_by_hash(
+        &self,
+        hash: &planpush_identity::TokenHash,
+    ) -> Result<Option<planpush_identity::ApiToken>, planpush_identity::TokenRepoError> {
+        let read = self.inner.find_by_hash(hash).await;
+        let gate = self.gate.lock().unwrap().take();
+        if let Some((paused, release)) = gate {
+            paused.send(()).unwrap();
+            release.await.unwrap();
+        }
+        read
+    }
+    async fn get(
+        &self,
+        id: planpush_identity::TokenId,
+    ) -> Result<planpush_identity::ApiToken, planpush_identity::TokenRepoError> {
+        self.inner.get(id).await
+    }
+    async fn list_for_user(
+        &self,
+        user_id: planpush_identity::UserId,
+        kind: planpush_identity::TokenKind,
+    ) -> Result<Vec<planpush_identity::ApiToken>, planpush_identity::TokenRepoError> {
+        self.inner.list_for_user(user_id, kind).await
+    }
+    async fn touch(
+        &self,
+        id: planpush_identity::TokenId,
+        now: DateTime<Utc>,
+    ) -> Result<(), planpush_identity::TokenRepoError> {
+        self.inner.touch(id, now).await
+    }
+    async fn rotate(
+        &self,
+        used: planpush_identity::TokenId,
+        successors: &[planpush_identity::ApiToken],
+        now: DateTime<Utc>,
+    ) -> Result<(), planpush_identity::TokenRepoError> {
+        self.inner.rotate(used, successors, now).await
+    }
+    async fn revoke(
+        &self,
+        id: planpush_identity::TokenId,
+        now: DateTime<Utc>,
+    ) -> Result<(), planpush_identity::TokenRepoError> {
+        self.inner.revoke(id, now).await
+    }
+    async fn revoke_family(
+        &self,
+        family: planpush_identity::FamilyId,
+        now: DateTime<Utc>,
+    ) -> Result<u64, planpush_identity::TokenRepoError> {
+        self.inner.revoke_family(family, now).await
+    }
+    async fn revoke_all_for_user(
+        &self,
+        user_id: planpush_identity::UserId,
+        now: DateTime<Utc>,
+    ) -> Result<u64, planpush_identity::TokenRepoError> {
+        self.inner.revoke_all_for_user(user_id, now).await
+    }
+    async fn delete_expired(
+        &self,
+        before: DateTime<Utc>,
+    ) -> Result<u64, planpush_identity::TokenRepoError> {
+        self.inner.delete_expired(before).await
+    }
+}
+
+/// Issue 14, item 4: a Bearer lookup that read the token just before it was revoked, and stored it
+/// in the cache just after, must not let the revoked token through on the next request.
+#[tokio::test]
+async fn a_lookup_racing_a_revocation_does_not_recache_the_revoked_token() {
+    let mut ports = planpush_app::fake::ports();
+    let user = User::new("ada", t(0)).unwrap();
+    ports
+        .users
+        .create(&user, &ExternalIdentity::new(Provider::Dev, "ada").unwrap())
+        .await
+        .unwrap();
+    ports
+        .roles
+        .replace_grants(user.id, GrantOrigin::Manual, &[Role::Developer], None, t(0))
+        .await
+        .unwrap();
+    let pausing = Arc::new(PausingTokens {
+        inner: ports.tokens.clone(),
+        gate: std::sync::Mutex::new(None),
+    });
+    ports.tokens = pausing.clone();
+    let access = Arc::new(AccessCache::new(ports.clone()));
+    let tokens = Arc::new(Tokens::new(ports, access));
+    let ada = Principal {
+        user_id: user.id,
+        login: "ada".into(),
+        roles: vec![Role::Developer],
+        method: AuthMethod::Session,
+    };
+    let (token, secret) = tokens
+        .create_personal(&ada, "laptop", None, t(1))
+        .await
+        .unwrap();
+    let secret = secret.expose().to_owned();
+
+    let (paused_tx, paused_rx) = futures::channel::oneshot::channel();
+    let (release_tx, release_rx) = futures::channel::oneshot::channel();
+    *pausing.gate.lock().unwrap() = Some((paused_tx, release_rx));
+    let racing = {
+        let tokens = tokens.clone();
+        let secret = secret.clone();
+        tokio::spawn(async move { tokens.authenticate(&secret, t(2)).await })
+    };
+    // The lookup has read the live token and is paused; the revocation commits meanwhile.
+    paused_rx.await.unwrap();
+    tokens
+        .revoke_personal(&ada, token.id, None, t(3))
+        .await
+        .unwrap();
+    release_tx.send(()).unwrap();
+    // The racing request itself began before the revocation; whatever it answered, every
+    // request after the revocation is refused.
+    let _ = racing.await.unwrap();
+    for at in [4, 5] {
+        assert!(
+            matches!(
+                tokens.authenticate(&secret, t(at)).await,
+                Err(planpush_app::BearerError::Revoked)
+            ),
+            "a revoked token must not come back from the cache"
+        );
+    }
+}

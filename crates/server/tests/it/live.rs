@@ -189,3 +189,83 @@ async fn a_push_updates_open_pages_in_place() {
     ada.close().await.unwrap();
     ben.close().await.unwrap();
 }
+
+/// Instant offboarding in a real browser against the real binary: a member has a plan page open
+/// (its live stream connected) and an API token; an admin deactivates them. Within a second the
+/// page is told (`signed_out` closes the stream and shows the notice), its next request goes to
+/// sign-in, and the token answers 401.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deactivation_reaches_an_open_page_within_a_second() {
+    if !tools() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let _server = dev_server(dir.path(), port);
+    let (_, ada_token) = dev_login(port, "ada");
+    let (_, ben_token) = dev_login(port, "ben");
+    push(
+        port,
+        &ada_token,
+        "text/markdown",
+        "offboarding",
+        "# Offboarding\n\n## Flow\n\nAccess ends at once.\n",
+    );
+    let ben_auth = format!("Bearer {ben_token}");
+    let (status, _, _, me) = crate::support::raw(
+        port,
+        "GET",
+        "/api/auth/me",
+        &[("Authorization", &ben_auth)],
+        "",
+    );
+    assert_eq!(status, 200, "{me}");
+    let ben_id = serde_json::from_str::<serde_json::Value>(&me).unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
+    let base = format!("http://127.0.0.1:{port}");
+    let (_driver, ben) = driver().await;
+    sign_in(&ben, &base, "ben", "/p/offboarding").await;
+    // Let the stream connect.
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    let notice = "return !!document.querySelector('.pp-live') && document.querySelector('.pp-live').textContent.includes('signed out')";
+    assert_eq!(eval(&ben, notice).await, false);
+
+    let ada_auth = format!("Bearer {ada_token}");
+    let started = std::time::Instant::now();
+    let (status, _, _, body) = crate::support::raw(
+        port,
+        "PATCH",
+        &format!("/api/users/{ben_id}"),
+        &[
+            ("Authorization", &ada_auth),
+            ("Content-Type", "application/json"),
+        ],
+        r#"{"active":false}"#,
+    );
+    assert_eq!(status, 200, "{body}");
+    loop {
+        if eval(&ben, notice).await == true {
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(1),
+            "the open page was not told within a second"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    // The page's next request is refused (sent to sign in); the token is dead.
+    ben.goto(&format!("{base}/p/offboarding")).await.unwrap();
+    let url = ben.current_url().await.unwrap();
+    assert!(url.path().starts_with("/auth/login"), "{url}");
+    let (status, _, _, _) = crate::support::raw(
+        port,
+        "GET",
+        "/api/auth/me",
+        &[("Authorization", &ben_auth)],
+        "",
+    );
+    assert_eq!(status, 401);
+}

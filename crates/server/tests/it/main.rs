@@ -9,6 +9,7 @@ mod cli;
 mod dashboard;
 mod github_signin;
 mod live;
+mod ops;
 mod slack;
 mod startup;
 mod support;

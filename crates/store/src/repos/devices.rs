@@ -2,8 +2,8 @@ use async_trait::async_trait;
 use chrono::{DateTime, NaiveDateTime, Utc};
 use diesel::prelude::*;
 use planpush_identity::{
-    DeviceGrant, DeviceGrantId, DeviceGrantRepository, DeviceRepoError, DeviceStatus, TokenHash,
-    UserCode, UserId,
+    DeviceGrant, DeviceGrantId, DeviceGrantRecord, DeviceGrantRepository, DeviceRepoError,
+    DeviceStatus, TokenHash, UserCode, UserId,
 };
 
 use crate::dialect::write_tx;
@@ -39,6 +39,7 @@ fn status_columns(s: &DeviceStatus) -> (&'static str, Option<String>, Option<Nai
 
 impl From<&DeviceGrant> for GrantRow {
     fn from(g: &DeviceGrant) -> Self {
+        let g = g.to_record();
         let (status, user_id, decided_at) = status_columns(&g.status);
         Self {
             id: g.id.to_string(),
@@ -79,7 +80,7 @@ impl TryFrom<GrantRow> for DeviceGrant {
             "consumed" => DeviceStatus::Consumed { at: at()? },
             other => return Err(corrupt("device grant status", other)),
         };
-        Ok(DeviceGrant {
+        DeviceGrant::restore(DeviceGrantRecord {
             id: DeviceGrantId::from_uuid(uuid(&r.id)?),
             device_code_hash: TokenHash::from_hex(&r.device_code_hash)
                 .map_err(|e| corrupt("device code hash", e))?,
@@ -91,6 +92,7 @@ impl TryFrom<GrantRow> for DeviceGrant {
             last_polled_at: outc(r.last_polled_at),
             status,
         })
+        .map_err(|e| corrupt("device grant", e))
     }
 }
 
@@ -173,16 +175,14 @@ impl DeviceGrantRepository for Store {
         expected: DeviceStatus,
     ) -> Result<(), DeviceRepoError> {
         let row = GrantRow::from(grant);
-        let (exp_status, exp_user, exp_at) = status_columns(&expected);
+        let (exp_status, _, _) = status_columns(&expected);
         self.run(move |conn| {
             write_tx(conn, |conn| {
-                let current = first(conn, d::table.find(row.id.clone()).into_boxed())?
-                    .ok_or(DeviceRepoError::NotFound)?;
-                let (cur_status, cur_user, cur_at) = status_columns(&current.status);
-                if (cur_status, cur_user, cur_at) != (exp_status, exp_user, exp_at) {
-                    return Err(DeviceRepoError::Conflict);
-                }
-                diesel::update(
+                // One compare-and-set: the row changes only if its status is still the expected
+                // one, and the updated-row count says whether this call won. (Reading first and
+                // ignoring the count let two polls of an approved grant both mint on PostgreSQL,
+                // where the loser's update waits for the winner, then matches nothing.)
+                let n = diesel::update(
                     d::table
                         .find(row.id.clone())
                         .filter(d::status.eq(exp_status)),
@@ -190,7 +190,13 @@ impl DeviceGrantRepository for Store {
                 .set(&row)
                 .execute(conn)
                 .map_err(db::<DeviceRepoError>)?;
-                Ok(())
+                if n == 1 {
+                    return Ok(());
+                }
+                match first(conn, d::table.find(row.id.clone()).into_boxed())? {
+                    Some(_) => Err(DeviceRepoError::Conflict),
+                    None => Err(DeviceRepoError::NotFound),
+                }
             })
         })
         .await

@@ -63,6 +63,11 @@ impl TryFrom<TokenRow> for ApiToken {
     }
 }
 
+/// How many times a revocation re-runs to catch successors of rotations racing it. Each rotation
+/// that commits meanwhile adds live rows at most once per rotated token, and a rotated token's
+/// successor can only be rotated after the revocation's first statement (which it would then see).
+const SETTLE_ROUNDS: usize = 4;
+
 fn load(conn: &mut DbConnection, id: &str) -> Result<Option<ApiToken>, TokenRepoError> {
     let row: Option<TokenRow> = t::table
         .find(id)
@@ -163,14 +168,20 @@ impl TokenRepository for Store {
         let rows: Vec<TokenRow> = successors.iter().map(TokenRow::from).collect();
         self.run(move |conn| {
             write_tx(conn, |conn| {
-                // Compare-and-set: only the first exchange marks the token used.
-                let n =
-                    diesel::update(t::table.find(used.to_string()).filter(t::used_at.is_null()))
-                        .set(t::used_at.eq(ts(now)))
-                        .execute(conn)
-                        .map_err(db::<TokenRepoError>)?;
+                // Compare-and-set: only the first exchange of a token nobody revoked marks it
+                // used. On PostgreSQL a concurrent revocation holds the row lock; this update
+                // waits for it and re-checks `revoked_at`, so a revoked family gets no successor.
+                let n = diesel::update(
+                    t::table
+                        .find(used.to_string())
+                        .filter(t::used_at.is_null().and(t::revoked_at.is_null())),
+                )
+                .set(t::used_at.eq(ts(now)))
+                .execute(conn)
+                .map_err(db::<TokenRepoError>)?;
                 if n == 0 {
                     return Err(match load(conn, &used.to_string())? {
+                        Some(t) if t.revoked_at.is_some() => TokenRepoError::Revoked,
                         Some(_) => TokenRepoError::AlreadyUsed,
                         None => TokenRepoError::NotFound,
                     });
@@ -211,17 +222,27 @@ impl TokenRepository for Store {
         now: DateTime<Utc>,
     ) -> Result<u64, TokenRepoError> {
         self.run(move |conn| {
-            let n = diesel::update(
-                t::table.filter(
-                    t::family_id
-                        .eq(family.to_string())
-                        .and(t::revoked_at.is_null()),
-                ),
-            )
-            .set(t::revoked_at.eq(ts(now)))
-            .execute(conn)
-            .map_err(db::<TokenRepoError>)?;
-            Ok(count(n))
+            let mut total = 0;
+            // Repeated until nothing changes: on PostgreSQL one statement does not see the
+            // successors of a rotation that committed while it waited for the rotated row's lock;
+            // the next statement does (see `rotate`).
+            for _ in 0..SETTLE_ROUNDS {
+                let n = diesel::update(
+                    t::table.filter(
+                        t::family_id
+                            .eq(family.to_string())
+                            .and(t::revoked_at.is_null()),
+                    ),
+                )
+                .set(t::revoked_at.eq(ts(now)))
+                .execute(conn)
+                .map_err(db::<TokenRepoError>)?;
+                total += count(n);
+                if n == 0 {
+                    break;
+                }
+            }
+            Ok(total)
         })
         .await
     }
@@ -232,17 +253,25 @@ impl TokenRepository for Store {
         now: DateTime<Utc>,
     ) -> Result<u64, TokenRepoError> {
         self.run(move |conn| {
-            let n = diesel::update(
-                t::table.filter(
-                    t::user_id
-                        .eq(user_id.to_string())
-                        .and(t::revoked_at.is_null()),
-                ),
-            )
-            .set(t::revoked_at.eq(ts(now)))
-            .execute(conn)
-            .map_err(db::<TokenRepoError>)?;
-            Ok(count(n))
+            let mut total = 0;
+            // Repeated until nothing changes, like `revoke_family`.
+            for _ in 0..SETTLE_ROUNDS {
+                let n = diesel::update(
+                    t::table.filter(
+                        t::user_id
+                            .eq(user_id.to_string())
+                            .and(t::revoked_at.is_null()),
+                    ),
+                )
+                .set(t::revoked_at.eq(ts(now)))
+                .execute(conn)
+                .map_err(db::<TokenRepoError>)?;
+                total += count(n);
+                if n == 0 {
+                    break;
+                }
+            }
+            Ok(total)
         })
         .await
     }

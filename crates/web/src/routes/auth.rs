@@ -41,6 +41,24 @@ fn redirect(to: &str) -> HttpResponse {
         .finish()
 }
 
+/// Sign-in starts and finishes as page navigations. Browsers say what a request is for
+/// (`Sec-Fetch-Dest`): an image, frame, script or `fetch` pointed here by another site is refused
+/// before it counts, so a page cannot spend an office's sign-in budget from its visitors'
+/// browsers. (Clients that send no such header are counted as usual.)
+fn embedded(req: &HttpRequest) -> Option<HttpResponse> {
+    let dest = req.headers().get("sec-fetch-dest")?.to_str().ok()?;
+    (dest != "document").then(|| {
+        page(
+            StatusCode::FORBIDDEN,
+            views::message(
+                "Refused",
+                "Signing in starts from a page of its own, not from an embedded request.",
+                None,
+            ),
+        )
+    })
+}
+
 fn too_many(e: &crate::error::ApiError) -> HttpResponse {
     page(
         StatusCode::TOO_MANY_REQUESTS,
@@ -84,7 +102,10 @@ async fn login(
     session: Session,
     q: web::Query<LoginQuery>,
 ) -> HttpResponse {
-    if let Err(e) = limit(&req, &state, Budget::Auth) {
+    if let Some(refused) = embedded(&req) {
+        return refused;
+    }
+    if let Err(e) = limit(&req, &state, Budget::SignIn).await {
         return too_many(&e);
     }
     let back = safe_redirect(q.redirect_to.as_deref());
@@ -129,7 +150,10 @@ async fn callback(
     q: web::Query<CallbackQuery>,
     Now(now): Now,
 ) -> HttpResponse {
-    if let Err(e) = limit(&req, &state, Budget::Auth) {
+    if let Some(refused) = embedded(&req) {
+        return refused;
+    }
+    if let Err(e) = limit(&req, &state, Budget::SignIn).await {
         return too_many(&e);
     }
     let ip = client_ip(&req, &state);
@@ -282,7 +306,10 @@ async fn dev_sign_in(
             views::message("Not found", "Development sign-in is disabled.", None),
         );
     }
-    if let Err(e) = limit(&req, &state, Budget::Auth) {
+    if let Some(refused) = embedded(&req) {
+        return refused;
+    }
+    if let Err(e) = limit(&req, &state, Budget::SignIn).await {
         return too_many(&e);
     }
     if !same_origin(&req, &state.settings.base_url) {
@@ -342,9 +369,7 @@ async fn logout(
     user: MaybeUser,
     Now(now): Now,
 ) -> HttpResponse {
-    if let Err(e) = limit(&req, &state, Budget::Auth) {
-        return too_many(&e);
-    }
+    // Refused before it counts: another site cannot spend this office's sign-out budget.
     if !same_origin(&req, &state.settings.base_url) {
         return page(
             StatusCode::FORBIDDEN,
@@ -354,6 +379,9 @@ async fn logout(
                 None,
             ),
         );
+    }
+    if let Err(e) = limit(&req, &state, Budget::SignOut).await {
+        return too_many(&e);
     }
     if let Some(p) = user.0 {
         state

@@ -12,7 +12,7 @@ use crate::AppState;
 use crate::clock::Now;
 use crate::error::ApiError;
 use crate::extract::{ApiUser, client_ip};
-use crate::ratelimit::{Budget, Key};
+use crate::ratelimit::{Budget, LimitKey};
 
 pub(super) fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/api/sessions/{id}/comments", web::get().to(list))
@@ -115,12 +115,8 @@ struct CreateBody {
     parent_id: Option<String>,
 }
 
-fn per_user(state: &AppState, p: &Principal) -> Result<(), ApiError> {
-    limit_key(
-        state,
-        Budget::Comment,
-        Key::User(p.user_id.as_uuid().as_u128()),
-    )
+async fn per_user(state: &AppState, p: &Principal, budget: Budget) -> Result<(), ApiError> {
+    limit_key(state, budget, LimitKey::User(p.user_id)).await
 }
 
 async fn create(
@@ -131,7 +127,7 @@ async fn create(
     body: web::Json<CreateBody>,
     Now(now): Now,
 ) -> Result<HttpResponse, ApiError> {
-    per_user(&state, &p)?;
+    per_user(&state, &p, Budget::Comment).await?;
     let body = body.into_inner();
     let input = NewComment {
         body: body.body,
@@ -143,7 +139,6 @@ async fn create(
         .comments
         .create(&p, plan_id(&id)?, input, client_ip(&req, &state), now)
         .await?;
-    state.pages.forget_plan(view.comment.plan_id());
     Ok(HttpResponse::Created().json(comment_json(&view)))
 }
 
@@ -162,7 +157,12 @@ async fn update(
     Now(now): Now,
 ) -> Result<HttpResponse, ApiError> {
     if body.body.is_some() {
-        per_user(&state, &p)?;
+        per_user(&state, &p, Budget::Comment).await?;
+    }
+    // Each resolve or reopen of a published plan's thread is an audit row, a live event and
+    // possibly a Slack message: toggling has its own budget.
+    if body.resolved.is_some() {
+        per_user(&state, &p, Budget::CommentState).await?;
     }
     let body = body.into_inner();
     let change = CommentChange {
@@ -173,7 +173,6 @@ async fn update(
         .comments
         .update(&p, &id, change, client_ip(&req, &state), now)
         .await?;
-    state.pages.forget_plan(view.comment.plan_id());
     Ok(HttpResponse::Ok().json(comment_json(&view)))
 }
 
@@ -184,10 +183,9 @@ async fn delete(
     id: web::Path<String>,
     Now(now): Now,
 ) -> Result<HttpResponse, ApiError> {
-    let plan = state
+    state
         .comments
         .delete(&p, &id, client_ip(&req, &state), now)
         .await?;
-    state.pages.forget_plan(plan);
     Ok(HttpResponse::NoContent().finish())
 }

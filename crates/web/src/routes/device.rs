@@ -9,11 +9,11 @@ use planpush_identity::UserCode;
 use serde::Deserialize;
 use serde_json::json;
 
-use super::limit;
+use super::{limit, limit_key};
 use crate::clock::Now;
 use crate::error::{ApiError, OAuthError};
 use crate::extract::{MaybeUser, client_ip, same_origin};
-use crate::ratelimit::Budget;
+use crate::ratelimit::{Budget, LimitKey};
 use crate::{AppState, views};
 
 pub(super) fn routes(cfg: &mut web::ServiceConfig) {
@@ -43,7 +43,7 @@ async fn device_authorization(
     state: web::Data<AppState>,
     Now(now): Now,
 ) -> Result<HttpResponse, ApiError> {
-    limit(&req, &state, Budget::Auth)?;
+    limit(&req, &state, Budget::DeviceStart).await?;
     let client = DeviceClient::new(
         req.headers()
             .get(header::USER_AGENT)
@@ -107,7 +107,7 @@ async fn device_token(
     body: web::Bytes,
     Now(now): Now,
 ) -> Result<HttpResponse, actix_web::Error> {
-    limit(&req, &state, Budget::DevicePoll)?;
+    limit(&req, &state, Budget::DevicePoll).await?;
     let Some(code) = grant_body(&req, &body).device_code else {
         return Err(ApiError::bad_request("invalid_request", "device_code is required").into());
     };
@@ -124,7 +124,7 @@ async fn refresh(
     body: web::Bytes,
     Now(now): Now,
 ) -> Result<HttpResponse, actix_web::Error> {
-    limit(&req, &state, Budget::Auth)?;
+    // Refresh is counted per token family, in `Tokens::refresh` (Budget::Refresh).
     let Some(token) = grant_body(&req, &body).refresh_token else {
         return Err(ApiError::bad_request("invalid_request", "refresh_token is required").into());
     };
@@ -145,7 +145,8 @@ async fn cli_logout(
     body: web::Bytes,
     Now(now): Now,
 ) -> Result<HttpResponse, actix_web::Error> {
-    limit(&req, &state, Budget::Auth)?;
+    // Not limited per address (a page could spend it from visitors' browsers and block CLI
+    // logouts): it needs a refresh token and costs one indexed lookup, like a refused Bearer.
     let token = grant_body(&req, &body).refresh_token.unwrap_or_default();
     state
         .tokens
@@ -197,7 +198,7 @@ async fn activate_page(
         return html(StatusCode::OK, views::activate_entry(&p.login, "", None));
     }
     // Looking a code up shows who asked for it: as limited as approving one.
-    if let Err(e) = limit(&req, &state, Budget::Auth) {
+    if let Err(e) = limit_key(&state, Budget::Activate, LimitKey::User(p.user_id)).await {
         return html(
             StatusCode::TOO_MANY_REQUESTS,
             views::message("Too many attempts", &e.message, None),
@@ -259,7 +260,7 @@ async fn activate(
     let Some(p) = user.0 else {
         return to_login(&req);
     };
-    if let Err(e) = limit(&req, &state, Budget::Auth) {
+    if let Err(e) = limit_key(&state, Budget::Activate, LimitKey::User(p.user_id)).await {
         return html(
             StatusCode::TOO_MANY_REQUESTS,
             views::message("Too many attempts", &e.message, None),

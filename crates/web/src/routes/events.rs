@@ -5,18 +5,23 @@
 //! after it, then `ready` (carrying the id to resume from) and the live events. Each event has an
 //! `id:`, so a browser that reconnects sends `Last-Event-ID` and misses nothing. A comment line
 //! every [`KEEP_ALIVE`] keeps proxies from closing the connection; at each one the viewer's account
-//! is checked again, so a deactivated member's stream ends (`signed_out`). A deleted plan ends every
-//! stream after its `plan` event.
+//! and right to see the plan are checked again. When this process changes the viewer's access
+//! (deactivation, sign-out, sign-out everywhere, a revoked token, a role change) the stream is told
+//! at once (`planpush_app::LiveAccess`) and checks the credential it was opened with; if access
+//! ended it sends `signed_out` and closes, within a second. A deleted plan ends every stream after
+//! its `plan` event.
 
 use std::time::Duration;
 
+use actix_session::SessionExt;
 use actix_web::http::header;
 use actix_web::web::Bytes;
 use actix_web::{HttpRequest, HttpResponse, web};
 use futures_util::StreamExt;
 use futures_util::future::{Either, select};
-use planpush_app::{EventId, EventStream, LiveEvent, PlanActivity, PlanEvent};
-use planpush_identity::UserId;
+use planpush_app::{
+    EventId, EventStream, LiveEvent, LiveWatch, PlanActivity, PlanEvent, session_ref,
+};
 use serde_json::json;
 
 use crate::AppState;
@@ -67,7 +72,9 @@ async fn events(
         .get("last-event-id")
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned);
-    let feed = state.plans.subscribe(&p, &slug, last.as_deref()).await?;
+    // The session the stream is opened with (for cookie callers), so it ends with that session.
+    let session = session_ref(&req.get_session().entries());
+    let (feed, watch) = state.live.open(&p, session, &slug, last.as_deref()).await?;
     let sub = feed.subscription;
     let version = feed.plan.current_version();
     let mut head = vec![Bytes::from_static(b"retry: 3000\n\n")];
@@ -91,7 +98,7 @@ async fn events(
     ));
     let live = Live {
         state: state.into_inner(),
-        user: p.user_id,
+        watch,
         events: sub.live,
         ended,
     };
@@ -109,9 +116,16 @@ async fn events(
 /// The live part of one viewer's stream.
 struct Live {
     state: std::sync::Arc<AppState>,
-    user: UserId,
+    watch: LiveWatch,
     events: EventStream,
     ended: bool,
+}
+
+/// What woke a stream up.
+enum Wake {
+    Event(Option<PlanEvent>),
+    AccessChanged,
+    KeepAlive,
 }
 
 impl Live {
@@ -119,22 +133,38 @@ impl Live {
         if self.ended {
             return None;
         }
-        let tick = actix_web::rt::time::sleep(KEEP_ALIVE);
-        match select(self.events.next(), Box::pin(tick)).await {
-            Either::Left((Some(e), _)) => {
+        let wake = {
+            let tick = Box::pin(actix_web::rt::time::sleep(KEEP_ALIVE));
+            let changed = self.watch.changes.next();
+            match select(self.events.next(), select(changed, tick)).await {
+                Either::Left((e, _)) => Wake::Event(e),
+                // The signal is gone (it never is in one process): keep the periodic check.
+                Either::Right((Either::Left((Some(()), _)), _)) => Wake::AccessChanged,
+                Either::Right((Either::Left((None, _)) | Either::Right(_), _)) => Wake::KeepAlive,
+            }
+        };
+        match wake {
+            Wake::Event(Some(e)) => {
                 self.ended = ends_stream(&e);
                 Some((event_frame(&e), self))
             }
             // The bus dropped us (we fell behind) or stopped: end, the browser reconnects.
-            Either::Left((None, _)) => None,
-            Either::Right(((), _)) => {
-                let active =
-                    matches!(self.state.access.get(self.user).await, Ok(Some(a)) if a.active);
-                if active {
-                    Some((Bytes::from_static(b": keep-alive\n\n"), self))
-                } else {
-                    self.ended = true;
-                    Some((frame(None, "signed_out", &json!({})), self))
+            Wake::Event(None) => None,
+            Wake::AccessChanged | Wake::KeepAlive => {
+                let full = matches!(wake, Wake::AccessChanged);
+                let allowed = self
+                    .state
+                    .live
+                    .recheck(&self.watch, full, self.state.clock.now())
+                    .await;
+                match allowed {
+                    Ok(true) if full => Some((Bytes::from_static(b": checked\n\n"), self)),
+                    Ok(true) => Some((Bytes::from_static(b": keep-alive\n\n"), self)),
+                    // Access ended (or cannot be confirmed): say so and close.
+                    Ok(false) | Err(_) => {
+                        self.ended = true;
+                        Some((frame(None, "signed_out", &json!({})), self))
+                    }
                 }
             }
         }

@@ -11,13 +11,12 @@ mod push;
 mod tokens;
 mod users;
 
-use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, web};
 
 use crate::AppState;
 use crate::error::ApiError;
 use crate::extract::client_ip;
-use crate::ratelimit::Budget;
+use crate::ratelimit::{Budget, LimitKey};
 
 pub(crate) fn configure(cfg: &mut web::ServiceConfig) {
     audit::routes(cfg);
@@ -33,30 +32,30 @@ pub(crate) fn configure(cfg: &mut web::ServiceConfig) {
     users::routes(cfg);
 }
 
-/// Draws one request from the client's budget; `429` with `Retry-After` when it is spent.
-pub(crate) fn limit(req: &HttpRequest, state: &AppState, budget: Budget) -> Result<(), ApiError> {
+/// Draws one request from the client's budget (its address; IPv6 by /64); `429` with
+/// `Retry-After` when it is spent.
+pub(crate) async fn limit(
+    req: &HttpRequest,
+    state: &AppState,
+    budget: Budget,
+) -> Result<(), ApiError> {
     let Some(ip) = client_ip(req, state) else {
         return Ok(());
     };
-    limit_key(state, budget, ip.into())
+    limit_key(state, budget, LimitKey::ip(ip)).await
 }
 
 /// Draws one request from `key`'s budget.
-pub(crate) fn limit_key(
+pub(crate) async fn limit_key(
     state: &AppState,
     budget: Budget,
-    key: crate::ratelimit::Key,
+    key: LimitKey,
 ) -> Result<(), ApiError> {
-    state.limits.check(budget, key).map_err(|wait| {
-        let secs = wait.as_secs().max(1);
-        let mut e = ApiError::new(
-            StatusCode::TOO_MANY_REQUESTS,
-            "rate_limited",
-            format!("too many requests; try again in {secs} seconds"),
-        );
-        e.retry_after = Some(secs);
-        e
-    })
+    state
+        .limits
+        .check(budget, key)
+        .await
+        .map_err(ApiError::rate_limited)
 }
 
 /// A same-origin relative path to return to after sign-in; anything else becomes `/`.

@@ -13,7 +13,9 @@ use serde_json::json;
 use crate::clock::Now;
 use crate::error::ApiError;
 use crate::extract::{ApiUser, MaybeUser, client_ip};
-use crate::page_cache::{CachedPage, Encoding};
+use crate::page_cache::{CachedPage, Encoding, RenderKey, Rendered};
+use crate::ratelimit::{Budget, LimitKey};
+use crate::routes::limit_key;
 use crate::{AppState, views};
 
 pub(super) fn routes(cfg: &mut web::ServiceConfig) {
@@ -26,9 +28,13 @@ pub(super) fn routes(cfg: &mut web::ServiceConfig) {
 }
 
 pub(super) fn html_page(status: StatusCode, markup: maud::Markup) -> HttpResponse {
+    html_bytes(status, markup.into_string())
+}
+
+fn html_bytes(status: StatusCode, html: String) -> HttpResponse {
     page_headers(status)
         .insert_header((header::CACHE_CONTROL, "private, no-cache"))
-        .body(markup.into_string())
+        .body(html)
 }
 
 /// A page's content type; the CSP and the other page headers are added by the wrapper around
@@ -91,23 +97,72 @@ async fn page(
             .insert_header((header::LOCATION, target))
             .finish();
     };
-    // One app operation per kind of page.
-    let rendered = match (q.v, q.diff) {
-        (None, None) => return latest(&req, &state, &p, &slug, now).await,
-        (to, Some(from)) => state
-            .plans
-            .diff(&p, &slug, to, from)
-            .await
-            .map(|d| views::diff_page(&d)),
-        (Some(v), None) => state
-            .plans
-            .view(&p, &slug, Some(v), now)
-            .await
-            .map(|page| views::plan_page(&page)),
+    let (v, diff) = (q.v, q.diff);
+    if v.is_none() && diff.is_none() {
+        return latest(&req, &state, &p, &slug, now).await;
+    }
+    let key = RenderKey {
+        slug: slug.to_string(),
+        v,
+        diff,
     };
+    // Older versions and diffs are rendered once per version (pair) for everyone allowed to see
+    // the plan; a render that is not cached yet draws from the reader's render budget.
+    let rendered = state
+        .pages
+        .rendered(&key, || render(&state, &p, &slug, v, diff))
+        .await;
     match rendered {
-        Ok(markup) => html_page(StatusCode::OK, markup),
-        Err(e) => error_page(e),
+        Ok(Some(r)) if can_see(&p, &r.plan) => {
+            if diff.is_none() {
+                state.plans.seen(&p, &r.plan, r.shown, now).await;
+            }
+            html_bytes(StatusCode::OK, r.html.clone())
+        }
+        Ok(_) => not_found(),
+        Err(RenderError::Plan(e)) => error_page(e),
+        Err(RenderError::Limited(e)) => html_page(
+            StatusCode::TOO_MANY_REQUESTS,
+            views::message("Slow down", &e.message, None),
+        ),
+    }
+}
+
+/// Why an older version or a diff was not rendered.
+enum RenderError {
+    Plan(PlanError),
+    Limited(ApiError),
+}
+
+/// Renders `?v=N`, `?v=N&diff=M` or `?diff=M` (against the latest version). `Ok(None)`: not found
+/// for this reader (not cached; another reader renders for themselves).
+async fn render(
+    state: &AppState,
+    p: &Principal,
+    slug: &str,
+    v: Option<u32>,
+    diff: Option<u32>,
+) -> Result<Option<Arc<Rendered>>, RenderError> {
+    limit_key(state, Budget::Render, LimitKey::User(p.user_id))
+        .await
+        .map_err(RenderError::Limited)?;
+    let found = match (v, diff) {
+        // `?diff=M` alone compares with the latest version: still one app call.
+        (to, Some(from)) => state.plans.diff(p, slug, to, from).await.map(|d| Rendered {
+            shown: d.to.get(),
+            html: views::diff_page(&d).into_string(),
+            plan: d.plan,
+        }),
+        (v, None) => state.plans.page(p, slug, v).await.map(|page| Rendered {
+            shown: page.shown.get(),
+            html: views::plan_page(&page).into_string(),
+            plan: page.plan,
+        }),
+    };
+    match found {
+        Ok(r) => Ok(Some(Arc::new(r))),
+        Err(PlanError::Unknown(e)) => Err(RenderError::Plan(PlanError::Unknown(e))),
+        Err(PlanError::VersionNotFound | PlanError::NotFound | PlanError::Forbidden(_)) => Ok(None),
     }
 }
 
@@ -120,33 +175,32 @@ async fn latest(
     slug: &str,
     now: DateTime<Utc>,
 ) -> HttpResponse {
-    // One app operation either way: a cached page only needs recording as seen (visibility is
-    // checked on the cached plan, every request); a miss loads, checks and records in `view`.
-    let cached = match state.pages.get(slug) {
-        Some(cached) => {
-            if !can_see(p, &cached.plan) {
-                return not_found();
-            }
-            state
-                .plans
-                .seen(p, &cached.plan, cached.plan.current_version(), now)
-                .await;
-            cached
-        }
-        None => {
-            let generation = state.pages.generation();
-            match state.plans.view(p, slug, None, now).await {
+    let loaded = state
+        .pages
+        .latest(slug, || async move {
+            match state.plans.page(p, slug, None).await {
                 Ok(page) => {
                     let html = views::plan_page(&page).into_string();
-                    let cached = Arc::new(CachedPage::new(page.plan, html));
-                    let key = cached.plan.slug().as_str();
-                    state.pages.insert(key, cached.clone(), generation);
-                    cached
+                    Ok(Some(Arc::new(CachedPage::new(page.plan, html))))
                 }
-                Err(e) => return error_page(e),
+                Err(PlanError::Unknown(e)) => Err(PlanError::Unknown(e)),
+                Err(_) => Ok(None),
             }
-        }
+        })
+        .await;
+    let cached = match loaded {
+        Ok(Some(cached)) => cached,
+        Ok(None) => return not_found(),
+        Err(e) => return error_page(e),
     };
+    // Authorization is not cached with the bytes: asked on every request, of the cached plan.
+    if !can_see(p, &cached.plan) {
+        return not_found();
+    }
+    state
+        .plans
+        .seen(p, &cached.plan, cached.plan.current_version(), now)
+        .await;
     let etag = cached.etag.as_str();
     let fresh = req
         .headers()
@@ -239,7 +293,6 @@ async fn publish(
         .plans
         .publish(&p, plan_id(&id)?, client_ip(&req, &state), now)
         .await?;
-    state.pages.forget(plan.slug().as_str());
     Ok(HttpResponse::Ok().json(plan_json(&state, &plan)))
 }
 
@@ -266,7 +319,6 @@ async fn archive(
             now,
         )
         .await?;
-    state.pages.forget(plan.slug().as_str());
     Ok(HttpResponse::Ok().json(plan_json(&state, &plan)))
 }
 
@@ -281,6 +333,5 @@ async fn delete(
         .plans
         .delete(&p, plan_id(&id)?, client_ip(&req, &state), now)
         .await?;
-    state.pages.forget_all();
     Ok(HttpResponse::NoContent().finish())
 }

@@ -99,7 +99,6 @@ async fn push(
         .push
         .push(&p, request, client_ip(&req, &state), now)
         .await?;
-    state.pages.forget(out.plan.slug().as_str());
     let status = if out.created_version && out.version.get() == 1 {
         StatusCode::CREATED
     } else {

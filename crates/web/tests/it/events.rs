@@ -19,21 +19,21 @@ const V2: &str = "# Auth\n\n## Flow\n\nThe client sends the refresh token to the
 
 /// One parsed SSE event.
 #[derive(Debug, Clone)]
-struct Frame {
-    id: Option<String>,
-    name: String,
-    data: Value,
+pub(crate) struct Frame {
+    pub(crate) id: Option<String>,
+    pub(crate) name: String,
+    pub(crate) data: Value,
 }
 
 /// Reads events off a streaming response body.
-struct Sse<B> {
+pub(crate) struct Sse<B> {
     body: Pin<Box<B>>,
     buf: String,
 }
 
 impl<B: MessageBody> Sse<B> {
     /// The next event (keep-alives and `retry:` skipped), or `None` when the stream ended.
-    async fn next(&mut self) -> Option<Frame> {
+    pub(crate) async fn next(&mut self) -> Option<Frame> {
         loop {
             if let Some(end) = self.buf.find("\n\n") {
                 let raw: String = self.buf.drain(..end + 2).collect();
@@ -67,7 +67,7 @@ impl<B: MessageBody> Sse<B> {
     }
 
     /// Reads events up to and including the next one named `name`.
-    async fn until(&mut self, name: &str) -> Vec<Frame> {
+    pub(crate) async fn until(&mut self, name: &str) -> Vec<Frame> {
         let mut seen = vec![];
         loop {
             let f = self
@@ -93,11 +93,29 @@ where
     S: Service<Request, Response = ServiceResponse<B>, Error = actix_web::Error>,
     B: MessageBody,
 {
+    subscribe_as(app, b, None, slug, last_event_id).await
+}
+
+/// Opens a plan's event stream as `b` (its cookie) or with a Bearer token.
+pub(crate) async fn subscribe_as<S, B>(
+    app: &TestApp<S>,
+    b: &Browser,
+    bearer: Option<&str>,
+    slug: &str,
+    last_event_id: Option<&str>,
+) -> (StatusCode, Option<Sse<B>>)
+where
+    S: Service<Request, Response = ServiceResponse<B>, Error = actix_web::Error>,
+    B: MessageBody,
+{
     let mut req = test::TestRequest::get()
         .uri(&format!("/p/{slug}/events"))
         .peer_addr(b.ip);
     if let Some(c) = &b.cookie {
         req = req.insert_header((header::COOKIE, c.clone()));
+    }
+    if let Some(t) = bearer {
+        req = req.insert_header((header::AUTHORIZATION, format!("Bearer {t}")));
     }
     if let Some(id) = last_event_id {
         req = req.insert_header(("last-event-id", id));

@@ -13,6 +13,8 @@ mod device;
 mod events;
 mod headers;
 mod health;
+mod limits;
+mod offboarding;
 mod plans;
 mod push;
 mod sessions;

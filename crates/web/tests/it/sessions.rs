@@ -300,7 +300,7 @@ async fn the_last_admin_cannot_be_removed() {
 async fn rate_limit_answers_429_then_resets_and_ignores_spoofed_forwarding_headers() {
     let app = test_app(Mode::Dev).await;
     let mut b = Browser::default();
-    for i in 0..30 {
+    for i in 0..planpush_app::Budget::DeviceStart.per_15_min() {
         let req = test::TestRequest::post()
             .uri("/api/auth/device")
             .peer_addr(b.ip)

@@ -1,0 +1,204 @@
+//! Instant offboarding: when someone's access ends, their open live streams end within a second.
+//!
+//! Every change that can end or narrow a user's access — deactivation, sign-out, sign-out
+//! everywhere, a revoked token or token family, a role change — goes through
+//! [`crate::AccessCache::invalidate`], which bumps the user's generation (voiding cached access,
+//! sessions and tokens) and raises the [`AccessSignal`] for that user. A live stream remembers how
+//! its viewer authenticated ([`Credential`]: the session or the token) and which plan it shows
+//! ([`LiveWatch`]); on each signal it asks [`LiveAccess::recheck`] again and closes when the answer
+//! is no.
+//!
+//! The signal is a port: [`LocalSignal`] reaches the streams of this process. Several server
+//! processes would publish it over PostgreSQL `LISTEN/NOTIFY`; nothing else changes.
+
+use std::collections::HashMap;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+
+use chrono::{DateTime, Utc};
+use futures::Stream;
+use futures::channel::mpsc;
+use planpush_identity::{TokenHash, TokenId, TokenRepoError, UserId};
+use planpush_plans::Plan;
+
+use crate::{
+    AccessCache, AuthMethod, LiveFeed, PlanError, Plans, Ports, Principal, WebSessions, can_see,
+};
+
+/// A stream that yields each time a user's access may have changed.
+pub type AccessChanges = Pin<Box<dyn Stream<Item = ()> + Send>>;
+
+/// "Access changed for user X", for everything in this process (or, for a multi-process
+/// implementation, in every process) that holds access open — the live-update streams.
+pub trait AccessSignal: Send + Sync {
+    /// Announces that `user`'s access changed. MUST NOT block; MUST wake every watcher of `user`
+    /// created before the call (several changes may wake a watcher once).
+    fn notify(&self, user: UserId);
+    /// Watches `user`. The stream MUST yield after every later `notify(user)`, and end only when
+    /// the signal is gone.
+    fn watch(&self, user: UserId) -> AccessChanges;
+}
+
+/// The in-process [`AccessSignal`].
+#[derive(Default)]
+pub struct LocalSignal {
+    watchers: Mutex<HashMap<UserId, Vec<mpsc::Sender<()>>>>,
+}
+
+impl LocalSignal {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<UserId, Vec<mpsc::Sender<()>>>> {
+        // Each update is one retain or push: a poisoned lock is still consistent.
+        self.watchers
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// How many watchers of `user` are open (tests).
+    pub fn watchers(&self, user: UserId) -> usize {
+        let mut w = self.lock();
+        let list = w.entry(user).or_default();
+        list.retain(|s| !s.is_closed());
+        let n = list.len();
+        if n == 0 {
+            w.remove(&user);
+        }
+        n
+    }
+}
+
+impl AccessSignal for LocalSignal {
+    fn notify(&self, user: UserId) {
+        let mut w = self.lock();
+        if let Some(list) = w.get_mut(&user) {
+            // A full buffer already holds a wake-up: nothing is lost. Closed watchers go.
+            list.retain_mut(|s| match s.try_send(()) {
+                Ok(()) => true,
+                Err(e) => e.is_full(),
+            });
+            if list.is_empty() {
+                w.remove(&user);
+            }
+        }
+    }
+
+    fn watch(&self, user: UserId) -> AccessChanges {
+        let (tx, rx) = mpsc::channel(1);
+        let mut w = self.lock();
+        let list = w.entry(user).or_default();
+        list.retain(|s| !s.is_closed());
+        list.push(tx);
+        Box::pin(rx)
+    }
+}
+
+/// How a stream's viewer proved who they are, so the stream can ask again later.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Credential {
+    /// A browser session, by the hash of its cookie key.
+    Session(TokenHash),
+    /// A Bearer token (personal or access token).
+    Token(TokenId),
+    /// A session whose key is not known here: only the account and the plan are checked again.
+    Account,
+}
+
+/// What an open live stream needs to check its viewer again.
+pub struct LiveWatch {
+    user: UserId,
+    method: AuthMethod,
+    credential: Credential,
+    /// The plan as it was when the stream opened (visibility only ever widens; deletion ends
+    /// the stream with its own event).
+    plan: Plan,
+    /// Wakes when the viewer's access may have changed.
+    pub changes: AccessChanges,
+}
+
+/// Opening live streams and checking their viewers again.
+pub struct LiveAccess {
+    ports: Ports,
+    access: Arc<AccessCache>,
+    sessions: Arc<WebSessions>,
+    plans: Arc<Plans>,
+}
+
+impl LiveAccess {
+    pub fn new(
+        ports: Ports,
+        access: Arc<AccessCache>,
+        sessions: Arc<WebSessions>,
+        plans: Arc<Plans>,
+    ) -> Self {
+        Self {
+            ports,
+            access,
+            sessions,
+            plans,
+        }
+    }
+
+    /// Subscribes `p` to the plan's events (see [`Plans::subscribe`]) and returns what the stream
+    /// needs to check the viewer again. `session` is the session key's hash when `p` came from
+    /// a session cookie. The watch starts before the authorization, so no change is missed.
+    pub async fn open(
+        &self,
+        p: &Principal,
+        session: Option<TokenHash>,
+        slug: &str,
+        last_event_id: Option<&str>,
+    ) -> Result<(LiveFeed, LiveWatch), PlanError> {
+        let changes = self.access.signal().watch(p.user_id);
+        let credential = match (p.method, session) {
+            (AuthMethod::Token(id), _) => Credential::Token(id),
+            (AuthMethod::Session, Some(hash)) => Credential::Session(hash),
+            (AuthMethod::Session, None) => Credential::Account,
+        };
+        let feed = self.plans.subscribe(p, slug, last_event_id).await?;
+        let watch = LiveWatch {
+            user: p.user_id,
+            method: p.method,
+            credential,
+            plan: feed.plan.clone(),
+            changes,
+        };
+        Ok((feed, watch))
+    }
+
+    /// Whether the stream's viewer may still watch: the credential is live (session not ended,
+    /// token not revoked or expired), the account is active, and its roles still let it see the
+    /// plan. `full` reads the credential and the plan from storage (after a signal); otherwise
+    /// only the (cached) account is read and checked against the plan as it was (the periodic
+    /// check, which must stay cheap with many open streams).
+    pub async fn recheck(
+        &self,
+        w: &LiveWatch,
+        full: bool,
+        now: DateTime<Utc>,
+    ) -> anyhow::Result<bool> {
+        if full {
+            let live = match w.credential {
+                Credential::Session(hash) => self.sessions.is_live(&hash, w.user, now).await?,
+                Credential::Token(id) => match self.ports.tokens.get(id).await {
+                    Ok(t) => t.user_id == w.user && t.check_bearer(now).is_ok(),
+                    Err(TokenRepoError::NotFound) => false,
+                    Err(e) => return Err(e.into()),
+                },
+                Credential::Account => true,
+            };
+            if !live {
+                return Ok(false);
+            }
+        }
+        let Some(p) = self.access.principal(w.user, w.method).await? else {
+            return Ok(false);
+        };
+        if !full {
+            return Ok(can_see(&p, &w.plan));
+        }
+        match self.plans.visible(&p, w.plan.id()).await {
+            Ok(_) => Ok(true),
+            Err(PlanError::Unknown(e)) => Err(e),
+            Err(_) => Ok(false),
+        }
+    }
+}

@@ -1,0 +1,124 @@
+//! Operator commands against the real binary: `healthcheck`, `backup` while serving, a second
+//! server on the same SQLite file refused, `restore` refused while serving and then bringing the
+//! backed-up state back.
+
+use std::process::{Command, Output};
+
+use crate::support::{BIN, dev_login, dev_server, free_port, push, raw};
+
+fn run(dir: &std::path::Path, port: u16, args: &[&str]) -> Output {
+    Command::new(BIN)
+        .args(args)
+        .current_dir(dir)
+        .env_clear()
+        .envs([
+            ("SECRET_KEY", "k".repeat(40)),
+            ("BASE_URL", format!("http://127.0.0.1:{port}")),
+            ("AUTH_PROVIDER", "dev".into()),
+            ("BIND_ADDR", "127.0.0.1".into()),
+            ("PORT", port.to_string()),
+        ])
+        .output()
+        .unwrap()
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+fn plan_names(port: u16, cookie: &str) -> Vec<String> {
+    let (status, _, _, body) = raw(port, "GET", "/api/sessions", &[("Cookie", cookie)], "");
+    assert_eq!(status, 200, "{body}");
+    let list: serde_json::Value = serde_json::from_str(&body).unwrap();
+    let mut names: Vec<String> = list["sessions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["name"].as_str().unwrap().to_owned())
+        .collect();
+    names.sort();
+    names
+}
+
+#[test]
+fn healthcheck_backup_single_process_and_restore() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+
+    let down = run(dir.path(), port, &["healthcheck"]);
+    assert_eq!(down.status.code(), Some(1), "nothing serves yet");
+    assert!(stderr(&down).contains("unhealthy"), "{}", stderr(&down));
+
+    let server = dev_server(dir.path(), port);
+    let up = run(dir.path(), port, &["healthcheck"]);
+    assert!(up.status.success(), "{}", stderr(&up));
+
+    let (cookie, token) = dev_login(port, "ada");
+    push(
+        port,
+        &token,
+        "text/markdown",
+        "kept",
+        "# Kept\n\n## One\n\ntext\n",
+    );
+
+    // A second server on the same SQLite file is refused with one line; the first keeps serving.
+    let second = run(dir.path(), free_port(), &["serve"]);
+    assert_eq!(second.status.code(), Some(1));
+    let line = stderr(&second);
+    assert!(
+        line.contains("DATABASE_URL") && line.contains("another planpush-server"),
+        "{line}"
+    );
+
+    // Backup while serving; an existing file is never overwritten.
+    let backup = dir.path().join("backup.db");
+    let out = run(dir.path(), port, &["backup", backup.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(backup.is_file());
+    let again = run(dir.path(), port, &["backup", backup.to_str().unwrap()]);
+    assert_eq!(again.status.code(), Some(1));
+    assert!(
+        stderr(&again).contains("already exists"),
+        "{}",
+        stderr(&again)
+    );
+    assert!(!dir.path().join("backup.partial").exists());
+
+    push(
+        port,
+        &token,
+        "text/markdown",
+        "later",
+        "# Later\n\n## Two\n\ntext\n",
+    );
+    assert_eq!(plan_names(port, &cookie), ["kept", "later"]);
+
+    // Restore is refused while the server holds the database.
+    let busy = run(dir.path(), port, &["restore", backup.to_str().unwrap()]);
+    assert_eq!(busy.status.code(), Some(1));
+    assert!(
+        stderr(&busy).contains("another planpush-server"),
+        "{}",
+        stderr(&busy)
+    );
+
+    drop(server);
+    // Not a database: refused, the live database untouched.
+    let junk = dir.path().join("junk.db");
+    std::fs::write(&junk, b"not sqlite at all").unwrap();
+    let bad = run(dir.path(), port, &["restore", junk.to_str().unwrap()]);
+    assert_eq!(bad.status.code(), Some(1));
+    assert!(stderr(&bad).contains("restore:"), "{}", stderr(&bad));
+
+    let out = run(dir.path(), port, &["restore", backup.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+
+    let _server = dev_server(dir.path(), port);
+    let (cookie, _) = dev_login(port, "ada");
+    assert_eq!(
+        plan_names(port, &cookie),
+        ["kept"],
+        "the state of the backup"
+    );
+}
