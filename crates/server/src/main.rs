@@ -378,6 +378,10 @@ fn serve(config: Config, store: Arc<Store>) -> Result<(), Fatal> {
                         .add(("x-content-type-options", "nosniff")),
                 )
                 .configure(planpush_web::configure(state.clone()))
+                // Outermost: every log line of a request, middleware included, carries its id.
+                .wrap(actix_web::middleware::from_fn(
+                    planpush_web::request_id::middleware,
+                ))
         })
         .shutdown_timeout(30)
         .bind(addr)

@@ -20,13 +20,18 @@ use serde::Serialize;
 pub struct ErrorBody<'a> {
     pub error: &'a str,
     pub message: &'a str,
+    /// The request's id (also in `X-Request-Id`), to quote when reporting a problem.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub request_id: Option<&'a str>,
 }
 
 /// Builds a JSON error response.
 pub fn json_error(status: StatusCode, code: &str, message: &str) -> HttpResponse {
+    let id = crate::request_id::current();
     HttpResponse::build(status).json(ErrorBody {
         error: code,
         message,
+        request_id: id.as_deref(),
     })
 }
 
@@ -77,9 +82,13 @@ impl ApiError {
         e.retry_after = Some(secs);
         e
     }
-    /// An unexpected failure: logged with a reference the client can quote, never shown.
+    /// An unexpected failure: logged (inside the request's span, so with its id) with a reference
+    /// the client can quote — the request id — and never shown.
     pub fn internal(e: impl std::fmt::Debug) -> Self {
-        let reference = hex::encode(rand::random::<[u8; 6]>());
+        let reference = crate::request_id::current().map_or_else(
+            || hex::encode(rand::random::<[u8; 6]>()),
+            |id| id.to_string(),
+        );
         tracing::error!(error = ?e, reference, "request failed");
         Self::new(
             StatusCode::INTERNAL_SERVER_ERROR,

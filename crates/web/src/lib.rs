@@ -14,6 +14,7 @@ mod headers;
 mod health;
 mod page_cache;
 pub mod ratelimit;
+pub mod request_id;
 mod routes;
 mod session_store;
 mod views;

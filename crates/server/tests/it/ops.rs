@@ -122,3 +122,60 @@ fn healthcheck_backup_single_process_and_restore() {
         "the state of the backup"
     );
 }
+
+/// `LOG_FORMAT=json`: one JSON object per line, and the lines of a request carry its id — the one
+/// a trusted proxy sent, echoed in `X-Request-Id`.
+#[test]
+fn json_logs_carry_the_request_id() {
+    use std::io::{BufRead, BufReader};
+    use std::process::Stdio;
+
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let mut child = Command::new(BIN)
+        .arg("serve")
+        .current_dir(dir.path())
+        .env_clear()
+        .envs([
+            ("SECRET_KEY", "k".repeat(40)),
+            ("BASE_URL", format!("http://127.0.0.1:{port}")),
+            ("AUTH_PROVIDER", "dev".into()),
+            ("BIND_ADDR", "127.0.0.1".into()),
+            ("PORT", port.to_string()),
+            ("LOG_FORMAT", "json".into()),
+            ("TRUSTED_PROXIES", "127.0.0.1".into()),
+            ("RUST_LOG", "info,planpush_web=debug".into()),
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    crate::support::wait_for(port);
+    let (status, _, _, _) = raw(
+        port,
+        "GET",
+        "/api/auth/me",
+        &[("X-Request-Id", "ops-check-1")],
+        "",
+    );
+    assert_eq!(status, 401);
+    let _ = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    let stderr = BufReader::new(child.stderr.take().unwrap());
+    let lines: Vec<serde_json::Value> = stderr
+        .lines()
+        .map(|l| serde_json::from_str(&l.unwrap()).expect("every log line is JSON"))
+        .collect();
+    child.wait().unwrap();
+    let of_request: Vec<&serde_json::Value> = lines
+        .iter()
+        .filter(|l| l["span"]["request_id"] == "ops-check-1")
+        .collect();
+    assert!(
+        of_request
+            .iter()
+            .any(|l| l["fields"]["route"] == "/api/auth/me" && l["fields"]["status"] == 401),
+        "{lines:#?}"
+    );
+}

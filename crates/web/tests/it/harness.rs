@@ -125,7 +125,10 @@ pub async fn test_app_with(
     let service = test::init_service(
         App::new()
             .wrap(state.session_middleware())
-            .configure(configure(state)),
+            .configure(configure(state))
+            .wrap(actix_web::middleware::from_fn(
+                planpush_web::request_id::middleware,
+            )),
     )
     .await;
     TestApp {

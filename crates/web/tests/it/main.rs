@@ -17,6 +17,7 @@ mod limits;
 mod offboarding;
 mod plans;
 mod push;
+mod request_id;
 mod sessions;
 mod signin;
 mod tokens;
