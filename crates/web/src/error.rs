@@ -112,7 +112,13 @@ impl ResponseError for ApiError {
         let mut res = if self.extra.is_empty() {
             json_error(self.status, self.code, &self.message)
         } else {
-            let mut body = serde_json::json!({"error": self.code, "message": self.message});
+            let id = crate::request_id::current();
+            let mut body = serde_json::to_value(ErrorBody {
+                error: self.code,
+                message: &self.message,
+                request_id: id.as_deref(),
+            })
+            .unwrap_or_default();
             for (k, v) in &self.extra {
                 body[*k] = v.clone();
             }

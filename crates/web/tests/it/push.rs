@@ -354,6 +354,11 @@ async fn a_private_plans_name_is_not_an_existence_oracle() {
     assert_eq!(res.status, StatusCode::CONFLICT, "{}", res.body);
     assert_eq!(res.json()["error"], "session_name_taken");
     assert_eq!(res.json()["suggestion"], "launch-2");
+    assert!(
+        res.json()["request_id"].is_string(),
+        "an answer with extra fields keeps the request id: {}",
+        res.body
+    );
 }
 
 /// Item 8: a first heading longer than a title may be is cut, never a 500.
