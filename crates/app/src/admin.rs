@@ -28,6 +28,33 @@ pub enum AdminError {
     Unknown(#[from] anyhow::Error),
 }
 
+/// Marks events of the SCIM client (no acting user) as such.
+fn via_scim(e: AuditEvent, actor: Option<UserId>) -> AuditEvent {
+    if actor.is_none() {
+        e.detail("via", "scim")
+    } else {
+        e
+    }
+}
+
+/// How a member came to exist.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MemberOrigin {
+    /// Created by their first sign-in.
+    SignIn,
+    /// Provisioned by the identity provider over SCIM (possibly before ever signing in).
+    Scim,
+}
+
+impl MemberOrigin {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MemberOrigin::SignIn => "sign_in",
+            MemberOrigin::Scim => "scim",
+        }
+    }
+}
+
 /// The caller's own account, for `/api/auth/me`.
 #[derive(Debug, Clone)]
 pub struct Profile {
@@ -40,6 +67,7 @@ pub struct Profile {
 pub struct Member {
     pub user: User,
     pub grants: Vec<Grant>,
+    pub origin: MemberOrigin,
 }
 
 impl Member {
@@ -89,13 +117,26 @@ impl Admin {
     }
 
     async fn member(&self, user: User) -> Result<Member, AdminError> {
+        let origin = match self.ports.scim.get_user(user.id).await {
+            Ok(_) => MemberOrigin::Scim,
+            Err(crate::ScimRepoError::NotFound) => MemberOrigin::SignIn,
+            Err(e) => return Err(AdminError::Unknown(e.into())),
+        };
+        self.member_with(user, origin).await
+    }
+
+    async fn member_with(&self, user: User, origin: MemberOrigin) -> Result<Member, AdminError> {
         let grants = self
             .ports
             .roles
             .grants_for(user.id)
             .await
             .map_err(anyhow::Error::from)?;
-        Ok(Member { user, grants })
+        Ok(Member {
+            user,
+            grants,
+            origin,
+        })
     }
 
     /// Active admins now (for the last-admin rule).
@@ -139,9 +180,22 @@ impl Admin {
 
     pub async fn list(&self, p: &Principal) -> Result<Vec<Member>, AdminError> {
         Self::require_admin(p)?;
+        let provisioned: BTreeSet<UserId> = self
+            .ports
+            .scim
+            .provisioned()
+            .await
+            .map_err(|e| AdminError::Unknown(e.into()))?
+            .into_iter()
+            .collect();
         let mut out = vec![];
         for user in self.ports.users.list().await.map_err(user_err)? {
-            out.push(self.member(user).await?);
+            let origin = if provisioned.contains(&user.id) {
+                MemberOrigin::Scim
+            } else {
+                MemberOrigin::SignIn
+            };
+            out.push(self.member_with(user, origin).await?);
         }
         Ok(out)
     }
@@ -264,24 +318,49 @@ impl Admin {
         now: DateTime<Utc>,
     ) -> Result<Member, AdminError> {
         Self::require_admin(p)?;
+        let user = self
+            .change_active(target, active, Some(p.user_id), ip, now)
+            .await?;
+        self.member(user).await
+    }
+
+    /// Deactivation or reactivation, for the dashboard (`actor` is the admin) and SCIM
+    /// provisioning (`actor` is `None`: the SCIM client). Deactivation is [`Admin::deactivate`],
+    /// the one offboarding path; reactivation restores sign-in only (ended sessions and revoked
+    /// tokens stay so). Returns the user as it is afterwards.
+    pub(crate) async fn change_active(
+        &self,
+        target: UserId,
+        active: bool,
+        actor: Option<UserId>,
+        ip: Option<IpAddr>,
+        now: DateTime<Utc>,
+    ) -> Result<User, AdminError> {
         let mut user = self.ports.users.get(target).await.map_err(user_err)?;
         if active {
             if user.reactivate() {
                 self.ports.users.update(&user).await.map_err(user_err)?;
                 self.access.invalidate(target);
                 self.audit
-                    .record(
-                        AuditEvent::new(AuditAction::UserReactivated, Some(p.user_id), now)
+                    .record(via_scim(
+                        AuditEvent::new(AuditAction::UserReactivated, actor, now)
                             .target("user", target)
                             .ip(ip),
-                    )
+                        actor,
+                    ))
                     .await;
             }
         } else {
-            self.deactivate(target, Some(p.user_id), ip, now).await?;
+            self.deactivate(target, actor, ip, now).await?;
             user = self.ports.users.get(target).await.map_err(user_err)?;
         }
-        self.member(user).await
+        Ok(user)
+    }
+
+    /// The last-admin rule for deactivating `target`.
+    pub(crate) async fn check_can_deactivate(&self, target: UserId) -> Result<(), AdminError> {
+        check_last_admin(&self.active_admins().await?, target, false)?;
+        Ok(())
     }
 
     /// Offboarding: deactivates `target` and ends every kind of access it has, at once — every
@@ -307,11 +386,12 @@ impl Admin {
         self.end_everything(target, now).await?;
         if changed {
             self.audit
-                .record(
+                .record(via_scim(
                     AuditEvent::new(AuditAction::UserDeactivated, by, now)
                         .target("user", target)
                         .ip(ip),
-                )
+                    by,
+                ))
                 .await;
         }
         Ok(changed)

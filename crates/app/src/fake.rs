@@ -7,6 +7,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use planpush_audit::fake::FakeAudit;
 use planpush_comments::fake::FakeComments;
+use planpush_identity::UserRepository;
 use planpush_identity::fake::{FakeDeviceGrants, FakeTokens, FakeUsers, FakeWebSessions};
 use planpush_outbox::fake::OutboxLog;
 use planpush_plans::fake::{FakePlanViews, FakePlans};
@@ -26,7 +27,7 @@ pub fn ports() -> Ports {
         tokens: Arc::new(FakeTokens::default()),
         device_grants: Arc::new(FakeDeviceGrants::default()),
         web_sessions: Arc::new(FakeWebSessions::default()),
-        roles: Arc::new(FakeRoles::new(users)),
+        roles: Arc::new(FakeRoles::new(users.clone())),
         plans: plans.clone(),
         plan_views: Arc::new(FakePlanViews::default()),
         versions: Arc::new(FakeVersions::new(plans).with_outbox(outbox.clone())),
@@ -37,6 +38,185 @@ pub fn ports() -> Ports {
         outbox: Arc::new(FakeOutbox::new(outbox)),
         readiness: Arc::new(AlwaysReady),
         events: Arc::new(LocalBus::new(1)),
+        scim: Arc::new(FakeScim::new(users)),
+    }
+}
+
+/// In-memory [`ScimRepository`] over the same [`FakeUsers`] as the other fakes.
+pub struct FakeScim {
+    users: Arc<FakeUsers>,
+    inner: Mutex<(Vec<ScimUser>, Vec<ScimGroup>)>,
+}
+
+impl FakeScim {
+    pub fn new(users: Arc<FakeUsers>) -> Self {
+        Self {
+            users,
+            inner: Mutex::default(),
+        }
+    }
+}
+
+fn name_clash(records: &[ScimUser], me: planpush_identity::UserId, name: &str) -> bool {
+    records
+        .iter()
+        .any(|r| r.user_id != me && r.user_name.to_lowercase() == name.to_lowercase())
+}
+
+impl FakeScim {
+    fn check_group(&self, groups: &[ScimGroup], g: &ScimGroup) -> Result<(), ScimRepoError> {
+        if groups
+            .iter()
+            .any(|x| x.id != g.id && x.display_name.to_lowercase() == g.display_name.to_lowercase())
+        {
+            return Err(ScimRepoError::DisplayNameTaken);
+        }
+        if let Some(m) = g.members.iter().find(|m| !self.users.contains(**m)) {
+            return Err(ScimRepoError::UnknownMember(*m));
+        }
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl ScimRepository for FakeScim {
+    async fn create_user(
+        &self,
+        user: &planpush_identity::User,
+        record: &ScimUser,
+    ) -> Result<(), ScimRepoError> {
+        let mut g = lock(&self.inner);
+        if name_clash(&g.0, record.user_id, &record.user_name) {
+            return Err(ScimRepoError::UserNameTaken);
+        }
+        self.users.insert(user);
+        g.0.push(record.clone());
+        Ok(())
+    }
+    async fn adopt_user(&self, record: &ScimUser) -> Result<(), ScimRepoError> {
+        let mut g = lock(&self.inner);
+        if !self.users.contains(record.user_id) {
+            return Err(ScimRepoError::NotFound);
+        }
+        if g.0.iter().any(|r| r.user_id == record.user_id) {
+            return Err(ScimRepoError::AlreadyProvisioned);
+        }
+        if name_clash(&g.0, record.user_id, &record.user_name) {
+            return Err(ScimRepoError::UserNameTaken);
+        }
+        g.0.push(record.clone());
+        Ok(())
+    }
+    async fn get_user(&self, id: planpush_identity::UserId) -> Result<ScimUser, ScimRepoError> {
+        lock(&self.inner)
+            .0
+            .iter()
+            .find(|r| r.user_id == id)
+            .cloned()
+            .ok_or(ScimRepoError::NotFound)
+    }
+    async fn find_user_by_name(&self, user_name: &str) -> Result<Option<ScimUser>, ScimRepoError> {
+        Ok(lock(&self.inner)
+            .0
+            .iter()
+            .find(|r| r.user_name.to_lowercase() == user_name.to_lowercase())
+            .cloned())
+    }
+    async fn list_users(&self) -> Result<Vec<ScimUser>, ScimRepoError> {
+        let mut v: Vec<ScimUser> = lock(&self.inner)
+            .0
+            .iter()
+            .filter(|r| r.deleted_at.is_none())
+            .cloned()
+            .collect();
+        v.sort_by_key(|r| r.created_at);
+        Ok(v)
+    }
+    async fn update_user(
+        &self,
+        user: &planpush_identity::User,
+        record: &ScimUser,
+    ) -> Result<(), ScimRepoError> {
+        let mut g = lock(&self.inner);
+        if !g.0.iter().any(|r| r.user_id == record.user_id) {
+            return Err(ScimRepoError::NotFound);
+        }
+        if name_clash(&g.0, record.user_id, &record.user_name) {
+            return Err(ScimRepoError::UserNameTaken);
+        }
+        let mut stored = futures::executor::block_on(self.users.get(user.id))
+            .map_err(|_| ScimRepoError::NotFound)?;
+        stored.login = user.login.clone();
+        stored.name = user.name.clone();
+        stored.email = user.email.clone();
+        futures::executor::block_on(self.users.update(&stored))
+            .map_err(|e| ScimRepoError::Unknown(e.into()))?;
+        if let Some(slot) = g.0.iter_mut().find(|r| r.user_id == record.user_id) {
+            *slot = record.clone();
+        }
+        Ok(())
+    }
+    async fn create_group(&self, group: &ScimGroup) -> Result<(), ScimRepoError> {
+        let mut g = lock(&self.inner);
+        self.check_group(&g.1, group)?;
+        g.1.push(group.clone());
+        Ok(())
+    }
+    async fn get_group(&self, id: ScimGroupId) -> Result<ScimGroup, ScimRepoError> {
+        lock(&self.inner)
+            .1
+            .iter()
+            .find(|g| g.id == id)
+            .cloned()
+            .ok_or(ScimRepoError::NotFound)
+    }
+    async fn list_groups(&self) -> Result<Vec<ScimGroup>, ScimRepoError> {
+        let mut v = lock(&self.inner).1.clone();
+        v.sort_by_key(|g| g.created_at);
+        Ok(v)
+    }
+    async fn update_group(&self, group: &ScimGroup) -> Result<(), ScimRepoError> {
+        let mut g = lock(&self.inner);
+        if !g.1.iter().any(|x| x.id == group.id) {
+            return Err(ScimRepoError::NotFound);
+        }
+        if g.1
+            .iter()
+            .any(|x| x.id == group.id && x.version != group.version)
+        {
+            return Err(ScimRepoError::Conflict);
+        }
+        self.check_group(&g.1, group)?;
+        if let Some(slot) = g.1.iter_mut().find(|x| x.id == group.id) {
+            *slot = group.clone();
+            slot.version += 1;
+        }
+        Ok(())
+    }
+    async fn delete_group(&self, id: ScimGroupId) -> Result<(), ScimRepoError> {
+        let mut g = lock(&self.inner);
+        let before = g.1.len();
+        g.1.retain(|x| x.id != id);
+        if g.1.len() == before {
+            return Err(ScimRepoError::NotFound);
+        }
+        Ok(())
+    }
+    async fn groups_of(
+        &self,
+        user: planpush_identity::UserId,
+    ) -> Result<Vec<(ScimGroupId, String)>, ScimRepoError> {
+        let mut v: Vec<(ScimGroupId, String)> = lock(&self.inner)
+            .1
+            .iter()
+            .filter(|g| g.members.contains(&user))
+            .map(|g| (g.id, g.display_name.clone()))
+            .collect();
+        v.sort_by(|a, b| a.1.cmp(&b.1));
+        Ok(v)
+    }
+    async fn provisioned(&self) -> Result<Vec<planpush_identity::UserId>, ScimRepoError> {
+        Ok(lock(&self.inner).0.iter().map(|r| r.user_id).collect())
     }
 }
 

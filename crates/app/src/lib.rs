@@ -22,6 +22,7 @@ mod events;
 #[cfg(feature = "fake")]
 pub mod fake;
 mod generation;
+mod group_roles;
 mod health;
 mod maintenance;
 mod notify;
@@ -32,12 +33,14 @@ mod ports;
 mod provider;
 mod push;
 mod ratelimit;
+mod scim;
+mod scim_ports;
 mod sessions;
 mod signin;
 mod tokens;
 
 pub use access::{ACCESS_TTL, Access, AccessCache, AuthMethod, Principal};
-pub use admin::{Admin, AdminError, Member, MemberChange, Profile};
+pub use admin::{Admin, AdminError, Member, MemberChange, MemberOrigin, Profile};
 pub use audit_log::{
     AUDIT_PAGE_MAX, AuditEntry, AuditExport, AuditLog, AuditLogError, AuditLogPage, AuditQueryInput,
 };
@@ -55,6 +58,7 @@ pub use events::{
     ObservedBus, PlanActivity, PlanEvent, RETAINED_EVENTS, SUBSCRIBER_BUFFER, Subscription,
 };
 pub use generation::{CacheLimits, GenerationCache, Generations};
+pub use group_roles::reconcile_group_roles;
 pub use health::{Health, NotReady};
 pub use maintenance::{Maintenance, OUTBOX_KEEP_DAYS, Swept};
 pub use notify::{
@@ -72,6 +76,8 @@ pub use ports::*;
 pub use provider::{AuthorizationRequest, IdentityProvider, ProviderError, VerifiedProfile};
 pub use push::{MAX_DOCUMENT_BYTES, PUSH_ATTEMPTS, Push, PushError, PushOutcome, PushRequest};
 pub use ratelimit::{Budget, LimitKey, RateLimiter, Unlimited};
+pub use scim::{Scim, ScimQuery};
+pub use scim_ports::{ScimGroup, ScimGroupId, ScimRepoError, ScimRepository, ScimUser};
 pub use sessions::{
     SESSION_REF_KEY, SESSION_USER_KEY, SessionState, WebSessions, session_key_hash, session_ref,
     session_user,

@@ -114,4 +114,6 @@ pub struct Ports {
     pub readiness: Arc<dyn Readiness>,
     /// Live events for open viewers ([`crate::LocalBus`] in one process).
     pub events: Arc<dyn crate::EventBus>,
+    /// SCIM provisioning's users and groups.
+    pub scim: Arc<dyn crate::ScimRepository>,
 }

@@ -35,11 +35,13 @@ pub enum Budget {
     CommentState,
     /// Rendering an older version or a diff that is not cached yet, per user.
     Render,
+    /// SCIM provisioning requests, per bearer token (Okta and Entra sync in bursts).
+    Scim,
 }
 
 impl Budget {
     /// Every budget.
-    pub const ALL: [Budget; 9] = [
+    pub const ALL: [Budget; 10] = [
         Budget::SignIn,
         Budget::DeviceStart,
         Budget::DevicePoll,
@@ -49,6 +51,7 @@ impl Budget {
         Budget::Comment,
         Budget::CommentState,
         Budget::Render,
+        Budget::Scim,
     ];
 
     /// Requests allowed per 15 minutes (as a burst; the budget refills evenly over the window).
@@ -66,6 +69,8 @@ impl Budget {
             Budget::Comment => 120,
             Budget::CommentState => 60,
             Budget::Render => 120,
+            // A full sync of a large directory arrives as one burst.
+            Budget::Scim => 18_000,
         }
     }
 
@@ -81,6 +86,7 @@ impl Budget {
             Budget::Comment => "comment",
             Budget::CommentState => "comment_state",
             Budget::Render => "render",
+            Budget::Scim => "scim",
         }
     }
 }
@@ -93,6 +99,8 @@ pub enum LimitKey {
     Network(IpAddr),
     User(UserId),
     Family(FamilyId),
+    /// A bearer token, by a digest of it (SCIM).
+    Token([u8; 16]),
 }
 
 impl LimitKey {

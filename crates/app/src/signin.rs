@@ -50,6 +50,11 @@ impl SignIn {
             .find_by_identity(&profile.identity)
             .await
             .map_err(anyhow::Error::from)?;
+        // A member provisioned over SCIM signs in for the first time: link this identity to them.
+        let existing = match existing {
+            Some(user) => Some(user),
+            None => crate::scim::link_provisioned(&self.ports, &profile).await?,
+        };
         let user = match existing {
             Some(mut user) => {
                 if !user.is_active() {

@@ -23,6 +23,10 @@ impl FakeUsers {
     pub fn contains(&self, id: UserId) -> bool {
         lock(&self.inner).0.iter().any(|u| u.id == id)
     }
+    /// Stores a user with no identity (a SCIM-provisioned one), as the store's SCIM adapter does.
+    pub fn insert(&self, user: &User) {
+        lock(&self.inner).0.push(user.clone());
+    }
 }
 
 #[async_trait]

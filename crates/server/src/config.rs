@@ -321,7 +321,19 @@ impl Config {
             ));
         }
 
-        let scim_auth_token = vars.optional_secret("SCIM_AUTH_TOKEN")?.map(Secret::new);
+        let scim_auth_token = vars.optional_secret("SCIM_AUTH_TOKEN")?;
+        // It travels as `Authorization: Bearer <token>`: only the RFC 6750 token characters fit.
+        if let Some(t) = &scim_auth_token
+            && !t
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "-._~+/=".contains(c))
+        {
+            return Err(ConfigError::new(
+                "SCIM_AUTH_TOKEN",
+                "may contain only letters, digits and - . _ ~ + / = (it is sent as a bearer token)",
+            ));
+        }
+        let scim_auth_token = scim_auth_token.map(Secret::new);
         let data_dir = vars
             .get("DATA_DIR")
             .map_or_else(|| PathBuf::from(DEFAULT_DATA_DIR), PathBuf::from);

@@ -241,6 +241,29 @@ fn sign_in_mode(config: &Config) -> Result<SignInMode, Fatal> {
     }
 }
 
+/// Every 15 seconds: notifications due and the oldest one's age, and the database pool's
+/// connections (`planpush_outbox_*`, `planpush_db_connections` on `/metrics`).
+async fn sample_gauges(store: Arc<Store>, outbox: Arc<dyn planpush_app::Outbox>) {
+    use planpush_web::metrics::{DB_CONNECTIONS, OUTBOX_DUE, OUTBOX_OLDEST};
+    let mut tick = tokio::time::interval(Duration::from_secs(15));
+    loop {
+        tick.tick().await;
+        let now = chrono::Utc::now();
+        match outbox.due(now, 10_000).await {
+            Ok(due) => {
+                metrics::gauge!(OUTBOX_DUE).set(due.len() as f64);
+                let oldest = due.iter().map(|m| m.created_at).min();
+                let age = oldest.map_or(0.0, |t| (now - t).num_milliseconds().max(0) as f64 / 1e3);
+                metrics::gauge!(OUTBOX_OLDEST).set(age);
+            }
+            Err(e) => tracing::warn!(error = %e, "sampling the outbox for /metrics failed"),
+        }
+        let (idle, in_use) = store.pool_state();
+        metrics::gauge!(DB_CONNECTIONS, "state" => "idle").set(f64::from(idle));
+        metrics::gauge!(DB_CONNECTIONS, "state" => "in_use").set(f64::from(in_use));
+    }
+}
+
 /// Delivers every due message, waits `poll`, again, until `stop` turns true (checked between
 /// messages, so an attempt in flight is finished first).
 async fn deliver_until_stopped(
@@ -302,6 +325,7 @@ fn serve(config: Config, store: Arc<Store>) -> Result<(), Fatal> {
         );
     }
     let ports = store.ports();
+    let outbox = ports.outbox.clone();
     let proxies = config.trusted_proxies.clone();
     let policy = SessionPolicy {
         idle_timeout: chrono::Duration::seconds(
@@ -334,6 +358,11 @@ fn serve(config: Config, store: Arc<Store>) -> Result<(), Fatal> {
         Arc::new(planpush_diagrams::MermaidRenderer),
     )
     .with_notifications(notify);
+    // SCIM 2.0 is on only with SCIM_AUTH_TOKEN (validated by Config); otherwise /scim/v2 is 404.
+    let state = match &config.scim_auth_token {
+        Some(token) => state.with_scim(token.expose()),
+        None => state,
+    };
     let maintenance = Maintenance::new(
         ports,
         planpush_versions::RetentionPolicy::days(config.version_retention_days),
@@ -355,6 +384,8 @@ fn serve(config: Config, store: Arc<Store>) -> Result<(), Fatal> {
                 }
             }
         });
+        // Gauges for /metrics that no request updates: the outbox backlog and the pool.
+        tokio::spawn(sample_gauges(store.clone(), outbox.clone()));
         // Notifications leave the outbox in the background: a slow or failing Slack never slows a
         // request. Each attempt is bounded by SLACK_TIMEOUT_MS. On shutdown the worker finishes the
         // attempt in flight (so a deploy does not re-send it) and takes no new one.

@@ -199,6 +199,15 @@ impl Store {
         self.round_trips.load(std::sync::atomic::Ordering::Relaxed)
     }
 
+    /// Connections the pool holds now: `(idle, in use)`.
+    pub fn pool_state(&self) -> (u32, u32) {
+        let state = self.pool.state();
+        (
+            state.idle_connections,
+            state.connections.saturating_sub(state.idle_connections),
+        )
+    }
+
     pub fn target(&self) -> &DbTarget {
         &self.target
     }
@@ -363,6 +372,7 @@ impl Store {
             outbox: self.clone(),
             readiness: self.clone(),
             events: self.events.clone(),
+            scim: self.clone(),
         }
     }
 

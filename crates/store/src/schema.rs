@@ -202,3 +202,37 @@ diesel::allow_tables_to_appear_in_same_query!(
     kv,
     outbox,
 );
+
+diesel::table! {
+    scim_users (user_id) {
+        user_id -> Text,
+        user_name -> Text,
+        user_name_key -> Text,
+        external_id -> Nullable<Text>,
+        resource -> Text,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+        deleted_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    scim_groups (id) {
+        id -> Text,
+        display_name -> Text,
+        display_name_key -> Text,
+        external_id -> Nullable<Text>,
+        resource -> Text,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+        version -> BigInt,
+    }
+}
+
+diesel::table! {
+    scim_group_members (group_id, user_id) {
+        group_id -> Text,
+        user_id -> Text,
+        position -> BigInt,
+    }
+}

@@ -404,6 +404,7 @@ fn members_pane(view: &DashboardView) -> Markup {
                                     strong { (u.login) }
                                     @if let Some(n) = &u.name { div class="pp-meta" { (n) } }
                                     @if let Some(e) = &u.email { div class="pp-meta" { (e.as_str()) } }
+                                    @if m.origin == planpush_app::MemberOrigin::Scim { div class="pp-meta dash-member-origin" { "provisioned (SCIM)" } }
                                 }
                                 td class="dash-member-status" { @if active { "active" } @else { "deactivated" } }
                                 td class="dash-member-grants" {

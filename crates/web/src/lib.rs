@@ -12,6 +12,7 @@ pub mod error;
 mod extract;
 mod headers;
 mod health;
+pub mod metrics;
 mod page_cache;
 pub mod ratelimit;
 pub mod request_id;
@@ -28,7 +29,7 @@ use actix_web::cookie::{Key, SameSite};
 use actix_web::web;
 use planpush_app::{
     AccessCache, Admin, AuditLog, Comments, Dashboard, Health, IdentityProvider, LiveAccess,
-    Notifications, ObservedBus, Plans, Ports, Push, RateLimiter, SignIn, Tokens, WebSessions,
+    Notifications, ObservedBus, Plans, Ports, Push, RateLimiter, Scim, SignIn, Tokens, WebSessions,
 };
 use planpush_document::{DiagramRenderer, SanitizeOptions};
 use planpush_identity::SessionPolicy;
@@ -75,6 +76,8 @@ pub struct AppState {
     pub comments: Arc<Comments>,
     pub dashboard: Arc<Dashboard>,
     pub audit_log: Arc<AuditLog>,
+    /// SCIM provisioning; off until [`AppState::with_scim`] gives it a token.
+    pub scim: Arc<Scim>,
     pub mode: SignInMode,
     pub settings: WebSettings,
     /// Rate-limit budgets (in memory by default; see `planpush_app::RateLimiter`).
@@ -96,6 +99,8 @@ impl AppState {
         limits: RateLimits,
         diagrams: Arc<dyn DiagramRenderer>,
     ) -> Self {
+        // The process-wide metrics recorder, so everything below is counted from the start.
+        metrics::handle();
         // Every change to a plan publishes an event after it commits: the page cache listens on
         // the bus, so no handler has to remember to forget a page.
         let pages = Arc::new(page_cache::PageCache::default());
@@ -131,6 +136,12 @@ impl AppState {
                 admin.clone(),
             )),
             audit_log: Arc::new(AuditLog::new(ports.clone())),
+            scim: Arc::new(Scim::new(
+                ports.clone(),
+                admin.clone(),
+                access.clone(),
+                &settings.base_url,
+            )),
             tokens,
             admin,
             push: Arc::new(Push::new(ports.clone(), settings.sanitize, diagrams)),
@@ -158,6 +169,12 @@ impl AppState {
     pub fn with_notifications(mut self, notify: Notifications) -> Self {
         self.push = Arc::new((*self.push).clone().with_notifications(notify.clone()));
         self.comments = Arc::new((*self.comments).clone().with_notifications(notify));
+        self
+    }
+
+    /// The same state with SCIM 2.0 on at `/scim/v2`, authenticated by `token` (`SCIM_AUTH_TOKEN`).
+    pub fn with_scim(mut self, token: &str) -> Self {
+        self.scim = Arc::new((*self.scim).clone().with_token(token));
         self
     }
 
@@ -203,6 +220,7 @@ pub fn configure(state: AppState) -> impl FnOnce(&mut web::ServiceConfig) {
                     }
                 })
                 .configure(health::routes)
+                .configure(metrics::routes)
                 .configure(routes::configure),
         );
     }

@@ -211,7 +211,16 @@ impl PageCache {
         F: Fn() -> Fut,
         Fut: std::future::Future<Output = Result<Option<Arc<CachedPage>>, E>>,
     {
-        self.latest.get_or_load(&slug.to_owned(), load).await
+        let missed = std::sync::atomic::AtomicBool::new(false);
+        let page = self
+            .latest
+            .get_or_load(&slug.to_owned(), || {
+                missed.store(true, std::sync::atomic::Ordering::Relaxed);
+                load()
+            })
+            .await;
+        count_lookup(missed.into_inner());
+        page
     }
 
     /// An older version or a diff: cached, or rendered by `load` once for concurrent misses.
@@ -225,7 +234,16 @@ impl PageCache {
         F: Fn() -> Fut,
         Fut: std::future::Future<Output = Result<Option<Arc<Rendered>>, E>>,
     {
-        self.rendered.get_or_load(key, load).await
+        let missed = std::sync::atomic::AtomicBool::new(false);
+        let page = self
+            .rendered
+            .get_or_load(key, || {
+                missed.store(true, std::sync::atomic::Ordering::Relaxed);
+                load()
+            })
+            .await;
+        count_lookup(missed.into_inner());
+        page
     }
 
     /// Voids every page of the plan (it was pushed to, published, archived, deleted or commented
@@ -233,6 +251,13 @@ impl PageCache {
     pub fn forget_plan(&self, id: PlanId) {
         self.latest.generations().bump(id);
     }
+}
+
+/// `planpush_page_cache_lookups_total`: a lookup that ran its loader missed (a caller that waited
+/// for another's load counts as a hit: it rendered nothing).
+fn count_lookup(missed: bool) {
+    let result = if missed { "miss" } else { "hit" };
+    metrics::counter!(crate::metrics::PAGE_CACHE, "result" => result).increment(1);
 }
 
 #[cfg(test)]

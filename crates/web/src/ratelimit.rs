@@ -264,4 +264,28 @@ mod tests {
             );
         }
     }
+
+    #[test]
+    fn scim_has_a_generous_budget_per_token() {
+        let clock = FakeRelativeClock::default();
+        let limits = RateLimits::with_fake_clock(clock.clone());
+        let token = LimitKey::Token([1; 16]);
+        // A full Okta or Entra sync arrives as one burst: 18,000 requests pass at once.
+        for i in 0..Budget::Scim.per_15_min() {
+            assert!(limits.check_now(Budget::Scim, token).is_ok(), "request {i}");
+        }
+        let wait = limits.check_now(Budget::Scim, token).unwrap_err();
+        assert!(wait <= Duration::from_secs(1), "{wait:?}");
+        assert!(
+            limits
+                .check_now(Budget::Scim, LimitKey::Token([2; 16]))
+                .is_ok(),
+            "per token"
+        );
+        clock.advance(Duration::from_secs(60));
+        assert!(
+            limits.check_now(Budget::Scim, token).is_ok(),
+            "refills at 20 per second"
+        );
+    }
 }

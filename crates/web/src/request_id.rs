@@ -72,13 +72,18 @@ pub async fn middleware(
         .scope(id.clone(), next.call(req).instrument(span.clone()))
         .await;
     let mut res = result?;
+    let elapsed = started.elapsed();
+    let route = res.request().match_pattern();
+    let route = route.as_deref().unwrap_or("unmatched");
+    let status = res.status().as_u16();
+    crate::metrics::observe_request(method.as_str(), route, status, elapsed.as_secs_f64());
     span.in_scope(|| {
         tracing::debug!(
             %method,
             path,
-            route = res.request().match_pattern().as_deref().unwrap_or("-"),
-            status = res.status().as_u16(),
-            micros = started.elapsed().as_micros() as u64,
+            route,
+            status,
+            micros = elapsed.as_micros() as u64,
             "request"
         );
     });

@@ -15,6 +15,7 @@ mod infra;
 mod outbox;
 mod plans;
 mod roles;
+mod scim;
 
 pub use audit::*;
 pub use comments::*;
@@ -23,6 +24,7 @@ pub use infra::*;
 pub use outbox::*;
 pub use plans::*;
 pub use roles::*;
+pub use scim::*;
 
 use chrono::{DateTime, Duration, Utc};
 use planpush_identity::{ExternalIdentity, Provider, User};
@@ -60,7 +62,8 @@ macro_rules! contract_tests {
             comments_crud_and_filters, comments_set_states, comments_dashboard_queries,
             audit_record_and_page, audit_filters,
             kv_contract, outbox_contract, outbox_claim_leases, outbox_written_with_commits,
-            outbox_written_with_comments, readiness_contract
+            outbox_written_with_comments, readiness_contract,
+            scim_users_contract, scim_groups_contract
         );
     };
     (@cases $make:expr; $($case:ident),* $(,)?) => {

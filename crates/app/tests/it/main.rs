@@ -5,5 +5,6 @@
 mod contract;
 mod notify;
 mod push;
+mod scim;
 mod sessions;
 mod tokens;

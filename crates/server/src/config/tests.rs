@@ -467,6 +467,11 @@ fn bad_values_name_the_variable_on_one_line() {
             "SCIM_AUTH_TOKEN",
             "must be at least 32 characters (got 8)",
         ),
+        (
+            &[("SCIM_AUTH_TOKEN", "scim token with spaces 0123456789abcdef")],
+            "SCIM_AUTH_TOKEN",
+            "may contain only letters, digits and - . _ ~ + / = (it is sent as a bearer token)",
+        ),
         // PORT
         (&[("PORT", "0")], "PORT", "from 1 to 65535 (got \"0\")"),
         (&[("PORT", "65536")], "PORT", "from 1 to 65535"),

@@ -10,6 +10,7 @@ mod dashboard;
 mod github_signin;
 mod live;
 mod ops;
+mod scim_conformance;
 mod slack;
 mod startup;
 mod support;

@@ -177,3 +177,80 @@ async fn postgres_concurrent_outbox_claims_never_overlap() {
     let (ports, _guard) = crate::support::pg_ports().await;
     concurrent_claims_never_overlap(ports).await;
 }
+
+/// Entra and Okta push many membership changes to one group at once: none may be lost.
+async fn concurrent_group_patches_lose_nothing(ports: Ports) {
+    use planpush_app::{AccessCache, Admin, Scim, ScimQuery};
+    use serde_json::json;
+    // Two services over one database, as two server processes: each queues its own writes, the
+    // version compare-and-set keeps the two from losing each other's.
+    let service = || {
+        let access = Arc::new(AccessCache::new(ports.clone()));
+        let admin = Arc::new(Admin::new(ports.clone(), access.clone()));
+        Arc::new(Scim::new(
+            ports.clone(),
+            admin,
+            access,
+            "https://plans.example.com",
+        ))
+    };
+    let (scim, other) = (service(), service());
+    let q = ScimQuery::default();
+    let now = chrono::Utc::now();
+    let group = scim
+        .create_group(json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"], "displayName": "Everyone"}), &q, None, now)
+        .await
+        .unwrap();
+    let gid = group["id"].as_str().unwrap().to_owned();
+    let mut ids = vec![];
+    for i in 0..24 {
+        let u = scim
+            .create_user(json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": format!("u{i}@example.com")}), &q, None, now)
+            .await
+            .unwrap();
+        ids.push(u["id"].as_str().unwrap().to_owned());
+    }
+    let tasks: Vec<_> = ids
+        .iter()
+        .enumerate()
+        .map(|(i, id)| {
+            let scim = if i % 2 == 0 {
+                scim.clone()
+            } else {
+                other.clone()
+            };
+            let (gid, id) = (gid.clone(), id.clone());
+            tokio::spawn(async move {
+                let body = json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+                    "Operations": [{"op": "Add", "path": "members", "value": [{"value": id}]}]});
+                scim.patch_group(&gid, body, &ScimQuery::default(), None, chrono::Utc::now())
+                    .await
+            })
+        })
+        .collect();
+    for t in tasks {
+        t.await.unwrap().unwrap();
+    }
+    let g = scim.get_group(&gid, &q).await.unwrap();
+    let mut got: Vec<String> = g["members"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["value"].as_str().unwrap().to_owned())
+        .collect();
+    got.sort();
+    ids.sort();
+    assert_eq!(got, ids);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_scim_group_patches_on_sqlite() {
+    let (ports, _guard) = sqlite_ports().await;
+    concurrent_group_patches_lose_nothing(ports).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_scim_group_patches_on_postgres() {
+    let (ports, _guard) = crate::support::pg_ports().await;
+    concurrent_group_patches_lose_nothing(ports).await;
+}

@@ -97,6 +97,7 @@ async fn events(
         &json!({ "version": version }),
     ));
     let live = Live {
+        _viewer: crate::metrics::ViewerGauge::open(),
         state: state.into_inner(),
         watch,
         events: sub.live,
@@ -115,6 +116,8 @@ async fn events(
 
 /// The live part of one viewer's stream.
 struct Live {
+    /// Counted in `planpush_sse_viewers` while the stream lives.
+    _viewer: crate::metrics::ViewerGauge,
     state: std::sync::Arc<AppState>,
     watch: LiveWatch,
     events: EventStream,

@@ -8,6 +8,7 @@ mod device;
 mod events;
 mod plans;
 mod push;
+mod scim;
 mod tokens;
 mod users;
 
@@ -30,6 +31,7 @@ pub(crate) fn configure(cfg: &mut web::ServiceConfig) {
     crate::assets::routes(cfg);
     tokens::routes(cfg);
     users::routes(cfg);
+    scim::routes(cfg);
 }
 
 /// Draws one request from the client's budget (its address; IPv6 by /64); `429` with

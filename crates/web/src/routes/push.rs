@@ -88,8 +88,10 @@ async fn push(
         ),
         None => None,
     };
+    let body = read_body(payload).await?;
+    let bytes = body.len() as u64;
     let request = PushRequest {
-        body: read_body(payload).await?,
+        body,
         format,
         name: header_str(&req, "x-session-name").map(str::to_owned),
         session_id: header_str(&req, "x-session-id").map(str::to_owned),
@@ -99,6 +101,15 @@ async fn push(
         .push
         .push(&p, request, client_ip(&req, &state), now)
         .await?;
+    if out.created_version {
+        let result = if out.version.get() == 1 {
+            "created"
+        } else {
+            "updated"
+        };
+        metrics::counter!(crate::metrics::PUSHES, "result" => result).increment(1);
+        metrics::counter!(crate::metrics::PUSH_BYTES).increment(bytes);
+    }
     let status = if out.created_version && out.version.get() == 1 {
         StatusCode::CREATED
     } else {

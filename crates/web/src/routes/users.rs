@@ -30,6 +30,7 @@ fn member_json(m: &Member) -> serde_json::Value {
         "email": m.user.email.as_ref().map(|e| e.as_str()),
         "avatar_url": m.user.avatar_url,
         "active": m.user.is_active(),
+        "origin": m.origin.as_str(),
         "created_at": m.user.created_at,
         "last_login_at": m.user.last_login_at,
         "roles": m.roles(),

@@ -191,3 +191,193 @@ async fn every_route_for_every_role() {
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
+
+/// SCIM routes: `(method, path, body)`; `{user}` and `{group}` are existing resources.
+const SCIM_ROUTES: &[(Method, &str, Option<&str>)] = &[
+    (Method::GET, "/scim/v2/ServiceProviderConfig", None),
+    (Method::GET, "/scim/v2/ResourceTypes", None),
+    (Method::GET, "/scim/v2/Schemas", None),
+    (Method::GET, "/scim/v2/Users", None),
+    (
+        Method::POST,
+        "/scim/v2/Users",
+        Some(
+            r#"{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"new@example.com"}"#,
+        ),
+    ),
+    (
+        Method::POST,
+        "/scim/v2/Users/.search",
+        Some(r#"{"schemas":["urn:ietf:params:scim:api:messages:2.0:SearchRequest"]}"#),
+    ),
+    (
+        Method::POST,
+        "/scim/v2/.search",
+        Some(r#"{"schemas":["urn:ietf:params:scim:api:messages:2.0:SearchRequest"]}"#),
+    ),
+    (Method::GET, "/scim/v2/Users/{user}", None),
+    (
+        Method::PUT,
+        "/scim/v2/Users/{user}",
+        Some(
+            r#"{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"someone@example.com"}"#,
+        ),
+    ),
+    (
+        Method::PATCH,
+        "/scim/v2/Users/{user}",
+        Some(
+            r#"{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[{"op":"replace","path":"title","value":"x"}]}"#,
+        ),
+    ),
+    (Method::DELETE, "/scim/v2/Users/{user}", None),
+    (Method::GET, "/scim/v2/Groups", None),
+    (
+        Method::POST,
+        "/scim/v2/Groups",
+        Some(r#"{"schemas":["urn:ietf:params:scim:schemas:core:2.0:Group"],"displayName":"New"}"#),
+    ),
+    (Method::GET, "/scim/v2/Groups/{group}", None),
+    (
+        Method::PUT,
+        "/scim/v2/Groups/{group}",
+        Some(
+            r#"{"schemas":["urn:ietf:params:scim:schemas:core:2.0:Group"],"displayName":"Renamed"}"#,
+        ),
+    ),
+    (
+        Method::PATCH,
+        "/scim/v2/Groups/{group}",
+        Some(
+            r#"{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[{"op":"replace","path":"displayName","value":"P"}]}"#,
+        ),
+    ),
+    (Method::DELETE, "/scim/v2/Groups/{group}", None),
+];
+
+/// `/scim/v2` answers only its own bearer: no role, session cookie or API token reaches it; with the
+/// bearer every route works; with SCIM off every route is 404 whatever is presented.
+#[actix_web::test]
+async fn scim_routes_need_the_scim_bearer_whatever_the_role() {
+    use crate::harness::{SCIM_TOKEN, test_app_scim};
+    let mut failures = vec![];
+    for role in [
+        None,
+        Some(Role::Admin),
+        Some(Role::ProjectManager),
+        Some(Role::Developer),
+        Some(Role::Qa),
+    ] {
+        for (method, path, body) in SCIM_ROUTES {
+            let app = test_app_scim(Mode::Dev).await;
+            let seed = |p: &str, b: &str| {
+                (
+                    p.to_owned(),
+                    serde_json::from_str::<serde_json::Value>(b).unwrap(),
+                )
+            };
+            let (up, ub) = seed(
+                "/scim/v2/Users",
+                r#"{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"someone@example.com"}"#,
+            );
+            let user = app
+                .send(
+                    &mut Browser::default(),
+                    Method::POST,
+                    &up,
+                    Some(SCIM_TOKEN),
+                    Some(ub),
+                )
+                .await
+                .json()["id"]
+                .as_str()
+                .unwrap()
+                .to_owned();
+            let (gp, gb) = seed(
+                "/scim/v2/Groups",
+                r#"{"schemas":["urn:ietf:params:scim:schemas:core:2.0:Group"],"displayName":"G"}"#,
+            );
+            let group = app
+                .send(
+                    &mut Browser::default(),
+                    Method::POST,
+                    &gp,
+                    Some(SCIM_TOKEN),
+                    Some(gb),
+                )
+                .await
+                .json()["id"]
+                .as_str()
+                .unwrap()
+                .to_owned();
+            let path = path.replace("{user}", &user).replace("{group}", &group);
+            let body = || body.map(|b| serde_json::from_str::<serde_json::Value>(b).unwrap());
+            let (mut b, token) = match role {
+                Some(r) => {
+                    let (mut b, _) = app.user_with("caller", &[r]).await;
+                    let t = app.token(&mut b).await;
+                    (b, Some(t))
+                }
+                None => (Browser::default(), None),
+            };
+            // Without the SCIM bearer: the session cookie alone, then the caller's own API token.
+            let res = app.send(&mut b, method.clone(), &path, None, body()).await;
+            if res.status != StatusCode::UNAUTHORIZED {
+                failures.push(format!(
+                    "{method} {path} as {role:?} with a session: got {}",
+                    res.status
+                ));
+            }
+            if let Some(t) = &token {
+                let res = app
+                    .send(
+                        &mut Browser::default(),
+                        method.clone(),
+                        &path,
+                        Some(t),
+                        body(),
+                    )
+                    .await;
+                if res.status != StatusCode::UNAUTHORIZED {
+                    failures.push(format!(
+                        "{method} {path} with {role:?}'s API token: got {}",
+                        res.status
+                    ));
+                }
+            }
+            // With it.
+            let res = app
+                .send(
+                    &mut Browser::default(),
+                    method.clone(),
+                    &path,
+                    Some(SCIM_TOKEN),
+                    body(),
+                )
+                .await;
+            if !res.status.is_success() {
+                failures.push(format!(
+                    "{method} {path} with the SCIM bearer: got {} ({})",
+                    res.status, res.body
+                ));
+            }
+        }
+    }
+    let off = test_app(Mode::Dev).await;
+    for (method, path, body) in SCIM_ROUTES {
+        let body = body.map(|b| serde_json::from_str::<serde_json::Value>(b).unwrap());
+        let res = off
+            .send(
+                &mut Browser::default(),
+                method.clone(),
+                path,
+                Some(crate::harness::SCIM_TOKEN),
+                body,
+            )
+            .await;
+        if res.status != StatusCode::NOT_FOUND {
+            failures.push(format!("{method} {path} with SCIM off: got {}", res.status));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}

@@ -98,6 +98,28 @@ pub async fn test_app_with(
 ) -> TestApp<
     impl Service<Request, Response = ServiceResponse<impl MessageBody>, Error = actix_web::Error>,
 > {
+    test_app_opts(mode, trusted, None).await
+}
+
+/// The SCIM bearer token of [`test_app_scim`].
+pub const SCIM_TOKEN: &str = "scim-test-token-0123456789abcdef0123456789";
+
+/// A test app with SCIM on (bearer [`SCIM_TOKEN`]).
+pub async fn test_app_scim(
+    mode: Mode,
+) -> TestApp<
+    impl Service<Request, Response = ServiceResponse<impl MessageBody>, Error = actix_web::Error>,
+> {
+    test_app_opts(mode, None, Some(SCIM_TOKEN)).await
+}
+
+pub async fn test_app_opts(
+    mode: Mode,
+    trusted: Option<IpAddr>,
+    scim: Option<&str>,
+) -> TestApp<
+    impl Service<Request, Response = ServiceResponse<impl MessageBody>, Error = actix_web::Error>,
+> {
     let ports = planpush_app::fake::ports();
     let provider = Arc::new(FakeProvider::default());
     let clock = FakeRelativeClock::default();
@@ -122,6 +144,10 @@ pub async fn test_app_with(
     );
     let time = Arc::new(ShiftedClock::default());
     let state = state.with_clock(time.clone());
+    let state = match scim {
+        Some(token) => state.with_scim(token),
+        None => state,
+    };
     let service = test::init_service(
         App::new()
             .wrap(state.session_middleware())

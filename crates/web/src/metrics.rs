@@ -1,0 +1,123 @@
+//! Prometheus metrics: recorded through the `metrics` facade wherever the event happens, rendered
+//! by `metrics-exporter-prometheus` at `GET /metrics` — answered only to loopback and to
+//! `TRUSTED_PROXIES` (everyone else gets `404`, as for a route that does not exist).
+//!
+//! | metric | kind | labels |
+//! |---|---|---|
+//! | `planpush_http_requests_total` | counter | `method`, `route` (the pattern, `/p/{slug}`), `status` |
+//! | `planpush_http_request_duration_seconds` | histogram | `method`, `route` |
+//! | `planpush_pushes_total` | counter | `result` (`created`, `updated`) |
+//! | `planpush_push_bytes_total` | counter | |
+//! | `planpush_page_cache_lookups_total` | counter | `result` (`hit`, `miss`) |
+//! | `planpush_sse_viewers` | gauge | |
+//! | `planpush_outbox_due_messages`, `planpush_outbox_oldest_due_seconds` | gauge | |
+//! | `planpush_db_connections` | gauge | `state` (`idle`, `in_use`) |
+//!
+//! The outbox and pool gauges are sampled by the server every 15 seconds.
+
+use std::sync::OnceLock;
+
+use actix_web::{HttpRequest, HttpResponse, web};
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
+
+use crate::AppState;
+
+pub const REQUESTS: &str = "planpush_http_requests_total";
+pub const DURATION: &str = "planpush_http_request_duration_seconds";
+pub const PUSHES: &str = "planpush_pushes_total";
+pub const PUSH_BYTES: &str = "planpush_push_bytes_total";
+pub const PAGE_CACHE: &str = "planpush_page_cache_lookups_total";
+pub const SSE_VIEWERS: &str = "planpush_sse_viewers";
+pub const OUTBOX_DUE: &str = "planpush_outbox_due_messages";
+pub const OUTBOX_OLDEST: &str = "planpush_outbox_oldest_due_seconds";
+pub const DB_CONNECTIONS: &str = "planpush_db_connections";
+
+/// Latency buckets, in seconds: plan pages answer in well under a millisecond when cached, pushes
+/// in milliseconds, slow paths in seconds.
+const BUCKETS: &[f64] = &[
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
+];
+
+static HANDLE: OnceLock<Option<PrometheusHandle>> = OnceLock::new();
+
+/// The process-wide recorder, installed on first use (`None` if something else installed one).
+pub fn handle() -> Option<&'static PrometheusHandle> {
+    HANDLE
+        .get_or_init(|| {
+            let recorder = PrometheusBuilder::new()
+                .set_buckets_for_metric(Matcher::Full(DURATION.into()), BUCKETS)
+                .ok()?
+                .build_recorder();
+            let handle = recorder.handle();
+            metrics::set_global_recorder(recorder).ok()?;
+            describe();
+            Some(handle)
+        })
+        .as_ref()
+}
+
+fn describe() {
+    use metrics::{Unit, describe_counter, describe_gauge, describe_histogram};
+    describe_counter!(
+        REQUESTS,
+        "HTTP requests answered, by route pattern and status"
+    );
+    describe_histogram!(
+        DURATION,
+        Unit::Seconds,
+        "HTTP request latency, by route pattern"
+    );
+    describe_counter!(PUSHES, "Plan versions pushed");
+    describe_counter!(PUSH_BYTES, Unit::Bytes, "Bytes of pushed documents");
+    describe_counter!(PAGE_CACHE, "Plan page cache lookups");
+    describe_gauge!(SSE_VIEWERS, "Open live-update streams");
+    describe_gauge!(OUTBOX_DUE, "Notifications due for delivery");
+    describe_gauge!(
+        OUTBOX_OLDEST,
+        Unit::Seconds,
+        "Age of the oldest due notification"
+    );
+    describe_gauge!(DB_CONNECTIONS, "Database pool connections");
+}
+
+/// Records one answered request.
+pub fn observe_request(method: &str, route: &str, status: u16, seconds: f64) {
+    let (method, route) = (method.to_owned(), route.to_owned());
+    metrics::counter!(REQUESTS, "method" => method.clone(), "route" => route.clone(), "status" => status.to_string())
+        .increment(1);
+    metrics::histogram!(DURATION, "method" => method, "route" => route).record(seconds);
+}
+
+/// Counts an open live-update stream for as long as it lives.
+pub struct ViewerGauge(());
+
+impl ViewerGauge {
+    pub fn open() -> Self {
+        metrics::gauge!(SSE_VIEWERS).increment(1.0);
+        Self(())
+    }
+}
+
+impl Drop for ViewerGauge {
+    fn drop(&mut self) {
+        metrics::gauge!(SSE_VIEWERS).decrement(1.0);
+    }
+}
+
+pub(crate) fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.route("/metrics", web::get().to(render));
+}
+
+async fn render(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
+    let allowed = req
+        .peer_addr()
+        .is_some_and(|a| a.ip().is_loopback() || (state.settings.trusted_proxy)(a.ip()));
+    match handle().filter(|_| allowed) {
+        Some(h) => HttpResponse::Ok()
+            .content_type("text/plain; version=0.0.4; charset=utf-8")
+            .insert_header(("cache-control", "no-store"))
+            .body(h.render()),
+        // The same answer as a route that does not exist.
+        None => HttpResponse::NotFound().finish(),
+    }
+}
