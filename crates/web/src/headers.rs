@@ -8,8 +8,9 @@
 //!   `X-Frame-Options: DENY` for browsers that predate `frame-ancestors`,
 //!   `Referrer-Policy: same-origin`, and `Cache-Control: private, no-store` (pages show who is
 //!   signed in, device codes, messages meant for one person);
-//! - every JSON answer: `Cache-Control: private, no-store` (plans, comments, the caller's profile,
-//!   members: all of it is private to the caller);
+//! - every JSON answer (`application/json`, `application/…+json` such as SCIM's):
+//!   `Cache-Control: private, no-store` (plans, comments, the caller's profile, members,
+//!   provisioned users: all of it is private);
 //! - a `304 Not Modified`: `Cache-Control: private, no-cache`, so a shared cache never keeps it.
 
 use actix_web::http::StatusCode;
@@ -40,6 +41,15 @@ fn content_type_is(headers: &HeaderMap, prefix: &str) -> bool {
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.trim_start().to_ascii_lowercase().starts_with(prefix))
+}
+
+/// `application/<something>+json` (SCIM's `application/scim+json`).
+fn is_json_suffix(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|m| m.trim().to_ascii_lowercase().ends_with("+json"))
 }
 
 /// Adds whatever of the headers above `headers` lacks.
@@ -76,12 +86,78 @@ pub(crate) fn secure(status: StatusCode, headers: &mut HeaderMap, csp: &HeaderVa
                 headers.insert(name, value);
             }
         }
-    } else if content_type_is(headers, "application/json")
+    } else if (content_type_is(headers, "application/json") || is_json_suffix(headers))
         && !headers.contains_key(header::CACHE_CONTROL)
     {
         headers.insert(
             header::CACHE_CONTROL,
             HeaderValue::from_static("private, no-store"),
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn answer(status: StatusCode, content_type: Option<&'static str>) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        if let Some(ct) = content_type {
+            h.insert(header::CONTENT_TYPE, HeaderValue::from_static(ct));
+        }
+        secure(status, &mut h, &csp_value(false));
+        h
+    }
+
+    fn get(h: &HeaderMap, name: header::HeaderName) -> Option<&str> {
+        h.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    #[test]
+    fn every_kind_of_answer_gets_its_headers() {
+        let page = answer(StatusCode::OK, Some("text/html; charset=utf-8"));
+        assert!(
+            get(&page, header::CONTENT_SECURITY_POLICY)
+                .is_some_and(|c| c.contains("frame-ancestors 'none'"))
+        );
+        assert_eq!(get(&page, header::X_FRAME_OPTIONS), Some("DENY"));
+        assert_eq!(get(&page, header::CACHE_CONTROL), Some("private, no-store"));
+        for ct in [
+            "application/json",
+            "application/scim+json",
+            "application/scim+json; charset=utf-8",
+        ] {
+            let json = answer(StatusCode::OK, Some(ct));
+            assert_eq!(
+                get(&json, header::CACHE_CONTROL),
+                Some("private, no-store"),
+                "{ct}"
+            );
+            assert_eq!(get(&json, header::CONTENT_SECURITY_POLICY), None, "{ct}");
+        }
+        let not_modified = answer(StatusCode::NOT_MODIFIED, None);
+        assert_eq!(
+            get(&not_modified, header::CACHE_CONTROL),
+            Some("private, no-cache")
+        );
+        for h in [page, not_modified, answer(StatusCode::OK, Some("text/css"))] {
+            assert_eq!(get(&h, header::X_CONTENT_TYPE_OPTIONS), Some("nosniff"));
+        }
+    }
+
+    #[test]
+    fn a_handlers_own_choice_is_kept() {
+        let mut h = HeaderMap::new();
+        h.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/html"));
+        h.insert(
+            header::CACHE_CONTROL,
+            HeaderValue::from_static("private, no-cache"),
+        );
+        secure(StatusCode::OK, &mut h, &csp_value(true));
+        assert_eq!(get(&h, header::CACHE_CONTROL), Some("private, no-cache"));
+        assert!(
+            get(&h, header::CONTENT_SECURITY_POLICY)
+                .is_some_and(|c| c.contains("img-src 'self' data: https:"))
         );
     }
 }
