@@ -233,6 +233,13 @@
     reactivate: function (b) {
       api("PATCH", "/api/users/" + b.dataset.id, { active: true }).then(function (m) { memberUpdated(m); say("Reactivated " + m.login + "."); }, failed);
     },
+    unmap: function (b) {
+      confirmThen("Remove " + b.dataset.title + "?", "Members of the group lose this role at their next request, unless another mapping or a manual grant gives it.", "Remove", function () {
+        api("DELETE", "/api/admin/group-mappings?group=" + encodeURIComponent(b.dataset.group) + "&role=" + encodeURIComponent(b.dataset.role)).then(function () {
+          b.closest("tr").remove(); say("Removed " + b.dataset.title + ".");
+        }, failed);
+      });
+    },
     signout: function (b) {
       api("DELETE", "/api/users/" + b.dataset.id + "/sessions").then(function (r) { say("Ended " + r.sessions_ended + " browser session(s) of " + b.dataset.title + "."); }, failed);
     }
@@ -267,6 +274,31 @@
       say("Created “" + t.label + "”. Copy it now: it will not be shown again.");
     }, failed);
   });
+  // ---- groups: add a mapping ----
+  var mform = $("mapping-form");
+  if (mform) mform.addEventListener("submit", function (ev) {
+    ev.preventDefault();
+    var group = $("mapping-group").value.trim(), role = $("mapping-role").value;
+    api("POST", "/api/admin/group-mappings", { group: group, role: role }).then(function (m) {
+      var names = { admin: "Admin", project_manager: "PM", developer: "Developer", qa: "QA" };
+      var exists = Array.prototype.some.call(document.querySelectorAll("tr.dash-mapping"), function (r) { return r.dataset.group === m.group && r.dataset.role === m.role; });
+      if (!exists) {
+        var empty = $("mappings-empty"); if (empty) empty.remove();
+        var tr = document.createElement("tr");
+        tr.className = "dash-mapping"; tr.dataset.group = m.group; tr.dataset.role = m.role;
+        var g = document.createElement("td"), code = document.createElement("code"); code.textContent = m.group; g.appendChild(code); tr.appendChild(g);
+        var r = document.createElement("td"); r.textContent = names[m.role]; tr.appendChild(r);
+        var act = document.createElement("td"); act.className = "dash-actions";
+        var rb = document.createElement("button"); rb.type = "button"; rb.className = "dash-button dash-danger dash-js";
+        rb.dataset.action = "unmap"; rb.dataset.group = m.group; rb.dataset.role = m.role; rb.dataset.title = m.group + " → " + names[m.role]; rb.textContent = "Remove";
+        act.appendChild(rb); tr.appendChild(act);
+        $("mappings-table").tBodies[0].appendChild(tr);
+      }
+      $("mapping-group").value = "";
+      say("Mapped " + m.group + " → " + names[m.role] + ".");
+    }, failed);
+  });
+
   var copy = $("token-copy");
   if (copy) copy.addEventListener("click", function () {
     var v = $("token-secret").value;

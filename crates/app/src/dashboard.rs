@@ -9,7 +9,7 @@ use std::collections::{HashMap, HashSet};
 use planpush_comments::Comment;
 use planpush_identity::{ApiToken, UserId};
 use planpush_plans::{Plan, PlanId};
-use planpush_roles::{Capability, Ownership};
+use planpush_roles::{Capability, GroupMapping, GroupName, Ownership};
 
 use crate::audit_log::{AuditLog, AuditLogError, AuditLogPage, AuditQueryInput};
 use crate::{Admin, Member, Plans, Ports, Principal, Tokens};
@@ -23,6 +23,8 @@ pub const DASHBOARD_ACTIVITY: u32 = 50;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Tabs {
     pub members: bool,
+    /// IdP group → role mappings (admins).
+    pub groups: bool,
     pub audit: bool,
 }
 
@@ -69,6 +71,10 @@ pub struct DashboardView {
     pub tokens: Vec<ApiToken>,
     /// Admins only.
     pub members: Vec<Member>,
+    /// Admins only: the group → role mappings.
+    pub group_mappings: Vec<GroupMapping>,
+    /// Admins only: every group people were seen in at sign-in, with how many people.
+    pub known_groups: Vec<(GroupName, u64)>,
     /// Admins and project managers only.
     pub audit: Option<AuditTab>,
 }
@@ -117,6 +123,7 @@ impl Dashboard {
     ) -> Result<DashboardView, DashboardError> {
         let tabs = Tabs {
             members: p.can(Capability::ManageUsers, Ownership::Others),
+            groups: p.can(Capability::ManageUsers, Ownership::Others),
             audit: p.can(Capability::ViewAudit, Ownership::Others),
         };
         let plans = self.plans.list(p, true).await.map_err(unknown)?;
@@ -207,6 +214,14 @@ impl Dashboard {
         } else {
             vec![]
         };
+        let (group_mappings, known_groups) = if tabs.groups {
+            (
+                self.ports.roles.mappings().await.map_err(unknown)?,
+                self.ports.roles.known_groups().await.map_err(unknown)?,
+            )
+        } else {
+            (vec![], vec![])
+        };
         let audit = if tabs.audit {
             let result = match self.audit.page(p, audit).await {
                 Ok(page) => Ok(page),
@@ -228,6 +243,8 @@ impl Dashboard {
             comments,
             tokens,
             members,
+            group_mappings,
+            known_groups,
             audit,
         })
     }

@@ -22,7 +22,7 @@ mod events;
 #[cfg(feature = "fake")]
 pub mod fake;
 mod generation;
-mod group_roles;
+mod groups;
 mod health;
 mod maintenance;
 mod notify;
@@ -58,7 +58,7 @@ pub use events::{
     ObservedBus, PlanActivity, PlanEvent, RETAINED_EVENTS, SUBSCRIBER_BUFFER, Subscription,
 };
 pub use generation::{CacheLimits, GenerationCache, Generations};
-pub use group_roles::reconcile_group_roles;
+pub use groups::{GroupAccess, GroupMappingError, GroupSync};
 pub use health::{Health, NotReady};
 pub use maintenance::{Maintenance, OUTBOX_KEEP_DAYS, Swept};
 pub use notify::{
@@ -73,7 +73,9 @@ pub use outbox::{
 };
 pub use plans::{DiffPage, LiveFeed, PlanError, PlanInfo, PlanPage, Plans, can_see};
 pub use ports::*;
-pub use provider::{AuthorizationRequest, IdentityProvider, ProviderError, VerifiedProfile};
+pub use provider::{
+    AuthorizationRequest, IdentityProvider, ProviderError, SingleLogout, VerifiedProfile,
+};
 pub use push::{MAX_DOCUMENT_BYTES, PUSH_ATTEMPTS, Push, PushError, PushOutcome, PushRequest};
 pub use ratelimit::{Budget, LimitKey, RateLimiter, Unlimited};
 pub use scim::{Scim, ScimQuery};
@@ -82,7 +84,9 @@ pub use sessions::{
     SESSION_REF_KEY, SESSION_USER_KEY, SessionState, WebSessions, session_key_hash, session_ref,
     session_user,
 };
-pub use signin::{PROVIDER_ERROR_MAX_CHARS, SignIn, SignInError, bounded_text};
+pub use signin::{
+    Admission, LinkError, PROVIDER_ERROR_MAX_CHARS, SignIn, SignInError, bounded_text,
+};
 pub use tokens::{
     ActivateError, BearerError, DEVICE_CLIENT_MAX_CHARS, DeviceClient, DeviceRequest, DeviceStart,
     GrantError, TokenError, TokenPair, Tokens,

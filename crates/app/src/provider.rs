@@ -15,6 +15,22 @@ pub struct VerifiedProfile {
     pub avatar_url: Option<String>,
     /// IdP groups (OIDC `groups` claim); empty for GitHub.
     pub groups: Vec<GroupName>,
+    /// What the provider needs later to end this sign-in at its end (OIDC: the raw ID token, the
+    /// `id_token_hint` of RP-initiated logout). Kept in the server-side session only; `None` for GitHub.
+    pub logout_hint: Option<String>,
+}
+
+/// What signing out of this server means at the identity provider.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SingleLogout {
+    /// The provider has no sessions of its own to end here (GitHub, dev): local sign-out only.
+    NotApplicable,
+    /// Send the browser here (the issuer's `end_session_endpoint` with `id_token_hint`,
+    /// `client_id`, `post_logout_redirect_uri` and `state`).
+    Redirect(String),
+    /// The provider keeps a session but offers no end-session endpoint: the local sign-out is
+    /// complete and the person must be told they may still be signed in at the provider.
+    Unsupported,
 }
 
 /// Where to send the browser to start a sign-in, and what to remember until it comes back.
@@ -51,4 +67,14 @@ pub trait IdentityProvider: Send + Sync {
     /// MUST return `NotAllowed` for people the provider knows but this server must not admit,
     /// `Rejected` for a bad code, `Unavailable` for transport failures.
     async fn complete(&self, code: &str, verifier: &str) -> Result<VerifiedProfile, ProviderError>;
+    /// Whether the callback's `iss` parameter (RFC 9207, `None` when absent) names this provider:
+    /// a different one means the browser was sent back from another issuer (mix-up attack).
+    fn accepts_callback_issuer(&self, _iss: Option<&str>) -> bool {
+        true
+    }
+    /// How to end the person's session at the provider after the local sign-out. `hint` is the
+    /// profile's `logout_hint` kept since sign-in, `state` a fresh random value.
+    fn single_logout(&self, _hint: Option<&str>, _state: &str) -> SingleLogout {
+        SingleLogout::NotApplicable
+    }
 }

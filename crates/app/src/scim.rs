@@ -1,6 +1,6 @@
 //! SCIM 2.0 provisioning (`/scim/v2`): Users and Groups over [`ScimRepository`], the protocol
 //! rules of the `planpush-scim` crate, deprovisioning through [`Admin`]'s one deactivation path,
-//! and group membership feeding the group → role mapping ([`reconcile_group_roles`]).
+//! and group membership feeding the group → role mapping ([`GroupAccess::reconcile_user`]).
 //!
 //! Every method is one SCIM operation; the caller (the web layer) has already checked the bearer
 //! token. Errors are SCIM errors: the status and `scimType` the client must see.
@@ -12,14 +12,13 @@ use std::sync::Arc;
 use chrono::{DateTime, SecondsFormat, Utc};
 use planpush_audit::{AuditAction, AuditEvent};
 use planpush_identity::{Email, TokenHash, User, UserId};
-use planpush_roles::GroupName;
 use planpush_scim::resource::{self, ListQuery};
 use planpush_scim::{AttrPath, ResourceKind, ScimError, ScimType, patch, schema};
 use serde_json::{Map, Value, json};
 
 use crate::{
-    AccessCache, Admin, AdminError, Auditor, Ports, ScimGroup, ScimGroupId, ScimRepoError,
-    ScimUser, reconcile_group_roles,
+    AccessCache, Admin, AdminError, Auditor, GroupAccess, Ports, ScimGroup, ScimGroupId,
+    ScimRepoError, ScimUser,
 };
 
 /// How often a group change is tried again when another change to the same group landed first.
@@ -723,24 +722,12 @@ impl Scim {
         users: impl IntoIterator<Item = UserId>,
         now: DateTime<Utc>,
     ) -> Result<(), ScimError> {
+        let groups = GroupAccess::new(self.ports.clone(), self.access.clone());
         for user in users {
-            let groups: Vec<GroupName> = self
-                .user_groups(user)
-                .await?
-                .into_iter()
-                .filter_map(|(_, name)| GroupName::parse(&name).ok())
-                .collect();
-            reconcile_group_roles(
-                &self.ports,
-                &self.access,
-                &self.audit,
-                user,
-                &groups,
-                "scim",
-                now,
-            )
-            .await
-            .map_err(internal)?;
+            groups
+                .reconcile_user(user, None, "scim group membership", None, now)
+                .await
+                .map_err(internal)?;
         }
         Ok(())
     }

@@ -70,6 +70,7 @@ actions! {
     MappingAdded => "mapping.added",
     MappingRemoved => "mapping.removed",
     NotificationDropped => "notification.dropped",
+    IdentityLinked => "user.identity_linked",
 }
 
 /// An action name that is not one of [`AuditAction::ALL`].

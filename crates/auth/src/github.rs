@@ -247,6 +247,7 @@ impl IdentityProvider for GithubProvider {
             email,
             avatar_url: user.avatar_url,
             groups: vec![],
+            logout_hint: None,
         })
     }
 }

@@ -10,7 +10,11 @@ use planpush_identity::fake::FakeUsers;
 
 use crate::*;
 
-type State = (Vec<Grant>, BTreeSet<GroupMapping>);
+type State = (
+    Vec<Grant>,
+    BTreeSet<GroupMapping>,
+    BTreeSet<(UserId, GroupName)>,
+);
 
 pub struct FakeRoles {
     users: Arc<FakeUsers>,
@@ -113,5 +117,49 @@ impl RoleRepository for FakeRoles {
             .map(|m| m.role)
             .collect();
         Ok(roles.into_iter().collect())
+    }
+    async fn set_user_groups(
+        &self,
+        user_id: UserId,
+        groups: &[GroupName],
+    ) -> Result<(), RoleRepoError> {
+        if !self.users.contains(user_id) {
+            return Err(RoleRepoError::UserNotFound);
+        }
+        let mut g = self.lock();
+        g.2.retain(|(u, _)| *u != user_id);
+        for group in groups {
+            g.2.insert((user_id, group.clone()));
+        }
+        Ok(())
+    }
+    async fn user_groups(&self, user_id: UserId) -> Result<Vec<GroupName>, RoleRepoError> {
+        Ok(self
+            .lock()
+            .2
+            .iter()
+            .filter(|(u, _)| *u == user_id)
+            .map(|(_, g)| g.clone())
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .collect())
+    }
+    async fn users_in_group(&self, group: &GroupName) -> Result<Vec<UserId>, RoleRepoError> {
+        Ok(self
+            .lock()
+            .2
+            .iter()
+            .filter(|(_, g)| g == group)
+            .map(|(u, _)| *u)
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .collect())
+    }
+    async fn known_groups(&self) -> Result<Vec<(GroupName, u64)>, RoleRepoError> {
+        let mut counts: std::collections::BTreeMap<GroupName, u64> = Default::default();
+        for (_, g) in &self.lock().2 {
+            *counts.entry(g.clone()).or_default() += 1;
+        }
+        Ok(counts.into_iter().collect())
     }
 }

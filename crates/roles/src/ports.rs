@@ -41,4 +41,17 @@ pub trait RoleRepository: Send + Sync {
     async fn delete_mapping(&self, mapping: &GroupMapping) -> Result<(), RoleRepoError>;
     /// The roles that any of `groups` maps to.
     async fn roles_for_groups(&self, groups: &[GroupName]) -> Result<Vec<Role>, RoleRepoError>;
+    /// Atomically makes the identity-provider groups remembered for the user exactly `groups`
+    /// (duplicates collapse). MUST return `UserNotFound` (changing nothing) for an unknown user.
+    async fn set_user_groups(
+        &self,
+        user_id: UserId,
+        groups: &[GroupName],
+    ) -> Result<(), RoleRepoError>;
+    /// The groups remembered for the user, ordered by name; none for an unknown user.
+    async fn user_groups(&self, user_id: UserId) -> Result<Vec<GroupName>, RoleRepoError>;
+    /// Users remembered as members of `group`, ordered by id.
+    async fn users_in_group(&self, group: &GroupName) -> Result<Vec<UserId>, RoleRepoError>;
+    /// Every group some user is remembered in, with how many users, ordered by name.
+    async fn known_groups(&self) -> Result<Vec<(GroupName, u64)>, RoleRepoError>;
 }

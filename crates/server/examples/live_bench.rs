@@ -152,6 +152,7 @@ async fn person(sign_in: &SignIn, access: &AccessCache, login: &str) -> Principa
                 email: None,
                 avatar_url: None,
                 groups: vec![],
+                logout_hint: None,
             },
             None,
             Utc::now(),

@@ -101,6 +101,7 @@ async fn person(
                 email: None,
                 avatar_url: None,
                 groups: vec![],
+                logout_hint: None,
             },
             None,
             Utc::now(),

@@ -12,7 +12,9 @@ use clap::{Parser, Subcommand};
 
 mod demo;
 mod ops;
-use planpush_app::{Deliveries, DeliverySettings, Maintenance, Notifications, OUTBOX_MAX_ATTEMPTS};
+use planpush_app::{
+    Admission, Deliveries, DeliverySettings, Maintenance, Notifications, OUTBOX_MAX_ATTEMPTS,
+};
 use planpush_identity::SessionPolicy;
 use planpush_server::config::{
     AuthConfig, AuthProvider, Config, ConfigError, DatabaseUrl, LogFormat,
@@ -33,6 +35,26 @@ enum Command {
     Serve,
     /// Apply pending database migrations and exit.
     Migrate,
+    /// Link an identity-provider account to an existing user, so it signs in as that user (moving
+    /// an instance between providers; see docs/sso.md).
+    LinkIdentity {
+        /// The existing user's login (Dashboard → Members).
+        #[arg(long)]
+        login: String,
+        /// `github`, or `oidc:` followed by OKTA_ISSUER exactly.
+        #[arg(long)]
+        provider: String,
+        /// The account's id at the provider: the OIDC `sub`, or GitHub's numeric user id.
+        #[arg(long)]
+        subject: String,
+    },
+    /// Give an existing user a manual admin grant (break-glass; a first admin when the identity
+    /// provider never marks e-mails verified, so INITIAL_ADMIN_EMAILS cannot match).
+    GrantAdmin {
+        /// The user's login (they appear after their first sign-in attempt, even a refused one).
+        #[arg(long)]
+        login: String,
+    },
     /// Exit 0 when the server on this machine is ready (`GET /readyz` answers 200 on `BIND_ADDR`,
     /// loopback when unspecified, and `PORT`); for a container's HEALTHCHECK.
     Healthcheck,
@@ -128,6 +150,12 @@ fn run(cli: Cli) -> Result<(), Fatal> {
     let store = open_store(&config)?;
     match cli.command {
         Command::Migrate => Ok(()),
+        Command::LinkIdentity {
+            login,
+            provider,
+            subject,
+        } => link_identity(store, &login, &provider, &subject),
+        Command::GrantAdmin { login } => grant_admin(store, &login),
         Command::Backup { file } => {
             store
                 .backup_sqlite(&file)
@@ -217,8 +245,62 @@ fn open_store(config: &Config) -> Result<Arc<Store>, Fatal> {
     Ok(store)
 }
 
-/// The sign-in mode the configuration asks for.
-fn sign_in_mode(config: &Config) -> Result<SignInMode, Fatal> {
+fn link_identity(
+    store: Arc<Store>,
+    login: &str,
+    provider: &str,
+    subject: &str,
+) -> Result<(), Fatal> {
+    let provider = planpush_identity::Provider::from_key(provider)
+        .map_err(|e| Fatal(format!("--provider: {e}"), 2))?;
+    let identity = planpush_identity::ExternalIdentity::new(provider, subject)
+        .map_err(|e| Fatal(format!("--subject: {e}"), 2))?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Fatal(format!("cannot start the runtime: {e}"), 1))?;
+    let ports = store.ports();
+    let sign_in = planpush_app::SignIn::new(
+        ports.clone(),
+        Arc::new(planpush_app::AccessCache::new(ports)),
+    );
+    let user = runtime
+        .block_on(sign_in.link_identity(login, &identity, chrono::Utc::now()))
+        .map_err(|e| Fatal(format!("link-identity: {}", one_line(&e.to_string())), 1))?;
+    #[allow(clippy::print_stdout)]
+    {
+        println!(
+            "linked {} {} to {login} ({user})",
+            identity.provider().key(),
+            identity.subject()
+        );
+    }
+    Ok(())
+}
+
+fn grant_admin(store: Arc<Store>, login: &str) -> Result<(), Fatal> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Fatal(format!("cannot start the runtime: {e}"), 1))?;
+    let ports = store.ports();
+    let sign_in = planpush_app::SignIn::new(
+        ports.clone(),
+        Arc::new(planpush_app::AccessCache::new(ports)),
+    );
+    let user = runtime
+        .block_on(sign_in.grant_admin(login, chrono::Utc::now()))
+        .map_err(|e| Fatal(format!("grant-admin: {}", one_line(&e.to_string())), 1))?;
+    #[allow(clippy::print_stdout)]
+    {
+        println!("{login} ({user}) is an admin (manual grant)");
+    }
+    Ok(())
+}
+
+/// The sign-in mode the configuration asks for. In OIDC mode this discovers the issuer (and
+/// fetches its keys) before the server listens, so a wrong `OKTA_ISSUER` stops start-up at once.
+async fn sign_in_mode(config: &Config) -> Result<SignInMode, Fatal> {
     match &config.auth {
         AuthConfig::Dev => Ok(SignInMode::Dev),
         AuthConfig::Github(g) => {
@@ -233,11 +315,29 @@ fn sign_in_mode(config: &Config) -> Result<SignInMode, Fatal> {
             .map_err(|e| Fatal(format!("GITHUB_URL: {}", one_line(&format!("{e:#}"))), 2))?;
             Ok(SignInMode::Provider(Arc::new(provider)))
         }
-        AuthConfig::Okta(_) => Err(Fatal(
-            "AUTH_PROVIDER: okta sign-in is not available in this build yet; use github or dev"
-                .into(),
-            2,
-        )),
+        AuthConfig::Okta(o) => {
+            let provider = planpush_auth::OidcProvider::discover(planpush_auth::OidcSettings {
+                issuer: o.issuer.clone(),
+                client_id: o.client_id.clone(),
+                client_secret: o.client_secret.expose().clone(),
+                redirect_uri: config.base_url.join("/auth/callback"),
+                post_logout_redirect_uri: config.post_logout_redirect_uri.clone(),
+                jwks_min_refresh: planpush_auth::DEFAULT_JWKS_MIN_REFRESH,
+            })
+            .await
+            .map_err(|e| Fatal(format!("OKTA_ISSUER: {}", one_line(&format!("{e:#}"))), 2))?;
+            Ok(SignInMode::Provider(provider))
+        }
+    }
+}
+
+/// Who may sign in: group mapping with bootstrap admins in OIDC mode, first-user-admin otherwise.
+fn admission(config: &Config) -> Admission {
+    match config.auth {
+        AuthConfig::Okta(_) => Admission::GroupMapping {
+            bootstrap_admins: config.initial_admin_emails.clone(),
+        },
+        AuthConfig::Github(_) | AuthConfig::Dev => Admission::FirstUserAdmin,
     }
 }
 
@@ -350,14 +450,20 @@ fn serve(config: Config, store: Arc<Store>) -> Result<(), Fatal> {
         Some(_) => Notifications::to(planpush_slack::CHANNEL),
         None => Notifications::off(),
     };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Fatal(format!("cannot start the runtime: {e}"), 1))?;
+    let mode = runtime.block_on(sign_in_mode(&config))?;
     let state = AppState::new(
         ports.clone(),
-        sign_in_mode(&config)?,
+        mode,
         settings,
         RateLimits::new(),
         Arc::new(planpush_diagrams::MermaidRenderer),
     )
-    .with_notifications(notify);
+    .with_notifications(notify)
+    .with_admission(admission(&config));
     // SCIM 2.0 is on only with SCIM_AUTH_TOKEN (validated by Config); otherwise /scim/v2 is 404.
     let state = match &config.scim_auth_token {
         Some(token) => state.with_scim(token.expose()),
@@ -368,10 +474,6 @@ fn serve(config: Config, store: Arc<Store>) -> Result<(), Fatal> {
         planpush_versions::RetentionPolicy::days(config.version_retention_days),
     );
     let addr = config.socket_addr();
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| Fatal(format!("cannot start the runtime: {e}"), 1))?;
     runtime.block_on(async move {
         // Expired sessions, device grants, tokens and cache entries are swept every ten minutes.
         tokio::spawn(async move {

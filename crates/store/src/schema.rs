@@ -41,6 +41,13 @@ diesel::table! {
 }
 
 diesel::table! {
+    user_groups (user_id, group_name) {
+        user_id -> Text,
+        group_name -> Text,
+    }
+}
+
+diesel::table! {
     web_sessions (key_hash) {
         key_hash -> Text,
         user_id -> Nullable<Text>,
@@ -180,6 +187,7 @@ diesel::table! {
 }
 
 diesel::joinable!(identities -> users (user_id));
+diesel::joinable!(user_groups -> users (user_id));
 diesel::joinable!(api_tokens -> users (user_id));
 diesel::joinable!(plans -> users (owner_id));
 diesel::joinable!(versions -> plans (plan_id));
@@ -191,6 +199,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     identities,
     role_grants,
     group_mappings,
+    user_groups,
     web_sessions,
     api_tokens,
     device_grants,

@@ -23,6 +23,7 @@ pub fn tab_or_default(tab: Option<&str>, view: &DashboardView) -> &'static str {
         Some("comments") => "comments",
         Some("tokens") => "tokens",
         Some("members") if view.tabs.members => "members",
+        Some("groups") if view.tabs.groups => "groups",
         Some("audit") if view.tabs.audit => "audit",
         _ => "plans",
     }
@@ -49,6 +50,7 @@ pub fn dashboard(view: &DashboardView, tab: &str, show_archived: bool) -> Markup
         ("comments", "Comments", true),
         ("tokens", "API tokens", true),
         ("members", "Members", view.tabs.members),
+        ("groups", "Groups", view.tabs.groups),
         ("audit", "Audit log", view.tabs.audit),
     ];
     html! {
@@ -97,6 +99,7 @@ pub fn dashboard(view: &DashboardView, tab: &str, show_archived: bool) -> Markup
                     (comments_pane(view))
                     (tokens_pane(view))
                     @if view.tabs.members { (members_pane(view)) }
+                    @if view.tabs.groups { (groups_pane(view)) }
                     @if let Some(audit) = &view.audit { (audit_pane(&audit.query, &audit.result)) }
                     dialog id="dash-confirm" class="dash-dialog" aria-labelledby="dash-confirm-title" {
                         h2 id="dash-confirm-title" { "Are you sure?" }
@@ -387,7 +390,7 @@ fn members_pane(view: &DashboardView) -> Markup {
     html! {
         section id="pane-members" class="dash-pane" aria-labelledby="h-members" {
             h2 id="h-members" { "Members" }
-            p class="pp-meta" { "Roles granted by hand are " em { "manual" } "; roles from your identity provider's groups are " em { "sso" } " and are reconciled at every sign-in. The last active admin cannot be demoted or deactivated." }
+            p class="pp-meta" { "Roles granted by hand are " em { "manual" } "; roles from your identity provider's groups are " em { "sso" } " and follow the groups you are in (at sign-in and through SCIM). The last active admin cannot be demoted or deactivated." }
             div class="dash-scroll" {
                 table class="dash-table" id="members-table" {
                     thead { tr {
@@ -431,6 +434,62 @@ fn members_pane(view: &DashboardView) -> Markup {
                                         button type="button" class="dash-button dash-js" data-action="reactivate" data-id=(u.id) data-title=(u.login) { "Reactivate" }
                                     }
                                     button type="button" class="dash-button dash-js" data-action="signout" data-id=(u.id) data-title=(u.login) { "Sign out everywhere" }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn groups_pane(view: &DashboardView) -> Markup {
+    html! {
+        section id="pane-groups" class="dash-pane" aria-labelledby="h-groups" {
+            h2 id="h-groups" { "Groups" }
+            p class="pp-meta" { "Members of an identity-provider group get the roles it is mapped to (" em { "sso" } " grants). A change applies to signed-in members at their next request; sign-ins re-read everyone's groups. Someone whose groups map to no role sees \"access not yet granted\"." }
+            form id="mapping-form" class="dash-controls dash-js" {
+                label for="mapping-group" { "Group" }
+                input id="mapping-group" name="group" required maxlength="256" placeholder="e.g. planpush-developers" autocomplete="off" list="known-groups";
+                datalist id="known-groups" { @for (g, _) in &view.known_groups { option value=(g.as_str()) {} } }
+                label for="mapping-role" { "Role" }
+                select id="mapping-role" name="role" {
+                    @for r in Role::ALL { option value=(r.as_str()) { (role_label(r)) } }
+                }
+                button type="submit" class="dash-button" { "Add mapping" }
+            }
+            div class="dash-scroll" {
+                table class="dash-table" id="mappings-table" {
+                    thead { tr { th scope="col" { "Group" } th scope="col" { "Role" } th scope="col" { "Actions" } } }
+                    tbody {
+                        @for m in &view.group_mappings {
+                            tr class="dash-mapping" data-group=(m.group.as_str()) data-role=(m.role.as_str()) {
+                                td { code { (m.group.as_str()) } }
+                                td { (role_label(m.role)) }
+                                td class="dash-actions" {
+                                    button type="button" class="dash-button dash-danger dash-js" data-action="unmap" data-group=(m.group.as_str()) data-role=(m.role.as_str()) data-title={(m.group.as_str()) " → " (role_label(m.role))} { "Remove" }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+            @if view.group_mappings.is_empty() { p class="dash-empty" id="mappings-empty" { "No group is mapped yet: only bootstrap admins and people with manual grants can sign in." } }
+            h3 { "Groups seen at sign-in" }
+            @if view.known_groups.is_empty() {
+                p class="dash-empty" id="known-groups-empty" { "Nobody has signed in with groups yet." }
+            } @else {
+                div class="dash-scroll" {
+                    table class="dash-table" id="known-groups-table" {
+                        thead { tr { th scope="col" { "Group" } th scope="col" { "People" } th scope="col" { "Mapped to" } } }
+                        tbody {
+                            @for (g, n) in &view.known_groups {
+                                @let roles: Vec<&str> = view.group_mappings.iter().filter(|m| &m.group == g).map(|m| role_label(m.role)).collect();
+                                tr class="dash-known-group" data-group=(g.as_str()) {
+                                    td { code { (g.as_str()) } }
+                                    td { (n) }
+                                    td { @if roles.is_empty() { em { "not mapped" } } @else { (roles.join(", ")) } }
                                 }
                             }
                         }

@@ -10,8 +10,8 @@
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, ResponseError};
 use planpush_app::{
-    ActivateError, AdminError, AuditLogError, BearerError, CommentError, GrantError, PlanError,
-    PushError, SignInError, TokenError,
+    ActivateError, AdminError, AuditLogError, BearerError, CommentError, GrantError,
+    GroupMappingError, PlanError, PushError, SignInError, TokenError,
 };
 use serde::Serialize;
 
@@ -171,7 +171,26 @@ impl From<SignInError> for ApiError {
             SignInError::Deactivated => {
                 Self::new(StatusCode::FORBIDDEN, "deactivated", e.to_string())
             }
+            SignInError::NoAccess { .. } => {
+                Self::new(StatusCode::FORBIDDEN, "access_not_granted", e.to_string())
+            }
             SignInError::Unknown(e) => Self::internal(e),
+        }
+    }
+}
+
+impl From<GroupMappingError> for ApiError {
+    fn from(e: GroupMappingError) -> Self {
+        match e {
+            GroupMappingError::Forbidden => {
+                Self::new(StatusCode::FORBIDDEN, "forbidden", e.to_string())
+            }
+            GroupMappingError::BadRequest(m) => Self::bad_request("invalid_mapping", m),
+            GroupMappingError::NotFound => Self::not_found("mapping_not_found", e.to_string()),
+            GroupMappingError::LastAdmin(e) => {
+                Self::new(StatusCode::CONFLICT, "last_admin", e.to_string())
+            }
+            GroupMappingError::Unknown(e) => Self::internal(e),
         }
     }
 }

@@ -28,8 +28,9 @@ use actix_session::config::{PersistentSession, TtlExtensionPolicy};
 use actix_web::cookie::{Key, SameSite};
 use actix_web::web;
 use planpush_app::{
-    AccessCache, Admin, AuditLog, Comments, Dashboard, Health, IdentityProvider, LiveAccess,
-    Notifications, ObservedBus, Plans, Ports, Push, RateLimiter, Scim, SignIn, Tokens, WebSessions,
+    AccessCache, Admin, Admission, AuditLog, Comments, Dashboard, GroupAccess, Health,
+    IdentityProvider, LiveAccess, Notifications, ObservedBus, Plans, Ports, Push, RateLimiter,
+    Scim, SignIn, Tokens, WebSessions,
 };
 use planpush_document::{DiagramRenderer, SanitizeOptions};
 use planpush_identity::SessionPolicy;
@@ -76,6 +77,8 @@ pub struct AppState {
     pub comments: Arc<Comments>,
     pub dashboard: Arc<Dashboard>,
     pub audit_log: Arc<AuditLog>,
+    /// IdP group → role mappings (admin API, dashboard Groups tab).
+    pub groups: Arc<GroupAccess>,
     /// SCIM provisioning; off until [`AppState::with_scim`] gives it a token.
     pub scim: Arc<Scim>,
     pub mode: SignInMode,
@@ -136,6 +139,7 @@ impl AppState {
                 admin.clone(),
             )),
             audit_log: Arc::new(AuditLog::new(ports.clone())),
+            groups: Arc::new(GroupAccess::new(ports.clone(), access.clone())),
             scim: Arc::new(Scim::new(
                 ports.clone(),
                 admin.clone(),
@@ -169,6 +173,13 @@ impl AppState {
     pub fn with_notifications(mut self, notify: Notifications) -> Self {
         self.push = Arc::new((*self.push).clone().with_notifications(notify.clone()));
         self.comments = Arc::new((*self.comments).clone().with_notifications(notify));
+        self
+    }
+
+    /// The same state with another sign-in admission rule (OIDC: group mapping and bootstrap
+    /// admins).
+    pub fn with_admission(mut self, admission: Admission) -> Self {
+        self.sign_in = Arc::new(self.sign_in.with_other_admission(admission));
         self
     }
 

@@ -45,6 +45,38 @@ pub fn message(title: &str, text: &str, link: Option<(&str, &str)>) -> Markup {
 /// `v` flag, where `-` must be escaped inside a class (`[…-]` is a syntax error there and the field
 /// would silently go unvalidated); `\-` is valid with both `u` and `v`.
 pub const DEV_LOGIN_PATTERN: &str = r"[A-Za-z0-9_.\-]{1,39}";
+/// OIDC sign-in of a person none of whose groups maps to a role: no session, and what to ask for.
+pub fn access_not_granted(login: &str, groups: &[String]) -> Markup {
+    layout(
+        "Access not yet granted",
+        html! {
+            h1 { "Access not yet granted" }
+            p {
+                "You signed in as " strong { (login) } ", but none of your groups gives you a role in PlanPush yet, so you are not signed in here."
+            }
+            @if groups.is_empty() {
+                p id="access-groups" { "Your identity provider sent no groups for your account." }
+            } @else {
+                p { "Your identity provider says you belong to:" }
+                ul id="access-groups" { @for g in groups { li { code { (g) } } } }
+            }
+            p { "Ask a PlanPush administrator to map one of your groups to a role (Dashboard → Groups), or to add you to a group that is mapped. Then sign in again." }
+            p { a href="/auth/login" { "Sign in again" } }
+        },
+    )
+}
+
+/// Local sign-out done, but the identity provider offers no single logout.
+pub fn signed_out_locally() -> Markup {
+    layout(
+        "Signed out",
+        html! {
+            h1 { "Signed out of PlanPush" }
+            p id="signed-out-local" { "Your PlanPush session has ended. Your identity provider does not offer single logout, so you may still be signed in there: sign out of it too if this is a shared computer." }
+            p { a href="/auth/login" { "Sign in again" } }
+        },
+    )
+}
 
 /// The development sign-in form (AUTH_PROVIDER=dev only).
 pub fn dev_login(redirect_to: &str) -> Markup {

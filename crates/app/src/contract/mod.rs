@@ -56,7 +56,7 @@ macro_rules! contract_tests {
             tokens_lifecycle, tokens_rotation_is_once_only, tokens_family_and_user_revocation, tokens_delete_expired,
             device_grants_contract, web_sessions_contract,
             device_grant_mints_once_under_concurrent_polls, tokens_rotation_refuses_revoked_families,
-            roles_replace_grants, roles_group_mappings,
+            roles_replace_grants, roles_group_mappings, roles_user_groups,
             plans_new_plan_commit, versions_next_version_commit, plans_update_and_slugs, plans_list_scopes,
             versions_purge_keeps_current_and_metadata, plan_views_contract,
             comments_crud_and_filters, comments_set_states, comments_dashboard_queries,

@@ -152,3 +152,44 @@ pub async fn roles_group_mappings(p: &Ports) {
         [Role::ProjectManager]
     );
 }
+
+pub async fn roles_user_groups(p: &Ports) {
+    let g = |s: &str| GroupName::parse(s).unwrap();
+    let ada = user(p, "ada").await;
+    let bob = user(p, "bob").await;
+    assert!(p.roles.user_groups(ada.id).await.unwrap().is_empty());
+    p.roles
+        .set_user_groups(ada.id, &[g("eng"), g("Leads"), g("eng")])
+        .await
+        .unwrap();
+    p.roles.set_user_groups(bob.id, &[g("eng")]).await.unwrap();
+    assert_eq!(
+        p.roles.user_groups(ada.id).await.unwrap(),
+        [g("Leads"), g("eng")]
+    );
+    let mut both = vec![ada.id, bob.id];
+    both.sort();
+    assert_eq!(p.roles.users_in_group(&g("eng")).await.unwrap(), both);
+    assert_eq!(
+        p.roles.known_groups().await.unwrap(),
+        [(g("Leads"), 1), (g("eng"), 2)]
+    );
+    // Replacing: what is not listed any more is forgotten.
+    p.roles.set_user_groups(ada.id, &[g("qa")]).await.unwrap();
+    assert_eq!(p.roles.user_groups(ada.id).await.unwrap(), [g("qa")]);
+    assert_eq!(p.roles.users_in_group(&g("eng")).await.unwrap(), [bob.id]);
+    assert!(
+        p.roles
+            .users_in_group(&g("Leads"))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    p.roles.set_user_groups(bob.id, &[]).await.unwrap();
+    assert!(p.roles.user_groups(bob.id).await.unwrap().is_empty());
+    assert!(matches!(
+        p.roles.set_user_groups(UserId::new(), &[g("eng")]).await,
+        Err(RoleRepoError::UserNotFound)
+    ));
+    assert!(p.roles.user_groups(UserId::new()).await.unwrap().is_empty());
+}

@@ -25,6 +25,7 @@ fn oidc(sub: &str, login: &str, email: Option<&str>) -> VerifiedProfile {
         email: email.map(|e| Email::parse(e).unwrap()),
         avatar_url: None,
         groups: vec![],
+        logout_hint: None,
     }
 }
 

@@ -182,7 +182,7 @@ async fn each_role_sees_its_tabs_and_actions() {
     let cases = [
         (
             "ada",
-            "Plans,Activity,Comments,API tokens,Members,Audit log",
+            "Plans,Activity,Comments,API tokens,Members,Groups,Audit log",
             3,
             3,
         ),

@@ -9,6 +9,8 @@ mod cli;
 mod dashboard;
 mod github_signin;
 mod live;
+mod oidc_browser;
+mod oidc_signin;
 mod ops;
 mod scim_conformance;
 mod slack;

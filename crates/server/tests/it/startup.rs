@@ -110,6 +110,67 @@ fn bad_configuration_stops_with_one_line_naming_the_variable() {
             ],
             "SLACK_WEBHOOK_URL",
         ),
+        // AUTH_PROVIDER=okta: each variable of the mode, one line each.
+        (
+            vec![
+                ("SECRET_KEY", &s),
+                ("BASE_URL", "https://pp.example.com"),
+                ("AUTH_PROVIDER", "okta"),
+            ],
+            "OKTA_ISSUER",
+        ),
+        (
+            vec![
+                ("SECRET_KEY", &s),
+                ("BASE_URL", "https://pp.example.com"),
+                ("AUTH_PROVIDER", "okta"),
+                ("OKTA_ISSUER", "http://acme.okta.com/oauth2/default"),
+            ],
+            "OKTA_ISSUER",
+        ),
+        (
+            vec![
+                ("SECRET_KEY", &s),
+                ("BASE_URL", "https://pp.example.com"),
+                ("AUTH_PROVIDER", "okta"),
+                ("OKTA_ISSUER", "https://acme.okta.com/oauth2/default"),
+            ],
+            "OKTA_CLIENT_ID",
+        ),
+        (
+            vec![
+                ("SECRET_KEY", &s),
+                ("BASE_URL", "https://pp.example.com"),
+                ("AUTH_PROVIDER", "okta"),
+                ("OKTA_ISSUER", "https://acme.okta.com/oauth2/default"),
+                ("OKTA_CLIENT_ID", "0oa123"),
+            ],
+            "OKTA_CLIENT_SECRET",
+        ),
+        (
+            vec![
+                ("SECRET_KEY", &s),
+                ("BASE_URL", "https://pp.example.com"),
+                ("AUTH_PROVIDER", "okta"),
+                ("OKTA_ISSUER", "https://acme.okta.com/oauth2/default"),
+                ("OKTA_CLIENT_ID", "0oa123"),
+                ("OKTA_CLIENT_SECRET", "s3cret"),
+                ("INITIAL_ADMIN_EMAILS", "alice@example.com, bob"),
+            ],
+            "INITIAL_ADMIN_EMAILS",
+        ),
+        (
+            vec![
+                ("SECRET_KEY", &s),
+                ("BASE_URL", "https://pp.example.com"),
+                ("AUTH_PROVIDER", "okta"),
+                ("OKTA_ISSUER", "https://acme.okta.com/oauth2/default"),
+                ("OKTA_CLIENT_ID", "0oa123"),
+                ("OKTA_CLIENT_SECRET", "s3cret"),
+                ("POST_LOGOUT_REDIRECT_URI", "/signed-out"),
+            ],
+            "POST_LOGOUT_REDIRECT_URI",
+        ),
     ];
     let dir = tempfile::tempdir().unwrap();
     for (vars, var) in cases {
@@ -130,6 +191,39 @@ fn bad_configuration_stops_with_one_line_naming_the_variable() {
         !dir.path().join("data").exists(),
         "nothing is written before the configuration is valid"
     );
+}
+
+#[test]
+fn an_unreachable_oidc_issuer_stops_start_up_naming_okta_issuer() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let dead = free_port();
+    let issuer = format!("http://127.0.0.1:{dead}/oauth2/default");
+    let out = run(
+        dir.path(),
+        &["serve"],
+        &[
+            ("SECRET_KEY", &secret()),
+            ("BASE_URL", &format!("http://127.0.0.1:{port}")),
+            ("BIND_ADDR", "127.0.0.1"),
+            ("PORT", &port.to_string()),
+            ("AUTH_PROVIDER", "okta"),
+            ("OKTA_ISSUER", &issuer),
+            ("OKTA_CLIENT_ID", "0oa123"),
+            ("OKTA_CLIENT_SECRET", "s3cret"),
+            ("RUST_LOG", "off"),
+        ],
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(
+        stderr.starts_with(&format!(
+            "planpush-server: OKTA_ISSUER: discovery at {issuer}/.well-known/openid-configuration failed"
+        )),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("s3cret"));
 }
 
 #[test]
@@ -351,4 +445,124 @@ fn the_demo_seeds_once_and_prints_where_to_go() {
     let list: serde_json::Value = serde_json::from_str(&list).unwrap();
     assert_eq!(list["sessions"].as_array().unwrap().len(), 1, "{list}");
     assert_eq!(list["sessions"][0]["version"], 3, "nothing seeded twice");
+}
+
+#[test]
+fn link_identity_attaches_a_provider_account_to_an_existing_user() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let p = port.to_string();
+    let vars = good_vars(&p);
+    let vars: Vec<(&str, &str)> = vars.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    {
+        let mut cmd = Command::new(BIN);
+        cmd.arg("serve")
+            .current_dir(dir.path())
+            .env_clear()
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        for (k, v) in &vars {
+            cmd.env(k, v);
+        }
+        let _server = Running(cmd.spawn().unwrap());
+        wait_for(port);
+        dev_login(port, "octocat");
+    }
+    let mut quiet = vars.clone();
+    quiet.push(("RUST_LOG", "warn"));
+    let link = |login: &str, provider: &str, subject: &str| {
+        run(
+            dir.path(),
+            &[
+                "link-identity",
+                "--login",
+                login,
+                "--provider",
+                provider,
+                "--subject",
+                subject,
+            ],
+            &quiet,
+        )
+    };
+    let issuer = "oidc:https://acme.okta.com/oauth2/default";
+    let out = link("octocat", issuer, "00u1a2b3c4");
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        String::from_utf8_lossy(&out.stdout)
+            .starts_with(&format!("linked {issuer} 00u1a2b3c4 to octocat"))
+    );
+    // Once only; unknown people and providers are named in one line.
+    for (login, provider, want) in [
+        (
+            "octocat",
+            issuer,
+            "link-identity: this identity already signs in as a user",
+        ),
+        (
+            "nobody",
+            issuer,
+            "link-identity: no user has the login \"nobody\"",
+        ),
+        ("octocat", "gitlab", "--provider: "),
+    ] {
+        let out = link(login, provider, "00u1a2b3c4");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_ne!(out.status.code(), Some(0));
+        assert_eq!(stderr.lines().count(), 1, "{stderr}");
+        assert!(
+            stderr.starts_with(&format!("planpush-server: {want}")),
+            "{stderr}"
+        );
+    }
+}
+
+#[test]
+fn grant_admin_gives_an_existing_user_a_manual_admin_grant() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let p = port.to_string();
+    let vars = good_vars(&p);
+    let mut vars: Vec<(&str, &str)> = vars.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let mut cmd = Command::new(BIN);
+    cmd.arg("serve")
+        .current_dir(dir.path())
+        .env_clear()
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    for (k, v) in &vars {
+        cmd.env(k, v);
+    }
+    let _server = Running(cmd.spawn().unwrap());
+    wait_for(port);
+    dev_login(port, "first");
+    let (cookie, _) = dev_login(port, "second");
+    let me = |cookie: &str| {
+        let (_, _, _, body) = raw(port, "GET", "/api/auth/me", &[("Cookie", cookie)], "");
+        serde_json::from_str::<serde_json::Value>(&body).unwrap()["roles"].clone()
+    };
+    assert_eq!(me(&cookie), serde_json::json!(["developer"]));
+    vars.push(("RUST_LOG", "warn"));
+    let out = run(dir.path(), &["grant-admin", "--login", "second"], &vars);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // The running server sees it within its cache lifetime; a fresh read shows it at once.
+    let out = run(dir.path(), &["grant-admin", "--login", "nobody"], &vars);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        stderr.trim(),
+        "planpush-server: grant-admin: no user has the login \"nobody\""
+    );
+    let (cookie2, _) = dev_login(port, "second");
+    assert_eq!(me(&cookie2), serde_json::json!(["admin", "developer"]));
 }

@@ -11,7 +11,7 @@ use planpush_roles::{
 use crate::Store;
 use crate::dialect::{on_backend, write_tx};
 use crate::rows::{corrupt, db, ts, utc, uuid};
-use crate::schema::{group_mappings as m, role_grants as g, users};
+use crate::schema::{group_mappings as m, role_grants as g, user_groups as ug, users};
 
 #[derive(Queryable, Selectable, Insertable)]
 #[diesel(table_name = g)]
@@ -218,6 +218,94 @@ impl RoleRepository for Store {
                 .collect::<anyhow::Result<_>>()
                 .map_err(RoleRepoError::Unknown)?;
             Ok(set.into_iter().collect())
+        })
+        .await
+    }
+
+    async fn set_user_groups(
+        &self,
+        user_id: UserId,
+        groups: &[GroupName],
+    ) -> Result<(), RoleRepoError> {
+        let groups: BTreeSet<String> = groups.iter().map(|g| g.as_str().to_owned()).collect();
+        self.run(move |conn| {
+            write_tx(conn, |conn| {
+                let uid = user_id.to_string();
+                let exists: i64 = users::table
+                    .filter(users::id.eq(&uid))
+                    .count()
+                    .get_result(conn)
+                    .map_err(db::<RoleRepoError>)?;
+                if exists == 0 {
+                    return Err(RoleRepoError::UserNotFound);
+                }
+                diesel::delete(ug::table.filter(ug::user_id.eq(&uid)))
+                    .execute(conn)
+                    .map_err(db::<RoleRepoError>)?;
+                for group in &groups {
+                    diesel::insert_into(ug::table)
+                        .values((ug::user_id.eq(&uid), ug::group_name.eq(group)))
+                        .execute(conn)
+                        .map_err(db::<RoleRepoError>)?;
+                }
+                Ok(())
+            })
+        })
+        .await
+    }
+
+    async fn user_groups(&self, user_id: UserId) -> Result<Vec<GroupName>, RoleRepoError> {
+        self.run(move |conn| {
+            let rows: Vec<String> = ug::table
+                .filter(ug::user_id.eq(user_id.to_string()))
+                .select(ug::group_name)
+                .order(ug::group_name)
+                .load(conn)
+                .map_err(db::<RoleRepoError>)?;
+            rows.iter()
+                .map(|g| GroupName::parse(g).map_err(|e| corrupt("group", e)))
+                .collect::<anyhow::Result<Vec<_>>>()
+                .map_err(RoleRepoError::Unknown)
+        })
+        .await
+    }
+
+    async fn users_in_group(&self, group: &GroupName) -> Result<Vec<UserId>, RoleRepoError> {
+        let group = group.as_str().to_owned();
+        self.run(move |conn| {
+            let ids: Vec<String> = ug::table
+                .filter(ug::group_name.eq(&group))
+                .select(ug::user_id)
+                .load(conn)
+                .map_err(db::<RoleRepoError>)?;
+            let mut ids = ids
+                .iter()
+                .map(|s| uuid(s).map(UserId::from_uuid))
+                .collect::<anyhow::Result<Vec<_>>>()
+                .map_err(RoleRepoError::Unknown)?;
+            ids.sort();
+            Ok(ids)
+        })
+        .await
+    }
+
+    async fn known_groups(&self) -> Result<Vec<(GroupName, u64)>, RoleRepoError> {
+        self.run(move |conn| {
+            let rows: Vec<(String, i64)> = ug::table
+                .group_by(ug::group_name)
+                .select((ug::group_name, diesel::dsl::count_star()))
+                .order(ug::group_name)
+                .load(conn)
+                .map_err(db::<RoleRepoError>)?;
+            rows.into_iter()
+                .map(|(g, n)| {
+                    Ok((
+                        GroupName::parse(&g).map_err(|e| corrupt("group", e))?,
+                        u64::try_from(n).unwrap_or_default(),
+                    ))
+                })
+                .collect::<anyhow::Result<Vec<_>>>()
+                .map_err(RoleRepoError::Unknown)
         })
         .await
     }

@@ -5,7 +5,7 @@ use actix_web::http::{StatusCode, header};
 use actix_web::{HttpRequest, HttpResponse, web};
 use chrono::{DateTime, Utc};
 use maud::Markup;
-use planpush_app::{ProviderError, SESSION_USER_KEY, SignInError, VerifiedProfile};
+use planpush_app::{ProviderError, SESSION_USER_KEY, SignInError, SingleLogout, VerifiedProfile};
 use planpush_identity::{ExternalIdentity, Provider, TokenHash, UserId};
 use serde::Deserialize;
 
@@ -19,6 +19,9 @@ use crate::{AppState, SignInMode};
 const STATE_KEY: &str = "oauth_state";
 const VERIFIER_KEY: &str = "oauth_verifier";
 const RETURN_KEY: &str = "oauth_return";
+/// What the provider needs at sign-out (OIDC: the ID token for `id_token_hint`). Server-side
+/// session data only: the cookie carries nothing but the session key.
+const LOGOUT_HINT_KEY: &str = "logout_hint";
 
 pub(super) fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/", web::get().to(home))
@@ -141,6 +144,8 @@ struct CallbackQuery {
     code: Option<String>,
     state: Option<String>,
     error: Option<String>,
+    /// RFC 9207: the issuer that sent the browser back.
+    iss: Option<String>,
 }
 
 async fn callback(
@@ -206,6 +211,20 @@ async fn callback(
             ),
         );
     };
+    if !provider.accepts_callback_issuer(q.iss.as_deref()) {
+        state
+            .sign_in
+            .record_denied("callback from another issuer (iss)", ip, now)
+            .await;
+        return page(
+            StatusCode::BAD_REQUEST,
+            views::message(
+                "Sign-in failed",
+                "The sign-in came back from another identity provider. Start again.",
+                retry,
+            ),
+        );
+    }
     let profile = match provider.complete(code, &verifier).await {
         Ok(p) => p,
         Err(ProviderError::NotAllowed(msg)) => {
@@ -250,6 +269,7 @@ async fn finish_sign_in(
     ip: Option<std::net::IpAddr>,
     now: DateTime<Utc>,
 ) -> HttpResponse {
+    let hint = profile.logout_hint.clone();
     let user: UserId = match state.sign_in.sign_in(profile, ip, now).await {
         Ok(u) => u,
         Err(SignInError::Deactivated) => {
@@ -261,6 +281,14 @@ async fn finish_sign_in(
                     &SignInError::Deactivated.to_string(),
                     None,
                 ),
+            );
+        }
+        Err(SignInError::NoAccess { login, groups }) => {
+            session.purge();
+            let groups: Vec<String> = groups.iter().map(|g| g.as_str().to_owned()).collect();
+            return page(
+                StatusCode::FORBIDDEN,
+                views::access_not_granted(&login, &groups),
             );
         }
         Err(SignInError::Unknown(e)) => {
@@ -276,7 +304,11 @@ async fn finish_sign_in(
         }
     };
     session.renew();
-    if let Err(e) = session.insert(SESSION_USER_KEY, user.to_string()) {
+    let stored = match &hint {
+        Some(h) => session.insert(LOGOUT_HINT_KEY, h),
+        None => Ok(()),
+    };
+    if let Err(e) = stored.and(session.insert(SESSION_USER_KEY, user.to_string())) {
         tracing::error!(error = %e, "cannot store the session");
         return page(
             StatusCode::INTERNAL_SERVER_ERROR,
@@ -348,6 +380,7 @@ async fn dev_sign_in(
         email: None,
         avatar_url: None,
         groups: vec![],
+        logout_hint: None,
     };
     let back = safe_redirect(form.redirect_to.as_deref());
     finish_sign_in(
@@ -383,12 +416,26 @@ async fn logout(
     if let Err(e) = limit(&req, &state, Budget::SignOut).await {
         return too_many(&e);
     }
+    let hint: Option<String> = session.get(LOGOUT_HINT_KEY).ok().flatten();
     if let Some(p) = user.0 {
         state
             .sign_in
             .record_sign_out(p.user_id, client_ip(&req, &state), now)
             .await;
     }
+    // The server-side session row is deleted first: whatever the provider does next, this
+    // browser is signed out here.
     session.purge();
-    redirect("/")
+    let single = match &state.mode {
+        SignInMode::Provider(provider) => {
+            let logout_state = hex::encode(rand::random::<[u8; 16]>());
+            provider.single_logout(hint.as_deref(), &logout_state)
+        }
+        SignInMode::Dev => SingleLogout::NotApplicable,
+    };
+    match single {
+        SingleLogout::NotApplicable => redirect("/"),
+        SingleLogout::Redirect(url) => redirect(&url),
+        SingleLogout::Unsupported => page(StatusCode::OK, views::signed_out_locally()),
+    }
 }

@@ -6,6 +6,7 @@ mod comments;
 mod dashboard;
 mod device;
 mod events;
+mod groups;
 mod plans;
 mod push;
 mod scim;
@@ -31,6 +32,7 @@ pub(crate) fn configure(cfg: &mut web::ServiceConfig) {
     crate::assets::routes(cfg);
     tokens::routes(cfg);
     users::routes(cfg);
+    groups::routes(cfg);
     scim::routes(cfg);
 }
 

@@ -104,6 +104,30 @@ const ROUTES: &[Route] = &[
         needs: Some((Capability::ViewAudit, Ownership::Others)),
         ok: StatusCode::OK,
     },
+    // Identity-provider group → role mappings: admins only.
+    Route {
+        method: Method::GET,
+        path: "/api/admin/group-mappings",
+        body: None,
+        needs: Some((Capability::ManageUsers, Ownership::Others)),
+        ok: StatusCode::OK,
+    },
+    Route {
+        method: Method::POST,
+        path: "/api/admin/group-mappings",
+        body: Some(r#"{"group":"engineering","role":"developer"}"#),
+        needs: Some((Capability::ManageUsers, Ownership::Others)),
+        ok: StatusCode::CREATED,
+    },
+    // Authorization comes before existence: admins learn the mapping does not exist (404),
+    // everyone else is refused without learning anything (403).
+    Route {
+        method: Method::DELETE,
+        path: "/api/admin/group-mappings?group=engineering&role=developer",
+        body: None,
+        needs: Some((Capability::ManageUsers, Ownership::Others)),
+        ok: StatusCode::NOT_FOUND,
+    },
 ];
 
 /// Pages: anonymous visitors are sent to sign-in; every signed-in role gets the page, scoped
@@ -112,6 +136,7 @@ const PAGES: &[&str] = &[
     "/dashboard",
     "/dashboard?tab=members",
     "/dashboard?tab=audit",
+    "/dashboard?tab=groups",
 ];
 
 #[actix_web::test]

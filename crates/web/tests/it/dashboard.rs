@@ -94,6 +94,7 @@ async fn tabs_rows_and_actions_follow_the_role() {
             "Comments",
             "API tokens",
             "Members",
+            "Groups",
             "Audit log"
         ]
     );
@@ -131,7 +132,11 @@ async fn tabs_rows_and_actions_follow_the_role() {
     // Developers publish and archive only their own.
     assert_eq!(dev_html.matches("data-action=\"archive\"").count(), 1);
     assert_eq!(dev_html.matches("data-action=\"publish\"").count(), 1);
-    assert!(!dev_html.contains("pane-members") && !dev_html.contains("pane-audit"));
+    assert!(
+        !dev_html.contains("pane-members")
+            && !dev_html.contains("pane-audit")
+            && !dev_html.contains("pane-groups")
+    );
 
     let qa_html = app.get(&mut qa, "/dashboard").await.body;
     assert_eq!(qa_html.matches("data-action=\"archive\"").count(), 0);
@@ -515,4 +520,73 @@ async fn exports_stream_the_whole_filtered_set() {
     );
     let res = app.get(&mut dev, "/api/audit/export?actor=alice").await;
     assert_eq!(res.status, StatusCode::FORBIDDEN);
+}
+
+#[actix_web::test]
+async fn the_groups_tab_lists_mappings_for_admins_only() {
+    let app = test_app(Mode::Dev).await;
+    let (mut admin, _) = app.user_with("alice", &[Role::Admin]).await;
+    let (mut dev, dev_id) = app.user_with("dana", &[Role::Developer]).await;
+    let empty = app.get(&mut admin, "/dashboard?tab=groups").await.body;
+    assert!(empty.contains(r#"id="known-groups-empty""#));
+    // Groups people were seen in at sign-in are listed, with whether they are mapped.
+    let g = |s: &str| planpush_roles::GroupName::parse(s).unwrap();
+    app.ports
+        .roles
+        .set_user_groups(dev_id, &[g("<b>eng</b>"), g("sales")])
+        .await
+        .unwrap();
+    assert!(
+        empty.contains(r#"data-tab="groups""#),
+        "the tab is opened first"
+    );
+    assert!(empty.contains(r#"id="mappings-empty""#));
+    let res = app
+        .send(
+            &mut admin,
+            Method::POST,
+            "/api/admin/group-mappings",
+            None,
+            Some(serde_json::json!({"group": "<b>eng</b>", "role": "developer"})),
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::CREATED, "{}", res.body);
+    let html = app.get(&mut admin, "/dashboard?tab=groups").await.body;
+    assert!(html.contains(r#"id="pane-groups""#));
+    assert!(
+        html.contains(r#"data-group="&lt;b&gt;eng&lt;/b&gt;" data-role="developer""#),
+        "group names are escaped: {html}"
+    );
+    assert!(!html.contains("<b>eng</b>"));
+    assert!(!html.contains(r#"id="mappings-empty""#));
+    let known = html.split(r#"id="known-groups-table""#).nth(1).unwrap();
+    assert!(known.contains(r#"data-group="sales""#) && known.contains("not mapped"));
+    assert!(
+        known.contains(r#"data-group="&lt;b&gt;eng&lt;/b&gt;""#) && known.contains("Developer")
+    );
+    assert!(
+        html.contains(r#"<option value="sales">"#),
+        "offered in the group field"
+    );
+    // Refused input answers with a clear error and writes nothing.
+    let res = app
+        .send(
+            &mut admin,
+            Method::POST,
+            "/api/admin/group-mappings",
+            None,
+            Some(serde_json::json!({"group": "eng", "role": "wizard"})),
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::BAD_REQUEST);
+    assert!(res.body.contains("invalid_mapping"), "{}", res.body);
+    assert_eq!(app.ports.roles.mappings().await.unwrap().len(), 1);
+    // Developers see neither the tab nor the mappings, even when asking for it.
+    let dev_html = app.get(&mut dev, "/dashboard?tab=groups").await.body;
+    assert!(
+        !dev_html.contains("pane-groups")
+            && !dev_html.contains("&lt;b&gt;eng")
+            && !dev_html.contains("known-groups")
+    );
+    assert!(dev_html.contains(r#"data-tab="plans""#));
 }

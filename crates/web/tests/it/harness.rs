@@ -10,7 +10,9 @@ use actix_web::http::{Method, StatusCode, header};
 use actix_web::{App, test};
 use async_trait::async_trait;
 use governor::clock::FakeRelativeClock;
-use planpush_app::{AuthorizationRequest, IdentityProvider, Ports, ProviderError, VerifiedProfile};
+use planpush_app::{
+    AuthorizationRequest, IdentityProvider, Ports, ProviderError, SingleLogout, VerifiedProfile,
+};
 use planpush_identity::{ExternalIdentity, SessionPolicy};
 use planpush_roles::{GrantOrigin, Role};
 use planpush_web::{AppState, RateLimits, ShiftedClock, SignInMode, WebSettings, configure};
@@ -24,15 +26,22 @@ pub enum Outcome {
     NotMember,
 }
 
-/// An identity provider the test scripts: codes map to outcomes; each code works once.
+/// An identity provider the test scripts: codes map to outcomes; each code works once. Profiles
+/// carry the logout hint `hint-<id>`; `single_logout` answers what `logout_with` set (by default
+/// `NotApplicable`, as GitHub) and records the hint and state it was given.
 #[derive(Default)]
 pub struct FakeProvider {
     codes: Mutex<Vec<(String, Outcome)>>,
+    logout: Mutex<Option<SingleLogout>>,
+    pub logout_calls: Mutex<Vec<(Option<String>, String)>>,
 }
 
 impl FakeProvider {
     pub fn expect(&self, code: &str, outcome: Outcome) {
         self.codes.lock().unwrap().push((code.into(), outcome));
+    }
+    pub fn logout_with(&self, answer: SingleLogout) {
+        *self.logout.lock().unwrap() = Some(answer);
     }
 }
 
@@ -61,11 +70,23 @@ impl IdentityProvider for FakeProvider {
                 email: None,
                 avatar_url: None,
                 groups: vec![],
+                logout_hint: Some(format!("hint-{id}")),
             }),
             Outcome::NotMember => Err(ProviderError::NotAllowed(
                 "You are not a member of the acme organization on GitHub.".into(),
             )),
         }
+    }
+    fn single_logout(&self, hint: Option<&str>, state: &str) -> SingleLogout {
+        self.logout_calls
+            .lock()
+            .unwrap()
+            .push((hint.map(str::to_owned), state.to_owned()));
+        self.logout
+            .lock()
+            .unwrap()
+            .clone()
+            .unwrap_or(SingleLogout::NotApplicable)
     }
 }
 

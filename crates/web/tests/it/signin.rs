@@ -259,3 +259,54 @@ async fn a_provider_error_is_bounded_and_marked_in_the_audit_log() {
         "our reason does not carry the provider's text"
     );
 }
+
+#[actix_web::test]
+async fn sign_out_ends_the_session_then_goes_to_the_providers_end_session() {
+    use planpush_app::SingleLogout;
+    let app = test_app(Mode::Provider).await;
+    app.provider
+        .logout_with(SingleLogout::Redirect("https://idp.test/logout?x=1".into()));
+    let mut ada = Browser::default();
+    app.provider_sign_in(&mut ada, 1, "ada").await;
+    // The hint lives in the server-side session row, never in the cookie.
+    assert!(!ada.cookie.clone().unwrap_or_default().contains("hint-1"));
+    let res = app
+        .send(&mut ada, Method::POST, "/auth/logout", None, None)
+        .await;
+    assert_eq!(
+        (res.status, res.location().as_str()),
+        (StatusCode::SEE_OTHER, "https://idp.test/logout?x=1")
+    );
+    let calls = app.provider.logout_calls.lock().unwrap().clone();
+    assert_eq!(calls.len(), 1);
+    assert_eq!(
+        calls[0].0.as_deref(),
+        Some("hint-1"),
+        "the sign-in's ID token"
+    );
+    assert_eq!(calls[0].1.len(), 32, "a fresh random state");
+    assert_eq!(
+        app.get(&mut ada, "/api/auth/me").await.status,
+        StatusCode::UNAUTHORIZED,
+        "the session ended before leaving"
+    );
+}
+
+#[actix_web::test]
+async fn without_an_end_session_endpoint_the_local_sign_out_completes_and_says_so() {
+    use planpush_app::SingleLogout;
+    let app = test_app(Mode::Provider).await;
+    app.provider.logout_with(SingleLogout::Unsupported);
+    let mut ada = Browser::default();
+    app.provider_sign_in(&mut ada, 1, "ada").await;
+    let res = app
+        .send(&mut ada, Method::POST, "/auth/logout", None, None)
+        .await;
+    assert_eq!(res.status, StatusCode::OK);
+    assert!(res.body.contains("signed-out-local"), "{}", res.body);
+    assert!(res.body.contains("may still be signed in"));
+    assert_eq!(
+        app.get(&mut ada, "/api/auth/me").await.status,
+        StatusCode::UNAUTHORIZED
+    );
+}
