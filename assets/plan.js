@@ -87,7 +87,8 @@
   decorators.push(function (scope) { within(scope, "section[data-anchor] > h2, h3[data-anchor]").forEach(function (h) {
     var host = h.hasAttribute("data-anchor") ? h : h.parentElement;
     var id = host.getAttribute("data-anchor");
-    if (!host.id) host.id = id;
+    // `pp-` ids belong to the page (the sanitizer renames a document's; older versions may have one).
+    if (!host.id && id.indexOf("pp-") !== 0) host.id = id;
     var a = document.createElement("a");
     a.className = "pp-anchor-link";
     a.href = "#" + id;

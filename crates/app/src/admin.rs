@@ -78,6 +78,13 @@ impl Member {
     }
 }
 
+/// A change to a member from `PATCH /api/users/{id}`: new manual roles, a new state, or both.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct MemberChange {
+    pub roles: Option<Vec<Role>>,
+    pub active: Option<bool>,
+}
+
 pub struct Admin {
     ports: Ports,
     access: Arc<AccessCache>,
@@ -255,6 +262,49 @@ impl Admin {
                 .await;
         }
         self.member(user).await
+    }
+
+    /// Applies roles and state together, as one decision: the last-admin rule is checked against
+    /// the member as both changes would leave them, before either is written, so a refused change
+    /// leaves nothing half-done (formerly the roles could be saved and the deactivation refused).
+    pub async fn update_member(
+        &self,
+        p: &Principal,
+        target: UserId,
+        change: MemberChange,
+        ip: Option<IpAddr>,
+        now: DateTime<Utc>,
+    ) -> Result<Member, AdminError> {
+        Self::require_admin(p)?;
+        if change.roles.is_none() && change.active.is_none() {
+            return Err(AdminError::BadRequest("send roles and/or active".into()));
+        }
+        let user = self.ports.users.get(target).await.map_err(user_err)?;
+        let before = self.member(user.clone()).await?;
+        let admin_after = match &change.roles {
+            Some(roles) => {
+                roles.contains(&Role::Admin)
+                    || before
+                        .grants
+                        .iter()
+                        .any(|g| g.origin == GrantOrigin::Sso && g.role == Role::Admin)
+            }
+            None => before.roles().contains(&Role::Admin),
+        };
+        let active_after = change.active.unwrap_or(user.is_active());
+        check_last_admin(
+            &self.active_admins().await?,
+            target,
+            admin_after && active_after,
+        )?;
+        let mut member = before;
+        if let Some(roles) = &change.roles {
+            member = self.set_roles(p, target, roles, ip, now).await?;
+        }
+        if let Some(active) = change.active {
+            member = self.set_active(p, target, active, ip, now).await?;
+        }
+        Ok(member)
     }
 
     /// Deactivates or reactivates. Deactivation ends the user's web sessions and revokes every token

@@ -154,6 +154,22 @@ impl AuditLog {
         q: &AuditQueryInput,
     ) -> Result<(AuditFilter, bool), AuditLogError> {
         let everyone = p.can(Capability::ViewAudit, Ownership::Others);
+        // Scope first, then resolve: someone who may only read their own events learns nothing
+        // about who else exists — any actor but themselves is the same `Forbidden`, whether or
+        // not such a member exists.
+        if !everyone {
+            return match blank(&q.actor) {
+                None => Ok(Some(p.user_id)),
+                Some(a)
+                    if UserId::parse(a).ok() == Some(p.user_id)
+                        || a.eq_ignore_ascii_case(&p.login) =>
+                {
+                    Ok(Some(p.user_id))
+                }
+                Some(_) => Err(AuditLogError::Forbidden),
+            }
+            .and_then(|actor| Self::rest(actor, q, everyone));
+        }
         let actor = match blank(&q.actor) {
             None => None,
             Some(a) => {
@@ -179,12 +195,15 @@ impl AuditLog {
                 }
             }
         };
-        let actor = match (everyone, actor) {
-            (true, a) => a,
-            (false, None) => Some(p.user_id),
-            (false, Some(a)) if a == p.user_id => Some(a),
-            (false, Some(_)) => return Err(AuditLogError::Forbidden),
-        };
+        Self::rest(actor, q, everyone)
+    }
+
+    /// The filters other than the actor.
+    fn rest(
+        actor: Option<UserId>,
+        q: &AuditQueryInput,
+        everyone: bool,
+    ) -> Result<(AuditFilter, bool), AuditLogError> {
         let action = blank(&q.action)
             .map(|a| {
                 a.parse::<AuditAction>()

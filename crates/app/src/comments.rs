@@ -168,7 +168,7 @@ impl Comments {
             Err(e) => return Err(unknown(e)),
         };
         let plan = self
-            .visible_plan(p, comment.plan_id)
+            .visible_plan(p, comment.plan_id())
             .await
             .map_err(|e| match e {
                 CommentError::PlanNotFound => CommentError::NotFound,
@@ -191,7 +191,7 @@ impl Comments {
         let mut out = HashMap::new();
         let ids = comments
             .iter()
-            .flat_map(|c| std::iter::once(c.author_id).chain(c.resolution.map(|r| r.by)));
+            .flat_map(|c| std::iter::once(c.author_id()).chain(c.resolution().map(|r| r.by)));
         for id in ids {
             if out.contains_key(&id) {
                 continue;
@@ -223,8 +223,8 @@ impl Comments {
             })
         };
         CommentView {
-            author: person(c.author_id),
-            resolved_by: c.resolution.map(|r| person(r.by)),
+            author: person(c.author_id()),
+            resolved_by: c.resolution().map(|r| person(r.by)),
             comment: c,
         }
     }
@@ -262,14 +262,14 @@ impl Comments {
         let mut at: HashMap<CommentId, usize> = HashMap::new();
         let (roots, replies): (Vec<_>, Vec<_>) = all.into_iter().partition(Comment::is_thread);
         for c in roots {
-            at.insert(c.id, threads.len());
+            at.insert(c.id(), threads.len());
             threads.push(Thread {
                 comment: Self::view(&people, c),
                 replies: vec![],
             });
         }
         for r in replies {
-            if let Some(&i) = r.parent_id.as_ref().and_then(|id| at.get(id)) {
+            if let Some(&i) = r.parent_id().as_ref().and_then(|id| at.get(id)) {
                 threads[i].replies.push(Self::view(&people, r));
             }
         }
@@ -291,7 +291,7 @@ impl Comments {
         let latest = self
             .ports
             .versions
-            .latest(plan.id)
+            .latest(plan.id())
             .await
             .map_err(unknown)?
             .ok_or_else(|| {
@@ -304,7 +304,7 @@ impl Comments {
                     CommentError::Invalid("invalid_parent", "parent_id is not a comment id".into())
                 })?;
                 let parent = match self.ports.comments.get(parent_id).await {
-                    Ok(c) if c.plan_id == plan.id => c,
+                    Ok(c) if c.plan_id() == plan.id() => c,
                     Ok(_) | Err(CommentRepoError::NotFound) => {
                         return Err(CommentError::Invalid(
                             "invalid_parent",
@@ -334,7 +334,7 @@ impl Comments {
                     None => None,
                 };
                 (
-                    Comment::thread(plan.id, p.user_id, made_on, anchor, quote, body, now),
+                    Comment::thread(plan.id(), p.user_id, made_on, anchor, quote, body, now),
                     None,
                 )
             }
@@ -353,11 +353,11 @@ impl Comments {
         self.audit
             .record(
                 AuditEvent::new(AuditAction::CommentCreated, Some(p.user_id), now)
-                    .target("comment", comment.id)
+                    .target("comment", comment.id())
                     .ip(ip),
             )
             .await;
-        let activity = if comment.parent_id.is_some() {
+        let activity = if comment.parent_id().is_some() {
             CommentActivity::Replied
         } else {
             CommentActivity::Created
@@ -392,13 +392,18 @@ impl Comments {
         let mut outbox = vec![];
         let recently_announced = self
             .resolve_notified
-            .get(&comment.id)
+            .get(&comment.id())
             .is_some_and(|at| now - at < RESOLVE_NOTIFY_WINDOW);
         if self.notify.enabled()
             && events.contains(&AuditAction::CommentResolved)
             && !recently_announced
         {
-            let latest = self.ports.versions.latest(plan.id).await.map_err(unknown)?;
+            let latest = self
+                .ports
+                .versions
+                .latest(plan.id())
+                .await
+                .map_err(unknown)?;
             let sections = latest.as_ref().map(|v| &v.sections);
             let n = comment_resolved(&plan, &comment, sections, &p.login);
             outbox = self.notify.messages(&plan, &n, now);
@@ -411,13 +416,13 @@ impl Comments {
                 .map_err(unknown)?;
         }
         if !outbox.is_empty() && events.contains(&AuditAction::CommentResolved) {
-            self.resolve_notified.insert(comment.id, now);
+            self.resolve_notified.insert(comment.id(), now);
         }
         for action in events {
             self.audit
                 .record(
                     AuditEvent::new(action, Some(p.user_id), now)
-                        .target("comment", comment.id)
+                        .target("comment", comment.id())
                         .ip(ip),
                 )
                 .await;
@@ -450,12 +455,12 @@ impl Comments {
         self.audit
             .record(
                 AuditEvent::new(AuditAction::CommentDeleted, Some(p.user_id), now)
-                    .target("comment", comment.id)
+                    .target("comment", comment.id())
                     .ip(ip),
             )
             .await;
         announce(&self.ports, p, &comment, CommentActivity::Deleted).await;
-        Ok(comment.plan_id)
+        Ok(comment.plan_id())
     }
 
     /// After a push: every open thread of the plan gets its state against the new version.
@@ -474,14 +479,14 @@ impl Comments {
 async fn announce(ports: &Ports, p: &Principal, c: &Comment, activity: CommentActivity) {
     let event = LiveEvent::Comment {
         activity,
-        comment_id: c.id.to_string(),
-        thread_id: c.parent_id.unwrap_or(c.id).to_string(),
-        anchor: Some(c.anchor.as_str().to_owned()),
+        comment_id: c.id().to_string(),
+        thread_id: c.parent_id().unwrap_or(c.id()).to_string(),
+        anchor: Some(c.anchor().as_str().to_owned()),
         by: Actor {
             login: p.login.clone(),
         },
     };
-    crate::events::publish(ports, c.plan_id, event).await;
+    crate::events::publish(ports, c.plan_id(), event).await;
 }
 
 /// Re-anchors every open thread of a plan; only states that differ are written, all at once.
@@ -530,8 +535,8 @@ async fn reanchor_all(
             AnchorState::Moved { .. } => counts.moved += 1,
             AnchorState::Orphaned => counts.orphaned += 1,
         }
-        if state != t.state {
-            updates.push((t.id, state));
+        if &state != t.state() {
+            updates.push((t.id(), state));
         }
     }
     if !updates.is_empty() {

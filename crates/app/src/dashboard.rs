@@ -151,12 +151,14 @@ impl Dashboard {
         let rows: Vec<PlanRow> = plans
             .iter()
             .map(|plan| {
-                let own = p.ownership_of(plan.owner_id);
+                let own = p.ownership_of(plan.owner_id());
                 PlanRow {
-                    owner_login: login(plan.owner_id),
-                    open_comments: counts.get(&plan.id).copied().unwrap_or(0),
-                    mine: plan.owner_id == p.user_id,
-                    unseen: seen.get(&plan.id).is_none_or(|v| *v < plan.current_version),
+                    owner_login: login(plan.owner_id()),
+                    open_comments: counts.get(&plan.id()).copied().unwrap_or(0),
+                    mine: plan.owner_id() == p.user_id,
+                    unseen: seen
+                        .get(&plan.id())
+                        .is_none_or(|v| *v < plan.current_version()),
                     can_publish_archive: p.can(Capability::PublishArchive, own),
                     can_delete: p.can(Capability::DeletePlans, own),
                     plan: plan.clone(),
@@ -164,11 +166,11 @@ impl Dashboard {
             })
             .collect();
 
-        let visible: HashMap<PlanId, &Plan> = plans.iter().map(|x| (x.id, x)).collect();
+        let visible: HashMap<PlanId, &Plan> = plans.iter().map(|x| (x.id(), x)).collect();
         let owned: Vec<PlanId> = plans
             .iter()
-            .filter(|x| x.owner_id == p.user_id)
-            .map(|x| x.id)
+            .filter(|x| x.owner_id() == p.user_id)
+            .map(|x| x.id())
             .collect();
         let owned_set: HashSet<PlanId> = owned.iter().copied().collect();
         let comments = self
@@ -180,13 +182,13 @@ impl Dashboard {
             .into_iter()
             // Only threads on plans the caller can still see (not deleted, not private to others).
             .filter_map(|c| {
-                let plan = visible.get(&c.plan_id)?;
+                let plan = visible.get(&c.plan_id())?;
                 Some(CommentRow {
-                    author_login: login(c.author_id),
-                    plan_slug: plan.slug.as_str().to_owned(),
-                    plan_title: plan.title.clone(),
-                    mine: c.author_id == p.user_id,
-                    on_my_plan: owned_set.contains(&c.plan_id),
+                    author_login: login(c.author_id()),
+                    plan_slug: plan.slug().as_str().to_owned(),
+                    plan_title: plan.title().to_owned(),
+                    mine: c.author_id() == p.user_id,
+                    on_my_plan: owned_set.contains(&c.plan_id()),
                     comment: c,
                 })
             })

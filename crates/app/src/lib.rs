@@ -40,7 +40,7 @@ mod signin;
 mod tokens;
 
 pub use access::{ACCESS_TTL, Access, AccessCache, AuthMethod, Principal};
-pub use admin::{Admin, AdminError, Member, MemberOrigin, Profile};
+pub use admin::{Admin, AdminError, Member, MemberChange, MemberOrigin, Profile};
 pub use audit_log::{
     AUDIT_PAGE_MAX, AuditEntry, AuditExport, AuditLog, AuditLogError, AuditLogPage, AuditQueryInput,
 };
@@ -84,7 +84,10 @@ pub use sessions::{
     SESSION_REF_KEY, SESSION_USER_KEY, SessionState, WebSessions, session_key_hash, session_ref,
     session_user,
 };
-pub use signin::{Admission, LinkError, SignIn, SignInError};
+pub use signin::{
+    Admission, LinkError, PROVIDER_ERROR_MAX_CHARS, SignIn, SignInError, bounded_text,
+};
 pub use tokens::{
-    ActivateError, BearerError, DeviceStart, GrantError, TokenError, TokenPair, Tokens,
+    ActivateError, BearerError, DEVICE_CLIENT_MAX_CHARS, DeviceClient, DeviceRequest, DeviceStart,
+    GrantError, TokenError, TokenPair, Tokens,
 };

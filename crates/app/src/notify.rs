@@ -128,7 +128,7 @@ impl Notifications {
         now: DateTime<Utc>,
     ) -> Vec<OutboxMessage> {
         match &self.channel {
-            Some(channel) if plan.visibility == Visibility::Published && !plan.is_deleted() => {
+            Some(channel) if plan.visibility() == Visibility::Published && !plan.is_deleted() => {
                 vec![OutboxMessage::new(channel, n.to_json(), now)]
             }
             _ => vec![],
@@ -138,8 +138,8 @@ impl Notifications {
 
 fn plan_ref(plan: &Plan) -> PlanRef {
     PlanRef {
-        slug: plan.slug.to_string(),
-        title: plan.title.clone(),
+        slug: plan.slug().to_string(),
+        title: plan.title().to_owned(),
     }
 }
 
@@ -208,9 +208,9 @@ pub(crate) fn version_pushed(
 
 /// Where a thread is attached now: its anchor, or where its quote moved to.
 fn attached(thread: &Comment) -> &AnchorId {
-    match &thread.state {
+    match &thread.state() {
         AnchorState::Moved { to } => to,
-        _ => &thread.anchor,
+        _ => thread.anchor(),
     }
 }
 
@@ -225,12 +225,12 @@ pub(crate) fn comment_created(
     let anchor = attached(thread);
     Notification::CommentCreated {
         plan: plan_ref(plan),
-        comment_id: comment.id.to_string(),
+        comment_id: comment.id().to_string(),
         by: by.to_owned(),
         anchor: anchor.to_string(),
         section: sections.get(anchor).map(|e| e.title.clone()),
-        quote: thread.quote.as_ref().map(|q| excerpt(q.exact(), 300)),
-        body: excerpt(comment.body.as_str(), NOTIFY_BODY_CHARS),
+        quote: thread.quote().as_ref().map(|q| excerpt(q.exact(), 300)),
+        body: excerpt(comment.body().as_str(), NOTIFY_BODY_CHARS),
         reply: !comment.is_thread(),
     }
 }
@@ -245,13 +245,13 @@ pub(crate) fn comment_resolved(
     let anchor = attached(thread);
     Notification::CommentResolved {
         plan: plan_ref(plan),
-        comment_id: thread.id.to_string(),
+        comment_id: thread.id().to_string(),
         by: by.to_owned(),
         anchor: anchor.to_string(),
         section: sections
             .and_then(|s| s.get(anchor))
             .map(|e| e.title.clone()),
-        body: excerpt(thread.body.as_str(), NOTIFY_BODY_CHARS),
+        body: excerpt(thread.body().as_str(), NOTIFY_BODY_CHARS),
     }
 }
 

@@ -195,7 +195,7 @@ impl LiveAccess {
         if !full {
             return Ok(can_see(&p, &w.plan));
         }
-        match self.plans.visible(&p, w.plan.id).await {
+        match self.plans.visible(&p, w.plan.id()).await {
             Ok(_) => Ok(true),
             Err(PlanError::Unknown(e)) => Err(e),
             Err(_) => Ok(false),

@@ -85,10 +85,10 @@ fn unknown(e: impl Into<anyhow::Error>) -> PlanError {
 /// Whether `p` may see `plan`.
 pub fn can_see(p: &Principal, plan: &Plan) -> bool {
     !plan.is_deleted()
-        && match plan.visibility {
+        && match plan.visibility() {
             Visibility::Published => p.can(Capability::ViewPublished, Ownership::Others),
             Visibility::Private => {
-                plan.owner_id == p.user_id
+                plan.owner_id() == p.user_id
                     || p.can(Capability::ViewOthersPrivate, Ownership::Others)
             }
         }
@@ -108,7 +108,7 @@ impl Plans {
     /// newer version than the last one recorded reaches the database; a failure is logged, never
     /// shown to the reader.
     pub async fn seen(&self, p: &Principal, plan: &Plan, version: u32, now: DateTime<Utc>) {
-        let key = (p.user_id, plan.id);
+        let key = (p.user_id, plan.id());
         {
             let mut seen = self
                 .seen
@@ -120,7 +120,7 @@ impl Plans {
             seen.insert(key, version);
         }
         let view = PlanView {
-            plan_id: plan.id,
+            plan_id: plan.id(),
             user_id: p.user_id,
             version,
             viewed_at: now,
@@ -176,7 +176,7 @@ impl Plans {
         let subscription = self
             .ports
             .events
-            .subscribe(plan.id, after)
+            .subscribe(plan.id(), after)
             .await
             .map_err(unknown)?;
         Ok(LiveFeed { plan, subscription })
@@ -200,19 +200,18 @@ impl Plans {
         let history = self
             .ports
             .versions
-            .history(plan.id)
+            .history(plan.id())
             .await
             .map_err(unknown)?;
         let shown = match v {
             Some(n) => VersionNumber::new(n).map_err(|_| PlanError::VersionNotFound)?,
-            None => {
-                VersionNumber::new(plan.current_version).map_err(|_| PlanError::VersionNotFound)?
-            }
+            None => VersionNumber::new(plan.current_version())
+                .map_err(|_| PlanError::VersionNotFound)?,
         };
         if !history.iter().any(|m| m.number == shown) {
             return Err(PlanError::VersionNotFound);
         }
-        let version = match self.ports.versions.get(plan.id, shown).await {
+        let version = match self.ports.versions.get(plan.id(), shown).await {
             Ok(v) => Some(v),
             Err(VersionRepoError::NotFound) => None,
             Err(e) => return Err(unknown(e)),
@@ -234,7 +233,7 @@ impl Plans {
         let open_comments = self
             .ports
             .comments
-            .count_open(plan.id)
+            .count_open(plan.id())
             .await
             .map_err(unknown)?;
         Ok(PlanPage {
@@ -247,20 +246,21 @@ impl Plans {
         })
     }
 
-    /// The side-by-side diff from version `from` to version `to`. Expired versions cannot be diffed.
+    /// The side-by-side diff from version `from` to version `to` (default: the current one).
+    /// Expired versions cannot be diffed.
     pub async fn diff(
         &self,
         p: &Principal,
         slug: &str,
-        to: u32,
+        to: Option<u32>,
         from: u32,
     ) -> Result<DiffPage, PlanError> {
         let plan = self.visible_by_slug(p, slug).await?;
         let number = |n: u32| VersionNumber::new(n).map_err(|_| PlanError::VersionNotFound);
-        let (to, from) = (number(to)?, number(from)?);
+        let (to, from) = (number(to.unwrap_or(plan.current_version()))?, number(from)?);
         let load = |n: VersionNumber| {
             let versions = self.ports.versions.clone();
-            let id = plan.id;
+            let id = plan.id();
             async move {
                 match versions.get(id, n).await {
                     Ok(v) => Ok(v),
@@ -313,7 +313,7 @@ impl Plans {
     }
 
     fn may_manage(p: &Principal, plan: &Plan) -> Result<(), PlanError> {
-        if p.can(Capability::PublishArchive, p.ownership_of(plan.owner_id)) {
+        if p.can(Capability::PublishArchive, p.ownership_of(plan.owner_id())) {
             Ok(())
         } else {
             Err(PlanError::Forbidden(
@@ -392,7 +392,7 @@ impl Plans {
         now: DateTime<Utc>,
     ) -> Result<(), PlanError> {
         let mut plan = self.visible(p, id).await?;
-        if !p.can(Capability::DeletePlans, p.ownership_of(plan.owner_id)) {
+        if !p.can(Capability::DeletePlans, p.ownership_of(plan.owner_id())) {
             return Err(PlanError::Forbidden("only admins can delete plans"));
         }
         plan.delete(now).map_err(|e| unknown(anyhow::anyhow!(e)))?;
@@ -402,7 +402,7 @@ impl Plans {
                 AuditEvent::new(AuditAction::PlanDeleted, Some(p.user_id), now)
                     .target("plan", id)
                     .ip(ip)
-                    .detail("slug", plan.slug.as_str()),
+                    .detail("slug", plan.slug().as_str()),
             )
             .await;
         self.announce(p, id, PlanActivity::Deleted).await;

@@ -10,7 +10,7 @@ use planpush_document::{
     DiagramRenderer, SanitizeOptions, find_diagrams, markdown_to_html, replace_diagrams, sanitize,
     section_index, title,
 };
-use planpush_plans::{Plan, PlanId, PlanRepoError, Slug, Visibility};
+use planpush_plans::{Plan, PlanId, PlanRepoError, Slug, Visibility, fit_title};
 use planpush_roles::{Capability, Ownership};
 use planpush_versions::{
     ChangeSet, Commit, SourceFormat, Version, VersionNumber, VersionRepoError,
@@ -152,7 +152,8 @@ impl Push {
         }
         let html = sanitize(&replace_diagrams(&raw, &diagrams, &rendered), &self.options);
         Rendered {
-            title: title(&html),
+            // A heading longer than a title may be is cut, never refused.
+            title: title(&html).as_deref().and_then(fit_title),
             sections: section_index(&html),
             html,
         }
@@ -196,21 +197,21 @@ impl Push {
             self.audit
                 .record(
                     AuditEvent::new(AuditAction::PlanPushed, Some(p.user_id), now)
-                        .target("plan", outcome.plan.id)
+                        .target("plan", outcome.plan.id())
                         .ip(ip)
                         .detail("version", outcome.version.get())
-                        .detail("slug", outcome.plan.slug.as_str()),
+                        .detail("slug", outcome.plan.slug().as_str()),
                 )
                 .await;
             let event = LiveEvent::Version {
                 version: outcome.version.get(),
-                title: outcome.plan.title.clone(),
+                title: outcome.plan.title().to_owned(),
                 pushed_by: Actor {
                     login: p.login.clone(),
                 },
                 changes: outcome.changes.clone(),
             };
-            crate::events::publish(&self.ports, outcome.plan.id, event).await;
+            crate::events::publish(&self.ports, outcome.plan.id(), event).await;
         }
         Ok(outcome)
     }
@@ -223,8 +224,8 @@ impl Push {
             Ok(_) | Err(PlanRepoError::NotFound) => return Err(PushError::SessionNotFound),
             Err(e) => return Err(unknown(e)),
         };
-        let own = p.ownership_of(plan.owner_id);
-        let visible = plan.visibility == Visibility::Published
+        let own = p.ownership_of(plan.owner_id());
+        let visible = plan.visibility() == Visibility::Published
             || own == Ownership::Own
             || p.can(Capability::ViewOthersPrivate, Ownership::Others);
         if !visible {
@@ -245,96 +246,152 @@ impl Push {
         rendered: Rendered,
         now: DateTime<Utc>,
     ) -> Result<PushOutcome, PushError> {
-        if let Some(slug) = &name
-            && let Some(existing) = self.ports.plans.find_by_slug(slug).await.map_err(unknown)?
-        {
-            // Pushing again under one's own name updates that plan; someone else's name is refused
-            // with a free alternative — never a silent push into another person's plan.
-            if existing.owner_id == p.user_id {
-                return self.next_version(p, existing, req, rendered, now).await;
-            }
-            return Err(PushError::NameTaken {
-                suggestion: self.free_variant(slug).await?,
-                taken: slug.clone(),
-            });
-        }
         let title = rendered
             .title
             .clone()
             .or_else(|| name.as_ref().map(|s| s.to_string()))
             .unwrap_or_else(|| "Untitled plan".into());
         let visibility = req.visibility.unwrap_or(Visibility::Published);
+        if let Some(wanted) = &name {
+            // A race with another push for the same name is settled by the unique index; the name
+            // is then resolved again against the winner.
+            for _ in 0..5u32 {
+                let slug = match self.resolve_name(p, wanted).await? {
+                    NameTarget::Update(plan) => {
+                        return self.next_version(p, plan, req, rendered, now).await;
+                    }
+                    NameTarget::Create(slug) => slug,
+                };
+                match self
+                    .create(p, slug, &title, visibility, req, &rendered, now)
+                    .await?
+                {
+                    Some(outcome) => return Ok(outcome),
+                    None => continue,
+                }
+            }
+            return Err(PushError::Busy);
+        }
         for attempt in 0..5u32 {
-            let slug = match (&name, attempt) {
-                (Some(n), _) => n.clone(),
-                (None, _) => match rendered.title.as_deref().and_then(Slug::from_title) {
-                    Some(s) if attempt == 0 => s,
-                    Some(s) => s.with_suffix(attempt + 1),
-                    None => Slug::generated(rand_bytes()),
-                },
+            let slug = match rendered.title.as_deref().and_then(Slug::from_title) {
+                Some(s) if attempt == 0 => s,
+                Some(s) => s.with_suffix(attempt + 1),
+                None => Slug::generated(rand_bytes()),
             };
-            if name.is_none()
-                && self
-                    .ports
-                    .plans
-                    .find_by_slug(&slug)
-                    .await
-                    .map_err(unknown)?
-                    .is_some()
+            if self
+                .ports
+                .plans
+                .find_by_slug(&slug)
+                .await
+                .map_err(unknown)?
+                .is_some()
             {
                 continue;
             }
-            let mut plan = Plan::new(slug.clone(), &title, p.user_id, visibility, now)
-                .map_err(|e| unknown(anyhow::anyhow!(e)))?;
-            plan.record_version(1, &title, now)
-                .map_err(|e| unknown(anyhow::anyhow!(e)))?;
-            let version = Version::next_after(
-                None,
-                plan.id,
-                &title,
-                req.format,
-                req.body.clone(),
-                rendered.html.clone(),
-                rendered.sections.clone(),
-                p.user_id,
-                now,
-            );
-            let outbox =
-                self.notify
-                    .messages(&plan, &version_pushed(&plan, &version, None, &p.login), now);
-            match self
-                .ports
-                .versions
-                .commit(
-                    Commit::NewPlan {
-                        plan: &plan,
-                        version: &version,
-                    },
-                    &outbox,
-                )
-                .await
+            if let Some(outcome) = self
+                .create(p, slug, &title, visibility, req, &rendered, now)
+                .await?
             {
-                Ok(()) => {
-                    return Ok(PushOutcome {
-                        changes: version.meta.changes,
-                        version: version.meta.number,
-                        plan,
-                        created_version: true,
-                    });
-                }
-                Err(VersionRepoError::SlugTaken(taken)) if name.is_some() => {
-                    return Err(PushError::NameTaken {
-                        suggestion: self.free_variant(&taken).await?,
-                        taken,
-                    });
-                }
-                Err(VersionRepoError::SlugTaken(_)) => continue,
-                Err(e) => return Err(unknown(e)),
+                return Ok(outcome);
             }
         }
         Err(unknown(anyhow::anyhow!(
             "could not find a free name for the plan"
         )))
+    }
+
+    /// Where a push under `X-Session-Name: wanted` goes. The caller's own plan is updated; someone
+    /// else's plan that the caller can see is refused with a suggestion (`409`), so nobody pushes
+    /// into another person's plan by accident. A plan the caller cannot see (another developer's
+    /// private plan) must not be confirmed to exist — 404-not-403 — so the push is not refused:
+    /// it lands under the caller's *own variant* of the name, `wanted-<6 hex>`, derived from the
+    /// caller and the name. The variant is the same on every push, so pushing again under `wanted`
+    /// updates the same plan, and no other name is probed to find it.
+    async fn resolve_name(&self, p: &Principal, wanted: &Slug) -> Result<NameTarget, PushError> {
+        let Some(holder) = self
+            .ports
+            .plans
+            .find_by_slug(wanted)
+            .await
+            .map_err(unknown)?
+        else {
+            return Ok(NameTarget::Create(wanted.clone()));
+        };
+        if holder.owner_id() == p.user_id {
+            return Ok(NameTarget::Update(holder));
+        }
+        if crate::can_see(p, &holder) {
+            return Err(PushError::NameTaken {
+                suggestion: self.free_variant(p, wanted).await?,
+                taken: wanted.clone(),
+            });
+        }
+        let variant = own_variant(p, wanted);
+        match self
+            .ports
+            .plans
+            .find_by_slug(&variant)
+            .await
+            .map_err(unknown)?
+        {
+            None => Ok(NameTarget::Create(variant)),
+            Some(mine) if mine.owner_id() == p.user_id => Ok(NameTarget::Update(mine)),
+            // Someone took this caller's variant on purpose: a generated name.
+            Some(_) => Ok(NameTarget::Create(Slug::generated(rand_bytes()))),
+        }
+    }
+
+    /// Commits a new plan with version 1 under `slug`; `None` when the slug was taken meanwhile.
+    #[allow(clippy::too_many_arguments)]
+    async fn create(
+        &self,
+        p: &Principal,
+        slug: Slug,
+        title: &str,
+        visibility: Visibility,
+        req: &PushRequest,
+        rendered: &Rendered,
+        now: DateTime<Utc>,
+    ) -> Result<Option<PushOutcome>, PushError> {
+        let mut plan = Plan::new(slug, title, p.user_id, visibility, now)
+            .map_err(|e| unknown(anyhow::anyhow!(e)))?;
+        plan.record_version(1, title, now)
+            .map_err(|e| unknown(anyhow::anyhow!(e)))?;
+        let version = Version::next_after(
+            None,
+            plan.id(),
+            title,
+            req.format,
+            req.body.clone(),
+            rendered.html.clone(),
+            rendered.sections.clone(),
+            p.user_id,
+            now,
+        );
+        let outbox =
+            self.notify
+                .messages(&plan, &version_pushed(&plan, &version, None, &p.login), now);
+        match self
+            .ports
+            .versions
+            .commit(
+                Commit::NewPlan {
+                    plan: &plan,
+                    version: &version,
+                },
+                &outbox,
+            )
+            .await
+        {
+            Ok(()) => Ok(Some(PushOutcome {
+                changes: version.meta.changes,
+                version: version.meta.number,
+                plan,
+                created_version: true,
+            })),
+            Err(VersionRepoError::SlugTaken(_)) => Ok(None),
+            Err(e) => Err(unknown(e)),
+        }
     }
 
     async fn next_version(
@@ -346,7 +403,12 @@ impl Push {
         now: DateTime<Utc>,
     ) -> Result<PushOutcome, PushError> {
         for _ in 0..PUSH_ATTEMPTS {
-            let latest = self.ports.versions.latest(plan.id).await.map_err(unknown)?;
+            let latest = self
+                .ports
+                .versions
+                .latest(plan.id())
+                .await
+                .map_err(unknown)?;
             if let Some(latest) = &latest
                 && latest.same_source(req.format, &req.body)
             {
@@ -357,10 +419,13 @@ impl Push {
                     created_version: false,
                 });
             }
-            let title = rendered.title.clone().unwrap_or_else(|| plan.title.clone());
+            let title = rendered
+                .title
+                .clone()
+                .unwrap_or_else(|| plan.title().to_owned());
             let version = Version::next_after(
                 latest.as_ref(),
-                plan.id,
+                plan.id(),
                 &title,
                 req.format,
                 req.body.clone(),
@@ -394,10 +459,10 @@ impl Push {
                     // The version is in; threads follow it. A failure here is logged, not fatal:
                     // the version stands and the threads keep their previous states.
                     if let Err(e) =
-                        crate::comments::reanchor_plan(&self.ports, plan.id, previous, &version)
+                        crate::comments::reanchor_plan(&self.ports, plan.id(), previous, &version)
                             .await
                     {
-                        tracing::error!(error = %e, plan = %plan.id, "re-anchoring comments failed");
+                        tracing::error!(error = %e, plan = %plan.id(), "re-anchoring comments failed");
                     }
                     return Ok(PushOutcome {
                         version: version.meta.number,
@@ -408,7 +473,7 @@ impl Push {
                 }
                 // Someone pushed meanwhile: reload and diff against their version.
                 Err(VersionRepoError::Conflict) => {
-                    plan = self.ports.plans.get(plan.id).await.map_err(unknown)?
+                    plan = self.ports.plans.get(plan.id()).await.map_err(unknown)?
                 }
                 Err(VersionRepoError::PlanNotFound) => return Err(PushError::SessionNotFound),
                 Err(e) => return Err(unknown(e)),
@@ -417,23 +482,40 @@ impl Push {
         Err(PushError::Busy)
     }
 
-    /// `name-2`, `name-3`, … the first that no live plan holds.
-    async fn free_variant(&self, slug: &Slug) -> Result<Slug, PushError> {
+    /// `name-2`, `name-3`, … the first that no plan the caller can see holds. Plans the caller
+    /// cannot see are not skipped (skipping one would reveal it); pushing to a suggestion that
+    /// such a plan holds lands under the caller's own variant, like any hidden name.
+    async fn free_variant(&self, p: &Principal, slug: &Slug) -> Result<Slug, PushError> {
         for n in 2..100 {
             let candidate = slug.with_suffix(n);
-            if self
+            match self
                 .ports
                 .plans
                 .find_by_slug(&candidate)
                 .await
                 .map_err(unknown)?
-                .is_none()
             {
-                return Ok(candidate);
+                Some(holder) if crate::can_see(p, &holder) => continue,
+                _ => return Ok(candidate),
             }
         }
         Ok(Slug::generated(rand_bytes()))
     }
+}
+
+/// Where a push goes when a name is wanted.
+enum NameTarget {
+    Update(Plan),
+    Create(Slug),
+}
+
+/// The caller's own variant of a name held by a plan they cannot see: `name-` + 6 hex digits of
+/// SHA-256(user id, name), the same on every push.
+fn own_variant(p: &Principal, wanted: &Slug) -> Slug {
+    let mut input = p.user_id.as_uuid().as_bytes().to_vec();
+    input.extend_from_slice(wanted.as_str().as_bytes());
+    let digest = planpush_identity::TokenHash::of(&input).to_hex();
+    wanted.with_tag(&digest[..6])
 }
 
 fn rand_bytes() -> [u8; 6] {

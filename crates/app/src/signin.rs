@@ -380,6 +380,40 @@ impl SignIn {
             )
             .await;
     }
+
+    /// Records a sign-in the identity provider refused with `?error=…` on the callback. That
+    /// value comes from whoever sent the browser there, so it is kept apart from our own reason
+    /// (`provider_error`, marked `provider_supplied`), stripped of control characters and cut to
+    /// [`PROVIDER_ERROR_MAX_CHARS`].
+    pub async fn record_provider_error(&self, error: &str, ip: Option<IpAddr>, now: DateTime<Utc>) {
+        self.audit
+            .record(
+                AuditEvent::new(AuditAction::SignInDenied, None, now)
+                    .ip(ip)
+                    .detail("reason", "the identity provider answered with an error")
+                    .detail(
+                        "provider_error",
+                        bounded_text(error, PROVIDER_ERROR_MAX_CHARS),
+                    )
+                    .detail("provider_supplied", true),
+            )
+            .await;
+    }
+}
+
+/// The most of a provider-supplied error code the audit log keeps.
+pub const PROVIDER_ERROR_MAX_CHARS: usize = 64;
+
+/// Untrusted text made fit to store or show: no control characters, at most `max_chars`
+/// characters (ending in `…` when cut).
+pub fn bounded_text(raw: &str, max_chars: usize) -> String {
+    let clean: String = raw.chars().filter(|c| !c.is_control()).collect();
+    if clean.chars().count() <= max_chars {
+        return clean;
+    }
+    let mut out: String = clean.chars().take(max_chars.saturating_sub(1)).collect();
+    out.push('…');
+    out
 }
 
 fn apply_profile(user: &mut User, p: &VerifiedProfile) {

@@ -98,6 +98,48 @@ pub struct DeviceStart {
     pub interval: u32,
 }
 
+/// Who asked for a device code: shown on `/activate` so the person approving can tell their own
+/// login from someone else's (RFC 8628 §5.4).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct DeviceClient {
+    /// The client's own description (its `User-Agent`), cut to [`DEVICE_CLIENT_MAX_CHARS`].
+    pub name: String,
+    /// The address the request came from.
+    pub ip: Option<IpAddr>,
+}
+
+/// The most of a client's self-description `/activate` shows.
+pub const DEVICE_CLIENT_MAX_CHARS: usize = 100;
+
+impl DeviceClient {
+    /// From untrusted input: control characters dropped, length bounded, never empty.
+    pub fn new(name: Option<&str>, ip: Option<IpAddr>) -> Self {
+        let name = crate::signin::bounded_text(name.unwrap_or("").trim(), DEVICE_CLIENT_MAX_CHARS);
+        Self {
+            name: if name.is_empty() {
+                "an unnamed client".into()
+            } else {
+                name
+            },
+            ip,
+        }
+    }
+}
+
+/// A pending device login as `/activate` shows it before anyone approves it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeviceRequest {
+    pub user_code: UserCode,
+    pub issued_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+    /// `None` when the description was lost (e.g. the key-value store was unavailable at start).
+    pub client: Option<DeviceClient>,
+}
+
+fn device_client_key(grant: planpush_identity::DeviceGrantId) -> String {
+    format!("device_client:{grant}")
+}
+
 /// What the token endpoints hand the CLI.
 #[derive(Debug)]
 pub struct TokenPair {
@@ -265,11 +307,33 @@ impl Tokens {
     // ---- device flow ----
 
     /// `POST /api/auth/device`: a new device code and user code.
-    pub async fn start_device(&self, now: DateTime<Utc>) -> Result<DeviceStart, GrantError> {
+    /// RFC 8628 §3.2: a new grant. `client` is kept (until the grant expires) to show on
+    /// `/activate`; failing to keep it is logged and does not fail the login.
+    pub async fn start_device(
+        &self,
+        client: DeviceClient,
+        now: DateTime<Utc>,
+    ) -> Result<DeviceStart, GrantError> {
         for _ in 0..5 {
             let (grant, device_code) = DeviceGrant::start(now);
             match self.ports.device_grants.insert(&grant).await {
                 Ok(()) => {
+                    let saved = match serde_json::to_vec(&client) {
+                        Ok(bytes) => self
+                            .ports
+                            .kv
+                            .put(
+                                &device_client_key(grant.id()),
+                                &bytes,
+                                Some(grant.expires_at()),
+                            )
+                            .await
+                            .map_err(anyhow::Error::from),
+                        Err(e) => Err(e.into()),
+                    };
+                    if let Err(e) = saved {
+                        tracing::warn!(error = %e, "cannot keep the device client's description");
+                    }
                     return Ok(DeviceStart {
                         device_code,
                         user_code: grant.user_code().clone(),
@@ -305,6 +369,29 @@ impl Tokens {
             return Err(DeviceDecisionError::AlreadyDecided.into());
         }
         Ok(grant)
+    }
+
+    /// What `/activate` shows about the pending login under `code` before it is approved: when it
+    /// was started, by which client, from which address.
+    pub async fn device_request(
+        &self,
+        code: &UserCode,
+        now: DateTime<Utc>,
+    ) -> Result<DeviceRequest, ActivateError> {
+        let grant = self.pending_device(code, now).await?;
+        let client = match self.ports.kv.get(&device_client_key(grant.id()), now).await {
+            Ok(bytes) => bytes.and_then(|b| serde_json::from_slice(&b).ok()),
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot read the device client's description");
+                None
+            }
+        };
+        Ok(DeviceRequest {
+            user_code: grant.user_code().clone(),
+            issued_at: grant.created_at(),
+            expires_at: grant.expires_at(),
+            client,
+        })
     }
 
     /// A signed-in person approves (or denies) the login waiting under `code`.

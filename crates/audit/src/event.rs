@@ -7,28 +7,11 @@ use planpush_identity::{InvalidInput, UserId};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-/// An audit event's id; it breaks ties between events of the same instant in the cursor order.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(transparent)]
-pub struct AuditId(Uuid);
-
-impl AuditId {
-    pub fn new() -> Self {
-        Self(Uuid::new_v4())
-    }
-    pub fn from_uuid(id: Uuid) -> Self {
-        Self(id)
-    }
-    pub fn as_uuid(&self) -> Uuid {
-        self.0
-    }
-}
-
-impl Default for AuditId {
-    fn default() -> Self {
-        Self::new()
-    }
-}
+planpush_identity::uuid_id!(
+    AuditId,
+    "an audit event (it breaks ties between events of the same instant in the cursor order)",
+    "audit event id"
+);
 
 macro_rules! actions {
     ($($variant:ident => $name:literal,)*) => {

@@ -25,23 +25,42 @@ impl Reply {
     }
 }
 
+/// Whether `url`'s host is this machine: exactly `localhost`, an address in `127.0.0.0/8`, or
+/// `::1`. A name that merely starts like one (`localhost.evil.example`, `127.0.0.1.nip.io`) is not.
+fn is_loopback(url: &url::Url) -> bool {
+    match url.host() {
+        Some(url::Host::Domain(d)) => d.trim_end_matches('.').eq_ignore_ascii_case("localhost"),
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        None => false,
+    }
+}
+
 /// A server URL as typed by a person, normalised: scheme added (`https://`, or `http://` for
-/// loopback), trailing slash dropped.
+/// loopback), trailing slash dropped. Plain `http://` is refused for anything but loopback: the
+/// CLI sends tokens to this server.
 pub fn normalize_server(raw: &str) -> Result<String, CliError> {
     let raw = raw.trim();
+    let invalid =
+        |e: &dyn std::fmt::Display| CliError::Invalid(format!("invalid server URL {raw:?}: {e}"));
     let with_scheme = if raw.contains("://") {
         raw.to_owned()
-    } else if raw.starts_with("localhost") || raw.starts_with("127.") || raw.starts_with("[::1]") {
-        format!("http://{raw}")
     } else {
-        format!("https://{raw}")
+        let probe = url::Url::parse(&format!("https://{raw}")).map_err(|e| invalid(&e))?;
+        if is_loopback(&probe) {
+            format!("http://{raw}")
+        } else {
+            format!("https://{raw}")
+        }
     };
-    let url = url::Url::parse(&with_scheme)
-        .map_err(|e| CliError::Invalid(format!("invalid server URL {raw:?}: {e}")))?;
+    let url = url::Url::parse(&with_scheme).map_err(|e| invalid(&e))?;
     if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
-        return Err(CliError::Invalid(format!(
-            "invalid server URL {raw:?}: use http(s)://host[:port]"
-        )));
+        return Err(invalid(&"use http(s)://host[:port]"));
+    }
+    if url.scheme() == "http" && !is_loopback(&url) {
+        return Err(invalid(
+            &"plain http is only for this machine (localhost, 127.0.0.0/8, ::1); use https://",
+        ));
     }
     Ok(with_scheme.trim_end_matches('/').to_owned())
 }
@@ -339,6 +358,34 @@ mod tests {
         );
         assert!(normalize_server("ftp://x").is_err());
         assert!(normalize_server("http://").is_err());
+    }
+
+    #[test]
+    fn only_exact_loopback_hosts_get_plain_http() {
+        for (raw, want) in [
+            ("localhost.evil.com", "https://localhost.evil.com"),
+            ("localhost.evil.com:8080", "https://localhost.evil.com:8080"),
+            ("127.0.0.1.nip.io", "https://127.0.0.1.nip.io"),
+            ("localhostile.com", "https://localhostile.com"),
+            ("LOCALHOST:3000", "http://LOCALHOST:3000"),
+            ("127.8.9.10:80", "http://127.8.9.10:80"),
+            ("[::1]:8080", "http://[::1]:8080"),
+            ("http://localhost:1", "http://localhost:1"),
+            ("http://127.0.0.2", "http://127.0.0.2"),
+            ("https://localhost.evil.com", "https://localhost.evil.com"),
+        ] {
+            assert_eq!(normalize_server(raw).unwrap(), want, "{raw}");
+        }
+        for raw in [
+            "http://localhost.evil.com",
+            "http://pp.example.com",
+            "http://10.0.0.1:8080",
+            "http://[::2]",
+            "http://128.0.0.1",
+        ] {
+            let e = normalize_server(raw).unwrap_err();
+            assert!(e.to_string().contains("https://"), "{raw}: {e}");
+        }
     }
 
     #[test]

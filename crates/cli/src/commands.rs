@@ -424,10 +424,23 @@ pub fn push(ctx: &Ctx, args: &PushArgs) -> Result<(), CliError> {
     } else {
         print!("{}", describe_push(&pushed));
     }
+    if let Some(note) = name.as_deref().and_then(|n| renamed_note(n, &pushed.name)) {
+        eprintln!("{note}");
+    }
     if args.open {
         open_browser(&pushed.url);
     }
     Ok(())
+}
+
+/// A hint when the server placed the plan under another name than the one asked for (the name is
+/// held by a plan this user cannot see; pushing again under the same name updates this plan).
+pub fn renamed_note(asked: &str, got: &str) -> Option<String> {
+    (asked != got).then(|| {
+        format!(
+            "note: the name `{asked}` is not available to you; this plan is `{got}` (pushing again with --name {asked} updates it)"
+        )
+    })
 }
 
 /// The human summary of a push: what, where, and which sections changed.
@@ -726,6 +739,19 @@ pub fn open(ctx: &Ctx, name: &str) -> Result<(), CliError> {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn a_push_placed_under_another_name_says_so() {
+        assert_eq!(super::renamed_note("auth", "auth"), None);
+        let note = super::renamed_note("launch", "launch-3fa9c1").unwrap();
+        assert!(
+            note.contains("`launch`")
+                && note.contains("`launch-3fa9c1`")
+                && note.contains("--name launch"),
+            "{note}"
+        );
+    }
+
     use super::*;
 
     fn pushed(version: u64, created: bool, changed: &[&str], added: &[&str]) -> Pushed {

@@ -1,45 +1,10 @@
-use std::fmt;
-
 use chrono::{DateTime, Utc};
-use planpush_identity::{InvalidInput, UserId};
+use planpush_identity::UserId;
 use planpush_plans::PlanId;
 use planpush_versions::{AnchorId, VersionNumber};
 use serde::{Deserialize, Serialize};
-use uuid::Uuid;
 
-/// A comment's id.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(transparent)]
-pub struct CommentId(Uuid);
-
-impl CommentId {
-    pub fn new() -> Self {
-        Self(Uuid::new_v4())
-    }
-    pub fn from_uuid(id: Uuid) -> Self {
-        Self(id)
-    }
-    pub fn as_uuid(&self) -> Uuid {
-        self.0
-    }
-    pub fn parse(s: &str) -> Result<Self, InvalidInput> {
-        Uuid::parse_str(s)
-            .map(Self)
-            .map_err(|e| InvalidInput::new("comment id", e.to_string()))
-    }
-}
-
-impl Default for CommentId {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
-impl fmt::Display for CommentId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        self.0.fmt(f)
-    }
-}
+planpush_identity::uuid_id!(CommentId, "a comment", "comment id");
 
 /// Why a comment operation is refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -178,15 +143,36 @@ pub struct Resolution {
 }
 
 /// A thread (no parent) or a reply (parent is a thread).
+///
+/// Its fields are private to this crate: a comment is made by [`Comment::thread`] or
+/// [`Comment::reply`], changed only through its rules (edit, delete, resolve, reopen,
+/// re-anchoring), and loaded back by [`Comment::restore`], which checks what those keep.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Comment {
+    pub(crate) id: CommentId,
+    pub(crate) plan_id: PlanId,
+    pub(crate) parent_id: Option<CommentId>,
+    pub(crate) author_id: UserId,
+    pub(crate) made_on: VersionNumber,
+    pub(crate) anchor: AnchorId,
+    pub(crate) quote: Option<TextQuote>,
+    pub(crate) body: CommentBody,
+    pub(crate) state: AnchorState,
+    pub(crate) created_at: DateTime<Utc>,
+    pub(crate) edited_at: Option<DateTime<Utc>>,
+    pub(crate) deleted_at: Option<DateTime<Utc>>,
+    pub(crate) resolution: Option<Resolution>,
+}
+
+/// Every field of a stored comment, as a storage adapter reads it back; [`Comment::restore`]
+/// checks it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CommentRecord {
     pub id: CommentId,
     pub plan_id: PlanId,
     pub parent_id: Option<CommentId>,
     pub author_id: UserId,
-    /// The version the comment was written on.
     pub made_on: VersionNumber,
-    /// The anchor it was written on (kept forever; see `state` for where it is now).
     pub anchor: AnchorId,
     pub quote: Option<TextQuote>,
     pub body: CommentBody,
@@ -198,6 +184,94 @@ pub struct Comment {
 }
 
 impl Comment {
+    /// A stored comment, checked: a reply is never resolved, and a reply is not its own thread.
+    pub fn restore(r: CommentRecord) -> Result<Self, CommentRuleError> {
+        if r.parent_id.is_some() && r.resolution.is_some() {
+            return Err(CommentRuleError::NotAThread);
+        }
+        if r.parent_id == Some(r.id) {
+            return Err(CommentRuleError::NestedReply);
+        }
+        Ok(Self {
+            id: r.id,
+            plan_id: r.plan_id,
+            parent_id: r.parent_id,
+            author_id: r.author_id,
+            made_on: r.made_on,
+            anchor: r.anchor,
+            quote: r.quote,
+            body: r.body,
+            state: r.state,
+            created_at: r.created_at,
+            edited_at: r.edited_at,
+            deleted_at: r.deleted_at,
+            resolution: r.resolution,
+        })
+    }
+
+    /// Every field, for a storage adapter to write.
+    pub fn to_record(&self) -> CommentRecord {
+        CommentRecord {
+            id: self.id,
+            plan_id: self.plan_id,
+            parent_id: self.parent_id,
+            author_id: self.author_id,
+            made_on: self.made_on,
+            anchor: self.anchor.clone(),
+            quote: self.quote.clone(),
+            body: self.body.clone(),
+            state: self.state.clone(),
+            created_at: self.created_at,
+            edited_at: self.edited_at,
+            deleted_at: self.deleted_at,
+            resolution: self.resolution,
+        }
+    }
+
+    pub fn id(&self) -> CommentId {
+        self.id
+    }
+    pub fn plan_id(&self) -> PlanId {
+        self.plan_id
+    }
+    /// The thread a reply belongs to; `None` for a thread.
+    pub fn parent_id(&self) -> Option<CommentId> {
+        self.parent_id
+    }
+    pub fn author_id(&self) -> UserId {
+        self.author_id
+    }
+    /// The version the comment was written on.
+    pub fn made_on(&self) -> VersionNumber {
+        self.made_on
+    }
+    /// The anchor it was written on (kept forever; see [`Comment::state`] for where it is now).
+    pub fn anchor(&self) -> &AnchorId {
+        &self.anchor
+    }
+    pub fn quote(&self) -> &Option<TextQuote> {
+        &self.quote
+    }
+    pub fn body(&self) -> &CommentBody {
+        &self.body
+    }
+    /// Where the thread stands against the plan's current version.
+    pub fn state(&self) -> &AnchorState {
+        &self.state
+    }
+    pub fn created_at(&self) -> DateTime<Utc> {
+        self.created_at
+    }
+    pub fn edited_at(&self) -> Option<DateTime<Utc>> {
+        self.edited_at
+    }
+    pub fn deleted_at(&self) -> Option<DateTime<Utc>> {
+        self.deleted_at
+    }
+    pub fn resolution(&self) -> Option<Resolution> {
+        self.resolution
+    }
+
     /// A new thread on `anchor` of version `made_on`.
     pub fn thread(
         plan_id: PlanId,
@@ -340,6 +414,35 @@ mod tests {
             CommentBody::parse("hi").unwrap(),
             t(),
         )
+    }
+
+    #[test]
+    fn stored_comments_are_checked_when_restored() {
+        let author = UserId::new();
+        let mut th = thread(author);
+        th.resolve(author, t()).unwrap();
+        assert_eq!(Comment::restore(th.to_record()), Ok(th.clone()));
+        let reply = Comment::reply(
+            &thread(author),
+            author,
+            VersionNumber::FIRST,
+            CommentBody::parse("re").unwrap(),
+            t(),
+        )
+        .unwrap();
+        assert_eq!(Comment::restore(reply.to_record()), Ok(reply.clone()));
+        let mut resolved_reply = reply.to_record();
+        resolved_reply.resolution = Some(Resolution {
+            by: author,
+            at: t(),
+        });
+        assert_eq!(
+            Comment::restore(resolved_reply),
+            Err(CommentRuleError::NotAThread)
+        );
+        let mut own_parent = reply.to_record();
+        own_parent.parent_id = Some(own_parent.id);
+        assert!(Comment::restore(own_parent).is_err());
     }
 
     #[test]

@@ -13,7 +13,8 @@ mod ports;
 mod reanchor;
 
 pub use comment::{
-    AnchorState, Comment, CommentBody, CommentId, CommentRuleError, Resolution, TextQuote,
+    AnchorState, Comment, CommentBody, CommentId, CommentRecord, CommentRuleError, Resolution,
+    TextQuote,
 };
 pub use ports::*;
 pub use reanchor::{ACCEPT, DocText, Found, find_quote, reanchor};

@@ -25,4 +25,4 @@ pub use diagrams::{DiagramRenderer, DiagramSource, find_diagrams, replace_diagra
 pub use diff::{DiffEntry, DiffStatus, diff};
 pub use index::{anchored_text, section_index, slugify, title};
 pub use markdown::markdown_to_html;
-pub use sanitize::{SanitizeOptions, sanitize};
+pub use sanitize::{RESERVED_ID_PREFIX, SanitizeOptions, sanitize};

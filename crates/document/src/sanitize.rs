@@ -203,6 +203,90 @@ fn only_local_urls(value: &str) -> bool {
     true
 }
 
+/// SVG presentation attributes whose value is CSS that may hold a `url(…)` reference.
+const CSS_URL_ATTRIBUTES: &[&str] = &[
+    "fill",
+    "stroke",
+    "marker-start",
+    "marker-mid",
+    "marker-end",
+    "clip-path",
+];
+
+/// A CSS value we can read as plainly as a browser does: no escapes (`u\72 l(` is `url(` to a CSS
+/// parser), no comments, and no other way to load a resource (`src(`, `image(`, `image-set(`).
+fn plain_css(value: &str) -> bool {
+    let lower = value.to_ascii_lowercase();
+    !lower.contains('\\')
+        && !lower.contains("/*")
+        && !["src(", "image(", "image-set(", "@import"]
+            .iter()
+            .any(|f| lower.contains(f))
+}
+
+/// Images may be embedded only as raster `data:` URLs: an SVG image is inert in `<img>`, but
+/// nothing needs it and it is one more parser.
+fn raster_data_url(value: &str) -> bool {
+    let lower = value.to_ascii_lowercase();
+    let Some(rest) = lower.strip_prefix("data:image/") else {
+        return false;
+    };
+    let mime = rest.split([';', ',']).next().unwrap_or("");
+    matches!(
+        mime,
+        "png" | "jpeg" | "jpg" | "gif" | "webp" | "avif" | "bmp"
+    ) && rest[mime.len()..].starts_with([';', ','])
+}
+
+/// Ids (and anchors) beginning with this prefix belong to the page around a document — the
+/// comments sidebar is `pp-sidebar`, the script's own elements are `pp-…` — so a document cannot
+/// take them over.
+pub const RESERVED_ID_PREFIX: &str = "pp-";
+
+/// Where a document's reserved ids go: `pp-sidebar` becomes `doc-pp-sidebar`. A fixed point, since
+/// the result no longer starts with the reserved prefix.
+const RENAMED_ID_PREFIX: &str = "doc-";
+
+fn unreserve(id: &str) -> String {
+    if id.starts_with(RESERVED_ID_PREFIX) {
+        format!("{RENAMED_ID_PREFIX}{id}")
+    } else {
+        id.to_owned()
+    }
+}
+
+/// `#pp-x` → `#doc-pp-x`, so in-document links follow their renamed target.
+fn unreserve_fragment(href: &str) -> String {
+    match href.trim().strip_prefix('#') {
+        Some(id) => format!("#{}", unreserve(id)),
+        None => href.to_owned(),
+    }
+}
+
+/// `url(#pp-x)` → `url(#doc-pp-x)` (quoted or not).
+fn unreserve_url_refs(value: &str) -> String {
+    let mut out = String::with_capacity(value.len());
+    let mut rest = value;
+    while let Some(i) = rest.find("url(") {
+        let (head, tail) = rest.split_at(i + 4);
+        out.push_str(head);
+        let skipped = tail.len() - tail.trim_start_matches([' ', '"', '\'']).len();
+        out.push_str(&tail[..skipped]);
+        let tail = &tail[skipped..];
+        if let Some(id) = tail.strip_prefix('#')
+            && id.starts_with(RESERVED_ID_PREFIX)
+        {
+            out.push('#');
+            out.push_str(RENAMED_ID_PREFIX);
+            rest = id;
+        } else {
+            rest = tail;
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
 fn filter(element: &str, attribute: &str, value: &str, opts: SanitizeOptions) -> Option<String> {
     match (element, attribute) {
         // Links: no `data:` navigation, however the scheme is split by whitespace or controls.
@@ -212,22 +296,30 @@ fn filter(element: &str, attribute: &str, value: &str, opts: SanitizeOptions) ->
                 .filter(|c| !c.is_whitespace() && !c.is_control())
                 .collect::<String>()
                 .to_ascii_lowercase();
-            (!squeezed.starts_with("data:")).then(|| value.to_owned())
+            (!squeezed.starts_with("data:")).then(|| unreserve_fragment(value))
         }
         // SVG references: same-document only (markers, gradients, `use`).
-        ("use", "href") => same_document(value).then(|| value.to_owned()),
+        ("use", "href") => same_document(value).then(|| unreserve_fragment(value)),
         (_, "href") if SVG_TAGS.contains(&element) => None,
         ("img", "src") => {
             let v = value.trim();
-            let ok = v.starts_with("data:image/")
-                || (opts.allow_remote_images && v.starts_with("https://"));
+            let ok = raster_data_url(v) || (opts.allow_remote_images && v.starts_with("https://"));
             ok.then(|| v.to_owned())
         }
-        // Task-list checkboxes only, and never editable.
+        // Task-list checkboxes only, and never editable (both are also forced on every `input`).
         ("input", "type") => (value == "checkbox").then(|| value.to_owned()),
         ("input", "disabled") => Some(String::new()),
+        (_, "id" | "data-anchor") => Some(unreserve(value)),
+        (_, "aria-describedby") => Some(
+            value
+                .split_ascii_whitespace()
+                .map(unreserve)
+                .collect::<Vec<_>>()
+                .join(" "),
+        ),
+        _ if CSS_URL_ATTRIBUTES.contains(&attribute) && !plain_css(value) => None,
         _ if !only_local_urls(value) => None,
-        _ => Some(value.to_owned()),
+        _ => Some(unreserve_url_refs(value)),
     }
 }
 
@@ -265,6 +357,9 @@ pub fn sanitize(html: &str, opts: &SanitizeOptions) -> String {
         .url_schemes(set(&["http", "https", "mailto", "data"]))
         .url_relative(UrlRelative::PassThrough)
         .link_rel(Some("noopener noreferrer"))
+        // Every `input` is a disabled checkbox, whatever it said (or did not say) about its type.
+        .set_tag_attribute_value("input", "type", "checkbox")
+        .set_tag_attribute_value("input", "disabled", "")
         .strip_comments(true)
         .attribute_filter(move |element, attribute, value| {
             filter(element, attribute, value, opts).map(Cow::Owned)

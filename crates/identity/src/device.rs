@@ -3,9 +3,7 @@ use std::fmt;
 use chrono::{DateTime, Duration, Utc};
 use rand::Rng;
 use serde::{Deserialize, Serialize};
-use uuid::Uuid;
 
-use crate::token::uuid_id;
 use crate::{InvalidInput, SecretKind, TokenHash, TokenSecret, UserId};
 
 /// RFC 8628 §3.2 `expires_in`: a device code lives 15 minutes.
@@ -13,7 +11,7 @@ pub const DEVICE_CODE_TTL: Duration = Duration::minutes(15);
 /// RFC 8628 §3.2 `interval`: the minimum seconds between polls (raised by 5 on every `slow_down`).
 pub const DEVICE_POLL_INTERVAL: u32 = 5;
 
-uuid_id!(DeviceGrantId, "a device grant");
+crate::uuid_id!(DeviceGrantId, "a device grant");
 
 /// The code a person types on `/activate`, like `WDJB-MJHT`.
 ///

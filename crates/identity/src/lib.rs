@@ -15,6 +15,8 @@ mod device;
 mod error;
 #[cfg(feature = "fake")]
 pub mod fake;
+#[doc(hidden)]
+pub mod id;
 mod ports;
 mod secret;
 mod session;
@@ -26,6 +28,8 @@ pub use device::{
     DeviceGrantRecord, DeviceStatus, PollOutcome, UserCode,
 };
 pub use error::InvalidInput;
+#[doc(hidden)]
+pub use id::__private;
 pub use ports::*;
 pub use secret::{SecretKind, TokenHash, TokenSecret};
 pub use session::{SessionPolicy, WebSession};

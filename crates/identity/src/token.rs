@@ -1,8 +1,5 @@
-use std::fmt;
-
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
-use uuid::Uuid;
 
 use crate::{InvalidInput, SecretKind, TokenHash, TokenSecret, UserId};
 
@@ -11,49 +8,8 @@ pub const ACCESS_TOKEN_TTL: Duration = Duration::minutes(15);
 /// A refresh token lives 30 days, sliding: every rotation issues a fresh one.
 pub const REFRESH_TOKEN_TTL: Duration = Duration::days(30);
 
-macro_rules! uuid_id {
-    ($name:ident, $what:literal) => {
-        #[doc = concat!("The id of ", $what, ".")]
-        #[derive(
-            Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize,
-        )]
-        #[serde(transparent)]
-        pub struct $name(Uuid);
-
-        impl $name {
-            pub fn new() -> Self {
-                Self(Uuid::new_v4())
-            }
-            pub fn from_uuid(id: Uuid) -> Self {
-                Self(id)
-            }
-            pub fn as_uuid(&self) -> Uuid {
-                self.0
-            }
-            pub fn parse(s: &str) -> Result<Self, InvalidInput> {
-                Uuid::parse_str(s)
-                    .map(Self)
-                    .map_err(|e| InvalidInput::new($what, e.to_string()))
-            }
-        }
-
-        impl Default for $name {
-            fn default() -> Self {
-                Self::new()
-            }
-        }
-
-        impl fmt::Display for $name {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                self.0.fmt(f)
-            }
-        }
-    };
-}
-pub(crate) use uuid_id;
-
-uuid_id!(TokenId, "an API token");
-uuid_id!(FamilyId, "a token family");
+crate::uuid_id!(TokenId, "an API token");
+crate::uuid_id!(FamilyId, "a token family");
 
 /// The kinds of bearer credential.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]

@@ -8,41 +8,16 @@
 //!
 //! Architecture invariant: pure data and rules; no I/O, no clock (time comes in as `now`).
 
-use std::fmt;
-
 use chrono::{DateTime, Duration, Utc};
-use uuid::Uuid;
 
 #[cfg(feature = "fake")]
 pub mod fake;
 
-/// An outbox message's id; also the idempotency key sent with every delivery attempt.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct OutboxMessageId(Uuid);
-
-impl OutboxMessageId {
-    pub fn new() -> Self {
-        Self(Uuid::new_v4())
-    }
-    pub fn from_uuid(id: Uuid) -> Self {
-        Self(id)
-    }
-    pub fn as_uuid(&self) -> Uuid {
-        self.0
-    }
-}
-
-impl Default for OutboxMessageId {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
-impl fmt::Display for OutboxMessageId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        self.0.fmt(f)
-    }
-}
+planpush_identity::uuid_id!(
+    OutboxMessageId,
+    "an outbox message (also the idempotency key sent with every delivery attempt)",
+    "outbox message id"
+);
 
 /// After this many failed attempts a message is given up (and the give-up is audited).
 pub const OUTBOX_MAX_ATTEMPTS: u32 = 8;

@@ -13,6 +13,6 @@ mod plan;
 mod ports;
 mod slug;
 
-pub use plan::{Plan, PlanId, PlanRuleError, Visibility};
+pub use plan::{MAX_TITLE_CHARS, Plan, PlanId, PlanRecord, PlanRuleError, Visibility, fit_title};
 pub use ports::*;
 pub use slug::{InvalidSlug, Slug};

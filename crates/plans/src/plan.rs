@@ -1,45 +1,10 @@
-use std::fmt;
-
 use chrono::{DateTime, Utc};
 use planpush_identity::{InvalidInput, UserId};
 use serde::{Deserialize, Serialize};
-use uuid::Uuid;
 
 use crate::Slug;
 
-/// A plan's stable id (the API's `session_id`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(transparent)]
-pub struct PlanId(Uuid);
-
-impl PlanId {
-    pub fn new() -> Self {
-        Self(Uuid::new_v4())
-    }
-    pub fn from_uuid(id: Uuid) -> Self {
-        Self(id)
-    }
-    pub fn as_uuid(&self) -> Uuid {
-        self.0
-    }
-    pub fn parse(s: &str) -> Result<Self, InvalidInput> {
-        Uuid::parse_str(s)
-            .map(Self)
-            .map_err(|e| InvalidInput::new("session id", e.to_string()))
-    }
-}
-
-impl Default for PlanId {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
-impl fmt::Display for PlanId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        self.0.fmt(f)
-    }
-}
+planpush_identity::uuid_id!(PlanId, "a plan (the API's `session_id`)", "session id");
 
 /// Who can see a plan besides its owner.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -77,15 +42,37 @@ pub enum PlanRuleError {
     Deleted,
     #[error("a title must be 1 to 300 characters")]
     BadTitle,
+    /// A stored plan that breaks a rule `Plan::new` and the lifecycle keep (a corrupt row).
+    #[error("inconsistent plan: {0}")]
+    Inconsistent(&'static str),
 }
 
 /// A design doc with its history. Versions live in the `versions` crate; the plan knows the number of
 /// its current one (0 before the first push completes).
+///
+/// Its fields are private to this crate: a plan is made by [`Plan::new`], changed only through its lifecycle
+/// methods, and loaded back by [`Plan::restore`], which checks what `new` guarantees. So code further
+/// in never re-checks a title or whether a published plan has a publication time.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Plan {
+    pub(crate) id: PlanId,
+    pub(crate) slug: Slug,
+    pub(crate) title: String,
+    pub(crate) owner_id: UserId,
+    pub(crate) visibility: Visibility,
+    pub(crate) current_version: u32,
+    pub(crate) created_at: DateTime<Utc>,
+    pub(crate) updated_at: DateTime<Utc>,
+    pub(crate) published_at: Option<DateTime<Utc>>,
+    pub(crate) archived_at: Option<DateTime<Utc>>,
+    pub(crate) deleted_at: Option<DateTime<Utc>>,
+}
+
+/// Every field of a stored plan, as a storage adapter reads it back; [`Plan::restore`] checks it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PlanRecord {
     pub id: PlanId,
     pub slug: Slug,
-    /// The current version's title, as text (escaped when rendered, exactly once).
     pub title: String,
     pub owner_id: UserId,
     pub visibility: Visibility,
@@ -97,9 +84,28 @@ pub struct Plan {
     pub deleted_at: Option<DateTime<Utc>>,
 }
 
+/// The longest title a plan may have, in characters.
+pub const MAX_TITLE_CHARS: usize = 300;
+
+/// A document's heading made fit to be a title: trimmed and cut to [`MAX_TITLE_CHARS`] (ending in
+/// `…` when cut). `None` when nothing is left.
+pub fn fit_title(raw: &str) -> Option<String> {
+    let t = raw.trim();
+    if t.is_empty() {
+        return None;
+    }
+    if t.chars().count() <= MAX_TITLE_CHARS {
+        return Some(t.to_owned());
+    }
+    let mut out: String = t.chars().take(MAX_TITLE_CHARS - 1).collect();
+    out.truncate(out.trim_end().len());
+    out.push('…');
+    Some(out)
+}
+
 fn check_title(title: &str) -> Result<String, PlanRuleError> {
     let t = title.trim();
-    if t.is_empty() || t.chars().count() > 300 {
+    if t.is_empty() || t.chars().count() > MAX_TITLE_CHARS {
         return Err(PlanRuleError::BadTitle);
     }
     Ok(t.to_owned())
@@ -126,6 +132,83 @@ impl Plan {
             archived_at: None,
             deleted_at: None,
         })
+    }
+
+    /// A plan as stored, checked: its title follows the title rule, and it has a publication
+    /// time exactly when it is published.
+    pub fn restore(r: PlanRecord) -> Result<Self, PlanRuleError> {
+        let title = check_title(&r.title)?;
+        if (r.visibility == Visibility::Published) != r.published_at.is_some() {
+            return Err(PlanRuleError::Inconsistent(
+                "a plan has a publication time exactly when it is published",
+            ));
+        }
+        Ok(Self {
+            id: r.id,
+            slug: r.slug,
+            title,
+            owner_id: r.owner_id,
+            visibility: r.visibility,
+            current_version: r.current_version,
+            created_at: r.created_at,
+            updated_at: r.updated_at,
+            published_at: r.published_at,
+            archived_at: r.archived_at,
+            deleted_at: r.deleted_at,
+        })
+    }
+
+    /// Every field, for a storage adapter to write.
+    pub fn to_record(&self) -> PlanRecord {
+        PlanRecord {
+            id: self.id,
+            slug: self.slug.clone(),
+            title: self.title.clone(),
+            owner_id: self.owner_id,
+            visibility: self.visibility,
+            current_version: self.current_version,
+            created_at: self.created_at,
+            updated_at: self.updated_at,
+            published_at: self.published_at,
+            archived_at: self.archived_at,
+            deleted_at: self.deleted_at,
+        }
+    }
+
+    pub fn id(&self) -> PlanId {
+        self.id
+    }
+    pub fn slug(&self) -> &Slug {
+        &self.slug
+    }
+    /// The current version's title, as text (escaped when rendered, exactly once).
+    pub fn title(&self) -> &str {
+        &self.title
+    }
+    pub fn owner_id(&self) -> UserId {
+        self.owner_id
+    }
+    pub fn visibility(&self) -> Visibility {
+        self.visibility
+    }
+    /// The current version's number; 0 before the first push completes.
+    pub fn current_version(&self) -> u32 {
+        self.current_version
+    }
+    pub fn created_at(&self) -> DateTime<Utc> {
+        self.created_at
+    }
+    pub fn updated_at(&self) -> DateTime<Utc> {
+        self.updated_at
+    }
+    pub fn published_at(&self) -> Option<DateTime<Utc>> {
+        self.published_at
+    }
+    pub fn archived_at(&self) -> Option<DateTime<Utc>> {
+        self.archived_at
+    }
+    pub fn deleted_at(&self) -> Option<DateTime<Utc>> {
+        self.deleted_at
     }
 
     pub fn is_deleted(&self) -> bool {
@@ -255,6 +338,37 @@ mod tests {
         assert_eq!(p.publish(t), Err(PlanRuleError::Deleted));
         assert_eq!(p.set_archived(true, t), Err(PlanRuleError::Deleted));
         assert_eq!(p.record_version(1, "x", t), Err(PlanRuleError::Deleted));
+    }
+
+    #[test]
+    fn long_headings_are_cut_to_a_valid_title() {
+        let long = "é".repeat(MAX_TITLE_CHARS + 50);
+        let t = fit_title(&long).unwrap();
+        assert_eq!(t.chars().count(), MAX_TITLE_CHARS);
+        assert!(t.ends_with('…'));
+        assert!(check_title(&t).is_ok());
+        assert_eq!(fit_title("  short  ").as_deref(), Some("short"));
+        assert_eq!(fit_title("   "), None);
+        let exact = "a".repeat(MAX_TITLE_CHARS);
+        assert_eq!(fit_title(&exact).as_deref(), Some(exact.as_str()));
+    }
+
+    #[test]
+    fn stored_plans_are_checked_when_restored() {
+        let p = plan(Visibility::Published);
+        assert_eq!(Plan::restore(p.to_record()), Ok(p.clone()));
+        let mut bad = p.to_record();
+        bad.published_at = None;
+        assert!(matches!(
+            Plan::restore(bad),
+            Err(PlanRuleError::Inconsistent(_))
+        ));
+        let mut bad = p.to_record();
+        bad.title = "x".repeat(MAX_TITLE_CHARS + 1);
+        assert_eq!(Plan::restore(bad), Err(PlanRuleError::BadTitle));
+        let mut private = plan(Visibility::Private).to_record();
+        private.published_at = Some(DateTime::UNIX_EPOCH);
+        assert!(Plan::restore(private).is_err());
     }
 
     #[test]

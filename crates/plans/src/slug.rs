@@ -91,6 +91,18 @@ impl Slug {
         Self(format!("{base}{suffix}"))
     }
 
+    /// `name-<tag>` (cut to fit 64 characters), for a tag of `a-z 0-9`.
+    pub fn with_tag(&self, tag: &str) -> Self {
+        let suffix = format!("-{tag}");
+        let keep = Self::MAX_LEN.saturating_sub(suffix.len());
+        let base = if self.0.len() > keep {
+            self.0[..keep].trim_end_matches(['-', '_'])
+        } else {
+            &self.0
+        };
+        Self(format!("{base}{suffix}"))
+    }
+
     pub fn as_str(&self) -> &str {
         &self.0
     }

@@ -106,7 +106,7 @@ async fn seed(ports: &Ports, admin: UserId) -> (Cursor, String) {
         let idx = planpush_document::section_index(&html);
         let v = Version::next_after(
             None,
-            plan.id,
+            plan.id(),
             &title,
             SourceFormat::Html,
             html.clone(),
@@ -130,7 +130,7 @@ async fn seed(ports: &Ports, admin: UserId) -> (Cursor, String) {
             plan.set_archived(true, at).unwrap();
             ports.plans.update(&plan).await.unwrap();
         }
-        plans.push(plan.id);
+        plans.push(plan.id());
     }
     eprintln!("dashboard bench: {PLANS} plans in {:?}", started.elapsed());
     let ports2 = ports.clone();

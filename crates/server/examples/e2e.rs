@@ -260,7 +260,7 @@ fn run(port: u16, base: &str, cli_bin: &Path, work: &Path, out_dir: &Path) -> Re
             ("Cookie", &cookie),
             ("Content-Type", "application/x-www-form-urlencoded"),
         ],
-        &format!("user_code={code}&action=approve"),
+        &format!("user_code={code}&action=approve&confirm=yes"),
     )?;
     ensure!(
         status == 200 && page.contains("Device approved"),

@@ -223,7 +223,7 @@ async fn comments_and_reanchoring() -> (String, String) {
     let listed = push_doc(doc.clone(), "listed").await.plan;
     let v1 = ports
         .versions
-        .get(listed.id, VersionNumber::FIRST)
+        .get(listed.id(), VersionNumber::FIRST)
         .await
         .unwrap();
     let anchors: Vec<String> = v1
@@ -253,7 +253,7 @@ async fn comments_and_reanchoring() -> (String, String) {
         let t = comments
             .create(
                 &ada,
-                listed.id,
+                listed.id(),
                 NewComment {
                     body: format!("Thread {i}: what about **this**?"),
                     anchor: Some(anchor.as_str().to_owned()),
@@ -265,13 +265,13 @@ async fn comments_and_reanchoring() -> (String, String) {
             )
             .await
             .unwrap();
-        threads.push(t.comment.id.to_string());
+        threads.push(t.comment.id().to_string());
     }
     for (i, t) in threads.iter().enumerate() {
         comments
             .create(
                 &ada,
-                listed.id,
+                listed.id(),
                 NewComment {
                     body: format!("Reply {i}"),
                     parent_id: Some(t.clone()),
@@ -288,7 +288,7 @@ async fn comments_and_reanchoring() -> (String, String) {
     for _ in 0..30 {
         let start = Instant::now();
         let got = comments
-            .list(&ada, listed.id, planpush_comments::StateFilter::All, None)
+            .list(&ada, listed.id(), planpush_comments::StateFilter::All, None)
             .await
             .unwrap();
         lists.push(start.elapsed());
@@ -308,7 +308,7 @@ async fn comments_and_reanchoring() -> (String, String) {
     let v2_outcome = push_doc(edited(&doc), "listed").await;
     let v2 = ports
         .versions
-        .get(listed.id, v2_outcome.version)
+        .get(listed.id(), v2_outcome.version)
         .await
         .unwrap();
     let mut runs = vec![];
@@ -317,7 +317,7 @@ async fn comments_and_reanchoring() -> (String, String) {
         let (prev, cur) = if i % 2 == 0 { (&v1, &v2) } else { (&v2, &v1) };
         let start = Instant::now();
         let c = comments
-            .reanchor(listed.id, Some(&prev.sections), cur)
+            .reanchor(listed.id(), Some(&prev.sections), cur)
             .await
             .unwrap();
         runs.push(start.elapsed());

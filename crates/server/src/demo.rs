@@ -168,7 +168,7 @@ pub async fn seed(
         Some((exact.to_owned(), prefix.to_owned(), suffix.to_owned()))
     };
 
-    let plan = push_as(&ada, v1, start).await?.plan.id;
+    let plan = push_as(&ada, v1, start).await?.plan.id();
     let token_store = comment(
         &cleo,
         plan,
@@ -198,7 +198,7 @@ pub async fn seed(
     comments
         .update(
             &ada,
-            &token_store.comment.id.to_string(),
+            &token_store.comment.id().to_string(),
             CommentChange {
                 resolved: Some(true),
                 body: None,
@@ -232,7 +232,7 @@ pub async fn seed(
         plan,
         NewComment {
             body: "Done in v3: phase 2 ships behind the `jwt_auth` flag.".into(),
-            parent_id: Some(rollout.comment.id.to_string()),
+            parent_id: Some(rollout.comment.id().to_string()),
             ..NewComment::default()
         },
         start + Duration::days(2) + Duration::hours(1),

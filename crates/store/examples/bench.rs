@@ -93,7 +93,7 @@ async fn setup(ports: &Ports, plans: usize) -> (UserId, Vec<(PlanId, Slug)>) {
         let (html, idx) = doc(0);
         let v = Version::next_after(
             None,
-            plan.id,
+            plan.id(),
             "Bench",
             SourceFormat::Html,
             html.clone(),
@@ -113,7 +113,7 @@ async fn setup(ports: &Ports, plans: usize) -> (UserId, Vec<(PlanId, Slug)>) {
             )
             .await
             .unwrap();
-        out.push((plan.id, slug));
+        out.push((plan.id(), slug));
     }
     (user.id, out)
 }
@@ -204,7 +204,7 @@ async fn run(name: &str, ports: Ports, a: &Args) {
                 let (_, slug) = &plans[(t * 31 + i * 7) % plans.len()];
                 let s = Instant::now();
                 let plan = ports.plans.find_by_slug(slug).await.unwrap().unwrap();
-                let v = ports.versions.latest(plan.id).await.unwrap().unwrap();
+                let v = ports.versions.latest(plan.id()).await.unwrap().unwrap();
                 assert!(!v.html.is_empty());
                 lat.push(s.elapsed());
             }

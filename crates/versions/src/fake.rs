@@ -121,7 +121,7 @@ impl VersionRepository for FakeVersions {
                 .get(plan_id)
                 .await
                 .map_err(plan_err)?
-                .current_version;
+                .current_version();
             let mut g = self.lock();
             if let Some(v) = g
                 .iter_mut()

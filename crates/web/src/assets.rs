@@ -40,6 +40,12 @@ const ASSETS: &[Asset] = &[
         content_type: "text/javascript; charset=utf-8",
         body: include_str!("../../../assets/dashboard.js"),
     },
+    Asset {
+        name: "favicon",
+        ext: "svg",
+        content_type: "image/svg+xml",
+        body: include_str!("../../../assets/favicon.svg"),
+    },
 ];
 
 /// An asset's URL path and its Subresource Integrity value.
@@ -86,7 +92,21 @@ pub fn integrity(file: &str) -> &'static str {
 }
 
 pub(crate) fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.route("/assets/{file}", web::get().to(serve));
+    cfg.route("/assets/{file}", web::get().to(serve))
+        .route("/favicon.ico", web::get().to(favicon));
+}
+
+/// `/favicon.ico`, for clients that ask for it by that name (pages declare the hashed icon with
+/// `<link rel="icon">`): the same SVG, cached for a day since this name never changes.
+async fn favicon() -> HttpResponse {
+    match find("favicon.svg") {
+        Some(h) => HttpResponse::Ok()
+            .insert_header((header::CONTENT_TYPE, h.asset.content_type))
+            .insert_header((header::CACHE_CONTROL, "public, max-age=86400"))
+            .insert_header(("x-content-type-options", "nosniff"))
+            .body(h.asset.body),
+        None => HttpResponse::NotFound().finish(),
+    }
 }
 
 async fn serve(path: web::Path<String>) -> HttpResponse {

@@ -60,6 +60,7 @@ pub fn dashboard(view: &DashboardView, tab: &str, show_archived: bool) -> Markup
                 meta charset="utf-8";
                 meta name="viewport" content="width=device-width, initial-scale=1";
                 title { "Dashboard · PlanPush" }
+                link rel="icon" type="image/svg+xml" href=(assets::url("favicon.svg"));
                 link rel="stylesheet" href=(assets::url("plan.css")) integrity=(assets::integrity("plan.css"));
                 link rel="stylesheet" href=(assets::url("dashboard.css")) integrity=(assets::integrity("dashboard.css"));
                 script src=(assets::url("plan.js")) integrity=(assets::integrity("plan.js")) defer {}
@@ -121,7 +122,7 @@ fn plans_pane(view: &DashboardView, show_archived: bool) -> Markup {
     let archived = view
         .plans
         .iter()
-        .filter(|r| r.plan.archived_at.is_some())
+        .filter(|r| r.plan.archived_at().is_some())
         .count();
     html! {
         section id="pane-plans" class="dash-pane" aria-labelledby="h-plans" {
@@ -189,40 +190,40 @@ fn plans_pane(view: &DashboardView, show_archived: bool) -> Markup {
 
 fn plan_row(row: &PlanRow, show_archived: bool) -> Markup {
     let p = &row.plan;
-    let archived = p.archived_at.is_some();
-    let published = p.visibility == Visibility::Published;
-    let search = format!("{} {} {}", p.title, p.slug, row.owner_login).to_lowercase();
+    let archived = p.archived_at().is_some();
+    let published = p.visibility() == Visibility::Published;
+    let search = format!("{} {} {}", p.title(), p.slug(), row.owner_login).to_lowercase();
     html! {
-        tr class="dash-plan" data-id=(p.id) data-search=(search) data-owner=(row.owner_login)
-            data-visibility=(p.visibility.as_str()) data-archived=(archived) data-mine=(row.mine)
-            data-pushed=(p.updated_at.timestamp_millis()) data-title=(p.title.to_lowercase())
-            data-version=(p.current_version) data-comments=(row.open_comments)
+        tr class="dash-plan" data-id=(p.id()) data-search=(search) data-owner=(row.owner_login)
+            data-visibility=(p.visibility().as_str()) data-archived=(archived) data-mine=(row.mine)
+            data-pushed=(p.updated_at().timestamp_millis()) data-title=(p.title().to_lowercase())
+            data-version=(p.current_version()) data-comments=(row.open_comments)
             hidden[archived && !show_archived] {
             td {
-                a href={"/p/" (p.slug)} { (p.title) }
+                a href={"/p/" (p.slug())} { (p.title()) }
                 @if row.unseen { " " span class="pp-badge dash-new" title="A version you have not seen yet" { "New" } }
                 @if archived { " " span class="pp-badge dash-archived-badge" { "Archived" } }
-                div class="pp-meta" { code { (p.slug) } }
+                div class="pp-meta" { code { (p.slug()) } }
             }
             td data-label="Owner" { (row.owner_login) }
             td class="dash-visibility" data-label="Visibility" {
                 @if published { span class="pp-badge pp-accepted" { "Published" } } @else { span class="pp-badge dash-private" { "Private" } }
             }
-            td data-label="Version" { "v" (p.current_version) }
-            td data-label="Last pushed" { (time(p.updated_at)) }
+            td data-label="Version" { "v" (p.current_version()) }
+            td data-label="Last pushed" { (time(p.updated_at())) }
             td data-label="Open comments" { (row.open_comments) }
             td class="dash-actions" {
-                a class="dash-button" href={"/p/" (p.slug)} aria-label={"Open " (p.title)} { "Open" }
+                a class="dash-button" href={"/p/" (p.slug())} aria-label={"Open " (p.title())} { "Open" }
                 @if row.can_publish_archive {
                     @if !published {
-                        button type="button" class="dash-button dash-js" data-action="publish" data-id=(p.id) data-title=(p.title) { "Publish" }
+                        button type="button" class="dash-button dash-js" data-action="publish" data-id=(p.id()) data-title=(p.title()) { "Publish" }
                     }
-                    button type="button" class="dash-button dash-js" data-action="archive" data-id=(p.id) data-title=(p.title) aria-pressed=(archived) {
+                    button type="button" class="dash-button dash-js" data-action="archive" data-id=(p.id()) data-title=(p.title()) aria-pressed=(archived) {
                         @if archived { "Unarchive" } @else { "Archive" }
                     }
                 }
                 @if row.can_delete {
-                    button type="button" class="dash-button dash-danger dash-js" data-action="delete" data-id=(p.id) data-title=(p.title) { "Delete" }
+                    button type="button" class="dash-button dash-danger dash-js" data-action="delete" data-id=(p.id()) data-title=(p.title()) { "Delete" }
                 }
             }
         }
@@ -311,17 +312,17 @@ fn comments_pane(view: &DashboardView) -> Markup {
             } @else {
                 ul class="dash-comments" id="comments-list" {
                     @for c in &view.comments {
-                        @let anchor = match &c.comment.state { AnchorState::Moved { to } => to.to_string(), _ => c.comment.anchor.to_string() };
+                        @let anchor = match &c.comment.state() { AnchorState::Moved { to } => to.to_string(), _ => c.comment.anchor().to_string() };
                         @let open = c.comment.is_open();
                         li class="dash-comment" data-mine=(c.mine) data-on-mine=(c.on_my_plan) data-state=(if open { "open" } else { "resolved" }) {
                             div {
                                 a href={"/p/" (c.plan_slug) "#" (anchor)} { (c.plan_title) " › " code { (anchor) } }
                                 " "
                                 @if open { span class="pp-badge pp-open" { "Open" } } @else { span class="pp-badge pp-accepted" { "Resolved" } }
-                                @if c.comment.state == AnchorState::Orphaned { " " span class="pp-badge pp-major" { "Unanchored" } }
+                                @if *c.comment.state() == AnchorState::Orphaned { " " span class="pp-badge pp-major" { "Unanchored" } }
                             }
-                            blockquote class="dash-quote" { (excerpt(c.comment.body.as_str(), 240)) }
-                            div class="pp-meta" { strong { (c.author_login) } " · " (time(c.comment.created_at)) }
+                            blockquote class="dash-quote" { (excerpt(c.comment.body().as_str(), 240)) }
+                            div class="pp-meta" { strong { (c.author_login) } " · " (time(c.comment.created_at())) }
                         }
                     }
                 }

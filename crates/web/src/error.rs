@@ -1,11 +1,17 @@
 //! Error policy: every failure a client can act on has a stable snake_case code and a message fit
 //! to show; failures it cannot act on are logged in full with a request id and answered with a
 //! generic message, never their text.
+//!
+//! This module is the one mapping from `app` errors to HTTP: every `From<…Error> for ApiError`
+//! lives here, so a status or code is decided once whichever route the error comes from.
+//! Answers that carry more than `error` and `message` (a push's `suggestion`) add fields with
+//! [`ApiError::with`].
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, ResponseError};
 use planpush_app::{
-    ActivateError, AdminError, BearerError, GrantError, GroupMappingError, SignInError, TokenError,
+    ActivateError, AdminError, AuditLogError, BearerError, CommentError, GrantError,
+    GroupMappingError, PlanError, PushError, SignInError, TokenError,
 };
 use serde::Serialize;
 
@@ -37,6 +43,8 @@ pub struct ApiError {
     pub message: String,
     /// Seconds for a `Retry-After` header (rate limits).
     pub retry_after: Option<u64>,
+    /// Fields added to the JSON body next to `error` and `message`.
+    pub extra: Vec<(&'static str, serde_json::Value)>,
 }
 
 impl ApiError {
@@ -46,7 +54,13 @@ impl ApiError {
             code,
             message: message.into(),
             retry_after: None,
+            extra: vec![],
         }
+    }
+    /// The same error with one more field in its JSON body.
+    pub fn with(mut self, key: &'static str, value: impl Into<serde_json::Value>) -> Self {
+        self.extra.push((key, value.into()));
+        self
     }
     pub fn bad_request(code: &'static str, message: impl Into<String>) -> Self {
         Self::new(StatusCode::BAD_REQUEST, code, message)
@@ -95,7 +109,21 @@ impl ResponseError for ApiError {
         self.status
     }
     fn error_response(&self) -> HttpResponse {
-        let mut res = json_error(self.status, self.code, &self.message);
+        let mut res = if self.extra.is_empty() {
+            json_error(self.status, self.code, &self.message)
+        } else {
+            let id = crate::request_id::current();
+            let mut body = serde_json::to_value(ErrorBody {
+                error: self.code,
+                message: &self.message,
+                request_id: id.as_deref(),
+            })
+            .unwrap_or_default();
+            for (k, v) in &self.extra {
+                body[*k] = v.clone();
+            }
+            HttpResponse::build(self.status).json(body)
+        };
         if let Some(secs) = self.retry_after {
             res.headers_mut()
                 .insert(actix_web::http::header::RETRY_AFTER, secs.into());
@@ -173,6 +201,78 @@ impl From<ActivateError> for ApiError {
             ActivateError::Unknown(e) => Self::internal(e),
             ActivateError::UnknownCode => Self::not_found("unknown_user_code", e.to_string()),
             ActivateError::Decision(d) => Self::bad_request("code_not_pending", d.to_string()),
+        }
+    }
+}
+
+impl From<PushError> for ApiError {
+    fn from(e: PushError) -> Self {
+        let msg = e.to_string();
+        match e {
+            PushError::Empty => Self::bad_request("empty_document", msg),
+            PushError::TooLarge(_) => {
+                Self::new(StatusCode::PAYLOAD_TOO_LARGE, "document_too_large", msg)
+            }
+            PushError::InvalidName(_) => Self::bad_request("invalid_session_name", msg),
+            PushError::InvalidSessionId => Self::bad_request("invalid_session_id", msg),
+            PushError::Forbidden => Self::new(StatusCode::FORBIDDEN, "forbidden", msg),
+            PushError::SessionNotFound => Self::not_found("session_not_found", msg),
+            PushError::NotSessionOwner => {
+                Self::new(StatusCode::FORBIDDEN, "not_session_owner", msg)
+            }
+            PushError::NameTaken { suggestion, .. } => {
+                Self::new(StatusCode::CONFLICT, "session_name_taken", msg)
+                    .with("suggestion", suggestion.as_str())
+            }
+            PushError::Busy => {
+                let mut e = Self::new(StatusCode::CONFLICT, "session_busy", msg);
+                e.retry_after = Some(1);
+                e
+            }
+            PushError::Unknown(e) => Self::internal(e),
+        }
+    }
+}
+
+impl From<PlanError> for ApiError {
+    fn from(e: PlanError) -> Self {
+        match e {
+            PlanError::NotFound => Self::not_found("session_not_found", e.to_string()),
+            PlanError::VersionNotFound => Self::not_found("version_not_found", e.to_string()),
+            PlanError::Forbidden(m) => Self::new(StatusCode::FORBIDDEN, "forbidden", m),
+            PlanError::Unknown(e) => Self::internal(e),
+        }
+    }
+}
+
+impl From<CommentError> for ApiError {
+    fn from(e: CommentError) -> Self {
+        match e {
+            CommentError::PlanNotFound => Self::not_found("session_not_found", e.to_string()),
+            CommentError::NotFound => Self::not_found("comment_not_found", e.to_string()),
+            CommentError::Invalid(code, m) => Self::bad_request(code, m),
+            CommentError::Forbidden(m) => Self::new(StatusCode::FORBIDDEN, "forbidden", m),
+            CommentError::Conflict(m) => Self::new(StatusCode::CONFLICT, "conflict", m),
+            CommentError::Unknown(e) => Self::internal(e),
+        }
+    }
+}
+
+impl From<AuditLogError> for ApiError {
+    fn from(e: AuditLogError) -> Self {
+        match e {
+            AuditLogError::Forbidden => {
+                Self::new(StatusCode::FORBIDDEN, "forbidden", e.to_string())
+            }
+            AuditLogError::BadInput(field, _) => {
+                let code = match field {
+                    "cursor" => "invalid_cursor",
+                    "limit" => "invalid_limit",
+                    _ => "invalid_filter",
+                };
+                Self::bad_request(code, e.to_string())
+            }
+            AuditLogError::Unknown(e) => Self::internal(e),
         }
     }
 }

@@ -8,7 +8,6 @@ use actix_session::SessionExt;
 use actix_web::dev::Payload;
 use actix_web::http::{Method, header};
 use actix_web::{FromRequest, HttpRequest, web};
-use chrono::Utc;
 use planpush_app::{AuthMethod, Principal, SESSION_USER_KEY, session_user};
 
 use crate::AppState;
@@ -73,7 +72,7 @@ fn is_safe(method: &Method) -> bool {
 /// Resolves the caller from a Bearer token or the session cookie. `Ok(None)`: anonymous.
 async fn resolve(req: &HttpRequest) -> Result<Option<Principal>, ApiError> {
     let state = state(req)?;
-    let now = Utc::now();
+    let now = crate::clock::Now::of(req)?;
     if let Some(auth) = req.headers().get(header::AUTHORIZATION) {
         let value = auth
             .to_str()

@@ -6,9 +6,11 @@
 //! Architecture invariant: the only crate that knows actix. It knows no database.
 
 mod assets;
+pub mod clock;
 mod dashboard_view;
 pub mod error;
 mod extract;
+mod headers;
 mod health;
 pub mod metrics;
 mod page_cache;
@@ -33,6 +35,7 @@ use planpush_app::{
 use planpush_document::{DiagramRenderer, SanitizeOptions};
 use planpush_identity::SessionPolicy;
 
+pub use clock::{Clock, Now, ShiftedClock, SystemClock};
 pub use ratelimit::RateLimits;
 pub use session_store::DbSessionStore;
 
@@ -84,6 +87,8 @@ pub struct AppState {
     pub limits: Arc<dyn RateLimiter>,
     /// Rendered plan pages (see [`page_cache`]), voided by the plan's live events.
     pub(crate) pages: Arc<page_cache::PageCache>,
+    /// Where every request's `now` comes from (see [`clock`]).
+    pub clock: Arc<dyn Clock>,
     /// Live streams: opening them and checking their viewers again (instant offboarding).
     pub live: Arc<LiveAccess>,
 }
@@ -153,7 +158,15 @@ impl AppState {
             limits,
             pages,
             live,
+            clock: Arc::new(SystemClock),
         }
+    }
+
+    /// The same state reading time from `clock` (tests move a [`clock::ShiftedClock`] instead of
+    /// sleeping).
+    pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = clock;
+        self
     }
 
     /// The same state, with pushes and comments writing notifications to the outbox (Slack).
@@ -182,26 +195,44 @@ impl AppState {
         let max_age = actix_web::cookie::time::Duration::seconds(
             self.settings.session_policy.max_age.num_seconds(),
         );
-        SessionMiddleware::builder(DbSessionStore::new(self.sessions.clone()), key)
-            .cookie_name("planpush_session".into())
-            .cookie_http_only(true)
-            .cookie_same_site(SameSite::Lax)
-            .cookie_secure(self.settings.cookie_secure)
-            .session_lifecycle(
-                PersistentSession::default()
-                    .session_ttl(max_age)
-                    .session_ttl_extension_policy(TtlExtensionPolicy::OnStateChanges),
-            )
-            .build()
+        SessionMiddleware::builder(
+            DbSessionStore::new(self.sessions.clone(), self.clock.clone()),
+            key,
+        )
+        .cookie_name("planpush_session".into())
+        .cookie_http_only(true)
+        .cookie_same_site(SameSite::Lax)
+        .cookie_secure(self.settings.cookie_secure)
+        .session_lifecycle(
+            PersistentSession::default()
+                .session_ttl(max_age)
+                .session_ttl_extension_policy(TtlExtensionPolicy::OnStateChanges),
+        )
+        .build()
     }
 }
 
 /// Registers every route of the service.
 pub fn configure(state: AppState) -> impl FnOnce(&mut web::ServiceConfig) {
+    use actix_web::dev::Service;
+    let csp = headers::csp_value(state.settings.sanitize.allow_remote_images);
     move |cfg| {
-        cfg.app_data(web::Data::new(state))
-            .configure(health::routes)
-            .configure(metrics::routes)
-            .configure(routes::configure);
+        cfg.app_data(web::Data::new(state)).service(
+            // One wrapper around every route: the security and caching headers (see `headers`).
+            web::scope("")
+                .wrap_fn(move |req, srv| {
+                    let csp = csp.clone();
+                    let answer = srv.call(req);
+                    async move {
+                        let mut res = answer.await?;
+                        let status = res.status();
+                        headers::secure(status, res.headers_mut(), &csp);
+                        Ok(res)
+                    }
+                })
+                .configure(health::routes)
+                .configure(metrics::routes)
+                .configure(routes::configure),
+        );
     }
 }

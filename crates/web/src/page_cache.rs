@@ -183,7 +183,7 @@ impl PageCache {
         Self {
             latest: GenerationCache::new(
                 generations.clone(),
-                |page: &Arc<CachedPage>| Some(page.plan.id),
+                |page: &Arc<CachedPage>| Some(page.plan.id()),
                 CacheLimits {
                     capacity: CAPACITY_BYTES,
                     ttl,
@@ -192,7 +192,7 @@ impl PageCache {
             ),
             rendered: GenerationCache::new(
                 generations,
-                |r: &Arc<Rendered>| Some(r.plan.id),
+                |r: &Arc<Rendered>| Some(r.plan.id()),
                 CacheLimits {
                     capacity: RENDERED_BYTES,
                     ttl: RENDERED_TTL,

@@ -4,19 +4,21 @@ use std::sync::Arc;
 
 use actix_session::storage::{LoadError, SaveError, SessionKey, SessionStore, UpdateError};
 use actix_web::cookie::time::Duration;
-use chrono::Utc;
 use planpush_app::{SESSION_REF_KEY, SessionState, WebSessions, session_key_hash};
+
+use crate::clock::Clock;
 
 /// Server-side sessions in the database. The TTL actix-session passes is ignored: idle and absolute
 /// expiry come from `SESSION_IDLE_TIMEOUT` and `SESSION_MAX_AGE`.
 #[derive(Clone)]
 pub struct DbSessionStore {
     sessions: Arc<WebSessions>,
+    clock: Arc<dyn Clock>,
 }
 
 impl DbSessionStore {
-    pub fn new(sessions: Arc<WebSessions>) -> Self {
-        Self { sessions }
+    pub fn new(sessions: Arc<WebSessions>, clock: Arc<dyn Clock>) -> Self {
+        Self { sessions, clock }
     }
 }
 
@@ -28,7 +30,7 @@ impl SessionStore for DbSessionStore {
     async fn load(&self, session_key: &SessionKey) -> Result<Option<SessionState>, LoadError> {
         let mut state = self
             .sessions
-            .load(session_key.as_ref(), Utc::now())
+            .load(session_key.as_ref(), self.clock.now())
             .await
             .map_err(LoadError::Other)?;
         // Which session this is, for live streams that must end with it (never stored: the app
@@ -50,7 +52,7 @@ impl SessionStore for DbSessionStore {
     ) -> Result<SessionKey, SaveError> {
         let k = self
             .sessions
-            .save(&session_state, Utc::now())
+            .save(&session_state, self.clock.now())
             .await
             .map_err(SaveError::Other)?;
         key(k).map_err(SaveError::Other)
@@ -64,7 +66,7 @@ impl SessionStore for DbSessionStore {
     ) -> Result<SessionKey, UpdateError> {
         let k = self
             .sessions
-            .update(session_key.as_ref(), &session_state, Utc::now())
+            .update(session_key.as_ref(), &session_state, self.clock.now())
             .await
             .map_err(UpdateError::Other)?;
         key(k).map_err(UpdateError::Other)
@@ -80,6 +82,8 @@ impl SessionStore for DbSessionStore {
     }
 
     async fn delete(&self, session_key: &SessionKey) -> Result<(), anyhow::Error> {
-        self.sessions.delete(session_key.as_ref(), Utc::now()).await
+        self.sessions
+            .delete(session_key.as_ref(), self.clock.now())
+            .await
     }
 }

@@ -2,7 +2,7 @@
 
 use chrono::{DateTime, Utc};
 use maud::{DOCTYPE, Markup, PreEscaped, html};
-use planpush_app::{DiffPage, PlanPage};
+use planpush_app::{DeviceRequest, DiffPage, PlanPage};
 use planpush_document::DiffStatus;
 
 use crate::assets;
@@ -16,6 +16,7 @@ pub fn layout(title: &str, body: Markup) -> Markup {
                 meta charset="utf-8";
                 meta name="viewport" content="width=device-width, initial-scale=1";
                 title { (title) " · PlanPush" }
+                link rel="icon" type="image/svg+xml" href=(assets::url("favicon.svg"));
                 link rel="stylesheet" href=(assets::url("plan.css")) integrity=(assets::integrity("plan.css"));
                 script src=(assets::url("plan.js")) integrity=(assets::integrity("plan.js")) defer {}
             }
@@ -40,6 +41,10 @@ pub fn message(title: &str, text: &str, link: Option<(&str, &str)>) -> Markup {
     )
 }
 
+/// The login names dev sign-in accepts, as an HTML `pattern`. Browsers compile `pattern` with the
+/// `v` flag, where `-` must be escaped inside a class (`[…-]` is a syntax error there and the field
+/// would silently go unvalidated); `\-` is valid with both `u` and `v`.
+pub const DEV_LOGIN_PATTERN: &str = r"[A-Za-z0-9_.\-]{1,39}";
 /// OIDC sign-in of a person none of whose groups maps to a role: no session, and what to ask for.
 pub fn access_not_granted(login: &str, groups: &[String]) -> Markup {
     layout(
@@ -83,29 +88,67 @@ pub fn dev_login(redirect_to: &str) -> Markup {
             form method="post" action="/auth/dev" {
                 input type="hidden" name="redirect_to" value=(redirect_to);
                 label for="login" { "Login name" }
-                input id="login" name="login" required autofocus autocomplete="username" pattern="[A-Za-z0-9_.-]{1,39}";
+                input id="login" name="login" required autofocus autocomplete="username" pattern=(DEV_LOGIN_PATTERN);
                 button type="submit" { "Sign in" }
             }
         },
     )
 }
 
-/// `/activate`: enter the code the CLI shows, then approve or deny.
-pub fn activate(login: &str, user_code: &str, error: Option<&str>) -> Markup {
+/// `/activate`, first step: type the code the CLI shows. Nothing is approved from here.
+pub fn activate_entry(login: &str, user_code: &str, error: Option<&str>) -> Markup {
     layout(
         "Approve a device",
         html! {
             h1 { "Approve a device" }
-            p { "Signed in as " strong { (login) } ". Enter the code shown by " code { "planpush login" } " and approve it only if you started that login." }
+            p { "Signed in as " strong { (login) } ". Enter the code shown by " code { "planpush login" } "; you will see which login it belongs to before approving anything." }
             @if let Some(e) = error {
                 p role="alert" { (e) }
             }
-            form method="post" action="/activate" {
+            form method="get" action="/activate" {
                 label for="user_code" { "Code" }
                 input id="user_code" name="user_code" value=(user_code) required autocomplete="off" autocapitalize="characters" placeholder="WDJB-MJHT";
+                button type="submit" { "Continue" }
+            }
+        },
+    )
+}
+
+/// `/activate`, second step (RFC 8628 §5.4): what is being approved — the code, the client, when
+/// and from where it asked — and a deliberate confirmation before Approve does anything.
+pub fn activate_confirm(login: &str, request: &DeviceRequest, error: Option<&str>) -> Markup {
+    let code = request.user_code.as_str();
+    layout(
+        "Approve a device",
+        html! {
+            h1 { "Approve a device?" }
+            p { "Signed in as " strong { (login) } ". Approving signs this device in " strong { "as you" } ", with everything you may do." }
+            @if let Some(e) = error {
+                p role="alert" { (e) }
+            }
+            dl class="pp-device" {
+                dt { "Code" }
+                dd { strong class="pp-device-code" { (code) } }
+                dt { "Client" }
+                dd { @match &request.client { Some(c) => { (c.name) }, None => { "not known" } } }
+                dt { "Requested" }
+                dd { time datetime=(request.issued_at.to_rfc3339()) { (when(request.issued_at)) } }
+                dt { "From address" }
+                dd { @match request.client.as_ref().and_then(|c| c.ip) { Some(ip) => { (ip) }, None => { "not known" } } }
+                dt { "Expires" }
+                dd { time datetime=(request.expires_at.to_rfc3339()) { (when(request.expires_at)) } }
+            }
+            p { "Approve only if you started this login yourself, just now, and your terminal shows the same code. If you did not, deny it." }
+            form method="post" action="/activate" {
+                input type="hidden" name="user_code" value=(code);
+                p {
+                    input type="checkbox" id="confirm" name="confirm" value="yes" required;
+                    " "
+                    label for="confirm" { "I started this login and my terminal shows " (code) }
+                }
                 button type="submit" name="action" value="approve" { "Approve" }
                 " "
-                button type="submit" name="action" value="deny" { "Deny" }
+                button type="submit" name="action" value="deny" formnovalidate { "Deny" }
             }
         },
     )
@@ -120,10 +163,10 @@ pub fn when(t: DateTime<Utc>) -> String {
 /// A plan page: header, the sanitized document, the version history.
 pub fn plan_page(page: &PlanPage) -> Markup {
     let plan = &page.plan;
-    let latest = plan.current_version;
+    let latest = plan.current_version();
     let shown_meta = page.history.iter().find(|m| m.number == page.shown);
     layout(
-        &plan.title,
+        plan.title(),
         html! {
             header class="pp-header" {
                 div class="pp-tools" {
@@ -132,25 +175,25 @@ pub fn plan_page(page: &PlanPage) -> Markup {
                         "Comments " span class="pp-count" { (page.open_comments) }
                     }
                 }
-                h1 { (plan.title) }
+                h1 { (plan.title()) }
                 p class="pp-meta" {
                     "Pushed by " strong { (page.pushed_by) }
                     @if let Some(m) = shown_meta { " · " time datetime=(m.pushed_at.to_rfc3339()) { (when(m.pushed_at)) } }
                     " · v" (page.shown.get())
                     " · " span class="pp-open-comments" { (page.open_comments) @if page.open_comments == 1 { " open comment" } @else { " open comments" } }
-                    " · " (plan.visibility.as_str())
+                    " · " (plan.visibility().as_str())
                     @if plan.is_archived() { " · archived" }
                 }
             }
             @if page.shown.get() != latest {
                 p class="pp-banner" role="status" {
                     "You are viewing version " (page.shown.get()) " of " (latest) ". "
-                    a href={ "/p/" (plan.slug) } { "See the latest version" }
+                    a href={ "/p/" (plan.slug()) } { "See the latest version" }
                 }
             }
             @match &page.version {
                 Some(v) => {
-                    article class="pp-document" data-plan-id=(plan.id) data-slug=(plan.slug) data-version=(page.shown.get()) data-latest=(page.shown.get() == latest) {
+                    article class="pp-document" data-plan-id=(plan.id()) data-slug=(plan.slug()) data-version=(page.shown.get()) data-latest=(page.shown.get() == latest) {
                         (PreEscaped(&v.html))
                     }
                 }
@@ -178,7 +221,7 @@ pub fn plan_page(page: &PlanPage) -> Markup {
                             @if m.purged_at.is_some() {
                                 span class="pp-expired" { "v" (m.number.get()) " · expired" }
                             } @else {
-                                a href={ "/p/" (plan.slug) "?v=" (m.number.get()) } { "v" (m.number.get()) }
+                                a href={ "/p/" (plan.slug()) "?v=" (m.number.get()) } { "v" (m.number.get()) }
                             }
                             " · " time datetime=(m.pushed_at.to_rfc3339()) { (when(m.pushed_at)) }
                             @if !m.changes.is_empty() {
@@ -196,14 +239,14 @@ pub fn plan_page(page: &PlanPage) -> Markup {
 pub fn diff_page(d: &DiffPage) -> Markup {
     let plan = &d.plan;
     layout(
-        &format!("{} · v{} vs v{}", plan.title, d.from.get(), d.to.get()),
+        &format!("{} · v{} vs v{}", plan.title(), d.from.get(), d.to.get()),
         html! {
             header class="pp-header" {
-                h1 { (plan.title) }
+                h1 { (plan.title()) }
                 p class="pp-meta" {
-                    "Changes from " a href={ "/p/" (plan.slug) "?v=" (d.from.get()) } { "v" (d.from.get()) }
-                    " to " a href={ "/p/" (plan.slug) "?v=" (d.to.get()) } { "v" (d.to.get()) }
-                    " · " a href={ "/p/" (plan.slug) } { "latest" }
+                    "Changes from " a href={ "/p/" (plan.slug()) "?v=" (d.from.get()) } { "v" (d.from.get()) }
+                    " to " a href={ "/p/" (plan.slug()) "?v=" (d.to.get()) } { "v" (d.to.get()) }
+                    " · " a href={ "/p/" (plan.slug()) } { "latest" }
                 }
             }
             @if d.rows.iter().all(|r| r.status == DiffStatus::Unchanged) {

@@ -29,7 +29,7 @@ pub async fn outbox_written_with_commits(p: &Ports) {
     // The next version, with its message: both stored.
     let v2 = Version::next_after(
         Some(&v1),
-        plan.id,
+        plan.id(),
         "Two",
         SourceFormat::Html,
         "<h1>two</h1>".into(),
@@ -73,7 +73,7 @@ pub async fn outbox_written_with_commits(p: &Ports) {
 
     // A refused new plan (slug taken) writes no message either.
     let mut dup = Plan::new(
-        plan.slug.clone(),
+        plan.slug().clone(),
         "Dup",
         ada.id,
         Visibility::Published,
@@ -83,7 +83,7 @@ pub async fn outbox_written_with_commits(p: &Ports) {
     dup.record_version(1, "Dup", t(12)).unwrap();
     let dv = Version::next_after(
         None,
-        dup.id,
+        dup.id(),
         "Dup",
         SourceFormat::Html,
         "x".into(),
@@ -119,7 +119,7 @@ pub async fn outbox_written_with_commits(p: &Ports) {
     other.record_version(1, "Other", t(13)).unwrap();
     let ov = Version::next_after(
         None,
-        other.id,
+        other.id(),
         "Other",
         SourceFormat::Html,
         "o".into(),
@@ -148,7 +148,7 @@ pub async fn outbox_written_with_comments(p: &Ports) {
     let ada = user(p, "ada").await;
     let (plan, _) = new_plan(p, &ada, "p", Visibility::Published, 0).await;
     let mut c = Comment::thread(
-        plan.id,
+        plan.id(),
         ada.id,
         VersionNumber::FIRST,
         AnchorId::parse("a").unwrap(),
@@ -163,7 +163,7 @@ pub async fn outbox_written_with_comments(p: &Ports) {
 
     // An update of an unknown comment is refused and writes no message.
     let ghost = Comment::thread(
-        plan.id,
+        plan.id(),
         ada.id,
         VersionNumber::FIRST,
         AnchorId::parse("a").unwrap(),

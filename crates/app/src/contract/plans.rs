@@ -37,8 +37,8 @@ pub async fn new_plan(
     .unwrap();
     let v = Version::next_after(
         None,
-        plan.id,
-        &plan.title,
+        plan.id(),
+        plan.title(),
         SourceFormat::Html,
         format!("<h1>{slug}</h1>"),
         format!("<h1>{slug}</h1>"),
@@ -46,7 +46,8 @@ pub async fn new_plan(
         owner.id,
         t(at),
     );
-    plan.record_version(1, &plan.title.clone(), t(at)).unwrap();
+    let title = plan.title().to_owned();
+    plan.record_version(1, &title, t(at)).unwrap();
     p.versions
         .commit(
             Commit::NewPlan {
@@ -70,7 +71,7 @@ async fn push_next(
 ) -> Result<Version, VersionRepoError> {
     let v = Version::next_after(
         Some(prev),
-        plan.id,
+        plan.id(),
         "Next title",
         SourceFormat::Markdown,
         format!("# v{at}"),
@@ -99,20 +100,26 @@ async fn push_next(
 pub async fn plans_new_plan_commit(p: &Ports) {
     let ada = user(p, "ada").await;
     let (plan, v1) = new_plan(p, &ada, "auth-redesign", Visibility::Private, 0).await;
-    assert_eq!(p.plans.get(plan.id).await.unwrap(), plan);
+    assert_eq!(p.plans.get(plan.id()).await.unwrap(), plan);
     assert_eq!(
-        p.plans.find_by_slug(&plan.slug).await.unwrap(),
+        p.plans.find_by_slug(plan.slug()).await.unwrap(),
         Some(plan.clone())
     );
     assert_eq!(
-        p.versions.get(plan.id, VersionNumber::FIRST).await.unwrap(),
+        p.versions
+            .get(plan.id(), VersionNumber::FIRST)
+            .await
+            .unwrap(),
         v1
     );
-    assert_eq!(p.versions.latest(plan.id).await.unwrap(), Some(v1.clone()));
+    assert_eq!(
+        p.versions.latest(plan.id()).await.unwrap(),
+        Some(v1.clone())
+    );
 
     // the same slug again: refused, and nothing of the second push is stored
     let mut dup = Plan::new(
-        plan.slug.clone(),
+        plan.slug().clone(),
         "Other",
         ada.id,
         Visibility::Published,
@@ -122,7 +129,7 @@ pub async fn plans_new_plan_commit(p: &Ports) {
     dup.record_version(1, "Other", t(5)).unwrap();
     let dv = Version::next_after(
         None,
-        dup.id,
+        dup.id(),
         "Other",
         SourceFormat::Html,
         "x".into(),
@@ -132,13 +139,13 @@ pub async fn plans_new_plan_commit(p: &Ports) {
         t(5),
     );
     assert!(
-        matches!(p.versions.commit(Commit::NewPlan { plan: &dup, version: &dv }, &[]).await, Err(VersionRepoError::SlugTaken(s)) if s == plan.slug)
+        matches!(p.versions.commit(Commit::NewPlan { plan: &dup, version: &dv }, &[]).await, Err(VersionRepoError::SlugTaken(s)) if &s == plan.slug())
     );
     assert!(matches!(
-        p.plans.get(dup.id).await,
+        p.plans.get(dup.id()).await,
         Err(PlanRepoError::NotFound)
     ));
-    assert_eq!(p.versions.latest(dup.id).await.unwrap(), None);
+    assert_eq!(p.versions.latest(dup.id()).await.unwrap(), None);
     assert!(matches!(
         p.plans.get(PlanId::new()).await,
         Err(PlanRepoError::NotFound)
@@ -162,36 +169,42 @@ pub async fn versions_next_version_commit(p: &Ports) {
     assert_eq!(v2.meta.number.get(), 2);
     assert_eq!(v2.meta.changes.added, [AnchorId::parse("b").unwrap()]);
     assert_eq!(v2.meta.changes.changed, [AnchorId::parse("a").unwrap()]);
-    let stored = p.plans.get(plan.id).await.unwrap();
+    let stored = p.plans.get(plan.id()).await.unwrap();
     assert_eq!(
         (
-            stored.current_version,
-            stored.title.as_str(),
-            stored.updated_at
+            stored.current_version(),
+            stored.title(),
+            stored.updated_at()
         ),
         (2, "Next title", t(10))
     );
-    assert_eq!(p.versions.get(plan.id, v2.meta.number).await.unwrap(), v2);
-    assert_eq!(p.versions.latest(plan.id).await.unwrap(), Some(v2.clone()));
+    assert_eq!(p.versions.get(plan.id(), v2.meta.number).await.unwrap(), v2);
+    assert_eq!(
+        p.versions.latest(plan.id()).await.unwrap(),
+        Some(v2.clone())
+    );
 
     // a concurrent push that also computed "version 2" loses
-    let mut racer = plan.clone();
-    racer.current_version = 1;
+    let mut racer = {
+        let mut r = plan.to_record();
+        r.current_version = 1;
+        Plan::restore(r).unwrap()
+    };
     assert!(matches!(
         push_next(p, &mut racer, &v1, ada.id, index(&[]), 11).await,
         Err(VersionRepoError::Conflict)
     ));
     assert_eq!(
-        p.versions.history(plan.id).await.unwrap().len(),
+        p.versions.history(plan.id()).await.unwrap().len(),
         2,
         "the loser stored nothing"
     );
 
-    let metas = p.versions.history(plan.id).await.unwrap();
+    let metas = p.versions.history(plan.id()).await.unwrap();
     assert_eq!(metas, [v1.meta.clone(), v2.meta.clone()]);
     assert!(matches!(
         p.versions
-            .get(plan.id, VersionNumber::new(3).unwrap())
+            .get(plan.id(), VersionNumber::new(3).unwrap())
             .await,
         Err(VersionRepoError::NotFound)
     ));
@@ -217,19 +230,25 @@ pub async fn plans_update_and_slugs(p: &Ports) {
     plan.publish(t(5)).unwrap();
     plan.set_archived(true, t(6)).unwrap();
     p.plans.update(&plan).await.unwrap();
-    assert_eq!(p.plans.get(plan.id).await.unwrap(), plan);
+    assert_eq!(p.plans.get(plan.id()).await.unwrap(), plan);
 
-    let mut renamed = plan.clone();
-    renamed.slug = other.slug.clone();
+    let renamed = {
+        let mut r = plan.to_record();
+        r.slug = other.slug().clone();
+        Plan::restore(r).unwrap()
+    };
     assert!(matches!(
         p.plans.update(&renamed).await,
         Err(PlanRepoError::SlugTaken(_))
     ));
-    let mut stale = plan.clone();
-    stale.current_version = 99;
+    let stale = {
+        let mut r = plan.to_record();
+        r.current_version = 99;
+        Plan::restore(r).unwrap()
+    };
     p.plans.update(&stale).await.unwrap();
     assert_eq!(
-        p.plans.get(plan.id).await.unwrap().current_version,
+        p.plans.get(plan.id()).await.unwrap().current_version(),
         1,
         "update never moves the version counter"
     );
@@ -238,16 +257,19 @@ pub async fn plans_update_and_slugs(p: &Ports) {
     let mut gone = other.clone();
     gone.delete(t(7)).unwrap();
     p.plans.update(&gone).await.unwrap();
-    assert_eq!(p.plans.find_by_slug(&other.slug).await.unwrap(), None);
-    assert_eq!(p.plans.get(other.id).await.unwrap().deleted_at, Some(t(7)));
+    assert_eq!(p.plans.find_by_slug(other.slug()).await.unwrap(), None);
+    assert_eq!(
+        p.plans.get(other.id()).await.unwrap().deleted_at(),
+        Some(t(7))
+    );
     let (reborn, _) = new_plan(p, &ada, "two", Visibility::Published, 8).await;
     assert_eq!(
         p.plans
-            .find_by_slug(&other.slug)
+            .find_by_slug(other.slug())
             .await
             .unwrap()
-            .map(|p| p.id),
-        Some(reborn.id)
+            .map(|p| p.id()),
+        Some(reborn.id())
     );
 
     let ghost = Plan::new(
@@ -279,7 +301,7 @@ pub async fn plans_list_scopes(p: &Ports) {
 
     let ids = |v: Vec<Plan>| {
         v.into_iter()
-            .map(|p| p.slug.to_string())
+            .map(|p| p.slug().to_string())
             .collect::<Vec<_>>()
     };
     let list = |scope, include_archived| {
@@ -338,16 +360,19 @@ pub async fn versions_purge_keeps_current_and_metadata(p: &Ports) {
         "idempotent"
     );
     assert!(matches!(
-        p.versions.get(plan.id, v1.meta.number).await,
+        p.versions.get(plan.id(), v1.meta.number).await,
         Err(VersionRepoError::NotFound)
     ));
     assert!(matches!(
-        p.versions.get(plan.id, v2.meta.number).await,
+        p.versions.get(plan.id(), v2.meta.number).await,
         Err(VersionRepoError::NotFound)
     ));
-    assert_eq!(p.versions.get(plan.id, v3.meta.number).await.unwrap(), v3);
-    assert_eq!(p.versions.get(lonely.id, l1.meta.number).await.unwrap(), l1);
-    let history = p.versions.history(plan.id).await.unwrap();
+    assert_eq!(p.versions.get(plan.id(), v3.meta.number).await.unwrap(), v3);
+    assert_eq!(
+        p.versions.get(lonely.id(), l1.meta.number).await.unwrap(),
+        l1
+    );
+    let history = p.versions.history(plan.id()).await.unwrap();
     assert_eq!(
         history.iter().map(|m| m.purged_at).collect::<Vec<_>>(),
         [Some(t(1000)), Some(t(1000)), None]
@@ -361,7 +386,7 @@ pub async fn plan_views_contract(p: &Ports) {
     let (one, _) = new_plan(p, &ada, "one", Visibility::Published, 0).await;
     let (two, _) = new_plan(p, &ada, "two", Visibility::Published, 0).await;
     let view = |plan: &Plan, version, at| PlanView {
-        plan_id: plan.id,
+        plan_id: plan.id(),
         user_id: ada.id,
         version,
         viewed_at: t(at),

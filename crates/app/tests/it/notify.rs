@@ -96,7 +96,7 @@ async fn pushes_comments_and_resolutions_of_a_published_plan_are_written_to_the_
         .push(&ada, md(V1, None, None), None, t(1))
         .await
         .unwrap();
-    let id = first.plan.id.to_string();
+    let id = first.plan.id().to_string();
     push.push(&ada, md(V2, None, Some(id.clone())), None, t(2))
         .await
         .unwrap();
@@ -108,7 +108,7 @@ async fn pushes_comments_and_resolutions_of_a_published_plan_are_written_to_the_
     let thread = comments
         .create(
             &bob,
-            first.plan.id,
+            first.plan.id(),
             NewComment {
                 body: "Why <b>three</b> hops & not two?".into(),
                 anchor: Some("flow".into()),
@@ -120,11 +120,11 @@ async fn pushes_comments_and_resolutions_of_a_published_plan_are_written_to_the_
         )
         .await
         .unwrap();
-    let thread_id = thread.comment.id.to_string();
+    let thread_id = thread.comment.id().to_string();
     let reply = comments
         .create(
             &ada,
-            first.plan.id,
+            first.plan.id(),
             NewComment {
                 body: "Auth validates.".into(),
                 parent_id: Some(thread_id.clone()),
@@ -196,7 +196,7 @@ async fn pushes_comments_and_resolutions_of_a_published_plan_are_written_to_the_
             },
             Notification::CommentCreated {
                 plan: plan.clone(),
-                comment_id: reply.comment.id.to_string(),
+                comment_id: reply.comment.id().to_string(),
                 by: "ada".into(),
                 anchor: "flow".into(),
                 section: Some("Flow".into()),
@@ -231,7 +231,7 @@ async fn private_plans_and_unconfigured_servers_write_nothing() {
             .unwrap();
         push.push(
             &ada,
-            md(V2, None, Some(first.plan.id.to_string())),
+            md(V2, None, Some(first.plan.id().to_string())),
             None,
             t(2),
         )
@@ -240,7 +240,7 @@ async fn private_plans_and_unconfigured_servers_write_nothing() {
         let c = comments
             .create(
                 &ada,
-                first.plan.id,
+                first.plan.id(),
                 NewComment {
                     body: "secret".into(),
                     anchor: Some("flow".into()),
@@ -254,7 +254,7 @@ async fn private_plans_and_unconfigured_servers_write_nothing() {
         comments
             .update(
                 &ada,
-                &c.comment.id.to_string(),
+                &c.comment.id().to_string(),
                 CommentChange {
                     body: None,
                     resolved: Some(true),
@@ -564,7 +564,7 @@ async fn a_thread_toggled_repeatedly_is_announced_once_per_window() {
     let thread = comments
         .create(
             &bob,
-            first.plan.id,
+            first.plan.id(),
             NewComment {
                 body: "Why?".into(),
                 anchor: Some("flow".into()),
@@ -575,7 +575,7 @@ async fn a_thread_toggled_repeatedly_is_announced_once_per_window() {
         )
         .await
         .unwrap();
-    let id = thread.comment.id.to_string();
+    let id = thread.comment.id().to_string();
     let toggle = |resolved: bool, at: i64| {
         let comments = comments.clone();
         let bob = bob.clone();

@@ -49,8 +49,8 @@ async fn a_first_push_creates_a_plan_named_after_its_title() {
         std::sync::Arc::new(planpush_app::fake::FakeDiagrams::default()),
     );
     let out = push.push(&ada, md(DOC), None, t(1)).await.unwrap();
-    assert_eq!(out.plan.slug.as_str(), "auth-service-redesign");
-    assert_eq!(out.plan.title, "Auth Service Redesign");
+    assert_eq!(out.plan.slug().as_str(), "auth-service-redesign");
+    assert_eq!(out.plan.title(), "Auth Service Redesign");
     assert_eq!(out.version, VersionNumber::FIRST);
     assert_eq!(
         out.changes
@@ -60,19 +60,19 @@ async fn a_first_push_creates_a_plan_named_after_its_title() {
             .collect::<Vec<_>>(),
         ["authentication-flow", "key-decisions"]
     );
-    assert_eq!(out.plan.visibility, Visibility::Published);
+    assert_eq!(out.plan.visibility(), Visibility::Published);
 
     // Same title from someone else: a suffixed name, not a clash.
     let bob = principal(&ports, "bob", Role::Developer).await;
     let other = push.push(&bob, md(DOC), None, t(2)).await.unwrap();
-    assert_eq!(other.plan.slug.as_str(), "auth-service-redesign-2");
+    assert_eq!(other.plan.slug().as_str(), "auth-service-redesign-2");
 
     // No title and no name: a generated name.
     let anon = push.push(&bob, md("just text"), None, t(3)).await.unwrap();
     assert!(
-        anon.plan.slug.as_str().starts_with("sess_") && anon.plan.slug.as_str().len() == 17,
+        anon.plan.slug().as_str().starts_with("sess_") && anon.plan.slug().as_str().len() == 17,
         "{}",
-        anon.plan.slug
+        anon.plan.slug()
     );
 }
 
@@ -95,7 +95,7 @@ async fn names_updates_and_identical_pushes() {
         .push(&ada, named(DOC, "auth-redesign"), None, t(1))
         .await
         .unwrap();
-    assert_eq!(v1.plan.slug.as_str(), "auth-redesign");
+    assert_eq!(v1.plan.slug().as_str(), "auth-redesign");
     let same = push
         .push(&ada, named(DOC, "auth-redesign"), None, t(2))
         .await
@@ -141,13 +141,18 @@ async fn names_updates_and_identical_pushes() {
     ));
 
     let by_id = PushRequest {
-        session_id: Some(v1.plan.id.to_string()),
+        session_id: Some(v1.plan.id().to_string()),
         ..md(&edited.replace("Gateway", "WAF"))
     };
     let v3 = push.push(&ada, by_id, None, t(6)).await.unwrap();
-    assert_eq!((v3.plan.id, v3.version.get()), (v1.plan.id, 3));
+    assert_eq!((v3.plan.id(), v3.version.get()), (v1.plan.id(), 3));
     assert_eq!(
-        ports.plans.get(v1.plan.id).await.unwrap().current_version,
+        ports
+            .plans
+            .get(v1.plan.id())
+            .await
+            .unwrap()
+            .current_version(),
         3
     );
 }
@@ -199,17 +204,17 @@ async fn who_may_push_where() {
     ));
     assert!(
         matches!(
-            push.push(&dev, to(&private.plan.id), None, t(3)).await,
+            push.push(&dev, to(&private.plan.id()), None, t(3)).await,
             Err(PushError::SessionNotFound)
         ),
         "invisible = not found"
     );
     assert!(matches!(
-        push.push(&dev, to(&public.plan.id), None, t(3)).await,
+        push.push(&dev, to(&public.plan.id()), None, t(3)).await,
         Err(PushError::NotSessionOwner)
     ));
     assert!(
-        push.push(&pm, to(&private.plan.id), None, t(3))
+        push.push(&pm, to(&private.plan.id()), None, t(3))
             .await
             .is_ok(),
         "project managers may update any plan"
@@ -260,7 +265,7 @@ async fn bad_bodies_are_refused_and_scripts_never_stored() {
         )
     };
     let out = push.push(&ada, html, None, t(2)).await.unwrap();
-    let v = ports.versions.latest(out.plan.id).await.unwrap().unwrap();
+    let v = ports.versions.latest(out.plan.id()).await.unwrap().unwrap();
     assert!(
         v.source.contains("<script>"),
         "the author's source is kept as pushed"
@@ -337,7 +342,7 @@ async fn retention_purges_old_snapshots_but_never_the_current_one() {
     );
     assert!(
         plans
-            .page(&ada, lonely.plan.slug.as_str(), None)
+            .page(&ada, lonely.plan.slug().as_str(), None)
             .await
             .unwrap()
             .version
@@ -368,7 +373,7 @@ async fn mermaid_is_rendered_once_per_source_and_failures_never_fail_the_push() 
         )
         .await
         .unwrap();
-    let v = ports.versions.latest(out.plan.id).await.unwrap().unwrap();
+    let v = ports.versions.latest(out.plan.id()).await.unwrap().unwrap();
     assert!(
         v.html.contains("<div class=\"pp-diagram\"><svg"),
         "{}",
@@ -463,7 +468,7 @@ async fn a_push_that_keeps_losing_the_race_is_busy_and_writes_nothing() {
     );
     let first = push.push(&ada, md(DOC), None, t(1)).await.unwrap();
     let mut next = md(&format!("{DOC}\n## More\n\ntext\n"));
-    next.session_id = Some(first.plan.id.to_string());
+    next.session_id = Some(first.plan.id().to_string());
     let again = push.push(&ada, next, None, t(2)).await;
     assert!(matches!(again, Err(PushError::Busy)), "{again:?}");
     assert_eq!(
@@ -471,7 +476,7 @@ async fn a_push_that_keeps_losing_the_race_is_busy_and_writes_nothing() {
         planpush_app::PUSH_ATTEMPTS
     );
     // Nothing half-written: the plan is still at its first version.
-    let plan = ports.plans.get(first.plan.id).await.unwrap();
-    assert_eq!(plan.current_version, 1);
-    assert_eq!(ports.versions.history(plan.id).await.unwrap().len(), 1);
+    let plan = ports.plans.get(first.plan.id()).await.unwrap();
+    assert_eq!(plan.current_version(), 1);
+    assert_eq!(ports.versions.history(plan.id()).await.unwrap().len(), 1);
 }

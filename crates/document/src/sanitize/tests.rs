@@ -167,3 +167,104 @@ fn task_list_checkboxes_stay_inert() {
     );
     assert!(!out.contains("type=\"text\""), "{out}");
 }
+
+#[test]
+fn css_escapes_cannot_spell_a_remote_url() {
+    for attr in [
+        r#"fill="u\72 l(https://evil.example.com/x)""#,
+        r#"stroke="\75 rl(https://evil.example.com/x)""#,
+        r#"marker-end="url\28 https://evil.example.com/x)""#,
+        r#"clip-path="u/**/rl(https://evil.example.com/x)""#,
+        r#"fill="src(https://evil.example.com/x)""#,
+        r#"fill="image-set(https://evil.example.com/x)""#,
+    ] {
+        let input = format!("<svg><rect {attr}></rect></svg>");
+        let out = clean(&input);
+        assert!(!out.contains("evil.example.com"), "{attr} survived: {out}");
+        assert_inert(&out, &input);
+    }
+    // Plain colours and local references are untouched.
+    let out = clean(r##"<svg><rect fill="#fff" stroke="url(#g)"></rect></svg>"##);
+    assert!(
+        out.contains("fill=\"#fff\"") && out.contains("stroke=\"url(#g)\""),
+        "{out}"
+    );
+}
+
+#[test]
+fn inputs_are_always_disabled_checkboxes() {
+    for input in [
+        r#"<input>"#,
+        r#"<input value="type here">"#,
+        r#"<input type="text">"#,
+        r#"<input type="password" name="p">"#,
+        r#"<input type="checkbox" checked>"#,
+        r#"<input TYPE="submit">"#,
+    ] {
+        let out = clean(input);
+        let doc = scraper::Html::parse_fragment(&out);
+        let sel = scraper::Selector::parse("input").unwrap();
+        for el in doc.select(&sel) {
+            assert_eq!(el.value().attr("type"), Some("checkbox"), "{input} → {out}");
+            assert!(el.value().attr("disabled").is_some(), "{input} → {out}");
+        }
+        assert_eq!(clean(&out), out, "not a fixed point: {input}");
+    }
+    assert!(clean(r#"<input type="checkbox" checked>"#).contains("checked"));
+}
+
+#[test]
+fn images_embed_only_raster_data() {
+    for (src, kept) in [
+        ("data:image/png;base64,iVBORw0KGgo=", true),
+        ("DATA:IMAGE/JPEG;base64,/9j/4AAQ", true),
+        ("data:image/gif;base64,R0lGOD", true),
+        ("data:image/webp;base64,UklGR", true),
+        ("data:image/svg+xml;base64,PHN2Zz4=", false),
+        ("data:image/svg+xml,<svg onload=alert(1)>", false),
+        ("data:image/pngx;base64,AAAA", false),
+        ("data:text/html;base64,PHNjcmlwdD4=", false),
+    ] {
+        let out = clean(&format!(r#"<img src="{src}" alt="x">"#));
+        assert_eq!(out.contains("src="), kept, "{src}: {out}");
+    }
+}
+
+#[test]
+fn document_ids_cannot_take_the_pages_own() {
+    let doc = r##"<section data-anchor="pp-sidebar" id="pp-sidebar"><h2>Hijack</h2>
+<p id="pp-threads" aria-describedby="pp-sidebar note">x</p><p id="note">n</p>
+<a href="#pp-sidebar">jump</a> <a href="#note">note</a>
+<svg><defs><marker id="pp-arrow"></marker></defs><line marker-end="url(#pp-arrow)" stroke="url('#pp-arrow')"></line><use href="#pp-arrow"></use></svg></section>"##;
+    let out = clean(doc);
+    let parsed = scraper::Html::parse_fragment(&out);
+    let ids = scraper::Selector::parse("[id]").unwrap();
+    for el in parsed.select(&ids) {
+        let id = el.value().attr("id").unwrap();
+        assert!(!id.starts_with(RESERVED_ID_PREFIX), "{id} kept: {out}");
+    }
+    for keep in [
+        r#"data-anchor="doc-pp-sidebar""#,
+        r#"id="doc-pp-sidebar""#,
+        r##"href="#doc-pp-sidebar""##,
+        r#"aria-describedby="doc-pp-sidebar note""#,
+        r#"id="note""#,
+        r##"href="#note""##,
+        r#"marker-end="url(#doc-pp-arrow)""#,
+        r#"stroke="url('#doc-pp-arrow')""#,
+        r##"<use href="#doc-pp-arrow">"##,
+    ] {
+        assert!(out.contains(keep), "{keep} missing: {out}");
+    }
+    // Every in-document link still reaches its element.
+    let links = scraper::Selector::parse("a[href^='#'], use[href^='#']").unwrap();
+    for a in parsed.select(&links) {
+        let target = &a.value().attr("href").unwrap()[1..];
+        let sel = scraper::Selector::parse(&format!("[id='{target}']")).unwrap();
+        assert!(
+            parsed.select(&sel).next().is_some(),
+            "#{target} reaches nothing in {out}"
+        );
+    }
+    assert_inert(&out, doc);
+}

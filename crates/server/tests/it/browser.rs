@@ -69,6 +69,8 @@ pub(crate) async fn browser(driver_port: u16) -> Client {
     // Two TLS backends end up in the dependency graph; the WebDriver client needs one chosen.
     let _ = rustls::crypto::ring::default_provider().install_default();
     let caps = serde_json::json!({
+        // Console errors and failed loads, read by `a11y::Audit` through chromedriver's log.
+        "goog:loggingPrefs": {"browser": "ALL"},
         "goog:chromeOptions": {
             "binary": "/usr/bin/chromium",
             "args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking",

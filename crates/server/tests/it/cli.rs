@@ -108,7 +108,7 @@ impl User {
                 ("Cookie", cookie),
                 ("Content-Type", "application/x-www-form-urlencoded"),
             ],
-            &format!("user_code={code}&action={action}"),
+            &format!("user_code={code}&action={action}&confirm=yes"),
         );
         assert_eq!(status, 200, "{page}");
         let rest: String = lines.map_while(Result::ok).collect::<Vec<_>>().join("\n");

@@ -222,6 +222,11 @@ async fn each_role_sees_its_tabs_and_actions() {
     switch_user(&c, &base, "ada").await;
     let shots = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("screenshots");
     std::fs::create_dir_all(&shots).unwrap();
+    // Every tab in both themes also passes the accessibility and console checks.
+    let audit = crate::a11y::Audit::load();
+    if let Some(a) = &audit {
+        a.reset(&c).await;
+    }
     for theme in ["light", "dark"] {
         js(
             &c,
@@ -233,6 +238,10 @@ async fn each_role_sees_its_tabs_and_actions() {
         ] {
             open_tab(&c, tab).await;
             tokio::time::sleep(Duration::from_millis(150)).await;
+            if let Some(a) = &audit {
+                a.current(&c, &format!("dashboard {tab} tab ({theme})"))
+                    .await;
+            }
             let png = c.screenshot().await.unwrap();
             assert!(png.len() > 10_000, "a real screenshot");
             std::fs::write(shots.join(format!("dashboard-{tab}-{theme}.png")), png).unwrap();

@@ -3,6 +3,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stderr)]
 
+mod a11y;
 mod browser;
 mod cli;
 mod dashboard;

@@ -3,7 +3,7 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 use planpush_app::OutboxMessage;
 use planpush_comments::{
-    AnchorState, Comment, CommentBody, CommentFilter, CommentId, CommentRepoError,
+    AnchorState, Comment, CommentBody, CommentFilter, CommentId, CommentRecord, CommentRepoError,
     CommentRepository, Resolution, StateFilter, TextQuote,
 };
 use planpush_identity::UserId;
@@ -48,25 +48,25 @@ fn state_columns(s: &AnchorState) -> (&'static str, Option<String>) {
 
 impl From<&Comment> for CommentRow {
     fn from(x: &Comment) -> Self {
-        let (state, moved_to) = state_columns(&x.state);
+        let (state, moved_to) = state_columns(x.state());
         Self {
-            id: x.id.to_string(),
-            plan_id: x.plan_id.to_string(),
-            parent_id: x.parent_id.map(|p| p.to_string()),
-            author_id: x.author_id.to_string(),
-            made_on: i32::try_from(x.made_on.get()).unwrap_or(i32::MAX),
-            anchor: x.anchor.to_string(),
-            quote_exact: x.quote.as_ref().map(|q| q.exact().to_owned()),
-            quote_prefix: x.quote.as_ref().map(|q| q.prefix().to_owned()),
-            quote_suffix: x.quote.as_ref().map(|q| q.suffix().to_owned()),
-            body: x.body.as_str().to_owned(),
+            id: x.id().to_string(),
+            plan_id: x.plan_id().to_string(),
+            parent_id: x.parent_id().map(|p| p.to_string()),
+            author_id: x.author_id().to_string(),
+            made_on: i32::try_from(x.made_on().get()).unwrap_or(i32::MAX),
+            anchor: x.anchor().to_string(),
+            quote_exact: x.quote().as_ref().map(|q| q.exact().to_owned()),
+            quote_prefix: x.quote().as_ref().map(|q| q.prefix().to_owned()),
+            quote_suffix: x.quote().as_ref().map(|q| q.suffix().to_owned()),
+            body: x.body().as_str().to_owned(),
             state: state.to_owned(),
             moved_to,
-            created_at: ts(x.created_at),
-            edited_at: ots(x.edited_at),
-            deleted_at: ots(x.deleted_at),
-            resolved_by: x.resolution.map(|r| r.by.to_string()),
-            resolved_at: x.resolution.map(|r| ts(r.at)),
+            created_at: ts(x.created_at()),
+            edited_at: ots(x.edited_at()),
+            deleted_at: ots(x.deleted_at()),
+            resolved_by: x.resolution().map(|r| r.by.to_string()),
+            resolved_at: x.resolution().map(|r| ts(r.at)),
         }
     }
 }
@@ -96,7 +96,7 @@ impl TryFrom<CommentRow> for Comment {
             }),
             _ => None,
         };
-        Ok(Comment {
+        Comment::restore(CommentRecord {
             id: CommentId::from_uuid(uuid(&r.id)?),
             plan_id: PlanId::from_uuid(uuid(&r.plan_id)?),
             parent_id: r
@@ -119,6 +119,7 @@ impl TryFrom<CommentRow> for Comment {
             deleted_at: outc(r.deleted_at),
             resolution,
         })
+        .map_err(|e| corrupt("comment", e))
     }
 }
 
@@ -326,8 +327,8 @@ impl CommentRepository for Store {
                     .into_boxed();
                 out.extend(load(conn, q)?);
             }
-            out.sort_by_key(|x| std::cmp::Reverse((x.created_at, x.id)));
-            out.dedup_by_key(|x| x.id);
+            out.sort_by_key(|x| std::cmp::Reverse((x.created_at(), x.id())));
+            out.dedup_by_key(|x| x.id());
             out.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
             Ok(out)
         })

@@ -3,7 +3,7 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 use planpush_identity::UserId;
 use planpush_plans::{
-    Plan, PlanFilter, PlanId, PlanRepoError, PlanRepository, PlanScope, PlanView,
+    Plan, PlanFilter, PlanId, PlanRecord, PlanRepoError, PlanRepository, PlanScope, PlanView,
     PlanViewRepoError, PlanViewRepository, Slug, Visibility,
 };
 
@@ -44,17 +44,17 @@ struct PlanChanges<'a> {
 impl From<&Plan> for PlanRow {
     fn from(x: &Plan) -> Self {
         Self {
-            id: x.id.to_string(),
-            slug: x.slug.to_string(),
-            title: x.title.clone(),
-            owner_id: x.owner_id.to_string(),
-            visibility: x.visibility.as_str().to_owned(),
-            current_version: i32::try_from(x.current_version).unwrap_or(i32::MAX),
-            created_at: ts(x.created_at),
-            updated_at: ts(x.updated_at),
-            published_at: ots(x.published_at),
-            archived_at: ots(x.archived_at),
-            deleted_at: ots(x.deleted_at),
+            id: x.id().to_string(),
+            slug: x.slug().to_string(),
+            title: x.title().to_owned(),
+            owner_id: x.owner_id().to_string(),
+            visibility: x.visibility().as_str().to_owned(),
+            current_version: i32::try_from(x.current_version()).unwrap_or(i32::MAX),
+            created_at: ts(x.created_at()),
+            updated_at: ts(x.updated_at()),
+            published_at: ots(x.published_at()),
+            archived_at: ots(x.archived_at()),
+            deleted_at: ots(x.deleted_at()),
         }
     }
 }
@@ -62,7 +62,7 @@ impl From<&Plan> for PlanRow {
 impl TryFrom<PlanRow> for Plan {
     type Error = anyhow::Error;
     fn try_from(r: PlanRow) -> anyhow::Result<Self> {
-        Ok(Plan {
+        Plan::restore(PlanRecord {
             id: PlanId::from_uuid(uuid(&r.id)?),
             slug: Slug::parse(&r.slug).map_err(|e| corrupt("slug", e))?,
             title: r.title,
@@ -75,6 +75,7 @@ impl TryFrom<PlanRow> for Plan {
             archived_at: outc(r.archived_at),
             deleted_at: outc(r.deleted_at),
         })
+        .map_err(|e| corrupt("plan", e))
     }
 }
 
@@ -86,7 +87,7 @@ pub(crate) fn insert_plan(conn: &mut DbConnection, plan: &Plan) -> Result<(), Pl
         .map(|_| ())
         .map_err(|e| {
             if is_unique_violation(&e) {
-                PlanRepoError::SlugTaken(plan.slug.clone())
+                PlanRepoError::SlugTaken(plan.slug().clone())
             } else {
                 db(e)
             }
@@ -136,20 +137,20 @@ impl PlanRepository for Store {
         let plan = plan.clone();
         self.run(move |conn| {
             let changes = PlanChanges {
-                slug: plan.slug.as_str(),
-                title: &plan.title,
-                visibility: plan.visibility.as_str(),
-                updated_at: ts(plan.updated_at),
-                published_at: ots(plan.published_at),
-                archived_at: ots(plan.archived_at),
-                deleted_at: ots(plan.deleted_at),
+                slug: plan.slug().as_str(),
+                title: plan.title(),
+                visibility: plan.visibility().as_str(),
+                updated_at: ts(plan.updated_at()),
+                published_at: ots(plan.published_at()),
+                archived_at: ots(plan.archived_at()),
+                deleted_at: ots(plan.deleted_at()),
             };
-            let n = diesel::update(p::table.find(plan.id.to_string()))
+            let n = diesel::update(p::table.find(plan.id().to_string()))
                 .set(&changes)
                 .execute(conn)
                 .map_err(|e| {
                     if is_unique_violation(&e) {
-                        PlanRepoError::SlugTaken(plan.slug.clone())
+                        PlanRepoError::SlugTaken(plan.slug().clone())
                     } else {
                         db(e)
                     }

@@ -159,8 +159,11 @@ impl VersionRepository for Store {
             Commit::NextVersion { plan, version } => {
                 let row = version_row(version)?;
                 let expected = version.meta.number.previous().map_or(0, number_col);
-                let (id, title, updated) =
-                    (plan.id.to_string(), plan.title.clone(), ts(plan.updated_at));
+                let (id, title, updated) = (
+                    plan.id().to_string(),
+                    plan.title().to_owned(),
+                    ts(plan.updated_at()),
+                );
                 self.run(move |conn| {
                     write_tx(conn, |conn| {
                         // Compare-and-set on the version counter: the first write takes the lock.

@@ -24,7 +24,7 @@ async fn push_with_retry(
         let v = Version::next_after(
             Some(&latest),
             plan_id,
-            &plan.title,
+            plan.title(),
             SourceFormat::Markdown,
             format!("# push {i}"),
             format!("<h1>push {i}</h1>"),
@@ -33,7 +33,7 @@ async fn push_with_retry(
             now,
         );
         let mut next = plan.clone();
-        next.record_version(v.meta.number.get(), &plan.title, now)
+        next.record_version(v.meta.number.get(), plan.title(), now)
             .unwrap();
         match p
             .versions
@@ -80,7 +80,7 @@ async fn a_thousand_concurrent_version_inserts_on_sqlite() {
         plan.record_version(1, "Load", now).unwrap();
         let v = Version::next_after(
             None,
-            plan.id,
+            plan.id(),
             "Load",
             SourceFormat::Html,
             "x".into(),
@@ -100,7 +100,7 @@ async fn a_thousand_concurrent_version_inserts_on_sqlite() {
             )
             .await
             .unwrap();
-        plans.push(plan.id);
+        plans.push(plan.id());
     }
     let tasks: Vec<_> = (0..1000)
         .map(|i| {
@@ -118,7 +118,7 @@ async fn a_thousand_concurrent_version_inserts_on_sqlite() {
             11,
             "1 + 10 pushes each"
         );
-        assert_eq!(ports.plans.get(*plan).await.unwrap().current_version, 11);
+        assert_eq!(ports.plans.get(*plan).await.unwrap().current_version(), 11);
     }
     eprintln!("1000 concurrent pushes done; {conflicts} lost a compare-and-set race and retried");
 }

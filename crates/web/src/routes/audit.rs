@@ -1,10 +1,10 @@
 //! The audit log over the API: `GET /api/audit` (one keyset page) and `GET /api/audit/export`
 //! (every matching event, streamed as CSV or JSON lines).
 
-use actix_web::http::{StatusCode, header};
+use actix_web::http::header;
 use actix_web::web::Bytes;
 use actix_web::{HttpResponse, web};
-use planpush_app::{AuditEntry, AuditLogError, AuditQueryInput};
+use planpush_app::{AuditEntry, AuditQueryInput};
 use serde::Deserialize;
 use serde_json::json;
 
@@ -39,25 +39,6 @@ impl AuditParams {
             to: self.to.clone(),
             cursor: self.cursor.clone(),
             limit: self.limit,
-        }
-    }
-}
-
-impl From<AuditLogError> for ApiError {
-    fn from(e: AuditLogError) -> Self {
-        match e {
-            AuditLogError::Forbidden => {
-                ApiError::new(StatusCode::FORBIDDEN, "forbidden", e.to_string())
-            }
-            AuditLogError::BadInput(field, _) => {
-                let code = match field {
-                    "cursor" => "invalid_cursor",
-                    "limit" => "invalid_limit",
-                    _ => "invalid_filter",
-                };
-                ApiError::bad_request(code, e.to_string())
-            }
-            AuditLogError::Unknown(e) => ApiError::internal(e),
         }
     }
 }

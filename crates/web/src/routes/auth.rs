@@ -3,13 +3,14 @@
 use actix_session::Session;
 use actix_web::http::{StatusCode, header};
 use actix_web::{HttpRequest, HttpResponse, web};
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use maud::Markup;
 use planpush_app::{ProviderError, SESSION_USER_KEY, SignInError, SingleLogout, VerifiedProfile};
 use planpush_identity::{ExternalIdentity, Provider, TokenHash, UserId};
 use serde::Deserialize;
 
 use super::{limit, safe_redirect};
+use crate::clock::Now;
 use crate::extract::{MaybeUser, client_ip, same_origin};
 use crate::ratelimit::Budget;
 use crate::views;
@@ -152,6 +153,7 @@ async fn callback(
     state: web::Data<AppState>,
     session: Session,
     q: web::Query<CallbackQuery>,
+    Now(now): Now,
 ) -> HttpResponse {
     if let Some(refused) = embedded(&req) {
         return refused;
@@ -160,7 +162,6 @@ async fn callback(
         return too_many(&e);
     }
     let ip = client_ip(&req, &state);
-    let now = Utc::now();
     let SignInMode::Provider(provider) = &state.mode else {
         return page(
             StatusCode::NOT_FOUND,
@@ -184,10 +185,7 @@ async fn callback(
     let retry = Some(("/auth/login", "Sign in again"));
 
     if let Some(err) = &q.error {
-        state
-            .sign_in
-            .record_denied(&format!("provider answered {err}"), ip, now)
-            .await;
+        state.sign_in.record_provider_error(err, ip, now).await;
         let text = if err == "access_denied" {
             "You declined to let PlanPush see your account, so you are not signed in."
         } else {
@@ -259,7 +257,7 @@ async fn callback(
             );
         }
     };
-    finish_sign_in(&state, &session, profile, &back, ip).await
+    finish_sign_in(&state, &session, profile, &back, ip, now).await
 }
 
 /// Creates the signed-in session: a new key (no fixation), the user id, then back to where they were.
@@ -269,9 +267,10 @@ async fn finish_sign_in(
     profile: VerifiedProfile,
     back: &str,
     ip: Option<std::net::IpAddr>,
+    now: DateTime<Utc>,
 ) -> HttpResponse {
     let hint = profile.logout_hint.clone();
-    let user: UserId = match state.sign_in.sign_in(profile, ip, Utc::now()).await {
+    let user: UserId = match state.sign_in.sign_in(profile, ip, now).await {
         Ok(u) => u,
         Err(SignInError::Deactivated) => {
             session.purge();
@@ -331,6 +330,7 @@ async fn dev_sign_in(
     state: web::Data<AppState>,
     session: Session,
     form: web::Form<DevForm>,
+    Now(now): Now,
 ) -> HttpResponse {
     if !matches!(state.mode, SignInMode::Dev) {
         return page(
@@ -383,7 +383,15 @@ async fn dev_sign_in(
         logout_hint: None,
     };
     let back = safe_redirect(form.redirect_to.as_deref());
-    finish_sign_in(&state, &session, profile, &back, client_ip(&req, &state)).await
+    finish_sign_in(
+        &state,
+        &session,
+        profile,
+        &back,
+        client_ip(&req, &state),
+        now,
+    )
+    .await
 }
 
 /// Ends this browser's session (the row is deleted, so the cookie is worthless even if kept).
@@ -392,6 +400,7 @@ async fn logout(
     state: web::Data<AppState>,
     session: Session,
     user: MaybeUser,
+    Now(now): Now,
 ) -> HttpResponse {
     // Refused before it counts: another site cannot spend this office's sign-out budget.
     if !same_origin(&req, &state.settings.base_url) {
@@ -411,7 +420,7 @@ async fn logout(
     if let Some(p) = user.0 {
         state
             .sign_in
-            .record_sign_out(p.user_id, client_ip(&req, &state), Utc::now())
+            .record_sign_out(p.user_id, client_ip(&req, &state), now)
             .await;
     }
     // The server-side session row is deleted first: whatever the provider does next, this

@@ -1,11 +1,7 @@
 //! Comments: `GET`/`POST /api/sessions/{id}/comments`, `PATCH`/`DELETE /api/comments/{id}`.
 
-use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
-use chrono::Utc;
-use planpush_app::{
-    CommentChange, CommentError, CommentView, NewComment, Person, Principal, Thread,
-};
+use planpush_app::{CommentChange, CommentView, NewComment, Person, Principal, Thread};
 use planpush_comments::{AnchorState, StateFilter};
 use planpush_plans::PlanId;
 use serde::Deserialize;
@@ -13,6 +9,7 @@ use serde_json::{Value, json};
 
 use super::limit_key;
 use crate::AppState;
+use crate::clock::Now;
 use crate::error::ApiError;
 use crate::extract::{ApiUser, client_ip};
 use crate::ratelimit::{Budget, LimitKey};
@@ -24,19 +21,6 @@ pub(super) fn routes(cfg: &mut web::ServiceConfig) {
         .route("/api/comments/{id}", web::delete().to(delete));
 }
 
-impl From<CommentError> for ApiError {
-    fn from(e: CommentError) -> Self {
-        match e {
-            CommentError::PlanNotFound => ApiError::not_found("session_not_found", e.to_string()),
-            CommentError::NotFound => ApiError::not_found("comment_not_found", e.to_string()),
-            CommentError::Invalid(code, m) => ApiError::bad_request(code, m),
-            CommentError::Forbidden(m) => ApiError::new(StatusCode::FORBIDDEN, "forbidden", m),
-            CommentError::Conflict(m) => ApiError::new(StatusCode::CONFLICT, "conflict", m),
-            CommentError::Unknown(e) => ApiError::internal(e),
-        }
-    }
-}
-
 fn person(p: &Person) -> Value {
     json!({"id": p.id, "login": p.login, "name": p.name})
 }
@@ -44,26 +28,26 @@ fn person(p: &Person) -> Value {
 /// One comment as the API shows it. The body is the author's text; pages render it escaped.
 pub(crate) fn comment_json(v: &CommentView) -> Value {
     let c = &v.comment;
-    let (anchor_state, moved_to) = match &c.state {
+    let (anchor_state, moved_to) = match &c.state() {
         AnchorState::Moved { to } => ("moved", Some(to.as_str())),
         s => (s.as_str(), None),
     };
     json!({
-        "id": c.id,
-        "parent_id": c.parent_id,
-        "anchor": c.anchor.as_str(),
+        "id": c.id(),
+        "parent_id": c.parent_id(),
+        "anchor": c.anchor().as_str(),
         "anchor_state": anchor_state,
         "moved_to": moved_to,
-        "quote": c.quote.as_ref().map(|q| json!({"exact": q.exact(), "prefix": q.prefix(), "suffix": q.suffix()})),
-        "body": c.body.as_str(),
+        "quote": c.quote().as_ref().map(|q| json!({"exact": q.exact(), "prefix": q.prefix(), "suffix": q.suffix()})),
+        "body": c.body().as_str(),
         "author": person(&v.author),
-        "version": c.made_on.get(),
-        "created_at": c.created_at,
-        "edited_at": c.edited_at,
-        "deleted": c.deleted_at.is_some(),
+        "version": c.made_on().get(),
+        "created_at": c.created_at(),
+        "edited_at": c.edited_at(),
+        "deleted": c.deleted_at().is_some(),
         "state": if c.is_open() { "open" } else { "resolved" },
         "resolved_by": v.resolved_by.as_ref().map(person),
-        "resolved_at": c.resolution.map(|r| r.at),
+        "resolved_at": c.resolution().map(|r| r.at),
     })
 }
 
@@ -141,6 +125,7 @@ async fn create(
     ApiUser(p): ApiUser,
     id: web::Path<String>,
     body: web::Json<CreateBody>,
+    Now(now): Now,
 ) -> Result<HttpResponse, ApiError> {
     per_user(&state, &p, Budget::Comment).await?;
     let body = body.into_inner();
@@ -152,13 +137,7 @@ async fn create(
     };
     let view = state
         .comments
-        .create(
-            &p,
-            plan_id(&id)?,
-            input,
-            client_ip(&req, &state),
-            Utc::now(),
-        )
+        .create(&p, plan_id(&id)?, input, client_ip(&req, &state), now)
         .await?;
     Ok(HttpResponse::Created().json(comment_json(&view)))
 }
@@ -175,6 +154,7 @@ async fn update(
     ApiUser(p): ApiUser,
     id: web::Path<String>,
     body: web::Json<UpdateBody>,
+    Now(now): Now,
 ) -> Result<HttpResponse, ApiError> {
     if body.body.is_some() {
         per_user(&state, &p, Budget::Comment).await?;
@@ -191,7 +171,7 @@ async fn update(
     };
     let view = state
         .comments
-        .update(&p, &id, change, client_ip(&req, &state), Utc::now())
+        .update(&p, &id, change, client_ip(&req, &state), now)
         .await?;
     Ok(HttpResponse::Ok().json(comment_json(&view)))
 }
@@ -201,10 +181,11 @@ async fn delete(
     state: web::Data<AppState>,
     ApiUser(p): ApiUser,
     id: web::Path<String>,
+    Now(now): Now,
 ) -> Result<HttpResponse, ApiError> {
     state
         .comments
-        .delete(&p, &id, client_ip(&req, &state), Utc::now())
+        .delete(&p, &id, client_ip(&req, &state), now)
         .await?;
     Ok(HttpResponse::NoContent().finish())
 }

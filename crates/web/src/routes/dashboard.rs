@@ -63,7 +63,6 @@ async fn page(
                 .as_deref()
                 .is_some_and(|a| a == "1" || a == "true");
             super::plans::html_page(
-                &state,
                 StatusCode::OK,
                 dashboard_view::dashboard(&view, tab, archived),
             )
@@ -71,7 +70,6 @@ async fn page(
         Err(e) => {
             let _ = ApiError::internal(e);
             super::plans::html_page(
-                &state,
                 StatusCode::INTERNAL_SERVER_ERROR,
                 views::message("Something went wrong", "Try again in a moment.", None),
             )

@@ -3,13 +3,14 @@
 
 use actix_web::http::{StatusCode, header};
 use actix_web::{HttpRequest, HttpResponse, web};
-use chrono::Utc;
-use planpush_app::{ActivateError, GrantError, TokenPair};
+use chrono::{DateTime, Utc};
+use planpush_app::{ActivateError, DeviceClient, GrantError, TokenPair};
 use planpush_identity::UserCode;
 use serde::Deserialize;
 use serde_json::json;
 
 use super::{limit, limit_key};
+use crate::clock::Now;
 use crate::error::{ApiError, OAuthError};
 use crate::extract::{MaybeUser, client_ip, same_origin};
 use crate::ratelimit::{Budget, LimitKey};
@@ -40,11 +41,18 @@ fn tokens_json(pair: TokenPair) -> HttpResponse {
 async fn device_authorization(
     req: HttpRequest,
     state: web::Data<AppState>,
+    Now(now): Now,
 ) -> Result<HttpResponse, ApiError> {
     limit(&req, &state, Budget::DeviceStart).await?;
+    let client = DeviceClient::new(
+        req.headers()
+            .get(header::USER_AGENT)
+            .and_then(|v| v.to_str().ok()),
+        client_ip(&req, &state),
+    );
     let start = state
         .tokens
-        .start_device(Utc::now())
+        .start_device(client, now)
         .await
         .map_err(|e| ApiError::internal(OAuthError(e)))?;
     let base = &state.settings.base_url;
@@ -97,12 +105,13 @@ async fn device_token(
     req: HttpRequest,
     state: web::Data<AppState>,
     body: web::Bytes,
+    Now(now): Now,
 ) -> Result<HttpResponse, actix_web::Error> {
     limit(&req, &state, Budget::DevicePoll).await?;
     let Some(code) = grant_body(&req, &body).device_code else {
         return Err(ApiError::bad_request("invalid_request", "device_code is required").into());
     };
-    match state.tokens.poll_device(&code, Utc::now()).await {
+    match state.tokens.poll_device(&code, now).await {
         Ok(pair) => Ok(tokens_json(pair)),
         Err(e) => Err(OAuthError(e).into()),
     }
@@ -113,6 +122,7 @@ async fn refresh(
     req: HttpRequest,
     state: web::Data<AppState>,
     body: web::Bytes,
+    Now(now): Now,
 ) -> Result<HttpResponse, actix_web::Error> {
     // Refresh is counted per token family, in `Tokens::refresh` (Budget::Refresh).
     let Some(token) = grant_body(&req, &body).refresh_token else {
@@ -120,7 +130,7 @@ async fn refresh(
     };
     match state
         .tokens
-        .refresh(&token, client_ip(&req, &state), Utc::now())
+        .refresh(&token, client_ip(&req, &state), now)
         .await
     {
         Ok(pair) => Ok(tokens_json(pair)),
@@ -133,13 +143,14 @@ async fn cli_logout(
     req: HttpRequest,
     state: web::Data<AppState>,
     body: web::Bytes,
+    Now(now): Now,
 ) -> Result<HttpResponse, actix_web::Error> {
     // Not limited per address (a page could spend it from visitors' browsers and block CLI
     // logouts): it needs a refresh token and costs one indexed lookup, like a refused Bearer.
     let token = grant_body(&req, &body).refresh_token.unwrap_or_default();
     state
         .tokens
-        .logout(&token, Utc::now())
+        .logout(&token, now)
         .await
         .map_err(|e: GrantError| OAuthError(e))?;
     Ok(HttpResponse::NoContent().finish())
@@ -170,33 +181,81 @@ fn to_login(req: &HttpRequest) -> HttpResponse {
         .finish()
 }
 
-/// `GET /activate`: signed-in people enter (or confirm) the code; others sign in first.
+/// `GET /activate[?user_code=]`: signed-in people type the code, then see what they are about to
+/// approve (client, when, from where) and confirm deliberately; others sign in first.
 async fn activate_page(
     req: HttpRequest,
+    state: web::Data<AppState>,
     user: MaybeUser,
     q: web::Query<ActivateQuery>,
+    Now(now): Now,
 ) -> HttpResponse {
     let Some(p) = user.0 else {
         return to_login(&req);
     };
-    html(
-        StatusCode::OK,
-        views::activate(&p.login, q.user_code.as_deref().unwrap_or(""), None),
-    )
+    let typed = q.user_code.as_deref().unwrap_or("").trim();
+    if typed.is_empty() {
+        return html(StatusCode::OK, views::activate_entry(&p.login, "", None));
+    }
+    // Looking a code up shows who asked for it: as limited as approving one.
+    if let Err(e) = limit_key(&state, Budget::Activate, LimitKey::User(p.user_id)).await {
+        return html(
+            StatusCode::TOO_MANY_REQUESTS,
+            views::message("Too many attempts", &e.message, None),
+        );
+    }
+    confirm_page(&state, &p.login, typed, StatusCode::OK, None, now).await
+}
+
+/// The confirmation page for `typed`, or the entry page saying why there is nothing to confirm.
+async fn confirm_page(
+    state: &AppState,
+    login: &str,
+    typed: &str,
+    status: StatusCode,
+    error: Option<&str>,
+    now: DateTime<Utc>,
+) -> HttpResponse {
+    let code = match UserCode::parse(typed) {
+        Ok(c) => c,
+        Err(e) => {
+            return html(
+                StatusCode::BAD_REQUEST,
+                views::activate_entry(login, typed, Some(&e.to_string())),
+            );
+        }
+    };
+    match state.tokens.device_request(&code, now).await {
+        Ok(request) => html(status, views::activate_confirm(login, &request, error)),
+        Err(ActivateError::Unknown(e)) => {
+            tracing::error!(error = ?e, "reading a device request failed");
+            html(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                views::message("Something went wrong", "Try again.", None),
+            )
+        }
+        Err(e) => html(
+            StatusCode::BAD_REQUEST,
+            views::activate_entry(login, code.as_str(), Some(&e.to_string())),
+        ),
+    }
 }
 
 #[derive(Deserialize)]
 struct ActivateForm {
     user_code: String,
     action: String,
+    /// The confirmation checkbox: approving needs `yes`.
+    confirm: Option<String>,
 }
 
-/// `POST /activate`: approve or deny.
+/// `POST /activate`: approve (only with the confirmation ticked) or deny.
 async fn activate(
     req: HttpRequest,
     state: web::Data<AppState>,
     user: MaybeUser,
     form: web::Form<ActivateForm>,
+    Now(now): Now,
 ) -> HttpResponse {
     let Some(p) = user.0 else {
         return to_login(&req);
@@ -204,7 +263,7 @@ async fn activate(
     if let Err(e) = limit_key(&state, Budget::Activate, LimitKey::User(p.user_id)).await {
         return html(
             StatusCode::TOO_MANY_REQUESTS,
-            views::activate(&p.login, &form.user_code, Some(&e.message)),
+            views::message("Too many attempts", &e.message, None),
         );
     }
     if !same_origin(&req, &state.settings.base_url) {
@@ -218,23 +277,39 @@ async fn activate(
         Err(e) => {
             return html(
                 StatusCode::BAD_REQUEST,
-                views::activate(&p.login, &form.user_code, Some(&e.to_string())),
+                views::activate_entry(&p.login, &form.user_code, Some(&e.to_string())),
             );
         }
     };
     let approve = match form.action.as_str() {
-        "approve" => true,
+        "approve" if form.confirm.as_deref() == Some("yes") => true,
+        "approve" => {
+            return confirm_page(
+                &state,
+                &p.login,
+                code.as_str(),
+                StatusCode::BAD_REQUEST,
+                Some("Tick the box to confirm that you started this login, then approve."),
+                now,
+            )
+            .await;
+        }
         "deny" => false,
         _ => {
-            return html(
+            return confirm_page(
+                &state,
+                &p.login,
+                code.as_str(),
                 StatusCode::BAD_REQUEST,
-                views::activate(&p.login, code.as_str(), Some("Choose Approve or Deny.")),
-            );
+                Some("Choose Approve or Deny."),
+                now,
+            )
+            .await;
         }
     };
     match state
         .tokens
-        .decide_device(&p, &code, approve, client_ip(&req, &state), Utc::now())
+        .decide_device(&p, &code, approve, client_ip(&req, &state), now)
         .await
     {
         Ok(()) if approve => html(
@@ -262,7 +337,7 @@ async fn activate(
         }
         Err(e) => html(
             StatusCode::BAD_REQUEST,
-            views::activate(&p.login, code.as_str(), Some(&e.to_string())),
+            views::activate_entry(&p.login, code.as_str(), Some(&e.to_string())),
         ),
     }
 }

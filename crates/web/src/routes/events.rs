@@ -17,7 +17,6 @@ use actix_session::SessionExt;
 use actix_web::http::header;
 use actix_web::web::Bytes;
 use actix_web::{HttpRequest, HttpResponse, web};
-use chrono::Utc;
 use futures_util::StreamExt;
 use futures_util::future::{Either, select};
 use planpush_app::{
@@ -77,7 +76,7 @@ async fn events(
     let session = session_ref(&req.get_session().entries());
     let (feed, watch) = state.live.open(&p, session, &slug, last.as_deref()).await?;
     let sub = feed.subscription;
-    let version = feed.plan.current_version;
+    let version = feed.plan.current_version();
     let mut head = vec![Bytes::from_static(b"retry: 3000\n\n")];
     let mut ended = false;
     if sub.gap {
@@ -156,7 +155,11 @@ impl Live {
             Wake::Event(None) => None,
             Wake::AccessChanged | Wake::KeepAlive => {
                 let full = matches!(wake, Wake::AccessChanged);
-                let allowed = self.state.live.recheck(&self.watch, full, Utc::now()).await;
+                let allowed = self
+                    .state
+                    .live
+                    .recheck(&self.watch, full, self.state.clock.now())
+                    .await;
                 match allowed {
                     Ok(true) if full => Some((Bytes::from_static(b": checked\n\n"), self)),
                     Ok(true) => Some((Bytes::from_static(b": keep-alive\n\n"), self)),

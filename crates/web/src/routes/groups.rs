@@ -1,12 +1,12 @@
 //! Identity-provider group → role mappings (admins): `GET`/`POST`/`DELETE /api/admin/group-mappings`.
 
 use actix_web::{HttpRequest, HttpResponse, web};
-use chrono::Utc;
 use planpush_roles::GroupMapping;
 use serde::Deserialize;
 use serde_json::json;
 
 use crate::AppState;
+use crate::clock::Now;
 use crate::error::ApiError;
 use crate::extract::{ApiUser, client_ip};
 
@@ -40,16 +40,11 @@ async fn add(
     state: web::Data<AppState>,
     ApiUser(p): ApiUser,
     body: web::Json<MappingInput>,
+    Now(now): Now,
 ) -> Result<HttpResponse, ApiError> {
     let m = state
         .groups
-        .add_mapping(
-            &p,
-            &body.group,
-            &body.role,
-            client_ip(&req, &state),
-            Utc::now(),
-        )
+        .add_mapping(&p, &body.group, &body.role, client_ip(&req, &state), now)
         .await?;
     Ok(HttpResponse::Created().json(mapping_json(&m)))
 }
@@ -61,6 +56,7 @@ async fn remove(
     ApiUser(p): ApiUser,
     query: web::Query<std::collections::HashMap<String, String>>,
     body: Option<web::Json<MappingInput>>,
+    Now(now): Now,
 ) -> Result<HttpResponse, ApiError> {
     let input = match (body, query.get("group"), query.get("role")) {
         (Some(b), _, _) => b.into_inner(),
@@ -77,13 +73,7 @@ async fn remove(
     };
     state
         .groups
-        .remove_mapping(
-            &p,
-            &input.group,
-            &input.role,
-            client_ip(&req, &state),
-            Utc::now(),
-        )
+        .remove_mapping(&p, &input.group, &input.role, client_ip(&req, &state), now)
         .await?;
     Ok(HttpResponse::NoContent().finish())
 }

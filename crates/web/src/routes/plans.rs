@@ -2,7 +2,7 @@
 
 use actix_web::http::{StatusCode, header};
 use actix_web::{HttpRequest, HttpResponse, web};
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use std::sync::Arc;
 
 use planpush_app::{PlanError, PlanInfo, Principal, can_see};
@@ -10,6 +10,7 @@ use planpush_plans::{Plan, PlanId};
 use serde::Deserialize;
 use serde_json::json;
 
+use crate::clock::Now;
 use crate::error::ApiError;
 use crate::extract::{ApiUser, MaybeUser, client_ip};
 use crate::page_cache::{CachedPage, Encoding, RenderKey, Rendered};
@@ -26,48 +27,26 @@ pub(super) fn routes(cfg: &mut web::ServiceConfig) {
         .route("/api/sessions/{id}/archive", web::patch().to(archive));
 }
 
-/// The Content-Security-Policy of every page: only this server's own stylesheets and scripts, no
-/// inline script at all, no plugins, no framing, no `<base>` tricks, forms only to ourselves.
-pub(crate) fn csp(remote_images: bool) -> String {
-    let img = if remote_images {
-        "img-src 'self' data: https:"
-    } else {
-        "img-src 'self' data:"
-    };
-    format!(
-        "default-src 'none'; script-src 'self'; style-src 'self'; {img}; font-src 'self'; connect-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'"
-    )
+pub(super) fn html_page(status: StatusCode, markup: maud::Markup) -> HttpResponse {
+    html_bytes(status, markup.into_string())
 }
 
-pub(super) fn html_page(
-    state: &AppState,
-    status: StatusCode,
-    markup: maud::Markup,
-) -> HttpResponse {
-    html_bytes(state, status, markup.into_string())
-}
-
-fn html_bytes(state: &AppState, status: StatusCode, html: String) -> HttpResponse {
-    page_headers(state, status)
+fn html_bytes(status: StatusCode, html: String) -> HttpResponse {
+    page_headers(status)
         .insert_header((header::CACHE_CONTROL, "private, no-cache"))
         .body(html)
 }
 
-fn page_headers(state: &AppState, status: StatusCode) -> actix_web::HttpResponseBuilder {
+/// A page's content type; the CSP and the other page headers are added by the wrapper around
+/// every route (`crate::headers`).
+fn page_headers(status: StatusCode) -> actix_web::HttpResponseBuilder {
     let mut b = HttpResponse::build(status);
-    b.content_type("text/html; charset=utf-8")
-        .insert_header((
-            header::CONTENT_SECURITY_POLICY,
-            csp(state.settings.sanitize.allow_remote_images),
-        ))
-        .insert_header(("x-content-type-options", "nosniff"))
-        .insert_header(("referrer-policy", "same-origin"));
+    b.content_type("text/html; charset=utf-8");
     b
 }
 
-fn not_found(state: &AppState) -> HttpResponse {
+fn not_found() -> HttpResponse {
     html_page(
-        state,
         StatusCode::NOT_FOUND,
         views::message(
             "Plan not found",
@@ -77,17 +56,16 @@ fn not_found(state: &AppState) -> HttpResponse {
     )
 }
 
-fn error_page(state: &AppState, e: PlanError) -> HttpResponse {
+fn error_page(e: PlanError) -> HttpResponse {
     match e {
         PlanError::Unknown(e) => {
             let _ = ApiError::internal(e);
             html_page(
-                state,
                 StatusCode::INTERNAL_SERVER_ERROR,
                 views::message("Something went wrong", "Try again in a moment.", None),
             )
         }
-        _ => not_found(state),
+        _ => not_found(),
     }
 }
 
@@ -104,6 +82,7 @@ async fn page(
     user: MaybeUser,
     slug: web::Path<String>,
     q: web::Query<PageQuery>,
+    Now(now): Now,
 ) -> HttpResponse {
     let Some(p) = user.0 else {
         let back = req
@@ -120,7 +99,7 @@ async fn page(
     };
     let (v, diff) = (q.v, q.diff);
     if v.is_none() && diff.is_none() {
-        return latest(&req, &state, &p, &slug).await;
+        return latest(&req, &state, &p, &slug, now).await;
     }
     let key = RenderKey {
         slug: slug.to_string(),
@@ -136,14 +115,13 @@ async fn page(
     match rendered {
         Ok(Some(r)) if can_see(&p, &r.plan) => {
             if diff.is_none() {
-                state.plans.seen(&p, &r.plan, r.shown, Utc::now()).await;
+                state.plans.seen(&p, &r.plan, r.shown, now).await;
             }
-            html_bytes(&state, StatusCode::OK, r.html.clone())
+            html_bytes(StatusCode::OK, r.html.clone())
         }
-        Ok(_) => not_found(&state),
-        Err(RenderError::Plan(e)) => error_page(&state, e),
+        Ok(_) => not_found(),
+        Err(RenderError::Plan(e)) => error_page(e),
         Err(RenderError::Limited(e)) => html_page(
-            &state,
             StatusCode::TOO_MANY_REQUESTS,
             views::message("Slow down", &e.message, None),
         ),
@@ -169,23 +147,12 @@ async fn render(
         .await
         .map_err(RenderError::Limited)?;
     let found = match (v, diff) {
-        (Some(to), Some(from)) => state.plans.diff(p, slug, to, from).await.map(|d| Rendered {
+        // `?diff=M` alone compares with the latest version: still one app call.
+        (to, Some(from)) => state.plans.diff(p, slug, to, from).await.map(|d| Rendered {
             shown: d.to.get(),
             html: views::diff_page(&d).into_string(),
             plan: d.plan,
         }),
-        (None, Some(from)) => match state.plans.page(p, slug, None).await {
-            Ok(page) => state
-                .plans
-                .diff(p, slug, page.shown.get(), from)
-                .await
-                .map(|d| Rendered {
-                    shown: d.to.get(),
-                    html: views::diff_page(&d).into_string(),
-                    plan: d.plan,
-                }),
-            Err(e) => Err(e),
-        },
         (v, None) => state.plans.page(p, slug, v).await.map(|page| Rendered {
             shown: page.shown.get(),
             html: views::plan_page(&page).into_string(),
@@ -201,7 +168,13 @@ async fn render(
 
 /// The latest version: rendered and compressed once, then served from memory to everyone allowed
 /// to see it (the check runs on every request).
-async fn latest(req: &HttpRequest, state: &AppState, p: &Principal, slug: &str) -> HttpResponse {
+async fn latest(
+    req: &HttpRequest,
+    state: &AppState,
+    p: &Principal,
+    slug: &str,
+    now: DateTime<Utc>,
+) -> HttpResponse {
     let loaded = state
         .pages
         .latest(slug, || async move {
@@ -217,15 +190,16 @@ async fn latest(req: &HttpRequest, state: &AppState, p: &Principal, slug: &str) 
         .await;
     let cached = match loaded {
         Ok(Some(cached)) => cached,
-        Ok(None) => return not_found(state),
-        Err(e) => return error_page(state, e),
+        Ok(None) => return not_found(),
+        Err(e) => return error_page(e),
     };
+    // Authorization is not cached with the bytes: asked on every request, of the cached plan.
     if !can_see(p, &cached.plan) {
-        return not_found(state);
+        return not_found();
     }
     state
         .plans
-        .seen(p, &cached.plan, cached.plan.current_version, Utc::now())
+        .seen(p, &cached.plan, cached.plan.current_version(), now)
         .await;
     let etag = cached.etag.as_str();
     let fresh = req
@@ -242,7 +216,7 @@ async fn latest(req: &HttpRequest, state: &AppState, p: &Principal, slug: &str) 
             .get(header::ACCEPT_ENCODING)
             .and_then(|v| v.to_str().ok()),
     );
-    page_headers(state, StatusCode::OK)
+    page_headers(StatusCode::OK)
         .insert_header((header::CACHE_CONTROL, "private, no-cache"))
         .insert_header((header::ETAG, etag))
         .insert_header((header::VARY, "Accept-Encoding"))
@@ -251,31 +225,20 @@ async fn latest(req: &HttpRequest, state: &AppState, p: &Principal, slug: &str) 
         .body(cached.body(encoding))
 }
 
-impl From<PlanError> for ApiError {
-    fn from(e: PlanError) -> Self {
-        match e {
-            PlanError::NotFound => ApiError::not_found("session_not_found", e.to_string()),
-            PlanError::VersionNotFound => ApiError::not_found("version_not_found", e.to_string()),
-            PlanError::Forbidden(m) => ApiError::new(StatusCode::FORBIDDEN, "forbidden", m),
-            PlanError::Unknown(e) => ApiError::internal(e),
-        }
-    }
-}
-
 fn plan_json(state: &AppState, p: &Plan) -> serde_json::Value {
     json!({
-        "session_id": p.id,
-        "name": p.slug.as_str(),
-        "title": p.title,
-        "url": format!("{}/p/{}", state.settings.base_url, p.slug),
-        "owner_id": p.owner_id,
-        "visibility": p.visibility.as_str(),
-        "version": p.current_version,
-        "created_at": p.created_at,
-        "updated_at": p.updated_at,
-        "published_at": p.published_at,
-        "archived": p.archived_at.is_some(),
-        "archived_at": p.archived_at,
+        "session_id": p.id(),
+        "name": p.slug().as_str(),
+        "title": p.title(),
+        "url": format!("{}/p/{}", state.settings.base_url, p.slug()),
+        "owner_id": p.owner_id(),
+        "visibility": p.visibility().as_str(),
+        "version": p.current_version(),
+        "created_at": p.created_at(),
+        "updated_at": p.updated_at(),
+        "published_at": p.published_at(),
+        "archived": p.archived_at().is_some(),
+        "archived_at": p.archived_at(),
     })
 }
 
@@ -324,10 +287,11 @@ async fn publish(
     state: web::Data<AppState>,
     ApiUser(p): ApiUser,
     id: web::Path<String>,
+    Now(now): Now,
 ) -> Result<HttpResponse, ApiError> {
     let plan = state
         .plans
-        .publish(&p, plan_id(&id)?, client_ip(&req, &state), Utc::now())
+        .publish(&p, plan_id(&id)?, client_ip(&req, &state), now)
         .await?;
     Ok(HttpResponse::Ok().json(plan_json(&state, &plan)))
 }
@@ -343,6 +307,7 @@ async fn archive(
     ApiUser(p): ApiUser,
     id: web::Path<String>,
     body: web::Json<ArchiveBody>,
+    Now(now): Now,
 ) -> Result<HttpResponse, ApiError> {
     let plan = state
         .plans
@@ -351,7 +316,7 @@ async fn archive(
             plan_id(&id)?,
             body.archived,
             client_ip(&req, &state),
-            Utc::now(),
+            now,
         )
         .await?;
     Ok(HttpResponse::Ok().json(plan_json(&state, &plan)))
@@ -362,10 +327,11 @@ async fn delete(
     state: web::Data<AppState>,
     ApiUser(p): ApiUser,
     id: web::Path<String>,
+    Now(now): Now,
 ) -> Result<HttpResponse, ApiError> {
     state
         .plans
-        .delete(&p, plan_id(&id)?, client_ip(&req, &state), Utc::now())
+        .delete(&p, plan_id(&id)?, client_ip(&req, &state), now)
         .await?;
     Ok(HttpResponse::NoContent().finish())
 }

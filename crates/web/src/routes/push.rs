@@ -2,47 +2,19 @@
 
 use actix_web::http::{StatusCode, header};
 use actix_web::{HttpRequest, HttpResponse, web};
-use chrono::Utc;
 use futures_util::StreamExt;
-use planpush_app::{MAX_DOCUMENT_BYTES, PushError, PushRequest};
+use planpush_app::{MAX_DOCUMENT_BYTES, PushRequest};
 use planpush_plans::Visibility;
 use planpush_versions::SourceFormat;
 use serde_json::json;
 
 use crate::AppState;
+use crate::clock::Now;
 use crate::error::ApiError;
 use crate::extract::{ApiUser, client_ip};
 
 pub(super) fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/api/push", web::post().to(push));
-}
-
-impl From<PushError> for ApiError {
-    fn from(e: PushError) -> Self {
-        let msg = e.to_string();
-        match e {
-            PushError::Empty => ApiError::bad_request("empty_document", msg),
-            PushError::TooLarge(_) => {
-                ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "document_too_large", msg)
-            }
-            PushError::InvalidName(_) => ApiError::bad_request("invalid_session_name", msg),
-            PushError::InvalidSessionId => ApiError::bad_request("invalid_session_id", msg),
-            PushError::Forbidden => ApiError::new(StatusCode::FORBIDDEN, "forbidden", msg),
-            PushError::SessionNotFound => ApiError::not_found("session_not_found", msg),
-            PushError::NotSessionOwner => {
-                ApiError::new(StatusCode::FORBIDDEN, "not_session_owner", msg)
-            }
-            PushError::NameTaken { .. } => {
-                ApiError::new(StatusCode::CONFLICT, "session_name_taken", msg)
-            }
-            PushError::Busy => {
-                let mut e = ApiError::new(StatusCode::CONFLICT, "session_busy", msg);
-                e.retry_after = Some(1);
-                e
-            }
-            PushError::Unknown(e) => ApiError::internal(e),
-        }
-    }
 }
 
 fn header_str<'a>(req: &'a HttpRequest, name: &str) -> Option<&'a str> {
@@ -106,6 +78,7 @@ async fn push(
     state: web::Data<AppState>,
     ApiUser(p): ApiUser,
     payload: web::Payload,
+    Now(now): Now,
 ) -> Result<HttpResponse, ApiError> {
     let format = format(&req)?;
     let visibility = match header_str(&req, "x-visibility") {
@@ -124,23 +97,10 @@ async fn push(
         session_id: header_str(&req, "x-session-id").map(str::to_owned),
         visibility,
     };
-    let name_taken = |e: &PushError| match e {
-        PushError::NameTaken { suggestion, .. } => Some(suggestion.to_string()),
-        _ => None,
-    };
-    let out = match state
+    let out = state
         .push
-        .push(&p, request, client_ip(&req, &state), Utc::now())
-        .await
-    {
-        Ok(out) => out,
-        Err(e) => {
-            if let Some(suggestion) = name_taken(&e) {
-                return Ok(HttpResponse::Conflict().json(json!({"error": "session_name_taken", "message": e.to_string(), "suggestion": suggestion})));
-            }
-            return Err(e.into());
-        }
-    };
+        .push(&p, request, client_ip(&req, &state), now)
+        .await?;
     if out.created_version {
         let result = if out.version.get() == 1 {
             "created"
@@ -159,12 +119,12 @@ async fn push(
         v.iter().map(|a| a.as_str().to_owned()).collect::<Vec<_>>()
     };
     Ok(HttpResponse::build(status).json(json!({
-        "session_id": out.plan.id,
-        "name": out.plan.slug.as_str(),
-        "url": format!("{}/p/{}", state.settings.base_url, out.plan.slug),
+        "session_id": out.plan.id(),
+        "name": out.plan.slug().as_str(),
+        "url": format!("{}/p/{}", state.settings.base_url, out.plan.slug()),
         "version": out.version.get(),
         "created_version": out.created_version,
-        "visibility": out.plan.visibility.as_str(),
+        "visibility": out.plan.visibility().as_str(),
         "changes": {"added": names(&out.changes.added), "removed": names(&out.changes.removed), "changed": names(&out.changes.changed)},
     })))
 }

@@ -6,13 +6,13 @@
 
 use actix_web::http::{StatusCode, header};
 use actix_web::{HttpRequest, HttpResponse, ResponseError, web};
-use chrono::Utc;
 use planpush_scim::resource::ListQuery;
 use planpush_scim::{ResourceKind, ScimError, ScimType};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 use crate::AppState;
+use crate::clock::Now;
 use crate::extract::client_ip;
 use crate::ratelimit::{Budget, LimitKey};
 
@@ -260,13 +260,14 @@ async fn create_user(
     state: web::Data<AppState>,
     params: Params,
     body: web::Bytes,
+    Now(now): Now,
 ) -> Answer {
     guard(&req, &state).await?;
     let body = json_body(&req, &body)?;
     let q = one(&params, ResourceKind::User)?;
     let user = state
         .scim
-        .create_user(body, &q, client_ip(&req, &state), Utc::now())
+        .create_user(body, &q, client_ip(&req, &state), now)
         .await?;
     Ok(ok(StatusCode::CREATED, &user))
 }
@@ -288,13 +289,14 @@ async fn replace_user(
     id: web::Path<String>,
     params: Params,
     body: web::Bytes,
+    Now(now): Now,
 ) -> Answer {
     guard(&req, &state).await?;
     let body = json_body(&req, &body)?;
     let q = one(&params, ResourceKind::User)?;
     let user = state
         .scim
-        .replace_user(&id, body, &q, client_ip(&req, &state), Utc::now())
+        .replace_user(&id, body, &q, client_ip(&req, &state), now)
         .await?;
     Ok(ok(StatusCode::OK, &user))
 }
@@ -305,13 +307,14 @@ async fn patch_user(
     id: web::Path<String>,
     params: Params,
     body: web::Bytes,
+    Now(now): Now,
 ) -> Answer {
     guard(&req, &state).await?;
     let body = json_body(&req, &body)?;
     let q = one(&params, ResourceKind::User)?;
     let user = state
         .scim
-        .patch_user(&id, body, &q, client_ip(&req, &state), Utc::now())
+        .patch_user(&id, body, &q, client_ip(&req, &state), now)
         .await?;
     Ok(ok(StatusCode::OK, &user))
 }
@@ -320,11 +323,12 @@ async fn delete_user(
     req: HttpRequest,
     state: web::Data<AppState>,
     id: web::Path<String>,
+    Now(now): Now,
 ) -> Answer {
     guard(&req, &state).await?;
     state
         .scim
-        .delete_user(&id, client_ip(&req, &state), Utc::now())
+        .delete_user(&id, client_ip(&req, &state), now)
         .await?;
     Ok(HttpResponse::NoContent().finish())
 }
@@ -348,13 +352,14 @@ async fn create_group(
     state: web::Data<AppState>,
     params: Params,
     body: web::Bytes,
+    Now(now): Now,
 ) -> Answer {
     guard(&req, &state).await?;
     let body = json_body(&req, &body)?;
     let q = one(&params, ResourceKind::Group)?;
     let group = state
         .scim
-        .create_group(body, &q, client_ip(&req, &state), Utc::now())
+        .create_group(body, &q, client_ip(&req, &state), now)
         .await?;
     Ok(ok(StatusCode::CREATED, &group))
 }
@@ -376,13 +381,14 @@ async fn replace_group(
     id: web::Path<String>,
     params: Params,
     body: web::Bytes,
+    Now(now): Now,
 ) -> Answer {
     guard(&req, &state).await?;
     let body = json_body(&req, &body)?;
     let q = one(&params, ResourceKind::Group)?;
     let group = state
         .scim
-        .replace_group(&id, body, &q, client_ip(&req, &state), Utc::now())
+        .replace_group(&id, body, &q, client_ip(&req, &state), now)
         .await?;
     Ok(ok(StatusCode::OK, &group))
 }
@@ -393,13 +399,14 @@ async fn patch_group(
     id: web::Path<String>,
     params: Params,
     body: web::Bytes,
+    Now(now): Now,
 ) -> Answer {
     guard(&req, &state).await?;
     let body = json_body(&req, &body)?;
     let q = one(&params, ResourceKind::Group)?;
     let group = state
         .scim
-        .patch_group(&id, body, &q, client_ip(&req, &state), Utc::now())
+        .patch_group(&id, body, &q, client_ip(&req, &state), now)
         .await?;
     Ok(ok(StatusCode::OK, &group))
 }
@@ -408,11 +415,12 @@ async fn delete_group(
     req: HttpRequest,
     state: web::Data<AppState>,
     id: web::Path<String>,
+    Now(now): Now,
 ) -> Answer {
     guard(&req, &state).await?;
     state
         .scim
-        .delete_group(&id, client_ip(&req, &state), Utc::now())
+        .delete_group(&id, client_ip(&req, &state), now)
         .await?;
     Ok(HttpResponse::NoContent().finish())
 }

@@ -2,12 +2,12 @@
 
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
-use chrono::Utc;
 use planpush_identity::{ApiToken, TokenId};
 use serde::Deserialize;
 use serde_json::json;
 
 use crate::AppState;
+use crate::clock::Now;
 use crate::error::ApiError;
 use crate::extract::{ApiUser, client_ip};
 
@@ -43,10 +43,11 @@ async fn create(
     state: web::Data<AppState>,
     ApiUser(p): ApiUser,
     body: web::Json<CreateBody>,
+    Now(now): Now,
 ) -> Result<HttpResponse, ApiError> {
     let (token, secret) = state
         .tokens
-        .create_personal(&p, &body.label, client_ip(&req, &state), Utc::now())
+        .create_personal(&p, &body.label, client_ip(&req, &state), now)
         .await?;
     let mut v = view(&token);
     v["token"] = secret.expose().into();
@@ -60,12 +61,13 @@ async fn revoke(
     state: web::Data<AppState>,
     ApiUser(p): ApiUser,
     id: web::Path<String>,
+    Now(now): Now,
 ) -> Result<HttpResponse, ApiError> {
     let id = TokenId::parse(&id)
         .map_err(|_| ApiError::not_found("token_not_found", "token not found"))?;
     state
         .tokens
-        .revoke_personal(&p, id, client_ip(&req, &state), Utc::now())
+        .revoke_personal(&p, id, client_ip(&req, &state), now)
         .await?;
     Ok(HttpResponse::NoContent().finish())
 }

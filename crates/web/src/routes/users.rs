@@ -1,14 +1,14 @@
 //! The current user (`/api/auth/me`) and members administration (`/api/users`).
 
 use actix_web::{HttpRequest, HttpResponse, web};
-use chrono::Utc;
-use planpush_app::Member;
+use planpush_app::{Member, MemberChange};
 use planpush_identity::UserId;
 use planpush_roles::{Capability, Ownership, Role};
 use serde::Deserialize;
 use serde_json::json;
 
 use crate::AppState;
+use crate::clock::Now;
 use crate::error::ApiError;
 use crate::extract::{ApiUser, client_ip};
 
@@ -39,8 +39,12 @@ fn member_json(m: &Member) -> serde_json::Value {
 }
 
 /// `GET /api/auth/me`: who I am, my roles and permissions, my active browser sessions.
-async fn me(state: web::Data<AppState>, ApiUser(p): ApiUser) -> Result<HttpResponse, ApiError> {
-    let me = state.admin.profile(&p, Utc::now()).await?;
+async fn me(
+    state: web::Data<AppState>,
+    ApiUser(p): ApiUser,
+    Now(now): Now,
+) -> Result<HttpResponse, ApiError> {
+    let me = state.admin.profile(&p, now).await?;
     let permissions: Vec<serde_json::Value> = Capability::ALL
         .iter()
         .filter(|c| p.can(**c, Ownership::Own))
@@ -75,29 +79,26 @@ async fn update(
     ApiUser(p): ApiUser,
     id: web::Path<String>,
     body: web::Json<UpdateBody>,
+    Now(now): Now,
 ) -> Result<HttpResponse, ApiError> {
-    let target = user_id(&id)?;
-    let ip = client_ip(&req, &state);
-    let now = Utc::now();
-    if body.roles.is_none() && body.active.is_none() {
-        return Err(ApiError::bad_request(
-            "invalid_request",
-            "send roles and/or active",
-        ));
-    }
-    let mut member = None;
-    if let Some(roles) = &body.roles {
-        let roles: Vec<Role> = roles
-            .iter()
-            .map(|r| r.parse::<Role>())
-            .collect::<Result<_, _>>()
-            .map_err(|e| ApiError::bad_request("invalid_role", e.to_string()))?;
-        member = Some(state.admin.set_roles(&p, target, &roles, ip, now).await?);
-    }
-    if let Some(active) = body.active {
-        member = Some(state.admin.set_active(&p, target, active, ip, now).await?);
-    }
-    let member = member.ok_or_else(|| ApiError::internal("no change applied"))?;
+    let roles = match &body.roles {
+        Some(roles) => Some(
+            roles
+                .iter()
+                .map(|r| r.parse::<Role>())
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|e| ApiError::bad_request("invalid_role", e.to_string()))?,
+        ),
+        None => None,
+    };
+    let change = MemberChange {
+        roles,
+        active: body.active,
+    };
+    let member = state
+        .admin
+        .update_member(&p, user_id(&id)?, change, client_ip(&req, &state), now)
+        .await?;
     Ok(HttpResponse::Ok().json(member_json(&member)))
 }
 
@@ -107,10 +108,11 @@ async fn sign_out_everywhere(
     state: web::Data<AppState>,
     ApiUser(p): ApiUser,
     id: web::Path<String>,
+    Now(now): Now,
 ) -> Result<HttpResponse, ApiError> {
     let ended = state
         .admin
-        .sign_out_everywhere(&p, user_id(&id)?, client_ip(&req, &state), Utc::now())
+        .sign_out_everywhere(&p, user_id(&id)?, client_ip(&req, &state), now)
         .await?;
     Ok(HttpResponse::Ok().json(json!({"sessions_ended": ended})))
 }

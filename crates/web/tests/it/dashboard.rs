@@ -29,7 +29,7 @@ fn redact_with(name: &str, html: &str, events_too: bool) -> String {
     settings.add_filter(r#"datetime="[^"]+""#, r#"datetime="[time]""#);
     settings.add_filter(r"\d{1,2} [A-Z][a-z]{2} \d{4}, \d{2}:\d{2} UTC", "[when]");
     settings.add_filter(r#"data-pushed="\d+""#, r#"data-pushed="[ms]""#);
-    settings.add_filter(r"\.[0-9a-f]{12}\.(css|js)", ".[hash].$1");
+    settings.add_filter(r"\.[0-9a-f]{12}\.(css|js|svg)", ".[hash].$1");
     settings.add_filter(r"sha384-[A-Za-z0-9+/=]{64}", "sha384-[integrity]");
     settings.add_filter(r"&quot;ip&quot;:&quot;[^&]*&quot;", "&quot;ip&quot;:[ip]");
     // One element per line, so a snapshot diff points at what changed.
@@ -172,7 +172,7 @@ async fn archived_plans_are_hidden_until_asked_for() {
         .send(
             &mut ada,
             Method::PATCH,
-            &format!("/api/sessions/{}/archive", p.id),
+            &format!("/api/sessions/{}/archive", p.id()),
             None,
             Some(serde_json::json!({"archived": true})),
         )
@@ -207,7 +207,7 @@ async fn comment(
         .send(
             b,
             Method::POST,
-            &format!("/api/sessions/{}/comments", plan.id),
+            &format!("/api/sessions/{}/comments", plan.id()),
             None,
             Some(serde_json::json!({"body": body, "anchor": "flow"})),
         )
@@ -274,7 +274,7 @@ async fn the_rendered_dashboard_snapshots() {
                 Some(dev_id),
                 base + TimeDelta::hours(i),
             )
-            .target("plan", p.id)
+            .target("plan", p.id())
             .detail("n", i)
         })
         .collect();
@@ -386,6 +386,35 @@ async fn the_audit_api_pages_filters_and_refuses_clearly() {
     let res = app.get(&mut dev, "/api/audit?actor=otto").await;
     assert_eq!(res.status, StatusCode::FORBIDDEN);
     assert_eq!(res.json()["error"], "forbidden");
+    // Scope first, then resolve: an unknown login answers exactly like an existing one, so the
+    // filter is no way to learn who is a member.
+    let unknown = app.get(&mut dev, "/api/audit?actor=nobody-here").await;
+    // Everything but the request's own id.
+    let answer = |r: &crate::harness::Res| {
+        let mut body = r.json();
+        body.as_object_mut().unwrap().remove("request_id");
+        (r.status, body)
+    };
+    assert_eq!(
+        answer(&unknown),
+        answer(&res),
+        "existing and unknown actors must be indistinguishable"
+    );
+    let export = app
+        .get(&mut dev, "/api/audit/export?actor=nobody-here")
+        .await;
+    assert_eq!(export.status, StatusCode::FORBIDDEN);
+    // One's own login (any case) or id is still accepted.
+    let me = app.get(&mut dev, "/api/auth/me").await.json();
+    for actor in [
+        me["login"].as_str().unwrap().to_uppercase(),
+        dev_id.to_string(),
+    ] {
+        let res = app
+            .get(&mut dev, &format!("/api/audit?actor={actor}"))
+            .await;
+        assert_eq!(res.status, StatusCode::OK, "{actor}: {}", res.body);
+    }
 
     for (uri, code) in [
         ("/api/audit?action=plan.exploded", "invalid_filter"),

@@ -93,8 +93,6 @@ async fn device_login_happy_path_and_rfc_errors() {
     assert_eq!(res.status, StatusCode::OK, "{}", res.body);
     assert!(res.body.contains("Device approved"));
 
-    // Wait out the (raised) interval before polling again: the domain tracks the last poll time.
-    std::thread::sleep(std::time::Duration::from_millis(10));
     let tokens = poll_until_approved(&app, &device_code).await;
     let access = tokens["access_token"].as_str().unwrap().to_owned();
     assert_eq!(tokens["token_type"], "Bearer");
@@ -128,26 +126,8 @@ where
         >,
     B: actix_web::body::MessageBody,
 {
-    // The fake clock of the rate limiter is not the device grant's clock; rewind the grant's last
-    // poll instead, as if the client had waited.
-    let grant = app
-        .ports
-        .device_grants
-        .find_by_device_code(&planpush_identity::TokenHash::of(device_code.as_bytes()))
-        .await
-        .unwrap()
-        .unwrap();
-    let mut waited = grant.to_record();
-    let minute = chrono::Duration::seconds(60);
-    waited.created_at -= minute;
-    waited.expires_at -= minute;
-    waited.last_polled_at = waited.last_polled_at.map(|t| t - minute);
-    let waited = planpush_identity::DeviceGrant::restore(waited).unwrap();
-    app.ports
-        .device_grants
-        .save_if_status(&waited, grant.status())
-        .await
-        .unwrap();
+    // The client waits out its polling interval: the requests' clock moves on.
+    app.time.advance(chrono::Duration::seconds(60));
     let res = poll(app, device_code).await;
     assert_eq!(res.status, StatusCode::OK, "{}", res.body);
     res.json()
@@ -180,9 +160,93 @@ async fn denied_codes_answer_access_denied() {
     let wrong = app.get(&mut ada, "/activate?user_code=BBBB-BBBB").await;
     assert_eq!(
         wrong.status,
-        StatusCode::OK,
-        "the page renders; the POST says the code is unknown"
+        StatusCode::BAD_REQUEST,
+        "an unknown code has nothing to confirm"
     );
+    assert!(
+        wrong.body.contains("role=\"alert\"") && !wrong.body.contains("value=\"approve\""),
+        "{}",
+        wrong.body
+    );
+}
+
+/// Item 6 (RFC 8628 §5.4): `/activate` shows what is being approved — the code, the client, when
+/// it asked and from where — and approving needs a deliberate confirmation; the link with the
+/// code filled in is not a one-click approval.
+#[actix_web::test]
+async fn activate_shows_the_request_and_needs_a_deliberate_confirm() {
+    let app = test_app(Mode::Dev).await;
+    let (mut ada, _) = app.user_with("ada", &[Role::Developer]).await;
+    let req = actix_web::test::TestRequest::post()
+        .uri("/api/auth/device")
+        .peer_addr("198.51.100.77:1".parse().unwrap())
+        .insert_header((
+            actix_web::http::header::USER_AGENT,
+            "planpush-cli/9.9.9 <b>",
+        ))
+        .to_request();
+    let start = app.call(&mut Browser::default(), req).await.json();
+    let (device_code, user_code) = (
+        start["device_code"].as_str().unwrap().to_owned(),
+        start["user_code"].as_str().unwrap().to_owned(),
+    );
+
+    // Without a code: only a field to type it, nothing to approve.
+    let entry = app.get(&mut ada, "/activate").await;
+    assert_eq!(entry.status, StatusCode::OK);
+    assert!(entry.body.contains("method=\"get\""), "{}", entry.body);
+    assert!(!entry.body.contains("value=\"approve\""), "{}", entry.body);
+
+    // With the code (verification_uri_complete): what is being approved, and a required confirm.
+    let page = app
+        .get(&mut ada, &format!("/activate?user_code={user_code}"))
+        .await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+    for want in [
+        user_code.as_str(),
+        "planpush-cli/9.9.9 &lt;b&gt;",
+        "198.51.100.77",
+        "<time datetime=",
+        "name=\"confirm\"",
+        "required",
+        "value=\"approve\"",
+    ] {
+        assert!(page.body.contains(want), "{want} missing: {}", page.body);
+    }
+
+    // Approve without the confirmation: refused, the grant stays pending.
+    let res = app
+        .activate_form(
+            &mut ada,
+            &[("user_code", &user_code), ("action", "approve")],
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::BAD_REQUEST, "{}", res.body);
+    assert!(res.body.contains("Tick the box"), "{}", res.body);
+    assert_eq!(
+        poll(&app, &device_code).await.json()["error"],
+        "authorization_pending"
+    );
+    let res = app
+        .activate_form(
+            &mut ada,
+            &[
+                ("user_code", &user_code),
+                ("action", "approve"),
+                ("confirm", "on"),
+            ],
+        )
+        .await;
+    assert_eq!(
+        res.status,
+        StatusCode::BAD_REQUEST,
+        "only the form's own value confirms"
+    );
+
+    // Ticked: approved.
+    let res = app.activate(&mut ada, &user_code, "approve").await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.body);
+    assert!(res.body.contains("Device approved"));
 }
 
 #[actix_web::test]

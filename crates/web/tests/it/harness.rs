@@ -15,7 +15,7 @@ use planpush_app::{
 };
 use planpush_identity::{ExternalIdentity, SessionPolicy};
 use planpush_roles::{GrantOrigin, Role};
-use planpush_web::{AppState, RateLimits, SignInMode, WebSettings, configure};
+use planpush_web::{AppState, RateLimits, ShiftedClock, SignInMode, WebSettings, configure};
 
 pub const BASE: &str = "http://planpush.test";
 
@@ -94,7 +94,10 @@ pub struct TestApp<S> {
     pub service: S,
     pub ports: Ports,
     pub provider: Arc<FakeProvider>,
+    /// The rate limiter's clock.
     pub clock: FakeRelativeClock,
+    /// The requests' clock (`now` of every handler): move it instead of sleeping.
+    pub time: Arc<ShiftedClock>,
 }
 
 pub enum Mode {
@@ -160,6 +163,8 @@ pub async fn test_app_opts(
         RateLimits::with_fake_clock(clock.clone()),
         Arc::new(planpush_app::fake::FakeDiagrams::default()),
     );
+    let time = Arc::new(ShiftedClock::default());
+    let state = state.with_clock(time.clone());
     let state = match scim {
         Some(token) => state.with_scim(token),
         None => state,
@@ -178,6 +183,7 @@ pub async fn test_app_opts(
         ports,
         provider,
         clock,
+        time,
     }
 }
 
@@ -292,14 +298,28 @@ where
             .await
     }
 
-    /// Approves or denies (`action`) a device login on `/activate` as the browser's user.
+    /// Approves or denies (`action`) a device login on `/activate` as the browser's user, ticking
+    /// the confirmation as a person would.
     pub async fn activate(&self, b: &mut Browser, user_code: &str, action: &str) -> Res {
+        self.activate_form(
+            b,
+            &[
+                ("user_code", user_code),
+                ("action", action),
+                ("confirm", "yes"),
+            ],
+        )
+        .await
+    }
+
+    /// Posts exactly `fields` to `/activate` from this server's origin.
+    pub async fn activate_form(&self, b: &mut Browser, fields: &[(&str, &str)]) -> Res {
         let req = test::TestRequest::post()
             .uri("/activate")
             .peer_addr(b.ip)
             .insert_header((header::COOKIE, b.cookie.clone().unwrap_or_default()))
             .insert_header((header::ORIGIN, BASE))
-            .set_form([("user_code", user_code), ("action", action)])
+            .set_form(fields)
             .to_request();
         self.call(b, req).await
     }
@@ -385,15 +405,16 @@ pub async fn plan(
         now,
     )
     .unwrap();
-    p.record_version(1, &p.title.clone(), now).unwrap();
+    let title = p.title().to_owned();
+    p.record_version(1, &title, now).unwrap();
     let html = format!(
         "<h1>Plan {slug}</h1><section data-anchor=\"flow\"><h2>Flow</h2><p>body of {slug}</p></section>"
     );
     let idx = planpush_document::section_index(&html);
     let v = planpush_versions::Version::next_after(
         None,
-        p.id,
-        &p.title,
+        p.id(),
+        p.title(),
         planpush_versions::SourceFormat::Html,
         html.clone(),
         html,

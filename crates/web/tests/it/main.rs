@@ -11,6 +11,7 @@ mod comments;
 mod dashboard;
 mod device;
 mod events;
+mod headers;
 mod health;
 mod limits;
 mod metrics;

@@ -155,7 +155,7 @@ async fn lifecycle_publish_archive_delete() {
     let (mut ada, ada_id) = app.user_with("ada", &[Role::Developer]).await;
     let (mut boss, _) = app.user_with("boss", &[Role::Admin]).await;
     let p = plan(&app.ports, ada_id, "secret", Visibility::Private).await;
-    let id = p.id.to_string();
+    let id = p.id().to_string();
 
     let list = app.get(&mut ada, "/api/sessions").await.json();
     assert_eq!(list["sessions"][0]["name"], "secret");
@@ -363,7 +363,7 @@ async fn plan_routes_for_every_role_owner_and_visibility() {
                     let p = plan(&app.ports, owner, "target", vis).await;
                     // Someone else's thread on the plan.
                     let thread = planpush_comments::Comment::thread(
-                        p.id,
+                        p.id(),
                         other,
                         planpush_versions::VersionNumber::FIRST,
                         planpush_versions::AnchorId::parse("flow").unwrap(),
@@ -374,8 +374,8 @@ async fn plan_routes_for_every_role_owner_and_visibility() {
                     app.ports.comments.insert(&thread, &[]).await.unwrap();
                     let fill = |s: &str| {
                         s.replace("{slug}", "target")
-                            .replace("{id}", &p.id.to_string())
-                            .replace("{comment}", &thread.id.to_string())
+                            .replace("{id}", &p.id().to_string())
+                            .replace("{comment}", &thread.id().to_string())
                     };
                     let path = fill(route.path);
                     let visible = vis == Visibility::Published

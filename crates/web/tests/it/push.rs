@@ -263,3 +263,129 @@ async fn names_taken_by_others_get_a_suggestion_and_qa_cannot_push() {
         .await;
     assert_eq!(res.status, StatusCode::UNAUTHORIZED);
 }
+
+/// Item 5 of the security review: `X-Session-Name` must not confirm that another developer's
+/// private plan exists. A hidden name answers like a free one (`201`, a plan created), under the
+/// caller's own variant of the name, which later pushes under the same name update.
+#[actix_web::test]
+async fn a_private_plans_name_is_not_an_existence_oracle() {
+    let app = test_app(Mode::Dev).await;
+    let (mut ada, _) = app.user_with("ada", &[Role::Developer]).await;
+    let (mut bob, _) = app.user_with("bob", &[Role::Developer]).await;
+    let (mut pm, _) = app.user_with("pm", &[Role::ProjectManager]).await;
+    let (a, b, m) = (
+        app.token(&mut ada).await,
+        app.token(&mut bob).await,
+        app.token(&mut pm).await,
+    );
+    let mut cli = Browser::default();
+    let res = app
+        .call(
+            &mut cli,
+            push_req(
+                &a,
+                "text/markdown",
+                DOC,
+                &[("x-session-name", "launch"), ("x-visibility", "private")],
+            ),
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::CREATED, "{}", res.body);
+
+    let hidden = app
+        .call(
+            &mut cli,
+            push_req(&b, "text/markdown", DOC, &[("x-session-name", "launch")]),
+        )
+        .await;
+    let free = app
+        .call(
+            &mut cli,
+            push_req(&b, "text/markdown", DOC, &[("x-session-name", "free-name")]),
+        )
+        .await;
+    assert_eq!(hidden.status, StatusCode::CREATED, "{}", hidden.body);
+    assert_eq!(free.status, StatusCode::CREATED, "{}", free.body);
+    let keys = |v: &serde_json::Value| {
+        let mut k: Vec<String> = v.as_object().unwrap().keys().cloned().collect();
+        k.sort();
+        k
+    };
+    assert_eq!(
+        keys(&hidden.json()),
+        keys(&free.json()),
+        "same answer shape"
+    );
+    assert_eq!(free.json()["name"], "free-name");
+    let name = hidden.json()["name"].as_str().unwrap().to_owned();
+    assert!(
+        name.starts_with("launch-") && name.len() == "launch-".len() + 6,
+        "{name}"
+    );
+    assert!(hidden.json().get("suggestion").is_none());
+
+    // Pushing again under the same name updates bob's plan, not a new one each time.
+    let again = app
+        .call(
+            &mut cli,
+            push_req(
+                &b,
+                "text/markdown",
+                &DOC.replace("JWT", "PASETO"),
+                &[("x-session-name", "launch")],
+            ),
+        )
+        .await;
+    assert_eq!(again.status, StatusCode::OK, "{}", again.body);
+    assert_eq!(again.json()["session_id"], hidden.json()["session_id"]);
+    assert_eq!(again.json()["version"], 2);
+
+    // Ada's plan is untouched and still hers alone.
+    let page = app.get(&mut bob, "/p/launch").await;
+    assert_eq!(page.status, StatusCode::NOT_FOUND);
+
+    // Someone who can see the private plan is told the name is taken, as before.
+    let res = app
+        .call(
+            &mut cli,
+            push_req(&m, "text/markdown", DOC, &[("x-session-name", "launch")]),
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::CONFLICT, "{}", res.body);
+    assert_eq!(res.json()["error"], "session_name_taken");
+    assert_eq!(res.json()["suggestion"], "launch-2");
+    assert!(
+        res.json()["request_id"].is_string(),
+        "an answer with extra fields keeps the request id: {}",
+        res.body
+    );
+}
+
+/// Item 8: a first heading longer than a title may be is cut, never a 500.
+#[actix_web::test]
+async fn a_very_long_heading_is_cut_to_a_title() {
+    let app = test_app(Mode::Dev).await;
+    let (mut ada, _) = app.user_with("ada", &[Role::Developer]).await;
+    let token = app.token(&mut ada).await;
+    let heading = "Long ".repeat(200);
+    let res = app
+        .call(
+            &mut Browser::default(),
+            push_req(
+                &token,
+                "text/html",
+                &format!("<h1>{heading}</h1><p>body</p>"),
+                &[("x-session-name", "long-title")],
+            ),
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::CREATED, "{}", res.body);
+    let id = res.json()["session_id"].as_str().unwrap().to_owned();
+    let info = app
+        .get(&mut ada, &format!("/api/sessions/{id}"))
+        .await
+        .json();
+    let title = info["title"].as_str().unwrap();
+    assert_eq!(title.chars().count(), planpush_plans::MAX_TITLE_CHARS);
+    assert!(title.starts_with("Long Long") && title.ends_with('…'));
+}

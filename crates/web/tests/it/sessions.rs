@@ -409,3 +409,51 @@ async fn session_cookies_are_httponly_lax_and_secure_on_https() {
         assert_eq!(cookie.contains("Secure"), secure, "{cookie}");
     }
 }
+
+/// Roles and state change as one decision: a change refused by the last-admin rule writes
+/// nothing, not the roles half of it.
+#[actix_web::test]
+async fn a_refused_member_change_leaves_nothing_half_done() {
+    let app = test_app(Mode::Dev).await;
+    let mut root = Browser::default();
+    app.dev_sign_in(&mut root, "root").await;
+    let root_id = app.get(&mut root, "/api/auth/me").await.json()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let res = app
+        .send(
+            &mut root,
+            Method::PATCH,
+            &format!("/api/users/{root_id}"),
+            None,
+            Some(serde_json::json!({"roles": ["admin", "qa"], "active": false})),
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::CONFLICT, "{}", res.body);
+    assert_eq!(res.json()["error"], "last_admin");
+    let me = app.get(&mut root, "/api/auth/me").await.json();
+    assert_eq!(
+        me["roles"],
+        serde_json::json!(["admin"]),
+        "the roles half of a refused change must not be saved"
+    );
+    assert_eq!(me["active"], true);
+
+    // Both halves allowed: both applied, in one call.
+    let (_, ben) = app.user_with("ben", &[Role::Developer]).await;
+    let res = app
+        .send(
+            &mut root,
+            Method::PATCH,
+            &format!("/api/users/{ben}"),
+            None,
+            Some(serde_json::json!({"roles": ["qa"], "active": false})),
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.body);
+    assert_eq!(
+        (res.json()["roles"].clone(), res.json()["active"].clone()),
+        (serde_json::json!(["qa"]), serde_json::json!(false))
+    );
+}

@@ -216,6 +216,50 @@ async fn github_routes_answer_404_in_dev_mode_and_dev_routes_in_provider_mode() 
     assert_eq!(res.status, StatusCode::NOT_FOUND);
 }
 
+/// Item 8: `?error=` comes from whoever sent the browser to the callback; the audit log keeps it
+/// bounded, without control characters, apart from our own reason and marked as provider-supplied.
+#[actix_web::test]
+async fn a_provider_error_is_bounded_and_marked_in_the_audit_log() {
+    let app = test_app(Mode::Provider).await;
+    let mut b = Browser::default();
+    let start = app.get(&mut b, "/auth/login").await;
+    let state = start.location().split("state=").nth(1).unwrap().to_owned();
+    let huge = format!("evil%0A{}", "x".repeat(20_000));
+    let res = app
+        .get(
+            &mut b,
+            &format!("/auth/callback?error={huge}&state={state}"),
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::FORBIDDEN);
+    let page = app
+        .ports
+        .audit_query
+        .page(&planpush_audit::AuditFilter::default(), None, 10)
+        .await
+        .unwrap();
+    let denied = page
+        .events
+        .iter()
+        .find(|e| e.action == planpush_audit::AuditAction::SignInDenied)
+        .expect("the refusal is audited");
+    let error = denied.details["provider_error"].as_str().unwrap();
+    assert_eq!(
+        error.chars().count(),
+        planpush_app::PROVIDER_ERROR_MAX_CHARS,
+        "{error}"
+    );
+    assert!(
+        error.starts_with("evilxxx") && !error.contains('\n'),
+        "{error}"
+    );
+    assert_eq!(denied.details["provider_supplied"], true);
+    assert!(
+        !denied.details["reason"].as_str().unwrap().contains("xxx"),
+        "our reason does not carry the provider's text"
+    );
+}
+
 #[actix_web::test]
 async fn sign_out_ends_the_session_then_goes_to_the_providers_end_session() {
     use planpush_app::SingleLogout;
