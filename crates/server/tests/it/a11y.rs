@@ -319,7 +319,7 @@ async fn every_page_is_accessible_and_clean() {
 
     // The dashboard, every tab.
     for tab in [
-        "plans", "activity", "comments", "tokens", "members", "audit",
+        "plans", "activity", "comments", "tokens", "members", "groups", "audit",
     ] {
         audit
             .page(

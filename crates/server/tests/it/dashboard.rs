@@ -234,7 +234,7 @@ async fn each_role_sees_its_tabs_and_actions() {
         )
         .await;
         for tab in [
-            "plans", "activity", "comments", "tokens", "members", "audit",
+            "plans", "activity", "comments", "tokens", "members", "groups", "audit",
         ] {
             open_tab(&c, tab).await;
             tokio::time::sleep(Duration::from_millis(150)).await;
