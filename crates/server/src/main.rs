@@ -364,6 +364,32 @@ async fn sample_gauges(store: Arc<Store>, outbox: Arc<dyn planpush_app::Outbox>)
     }
 }
 
+/// Resolves at the first SIGTERM or SIGINT (Ctrl-C).
+async fn wait_for_stop_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match (
+            signal(SignalKind::terminate()),
+            signal(SignalKind::interrupt()),
+        ) {
+            (Ok(mut term), Ok(mut int)) => {
+                tokio::select! {
+                    _ = term.recv() => {}
+                    _ = int.recv() => {}
+                }
+            }
+            _ => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
 /// Delivers every due message, waits `poll`, again, until `stop` turns true (checked between
 /// messages, so an attempt in flight is finished first).
 async fn deliver_until_stopped(
@@ -469,6 +495,7 @@ fn serve(config: Config, store: Arc<Store>) -> Result<(), Fatal> {
         Some(token) => state.with_scim(token.expose()),
         None => state,
     };
+    let stopping = state.clone();
     let maintenance = Maintenance::new(
         ports,
         planpush_versions::RetentionPolicy::days(config.version_retention_days),
@@ -517,12 +544,24 @@ fn serve(config: Config, store: Arc<Store>) -> Result<(), Fatal> {
                 ))
         })
         .shutdown_timeout(30)
+        .disable_signals()
         .bind(addr)
         .map_err(|e| Fatal(format!("BIND_ADDR/PORT: cannot listen on {addr}: {e}"), 1))?;
         tracing::info!(%addr, base_url = %config.base_url, "listening");
-        // `run` handles SIGTERM and SIGINT: stop accepting, drain in-flight requests, then return.
+        let server = server.run();
+        // SIGTERM or SIGINT: end the live-update streams with a reconnect hint (so they do not hold
+        // the drain for its 30 seconds, and browsers move to another process), then stop
+        // accepting and drain in-flight requests.
+        tokio::spawn({
+            let handle = server.handle();
+            async move {
+                wait_for_stop_signal().await;
+                tracing::info!("stopping: ending live streams, draining requests");
+                stopping.begin_shutdown();
+                handle.stop(true).await;
+            }
+        });
         server
-            .run()
             .await
             .map_err(|e| Fatal(format!("server error: {e}"), 1))?;
         if let Some(worker) = worker {

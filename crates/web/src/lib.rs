@@ -91,6 +91,9 @@ pub struct AppState {
     pub clock: Arc<dyn Clock>,
     /// Live streams: opening them and checking their viewers again (instant offboarding).
     pub live: Arc<LiveAccess>,
+    /// Turns true when the process begins a graceful shutdown: open live-update streams end
+    /// with a short `retry:` so browsers reconnect (to another process behind the proxy).
+    shutdown: Arc<tokio::sync::watch::Sender<bool>>,
 }
 
 impl AppState {
@@ -159,7 +162,19 @@ impl AppState {
             pages,
             live,
             clock: Arc::new(SystemClock),
+            shutdown: Arc::new(tokio::sync::watch::Sender::new(false)),
         }
+    }
+
+    /// Begins a graceful shutdown: every open live-update stream ends now with a `retry:` hint
+    /// (call it on SIGTERM, before the server stops accepting and drains requests).
+    pub fn begin_shutdown(&self) {
+        self.shutdown.send_replace(true);
+    }
+
+    /// Watches for [`AppState::begin_shutdown`].
+    pub(crate) fn shutdown_signal(&self) -> tokio::sync::watch::Receiver<bool> {
+        self.shutdown.subscribe()
     }
 
     /// The same state reading time from `clock` (tests move a [`clock::ShiftedClock`] instead of

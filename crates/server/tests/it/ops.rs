@@ -179,3 +179,77 @@ fn json_logs_carry_the_request_id() {
         "{lines:#?}"
     );
 }
+
+/// SIGTERM with a browser's live-update stream open: the stream gets a one-second `retry:` and
+/// ends at once (so a proxy's next process takes the reconnect), and the server does not wait out
+/// its 30-second drain for it.
+#[test]
+fn sigterm_ends_live_streams_with_a_reconnect_hint() {
+    use std::io::{Read, Write};
+    use std::net::TcpStream;
+    use std::time::{Duration, Instant};
+
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let mut server = dev_server(dir.path(), port);
+    let (cookie, token) = dev_login(port, "ada");
+    push(
+        port,
+        &token,
+        "text/markdown",
+        "live",
+        "# Live\n\n## One\n\ntext\n",
+    );
+
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    stream
+        .write_all(
+            format!(
+                "GET /p/live/events HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nCookie: {cookie}\r\nAccept: text/event-stream\r\n\r\n"
+            )
+            .as_bytes(),
+        )
+        .unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let mut seen = String::new();
+    let mut buf = [0u8; 4096];
+    while !seen.contains("event: ready") {
+        let n = stream.read(&mut buf).unwrap();
+        assert!(n > 0, "the stream ended early: {seen}");
+        seen.push_str(&String::from_utf8_lossy(&buf[..n]));
+    }
+
+    let asked = Instant::now();
+    let status = Command::new("kill")
+        .args(["-TERM", &server.0.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let mut tail = String::new();
+    loop {
+        match stream.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => tail.push_str(&String::from_utf8_lossy(&buf[..n])),
+            Err(e) => panic!("the stream did not end: {e}; got {tail:?}"),
+        }
+    }
+    assert!(tail.contains("retry: 1000"), "{tail:?}");
+    assert!(
+        asked.elapsed() < Duration::from_secs(5),
+        "the stream ended {:?} after SIGTERM",
+        asked.elapsed()
+    );
+    let code = loop {
+        if let Some(code) = server.0.try_wait().unwrap() {
+            break code;
+        }
+        assert!(
+            asked.elapsed() < Duration::from_secs(10),
+            "the server did not stop within 10 s of SIGTERM"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(code.success(), "{code:?}");
+}

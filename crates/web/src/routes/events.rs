@@ -98,6 +98,7 @@ async fn events(
     ));
     let live = Live {
         _viewer: crate::metrics::ViewerGauge::open(),
+        shutdown: state.shutdown_signal(),
         state: state.into_inner(),
         watch,
         events: sub.live,
@@ -118,6 +119,8 @@ async fn events(
 struct Live {
     /// Counted in `planpush_sse_viewers` while the stream lives.
     _viewer: crate::metrics::ViewerGauge,
+    /// The process's graceful shutdown (see `AppState::begin_shutdown`).
+    shutdown: tokio::sync::watch::Receiver<bool>,
     state: std::sync::Arc<AppState>,
     watch: LiveWatch,
     events: EventStream,
@@ -126,6 +129,7 @@ struct Live {
 
 /// What woke a stream up.
 enum Wake {
+    ShuttingDown,
     Event(Option<PlanEvent>),
     AccessChanged,
     KeepAlive,
@@ -136,17 +140,36 @@ impl Live {
         if self.ended {
             return None;
         }
-        let wake = {
+        let wake = if *self.shutdown.borrow() {
+            Wake::ShuttingDown
+        } else {
             let tick = Box::pin(actix_web::rt::time::sleep(KEEP_ALIVE));
             let changed = self.watch.changes.next();
-            match select(self.events.next(), select(changed, tick)).await {
-                Either::Left((e, _)) => Wake::Event(e),
+            let stopping = Box::pin(self.shutdown.wait_for(|stop| *stop));
+            let woke = select(self.events.next(), select(changed, tick));
+            match select(stopping, woke).await {
+                Either::Left(_) => Wake::ShuttingDown,
+                Either::Right((Either::Left((e, _)), _)) => Wake::Event(e),
                 // The signal is gone (it never is in one process): keep the periodic check.
-                Either::Right((Either::Left((Some(()), _)), _)) => Wake::AccessChanged,
-                Either::Right((Either::Left((None, _)) | Either::Right(_), _)) => Wake::KeepAlive,
+                Either::Right((Either::Right((Either::Left((Some(()), _)), _)), _)) => {
+                    Wake::AccessChanged
+                }
+                Either::Right((
+                    Either::Right((Either::Left((None, _)) | Either::Right(_), _)),
+                    _,
+                )) => Wake::KeepAlive,
             }
         };
         match wake {
+            // Reconnect in a second, to a process that is not stopping; the stream ends so the
+            // drain does not wait for it.
+            Wake::ShuttingDown => {
+                self.ended = true;
+                Some((
+                    Bytes::from_static(b"retry: 1000\n: the server is restarting\n\n"),
+                    self,
+                ))
+            }
             Wake::Event(Some(e)) => {
                 self.ended = ends_stream(&e);
                 Some((event_frame(&e), self))
