@@ -420,27 +420,42 @@ async fn deliver_until_stopped(
     }
 }
 
-/// The Slack delivery worker, when `SLACK_WEBHOOK_URL` is set.
+/// The delivery worker for the chat channels that are configured (`SLACK_WEBHOOK_URL`,
+/// `TEAMS_WEBHOOK_URL`, `DISCORD_WEBHOOK_URL`); `None` when none is.
 fn deliveries(config: &Config, ports: &planpush_app::Ports) -> Result<Option<Deliveries>, Fatal> {
-    let Some(url) = &config.slack_webhook_url else {
-        return Ok(None);
-    };
-    let notifier = planpush_slack::SlackNotifier::new(
-        url.expose().clone(),
-        config.base_url.as_str(),
-        config.outbox.slack_timeout,
-    )
-    .map_err(|e| Fatal(format!("SLACK_WEBHOOK_URL: {e:#}"), 1))?;
+    use planpush_slack::{Chat, ChatNotifier};
+    let configured = [
+        (Chat::Slack, "SLACK_WEBHOOK_URL", &config.slack_webhook_url),
+        (Chat::Teams, "TEAMS_WEBHOOK_URL", &config.teams_webhook_url),
+        (
+            Chat::Discord,
+            "DISCORD_WEBHOOK_URL",
+            &config.discord_webhook_url,
+        ),
+    ];
     let chrono = |d: Duration| chrono::Duration::from_std(d).unwrap_or(chrono::Duration::hours(1));
-    Ok(Some(Deliveries::new(
-        ports.clone(),
-        Arc::new(notifier),
-        DeliverySettings {
-            lease: chrono(config.outbox.lease()),
-            retry_base: chrono(config.outbox.retry_base),
-            max_attempts: OUTBOX_MAX_ATTEMPTS,
-        },
-    )))
+    let settings = DeliverySettings {
+        lease: chrono(config.outbox.lease()),
+        retry_base: chrono(config.outbox.retry_base),
+        max_attempts: OUTBOX_MAX_ATTEMPTS,
+    };
+    let mut worker: Option<Deliveries> = None;
+    for (chat, var, url) in configured {
+        let Some(url) = url else { continue };
+        let notifier = ChatNotifier::for_chat(
+            chat,
+            url.expose().clone(),
+            config.base_url.as_str(),
+            config.outbox.slack_timeout,
+        )
+        .map_err(|e| Fatal(format!("{var}: {e:#}"), 1))?;
+        let notifier = Arc::new(notifier);
+        worker = Some(match worker {
+            None => Deliveries::new(ports.clone(), notifier, settings),
+            Some(w) => w.with(notifier),
+        });
+    }
+    Ok(worker)
 }
 
 fn serve(config: Config, store: Arc<Store>) -> Result<(), Fatal> {
@@ -472,10 +487,10 @@ fn serve(config: Config, store: Arc<Store>) -> Result<(), Fatal> {
         },
     };
     let deliveries = deliveries(&config, &ports)?;
-    let notify = match deliveries {
-        Some(_) => Notifications::to(planpush_slack::CHANNEL),
-        None => Notifications::off(),
-    };
+    let notify = deliveries
+        .iter()
+        .flat_map(Deliveries::channels)
+        .fold(Notifications::off(), Notifications::and);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

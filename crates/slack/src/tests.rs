@@ -356,3 +356,249 @@ async fn a_429_with_retry_after_asks_the_worker_to_wait_that_long() {
         }
     );
 }
+
+#[test]
+fn markdown_escaping_neutralises_formatting_links_mentions_and_list_markers() {
+    assert_eq!(
+        escape_markdown(
+            "**b** [x](javascript:y) <@1> @everyone {{DATE(x)}}",
+            discord::ACTIVE
+        ),
+        "\\*\\*b\\*\\* \\[x\\]\\(javascript:y\\) \\<\\@1\\> \\@everyone {{DATE\\(x\\)}}"
+    );
+    assert_eq!(
+        escape_markdown("{{DATE(x)}} a_b `c` \\", teams::ACTIVE),
+        "\\{\\{DATE\\(x\\)\\}\\} a\\_b \\`c\\` \\\\"
+    );
+    assert_eq!(
+        escape_markdown("- one\n  + two\n3. three\n10) ten\nx-y 4.5", teams::ACTIVE),
+        "\\- one\n  \\+ two\n3\\. three\n10\\) ten\nx-y 4.5"
+    );
+    assert_eq!(
+        markdown_link("https://a.example/p/x#(y)", "t"),
+        "[t](https://a.example/p/x#%28y%29)"
+    );
+}
+
+fn teams_card(body: Value, actions: Value) -> Value {
+    json!({
+        "type": "message",
+        "attachments": [{
+            "contentType": "application/vnd.microsoft.card.adaptive",
+            "contentUrl": null,
+            "content": {
+                "$schema": "http://adaptivecards.io/schemas/adaptive-card.json",
+                "type": "AdaptiveCard",
+                "version": "1.4",
+                "body": body,
+                "actions": actions,
+            }
+        }]
+    })
+}
+
+#[test]
+fn teams_cards_for_the_three_events_are_exact_and_escaped() {
+    let version = Notification::VersionPushed {
+        plan: plan(),
+        version: 3,
+        by: "ada_l".into(),
+        sections: vec![
+            change("risks", "Risks", SectionChangeKind::Added),
+            change("auth-flow", "Auth *flow*", SectionChangeKind::Changed),
+            change("legacy", "Legacy [old]", SectionChangeKind::Removed),
+        ],
+        more_sections: 2,
+    };
+    let p = "https://plans.example.com/p/auth-redesign";
+    let title = "Auth \\<Service\\> & Redesign";
+    assert_eq!(
+        Chat::Teams.render(&version, "https://plans.example.com/"),
+        teams_card(
+            json!([
+                {"type": "TextBlock", "wrap": true, "text":
+                    format!("**ada\\_l** pushed version 3 of **[{title}]({p})**")},
+                {"type": "TextBlock", "wrap": true, "text": format!(
+                    "- Added: [Risks]({p}#risks)\n- Changed: [Auth \\*flow\\*]({p}#auth-flow)\n- Removed: Legacy \\[old\\]\n…and 2 more")},
+            ]),
+            json!([
+                {"type": "Action.OpenUrl", "title": "Open the plan", "url": p},
+                {"type": "Action.OpenUrl", "title": "See what changed", "url": format!("{p}?v=3&diff=2")},
+            ])
+        )
+    );
+    let comment = Notification::CommentCreated {
+        plan: plan(),
+        comment_id: "c1".into(),
+        by: "bob".into(),
+        anchor: "auth-flow".into(),
+        section: Some("Auth flow".into()),
+        quote: Some("the [token]".into()),
+        body: "See [this](https://evil.example) {{DATE(2020-01-01T00:00:00Z)}}".into(),
+        reply: true,
+    };
+    assert_eq!(
+        Chat::Teams.render(&comment, BASE),
+        teams_card(
+            json!([
+                {"type": "TextBlock", "wrap": true, "text":
+                    format!("**bob** replied on **[Auth flow]({p}#auth-flow)** in **[{title}]({p})**")},
+                {"type": "TextBlock", "wrap": true, "isSubtle": true, "text": "the \\[token\\]"},
+                {"type": "TextBlock", "wrap": true, "text":
+                    "See \\[this\\]\\(https://evil.example\\) \\{\\{DATE\\(2020-01-01T00:00:00Z\\)\\}\\}"},
+            ]),
+            json!([{"type": "Action.OpenUrl", "title": "Open the thread", "url": format!("{p}#auth-flow")}])
+        )
+    );
+    let resolved = Notification::CommentResolved {
+        plan: plan(),
+        comment_id: "c1".into(),
+        by: "carol".into(),
+        anchor: "gone".into(),
+        section: None,
+        body: "- done".into(),
+    };
+    assert_eq!(
+        Chat::Teams.render(&resolved, BASE),
+        teams_card(
+            json!([
+                {"type": "TextBlock", "wrap": true, "text":
+                    format!("**carol** resolved a thread on **[gone]({p}#gone)** in **[{title}]({p})**")},
+                {"type": "TextBlock", "wrap": true, "isSubtle": true, "text": "\\- done"},
+            ]),
+            json!([{"type": "Action.OpenUrl", "title": "Open the thread", "url": format!("{p}#gone")}])
+        )
+    );
+}
+
+#[test]
+fn discord_embeds_for_the_three_events_are_exact_escaped_and_never_ping() {
+    let p = "https://plans.example.com/p/auth-redesign";
+    let title = "Auth \\<Service\\> & Redesign";
+    let embed = |title: String, url: String, description: &str, color: u32| {
+        json!({
+            "allowed_mentions": {"parse": []},
+            "embeds": [{"title": title, "url": url, "description": description, "color": color}]
+        })
+    };
+    let new_plan = Notification::VersionPushed {
+        plan: plan(),
+        version: 1,
+        by: "ada".into(),
+        sections: vec![change("flow", "Flow || spoiler", SectionChangeKind::Added)],
+        more_sections: 0,
+    };
+    assert_eq!(
+        Chat::Discord.render(&new_plan, BASE),
+        embed(
+            format!("ada pushed a new plan {title}"),
+            p.into(),
+            &format!("• Added: [Flow \\|\\| spoiler]({p}#flow)"),
+            0x2563eb
+        )
+    );
+    let empty = Notification::VersionPushed {
+        plan: plan(),
+        version: 2,
+        by: "ada".into(),
+        sections: vec![],
+        more_sections: 0,
+    };
+    assert_eq!(
+        Chat::Discord.render(&empty, BASE),
+        embed(
+            format!("ada pushed version 2 of {title}"),
+            format!("{p}?v=2&diff=1"),
+            "No section changed.",
+            0x2563eb
+        )
+    );
+    let comment = Notification::CommentCreated {
+        plan: plan(),
+        comment_id: "c1".into(),
+        by: "bob".into(),
+        anchor: "flow".into(),
+        section: Some("Flow".into()),
+        quote: Some("line one\nline *two*".into()),
+        body: "@everyone look <@123> ~~now~~".into(),
+        reply: false,
+    };
+    assert_eq!(
+        Chat::Discord.render(&comment, BASE),
+        embed(
+            format!("bob commented on Flow in {title}"),
+            format!("{p}#flow"),
+            "> line one\n> line \\*two\\*\n\\@everyone look \\<\\@123\\> \\~\\~now\\~\\~",
+            0xd97706
+        )
+    );
+    let resolved = Notification::CommentResolved {
+        plan: plan(),
+        comment_id: "c1".into(),
+        by: "carol".into(),
+        anchor: "flow".into(),
+        section: Some("Flow".into()),
+        body: "ok".into(),
+    };
+    assert_eq!(
+        Chat::Discord.render(&resolved, BASE),
+        embed(
+            format!("carol resolved a thread on Flow in {title}"),
+            format!("{p}#flow"),
+            "> ok",
+            0x16a34a
+        )
+    );
+    // A long title stays within Discord's 256 characters.
+    let long = Notification::CommentResolved {
+        plan: PlanRef {
+            slug: "x".into(),
+            title: "*".repeat(120),
+        },
+        comment_id: "c1".into(),
+        by: "_".repeat(80),
+        anchor: "a".into(),
+        section: Some("[".repeat(80)),
+        body: "ok".into(),
+    };
+    let title = Chat::Discord.render(&long, BASE)["embeds"][0]["title"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(title.chars().count(), 256);
+    assert!(title.ends_with('…'));
+}
+
+#[tokio::test]
+async fn teams_and_discord_deliver_through_the_same_transport_on_their_own_channels() {
+    for chat in [Chat::Teams, Chat::Discord] {
+        let (url, server) = one_shot(Some(200)).await;
+        let notifier = ChatNotifier::for_chat(chat, url, BASE, Duration::from_secs(5)).unwrap();
+        assert_eq!(notifier.channel(), chat.channel());
+        let m = message();
+        notifier.deliver(&m).await.unwrap();
+        let request = server.await.unwrap();
+        let (head, body) = request.split_once("\r\n\r\n").unwrap();
+        assert!(
+            head.to_ascii_lowercase()
+                .contains(&format!("x-planpush-delivery: {}", m.id)),
+            "{head}"
+        );
+        let sent: Value = serde_json::from_str(body).unwrap();
+        assert_eq!(
+            sent,
+            chat.render(&Notification::from_json(&m.payload).unwrap(), BASE)
+        );
+        let (url, _server) = one_shot(Some(503)).await;
+        let err = ChatNotifier::for_chat(chat, url, BASE, Duration::from_secs(2))
+            .unwrap()
+            .deliver(&m)
+            .await
+            .unwrap_err();
+        assert!(matches!(err, DeliveryError::Retryable(_)), "{err}");
+    }
+    assert_eq!(
+        [Chat::Slack, Chat::Teams, Chat::Discord].map(Chat::channel),
+        ["slack", "teams", "discord"]
+    );
+}

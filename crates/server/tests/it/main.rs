@@ -5,6 +5,7 @@
 
 mod a11y;
 mod browser;
+mod chat;
 mod cli;
 mod dashboard;
 mod github_signin;
