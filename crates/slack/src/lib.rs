@@ -28,6 +28,7 @@ use url::Url;
 
 pub mod discord;
 pub mod teams;
+pub mod webhook;
 
 /// The outbox channel of Slack messages.
 pub const CHANNEL: &str = "slack";
@@ -372,30 +373,36 @@ impl Notifier for ChatNotifier {
             .send()
             .await
             .map_err(|e| DeliveryError::Retryable(transport_error(e)))?;
-        let status = response.status();
-        if status.is_success() {
-            return Ok(());
-        }
-        let retry_after = response
-            .headers()
-            .get(reqwest::header::RETRY_AFTER)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.trim().parse::<i64>().ok())
-            .filter(|s| *s >= 0)
-            .map(|s| chrono::Duration::seconds(s.min(3600)));
-        let text = response.text().await.unwrap_or_default();
-        let error = format!(
-            "HTTP {}: {}",
-            status.as_u16(),
-            excerpt(text.trim(), 200).replace(['\r', '\n'], " ")
-        );
-        if let (429, Some(retry_after)) = (status.as_u16(), retry_after) {
-            Err(DeliveryError::RateLimited { error, retry_after })
-        } else if status.as_u16() == 429 || status.is_server_error() {
-            Err(DeliveryError::Retryable(error))
-        } else {
-            Err(DeliveryError::Permanent(error))
-        }
+        outcome(response).await
+    }
+}
+
+/// Maps a webhook's answer: 2xx success; 429 (with `Retry-After`: rate limited), 5xx retryable;
+/// anything else (3xx included: redirects are never followed) permanent.
+pub(crate) async fn outcome(response: reqwest::Response) -> Result<(), DeliveryError> {
+    let status = response.status();
+    if status.is_success() {
+        return Ok(());
+    }
+    let retry_after = response
+        .headers()
+        .get(reqwest::header::RETRY_AFTER)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<i64>().ok())
+        .filter(|s| *s >= 0)
+        .map(|s| chrono::Duration::seconds(s.min(3600)));
+    let text = response.text().await.unwrap_or_default();
+    let error = format!(
+        "HTTP {}: {}",
+        status.as_u16(),
+        excerpt(text.trim(), 200).replace(['\r', '\n'], " ")
+    );
+    if let (429, Some(retry_after)) = (status.as_u16(), retry_after) {
+        Err(DeliveryError::RateLimited { error, retry_after })
+    } else if status.as_u16() == 429 || status.is_server_error() {
+        Err(DeliveryError::Retryable(error))
+    } else {
+        Err(DeliveryError::Permanent(error))
     }
 }
 
