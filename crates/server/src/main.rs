@@ -19,6 +19,7 @@ use planpush_identity::SessionPolicy;
 use planpush_server::config::{
     AuthConfig, AuthProvider, Config, ConfigError, DatabaseUrl, LogFormat,
 };
+use planpush_store::cluster::{ClusterSettings, PgCluster};
 use planpush_store::{DbTarget, Store, StoreOptions};
 use planpush_web::{AppState, RateLimits, SignInMode, WebSettings};
 
@@ -364,6 +365,71 @@ async fn sample_gauges(store: Arc<Store>, outbox: Arc<dyn planpush_app::Outbox>)
     }
 }
 
+/// How often the expiry sweep runs, and how long its lease lasts with several processes (less
+/// than the period, so the holder renews it at its next tick and a dead holder's lease has run out
+/// by the others' next one).
+const SWEEP_EVERY: Duration = Duration::from_secs(600);
+const SWEEP_LEASE: Duration = Duration::from_secs(540);
+/// How long live events are kept for `Last-Event-ID` replay with several processes.
+const LIVE_EVENTS_KEPT: chrono::Duration = chrono::Duration::days(1);
+
+/// Starts this process's `LISTEN/NOTIFY` link to the other processes on the database.
+fn start_cluster(store: &Arc<Store>) -> Result<Arc<PgCluster>, Fatal> {
+    let cluster = PgCluster::start(store.clone(), ClusterSettings::default())
+        .map_err(|e| Fatal(format!("DATABASE_URL: {}", one_line(&format!("{e:#}"))), 1))?;
+    tracing::info!(
+        "PostgreSQL: listening for the other server processes on this database (LISTEN {})",
+        planpush_store::cluster::CHANNEL
+    );
+    Ok(cluster)
+}
+
+/// The expiry sweep, every [`SWEEP_EVERY`]. Every process runs this loop; with several processes
+/// only the holder of the `sweep` lease sweeps (the deletes are idempotent anyway: the lease saves
+/// the others the work). It also drops old live events and refilled rate-limit rows.
+async fn sweep_forever(
+    maintenance: Maintenance,
+    cluster: Option<Arc<PgCluster>>,
+    store: Arc<Store>,
+) {
+    let mut tick = tokio::time::interval(SWEEP_EVERY);
+    loop {
+        tick.tick().await;
+        if let Some(c) = &cluster {
+            match c.try_lease("sweep", SWEEP_LEASE).await {
+                Ok(true) => {}
+                Ok(false) => {
+                    tracing::debug!("another process holds the sweep's lease");
+                    continue;
+                }
+                Err(e) => {
+                    tracing::warn!(error = %format!("{e:#}"), "taking the sweep's lease failed");
+                    continue;
+                }
+            }
+        }
+        let now = chrono::Utc::now();
+        match maintenance.sweep(now).await {
+            Ok(swept) => tracing::debug!(?swept, "swept expired rows"),
+            Err(e) => tracing::warn!(error = %e, "sweeping expired rows failed"),
+        }
+        if let Some(c) = &cluster {
+            let limits = planpush_store::ratelimit::PgRateLimiter::new(store.clone());
+            match (
+                c.purge_events(now - LIVE_EVENTS_KEPT).await,
+                limits.prune().await,
+            ) {
+                (Ok(events), Ok(limits)) => {
+                    tracing::debug!(events, limits, "swept live events and rate limits")
+                }
+                (Err(e), _) | (_, Err(e)) => {
+                    tracing::warn!(error = %format!("{e:#}"), "sweeping live events or rate limits failed")
+                }
+            }
+        }
+    }
+}
+
 /// Resolves at the first SIGTERM or SIGINT (Ctrl-C).
 async fn wait_for_stop_signal() {
     #[cfg(unix)]
@@ -450,7 +516,21 @@ fn serve(config: Config, store: Arc<Store>) -> Result<(), Fatal> {
             config.base_url
         );
     }
-    let ports = store.ports();
+    // PostgreSQL: this process may be one of several; live events, cache invalidations and rate
+    // limits go through the database (docs/operations.md, "Several processes").
+    let cluster = match store.backend() {
+        planpush_store::Backend::Postgres => Some(start_cluster(&store)?),
+        planpush_store::Backend::Sqlite => {
+            tracing::info!(
+                "SQLite: this process serves the database alone (run several processes on PostgreSQL)"
+            );
+            None
+        }
+    };
+    let mut ports = store.ports();
+    if let Some(c) = &cluster {
+        ports.events = c.clone();
+    }
     let outbox = ports.outbox.clone();
     let proxies = config.trusted_proxies.clone();
     let policy = SessionPolicy {
@@ -481,13 +561,23 @@ fn serve(config: Config, store: Arc<Store>) -> Result<(), Fatal> {
         .build()
         .map_err(|e| Fatal(format!("cannot start the runtime: {e}"), 1))?;
     let mode = runtime.block_on(sign_in_mode(&config))?;
-    let state = AppState::new(
-        ports.clone(),
-        mode,
-        settings,
-        RateLimits::new(),
-        Arc::new(planpush_diagrams::MermaidRenderer),
-    )
+    let state = match &cluster {
+        Some(c) => AppState::clustered(
+            ports.clone(),
+            mode,
+            settings,
+            Arc::new(planpush_store::ratelimit::PgRateLimiter::new(store.clone())),
+            Arc::new(planpush_diagrams::MermaidRenderer),
+            c.clone(),
+        ),
+        None => AppState::new(
+            ports.clone(),
+            mode,
+            settings,
+            RateLimits::new(),
+            Arc::new(planpush_diagrams::MermaidRenderer),
+        ),
+    }
     .with_notifications(notify)
     .with_admission(admission(&config));
     // SCIM 2.0 is on only with SCIM_AUTH_TOKEN (validated by Config); otherwise /scim/v2 is 404.
@@ -502,17 +592,9 @@ fn serve(config: Config, store: Arc<Store>) -> Result<(), Fatal> {
     );
     let addr = config.socket_addr();
     runtime.block_on(async move {
-        // Expired sessions, device grants, tokens and cache entries are swept every ten minutes.
-        tokio::spawn(async move {
-            let mut tick = tokio::time::interval(Duration::from_secs(600));
-            loop {
-                tick.tick().await;
-                match maintenance.sweep(chrono::Utc::now()).await {
-                    Ok(swept) => tracing::debug!(?swept, "swept expired rows"),
-                    Err(e) => tracing::warn!(error = %e, "sweeping expired rows failed"),
-                }
-            }
-        });
+        // Expired sessions, device grants, tokens and cache entries are swept every ten minutes
+        // (with several processes, by the one holding the sweep's lease).
+        tokio::spawn(sweep_forever(maintenance, cluster.clone(), store.clone()));
         // Gauges for /metrics that no request updates: the outbox backlog and the pool.
         tokio::spawn(sample_gauges(store.clone(), outbox.clone()));
         // Notifications leave the outbox in the background: a slow or failing Slack never slows a
@@ -570,6 +652,9 @@ fn serve(config: Config, store: Arc<Store>) -> Result<(), Fatal> {
             if tokio::time::timeout(grace, worker).await.is_err() {
                 tracing::warn!("the notification worker did not stop in time");
             }
+        }
+        if let Some(c) = &cluster {
+            c.stop();
         }
         tracing::info!("stopped");
         Ok::<(), Fatal>(())

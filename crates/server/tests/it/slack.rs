@@ -18,7 +18,7 @@ use crate::support::{BIN, Running, dev_login, free_port, push, raw, wait_for};
 
 /// How the fake answers the next requests (then 200 for every later one).
 #[derive(Debug, Clone, Copy)]
-enum Answer {
+pub(crate) enum Answer {
     Status(u16),
     /// Answer 200 after this many milliseconds.
     Slow(u64),
@@ -27,12 +27,12 @@ enum Answer {
 }
 
 #[derive(Debug, Clone)]
-struct Received {
-    delivery: String,
-    path: String,
-    body: Value,
+pub(crate) struct Received {
+    pub(crate) delivery: String,
+    pub(crate) path: String,
+    pub(crate) body: Value,
     /// The status answered, or `None` if the client went away first.
-    answered: Option<u16>,
+    pub(crate) answered: Option<u16>,
 }
 
 #[derive(Default)]
@@ -44,12 +44,12 @@ struct State {
 }
 
 #[derive(Clone, Default)]
-struct FakeSlack {
+pub(crate) struct FakeSlack {
     state: Arc<(Mutex<State>, Condvar)>,
 }
 
 impl FakeSlack {
-    fn start(script: Vec<Answer>) -> (Self, u16) {
+    pub(crate) fn start(script: Vec<Answer>) -> (Self, u16) {
         let fake = Self::default();
         fake.state.0.lock().unwrap().script = script.into();
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
@@ -144,19 +144,19 @@ impl FakeSlack {
         }
     }
 
-    fn received(&self) -> Vec<Received> {
+    pub(crate) fn received(&self) -> Vec<Received> {
         self.state.0.lock().unwrap().received.clone()
     }
 
     /// The messages answered with 200, in order.
-    fn posted(&self) -> Vec<Received> {
+    pub(crate) fn posted(&self) -> Vec<Received> {
         self.received()
             .into_iter()
             .filter(|r| r.answered == Some(200))
             .collect()
     }
 
-    fn wait_posted(&self, n: usize) -> Vec<Received> {
+    pub(crate) fn wait_posted(&self, n: usize) -> Vec<Received> {
         self.wait(&format!("{n} posted messages"), |st| {
             st.received
                 .iter()
