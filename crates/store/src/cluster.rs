@@ -26,7 +26,8 @@
 //! but in order).
 //!
 //! Latency: a change reaches the other processes when their listener next polls (every
-//! [`ClusterSettings::poll`], 10 ms by default) after the commit.
+//! [`ClusterSettings::poll`], 5 ms by default) after the commit; what this process announces is
+//! sent at once (the listener thread is woken).
 
 use std::collections::{HashMap, HashSet};
 use std::fmt;
@@ -81,7 +82,7 @@ pub struct ClusterSettings {
 impl Default for ClusterSettings {
     fn default() -> Self {
         Self {
-            poll: Duration::from_millis(10),
+            poll: Duration::from_millis(5),
             keepalive: Duration::from_secs(1),
             backoff_min: Duration::from_millis(100),
             backoff_max: Duration::from_secs(5),
@@ -235,6 +236,8 @@ pub struct PgCluster {
     connections: AtomicU64,
     /// The backend process id of the listener's current connection (0: none).
     listener_pid: std::sync::atomic::AtomicI32,
+    /// The listener thread, woken (unparked) when there is something to send or read.
+    thread: std::sync::OnceLock<std::thread::Thread>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -330,12 +333,14 @@ impl PgCluster {
             stopped: AtomicBool::new(false),
             connections: AtomicU64::new(0),
             listener_pid: std::sync::atomic::AtomicI32::new(0),
+            thread: std::sync::OnceLock::new(),
         });
         let listener = cluster.clone();
-        std::thread::Builder::new()
+        let thread = std::thread::Builder::new()
             .name("planpush-listener".into())
             .spawn(move || listener.listen())
             .context("cannot start the listener thread")?;
+        let _ = cluster.thread.set(thread.thread().clone());
         let deadline = Instant::now() + Duration::from_secs(15);
         while cluster.connections.load(Ordering::Acquire) == 0 {
             if Instant::now() > deadline {
@@ -352,6 +357,7 @@ impl PgCluster {
     /// Stops the listener (at its next poll).
     pub fn stop(&self) {
         self.stopped.store(true, Ordering::Release);
+        self.wake();
     }
 
     /// How many times the listener has connected (1 after start; more after reconnections).
@@ -393,6 +399,12 @@ impl PgCluster {
                 Ok::<_, anyhow::Error>(!won.is_empty())
             })
             .await
+    }
+
+    fn wake(&self) {
+        if let Some(t) = self.thread.get() {
+            t.unpark();
+        }
     }
 
     fn caches(&self) -> Option<Arc<dyn RemoteChanges>> {
@@ -511,7 +523,8 @@ impl PgCluster {
                     .context("keep-alive")?;
                 last_round_trip = Instant::now();
             }
-            std::thread::sleep(self.settings.poll);
+            // Until the next poll, or sooner when a request queued something to send or read.
+            std::thread::park_timeout(self.settings.poll);
         }
         Ok(())
     }
@@ -706,6 +719,7 @@ impl EventBus for PgCluster {
         }
         drop(topics);
         lock(&self.inbox).dirty.insert(plan);
+        self.wake();
         Ok(Subscription {
             last: EventId {
                 epoch: EPOCH,
@@ -728,6 +742,8 @@ impl AccessSignal for PgCluster {
             }
             .to_string(),
         );
+        // Sent at once, not at the next poll: the request that made the change is answering now.
+        self.wake();
     }
 
     fn watch(&self, user: UserId) -> AccessChanges {
