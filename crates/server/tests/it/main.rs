@@ -10,6 +10,7 @@ mod cli;
 mod dashboard;
 mod github_signin;
 mod live;
+mod multiprocess;
 mod oidc_browser;
 mod oidc_signin;
 mod ops;
