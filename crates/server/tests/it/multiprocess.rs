@@ -354,6 +354,8 @@ fn two_processes_on_one_postgresql_serve_one_team() {
         "one listener connection per process"
     );
 
+    let first_sign_in = Instant::now();
+    let mut refills = 0;
     let (ada_cookie, ada) = dev_login(pa, "ada"); // first user: admin
     let (_, ben) = dev_login(pb, "ben");
     let (cleo_cookie, cleo) = dev_login(pa, "cleo");
@@ -529,6 +531,7 @@ fn two_processes_on_one_postgresql_serve_one_team() {
     // is spent once for both, whichever process answers.
     let mut allowed = sign_ins;
     let refused = loop {
+        let since_first_sign_in = first_sign_in.elapsed();
         let port = if allowed % 2 == 0 { pa } else { pb };
         let origin = format!("http://127.0.0.1:{port}");
         let (status, ..) = raw(
@@ -547,8 +550,13 @@ fn two_processes_on_one_postgresql_serve_one_team() {
             other => panic!("sign-in answered {other}"),
         }
         assert!(allowed <= 40, "no limit after {allowed} sign-ins");
+        // One request refills every 30 s: a slow run may earn one or two more.
+        refills = since_first_sign_in.as_secs() / 30;
     };
-    assert_eq!(allowed, 30, "one budget of 30 for both processes");
+    assert!(
+        (30..=30 + refills).contains(&allowed),
+        "one budget of 30 for both processes, not one each: {allowed} sign-ins passed"
+    );
     let other = if refused == pa { pb } else { pa };
     let origin = format!("http://127.0.0.1:{other}");
     let (status, ..) = raw(
