@@ -59,6 +59,8 @@ pub const VARIABLES: &[&str] = &[
     "LOG_FORMAT",
     "VERSION_RETENTION_DAYS",
     "ALLOW_REMOTE_IMAGES",
+    "METRICS_ADDR",
+    "SECRET_KEY_PREVIOUS",
 ];
 
 /// Minimum length, in characters, of `SECRET_KEY` and `SCIM_AUTH_TOKEN`.
@@ -284,6 +286,10 @@ pub struct Config {
     pub version_retention_days: u32,
     /// `ALLOW_REMOTE_IMAGES`: whether rendered plans may load images from other origins.
     pub allow_remote_images: bool,
+    /// `METRICS_ADDR`: a separate listener for `GET /metrics` (then not served on `PORT`).
+    pub metrics_addr: Option<SocketAddr>,
+    /// `SECRET_KEY_PREVIOUS`: earlier values of `SECRET_KEY`, accepted for reading only (key rotation).
+    pub previous_secret_keys: Vec<Secret>,
 }
 
 impl Config {
@@ -370,6 +376,18 @@ impl Config {
         let version_retention_days =
             vars.retention_days("VERSION_RETENTION_DAYS", DEFAULT_VERSION_RETENTION_DAYS)?;
         let allow_remote_images = vars.boolean("ALLOW_REMOTE_IMAGES", false)?;
+        let metrics_addr = vars.socket_addr("METRICS_ADDR")?;
+        if metrics_addr.is_some_and(|m| m == SocketAddr::new(bind_addr, port)) {
+            return Err(ConfigError::new(
+                "METRICS_ADDR",
+                "must differ from BIND_ADDR:PORT (unset it to serve /metrics on the main port)",
+            ));
+        }
+        let previous_secret_keys = vars
+            .previous_secret_keys("SECRET_KEY_PREVIOUS", secret_key.expose())?
+            .into_iter()
+            .map(Secret::new)
+            .collect();
 
         Ok(Self {
             secret_key,
@@ -391,6 +409,8 @@ impl Config {
             log_format,
             version_retention_days,
             allow_remote_images,
+            metrics_addr,
+            previous_secret_keys,
         })
     }
 

@@ -391,10 +391,14 @@ async fn sweep_forever(
     maintenance: Maintenance,
     cluster: Option<Arc<PgCluster>>,
     store: Arc<Store>,
+    mut stopped: tokio::sync::watch::Receiver<bool>,
 ) {
     let mut tick = tokio::time::interval(SWEEP_EVERY);
     loop {
-        tick.tick().await;
+        tokio::select! {
+            _ = tick.tick() => {}
+            _ = stopped.changed() => return,
+        }
         if let Some(c) = &cluster {
             match c.try_lease("sweep", SWEEP_LEASE).await {
                 Ok(true) => {}
@@ -509,6 +513,20 @@ fn deliveries(config: &Config, ports: &planpush_app::Ports) -> Result<Option<Del
     )))
 }
 
+/// The separate `/metrics` listener (`METRICS_ADDR`): one worker, nothing else on it.
+fn metrics_listener(addr: std::net::SocketAddr) -> Result<actix_web::dev::Server, Fatal> {
+    let server = actix_web::HttpServer::new(|| {
+        actix_web::App::new().configure(planpush_web::metrics::listener)
+    })
+    .workers(1)
+    .shutdown_timeout(1)
+    .disable_signals()
+    .bind(addr)
+    .map_err(|e| Fatal(format!("METRICS_ADDR: cannot listen on {addr}: {e}"), 1))?;
+    tracing::info!(%addr, "serving /metrics on METRICS_ADDR");
+    Ok(server.run())
+}
+
 fn serve(config: Config, store: Arc<Store>) -> Result<(), Fatal> {
     if config.auth_provider() == AuthProvider::Dev {
         tracing::warn!(
@@ -585,22 +603,54 @@ fn serve(config: Config, store: Arc<Store>) -> Result<(), Fatal> {
         Some(token) => state.with_scim(token.expose()),
         None => state,
     };
+    // SECRET_KEY_PREVIOUS: session cookies sealed under an earlier key keep working.
+    let state = state.with_previous_secret_keys(
+        config
+            .previous_secret_keys
+            .iter()
+            .map(|k| k.expose().as_bytes().to_vec())
+            .collect(),
+    );
+    // METRICS_ADDR: /metrics moves to a listener of its own and leaves the main port.
+    let state = match config.metrics_addr {
+        Some(_) => state.with_metrics_elsewhere(),
+        None => state,
+    };
     let stopping = state.clone();
     let maintenance = Maintenance::new(
         ports,
         planpush_versions::RetentionPolicy::days(config.version_retention_days),
     );
     let addr = config.socket_addr();
+    // Kept to close the pool last and say so (every other holder is gone by then).
+    let pool = store.clone();
     runtime.block_on(async move {
+        // Turns true at SIGTERM/SIGINT: background work takes nothing new from then on.
+        let (stop, stopped) = tokio::sync::watch::channel(false);
+        let stop = Arc::new(stop);
         // Expired sessions, device grants, tokens and cache entries are swept every ten minutes
-        // (with several processes, by the one holding the sweep's lease).
-        tokio::spawn(sweep_forever(maintenance, cluster.clone(), store.clone()));
+        // (with several processes, by the one holding the sweep's lease; a sweep under way when
+        // the stop comes is finished, none starts after it).
+        let sweeper = tokio::spawn(sweep_forever(
+            maintenance,
+            cluster.clone(),
+            store.clone(),
+            stopped.clone(),
+        ));
         // Gauges for /metrics that no request updates: the outbox backlog and the pool.
-        tokio::spawn(sample_gauges(store.clone(), outbox.clone()));
+        tokio::spawn({
+            let mut stopped = stopped.clone();
+            let sampling = sample_gauges(store.clone(), outbox.clone());
+            async move {
+                tokio::select! {
+                    _ = sampling => {}
+                    _ = stopped.changed() => {}
+                }
+            }
+        });
         // Notifications leave the outbox in the background: a slow or failing Slack never slows a
         // request. Each attempt is bounded by SLACK_TIMEOUT_MS. On shutdown the worker finishes the
         // attempt in flight (so a deploy does not re-send it) and takes no new one.
-        let (stop, stopped) = tokio::sync::watch::channel(false);
         let worker = deliveries.map(|d| {
             tokio::spawn(deliver_until_stopped(
                 d,
@@ -625,40 +675,91 @@ fn serve(config: Config, store: Arc<Store>) -> Result<(), Fatal> {
                     planpush_web::request_id::middleware,
                 ))
         })
-        .shutdown_timeout(30)
+        .shutdown_timeout(DRAIN.as_secs())
         .disable_signals()
         .bind(addr)
         .map_err(|e| Fatal(format!("BIND_ADDR/PORT: cannot listen on {addr}: {e}"), 1))?;
+        let metrics_server = config.metrics_addr.map(metrics_listener).transpose()?;
         tracing::info!(%addr, base_url = %config.base_url, "listening");
         let server = server.run();
+        let metrics_server = metrics_server.map(|s| {
+            let handle = s.handle();
+            tokio::spawn(s);
+            handle
+        });
         // SIGTERM or SIGINT: end the live-update streams with a reconnect hint (so they do not hold
-        // the drain for its 30 seconds, and browsers move to another process), then stop
-        // accepting and drain in-flight requests.
+        // the drain for its 30 seconds, and browsers move to another process), tell the background
+        // work to take nothing new (the delivery in flight finishes while requests drain), then
+        // stop accepting and drain in-flight requests.
         tokio::spawn({
             let handle = server.handle();
+            let stop = stop.clone();
             async move {
                 wait_for_stop_signal().await;
                 tracing::info!("stopping: ending live streams, draining requests");
                 stopping.begin_shutdown();
+                stop.send_replace(true);
                 handle.stop(true).await;
             }
         });
         server
             .await
             .map_err(|e| Fatal(format!("server error: {e}"), 1))?;
+        stop.send_replace(true);
+        if let Some(metrics_server) = metrics_server {
+            metrics_server.stop(true).await;
+        }
         if let Some(worker) = worker {
-            let _ = stop.send(true);
+            // Already told to stop when the drain began: this waits only for what is left of an
+            // attempt in flight.
             let grace = config.outbox.slack_timeout + Duration::from_secs(1);
             if tokio::time::timeout(grace, worker).await.is_err() {
                 tracing::warn!("the notification worker did not stop in time");
             }
         }
+        if tokio::time::timeout(BACKGROUND_GRACE, sweeper)
+            .await
+            .is_err()
+        {
+            tracing::warn!("the sweep in progress did not finish in time");
+        }
         if let Some(c) = &cluster {
             c.stop();
         }
-        tracing::info!("stopped");
         Ok::<(), Fatal>(())
     })?;
-    runtime.shutdown_timeout(Duration::from_secs(5));
+    runtime.shutdown_timeout(BACKGROUND_GRACE);
+    close_pool(pool);
+    tracing::info!("stopped");
     Ok(())
+}
+
+/// How long in-flight requests may take to finish after SIGTERM.
+const DRAIN: Duration = Duration::from_secs(30);
+/// How long a sweep in progress, and then the runtime's remaining tasks, may take after the drain.
+const BACKGROUND_GRACE: Duration = Duration::from_secs(5);
+
+/// Closes the database pool (every connection: SQLite checkpoints its write-ahead log, PostgreSQL
+/// sees a clean disconnect) once nothing else holds it, waiting at most a second for the HTTP
+/// workers to let go of their state.
+fn close_pool(pool: Arc<Store>) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(1);
+    let mut pool = pool;
+    loop {
+        match Arc::try_unwrap(pool) {
+            Ok(store) => {
+                drop(store);
+                tracing::info!("database pool closed");
+                return;
+            }
+            Err(shared) if std::time::Instant::now() < deadline => {
+                pool = shared;
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            Err(_) => {
+                tracing::warn!("database connections still held at exit; the OS closes them");
+                return;
+            }
+        }
+    }
 }

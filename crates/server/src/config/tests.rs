@@ -861,3 +861,77 @@ fn documented_example_messages_are_exact() {
         );
     }
 }
+
+#[test]
+fn metrics_addr_is_a_separate_listener() {
+    assert_eq!(ok(&[]).metrics_addr, None);
+    let c = ok(&[("METRICS_ADDR", "127.0.0.1:9100")]);
+    assert_eq!(c.metrics_addr, Some("127.0.0.1:9100".parse().unwrap()));
+    let c = ok(&[("METRICS_ADDR", "[::]:9100")]);
+    assert_eq!(c.metrics_addr, Some("[::]:9100".parse().unwrap()));
+    let cases: &[BadCase<'_>] = &[
+        (
+            &[("METRICS_ADDR", "9100")],
+            "METRICS_ADDR",
+            "must be an IP address and a port such as 127.0.0.1:9100",
+        ),
+        (
+            &[("METRICS_ADDR", "localhost:9100")],
+            "METRICS_ADDR",
+            "(got \"localhost:9100\")",
+        ),
+        (&[("METRICS_ADDR", "127.0.0.1:0")], "METRICS_ADDR", "a port"),
+        (
+            &[
+                ("BIND_ADDR", "127.0.0.1"),
+                ("METRICS_ADDR", "127.0.0.1:3000"),
+            ],
+            "METRICS_ADDR",
+            "must differ from BIND_ADDR:PORT",
+        ),
+    ];
+    assert_bad(&[], cases);
+}
+
+#[test]
+fn previous_secret_keys_are_read_only_extras() {
+    assert!(ok(&[]).previous_secret_keys.is_empty());
+    let old1 = "old-key-one-0123456789abcdef-0123456789";
+    let old2 = "old-key-two-0123456789abcdef-0123456789";
+    let list = format!(" {old1} , {old2},{old1}");
+    let c = ok(&[("SECRET_KEY_PREVIOUS", &list)]);
+    let got: Vec<&str> = c
+        .previous_secret_keys
+        .iter()
+        .map(|k| k.expose().as_str())
+        .collect();
+    assert_eq!(got, [old1, old2], "trimmed, in order, without repeats");
+    let with_current = format!("{old1},{KEY}");
+    let with_empty = format!("{old1},,{old2}");
+    let cases: &[BadCase<'_>] = &[
+        (
+            &[("SECRET_KEY_PREVIOUS", "short-hunter2")],
+            "SECRET_KEY_PREVIOUS",
+            "key 1 of the list must be at least 32 characters (got 13)",
+        ),
+        (
+            &[("SECRET_KEY_PREVIOUS", &with_current)],
+            "SECRET_KEY_PREVIOUS",
+            "key 2 of the list is the current SECRET_KEY",
+        ),
+        (
+            &[("SECRET_KEY_PREVIOUS", &with_empty)],
+            "SECRET_KEY_PREVIOUS",
+            "key 2 of the list is empty",
+        ),
+    ];
+    assert_bad(&[], cases);
+    // Never echoed, not even in Debug.
+    let err = load(&[("SECRET_KEY_PREVIOUS", "short-hunter2")]).unwrap_err();
+    assert!(!err.to_string().contains("hunter2"));
+    let c = ok(&[(
+        "SECRET_KEY_PREVIOUS",
+        "hunter2-hunter2-hunter2-hunter2-hunter2",
+    )]);
+    assert!(!format!("{c:?}").contains("hunter2"));
+}
