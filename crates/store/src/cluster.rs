@@ -401,6 +401,25 @@ impl PgCluster {
             .await
     }
 
+    /// Tells every server process listening on `store`'s database that `user`'s access changed,
+    /// from a process that is not one of them (`planpush-server grant-admin`).
+    pub async fn announce_user(store: &Arc<Store>, user: UserId) -> anyhow::Result<()> {
+        let payload = Message::User {
+            node: uuid::Uuid::new_v4().as_u64_pair().0 >> 1,
+            user,
+        }
+        .to_string();
+        store
+            .run(move |conn| {
+                diesel::sql_query("SELECT pg_notify($1, $2)")
+                    .bind::<Text, _>(CHANNEL)
+                    .bind::<Text, _>(payload.as_str())
+                    .execute(pg(conn)?)?;
+                Ok::<_, anyhow::Error>(())
+            })
+            .await
+    }
+
     fn wake(&self) {
         if let Some(t) = self.thread.get() {
             t.unpark();
@@ -867,6 +886,9 @@ mod tests {
         }
         // (The channel holds one more per sender than its buffer.)
         let refused = (0..2).map(|n| s.offer(&ev(1000 + n))).collect::<Vec<_>>();
-        assert!(refused.contains(&false), "a full buffer drops the subscriber");
+        assert!(
+            refused.contains(&false),
+            "a full buffer drops the subscriber"
+        );
     }
 }

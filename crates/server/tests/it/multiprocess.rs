@@ -527,6 +527,30 @@ fn two_processes_on_one_postgresql_serve_one_team() {
     set_roles(json!(["pm"]));
     crossing("role change after reconnecting", || sees(pb) == 200);
 
+    // `grant-admin`, run beside the servers, reaches them too: Dan may list the members on B.
+    let members = || get(pb, "/api/users", ("Authorization", &bearer(&dan))).0;
+    assert_eq!(members(), 403, "a PM cannot manage users");
+    let out = Command::new(BIN)
+        .args(["grant-admin", "--login", "dan"])
+        .env_clear()
+        .envs([
+            ("SECRET_KEY", "k".repeat(40)),
+            ("BASE_URL", "http://127.0.0.1:1".to_owned()),
+            ("AUTH_PROVIDER", "dev".into()),
+            ("BIND_ADDR", "127.0.0.1".into()),
+            ("DATABASE_URL", db.url.clone()),
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    crossing("grant-admin beside the servers honoured on B", || {
+        members() == 200
+    });
+
     // 9. Rate limits hold across processes: the sign-in budget (30 per 15 minutes per address)
     // is spent once for both, whichever process answers.
     let mut allowed = sign_ins;
