@@ -541,11 +541,20 @@ impl PgCluster {
                     .execute(c)
                     .context("keep-alive")?;
                 last_round_trip = Instant::now();
+                self.forget_unwatched();
             }
             // Until the next poll, or sooner when a request queued something to send or read.
             std::thread::park_timeout(self.settings.poll);
         }
         Ok(())
+    }
+
+    /// Forgets the plans nobody in this process watches any more.
+    fn forget_unwatched(&self) {
+        lock(&self.topics).retain(|_, t| {
+            t.subscribers.retain(|s| !s.tx.is_closed());
+            !t.subscribers.is_empty()
+        });
     }
 
     /// Voids what other processes changed and wakes the streams of users whose access changed.
