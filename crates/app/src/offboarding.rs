@@ -230,7 +230,6 @@ mod tests {
         let mut b = signal.watch(ben);
         drop(signal.watch(ben));
         signal.notify_all();
-        signal.notify_all(); // coalesced: a full buffer already holds a wake-up
         for w in [&mut a, &mut b] {
             tokio::time::timeout(std::time::Duration::from_secs(1), w.next())
                 .await

@@ -292,6 +292,12 @@ fn grant_admin(store: Arc<Store>, login: &str) -> Result<(), Fatal> {
     let user = runtime
         .block_on(sign_in.grant_admin(login, chrono::Utc::now()))
         .map_err(|e| Fatal(format!("grant-admin: {}", one_line(&e.to_string())), 1))?;
+    // Servers running on the same PostgreSQL database drop what they cached about the user.
+    if store.backend() == planpush_store::Backend::Postgres
+        && let Err(e) = runtime.block_on(PgCluster::announce_user(&store, user))
+    {
+        tracing::warn!(error = %format!("{e:#}"), "running servers were not told; they see the grant within 30 s");
+    }
     #[allow(clippy::print_stdout)]
     {
         println!("{login} ({user}) is an admin (manual grant)");

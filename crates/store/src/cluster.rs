@@ -401,6 +401,25 @@ impl PgCluster {
             .await
     }
 
+    /// Tells every server process listening on `store`'s database that `user`'s access changed,
+    /// from a process that is not one of them (`planpush-server grant-admin`).
+    pub async fn announce_user(store: &Arc<Store>, user: UserId) -> anyhow::Result<()> {
+        let payload = Message::User {
+            node: uuid::Uuid::new_v4().as_u64_pair().0 >> 1,
+            user,
+        }
+        .to_string();
+        store
+            .run(move |conn| {
+                diesel::sql_query("SELECT pg_notify($1, $2)")
+                    .bind::<Text, _>(CHANNEL)
+                    .bind::<Text, _>(payload.as_str())
+                    .execute(pg(conn)?)?;
+                Ok::<_, anyhow::Error>(())
+            })
+            .await
+    }
+
     fn wake(&self) {
         if let Some(t) = self.thread.get() {
             t.unpark();
@@ -522,11 +541,20 @@ impl PgCluster {
                     .execute(c)
                     .context("keep-alive")?;
                 last_round_trip = Instant::now();
+                self.forget_unwatched();
             }
             // Until the next poll, or sooner when a request queued something to send or read.
             std::thread::park_timeout(self.settings.poll);
         }
         Ok(())
+    }
+
+    /// Forgets the plans nobody in this process watches any more.
+    fn forget_unwatched(&self) {
+        lock(&self.topics).retain(|_, t| {
+            t.subscribers.retain(|s| !s.tx.is_closed());
+            !t.subscribers.is_empty()
+        });
     }
 
     /// Voids what other processes changed and wakes the streams of users whose access changed.
@@ -865,6 +893,11 @@ mod tests {
         for seq in 6..(6 + SUBSCRIBER_BUFFER as u64) {
             assert!(s.offer(&ev(seq)));
         }
-        assert!(!s.offer(&ev(999)), "a full buffer drops the subscriber");
+        // (The channel holds one more per sender than its buffer.)
+        let refused = (0..2).map(|n| s.offer(&ev(1000 + n))).collect::<Vec<_>>();
+        assert!(
+            refused.contains(&false),
+            "a full buffer drops the subscriber"
+        );
     }
 }
