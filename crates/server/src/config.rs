@@ -53,6 +53,8 @@ pub const VARIABLES: &[&str] = &[
     "DATABASE_URL",
     "SLACK_WEBHOOK_URL",
     "SLACK_TIMEOUT_MS",
+    "TEAMS_WEBHOOK_URL",
+    "DISCORD_WEBHOOK_URL",
     "OUTBOX_POLL_INTERVAL_MS",
     "OUTBOX_RETRY_BASE_MS",
     "TRUSTED_PROXIES",
@@ -278,6 +280,10 @@ pub struct Config {
     pub slack_webhook_url: Option<Secret<Url>>,
     /// `SLACK_TIMEOUT_MS`, `OUTBOX_POLL_INTERVAL_MS`, `OUTBOX_RETRY_BASE_MS`.
     pub outbox: OutboxConfig,
+    /// `TEAMS_WEBHOOK_URL`: Microsoft Teams Workflows (or incoming) webhook; off when unset.
+    pub teams_webhook_url: Option<Secret<Url>>,
+    /// `DISCORD_WEBHOOK_URL`: Discord channel webhook; off when unset.
+    pub discord_webhook_url: Option<Secret<Url>>,
     /// `TRUSTED_PROXIES`: peers whose forwarding headers are believed (empty: none).
     pub trusted_proxies: TrustedProxies,
     /// `LOG_FORMAT`.
@@ -350,6 +356,8 @@ impl Config {
             None => DatabaseUrl::Sqlite(data_dir.join(DEFAULT_SQLITE_FILE)),
         };
         let slack_webhook_url = vars.slack_webhook("SLACK_WEBHOOK_URL")?.map(Secret::new);
+        let teams_webhook_url = vars.slack_webhook("TEAMS_WEBHOOK_URL")?.map(Secret::new);
+        let discord_webhook_url = vars.slack_webhook("DISCORD_WEBHOOK_URL")?.map(Secret::new);
         let outbox = OutboxConfig {
             slack_timeout: Duration::from_millis(vars.millis(
                 "SLACK_TIMEOUT_MS",
@@ -405,6 +413,8 @@ impl Config {
             database,
             slack_webhook_url,
             outbox,
+            teams_webhook_url,
+            discord_webhook_url,
             trusted_proxies,
             log_format,
             version_retention_days,

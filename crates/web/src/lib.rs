@@ -7,6 +7,8 @@
 
 mod assets;
 pub mod clock;
+#[cfg(test)]
+mod cluster_tests;
 mod dashboard_view;
 pub mod error;
 mod extract;
@@ -29,9 +31,9 @@ use actix_session::config::{PersistentSession, TtlExtensionPolicy};
 use actix_web::cookie::SameSite;
 use actix_web::web;
 use planpush_app::{
-    AccessCache, Admin, Admission, AuditLog, Comments, Dashboard, GroupAccess, Health,
+    AccessCache, Admin, Admission, AuditLog, Cluster, Comments, Dashboard, GroupAccess, Health,
     IdentityProvider, LiveAccess, Notifications, ObservedBus, Plans, Ports, Push, RateLimiter,
-    Scim, SignIn, Tokens, WebSessions,
+    RemoteChanges, Scim, SignIn, Tokens, WebSessions,
 };
 use planpush_document::{DiagramRenderer, SanitizeOptions};
 use planpush_identity::SessionPolicy;
@@ -106,13 +108,39 @@ pub struct AppState {
 }
 
 impl AppState {
-    /// Wires the application services over `ports`.
+    /// Wires the application services over `ports`, for one server process.
     pub fn new(
         ports: Ports,
         mode: SignInMode,
         settings: WebSettings,
         limits: RateLimits,
         diagrams: Arc<dyn DiagramRenderer>,
+    ) -> Self {
+        Self::build(ports, mode, settings, Arc::new(limits), diagrams, None)
+    }
+
+    /// Wires the application services over `ports` for one of several processes sharing the
+    /// database: access changes are announced on `cluster` (so every process's caches and live
+    /// streams hear of them), and the cluster voids this process's caches for changes made by the
+    /// others. `ports.events` should be the cluster's event bus.
+    pub fn clustered(
+        ports: Ports,
+        mode: SignInMode,
+        settings: WebSettings,
+        limits: Arc<dyn RateLimiter>,
+        diagrams: Arc<dyn DiagramRenderer>,
+        cluster: Arc<dyn Cluster>,
+    ) -> Self {
+        Self::build(ports, mode, settings, limits, diagrams, Some(cluster))
+    }
+
+    fn build(
+        ports: Ports,
+        mode: SignInMode,
+        settings: WebSettings,
+        limits: Arc<dyn RateLimiter>,
+        diagrams: Arc<dyn DiagramRenderer>,
+        cluster: Option<Arc<dyn Cluster>>,
     ) -> Self {
         // The process-wide metrics recorder, so everything below is counted from the start.
         metrics::handle();
@@ -124,8 +152,16 @@ impl AppState {
             let pages = pages.clone();
             Arc::new(move |plan: planpush_plans::PlanId| pages.forget_plan(plan))
         }));
-        let limits: Arc<dyn RateLimiter> = Arc::new(limits);
-        let access = Arc::new(AccessCache::new(ports.clone()));
+        let access = Arc::new(match &cluster {
+            Some(c) => AccessCache::with_signal(ports.clone(), c.clone()),
+            None => AccessCache::new(ports.clone()),
+        });
+        if let Some(c) = &cluster {
+            c.attach(Arc::new(ProcessCaches {
+                access: access.clone(),
+                pages: pages.clone(),
+            }));
+        }
         let tokens =
             Arc::new(Tokens::new(ports.clone(), access.clone()).with_limits(limits.clone()));
         let admin = Arc::new(Admin::new(ports.clone(), access.clone()));
@@ -256,6 +292,28 @@ impl AppState {
         )
         .build();
         SessionCookies { session, keys }
+    }
+}
+
+/// What this process drops when another process sharing the database changes something.
+struct ProcessCaches {
+    access: Arc<AccessCache>,
+    pages: Arc<page_cache::PageCache>,
+}
+
+impl RemoteChanges for ProcessCaches {
+    fn user_changed(&self, user: planpush_identity::UserId) {
+        // Access, sessions and tokens share the per-user generations.
+        self.access.generations().bump(user);
+    }
+
+    fn plan_changed(&self, plan: planpush_plans::PlanId) {
+        self.pages.forget_plan(plan);
+    }
+
+    fn everything_changed(&self) {
+        self.access.generations().bump_all();
+        self.pages.forget_all();
     }
 }
 

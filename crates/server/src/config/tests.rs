@@ -520,6 +520,17 @@ fn bad_values_name_the_variable_on_one_line() {
             "SLACK_WEBHOOK_URL",
             "must be an https:// URL",
         ),
+        // TEAMS_WEBHOOK_URL, DISCORD_WEBHOOK_URL: the same rule as Slack's
+        (
+            &[("TEAMS_WEBHOOK_URL", "http://example.webhook.office.com/x")],
+            "TEAMS_WEBHOOK_URL",
+            "must use https://",
+        ),
+        (
+            &[("DISCORD_WEBHOOK_URL", "discord.com/api/webhooks/1/x")],
+            "DISCORD_WEBHOOK_URL",
+            "not a valid absolute URL",
+        ),
         // delivery tuning
         (
             &[("SLACK_TIMEOUT_MS", "50")],
@@ -662,6 +673,11 @@ fn secrets_never_appear_in_errors_or_debug() {
             "SLACK_WEBHOOK_URL",
             "https://hooks.slack.com/services/T/B/hunter2",
         ),
+        ("TEAMS_WEBHOOK_URL", "https://example.com/teams/hunter2"),
+        (
+            "DISCORD_WEBHOOK_URL",
+            "https://discord.com/api/webhooks/1/hunter2",
+        ),
     ]);
     let debug = format!("{c:?}");
     assert!(!debug.contains("hunter2"), "{debug}");
@@ -676,6 +692,11 @@ fn loopback_http_is_allowed_for_fakes() {
         ("GITHUB_URL", "http://127.0.0.1:4000"),
         ("GITHUB_API_URL", "http://localhost:4000/api/v3"),
         ("SLACK_WEBHOOK_URL", "http://[::1]:4001/hook"),
+        ("TEAMS_WEBHOOK_URL", "http://127.0.0.1:4002/teams"),
+        (
+            "DISCORD_WEBHOOK_URL",
+            "https://discord.com/api/webhooks/1/x",
+        ),
     ]);
     let AuthConfig::Github(gh) = &c.auth else {
         panic!("expected github")
@@ -683,6 +704,14 @@ fn loopback_http_is_allowed_for_fakes() {
     assert_eq!(gh.url.as_str(), "http://127.0.0.1:4000");
     assert_eq!(gh.api_url.as_str(), "http://localhost:4000/api/v3");
     assert!(c.slack_webhook_url.is_some());
+    assert_eq!(
+        c.teams_webhook_url.as_ref().map(|u| u.expose().as_str()),
+        Some("http://127.0.0.1:4002/teams")
+    );
+    assert_eq!(
+        c.discord_webhook_url.as_ref().map(|u| u.expose().as_str()),
+        Some("https://discord.com/api/webhooks/1/x")
+    );
 }
 
 #[test]

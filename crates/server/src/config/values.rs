@@ -143,6 +143,7 @@ impl<F: Fn(&str) -> Option<String>> Vars<F> {
     }
 
     /// An optional Slack webhook URL: https (http only for loopback); the value is never echoed.
+    /// A chat webhook URL (`SLACK_WEBHOOK_URL`, `TEAMS_WEBHOOK_URL`, `DISCORD_WEBHOOK_URL`).
     pub(super) fn slack_webhook(&self, var: &'static str) -> Result<Option<Url>, ConfigError> {
         self.get(var)
             .map(|raw| parse_http_url(var, &raw, HttpRule::LoopbackOnly, false))

@@ -5,10 +5,12 @@
 
 mod a11y;
 mod browser;
+mod chat;
 mod cli;
 mod dashboard;
 mod github_signin;
 mod live;
+mod multiprocess;
 mod oidc_browser;
 mod oidc_signin;
 mod ops;
