@@ -94,6 +94,9 @@ pub enum LiveEvent {
         title: String,
         pushed_by: Actor,
         changes: ChangeSet,
+        /// The "what changed" line against the previous version (`None` for a new plan).
+        #[serde(skip_serializing_if = "Option::is_none")]
+        summary: Option<String>,
     },
     Comment {
         activity: CommentActivity,

@@ -144,7 +144,7 @@ const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("../../migrati
 
 /// The storage adapter: a connection pool plus every repository port.
 pub struct Store {
-    pool: Pool,
+    pub(crate) pool: Pool,
     target: DbTarget,
     /// Database round trips made through [`Store::run`] (every repository call is one).
     round_trips: std::sync::atomic::AtomicU64,
@@ -373,6 +373,7 @@ impl Store {
             readiness: self.clone(),
             events: self.events.clone(),
             scim: self.clone(),
+            search: self.clone(),
         }
     }
 

@@ -7,6 +7,7 @@ mod a11y;
 mod browser;
 mod cli;
 mod dashboard;
+mod find_browser;
 mod github_signin;
 mod live;
 mod oidc_browser;

@@ -6,10 +6,12 @@ mod comments;
 mod dashboard;
 mod device;
 mod events;
+mod export;
 mod groups;
 mod plans;
 mod push;
 mod scim;
+mod search;
 mod tokens;
 mod users;
 
@@ -34,6 +36,8 @@ pub(crate) fn configure(cfg: &mut web::ServiceConfig) {
     users::routes(cfg);
     groups::routes(cfg);
     scim::routes(cfg);
+    search::routes(cfg);
+    export::routes(cfg);
 }
 
 /// Draws one request from the client's budget (its address; IPv6 by /64); `429` with
