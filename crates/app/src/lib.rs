@@ -14,6 +14,7 @@ mod access;
 mod admin;
 mod audit_log;
 mod auditor;
+mod cluster;
 mod comments;
 #[cfg(feature = "contract")]
 pub mod contract;
@@ -47,6 +48,7 @@ pub use audit_log::{
     AUDIT_PAGE_MAX, AuditEntry, AuditExport, AuditLog, AuditLogError, AuditLogPage, AuditQueryInput,
 };
 pub use auditor::Auditor;
+pub use cluster::{Cluster, RemoteChanges};
 pub use comments::{
     CommentChange, CommentError, CommentView, Comments, NewComment, Person, RESOLVE_NOTIFY_WINDOW,
     Reanchored, Thread,

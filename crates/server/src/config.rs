@@ -53,12 +53,16 @@ pub const VARIABLES: &[&str] = &[
     "DATABASE_URL",
     "SLACK_WEBHOOK_URL",
     "SLACK_TIMEOUT_MS",
+    "TEAMS_WEBHOOK_URL",
+    "DISCORD_WEBHOOK_URL",
     "OUTBOX_POLL_INTERVAL_MS",
     "OUTBOX_RETRY_BASE_MS",
     "TRUSTED_PROXIES",
     "LOG_FORMAT",
     "VERSION_RETENTION_DAYS",
     "ALLOW_REMOTE_IMAGES",
+    "METRICS_ADDR",
+    "SECRET_KEY_PREVIOUS",
 ];
 
 /// Minimum length, in characters, of `SECRET_KEY` and `SCIM_AUTH_TOKEN`.
@@ -276,6 +280,10 @@ pub struct Config {
     pub slack_webhook_url: Option<Secret<Url>>,
     /// `SLACK_TIMEOUT_MS`, `OUTBOX_POLL_INTERVAL_MS`, `OUTBOX_RETRY_BASE_MS`.
     pub outbox: OutboxConfig,
+    /// `TEAMS_WEBHOOK_URL`: Microsoft Teams Workflows (or incoming) webhook; off when unset.
+    pub teams_webhook_url: Option<Secret<Url>>,
+    /// `DISCORD_WEBHOOK_URL`: Discord channel webhook; off when unset.
+    pub discord_webhook_url: Option<Secret<Url>>,
     /// `TRUSTED_PROXIES`: peers whose forwarding headers are believed (empty: none).
     pub trusted_proxies: TrustedProxies,
     /// `LOG_FORMAT`.
@@ -284,6 +292,10 @@ pub struct Config {
     pub version_retention_days: u32,
     /// `ALLOW_REMOTE_IMAGES`: whether rendered plans may load images from other origins.
     pub allow_remote_images: bool,
+    /// `METRICS_ADDR`: a separate listener for `GET /metrics` (then not served on `PORT`).
+    pub metrics_addr: Option<SocketAddr>,
+    /// `SECRET_KEY_PREVIOUS`: earlier values of `SECRET_KEY`, accepted for reading only (key rotation).
+    pub previous_secret_keys: Vec<Secret>,
 }
 
 impl Config {
@@ -344,6 +356,8 @@ impl Config {
             None => DatabaseUrl::Sqlite(data_dir.join(DEFAULT_SQLITE_FILE)),
         };
         let slack_webhook_url = vars.slack_webhook("SLACK_WEBHOOK_URL")?.map(Secret::new);
+        let teams_webhook_url = vars.slack_webhook("TEAMS_WEBHOOK_URL")?.map(Secret::new);
+        let discord_webhook_url = vars.slack_webhook("DISCORD_WEBHOOK_URL")?.map(Secret::new);
         let outbox = OutboxConfig {
             slack_timeout: Duration::from_millis(vars.millis(
                 "SLACK_TIMEOUT_MS",
@@ -370,6 +384,18 @@ impl Config {
         let version_retention_days =
             vars.retention_days("VERSION_RETENTION_DAYS", DEFAULT_VERSION_RETENTION_DAYS)?;
         let allow_remote_images = vars.boolean("ALLOW_REMOTE_IMAGES", false)?;
+        let metrics_addr = vars.socket_addr("METRICS_ADDR")?;
+        if metrics_addr.is_some_and(|m| m == SocketAddr::new(bind_addr, port)) {
+            return Err(ConfigError::new(
+                "METRICS_ADDR",
+                "must differ from BIND_ADDR:PORT (unset it to serve /metrics on the main port)",
+            ));
+        }
+        let previous_secret_keys = vars
+            .previous_secret_keys("SECRET_KEY_PREVIOUS", secret_key.expose())?
+            .into_iter()
+            .map(Secret::new)
+            .collect();
 
         Ok(Self {
             secret_key,
@@ -387,10 +413,14 @@ impl Config {
             database,
             slack_webhook_url,
             outbox,
+            teams_webhook_url,
+            discord_webhook_url,
             trusted_proxies,
             log_format,
             version_retention_days,
             allow_remote_images,
+            metrics_addr,
+            previous_secret_keys,
         })
     }
 

@@ -5,11 +5,13 @@
 
 mod a11y;
 mod browser;
+mod chat;
 mod cli;
 mod dashboard;
 mod find_browser;
 mod github_signin;
 mod live;
+mod multiprocess;
 mod oidc_browser;
 mod oidc_signin;
 mod ops;

@@ -8,6 +8,7 @@ mod device;
 mod events;
 mod export;
 mod groups;
+pub(crate) mod openapi;
 mod plans;
 mod push;
 mod scim;
@@ -38,6 +39,7 @@ pub(crate) fn configure(cfg: &mut web::ServiceConfig) {
     scim::routes(cfg);
     search::routes(cfg);
     export::routes(cfg);
+    openapi::routes(cfg);
 }
 
 /// Draws one request from the client's budget (its address; IPv6 by /64); `429` with
