@@ -131,6 +131,49 @@
   }
   function failed(e) { if (e.message !== "signed out") say(e.message, true); }
 
+  // ---- full-text search over everything the reader may see (GET /api/search) ----
+  var searchForm = $("search-form"), searchBox = $("search-all"), searchOut = $("search-results");
+  var searchTimer = null, searchSeq = 0;
+  function kindLabel(k) { return k === "comment" ? "Comment" : k === "section" ? "Section" : "Plan"; }
+  function runSearch() {
+    var q = searchBox.value.trim(), seq = ++searchSeq;
+    if (!q) { searchOut.textContent = ""; return; }
+    var url = "/api/search?q=" + encodeURIComponent(q) + ($("search-archived").checked ? "&archived=true" : "");
+    api("GET", url).then(function (b) {
+      if (seq !== searchSeq) return;
+      searchOut.textContent = "";
+      var head = document.createElement("p");
+      head.className = "pp-meta";
+      head.id = "search-count";
+      head.textContent = b.results.length ? b.results.length + (b.results.length === 1 ? " result" : " results") : "Nothing found.";
+      searchOut.appendChild(head);
+      if (!b.results.length) return;
+      var list = document.createElement("ol");
+      list.className = "dash-search-list";
+      b.results.forEach(function (r) {
+        var li = document.createElement("li"), a = document.createElement("a"), badge = document.createElement("span");
+        li.className = "dash-search-hit";
+        li.dataset.kind = r.kind;
+        a.href = r.path;
+        a.textContent = r.kind === "section" ? r.plan_title + " › " + r.title : r.plan_title;
+        badge.className = "pp-badge";
+        badge.textContent = kindLabel(r.kind) + (r.visibility === "private" ? " · private" : "") + (r.archived ? " · archived" : "");
+        var snip = document.createElement("p");
+        snip.className = "dash-snippet";
+        // The server escapes the text, then wraps matching words in <mark>: nothing else.
+        snip.innerHTML = r.snippet_html;
+        li.appendChild(a); li.appendChild(document.createTextNode(" ")); li.appendChild(badge); li.appendChild(snip);
+        list.appendChild(li);
+      });
+      searchOut.appendChild(list);
+    }, function (e) { if (seq === searchSeq) failed(e); });
+  }
+  if (searchForm) {
+    searchForm.addEventListener("submit", function (ev) { ev.preventDefault(); clearTimeout(searchTimer); runSearch(); });
+    searchBox.addEventListener("input", function () { clearTimeout(searchTimer); searchTimer = setTimeout(runSearch, 250); });
+    $("search-archived").addEventListener("change", runSearch);
+  }
+
   // ---- confirmation dialog ----
   var dialog = $("dash-confirm");
   function confirmThen(title, text, okLabel, then) {

@@ -287,6 +287,7 @@
 
     function thread(t) {
       var box = el("div", "pp-thread pp-" + t.anchor_state + (t.state === "resolved" ? " pp-resolved" : ""));
+      box.setAttribute("data-thread", t.id);
       var a = where(t);
       var line = el("p", "pp-thread-where");
       if (a) {
@@ -351,11 +352,24 @@
       }
     }
 
+    // `?comment=<id>` (a search result): open the sidebar on that comment's thread, once.
+    var wanted = window.URLSearchParams ? new URLSearchParams(location.search).get("comment") : null;
+    function reveal() {
+      var id = wanted; wanted = null;
+      var t = state.threads.filter(function (x) { return x.id === id || x.replies.some(function (r) { return r.id === id; }); })[0];
+      if (!t) return;
+      var all = sidebar.querySelector('[data-filter="all"]');
+      if (all) all.click();
+      open(null);
+      var box = list.querySelector('[data-thread="' + t.id.replace(/["\\]/g, "") + '"]');
+      if (box) { box.scrollIntoView({ block: "center" }); box.classList.add("pp-flash"); setTimeout(function () { box.classList.remove("pp-flash"); }, 1500); }
+    }
     function load() {
       return call("GET", api + "?state=all").then(function (j) {
         state.threads = j.comments;
         badges();
         if (!sidebar.hidden) render();
+        if (wanted) reveal();
       }).catch(function (e) { list.textContent = ""; list.appendChild(el("p", "pp-error", "Comments could not be loaded: " + e.message)); });
     }
     call("GET", "/api/auth/me").then(function (me) { state.me = me.id; }).catch(function () {}).then(load);
@@ -544,7 +558,9 @@
         if (changed.length) parts.push(changed.length + " changed");
         if (added.length) parts.push(added.length + " added");
         if (removed.length) parts.push(removed.length + " removed");
-        notice(who + " pushed version " + version + (parts.length ? " · sections " + parts.join(", ") : "") + ".", false);
+        // The server's "what changed" line (the diff page's and Slack's wording) when the event has it.
+        var what = info && info.summary ? " · " + info.summary : (parts.length ? " · sections " + parts.join(", ") + "." : ".");
+        notice(who + " pushed version " + version + what, false);
         return hooks.reload();
       });
     }

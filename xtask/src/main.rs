@@ -303,6 +303,7 @@ const BENCHES: &[(&str, &str, &str)] = &[
     ("planpush-server", "live_bench", "live"),
     ("planpush-server", "dashboard_bench", "dashboard"),
     ("planpush-server", "cli_bench", "cli"),
+    ("planpush-store", "search_bench", "search"),
     ("planpush-server", "scale_bench", "scale"),
 ];
 

@@ -95,6 +95,9 @@ pub enum LiveEvent {
         title: String,
         pushed_by: Actor,
         changes: ChangeSet,
+        /// The "what changed" line against the previous version (`None` for a new plan).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        summary: Option<String>,
     },
     Comment {
         activity: CommentActivity,
@@ -373,6 +376,7 @@ mod tests {
                     login: "ada".into(),
                 },
                 changes: ChangeSet::default(),
+                summary: Some("Sections: 1 changed (+2 −0 words).".into()),
             },
             LiveEvent::Comment {
                 activity: CommentActivity::Resolved,

@@ -22,6 +22,9 @@ pub fn ports() -> Ports {
     let plans = Arc::new(FakePlans::default());
     let audit = Arc::new(FakeAudit::default());
     let outbox = OutboxLog::default();
+    let versions: Arc<FakeVersions> =
+        Arc::new(FakeVersions::new(plans.clone()).with_outbox(outbox.clone()));
+    let comments: Arc<FakeComments> = Arc::new(FakeComments::default().with_outbox(outbox.clone()));
     Ports {
         users: users.clone(),
         tokens: Arc::new(FakeTokens::default()),
@@ -30,8 +33,8 @@ pub fn ports() -> Ports {
         roles: Arc::new(FakeRoles::new(users.clone())),
         plans: plans.clone(),
         plan_views: Arc::new(FakePlanViews::default()),
-        versions: Arc::new(FakeVersions::new(plans).with_outbox(outbox.clone())),
-        comments: Arc::new(FakeComments::default().with_outbox(outbox.clone())),
+        versions: versions.clone(),
+        comments: comments.clone(),
         audit_sink: audit.clone(),
         audit_query: audit,
         kv: Arc::new(FakeKv::default()),
@@ -39,6 +42,126 @@ pub fn ports() -> Ports {
         readiness: Arc::new(AlwaysReady),
         events: Arc::new(LocalBus::new(1)),
         scim: Arc::new(FakeScim::new(users)),
+        search: Arc::new(FakeSearch {
+            plans,
+            versions,
+            comments,
+        }),
+    }
+}
+
+/// [`SearchRepository`] computed from the other fakes at every query (so it is always "in the
+/// same transaction"): the same entries as the store's index, every term a word prefix, ranked
+/// by matching words with title matches counting five times.
+pub struct FakeSearch {
+    plans: Arc<FakePlans>,
+    versions: Arc<FakeVersions>,
+    comments: Arc<FakeComments>,
+}
+
+fn fake_words(s: &str) -> impl Iterator<Item = String> + '_ {
+    s.split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .map(str::to_lowercase)
+}
+
+/// `None` unless every term is a prefix of a word of `title` or `text`; else the score.
+fn fake_score(terms: &[String], title: &str, text: &str) -> Option<f64> {
+    let (tw, xw): (Vec<String>, Vec<String>) =
+        (fake_words(title).collect(), fake_words(text).collect());
+    let mut score = 0.0;
+    for t in terms {
+        let hits = |ws: &[String]| ws.iter().filter(|w| w.starts_with(t.as_str())).count();
+        let (a, b) = (hits(&tw), hits(&xw));
+        if a + b == 0 {
+            return None;
+        }
+        score += (5 * a + b) as f64;
+    }
+    Some(score)
+}
+
+#[async_trait]
+impl SearchRepository for FakeSearch {
+    async fn search(&self, q: &SearchQuery) -> Result<Vec<SearchHit>, InfraError> {
+        use planpush_comments::{CommentFilter, CommentRepository, StateFilter};
+        use planpush_plans::{PlanFilter, PlanRepository};
+        use planpush_versions::VersionRepository;
+        if q.terms.is_empty() {
+            return Ok(vec![]);
+        }
+        let unknown = |e: String| InfraError::Unknown(anyhow::anyhow!(e));
+        let plans = self
+            .plans
+            .list(PlanFilter {
+                scope: q.scope,
+                include_archived: q.include_archived,
+            })
+            .await
+            .map_err(|e| unknown(e.to_string()))?;
+        let mut hits = vec![];
+        for plan in plans {
+            let hit = |kind, anchor: Option<String>, comment_id, title: &str, text: &str, rank| {
+                SearchHit {
+                    plan_id: plan.id(),
+                    slug: plan.slug().to_string(),
+                    plan_title: plan.title().to_owned(),
+                    visibility: plan.visibility(),
+                    owner_id: plan.owner_id(),
+                    archived: plan.is_archived(),
+                    kind,
+                    anchor,
+                    comment_id,
+                    title: title.to_owned(),
+                    text: text.to_owned(),
+                    rank,
+                }
+            };
+            let units = match self.versions.latest(plan.id()).await {
+                Ok(Some(v)) => planpush_document::text_units(&v.html),
+                Ok(None) => vec![],
+                Err(e) => return Err(unknown(e.to_string())),
+            };
+            let loose = units
+                .iter()
+                .find(|u| u.anchor.is_none())
+                .map_or("", |u| u.text.as_str());
+            if let Some(r) = fake_score(&q.terms, plan.title(), loose) {
+                hits.push(hit(SearchKind::Plan, None, None, "", loose, r));
+            }
+            for u in units.iter().filter(|u| u.anchor.is_some()) {
+                if let Some(r) = fake_score(&q.terms, &u.title, &u.text) {
+                    let anchor = u.anchor.as_ref().map(|a| a.to_string());
+                    hits.push(hit(SearchKind::Section, anchor, None, &u.title, &u.text, r));
+                }
+            }
+            let comments = self
+                .comments
+                .list(
+                    plan.id(),
+                    &CommentFilter {
+                        state: StateFilter::All,
+                        anchor: None,
+                    },
+                )
+                .await
+                .map_err(|e| unknown(e.to_string()))?;
+            for c in comments.iter().filter(|c| !c.is_deleted()) {
+                if let Some(r) = fake_score(&q.terms, "", c.body().as_str()) {
+                    hits.push(hit(
+                        SearchKind::Comment,
+                        Some(c.anchor().to_string()),
+                        Some(c.id().to_string()),
+                        "",
+                        c.body().as_str(),
+                        r,
+                    ));
+                }
+            }
+        }
+        hits.sort_by(|a, b| b.rank.total_cmp(&a.rank));
+        hits.truncate(q.limit);
+        Ok(hits)
     }
 }
 

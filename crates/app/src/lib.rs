@@ -20,6 +20,7 @@ mod comments;
 pub mod contract;
 mod dashboard;
 mod events;
+mod export;
 #[cfg(feature = "fake")]
 pub mod fake;
 mod generation;
@@ -36,6 +37,7 @@ mod push;
 mod ratelimit;
 mod scim;
 mod scim_ports;
+mod search;
 mod sessions;
 mod signin;
 mod tokens;
@@ -59,10 +61,12 @@ pub use events::{
     Actor, BadEventId, CommentActivity, EventBus, EventId, EventStream, LiveEvent, LocalBus,
     ObservedBus, PlanActivity, PlanEvent, RETAINED_EVENTS, SUBSCRIBER_BUFFER, Subscription,
 };
+pub use export::{Export, ExportComments, ExportThread, export_markdown};
 pub use generation::{CacheLimits, GenerationCache, Generations};
 pub use groups::{GroupAccess, GroupMappingError, GroupSync};
 pub use health::{Health, NotReady};
 pub use maintenance::{Maintenance, OUTBOX_KEEP_DAYS, Swept};
+pub use notify::{ChangeSummary, WordChange, change_summary};
 pub use notify::{
     Deliveries, Delivery, DeliveryError, DeliverySettings, NOTIFY_BODY_CHARS, NOTIFY_MAX_SECTIONS,
     Notification, Notifications, Notifier, PlanRef, SectionChange, SectionChangeKind, excerpt,
@@ -82,6 +86,10 @@ pub use push::{MAX_DOCUMENT_BYTES, PUSH_ATTEMPTS, Push, PushError, PushOutcome, 
 pub use ratelimit::{Budget, LimitKey, RateLimiter, Unlimited};
 pub use scim::{Scim, ScimQuery};
 pub use scim_ports::{ScimGroup, ScimGroupId, ScimRepoError, ScimRepository, ScimUser};
+pub use search::{
+    MAX_QUERY_CHARS, MAX_SEARCH_RESULTS, MAX_SEARCH_TERMS, SNIPPET_CHARS, Search, SearchError,
+    SearchHit, SearchKind, SearchQuery, SearchRepository, SearchResult, search_terms, snippet,
+};
 pub use sessions::{
     SESSION_REF_KEY, SESSION_USER_KEY, SessionState, WebSessions, session_key_hash, session_ref,
     session_user,

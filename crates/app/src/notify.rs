@@ -42,6 +42,16 @@ pub struct SectionChange {
     pub anchor: String,
     pub title: String,
     pub change: SectionChangeKind,
+    /// For a changed section: the words it gained and lost (absent in older outbox rows).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub words: Option<WordChange>,
+}
+
+/// Words a changed section gained and lost.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WordChange {
+    pub inserted: usize,
+    pub deleted: usize,
 }
 
 /// A channel-neutral notification: the outbox payload (JSON, tagged by `kind`).
@@ -58,6 +68,10 @@ pub enum Notification {
         sections: Vec<SectionChange>,
         /// How many more changed sections there were.
         more_sections: usize,
+        /// The "what changed" line ([`planpush_document::DiffSummary::sentence`]) against the
+        /// previous version; absent for a new plan (and in older outbox rows).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        summary: Option<String>,
     },
     /// A new thread or reply.
     CommentCreated {
@@ -166,12 +180,42 @@ pub fn excerpt(s: &str, max: usize) -> String {
     out
 }
 
+/// What changed between the previous version's markup and `version`'s: the summary, and the word
+/// counts of each changed section. `None` for a first version.
+pub fn change_summary(previous_html: Option<&str>, version: &Version) -> Option<ChangeSummary> {
+    let rows = planpush_document::diff(previous_html?, &version.html);
+    Some(ChangeSummary {
+        summary: planpush_document::DiffSummary::of(&rows),
+        words: rows
+            .into_iter()
+            .filter(|r| r.status == planpush_document::DiffStatus::Changed)
+            .map(|r| {
+                (
+                    r.anchor,
+                    WordChange {
+                        inserted: r.words.inserted,
+                        deleted: r.words.deleted,
+                    },
+                )
+            })
+            .collect(),
+    })
+}
+
+/// [`change_summary`]'s answer.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ChangeSummary {
+    pub summary: planpush_document::DiffSummary,
+    pub words: std::collections::HashMap<AnchorId, WordChange>,
+}
+
 /// The notification of a new version. `previous` is the index of the version before it (titles
-/// of removed sections come from there).
+/// of removed sections come from there); `summary` what changed since it.
 pub(crate) fn version_pushed(
     plan: &Plan,
     version: &Version,
     previous: Option<&SectionIndex>,
+    summary: Option<&ChangeSummary>,
     by: &str,
 ) -> Notification {
     let changes = &version.meta.changes;
@@ -207,6 +251,9 @@ pub(crate) fn version_pushed(
             anchor: a.to_string(),
             title,
             change,
+            words: summary
+                .filter(|_| change == SectionChangeKind::Changed)
+                .and_then(|s| s.words.get(a).copied()),
         })
         .collect();
     let more_sections = all.len().saturating_sub(NOTIFY_MAX_SECTIONS);
@@ -216,6 +263,7 @@ pub(crate) fn version_pushed(
         by: by.to_owned(),
         sections: all.into_iter().take(NOTIFY_MAX_SECTIONS).collect(),
         more_sections,
+        summary: summary.map(|s| s.summary.sentence()),
     }
 }
 

@@ -42,6 +42,8 @@ pub struct PlanPage {
     pub history: Vec<VersionMeta>,
     /// Login of whoever pushed the version shown.
     pub pushed_by: String,
+    /// Login of whoever pushed each version of `history`, in the same order.
+    pub pushers: Vec<String>,
     /// Open threads on the plan.
     pub open_comments: u64,
 }
@@ -53,6 +55,10 @@ pub struct DiffPage {
     pub from: VersionNumber,
     pub to: VersionNumber,
     pub rows: Vec<planpush_document::DiffEntry>,
+    /// What changed, in a line: sections added, removed, changed, and changed words.
+    pub summary: planpush_document::DiffSummary,
+    /// Every version of the plan (for choosing another pair to compare).
+    pub history: Vec<VersionMeta>,
 }
 
 /// One plan's info for the dashboard and the API.
@@ -71,7 +77,7 @@ pub struct LiveFeed {
 }
 
 pub struct Plans {
-    ports: Ports,
+    pub(crate) ports: Ports,
     audit: Auditor,
     /// The newest version recorded as seen per (user, plan) by this process, so repeated page
     /// views write nothing.
@@ -216,20 +222,12 @@ impl Plans {
             Err(VersionRepoError::NotFound) => None,
             Err(e) => return Err(unknown(e)),
         };
-        let pusher = history
+        let pushers = self.logins(history.iter().map(|m| m.pushed_by)).await;
+        let pushed_by = history
             .iter()
-            .find(|m| m.number == shown)
-            .map(|m| m.pushed_by);
-        let pushed_by = match pusher {
-            Some(id) => self
-                .ports
-                .users
-                .get(id)
-                .await
-                .map(|u| u.login)
-                .unwrap_or_else(|_| "unknown".into()),
-            None => "unknown".into(),
-        };
+            .position(|m| m.number == shown)
+            .and_then(|i| pushers.get(i).cloned())
+            .unwrap_or_else(|| "unknown".into());
         let open_comments = self
             .ports
             .comments
@@ -242,11 +240,34 @@ impl Plans {
             shown,
             history,
             pushed_by,
+            pushers,
             open_comments,
         })
     }
 
-    /// The side-by-side diff from version `from` to version `to` (default: the current one).
+    /// The login of each user, in order (one lookup per distinct user; "unknown" when gone).
+    pub(crate) async fn logins(&self, ids: impl Iterator<Item = UserId>) -> Vec<String> {
+        let mut known: std::collections::HashMap<UserId, String> = Default::default();
+        let mut out = vec![];
+        for id in ids {
+            if let Some(login) = known.get(&id) {
+                out.push(login.clone());
+                continue;
+            }
+            let login = self
+                .ports
+                .users
+                .get(id)
+                .await
+                .map(|u| u.login)
+                .unwrap_or_else(|_| "unknown".into());
+            known.insert(id, login.clone());
+            out.push(login);
+        }
+        out
+    }
+
+    /// The section-by-section diff (words marked inside changed sections) from version `from` to version `to` (default: the current one).
     /// Expired versions cannot be diffed.
     pub async fn diff(
         &self,
@@ -271,11 +292,20 @@ impl Plans {
         };
         let (new, old) = (load(to).await?, load(from).await?);
         let rows = planpush_document::diff(&old.html, &new.html);
+        let summary = planpush_document::DiffSummary::of(&rows);
+        let history = self
+            .ports
+            .versions
+            .history(plan.id())
+            .await
+            .map_err(unknown)?;
         Ok(DiffPage {
             plan,
             from,
             to,
             rows,
+            summary,
+            history,
         })
     }
 

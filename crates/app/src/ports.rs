@@ -116,4 +116,6 @@ pub struct Ports {
     pub events: Arc<dyn crate::EventBus>,
     /// SCIM provisioning's users and groups.
     pub scim: Arc<dyn crate::ScimRepository>,
+    /// Full-text search (its writes ride on the version and comment repositories' transactions).
+    pub search: Arc<dyn crate::SearchRepository>,
 }

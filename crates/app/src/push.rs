@@ -44,6 +44,8 @@ pub struct PushOutcome {
     pub changes: ChangeSet,
     /// False when the content was identical to the current version (nothing was stored).
     pub created_version: bool,
+    /// The "what changed" line against the previous version (`None` for a new plan).
+    pub summary: Option<String>,
 }
 
 /// Why a push was refused.
@@ -210,6 +212,7 @@ impl Push {
                     login: p.login.clone(),
                 },
                 changes: outcome.changes.clone(),
+                summary: outcome.summary.clone(),
             };
             crate::events::publish(&self.ports, outcome.plan.id(), event).await;
         }
@@ -368,9 +371,11 @@ impl Push {
             p.user_id,
             now,
         );
-        let outbox =
-            self.notify
-                .messages(&plan, &version_pushed(&plan, &version, None, &p.login), now);
+        let outbox = self.notify.messages(
+            &plan,
+            &version_pushed(&plan, &version, None, None, &p.login),
+            now,
+        );
         match self
             .ports
             .versions
@@ -388,6 +393,7 @@ impl Push {
                 version: version.meta.number,
                 plan,
                 created_version: true,
+                summary: None,
             })),
             Err(VersionRepoError::SlugTaken(_)) => Ok(None),
             Err(e) => Err(unknown(e)),
@@ -417,6 +423,7 @@ impl Push {
                     changes: ChangeSet::default(),
                     plan,
                     created_version: false,
+                    summary: None,
                 });
             }
             let title = rendered
@@ -438,9 +445,10 @@ impl Push {
             next.record_version(version.meta.number.get(), &title, now)
                 .map_err(|e| unknown(anyhow::anyhow!(e)))?;
             let previous = latest.as_ref().map(|l| &l.sections);
+            let summary = crate::change_summary(latest.as_ref().map(|l| l.html.as_str()), &version);
             let outbox = self.notify.messages(
                 &next,
-                &version_pushed(&next, &version, previous, &p.login),
+                &version_pushed(&next, &version, previous, summary.as_ref(), &p.login),
                 now,
             );
             match self
@@ -469,6 +477,7 @@ impl Push {
                         changes: version.meta.changes,
                         plan: next,
                         created_version: true,
+                        summary: summary.map(|s| s.summary.sentence()),
                     });
                 }
                 // Someone pushed meanwhile: reload and diff against their version.

@@ -17,6 +17,8 @@ use crate::error::CliError;
 pub struct Reply {
     pub status: u16,
     pub body: Value,
+    /// The answer as text (`body` is `Null` when it is not JSON, e.g. an export).
+    pub text: String,
 }
 
 impl Reply {
@@ -133,7 +135,7 @@ impl Api {
             detail: format!("the answer could not be read: {e}"),
         })?;
         let body = serde_json::from_str(&text).unwrap_or(Value::Null);
-        Ok(Reply { status, body })
+        Ok(Reply { status, body, text })
     }
 
     /// `POST` a form, answering the parsed type on 2xx or the mapped error.

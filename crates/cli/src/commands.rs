@@ -737,6 +737,164 @@ pub fn open(ctx: &Ctx, name: &str) -> Result<(), CliError> {
     Ok(())
 }
 
+/// `planpush search QUERY`: results as text (title, link, snippet with the matches in «»), or
+/// the server's JSON.
+pub fn search(
+    ctx: &Ctx,
+    query: &str,
+    archived: bool,
+    limit: usize,
+    format: OutputFormat,
+) -> Result<(), CliError> {
+    let server = ctx.server(None)?;
+    let mut authed = ctx.authed(&server)?;
+    let q: String = url::form_urlencoded::Serializer::new(String::new())
+        .append_pair("q", query)
+        .append_pair("archived", if archived { "true" } else { "false" })
+        .append_pair("limit", &limit.to_string())
+        .finish();
+    let reply = authed.send("GET", &format!("/api/search?{q}"), &[], Body::None)?;
+    if !reply.ok() {
+        return Err(authed.api.error(&reply));
+    }
+    match format {
+        OutputFormat::Json => println!("{}", reply.body),
+        OutputFormat::Text => print!("{}", describe_search(query, &reply.body)),
+    }
+    Ok(())
+}
+
+/// A snippet's HTML (escaped text with `<mark>`) as terminal text, matches in «».
+pub fn snippet_text(html: &str) -> String {
+    html.replace("<mark>", "«")
+        .replace("</mark>", "»")
+        .replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&quot;", "\"")
+        .replace("&#39;", "'")
+        .replace("&amp;", "&")
+}
+
+/// Search results as text for a person or an assistant.
+pub fn describe_search(query: &str, body: &Value) -> String {
+    let results = body["results"].as_array().cloned().unwrap_or_default();
+    if results.is_empty() {
+        return format!("Nothing found for \"{query}\".\n");
+    }
+    let plural = if results.len() == 1 { "" } else { "s" };
+    let mut out = format!("{} result{plural} for \"{query}\":\n", results.len());
+    for (i, r) in results.iter().enumerate() {
+        let kind = r["kind"].as_str().unwrap_or("plan");
+        let title = match kind {
+            "section" => format!(
+                "{} › {}",
+                r["plan_title"].as_str().unwrap_or_default(),
+                r["title"].as_str().unwrap_or_default()
+            ),
+            _ => r["plan_title"].as_str().unwrap_or_default().to_owned(),
+        };
+        let mut flags = vec![kind];
+        if r["visibility"].as_str() == Some("private") {
+            flags.push("private");
+        }
+        if r["archived"].as_bool() == Some(true) {
+            flags.push("archived");
+        }
+        out.push_str(&format!(
+            "\n{}. {title} ({})\n   {}\n   {}\n",
+            i + 1,
+            flags.join(", "),
+            r["url"].as_str().unwrap_or_default(),
+            snippet_text(r["snippet_html"].as_str().unwrap_or_default())
+        ));
+    }
+    out
+}
+
+/// `planpush export` formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ExportFormat {
+    Html,
+    Md,
+}
+
+/// Which comments an export appends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ExportComments {
+    Open,
+    All,
+}
+
+/// `planpush export` arguments.
+pub struct ExportArgs {
+    pub name: String,
+    pub version: Option<u32>,
+    pub format: ExportFormat,
+    pub comments: Option<ExportComments>,
+    pub output: Option<PathBuf>,
+}
+
+/// `planpush export NAME`: the server's export (`GET /p/NAME/export`) to a file or stdout.
+pub fn export(ctx: &Ctx, args: &ExportArgs) -> Result<(), CliError> {
+    let project = Project::open(&ctx.cwd)?;
+    let server = ctx.server(project.get_any(&args.name).map(|e| e.server.as_str()))?;
+    let mut authed = ctx.authed(&server)?;
+    let mut q = url::form_urlencoded::Serializer::new(String::new());
+    q.append_pair(
+        "format",
+        match args.format {
+            ExportFormat::Html => "html",
+            ExportFormat::Md => "md",
+        },
+    );
+    if let Some(v) = args.version {
+        q.append_pair("v", &v.to_string());
+    }
+    if let Some(c) = args.comments {
+        q.append_pair(
+            "comments",
+            match c {
+                ExportComments::Open => "open",
+                ExportComments::All => "all",
+            },
+        );
+    }
+    let name: String = url::form_urlencoded::byte_serialize(args.name.as_bytes()).collect();
+    let path = format!("/p/{name}/export?{}", q.finish());
+    let accept = match args.format {
+        ExportFormat::Html => "text/html",
+        ExportFormat::Md => "text/markdown",
+    };
+    let reply = authed.send("GET", &path, &[("Accept", accept)], Body::None)?;
+    if reply.status == 404 {
+        return Err(CliError::NotFound(match args.version {
+            Some(v) => format!(
+                "there is no version {v} of a plan named `{}` on {server} (or you may not see it, or that version expired)",
+                args.name
+            ),
+            None => format!(
+                "there is no plan named `{}` on {server} (or you may not see it)",
+                args.name
+            ),
+        }));
+    }
+    if !reply.ok() {
+        return Err(authed.api.error(&reply));
+    }
+    match &args.output {
+        Some(file) => {
+            std::fs::write(file, reply.text.as_bytes()).map_err(|source| CliError::File {
+                what: "cannot write",
+                path: file.clone(),
+                source,
+            })?;
+            eprintln!("Wrote {} ({} bytes).", file.display(), reply.text.len());
+        }
+        None => print!("{}", reply.text),
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
 

@@ -3,7 +3,7 @@
 //! - [`config`]: the credentials file (0600, written atomically, refresh under a lock).
 //! - [`project`]: `.planpush/sessions.json`, the per-project memory of pushed plans.
 //! - [`api`]: blocking HTTP over rustls, with automatic token refresh.
-//! - [`commands`]: `login`, `push`, `comments`, `whoami`, `logout`, `open`.
+//! - [`commands`]: `login`, `push`, `comments`, `whoami`, `logout`, `open`, `search`, `export`.
 //! - [`error`]: what went wrong, in words and as a distinct exit code (see `docs/cli.md`).
 //!
 //! The CLI talks to the server over HTTP only: no database, no web framework, no async runtime.
@@ -20,7 +20,9 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
-use crate::commands::{Ctx, Format, OutputFormat, PushArgs, State};
+use crate::commands::{
+    Ctx, ExportArgs, ExportComments, ExportFormat, Format, OutputFormat, PushArgs, State,
+};
 use crate::config::Store;
 use crate::error::CliError;
 
@@ -85,6 +87,36 @@ enum Command {
         /// The plan's name
         name: String,
     },
+    /// Search every plan, section and comment you may see (titles, text, comment bodies)
+    Search {
+        /// Words to look for (each matches the start of a word; all must match)
+        query: Vec<String>,
+        /// Include archived plans
+        #[arg(long)]
+        archived: bool,
+        /// At most this many results (1-50)
+        #[arg(long, default_value_t = 20)]
+        limit: usize,
+        #[arg(long, value_enum, default_value = "text")]
+        format: OutputFormat,
+    },
+    /// Export a version of a plan as one self-contained HTML file or as Markdown
+    Export {
+        /// The plan's name
+        name: String,
+        /// The version (default: the latest)
+        #[arg(long = "version", short = 'v', value_name = "N")]
+        version: Option<u32>,
+        /// html (self-contained, prints well) or md
+        #[arg(long, value_enum, default_value = "html")]
+        format: ExportFormat,
+        /// Append the plan's comments: open threads, or all of them
+        #[arg(long, value_enum)]
+        comments: Option<ExportComments>,
+        /// Write to this file instead of standard output
+        #[arg(long, short = 'o', value_name = "FILE")]
+        output: Option<PathBuf>,
+    },
 }
 
 /// Runs the CLI on the process's arguments and environment.
@@ -147,5 +179,27 @@ fn run(cli: Cli) -> Result<(), CliError> {
         Command::Whoami => commands::whoami(&ctx),
         Command::Logout => commands::logout(&ctx),
         Command::Open { name } => commands::open(&ctx, &name),
+        Command::Search {
+            query,
+            archived,
+            limit,
+            format,
+        } => commands::search(&ctx, &query.join(" "), archived, limit, format),
+        Command::Export {
+            name,
+            version,
+            format,
+            comments,
+            output,
+        } => commands::export(
+            &ctx,
+            &ExportArgs {
+                name,
+                version,
+                format,
+                comments,
+                output,
+            },
+        ),
     }
 }

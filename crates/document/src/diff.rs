@@ -3,6 +3,8 @@ use std::collections::HashMap;
 use planpush_versions::AnchorId;
 use scraper::{ElementRef, Html, Selector};
 
+use crate::words::{WordCounts, mark_words};
+
 /// How a section fared between two versions.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DiffStatus {
@@ -20,10 +22,85 @@ pub struct DiffEntry {
     pub status: DiffStatus,
     pub old: Option<String>,
     pub new: Option<String>,
+    /// A changed section's new markup with inserted and deleted words marked (see
+    /// [`mark_words`](crate::mark_words)); `None` for other statuses.
+    pub marked: Option<String>,
+    /// Words inserted and deleted in a changed section.
+    pub words: WordCounts,
+}
+
+/// The compact "what changed" of two versions: sections added, removed and changed, and the words
+/// the changed ones gained and lost. Its [`sentence`](Self::sentence) is the one wording the diff
+/// page, the live-update banner and the Slack message share.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct DiffSummary {
+    pub added: usize,
+    pub removed: usize,
+    pub changed: usize,
+    pub words: WordCounts,
+}
+
+impl DiffSummary {
+    pub fn of(rows: &[DiffEntry]) -> Self {
+        let mut s = Self::default();
+        for r in rows {
+            match r.status {
+                DiffStatus::Added => s.added += 1,
+                DiffStatus::Removed => s.removed += 1,
+                DiffStatus::Changed => {
+                    s.changed += 1;
+                    s.words.inserted += r.words.inserted;
+                    s.words.deleted += r.words.deleted;
+                }
+                DiffStatus::Unchanged => {}
+            }
+        }
+        s
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.added + self.removed + self.changed == 0
+    }
+
+    /// E.g. "Sections: 1 added, 2 changed (+14 −3 words), 1 removed." or "No section changed."
+    pub fn sentence(&self) -> String {
+        summary_sentence(
+            self.added,
+            self.changed,
+            self.removed,
+            self.words.inserted,
+            self.words.deleted,
+        )
+    }
+}
+
+/// The summary's wording from plain counts (for callers that carry the counts, not the rows).
+pub fn summary_sentence(
+    added: usize,
+    changed: usize,
+    removed: usize,
+    inserted: usize,
+    deleted: usize,
+) -> String {
+    let mut parts = vec![];
+    if added > 0 {
+        parts.push(format!("{added} added"));
+    }
+    if changed > 0 {
+        parts.push(format!("{changed} changed (+{inserted} −{deleted} words)"));
+    }
+    if removed > 0 {
+        parts.push(format!("{removed} removed"));
+    }
+    if parts.is_empty() {
+        "No section changed.".to_owned()
+    } else {
+        format!("Sections: {}.", parts.join(", "))
+    }
 }
 
 /// Outermost anchored elements (anchors nested in another anchored element belong to it), in order.
-fn top_sections(html: &str) -> Vec<(AnchorId, String, String)> {
+pub(crate) fn top_sections(html: &str) -> Vec<(AnchorId, String, String)> {
     let doc = Html::parse_fragment(html);
     let (Ok(anchored), Ok(headings)) = (
         Selector::parse("[data-anchor]"),
@@ -85,18 +162,31 @@ pub fn diff(old_html: &str, new_html: &str) -> Vec<DiffEntry> {
                 status: DiffStatus::Added,
                 old: None,
                 new: Some(html.clone()),
+                marked: None,
+                words: WordCounts::default(),
             },
-            Some((_, _, old_html)) => DiffEntry {
-                anchor: anchor.clone(),
-                title: title.clone(),
-                status: if normalized(old_html) == normalized(html) {
-                    DiffStatus::Unchanged
+            Some((_, _, old_html)) => {
+                let changed = normalized(old_html) != normalized(html);
+                let (marked, words) = if changed {
+                    let (m, w) = mark_words(old_html, html);
+                    (Some(m), w)
                 } else {
-                    DiffStatus::Changed
-                },
-                old: Some(old_html.clone()),
-                new: Some(html.clone()),
-            },
+                    (None, WordCounts::default())
+                };
+                DiffEntry {
+                    anchor: anchor.clone(),
+                    title: title.clone(),
+                    status: if changed {
+                        DiffStatus::Changed
+                    } else {
+                        DiffStatus::Unchanged
+                    },
+                    old: Some(old_html.clone()),
+                    new: Some(html.clone()),
+                    marked,
+                    words,
+                }
+            }
         })
         .collect();
     // Slot each removed section in after its old predecessor (or at the start).
@@ -110,6 +200,8 @@ pub fn diff(old_html: &str, new_html: &str) -> Vec<DiffEntry> {
             status: DiffStatus::Removed,
             old: Some(html.clone()),
             new: None,
+            marked: None,
+            words: WordCounts::default(),
         };
         let after = old[..i]
             .iter()
@@ -150,5 +242,17 @@ mod tests {
             rows.iter().all(|r| r.anchor.as_str() != "b1"),
             "nested anchors belong to their section"
         );
+        assert_eq!(
+            rows[2].marked.as_deref(),
+            Some(
+                r#"<section data-anchor="c"><h2>C</h2><p><ins class="pp-ins">more</ins></p></section>"#
+            )
+        );
+        let summary = DiffSummary::of(&rows);
+        assert_eq!(
+            summary.sentence(),
+            "Sections: 1 added, 1 changed (+1 −0 words), 1 removed."
+        );
+        assert_eq!(DiffSummary::default().sentence(), "No section changed.");
     }
 }

@@ -8,7 +8,12 @@
 //!   `<section data-anchor>` so Markdown plans are commentable like HTML ones.
 //! - [`section_index`] and [`title`]: what the version stores to compute change sets.
 //!
-//! - [`diff`]: the side-by-side, section-by-section view model of two versions.
+//! - [`diff`]: the section-by-section view model of two versions, with [`mark_words`]' inserted and
+//!   deleted words inside changed sections and a [`DiffSummary`] ("what changed").
+//!
+//! - [`to_markdown`] and [`offline_html`]: exports of a stored version.
+//!
+//! - [`text_units`]: the document as searchable text, one unit per section.
 //!
 //! - [`find_diagrams`] / [`replace_diagrams`]: Mermaid blocks swapped for the SVG a
 //!   [`DiagramRenderer`] (an adapter) draws at push time.
@@ -17,12 +22,18 @@
 
 mod diagrams;
 mod diff;
+mod export;
 mod index;
 mod markdown;
 mod sanitize;
+mod text;
+mod words;
 
 pub use diagrams::{DiagramRenderer, DiagramSource, find_diagrams, replace_diagrams};
-pub use diff::{DiffEntry, DiffStatus, diff};
+pub use diff::{DiffEntry, DiffStatus, DiffSummary, diff, summary_sentence};
+pub use export::{offline_html, to_markdown};
 pub use index::{anchored_text, section_index, slugify, title};
 pub use markdown::markdown_to_html;
 pub use sanitize::{RESERVED_ID_PREFIX, SanitizeOptions, sanitize};
+pub use text::{MAX_UNIT_TEXT, TextUnit, text_units};
+pub use words::{WordCounts, mark_words};

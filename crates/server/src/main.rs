@@ -243,6 +243,13 @@ fn open_store(config: &Config) -> Result<Arc<Store>, Fatal> {
         .migrate()
         .map_err(|e| Fatal(format!("DATABASE_URL: {}", one_line(&e.to_string())), 1))?;
     tracing::info!(database = %store.target().redacted(), applied = applied.len(), "database ready");
+    // Plans stored before full-text search existed get their entries once.
+    let indexed = store
+        .index_missing_plans()
+        .map_err(|e| Fatal(format!("search index: {}", one_line(&e.to_string())), 1))?;
+    if indexed > 0 {
+        tracing::info!(plans = indexed, "search index: plans indexed");
+    }
     Ok(store)
 }
 

@@ -149,8 +149,11 @@ fn section_line(base: &str, plan: &PlanRef, s: &SectionChange) -> String {
             )
         }
         SectionChangeKind::Changed => {
+            let words = s.words.map_or(String::new(), |w| {
+                format!(" (+{} −{} words)", w.inserted, w.deleted)
+            });
             format!(
-                "• Changed: {}",
+                "• Changed: {}{words}",
                 link(&anchor_url(base, plan, &s.anchor), &title)
             )
         }
@@ -168,6 +171,7 @@ pub fn render(n: &Notification, base_url: &str) -> Value {
             by,
             sections,
             more_sections,
+            summary,
         } => {
             let title = label(&plan.title, MAX_TITLE_CHARS);
             let by = label(by, MAX_LABEL_CHARS);
@@ -207,7 +211,11 @@ pub fn render(n: &Notification, base_url: &str) -> Value {
             }
             if *version > 1 {
                 let diff = format!("{}?v={version}&diff={}", plan_url(base, plan), version - 1);
-                blocks.push(context(link(&diff, "See what changed")));
+                let see = link(&diff, "See what changed");
+                blocks.push(context(match summary {
+                    Some(s) => format!("{} · {see}", label(s, MAX_LABEL_CHARS)),
+                    None => see,
+                }));
             }
             json!({"text": fallback, "blocks": blocks})
         }

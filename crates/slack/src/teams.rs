@@ -77,6 +77,7 @@ pub fn render(n: &Notification, base_url: &str) -> Value {
             by,
             sections,
             more_sections,
+            ..
         } => {
             let title = label(&plan.title, MAX_TITLE_CHARS);
             let by = label(by, MAX_LABEL_CHARS);

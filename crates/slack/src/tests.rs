@@ -18,6 +18,7 @@ fn change(anchor: &str, title: &str, change: SectionChangeKind) -> SectionChange
         anchor: anchor.into(),
         title: title.into(),
         change,
+        words: None,
     }
 }
 
@@ -33,6 +34,7 @@ fn a_new_version_lists_its_changed_sections_with_deep_links() {
             change("legacy", "Legacy & old", SectionChangeKind::Removed),
         ],
         more_sections: 0,
+        summary: None,
     };
     assert_eq!(
         render(&n, "https://plans.example.com/"),
@@ -63,6 +65,7 @@ fn a_new_plan_says_so_and_long_section_lists_are_bounded() {
         by: "ada".into(),
         sections,
         more_sections: 5,
+        summary: None,
     };
     let v = render(&n, BASE);
     assert_eq!(
@@ -185,6 +188,7 @@ fn every_text_stays_within_slack_limits_whatever_the_input() {
             .map(|i| change(&format!("a{i}"), &huge, SectionChangeKind::Changed))
             .collect(),
         more_sections: 0,
+        summary: None,
     };
     for v in [render(&n, BASE), render(&comment, BASE)] {
         for block in v["blocks"].as_array().unwrap() {
@@ -358,6 +362,39 @@ async fn a_429_with_retry_after_asks_the_worker_to_wait_that_long() {
 }
 
 #[test]
+fn a_new_version_says_what_changed_in_words() {
+    let mut changed = change("auth-flow", "Auth flow", SectionChangeKind::Changed);
+    changed.words = Some(planpush_app::WordChange {
+        inserted: 14,
+        deleted: 3,
+    });
+    let n = Notification::VersionPushed {
+        plan: plan(),
+        version: 2,
+        by: "ada".into(),
+        sections: vec![changed],
+        more_sections: 0,
+        summary: Some("Sections: 1 changed (+14 −3 words).".into()),
+    };
+    let v = render(&n, BASE);
+    let blocks = v["blocks"].as_array().unwrap();
+    assert!(
+        blocks[1]["text"]["text"]
+            .as_str()
+            .unwrap()
+            .ends_with("|Auth flow> (+14 −3 words)"),
+        "{v}"
+    );
+    assert!(
+        blocks[2]["elements"][0]["text"]
+            .as_str()
+            .unwrap()
+            .starts_with("Sections: 1 changed (+14 −3 words). · <"),
+        "{v}"
+    );
+}
+
+#[test]
 fn markdown_escaping_neutralises_formatting_links_mentions_and_list_markers() {
     assert_eq!(
         escape_markdown(
@@ -409,6 +446,7 @@ fn teams_cards_for_the_three_events_are_exact_and_escaped() {
             change("legacy", "Legacy [old]", SectionChangeKind::Removed),
         ],
         more_sections: 2,
+        summary: None,
     };
     let p = "https://plans.example.com/p/auth-redesign";
     let title = "Auth \\<Service\\> & Redesign";
@@ -487,6 +525,7 @@ fn discord_embeds_for_the_three_events_are_exact_escaped_and_never_ping() {
         by: "ada".into(),
         sections: vec![change("flow", "Flow || spoiler", SectionChangeKind::Added)],
         more_sections: 0,
+        summary: None,
     };
     assert_eq!(
         Chat::Discord.render(&new_plan, BASE),
@@ -503,6 +542,7 @@ fn discord_embeds_for_the_three_events_are_exact_escaped_and_never_ping() {
         by: "ada".into(),
         sections: vec![],
         more_sections: 0,
+        summary: None,
     };
     assert_eq!(
         Chat::Discord.render(&empty, BASE),
@@ -720,6 +760,7 @@ except Exception:
             by: "ada".into(),
             sections: vec![change("flow", "Flow", SectionChangeKind::Changed)],
             more_sections: 0,
+            summary: None,
         };
         let at = DateTime::parse_from_rfc3339("2026-12-02T08:30:00Z")
             .unwrap()

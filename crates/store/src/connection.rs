@@ -146,7 +146,7 @@ const MIGRATION_LOCK: i64 = 0x706c_616e;
 
 /// The storage adapter: a connection pool plus every repository port.
 pub struct Store {
-    pool: Pool,
+    pub(crate) pool: Pool,
     target: DbTarget,
     /// Database round trips made through [`Store::run`] (every repository call is one).
     round_trips: std::sync::atomic::AtomicU64,
@@ -386,6 +386,7 @@ impl Store {
             readiness: self.clone(),
             events: self.events.clone(),
             scim: self.clone(),
+            search: self.clone(),
         }
     }
 

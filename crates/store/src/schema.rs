@@ -245,3 +245,17 @@ diesel::table! {
         position -> BigInt,
     }
 }
+
+diesel::table! {
+    search_entries (id) {
+        id -> BigInt,
+        plan_id -> Text,
+        kind -> Text,
+        anchor -> Nullable<Text>,
+        comment_id -> Nullable<Text>,
+        title -> Text,
+        body -> Text,
+    }
+}
+
+diesel::allow_tables_to_appear_in_same_query!(plans, search_entries);

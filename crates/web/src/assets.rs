@@ -91,6 +91,11 @@ pub fn integrity(file: &str) -> &'static str {
     find(file).map_or("", |h| h.integrity.as_str())
 }
 
+/// An asset's content (`plan.css`), for documents that must carry it inline (exports).
+pub fn body(file: &str) -> &'static str {
+    find(file).map_or("", |h| h.asset.body)
+}
+
 pub(crate) fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/assets/{file}", web::get().to(serve))
         .route("/favicon.ico", web::get().to(favicon));

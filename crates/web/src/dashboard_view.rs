@@ -127,6 +127,16 @@ fn plans_pane(view: &DashboardView, show_archived: bool) -> Markup {
     html! {
         section id="pane-plans" class="dash-pane" aria-labelledby="h-plans" {
             h2 id="h-plans" { "Plans" }
+            // Full-text search over every plan, section and comment the reader may see (the
+            // server's index, `GET /api/search`), not only the rows below.
+            form id="search-form" class="dash-controls dash-js" role="search" aria-label="Search everything" {
+                label { "Search all plans, sections and comments "
+                    input type="search" id="search-all" name="q" maxlength="200" placeholder="Words in any plan or comment" autocomplete="off";
+                }
+                label class="dash-check" { input type="checkbox" id="search-archived"; " Include archived" }
+                button type="submit" class="dash-button" { "Search" }
+            }
+            div id="search-results" class="dash-search-results" aria-live="polite" {}
             div class="dash-controls dash-js" role="search" aria-label="Filter plans" {
                 label { "Search " input type="search" id="plans-search" placeholder="Title, name or owner" autocomplete="off"; }
                 label { "Show "

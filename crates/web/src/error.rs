@@ -245,6 +245,17 @@ impl From<PlanError> for ApiError {
     }
 }
 
+impl From<planpush_app::SearchError> for ApiError {
+    fn from(e: planpush_app::SearchError) -> Self {
+        use planpush_app::SearchError;
+        match e {
+            SearchError::Empty => Self::bad_request("empty_query", e.to_string()),
+            SearchError::TooLong => Self::bad_request("query_too_long", e.to_string()),
+            SearchError::Unknown(e) => Self::internal(e),
+        }
+    }
+}
+
 impl From<CommentError> for ApiError {
     fn from(e: CommentError) -> Self {
         match e {

@@ -30,6 +30,7 @@ use actix_session::SessionMiddleware;
 use actix_session::config::{PersistentSession, TtlExtensionPolicy};
 use actix_web::cookie::SameSite;
 use actix_web::web;
+use planpush_app::Search;
 use planpush_app::{
     AccessCache, Admin, Admission, AuditLog, Cluster, Comments, Dashboard, GroupAccess, Health,
     IdentityProvider, LiveAccess, Notifications, ObservedBus, Plans, Ports, Push, RateLimiter,
@@ -96,6 +97,8 @@ pub struct AppState {
     pub clock: Arc<dyn Clock>,
     /// Live streams: opening them and checking their viewers again (instant offboarding).
     pub live: Arc<LiveAccess>,
+    /// Full-text search (`GET /api/search`, the dashboard's search box).
+    pub search: Arc<Search>,
     /// Turns true when the process begins a graceful shutdown: open live-update streams end
     /// with a short `retry:` so browsers reconnect (to another process behind the proxy).
     shutdown: Arc<tokio::sync::watch::Sender<bool>>,
@@ -177,6 +180,7 @@ impl AppState {
             sessions.clone(),
             plans.clone(),
         ));
+        let search = Arc::new(Search::new(ports.clone()));
         Self {
             health: Health::new(ports.clone()),
             sign_in: Arc::new(SignIn::new(ports.clone(), access.clone())),
@@ -206,6 +210,7 @@ impl AppState {
             limits,
             pages,
             live,
+            search,
             clock: Arc::new(SystemClock),
             shutdown: Arc::new(tokio::sync::watch::Sender::new(false)),
             metrics_on_main_port: true,

@@ -2,8 +2,9 @@
 
 use chrono::{DateTime, Utc};
 use maud::{DOCTYPE, Markup, PreEscaped, html};
-use planpush_app::{DeviceRequest, DiffPage, PlanPage};
+use planpush_app::{DeviceRequest, DiffPage, Export, ExportComments, PlanPage};
 use planpush_document::DiffStatus;
+use planpush_versions::VersionMeta;
 
 use crate::assets;
 
@@ -170,6 +171,7 @@ pub fn plan_page(page: &PlanPage) -> Markup {
         html! {
             header class="pp-header" {
                 div class="pp-tools" {
+                    (export_menu(plan.slug().as_str(), page.shown.get()))
                     button type="button" class="pp-theme" { "Theme: auto" }
                     button type="button" class="pp-comments-toggle" aria-controls="pp-sidebar" aria-expanded="false" {
                         "Comments " span class="pp-count" { (page.open_comments) }
@@ -216,18 +218,134 @@ pub fn plan_page(page: &PlanPage) -> Markup {
             nav class="pp-history" aria-label="Version history" {
                 h2 { "History" }
                 ol reversed {
-                    @for m in page.history.iter().rev() {
-                        li value=(m.number.get()) {
+                    @for (i, m) in page.history.iter().enumerate().rev() {
+                        @let n = m.number.get();
+                        li value=(n) {
                             @if m.purged_at.is_some() {
-                                span class="pp-expired" { "v" (m.number.get()) " · expired" }
+                                span class="pp-expired" { "v" (n) " · expired" }
                             } @else {
-                                a href={ "/p/" (plan.slug()) "?v=" (m.number.get()) } { "v" (m.number.get()) }
+                                a href={ "/p/" (plan.slug()) "?v=" (n) } { "v" (n) }
                             }
+                            " · by " span class="pp-pusher" { (page.pushers.get(i).map_or("unknown", String::as_str)) }
                             " · " time datetime=(m.pushed_at.to_rfc3339()) { (when(m.pushed_at)) }
                             @if !m.changes.is_empty() {
                                 " · " (m.changes.added.len()) " added, " (m.changes.changed.len()) " changed, " (m.changes.removed.len()) " removed"
                             }
+                            @if let Some(prev) = i.checked_sub(1).and_then(|j| page.history.get(j)) {
+                                @if m.purged_at.is_none() && prev.purged_at.is_none() {
+                                    " · " a class="pp-compare-prev" href={ "/p/" (plan.slug()) "?v=" (n) "&diff=" (prev.number.get()) } { "what changed" }
+                                }
+                            }
                         }
+                    }
+                }
+                (compare_form(plan.slug().as_str(), &page.history, None))
+            }
+        },
+    )
+}
+
+/// "Compare vN with vM": two version pickers submitting `?diff=M&v=N` (no script). `pair` is the
+/// pair shown (from, to); by default the latest version against the one before it. Expired
+/// versions cannot be compared and are not offered.
+fn compare_form(slug: &str, history: &[VersionMeta], pair: Option<(u32, u32)>) -> Markup {
+    let live: Vec<u32> = history
+        .iter()
+        .filter(|m| m.purged_at.is_none())
+        .map(|m| m.number.get())
+        .collect();
+    let (from, to) = pair.unwrap_or_else(|| {
+        let to = live.last().copied().unwrap_or(1);
+        let from = live.iter().rev().nth(1).copied().unwrap_or(to);
+        (from, to)
+    });
+    html! {
+        @if live.len() > 1 {
+            form class="pp-compare" method="get" action={ "/p/" (slug) } {
+                label for="pp-compare-from" { "Compare" }
+                " "
+                select id="pp-compare-from" name="diff" {
+                    @for n in live.iter().rev() { option value=(n) selected[*n == from] { "v" (n) } }
+                }
+                " "
+                label for="pp-compare-to" { "with" }
+                " "
+                select id="pp-compare-to" name="v" {
+                    @for n in live.iter().rev() { option value=(n) selected[*n == to] { "v" (n) } }
+                }
+                " "
+                button type="submit" { "Compare" }
+            }
+        }
+    }
+}
+
+fn diff_label(status: DiffStatus) -> (&'static str, &'static str) {
+    match status {
+        DiffStatus::Added => ("Added", "pp-badge pp-new"),
+        DiffStatus::Removed => ("Removed", "pp-badge pp-major"),
+        DiffStatus::Changed => ("Changed", "pp-badge pp-moderate"),
+        DiffStatus::Unchanged => ("Unchanged", "pp-badge pp-minor"),
+    }
+}
+
+/// `?v=N&diff=M`: a "what changed" summary, then every section; in a changed one the inserted and
+/// deleted words (and changed table cells) are marked in place, with both versions side by side
+/// one click away; added and removed sections are shown on their side.
+pub fn diff_page(d: &DiffPage) -> Markup {
+    let plan = &d.plan;
+    let slug = plan.slug().as_str();
+    layout(
+        &format!("{} · v{} vs v{}", plan.title(), d.from.get(), d.to.get()),
+        html! {
+            header class="pp-header" {
+                h1 { (plan.title()) }
+                p class="pp-meta" {
+                    "Changes from " a href={ "/p/" (slug) "?v=" (d.from.get()) } { "v" (d.from.get()) }
+                    " to " a href={ "/p/" (slug) "?v=" (d.to.get()) } { "v" (d.to.get()) }
+                    " · " a href={ "/p/" (slug) } { "latest" }
+                }
+            }
+            div class="pp-summary" {
+                p class="pp-summary-line" { strong { "What changed: " } (d.summary.sentence()) }
+                @if !d.summary.is_empty() {
+                    ul class="pp-summary-list" {
+                        @for row in d.rows.iter().filter(|r| r.status != DiffStatus::Unchanged) {
+                            @let (label, class) = diff_label(row.status);
+                            li {
+                                a href={ "#pp-diff-" (row.anchor.as_str()) } { (row.title) }
+                                " " span class=(class) { (label) }
+                                @if row.status == DiffStatus::Changed {
+                                    " " span class="pp-words" { "+" (row.words.inserted) " −" (row.words.deleted) " words" }
+                                }
+                            }
+                        }
+                    }
+                }
+                (compare_form(slug, &d.history, Some((d.from.get(), d.to.get()))))
+            }
+            @for row in &d.rows {
+                @let (label, class) = diff_label(row.status);
+                section id={ "pp-diff-" (row.anchor.as_str()) } class={ "pp-diff pp-diff-" (label.to_lowercase()) } data-diff-anchor=(row.anchor.as_str()) {
+                    h2 { (row.title) " " span class=(class) { (label) } }
+                    @match (row.status, &row.marked) {
+                        (DiffStatus::Changed, Some(marked)) => {
+                            div class="pp-diff-inline" { (PreEscaped(marked)) }
+                            details class="pp-diff-sbs" {
+                                summary { "Side by side" }
+                                div class="pp-diff-cols" {
+                                    div class="pp-diff-old" { @if let Some(h) = &row.old { (PreEscaped(h)) } }
+                                    div class="pp-diff-new" { @if let Some(h) = &row.new { (PreEscaped(h)) } }
+                                }
+                            }
+                        }
+                        (DiffStatus::Added, _) => {
+                            div class="pp-diff-new" { @if let Some(h) = &row.new { (PreEscaped(h)) } }
+                        }
+                        (DiffStatus::Removed, _) => {
+                            div class="pp-diff-old" { @if let Some(h) = &row.old { (PreEscaped(h)) } }
+                        }
+                        _ => {}
                     }
                 }
             }
@@ -235,40 +353,93 @@ pub fn plan_page(page: &PlanPage) -> Markup {
     )
 }
 
-/// `?v=N&diff=M`: changed sections side by side; added and removed ones on their side.
-pub fn diff_page(d: &DiffPage) -> Markup {
-    let plan = &d.plan;
-    layout(
-        &format!("{} · v{} vs v{}", plan.title(), d.from.get(), d.to.get()),
-        html! {
-            header class="pp-header" {
-                h1 { (plan.title()) }
-                p class="pp-meta" {
-                    "Changes from " a href={ "/p/" (plan.slug()) "?v=" (d.from.get()) } { "v" (d.from.get()) }
-                    " to " a href={ "/p/" (plan.slug()) "?v=" (d.to.get()) } { "v" (d.to.get()) }
-                    " · " a href={ "/p/" (plan.slug()) } { "latest" }
+/// The page's Export menu (no script: a `details` element of plain links).
+fn export_menu(slug: &str, v: u32) -> Markup {
+    let link = |q: &str| format!("/p/{slug}/export?v={v}&{q}");
+    html! {
+        details class="pp-menu" {
+            summary { "Export" }
+            div class="pp-menu-body" {
+                ul {
+                    li { a href=(link("format=html")) { "HTML file" } }
+                    li { a href=(link("format=html&comments=open")) { "HTML with open comments" } }
+                    li { a href=(link("format=md")) { "Markdown" } }
+                    li { a href=(link("format=md&comments=all")) { "Markdown with all comments" } }
                 }
+                p { "For a PDF, print this page and choose “Save as PDF”: the print layout leaves out the sidebar and history." }
             }
-            @if d.rows.iter().all(|r| r.status == DiffStatus::Unchanged) {
-                p class="pp-banner" { "No section changed between these versions." }
+        }
+    }
+}
+
+/// Styles only an exported file needs (the rest is plan.css, inline).
+const EXPORT_CSS: &str = "main.pp-export { max-width: 960px; margin: 0 auto; padding: 32px 24px 64px; }\n\
+.pp-appendix { border-top: 2px solid var(--line); margin-top: 40px; }\n\
+.pp-export-thread { border: 1px solid var(--line); border-radius: var(--radius); padding: 8px 14px; margin: 10px 0; break-inside: avoid; }\n\
+.pp-export-thread blockquote { margin: 6px 0; padding-left: 10px; border-left: 3px solid var(--line); color: var(--muted); }\n\
+.pp-export-reply { margin-left: 18px; border-left: 2px solid var(--line); padding-left: 10px; }\n\
+.pp-export-body { white-space: pre-wrap; margin: 4px 0; }\n";
+
+/// An exported version: one self-contained HTML file — the page's stylesheet inline, the
+/// document (diagrams are inline SVG; remote images become links), no script, nothing fetched —
+/// with the plan's comments appended when asked for. Prints like the page.
+pub fn export_page(e: &Export, base_url: &str) -> Markup {
+    let plan = &e.plan;
+    let n = e.version.meta.number.get();
+    let source = format!("{base_url}/p/{}?v={n}", plan.slug());
+    html! {
+        (DOCTYPE)
+        html lang="en" {
+            head {
+                meta charset="utf-8";
+                meta name="viewport" content="width=device-width, initial-scale=1";
+                meta name="generator" content="PlanPush";
+                title { (plan.title()) " · v" (n) }
+                style { (PreEscaped(assets::body("plan.css"))) (PreEscaped(EXPORT_CSS)) }
             }
-            @for row in &d.rows {
-                @let (label, class) = match row.status {
-                    DiffStatus::Added => ("Added", "pp-badge pp-new"),
-                    DiffStatus::Removed => ("Removed", "pp-badge pp-major"),
-                    DiffStatus::Changed => ("Changed", "pp-badge pp-moderate"),
-                    DiffStatus::Unchanged => ("Unchanged", "pp-badge pp-minor"),
-                };
-                section class={ "pp-diff pp-diff-" (label.to_lowercase()) } data-diff-anchor=(row.anchor.as_str()) {
-                    h2 { (row.title) " " span class=(class) { (label) } }
-                    @if row.status != DiffStatus::Unchanged {
-                        div class="pp-diff-cols" {
-                            div class="pp-diff-old" { @if let Some(h) = &row.old { (PreEscaped(h)) } }
-                            div class="pp-diff-new" { @if let Some(h) = &row.new { (PreEscaped(h)) } }
+            body {
+                main class="pp-export" {
+                    header class="pp-header" {
+                        h1 { (plan.title()) }
+                        p class="pp-meta" {
+                            "Version " (n) " · pushed by " strong { (e.pushed_by) }
+                            " · " time datetime=(e.pushed_at().to_rfc3339()) { (when(e.pushed_at())) }
+                            " · " (plan.visibility().as_str())
+                        }
+                        p class="pp-meta" { "Exported from " a href=(source) { (source) } }
+                    }
+                    article class="pp-document" {
+                        (PreEscaped(planpush_document::offline_html(&e.version.html)))
+                    }
+                    @if let Some((which, threads)) = &e.comments {
+                        section class="pp-appendix" id="pp-comments" {
+                            h2 {
+                                @match which { ExportComments::Open => "Open comments", ExportComments::All => "Comments" }
+                                " (" (threads.len()) ")"
+                            }
+                            @if threads.is_empty() { p { "None." } }
+                            @for t in threads {
+                                div class="pp-export-thread" {
+                                    p class="pp-meta" {
+                                        strong { (t.author) } " on " a href={ "#" (t.thread.anchor()) } { "#" (t.thread.anchor()) }
+                                        " · v" (t.thread.made_on().get())
+                                        " · " time datetime=(t.thread.created_at().to_rfc3339()) { (when(t.thread.created_at())) }
+                                        " · " @if t.thread.resolution().is_some() { "resolved" } @else { "open" }
+                                    }
+                                    @if let Some(q) = t.thread.quote() { blockquote { (q.exact()) } }
+                                    p class="pp-export-body" { @if t.thread.is_deleted() { "(deleted)" } @else { (t.thread.body().as_str()) } }
+                                    @for (r, login) in &t.replies {
+                                        div class="pp-export-reply" {
+                                            p class="pp-meta" { strong { (login) } " · " time datetime=(r.created_at().to_rfc3339()) { (when(r.created_at())) } }
+                                            p class="pp-export-body" { @if r.is_deleted() { "(deleted)" } @else { (r.body().as_str()) } }
+                                        }
+                                    }
+                                }
+                            }
                         }
                     }
                 }
             }
-        },
-    )
+        }
+    }
 }

@@ -16,6 +16,7 @@ mod outbox;
 mod plans;
 mod roles;
 mod scim;
+mod search;
 
 pub use audit::*;
 pub use comments::*;
@@ -25,6 +26,7 @@ pub use outbox::*;
 pub use plans::*;
 pub use roles::*;
 pub use scim::*;
+pub use search::*;
 
 use chrono::{DateTime, Duration, Utc};
 use planpush_identity::{ExternalIdentity, Provider, User};
@@ -63,7 +65,8 @@ macro_rules! contract_tests {
             audit_record_and_page, audit_filters,
             kv_contract, outbox_contract, outbox_claim_leases, outbox_written_with_commits,
             outbox_written_with_comments, readiness_contract,
-            scim_users_contract, scim_groups_contract
+            scim_users_contract, scim_groups_contract,
+            search_contract
         );
     };
     (@cases $make:expr; $($case:ident),* $(,)?) => {

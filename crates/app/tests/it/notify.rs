@@ -9,7 +9,7 @@ use chrono::{DateTime, Duration, Utc};
 use planpush_app::{
     AuthMethod, CommentChange, Comments, Deliveries, Delivery, DeliveryError, DeliverySettings,
     NewComment, Notification, Notifications, Notifier, OutboxMessage, PlanRef, Ports, Principal,
-    Push, PushRequest, SectionChange, SectionChangeKind,
+    Push, PushRequest, SectionChange, SectionChangeKind, WordChange,
 };
 use planpush_audit::{AuditAction, AuditFilter};
 use planpush_document::SanitizeOptions;
@@ -82,6 +82,7 @@ fn section(anchor: &str, title: &str, change: SectionChangeKind) -> SectionChang
         anchor: anchor.into(),
         title: title.into(),
         change,
+        words: None,
     }
 }
 
@@ -172,6 +173,7 @@ async fn pushes_comments_and_resolutions_of_a_published_plan_are_written_to_the_
                     section("decisions", "Decisions", SectionChangeKind::Added),
                 ],
                 more_sections: 0,
+                summary: None,
             },
             Notification::VersionPushed {
                 plan: plan.clone(),
@@ -179,10 +181,17 @@ async fn pushes_comments_and_resolutions_of_a_published_plan_are_written_to_the_
                 by: "ada".into(),
                 sections: vec![
                     section("risks", "Risks", SectionChangeKind::Added),
-                    section("flow", "Flow", SectionChangeKind::Changed),
+                    SectionChange {
+                        words: Some(WordChange {
+                            inserted: 2,
+                            deleted: 0
+                        }),
+                        ..section("flow", "Flow", SectionChangeKind::Changed)
+                    },
                     section("decisions", "Decisions", SectionChangeKind::Removed),
                 ],
                 more_sections: 0,
+                summary: Some("Sections: 1 added, 1 changed (+2 −0 words), 1 removed.".into()),
             },
             Notification::CommentCreated {
                 plan: plan.clone(),

@@ -387,3 +387,49 @@ fn every_error_a_person_meets_has_its_message_and_exit_code() {
     assert!(err.contains("denied"), "{err}");
     assert!(ada.credentials()["servers"].as_object().unwrap().is_empty());
 }
+
+/// `planpush search` and `planpush export` through the real binary (with a personal token).
+#[test]
+fn search_and_export_through_the_real_binary() {
+    let data = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let _server: Running = dev_server(data.path(), port);
+    let (_, token) = dev_login(port, "ada");
+    let ada = User::new(port);
+    push(port, &token, "text/markdown", "auth", MD);
+    let with_token = |args: &[&str]| {
+        let mut all = args.to_vec();
+        all.extend(["--server", ada.server.as_str()]);
+        ada.command(&all)
+            .env("PLANPUSH_TOKEN", &token)
+            .output()
+            .unwrap()
+    };
+    let word = "tokens";
+    let out = ok(&with_token(&["search", word]));
+    assert!(out.contains("for \""), "{out}");
+    assert!(out.contains(&format!("{}/p/auth", ada.server)), "{out}");
+    assert!(
+        out.contains('«') && out.contains('»'),
+        "matches marked: {out}"
+    );
+    let json: Value =
+        serde_json::from_str(&ok(&with_token(&["search", word, "--format", "json"]))).unwrap();
+    assert!(!json["results"].as_array().unwrap().is_empty(), "{json}");
+    assert!(ok(&with_token(&["search", "zzzqqqxxx"])).starts_with("Nothing found"));
+
+    // Export: Markdown to a file is the pushed source; HTML to stdout is a whole page.
+    let out = with_token(&["export", "auth", "--format", "md", "-o", "auth.md"]);
+    ok(&out);
+    assert_eq!(
+        std::fs::read_to_string(ada.project.path().join("auth.md")).unwrap(),
+        MD
+    );
+    let html = ok(&with_token(&["export", "auth", "-v", "1"]));
+    assert!(
+        html.starts_with("<!DOCTYPE html>") && !html.contains("<script"),
+        "{html}"
+    );
+    fails(&with_token(&["export", "nope"]), 9);
+    fails(&with_token(&["export", "auth", "-v", "7"]), 9);
+}

@@ -365,11 +365,14 @@ fn pushes_comments_and_resolutions_reach_slack_as_exact_messages_and_private_pla
             "blocks": [
                 section(format!("*ada* pushed version 2 of *{}*", link("", title))),
                 section(format!(
-                    "• Added: {}\n• Changed: {}\n• Removed: Risks",
+                    "• Added: {}\n• Changed: {} (+3 −1 words)\n• Removed: Risks",
                     link("#rollback", "Rollback"),
                     link("#rollout", "Rollout")
                 )),
-                context(link("?v=2&amp;diff=1", "See what changed")),
+                context(format!(
+                    "Sections: 1 added, 1 changed (+3 −1 words), 1 removed. · {}",
+                    link("?v=2&amp;diff=1", "See what changed")
+                )),
             ]
         }),
         json!({

@@ -137,6 +137,19 @@ fn load(
         .map_err(CommentRepoError::Unknown)
 }
 
+/// The comment's search entry, in the transaction that writes it.
+fn index_row(conn: &mut DbConnection, row: &CommentRow) -> Result<(), CommentRepoError> {
+    crate::repos::search::index_comment(
+        conn,
+        &row.id,
+        &row.plan_id,
+        &row.anchor,
+        &row.body,
+        row.deleted_at.is_some(),
+    )
+    .map_err(db::<CommentRepoError>)
+}
+
 #[async_trait]
 impl CommentRepository for Store {
     async fn insert(
@@ -152,6 +165,7 @@ impl CommentRepository for Store {
                     .values(&row)
                     .execute(conn)
                     .map_err(db::<CommentRepoError>)?;
+                index_row(conn, &row)?;
                 insert_outbox(conn, &outbox).map_err(db::<CommentRepoError>)
             })
         })
@@ -183,6 +197,7 @@ impl CommentRepository for Store {
                 if n == 0 {
                     return Err(CommentRepoError::NotFound);
                 }
+                index_row(conn, &row)?;
                 insert_outbox(conn, &outbox).map_err(db::<CommentRepoError>)
             })
         })

@@ -7,6 +7,7 @@ pub(crate) mod infra;
 pub(crate) mod plans;
 mod roles;
 mod scim;
+pub(crate) mod search;
 mod sessions;
 mod tokens;
 pub(crate) mod users;

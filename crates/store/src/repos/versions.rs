@@ -11,6 +11,7 @@ use planpush_versions::{
 use crate::dialect::write_tx;
 use crate::repos::infra::{insert_outbox, outbox_rows};
 use crate::repos::plans::insert_plan;
+use crate::repos::search::index_plan;
 use crate::rows::{corrupt, count, db, outc, ts, utc, uuid};
 use crate::schema::{plans as p, versions as v};
 use crate::{DbConnection, Store};
@@ -150,6 +151,13 @@ impl VersionRepository for Store {
                             .values(&row)
                             .execute(conn)
                             .map_err(db::<VersionRepoError>)?;
+                        index_plan(
+                            conn,
+                            &row.plan_id,
+                            plan.title(),
+                            row.html.as_deref().unwrap_or_default(),
+                        )
+                        .map_err(db::<VersionRepoError>)?;
                         insert_outbox(conn, &outbox).map_err(db::<VersionRepoError>)?;
                         Ok(())
                     })
@@ -192,6 +200,8 @@ impl VersionRepository for Store {
                         diesel::insert_into(v::table)
                             .values(&row)
                             .execute(conn)
+                            .map_err(db::<VersionRepoError>)?;
+                        index_plan(conn, &id, &title, row.html.as_deref().unwrap_or_default())
                             .map_err(db::<VersionRepoError>)?;
                         insert_outbox(conn, &outbox).map_err(db::<VersionRepoError>)?;
                         Ok(())

@@ -76,8 +76,12 @@ fn both_backends_have_the_same_tables_and_columns() {
             })
             .collect()
     };
+    // SQLite's full-text index is a virtual table (with its shadow tables) where PostgreSQL has
+    // a column and a GIN index: a difference of backends, not of schemas.
+    let mut sqlite_tables = tables(lite.schema_snapshot().unwrap(), "table ");
+    sqlite_tables.retain(|t| !t.starts_with("search_fts"));
     assert_eq!(
         tables(pg.schema_snapshot().unwrap(), "column "),
-        tables(lite.schema_snapshot().unwrap(), "table ")
+        sqlite_tables
     );
 }

@@ -130,7 +130,7 @@ struct Live {
 /// What woke a stream up.
 enum Wake {
     ShuttingDown,
-    Event(Option<PlanEvent>),
+    Event(Option<Box<PlanEvent>>),
     AccessChanged,
     KeepAlive,
 }
@@ -149,7 +149,7 @@ impl Live {
             let woke = select(self.events.next(), select(changed, tick));
             match select(stopping, woke).await {
                 Either::Left(_) => Wake::ShuttingDown,
-                Either::Right((Either::Left((e, _)), _)) => Wake::Event(e),
+                Either::Right((Either::Left((e, _)), _)) => Wake::Event(e.map(Box::new)),
                 // The signal is gone (it never is in one process): keep the periodic check.
                 Either::Right((Either::Right((Either::Left((Some(()), _)), _)), _)) => {
                     Wake::AccessChanged

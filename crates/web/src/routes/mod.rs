@@ -6,11 +6,13 @@ mod comments;
 mod dashboard;
 mod device;
 mod events;
+mod export;
 mod groups;
 pub(crate) mod openapi;
 mod plans;
 mod push;
 mod scim;
+mod search;
 mod tokens;
 mod users;
 
@@ -35,6 +37,8 @@ pub(crate) fn configure(cfg: &mut web::ServiceConfig) {
     users::routes(cfg);
     groups::routes(cfg);
     scim::routes(cfg);
+    search::routes(cfg);
+    export::routes(cfg);
     openapi::routes(cfg);
 }
 

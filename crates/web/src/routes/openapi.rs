@@ -244,6 +244,9 @@ pub(crate) struct PushResult {
     created_version: bool,
     visibility: Visibility,
     changes: Changes,
+    /// The "what changed" line against the previous version ("Sections: 1 changed (+14 −3
+    /// words)."); null for a new plan or an identical push.
+    summary: Option<String>,
 }
 
 #[derive(Serialize, ToSchema)]

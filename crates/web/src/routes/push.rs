@@ -149,5 +149,6 @@ async fn push(
         "created_version": out.created_version,
         "visibility": out.plan.visibility().as_str(),
         "changes": {"added": names(&out.changes.added), "removed": names(&out.changes.removed), "changed": names(&out.changes.changed)},
+        "summary": out.summary,
     })))
 }

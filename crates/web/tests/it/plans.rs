@@ -466,6 +466,43 @@ async fn diff_between_two_versions() {
         assert!(row.contains(label), "{anchor}: {row}");
     }
     assert!(res.body.contains("old words") && res.body.contains("new words"));
+    // Inside the changed section the words themselves are marked, and a summary leads the page.
+    assert!(
+        res.body.contains(
+            r#"<p><del class="pp-del">old</del> <ins class="pp-ins">new</ins> words</p>"#
+        ),
+        "{}",
+        res.body
+    );
+    assert!(
+        res.body
+            .contains("Sections: 1 added, 1 changed (+1 −1 words), 1 removed."),
+        "{}",
+        res.body
+    );
+    assert!(res.body.contains(r##"href="#pp-diff-edit""##));
+    // Any two versions can be picked from here (and from the history panel of the page).
+    assert!(
+        res.body
+            .contains(r#"<form class="pp-compare" method="get" action="/p/d">"#)
+    );
+    let page = app.get(&mut ada, "/p/d").await;
+    assert!(
+        page.body
+            .contains(r#"by <span class="pp-pusher">ada</span>"#),
+        "{}",
+        page.body
+    );
+    assert!(
+        page.body
+            .contains(r#"href="/p/d?v=2&amp;diff=1">what changed</a>"#),
+        "{}",
+        page.body
+    );
+    assert!(
+        page.body
+            .contains(r#"<select id="pp-compare-from" name="diff">"#)
+    );
     assert_eq!(
         app.get(&mut ada, "/p/d?diff=1").await.status,
         StatusCode::OK,

@@ -1,0 +1,271 @@
+use planpush_comments::*;
+use planpush_plans::{Plan, PlanScope, Slug, Visibility};
+use planpush_versions::*;
+
+use super::{t, user};
+use crate::{Ports, SearchHit, SearchKind, SearchQuery};
+
+/// Commits a version of `plan` with `html` (a new plan when `prev` is `None`), as a push does.
+async fn push_html(
+    p: &Ports,
+    plan: &mut Plan,
+    prev: Option<&Version>,
+    html: &str,
+    at: i64,
+) -> Version {
+    let v = Version::next_after(
+        prev,
+        plan.id(),
+        plan.title(),
+        SourceFormat::Html,
+        html.to_owned(),
+        html.to_owned(),
+        SectionIndex::default(),
+        plan.owner_id(),
+        t(at),
+    );
+    let title = plan.title().to_owned();
+    plan.record_version(v.meta.number.get(), &title, t(at))
+        .unwrap();
+    let commit = match prev {
+        None => Commit::NewPlan { plan, version: &v },
+        Some(_) => Commit::NextVersion { plan, version: &v },
+    };
+    p.versions.commit(commit, &[]).await.unwrap();
+    v
+}
+
+async fn find(p: &Ports, words: &str, scope: PlanScope, archived: bool) -> Vec<SearchHit> {
+    p.search
+        .search(&SearchQuery {
+            terms: words.split(' ').map(str::to_owned).collect(),
+            scope,
+            include_archived: archived,
+            limit: 50,
+        })
+        .await
+        .unwrap()
+}
+
+/// `(slug, kind, anchor)` of each hit, sorted (ranking is checked separately).
+fn keys(hits: &[SearchHit]) -> Vec<(String, &'static str, Option<String>)> {
+    let mut k: Vec<_> = hits
+        .iter()
+        .map(|h| (h.slug.clone(), h.kind.as_str(), h.anchor.clone()))
+        .collect();
+    k.sort();
+    k
+}
+
+fn key(
+    slug: &str,
+    kind: &'static str,
+    anchor: Option<&str>,
+) -> (String, &'static str, Option<String>) {
+    (slug.to_owned(), kind, anchor.map(str::to_owned))
+}
+
+const DOC: &str = r#"<h1>Zebra crossing</h1><p>Intro about quokkas.</p>
+<section data-anchor="flow"><h2>Flow</h2><p>The zebra &amp; the <b>gateway</b> rotate tokens.</p></section>
+<section data-anchor="risks"><h2>Risks</h2><p>Nothing striped here.</p></section>"#;
+
+/// Titles, sections and comments are found by word prefix, only in plans the scope covers, never
+/// in deleted plans, in archived ones only on request; a new version replaces the old text and a
+/// comment edit or deletion is reflected at once.
+pub async fn search_contract(p: &Ports) {
+    let ada = user(p, "ada").await;
+    let bob = user(p, "bob").await;
+    let mut open = Plan::new(
+        Slug::parse("open").unwrap(),
+        "Zebra crossing",
+        ada.id,
+        Visibility::Published,
+        t(0),
+    )
+    .unwrap();
+    let v1 = push_html(p, &mut open, None, DOC, 1).await;
+    let mut secret = Plan::new(
+        Slug::parse("secret").unwrap(),
+        "Secret",
+        ada.id,
+        Visibility::Private,
+        t(0),
+    )
+    .unwrap();
+    push_html(
+        p,
+        &mut secret,
+        None,
+        r#"<section data-anchor="s"><h2>S</h2><p>zebra secret</p></section>"#,
+        2,
+    )
+    .await;
+    let mut thread = Comment::thread(
+        open.id(),
+        bob.id,
+        VersionNumber::FIRST,
+        AnchorId::parse("flow").unwrap(),
+        None,
+        CommentBody::parse("Does the zebra need a <script>giraffe</script>?").unwrap(),
+        t(3),
+    );
+    p.comments.insert(&thread, &[]).await.unwrap();
+
+    // Bob sees the published plan's title, section and comment; not Ada's private plan.
+    let bob_scope = PlanScope::OwnedOrPublished(bob.id);
+    assert_eq!(
+        keys(&find(p, "zeb", bob_scope, false).await),
+        [
+            key("open", "comment", Some("flow")),
+            key("open", "plan", None),
+            key("open", "section", Some("flow")),
+        ]
+    );
+    let comment = find(p, "giraffe", bob_scope, false).await;
+    assert_eq!(comment.len(), 1);
+    assert_eq!(comment[0].comment_id, Some(thread.id().to_string()));
+    assert_eq!(
+        comment[0].text,
+        "Does the zebra need a <script>giraffe</script>?"
+    );
+    let section = find(p, "gateway rotate", bob_scope, false).await;
+    assert_eq!(keys(&section), [key("open", "section", Some("flow"))]);
+    assert_eq!(section[0].title, "Flow");
+    assert_eq!(section[0].plan_title, "Zebra crossing");
+    assert!(
+        section[0]
+            .text
+            .contains("The zebra & the gateway rotate tokens."),
+        "{}",
+        section[0].text
+    );
+    // Words are split at punctuation the same way on every backend.
+    let mut paths = Plan::new(
+        Slug::parse("paths").unwrap(),
+        "Paths",
+        ada.id,
+        Visibility::Published,
+        t(0),
+    )
+    .unwrap();
+    push_html(p, &mut paths, None, r#"<section data-anchor="api"><h2>API</h2><p>Call /api/heronpush with x-heron-token.</p></section>"#, 2).await;
+    for q in ["heronpush", "api heronpush", "heron token"] {
+        assert_eq!(
+            keys(&find(p, q, bob_scope, false).await),
+            [key("paths", "section", Some("api"))],
+            "{q}"
+        );
+    }
+    // Every term must match; the intro text belongs to the plan's own entry.
+    assert!(
+        find(p, "gateway striped", bob_scope, false)
+            .await
+            .is_empty()
+    );
+    assert_eq!(
+        keys(&find(p, "quokkas", bob_scope, false).await),
+        [key("open", "plan", None)]
+    );
+    assert!(
+        find(p, "secret", bob_scope, false).await.is_empty(),
+        "a private plan's words"
+    );
+    // Its owner and the "all" scope find it.
+    for scope in [
+        PlanScope::OwnedOrPublished(ada.id),
+        PlanScope::All,
+        PlanScope::OwnedBy(ada.id),
+    ] {
+        assert_eq!(
+            keys(&find(p, "secret", scope, false).await),
+            [
+                key("secret", "plan", None),
+                key("secret", "section", Some("s"))
+            ],
+            "{scope:?}"
+        );
+    }
+    assert!(
+        find(p, "secret", PlanScope::OwnedBy(bob.id), false)
+            .await
+            .is_empty()
+    );
+    // A title match outranks a body match.
+    let ranked = find(p, "zebra", PlanScope::All, false).await;
+    assert_eq!(ranked[0].kind, SearchKind::Plan, "{ranked:?}");
+    assert!(ranked.windows(2).all(|w| w[0].rank >= w[1].rank));
+    assert_eq!(find(p, "zebra", PlanScope::All, false).await.len(), 4);
+    let limited = p
+        .search
+        .search(&SearchQuery {
+            terms: vec!["zebra".into()],
+            scope: PlanScope::All,
+            include_archived: false,
+            limit: 2,
+        })
+        .await
+        .unwrap();
+    assert_eq!(limited.len(), 2);
+
+    // A new version replaces the section text.
+    push_html(p, &mut open, Some(&v1), r#"<h1>Zebra crossing</h1><section data-anchor="flow"><h2>Flow</h2><p>Only okapis now.</p></section>"#, 4).await;
+    assert!(find(p, "gateway", bob_scope, false).await.is_empty());
+    assert!(find(p, "quokkas", bob_scope, false).await.is_empty());
+    assert_eq!(
+        keys(&find(p, "okapi", bob_scope, false).await),
+        [key("open", "section", Some("flow"))]
+    );
+
+    // Comment edits and deletions.
+    thread
+        .edit(
+            bob.id,
+            CommentBody::parse("Now about pelicans").unwrap(),
+            t(5),
+        )
+        .unwrap();
+    p.comments.update(&thread, &[]).await.unwrap();
+    assert!(find(p, "giraffe", bob_scope, false).await.is_empty());
+    assert_eq!(find(p, "pelican", bob_scope, false).await.len(), 1);
+    thread.delete(bob.id, t(6)).unwrap();
+    p.comments.update(&thread, &[]).await.unwrap();
+    assert!(find(p, "pelican", bob_scope, false).await.is_empty());
+    assert!(find(p, "deleted", bob_scope, false).await.is_empty());
+
+    // Archived: only on request. Deleted: never.
+    open.set_archived(true, t(7)).unwrap();
+    p.plans.update(&open).await.unwrap();
+    assert!(find(p, "okapi", bob_scope, false).await.is_empty());
+    assert_eq!(find(p, "okapi", bob_scope, true).await.len(), 1);
+    assert!(find(p, "okapi", bob_scope, true).await[0].archived);
+    secret.delete(t(8)).unwrap();
+    p.plans.update(&secret).await.unwrap();
+    assert!(find(p, "secret", PlanScope::All, true).await.is_empty());
+    // Publishing makes a plan's words findable by everyone at once.
+    let mut later = Plan::new(
+        Slug::parse("later").unwrap(),
+        "Later",
+        ada.id,
+        Visibility::Private,
+        t(9),
+    )
+    .unwrap();
+    push_html(p, &mut later, None, "<p>narwhal</p>", 9).await;
+    assert!(find(p, "narwhal", bob_scope, false).await.is_empty());
+    later.publish(t(10)).unwrap();
+    p.plans.update(&later).await.unwrap();
+    assert_eq!(find(p, "narwhal", bob_scope, false).await.len(), 1);
+    // No terms, no hits.
+    assert!(
+        p.search
+            .search(&SearchQuery {
+                terms: vec![],
+                scope: PlanScope::All,
+                include_archived: true,
+                limit: 10
+            })
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}

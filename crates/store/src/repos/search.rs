@@ -1,0 +1,263 @@
+//! The search index (`app::SearchRepository`): SQLite FTS5 or PostgreSQL `tsvector` over
+//! `search_entries`, written inside the version and comment transactions by [`index_plan`] and
+//! [`index_comment`]. Queries join `plans` for visibility, so lifecycle changes need no writes here.
+
+use async_trait::async_trait;
+use diesel::prelude::*;
+use diesel::sql_types::{BigInt, Bool, Double, Nullable, Text};
+use planpush_app::{InfraError, SearchHit, SearchKind, SearchQuery, SearchRepository};
+use planpush_identity::UserId;
+use planpush_plans::{PlanId, PlanScope, Visibility};
+
+use crate::dialect::{on_backend, write_tx};
+use crate::rows::{corrupt, db, uuid};
+use crate::schema::{plans as p, search_entries as se, versions as v};
+use crate::{DbConnection, Store};
+
+#[derive(Insertable)]
+#[diesel(table_name = se)]
+struct NewEntry {
+    plan_id: String,
+    kind: &'static str,
+    anchor: Option<String>,
+    comment_id: Option<String>,
+    title: String,
+    body: String,
+}
+
+/// Replaces `plan_id`'s title and section entries with those of `html` (its current version).
+/// Called inside the transaction that commits the version.
+pub(crate) fn index_plan(
+    conn: &mut DbConnection,
+    plan_id: &str,
+    plan_title: &str,
+    html: &str,
+) -> QueryResult<()> {
+    diesel::delete(
+        se::table.filter(
+            se::plan_id
+                .eq(plan_id)
+                .and(se::kind.eq_any(["plan", "section"])),
+        ),
+    )
+    .execute(conn)?;
+    let units = planpush_document::text_units(html);
+    let loose = units
+        .iter()
+        .find(|u| u.anchor.is_none())
+        .map_or(String::new(), |u| u.text.clone());
+    let mut rows = vec![NewEntry {
+        plan_id: plan_id.to_owned(),
+        kind: SearchKind::Plan.as_str(),
+        anchor: None,
+        comment_id: None,
+        title: plan_title.to_owned(),
+        body: loose,
+    }];
+    rows.extend(units.into_iter().filter_map(|u| {
+        Some(NewEntry {
+            plan_id: plan_id.to_owned(),
+            kind: SearchKind::Section.as_str(),
+            anchor: Some(u.anchor?.to_string()),
+            comment_id: None,
+            title: u.title,
+            body: u.text,
+        })
+    }));
+    // Multi-row inserts run on each backend's own connection; SQLite caps the variables of one
+    // statement, so large documents go in chunks.
+    for chunk in rows.chunks(100) {
+        on_backend!(conn, |c| diesel::insert_into(se::table)
+            .values(chunk)
+            .execute(c))?;
+    }
+    Ok(())
+}
+
+/// Writes (or removes, for a deleted comment) one comment's entry. Called inside the transaction
+/// that writes the comment.
+pub(crate) fn index_comment(
+    conn: &mut DbConnection,
+    comment_id: &str,
+    plan_id: &str,
+    anchor: &str,
+    body: &str,
+    deleted: bool,
+) -> QueryResult<()> {
+    diesel::delete(se::table.filter(se::comment_id.eq(comment_id))).execute(conn)?;
+    if deleted {
+        return Ok(());
+    }
+    diesel::insert_into(se::table)
+        .values(NewEntry {
+            plan_id: plan_id.to_owned(),
+            kind: SearchKind::Comment.as_str(),
+            anchor: Some(anchor.to_owned()),
+            comment_id: Some(comment_id.to_owned()),
+            title: String::new(),
+            body: body.to_owned(),
+        })
+        .execute(conn)?;
+    Ok(())
+}
+
+#[derive(QueryableByName)]
+struct HitRow {
+    #[diesel(sql_type = Text)]
+    kind: String,
+    #[diesel(sql_type = Nullable<Text>)]
+    anchor: Option<String>,
+    #[diesel(sql_type = Nullable<Text>)]
+    comment_id: Option<String>,
+    #[diesel(sql_type = Text)]
+    title: String,
+    #[diesel(sql_type = Text)]
+    body: String,
+    #[diesel(sql_type = Text)]
+    plan_id: String,
+    #[diesel(sql_type = Text)]
+    slug: String,
+    #[diesel(sql_type = Text)]
+    plan_title: String,
+    #[diesel(sql_type = Text)]
+    visibility: String,
+    #[diesel(sql_type = Text)]
+    owner_id: String,
+    #[diesel(sql_type = Bool)]
+    archived: bool,
+    #[diesel(sql_type = Double)]
+    rank: f64,
+}
+
+const COLUMNS: &str = "e.kind AS kind, e.anchor AS anchor, e.comment_id AS comment_id, \
+    e.title AS title, e.body AS body, p.id AS plan_id, p.slug AS slug, p.title AS plan_title, \
+    p.visibility AS visibility, p.owner_id AS owner_id, (p.archived_at IS NOT NULL) AS archived";
+
+/// `?1` match expression, `?2` include archived, `?3` scope (`all` | `published` | `own`), `?4`
+/// the viewer, `?5` limit. Titles weigh four times the body in `bm25`.
+fn sqlite_sql() -> String {
+    format!(
+        "SELECT {COLUMNS}, -bm25(search_fts, 4.0, 1.0) AS rank \
+         FROM search_fts JOIN search_entries e ON e.id = search_fts.rowid \
+         JOIN plans p ON p.id = e.plan_id \
+         WHERE search_fts MATCH ?1 AND p.deleted_at IS NULL AND (?2 OR p.archived_at IS NULL) \
+         AND (?3 = 'all' OR p.owner_id = ?4 OR (?3 = 'published' AND p.visibility = 'published')) \
+         ORDER BY rank DESC LIMIT ?5"
+    )
+}
+
+/// The same with PostgreSQL placeholders; `ts_rank` weighs titles (A) 1.0 and bodies (B) 0.4.
+fn pg_sql() -> String {
+    format!(
+        "SELECT {COLUMNS}, ts_rank(e.tsv, q)::float8 AS rank \
+         FROM search_entries e JOIN plans p ON p.id = e.plan_id, to_tsquery('simple', $1) q \
+         WHERE e.tsv @@ q AND p.deleted_at IS NULL AND ($2 OR p.archived_at IS NULL) \
+         AND ($3 = 'all' OR p.owner_id = $4 OR ($3 = 'published' AND p.visibility = 'published')) \
+         ORDER BY rank DESC LIMIT $5"
+    )
+}
+
+impl TryFrom<HitRow> for SearchHit {
+    type Error = anyhow::Error;
+    fn try_from(r: HitRow) -> anyhow::Result<Self> {
+        Ok(SearchHit {
+            plan_id: PlanId::from_uuid(uuid(&r.plan_id)?),
+            slug: r.slug,
+            plan_title: r.plan_title,
+            visibility: Visibility::parse(&r.visibility).map_err(|e| corrupt("visibility", e))?,
+            owner_id: UserId::from_uuid(uuid(&r.owner_id)?),
+            archived: r.archived,
+            kind: SearchKind::parse(&r.kind).ok_or_else(|| corrupt("search kind", &r.kind))?,
+            anchor: r.anchor,
+            comment_id: r.comment_id,
+            title: r.title,
+            text: r.body,
+            rank: r.rank,
+        })
+    }
+}
+
+#[async_trait]
+impl SearchRepository for Store {
+    async fn search(&self, q: &SearchQuery) -> Result<Vec<SearchHit>, InfraError> {
+        if q.terms.is_empty() {
+            return Ok(vec![]);
+        }
+        let (scope, viewer) = match q.scope {
+            PlanScope::All => ("all", String::new()),
+            PlanScope::OwnedOrPublished(u) => ("published", u.to_string()),
+            PlanScope::OwnedBy(u) => ("own", u.to_string()),
+        };
+        let limit = i64::try_from(q.limit).unwrap_or(i64::MAX);
+        let (archived, terms) = (q.include_archived, q.terms.clone());
+        let rows: Vec<HitRow> = self
+            .run(move |conn| match conn {
+                DbConnection::Sqlite(c) => {
+                    // Terms are letters and digits only; quoted, each is a prefix query.
+                    let m = terms
+                        .iter()
+                        .map(|t| format!("\"{t}\"*"))
+                        .collect::<Vec<_>>()
+                        .join(" AND ");
+                    diesel::sql_query(sqlite_sql())
+                        .bind::<Text, _>(m)
+                        .bind::<Bool, _>(archived)
+                        .bind::<Text, _>(scope)
+                        .bind::<Text, _>(viewer)
+                        .bind::<BigInt, _>(limit)
+                        .load::<HitRow>(c)
+                        .map_err(db::<InfraError>)
+                }
+                DbConnection::Pg(c) => {
+                    let m = terms
+                        .iter()
+                        .map(|t| format!("{t}:*"))
+                        .collect::<Vec<_>>()
+                        .join(" & ");
+                    diesel::sql_query(pg_sql())
+                        .bind::<Text, _>(m)
+                        .bind::<Bool, _>(archived)
+                        .bind::<Text, _>(scope)
+                        .bind::<Text, _>(viewer)
+                        .bind::<BigInt, _>(limit)
+                        .load::<HitRow>(c)
+                        .map_err(db::<InfraError>)
+                }
+            })
+            .await?;
+        rows.into_iter()
+            .map(|r| SearchHit::try_from(r).map_err(InfraError::Unknown))
+            .collect()
+    }
+}
+
+impl Store {
+    /// Indexes every live plan that has no search entry yet (plans stored before the search
+    /// migration): their current version's text, one transaction per plan. Returns how many.
+    /// Run at start-up after the migrations (blocking); idempotent.
+    pub fn index_missing_plans(&self) -> anyhow::Result<usize> {
+        let mut conn = self.pool.get()?;
+        let conn = &mut *conn;
+        let missing: Vec<(String, String, i32)> = p::table
+            .filter(p::deleted_at.is_null())
+            .filter(diesel::dsl::not(diesel::dsl::exists(
+                se::table.filter(se::plan_id.eq(p::id).and(se::kind.eq("plan"))),
+            )))
+            .select((p::id, p::title, p::current_version))
+            .load(conn)?;
+        let mut done = 0;
+        for (id, title, number) in missing {
+            let html: Option<Option<String>> = v::table
+                .filter(v::plan_id.eq(&id).and(v::number.eq(number)))
+                .select(v::html)
+                .first(conn)
+                .optional()?;
+            let html = html.flatten().unwrap_or_default();
+            write_tx(conn, |conn| {
+                index_plan(conn, &id, &title, &html).map_err(anyhow::Error::from)
+            })?;
+            done += 1;
+        }
+        Ok(done)
+    }
+}
