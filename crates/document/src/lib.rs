@@ -8,6 +8,9 @@
 //!   `<section data-anchor>` so Markdown plans are commentable like HTML ones.
 //! - [`section_index`] and [`title`]: what the version stores to compute change sets.
 //!
+//! - [`plan_text`]: a version as Markdown-like text per section (what agents read);
+//!   [`element_prints`]: per-element fingerprints that survive renamed anchors.
+//!
 //! - [`diff`]: the side-by-side, section-by-section view model of two versions.
 //!
 //! - [`find_diagrams`] / [`replace_diagrams`]: Mermaid blocks swapped for the SVG a
@@ -20,9 +23,11 @@ mod diff;
 mod index;
 mod markdown;
 mod sanitize;
+mod text;
 
 pub use diagrams::{DiagramRenderer, DiagramSource, find_diagrams, replace_diagrams};
 pub use diff::{DiffEntry, DiffStatus, diff};
 pub use index::{anchored_text, section_index, slugify, title};
 pub use markdown::markdown_to_html;
 pub use sanitize::{RESERVED_ID_PREFIX, SanitizeOptions, sanitize};
+pub use text::{TextSection, element_prints, plan_text};

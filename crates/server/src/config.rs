@@ -59,6 +59,7 @@ pub const VARIABLES: &[&str] = &[
     "LOG_FORMAT",
     "VERSION_RETENTION_DAYS",
     "ALLOW_REMOTE_IMAGES",
+    "DEFAULT_VISIBILITY",
 ];
 
 /// Minimum length, in characters, of `SECRET_KEY` and `SCIM_AUTH_TOKEN`.
@@ -284,6 +285,9 @@ pub struct Config {
     pub version_retention_days: u32,
     /// `ALLOW_REMOTE_IMAGES`: whether rendered plans may load images from other origins.
     pub allow_remote_images: bool,
+    /// `DEFAULT_VISIBILITY`: a new plan pushed without a visibility is `published` (default) or
+    /// `private`.
+    pub default_visibility: planpush_plans::Visibility,
 }
 
 impl Config {
@@ -370,6 +374,17 @@ impl Config {
         let version_retention_days =
             vars.retention_days("VERSION_RETENTION_DAYS", DEFAULT_VERSION_RETENTION_DAYS)?;
         let allow_remote_images = vars.boolean("ALLOW_REMOTE_IMAGES", false)?;
+        let default_visibility = match vars.get("DEFAULT_VISIBILITY") {
+            None => planpush_plans::Visibility::Published,
+            Some(raw) => {
+                planpush_plans::Visibility::parse(&raw.to_ascii_lowercase()).map_err(|_| {
+                    ConfigError::new(
+                        "DEFAULT_VISIBILITY",
+                        format!("must be published or private, not {raw:?}"),
+                    )
+                })?
+            }
+        };
 
         Ok(Self {
             secret_key,
@@ -391,6 +406,7 @@ impl Config {
             log_format,
             version_retention_days,
             allow_remote_images,
+            default_visibility,
         })
     }
 

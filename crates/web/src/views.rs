@@ -259,7 +259,7 @@ pub fn diff_page(d: &DiffPage) -> Markup {
                     DiffStatus::Changed => ("Changed", "pp-badge pp-moderate"),
                     DiffStatus::Unchanged => ("Unchanged", "pp-badge pp-minor"),
                 };
-                section class={ "pp-diff pp-diff-" (label.to_lowercase()) } data-diff-anchor=(row.anchor.as_str()) {
+                section class={ "pp-diff pp-diff-" (label.to_lowercase()) } id={ "pp-diff-" (row.anchor.as_str()) } data-diff-anchor=(row.anchor.as_str()) {
                     h2 { (row.title) " " span class=(class) { (label) } }
                     @if row.status != DiffStatus::Unchanged {
                         div class="pp-diff-cols" {

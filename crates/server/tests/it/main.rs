@@ -9,6 +9,7 @@ mod cli;
 mod dashboard;
 mod github_signin;
 mod live;
+mod mcp;
 mod oidc_browser;
 mod oidc_signin;
 mod ops;
