@@ -569,6 +569,7 @@ mod tests {
             [
                 "crate planpush-cli must not depend on planpush-web (path: planpush-cli -> planpush-web)",
                 "crate planpush-cli must not depend on actix-rt (path: planpush-cli -> client -> actix-rt)",
+                "crate planpush-cli must not depend on tokio (path: planpush-cli -> client -> actix-rt -> tokio)",
             ]
         );
     }

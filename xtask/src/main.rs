@@ -27,7 +27,7 @@ jobs:
                 manifests and commands
   fuzz [secs]   the cargo-fuzz targets `sanitize` (sanitizer + section index) and `scim` (filters +
                 PATCH), sharing secs (default 60)
-  bench [section]  release benchmarks (storage, auth, http, live, dashboard, cli); results into
+  bench [section]  release benchmarks (storage, auth, http, live, dashboard, cli, scale); results into
                 docs/benchmarks.md
   e2e           the real server and CLI end to end: device login, pushes, a real browser,
                 comments, the change set (needs chromium + chromedriver; required when CI=true)
@@ -310,6 +310,7 @@ const BENCHES: &[(&str, &str, &str)] = &[
     ("planpush-server", "live_bench", "live"),
     ("planpush-server", "dashboard_bench", "dashboard"),
     ("planpush-server", "cli_bench", "cli"),
+    ("planpush-server", "scale_bench", "scale"),
 ];
 
 fn bench(extra: &[String]) -> Result<()> {

@@ -2,6 +2,9 @@
 //!
 //! - every route the web crate registers is in the route table of `docs/api.md`, and every route that
 //!   table lists is registered (rows under a heading containing "Planned" are exempt);
+//! - every route the web crate registers under `/api/` is described in `docs/openapi.json` (the
+//!   document `GET /api/openapi.json` serves; a web test keeps the file current), and everything
+//!   described there is registered;
 //! - every variable the server reads (`VARIABLES` in `crates/server/src/config.rs`) is documented in
 //!   `docs/configuration.md` and `.env.example`, and neither names a variable the server ignores;
 //! - every `cargo xtask <job>` the README and docs mention is a job xtask has;
@@ -23,6 +26,7 @@ const METHODS: &[&str] = &["GET", "POST", "PUT", "PATCH", "DELETE"];
 pub fn run(root: &Path) -> Result<()> {
     let mut problems = Vec::new();
     problems.extend(routes(root)?);
+    problems.extend(openapi(root)?);
     problems.extend(variables(root)?);
     problems.extend(xtask_jobs(root)?);
     problems.extend(plugin_manifests(root)?);
@@ -160,7 +164,8 @@ pub fn documented_routes(markdown: &str) -> BTreeSet<(String, String)> {
     out
 }
 
-fn routes(root: &Path) -> Result<Vec<String>> {
+/// Every `(METHOD, /path)` the web crate registers.
+fn web_routes(root: &Path) -> Result<BTreeSet<(String, String)>> {
     let mut code = BTreeSet::new();
     for file in rust_files(&root.join("crates/web/src"))? {
         let text = std::fs::read_to_string(&file)?;
@@ -168,6 +173,48 @@ fn routes(root: &Path) -> Result<Vec<String>> {
         let text = text.split("#[cfg(test)]").next().unwrap_or("");
         code.extend(registered_routes(text));
     }
+    Ok(code)
+}
+
+/// `(METHOD, /path)` of every operation in an OpenAPI document.
+pub fn openapi_operations(doc: &Value) -> BTreeSet<(String, String)> {
+    let mut out = BTreeSet::new();
+    for (path, item) in doc["paths"].as_object().into_iter().flatten() {
+        for method in item.as_object().into_iter().flatten().map(|(m, _)| m) {
+            let upper = method.to_ascii_uppercase();
+            if METHODS.contains(&upper.as_str()) {
+                out.insert((upper, path.clone()));
+            }
+        }
+    }
+    out
+}
+
+fn openapi(root: &Path) -> Result<Vec<String>> {
+    let doc: Value = serde_json::from_str(&read(root, "docs/openapi.json")?)
+        .context("docs/openapi.json is not JSON")?;
+    let described = openapi_operations(&doc);
+    let code = web_routes(root)?;
+    let mut problems = Vec::new();
+    for (m, p) in code.iter().filter(|(_, p)| p.starts_with("/api/")) {
+        if !described.contains(&(m.clone(), p.clone())) {
+            problems.push(format!(
+                "route {m} {p} is registered in crates/web but not described in the OpenAPI \
+                 document (add #[utoipa::path] to its handler and list it in \
+                 crates/web/src/routes/openapi.rs, then refresh docs/openapi.json)"
+            ));
+        }
+    }
+    for (m, p) in described.difference(&code) {
+        problems.push(format!(
+            "docs/openapi.json describes {m} {p}, which crates/web does not register"
+        ));
+    }
+    Ok(problems)
+}
+
+fn routes(root: &Path) -> Result<Vec<String>> {
+    let code = web_routes(root)?;
     let docs = documented_routes(&read(root, "docs/api.md")?);
     let mut problems = Vec::new();
     for (m, p) in code.difference(&docs) {
@@ -629,6 +676,22 @@ mod tests {
             .iter()
             .map(|(m, p)| ((*m).to_owned(), (*p).to_owned()))
             .collect()
+    }
+
+    #[test]
+    fn openapi_operations_are_method_and_path_pairs() {
+        let doc = serde_json::json!({"paths": {
+            "/api/tokens": {"get": {}, "post": {}, "parameters": []},
+            "/api/tokens/{id}": {"delete": {}, "summary": "x"},
+        }});
+        assert_eq!(
+            openapi_operations(&doc),
+            set(&[
+                ("GET", "/api/tokens"),
+                ("POST", "/api/tokens"),
+                ("DELETE", "/api/tokens/{id}"),
+            ])
+        );
     }
 
     #[test]

@@ -20,7 +20,7 @@ use futures::Stream;
 use futures::channel::mpsc;
 use planpush_plans::PlanId;
 use planpush_versions::ChangeSet;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::InfraError;
 
@@ -57,13 +57,13 @@ impl FromStr for EventId {
 }
 
 /// Who did something, as viewers see it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Actor {
     pub login: String,
 }
 
 /// What happened to a comment.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum CommentActivity {
     Created,
@@ -75,7 +75,7 @@ pub enum CommentActivity {
 }
 
 /// A plan lifecycle change.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum PlanActivity {
     Published,
@@ -84,8 +84,9 @@ pub enum PlanActivity {
     Deleted,
 }
 
-/// What a viewer is told. Serialized as the SSE `data:` of the event named by [`LiveEvent::name`].
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+/// What a viewer is told. Serialized as the SSE `data:` of the event named by [`LiveEvent::name`];
+/// [`LiveEvent::decode`] reads it back (a bus that keeps events in a database).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum LiveEvent {
     /// A push created version `version`; `changes` lists the anchors added, changed, removed.
@@ -116,6 +117,17 @@ impl LiveEvent {
             Self::Version { .. } => "version",
             Self::Comment { .. } => "comment",
             Self::Plan { .. } => "plan",
+        }
+    }
+
+    /// The event named `name` whose `data:` is `json` (as written by `serde_json` from an event
+    /// of that name). The variants have distinct required fields, and the name must match.
+    pub fn decode(name: &str, json: &str) -> Result<Self, String> {
+        let event: Self = serde_json::from_str(json).map_err(|e| e.to_string())?;
+        if event.name() == name {
+            Ok(event)
+        } else {
+            Err(format!("a {} event stored as {name:?}", event.name()))
         }
     }
 }
@@ -349,6 +361,43 @@ mod tests {
 
     fn block<F: std::future::Future>(f: F) -> F::Output {
         futures::executor::block_on(f)
+    }
+
+    #[test]
+    fn events_decode_from_what_they_serialize_to() {
+        let events = [
+            LiveEvent::Version {
+                version: 3,
+                title: "Plan".into(),
+                pushed_by: Actor {
+                    login: "ada".into(),
+                },
+                changes: ChangeSet::default(),
+            },
+            LiveEvent::Comment {
+                activity: CommentActivity::Resolved,
+                comment_id: "c1".into(),
+                thread_id: "t1".into(),
+                anchor: None,
+                by: Actor {
+                    login: "ben".into(),
+                },
+            },
+            ev(1),
+            ev(2),
+        ];
+        for e in events {
+            let json = serde_json::to_string(&e).unwrap();
+            assert_eq!(LiveEvent::decode(e.name(), &json), Ok(e.clone()), "{json}");
+            let other = if e.name() == "plan" {
+                "comment"
+            } else {
+                "plan"
+            };
+            assert!(LiveEvent::decode(other, &json).is_err(), "{json}");
+        }
+        assert!(LiveEvent::decode("plan", "{}").is_err());
+        assert!(LiveEvent::decode("plan", "not json").is_err());
     }
 
     #[test]

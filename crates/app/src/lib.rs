@@ -14,6 +14,7 @@ mod access;
 mod admin;
 mod audit_log;
 mod auditor;
+mod cluster;
 mod comments;
 #[cfg(feature = "contract")]
 pub mod contract;
@@ -46,6 +47,7 @@ pub use audit_log::{
     AuditQueryInput, TargetLabel,
 };
 pub use auditor::Auditor;
+pub use cluster::{Cluster, RemoteChanges};
 pub use comments::{
     CommentChange, CommentError, CommentView, Comments, NewComment, Person, RESOLVE_NOTIFY_WINDOW,
     Reanchored, Thread,

@@ -98,11 +98,11 @@ impl Notification {
     }
 }
 
-/// Whether, and to which outbox channel, notifications are written. Off by default (no
-/// `SLACK_WEBHOOK_URL`): then nothing is ever enqueued.
+/// Whether, and to which outbox channels, notifications are written. Off by default (no
+/// `SLACK_WEBHOOK_URL`, `TEAMS_WEBHOOK_URL` or `DISCORD_WEBHOOK_URL`): then nothing is ever enqueued.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Notifications {
-    channel: Option<String>,
+    channels: Vec<String>,
 }
 
 impl Notifications {
@@ -112,27 +112,40 @@ impl Notifications {
     }
     /// Notifications are written for `channel` (the [`Notifier::channel`] that delivers them).
     pub fn to(channel: &str) -> Self {
-        Self {
-            channel: Some(channel.to_owned()),
+        Self::off().and(channel)
+    }
+    /// Notifications are also written for `channel`: one outbox message per channel and event,
+    /// so each channel is retried (and given up) on its own. Adding a channel twice has no effect.
+    pub fn and(mut self, channel: &str) -> Self {
+        if !self.channels.iter().any(|c| c == channel) {
+            self.channels.push(channel.to_owned());
         }
+        self
     }
     /// Whether notifications are written at all.
     pub fn enabled(&self) -> bool {
-        self.channel.is_some()
+        !self.channels.is_empty()
     }
-    /// The outbox messages for `n` about `plan`: none when off or when the plan is private.
+    /// The channels written to, in the order they were added.
+    pub fn channels(&self) -> &[String] {
+        &self.channels
+    }
+    /// The outbox messages for `n` about `plan`, one per channel: none when off or when the plan
+    /// is private.
     pub fn messages(
         &self,
         plan: &Plan,
         n: &Notification,
         now: DateTime<Utc>,
     ) -> Vec<OutboxMessage> {
-        match &self.channel {
-            Some(channel) if plan.visibility() == Visibility::Published && !plan.is_deleted() => {
-                vec![OutboxMessage::new(channel, n.to_json(), now)]
-            }
-            _ => vec![],
+        if plan.visibility() != Visibility::Published || plan.is_deleted() {
+            return vec![];
         }
+        let payload = n.to_json();
+        self.channels
+            .iter()
+            .map(|channel| OutboxMessage::new(channel, payload.clone(), now))
+            .collect()
     }
 }
 
@@ -273,7 +286,8 @@ pub enum DeliveryError {
     Permanent(String),
 }
 
-/// Delivers outbox messages of one channel (the `slack` adapter implements it).
+/// Delivers outbox messages of one channel (the `slack` adapter implements it for Slack, Microsoft
+/// Teams and Discord).
 #[async_trait]
 pub trait Notifier: Send + Sync {
     /// The outbox channel this notifier delivers (`slack`).
@@ -321,7 +335,7 @@ pub enum Delivery {
 /// worker that dies mid-attempt leaves it to be retried when its lease ends.
 pub struct Deliveries {
     ports: Ports,
-    notifier: std::sync::Arc<dyn Notifier>,
+    notifiers: Vec<std::sync::Arc<dyn Notifier>>,
     settings: DeliverySettings,
     audit: Auditor,
 }
@@ -335,10 +349,22 @@ impl Deliveries {
         let audit = Auditor::new(ports.clone());
         Self {
             ports,
-            notifier,
+            notifiers: vec![notifier],
             settings,
             audit,
         }
+    }
+
+    /// Also delivers `notifier`'s channel (one worker drives every channel; a message is handed to
+    /// the notifier whose [`Notifier::channel`] it names).
+    pub fn with(mut self, notifier: std::sync::Arc<dyn Notifier>) -> Self {
+        self.notifiers.push(notifier);
+        self
+    }
+
+    /// The channels this worker delivers.
+    pub fn channels(&self) -> Vec<&str> {
+        self.notifiers.iter().map(|n| n.channel()).collect()
     }
 
     /// Claims the oldest due message at `now` and attempts it; `None` when nothing is due. The
@@ -357,19 +383,23 @@ impl Deliveries {
         else {
             return Ok(None);
         };
-        let result = if message.channel != self.notifier.channel() {
-            Err(DeliveryError::Permanent(format!(
+        let notifier = self
+            .notifiers
+            .iter()
+            .find(|n| n.channel() == message.channel);
+        let result = match notifier {
+            None => Err(DeliveryError::Permanent(format!(
                 "no notifier for channel {:?}",
                 message.channel
-            )))
-        } else if message.attempts > self.settings.max_attempts {
+            ))),
             // Attempts started but never finished (the worker stopped during each): stop here.
-            Err(DeliveryError::Permanent(format!(
-                "{} attempts started without an outcome",
-                message.attempts - 1
-            )))
-        } else {
-            self.notifier.deliver(&message).await
+            Some(_) if message.attempts > self.settings.max_attempts => {
+                Err(DeliveryError::Permanent(format!(
+                    "{} attempts started without an outcome",
+                    message.attempts - 1
+                )))
+            }
+            Some(notifier) => notifier.deliver(&message).await,
         };
         let outcome = match result {
             Ok(()) => {

@@ -8,8 +8,8 @@
 //! ([`LiveWatch`]); on each signal it asks [`LiveAccess::recheck`] again and closes when the answer
 //! is no.
 //!
-//! The signal is a port: [`LocalSignal`] reaches the streams of this process. Several server
-//! processes would publish it over PostgreSQL `LISTEN/NOTIFY`; nothing else changes.
+//! The signal is a port: [`LocalSignal`] reaches the streams of this process; with several server
+//! processes a [`crate::Cluster`] (PostgreSQL `LISTEN/NOTIFY`) reaches every process's streams.
 
 use std::collections::HashMap;
 use std::pin::Pin;
@@ -63,6 +63,19 @@ impl LocalSignal {
             w.remove(&user);
         }
         n
+    }
+
+    /// Wakes every watcher of every user (access may have changed for anyone: a multi-process
+    /// adapter lost news from the other processes).
+    pub fn notify_all(&self) {
+        let mut w = self.lock();
+        w.retain(|_, list| {
+            list.retain_mut(|s| match s.try_send(()) {
+                Ok(()) => true,
+                Err(e) => e.is_full(),
+            });
+            !list.is_empty()
+        });
     }
 }
 
@@ -200,5 +213,37 @@ impl LiveAccess {
             Err(PlanError::Unknown(e)) => Err(e),
             Err(_) => Ok(false),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use futures::StreamExt;
+
+    use super::*;
+
+    #[tokio::test]
+    async fn notify_all_wakes_every_watcher_once_and_forgets_closed_ones() {
+        let signal = LocalSignal::default();
+        let (ada, ben) = (UserId::new(), UserId::new());
+        let mut a = signal.watch(ada);
+        let mut b = signal.watch(ben);
+        drop(signal.watch(ben));
+        signal.notify_all();
+        for w in [&mut a, &mut b] {
+            tokio::time::timeout(std::time::Duration::from_secs(1), w.next())
+                .await
+                .unwrap()
+                .unwrap();
+        }
+        assert_eq!(signal.watchers(ben), 1, "the dropped watcher is gone");
+        // One notification per user still reaches only that user.
+        signal.notify(ada);
+        assert!(a.next().await.is_some());
+        assert!(
+            tokio::time::timeout(std::time::Duration::from_millis(50), b.next())
+                .await
+                .is_err()
+        );
     }
 }

@@ -53,6 +53,8 @@ pub const VARIABLES: &[&str] = &[
     "DATABASE_URL",
     "SLACK_WEBHOOK_URL",
     "SLACK_TIMEOUT_MS",
+    "TEAMS_WEBHOOK_URL",
+    "DISCORD_WEBHOOK_URL",
     "OUTBOX_POLL_INTERVAL_MS",
     "OUTBOX_RETRY_BASE_MS",
     "TRUSTED_PROXIES",
@@ -60,6 +62,8 @@ pub const VARIABLES: &[&str] = &[
     "VERSION_RETENTION_DAYS",
     "ALLOW_REMOTE_IMAGES",
     "DEFAULT_VISIBILITY",
+    "METRICS_ADDR",
+    "SECRET_KEY_PREVIOUS",
 ];
 
 /// Minimum length, in characters, of `SECRET_KEY` and `SCIM_AUTH_TOKEN`.
@@ -277,6 +281,10 @@ pub struct Config {
     pub slack_webhook_url: Option<Secret<Url>>,
     /// `SLACK_TIMEOUT_MS`, `OUTBOX_POLL_INTERVAL_MS`, `OUTBOX_RETRY_BASE_MS`.
     pub outbox: OutboxConfig,
+    /// `TEAMS_WEBHOOK_URL`: Microsoft Teams Workflows (or incoming) webhook; off when unset.
+    pub teams_webhook_url: Option<Secret<Url>>,
+    /// `DISCORD_WEBHOOK_URL`: Discord channel webhook; off when unset.
+    pub discord_webhook_url: Option<Secret<Url>>,
     /// `TRUSTED_PROXIES`: peers whose forwarding headers are believed (empty: none).
     pub trusted_proxies: TrustedProxies,
     /// `LOG_FORMAT`.
@@ -288,6 +296,10 @@ pub struct Config {
     /// `DEFAULT_VISIBILITY`: a new plan pushed without a visibility is `published` (default) or
     /// `private`.
     pub default_visibility: planpush_plans::Visibility,
+    /// `METRICS_ADDR`: a separate listener for `GET /metrics` (then not served on `PORT`).
+    pub metrics_addr: Option<SocketAddr>,
+    /// `SECRET_KEY_PREVIOUS`: earlier values of `SECRET_KEY`, accepted for reading only (key rotation).
+    pub previous_secret_keys: Vec<Secret>,
 }
 
 impl Config {
@@ -348,6 +360,8 @@ impl Config {
             None => DatabaseUrl::Sqlite(data_dir.join(DEFAULT_SQLITE_FILE)),
         };
         let slack_webhook_url = vars.slack_webhook("SLACK_WEBHOOK_URL")?.map(Secret::new);
+        let teams_webhook_url = vars.slack_webhook("TEAMS_WEBHOOK_URL")?.map(Secret::new);
+        let discord_webhook_url = vars.slack_webhook("DISCORD_WEBHOOK_URL")?.map(Secret::new);
         let outbox = OutboxConfig {
             slack_timeout: Duration::from_millis(vars.millis(
                 "SLACK_TIMEOUT_MS",
@@ -385,6 +399,18 @@ impl Config {
                 })?
             }
         };
+        let metrics_addr = vars.socket_addr("METRICS_ADDR")?;
+        if metrics_addr.is_some_and(|m| m == SocketAddr::new(bind_addr, port)) {
+            return Err(ConfigError::new(
+                "METRICS_ADDR",
+                "must differ from BIND_ADDR:PORT (unset it to serve /metrics on the main port)",
+            ));
+        }
+        let previous_secret_keys = vars
+            .previous_secret_keys("SECRET_KEY_PREVIOUS", secret_key.expose())?
+            .into_iter()
+            .map(Secret::new)
+            .collect();
 
         Ok(Self {
             secret_key,
@@ -402,11 +428,15 @@ impl Config {
             database,
             slack_webhook_url,
             outbox,
+            teams_webhook_url,
+            discord_webhook_url,
             trusted_proxies,
             log_format,
             version_retention_days,
             allow_remote_images,
             default_visibility,
+            metrics_addr,
+            previous_secret_keys,
         })
     }
 

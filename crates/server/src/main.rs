@@ -19,6 +19,7 @@ use planpush_identity::SessionPolicy;
 use planpush_server::config::{
     AuthConfig, AuthProvider, Config, ConfigError, DatabaseUrl, LogFormat,
 };
+use planpush_store::cluster::{ClusterSettings, PgCluster};
 use planpush_store::{DbTarget, Store, StoreOptions};
 use planpush_web::{AppState, RateLimits, SignInMode, WebSettings};
 
@@ -291,6 +292,12 @@ fn grant_admin(store: Arc<Store>, login: &str) -> Result<(), Fatal> {
     let user = runtime
         .block_on(sign_in.grant_admin(login, chrono::Utc::now()))
         .map_err(|e| Fatal(format!("grant-admin: {}", one_line(&e.to_string())), 1))?;
+    // Servers running on the same PostgreSQL database drop what they cached about the user.
+    if store.backend() == planpush_store::Backend::Postgres
+        && let Err(e) = runtime.block_on(PgCluster::announce_user(&store, user))
+    {
+        tracing::warn!(error = %format!("{e:#}"), "running servers were not told; they see the grant within 30 s");
+    }
     #[allow(clippy::print_stdout)]
     {
         println!("{login} ({user}) is an admin (manual grant)");
@@ -364,6 +371,75 @@ async fn sample_gauges(store: Arc<Store>, outbox: Arc<dyn planpush_app::Outbox>)
     }
 }
 
+/// How often the expiry sweep runs, and how long its lease lasts with several processes (less
+/// than the period, so the holder renews it at its next tick and a dead holder's lease has run out
+/// by the others' next one).
+const SWEEP_EVERY: Duration = Duration::from_secs(600);
+const SWEEP_LEASE: Duration = Duration::from_secs(540);
+/// How long live events are kept for `Last-Event-ID` replay with several processes.
+const LIVE_EVENTS_KEPT: chrono::Duration = chrono::Duration::days(1);
+
+/// Starts this process's `LISTEN/NOTIFY` link to the other processes on the database.
+fn start_cluster(store: &Arc<Store>) -> Result<Arc<PgCluster>, Fatal> {
+    let cluster = PgCluster::start(store.clone(), ClusterSettings::default())
+        .map_err(|e| Fatal(format!("DATABASE_URL: {}", one_line(&format!("{e:#}"))), 1))?;
+    tracing::info!(
+        "PostgreSQL: listening for the other server processes on this database (LISTEN {})",
+        planpush_store::cluster::CHANNEL
+    );
+    Ok(cluster)
+}
+
+/// The expiry sweep, every [`SWEEP_EVERY`]. Every process runs this loop; with several processes
+/// only the holder of the `sweep` lease sweeps (the deletes are idempotent anyway: the lease saves
+/// the others the work). It also drops old live events and refilled rate-limit rows.
+async fn sweep_forever(
+    maintenance: Maintenance,
+    cluster: Option<Arc<PgCluster>>,
+    store: Arc<Store>,
+    mut stopped: tokio::sync::watch::Receiver<bool>,
+) {
+    let mut tick = tokio::time::interval(SWEEP_EVERY);
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            _ = stopped.changed() => return,
+        }
+        if let Some(c) = &cluster {
+            match c.try_lease("sweep", SWEEP_LEASE).await {
+                Ok(true) => {}
+                Ok(false) => {
+                    tracing::debug!("another process holds the sweep's lease");
+                    continue;
+                }
+                Err(e) => {
+                    tracing::warn!(error = %format!("{e:#}"), "taking the sweep's lease failed");
+                    continue;
+                }
+            }
+        }
+        let now = chrono::Utc::now();
+        match maintenance.sweep(now).await {
+            Ok(swept) => tracing::debug!(?swept, "swept expired rows"),
+            Err(e) => tracing::warn!(error = %e, "sweeping expired rows failed"),
+        }
+        if let Some(c) = &cluster {
+            let limits = planpush_store::ratelimit::PgRateLimiter::new(store.clone());
+            match (
+                c.purge_events(now - LIVE_EVENTS_KEPT).await,
+                limits.prune().await,
+            ) {
+                (Ok(events), Ok(limits)) => {
+                    tracing::debug!(events, limits, "swept live events and rate limits")
+                }
+                (Err(e), _) | (_, Err(e)) => {
+                    tracing::warn!(error = %format!("{e:#}"), "sweeping live events or rate limits failed")
+                }
+            }
+        }
+    }
+}
+
 /// Resolves at the first SIGTERM or SIGINT (Ctrl-C).
 async fn wait_for_stop_signal() {
     #[cfg(unix)]
@@ -420,27 +496,56 @@ async fn deliver_until_stopped(
     }
 }
 
-/// The Slack delivery worker, when `SLACK_WEBHOOK_URL` is set.
+/// The delivery worker for the chat channels that are configured (`SLACK_WEBHOOK_URL`,
+/// `TEAMS_WEBHOOK_URL`, `DISCORD_WEBHOOK_URL`); `None` when none is.
 fn deliveries(config: &Config, ports: &planpush_app::Ports) -> Result<Option<Deliveries>, Fatal> {
-    let Some(url) = &config.slack_webhook_url else {
-        return Ok(None);
-    };
-    let notifier = planpush_slack::SlackNotifier::new(
-        url.expose().clone(),
-        config.base_url.as_str(),
-        config.outbox.slack_timeout,
-    )
-    .map_err(|e| Fatal(format!("SLACK_WEBHOOK_URL: {e:#}"), 1))?;
+    use planpush_slack::{Chat, ChatNotifier};
+    let configured = [
+        (Chat::Slack, "SLACK_WEBHOOK_URL", &config.slack_webhook_url),
+        (Chat::Teams, "TEAMS_WEBHOOK_URL", &config.teams_webhook_url),
+        (
+            Chat::Discord,
+            "DISCORD_WEBHOOK_URL",
+            &config.discord_webhook_url,
+        ),
+    ];
     let chrono = |d: Duration| chrono::Duration::from_std(d).unwrap_or(chrono::Duration::hours(1));
-    Ok(Some(Deliveries::new(
-        ports.clone(),
-        Arc::new(notifier),
-        DeliverySettings {
-            lease: chrono(config.outbox.lease()),
-            retry_base: chrono(config.outbox.retry_base),
-            max_attempts: OUTBOX_MAX_ATTEMPTS,
-        },
-    )))
+    let settings = DeliverySettings {
+        lease: chrono(config.outbox.lease()),
+        retry_base: chrono(config.outbox.retry_base),
+        max_attempts: OUTBOX_MAX_ATTEMPTS,
+    };
+    let mut worker: Option<Deliveries> = None;
+    for (chat, var, url) in configured {
+        let Some(url) = url else { continue };
+        let notifier = ChatNotifier::for_chat(
+            chat,
+            url.expose().clone(),
+            config.base_url.as_str(),
+            config.outbox.slack_timeout,
+        )
+        .map_err(|e| Fatal(format!("{var}: {e:#}"), 1))?;
+        let notifier = Arc::new(notifier);
+        worker = Some(match worker {
+            None => Deliveries::new(ports.clone(), notifier, settings),
+            Some(w) => w.with(notifier),
+        });
+    }
+    Ok(worker)
+}
+
+/// The separate `/metrics` listener (`METRICS_ADDR`): one worker, nothing else on it.
+fn metrics_listener(addr: std::net::SocketAddr) -> Result<actix_web::dev::Server, Fatal> {
+    let server = actix_web::HttpServer::new(|| {
+        actix_web::App::new().configure(planpush_web::metrics::listener)
+    })
+    .workers(1)
+    .shutdown_timeout(1)
+    .disable_signals()
+    .bind(addr)
+    .map_err(|e| Fatal(format!("METRICS_ADDR: cannot listen on {addr}: {e}"), 1))?;
+    tracing::info!(%addr, "serving /metrics on METRICS_ADDR");
+    Ok(server.run())
 }
 
 fn serve(config: Config, store: Arc<Store>) -> Result<(), Fatal> {
@@ -450,7 +555,21 @@ fn serve(config: Config, store: Arc<Store>) -> Result<(), Fatal> {
             config.base_url
         );
     }
-    let ports = store.ports();
+    // PostgreSQL: this process may be one of several; live events, cache invalidations and rate
+    // limits go through the database (docs/operations.md, "Several processes").
+    let cluster = match store.backend() {
+        planpush_store::Backend::Postgres => Some(start_cluster(&store)?),
+        planpush_store::Backend::Sqlite => {
+            tracing::info!(
+                "SQLite: this process serves the database alone (run several processes on PostgreSQL)"
+            );
+            None
+        }
+    };
+    let mut ports = store.ports();
+    if let Some(c) = &cluster {
+        ports.events = c.clone();
+    }
     let outbox = ports.outbox.clone();
     let proxies = config.trusted_proxies.clone();
     let policy = SessionPolicy {
@@ -472,22 +591,32 @@ fn serve(config: Config, store: Arc<Store>) -> Result<(), Fatal> {
         },
     };
     let deliveries = deliveries(&config, &ports)?;
-    let notify = match deliveries {
-        Some(_) => Notifications::to(planpush_slack::CHANNEL),
-        None => Notifications::off(),
-    };
+    let notify = deliveries
+        .iter()
+        .flat_map(Deliveries::channels)
+        .fold(Notifications::off(), Notifications::and);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .map_err(|e| Fatal(format!("cannot start the runtime: {e}"), 1))?;
     let mode = runtime.block_on(sign_in_mode(&config))?;
-    let state = AppState::new(
-        ports.clone(),
-        mode,
-        settings,
-        RateLimits::new(),
-        Arc::new(planpush_diagrams::MermaidRenderer),
-    )
+    let state = match &cluster {
+        Some(c) => AppState::clustered(
+            ports.clone(),
+            mode,
+            settings,
+            Arc::new(planpush_store::ratelimit::PgRateLimiter::new(store.clone())),
+            Arc::new(planpush_diagrams::MermaidRenderer),
+            c.clone(),
+        ),
+        None => AppState::new(
+            ports.clone(),
+            mode,
+            settings,
+            RateLimits::new(),
+            Arc::new(planpush_diagrams::MermaidRenderer),
+        ),
+    }
     .with_notifications(notify)
     .with_admission(admission(&config))
     .with_default_visibility(config.default_visibility);
@@ -496,30 +625,54 @@ fn serve(config: Config, store: Arc<Store>) -> Result<(), Fatal> {
         Some(token) => state.with_scim(token.expose()),
         None => state,
     };
+    // SECRET_KEY_PREVIOUS: session cookies sealed under an earlier key keep working.
+    let state = state.with_previous_secret_keys(
+        config
+            .previous_secret_keys
+            .iter()
+            .map(|k| k.expose().as_bytes().to_vec())
+            .collect(),
+    );
+    // METRICS_ADDR: /metrics moves to a listener of its own and leaves the main port.
+    let state = match config.metrics_addr {
+        Some(_) => state.with_metrics_elsewhere(),
+        None => state,
+    };
     let stopping = state.clone();
     let maintenance = Maintenance::new(
         ports,
         planpush_versions::RetentionPolicy::days(config.version_retention_days),
     );
     let addr = config.socket_addr();
+    // Kept to close the pool last and say so (every other holder is gone by then).
+    let pool = store.clone();
     runtime.block_on(async move {
-        // Expired sessions, device grants, tokens and cache entries are swept every ten minutes.
-        tokio::spawn(async move {
-            let mut tick = tokio::time::interval(Duration::from_secs(600));
-            loop {
-                tick.tick().await;
-                match maintenance.sweep(chrono::Utc::now()).await {
-                    Ok(swept) => tracing::debug!(?swept, "swept expired rows"),
-                    Err(e) => tracing::warn!(error = %e, "sweeping expired rows failed"),
+        // Turns true at SIGTERM/SIGINT: background work takes nothing new from then on.
+        let (stop, stopped) = tokio::sync::watch::channel(false);
+        let stop = Arc::new(stop);
+        // Expired sessions, device grants, tokens and cache entries are swept every ten minutes
+        // (with several processes, by the one holding the sweep's lease; a sweep under way when
+        // the stop comes is finished, none starts after it).
+        let sweeper = tokio::spawn(sweep_forever(
+            maintenance,
+            cluster.clone(),
+            store.clone(),
+            stopped.clone(),
+        ));
+        // Gauges for /metrics that no request updates: the outbox backlog and the pool.
+        tokio::spawn({
+            let mut stopped = stopped.clone();
+            let sampling = sample_gauges(store.clone(), outbox.clone());
+            async move {
+                tokio::select! {
+                    _ = sampling => {}
+                    _ = stopped.changed() => {}
                 }
             }
         });
-        // Gauges for /metrics that no request updates: the outbox backlog and the pool.
-        tokio::spawn(sample_gauges(store.clone(), outbox.clone()));
         // Notifications leave the outbox in the background: a slow or failing Slack never slows a
         // request. Each attempt is bounded by SLACK_TIMEOUT_MS. On shutdown the worker finishes the
         // attempt in flight (so a deploy does not re-send it) and takes no new one.
-        let (stop, stopped) = tokio::sync::watch::channel(false);
         let worker = deliveries.map(|d| {
             tokio::spawn(deliver_until_stopped(
                 d,
@@ -544,37 +697,91 @@ fn serve(config: Config, store: Arc<Store>) -> Result<(), Fatal> {
                     planpush_web::request_id::middleware,
                 ))
         })
-        .shutdown_timeout(30)
+        .shutdown_timeout(DRAIN.as_secs())
         .disable_signals()
         .bind(addr)
         .map_err(|e| Fatal(format!("BIND_ADDR/PORT: cannot listen on {addr}: {e}"), 1))?;
+        let metrics_server = config.metrics_addr.map(metrics_listener).transpose()?;
         tracing::info!(%addr, base_url = %config.base_url, "listening");
         let server = server.run();
+        let metrics_server = metrics_server.map(|s| {
+            let handle = s.handle();
+            tokio::spawn(s);
+            handle
+        });
         // SIGTERM or SIGINT: end the live-update streams with a reconnect hint (so they do not hold
-        // the drain for its 30 seconds, and browsers move to another process), then stop
-        // accepting and drain in-flight requests.
+        // the drain for its 30 seconds, and browsers move to another process), tell the background
+        // work to take nothing new (the delivery in flight finishes while requests drain), then
+        // stop accepting and drain in-flight requests.
         tokio::spawn({
             let handle = server.handle();
+            let stop = stop.clone();
             async move {
                 wait_for_stop_signal().await;
                 tracing::info!("stopping: ending live streams, draining requests");
                 stopping.begin_shutdown();
+                stop.send_replace(true);
                 handle.stop(true).await;
             }
         });
         server
             .await
             .map_err(|e| Fatal(format!("server error: {e}"), 1))?;
+        stop.send_replace(true);
+        if let Some(metrics_server) = metrics_server {
+            metrics_server.stop(true).await;
+        }
         if let Some(worker) = worker {
-            let _ = stop.send(true);
+            // Already told to stop when the drain began: this waits only for what is left of an
+            // attempt in flight.
             let grace = config.outbox.slack_timeout + Duration::from_secs(1);
             if tokio::time::timeout(grace, worker).await.is_err() {
                 tracing::warn!("the notification worker did not stop in time");
             }
         }
-        tracing::info!("stopped");
+        if tokio::time::timeout(BACKGROUND_GRACE, sweeper)
+            .await
+            .is_err()
+        {
+            tracing::warn!("the sweep in progress did not finish in time");
+        }
+        if let Some(c) = &cluster {
+            c.stop();
+        }
         Ok::<(), Fatal>(())
     })?;
-    runtime.shutdown_timeout(Duration::from_secs(5));
+    runtime.shutdown_timeout(BACKGROUND_GRACE);
+    close_pool(pool);
+    tracing::info!("stopped");
     Ok(())
+}
+
+/// How long in-flight requests may take to finish after SIGTERM.
+const DRAIN: Duration = Duration::from_secs(30);
+/// How long a sweep in progress, and then the runtime's remaining tasks, may take after the drain.
+const BACKGROUND_GRACE: Duration = Duration::from_secs(5);
+
+/// Closes the database pool (every connection: SQLite checkpoints its write-ahead log, PostgreSQL
+/// sees a clean disconnect) once nothing else holds it, waiting at most a second for the HTTP
+/// workers to let go of their state.
+fn close_pool(pool: Arc<Store>) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(1);
+    let mut pool = pool;
+    loop {
+        match Arc::try_unwrap(pool) {
+            Ok(store) => {
+                drop(store);
+                tracing::info!("database pool closed");
+                return;
+            }
+            Err(shared) if std::time::Instant::now() < deadline => {
+                pool = shared;
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            Err(_) => {
+                tracing::warn!("database connections still held at exit; the OS closes them");
+                return;
+            }
+        }
+    }
 }

@@ -1,11 +1,14 @@
-//! The Slack incoming-webhook notifier: turns the application's channel-neutral
-//! [`Notification`]s (outbox payloads) into Block Kit messages and posts them.
+//! Chat notifiers: turn the application's channel-neutral [`Notification`]s (outbox payloads) into
+//! a chat's message format and post them to its incoming webhook — Slack (Block Kit), Microsoft
+//! Teams ([`teams`]: an Adaptive Card through a Workflows webhook) and Discord ([`discord`]: an
+//! embed). One transport ([`ChatNotifier`]) serves the three; only the rendering differs.
 //!
-//! - [`render`] is a pure function: a notification and the server's `BASE_URL` → the webhook's JSON
+//! - [`render`] (Slack), [`teams::render`] and [`discord::render`] are pure functions: a notification and the server's `BASE_URL` → the webhook's JSON
 //!   body. User text (titles, logins, bodies, quotes, section titles) is escaped for Slack mrkdwn
 //!   (`&`, `<`, `>`), so nobody can inject links or `<!channel>` mentions, and cut to bounded
 //!   lengths, so a message always fits Slack's limits (3,000 characters per text block).
-//! - [`SlackNotifier`] implements `app::Notifier`: one POST per message, bounded by a timeout,
+//!   Teams and Discord text is escaped for their Markdown dialects the same way (see their modules).
+//! - [`ChatNotifier`] implements `app::Notifier`: one POST per message, bounded by a timeout,
 //!   the outbox message id sent as `X-PlanPush-Delivery` (an idempotency key for relays that honour
 //!   one; Slack itself does not deduplicate). HTTP 429 (honouring `Retry-After`), 5xx, timeouts and
 //!   connection errors are retryable; other answers are permanent. Error texts never contain the webhook URL (a secret).
@@ -23,7 +26,11 @@ use planpush_app::{
 use serde_json::{Value, json};
 use url::Url;
 
-/// The outbox channel this notifier delivers.
+pub mod discord;
+pub mod teams;
+pub mod webhook;
+
+/// The outbox channel of Slack messages.
 pub const CHANNEL: &str = "slack";
 /// The header carrying the outbox message id (idempotency key) on every attempt.
 pub const DELIVERY_HEADER: &str = "X-PlanPush-Delivery";
@@ -55,6 +62,48 @@ pub fn escape(s: &str) -> String {
     out
 }
 
+/// Escapes text for a Markdown dialect (Teams' Adaptive Card text, Discord): every character in
+/// `active` gets a backslash, and a line that would otherwise open a list (`-`, `+`, `1.`) has that
+/// marker escaped, so user text renders as typed and cannot make links, mentions or formatting.
+pub fn escape_markdown(s: &str, active: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 8);
+    for (i, line) in s.split('\n').enumerate() {
+        if i > 0 {
+            out.push('\n');
+        }
+        let indent = line.len() - line.trim_start().len();
+        out.push_str(&line[..indent]);
+        let rest = &line[indent..];
+        let digits = rest.chars().take_while(char::is_ascii_digit).count();
+        for (at, c) in rest.char_indices() {
+            let list_marker = (at == 0 && (c == '-' || c == '+'))
+                || (digits > 0 && at == digits && (c == '.' || c == ')'));
+            if active.contains(c) || list_marker {
+                out.push('\\');
+            }
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// A Markdown link `[text](url)`: `text` must be escaped already; characters of `url` that could
+/// end the link target early are percent-encoded (URLs are built from validated parts anyway).
+pub(crate) fn markdown_link(url: &str, text: &str) -> String {
+    let mut target = String::with_capacity(url.len());
+    for c in url.chars() {
+        match c {
+            '(' => target.push_str("%28"),
+            ')' => target.push_str("%29"),
+            ' ' => target.push_str("%20"),
+            '<' => target.push_str("%3C"),
+            '>' => target.push_str("%3E"),
+            c => target.push(c),
+        }
+    }
+    format!("[{text}]({target})")
+}
+
 /// Cut to `max` characters, then escaped; line breaks become spaces (labels are one line).
 fn label(s: &str, max: usize) -> String {
     escape(&excerpt(&s.replace(['\r', '\n'], " "), max))
@@ -65,11 +114,11 @@ fn link(url: &str, text: &str) -> String {
     format!("<{}|{}>", escape(url), text)
 }
 
-fn plan_url(base: &str, plan: &PlanRef) -> String {
+pub(crate) fn plan_url(base: &str, plan: &PlanRef) -> String {
     format!("{base}/p/{}", plan.slug)
 }
 
-fn anchor_url(base: &str, plan: &PlanRef, anchor: &str) -> String {
+pub(crate) fn anchor_url(base: &str, plan: &PlanRef, anchor: &str) -> String {
     format!("{}#{anchor}", plan_url(base, plan))
 }
 
@@ -214,17 +263,63 @@ pub fn render(n: &Notification, base_url: &str) -> Value {
     }
 }
 
-/// Posts Block Kit messages to one incoming webhook.
-pub struct SlackNotifier {
+/// Which chat a [`ChatNotifier`] posts to (and so how it renders).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Chat {
+    /// Slack incoming webhook, Block Kit ([`render`]).
+    Slack,
+    /// Microsoft Teams Workflows (or legacy incoming) webhook, Adaptive Card ([`teams::render`]).
+    Teams,
+    /// Discord webhook, embed ([`discord::render`]).
+    Discord,
+}
+
+impl Chat {
+    /// The outbox channel name (`slack`, `teams`, `discord`).
+    pub fn channel(self) -> &'static str {
+        match self {
+            Self::Slack => CHANNEL,
+            Self::Teams => teams::CHANNEL,
+            Self::Discord => discord::CHANNEL,
+        }
+    }
+
+    /// The webhook body for `n` in this chat's format.
+    pub fn render(self, n: &Notification, base_url: &str) -> Value {
+        match self {
+            Self::Slack => render(n, base_url),
+            Self::Teams => teams::render(n, base_url),
+            Self::Discord => discord::render(n, base_url),
+        }
+    }
+}
+
+/// Posts messages to one chat's incoming webhook.
+pub struct ChatNotifier {
+    chat: Chat,
     http: reqwest::Client,
     webhook: Url,
     base_url: String,
 }
 
-impl SlackNotifier {
-    /// `webhook` is `SLACK_WEBHOOK_URL` (already validated at start-up), `base_url` the server's
-    /// `BASE_URL` (for deep links), `timeout` bounds each attempt (connect + answer).
+/// The Slack notifier (a [`ChatNotifier`] for [`Chat::Slack`]).
+pub type SlackNotifier = ChatNotifier;
+
+impl ChatNotifier {
+    /// A Slack notifier; see [`ChatNotifier::for_chat`].
     pub fn new(webhook: Url, base_url: &str, timeout: Duration) -> anyhow::Result<Self> {
+        Self::for_chat(Chat::Slack, webhook, base_url, timeout)
+    }
+
+    /// `webhook` is the chat's webhook URL (`SLACK_WEBHOOK_URL`, `TEAMS_WEBHOOK_URL`,
+    /// `DISCORD_WEBHOOK_URL`, already validated at start-up), `base_url` the server's `BASE_URL`
+    /// (for deep links), `timeout` bounds each attempt (connect + answer). Redirects are not followed.
+    pub fn for_chat(
+        chat: Chat,
+        webhook: Url,
+        base_url: &str,
+        timeout: Duration,
+    ) -> anyhow::Result<Self> {
         let http = reqwest::Client::builder()
             .timeout(timeout)
             .connect_timeout(timeout)
@@ -233,6 +328,7 @@ impl SlackNotifier {
             .build()
             .context("cannot build the HTTP client")?;
         Ok(Self {
+            chat,
             http,
             webhook,
             base_url: base_url.trim_end_matches('/').to_owned(),
@@ -260,15 +356,15 @@ fn transport_error(e: reqwest::Error) -> String {
 }
 
 #[async_trait]
-impl Notifier for SlackNotifier {
+impl Notifier for ChatNotifier {
     fn channel(&self) -> &str {
-        CHANNEL
+        self.chat.channel()
     }
 
     async fn deliver(&self, message: &OutboxMessage) -> Result<(), DeliveryError> {
         let n = Notification::from_json(&message.payload)
             .map_err(|e| DeliveryError::Permanent(format!("unreadable payload: {e}")))?;
-        let body = render(&n, &self.base_url);
+        let body = self.chat.render(&n, &self.base_url);
         let response = self
             .http
             .post(self.webhook.clone())
@@ -277,30 +373,36 @@ impl Notifier for SlackNotifier {
             .send()
             .await
             .map_err(|e| DeliveryError::Retryable(transport_error(e)))?;
-        let status = response.status();
-        if status.is_success() {
-            return Ok(());
-        }
-        let retry_after = response
-            .headers()
-            .get(reqwest::header::RETRY_AFTER)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.trim().parse::<i64>().ok())
-            .filter(|s| *s >= 0)
-            .map(|s| chrono::Duration::seconds(s.min(3600)));
-        let text = response.text().await.unwrap_or_default();
-        let error = format!(
-            "HTTP {}: {}",
-            status.as_u16(),
-            excerpt(text.trim(), 200).replace(['\r', '\n'], " ")
-        );
-        if let (429, Some(retry_after)) = (status.as_u16(), retry_after) {
-            Err(DeliveryError::RateLimited { error, retry_after })
-        } else if status.as_u16() == 429 || status.is_server_error() {
-            Err(DeliveryError::Retryable(error))
-        } else {
-            Err(DeliveryError::Permanent(error))
-        }
+        outcome(response).await
+    }
+}
+
+/// Maps a webhook's answer: 2xx success; 429 (with `Retry-After`: rate limited), 5xx retryable;
+/// anything else (3xx included: redirects are never followed) permanent.
+pub(crate) async fn outcome(response: reqwest::Response) -> Result<(), DeliveryError> {
+    let status = response.status();
+    if status.is_success() {
+        return Ok(());
+    }
+    let retry_after = response
+        .headers()
+        .get(reqwest::header::RETRY_AFTER)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<i64>().ok())
+        .filter(|s| *s >= 0)
+        .map(|s| chrono::Duration::seconds(s.min(3600)));
+    let text = response.text().await.unwrap_or_default();
+    let error = format!(
+        "HTTP {}: {}",
+        status.as_u16(),
+        excerpt(text.trim(), 200).replace(['\r', '\n'], " ")
+    );
+    if let (429, Some(retry_after)) = (status.as_u16(), retry_after) {
+        Err(DeliveryError::RateLimited { error, retry_after })
+    } else if status.as_u16() == 429 || status.is_server_error() {
+        Err(DeliveryError::Retryable(error))
+    } else {
+        Err(DeliveryError::Permanent(error))
     }
 }
 

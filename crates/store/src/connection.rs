@@ -141,6 +141,8 @@ pub(crate) type Db = <DbConnection as Connection>::Backend;
 
 const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("../../migrations/sqlite");
 const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("../../migrations/postgres");
+/// The PostgreSQL advisory lock key held while migrating ("plan" in ASCII).
+const MIGRATION_LOCK: i64 = 0x706c_616e;
 
 /// The storage adapter: a connection pool plus every repository port.
 pub struct Store {
@@ -223,9 +225,20 @@ impl Store {
             DbConnection::Sqlite(c) => c
                 .run_pending_migrations(SQLITE_MIGRATIONS)
                 .map(|v| v.iter().map(ToString::to_string).collect()),
-            DbConnection::Pg(c) => c
-                .run_pending_migrations(POSTGRES_MIGRATIONS)
-                .map(|v| v.iter().map(ToString::to_string).collect()),
+            DbConnection::Pg(c) => {
+                // Several processes starting at once: one migrates, the others wait for it and
+                // then find nothing pending (a session lock, released below or when the
+                // connection closes).
+                diesel::sql_query(format!("SELECT pg_advisory_lock({MIGRATION_LOCK})"))
+                    .execute(c)
+                    .map_err(|e| err(e.to_string()))?;
+                let applied = c
+                    .run_pending_migrations(POSTGRES_MIGRATIONS)
+                    .map(|v| v.iter().map(ToString::to_string).collect());
+                let _ = diesel::sql_query(format!("SELECT pg_advisory_unlock({MIGRATION_LOCK})"))
+                    .execute(c);
+                applied
+            }
         };
         applied.map_err(|e| err(e.to_string()))
     }

@@ -6,12 +6,16 @@
 //! - [`Store::migrate`] runs the embedded migrations of `migrations/{sqlite,postgres}`.
 //! - Blocking Diesel calls run on Tokio's blocking pool, never on async workers.
 //! - The few statements that differ per backend (upserts, write transactions) live in [`dialect`].
+//! - [`cluster::PgCluster`]: live events and cache invalidation between several server processes on
+//!   one PostgreSQL (`LISTEN/NOTIFY`); [`ratelimit::PgRateLimiter`]: rate limits they share.
 //!
 //! Architecture invariant: the only crate that knows Diesel. It knows no HTTP and no business rule
 //! beyond what a port's contract states.
 
+pub mod cluster;
 mod connection;
 pub mod dialect;
+pub mod ratelimit;
 mod repos;
 mod rows;
 pub mod schema;

@@ -7,6 +7,8 @@
 
 mod assets;
 pub mod clock;
+#[cfg(test)]
+mod cluster_tests;
 mod dashboard_view;
 pub mod error;
 mod extract;
@@ -17,6 +19,7 @@ mod page_cache;
 pub mod ratelimit;
 pub mod request_id;
 mod routes;
+mod session_keys;
 mod session_store;
 mod views;
 
@@ -25,18 +28,20 @@ use std::sync::Arc;
 
 use actix_session::SessionMiddleware;
 use actix_session::config::{PersistentSession, TtlExtensionPolicy};
-use actix_web::cookie::{Key, SameSite};
+use actix_web::cookie::SameSite;
 use actix_web::web;
 use planpush_app::{
-    AccessCache, Admin, Admission, AuditLog, Comments, Dashboard, GroupAccess, Health,
+    AccessCache, Admin, Admission, AuditLog, Cluster, Comments, Dashboard, GroupAccess, Health,
     IdentityProvider, LiveAccess, Notifications, ObservedBus, Plans, Ports, Push, RateLimiter,
-    Scim, SignIn, Tokens, WebSessions,
+    RemoteChanges, Scim, SignIn, Tokens, WebSessions,
 };
 use planpush_document::{DiagramRenderer, SanitizeOptions};
 use planpush_identity::SessionPolicy;
 
 pub use clock::{Clock, Now, ShiftedClock, SystemClock};
 pub use ratelimit::RateLimits;
+pub use routes::openapi::document as openapi_document;
+pub use session_keys::SessionCookies;
 pub use session_store::DbSessionStore;
 
 /// How the web layer signs people in.
@@ -94,16 +99,48 @@ pub struct AppState {
     /// Turns true when the process begins a graceful shutdown: open live-update streams end
     /// with a short `retry:` so browsers reconnect (to another process behind the proxy).
     shutdown: Arc<tokio::sync::watch::Sender<bool>>,
+    /// Whether `GET /metrics` is served on the main port (to loopback and trusted proxies); off
+    /// when `METRICS_ADDR` gives it a listener of its own ([`AppState::with_metrics_elsewhere`]).
+    pub(crate) metrics_on_main_port: bool,
+    /// Earlier `SECRET_KEY`s (`SECRET_KEY_PREVIOUS`): session cookies sealed under them are still
+    /// accepted, and re-sealed under the current key ([`session_keys`]).
+    previous_secret_keys: Vec<Vec<u8>>,
 }
 
 impl AppState {
-    /// Wires the application services over `ports`.
+    /// Wires the application services over `ports`, for one server process.
     pub fn new(
         ports: Ports,
         mode: SignInMode,
         settings: WebSettings,
         limits: RateLimits,
         diagrams: Arc<dyn DiagramRenderer>,
+    ) -> Self {
+        Self::build(ports, mode, settings, Arc::new(limits), diagrams, None)
+    }
+
+    /// Wires the application services over `ports` for one of several processes sharing the
+    /// database: access changes are announced on `cluster` (so every process's caches and live
+    /// streams hear of them), and the cluster voids this process's caches for changes made by the
+    /// others. `ports.events` should be the cluster's event bus.
+    pub fn clustered(
+        ports: Ports,
+        mode: SignInMode,
+        settings: WebSettings,
+        limits: Arc<dyn RateLimiter>,
+        diagrams: Arc<dyn DiagramRenderer>,
+        cluster: Arc<dyn Cluster>,
+    ) -> Self {
+        Self::build(ports, mode, settings, limits, diagrams, Some(cluster))
+    }
+
+    fn build(
+        ports: Ports,
+        mode: SignInMode,
+        settings: WebSettings,
+        limits: Arc<dyn RateLimiter>,
+        diagrams: Arc<dyn DiagramRenderer>,
+        cluster: Option<Arc<dyn Cluster>>,
     ) -> Self {
         // The process-wide metrics recorder, so everything below is counted from the start.
         metrics::handle();
@@ -115,8 +152,16 @@ impl AppState {
             let pages = pages.clone();
             Arc::new(move |plan: planpush_plans::PlanId| pages.forget_plan(plan))
         }));
-        let limits: Arc<dyn RateLimiter> = Arc::new(limits);
-        let access = Arc::new(AccessCache::new(ports.clone()));
+        let access = Arc::new(match &cluster {
+            Some(c) => AccessCache::with_signal(ports.clone(), c.clone()),
+            None => AccessCache::new(ports.clone()),
+        });
+        if let Some(c) = &cluster {
+            c.attach(Arc::new(ProcessCaches {
+                access: access.clone(),
+                pages: pages.clone(),
+            }));
+        }
         let tokens =
             Arc::new(Tokens::new(ports.clone(), access.clone()).with_limits(limits.clone()));
         let admin = Arc::new(Admin::new(ports.clone(), access.clone()));
@@ -163,6 +208,8 @@ impl AppState {
             live,
             clock: Arc::new(SystemClock),
             shutdown: Arc::new(tokio::sync::watch::Sender::new(false)),
+            metrics_on_main_port: true,
+            previous_secret_keys: Vec::new(),
         }
     }
 
@@ -211,17 +258,37 @@ impl AppState {
         self
     }
 
-    /// The session middleware: server-side rows, HttpOnly, SameSite=Lax, Secure on https.
-    pub fn session_middleware(&self) -> SessionMiddleware<DbSessionStore> {
-        let key = Key::derive_from(&self.settings.secret_key);
+    /// The same state with `GET /metrics` answered `404` on the main port, because a separate
+    /// listener serves it ([`metrics::listener`], `METRICS_ADDR`).
+    pub fn with_metrics_elsewhere(mut self) -> Self {
+        self.metrics_on_main_port = false;
+        self
+    }
+
+    /// The same state accepting session cookies sealed under earlier values of `SECRET_KEY`
+    /// (`SECRET_KEY_PREVIOUS`, each at least 32 bytes); new cookies use the current key.
+    pub fn with_previous_secret_keys(mut self, keys: Vec<Vec<u8>>) -> Self {
+        self.previous_secret_keys = keys;
+        self
+    }
+
+    /// The session middleware: server-side rows, HttpOnly, SameSite=Lax, Secure on https; cookies
+    /// sealed under a previous `SECRET_KEY` are re-sealed under the current one.
+    pub fn session_middleware(&self) -> SessionCookies {
         let max_age = actix_web::cookie::time::Duration::seconds(
             self.settings.session_policy.max_age.num_seconds(),
         );
-        SessionMiddleware::builder(
+        let keys = Arc::new(session_keys::SessionKeys::new(
+            &self.settings.secret_key,
+            &self.previous_secret_keys,
+            self.settings.cookie_secure,
+            max_age,
+        ));
+        let session = SessionMiddleware::builder(
             DbSessionStore::new(self.sessions.clone(), self.clock.clone()),
-            key,
+            keys.current().clone(),
         )
-        .cookie_name("planpush_session".into())
+        .cookie_name(session_keys::COOKIE.into())
         .cookie_http_only(true)
         .cookie_same_site(SameSite::Lax)
         .cookie_secure(self.settings.cookie_secure)
@@ -230,7 +297,30 @@ impl AppState {
                 .session_ttl(max_age)
                 .session_ttl_extension_policy(TtlExtensionPolicy::OnStateChanges),
         )
-        .build()
+        .build();
+        SessionCookies { session, keys }
+    }
+}
+
+/// What this process drops when another process sharing the database changes something.
+struct ProcessCaches {
+    access: Arc<AccessCache>,
+    pages: Arc<page_cache::PageCache>,
+}
+
+impl RemoteChanges for ProcessCaches {
+    fn user_changed(&self, user: planpush_identity::UserId) {
+        // Access, sessions and tokens share the per-user generations.
+        self.access.generations().bump(user);
+    }
+
+    fn plan_changed(&self, plan: planpush_plans::PlanId) {
+        self.pages.forget_plan(plan);
+    }
+
+    fn everything_changed(&self) {
+        self.access.generations().bump_all();
+        self.pages.forget_all();
     }
 }
 

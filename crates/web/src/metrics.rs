@@ -1,6 +1,8 @@
 //! Prometheus metrics: recorded through the `metrics` facade wherever the event happens, rendered
-//! by `metrics-exporter-prometheus` at `GET /metrics` — answered only to loopback and to
-//! `TRUSTED_PROXIES` (everyone else gets `404`, as for a route that does not exist).
+//! by `metrics-exporter-prometheus` at `GET /metrics` — on the main port answered only to loopback
+//! and to `TRUSTED_PROXIES` (everyone else gets `404`, as for a route that does not exist); with
+//! `METRICS_ADDR` only on that separate listener ([`listener`]), to whoever reaches it, and `404`
+//! on the main port.
 //!
 //! | metric | kind | labels |
 //! |---|---|---|
@@ -108,16 +110,31 @@ pub(crate) fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/metrics", web::get().to(render));
 }
 
+/// The routes of the separate metrics listener (`METRICS_ADDR`): `GET /metrics` to anyone who can
+/// connect (the address is meant to be private), nothing else.
+pub fn listener(cfg: &mut web::ServiceConfig) {
+    cfg.route("/metrics", web::get().to(render_to_anyone));
+}
+
 async fn render(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
-    let allowed = req
-        .peer_addr()
-        .is_some_and(|a| a.ip().is_loopback() || (state.settings.trusted_proxy)(a.ip()));
-    match handle().filter(|_| allowed) {
+    let allowed = state.metrics_on_main_port
+        && req
+            .peer_addr()
+            .is_some_and(|a| a.ip().is_loopback() || (state.settings.trusted_proxy)(a.ip()));
+    if allowed {
+        render_to_anyone().await
+    } else {
+        // The same answer as a route that does not exist.
+        HttpResponse::NotFound().finish()
+    }
+}
+
+async fn render_to_anyone() -> HttpResponse {
+    match handle() {
         Some(h) => HttpResponse::Ok()
             .content_type("text/plain; version=0.0.4; charset=utf-8")
             .insert_header(("cache-control", "no-store"))
             .body(h.render()),
-        // The same answer as a route that does not exist.
         None => HttpResponse::NotFound().finish(),
     }
 }

@@ -251,6 +251,17 @@ impl PageCache {
     pub fn forget_plan(&self, id: PlanId) {
         self.latest.generations().bump(id);
     }
+
+    /// Voids every page (another process may have changed any plan while its news was lost).
+    pub fn forget_all(&self) {
+        self.latest.generations().bump_all();
+    }
+
+    /// The plan generations both caches obey.
+    #[cfg(test)]
+    pub fn generations(&self) -> &Arc<Generations<PlanId>> {
+        self.latest.generations()
+    }
 }
 
 /// `planpush_page_cache_lookups_total`: a lookup that ran its loader missed (a caller that waited

@@ -627,3 +627,85 @@ async fn a_thread_toggled_repeatedly_is_announced_once_per_window() {
     toggle(true, later).await;
     assert_eq!(resolved(written(&ports).await), 2);
 }
+
+/// A [`Scripted`] notifier for another channel.
+struct OnChannel(&'static str, Arc<Scripted>);
+
+#[async_trait]
+impl Notifier for OnChannel {
+    fn channel(&self) -> &str {
+        self.0
+    }
+    async fn deliver(&self, m: &OutboxMessage) -> Result<(), DeliveryError> {
+        self.1.deliver(m).await
+    }
+}
+
+#[tokio::test]
+async fn every_configured_channel_gets_its_own_message_and_its_own_retries() {
+    let ports = planpush_app::fake::ports();
+    let notify = Notifications::to("slack")
+        .and("teams")
+        .and("discord")
+        .and("teams");
+    assert_eq!(notify.channels(), ["slack", "teams", "discord"]);
+    let (push, _) = services(&ports, notify.clone());
+    let ada = principal(&ports, "ada", Role::Developer).await;
+    // A private plan: nothing on any channel.
+    push.push(&ada, md(V1, Some(Visibility::Private), None), None, t(1))
+        .await
+        .unwrap();
+    assert_eq!(ports.outbox.due(t(100), 100).await.unwrap(), []);
+    // A published one: one message per channel, the same payload.
+    push.push(&ada, md(V1, None, None), None, t(2))
+        .await
+        .unwrap();
+    let due = ports.outbox.due(t(100), 100).await.unwrap();
+    let mut channels: Vec<&str> = due.iter().map(|m| m.channel.as_str()).collect();
+    channels.sort_unstable();
+    assert_eq!(channels, ["discord", "slack", "teams"]);
+    assert!(due.iter().all(|m| m.payload == due[0].payload));
+
+    // One worker drives the three notifiers; Teams fails once and is retried alone.
+    let slack = Scripted::new(vec![]);
+    let teams = Scripted::new(vec![retry("HTTP 502")]);
+    let discord = Scripted::new(vec![]);
+    let worker = Deliveries::new(ports.clone(), slack.clone(), settings(8))
+        .with(Arc::new(OnChannel("teams", teams.clone())))
+        .with(Arc::new(OnChannel("discord", discord.clone())));
+    assert_eq!(worker.channels(), ["slack", "teams", "discord"]);
+    let mut outcomes = vec![];
+    while let Some((m, d)) = worker.deliver_next(t(3)).await.unwrap() {
+        outcomes.push((m.channel, d));
+    }
+    outcomes.sort_by(|a, b| a.0.cmp(&b.0));
+    assert_eq!(
+        outcomes,
+        [
+            ("discord".to_owned(), Delivery::Delivered),
+            ("slack".to_owned(), Delivery::Delivered),
+            ("teams".to_owned(), Delivery::Retrying(t(8))),
+        ]
+    );
+    let (m, d) = worker.deliver_next(t(8)).await.unwrap().unwrap();
+    assert_eq!((m.channel.as_str(), d), ("teams", Delivery::Delivered));
+    assert_eq!(worker.deliver_next(t(100)).await.unwrap(), None);
+    assert_eq!(
+        (
+            slack.attempts().len(),
+            teams.attempts().len(),
+            discord.attempts().len()
+        ),
+        (1, 2, 1)
+    );
+
+    // A message for a channel no notifier delivers (configuration removed) is given up, audited.
+    ports
+        .outbox
+        .enqueue(&OutboxMessage::new("email", "{}".into(), t(200)))
+        .await
+        .unwrap();
+    let (_, d) = worker.deliver_next(t(200)).await.unwrap().unwrap();
+    assert_eq!(d, Delivery::GaveUp);
+    assert_eq!(dropped(&ports).await.len(), 1);
+}

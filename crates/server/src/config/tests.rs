@@ -520,6 +520,17 @@ fn bad_values_name_the_variable_on_one_line() {
             "SLACK_WEBHOOK_URL",
             "must be an https:// URL",
         ),
+        // TEAMS_WEBHOOK_URL, DISCORD_WEBHOOK_URL: the same rule as Slack's
+        (
+            &[("TEAMS_WEBHOOK_URL", "http://example.webhook.office.com/x")],
+            "TEAMS_WEBHOOK_URL",
+            "must use https://",
+        ),
+        (
+            &[("DISCORD_WEBHOOK_URL", "discord.com/api/webhooks/1/x")],
+            "DISCORD_WEBHOOK_URL",
+            "not a valid absolute URL",
+        ),
         // delivery tuning
         (
             &[("SLACK_TIMEOUT_MS", "50")],
@@ -662,6 +673,11 @@ fn secrets_never_appear_in_errors_or_debug() {
             "SLACK_WEBHOOK_URL",
             "https://hooks.slack.com/services/T/B/hunter2",
         ),
+        ("TEAMS_WEBHOOK_URL", "https://example.com/teams/hunter2"),
+        (
+            "DISCORD_WEBHOOK_URL",
+            "https://discord.com/api/webhooks/1/hunter2",
+        ),
     ]);
     let debug = format!("{c:?}");
     assert!(!debug.contains("hunter2"), "{debug}");
@@ -676,6 +692,11 @@ fn loopback_http_is_allowed_for_fakes() {
         ("GITHUB_URL", "http://127.0.0.1:4000"),
         ("GITHUB_API_URL", "http://localhost:4000/api/v3"),
         ("SLACK_WEBHOOK_URL", "http://[::1]:4001/hook"),
+        ("TEAMS_WEBHOOK_URL", "http://127.0.0.1:4002/teams"),
+        (
+            "DISCORD_WEBHOOK_URL",
+            "https://discord.com/api/webhooks/1/x",
+        ),
     ]);
     let AuthConfig::Github(gh) = &c.auth else {
         panic!("expected github")
@@ -683,6 +704,14 @@ fn loopback_http_is_allowed_for_fakes() {
     assert_eq!(gh.url.as_str(), "http://127.0.0.1:4000");
     assert_eq!(gh.api_url.as_str(), "http://localhost:4000/api/v3");
     assert!(c.slack_webhook_url.is_some());
+    assert_eq!(
+        c.teams_webhook_url.as_ref().map(|u| u.expose().as_str()),
+        Some("http://127.0.0.1:4002/teams")
+    );
+    assert_eq!(
+        c.discord_webhook_url.as_ref().map(|u| u.expose().as_str()),
+        Some("https://discord.com/api/webhooks/1/x")
+    );
 }
 
 #[test]
@@ -884,4 +913,78 @@ fn default_visibility_is_published_unless_the_instance_chooses_private() {
         err.to_string(),
         "DEFAULT_VISIBILITY: must be published or private, not \"hidden\""
     );
+}
+
+#[test]
+fn metrics_addr_is_a_separate_listener() {
+    assert_eq!(ok(&[]).metrics_addr, None);
+    let c = ok(&[("METRICS_ADDR", "127.0.0.1:9100")]);
+    assert_eq!(c.metrics_addr, Some("127.0.0.1:9100".parse().unwrap()));
+    let c = ok(&[("METRICS_ADDR", "[::]:9100")]);
+    assert_eq!(c.metrics_addr, Some("[::]:9100".parse().unwrap()));
+    let cases: &[BadCase<'_>] = &[
+        (
+            &[("METRICS_ADDR", "9100")],
+            "METRICS_ADDR",
+            "must be an IP address and a port such as 127.0.0.1:9100",
+        ),
+        (
+            &[("METRICS_ADDR", "localhost:9100")],
+            "METRICS_ADDR",
+            "(got \"localhost:9100\")",
+        ),
+        (&[("METRICS_ADDR", "127.0.0.1:0")], "METRICS_ADDR", "a port"),
+        (
+            &[
+                ("BIND_ADDR", "127.0.0.1"),
+                ("METRICS_ADDR", "127.0.0.1:3000"),
+            ],
+            "METRICS_ADDR",
+            "must differ from BIND_ADDR:PORT",
+        ),
+    ];
+    assert_bad(&[], cases);
+}
+
+#[test]
+fn previous_secret_keys_are_read_only_extras() {
+    assert!(ok(&[]).previous_secret_keys.is_empty());
+    let old1 = "old-key-one-0123456789abcdef-0123456789";
+    let old2 = "old-key-two-0123456789abcdef-0123456789";
+    let list = format!(" {old1} , {old2},{old1}");
+    let c = ok(&[("SECRET_KEY_PREVIOUS", &list)]);
+    let got: Vec<&str> = c
+        .previous_secret_keys
+        .iter()
+        .map(|k| k.expose().as_str())
+        .collect();
+    assert_eq!(got, [old1, old2], "trimmed, in order, without repeats");
+    let with_current = format!("{old1},{KEY}");
+    let with_empty = format!("{old1},,{old2}");
+    let cases: &[BadCase<'_>] = &[
+        (
+            &[("SECRET_KEY_PREVIOUS", "short-hunter2")],
+            "SECRET_KEY_PREVIOUS",
+            "key 1 of the list must be at least 32 characters (got 13)",
+        ),
+        (
+            &[("SECRET_KEY_PREVIOUS", &with_current)],
+            "SECRET_KEY_PREVIOUS",
+            "key 2 of the list is the current SECRET_KEY",
+        ),
+        (
+            &[("SECRET_KEY_PREVIOUS", &with_empty)],
+            "SECRET_KEY_PREVIOUS",
+            "key 2 of the list is empty",
+        ),
+    ];
+    assert_bad(&[], cases);
+    // Never echoed, not even in Debug.
+    let err = load(&[("SECRET_KEY_PREVIOUS", "short-hunter2")]).unwrap_err();
+    assert!(!err.to_string().contains("hunter2"));
+    let c = ok(&[(
+        "SECRET_KEY_PREVIOUS",
+        "hunter2-hunter2-hunter2-hunter2-hunter2",
+    )]);
+    assert!(!format!("{c:?}").contains("hunter2"));
 }

@@ -143,6 +143,7 @@ impl<F: Fn(&str) -> Option<String>> Vars<F> {
     }
 
     /// An optional Slack webhook URL: https (http only for loopback); the value is never echoed.
+    /// A chat webhook URL (`SLACK_WEBHOOK_URL`, `TEAMS_WEBHOOK_URL`, `DISCORD_WEBHOOK_URL`).
     pub(super) fn slack_webhook(&self, var: &'static str) -> Result<Option<Url>, ConfigError> {
         self.get(var)
             .map(|raw| parse_http_url(var, &raw, HttpRule::LoopbackOnly, false))
@@ -167,6 +168,64 @@ impl<F: Fn(&str) -> Option<String>> Vars<F> {
                 ),
             )
         })
+    }
+
+    /// An optional `address:port` to listen on (IPv6 in brackets: `[::1]:9100`).
+    pub(super) fn socket_addr(
+        &self,
+        var: &'static str,
+    ) -> Result<Option<std::net::SocketAddr>, ConfigError> {
+        let Some(raw) = self.get(var) else {
+            return Ok(None);
+        };
+        match raw.parse::<std::net::SocketAddr>() {
+            Ok(a) if a.port() != 0 => Ok(Some(a)),
+            _ => Err(ConfigError::new(
+                var,
+                format!(
+                    "must be an IP address and a port such as 127.0.0.1:9100 or [::1]:9100 (got {})",
+                    quote(&raw)
+                ),
+            )),
+        }
+    }
+
+    /// A comma-separated list of earlier secret keys (each as long as `SECRET_KEY` must be, none
+    /// equal to `current`); empty when unset.
+    pub(super) fn previous_secret_keys(
+        &self,
+        var: &'static str,
+        current: &str,
+    ) -> Result<Vec<String>, ConfigError> {
+        let Some(raw) = self.get(var) else {
+            return Ok(Vec::new());
+        };
+        let mut keys: Vec<String> = Vec::new();
+        for (i, key) in raw.split(',').map(str::trim).enumerate() {
+            let which = format!("key {} of the list", i + 1);
+            if key.is_empty() {
+                return Err(ConfigError::new(var, format!("{which} is empty")));
+            }
+            if key.chars().count() < MIN_SECRET_CHARS {
+                return Err(ConfigError::new(
+                    var,
+                    format!(
+                        "{which} must be at least {MIN_SECRET_CHARS} characters (got {})",
+                        key.chars().count()
+                    ),
+                ));
+            }
+            if key == current {
+                return Err(ConfigError::new(
+                    var,
+                    format!("{which} is the current SECRET_KEY; list only earlier keys"),
+                ));
+            }
+            if !keys.iter().any(|k| k == key) {
+                keys.push(key.to_owned());
+            }
+        }
+        Ok(keys)
     }
 
     /// A TCP port, 1..=65535 (default 3000).

@@ -5,11 +5,13 @@
 
 mod a11y;
 mod browser;
+mod chat;
 mod cli;
 mod dashboard;
 mod github_signin;
 mod live;
 mod mcp;
+mod multiprocess;
 mod oidc_browser;
 mod oidc_signin;
 mod ops;

@@ -253,3 +253,249 @@ fn sigterm_ends_live_streams_with_a_reconnect_hint() {
     };
     assert!(code.success(), "{code:?}");
 }
+
+/// `METRICS_ADDR`: `/metrics` is served on that listener (and only `/metrics`), and the main port
+/// answers it `404` even to loopback; without it, the main port serves loopback as before.
+#[test]
+fn metrics_addr_moves_metrics_to_its_own_listener() {
+    use std::process::Stdio;
+
+    let dir = tempfile::tempdir().unwrap();
+    let (port, metrics_port) = (free_port(), free_port());
+    let child = Command::new(BIN)
+        .arg("serve")
+        .current_dir(dir.path())
+        .env_clear()
+        .envs([
+            ("SECRET_KEY", "k".repeat(40)),
+            ("BASE_URL", format!("http://127.0.0.1:{port}")),
+            ("AUTH_PROVIDER", "dev".into()),
+            ("BIND_ADDR", "127.0.0.1".into()),
+            ("PORT", port.to_string()),
+            ("METRICS_ADDR", format!("127.0.0.1:{metrics_port}")),
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let _server = crate::support::Running(child);
+    crate::support::wait_for(port);
+    crate::support::wait_for(metrics_port);
+
+    let (status, _, _, _) = raw(port, "GET", "/healthz", &[], "");
+    assert_eq!(status, 200);
+    let (status, _, _, body) = raw(port, "GET", "/metrics", &[], "");
+    assert_eq!(
+        status, 404,
+        "the main port no longer serves metrics: {body}"
+    );
+
+    let (status, _, _, body) = raw(metrics_port, "GET", "/metrics", &[], "");
+    assert_eq!(status, 200, "{body}");
+    assert!(
+        body.contains("planpush_http_requests_total")
+            && body.contains("route=\"/healthz\"")
+            && body.contains("route=\"/metrics\",status=\"404\""),
+        "the main port's requests are counted: {body}"
+    );
+    // Nothing else is served there: no API, no pages, no health.
+    for path in ["/healthz", "/api/auth/me", "/"] {
+        let (status, _, _, _) = raw(metrics_port, "GET", path, &[], "");
+        assert_eq!(status, 404, "{path} on the metrics listener");
+    }
+
+    // Without METRICS_ADDR: the main port serves loopback.
+    let (other_dir, other) = (tempfile::tempdir().unwrap(), free_port());
+    let _plain = dev_server(other_dir.path(), other);
+    let (status, _, _, body) = raw(other, "GET", "/metrics", &[], "");
+    assert_eq!(status, 200, "{body}");
+}
+
+/// Starts `serve` on `port` with `SECRET_KEY=key` and `SECRET_KEY_PREVIOUS=previous` (when set).
+fn server_with_keys(
+    dir: &std::path::Path,
+    port: u16,
+    key: &str,
+    previous: Option<&str>,
+) -> crate::support::Running {
+    use std::process::Stdio;
+    let mut cmd = Command::new(BIN);
+    cmd.arg("serve")
+        .current_dir(dir)
+        .env_clear()
+        .envs([
+            ("SECRET_KEY", key.to_owned()),
+            ("BASE_URL", format!("http://127.0.0.1:{port}")),
+            ("AUTH_PROVIDER", "dev".into()),
+            ("BIND_ADDR", "127.0.0.1".into()),
+            ("PORT", port.to_string()),
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    if let Some(previous) = previous {
+        cmd.env("SECRET_KEY_PREVIOUS", previous);
+    }
+    let running = crate::support::Running(cmd.spawn().unwrap());
+    crate::support::wait_for(port);
+    running
+}
+
+/// Who a session cookie signs in, or the status when it signs in no one.
+fn whoami(port: u16, cookie: &str) -> Result<String, u16> {
+    let (status, _, _, body) = raw(port, "GET", "/api/auth/me", &[("Cookie", cookie)], "");
+    if status != 200 {
+        return Err(status);
+    }
+    let me: serde_json::Value = serde_json::from_str(&body).unwrap();
+    Ok(me["login"].as_str().unwrap().to_owned())
+}
+
+/// Rotating `SECRET_KEY` with the old key in `SECRET_KEY_PREVIOUS`: a session cookie made under
+/// the old key still signs in, and its first answer re-seals it under the new key (the re-sealed
+/// cookie works once the old key is dropped); a cookie under a key the server does not know, or
+/// under the old key once it is dropped, signs in no one.
+#[test]
+fn secret_key_rotation_keeps_sessions() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let (old, new, stranger) = ("o".repeat(40), "n".repeat(40), "s".repeat(40));
+
+    let server = server_with_keys(dir.path(), port, &old, None);
+    let (old_cookie, token) = dev_login(port, "ada");
+    assert_eq!(whoami(port, &old_cookie).as_deref(), Ok("ada"));
+    drop(server);
+    let other_dir = tempfile::tempdir().unwrap();
+    let stranger_server = server_with_keys(other_dir.path(), port, &stranger, None);
+    let (stranger_cookie, _) = dev_login(port, "ada");
+    drop(stranger_server);
+
+    // Rotated: the new key, the old one accepted for reading.
+    let server = server_with_keys(dir.path(), port, &new, Some(&old));
+    let (status, _, set, body) = raw(port, "GET", "/api/auth/me", &[("Cookie", &old_cookie)], "");
+    assert_eq!(status, 200, "the old key's cookie still signs in: {body}");
+    let resealed = set.expect("the answer re-seals the cookie under the new key");
+    assert!(resealed.starts_with("planpush_session="), "{resealed}");
+    assert_ne!(resealed, old_cookie);
+    assert_eq!(whoami(port, &resealed).as_deref(), Ok("ada"));
+    assert_eq!(
+        whoami(port, &stranger_cookie),
+        Err(401),
+        "a cookie sealed under an unknown key"
+    );
+    // A cookie made now is sealed under the new key; API tokens never depended on the key.
+    let (fresh_cookie, _) = dev_login(port, "ben");
+    let auth = format!("Bearer {token}");
+    let (status, _, _, _) = raw(port, "GET", "/api/auth/me", &[("Authorization", &auth)], "");
+    assert_eq!(status, 200);
+    drop(server);
+
+    // The old key dropped: re-sealed and new cookies work, the old cookie does not.
+    let _server = server_with_keys(dir.path(), port, &new, None);
+    assert_eq!(whoami(port, &resealed).as_deref(), Ok("ada"));
+    assert_eq!(whoami(port, &fresh_cookie).as_deref(), Ok("ben"));
+    assert_eq!(whoami(port, &old_cookie), Err(401));
+}
+
+/// A bad `SECRET_KEY_PREVIOUS` stops start-up with one line naming it, and never echoes a key.
+#[test]
+fn bad_previous_secret_keys_stop_start_up() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let out = Command::new(BIN)
+        .arg("serve")
+        .current_dir(dir.path())
+        .env_clear()
+        .envs([
+            ("SECRET_KEY", "k".repeat(40)),
+            ("SECRET_KEY_PREVIOUS", "hunter2-too-short".into()),
+            ("BASE_URL", format!("http://127.0.0.1:{port}")),
+            ("AUTH_PROVIDER", "dev".into()),
+            ("BIND_ADDR", "127.0.0.1".into()),
+            ("PORT", port.to_string()),
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let line = stderr(&out);
+    assert!(
+        line.starts_with("planpush-server: SECRET_KEY_PREVIOUS: key 1"),
+        "{line}"
+    );
+    assert!(!line.contains("hunter2"), "{line}");
+}
+
+/// SIGTERM: the server drains, stops its background work, closes the database pool — SQLite then
+/// checkpoints and removes its write-ahead log, which it does only when the last connection
+/// closes — logs it, and exits 0 well within the bound.
+#[test]
+fn sigterm_closes_the_pool_and_exits_in_bounded_time() {
+    use std::io::Read;
+    use std::process::Stdio;
+    use std::time::{Duration, Instant};
+
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let mut child = Command::new(BIN)
+        .arg("serve")
+        .current_dir(dir.path())
+        .env_clear()
+        .envs([
+            ("SECRET_KEY", "k".repeat(40)),
+            ("BASE_URL", format!("http://127.0.0.1:{port}")),
+            ("AUTH_PROVIDER", "dev".into()),
+            ("BIND_ADDR", "127.0.0.1".into()),
+            ("PORT", port.to_string()),
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    crate::support::wait_for(port);
+    let (_, token) = dev_login(port, "ada");
+    push(
+        port,
+        &token,
+        "text/markdown",
+        "wal",
+        "# Wal\n\n## One\n\ntext\n",
+    );
+    let wal = dir.path().join("data/planpush.db-wal");
+    assert!(wal.exists(), "the database runs in WAL mode while serving");
+
+    let asked = Instant::now();
+    let status = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let code = loop {
+        if let Some(code) = child.try_wait().unwrap() {
+            break code;
+        }
+        assert!(
+            asked.elapsed() < Duration::from_secs(10),
+            "the server did not stop within 10 s of SIGTERM"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let mut log = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut log)
+        .unwrap();
+    assert!(code.success(), "{code:?}\n{log}");
+    let order: Vec<usize> = ["stopping", "database pool closed", "stopped"]
+        .iter()
+        .map(|line| {
+            log.find(line)
+                .unwrap_or_else(|| panic!("no {line:?} in\n{log}"))
+        })
+        .collect();
+    assert!(order.windows(2).all(|w| w[0] < w[1]), "{log}");
+    assert!(
+        !wal.exists(),
+        "the write-ahead log is checkpointed away when the last connection closes"
+    );
+}

@@ -18,7 +18,7 @@ use crate::support::{BIN, Running, dev_login, free_port, push, raw, wait_for};
 
 /// How the fake answers the next requests (then 200 for every later one).
 #[derive(Debug, Clone, Copy)]
-enum Answer {
+pub(crate) enum Answer {
     Status(u16),
     /// Answer 200 after this many milliseconds.
     Slow(u64),
@@ -27,29 +27,29 @@ enum Answer {
 }
 
 #[derive(Debug, Clone)]
-struct Received {
-    delivery: String,
-    path: String,
-    body: Value,
+pub(crate) struct Received {
+    pub(crate) delivery: String,
+    pub(crate) path: String,
+    pub(crate) body: Value,
     /// The status answered, or `None` if the client went away first.
-    answered: Option<u16>,
+    pub(crate) answered: Option<u16>,
 }
 
 #[derive(Default)]
-struct State {
+pub(crate) struct State {
     script: VecDeque<Answer>,
-    received: Vec<Received>,
+    pub(crate) received: Vec<Received>,
     /// Requests being held right now.
-    holding: usize,
+    pub(crate) holding: usize,
 }
 
 #[derive(Clone, Default)]
-struct FakeSlack {
+pub(crate) struct FakeSlack {
     state: Arc<(Mutex<State>, Condvar)>,
 }
 
 impl FakeSlack {
-    fn start(script: Vec<Answer>) -> (Self, u16) {
+    pub(crate) fn start(script: Vec<Answer>) -> (Self, u16) {
         let fake = Self::default();
         fake.state.0.lock().unwrap().script = script.into();
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
@@ -129,7 +129,7 @@ impl FakeSlack {
     }
 
     /// Waits (at most 30 s) until `cond` holds.
-    fn wait(&self, what: &str, cond: impl Fn(&State) -> bool) {
+    pub(crate) fn wait(&self, what: &str, cond: impl Fn(&State) -> bool) {
         let (m, cv) = &*self.state;
         let deadline = Instant::now() + Duration::from_secs(30);
         let mut st = m.lock().unwrap();
@@ -144,19 +144,19 @@ impl FakeSlack {
         }
     }
 
-    fn received(&self) -> Vec<Received> {
+    pub(crate) fn received(&self) -> Vec<Received> {
         self.state.0.lock().unwrap().received.clone()
     }
 
     /// The messages answered with 200, in order.
-    fn posted(&self) -> Vec<Received> {
+    pub(crate) fn posted(&self) -> Vec<Received> {
         self.received()
             .into_iter()
             .filter(|r| r.answered == Some(200))
             .collect()
     }
 
-    fn wait_posted(&self, n: usize) -> Vec<Received> {
+    pub(crate) fn wait_posted(&self, n: usize) -> Vec<Received> {
         self.wait(&format!("{n} posted messages"), |st| {
             st.received
                 .iter()
@@ -198,6 +198,25 @@ fn read_request(s: &mut TcpStream) -> Option<(String, Vec<u8>)> {
 
 /// Starts the server with its outbox worker pointed at the fake, tuned for test speed.
 fn server(dir: &std::path::Path, port: u16, slack_port: u16, timeout_ms: u32) -> Running {
+    server_with(
+        dir,
+        port,
+        timeout_ms,
+        &[(
+            "SLACK_WEBHOOK_URL",
+            format!("http://127.0.0.1:{slack_port}/services/T000/B000/XXXX"),
+        )],
+    )
+}
+
+/// Starts the server with the given webhook variables (`SLACK_WEBHOOK_URL`, `TEAMS_WEBHOOK_URL`,
+/// `DISCORD_WEBHOOK_URL`), tuned for test speed.
+pub(crate) fn server_with(
+    dir: &std::path::Path,
+    port: u16,
+    timeout_ms: u32,
+    hooks: &[(&str, String)],
+) -> Running {
     let child = Command::new(BIN)
         .arg("serve")
         .current_dir(dir)
@@ -208,14 +227,11 @@ fn server(dir: &std::path::Path, port: u16, slack_port: u16, timeout_ms: u32) ->
             ("AUTH_PROVIDER", "dev".into()),
             ("BIND_ADDR", "127.0.0.1".into()),
             ("PORT", port.to_string()),
-            (
-                "SLACK_WEBHOOK_URL",
-                format!("http://127.0.0.1:{slack_port}/services/T000/B000/XXXX"),
-            ),
             ("SLACK_TIMEOUT_MS", timeout_ms.to_string()),
             ("OUTBOX_POLL_INTERVAL_MS", "50".into()),
             ("OUTBOX_RETRY_BASE_MS", "300".into()),
         ])
+        .envs(hooks.iter().map(|(k, v)| (*k, v.as_str())))
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
@@ -224,7 +240,7 @@ fn server(dir: &std::path::Path, port: u16, slack_port: u16, timeout_ms: u32) ->
     Running(child)
 }
 
-fn api(port: u16, token: &str, method: &str, path: &str, body: &str) -> (u16, Value) {
+pub(crate) fn api(port: u16, token: &str, method: &str, path: &str, body: &str) -> (u16, Value) {
     let auth = format!("Bearer {token}");
     let (status, _, _, answer) = raw(
         port,
@@ -239,7 +255,7 @@ fn api(port: u16, token: &str, method: &str, path: &str, body: &str) -> (u16, Va
     (status, serde_json::from_str(&answer).unwrap_or(Value::Null))
 }
 
-fn push_private(port: u16, token: &str, name: &str, body: &str) -> Value {
+pub(crate) fn push_private(port: u16, token: &str, name: &str, body: &str) -> Value {
     let auth = format!("Bearer {token}");
     let (status, _, _, answer) = raw(
         port,
@@ -257,8 +273,9 @@ fn push_private(port: u16, token: &str, name: &str, body: &str) -> Value {
     serde_json::from_str(&answer).unwrap()
 }
 
-const V1: &str = "# Launch: 1 < 2 & Co\n\n## Rollout\n\nStep one.\n\n## Risks\n\n- drift\n";
-const V2: &str =
+pub(crate) const V1: &str =
+    "# Launch: 1 < 2 & Co\n\n## Rollout\n\nStep one.\n\n## Risks\n\n- drift\n";
+pub(crate) const V2: &str =
     "# Launch: 1 < 2 & Co\n\n## Rollout\n\nStep one, then two.\n\n## Rollback\n\nRevert.\n";
 
 #[test]

@@ -7,6 +7,7 @@ use actix_web::{HttpResponse, web};
 use planpush_app::{AuditEntry, AuditQueryInput};
 use serde::Deserialize;
 use serde_json::json;
+use utoipa::IntoParams;
 
 use crate::AppState;
 use crate::error::ApiError;
@@ -17,15 +18,24 @@ pub(super) fn routes(cfg: &mut web::ServiceConfig) {
         .route("/api/audit/export", web::get().to(export));
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 struct AuditParams {
+    /// Only events by this user (login or id).
     actor: Option<String>,
+    /// Only this action (e.g. `plan.pushed`).
     action: Option<String>,
+    /// Only events on this target (e.g. `plan:<id>`).
     target: Option<String>,
+    /// Events at or after this time (RFC 3339 or a date).
     from: Option<String>,
+    /// Events up to this time (RFC 3339 or a date).
     to: Option<String>,
+    /// `next_cursor` of the previous page.
     cursor: Option<String>,
+    /// Page size (default 50, at most 200).
     limit: Option<u32>,
+    /// Export only: `csv` (default) or `jsonl`.
     format: Option<String>,
 }
 
@@ -56,6 +66,11 @@ fn event_json(e: &AuditEntry) -> serde_json::Value {
     })
 }
 
+#[utoipa::path(
+    get, path = "/api/audit", operation_id = "audit_page", tag = "audit", security(("bearer" = []), ("session" = [])),
+    params(AuditParams),
+    responses((status = 200, description = "One page of events, newest first", body = super::openapi::AuditPage), (status = 400, description = "`invalid_filter`, `invalid_cursor`, `invalid_limit`", body = super::openapi::ErrorSchema), (status = 403, description = "`actor=` someone else without the audit capability", body = super::openapi::ErrorSchema), (status = 401, description = "Not signed in, or the token is invalid, expired or revoked", body = super::openapi::ErrorSchema)),
+)]
 async fn page(
     state: web::Data<AppState>,
     ApiUser(p): ApiUser,
@@ -119,6 +134,17 @@ fn csv_row(out: &mut String, e: &AuditEntry) {
     out.push_str("\r\n");
 }
 
+#[utoipa::path(
+    get, path = "/api/audit/export", operation_id = "audit_export", tag = "audit", security(("bearer" = []), ("session" = [])),
+    params(AuditParams),
+    responses(
+        (status = 200, description = "Every matching event, streamed as a download", content(
+            (String = "text/csv"),
+            (String = "application/x-ndjson"),
+        )),
+        (status = 400, description = "`invalid_format` or an invalid filter", body = super::openapi::ErrorSchema), (status = 403, description = "`actor=` someone else without the audit capability", body = super::openapi::ErrorSchema), (status = 401, description = "Not signed in, or the token is invalid, expired or revoked", body = super::openapi::ErrorSchema),
+    ),
+)]
 async fn export(
     state: web::Data<AppState>,
     ApiUser(p): ApiUser,

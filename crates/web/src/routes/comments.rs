@@ -6,6 +6,7 @@ use planpush_comments::{AnchorState, StateFilter};
 use planpush_plans::PlanId;
 use serde::Deserialize;
 use serde_json::{Value, json};
+use utoipa::{IntoParams, ToSchema};
 
 use super::limit_key;
 use crate::AppState;
@@ -69,12 +70,20 @@ fn plan_id(raw: &str) -> Result<PlanId, ApiError> {
         .map_err(|_| ApiError::not_found("session_not_found", "no session with this id or name"))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 struct ListQuery {
+    /// `open` (default), `resolved` or `all`.
     state: Option<String>,
+    /// Only threads on this section anchor.
     anchor: Option<String>,
 }
 
+#[utoipa::path(
+    get, path = "/api/sessions/{id}/comments", operation_id = "list_comments", tag = "comments", security(("bearer" = []), ("session" = [])),
+    params(("id" = String, Path, description = "The plan's `session_id`"), ListQuery),
+    responses((status = 200, description = "Threads with their replies", body = super::openapi::ThreadList), (status = 400, description = "`invalid_state`", body = super::openapi::ErrorSchema), (status = 401, description = "Not signed in, or the token is invalid, expired or revoked", body = super::openapi::ErrorSchema), (status = 404, description = "No plan that the caller may see", body = super::openapi::ErrorSchema)),
+)]
 async fn list(
     state: web::Data<AppState>,
     ApiUser(p): ApiUser,
@@ -100,7 +109,9 @@ async fn list(
         .json(json!({"comments": threads.iter().map(thread_json).collect::<Vec<_>>()})))
 }
 
-#[derive(Deserialize)]
+/// The selected text a comment is about, with some context (W3C text quote selector).
+#[derive(Deserialize, ToSchema)]
+#[schema(as = QuoteInput)]
 struct QuoteBody {
     exact: String,
     #[serde(default)]
@@ -109,7 +120,9 @@ struct QuoteBody {
     suffix: String,
 }
 
-#[derive(Deserialize)]
+/// A new comment (or, with `parent_id`, a reply).
+#[derive(Deserialize, ToSchema)]
+#[schema(as = NewComment)]
 struct CreateBody {
     body: String,
     anchor: Option<String>,
@@ -121,6 +134,15 @@ async fn per_user(state: &AppState, p: &Principal, budget: Budget) -> Result<(),
     limit_key(state, budget, LimitKey::User(p.user_id)).await
 }
 
+#[utoipa::path(
+    post, path = "/api/sessions/{id}/comments", operation_id = "create_comment", tag = "comments", security(("bearer" = []), ("session" = [])),
+    params(("id" = String, Path, description = "The plan's `session_id`")),
+    request_body = CreateBody,
+    responses(
+        (status = 201, description = "The new comment or reply", body = super::openapi::Comment),
+        (status = 400, description = "Empty or too long body, unknown anchor or parent", body = super::openapi::ErrorSchema), (status = 401, description = "Not signed in, or the token is invalid, expired or revoked", body = super::openapi::ErrorSchema), (status = 404, description = "No plan that the caller may see", body = super::openapi::ErrorSchema), (status = 429, description = "Rate limited; `Retry-After` says when to try again", body = super::openapi::ErrorSchema),
+    ),
+)]
 async fn create(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -144,12 +166,23 @@ async fn create(
     Ok(HttpResponse::Created().json(comment_json(&view)))
 }
 
-#[derive(Deserialize)]
+/// An edit of the body, or resolving (`true`) / reopening (`false`) a thread.
+#[derive(Deserialize, ToSchema)]
+#[schema(as = CommentChange)]
 struct UpdateBody {
     body: Option<String>,
     resolved: Option<bool>,
 }
 
+#[utoipa::path(
+    patch, path = "/api/comments/{id}", operation_id = "update_comment", tag = "comments", security(("bearer" = []), ("session" = [])),
+    params(("id" = String, Path, description = "The comment's id")),
+    request_body = UpdateBody,
+    responses(
+        (status = 200, description = "The comment after the change", body = super::openapi::Comment),
+        (status = 400, description = "Nothing to change, or an invalid body", body = super::openapi::ErrorSchema), (status = 409, description = "`conflict`: the comment is deleted", body = super::openapi::ErrorSchema), (status = 401, description = "Not signed in, or the token is invalid, expired or revoked", body = super::openapi::ErrorSchema), (status = 403, description = "The caller's roles do not allow it", body = super::openapi::ErrorSchema), (status = 404, description = "No comment that the caller may see", body = super::openapi::ErrorSchema), (status = 429, description = "Rate limited; `Retry-After` says when to try again", body = super::openapi::ErrorSchema),
+    ),
+)]
 async fn update(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -178,6 +211,11 @@ async fn update(
     Ok(HttpResponse::Ok().json(comment_json(&view)))
 }
 
+#[utoipa::path(
+    delete, path = "/api/comments/{id}", operation_id = "delete_comment", tag = "comments", security(("bearer" = []), ("session" = [])),
+    params(("id" = String, Path, description = "The comment's id")),
+    responses((status = 204, description = "Deleted (its replies stay, under a deleted placeholder)"), (status = 401, description = "Not signed in, or the token is invalid, expired or revoked", body = super::openapi::ErrorSchema), (status = 403, description = "The caller's roles do not allow it", body = super::openapi::ErrorSchema), (status = 404, description = "No comment that the caller may see", body = super::openapi::ErrorSchema)),
+)]
 async fn delete(
     req: HttpRequest,
     state: web::Data<AppState>,

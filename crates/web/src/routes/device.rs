@@ -8,6 +8,7 @@ use planpush_app::{ActivateError, DeviceClient, GrantError, TokenPair};
 use planpush_identity::UserCode;
 use serde::Deserialize;
 use serde_json::json;
+use utoipa::ToSchema;
 
 use super::{limit, limit_key};
 use crate::clock::Now;
@@ -17,7 +18,7 @@ use crate::ratelimit::{Budget, LimitKey};
 use crate::{AppState, views};
 
 pub(super) fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.route("/api/auth/device", web::get().to(device_authorization))
+    cfg.route("/api/auth/device", web::get().to(device_authorization_get))
         .route("/api/auth/device", web::post().to(device_authorization))
         .route("/api/auth/device/token", web::post().to(device_token))
         .route("/api/auth/token", web::post().to(refresh))
@@ -38,6 +39,10 @@ fn tokens_json(pair: TokenPair) -> HttpResponse {
 }
 
 /// `GET`/`POST /api/auth/device` (RFC 8628 §3.1–3.2).
+#[utoipa::path(
+    post, path = "/api/auth/device", operation_id = "start_device_flow", tag = "auth",
+    responses((status = 200, description = "A device code and the code to type at `verification_uri` (RFC 8628 §3.2)", body = super::openapi::DeviceAuthorization), (status = 429, description = "Rate limited; `Retry-After` says when to try again", body = super::openapi::ErrorSchema)),
+)]
 async fn device_authorization(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -68,8 +73,22 @@ async fn device_authorization(
     })))
 }
 
+/// `GET /api/auth/device`: the same as `POST` (its own function so the API description names
+/// each method once).
+#[utoipa::path(
+    get, path = "/api/auth/device", operation_id = "start_device_flow_get", tag = "auth",
+    responses((status = 200, description = "A device code and the code to type at `verification_uri`", body = super::openapi::DeviceAuthorization), (status = 429, description = "Rate limited; `Retry-After` says when to try again", body = super::openapi::ErrorSchema)),
+)]
+async fn device_authorization_get(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    now: Now,
+) -> Result<HttpResponse, ApiError> {
+    device_authorization(req, state, now).await
+}
+
 /// Both form-encoded (RFC 6749) and JSON bodies are accepted.
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Default, ToSchema)]
 struct GrantBody {
     device_code: Option<String>,
     refresh_token: Option<String>,
@@ -101,6 +120,18 @@ fn serde_urlencoded_from(body: &[u8]) -> GrantBody {
 }
 
 /// `POST /api/auth/device/token` (RFC 8628 §3.4–3.5).
+#[utoipa::path(
+    post, path = "/api/auth/device/token", operation_id = "poll_device_token", tag = "auth",
+    request_body(description = "`device_code`, form-encoded (RFC 6749) or JSON", content(
+        (GrantBody = "application/x-www-form-urlencoded"),
+        (GrantBody = "application/json"),
+    )),
+    responses(
+        (status = 200, description = "Approved: access and refresh tokens", body = super::openapi::TokenPair),
+        (status = 400, description = "`authorization_pending`, `slow_down`, `expired_token`, `access_denied` (RFC 8628 §3.5) or `invalid_request`", body = super::openapi::OAuthError),
+        (status = 429, description = "Rate limited; `Retry-After` says when to try again", body = super::openapi::ErrorSchema),
+    ),
+)]
 async fn device_token(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -118,6 +149,18 @@ async fn device_token(
 }
 
 /// `POST /api/auth/token`: refresh → new access and refresh tokens.
+#[utoipa::path(
+    post, path = "/api/auth/token", operation_id = "refresh_token", tag = "auth",
+    request_body(description = "`refresh_token`, form-encoded or JSON; it rotates on every use", content(
+        (GrantBody = "application/x-www-form-urlencoded"),
+        (GrantBody = "application/json"),
+    )),
+    responses(
+        (status = 200, description = "New access and refresh tokens (the old refresh token is spent)", body = super::openapi::TokenPair),
+        (status = 400, description = "`invalid_grant` (a reused refresh token revokes its whole family) or `invalid_request`", body = super::openapi::OAuthError),
+        (status = 429, description = "Rate limited; `Retry-After` says when to try again", body = super::openapi::ErrorSchema),
+    ),
+)]
 async fn refresh(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -139,6 +182,14 @@ async fn refresh(
 }
 
 /// `POST /api/auth/logout {refresh_token}`: the CLI signs out; its whole token family is revoked.
+#[utoipa::path(
+    post, path = "/api/auth/logout", operation_id = "cli_logout", tag = "auth",
+    request_body(description = "`refresh_token`, form-encoded or JSON", content(
+        (GrantBody = "application/x-www-form-urlencoded"),
+        (GrantBody = "application/json"),
+    )),
+    responses((status = 204, description = "The token's family is revoked (also when it was unknown)")),
+)]
 async fn cli_logout(
     req: HttpRequest,
     state: web::Data<AppState>,

@@ -4,6 +4,7 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use planpush_roles::GroupMapping;
 use serde::Deserialize;
 use serde_json::json;
+use utoipa::ToSchema;
 
 use crate::AppState;
 use crate::clock::Now;
@@ -21,6 +22,10 @@ fn mapping_json(m: &GroupMapping) -> serde_json::Value {
 }
 
 /// `GET /api/admin/group-mappings` → `{"mappings": [{group, role}]}`.
+#[utoipa::path(
+    get, path = "/api/admin/group-mappings", operation_id = "list_group_mappings", tag = "groups", security(("bearer" = []), ("session" = [])),
+    responses((status = 200, description = "Every mapping", body = super::openapi::GroupMappingList), (status = 401, description = "Not signed in, or the token is invalid, expired or revoked", body = super::openapi::ErrorSchema), (status = 403, description = "The caller's roles do not allow it", body = super::openapi::ErrorSchema)),
+)]
 async fn list(state: web::Data<AppState>, ApiUser(p): ApiUser) -> Result<HttpResponse, ApiError> {
     let mappings = state.groups.mappings(&p).await?;
     Ok(HttpResponse::Ok()
@@ -28,13 +33,20 @@ async fn list(state: web::Data<AppState>, ApiUser(p): ApiUser) -> Result<HttpRes
 }
 
 /// `{group, role}`, as a JSON body (POST) or as query parameters (DELETE; a body works too).
-#[derive(Deserialize)]
+/// An identity-provider group and the role its members get.
+#[derive(Deserialize, ToSchema)]
+#[schema(as = GroupMappingInput)]
 struct MappingInput {
     group: String,
     role: String,
 }
 
 /// `POST /api/admin/group-mappings {group, role}` → `201 {group, role}`.
+#[utoipa::path(
+    post, path = "/api/admin/group-mappings", operation_id = "add_group_mapping", tag = "groups", security(("bearer" = []), ("session" = [])),
+    request_body = MappingInput,
+    responses((status = 201, description = "The mapping (members of the group are reconciled at once)", body = super::openapi::GroupMapping), (status = 400, description = "Invalid group or role", body = super::openapi::ErrorSchema), (status = 401, description = "Not signed in, or the token is invalid, expired or revoked", body = super::openapi::ErrorSchema), (status = 403, description = "The caller's roles do not allow it", body = super::openapi::ErrorSchema)),
+)]
 async fn add(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -50,6 +62,15 @@ async fn add(
 }
 
 /// `DELETE /api/admin/group-mappings?group=&role=` (or the same as a JSON body) → `204`.
+#[utoipa::path(
+    delete, path = "/api/admin/group-mappings", operation_id = "remove_group_mapping", tag = "groups", security(("bearer" = []), ("session" = [])),
+    params(
+        ("group" = Option<String>, Query, description = "The group (or send a JSON body `{group, role}`)"),
+        ("role" = Option<String>, Query, description = "The role"),
+    ),
+    request_body(content = Option<MappingInput>, description = "Instead of the query parameters"),
+    responses((status = 204, description = "Removed"), (status = 400, description = "`invalid_mapping`: neither query nor body names it", body = super::openapi::ErrorSchema), (status = 401, description = "Not signed in, or the token is invalid, expired or revoked", body = super::openapi::ErrorSchema), (status = 403, description = "The caller's roles do not allow it", body = super::openapi::ErrorSchema), (status = 404, description = "No mapping that the caller may see", body = super::openapi::ErrorSchema)),
+)]
 async fn remove(
     req: HttpRequest,
     state: web::Data<AppState>,

@@ -7,6 +7,7 @@ mod dashboard;
 mod device;
 mod events;
 mod groups;
+pub(crate) mod openapi;
 mod plans;
 mod push;
 mod scim;
@@ -34,6 +35,7 @@ pub(crate) fn configure(cfg: &mut web::ServiceConfig) {
     users::routes(cfg);
     groups::routes(cfg);
     scim::routes(cfg);
+    openapi::routes(cfg);
 }
 
 /// Draws one request from the client's budget (its address; IPv6 by /64); `429` with

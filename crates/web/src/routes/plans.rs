@@ -9,6 +9,7 @@ use planpush_app::{PlanError, PlanInfo, Principal, can_see};
 use planpush_plans::{Plan, PlanId};
 use serde::Deserialize;
 use serde_json::json;
+use utoipa::{IntoParams, ToSchema};
 
 use crate::clock::Now;
 use crate::error::ApiError;
@@ -248,11 +249,18 @@ fn plan_id(raw: &str) -> Result<PlanId, ApiError> {
         .map_err(|_| ApiError::not_found("session_not_found", "no session with this id or name"))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 struct ListQuery {
+    /// List archived plans instead of active ones.
     archived: Option<bool>,
 }
 
+#[utoipa::path(
+    get, path = "/api/sessions", operation_id = "list_plans", tag = "plans", security(("bearer" = []), ("session" = [])),
+    params(ListQuery),
+    responses((status = 200, description = "The plans the caller may see", body = super::openapi::PlanList), (status = 401, description = "Not signed in, or the token is invalid, expired or revoked", body = super::openapi::ErrorSchema)),
+)]
 async fn list(
     state: web::Data<AppState>,
     ApiUser(p): ApiUser,
@@ -263,6 +271,11 @@ async fn list(
         .json(json!({"sessions": plans.iter().map(|x| plan_json(&state, x)).collect::<Vec<_>>()})))
 }
 
+#[utoipa::path(
+    get, path = "/api/sessions/{id}", operation_id = "get_plan", tag = "plans", security(("bearer" = []), ("session" = [])),
+    params(("id" = String, Path, description = "The plan's `session_id`")),
+    responses((status = 200, description = "The plan, its versions and open comment count", body = super::openapi::PlanInfo), (status = 401, description = "Not signed in, or the token is invalid, expired or revoked", body = super::openapi::ErrorSchema), (status = 404, description = "No plan that the caller may see", body = super::openapi::ErrorSchema)),
+)]
 async fn info(
     state: web::Data<AppState>,
     ApiUser(p): ApiUser,
@@ -283,6 +296,11 @@ async fn info(
     Ok(HttpResponse::Ok().json(body))
 }
 
+#[utoipa::path(
+    post, path = "/api/sessions/{id}/publish", operation_id = "publish_plan", tag = "plans", security(("bearer" = []), ("session" = [])),
+    params(("id" = String, Path, description = "The plan's `session_id`")),
+    responses((status = 200, description = "The published plan", body = super::openapi::Plan), (status = 401, description = "Not signed in, or the token is invalid, expired or revoked", body = super::openapi::ErrorSchema), (status = 403, description = "The caller's roles do not allow it", body = super::openapi::ErrorSchema), (status = 404, description = "No plan that the caller may see", body = super::openapi::ErrorSchema)),
+)]
 async fn publish(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -297,11 +315,17 @@ async fn publish(
     Ok(HttpResponse::Ok().json(plan_json(&state, &plan)))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 struct ArchiveBody {
     archived: bool,
 }
 
+#[utoipa::path(
+    patch, path = "/api/sessions/{id}/archive", operation_id = "archive_plan", tag = "plans", security(("bearer" = []), ("session" = [])),
+    params(("id" = String, Path, description = "The plan's `session_id`")),
+    request_body = ArchiveBody,
+    responses((status = 200, description = "The plan after the change", body = super::openapi::Plan), (status = 401, description = "Not signed in, or the token is invalid, expired or revoked", body = super::openapi::ErrorSchema), (status = 403, description = "The caller's roles do not allow it", body = super::openapi::ErrorSchema), (status = 404, description = "No plan that the caller may see", body = super::openapi::ErrorSchema)),
+)]
 async fn archive(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -323,6 +347,11 @@ async fn archive(
     Ok(HttpResponse::Ok().json(plan_json(&state, &plan)))
 }
 
+#[utoipa::path(
+    delete, path = "/api/sessions/{id}", operation_id = "delete_plan", tag = "plans", security(("bearer" = []), ("session" = [])),
+    params(("id" = String, Path, description = "The plan's `session_id`")),
+    responses((status = 204, description = "Deleted"), (status = 401, description = "Not signed in, or the token is invalid, expired or revoked", body = super::openapi::ErrorSchema), (status = 403, description = "The caller's roles do not allow it", body = super::openapi::ErrorSchema), (status = 404, description = "No plan that the caller may see", body = super::openapi::ErrorSchema)),
+)]
 async fn delete(
     req: HttpRequest,
     state: web::Data<AppState>,

@@ -73,6 +73,29 @@ async fn read_body(mut payload: web::Payload) -> Result<String, ApiError> {
         .map_err(|_| ApiError::bad_request("invalid_encoding", "the document must be UTF-8"))
 }
 
+#[utoipa::path(
+    post, path = "/api/push", operation_id = "push", tag = "plans", security(("bearer" = []), ("session" = [])),
+    params(
+        ("X-Session-Name" = Option<String>, Header, description = "The plan's name (its slug in `/p/{name}`); a new plan when unknown"),
+        ("X-Session-Id" = Option<String>, Header, description = "Update this plan (its `session_id`)"),
+        ("X-Visibility" = Option<String>, Header, description = "`private` or `published`"),
+        ("X-Content-Format" = Option<String>, Header, description = "`markdown` or `html`, with `Content-Type: text/plain`"),
+    ),
+    request_body(description = "The document, at most 4 MB of UTF-8", content(
+        (String = "text/html"),
+        (String = "text/markdown"),
+        (String = "text/plain"),
+    )),
+    responses(
+        (status = 201, description = "A new plan (version 1)", body = super::openapi::PushResult),
+        (status = 200, description = "A new version, or nothing new (`created_version: false`)", body = super::openapi::PushResult),
+        (status = 400, description = "`empty_document`, `invalid_session_name`, `invalid_session_id`, `invalid_visibility`, `invalid_encoding`", body = super::openapi::ErrorSchema), (status = 401, description = "Not signed in, or the token is invalid, expired or revoked", body = super::openapi::ErrorSchema), (status = 403, description = "`forbidden` (the role may not push) or `not_session_owner`", body = super::openapi::ErrorSchema), (status = 404, description = "`session_not_found` (an `X-Session-Id` the caller cannot see)", body = super::openapi::ErrorSchema),
+        (status = 409, description = "`session_name_taken` (with `suggestion`), or `session_busy`: other pushes took the version number, retry after `Retry-After`", body = super::openapi::ErrorSchema),
+        (status = 413, description = "Larger than 4 MB", body = super::openapi::ErrorSchema),
+        (status = 415, description = "Not HTML or Markdown", body = super::openapi::ErrorSchema),
+        (status = 429, description = "Rate limited; `Retry-After` says when to try again", body = super::openapi::ErrorSchema),
+    ),
+)]
 async fn push(
     req: HttpRequest,
     state: web::Data<AppState>,

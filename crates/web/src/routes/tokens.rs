@@ -5,6 +5,7 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use planpush_identity::{ApiToken, TokenId};
 use serde::Deserialize;
 use serde_json::json;
+use utoipa::ToSchema;
 
 use crate::AppState;
 use crate::clock::Now;
@@ -28,16 +29,31 @@ fn view(t: &ApiToken) -> serde_json::Value {
     })
 }
 
+#[utoipa::path(
+    get, path = "/api/tokens", operation_id = "list_tokens", tag = "tokens", security(("bearer" = []), ("session" = [])),
+    responses((status = 200, description = "The caller's personal API tokens", body = super::openapi::TokenList), (status = 401, description = "Not signed in, or the token is invalid, expired or revoked", body = super::openapi::ErrorSchema)),
+)]
 async fn list(state: web::Data<AppState>, ApiUser(p): ApiUser) -> Result<HttpResponse, ApiError> {
     let tokens = state.tokens.list_personal(&p).await?;
     Ok(HttpResponse::Ok().json(json!({"tokens": tokens.iter().map(view).collect::<Vec<_>>()})))
 }
 
-#[derive(Deserialize)]
+/// A new personal API token.
+#[derive(Deserialize, ToSchema)]
+#[schema(as = NewToken)]
 struct CreateBody {
+    /// What the token is for (shown in the dashboard).
     label: String,
 }
 
+#[utoipa::path(
+    post, path = "/api/tokens", operation_id = "create_token", tag = "tokens", security(("bearer" = []), ("session" = [])),
+    request_body = CreateBody,
+    responses(
+        (status = 201, description = "The token, with its secret shown this once", body = super::openapi::CreatedToken),
+        (status = 400, description = "Invalid label", body = super::openapi::ErrorSchema), (status = 401, description = "Not signed in, or the token is invalid, expired or revoked", body = super::openapi::ErrorSchema), (status = 429, description = "Rate limited; `Retry-After` says when to try again", body = super::openapi::ErrorSchema),
+    ),
+)]
 async fn create(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -56,6 +72,11 @@ async fn create(
         .json(v))
 }
 
+#[utoipa::path(
+    delete, path = "/api/tokens/{id}", operation_id = "revoke_token", tag = "tokens", security(("bearer" = []), ("session" = [])),
+    params(("id" = String, Path, description = "The token's id")),
+    responses((status = 204, description = "Revoked; effective on the next request"), (status = 401, description = "Not signed in, or the token is invalid, expired or revoked", body = super::openapi::ErrorSchema), (status = 404, description = "No token that the caller may see", body = super::openapi::ErrorSchema)),
+)]
 async fn revoke(
     req: HttpRequest,
     state: web::Data<AppState>,

@@ -6,6 +6,7 @@ use planpush_identity::UserId;
 use planpush_roles::{Capability, Ownership, Role};
 use serde::Deserialize;
 use serde_json::json;
+use utoipa::ToSchema;
 
 use crate::AppState;
 use crate::clock::Now;
@@ -39,6 +40,10 @@ fn member_json(m: &Member) -> serde_json::Value {
 }
 
 /// `GET /api/auth/me`: who I am, my roles and permissions, my active browser sessions.
+#[utoipa::path(
+    get, path = "/api/auth/me", operation_id = "whoami", tag = "auth", security(("bearer" = []), ("session" = [])),
+    responses((status = 200, description = "The caller", body = super::openapi::Me), (status = 401, description = "Not signed in, or the token is invalid, expired or revoked", body = super::openapi::ErrorSchema)),
+)]
 async fn me(
     state: web::Data<AppState>,
     ApiUser(p): ApiUser,
@@ -56,14 +61,21 @@ async fn me(
     Ok(HttpResponse::Ok().json(body))
 }
 
+#[utoipa::path(
+    get, path = "/api/users", operation_id = "list_users", tag = "users", security(("bearer" = []), ("session" = [])),
+    responses((status = 200, description = "Every member", body = super::openapi::MemberList), (status = 401, description = "Not signed in, or the token is invalid, expired or revoked", body = super::openapi::ErrorSchema), (status = 403, description = "The caller's roles do not allow it", body = super::openapi::ErrorSchema)),
+)]
 async fn list(state: web::Data<AppState>, ApiUser(p): ApiUser) -> Result<HttpResponse, ApiError> {
     let members = state.admin.list(&p).await?;
     Ok(HttpResponse::Ok()
         .json(json!({"users": members.iter().map(member_json).collect::<Vec<_>>()})))
 }
 
-#[derive(Deserialize)]
+/// A change to a member: absent fields stay as they are.
+#[derive(Deserialize, ToSchema)]
+#[schema(as = MemberChange)]
 struct UpdateBody {
+    /// The complete set of manual roles: `admin`, `pm`, `developer`, `qa`.
     roles: Option<Vec<String>>,
     active: Option<bool>,
 }
@@ -73,6 +85,15 @@ fn user_id(raw: &str) -> Result<UserId, ApiError> {
 }
 
 /// `PATCH /api/users/{id} {roles?, active?}`.
+#[utoipa::path(
+    patch, path = "/api/users/{id}", operation_id = "update_user", tag = "users", security(("bearer" = []), ("session" = [])),
+    params(("id" = String, Path, description = "The user's id")),
+    request_body = UpdateBody,
+    responses(
+        (status = 200, description = "The member after the change", body = super::openapi::Member),
+        (status = 400, description = "`invalid_role`", body = super::openapi::ErrorSchema), (status = 409, description = "`last_admin`: the result would leave no active admin (nothing is written)", body = super::openapi::ErrorSchema), (status = 401, description = "Not signed in, or the token is invalid, expired or revoked", body = super::openapi::ErrorSchema), (status = 403, description = "The caller's roles do not allow it", body = super::openapi::ErrorSchema), (status = 404, description = "No user that the caller may see", body = super::openapi::ErrorSchema),
+    ),
+)]
 async fn update(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -103,6 +124,11 @@ async fn update(
 }
 
 /// `DELETE /api/users/{id}/sessions`: sign the user out everywhere.
+#[utoipa::path(
+    delete, path = "/api/users/{id}/sessions", operation_id = "end_user_sessions", tag = "users", security(("bearer" = []), ("session" = [])),
+    params(("id" = String, Path, description = "The user's id")),
+    responses((status = 200, description = "How many web sessions ended", body = super::openapi::SessionsEnded), (status = 401, description = "Not signed in, or the token is invalid, expired or revoked", body = super::openapi::ErrorSchema), (status = 403, description = "The caller's roles do not allow it", body = super::openapi::ErrorSchema), (status = 404, description = "No user that the caller may see", body = super::openapi::ErrorSchema)),
+)]
 async fn sign_out_everywhere(
     req: HttpRequest,
     state: web::Data<AppState>,

@@ -16,6 +16,7 @@ mod health;
 mod limits;
 mod metrics;
 mod offboarding;
+mod openapi;
 mod plans;
 mod push;
 mod request_id;
