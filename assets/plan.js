@@ -255,7 +255,7 @@
     function stateLine(t) {
       switch (t.anchor_state) {
         case "changed": return "The section changed since v" + t.version;
-        case "moved": return "Moved to #" + t.moved_to;
+        case "moved": return "Moved to #" + t.moved_to + (t.moved_by === "same_content" ? " (same content)" : t.moved_by === "similar_content" ? " (similar content)" : "");
         case "orphaned": return "Its place is gone (written on v" + t.version + ")";
         default: return null;
       }
@@ -288,6 +288,7 @@
     function thread(t) {
       var box = el("div", "pp-thread pp-" + t.anchor_state + (t.state === "resolved" ? " pp-resolved" : ""));
       box.setAttribute("data-thread", t.id);
+      box.id = "thread-" + t.id;
       var a = where(t);
       var line = el("p", "pp-thread-where");
       if (a) {
@@ -301,6 +302,14 @@
       var sl = stateLine(t);
       if (sl) line.appendChild(el("span", "pp-state", sl));
       if (t.state === "resolved") line.appendChild(el("span", "pp-state pp-resolved-label", "Resolved" + (t.resolved_by ? " by " + t.resolved_by.login : "")));
+      if (t.addressed_in) {
+        // The version its author's assistant said addresses it, linked to what that version changed there.
+        var v = t.addressed_in;
+        var addressed = el("a", "pp-state pp-addressed", "Addressed in v" + v);
+        addressed.href = "/p/" + encodeURIComponent(slug) + "?v=" + v + (v > 1 ? "&diff=" + (v - 1) : "") + "#pp-diff-" + (a || t.anchor);
+        addressed.title = "See what version " + v + " changed here";
+        line.appendChild(addressed);
+      }
       box.appendChild(line);
       box.appendChild(comment(t, false));
       if (t.anchor_state === "changed" && t.quote) {
@@ -372,7 +381,18 @@
         if (wanted) reveal();
       }).catch(function (e) { list.textContent = ""; list.appendChild(el("p", "pp-error", "Comments could not be loaded: " + e.message)); });
     }
-    call("GET", "/api/auth/me").then(function (me) { state.me = me.id; }).catch(function () {}).then(load);
+    call("GET", "/api/auth/me").then(function (me) { state.me = me.id; }).catch(function () {}).then(load).then(showLinkedThread);
+    // `#thread-<id>` (links from the dashboard's activity and audit log): open that thread.
+    function showLinkedThread() {
+      var m = /^#thread-([0-9a-fA-F-]+)$/.exec(location.hash);
+      var t = m && state.threads.filter(function (x) { return x.id === m[1]; })[0];
+      if (!t) return;
+      state.filter = t.state;
+      sidebar.querySelectorAll("[data-filter]").forEach(function (x) { x.setAttribute("aria-pressed", x.getAttribute("data-filter") === t.state ? "true" : "false"); });
+      open(where(t));
+      var box = document.getElementById("thread-" + t.id);
+      if (box) { box.scrollIntoView({ block: "nearest" }); box.classList.add("pp-flash"); setTimeout(function () { box.classList.remove("pp-flash"); }, 1500); }
+    }
     // Live activity: re-read the threads, but never throw away what someone is typing in one.
     var hooks = { reload: function () {
       var typing = Array.prototype.some.call(list.querySelectorAll("textarea"), function (t) { return t.value.trim() !== ""; });

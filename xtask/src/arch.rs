@@ -58,6 +58,10 @@ fn is_actix(name: &str) -> bool {
     name.starts_with("actix")
 }
 
+/// The CLI's direct dependencies through which it may reach tokio: `planpush mcp` runs the MCP SDK
+/// on a current-thread runtime (only `src/mcp.rs` may name them: [`cli_sources`]).
+const CLI_MCP_RUNTIME: &[&str] = &["tokio", "rmcp"];
+
 /// Async runtimes: the CLI is blocking end to end (ureq), so it starts fast and stays small.
 fn is_async_runtime(name: &str) -> bool {
     matches!(
@@ -219,14 +223,17 @@ pub fn check(graph: &Graph) -> Vec<Violation> {
     };
     reachable(graph, APP, app_forbidden, &mut found);
 
-    // 4. The CLI knows neither the database nor the web server, and runs no async runtime.
+    // 4. The CLI knows neither the database nor the web server, and runs no async runtime —
+    //    except tokio through `rmcp` (or tokio itself) for `planpush mcp`.
     let cli_forbidden = |n: &Node| {
         is_diesel(&n.name)
             || is_actix(&n.name)
-            || is_async_runtime(&n.name)
+            || (is_async_runtime(&n.name) && n.name != "tokio")
             || (n.member && [STORE, WEB].contains(&n.name.as_str()))
     };
     reachable(graph, CLI, cli_forbidden, &mut found);
+    let tokio = |n: &Node| n.name == "tokio";
+    reachable_skipping(graph, CLI, CLI_MCP_RUNTIME, tokio, &mut found);
 
     // 3. Only `store` knows Diesel, only `web` knows actix; `server` wires both.
     for (index, node) in graph.nodes.iter().enumerate().filter(|(_, n)| n.member) {
@@ -253,6 +260,17 @@ fn reachable(
     forbidden: impl Fn(&Node) -> bool,
     found: &mut Vec<Violation>,
 ) {
+    reachable_skipping(graph, root, &[], forbidden, found);
+}
+
+/// [`reachable`], not walking into `root`'s direct dependencies named in `allowed`.
+fn reachable_skipping(
+    graph: &Graph,
+    root: &str,
+    allowed: &[&str],
+    forbidden: impl Fn(&Node) -> bool,
+    found: &mut Vec<Violation>,
+) {
     let Some(start) = graph.member(root) else {
         return;
     };
@@ -261,6 +279,9 @@ fn reachable(
     let mut queue = VecDeque::from([start]);
     while let Some(current) = queue.pop_front() {
         for &dep in &graph.nodes[current].deps {
+            if current == start && allowed.contains(&graph.name(dep)) {
+                continue;
+            }
             if !seen.insert(dep) {
                 continue;
             }
@@ -279,6 +300,55 @@ fn reachable(
             }
         }
     }
+}
+
+/// The CLI's sources may name tokio and rmcp only in `src/mcp.rs` (the `planpush mcp` command), and
+/// never build a multi-threaded runtime: every other command stays blocking and runtime-free.
+/// Returns one line per offending file.
+pub fn cli_sources(root: &Path) -> Result<Vec<String>> {
+    let dir = root.join("crates/cli/src");
+    let mut problems = vec![];
+    let mut stack = vec![dir.clone()];
+    while let Some(d) = stack.pop() {
+        for entry in std::fs::read_dir(&d).with_context(|| format!("reading {}", d.display()))? {
+            let path = entry?.path();
+            if path.is_dir() {
+                stack.push(path);
+                continue;
+            }
+            if path.extension().and_then(|e| e.to_str()) != Some("rs") {
+                continue;
+            }
+            let text = std::fs::read_to_string(&path)?;
+            let rel = path
+                .strip_prefix(root)
+                .unwrap_or(&path)
+                .display()
+                .to_string();
+            problems.extend(cli_source_problems(&rel, &text));
+        }
+    }
+    problems.sort();
+    Ok(problems)
+}
+
+fn cli_source_problems(rel: &str, text: &str) -> Vec<String> {
+    let mut out = vec![];
+    let mcp = rel.ends_with("crates/cli/src/mcp.rs");
+    for krate in ["tokio", "rmcp"] {
+        let named = text.contains(&format!("{krate}::")) || text.contains(&format!("use {krate}"));
+        if named && !mcp {
+            out.push(format!(
+                "{rel} uses {krate}: only crates/cli/src/mcp.rs (`planpush mcp`) may run async code in the CLI"
+            ));
+        }
+    }
+    if text.contains("new_multi_thread") || text.contains("tokio::main") {
+        out.push(format!(
+            "{rel} starts a multi-threaded runtime: `planpush mcp` uses a current-thread runtime"
+        ));
+    }
+    out
 }
 
 /// Records a violation along `path` (root first), once per (crate, forbidden) pair.
@@ -499,7 +569,45 @@ mod tests {
             [
                 "crate planpush-cli must not depend on planpush-web (path: planpush-cli -> planpush-web)",
                 "crate planpush-cli must not depend on actix-rt (path: planpush-cli -> client -> actix-rt)",
+                "crate planpush-cli must not depend on tokio (path: planpush-cli -> client -> actix-rt -> tokio)",
             ]
+        );
+    }
+
+    #[test]
+    fn the_cli_may_reach_tokio_only_through_the_mcp_sdk() {
+        let (mut g, ix) = clean();
+        let rmcp = g.add("rmcp", false);
+        g.depend(ix["planpush-cli"], rmcp);
+        g.depend(rmcp, ix["tokio"]);
+        g.depend(ix["planpush-cli"], ix["tokio"]);
+        assert!(messages(&g).is_empty(), "{:?}", messages(&g));
+        let smol = g.add("smol", false);
+        g.depend(rmcp, smol);
+        assert_eq!(
+            messages(&g),
+            ["crate planpush-cli must not depend on smol (path: planpush-cli -> rmcp -> smol)"]
+        );
+    }
+
+    #[test]
+    fn only_the_mcp_command_names_the_runtime() {
+        assert!(
+            cli_source_problems(
+                "crates/cli/src/mcp.rs",
+                "use rmcp::x; tokio::runtime::Builder::new_current_thread()"
+            )
+            .is_empty()
+        );
+        assert_eq!(
+            cli_source_problems("crates/cli/src/commands.rs", "tokio::task::spawn_blocking"),
+            [
+                "crates/cli/src/commands.rs uses tokio: only crates/cli/src/mcp.rs (`planpush mcp`) may run async code in the CLI"
+            ]
+        );
+        assert_eq!(
+            cli_source_problems("crates/cli/src/mcp.rs", "Builder::new_multi_thread()").len(),
+            1
         );
     }
 

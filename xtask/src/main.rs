@@ -288,8 +288,15 @@ fn arch() -> Result<()> {
     for violation in &violations {
         eprintln!("{violation}");
     }
-    if !violations.is_empty() {
-        bail!("{} architecture violation(s)", violations.len());
+    let sources = arch::cli_sources(&root())?;
+    for problem in &sources {
+        eprintln!("{problem}");
+    }
+    if !violations.is_empty() || !sources.is_empty() {
+        bail!(
+            "{} architecture violation(s)",
+            violations.len() + sources.len()
+        );
     }
     eprintln!("xtask: arch: all invariants hold");
     Ok(())

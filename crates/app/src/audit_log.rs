@@ -54,7 +54,21 @@ pub struct AuditEntry {
     pub event: AuditEvent,
     /// The actor's login; `None` for the system.
     pub actor_login: Option<String>,
+    /// What the target is, in words (pages only; exports keep the raw `kind:id`).
+    pub target_label: Option<TargetLabel>,
 }
+
+/// An event's target as a person reads it: a member's login, a plan's title, a comment's first
+/// words — with the page to open, when the reader may see it. `None` (the raw id is shown) for
+/// kinds without a name, and for plans and comments the reader may not see.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TargetLabel {
+    pub text: String,
+    pub href: Option<String>,
+}
+
+/// How many words of a comment name it.
+const COMMENT_WORDS: usize = 8;
 
 /// One page of the log.
 #[derive(Debug, Clone, PartialEq)]
@@ -103,7 +117,138 @@ impl AuditExport {
 
 fn entry(logins: &HashMap<UserId, String>, event: AuditEvent) -> AuditEntry {
     let actor_login = event.actor.and_then(|a| logins.get(&a).cloned());
-    AuditEntry { event, actor_login }
+    AuditEntry {
+        event,
+        actor_login,
+        target_label: None,
+    }
+}
+
+/// The first words of a comment, `…` when cut.
+fn first_words(body: &str) -> String {
+    let words: Vec<&str> = body.split_whitespace().collect();
+    let mut text = words
+        .iter()
+        .take(COMMENT_WORDS)
+        .copied()
+        .collect::<Vec<_>>()
+        .join(" ");
+    if words.len() > COMMENT_WORDS {
+        text.push('…');
+    }
+    format!("“{text}”")
+}
+
+/// Names the targets of one page of events for `p` (bounded by the page size: one read per
+/// distinct plan or comment).
+async fn label_targets(
+    ports: &Ports,
+    p: &Principal,
+    logins: &HashMap<UserId, String>,
+    entries: &mut [AuditEntry],
+) -> Result<(), AuditLogError> {
+    use planpush_plans::{Plan, PlanId};
+    use std::collections::hash_map::Entry;
+    let mut plans: HashMap<PlanId, Option<Plan>> = HashMap::new();
+    let mut comments: HashMap<planpush_comments::CommentId, Option<planpush_comments::Comment>> =
+        HashMap::new();
+    // A plan's title may be shown when the reader can see it, or owned it / sees private plans
+    // (a deleted plan: named, not linked).
+    let named = |plan: &Plan| {
+        crate::can_see(p, plan)
+            || (plan.is_deleted()
+                && (plan.owner_id() == p.user_id
+                    || p.can(Capability::ViewOthersPrivate, Ownership::Others)))
+    };
+    for e in entries.iter_mut() {
+        let Some((kind, id)) = e.event.target.as_deref().and_then(|t| t.split_once(':')) else {
+            continue;
+        };
+        e.target_label = match kind {
+            "user" => UserId::parse(id)
+                .ok()
+                .and_then(|u| logins.get(&u))
+                .map(|login| TargetLabel {
+                    text: format!("@{login}"),
+                    href: None,
+                }),
+            "plan" => {
+                let Ok(plan_id) = PlanId::parse(id) else {
+                    continue;
+                };
+                if let Entry::Vacant(slot) = plans.entry(plan_id) {
+                    slot.insert(load_plan(ports, plan_id).await?);
+                }
+                plans
+                    .get(&plan_id)
+                    .and_then(Option::as_ref)
+                    .filter(|plan| named(plan))
+                    .map(plan_label)
+            }
+            "comment" => {
+                let Ok(comment_id) = planpush_comments::CommentId::parse(id) else {
+                    continue;
+                };
+                if let Entry::Vacant(slot) = comments.entry(comment_id) {
+                    slot.insert(match ports.comments.get(comment_id).await {
+                        Ok(c) => Some(c),
+                        Err(planpush_comments::CommentRepoError::NotFound) => None,
+                        Err(e) => return Err(AuditLogError::Unknown(e.into())),
+                    });
+                }
+                let Some(c) = comments.get(&comment_id).and_then(Option::as_ref) else {
+                    continue;
+                };
+                if let Entry::Vacant(slot) = plans.entry(c.plan_id()) {
+                    slot.insert(load_plan(ports, c.plan_id()).await?);
+                }
+                plans
+                    .get(&c.plan_id())
+                    .and_then(Option::as_ref)
+                    .filter(|plan| crate::can_see(p, plan))
+                    .map(|plan| TargetLabel {
+                        text: if c.is_deleted() {
+                            "(a deleted comment)".into()
+                        } else {
+                            first_words(c.body().as_str())
+                        },
+                        href: Some(format!(
+                            "/p/{}#thread-{}",
+                            plan.slug(),
+                            c.parent_id().unwrap_or(c.id())
+                        )),
+                    })
+            }
+            _ => None,
+        };
+    }
+    Ok(())
+}
+
+/// A plan by id; `None` when it does not exist.
+async fn load_plan(
+    ports: &Ports,
+    id: planpush_plans::PlanId,
+) -> Result<Option<planpush_plans::Plan>, AuditLogError> {
+    match ports.plans.get(id).await {
+        Ok(plan) => Ok(Some(plan)),
+        Err(planpush_plans::PlanRepoError::NotFound) => Ok(None),
+        Err(e) => Err(AuditLogError::Unknown(e.into())),
+    }
+}
+
+fn plan_label(plan: &planpush_plans::Plan) -> TargetLabel {
+    if plan.is_deleted() {
+        TargetLabel {
+            text: format!("{} (deleted)", plan.title()),
+            href: None,
+        }
+    } else {
+        TargetLabel {
+            text: plan.title().to_owned(),
+            href: Some(format!("/p/{}", plan.slug())),
+        }
+    }
 }
 
 fn blank(s: &Option<String>) -> Option<&str> {
@@ -261,8 +406,10 @@ impl AuditLog {
             .page(&filter, after, limit)
             .await
             .map_err(anyhow::Error::from)?;
+        let mut entries: Vec<AuditEntry> = events.into_iter().map(|e| entry(&logins, e)).collect();
+        label_targets(&self.ports, p, &logins, &mut entries).await?;
         Ok(AuditLogPage {
-            entries: events.into_iter().map(|e| entry(&logins, e)).collect(),
+            entries,
             next: next.map(|c| c.encode()),
             everyone,
         })

@@ -17,7 +17,7 @@ use planpush_comments::{
 use planpush_identity::{UserId, UserRepoError};
 use planpush_plans::{Plan, PlanId, PlanRepoError};
 use planpush_roles::{Capability, Ownership};
-use planpush_versions::{AnchorId, SectionIndex, Version};
+use planpush_versions::{AnchorId, SectionIndex, Version, VersionNumber};
 
 use crate::notify::{comment_created, comment_resolved};
 use crate::{Actor, Auditor, CommentActivity, LiveEvent, Notifications, Ports, Principal, can_see};
@@ -524,11 +524,19 @@ async fn reanchor_all(
     if threads.is_empty() {
         return Ok(counts);
     }
-    let (text, spans) = planpush_document::anchored_text(&current.html);
-    let doc = DocText::new(&text, spans);
+    let doc = doc_text(&current.html);
+    // Threads whose anchor is gone look for their element by content in the version before.
+    let lost = threads
+        .iter()
+        .any(|t| current.sections.get(t.anchor()).is_none());
+    let before = match current.meta.number.get().checked_sub(1) {
+        Some(n) if lost && n > 0 => previous_text(ports, current.meta.plan_id, n).await,
+        _ => None,
+    };
     let mut updates = vec![];
     for t in threads {
-        let state = planpush_comments::reanchor(t, previous, &current.sections, &doc);
+        let state =
+            planpush_comments::reanchor_with(t, previous, &current.sections, &doc, before.as_ref());
         match &state {
             AnchorState::Anchored => counts.anchored += 1,
             AnchorState::Changed => counts.changed += 1,
@@ -543,4 +551,48 @@ async fn reanchor_all(
         ports.comments.set_states(&updates).await.map_err(unknown)?;
     }
     Ok(counts)
+}
+
+/// A version's text with its elements' kinds and content hashes, for re-anchoring.
+fn doc_text(html: &str) -> DocText {
+    let (text, spans) = planpush_document::anchored_text(html);
+    DocText::new(&text, spans).with_elements(planpush_document::element_prints(html))
+}
+
+/// The text of version `n` of a plan, if it is still stored (an expired snapshot has none: its
+/// threads can then only follow their quotes).
+async fn previous_text(ports: &Ports, plan_id: PlanId, n: u32) -> Option<DocText> {
+    let number = VersionNumber::new(n).ok()?;
+    match ports.versions.get(plan_id, number).await {
+        Ok(v) => Some(doc_text(&v.html)),
+        Err(e) => {
+            tracing::warn!(error = %e, plan = %plan_id, "the previous version could not be read for re-anchoring");
+            None
+        }
+    }
+}
+
+/// Marks the live threads of `plan_id` among `ids` as addressed in `version`.
+pub(crate) async fn mark_addressed(
+    ports: &Ports,
+    plan_id: PlanId,
+    version: VersionNumber,
+    ids: &[planpush_comments::CommentId],
+) -> Result<crate::Addressed, CommentError> {
+    let mut out = crate::Addressed::default();
+    for &id in ids {
+        let mut c = match ports.comments.get(id).await {
+            Ok(c) if c.plan_id() == plan_id && c.is_thread() && !c.is_deleted() => c,
+            Ok(_) | Err(planpush_comments::CommentRepoError::NotFound) => {
+                out.ignored.push(id);
+                continue;
+            }
+            Err(e) => return Err(unknown(e)),
+        };
+        if c.mark_addressed(version).unwrap_or(false) {
+            ports.comments.update(&c, &[]).await.map_err(unknown)?;
+        }
+        out.marked.push(id);
+    }
+    Ok(out)
 }

@@ -45,7 +45,8 @@ mod tokens;
 pub use access::{ACCESS_TTL, Access, AccessCache, AuthMethod, Principal};
 pub use admin::{Admin, AdminError, Member, MemberChange, MemberOrigin, Profile};
 pub use audit_log::{
-    AUDIT_PAGE_MAX, AuditEntry, AuditExport, AuditLog, AuditLogError, AuditLogPage, AuditQueryInput,
+    AUDIT_PAGE_MAX, AuditEntry, AuditExport, AuditLog, AuditLogError, AuditLogPage,
+    AuditQueryInput, TargetLabel,
 };
 pub use auditor::Auditor;
 pub use cluster::{Cluster, RemoteChanges};
@@ -77,12 +78,14 @@ pub use offboarding::{
 pub use outbox::{
     OUTBOX_MAX_ATTEMPTS, OutboxMessage, OutboxMessageId, backoff_after, backoff_from,
 };
-pub use plans::{DiffPage, LiveFeed, PlanError, PlanInfo, PlanPage, Plans, can_see};
+pub use plans::{DiffPage, LiveFeed, PlanError, PlanInfo, PlanPage, PlanText, Plans, can_see};
 pub use ports::*;
 pub use provider::{
     AuthorizationRequest, IdentityProvider, ProviderError, SingleLogout, VerifiedProfile,
 };
-pub use push::{MAX_DOCUMENT_BYTES, PUSH_ATTEMPTS, Push, PushError, PushOutcome, PushRequest};
+pub use push::{
+    Addressed, MAX_DOCUMENT_BYTES, PUSH_ATTEMPTS, Push, PushError, PushOutcome, PushRequest,
+};
 pub use ratelimit::{Budget, LimitKey, RateLimiter, Unlimited};
 pub use scim::{Scim, ScimQuery};
 pub use scim_ports::{ScimGroup, ScimGroupId, ScimRepoError, ScimRepository, ScimUser};

@@ -270,7 +270,7 @@ pub(crate) fn version_pushed(
 /// Where a thread is attached now: its anchor, or where its quote moved to.
 fn attached(thread: &Comment) -> &AnchorId {
     match &thread.state() {
-        AnchorState::Moved { to } => to,
+        AnchorState::Moved { to, .. } => to,
         _ => thread.anchor(),
     }
 }

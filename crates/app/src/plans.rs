@@ -69,6 +69,15 @@ pub struct PlanInfo {
     pub open_comments: u64,
 }
 
+/// A version as text per section (see [`Plans::text`]).
+#[derive(Debug, Clone)]
+pub struct PlanText {
+    pub plan: Plan,
+    pub title: String,
+    pub version: VersionNumber,
+    pub sections: Vec<planpush_document::TextSection>,
+}
+
 /// An open viewer's live feed of one plan.
 pub struct LiveFeed {
     /// The plan as it was when the viewer subscribed.
@@ -306,6 +315,32 @@ impl Plans {
             rows,
             summary,
             history,
+        })
+    }
+
+    /// Version `v` (default: the current one) of a plan `p` can see, as text per section: what an
+    /// agent reads instead of the page (`planpush mcp`'s `get_plan`). An expired version is
+    /// `VersionNotFound`.
+    pub async fn text(
+        &self,
+        p: &Principal,
+        id: PlanId,
+        v: Option<u32>,
+    ) -> Result<PlanText, PlanError> {
+        let plan = self.visible(p, id).await?;
+        let number = VersionNumber::new(v.unwrap_or(plan.current_version()))
+            .map_err(|_| PlanError::VersionNotFound)?;
+        let version = match self.ports.versions.get(plan.id(), number).await {
+            Ok(v) => v,
+            Err(VersionRepoError::NotFound) => return Err(PlanError::VersionNotFound),
+            Err(e) => return Err(unknown(e)),
+        };
+        let sections = planpush_document::plan_text(&version.html);
+        Ok(PlanText {
+            plan,
+            title: version.meta.title.clone(),
+            version: number,
+            sections,
         })
     }
 

@@ -31,8 +31,8 @@ pub struct PushRequest {
     pub name: Option<String>,
     /// `X-Session-Id`: update this plan.
     pub session_id: Option<String>,
-    /// `X-Visibility: private` for a new plan (ignored on updates: publishing is one-way and has its
-    /// own endpoint).
+    /// `X-Visibility: private|published` for a new plan (default: `DEFAULT_VISIBILITY`; ignored on
+    /// updates: publishing is one-way and has its own endpoint).
     pub visibility: Option<Visibility>,
 }
 
@@ -67,6 +67,9 @@ pub enum PushError {
     NotSessionOwner,
     #[error("the name {taken} is taken; try {suggestion}")]
     NameTaken { taken: Slug, suggestion: Slug },
+    /// `X-Addresses` is not a list of comment ids.
+    #[error("X-Addresses: {0}")]
+    InvalidAddresses(String),
     /// Other pushes to the same plan won the race for the next version number every time.
     #[error("other pushes to this session kept landing first; push again")]
     Busy,
@@ -85,6 +88,8 @@ pub struct Push {
     options: SanitizeOptions,
     diagrams: Arc<dyn DiagramRenderer>,
     notify: Notifications,
+    /// The visibility of a new plan pushed without `X-Visibility` (`DEFAULT_VISIBILITY`).
+    default_visibility: Visibility,
 }
 
 /// A rendered, sanitized document with its index.
@@ -107,7 +112,14 @@ impl Push {
             options,
             diagrams,
             notify: Notifications::off(),
+            default_visibility: Visibility::Published,
         }
+    }
+
+    /// The same use case, creating plans pushed without a visibility with `visibility`.
+    pub fn with_default_visibility(mut self, visibility: Visibility) -> Self {
+        self.default_visibility = visibility;
+        self
     }
 
     /// The same use case, writing a notification with every new version of a published plan.
@@ -254,7 +266,7 @@ impl Push {
             .clone()
             .or_else(|| name.as_ref().map(|s| s.to_string()))
             .unwrap_or_else(|| "Untitled plan".into());
-        let visibility = req.visibility.unwrap_or(Visibility::Published);
+        let visibility = req.visibility.unwrap_or(self.default_visibility);
         if let Some(wanted) = &name {
             // A race with another push for the same name is settled by the unique index; the name
             // is then resolved again against the winner.
@@ -531,4 +543,65 @@ fn rand_bytes() -> [u8; 6] {
     let id = uuid::Uuid::new_v4();
     let b = id.as_bytes();
     [b[0], b[1], b[2], b[3], b[4], b[5]]
+}
+
+/// `X-Addresses`: the threads a push says its new version addresses.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Addressed {
+    /// Threads of the plan now marked "addressed in vN".
+    pub marked: Vec<planpush_comments::CommentId>,
+    /// Ids that are not live threads of this plan (or the push stored no new version).
+    pub ignored: Vec<planpush_comments::CommentId>,
+}
+
+impl Push {
+    /// [`Push::push`], then marks the threads `addresses` (comma-separated comment ids, as the
+    /// `X-Addresses` header carries them) as addressed in the new version. Ids are checked before
+    /// anything is written (`InvalidAddresses`); ids that are not live threads of the plan are
+    /// reported in [`Addressed::ignored`], as are all of them when the push stored no new version.
+    pub async fn push_addressing(
+        &self,
+        p: &Principal,
+        req: PushRequest,
+        addresses: Option<&str>,
+        ip: Option<IpAddr>,
+        now: DateTime<Utc>,
+    ) -> Result<(PushOutcome, Addressed), PushError> {
+        let ids = parse_addresses(addresses.unwrap_or(""))?;
+        let outcome = self.push(p, req, ip, now).await?;
+        if !outcome.created_version || ids.is_empty() {
+            return Ok((
+                outcome,
+                Addressed {
+                    marked: vec![],
+                    ignored: ids,
+                },
+            ));
+        }
+        let addressed =
+            crate::comments::mark_addressed(&self.ports, outcome.plan.id(), outcome.version, &ids)
+                .await
+                .map_err(|e| unknown(anyhow::anyhow!(e)))?;
+        Ok((outcome, addressed))
+    }
+}
+
+/// At most this many ids in one `X-Addresses`.
+pub const MAX_ADDRESSES: usize = 100;
+
+fn parse_addresses(raw: &str) -> Result<Vec<planpush_comments::CommentId>, PushError> {
+    let mut ids = vec![];
+    for part in raw.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+        let id = planpush_comments::CommentId::parse(part)
+            .map_err(|_| PushError::InvalidAddresses(format!("{part:?} is not a comment id")))?;
+        if !ids.contains(&id) {
+            ids.push(id);
+        }
+    }
+    if ids.len() > MAX_ADDRESSES {
+        return Err(PushError::InvalidAddresses(format!(
+            "at most {MAX_ADDRESSES} comment ids at once"
+        )));
+    }
+    Ok(ids)
 }

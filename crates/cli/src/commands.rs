@@ -281,10 +281,51 @@ fn me(api: &Api, access_token: &str) -> Result<Value, CliError> {
 pub struct PushArgs {
     pub file: PathBuf,
     pub name: Option<String>,
-    pub private: bool,
+    /// `--private` / `--publish`; `None`: the server's `DEFAULT_VISIBILITY` for a new plan.
+    pub visibility: Option<Visibility>,
+    /// `--addresses`: open threads this version addresses (`X-Addresses`).
+    pub addresses: Vec<String>,
     pub open: bool,
     pub format: Option<Format>,
     pub json: bool,
+}
+
+/// A plan's visibility as asked for on a push.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Visibility {
+    /// Everyone signed in to the server can read it.
+    Published,
+    /// Only its owner, admins and project managers can read it.
+    Private,
+}
+
+impl Visibility {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Visibility::Published => "published",
+            Visibility::Private => "private",
+        }
+    }
+}
+
+/// What one push sends; shared by `planpush push` and the MCP tool `push_plan`.
+pub struct PushInput<'a> {
+    pub text: &'a str,
+    pub format: Format,
+    pub name: Option<String>,
+    pub visibility: Option<Visibility>,
+    pub addresses: &'a [String],
+    /// The file pushed, remembered with the plan (`None` from MCP).
+    pub file: Option<&'a Path>,
+}
+
+/// A push done: the server's answer, parsed and raw, and a note for the person when the plan
+/// landed under another name or visibility than asked.
+pub struct PushDone {
+    pub pushed: Pushed,
+    pub answer: Value,
+    pub notes: Vec<String>,
 }
 
 /// The server's answer to a push (`docs/api.md`).
@@ -297,6 +338,9 @@ pub struct Pushed {
     pub created_version: bool,
     pub visibility: String,
     pub changes: Changes,
+    /// The threads this version was said to address (`X-Addresses`).
+    #[serde(default)]
+    pub addressed: Vec<String>,
 }
 
 #[derive(Debug, Default, Serialize, Deserialize)]
@@ -346,16 +390,64 @@ pub fn read_document(path: &Path, format: Option<Format>) -> Result<(String, For
 /// `planpush push FILE`.
 pub fn push(ctx: &Ctx, args: &PushArgs) -> Result<(), CliError> {
     let (text, format) = read_document(&args.file, args.format)?;
+    let done = push_document(
+        ctx,
+        &PushInput {
+            text: &text,
+            format,
+            name: args.name.clone(),
+            visibility: args.visibility,
+            addresses: &args.addresses,
+            file: Some(&args.file),
+        },
+    )?;
+    if args.json {
+        println!("{}", done.answer);
+    } else {
+        print!("{}", describe_push(&done.pushed));
+    }
+    for note in &done.notes {
+        eprintln!("{note}");
+    }
+    if args.open {
+        open_browser(&done.pushed.url);
+    }
+    Ok(())
+}
+
+/// Comment ids as the `X-Addresses` header takes them: trimmed, comma-separated, each checked.
+pub fn addresses_header(ids: &[String]) -> Result<Option<String>, CliError> {
+    let ids: Vec<&str> = ids
+        .iter()
+        .flat_map(|s| s.split(','))
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .collect();
+    for id in &ids {
+        if !id.chars().all(|c| c.is_ascii_hexdigit() || c == '-') || id.len() > 64 {
+            return Err(CliError::Invalid(format!(
+                "{id:?} is not a comment id (ids are listed by `planpush comments NAME --format json`)"
+            )));
+        }
+    }
+    Ok((!ids.is_empty()).then(|| ids.join(",")))
+}
+
+/// Pushes a document and remembers the plan in the project; publishes it when `--publish` was
+/// asked for a plan that is private (the push itself never changes an existing plan's visibility).
+pub fn push_document(ctx: &Ctx, input: &PushInput<'_>) -> Result<PushDone, CliError> {
+    let addresses = addresses_header(input.addresses)?;
     let mut project = Project::open(&ctx.cwd)?;
-    let remembered_server = args
+    let remembered_server = input
         .name
         .as_deref()
         .and_then(|n| project.get_any(n))
         .map(|e| e.server.clone());
     let server = ctx.server(remembered_server.as_deref())?;
-    let name = args.name.clone().or_else(|| {
-        project
-            .name_for_file(&args.file, &server)
+    let name = input.name.clone().or_else(|| {
+        input
+            .file
+            .and_then(|f| project.name_for_file(f, &server))
             .map(str::to_owned)
     });
     let mut session_id = name
@@ -371,16 +463,19 @@ pub fn push(ctx: &Ctx, args: &PushArgs) -> Result<(), CliError> {
         if let Some(id) = &session_id {
             headers.push(("X-Session-Id", id.as_str()));
         }
-        if args.private {
-            headers.push(("X-Visibility", "private"));
+        if let Some(v) = input.visibility {
+            headers.push(("X-Visibility", v.as_str()));
+        }
+        if let Some(a) = &addresses {
+            headers.push(("X-Addresses", a.as_str()));
         }
         let reply = authed.send(
             "POST",
             "/api/push",
             &headers,
             Body::Text {
-                content_type: format.content_type(),
-                text: &text,
+                content_type: input.format.content_type(),
+                text: input.text,
             },
         )?;
         // The remembered plan was deleted on the server: push by name, as a new plan.
@@ -406,9 +501,27 @@ pub fn push(ctx: &Ctx, args: &PushArgs) -> Result<(), CliError> {
             e => e,
         });
     }
-    let answer = reply.body.clone();
-    let pushed: Pushed = authed.api.parse(reply.body)?;
-    let file = project.relative(&args.file);
+    let mut answer = reply.body.clone();
+    let mut pushed: Pushed = authed.api.parse(reply.body)?;
+    let mut notes = vec![];
+    if input.visibility == Some(Visibility::Published) && pushed.visibility == "private" {
+        let reply = authed.send(
+            "POST",
+            &format!("/api/sessions/{}/publish", pushed.session_id),
+            &[],
+            Body::None,
+        )?;
+        if reply.ok() {
+            pushed.visibility = "published".into();
+            answer["visibility"] = "published".into();
+        } else {
+            notes.push(format!(
+                "note: the plan stays private: {}",
+                authed.api.error(&reply)
+            ));
+        }
+    }
+    let file = input.file.and_then(|f| project.relative(f));
     project.remember(
         &pushed.name,
         Entry {
@@ -419,18 +532,14 @@ pub fn push(ctx: &Ctx, args: &PushArgs) -> Result<(), CliError> {
             version: pushed.version,
         },
     )?;
-    if args.json {
-        println!("{answer}");
-    } else {
-        print!("{}", describe_push(&pushed));
-    }
     if let Some(note) = name.as_deref().and_then(|n| renamed_note(n, &pushed.name)) {
-        eprintln!("{note}");
+        notes.push(note);
     }
-    if args.open {
-        open_browser(&pushed.url);
-    }
-    Ok(())
+    Ok(PushDone {
+        pushed,
+        answer,
+        notes,
+    })
 }
 
 /// A hint when the server placed the plan under another name than the one asked for (the name is
@@ -535,25 +644,77 @@ fn lookup_plan(authed: &mut Authed, name: &str) -> Result<String, CliError> {
         })
 }
 
-/// `planpush comments NAME`.
-pub fn comments(ctx: &Ctx, name: &str, state: State, format: OutputFormat) -> Result<(), CliError> {
-    let project = Project::open(&ctx.cwd)?;
-    let server = ctx.server(project.get_any(name).map(|e| e.server.as_str()))?;
-    let mut authed = ctx.authed(&server)?;
-    let (mut id, remembered) = find_plan(&mut authed, &project, name)?;
-    let path = |id: &str| format!("/api/sessions/{id}/comments?state={}", state.as_str());
-    let mut reply = authed.send("GET", &path(&id), &[], Body::None)?;
+/// Sends one request about the plan called `name` (`path` gets its session id); a remembered id
+/// that the server no longer knows is looked up again by name.
+fn on_plan(
+    authed: &mut Authed,
+    project: &Project,
+    name: &str,
+    method: &str,
+    path: impl Fn(&str) -> String,
+    body: Body<'_>,
+) -> Result<(String, crate::api::Reply), CliError> {
+    let (mut id, remembered) = find_plan(authed, project, name)?;
+    let mut reply = authed.send(method, &path(&id), &[], body)?;
     if reply.status == 404 && remembered {
-        id = lookup_plan(&mut authed, name)?;
-        reply = authed.send("GET", &path(&id), &[], Body::None)?;
+        id = lookup_plan(authed, name)?;
+        reply = authed.send(method, &path(&id), &[], body)?;
     }
     if !reply.ok() {
         return Err(authed.api.error(&reply));
     }
+    Ok((id, reply))
+}
+
+/// The authenticated client for the server that holds (or would hold) the plan `name`.
+pub fn authed_for(ctx: &Ctx, name: Option<&str>) -> Result<(Authed, Project), CliError> {
+    let project = Project::open(&ctx.cwd)?;
+    let server = ctx.server(
+        name.and_then(|n| project.get_any(n))
+            .map(|e| e.server.as_str()),
+    )?;
+    Ok((ctx.authed(&server)?, project))
+}
+
+/// The threads of the plan `name` in `state` (optionally only those on `anchor`), with its
+/// session id.
+pub fn fetch_comments(
+    ctx: &Ctx,
+    name: &str,
+    state: State,
+    anchor: Option<&str>,
+) -> Result<(String, Vec<Value>), CliError> {
+    let (mut authed, project) = authed_for(ctx, Some(name))?;
+    let anchor_q = anchor
+        .map(|a| format!("&anchor={}", encode(a)))
+        .unwrap_or_default();
+    let (id, reply) = on_plan(
+        &mut authed,
+        &project,
+        name,
+        "GET",
+        |id| {
+            format!(
+                "/api/sessions/{id}/comments?state={}{anchor_q}",
+                state.as_str()
+            )
+        },
+        Body::None,
+    )?;
     let threads = reply.body["comments"]
         .as_array()
         .cloned()
         .unwrap_or_default();
+    Ok((id, threads))
+}
+
+fn encode(s: &str) -> String {
+    url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
+}
+
+/// `planpush comments NAME`.
+pub fn comments(ctx: &Ctx, name: &str, state: State, format: OutputFormat) -> Result<(), CliError> {
+    let (id, threads) = fetch_comments(ctx, name, state, None)?;
     match format {
         OutputFormat::Json => println!(
             "{}",
@@ -562,6 +723,155 @@ pub fn comments(ctx: &Ctx, name: &str, state: State, format: OutputFormat) -> Re
         OutputFormat::Text => print!("{}", describe_comments(name, state, &threads)),
     }
     Ok(())
+}
+
+/// Replies on the thread `comment_id` of the plan `name`; the new reply as the server shows it.
+pub fn reply_to(ctx: &Ctx, name: &str, comment_id: &str, text: &str) -> Result<Value, CliError> {
+    check_comment_id(comment_id)?;
+    if text.trim().is_empty() {
+        return Err(CliError::Invalid("the reply is empty".into()));
+    }
+    let (mut authed, project) = authed_for(ctx, Some(name))?;
+    let body = json!({"body": text, "parent_id": comment_id}).to_string();
+    let (_, reply) = on_plan(
+        &mut authed,
+        &project,
+        name,
+        "POST",
+        |id| format!("/api/sessions/{id}/comments"),
+        Body::Text {
+            content_type: "application/json",
+            text: &body,
+        },
+    )?;
+    Ok(reply.body)
+}
+
+/// Resolves (or, with `resolved: false`, reopens) the thread `comment_id`.
+pub fn set_resolved(ctx: &Ctx, comment_id: &str, resolved: bool) -> Result<Value, CliError> {
+    check_comment_id(comment_id)?;
+    let (mut authed, _) = authed_for(ctx, None)?;
+    let body = json!({ "resolved": resolved }).to_string();
+    let reply = authed.send(
+        "PATCH",
+        &format!("/api/comments/{comment_id}"),
+        &[],
+        Body::Text {
+            content_type: "application/json",
+            text: &body,
+        },
+    )?;
+    if !reply.ok() {
+        return Err(authed.api.error(&reply));
+    }
+    Ok(reply.body)
+}
+
+fn check_comment_id(id: &str) -> Result<(), CliError> {
+    if id.is_empty() || id.len() > 64 || !id.chars().all(|c| c.is_ascii_hexdigit() || c == '-') {
+        return Err(CliError::Invalid(format!(
+            "{id:?} is not a comment id (ids are listed by `planpush comments NAME --format json`)"
+        )));
+    }
+    Ok(())
+}
+
+/// `planpush reply NAME COMMENT_ID TEXT [--resolve]`.
+pub fn reply(
+    ctx: &Ctx,
+    name: &str,
+    comment_id: &str,
+    text: &str,
+    resolve: bool,
+) -> Result<(), CliError> {
+    let r = reply_to(ctx, name, comment_id, text)?;
+    println!(
+        "Replied on {comment_id} as @{} (reply {}).",
+        r["author"]["login"].as_str().unwrap_or("?"),
+        r["id"].as_str().unwrap_or("?")
+    );
+    if resolve {
+        set_resolved(ctx, comment_id, true)?;
+        println!("Resolved {comment_id}.");
+    }
+    Ok(())
+}
+
+/// `planpush resolve COMMENT_ID… [--reopen]`: every id is tried; the first failure is the exit
+/// code, after the others were done.
+pub fn resolve(ctx: &Ctx, ids: &[String], reopen: bool) -> Result<(), CliError> {
+    let mut first_error = None;
+    for id in ids {
+        match set_resolved(ctx, id, !reopen) {
+            Ok(_) => println!("{} {id}.", if reopen { "Reopened" } else { "Resolved" }),
+            Err(e) => {
+                eprintln!("planpush: {id}: {e}");
+                first_error.get_or_insert(e);
+            }
+        }
+    }
+    first_error.map_or(Ok(()), Err)
+}
+
+/// Plans the caller can see: `mine` only their own; `query` filters by name and title (case
+/// insensitive, every word must appear). Newest first.
+pub fn list_plans(ctx: &Ctx, mine: bool, query: Option<&str>) -> Result<Vec<Value>, CliError> {
+    let (mut authed, _) = authed_for(ctx, None)?;
+    let mut me_id = None;
+    if mine {
+        let reply = authed.send("GET", "/api/auth/me", &[], Body::None)?;
+        if !reply.ok() {
+            return Err(authed.api.error(&reply));
+        }
+        me_id = reply.body["id"].as_str().map(str::to_owned);
+    }
+    let reply = authed.send("GET", "/api/sessions", &[], Body::None)?;
+    if !reply.ok() {
+        return Err(authed.api.error(&reply));
+    }
+    let words: Vec<String> = query
+        .unwrap_or("")
+        .split_whitespace()
+        .map(str::to_lowercase)
+        .collect();
+    let mut plans: Vec<Value> = reply.body["sessions"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|s| me_id.is_none() || s["owner_id"].as_str() == me_id.as_deref())
+        .filter(|s| {
+            let hay = format!(
+                "{} {}",
+                s["name"].as_str().unwrap_or(""),
+                s["title"].as_str().unwrap_or("")
+            )
+            .to_lowercase();
+            words.iter().all(|w| hay.contains(w.as_str()))
+        })
+        .cloned()
+        .collect();
+    plans.sort_by(|a, b| {
+        b["updated_at"]
+            .as_str()
+            .unwrap_or("")
+            .cmp(a["updated_at"].as_str().unwrap_or(""))
+    });
+    Ok(plans)
+}
+
+/// Version `version` (default: the latest) of the plan `name` as text per section.
+pub fn plan_text(ctx: &Ctx, name: &str, version: Option<u64>) -> Result<Value, CliError> {
+    let (mut authed, project) = authed_for(ctx, Some(name))?;
+    let v = version.map(|v| format!("?v={v}")).unwrap_or_default();
+    let (_, reply) = on_plan(
+        &mut authed,
+        &project,
+        name,
+        "GET",
+        |id| format!("/api/sessions/{id}/text{v}"),
+        Body::None,
+    )?;
+    Ok(reply.body)
 }
 
 /// Comments as text for a person or an assistant: anchor, author, version, state, quote, body,
@@ -582,15 +892,28 @@ pub fn describe_comments(name: &str, state: State, threads: &[Value]) -> String 
         let anchor_state = match t["anchor_state"].as_str().unwrap_or("anchored") {
             "anchored" => String::new(),
             "moved" => format!(
-                ", moved to {}",
-                t["moved_to"].as_str().unwrap_or("another section")
+                ", moved to {}{}",
+                t["moved_to"].as_str().unwrap_or("another section"),
+                match t["moved_by"].as_str() {
+                    Some("same_content") => " (its element, found by its content)",
+                    Some("similar_content") => " (the most similar element)",
+                    _ => "",
+                }
             ),
             "changed" => ", the text changed since".to_owned(),
             "orphaned" => ", its section was removed".to_owned(),
             other => format!(", {other}"),
         };
+        let addressed = t["addressed_in"]
+            .as_u64()
+            .map(|v| format!(", addressed in v{v}"))
+            .unwrap_or_default();
+        let id = t["id"]
+            .as_str()
+            .map(|id| format!(" (id {id})"))
+            .unwrap_or_default();
         out.push_str(&format!(
-            "[{}] {} on version {} — {}{anchor_state}\n",
+            "[{}] {} on version {} — {}{anchor_state}{addressed}{id}\n",
             t["anchor"].as_str().unwrap_or("?"),
             author(t),
             t["version"],
@@ -925,6 +1248,7 @@ mod tests {
                 removed: vec![],
                 changed: changed.iter().map(|s| s.to_string()).collect(),
             },
+            addressed: vec![],
         }
     }
 
@@ -987,6 +1311,7 @@ mod tests {
     #[test]
     fn comments_read_as_text_with_quotes_and_replies() {
         let threads = vec![json!({
+            "id": "7f3e9a10-0000-4000-8000-000000000001", "addressed_in": 3,
             "anchor": "risks", "anchor_state": "changed", "version": 2, "state": "open",
             "author": {"login": "bob", "name": "Bob B"}, "body": "What about replay?\nAnd rate limits?",
             "quote": {"exact": "tokens are hashed", "prefix": "", "suffix": ""}, "deleted": false,
@@ -994,7 +1319,7 @@ mod tests {
         })];
         assert_eq!(
             describe_comments("auth", State::Open, &threads),
-            "1 open comment on auth:\n\n[risks] @bob (Bob B) on version 2 — open, the text changed since\n  > tokens are hashed\n  What about replay?\n  And rate limits?\n    ↳ @ada:\n      Added a risk.\n"
+            "1 open comment on auth:\n\n[risks] @bob (Bob B) on version 2 — open, the text changed since, addressed in v3 (id 7f3e9a10-0000-4000-8000-000000000001)\n  > tokens are hashed\n  What about replay?\n  And rate limits?\n    ↳ @ada:\n      Added a risk.\n"
         );
         assert_eq!(
             describe_comments("auth", State::All, &[]),

@@ -3,16 +3,21 @@
 //! - [`config`]: the credentials file (0600, written atomically, refresh under a lock).
 //! - [`project`]: `.planpush/sessions.json`, the per-project memory of pushed plans.
 //! - [`api`]: blocking HTTP over rustls, with automatic token refresh.
-//! - [`commands`]: `login`, `push`, `comments`, `whoami`, `logout`, `open`, `search`, `export`.
+//! - [`commands`]: `login`, `push`, `comments`, `reply`, `resolve`, `whoami`, `logout`, `open`, `search`,
+//!   `export`.
+//! - [`mcp`]: `planpush mcp`, the same operations as MCP tools over stdio.
 //! - [`error`]: what went wrong, in words and as a distinct exit code (see `docs/cli.md`).
 //!
-//! The CLI talks to the server over HTTP only: no database, no web framework, no async runtime.
+//! The CLI talks to the server over HTTP only: no database, no web framework, and no async runtime
+//! except inside `planpush mcp`, which starts a single-threaded tokio runtime for the MCP SDK
+//! (`cargo xtask arch` allows tokio only in `src/mcp.rs`).
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
 pub mod api;
 pub mod commands;
 pub mod config;
 pub mod error;
+pub mod mcp;
 pub mod project;
 
 use std::path::PathBuf;
@@ -21,7 +26,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 use crate::commands::{
-    Ctx, ExportArgs, ExportComments, ExportFormat, Format, OutputFormat, PushArgs, State,
+    Ctx, ExportArgs, ExportComments, ExportFormat, Format, OutputFormat, PushArgs, State, Visibility,
 };
 use crate::config::Store;
 use crate::error::CliError;
@@ -56,9 +61,17 @@ enum Command {
         /// The plan's name (its URL is /p/NAME); default: remembered for this file, else from <h1>
         #[arg(long)]
         name: Option<String>,
-        /// Create the plan private (only you and admins/project managers see it)
-        #[arg(long)]
+        /// Create the plan private (only you and admins/project managers see it); default: the
+        /// server's DEFAULT_VISIBILITY
+        #[arg(long, conflicts_with = "publish")]
         private: bool,
+        /// Create the plan published (everyone signed in sees it), or publish it if it is private
+        #[arg(long)]
+        publish: bool,
+        /// Open threads (comment ids) this version addresses: the page shows "addressed in vN"
+        /// on them (comma-separated or repeated)
+        #[arg(long, value_name = "COMMENT_ID")]
+        addresses: Vec<String>,
         /// Open the plan in the browser afterwards
         #[arg(long)]
         open: bool,
@@ -78,6 +91,29 @@ enum Command {
         #[arg(long, value_enum, default_value = "text")]
         format: OutputFormat,
     },
+    /// Reply on a comment thread (what the assistant says it changed)
+    Reply {
+        /// The plan's name
+        name: String,
+        /// The thread's id (`planpush comments NAME --format json` lists them)
+        comment_id: String,
+        /// The reply (plain text; **bold**, *italic* and `code` are rendered)
+        text: String,
+        /// Also resolve the thread
+        #[arg(long)]
+        resolve: bool,
+    },
+    /// Resolve comment threads (or reopen them with --reopen)
+    Resolve {
+        /// Thread ids
+        #[arg(required = true, value_name = "COMMENT_ID")]
+        ids: Vec<String>,
+        #[arg(long)]
+        reopen: bool,
+    },
+    /// Serve the MCP tools (push_plan, list_plans, get_plan, list_comments, reply_to_comment,
+    /// resolve_comment) over stdio, for Claude Code, Codex CLI, Cursor, Gemini CLI…
+    Mcp,
     /// Show who you are signed in as, and your roles
     Whoami,
     /// Sign out: revoke this CLI's tokens on the server and forget them here
@@ -157,6 +193,8 @@ fn run(cli: Cli) -> Result<(), CliError> {
             file,
             name,
             private,
+            publish,
+            addresses,
             open,
             format,
             json,
@@ -165,7 +203,12 @@ fn run(cli: Cli) -> Result<(), CliError> {
             &PushArgs {
                 file,
                 name,
-                private,
+                visibility: match (private, publish) {
+                    (true, _) => Some(Visibility::Private),
+                    (_, true) => Some(Visibility::Published),
+                    _ => None,
+                },
+                addresses,
                 open,
                 format,
                 json,
@@ -176,6 +219,14 @@ fn run(cli: Cli) -> Result<(), CliError> {
             state,
             format,
         } => commands::comments(&ctx, &name, state, format),
+        Command::Reply {
+            name,
+            comment_id,
+            text,
+            resolve,
+        } => commands::reply(&ctx, &name, &comment_id, &text, resolve),
+        Command::Resolve { ids, reopen } => commands::resolve(&ctx, &ids, reopen),
+        Command::Mcp => mcp::serve(ctx),
         Command::Whoami => commands::whoami(&ctx),
         Command::Logout => commands::logout(&ctx),
         Command::Open { name } => commands::open(&ctx, &name),

@@ -118,8 +118,8 @@ pub enum AnchorState {
     Anchored,
     /// The anchor exists but its section changed since the comment was written.
     Changed,
-    /// The anchor is gone; the quote was found under another anchor.
-    Moved { to: AnchorId },
+    /// The anchor is gone; the thread's text or element was found under another anchor.
+    Moved { to: AnchorId, by: FoundBy },
     /// Nowhere to attach: listed under "Unanchored", linked to the version it was written on.
     Orphaned,
 }
@@ -131,6 +131,37 @@ impl AnchorState {
             AnchorState::Changed => "changed",
             AnchorState::Moved { .. } => "moved",
             AnchorState::Orphaned => "orphaned",
+        }
+    }
+}
+
+/// How a thread whose anchor is gone found its new place (recorded with the state).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FoundBy {
+    /// Its text quote, by fuzzy match.
+    Quote,
+    /// An element of the same kind with exactly the same content (anchors aside).
+    SameContent,
+    /// The most similar element of the same kind, above a threshold.
+    SimilarContent,
+}
+
+impl FoundBy {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FoundBy::Quote => "quote",
+            FoundBy::SameContent => "same_content",
+            FoundBy::SimilarContent => "similar_content",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<FoundBy> {
+        match s {
+            "quote" => Some(FoundBy::Quote),
+            "same_content" => Some(FoundBy::SameContent),
+            "similar_content" => Some(FoundBy::SimilarContent),
+            _ => None,
         }
     }
 }
@@ -162,6 +193,7 @@ pub struct Comment {
     pub(crate) edited_at: Option<DateTime<Utc>>,
     pub(crate) deleted_at: Option<DateTime<Utc>>,
     pub(crate) resolution: Option<Resolution>,
+    pub(crate) addressed_in: Option<VersionNumber>,
 }
 
 /// Every field of a stored comment, as a storage adapter reads it back; [`Comment::restore`]
@@ -181,6 +213,8 @@ pub struct CommentRecord {
     pub edited_at: Option<DateTime<Utc>>,
     pub deleted_at: Option<DateTime<Utc>>,
     pub resolution: Option<Resolution>,
+    /// The version that was said to address this thread (`X-Addresses`), if any.
+    pub addressed_in: Option<VersionNumber>,
 }
 
 impl Comment {
@@ -206,6 +240,7 @@ impl Comment {
             edited_at: r.edited_at,
             deleted_at: r.deleted_at,
             resolution: r.resolution,
+            addressed_in: r.addressed_in,
         })
     }
 
@@ -225,6 +260,7 @@ impl Comment {
             edited_at: self.edited_at,
             deleted_at: self.deleted_at,
             resolution: self.resolution,
+            addressed_in: self.addressed_in,
         }
     }
 
@@ -271,6 +307,21 @@ impl Comment {
     pub fn resolution(&self) -> Option<Resolution> {
         self.resolution
     }
+    /// The version its author's agent said addresses this thread, if any.
+    pub fn addressed_in(&self) -> Option<VersionNumber> {
+        self.addressed_in
+    }
+
+    /// A new version addresses this thread (the pusher said so). A later version replaces an
+    /// earlier one; returns whether anything changed.
+    pub fn mark_addressed(&mut self, version: VersionNumber) -> Result<bool, CommentRuleError> {
+        self.thread_only()?;
+        if self.addressed_in.is_some_and(|v| v >= version) {
+            return Ok(false);
+        }
+        self.addressed_in = Some(version);
+        Ok(true)
+    }
 
     /// A new thread on `anchor` of version `made_on`.
     pub fn thread(
@@ -296,6 +347,7 @@ impl Comment {
             edited_at: None,
             deleted_at: None,
             resolution: None,
+            addressed_in: None,
         }
     }
 

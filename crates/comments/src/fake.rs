@@ -36,7 +36,7 @@ pub(crate) fn thread_matches(thread: &Comment, filter: &CommentFilter) -> bool {
         StateFilter::All => true,
     };
     let anchor_ok = filter.anchor.as_ref().is_none_or(|a| {
-        thread.anchor == *a || matches!(&thread.state, AnchorState::Moved { to } if to == a)
+        thread.anchor == *a || matches!(&thread.state, AnchorState::Moved { to, .. } if to == a)
     });
     state_ok && anchor_ok
 }

@@ -13,8 +13,8 @@ mod ports;
 mod reanchor;
 
 pub use comment::{
-    AnchorState, Comment, CommentBody, CommentId, CommentRecord, CommentRuleError, Resolution,
-    TextQuote,
+    AnchorState, Comment, CommentBody, CommentId, CommentRecord, CommentRuleError, FoundBy,
+    Resolution, TextQuote,
 };
 pub use ports::*;
-pub use reanchor::{ACCEPT, DocText, Found, find_quote, reanchor};
+pub use reanchor::{ACCEPT, ACCEPT_CONTENT, DocText, Found, find_quote, reanchor, reanchor_with};

@@ -15,6 +15,10 @@
 //!
 //! - [`text_units`]: the document as searchable text, one unit per section.
 //!
+//! - [`plan_text`]: a version as Markdown-like text per section (what agents read);
+//!   [`element_prints`]: per-element fingerprints that survive renamed anchors.
+//!
+//!
 //! - [`find_diagrams`] / [`replace_diagrams`]: Mermaid blocks swapped for the SVG a
 //!   [`DiagramRenderer`] (an adapter) draws at push time.
 //!
@@ -28,6 +32,7 @@ mod markdown;
 mod sanitize;
 mod text;
 mod words;
+mod plan_text;
 
 pub use diagrams::{DiagramRenderer, DiagramSource, find_diagrams, replace_diagrams};
 pub use diff::{DiffEntry, DiffStatus, DiffSummary, diff, summary_sentence};
@@ -37,3 +42,4 @@ pub use markdown::markdown_to_html;
 pub use sanitize::{RESERVED_ID_PREFIX, SanitizeOptions, sanitize};
 pub use text::{MAX_UNIT_TEXT, TextUnit, text_units};
 pub use words::{WordCounts, mark_words};
+pub use plan_text::{TextSection, element_prints, plan_text};

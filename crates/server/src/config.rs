@@ -61,6 +61,7 @@ pub const VARIABLES: &[&str] = &[
     "LOG_FORMAT",
     "VERSION_RETENTION_DAYS",
     "ALLOW_REMOTE_IMAGES",
+    "DEFAULT_VISIBILITY",
     "METRICS_ADDR",
     "SECRET_KEY_PREVIOUS",
 ];
@@ -292,6 +293,9 @@ pub struct Config {
     pub version_retention_days: u32,
     /// `ALLOW_REMOTE_IMAGES`: whether rendered plans may load images from other origins.
     pub allow_remote_images: bool,
+    /// `DEFAULT_VISIBILITY`: a new plan pushed without a visibility is `published` (default) or
+    /// `private`.
+    pub default_visibility: planpush_plans::Visibility,
     /// `METRICS_ADDR`: a separate listener for `GET /metrics` (then not served on `PORT`).
     pub metrics_addr: Option<SocketAddr>,
     /// `SECRET_KEY_PREVIOUS`: earlier values of `SECRET_KEY`, accepted for reading only (key rotation).
@@ -384,6 +388,17 @@ impl Config {
         let version_retention_days =
             vars.retention_days("VERSION_RETENTION_DAYS", DEFAULT_VERSION_RETENTION_DAYS)?;
         let allow_remote_images = vars.boolean("ALLOW_REMOTE_IMAGES", false)?;
+        let default_visibility = match vars.get("DEFAULT_VISIBILITY") {
+            None => planpush_plans::Visibility::Published,
+            Some(raw) => {
+                planpush_plans::Visibility::parse(&raw.to_ascii_lowercase()).map_err(|_| {
+                    ConfigError::new(
+                        "DEFAULT_VISIBILITY",
+                        format!("must be published or private, not {raw:?}"),
+                    )
+                })?
+            }
+        };
         let metrics_addr = vars.socket_addr("METRICS_ADDR")?;
         if metrics_addr.is_some_and(|m| m == SocketAddr::new(bind_addr, port)) {
             return Err(ConfigError::new(
@@ -419,6 +434,7 @@ impl Config {
             log_format,
             version_retention_days,
             allow_remote_images,
+            default_visibility,
             metrics_addr,
             previous_secret_keys,
         })

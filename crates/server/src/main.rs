@@ -625,7 +625,8 @@ fn serve(config: Config, store: Arc<Store>) -> Result<(), Fatal> {
         ),
     }
     .with_notifications(notify)
-    .with_admission(admission(&config));
+    .with_admission(admission(&config))
+    .with_default_visibility(config.default_visibility);
     // SCIM 2.0 is on only with SCIM_AUTH_TOKEN (validated by Config); otherwise /scim/v2 is 404.
     let state = match &config.scim_auth_token {
         Some(token) => state.with_scim(token.expose()),

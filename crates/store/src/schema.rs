@@ -140,6 +140,8 @@ diesel::table! {
         deleted_at -> Nullable<Timestamp>,
         resolved_by -> Nullable<Text>,
         resolved_at -> Nullable<Timestamp>,
+        moved_by -> Nullable<Text>,
+        addressed_in -> Nullable<Integer>,
     }
 }
 

@@ -19,5 +19,7 @@ mod version;
 pub use anchor::{AnchorId, InvalidAnchor};
 pub use ports::*;
 pub use retention::RetentionPolicy;
-pub use sections::{ChangeSet, ContentHash, DuplicateAnchor, SectionEntry, SectionIndex};
+pub use sections::{
+    ChangeSet, ContentHash, DuplicateAnchor, ElementPrint, SectionEntry, SectionIndex,
+};
 pub use version::{SourceFormat, Version, VersionMeta, VersionNumber};

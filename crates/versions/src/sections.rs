@@ -49,6 +49,19 @@ pub struct SectionEntry {
     pub hash: ContentHash,
 }
 
+/// What re-anchoring knows of an anchored element besides its text (computed by the `document`
+/// crate's `element_prints`, not stored): threads whose anchor was renamed find it by these.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ElementPrint {
+    pub anchor: AnchorId,
+    /// Its tag and first `pp-` class (`section`, `div.pp-card`, `svg`): elements are only matched
+    /// to elements of the same kind.
+    pub kind: String,
+    /// A hash of its normalized markup with every `data-anchor` attribute removed, so renaming
+    /// anchors (its own or nested ones) leaves it unchanged.
+    pub content: ContentHash,
+}
+
 /// Two elements of one document claimed the same anchor.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("the anchor {0} is used more than once")]

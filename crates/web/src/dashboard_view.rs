@@ -7,7 +7,9 @@
 
 use chrono::{DateTime, Utc};
 use maud::{DOCTYPE, Markup, html};
-use planpush_app::{AuditEntry, AuditLogPage, AuditQueryInput, DashboardView, PlanRow};
+use planpush_app::{
+    AuditEntry, AuditLogPage, AuditQueryInput, DashboardView, PlanRow, TargetLabel,
+};
 use planpush_audit::AuditAction;
 use planpush_comments::AnchorState;
 use planpush_plans::Visibility;
@@ -268,9 +270,17 @@ fn events_table(id: &str, page: &AuditLogPage, with_ip: bool, filter_links: bool
                                 td { code { (e.event.action.as_str()) } }
                                 td {
                                     @if let Some(t) = &e.event.target {
+                                        // The target in words (the raw id on hover); the audit tab
+                                        // adds a link filtering the log to it.
+                                        @match &e.target_label {
+                                            Some(TargetLabel { text, href: Some(h) }) => { a class="dash-target" href=(h) title=(t) { (text) } }
+                                            Some(TargetLabel { text, href: None }) => { span class="dash-target" title=(t) { (text) } }
+                                            None => { code { (t) } }
+                                        }
                                         @if filter_links {
-                                            a href={"/dashboard?tab=audit&target=" (urlencode(t)) "#pane-audit"} title="Only this target" { code { (t) } }
-                                        } @else { code { (t) } }
+                                            " "
+                                            a class="dash-target-filter" href={"/dashboard?tab=audit&target=" (urlencode(t)) "#pane-audit"} title={"Only events on " (t)} { "filter" }
+                                        }
                                     }
                                 }
                                 @if with_ip { td { (e.event.ip.map(|i| i.to_string()).unwrap_or_default()) } }
@@ -322,7 +332,7 @@ fn comments_pane(view: &DashboardView) -> Markup {
             } @else {
                 ul class="dash-comments" id="comments-list" {
                     @for c in &view.comments {
-                        @let anchor = match &c.comment.state() { AnchorState::Moved { to } => to.to_string(), _ => c.comment.anchor().to_string() };
+                        @let anchor = match &c.comment.state() { AnchorState::Moved { to, .. } => to.to_string(), _ => c.comment.anchor().to_string() };
                         @let open = c.comment.is_open();
                         li class="dash-comment" data-mine=(c.mine) data-on-mine=(c.on_my_plan) data-state=(if open { "open" } else { "resolved" }) {
                             div {

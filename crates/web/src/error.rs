@@ -215,6 +215,7 @@ impl From<PushError> for ApiError {
             }
             PushError::InvalidName(_) => Self::bad_request("invalid_session_name", msg),
             PushError::InvalidSessionId => Self::bad_request("invalid_session_id", msg),
+            PushError::InvalidAddresses(_) => Self::bad_request("invalid_addresses", msg),
             PushError::Forbidden => Self::new(StatusCode::FORBIDDEN, "forbidden", msg),
             PushError::SessionNotFound => Self::not_found("session_not_found", msg),
             PushError::NotSessionOwner => {

@@ -243,6 +243,13 @@ impl AppState {
         self
     }
 
+    /// The same state, creating plans pushed without `X-Visibility` with `visibility`
+    /// (`DEFAULT_VISIBILITY`).
+    pub fn with_default_visibility(mut self, visibility: planpush_plans::Visibility) -> Self {
+        self.push = Arc::new((*self.push).clone().with_default_visibility(visibility));
+        self
+    }
+
     /// The same state with another sign-in admission rule (OIDC: group mapping and bootstrap
     /// admins).
     pub fn with_admission(mut self, admission: Admission) -> Self {

@@ -138,7 +138,10 @@ pub async fn comments_set_states(p: &Ports) {
     for c in [&a, &b, &r] {
         p.comments.insert(c, &[]).await.unwrap();
     }
-    let moved = AnchorState::Moved { to: anchor("new") };
+    let moved = AnchorState::Moved {
+        to: anchor("new"),
+        by: planpush_comments::FoundBy::SimilarContent,
+    };
     p.comments
         .set_states(&[(a.id(), moved.clone()), (b.id(), AnchorState::Changed)])
         .await

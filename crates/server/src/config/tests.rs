@@ -892,6 +892,30 @@ fn documented_example_messages_are_exact() {
 }
 
 #[test]
+fn default_visibility_is_published_unless_the_instance_chooses_private() {
+    use planpush_plans::Visibility;
+    assert_eq!(ok(&[]).default_visibility, Visibility::Published);
+    for (raw, want) in [
+        ("private", Visibility::Private),
+        ("Private", Visibility::Private),
+        ("published", Visibility::Published),
+        ("public", Visibility::Published),
+        (" ", Visibility::Published),
+    ] {
+        assert_eq!(
+            ok(&[("DEFAULT_VISIBILITY", raw)]).default_visibility,
+            want,
+            "{raw:?}"
+        );
+    }
+    let err = load(&[("DEFAULT_VISIBILITY", "hidden")]).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "DEFAULT_VISIBILITY: must be published or private, not \"hidden\""
+    );
+}
+
+#[test]
 fn metrics_addr_is_a_separate_listener() {
     assert_eq!(ok(&[]).metrics_addr, None);
     let c = ok(&[("METRICS_ADDR", "127.0.0.1:9100")]);

@@ -442,3 +442,93 @@ async fn comments_on_the_page() {
     .await;
     c.close().await.unwrap();
 }
+
+/// Issue 17: a thread a version addressed says so on the page, linked to that version's diff of
+/// its section; `#thread-<id>` (the dashboard's links) opens the thread.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_addressed_thread_links_to_what_changed() {
+    if !tools() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let _server = dev_server(dir.path(), port);
+    let (_, ada_token) = dev_login(port, "ada");
+    let (_, ben_token) = dev_login(port, "ben");
+    let v1 = "<h1>Auth</h1><section data-anchor=\"goal\"><h2>Goal</h2><p>Short-lived tokens.</p></section><section data-anchor=\"risks\"><h2>Risks</h2><p>Replay.</p></section>";
+    let plan = push(port, &ada_token, "text/html", "auth", v1);
+    let id = plan["session_id"].as_str().unwrap().to_owned();
+    let ben = format!("Bearer {ben_token}");
+    let (status, _, _, body) = crate::support::raw(
+        port,
+        "POST",
+        &format!("/api/sessions/{id}/comments"),
+        &[
+            ("Authorization", &ben),
+            ("Content-Type", "application/json"),
+        ],
+        r#"{"body":"What stops a replay?","anchor":"risks"}"#,
+    );
+    assert_eq!(status, 201, "{body}");
+    let thread: serde_json::Value = serde_json::from_str(&body).unwrap();
+    let thread = thread["id"].as_str().unwrap().to_owned();
+    let ada = format!("Bearer {ada_token}");
+    let (status, _, _, body) = crate::support::raw(
+        port,
+        "POST",
+        "/api/push",
+        &[
+            ("Authorization", &ada),
+            ("Content-Type", "text/html"),
+            ("X-Session-Name", "auth"),
+            ("X-Addresses", &thread),
+        ],
+        &v1.replace(
+            "Replay.",
+            "Replay: a reused refresh token revokes its family.",
+        ),
+    );
+    assert_eq!(status, 200, "{body}");
+
+    let (_driver, c) = driver().await;
+    let base = format!("http://127.0.0.1:{port}");
+    sign_in(&c, &base, "ada", "/").await;
+    c.goto(&format!("{base}/p/auth#thread-{thread}"))
+        .await
+        .unwrap();
+    let href = until(
+        &c,
+        &format!("!document.getElementById('pp-sidebar').hidden && document.querySelector('#thread-{thread} a.pp-addressed')?.getAttribute('href')"),
+    )
+    .await;
+    assert_eq!(href, "/p/auth?v=2&diff=1#pp-diff-risks");
+    assert_eq!(
+        until(
+            &c,
+            &format!("document.querySelector('#thread-{thread} a.pp-addressed').textContent")
+        )
+        .await,
+        "Addressed in v2"
+    );
+    // The open thread with its link: no console error, no failed request, WCAG 2.1 AA.
+    if let Some(audit) = crate::a11y::Audit::load() {
+        audit
+            .current(&c, "a plan page with an addressed thread open")
+            .await;
+    }
+    c.find(fantoccini::Locator::Css(&format!(
+        "#thread-{thread} a.pp-addressed"
+    )))
+    .await
+    .unwrap()
+    .click()
+    .await
+    .unwrap();
+    let changed = until(
+        &c,
+        "location.search === '?v=2&diff=1' && document.getElementById('pp-diff-risks')?.className",
+    )
+    .await;
+    assert_eq!(changed, "pp-diff pp-diff-changed");
+    c.close().await.unwrap();
+}

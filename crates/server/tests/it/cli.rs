@@ -11,7 +11,7 @@ use std::process::{Command, Output, Stdio};
 
 use serde_json::Value;
 
-use crate::support::{BIN, Running, dev_login, dev_server, free_port, push, raw};
+use crate::support::{BIN, Running, dev_login, dev_server, dev_server_with, free_port, push, raw};
 
 fn cli_bin() -> PathBuf {
     let bin = Path::new(BIN).with_file_name(format!("planpush{}", std::env::consts::EXE_SUFFIX));
@@ -432,4 +432,192 @@ fn search_and_export_through_the_real_binary() {
     );
     fails(&with_token(&["export", "nope"]), 9);
     fails(&with_token(&["export", "auth", "-v", "7"]), 9);
+}
+
+#[test]
+fn reply_resolve_and_a_push_that_addresses_threads() {
+    let data = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let _server: Running = dev_server(data.path(), port);
+    let (_, ada_token) = dev_login(port, "ada");
+    let (_, bob_token) = dev_login(port, "bob");
+    let ada = User::new(port);
+    let run = |args: &[&str]| {
+        ada.command(args)
+            .env("PLANPUSH_SERVER", &ada.server)
+            .env("PLANPUSH_TOKEN", &ada_token)
+            .output()
+            .unwrap()
+    };
+    ada.write("plan.html", HTML);
+    let first: Value = serde_json::from_str(&ok(&run(&[
+        "push",
+        "plan.html",
+        "--name",
+        "auth",
+        "--json",
+    ])))
+    .unwrap();
+    let id = first["session_id"].as_str().unwrap().to_owned();
+    comment(port, &bob_token, &id, "risks", "What about token replay?");
+    comment(port, &bob_token, &id, "rollout", "How many phases?");
+    let listed: Value =
+        serde_json::from_str(&ok(&run(&["comments", "auth", "--format", "json"]))).unwrap();
+    let ids: Vec<String> = listed["comments"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["id"].as_str().unwrap().to_owned())
+        .collect();
+    let (replay, phases) = (&ids[0], &ids[1]);
+    let text = ok(&run(&["comments", "auth"]));
+    assert!(text.contains(&format!("(id {replay})")), "{text}");
+
+    // A malformed X-Addresses is refused before anything is written.
+    let err = fails(
+        &run(&[
+            "push",
+            "plan.html",
+            "--name",
+            "auth",
+            "--addresses",
+            "nope!",
+        ]),
+        2,
+    );
+    assert!(err.contains("not a comment id"), "{err}");
+    let auth = format!("Bearer {ada_token}");
+    let (status, _, _, body) = raw(
+        port,
+        "POST",
+        "/api/push",
+        &[
+            ("Authorization", &auth),
+            ("Content-Type", "text/html"),
+            ("X-Session-Id", &id),
+            ("X-Addresses", "not-a-uuid"),
+        ],
+        &HTML.replace("Two phases.", "Three phases."),
+    );
+    assert_eq!(status, 400, "{body}");
+    assert!(body.contains("invalid_addresses"), "{body}");
+    let info = |token: &str| {
+        let auth = format!("Bearer {token}");
+        let (_, _, _, body) = raw(
+            port,
+            "GET",
+            &format!("/api/sessions/{id}"),
+            &[("Authorization", &auth)],
+            "",
+        );
+        serde_json::from_str::<Value>(&body).unwrap()
+    };
+    assert_eq!(info(&ada_token)["version"], 1, "nothing was pushed");
+
+    // The next version addresses the replay thread; an unknown id is reported, not fatal.
+    ada.write(
+        "plan.html",
+        &HTML.replace(
+            "Replay, and rate limits.",
+            "Replay (mitigated by rotation), and rate limits.",
+        ),
+    );
+    let stranger = "00000000-0000-4000-8000-000000000000";
+    let out = run(&[
+        "push",
+        "plan.html",
+        "--name",
+        "auth",
+        "--addresses",
+        &format!("{replay},{stranger}"),
+        "--json",
+    ]);
+    let second: Value = serde_json::from_str(&ok(&out)).unwrap();
+    assert_eq!(second["version"], 2);
+    assert_eq!(second["addressed"], serde_json::json!([replay]));
+    assert_eq!(second["addresses_ignored"], serde_json::json!([stranger]));
+    let text = ok(&run(&["comments", "auth"]));
+    assert!(text.contains("addressed in v2"), "{text}");
+
+    // Reply (and resolve in the same command), resolve, reopen.
+    let out = ok(&run(&[
+        "reply",
+        "auth",
+        replay,
+        "Added the mitigation under Risks.",
+        "--resolve",
+    ]));
+    assert!(
+        out.contains(&format!("Replied on {replay}"))
+            && out.contains(&format!("Resolved {replay}.")),
+        "{out}"
+    );
+    assert!(ok(&run(&["resolve", phases])).contains(&format!("Resolved {phases}.")));
+    assert!(ok(&run(&["comments", "auth"])).starts_with("No open comments on auth."));
+    assert!(ok(&run(&["resolve", phases, "--reopen"])).contains(&format!("Reopened {phases}.")));
+    let all: Value = serde_json::from_str(&ok(&run(&[
+        "comments", "auth", "--state", "all", "--format", "json",
+    ])))
+    .unwrap();
+    let replay_thread = &all["comments"][0];
+    assert_eq!(replay_thread["state"], "resolved");
+    assert_eq!(replay_thread["addressed_in"], 2);
+    assert_eq!(
+        replay_thread["replies"][0]["body"],
+        "Added the mitigation under Risks."
+    );
+    assert_eq!(replay_thread["replies"][0]["author"]["login"], "ada");
+    assert_eq!(all["comments"][1]["state"], "open");
+
+    // Errors: not an id, an unknown thread, an empty reply, a reply to a reply.
+    fails(&run(&["resolve", "bogus!"]), 2);
+    let err = fails(&run(&["resolve", stranger]), 9);
+    assert!(err.contains(stranger), "{err}");
+    fails(&run(&["reply", "auth", phases, "  "]), 2);
+    let reply_id = replay_thread["replies"][0]["id"].as_str().unwrap();
+    let err = fails(&run(&["reply", "auth", reply_id, "nested?"]), 1);
+    assert!(err.contains("nested_reply"), "{err}");
+}
+
+#[test]
+fn default_visibility_and_the_publish_and_private_flags() {
+    let data = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let _server: Running = dev_server_with(data.path(), port, &[("DEFAULT_VISIBILITY", "private")]);
+    let (_, token) = dev_login(port, "ada");
+    let ada = User::new(port);
+    let run = |args: &[&str]| {
+        ada.command(args)
+            .env("PLANPUSH_SERVER", &ada.server)
+            .env("PLANPUSH_TOKEN", &token)
+            .output()
+            .unwrap()
+    };
+    ada.write("plan.md", MD);
+    // This instance chose private: a push without a flag creates a private plan.
+    let out = ok(&run(&["push", "plan.md", "--name", "quiet"]));
+    assert!(
+        out.starts_with("Created quiet version 1 (private)."),
+        "{out}"
+    );
+    // --publish creates a published plan, and publishes an existing private one on its next push.
+    let out = ok(&run(&["push", "plan.md", "--name", "loud", "--publish"]));
+    assert!(
+        out.starts_with("Created loud version 1 (published)."),
+        "{out}"
+    );
+    ada.write("plan.md", &MD.replace("Replay.", "Replay and theft."));
+    let out = ok(&run(&["push", "plan.md", "--name", "quiet", "--publish"]));
+    assert!(
+        out.starts_with("Pushed quiet version 2 (published)."),
+        "{out}"
+    );
+    // --private on this instance is the default anyway; both flags at once are refused.
+    let out = ok(&run(&["push", "plan.md", "--name", "hidden", "--private"]));
+    assert!(out.contains("(private)"), "{out}");
+    let err = fails(&run(&["push", "plan.md", "--publish", "--private"]), 2);
+    assert!(err.contains("cannot be used with"), "{err}");
+    // Through the API without a header: the instance default.
+    let created = push(port, &token, "text/markdown", "api-default", MD);
+    assert_eq!(created["visibility"], "private");
 }

@@ -11,6 +11,7 @@ mod dashboard;
 mod find_browser;
 mod github_signin;
 mod live;
+mod mcp;
 mod multiprocess;
 mod oidc_browser;
 mod oidc_signin;

@@ -36,6 +36,11 @@ pub fn wait_for(port: u16) {
 
 /// Starts `planpush-server serve` in dev mode on `port`, data in `dir`.
 pub fn dev_server(dir: &std::path::Path, port: u16) -> Running {
+    dev_server_with(dir, port, &[])
+}
+
+/// [`dev_server`] with more environment variables.
+pub fn dev_server_with(dir: &std::path::Path, port: u16, extra: &[(&str, &str)]) -> Running {
     let child = Command::new(BIN)
         .arg("serve")
         .current_dir(dir)
@@ -47,6 +52,7 @@ pub fn dev_server(dir: &std::path::Path, port: u16) -> Running {
             ("BIND_ADDR", "127.0.0.1".into()),
             ("PORT", port.to_string()),
         ])
+        .envs(extra.iter().copied())
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()

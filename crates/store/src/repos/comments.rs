@@ -4,7 +4,7 @@ use diesel::prelude::*;
 use planpush_app::OutboxMessage;
 use planpush_comments::{
     AnchorState, Comment, CommentBody, CommentFilter, CommentId, CommentRecord, CommentRepoError,
-    CommentRepository, Resolution, StateFilter, TextQuote,
+    CommentRepository, FoundBy, Resolution, StateFilter, TextQuote,
 };
 use planpush_identity::UserId;
 use planpush_plans::PlanId;
@@ -36,19 +36,20 @@ struct CommentRow {
     deleted_at: Option<NaiveDateTime>,
     resolved_by: Option<String>,
     resolved_at: Option<NaiveDateTime>,
+    moved_by: Option<String>,
+    addressed_in: Option<i32>,
 }
 
-fn state_columns(s: &AnchorState) -> (&'static str, Option<String>) {
-    let moved_to = match s {
-        AnchorState::Moved { to } => Some(to.to_string()),
-        _ => None,
-    };
-    (s.as_str(), moved_to)
+fn state_columns(s: &AnchorState) -> (&'static str, Option<String>, Option<String>) {
+    match s {
+        AnchorState::Moved { to, by } => ("moved", Some(to.to_string()), Some(by.as_str().into())),
+        _ => (s.as_str(), None, None),
+    }
 }
 
 impl From<&Comment> for CommentRow {
     fn from(x: &Comment) -> Self {
-        let (state, moved_to) = state_columns(x.state());
+        let (state, moved_to, moved_by) = state_columns(x.state());
         Self {
             id: x.id().to_string(),
             plan_id: x.plan_id().to_string(),
@@ -67,6 +68,10 @@ impl From<&Comment> for CommentRow {
             deleted_at: ots(x.deleted_at()),
             resolved_by: x.resolution().map(|r| r.by.to_string()),
             resolved_at: x.resolution().map(|r| ts(r.at)),
+            moved_by,
+            addressed_in: x
+                .addressed_in()
+                .map(|v| i32::try_from(v.get()).unwrap_or(i32::MAX)),
         }
     }
 }
@@ -78,7 +83,14 @@ impl TryFrom<CommentRow> for Comment {
         let state = match (r.state.as_str(), r.moved_to.as_deref()) {
             ("anchored", _) => AnchorState::Anchored,
             ("changed", _) => AnchorState::Changed,
-            ("moved", Some(to)) => AnchorState::Moved { to: anchor(to)? },
+            // Rows moved before `moved_by` existed were all found by their quote.
+            ("moved", Some(to)) => AnchorState::Moved {
+                to: anchor(to)?,
+                by: match r.moved_by.as_deref() {
+                    None => FoundBy::Quote,
+                    Some(by) => FoundBy::parse(by).ok_or_else(|| corrupt("moved_by", by))?,
+                },
+            },
             ("orphaned", _) => AnchorState::Orphaned,
             (other, _) => return Err(corrupt("anchor state", other)),
         };
@@ -118,6 +130,15 @@ impl TryFrom<CommentRow> for Comment {
             edited_at: outc(r.edited_at),
             deleted_at: outc(r.deleted_at),
             resolution,
+            addressed_in: r
+                .addressed_in
+                .map(|v| {
+                    u32::try_from(v)
+                        .ok()
+                        .and_then(|n| VersionNumber::new(n).ok())
+                        .ok_or_else(|| corrupt("addressed_in", v))
+                })
+                .transpose()?,
         })
         .map_err(|e| corrupt("comment", e))
     }
@@ -250,18 +271,22 @@ impl CommentRepository for Store {
         &self,
         states: &[(CommentId, AnchorState)],
     ) -> Result<(), CommentRepoError> {
-        let states: Vec<(String, &'static str, Option<String>)> = states
+        let states: Vec<(String, &'static str, Option<String>, Option<String>)> = states
             .iter()
             .map(|(id, s)| {
-                let (state, moved_to) = state_columns(s);
-                (id.to_string(), state, moved_to)
+                let (state, moved_to, moved_by) = state_columns(s);
+                (id.to_string(), state, moved_to, moved_by)
             })
             .collect();
         self.run(move |conn| {
             write_tx(conn, |conn| {
-                for (id, state, moved_to) in &states {
+                for (id, state, moved_to, moved_by) in &states {
                     let n = diesel::update(c::table.filter(c::id.eq(id).or(c::parent_id.eq(id))))
-                        .set((c::state.eq(*state), c::moved_to.eq(moved_to)))
+                        .set((
+                            c::state.eq(*state),
+                            c::moved_to.eq(moved_to),
+                            c::moved_by.eq(moved_by),
+                        ))
                         .execute(conn)
                         .map_err(db::<CommentRepoError>)?;
                     if n == 0 {

@@ -78,7 +78,15 @@ async fn page(
 ) -> Result<HttpResponse, ApiError> {
     let page = state.audit_log.page(&p, &q.input()).await?;
     Ok(HttpResponse::Ok().json(json!({
-        "events": page.entries.iter().map(event_json).collect::<Vec<_>>(),
+        "events": page.entries.iter().map(|e| {
+            let mut v = event_json(e);
+            // What the target is, for people; exports keep only the raw `kind:id`.
+            v["target_label"] = e
+                .target_label
+                .as_ref()
+                .map_or(serde_json::Value::Null, |l| json!({"text": l.text, "href": l.href}));
+            v
+        }).collect::<Vec<_>>(),
         "next_cursor": page.next,
         "scope": if page.everyone { "all" } else { "own" },
     })))

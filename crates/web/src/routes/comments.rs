@@ -29,9 +29,9 @@ fn person(p: &Person) -> Value {
 /// One comment as the API shows it. The body is the author's text; pages render it escaped.
 pub(crate) fn comment_json(v: &CommentView) -> Value {
     let c = &v.comment;
-    let (anchor_state, moved_to) = match &c.state() {
-        AnchorState::Moved { to } => ("moved", Some(to.as_str())),
-        s => (s.as_str(), None),
+    let (anchor_state, moved_to, moved_by) = match &c.state() {
+        AnchorState::Moved { to, by } => ("moved", Some(to.as_str()), Some(by.as_str())),
+        s => (s.as_str(), None, None),
     };
     json!({
         "id": c.id(),
@@ -39,6 +39,8 @@ pub(crate) fn comment_json(v: &CommentView) -> Value {
         "anchor": c.anchor().as_str(),
         "anchor_state": anchor_state,
         "moved_to": moved_to,
+        "moved_by": moved_by,
+        "addressed_in": c.addressed_in().map(|v| v.get()),
         "quote": c.quote().as_ref().map(|q| json!({"exact": q.exact(), "prefix": q.prefix(), "suffix": q.suffix()})),
         "body": c.body().as_str(),
         "author": person(&v.author),

@@ -247,6 +247,10 @@ pub(crate) struct PushResult {
     /// The "what changed" line against the previous version ("Sections: 1 changed (+14 −3
     /// words)."); null for a new plan or an identical push.
     summary: Option<String>,
+    /// Threads of `X-Addresses` now marked addressed in this version.
+    addressed: Vec<String>,
+    /// Ids of `X-Addresses` that are not live threads of this plan (or no version was stored).
+    addresses_ignored: Vec<String>,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -295,6 +299,10 @@ pub(crate) struct Comment {
     anchor_state: AnchorState,
     /// With `anchor_state: moved`: the anchor its quote was found under.
     moved_to: Option<String>,
+    /// With `anchor_state: moved`: how it was found (`quote`, `same_content`, `similar_content`).
+    moved_by: Option<String>,
+    /// The version a push said addresses this thread (`X-Addresses`).
+    addressed_in: Option<u32>,
     quote: Option<Quote>,
     body: String,
     author: Person,
@@ -429,6 +437,9 @@ pub(crate) struct AuditEvent {
     /// e.g. `plan.pushed`, `user.signed_in`, `token.created`.
     action: String,
     target: Option<String>,
+    /// The target named for people (`{text, href}`): a login, a plan title, a comment's first words.
+    #[schema(value_type = Option<Object>)]
+    target_label: Option<serde_json::Value>,
     ip: Option<String>,
     /// What happened, by action (free-form object).
     #[schema(value_type = Object)]

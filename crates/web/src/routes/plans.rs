@@ -25,7 +25,8 @@ pub(super) fn routes(cfg: &mut web::ServiceConfig) {
         .route("/api/sessions/{id}", web::get().to(info))
         .route("/api/sessions/{id}", web::delete().to(delete))
         .route("/api/sessions/{id}/publish", web::post().to(publish))
-        .route("/api/sessions/{id}/archive", web::patch().to(archive));
+        .route("/api/sessions/{id}/archive", web::patch().to(archive))
+        .route("/api/sessions/{id}/text", web::get().to(text));
 }
 
 pub(super) fn html_page(status: StatusCode, markup: maud::Markup) -> HttpResponse {
@@ -363,4 +364,34 @@ async fn delete(
         .delete(&p, plan_id(&id)?, client_ip(&req, &state), now)
         .await?;
     Ok(HttpResponse::NoContent().finish())
+}
+
+#[derive(Deserialize)]
+struct TextQuery {
+    v: Option<u32>,
+}
+
+/// `GET /api/sessions/{id}/text?v=N`: a version as text per section (what agents read).
+async fn text(
+    state: web::Data<AppState>,
+    ApiUser(p): ApiUser,
+    id: web::Path<String>,
+    q: web::Query<TextQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let t = state.plans.text(&p, plan_id(&id)?, q.v).await?;
+    let url = format!("{}/p/{}", state.settings.base_url, t.plan.slug());
+    Ok(HttpResponse::Ok().json(json!({
+        "session_id": t.plan.id(),
+        "name": t.plan.slug().as_str(),
+        "title": t.title,
+        "url": url,
+        "version": t.version.get(),
+        "latest_version": t.plan.current_version(),
+        "sections": t.sections.iter().map(|s| json!({
+            "anchor": s.anchor.as_str(),
+            "title": s.title,
+            "text": s.text,
+            "url": format!("{url}?v={}#{}", t.version.get(), s.anchor),
+        })).collect::<Vec<_>>(),
+    })))
 }

@@ -120,9 +120,15 @@ async fn push(
         session_id: header_str(&req, "x-session-id").map(str::to_owned),
         visibility,
     };
-    let out = state
+    let (out, addressed) = state
         .push
-        .push(&p, request, client_ip(&req, &state), now)
+        .push_addressing(
+            &p,
+            request,
+            header_str(&req, "x-addresses"),
+            client_ip(&req, &state),
+            now,
+        )
         .await?;
     if out.created_version {
         let result = if out.version.get() == 1 {
@@ -150,5 +156,7 @@ async fn push(
         "visibility": out.plan.visibility().as_str(),
         "changes": {"added": names(&out.changes.added), "removed": names(&out.changes.removed), "changed": names(&out.changes.changed)},
         "summary": out.summary,
+        "addressed": addressed.marked,
+        "addresses_ignored": addressed.ignored,
     })))
 }

@@ -390,6 +390,83 @@ async fn threads_follow_their_text_across_pushes() {
     );
 }
 
+fn push_html(token: &str, body: &str) -> actix_http::Request {
+    actix_web::test::TestRequest::post()
+        .uri("/api/push")
+        .insert_header((header::AUTHORIZATION, format!("Bearer {token}")))
+        .insert_header((header::CONTENT_TYPE, "text/html"))
+        .insert_header(("x-session-name", "checkout"))
+        .set_payload(body.to_owned())
+        .to_request()
+}
+
+/// Issue 17: a regeneration renamed every anchor and reordered the sections; threads on whole
+/// elements (no quote) follow their elements through the real push, and say how they were found.
+#[actix_web::test]
+async fn element_threads_follow_their_elements_when_every_anchor_is_renamed() {
+    let app = test_app(Mode::Dev).await;
+    let (mut ada, _) = app.user_with("ada", &[Role::Developer]).await;
+    let token = app.token(&mut ada).await;
+    let v1 = r#"<h1>Checkout</h1>
+<section data-anchor="architecture"><h2>Architecture</h2><div class="pp-card" data-anchor="card-pay"><h3>Payments</h3><p>Owns payment intents.</p></div><div class="pp-card" data-anchor="card-web"><h3>Web</h3><p>Calls payments instead of writing orders.</p></div></section>
+<section data-anchor="rollout"><h2>Rollout</h2><p>Ship behind a flag to five percent of traffic, watch error rates for a week, then ramp to everyone.</p></section>
+<section data-anchor="gone"><h2>Gone</h2><p>Nothing like this survives.</p></section>"#;
+    let pushed = app
+        .call(&mut Browser::default(), push_html(&token, v1))
+        .await;
+    let plan = pushed.json()["session_id"].as_str().unwrap().to_owned();
+    let url = format!("/api/sessions/{plan}/comments");
+    let mut post = async |anchor: &str| {
+        app.send(
+            &mut ada,
+            Method::POST,
+            &url,
+            None,
+            Some(json!({"body": "x", "anchor": anchor})),
+        )
+        .await
+        .json()["id"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    };
+    let on_card = post("card-pay").await;
+    let on_rollout = post("rollout").await;
+    let on_gone = post("gone").await;
+    let v2 = r#"<h1>Checkout</h1>
+<section data-anchor="release"><h2>Rollout</h2><p>Ship behind a flag to five percent of traffic, watch the error rates for one week, then ramp to everyone.</p></section>
+<section data-anchor="design"><h2>Architecture</h2><div class="pp-card" data-anchor="svc-payments"><h3>Payments</h3><p>Owns payment intents.</p></div><div class="pp-card" data-anchor="svc-web"><h3>Web</h3><p>Calls payments instead of writing orders.</p></div></section>"#;
+    let res = app
+        .call(&mut Browser::default(), push_html(&token, v2))
+        .await;
+    assert_eq!(res.json()["version"], 2, "{}", res.body);
+    let list = app.get(&mut ada, &url).await.json();
+    let card = by_id(&list, &on_card);
+    assert_eq!(
+        (&card["anchor_state"], &card["moved_to"], &card["moved_by"]),
+        (
+            &json!("moved"),
+            &json!("svc-payments"),
+            &json!("same_content")
+        ),
+        "{list}"
+    );
+    let rollout = by_id(&list, &on_rollout);
+    assert_eq!(
+        (&rollout["moved_to"], &rollout["moved_by"]),
+        (&json!("release"), &json!("similar_content")),
+        "{list}"
+    );
+    assert_eq!(by_id(&list, &on_gone)["anchor_state"], "orphaned");
+    // The next push keeps them there (their moved-to elements are unchanged).
+    let v3 = v2.replace("Owns payment intents.", "Owns payment intents and refunds.");
+    app.call(&mut Browser::default(), push_html(&token, &v3))
+        .await;
+    let list = app.get(&mut ada, &url).await.json();
+    assert_eq!(by_id(&list, &on_card)["moved_to"], "svc-payments", "{list}");
+    assert_eq!(by_id(&list, &on_rollout)["moved_to"], "release", "{list}");
+}
+
 #[actix_web::test]
 async fn comment_writing_is_rate_limited_per_user() {
     let app = test_app(Mode::Dev).await;

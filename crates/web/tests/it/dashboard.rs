@@ -590,3 +590,126 @@ async fn the_groups_tab_lists_mappings_for_admins_only() {
     );
     assert!(dev_html.contains(r#"data-tab="plans""#));
 }
+
+#[actix_web::test]
+async fn audit_targets_read_as_names_linked_with_the_raw_id_on_hover() {
+    let app = test_app(Mode::Dev).await;
+    let (mut admin, admin_id) = app.user_with("alice", &[Role::Admin]).await;
+    let (mut dev, dev_id) = app.user_with("dana", &[Role::Developer]).await;
+    let p = plan(&app.ports, dev_id, "token-store", Visibility::Published).await;
+    let secret = plan(&app.ports, admin_id, "secret-plan", Visibility::Private).await;
+    let c = comment(
+        &app,
+        &mut dev,
+        &p,
+        "Why Redis and not the database we already run for sessions?",
+    )
+    .await;
+    let comment_id = c["id"].as_str().unwrap().to_owned();
+    let at = Utc::now() + TimeDelta::hours(1);
+    let events = vec![
+        AuditEvent::new(AuditAction::PlanPublished, Some(dev_id), at).target("plan", p.id()),
+        AuditEvent::new(
+            AuditAction::CommentResolved,
+            Some(dev_id),
+            at + TimeDelta::seconds(1),
+        )
+        .target("comment", &comment_id),
+        AuditEvent::new(
+            AuditAction::RoleChanged,
+            Some(dev_id),
+            at + TimeDelta::seconds(2),
+        )
+        .target("user", dev_id),
+        AuditEvent::new(
+            AuditAction::PlanArchived,
+            Some(dev_id),
+            at + TimeDelta::seconds(3),
+        )
+        .target("plan", secret.id()),
+    ];
+    app.ports.audit_sink.record(&events).await.unwrap();
+
+    let plan_target = format!("plan:{}", p.id());
+    let comment_target = format!("comment:{comment_id}");
+    let user_target = format!("user:{dev_id}");
+    let secret_target = format!("plan:{}", secret.id());
+    let thread = format!("/p/token-store#thread-{comment_id}");
+
+    // An admin reads names everywhere: the activity feed and the audit log.
+    let html = app.get(&mut admin, "/dashboard?tab=audit").await.body;
+    let activity = &html[html.find("id=\"pane-activity\"").unwrap()..];
+    let activity = &activity[..activity.find("</section>").unwrap()];
+    assert!(
+        activity.contains(&format!(
+            "<a class=\"dash-target\" href=\"/p/token-store\" title=\"{plan_target}\">Plan token-store</a>"
+        )),
+        "{activity}"
+    );
+    assert!(
+        activity.contains(&format!(
+            "<a class=\"dash-target\" href=\"{thread}\" title=\"{comment_target}\">“Why Redis and not the database we already…”</a>"
+        )),
+        "{activity}"
+    );
+    assert!(
+        activity.contains(&format!(
+            "<span class=\"dash-target\" title=\"{user_target}\">@dana</span>"
+        )),
+        "{activity}"
+    );
+    assert!(
+        activity.contains(&format!(
+            "<a class=\"dash-target\" href=\"/p/secret-plan\" title=\"{secret_target}\">Plan secret-plan</a>"
+        )),
+        "admins see private plans: {activity}"
+    );
+    assert!(
+        !activity.contains("<code>plan:"),
+        "no raw ids left: {activity}"
+    );
+    let audit = &html[html.find("id=\"pane-audit\"").unwrap()..];
+    assert!(
+        audit.contains(&format!(
+            "title=\"{plan_target}\">Plan token-store</a> <a class=\"dash-target-filter\""
+        )),
+        "the audit tab keeps a filter link per target: {audit}"
+    );
+
+    // Dana sees her own events; a plan she may not see keeps its raw id, nothing of it is named.
+    let html = app.get(&mut dev, "/dashboard").await.body;
+    let activity = &html[html.find("id=\"pane-activity\"").unwrap()..];
+    let activity = &activity[..activity.find("</section>").unwrap()];
+    assert!(
+        activity.contains(&format!("<code>{secret_target}</code>")),
+        "{activity}"
+    );
+    assert!(!activity.contains("secret-plan"), "{activity}");
+    assert!(activity.contains(">Plan token-store</a>"), "{activity}");
+
+    // The API names targets too; exports keep only the raw ids.
+    let res = app
+        .get(
+            &mut admin,
+            &format!("/api/audit?target={}", urlencode(&comment_target)),
+        )
+        .await;
+    let json: serde_json::Value = res.json();
+    assert_eq!(json["events"][0]["target"], comment_target.as_str());
+    assert_eq!(json["events"][0]["target_label"]["href"], thread.as_str());
+    let res = app
+        .get(
+            &mut admin,
+            &format!(
+                "/api/audit/export?format=jsonl&target={}",
+                urlencode(&comment_target)
+            ),
+        )
+        .await;
+    assert!(res.body.contains(&comment_target), "{}", res.body);
+    assert!(!res.body.contains("Why Redis"), "{}", res.body);
+}
+
+fn urlencode(s: &str) -> String {
+    url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
+}

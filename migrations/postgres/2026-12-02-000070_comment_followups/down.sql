@@ -1,0 +1,2 @@
+ALTER TABLE comments DROP COLUMN addressed_in;
+ALTER TABLE comments DROP COLUMN moved_by;
