@@ -26,7 +26,8 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 use crate::commands::{
-    Ctx, ExportArgs, ExportComments, ExportFormat, Format, OutputFormat, PushArgs, State, Visibility,
+    Ctx, ExportArgs, ExportComments, ExportFormat, Format, OutputFormat, PushArgs, State,
+    Visibility,
 };
 use crate::config::Store;
 use crate::error::CliError;

@@ -13,7 +13,7 @@ use serde_json::Value;
 
 use crate::support::{BIN, Running, dev_login, dev_server, dev_server_with, free_port, push, raw};
 
-fn cli_bin() -> PathBuf {
+pub(crate) fn cli_bin() -> PathBuf {
     let bin = Path::new(BIN).with_file_name(format!("planpush{}", std::env::consts::EXE_SUFFIX));
     assert!(
         bin.exists(),
@@ -24,14 +24,14 @@ fn cli_bin() -> PathBuf {
 }
 
 /// A person at a terminal: their own config dir and project dir.
-struct User {
-    config: tempfile::TempDir,
-    project: tempfile::TempDir,
-    server: String,
+pub(crate) struct User {
+    pub(crate) config: tempfile::TempDir,
+    pub(crate) project: tempfile::TempDir,
+    pub(crate) server: String,
 }
 
 impl User {
-    fn new(port: u16) -> User {
+    pub(crate) fn new(port: u16) -> User {
         let project = tempfile::tempdir().unwrap();
         std::fs::create_dir(project.path().join(".git")).unwrap();
         User {
@@ -41,7 +41,7 @@ impl User {
         }
     }
 
-    fn command(&self, args: &[&str]) -> Command {
+    pub(crate) fn command(&self, args: &[&str]) -> Command {
         let mut c = Command::new(cli_bin());
         c.args(args)
             .current_dir(self.project.path())
@@ -52,11 +52,11 @@ impl User {
         c
     }
 
-    fn run(&self, args: &[&str]) -> Output {
+    pub(crate) fn run(&self, args: &[&str]) -> Output {
         self.command(args).output().unwrap()
     }
 
-    fn write(&self, name: &str, text: &str) -> String {
+    pub(crate) fn write(&self, name: &str, text: &str) -> String {
         let path = self.project.path().join(name);
         std::fs::create_dir_all(path.parent().unwrap()).unwrap();
         std::fs::write(&path, text).unwrap();
@@ -69,7 +69,7 @@ impl User {
     }
 
     /// `planpush login`, with the code approved (or denied) by `cookie`'s user over HTTP.
-    fn login(&self, port: u16, cookie: &str, action: &str) -> Output {
+    pub(crate) fn login(&self, port: u16, cookie: &str, action: &str) -> Output {
         let mut child = self
             .command(&["login", "--server", &self.server])
             .stdout(Stdio::piped())
@@ -122,7 +122,7 @@ fn text(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
 }
 
-fn ok(out: &Output) -> String {
+pub(crate) fn ok(out: &Output) -> String {
     assert!(
         out.status.success(),
         "exit {:?}\nstdout: {}\nstderr: {}",

@@ -82,6 +82,8 @@ async fn serve() -> HttpResponse {
         super::plans::delete,
         super::plans::publish,
         super::plans::archive,
+        super::plans::text,
+        super::search::search,
         super::comments::list,
         super::comments::create,
         super::comments::update,
@@ -251,6 +253,59 @@ pub(crate) struct PushResult {
     addressed: Vec<String>,
     /// Ids of `X-Addresses` that are not live threads of this plan (or no version was stored).
     addresses_ignored: Vec<String>,
+}
+
+/// One section of a version as text.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct PlanTextSection {
+    anchor: String,
+    title: String,
+    /// Markdown-like text of the section.
+    text: String,
+    /// The section in that version on the page.
+    url: String,
+}
+
+/// A version as text per section (what agents read).
+#[derive(Serialize, ToSchema)]
+pub(crate) struct PlanText {
+    #[schema(format = Uuid)]
+    session_id: String,
+    name: String,
+    title: String,
+    url: String,
+    version: u32,
+    latest_version: u32,
+    sections: Vec<PlanTextSection>,
+}
+
+/// One search match.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct SearchHit {
+    /// `plan`, `section` or `comment`.
+    kind: String,
+    #[schema(format = Uuid)]
+    session_id: String,
+    name: String,
+    plan_title: String,
+    title: String,
+    anchor: Option<String>,
+    #[schema(format = Uuid)]
+    comment_id: Option<String>,
+    path: String,
+    url: String,
+    /// Escaped text with the matching words in `<mark>`.
+    snippet_html: String,
+    visibility: Visibility,
+    archived: bool,
+    rank: f64,
+}
+
+/// Search results, best first.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct SearchResults {
+    query: String,
+    results: Vec<SearchHit>,
 }
 
 #[derive(Serialize, ToSchema)]

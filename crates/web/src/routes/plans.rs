@@ -366,12 +366,19 @@ async fn delete(
     Ok(HttpResponse::NoContent().finish())
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 struct TextQuery {
+    /// The version to read (default: the latest).
     v: Option<u32>,
 }
 
 /// `GET /api/sessions/{id}/text?v=N`: a version as text per section (what agents read).
+#[utoipa::path(
+    get, path = "/api/sessions/{id}/text", operation_id = "get_plan_text", tag = "plans", security(("bearer" = []), ("session" = [])),
+    params(("id" = String, Path, description = "The plan's `session_id`"), TextQuery),
+    responses((status = 200, description = "The version as Markdown-like text, one entry per section", body = super::openapi::PlanText), (status = 401, description = "Not signed in, or the token is invalid, expired or revoked", body = super::openapi::ErrorSchema), (status = 404, description = "No plan that the caller may see, or no such version", body = super::openapi::ErrorSchema)),
+)]
 async fn text(
     state: web::Data<AppState>,
     ApiUser(p): ApiUser,

@@ -4,6 +4,7 @@ use actix_web::{HttpResponse, web};
 use planpush_app::SearchResult;
 use serde::Deserialize;
 use serde_json::json;
+use utoipa::IntoParams;
 
 use crate::AppState;
 use crate::error::ApiError;
@@ -13,8 +14,10 @@ pub(super) fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/api/search", web::get().to(search));
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 struct SearchParams {
+    /// The words to find (all of them, in any order).
     q: Option<String>,
     /// Include archived plans (default: no).
     archived: Option<bool>,
@@ -40,6 +43,11 @@ fn result_json(state: &AppState, r: &SearchResult) -> serde_json::Value {
     })
 }
 
+#[utoipa::path(
+    get, path = "/api/search", operation_id = "search", tag = "plans", security(("bearer" = []), ("session" = [])),
+    params(SearchParams),
+    responses((status = 200, description = "Ranked matches in plan titles, sections and comments the caller may see", body = super::openapi::SearchResults), (status = 401, description = "Not signed in, or the token is invalid, expired or revoked", body = super::openapi::ErrorSchema)),
+)]
 async fn search(
     state: web::Data<AppState>,
     ApiUser(p): ApiUser,
