@@ -5,12 +5,12 @@
 //! and every body carries `"allowed_mentions": {"parse": []}`, so even text that slipped through
 //! could not ping anyone. Lengths stay inside Discord's limits (title 256, description 4,096).
 
-use planpush_app::{Notification, PlanRef, SectionChange, SectionChangeKind, excerpt};
+use planpush_app::{Notification, PlanRef, SectionChange, excerpt};
 use serde_json::{Value, json};
 
 use crate::{
     MAX_BODY_CHARS, MAX_LABEL_CHARS, MAX_QUOTE_CHARS, MAX_SECTION_LINES, MAX_TITLE_CHARS,
-    anchor_url, escape_markdown, markdown_link, plan_url,
+    anchor_url, escape_markdown, markdown_label, markdown_section_line, plan_url,
 };
 
 /// The outbox channel of Discord messages.
@@ -27,7 +27,7 @@ fn md(s: &str, max: usize) -> String {
 }
 
 fn label(s: &str, max: usize) -> String {
-    md(&s.replace(['\r', '\n'], " "), max)
+    markdown_label(s, max, ACTIVE)
 }
 
 /// Each line of `s` (cut to `max`, escaped) as a Discord block quote.
@@ -52,13 +52,7 @@ fn embed(title: String, url: String, description: String, color: u32) -> Value {
 }
 
 fn section_line(base: &str, plan: &PlanRef, s: &SectionChange) -> String {
-    let title = label(&s.title, MAX_LABEL_CHARS);
-    let linked = || markdown_link(&anchor_url(base, plan, &s.anchor), &title);
-    match s.change {
-        SectionChangeKind::Added => format!("• Added: {}", linked()),
-        SectionChangeKind::Changed => format!("• Changed: {}", linked()),
-        SectionChangeKind::Removed => format!("• Removed: {title}"),
-    }
+    markdown_section_line(base, plan, s, "•", ACTIVE)
 }
 
 /// The webhook body for `n`; `base_url` is the server's `BASE_URL`.

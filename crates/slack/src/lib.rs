@@ -114,6 +114,30 @@ fn link(url: &str, text: &str) -> String {
     format!("<{}|{}>", escape(url), text)
 }
 
+/// A Markdown label (Teams, Discord): one line, cut to `max`, escaped for the channel's `active`
+/// characters.
+pub(crate) fn markdown_label(s: &str, max: usize, active: &str) -> String {
+    escape_markdown(&excerpt(&s.replace(['\r', '\n'], " "), max), active)
+}
+
+/// One line of a new version's changed sections in Markdown (Teams, Discord): `bullet`, the
+/// change, and the section title linked to its anchor (a removed section has nothing to link to).
+pub(crate) fn markdown_section_line(
+    base: &str,
+    plan: &PlanRef,
+    s: &SectionChange,
+    bullet: &str,
+    active: &str,
+) -> String {
+    let title = markdown_label(&s.title, MAX_LABEL_CHARS, active);
+    let linked = || markdown_link(&anchor_url(base, plan, &s.anchor), &title);
+    match s.change {
+        SectionChangeKind::Added => format!("{bullet} Added: {}", linked()),
+        SectionChangeKind::Changed => format!("{bullet} Changed: {}", linked()),
+        SectionChangeKind::Removed => format!("{bullet} Removed: {title}"),
+    }
+}
+
 pub(crate) fn plan_url(base: &str, plan: &PlanRef) -> String {
     format!("{base}/p/{}", plan.slug)
 }

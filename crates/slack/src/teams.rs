@@ -7,12 +7,12 @@
 //! link, formatting, or a `{{DATE()}}` function out of a comment. Links exist only where we build
 //! them from the plan's slug and anchors. Lengths are bounded like Slack's.
 
-use planpush_app::{Notification, PlanRef, SectionChange, SectionChangeKind, excerpt};
+use planpush_app::{Notification, PlanRef, SectionChange, excerpt};
 use serde_json::{Value, json};
 
 use crate::{
     MAX_BODY_CHARS, MAX_LABEL_CHARS, MAX_QUOTE_CHARS, MAX_SECTION_LINES, MAX_TITLE_CHARS,
-    anchor_url, escape_markdown, markdown_link, plan_url,
+    anchor_url, escape_markdown, markdown_label, markdown_link, markdown_section_line, plan_url,
 };
 
 /// The outbox channel of Teams messages.
@@ -25,7 +25,7 @@ fn md(s: &str, max: usize) -> String {
 }
 
 fn label(s: &str, max: usize) -> String {
-    md(&s.replace(['\r', '\n'], " "), max)
+    markdown_label(s, max, ACTIVE)
 }
 
 fn text(s: String) -> Value {
@@ -58,13 +58,7 @@ fn card(body: Vec<Value>, actions: Vec<Value>) -> Value {
 }
 
 fn section_line(base: &str, plan: &PlanRef, s: &SectionChange) -> String {
-    let title = label(&s.title, MAX_LABEL_CHARS);
-    let linked = || markdown_link(&anchor_url(base, plan, &s.anchor), &title);
-    match s.change {
-        SectionChangeKind::Added => format!("- Added: {}", linked()),
-        SectionChangeKind::Changed => format!("- Changed: {}", linked()),
-        SectionChangeKind::Removed => format!("- Removed: {title}"),
-    }
+    markdown_section_line(base, plan, s, "-", ACTIVE)
 }
 
 /// The webhook body for `n`; `base_url` is the server's `BASE_URL`.
