@@ -8,6 +8,12 @@ use sha2::{Digest, Sha256};
 pub trait DiagramRenderer: Send + Sync {
     /// SVG markup, or a message saying why the source could not be rendered.
     fn render_svg(&self, source: &str) -> Result<String, String>;
+
+    /// What is wrong with the drawing of `source` (`planpush check`): by default only a source that
+    /// does not render; an adapter that can measure its drawing adds overlapping or lost text.
+    fn check(&self, source: &str) -> Vec<String> {
+        self.render_svg(source).err().into_iter().collect()
+    }
 }
 
 /// A diagram found in a document.
