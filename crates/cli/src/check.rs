@@ -106,7 +106,7 @@ mod tests {
         let bad = write(
             &dir,
             "bad.html",
-            "<h1>Plan</h1>\n<section data-anchor=\"a\">\n<div class=\"pp-cardz\" data-anchor=\"a\">x</div>\n<pre class=\"mermaid\">flowchart LR\n  A[unclosed --&gt; ((</pre>\n</section>\n",
+            "<h1>Plan</h1>\n<section data-anchor=\"a\">\n<div class=\"pp-cardz\" data-anchor=\"a\">x</div>\n<pre class=\"mermaid\">this is not a diagram ((((</pre>\n</section>\n",
         );
         let r = check_file(&bad, None).unwrap();
         let file = bad.display().to_string();

@@ -37,8 +37,86 @@ fn split_alias(token: &str) -> Option<(&str, &str)> {
     (is_ident(id) && !label.is_empty()).then_some((id, label))
 }
 
-/// Takes ER aliases out of `source`.
+/// The byte ranges of a flowchart line's links (`-->`, `-.->`, `==>`, `---`, with a `|label|`
+/// after it), outside brackets and quotes.
+fn links(line: &str) -> Vec<std::ops::Range<usize>> {
+    let b = line.as_bytes();
+    let mut out = vec![];
+    let (mut depth, mut quoted) = (0i32, false);
+    let mut i = 0;
+    while i < b.len() {
+        match b[i] {
+            b'"' => quoted = !quoted,
+            b'[' | b'(' | b'{' if !quoted => depth += 1,
+            b']' | b')' | b'}' if !quoted => depth -= 1,
+            b'-' | b'=' | b'<' if !quoted && depth == 0 => {
+                let start = i;
+                let mut j = i;
+                while j < b.len() && matches!(b[j], b'-' | b'=' | b'.' | b'<' | b'>') {
+                    j += 1;
+                }
+                let arrow = &line[start..j];
+                if arrow.len() >= 2
+                    && (arrow.contains("--") || arrow.contains("==") || arrow.contains("-."))
+                {
+                    let rest = &line[j..];
+                    if let Some(after) = rest.strip_prefix('|')
+                        && let Some(k) = after.find('|')
+                    {
+                        j += k + 2;
+                    }
+                    out.push(start..j);
+                }
+                i = j.max(i + 1);
+                continue;
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    out
+}
+
+/// `A --> B -->|x| C` as `A --> B` and `B -->|x| C`: the renderer reads a chain of more than one
+/// link wrongly (it drew a node named `>|x| C`).
+fn split_chains(source: &str) -> String {
+    let mut out = String::with_capacity(source.len());
+    for line in source.lines() {
+        let found = links(line);
+        if found.len() < 2 || line.contains('&') {
+            out.push_str(line);
+            out.push('\n');
+            continue;
+        }
+        let indent = &line[..line.len() - line.trim_start().len()];
+        let mut nodes = vec![];
+        let mut from = 0;
+        for r in &found {
+            nodes.push(line[from..r.start].trim());
+            from = r.end;
+        }
+        nodes.push(line[from..].trim());
+        for (k, r) in found.iter().enumerate() {
+            out.push_str(indent);
+            out.push_str(nodes[k]);
+            out.push(' ');
+            out.push_str(&line[r.clone()]);
+            out.push(' ');
+            out.push_str(nodes[k + 1]);
+            out.push('\n');
+        }
+    }
+    out
+}
+
+/// Takes ER aliases out of `source`, splits flowchart chains.
 pub fn prepare(source: &str) -> Prepared {
+    if matches!(kind_word(source), "flowchart" | "graph") {
+        return Prepared {
+            text: split_chains(source),
+            aliases: vec![],
+        };
+    }
     if kind_word(source) != "erDiagram" {
         return Prepared {
             text: source.to_owned(),
@@ -268,5 +346,21 @@ mod tests {
             missing_text(src, "<svg><text>Person uuid id</text><text>signs in</text></svg>"),
             ["\"uuid id PK\" is not in the drawing"]
         );
+    }
+}
+
+#[cfg(test)]
+mod chain_tests {
+    use super::*;
+
+    #[test]
+    fn chains_are_split_into_single_links() {
+        assert_eq!(
+            split_chains("flowchart LR\n  A[a -- b] --> B -->|x y| C[(c)] -.-> D\n  E --> F\n"),
+            "flowchart LR\n  A[a -- b] --> B\n  B -->|x y| C[(c)]\n  C[(c)] -.-> D\n  E --> F\n"
+        );
+        let src = "flowchart LR\n  Client[Client App] --> Gateway[API Gateway] -->|JWT 15m| Auth[Auth Service] -->|Refresh 30d| Store[(Token Store)]\n";
+        let svg = crate::MermaidRenderer.draw(src).unwrap().svg;
+        assert_eq!(missing_text(src, &svg), Vec::<String>::new());
     }
 }

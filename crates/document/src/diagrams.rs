@@ -26,9 +26,11 @@ pub struct DiagramSource {
 }
 
 impl DiagramSource {
-    /// The cache key: SHA-256 of the source.
+    /// The cache key: SHA-256 of the source, under the drawing's version (v2: labels moved off
+    /// other text, ER aliases and link chains read as Mermaid does), so a drawing cached by an
+    /// older renderer is drawn again.
     pub fn key(&self) -> String {
-        format!("mermaid:v1:{}", hex_digest(&self.source))
+        format!("mermaid:v2:{}", hex_digest(&self.source))
     }
 }
 
