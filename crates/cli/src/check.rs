@@ -111,17 +111,23 @@ mod tests {
         let r = check_file(&bad, None).unwrap();
         let file = bad.display().to_string();
         assert!(
-            r.lines.iter().any(|l| l.starts_with(&format!("{file}:3: error: class \"pp-cardz\""))),
+            r.lines
+                .iter()
+                .any(|l| l.starts_with(&format!("{file}:3: error: class \"pp-cardz\""))),
             "{:#?}",
             r.lines
         );
         assert!(
-            r.lines.iter().any(|l| l.starts_with(&format!("{file}:3: error: data-anchor=\"a\" is already used on line 2"))),
+            r.lines.iter().any(|l| l.starts_with(&format!(
+                "{file}:3: error: data-anchor=\"a\" is already used on line 2"
+            ))),
             "{:#?}",
             r.lines
         );
         assert!(
-            r.lines.iter().any(|l| l.starts_with(&format!("{file}:4: error: Mermaid: "))),
+            r.lines
+                .iter()
+                .any(|l| l.starts_with(&format!("{file}:4: error: Mermaid: "))),
             "the renderer's error is reported on the diagram's line: {:#?}",
             r.lines
         );
@@ -141,7 +147,9 @@ mod tests {
         let r = check_file(&md, None).unwrap();
         assert_eq!(r.errors, 0, "{:?}", r.lines);
         assert!(
-            r.lines.iter().any(|l| l.contains("plan.md:5: warning: Mermaid diagram of kind \"pie\"")),
+            r.lines
+                .iter()
+                .any(|l| l.contains("plan.md:5: warning: Mermaid diagram of kind \"pie\"")),
             "{:#?}",
             r.lines
         );

@@ -298,8 +298,8 @@ pub fn repair(layout: &mut Layout) {
             }
             for (cx, cy) in centers {
                 let cand = Rect::centered(cx, cy, rect.w, rect.h);
-                let c = cost(layout, edge, &cand, &others, &fixed)
-                    + distance_to(points, &cand) * 0.5;
+                let c =
+                    cost(layout, edge, &cand, &others, &fixed) + distance_to(points, &cand) * 0.5;
                 if c < best.0 {
                     best = (c, cand);
                 }
@@ -362,9 +362,12 @@ pub fn problems(layout: &Layout) -> Vec<String> {
         let endpoint = !center;
         for o in &fixed {
             // A cardinality ("1", "many") sits at its node's border, on purpose.
-            let own_end = [&e.from, &e.to]
-                .iter()
-                .any(|id| layout.nodes.get(id.as_str()).is_some_and(|n| block_text(&n.label) == o.text));
+            let own_end = [&e.from, &e.to].iter().any(|id| {
+                layout
+                    .nodes
+                    .get(id.as_str())
+                    .is_some_and(|n| block_text(&n.label) == o.text)
+            });
             if endpoint && own_end {
                 continue;
             }

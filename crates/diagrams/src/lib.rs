@@ -20,7 +20,9 @@ mod source;
 
 pub use source::{expected_text, missing_text};
 
-use mermaid_rs_renderer::{Direction, Layout, RenderOptions, compute_layout, parse_mermaid_strict, render_svg};
+use mermaid_rs_renderer::{
+    Direction, Layout, RenderOptions, compute_layout, parse_mermaid_strict, render_svg,
+};
 use planpush_document::DiagramRenderer;
 
 /// Node and rank spacings tried in turn, as multiples of the renderer's default (50).
@@ -67,8 +69,7 @@ impl MermaidRenderer {
                     let options = RenderOptions::default()
                         .with_node_spacing(50.0 * spacing)
                         .with_rank_spacing(50.0 * spacing);
-                    let mut layout =
-                        compute_layout(&parsed.graph, &options.theme, &options.layout);
+                    let mut layout = compute_layout(&parsed.graph, &options.theme, &options.layout);
                     labels::repair(&mut layout);
                     let clear = labels::problems(&layout).is_empty();
                     if drawing.is_none() || clear {

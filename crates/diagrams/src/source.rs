@@ -25,8 +25,7 @@ fn kind_word(source: &str) -> &str {
 
 fn is_ident(s: &str) -> bool {
     !s.is_empty()
-        && s
-            .chars()
+        && s.chars()
             .all(|c| c.is_alphanumeric() || matches!(c, '_' | '-'))
 }
 
@@ -209,7 +208,10 @@ pub fn svg_words(svg: &str) -> Vec<String> {
 /// a loop's label is drawn in.
 fn words(text: &str) -> Vec<String> {
     text.split(|c: char| c.is_whitespace() || matches!(c, '"' | ','))
-        .map(|w| w.trim_start_matches(['+', '-', '#', '~', '[']).trim_end_matches(']'))
+        .map(|w| {
+            w.trim_start_matches(['+', '-', '#', '~', '['])
+                .trim_end_matches(']')
+        })
         .filter(|w| !w.is_empty())
         .map(str::to_owned)
         .collect()
@@ -318,11 +320,7 @@ pub fn missing_text(source: &str, svg: &str) -> Vec<String> {
     let drawn = svg_words(svg);
     expected_text(source)
         .into_iter()
-        .filter(|t| {
-            words(t)
-                .iter()
-                .any(|w| !drawn.iter().any(|d| d == w))
-        })
+        .filter(|t| words(t).iter().any(|w| !drawn.iter().any(|d| d == w)))
         .map(|t| format!("\"{t}\" is not in the drawing"))
         .collect()
 }
@@ -339,11 +337,16 @@ mod tests {
         assert_eq!(p.aliases, [("p".to_owned(), "Person".to_owned())]);
         assert_eq!(expected_text(src), ["Person", "uuid id PK", "\"signs in\""]);
         assert_eq!(
-            svg_words("<svg><text x=\"1\"><tspan>a &amp; b</tspan><tspan>c</tspan></text><rect/></svg>"),
+            svg_words(
+                "<svg><text x=\"1\"><tspan>a &amp; b</tspan><tspan>c</tspan></text><rect/></svg>"
+            ),
             ["a", "&", "b", "c"]
         );
         assert_eq!(
-            missing_text(src, "<svg><text>Person uuid id</text><text>signs in</text></svg>"),
+            missing_text(
+                src,
+                "<svg><text>Person uuid id</text><text>signs in</text></svg>"
+            ),
             ["\"uuid id PK\" is not in the drawing"]
         );
     }

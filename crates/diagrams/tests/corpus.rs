@@ -44,10 +44,21 @@ fn the_corpus_covers_every_kind_the_reference_suggests() {
         "erDiagram",
         "gantt",
     ] {
-        assert!(kinds.iter().any(|k| k == kind), "no {kind} in fixtures/mermaid");
+        assert!(
+            kinds.iter().any(|k| k == kind),
+            "no {kind} in fixtures/mermaid"
+        );
     }
     let all: String = corpus().into_iter().map(|(_, s)| s).collect();
-    for feature in ["subgraph", "Note ", "loop ", "--> [*]", "state Review {", "PK", "FK"] {
+    for feature in [
+        "subgraph",
+        "Note ",
+        "loop ",
+        "--> [*]",
+        "state Review {",
+        "PK",
+        "FK",
+    ] {
         assert!(all.contains(feature), "the corpus never uses {feature:?}");
     }
 }
@@ -87,8 +98,15 @@ fn the_state_diagram_that_overlapped_is_repaired() {
     let source = "stateDiagram-v2\n    [*] --> Draft\n    Draft --> Draft: edit\n    Draft --> Review: submit\n    Review --> Draft: changes requested\n    Review --> Published: approve\n    Published --> [*]: archive\n    Draft --> [*]: discard\n";
     let drawing = MermaidRenderer.draw(source).unwrap();
     assert_eq!(labels::problems(&drawing.layout), Vec::<String>::new());
-    for label in ["edit", "submit", "changes", "requested", "approve", "archive", "discard"] {
+    for label in [
+        "edit",
+        "submit",
+        "changes",
+        "requested",
+        "approve",
+        "archive",
+        "discard",
+    ] {
         assert!(drawing.svg.contains(label), "{label} lost");
     }
 }
-

@@ -10,7 +10,9 @@ use std::collections::HashMap;
 use planpush_versions::AnchorId;
 
 use crate::diagrams::{DiagramRenderer, find_diagrams};
-use crate::sanitize::{GENERIC_ATTRIBUTES, HTML_TAGS, RESERVED_ID_PREFIX, SVG_TAGS, tag_attributes};
+use crate::sanitize::{
+    GENERIC_ATTRIBUTES, HTML_TAGS, RESERVED_ID_PREFIX, SVG_TAGS, tag_attributes,
+};
 use crate::vocabulary::{MERMAID_CLASS, MERMAID_KINDS, class_allowed};
 
 /// How bad a problem is: an error changes what readers see (something is dropped, a link or a
@@ -266,7 +268,10 @@ fn deep_text(els: &[Element], at: usize) -> String {
             break;
         }
     }
-    decode(&out).split_whitespace().collect::<Vec<_>>().join(" ")
+    decode(&out)
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 /// Checks an HTML document (the file as written, before sanitizing). Mermaid blocks are drawn with
@@ -321,7 +326,9 @@ pub fn check(html: &str, renderer: Option<&dyn DiagramRenderer>) -> Vec<Problem>
                 report(
                     e.line,
                     Error,
-                    format!("id=\"{id}\" is already used on line {first}: ids are unique in the document"),
+                    format!(
+                        "id=\"{id}\" is already used on line {first}: ids are unique in the document"
+                    ),
                 );
             } else {
                 ids.insert(id, e.line);
@@ -330,7 +337,9 @@ pub fn check(html: &str, renderer: Option<&dyn DiagramRenderer>) -> Vec<Problem>
                 report(
                     e.line,
                     Warning,
-                    format!("id=\"{id}\": ids starting with {RESERVED_ID_PREFIX} belong to the page; it becomes doc-{id}"),
+                    format!(
+                        "id=\"{id}\": ids starting with {RESERVED_ID_PREFIX} belong to the page; it becomes doc-{id}"
+                    ),
                 );
             }
         }
@@ -350,14 +359,21 @@ pub fn check(html: &str, renderer: Option<&dyn DiagramRenderer>) -> Vec<Problem>
                     "no form controls: draw them with pp-mock-btn, pp-mock-input, pp-mock-check, pp-mock-toggle"
                 }
                 "iframe" | "object" | "embed" | "frame" => "no embedded content",
-                "foreignobject" | "image" | "animate" | "set" | "animatetransform" | "animatemotion"
-                | "style " => "not in the SVG subset",
+                "foreignobject" | "image" | "animate" | "set" | "animatetransform"
+                | "animatemotion" | "style " => "not in the SVG subset",
                 _ => "not in the allow-list (docs/plan-format.md, What is allowed)",
             };
-            report(e.line, Error, format!("<{tag}> is removed by the server: {why}"));
+            report(
+                e.line,
+                Error,
+                format!("<{tag}> is removed by the server: {why}"),
+            );
             continue;
         }
-        if tag == "input" && e.attr("type").is_some_and(|t| !t.eq_ignore_ascii_case("checkbox")) {
+        if tag == "input"
+            && e.attr("type")
+                .is_some_and(|t| !t.eq_ignore_ascii_case("checkbox"))
+        {
             report(
                 e.line,
                 Error,
@@ -367,7 +383,11 @@ pub fn check(html: &str, renderer: Option<&dyn DiagramRenderer>) -> Vec<Problem>
         for (name, value) in &e.attrs {
             let name = name.as_str();
             if name.starts_with("on") {
-                report(e.line, Error, format!("{name}=… is removed: no event handlers"));
+                report(
+                    e.line,
+                    Error,
+                    format!("{name}=… is removed: no event handlers"),
+                );
             } else if name == "style" {
                 report(
                     e.line,
@@ -390,7 +410,9 @@ pub fn check(html: &str, renderer: Option<&dyn DiagramRenderer>) -> Vec<Problem>
                         report(
                             e.line,
                             Error,
-                            format!("{name}=\"{value}\": url(#{target}) points to no id in the document"),
+                            format!(
+                                "{name}=\"{value}\": url(#{target}) points to no id in the document"
+                            ),
                         );
                     }
                 }
@@ -404,7 +426,10 @@ pub fn check(html: &str, renderer: Option<&dyn DiagramRenderer>) -> Vec<Problem>
                 report(
                     e.line,
                     Error,
-                    format!("href=\"{value}\" points to no id{} in the document", if tag == "a" { " or data-anchor" } else { "" }),
+                    format!(
+                        "href=\"{value}\" points to no id{} in the document",
+                        if tag == "a" { " or data-anchor" } else { "" }
+                    ),
                 );
             }
         }
@@ -431,12 +456,18 @@ pub fn check(html: &str, renderer: Option<&dyn DiagramRenderer>) -> Vec<Problem>
         }
         if tag == "svg" && !in_svg(at) {
             let label = e.attr("aria-label").unwrap_or("");
-            let what = if label.is_empty() { String::new() } else { format!(" \"{label}\"") };
+            let what = if label.is_empty() {
+                String::new()
+            } else {
+                format!(" \"{label}\"")
+            };
             if !ancestors(&els, at).any(|a| a.classes().any(|c| c == "pp-diagram")) {
                 report(
                     e.line,
                     Warning,
-                    format!("<svg>{what} is not inside <div class=\"pp-diagram\">: drawings get their light paper (and stay visible in dark mode) there"),
+                    format!(
+                        "<svg>{what} is not inside <div class=\"pp-diagram\">: drawings get their light paper (and stay visible in dark mode) there"
+                    ),
                 );
             }
             if e.attr("viewbox").is_none() {
@@ -454,7 +485,9 @@ pub fn check(html: &str, renderer: Option<&dyn DiagramRenderer>) -> Vec<Problem>
                 report(
                     e.line,
                     Warning,
-                    format!("text \"{label}\" has font-size {size}: use at least {MIN_SVG_FONT_SIZE} (14 for box labels)"),
+                    format!(
+                        "text \"{label}\" has font-size {size}: use at least {MIN_SVG_FONT_SIZE} (14 for box labels)"
+                    ),
                 );
             }
             // The text-width rule: a label in a box fits the box.
@@ -483,12 +516,15 @@ pub fn check(html: &str, renderer: Option<&dyn DiagramRenderer>) -> Vec<Problem>
                 }
             }
         }
-        if matches!(tag, "path" | "polygon" | "polyline" | "circle" | "rect" | "ellipse" | "line")
-            && ancestors(&els, at).any(|a| a.tag == "marker")
+        if matches!(
+            tag,
+            "path" | "polygon" | "polyline" | "circle" | "rect" | "ellipse" | "line"
+        ) && ancestors(&els, at).any(|a| a.tag == "marker")
         {
             let fill = e.attr("fill").unwrap_or("");
             let stroke_only = fill.eq_ignore_ascii_case("none")
-                && e.attr("stroke").is_some_and(|s| s.eq_ignore_ascii_case("currentcolor"));
+                && e.attr("stroke")
+                    .is_some_and(|s| s.eq_ignore_ascii_case("currentcolor"));
             if !fill.eq_ignore_ascii_case("currentcolor") && !stroke_only {
                 report(
                     e.line,
@@ -507,7 +543,10 @@ pub fn check(html: &str, renderer: Option<&dyn DiagramRenderer>) -> Vec<Problem>
             report(
                 line,
                 Warning,
-                format!("Mermaid diagram of kind \"{kind}\": the reference suggests {}", MERMAID_KINDS.join(", ")),
+                format!(
+                    "Mermaid diagram of kind \"{kind}\": the reference suggests {}",
+                    MERMAID_KINDS.join(", ")
+                ),
             );
         }
         if let Some(r) = renderer {
@@ -517,7 +556,7 @@ pub fn check(html: &str, renderer: Option<&dyn DiagramRenderer>) -> Vec<Problem>
         }
     }
 
-    problems.sort_by(|a, b| (a.line, a.severity).cmp(&(b.line, b.severity)));
+    problems.sort_by_key(|p| (p.line, p.severity));
     problems
 }
 
@@ -532,7 +571,9 @@ pub fn check_markdown(md: &str, renderer: Option<&dyn DiagramRenderer>) -> Vec<P
         .filter(|(_, l)| {
             let t = l.trim_start();
             (t.starts_with("```") || t.starts_with("~~~"))
-                && t.trim_start_matches(['`', '~']).trim().starts_with("mermaid")
+                && t.trim_start_matches(['`', '~'])
+                    .trim()
+                    .starts_with("mermaid")
         })
         .map(|(i, _)| i + 1)
         .collect();
@@ -548,7 +589,7 @@ pub fn check_markdown(md: &str, renderer: Option<&dyn DiagramRenderer>) -> Vec<P
             .and_then(|n| fences.get(n).copied())
             .unwrap_or(0);
     }
-    problems.sort_by(|a, b| (a.line, a.severity).cmp(&(b.line, b.severity)));
+    problems.sort_by_key(|p| (p.line, p.severity));
     problems
 }
 

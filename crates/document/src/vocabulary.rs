@@ -164,12 +164,20 @@ mod tests {
         for comp in COMPONENTS {
             let mut seen = comp.classes.to_vec();
             seen.dedup();
-            assert_eq!(seen.len(), comp.classes.len(), "{} repeats a class", comp.name);
+            assert_eq!(
+                seen.len(),
+                comp.classes.len(),
+                "{} repeats a class",
+                comp.name
+            );
         }
         assert!(class_allowed("div", "pp-metric"));
         assert!(class_allowed("pre", "mermaid") && !class_allowed("div", "mermaid"));
         assert!(class_allowed("code", "language-rust") && !class_allowed("code", "language-"));
-        assert!(!class_allowed("div", "pp-sidebar"), "page chrome is not vocabulary");
+        assert!(
+            !class_allowed("div", "pp-sidebar"),
+            "page chrome is not vocabulary"
+        );
         assert!(!class_allowed("div", "card"));
     }
 }

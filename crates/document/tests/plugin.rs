@@ -226,7 +226,10 @@ fn every_reference_snippet_survives_the_sanitizer_and_is_styled_by_plan_css() {
 
         // `planpush check` finds nothing to say about a snippet the reference tells Claude to copy.
         let problems = check(snippet, None);
-        assert!(problems.is_empty(), "{at}: planpush check reports {problems:#?}");
+        assert!(
+            problems.is_empty(),
+            "{at}: planpush check reports {problems:#?}"
+        );
 
         // Mermaid blocks are written the one way the server finds and renders them.
         let mermaid_pres = Html::parse_fragment(snippet)
@@ -364,7 +367,15 @@ fn the_vocabulary_is_styled_shown_and_documented() {
     let (in_format, in_reference) = (headings(&format), headings(&reference));
     for c in COMPONENTS {
         let name = c.name.to_lowercase();
-        assert!(in_format.contains(&name), "docs/plan-format.md has no ### {}", c.name);
-        assert!(in_reference.contains(&name), "{REFERENCE} has no ## {}", c.name);
+        assert!(
+            in_format.contains(&name),
+            "docs/plan-format.md has no ### {}",
+            c.name
+        );
+        assert!(
+            in_reference.contains(&name),
+            "{REFERENCE} has no ## {}",
+            c.name
+        );
     }
 }

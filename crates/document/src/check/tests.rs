@@ -77,14 +77,32 @@ fn anchors_ids_classes_and_references_are_reported_on_their_line() {
     has(&p, 2, Severity::Error, "already used on line 1");
     has(&p, 3, Severity::Error, "not a valid anchor");
     has(&p, 4, Severity::Error, "id=\"a\" is already used on line 4");
-    has(&p, 5, Severity::Error, "class \"pp-fancy\" is not in the PlanPush vocabulary");
+    has(
+        &p,
+        5,
+        Severity::Error,
+        "class \"pp-fancy\" is not in the PlanPush vocabulary",
+    );
     has(&p, 5, Severity::Error, "class \"card\"");
-    assert!(!p.iter().any(|x| x.message.contains("\"pp-card\"")), "pp-card is vocabulary");
+    assert!(
+        !p.iter().any(|x| x.message.contains("\"pp-card\"")),
+        "pp-card is vocabulary"
+    );
     has(&p, 6, Severity::Error, "href=\"#nowhere\" points to no id");
-    has(&p, 7, Severity::Warning, "anchors starting with pp- belong to the page");
+    has(
+        &p,
+        7,
+        Severity::Warning,
+        "anchors starting with pp- belong to the page",
+    );
     has(&p, 7, Severity::Warning, "ids starting with pp-");
     has(&p, 8, Severity::Error, "url(#missing) points to no id");
-    has(&p, 8, Severity::Warning, "not inside <div class=\"pp-diagram\">");
+    has(
+        &p,
+        8,
+        Severity::Warning,
+        "not inside <div class=\"pp-diagram\">",
+    );
     has(&p, 9, Severity::Error, "<pre class=\"mermaid\">");
     // Sorted by line.
     assert!(p.windows(2).all(|w| w[0].line <= w[1].line));
@@ -94,13 +112,38 @@ fn anchors_ids_classes_and_references_are_reported_on_their_line() {
 fn what_the_sanitizer_drops_is_an_error() {
     let html = "<html><body>\n<script>alert(1)</script>\n<p style=\"color:red\" onclick=\"x()\">hi</p>\n<form><input type=\"text\"></form>\n<pre class=\"mermaid\" id=\"m\">flowchart LR\n A--&gt;B</pre>\n<img src=\"x.png\" loading=\"lazy\">\n</body></html>";
     let p = check(html, None);
-    has(&p, 1, Severity::Error, "<html> is removed by the server: a plan is an HTML fragment");
-    has(&p, 2, Severity::Error, "<script> is removed by the server: no scripts");
+    has(
+        &p,
+        1,
+        Severity::Error,
+        "<html> is removed by the server: a plan is an HTML fragment",
+    );
+    has(
+        &p,
+        2,
+        Severity::Error,
+        "<script> is removed by the server: no scripts",
+    );
     has(&p, 3, Severity::Error, "style=");
     has(&p, 3, Severity::Error, "onclick=… is removed");
-    has(&p, 4, Severity::Error, "<form> is removed by the server: no form controls");
-    has(&p, 4, Severity::Error, "<input> becomes a disabled checkbox");
-    has(&p, 5, Severity::Error, "write Mermaid as exactly <pre class=\"mermaid\">");
+    has(
+        &p,
+        4,
+        Severity::Error,
+        "<form> is removed by the server: no form controls",
+    );
+    has(
+        &p,
+        4,
+        Severity::Error,
+        "<input> becomes a disabled checkbox",
+    );
+    has(
+        &p,
+        5,
+        Severity::Error,
+        "write Mermaid as exactly <pre class=\"mermaid\">",
+    );
     has(&p, 7, Severity::Warning, "<img loading=…> is removed");
     // The script's content is not parsed as markup.
     assert!(!p.iter().any(|x| x.message.contains("alert")));
@@ -117,15 +160,29 @@ fn hand_drawn_svg_rules() {
 </svg></div>"#;
     let p = check(html, None);
     has(&p, 1, Severity::Warning, "has no viewBox");
-    has(&p, 2, Severity::Warning, "arrowhead without fill=\"currentColor\"");
+    has(
+        &p,
+        2,
+        Severity::Warning,
+        "arrowhead without fill=\"currentColor\"",
+    );
     has(&p, 3, Severity::Warning, "text \"tiny\" has font-size 10");
-    has(&p, 4, Severity::Warning, "label \"Authentication Service\" needs about 185 units");
+    has(
+        &p,
+        4,
+        Severity::Warning,
+        "label \"Authentication Service\" needs about 185 units",
+    );
     assert!(
         !p.iter().any(|x| x.line == 5),
         "a label that fits is fine: {:#?}",
         lines(&p)
     );
-    assert!(p.iter().all(|x| x.severity == Severity::Warning), "{:#?}", lines(&p));
+    assert!(
+        p.iter().all(|x| x.severity == Severity::Warning),
+        "{:#?}",
+        lines(&p)
+    );
 }
 
 #[test]
@@ -133,10 +190,19 @@ fn mermaid_blocks_are_drawn_and_their_problems_reported() {
     let html = "<h1>x</h1>\n<pre class=\"mermaid\">flowchart LR\n bad --&gt; B</pre>\n<pre class=\"mermaid\">stateDiagram-v2\n overlap</pre>\n<pre class=\"mermaid\">pie\n \"a\": 1</pre>";
     let p = check(html, Some(&Fake));
     has(&p, 2, Severity::Error, "Mermaid: line 2: unexpected token");
-    has(&p, 4, Severity::Error, "Mermaid: labels \"a\" and \"b\" overlap");
+    has(
+        &p,
+        4,
+        Severity::Error,
+        "Mermaid: labels \"a\" and \"b\" overlap",
+    );
     has(&p, 6, Severity::Warning, "kind \"pie\"");
     // Without a renderer only the static rules run.
-    assert!(check(html, None).iter().all(|x| x.severity == Severity::Warning));
+    assert!(
+        check(html, None)
+            .iter()
+            .all(|x| x.severity == Severity::Warning)
+    );
 }
 
 #[test]
