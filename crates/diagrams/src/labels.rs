@@ -343,9 +343,24 @@ fn distance_to(points: &[(f32, f32)], r: &Rect) -> f32 {
     if best == f32::MAX { 0.0 } else { best }
 }
 
-/// What is wrong with a graph layout's text: labels on labels, labels on nodes or cluster titles,
-/// labels lying across another edge. Empty for the other kinds.
+/// Text on text: labels on labels, labels on nodes or cluster titles. Empty for non-graph kinds.
+pub fn overlaps(layout: &Layout) -> Vec<String> {
+    problems_of(layout, false)
+}
+
+/// Labels lying across another edge (readable, but they hide a piece of it).
+pub fn crossings(layout: &Layout) -> Vec<String> {
+    problems_of(layout, true)
+}
+
+/// [`overlaps`] and [`crossings`].
 pub fn problems(layout: &Layout) -> Vec<String> {
+    let mut out = overlaps(layout);
+    out.extend(crossings(layout));
+    out
+}
+
+fn problems_of(layout: &Layout, crossing: bool) -> Vec<String> {
     if !is_graph(layout.kind) {
         return vec![];
     }
@@ -353,6 +368,18 @@ pub fn problems(layout: &Layout) -> Vec<String> {
     let fixed = obstacles(layout);
     let mut out = vec![];
     for (k, (edge, center, a)) in labels.iter().enumerate() {
+        if crossing {
+            let inner = a.rect.shrink(1.0);
+            for (i, e) in layout.edges.iter().enumerate() {
+                if i != *edge && segments(&e.points).any(|(p, q)| inner.crossed_by(p, q)) {
+                    out.push(format!(
+                        "label \"{}\" lies across the edge {} → {}",
+                        a.text, e.from, e.to
+                    ));
+                }
+            }
+            continue;
+        }
         for (_, _, b) in labels.iter().skip(k + 1) {
             if a.rect.overlap(&b.rect) > 0.0 {
                 out.push(format!("labels \"{}\" and \"{}\" overlap", a.text, b.text));
@@ -373,15 +400,6 @@ pub fn problems(layout: &Layout) -> Vec<String> {
             }
             if a.rect.overlap(&o.rect) > 0.0 {
                 out.push(format!("label \"{}\" lies on \"{}\"", a.text, o.text));
-            }
-        }
-        let inner = a.rect.shrink(1.0);
-        for (i, e) in layout.edges.iter().enumerate() {
-            if i != *edge && segments(&e.points).any(|(p, q)| inner.crossed_by(p, q)) {
-                out.push(format!(
-                    "label \"{}\" lies across the edge {} → {}",
-                    a.text, e.from, e.to
-                ));
             }
         }
     }

@@ -23,10 +23,10 @@ pub use source::{expected_text, missing_text};
 use mermaid_rs_renderer::{
     Direction, Layout, RenderOptions, compute_layout, parse_mermaid_strict, render_svg,
 };
-use planpush_document::DiagramRenderer;
+use planpush_document::{DiagramRenderer, Severity};
 
 /// Node and rank spacings tried in turn, as multiples of the renderer's default (50).
-const SPACINGS: [f32; 4] = [1.0, 1.5, 2.0, 3.0];
+const SPACINGS: [f32; 2] = [1.0, 1.8];
 
 /// The Mermaid renderer.
 #[derive(Debug, Default, Clone, Copy)]
@@ -48,43 +48,55 @@ fn first_line(e: impl std::fmt::Display) -> String {
 
 impl MermaidRenderer {
     /// Parses, lays out, repairs the labels and draws `source`.
+    ///
+    /// A cramped layout leaves no free spot for a label: it is spaced out and tried again, then
+    /// turned (top-down ↔ left-right); the first drawing whose labels are clear is kept, or else
+    /// the one with the fewest overlaps, then crossings (at most four layouts). An attempt on which
+    /// the renderer panics is skipped; a diagram must never take the push down.
     pub fn draw(&self, source: &str) -> Result<Drawing, String> {
-        // A malformed diagram must never take the push down, even if the renderer panics.
-        let drawn = std::panic::catch_unwind(|| {
-            let source = source::prepare(source);
-            let mut parsed = parse_mermaid_strict(&source.text).map_err(first_line)?;
-            source.apply(&mut parsed.graph);
-            // A cramped layout leaves no free spot for a label: space it out and try again, and
-            // keep the first drawing whose text is clear (or else the last, the roomiest).
-            // If no spacing clears it, the other direction (top-down ↔ left-right) is tried too.
-            let mut drawing = None;
-            let given = parsed.graph.direction;
-            let turned = match given {
-                Direction::TopDown | Direction::BottomTop => Direction::LeftRight,
-                Direction::LeftRight | Direction::RightLeft => Direction::TopDown,
-            };
-            'tries: for direction in [given, turned] {
-                parsed.graph.direction = direction;
-                for spacing in SPACINGS {
+        use std::panic::{AssertUnwindSafe, catch_unwind};
+        let prepared = source::prepare(source);
+        let mut parsed = catch_unwind(|| parse_mermaid_strict(&prepared.text))
+            .map_err(|_| "the renderer failed on this diagram".to_owned())?
+            .map_err(first_line)?;
+        prepared.apply(&mut parsed.graph);
+        let graph_kind = labels::is_graph(parsed.graph.kind);
+        let given = parsed.graph.direction;
+        let turned = match given {
+            Direction::TopDown | Direction::BottomTop => Direction::LeftRight,
+            Direction::LeftRight | Direction::RightLeft => Direction::TopDown,
+        };
+        let mut best: Option<((usize, usize), Drawing)> = None;
+        'tries: for direction in [given, turned] {
+            parsed.graph.direction = direction;
+            for spacing in SPACINGS {
+                let graph = &parsed.graph;
+                let attempt = catch_unwind(AssertUnwindSafe(|| {
                     let options = RenderOptions::default()
                         .with_node_spacing(50.0 * spacing)
                         .with_rank_spacing(50.0 * spacing);
-                    let mut layout = compute_layout(&parsed.graph, &options.theme, &options.layout);
+                    let mut layout = compute_layout(graph, &options.theme, &options.layout);
                     labels::repair(&mut layout);
-                    let clear = labels::problems(&layout).is_empty();
-                    if drawing.is_none() || clear {
-                        drawing = Some((layout, options));
-                    }
-                    if clear {
-                        break 'tries;
-                    }
+                    let score = (
+                        labels::overlaps(&layout).len(),
+                        labels::crossings(&layout).len(),
+                    );
+                    let svg = render_svg(&layout, &options.theme, &options.layout);
+                    (score, Drawing { layout, svg })
+                }));
+                let Ok((score, drawing)) = attempt else {
+                    continue;
+                };
+                if best.as_ref().is_none_or(|(b, _)| score < *b) {
+                    best = Some((score, drawing));
+                }
+                if score == (0, 0) || !graph_kind {
+                    break 'tries;
                 }
             }
-            let (layout, options) = drawing.ok_or_else(|| "no layout".to_owned())?;
-            let svg = render_svg(&layout, &options.theme, &options.layout);
-            Ok(Drawing { layout, svg })
-        });
-        drawn.unwrap_or_else(|_| Err("the renderer failed on this diagram".to_owned()))
+        }
+        best.map(|(_, d)| d)
+            .ok_or_else(|| "the renderer failed on this diagram".to_owned())
     }
 }
 
@@ -93,14 +105,23 @@ impl DiagramRenderer for MermaidRenderer {
         self.draw(source).map(|d| d.svg)
     }
 
-    /// Does not render, or renders with text on text / across edges, or loses text of the source.
-    fn check(&self, source: &str) -> Vec<String> {
+    /// Errors: does not render, text on text, text of the source missing from the drawing.
+    /// Warnings: a label lying across another edge.
+    fn check(&self, source: &str) -> Vec<(Severity, String)> {
         match self.draw(source) {
-            Err(e) => vec![e],
+            Err(e) => vec![(Severity::Error, e)],
             Ok(d) => {
-                let mut out = labels::problems(&d.layout);
-                out.extend(source::missing_text(source, &d.svg));
-                out
+                let errors = labels::overlaps(&d.layout)
+                    .into_iter()
+                    .chain(source::missing_text(source, &d.svg))
+                    .map(|m| (Severity::Error, m));
+                let warnings = labels::crossings(&d.layout).into_iter().map(|m| {
+                    (
+                        Severity::Warning,
+                        format!("{m} (shorten the labels or split the diagram)"),
+                    )
+                });
+                errors.chain(warnings).collect()
             }
         }
     }

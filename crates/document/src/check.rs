@@ -550,8 +550,8 @@ pub fn check(html: &str, renderer: Option<&dyn DiagramRenderer>) -> Vec<Problem>
             );
         }
         if let Some(r) = renderer {
-            for message in r.check(&d.source) {
-                report(line, Error, format!("Mermaid: {message}"));
+            for (severity, message) in r.check(&d.source) {
+                report(line, severity, format!("Mermaid: {message}"));
             }
         }
     }

@@ -10,9 +10,14 @@ pub trait DiagramRenderer: Send + Sync {
     fn render_svg(&self, source: &str) -> Result<String, String>;
 
     /// What is wrong with the drawing of `source` (`planpush check`): by default only a source that
-    /// does not render; an adapter that can measure its drawing adds overlapping or lost text.
-    fn check(&self, source: &str) -> Vec<String> {
-        self.render_svg(source).err().into_iter().collect()
+    /// does not render (an error); an adapter that can measure its drawing adds overlapping or lost
+    /// text (errors) and labels lying across other edges (warnings).
+    fn check(&self, source: &str) -> Vec<(crate::Severity, String)> {
+        self.render_svg(source)
+            .err()
+            .map(|e| (crate::Severity::Error, e))
+            .into_iter()
+            .collect()
     }
 }
 

@@ -14,10 +14,19 @@ impl DiagramRenderer for Fake {
         }
     }
 
-    fn check(&self, source: &str) -> Vec<String> {
-        let mut out: Vec<String> = self.render_svg(source).err().into_iter().collect();
+    fn check(&self, source: &str) -> Vec<(Severity, String)> {
+        let mut out: Vec<(Severity, String)> = self
+            .render_svg(source)
+            .err()
+            .map(|e| (Severity::Error, e))
+            .into_iter()
+            .collect();
         if source.contains("overlap") {
-            out.push("labels \"a\" and \"b\" overlap".into());
+            out.push((Severity::Error, "labels \"a\" and \"b\" overlap".into()));
+            out.push((
+                Severity::Warning,
+                "label \"a\" lies across the edge X → Y".into(),
+            ));
         }
         out
     }
@@ -195,6 +204,12 @@ fn mermaid_blocks_are_drawn_and_their_problems_reported() {
         4,
         Severity::Error,
         "Mermaid: labels \"a\" and \"b\" overlap",
+    );
+    has(
+        &p,
+        4,
+        Severity::Warning,
+        "Mermaid: label \"a\" lies across the edge",
     );
     has(&p, 6, Severity::Warning, "kind \"pie\"");
     // Without a renderer only the static rules run.
