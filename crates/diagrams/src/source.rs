@@ -156,6 +156,14 @@ impl Prepared {
                 };
             }
         }
+        // An attribute's comment (`uuid owner_id FK "the owner"`) is drawn after its name in
+        // parentheses, not in quotes.
+        for node in graph.nodes.values_mut() {
+            if let Some((title, body)) = node.label.split_once('\n') {
+                let body: Vec<String> = body.lines().map(unquote_comment).collect();
+                node.label = format!("{title}\n{}", body.join("\n"));
+            }
+        }
         for edge in &mut graph.edges {
             if let Some(l) = &mut edge.label {
                 let t = l.trim();
@@ -164,6 +172,20 @@ impl Prepared {
                 }
             }
         }
+    }
+}
+
+/// `uuid owner_id FK "the owner"` → `uuid owner_id FK (the owner)`.
+fn unquote_comment(line: &str) -> String {
+    let t = line.trim_end();
+    match t
+        .strip_suffix('"')
+        .and_then(|head| head.rfind('"').map(|i| (head, i)))
+    {
+        Some((head, i)) if !head[..i].trim().is_empty() => {
+            format!("{}({})", &head[..i], &head[i + 1..])
+        }
+        _ => line.to_owned(),
     }
 }
 
@@ -205,12 +227,12 @@ pub fn svg_words(svg: &str) -> Vec<String> {
 }
 
 /// Words, without quotes, commas, a class member's visibility (`+`, `-`, `#`, `~`) or the brackets
-/// a loop's label is drawn in.
+/// and parentheses a loop's label or an attribute's comment is drawn in.
 fn words(text: &str) -> Vec<String> {
     text.split(|c: char| c.is_whitespace() || matches!(c, '"' | ','))
         .map(|w| {
-            w.trim_start_matches(['+', '-', '#', '~', '['])
-                .trim_end_matches(']')
+            w.trim_start_matches(['+', '-', '#', '~', '[', '('])
+                .trim_end_matches([']', ')'])
         })
         .filter(|w| !w.is_empty())
         .map(str::to_owned)
@@ -335,6 +357,11 @@ mod tests {
         let p = prepare(src);
         assert!(p.text.contains("\n  p {\n"), "{}", p.text);
         assert_eq!(p.aliases, [("p".to_owned(), "Person".to_owned())]);
+        assert_eq!(
+            unquote_comment("uuid id FK \"the owner\""),
+            "uuid id FK (the owner)"
+        );
+        assert_eq!(unquote_comment("string name"), "string name");
         assert_eq!(expected_text(src), ["Person", "uuid id PK", "\"signs in\""]);
         assert_eq!(
             svg_words(
