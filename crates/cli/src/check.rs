@@ -22,12 +22,19 @@ pub struct Report {
 /// Checks the file (HTML or Markdown, as `planpush push` reads it).
 pub fn check_file(path: &Path, format: Option<Format>) -> Result<Report, CliError> {
     let (text, format) = read_document(path, format)?;
+    Ok(report(
+        &path.display().to_string(),
+        &check_text(&text, format),
+    ))
+}
+
+/// Checks a document's text, Mermaid drawn with the server's renderer (also `check_plan` in MCP).
+pub fn check_text(text: &str, format: Format) -> Vec<Problem> {
     let renderer = MermaidRenderer;
-    let problems = match format {
-        Format::Html => check(&text, Some(&renderer)),
-        Format::Markdown => check_markdown(&text, Some(&renderer)),
-    };
-    Ok(report(&path.display().to_string(), &problems))
+    match format {
+        Format::Html => check(text, Some(&renderer)),
+        Format::Markdown => check_markdown(text, Some(&renderer)),
+    }
 }
 
 fn report(file: &str, problems: &[Problem]) -> Report {

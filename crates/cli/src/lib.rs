@@ -127,7 +127,7 @@ enum Command {
         #[arg(long, value_enum)]
         format: Option<Format>,
     },
-    /// Serve the MCP tools (push_plan, list_plans, get_plan, list_comments, reply_to_comment,
+    /// Serve the MCP tools (check_plan, push_plan, list_plans, get_plan, list_comments, reply_to_comment,
     /// resolve_comment) over stdio, for Claude Code, Codex CLI, Cursor, Gemini CLI…
     Mcp,
     /// Show who you are signed in as, and your roles
