@@ -25,6 +25,11 @@ use mermaid_rs_renderer::{
 };
 use planpush_document::{DiagramRenderer, Severity};
 
+/// The page column a diagram is shown in (px), and the smallest scale a drawing may be shown at
+/// before `check` warns that its text gets too small (the reference's sizing guidance).
+const COLUMN_WIDTH: f32 = 1000.0;
+const MIN_SCALE: f32 = 0.75;
+
 /// Node and rank spacings tried in turn, as multiples of the renderer's default (50).
 const SPACINGS: [f32; 2] = [1.0, 1.8];
 
@@ -121,7 +126,18 @@ impl DiagramRenderer for MermaidRenderer {
                         format!("{m} (shorten the labels or split the diagram)"),
                     )
                 });
-                errors.chain(warnings).collect()
+                let scale = COLUMN_WIDTH / d.layout.width;
+                let too_wide = (scale < MIN_SCALE).then(|| {
+                    (
+                        Severity::Warning,
+                        format!(
+                            "drawn {:.0} px wide for a column of about {COLUMN_WIDTH:.0}: shown at {:.0} %, text included; split it, shorten its labels or change its direction",
+                            d.layout.width,
+                            scale * 100.0
+                        ),
+                    )
+                });
+                errors.chain(warnings).chain(too_wide).collect()
             }
         }
     }

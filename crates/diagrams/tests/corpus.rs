@@ -178,3 +178,27 @@ fn generated_diagrams_never_overlap_or_lose_text() {
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
+
+#[test]
+fn a_diagram_too_wide_for_the_column_is_a_warning() {
+    let mut source = String::from("flowchart LR\n");
+    for i in 0..14 {
+        source.push_str(&format!(
+            "  N{i}[Service number {i}] --> N{}[Service number {}]\n",
+            i + 1,
+            i + 1
+        ));
+    }
+    let problems = MermaidRenderer.check(&source);
+    assert!(
+        problems
+            .iter()
+            .any(|(s, m)| *s == Severity::Warning
+                && m.contains("px wide for a column of about 1000")),
+        "{problems:?}"
+    );
+    assert!(
+        problems.iter().all(|(s, _)| *s == Severity::Warning),
+        "{problems:?}"
+    );
+}

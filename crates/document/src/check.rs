@@ -36,6 +36,9 @@ pub struct Problem {
 /// when the drawing is shown at its natural width).
 pub const MIN_SVG_FONT_SIZE: f64 = 12.0;
 
+/// The widest hand-drawn SVG (viewBox units) shown at its natural size in the page's column.
+pub const MAX_SVG_WIDTH: f64 = 1000.0;
+
 /// The average advance of a character of the page's sans-serif font, as a fraction of the font
 /// size: the plugin reference's text-width rule (a label needs `characters × 0.6 × font-size`).
 pub const CHAR_WIDTH_EM: f64 = 0.6;
@@ -470,12 +473,27 @@ pub fn check(html: &str, renderer: Option<&dyn DiagramRenderer>) -> Vec<Problem>
                     ),
                 );
             }
-            if e.attr("viewbox").is_none() {
-                report(
+            match e.attr("viewbox").map(|v| {
+                v.split([' ', ','])
+                    .filter(|p| !p.is_empty())
+                    .filter_map(svg_number)
+                    .collect::<Vec<f64>>()
+            }) {
+                None => report(
                     e.line,
                     Warning,
                     format!("<svg>{what} has no viewBox: it cannot scale to the page's width"),
-                );
+                ),
+                Some(v) if v.len() == 4 && v[2] > MAX_SVG_WIDTH => report(
+                    e.line,
+                    Warning,
+                    format!(
+                        "<svg>{what} is {} units wide: the page column is about {MAX_SVG_WIDTH}, so it is scaled to {:.0} % and its text with it; redraw it at most {MAX_SVG_WIDTH} wide",
+                        v[2],
+                        MAX_SVG_WIDTH / v[2] * 100.0
+                    ),
+                ),
+                _ => {}
             }
         }
         if tag == "text" {

@@ -39,7 +39,9 @@ mod text;
 pub mod vocabulary;
 mod words;
 
-pub use check::{CHAR_WIDTH_EM, MIN_SVG_FONT_SIZE, Problem, Severity, check, check_markdown};
+pub use check::{
+    CHAR_WIDTH_EM, MAX_SVG_WIDTH, MIN_SVG_FONT_SIZE, Problem, Severity, check, check_markdown,
+};
 pub use diagrams::{DiagramRenderer, DiagramSource, find_diagrams, replace_diagrams};
 pub use diff::{DiffEntry, DiffStatus, DiffSummary, diff, summary_sentence};
 pub use export::{offline_html, to_markdown};

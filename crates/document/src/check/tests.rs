@@ -169,6 +169,12 @@ fn hand_drawn_svg_rules() {
 </svg></div>"#;
     let p = check(html, None);
     has(&p, 1, Severity::Warning, "has no viewBox");
+    let wide = check(
+        "<div class=\"pp-diagram\"><svg viewBox=\"0 0 2000 300\"></svg></div>",
+        None,
+    );
+    has(&wide, 1, Severity::Warning, "is 2000 units wide");
+    has(&wide, 1, Severity::Warning, "scaled to 50 %");
     has(
         &p,
         2,
