@@ -673,7 +673,9 @@ fn nginx_binary() -> Option<std::path::PathBuf> {
     match found {
         Some(p) => Some(p),
         None if std::env::var_os("CI").is_some() => {
-            panic!("nginx is not installed: the proxy test must run in CI (apt install nginx-light)")
+            panic!(
+                "nginx is not installed: the proxy test must run in CI (apt install nginx-light)"
+            )
         }
         None => {
             eprintln!("note: nginx is not installed; skipping the proxy test");
@@ -707,7 +709,10 @@ fn shipped_nginx_conf(port: u16, upstreams: [u16; 2]) -> String {
         }
         out.push('\n');
     }
-    assert!(upstream_lines.next().is_none(), "the upstream lists two servers");
+    assert!(
+        upstream_lines.next().is_none(),
+        "the upstream lists two servers"
+    );
     out
 }
 
@@ -816,7 +821,11 @@ fn two_processes_behind_the_shipped_nginx_config_serve_one_team() {
         assert!(body.contains("Step 5."), "a stale page through the proxy");
         let (status, id) = request_id(proxy, "/p/proxied", &ada_cookie);
         assert_eq!(status, 200);
-        assert_eq!(id.len(), 32, "nginx's $request_id is passed through: {id:?}");
+        assert_eq!(
+            id.len(),
+            32,
+            "nginx's $request_id is passed through: {id:?}"
+        );
         assert!(id.bytes().all(|b| b.is_ascii_hexdigit()), "{id:?}");
     }
     // Straight to a process, the server makes its own id.
