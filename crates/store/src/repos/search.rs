@@ -135,25 +135,37 @@ const COLUMNS: &str = "e.kind AS kind, e.anchor AS anchor, e.comment_id AS comme
 
 /// `?1` match expression, `?2` include archived, `?3` scope (`all` | `published` | `own`), `?4`
 /// the viewer, `?5` limit. Titles weigh four times the body in `bm25`.
+///
+/// A common word or a short prefix matches tens of thousands of entries: the inner query ranks
+/// and sorts only `(id, rank)` (with the plan columns the visibility filter needs), and the outer
+/// one reads the texts of the `?5` entries kept — not of every match, which made the sorter carry
+/// every matching body.
 fn sqlite_sql() -> String {
     format!(
-        "SELECT {COLUMNS}, -bm25(search_fts, 4.0, 1.0) AS rank \
-         FROM search_fts JOIN search_entries e ON e.id = search_fts.rowid \
-         JOIN plans p ON p.id = e.plan_id \
-         WHERE search_fts MATCH ?1 AND p.deleted_at IS NULL AND (?2 OR p.archived_at IS NULL) \
-         AND (?3 = 'all' OR p.owner_id = ?4 OR (?3 = 'published' AND p.visibility = 'published')) \
-         ORDER BY rank DESC LIMIT ?5"
+        "SELECT {COLUMNS}, top.rank AS rank FROM (\
+           SELECT search_fts.rowid AS id, -bm25(search_fts, 4.0, 1.0) AS rank \
+           FROM search_fts JOIN search_entries e ON e.id = search_fts.rowid \
+           JOIN plans p ON p.id = e.plan_id \
+           WHERE search_fts MATCH ?1 AND p.deleted_at IS NULL AND (?2 OR p.archived_at IS NULL) \
+           AND (?3 = 'all' OR p.owner_id = ?4 OR (?3 = 'published' AND p.visibility = 'published')) \
+           ORDER BY rank DESC LIMIT ?5) top \
+         JOIN search_entries e ON e.id = top.id JOIN plans p ON p.id = e.plan_id \
+         ORDER BY top.rank DESC"
     )
 }
 
 /// The same with PostgreSQL placeholders; `ts_rank` weighs titles (A) 1.0 and bodies (B) 0.4.
+/// Ranked and sorted as `(id, rank)` first, texts read for the kept entries only.
 fn pg_sql() -> String {
     format!(
-        "SELECT {COLUMNS}, ts_rank(e.tsv, q)::float8 AS rank \
-         FROM search_entries e JOIN plans p ON p.id = e.plan_id, to_tsquery('simple', $1) q \
-         WHERE e.tsv @@ q AND p.deleted_at IS NULL AND ($2 OR p.archived_at IS NULL) \
-         AND ($3 = 'all' OR p.owner_id = $4 OR ($3 = 'published' AND p.visibility = 'published')) \
-         ORDER BY rank DESC LIMIT $5"
+        "SELECT {COLUMNS}, top.rank AS rank FROM (\
+           SELECT e.id AS id, ts_rank(e.tsv, q)::float8 AS rank \
+           FROM search_entries e JOIN plans p ON p.id = e.plan_id, to_tsquery('simple', $1) q \
+           WHERE e.tsv @@ q AND p.deleted_at IS NULL AND ($2 OR p.archived_at IS NULL) \
+           AND ($3 = 'all' OR p.owner_id = $4 OR ($3 = 'published' AND p.visibility = 'published')) \
+           ORDER BY rank DESC LIMIT $5) top \
+         JOIN search_entries e ON e.id = top.id JOIN plans p ON p.id = e.plan_id \
+         ORDER BY top.rank DESC"
     )
 }
 
