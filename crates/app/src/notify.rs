@@ -88,6 +88,12 @@ pub enum Notification {
         body: String,
         reply: bool,
     },
+    /// A private plan was published (webhooks only: chat channels get the three other events).
+    PlanPublished {
+        plan: PlanRef,
+        /// Login of who published it.
+        by: String,
+    },
     /// A thread was resolved.
     CommentResolved {
         plan: PlanRef,
@@ -145,7 +151,7 @@ impl Notifications {
         &self.channels
     }
     /// The outbox messages for `n` about `plan`, one per channel: none when off or when the plan
-    /// is private.
+    /// is private. A publication goes to the webhooks only.
     pub fn messages(
         &self,
         plan: &Plan,
@@ -156,14 +162,16 @@ impl Notifications {
             return vec![];
         }
         let payload = n.to_json();
+        let webhooks_only = matches!(n, Notification::PlanPublished { .. });
         self.channels
             .iter()
+            .filter(|channel| !webhooks_only || *channel == crate::WEBHOOKS_CHANNEL)
             .map(|channel| OutboxMessage::new(channel, payload.clone(), now))
             .collect()
     }
 }
 
-fn plan_ref(plan: &Plan) -> PlanRef {
+pub(crate) fn plan_ref(plan: &Plan) -> PlanRef {
     PlanRef {
         slug: plan.slug().to_string(),
         title: plan.title().to_owned(),
@@ -338,8 +346,13 @@ pub enum DeliveryError {
 /// Teams and Discord).
 #[async_trait]
 pub trait Notifier: Send + Sync {
-    /// The outbox channel this notifier delivers (`slack`).
+    /// The outbox channel this notifier delivers (`slack`); notifications are written for it.
     fn channel(&self) -> &str;
+    /// Whether it delivers messages of `channel`: its own [`Notifier::channel`], and for a notifier
+    /// that owns a family of channels (the webhooks' `webhook:<id>`) those too.
+    fn accepts(&self, channel: &str) -> bool {
+        channel == self.channel()
+    }
     /// Delivers one message. MUST finish within a bounded time (a timeout is `Retryable`), MUST
     /// send the message id as an idempotency key where the channel allows, and MUST NOT put
     /// secrets (the webhook URL) into error texts, which are stored and logged.
@@ -434,7 +447,7 @@ impl Deliveries {
         let notifier = self
             .notifiers
             .iter()
-            .find(|n| n.channel() == message.channel);
+            .find(|n| n.accepts(&message.channel));
         let result = match notifier {
             None => Err(DeliveryError::Permanent(format!(
                 "no notifier for channel {:?}",

@@ -55,6 +55,7 @@ pub const VARIABLES: &[&str] = &[
     "SLACK_TIMEOUT_MS",
     "TEAMS_WEBHOOK_URL",
     "DISCORD_WEBHOOK_URL",
+    "WEBHOOK_ALLOWED_NETWORKS",
     "OUTBOX_POLL_INTERVAL_MS",
     "OUTBOX_RETRY_BASE_MS",
     "TRUSTED_PROXIES",
@@ -285,6 +286,9 @@ pub struct Config {
     pub teams_webhook_url: Option<Secret<Url>>,
     /// `DISCORD_WEBHOOK_URL`: Discord channel webhook; off when unset.
     pub discord_webhook_url: Option<Secret<Url>>,
+    /// `WEBHOOK_ALLOWED_NETWORKS`: internal networks registered webhooks may reach anyway (same
+    /// CIDR list as `TRUSTED_PROXIES`; empty: public addresses only).
+    pub webhook_allowed_networks: TrustedProxies,
     /// `TRUSTED_PROXIES`: peers whose forwarding headers are believed (empty: none).
     pub trusted_proxies: TrustedProxies,
     /// `LOG_FORMAT`.
@@ -384,6 +388,11 @@ impl Config {
                 .map_err(|m| ConfigError::new("TRUSTED_PROXIES", m))?,
             None => TrustedProxies::default(),
         };
+        let webhook_allowed_networks = match vars.get("WEBHOOK_ALLOWED_NETWORKS") {
+            Some(raw) => TrustedProxies::parse_list(&raw)
+                .map_err(|m| ConfigError::new("WEBHOOK_ALLOWED_NETWORKS", m))?,
+            None => TrustedProxies::default(),
+        };
         let log_format = vars.log_format("LOG_FORMAT")?;
         let version_retention_days =
             vars.retention_days("VERSION_RETENTION_DAYS", DEFAULT_VERSION_RETENTION_DAYS)?;
@@ -431,6 +440,7 @@ impl Config {
             teams_webhook_url,
             discord_webhook_url,
             trusted_proxies,
+            webhook_allowed_networks,
             log_format,
             version_retention_days,
             allow_remote_images,

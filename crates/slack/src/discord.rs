@@ -138,5 +138,15 @@ pub fn render(n: &Notification, base_url: &str) -> Value {
                 COLORS[2],
             )
         }
+        Notification::PlanPublished { plan, by } => {
+            let title = label(&plan.title, MAX_TITLE_CHARS);
+            let by = label(by, MAX_LABEL_CHARS);
+            embed(
+                format!("{by} published {title}"),
+                plan_url(base, plan),
+                String::new(),
+                COLORS[0],
+            )
+        }
     }
 }

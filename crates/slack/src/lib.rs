@@ -292,6 +292,15 @@ pub fn render(n: &Notification, base_url: &str) -> Value {
             ];
             json!({"text": format!("{by} resolved a thread on {where_} in {title}"), "blocks": blocks})
         }
+        Notification::PlanPublished { plan, by } => {
+            let title = label(&plan.title, MAX_TITLE_CHARS);
+            let by = label(by, MAX_LABEL_CHARS);
+            let blocks = vec![section(format!(
+                "*{by}* published *{}*",
+                link(&plan_url(base, plan), &title)
+            ))];
+            json!({"text": format!("{by} published {title}"), "blocks": blocks})
+        }
     }
 }
 

@@ -151,5 +151,16 @@ pub fn render(n: &Notification, base_url: &str) -> Value {
                 vec![open("Open the thread", thread_url)],
             )
         }
+        Notification::PlanPublished { plan, by } => {
+            let title = label(&plan.title, MAX_TITLE_CHARS);
+            let by = label(by, MAX_LABEL_CHARS);
+            card(
+                vec![text(format!(
+                    "**{by}** published **{}**",
+                    markdown_link(&plan_url(base, plan), &title)
+                ))],
+                vec![open("Open the plan", plan_url(base, plan))],
+            )
+        }
     }
 }

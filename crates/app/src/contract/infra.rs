@@ -150,3 +150,62 @@ pub async fn outbox_claim_leases(p: &Ports) {
 pub async fn readiness_contract(p: &Ports) {
     p.readiness.check().await.unwrap();
 }
+
+pub async fn outbox_fan_out_and_recent(p: &Ports) {
+    use crate::{Webhook, WebhookEvent, WebhookId, hook_channel};
+    let event = OutboxMessage::new("webhooks", "{}".into(), t(0));
+    p.outbox.enqueue(&event).await.unwrap();
+    let hook = Webhook {
+        id: WebhookId::new(),
+        url: "https://hooks.example.com/in".into(),
+        events: vec![WebhookEvent::VersionCreated, WebhookEvent::CommentCreated],
+        sealed_secret: "sealed".into(),
+        created_by: None,
+        created_at: t(0),
+    };
+    p.webhooks.insert(&hook).await.unwrap();
+    assert!(p.webhooks.insert(&hook).await.is_err(), "duplicate id");
+    assert_eq!(p.webhooks.get(hook.id).await.unwrap(), hook);
+    assert_eq!(p.webhooks.list().await.unwrap(), [hook.clone()]);
+
+    let channel = hook_channel(hook.id);
+    let one = OutboxMessage::new(&channel, r#"{"n":1}"#.into(), t(0));
+    let mut two = OutboxMessage::new(&channel, r#"{"n":2}"#.into(), t(1));
+    two.next_attempt_at = t(1);
+    assert!(
+        p.outbox
+            .fan_out(event.id, &[one.clone(), two.clone()], t(2))
+            .await
+            .unwrap()
+    );
+    assert!(
+        !p.outbox.fan_out(event.id, &[one.clone()], t(3)).await.unwrap(),
+        "a second fan-out of the same message writes nothing"
+    );
+    assert!(matches!(
+        p.outbox.fan_out(OutboxMessageId::new(), &[], t(3)).await,
+        Err(InfraError::NotFound)
+    ));
+    let due = p.outbox.due(t(5), 10).await.unwrap();
+    assert_eq!(due, [one.clone(), two.clone()], "the event is delivered");
+    assert_eq!(
+        p.outbox.recent(&channel, 10).await.unwrap(),
+        [two.clone(), one.clone()],
+        "newest first"
+    );
+    assert_eq!(p.outbox.recent(&channel, 1).await.unwrap(), [two.clone()]);
+    assert!(p.outbox.recent("slack", 10).await.unwrap().is_empty());
+
+    // Deleting the hook drops its pending deliveries; delivered ones stay in no one's way.
+    p.outbox.mark_delivered(one.id, t(6)).await.unwrap();
+    p.webhooks.delete(hook.id).await.unwrap();
+    assert_eq!(p.outbox.recent(&channel, 10).await.unwrap(), [one]);
+    assert!(matches!(
+        p.webhooks.delete(hook.id).await,
+        Err(InfraError::NotFound)
+    ));
+    assert!(matches!(
+        p.webhooks.get(hook.id).await,
+        Err(InfraError::NotFound)
+    ));
+}

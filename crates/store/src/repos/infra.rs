@@ -270,6 +270,61 @@ impl Outbox for Store {
         .await
     }
 
+    async fn fan_out(
+        &self,
+        id: OutboxMessageId,
+        messages: &[OutboxMessage],
+        now: DateTime<Utc>,
+    ) -> Result<bool, InfraError> {
+        let rows = outbox_rows(messages);
+        self.run(move |conn| {
+            write_tx(conn, |conn| {
+                let exists = o::table
+                    .find(id.to_string())
+                    .count()
+                    .get_result::<i64>(conn)
+                    .map_err(db::<InfraError>)?;
+                if exists == 0 {
+                    return Err(InfraError::NotFound);
+                }
+                // Only the first of two workers finds it pending; the other writes nothing.
+                let n = diesel::update(
+                    o::table
+                        .find(id.to_string())
+                        .filter(o::delivered_at.is_null())
+                        .filter(o::gave_up_at.is_null()),
+                )
+                .set(o::delivered_at.eq(ts(now)))
+                .execute(conn)
+                .map_err(db::<InfraError>)?;
+                if n == 0 {
+                    return Ok(false);
+                }
+                insert_outbox(conn, &rows).map_err(db::<InfraError>)?;
+                Ok(true)
+            })
+        })
+        .await
+    }
+
+    async fn recent(&self, channel: &str, limit: u32) -> Result<Vec<OutboxMessage>, InfraError> {
+        let channel = channel.to_owned();
+        self.run(move |conn| {
+            let rows: Vec<OutboxRow> = o::table
+                .filter(o::channel.eq(channel))
+                .order((o::created_at.desc(), o::id.desc()))
+                .limit(i64::from(limit))
+                .select(OutboxRow::as_select())
+                .load(conn)
+                .map_err(db::<InfraError>)?;
+            rows.into_iter()
+                .map(OutboxMessage::try_from)
+                .collect::<anyhow::Result<_>>()
+                .map_err(InfraError::Unknown)
+        })
+        .await
+    }
+
     async fn purge_finished(&self, before: DateTime<Utc>) -> Result<u64, InfraError> {
         self.run(move |conn| {
             diesel::delete(
