@@ -101,13 +101,13 @@ pub use sessions::{
 pub use signin::{
     Admission, LinkError, PROVIDER_ERROR_MAX_CHARS, SignIn, SignInError, bounded_text,
 };
-pub use webhooks::{
-    HOOK_CHANNEL_PREFIX, HookPayload, MAX_WEBHOOK_URL_CHARS, MAX_WEBHOOKS, NewWebhook, TEST_EVENT,
-    UrlRefused, WEBHOOK_LOG_LEN, WEBHOOKS_CHANNEL, Webhook, WebhookDelivery, WebhookError,
-    WebhookEvent, WebhookId, WebhookKeys, WebhookRepository, WebhookView, Webhooks, hook_channel,
-    hook_of_channel,
-};
 pub use tokens::{
     ActivateError, BearerError, DEVICE_CLIENT_MAX_CHARS, DeviceClient, DeviceRequest, DeviceStart,
     GrantError, TokenError, TokenPair, Tokens,
+};
+pub use webhooks::{
+    HOOK_CHANNEL_PREFIX, HookPayload, MAX_WEBHOOK_URL_CHARS, MAX_WEBHOOKS, NewWebhook, TEST_EVENT,
+    TestBody, UrlRefused, WEBHOOK_LOG_LEN, WEBHOOKS_CHANNEL, Webhook, WebhookDelivery,
+    WebhookError, WebhookEvent, WebhookId, WebhookKeys, WebhookRepository, WebhookView, Webhooks,
+    hook_channel, hook_of_channel,
 };

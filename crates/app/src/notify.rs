@@ -444,10 +444,7 @@ impl Deliveries {
         else {
             return Ok(None);
         };
-        let notifier = self
-            .notifiers
-            .iter()
-            .find(|n| n.accepts(&message.channel));
+        let notifier = self.notifiers.iter().find(|n| n.accepts(&message.channel));
         let result = match notifier {
             None => Err(DeliveryError::Permanent(format!(
                 "no notifier for channel {:?}",

@@ -213,13 +213,16 @@ pub struct HookPayload {
     pub body: String,
 }
 
+/// Renders the body of a test delivery from `(delivery id, time)` (the adapter's renderer).
+pub type TestBody = Arc<dyn Fn(&str, DateTime<Utc>) -> String + Send + Sync>;
+
 /// The webhook administration use cases (admins only).
 #[derive(Clone)]
 pub struct Webhooks {
     ports: Ports,
     keys: Option<Arc<dyn WebhookKeys>>,
     /// Renders a test delivery body from `(message id, time)`.
-    test_body: Option<Arc<dyn Fn(&str, DateTime<Utc>) -> String + Send + Sync>>,
+    test_body: Option<TestBody>,
     audit: Auditor,
 }
 
@@ -236,11 +239,7 @@ impl Webhooks {
     }
 
     /// Webhooks on, with the adapter's URL rules and sealing, and its test-delivery renderer.
-    pub fn with_keys(
-        mut self,
-        keys: Arc<dyn WebhookKeys>,
-        test_body: Arc<dyn Fn(&str, DateTime<Utc>) -> String + Send + Sync>,
-    ) -> Self {
+    pub fn with_keys(mut self, keys: Arc<dyn WebhookKeys>, test_body: TestBody) -> Self {
         self.keys = Some(keys);
         self.test_body = Some(test_body);
         self

@@ -655,7 +655,9 @@ fn serve(config: Config, store: Arc<Store>) -> Result<(), Fatal> {
     .with_webhooks(
         {
             let (secrets, allow) = webhook_parts(&config);
-            Arc::new(planpush_slack::webhook::hooks::HookKeys::new(secrets, allow))
+            Arc::new(planpush_slack::webhook::hooks::HookKeys::new(
+                secrets, allow,
+            ))
         },
         Arc::new(planpush_slack::webhook::test_envelope),
     )

@@ -253,7 +253,7 @@ impl AppState {
     pub fn with_webhooks(
         mut self,
         keys: Arc<dyn planpush_app::WebhookKeys>,
-        test_body: Arc<dyn Fn(&str, chrono::DateTime<chrono::Utc>) -> String + Send + Sync>,
+        test_body: planpush_app::TestBody,
     ) -> Self {
         self.webhooks = Arc::new((*self.webhooks).clone().with_keys(keys, test_body));
         self

@@ -600,7 +600,11 @@ async fn an_admin_adds_tests_and_deletes_a_webhook_in_the_page() {
     until(&c, "!document.getElementById('webhook-new').hidden && document.querySelector('article.dash-webhook')").await;
     let secret = js(&c, "return document.getElementById('webhook-secret').value").await;
     assert!(secret.as_str().unwrap().starts_with("whsec_"), "{secret}");
-    let shown = js(&c, "return document.querySelector('article.dash-webhook h3').textContent").await;
+    let shown = js(
+        &c,
+        "return document.querySelector('article.dash-webhook h3').textContent",
+    )
+    .await;
     assert_eq!(shown, url.as_str());
 
     click(&c, "article.dash-webhook button[data-action=webhook-test]").await;
@@ -610,21 +614,36 @@ async fn an_admin_adds_tests_and_deletes_a_webhook_in_the_page() {
     // The log shows the delivery (queued, then delivered once the page asks again).
     until(&c, "document.querySelector('tr.dash-delivery')").await;
     c.refresh().await.unwrap();
-    until(&c, "document.documentElement.classList.contains('dash-ready')").await;
+    until(
+        &c,
+        "document.documentElement.classList.contains('dash-ready')",
+    )
+    .await;
     open_tab(&c, "webhooks").await;
-    let status = js(&c, "return document.querySelector('tr.dash-delivery').dataset.status").await;
+    let status = js(
+        &c,
+        "return document.querySelector('tr.dash-delivery').dataset.status",
+    )
+    .await;
     assert_eq!(status, "delivered");
     let secret_again = js(
         &c,
         &format!("return document.body.innerHTML.includes({secret})"),
     )
     .await;
-    assert_eq!(secret_again, false, "the secret is not on the page any more");
+    assert_eq!(
+        secret_again, false,
+        "the secret is not on the page any more"
+    );
     if let Some(a) = &audit {
         a.current(&c, "dashboard webhooks tab with a hook").await;
     }
 
-    click(&c, "article.dash-webhook button[data-action=webhook-delete]").await;
+    click(
+        &c,
+        "article.dash-webhook button[data-action=webhook-delete]",
+    )
+    .await;
     click(&c, "#dash-confirm-ok").await;
     until(&c, "!document.querySelector('article.dash-webhook') && !document.getElementById('webhooks-empty').hidden").await;
 }

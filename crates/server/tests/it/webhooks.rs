@@ -108,7 +108,13 @@ fn signed_webhooks_are_retried_logged_tested_and_verified_independently_and_neve
     // Admins only.
     let (status, _) = api(port, &bob, "GET", "/api/admin/webhooks", "");
     assert_eq!(status, 403);
-    let (status, _) = api(port, &bob, "POST", "/api/admin/webhooks", &input.to_string());
+    let (status, _) = api(
+        port,
+        &bob,
+        "POST",
+        "/api/admin/webhooks",
+        &input.to_string(),
+    );
     assert_eq!(status, 403);
 
     // SSRF: internal addresses (not in WEBHOOK_ALLOWED_NETWORKS), plain http to a non-loopback
@@ -142,9 +148,19 @@ fn signed_webhooks_are_retried_logged_tested_and_verified_independently_and_neve
         "/api/admin/webhooks",
         &json!({"url": hook_url, "events": ["plan.exploded"]}).to_string(),
     );
-    assert_eq!((status, e["error"].as_str()), (400, Some("invalid_webhook")), "{e}");
+    assert_eq!(
+        (status, e["error"].as_str()),
+        (400, Some("invalid_webhook")),
+        "{e}"
+    );
 
-    let (status, hook) = api(port, &ada, "POST", "/api/admin/webhooks", &input.to_string());
+    let (status, hook) = api(
+        port,
+        &ada,
+        "POST",
+        "/api/admin/webhooks",
+        &input.to_string(),
+    );
     assert_eq!(status, 201, "{hook}");
     let secret = hook["secret"].as_str().unwrap().to_owned();
     assert!(secret.starts_with("whsec_"), "{secret}");
@@ -155,7 +171,10 @@ fn signed_webhooks_are_retried_logged_tested_and_verified_independently_and_neve
     );
     let (status, list) = api(port, &ada, "GET", "/api/admin/webhooks", "");
     assert_eq!(status, 200);
-    assert!(!list.to_string().contains(&secret[6..]), "the secret is shown once only");
+    assert!(
+        !list.to_string().contains(&secret[6..]),
+        "the secret is shown once only"
+    );
     assert_eq!(list["webhooks"][0]["url"], hook_url);
 
     // A private plan: a version, a comment, a resolution — nothing may leave.
@@ -182,7 +201,11 @@ fn signed_webhooks_are_retried_logged_tested_and_verified_independently_and_neve
     let webhook_id = attempts[0].header("webhook-id").unwrap().to_owned();
     for r in &attempts {
         assert_eq!(r.path, "/hooks/planpush");
-        assert_eq!(r.header("webhook-id"), Some(webhook_id.as_str()), "one id for every attempt");
+        assert_eq!(
+            r.header("webhook-id"),
+            Some(webhook_id.as_str()),
+            "one id for every attempt"
+        );
         assert_eq!(r.header("content-type"), Some("application/json"));
         assert_eq!(r.body["id"], webhook_id.as_str());
         assert_eq!(r.body["type"], "plan.version_created");
@@ -213,13 +236,25 @@ fn signed_webhooks_are_retried_logged_tested_and_verified_independently_and_neve
         r#"{"resolved":true}"#,
     );
     assert_eq!(status, 200);
-    let (status, published) = api(port, &ada, "POST", &format!("/api/sessions/{sid}/publish"), "");
+    let (status, published) = api(
+        port,
+        &ada,
+        "POST",
+        &format!("/api/sessions/{sid}/publish"),
+        "",
+    );
     assert_eq!(status, 200, "{published}");
     let posted = fake.wait_posted(3);
     std::thread::sleep(Duration::from_millis(600));
     assert_eq!(fake.posted().len(), 3, "{:#?}", fake.received());
-    let types: Vec<&str> = posted.iter().map(|r| r.body["type"].as_str().unwrap()).collect();
-    assert_eq!(types, ["plan.version_created", "comment.created", "plan.published"]);
+    let types: Vec<&str> = posted
+        .iter()
+        .map(|r| r.body["type"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        types,
+        ["plan.version_created", "comment.created", "plan.published"]
+    );
     assert_eq!(posted[1].body["data"]["body"], "Why two steps?");
     assert_eq!(posted[1].body["data"]["plan"]["slug"], "launch");
     assert_eq!(posted[2].body["data"]["plan"]["slug"], "secret-plan");
@@ -229,7 +264,10 @@ fn signed_webhooks_are_retried_logged_tested_and_verified_independently_and_neve
         .iter()
         .map(|r| String::from_utf8_lossy(&r.raw).into_owned())
         .collect();
-    assert!(!everything.contains("confidential"), "nothing of the private plan's activity");
+    assert!(
+        !everything.contains("confidential"),
+        "nothing of the private plan's activity"
+    );
     let ids: BTreeSet<&str> = posted
         .iter()
         .map(|r| r.header("webhook-id").unwrap())
@@ -238,13 +276,22 @@ fn signed_webhooks_are_retried_logged_tested_and_verified_independently_and_neve
 
     // The delivery log: newest first, the retried one with its attempts and last error.
     let (_, list) = api(port, &ada, "GET", "/api/admin/webhooks", "");
-    let log = list["webhooks"][0]["deliveries"].as_array().unwrap().clone();
+    let log = list["webhooks"][0]["deliveries"]
+        .as_array()
+        .unwrap()
+        .clone();
     assert_eq!(log.len(), 3, "{log:#?}");
     let first_log = log.iter().find(|d| d["id"] == webhook_id.as_str()).unwrap();
     assert_eq!(first_log["status"], "delivered");
     assert_eq!(first_log["attempts"], 3);
     assert_eq!(first_log["event"], "plan.version_created");
-    assert!(first_log["last_error"].as_str().unwrap().contains("HTTP 503"), "{first_log}");
+    assert!(
+        first_log["last_error"]
+            .as_str()
+            .unwrap()
+            .contains("HTTP 503"),
+        "{first_log}"
+    );
     assert!(first_log["next_attempt_at"].is_null());
     assert!(log.iter().all(|d| d["status"] == "delivered"), "{log:#?}");
 
@@ -279,7 +326,10 @@ fn signed_webhooks_are_retried_logged_tested_and_verified_independently_and_neve
         for (r, got) in all.iter().zip(&results) {
             assert_eq!(got["ok"], true, "{got} for {}", r.1);
         }
-        let types: Vec<&str> = results.iter().map(|r| r["type"].as_str().unwrap()).collect();
+        let types: Vec<&str> = results
+            .iter()
+            .map(|r| r["type"].as_str().unwrap())
+            .collect();
         assert_eq!(
             types,
             [
@@ -292,7 +342,10 @@ fn signed_webhooks_are_retried_logged_tested_and_verified_independently_and_neve
             ]
         );
         let (headers, body) = all[3].clone();
-        let tampered = (headers.clone(), body.replace("Why two steps?", "Why one step?"));
+        let tampered = (
+            headers.clone(),
+            body.replace("Why two steps?", "Why one step?"),
+        );
         let unsigned = (
             headers
                 .iter()

@@ -182,7 +182,8 @@ impl WebhookNotifier {
             .map_err(|e| DeliveryError::Retryable(format!("cannot list the webhooks: {e}")))?;
         let mut messages = vec![];
         for hook in hooks.iter().filter(|h| h.events.contains(&event)) {
-            let mut m = OutboxMessage::new(&hook_channel(hook.id), String::new(), message.created_at);
+            let mut m =
+                OutboxMessage::new(&hook_channel(hook.id), String::new(), message.created_at);
             let payload = HookPayload {
                 event: event.as_str().to_owned(),
                 body: envelope(&m.id.to_string(), &n, message.created_at, &self.base_url),
@@ -207,7 +208,11 @@ impl WebhookNotifier {
             Err(InfraError::NotFound) => {
                 return Err(DeliveryError::Permanent("the webhook was deleted".into()));
             }
-            Err(e) => return Err(DeliveryError::Retryable(format!("cannot read the webhook: {e}"))),
+            Err(e) => {
+                return Err(DeliveryError::Retryable(format!(
+                    "cannot read the webhook: {e}"
+                )));
+            }
         };
         let payload: HookPayload = serde_json::from_str(&message.payload)
             .map_err(|e| DeliveryError::Permanent(format!("unreadable payload: {e}")))?;
@@ -265,7 +270,10 @@ mod tests {
         let s = WebhookSecret::generate();
         let sealed = b.seal(h1, &s).unwrap();
         assert!(sealed.starts_with("v1."));
-        assert!(!sealed.contains(&s.expose()[6..]), "not stored in the clear");
+        assert!(
+            !sealed.contains(&s.expose()[6..]),
+            "not stored in the clear"
+        );
         assert_eq!(b.open(h1, &sealed), Some(s.clone()));
         assert_eq!(b.open(h2, &sealed), None, "bound to the hook");
         let other = SecretBox::new(b"another key of at least 32 chars!!", &[]);
@@ -274,7 +282,11 @@ mod tests {
             b"another key of at least 32 chars!!",
             &[b"0123456789abcdef0123456789abcdef".to_vec()],
         );
-        assert_eq!(rotated.open(h1, &sealed), Some(s), "SECRET_KEY_PREVIOUS opens it");
+        assert_eq!(
+            rotated.open(h1, &sealed),
+            Some(s),
+            "SECRET_KEY_PREVIOUS opens it"
+        );
         let mut tampered = sealed.into_bytes();
         let last = tampered.len() - 3;
         tampered[last] = if tampered[last] == b'A' { b'B' } else { b'A' };

@@ -11,5 +11,5 @@ pub(crate) mod search;
 mod sessions;
 mod tokens;
 pub(crate) mod users;
-mod webhooks;
 mod versions;
+mod webhooks;

@@ -166,7 +166,10 @@ pub async fn test_app_opts(
     let time = Arc::new(ShiftedClock::default());
     let state = state.with_clock(time.clone()).with_webhooks(
         Arc::new(planpush_slack::webhook::hooks::HookKeys::new(
-            Arc::new(planpush_slack::webhook::hooks::SecretBox::new(&[7; 64], &[])),
+            Arc::new(planpush_slack::webhook::hooks::SecretBox::new(
+                &[7; 64],
+                &[],
+            )),
             planpush_slack::webhook::hooks::no_internal_networks(),
         )),
         Arc::new(planpush_slack::webhook::test_envelope),
