@@ -65,7 +65,7 @@ pub fn render(n: &Notification, base_url: &str) -> Value {
             by,
             sections,
             more_sections,
-            ..
+            summary,
         } => {
             let title = label(&plan.title, MAX_TITLE_CHARS);
             let by = label(by, MAX_LABEL_CHARS);
@@ -90,6 +90,11 @@ pub fn render(n: &Notification, base_url: &str) -> Value {
                 lines.push("No section changed.".into());
             } else if hidden > 0 {
                 lines.push(format!("…and {hidden} more"));
+            }
+            // The "what changed" line, as on Slack (absent for a new plan).
+            if let Some(summary) = summary.as_deref().filter(|_| *version > 1) {
+                lines.push(String::new());
+                lines.push(label(summary, MAX_LABEL_CHARS));
             }
             embed(headline, url, lines.join("\n"), COLORS[0])
         }

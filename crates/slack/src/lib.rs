@@ -133,7 +133,7 @@ pub(crate) fn markdown_section_line(
     let linked = || markdown_link(&anchor_url(base, plan, &s.anchor), &title);
     match s.change {
         SectionChangeKind::Added => format!("{bullet} Added: {}", linked()),
-        SectionChangeKind::Changed => format!("{bullet} Changed: {}", linked()),
+        SectionChangeKind::Changed => format!("{bullet} Changed: {}{}", linked(), words(s)),
         SectionChangeKind::Removed => format!("{bullet} Removed: {title}"),
     }
 }
@@ -163,6 +163,13 @@ fn context(text: String) -> Value {
     json!({"type": "context", "elements": [{"type": "mrkdwn", "text": text}]})
 }
 
+/// ` (+14 −3 words)` for a changed section whose word counts are known, else nothing.
+pub(crate) fn words(s: &SectionChange) -> String {
+    s.words.map_or(String::new(), |w| {
+        format!(" (+{} −{} words)", w.inserted, w.deleted)
+    })
+}
+
 fn section_line(base: &str, plan: &PlanRef, s: &SectionChange) -> String {
     let title = label(&s.title, MAX_LABEL_CHARS);
     match s.change {
@@ -173,12 +180,10 @@ fn section_line(base: &str, plan: &PlanRef, s: &SectionChange) -> String {
             )
         }
         SectionChangeKind::Changed => {
-            let words = s.words.map_or(String::new(), |w| {
-                format!(" (+{} −{} words)", w.inserted, w.deleted)
-            });
             format!(
-                "• Changed: {}{words}",
-                link(&anchor_url(base, plan, &s.anchor), &title)
+                "• Changed: {}{}",
+                link(&anchor_url(base, plan, &s.anchor), &title),
+                words(s)
             )
         }
         SectionChangeKind::Removed => format!("• Removed: {title}"),

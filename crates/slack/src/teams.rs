@@ -71,7 +71,7 @@ pub fn render(n: &Notification, base_url: &str) -> Value {
             by,
             sections,
             more_sections,
-            ..
+            summary,
         } => {
             let title = label(&plan.title, MAX_TITLE_CHARS);
             let by = label(by, MAX_LABEL_CHARS);
@@ -99,7 +99,12 @@ pub fn render(n: &Notification, base_url: &str) -> Value {
                     format!("{}?v={version}&diff={}", plan_url(base, plan), version - 1),
                 ));
             }
-            card(vec![text(headline), text(lines.join("\n"))], actions)
+            let mut body = vec![text(headline), text(lines.join("\n"))];
+            // The "what changed" line, as on Slack (absent for a new plan).
+            if let Some(summary) = summary.as_deref().filter(|_| *version > 1) {
+                body.push(subtle(label(summary, MAX_LABEL_CHARS)));
+            }
+            card(body, actions)
         }
         Notification::CommentCreated {
             plan,
