@@ -150,8 +150,10 @@ fn teams_and_discord_receive_exact_payloads_beside_slack_and_nothing_for_private
             json!([
                 text(format!("**ada** pushed version 2 of **[{title}]({p})**")),
                 text(format!(
-                    "- Added: [Rollback]({p}#rollback)\n- Changed: [Rollout]({p}#rollout)\n- Removed: Risks"
+                    "- Added: [Rollback]({p}#rollback)\n- Changed: [Rollout]({p}#rollout) (+3 −1 words)\n- Removed: Risks"
                 )),
+                // The "what changed" summary, as on Slack.
+                subtle("Sections: 1 added, 1 changed \\(+3 −1 words\\), 1 removed."),
             ]),
             json!([
                 open("Open the plan", p.clone()),
@@ -196,7 +198,7 @@ fn teams_and_discord_receive_exact_payloads_beside_slack_and_nothing_for_private
             format!("ada pushed version 2 of {title}"),
             format!("{p}?v=2&diff=1"),
             format!(
-                "• Added: [Rollback]({p}#rollback)\n• Changed: [Rollout]({p}#rollout)\n• Removed: Risks"
+                "• Added: [Rollback]({p}#rollback)\n• Changed: [Rollout]({p}#rollout) (+3 −1 words)\n• Removed: Risks\n\nSections: 1 added, 1 changed \\(+3 −1 words\\), 1 removed."
             ),
             0x2563eb,
         ),
