@@ -387,3 +387,81 @@ fn signed_webhooks_are_retried_logged_tested_and_verified_independently_and_neve
     let (_, list) = api(port, &ada, "GET", "/api/admin/webhooks", "");
     assert_eq!(list["webhooks"], json!([]));
 }
+
+/// kill -9 while a hook's receiver holds a delivery unanswered: after a restart on the same data
+/// every event reaches the hook exactly once when deduplicated by `webhook-id` (the interrupted one
+/// is retried under its id, the same body), and the fan-out itself is never repeated.
+#[test]
+fn killed_mid_delivery_and_restarted_each_event_reaches_the_hook_once_per_id() {
+    // The first request is held until the server dies.
+    let (fake, fake_port) = FakeSlack::start(vec![Answer::Hold]);
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let vars = [("WEBHOOK_ALLOWED_NETWORKS", "127.0.0.1".to_owned())];
+    let mut first = server_with(dir.path(), port, 3000, &vars);
+    let (_, ada) = dev_login(port, "ada");
+    let (status, hook) = api(
+        port,
+        &ada,
+        "POST",
+        "/api/admin/webhooks",
+        &json!({"url": format!("http://127.0.0.1:{fake_port}/in")}).to_string(),
+    );
+    assert_eq!(status, 201, "{hook}");
+    let plan = push(port, &ada, "text/markdown", "launch", V1);
+    let id = plan["session_id"].as_str().unwrap().to_owned();
+    fake.wait("the held request", |st| st.holding == 1);
+    push(port, &ada, "text/markdown", "launch", V2);
+    let (status, _) = api(
+        port,
+        &ada,
+        "POST",
+        &format!("/api/sessions/{id}/comments"),
+        r#"{"body":"Rollback tested?","anchor":"rollback"}"#,
+    );
+    assert_eq!(status, 201);
+
+    first.0.kill().unwrap();
+    first.0.wait().unwrap();
+    fake.wait("the held request to be dropped", |st| {
+        st.holding == 0 && st.received.iter().any(|r| r.answered.is_none())
+    });
+    let aborted = fake.received();
+    assert_eq!(aborted.len(), 1);
+    let aborted_id = aborted[0].header("webhook-id").unwrap().to_owned();
+
+    // Restarted: the held delivery is retried once its lease (2 × 3 s) ends; the others follow.
+    let _second = server_with(dir.path(), port, 3000, &vars);
+    let posted = fake.wait_posted(3);
+    std::thread::sleep(Duration::from_millis(700));
+    assert_eq!(fake.posted().len(), posted.len(), "{:#?}", fake.received());
+    let mut types: Vec<(String, i64)> = posted
+        .iter()
+        .map(|r| {
+            (
+                r.body["type"].as_str().unwrap().to_owned(),
+                r.body["data"]["version"].as_i64().unwrap_or(0),
+            )
+        })
+        .collect();
+    types.sort();
+    assert_eq!(
+        types,
+        [
+            ("comment.created".to_owned(), 0),
+            ("plan.version_created".to_owned(), 1),
+            ("plan.version_created".to_owned(), 2),
+        ]
+    );
+    let ids: BTreeSet<&str> = posted
+        .iter()
+        .map(|r| r.header("webhook-id").unwrap())
+        .collect();
+    assert_eq!(ids.len(), 3, "one delivery per event");
+    let retried: Vec<_> = posted
+        .iter()
+        .filter(|r| r.header("webhook-id") == Some(aborted_id.as_str()))
+        .collect();
+    assert_eq!(retried.len(), 1, "the interrupted delivery, under its id");
+    assert_eq!(retried[0].raw, aborted[0].raw, "the same body");
+}
