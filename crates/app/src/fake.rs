@@ -543,6 +543,38 @@ impl Outbox for FakeOutbox {
         g.extend_from_slice(messages);
         Ok(true)
     }
+    async fn absorb(
+        &self,
+        id: OutboxMessageId,
+        payload: &str,
+        absorbed: &[(OutboxMessageId, DateTime<Utc>)],
+        now: DateTime<Utc>,
+    ) -> Result<bool, InfraError> {
+        let mut g = self.messages.lock();
+        if !g.iter().any(|m| m.id == id) {
+            return Err(InfraError::NotFound);
+        }
+        let untouched = |m: &OutboxMessage, due: DateTime<Utc>| {
+            m.attempts == 0
+                && m.delivered_at.is_none()
+                && m.gave_up_at.is_none()
+                && m.next_attempt_at == due
+        };
+        let all_free = absorbed
+            .iter()
+            .all(|(a, due)| g.iter().any(|m| m.id == *a && untouched(m, *due)));
+        if !all_free {
+            return Ok(false);
+        }
+        for m in g.iter_mut() {
+            if m.id == id {
+                m.payload = payload.to_owned();
+            } else if absorbed.iter().any(|(a, _)| *a == m.id) {
+                m.delivered_at = Some(now);
+            }
+        }
+        Ok(true)
+    }
     async fn recent(&self, channel: &str, limit: u32) -> Result<Vec<OutboxMessage>, InfraError> {
         let mut v: Vec<_> = self
             .messages

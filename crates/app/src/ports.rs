@@ -84,6 +84,17 @@ pub trait Outbox: Send + Sync {
         messages: &[OutboxMessage],
         now: DateTime<Utc>,
     ) -> Result<bool, InfraError>;
+    /// Atomically makes `payload` the payload of `id` and marks every message of `absorbed` delivered
+    /// at `now` — each only if it is still pending, never attempted, and due exactly at the time
+    /// given with it (so no worker has claimed it). When any of them is not, nothing changes and
+    /// the answer is `Ok(false)`. MUST return `NotFound` for an unknown `id`.
+    async fn absorb(
+        &self,
+        id: OutboxMessageId,
+        payload: &str,
+        absorbed: &[(OutboxMessageId, DateTime<Utc>)],
+        now: DateTime<Utc>,
+    ) -> Result<bool, InfraError>;
     /// The newest `limit` messages of `channel` (any state), newest first (a delivery log).
     async fn recent(&self, channel: &str, limit: u32) -> Result<Vec<OutboxMessage>, InfraError>;
     /// Deletes messages delivered or given up before `before` (pending ones are never deleted);

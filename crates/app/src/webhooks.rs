@@ -88,7 +88,9 @@ impl WebhookEvent {
     /// The event a notification is.
     pub fn of(n: &Notification) -> Self {
         match n {
-            Notification::VersionPushed { .. } => WebhookEvent::VersionCreated,
+            Notification::VersionPushed { .. } | Notification::VersionsPushed { .. } => {
+                WebhookEvent::VersionCreated
+            }
             Notification::PlanPublished { .. } => WebhookEvent::PlanPublished,
             Notification::CommentCreated { .. } => WebhookEvent::CommentCreated,
             Notification::CommentResolved { .. } => WebhookEvent::CommentResolved,

@@ -552,7 +552,8 @@ fn deliveries(config: &Config, ports: &planpush_app::Ports) -> Result<Deliveries
         config.base_url.as_str(),
         config.outbox.slack_timeout,
     );
-    let mut worker = Deliveries::new(ports.clone(), Arc::new(hooks), settings);
+    let mut worker = Deliveries::new(ports.clone(), Arc::new(hooks), settings)
+        .with_burst(chrono(config.outbox.burst_window));
     for (chat, var, url) in configured {
         let Some(url) = url else { continue };
         let notifier = ChatNotifier::for_chat(
@@ -628,7 +629,11 @@ fn serve(config: Config, store: Arc<Store>) -> Result<(), Fatal> {
     let notify = deliveries
         .channels()
         .into_iter()
-        .fold(Notifications::off(), Notifications::and);
+        .fold(Notifications::off(), Notifications::and)
+        .with_burst(
+            chrono::Duration::from_std(config.outbox.burst_window)
+                .unwrap_or(chrono::Duration::zero()),
+        );
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

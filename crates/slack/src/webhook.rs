@@ -234,6 +234,11 @@ pub fn envelope(id: &str, n: &Notification, at: DateTime<Utc>, base_url: &str) -
         Notification::CommentCreated { plan, anchor, .. }
         | Notification::CommentResolved { plan, anchor, .. } => anchor_url(base, plan, anchor),
         Notification::PlanPublished { plan, .. } => plan_url(base, plan),
+        Notification::VersionsPushed { plan, versions, .. } => format!(
+            "{}?v={}",
+            plan_url(base, plan),
+            versions.last().copied().unwrap_or(1)
+        ),
     };
     if let Value::Object(map) = &mut data {
         map.insert("url".into(), Value::String(url));

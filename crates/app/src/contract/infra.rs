@@ -217,3 +217,57 @@ pub async fn outbox_fan_out_and_recent(p: &Ports) {
         Err(InfraError::NotFound)
     ));
 }
+
+pub async fn outbox_absorb(p: &Ports) {
+    let first = OutboxMessage::new("slack", "v1".into(), t(0));
+    let mut second = OutboxMessage::new("slack", "v2".into(), t(1));
+    second.next_attempt_at = t(31);
+    let mut third = OutboxMessage::new("slack", "v3".into(), t(2));
+    third.next_attempt_at = t(32);
+    for m in [&first, &second, &third] {
+        p.outbox.enqueue(m).await.unwrap();
+    }
+    // A stale due time (the message was claimed or moved meanwhile): nothing changes.
+    assert!(
+        !p.outbox
+            .absorb(
+                first.id,
+                "v1+v2+v3",
+                &[(second.id, t(31)), (third.id, t(99))],
+                t(30)
+            )
+            .await
+            .unwrap()
+    );
+    let all = p.outbox.recent("slack", 10).await.unwrap();
+    assert!(all.iter().all(|m| m.delivered_at.is_none()), "{all:?}");
+    assert_eq!(all.iter().find(|m| m.id == first.id).unwrap().payload, "v1");
+    // Untouched ones are absorbed, and the payload replaced, together.
+    assert!(
+        p.outbox
+            .absorb(
+                first.id,
+                "v1+v2+v3",
+                &[(second.id, t(31)), (third.id, t(32))],
+                t(30)
+            )
+            .await
+            .unwrap()
+    );
+    let due = p.outbox.due(t(100), 10).await.unwrap();
+    assert_eq!(due.len(), 1);
+    assert_eq!((due[0].id, due[0].payload.as_str()), (first.id, "v1+v2+v3"));
+    // Absorbed ones are finished: absorbing them again fails.
+    assert!(
+        !p.outbox
+            .absorb(first.id, "x", &[(second.id, t(31))], t(40))
+            .await
+            .unwrap()
+    );
+    assert!(matches!(
+        p.outbox
+            .absorb(OutboxMessageId::new(), "x", &[], t(40))
+            .await,
+        Err(InfraError::NotFound)
+    ));
+}

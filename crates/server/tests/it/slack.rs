@@ -255,6 +255,8 @@ pub(crate) fn server_with(
             ("SLACK_TIMEOUT_MS", timeout_ms.to_string()),
             ("OUTBOX_POLL_INTERVAL_MS", "50".into()),
             ("OUTBOX_RETRY_BASE_MS", "300".into()),
+            // Each push its own message here (bursts: `notify_burst.rs`); a test may override it.
+            ("NOTIFY_BURST_WINDOW_MS", "0".into()),
         ])
         .envs(hooks.iter().map(|(k, v)| (*k, v.as_str())))
         .stdout(Stdio::null())

@@ -307,6 +307,62 @@ impl Outbox for Store {
         .await
     }
 
+    async fn absorb(
+        &self,
+        id: OutboxMessageId,
+        payload: &str,
+        absorbed: &[(OutboxMessageId, DateTime<Utc>)],
+        now: DateTime<Utc>,
+    ) -> Result<bool, InfraError> {
+        let payload = payload.to_owned();
+        let absorbed = absorbed.to_vec();
+        self.run(move |conn| {
+            // Rolled back as a whole when any absorbed message was taken meanwhile.
+            enum Outcome {
+                Taken,
+                Failed(InfraError),
+            }
+            impl From<anyhow::Error> for Outcome {
+                fn from(e: anyhow::Error) -> Self {
+                    Outcome::Failed(InfraError::Unknown(e))
+                }
+            }
+            let result = write_tx(conn, |conn| {
+                let n = diesel::update(o::table.find(id.to_string()))
+                    .set(o::payload.eq(&payload))
+                    .execute(conn)
+                    .map_err(|e| Outcome::Failed(db(e)))?;
+                if n == 0 {
+                    return Err(Outcome::Failed(InfraError::NotFound));
+                }
+                for (a, due) in &absorbed {
+                    // Compare-and-set, like a claim: only a message no worker has touched.
+                    let n = diesel::update(
+                        o::table
+                            .find(a.to_string())
+                            .filter(o::attempts.eq(0))
+                            .filter(o::delivered_at.is_null())
+                            .filter(o::gave_up_at.is_null())
+                            .filter(o::next_attempt_at.eq(ts(*due))),
+                    )
+                    .set(o::delivered_at.eq(ts(now)))
+                    .execute(conn)
+                    .map_err(|e| Outcome::Failed(db(e)))?;
+                    if n == 0 {
+                        return Err(Outcome::Taken);
+                    }
+                }
+                Ok(())
+            });
+            match result {
+                Ok(()) => Ok(true),
+                Err(Outcome::Taken) => Ok(false),
+                Err(Outcome::Failed(e)) => Err(e),
+            }
+        })
+        .await
+    }
+
     async fn recent(&self, channel: &str, limit: u32) -> Result<Vec<OutboxMessage>, InfraError> {
         let channel = channel.to_owned();
         self.run(move |conn| {
