@@ -1077,3 +1077,62 @@ fn a_publication_renders_in_every_format_and_is_typed_for_webhooks() {
     assert_eq!(body["data"]["url"], p);
     assert_eq!(body["data"]["by"], "ada_l");
 }
+
+#[test]
+fn a_burst_of_versions_reads_as_one_message_in_every_chat() {
+    let p = "https://plans.example.com/p/auth-redesign";
+    let n = Notification::VersionsPushed {
+        plan: plan(),
+        versions: vec![2, 3, 4],
+        by: vec!["ada".into(), "bob_b".into()],
+        sections: vec![
+            change("risks", "Risks", SectionChangeKind::Added),
+            change("flow", "Flow", SectionChangeKind::Changed),
+        ],
+        more_sections: 0,
+    };
+    let slack = render(&n, BASE);
+    assert_eq!(
+        slack,
+        json!({
+            "text": "ada and bob_b pushed versions 2, 3 and 4 of Auth &lt;Service&gt; &amp; Redesign",
+            "blocks": [
+                {"type": "section", "text": {"type": "mrkdwn", "text": format!(
+                    "*ada and bob_b* pushed versions 2, 3 and 4 of *<{p}|Auth &lt;Service&gt; &amp; Redesign>*")}},
+                {"type": "section", "text": {"type": "mrkdwn", "text": format!(
+                    "• Added: <{p}#risks|Risks>\n• Changed: <{p}#flow|Flow>")}},
+                {"type": "context", "elements": [{"type": "mrkdwn", "text": format!(
+                    "<{p}?v=4&amp;diff=1|See what changed>")}]},
+            ]
+        })
+    );
+    let teams = Chat::Teams.render(&n, BASE);
+    let content = &teams["attachments"][0]["content"];
+    assert_eq!(
+        content["body"][0]["text"],
+        format!(
+            "**ada and bob\\_b** pushed versions 2, 3 and 4 of **[Auth \\<Service\\> & Redesign]({p})**"
+        )
+    );
+    assert_eq!(
+        content["body"][1]["text"],
+        format!("- Added: [Risks]({p}#risks)\n- Changed: [Flow]({p}#flow)")
+    );
+    assert_eq!(content["actions"][1]["url"], format!("{p}?v=4&diff=1"));
+    let discord = Chat::Discord.render(&n, BASE);
+    assert_eq!(
+        discord["embeds"][0]["title"],
+        "ada and bob\\_b pushed versions 2, 3 and 4 of Auth \\<Service\\> & Redesign"
+    );
+    assert_eq!(discord["embeds"][0]["url"], format!("{p}?v=4&diff=1"));
+    // A burst that starts with the new plan has nothing to compare with.
+    let new = Notification::VersionsPushed {
+        plan: plan(),
+        versions: vec![1, 2],
+        by: vec!["ada".into()],
+        sections: vec![],
+        more_sections: 0,
+    };
+    assert_eq!(render(&new, BASE)["blocks"].as_array().unwrap().len(), 2);
+    assert_eq!(Chat::Discord.render(&new, BASE)["embeds"][0]["url"], p);
+}
