@@ -283,6 +283,20 @@
         }, failed);
       });
     },
+    "webhook-test": function (b) {
+      api("POST", "/api/admin/webhooks/" + b.dataset.id + "/test").then(function () {
+        say("Queued a test delivery to " + b.dataset.title + ".");
+        refreshWebhooks();
+      }, failed);
+    },
+    "webhook-delete": function (b) {
+      confirmThen("Delete the webhook " + b.dataset.title + "?", "Nothing more is sent to it, including deliveries still waiting for a retry.", "Delete", function () {
+        api("DELETE", "/api/admin/webhooks/" + b.dataset.id).then(function () {
+          say("Deleted the webhook " + b.dataset.title + ".");
+          refreshWebhooks();
+        }, failed);
+      });
+    },
     signout: function (b) {
       api("DELETE", "/api/users/" + b.dataset.id + "/sessions").then(function (r) { say("Ended " + r.sessions_ended + " browser session(s) of " + b.dataset.title + "."); }, failed);
     }
@@ -339,6 +353,84 @@
       }
       $("mapping-group").value = "";
       say("Mapped " + m.group + " → " + names[m.role] + ".");
+    }, failed);
+  });
+
+  // ---- webhooks: add (secret shown once), test, delete; the list is rebuilt from the API ----
+  function el(tag, cls, text) {
+    var e = document.createElement(tag);
+    if (cls) e.className = cls;
+    if (text !== undefined && text !== null) e.textContent = text;
+    return e;
+  }
+  function when(iso) {
+    var t = el("time", null, new Date(iso).toLocaleString());
+    t.setAttribute("datetime", iso);
+    return t;
+  }
+  function renderWebhooks(list) {
+    var box = $("webhooks-list");
+    if (!box) return;
+    box.textContent = "";
+    var empty = $("webhooks-empty");
+    if (empty) empty.hidden = list.length > 0;
+    list.forEach(function (h) {
+      var art = el("article", "dash-webhook");
+      art.dataset.id = h.id;
+      art.setAttribute("aria-labelledby", "wh-" + h.id);
+      var h3 = el("h3"); h3.id = "wh-" + h.id; h3.appendChild(el("code", null, h.url)); art.appendChild(h3);
+      var meta = el("p", "pp-meta", "Events: ");
+      h.events.forEach(function (e, i) { if (i) meta.appendChild(document.createTextNode(", ")); meta.appendChild(el("code", null, e)); });
+      meta.appendChild(document.createTextNode(" · added ")); meta.appendChild(when(h.created_at));
+      art.appendChild(meta);
+      var act = el("div", "dash-actions");
+      [["webhook-test", "Send test", ""], ["webhook-delete", "Delete", " dash-danger"]].forEach(function (a) {
+        var b = el("button", "dash-button dash-js" + a[2], a[1]);
+        b.type = "button"; b.dataset.action = a[0]; b.dataset.id = h.id; b.dataset.title = h.url;
+        act.appendChild(b);
+      });
+      art.appendChild(act);
+      var log = el("div", "dash-webhook-deliveries");
+      if (!h.deliveries.length) log.appendChild(el("p", "dash-empty dash-webhook-empty", "No delivery yet."));
+      else {
+        var wrap = el("div", "dash-scroll"), table = el("table", "dash-table dash-webhook-log");
+        table.appendChild(el("caption", "dash-visually-hidden", "Recent deliveries to " + h.url));
+        var head = el("tr");
+        ["Event", "Status", "Attempts", "Created", "Next attempt", "Last error"].forEach(function (t) { var th = el("th", null, t); th.scope = "col"; head.appendChild(th); });
+        var thead = el("thead"); thead.appendChild(head); table.appendChild(thead);
+        var tbody = el("tbody");
+        h.deliveries.forEach(function (d) {
+          var tr = el("tr", "dash-delivery"); tr.dataset.id = d.id; tr.dataset.status = d.status;
+          var ev = el("td"); ev.appendChild(el("code", null, d.event)); tr.appendChild(ev);
+          tr.appendChild(el("td", "dash-delivery-status", d.status));
+          tr.appendChild(el("td", null, String(d.attempts)));
+          var c = el("td"); c.appendChild(when(d.created_at)); tr.appendChild(c);
+          var n = el("td"); if (d.next_attempt_at) n.appendChild(when(d.next_attempt_at)); else n.textContent = "—"; tr.appendChild(n);
+          tr.appendChild(el("td", null, d.last_error || ""));
+          tbody.appendChild(tr);
+        });
+        table.appendChild(tbody); wrap.appendChild(table); log.appendChild(wrap);
+      }
+      art.appendChild(log);
+      box.appendChild(art);
+    });
+  }
+  function refreshWebhooks() {
+    return api("GET", "/api/admin/webhooks").then(function (r) { renderWebhooks(r.webhooks); }, failed);
+  }
+  var wform = $("webhook-form");
+  if (wform) wform.addEventListener("submit", function (ev) {
+    ev.preventDefault();
+    var events = Array.prototype.filter.call(wform.querySelectorAll("input[name=event]"), function (c) { return c.checked; })
+      .map(function (c) { return c.value; });
+    if (!events.length) { say("Choose at least one event.", true); return; }
+    api("POST", "/api/admin/webhooks", { url: $("webhook-url").value.trim(), events: events }).then(function (h) {
+      $("webhook-new").hidden = false;
+      $("webhook-secret").value = h.secret;
+      $("webhook-secret").select();
+      $("webhook-url").value = "";
+      say("Added the webhook " + h.url + ". Copy its signing secret now: it will not be shown again.");
+      refreshWebhooks();
     }, failed);
   });
 

@@ -25,6 +25,8 @@ pub struct Tabs {
     pub members: bool,
     /// IdP group → role mappings (admins).
     pub groups: bool,
+    /// Outgoing webhooks and their delivery logs (admins).
+    pub webhooks: bool,
     pub audit: bool,
 }
 
@@ -75,6 +77,10 @@ pub struct DashboardView {
     pub group_mappings: Vec<GroupMapping>,
     /// Admins only: every group people were seen in at sign-in, with how many people.
     pub known_groups: Vec<(GroupName, u64)>,
+    /// Admins only: the registered webhooks with their recent deliveries.
+    pub webhooks: Vec<crate::WebhookView>,
+    /// The events a webhook can subscribe to.
+    pub webhook_events: Vec<crate::WebhookEvent>,
     /// Admins and project managers only.
     pub audit: Option<AuditTab>,
 }
@@ -124,6 +130,7 @@ impl Dashboard {
         let tabs = Tabs {
             members: p.can(Capability::ManageUsers, Ownership::Others),
             groups: p.can(Capability::ManageUsers, Ownership::Others),
+            webhooks: p.can(Capability::ManageUsers, Ownership::Others),
             audit: p.can(Capability::ViewAudit, Ownership::Others),
         };
         let plans = self.plans.list(p, true).await.map_err(unknown)?;
@@ -222,6 +229,14 @@ impl Dashboard {
         } else {
             (vec![], vec![])
         };
+        let webhooks = if tabs.webhooks {
+            crate::Webhooks::new(self.ports.clone())
+                .list(p)
+                .await
+                .map_err(|e| unknown(anyhow::anyhow!(e.to_string())))?
+        } else {
+            vec![]
+        };
         let audit = if tabs.audit {
             let result = match self.audit.page(p, audit).await {
                 Ok(page) => Ok(page),
@@ -245,6 +260,8 @@ impl Dashboard {
             members,
             group_mappings,
             known_groups,
+            webhooks,
+            webhook_events: crate::WebhookEvent::ALL.to_vec(),
             audit,
         })
     }

@@ -38,7 +38,8 @@ pub fn ports() -> Ports {
         audit_sink: audit.clone(),
         audit_query: audit,
         kv: Arc::new(FakeKv::default()),
-        outbox: Arc::new(FakeOutbox::new(outbox)),
+        outbox: Arc::new(FakeOutbox::new(outbox.clone())),
+        webhooks: Arc::new(FakeWebhooks::new(outbox)),
         readiness: Arc::new(AlwaysReady),
         events: Arc::new(LocalBus::new(1)),
         scim: Arc::new(FakeScim::new(users)),
@@ -384,6 +385,63 @@ impl KvStore for FakeKv {
     }
 }
 
+/// The fake webhook registry (deleting a hook drops its pending messages from the shared outbox).
+pub struct FakeWebhooks {
+    hooks: std::sync::Mutex<Vec<Webhook>>,
+    outbox: OutboxLog,
+}
+
+impl FakeWebhooks {
+    pub fn new(outbox: OutboxLog) -> Self {
+        Self {
+            hooks: std::sync::Mutex::default(),
+            outbox,
+        }
+    }
+    fn hooks(&self) -> std::sync::MutexGuard<'_, Vec<Webhook>> {
+        self.hooks
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+#[async_trait]
+impl WebhookRepository for FakeWebhooks {
+    async fn insert(&self, hook: &Webhook) -> Result<(), InfraError> {
+        let mut g = self.hooks();
+        if g.iter().any(|h| h.id == hook.id) {
+            return Err(InfraError::Unknown(anyhow::anyhow!("duplicate webhook id")));
+        }
+        g.push(hook.clone());
+        Ok(())
+    }
+    async fn list(&self) -> Result<Vec<Webhook>, InfraError> {
+        let mut v = self.hooks().clone();
+        v.sort_by_key(|h| (h.created_at, h.id));
+        Ok(v)
+    }
+    async fn get(&self, id: WebhookId) -> Result<Webhook, InfraError> {
+        self.hooks()
+            .iter()
+            .find(|h| h.id == id)
+            .cloned()
+            .ok_or(InfraError::NotFound)
+    }
+    async fn delete(&self, id: WebhookId) -> Result<(), InfraError> {
+        let mut g = self.hooks();
+        let n = g.len();
+        g.retain(|h| h.id != id);
+        if g.len() == n {
+            return Err(InfraError::NotFound);
+        }
+        let channel = hook_channel(id);
+        self.outbox.lock().retain(|m| {
+            !(m.channel == channel && m.delivered_at.is_none() && m.gave_up_at.is_none())
+        });
+        Ok(())
+    }
+}
+
 /// The fake outbox table, shared with the fake versions and comments repositories (which write
 /// their messages "in the same transaction" as their own rows).
 #[derive(Default)]
@@ -466,6 +524,68 @@ impl Outbox for FakeOutbox {
             m.last_error = Some(error.to_owned());
             m.next_attempt_at = next_attempt_at;
         })
+    }
+    async fn fan_out(
+        &self,
+        id: OutboxMessageId,
+        messages: &[OutboxMessage],
+        now: DateTime<Utc>,
+    ) -> Result<bool, InfraError> {
+        let mut g = self.messages.lock();
+        let m = g
+            .iter_mut()
+            .find(|m| m.id == id)
+            .ok_or(InfraError::NotFound)?;
+        if m.delivered_at.is_some() || m.gave_up_at.is_some() {
+            return Ok(false);
+        }
+        m.delivered_at = Some(now);
+        g.extend_from_slice(messages);
+        Ok(true)
+    }
+    async fn absorb(
+        &self,
+        id: OutboxMessageId,
+        payload: &str,
+        absorbed: &[(OutboxMessageId, DateTime<Utc>)],
+        now: DateTime<Utc>,
+    ) -> Result<bool, InfraError> {
+        let mut g = self.messages.lock();
+        if !g.iter().any(|m| m.id == id) {
+            return Err(InfraError::NotFound);
+        }
+        let untouched = |m: &OutboxMessage, due: DateTime<Utc>| {
+            m.attempts == 0
+                && m.delivered_at.is_none()
+                && m.gave_up_at.is_none()
+                && m.next_attempt_at == due
+        };
+        let all_free = absorbed
+            .iter()
+            .all(|(a, due)| g.iter().any(|m| m.id == *a && untouched(m, *due)));
+        if !all_free {
+            return Ok(false);
+        }
+        for m in g.iter_mut() {
+            if m.id == id {
+                m.payload = payload.to_owned();
+            } else if absorbed.iter().any(|(a, _)| *a == m.id) {
+                m.delivered_at = Some(now);
+            }
+        }
+        Ok(true)
+    }
+    async fn recent(&self, channel: &str, limit: u32) -> Result<Vec<OutboxMessage>, InfraError> {
+        let mut v: Vec<_> = self
+            .messages
+            .lock()
+            .iter()
+            .filter(|m| m.channel == channel)
+            .cloned()
+            .collect();
+        v.sort_by_key(|m| std::cmp::Reverse((m.created_at, m.id)));
+        v.truncate(limit as usize);
+        Ok(v)
     }
     async fn purge_finished(&self, before: DateTime<Utc>) -> Result<u64, InfraError> {
         let mut g = self.messages.lock();

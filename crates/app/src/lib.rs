@@ -41,6 +41,7 @@ mod search;
 mod sessions;
 mod signin;
 mod tokens;
+mod webhooks;
 
 pub use access::{ACCESS_TTL, Access, AccessCache, AuthMethod, Principal};
 pub use admin::{Admin, AdminError, Member, MemberChange, MemberOrigin, Profile};
@@ -67,7 +68,7 @@ pub use generation::{CacheLimits, GenerationCache, Generations};
 pub use groups::{GroupAccess, GroupMappingError, GroupSync};
 pub use health::{Health, NotReady};
 pub use maintenance::{Maintenance, OUTBOX_KEEP_DAYS, Swept};
-pub use notify::{ChangeSummary, WordChange, change_summary};
+pub use notify::{ChangeSummary, WordChange, change_summary, merge_versions};
 pub use notify::{
     Deliveries, Delivery, DeliveryError, DeliverySettings, NOTIFY_BODY_CHARS, NOTIFY_MAX_SECTIONS,
     Notification, Notifications, Notifier, PlanRef, SectionChange, SectionChangeKind, excerpt,
@@ -103,4 +104,10 @@ pub use signin::{
 pub use tokens::{
     ActivateError, BearerError, DEVICE_CLIENT_MAX_CHARS, DeviceClient, DeviceRequest, DeviceStart,
     GrantError, TokenError, TokenPair, Tokens,
+};
+pub use webhooks::{
+    HOOK_CHANNEL_PREFIX, HookPayload, MAX_WEBHOOK_URL_CHARS, MAX_WEBHOOKS, NewWebhook, TEST_EVENT,
+    TestBody, UrlRefused, WEBHOOK_LOG_LEN, WEBHOOKS_CHANNEL, Webhook, WebhookDelivery,
+    WebhookError, WebhookEvent, WebhookId, WebhookKeys, WebhookRepository, WebhookView, Webhooks,
+    hook_channel, hook_of_channel,
 };

@@ -88,6 +88,25 @@ pub enum Notification {
         body: String,
         reply: bool,
     },
+    /// Several pushes to one plan within the burst window ([`Notifications::with_burst`]), told in
+    /// one message (chat channels only; webhooks get every version).
+    VersionsPushed {
+        plan: PlanRef,
+        /// The versions, ascending (at least two).
+        versions: Vec<u32>,
+        /// Logins of who pushed them, in order of first push, without repeats.
+        by: Vec<String>,
+        /// The sections changed over the whole burst (a section added then changed is "added";
+        /// added then removed is not listed); no word counts.
+        sections: Vec<SectionChange>,
+        more_sections: usize,
+    },
+    /// A private plan was published (webhooks only: chat channels get the three other events).
+    PlanPublished {
+        plan: PlanRef,
+        /// Login of who published it.
+        by: String,
+    },
     /// A thread was resolved.
     CommentResolved {
         plan: PlanRef,
@@ -117,6 +136,9 @@ impl Notification {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Notifications {
     channels: Vec<String>,
+    /// How long a new version's chat message waits for more pushes to the same plan
+    /// (`NOTIFY_BURST_WINDOW_MS`); zero: sent at once.
+    burst: Duration,
 }
 
 impl Notifications {
@@ -136,6 +158,16 @@ impl Notifications {
         }
         self
     }
+    /// New versions' chat messages wait `window` for more pushes to the same plan; the worker then
+    /// tells the whole burst in one message ([`Deliveries`]). Webhooks are never delayed.
+    pub fn with_burst(mut self, window: Duration) -> Self {
+        self.burst = window.max(Duration::zero());
+        self
+    }
+    /// The burst window.
+    pub fn burst(&self) -> Duration {
+        self.burst
+    }
     /// Whether notifications are written at all.
     pub fn enabled(&self) -> bool {
         !self.channels.is_empty()
@@ -145,7 +177,7 @@ impl Notifications {
         &self.channels
     }
     /// The outbox messages for `n` about `plan`, one per channel: none when off or when the plan
-    /// is private.
+    /// is private. A publication goes to the webhooks only.
     pub fn messages(
         &self,
         plan: &Plan,
@@ -156,14 +188,24 @@ impl Notifications {
             return vec![];
         }
         let payload = n.to_json();
+        let webhooks_only = matches!(n, Notification::PlanPublished { .. });
         self.channels
             .iter()
-            .map(|channel| OutboxMessage::new(channel, payload.clone(), now))
+            .filter(|channel| !webhooks_only || *channel == crate::WEBHOOKS_CHANNEL)
+            .map(|channel| {
+                let mut m = OutboxMessage::new(channel, payload.clone(), now);
+                if matches!(n, Notification::VersionPushed { .. })
+                    && *channel != crate::WEBHOOKS_CHANNEL
+                {
+                    m.next_attempt_at = now + self.burst;
+                }
+                m
+            })
             .collect()
     }
 }
 
-fn plan_ref(plan: &Plan) -> PlanRef {
+pub(crate) fn plan_ref(plan: &Plan) -> PlanRef {
     PlanRef {
         slug: plan.slug().to_string(),
         title: plan.title().to_owned(),
@@ -338,8 +380,13 @@ pub enum DeliveryError {
 /// Teams and Discord).
 #[async_trait]
 pub trait Notifier: Send + Sync {
-    /// The outbox channel this notifier delivers (`slack`).
+    /// The outbox channel this notifier delivers (`slack`); notifications are written for it.
     fn channel(&self) -> &str;
+    /// Whether it delivers messages of `channel`: its own [`Notifier::channel`], and for a notifier
+    /// that owns a family of channels (the webhooks' `webhook:<id>`) those too.
+    fn accepts(&self, channel: &str) -> bool {
+        channel == self.channel()
+    }
     /// Delivers one message. MUST finish within a bounded time (a timeout is `Retryable`), MUST
     /// send the message id as an idempotency key where the channel allows, and MUST NOT put
     /// secrets (the webhook URL) into error texts, which are stored and logged.
@@ -386,6 +433,109 @@ pub struct Deliveries {
     notifiers: Vec<std::sync::Arc<dyn Notifier>>,
     settings: DeliverySettings,
     audit: Auditor,
+    /// Non-zero: a new version's chat message absorbs the later pushes to the same plan still
+    /// waiting in their window ([`Notifications::with_burst`]).
+    burst: Duration,
+}
+
+/// The sections changed over several versions, from each version's own changes in order: added
+/// then changed stays added, added then removed disappears, removed then added is changed, and
+/// otherwise the last change counts. Word counts are dropped (they do not add up).
+fn merge_sections(lists: &[&[SectionChange]]) -> Vec<SectionChange> {
+    let mut out: Vec<SectionChange> = vec![];
+    for list in lists {
+        for s in *list {
+            let mut s = s.clone();
+            s.words = None;
+            match out.iter().position(|o| o.anchor == s.anchor) {
+                None => out.push(s),
+                Some(i) => {
+                    use SectionChangeKind::*;
+                    match (out[i].change, s.change) {
+                        (Added, Removed) => {
+                            out.remove(i);
+                        }
+                        (Added, _) => out[i].title = s.title,
+                        (Removed, Added) => {
+                            out[i].change = Changed;
+                            out[i].title = s.title;
+                        }
+                        (_, kind) => {
+                            out[i].change = kind;
+                            out[i].title = s.title;
+                        }
+                    }
+                }
+            }
+        }
+    }
+    // Added, changed, removed, as in a single version's message.
+    out.sort_by_key(|s| match s.change {
+        SectionChangeKind::Added => 0,
+        SectionChangeKind::Changed => 1,
+        SectionChangeKind::Removed => 2,
+    });
+    out
+}
+
+/// One message for a burst of version notifications of one plan (in push order); `None` unless
+/// they are all about new versions of the same plan.
+pub fn merge_versions(burst: &[Notification]) -> Option<Notification> {
+    let mut plan_ref: Option<&PlanRef> = None;
+    let mut versions = vec![];
+    let mut by: Vec<String> = vec![];
+    let mut lists: Vec<&[SectionChange]> = vec![];
+    let mut more = 0;
+    for n in burst {
+        let (plan, vs, who, sections, more_sections) = match n {
+            Notification::VersionPushed {
+                plan,
+                version,
+                by,
+                sections,
+                more_sections,
+                ..
+            } => (
+                plan,
+                vec![*version],
+                vec![by.clone()],
+                sections,
+                *more_sections,
+            ),
+            Notification::VersionsPushed {
+                plan,
+                versions,
+                by,
+                sections,
+                more_sections,
+            } => (plan, versions.clone(), by.clone(), sections, *more_sections),
+            _ => return None,
+        };
+        if plan_ref.is_some_and(|p| p.slug != plan.slug) {
+            return None;
+        }
+        plan_ref = Some(plan);
+        versions.extend(vs);
+        for w in who {
+            if !by.contains(&w) {
+                by.push(w);
+            }
+        }
+        lists.push(sections);
+        more += more_sections;
+    }
+    let plan = plan_ref?.clone();
+    versions.sort_unstable();
+    versions.dedup();
+    let all = merge_sections(&lists);
+    let more_sections = more + all.len().saturating_sub(NOTIFY_MAX_SECTIONS);
+    Some(Notification::VersionsPushed {
+        plan,
+        versions,
+        by,
+        sections: all.into_iter().take(NOTIFY_MAX_SECTIONS).collect(),
+        more_sections,
+    })
 }
 
 impl Deliveries {
@@ -400,6 +550,81 @@ impl Deliveries {
             notifiers: vec![notifier],
             settings,
             audit,
+            burst: Duration::zero(),
+        }
+    }
+
+    /// Tells bursts of pushes as one message (the window given to [`Notifications::with_burst`]).
+    pub fn with_burst(mut self, window: Duration) -> Self {
+        self.burst = window.max(Duration::zero());
+        self
+    }
+
+    /// When `message` is a new version's chat message and later pushes to the same plan wait in
+    /// their burst window on the same channel (never attempted), they are absorbed into it: its
+    /// payload becomes one [`Notification::VersionsPushed`] and they are marked delivered, in one
+    /// step that changes nothing if any of them was claimed meanwhile ([`crate::Outbox::absorb`]).
+    async fn absorb_burst(
+        &self,
+        message: OutboxMessage,
+        now: DateTime<Utc>,
+    ) -> Result<OutboxMessage, InfraError> {
+        if self.burst <= Duration::zero() || message.channel == crate::WEBHOOKS_CHANNEL {
+            return Ok(message);
+        }
+        let Ok(first) = Notification::from_json(&message.payload) else {
+            return Ok(message);
+        };
+        let slug = match &first {
+            Notification::VersionPushed { plan, .. }
+            | Notification::VersionsPushed { plan, .. } => plan.slug.clone(),
+            _ => return Ok(message),
+        };
+        let mut later: Vec<(OutboxMessage, Notification)> = self
+            .ports
+            .outbox
+            .recent(&message.channel, 200)
+            .await?
+            .into_iter()
+            .filter(|m| {
+                m.id != message.id
+                    && m.attempts == 0
+                    && m.delivered_at.is_none()
+                    && m.gave_up_at.is_none()
+                    && m.created_at >= message.created_at
+            })
+            .filter_map(|m| {
+                let n = Notification::from_json(&m.payload).ok()?;
+                match &n {
+                    Notification::VersionPushed { plan, .. } if plan.slug == slug => Some((m, n)),
+                    _ => None,
+                }
+            })
+            .collect();
+        if later.is_empty() {
+            return Ok(message);
+        }
+        later.sort_by_key(|(m, _)| (m.created_at, m.id));
+        let burst: Vec<Notification> = std::iter::once(first)
+            .chain(later.iter().map(|(_, n)| n.clone()))
+            .collect();
+        let Some(merged) = merge_versions(&burst) else {
+            return Ok(message);
+        };
+        let payload = merged.to_json();
+        let absorbed: Vec<_> = later
+            .iter()
+            .map(|(m, _)| (m.id, m.next_attempt_at))
+            .collect();
+        if self
+            .ports
+            .outbox
+            .absorb(message.id, &payload, &absorbed, now)
+            .await?
+        {
+            Ok(OutboxMessage { payload, ..message })
+        } else {
+            Ok(message)
         }
     }
 
@@ -431,10 +656,8 @@ impl Deliveries {
         else {
             return Ok(None);
         };
-        let notifier = self
-            .notifiers
-            .iter()
-            .find(|n| n.channel() == message.channel);
+        let message = self.absorb_burst(message, now).await?;
+        let notifier = self.notifiers.iter().find(|n| n.accepts(&message.channel));
         let result = match notifier {
             None => Err(DeliveryError::Permanent(format!(
                 "no notifier for channel {:?}",

@@ -91,6 +91,8 @@ pub struct Plans {
     /// The newest version recorded as seen per (user, plan) by this process, so repeated page
     /// views write nothing.
     seen: std::sync::Mutex<std::collections::HashMap<(UserId, PlanId), u32>>,
+    /// Where a publication is announced (the webhooks' `plan.published`); off by default.
+    notify: std::sync::RwLock<crate::Notifications>,
 }
 
 fn unknown(e: impl Into<anyhow::Error>) -> PlanError {
@@ -116,7 +118,16 @@ impl Plans {
             ports,
             audit,
             seen: std::sync::Mutex::default(),
+            notify: std::sync::RwLock::default(),
         }
+    }
+
+    /// Announces publications through `notify` from now on.
+    pub fn set_notifications(&self, notify: crate::Notifications) {
+        *self
+            .notify
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = notify;
     }
 
     /// Records that `p` looked at `version` of `plan` (for "new since you last looked"). Only a
@@ -399,6 +410,25 @@ impl Plans {
         Self::may_manage(p, &plan)?;
         if plan.publish(now).map_err(|e| unknown(anyhow::anyhow!(e)))? {
             self.ports.plans.update(&plan).await.map_err(unknown)?;
+            // Written right after the plan (the plan repository takes no outbox messages): a crash
+            // between the two loses this one announcement, never the publication.
+            let messages = self
+                .notify
+                .read()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .messages(
+                    &plan,
+                    &crate::Notification::PlanPublished {
+                        plan: crate::notify::plan_ref(&plan),
+                        by: p.login.clone(),
+                    },
+                    now,
+                );
+            for m in &messages {
+                if let Err(e) = self.ports.outbox.enqueue(m).await {
+                    tracing::warn!(error = %e, plan = %id, "cannot queue the publication's notification");
+                }
+            }
             self.audit
                 .record(
                     AuditEvent::new(AuditAction::PlanPublished, Some(p.user_id), now)

@@ -74,6 +74,29 @@ pub trait Outbox: Send + Sync {
         error: &str,
         next_attempt_at: DateTime<Utc>,
     ) -> Result<(), InfraError>;
+    /// Atomically marks `id` delivered at `now` and writes `messages` (a fan-out: one event becomes
+    /// one message per receiver). MUST write nothing and return `Ok(false)` when `id` is already
+    /// delivered or given up (another worker did it), so each message is written exactly once;
+    /// `Ok(true)` when written. MUST return `NotFound` for an unknown id.
+    async fn fan_out(
+        &self,
+        id: OutboxMessageId,
+        messages: &[OutboxMessage],
+        now: DateTime<Utc>,
+    ) -> Result<bool, InfraError>;
+    /// Atomically makes `payload` the payload of `id` and marks every message of `absorbed` delivered
+    /// at `now` — each only if it is still pending, never attempted, and due exactly at the time
+    /// given with it (so no worker has claimed it). When any of them is not, nothing changes and
+    /// the answer is `Ok(false)`. MUST return `NotFound` for an unknown `id`.
+    async fn absorb(
+        &self,
+        id: OutboxMessageId,
+        payload: &str,
+        absorbed: &[(OutboxMessageId, DateTime<Utc>)],
+        now: DateTime<Utc>,
+    ) -> Result<bool, InfraError>;
+    /// The newest `limit` messages of `channel` (any state), newest first (a delivery log).
+    async fn recent(&self, channel: &str, limit: u32) -> Result<Vec<OutboxMessage>, InfraError>;
     /// Deletes messages delivered or given up before `before` (pending ones are never deleted);
     /// returns how many.
     async fn purge_finished(&self, before: DateTime<Utc>) -> Result<u64, InfraError>;
@@ -116,6 +139,8 @@ pub struct Ports {
     pub events: Arc<dyn crate::EventBus>,
     /// SCIM provisioning's users and groups.
     pub scim: Arc<dyn crate::ScimRepository>,
+    /// Registered outgoing webhooks.
+    pub webhooks: Arc<dyn crate::WebhookRepository>,
     /// Full-text search (its writes ride on the version and comment repositories' transactions).
     pub search: Arc<dyn crate::SearchRepository>,
 }

@@ -70,6 +70,8 @@ actions! {
     MappingAdded => "mapping.added",
     MappingRemoved => "mapping.removed",
     NotificationDropped => "notification.dropped",
+    WebhookCreated => "webhook.created",
+    WebhookDeleted => "webhook.deleted",
     IdentityLinked => "user.identity_linked",
 }
 

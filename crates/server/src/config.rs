@@ -55,8 +55,10 @@ pub const VARIABLES: &[&str] = &[
     "SLACK_TIMEOUT_MS",
     "TEAMS_WEBHOOK_URL",
     "DISCORD_WEBHOOK_URL",
+    "WEBHOOK_ALLOWED_NETWORKS",
     "OUTBOX_POLL_INTERVAL_MS",
     "OUTBOX_RETRY_BASE_MS",
+    "NOTIFY_BURST_WINDOW_MS",
     "TRUSTED_PROXIES",
     "LOG_FORMAT",
     "VERSION_RETENTION_DAYS",
@@ -86,6 +88,9 @@ pub const DEFAULT_VERSION_RETENTION_DAYS: u32 = 90;
 pub const DEFAULT_SLACK_TIMEOUT_MS: u64 = 10_000;
 /// Default `OUTBOX_POLL_INTERVAL_MS`: the delivery worker looks for due messages every second.
 pub const DEFAULT_OUTBOX_POLL_INTERVAL_MS: u64 = 1_000;
+/// Default `NOTIFY_BURST_WINDOW_MS`: pushes to one plan within 30 seconds make one chat message.
+pub const DEFAULT_NOTIFY_BURST_WINDOW_MS: u64 = 30_000;
+
 /// Default `OUTBOX_RETRY_BASE_MS`: the first retry after 5 seconds, doubling up to one hour.
 pub const DEFAULT_OUTBOX_RETRY_BASE_MS: u64 = 5_000;
 /// Default `GITHUB_URL`.
@@ -238,6 +243,9 @@ pub struct OutboxConfig {
     pub poll_interval: Duration,
     /// `OUTBOX_RETRY_BASE_MS`: the first retry's delay; it doubles per failure, capped at 1 hour.
     pub retry_base: Duration,
+    /// `NOTIFY_BURST_WINDOW_MS`: how long a new version's chat message waits for more pushes to
+    /// the same plan, told together (zero: at once).
+    pub burst_window: Duration,
 }
 
 impl OutboxConfig {
@@ -285,6 +293,9 @@ pub struct Config {
     pub teams_webhook_url: Option<Secret<Url>>,
     /// `DISCORD_WEBHOOK_URL`: Discord channel webhook; off when unset.
     pub discord_webhook_url: Option<Secret<Url>>,
+    /// `WEBHOOK_ALLOWED_NETWORKS`: internal networks registered webhooks may reach anyway (same
+    /// CIDR list as `TRUSTED_PROXIES`; empty: public addresses only).
+    pub webhook_allowed_networks: TrustedProxies,
     /// `TRUSTED_PROXIES`: peers whose forwarding headers are believed (empty: none).
     pub trusted_proxies: TrustedProxies,
     /// `LOG_FORMAT`.
@@ -378,10 +389,20 @@ impl Config {
                 DEFAULT_OUTBOX_RETRY_BASE_MS,
                 (10, 3_600_000),
             )?),
+            burst_window: Duration::from_millis(vars.millis(
+                "NOTIFY_BURST_WINDOW_MS",
+                DEFAULT_NOTIFY_BURST_WINDOW_MS,
+                (0, 3_600_000),
+            )?),
         };
         let trusted_proxies = match vars.get("TRUSTED_PROXIES") {
             Some(raw) => TrustedProxies::parse_list(&raw)
                 .map_err(|m| ConfigError::new("TRUSTED_PROXIES", m))?,
+            None => TrustedProxies::default(),
+        };
+        let webhook_allowed_networks = match vars.get("WEBHOOK_ALLOWED_NETWORKS") {
+            Some(raw) => TrustedProxies::parse_list(&raw)
+                .map_err(|m| ConfigError::new("WEBHOOK_ALLOWED_NETWORKS", m))?,
             None => TrustedProxies::default(),
         };
         let log_format = vars.log_format("LOG_FORMAT")?;
@@ -431,6 +452,7 @@ impl Config {
             teams_webhook_url,
             discord_webhook_url,
             trusted_proxies,
+            webhook_allowed_networks,
             log_format,
             version_retention_days,
             allow_remote_images,

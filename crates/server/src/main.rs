@@ -503,9 +503,30 @@ async fn deliver_until_stopped(
     }
 }
 
-/// The delivery worker for the chat channels that are configured (`SLACK_WEBHOOK_URL`,
-/// `TEAMS_WEBHOOK_URL`, `DISCORD_WEBHOOK_URL`); `None` when none is.
-fn deliveries(config: &Config, ports: &planpush_app::Ports) -> Result<Option<Deliveries>, Fatal> {
+/// The webhook adapter's parts: the sealing keys (from `SECRET_KEY` and `SECRET_KEY_PREVIOUS`) and
+/// the internal networks webhooks may reach (`WEBHOOK_ALLOWED_NETWORKS`).
+fn webhook_parts(
+    config: &Config,
+) -> (
+    Arc<planpush_slack::webhook::hooks::SecretBox>,
+    planpush_slack::webhook::hooks::AllowedNetworks,
+) {
+    let previous: Vec<Vec<u8>> = config
+        .previous_secret_keys
+        .iter()
+        .map(|k| k.expose().as_bytes().to_vec())
+        .collect();
+    let secrets = Arc::new(planpush_slack::webhook::hooks::SecretBox::new(
+        config.secret_key.expose().as_bytes(),
+        &previous,
+    ));
+    let networks = config.webhook_allowed_networks.clone();
+    (secrets, Arc::new(move |ip| networks.contains(ip)))
+}
+
+/// The delivery worker: registered webhooks always (admins add them at run time), and the chat
+/// channels that are configured (`SLACK_WEBHOOK_URL`, `TEAMS_WEBHOOK_URL`, `DISCORD_WEBHOOK_URL`).
+fn deliveries(config: &Config, ports: &planpush_app::Ports) -> Result<Deliveries, Fatal> {
     use planpush_slack::{Chat, ChatNotifier};
     let configured = [
         (Chat::Slack, "SLACK_WEBHOOK_URL", &config.slack_webhook_url),
@@ -522,7 +543,17 @@ fn deliveries(config: &Config, ports: &planpush_app::Ports) -> Result<Option<Del
         retry_base: chrono(config.outbox.retry_base),
         max_attempts: OUTBOX_MAX_ATTEMPTS,
     };
-    let mut worker: Option<Deliveries> = None;
+    let (secrets, allow) = webhook_parts(config);
+    let hooks = planpush_slack::webhook::hooks::WebhookNotifier::new(
+        ports.webhooks.clone(),
+        ports.outbox.clone(),
+        secrets,
+        allow,
+        config.base_url.as_str(),
+        config.outbox.slack_timeout,
+    );
+    let mut worker = Deliveries::new(ports.clone(), Arc::new(hooks), settings)
+        .with_burst(chrono(config.outbox.burst_window));
     for (chat, var, url) in configured {
         let Some(url) = url else { continue };
         let notifier = ChatNotifier::for_chat(
@@ -533,10 +564,7 @@ fn deliveries(config: &Config, ports: &planpush_app::Ports) -> Result<Option<Del
         )
         .map_err(|e| Fatal(format!("{var}: {e:#}"), 1))?;
         let notifier = Arc::new(notifier);
-        worker = Some(match worker {
-            None => Deliveries::new(ports.clone(), notifier, settings),
-            Some(w) => w.with(notifier),
-        });
+        worker = worker.with(notifier);
     }
     Ok(worker)
 }
@@ -599,9 +627,13 @@ fn serve(config: Config, store: Arc<Store>) -> Result<(), Fatal> {
     };
     let deliveries = deliveries(&config, &ports)?;
     let notify = deliveries
-        .iter()
-        .flat_map(Deliveries::channels)
-        .fold(Notifications::off(), Notifications::and);
+        .channels()
+        .into_iter()
+        .fold(Notifications::off(), Notifications::and)
+        .with_burst(
+            chrono::Duration::from_std(config.outbox.burst_window)
+                .unwrap_or(chrono::Duration::zero()),
+        );
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -625,6 +657,15 @@ fn serve(config: Config, store: Arc<Store>) -> Result<(), Fatal> {
         ),
     }
     .with_notifications(notify)
+    .with_webhooks(
+        {
+            let (secrets, allow) = webhook_parts(&config);
+            Arc::new(planpush_slack::webhook::hooks::HookKeys::new(
+                secrets, allow,
+            ))
+        },
+        Arc::new(planpush_slack::webhook::test_envelope),
+    )
     .with_admission(admission(&config))
     .with_default_visibility(config.default_visibility);
     // SCIM 2.0 is on only with SCIM_AUTH_TOKEN (validated by Config); otherwise /scim/v2 is 404.
@@ -680,13 +721,11 @@ fn serve(config: Config, store: Arc<Store>) -> Result<(), Fatal> {
         // Notifications leave the outbox in the background: a slow or failing Slack never slows a
         // request. Each attempt is bounded by SLACK_TIMEOUT_MS. On shutdown the worker finishes the
         // attempt in flight (so a deploy does not re-send it) and takes no new one.
-        let worker = deliveries.map(|d| {
-            tokio::spawn(deliver_until_stopped(
-                d,
-                config.outbox.poll_interval,
-                stopped,
-            ))
-        });
+        let worker = tokio::spawn(deliver_until_stopped(
+            deliveries,
+            config.outbox.poll_interval,
+            stopped,
+        ));
         let server = actix_web::HttpServer::new(move || {
             actix_web::App::new()
                 .wrap(state.session_middleware())
@@ -738,13 +777,11 @@ fn serve(config: Config, store: Arc<Store>) -> Result<(), Fatal> {
         if let Some(metrics_server) = metrics_server {
             metrics_server.stop(true).await;
         }
-        if let Some(worker) = worker {
-            // Already told to stop when the drain began: this waits only for what is left of an
-            // attempt in flight.
-            let grace = config.outbox.slack_timeout + Duration::from_secs(1);
-            if tokio::time::timeout(grace, worker).await.is_err() {
-                tracing::warn!("the notification worker did not stop in time");
-            }
+        // Already told to stop when the drain began: this waits only for what is left of an
+        // attempt in flight.
+        let grace = config.outbox.slack_timeout + Duration::from_secs(1);
+        if tokio::time::timeout(grace, worker).await.is_err() {
+            tracing::warn!("the notification worker did not stop in time");
         }
         if tokio::time::timeout(BACKGROUND_GRACE, sweeper)
             .await

@@ -10,7 +10,8 @@ use serde_json::{Value, json};
 
 use crate::{
     MAX_BODY_CHARS, MAX_LABEL_CHARS, MAX_QUOTE_CHARS, MAX_SECTION_LINES, MAX_TITLE_CHARS,
-    anchor_url, escape_markdown, markdown_label, markdown_section_line, plan_url,
+    anchor_url, and_list, burst_diff, escape_markdown, markdown_label, markdown_section_line,
+    plan_url,
 };
 
 /// The outbox channel of Discord messages.
@@ -55,6 +56,22 @@ fn section_line(base: &str, plan: &PlanRef, s: &SectionChange) -> String {
     markdown_section_line(base, plan, s, "•", ACTIVE)
 }
 
+/// The changed sections, one line each (at most [`MAX_SECTION_LINES`], then `…and N more`).
+fn section_lines(base: &str, plan: &PlanRef, sections: &[SectionChange], more: usize) -> String {
+    let mut lines: Vec<String> = sections
+        .iter()
+        .take(MAX_SECTION_LINES)
+        .map(|s| section_line(base, plan, s))
+        .collect();
+    let hidden = sections.len() - lines.len() + more;
+    if lines.is_empty() {
+        lines.push("No section changed.".into());
+    } else if hidden > 0 {
+        lines.push(format!("…and {hidden} more"));
+    }
+    lines.join("\n")
+}
+
 /// The webhook body for `n`; `base_url` is the server's `BASE_URL`.
 pub fn render(n: &Notification, base_url: &str) -> Value {
     let base = base_url.trim_end_matches('/');
@@ -65,7 +82,7 @@ pub fn render(n: &Notification, base_url: &str) -> Value {
             by,
             sections,
             more_sections,
-            ..
+            summary,
         } => {
             let title = label(&plan.title, MAX_TITLE_CHARS);
             let by = label(by, MAX_LABEL_CHARS);
@@ -80,16 +97,11 @@ pub fn render(n: &Notification, base_url: &str) -> Value {
                     format!("{}?v={version}&diff={}", plan_url(base, plan), version - 1),
                 )
             };
-            let mut lines: Vec<String> = sections
-                .iter()
-                .take(MAX_SECTION_LINES)
-                .map(|s| section_line(base, plan, s))
-                .collect();
-            let hidden = sections.len() - lines.len() + more_sections;
-            if lines.is_empty() {
-                lines.push("No section changed.".into());
-            } else if hidden > 0 {
-                lines.push(format!("…and {hidden} more"));
+            let mut lines = vec![section_lines(base, plan, sections, *more_sections)];
+            // The "what changed" line, as on Slack (absent for a new plan).
+            if let Some(summary) = summary.as_deref().filter(|_| *version > 1) {
+                lines.push(String::new());
+                lines.push(label(summary, MAX_LABEL_CHARS));
             }
             embed(headline, url, lines.join("\n"), COLORS[0])
         }
@@ -136,6 +148,37 @@ pub fn render(n: &Notification, base_url: &str) -> Value {
                 anchor_url(base, plan, anchor),
                 blockquote(body, MAX_BODY_CHARS),
                 COLORS[2],
+            )
+        }
+        Notification::VersionsPushed {
+            plan,
+            versions,
+            by,
+            sections,
+            more_sections,
+        } => {
+            let title = label(&plan.title, MAX_TITLE_CHARS);
+            let by = and_list(
+                &by.iter()
+                    .map(|b| label(b, MAX_LABEL_CHARS))
+                    .collect::<Vec<_>>(),
+            );
+            let vs = and_list(&versions.iter().map(u32::to_string).collect::<Vec<_>>());
+            embed(
+                format!("{by} pushed versions {vs} of {title}"),
+                burst_diff(base, plan, versions).unwrap_or_else(|| plan_url(base, plan)),
+                section_lines(base, plan, sections, *more_sections),
+                COLORS[0],
+            )
+        }
+        Notification::PlanPublished { plan, by } => {
+            let title = label(&plan.title, MAX_TITLE_CHARS);
+            let by = label(by, MAX_LABEL_CHARS);
+            embed(
+                format!("{by} published {title}"),
+                plan_url(base, plan),
+                String::new(),
+                COLORS[0],
             )
         }
     }

@@ -133,7 +133,7 @@ pub(crate) fn markdown_section_line(
     let linked = || markdown_link(&anchor_url(base, plan, &s.anchor), &title);
     match s.change {
         SectionChangeKind::Added => format!("{bullet} Added: {}", linked()),
-        SectionChangeKind::Changed => format!("{bullet} Changed: {}", linked()),
+        SectionChangeKind::Changed => format!("{bullet} Changed: {}{}", linked(), words(s)),
         SectionChangeKind::Removed => format!("{bullet} Removed: {title}"),
     }
 }
@@ -163,6 +163,13 @@ fn context(text: String) -> Value {
     json!({"type": "context", "elements": [{"type": "mrkdwn", "text": text}]})
 }
 
+/// ` (+14 −3 words)` for a changed section whose word counts are known, else nothing.
+pub(crate) fn words(s: &SectionChange) -> String {
+    s.words.map_or(String::new(), |w| {
+        format!(" (+{} −{} words)", w.inserted, w.deleted)
+    })
+}
+
 fn section_line(base: &str, plan: &PlanRef, s: &SectionChange) -> String {
     let title = label(&s.title, MAX_LABEL_CHARS);
     match s.change {
@@ -173,16 +180,55 @@ fn section_line(base: &str, plan: &PlanRef, s: &SectionChange) -> String {
             )
         }
         SectionChangeKind::Changed => {
-            let words = s.words.map_or(String::new(), |w| {
-                format!(" (+{} −{} words)", w.inserted, w.deleted)
-            });
             format!(
-                "• Changed: {}{words}",
-                link(&anchor_url(base, plan, &s.anchor), &title)
+                "• Changed: {}{}",
+                link(&anchor_url(base, plan, &s.anchor), &title),
+                words(s)
             )
         }
         SectionChangeKind::Removed => format!("• Removed: {title}"),
     }
+}
+
+/// The changed sections as one mrkdwn block: at most [`MAX_SECTION_LINES`] lines within Slack's
+/// block limit, then `…and N more`.
+fn sections_block(base: &str, plan: &PlanRef, sections: &[SectionChange], more: usize) -> Value {
+    let mut lines: Vec<String> = vec![];
+    let mut used = 0;
+    for s in sections.iter().take(MAX_SECTION_LINES) {
+        let line = section_line(base, plan, s);
+        let len = line.chars().count() + 1;
+        // Room is kept for the "…and N more" line.
+        if used + len > MAX_BLOCK_CHARS - 40 {
+            break;
+        }
+        used += len;
+        lines.push(line);
+    }
+    let hidden = sections.len() - lines.len() + more;
+    if lines.is_empty() {
+        return section("No section changed.".into());
+    }
+    if hidden > 0 {
+        lines.push(format!("…and {hidden} more"));
+    }
+    section(lines.join("\n"))
+}
+
+/// `a`, `a and b`, `a, b and c`.
+pub(crate) fn and_list(items: &[String]) -> String {
+    match items {
+        [] => String::new(),
+        [one] => one.clone(),
+        [init @ .., last] => format!("{} and {last}", init.join(", ")),
+    }
+}
+
+/// A burst's diff link: from before its first version to its last (`None` when the burst starts
+/// with the plan's first version: there is nothing to compare with).
+pub(crate) fn burst_diff(base: &str, plan: &PlanRef, versions: &[u32]) -> Option<String> {
+    let (first, last) = (*versions.first()?, *versions.last()?);
+    (first > 1).then(|| format!("{}?v={last}&diff={}", plan_url(base, plan), first - 1))
 }
 
 /// The webhook body for `n`; `base_url` is the server's `BASE_URL` without a trailing slash.
@@ -211,28 +257,8 @@ pub fn render(n: &Notification, base_url: &str) -> Value {
                     format!("{by} pushed version {version} of {title}"),
                 )
             };
-            let mut blocks = vec![section(headline)];
-            let mut lines: Vec<String> = vec![];
-            let mut used = 0;
-            for s in sections.iter().take(MAX_SECTION_LINES) {
-                let line = section_line(base, plan, s);
-                let len = line.chars().count() + 1;
-                // Room is kept for the "…and N more" line.
-                if used + len > MAX_BLOCK_CHARS - 40 {
-                    break;
-                }
-                used += len;
-                lines.push(line);
-            }
-            let hidden = sections.len() - lines.len() + more_sections;
-            if !lines.is_empty() {
-                if hidden > 0 {
-                    lines.push(format!("…and {hidden} more"));
-                }
-                blocks.push(section(lines.join("\n")));
-            } else {
-                blocks.push(section("No section changed.".into()));
-            }
+            let blocks_lines = sections_block(base, plan, sections, *more_sections);
+            let mut blocks = vec![section(headline), blocks_lines];
             if *version > 1 {
                 let diff = format!("{}?v={version}&diff={}", plan_url(base, plan), version - 1);
                 let see = link(&diff, "See what changed");
@@ -291,6 +317,39 @@ pub fn render(n: &Notification, base_url: &str) -> Value {
                 section(blockquote(body, MAX_BODY_CHARS)),
             ];
             json!({"text": format!("{by} resolved a thread on {where_} in {title}"), "blocks": blocks})
+        }
+        Notification::VersionsPushed {
+            plan,
+            versions,
+            by,
+            sections,
+            more_sections,
+        } => {
+            let title = label(&plan.title, MAX_TITLE_CHARS);
+            let by = and_list(
+                &by.iter()
+                    .map(|b| label(b, MAX_LABEL_CHARS))
+                    .collect::<Vec<_>>(),
+            );
+            let vs = and_list(&versions.iter().map(u32::to_string).collect::<Vec<_>>());
+            let plan_link = link(&plan_url(base, plan), &title);
+            let mut blocks = vec![
+                section(format!("*{by}* pushed versions {vs} of *{plan_link}*")),
+                sections_block(base, plan, sections, *more_sections),
+            ];
+            if let Some(diff) = burst_diff(base, plan, versions) {
+                blocks.push(context(link(&diff, "See what changed")));
+            }
+            json!({"text": format!("{by} pushed versions {vs} of {title}"), "blocks": blocks})
+        }
+        Notification::PlanPublished { plan, by } => {
+            let title = label(&plan.title, MAX_TITLE_CHARS);
+            let by = label(by, MAX_LABEL_CHARS);
+            let blocks = vec![section(format!(
+                "*{by}* published *{}*",
+                link(&plan_url(base, plan), &title)
+            ))];
+            json!({"text": format!("{by} published {title}"), "blocks": blocks})
         }
     }
 }

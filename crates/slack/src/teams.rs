@@ -12,7 +12,8 @@ use serde_json::{Value, json};
 
 use crate::{
     MAX_BODY_CHARS, MAX_LABEL_CHARS, MAX_QUOTE_CHARS, MAX_SECTION_LINES, MAX_TITLE_CHARS,
-    anchor_url, escape_markdown, markdown_label, markdown_link, markdown_section_line, plan_url,
+    anchor_url, and_list, burst_diff, escape_markdown, markdown_label, markdown_link,
+    markdown_section_line, plan_url,
 };
 
 /// The outbox channel of Teams messages.
@@ -61,6 +62,22 @@ fn section_line(base: &str, plan: &PlanRef, s: &SectionChange) -> String {
     markdown_section_line(base, plan, s, "-", ACTIVE)
 }
 
+/// The changed sections, one line each (at most [`MAX_SECTION_LINES`], then `…and N more`).
+fn section_lines(base: &str, plan: &PlanRef, sections: &[SectionChange], more: usize) -> String {
+    let mut lines: Vec<String> = sections
+        .iter()
+        .take(MAX_SECTION_LINES)
+        .map(|s| section_line(base, plan, s))
+        .collect();
+    let hidden = sections.len() - lines.len() + more;
+    if lines.is_empty() {
+        lines.push("No section changed.".into());
+    } else if hidden > 0 {
+        lines.push(format!("…and {hidden} more"));
+    }
+    lines.join("\n")
+}
+
 /// The webhook body for `n`; `base_url` is the server's `BASE_URL`.
 pub fn render(n: &Notification, base_url: &str) -> Value {
     let base = base_url.trim_end_matches('/');
@@ -71,7 +88,7 @@ pub fn render(n: &Notification, base_url: &str) -> Value {
             by,
             sections,
             more_sections,
-            ..
+            summary,
         } => {
             let title = label(&plan.title, MAX_TITLE_CHARS);
             let by = label(by, MAX_LABEL_CHARS);
@@ -81,17 +98,7 @@ pub fn render(n: &Notification, base_url: &str) -> Value {
             } else {
                 format!("**{by}** pushed version {version} of **{plan_link}**")
             };
-            let mut lines: Vec<String> = sections
-                .iter()
-                .take(MAX_SECTION_LINES)
-                .map(|s| section_line(base, plan, s))
-                .collect();
-            let hidden = sections.len() - lines.len() + more_sections;
-            if lines.is_empty() {
-                lines.push("No section changed.".into());
-            } else if hidden > 0 {
-                lines.push(format!("…and {hidden} more"));
-            }
+            let lines = section_lines(base, plan, sections, *more_sections);
             let mut actions = vec![open("Open the plan", plan_url(base, plan))];
             if *version > 1 {
                 actions.push(open(
@@ -99,7 +106,12 @@ pub fn render(n: &Notification, base_url: &str) -> Value {
                     format!("{}?v={version}&diff={}", plan_url(base, plan), version - 1),
                 ));
             }
-            card(vec![text(headline), text(lines.join("\n"))], actions)
+            let mut body = vec![text(headline), text(lines)];
+            // The "what changed" line, as on Slack (absent for a new plan).
+            if let Some(summary) = summary.as_deref().filter(|_| *version > 1) {
+                body.push(subtle(label(summary, MAX_LABEL_CHARS)));
+            }
+            card(body, actions)
         }
         Notification::CommentCreated {
             plan,
@@ -149,6 +161,44 @@ pub fn render(n: &Notification, base_url: &str) -> Value {
                     subtle(md(body, MAX_BODY_CHARS)),
                 ],
                 vec![open("Open the thread", thread_url)],
+            )
+        }
+        Notification::VersionsPushed {
+            plan,
+            versions,
+            by,
+            sections,
+            more_sections,
+        } => {
+            let title = label(&plan.title, MAX_TITLE_CHARS);
+            let by = and_list(
+                &by.iter()
+                    .map(|b| label(b, MAX_LABEL_CHARS))
+                    .collect::<Vec<_>>(),
+            );
+            let vs = and_list(&versions.iter().map(u32::to_string).collect::<Vec<_>>());
+            let plan_link = markdown_link(&plan_url(base, plan), &title);
+            let mut actions = vec![open("Open the plan", plan_url(base, plan))];
+            if let Some(diff) = burst_diff(base, plan, versions) {
+                actions.push(open("See what changed", diff));
+            }
+            card(
+                vec![
+                    text(format!("**{by}** pushed versions {vs} of **{plan_link}**")),
+                    text(section_lines(base, plan, sections, *more_sections)),
+                ],
+                actions,
+            )
+        }
+        Notification::PlanPublished { plan, by } => {
+            let title = label(&plan.title, MAX_TITLE_CHARS);
+            let by = label(by, MAX_LABEL_CHARS);
+            card(
+                vec![text(format!(
+                    "**{by}** published **{}**",
+                    markdown_link(&plan_url(base, plan), &title)
+                ))],
+                vec![open("Open the plan", plan_url(base, plan))],
             )
         }
     }

@@ -979,3 +979,160 @@ except Exception:
         assert!(accepted.is_err(), "no connection was made");
     }
 }
+
+#[test]
+fn teams_and_discord_carry_the_summary_and_word_counts_like_slack() {
+    let p = "https://plans.example.com/p/auth-redesign";
+    let mut changed = change("auth-flow", "Auth flow", SectionChangeKind::Changed);
+    changed.words = Some(planpush_app::WordChange {
+        inserted: 14,
+        deleted: 3,
+    });
+    let n = Notification::VersionPushed {
+        plan: plan(),
+        version: 2,
+        by: "ada".into(),
+        sections: vec![change("risks", "Risks", SectionChangeKind::Added), changed],
+        more_sections: 0,
+        summary: Some("Sections: 1 added, 1 changed (+14 −3 words).".into()),
+    };
+    let teams = Chat::Teams.render(&n, BASE);
+    let body = &teams["attachments"][0]["content"]["body"];
+    assert_eq!(
+        body[1]["text"],
+        format!(
+            "- Added: [Risks]({p}#risks)\n- Changed: [Auth flow]({p}#auth-flow) (+14 −3 words)"
+        )
+    );
+    assert_eq!(
+        body[2],
+        json!({"type": "TextBlock", "wrap": true, "isSubtle": true,
+               "text": "Sections: 1 added, 1 changed \\(+14 −3 words\\)."})
+    );
+    let discord = Chat::Discord.render(&n, BASE);
+    assert_eq!(
+        discord["embeds"][0]["description"],
+        format!(
+            "• Added: [Risks]({p}#risks)\n• Changed: [Auth flow]({p}#auth-flow) (+14 −3 words)\n\nSections: 1 added, 1 changed \\(+14 −3 words\\)."
+        )
+    );
+    // Slack's line is the same (its own link syntax).
+    let slack = render(&n, BASE);
+    assert!(
+        slack["blocks"][1]["text"]["text"]
+            .as_str()
+            .unwrap()
+            .ends_with("|Auth flow> (+14 −3 words)")
+    );
+    // A new plan has no summary line in any of them.
+    let first = Notification::VersionPushed {
+        plan: plan(),
+        version: 1,
+        by: "ada".into(),
+        sections: vec![change("risks", "Risks", SectionChangeKind::Added)],
+        more_sections: 0,
+        summary: None,
+    };
+    assert_eq!(
+        Chat::Teams.render(&first, BASE)["attachments"][0]["content"]["body"]
+            .as_array()
+            .unwrap()
+            .len(),
+        2
+    );
+    assert_eq!(
+        Chat::Discord.render(&first, BASE)["embeds"][0]["description"],
+        format!("• Added: [Risks]({p}#risks)")
+    );
+}
+
+#[test]
+fn a_publication_renders_in_every_format_and_is_typed_for_webhooks() {
+    let n = Notification::PlanPublished {
+        plan: plan(),
+        by: "ada_l".into(),
+    };
+    let p = "https://plans.example.com/p/auth-redesign";
+    assert_eq!(
+        render(&n, BASE)["text"],
+        "ada_l published Auth &lt;Service&gt; &amp; Redesign"
+    );
+    assert_eq!(
+        Chat::Discord.render(&n, BASE)["embeds"][0]["title"],
+        "ada\\_l published Auth \\<Service\\> & Redesign"
+    );
+    assert_eq!(
+        Chat::Teams.render(&n, BASE)["attachments"][0]["content"]["actions"][0]["url"],
+        p
+    );
+    assert_eq!(webhook::event_type(&n), "plan.published");
+    let body: Value = serde_json::from_str(&webhook::envelope(
+        "id1",
+        &n,
+        DateTime::<Utc>::UNIX_EPOCH,
+        BASE,
+    ))
+    .unwrap();
+    assert_eq!(body["type"], "plan.published");
+    assert_eq!(body["data"]["url"], p);
+    assert_eq!(body["data"]["by"], "ada_l");
+}
+
+#[test]
+fn a_burst_of_versions_reads_as_one_message_in_every_chat() {
+    let p = "https://plans.example.com/p/auth-redesign";
+    let n = Notification::VersionsPushed {
+        plan: plan(),
+        versions: vec![2, 3, 4],
+        by: vec!["ada".into(), "bob_b".into()],
+        sections: vec![
+            change("risks", "Risks", SectionChangeKind::Added),
+            change("flow", "Flow", SectionChangeKind::Changed),
+        ],
+        more_sections: 0,
+    };
+    let slack = render(&n, BASE);
+    assert_eq!(
+        slack,
+        json!({
+            "text": "ada and bob_b pushed versions 2, 3 and 4 of Auth &lt;Service&gt; &amp; Redesign",
+            "blocks": [
+                {"type": "section", "text": {"type": "mrkdwn", "text": format!(
+                    "*ada and bob_b* pushed versions 2, 3 and 4 of *<{p}|Auth &lt;Service&gt; &amp; Redesign>*")}},
+                {"type": "section", "text": {"type": "mrkdwn", "text": format!(
+                    "• Added: <{p}#risks|Risks>\n• Changed: <{p}#flow|Flow>")}},
+                {"type": "context", "elements": [{"type": "mrkdwn", "text": format!(
+                    "<{p}?v=4&amp;diff=1|See what changed>")}]},
+            ]
+        })
+    );
+    let teams = Chat::Teams.render(&n, BASE);
+    let content = &teams["attachments"][0]["content"];
+    assert_eq!(
+        content["body"][0]["text"],
+        format!(
+            "**ada and bob\\_b** pushed versions 2, 3 and 4 of **[Auth \\<Service\\> & Redesign]({p})**"
+        )
+    );
+    assert_eq!(
+        content["body"][1]["text"],
+        format!("- Added: [Risks]({p}#risks)\n- Changed: [Flow]({p}#flow)")
+    );
+    assert_eq!(content["actions"][1]["url"], format!("{p}?v=4&diff=1"));
+    let discord = Chat::Discord.render(&n, BASE);
+    assert_eq!(
+        discord["embeds"][0]["title"],
+        "ada and bob\\_b pushed versions 2, 3 and 4 of Auth \\<Service\\> & Redesign"
+    );
+    assert_eq!(discord["embeds"][0]["url"], format!("{p}?v=4&diff=1"));
+    // A burst that starts with the new plan has nothing to compare with.
+    let new = Notification::VersionsPushed {
+        plan: plan(),
+        versions: vec![1, 2],
+        by: vec!["ada".into()],
+        sections: vec![],
+        more_sections: 0,
+    };
+    assert_eq!(render(&new, BASE)["blocks"].as_array().unwrap().len(), 2);
+    assert_eq!(Chat::Discord.render(&new, BASE)["embeds"][0]["url"], p);
+}

@@ -13,8 +13,8 @@
 //! - [`envelope`]: the JSON body — `id`, `type` (`plan.version_created`, `comment.created`,
 //!   `comment.resolved`), `timestamp`, `data`.
 //!
-//! Not yet wired: the registry of admin-registered hooks (storage of the encrypted secrets, the
-//! admin API and dashboard tab, the per-hook outbox channel) is still to be built on these parts.
+//! - [`hooks`]: the registry's adapter half — sealing secrets at rest, the allowed networks, and
+//!   the outbox notifier that fans events out to the hooks and delivers each hook's messages.
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::time::Duration;
@@ -29,6 +29,8 @@ use sha2::Sha256;
 use url::{Host, Url};
 
 use crate::{anchor_url, outcome, plan_url, transport_error};
+
+pub mod hooks;
 
 /// The prefix of a webhook signing secret.
 pub const SECRET_PREFIX: &str = "whsec_";
@@ -186,7 +188,7 @@ pub fn check_url(raw: &str, allow: &dyn Fn(IpAddr) -> bool) -> Result<Url, UrlRe
 /// answers with a mix of public and internal addresses is not used at all.
 pub async fn resolve_checked(
     url: &Url,
-    allow: &dyn Fn(IpAddr) -> bool,
+    allow: &(dyn Fn(IpAddr) -> bool + Sync),
 ) -> Result<SocketAddr, UrlRefusal> {
     let port = url.port_or_known_default().ok_or(UrlRefusal::Invalid)?;
     let addrs: Vec<SocketAddr> = match url.host() {
@@ -206,11 +208,18 @@ pub async fn resolve_checked(
 
 /// The event type of a notification, as named in a webhook delivery.
 pub fn event_type(n: &Notification) -> &'static str {
-    match n {
-        Notification::VersionPushed { .. } => "plan.version_created",
-        Notification::CommentCreated { .. } => "comment.created",
-        Notification::CommentResolved { .. } => "comment.resolved",
-    }
+    planpush_app::WebhookEvent::of(n).as_str()
+}
+
+/// The body of a test delivery: `type` `webhook.test`, `data` a short explanation.
+pub fn test_envelope(id: &str, at: DateTime<Utc>) -> String {
+    json!({
+        "id": id,
+        "type": planpush_app::TEST_EVENT,
+        "timestamp": at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        "data": {"message": "A test delivery from PlanPush: the webhook is registered and its signature can be checked."},
+    })
+    .to_string()
 }
 
 /// The JSON body of one delivery: `{"id", "type", "timestamp" (RFC 3339), "data"}`; `data` is the
@@ -224,6 +233,12 @@ pub fn envelope(id: &str, n: &Notification, at: DateTime<Utc>, base_url: &str) -
         }
         Notification::CommentCreated { plan, anchor, .. }
         | Notification::CommentResolved { plan, anchor, .. } => anchor_url(base, plan, anchor),
+        Notification::PlanPublished { plan, .. } => plan_url(base, plan),
+        Notification::VersionsPushed { plan, versions, .. } => format!(
+            "{}?v={}",
+            plan_url(base, plan),
+            versions.last().copied().unwrap_or(1)
+        ),
     };
     if let Value::Object(map) = &mut data {
         map.insert("url".into(), Value::String(url));
@@ -248,7 +263,7 @@ pub async fn post_signed(
     id: &str,
     timestamp: i64,
     body: &str,
-    allow: &dyn Fn(IpAddr) -> bool,
+    allow: &(dyn Fn(IpAddr) -> bool + Sync),
     timeout: Duration,
 ) -> Result<(), DeliveryError> {
     let addr = resolve_checked(url, allow)

@@ -387,6 +387,7 @@ impl Store {
             events: self.events.clone(),
             scim: self.clone(),
             search: self.clone(),
+            webhooks: self.clone(),
         }
     }
 

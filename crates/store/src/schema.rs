@@ -261,3 +261,14 @@ diesel::table! {
 }
 
 diesel::allow_tables_to_appear_in_same_query!(plans, search_entries);
+
+diesel::table! {
+    webhooks (id) {
+        id -> Text,
+        url -> Text,
+        events -> Text,
+        sealed_secret -> Text,
+        created_by -> Nullable<Text>,
+        created_at -> Timestamp,
+    }
+}

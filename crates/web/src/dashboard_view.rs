@@ -8,7 +8,7 @@
 use chrono::{DateTime, Utc};
 use maud::{DOCTYPE, Markup, html};
 use planpush_app::{
-    AuditEntry, AuditLogPage, AuditQueryInput, DashboardView, PlanRow, TargetLabel,
+    AuditEntry, AuditLogPage, AuditQueryInput, DashboardView, PlanRow, TargetLabel, WebhookView,
 };
 use planpush_audit::AuditAction;
 use planpush_comments::AnchorState;
@@ -26,6 +26,7 @@ pub fn tab_or_default(tab: Option<&str>, view: &DashboardView) -> &'static str {
         Some("tokens") => "tokens",
         Some("members") if view.tabs.members => "members",
         Some("groups") if view.tabs.groups => "groups",
+        Some("webhooks") if view.tabs.webhooks => "webhooks",
         Some("audit") if view.tabs.audit => "audit",
         _ => "plans",
     }
@@ -53,6 +54,7 @@ pub fn dashboard(view: &DashboardView, tab: &str, show_archived: bool) -> Markup
         ("tokens", "API tokens", true),
         ("members", "Members", view.tabs.members),
         ("groups", "Groups", view.tabs.groups),
+        ("webhooks", "Webhooks", view.tabs.webhooks),
         ("audit", "Audit log", view.tabs.audit),
     ];
     html! {
@@ -102,6 +104,7 @@ pub fn dashboard(view: &DashboardView, tab: &str, show_archived: bool) -> Markup
                     (tokens_pane(view))
                     @if view.tabs.members { (members_pane(view)) }
                     @if view.tabs.groups { (groups_pane(view)) }
+                    @if view.tabs.webhooks { (webhooks_pane(view)) }
                     @if let Some(audit) = &view.audit { (audit_pane(&audit.query, &audit.result)) }
                     dialog id="dash-confirm" class="dash-dialog" aria-labelledby="dash-confirm-title" {
                         h2 id="dash-confirm-title" { "Are you sure?" }
@@ -516,6 +519,81 @@ fn groups_pane(view: &DashboardView) -> Markup {
                     }
                 }
             }
+        }
+    }
+}
+
+/// One hook's delivery log (also rebuilt by dashboard.js from `GET /api/admin/webhooks`).
+fn webhook_deliveries(v: &WebhookView) -> Markup {
+    html! {
+        @if v.deliveries.is_empty() {
+            p class="dash-empty dash-webhook-empty" { "No delivery yet." }
+        } @else {
+            div class="dash-scroll" {
+                table class="dash-table dash-webhook-log" {
+                    caption class="dash-visually-hidden" { "Recent deliveries to " (v.hook.url) }
+                    thead { tr {
+                        th scope="col" { "Event" } th scope="col" { "Status" } th scope="col" { "Attempts" }
+                        th scope="col" { "Created" } th scope="col" { "Next attempt" } th scope="col" { "Last error" }
+                    } }
+                    tbody {
+                        @for d in &v.deliveries {
+                            @let m = &d.message;
+                            tr class="dash-delivery" data-id=(m.id) data-status=(d.status()) {
+                                td { code { (d.event) } }
+                                td class="dash-delivery-status" { (d.status()) }
+                                td { (m.attempts) }
+                                td { (time(m.created_at)) }
+                                td { @if m.delivered_at.is_none() && m.gave_up_at.is_none() { (time(m.next_attempt_at)) } @else { "—" } }
+                                td { (m.last_error.as_deref().unwrap_or("")) }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn webhooks_pane(view: &DashboardView) -> Markup {
+    html! {
+        section id="pane-webhooks" class="dash-pane" aria-labelledby="h-webhooks" {
+            h2 id="h-webhooks" { "Webhooks" }
+            p class="pp-meta" { "Events of published plans are POSTed as JSON to each URL, signed the " a href="https://www.standardwebhooks.com/" { "Standard Webhooks" } " way (" code { "webhook-id" } ", " code { "webhook-timestamp" } ", " code { "webhook-signature" } "). Failed deliveries are retried with backoff. The signing secret is shown once, when the hook is added." }
+            form id="webhook-form" class="dash-controls dash-js" {
+                label for="webhook-url" { "URL" }
+                input id="webhook-url" name="url" type="url" required maxlength="2000" placeholder="https://example.com/planpush" autocomplete="off";
+                fieldset class="dash-webhook-events" {
+                    legend { "Events" }
+                    @for e in &view.webhook_events {
+                        label class="dash-check" { input type="checkbox" name="event" value=(e.as_str()) checked; " " code { (e.as_str()) } }
+                    }
+                }
+                button type="submit" class="dash-button" { "Add webhook" }
+            }
+            div id="webhook-new" class="dash-secret" hidden {
+                p { strong { "Copy the signing secret now." } " It will not be shown again." }
+                label for="webhook-secret" class="dash-visually-hidden" { "Signing secret" }
+                input id="webhook-secret" readonly;
+            }
+            div id="webhooks-list" {
+                @for v in &view.webhooks {
+                    article class="dash-webhook" data-id=(v.hook.id) aria-labelledby={"wh-" (v.hook.id)} {
+                        h3 id={"wh-" (v.hook.id)} { code { (v.hook.url) } }
+                        p class="pp-meta" {
+                            "Events: "
+                            @for (i, e) in v.hook.events.iter().enumerate() { @if i > 0 { ", " } code { (e.as_str()) } }
+                            " · added " (time(v.hook.created_at))
+                        }
+                        div class="dash-actions" {
+                            button type="button" class="dash-button dash-js" data-action="webhook-test" data-id=(v.hook.id) data-title=(v.hook.url) { "Send test" }
+                            button type="button" class="dash-button dash-danger dash-js" data-action="webhook-delete" data-id=(v.hook.id) data-title=(v.hook.url) { "Delete" }
+                        }
+                        div class="dash-webhook-deliveries" { (webhook_deliveries(v)) }
+                    }
+                }
+            }
+            p class="dash-empty" id="webhooks-empty" hidden[!view.webhooks.is_empty()] { "No webhook yet." }
         }
     }
 }

@@ -11,7 +11,7 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, ResponseError};
 use planpush_app::{
     ActivateError, AdminError, AuditLogError, BearerError, CommentError, GrantError,
-    GroupMappingError, PlanError, PushError, SignInError, TokenError,
+    GroupMappingError, PlanError, PushError, SignInError, TokenError, WebhookError,
 };
 use serde::Serialize;
 
@@ -175,6 +175,22 @@ impl From<SignInError> for ApiError {
                 Self::new(StatusCode::FORBIDDEN, "access_not_granted", e.to_string())
             }
             SignInError::Unknown(e) => Self::internal(e),
+        }
+    }
+}
+
+impl From<WebhookError> for ApiError {
+    fn from(e: WebhookError) -> Self {
+        match e {
+            WebhookError::Forbidden => Self::new(StatusCode::FORBIDDEN, "forbidden", e.to_string()),
+            WebhookError::BadRequest(m) => Self::bad_request("invalid_webhook", m),
+            WebhookError::NotFound => Self::not_found("webhook_not_found", e.to_string()),
+            WebhookError::Unavailable => Self::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "webhooks_unavailable",
+                e.to_string(),
+            ),
+            WebhookError::Unknown(e) => Self::internal(e),
         }
     }
 }

@@ -34,7 +34,7 @@ use planpush_app::Search;
 use planpush_app::{
     AccessCache, Admin, Admission, AuditLog, Cluster, Comments, Dashboard, GroupAccess, Health,
     IdentityProvider, LiveAccess, Notifications, ObservedBus, Plans, Ports, Push, RateLimiter,
-    RemoteChanges, Scim, SignIn, Tokens, WebSessions,
+    RemoteChanges, Scim, SignIn, Tokens, WebSessions, Webhooks,
 };
 use planpush_document::{DiagramRenderer, SanitizeOptions};
 use planpush_identity::SessionPolicy;
@@ -83,6 +83,9 @@ pub struct AppState {
     pub comments: Arc<Comments>,
     pub dashboard: Arc<Dashboard>,
     pub audit_log: Arc<AuditLog>,
+    /// Outgoing webhooks (admin API, dashboard Webhooks tab); unavailable until
+    /// [`AppState::with_webhooks`].
+    pub webhooks: Arc<Webhooks>,
     /// IdP group → role mappings (admin API, dashboard Groups tab).
     pub groups: Arc<GroupAccess>,
     /// SCIM provisioning; off until [`AppState::with_scim`] gives it a token.
@@ -192,6 +195,7 @@ impl AppState {
             )),
             audit_log: Arc::new(AuditLog::new(ports.clone())),
             groups: Arc::new(GroupAccess::new(ports.clone(), access.clone())),
+            webhooks: Arc::new(Webhooks::new(ports.clone())),
             scim: Arc::new(Scim::new(
                 ports.clone(),
                 admin.clone(),
@@ -238,8 +242,20 @@ impl AppState {
 
     /// The same state, with pushes and comments writing notifications to the outbox (Slack).
     pub fn with_notifications(mut self, notify: Notifications) -> Self {
+        self.plans.set_notifications(notify.clone());
         self.push = Arc::new((*self.push).clone().with_notifications(notify.clone()));
         self.comments = Arc::new((*self.comments).clone().with_notifications(notify));
+        self
+    }
+
+    /// The same state with outgoing webhooks on: `keys` checks URLs and seals secrets,
+    /// `test_body` renders a test delivery (both from the webhook adapter).
+    pub fn with_webhooks(
+        mut self,
+        keys: Arc<dyn planpush_app::WebhookKeys>,
+        test_body: planpush_app::TestBody,
+    ) -> Self {
+        self.webhooks = Arc::new((*self.webhooks).clone().with_keys(keys, test_body));
         self
     }
 

@@ -150,3 +150,124 @@ pub async fn outbox_claim_leases(p: &Ports) {
 pub async fn readiness_contract(p: &Ports) {
     p.readiness.check().await.unwrap();
 }
+
+pub async fn outbox_fan_out_and_recent(p: &Ports) {
+    use crate::{Webhook, WebhookEvent, WebhookId, hook_channel};
+    let event = OutboxMessage::new("webhooks", "{}".into(), t(0));
+    p.outbox.enqueue(&event).await.unwrap();
+    let hook = Webhook {
+        id: WebhookId::new(),
+        url: "https://hooks.example.com/in".into(),
+        events: vec![WebhookEvent::VersionCreated, WebhookEvent::CommentCreated],
+        sealed_secret: "sealed".into(),
+        created_by: None,
+        created_at: t(0),
+    };
+    p.webhooks.insert(&hook).await.unwrap();
+    assert!(p.webhooks.insert(&hook).await.is_err(), "duplicate id");
+    assert_eq!(p.webhooks.get(hook.id).await.unwrap(), hook);
+    assert_eq!(
+        p.webhooks.list().await.unwrap(),
+        std::slice::from_ref(&hook)
+    );
+
+    let channel = hook_channel(hook.id);
+    let one = OutboxMessage::new(&channel, r#"{"n":1}"#.into(), t(0));
+    let mut two = OutboxMessage::new(&channel, r#"{"n":2}"#.into(), t(1));
+    two.next_attempt_at = t(1);
+    assert!(
+        p.outbox
+            .fan_out(event.id, &[one.clone(), two.clone()], t(2))
+            .await
+            .unwrap()
+    );
+    assert!(
+        !p.outbox
+            .fan_out(event.id, std::slice::from_ref(&one), t(3))
+            .await
+            .unwrap(),
+        "a second fan-out of the same message writes nothing"
+    );
+    assert!(matches!(
+        p.outbox.fan_out(OutboxMessageId::new(), &[], t(3)).await,
+        Err(InfraError::NotFound)
+    ));
+    let due = p.outbox.due(t(5), 10).await.unwrap();
+    assert_eq!(due, [one.clone(), two.clone()], "the event is delivered");
+    assert_eq!(
+        p.outbox.recent(&channel, 10).await.unwrap(),
+        [two.clone(), one.clone()],
+        "newest first"
+    );
+    assert_eq!(p.outbox.recent(&channel, 1).await.unwrap(), [two.clone()]);
+    assert!(p.outbox.recent("slack", 10).await.unwrap().is_empty());
+
+    // Deleting the hook drops its pending deliveries; delivered ones stay in no one's way.
+    p.outbox.mark_delivered(one.id, t(6)).await.unwrap();
+    p.webhooks.delete(hook.id).await.unwrap();
+    let kept = p.outbox.recent(&channel, 10).await.unwrap();
+    assert_eq!(kept.len(), 1);
+    assert_eq!((kept[0].id, kept[0].delivered_at), (one.id, Some(t(6))));
+    assert!(matches!(
+        p.webhooks.delete(hook.id).await,
+        Err(InfraError::NotFound)
+    ));
+    assert!(matches!(
+        p.webhooks.get(hook.id).await,
+        Err(InfraError::NotFound)
+    ));
+}
+
+pub async fn outbox_absorb(p: &Ports) {
+    let first = OutboxMessage::new("slack", "v1".into(), t(0));
+    let mut second = OutboxMessage::new("slack", "v2".into(), t(1));
+    second.next_attempt_at = t(31);
+    let mut third = OutboxMessage::new("slack", "v3".into(), t(2));
+    third.next_attempt_at = t(32);
+    for m in [&first, &second, &third] {
+        p.outbox.enqueue(m).await.unwrap();
+    }
+    // A stale due time (the message was claimed or moved meanwhile): nothing changes.
+    assert!(
+        !p.outbox
+            .absorb(
+                first.id,
+                "v1+v2+v3",
+                &[(second.id, t(31)), (third.id, t(99))],
+                t(30)
+            )
+            .await
+            .unwrap()
+    );
+    let all = p.outbox.recent("slack", 10).await.unwrap();
+    assert!(all.iter().all(|m| m.delivered_at.is_none()), "{all:?}");
+    assert_eq!(all.iter().find(|m| m.id == first.id).unwrap().payload, "v1");
+    // Untouched ones are absorbed, and the payload replaced, together.
+    assert!(
+        p.outbox
+            .absorb(
+                first.id,
+                "v1+v2+v3",
+                &[(second.id, t(31)), (third.id, t(32))],
+                t(30)
+            )
+            .await
+            .unwrap()
+    );
+    let due = p.outbox.due(t(100), 10).await.unwrap();
+    assert_eq!(due.len(), 1);
+    assert_eq!((due[0].id, due[0].payload.as_str()), (first.id, "v1+v2+v3"));
+    // Absorbed ones are finished: absorbing them again fails.
+    assert!(
+        !p.outbox
+            .absorb(first.id, "x", &[(second.id, t(31))], t(40))
+            .await
+            .unwrap()
+    );
+    assert!(matches!(
+        p.outbox
+            .absorb(OutboxMessageId::new(), "x", &[], t(40))
+            .await,
+        Err(InfraError::NotFound)
+    ));
+}

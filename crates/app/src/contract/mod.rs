@@ -63,7 +63,7 @@ macro_rules! contract_tests {
             versions_purge_keeps_current_and_metadata, plan_views_contract,
             comments_crud_and_filters, comments_set_states, comments_dashboard_queries,
             audit_record_and_page, audit_filters,
-            kv_contract, outbox_contract, outbox_claim_leases, outbox_written_with_commits,
+            kv_contract, outbox_contract, outbox_claim_leases, outbox_written_with_commits, outbox_fan_out_and_recent, outbox_absorb,
             outbox_written_with_comments, readiness_contract,
             scim_users_contract, scim_groups_contract,
             search_contract

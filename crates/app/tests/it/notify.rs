@@ -718,3 +718,141 @@ async fn every_configured_channel_gets_its_own_message_and_its_own_retries() {
     assert_eq!(d, Delivery::GaveUp);
     assert_eq!(dropped(&ports).await.len(), 1);
 }
+
+const V3: &str =
+    "# Auth Redesign\n\n## Flow\n\nClient → Gateway → Auth → DB\n\n## Rollout\n\nCanary.\n";
+
+#[tokio::test]
+async fn a_burst_of_pushes_is_told_once_naming_its_versions_and_webhooks_get_every_version() {
+    let ports = planpush_app::fake::ports();
+    let window = Duration::seconds(30);
+    let notify = Notifications::to("slack")
+        .and("webhooks")
+        .with_burst(window);
+    let (push, _) = services(&ports, notify);
+    let ada = principal(&ports, "ada", Role::Developer).await;
+    let bob = principal(&ports, "bob", Role::Admin).await;
+    let first = push
+        .push(&ada, md(V1, None, None), None, t(0))
+        .await
+        .unwrap();
+    let sid = Some(first.plan.id().to_string());
+    push.push(&ada, md(V2, None, sid.clone()), None, t(5))
+        .await
+        .unwrap();
+    push.push(&bob, md(V3, None, sid.clone()), None, t(12))
+        .await
+        .unwrap();
+    // Webhooks are never delayed; the chat messages wait for their window.
+    let due = ports.outbox.due(t(1), 100).await.unwrap();
+    assert_eq!(due.len(), 1);
+    assert_eq!(due[0].channel, "webhooks");
+
+    let slack = Scripted::new(vec![]);
+    let worker = Deliveries::new(ports.clone(), slack.clone(), settings(8))
+        .with(Arc::new(OnChannel("webhooks", Scripted::new(vec![]))))
+        .with_burst(window);
+    while worker.deliver_next(t(29)).await.unwrap().is_some() {}
+    assert!(slack.attempts().is_empty(), "still inside the window");
+    let (m, d) = worker.deliver_next(t(30)).await.unwrap().unwrap();
+    assert_eq!((m.channel.as_str(), d), ("slack", Delivery::Delivered));
+    assert_eq!(worker.deliver_next(t(100)).await.unwrap(), None, "absorbed");
+    let sent = slack.attempts();
+    assert_eq!(sent.len(), 1);
+    let n = Notification::from_json(&sent[0].0).unwrap();
+    assert_eq!(
+        n,
+        Notification::VersionsPushed {
+            plan: PlanRef {
+                slug: "auth-redesign".into(),
+                title: "Auth Redesign".into()
+            },
+            versions: vec![1, 2, 3],
+            by: vec!["ada".into(), "bob".into()],
+            // Added in the burst stays added (Flow changed later); added then removed is gone
+            // (Decisions, Risks): the list reads like one version from nothing to version 3.
+            sections: vec![
+                section("flow", "Flow", SectionChangeKind::Added),
+                section("rollout", "Rollout", SectionChangeKind::Added),
+            ],
+            more_sections: 0,
+        }
+    );
+    // The stored row carries what was sent (a retry would send the same).
+    let row = ports.outbox.recent("slack", 10).await.unwrap();
+    assert_eq!(row.len(), 3);
+    assert_eq!(row.iter().filter(|r| r.payload == sent[0].0).count(), 1);
+    assert!(row.iter().all(|r| r.delivered_at.is_some()));
+
+    // A push after the window is its own message again.
+    push.push(&ada, md(V1, None, sid), None, t(200))
+        .await
+        .unwrap();
+    while worker.deliver_next(t(230)).await.unwrap().is_some() {}
+    let sent = slack.attempts();
+    assert_eq!(sent.len(), 2);
+    assert!(matches!(
+        Notification::from_json(&sent[1].0).unwrap(),
+        Notification::VersionPushed { version: 4, .. }
+    ));
+}
+
+#[test]
+fn merged_sections_follow_their_last_change() {
+    use SectionChangeKind::*;
+    let n = |v: u32, s: Vec<SectionChange>| Notification::VersionPushed {
+        plan: PlanRef {
+            slug: "p".into(),
+            title: "P".into(),
+        },
+        version: v,
+        by: "ada".into(),
+        sections: s,
+        more_sections: 0,
+        summary: None,
+    };
+    let merged = planpush_app::merge_versions(&[
+        n(
+            2,
+            vec![
+                section("a", "A", Added),
+                section("b", "B", Changed),
+                section("c", "C", Removed),
+                section("d", "D", Changed),
+            ],
+        ),
+        n(
+            3,
+            vec![
+                section("a", "A2", Changed),
+                section("c", "C", Added),
+                section("d", "D", Removed),
+                section("e", "E", Added),
+            ],
+        ),
+        n(4, vec![section("e", "E", Removed)]),
+    ])
+    .unwrap();
+    let Notification::VersionsPushed {
+        versions, sections, ..
+    } = merged
+    else {
+        panic!("{merged:?}")
+    };
+    assert_eq!(versions, [2, 3, 4]);
+    assert_eq!(
+        sections,
+        [
+            section("a", "A2", Added),
+            section("b", "B", Changed),
+            section("c", "C", Changed),
+            section("d", "D", Removed),
+        ]
+    );
+    // Another plan's versions are not merged.
+    let mut other = n(5, vec![]);
+    if let Notification::VersionPushed { plan, .. } = &mut other {
+        plan.slug = "q".into();
+    }
+    assert_eq!(planpush_app::merge_versions(&[n(2, vec![]), other]), None);
+}

@@ -723,9 +723,20 @@ fn delivery_tuning_defaults_and_overrides() {
             slack_timeout: Duration::from_secs(10),
             poll_interval: Duration::from_secs(1),
             retry_base: Duration::from_secs(5),
+            burst_window: Duration::from_secs(30),
         }
     );
     assert_eq!(c.outbox.lease(), Duration::from_secs(20));
+    assert_eq!(
+        ok(&[("NOTIFY_BURST_WINDOW_MS", "0")]).outbox.burst_window,
+        Duration::ZERO
+    );
+    assert!(
+        load(&[("NOTIFY_BURST_WINDOW_MS", "soon")])
+            .unwrap_err()
+            .to_string()
+            .starts_with("NOTIFY_BURST_WINDOW_MS: must be a whole number of milliseconds")
+    );
     let c = ok(&[
         ("SLACK_TIMEOUT_MS", "300"),
         ("OUTBOX_POLL_INTERVAL_MS", "50"),

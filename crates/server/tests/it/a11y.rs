@@ -215,7 +215,7 @@ impl Audit {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_page_is_accessible_and_clean() {
     use crate::browser::{driver, tools, until};
-    use crate::support::{dev_login, dev_server, free_port, push, raw};
+    use crate::support::{dev_login, dev_server_with, free_port, push, raw};
     use fantoccini::Locator;
 
     if !tools() {
@@ -226,9 +226,25 @@ async fn every_page_is_accessible_and_clean() {
     };
     let dir = tempfile::tempdir().unwrap();
     let port = free_port();
-    let _server = dev_server(dir.path(), port);
+    // A webhook to a closed loopback port: the Webhooks tab shows a delivery log with failures.
+    let _server = dev_server_with(
+        dir.path(),
+        port,
+        &[("WEBHOOK_ALLOWED_NETWORKS", "127.0.0.1/32")],
+    );
     let base = format!("http://127.0.0.1:{port}");
     let (_, token) = dev_login(port, "ada"); // the first user: admin
+    let (status, _, _, body) = raw(
+        port,
+        "POST",
+        "/api/admin/webhooks",
+        &[
+            ("Authorization", &format!("Bearer {token}")),
+            ("Content-Type", "application/json"),
+        ],
+        &format!(r#"{{"url":"http://127.0.0.1:{}/closed"}}"#, free_port()),
+    );
+    assert_eq!(status, 201, "{body}");
     let fixture = include_str!("../../../../fixtures/auth-service-redesign.html");
     push(port, &token, "text/html", "auth", fixture);
     let v2 = push(
@@ -330,7 +346,7 @@ async fn every_page_is_accessible_and_clean() {
 
     // The dashboard, every tab.
     for tab in [
-        "plans", "activity", "comments", "tokens", "members", "groups", "audit",
+        "plans", "activity", "comments", "tokens", "members", "groups", "webhooks", "audit",
     ] {
         audit
             .page(

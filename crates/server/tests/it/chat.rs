@@ -150,8 +150,10 @@ fn teams_and_discord_receive_exact_payloads_beside_slack_and_nothing_for_private
             json!([
                 text(format!("**ada** pushed version 2 of **[{title}]({p})**")),
                 text(format!(
-                    "- Added: [Rollback]({p}#rollback)\n- Changed: [Rollout]({p}#rollout)\n- Removed: Risks"
+                    "- Added: [Rollback]({p}#rollback)\n- Changed: [Rollout]({p}#rollout) (+3 −1 words)\n- Removed: Risks"
                 )),
+                // The "what changed" summary, as on Slack.
+                subtle("Sections: 1 added, 1 changed \\(+3 −1 words\\), 1 removed."),
             ]),
             json!([
                 open("Open the plan", p.clone()),
@@ -196,7 +198,7 @@ fn teams_and_discord_receive_exact_payloads_beside_slack_and_nothing_for_private
             format!("ada pushed version 2 of {title}"),
             format!("{p}?v=2&diff=1"),
             format!(
-                "• Added: [Rollback]({p}#rollback)\n• Changed: [Rollout]({p}#rollout)\n• Removed: Risks"
+                "• Added: [Rollback]({p}#rollback)\n• Changed: [Rollout]({p}#rollout) (+3 −1 words)\n• Removed: Risks\n\nSections: 1 added, 1 changed \\(+3 −1 words\\), 1 removed."
             ),
             0x2563eb,
         ),
@@ -342,4 +344,60 @@ fn killed_mid_delivery_teams_and_discord_messages_are_each_posted_exactly_once()
         assert_eq!(retried.len(), 1, "{held}");
         assert_eq!(retried[0].body, aborted[0].body);
     }
+}
+
+/// `NOTIFY_BURST_WINDOW_MS`: pushes to one plan within the window reach each chat as one message
+/// naming the versions; a push after it is its own message again.
+#[test]
+fn a_burst_of_pushes_is_one_message_per_chat() {
+    let (slack, slack_port) = FakeSlack::start(vec![]);
+    let (discord, discord_port) = FakeSlack::start(vec![]);
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let vars = vec![
+        (
+            "SLACK_WEBHOOK_URL",
+            format!("http://127.0.0.1:{slack_port}/services/T/B/X"),
+        ),
+        (
+            "DISCORD_WEBHOOK_URL",
+            format!("http://127.0.0.1:{discord_port}{DISCORD_PATH}"),
+        ),
+        ("NOTIFY_BURST_WINDOW_MS", "1500".to_owned()),
+    ];
+    let _server = server_with(dir.path(), port, 1500, &vars);
+    let (_, ada) = dev_login(port, "ada");
+    let t0 = Instant::now();
+    push(port, &ada, "text/markdown", "launch", V1);
+    push(port, &ada, "text/markdown", "launch", V2);
+    let posted = slack.wait_posted(1);
+    assert!(
+        t0.elapsed() >= Duration::from_millis(1400),
+        "{:?}",
+        t0.elapsed()
+    );
+    assert_eq!(
+        posted[0].body["text"],
+        "ada pushed versions 1 and 2 of Launch: 1 &lt; 2 &amp; Co"
+    );
+    let p = format!("http://127.0.0.1:{port}/p/launch");
+    assert_eq!(
+        posted[0].body["blocks"][1]["text"]["text"],
+        format!("• Added: <{p}#rollout|Rollout>\n• Added: <{p}#rollback|Rollback>")
+    );
+    let d = discord.wait_posted(1);
+    assert_eq!(
+        d[0].body["embeds"][0]["title"],
+        "ada pushed versions 1 and 2 of Launch: 1 \\< 2 & Co"
+    );
+    std::thread::sleep(Duration::from_millis(2000));
+    assert_eq!(slack.received().len(), 1, "{:#?}", slack.received());
+    assert_eq!(discord.received().len(), 1);
+    // After the window: a version of its own.
+    push(port, &ada, "text/markdown", "launch", V1);
+    let posted = slack.wait_posted(2);
+    assert_eq!(
+        posted[1].body["text"],
+        "ada pushed version 3 of Launch: 1 &lt; 2 &amp; Co"
+    );
 }

@@ -6,6 +6,8 @@
 //! - a personal token created in the page, used over plain HTTP, revoked, then refused;
 //! - an admin deactivates a member who has the dashboard open; the member's next action sends them
 //!   to sign-in; the last-admin rule shows as a message;
+//! - an admin adds a webhook in the page (its secret shown once), sends a test delivery that a
+//!   receiver on 127.0.0.1 gets, sees it in the hook's log, and deletes the hook;
 //! - screenshots of every tab, light and dark, and one at phone width, in
 //!   `$CARGO_TARGET_TMPDIR/screenshots/` (the test fails if a screenshot is blank).
 
@@ -182,7 +184,7 @@ async fn each_role_sees_its_tabs_and_actions() {
     let cases = [
         (
             "ada",
-            "Plans,Activity,Comments,API tokens,Members,Groups,Audit log",
+            "Plans,Activity,Comments,API tokens,Members,Groups,Webhooks,Audit log",
             3,
             3,
         ),
@@ -234,7 +236,7 @@ async fn each_role_sees_its_tabs_and_actions() {
         )
         .await;
         for tab in [
-            "plans", "activity", "comments", "tokens", "members", "groups", "audit",
+            "plans", "activity", "comments", "tokens", "members", "groups", "webhooks", "audit",
         ] {
             open_tab(&c, tab).await;
             tokio::time::sleep(Duration::from_millis(150)).await;
@@ -558,4 +560,90 @@ async fn a_deactivated_member_is_sent_to_sign_in() {
     sign_in(&member, &base, "ben", "/dashboard").await;
     member.close().await.unwrap();
     admin.close().await.unwrap();
+}
+
+/// The Webhooks tab: add (secret shown once), send a test, see the log, delete — in the browser.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_admin_adds_tests_and_deletes_a_webhook_in_the_page() {
+    use crate::slack::FakeSlack;
+    if !tools() {
+        return;
+    }
+    let (receiver, receiver_port) = FakeSlack::start(vec![]);
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let _server = crate::support::dev_server_with(
+        dir.path(),
+        port,
+        &[
+            ("WEBHOOK_ALLOWED_NETWORKS", "127.0.0.1"),
+            ("OUTBOX_POLL_INTERVAL_MS", "50"),
+        ],
+    );
+    let base = format!("http://127.0.0.1:{port}");
+    dev_login(port, "ada"); // the first user: admin
+    let (_driver, c) = driver().await;
+    switch_user(&c, &base, "ada").await;
+    let audit = crate::a11y::Audit::load();
+    if let Some(a) = &audit {
+        a.reset(&c).await;
+    }
+    open_tab(&c, "webhooks").await;
+    let url = format!("http://127.0.0.1:{receiver_port}/in");
+    c.find(Locator::Css("#webhook-url"))
+        .await
+        .unwrap()
+        .send_keys(&url)
+        .await
+        .unwrap();
+    click(&c, "#webhook-form button[type=submit]").await;
+    until(&c, "!document.getElementById('webhook-new').hidden && document.querySelector('article.dash-webhook')").await;
+    let secret = js(&c, "return document.getElementById('webhook-secret').value").await;
+    assert!(secret.as_str().unwrap().starts_with("whsec_"), "{secret}");
+    let shown = js(
+        &c,
+        "return document.querySelector('article.dash-webhook h3').textContent",
+    )
+    .await;
+    assert_eq!(shown, url.as_str());
+
+    click(&c, "article.dash-webhook button[data-action=webhook-test]").await;
+    let posted = receiver.wait_posted(1);
+    assert_eq!(posted[0].body["type"], "webhook.test");
+    assert_eq!(posted[0].path, "/in");
+    // The log shows the delivery (queued, then delivered once the page asks again).
+    until(&c, "document.querySelector('tr.dash-delivery')").await;
+    c.refresh().await.unwrap();
+    until(
+        &c,
+        "document.documentElement.classList.contains('dash-ready')",
+    )
+    .await;
+    open_tab(&c, "webhooks").await;
+    let status = js(
+        &c,
+        "return document.querySelector('tr.dash-delivery').dataset.status",
+    )
+    .await;
+    assert_eq!(status, "delivered");
+    let secret_again = js(
+        &c,
+        &format!("return document.body.innerHTML.includes({secret})"),
+    )
+    .await;
+    assert_eq!(
+        secret_again, false,
+        "the secret is not on the page any more"
+    );
+    if let Some(a) = &audit {
+        a.current(&c, "dashboard webhooks tab with a hook").await;
+    }
+
+    click(
+        &c,
+        "article.dash-webhook button[data-action=webhook-delete]",
+    )
+    .await;
+    click(&c, "#dash-confirm-ok").await;
+    until(&c, "!document.querySelector('article.dash-webhook') && !document.getElementById('webhooks-empty').hidden").await;
 }

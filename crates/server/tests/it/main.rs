@@ -20,3 +20,4 @@ mod scim_conformance;
 mod slack;
 mod startup;
 mod support;
+mod webhooks;

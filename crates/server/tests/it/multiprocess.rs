@@ -148,6 +148,7 @@ fn spawn_with(db: &Database, port: u16, slack_port: u16, extra: &[(&str, String)
                 format!("http://127.0.0.1:{slack_port}/services/T000/B000/XXXX"),
             ),
             ("SLACK_TIMEOUT_MS", "2000".into()),
+            ("NOTIFY_BURST_WINDOW_MS", "0".into()),
             // Both workers poll hard, so they race for every message.
             ("OUTBOX_POLL_INTERVAL_MS", "10".into()),
             ("RUST_LOG", "info".into()),

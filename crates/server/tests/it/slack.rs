@@ -31,8 +31,22 @@ pub(crate) struct Received {
     pub(crate) delivery: String,
     pub(crate) path: String,
     pub(crate) body: Value,
+    /// The body exactly as sent (signatures are computed over it).
+    pub(crate) raw: Vec<u8>,
+    /// Every header, names lower-cased.
+    pub(crate) headers: Vec<(String, String)>,
     /// The status answered, or `None` if the client went away first.
     pub(crate) answered: Option<u16>,
+}
+
+impl Received {
+    /// The value of header `name` (lower-case).
+    pub(crate) fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
 }
 
 #[derive(Default)]
@@ -78,6 +92,15 @@ impl FakeSlack {
                     .then(|| v.trim().to_owned())
             })
             .unwrap_or_default();
+        let headers: Vec<(String, String)> = head
+            .lines()
+            .skip(1)
+            .filter_map(|l| {
+                let (k, v) = l.split_once(':')?;
+                Some((k.trim().to_ascii_lowercase(), v.trim().to_owned()))
+            })
+            .collect();
+        let raw = body.clone();
         let body: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
         let answer = {
             let (m, _) = &*self.state;
@@ -117,6 +140,8 @@ impl FakeSlack {
                 delivery,
                 path,
                 body,
+                raw,
+                headers,
                 answered,
             })
         });
@@ -230,6 +255,8 @@ pub(crate) fn server_with(
             ("SLACK_TIMEOUT_MS", timeout_ms.to_string()),
             ("OUTBOX_POLL_INTERVAL_MS", "50".into()),
             ("OUTBOX_RETRY_BASE_MS", "300".into()),
+            // Each push its own message here (bursts: `notify_burst.rs`); a test may override it.
+            ("NOTIFY_BURST_WINDOW_MS", "0".into()),
         ])
         .envs(hooks.iter().map(|(k, v)| (*k, v.as_str())))
         .stdout(Stdio::null())

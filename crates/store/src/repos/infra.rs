@@ -270,6 +270,117 @@ impl Outbox for Store {
         .await
     }
 
+    async fn fan_out(
+        &self,
+        id: OutboxMessageId,
+        messages: &[OutboxMessage],
+        now: DateTime<Utc>,
+    ) -> Result<bool, InfraError> {
+        let rows = outbox_rows(messages);
+        self.run(move |conn| {
+            write_tx(conn, |conn| {
+                let exists = o::table
+                    .find(id.to_string())
+                    .count()
+                    .get_result::<i64>(conn)
+                    .map_err(db::<InfraError>)?;
+                if exists == 0 {
+                    return Err(InfraError::NotFound);
+                }
+                // Only the first of two workers finds it pending; the other writes nothing.
+                let n = diesel::update(
+                    o::table
+                        .find(id.to_string())
+                        .filter(o::delivered_at.is_null())
+                        .filter(o::gave_up_at.is_null()),
+                )
+                .set(o::delivered_at.eq(ts(now)))
+                .execute(conn)
+                .map_err(db::<InfraError>)?;
+                if n == 0 {
+                    return Ok(false);
+                }
+                insert_outbox(conn, &rows).map_err(db::<InfraError>)?;
+                Ok(true)
+            })
+        })
+        .await
+    }
+
+    async fn absorb(
+        &self,
+        id: OutboxMessageId,
+        payload: &str,
+        absorbed: &[(OutboxMessageId, DateTime<Utc>)],
+        now: DateTime<Utc>,
+    ) -> Result<bool, InfraError> {
+        let payload = payload.to_owned();
+        let absorbed = absorbed.to_vec();
+        self.run(move |conn| {
+            // Rolled back as a whole when any absorbed message was taken meanwhile.
+            enum Outcome {
+                Taken,
+                Failed(InfraError),
+            }
+            impl From<anyhow::Error> for Outcome {
+                fn from(e: anyhow::Error) -> Self {
+                    Outcome::Failed(InfraError::Unknown(e))
+                }
+            }
+            let result = write_tx(conn, |conn| {
+                let n = diesel::update(o::table.find(id.to_string()))
+                    .set(o::payload.eq(&payload))
+                    .execute(conn)
+                    .map_err(|e| Outcome::Failed(db(e)))?;
+                if n == 0 {
+                    return Err(Outcome::Failed(InfraError::NotFound));
+                }
+                for (a, due) in &absorbed {
+                    // Compare-and-set, like a claim: only a message no worker has touched.
+                    let n = diesel::update(
+                        o::table
+                            .find(a.to_string())
+                            .filter(o::attempts.eq(0))
+                            .filter(o::delivered_at.is_null())
+                            .filter(o::gave_up_at.is_null())
+                            .filter(o::next_attempt_at.eq(ts(*due))),
+                    )
+                    .set(o::delivered_at.eq(ts(now)))
+                    .execute(conn)
+                    .map_err(|e| Outcome::Failed(db(e)))?;
+                    if n == 0 {
+                        return Err(Outcome::Taken);
+                    }
+                }
+                Ok(())
+            });
+            match result {
+                Ok(()) => Ok(true),
+                Err(Outcome::Taken) => Ok(false),
+                Err(Outcome::Failed(e)) => Err(e),
+            }
+        })
+        .await
+    }
+
+    async fn recent(&self, channel: &str, limit: u32) -> Result<Vec<OutboxMessage>, InfraError> {
+        let channel = channel.to_owned();
+        self.run(move |conn| {
+            let rows: Vec<OutboxRow> = o::table
+                .filter(o::channel.eq(channel))
+                .order((o::created_at.desc(), o::id.desc()))
+                .limit(i64::from(limit))
+                .select(OutboxRow::as_select())
+                .load(conn)
+                .map_err(db::<InfraError>)?;
+            rows.into_iter()
+                .map(OutboxMessage::try_from)
+                .collect::<anyhow::Result<_>>()
+                .map_err(InfraError::Unknown)
+        })
+        .await
+    }
+
     async fn purge_finished(&self, before: DateTime<Utc>) -> Result<u64, InfraError> {
         self.run(move |conn| {
             diesel::delete(

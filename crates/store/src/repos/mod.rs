@@ -12,3 +12,4 @@ mod sessions;
 mod tokens;
 pub(crate) mod users;
 mod versions;
+mod webhooks;

@@ -15,6 +15,7 @@ mod scim;
 mod search;
 mod tokens;
 mod users;
+mod webhooks;
 
 use actix_web::{HttpRequest, web};
 
@@ -36,6 +37,7 @@ pub(crate) fn configure(cfg: &mut web::ServiceConfig) {
     tokens::routes(cfg);
     users::routes(cfg);
     groups::routes(cfg);
+    webhooks::routes(cfg);
     scim::routes(cfg);
     search::routes(cfg);
     export::routes(cfg);

@@ -93,6 +93,10 @@ async fn serve() -> HttpResponse {
         super::groups::list,
         super::groups::add,
         super::groups::remove,
+        super::webhooks::list,
+        super::webhooks::create,
+        super::webhooks::delete,
+        super::webhooks::test,
     ),
     modifiers(&Security),
     tags(
@@ -104,6 +108,7 @@ async fn serve() -> HttpResponse {
         (name = "tokens", description = "Personal API tokens"),
         (name = "users", description = "Members and their roles (admin)"),
         (name = "groups", description = "Identity-provider group → role mappings (admin)"),
+        (name = "webhooks", description = "Signed outgoing webhooks and their delivery logs (admin)"),
         (name = "audit", description = "The audit log (admin and project managers; others see their own)"),
     ),
 )]
@@ -479,6 +484,60 @@ pub(crate) struct GroupMapping {
 #[derive(Serialize, ToSchema)]
 pub(crate) struct GroupMappingList {
     mappings: Vec<GroupMapping>,
+}
+
+/// One delivery attempt series to a hook (an outbox message).
+#[derive(Serialize, ToSchema)]
+pub(crate) struct WebhookDelivery {
+    /// Also the `webhook-id` header and the body's `id` (receivers deduplicate by it).
+    #[schema(format = Uuid)]
+    id: String,
+    /// `plan.version_created`, `plan.published`, `comment.created`, `comment.resolved` or `webhook.test`.
+    event: String,
+    /// `pending`, `retrying`, `delivered` or `failed` (given up).
+    status: String,
+    attempts: u32,
+    created_at: DateTime<Utc>,
+    /// When it is tried next (absent once delivered or given up).
+    next_attempt_at: Option<DateTime<Utc>>,
+    delivered_at: Option<DateTime<Utc>>,
+    gave_up_at: Option<DateTime<Utc>>,
+    /// The last failure (`HTTP 500: …`, `timed out: …`, `refused: …`).
+    last_error: Option<String>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub(crate) struct Webhook {
+    #[schema(format = Uuid)]
+    id: String,
+    url: String,
+    events: Vec<String>,
+    created_at: DateTime<Utc>,
+    /// The newest deliveries first (at most 20).
+    deliveries: Vec<WebhookDelivery>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub(crate) struct WebhookList {
+    webhooks: Vec<Webhook>,
+    /// The events a hook can subscribe to.
+    events: Vec<String>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub(crate) struct WebhookCreated {
+    #[schema(format = Uuid)]
+    id: String,
+    url: String,
+    events: Vec<String>,
+    created_at: DateTime<Utc>,
+    /// The signing secret (`whsec_` + base64), shown this once only.
+    secret: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub(crate) struct WebhookDeliveryQueued {
+    delivery: WebhookDelivery,
 }
 
 #[derive(Serialize, ToSchema)]

@@ -128,6 +128,35 @@ const ROUTES: &[Route] = &[
         needs: Some((Capability::ManageUsers, Ownership::Others)),
         ok: StatusCode::NOT_FOUND,
     },
+    // Outgoing webhooks: admins only (a hook that does not exist is 404 to admins, 403 to others).
+    Route {
+        method: Method::GET,
+        path: "/api/admin/webhooks",
+        body: None,
+        needs: Some((Capability::ManageUsers, Ownership::Others)),
+        ok: StatusCode::OK,
+    },
+    Route {
+        method: Method::POST,
+        path: "/api/admin/webhooks",
+        body: Some(r#"{"url":"https://hooks.example.com/planpush","events":["comment.created"]}"#),
+        needs: Some((Capability::ManageUsers, Ownership::Others)),
+        ok: StatusCode::CREATED,
+    },
+    Route {
+        method: Method::DELETE,
+        path: "/api/admin/webhooks/00000000-0000-4000-8000-000000000000",
+        body: None,
+        needs: Some((Capability::ManageUsers, Ownership::Others)),
+        ok: StatusCode::NOT_FOUND,
+    },
+    Route {
+        method: Method::POST,
+        path: "/api/admin/webhooks/00000000-0000-4000-8000-000000000000/test",
+        body: None,
+        needs: Some((Capability::ManageUsers, Ownership::Others)),
+        ok: StatusCode::NOT_FOUND,
+    },
 ];
 
 /// Pages: anonymous visitors are sent to sign-in; every signed-in role gets the page, scoped

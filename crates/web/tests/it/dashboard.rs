@@ -95,6 +95,7 @@ async fn tabs_rows_and_actions_follow_the_role() {
             "API tokens",
             "Members",
             "Groups",
+            "Webhooks",
             "Audit log"
         ]
     );

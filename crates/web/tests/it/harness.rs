@@ -164,7 +164,16 @@ pub async fn test_app_opts(
         Arc::new(planpush_app::fake::FakeDiagrams::default()),
     );
     let time = Arc::new(ShiftedClock::default());
-    let state = state.with_clock(time.clone());
+    let state = state.with_clock(time.clone()).with_webhooks(
+        Arc::new(planpush_slack::webhook::hooks::HookKeys::new(
+            Arc::new(planpush_slack::webhook::hooks::SecretBox::new(
+                &[7; 64],
+                &[],
+            )),
+            planpush_slack::webhook::hooks::no_internal_networks(),
+        )),
+        Arc::new(planpush_slack::webhook::test_envelope),
+    );
     let state = match scim {
         Some(token) => state.with_scim(token),
         None => state,

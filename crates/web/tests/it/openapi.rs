@@ -359,6 +359,37 @@ async fn real_answers_match_their_documented_schemas() {
         )
         .await;
     seen.push((Method::POST, "/api/admin/group-mappings".into(), mapping));
+    let hook = app
+        .send(
+            &mut ada,
+            Method::POST,
+            "/api/admin/webhooks",
+            None,
+            Some(json!({"url": "https://hooks.example.com/in", "events": ["comment.created"]})),
+        )
+        .await;
+    let hook_id = hook.json()["id"].as_str().unwrap().to_owned();
+    seen.push((Method::POST, "/api/admin/webhooks".into(), hook));
+    let test = app
+        .send(
+            &mut ada,
+            Method::POST,
+            &format!("/api/admin/webhooks/{hook_id}/test"),
+            None,
+            None,
+        )
+        .await;
+    seen.push((Method::POST, "/api/admin/webhooks/{id}/test".into(), test));
+    let refused = app
+        .send(
+            &mut ada,
+            Method::POST,
+            "/api/admin/webhooks",
+            None,
+            Some(json!({"url": "https://10.1.2.3/in"})),
+        )
+        .await;
+    seen.push((Method::POST, "/api/admin/webhooks".into(), refused));
     let member = app
         .send(
             &mut ada,
@@ -436,6 +467,7 @@ async fn real_answers_match_their_documented_schemas() {
             "/api/admin/group-mappings".to_owned(),
         ),
         ("/api/audit", "/api/audit".to_owned()),
+        ("/api/admin/webhooks", "/api/admin/webhooks".to_owned()),
         ("/healthz", "/healthz".to_owned()),
         ("/readyz", "/readyz".to_owned()),
     ] {

@@ -1,0 +1,2 @@
+DROP INDEX outbox_channel_created;
+DROP TABLE webhooks;
