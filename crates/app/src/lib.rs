@@ -16,6 +16,7 @@ mod audit_log;
 mod auditor;
 mod cluster;
 mod comments;
+mod cpu;
 #[cfg(feature = "contract")]
 pub mod contract;
 mod dashboard;
@@ -67,7 +68,8 @@ pub use generation::{CacheLimits, GenerationCache, Generations};
 pub use groups::{GroupAccess, GroupMappingError, GroupSync};
 pub use health::{Health, NotReady};
 pub use maintenance::{Maintenance, OUTBOX_KEEP_DAYS, Swept};
-pub use notify::{ChangeSummary, WordChange, change_summary};
+pub use cpu::{CpuPool, Overloaded, default_sizes};
+pub use notify::{ChangeSummary, WordChange, change_summary, change_summary_of};
 pub use notify::{
     Deliveries, Delivery, DeliveryError, DeliverySettings, NOTIFY_BODY_CHARS, NOTIFY_MAX_SECTIONS,
     Notification, Notifications, Notifier, PlanRef, SectionChange, SectionChangeKind, excerpt,
@@ -84,7 +86,8 @@ pub use provider::{
     AuthorizationRequest, IdentityProvider, ProviderError, SingleLogout, VerifiedProfile,
 };
 pub use push::{
-    Addressed, MAX_DOCUMENT_BYTES, PUSH_ATTEMPTS, Push, PushError, PushOutcome, PushRequest,
+    Addressed, MAX_DOCUMENT_BYTES, PART_CACHE_BYTES, PUSH_ATTEMPTS, Push, PushError, PushOutcome,
+    PushRequest, RenderCounts,
 };
 pub use ratelimit::{Budget, LimitKey, RateLimiter, Unlimited};
 pub use scim::{Scim, ScimQuery};

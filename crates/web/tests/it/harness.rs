@@ -411,16 +411,18 @@ pub async fn plan(
         "<h1>Plan {slug}</h1><section data-anchor=\"flow\"><h2>Flow</h2><p>body of {slug}</p></section>"
     );
     let idx = planpush_document::section_index(&html);
-    let v = planpush_versions::Version::next_after(
+    let v = planpush_versions::Version::new(
         None,
-        p.id(),
-        p.title(),
-        planpush_versions::SourceFormat::Html,
-        html.clone(),
-        html,
-        idx,
-        owner,
-        now,
+        planpush_versions::NewVersion {
+            plan_id: p.id(),
+            title: p.title().to_owned(),
+            format: planpush_versions::SourceFormat::Html,
+            source: html.clone(),
+            html,
+            sections: idx,
+            pushed_by: owner,
+            pushed_at: now,
+        },
     );
     ports
         .versions
