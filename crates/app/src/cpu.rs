@@ -141,12 +141,16 @@ mod tests {
         let (release_tx, release_rx) = channel::<()>();
         let (started_tx, started_rx) = channel::<()>();
         // One job holds the only thread …
-        let busy = pool.run(move || {
-            started_tx.send(()).unwrap();
-            release_rx.recv().unwrap();
-            1
+        let busy = std::thread::spawn({
+            let pool = pool.clone();
+            move || {
+                futures::executor::block_on(pool.run(move || {
+                    started_tx.send(()).unwrap();
+                    release_rx.recv().unwrap();
+                    1
+                }))
+            }
         });
-        let busy = std::thread::spawn(move || futures::executor::block_on(busy));
         started_rx.recv().unwrap();
         // … one waits in the queue (polled once: it is sent), the next is refused at once.
         let mut queued = Box::pin(pool.run(|| 2));

@@ -640,6 +640,15 @@ fn serve(config: Config, store: Arc<Store>) -> Result<(), Fatal> {
             .map(|k| k.expose().as_bytes().to_vec())
             .collect(),
     );
+    // RENDER_THREADS / RENDER_QUEUE: pushes render on a bounded pool, never on the request workers.
+    let pool = planpush_app::CpuPool::new(config.render_threads, config.render_queue)
+        .context("cannot start the render threads")?;
+    tracing::info!(
+        threads = pool.threads(),
+        queue = pool.queue(),
+        "render pool started"
+    );
+    let state = state.with_pool(pool);
     // METRICS_ADDR: /metrics moves to a listener of its own and leaves the main port.
     let state = match config.metrics_addr {
         Some(_) => state.with_metrics_elsewhere(),

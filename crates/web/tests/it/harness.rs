@@ -141,6 +141,18 @@ pub async fn test_app_opts(
 ) -> TestApp<
     impl Service<Request, Response = ServiceResponse<impl MessageBody>, Error = actix_web::Error>,
 > {
+    test_app_pooled(mode, trusted, scim, None).await
+}
+
+/// A test app rendering pushes on `pool` (in place when `None`).
+pub async fn test_app_pooled(
+    mode: Mode,
+    trusted: Option<IpAddr>,
+    scim: Option<&str>,
+    pool: Option<planpush_app::CpuPool>,
+) -> TestApp<
+    impl Service<Request, Response = ServiceResponse<impl MessageBody>, Error = actix_web::Error>,
+> {
     let ports = planpush_app::fake::ports();
     let provider = Arc::new(FakeProvider::default());
     let clock = FakeRelativeClock::default();
@@ -167,6 +179,10 @@ pub async fn test_app_opts(
     let state = state.with_clock(time.clone());
     let state = match scim {
         Some(token) => state.with_scim(token),
+        None => state,
+    };
+    let state = match pool {
+        Some(pool) => state.with_pool(pool),
         None => state,
     };
     let service = test::init_service(
