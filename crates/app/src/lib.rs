@@ -16,9 +16,9 @@ mod audit_log;
 mod auditor;
 mod cluster;
 mod comments;
-mod cpu;
 #[cfg(feature = "contract")]
 pub mod contract;
+mod cpu;
 mod dashboard;
 mod events;
 mod export;
@@ -55,6 +55,7 @@ pub use comments::{
     CommentChange, CommentError, CommentView, Comments, NewComment, Person, RESOLVE_NOTIFY_WINDOW,
     Reanchored, Thread,
 };
+pub use cpu::{CpuPool, Overloaded, default_sizes};
 pub use dashboard::{
     AuditTab, CommentRow, DASHBOARD_ACTIVITY, DASHBOARD_COMMENTS, Dashboard, DashboardError,
     DashboardView, PlanRow, Tabs,
@@ -68,7 +69,6 @@ pub use generation::{CacheLimits, GenerationCache, Generations};
 pub use groups::{GroupAccess, GroupMappingError, GroupSync};
 pub use health::{Health, NotReady};
 pub use maintenance::{Maintenance, OUTBOX_KEEP_DAYS, Swept};
-pub use cpu::{CpuPool, Overloaded, default_sizes};
 pub use notify::{ChangeSummary, WordChange, change_summary, change_summary_of};
 pub use notify::{
     Deliveries, Delivery, DeliveryError, DeliverySettings, NOTIFY_BODY_CHARS, NOTIFY_MAX_SECTIONS,

@@ -311,7 +311,9 @@ impl Push {
             _ => None,
         };
         let rendered = self.render(&req.body, req.format, memo, now).await?;
-        let outcome = self.store(p, target, name.as_ref(), &req, rendered, now).await?;
+        let outcome = self
+            .store(p, target, name.as_ref(), &req, rendered, now)
+            .await?;
         if outcome.created_version {
             self.audit
                 .record(
@@ -575,9 +577,7 @@ impl Push {
         let new = rendered.prepared.top_sections();
         Ok(self
             .cpu
-            .run(move || {
-                change_summary_of(&planpush_document::top_sections(&previous), &new)
-            })
+            .run(move || change_summary_of(&planpush_document::top_sections(&previous), &new))
             .await?)
     }
 
@@ -592,12 +592,7 @@ impl Push {
         now: DateTime<Utc>,
     ) -> Result<Option<PushOutcome>, PushError> {
         // The previous version's metadata, source and index; not its HTML.
-        let head = self
-            .ports
-            .versions
-            .head(plan.id())
-            .await
-            .map_err(unknown)?;
+        let head = self.ports.versions.head(plan.id()).await.map_err(unknown)?;
         if let Some(head) = &head
             && head.same_source(req.format, &req.body)
         {

@@ -160,8 +160,7 @@ pub fn diff(old_html: &str, new_html: &str) -> Vec<DiffEntry> {
 
 /// [`diff`] of two documents' outermost sections (as [`crate::Prepared::top_sections`] lists them).
 pub fn diff_sections(old: &[TopSection], new: &[TopSection]) -> Vec<DiffEntry> {
-    let old_map: HashMap<&AnchorId, &TopSection> =
-        old.iter().map(|s| (&s.0, s)).collect();
+    let old_map: HashMap<&AnchorId, &TopSection> = old.iter().map(|s| (&s.0, s)).collect();
     let new_keys: std::collections::HashSet<&AnchorId> = new.iter().map(|s| &s.0).collect();
     let mut out: Vec<DiffEntry> = new
         .iter()

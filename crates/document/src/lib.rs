@@ -40,13 +40,15 @@ mod text;
 mod words;
 
 pub use diagrams::{DiagramRenderer, DiagramSource, find_diagrams, replace_diagrams};
-pub use diff::{DiffEntry, DiffStatus, DiffSummary, TopSection, diff, diff_sections, summary_sentence, top_sections,
+pub use diff::{
+    DiffEntry, DiffStatus, DiffSummary, TopSection, diff, diff_sections, summary_sentence,
+    top_sections,
 };
 pub use export::{offline_html, to_markdown};
 pub use index::{anchored_text, section_index, slugify, title};
 pub use markdown::markdown_to_html;
-pub use prepare::{Part, Prepared, prepare, prepare_reusing};
 pub use plan_text::{TextSection, element_prints, plan_text};
+pub use prepare::{Part, Prepared, prepare, prepare_reusing};
 pub use sanitize::{RESERVED_ID_PREFIX, SanitizeOptions, sanitize};
 pub use text::{MAX_UNIT_TEXT, TextUnit, text_units};
 pub use words::{WordCounts, mark_words};

@@ -217,10 +217,18 @@ mod tests {
     #[test]
     fn the_fixtures_stitch_to_the_whole_document() {
         let p = same_as_whole(HTML);
-        assert!(p.parts.len() > 5, "the HTML fixture is cut ({})", p.parts.len());
+        assert!(
+            p.parts.len() > 5,
+            "the HTML fixture is cut ({})",
+            p.parts.len()
+        );
         let md = crate::markdown_to_html(MD);
         let p = same_as_whole(&md);
-        assert!(p.parts.len() > 5, "the Markdown fixture is cut ({})", p.parts.len());
+        assert!(
+            p.parts.len() > 5,
+            "the Markdown fixture is cut ({})",
+            p.parts.len()
+        );
         // A fixture repeated with renamed anchors, as the benchmark pushes it.
         let mut big = HTML.to_owned();
         for n in 2..5 {
@@ -269,7 +277,11 @@ mod tests {
         let edited = HTML.replacen("Client", "Browser", 1);
         assert_ne!(edited, HTML);
         let second = prepare_reusing(&edited, &opts, &first.parts);
-        assert_eq!(second.reused, n - 1, "only the changed part is sanitized again");
+        assert_eq!(
+            second.reused,
+            n - 1,
+            "only the changed part is sanitized again"
+        );
         let fresh = prepare(&edited, &opts);
         assert_eq!(second.html, fresh.html);
         assert_eq!(second.sections, fresh.sections);

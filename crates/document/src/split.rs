@@ -161,7 +161,10 @@ fn attributes(bytes: &[u8], mut i: usize) -> Option<(usize, bool)> {
                 let end = bytes[i + 1..].iter().position(|&b| b == q)? + i + 1;
                 i = end + 1;
                 // `a="x"b="y"`: the tokenizer wants whitespace between attributes; be strict.
-                if !matches!(bytes.get(i), Some(b'>' | b'/') | Some(b' ' | b'\t' | b'\n' | b'\r' | b'\x0c')) {
+                if !matches!(
+                    bytes.get(i),
+                    Some(b'>' | b'/') | Some(b' ' | b'\t' | b'\n' | b'\r' | b'\x0c')
+                ) {
                     return None;
                 }
             }
@@ -232,7 +235,10 @@ pub(crate) fn top_level_parts(html: &str) -> Option<Vec<Range<usize>>> {
                     j += 1;
                 }
                 // `<a"`, `<a<`: names end at whitespace, `/` or `>` only.
-                if !matches!(bytes.get(j), Some(b'>' | b'/') | Some(b' ' | b'\t' | b'\n' | b'\r' | b'\x0c')) {
+                if !matches!(
+                    bytes.get(j),
+                    Some(b'>' | b'/') | Some(b' ' | b'\t' | b'\n' | b'\r' | b'\x0c')
+                ) {
                     return None;
                 }
                 let name = html[start..j].to_ascii_lowercase();

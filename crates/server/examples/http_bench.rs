@@ -294,7 +294,10 @@ fn main() {
     let first = first_push_script(&push_path, &token);
     let r = wrk(dir.path(), &server.url("/"), 1, 5, &[], &first);
     row(
-        format!("first push ~{} KB HTML (new plan), c=1", push_doc.len() / 1024),
+        format!(
+            "first push ~{} KB HTML (new plan), c=1",
+            push_doc.len() / 1024
+        ),
         &r,
         "p50 ≤ 5 ms",
     );
@@ -319,12 +322,19 @@ fn main() {
         "≥ 700/s",
     );
     // Reads while pushes run at full speed.
-    let cookie_h = vec![format!("Cookie: {cookie}"), "Accept-Encoding: br".to_owned()];
+    let cookie_h = vec![
+        format!("Cookie: {cookie}"),
+        "Accept-Encoding: br".to_owned(),
+    ];
     let (flood, reads) = both(
         || wrk(dir.path(), &server.url("/"), 8, 10, &[], &script),
         || wrk(dir.path(), &server.url("/p/big-page"), 4, 10, &cookie_h, ""),
     );
-    row("push flood (c=8) during the reads below".to_owned(), &flood, "—");
+    row(
+        "push flood (c=8) during the reads below".to_owned(),
+        &flood,
+        "—",
+    );
     row(
         format!("GET ~{page_kb:.0} KB page, brotli, c=4, during the push flood"),
         &reads,
@@ -396,7 +406,10 @@ fn main() {
     let long_kb = long_page.len() as f64 / 1024.0;
     let r = plain(
         &server.url("/p/long-plan"),
-        &[format!("Cookie: {cookie}"), "Accept-Encoding: br".to_owned()],
+        &[
+            format!("Cookie: {cookie}"),
+            "Accept-Encoding: br".to_owned(),
+        ],
     );
     row(
         format!("GET plan with 1,500 versions (~{long_kb:.0} KB page), brotli, c=16"),
@@ -418,7 +431,10 @@ fn main() {
         });
         let r = plain(
             &server.url("/p/big-page"),
-            &[format!("Cookie: {cookie}"), "Accept-Encoding: br".to_owned()],
+            &[
+                format!("Cookie: {cookie}"),
+                "Accept-Encoding: br".to_owned(),
+            ],
         );
         stop.store(true, std::sync::atomic::Ordering::Relaxed);
         r

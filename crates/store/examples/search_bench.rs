@@ -22,7 +22,9 @@ use planpush_identity::{ExternalIdentity, Provider, User, UserId};
 use planpush_plans::{Plan, Slug, Visibility};
 use planpush_roles::Role;
 use planpush_store::{DbTarget, Store, StoreOptions};
-use planpush_versions::{AnchorId, Commit, NewVersion, SectionIndex, SourceFormat, Version, VersionNumber};
+use planpush_versions::{
+    AnchorId, Commit, NewVersion, SectionIndex, SourceFormat, Version, VersionNumber,
+};
 
 struct Args {
     pg: Option<String>,

@@ -32,9 +32,9 @@ use actix_web::cookie::SameSite;
 use actix_web::web;
 use planpush_app::Search;
 use planpush_app::{
-    AccessCache, Admin, Admission, AuditLog, Cluster, Comments, CpuPool, Dashboard, GroupAccess, Health,
-    IdentityProvider, LiveAccess, Notifications, ObservedBus, Plans, Ports, Push, RateLimiter,
-    RemoteChanges, Scim, SignIn, Tokens, WebSessions,
+    AccessCache, Admin, Admission, AuditLog, Cluster, Comments, CpuPool, Dashboard, GroupAccess,
+    Health, IdentityProvider, LiveAccess, Notifications, ObservedBus, Plans, Ports, Push,
+    RateLimiter, RemoteChanges, Scim, SignIn, Tokens, WebSessions,
 };
 use planpush_document::{DiagramRenderer, SanitizeOptions};
 use planpush_identity::SessionPolicy;

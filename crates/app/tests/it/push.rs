@@ -512,7 +512,11 @@ async fn a_push_changing_one_section_reuses_every_other_part() {
     assert_eq!(first.rendered.reused, 0);
     let parts = first.rendered.parts;
     assert!(parts > 5, "the fixture is cut into parts ({parts})");
-    let edited = FIXTURE.replacen("Stolen refresh tokens", "Stolen or leaked refresh tokens", 1);
+    let edited = FIXTURE.replacen(
+        "Stolen refresh tokens",
+        "Stolen or leaked refresh tokens",
+        1,
+    );
     assert_ne!(edited, FIXTURE);
     let mut next = html(&edited);
     next.session_id = Some(first.plan.id().to_string());

@@ -6,7 +6,9 @@ use std::sync::Arc;
 use planpush_app::Ports;
 use planpush_identity::{ExternalIdentity, Provider, User};
 use planpush_plans::{Plan, Slug, Visibility};
-use planpush_versions::{Commit, NewVersion, SectionIndex, SourceFormat, Version, VersionRepoError};
+use planpush_versions::{
+    Commit, NewVersion, SectionIndex, SourceFormat, Version, VersionRepoError,
+};
 
 use crate::support::sqlite_ports;
 

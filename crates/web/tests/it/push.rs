@@ -395,8 +395,7 @@ async fn a_very_long_heading_is_cut_to_a_title() {
 #[actix_web::test]
 async fn a_full_render_pool_answers_503_with_retry_after() {
     let pool = planpush_app::CpuPool::new(1, 0).unwrap();
-    let app =
-        crate::harness::test_app_pooled(Mode::Dev, None, None, Some(pool.clone())).await;
+    let app = crate::harness::test_app_pooled(Mode::Dev, None, None, Some(pool.clone())).await;
     let (mut ada, _) = app.user_with("ada", &[Role::Developer]).await;
     let token = app.token(&mut ada).await;
     let mut cli = Browser::default();
