@@ -120,6 +120,8 @@ pub async fn plans_new_plan_commit(p: &Ports) {
         p.versions.latest(plan.id()).await.unwrap(),
         Some(v1.clone())
     );
+    // `head` is `latest` without the HTML.
+    assert_eq!(p.versions.head(plan.id()).await.unwrap(), Some(v1.head()));
 
     // the same slug again: refused, and nothing of the second push is stored
     let mut dup = Plan::new(
@@ -185,6 +187,7 @@ pub async fn versions_next_version_commit(p: &Ports) {
         (2, "Next title", t(10))
     );
     assert_eq!(p.versions.get(plan.id(), v2.meta.number).await.unwrap(), v2);
+    assert_eq!(p.versions.head(plan.id()).await.unwrap(), Some(v2.head()));
     assert_eq!(
         p.versions.latest(plan.id()).await.unwrap(),
         Some(v2.clone())
