@@ -725,13 +725,16 @@ fn finish(html: &str, opts: &SanitizeOptions, memo: Option<&Memo>) -> Rendered {
     }
 }
 
+/// A diagram's SVG, or why it could not be drawn (shown in place).
+type Drawn = Result<String, String>;
+
 /// Each diagram's SVG: from the cache, else drawn (failures are shown in place, never cached).
-/// Returns the SVGs in order and the freshly drawn ones to cache.
+/// Returns the SVGs in order and the freshly drawn ones (cache key, SVG) to cache.
 fn draw(
     renderer: &dyn DiagramRenderer,
     diagrams: &[DiagramSource],
     cached: Vec<Option<String>>,
-) -> (Vec<Result<String, String>>, Vec<(String, String)>) {
+) -> (Vec<Drawn>, Vec<(String, String)>) {
     let mut fresh = vec![];
     let svgs = diagrams
         .iter()

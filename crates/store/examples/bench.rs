@@ -127,7 +127,7 @@ async fn push(ports: &Ports, plan: PlanId, by: UserId, i: usize) {
         let (html, idx) = doc(i);
         let now = Utc::now();
         let v = Version::new(
-            Some(&latest).map(Version::head).as_ref(),
+            Some(&latest.head()),
             NewVersion {
                 plan_id: plan,
                 title: "Bench".to_owned(),

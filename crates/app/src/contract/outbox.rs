@@ -28,7 +28,7 @@ pub async fn outbox_written_with_commits(p: &Ports) {
 
     // The next version, with its message: both stored.
     let v2 = Version::new(
-        Some(&v1).map(Version::head).as_ref(),
+        Some(&v1.head()),
         NewVersion {
             plan_id: plan.id(),
             title: "Two".to_owned(),

@@ -72,7 +72,7 @@ async fn push_next(
     at: i64,
 ) -> Result<Version, VersionRepoError> {
     let v = Version::new(
-        Some(prev).map(Version::head).as_ref(),
+        Some(&prev.head()),
         NewVersion {
             plan_id: plan.id(),
             title: "Next title".to_owned(),

@@ -24,7 +24,7 @@ async fn push_with_retry(
         let latest = p.versions.latest(plan_id).await.unwrap().unwrap();
         let now = chrono::Utc::now();
         let v = Version::new(
-            Some(&latest).map(Version::head).as_ref(),
+            Some(&latest.head()),
             NewVersion {
                 plan_id: plan_id,
                 title: plan.title().to_owned(),
