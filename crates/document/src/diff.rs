@@ -109,13 +109,21 @@ pub fn top_sections(html: &str) -> Vec<TopSection> {
 
 /// [`top_sections`] of a parsed document (first occurrence of an anchor winning).
 pub(crate) fn top_sections_of(doc: &Html) -> Vec<TopSection> {
+    top_elements_of(doc)
+        .into_iter()
+        .map(|(anchor, title, el)| (anchor, title, el.html()))
+        .collect()
+}
+
+/// The outermost anchored elements of a parsed document with their anchors and titles.
+pub(crate) fn top_elements_of(doc: &Html) -> Vec<(AnchorId, String, ElementRef<'_>)> {
     let (Ok(anchored), Ok(headings)) = (
         Selector::parse("[data-anchor]"),
         Selector::parse("h1, h2, h3, h4, h5, h6"),
     ) else {
         return vec![];
     };
-    let mut out: Vec<(AnchorId, String, String)> = vec![];
+    let mut out: Vec<(AnchorId, String, ElementRef<'_>)> = vec![];
     for el in doc.select(&anchored) {
         let nested = el
             .ancestors()
@@ -139,7 +147,7 @@ pub(crate) fn top_sections_of(doc: &Html) -> Vec<TopSection> {
         out.push((
             anchor,
             title.split_whitespace().collect::<Vec<_>>().join(" "),
-            el.html(),
+            el,
         ));
     }
     out
