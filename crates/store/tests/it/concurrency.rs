@@ -26,7 +26,7 @@ async fn push_with_retry(
         let v = Version::new(
             Some(&latest.head()),
             NewVersion {
-                plan_id: plan_id,
+                plan_id,
                 title: plan.title().to_owned(),
                 format: SourceFormat::Markdown,
                 source: format!("# push {i}"),
