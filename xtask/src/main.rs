@@ -25,8 +25,8 @@ jobs:
   tidy          the docs match the code: routes in docs/api.md, variables in
                 docs/configuration.md and .env.example, xtask jobs named in the docs, the plugin's
                 manifests and commands
-  fuzz [secs]   the cargo-fuzz targets `sanitize` (sanitizer + section index) and `scim` (filters +
-                PATCH), sharing secs (default 60)
+  fuzz [secs]   the cargo-fuzz targets `sanitize` (sanitizer + section index), `prepare` (stitched
+                parts = whole document) and `scim` (filters + PATCH), sharing secs (default 60)
   bench [section]  release benchmarks (storage, auth, http, live, dashboard, cli, scale); results into
                 docs/benchmarks.md
   e2e           the real server and CLI end to end: device login, pushes, a real browser,
@@ -173,8 +173,9 @@ fn test(extra: &[String]) -> Result<()> {
 /// target itself.
 /// The fuzz targets, their seed corpus and their share of the time budget (percent).
 const FUZZ_TARGETS: &[(&str, &str, u32, &str)] = &[
-    ("sanitize", "corpus/sanitize", 67, "-max_len=8192"),
-    ("scim", "corpus/scim", 33, "-max_len=2048"),
+    ("sanitize", "corpus/sanitize", 40, "-max_len=8192"),
+    ("prepare", "corpus/sanitize", 35, "-max_len=8192"),
+    ("scim", "corpus/scim", 25, "-max_len=2048"),
 ];
 
 fn fuzz(seconds: Option<&str>) -> Result<()> {

@@ -524,11 +524,18 @@ async fn reanchor_all(
     if threads.is_empty() {
         return Ok(counts);
     }
-    let doc = doc_text(&current.html);
-    // Threads whose anchor is gone look for their element by content in the version before.
+    // Threads whose anchor is still there get their state from the section hashes alone; only
+    // threads whose anchor is gone look for their place in the text (of this version, and by
+    // content in the version before), so a push that keeps every commented section never
+    // parses the document for re-anchoring.
     let lost = threads
         .iter()
         .any(|t| current.sections.get(t.anchor()).is_none());
+    let doc = if lost {
+        doc_text(&current.html)
+    } else {
+        DocText::new("", vec![])
+    };
     let before = match current.meta.number.get().checked_sub(1) {
         Some(n) if lost && n > 0 => previous_text(ports, current.meta.plan_id, n).await,
         _ => None,

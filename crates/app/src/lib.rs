@@ -18,6 +18,7 @@ mod cluster;
 mod comments;
 #[cfg(feature = "contract")]
 pub mod contract;
+mod cpu;
 mod dashboard;
 mod events;
 mod export;
@@ -55,6 +56,7 @@ pub use comments::{
     CommentChange, CommentError, CommentView, Comments, NewComment, Person, RESOLVE_NOTIFY_WINDOW,
     Reanchored, Thread,
 };
+pub use cpu::{CpuPool, Overloaded, default_sizes};
 pub use dashboard::{
     AuditTab, CommentRow, DASHBOARD_ACTIVITY, DASHBOARD_COMMENTS, Dashboard, DashboardError,
     DashboardView, PlanRow, Tabs,
@@ -68,7 +70,7 @@ pub use generation::{CacheLimits, GenerationCache, Generations};
 pub use groups::{GroupAccess, GroupMappingError, GroupSync};
 pub use health::{Health, NotReady};
 pub use maintenance::{Maintenance, OUTBOX_KEEP_DAYS, Swept};
-pub use notify::{ChangeSummary, WordChange, change_summary, merge_versions};
+pub use notify::{ChangeSummary, WordChange, change_summary, change_summary_of, merge_versions};
 pub use notify::{
     Deliveries, Delivery, DeliveryError, DeliverySettings, NOTIFY_BODY_CHARS, NOTIFY_MAX_SECTIONS,
     Notification, Notifications, Notifier, PlanRef, SectionChange, SectionChangeKind, excerpt,
@@ -85,7 +87,8 @@ pub use provider::{
     AuthorizationRequest, IdentityProvider, ProviderError, SingleLogout, VerifiedProfile,
 };
 pub use push::{
-    Addressed, MAX_DOCUMENT_BYTES, PUSH_ATTEMPTS, Push, PushError, PushOutcome, PushRequest,
+    Addressed, MAX_DOCUMENT_BYTES, PART_CACHE_BYTES, PUSH_ATTEMPTS, Push, PushError, PushOutcome,
+    PushRequest, RenderCounts,
 };
 pub use ratelimit::{Budget, LimitKey, RateLimiter, Unlimited};
 pub use scim::{Scim, ScimQuery};

@@ -225,8 +225,25 @@ pub fn excerpt(s: &str, max: usize) -> String {
 /// What changed between the previous version's markup and `version`'s: the summary, and the word
 /// counts of each changed section. `None` for a first version.
 pub fn change_summary(previous_html: Option<&str>, version: &Version) -> Option<ChangeSummary> {
-    let rows = planpush_document::diff(previous_html?, &version.html);
-    Some(ChangeSummary {
+    Some(summary_of_rows(planpush_document::diff(
+        previous_html?,
+        &version.html,
+    )))
+}
+
+/// [`change_summary`] of two documents' outermost sections (what a push keeps of the previous
+/// version it rendered); `None` never: the `Option` matches [`change_summary`]'s.
+pub fn change_summary_of(
+    previous: &[planpush_document::TopSection],
+    current: &[planpush_document::TopSection],
+) -> Option<ChangeSummary> {
+    Some(summary_of_rows(planpush_document::diff_sections(
+        previous, current,
+    )))
+}
+
+fn summary_of_rows(rows: Vec<planpush_document::DiffEntry>) -> ChangeSummary {
+    ChangeSummary {
         summary: planpush_document::DiffSummary::of(&rows),
         words: rows
             .into_iter()
@@ -241,7 +258,7 @@ pub fn change_summary(previous_html: Option<&str>, version: &Version) -> Option<
                 )
             })
             .collect(),
-    })
+    }
 }
 
 /// [`change_summary`]'s answer.

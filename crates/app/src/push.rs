@@ -7,16 +7,18 @@ use planpush_audit::{AuditAction, AuditEvent};
 use std::sync::Arc;
 
 use planpush_document::{
-    DiagramRenderer, SanitizeOptions, find_diagrams, markdown_to_html, replace_diagrams, sanitize,
-    section_index, title,
+    DiagramRenderer, DiagramSource, Part, Prepared, SanitizeOptions, TopSection, find_diagrams,
+    markdown_to_html, prepare_reusing, replace_diagrams,
 };
 use planpush_plans::{Plan, PlanId, PlanRepoError, Slug, Visibility, fit_title};
 use planpush_roles::{Capability, Ownership};
 use planpush_versions::{
-    ChangeSet, Commit, SourceFormat, Version, VersionNumber, VersionRepoError,
+    ChangeSet, Commit, NewVersion, SourceFormat, Version, VersionHead, VersionNumber,
+    VersionRepoError,
 };
 
-use crate::notify::version_pushed;
+use crate::cpu::{CpuPool, Overloaded};
+use crate::notify::{ChangeSummary, change_summary_of, version_pushed};
 use crate::{Actor, Auditor, LiveEvent, Notifications, Ports, Principal};
 
 /// Pushed documents larger than this are refused.
@@ -46,6 +48,18 @@ pub struct PushOutcome {
     pub created_version: bool,
     /// The "what changed" line against the previous version (`None` for a new plan).
     pub summary: Option<String>,
+    /// What rendering the document cost.
+    pub rendered: RenderCounts,
+}
+
+/// How much of a pushed document was sanitized and parsed, and how much was taken from the
+/// previous version (see `planpush_document::prepare_reusing`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RenderCounts {
+    /// Top-level parts the document was cut into.
+    pub parts: usize,
+    /// Parts re-used from the previous version unchanged (not sanitized or parsed again).
+    pub reused: usize,
 }
 
 /// Why a push was refused.
@@ -73,12 +87,26 @@ pub enum PushError {
     /// Other pushes to the same plan won the race for the next version number every time.
     #[error("other pushes to this session kept landing first; push again")]
     Busy,
+    /// The render pool is full (`RENDER_THREADS` busy and `RENDER_QUEUE` waiting): nothing was
+    /// rendered or stored.
+    #[error("the server is busy rendering other pushes; push again in a moment")]
+    Overloaded,
     #[error(transparent)]
     Unknown(#[from] anyhow::Error),
 }
 
-/// How often a push re-reads the plan and tries again when another push took its version number.
+/// How often a push tries to store its version: when another push took its version number (or
+/// its new plan's name) it re-reads the plan and tries again, for updates and creations alike.
 pub const PUSH_ATTEMPTS: u32 = 8;
+
+/// At most this many bytes of previous versions' parts are kept for re-use (per process).
+pub const PART_CACHE_BYTES: u64 = 4 * 1024 * 1024;
+
+impl From<Overloaded> for PushError {
+    fn from(_: Overloaded) -> Self {
+        PushError::Overloaded
+    }
+}
 
 /// The push use case.
 #[derive(Clone)]
@@ -90,13 +118,47 @@ pub struct Push {
     notify: Notifications,
     /// The visibility of a new plan pushed without `X-Visibility` (`DEFAULT_VISIBILITY`).
     default_visibility: Visibility,
+    /// Where Markdown, Mermaid, sanitizing and diffs run.
+    cpu: CpuPool,
+    /// The parts of the last version this process stored of each plan, so that the next push
+    /// sanitizes only what changed and diffs without reading the previous HTML.
+    memos: moka::sync::Cache<PlanId, Arc<Memo>>,
 }
 
-/// A rendered, sanitized document with its index.
+/// The last version of a plan that this process rendered.
+struct Memo {
+    number: VersionNumber,
+    parts: Vec<Arc<Part>>,
+}
+
+impl Memo {
+    fn top_sections(&self) -> Vec<TopSection> {
+        let mut seen = std::collections::HashSet::new();
+        self.parts
+            .iter()
+            .flat_map(|p| p.top_sections().iter())
+            .filter(|(a, _, _)| seen.insert(a.clone()))
+            .cloned()
+            .collect()
+    }
+}
+
+/// A rendered, sanitized document with its index, and its summary against the memo it re-used.
 struct Rendered {
-    html: String,
+    prepared: Prepared,
     title: Option<String>,
-    sections: planpush_versions::SectionIndex,
+    /// The version number of the memo the summary was computed against, and the summary.
+    against: Option<(VersionNumber, Option<ChangeSummary>)>,
+}
+
+/// Where a push goes.
+enum Target {
+    /// The next version of this plan.
+    Update(Plan),
+    /// A new plan under this name.
+    Create(Slug),
+    /// A new plan named after the document's title (`-2`, `-3` … while taken).
+    FromTitle,
 }
 
 fn unknown(e: impl Into<anyhow::Error>) -> PushError {
@@ -113,7 +175,21 @@ impl Push {
             diagrams,
             notify: Notifications::off(),
             default_visibility: Visibility::Published,
+            cpu: CpuPool::inline(),
+            memos: moka::sync::Cache::builder()
+                .max_capacity(PART_CACHE_BYTES)
+                .weigher(|_, m: &Arc<Memo>| {
+                    u32::try_from(m.parts.iter().map(|p| p.weight()).sum::<usize>())
+                        .unwrap_or(u32::MAX)
+                })
+                .build(),
         }
+    }
+
+    /// The same use case, rendering on `cpu` (a bounded pool) instead of the caller's thread.
+    pub fn with_pool(mut self, cpu: CpuPool) -> Self {
+        self.cpu = cpu;
+        self
     }
 
     /// The same use case, creating plans pushed without a visibility with `visibility`.
@@ -129,48 +205,69 @@ impl Push {
     }
 
     /// Markdown → HTML, Mermaid → SVG (cached by source hash, so an unchanged diagram costs nothing
-    /// on the next push; failures are shown, never cached), then the allowlist and the index.
-    async fn render(&self, body: &str, format: SourceFormat, now: DateTime<Utc>) -> Rendered {
-        let raw = match format {
-            SourceFormat::Markdown => markdown_to_html(body),
-            SourceFormat::Html => body.to_owned(),
+    /// on the next push; failures are shown, never cached), then the allowlist and the index, re-using
+    /// the parts of `memo` that did not change, and the summary against `memo`. The work runs on
+    /// the render pool; only the diagram cache is read and written here.
+    async fn render(
+        &self,
+        body: &str,
+        format: SourceFormat,
+        memo: Option<Arc<Memo>>,
+        now: DateTime<Utc>,
+    ) -> Result<Rendered, PushError> {
+        let body = body.to_owned();
+        let opts = self.options;
+        let first = memo.clone();
+        // One job when the document has no diagram (the usual case), two otherwise.
+        let step = self
+            .cpu
+            .run(move || {
+                let raw = match format {
+                    SourceFormat::Markdown => markdown_to_html(&body),
+                    SourceFormat::Html => body,
+                };
+                let diagrams = find_diagrams(&raw);
+                if diagrams.is_empty() {
+                    Ok(finish(&raw, &opts, first.as_deref()))
+                } else {
+                    Err((raw, diagrams))
+                }
+            })
+            .await?;
+        let (raw, diagrams) = match step {
+            Ok(rendered) => return Ok(rendered),
+            Err(found) => found,
         };
-        let diagrams = find_diagrams(&raw);
-        let mut rendered = Vec::with_capacity(diagrams.len());
+        let mut cached: Vec<Option<String>> = Vec::with_capacity(diagrams.len());
         for d in &diagrams {
-            let key = d.key();
-            let cached = match self.ports.kv.get(&key, now).await {
+            cached.push(match self.ports.kv.get(&d.key(), now).await {
                 Ok(hit) => hit.and_then(|bytes| String::from_utf8(bytes).ok()),
                 Err(e) => {
                     tracing::warn!(error = %e, "diagram cache unavailable");
                     None
                 }
-            };
-            let svg = match cached {
-                Some(svg) => Ok(svg),
-                None => {
-                    let result = self.diagrams.render_svg(&d.source);
-                    if let Ok(svg) = &result
-                        && let Err(e) = self
-                            .ports
-                            .kv
-                            .put(&key, svg.as_bytes(), Some(now + chrono::Duration::days(90)))
-                            .await
-                    {
-                        tracing::warn!(error = %e, "diagram cache write failed");
-                    }
-                    result
-                }
-            };
-            rendered.push(svg);
+            });
         }
-        let html = sanitize(&replace_diagrams(&raw, &diagrams, &rendered), &self.options);
-        Rendered {
-            // A heading longer than a title may be is cut, never refused.
-            title: title(&html).as_deref().and_then(fit_title),
-            sections: section_index(&html),
-            html,
+        let renderer = self.diagrams.clone();
+        let (rendered, fresh) = self
+            .cpu
+            .run(move || {
+                let (svgs, fresh) = draw(&*renderer, &diagrams, cached);
+                let html = replace_diagrams(&raw, &diagrams, &svgs);
+                (finish(&html, &opts, memo.as_deref()), fresh)
+            })
+            .await?;
+        for (key, svg) in fresh {
+            if let Err(e) = self
+                .ports
+                .kv
+                .put(&key, svg.as_bytes(), Some(now + chrono::Duration::days(90)))
+                .await
+            {
+                tracing::warn!(error = %e, "diagram cache write failed");
+            }
         }
+        Ok(rendered)
     }
 
     pub async fn push(
@@ -193,20 +290,30 @@ impl Push {
             Some(n) => Some(Slug::parse(n).map_err(|e| PushError::InvalidName(e.to_string()))?),
             None => None,
         };
-        let rendered = self.render(&req.body, req.format, now).await;
-        let outcome = if let Some(id) = req
+        // Authorize before rendering: the target plan and the caller's rights are settled first,
+        // so a refused push costs no parsing.
+        let target = if let Some(id) = req
             .session_id
             .as_deref()
             .map(str::trim)
             .filter(|s| !s.is_empty())
         {
             let id = PlanId::parse(id).map_err(|_| PushError::InvalidSessionId)?;
-            let plan = self.updatable(p, id).await?;
-            self.next_version(p, plan, &req, rendered, now).await?
+            Target::Update(self.updatable(p, id).await?)
         } else {
-            self.create_or_update_by_name(p, name, &req, rendered, now)
-                .await?
+            match &name {
+                Some(wanted) => self.resolve_name(p, wanted).await?.into(),
+                None => Target::FromTitle,
+            }
         };
+        let memo = match &target {
+            Target::Update(plan) => self.memos.get(&plan.id()),
+            _ => None,
+        };
+        let rendered = self.render(&req.body, req.format, memo, now).await?;
+        let outcome = self
+            .store(p, target, name.as_ref(), &req, rendered, now)
+            .await?;
         if outcome.created_version {
             self.audit
                 .record(
@@ -253,66 +360,79 @@ impl Push {
         }
     }
 
-    async fn create_or_update_by_name(
+    /// Stores the rendered document where `target` says: one loop with one limit
+    /// ([`PUSH_ATTEMPTS`]) for creations and updates. A creation that lost its name to another
+    /// push resolves the name again (it may now update the winner's plan); an update that lost its
+    /// version number re-reads the plan and diffs against the winner's version.
+    async fn store(
         &self,
         p: &Principal,
-        name: Option<Slug>,
+        mut target: Target,
+        name: Option<&Slug>,
         req: &PushRequest,
         rendered: Rendered,
         now: DateTime<Utc>,
     ) -> Result<PushOutcome, PushError> {
-        let title = rendered
+        let visibility = req.visibility.unwrap_or(self.default_visibility);
+        let new_title = rendered
             .title
             .clone()
-            .or_else(|| name.as_ref().map(|s| s.to_string()))
+            .or_else(|| name.map(|s| s.to_string()))
             .unwrap_or_else(|| "Untitled plan".into());
-        let visibility = req.visibility.unwrap_or(self.default_visibility);
-        if let Some(wanted) = &name {
-            // A race with another push for the same name is settled by the unique index; the name
-            // is then resolved again against the winner.
-            for _ in 0..5u32 {
-                let slug = match self.resolve_name(p, wanted).await? {
-                    NameTarget::Update(plan) => {
-                        return self.next_version(p, plan, req, rendered, now).await;
+        // Names tried for a plan named after its title: the title's slug, then -2, -3 …
+        let mut suffix = 0u32;
+        for _ in 0..PUSH_ATTEMPTS {
+            match target {
+                Target::Update(plan) => {
+                    match self.next_version(p, &plan, req, &rendered, now).await? {
+                        Some(outcome) => return Ok(outcome),
+                        // Someone pushed meanwhile: reload and diff against their version.
+                        None => {
+                            target = Target::Update(
+                                self.ports.plans.get(plan.id()).await.map_err(unknown)?,
+                            );
+                        }
                     }
-                    NameTarget::Create(slug) => slug,
-                };
-                match self
-                    .create(p, slug, &title, visibility, req, &rendered, now)
-                    .await?
-                {
-                    Some(outcome) => return Ok(outcome),
-                    None => continue,
+                }
+                Target::Create(slug) => {
+                    if let Some(outcome) = self
+                        .create(p, slug, &new_title, visibility, req, &rendered, now)
+                        .await?
+                    {
+                        return Ok(outcome);
+                    }
+                    // The name was taken meanwhile: settled by the unique index, resolved again.
+                    target = match name {
+                        Some(wanted) => self.resolve_name(p, wanted).await?.into(),
+                        None => {
+                            suffix += 1;
+                            Target::FromTitle
+                        }
+                    };
+                }
+                Target::FromTitle => {
+                    let slug = match rendered.title.as_deref().and_then(Slug::from_title) {
+                        Some(s) if suffix == 0 => s,
+                        Some(s) => s.with_suffix(suffix + 1),
+                        None => Slug::generated(rand_bytes()),
+                    };
+                    let taken = self
+                        .ports
+                        .plans
+                        .find_by_slug(&slug)
+                        .await
+                        .map_err(unknown)?
+                        .is_some();
+                    target = if taken {
+                        suffix += 1;
+                        Target::FromTitle
+                    } else {
+                        Target::Create(slug)
+                    };
                 }
             }
-            return Err(PushError::Busy);
         }
-        for attempt in 0..5u32 {
-            let slug = match rendered.title.as_deref().and_then(Slug::from_title) {
-                Some(s) if attempt == 0 => s,
-                Some(s) => s.with_suffix(attempt + 1),
-                None => Slug::generated(rand_bytes()),
-            };
-            if self
-                .ports
-                .plans
-                .find_by_slug(&slug)
-                .await
-                .map_err(unknown)?
-                .is_some()
-            {
-                continue;
-            }
-            if let Some(outcome) = self
-                .create(p, slug, &title, visibility, req, &rendered, now)
-                .await?
-            {
-                return Ok(outcome);
-            }
-        }
-        Err(unknown(anyhow::anyhow!(
-            "could not find a free name for the plan"
-        )))
+        Err(PushError::Busy)
     }
 
     /// Where a push under `X-Session-Name: wanted` goes. The caller's own plan is updated; someone
@@ -356,6 +476,24 @@ impl Push {
         }
     }
 
+    /// Remembers the parts of `number` of `plan` for the next push.
+    fn remember(&self, plan: PlanId, number: VersionNumber, rendered: &Rendered) {
+        self.memos.insert(
+            plan,
+            Arc::new(Memo {
+                number,
+                parts: rendered.prepared.parts.clone(),
+            }),
+        );
+    }
+
+    fn counts(rendered: &Rendered) -> RenderCounts {
+        RenderCounts {
+            parts: rendered.prepared.parts.len(),
+            reused: rendered.prepared.reused,
+        }
+    }
+
     /// Commits a new plan with version 1 under `slug`; `None` when the slug was taken meanwhile.
     #[allow(clippy::too_many_arguments)]
     async fn create(
@@ -372,16 +510,18 @@ impl Push {
             .map_err(|e| unknown(anyhow::anyhow!(e)))?;
         plan.record_version(1, title, now)
             .map_err(|e| unknown(anyhow::anyhow!(e)))?;
-        let version = Version::next_after(
+        let version = Version::new(
             None,
-            plan.id(),
-            title,
-            req.format,
-            req.body.clone(),
-            rendered.html.clone(),
-            rendered.sections.clone(),
-            p.user_id,
-            now,
+            NewVersion {
+                plan_id: plan.id(),
+                title: title.to_owned(),
+                format: req.format,
+                source: req.body.clone(),
+                html: rendered.prepared.html.clone(),
+                sections: rendered.prepared.sections.clone(),
+                pushed_by: p.user_id,
+                pushed_at: now,
+            },
         );
         let outbox = self.notify.messages(
             &plan,
@@ -400,107 +540,136 @@ impl Push {
             )
             .await
         {
-            Ok(()) => Ok(Some(PushOutcome {
-                changes: version.meta.changes,
-                version: version.meta.number,
-                plan,
-                created_version: true,
-                summary: None,
-            })),
+            Ok(()) => {
+                self.remember(plan.id(), version.meta.number, rendered);
+                Ok(Some(PushOutcome {
+                    changes: version.meta.changes,
+                    version: version.meta.number,
+                    plan,
+                    created_version: true,
+                    summary: None,
+                    rendered: Self::counts(rendered),
+                }))
+            }
             Err(VersionRepoError::SlugTaken(_)) => Ok(None),
             Err(e) => Err(unknown(e)),
         }
     }
 
+    /// The "what changed" against `head`: computed while rendering when this process made `head`,
+    /// else from its stored HTML (on the render pool).
+    async fn summary(
+        &self,
+        plan: PlanId,
+        head: &VersionHead,
+        rendered: &Rendered,
+    ) -> Result<Option<ChangeSummary>, PushError> {
+        if let Some((number, summary)) = &rendered.against
+            && *number == head.meta.number
+        {
+            return Ok(summary.clone());
+        }
+        let previous = match self.ports.versions.get(plan, head.meta.number).await {
+            Ok(v) => v.html,
+            Err(VersionRepoError::NotFound) => return Ok(None),
+            Err(e) => return Err(unknown(e)),
+        };
+        let new = rendered.prepared.top_sections();
+        Ok(self
+            .cpu
+            .run(move || change_summary_of(&planpush_document::top_sections(&previous), &new))
+            .await?)
+    }
+
+    /// One attempt at storing the next version of `plan`; `None` when another push took its
+    /// number first.
     async fn next_version(
         &self,
         p: &Principal,
-        mut plan: Plan,
+        plan: &Plan,
         req: &PushRequest,
-        rendered: Rendered,
+        rendered: &Rendered,
         now: DateTime<Utc>,
-    ) -> Result<PushOutcome, PushError> {
-        for _ in 0..PUSH_ATTEMPTS {
-            let latest = self
-                .ports
-                .versions
-                .latest(plan.id())
-                .await
-                .map_err(unknown)?;
-            if let Some(latest) = &latest
-                && latest.same_source(req.format, &req.body)
-            {
-                return Ok(PushOutcome {
-                    version: latest.meta.number,
-                    changes: ChangeSet::default(),
-                    plan,
-                    created_version: false,
-                    summary: None,
-                });
-            }
-            let title = rendered
-                .title
-                .clone()
-                .unwrap_or_else(|| plan.title().to_owned());
-            let version = Version::next_after(
-                latest.as_ref(),
-                plan.id(),
-                &title,
-                req.format,
-                req.body.clone(),
-                rendered.html.clone(),
-                rendered.sections.clone(),
-                p.user_id,
-                now,
-            );
-            let mut next = plan.clone();
-            next.record_version(version.meta.number.get(), &title, now)
-                .map_err(|e| unknown(anyhow::anyhow!(e)))?;
-            let previous = latest.as_ref().map(|l| &l.sections);
-            let summary = crate::change_summary(latest.as_ref().map(|l| l.html.as_str()), &version);
-            let outbox = self.notify.messages(
-                &next,
-                &version_pushed(&next, &version, previous, summary.as_ref(), &p.login),
-                now,
-            );
-            match self
-                .ports
-                .versions
-                .commit(
-                    Commit::NextVersion {
-                        plan: &next,
-                        version: &version,
-                    },
-                    &outbox,
-                )
-                .await
-            {
-                Ok(()) => {
-                    // The version is in; threads follow it. A failure here is logged, not fatal:
-                    // the version stands and the threads keep their previous states.
-                    if let Err(e) =
-                        crate::comments::reanchor_plan(&self.ports, plan.id(), previous, &version)
-                            .await
-                    {
-                        tracing::error!(error = %e, plan = %plan.id(), "re-anchoring comments failed");
-                    }
-                    return Ok(PushOutcome {
-                        version: version.meta.number,
-                        changes: version.meta.changes,
-                        plan: next,
-                        created_version: true,
-                        summary: summary.map(|s| s.summary.sentence()),
-                    });
-                }
-                // Someone pushed meanwhile: reload and diff against their version.
-                Err(VersionRepoError::Conflict) => {
-                    plan = self.ports.plans.get(plan.id()).await.map_err(unknown)?
-                }
-                Err(VersionRepoError::PlanNotFound) => return Err(PushError::SessionNotFound),
-                Err(e) => return Err(unknown(e)),
-            }
+    ) -> Result<Option<PushOutcome>, PushError> {
+        // The previous version's metadata, source and index; not its HTML.
+        let head = self.ports.versions.head(plan.id()).await.map_err(unknown)?;
+        if let Some(head) = &head
+            && head.same_source(req.format, &req.body)
+        {
+            self.remember(plan.id(), head.meta.number, rendered);
+            return Ok(Some(PushOutcome {
+                version: head.meta.number,
+                changes: ChangeSet::default(),
+                plan: plan.clone(),
+                created_version: false,
+                summary: None,
+                rendered: Self::counts(rendered),
+            }));
         }
-        Err(PushError::Busy)
+        let title = rendered
+            .title
+            .clone()
+            .unwrap_or_else(|| plan.title().to_owned());
+        let version = Version::new(
+            head.as_ref(),
+            NewVersion {
+                plan_id: plan.id(),
+                title: title.clone(),
+                format: req.format,
+                source: req.body.clone(),
+                html: rendered.prepared.html.clone(),
+                sections: rendered.prepared.sections.clone(),
+                pushed_by: p.user_id,
+                pushed_at: now,
+            },
+        );
+        let mut next = plan.clone();
+        next.record_version(version.meta.number.get(), &title, now)
+            .map_err(|e| unknown(anyhow::anyhow!(e)))?;
+        let previous = head.as_ref().map(|h| &h.sections);
+        let summary = match &head {
+            Some(h) => self.summary(plan.id(), h, rendered).await?,
+            None => None,
+        };
+        let outbox = self.notify.messages(
+            &next,
+            &version_pushed(&next, &version, previous, summary.as_ref(), &p.login),
+            now,
+        );
+        match self
+            .ports
+            .versions
+            .commit(
+                Commit::NextVersion {
+                    plan: &next,
+                    version: &version,
+                },
+                &outbox,
+            )
+            .await
+        {
+            Ok(()) => {
+                self.remember(plan.id(), version.meta.number, rendered);
+                // The version is in; threads follow it. A failure here is logged, not fatal:
+                // the version stands and the threads keep their previous states.
+                if let Err(e) =
+                    crate::comments::reanchor_plan(&self.ports, plan.id(), previous, &version).await
+                {
+                    tracing::error!(error = %e, plan = %plan.id(), "re-anchoring comments failed");
+                }
+                Ok(Some(PushOutcome {
+                    version: version.meta.number,
+                    changes: version.meta.changes,
+                    plan: next,
+                    created_version: true,
+                    summary: summary.map(|s| s.summary.sentence()),
+                    rendered: Self::counts(rendered),
+                }))
+            }
+            Err(VersionRepoError::Conflict) => Ok(None),
+            Err(VersionRepoError::PlanNotFound) => Err(PushError::SessionNotFound),
+            Err(e) => Err(unknown(e)),
+        }
     }
 
     /// `name-2`, `name-3`, … the first that no plan the caller can see holds. Plans the caller
@@ -528,6 +697,60 @@ impl Push {
 enum NameTarget {
     Update(Plan),
     Create(Slug),
+}
+
+impl From<NameTarget> for Target {
+    fn from(t: NameTarget) -> Self {
+        match t {
+            NameTarget::Update(plan) => Target::Update(plan),
+            NameTarget::Create(slug) => Target::Create(slug),
+        }
+    }
+}
+
+/// Sanitizes and indexes `html` re-using `memo`'s parts, and summarizes the change against it.
+fn finish(html: &str, opts: &SanitizeOptions, memo: Option<&Memo>) -> Rendered {
+    let prepared = prepare_reusing(html, opts, memo.map_or(&[][..], |m| &m.parts[..]));
+    let against = memo.map(|m| {
+        (
+            m.number,
+            change_summary_of(&m.top_sections(), &prepared.top_sections()),
+        )
+    });
+    Rendered {
+        // A heading longer than a title may be is cut, never refused.
+        title: prepared.title.as_deref().and_then(fit_title),
+        prepared,
+        against,
+    }
+}
+
+/// A diagram's SVG, or why it could not be drawn (shown in place).
+type Drawn = Result<String, String>;
+
+/// Each diagram's SVG: from the cache, else drawn (failures are shown in place, never cached).
+/// Returns the SVGs in order and the freshly drawn ones (cache key, SVG) to cache.
+fn draw(
+    renderer: &dyn DiagramRenderer,
+    diagrams: &[DiagramSource],
+    cached: Vec<Option<String>>,
+) -> (Vec<Drawn>, Vec<(String, String)>) {
+    let mut fresh = vec![];
+    let svgs = diagrams
+        .iter()
+        .zip(cached)
+        .map(|(d, hit)| match hit {
+            Some(svg) => Ok(svg),
+            None => {
+                let result = renderer.render_svg(&d.source);
+                if let Ok(svg) = &result {
+                    fresh.push((d.key(), svg.clone()));
+                }
+                result
+            }
+        })
+        .collect();
+    (svgs, fresh)
 }
 
 /// The caller's own variant of a name held by a plan they cannot see: `name-` + 6 hex digits of

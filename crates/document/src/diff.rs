@@ -99,16 +99,31 @@ pub fn summary_sentence(
     }
 }
 
+/// An outermost anchored element: its anchor, title and markup.
+pub type TopSection = (AnchorId, String, String);
+
 /// Outermost anchored elements (anchors nested in another anchored element belong to it), in order.
-pub(crate) fn top_sections(html: &str) -> Vec<(AnchorId, String, String)> {
-    let doc = Html::parse_fragment(html);
+pub fn top_sections(html: &str) -> Vec<TopSection> {
+    top_sections_of(&Html::parse_fragment(html))
+}
+
+/// [`top_sections`] of a parsed document (first occurrence of an anchor winning).
+pub(crate) fn top_sections_of(doc: &Html) -> Vec<TopSection> {
+    top_elements_of(doc)
+        .into_iter()
+        .map(|(anchor, title, el)| (anchor, title, el.html()))
+        .collect()
+}
+
+/// The outermost anchored elements of a parsed document with their anchors and titles.
+pub(crate) fn top_elements_of(doc: &Html) -> Vec<(AnchorId, String, ElementRef<'_>)> {
     let (Ok(anchored), Ok(headings)) = (
         Selector::parse("[data-anchor]"),
         Selector::parse("h1, h2, h3, h4, h5, h6"),
     ) else {
         return vec![];
     };
-    let mut out: Vec<(AnchorId, String, String)> = vec![];
+    let mut out: Vec<(AnchorId, String, ElementRef<'_>)> = vec![];
     for el in doc.select(&anchored) {
         let nested = el
             .ancestors()
@@ -132,7 +147,7 @@ pub(crate) fn top_sections(html: &str) -> Vec<(AnchorId, String, String)> {
         out.push((
             anchor,
             title.split_whitespace().collect::<Vec<_>>().join(" "),
-            el.html(),
+            el,
         ));
     }
     out
@@ -148,10 +163,12 @@ fn normalized(s: &str) -> String {
 /// The section-by-section diff of two sanitized documents, in the new document's order with removed
 /// sections after the section that preceded them in the old one.
 pub fn diff(old_html: &str, new_html: &str) -> Vec<DiffEntry> {
-    let old = top_sections(old_html);
-    let new = top_sections(new_html);
-    let old_map: HashMap<&AnchorId, &(AnchorId, String, String)> =
-        old.iter().map(|s| (&s.0, s)).collect();
+    diff_sections(&top_sections(old_html), &top_sections(new_html))
+}
+
+/// [`diff`] of two documents' outermost sections (as [`crate::Prepared::top_sections`] lists them).
+pub fn diff_sections(old: &[TopSection], new: &[TopSection]) -> Vec<DiffEntry> {
+    let old_map: HashMap<&AnchorId, &TopSection> = old.iter().map(|s| (&s.0, s)).collect();
     let new_keys: std::collections::HashSet<&AnchorId> = new.iter().map(|s| &s.0).collect();
     let mut out: Vec<DiffEntry> = new
         .iter()

@@ -40,7 +40,11 @@ fn selector(s: &str) -> Option<Selector> {
 
 /// The document's title: the first `<h1>`'s text, if any.
 pub fn title(html: &str) -> Option<String> {
-    let doc = Html::parse_fragment(html);
+    first_h1_of(&Html::parse_fragment(html))
+}
+
+/// [`title`] of a parsed document.
+pub(crate) fn first_h1_of(doc: &Html) -> Option<String> {
     let h1 = selector("h1")?;
     doc.select(&h1).map(text_of).find(|t| !t.is_empty())
 }
@@ -50,14 +54,24 @@ pub fn title(html: &str) -> Option<String> {
 /// change anywhere inside — text, attributes, nested elements — changes the hash, while
 /// re-indentation does not.
 pub fn section_index(html: &str) -> SectionIndex {
-    let doc = Html::parse_fragment(html);
+    let mut seen = HashSet::new();
+    let entries = entries_of(&Html::parse_fragment(html))
+        .into_iter()
+        .filter(|e| seen.insert(e.anchor.clone()))
+        .collect();
+    // Anchors are unique by construction.
+    SectionIndex::new(entries).unwrap_or_default()
+}
+
+/// Every element of a parsed document with a valid `data-anchor`, in document order, duplicates
+/// included (see [`section_index`]).
+pub(crate) fn entries_of(doc: &Html) -> Vec<SectionEntry> {
     let (Some(anchored), Some(headings)) = (
         selector("[data-anchor]"),
         selector("h1, h2, h3, h4, h5, h6"),
     ) else {
-        return SectionIndex::default();
+        return vec![];
     };
-    let mut seen = HashSet::new();
     let mut entries = vec![];
     for el in doc.select(&anchored) {
         let Some(anchor) = el
@@ -67,9 +81,6 @@ pub fn section_index(html: &str) -> SectionIndex {
         else {
             continue;
         };
-        if !seen.insert(anchor.clone()) {
-            continue;
-        }
         let title = el
             .select(&headings)
             .map(text_of)
@@ -89,8 +100,7 @@ pub fn section_index(html: &str) -> SectionIndex {
             hash,
         });
     }
-    // Anchors are unique by construction.
-    SectionIndex::new(entries).unwrap_or_default()
+    entries
 }
 
 /// The document's visible text, whitespace collapsed, and the byte range of every anchored element

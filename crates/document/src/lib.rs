@@ -7,6 +7,9 @@
 //! - [`markdown_to_html`]: CommonMark + GFM tables and task lists; every `##` heading opens a
 //!   `<section data-anchor>` so Markdown plans are commentable like HTML ones.
 //! - [`section_index`] and [`title`]: what the version stores to compute change sets.
+//! - [`prepare`]: all of the above in one pass, from one parse of each top-level part, re-using the
+//!   previous version's unchanged parts ([`prepare_reusing`]); byte for byte what [`sanitize`]
+//!   makes of the whole document.
 //!
 //! - [`diff`]: the section-by-section view model of two versions, with [`mark_words`]' inserted and
 //!   deleted words inside changed sections and a [`DiffSummary`] ("what changed").
@@ -34,7 +37,9 @@ mod export;
 mod index;
 mod markdown;
 mod plan_text;
+mod prepare;
 mod sanitize;
+mod split;
 mod text;
 pub mod vocabulary;
 mod words;
@@ -43,11 +48,15 @@ pub use check::{
     CHAR_WIDTH_EM, MAX_SVG_WIDTH, MIN_SVG_FONT_SIZE, Problem, Severity, check, check_markdown,
 };
 pub use diagrams::{DiagramRenderer, DiagramSource, find_diagrams, replace_diagrams};
-pub use diff::{DiffEntry, DiffStatus, DiffSummary, diff, summary_sentence};
+pub use diff::{
+    DiffEntry, DiffStatus, DiffSummary, TopSection, diff, diff_sections, summary_sentence,
+    top_sections,
+};
 pub use export::{offline_html, to_markdown};
 pub use index::{anchored_text, section_index, slugify, title};
 pub use markdown::markdown_to_html;
 pub use plan_text::{TextSection, element_prints, plan_text};
+pub use prepare::{Part, Prepared, prepare, prepare_reusing};
 pub use sanitize::{RESERVED_ID_PREFIX, SanitizeOptions, sanitize};
 pub use text::{MAX_UNIT_TEXT, TextUnit, text_units};
 pub use words::{WordCounts, mark_words};

@@ -1,5 +1,6 @@
 use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
+use std::sync::OnceLock;
 
 use ammonia::{Builder, UrlRelative};
 
@@ -341,10 +342,13 @@ pub(crate) fn tag_attributes(tag: &str) -> &'static [&'static str] {
     }
 }
 
-/// Sanitizes author HTML against the allowlist. The output is stable: sanitizing it again changes
-/// nothing (which is what defeats parse → serialize → re-parse "mutation" attacks).
-pub fn sanitize(html: &str, opts: &SanitizeOptions) -> String {
-    let opts = *opts;
+/// The allowlist sanitizer for `opts`, built once per process (one per value of the options).
+pub(crate) fn cleaner(opts: &SanitizeOptions) -> &'static Builder<'static> {
+    static CLEANERS: [OnceLock<Builder<'static>>; 2] = [OnceLock::new(), OnceLock::new()];
+    CLEANERS[usize::from(opts.allow_remote_images)].get_or_init(|| builder(*opts))
+}
+
+fn builder(opts: SanitizeOptions) -> Builder<'static> {
     let tag_attributes: HashMap<&'static str, HashSet<&'static str>> = HTML_TAGS
         .iter()
         .chain(SVG_TAGS)
@@ -374,6 +378,13 @@ pub fn sanitize(html: &str, opts: &SanitizeOptions) -> String {
         .attribute_filter(move |element, attribute, value| {
             filter(element, attribute, value, opts).map(Cow::Owned)
         });
+    builder
+}
+
+/// Sanitizes author HTML against the allowlist. The output is stable: sanitizing it again changes
+/// nothing (which is what defeats parse → serialize → re-parse "mutation" attacks).
+pub fn sanitize(html: &str, opts: &SanitizeOptions) -> String {
+    let builder = cleaner(opts);
     let once = builder.clean(html).to_string();
     // Belt and braces against mutation: the stored form is a fixed point of the sanitizer.
     let twice = builder.clean(&once).to_string();

@@ -4,7 +4,7 @@
 use planpush_versions::AnchorId;
 use scraper::{ElementRef, Html, Node};
 
-use crate::diff::top_sections;
+use crate::diff::top_elements_of;
 
 /// Longest text kept per unit (bytes, cut at a character boundary); longer sections are searched
 /// on their first part.
@@ -58,9 +58,10 @@ pub fn text_units(html: &str) -> Vec<TextUnit> {
             text: loose,
         });
     }
-    for (anchor, title, markup) in top_sections(html) {
-        let frag = Html::parse_fragment(&markup);
-        let text = collapse(frag.root_element().text().map(str::to_owned));
+    // One parse: each section's text comes from the same tree (the document is sanitized, a fixed
+    // point, so re-parsing a section's markup alone would give the same text).
+    for (anchor, title, el) in top_elements_of(&doc) {
+        let text = collapse(el.text().map(str::to_owned));
         out.push(TextUnit {
             anchor: Some(anchor),
             title,

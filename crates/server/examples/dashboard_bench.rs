@@ -34,7 +34,7 @@ use planpush_comments::{Comment, CommentBody};
 use planpush_identity::{ExternalIdentity, Provider, User, UserId};
 use planpush_plans::{Plan, Slug, Visibility};
 use planpush_store::{DbTarget, Store, StoreOptions};
-use planpush_versions::{AnchorId, Commit, SourceFormat, Version, VersionNumber};
+use planpush_versions::{AnchorId, Commit, NewVersion, SourceFormat, Version, VersionNumber};
 
 const PLANS: usize = 2_000;
 const COMMENTS: usize = 20_000;
@@ -104,16 +104,18 @@ async fn seed(ports: &Ports, admin: UserId) -> (Cursor, String) {
         plan.record_version(1, &title, at).unwrap();
         let html = doc(n);
         let idx = planpush_document::section_index(&html);
-        let v = Version::next_after(
+        let v = Version::new(
             None,
-            plan.id(),
-            &title,
-            SourceFormat::Html,
-            html.clone(),
-            html,
-            idx,
-            owner,
-            at,
+            NewVersion {
+                plan_id: plan.id(),
+                title: title.to_owned(),
+                format: SourceFormat::Html,
+                source: html.clone(),
+                html,
+                sections: idx,
+                pushed_by: owner,
+                pushed_at: at,
+            },
         );
         ports
             .versions

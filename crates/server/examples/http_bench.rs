@@ -1,11 +1,16 @@
 //! The server under HTTP load, as people meet it: the release binary on SQLite with `wrk` as the
 //! load generator on the same machine.
 //!
-//! - pushes of a ~50 KB HTML document (the fixture scaled up): latency at concurrency 1 and
-//!   throughput at concurrency 8, every push a new version;
+//! - pushes of a ~50 KB HTML document (the fixture scaled up): the first push of a new plan at
+//!   concurrency 1; a push changing one section at concurrency 1; throughput at concurrency 8
+//!   (one changed section each time), on SQLite and (when `PLANPUSH_TEST_PG_URL` is set, or the
+//!   default local server answers) PostgreSQL;
 //! - `GET /p/{slug}` of a ~100 KB page by a signed-in reader at concurrency 16: uncompressed,
-//!   gzip and brotli; with 10 plans in the database and again with 10,000;
-//! - the server's resident memory (peak) over the whole run.
+//!   gzip and brotli; with 10 plans in the database and again with 10,000; while pushes run at
+//!   full speed (GET p99 during a push flood); of a plan with 1,500 versions; of a plan
+//!   invalidated every second by a push;
+//! - nginx (`/usr/sbin/nginx`, Debian nginx-light) serving the same page bytes in the same run;
+//! - the server's resident memory: idle after start-up, and peak over the whole run.
 //!
 //! Run by `cargo xtask bench`, which builds the release server first and passes its path in
 //! `PLANPUSH_SERVER_BIN`. Needs `wrk` (Debian: `apt install wrk`).
@@ -108,6 +113,110 @@ end
     )
 }
 
+/// A push script sending `base` to a new plan each time (`X-Session-Name: first-<thread>-<n>`).
+fn first_push_script(doc_path: &Path, token: &str) -> String {
+    format!(
+        r#"
+local f = io.open("{doc}", "rb"); local base = f:read("*a"); f:close()
+local id = 0
+local n = 0
+setup = function(thread) id = id + 1; thread:set("tid", id) end
+request = function()
+  n = n + 1
+  return wrk.format("POST", "/api/push", {{["Content-Type"] = "text/html", ["Authorization"] = "Bearer {token}", ["X-Session-Name"] = "first-" .. (tid or 0) .. "-" .. n .. "-" .. os.time()}}, base)
+end
+"#,
+        doc = doc_path.display()
+    )
+}
+
+/// wrk runs `a` and `b` at the same time.
+fn both(a: impl FnOnce() -> Run + Send, b: impl FnOnce() -> Run + Send) -> (Run, Run) {
+    std::thread::scope(|s| {
+        let a = s.spawn(a);
+        let b = b();
+        (a.join().unwrap(), b)
+    })
+}
+
+/// nginx serving `page` as a static file on a free port, for as long as the value lives.
+struct Nginx {
+    child: std::process::Child,
+    port: u16,
+}
+
+impl Drop for Nginx {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn nginx(dir: &Path, page: &[u8]) -> Option<Nginx> {
+    let bin = Path::new("/usr/sbin/nginx");
+    if !bin.exists() {
+        return None;
+    }
+    let root = dir.join("nginx");
+    std::fs::create_dir_all(root.join("www")).unwrap();
+    std::fs::write(root.join("www/page.html"), page).unwrap();
+    let port = bench_support::free_port();
+    let conf = format!(
+        r#"daemon off;
+worker_processes 2;
+pid {root}/nginx.pid;
+error_log {root}/error.log warn;
+events {{ worker_connections 1024; }}
+http {{
+  access_log off;
+  client_body_temp_path {root}/tmp;
+  proxy_temp_path {root}/tmp;
+  fastcgi_temp_path {root}/tmp;
+  uwsgi_temp_path {root}/tmp;
+  scgi_temp_path {root}/tmp;
+  keepalive_requests 1000000;
+  server {{
+    listen 127.0.0.1:{port};
+    location / {{ root {root}/www; default_type text/html; }}
+  }}
+}}
+"#,
+        root = root.display()
+    );
+    std::fs::create_dir_all(root.join("tmp")).unwrap();
+    std::fs::write(root.join("nginx.conf"), conf).unwrap();
+    let child = Command::new(bin)
+        .args(["-p", &root.display().to_string(), "-c"])
+        .arg(root.join("nginx.conf"))
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .ok()?;
+    bench_support::wait_for(port);
+    Some(Nginx { child, port })
+}
+
+/// A fresh PostgreSQL database for the PostgreSQL rows, or `None` when there is no server.
+fn pg_database() -> Option<String> {
+    let pg = std::env::var("PLANPUSH_TEST_PG_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
+    let db = "planpush_http_bench";
+    let psql = |sql: &str| {
+        Command::new("psql")
+            .arg(&pg)
+            .args(["-q", "-c", sql])
+            .output()
+            .is_ok_and(|o| o.status.success())
+    };
+    if !psql(&format!("DROP DATABASE IF EXISTS {db} WITH (FORCE)"))
+        || !psql(&format!("CREATE DATABASE {db}"))
+    {
+        return None;
+    }
+    let mut url = url::Url::parse(&pg).ok()?;
+    url.set_path(&format!("/{db}"));
+    Some(url.to_string())
+}
+
 fn main() {
     let bin = std::env::var("PLANPUSH_SERVER_BIN").expect(
         "PLANPUSH_SERVER_BIN: the release planpush-server binary (cargo xtask bench sets it)",
@@ -118,6 +227,9 @@ fn main() {
     }
     let dir = tempfile::tempdir().unwrap();
     let server = Server::start(&bin, dir.path());
+    // Idle: started, nothing asked yet.
+    std::thread::sleep(std::time::Duration::from_secs(1));
+    let (_, idle_rss) = server.rss();
 
     // A reader and pusher: dev sign-in (the first user, so admin), then an API token.
     let (cookie, token) = server.sign_in("bench");
@@ -178,19 +290,55 @@ fn main() {
         ));
     };
 
-    // Pushes: every request a new version of one ~50 KB plan.
-    let script = push_script(&push_path, &token, "bench-push");
-    let r = wrk(dir.path(), &server.url("/"), 1, 5, &[], &script);
+    // First pushes: every request a new plan of ~50 KB.
+    let first = first_push_script(&push_path, &token);
+    let r = wrk(dir.path(), &server.url("/"), 1, 5, &[], &first);
     row(
-        format!("push ~{} KB HTML, c=1", push_doc.len() / 1024),
+        format!(
+            "first push ~{} KB HTML (new plan), c=1",
+            push_doc.len() / 1024
+        ),
         &r,
         "p50 ≤ 5 ms",
     );
+    // Pushes: every request a new version of one ~50 KB plan, one section changed.
+    let script = push_script(&push_path, &token, "bench-push");
+    let r = wrk(dir.path(), &server.url("/"), 1, 5, &[], &script);
+    row(
+        format!(
+            "push ~{} KB HTML, one section changed, c=1",
+            push_doc.len() / 1024
+        ),
+        &r,
+        "p50 ≤ 2 ms",
+    );
     let r = wrk(dir.path(), &server.url("/"), 8, 10, &[], &script);
     row(
-        format!("push ~{} KB HTML, c=8", push_doc.len() / 1024),
+        format!(
+            "push ~{} KB HTML, one section changed, c=8, SQLite",
+            push_doc.len() / 1024
+        ),
         &r,
         "≥ 700/s",
+    );
+    // Reads while pushes run at full speed.
+    let cookie_h = vec![
+        format!("Cookie: {cookie}"),
+        "Accept-Encoding: br".to_owned(),
+    ];
+    let (flood, reads) = both(
+        || wrk(dir.path(), &server.url("/"), 8, 10, &[], &script),
+        || wrk(dir.path(), &server.url("/p/big-page"), 4, 10, &cookie_h, ""),
+    );
+    row(
+        "push flood (c=8) during the reads below".to_owned(),
+        &flood,
+        "—",
+    );
+    row(
+        format!("GET ~{page_kb:.0} KB page, brotli, c=4, during the push flood"),
+        &reads,
+        "p99 ≤ 10 ms",
     );
 
     let get = |plans: &str, rows: &mut dyn FnMut(String, &Run, &str)| {
@@ -214,6 +362,90 @@ fn main() {
     };
     get("10", &mut row);
 
+    // nginx serving the same bytes (uncompressed), in the same run.
+    let plain = |url: &str, headers: &[String]| wrk(dir.path(), url, 16, 10, headers, "");
+    let ours = plain(&server.url("/p/big-page"), &[format!("Cookie: {cookie}")]);
+    let (_, _, page_bytes) = server.call("GET", "/p/big-page", &[("Cookie", &cookie)], "");
+    let nginx_ratio = match nginx(dir.path(), page_bytes.as_bytes()) {
+        Some(n) => {
+            let theirs = plain(&format!("http://127.0.0.1:{}/page.html", n.port), &[]);
+            row(
+                format!("nginx, the same ~{page_kb:.0} KB page as a file, c=16"),
+                &theirs,
+                "—",
+            );
+            row(
+                format!("GET ~{page_kb:.0} KB page, uncompressed, c=16, beside nginx"),
+                &ours,
+                "≥ 85% of nginx",
+            );
+            Some(ours.rps / theirs.rps)
+        }
+        None => {
+            eprintln!("http_bench: /usr/sbin/nginx not found (apt install nginx-light); skipped");
+            None
+        }
+    };
+
+    // A plan with 1,500 versions (small documents, pushed eight at a time in order per thread).
+    let started = Instant::now();
+    let long_doc = |i: usize| {
+        format!(
+            "<h1>Long plan</h1><section data-anchor=\"a\"><h2>A</h2><p>{i}</p></section>{}",
+            FIXTURE
+        )
+    };
+    for i in 0..1_500 {
+        push("long-plan", &long_doc(i));
+    }
+    eprintln!(
+        "pushed 1,500 versions in {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
+    let (_, _, long_page) = server.call("GET", "/p/long-plan", &[("Cookie", &cookie)], "");
+    let long_kb = long_page.len() as f64 / 1024.0;
+    let r = plain(
+        &server.url("/p/long-plan"),
+        &[
+            format!("Cookie: {cookie}"),
+            "Accept-Encoding: br".to_owned(),
+        ],
+    );
+    row(
+        format!("GET plan with 1,500 versions (~{long_kb:.0} KB page), brotli, c=16"),
+        &r,
+        "p99 ≤ 10 ms",
+    );
+    let (_, rss_long) = server.rss();
+
+    // A plan invalidated every second by a push, read at c=16.
+    let stop = std::sync::atomic::AtomicBool::new(false);
+    let r = std::thread::scope(|s| {
+        s.spawn(|| {
+            let mut i = 0;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                i += 1;
+                push("big-page", &format!("{page_doc}<p>edit {i}</p>"));
+                std::thread::sleep(std::time::Duration::from_secs(1));
+            }
+        });
+        let r = plain(
+            &server.url("/p/big-page"),
+            &[
+                format!("Cookie: {cookie}"),
+                "Accept-Encoding: br".to_owned(),
+            ],
+        );
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        r
+    });
+    row(
+        format!("GET ~{page_kb:.0} KB page invalidated every second, brotli, c=16"),
+        &r,
+        "p99 ≤ 10 ms",
+    );
+    let (_, rss_invalidated) = server.rss();
+
     // 9,990 more plans (small documents, eight at a time), then the same reads again.
     let started = Instant::now();
     std::thread::scope(|s| {
@@ -236,6 +468,30 @@ fn main() {
     get("10,000", &mut row);
     let (peak, now) = server.rss();
 
+    // PostgreSQL: the same changed-section pushes at c=8 against a fresh database.
+    let pg = pg_database().map(|url| {
+        let pg_dir = tempfile::tempdir().unwrap();
+        let pg_server = Server::start_with(&bin, pg_dir.path(), Some(&url));
+        let (_, pg_token) = pg_server.sign_in("bench");
+        let script = push_script(&push_path, &pg_token, "bench-push");
+        let _ = wrk(dir.path(), &pg_server.url("/"), 1, 2, &[], &script);
+        let r = wrk(dir.path(), &pg_server.url("/"), 8, 10, &[], &script);
+        let (pg_peak, _) = pg_server.rss();
+        (r, pg_peak)
+    });
+    if let Some((r, _)) = &pg {
+        row(
+            format!(
+                "push ~{} KB HTML, one section changed, c=8, PostgreSQL",
+                push_doc.len() / 1024
+            ),
+            r,
+            "report",
+        );
+    } else {
+        eprintln!("http_bench: no PostgreSQL server; its row is skipped");
+    }
+
     println!(
         "| Load (wrk, 2 threads, same 2 cores) | requests/s | p50 ms | p99 ms | errors | target |"
     );
@@ -245,6 +501,17 @@ fn main() {
     }
     println!();
     println!(
-        "Page sizes: {page_kb:.0} KB as HTML, {gzip_kb:.1} KB gzip, {br_kb:.1} KB brotli. Server resident memory: peak {peak:.1} MB over the whole run (target ≤ 40 MB), {now:.1} MB at the end."
+        "Page sizes: {page_kb:.0} KB as HTML, {gzip_kb:.1} KB gzip, {br_kb:.1} KB brotli; the plan with 1,500 versions: {long_kb:.0} KB. Server resident memory (SQLite): {idle_rss:.1} MB idle after start-up (target ≤ 15 MB), {rss_long:.1} MB after the 1,500-version reads, {rss_invalidated:.1} MB after the invalidated-page reads, peak {peak:.1} MB over the whole run (target ≤ 40 MB), {now:.1} MB at the end."
     );
+    if let Some(ratio) = nginx_ratio {
+        println!();
+        println!(
+            "Plan page vs nginx serving the same bytes (uncompressed, c=16, same run): {:.0}% (target ≥ 85%).",
+            ratio * 100.0
+        );
+    }
+    if let Some((_, pg_peak)) = pg {
+        println!();
+        println!("PostgreSQL server peak resident memory over its pushes: {pg_peak:.1} MB.");
+    }
 }

@@ -66,6 +66,8 @@ pub const VARIABLES: &[&str] = &[
     "DEFAULT_VISIBILITY",
     "METRICS_ADDR",
     "SECRET_KEY_PREVIOUS",
+    "RENDER_THREADS",
+    "RENDER_QUEUE",
 ];
 
 /// Minimum length, in characters, of `SECRET_KEY` and `SCIM_AUTH_TOKEN`.
@@ -309,6 +311,11 @@ pub struct Config {
     pub default_visibility: planpush_plans::Visibility,
     /// `METRICS_ADDR`: a separate listener for `GET /metrics` (then not served on `PORT`).
     pub metrics_addr: Option<SocketAddr>,
+    /// `RENDER_THREADS`: threads rendering pushes (default: one per core, at most 8).
+    pub render_threads: usize,
+    /// `RENDER_QUEUE`: pushes waiting for a render thread before the next is answered `503`
+    /// (default: two per thread).
+    pub render_queue: usize,
     /// `SECRET_KEY_PREVIOUS`: earlier values of `SECRET_KEY`, accepted for reading only (key rotation).
     pub previous_secret_keys: Vec<Secret>,
 }
@@ -420,6 +427,10 @@ impl Config {
                 })?
             }
         };
+        let cores = std::thread::available_parallelism().map_or(2, usize::from);
+        let (threads, _) = planpush_app::default_sizes(cores);
+        let render_threads = vars.count("RENDER_THREADS", threads, 1, 256)?;
+        let render_queue = vars.count("RENDER_QUEUE", render_threads * 2, 0, 65_536)?;
         let metrics_addr = vars.socket_addr("METRICS_ADDR")?;
         if metrics_addr.is_some_and(|m| m == SocketAddr::new(bind_addr, port)) {
             return Err(ConfigError::new(
@@ -458,6 +469,8 @@ impl Config {
             allow_remote_images,
             default_visibility,
             metrics_addr,
+            render_threads,
+            render_queue,
             previous_secret_keys,
         })
     }

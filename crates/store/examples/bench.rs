@@ -20,7 +20,7 @@ use planpush_identity::{ExternalIdentity, Provider, User, UserId};
 use planpush_plans::{Plan, PlanId, Slug, Visibility};
 use planpush_store::{DbTarget, Store, StoreOptions};
 use planpush_versions::{
-    AnchorId, Commit, ContentHash, SectionEntry, SectionIndex, SourceFormat, Version,
+    AnchorId, Commit, ContentHash, NewVersion, SectionEntry, SectionIndex, SourceFormat, Version,
     VersionRepoError,
 };
 
@@ -91,16 +91,18 @@ async fn setup(ports: &Ports, plans: usize) -> (UserId, Vec<(PlanId, Slug)>) {
             Plan::new(slug.clone(), "Bench", user.id, Visibility::Published, now).unwrap();
         plan.record_version(1, "Bench", now).unwrap();
         let (html, idx) = doc(0);
-        let v = Version::next_after(
+        let v = Version::new(
             None,
-            plan.id(),
-            "Bench",
-            SourceFormat::Html,
-            html.clone(),
-            html,
-            idx,
-            user.id,
-            now,
+            NewVersion {
+                plan_id: plan.id(),
+                title: "Bench".to_owned(),
+                format: SourceFormat::Html,
+                source: html.clone(),
+                html,
+                sections: idx,
+                pushed_by: user.id,
+                pushed_at: now,
+            },
         );
         ports
             .versions
@@ -124,16 +126,18 @@ async fn push(ports: &Ports, plan: PlanId, by: UserId, i: usize) {
         let latest = ports.versions.latest(plan).await.unwrap().unwrap();
         let (html, idx) = doc(i);
         let now = Utc::now();
-        let v = Version::next_after(
-            Some(&latest),
-            plan,
-            "Bench",
-            SourceFormat::Html,
-            html.clone(),
-            html,
-            idx,
-            by,
-            now,
+        let v = Version::new(
+            Some(&latest.head()),
+            NewVersion {
+                plan_id: plan,
+                title: "Bench".to_owned(),
+                format: SourceFormat::Html,
+                source: html.clone(),
+                html,
+                sections: idx,
+                pushed_by: by,
+                pushed_at: now,
+            },
         );
         let mut next = current.clone();
         next.record_version(v.meta.number.get(), "Bench", now)

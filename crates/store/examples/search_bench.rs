@@ -22,7 +22,9 @@ use planpush_identity::{ExternalIdentity, Provider, User, UserId};
 use planpush_plans::{Plan, Slug, Visibility};
 use planpush_roles::Role;
 use planpush_store::{DbTarget, Store, StoreOptions};
-use planpush_versions::{AnchorId, Commit, SectionIndex, SourceFormat, Version, VersionNumber};
+use planpush_versions::{
+    AnchorId, Commit, NewVersion, SectionIndex, SourceFormat, Version, VersionNumber,
+};
 
 struct Args {
     pg: Option<String>,
@@ -157,16 +159,18 @@ async fn fill(ports: &Arc<Ports>, a: &Args) -> Vec<UserId> {
                 .unwrap();
                 plan.record_version(1, &format!("Plan {i}"), now).unwrap();
                 let html = doc(&mut rng, i);
-                let v = Version::next_after(
+                let v = Version::new(
                     None,
-                    plan.id(),
-                    plan.title(),
-                    SourceFormat::Html,
-                    html.clone(),
-                    html,
-                    SectionIndex::default(),
-                    owner,
-                    now,
+                    NewVersion {
+                        plan_id: plan.id(),
+                        title: plan.title().to_owned(),
+                        format: SourceFormat::Html,
+                        source: html.clone(),
+                        html,
+                        sections: SectionIndex::default(),
+                        pushed_by: owner,
+                        pushed_at: now,
+                    },
                 );
                 ports
                     .versions

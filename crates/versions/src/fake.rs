@@ -94,6 +94,14 @@ impl VersionRepository for FakeVersions {
             .max_by_key(|v| v.meta.number)
             .cloned())
     }
+    async fn head(&self, plan_id: PlanId) -> Result<Option<VersionHead>, VersionRepoError> {
+        Ok(self
+            .lock()
+            .iter()
+            .filter(|v| v.meta.plan_id == plan_id)
+            .max_by_key(|v| v.meta.number)
+            .map(Version::head))
+    }
     async fn history(&self, plan_id: PlanId) -> Result<Vec<VersionMeta>, VersionRepoError> {
         let mut v: Vec<_> = self
             .lock()

@@ -22,4 +22,4 @@ pub use retention::RetentionPolicy;
 pub use sections::{
     ChangeSet, ContentHash, DuplicateAnchor, ElementPrint, SectionEntry, SectionIndex,
 };
-pub use version::{SourceFormat, Version, VersionMeta, VersionNumber};
+pub use version::{NewVersion, SourceFormat, Version, VersionHead, VersionMeta, VersionNumber};

@@ -3,7 +3,7 @@ use chrono::{DateTime, Utc};
 use planpush_outbox::OutboxMessage;
 use planpush_plans::{Plan, PlanId, Slug};
 
-use crate::{Version, VersionMeta, VersionNumber};
+use crate::{Version, VersionHead, VersionMeta, VersionNumber};
 
 /// Errors of [`VersionRepository`].
 #[derive(Debug, thiserror::Error)]
@@ -57,6 +57,9 @@ pub trait VersionRepository: Send + Sync {
     ) -> Result<Version, VersionRepoError>;
     /// The newest version's snapshot, if the plan has any.
     async fn latest(&self, plan_id: PlanId) -> Result<Option<Version>, VersionRepoError>;
+    /// The newest version's metadata, source and section index, if the plan has any, without its
+    /// HTML: what a push is made against. MUST agree with [`VersionRepository::latest`].
+    async fn head(&self, plan_id: PlanId) -> Result<Option<VersionHead>, VersionRepoError>;
     /// Metadata of every version of a plan, oldest first (purged ones included).
     async fn history(&self, plan_id: PlanId) -> Result<Vec<VersionMeta>, VersionRepoError>;
     /// Purges the content of versions pushed before `cutoff`, except each plan's current version,

@@ -89,36 +89,66 @@ pub struct Version {
     pub sections: SectionIndex,
 }
 
+/// What a push brings to make a version: everything but its number and change set, which come
+/// from the version before it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewVersion {
+    pub plan_id: PlanId,
+    pub title: String,
+    pub format: SourceFormat,
+    /// The author's source as pushed.
+    pub source: String,
+    /// The sanitized, rendered HTML.
+    pub html: String,
+    pub sections: SectionIndex,
+    pub pushed_by: UserId,
+    pub pushed_at: DateTime<Utc>,
+}
+
+/// What a push needs of a plan's newest version: its metadata, its section index (for the change
+/// set) and its source (to recognise a repeated push) — not its rendered HTML.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VersionHead {
+    pub meta: VersionMeta,
+    pub source: String,
+    pub sections: SectionIndex,
+}
+
+impl VersionHead {
+    /// Whether pushing `source` as `format` would repeat this version exactly.
+    pub fn same_source(&self, format: SourceFormat, source: &str) -> bool {
+        self.meta.format == format && self.source == source
+    }
+}
+
 impl Version {
     /// A new snapshot, numbered after `previous` (or the first one), with its change set against it.
-    #[allow(clippy::too_many_arguments)]
-    pub fn next_after(
-        previous: Option<&Version>,
-        plan_id: PlanId,
-        title: &str,
-        format: SourceFormat,
-        source: String,
-        html: String,
-        sections: SectionIndex,
-        pushed_by: UserId,
-        now: DateTime<Utc>,
-    ) -> Self {
+    pub fn new(previous: Option<&VersionHead>, new: NewVersion) -> Self {
         let number = previous.map_or(VersionNumber::FIRST, |p| p.meta.number.next());
-        let changes = ChangeSet::between(previous.map(|p| &p.sections), &sections);
+        let changes = ChangeSet::between(previous.map(|p| &p.sections), &new.sections);
         Self {
             meta: VersionMeta {
-                plan_id,
+                plan_id: new.plan_id,
                 number,
-                title: title.to_owned(),
-                format,
+                title: new.title,
+                format: new.format,
                 changes,
-                pushed_by,
-                pushed_at: now,
+                pushed_by: new.pushed_by,
+                pushed_at: new.pushed_at,
                 purged_at: None,
             },
-            source,
-            html,
-            sections,
+            source: new.source,
+            html: new.html,
+            sections: new.sections,
+        }
+    }
+
+    /// This version as the head a next push is made against.
+    pub fn head(&self) -> VersionHead {
+        VersionHead {
+            meta: self.meta.clone(),
+            source: self.source.clone(),
+            sections: self.sections.clone(),
         }
     }
 
@@ -142,36 +172,29 @@ mod tests {
         assert_eq!(one.next().previous(), Some(one));
     }
 
+    fn new_version(plan: PlanId, user: UserId, source: &str) -> NewVersion {
+        NewVersion {
+            plan_id: plan,
+            title: "T".into(),
+            format: SourceFormat::Html,
+            source: source.into(),
+            html: source.into(),
+            sections: SectionIndex::default(),
+            pushed_by: user,
+            pushed_at: DateTime::UNIX_EPOCH,
+        }
+    }
+
     #[test]
-    fn next_after_numbers_and_diffs() {
+    fn new_versions_number_and_diff() {
         let plan = PlanId::new();
         let user = UserId::new();
-        let t = DateTime::UNIX_EPOCH;
-        let v1 = Version::next_after(
-            None,
-            plan,
-            "T",
-            SourceFormat::Html,
-            "<p>a</p>".into(),
-            "<p>a</p>".into(),
-            SectionIndex::default(),
-            user,
-            t,
-        );
+        let v1 = Version::new(None, new_version(plan, user, "<p>a</p>"));
         assert_eq!(v1.meta.number.get(), 1);
         assert!(v1.same_source(SourceFormat::Html, "<p>a</p>"));
         assert!(!v1.same_source(SourceFormat::Markdown, "<p>a</p>"));
-        let v2 = Version::next_after(
-            Some(&v1),
-            plan,
-            "T",
-            SourceFormat::Html,
-            "b".into(),
-            "b".into(),
-            SectionIndex::default(),
-            user,
-            t,
-        );
+        assert!(v1.head().same_source(SourceFormat::Html, "<p>a</p>"));
+        let v2 = Version::new(Some(&v1.head()), new_version(plan, user, "b"));
         assert_eq!(v2.meta.number.get(), 2);
         assert!(v2.meta.changes.is_empty());
     }

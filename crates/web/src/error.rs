@@ -246,6 +246,12 @@ impl From<PushError> for ApiError {
                 e.retry_after = Some(1);
                 e
             }
+            // The render pool is full: nothing was done; try again in a second.
+            PushError::Overloaded => {
+                let mut e = Self::new(StatusCode::SERVICE_UNAVAILABLE, "server_busy", msg);
+                e.retry_after = Some(1);
+                e
+            }
             PushError::Unknown(e) => Self::internal(e),
         }
     }

@@ -32,9 +32,9 @@ use actix_web::cookie::SameSite;
 use actix_web::web;
 use planpush_app::Search;
 use planpush_app::{
-    AccessCache, Admin, Admission, AuditLog, Cluster, Comments, Dashboard, GroupAccess, Health,
-    IdentityProvider, LiveAccess, Notifications, ObservedBus, Plans, Ports, Push, RateLimiter,
-    RemoteChanges, Scim, SignIn, Tokens, WebSessions, Webhooks,
+    AccessCache, Admin, Admission, AuditLog, Cluster, Comments, CpuPool, Dashboard, GroupAccess,
+    Health, IdentityProvider, LiveAccess, Notifications, ObservedBus, Plans, Ports, Push,
+    RateLimiter, RemoteChanges, Scim, SignIn, Tokens, WebSessions, Webhooks,
 };
 use planpush_document::{DiagramRenderer, SanitizeOptions};
 use planpush_identity::SessionPolicy;
@@ -102,6 +102,9 @@ pub struct AppState {
     pub live: Arc<LiveAccess>,
     /// Full-text search (`GET /api/search`, the dashboard's search box).
     pub search: Arc<Search>,
+    /// The bounded pool where pushes render (`RENDER_THREADS`, `RENDER_QUEUE`); in place until
+    /// [`AppState::with_pool`] gives it threads.
+    pub cpu: CpuPool,
     /// Turns true when the process begins a graceful shutdown: open live-update streams end
     /// with a short `retry:` so browsers reconnect (to another process behind the proxy).
     shutdown: Arc<tokio::sync::watch::Sender<bool>>,
@@ -215,6 +218,7 @@ impl AppState {
             pages,
             live,
             search,
+            cpu: CpuPool::inline(),
             clock: Arc::new(SystemClock),
             shutdown: Arc::new(tokio::sync::watch::Sender::new(false)),
             metrics_on_main_port: true,
@@ -237,6 +241,14 @@ impl AppState {
     /// sleeping).
     pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
         self.clock = clock;
+        self
+    }
+
+    /// The same state, rendering pushes (Markdown, Mermaid, sanitizing, diffs) on `cpu`; a push
+    /// that finds it full answers `503` with `Retry-After`.
+    pub fn with_pool(mut self, cpu: CpuPool) -> Self {
+        self.push = Arc::new((*self.push).clone().with_pool(cpu.clone()));
+        self.cpu = cpu;
         self
     }
 

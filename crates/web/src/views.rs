@@ -217,29 +217,67 @@ pub fn plan_page(page: &PlanPage) -> Markup {
             }
             nav class="pp-history" aria-label="Version history" {
                 h2 { "History" }
-                ol reversed {
-                    @for (i, m) in page.history.iter().enumerate().rev() {
-                        @let n = m.number.get();
-                        li value=(n) {
-                            @if m.purged_at.is_some() {
-                                span class="pp-expired" { "v" (n) " · expired" }
-                            } @else {
-                                a href={ "/p/" (plan.slug()) "?v=" (n) } { "v" (n) }
-                            }
-                            " · by " span class="pp-pusher" { (page.pushers.get(i).map_or("unknown", String::as_str)) }
-                            " · " time datetime=(m.pushed_at.to_rfc3339()) { (when(m.pushed_at)) }
-                            @if !m.changes.is_empty() {
-                                " · " (m.changes.added.len()) " added, " (m.changes.changed.len()) " changed, " (m.changes.removed.len()) " removed"
-                            }
-                            @if let Some(prev) = i.checked_sub(1).and_then(|j| page.history.get(j)) {
-                                @if m.purged_at.is_none() && prev.purged_at.is_none() {
-                                    " · " a class="pp-compare-prev" href={ "/p/" (plan.slug()) "?v=" (n) "&diff=" (prev.number.get()) } { "what changed" }
-                                }
-                            }
-                        }
+                (history_list(page, page.history.len().saturating_sub(HISTORY_IN_PAGE)))
+                @if page.history.len() > HISTORY_IN_PAGE {
+                    p class="pp-more" {
+                        a href={ "/p/" (plan.slug()) "/history" } { "All " (page.history.len()) " versions" }
                     }
                 }
                 (compare_form(plan.slug().as_str(), &page.history, None))
+            }
+        },
+    )
+}
+
+/// How many versions a plan page lists (the newest), so its size does not grow with the plan's
+/// age; the whole history is on `/p/{slug}/history`, loaded when asked for.
+pub const HISTORY_IN_PAGE: usize = 20;
+
+/// The versions of `page.history` from index `from` on, newest first.
+fn history_list(page: &PlanPage, from: usize) -> Markup {
+    let plan = &page.plan;
+    html! {
+        ol reversed {
+            @for (i, m) in page.history.iter().enumerate().skip(from).rev() {
+                @let n = m.number.get();
+                li value=(n) {
+                    @if m.purged_at.is_some() {
+                        span class="pp-expired" { "v" (n) " · expired" }
+                    } @else {
+                        a href={ "/p/" (plan.slug()) "?v=" (n) } { "v" (n) }
+                    }
+                    " · by " span class="pp-pusher" { (page.pushers.get(i).map_or("unknown", String::as_str)) }
+                    " · " time datetime=(m.pushed_at.to_rfc3339()) { (when(m.pushed_at)) }
+                    @if !m.changes.is_empty() {
+                        " · " (m.changes.added.len()) " added, " (m.changes.changed.len()) " changed, " (m.changes.removed.len()) " removed"
+                    }
+                    @if let Some(prev) = i.checked_sub(1).and_then(|j| page.history.get(j)) {
+                        @if m.purged_at.is_none() && prev.purged_at.is_none() {
+                            " · " a class="pp-compare-prev" href={ "/p/" (plan.slug()) "?v=" (n) "&diff=" (prev.number.get()) } { "what changed" }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// `/p/{slug}/history`: every version of a plan.
+pub fn history_page(page: &PlanPage) -> Markup {
+    let plan = &page.plan;
+    layout(
+        &format!("{} · history", plan.title()),
+        html! {
+            header class="pp-header" {
+                h1 { (plan.title()) }
+                p class="pp-meta" {
+                    (page.history.len()) " versions · "
+                    a href={ "/p/" (plan.slug()) } { "Back to the plan" }
+                }
+            }
+            nav class="pp-history" aria-label="Version history" {
+                h2 { "History" }
+                (history_list(page, 0))
             }
         },
     )
@@ -249,7 +287,7 @@ pub fn plan_page(page: &PlanPage) -> Markup {
 /// pair shown (from, to); by default the latest version against the one before it. Expired
 /// versions cannot be compared and are not offered.
 fn compare_form(slug: &str, history: &[VersionMeta], pair: Option<(u32, u32)>) -> Markup {
-    let live: Vec<u32> = history
+    let mut live: Vec<u32> = history
         .iter()
         .filter(|m| m.purged_at.is_none())
         .map(|m| m.number.get())
@@ -259,6 +297,16 @@ fn compare_form(slug: &str, history: &[VersionMeta], pair: Option<(u32, u32)>) -
         let from = live.iter().rev().nth(1).copied().unwrap_or(to);
         (from, to)
     });
+    // The newest versions (and the pair shown), so the page's size does not grow with the plan.
+    if live.len() > HISTORY_IN_PAGE {
+        let newest = live.split_off(live.len() - HISTORY_IN_PAGE);
+        let older = live;
+        live = older
+            .into_iter()
+            .filter(|n| *n == from || *n == to)
+            .chain(newest)
+            .collect();
+    }
     html! {
         @if live.len() > 1 {
             form class="pp-compare" method="get" action={ "/p/" (slug) } {

@@ -27,16 +27,18 @@ pub async fn outbox_written_with_commits(p: &Ports) {
     let (mut plan, v1) = new_plan(p, &ada, "p", Visibility::Published, 0).await;
 
     // The next version, with its message: both stored.
-    let v2 = Version::next_after(
-        Some(&v1),
-        plan.id(),
-        "Two",
-        SourceFormat::Html,
-        "<h1>two</h1>".into(),
-        "<h1>two</h1>".into(),
-        SectionIndex::default(),
-        ada.id,
-        t(10),
+    let v2 = Version::new(
+        Some(&v1.head()),
+        NewVersion {
+            plan_id: plan.id(),
+            title: "Two".to_owned(),
+            format: SourceFormat::Html,
+            source: "<h1>two</h1>".into(),
+            html: "<h1>two</h1>".into(),
+            sections: SectionIndex::default(),
+            pushed_by: ada.id,
+            pushed_at: t(10),
+        },
     );
     let mut next = plan.clone();
     next.record_version(2, "Two", t(10)).unwrap();
@@ -81,16 +83,18 @@ pub async fn outbox_written_with_commits(p: &Ports) {
     )
     .unwrap();
     dup.record_version(1, "Dup", t(12)).unwrap();
-    let dv = Version::next_after(
+    let dv = Version::new(
         None,
-        dup.id(),
-        "Dup",
-        SourceFormat::Html,
-        "x".into(),
-        "x".into(),
-        SectionIndex::default(),
-        ada.id,
-        t(12),
+        NewVersion {
+            plan_id: dup.id(),
+            title: "Dup".to_owned(),
+            format: SourceFormat::Html,
+            source: "x".into(),
+            html: "x".into(),
+            sections: SectionIndex::default(),
+            pushed_by: ada.id,
+            pushed_at: t(12),
+        },
     );
     let taken = p
         .versions
@@ -117,16 +121,18 @@ pub async fn outbox_written_with_commits(p: &Ports) {
     )
     .unwrap();
     other.record_version(1, "Other", t(13)).unwrap();
-    let ov = Version::next_after(
+    let ov = Version::new(
         None,
-        other.id(),
-        "Other",
-        SourceFormat::Html,
-        "o".into(),
-        "o".into(),
-        SectionIndex::default(),
-        ada.id,
-        t(13),
+        NewVersion {
+            plan_id: other.id(),
+            title: "Other".to_owned(),
+            format: SourceFormat::Html,
+            source: "o".into(),
+            html: "o".into(),
+            sections: SectionIndex::default(),
+            pushed_by: ada.id,
+            pushed_at: t(13),
+        },
     );
     p.versions
         .commit(

@@ -35,16 +35,18 @@ pub async fn new_plan(
         t(at),
     )
     .unwrap();
-    let v = Version::next_after(
+    let v = Version::new(
         None,
-        plan.id(),
-        plan.title(),
-        SourceFormat::Html,
-        format!("<h1>{slug}</h1>"),
-        format!("<h1>{slug}</h1>"),
-        index(&[("a", 1)]),
-        owner.id,
-        t(at),
+        NewVersion {
+            plan_id: plan.id(),
+            title: plan.title().to_owned(),
+            format: SourceFormat::Html,
+            source: format!("<h1>{slug}</h1>"),
+            html: format!("<h1>{slug}</h1>"),
+            sections: index(&[("a", 1)]),
+            pushed_by: owner.id,
+            pushed_at: t(at),
+        },
     );
     let title = plan.title().to_owned();
     plan.record_version(1, &title, t(at)).unwrap();
@@ -69,16 +71,18 @@ async fn push_next(
     sections: SectionIndex,
     at: i64,
 ) -> Result<Version, VersionRepoError> {
-    let v = Version::next_after(
-        Some(prev),
-        plan.id(),
-        "Next title",
-        SourceFormat::Markdown,
-        format!("# v{at}"),
-        format!("<h1>v{at}</h1>"),
-        sections,
-        by,
-        t(at),
+    let v = Version::new(
+        Some(&prev.head()),
+        NewVersion {
+            plan_id: plan.id(),
+            title: "Next title".to_owned(),
+            format: SourceFormat::Markdown,
+            source: format!("# v{at}"),
+            html: format!("<h1>v{at}</h1>"),
+            sections,
+            pushed_by: by,
+            pushed_at: t(at),
+        },
     );
     let mut updated = plan.clone();
     updated
@@ -116,6 +120,8 @@ pub async fn plans_new_plan_commit(p: &Ports) {
         p.versions.latest(plan.id()).await.unwrap(),
         Some(v1.clone())
     );
+    // `head` is `latest` without the HTML.
+    assert_eq!(p.versions.head(plan.id()).await.unwrap(), Some(v1.head()));
 
     // the same slug again: refused, and nothing of the second push is stored
     let mut dup = Plan::new(
@@ -127,16 +133,18 @@ pub async fn plans_new_plan_commit(p: &Ports) {
     )
     .unwrap();
     dup.record_version(1, "Other", t(5)).unwrap();
-    let dv = Version::next_after(
+    let dv = Version::new(
         None,
-        dup.id(),
-        "Other",
-        SourceFormat::Html,
-        "x".into(),
-        "x".into(),
-        SectionIndex::default(),
-        ada.id,
-        t(5),
+        NewVersion {
+            plan_id: dup.id(),
+            title: "Other".to_owned(),
+            format: SourceFormat::Html,
+            source: "x".into(),
+            html: "x".into(),
+            sections: SectionIndex::default(),
+            pushed_by: ada.id,
+            pushed_at: t(5),
+        },
     );
     assert!(
         matches!(p.versions.commit(Commit::NewPlan { plan: &dup, version: &dv }, &[]).await, Err(VersionRepoError::SlugTaken(s)) if &s == plan.slug())
@@ -179,6 +187,7 @@ pub async fn versions_next_version_commit(p: &Ports) {
         (2, "Next title", t(10))
     );
     assert_eq!(p.versions.get(plan.id(), v2.meta.number).await.unwrap(), v2);
+    assert_eq!(p.versions.head(plan.id()).await.unwrap(), Some(v2.head()));
     assert_eq!(
         p.versions.latest(plan.id()).await.unwrap(),
         Some(v2.clone())

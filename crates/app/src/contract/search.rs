@@ -13,16 +13,18 @@ async fn push_html(
     html: &str,
     at: i64,
 ) -> Version {
-    let v = Version::next_after(
-        prev,
-        plan.id(),
-        plan.title(),
-        SourceFormat::Html,
-        html.to_owned(),
-        html.to_owned(),
-        SectionIndex::default(),
-        plan.owner_id(),
-        t(at),
+    let v = Version::new(
+        prev.map(Version::head).as_ref(),
+        NewVersion {
+            plan_id: plan.id(),
+            title: plan.title().to_owned(),
+            format: SourceFormat::Html,
+            source: html.to_owned(),
+            html: html.to_owned(),
+            sections: SectionIndex::default(),
+            pushed_by: plan.owner_id(),
+            pushed_at: t(at),
+        },
     );
     let title = plan.title().to_owned();
     plan.record_version(v.meta.number.get(), &title, t(at))

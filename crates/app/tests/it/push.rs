@@ -437,6 +437,12 @@ impl planpush_versions::VersionRepository for Contended {
     ) -> Result<Option<planpush_versions::Version>, planpush_versions::VersionRepoError> {
         self.inner.latest(plan_id).await
     }
+    async fn head(
+        &self,
+        plan_id: planpush_plans::PlanId,
+    ) -> Result<Option<planpush_versions::VersionHead>, planpush_versions::VersionRepoError> {
+        self.inner.head(plan_id).await
+    }
     async fn history(
         &self,
         plan_id: planpush_plans::PlanId,
@@ -479,4 +485,117 @@ async fn a_push_that_keeps_losing_the_race_is_busy_and_writes_nothing() {
     let plan = ports.plans.get(first.plan.id()).await.unwrap();
     assert_eq!(plan.current_version(), 1);
     assert_eq!(ports.versions.history(plan.id()).await.unwrap().len(), 1);
+}
+
+const FIXTURE: &str = include_str!("../../../../fixtures/auth-service-redesign.html");
+
+fn html(body: &str) -> PushRequest {
+    PushRequest {
+        format: SourceFormat::Html,
+        ..md(body)
+    }
+}
+
+/// A push that changes one section sanitizes and parses that section's part only; the others
+/// come from the previous version (counted, not timed), and what is stored is still exactly what
+/// sanitizing the whole document gives.
+#[tokio::test]
+async fn a_push_changing_one_section_reuses_every_other_part() {
+    let ports = planpush_app::fake::ports();
+    let ada = principal(&ports, "ada", Role::Developer).await;
+    let push = Push::new(
+        ports.clone(),
+        SanitizeOptions::default(),
+        std::sync::Arc::new(planpush_app::fake::FakeDiagrams::default()),
+    );
+    let first = push.push(&ada, html(FIXTURE), None, t(1)).await.unwrap();
+    assert_eq!(first.rendered.reused, 0);
+    let parts = first.rendered.parts;
+    assert!(parts > 5, "the fixture is cut into parts ({parts})");
+    let edited = FIXTURE.replacen(
+        "Stolen refresh tokens",
+        "Stolen or leaked refresh tokens",
+        1,
+    );
+    assert_ne!(edited, FIXTURE);
+    let mut next = html(&edited);
+    next.session_id = Some(first.plan.id().to_string());
+    let second = push.push(&ada, next, None, t(2)).await.unwrap();
+    assert_eq!(second.version.get(), 2);
+    assert_eq!(second.rendered.parts, parts);
+    assert_eq!(
+        second.rendered.reused,
+        parts - 1,
+        "only the changed part is sanitized"
+    );
+    let changed: Vec<&str> = second.changes.changed.iter().map(|a| a.as_str()).collect();
+    assert_eq!(changed, ["risks", "risk-revocation"]);
+    assert_eq!(
+        second.summary.as_deref(),
+        Some("Sections: 1 changed (+2 −0 words).")
+    );
+    let stored = ports
+        .versions
+        .get(first.plan.id(), second.version)
+        .await
+        .unwrap();
+    assert_eq!(
+        stored.html,
+        planpush_document::sanitize(&edited, &SanitizeOptions::default())
+    );
+}
+
+/// When every render thread is busy and the queue is full, a push is refused at once with
+/// `Overloaded` and stores nothing.
+#[tokio::test]
+async fn a_full_render_pool_refuses_the_push() {
+    let ports = planpush_app::fake::ports();
+    let ada = principal(&ports, "ada", Role::Developer).await;
+    let pool = planpush_app::CpuPool::new(1, 0).unwrap();
+    let push = Push::new(
+        ports.clone(),
+        SanitizeOptions::default(),
+        std::sync::Arc::new(planpush_app::fake::FakeDiagrams::default()),
+    )
+    .with_pool(pool.clone());
+    // Hold the only thread.
+    let (release, wait) = std::sync::mpsc::channel::<()>();
+    let (started, running) = std::sync::mpsc::channel::<()>();
+    let holder = std::thread::spawn({
+        let pool = pool.clone();
+        move || {
+            futures::executor::block_on(pool.run(move || {
+                started.send(()).unwrap();
+                wait.recv().unwrap();
+            }))
+        }
+    });
+    running.recv().unwrap();
+    let refused = push.push(&ada, md(DOC), None, t(1)).await;
+    assert!(matches!(refused, Err(PushError::Overloaded)), "{refused:?}");
+    assert!(
+        ports
+            .plans
+            .find_by_slug(&planpush_plans::Slug::parse("auth-service-redesign").unwrap())
+            .await
+            .unwrap()
+            .is_none(),
+        "nothing stored"
+    );
+    release.send(()).unwrap();
+    holder.join().unwrap().unwrap();
+    // Free again (once the thread is back waiting for work): the same push goes through.
+    let mut stored = None;
+    for _ in 0..1000 {
+        match push.push(&ada, md(DOC), None, t(2)).await {
+            Err(PushError::Overloaded) => {
+                tokio::time::sleep(std::time::Duration::from_millis(1)).await
+            }
+            other => {
+                stored = Some(other.unwrap());
+                break;
+            }
+        }
+    }
+    assert_eq!(stored.map(|o| o.version.get()), Some(1));
 }

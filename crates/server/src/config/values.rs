@@ -350,6 +350,31 @@ impl<F: Fn(&str) -> Option<String>> Vars<F> {
     }
 
     /// A boolean: true/false/1/0/yes/no, case-insensitive.
+    /// A count between `min` and `max`, or `default` when unset.
+    pub(super) fn count(
+        &self,
+        var: &'static str,
+        default: usize,
+        min: usize,
+        max: usize,
+    ) -> Result<usize, ConfigError> {
+        let Some(raw) = self.get(var) else {
+            return Ok(default);
+        };
+        parse_digits(&raw)
+            .and_then(|n| usize::try_from(n).ok())
+            .filter(|n| (min..=max).contains(n))
+            .ok_or_else(|| {
+                ConfigError::new(
+                    var,
+                    format!(
+                        "must be a whole number from {min} to {max} (got {})",
+                        quote(&raw)
+                    ),
+                )
+            })
+    }
+
     pub(super) fn boolean(&self, var: &'static str, default: bool) -> Result<bool, ConfigError> {
         let Some(raw) = self.get(var) else {
             return Ok(default);

@@ -5,7 +5,8 @@ use planpush_app::OutboxMessage;
 use planpush_identity::UserId;
 use planpush_plans::{PlanId, PlanRepoError};
 use planpush_versions::{
-    Commit, SourceFormat, Version, VersionMeta, VersionNumber, VersionRepoError, VersionRepository,
+    Commit, SourceFormat, Version, VersionHead, VersionMeta, VersionNumber, VersionRepoError,
+    VersionRepository,
 };
 
 use crate::dialect::write_tx;
@@ -43,6 +44,30 @@ struct MetaRow {
     pushed_by: String,
     pushed_at: NaiveDateTime,
     purged_at: Option<NaiveDateTime>,
+}
+
+/// [`VersionHead`]'s columns: everything but the HTML.
+#[derive(Queryable, Selectable)]
+#[diesel(table_name = v)]
+struct HeadRow {
+    #[diesel(embed)]
+    meta: MetaRow,
+    source: Option<String>,
+    sections: Option<String>,
+}
+
+impl TryFrom<HeadRow> for VersionHead {
+    type Error = anyhow::Error;
+    fn try_from(r: HeadRow) -> anyhow::Result<Self> {
+        let (Some(source), Some(sections)) = (r.source, r.sections) else {
+            return Err(corrupt("version", "content missing"));
+        };
+        Ok(VersionHead {
+            meta: VersionMeta::try_from(r.meta)?,
+            source,
+            sections: serde_json::from_str(&sections).map_err(|e| corrupt("section index", e))?,
+        })
+    }
 }
 
 fn version_row(x: &Version) -> Result<VersionRow, VersionRepoError> {
@@ -238,6 +263,23 @@ impl VersionRepository for Store {
                     .order(v::number.desc())
                     .into_boxed(),
             )
+        })
+        .await
+    }
+
+    async fn head(&self, plan_id: PlanId) -> Result<Option<VersionHead>, VersionRepoError> {
+        self.run(move |conn| {
+            let row: Option<HeadRow> = v::table
+                .filter(v::plan_id.eq(plan_id.to_string()))
+                .filter(v::purged_at.is_null())
+                .order(v::number.desc())
+                .select(HeadRow::as_select())
+                .first(conn)
+                .optional()
+                .map_err(db::<VersionRepoError>)?;
+            row.map(VersionHead::try_from)
+                .transpose()
+                .map_err(VersionRepoError::Unknown)
         })
         .await
     }

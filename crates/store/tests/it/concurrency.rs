@@ -6,7 +6,9 @@ use std::sync::Arc;
 use planpush_app::Ports;
 use planpush_identity::{ExternalIdentity, Provider, User};
 use planpush_plans::{Plan, Slug, Visibility};
-use planpush_versions::{Commit, SectionIndex, SourceFormat, Version, VersionRepoError};
+use planpush_versions::{
+    Commit, NewVersion, SectionIndex, SourceFormat, Version, VersionRepoError,
+};
 
 use crate::support::sqlite_ports;
 
@@ -21,16 +23,18 @@ async fn push_with_retry(
         let plan = p.plans.get(plan_id).await.unwrap();
         let latest = p.versions.latest(plan_id).await.unwrap().unwrap();
         let now = chrono::Utc::now();
-        let v = Version::next_after(
-            Some(&latest),
-            plan_id,
-            plan.title(),
-            SourceFormat::Markdown,
-            format!("# push {i}"),
-            format!("<h1>push {i}</h1>"),
-            SectionIndex::default(),
-            by,
-            now,
+        let v = Version::new(
+            Some(&latest.head()),
+            NewVersion {
+                plan_id,
+                title: plan.title().to_owned(),
+                format: SourceFormat::Markdown,
+                source: format!("# push {i}"),
+                html: format!("<h1>push {i}</h1>"),
+                sections: SectionIndex::default(),
+                pushed_by: by,
+                pushed_at: now,
+            },
         );
         let mut next = plan.clone();
         next.record_version(v.meta.number.get(), plan.title(), now)
@@ -78,16 +82,18 @@ async fn a_thousand_concurrent_version_inserts_on_sqlite() {
         )
         .unwrap();
         plan.record_version(1, "Load", now).unwrap();
-        let v = Version::next_after(
+        let v = Version::new(
             None,
-            plan.id(),
-            "Load",
-            SourceFormat::Html,
-            "x".into(),
-            "x".into(),
-            SectionIndex::default(),
-            user.id,
-            now,
+            NewVersion {
+                plan_id: plan.id(),
+                title: "Load".to_owned(),
+                format: SourceFormat::Html,
+                source: "x".into(),
+                html: "x".into(),
+                sections: SectionIndex::default(),
+                pushed_by: user.id,
+                pushed_at: now,
+            },
         );
         ports
             .versions

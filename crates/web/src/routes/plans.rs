@@ -21,6 +21,7 @@ use crate::{AppState, views};
 
 pub(super) fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/p/{slug}", web::get().to(page))
+        .route("/p/{slug}/history", web::get().to(history))
         .route("/api/sessions", web::get().to(list))
         .route("/api/sessions/{id}", web::get().to(info))
         .route("/api/sessions/{id}", web::delete().to(delete))
@@ -130,6 +131,36 @@ async fn page(
     }
 }
 
+/// `GET /p/{slug}/history`: every version of the plan (the plan page lists the newest
+/// [`views::HISTORY_IN_PAGE`]). Not cached; each render draws from the reader's render budget.
+async fn history(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    user: MaybeUser,
+    slug: web::Path<String>,
+) -> HttpResponse {
+    let Some(p) = user.0 else {
+        let back = req.uri().path().to_owned();
+        let target = format!(
+            "/auth/login?redirect_to={}",
+            url::form_urlencoded::byte_serialize(back.as_bytes()).collect::<String>()
+        );
+        return HttpResponse::SeeOther()
+            .insert_header((header::LOCATION, target))
+            .finish();
+    };
+    if let Err(e) = limit_key(&state, Budget::Render, LimitKey::User(p.user_id)).await {
+        return html_page(
+            StatusCode::TOO_MANY_REQUESTS,
+            views::message("Slow down", &e.message, None),
+        );
+    }
+    match state.plans.page(&p, &slug, None).await {
+        Ok(page) => html_page(StatusCode::OK, views::history_page(&page)),
+        Err(e) => error_page(e),
+    }
+}
+
 /// Why an older version or a diff was not rendered.
 enum RenderError {
     Plan(PlanError),
@@ -181,10 +212,14 @@ async fn latest(
         .pages
         .latest(slug, || async move {
             match state.plans.page(p, slug, None).await {
-                Ok(page) => {
+                // Rendering and compressing (brotli and gzip) run off the async workers, once per
+                // change however many readers wait for it (the cache's loader is single-flight).
+                Ok(page) => web::block(move || {
                     let html = views::plan_page(&page).into_string();
-                    Ok(Some(Arc::new(CachedPage::new(page.plan, html))))
-                }
+                    Some(Arc::new(CachedPage::new(page.plan, html)))
+                })
+                .await
+                .map_err(|e| PlanError::Unknown(anyhow::anyhow!("rendering a page: {e}"))),
                 Err(PlanError::Unknown(e)) => Err(PlanError::Unknown(e)),
                 Err(_) => Ok(None),
             }

@@ -94,6 +94,7 @@ async fn read_body(mut payload: web::Payload) -> Result<String, ApiError> {
         (status = 413, description = "Larger than 4 MB", body = super::openapi::ErrorSchema),
         (status = 415, description = "Not HTML or Markdown", body = super::openapi::ErrorSchema),
         (status = 429, description = "Rate limited; `Retry-After` says when to try again", body = super::openapi::ErrorSchema),
+        (status = 503, description = "`server_busy`: the render pool is full (`RENDER_THREADS`, `RENDER_QUEUE`); nothing was stored, retry after `Retry-After`", body = super::openapi::ErrorSchema),
     ),
 )]
 async fn push(

@@ -141,6 +141,18 @@ pub async fn test_app_opts(
 ) -> TestApp<
     impl Service<Request, Response = ServiceResponse<impl MessageBody>, Error = actix_web::Error>,
 > {
+    test_app_pooled(mode, trusted, scim, None).await
+}
+
+/// A test app rendering pushes on `pool` (in place when `None`).
+pub async fn test_app_pooled(
+    mode: Mode,
+    trusted: Option<IpAddr>,
+    scim: Option<&str>,
+    pool: Option<planpush_app::CpuPool>,
+) -> TestApp<
+    impl Service<Request, Response = ServiceResponse<impl MessageBody>, Error = actix_web::Error>,
+> {
     let ports = planpush_app::fake::ports();
     let provider = Arc::new(FakeProvider::default());
     let clock = FakeRelativeClock::default();
@@ -176,6 +188,10 @@ pub async fn test_app_opts(
     );
     let state = match scim {
         Some(token) => state.with_scim(token),
+        None => state,
+    };
+    let state = match pool {
+        Some(pool) => state.with_pool(pool),
         None => state,
     };
     let service = test::init_service(
@@ -420,16 +436,18 @@ pub async fn plan(
         "<h1>Plan {slug}</h1><section data-anchor=\"flow\"><h2>Flow</h2><p>body of {slug}</p></section>"
     );
     let idx = planpush_document::section_index(&html);
-    let v = planpush_versions::Version::next_after(
+    let v = planpush_versions::Version::new(
         None,
-        p.id(),
-        p.title(),
-        planpush_versions::SourceFormat::Html,
-        html.clone(),
-        html,
-        idx,
-        owner,
-        now,
+        planpush_versions::NewVersion {
+            plan_id: p.id(),
+            title: p.title().to_owned(),
+            format: planpush_versions::SourceFormat::Html,
+            source: html.clone(),
+            html,
+            sections: idx,
+            pushed_by: owner,
+            pushed_at: now,
+        },
     );
     ports
         .versions

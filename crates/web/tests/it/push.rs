@@ -389,3 +389,64 @@ async fn a_very_long_heading_is_cut_to_a_title() {
     assert_eq!(title.chars().count(), planpush_plans::MAX_TITLE_CHARS);
     assert!(title.starts_with("Long Long") && title.ends_with('…'));
 }
+
+/// A push that finds the render pool full is refused at once: `503 server_busy` with
+/// `Retry-After`, and nothing stored.
+#[actix_web::test]
+async fn a_full_render_pool_answers_503_with_retry_after() {
+    let pool = planpush_app::CpuPool::new(1, 0).unwrap();
+    let app = crate::harness::test_app_pooled(Mode::Dev, None, None, Some(pool.clone())).await;
+    let (mut ada, _) = app.user_with("ada", &[Role::Developer]).await;
+    let token = app.token(&mut ada).await;
+    let mut cli = Browser::default();
+    // Hold the only render thread.
+    let (release, wait) = std::sync::mpsc::channel::<()>();
+    let (started, running) = std::sync::mpsc::channel::<()>();
+    let holder = actix_web::rt::spawn({
+        let pool = pool.clone();
+        async move {
+            pool.run(move || {
+                started.send(()).unwrap();
+                wait.recv().unwrap();
+            })
+            .await
+        }
+    });
+    while running.try_recv().is_err() {
+        actix_web::rt::task::yield_now().await;
+    }
+    let res = app
+        .call(
+            &mut cli,
+            push_req(&token, "text/markdown", DOC, &[("x-session-name", "busy")]),
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::SERVICE_UNAVAILABLE, "{}", res.body);
+    assert_eq!(res.json()["error"], "server_busy");
+    assert_eq!(
+        res.headers
+            .get(header::RETRY_AFTER)
+            .and_then(|v| v.to_str().ok()),
+        Some("1")
+    );
+    release.send(()).unwrap();
+    holder.await.unwrap().unwrap();
+    // Nothing was stored; with the pool free again (its thread back waiting for work) the same
+    // push creates the plan.
+    let mut res = None;
+    for _ in 0..1000 {
+        let r = app
+            .call(
+                &mut cli,
+                push_req(&token, "text/markdown", DOC, &[("x-session-name", "busy")]),
+            )
+            .await;
+        if r.status != StatusCode::SERVICE_UNAVAILABLE {
+            res = Some(r);
+            break;
+        }
+        actix_web::rt::time::sleep(std::time::Duration::from_millis(1)).await;
+    }
+    let res = res.expect("the pool frees up");
+    assert_eq!(res.status, StatusCode::CREATED, "{}", res.body);
+}

@@ -1,0 +1,173 @@
+//! A bounded pool of threads for CPU-heavy work (Markdown, Mermaid, sanitizing, diffs, page
+//! rendering and compression), so that the async request workers only wait on it.
+//!
+//! `threads` threads take jobs from a queue of at most `queue` waiting jobs. When the queue is
+//! full a job is refused at once with [`Overloaded`] — a push then answers `503` with
+//! `Retry-After` instead of piling up work that would stall page views and live updates.
+//! Sized by `RENDER_THREADS` and `RENDER_QUEUE` (see docs/configuration.md).
+
+use std::sync::mpsc::{SyncSender, TrySendError, sync_channel};
+use std::sync::{Arc, Mutex};
+
+type Job = Box<dyn FnOnce() + Send + 'static>;
+
+/// The pool was full: the job was not run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("the render pool is full")]
+pub struct Overloaded;
+
+/// A handle to the pool (cheap to clone). Its threads end when the last handle is dropped.
+#[derive(Clone)]
+pub struct CpuPool {
+    /// `None`: jobs run in place on the caller's thread (tests and tools).
+    sender: Option<SyncSender<Job>>,
+    threads: usize,
+    queue: usize,
+}
+
+impl std::fmt::Debug for CpuPool {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CpuPool")
+            .field("threads", &self.threads)
+            .field("queue", &self.queue)
+            .finish()
+    }
+}
+
+/// Threads and waiting jobs for a machine with `cores` cores: one thread per core (the request
+/// workers mostly wait), and room for a burst of two jobs per thread.
+pub fn default_sizes(cores: usize) -> (usize, usize) {
+    let threads = cores.clamp(1, 8);
+    (threads, threads * 2)
+}
+
+impl CpuPool {
+    /// Starts `threads` threads (at least one) with room for `queue` waiting jobs (0: a job is
+    /// accepted only when a thread is free to take it).
+    pub fn new(threads: usize, queue: usize) -> std::io::Result<Self> {
+        let threads = threads.max(1);
+        let (tx, rx) = sync_channel::<Job>(queue);
+        let rx = Arc::new(Mutex::new(rx));
+        for i in 0..threads {
+            let rx = rx.clone();
+            std::thread::Builder::new()
+                .name(format!("render-{i}"))
+                // Parsing deeply nested documents recurses; 2 MiB like the main thread.
+                .stack_size(2 * 1024 * 1024)
+                .spawn(move || {
+                    loop {
+                        // The lock is held only while waiting for the next job.
+                        let job = match rx.lock() {
+                            Ok(guard) => guard.recv(),
+                            Err(poisoned) => poisoned.into_inner().recv(),
+                        };
+                        match job {
+                            Ok(job) => job(),
+                            // Every handle dropped: the pool ends.
+                            Err(_) => return,
+                        }
+                    }
+                })?;
+        }
+        Ok(Self {
+            sender: Some(tx),
+            threads,
+            queue,
+        })
+    }
+
+    /// A pool that runs every job in place, on the caller's thread (for tests and tools).
+    pub fn inline() -> Self {
+        Self {
+            sender: None,
+            threads: 0,
+            queue: 0,
+        }
+    }
+
+    pub fn threads(&self) -> usize {
+        self.threads
+    }
+
+    pub fn queue(&self) -> usize {
+        self.queue
+    }
+
+    /// Runs `f` on the pool and waits (asynchronously) for its result; [`Overloaded`] at once when
+    /// every thread is busy and the queue is full. A job that panics answers `Overloaded` too (the
+    /// panic is logged by the thread; the pool keeps its size: `catch_unwind` keeps the thread).
+    pub async fn run<T, F>(&self, f: F) -> Result<T, Overloaded>
+    where
+        T: Send + 'static,
+        F: FnOnce() -> T + Send + 'static,
+    {
+        let Some(sender) = &self.sender else {
+            return Ok(f());
+        };
+        let (tx, rx) = futures::channel::oneshot::channel();
+        let job: Job = Box::new(move || {
+            let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f));
+            match result {
+                Ok(v) => {
+                    let _ = tx.send(v);
+                }
+                Err(_) => tracing::error!("a render job panicked"),
+            }
+        });
+        match sender.try_send(job) {
+            Ok(()) => {}
+            Err(TrySendError::Full(_)) => {
+                metrics_overloaded();
+                return Err(Overloaded);
+            }
+            Err(TrySendError::Disconnected(_)) => return Err(Overloaded),
+        }
+        rx.await.map_err(|_| Overloaded)
+    }
+}
+
+fn metrics_overloaded() {
+    tracing::debug!("render pool full: a job was refused");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::mpsc::channel;
+
+    #[test]
+    fn jobs_run_and_a_full_pool_refuses_at_once() {
+        let pool = CpuPool::new(1, 1).unwrap();
+        let (release_tx, release_rx) = channel::<()>();
+        let (started_tx, started_rx) = channel::<()>();
+        // One job holds the only thread …
+        let busy = std::thread::spawn({
+            let pool = pool.clone();
+            move || {
+                futures::executor::block_on(pool.run(move || {
+                    started_tx.send(()).unwrap();
+                    release_rx.recv().unwrap();
+                    1
+                }))
+            }
+        });
+        started_rx.recv().unwrap();
+        // … one waits in the queue (polled once: it is sent), the next is refused at once.
+        let mut queued = Box::pin(pool.run(|| 2));
+        let first_poll = futures::executor::block_on(async { futures::poll!(&mut queued) });
+        assert!(first_poll.is_pending());
+        assert_eq!(
+            futures::executor::block_on(pool.run(|| 3)),
+            Err(Overloaded),
+            "a full pool refuses"
+        );
+        release_tx.send(()).unwrap();
+        assert_eq!(busy.join().unwrap(), Ok(1));
+        assert_eq!(futures::executor::block_on(queued), Ok(2));
+        assert_eq!(futures::executor::block_on(pool.run(|| 4)), Ok(4));
+        assert_eq!(
+            futures::executor::block_on(CpuPool::inline().run(|| 5)),
+            Ok(5)
+        );
+    }
+}

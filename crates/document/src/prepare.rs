@@ -1,0 +1,303 @@
+//! One pass over a pushed document: sanitized HTML, title, section index and outermost sections
+//! from a single parse of the sanitized output, part by part, re-using the parts of the previous
+//! version whose source did not change.
+//!
+//! The document is cut into top-level parts where the parser's state is provably back at the
+//! start (see `split`). Each part is sanitized alone — twice, and kept only if the second pass
+//! changes nothing, so the stored form is a fixed point of the sanitizer part by part — and its
+//! sanitized output must itself cut cleanly. Under those two conditions the concatenation of the
+//! parts is byte for byte what [`crate::sanitize`] makes of the whole document (the unit tests
+//! over the fixtures and the `prepare` fuzz target compare both paths). When either condition
+//! fails for any part, the whole document goes through [`crate::sanitize`] as one part.
+//!
+//! A part is keyed by the SHA-256 of its source and the options: a later push that changes one
+//! section of forty sanitizes and parses one part and takes the other 39 from the previous
+//! [`Prepared`].
+
+use std::collections::HashSet;
+use std::sync::Arc;
+
+use planpush_versions::{AnchorId, SectionEntry, SectionIndex};
+use scraper::Html;
+use sha2::{Digest, Sha256};
+
+use crate::diff::{TopSection, top_sections_of};
+use crate::index::{entries_of, first_h1_of};
+use crate::sanitize::{SanitizeOptions, cleaner, sanitize};
+use crate::split::top_level_parts;
+
+/// One top-level part of a document, sanitized, with what the version needs to know of it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Part {
+    /// SHA-256 of the part's source and the sanitizer options.
+    source: [u8; 32],
+    html: String,
+    /// Every valid anchor inside, in order (duplicates kept: the document decides who wins).
+    entries: Vec<SectionEntry>,
+    /// The first non-empty `<h1>` text inside.
+    h1: Option<String>,
+    /// Outermost anchored elements inside.
+    top: Vec<TopSection>,
+}
+
+impl Part {
+    /// The part's sanitized markup.
+    pub fn html(&self) -> &str {
+        &self.html
+    }
+
+    /// Its outermost anchored elements (duplicates kept: the document decides who wins).
+    pub fn top_sections(&self) -> &[TopSection] {
+        &self.top
+    }
+
+    /// Bytes held (for cache budgets).
+    pub fn weight(&self) -> usize {
+        self.html.len()
+            + self
+                .top
+                .iter()
+                .map(|(a, t, h)| a.as_str().len() + t.len() + h.len())
+                .sum::<usize>()
+            + self
+                .entries
+                .iter()
+                .map(|e| e.anchor.as_str().len() + e.title.len() + 32)
+                .sum::<usize>()
+            + 64
+    }
+
+    /// Parses the sanitized `html` once for the index, title and outermost sections.
+    fn new(source: [u8; 32], html: String) -> Self {
+        let doc = Html::parse_fragment(&html);
+        let part = Self {
+            source,
+            entries: entries_of(&doc),
+            h1: first_h1_of(&doc),
+            top: top_sections_of(&doc),
+            html,
+        };
+        drop(doc);
+        part
+    }
+}
+
+/// A pushed document made ready to store: [`prepare`]'s answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Prepared {
+    /// The sanitized HTML that is served (a fixed point of [`crate::sanitize`]).
+    pub html: String,
+    /// The first `<h1>`'s text, if any.
+    pub title: Option<String>,
+    pub sections: SectionIndex,
+    /// The parts, to be handed to the next push's [`prepare_reusing`].
+    pub parts: Vec<Arc<Part>>,
+    /// How many parts were taken from the previous version instead of being sanitized again.
+    pub reused: usize,
+}
+
+impl Prepared {
+    /// The outermost anchored elements (first occurrence of an anchor winning), for diffs.
+    pub fn top_sections(&self) -> Vec<TopSection> {
+        let mut seen = HashSet::new();
+        self.parts
+            .iter()
+            .flat_map(|p| p.top.iter())
+            .filter(|(a, _, _)| seen.insert(a.clone()))
+            .cloned()
+            .collect()
+    }
+
+    /// The visible text and anchored ranges re-anchoring matches quotes against
+    /// ([`crate::anchored_text`]); computed on demand, since only a push with threads on changed
+    /// sections needs it.
+    pub fn anchored_text(&self) -> (String, Vec<(AnchorId, std::ops::Range<usize>)>) {
+        crate::anchored_text(&self.html)
+    }
+
+    /// Bytes held by the parts (for cache budgets).
+    pub fn weight(&self) -> usize {
+        self.parts.iter().map(|p| p.weight()).sum()
+    }
+
+    fn from_parts(parts: Vec<Arc<Part>>, reused: usize) -> Self {
+        let mut html = String::with_capacity(parts.iter().map(|p| p.html.len()).sum());
+        for p in &parts {
+            html.push_str(&p.html);
+        }
+        let mut seen = HashSet::new();
+        let entries: Vec<SectionEntry> = parts
+            .iter()
+            .flat_map(|p| p.entries.iter())
+            .filter(|e| seen.insert(e.anchor.clone()))
+            .cloned()
+            .collect();
+        Self {
+            html,
+            title: parts.iter().find_map(|p| p.h1.clone()),
+            // Anchors are unique by construction.
+            sections: SectionIndex::new(entries).unwrap_or_default(),
+            parts,
+            reused,
+        }
+    }
+}
+
+fn source_key(raw: &str, opts: &SanitizeOptions) -> [u8; 32] {
+    let mut h = Sha256::new();
+    h.update([u8::from(opts.allow_remote_images)]);
+    h.update(raw.as_bytes());
+    h.finalize().into()
+}
+
+/// Sanitizes `raw` (Markdown already rendered, diagrams already replaced) and derives the title and
+/// the section index from the same parse.
+pub fn prepare(raw: &str, opts: &SanitizeOptions) -> Prepared {
+    prepare_reusing(raw, opts, &[])
+}
+
+/// [`prepare`], taking the parts of `previous` (the previous version's [`Prepared::parts`]) whose
+/// source is unchanged instead of sanitizing them again. The result is the same with or without
+/// `previous`.
+pub fn prepare_reusing(raw: &str, opts: &SanitizeOptions, previous: &[Arc<Part>]) -> Prepared {
+    let find = |key: &[u8; 32]| previous.iter().find(|p| p.source == *key).cloned();
+    let Some(ranges) = top_level_parts(raw) else {
+        return whole(raw, opts, find(&source_key(raw, opts)));
+    };
+    let clean = cleaner(opts);
+    let mut parts = Vec::with_capacity(ranges.len());
+    let mut reused = 0;
+    for r in ranges {
+        let src = &raw[r];
+        let key = source_key(src, opts);
+        if let Some(p) = find(&key) {
+            reused += 1;
+            parts.push(p);
+            continue;
+        }
+        let once = clean.clean(src).to_string();
+        // Kept alone only if it is already a fixed point and its output cuts cleanly too.
+        if clean.clean(&once).to_string() != once || top_level_parts(&once).is_none() {
+            return whole(raw, opts, None);
+        }
+        parts.push(Arc::new(Part::new(key, once)));
+    }
+    Prepared::from_parts(parts, reused)
+}
+
+/// The whole document as one part (the scan could not cut it, or a part was not a fixed point).
+fn whole(raw: &str, opts: &SanitizeOptions, cached: Option<Arc<Part>>) -> Prepared {
+    if let Some(p) = cached {
+        return Prepared::from_parts(vec![p], 1);
+    }
+    let key = source_key(raw, opts);
+    Prepared::from_parts(vec![Arc::new(Part::new(key, sanitize(raw, opts)))], 0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{section_index, title};
+
+    const HTML: &str = include_str!("../../../fixtures/auth-service-redesign.html");
+    const MD: &str = include_str!("../../../fixtures/auth-service-redesign.md");
+
+    /// The stitched path and the whole-document path agree on everything.
+    fn same_as_whole(raw: &str) -> Prepared {
+        let opts = SanitizeOptions::default();
+        let p = prepare(raw, &opts);
+        let whole = sanitize(raw, &opts);
+        assert_eq!(p.html, whole, "stitched output differs from sanitize()");
+        assert_eq!(p.sections, section_index(&whole));
+        assert_eq!(p.title, title(&whole));
+        assert_eq!(p.top_sections(), crate::diff::top_sections(&whole));
+        p
+    }
+
+    #[test]
+    fn the_fixtures_stitch_to_the_whole_document() {
+        let p = same_as_whole(HTML);
+        assert!(
+            p.parts.len() > 5,
+            "the HTML fixture is cut ({})",
+            p.parts.len()
+        );
+        let md = crate::markdown_to_html(MD);
+        let p = same_as_whole(&md);
+        assert!(
+            p.parts.len() > 5,
+            "the Markdown fixture is cut ({})",
+            p.parts.len()
+        );
+        // A fixture repeated with renamed anchors, as the benchmark pushes it.
+        let mut big = HTML.to_owned();
+        for n in 2..5 {
+            big.push_str(
+                &HTML
+                    .replace("<h1>", "<h2>")
+                    .replace("</h1>", "</h2>")
+                    .replace("data-anchor=\"", &format!("data-anchor=\"c{n}-")),
+            );
+        }
+        same_as_whole(&big);
+    }
+
+    #[test]
+    fn hostile_and_unusual_documents_agree_with_the_whole_path() {
+        for raw in [
+            "",
+            "text only",
+            "<p>unclosed <section data-anchor=\"a\"><h2>A</h2></section>",
+            "<section data-anchor=\"a\"><h2>A</h2></section><section data-anchor=\"a\"><h2>dup</h2></section>",
+            "<section data-anchor=\"pp-x\"><a href=\"#pp-x\">x</a></section><p>y</p>",
+            "<div><script>alert(1)</script></div><p onclick=\"x\">y</p>",
+            "<svg><style><img src=x onerror=alert(1)></style></svg><p>x</p>",
+            "<math><mtext><table><mglyph><style><img src=x onerror=alert(1)>",
+            "<form><math><mtext></form><form><mglyph><style></math><img src onerror=alert(1)>",
+            "<table><tr><td>a</td></tr></table><p>b</p><table><div>c</div></table>",
+            "<p><b><div>x</div></b></p><h2><h3>y</h3></h2><li><li>z</li></li>",
+            "<a href=\"java&#x09;script:alert(1)\">x</a><p>&amp</p><p>&lt;</p>",
+            "<noscript><p title=\"</noscript><img src=x onerror=alert(1)>\"></noscript>",
+            "<h1> </h1><h1>Second</h1><section data-anchor=\"s\">x</section>",
+            "<pre>\n\nx</pre><pre>\ny</pre>",
+            "<svg><a href=\"javascript:alert(1)\"><text>x</text></a></svg><p>z</p>",
+            "<input type=text value=x><p>y</p><img src=\"data:image/png;base64,AA\">",
+        ] {
+            same_as_whole(raw);
+        }
+    }
+
+    #[test]
+    fn a_changed_section_reuses_every_other_part() {
+        let opts = SanitizeOptions::default();
+        let first = prepare(HTML, &opts);
+        assert_eq!(first.reused, 0);
+        let n = first.parts.len();
+        // The bench's edit: one section's text changes.
+        let edited = HTML.replacen("Client", "Browser", 1);
+        assert_ne!(edited, HTML);
+        let second = prepare_reusing(&edited, &opts, &first.parts);
+        assert_eq!(
+            second.reused,
+            n - 1,
+            "only the changed part is sanitized again"
+        );
+        let fresh = prepare(&edited, &opts);
+        assert_eq!(second.html, fresh.html);
+        assert_eq!(second.sections, fresh.sections);
+        assert_eq!(second.title, fresh.title);
+        assert_eq!(second.top_sections(), fresh.top_sections());
+        assert_eq!(second.parts.len(), fresh.parts.len());
+        // A section added at the end: every old part is reused but the last (the fixture's final
+        // newline, which now opens the new section's part).
+        let added = format!("{HTML}<section data-anchor=\"tail\"><h2>Tail</h2></section>");
+        let third = prepare_reusing(&added, &opts, &first.parts);
+        assert_eq!(third.reused, n - 1);
+        assert_eq!(third.html, sanitize(&added, &opts));
+        // Other options never take parts made under different ones.
+        let remote = SanitizeOptions {
+            allow_remote_images: true,
+        };
+        assert_eq!(prepare_reusing(HTML, &remote, &first.parts).reused, 0);
+    }
+}

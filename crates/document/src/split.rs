@@ -1,0 +1,348 @@
+//! Where a document can be cut into top-level parts that an HTML parser reads exactly as it reads
+//! them inside the whole document.
+//!
+//! The HTML parser carries state from one token to the next (open elements, active formatting
+//! elements, the tokenizer's state, foreign content). At a point where every element opened so
+//! far has been closed by its own end tag, in order, and nothing exotic was met, that state is
+//! back to where a fresh fragment parser starts: the rest of the document parses the same alone.
+//! This module finds such points with a conservative lexical scan. Anything it is not sure about —
+//! comments, doctypes, raw-text elements (`script`, `style`, `title`, `textarea` …), tags outside
+//! the sanitizer's vocabulary, HTML inside SVG, a self-closing non-void element, an end tag that
+//! does not close the innermost open element, attributes it cannot read plainly, `NUL` or a byte
+//! order mark — and it answers `None`: the caller then treats the document as one part.
+//!
+//! The claim "parsing the parts alone and concatenating equals parsing the whole" is what
+//! `prepare`'s stitched output rests on; it is checked by the unit tests over the fixtures and by
+//! the `prepare` fuzz target, which compares both paths byte for byte.
+
+use std::ops::Range;
+
+/// HTML elements with start and end tags that the scan follows (the sanitizer's vocabulary, less
+/// the void elements).
+const HTML_CONTAINERS: &[&str] = &[
+    "section",
+    "article",
+    "header",
+    "footer",
+    "aside",
+    "nav",
+    "div",
+    "span",
+    "p",
+    "h1",
+    "h2",
+    "h3",
+    "h4",
+    "h5",
+    "h6",
+    "a",
+    "ul",
+    "ol",
+    "li",
+    "dl",
+    "dt",
+    "dd",
+    "table",
+    "thead",
+    "tbody",
+    "tfoot",
+    "tr",
+    "th",
+    "td",
+    "caption",
+    "colgroup",
+    "code",
+    "pre",
+    "kbd",
+    "samp",
+    "var",
+    "blockquote",
+    "q",
+    "cite",
+    "strong",
+    "em",
+    "b",
+    "i",
+    "u",
+    "s",
+    "del",
+    "ins",
+    "mark",
+    "small",
+    "sub",
+    "sup",
+    "abbr",
+    "time",
+    "figure",
+    "figcaption",
+    "details",
+    "summary",
+];
+
+/// Void elements of the vocabulary: no end tag, nothing opened.
+const HTML_VOID: &[&str] = &["br", "hr", "img", "input", "col", "wbr"];
+
+/// SVG elements (lower-cased, as compared) that the scan follows inside `<svg>`. `title` and
+/// `desc` are HTML integration points but hold plain text in what we accept (no tag inside them).
+const SVG_ELEMENTS: &[&str] = &[
+    "g",
+    "path",
+    "rect",
+    "circle",
+    "ellipse",
+    "line",
+    "polyline",
+    "polygon",
+    "text",
+    "tspan",
+    "defs",
+    "marker",
+    "lineargradient",
+    "radialgradient",
+    "stop",
+    "title",
+    "desc",
+    "use",
+    "symbol",
+    "clippath",
+];
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Ns {
+    Html,
+    Svg,
+}
+
+struct Open {
+    name: String,
+    ns: Ns,
+}
+
+fn name_char(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b == b'-'
+}
+
+/// Reads a start tag's attributes from `i` (just after its name) to its `>`. Returns the index
+/// after `>` and whether it ended with `/>`; `None` when anything is unusual.
+fn attributes(bytes: &[u8], mut i: usize) -> Option<(usize, bool)> {
+    loop {
+        while i < bytes.len() && bytes[i].is_ascii_whitespace() {
+            i += 1;
+        }
+        match *bytes.get(i)? {
+            b'>' => return Some((i + 1, false)),
+            b'/' => {
+                return (bytes.get(i + 1) == Some(&b'>')).then_some((i + 2, true));
+            }
+            _ => {}
+        }
+        // A name: letters, digits, `-`, `_`, `:`, `.`
+        let start = i;
+        while i < bytes.len()
+            && (bytes[i].is_ascii_alphanumeric() || matches!(bytes[i], b'-' | b'_' | b':' | b'.'))
+        {
+            i += 1;
+        }
+        if i == start {
+            return None;
+        }
+        while i < bytes.len() && bytes[i].is_ascii_whitespace() {
+            i += 1;
+        }
+        if bytes.get(i) != Some(&b'=') {
+            continue;
+        }
+        i += 1;
+        while i < bytes.len() && bytes[i].is_ascii_whitespace() {
+            i += 1;
+        }
+        match *bytes.get(i)? {
+            q @ (b'"' | b'\'') => {
+                let end = bytes[i + 1..].iter().position(|&b| b == q)? + i + 1;
+                i = end + 1;
+                // `a="x"b="y"`: the tokenizer wants whitespace between attributes; be strict.
+                if !matches!(
+                    bytes.get(i),
+                    Some(b'>' | b'/') | Some(b' ' | b'\t' | b'\n' | b'\r' | b'\x0c')
+                ) {
+                    return None;
+                }
+            }
+            _ => {
+                let start = i;
+                while i < bytes.len() && !bytes[i].is_ascii_whitespace() && bytes[i] != b'>' {
+                    if matches!(bytes[i], b'"' | b'\'' | b'<' | b'=' | b'`' | b'/') {
+                        return None;
+                    }
+                    i += 1;
+                }
+                if i == start {
+                    return None;
+                }
+            }
+        }
+    }
+}
+
+/// The byte ranges of `html`'s top-level parts, in order, covering it exactly; each part but the
+/// last ends with the end tag that closed its last top-level element. `None`: the scan is not
+/// sure the document can be cut (see the module documentation).
+pub(crate) fn top_level_parts(html: &str) -> Option<Vec<Range<usize>>> {
+    if html.contains(['\0', '\u{feff}']) {
+        return None;
+    }
+    let bytes = html.as_bytes();
+    let mut stack: Vec<Open> = vec![];
+    let mut parts = vec![];
+    let mut part_start = 0;
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] != b'<' {
+            i += 1;
+            continue;
+        }
+        match bytes.get(i + 1) {
+            Some(b'/') => {
+                let start = i + 2;
+                let mut j = start;
+                while j < bytes.len() && name_char(bytes[j]) {
+                    j += 1;
+                }
+                if j == start {
+                    return None;
+                }
+                let name = html[start..j].to_ascii_lowercase();
+                while j < bytes.len() && bytes[j].is_ascii_whitespace() {
+                    j += 1;
+                }
+                if bytes.get(j) != Some(&b'>') {
+                    return None;
+                }
+                let open = stack.pop()?;
+                if open.name != name {
+                    return None;
+                }
+                i = j + 1;
+                if stack.is_empty() {
+                    parts.push(part_start..i);
+                    part_start = i;
+                }
+            }
+            Some(b) if b.is_ascii_alphabetic() => {
+                let start = i + 1;
+                let mut j = start;
+                while j < bytes.len() && name_char(bytes[j]) {
+                    j += 1;
+                }
+                // `<a"`, `<a<`: names end at whitespace, `/` or `>` only.
+                if !matches!(
+                    bytes.get(j),
+                    Some(b'>' | b'/') | Some(b' ' | b'\t' | b'\n' | b'\r' | b'\x0c')
+                ) {
+                    return None;
+                }
+                let name = html[start..j].to_ascii_lowercase();
+                let (after, self_closing) = attributes(bytes, j)?;
+                let ns = stack.last().map_or(Ns::Html, |o| o.ns);
+                let self_closed_svg = name == "svg" && self_closing;
+                match ns {
+                    Ns::Html if name == "svg" => {
+                        if !self_closing {
+                            stack.push(Open { name, ns: Ns::Svg });
+                        }
+                    }
+                    Ns::Html if HTML_VOID.contains(&name.as_str()) => {}
+                    // `<div/>` opens a div: the slash is ignored on HTML elements.
+                    Ns::Html if HTML_CONTAINERS.contains(&name.as_str()) && !self_closing => {
+                        stack.push(Open { name, ns: Ns::Html });
+                    }
+                    Ns::Svg
+                        if SVG_ELEMENTS.contains(&name.as_str())
+                            && !matches!(
+                                stack.last().map(|o| o.name.as_str()),
+                                Some("title" | "desc")
+                            ) =>
+                    {
+                        if !self_closing {
+                            stack.push(Open { name, ns: Ns::Svg });
+                        }
+                    }
+                    _ => return None,
+                }
+                i = after;
+                if stack.is_empty() && self_closed_svg {
+                    // A self-closed top-level `<svg/>`.
+                    parts.push(part_start..i);
+                    part_start = i;
+                }
+            }
+            // `<!--`, `<!doctype`, `<?`: not followed.
+            Some(b'!' | b'?') => return None,
+            // A `<` that starts no tag is text.
+            _ => i += 1,
+        }
+    }
+    if !stack.is_empty() {
+        return None;
+    }
+    if part_start < bytes.len() || parts.is_empty() {
+        parts.push(part_start..bytes.len());
+    }
+    Some(parts)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::top_level_parts;
+
+    fn cut(html: &str) -> Option<Vec<&str>> {
+        top_level_parts(html).map(|r| r.into_iter().map(|r| &html[r]).collect())
+    }
+
+    #[test]
+    fn plain_documents_are_cut_after_each_top_level_element() {
+        assert_eq!(
+            cut("<h1>T</h1>\n<section data-anchor=\"a\"><p>x<br>y</p></section>\ntail"),
+            Some(vec![
+                "<h1>T</h1>",
+                "\n<section data-anchor=\"a\"><p>x<br>y</p></section>",
+                "\ntail"
+            ])
+        );
+        assert_eq!(
+            cut("<svg viewBox=\"0 0 1 1\"><path d=\"M0 0\"/><text>a &lt; b</text></svg><p>x</p>"),
+            Some(vec![
+                "<svg viewBox=\"0 0 1 1\"><path d=\"M0 0\"/><text>a &lt; b</text></svg>",
+                "<p>x</p>"
+            ])
+        );
+        assert_eq!(cut("just text"), Some(vec!["just text"]));
+        assert_eq!(cut(""), Some(vec![""]));
+        assert_eq!(cut("a < b <p>c</p>"), Some(vec!["a < b <p>c</p>"]));
+    }
+
+    #[test]
+    fn anything_unusual_is_not_cut() {
+        for html in [
+            "<p>unclosed",
+            "<p><b>x</p></b>",
+            "<div/><p>x</p>",
+            "<!-- c --><p>x</p>",
+            "<script>x</script>",
+            "<style>p{}</style>",
+            "<title>x</title>",
+            "<textarea>x</textarea>",
+            "<svg><p>x</p></svg>",
+            "<svg><title><b>x</b></title></svg>",
+            "<math><mi>x</mi></math>",
+            "<p a=\"x\"b=\"y\">x</p>",
+            "<p a=x\"y>x</p>",
+            "</p>",
+            "<p>\0</p>",
+            "<select><option>x</option></select>",
+            "<template><p>x</p></template>",
+        ] {
+            assert_eq!(top_level_parts(html), None, "{html}");
+        }
+    }
+}
