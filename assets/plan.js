@@ -476,7 +476,8 @@
     });
     source.addEventListener("signed_out", function () { source.close(); notice("You have been signed out. Sign in again to keep following this plan.", true); });
 
-    function notice(text, sticky) {
+    // `lines`: what changed in the plan's terms, one per line under the text (optional).
+    function notice(text, sticky, lines) {
       var bar = document.querySelector(".pp-live");
       if (!bar) {
         bar = document.createElement("p");
@@ -486,9 +487,16 @@
         header.parentNode.insertBefore(bar, header.nextSibling);
       }
       bar.textContent = text;
+      (lines || []).forEach(function (l) {
+        var line = document.createElement("span");
+        line.className = "pp-live-typed";
+        line.textContent = l;
+        bar.appendChild(line);
+      });
       bar.hidden = false;
       clearTimeout(bar._timer);
-      if (!sticky) bar._timer = setTimeout(function () { bar.hidden = true; }, 8000);
+      // Longer when there is a list to read.
+      if (!sticky) bar._timer = setTimeout(function () { bar.hidden = true; }, lines && lines.length ? 20000 : 8000);
     }
 
     function anchors(scope) {
@@ -580,7 +588,9 @@
         if (removed.length) parts.push(removed.length + " removed");
         // The server's "what changed" line (the diff page's and Slack's wording) when the event has it.
         var what = info && info.summary ? " · " + info.summary : (parts.length ? " · sections " + parts.join(", ") + "." : ".");
-        notice(who + " pushed version " + version + what, false);
+        // And what changed in the plan's terms (decisions, risks, endpoints…), one line each.
+        var typed = info && Array.isArray(info.typed) ? info.typed : [];
+        notice(who + " pushed version " + version + what, false, typed);
         return hooks.reload();
       });
     }

@@ -60,7 +60,7 @@ pub use dashboard::{
 };
 pub use events::{
     Actor, BadEventId, CommentActivity, EventBus, EventId, EventStream, LiveEvent, LocalBus,
-    ObservedBus, PlanActivity, PlanEvent, RETAINED_EVENTS, SUBSCRIBER_BUFFER, Subscription,
+    LIVE_MAX_TYPED, ObservedBus, PlanActivity, PlanEvent, RETAINED_EVENTS, SUBSCRIBER_BUFFER, Subscription,
 };
 pub use export::{Export, ExportComments, ExportThread, export_markdown};
 pub use generation::{CacheLimits, GenerationCache, Generations};
@@ -70,6 +70,7 @@ pub use maintenance::{Maintenance, OUTBOX_KEEP_DAYS, Swept};
 pub use notify::{ChangeSummary, WordChange, change_summary};
 pub use notify::{
     Deliveries, Delivery, DeliveryError, DeliverySettings, NOTIFY_BODY_CHARS, NOTIFY_MAX_SECTIONS,
+    NOTIFY_MAX_TYPED,
     Notification, Notifications, Notifier, PlanRef, SectionChange, SectionChangeKind, excerpt,
 };
 pub use offboarding::{

@@ -19,6 +19,9 @@ use crate::{Auditor, InfraError, OUTBOX_MAX_ATTEMPTS, OutboxMessage, Ports, back
 pub const NOTIFY_BODY_CHARS: usize = 500;
 /// Most sections listed in a version notification (the rest are counted in `more_sections`).
 pub const NOTIFY_MAX_SECTIONS: usize = 20;
+/// Most typed changes ("what changed" in the plan's terms) listed in a version notification; the
+/// rest are summed up in a last "… and N more" line.
+pub const NOTIFY_MAX_TYPED: usize = 8;
 
 /// The plan a notification is about.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -72,6 +75,11 @@ pub enum Notification {
         /// previous version; absent for a new plan (and in older outbox rows).
         #[serde(default, skip_serializing_if = "Option::is_none")]
         summary: Option<String>,
+        /// What changed in the plan's terms, one line each ([`planpush_document::typed_lines`]),
+        /// at most [`NOTIFY_MAX_TYPED`] and a "… and N more" line; empty for a new plan (and in
+        /// older outbox rows).
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        typed: Vec<String>,
     },
     /// A new thread or reply.
     CommentCreated {
@@ -183,8 +191,10 @@ pub fn excerpt(s: &str, max: usize) -> String {
 /// What changed between the previous version's markup and `version`'s: the summary, and the word
 /// counts of each changed section. `None` for a first version.
 pub fn change_summary(previous_html: Option<&str>, version: &Version) -> Option<ChangeSummary> {
-    let rows = planpush_document::diff(previous_html?, &version.html);
+    let previous_html = previous_html?;
+    let rows = planpush_document::diff(previous_html, &version.html);
     Some(ChangeSummary {
+        typed: planpush_document::typed_changes(previous_html, &version.html),
         summary: planpush_document::DiffSummary::of(&rows),
         words: rows
             .into_iter()
@@ -206,6 +216,8 @@ pub fn change_summary(previous_html: Option<&str>, version: &Version) -> Option<
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ChangeSummary {
     pub summary: planpush_document::DiffSummary,
+    /// What changed in the plan's terms.
+    pub typed: Vec<planpush_document::TypedChange>,
     pub words: std::collections::HashMap<AnchorId, WordChange>,
 }
 
@@ -264,6 +276,9 @@ pub(crate) fn version_pushed(
         sections: all.into_iter().take(NOTIFY_MAX_SECTIONS).collect(),
         more_sections,
         summary: summary.map(|s| s.summary.sentence()),
+        typed: summary.map_or_else(Vec::new, |s| {
+            planpush_document::typed_lines(&s.typed, NOTIFY_MAX_TYPED)
+        }),
     }
 }
 

@@ -57,6 +57,9 @@ pub struct DiffPage {
     pub rows: Vec<planpush_document::DiffEntry>,
     /// What changed, in a line: sections added, removed, changed, and changed words.
     pub summary: planpush_document::DiffSummary,
+    /// What changed in the plan's terms (decisions, risks, endpoints, fields, phases, components,
+    /// sections).
+    pub typed: Vec<planpush_document::TypedChange>,
     /// Every version of the plan (for choosing another pair to compare).
     pub history: Vec<VersionMeta>,
 }
@@ -302,6 +305,7 @@ impl Plans {
         let (new, old) = (load(to).await?, load(from).await?);
         let rows = planpush_document::diff(&old.html, &new.html);
         let summary = planpush_document::DiffSummary::of(&rows);
+        let typed = planpush_document::typed_changes(&old.html, &new.html);
         let history = self
             .ports
             .versions
@@ -314,6 +318,7 @@ impl Plans {
             to,
             rows,
             summary,
+            typed,
             history,
         })
     }

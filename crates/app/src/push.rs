@@ -46,6 +46,8 @@ pub struct PushOutcome {
     pub created_version: bool,
     /// The "what changed" line against the previous version (`None` for a new plan).
     pub summary: Option<String>,
+    /// What changed against the previous version in the plan's terms (empty for a new plan).
+    pub typed: Vec<planpush_document::TypedChange>,
 }
 
 /// Why a push was refused.
@@ -225,6 +227,7 @@ impl Push {
                 },
                 changes: outcome.changes.clone(),
                 summary: outcome.summary.clone(),
+                typed: planpush_document::typed_lines(&outcome.typed, crate::LIVE_MAX_TYPED),
             };
             crate::events::publish(&self.ports, outcome.plan.id(), event).await;
         }
@@ -406,6 +409,7 @@ impl Push {
                 plan,
                 created_version: true,
                 summary: None,
+                typed: vec![],
             })),
             Err(VersionRepoError::SlugTaken(_)) => Ok(None),
             Err(e) => Err(unknown(e)),
@@ -436,6 +440,7 @@ impl Push {
                     plan,
                     created_version: false,
                     summary: None,
+                    typed: vec![],
                 });
             }
             let title = rendered
@@ -489,7 +494,8 @@ impl Push {
                         changes: version.meta.changes,
                         plan: next,
                         created_version: true,
-                        summary: summary.map(|s| s.summary.sentence()),
+                        summary: summary.as_ref().map(|s| s.summary.sentence()),
+                        typed: summary.map(|s| s.typed).unwrap_or_default(),
                     });
                 }
                 // Someone pushed meanwhile: reload and diff against their version.

@@ -10,7 +10,8 @@ use serde_json::{Value, json};
 
 use crate::{
     MAX_BODY_CHARS, MAX_LABEL_CHARS, MAX_QUOTE_CHARS, MAX_SECTION_LINES, MAX_TITLE_CHARS,
-    anchor_url, escape_markdown, markdown_label, markdown_section_line, plan_url,
+    anchor_url, escape_markdown, markdown_label, markdown_section_line, markdown_typed_lines,
+    plan_url,
 };
 
 /// The outbox channel of Discord messages.
@@ -65,6 +66,7 @@ pub fn render(n: &Notification, base_url: &str) -> Value {
             by,
             sections,
             more_sections,
+            typed,
             ..
         } => {
             let title = label(&plan.title, MAX_TITLE_CHARS);
@@ -90,6 +92,12 @@ pub fn render(n: &Notification, base_url: &str) -> Value {
                 lines.push("No section changed.".into());
             } else if hidden > 0 {
                 lines.push(format!("…and {hidden} more"));
+            }
+            if !typed.is_empty() {
+                let mut what = vec!["**What changed**".to_owned()];
+                what.extend(markdown_typed_lines(typed, "•", ACTIVE));
+                what.push(String::new());
+                lines.splice(0..0, what);
             }
             embed(headline, url, lines.join("\n"), COLORS[0])
         }

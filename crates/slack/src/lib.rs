@@ -42,6 +42,8 @@ pub const MAX_TITLE_CHARS: usize = 120;
 pub const MAX_LABEL_CHARS: usize = 80;
 /// Longest comment body shown.
 pub const MAX_BODY_CHARS: usize = 500;
+/// Longest "what changed" line (a typed change) shown.
+pub const MAX_TYPED_CHARS: usize = 200;
 /// Longest quote shown.
 pub const MAX_QUOTE_CHARS: usize = 200;
 /// Slack's limit for one text block; a section list stops before it (escaping can make a text up
@@ -138,6 +140,15 @@ pub(crate) fn markdown_section_line(
     }
 }
 
+/// A new version's typed changes ("what changed" in the plan's terms) as Markdown lines (Teams,
+/// Discord), each escaped and cut like a label.
+pub(crate) fn markdown_typed_lines(typed: &[String], bullet: &str, active: &str) -> Vec<String> {
+    typed
+        .iter()
+        .map(|l| format!("{bullet} {}", markdown_label(l, MAX_TYPED_CHARS, active)))
+        .collect()
+}
+
 pub(crate) fn plan_url(base: &str, plan: &PlanRef) -> String {
     format!("{base}/p/{}", plan.slug)
 }
@@ -196,6 +207,7 @@ pub fn render(n: &Notification, base_url: &str) -> Value {
             sections,
             more_sections,
             summary,
+            typed,
         } => {
             let title = label(&plan.title, MAX_TITLE_CHARS);
             let by = label(by, MAX_LABEL_CHARS);
@@ -212,6 +224,13 @@ pub fn render(n: &Notification, base_url: &str) -> Value {
                 )
             };
             let mut blocks = vec![section(headline)];
+            if !typed.is_empty() {
+                let lines: Vec<String> = typed
+                    .iter()
+                    .map(|l| format!("• {}", label(l, MAX_TYPED_CHARS)))
+                    .collect();
+                blocks.push(section(format!("*What changed*\n{}", lines.join("\n"))));
+            }
             let mut lines: Vec<String> = vec![];
             let mut used = 0;
             for s in sections.iter().take(MAX_SECTION_LINES) {

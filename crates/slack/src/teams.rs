@@ -12,7 +12,8 @@ use serde_json::{Value, json};
 
 use crate::{
     MAX_BODY_CHARS, MAX_LABEL_CHARS, MAX_QUOTE_CHARS, MAX_SECTION_LINES, MAX_TITLE_CHARS,
-    anchor_url, escape_markdown, markdown_label, markdown_link, markdown_section_line, plan_url,
+    anchor_url, escape_markdown, markdown_label, markdown_link, markdown_section_line,
+    markdown_typed_lines, plan_url,
 };
 
 /// The outbox channel of Teams messages.
@@ -71,6 +72,7 @@ pub fn render(n: &Notification, base_url: &str) -> Value {
             by,
             sections,
             more_sections,
+            typed,
             ..
         } => {
             let title = label(&plan.title, MAX_TITLE_CHARS);
@@ -99,7 +101,14 @@ pub fn render(n: &Notification, base_url: &str) -> Value {
                     format!("{}?v={version}&diff={}", plan_url(base, plan), version - 1),
                 ));
             }
-            card(vec![text(headline), text(lines.join("\n"))], actions)
+            let mut body = vec![text(headline)];
+            if !typed.is_empty() {
+                let mut what = vec!["**What changed**".to_owned()];
+                what.extend(markdown_typed_lines(typed, "-", ACTIVE));
+                body.push(text(what.join("\n")));
+            }
+            body.push(text(lines.join("\n")));
+            card(body, actions)
         }
         Notification::CommentCreated {
             plan,

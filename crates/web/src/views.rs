@@ -289,6 +289,30 @@ fn diff_label(status: DiffStatus) -> (&'static str, &'static str) {
     }
 }
 
+/// What changed in the plan's terms, first on the diff page: a count line, then one line per change
+/// linking to its section's row below.
+fn typed_summary(typed: &[planpush_document::TypedChange]) -> Markup {
+    html! {
+        div class="pp-typed" {
+            p class="pp-summary-line" {
+                strong { "In the plan's terms: " } (planpush_document::typed_headline(typed))
+            }
+            @if !typed.is_empty() {
+                ul class="pp-summary-list pp-typed-list" {
+                    @for c in typed {
+                        li data-kind=(format!("{:?}", c.kind).to_lowercase()) {
+                            @match c.anchors.first() {
+                                Some(a) => a href={ "#pp-diff-" (a.as_str()) } { (c.sentence()) },
+                                None => (c.sentence()),
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
 /// `?v=N&diff=M`: a "what changed" summary, then every section; in a changed one the inserted and
 /// deleted words (and changed table cells) are marked in place, with both versions side by side
 /// one click away; added and removed sections are shown on their side.
@@ -307,6 +331,7 @@ pub fn diff_page(d: &DiffPage) -> Markup {
                 }
             }
             div class="pp-summary" {
+                (typed_summary(&d.typed))
                 p class="pp-summary-line" { strong { "What changed: " } (d.summary.sentence()) }
                 @if !d.summary.is_empty() {
                     ul class="pp-summary-list" {

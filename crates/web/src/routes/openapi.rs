@@ -186,6 +186,39 @@ pub(crate) struct Changes {
     changed: Vec<String>,
 }
 
+/// What a push changed: the section anchors, and what changed in the plan's terms.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct PushChanges {
+    added: Vec<String>,
+    removed: Vec<String>,
+    changed: Vec<String>,
+    /// What changed against the previous version in the plan's terms (docs/plan-format.md,
+    /// "Seeing what changed"): vocabulary changes first, then sections; empty for a new plan or
+    /// an identical push.
+    typed: Vec<TypedChange>,
+}
+
+/// One semantic change between two versions.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct TypedChange {
+    /// `decision`, `risk`, `endpoint`, `field`, `phase`, `component` or `section`.
+    kind: String,
+    /// `added`, `removed`, `status`, `level`, `method`, `path`, `badges`, `type`, `keys`,
+    /// `impact`, `text` or `anchor`.
+    change: String,
+    /// The element as a reader names it (a decision's text, `DELETE /api/auth/sessions`, a
+    /// section's title).
+    label: String,
+    /// The value before (a status, level, badges, type, impact or anchor), when it had one.
+    from: Option<String>,
+    /// The value after, when it has one.
+    to: Option<String>,
+    /// The anchors around the element, outermost first, its own last if it has one.
+    anchors: Vec<String>,
+    /// The change in a sentence: "Decision “Redis vs PostgreSQL”: Open → Accepted".
+    text: String,
+}
+
 /// A plan (the API's "session": one pushed document and its versions).
 #[derive(Serialize, ToSchema)]
 pub(crate) struct Plan {
@@ -245,7 +278,7 @@ pub(crate) struct PushResult {
     /// False when the document was the same as the current version (nothing stored).
     created_version: bool,
     visibility: Visibility,
-    changes: Changes,
+    changes: PushChanges,
     /// The "what changed" line against the previous version ("Sections: 1 changed (+14 −3
     /// words)."); null for a new plan or an identical push.
     summary: Option<String>,
