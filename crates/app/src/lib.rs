@@ -35,6 +35,7 @@ mod ports;
 mod provider;
 mod push;
 mod ratelimit;
+mod reviews;
 mod scim;
 mod scim_ports;
 mod search;
@@ -78,6 +79,10 @@ pub use offboarding::{
 };
 pub use outbox::{
     OUTBOX_MAX_ATTEMPTS, OutboxMessage, OutboxMessageId, backoff_after, backoff_from,
+};
+pub use reviews::{
+    MAX_REVIEWERS, ReviewError, ReviewRequestInput, ReviewStatus, ReviewerStatus, Reviews,
+    WaitingReview,
 };
 pub use plans::{DiffPage, LiveFeed, PlanError, PlanInfo, PlanPage, PlanText, Plans, can_see};
 pub use ports::*;

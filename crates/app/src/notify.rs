@@ -96,6 +96,25 @@ pub enum Notification {
         body: String,
         reply: bool,
     },
+    /// Someone asked for a review of a version.
+    ReviewRequested {
+        plan: PlanRef,
+        version: u32,
+        by: String,
+        /// Logins of the reviewers asked.
+        reviewers: Vec<String>,
+    },
+    /// A reviewer approved a version or asked for changes.
+    ReviewDecided {
+        plan: PlanRef,
+        version: u32,
+        by: String,
+        /// `approved` or `changes_requested`.
+        verdict: String,
+        /// The reviewer's comment, cut like a comment body.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        comment: Option<String>,
+    },
     /// A thread was resolved.
     CommentResolved {
         plan: PlanRef,
@@ -171,7 +190,7 @@ impl Notifications {
     }
 }
 
-fn plan_ref(plan: &Plan) -> PlanRef {
+pub(crate) fn plan_ref(plan: &Plan) -> PlanRef {
     PlanRef {
         slug: plan.slug().to_string(),
         title: plan.title().to_owned(),

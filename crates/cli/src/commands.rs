@@ -673,7 +673,7 @@ fn lookup_plan(authed: &mut Authed, name: &str) -> Result<String, CliError> {
 
 /// Sends one request about the plan called `name` (`path` gets its session id); a remembered id
 /// that the server no longer knows is looked up again by name.
-fn on_plan(
+pub(crate) fn on_plan(
     authed: &mut Authed,
     project: &Project,
     name: &str,

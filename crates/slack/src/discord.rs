@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 use crate::{
     MAX_BODY_CHARS, MAX_LABEL_CHARS, MAX_QUOTE_CHARS, MAX_SECTION_LINES, MAX_TITLE_CHARS,
     anchor_url, escape_markdown, markdown_label, markdown_section_line, markdown_typed_lines,
-    plan_url,
+    plan_url, review_plan, review_sentence,
 };
 
 /// The outbox channel of Discord messages.
@@ -144,6 +144,16 @@ pub fn render(n: &Notification, base_url: &str) -> Value {
                 anchor_url(base, plan, anchor),
                 blockquote(body, MAX_BODY_CHARS),
                 COLORS[2],
+            )
+        }
+        Notification::ReviewRequested { .. } | Notification::ReviewDecided { .. } => {
+            let (headline, comment) = review_sentence(n, |s| label(s, MAX_LABEL_CHARS));
+            let plan = review_plan(n);
+            embed(
+                format!("{headline} {}", label(&plan.title, MAX_TITLE_CHARS)),
+                plan_url(base, plan),
+                comment.map_or_else(String::new, |c| blockquote(&c, MAX_BODY_CHARS)),
+                COLORS[0],
             )
         }
     }

@@ -311,6 +311,70 @@ pub fn render(n: &Notification, base_url: &str) -> Value {
             ];
             json!({"text": format!("{by} resolved a thread on {where_} in {title}"), "blocks": blocks})
         }
+        Notification::ReviewRequested { .. } | Notification::ReviewDecided { .. } => {
+            let (headline, comment) = review_sentence(n, |s| label(s, MAX_LABEL_CHARS));
+            let title = label(review_plan(n).title.as_str(), MAX_TITLE_CHARS);
+            let url = plan_url(base, review_plan(n));
+            let mut blocks = vec![section(format!("{headline} *{}*", link(&url, &title)))];
+            if let Some(c) = comment {
+                blocks.push(section(blockquote(&c, MAX_BODY_CHARS)));
+            }
+            json!({"text": format!("{headline} {title}"), "blocks": blocks})
+        }
+    }
+}
+
+/// The plan of a review notification.
+pub(crate) fn review_plan(n: &Notification) -> &PlanRef {
+    match n {
+        Notification::ReviewRequested { plan, .. }
+        | Notification::ReviewDecided { plan, .. }
+        | Notification::VersionPushed { plan, .. }
+        | Notification::CommentCreated { plan, .. }
+        | Notification::CommentResolved { plan, .. } => plan,
+    }
+}
+
+/// A review notification's headline up to the plan's title ("ada asked bob, carol to review v3
+/// of", "bob approved v3 of", "bob requested changes on v3 of"), each name through `esc`, and the
+/// reviewer's comment if any (raw: each channel quotes it its own way).
+pub(crate) fn review_sentence(
+    n: &Notification,
+    esc: impl Fn(&str) -> String,
+) -> (String, Option<String>) {
+    match n {
+        Notification::ReviewRequested {
+            version,
+            by,
+            reviewers,
+            ..
+        } => {
+            let names: Vec<String> = reviewers.iter().take(10).map(|r| esc(r)).collect();
+            let more = reviewers.len().saturating_sub(names.len());
+            let mut who = names.join(", ");
+            if more > 0 {
+                who.push_str(&format!(" and {more} more"));
+            }
+            (
+                format!("{} asked {who} to review v{version} of", esc(by)),
+                None,
+            )
+        }
+        Notification::ReviewDecided {
+            version,
+            by,
+            verdict,
+            comment,
+            ..
+        } => {
+            let what = if verdict == "approved" {
+                format!("approved v{version} of")
+            } else {
+                format!("requested changes on v{version} of")
+            };
+            (format!("{} {what}", esc(by)), comment.clone())
+        }
+        _ => (String::new(), None),
     }
 }
 

@@ -13,7 +13,7 @@ use serde_json::{Value, json};
 use crate::{
     MAX_BODY_CHARS, MAX_LABEL_CHARS, MAX_QUOTE_CHARS, MAX_SECTION_LINES, MAX_TITLE_CHARS,
     anchor_url, escape_markdown, markdown_label, markdown_link, markdown_section_line,
-    markdown_typed_lines, plan_url,
+    markdown_typed_lines, plan_url, review_plan, review_sentence,
 };
 
 /// The outbox channel of Teams messages.
@@ -159,6 +159,19 @@ pub fn render(n: &Notification, base_url: &str) -> Value {
                 ],
                 vec![open("Open the thread", thread_url)],
             )
+        }
+        Notification::ReviewRequested { .. } | Notification::ReviewDecided { .. } => {
+            let (headline, comment) = review_sentence(n, |s| label(s, MAX_LABEL_CHARS));
+            let plan = review_plan(n);
+            let title = label(&plan.title, MAX_TITLE_CHARS);
+            let mut body = vec![text(format!(
+                "{headline} **{}**",
+                markdown_link(&plan_url(base, plan), &title)
+            ))];
+            if let Some(c) = comment {
+                body.push(subtle(md(&c, MAX_BODY_CHARS)));
+            }
+            card(body, vec![open("Open the plan", plan_url(base, plan))])
         }
     }
 }

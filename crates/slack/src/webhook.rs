@@ -210,6 +210,9 @@ pub fn event_type(n: &Notification) -> &'static str {
         Notification::VersionPushed { .. } => "plan.version_created",
         Notification::CommentCreated { .. } => "comment.created",
         Notification::CommentResolved { .. } => "comment.resolved",
+        Notification::ReviewRequested { .. } => "review.requested",
+        Notification::ReviewDecided { verdict, .. } if verdict == "approved" => "review.approved",
+        Notification::ReviewDecided { .. } => "review.changes_requested",
     }
 }
 
@@ -224,6 +227,10 @@ pub fn envelope(id: &str, n: &Notification, at: DateTime<Utc>, base_url: &str) -
         }
         Notification::CommentCreated { plan, anchor, .. }
         | Notification::CommentResolved { plan, anchor, .. } => anchor_url(base, plan, anchor),
+        Notification::ReviewRequested { plan, version, .. }
+        | Notification::ReviewDecided { plan, version, .. } => {
+            format!("{}?v={version}", plan_url(base, plan))
+        }
     };
     if let Value::Object(map) = &mut data {
         map.insert("url".into(), Value::String(url));
