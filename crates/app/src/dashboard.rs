@@ -77,6 +77,8 @@ pub struct DashboardView {
     pub known_groups: Vec<(GroupName, u64)>,
     /// Admins and project managers only.
     pub audit: Option<AuditTab>,
+    /// Reviews asked of the caller that the current version still needs ("waiting on you").
+    pub reviews_waiting: Vec<crate::WaitingReview>,
 }
 
 /// Errors of the dashboard.
@@ -235,7 +237,12 @@ impl Dashboard {
         } else {
             None
         };
+        let reviews_waiting = crate::Reviews::new(self.ports.clone())
+            .waiting_on(p)
+            .await
+            .map_err(|e| unknown(anyhow::anyhow!(e)))?;
         Ok(DashboardView {
+            reviews_waiting,
             me: p.clone(),
             tabs,
             plans: rows,

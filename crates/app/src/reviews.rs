@@ -85,6 +85,14 @@ pub struct ReviewStatus {
 }
 
 impl ReviewStatus {
+    /// Whether `p` may request reviews of this plan (whoever may publish it).
+    pub fn may_request(&self, p: &Principal) -> bool {
+        p.can(
+            Capability::PublishArchive,
+            p.ownership_of(self.plan.owner_id()),
+        )
+    }
+
     /// "2 of 3 approved v4" or "no review requested".
     pub fn headline(&self) -> String {
         if self.reviewers.is_empty() {
@@ -189,7 +197,10 @@ impl Reviews {
         now: DateTime<Utc>,
     ) -> Result<ReviewStatus, ReviewError> {
         let plan = self.visible(p, id).await?;
-        if !p.can(Capability::PublishArchive, p.ownership_of(plan.owner_id())) {
+        if !p.can(
+            Capability::PublishArchive,
+            p.ownership_of(plan.owner_id()),
+        ) {
             return Err(ReviewError::Forbidden(
                 "only the owner, an admin or a project manager can request a review of this plan",
             ));

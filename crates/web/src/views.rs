@@ -186,6 +186,9 @@ pub fn plan_page(page: &PlanPage) -> Markup {
                     " · " (plan.visibility().as_str())
                     @if plan.is_archived() { " · archived" }
                 }
+                // Filled by plan.js from /api/sessions/{id}/reviews (the page is cached for
+                // every reader; the sign-off and its buttons are per reader).
+                div class="pp-signoff" aria-live="polite" hidden {}
             }
             @if page.shown.get() != latest {
                 p class="pp-banner" role="status" {

@@ -15,6 +15,7 @@ mod mcp;
 mod multiprocess;
 mod oidc_browser;
 mod oidc_signin;
+mod review_browser;
 mod ops;
 mod scim_conformance;
 mod slack;

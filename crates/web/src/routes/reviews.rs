@@ -2,7 +2,7 @@
 //! `/api/sessions/{id}/reviews/verdict` (approve or request changes).
 
 use actix_web::{HttpRequest, HttpResponse, web};
-use planpush_app::{ReviewRequestInput, ReviewStatus};
+use planpush_app::{Principal, ReviewRequestInput, ReviewStatus};
 use planpush_plans::PlanId;
 use planpush_reviews::SignOff;
 use serde::{Deserialize, Serialize};
@@ -57,6 +57,17 @@ pub(crate) struct ReviewStatusJson {
     /// "2 of 3 approved v4" or "no review requested".
     headline: String,
     reviewers: Vec<ReviewerJson>,
+    you: YouJson,
+}
+
+/// The caller's part.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct YouJson {
+    login: String,
+    /// The caller was asked to review this plan (and may give a verdict).
+    reviewer: bool,
+    /// The caller may ask others (whoever may publish the plan).
+    may_request: bool,
 }
 
 fn rule_name(s: &SignOff) -> Option<String> {
@@ -69,8 +80,14 @@ fn rule_name(s: &SignOff) -> Option<String> {
         .and_then(|v| v["rule"].as_str().map(str::to_owned))
 }
 
-pub(crate) fn status_json(s: &ReviewStatus) -> serde_json::Value {
+/// `you`: whether the caller was asked (and so gets the verdict buttons) and may ask others.
+pub(crate) fn status_json(s: &ReviewStatus, p: &Principal) -> serde_json::Value {
     json!({
+        "you": {
+            "login": p.login,
+            "reviewer": s.reviewers.iter().any(|r| r.user_id == p.user_id),
+            "may_request": s.may_request(p),
+        },
         "session_id": s.plan.id(),
         "name": s.plan.slug().as_str(),
         "version": s.current,
@@ -104,7 +121,7 @@ async fn status(
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let s = state.reviews.status(&p, plan_id(&id)?).await?;
-    Ok(HttpResponse::Ok().json(status_json(&s)))
+    Ok(HttpResponse::Ok().json(status_json(&s, &p)))
 }
 
 /// Who should review which version.
@@ -153,7 +170,7 @@ async fn request(
             now,
         )
         .await?;
-    Ok(HttpResponse::Ok().json(status_json(&s)))
+    Ok(HttpResponse::Ok().json(status_json(&s, &p)))
 }
 
 /// A reviewer's verdict.
@@ -193,5 +210,5 @@ async fn decide(
             now,
         )
         .await?;
-    Ok(HttpResponse::Ok().json(status_json(&s)))
+    Ok(HttpResponse::Ok().json(status_json(&s, &p)))
 }
