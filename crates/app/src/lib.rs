@@ -60,8 +60,9 @@ pub use dashboard::{
     DashboardView, PlanRow, Tabs,
 };
 pub use events::{
-    Actor, BadEventId, CommentActivity, EventBus, EventId, EventStream, LiveEvent, LocalBus,
-    LIVE_MAX_TYPED, ObservedBus, PlanActivity, PlanEvent, RETAINED_EVENTS, SUBSCRIBER_BUFFER, Subscription,
+    Actor, BadEventId, CommentActivity, EventBus, EventId, EventStream, LIVE_MAX_TYPED, LiveEvent,
+    LocalBus, ObservedBus, PlanActivity, PlanEvent, RETAINED_EVENTS, SUBSCRIBER_BUFFER,
+    Subscription,
 };
 pub use export::{Export, ExportComments, ExportThread, export_markdown};
 pub use generation::{CacheLimits, GenerationCache, Generations};
@@ -71,18 +72,14 @@ pub use maintenance::{Maintenance, OUTBOX_KEEP_DAYS, Swept};
 pub use notify::{ChangeSummary, WordChange, change_summary};
 pub use notify::{
     Deliveries, Delivery, DeliveryError, DeliverySettings, NOTIFY_BODY_CHARS, NOTIFY_MAX_SECTIONS,
-    NOTIFY_MAX_TYPED,
-    Notification, Notifications, Notifier, PlanRef, SectionChange, SectionChangeKind, excerpt,
+    NOTIFY_MAX_TYPED, Notification, Notifications, Notifier, PlanRef, SectionChange,
+    SectionChangeKind, excerpt,
 };
 pub use offboarding::{
     AccessChanges, AccessSignal, Credential, LiveAccess, LiveWatch, LocalSignal,
 };
 pub use outbox::{
     OUTBOX_MAX_ATTEMPTS, OutboxMessage, OutboxMessageId, backoff_after, backoff_from,
-};
-pub use reviews::{
-    MAX_REVIEWERS, ReviewError, ReviewRequestInput, ReviewStatus, ReviewerStatus, Reviews,
-    WaitingReview,
 };
 pub use plans::{DiffPage, LiveFeed, PlanError, PlanInfo, PlanPage, PlanText, Plans, can_see};
 pub use ports::*;
@@ -93,6 +90,10 @@ pub use push::{
     Addressed, MAX_DOCUMENT_BYTES, PUSH_ATTEMPTS, Push, PushError, PushOutcome, PushRequest,
 };
 pub use ratelimit::{Budget, LimitKey, RateLimiter, Unlimited};
+pub use reviews::{
+    MAX_REVIEWERS, ReviewError, ReviewRequestInput, ReviewStatus, ReviewerStatus, Reviews,
+    WaitingReview,
+};
 pub use scim::{Scim, ScimQuery};
 pub use scim_ports::{ScimGroup, ScimGroupId, ScimRepoError, ScimRepository, ScimUser};
 pub use search::{

@@ -197,10 +197,7 @@ impl Reviews {
         now: DateTime<Utc>,
     ) -> Result<ReviewStatus, ReviewError> {
         let plan = self.visible(p, id).await?;
-        if !p.can(
-            Capability::PublishArchive,
-            p.ownership_of(plan.owner_id()),
-        ) {
+        if !p.can(Capability::PublishArchive, p.ownership_of(plan.owner_id())) {
             return Err(ReviewError::Forbidden(
                 "only the owner, an admin or a project manager can request a review of this plan",
             ));
@@ -465,9 +462,7 @@ impl Reviews {
             let latest = self.version_html(plan.id(), current).await?;
             for v in needs {
                 let changes = match (&latest, self.version_html(plan.id(), v).await?) {
-                    (Some(new), Some(old)) => {
-                        Some(planpush_document::typed_changes(&old, new))
-                    }
+                    (Some(new), Some(old)) => Some(planpush_document::typed_changes(&old, new)),
                     _ => None,
                 };
                 since.push((v, changes));

@@ -15,7 +15,13 @@ pub struct ReviewAsk {
     pub anchors: Vec<String>,
 }
 
-fn send(ctx: &Ctx, name: &str, method: &str, tail: &str, body: Option<Value>) -> Result<Value, CliError> {
+fn send(
+    ctx: &Ctx,
+    name: &str,
+    method: &str,
+    tail: &str,
+    body: Option<Value>,
+) -> Result<Value, CliError> {
     let (mut authed, project) = authed_for(ctx, Some(name))?;
     let text = body.map(|b| b.to_string());
     let body = match &text {
@@ -55,7 +61,9 @@ pub fn request(ctx: &Ctx, name: &str, ask: &ReviewAsk) -> Result<Value, CliError
         name,
         "POST",
         "",
-        Some(json!({"reviewers": reviewers, "role": ask.role, "version": ask.version, "anchors": ask.anchors})),
+        Some(
+            json!({"reviewers": reviewers, "role": ask.role, "version": ask.version, "anchors": ask.anchors}),
+        ),
     )
 }
 
@@ -132,10 +140,10 @@ mod tests {
     #[test]
     fn a_status_reads_as_one_line_per_reviewer() {
         let s = json!({"name": "auth", "version": 3, "headline": "1 of 2 approved v3, 1 requested changes",
-            "reviewers": [
-                {"login": "bob", "state": "approved", "explanation": "approval of v2 kept for v3: the 1 change since touch nothing commented on or asked to review", "comment": null},
-                {"login": "carol", "state": "changes_requested", "explanation": "changes requested on v3", "comment": "Say why Redis."}
-            ]});
+        "reviewers": [
+            {"login": "bob", "state": "approved", "explanation": "approval of v2 kept for v3: the 1 change since touch nothing commented on or asked to review", "comment": null},
+            {"login": "carol", "state": "changes_requested", "explanation": "changes requested on v3", "comment": "Say why Redis."}
+        ]});
         assert_eq!(
             describe(&s),
             "auth v3: 1 of 2 approved v3, 1 requested changes\n  ✓ @bob — approval of v2 kept for v3: the 1 change since touch nothing commented on or asked to review\n  ✗ @carol — changes requested on v3: “Say why Redis.”\n"

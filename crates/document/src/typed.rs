@@ -373,7 +373,8 @@ impl<'a> Walk<'a> {
                 item.text = text_skipping(el, &is_badge);
                 item.key = item.text.clone();
                 item.label = excerpt(&item.text);
-                item.attrs.push((Aspect::Status, status.unwrap_or_default()));
+                item.attrs
+                    .push((Aspect::Status, status.unwrap_or_default()));
             }
             ElementKind::Risk => {
                 let level = LEVEL
@@ -479,7 +480,8 @@ impl<'a> Walk<'a> {
                 item.text = text_skipping(el, &|e| is_badge(e) || e.name() == "strong");
                 item.key = name.clone();
                 item.label = excerpt(&name);
-                item.attrs.push((Aspect::Impact, impact.unwrap_or_default()));
+                item.attrs
+                    .push((Aspect::Impact, impact.unwrap_or_default()));
             }
             ElementKind::Section => {}
         }
@@ -506,9 +508,10 @@ impl<'a> Walk<'a> {
                 let kind = match (ctx, e.name()) {
                     (Context::Decisions, "li") => Some(ElementKind::Decision),
                     (Context::Phases, "li") => Some(ElementKind::Phase),
-                    (Context::Model, "tr") if el.children().any(|c| {
-                        ElementRef::wrap(c).is_some_and(|c| c.value().name() == "td")
-                    }) =>
+                    (Context::Model, "tr")
+                        if el.children().any(|c| {
+                            ElementRef::wrap(c).is_some_and(|c| c.value().name() == "td")
+                        }) =>
                     {
                         Some(ElementKind::Field)
                     }
@@ -569,8 +572,7 @@ impl<'a> Walk<'a> {
                     } else {
                         Context::None
                     }
-                } else if ctx == Context::Model && matches!(e.name(), "tbody" | "thead" | "tfoot")
-                {
+                } else if ctx == Context::Model && matches!(e.name(), "tbody" | "thead" | "tfoot") {
                     Context::Model
                 } else {
                     Context::None
@@ -681,12 +683,10 @@ pub fn typed_changes(old_html: &str, new_html: &str) -> Vec<TypedChange> {
 
     let by_anchor = |i: &Item| i.anchor.as_ref().map(|a| format!("{:?}\u{1}{a}", i.kind));
     let by_key = |i: &Item| non_empty(&i.key).map(|k| format!("{:?}\u{1}{k}", i.kind));
-    let by_path = |i: &Item| {
-        (i.kind == ElementKind::Endpoint && !i.path.is_empty()).then(|| i.path.clone())
-    };
-    let by_description = |i: &Item| {
-        (i.kind == ElementKind::Endpoint && !i.text.is_empty()).then(|| i.text.clone())
-    };
+    let by_path =
+        |i: &Item| (i.kind == ElementKind::Endpoint && !i.path.is_empty()).then(|| i.path.clone());
+    let by_description =
+        |i: &Item| (i.kind == ElementKind::Endpoint && !i.text.is_empty()).then(|| i.text.clone());
     let (pairs, removed, added) = pair(
         &old_items,
         &new_items,

@@ -44,7 +44,10 @@ fn every_case_gives_its_sentences() {
     let mut failures = vec![];
     for file in &files {
         let (old, new, expect) = parts(&std::fs::read_to_string(file).unwrap());
-        assert!(!old.is_empty() && !new.is_empty(), "{file:?} has both documents");
+        assert!(
+            !old.is_empty() && !new.is_empty(),
+            "{file:?} has both documents"
+        );
         let got: Vec<String> = typed_changes(&old, &new)
             .iter()
             .map(|c| c.sentence())

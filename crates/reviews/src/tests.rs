@@ -4,7 +4,9 @@ use planpush_document::typed_changes;
 use super::*;
 
 fn t(s: i64) -> DateTime<Utc> {
-    Utc.timestamp_opt(1_800_000_000 + s, 0).single().unwrap_or_default()
+    Utc.timestamp_opt(1_800_000_000 + s, 0)
+        .single()
+        .unwrap_or_default()
 }
 fn a(s: &str) -> AnchorId {
     AnchorId::parse(s).unwrap_or_else(|_| panic!("{s}"))
@@ -23,7 +25,8 @@ fn approved_v1(scope: &[&str]) -> Review {
         scope.iter().map(|s| a(s)).collect(),
         t(0),
     );
-    r.decision = Some(Decision::new(Verdict::Approved, 1, None, t(1)).unwrap_or_else(|e| panic!("{e}")));
+    r.decision =
+        Some(Decision::new(Verdict::Approved, 1, None, t(1)).unwrap_or_else(|e| panic!("{e}")));
     r
 }
 
@@ -42,7 +45,10 @@ fn the_keep_rule_case_by_case() {
             "asked to review the risks only, commented nowhere: kept",
             approved_v1(&["risks"]),
             none.clone(),
-            SignOff::Approved { version: 1, rule: Rule::Untouched { changes: 1 } },
+            SignOff::Approved {
+                version: 1,
+                rule: Rule::Untouched { changes: 1 },
+            },
         ),
         (
             "asked to review the decisions: reset",
@@ -78,26 +84,41 @@ fn the_keep_rule_case_by_case() {
         ),
     ];
     for (name, review, commented, want) in cases {
-        assert_eq!(sign_off(&review, 2, Some(&changes), &commented), want, "{name}");
+        assert_eq!(
+            sign_off(&review, 2, Some(&changes), &commented),
+            want,
+            "{name}"
+        );
     }
     // The same version; an expired one; no decision; changes requested.
     let whole = approved_v1(&[]);
     assert_eq!(
         sign_off(&whole, 1, None, &none),
-        SignOff::Approved { version: 1, rule: Rule::SameVersion }
+        SignOff::Approved {
+            version: 1,
+            rule: Rule::SameVersion
+        }
     );
     assert_eq!(
         sign_off(&whole, 2, Some(&[]), &none),
-        SignOff::Approved { version: 1, rule: Rule::SameVersion },
+        SignOff::Approved {
+            version: 1,
+            rule: Rule::SameVersion
+        },
         "a version identical in the plan's terms keeps it"
     );
     assert_eq!(
         sign_off(&whole, 2, None, &none),
-        SignOff::Pending { reset: Some(Rule::Expired) }
+        SignOff::Pending {
+            reset: Some(Rule::Expired)
+        }
     );
     let mut asked = whole.clone();
     asked.decision = None;
-    assert_eq!(sign_off(&asked, 2, None, &none), SignOff::Pending { reset: None });
+    assert_eq!(
+        sign_off(&asked, 2, None, &none),
+        SignOff::Pending { reset: None }
+    );
     asked.decision = Some(
         Decision::new(Verdict::ChangesRequested, 1, Some("Say why Redis."), t(2))
             .unwrap_or_else(|e| panic!("{e}")),
@@ -120,13 +141,22 @@ fn decisions_are_checked() {
         Err(ReviewInputError::CommentRequired)
     );
     assert_eq!(
-        Decision::new(Verdict::Approved, 1, Some(&"x".repeat(MAX_REVIEW_COMMENT + 1)), t(0)),
+        Decision::new(
+            Verdict::Approved,
+            1,
+            Some(&"x".repeat(MAX_REVIEW_COMMENT + 1)),
+            t(0)
+        ),
         Err(ReviewInputError::CommentTooLong)
     );
-    let ok = Decision::new(Verdict::Approved, 1, Some("  fine "), t(0)).unwrap_or_else(|e| panic!("{e}"));
+    let ok = Decision::new(Verdict::Approved, 1, Some("  fine "), t(0))
+        .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(ok.comment.as_deref(), Some("fine"));
     assert_eq!(Verdict::parse("approve"), Ok(Verdict::Approved));
-    assert_eq!(Verdict::parse("request_changes"), Ok(Verdict::ChangesRequested));
+    assert_eq!(
+        Verdict::parse("request_changes"),
+        Ok(Verdict::ChangesRequested)
+    );
     assert_eq!(Verdict::parse("maybe"), Err(ReviewInputError::Verdict));
 }
 
@@ -135,12 +165,20 @@ async fn the_fake_repository_renews_requests_and_refuses_unknown_reviewers() {
     let repo = fake::FakeReviews::default();
     let r = approved_v1(&["risks"]);
     repo.request(&r).await.unwrap_or_else(|e| panic!("{e}"));
-    let got = repo.for_plan(r.plan_id).await.unwrap_or_else(|e| panic!("{e}"));
+    let got = repo
+        .for_plan(r.plan_id)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(got[0].decision, None, "a request starts undecided");
     let d = Decision::new(Verdict::Approved, 1, None, t(3)).unwrap_or_else(|e| panic!("{e}"));
-    repo.decide(r.plan_id, r.reviewer, &d).await.unwrap_or_else(|e| panic!("{e}"));
+    repo.decide(r.plan_id, r.reviewer, &d)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(
-        repo.for_reviewer(r.reviewer).await.unwrap_or_else(|e| panic!("{e}"))[0].decision,
+        repo.for_reviewer(r.reviewer)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"))[0]
+            .decision,
         Some(d.clone())
     );
     assert!(matches!(
@@ -149,7 +187,10 @@ async fn the_fake_repository_renews_requests_and_refuses_unknown_reviewers() {
     ));
     repo.request(&r).await.unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(
-        repo.for_plan(r.plan_id).await.unwrap_or_else(|e| panic!("{e}"))[0].decision,
+        repo.for_plan(r.plan_id)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"))[0]
+            .decision,
         None,
         "a renewed request clears the decision"
     );

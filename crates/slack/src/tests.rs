@@ -404,7 +404,11 @@ fn a_new_version_lists_what_changed_in_the_plans_terms_on_every_channel() {
         plan: plan(),
         version: 2,
         by: "ada".into(),
-        sections: vec![change("decisions", "Key Decisions", SectionChangeKind::Changed)],
+        sections: vec![change(
+            "decisions",
+            "Key Decisions",
+            SectionChangeKind::Changed,
+        )],
         more_sections: 0,
         summary: Some("Sections: 1 changed (+1 −1 words).".into()),
         typed: vec![

@@ -84,31 +84,77 @@ async fn approvals_reset_or_are_kept_by_the_typed_changes_since() {
 
     // Who may ask: whoever may publish (the owner here); others may not.
     let refused = reviews
-        .request(&bob, id, ReviewRequestInput { reviewers: vec!["carol".into()], ..Default::default() }, None, t(2))
+        .request(
+            &bob,
+            id,
+            ReviewRequestInput {
+                reviewers: vec!["carol".into()],
+                ..Default::default()
+            },
+            None,
+            t(2),
+        )
         .await;
-    assert!(matches!(refused, Err(ReviewError::Forbidden(_))), "{refused:?}");
+    assert!(
+        matches!(refused, Err(ReviewError::Forbidden(_))),
+        "{refused:?}"
+    );
     let unknown = reviews
-        .request(&ada, id, ReviewRequestInput { reviewers: vec!["nobody".into()], ..Default::default() }, None, t(2))
+        .request(
+            &ada,
+            id,
+            ReviewRequestInput {
+                reviewers: vec!["nobody".into()],
+                ..Default::default()
+            },
+            None,
+            t(2),
+        )
         .await;
-    assert!(matches!(unknown, Err(ReviewError::Invalid(_))), "{unknown:?}");
+    assert!(
+        matches!(unknown, Err(ReviewError::Invalid(_))),
+        "{unknown:?}"
+    );
 
     // bob reviews the whole plan; carol only the risks; the QA role (bob and dan) too.
     reviews
-        .request(&ada, id, ReviewRequestInput { reviewers: vec!["@bob".into()], ..Default::default() }, None, t(3))
+        .request(
+            &ada,
+            id,
+            ReviewRequestInput {
+                reviewers: vec!["@bob".into()],
+                ..Default::default()
+            },
+            None,
+            t(3),
+        )
         .await
         .unwrap();
     reviews
         .request(
             &ada,
             id,
-            ReviewRequestInput { reviewers: vec!["carol".into()], anchors: vec!["risks".into()], ..Default::default() },
+            ReviewRequestInput {
+                reviewers: vec!["carol".into()],
+                anchors: vec!["risks".into()],
+                ..Default::default()
+            },
             None,
             t(4),
         )
         .await
         .unwrap();
     let status = reviews
-        .request(&ada, id, ReviewRequestInput { role: Some("qa".into()), ..Default::default() }, None, t(5))
+        .request(
+            &ada,
+            id,
+            ReviewRequestInput {
+                role: Some("qa".into()),
+                ..Default::default()
+            },
+            None,
+            t(5),
+        )
         .await
         .unwrap();
     let logins: Vec<&str> = status.reviewers.iter().map(|r| r.login.as_str()).collect();
@@ -117,26 +163,63 @@ async fn approvals_reset_or_are_kept_by_the_typed_changes_since() {
     assert_eq!(status.headline(), "0 of 3 approved v1");
 
     // Only those asked decide; changes need a comment.
-    let not_asked = reviews.decide(&ada, id, "approved", None, None, None, t(6)).await;
-    assert!(matches!(not_asked, Err(ReviewError::Forbidden(_))), "{not_asked:?}");
-    let bare = reviews.decide(&dan, id, "changes_requested", None, None, None, t(6)).await;
+    let not_asked = reviews
+        .decide(&ada, id, "approved", None, None, None, t(6))
+        .await;
+    assert!(
+        matches!(not_asked, Err(ReviewError::Forbidden(_))),
+        "{not_asked:?}"
+    );
+    let bare = reviews
+        .decide(&dan, id, "changes_requested", None, None, None, t(6))
+        .await;
     assert!(matches!(bare, Err(ReviewError::Invalid(_))), "{bare:?}");
 
-    reviews.decide(&bob, id, "approved", None, None, None, t(7)).await.unwrap();
-    reviews.decide(&carol, id, "approved", None, Some("Risks are fine."), None, t(8)).await.unwrap();
+    reviews
+        .decide(&bob, id, "approved", None, None, None, t(7))
+        .await
+        .unwrap();
+    reviews
+        .decide(
+            &carol,
+            id,
+            "approved",
+            None,
+            Some("Risks are fine."),
+            None,
+            t(8),
+        )
+        .await
+        .unwrap();
     let s = reviews
-        .decide(&dan, id, "changes_requested", None, Some("Say why Redis."), None, t(9))
+        .decide(
+            &dan,
+            id,
+            "changes_requested",
+            None,
+            Some("Say why Redis."),
+            None,
+            t(9),
+        )
         .await
         .unwrap();
     assert_eq!(s.headline(), "2 of 3 approved v1, 1 requested changes");
-    assert_eq!(*state_of(&s, "bob"), SignOff::Approved { version: 1, rule: Rule::SameVersion });
+    assert_eq!(
+        *state_of(&s, "bob"),
+        SignOff::Approved {
+            version: 1,
+            rule: Rule::SameVersion
+        }
+    );
 
     // v2 accepts the decision: bob (whole plan) is reset, carol (risks only) keeps hers.
     let v2 = V1.replace(
         r#"<span class="pp-badge pp-open">Open</span>"#,
         r#"<span class="pp-badge pp-accepted">Accepted</span>"#,
     );
-    push.push(&ada, html(&v2, session.clone()), None, t(10)).await.unwrap();
+    push.push(&ada, html(&v2, session.clone()), None, t(10))
+        .await
+        .unwrap();
     let s = reviews.status(&carol, id).await.unwrap();
     assert_eq!(s.current, 2);
     assert_eq!(
@@ -149,29 +232,43 @@ async fn approvals_reset_or_are_kept_by_the_typed_changes_since() {
     );
     assert_eq!(
         *state_of(&s, "carol"),
-        SignOff::Approved { version: 1, rule: Rule::Untouched { changes: 1 } }
+        SignOff::Approved {
+            version: 1,
+            rule: Rule::Untouched { changes: 1 }
+        }
     );
     let carol_line = s.reviewers.iter().find(|r| r.login == "carol").unwrap();
     assert!(
-        carol_line.explanation.starts_with("approval of v1 kept for v2: the 1 change since touch nothing"),
+        carol_line
+            .explanation
+            .starts_with("approval of v1 kept for v2: the 1 change since touch nothing"),
         "{}",
         carol_line.explanation
     );
-    assert_eq!(*state_of(&s, "dan"), SignOff::ChangesRequested { version: 1 });
+    assert_eq!(
+        *state_of(&s, "dan"),
+        SignOff::ChangesRequested { version: 1 }
+    );
 
     // carol comments on the risk; v3 changes its level: now hers is reset too, by that rule.
     comments
         .create(
             &carol,
             id,
-            NewComment { body: "Is skew really low?".into(), anchor: Some("risk-skew".into()), ..NewComment::default() },
+            NewComment {
+                body: "Is skew really low?".into(),
+                anchor: Some("risk-skew".into()),
+                ..NewComment::default()
+            },
             None,
             t(11),
         )
         .await
         .unwrap();
     let v3 = v2.replace(r#"class="pp-risk pp-low""#, r#"class="pp-risk pp-high""#);
-    push.push(&ada, html(&v3, session.clone()), None, t(12)).await.unwrap();
+    push.push(&ada, html(&v3, session.clone()), None, t(12))
+        .await
+        .unwrap();
     let s = reviews.status(&ada, id).await.unwrap();
     assert_eq!(
         *state_of(&s, "carol"),
@@ -194,18 +291,44 @@ async fn approvals_reset_or_are_kept_by_the_typed_changes_since() {
         .await
         .unwrap();
     let actions: Vec<AuditAction> = audit.events.iter().map(|e| e.action).collect();
-    assert_eq!(actions.iter().filter(|a| **a == AuditAction::ReviewRequested).count(), 3);
-    assert_eq!(actions.iter().filter(|a| **a == AuditAction::ReviewApproved).count(), 2);
-    assert_eq!(actions.iter().filter(|a| **a == AuditAction::ReviewChangesRequested).count(), 1);
+    assert_eq!(
+        actions
+            .iter()
+            .filter(|a| **a == AuditAction::ReviewRequested)
+            .count(),
+        3
+    );
+    assert_eq!(
+        actions
+            .iter()
+            .filter(|a| **a == AuditAction::ReviewApproved)
+            .count(),
+        2
+    );
+    assert_eq!(
+        actions
+            .iter()
+            .filter(|a| **a == AuditAction::ReviewChangesRequested)
+            .count(),
+        1
+    );
     let due = ports.outbox.due(t(100), 100).await.unwrap();
     let kinds: Vec<Notification> = due
         .iter()
         .map(|m| Notification::from_json(&m.payload).unwrap())
-        .filter(|n| matches!(n, Notification::ReviewRequested { .. } | Notification::ReviewDecided { .. }))
+        .filter(|n| {
+            matches!(
+                n,
+                Notification::ReviewRequested { .. } | Notification::ReviewDecided { .. }
+            )
+        })
         .collect();
     assert_eq!(kinds.len(), 6, "{kinds:?}");
     assert!(kinds.contains(&Notification::ReviewDecided {
-        plan: planpush_app::PlanRef { slug: "auth".into(), title: "Auth".into() },
+        plan: planpush_app::PlanRef {
+            slug: "auth".into(),
+            title: "Auth".into()
+        },
         version: 1,
         by: "dan".into(),
         verdict: "changes_requested".into(),

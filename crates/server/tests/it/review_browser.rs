@@ -17,7 +17,11 @@ const V1: &str = r#"<h1>Auth</h1>
 async fn as_user(c: &Client, base: &str, login: &str) {
     c.delete_all_cookies().await.unwrap();
     sign_in(c, base, login, "/p/auth").await;
-    until(c, "document.querySelector('.pp-signoff') && !document.querySelector('.pp-signoff').hidden").await;
+    until(
+        c,
+        "document.querySelector('.pp-signoff') && !document.querySelector('.pp-signoff').hidden",
+    )
+    .await;
 }
 
 async fn state(c: &Client, login: &str) -> serde_json::Value {
@@ -33,7 +37,12 @@ async fn state(c: &Client, login: &str) -> serde_json::Value {
 }
 
 async fn click(c: &Client, css: &str) {
-    c.find(Locator::Css(css)).await.unwrap().click().await.unwrap();
+    c.find(Locator::Css(css))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -59,7 +68,10 @@ async fn two_reviewers_sign_off_and_a_new_version_resets_or_keeps_their_approval
         port,
         "POST",
         &format!("/api/sessions/{id}/reviews"),
-        &[("Authorization", &auth), ("Content-Type", "application/json")],
+        &[
+            ("Authorization", &auth),
+            ("Content-Type", "application/json"),
+        ],
         r#"{"reviewers":["carol"],"anchors":["risks"]}"#,
     );
     assert_eq!(status, 200, "{body}");
@@ -77,7 +89,11 @@ async fn two_reviewers_sign_off_and_a_new_version_resets_or_keeps_their_approval
         .await
         .unwrap();
     click(&c, ".pp-signoff-ask button[type=submit]").await;
-    until(&c, "document.querySelector('.pp-signoff li[data-login=\"bob\"]')").await;
+    until(
+        &c,
+        "document.querySelector('.pp-signoff li[data-login=\"bob\"]')",
+    )
+    .await;
     assert_eq!(state(&c, "bob").await["state"], "pending");
     assert!(
         c.find(Locator::Css(".pp-signoff-approve")).await.is_err(),
@@ -90,7 +106,11 @@ async fn two_reviewers_sign_off_and_a_new_version_resets_or_keeps_their_approval
     // bob approves v1.
     as_user(&c, &base, "bob").await;
     click(&c, ".pp-signoff-approve").await;
-    until(&c, "document.querySelector('.pp-signoff li[data-login=\"bob\"][data-state=\"approved\"]')").await;
+    until(
+        &c,
+        "document.querySelector('.pp-signoff li[data-login=\"bob\"][data-state=\"approved\"]')",
+    )
+    .await;
     // carol requests changes, saying which.
     as_user(&c, &base, "carol").await;
     click(&c, ".pp-signoff-changes").await;
@@ -104,7 +124,10 @@ async fn two_reviewers_sign_off_and_a_new_version_resets_or_keeps_their_approval
     until(&c, "document.querySelector('.pp-signoff li[data-login=\"carol\"][data-state=\"changes_requested\"]')").await;
     let carol = state(&c, "carol").await;
     assert!(
-        carol["text"].as_str().unwrap().contains("Say what the leeway is."),
+        carol["text"]
+            .as_str()
+            .unwrap()
+            .contains("Say what the leeway is."),
         "{carol}"
     );
     assert!(
@@ -120,21 +143,36 @@ async fn two_reviewers_sign_off_and_a_new_version_resets_or_keeps_their_approval
     // v2 answers carol (the risk's mitigation): bob's approval of the whole plan is reset.
     let v2 = V1.replace("Mitigation: leeway.", "Mitigation: 30 s leeway.");
     push(port, &ada, "text/html", "auth", &v2);
-    until(&c, "document.querySelector('.pp-signoff li[data-login=\"bob\"][data-state=\"pending\"]')").await;
+    until(
+        &c,
+        "document.querySelector('.pp-signoff li[data-login=\"bob\"][data-state=\"pending\"]')",
+    )
+    .await;
     let bob = state(&c, "bob").await;
     assert_eq!(bob["rule"], "whole_plan", "{bob}");
     assert!(
-        bob["text"].as_str().unwrap().contains("approval of v1 reset by v2"),
+        bob["text"]
+            .as_str()
+            .unwrap()
+            .contains("approval of v1 reset by v2"),
         "{bob}"
     );
     // carol approves v2, then bob does.
     c.refresh().await.unwrap();
     until(&c, "document.querySelector('.pp-signoff-approve')").await;
     click(&c, ".pp-signoff-approve").await;
-    until(&c, "document.querySelector('.pp-signoff li[data-login=\"carol\"][data-state=\"approved\"]')").await;
+    until(
+        &c,
+        "document.querySelector('.pp-signoff li[data-login=\"carol\"][data-state=\"approved\"]')",
+    )
+    .await;
     as_user(&c, &base, "bob").await;
     click(&c, ".pp-signoff-approve").await;
-    until(&c, "document.querySelector('.pp-signoff-head').textContent.includes('2 of 2 approved v2')").await;
+    until(
+        &c,
+        "document.querySelector('.pp-signoff-head').textContent.includes('2 of 2 approved v2')",
+    )
+    .await;
 
     // v3 accepts the decision, seen live by carol: bob's approval resets, carol's is kept (her
     // scope, the risks, is untouched and she commented nowhere).
@@ -144,28 +182,50 @@ async fn two_reviewers_sign_off_and_a_new_version_resets_or_keeps_their_approval
         r#"<span class="pp-badge pp-accepted">Accepted</span>"#,
     );
     push(port, &ada, "text/html", "auth", &v3);
-    until(&c, "document.querySelector('.pp-signoff-head').textContent.includes('1 of 2 approved v3')").await;
+    until(
+        &c,
+        "document.querySelector('.pp-signoff-head').textContent.includes('1 of 2 approved v3')",
+    )
+    .await;
     let bob = state(&c, "bob").await;
-    assert_eq!((bob["state"].as_str(), bob["rule"].as_str()), (Some("pending"), Some("whole_plan")), "{bob}");
+    assert_eq!(
+        (bob["state"].as_str(), bob["rule"].as_str()),
+        (Some("pending"), Some("whole_plan")),
+        "{bob}"
+    );
     assert!(
-        bob["text"].as_str().unwrap().contains("Decision “Redis vs PostgreSQL”: Open → Accepted"),
+        bob["text"]
+            .as_str()
+            .unwrap()
+            .contains("Decision “Redis vs PostgreSQL”: Open → Accepted"),
         "the change that reset it is named: {bob}"
     );
     let carol = state(&c, "carol").await;
-    assert_eq!((carol["state"].as_str(), carol["rule"].as_str()), (Some("approved"), Some("untouched")), "{carol}");
+    assert_eq!(
+        (carol["state"].as_str(), carol["rule"].as_str()),
+        (Some("approved"), Some("untouched")),
+        "{carol}"
+    );
     assert!(
-        carol["text"].as_str().unwrap().contains("approval of v2 kept for v3"),
+        carol["text"]
+            .as_str()
+            .unwrap()
+            .contains("approval of v2 kept for v3"),
         "{carol}"
     );
     if let Some(a) = &audit {
-        a.current(&c, "plan page after a live update of its sign-off").await;
+        a.current(&c, "plan page after a live update of its sign-off")
+            .await;
     }
     // bob's dashboard: the plan is waiting on him (his approval was reset); not on carol's.
     c.delete_all_cookies().await.unwrap();
     sign_in(&c, &base, "bob", "/dashboard").await;
     let waiting = until(&c, "document.querySelector('.dash-waiting li') && document.querySelector('.dash-waiting li').textContent").await;
     assert!(
-        waiting.as_str().unwrap().contains("Auth — asked by ada (v1): approval of v2 reset by v3"),
+        waiting
+            .as_str()
+            .unwrap()
+            .contains("Auth — asked by ada (v1): approval of v2 reset by v3"),
         "{waiting}"
     );
     if let Some(a) = &audit {

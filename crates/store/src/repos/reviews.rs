@@ -123,17 +123,16 @@ impl ReviewRepository for Store {
         let (plan, user) = (plan_id.to_string(), reviewer.to_string());
         let d = decision.clone();
         self.run(move |conn| {
-            let n = diesel::update(
-                r::table.filter(r::plan_id.eq(&plan).and(r::reviewer_id.eq(&user))),
-            )
-            .set((
-                r::verdict.eq(Some(d.verdict.as_str())),
-                r::verdict_version.eq(Some(version(d.version))),
-                r::verdict_comment.eq(d.comment.clone()),
-                r::decided_at.eq(Some(ts(d.at))),
-            ))
-            .execute(conn)
-            .map_err(db::<ReviewRepoError>)?;
+            let n =
+                diesel::update(r::table.filter(r::plan_id.eq(&plan).and(r::reviewer_id.eq(&user))))
+                    .set((
+                        r::verdict.eq(Some(d.verdict.as_str())),
+                        r::verdict_version.eq(Some(version(d.version))),
+                        r::verdict_comment.eq(d.comment.clone()),
+                        r::decided_at.eq(Some(ts(d.at))),
+                    ))
+                    .execute(conn)
+                    .map_err(db::<ReviewRepoError>)?;
             if n == 0 {
                 Err(ReviewRepoError::NotFound)
             } else {

@@ -95,7 +95,8 @@ async fn a_new_version_says_what_changed_in_the_plans_terms() {
     // Two equal versions: nothing in the plan's terms.
     let same = app.get(&mut ada, "/p/auth?v=2&diff=2").await;
     assert!(
-        same.body.contains("Nothing changed in the plan&#39;s terms.")
+        same.body
+            .contains("Nothing changed in the plan&#39;s terms.")
             || same.body.contains("Nothing changed in the plan's terms."),
         "{}",
         same.body
