@@ -91,8 +91,8 @@ pub use push::{
 };
 pub use ratelimit::{Budget, LimitKey, RateLimiter, Unlimited};
 pub use reviews::{
-    MAX_REVIEWERS, ReviewError, ReviewRequestInput, ReviewStatus, ReviewerStatus, Reviews,
-    WaitingReview,
+    ChangeThread, MAX_REVIEWERS, ReviewError, ReviewRequestInput, ReviewStatus, ReviewerStatus,
+    Reviews, WaitingReview, threads_on_changes,
 };
 pub use scim::{Scim, ScimQuery};
 pub use scim_ports::{ScimGroup, ScimGroupId, ScimRepoError, ScimRepository, ScimUser};

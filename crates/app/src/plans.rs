@@ -60,6 +60,9 @@ pub struct DiffPage {
     /// What changed in the plan's terms (decisions, risks, endpoints, fields, phases, components,
     /// sections).
     pub typed: Vec<planpush_document::TypedChange>,
+    /// For each of `typed`, in order: the open threads on its element (see
+    /// [`crate::threads_on_changes`]).
+    pub typed_threads: Vec<Vec<crate::ChangeThread>>,
     /// Every version of the plan (for choosing another pair to compare).
     pub history: Vec<VersionMeta>,
 }
@@ -306,6 +309,9 @@ impl Plans {
         let rows = planpush_document::diff(&old.html, &new.html);
         let summary = planpush_document::DiffSummary::of(&rows);
         let typed = planpush_document::typed_changes(&old.html, &new.html);
+        let typed_threads = crate::reviews::threads_on_changes(&self.ports, plan.id(), &typed)
+            .await
+            .map_err(unknown)?;
         let history = self
             .ports
             .versions
@@ -319,6 +325,7 @@ impl Plans {
             rows,
             summary,
             typed,
+            typed_threads,
             history,
         })
     }

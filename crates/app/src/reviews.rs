@@ -529,3 +529,72 @@ impl Reviews {
         }
     }
 }
+
+/// An open thread on the element a typed change touched.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChangeThread {
+    pub id: String,
+    /// Where the thread is attached now.
+    pub anchor: AnchorId,
+    /// The body's first characters.
+    pub excerpt: String,
+    /// The version said to address it, if any.
+    pub addressed_in: Option<u32>,
+}
+
+/// For each typed change, the plan's open threads attached to the element it touched: a thread
+/// on the change's own anchor, else on the innermost anchor around it that has threads (each
+/// thread listed under at most one anchor level per change).
+pub async fn threads_on_changes(
+    ports: &Ports,
+    plan: PlanId,
+    changes: &[planpush_document::TypedChange],
+) -> anyhow::Result<Vec<Vec<ChangeThread>>> {
+    if changes.is_empty() {
+        return Ok(vec![]);
+    }
+    let open = ports
+        .comments
+        .list(
+            plan,
+            &CommentFilter {
+                state: StateFilter::Open,
+                anchor: None,
+            },
+        )
+        .await?;
+    let threads: Vec<ChangeThread> = open
+        .iter()
+        .filter(|c| c.is_thread())
+        .filter_map(|c| {
+            let anchor = match c.state() {
+                AnchorState::Moved { to, .. } => to.clone(),
+                AnchorState::Orphaned => return None,
+                _ => c.anchor().clone(),
+            };
+            Some(ChangeThread {
+                id: c.id().to_string(),
+                anchor,
+                excerpt: crate::excerpt(c.body().as_str(), 80),
+                addressed_in: c.addressed_in().map(VersionNumber::get),
+            })
+        })
+        .collect();
+    Ok(changes
+        .iter()
+        .map(|c| {
+            c.anchors
+                .iter()
+                .rev()
+                .map(|a| {
+                    threads
+                        .iter()
+                        .filter(|t| t.anchor == *a)
+                        .cloned()
+                        .collect::<Vec<_>>()
+                })
+                .find(|found| !found.is_empty())
+                .unwrap_or_default()
+        })
+        .collect())
+}

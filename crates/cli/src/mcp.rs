@@ -442,8 +442,8 @@ mod tests {
         let names: Vec<&str> = tools.iter().map(|t| t.name.as_ref()).collect();
         assert_eq!(
             names.len(),
-            6,
-            "push_plan, list_plans, get_plan, list_comments, reply_to_comment, resolve_comment: {names:?}"
+            7,
+            "push_plan, list_plans, get_plan, list_comments, reply_to_comment, resolve_comment, review_status: {names:?}"
         );
         for t in &tools {
             let d = t.description.as_deref().unwrap_or("");

@@ -294,7 +294,11 @@ fn diff_label(status: DiffStatus) -> (&'static str, &'static str) {
 
 /// What changed in the plan's terms, first on the diff page: a count line, then one line per change
 /// linking to its section's row below.
-fn typed_summary(typed: &[planpush_document::TypedChange]) -> Markup {
+fn typed_summary(
+    slug: &str,
+    typed: &[planpush_document::TypedChange],
+    threads: &[Vec<planpush_app::ChangeThread>],
+) -> Markup {
     html! {
         div class="pp-typed" {
             p class="pp-summary-line" {
@@ -302,11 +306,23 @@ fn typed_summary(typed: &[planpush_document::TypedChange]) -> Markup {
             }
             @if !typed.is_empty() {
                 ul class="pp-summary-list pp-typed-list" {
-                    @for c in typed {
+                    @for (i, c) in typed.iter().enumerate() {
                         li data-kind=(format!("{:?}", c.kind).to_lowercase()) {
                             @match c.anchors.first() {
                                 Some(a) => a href={ "#pp-diff-" (a.as_str()) } { (c.sentence()) },
                                 None => (c.sentence()),
+                            }
+                            // The conversation on that element: its open threads, each opening
+                            // in the page's sidebar.
+                            @if let Some(ts) = threads.get(i).filter(|t| !t.is_empty()) {
+                                ul class="pp-typed-threads" {
+                                    @for t in ts {
+                                        li data-thread=(t.id) {
+                                            a href={ "/p/" (slug) "?comment=" (t.id) "#" (t.anchor.as_str()) } { "Open thread: “" (t.excerpt) "”" }
+                                            @if let Some(v) = t.addressed_in { " · addressed in v" (v) }
+                                        }
+                                    }
+                                }
                             }
                         }
                     }
@@ -334,7 +350,7 @@ pub fn diff_page(d: &DiffPage) -> Markup {
                 }
             }
             div class="pp-summary" {
-                (typed_summary(&d.typed))
+                (typed_summary(slug, &d.typed, &d.typed_threads))
                 p class="pp-summary-line" { strong { "What changed: " } (d.summary.sentence()) }
                 @if !d.summary.is_empty() {
                     ul class="pp-summary-list" {

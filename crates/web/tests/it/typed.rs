@@ -31,6 +31,19 @@ async fn a_new_version_says_what_changed_in_the_plans_terms() {
     let first = app.call(&mut cli, push(&token, V1)).await;
     assert_eq!(first.status, StatusCode::CREATED, "{}", first.body);
     assert_eq!(first.json()["changes"]["typed"], serde_json::json!([]));
+    // A thread on the decision: the change to it will list it.
+    let id = first.json()["session_id"].as_str().unwrap().to_owned();
+    let thread = app
+        .send(
+            &mut ada,
+            actix_web::http::Method::POST,
+            &format!("/api/sessions/{id}/comments"),
+            None,
+            Some(serde_json::json!({"body": "Why Redis at all?", "anchor": "d-store"})),
+        )
+        .await;
+    assert_eq!(thread.status, StatusCode::CREATED, "{}", thread.body);
+    let thread_id = thread.json()["id"].as_str().unwrap().to_owned();
 
     let v2 = V1
         .replace(
@@ -86,6 +99,13 @@ async fn a_new_version_says_what_changed_in_the_plans_terms() {
         typed_block.contains(
             r##"<a href="#pp-diff-decisions">Decision “Redis vs PostgreSQL”: Open → Accepted</a>"##
         ),
+        "{typed_block}"
+    );
+    // The change lists the open thread on its element, linking to it.
+    assert!(
+        typed_block.contains(&format!(
+            r#"<li data-thread="{thread_id}"><a href="/p/auth?comment={thread_id}#d-store">Open thread: “Why Redis at all?”</a></li>"#
+        )),
         "{typed_block}"
     );
     assert!(
