@@ -314,6 +314,7 @@ impl Reviews {
 
     /// The caller's verdict on `version` (default: the current one) of a plan they were asked to
     /// review. Requesting changes needs a comment.
+    #[allow(clippy::too_many_arguments)]
     pub async fn decide(
         &self,
         p: &Principal,

@@ -62,7 +62,7 @@ fn main() {
     let changes = typed_changes(&v1, &v2);
     assert!(changes.len() >= 6, "the edits are seen: {}", changes.len());
     let runs = 200;
-    let mut time = |f: &dyn Fn()| {
+    let time = |f: &dyn Fn()| {
         for _ in 0..10 {
             f();
         }

@@ -269,11 +269,7 @@ fn text_skipping(el: ElementRef<'_>, skip: &dyn Fn(&Element) -> bool) -> String 
                         out.push_str(w);
                     }
                 }
-                Node::Element(e) => {
-                    if !skip(e) {
-                        walk(child, skip, out);
-                    }
-                }
+                Node::Element(e) if !skip(e) => walk(child, skip, out),
                 _ => {}
             }
         }

@@ -1,6 +1,8 @@
 //! Typed change sets, data-driven: every `fixtures/typed/*.txt` holds an old and a new document and
 //! the sentences expected, in order. Plus the Auth Service Redesign fixture edited in each kind.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::path::Path;
 
 use planpush_document::{Aspect, ElementKind, typed_changes, typed_headline, typed_lines};
