@@ -654,6 +654,7 @@ fn planpush_command(
         "planpush comments <name> --format text",
         ".planpush/sessions.json",
         ".planpush/<name>.html",
+        "planpush check .planpush/<name>.html",
         "planpush push .planpush/<name>.html --name <name>",
         "--private",
         "data-anchor",

@@ -69,6 +69,17 @@ pub enum CliError {
     #[error("{0}")]
     Invalid(String),
 
+    /// `planpush check` found errors (or warnings, with `--strict`); the problems are on stdout.
+    #[error(
+        "{}: {errors} error(s), {warnings} warning(s); fix them before pushing (docs/plan-format.md)",
+        .path.display()
+    )]
+    CheckFailed {
+        path: PathBuf,
+        errors: usize,
+        warnings: usize,
+    },
+
     /// Anything else the server answered, with its code and message.
     #[error("the server answered {status} {code}: {message}")]
     Server {
@@ -102,6 +113,7 @@ impl CliError {
             CliError::Forbidden(_) => 10,
             CliError::LoginFailed(_) => 11,
             CliError::File { .. } => 12,
+            CliError::CheckFailed { .. } => 13,
         }
     }
 
@@ -120,6 +132,7 @@ impl CliError {
             CliError::Forbidden(_) => "forbidden",
             CliError::LoginFailed(_) => "login_failed",
             CliError::File { .. } => "file_error",
+            CliError::CheckFailed { .. } => "check_failed",
         }
     }
 
@@ -210,10 +223,15 @@ mod tests {
                 path: "p".into(),
                 source: std::io::Error::other("x"),
             },
+            CliError::CheckFailed {
+                path: "p".into(),
+                errors: 1,
+                warnings: 0,
+            },
         ];
         let mut codes: Vec<u8> = all.iter().map(CliError::exit_code).collect();
         codes.sort_unstable();
-        assert_eq!(codes, (1..=12).collect::<Vec<u8>>());
+        assert_eq!(codes, (1..=13).collect::<Vec<u8>>());
         assert!(all.iter().all(|e| !e.code().is_empty()));
     }
 

@@ -5,6 +5,7 @@
 //! - [`api`]: blocking HTTP over rustls, with automatic token refresh.
 //! - [`commands`]: `login`, `push`, `comments`, `reply`, `resolve`, `whoami`, `logout`, `open`, `search`,
 //!   `export`.
+//! - [`check`]: `planpush check`, a document's problems found locally (no server).
 //! - [`mcp`]: `planpush mcp`, the same operations as MCP tools over stdio.
 //! - [`error`]: what went wrong, in words and as a distinct exit code (see `docs/cli.md`).
 //!
@@ -14,6 +15,7 @@
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
 pub mod api;
+pub mod check;
 pub mod commands;
 pub mod config;
 pub mod error;
@@ -119,7 +121,20 @@ enum Command {
         #[command(subcommand)]
         action: ReviewAction,
     },
-    /// Serve the MCP tools (push_plan, list_plans, get_plan, list_comments, reply_to_comment,
+    /// Check a document before pushing it: anchors, ids and classes against the vocabulary,
+    /// what the server would drop, hand-drawn SVG rules, and every Mermaid block drawn locally.
+    /// Prints FILE:LINE: problems; exits 13 on an error (or a warning, with --strict)
+    Check {
+        /// The document (.html/.htm or .md/.markdown)
+        file: PathBuf,
+        /// Fail on warnings too
+        #[arg(long)]
+        strict: bool,
+        /// The document's format, when the extension does not tell
+        #[arg(long, value_enum)]
+        format: Option<Format>,
+    },
+    /// Serve the MCP tools (check_plan, push_plan, list_plans, get_plan, list_comments, reply_to_comment,
     /// resolve_comment, review_status) over stdio, for Claude Code, Codex CLI, Cursor, Gemini CLI…
     Mcp,
     /// Show who you are signed in as, and your roles
@@ -280,6 +295,15 @@ pub fn main() -> ExitCode {
 }
 
 fn run(cli: Cli) -> Result<(), CliError> {
+    // Before the context: a corrupt credentials file must not stop a local check.
+    if let Command::Check {
+        file,
+        strict,
+        format,
+    } = &cli.command
+    {
+        return check::run(file, *format, *strict);
+    }
     let ctx = Ctx {
         server: cli.server.filter(|s| !s.trim().is_empty()),
         token: std::env::var("PLANPUSH_TOKEN")
@@ -332,6 +356,12 @@ fn run(cli: Cli) -> Result<(), CliError> {
         } => commands::reply(&ctx, &name, &comment_id, &text, resolve),
         Command::Resolve { ids, reopen } => commands::resolve(&ctx, &ids, reopen),
         Command::Review { action } => review(&ctx, action),
+        // Returned above already (checking needs no server and no credentials).
+        Command::Check {
+            file,
+            strict,
+            format,
+        } => check::run(&file, format, strict),
         Command::Mcp => mcp::serve(ctx),
         Command::Whoami => commands::whoami(&ctx),
         Command::Logout => commands::logout(&ctx),

@@ -1,6 +1,7 @@
 //! `planpush mcp`: the CLI's operations as Model Context Protocol tools over stdio, so any agent
 //! that speaks MCP (Claude Code, Codex CLI, Cursor, Gemini CLI) can push a plan, read it back as
-//! text, read the team's comments, reply and resolve — without a browser.
+//! text, read the team's comments, reply and resolve — without a browser — and check a document
+//! before pushing it (`check_plan`, local, like `planpush check`).
 //!
 //! The tools call the same functions as the commands (`crate::commands`), with the same stored
 //! credentials. They are blocking (ureq), so each call runs on the runtime's blocking pool; the
@@ -24,7 +25,7 @@ use crate::error::CliError;
 
 const INSTRUCTIONS: &str = "PlanPush turns a plan into a visual design doc on the team's \
 PlanPush server, where teammates comment on its sections. Typical loop: push_plan to publish a \
-plan (or a new version of it), share the URL; later list_comments (state open) to read what the \
+plan (or a new version of it) after check_plan found no error in it, share the URL; later list_comments (state open) to read what the \
 team said, change the plan, push_plan again with `addresses` naming the threads the new version \
 answers, reply_to_comment on each thread saying what changed, and resolve_comment on the threads \
 fully addressed. Ask the user before adopting a change a comment asks for that the conversation \
@@ -66,6 +67,22 @@ pub struct PushPlan {
 pub enum DocFormat {
     Html,
     Markdown,
+}
+
+/// `check_plan` arguments.
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
+pub struct CheckPlan {
+    /// The plan document, HTML or Markdown, as it would be given to push_plan. Give this or `path`.
+    #[serde(default)]
+    pub document: Option<String>,
+    /// A file to check instead of `document` (.html/.htm or .md), relative to the directory the
+    /// server was started in.
+    #[serde(default)]
+    pub path: Option<String>,
+    /// `html` or `markdown`; default: from the file extension, else HTML when the document starts
+    /// with `<`, else Markdown.
+    #[serde(default)]
+    pub format: Option<DocFormat>,
 }
 
 /// `list_plans` arguments.
@@ -216,6 +233,13 @@ impl PlanPushTools {
     }
 
     #[tool(
+        description = "Check a plan document before pushing it, locally (no server, no sign-in needed): data-anchor and id values (valid, unique), classes against the PlanPush vocabulary, markup the server would remove, links and url(#…) that point nowhere, hand-drawn SVG rules (viewBox, font size, labels fitting their boxes, arrowheads in currentColor), and every Mermaid diagram drawn as the server draws it (does not render, overlapping labels, text lost). Call it after writing the document and before push_plan; fix every error, then check again. Returns JSON {errors, warnings, problems: [{line, severity, message}]} (line 0: no single line)."
+    )]
+    async fn check_plan(&self, Parameters(args): Parameters<CheckPlan>) -> CallToolResult {
+        run(&self.ctx, move |ctx| check_plan(ctx, args)).await
+    }
+
+    #[tool(
         description = "List the plans on the PlanPush server that you can see, newest first: `scope` mine (your own) or team (everything visible to you), optionally filtered by `search` words matched against plan names and titles (not the plans' text). Call it to find the name of a plan before get_plan or list_comments. Returns JSON {plans: [{name, title, url, visibility, version, updated_at, archived}], note}."
     )]
     async fn list_plans(&self, Parameters(args): Parameters<ListPlans>) -> CallToolResult {
@@ -325,8 +349,35 @@ impl ServerHandler for PlanPushTools {
     }
 }
 
-fn push_plan(ctx: &Ctx, args: PushPlan) -> Result<Value, CliError> {
-    let (text, format, file) = match (args.document, args.path) {
+fn check_plan(ctx: &Ctx, args: CheckPlan) -> Result<Value, CliError> {
+    let (text, format, _) = document_of(ctx, args.document, args.path, args.format)?;
+    let problems = crate::check::check_text(&text, format);
+    let errors = problems
+        .iter()
+        .filter(|p| p.severity == planpush_document::Severity::Error)
+        .count();
+    Ok(json!({
+        "errors": errors,
+        "warnings": problems.len() - errors,
+        "problems": problems.iter().map(|p| json!({
+            "line": p.line,
+            "severity": match p.severity {
+                planpush_document::Severity::Error => "error",
+                planpush_document::Severity::Warning => "warning",
+            },
+            "message": p.message,
+        })).collect::<Vec<_>>(),
+    }))
+}
+
+/// The document a tool was given: its text, its format and the file it came from.
+fn document_of(
+    ctx: &Ctx,
+    document: Option<String>,
+    path: Option<String>,
+    format: Option<DocFormat>,
+) -> Result<(String, Format, Option<PathBuf>), CliError> {
+    Ok(match (document, path) {
         (Some(_), Some(_)) => {
             return Err(CliError::Invalid(
                 "give either `document` or `path`, not both".into(),
@@ -346,7 +397,7 @@ fn push_plan(ctx: &Ctx, args: PushPlan) -> Result<Value, CliError> {
                     "the document is over 4 MB, the server's limit".into(),
                 ));
             }
-            let format = match args.format {
+            let format = match format {
                 Some(f) => f.into(),
                 None if doc.trim_start().starts_with('<') => Format::Html,
                 None => Format::Markdown,
@@ -355,10 +406,14 @@ fn push_plan(ctx: &Ctx, args: PushPlan) -> Result<Value, CliError> {
         }
         (None, Some(path)) => {
             let path = ctx.cwd.join(PathBuf::from(path));
-            let (text, format) = commands::read_document(&path, args.format.map(Into::into))?;
+            let (text, format) = commands::read_document(&path, format.map(Into::into))?;
             (text, format, Some(path))
         }
-    };
+    })
+}
+
+fn push_plan(ctx: &Ctx, args: PushPlan) -> Result<Value, CliError> {
+    let (text, format, file) = document_of(ctx, args.document, args.path, args.format)?;
     let done = commands::push_document(
         ctx,
         &PushInput {
@@ -437,13 +492,53 @@ mod tests {
     }
 
     #[test]
+    fn check_plan_reports_problems_by_line_without_a_server() {
+        let ctx = Ctx {
+            server: None,
+            token: None,
+            store: crate::config::Store::new(std::env::temp_dir().join("planpush-check-plan-test")),
+            cwd: std::env::temp_dir(),
+        };
+        let report = check_plan(
+            &ctx,
+            CheckPlan {
+                document: Some(
+                    "# Plan\n\n## Flow {#flow}\n\n```mermaid\nnot a diagram ((((\n```\n".into(),
+                ),
+                path: None,
+                format: None,
+            },
+        )
+        .unwrap();
+        assert_eq!(report["errors"], 1, "{report}");
+        assert_eq!(report["problems"][0]["severity"], "error", "{report}");
+        assert!(
+            report["problems"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|p| p["line"] == 5 && p["message"].as_str().unwrap().starts_with("Mermaid:")),
+            "the Markdown fence's line: {report}"
+        );
+        let both = check_plan(
+            &ctx,
+            CheckPlan {
+                document: Some("x".into()),
+                path: Some("x.html".into()),
+                format: None,
+            },
+        );
+        assert_eq!(both.unwrap_err().exit_code(), 2);
+    }
+
+    #[test]
     fn every_tool_is_described_for_a_model() {
         let tools = PlanPushTools::tool_router().list_all();
         let names: Vec<&str> = tools.iter().map(|t| t.name.as_ref()).collect();
         assert_eq!(
             names.len(),
-            7,
-            "push_plan, list_plans, get_plan, list_comments, reply_to_comment, resolve_comment, review_status: {names:?}"
+            8,
+            "check_plan, push_plan, list_plans, get_plan, list_comments, reply_to_comment, resolve_comment, review_status: {names:?}"
         );
         for t in &tools {
             let d = t.description.as_deref().unwrap_or("");

@@ -6,26 +6,139 @@
 //! builds in seconds; `merman` 0.10-alpha took over 30 minutes to build in release on the 2-core CI
 //! machine. Rendered SVG is cached by source hash by the caller (`app::Push`).
 //!
+//! Between the renderer's layout and its SVG, [`labels::repair`] moves edge labels off other text
+//! and off other edges (the renderer left a state diagram's self-loop and terminal labels on top of
+//! each other); [`MermaidRenderer::check`] reports what is still wrong (`planpush check`). The
+//! corpus in `fixtures/mermaid/` is drawn by the tests and compared with the official renderer in
+//! `docs/plan-format.md`.
+//!
 //! Architecture invariant: an adapter (it reads font files); domain crates see only the
 //! `planpush_document::DiagramRenderer` port.
 
-use planpush_document::DiagramRenderer;
+pub mod labels;
+mod source;
+
+pub use source::{expected_text, missing_text};
+
+use mermaid_rs_renderer::{
+    Direction, Layout, RenderOptions, compute_layout, parse_mermaid_strict, render_svg,
+};
+use planpush_document::{DiagramRenderer, Severity};
+
+/// The page column a diagram is shown in (px), and the smallest scale a drawing may be shown at
+/// before `check` warns that its text gets too small (the reference's sizing guidance).
+const COLUMN_WIDTH: f32 = 1000.0;
+const MIN_SCALE: f32 = 0.75;
+
+/// Node and rank spacings tried in turn, as multiples of the renderer's default (50).
+const SPACINGS: [f32; 2] = [1.0, 1.8];
 
 /// The Mermaid renderer.
 #[derive(Debug, Default, Clone, Copy)]
 pub struct MermaidRenderer;
 
+/// A source laid out (labels repaired) and drawn.
+pub struct Drawing {
+    pub layout: Layout,
+    pub svg: String,
+}
+
+fn first_line(e: impl std::fmt::Display) -> String {
+    format!("{e:#}")
+        .lines()
+        .next()
+        .unwrap_or("invalid diagram")
+        .to_owned()
+}
+
+impl MermaidRenderer {
+    /// Parses, lays out, repairs the labels and draws `source`.
+    ///
+    /// A cramped layout leaves no free spot for a label: it is spaced out and tried again, then
+    /// turned (top-down ↔ left-right); the first drawing whose labels are clear is kept, or else
+    /// the one with the fewest overlaps, then crossings (at most four layouts). An attempt on which
+    /// the renderer panics is skipped; a diagram must never take the push down.
+    pub fn draw(&self, source: &str) -> Result<Drawing, String> {
+        use std::panic::{AssertUnwindSafe, catch_unwind};
+        let prepared = source::prepare(source);
+        let mut parsed = catch_unwind(|| parse_mermaid_strict(&prepared.text))
+            .map_err(|_| "the renderer failed on this diagram".to_owned())?
+            .map_err(first_line)?;
+        prepared.apply(&mut parsed.graph);
+        let graph_kind = labels::is_graph(parsed.graph.kind);
+        let given = parsed.graph.direction;
+        let turned = match given {
+            Direction::TopDown | Direction::BottomTop => Direction::LeftRight,
+            Direction::LeftRight | Direction::RightLeft => Direction::TopDown,
+        };
+        let mut best: Option<((usize, usize), Drawing)> = None;
+        'tries: for direction in [given, turned] {
+            parsed.graph.direction = direction;
+            for spacing in SPACINGS {
+                let graph = &parsed.graph;
+                let attempt = catch_unwind(AssertUnwindSafe(|| {
+                    let options = RenderOptions::default()
+                        .with_node_spacing(50.0 * spacing)
+                        .with_rank_spacing(50.0 * spacing);
+                    let mut layout = compute_layout(graph, &options.theme, &options.layout);
+                    labels::repair(&mut layout);
+                    let score = (
+                        labels::overlaps(&layout).len(),
+                        labels::crossings(&layout).len(),
+                    );
+                    let svg = render_svg(&layout, &options.theme, &options.layout);
+                    (score, Drawing { layout, svg })
+                }));
+                let Ok((score, drawing)) = attempt else {
+                    continue;
+                };
+                if best.as_ref().is_none_or(|(b, _)| score < *b) {
+                    best = Some((score, drawing));
+                }
+                if score == (0, 0) || !graph_kind {
+                    break 'tries;
+                }
+            }
+        }
+        best.map(|(_, d)| d)
+            .ok_or_else(|| "the renderer failed on this diagram".to_owned())
+    }
+}
+
 impl DiagramRenderer for MermaidRenderer {
     fn render_svg(&self, source: &str) -> Result<String, String> {
-        // A malformed diagram must never take the push down, even if the renderer panics.
-        match std::panic::catch_unwind(|| mermaid_rs_renderer::render(source)) {
-            Ok(Ok(svg)) => Ok(svg),
-            Ok(Err(e)) => Err(format!("{e:#}")
-                .lines()
-                .next()
-                .unwrap_or("invalid diagram")
-                .to_owned()),
-            Err(_) => Err("the renderer failed on this diagram".to_owned()),
+        self.draw(source).map(|d| d.svg)
+    }
+
+    /// Errors: does not render, text on text, text of the source missing from the drawing.
+    /// Warnings: a label lying across another edge.
+    fn check(&self, source: &str) -> Vec<(Severity, String)> {
+        match self.draw(source) {
+            Err(e) => vec![(Severity::Error, e)],
+            Ok(d) => {
+                let errors = labels::overlaps(&d.layout)
+                    .into_iter()
+                    .chain(source::missing_text(source, &d.svg))
+                    .map(|m| (Severity::Error, m));
+                let warnings = labels::crossings(&d.layout).into_iter().map(|m| {
+                    (
+                        Severity::Warning,
+                        format!("{m} (shorten the labels or split the diagram)"),
+                    )
+                });
+                let scale = COLUMN_WIDTH / d.layout.width;
+                let too_wide = (scale < MIN_SCALE).then(|| {
+                    (
+                        Severity::Warning,
+                        format!(
+                            "drawn {:.0} px wide for a column of about {COLUMN_WIDTH:.0}: shown at {:.0} %, text included; split it, shorten its labels or change its direction",
+                            d.layout.width,
+                            scale * 100.0
+                        ),
+                    )
+                });
+                errors.chain(warnings).chain(too_wide).collect()
+            }
         }
     }
 }
@@ -50,6 +163,7 @@ mod tests {
                 .render_svg("this is not a diagram ((((")
                 .is_err()
         );
+        assert_eq!(MermaidRenderer.check("this is not a diagram ((((").len(), 1);
     }
 
     #[test]

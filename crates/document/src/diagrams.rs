@@ -8,6 +8,17 @@ use sha2::{Digest, Sha256};
 pub trait DiagramRenderer: Send + Sync {
     /// SVG markup, or a message saying why the source could not be rendered.
     fn render_svg(&self, source: &str) -> Result<String, String>;
+
+    /// What is wrong with the drawing of `source` (`planpush check`): by default only a source that
+    /// does not render (an error); an adapter that can measure its drawing adds overlapping or lost
+    /// text (errors) and labels lying across other edges (warnings).
+    fn check(&self, source: &str) -> Vec<(crate::Severity, String)> {
+        self.render_svg(source)
+            .err()
+            .map(|e| (crate::Severity::Error, e))
+            .into_iter()
+            .collect()
+    }
 }
 
 /// A diagram found in a document.
@@ -20,9 +31,11 @@ pub struct DiagramSource {
 }
 
 impl DiagramSource {
-    /// The cache key: SHA-256 of the source.
+    /// The cache key: SHA-256 of the source, under the drawing's version (v2: labels moved off
+    /// other text, ER aliases and link chains read as Mermaid does), so a drawing cached by an
+    /// older renderer is drawn again.
     pub fn key(&self) -> String {
-        format!("mermaid:v1:{}", hex_digest(&self.source))
+        format!("mermaid:v2:{}", hex_digest(&self.source))
     }
 }
 

@@ -22,11 +22,15 @@
 //!   [`element_prints`]: per-element fingerprints that survive renamed anchors.
 //!
 //!
+//! - [`vocabulary`]: the components and `pp-` classes a plan may use (the one definition);
+//!   [`check`]: a document's problems before it is pushed (`planpush check`), line by line.
+//!
 //! - [`find_diagrams`] / [`replace_diagrams`]: Mermaid blocks swapped for the SVG a
 //!   [`DiagramRenderer`] (an adapter) draws at push time.
 //!
 //! Architecture invariant: pure functions of their input; no I/O, no clock.
 
+mod check;
 mod diagrams;
 mod diff;
 mod export;
@@ -36,8 +40,12 @@ mod plan_text;
 mod sanitize;
 mod text;
 mod typed;
+pub mod vocabulary;
 mod words;
 
+pub use check::{
+    CHAR_WIDTH_EM, MAX_SVG_WIDTH, MIN_SVG_FONT_SIZE, Problem, Severity, check, check_markdown,
+};
 pub use diagrams::{DiagramRenderer, DiagramSource, find_diagrams, replace_diagrams};
 pub use diff::{DiffEntry, DiffStatus, DiffSummary, diff, summary_sentence};
 pub use export::{offline_html, to_markdown};

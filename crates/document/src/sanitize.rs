@@ -10,7 +10,7 @@ pub struct SanitizeOptions {
     pub allow_remote_images: bool,
 }
 
-const HTML_TAGS: &[&str] = &[
+pub(crate) const HTML_TAGS: &[&str] = &[
     "section",
     "article",
     "header",
@@ -77,7 +77,7 @@ const HTML_TAGS: &[&str] = &[
 
 /// The SVG subset: shapes, paths, text, groups, markers, gradients. No `script`, `foreignObject`,
 /// `animate*`, `set`, `image`, `style`, `a` (links inside diagrams are not needed).
-const SVG_TAGS: &[&str] = &[
+pub(crate) const SVG_TAGS: &[&str] = &[
     "svg",
     "g",
     "path",
@@ -163,7 +163,7 @@ const SVG_ATTRIBUTES: &[&str] = &[
 ];
 
 /// Attributes any element may carry.
-const GENERIC_ATTRIBUTES: &[&str] = &[
+pub(crate) const GENERIC_ATTRIBUTES: &[&str] = &[
     "class",
     "id",
     "title",
@@ -323,24 +323,34 @@ fn filter(element: &str, attribute: &str, value: &str, opts: SanitizeOptions) ->
     }
 }
 
+/// The attributes an element may carry besides [`GENERIC_ATTRIBUTES`] and `data-pp-*`.
+pub(crate) fn tag_attributes(tag: &str) -> &'static [&'static str] {
+    match tag {
+        "a" => &["href"],
+        "img" => &["src", "alt", "width", "height"],
+        "td" => &["colspan", "rowspan", "align"],
+        "th" => &["colspan", "rowspan", "scope", "align"],
+        "col" => &["span"],
+        "ol" => &["start", "reversed"],
+        "li" => &["value"],
+        "details" => &["open"],
+        "time" => &["datetime"],
+        "input" => &["type", "checked", "disabled"],
+        _ if SVG_TAGS.contains(&tag) => SVG_ATTRIBUTES,
+        _ => &[],
+    }
+}
+
 /// Sanitizes author HTML against the allowlist. The output is stable: sanitizing it again changes
 /// nothing (which is what defeats parse → serialize → re-parse "mutation" attacks).
 pub fn sanitize(html: &str, opts: &SanitizeOptions) -> String {
     let opts = *opts;
-    let mut tag_attributes: HashMap<&'static str, HashSet<&'static str>> = HashMap::new();
-    tag_attributes.insert("a", set(&["href"]));
-    tag_attributes.insert("img", set(&["src", "alt", "width", "height"]));
-    tag_attributes.insert("td", set(&["colspan", "rowspan", "align"]));
-    tag_attributes.insert("th", set(&["colspan", "rowspan", "scope", "align"]));
-    tag_attributes.insert("col", set(&["span"]));
-    tag_attributes.insert("ol", set(&["start", "reversed"]));
-    tag_attributes.insert("li", set(&["value"]));
-    tag_attributes.insert("details", set(&["open"]));
-    tag_attributes.insert("time", set(&["datetime"]));
-    tag_attributes.insert("input", set(&["type", "checked", "disabled"]));
-    for t in SVG_TAGS {
-        tag_attributes.insert(t, set(SVG_ATTRIBUTES));
-    }
+    let tag_attributes: HashMap<&'static str, HashSet<&'static str>> = HTML_TAGS
+        .iter()
+        .chain(SVG_TAGS)
+        .map(|t| (*t, set(tag_attributes(t))))
+        .filter(|(_, attrs)| !attrs.is_empty())
+        .collect();
     let mut tags = set(HTML_TAGS);
     tags.extend(SVG_TAGS.iter().copied());
 

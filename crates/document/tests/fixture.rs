@@ -38,6 +38,15 @@ fn the_html_fixture_keeps_its_vocabulary_and_anchors() {
         "pp-callout",
         "pp-checklist",
         "pp-diagram",
+        "pp-questions",
+        "pp-resolved",
+        "pp-answer",
+        "pp-metrics",
+        "pp-metric-value",
+        "pp-metric-now",
+        "pp-changed",
+        "pp-mock-check pp-on",
+        "pp-mock-toggle",
     ] {
         assert!(clean.contains(&format!("class=\"{class}")), "{class} lost");
     }

@@ -7,7 +7,8 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
-use planpush_document::{SanitizeOptions, find_diagrams, sanitize};
+use planpush_document::vocabulary::{COMPONENTS, class_allowed, classes};
+use planpush_document::{SanitizeOptions, check, find_diagrams, sanitize};
 use scraper::{Html, Node};
 
 const REFERENCE: &str = "plugin/reference/components.md";
@@ -223,6 +224,13 @@ fn every_reference_snippet_survives_the_sanitizer_and_is_styled_by_plan_css() {
             }
         }
 
+        // `planpush check` finds nothing to say about a snippet the reference tells Claude to copy.
+        let problems = check(snippet, None);
+        assert!(
+            problems.is_empty(),
+            "{at}: planpush check reports {problems:#?}"
+        );
+
         // Mermaid blocks are written the one way the server finds and renders them.
         let mermaid_pres = Html::parse_fragment(snippet)
             .tree
@@ -241,15 +249,7 @@ fn every_reference_snippet_survives_the_sanitizer_and_is_styled_by_plan_css() {
         for d in &found {
             let kind = d.source.split_whitespace().next().unwrap_or("");
             assert!(
-                [
-                    "flowchart",
-                    "graph",
-                    "sequenceDiagram",
-                    "stateDiagram-v2",
-                    "classDiagram",
-                    "erDiagram"
-                ]
-                .contains(&kind),
+                planpush_document::vocabulary::MERMAID_KINDS.contains(&kind),
                 "{at}: Mermaid diagram starts with {kind:?}"
             );
         }
@@ -325,4 +325,57 @@ fn classes_missing_from_plan_css_are_still_missing_and_accounted_for() {
         read("assets/plan.js").contains(".pp-pane") || read("assets/plan.js").contains("pp-pane"),
         "pp-pane is no longer a plan.js hook"
     );
+}
+
+/// The vocabulary (`crates/document/src/vocabulary.rs`) is the one list of components and classes:
+/// the stylesheet styles every class of it, the reference shows every one and uses no other, and
+/// docs/plan-format.md documents every component and names every class.
+#[test]
+fn the_vocabulary_is_styled_shown_and_documented() {
+    let styled = css_selector_classes(&read("assets/plan.css"));
+    let reference = read(REFERENCE);
+    let format = read("docs/plan-format.md");
+    let snippets = html_snippets(&reference);
+    let used: BTreeSet<String> = snippets
+        .iter()
+        .flat_map(|(_, s)| pp_classes(s).into_keys())
+        .collect();
+    let documented = pp_tokens(&format, ' ');
+    for class in classes() {
+        assert!(
+            styled.contains(class) || NOT_IN_PLAN_CSS.iter().any(|(c, _)| *c == class),
+            "vocabulary class .{class} is not styled by assets/plan.css"
+        );
+        assert!(used.contains(class), "{REFERENCE} never shows .{class}");
+        assert!(
+            documented.contains(class),
+            "docs/plan-format.md never names .{class}"
+        );
+    }
+    for class in &used {
+        assert!(
+            class_allowed("div", class),
+            "{REFERENCE} uses .{class}, which is not in the vocabulary"
+        );
+    }
+    let headings = |md: &str| -> BTreeSet<String> {
+        md.lines()
+            .filter(|l| l.starts_with('#'))
+            .map(|l| l.trim_start_matches('#').trim().to_lowercase())
+            .collect()
+    };
+    let (in_format, in_reference) = (headings(&format), headings(&reference));
+    for c in COMPONENTS {
+        let name = c.name.to_lowercase();
+        assert!(
+            in_format.contains(&name),
+            "docs/plan-format.md has no ### {}",
+            c.name
+        );
+        assert!(
+            in_reference.contains(&name),
+            "{REFERENCE} has no ## {}",
+            c.name
+        );
+    }
 }

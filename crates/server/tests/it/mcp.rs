@@ -108,6 +108,7 @@ async fn an_agent_pushes_reads_and_closes_the_loop_over_mcp() {
     assert_eq!(
         names,
         [
+            "check_plan",
             "get_plan",
             "list_comments",
             "list_plans",
@@ -116,6 +117,28 @@ async fn an_agent_pushes_reads_and_closes_the_loop_over_mcp() {
             "resolve_comment",
             "review_status"
         ]
+    );
+    // Checking is local: it works without credentials, and reports problems by line.
+    let checked = call(
+        &client,
+        "check_plan",
+        json!({"document": "<h1>P</h1>\n<section data-anchor=\"a\"><div class=\"pp-nope\">x</div></section>\n<pre class=\"mermaid\">stateDiagram-v2\n  [*] --&gt; A\n  A --&gt; A: edit\n  A --&gt; [*]: done</pre>"}),
+    )
+    .await;
+    assert_ne!(checked.is_error, Some(true), "{}", text_of(&checked));
+    let report = checked.structured_content.clone().unwrap();
+    assert_eq!(
+        (report["errors"].clone(), report["warnings"].clone()),
+        (json!(1), json!(0)),
+        "{report}"
+    );
+    assert_eq!(report["problems"][0]["line"], 2, "{report}");
+    assert!(
+        report["problems"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("pp-nope"),
+        "{report}"
     );
     let refused = call(
         &client,

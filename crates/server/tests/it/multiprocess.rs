@@ -126,6 +126,11 @@ fn rand_u64() -> u64 {
 
 /// Starts one server process on `db` (not waiting for it).
 fn spawn(db: &Database, port: u16, slack_port: u16) -> Running {
+    spawn_with(db, port, slack_port, &[])
+}
+
+/// [`spawn`] with more (or overriding) environment variables.
+fn spawn_with(db: &Database, port: u16, slack_port: u16, extra: &[(&str, String)]) -> Running {
     let log = std::env::temp_dir().join(format!("{}-{port}.log", db.name));
     let child = Command::new(BIN)
         .arg("serve")
@@ -147,6 +152,7 @@ fn spawn(db: &Database, port: u16, slack_port: u16) -> Running {
             ("OUTBOX_POLL_INTERVAL_MS", "10".into()),
             ("RUST_LOG", "info".into()),
         ])
+        .envs(extra.iter().map(|(k, v)| (*k, v.as_str())))
         .stdout(Stdio::null())
         .stderr(std::fs::File::create(&log).unwrap())
         .spawn()
@@ -654,4 +660,174 @@ fn push_private(port: u16, token: &str, name: &str, body: &str) -> String {
     assert!(status == 200 || status == 201, "{status} {answer}");
     let v: Value = serde_json::from_str(&answer).unwrap();
     v["session_id"].as_str().unwrap().to_owned()
+}
+
+/// `nginx` from `PATH` or `/usr/sbin`; `None` outside CI without it (skipped with a note).
+fn nginx_binary() -> Option<std::path::PathBuf> {
+    let found = std::env::var_os("PATH")
+        .into_iter()
+        .flat_map(|p| std::env::split_paths(&p).collect::<Vec<_>>())
+        .chain([std::path::PathBuf::from("/usr/sbin")])
+        .map(|dir| dir.join("nginx"))
+        .find(|p| p.is_file());
+    match found {
+        Some(p) => Some(p),
+        None if std::env::var_os("CI").is_some() => {
+            panic!(
+                "nginx is not installed: the proxy test must run in CI (apt install nginx-light)"
+            )
+        }
+        None => {
+            eprintln!("note: nginx is not installed; skipping the proxy test");
+            None
+        }
+    }
+}
+
+/// The shipped `deploy/nginx.conf`, made runnable on loopback: the upstream names the two test
+/// processes, the TLS server listens on plain HTTP at `port`, the port-80 redirect is dropped.
+/// Everything else (the SSE location, proxy headers, body limit) is tested as shipped.
+fn shipped_nginx_conf(port: u16, upstreams: [u16; 2]) -> String {
+    let shipped = include_str!("../../../../deploy/nginx.conf");
+    let (main, _redirect) = shipped
+        .rsplit_once("server {\n    listen 80;")
+        .expect("deploy/nginx.conf ends with the port-80 redirect server");
+    let mut upstream_lines = upstreams
+        .iter()
+        .map(|p| format!("    server 127.0.0.1:{p};"));
+    let mut out = String::new();
+    for line in main.lines() {
+        let t = line.trim();
+        if t.starts_with("server 127.0.0.1:") {
+            out.push_str(&upstream_lines.next().expect("two upstream servers"));
+        } else if t.starts_with("listen 443") {
+            out.push_str(&format!("    listen 127.0.0.1:{port};"));
+        } else if t.starts_with("ssl_certificate") {
+            continue;
+        } else {
+            out.push_str(line);
+        }
+        out.push('\n');
+    }
+    assert!(
+        upstream_lines.next().is_none(),
+        "the upstream lists two servers"
+    );
+    out
+}
+
+/// nginx in the foreground with `site` in its http block; killed at the end of the test.
+fn start_nginx(bin: &std::path::Path, dir: &std::path::Path, site: &str, port: u16) -> Running {
+    std::fs::create_dir_all(dir).unwrap();
+    std::fs::write(dir.join("site.conf"), site).unwrap();
+    let d = dir.display();
+    let conf = format!(
+        "daemon off;\nuser root root;\nworker_processes 1;\npid {d}/nginx.pid;\nerror_log {d}/error.log warn;\n\
+         events {{ worker_connections 256; }}\n\
+         http {{\n  access_log off;\n  client_body_temp_path {d}/body;\n  proxy_temp_path {d}/proxy;\n\
+         fastcgi_temp_path {d}/fastcgi;\n  uwsgi_temp_path {d}/uwsgi;\n  scgi_temp_path {d}/scgi;\n\
+         include {d}/site.conf;\n}}\n"
+    );
+    std::fs::write(dir.join("nginx.conf"), conf).unwrap();
+    let child = Command::new(bin)
+        .args(["-p", &d.to_string(), "-c", &format!("{d}/nginx.conf")])
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(dir.join("stderr.log")).unwrap())
+        .spawn()
+        .unwrap();
+    let running = Running(child);
+    wait_for(port);
+    running
+}
+
+/// The `X-Request-Id` of the answer to `GET path` on `port`.
+fn request_id(port: u16, path: &str, cookie: &str) -> (u16, String) {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nCookie: {cookie}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out).unwrap();
+    let status = out[9..12].parse().unwrap();
+    let id = out
+        .lines()
+        .take_while(|l| !l.is_empty())
+        .find_map(|l| {
+            let (k, v) = l.split_once(':')?;
+            k.eq_ignore_ascii_case("x-request-id")
+                .then(|| v.trim().to_owned())
+        })
+        .unwrap_or_default();
+    (status, id)
+}
+
+/// The deployment the operations guide describes: two processes on one PostgreSQL behind nginx
+/// with the shipped `deploy/nginx.conf`. People talk only to the proxy; whichever process serves
+/// a push, a reader streaming through the proxy sees it live (SSE unbuffered through nginx), pages
+/// are served by both, and the proxy's request id is the one the servers log and answer with.
+#[test]
+fn two_processes_behind_the_shipped_nginx_config_serve_one_team() {
+    let Some(admin_url) = pg_admin_url() else {
+        return;
+    };
+    let Some(nginx) = nginx_binary() else {
+        return;
+    };
+    let db = Database::create(admin_url);
+    let (_slack, slack_port) = FakeSlack::start(vec![]);
+    let (pa, pb, proxy) = (free_port(), free_port(), free_port());
+    let behind = [
+        ("BASE_URL", format!("http://127.0.0.1:{proxy}")),
+        ("TRUSTED_PROXIES", "127.0.0.1".to_owned()),
+    ];
+    let _a = spawn_with(&db, pa, slack_port, &behind);
+    let _b = spawn_with(&db, pb, slack_port, &behind);
+    wait_for(pa);
+    wait_for(pb);
+    let dir = std::env::temp_dir().join(format!("{}-nginx", db.name));
+    let _nginx = start_nginx(&nginx, &dir, &shipped_nginx_conf(proxy, [pa, pb]), proxy);
+
+    // Sign-in, tokens and pushes through the proxy (the Origin is the public address).
+    let (ada_cookie, ada) = dev_login(proxy, "ada");
+    let (_, ben) = dev_login(proxy, "ben");
+    push(proxy, &ada, "text/markdown", "proxied", &doc(1));
+    let mut reader = Sse::open(proxy, "proxied", &ben, None);
+    reader.until("ready");
+
+    // Pushes that certainly land on each process (straight to it) and through the proxy (either):
+    // the reader, streaming through nginx, sees every one of them at once, in order.
+    for (n, port) in [(2, pa), (3, pb), (4, proxy), (5, proxy)] {
+        let start = Instant::now();
+        push(port, &ada, "text/markdown", "proxied", &doc(n));
+        let frames = reader.until("version");
+        assert_eq!(frames.last().unwrap().data["version"], n, "{frames:?}");
+        eprintln!(
+            "multiprocess: push {n} → event through nginx: {:?}",
+            start.elapsed()
+        );
+        assert!(
+            start.elapsed() < CROSSING,
+            "the event crossed the proxy late (buffered?)"
+        );
+    }
+
+    // Pages through the proxy: current on every request, and the request id is nginx's
+    // (32 hex digits, trusted from TRUSTED_PROXIES), not one the server made up (16).
+    for _ in 0..6 {
+        let (status, body) = get(proxy, "/p/proxied", ("Cookie", &ada_cookie));
+        assert_eq!(status, 200);
+        assert!(body.contains("Step 5."), "a stale page through the proxy");
+        let (status, id) = request_id(proxy, "/p/proxied", &ada_cookie);
+        assert_eq!(status, 200);
+        assert_eq!(
+            id.len(),
+            32,
+            "nginx's $request_id is passed through: {id:?}"
+        );
+        assert!(id.bytes().all(|b| b.is_ascii_hexdigit()), "{id:?}");
+    }
+    // Straight to a process, the server makes its own id.
+    assert_eq!(request_id(pa, "/p/proxied", &ada_cookie).1.len(), 16);
 }
