@@ -104,6 +104,109 @@
   var hooks = doc && sidebar ? comments(doc, sidebar) : { reload: function () {} };
   decorate(document);
   if (doc) live(doc, hooks);
+  var signoffBox = document.querySelector(".pp-signoff");
+  if (doc && signoffBox && doc.getAttribute("data-latest") === "true") signoff(doc, signoffBox);
+
+  // ---- Sign-off ---------------------------------------------------------------------------------
+  // The header's sign-off (GET /api/sessions/{id}/reviews): who approved which version, who asked
+  // for changes, who has yet to answer — each with the rule that kept or reset an approval. A
+  // reviewer who was asked gets Approve / Request changes; whoever may publish can ask people.
+  // Read again when a new version arrives (it may reset approvals).
+  function signoff(doc, box) {
+    var api = "/api/sessions/" + doc.getAttribute("data-plan-id") + "/reviews";
+    function mk(tag, cls, text) {
+      var e = document.createElement(tag);
+      if (cls) e.className = cls;
+      if (text != null) e.textContent = text;
+      return e;
+    }
+    function post(path, payload) {
+      return fetch(api + path, { method: "POST", credentials: "same-origin",
+        headers: { "Accept": "application/json", "Content-Type": "application/json" }, body: JSON.stringify(payload) })
+        .then(function (r) { return r.json().then(function (j) { if (!r.ok) throw new Error(j.message || j.error || ("HTTP " + r.status)); return j; }); });
+    }
+    function render(s) {
+      box.textContent = "";
+      var head = mk("p", "pp-signoff-head");
+      head.appendChild(mk("strong", null, "Sign-off: "));
+      head.appendChild(document.createTextNode(s.headline));
+      box.appendChild(head);
+      if (s.reviewers.length) {
+        var list = mk("ul", "pp-signoff-list");
+        s.reviewers.forEach(function (r) {
+          var li = mk("li", "pp-signoff-" + r.state);
+          li.setAttribute("data-login", r.login);
+          li.setAttribute("data-state", r.state);
+          if (r.rule) li.setAttribute("data-rule", r.rule);
+          li.appendChild(mk("span", "pp-signoff-mark", r.state === "approved" ? "✓" : (r.state === "changes_requested" ? "✗" : "…")));
+          li.appendChild(mk("strong", null, "@" + r.login));
+          li.appendChild(document.createTextNode(" — " + r.explanation + (r.comment ? ": “" + r.comment + "”" : "")));
+          list.appendChild(li);
+        });
+        box.appendChild(list);
+      }
+      var error = mk("p", "pp-signoff-error");
+      error.hidden = true;
+      function act(path, payload) {
+        error.hidden = true;
+        post(path, payload).then(render).catch(function (e) { error.textContent = e.message; error.hidden = false; });
+      }
+      var you = s.you || {};
+      if (you.reviewer) {
+        var row = mk("div", "pp-signoff-actions");
+        var approve = mk("button", "pp-signoff-approve", "Approve v" + s.version);
+        approve.type = "button";
+        approve.addEventListener("click", function () { act("/verdict", { verdict: "approved", version: s.version }); });
+        var changes = mk("button", "pp-signoff-changes", "Request changes");
+        changes.type = "button";
+        var form = mk("form", "pp-signoff-form");
+        form.hidden = true;
+        var text = mk("textarea");
+        text.name = "comment";
+        text.setAttribute("aria-label", "Which changes");
+        text.required = true;
+        var send = mk("button", null, "Send");
+        send.type = "submit";
+        form.appendChild(text);
+        form.appendChild(send);
+        changes.addEventListener("click", function () { form.hidden = false; text.focus(); });
+        form.addEventListener("submit", function (ev) {
+          ev.preventDefault();
+          act("/verdict", { verdict: "changes_requested", version: s.version, comment: text.value });
+        });
+        row.appendChild(approve);
+        row.appendChild(changes);
+        box.appendChild(row);
+        box.appendChild(form);
+      }
+      if (you.may_request) {
+        var ask = mk("form", "pp-signoff-ask");
+        var who = mk("input");
+        who.name = "reviewers";
+        who.placeholder = "logins, comma-separated";
+        who.setAttribute("aria-label", "Reviewers");
+        var go = mk("button", null, "Request review");
+        go.type = "submit";
+        ask.appendChild(who);
+        ask.appendChild(go);
+        ask.addEventListener("submit", function (ev) {
+          ev.preventDefault();
+          act("", { reviewers: who.value.split(",").map(function (x) { return x.trim(); }).filter(Boolean) });
+        });
+        box.appendChild(ask);
+      }
+      box.appendChild(error);
+      box.hidden = false;
+    }
+    function load() {
+      fetch(api, { credentials: "same-origin", headers: { "Accept": "application/json" } })
+        .then(function (r) { return r.ok ? r.json() : null; })
+        .then(function (s) { if (s) render(s); })
+        .catch(function () { /* the page works without it */ });
+    }
+    document.addEventListener("pp:version", load);
+    load();
+  }
 
   function comments(doc, sidebar) {
     var planId = doc.getAttribute("data-plan-id");
@@ -476,7 +579,8 @@
     });
     source.addEventListener("signed_out", function () { source.close(); notice("You have been signed out. Sign in again to keep following this plan.", true); });
 
-    function notice(text, sticky) {
+    // `lines`: what changed in the plan's terms, one per line under the text (optional).
+    function notice(text, sticky, lines) {
       var bar = document.querySelector(".pp-live");
       if (!bar) {
         bar = document.createElement("p");
@@ -486,9 +590,16 @@
         header.parentNode.insertBefore(bar, header.nextSibling);
       }
       bar.textContent = text;
+      (lines || []).forEach(function (l) {
+        var line = document.createElement("span");
+        line.className = "pp-live-typed";
+        line.textContent = l;
+        bar.appendChild(line);
+      });
       bar.hidden = false;
       clearTimeout(bar._timer);
-      if (!sticky) bar._timer = setTimeout(function () { bar.hidden = true; }, 8000);
+      // Longer when there is a list to read.
+      if (!sticky) bar._timer = setTimeout(function () { bar.hidden = true; }, lines && lines.length ? 20000 : 8000);
     }
 
     function anchors(scope) {
@@ -580,7 +691,10 @@
         if (removed.length) parts.push(removed.length + " removed");
         // The server's "what changed" line (the diff page's and Slack's wording) when the event has it.
         var what = info && info.summary ? " · " + info.summary : (parts.length ? " · sections " + parts.join(", ") + "." : ".");
-        notice(who + " pushed version " + version + what, false);
+        // And what changed in the plan's terms (decisions, risks, endpoints…), one line each.
+        var typed = info && Array.isArray(info.typed) ? info.typed : [];
+        notice(who + " pushed version " + version + what, false, typed);
+        document.dispatchEvent(new CustomEvent("pp:version", { detail: { version: version } }));
         return hooks.reload();
       });
     }

@@ -24,6 +24,8 @@ pub const DOMAIN: &[&str] = &[
     "planpush-roles",
     "planpush-audit",
     "planpush-outbox",
+    // Sign-off per version.
+    "planpush-reviews",
     // SCIM 2.0 protocol handling (resources, filters, PATCH) is pure like the domain.
     "planpush-scim",
 ];

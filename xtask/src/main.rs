@@ -27,8 +27,8 @@ jobs:
                 manifests and commands
   fuzz [secs]   the cargo-fuzz targets `sanitize` (sanitizer + section index), `prepare` (stitched
                 parts = whole document) and `scim` (filters + PATCH), sharing secs (default 60)
-  bench [section]  release benchmarks (storage, auth, http, live, dashboard, cli, scale); results into
-                docs/benchmarks.md
+  bench [section]  release benchmarks (storage, auth, http, live, dashboard, cli, search, scale,
+                typed); results into docs/benchmarks.md
   e2e           the real server and CLI end to end: device login, pushes, a real browser,
                 comments, the change set (needs chromium + chromedriver; required when CI=true)
   demo          build and run `planpush-server demo` (release): SQLite, local sign-in, a sample
@@ -313,6 +313,7 @@ const BENCHES: &[(&str, &str, &str)] = &[
     ("planpush-server", "cli_bench", "cli"),
     ("planpush-store", "search_bench", "search"),
     ("planpush-server", "scale_bench", "scale"),
+    ("planpush-document", "typed_bench", "typed"),
 ];
 
 fn bench(extra: &[String]) -> Result<()> {

@@ -83,6 +83,8 @@ pub struct DashboardView {
     pub webhook_events: Vec<crate::WebhookEvent>,
     /// Admins and project managers only.
     pub audit: Option<AuditTab>,
+    /// Reviews asked of the caller that the current version still needs ("waiting on you").
+    pub reviews_waiting: Vec<crate::WaitingReview>,
 }
 
 /// Errors of the dashboard.
@@ -250,7 +252,12 @@ impl Dashboard {
         } else {
             None
         };
+        let reviews_waiting = crate::Reviews::new(self.ports.clone())
+            .waiting_on(p)
+            .await
+            .map_err(|e| unknown(anyhow::anyhow!(e)))?;
         Ok(DashboardView {
+            reviews_waiting,
             me: p.clone(),
             tabs,
             plans: rows,

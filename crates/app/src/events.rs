@@ -98,6 +98,10 @@ pub enum LiveEvent {
         /// The "what changed" line against the previous version (`None` for a new plan).
         #[serde(default, skip_serializing_if = "Option::is_none")]
         summary: Option<String>,
+        /// What changed in the plan's terms, one line each, at most [`LIVE_MAX_TYPED`] and a
+        /// "… and N more" line (empty for a new plan).
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        typed: Vec<String>,
     },
     Comment {
         activity: CommentActivity,
@@ -225,6 +229,8 @@ pub(crate) async fn publish(ports: &crate::Ports, plan: PlanId, event: LiveEvent
     }
 }
 
+/// Most typed changes a live `version` event lists (the banner's "what changed" lines).
+pub const LIVE_MAX_TYPED: usize = 5;
 /// How many events the in-process bus keeps per plan for replay.
 pub const RETAINED_EVENTS: usize = 256;
 /// How many undelivered events a subscriber may have before it is disconnected.
@@ -377,6 +383,7 @@ mod tests {
                 },
                 changes: ChangeSet::default(),
                 summary: Some("Sections: 1 changed (+2 −0 words).".into()),
+                typed: vec!["Decision “Redis vs PostgreSQL”: Open → Accepted".into()],
             },
             LiveEvent::Comment {
                 activity: CommentActivity::Resolved,

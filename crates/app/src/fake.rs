@@ -33,6 +33,7 @@ pub fn ports() -> Ports {
         roles: Arc::new(FakeRoles::new(users.clone())),
         plans: plans.clone(),
         plan_views: Arc::new(FakePlanViews::default()),
+        reviews: Arc::new(planpush_reviews::fake::FakeReviews::default()),
         versions: versions.clone(),
         comments: comments.clone(),
         audit_sink: audit.clone(),

@@ -36,6 +36,7 @@ mod ports;
 mod provider;
 mod push;
 mod ratelimit;
+mod reviews;
 mod scim;
 mod scim_ports;
 mod search;
@@ -62,8 +63,9 @@ pub use dashboard::{
     DashboardView, PlanRow, Tabs,
 };
 pub use events::{
-    Actor, BadEventId, CommentActivity, EventBus, EventId, EventStream, LiveEvent, LocalBus,
-    ObservedBus, PlanActivity, PlanEvent, RETAINED_EVENTS, SUBSCRIBER_BUFFER, Subscription,
+    Actor, BadEventId, CommentActivity, EventBus, EventId, EventStream, LIVE_MAX_TYPED, LiveEvent,
+    LocalBus, ObservedBus, PlanActivity, PlanEvent, RETAINED_EVENTS, SUBSCRIBER_BUFFER,
+    Subscription,
 };
 pub use export::{Export, ExportComments, ExportThread, export_markdown};
 pub use generation::{CacheLimits, GenerationCache, Generations};
@@ -73,7 +75,8 @@ pub use maintenance::{Maintenance, OUTBOX_KEEP_DAYS, Swept};
 pub use notify::{ChangeSummary, WordChange, change_summary, change_summary_of, merge_versions};
 pub use notify::{
     Deliveries, Delivery, DeliveryError, DeliverySettings, NOTIFY_BODY_CHARS, NOTIFY_MAX_SECTIONS,
-    Notification, Notifications, Notifier, PlanRef, SectionChange, SectionChangeKind, excerpt,
+    NOTIFY_MAX_TYPED, Notification, Notifications, Notifier, PlanRef, SectionChange,
+    SectionChangeKind, excerpt,
 };
 pub use offboarding::{
     AccessChanges, AccessSignal, Credential, LiveAccess, LiveWatch, LocalSignal,
@@ -91,6 +94,10 @@ pub use push::{
     PushRequest, RenderCounts,
 };
 pub use ratelimit::{Budget, LimitKey, RateLimiter, Unlimited};
+pub use reviews::{
+    ChangeThread, MAX_REVIEWERS, ReviewError, ReviewRequestInput, ReviewStatus, ReviewerStatus,
+    Reviews, WaitingReview, threads_on_changes,
+};
 pub use scim::{Scim, ScimQuery};
 pub use scim_ports::{ScimGroup, ScimGroupId, ScimRepoError, ScimRepository, ScimUser};
 pub use search::{

@@ -19,6 +19,9 @@ use crate::{Auditor, InfraError, OUTBOX_MAX_ATTEMPTS, OutboxMessage, Ports, back
 pub const NOTIFY_BODY_CHARS: usize = 500;
 /// Most sections listed in a version notification (the rest are counted in `more_sections`).
 pub const NOTIFY_MAX_SECTIONS: usize = 20;
+/// Most typed changes ("what changed" in the plan's terms) listed in a version notification; the
+/// rest are summed up in a last "… and N more" line.
+pub const NOTIFY_MAX_TYPED: usize = 8;
 
 /// The plan a notification is about.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -72,6 +75,11 @@ pub enum Notification {
         /// previous version; absent for a new plan (and in older outbox rows).
         #[serde(default, skip_serializing_if = "Option::is_none")]
         summary: Option<String>,
+        /// What changed in the plan's terms, one line each ([`planpush_document::typed_lines`]),
+        /// at most [`NOTIFY_MAX_TYPED`] and a "… and N more" line; empty for a new plan (and in
+        /// older outbox rows).
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        typed: Vec<String>,
     },
     /// A new thread or reply.
     CommentCreated {
@@ -106,6 +114,25 @@ pub enum Notification {
         plan: PlanRef,
         /// Login of who published it.
         by: String,
+    },
+    /// Someone asked for a review of a version.
+    ReviewRequested {
+        plan: PlanRef,
+        version: u32,
+        by: String,
+        /// Logins of the reviewers asked.
+        reviewers: Vec<String>,
+    },
+    /// A reviewer approved a version or asked for changes.
+    ReviewDecided {
+        plan: PlanRef,
+        version: u32,
+        by: String,
+        /// `approved` or `changes_requested`.
+        verdict: String,
+        /// The reviewer's comment, cut like a comment body.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        comment: Option<String>,
     },
     /// A thread was resolved.
     CommentResolved {
@@ -225,25 +252,45 @@ pub fn excerpt(s: &str, max: usize) -> String {
 /// What changed between the previous version's markup and `version`'s: the summary, and the word
 /// counts of each changed section. `None` for a first version.
 pub fn change_summary(previous_html: Option<&str>, version: &Version) -> Option<ChangeSummary> {
-    Some(summary_of_rows(planpush_document::diff(
-        previous_html?,
-        &version.html,
-    )))
+    let previous_html = previous_html?;
+    Some(summary_of_rows(
+        planpush_document::diff(previous_html, &version.html),
+        planpush_document::typed_changes(previous_html, &version.html),
+    ))
 }
 
 /// [`change_summary`] of two documents' outermost sections (what a push keeps of the previous
-/// version it rendered); `None` never: the `Option` matches [`change_summary`]'s.
+/// version it rendered); `None` never: the `Option` matches [`change_summary`]'s. The typed
+/// changes are read from the sections that differ only (an unchanged section changes nothing in
+/// the plan's terms), so a push that changed one section parses one section for them.
 pub fn change_summary_of(
     previous: &[planpush_document::TopSection],
     current: &[planpush_document::TopSection],
 ) -> Option<ChangeSummary> {
-    Some(summary_of_rows(planpush_document::diff_sections(
-        previous, current,
-    )))
+    let differing = |a: &[planpush_document::TopSection], b: &[planpush_document::TopSection]| {
+        let same: std::collections::HashSet<(&AnchorId, &str)> =
+            b.iter().map(|s| (&s.0, s.2.as_str())).collect();
+        a.iter()
+            .filter(|s| !same.contains(&(&s.0, s.2.as_str())))
+            .map(|s| s.2.as_str())
+            .collect::<String>()
+    };
+    let typed = planpush_document::typed_changes(
+        &differing(previous, current),
+        &differing(current, previous),
+    );
+    Some(summary_of_rows(
+        planpush_document::diff_sections(previous, current),
+        typed,
+    ))
 }
 
-fn summary_of_rows(rows: Vec<planpush_document::DiffEntry>) -> ChangeSummary {
+fn summary_of_rows(
+    rows: Vec<planpush_document::DiffEntry>,
+    typed: Vec<planpush_document::TypedChange>,
+) -> ChangeSummary {
     ChangeSummary {
+        typed,
         summary: planpush_document::DiffSummary::of(&rows),
         words: rows
             .into_iter()
@@ -265,6 +312,8 @@ fn summary_of_rows(rows: Vec<planpush_document::DiffEntry>) -> ChangeSummary {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ChangeSummary {
     pub summary: planpush_document::DiffSummary,
+    /// What changed in the plan's terms.
+    pub typed: Vec<planpush_document::TypedChange>,
     pub words: std::collections::HashMap<AnchorId, WordChange>,
 }
 
@@ -323,6 +372,9 @@ pub(crate) fn version_pushed(
         sections: all.into_iter().take(NOTIFY_MAX_SECTIONS).collect(),
         more_sections,
         summary: summary.map(|s| s.summary.sentence()),
+        typed: summary.map_or_else(Vec::new, |s| {
+            planpush_document::typed_lines(&s.typed, NOTIFY_MAX_TYPED)
+        }),
     }
 }
 

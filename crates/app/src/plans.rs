@@ -57,6 +57,12 @@ pub struct DiffPage {
     pub rows: Vec<planpush_document::DiffEntry>,
     /// What changed, in a line: sections added, removed, changed, and changed words.
     pub summary: planpush_document::DiffSummary,
+    /// What changed in the plan's terms (decisions, risks, endpoints, fields, phases, components,
+    /// sections).
+    pub typed: Vec<planpush_document::TypedChange>,
+    /// For each of `typed`, in order: the open threads on its element (see
+    /// [`crate::threads_on_changes`]).
+    pub typed_threads: Vec<Vec<crate::ChangeThread>>,
     /// Every version of the plan (for choosing another pair to compare).
     pub history: Vec<VersionMeta>,
 }
@@ -313,6 +319,10 @@ impl Plans {
         let (new, old) = (load(to).await?, load(from).await?);
         let rows = planpush_document::diff(&old.html, &new.html);
         let summary = planpush_document::DiffSummary::of(&rows);
+        let typed = planpush_document::typed_changes(&old.html, &new.html);
+        let typed_threads = crate::reviews::threads_on_changes(&self.ports, plan.id(), &typed)
+            .await
+            .map_err(unknown)?;
         let history = self
             .ports
             .versions
@@ -325,6 +335,8 @@ impl Plans {
             to,
             rows,
             summary,
+            typed,
+            typed_threads,
             history,
         })
     }

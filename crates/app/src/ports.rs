@@ -128,6 +128,8 @@ pub struct Ports {
     pub roles: Arc<dyn RoleRepository>,
     pub plans: Arc<dyn PlanRepository>,
     pub plan_views: Arc<dyn PlanViewRepository>,
+    /// Review requests and verdicts (sign-off per version).
+    pub reviews: Arc<dyn planpush_reviews::ReviewRepository>,
     pub versions: Arc<dyn VersionRepository>,
     pub comments: Arc<dyn CommentRepository>,
     pub audit_sink: Arc<dyn AuditSink>,

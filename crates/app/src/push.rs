@@ -48,6 +48,8 @@ pub struct PushOutcome {
     pub created_version: bool,
     /// The "what changed" line against the previous version (`None` for a new plan).
     pub summary: Option<String>,
+    /// What changed against the previous version in the plan's terms (empty for a new plan).
+    pub typed: Vec<planpush_document::TypedChange>,
     /// What rendering the document cost.
     pub rendered: RenderCounts,
 }
@@ -332,6 +334,7 @@ impl Push {
                 },
                 changes: outcome.changes.clone(),
                 summary: outcome.summary.clone(),
+                typed: planpush_document::typed_lines(&outcome.typed, crate::LIVE_MAX_TYPED),
             };
             crate::events::publish(&self.ports, outcome.plan.id(), event).await;
         }
@@ -548,6 +551,7 @@ impl Push {
                     plan,
                     created_version: true,
                     summary: None,
+                    typed: vec![],
                     rendered: Self::counts(rendered),
                 }))
             }
@@ -603,6 +607,7 @@ impl Push {
                 plan: plan.clone(),
                 created_version: false,
                 summary: None,
+                typed: vec![],
                 rendered: Self::counts(rendered),
             }));
         }
@@ -662,7 +667,8 @@ impl Push {
                     changes: version.meta.changes,
                     plan: next,
                     created_version: true,
-                    summary: summary.map(|s| s.summary.sentence()),
+                    summary: summary.as_ref().map(|s| s.summary.sentence()),
+                    typed: summary.map(|s| s.typed).unwrap_or_default(),
                     rendered: Self::counts(rendered),
                 }))
             }

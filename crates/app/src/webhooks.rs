@@ -61,14 +61,23 @@ pub enum WebhookEvent {
     CommentCreated,
     #[serde(rename = "comment.resolved")]
     CommentResolved,
+    #[serde(rename = "review.requested")]
+    ReviewRequested,
+    #[serde(rename = "review.approved")]
+    ReviewApproved,
+    #[serde(rename = "review.changes_requested")]
+    ReviewChangesRequested,
 }
 
 impl WebhookEvent {
-    pub const ALL: [WebhookEvent; 4] = [
+    pub const ALL: [WebhookEvent; 7] = [
         WebhookEvent::VersionCreated,
         WebhookEvent::PlanPublished,
         WebhookEvent::CommentCreated,
         WebhookEvent::CommentResolved,
+        WebhookEvent::ReviewRequested,
+        WebhookEvent::ReviewApproved,
+        WebhookEvent::ReviewChangesRequested,
     ];
 
     /// The event's `type` in a delivery (`plan.version_created`, …).
@@ -78,6 +87,9 @@ impl WebhookEvent {
             WebhookEvent::PlanPublished => "plan.published",
             WebhookEvent::CommentCreated => "comment.created",
             WebhookEvent::CommentResolved => "comment.resolved",
+            WebhookEvent::ReviewRequested => "review.requested",
+            WebhookEvent::ReviewApproved => "review.approved",
+            WebhookEvent::ReviewChangesRequested => "review.changes_requested",
         }
     }
 
@@ -94,6 +106,11 @@ impl WebhookEvent {
             Notification::PlanPublished { .. } => WebhookEvent::PlanPublished,
             Notification::CommentCreated { .. } => WebhookEvent::CommentCreated,
             Notification::CommentResolved { .. } => WebhookEvent::CommentResolved,
+            Notification::ReviewRequested { .. } => WebhookEvent::ReviewRequested,
+            Notification::ReviewDecided { verdict, .. } if verdict == "approved" => {
+                WebhookEvent::ReviewApproved
+            }
+            Notification::ReviewDecided { .. } => WebhookEvent::ReviewChangesRequested,
         }
     }
 }

@@ -351,7 +351,22 @@ pub struct Changes {
     pub removed: Vec<String>,
     #[serde(default)]
     pub changed: Vec<String>,
+    /// What changed in the plan's terms (servers before typed change sets send none).
+    #[serde(default)]
+    pub typed: Vec<TypedChange>,
 }
+
+/// One typed change as the server describes it; the CLI shows the server's `text`.
+#[derive(Debug, Default, Serialize, Deserialize)]
+pub struct TypedChange {
+    pub kind: String,
+    pub change: String,
+    #[serde(default)]
+    pub text: String,
+}
+
+/// Most typed changes `planpush push` prints (the rest are counted).
+pub const PUSH_MAX_TYPED: usize = 12;
 
 /// Reads the document, checking size, format and encoding before anything is sent.
 pub fn read_document(path: &Path, format: Option<Format>) -> Result<(String, Format), CliError> {
@@ -567,6 +582,18 @@ pub fn describe_push(p: &Pushed) -> String {
         "{verb} {} version {} ({}).\n{}\n",
         p.name, p.version, p.visibility, p.url
     ));
+    if p.version > 1 && !p.changes.typed.is_empty() {
+        out.push_str("What changed:\n");
+        for t in p.changes.typed.iter().take(PUSH_MAX_TYPED) {
+            out.push_str(&format!("  - {}\n", t.text));
+        }
+        if p.changes.typed.len() > PUSH_MAX_TYPED {
+            out.push_str(&format!(
+                "  … and {} more\n",
+                p.changes.typed.len() - PUSH_MAX_TYPED
+            ));
+        }
+    }
     if p.version > 1 {
         let c = &p.changes;
         if c.added.is_empty() && c.removed.is_empty() && c.changed.is_empty() {
@@ -646,7 +673,7 @@ fn lookup_plan(authed: &mut Authed, name: &str) -> Result<String, CliError> {
 
 /// Sends one request about the plan called `name` (`path` gets its session id); a remembered id
 /// that the server no longer knows is looked up again by name.
-fn on_plan(
+pub(crate) fn on_plan(
     authed: &mut Authed,
     project: &Project,
     name: &str,
@@ -1247,6 +1274,7 @@ mod tests {
                 added: added.iter().map(|s| s.to_string()).collect(),
                 removed: vec![],
                 changed: changed.iter().map(|s| s.to_string()).collect(),
+                typed: vec![],
             },
             addressed: vec![],
         }
@@ -1300,6 +1328,21 @@ mod tests {
         assert_eq!(
             next,
             "Pushed auth version 2 (published).\nhttp://s/p/auth\nChanged: risks\nAdded: rollout\n"
+        );
+        let mut typed = pushed(3, true, &["decisions"], &[]);
+        typed.changes.typed = (0..14)
+            .map(|i| TypedChange {
+                kind: "decision".into(),
+                change: "status".into(),
+                text: format!("Decision “D{i}”: Open → Accepted"),
+            })
+            .collect();
+        let typed = describe_push(&typed);
+        assert!(
+            typed.starts_with(
+                "Pushed auth version 3 (published).\nhttp://s/p/auth\nWhat changed:\n  - Decision “D0”: Open → Accepted\n"
+            ) && typed.contains("  - Decision “D11”: Open → Accepted\n  … and 2 more\nChanged: decisions\n"),
+            "{typed}"
         );
         let same = describe_push(&pushed(2, false, &[], &[]));
         assert!(

@@ -21,6 +21,7 @@ pub mod config;
 pub mod error;
 pub mod mcp;
 pub mod project;
+pub mod review;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -114,6 +115,12 @@ enum Command {
         #[arg(long)]
         reopen: bool,
     },
+    /// Sign-off per version: request a review, see who approved which version, approve or
+    /// request changes
+    Review {
+        #[command(subcommand)]
+        action: ReviewAction,
+    },
     /// Check a document before pushing it: anchors, ids and classes against the vocabulary,
     /// what the server would drop, hand-drawn SVG rules, and every Mermaid block drawn locally.
     /// Prints FILE:LINE: problems; exits 13 on an error (or a warning, with --strict)
@@ -128,7 +135,7 @@ enum Command {
         format: Option<Format>,
     },
     /// Serve the MCP tools (check_plan, push_plan, list_plans, get_plan, list_comments, reply_to_comment,
-    /// resolve_comment) over stdio, for Claude Code, Codex CLI, Cursor, Gemini CLI…
+    /// resolve_comment, review_status) over stdio, for Claude Code, Codex CLI, Cursor, Gemini CLI…
     Mcp,
     /// Show who you are signed in as, and your roles
     Whoami,
@@ -169,6 +176,103 @@ enum Command {
         #[arg(long, short = 'o', value_name = "FILE")]
         output: Option<PathBuf>,
     },
+}
+
+#[derive(Subcommand)]
+enum ReviewAction {
+    /// Ask people (or everyone holding a role) to review a version of a plan
+    Request {
+        /// The plan's name
+        name: String,
+        /// A reviewer's login (repeated or comma-separated)
+        #[arg(long = "reviewer", value_name = "LOGIN")]
+        reviewers: Vec<String>,
+        /// Everyone holding this role: admin, project_manager, developer, qa
+        #[arg(long)]
+        role: Option<String>,
+        /// The version to review (default: the latest)
+        #[arg(long = "version", short = 'v', value_name = "N")]
+        version: Option<u32>,
+        /// Review only these anchors (repeated); an approval then survives later versions that
+        /// change none of them and nothing the reviewer commented on
+        #[arg(long = "anchor", value_name = "ANCHOR")]
+        anchors: Vec<String>,
+        #[arg(long, value_enum, default_value = "text")]
+        format: OutputFormat,
+    },
+    /// Who approved which version, who asked for changes, who has yet to answer — and why
+    Status {
+        /// The plan's name
+        name: String,
+        #[arg(long, value_enum, default_value = "text")]
+        format: OutputFormat,
+    },
+    /// Approve the latest version (or --version N) of a plan you were asked to review
+    Approve {
+        name: String,
+        #[arg(long = "version", short = 'v', value_name = "N")]
+        version: Option<u32>,
+        #[arg(long)]
+        comment: Option<String>,
+        #[arg(long, value_enum, default_value = "text")]
+        format: OutputFormat,
+    },
+    /// Request changes on the latest version (or --version N); --comment says which
+    RequestChanges {
+        name: String,
+        #[arg(long = "version", short = 'v', value_name = "N")]
+        version: Option<u32>,
+        #[arg(long)]
+        comment: String,
+        #[arg(long, value_enum, default_value = "text")]
+        format: OutputFormat,
+    },
+}
+
+fn review(ctx: &Ctx, action: ReviewAction) -> Result<(), CliError> {
+    let (status, format) = match action {
+        ReviewAction::Request {
+            name,
+            reviewers,
+            role,
+            version,
+            anchors,
+            format,
+        } => (
+            review::request(
+                ctx,
+                &name,
+                &review::ReviewAsk {
+                    reviewers,
+                    role,
+                    version,
+                    anchors,
+                },
+            )?,
+            format,
+        ),
+        ReviewAction::Status { name, format } => (review::status(ctx, &name)?, format),
+        ReviewAction::Approve {
+            name,
+            version,
+            comment,
+            format,
+        } => (
+            review::verdict(ctx, &name, true, version, comment.as_deref())?,
+            format,
+        ),
+        ReviewAction::RequestChanges {
+            name,
+            version,
+            comment,
+            format,
+        } => (
+            review::verdict(ctx, &name, false, version, Some(&comment))?,
+            format,
+        ),
+    };
+    review::print(&status, format);
+    Ok(())
 }
 
 /// Runs the CLI on the process's arguments and environment.
@@ -251,6 +355,7 @@ fn run(cli: Cli) -> Result<(), CliError> {
             resolve,
         } => commands::reply(&ctx, &name, &comment_id, &text, resolve),
         Command::Resolve { ids, reopen } => commands::resolve(&ctx, &ids, reopen),
+        Command::Review { action } => review(&ctx, action),
         // Returned above already (checking needs no server and no credentials).
         Command::Check {
             file,

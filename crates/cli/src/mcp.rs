@@ -159,6 +159,13 @@ pub struct ResolveComment {
     pub reopen: bool,
 }
 
+/// `review_status` arguments.
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
+pub struct ReviewStatus {
+    /// The plan's name (its URL is /p/NAME).
+    pub name: String,
+}
+
 /// The MCP server: the CLI's context and the tool table.
 #[derive(Clone)]
 pub struct PlanPushTools {
@@ -219,7 +226,7 @@ impl PlanPushTools {
     }
 
     #[tool(
-        description = "Publish a plan to the team's PlanPush server as a visual design doc, or push the next version of an existing plan (same `name`). Call it when the user asks to share or update a plan (/planpush). Pass the document (HTML in the PlanPush vocabulary, or Markdown) or a file path. When the new version answers open comments, list their ids in `addresses`, then reply_to_comment / resolve_comment on them. Returns JSON: url (share it with the user), name, session_id, version, created_version (false: identical to the latest version, nothing stored), visibility, changes {added, changed, removed} (section anchors), addressed (thread ids marked), notes."
+        description = "Publish a plan to the team's PlanPush server as a visual design doc, or push the next version of an existing plan (same `name`). Call it when the user asks to share or update a plan (/planpush). Pass the document (HTML in the PlanPush vocabulary, or Markdown) or a file path. When the new version answers open comments, list their ids in `addresses`, then reply_to_comment / resolve_comment on them. Returns JSON: url (share it with the user), name, session_id, version, created_version (false: identical to the latest version, nothing stored), visibility, changes {added, changed, removed} (section anchors) and changes.typed (what changed in the plan's terms: decisions, risks, endpoints, fields, phases, components, sections — each with a `text` sentence to tell the user), addressed (thread ids marked), notes."
     )]
     async fn push_plan(&self, Parameters(args): Parameters<PushPlan>) -> CallToolResult {
         run(&self.ctx, move |ctx| push_plan(ctx, args)).await
@@ -301,6 +308,17 @@ impl PlanPushTools {
                 commands::set_resolved(ctx, &args.comment_id, true)?;
             }
             Ok(json!({"reply": reply, "thread_resolved": args.resolve}))
+        })
+        .await
+    }
+
+    #[tool(
+        description = "Who signed off on a plan: for its latest version, each reviewer asked and their standing — approved (which version, and whether an approval of an older version was kept because the changes since touch nothing they commented on or were asked to review), changes requested (with their comment), or pending (never answered, or an approval reset by a newer version, saying which change reset it). Call it before telling the user a plan is approved, or after pushing a version to see whose approval it reset. Returns text: a headline (\"2 of 3 approved v4\") and one line per reviewer."
+    )]
+    async fn review_status(&self, Parameters(args): Parameters<ReviewStatus>) -> CallToolResult {
+        run(&self.ctx, move |ctx| {
+            let s = crate::review::status(ctx, &args.name)?;
+            Ok(crate::review::describe(&s))
         })
         .await
     }
@@ -519,8 +537,8 @@ mod tests {
         let names: Vec<&str> = tools.iter().map(|t| t.name.as_ref()).collect();
         assert_eq!(
             names.len(),
-            7,
-            "check_plan, push_plan, list_plans, get_plan, list_comments, reply_to_comment, resolve_comment: {names:?}"
+            8,
+            "check_plan, push_plan, list_plans, get_plan, list_comments, reply_to_comment, resolve_comment, review_status: {names:?}"
         );
         for t in &tools {
             let d = t.description.as_deref().unwrap_or("");

@@ -14,6 +14,9 @@
 //! - [`diff`]: the section-by-section view model of two versions, with [`mark_words`]' inserted and
 //!   deleted words inside changed sections and a [`DiffSummary`] ("what changed").
 //!
+//! - [`typed_changes`]: what changed in the plan's own terms (decisions, risks, endpoints, fields,
+//!   phases, components, and plain sections otherwise), with [`typed_headline`] and [`typed_lines`].
+//!
 //! - [`to_markdown`] and [`offline_html`]: exports of a stored version.
 //!
 //! - [`text_units`]: the document as searchable text, one unit per section.
@@ -41,6 +44,7 @@ mod prepare;
 mod sanitize;
 mod split;
 mod text;
+mod typed;
 pub mod vocabulary;
 mod words;
 
@@ -59,4 +63,5 @@ pub use plan_text::{TextSection, element_prints, plan_text};
 pub use prepare::{Part, Prepared, prepare, prepare_reusing};
 pub use sanitize::{RESERVED_ID_PREFIX, SanitizeOptions, sanitize};
 pub use text::{MAX_UNIT_TEXT, TextUnit, text_units};
+pub use typed::{Aspect, ElementKind, TypedChange, typed_changes, typed_headline, typed_lines};
 pub use words::{WordCounts, mark_words};

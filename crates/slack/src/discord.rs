@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 use crate::{
     MAX_BODY_CHARS, MAX_LABEL_CHARS, MAX_QUOTE_CHARS, MAX_SECTION_LINES, MAX_TITLE_CHARS,
     anchor_url, and_list, burst_diff, escape_markdown, markdown_label, markdown_section_line,
-    plan_url,
+    markdown_typed_lines, plan_url, review_plan, review_sentence,
 };
 
 /// The outbox channel of Discord messages.
@@ -83,6 +83,7 @@ pub fn render(n: &Notification, base_url: &str) -> Value {
             sections,
             more_sections,
             summary,
+            typed,
         } => {
             let title = label(&plan.title, MAX_TITLE_CHARS);
             let by = label(by, MAX_LABEL_CHARS);
@@ -102,6 +103,12 @@ pub fn render(n: &Notification, base_url: &str) -> Value {
             if let Some(summary) = summary.as_deref().filter(|_| *version > 1) {
                 lines.push(String::new());
                 lines.push(label(summary, MAX_LABEL_CHARS));
+            }
+            if !typed.is_empty() {
+                let mut what = vec!["**What changed**".to_owned()];
+                what.extend(markdown_typed_lines(typed, "•", ACTIVE));
+                what.push(String::new());
+                lines.splice(0..0, what);
             }
             embed(headline, url, lines.join("\n"), COLORS[0])
         }
@@ -178,6 +185,16 @@ pub fn render(n: &Notification, base_url: &str) -> Value {
                 format!("{by} published {title}"),
                 plan_url(base, plan),
                 String::new(),
+                COLORS[0],
+            )
+        }
+        Notification::ReviewRequested { .. } | Notification::ReviewDecided { .. } => {
+            let (headline, comment) = review_sentence(n, |s| label(s, MAX_LABEL_CHARS));
+            let plan = review_plan(n);
+            embed(
+                format!("{headline} {}", label(&plan.title, MAX_TITLE_CHARS)),
+                plan_url(base, plan),
+                comment.map_or_else(String::new, |c| blockquote(&c, MAX_BODY_CHARS)),
                 COLORS[0],
             )
         }

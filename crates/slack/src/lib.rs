@@ -42,6 +42,8 @@ pub const MAX_TITLE_CHARS: usize = 120;
 pub const MAX_LABEL_CHARS: usize = 80;
 /// Longest comment body shown.
 pub const MAX_BODY_CHARS: usize = 500;
+/// Longest "what changed" line (a typed change) shown.
+pub const MAX_TYPED_CHARS: usize = 200;
 /// Longest quote shown.
 pub const MAX_QUOTE_CHARS: usize = 200;
 /// Slack's limit for one text block; a section list stops before it (escaping can make a text up
@@ -136,6 +138,15 @@ pub(crate) fn markdown_section_line(
         SectionChangeKind::Changed => format!("{bullet} Changed: {}{}", linked(), words(s)),
         SectionChangeKind::Removed => format!("{bullet} Removed: {title}"),
     }
+}
+
+/// A new version's typed changes ("what changed" in the plan's terms) as Markdown lines (Teams,
+/// Discord), each escaped and cut like a label.
+pub(crate) fn markdown_typed_lines(typed: &[String], bullet: &str, active: &str) -> Vec<String> {
+    typed
+        .iter()
+        .map(|l| format!("{bullet} {}", markdown_label(l, MAX_TYPED_CHARS, active)))
+        .collect()
 }
 
 pub(crate) fn plan_url(base: &str, plan: &PlanRef) -> String {
@@ -242,6 +253,7 @@ pub fn render(n: &Notification, base_url: &str) -> Value {
             sections,
             more_sections,
             summary,
+            typed,
         } => {
             let title = label(&plan.title, MAX_TITLE_CHARS);
             let by = label(by, MAX_LABEL_CHARS);
@@ -257,8 +269,15 @@ pub fn render(n: &Notification, base_url: &str) -> Value {
                     format!("{by} pushed version {version} of {title}"),
                 )
             };
-            let blocks_lines = sections_block(base, plan, sections, *more_sections);
-            let mut blocks = vec![section(headline), blocks_lines];
+            let mut blocks = vec![section(headline)];
+            if !typed.is_empty() {
+                let lines: Vec<String> = typed
+                    .iter()
+                    .map(|l| format!("• {}", label(l, MAX_TYPED_CHARS)))
+                    .collect();
+                blocks.push(section(format!("*What changed*\n{}", lines.join("\n"))));
+            }
+            blocks.push(sections_block(base, plan, sections, *more_sections));
             if *version > 1 {
                 let diff = format!("{}?v={version}&diff={}", plan_url(base, plan), version - 1);
                 let see = link(&diff, "See what changed");
@@ -351,6 +370,72 @@ pub fn render(n: &Notification, base_url: &str) -> Value {
             ))];
             json!({"text": format!("{by} published {title}"), "blocks": blocks})
         }
+        Notification::ReviewRequested { .. } | Notification::ReviewDecided { .. } => {
+            let (headline, comment) = review_sentence(n, |s| label(s, MAX_LABEL_CHARS));
+            let title = label(review_plan(n).title.as_str(), MAX_TITLE_CHARS);
+            let url = plan_url(base, review_plan(n));
+            let mut blocks = vec![section(format!("{headline} *{}*", link(&url, &title)))];
+            if let Some(c) = comment {
+                blocks.push(section(blockquote(&c, MAX_BODY_CHARS)));
+            }
+            json!({"text": format!("{headline} {title}"), "blocks": blocks})
+        }
+    }
+}
+
+/// The plan of a review notification.
+pub(crate) fn review_plan(n: &Notification) -> &PlanRef {
+    match n {
+        Notification::ReviewRequested { plan, .. }
+        | Notification::ReviewDecided { plan, .. }
+        | Notification::VersionPushed { plan, .. }
+        | Notification::VersionsPushed { plan, .. }
+        | Notification::PlanPublished { plan, .. }
+        | Notification::CommentCreated { plan, .. }
+        | Notification::CommentResolved { plan, .. } => plan,
+    }
+}
+
+/// A review notification's headline up to the plan's title ("ada asked bob, carol to review v3
+/// of", "bob approved v3 of", "bob requested changes on v3 of"), each name through `esc`, and the
+/// reviewer's comment if any (raw: each channel quotes it its own way).
+pub(crate) fn review_sentence(
+    n: &Notification,
+    esc: impl Fn(&str) -> String,
+) -> (String, Option<String>) {
+    match n {
+        Notification::ReviewRequested {
+            version,
+            by,
+            reviewers,
+            ..
+        } => {
+            let names: Vec<String> = reviewers.iter().take(10).map(|r| esc(r)).collect();
+            let more = reviewers.len().saturating_sub(names.len());
+            let mut who = names.join(", ");
+            if more > 0 {
+                who.push_str(&format!(" and {more} more"));
+            }
+            (
+                format!("{} asked {who} to review v{version} of", esc(by)),
+                None,
+            )
+        }
+        Notification::ReviewDecided {
+            version,
+            by,
+            verdict,
+            comment,
+            ..
+        } => {
+            let what = if verdict == "approved" {
+                format!("approved v{version} of")
+            } else {
+                format!("requested changes on v{version} of")
+            };
+            (format!("{} {what}", esc(by)), comment.clone())
+        }
+        _ => (String::new(), None),
     }
 }
 

@@ -13,7 +13,7 @@ use serde_json::{Value, json};
 use crate::{
     MAX_BODY_CHARS, MAX_LABEL_CHARS, MAX_QUOTE_CHARS, MAX_SECTION_LINES, MAX_TITLE_CHARS,
     anchor_url, and_list, burst_diff, escape_markdown, markdown_label, markdown_link,
-    markdown_section_line, plan_url,
+    markdown_section_line, markdown_typed_lines, plan_url, review_plan, review_sentence,
 };
 
 /// The outbox channel of Teams messages.
@@ -89,6 +89,7 @@ pub fn render(n: &Notification, base_url: &str) -> Value {
             sections,
             more_sections,
             summary,
+            typed,
         } => {
             let title = label(&plan.title, MAX_TITLE_CHARS);
             let by = label(by, MAX_LABEL_CHARS);
@@ -106,7 +107,13 @@ pub fn render(n: &Notification, base_url: &str) -> Value {
                     format!("{}?v={version}&diff={}", plan_url(base, plan), version - 1),
                 ));
             }
-            let mut body = vec![text(headline), text(lines)];
+            let mut body = vec![text(headline)];
+            if !typed.is_empty() {
+                let mut what = vec!["**What changed**".to_owned()];
+                what.extend(markdown_typed_lines(typed, "-", ACTIVE));
+                body.push(text(what.join("\n")));
+            }
+            body.push(text(lines));
             // The "what changed" line, as on Slack (absent for a new plan).
             if let Some(summary) = summary.as_deref().filter(|_| *version > 1) {
                 body.push(subtle(label(summary, MAX_LABEL_CHARS)));
@@ -200,6 +207,19 @@ pub fn render(n: &Notification, base_url: &str) -> Value {
                 ))],
                 vec![open("Open the plan", plan_url(base, plan))],
             )
+        }
+        Notification::ReviewRequested { .. } | Notification::ReviewDecided { .. } => {
+            let (headline, comment) = review_sentence(n, |s| label(s, MAX_LABEL_CHARS));
+            let plan = review_plan(n);
+            let title = label(&plan.title, MAX_TITLE_CHARS);
+            let mut body = vec![text(format!(
+                "{headline} **{}**",
+                markdown_link(&plan_url(base, plan), &title)
+            ))];
+            if let Some(c) = comment {
+                body.push(subtle(md(&c, MAX_BODY_CHARS)));
+            }
+            card(body, vec![open("Open the plan", plan_url(base, plan))])
         }
     }
 }

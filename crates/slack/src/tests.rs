@@ -35,6 +35,7 @@ fn a_new_version_lists_its_changed_sections_with_deep_links() {
         ],
         more_sections: 0,
         summary: None,
+        typed: vec![],
     };
     assert_eq!(
         render(&n, "https://plans.example.com/"),
@@ -66,6 +67,7 @@ fn a_new_plan_says_so_and_long_section_lists_are_bounded() {
         sections,
         more_sections: 5,
         summary: None,
+        typed: vec![],
     };
     let v = render(&n, BASE);
     assert_eq!(
@@ -189,6 +191,7 @@ fn every_text_stays_within_slack_limits_whatever_the_input() {
             .collect(),
         more_sections: 0,
         summary: None,
+        typed: vec![],
     };
     for v in [render(&n, BASE), render(&comment, BASE)] {
         for block in v["blocks"].as_array().unwrap() {
@@ -375,6 +378,7 @@ fn a_new_version_says_what_changed_in_words() {
         sections: vec![changed],
         more_sections: 0,
         summary: Some("Sections: 1 changed (+14 −3 words).".into()),
+        typed: vec![],
     };
     let v = render(&n, BASE);
     let blocks = v["blocks"].as_array().unwrap();
@@ -391,6 +395,46 @@ fn a_new_version_says_what_changed_in_words() {
             .unwrap()
             .starts_with("Sections: 1 changed (+14 −3 words). · <"),
         "{v}"
+    );
+}
+
+#[test]
+fn a_new_version_lists_what_changed_in_the_plans_terms_on_every_channel() {
+    let n = Notification::VersionPushed {
+        plan: plan(),
+        version: 2,
+        by: "ada".into(),
+        sections: vec![change(
+            "decisions",
+            "Key Decisions",
+            SectionChangeKind::Changed,
+        )],
+        more_sections: 0,
+        summary: Some("Sections: 1 changed (+1 −1 words).".into()),
+        typed: vec![
+            "Decision “Redis vs PostgreSQL”: Open → Accepted".into(),
+            "Endpoint DELETE /api/<b>sessions</b> added (Breaking)".into(),
+        ],
+    };
+    let v = render(&n, BASE);
+    assert_eq!(
+        v["blocks"][1]["text"]["text"],
+        "*What changed*\n• Decision “Redis vs PostgreSQL”: Open → Accepted\n\
+         • Endpoint DELETE /api/&lt;b&gt;sessions&lt;/b&gt; added (Breaking)",
+        "{v}"
+    );
+    let t = crate::teams::render(&n, BASE).to_string();
+    assert!(
+        t.contains("**What changed**\\n- Decision “Redis vs PostgreSQL”: Open → Accepted\\n- Endpoint DELETE /api/\\\\<b\\\\>sessions"),
+        "{t}"
+    );
+    let d = crate::discord::render(&n, BASE);
+    let description = d["embeds"][0]["description"].as_str().unwrap();
+    assert!(
+        description.starts_with(
+            "**What changed**\n• Decision “Redis vs PostgreSQL”: Open → Accepted\n• Endpoint DELETE /api/\\<b\\>sessions\\</b\\> added \\(Breaking\\)\n\n"
+        ),
+        "{description}"
     );
 }
 
@@ -447,6 +491,7 @@ fn teams_cards_for_the_three_events_are_exact_and_escaped() {
         ],
         more_sections: 2,
         summary: None,
+        typed: vec![],
     };
     let p = "https://plans.example.com/p/auth-redesign";
     let title = "Auth \\<Service\\> & Redesign";
@@ -526,6 +571,7 @@ fn discord_embeds_for_the_three_events_are_exact_escaped_and_never_ping() {
         sections: vec![change("flow", "Flow || spoiler", SectionChangeKind::Added)],
         more_sections: 0,
         summary: None,
+        typed: vec![],
     };
     assert_eq!(
         Chat::Discord.render(&new_plan, BASE),
@@ -543,6 +589,7 @@ fn discord_embeds_for_the_three_events_are_exact_escaped_and_never_ping() {
         sections: vec![],
         more_sections: 0,
         summary: None,
+        typed: vec![],
     };
     assert_eq!(
         Chat::Discord.render(&empty, BASE),
@@ -761,6 +808,7 @@ except Exception:
             sections: vec![change("flow", "Flow", SectionChangeKind::Changed)],
             more_sections: 0,
             summary: None,
+            typed: vec![],
         };
         let at = DateTime::parse_from_rfc3339("2026-12-02T08:30:00Z")
             .unwrap()
@@ -995,6 +1043,7 @@ fn teams_and_discord_carry_the_summary_and_word_counts_like_slack() {
         sections: vec![change("risks", "Risks", SectionChangeKind::Added), changed],
         more_sections: 0,
         summary: Some("Sections: 1 added, 1 changed (+14 −3 words).".into()),
+        typed: vec![],
     };
     let teams = Chat::Teams.render(&n, BASE);
     let body = &teams["attachments"][0]["content"]["body"];
@@ -1032,6 +1081,7 @@ fn teams_and_discord_carry_the_summary_and_word_counts_like_slack() {
         sections: vec![change("risks", "Risks", SectionChangeKind::Added)],
         more_sections: 0,
         summary: None,
+        typed: vec![],
     };
     assert_eq!(
         Chat::Teams.render(&first, BASE)["attachments"][0]["content"]["body"]

@@ -239,6 +239,10 @@ pub fn envelope(id: &str, n: &Notification, at: DateTime<Utc>, base_url: &str) -
             plan_url(base, plan),
             versions.last().copied().unwrap_or(1)
         ),
+        Notification::ReviewRequested { plan, version, .. }
+        | Notification::ReviewDecided { plan, version, .. } => {
+            format!("{}?v={version}", plan_url(base, plan))
+        }
     };
     if let Value::Object(map) = &mut data {
         map.insert("url".into(), Value::String(url));

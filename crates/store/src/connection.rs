@@ -377,6 +377,7 @@ impl Store {
             roles: self.clone(),
             plans: self.clone(),
             plan_views: self.clone(),
+            reviews: self.clone(),
             versions: self.clone(),
             comments: self.clone(),
             audit_sink: self.clone(),

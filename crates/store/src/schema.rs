@@ -155,6 +155,21 @@ diesel::table! {
 }
 
 diesel::table! {
+    plan_reviews (plan_id, reviewer_id) {
+        plan_id -> Text,
+        reviewer_id -> Text,
+        requested_by -> Text,
+        requested_version -> Integer,
+        scope -> Text,
+        requested_at -> Timestamp,
+        verdict -> Nullable<Text>,
+        verdict_version -> Nullable<Integer>,
+        verdict_comment -> Nullable<Text>,
+        decided_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
     audit_log (id) {
         id -> Text,
         at -> Timestamp,
@@ -195,6 +210,7 @@ diesel::joinable!(plans -> users (owner_id));
 diesel::joinable!(versions -> plans (plan_id));
 diesel::joinable!(comments -> plans (plan_id));
 diesel::joinable!(plan_views -> plans (plan_id));
+diesel::joinable!(plan_reviews -> plans (plan_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     users,
@@ -209,6 +225,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     versions,
     comments,
     plan_views,
+    plan_reviews,
     audit_log,
     kv,
     outbox,

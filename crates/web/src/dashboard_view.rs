@@ -132,6 +132,19 @@ fn plans_pane(view: &DashboardView, show_archived: bool) -> Markup {
     html! {
         section id="pane-plans" class="dash-pane" aria-labelledby="h-plans" {
             h2 id="h-plans" { "Plans" }
+            @if !view.reviews_waiting.is_empty() {
+                div class="dash-waiting" {
+                    h3 { "Reviews waiting on you" }
+                    ul {
+                        @for w in &view.reviews_waiting {
+                            li {
+                                a href={ "/p/" (w.plan.slug()) } { (w.plan.title()) }
+                                " — asked by " (w.requested_by) " (v" (w.requested_version) "): " (w.explanation)
+                            }
+                        }
+                    }
+                }
+            }
             // Full-text search over every plan, section and comment the reader may see (the
             // server's index, `GET /api/search`), not only the rows below.
             form id="search-form" class="dash-controls dash-js" role="search" aria-label="Search everything" {

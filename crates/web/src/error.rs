@@ -268,6 +268,19 @@ impl From<PlanError> for ApiError {
     }
 }
 
+impl From<planpush_app::ReviewError> for ApiError {
+    fn from(e: planpush_app::ReviewError) -> Self {
+        use planpush_app::ReviewError;
+        match e {
+            ReviewError::NotFound => Self::not_found("session_not_found", e.to_string()),
+            ReviewError::VersionNotFound => Self::not_found("version_not_found", e.to_string()),
+            ReviewError::Forbidden(m) => Self::new(StatusCode::FORBIDDEN, "forbidden", m),
+            ReviewError::Invalid(m) => Self::bad_request("invalid_review", m),
+            ReviewError::Unknown(e) => Self::internal(e),
+        }
+    }
+}
+
 impl From<planpush_app::SearchError> for ApiError {
     fn from(e: planpush_app::SearchError) -> Self {
         use planpush_app::SearchError;

@@ -81,6 +81,8 @@ pub struct AppState {
     pub push: Arc<Push>,
     pub plans: Arc<Plans>,
     pub comments: Arc<Comments>,
+    /// Sign-off per version (review requests and verdicts).
+    pub reviews: Arc<planpush_app::Reviews>,
     pub dashboard: Arc<Dashboard>,
     pub audit_log: Arc<AuditLog>,
     /// Outgoing webhooks (admin API, dashboard Webhooks tab); unavailable until
@@ -209,6 +211,7 @@ impl AppState {
             admin,
             push: Arc::new(Push::new(ports.clone(), settings.sanitize, diagrams)),
             plans,
+            reviews: Arc::new(planpush_app::Reviews::new(ports.clone())),
             comments: Arc::new(Comments::new(ports)),
             sessions,
             access,
@@ -252,10 +255,11 @@ impl AppState {
         self
     }
 
-    /// The same state, with pushes and comments writing notifications to the outbox (Slack).
+    /// The same state, with pushes, comments and reviews writing notifications to the outbox (Slack).
     pub fn with_notifications(mut self, notify: Notifications) -> Self {
         self.plans.set_notifications(notify.clone());
         self.push = Arc::new((*self.push).clone().with_notifications(notify.clone()));
+        self.reviews = Arc::new((*self.reviews).clone().with_notifications(notify.clone()));
         self.comments = Arc::new((*self.comments).clone().with_notifications(notify));
         self
     }

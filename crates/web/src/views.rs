@@ -186,6 +186,9 @@ pub fn plan_page(page: &PlanPage) -> Markup {
                     " · " (plan.visibility().as_str())
                     @if plan.is_archived() { " · archived" }
                 }
+                // Filled by plan.js from /api/sessions/{id}/reviews (the page is cached for
+                // every reader; the sign-off and its buttons are per reader).
+                div class="pp-signoff" aria-live="polite" hidden {}
             }
             @if page.shown.get() != latest {
                 p class="pp-banner" role="status" {
@@ -337,6 +340,46 @@ fn diff_label(status: DiffStatus) -> (&'static str, &'static str) {
     }
 }
 
+/// What changed in the plan's terms, first on the diff page: a count line, then one line per change
+/// linking to its section's row below.
+fn typed_summary(
+    slug: &str,
+    typed: &[planpush_document::TypedChange],
+    threads: &[Vec<planpush_app::ChangeThread>],
+) -> Markup {
+    html! {
+        div class="pp-typed" {
+            p class="pp-summary-line" {
+                strong { "In the plan's terms: " } (planpush_document::typed_headline(typed))
+            }
+            @if !typed.is_empty() {
+                ul class="pp-summary-list pp-typed-list" {
+                    @for (i, c) in typed.iter().enumerate() {
+                        li data-kind=(format!("{:?}", c.kind).to_lowercase()) {
+                            @match c.anchors.first() {
+                                Some(a) => a href={ "#pp-diff-" (a.as_str()) } { (c.sentence()) },
+                                None => (c.sentence()),
+                            }
+                            // The conversation on that element: its open threads, each opening
+                            // in the page's sidebar.
+                            @if let Some(ts) = threads.get(i).filter(|t| !t.is_empty()) {
+                                ul class="pp-typed-threads" {
+                                    @for t in ts {
+                                        li data-thread=(t.id) {
+                                            a href={ "/p/" (slug) "?comment=" (t.id) "#" (t.anchor.as_str()) } { "Open thread: “" (t.excerpt) "”" }
+                                            @if let Some(v) = t.addressed_in { " · addressed in v" (v) }
+                                        }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
 /// `?v=N&diff=M`: a "what changed" summary, then every section; in a changed one the inserted and
 /// deleted words (and changed table cells) are marked in place, with both versions side by side
 /// one click away; added and removed sections are shown on their side.
@@ -355,6 +398,7 @@ pub fn diff_page(d: &DiffPage) -> Markup {
                 }
             }
             div class="pp-summary" {
+                (typed_summary(slug, &d.typed, &d.typed_threads))
                 p class="pp-summary-line" { strong { "What changed: " } (d.summary.sentence()) }
                 @if !d.summary.is_empty() {
                     ul class="pp-summary-list" {

@@ -6,6 +6,7 @@ mod contract;
 mod groups;
 mod notify;
 mod push;
+mod reviews;
 mod scim;
 mod sessions;
 mod tokens;

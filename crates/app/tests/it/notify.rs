@@ -174,6 +174,7 @@ async fn pushes_comments_and_resolutions_of_a_published_plan_are_written_to_the_
                 ],
                 more_sections: 0,
                 summary: None,
+                typed: vec![],
             },
             Notification::VersionPushed {
                 plan: plan.clone(),
@@ -192,6 +193,11 @@ async fn pushes_comments_and_resolutions_of_a_published_plan_are_written_to_the_
                 ],
                 more_sections: 0,
                 summary: Some("Sections: 1 added, 1 changed (+2 −0 words), 1 removed.".into()),
+                typed: vec![
+                    "Section “Flow”: text changed".into(),
+                    "Section “Risks” added".into(),
+                    "Section “Decisions” removed".into(),
+                ],
             },
             Notification::CommentCreated {
                 plan: plan.clone(),
@@ -810,6 +816,7 @@ fn merged_sections_follow_their_last_change() {
         sections: s,
         more_sections: 0,
         summary: None,
+        typed: vec![],
     };
     let merged = planpush_app::merge_versions(&[
         n(

@@ -16,6 +16,7 @@ mod multiprocess;
 mod oidc_browser;
 mod oidc_signin;
 mod ops;
+mod review_browser;
 mod scim_conformance;
 mod slack;
 mod startup;

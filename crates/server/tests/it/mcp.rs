@@ -114,7 +114,8 @@ async fn an_agent_pushes_reads_and_closes_the_loop_over_mcp() {
             "list_plans",
             "push_plan",
             "reply_to_comment",
-            "resolve_comment"
+            "resolve_comment",
+            "review_status"
         ]
     );
     // Checking is local: it works without credentials, and reports problems by line.
@@ -250,6 +251,15 @@ async fn an_agent_pushes_reads_and_closes_the_loop_over_mcp() {
     assert_eq!(second["version"], 2);
     assert_eq!(second["changes"]["changed"], json!(["risks"]));
     assert_eq!(second["addressed"], json!([replay]));
+    // What changed in the plan's terms, each with its sentence.
+    assert!(
+        second["changes"]["typed"]
+            .as_array()
+            .is_some_and(|t| !t.is_empty() && t.iter().all(|c| c["text"].is_string())),
+        "{second}"
+    );
+    let sign_off = success(&call(&client, "review_status", json!({"name": "auth"})).await);
+    assert_eq!(sign_off, "auth v2: no review requested\n");
     let open = success(&call(&client, "list_comments", json!({"name": "auth"})).await);
     assert!(open.contains("addressed in v2"), "{open}");
 

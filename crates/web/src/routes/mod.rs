@@ -11,6 +11,7 @@ mod groups;
 pub(crate) mod openapi;
 mod plans;
 mod push;
+mod reviews;
 mod scim;
 mod search;
 mod tokens;
@@ -33,6 +34,7 @@ pub(crate) fn configure(cfg: &mut web::ServiceConfig) {
     events::routes(cfg);
     push::routes(cfg);
     plans::routes(cfg);
+    reviews::routes(cfg);
     crate::assets::routes(cfg);
     tokens::routes(cfg);
     users::routes(cfg);

@@ -83,6 +83,9 @@ async fn serve() -> HttpResponse {
         super::plans::publish,
         super::plans::archive,
         super::plans::text,
+        super::reviews::status,
+        super::reviews::request,
+        super::reviews::decide,
         super::search::search,
         super::comments::list,
         super::comments::create,
@@ -105,6 +108,7 @@ async fn serve() -> HttpResponse {
         (name = "auth", description = "Who is signed in; the CLI's device flow and tokens (RFC 8628, RFC 6749)"),
         (name = "plans", description = "Pushing plans and their lifecycle (the API calls a plan a session)"),
         (name = "comments", description = "Comment threads anchored to sections"),
+        (name = "reviews", description = "Sign-off per version: review requests and verdicts"),
         (name = "tokens", description = "Personal API tokens"),
         (name = "users", description = "Members and their roles (admin)"),
         (name = "groups", description = "Identity-provider group → role mappings (admin)"),
@@ -191,6 +195,39 @@ pub(crate) struct Changes {
     changed: Vec<String>,
 }
 
+/// What a push changed: the section anchors, and what changed in the plan's terms.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct PushChanges {
+    added: Vec<String>,
+    removed: Vec<String>,
+    changed: Vec<String>,
+    /// What changed against the previous version in the plan's terms (docs/plan-format.md,
+    /// "Seeing what changed"): vocabulary changes first, then sections; empty for a new plan or
+    /// an identical push.
+    typed: Vec<TypedChange>,
+}
+
+/// One semantic change between two versions.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct TypedChange {
+    /// `decision`, `risk`, `endpoint`, `field`, `phase`, `component` or `section`.
+    kind: String,
+    /// `added`, `removed`, `status`, `level`, `method`, `path`, `badges`, `type`, `keys`,
+    /// `impact`, `text` or `anchor`.
+    change: String,
+    /// The element as a reader names it (a decision's text, `DELETE /api/auth/sessions`, a
+    /// section's title).
+    label: String,
+    /// The value before (a status, level, badges, type, impact or anchor), when it had one.
+    from: Option<String>,
+    /// The value after, when it has one.
+    to: Option<String>,
+    /// The anchors around the element, outermost first, its own last if it has one.
+    anchors: Vec<String>,
+    /// The change in a sentence: "Decision “Redis vs PostgreSQL”: Open → Accepted".
+    text: String,
+}
+
 /// A plan (the API's "session": one pushed document and its versions).
 #[derive(Serialize, ToSchema)]
 pub(crate) struct Plan {
@@ -250,7 +287,7 @@ pub(crate) struct PushResult {
     /// False when the document was the same as the current version (nothing stored).
     created_version: bool,
     visibility: Visibility,
-    changes: Changes,
+    changes: PushChanges,
     /// The "what changed" line against the previous version ("Sections: 1 changed (+14 −3
     /// words)."); null for a new plan or an identical push.
     summary: Option<String>,

@@ -155,9 +155,24 @@ async fn push(
         "version": out.version.get(),
         "created_version": out.created_version,
         "visibility": out.plan.visibility().as_str(),
-        "changes": {"added": names(&out.changes.added), "removed": names(&out.changes.removed), "changed": names(&out.changes.changed)},
+        "changes": {"added": names(&out.changes.added), "removed": names(&out.changes.removed), "changed": names(&out.changes.changed), "typed": typed_json(&out.typed)},
         "summary": out.summary,
         "addressed": addressed.marked,
         "addresses_ignored": addressed.ignored,
     })))
+}
+
+/// The push answer's `changes.typed`: each change with its sentence as `text` (what the CLI and
+/// agents show).
+pub(crate) fn typed_json(typed: &[planpush_document::TypedChange]) -> Vec<serde_json::Value> {
+    typed
+        .iter()
+        .map(|c| {
+            let mut v = serde_json::to_value(c).unwrap_or_default();
+            if let serde_json::Value::Object(m) = &mut v {
+                m.insert("text".into(), c.sentence().into());
+            }
+            v
+        })
+        .collect()
 }

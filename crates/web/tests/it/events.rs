@@ -217,6 +217,20 @@ async fn viewers_get_versions_and_comment_activity_in_order() {
     assert_eq!(version.data["changes"]["added"], json!(["rollout"]));
     assert_eq!(version.data["changes"]["changed"], json!(["flow"]));
     assert_eq!(version.data["changes"]["removed"], json!([]));
+    // What changed in the plan's terms, one sentence each, for the banner.
+    let typed = version.data["typed"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    assert!(
+        typed
+            .iter()
+            .any(|l| l.as_str().is_some_and(|l| l.ends_with(" added")))
+            && typed
+                .iter()
+                .any(|l| l.as_str().is_some_and(|l| l.ends_with(": text changed"))),
+        "{typed:?}"
+    );
     let created = sse.next().await.unwrap();
     assert_eq!(
         (

@@ -26,3 +26,4 @@ mod search;
 mod sessions;
 mod signin;
 mod tokens;
+mod typed;

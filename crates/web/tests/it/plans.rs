@@ -347,6 +347,29 @@ const PLAN_ROUTES: &[PlanRoute] = &[
         needs: Some(Capability::Comment),
         ok: StatusCode::OK,
     },
+    // Sign-off: whoever sees the plan reads it; whoever may publish it requests reviews; a
+    // reviewer who was asked (the caller is, in every case) gives a verdict.
+    PlanRoute {
+        method: Method::GET,
+        path: "/api/sessions/{id}/reviews",
+        body: None,
+        needs: None,
+        ok: StatusCode::OK,
+    },
+    PlanRoute {
+        method: Method::POST,
+        path: "/api/sessions/{id}/reviews",
+        body: Some(r#"{"reviewers":["caller"]}"#),
+        needs: Some(Capability::PublishArchive),
+        ok: StatusCode::OK,
+    },
+    PlanRoute {
+        method: Method::POST,
+        path: "/api/sessions/{id}/reviews/verdict",
+        body: Some(r#"{"verdict":"approved"}"#),
+        needs: None,
+        ok: StatusCode::OK,
+    },
 ];
 
 #[actix_web::test]
@@ -372,6 +395,19 @@ async fn plan_routes_for_every_role_owner_and_visibility() {
                         Utc::now(),
                     );
                     app.ports.comments.insert(&thread, &[]).await.unwrap();
+                    // The caller was asked to review it.
+                    app.ports
+                        .reviews
+                        .request(&planpush_reviews::Review::request(
+                            p.id(),
+                            me,
+                            owner,
+                            1,
+                            vec![],
+                            Utc::now(),
+                        ))
+                        .await
+                        .unwrap();
                     let fill = |s: &str| {
                         s.replace("{slug}", "target")
                             .replace("{id}", &p.id().to_string())

@@ -1,0 +1,844 @@
+//! Typed change sets: what changed between two versions in the plan's own vocabulary
+//! (docs/plan-format.md) — decisions and their status, risks and their level, endpoints with method,
+//! path and badges, data-model fields and their types, phases and their status, component cards
+//! and their impact — and, for everything outside the vocabulary, which anchored sections changed.
+//!
+//! Elements are matched across versions by their own `data-anchor` first, then by their natural
+//! key (a decision's text, a risk's or card's title, an endpoint's method and path, a field's table
+//! and name, a phase's name), then — for endpoints — by path alone (the method changed) and by
+//! description (the path changed). So a renamed anchor or a reordered section is not read as
+//! "removed and added", and a badge that changes while the text stays is a status change only.
+//!
+//! One parse of each document and one walk over it; pure, no I/O.
+
+use std::collections::{HashMap, HashSet};
+
+use ego_tree::NodeRef;
+use planpush_versions::AnchorId;
+use scraper::node::Element;
+use scraper::{ElementRef, Html, Node};
+use serde::{Deserialize, Serialize};
+
+/// What kind of element a typed change is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ElementKind {
+    Decision,
+    Risk,
+    Endpoint,
+    Field,
+    Phase,
+    Component,
+    /// Anything outside the vocabulary: an anchored element (a section, a pane, a callout…) whose
+    /// own text or markup changed, or that was added, removed or re-anchored.
+    Section,
+}
+
+impl ElementKind {
+    fn noun(self) -> &'static str {
+        match self {
+            Self::Decision => "Decision",
+            Self::Risk => "Risk",
+            Self::Endpoint => "Endpoint",
+            Self::Field => "Field",
+            Self::Phase => "Phase",
+            Self::Component => "Component",
+            Self::Section => "Section",
+        }
+    }
+    fn plural(self) -> &'static str {
+        match self {
+            Self::Decision => "decisions",
+            Self::Risk => "risks",
+            Self::Endpoint => "endpoints",
+            Self::Field => "fields",
+            Self::Phase => "phases",
+            Self::Component => "components",
+            Self::Section => "sections",
+        }
+    }
+}
+
+/// Which aspect of the element changed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Aspect {
+    /// New in this version; `to` carries its status, level, badges, type or impact.
+    Added,
+    /// Gone in this version; `from` carries what it had.
+    Removed,
+    /// A decision's or phase's status (`Open` → `Accepted`, `Planned` → `Current`).
+    Status,
+    /// A risk's level (`Med` → `High`).
+    Level,
+    /// An endpoint's method.
+    Method,
+    /// An endpoint's path.
+    Path,
+    /// An endpoint's badges (`New`, `Breaking`), comma-separated, sorted.
+    Badges,
+    /// A data-model field's type.
+    Type,
+    /// A data-model field's key markers (`PK`, `FK`).
+    Keys,
+    /// A component card's impact (`Major`, `Moderate`, `Minor`, `New`).
+    Impact,
+    /// The wording changed (a decision's text, a risk's mitigation, an endpoint's description, a
+    /// field's notes, a card's description, a section's own text or markup).
+    Text,
+    /// An anchored section kept its title but got another anchor (`from` → `to`).
+    Anchor,
+}
+
+/// One semantic change between two versions.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TypedChange {
+    pub kind: ElementKind,
+    pub change: Aspect,
+    /// The element as a reader names it: a decision's text, `DELETE /api/auth/sessions`,
+    /// `device_id (Session Model)`, a section's title.
+    pub label: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub from: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub to: Option<String>,
+    /// The anchors around the element, outermost first, its own last if it has one — in the new
+    /// version (the old one for a removed element). What links a change to the threads on it.
+    pub anchors: Vec<AnchorId>,
+}
+
+impl TypedChange {
+    /// The innermost anchor (where the change links to), if any.
+    pub fn anchor(&self) -> Option<&AnchorId> {
+        self.anchors.last()
+    }
+
+    /// Whether the change touches `anchor`: it is one of the anchors around the element.
+    pub fn touches(&self, anchor: &AnchorId) -> bool {
+        self.anchors.contains(anchor)
+    }
+
+    /// One line, e.g. "Decision “Redis vs PostgreSQL”: Open → Accepted" or
+    /// "Endpoint DELETE /api/auth/sessions added (New, Breaking)".
+    pub fn sentence(&self) -> String {
+        let noun = self.kind.noun();
+        let name = match self.kind {
+            ElementKind::Endpoint | ElementKind::Field => self.label.clone(),
+            _ => format!("“{}”", self.label),
+        };
+        let arrow = || {
+            format!(
+                "{} → {}",
+                self.from.as_deref().unwrap_or("none"),
+                self.to.as_deref().unwrap_or("none")
+            )
+        };
+        let paren = |v: &Option<String>| match v.as_deref() {
+            Some(v) if !v.is_empty() => format!(" ({v})"),
+            _ => String::new(),
+        };
+        match self.change {
+            Aspect::Added => format!("{noun} {name} added{}", paren(&self.to)),
+            Aspect::Removed => format!("{noun} {name} removed{}", paren(&self.from)),
+            Aspect::Status | Aspect::Level | Aspect::Impact => {
+                format!("{noun} {name}: {}", arrow())
+            }
+            Aspect::Method => format!("{noun} {name}: method {}", arrow()),
+            Aspect::Path => format!("{noun} {name}: path {}", arrow()),
+            Aspect::Badges => format!("{noun} {name}: badges {}", arrow()),
+            Aspect::Type => format!("{noun} {name}: type {}", arrow()),
+            Aspect::Keys => format!("{noun} {name}: keys {}", arrow()),
+            Aspect::Text => format!("{noun} {name}: text changed"),
+            Aspect::Anchor => format!("{noun} {name}: anchor {}", arrow()),
+        }
+    }
+}
+
+/// The compact form of a typed change set: "2 decisions, 1 risk, 3 sections changed." or
+/// "Nothing changed in the plan's terms."
+pub fn typed_headline(changes: &[TypedChange]) -> String {
+    let mut counts: Vec<(ElementKind, usize)> = vec![];
+    for c in changes {
+        match counts.iter_mut().find(|(k, _)| *k == c.kind) {
+            Some((_, n)) => *n += 1,
+            None => counts.push((c.kind, 1)),
+        }
+    }
+    counts.sort();
+    if counts.is_empty() {
+        return "Nothing changed in the plan's terms.".to_owned();
+    }
+    let parts: Vec<String> = counts
+        .iter()
+        .map(|(k, n)| {
+            let word = k.plural();
+            if *n == 1 {
+                format!("1 {}", word.trim_end_matches('s'))
+            } else {
+                format!("{n} {word}")
+            }
+        })
+        .collect();
+    format!("Changed: {}.", parts.join(", "))
+}
+
+/// At most `max` sentences, then "… and N more" when there were more.
+pub fn typed_lines(changes: &[TypedChange], max: usize) -> Vec<String> {
+    let mut lines: Vec<String> = changes
+        .iter()
+        .take(max)
+        .map(TypedChange::sentence)
+        .collect();
+    if changes.len() > max {
+        lines.push(format!("… and {} more", changes.len() - max));
+    }
+    lines
+}
+
+/// A vocabulary element found in one version.
+struct Item {
+    kind: ElementKind,
+    anchor: Option<AnchorId>,
+    chain: Vec<AnchorId>,
+    key: String,
+    label: String,
+    attrs: Vec<(Aspect, String)>,
+    text: String,
+    path: String,
+    pos: usize,
+}
+
+/// An anchored element outside the vocabulary (or the document root, `anchor: None`), with its own
+/// text and markup — nested anchored elements and vocabulary elements excluded.
+struct Container<'a> {
+    el: Option<ElementRef<'a>>,
+    anchor: Option<AnchorId>,
+    chain: Vec<AnchorId>,
+    parent: Option<usize>,
+    residual: String,
+    pos: usize,
+}
+
+impl Container<'_> {
+    fn title(&self) -> String {
+        let Some(el) = self.el else {
+            return "Outside any section".to_owned();
+        };
+        if let Some(h) = find_heading(*el) {
+            let t = text_skipping(h, &|_| false);
+            if !t.is_empty() {
+                return t;
+            }
+        }
+        let t = text_skipping(el, &|_| false);
+        if t.is_empty() {
+            self.anchor
+                .as_ref()
+                .map_or_else(String::new, ToString::to_string)
+        } else {
+            t.chars().take(80).collect()
+        }
+    }
+}
+
+fn find_heading(node: NodeRef<'_, Node>) -> Option<ElementRef<'_>> {
+    for d in node.descendants().skip(1) {
+        if let Some(e) = ElementRef::wrap(d)
+            && matches!(e.value().name(), "h1" | "h2" | "h3" | "h4" | "h5" | "h6")
+        {
+            return Some(e);
+        }
+    }
+    None
+}
+
+fn has_class(e: &Element, class: &str) -> bool {
+    e.classes().any(|c| c == class)
+}
+
+/// The element's text, whitespace collapsed, leaving out subtrees whose element matches `skip`.
+fn text_skipping(el: ElementRef<'_>, skip: &dyn Fn(&Element) -> bool) -> String {
+    fn walk(node: NodeRef<'_, Node>, skip: &dyn Fn(&Element) -> bool, out: &mut String) {
+        for child in node.children() {
+            match child.value() {
+                Node::Text(t) => {
+                    for w in t.split_whitespace() {
+                        if !out.is_empty() {
+                            out.push(' ');
+                        }
+                        out.push_str(w);
+                    }
+                }
+                Node::Element(e) if !skip(e) => walk(child, skip, out),
+                _ => {}
+            }
+        }
+    }
+    let mut out = String::new();
+    walk(*el, skip, &mut out);
+    out
+}
+
+fn first_with<'a>(el: ElementRef<'a>, pred: &dyn Fn(&Element) -> bool) -> Option<ElementRef<'a>> {
+    el.descendants()
+        .skip(1)
+        .filter_map(ElementRef::wrap)
+        .find(|e| pred(e.value()))
+}
+
+fn is_badge(e: &Element) -> bool {
+    has_class(e, "pp-badge")
+}
+
+/// A badge's meaning from its class, else its text.
+fn badge_label(badge: ElementRef<'_>, classes: &[(&str, &str)]) -> String {
+    for (class, label) in classes {
+        if has_class(badge.value(), class) {
+            return (*label).to_owned();
+        }
+    }
+    text_skipping(badge, &|_| false)
+}
+
+const STATUS: &[(&str, &str)] = &[
+    ("pp-accepted", "Accepted"),
+    ("pp-open", "Open"),
+    ("pp-rejected", "Rejected"),
+];
+const LEVEL: &[(&str, &str)] = &[("pp-high", "High"), ("pp-med", "Med"), ("pp-low", "Low")];
+const IMPACT: &[(&str, &str)] = &[
+    ("pp-major", "Major"),
+    ("pp-moderate", "Moderate"),
+    ("pp-minor", "Minor"),
+    ("pp-new", "New"),
+];
+const ENDPOINT_BADGES: &[(&str, &str)] = &[("pp-breaking", "Breaking"), ("pp-new", "New")];
+const PHASE: &[(&str, &str)] = &[
+    ("pp-done", "Done"),
+    ("pp-current", "Current"),
+    ("pp-planned", "Planned"),
+];
+
+fn excerpt(s: &str) -> String {
+    if s.chars().count() <= 80 {
+        s.to_owned()
+    } else {
+        let mut out: String = s.chars().take(79).collect();
+        out.push('…');
+        out
+    }
+}
+
+/// What a list or table around the current node makes its children.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Context {
+    None,
+    Decisions,
+    Phases,
+    Model,
+}
+
+struct Walk<'a> {
+    items: Vec<Item>,
+    containers: Vec<Container<'a>>,
+    seen: HashSet<AnchorId>,
+    chain: Vec<AnchorId>,
+    pos: usize,
+}
+
+impl<'a> Walk<'a> {
+    fn item(&mut self, el: ElementRef<'a>, kind: ElementKind, own: Option<AnchorId>, table: &str) {
+        let e = el.value();
+        let mut chain = self.chain.clone();
+        chain.extend(own.clone());
+        self.pos += 1;
+        let mut item = Item {
+            kind,
+            anchor: own,
+            chain,
+            key: String::new(),
+            label: String::new(),
+            attrs: vec![],
+            text: String::new(),
+            path: String::new(),
+            pos: self.pos,
+        };
+        match kind {
+            ElementKind::Decision => {
+                let status = first_with(el, &is_badge).map(|b| badge_label(b, STATUS));
+                item.text = text_skipping(el, &is_badge);
+                item.key = item.text.clone();
+                item.label = excerpt(&item.text);
+                item.attrs
+                    .push((Aspect::Status, status.unwrap_or_default()));
+            }
+            ElementKind::Risk => {
+                let level = LEVEL
+                    .iter()
+                    .find(|(c, _)| has_class(e, c))
+                    .map(|(_, l)| (*l).to_owned())
+                    .or_else(|| first_with(el, &is_badge).map(|b| badge_label(b, LEVEL)));
+                let title = first_with(el, &|e| e.name() == "strong")
+                    .map(|s| text_skipping(s, &|_| false))
+                    .unwrap_or_else(|| {
+                        text_skipping(el, &|e| is_badge(e) || has_class(e, "pp-mitigation"))
+                    });
+                item.text = text_skipping(el, &is_badge);
+                item.key = title.clone();
+                item.label = excerpt(&title);
+                item.attrs.push((Aspect::Level, level.unwrap_or_default()));
+            }
+            ElementKind::Endpoint => {
+                let method = first_with(el, &|e| has_class(e, "pp-method"))
+                    .map(|m| text_skipping(m, &|_| false))
+                    .unwrap_or_default();
+                let path = first_with(el, &|e| e.name() == "code")
+                    .map(|m| text_skipping(m, &|_| false))
+                    .unwrap_or_default();
+                let mut badges: Vec<String> = el
+                    .descendants()
+                    .skip(1)
+                    .filter_map(ElementRef::wrap)
+                    .filter(|b| is_badge(b.value()))
+                    .map(|b| badge_label(b, ENDPOINT_BADGES))
+                    .collect();
+                badges.sort();
+                badges.dedup();
+                item.text = text_skipping(el, &|e| {
+                    is_badge(e) || has_class(e, "pp-method") || e.name() == "code"
+                });
+                item.key = format!("{method} {path}");
+                item.label = excerpt(item.key.trim());
+                item.path = path.clone();
+                item.attrs.push((Aspect::Method, method));
+                item.attrs.push((Aspect::Path, path));
+                item.attrs.push((Aspect::Badges, badges.join(", ")));
+            }
+            ElementKind::Field => {
+                let cells: Vec<ElementRef<'a>> = el
+                    .children()
+                    .filter_map(ElementRef::wrap)
+                    .filter(|c| c.value().name() == "td")
+                    .collect();
+                let is_key = |e: &Element| has_class(e, "pp-pk") || has_class(e, "pp-fk");
+                let name = cells
+                    .first()
+                    .map(|c| text_skipping(*c, &is_key))
+                    .unwrap_or_default();
+                let mut keys: Vec<String> = cells
+                    .first()
+                    .map(|c| {
+                        c.descendants()
+                            .filter_map(ElementRef::wrap)
+                            .filter(|k| is_key(k.value()))
+                            .map(|k| text_skipping(k, &|_| false))
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                keys.sort();
+                let ty = cells
+                    .get(1)
+                    .map(|c| text_skipping(*c, &|_| false))
+                    .unwrap_or_default();
+                item.text = cells
+                    .iter()
+                    .skip(2)
+                    .map(|c| text_skipping(*c, &|_| false))
+                    .collect::<Vec<_>>()
+                    .join(" | ");
+                item.key = format!("{table}\u{1}{name}");
+                item.label = if table.is_empty() {
+                    excerpt(&name)
+                } else {
+                    excerpt(&format!("{name} ({table})"))
+                };
+                item.attrs.push((Aspect::Type, ty));
+                item.attrs.push((Aspect::Keys, keys.join(", ")));
+            }
+            ElementKind::Phase => {
+                let status = PHASE
+                    .iter()
+                    .find(|(c, _)| has_class(e, c))
+                    .map_or("Planned", |(_, l)| l);
+                let name = first_with(el, &|e| e.name() == "strong")
+                    .map(|s| text_skipping(s, &|_| false))
+                    .unwrap_or_else(|| text_skipping(el, &|_| false));
+                item.text = text_skipping(el, &|_| false);
+                item.key = name.clone();
+                item.label = excerpt(&name);
+                item.attrs.push((Aspect::Status, status.to_owned()));
+            }
+            ElementKind::Component => {
+                let impact = first_with(el, &is_badge).map(|b| badge_label(b, IMPACT));
+                let name = first_with(el, &|e| e.name() == "strong")
+                    .map(|s| text_skipping(s, &|_| false))
+                    .unwrap_or_else(|| text_skipping(el, &is_badge));
+                item.text = text_skipping(el, &|e| is_badge(e) || e.name() == "strong");
+                item.key = name.clone();
+                item.label = excerpt(&name);
+                item.attrs
+                    .push((Aspect::Impact, impact.unwrap_or_default()));
+            }
+            ElementKind::Section => {}
+        }
+        self.items.push(item);
+    }
+
+    fn node(&mut self, node: NodeRef<'a, Node>, ctx: Context, table: &str, cur: usize) {
+        match node.value() {
+            Node::Text(t) => {
+                let r = &mut self.containers[cur].residual;
+                for w in t.split_whitespace() {
+                    r.push(' ');
+                    r.push_str(w);
+                }
+            }
+            Node::Element(e) => {
+                let Some(el) = ElementRef::wrap(node) else {
+                    return;
+                };
+                let own = e
+                    .attr("data-anchor")
+                    .and_then(|a| AnchorId::parse(a).ok())
+                    .filter(|a| self.seen.insert(a.clone()));
+                let kind = match (ctx, e.name()) {
+                    (Context::Decisions, "li") => Some(ElementKind::Decision),
+                    (Context::Phases, "li") => Some(ElementKind::Phase),
+                    (Context::Model, "tr")
+                        if el.children().any(|c| {
+                            ElementRef::wrap(c).is_some_and(|c| c.value().name() == "td")
+                        }) =>
+                    {
+                        Some(ElementKind::Field)
+                    }
+                    _ if has_class(e, "pp-risk") => Some(ElementKind::Risk),
+                    _ if has_class(e, "pp-endpoint") => Some(ElementKind::Endpoint),
+                    _ if has_class(e, "pp-card") => Some(ElementKind::Component),
+                    _ => None,
+                };
+                // Vocabulary elements and nested anchored elements are reported on their own, so
+                // they leave no trace in their container's residual.
+                if let Some(kind) = kind {
+                    self.item(el, kind, own, table);
+                    return;
+                }
+                // The element's own markup counts for its container (attribute-only changes
+                // are changes), except the anchor itself.
+                let mut cur = cur;
+                let pushed = own.is_some();
+                if let Some(anchor) = own {
+                    self.chain.push(anchor.clone());
+                    self.pos += 1;
+                    self.containers.push(Container {
+                        el: Some(el),
+                        anchor: Some(anchor),
+                        chain: self.chain.clone(),
+                        parent: Some(cur),
+                        residual: String::new(),
+                        pos: self.pos,
+                    });
+                    cur = self.containers.len() - 1;
+                }
+                {
+                    let r = &mut self.containers[cur].residual;
+                    r.push_str(" <");
+                    r.push_str(e.name());
+                    let mut attrs: Vec<(&str, &str)> =
+                        e.attrs().filter(|(k, _)| *k != "data-anchor").collect();
+                    attrs.sort_unstable();
+                    for (k, v) in attrs {
+                        r.push(' ');
+                        r.push_str(k);
+                        r.push('=');
+                        r.push_str(v);
+                    }
+                    r.push('>');
+                }
+                let inner_ctx = if e.name() == "ul" || e.name() == "ol" {
+                    if has_class(e, "pp-decisions") {
+                        Context::Decisions
+                    } else if has_class(e, "pp-phases") {
+                        Context::Phases
+                    } else {
+                        Context::None
+                    }
+                } else if e.name() == "table" {
+                    if has_class(e, "pp-model") {
+                        Context::Model
+                    } else {
+                        Context::None
+                    }
+                } else if ctx == Context::Model && matches!(e.name(), "tbody" | "thead" | "tfoot") {
+                    Context::Model
+                } else {
+                    Context::None
+                };
+                let table_name;
+                let table = if e.name() == "table" && inner_ctx == Context::Model {
+                    table_name = el
+                        .children()
+                        .filter_map(ElementRef::wrap)
+                        .find(|c| c.value().name() == "caption")
+                        .map(|c| text_skipping(c, &|_| false))
+                        .unwrap_or_else(|| self.containers[cur].title());
+                    table_name.as_str()
+                } else {
+                    table
+                };
+                for child in node.children() {
+                    self.node(child, inner_ctx, table, cur);
+                }
+                self.containers[cur].residual.push_str(" </>");
+                if pushed {
+                    self.chain.pop();
+                }
+            }
+            _ => {
+                for child in node.children() {
+                    self.node(child, ctx, table, cur);
+                }
+            }
+        }
+    }
+}
+
+fn walk(doc: &Html) -> (Vec<Item>, Vec<Container<'_>>) {
+    let mut w = Walk {
+        items: vec![],
+        containers: vec![Container {
+            el: None,
+            anchor: None,
+            chain: vec![],
+            parent: None,
+            residual: String::new(),
+            pos: 0,
+        }],
+        seen: HashSet::new(),
+        chain: vec![],
+        pos: 0,
+    };
+    let root = doc.tree.root();
+    for child in root.children() {
+        w.node(child, Context::None, "", 0);
+    }
+    (w.items, w.containers)
+}
+
+/// Pairs old and new elements by successive keys (each stage sees only what earlier ones left);
+/// returns the pairs and the unpaired old and new indexes.
+#[allow(clippy::type_complexity)]
+fn pair<T>(
+    old: &[T],
+    new: &[T],
+    keys: &[&dyn Fn(&T) -> Option<String>],
+) -> (Vec<(usize, usize)>, Vec<usize>, Vec<usize>) {
+    let mut old_left: Vec<bool> = vec![true; old.len()];
+    let mut new_left: Vec<bool> = vec![true; new.len()];
+    let mut pairs = vec![];
+    for key in keys {
+        let mut by_key: HashMap<String, Vec<usize>> = HashMap::new();
+        for (j, n) in new.iter().enumerate().rev() {
+            if new_left[j]
+                && let Some(k) = key(n)
+            {
+                by_key.entry(k).or_default().push(j);
+            }
+        }
+        for (i, o) in old.iter().enumerate() {
+            if !old_left[i] {
+                continue;
+            }
+            if let Some(k) = key(o)
+                && let Some(j) = by_key.get_mut(&k).and_then(Vec::pop)
+            {
+                old_left[i] = false;
+                new_left[j] = false;
+                pairs.push((i, j));
+            }
+        }
+    }
+    let removed = (0..old.len()).filter(|i| old_left[*i]).collect();
+    let added = (0..new.len()).filter(|j| new_left[*j]).collect();
+    (pairs, removed, added)
+}
+
+fn non_empty(s: &str) -> Option<String> {
+    (!s.is_empty()).then(|| s.to_owned())
+}
+
+/// The typed change set from `old_html` to `new_html` (both sanitized documents): vocabulary
+/// changes first (decisions, risks, endpoints, fields, phases, components), then sections, each
+/// group in the new document's order with its removals (in the old one's order) last.
+pub fn typed_changes(old_html: &str, new_html: &str) -> Vec<TypedChange> {
+    let old_doc = Html::parse_fragment(old_html);
+    let new_doc = Html::parse_fragment(new_html);
+    let (old_items, old_boxes) = walk(&old_doc);
+    let (new_items, new_boxes) = walk(&new_doc);
+    // (kind, position, change)
+    let mut out: Vec<(ElementKind, usize, TypedChange)> = vec![];
+
+    let by_anchor = |i: &Item| i.anchor.as_ref().map(|a| format!("{:?}\u{1}{a}", i.kind));
+    let by_key = |i: &Item| non_empty(&i.key).map(|k| format!("{:?}\u{1}{k}", i.kind));
+    let by_path =
+        |i: &Item| (i.kind == ElementKind::Endpoint && !i.path.is_empty()).then(|| i.path.clone());
+    let by_description =
+        |i: &Item| (i.kind == ElementKind::Endpoint && !i.text.is_empty()).then(|| i.text.clone());
+    let (pairs, removed, added) = pair(
+        &old_items,
+        &new_items,
+        &[&by_anchor, &by_key, &by_path, &by_description],
+    );
+    for (i, j) in pairs {
+        let (o, n) = (&old_items[i], &new_items[j]);
+        for ((aspect, from), (_, to)) in o.attrs.iter().zip(&n.attrs) {
+            if from != to {
+                out.push((
+                    n.kind,
+                    n.pos,
+                    TypedChange {
+                        kind: n.kind,
+                        change: *aspect,
+                        label: n.label.clone(),
+                        from: non_empty(from),
+                        to: non_empty(to),
+                        anchors: n.chain.clone(),
+                    },
+                ));
+            }
+        }
+        // A decision's text is its key: a changed text under the same anchor is a text change.
+        if o.text != n.text {
+            out.push((
+                n.kind,
+                n.pos,
+                TypedChange {
+                    kind: n.kind,
+                    change: Aspect::Text,
+                    label: n.label.clone(),
+                    from: None,
+                    to: None,
+                    anchors: n.chain.clone(),
+                },
+            ));
+        }
+    }
+    let describe = |item: &Item| {
+        let parts: Vec<&str> = item
+            .attrs
+            .iter()
+            .filter(|(a, v)| !v.is_empty() && !matches!(a, Aspect::Method | Aspect::Path))
+            .map(|(_, v)| v.as_str())
+            .collect();
+        non_empty(&parts.join(", "))
+    };
+    for j in added {
+        let n = &new_items[j];
+        out.push((
+            n.kind,
+            n.pos,
+            TypedChange {
+                kind: n.kind,
+                change: Aspect::Added,
+                label: n.label.clone(),
+                from: None,
+                to: describe(n),
+                anchors: n.chain.clone(),
+            },
+        ));
+    }
+    for i in removed {
+        let o = &old_items[i];
+        out.push((
+            o.kind,
+            o.pos,
+            TypedChange {
+                kind: o.kind,
+                change: Aspect::Removed,
+                label: o.label.clone(),
+                from: describe(o),
+                to: None,
+                anchors: o.chain.clone(),
+            },
+        ));
+    }
+
+    // Sections: the root pairs with the root; anchored ones by anchor, then by title.
+    let root_key = |c: &Container<'_>| c.anchor.is_none().then(String::new);
+    let box_anchor = |c: &Container<'_>| c.anchor.as_ref().map(ToString::to_string);
+    let box_title = |c: &Container<'_>| c.anchor.as_ref().and_then(|_| non_empty(&c.title()));
+    let (pairs, removed, added) = pair(
+        &old_boxes,
+        &new_boxes,
+        &[&root_key, &box_anchor, &box_title],
+    );
+    let paired_new: HashSet<usize> = pairs.iter().map(|p| p.1).collect();
+    let paired_old: HashSet<usize> = pairs.iter().map(|p| p.0).collect();
+    for (i, j) in pairs {
+        let (o, n) = (&old_boxes[i], &new_boxes[j]);
+        if o.anchor != n.anchor {
+            out.push((
+                ElementKind::Section,
+                n.pos,
+                TypedChange {
+                    kind: ElementKind::Section,
+                    change: Aspect::Anchor,
+                    label: n.title(),
+                    from: o.anchor.as_ref().map(ToString::to_string),
+                    to: n.anchor.as_ref().map(ToString::to_string),
+                    anchors: n.chain.clone(),
+                },
+            ));
+        }
+        if o.residual != n.residual {
+            out.push((
+                ElementKind::Section,
+                n.pos,
+                TypedChange {
+                    kind: ElementKind::Section,
+                    change: Aspect::Text,
+                    label: n.title(),
+                    from: None,
+                    to: None,
+                    anchors: n.chain.clone(),
+                },
+            ));
+        }
+    }
+    // Only the outermost of an added or removed subtree is listed.
+    for j in added {
+        let n = &new_boxes[j];
+        if n.parent.is_some_and(|p| paired_new.contains(&p)) {
+            out.push((
+                ElementKind::Section,
+                n.pos,
+                TypedChange {
+                    kind: ElementKind::Section,
+                    change: Aspect::Added,
+                    label: n.title(),
+                    from: None,
+                    to: None,
+                    anchors: n.chain.clone(),
+                },
+            ));
+        }
+    }
+    for i in removed {
+        let o = &old_boxes[i];
+        if o.parent.is_some_and(|p| paired_old.contains(&p)) {
+            out.push((
+                ElementKind::Section,
+                o.pos,
+                TypedChange {
+                    kind: ElementKind::Section,
+                    change: Aspect::Removed,
+                    label: o.title(),
+                    from: None,
+                    to: None,
+                    anchors: o.chain.clone(),
+                },
+            ));
+        }
+    }
+    out.sort_by_key(|(kind, pos, c)| (*kind, c.change == Aspect::Removed, *pos));
+    out.into_iter().map(|(_, _, c)| c).collect()
+}
