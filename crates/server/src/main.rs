@@ -4,12 +4,6 @@
 //! storage adapter into the application and serves HTTP until SIGTERM or SIGINT, draining
 //! connections before it exits.
 
-/// mimalloc instead of glibc's malloc: glibc gives each thread that allocates (the request
-/// worker, Diesel's blocking threads, the render threads) an arena of its own and returns little
-/// of what is freed there; mimalloc gives freed pages back (see docs/benchmarks.md, memory).
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
