@@ -260,28 +260,15 @@ pub fn change_summary(previous_html: Option<&str>, version: &Version) -> Option<
 }
 
 /// [`change_summary`] of two documents' outermost sections (what a push keeps of the previous
-/// version it rendered); `None` never: the `Option` matches [`change_summary`]'s. The typed
-/// changes are read from the sections that differ only (an unchanged section changes nothing in
-/// the plan's terms), so a push that changed one section parses one section for them.
+/// version it rendered) and their markup (the typed changes also read what lies outside
+/// sections); `None` never: the `Option` matches [`change_summary`]'s.
 pub fn change_summary_of(
-    previous: &[planpush_document::TopSection],
-    current: &[planpush_document::TopSection],
+    previous: (&[planpush_document::TopSection], &str),
+    current: (&[planpush_document::TopSection], &str),
 ) -> Option<ChangeSummary> {
-    let differing = |a: &[planpush_document::TopSection], b: &[planpush_document::TopSection]| {
-        let same: std::collections::HashSet<(&AnchorId, &str)> =
-            b.iter().map(|s| (&s.0, s.2.as_str())).collect();
-        a.iter()
-            .filter(|s| !same.contains(&(&s.0, s.2.as_str())))
-            .map(|s| s.2.as_str())
-            .collect::<String>()
-    };
-    let typed = planpush_document::typed_changes(
-        &differing(previous, current),
-        &differing(current, previous),
-    );
     Some(summary_of_rows(
-        planpush_document::diff_sections(previous, current),
-        typed,
+        planpush_document::diff_sections(previous.0, current.0),
+        planpush_document::typed_changes(previous.1, current.1),
     ))
 }
 

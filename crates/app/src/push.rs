@@ -579,9 +579,15 @@ impl Push {
             Err(e) => return Err(unknown(e)),
         };
         let new = rendered.prepared.top_sections();
+        let new_html = rendered.prepared.html.clone();
         Ok(self
             .cpu
-            .run(move || change_summary_of(&planpush_document::top_sections(&previous), &new))
+            .run(move || {
+                change_summary_of(
+                    (&planpush_document::top_sections(&previous), &previous),
+                    (&new, &new_html),
+                )
+            })
             .await?)
     }
 
@@ -720,7 +726,13 @@ fn finish(html: &str, opts: &SanitizeOptions, memo: Option<&Memo>) -> Rendered {
     let against = memo.map(|m| {
         (
             m.number,
-            change_summary_of(&m.top_sections(), &prepared.top_sections()),
+            change_summary_of(
+                (
+                    &m.top_sections(),
+                    &m.parts.iter().map(|p| p.html()).collect::<String>(),
+                ),
+                (&prepared.top_sections(), &prepared.html),
+            ),
         )
     });
     Rendered {
