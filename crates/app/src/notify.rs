@@ -359,8 +359,15 @@ pub(crate) fn version_pushed(
         sections: all.into_iter().take(NOTIFY_MAX_SECTIONS).collect(),
         more_sections,
         summary: summary.map(|s| s.summary.sentence()),
+        // Changes in the plan's terms; plain section changes are already the `sections` lines.
         typed: summary.map_or_else(Vec::new, |s| {
-            planpush_document::typed_lines(&s.typed, NOTIFY_MAX_TYPED)
+            let vocabulary: Vec<_> = s
+                .typed
+                .iter()
+                .filter(|c| c.kind != planpush_document::ElementKind::Section)
+                .cloned()
+                .collect();
+            planpush_document::typed_lines(&vocabulary, NOTIFY_MAX_TYPED)
         }),
     }
 }

@@ -193,11 +193,8 @@ async fn pushes_comments_and_resolutions_of_a_published_plan_are_written_to_the_
                 ],
                 more_sections: 0,
                 summary: Some("Sections: 1 added, 1 changed (+2 −0 words), 1 removed.".into()),
-                typed: vec![
-                    "Section “Flow”: text changed".into(),
-                    "Section “Risks” added".into(),
-                    "Section “Decisions” removed".into(),
-                ],
+                // Plain section changes are the `sections` lines, not repeated as typed ones.
+                typed: vec![],
             },
             Notification::CommentCreated {
                 plan: plan.clone(),

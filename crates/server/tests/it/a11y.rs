@@ -341,7 +341,12 @@ async fn every_page_is_accessible_and_clean() {
         .page(&c, &format!("{base}/p/auth?v=2&diff=1"), 200, "diff")
         .await;
     audit
-        .page(&c, &format!("{base}/p/auth/history"), 200, "version history")
+        .page(
+            &c,
+            &format!("{base}/p/auth/history"),
+            200,
+            "version history",
+        )
         .await;
     audit
         .page(&c, &format!("{base}/p/no-such-plan"), 404, "missing plan")
