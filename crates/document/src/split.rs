@@ -17,95 +17,23 @@
 
 use std::ops::Range;
 
-/// HTML elements with start and end tags that the scan follows (the sanitizer's vocabulary, less
-/// the void elements).
-const HTML_CONTAINERS: &[&str] = &[
-    "section",
-    "article",
-    "header",
-    "footer",
-    "aside",
-    "nav",
-    "div",
-    "span",
-    "p",
-    "h1",
-    "h2",
-    "h3",
-    "h4",
-    "h5",
-    "h6",
-    "a",
-    "ul",
-    "ol",
-    "li",
-    "dl",
-    "dt",
-    "dd",
-    "table",
-    "thead",
-    "tbody",
-    "tfoot",
-    "tr",
-    "th",
-    "td",
-    "caption",
-    "colgroup",
-    "code",
-    "pre",
-    "kbd",
-    "samp",
-    "var",
-    "blockquote",
-    "q",
-    "cite",
-    "strong",
-    "em",
-    "b",
-    "i",
-    "u",
-    "s",
-    "del",
-    "ins",
-    "mark",
-    "small",
-    "sub",
-    "sup",
-    "abbr",
-    "time",
-    "figure",
-    "figcaption",
-    "details",
-    "summary",
-];
+use crate::sanitize::{HTML_TAGS, SVG_TAGS};
+
+/// HTML elements with start and end tags that the scan follows: the sanitizer's vocabulary
+/// ([`HTML_TAGS`]), less the void elements — one list, so a tag the sanitizer gains is followed here.
+fn html_container(name: &str) -> bool {
+    HTML_TAGS.contains(&name) && !HTML_VOID.contains(&name)
+}
 
 /// Void elements of the vocabulary: no end tag, nothing opened.
 const HTML_VOID: &[&str] = &["br", "hr", "img", "input", "col", "wbr"];
 
-/// SVG elements (lower-cased, as compared) that the scan follows inside `<svg>`. `title` and
-/// `desc` are HTML integration points but hold plain text in what we accept (no tag inside them).
-const SVG_ELEMENTS: &[&str] = &[
-    "g",
-    "path",
-    "rect",
-    "circle",
-    "ellipse",
-    "line",
-    "polyline",
-    "polygon",
-    "text",
-    "tspan",
-    "defs",
-    "marker",
-    "lineargradient",
-    "radialgradient",
-    "stop",
-    "title",
-    "desc",
-    "use",
-    "symbol",
-    "clippath",
-];
+/// SVG elements (compared lower-cased) that the scan follows inside `<svg>`: the sanitizer's
+/// [`SVG_TAGS`] but `svg` itself. `title` and `desc` are HTML integration points but hold plain
+/// text in what we accept (no tag inside them).
+fn svg_element(name: &str) -> bool {
+    name != "svg" && SVG_TAGS.iter().any(|t| t.eq_ignore_ascii_case(name))
+}
 
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Ns {
@@ -253,11 +181,11 @@ pub(crate) fn top_level_parts(html: &str) -> Option<Vec<Range<usize>>> {
                     }
                     Ns::Html if HTML_VOID.contains(&name.as_str()) => {}
                     // `<div/>` opens a div: the slash is ignored on HTML elements.
-                    Ns::Html if HTML_CONTAINERS.contains(&name.as_str()) && !self_closing => {
+                    Ns::Html if html_container(&name) && !self_closing => {
                         stack.push(Open { name, ns: Ns::Html });
                     }
                     Ns::Svg
-                        if SVG_ELEMENTS.contains(&name.as_str())
+                        if svg_element(&name)
                             && !matches!(
                                 stack.last().map(|o| o.name.as_str()),
                                 Some("title" | "desc")
