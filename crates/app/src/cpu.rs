@@ -35,10 +35,17 @@ impl std::fmt::Debug for CpuPool {
 }
 
 /// Threads and waiting jobs for a machine with `cores` cores: one thread per core (the request
-/// workers mostly wait), and room for a burst of two jobs per thread.
+/// workers mostly wait), and [`default_queue`] waiting jobs.
 pub fn default_sizes(cores: usize) -> (usize, usize) {
     let threads = cores.clamp(1, 8);
-    (threads, threads * 2)
+    (threads, default_queue(threads))
+}
+
+/// Jobs that may wait for `threads` threads: eight per thread. A push renders in a few
+/// milliseconds, so a full queue is a wait of well under a second, and a client pushing with
+/// eight connections per core (a CI job, a benchmark) is queued rather than refused.
+pub fn default_queue(threads: usize) -> usize {
+    threads.max(1) * 8
 }
 
 impl CpuPool {

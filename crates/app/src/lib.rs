@@ -57,7 +57,7 @@ pub use comments::{
     CommentChange, CommentError, CommentView, Comments, NewComment, Person, RESOLVE_NOTIFY_WINDOW,
     Reanchored, Thread,
 };
-pub use cpu::{CpuPool, Overloaded, default_sizes};
+pub use cpu::{CpuPool, Overloaded, default_queue, default_sizes};
 pub use dashboard::{
     AuditTab, CommentRow, DASHBOARD_ACTIVITY, DASHBOARD_COMMENTS, Dashboard, DashboardError,
     DashboardView, PlanRow, Tabs,

@@ -125,6 +125,11 @@ pub struct Push {
     /// The parts of the last version this process stored of each plan, so that the next push
     /// sanitizes only what changed and diffs without reading the previous HTML.
     memos: moka::sync::Cache<PlanId, Arc<Memo>>,
+    /// One lock per plan being pushed to: pushes to one plan in this process take turns (render,
+    /// then store) instead of racing for its next version number, so concurrent pushes queue
+    /// rather than retry and run out of attempts, and each renders against its predecessor's
+    /// memo. Pushes from other processes are still settled by the version number's uniqueness.
+    turns: moka::sync::Cache<PlanId, Arc<futures::lock::Mutex<()>>>,
 }
 
 /// The last version of a plan that this process rendered.
@@ -184,6 +189,10 @@ impl Push {
                     u32::try_from(m.parts.iter().map(|p| p.weight()).sum::<usize>())
                         .unwrap_or(u32::MAX)
                 })
+                .build(),
+            turns: moka::sync::Cache::builder()
+                .max_capacity(10_000)
+                .time_to_idle(std::time::Duration::from_secs(60))
                 .build(),
         }
     }
@@ -294,7 +303,7 @@ impl Push {
         };
         // Authorize before rendering: the target plan and the caller's rights are settled first,
         // so a refused push costs no parsing.
-        let target = if let Some(id) = req
+        let mut target = if let Some(id) = req
             .session_id
             .as_deref()
             .map(str::trim)
@@ -308,6 +317,26 @@ impl Push {
                 None => Target::FromTitle,
             }
         };
+        // A plan's pushes take turns in this process (see `turns`); the plan is read again
+        // once it is our turn, so the memo and the summary are against its latest version.
+        let turn = match &target {
+            Target::Update(plan) => Some(self.turns.get_with(plan.id(), Default::default)),
+            _ => None,
+        };
+        let mut waited = false;
+        let _turn = match &turn {
+            Some(lock) => Some(match lock.try_lock() {
+                Some(free) => free,
+                None => {
+                    waited = true;
+                    lock.lock().await
+                }
+            }),
+            None => None,
+        };
+        if let (Target::Update(plan), true) = (&target, waited) {
+            target = Target::Update(self.updatable(p, plan.id()).await?);
+        }
         let memo = match &target {
             Target::Update(plan) => self.memos.get(&plan.id()),
             _ => None,

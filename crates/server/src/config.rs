@@ -314,7 +314,7 @@ pub struct Config {
     /// `RENDER_THREADS`: threads rendering pushes (default: one per core, at most 8).
     pub render_threads: usize,
     /// `RENDER_QUEUE`: pushes waiting for a render thread before the next is answered `503`
-    /// (default: two per thread).
+    /// (default: eight per thread).
     pub render_queue: usize,
     /// `SECRET_KEY_PREVIOUS`: earlier values of `SECRET_KEY`, accepted for reading only (key rotation).
     pub previous_secret_keys: Vec<Secret>,
@@ -430,7 +430,12 @@ impl Config {
         let cores = std::thread::available_parallelism().map_or(2, usize::from);
         let (threads, _) = planpush_app::default_sizes(cores);
         let render_threads = vars.count("RENDER_THREADS", threads, 1, 256)?;
-        let render_queue = vars.count("RENDER_QUEUE", render_threads * 2, 0, 65_536)?;
+        let render_queue = vars.count(
+            "RENDER_QUEUE",
+            planpush_app::default_queue(render_threads),
+            0,
+            65_536,
+        )?;
         let metrics_addr = vars.socket_addr("METRICS_ADDR")?;
         if metrics_addr.is_some_and(|m| m == SocketAddr::new(bind_addr, port)) {
             return Err(ConfigError::new(

@@ -1,5 +1,6 @@
 //! The latest version of each plan page, rendered once and kept in memory three ways: as is, gzip
-//! and brotli.
+//! and brotli (compressed right after the render, off the async workers; readers who come in
+//! between get the bytes as they are rather than wait for the compressor).
 //!
 //! A plan page holds nothing that depends on who reads it or on the clock (relative times are
 //! written by `plan.js` from `<time datetime>`; what a reader may do is fetched by the script), so
@@ -20,7 +21,7 @@
 //! (`ratelimit::Budget::Render`).
 
 use std::io::Write;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use actix_web::web::Bytes;
@@ -41,43 +42,62 @@ pub const RENDERED_BYTES: u64 = 16 * 1024 * 1024;
 pub const RENDERED_TTL: Duration = Duration::from_secs(300);
 
 /// One rendered page.
+///
+/// The uncompressed bytes exist as soon as the page is rendered; the gzip and brotli bodies are
+/// filled in afterwards by [`CachedPage::compress`] (off the async workers). A reader that comes
+/// in between gets the bytes as they are (`identity` is always an acceptable coding), so that
+/// after a change nobody waits for the compressor: only for the one render.
 pub struct CachedPage {
     /// The plan as it was when rendered: what `can_see` is asked about.
     pub plan: Plan,
-    /// A strong validator for `If-None-Match`, quoted.
+    /// A strong validator for `If-None-Match`, quoted (of the page, whatever its coding).
     pub etag: String,
     pub identity: Bytes,
-    pub gzip: Bytes,
-    pub brotli: Bytes,
+    gzip: OnceLock<Bytes>,
+    brotli: OnceLock<Bytes>,
 }
 
 impl CachedPage {
-    /// Renders once, compresses twice.
+    /// A rendered page, not yet compressed.
     pub fn new(plan: Plan, html: String) -> Self {
         let identity = Bytes::from(html);
         let etag = format!("\"{}\"", hex::encode(&Sha256::digest(&identity)[..12]));
-        let gzip = Bytes::from(gzip(&identity));
-        let brotli = Bytes::from(brotli(&identity));
         Self {
             plan,
             etag,
             identity,
-            gzip,
-            brotli,
+            gzip: OnceLock::new(),
+            brotli: OnceLock::new(),
         }
     }
 
-    /// The body for `encoding`.
-    pub fn body(&self, encoding: Encoding) -> Bytes {
-        match encoding {
-            Encoding::Brotli => self.brotli.clone(),
-            Encoding::Gzip => self.gzip.clone(),
-            Encoding::Identity => self.identity.clone(),
+    /// Compresses the page both ways (CPU work: call it on a blocking thread). Readers get the
+    /// compressed bodies from then on.
+    pub fn compress(&self) {
+        self.gzip.get_or_init(|| Bytes::from(gzip(&self.identity)));
+        self.brotli
+            .get_or_init(|| Bytes::from(brotli(&self.identity)));
+    }
+
+    /// The body for a reader who accepts `wanted`, and the coding it is in: `wanted` once the
+    /// page is compressed, the uncompressed bytes until then.
+    pub fn body(&self, wanted: Encoding) -> (Encoding, Bytes) {
+        let ready = match wanted {
+            Encoding::Brotli => self.brotli.get(),
+            Encoding::Gzip => self.gzip.get(),
+            Encoding::Identity => None,
+        };
+        match ready {
+            Some(bytes) => (wanted, bytes.clone()),
+            None => (Encoding::Identity, self.identity.clone()),
         }
     }
 
+    /// What the page will weigh once compressed (weights are fixed when an entry is cached): the
+    /// bytes plus a quarter for both compressed bodies (HTML compresses ten to twenty times).
     fn weight(&self) -> u32 {
-        u32::try_from(self.identity.len() + self.gzip.len() + self.brotli.len()).unwrap_or(u32::MAX)
+        let len = self.identity.len();
+        u32::try_from(len + len / 4).unwrap_or(u32::MAX)
     }
 }
 
@@ -95,11 +115,18 @@ fn brotli(data: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(data.len() / 5);
     let params = brotli::enc::BrotliEncoderParams {
         quality: 6,
-        lgwin: 22,
+        lgwin: brotli_window(data.len()),
         ..Default::default()
     };
     let _ = brotli::BrotliCompress(&mut &data[..], &mut out, &params);
     out
+}
+
+/// The smallest brotli window (log2 bytes, 16–22) that holds `len` bytes: a window larger than
+/// the input compresses no better and makes the encoder allocate buffers of the window's size.
+fn brotli_window(len: usize) -> i32 {
+    let bits = usize::BITS - len.saturating_sub(1).leading_zeros();
+    i32::try_from(bits.clamp(16, 22)).unwrap_or(22)
 }
 
 /// A content coding the client accepts.
@@ -307,14 +334,37 @@ mod tests {
         )
         .unwrap();
         let page = super::CachedPage::new(plan, html.clone());
+        // Before compressing, every reader gets the bytes as they are, and is told so.
+        for wanted in [Encoding::Brotli, Encoding::Gzip, Encoding::Identity] {
+            let (coding, body) = page.body(wanted);
+            assert_eq!(coding, Encoding::Identity);
+            assert_eq!(&body[..], html.as_bytes());
+        }
+        page.compress();
+        let (coding, gzip) = page.body(Encoding::Gzip);
+        assert_eq!(coding, Encoding::Gzip);
+        let (coding, br) = page.body(Encoding::Brotli);
+        assert_eq!(coding, Encoding::Brotli);
         let mut out = String::new();
-        flate2::read::GzDecoder::new(&page.gzip[..])
+        flate2::read::GzDecoder::new(&gzip[..])
             .read_to_string(&mut out)
             .unwrap();
         assert_eq!(out, html);
         let mut out = Vec::new();
-        brotli::BrotliDecompress(&mut &page.brotli[..], &mut out).unwrap();
+        brotli::BrotliDecompress(&mut &br[..], &mut out).unwrap();
         assert_eq!(out, html.as_bytes());
-        assert!(page.brotli.len() < html.len() / 10);
+        assert!(br.len() < html.len() / 10);
+        assert_eq!(page.body(Encoding::Identity).0, Encoding::Identity);
+    }
+
+    #[test]
+    fn the_brotli_window_fits_the_page() {
+        assert_eq!(super::brotli_window(0), 16);
+        assert_eq!(super::brotli_window(1000), 16);
+        assert_eq!(super::brotli_window(65_536), 16);
+        assert_eq!(super::brotli_window(65_537), 17);
+        assert_eq!(super::brotli_window(114 * 1024), 17);
+        assert_eq!(super::brotli_window(300 * 1024), 19);
+        assert_eq!(super::brotli_window(64 << 20), 22);
     }
 }

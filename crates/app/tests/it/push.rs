@@ -487,6 +487,111 @@ async fn a_push_that_keeps_losing_the_race_is_busy_and_writes_nothing() {
     assert_eq!(ports.versions.history(plan.id()).await.unwrap().len(), 1);
 }
 
+/// Versions whose `head` answers only after yielding to other tasks (as a database round trip
+/// does), counting the `NextVersion` commits that lost the race for a version number.
+struct Yielding {
+    inner: std::sync::Arc<dyn planpush_versions::VersionRepository>,
+    conflicts: std::sync::atomic::AtomicU32,
+}
+
+#[async_trait::async_trait]
+impl planpush_versions::VersionRepository for Yielding {
+    async fn commit<'a>(
+        &self,
+        commit: planpush_versions::Commit<'a>,
+        outbox: &[planpush_app::OutboxMessage],
+    ) -> Result<(), planpush_versions::VersionRepoError> {
+        let result = self.inner.commit(commit, outbox).await;
+        if matches!(result, Err(planpush_versions::VersionRepoError::Conflict)) {
+            self.conflicts
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        }
+        result
+    }
+    async fn get(
+        &self,
+        plan_id: planpush_plans::PlanId,
+        number: VersionNumber,
+    ) -> Result<planpush_versions::Version, planpush_versions::VersionRepoError> {
+        self.inner.get(plan_id, number).await
+    }
+    async fn latest(
+        &self,
+        plan_id: planpush_plans::PlanId,
+    ) -> Result<Option<planpush_versions::Version>, planpush_versions::VersionRepoError> {
+        self.inner.latest(plan_id).await
+    }
+    async fn head(
+        &self,
+        plan_id: planpush_plans::PlanId,
+    ) -> Result<Option<planpush_versions::VersionHead>, planpush_versions::VersionRepoError> {
+        let head = self.inner.head(plan_id).await;
+        for _ in 0..3 {
+            tokio::task::yield_now().await;
+        }
+        head
+    }
+    async fn history(
+        &self,
+        plan_id: planpush_plans::PlanId,
+    ) -> Result<Vec<planpush_versions::VersionMeta>, planpush_versions::VersionRepoError> {
+        self.inner.history(plan_id).await
+    }
+    async fn purge_before(
+        &self,
+        cutoff: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Result<u64, planpush_versions::VersionRepoError> {
+        self.inner.purge_before(cutoff, now).await
+    }
+}
+
+/// Eight pushes to one plan at once (a CI job, a benchmark): they take turns in the process
+/// instead of racing for the next version number, so none is retried and none runs out of
+/// attempts; every one is stored, in some order, as its own version.
+#[tokio::test]
+async fn concurrent_pushes_to_one_plan_take_turns_instead_of_racing() {
+    let mut ports = planpush_app::fake::ports();
+    let yielding = std::sync::Arc::new(Yielding {
+        inner: ports.versions.clone(),
+        conflicts: Default::default(),
+    });
+    ports.versions = yielding.clone();
+    let ada = principal(&ports, "ada", Role::Developer).await;
+    let push = Push::new(
+        ports.clone(),
+        SanitizeOptions::default(),
+        std::sync::Arc::new(planpush_app::fake::FakeDiagrams::default()),
+    );
+    let first = push.push(&ada, md(DOC), None, t(1)).await.unwrap();
+    let pushes = (0..8).map(|i| {
+        let mut next = md(&format!("{DOC}\n## Step {i}\n\ntext {i}\n"));
+        next.session_id = Some(first.plan.id().to_string());
+        let (push, ada) = (push.clone(), ada.clone());
+        async move { push.push(&ada, next, None, t(2 + i)).await }
+    });
+    let outcomes = futures::future::join_all(pushes).await;
+    let mut versions: Vec<u32> = outcomes
+        .into_iter()
+        .map(|o| {
+            let o = o.unwrap();
+            assert!(o.created_version);
+            o.version.get()
+        })
+        .collect();
+    versions.sort_unstable();
+    assert_eq!(versions, (2..=9).collect::<Vec<_>>());
+    assert_eq!(
+        yielding
+            .conflicts
+            .load(std::sync::atomic::Ordering::Relaxed),
+        0,
+        "no push raced another for its version number"
+    );
+    let plan = ports.plans.get(first.plan.id()).await.unwrap();
+    assert_eq!(plan.current_version(), 9);
+}
+
 const FIXTURE: &str = include_str!("../../../../fixtures/auth-service-redesign.html");
 
 fn html(body: &str) -> PushRequest {

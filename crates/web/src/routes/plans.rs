@@ -214,12 +214,20 @@ async fn latest(
             match state.plans.page(p, slug, None).await {
                 // Rendering and compressing (brotli and gzip) run off the async workers, once per
                 // change however many readers wait for it (the cache's loader is single-flight).
-                Ok(page) => web::block(move || {
-                    let html = views::plan_page(&page).into_string();
-                    Some(Arc::new(CachedPage::new(page.plan, html)))
-                })
-                .await
-                .map_err(|e| PlanError::Unknown(anyhow::anyhow!("rendering a page: {e}"))),
+                // Readers wait only for the render: the page is compressed after it is cached.
+                Ok(page) => {
+                    let rendered = web::block(move || {
+                        let html = views::plan_page(&page).into_string();
+                        Arc::new(CachedPage::new(page.plan, html))
+                    })
+                    .await
+                    .map_err(|e| PlanError::Unknown(anyhow::anyhow!("rendering a page: {e}")))?;
+                    let compressing = rendered.clone();
+                    drop(actix_web::rt::task::spawn_blocking(move || {
+                        compressing.compress();
+                    }));
+                    Ok(Some(rendered))
+                }
                 Err(PlanError::Unknown(e)) => Err(PlanError::Unknown(e)),
                 Err(_) => Ok(None),
             }
@@ -253,13 +261,14 @@ async fn latest(
             .get(header::ACCEPT_ENCODING)
             .and_then(|v| v.to_str().ok()),
     );
+    let (encoding, body) = cached.body(encoding);
     page_headers(StatusCode::OK)
         .insert_header((header::CACHE_CONTROL, "private, no-cache"))
         .insert_header((header::ETAG, etag))
         .insert_header((header::VARY, "Accept-Encoding"))
         // Set even for `identity`, so the compression middleware leaves the bytes alone.
         .insert_header((header::CONTENT_ENCODING, encoding.header()))
-        .body(cached.body(encoding))
+        .body(body)
 }
 
 fn plan_json(state: &AppState, p: &Plan) -> serde_json::Value {
