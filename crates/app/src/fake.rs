@@ -53,19 +53,17 @@ pub fn ports() -> Ports {
     }
 }
 
+/// A reader's plan, user and expiry.
+type ReaderRow = (
+    planpush_plans::PlanId,
+    planpush_identity::UserId,
+    DateTime<Utc>,
+);
+
 /// [`PresenceRepository`] in memory: reader → (plan, user, expiry).
 #[derive(Default)]
 pub struct FakePresence {
-    rows: Mutex<
-        HashMap<
-            String,
-            (
-                planpush_plans::PlanId,
-                planpush_identity::UserId,
-                DateTime<Utc>,
-            ),
-        >,
-    >,
+    rows: Mutex<HashMap<String, ReaderRow>>,
 }
 
 #[async_trait]
