@@ -573,6 +573,11 @@
     var shown = parseInt(doc.getAttribute("data-version"), 10);
     var queue = Promise.resolve();
     var source = new EventSource("/p/" + encodeURIComponent(slug) + "/events");
+    // Leaving the page ends the stream at once (so the reader leaves the plan's presence), also
+    // when the browser keeps the page in its back/forward cache.
+    window.addEventListener("pagehide", function () { source.close(); });
+    // Back to a page from that cache: its stream is closed, so load the plan afresh.
+    window.addEventListener("pageshow", function (ev) { if (ev.persisted) location.reload(); });
     function data(ev) { try { return JSON.parse(ev.data); } catch (e) { return {}; } }
     function later(fn) { queue = queue.then(fn).catch(function (e) { notice("Live update failed: " + e.message + ". Reload the page to see the latest version.", true); }); }
     function catchUp(ev) { var d = data(ev); if (d.version > shown) later(function () { return update(d.version, null); }); }

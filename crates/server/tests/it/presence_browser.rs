@@ -39,7 +39,7 @@ async fn two_readers_see_each_other_and_a_private_plan_shows_nobody_to_outsiders
         ],
         PLAN,
     );
-    assert_eq!(status, 200, "{body}");
+    assert_eq!(status, 201, "{body}");
     let secret = serde_json::from_str::<serde_json::Value>(&body).unwrap()["session_id"]
         .as_str()
         .unwrap()
@@ -73,13 +73,28 @@ async fn two_readers_see_each_other_and_a_private_plan_shows_nobody_to_outsiders
         x.current(&a, "plan page with a reader present").await;
     }
 
-    // bob leaves: ada's header says nobody else reads it.
+    // bob leaves (his page closes its stream on `pagehide`, even when the browser keeps the page
+    // in its back/forward cache): ada's header says nobody else reads it.
     b.goto(&format!("{base}/dashboard")).await.unwrap();
-    until(
-        &a,
-        "document.getElementById('pp-presence') && document.getElementById('pp-presence').hidden",
-    )
-    .await;
+    let gone = std::time::Instant::now();
+    loop {
+        let hidden = a
+            .execute(
+                "return document.getElementById('pp-presence').hidden",
+                vec![],
+            )
+            .await
+            .unwrap();
+        if hidden == serde_json::Value::Bool(true) {
+            break;
+        }
+        assert!(
+            gone.elapsed() < std::time::Duration::from_secs(10),
+            "bob never left ada's header"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+    }
+    eprintln!("bob's departure reached ada after {:?}", gone.elapsed());
 
     // ada reads her private plan; bob, who may not see it, gets the 404 page and joins nobody.
     a.goto(&format!("{base}/p/secret")).await.unwrap();
