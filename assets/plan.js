@@ -412,6 +412,10 @@
         addressed.href = "/p/" + encodeURIComponent(slug) + "?v=" + v + (v > 1 ? "&diff=" + (v - 1) : "") + "#pp-diff-" + (a || t.anchor);
         addressed.title = "See what version " + v + " changed here";
         line.appendChild(addressed);
+        if (t.awaiting_confirmation && t.waiting_for) {
+          var mineToConfirm = state.me && t.waiting_for.id === state.me;
+          line.appendChild(el("span", "pp-state pp-waiting", mineToConfirm ? "waiting for you to confirm or reopen" : "waiting for @" + t.waiting_for.login));
+        }
       }
       box.appendChild(line);
       box.appendChild(comment(t, false));
@@ -433,9 +437,16 @@
         actions.appendChild(button("Reply", "pp-link", function () {
           box.appendChild(composer({ parent: t.id, label: "Reply", send: function (text) { return call("POST", api, { body: text, parent_id: t.id }); } }));
         }));
-        actions.appendChild(button(t.state === "open" ? "Resolve" : "Reopen", "pp-link", function () {
-          call("PATCH", "/api/comments/" + t.id, { resolved: t.state === "open" }).then(load).catch(function (e) { alert(e.message); });
-        }));
+        var patch = function (resolved) {
+          return function () { call("PATCH", "/api/comments/" + t.id, { resolved: resolved }).then(load).catch(function (e) { alert(e.message); }); };
+        };
+        if (t.awaiting_confirmation) {
+          // Addressed by a version: the commenter confirms (resolves) or says it was not (reopens).
+          actions.appendChild(button("Confirm", "pp-link pp-confirm", patch(true)));
+          actions.appendChild(button("Not addressed", "pp-link pp-reopen", patch(false)));
+        } else {
+          actions.appendChild(button(t.state === "open" ? "Resolve" : "Reopen", "pp-link", patch(t.state === "open")));
+        }
       }
       box.appendChild(actions);
       return box;
@@ -484,7 +495,7 @@
         if (wanted) reveal();
       }).catch(function (e) { list.textContent = ""; list.appendChild(el("p", "pp-error", "Comments could not be loaded: " + e.message)); });
     }
-    call("GET", "/api/auth/me").then(function (me) { state.me = me.id; }).catch(function () {}).then(load).then(showLinkedThread);
+    call("GET", "/api/auth/me").then(function (me) { state.me = me.id; document.dispatchEvent(new CustomEvent("pp:me")); }).catch(function () {}).then(load).then(showLinkedThread);
     // `#thread-<id>` (links from the dashboard's activity and audit log): open that thread.
     function showLinkedThread() {
       var m = /^#thread-([0-9a-fA-F-]+)$/.exec(location.hash);
@@ -497,7 +508,7 @@
       if (box) { box.scrollIntoView({ block: "nearest" }); box.classList.add("pp-flash"); setTimeout(function () { box.classList.remove("pp-flash"); }, 1500); }
     }
     // Live activity: re-read the threads, but never throw away what someone is typing in one.
-    var hooks = { reload: function () {
+    var hooks = { me: function () { return state.me; }, reload: function () {
       var typing = Array.prototype.some.call(list.querySelectorAll("textarea"), function (t) { return t.value.trim() !== ""; });
       if (!typing) return load();
       return call("GET", api + "?state=all").then(function (j) { state.threads = j.comments; badges(); });
@@ -562,6 +573,11 @@
     var shown = parseInt(doc.getAttribute("data-version"), 10);
     var queue = Promise.resolve();
     var source = new EventSource("/p/" + encodeURIComponent(slug) + "/events");
+    // Leaving the page ends the stream at once (so the reader leaves the plan's presence), also
+    // when the browser keeps the page in its back/forward cache.
+    window.addEventListener("pagehide", function () { source.close(); });
+    // Back to a page from that cache: its stream is closed, so load the plan afresh.
+    window.addEventListener("pageshow", function (ev) { if (ev.persisted) location.reload(); });
     function data(ev) { try { return JSON.parse(ev.data); } catch (e) { return {}; } }
     function later(fn) { queue = queue.then(fn).catch(function (e) { notice("Live update failed: " + e.message + ". Reload the page to see the latest version.", true); }); }
     function catchUp(ev) { var d = data(ev); if (d.version > shown) later(function () { return update(d.version, null); }); }
@@ -577,7 +593,33 @@
       if (d.activity === "deleted") { source.close(); notice("This plan was deleted by " + by + ".", true); return; }
       notice(by + " " + d.activity + " this plan.", false);
     });
-    source.addEventListener("signed_out", function () { source.close(); notice("You have been signed out. Sign in again to keep following this plan.", true); });
+    source.addEventListener("signed_out", function () { source.close(); showPresence(null); notice("You have been signed out. Sign in again to keep following this plan.", true); });
+    var lastReaders = null;
+    source.addEventListener("presence", function (ev) { lastReaders = data(ev).readers || []; showPresence(lastReaders); });
+    document.addEventListener("pp:me", function () { if (lastReaders) showPresence(lastReaders); });
+
+    // Who reads the plan now, in the header: the others by name, then "you".
+    function showPresence(readers) {
+      var bar = document.getElementById("pp-presence");
+      if (!bar) return;
+      bar.textContent = "";
+      var me = hooks.me ? hooks.me() : null;
+      var others = (readers || []).filter(function (r) { return r.id !== me; });
+      if (!readers || !others.length) { bar.hidden = true; return; }
+      var withMe = others.length < readers.length;
+      bar.appendChild(document.createTextNode("Reading now: "));
+      others.forEach(function (r, i) {
+        if (i) bar.appendChild(document.createTextNode(", "));
+        var who = document.createElement("span");
+        who.className = "pp-reader";
+        who.setAttribute("data-login", r.login);
+        who.textContent = r.name || r.login;
+        who.title = "@" + r.login;
+        bar.appendChild(who);
+      });
+      if (withMe) bar.appendChild(document.createTextNode(" and you"));
+      bar.hidden = false;
+    }
 
     // `lines`: what changed in the plan's terms, one per line under the text (optional).
     function notice(text, sticky, lines) {

@@ -85,6 +85,12 @@ pub struct DashboardView {
     pub audit: Option<AuditTab>,
     /// Reviews asked of the caller that the current version still needs ("waiting on you").
     pub reviews_waiting: Vec<crate::WaitingReview>,
+    /// "Waiting on you", the commenter's side: the caller's open threads that a version was said
+    /// to address, until they confirm (resolve) or reopen them. Indexes into `comments`.
+    pub to_confirm: Vec<usize>,
+    /// "Waiting on you", the author's side: open threads by others on the caller's plans that no
+    /// version has addressed yet. Indexes into `comments`.
+    pub to_answer: Vec<usize>,
 }
 
 /// Errors of the dashboard.
@@ -182,7 +188,7 @@ impl Dashboard {
             .map(|x| x.id())
             .collect();
         let owned_set: HashSet<PlanId> = owned.iter().copied().collect();
-        let comments = self
+        let comments: Vec<CommentRow> = self
             .ports
             .comments
             .threads_involving(p.user_id, &owned, DASHBOARD_COMMENTS)
@@ -252,12 +258,30 @@ impl Dashboard {
         } else {
             None
         };
+        // Both sides of a conversation waiting on the caller, from the threads just read.
+        let live_open = |r: &CommentRow| r.comment.is_open() && !r.comment.is_deleted();
+        let to_confirm = comments
+            .iter()
+            .enumerate()
+            .filter(|(_, r)| r.mine && r.comment.awaiting_confirmation().is_some())
+            .map(|(i, _)| i)
+            .collect();
+        let to_answer = comments
+            .iter()
+            .enumerate()
+            .filter(|(_, r)| {
+                r.on_my_plan && !r.mine && live_open(r) && r.comment.addressed_in().is_none()
+            })
+            .map(|(i, _)| i)
+            .collect();
         let reviews_waiting = crate::Reviews::new(self.ports.clone())
             .waiting_on(p)
             .await
             .map_err(|e| unknown(anyhow::anyhow!(e)))?;
         Ok(DashboardView {
             reviews_waiting,
+            to_confirm,
+            to_answer,
             me: p.clone(),
             tabs,
             plans: rows,

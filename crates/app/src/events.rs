@@ -115,6 +115,10 @@ pub enum LiveEvent {
         activity: PlanActivity,
         by: Actor,
     },
+    /// Someone arrived or left: who reads the plan now (see [`crate::Presence`]).
+    Presence {
+        readers: Vec<crate::Reader>,
+    },
 }
 
 impl LiveEvent {
@@ -124,6 +128,7 @@ impl LiveEvent {
             Self::Version { .. } => "version",
             Self::Comment { .. } => "comment",
             Self::Plan { .. } => "plan",
+            Self::Presence { .. } => "presence",
         }
     }
 
@@ -208,7 +213,10 @@ impl ObservedBus {
 impl EventBus for ObservedBus {
     async fn publish(&self, plan: PlanId, event: LiveEvent) -> Result<EventId, InfraError> {
         // First, so a viewer woken by the event never reads what the observer is about to drop.
-        (self.observer)(plan);
+        // Presence changes no page.
+        if !matches!(event, LiveEvent::Presence { .. }) {
+            (self.observer)(plan);
+        }
         self.inner.publish(plan, event).await
     }
 

@@ -49,6 +49,58 @@ pub fn ports() -> Ports {
             versions,
             comments,
         }),
+        presence: Arc::new(FakePresence::default()),
+    }
+}
+
+/// A reader's plan, user and expiry.
+type ReaderRow = (
+    planpush_plans::PlanId,
+    planpush_identity::UserId,
+    DateTime<Utc>,
+);
+
+/// [`PresenceRepository`] in memory: reader → (plan, user, expiry).
+#[derive(Default)]
+pub struct FakePresence {
+    rows: Mutex<HashMap<String, ReaderRow>>,
+}
+
+#[async_trait]
+impl PresenceRepository for FakePresence {
+    async fn upsert(
+        &self,
+        reader: &str,
+        plan: planpush_plans::PlanId,
+        user: planpush_identity::UserId,
+        expires_at: DateTime<Utc>,
+    ) -> Result<(), InfraError> {
+        lock(&self.rows).insert(reader.to_owned(), (plan, user, expires_at));
+        Ok(())
+    }
+    async fn remove(&self, reader: &str) -> Result<(), InfraError> {
+        lock(&self.rows).remove(reader);
+        Ok(())
+    }
+    async fn readers(
+        &self,
+        plan: planpush_plans::PlanId,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<planpush_identity::UserId>, InfraError> {
+        let mut out: Vec<_> = lock(&self.rows)
+            .values()
+            .filter(|(p, _, exp)| *p == plan && *exp > now)
+            .map(|(_, u, _)| *u)
+            .collect();
+        out.sort();
+        out.dedup();
+        Ok(out)
+    }
+    async fn purge_expired(&self, now: DateTime<Utc>) -> Result<u64, InfraError> {
+        let mut rows = lock(&self.rows);
+        let n = rows.len();
+        rows.retain(|_, (_, _, exp)| *exp > now);
+        Ok((n - rows.len()) as u64)
     }
 }
 

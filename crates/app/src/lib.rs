@@ -33,6 +33,7 @@ mod offboarding;
 mod outbox;
 mod plans;
 mod ports;
+mod presence;
 mod provider;
 mod push;
 mod ratelimit;
@@ -86,6 +87,7 @@ pub use outbox::{
 };
 pub use plans::{DiffPage, LiveFeed, PlanError, PlanInfo, PlanPage, PlanText, Plans, can_see};
 pub use ports::*;
+pub use presence::{PRESENCE_TTL, Presence, PresenceRepository, Reader, Reading};
 pub use provider::{
     AuthorizationRequest, IdentityProvider, ProviderError, SingleLogout, VerifiedProfile,
 };

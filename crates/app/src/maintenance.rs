@@ -6,7 +6,8 @@ use crate::Ports;
 /// Delivered and given-up notifications are kept this long (for operators), then deleted.
 pub const OUTBOX_KEEP_DAYS: i64 = 30;
 
-/// Periodic clean-up of expired rows: web sessions, device grants, tokens and cache entries, and
+/// Periodic clean-up of expired rows: web sessions, device grants, tokens, cache entries and
+/// readers' presence, and
 /// the content of version snapshots past `VERSION_RETENTION_DAYS` (never a plan's current version;
 /// the metadata stays so history says "expired"); and outbox messages delivered or given up more
 /// than [`OUTBOX_KEEP_DAYS`] ago.
@@ -47,7 +48,9 @@ impl Maintenance {
                 .tokens
                 .delete_expired(now - Duration::days(1))
                 .await?,
-            cache_entries: self.ports.kv.purge_expired(now).await?,
+            // Expired presence rows (readers whose process died) count as cache entries.
+            cache_entries: self.ports.kv.purge_expired(now).await?
+                + self.ports.presence.purge_expired(now).await?,
             version_snapshots: self
                 .ports
                 .versions

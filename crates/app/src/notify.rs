@@ -259,16 +259,22 @@ pub fn change_summary(previous_html: Option<&str>, version: &Version) -> Option<
     ))
 }
 
-/// [`change_summary`] of two documents' outermost sections (what a push keeps of the previous
-/// version it rendered) and their markup (the typed changes also read what lies outside
-/// sections); `None` never: the `Option` matches [`change_summary`]'s.
+/// [`change_summary`] of two documents' outermost sections and typed indexes (what a push keeps
+/// of the previous version it rendered, and builds of the new one while preparing it: nothing is
+/// parsed here); `None` never: the `Option` matches [`change_summary`]'s.
 pub fn change_summary_of(
-    previous: (&[planpush_document::TopSection], &str),
-    current: (&[planpush_document::TopSection], &str),
+    previous: (
+        &[planpush_document::TopSection],
+        &planpush_document::TypedIndex,
+    ),
+    current: (
+        &[planpush_document::TopSection],
+        &planpush_document::TypedIndex,
+    ),
 ) -> Option<ChangeSummary> {
     Some(summary_of_rows(
         planpush_document::diff_sections(previous.0, current.0),
-        planpush_document::typed_changes(previous.1, current.1),
+        planpush_document::typed_diff(previous.1, current.1),
     ))
 }
 

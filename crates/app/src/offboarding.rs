@@ -125,6 +125,16 @@ pub struct LiveWatch {
     plan: Plan,
     /// Wakes when the viewer's access may have changed.
     pub changes: AccessChanges,
+    /// The stream's place among the plan's readers (`None` if it could not be recorded: the
+    /// stream works, its viewer is just not shown to others).
+    reading: Option<crate::Reading>,
+}
+
+impl LiveWatch {
+    /// The stream's place among the plan's readers, for [`LiveAccess::close`].
+    pub fn reading(&self) -> Option<&crate::Reading> {
+        self.reading.as_ref()
+    }
 }
 
 /// Opening live streams and checking their viewers again.
@@ -133,6 +143,7 @@ pub struct LiveAccess {
     access: Arc<AccessCache>,
     sessions: Arc<WebSessions>,
     plans: Arc<Plans>,
+    presence: crate::Presence,
 }
 
 impl LiveAccess {
@@ -143,6 +154,7 @@ impl LiveAccess {
         plans: Arc<Plans>,
     ) -> Self {
         Self {
+            presence: crate::Presence::new(ports.clone(), plans.clone()),
             ports,
             access,
             sessions,
@@ -153,12 +165,16 @@ impl LiveAccess {
     /// Subscribes `p` to the plan's events (see [`Plans::subscribe`]) and returns what the stream
     /// needs to check the viewer again. `session` is the session key's hash when `p` came from
     /// a session cookie. The watch starts before the authorization, so no change is missed.
+    ///
+    /// The viewer then arrives among the plan's readers ([`crate::Presence`]); the subscription
+    /// began first, so the stream itself carries the `presence` event of its arrival.
     pub async fn open(
         &self,
         p: &Principal,
         session: Option<TokenHash>,
         slug: &str,
         last_event_id: Option<&str>,
+        now: DateTime<Utc>,
     ) -> Result<(LiveFeed, LiveWatch), PlanError> {
         let changes = self.access.signal().watch(p.user_id);
         let credential = match (p.method, session) {
@@ -167,14 +183,41 @@ impl LiveAccess {
             (AuthMethod::Session, None) => Credential::Account,
         };
         let feed = self.plans.subscribe(p, slug, last_event_id).await?;
+        let reading = match self.presence.arrive(feed.plan.id(), p.user_id, now).await {
+            Ok(r) => Some(r),
+            Err(e) => {
+                tracing::warn!(error = %e, "a reader's presence could not be recorded");
+                None
+            }
+        };
         let watch = LiveWatch {
             user: p.user_id,
             method: p.method,
             credential,
             plan: feed.plan.clone(),
             changes,
+            reading,
         };
         Ok((feed, watch))
+    }
+
+    /// At a keep-alive of a stream still allowed to watch: refreshes its reader's row and returns
+    /// who reads the plan now (`None` when presence could not be read; logged).
+    pub async fn readers(&self, w: &LiveWatch, now: DateTime<Utc>) -> Option<Vec<crate::Reader>> {
+        let r = w.reading.as_ref()?;
+        match self.presence.refresh(r, now).await {
+            Ok(readers) => Some(readers),
+            Err(e) => {
+                tracing::warn!(error = %e, "a plan's readers could not be refreshed");
+                None
+            }
+        }
+    }
+
+    /// The stream `reading` (see [`LiveWatch::reading`]) closed: its viewer leaves the plan's
+    /// readers (and the others are told).
+    pub async fn close(&self, reading: &crate::Reading, now: DateTime<Utc>) {
+        self.presence.leave(reading, now).await;
     }
 
     /// Whether the stream's viewer may still watch: the credential is live (session not ended,

@@ -145,4 +145,6 @@ pub struct Ports {
     pub webhooks: Arc<dyn crate::WebhookRepository>,
     /// Full-text search (its writes ride on the version and comment repositories' transactions).
     pub search: Arc<dyn crate::SearchRepository>,
+    /// Who reads which plan now (shared by every process on one database).
+    pub presence: Arc<dyn crate::PresenceRepository>,
 }

@@ -7,8 +7,8 @@ use planpush_audit::{AuditAction, AuditEvent};
 use std::sync::Arc;
 
 use planpush_document::{
-    DiagramRenderer, DiagramSource, Part, Prepared, SanitizeOptions, TopSection, find_diagrams,
-    markdown_to_html, prepare_reusing, replace_diagrams,
+    DiagramRenderer, DiagramSource, Part, Prepared, SanitizeOptions, TopSection, TypedIndex,
+    find_diagrams, markdown_to_html, prepare_reusing, replace_diagrams,
 };
 use planpush_plans::{Plan, PlanId, PlanRepoError, Slug, Visibility, fit_title};
 use planpush_roles::{Capability, Ownership};
@@ -136,6 +136,9 @@ pub struct Push {
 struct Memo {
     number: VersionNumber,
     parts: Vec<Arc<Part>>,
+    /// The version's typed index (stitched from its parts once), the previous side of the next
+    /// push's typed change set.
+    typed: Arc<TypedIndex>,
 }
 
 impl Memo {
@@ -153,6 +156,8 @@ impl Memo {
 /// A rendered, sanitized document with its index, and its summary against the memo it re-used.
 struct Rendered {
     prepared: Prepared,
+    /// The typed index of `prepared` (from its parts, no parse).
+    typed: Arc<TypedIndex>,
     title: Option<String>,
     /// The version number of the memo the summary was computed against, and the summary.
     against: Option<(VersionNumber, Option<ChangeSummary>)>,
@@ -186,8 +191,10 @@ impl Push {
             memos: moka::sync::Cache::builder()
                 .max_capacity(PART_CACHE_BYTES)
                 .weigher(|_, m: &Arc<Memo>| {
-                    u32::try_from(m.parts.iter().map(|p| p.weight()).sum::<usize>())
-                        .unwrap_or(u32::MAX)
+                    u32::try_from(
+                        m.parts.iter().map(|p| p.weight()).sum::<usize>() + m.typed.weight(),
+                    )
+                    .unwrap_or(u32::MAX)
                 })
                 .build(),
             turns: moka::sync::Cache::builder()
@@ -515,6 +522,7 @@ impl Push {
             Arc::new(Memo {
                 number,
                 parts: rendered.prepared.parts.clone(),
+                typed: rendered.typed.clone(),
             }),
         );
     }
@@ -608,13 +616,15 @@ impl Push {
             Err(e) => return Err(unknown(e)),
         };
         let new = rendered.prepared.top_sections();
-        let new_html = rendered.prepared.html.clone();
+        let new_typed = rendered.typed.clone();
+        // Another process (or a restart) made `head`: its tree is parsed once here.
         Ok(self
             .cpu
             .run(move || {
+                let old_typed = TypedIndex::of_html(&previous);
                 change_summary_of(
-                    (&planpush_document::top_sections(&previous), &previous),
-                    (&new, &new_html),
+                    (&planpush_document::top_sections(&previous), &old_typed),
+                    (&new, &new_typed),
                 )
             })
             .await?)
@@ -752,19 +762,18 @@ impl From<NameTarget> for Target {
 /// Sanitizes and indexes `html` re-using `memo`'s parts, and summarizes the change against it.
 fn finish(html: &str, opts: &SanitizeOptions, memo: Option<&Memo>) -> Rendered {
     let prepared = prepare_reusing(html, opts, memo.map_or(&[][..], |m| &m.parts[..]));
+    let typed = Arc::new(prepared.typed_index());
     let against = memo.map(|m| {
         (
             m.number,
             change_summary_of(
-                (
-                    &m.top_sections(),
-                    &m.parts.iter().map(|p| p.html()).collect::<String>(),
-                ),
-                (&prepared.top_sections(), &prepared.html),
+                (&m.top_sections(), &m.typed),
+                (&prepared.top_sections(), &typed),
             ),
         )
     });
     Rendered {
+        typed,
         // A heading longer than a title may be is cut, never refused.
         title: prepared.title.as_deref().and_then(fit_title),
         prepared,

@@ -541,6 +541,8 @@ pub struct ChangeThread {
     pub excerpt: String,
     /// The version said to address it, if any.
     pub addressed_in: Option<u32>,
+    /// While it is addressed and open: the login of its author, who is to confirm or reopen it.
+    pub waiting_for: Option<String>,
 }
 
 /// For each typed change, the plan's open threads attached to the element it touched: a thread
@@ -564,6 +566,17 @@ pub async fn threads_on_changes(
             },
         )
         .await?;
+    let mut logins: std::collections::HashMap<planpush_identity::UserId, String> =
+        std::collections::HashMap::new();
+    for c in open.iter().filter(|c| c.awaiting_confirmation().is_some()) {
+        if let std::collections::hash_map::Entry::Vacant(e) = logins.entry(c.author_id()) {
+            e.insert(match ports.users.get(c.author_id()).await {
+                Ok(u) => u.login,
+                Err(planpush_identity::UserRepoError::NotFound) => "(unknown)".into(),
+                Err(err) => return Err(err.into()),
+            });
+        }
+    }
     let threads: Vec<ChangeThread> = open
         .iter()
         .filter(|c| c.is_thread())
@@ -578,6 +591,9 @@ pub async fn threads_on_changes(
                 anchor,
                 excerpt: crate::excerpt(c.body().as_str(), 80),
                 addressed_in: c.addressed_in().map(VersionNumber::get),
+                waiting_for: c
+                    .awaiting_confirmation()
+                    .and_then(|_| logins.get(&c.author_id()).cloned()),
             })
         })
         .collect();

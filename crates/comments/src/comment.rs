@@ -432,10 +432,24 @@ impl Comment {
         Ok(true)
     }
 
-    /// Reopens a resolved thread. Returns whether anything changed.
+    /// Reopens a thread: a resolved one becomes open again, and a thread a version was said to
+    /// address is no longer taken as addressed (it was not, or no longer is). Returns whether
+    /// anything changed.
     pub fn reopen(&mut self) -> Result<bool, CommentRuleError> {
         self.thread_only()?;
-        Ok(self.resolution.take().is_some())
+        let was_resolved = self.resolution.take().is_some();
+        let was_addressed = self.addressed_in.take().is_some();
+        Ok(was_resolved || was_addressed)
+    }
+
+    /// The version said to address this open thread while its author has neither confirmed
+    /// (resolved) nor reopened it: "addressed in vN — waiting for the commenter".
+    pub fn awaiting_confirmation(&self) -> Option<VersionNumber> {
+        if self.is_open() && !self.is_deleted() && self.is_thread() {
+            self.addressed_in
+        } else {
+            None
+        }
     }
 
     fn thread_only(&self) -> Result<(), CommentRuleError> {
@@ -611,5 +625,33 @@ mod tests {
         )
         .unwrap();
         assert_eq!(r.resolve(a, t()), Err(CommentRuleError::NotAThread));
+    }
+
+    #[test]
+    fn an_addressed_thread_waits_for_confirmation_or_is_reopened() {
+        let (a, b) = (UserId::new(), UserId::new());
+        let v2 = VersionNumber::new(2).unwrap();
+        // Confirmed: the commenter resolves; the thread keeps the version that addressed it.
+        let mut c = thread(a);
+        assert_eq!(c.awaiting_confirmation(), None);
+        assert_eq!(c.mark_addressed(v2), Ok(true));
+        assert_eq!(c.awaiting_confirmation(), Some(v2));
+        assert_eq!(c.resolve(a, t()), Ok(true));
+        assert_eq!(
+            (c.awaiting_confirmation(), c.addressed_in()),
+            (None, Some(v2))
+        );
+        // Reopened while waiting: open, and no longer taken as addressed.
+        let mut c = thread(a);
+        c.mark_addressed(v2).unwrap();
+        assert_eq!(c.reopen(), Ok(true));
+        assert_eq!((c.is_open(), c.addressed_in()), (true, None));
+        assert_eq!(c.reopen(), Ok(false));
+        // Reopened after it was confirmed: open again and waiting on nobody.
+        let mut c = thread(a);
+        c.mark_addressed(v2).unwrap();
+        c.resolve(b, t()).unwrap();
+        assert_eq!(c.reopen(), Ok(true));
+        assert_eq!((c.awaiting_confirmation(), c.addressed_in()), (None, None));
     }
 }

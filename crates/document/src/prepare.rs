@@ -25,6 +25,7 @@ use crate::diff::{TopSection, top_sections_of};
 use crate::index::{entries_of, first_h1_of};
 use crate::sanitize::{SanitizeOptions, cleaner, sanitize};
 use crate::split::top_level_parts;
+use crate::typed::TypedIndex;
 
 /// One top-level part of a document, sanitized, with what the version needs to know of it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -38,6 +39,8 @@ pub struct Part {
     h1: Option<String>,
     /// Outermost anchored elements inside.
     top: Vec<TopSection>,
+    /// Its vocabulary elements and sections, for typed change sets.
+    typed: TypedIndex,
 }
 
 impl Part {
@@ -64,6 +67,7 @@ impl Part {
                 .iter()
                 .map(|e| e.anchor.as_str().len() + e.title.len() + 32)
                 .sum::<usize>()
+            + self.typed.weight()
             + 64
     }
 
@@ -75,6 +79,7 @@ impl Part {
             entries: entries_of(&doc),
             h1: first_h1_of(&doc),
             top: top_sections_of(&doc),
+            typed: TypedIndex::of_doc(&doc),
             html,
         };
         drop(doc);
@@ -106,6 +111,12 @@ impl Prepared {
             .filter(|(a, _, _)| seen.insert(a.clone()))
             .cloned()
             .collect()
+    }
+
+    /// The document's [`TypedIndex`], from its parts' (no parse; parsed again only in the rare case
+    /// of an anchor repeated in two parts).
+    pub fn typed_index(&self) -> TypedIndex {
+        typed_index_of(&self.parts)
     }
 
     /// The visible text and anchored ranges re-anchoring matches quotes against
@@ -141,6 +152,13 @@ impl Prepared {
             reused,
         }
     }
+}
+
+/// The [`TypedIndex`] of the document made of `parts` (a previous [`Prepared::parts`]).
+pub fn typed_index_of(parts: &[Arc<Part>]) -> TypedIndex {
+    TypedIndex::stitch(parts.iter().map(|p| &p.typed)).unwrap_or_else(|| {
+        TypedIndex::of_html(&parts.iter().map(|p| p.html.as_str()).collect::<String>())
+    })
 }
 
 fn source_key(raw: &str, opts: &SanitizeOptions) -> [u8; 32] {
@@ -211,6 +229,7 @@ mod tests {
         assert_eq!(p.sections, section_index(&whole));
         assert_eq!(p.title, title(&whole));
         assert_eq!(p.top_sections(), crate::diff::top_sections(&whole));
+        assert_eq!(p.typed_index(), TypedIndex::of_html(&whole));
         p
     }
 
@@ -287,6 +306,7 @@ mod tests {
         assert_eq!(second.sections, fresh.sections);
         assert_eq!(second.title, fresh.title);
         assert_eq!(second.top_sections(), fresh.top_sections());
+        assert_eq!(second.typed_index(), TypedIndex::of_html(&fresh.html));
         assert_eq!(second.parts.len(), fresh.parts.len());
         // A section added at the end: every old part is reused but the last (the fixture's final
         // newline, which now opens the new section's part).

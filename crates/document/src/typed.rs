@@ -9,7 +9,8 @@
 //! description (the path changed). So a renamed anchor or a reordered section is not read as
 //! "removed and added", and a badge that changes while the text stays is a status change only.
 //!
-//! One parse of each document and one walk over it; pure, no I/O.
+//! One walk over each parsed document ([`TypedIndex`]), then a comparison of the two indexes;
+//! pure, no I/O.
 
 use std::collections::{HashMap, HashSet};
 
@@ -196,6 +197,7 @@ pub fn typed_lines(changes: &[TypedChange], max: usize) -> Vec<String> {
 }
 
 /// A vocabulary element found in one version.
+#[derive(Debug, Clone, PartialEq, Eq)]
 struct Item {
     kind: ElementKind,
     anchor: Option<AnchorId>,
@@ -217,6 +219,145 @@ struct Container<'a> {
     parent: Option<usize>,
     residual: String,
     pos: usize,
+}
+
+/// A [`Container`] detached from its tree, title computed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Section {
+    anchor: Option<AnchorId>,
+    chain: Vec<AnchorId>,
+    parent: Option<usize>,
+    residual: String,
+    pos: usize,
+    title: String,
+}
+
+/// What a typed change set needs of one document: its vocabulary elements and its anchored
+/// sections (with the markup outside the vocabulary), read in one walk of its parsed tree. Two
+/// indexes compare ([`typed_diff`]) without parsing anything; a push builds the new version's from
+/// the tree it already parses ([`crate::Prepared::typed_index`]) and keeps it for the next push.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TypedIndex {
+    items: Vec<Item>,
+    sections: Vec<Section>,
+    /// Positions handed out (items and anchored sections, in document order).
+    count: usize,
+}
+
+/// The root's residual wraps the fragment in the `<html>` element the parser adds.
+const ROOT_OPEN: &str = " <html>";
+const ROOT_CLOSE: &str = " </>";
+
+impl TypedIndex {
+    /// Parses `html` (a sanitized document) and reads its index.
+    pub fn of_html(html: &str) -> Self {
+        Self::of_doc(&Html::parse_fragment(html))
+    }
+
+    /// The index of a parsed document (or of one top-level part of it).
+    pub fn of_doc(doc: &Html) -> Self {
+        let (items, containers, count) = walk(doc);
+        let sections = containers
+            .iter()
+            .map(|c| Section {
+                title: c.title(),
+                anchor: c.anchor.clone(),
+                chain: c.chain.clone(),
+                parent: c.parent,
+                residual: c.residual.clone(),
+                pos: c.pos,
+            })
+            .collect();
+        Self {
+            items,
+            sections,
+            count,
+        }
+    }
+
+    /// The index of a document made of top-level parts, from the parts' own indexes: the same as
+    /// [`TypedIndex::of_html`] of their concatenation when no anchor appears in two parts (a
+    /// later duplicate is not its own element in the whole document), else `None`.
+    pub fn stitch<'a>(parts: impl IntoIterator<Item = &'a TypedIndex>) -> Option<Self> {
+        let mut out = TypedIndex {
+            items: vec![],
+            sections: vec![],
+            count: 0,
+        };
+        let mut root = String::from(ROOT_OPEN);
+        let mut seen: HashSet<&'a AnchorId> = HashSet::new();
+        let mut root_seen = false;
+        for part in parts {
+            let (first, rest) = part.sections.split_first()?;
+            if first.anchor.is_some() {
+                return None;
+            }
+            let inner = first
+                .residual
+                .strip_prefix(ROOT_OPEN)?
+                .strip_suffix(ROOT_CLOSE)?;
+            root.push_str(inner);
+            if !root_seen {
+                out.sections.push(Section {
+                    residual: String::new(),
+                    ..first.clone()
+                });
+                root_seen = true;
+            }
+            let anchors = part
+                .items
+                .iter()
+                .filter_map(|i| i.anchor.as_ref())
+                .chain(rest.iter().filter_map(|c| c.anchor.as_ref()));
+            for a in anchors {
+                if !seen.insert(a) {
+                    return None;
+                }
+            }
+            let offset = out.count;
+            // The part's section k (k ≥ 1) lands at `base + k - 1`; its root is the root.
+            let base = out.sections.len();
+            let at = |k: usize| if k == 0 { 0 } else { base + k - 1 };
+            out.items.extend(part.items.iter().map(|i| Item {
+                pos: i.pos + offset,
+                ..i.clone()
+            }));
+            out.sections.extend(rest.iter().map(|c| Section {
+                pos: c.pos + offset,
+                parent: c.parent.map(at),
+                ..c.clone()
+            }));
+            out.count += part.count;
+        }
+        root.push_str(ROOT_CLOSE);
+        match out.sections.first_mut() {
+            Some(r) => r.residual = root,
+            None => return Some(Self::of_html("")),
+        }
+        Some(out)
+    }
+
+    /// Bytes held (for cache budgets).
+    pub fn weight(&self) -> usize {
+        let chain = |c: &[AnchorId]| c.iter().map(|a| a.as_str().len() + 24).sum::<usize>();
+        self.items
+            .iter()
+            .map(|i| {
+                i.key.len()
+                    + i.label.len()
+                    + i.text.len()
+                    + i.path.len()
+                    + i.attrs.iter().map(|(_, v)| v.len() + 8).sum::<usize>()
+                    + chain(&i.chain)
+                    + 128
+            })
+            .sum::<usize>()
+            + self
+                .sections
+                .iter()
+                .map(|c| c.residual.len() + c.title.len() + chain(&c.chain) + 96)
+                .sum::<usize>()
+    }
 }
 
 impl Container<'_> {
@@ -602,7 +743,7 @@ impl<'a> Walk<'a> {
     }
 }
 
-fn walk(doc: &Html) -> (Vec<Item>, Vec<Container<'_>>) {
+fn walk(doc: &Html) -> (Vec<Item>, Vec<Container<'_>>, usize) {
     let mut w = Walk {
         items: vec![],
         containers: vec![Container {
@@ -621,7 +762,7 @@ fn walk(doc: &Html) -> (Vec<Item>, Vec<Container<'_>>) {
     for child in root.children() {
         w.node(child, Context::None, "", 0);
     }
-    (w.items, w.containers)
+    (w.items, w.containers, w.pos)
 }
 
 /// Pairs old and new elements by successive keys (each stage sees only what earlier ones left);
@@ -669,11 +810,20 @@ fn non_empty(s: &str) -> Option<String> {
 /// The typed change set from `old_html` to `new_html` (both sanitized documents): vocabulary
 /// changes first (decisions, risks, endpoints, fields, phases, components), then sections, each
 /// group in the new document's order with its removals (in the old one's order) last.
+///
+/// Parses both; with the documents' [`TypedIndex`]es at hand, [`typed_diff`] gives the same answer
+/// without parsing.
 pub fn typed_changes(old_html: &str, new_html: &str) -> Vec<TypedChange> {
-    let old_doc = Html::parse_fragment(old_html);
-    let new_doc = Html::parse_fragment(new_html);
-    let (old_items, old_boxes) = walk(&old_doc);
-    let (new_items, new_boxes) = walk(&new_doc);
+    typed_diff(
+        &TypedIndex::of_html(old_html),
+        &TypedIndex::of_html(new_html),
+    )
+}
+
+/// [`typed_changes`] from the two documents' indexes.
+pub fn typed_diff(old: &TypedIndex, new: &TypedIndex) -> Vec<TypedChange> {
+    let (old_items, old_boxes) = (&old.items, &old.sections);
+    let (new_items, new_boxes) = (&new.items, &new.sections);
     // (kind, position, change)
     let mut out: Vec<(ElementKind, usize, TypedChange)> = vec![];
 
@@ -684,8 +834,8 @@ pub fn typed_changes(old_html: &str, new_html: &str) -> Vec<TypedChange> {
     let by_description =
         |i: &Item| (i.kind == ElementKind::Endpoint && !i.text.is_empty()).then(|| i.text.clone());
     let (pairs, removed, added) = pair(
-        &old_items,
-        &new_items,
+        old_items,
+        new_items,
         &[&by_anchor, &by_key, &by_path, &by_description],
     );
     for (i, j) in pairs {
@@ -763,14 +913,10 @@ pub fn typed_changes(old_html: &str, new_html: &str) -> Vec<TypedChange> {
     }
 
     // Sections: the root pairs with the root; anchored ones by anchor, then by title.
-    let root_key = |c: &Container<'_>| c.anchor.is_none().then(String::new);
-    let box_anchor = |c: &Container<'_>| c.anchor.as_ref().map(ToString::to_string);
-    let box_title = |c: &Container<'_>| c.anchor.as_ref().and_then(|_| non_empty(&c.title()));
-    let (pairs, removed, added) = pair(
-        &old_boxes,
-        &new_boxes,
-        &[&root_key, &box_anchor, &box_title],
-    );
+    let root_key = |c: &Section| c.anchor.is_none().then(String::new);
+    let box_anchor = |c: &Section| c.anchor.as_ref().map(ToString::to_string);
+    let box_title = |c: &Section| c.anchor.as_ref().and_then(|_| non_empty(&c.title));
+    let (pairs, removed, added) = pair(old_boxes, new_boxes, &[&root_key, &box_anchor, &box_title]);
     let paired_new: HashSet<usize> = pairs.iter().map(|p| p.1).collect();
     let paired_old: HashSet<usize> = pairs.iter().map(|p| p.0).collect();
     for (i, j) in pairs {
@@ -782,7 +928,7 @@ pub fn typed_changes(old_html: &str, new_html: &str) -> Vec<TypedChange> {
                 TypedChange {
                     kind: ElementKind::Section,
                     change: Aspect::Anchor,
-                    label: n.title(),
+                    label: n.title.clone(),
                     from: o.anchor.as_ref().map(ToString::to_string),
                     to: n.anchor.as_ref().map(ToString::to_string),
                     anchors: n.chain.clone(),
@@ -796,7 +942,7 @@ pub fn typed_changes(old_html: &str, new_html: &str) -> Vec<TypedChange> {
                 TypedChange {
                     kind: ElementKind::Section,
                     change: Aspect::Text,
-                    label: n.title(),
+                    label: n.title.clone(),
                     from: None,
                     to: None,
                     anchors: n.chain.clone(),
@@ -814,7 +960,7 @@ pub fn typed_changes(old_html: &str, new_html: &str) -> Vec<TypedChange> {
                 TypedChange {
                     kind: ElementKind::Section,
                     change: Aspect::Added,
-                    label: n.title(),
+                    label: n.title.clone(),
                     from: None,
                     to: None,
                     anchors: n.chain.clone(),
@@ -831,7 +977,7 @@ pub fn typed_changes(old_html: &str, new_html: &str) -> Vec<TypedChange> {
                 TypedChange {
                     kind: ElementKind::Section,
                     change: Aspect::Removed,
-                    label: o.title(),
+                    label: o.title.clone(),
                     from: None,
                     to: None,
                     anchors: o.chain.clone(),

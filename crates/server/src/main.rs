@@ -753,6 +753,11 @@ fn serve(config: Config, store: Arc<Store>) -> Result<(), Fatal> {
                 ))
         })
         .shutdown_timeout(DRAIN.as_secs())
+        // A browser that closes a live-update stream may end its side of the connection with a
+        // FIN only: end the stream at once (its reader leaves the plan's presence, the viewer
+        // gauge drops) instead of at the next failed keep-alive write, 15–30 s later. No client
+        // of ours half-closes a connection while it waits for an answer.
+        .h1_allow_half_closed(false)
         .disable_signals()
         .bind(addr)
         .map_err(|e| Fatal(format!("BIND_ADDR/PORT: cannot listen on {addr}: {e}"), 1))?;

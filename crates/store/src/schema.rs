@@ -170,6 +170,15 @@ diesel::table! {
 }
 
 diesel::table! {
+    plan_readers (reader_id) {
+        reader_id -> Text,
+        plan_id -> Text,
+        user_id -> Text,
+        expires_at -> Timestamp,
+    }
+}
+
+diesel::table! {
     audit_log (id) {
         id -> Text,
         at -> Timestamp,
@@ -211,6 +220,7 @@ diesel::joinable!(versions -> plans (plan_id));
 diesel::joinable!(comments -> plans (plan_id));
 diesel::joinable!(plan_views -> plans (plan_id));
 diesel::joinable!(plan_reviews -> plans (plan_id));
+diesel::joinable!(plan_readers -> plans (plan_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     users,
@@ -226,6 +236,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     comments,
     plan_views,
     plan_reviews,
+    plan_readers,
     audit_log,
     kv,
     outbox,

@@ -132,14 +132,39 @@ fn plans_pane(view: &DashboardView, show_archived: bool) -> Markup {
     html! {
         section id="pane-plans" class="dash-pane" aria-labelledby="h-plans" {
             h2 id="h-plans" { "Plans" }
-            @if !view.reviews_waiting.is_empty() {
+            @if !view.reviews_waiting.is_empty() || !view.to_confirm.is_empty() || !view.to_answer.is_empty() {
                 div class="dash-waiting" {
-                    h3 { "Reviews waiting on you" }
-                    ul {
-                        @for w in &view.reviews_waiting {
-                            li {
-                                a href={ "/p/" (w.plan.slug()) } { (w.plan.title()) }
-                                " — asked by " (w.requested_by) " (v" (w.requested_version) "): " (w.explanation)
+                    @if !view.reviews_waiting.is_empty() {
+                        h3 { "Reviews waiting on you" }
+                        ul class="dash-waiting-reviews" {
+                            @for w in &view.reviews_waiting {
+                                li {
+                                    a href={ "/p/" (w.plan.slug()) } { (w.plan.title()) }
+                                    " — asked by " (w.requested_by) " (v" (w.requested_version) "): " (w.explanation)
+                                }
+                            }
+                        }
+                    }
+                    @if !view.to_confirm.is_empty() {
+                        h3 { "Addressed — confirm or reopen" }
+                        ul class="dash-waiting-confirm" {
+                            @for c in view.to_confirm.iter().filter_map(|&i| view.comments.get(i)) {
+                                li data-thread=(c.comment.id()) {
+                                    a href={ "/p/" (c.plan_slug) "#thread-" (c.comment.id()) } { (c.plan_title) }
+                                    " — “" (excerpt(c.comment.body().as_str(), 80)) "” addressed in v"
+                                    (c.comment.awaiting_confirmation().map_or(0, |v| v.get()))
+                                }
+                            }
+                        }
+                    }
+                    @if !view.to_answer.is_empty() {
+                        h3 { "Open threads on your plans" }
+                        ul class="dash-waiting-answer" {
+                            @for c in view.to_answer.iter().filter_map(|&i| view.comments.get(i)) {
+                                li data-thread=(c.comment.id()) {
+                                    a href={ "/p/" (c.plan_slug) "#thread-" (c.comment.id()) } { (c.plan_title) }
+                                    " — " (c.author_login) ": “" (excerpt(c.comment.body().as_str(), 80)) "”"
+                                }
                             }
                         }
                     }

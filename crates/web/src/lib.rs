@@ -102,6 +102,8 @@ pub struct AppState {
     pub clock: Arc<dyn Clock>,
     /// Live streams: opening them and checking their viewers again (instant offboarding).
     pub live: Arc<LiveAccess>,
+    /// Who reads a plan now (`GET /api/sessions/{id}/presence`).
+    pub presence: Arc<planpush_app::Presence>,
     /// Full-text search (`GET /api/search`, the dashboard's search box).
     pub search: Arc<Search>,
     /// The bounded pool where pushes render (`RENDER_THREADS`, `RENDER_QUEUE`); in place until
@@ -210,6 +212,7 @@ impl AppState {
             tokens,
             admin,
             push: Arc::new(Push::new(ports.clone(), settings.sanitize, diagrams)),
+            presence: Arc::new(planpush_app::Presence::new(ports.clone(), plans.clone())),
             plans,
             reviews: Arc::new(planpush_app::Reviews::new(ports.clone())),
             comments: Arc::new(Comments::new(ports)),

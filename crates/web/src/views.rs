@@ -189,6 +189,9 @@ pub fn plan_page(page: &PlanPage) -> Markup {
                 // Filled by plan.js from /api/sessions/{id}/reviews (the page is cached for
                 // every reader; the sign-off and its buttons are per reader).
                 div class="pp-signoff" aria-live="polite" hidden {}
+                // Who reads the plan now: filled by plan.js from the live stream's `presence`
+                // events (latest version only; the page is cached for every reader).
+                p class="pp-presence" id="pp-presence" aria-live="polite" hidden {}
             }
             @if page.shown.get() != latest {
                 p class="pp-banner" role="status" {
@@ -367,7 +370,12 @@ fn typed_summary(
                                     @for t in ts {
                                         li data-thread=(t.id) {
                                             a href={ "/p/" (slug) "?comment=" (t.id) "#" (t.anchor.as_str()) } { "Open thread: “" (t.excerpt) "”" }
-                                            @if let Some(v) = t.addressed_in { " · addressed in v" (v) }
+                                            @if let Some(v) = t.addressed_in {
+                                                " · addressed in v" (v)
+                                                @if let Some(who) = &t.waiting_for {
+                                                    " — " span class="pp-waiting" { "waiting for @" (who) }
+                                                }
+                                            }
                                         }
                                     }
                                 }

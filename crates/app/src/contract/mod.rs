@@ -14,6 +14,7 @@ mod identity;
 mod infra;
 mod outbox;
 mod plans;
+mod presence;
 mod reviews;
 mod roles;
 mod scim;
@@ -25,6 +26,7 @@ pub use identity::*;
 pub use infra::*;
 pub use outbox::*;
 pub use plans::*;
+pub use presence::*;
 pub use reviews::*;
 pub use roles::*;
 pub use scim::*;
@@ -68,7 +70,7 @@ macro_rules! contract_tests {
             kv_contract, outbox_contract, outbox_claim_leases, outbox_written_with_commits, outbox_fan_out_and_recent, outbox_absorb,
             outbox_written_with_comments, readiness_contract,
             scim_users_contract, scim_groups_contract,
-            search_contract, reviews_contract
+            search_contract, reviews_contract, presence_contract
         );
     };
     (@cases $make:expr; $($case:ident),* $(,)?) => {

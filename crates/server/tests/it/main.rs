@@ -16,6 +16,7 @@ mod multiprocess;
 mod oidc_browser;
 mod oidc_signin;
 mod ops;
+mod presence_browser;
 mod review_browser;
 mod scim_conformance;
 mod slack;

@@ -371,7 +371,10 @@ fn two_processes_on_one_postgresql_serve_one_team() {
     let mut pushes = 0;
 
     // 1. A viewer on B sees a push made on A, live.
-    push(pa, &ada, "text/markdown", "shared", &doc(1));
+    let shared = push(pa, &ada, "text/markdown", "shared", &doc(1))["session_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     pushes += 1;
     let mut on_b = Sse::open(pb, "shared", &ben, None);
     let ready = on_b.until("ready");
@@ -380,8 +383,8 @@ fn two_processes_on_one_postgresql_serve_one_team() {
     let start = Instant::now();
     push(pa, &ada, "text/markdown", "shared", &doc(2));
     pushes += 1;
-    let v2 = on_b.until("version");
-    let v2 = v2.last().unwrap();
+    let on_b_frames = on_b.until("version");
+    let v2 = on_b_frames.last().unwrap();
     eprintln!(
         "multiprocess: push on A → event on B: {:?}",
         start.elapsed()
@@ -394,6 +397,28 @@ fn two_processes_on_one_postgresql_serve_one_team() {
         v2.id,
         "one numbering for all processes"
     );
+
+    // 1b. Presence crosses processes: ben's stream on B was told (a `presence` event) that ada
+    // opened the plan on A, and either process lists both readers (one shared table).
+    assert!(
+        on_b_frames.iter().any(|f| {
+            let readers = f.data["readers"].to_string();
+            f.event == "presence" && readers.contains("\"ada\"") && readers.contains("\"ben\"")
+        }),
+        "ben on B heard of ada on A: {on_b_frames:?}"
+    );
+    for port in [pa, pb] {
+        let (status, body) = get(
+            port,
+            &format!("/api/sessions/{shared}/presence"),
+            ("Authorization", &bearer(&ben)),
+        );
+        assert_eq!(status, 200, "{body}");
+        assert!(
+            body.contains("\"ada\"") && body.contains("\"ben\""),
+            "{body}"
+        );
+    }
 
     // 2. The page cache on B: warm it, push on A, B serves the new version.
     let page = |port: u16| get(port, "/p/shared", ("Cookie", &ada_cookie));

@@ -5,6 +5,7 @@ mod comments;
 mod devices;
 pub(crate) mod infra;
 pub(crate) mod plans;
+mod presence;
 mod reviews;
 mod roles;
 mod scim;

@@ -41,6 +41,8 @@ pub(crate) fn comment_json(v: &CommentView) -> Value {
         "moved_to": moved_to,
         "moved_by": moved_by,
         "addressed_in": c.addressed_in().map(|v| v.get()),
+        "awaiting_confirmation": c.awaiting_confirmation().map(|v| v.get()),
+        "waiting_for": c.awaiting_confirmation().map(|_| person(&v.author)),
         "quote": c.quote().as_ref().map(|q| json!({"exact": q.exact(), "prefix": q.prefix(), "suffix": q.suffix()})),
         "body": c.body().as_str(),
         "author": person(&v.author),

@@ -10,6 +10,11 @@
 //! at once (`planpush_app::LiveAccess`) and checks the credential it was opened with; if access
 //! ended it sends `signed_out` and closes, within a second. A deleted plan ends every stream after
 //! its `plan` event.
+//!
+//! Presence: an open stream is one of the plan's readers (`planpush_app::Presence`). Arrivals and
+//! departures come as `presence` events on the plan's stream; at each keep-alive the stream
+//! refreshes its own row and, when the readers changed otherwise (a reader's process died and its
+//! row expired), sends a `presence` event without an id. A closed stream leaves.
 
 use std::time::Duration;
 
@@ -25,6 +30,7 @@ use planpush_app::{
 use serde_json::json;
 
 use crate::AppState;
+use crate::clock::Now;
 use crate::error::ApiError;
 use crate::extract::ApiUser;
 
@@ -32,7 +38,39 @@ use crate::extract::ApiUser;
 pub const KEEP_ALIVE: Duration = Duration::from_secs(15);
 
 pub(super) fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.route("/p/{slug}/events", web::get().to(events));
+    cfg.route("/p/{slug}/events", web::get().to(events))
+        .route("/api/sessions/{id}/presence", web::get().to(presence));
+}
+
+/// A person reading a plan now.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub(crate) struct ReaderJson {
+    #[schema(format = Uuid)]
+    id: String,
+    login: String,
+    name: Option<String>,
+}
+
+/// Who reads a plan now.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub(crate) struct PresenceJson {
+    /// One entry per person with the plan's live page (or event stream) open, by login.
+    readers: Vec<ReaderJson>,
+}
+
+#[utoipa::path(
+    get, path = "/api/sessions/{id}/presence", operation_id = "presence", tag = "plans", security(("bearer" = []), ("session" = [])),
+    params(("id" = String, Path, description = "The plan's `session_id`")),
+    responses((status = 200, description = "Who has the plan open now (its live-update streams)", body = PresenceJson), (status = 401, description = "Not signed in, or the token is invalid, expired or revoked", body = super::openapi::ErrorSchema), (status = 404, description = "No plan that the caller may see", body = super::openapi::ErrorSchema)),
+)]
+pub(crate) async fn presence(
+    state: web::Data<AppState>,
+    ApiUser(p): ApiUser,
+    id: web::Path<String>,
+    Now(now): Now,
+) -> Result<HttpResponse, ApiError> {
+    let readers = state.presence.readers(&p, &id, now).await?;
+    Ok(HttpResponse::Ok().json(json!({ "readers": readers })))
 }
 
 /// One SSE frame.
@@ -74,7 +112,10 @@ async fn events(
         .map(str::to_owned);
     // The session the stream is opened with (for cookie callers), so it ends with that session.
     let session = session_ref(&req.get_session().entries());
-    let (feed, watch) = state.live.open(&p, session, &slug, last.as_deref()).await?;
+    let (feed, watch) = state
+        .live
+        .open(&p, session, &slug, last.as_deref(), state.clock.now())
+        .await?;
     let sub = feed.subscription;
     let version = feed.plan.current_version();
     let mut head = vec![Bytes::from_static(b"retry: 3000\n\n")];
@@ -103,6 +144,7 @@ async fn events(
         watch,
         events: sub.live,
         ended,
+        readers: None,
     };
     let body = futures_util::stream::iter(head.into_iter().map(Ok::<_, actix_web::Error>))
         .chain(futures_util::stream::unfold(live, Live::next).map(Ok));
@@ -125,6 +167,24 @@ struct Live {
     watch: LiveWatch,
     events: EventStream,
     ended: bool,
+    /// The readers the viewer was last told about.
+    readers: Option<Vec<planpush_app::Reader>>,
+}
+
+impl Drop for Live {
+    /// However the stream ends (the viewer went away, access ended, shutdown), its reader leaves.
+    fn drop(&mut self) {
+        let Some(reading) = self.watch.reading().cloned() else {
+            return;
+        };
+        let state = self.state.clone();
+        // Outside a runtime (the process is exiting) the row simply expires.
+        if let Ok(rt) = tokio::runtime::Handle::try_current() {
+            rt.spawn(async move {
+                state.live.close(&reading, state.clock.now()).await;
+            });
+        }
+    }
 }
 
 /// What woke a stream up.
@@ -172,6 +232,9 @@ impl Live {
             }
             Wake::Event(Some(e)) => {
                 self.ended = ends_stream(&e);
+                if let LiveEvent::Presence { readers } = &e.event {
+                    self.readers = Some(readers.clone());
+                }
                 Some((event_frame(&e), self))
             }
             // The bus dropped us (we fell behind) or stopped: end, the browser reconnects.
@@ -185,7 +248,17 @@ impl Live {
                     .await;
                 match allowed {
                     Ok(true) if full => Some((Bytes::from_static(b": checked\n\n"), self)),
-                    Ok(true) => Some((Bytes::from_static(b": keep-alive\n\n"), self)),
+                    Ok(true) => {
+                        let now = self.state.clock.now();
+                        match self.state.live.readers(&self.watch, now).await {
+                            Some(readers) if self.readers.as_ref() != Some(&readers) => {
+                                let data = json!({ "readers": readers });
+                                self.readers = Some(readers);
+                                Some((frame(None, "presence", &data), self))
+                            }
+                            _ => Some((Bytes::from_static(b": keep-alive\n\n"), self)),
+                        }
+                    }
                     // Access ended (or cannot be confirmed): say so and close.
                     Ok(false) | Err(_) => {
                         self.ended = true;

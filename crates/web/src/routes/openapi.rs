@@ -83,6 +83,7 @@ async fn serve() -> HttpResponse {
         super::plans::publish,
         super::plans::archive,
         super::plans::text,
+        super::events::presence,
         super::reviews::status,
         super::reviews::request,
         super::reviews::decide,
@@ -398,8 +399,14 @@ pub(crate) struct Comment {
     moved_to: Option<String>,
     /// With `anchor_state: moved`: how it was found (`quote`, `same_content`, `similar_content`).
     moved_by: Option<String>,
-    /// The version a push said addresses this thread (`X-Addresses`).
+    /// The version a push said addresses this thread (`X-Addresses`). Kept when the thread is
+    /// confirmed (resolved); cleared when it is reopened.
     addressed_in: Option<u32>,
+    /// An open thread a version was said to address, until its author confirms (resolves) or
+    /// reopens it: that version ("addressed in vN — waiting for @commenter").
+    awaiting_confirmation: Option<u32>,
+    /// With `awaiting_confirmation`: who is waited on (the thread's author).
+    waiting_for: Option<Person>,
     quote: Option<Quote>,
     body: String,
     author: Person,

@@ -516,3 +516,139 @@ async fn comment_writing_is_rate_limited_per_user() {
         "another user has their own budget"
     );
 }
+
+/// Issue 19: a thread a push says it addresses waits for its commenter, who confirms (resolves) or
+/// reopens it; the comments API, the plan's author's and the commenter's dashboards say who is
+/// waited on.
+#[actix_web::test]
+async fn addressed_threads_wait_for_the_commenter_to_confirm_or_reopen() {
+    let app = test_app(Mode::Dev).await;
+    let (mut ada, _) = app.user_with("ada", &[Role::Developer]).await;
+    let (mut quinn, _) = app.user_with("quinn", &[Role::Qa]).await;
+    let token = app.token(&mut ada).await;
+    let pushed = app
+        .call(&mut Browser::default(), push_req(&token, V1, false))
+        .await;
+    let plan = pushed.json()["session_id"].as_str().unwrap().to_owned();
+    let url = format!("/api/sessions/{plan}/comments");
+    let mut ids = vec![];
+    for (anchor, body) in [
+        ("flow", "Rotate on every use?"),
+        ("storage", "Which hash, really?"),
+        ("risks", "What about stolen laptops?"),
+    ] {
+        let res = app
+            .send(
+                &mut quinn,
+                Method::POST,
+                &url,
+                None,
+                Some(json!({"body": body, "anchor": anchor})),
+            )
+            .await;
+        assert_eq!(res.status, StatusCode::CREATED, "{}", res.body);
+        ids.push(res.json()["id"].as_str().unwrap().to_owned());
+    }
+    let [confirmed, reopened, unanswered] = <[String; 3]>::try_from(ids).unwrap();
+
+    // Before any push addresses them, all three wait on ada (the plan's author), none on quinn.
+    let dash = app.get(&mut ada, "/dashboard").await.body;
+    for id in [&confirmed, &reopened, &unanswered] {
+        assert!(
+            dash.contains(&format!("<li data-thread=\"{id}\">")),
+            "{dash}"
+        );
+    }
+    assert!(!dash.contains("dash-waiting-confirm"), "{dash}");
+    let dash = app.get(&mut quinn, "/dashboard").await.body;
+    assert!(!dash.contains("dash-waiting"), "{dash}");
+
+    // v2 says it addresses two of them.
+    let v2 = V1.replace("SHA-256", "Argon2id").replace("every", "each");
+    let req = actix_web::test::TestRequest::post()
+        .uri("/api/push")
+        .insert_header((header::AUTHORIZATION, format!("Bearer {token}")))
+        .insert_header((header::CONTENT_TYPE, "text/markdown"))
+        .insert_header(("x-session-name", "auth"))
+        .insert_header(("x-addresses", format!("{confirmed},{reopened}")))
+        .set_payload(v2)
+        .to_request();
+    let res = app.call(&mut Browser::default(), req).await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.body);
+    assert_eq!(res.json()["addressed"], json!([confirmed, reopened]));
+
+    let list = app.get(&mut ada, &format!("{url}?state=all")).await.json();
+    for id in [&confirmed, &reopened] {
+        let t = by_id(&list, id);
+        assert_eq!(t["state"], "open");
+        assert_eq!(t["addressed_in"], 2);
+        assert_eq!(t["awaiting_confirmation"], 2);
+        assert_eq!(t["waiting_for"]["login"], "quinn");
+    }
+    let t = by_id(&list, &unanswered);
+    assert_eq!(t["awaiting_confirmation"], Value::Null);
+    assert_eq!(t["waiting_for"], Value::Null);
+
+    // Now the two wait on quinn; only the unanswered one still waits on ada.
+    let dash = app.get(&mut quinn, "/dashboard").await.body;
+    let confirm = dash
+        .split("dash-waiting-confirm")
+        .nth(1)
+        .unwrap_or_else(|| panic!("{dash}"));
+    for id in [&confirmed, &reopened] {
+        assert!(confirm.contains(&format!("data-thread=\"{id}\"")), "{dash}");
+    }
+    assert!(confirm.contains("addressed in v2"), "{dash}");
+    let dash = app.get(&mut ada, "/dashboard").await.body;
+    let answer = dash.split("dash-waiting-answer").nth(1).unwrap();
+    assert!(answer.contains(&format!("data-thread=\"{unanswered}\"")));
+    assert!(!answer.contains(&format!("data-thread=\"{confirmed}\"")));
+    assert!(!answer.contains(&format!("data-thread=\"{reopened}\"")));
+
+    // addressed → confirmed: quinn resolves; the record of what answered it stays.
+    let res = app
+        .send(
+            &mut quinn,
+            Method::PATCH,
+            &format!("/api/comments/{confirmed}"),
+            None,
+            Some(json!({"resolved": true})),
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.body);
+    let t = res.json();
+    assert_eq!(
+        (&t["state"], &t["addressed_in"], &t["awaiting_confirmation"]),
+        (&json!("resolved"), &json!(2), &Value::Null)
+    );
+
+    // addressed → reopened: quinn says it was not; open again, not addressed, waiting on ada.
+    let res = app
+        .send(
+            &mut quinn,
+            Method::PATCH,
+            &format!("/api/comments/{reopened}"),
+            None,
+            Some(json!({"resolved": false})),
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.body);
+    let t = res.json();
+    assert_eq!(
+        (&t["state"], &t["addressed_in"], &t["awaiting_confirmation"]),
+        (&json!("open"), &Value::Null, &Value::Null)
+    );
+    let dash = app.get(&mut quinn, "/dashboard").await.body;
+    assert!(!dash.contains("dash-waiting"), "{dash}");
+    let dash = app.get(&mut ada, "/dashboard").await.body;
+    let answer = dash.split("dash-waiting-answer").nth(1).unwrap();
+    assert!(answer.contains(&format!("data-thread=\"{reopened}\"")));
+    assert!(!answer.contains(&format!("data-thread=\"{confirmed}\"")));
+
+    // Both were audited.
+    let audit = app
+        .get(&mut quinn, "/api/audit?action=comment.reopened")
+        .await
+        .json();
+    assert!(audit.to_string().contains(&reopened), "{audit}");
+}

@@ -32,8 +32,34 @@ pub(crate) struct Sse<B> {
 }
 
 impl<B: MessageBody> Sse<B> {
-    /// The next event (keep-alives and `retry:` skipped), or `None` when the stream ended.
+    /// The next event (keep-alives, `retry:` and `presence` skipped), or `None` when the stream
+    /// ended.
     pub(crate) async fn next(&mut self) -> Option<Frame> {
+        loop {
+            let f = self.next_any().await?;
+            if f.name != "presence" {
+                return Some(f);
+            }
+        }
+    }
+
+    /// The logins in the next `presence` event (other events skipped).
+    pub(crate) async fn presence(&mut self) -> Vec<String> {
+        loop {
+            let f = self.next_any().await.expect("a presence event");
+            if f.name == "presence" {
+                return f.data["readers"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|r| r["login"].as_str().unwrap().to_owned())
+                    .collect();
+            }
+        }
+    }
+
+    /// The next event of any name.
+    async fn next_any(&mut self) -> Option<Frame> {
         loop {
             if let Some(end) = self.buf.find("\n\n") {
                 let raw: String = self.buf.drain(..end + 2).collect();
@@ -66,7 +92,7 @@ impl<B: MessageBody> Sse<B> {
         }
     }
 
-    /// Reads events up to and including the next one named `name`.
+    /// Reads events up to and including the next one named `name` (`presence` events skipped).
     pub(crate) async fn until(&mut self, name: &str) -> Vec<Frame> {
         let mut seen = vec![];
         loop {
@@ -428,4 +454,88 @@ async fn lifecycle_events_and_deletion_ends_the_stream() {
         subscribe(&app, &ada, "auth", None).await.0,
         StatusCode::NOT_FOUND
     );
+}
+
+/// Issue 19: who reads a plan now. Each open stream is a reader: arrivals and departures reach
+/// every viewer as `presence` events (one entry per person, however many tabs), and
+/// `GET /api/sessions/{id}/presence` answers the same; nobody who cannot see a private plan
+/// learns who reads it (404 on both, like the page).
+#[actix_web::test]
+async fn presence_follows_readers_and_stays_within_the_plan() {
+    let app = test_app(Mode::Dev).await;
+    let (mut ada, _) = app.user_with("ada", &[Role::Developer]).await;
+    let (mut bob, _) = app.user_with("bob", &[Role::Developer]).await;
+    let (mut pam, _) = app.user_with("pam", &[Role::ProjectManager]).await;
+    let token = app.token(&mut ada).await;
+    let res = app
+        .call(&mut Browser::default(), push(&token, "auth", V1, false))
+        .await;
+    let plan = res.json()["session_id"].as_str().unwrap().to_owned();
+    let url = format!("/api/sessions/{plan}/presence");
+    let readers = |v: Value| -> Vec<String> {
+        v["readers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["login"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    assert!(readers(app.get(&mut bob, &url).await.json()).is_empty());
+
+    let (_, a) = subscribe(&app, &ada, "auth", None).await;
+    let mut a = a.unwrap();
+    assert_eq!(a.presence().await, ["ada"]);
+    let (_, b) = subscribe(&app, &bob, "auth", None).await;
+    let mut b = b.unwrap();
+    assert_eq!(b.presence().await, ["ada", "bob"]);
+    assert_eq!(a.presence().await, ["ada", "bob"]);
+    // bob in a second tab: still one bob.
+    let (_, b2) = subscribe(&app, &bob, "auth", None).await;
+    let mut b2 = b2.unwrap();
+    assert_eq!(b2.presence().await, ["ada", "bob"]);
+    assert_eq!(a.presence().await, ["ada", "bob"], "the second tab arrived");
+    assert_eq!(
+        readers(app.get(&mut pam, &url).await.json()),
+        ["ada", "bob"]
+    );
+    // Both of bob's tabs close: ada is told he left.
+    drop(b);
+    assert_eq!(a.presence().await, ["ada", "bob"], "one tab left");
+    drop(b2);
+    assert_eq!(a.presence().await, ["ada"]);
+    assert_eq!(readers(app.get(&mut bob, &url).await.json()), ["ada"]);
+
+    // A private plan: its readers are visible only to those who may see it.
+    let res = app
+        .call(&mut Browser::default(), push(&token, "secret", V1, true))
+        .await;
+    let secret = res.json()["session_id"].as_str().unwrap().to_owned();
+    let secret_url = format!("/api/sessions/{secret}/presence");
+    let (_, s) = subscribe(&app, &ada, "secret", None).await;
+    let mut s = s.unwrap();
+    assert_eq!(s.presence().await, ["ada"]);
+    let (_, p) = subscribe(&app, &pam, "secret", None).await;
+    let mut p = p.unwrap();
+    assert_eq!(p.presence().await, ["ada", "pam"]);
+    assert_eq!(s.presence().await, ["ada", "pam"]);
+    let hidden = app.get(&mut bob, &secret_url).await;
+    assert_eq!(hidden.status, StatusCode::NOT_FOUND, "{}", hidden.body);
+    assert_eq!(hidden.json()["error"], "session_not_found");
+    assert_eq!(
+        subscribe(&app, &bob, "secret", None).await.0,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        readers(app.get(&mut ada, &secret_url).await.json()),
+        ["ada", "pam"],
+        "bob's refused stream made him no reader"
+    );
+    assert_eq!(
+        app.get(&mut Browser::default(), &secret_url).await.status,
+        StatusCode::UNAUTHORIZED
+    );
+    // The published plan's stream never carried the private plan's readers.
+    drop(p);
+    assert_eq!(s.presence().await, ["ada"]);
+    assert_eq!(readers(app.get(&mut bob, &url).await.json()), ["ada"]);
 }

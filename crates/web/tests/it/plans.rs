@@ -370,6 +370,14 @@ const PLAN_ROUTES: &[PlanRoute] = &[
         needs: None,
         ok: StatusCode::OK,
     },
+    // Presence: whoever sees the plan sees who reads it; nobody else learns anything.
+    PlanRoute {
+        method: Method::GET,
+        path: "/api/sessions/{id}/presence",
+        body: None,
+        needs: None,
+        ok: StatusCode::OK,
+    },
 ];
 
 #[actix_web::test]
