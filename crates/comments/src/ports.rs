@@ -1,5 +1,6 @@
 use async_trait::async_trait;
 use planpush_identity::UserId;
+use planpush_inbox::InboxEntry;
 use planpush_outbox::OutboxMessage;
 use planpush_plans::PlanId;
 use planpush_versions::AnchorId;
@@ -40,6 +41,16 @@ pub trait CommentRepository: Send + Sync {
         &self,
         comment: &Comment,
         outbox: &[OutboxMessage],
+    ) -> Result<(), CommentRepoError> {
+        self.insert_notifying(comment, outbox, &[]).await
+    }
+    /// [`CommentRepository::insert`] that also writes `inbox` entries (mentions, replies) in the
+    /// same transaction: the comment, its outbox messages and its inbox entries, all or nothing.
+    async fn insert_notifying(
+        &self,
+        comment: &Comment,
+        outbox: &[OutboxMessage],
+        inbox: &[InboxEntry],
     ) -> Result<(), CommentRepoError>;
     /// MUST return `NotFound` for an unknown id.
     async fn get(&self, id: CommentId) -> Result<Comment, CommentRepoError>;
