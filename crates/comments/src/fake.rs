@@ -57,7 +57,14 @@ impl CommentRepository for FakeComments {
         outbox: &[OutboxMessage],
         inbox: &[InboxEntry],
     ) -> Result<(), CommentRepoError> {
-        self.lock().push(comment.clone());
+        let mut all = self.lock();
+        if all.iter().any(|c| c.id == comment.id) {
+            return Err(CommentRepoError::Unknown(anyhow::anyhow!(
+                "comment {} exists",
+                comment.id
+            )));
+        }
+        all.push(comment.clone());
         self.outbox.append(outbox);
         self.inbox.append(inbox);
         Ok(())

@@ -36,7 +36,8 @@ pub struct CommentFilter {
 pub trait CommentRepository: Send + Sync {
     /// Stores a new comment and, in the same transaction, the notifications it causes (`outbox`,
     /// possibly empty). Its plan (and parent, for a reply) MUST exist; adapters may return
-    /// `Unknown` otherwise, writing nothing.
+    /// `Unknown` otherwise, writing nothing. A comment whose id is stored already MUST be refused
+    /// (`Unknown`), writing nothing.
     async fn insert(
         &self,
         comment: &Comment,
