@@ -85,10 +85,15 @@
     button.setAttribute("aria-controls", panelId);
     var icon = el("span", "pp-bell-icon", "\uD83D\uDD14");
     icon.setAttribute("aria-hidden", "true");
+    // The accessible name is the button's own text: "Notifications", then "3 unread" when any.
     var count = el("span", "pp-bell-count");
     count.hidden = true;
+    var unreadWord = el("span", "pp-visually-hidden", " unread");
+    unreadWord.hidden = true;
     button.appendChild(icon);
+    button.appendChild(el("span", "pp-visually-hidden", "Notifications "));
     button.appendChild(count);
+    button.appendChild(unreadWord);
     var panel = el("div", "pp-bell-panel");
     panel.id = panelId;
     panel.hidden = true;
@@ -111,8 +116,7 @@
 
     function show(n) {
       count.textContent = n > 99 ? "99+" : String(n);
-      count.hidden = !n;
-      button.setAttribute("aria-label", "Notifications" + (n ? ", " + n + " unread" : ""));
+      count.hidden = unreadWord.hidden = !n;
       slot.classList.toggle("pp-has-unread", n > 0);
     }
     counters.push(show);
