@@ -6,7 +6,6 @@
 
 use std::collections::HashMap;
 use std::net::IpAddr;
-use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use planpush_audit::{AuditAction, AuditEvent};
@@ -113,18 +112,24 @@ pub struct Reanchored {
     pub orphaned: usize,
 }
 
-/// A thread toggled resolved → open → resolved within this window is announced to the team's
-/// channel once: later resolutions inside it write no notification (the audit log and the live
-/// events still record each change; the toggling itself is rate-limited per user).
+/// The default resolve/reopen window: a thread toggled resolved → open → resolved within it is
+/// announced to the team's channel once; later resolutions inside it write no notification (the
+/// audit log and the live events still record each change; the toggling itself is rate-limited per
+/// user). Configured by `NOTIFY_RESOLVE_WINDOW_MS` ([`Notifications::with_resolve_window`]).
 pub const RESOLVE_NOTIFY_WINDOW: chrono::Duration = chrono::Duration::minutes(10);
+
+/// The key/value entry holding when a thread's resolution was last announced (milliseconds since
+/// the epoch; it expires with the window): kept in the database ([`crate::KvStore`]), so every
+/// process sharing it decides the same way.
+fn resolve_announced_key(id: CommentId) -> String {
+    format!("notify:resolved:{id}")
+}
 
 #[derive(Clone)]
 pub struct Comments {
     ports: Ports,
     audit: Auditor,
     notify: Notifications,
-    /// When a "resolved" notification was last written per thread, by this process.
-    resolve_notified: Arc<moka::sync::Cache<CommentId, DateTime<Utc>>>,
 }
 
 impl Comments {
@@ -134,12 +139,27 @@ impl Comments {
             ports,
             audit,
             notify: Notifications::off(),
-            resolve_notified: Arc::new(
-                moka::sync::Cache::builder()
-                    .max_capacity(100_000)
-                    .time_to_live(std::time::Duration::from_secs(3600))
-                    .build(),
-            ),
+        }
+    }
+
+    /// Whether a resolution of `id` was announced less than the resolve window ago (read from
+    /// the database, so it holds across processes). A failed read counts as "no": at worst one
+    /// more message.
+    async fn resolution_recently_announced(&self, id: CommentId, now: DateTime<Utc>) -> bool {
+        let window = self.notify.resolve_window();
+        if window <= chrono::Duration::zero() {
+            return false;
+        }
+        match self.ports.kv.get(&resolve_announced_key(id), now).await {
+            Ok(v) => v
+                .and_then(|v| String::from_utf8(v).ok())
+                .and_then(|s| s.parse::<i64>().ok())
+                .and_then(DateTime::<Utc>::from_timestamp_millis)
+                .is_some_and(|at| now - at < window),
+            Err(e) => {
+                tracing::warn!(error = %e, comment = %id, "could not read when a resolution was last announced");
+                false
+            }
         }
     }
 
@@ -424,13 +444,9 @@ impl Comments {
             _ => {}
         }
         let mut outbox = vec![];
-        let recently_announced = self
-            .resolve_notified
-            .get(&comment.id())
-            .is_some_and(|at| now - at < RESOLVE_NOTIFY_WINDOW);
         if self.notify.enabled()
             && events.contains(&AuditAction::CommentResolved)
-            && !recently_announced
+            && !self.resolution_recently_announced(comment.id(), now).await
         {
             let latest = self
                 .ports
@@ -449,8 +465,21 @@ impl Comments {
                 .await
                 .map_err(unknown)?;
         }
-        if !outbox.is_empty() && events.contains(&AuditAction::CommentResolved) {
-            self.resolve_notified.insert(comment.id(), now);
+        let window = self.notify.resolve_window();
+        if !outbox.is_empty()
+            && events.contains(&AuditAction::CommentResolved)
+            && window > chrono::Duration::zero()
+            && let Err(e) = self
+                .ports
+                .kv
+                .put(
+                    &resolve_announced_key(comment.id()),
+                    now.timestamp_millis().to_string().as_bytes(),
+                    Some(now + window),
+                )
+                .await
+        {
+            tracing::warn!(error = %e, comment = %comment.id(), "could not record that a resolution was announced");
         }
         for action in events {
             self.audit

@@ -168,6 +168,8 @@ pub struct Notifications {
     burst: Duration,
     /// Whether every inbox notification also enqueues an e-mail ([`EMAIL_CHANNEL`]).
     email: bool,
+    /// `NOTIFY_RESOLVE_WINDOW_MS`; `None`: [`crate::RESOLVE_NOTIFY_WINDOW`].
+    resolve_window: Option<Duration>,
 }
 
 /// The outbox channel of e-mail: one message per inbox notification, payload
@@ -208,6 +210,18 @@ impl Notifications {
     pub fn with_email(mut self, on: bool) -> Self {
         self.email = on;
         self
+    }
+    /// A thread resolved again within `window` of its last announced resolution (reopened and
+    /// resolved in between) is not announced again (`NOTIFY_RESOLVE_WINDOW_MS`; zero: every
+    /// resolution is announced).
+    pub fn with_resolve_window(mut self, window: Duration) -> Self {
+        self.resolve_window = Some(window.max(Duration::zero()));
+        self
+    }
+    /// The resolve/reopen window.
+    pub fn resolve_window(&self) -> Duration {
+        self.resolve_window
+            .unwrap_or(crate::comments::RESOLVE_NOTIFY_WINDOW)
     }
     /// Whether inbox notifications enqueue e-mails.
     pub fn email(&self) -> bool {
