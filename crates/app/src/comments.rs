@@ -6,7 +6,6 @@
 
 use std::collections::HashMap;
 use std::net::IpAddr;
-use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use planpush_audit::{AuditAction, AuditEvent};
@@ -74,6 +73,9 @@ pub struct CommentView {
     pub comment: Comment,
     pub author: Person,
     pub resolved_by: Option<Person>,
+    /// The logins its body mentions that are mentions (lower-cased): people who may see the plan.
+    /// Other `@words` stay plain text.
+    pub mentions: Vec<String>,
 }
 
 /// A thread and its replies, oldest first.
@@ -110,18 +112,24 @@ pub struct Reanchored {
     pub orphaned: usize,
 }
 
-/// A thread toggled resolved → open → resolved within this window is announced to the team's
-/// channel once: later resolutions inside it write no notification (the audit log and the live
-/// events still record each change; the toggling itself is rate-limited per user).
+/// The default resolve/reopen window: a thread toggled resolved → open → resolved within it is
+/// announced to the team's channel once; later resolutions inside it write no notification (the
+/// audit log and the live events still record each change; the toggling itself is rate-limited per
+/// user). Configured by `NOTIFY_RESOLVE_WINDOW_MS` ([`Notifications::with_resolve_window`]).
 pub const RESOLVE_NOTIFY_WINDOW: chrono::Duration = chrono::Duration::minutes(10);
+
+/// The key/value entry holding when a thread's resolution was last announced (milliseconds since
+/// the epoch; it expires with the window): kept in the database ([`crate::KvStore`]), so every
+/// process sharing it decides the same way.
+fn resolve_announced_key(id: CommentId) -> String {
+    format!("notify:resolved:{id}")
+}
 
 #[derive(Clone)]
 pub struct Comments {
     ports: Ports,
     audit: Auditor,
     notify: Notifications,
-    /// When a "resolved" notification was last written per thread, by this process.
-    resolve_notified: Arc<moka::sync::Cache<CommentId, DateTime<Utc>>>,
 }
 
 impl Comments {
@@ -131,12 +139,27 @@ impl Comments {
             ports,
             audit,
             notify: Notifications::off(),
-            resolve_notified: Arc::new(
-                moka::sync::Cache::builder()
-                    .max_capacity(100_000)
-                    .time_to_live(std::time::Duration::from_secs(3600))
-                    .build(),
-            ),
+        }
+    }
+
+    /// Whether a resolution of `id` was announced less than the resolve window ago (read from
+    /// the database, so it holds across processes). A failed read counts as "no": at worst one
+    /// more message.
+    async fn resolution_recently_announced(&self, id: CommentId, now: DateTime<Utc>) -> bool {
+        let window = self.notify.resolve_window();
+        if window <= chrono::Duration::zero() {
+            return false;
+        }
+        match self.ports.kv.get(&resolve_announced_key(id), now).await {
+            Ok(v) => v
+                .and_then(|v| String::from_utf8(v).ok())
+                .and_then(|s| s.parse::<i64>().ok())
+                .and_then(DateTime::<Utc>::from_timestamp_millis)
+                .is_some_and(|at| now - at < window),
+            Err(e) => {
+                tracing::warn!(error = %e, comment = %id, "could not read when a resolution was last announced");
+                false
+            }
         }
     }
 
@@ -214,7 +237,7 @@ impl Comments {
         Ok(out)
     }
 
-    fn view(people: &HashMap<UserId, Person>, c: Comment) -> CommentView {
+    fn view(people: &HashMap<UserId, Person>, mentions: &[String], c: Comment) -> CommentView {
         let person = |id: UserId| {
             people.get(&id).cloned().unwrap_or(Person {
                 id,
@@ -222,16 +245,41 @@ impl Comments {
                 name: None,
             })
         };
+        let mentions = planpush_inbox::mentioned_logins(c.body().as_str())
+            .into_iter()
+            .map(|l| l.to_lowercase())
+            .filter(|l| mentions.contains(l))
+            .collect();
         CommentView {
+            mentions,
             author: person(c.author_id()),
             resolved_by: c.resolution().map(|r| person(r.by)),
             comment: c,
         }
     }
 
-    async fn one(&self, c: Comment) -> Result<CommentView, CommentError> {
+    async fn one(&self, plan: &Plan, c: Comment) -> Result<CommentView, CommentError> {
         let people = self.people(std::slice::from_ref(&c)).await?;
-        Ok(Self::view(&people, c))
+        let mentions = self.mentions(plan, std::slice::from_ref(&c)).await?;
+        Ok(Self::view(&people, &mentions, c))
+    }
+
+    /// The mentions among `comments`' bodies ([`crate::inbox::visible_mentions`]).
+    async fn mentions(
+        &self,
+        plan: &Plan,
+        comments: &[Comment],
+    ) -> Result<Vec<String>, CommentError> {
+        crate::inbox::visible_mentions(
+            &self.ports,
+            plan,
+            comments
+                .iter()
+                .filter(|c| !c.is_deleted())
+                .map(|c| c.body().as_str()),
+        )
+        .await
+        .map_err(CommentError::Unknown)
     }
 
     /// A plan's threads with their replies, filtered by state and anchor (the anchor a thread was
@@ -243,7 +291,7 @@ impl Comments {
         state: StateFilter,
         anchor: Option<&str>,
     ) -> Result<Vec<Thread>, CommentError> {
-        self.visible_plan(p, plan_id).await?;
+        let plan = self.visible_plan(p, plan_id).await?;
         let anchor = match anchor {
             Some(a) => Some(
                 AnchorId::parse(a)
@@ -258,19 +306,20 @@ impl Comments {
             .await
             .map_err(unknown)?;
         let people = self.people(&all).await?;
+        let mentions = self.mentions(&plan, &all).await?;
         let mut threads: Vec<Thread> = vec![];
         let mut at: HashMap<CommentId, usize> = HashMap::new();
         let (roots, replies): (Vec<_>, Vec<_>) = all.into_iter().partition(Comment::is_thread);
         for c in roots {
             at.insert(c.id(), threads.len());
             threads.push(Thread {
-                comment: Self::view(&people, c),
+                comment: Self::view(&people, &mentions, c),
                 replies: vec![],
             });
         }
         for r in replies {
             if let Some(&i) = r.parent_id().as_ref().and_then(|id| at.get(id)) {
-                threads[i].replies.push(Self::view(&people, r));
+                threads[i].replies.push(Self::view(&people, &mentions, r));
             }
         }
         Ok(threads)
@@ -340,14 +389,19 @@ impl Comments {
             }
         };
         let thread = thread.as_ref().unwrap_or(&comment);
-        let outbox = self.notify.messages(
+        let inbox =
+            crate::inbox::comment_entries(&self.ports, &plan, &comment, thread, p.user_id, now)
+                .await
+                .map_err(CommentError::Unknown)?;
+        let mut outbox = self.notify.messages(
             &plan,
             &comment_created(&plan, &comment, thread, &latest.sections, &p.login),
             now,
         );
+        outbox.extend(self.notify.email_messages(&inbox, now));
         self.ports
             .comments
-            .insert(&comment, &outbox)
+            .insert_notifying(&comment, &outbox, &inbox)
             .await
             .map_err(unknown)?;
         self.audit
@@ -363,7 +417,7 @@ impl Comments {
             CommentActivity::Created
         };
         announce(&self.ports, p, &comment, activity).await;
-        self.one(comment).await
+        self.one(&plan, comment).await
     }
 
     /// Edits (author only) and/or resolves or reopens (anyone who can see the plan and comment).
@@ -390,13 +444,9 @@ impl Comments {
             _ => {}
         }
         let mut outbox = vec![];
-        let recently_announced = self
-            .resolve_notified
-            .get(&comment.id())
-            .is_some_and(|at| now - at < RESOLVE_NOTIFY_WINDOW);
         if self.notify.enabled()
             && events.contains(&AuditAction::CommentResolved)
-            && !recently_announced
+            && !self.resolution_recently_announced(comment.id(), now).await
         {
             let latest = self
                 .ports
@@ -415,8 +465,21 @@ impl Comments {
                 .await
                 .map_err(unknown)?;
         }
-        if !outbox.is_empty() && events.contains(&AuditAction::CommentResolved) {
-            self.resolve_notified.insert(comment.id(), now);
+        let window = self.notify.resolve_window();
+        if !outbox.is_empty()
+            && events.contains(&AuditAction::CommentResolved)
+            && window > chrono::Duration::zero()
+            && let Err(e) = self
+                .ports
+                .kv
+                .put(
+                    &resolve_announced_key(comment.id()),
+                    now.timestamp_millis().to_string().as_bytes(),
+                    Some(now + window),
+                )
+                .await
+        {
+            tracing::warn!(error = %e, comment = %comment.id(), "could not record that a resolution was announced");
         }
         for action in events {
             self.audit
@@ -433,7 +496,7 @@ impl Comments {
             };
             announce(&self.ports, p, &comment, activity).await;
         }
-        self.one(comment).await
+        self.one(&plan, comment).await
     }
 
     /// Deletes one's own comment (soft: it shows as deleted, replies keep their place). Returns

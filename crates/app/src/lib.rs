@@ -27,6 +27,7 @@ pub mod fake;
 mod generation;
 mod groups;
 mod health;
+mod inbox;
 mod maintenance;
 mod notify;
 mod offboarding;
@@ -72,12 +73,15 @@ pub use export::{Export, ExportComments, ExportThread, export_markdown};
 pub use generation::{CacheLimits, GenerationCache, Generations};
 pub use groups::{GroupAccess, GroupMappingError, GroupSync};
 pub use health::{Health, NotReady};
+pub use inbox::{
+    INBOX_PAGE_MAX, Inbox, InboxError, InboxPage, InboxView, PlanSubscription, link_of,
+};
 pub use maintenance::{Maintenance, OUTBOX_KEEP_DAYS, Swept};
 pub use notify::{ChangeSummary, WordChange, change_summary, change_summary_of, merge_versions};
 pub use notify::{
-    Deliveries, Delivery, DeliveryError, DeliverySettings, NOTIFY_BODY_CHARS, NOTIFY_MAX_SECTIONS,
-    NOTIFY_MAX_TYPED, Notification, Notifications, Notifier, PlanRef, SectionChange,
-    SectionChangeKind, excerpt,
+    Deliveries, Delivery, DeliveryError, DeliverySettings, EMAIL_CHANNEL, NOTIFY_BODY_CHARS,
+    NOTIFY_MAX_SECTIONS, NOTIFY_MAX_TYPED, Notification, Notifications, Notifier, PlanRef,
+    SectionChange, SectionChangeKind, excerpt,
 };
 pub use offboarding::{
     AccessChanges, AccessSignal, Credential, LiveAccess, LiveWatch, LocalSignal,

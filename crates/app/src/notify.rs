@@ -166,7 +166,16 @@ pub struct Notifications {
     /// How long a new version's chat message waits for more pushes to the same plan
     /// (`NOTIFY_BURST_WINDOW_MS`); zero: sent at once.
     burst: Duration,
+    /// Whether every inbox notification also enqueues an e-mail ([`EMAIL_CHANNEL`]).
+    email: bool,
+    /// `NOTIFY_RESOLVE_WINDOW_MS`; `None`: [`crate::RESOLVE_NOTIFY_WINDOW`].
+    resolve_window: Option<Duration>,
 }
+
+/// The outbox channel of e-mail: one message per inbox notification, payload
+/// `{"notification_id":"<id>"}`, written with the notification when e-mail is on
+/// ([`Notifications::with_email`]).
+pub const EMAIL_CHANNEL: &str = "email";
 
 impl Notifications {
     /// No notifications.
@@ -194,6 +203,47 @@ impl Notifications {
     /// The burst window.
     pub fn burst(&self) -> Duration {
         self.burst
+    }
+    /// Every inbox notification also enqueues, in the same transaction, one [`EMAIL_CHANNEL`]
+    /// message naming it (e-mail delivery decides then whether and when to send it). Independent
+    /// of the chat channels: inbox notifications exist whether or not any channel is configured.
+    pub fn with_email(mut self, on: bool) -> Self {
+        self.email = on;
+        self
+    }
+    /// A thread resolved again within `window` of its last announced resolution (reopened and
+    /// resolved in between) is not announced again (`NOTIFY_RESOLVE_WINDOW_MS`; zero: every
+    /// resolution is announced).
+    pub fn with_resolve_window(mut self, window: Duration) -> Self {
+        self.resolve_window = Some(window.max(Duration::zero()));
+        self
+    }
+    /// The resolve/reopen window.
+    pub fn resolve_window(&self) -> Duration {
+        self.resolve_window
+            .unwrap_or(crate::comments::RESOLVE_NOTIFY_WINDOW)
+    }
+    /// Whether inbox notifications enqueue e-mails.
+    pub fn email(&self) -> bool {
+        self.email
+    }
+    /// The outbox messages for inbox notifications `entries`: one [`EMAIL_CHANNEL`] message each
+    /// when e-mail is on, none otherwise.
+    pub fn email_messages(
+        &self,
+        entries: &[planpush_inbox::InboxEntry],
+        now: DateTime<Utc>,
+    ) -> Vec<OutboxMessage> {
+        if !self.email {
+            return vec![];
+        }
+        entries
+            .iter()
+            .map(|e| {
+                let payload = serde_json::json!({ "notification_id": e.id.to_string() });
+                OutboxMessage::new(EMAIL_CHANNEL, payload.to_string(), now)
+            })
+            .collect()
     }
     /// Whether notifications are written at all.
     pub fn enabled(&self) -> bool {

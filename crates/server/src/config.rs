@@ -59,6 +59,7 @@ pub const VARIABLES: &[&str] = &[
     "OUTBOX_POLL_INTERVAL_MS",
     "OUTBOX_RETRY_BASE_MS",
     "NOTIFY_BURST_WINDOW_MS",
+    "NOTIFY_RESOLVE_WINDOW_MS",
     "TRUSTED_PROXIES",
     "LOG_FORMAT",
     "VERSION_RETENTION_DAYS",
@@ -92,6 +93,9 @@ pub const DEFAULT_SLACK_TIMEOUT_MS: u64 = 10_000;
 pub const DEFAULT_OUTBOX_POLL_INTERVAL_MS: u64 = 1_000;
 /// Default `NOTIFY_BURST_WINDOW_MS`: pushes to one plan within 30 seconds make one chat message.
 pub const DEFAULT_NOTIFY_BURST_WINDOW_MS: u64 = 30_000;
+/// Default `NOTIFY_RESOLVE_WINDOW_MS`: a thread resolved, reopened and resolved again within 10
+/// minutes is announced once.
+pub const DEFAULT_NOTIFY_RESOLVE_WINDOW_MS: u64 = 600_000;
 
 /// Default `OUTBOX_RETRY_BASE_MS`: the first retry after 5 seconds, doubling up to one hour.
 pub const DEFAULT_OUTBOX_RETRY_BASE_MS: u64 = 5_000;
@@ -248,6 +252,9 @@ pub struct OutboxConfig {
     /// `NOTIFY_BURST_WINDOW_MS`: how long a new version's chat message waits for more pushes to
     /// the same plan, told together (zero: at once).
     pub burst_window: Duration,
+    /// `NOTIFY_RESOLVE_WINDOW_MS`: a thread resolved again within this time of its last announced
+    /// resolution is not announced again (zero: every resolution is).
+    pub resolve_window: Duration,
 }
 
 impl OutboxConfig {
@@ -400,6 +407,11 @@ impl Config {
                 "NOTIFY_BURST_WINDOW_MS",
                 DEFAULT_NOTIFY_BURST_WINDOW_MS,
                 (0, 3_600_000),
+            )?),
+            resolve_window: Duration::from_millis(vars.millis(
+                "NOTIFY_RESOLVE_WINDOW_MS",
+                DEFAULT_NOTIFY_RESOLVE_WINDOW_MS,
+                (0, 86_400_000),
             )?),
         };
         let trusted_proxies = match vars.get("TRUSTED_PROXIES") {

@@ -633,6 +633,10 @@ fn serve(config: Config, store: Arc<Store>) -> Result<(), Fatal> {
         .with_burst(
             chrono::Duration::from_std(config.outbox.burst_window)
                 .unwrap_or(chrono::Duration::zero()),
+        )
+        .with_resolve_window(
+            chrono::Duration::from_std(config.outbox.resolve_window)
+                .unwrap_or(chrono::Duration::minutes(10)),
         );
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

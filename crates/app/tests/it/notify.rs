@@ -860,3 +860,85 @@ fn merged_sections_follow_their_last_change() {
     }
     assert_eq!(planpush_app::merge_versions(&[n(2, vec![]), other]), None);
 }
+
+/// The resolve/reopen window is configurable and decided from the database: two processes (two
+/// `Comments` over the same ports) answering a thread's toggles in turn announce it once per
+/// window; a zero window announces every resolution.
+#[tokio::test]
+async fn the_resolve_window_is_configurable_and_shared_by_every_process() {
+    let ports = planpush_app::fake::ports();
+    let notify = Notifications::to("slack").with_resolve_window(Duration::seconds(60));
+    assert_eq!(notify.resolve_window(), Duration::seconds(60));
+    assert_eq!(
+        Notifications::to("slack").resolve_window(),
+        planpush_app::RESOLVE_NOTIFY_WINDOW
+    );
+    let (push, one) = services(&ports, notify.clone());
+    let (_, other) = services(&ports, notify);
+    let ada = principal(&ports, "ada", Role::Developer).await;
+    let first = push
+        .push(&ada, md(V1, None, None), None, t(1))
+        .await
+        .unwrap();
+    let thread = one
+        .create(
+            &ada,
+            first.plan.id(),
+            NewComment {
+                body: "Why?".into(),
+                anchor: Some("flow".into()),
+                ..NewComment::default()
+            },
+            None,
+            t(2),
+        )
+        .await
+        .unwrap();
+    let id = thread.comment.id().to_string();
+    let toggle = |by: &Comments, resolved: bool, at: i64| {
+        let (by, ada, id) = (by.clone(), ada.clone(), id.clone());
+        async move {
+            by.update(
+                &ada,
+                &id,
+                CommentChange {
+                    body: None,
+                    resolved: Some(resolved),
+                },
+                None,
+                t(at),
+            )
+            .await
+            .unwrap();
+        }
+    };
+    let resolved = |all: Vec<Notification>| {
+        all.into_iter()
+            .filter(|n| matches!(n, Notification::CommentResolved { .. }))
+            .count()
+    };
+    toggle(&one, true, 10).await;
+    toggle(&other, false, 11).await;
+    toggle(&other, true, 12).await;
+    toggle(&one, false, 13).await;
+    toggle(&one, true, 14).await;
+    assert_eq!(
+        resolved(written(&ports).await),
+        1,
+        "one per window, whichever process"
+    );
+    toggle(&other, false, 69).await;
+    toggle(&other, true, 71).await;
+    assert_eq!(resolved(written(&ports).await), 2, "the window has passed");
+
+    // A zero window: every resolution is news.
+    let (_, eager) = services(
+        &ports,
+        Notifications::to("slack").with_resolve_window(Duration::zero()),
+    );
+    toggle(&eager, false, 72).await;
+    toggle(&eager, true, 73).await;
+    toggle(&eager, false, 74).await;
+    toggle(&eager, true, 75).await;
+    assert_eq!(resolved(written(&ports).await), 4);
+}

@@ -724,12 +724,25 @@ fn delivery_tuning_defaults_and_overrides() {
             poll_interval: Duration::from_secs(1),
             retry_base: Duration::from_secs(5),
             burst_window: Duration::from_secs(30),
+            resolve_window: Duration::from_secs(600),
         }
     );
     assert_eq!(c.outbox.lease(), Duration::from_secs(20));
     assert_eq!(
         ok(&[("NOTIFY_BURST_WINDOW_MS", "0")]).outbox.burst_window,
         Duration::ZERO
+    );
+    assert_eq!(
+        ok(&[("NOTIFY_RESOLVE_WINDOW_MS", "0")])
+            .outbox
+            .resolve_window,
+        Duration::ZERO
+    );
+    assert!(
+        load(&[("NOTIFY_RESOLVE_WINDOW_MS", "86400001")])
+            .unwrap_err()
+            .to_string()
+            .starts_with("NOTIFY_RESOLVE_WINDOW_MS")
     );
     assert!(
         load(&[("NOTIFY_BURST_WINDOW_MS", "soon")])

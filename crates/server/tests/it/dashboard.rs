@@ -184,13 +184,18 @@ async fn each_role_sees_its_tabs_and_actions() {
     let cases = [
         (
             "ada",
-            "Plans,Activity,Comments,API tokens,Members,Groups,Webhooks,Audit log",
+            "Plans,Inbox,Activity,Comments,API tokens,Members,Groups,Webhooks,Audit log",
             3,
             3,
         ),
-        ("pat", "Plans,Activity,Comments,API tokens,Audit log", 3, 0),
-        ("ben", "Plans,Activity,Comments,API tokens", 1, 0),
-        ("quinn", "Plans,Activity,Comments,API tokens", 0, 0),
+        (
+            "pat",
+            "Plans,Inbox,Activity,Comments,API tokens,Audit log",
+            3,
+            0,
+        ),
+        ("ben", "Plans,Inbox,Activity,Comments,API tokens", 1, 0),
+        ("quinn", "Plans,Inbox,Activity,Comments,API tokens", 0, 0),
     ];
     for (login, want_tabs, archive, delete) in cases {
         switch_user(&c, &base, login).await;
@@ -355,7 +360,7 @@ async fn plans_filter_and_act_tokens_live_and_die() {
         .send_keys("\u{E014}")
         .await
         .unwrap();
-    until(&c, "document.activeElement.id === 'tab-activity' && !document.getElementById('pane-activity').hidden").await;
+    until(&c, "document.activeElement.id === 'tab-inbox' && !document.getElementById('pane-inbox').hidden").await;
     open_tab(&c, "plans").await;
 
     // Archive: the row disappears (archived plans are hidden by default) until the toggle.

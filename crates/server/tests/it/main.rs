@@ -10,6 +10,7 @@ mod cli;
 mod dashboard;
 mod find_browser;
 mod github_signin;
+mod inbox_browser;
 mod live;
 mod mcp;
 mod multiprocess;
