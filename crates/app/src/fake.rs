@@ -226,6 +226,8 @@ impl SearchRepository for FakeSearch {
                 }
             }
         }
+        // Ranked among at most `candidates` matches (the store keeps the newest; here, the first).
+        hits.truncate(q.candidates.max(q.limit));
         hits.sort_by(|a, b| b.rank.total_cmp(&a.rank));
         hits.truncate(q.limit);
         Ok(hits)

@@ -107,8 +107,9 @@ pub use reviews::{
 pub use scim::{Scim, ScimQuery};
 pub use scim_ports::{ScimGroup, ScimGroupId, ScimRepoError, ScimRepository, ScimUser};
 pub use search::{
-    MAX_QUERY_CHARS, MAX_SEARCH_RESULTS, MAX_SEARCH_TERMS, SNIPPET_CHARS, Search, SearchError,
-    SearchHit, SearchKind, SearchQuery, SearchRepository, SearchResult, search_terms, snippet,
+    MAX_QUERY_CHARS, MAX_SEARCH_RESULTS, MAX_SEARCH_TERMS, SEARCH_CANDIDATES, SNIPPET_CHARS,
+    Search, SearchError, SearchHit, SearchKind, SearchQuery, SearchRepository, SearchResult,
+    search_terms, snippet,
 };
 pub use sessions::{
     SESSION_REF_KEY, SESSION_USER_KEY, SessionState, WebSessions, session_key_hash, session_ref,

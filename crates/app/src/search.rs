@@ -7,9 +7,10 @@
 //! comment's is removed). Visibility is not copied into the index: every query joins the plans
 //! themselves, so publishing, archiving, deleting or a role change is reflected at once, with
 //! nothing to keep in step. The query text becomes prefix terms (every term must match); ranking
-//! is the backend's (SQLite FTS5 `bm25`, PostgreSQL `ts_rank`, titles weighted above bodies);
-//! snippets are cut and highlighted here, the same on both backends, escaped before they are
-//! marked.
+//! is the backend's (SQLite FTS5 `bm25`, PostgreSQL `ts_rank`, titles weighted above bodies), over
+//! at most [`SEARCH_CANDIDATES`] matches (the newest the caller may see), so a common word or a
+//! short prefix costs no more than a rarer one; snippets are cut and highlighted here (only for
+//! the page of results), the same on both backends, escaped before they are marked.
 
 use async_trait::async_trait;
 use planpush_identity::UserId;
@@ -24,6 +25,9 @@ pub const MAX_SEARCH_TERMS: usize = 8;
 pub const MAX_QUERY_CHARS: usize = 200;
 /// Most results a search returns.
 pub const MAX_SEARCH_RESULTS: usize = 50;
+/// Most matching entries a search ranks: the newest this many that the caller may see (see
+/// [`SearchQuery::candidates`]).
+pub const SEARCH_CANDIDATES: usize = 1000;
 /// Characters of text around the first match in a snippet (about).
 pub const SNIPPET_CHARS: usize = 180;
 
@@ -63,6 +67,10 @@ pub struct SearchQuery {
     pub scope: PlanScope,
     pub include_archived: bool,
     pub limit: usize,
+    /// At most this many matches are ranked (never fewer than `limit`): the most recently indexed
+    /// ones among those `scope` covers, so a word found in most of the index costs a bounded
+    /// amount of work. A query with fewer matches than this is ranked exactly.
+    pub candidates: usize,
 }
 
 /// One matching entry, with its plan.
@@ -90,7 +98,9 @@ pub struct SearchHit {
 /// repositories' transactions; see the module documentation).
 #[async_trait]
 pub trait SearchRepository: Send + Sync {
-    /// Entries matching every term as a word prefix, best first, at most `limit`. MUST return
+    /// Entries matching every term as a word prefix, best first, at most `limit`, ranked among
+    /// at most `candidates` (≥ `limit`) matching entries that the query may return (the most
+    /// recently indexed ones; an entry the query may not return never takes one's place). MUST return
     /// only entries of plans that are not deleted, that are not archived unless
     /// `include_archived`, and that `scope` covers (for `OwnedOrPublished(u)`: published, or owned
     /// by `u`); MUST reflect every committed version (only each plan's current version is indexed)
@@ -262,6 +272,7 @@ impl Search {
             scope,
             include_archived,
             limit: limit.clamp(1, MAX_SEARCH_RESULTS),
+            candidates: SEARCH_CANDIDATES,
         };
         let hits = self
             .ports

@@ -3,7 +3,11 @@
 //! join, snippets) as a developer (published plans and their own) and as an admin (everything).
 //! Run by `cargo xtask bench search`, which records the table in docs/benchmarks.md.
 //!
-//! Usage: search_bench [--pg URL] [--plans N] [--comments N] [--queries N]
+//! Usage: search_bench [--pg URL] [--plans N] [--comments N] [--queries N] [--only sqlite|pg]
+//! [--keep DIR]
+//!
+//! `--keep DIR` leaves the filled SQLite file (`DIR/search.db`) and PostgreSQL schema
+//! (`pp_search_bench_keep`) in place, to study query plans with `sqlite3` or `psql`.
 
 #![allow(
     clippy::print_stdout,
@@ -31,6 +35,8 @@ struct Args {
     plans: usize,
     comments: usize,
     queries: usize,
+    only: Option<String>,
+    keep: Option<std::path::PathBuf>,
 }
 
 fn args() -> Args {
@@ -39,6 +45,8 @@ fn args() -> Args {
         plans: 2000,
         comments: 20_000,
         queries: 200,
+        only: None,
+        keep: None,
     };
     let mut it = std::env::args().skip(1);
     while let Some(k) = it.next() {
@@ -48,6 +56,8 @@ fn args() -> Args {
             "--plans" => a.plans = v.parse().expect("--plans N"),
             "--comments" => a.comments = v.parse().expect("--comments N"),
             "--queries" => a.queries = v.parse().expect("--queries N"),
+            "--only" => a.only = Some(v),
+            "--keep" => a.keep = Some(v.into()),
             _ => panic!("unknown argument {k}"),
         }
     }
@@ -333,13 +343,22 @@ async fn main() {
     println!("| backend | query | as | results | p50 | p99 |");
     println!("|---|---|---|---|---|---|");
     let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(DbTarget::Sqlite(dir.path().join("search.db")), &options).unwrap();
-    store.migrate().unwrap();
-    run("SQLite FTS5", store.ports(), &a, || {}).await;
-    drop(store);
+    let wants = |backend: &str| a.only.as_deref().is_none_or(|o| o == backend);
+    if wants("sqlite") {
+        let db = a.keep.as_deref().unwrap_or(dir.path()).join("search.db");
+        let _ = std::fs::remove_file(&db);
+        let store = Store::open(DbTarget::Sqlite(db), &options).unwrap();
+        store.migrate().unwrap();
+        run("SQLite FTS5", store.ports(), &a, || {}).await;
+        drop(store);
+    }
     match &a.pg {
-        Some(url) => {
-            let schema = format!("pp_search_bench_{}", std::process::id());
+        Some(url) if wants("pg") => {
+            let schema = if a.keep.is_some() {
+                "pp_search_bench_keep".to_owned()
+            } else {
+                format!("pp_search_bench_{}", std::process::id())
+            };
             admin(
                 url,
                 &format!("DROP SCHEMA IF EXISTS {schema} CASCADE; CREATE SCHEMA {schema}"),
@@ -360,8 +379,11 @@ async fn main() {
             };
             run("PostgreSQL tsvector", store.ports(), &a, analyze).await;
             drop(store);
-            admin(url, &format!("DROP SCHEMA {schema} CASCADE"));
+            if a.keep.is_none() {
+                admin(url, &format!("DROP SCHEMA {schema} CASCADE"));
+            }
         }
+        Some(_) => {}
         None => eprintln!("PostgreSQL skipped: pass --pg URL or set PLANPUSH_TEST_PG_URL"),
     }
 }

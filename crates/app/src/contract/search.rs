@@ -3,7 +3,7 @@ use planpush_plans::{Plan, PlanScope, Slug, Visibility};
 use planpush_versions::*;
 
 use super::{t, user};
-use crate::{Ports, SearchHit, SearchKind, SearchQuery};
+use crate::{Ports, SEARCH_CANDIDATES, SearchHit, SearchKind, SearchQuery};
 
 /// Commits a version of `plan` with `html` (a new plan when `prev` is `None`), as a push does.
 async fn push_html(
@@ -44,6 +44,7 @@ async fn find(p: &Ports, words: &str, scope: PlanScope, archived: bool) -> Vec<S
             scope,
             include_archived: archived,
             limit: 50,
+            candidates: SEARCH_CANDIDATES,
         })
         .await
         .unwrap()
@@ -204,6 +205,7 @@ pub async fn search_contract(p: &Ports) {
             scope: PlanScope::All,
             include_archived: false,
             limit: 2,
+            candidates: SEARCH_CANDIDATES,
         })
         .await
         .unwrap();
@@ -264,10 +266,113 @@ pub async fn search_contract(p: &Ports) {
                 terms: vec![],
                 scope: PlanScope::All,
                 include_archived: true,
-                limit: 10
+                limit: 10,
+                candidates: SEARCH_CANDIDATES,
             })
             .await
             .unwrap()
             .is_empty()
+    );
+
+    ranking_and_candidates(p, &ada, &bob).await;
+}
+
+async fn find_among(
+    p: &Ports,
+    words: &str,
+    scope: PlanScope,
+    limit: usize,
+    candidates: usize,
+) -> Vec<SearchHit> {
+    p.search
+        .search(&SearchQuery {
+            terms: words.split(' ').map(str::to_owned).collect(),
+            scope,
+            include_archived: false,
+            limit,
+            candidates,
+        })
+        .await
+        .unwrap()
+}
+
+/// More occurrences and a title match rank higher; with fewer candidates than matches, only
+/// entries the caller may see are candidates (a private plan's many newer matches never crowd out
+/// a published plan's), and at most `candidates` are ranked.
+async fn ranking_and_candidates(
+    p: &Ports,
+    ada: &planpush_identity::User,
+    bob: &planpush_identity::User,
+) {
+    let mut herd = Plan::new(
+        Slug::parse("herd").unwrap(),
+        "Yak herd",
+        bob.id,
+        Visibility::Published,
+        t(20),
+    )
+    .unwrap();
+    push_html(
+        p,
+        &mut herd,
+        None,
+        r#"<section data-anchor="one"><h2>One</h2><p>A yak grazes on the hill above the old stone barn today.</p></section>
+<section data-anchor="many"><h2>Many</h2><p>Yak after yak after yak grazes on the hill above the barn.</p></section>"#,
+        21,
+    )
+    .await;
+    let ranked = find(p, "yak", PlanScope::OwnedOrPublished(ada.id), false).await;
+    assert_eq!(
+        ranked
+            .iter()
+            .map(|h| (h.kind.as_str(), h.anchor.as_deref()))
+            .collect::<Vec<_>>(),
+        [
+            ("plan", None),
+            ("section", Some("many")),
+            ("section", Some("one"))
+        ],
+        "{ranked:?}"
+    );
+    assert!(
+        ranked.windows(2).all(|w| w[0].rank > w[1].rank),
+        "{ranked:?}"
+    );
+
+    // Ada's private plan, indexed later, matches many more times.
+    let mut pen = Plan::new(
+        Slug::parse("pen").unwrap(),
+        "Pen",
+        ada.id,
+        Visibility::Private,
+        t(22),
+    )
+    .unwrap();
+    let sections: String = (0..12)
+        .map(|i| format!(r#"<section data-anchor="y{i}"><h2>Yak {i}</h2><p>yak yak</p></section>"#))
+        .collect();
+    push_html(p, &mut pen, None, &sections, 23).await;
+    let bob_scope = PlanScope::OwnedOrPublished(bob.id);
+    for candidates in [1, 2, 3, 50] {
+        let hits = find_among(p, "yak", bob_scope, candidates, candidates).await;
+        assert_eq!(hits.len(), candidates.min(3), "{candidates}: {hits:?}");
+        assert!(
+            hits.iter().all(|h| h.slug == "herd"),
+            "{candidates}: {hits:?}"
+        );
+    }
+    // The limit is at least the candidates.
+    assert_eq!(find_among(p, "yak", bob_scope, 3, 1).await.len(), 3);
+    // Ada sees both plans; at most `candidates` are ranked, best first.
+    let ada_scope = PlanScope::OwnedOrPublished(ada.id);
+    assert_eq!(find_among(p, "yak", ada_scope, 50, 50).await.len(), 15);
+    let few = find_among(p, "yak", ada_scope, 5, 5).await;
+    assert_eq!(few.len(), 5, "{few:?}");
+    assert!(few.windows(2).all(|w| w[0].rank >= w[1].rank), "{few:?}");
+    assert!(
+        find_among(p, "yak", PlanScope::OwnedBy(bob.id), 50, 2)
+            .await
+            .iter()
+            .all(|h| h.slug == "herd")
     );
 }

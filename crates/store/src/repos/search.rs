@@ -134,20 +134,24 @@ const COLUMNS: &str = "e.kind AS kind, e.anchor AS anchor, e.comment_id AS comme
     p.visibility AS visibility, p.owner_id AS owner_id, (p.archived_at IS NOT NULL) AS archived";
 
 /// `?1` match expression, `?2` include archived, `?3` scope (`all` | `published` | `own`), `?4`
-/// the viewer, `?5` limit. Titles weigh four times the body in `bm25`.
+/// the viewer, `?5` limit, `?6` candidates. Titles weigh four times the body in `bm25`.
 ///
-/// A common word or a short prefix matches tens of thousands of entries: the inner query ranks
-/// and sorts only `(id, rank)` (with the plan columns the visibility filter needs), and the outer
-/// one reads the texts of the `?5` entries kept — not of every match, which made the sorter carry
-/// every matching body.
+/// A common word or a short prefix matches most of the index, and `bm25` over every match (then a
+/// sort) cost hundreds of milliseconds. So the innermost query walks the matches newest first
+/// (`ORDER BY rowid DESC`, which FTS5 answers from its lists without scoring), keeps the first
+/// `?6` that the caller may see (visibility checked row by row on the plan's primary key, so what
+/// the caller cannot see never takes a candidate's place) and scores only those; the middle one
+/// keeps the best `?5`, and the outer one reads their texts.
 fn sqlite_sql() -> String {
     format!(
         "SELECT {COLUMNS}, top.rank AS rank FROM (\
-           SELECT search_fts.rowid AS id, -bm25(search_fts, 4.0, 1.0) AS rank \
-           FROM search_fts JOIN search_entries e ON e.id = search_fts.rowid \
-           JOIN plans p ON p.id = e.plan_id \
-           WHERE search_fts MATCH ?1 AND p.deleted_at IS NULL AND (?2 OR p.archived_at IS NULL) \
-           AND (?3 = 'all' OR p.owner_id = ?4 OR (?3 = 'published' AND p.visibility = 'published')) \
+           SELECT id, rank FROM (\
+             SELECT search_fts.rowid AS id, -bm25(search_fts, 4.0, 1.0) AS rank \
+             FROM search_fts JOIN search_entries e ON e.id = search_fts.rowid \
+             JOIN plans p ON p.id = e.plan_id \
+             WHERE search_fts MATCH ?1 AND p.deleted_at IS NULL AND (?2 OR p.archived_at IS NULL) \
+             AND (?3 = 'all' OR p.owner_id = ?4 OR (?3 = 'published' AND p.visibility = 'published')) \
+             ORDER BY search_fts.rowid DESC LIMIT ?6) \
            ORDER BY rank DESC LIMIT ?5) top \
          JOIN search_entries e ON e.id = top.id JOIN plans p ON p.id = e.plan_id \
          ORDER BY top.rank DESC"
@@ -155,14 +159,18 @@ fn sqlite_sql() -> String {
 }
 
 /// The same with PostgreSQL placeholders; `ts_rank` weighs titles (A) 1.0 and bodies (B) 0.4.
-/// Ranked and sorted as `(id, rank)` first, texts read for the kept entries only.
+/// The newest `$6` visible matches (the planner walks the primary key backwards for a common word,
+/// or takes the GIN index's matches for a rare one), ranked, the best `$5` kept, then their texts.
 fn pg_sql() -> String {
     format!(
         "SELECT {COLUMNS}, top.rank AS rank FROM (\
-           SELECT e.id AS id, ts_rank(e.tsv, q)::float8 AS rank \
-           FROM search_entries e JOIN plans p ON p.id = e.plan_id, to_tsquery('simple', $1) q \
-           WHERE e.tsv @@ q AND p.deleted_at IS NULL AND ($2 OR p.archived_at IS NULL) \
-           AND ($3 = 'all' OR p.owner_id = $4 OR ($3 = 'published' AND p.visibility = 'published')) \
+           SELECT c.id AS id, ts_rank(c.tsv, q)::float8 AS rank FROM (\
+             SELECT e.id AS id, e.tsv AS tsv \
+             FROM search_entries e JOIN plans p ON p.id = e.plan_id \
+             WHERE e.tsv @@ to_tsquery('simple', $1) AND p.deleted_at IS NULL \
+             AND ($2 OR p.archived_at IS NULL) \
+             AND ($3 = 'all' OR p.owner_id = $4 OR ($3 = 'published' AND p.visibility = 'published')) \
+             ORDER BY e.id DESC LIMIT $6) c, to_tsquery('simple', $1) q \
            ORDER BY rank DESC LIMIT $5) top \
          JOIN search_entries e ON e.id = top.id JOIN plans p ON p.id = e.plan_id \
          ORDER BY top.rank DESC"
@@ -201,6 +209,7 @@ impl SearchRepository for Store {
             PlanScope::OwnedBy(u) => ("own", u.to_string()),
         };
         let limit = i64::try_from(q.limit).unwrap_or(i64::MAX);
+        let candidates = i64::try_from(q.candidates.max(q.limit)).unwrap_or(i64::MAX);
         let (archived, terms) = (q.include_archived, q.terms.clone());
         let rows: Vec<HitRow> = self
             .run(move |conn| match conn {
@@ -217,6 +226,7 @@ impl SearchRepository for Store {
                         .bind::<Text, _>(scope)
                         .bind::<Text, _>(viewer)
                         .bind::<BigInt, _>(limit)
+                        .bind::<BigInt, _>(candidates)
                         .load::<HitRow>(c)
                         .map_err(db::<InfraError>)
                 }
@@ -232,6 +242,7 @@ impl SearchRepository for Store {
                         .bind::<Text, _>(scope)
                         .bind::<Text, _>(viewer)
                         .bind::<BigInt, _>(limit)
+                        .bind::<BigInt, _>(candidates)
                         .load::<HitRow>(c)
                         .map_err(db::<InfraError>)
                 }
