@@ -85,6 +85,8 @@ pub struct DashboardView {
     pub audit: Option<AuditTab>,
     /// Reviews asked of the caller that the current version still needs ("waiting on you").
     pub reviews_waiting: Vec<crate::WaitingReview>,
+    /// The caller's e-mail preference (the Settings tab).
+    pub email_mode: crate::EmailMode,
 }
 
 /// Errors of the dashboard.
@@ -256,7 +258,16 @@ impl Dashboard {
             .waiting_on(p)
             .await
             .map_err(|e| unknown(anyhow::anyhow!(e)))?;
+        let email_mode = self
+            .ports
+            .email_preferences
+            .get(p.user_id)
+            .await
+            .map_err(|e| unknown(anyhow::anyhow!(e)))?
+            .map(|e| e.mode)
+            .unwrap_or_default();
         Ok(DashboardView {
+            email_mode,
             reviews_waiting,
             me: p.clone(),
             tabs,

@@ -145,4 +145,6 @@ pub struct Ports {
     pub webhooks: Arc<dyn crate::WebhookRepository>,
     /// Full-text search (its writes ride on the version and comment repositories' transactions).
     pub search: Arc<dyn crate::SearchRepository>,
+    /// Users' e-mail preferences (immediate, daily digest, off) and digest cut-offs.
+    pub email_preferences: Arc<dyn crate::EmailPreferenceRepository>,
 }

@@ -389,6 +389,7 @@ impl Store {
             scim: self.clone(),
             search: self.clone(),
             webhooks: self.clone(),
+            email_preferences: self.clone(),
         }
     }
 

@@ -10,6 +10,7 @@
 
 mod audit;
 mod comments;
+mod email;
 mod identity;
 mod infra;
 mod outbox;
@@ -21,6 +22,7 @@ mod search;
 
 pub use audit::*;
 pub use comments::*;
+pub use email::*;
 pub use identity::*;
 pub use infra::*;
 pub use outbox::*;
@@ -68,7 +70,7 @@ macro_rules! contract_tests {
             kv_contract, outbox_contract, outbox_claim_leases, outbox_written_with_commits, outbox_fan_out_and_recent, outbox_absorb,
             outbox_written_with_comments, readiness_contract,
             scim_users_contract, scim_groups_contract,
-            search_contract, reviews_contract
+            search_contract, reviews_contract, email_preferences_contract
         );
     };
     (@cases $make:expr; $($case:ident),* $(,)?) => {
