@@ -93,6 +93,7 @@ async fn tabs_rows_and_actions_follow_the_role() {
             "Activity",
             "Comments",
             "API tokens",
+            "Settings",
             "Members",
             "Groups",
             "Webhooks",
@@ -110,7 +111,14 @@ async fn tabs_rows_and_actions_follow_the_role() {
     let pm_html = app.get(&mut pm, "/dashboard").await.body;
     assert_eq!(
         tabs(&pm_html),
-        ["Plans", "Activity", "Comments", "API tokens", "Audit log"]
+        [
+            "Plans",
+            "Activity",
+            "Comments",
+            "API tokens",
+            "Settings",
+            "Audit log"
+        ]
     );
     assert!(pm_html.contains("href=\"/p/otto-private\""));
     assert_eq!(pm_html.matches("data-action=\"delete\"").count(), 0);
@@ -119,7 +127,7 @@ async fn tabs_rows_and_actions_follow_the_role() {
     let dev_html = app.get(&mut dev, "/dashboard?tab=audit").await.body;
     assert_eq!(
         tabs(&dev_html),
-        ["Plans", "Activity", "Comments", "API tokens"]
+        ["Plans", "Activity", "Comments", "API tokens", "Settings"]
     );
     assert!(
         dev_html.contains("data-tab=\"plans\""),
