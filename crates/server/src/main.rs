@@ -447,6 +447,47 @@ async fn sweep_forever(
     }
 }
 
+/// How often the digest job looks for daily digests that are due, and how long its lease lasts with
+/// several processes (as the sweep's).
+const DIGEST_EVERY: Duration = Duration::from_secs(600);
+const DIGEST_LEASE: Duration = Duration::from_secs(540);
+
+/// The daily e-mail digests, every [`DIGEST_EVERY`]: each `daily` user whose previous digest is a
+/// day old gets one outbox row. Every process runs this loop; with several processes only the
+/// holder of the `digest` lease assembles (and each digest is written once anyway: its row and
+/// the user's new cut-off are one transaction guarded by the old cut-off).
+async fn digest_forever(
+    emails: planpush_app::Emails,
+    cluster: Option<Arc<PgCluster>>,
+    mut stopped: tokio::sync::watch::Receiver<bool>,
+) {
+    let mut tick = tokio::time::interval(DIGEST_EVERY);
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            _ = stopped.changed() => return,
+        }
+        if let Some(c) = &cluster {
+            match c.try_lease("digest", DIGEST_LEASE).await {
+                Ok(true) => {}
+                Ok(false) => {
+                    tracing::debug!("another process holds the digest's lease");
+                    continue;
+                }
+                Err(e) => {
+                    tracing::warn!(error = %format!("{e:#}"), "taking the digest's lease failed");
+                    continue;
+                }
+            }
+        }
+        match emails.run_digests(chrono::Utc::now()).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(digests = n, "daily e-mail digests queued"),
+            Err(e) => tracing::warn!(error = %e, "assembling the daily e-mail digests failed"),
+        }
+    }
+}
+
 /// Resolves at the first SIGTERM or SIGINT (Ctrl-C).
 async fn wait_for_stop_signal() {
     #[cfg(unix)]
@@ -522,6 +563,19 @@ fn webhook_parts(
     ));
     let networks = config.webhook_allowed_networks.clone();
     (secrets, Arc::new(move |ip| networks.contains(ip)))
+}
+
+/// The unsubscribe links' keys (from `SECRET_KEY` and `SECRET_KEY_PREVIOUS`).
+fn link_keys(config: &Config) -> Arc<planpush_mail::LinkKeys> {
+    let previous: Vec<Vec<u8>> = config
+        .previous_secret_keys
+        .iter()
+        .map(|k| k.expose().as_bytes().to_vec())
+        .collect();
+    Arc::new(planpush_mail::LinkKeys::new(
+        config.secret_key.expose().as_bytes(),
+        &previous,
+    ))
 }
 
 /// The delivery worker: registered webhooks always (admins add them at run time), and the chat
@@ -666,6 +720,9 @@ fn serve(config: Config, store: Arc<Store>) -> Result<(), Fatal> {
         },
         Arc::new(planpush_slack::webhook::test_envelope),
     )
+    // E-mail settings and one-click unsubscribe links (the links work even while SMTP_URL is unset,
+    // so an e-mail already sent can still stop the next ones).
+    .with_email(link_keys(&config), config.smtp.is_some())
     .with_admission(admission(&config))
     .with_default_visibility(config.default_visibility);
     // SCIM 2.0 is on only with SCIM_AUTH_TOKEN (validated by Config); otherwise /scim/v2 is 404.

@@ -1,7 +1,7 @@
 //! E-mail through a real SMTP server on 127.0.0.1 (aiosmtpd): the outbox worker delivers, the
 //! messages are read back and parsed by an independent implementation (Python's `email`).
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stderr)]
 
 mod sink;
 

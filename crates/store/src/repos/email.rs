@@ -118,7 +118,7 @@ impl EmailPreferenceRepository for Store {
         now: DateTime<Utc>,
         message: Option<&OutboxMessage>,
     ) -> Result<bool, InfraError> {
-        let rows = outbox_rows(message.as_slice());
+        let rows = outbox_rows(&message.cloned().into_iter().collect::<Vec<_>>());
         self.run(move |conn| {
             write_tx(conn, |conn| {
                 let mine = e::table
