@@ -9,7 +9,8 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-const SCRIPT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/smtp_sink.py");
+// Relative to the crate that includes this module (mail, server): both live in `crates/`.
+const SCRIPT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../mail/tests/smtp_sink.py");
 
 /// The Python that has aiosmtpd, or `None` (outside CI) with a warning.
 pub fn python() -> Option<String> {
