@@ -115,6 +115,8 @@ pub enum NotificationKind {
     Mention,
     /// A reply on a thread the recipient takes part in or a plan they own.
     Reply,
+    /// A new thread on a plan the recipient owns or follows.
+    Comment,
     /// A new version of a plan the recipient follows.
     Version,
     /// Anything newer (told as "activity").
@@ -127,6 +129,7 @@ impl NotificationKind {
         match s {
             "mention" => Self::Mention,
             "reply" => Self::Reply,
+            "comment" => Self::Comment,
             "version" => Self::Version,
             _ => Self::Other,
         }
@@ -458,6 +461,7 @@ impl Emails {
         match (&item.kind, item.version) {
             (NotificationKind::Mention, _) => format!("{who} mentioned you"),
             (NotificationKind::Reply, _) => format!("{who} replied"),
+            (NotificationKind::Comment, _) => format!("{who} commented"),
             (NotificationKind::Version, Some(v)) => format!("{who} pushed version {v}"),
             (NotificationKind::Version, None) => format!("{who} pushed a new version"),
             (NotificationKind::Other, _) => format!("New activity by {who}"),
