@@ -231,21 +231,41 @@
       b.addEventListener("click", onClick);
       return b;
     }
-    // Escaped text with **bold**, *italic* and `code`: built from text nodes only.
-    function body(text) {
+    // Text with `@login` mentions: those in `mentions` (people who may see the plan, as the
+    // server decided) become a mention; every other `@word` stays plain text. The same rule as
+    // the server's parser (planpush_inbox::mentions): `@` not after a login character, then login
+    // characters, trailing `.`, `-`, `_` left out.
+    function mentioned(parent, text, mentions) {
+      if (!mentions || !mentions.length) { parent.appendChild(document.createTextNode(text)); return; }
+      var re = /(^|[^\p{L}\p{N}_.@-])@([\p{L}\p{N}_.-]+)/gu, last = 0, m;
+      while ((m = re.exec(text))) {
+        var login = m[2].replace(/[._-]+$/, "");
+        var at = m.index + m[1].length;
+        if (!login || mentions.indexOf(login.toLowerCase()) < 0) continue;
+        if (at > last) parent.appendChild(document.createTextNode(text.slice(last, at)));
+        var span = el("span", "pp-mention", "@" + login);
+        span.title = login;
+        parent.appendChild(span);
+        last = at + 1 + login.length;
+        re.lastIndex = last;
+      }
+      if (last < text.length) parent.appendChild(document.createTextNode(text.slice(last)));
+    }
+    // Escaped text with **bold**, *italic*, `code` and mentions: built from text nodes only.
+    function body(text, mentions) {
       var out = el("div", "pp-comment-body");
       text.split(/\n{2,}/).forEach(function (para) {
         var p = el("p");
         var re = /(\*\*[^*]+\*\*|`[^`]+`|\*[^*]+\*)/g, last = 0, m;
         while ((m = re.exec(para))) {
-          if (m.index > last) p.appendChild(document.createTextNode(para.slice(last, m.index)));
+          if (m.index > last) mentioned(p, para.slice(last, m.index), mentions);
           var t = m[0];
           if (t.charAt(0) === "`") p.appendChild(el("code", null, t.slice(1, -1)));
-          else if (t.slice(0, 2) === "**") p.appendChild(el("strong", null, t.slice(2, -2)));
-          else p.appendChild(el("em", null, t.slice(1, -1)));
+          else if (t.slice(0, 2) === "**") mentioned(p.appendChild(el("strong")), t.slice(2, -2), mentions);
+          else mentioned(p.appendChild(el("em")), t.slice(1, -1), mentions);
           last = re.lastIndex;
         }
-        if (last < para.length) p.appendChild(document.createTextNode(para.slice(last)));
+        if (last < para.length) mentioned(p, para.slice(last), mentions);
         out.appendChild(p);
       });
       return out;
@@ -366,6 +386,7 @@
 
     function comment(c, isReply) {
       var item = el("article", "pp-comment" + (c.deleted ? " pp-deleted" : ""));
+      item.id = "comment-" + c.id;
       var head = el("header", "pp-comment-head");
       head.appendChild(el("strong", null, c.author.name || c.author.login));
       var when = el("time", null, ago(c.created_at)); when.setAttribute("datetime", c.created_at); when.title = c.created_at;
@@ -373,7 +394,7 @@
       if (c.edited_at && !c.deleted) head.appendChild(el("span", "pp-muted", " · edited"));
       item.appendChild(head);
       if (!isReply && c.quote) item.appendChild(el("blockquote", "pp-quote", c.quote.exact));
-      item.appendChild(c.deleted ? el("p", "pp-muted", "This comment was deleted.") : body(c.body));
+      item.appendChild(c.deleted ? el("p", "pp-muted", "This comment was deleted.") : body(c.body, c.mentions));
       var actions = el("div", "pp-row pp-comment-actions");
       var mine = state.me && c.author.id === state.me;
       if (mine && !c.deleted) {
@@ -464,8 +485,10 @@
       }
     }
 
-    // `?comment=<id>` (a search result): open the sidebar on that comment's thread, once.
-    var wanted = window.URLSearchParams ? new URLSearchParams(location.search).get("comment") : null;
+    // `?comment=<id>` (a search result) or `#comment-<id>` (a notification): open the sidebar on
+    // that comment's thread, once.
+    var wanted = (window.URLSearchParams ? new URLSearchParams(location.search).get("comment") : null) ||
+      ((/^#comment-([0-9a-fA-F-]+)$/.exec(location.hash) || [])[1] || null);
     function reveal() {
       var id = wanted; wanted = null;
       var t = state.threads.filter(function (x) { return x.id === id || x.replies.some(function (r) { return r.id === id; }); })[0];

@@ -26,6 +26,8 @@ pub const DOMAIN: &[&str] = &[
     "planpush-outbox",
     // Sign-off per version.
     "planpush-reviews",
+    // The notification inbox: mentions, recipients, follow/mute.
+    "planpush-inbox",
     // SCIM 2.0 protocol handling (resources, filters, PATCH) is pure like the domain.
     "planpush-scim",
 ];

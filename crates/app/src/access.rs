@@ -164,6 +164,33 @@ impl AccessCache {
     }
 }
 
+/// The principal `user` would be if they made a request now (without the cache): `None` when
+/// deactivated. Decides what other people may see (who a notification may go to) with the same
+/// rules as their own requests ([`crate::can_see`]).
+pub(crate) async fn principal_of(
+    ports: &Ports,
+    user: &planpush_identity::User,
+) -> anyhow::Result<Option<Principal>> {
+    if !user.is_active() {
+        return Ok(None);
+    }
+    let mut roles: Vec<Role> = ports
+        .roles
+        .grants_for(user.id)
+        .await?
+        .into_iter()
+        .map(|g| g.role)
+        .collect();
+    roles.sort();
+    roles.dedup();
+    Ok(Some(Principal {
+        user_id: user.id,
+        login: user.login.clone(),
+        roles,
+        method: AuthMethod::Session,
+    }))
+}
+
 #[cfg(test)]
 mod tests {
     use chrono::DateTime;

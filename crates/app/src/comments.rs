@@ -74,6 +74,9 @@ pub struct CommentView {
     pub comment: Comment,
     pub author: Person,
     pub resolved_by: Option<Person>,
+    /// The logins its body mentions that are mentions (lower-cased): people who may see the plan.
+    /// Other `@words` stay plain text.
+    pub mentions: Vec<String>,
 }
 
 /// A thread and its replies, oldest first.
@@ -214,7 +217,7 @@ impl Comments {
         Ok(out)
     }
 
-    fn view(people: &HashMap<UserId, Person>, c: Comment) -> CommentView {
+    fn view(people: &HashMap<UserId, Person>, mentions: &[String], c: Comment) -> CommentView {
         let person = |id: UserId| {
             people.get(&id).cloned().unwrap_or(Person {
                 id,
@@ -222,16 +225,41 @@ impl Comments {
                 name: None,
             })
         };
+        let mentions = planpush_inbox::mentioned_logins(c.body().as_str())
+            .into_iter()
+            .map(|l| l.to_lowercase())
+            .filter(|l| mentions.contains(l))
+            .collect();
         CommentView {
+            mentions,
             author: person(c.author_id()),
             resolved_by: c.resolution().map(|r| person(r.by)),
             comment: c,
         }
     }
 
-    async fn one(&self, c: Comment) -> Result<CommentView, CommentError> {
+    async fn one(&self, plan: &Plan, c: Comment) -> Result<CommentView, CommentError> {
         let people = self.people(std::slice::from_ref(&c)).await?;
-        Ok(Self::view(&people, c))
+        let mentions = self.mentions(plan, std::slice::from_ref(&c)).await?;
+        Ok(Self::view(&people, &mentions, c))
+    }
+
+    /// The mentions among `comments`' bodies ([`crate::inbox::visible_mentions`]).
+    async fn mentions(
+        &self,
+        plan: &Plan,
+        comments: &[Comment],
+    ) -> Result<Vec<String>, CommentError> {
+        crate::inbox::visible_mentions(
+            &self.ports,
+            plan,
+            comments
+                .iter()
+                .filter(|c| !c.is_deleted())
+                .map(|c| c.body().as_str()),
+        )
+        .await
+        .map_err(CommentError::Unknown)
     }
 
     /// A plan's threads with their replies, filtered by state and anchor (the anchor a thread was
@@ -243,7 +271,7 @@ impl Comments {
         state: StateFilter,
         anchor: Option<&str>,
     ) -> Result<Vec<Thread>, CommentError> {
-        self.visible_plan(p, plan_id).await?;
+        let plan = self.visible_plan(p, plan_id).await?;
         let anchor = match anchor {
             Some(a) => Some(
                 AnchorId::parse(a)
@@ -258,19 +286,20 @@ impl Comments {
             .await
             .map_err(unknown)?;
         let people = self.people(&all).await?;
+        let mentions = self.mentions(&plan, &all).await?;
         let mut threads: Vec<Thread> = vec![];
         let mut at: HashMap<CommentId, usize> = HashMap::new();
         let (roots, replies): (Vec<_>, Vec<_>) = all.into_iter().partition(Comment::is_thread);
         for c in roots {
             at.insert(c.id(), threads.len());
             threads.push(Thread {
-                comment: Self::view(&people, c),
+                comment: Self::view(&people, &mentions, c),
                 replies: vec![],
             });
         }
         for r in replies {
             if let Some(&i) = r.parent_id().as_ref().and_then(|id| at.get(id)) {
-                threads[i].replies.push(Self::view(&people, r));
+                threads[i].replies.push(Self::view(&people, &mentions, r));
             }
         }
         Ok(threads)
@@ -340,14 +369,19 @@ impl Comments {
             }
         };
         let thread = thread.as_ref().unwrap_or(&comment);
-        let outbox = self.notify.messages(
+        let inbox =
+            crate::inbox::comment_entries(&self.ports, &plan, &comment, thread, p.user_id, now)
+                .await
+                .map_err(CommentError::Unknown)?;
+        let mut outbox = self.notify.messages(
             &plan,
             &comment_created(&plan, &comment, thread, &latest.sections, &p.login),
             now,
         );
+        outbox.extend(self.notify.email_messages(&inbox, now));
         self.ports
             .comments
-            .insert(&comment, &outbox)
+            .insert_notifying(&comment, &outbox, &inbox)
             .await
             .map_err(unknown)?;
         self.audit
@@ -363,7 +397,7 @@ impl Comments {
             CommentActivity::Created
         };
         announce(&self.ports, p, &comment, activity).await;
-        self.one(comment).await
+        self.one(&plan, comment).await
     }
 
     /// Edits (author only) and/or resolves or reopens (anyone who can see the plan and comment).
@@ -433,7 +467,7 @@ impl Comments {
             };
             announce(&self.ports, p, &comment, activity).await;
         }
-        self.one(comment).await
+        self.one(&plan, comment).await
     }
 
     /// Deletes one's own comment (soft: it shows as deleted, replies keep their place). Returns

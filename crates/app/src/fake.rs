@@ -22,9 +22,17 @@ pub fn ports() -> Ports {
     let plans = Arc::new(FakePlans::default());
     let audit = Arc::new(FakeAudit::default());
     let outbox = OutboxLog::default();
-    let versions: Arc<FakeVersions> =
-        Arc::new(FakeVersions::new(plans.clone()).with_outbox(outbox.clone()));
-    let comments: Arc<FakeComments> = Arc::new(FakeComments::default().with_outbox(outbox.clone()));
+    let inbox = planpush_inbox::fake::InboxLog::default();
+    let versions: Arc<FakeVersions> = Arc::new(
+        FakeVersions::new(plans.clone())
+            .with_outbox(outbox.clone())
+            .with_inbox(inbox.clone()),
+    );
+    let comments: Arc<FakeComments> = Arc::new(
+        FakeComments::default()
+            .with_outbox(outbox.clone())
+            .with_inbox(inbox.clone()),
+    );
     Ports {
         users: users.clone(),
         tokens: Arc::new(FakeTokens::default()),
@@ -34,6 +42,11 @@ pub fn ports() -> Ports {
         plans: plans.clone(),
         plan_views: Arc::new(FakePlanViews::default()),
         reviews: Arc::new(planpush_reviews::fake::FakeReviews::default()),
+        inbox: Arc::new(planpush_inbox::fake::FakeInbox::new(
+            inbox,
+            plans.clone(),
+            users.clone(),
+        )),
         versions: versions.clone(),
         comments: comments.clone(),
         audit_sink: audit.clone(),
@@ -732,13 +745,13 @@ impl EmailPreferenceRepository for FakeEmailPreferences {
     }
 }
 
-/// [`InboxSource`] over a list (tests add items with [`FakeInbox::push`]).
+/// [`InboxSource`] over a list (tests add items with [`ListInbox::push`]).
 #[derive(Default)]
-pub struct FakeInbox {
+pub struct ListInbox {
     items: Mutex<Vec<InboxItem>>,
 }
 
-impl FakeInbox {
+impl ListInbox {
     pub fn push(&self, item: InboxItem) {
         self.items
             .lock()
@@ -760,7 +773,7 @@ impl FakeInbox {
 }
 
 #[async_trait]
-impl InboxSource for FakeInbox {
+impl InboxSource for ListInbox {
     async fn notification(&self, id: &str) -> Result<Option<InboxItem>, InfraError> {
         Ok(self
             .items

@@ -28,6 +28,7 @@ pub mod fake;
 mod generation;
 mod groups;
 mod health;
+mod inbox;
 mod maintenance;
 mod notify;
 mod offboarding;
@@ -64,10 +65,10 @@ pub use dashboard::{
     DashboardView, PlanRow, Tabs,
 };
 pub use email::{
-    DIGEST_MAX_ITEMS, DIGEST_PERIOD, Digest, DigestGroup, DigestRef, EMAIL_CHANNEL, EmailMode,
-    EmailNotifier, EmailPayload, EmailPreference, EmailPreferenceRepository, EmailSettings, Emails,
-    InboxItem, InboxSource, Mail, MailGroup, MailItem, Mailer, NotificationKind, UnsubscribeError,
-    UnsubscribeKeys, UnsubscribeTarget, assemble_digest, digest_due,
+    DIGEST_MAX_ITEMS, DIGEST_PERIOD, Digest, DigestGroup, DigestRef, EmailMode, EmailNotifier,
+    EmailPayload, EmailPreference, EmailPreferenceRepository, EmailSettings, Emails, InboxItem,
+    InboxSource, Mail, MailGroup, MailItem, Mailer, NotificationKind, RepositoryInbox,
+    UnsubscribeError, UnsubscribeKeys, UnsubscribeTarget, assemble_digest, digest_due,
 };
 pub use events::{
     Actor, BadEventId, CommentActivity, EventBus, EventId, EventStream, LIVE_MAX_TYPED, LiveEvent,
@@ -78,12 +79,15 @@ pub use export::{Export, ExportComments, ExportThread, export_markdown};
 pub use generation::{CacheLimits, GenerationCache, Generations};
 pub use groups::{GroupAccess, GroupMappingError, GroupSync};
 pub use health::{Health, NotReady};
+pub use inbox::{
+    INBOX_PAGE_MAX, Inbox, InboxError, InboxPage, InboxView, PlanSubscription, link_of,
+};
 pub use maintenance::{Maintenance, OUTBOX_KEEP_DAYS, Swept};
 pub use notify::{ChangeSummary, WordChange, change_summary, change_summary_of, merge_versions};
 pub use notify::{
-    Deliveries, Delivery, DeliveryError, DeliverySettings, NOTIFY_BODY_CHARS, NOTIFY_MAX_SECTIONS,
-    NOTIFY_MAX_TYPED, Notification, Notifications, Notifier, PlanRef, SectionChange,
-    SectionChangeKind, excerpt,
+    Deliveries, Delivery, DeliveryError, DeliverySettings, EMAIL_CHANNEL, NOTIFY_BODY_CHARS,
+    NOTIFY_MAX_SECTIONS, NOTIFY_MAX_TYPED, Notification, Notifications, Notifier, PlanRef,
+    SectionChange, SectionChangeKind, excerpt,
 };
 pub use offboarding::{
     AccessChanges, AccessSignal, Credential, LiveAccess, LiveWatch, LocalSignal,

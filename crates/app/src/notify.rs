@@ -166,7 +166,14 @@ pub struct Notifications {
     /// How long a new version's chat message waits for more pushes to the same plan
     /// (`NOTIFY_BURST_WINDOW_MS`); zero: sent at once.
     burst: Duration,
+    /// Whether every inbox notification also enqueues an e-mail ([`EMAIL_CHANNEL`]).
+    email: bool,
 }
+
+/// The outbox channel of e-mail: one message per inbox notification, payload
+/// `{"notification_id":"<id>"}`, written with the notification when e-mail is on
+/// ([`Notifications::with_email`]).
+pub const EMAIL_CHANNEL: &str = "email";
 
 impl Notifications {
     /// No notifications.
@@ -194,6 +201,35 @@ impl Notifications {
     /// The burst window.
     pub fn burst(&self) -> Duration {
         self.burst
+    }
+    /// Every inbox notification also enqueues, in the same transaction, one [`EMAIL_CHANNEL`]
+    /// message naming it (e-mail delivery decides then whether and when to send it). Independent
+    /// of the chat channels: inbox notifications exist whether or not any channel is configured.
+    pub fn with_email(mut self, on: bool) -> Self {
+        self.email = on;
+        self
+    }
+    /// Whether inbox notifications enqueue e-mails.
+    pub fn email(&self) -> bool {
+        self.email
+    }
+    /// The outbox messages for inbox notifications `entries`: one [`EMAIL_CHANNEL`] message each
+    /// when e-mail is on, none otherwise.
+    pub fn email_messages(
+        &self,
+        entries: &[planpush_inbox::InboxEntry],
+        now: DateTime<Utc>,
+    ) -> Vec<OutboxMessage> {
+        if !self.email {
+            return vec![];
+        }
+        entries
+            .iter()
+            .map(|e| {
+                let payload = serde_json::json!({ "notification_id": e.id.to_string() });
+                OutboxMessage::new(EMAIL_CHANNEL, payload.to_string(), now)
+            })
+            .collect()
     }
     /// Whether notifications are written at all.
     pub fn enabled(&self) -> bool {

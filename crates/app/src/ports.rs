@@ -130,6 +130,9 @@ pub struct Ports {
     pub plan_views: Arc<dyn PlanViewRepository>,
     /// Review requests and verdicts (sign-off per version).
     pub reviews: Arc<dyn planpush_reviews::ReviewRepository>,
+    /// The notification inbox and follow/mute choices (its entries ride on the comment and
+    /// version repositories' transactions).
+    pub inbox: Arc<dyn planpush_inbox::InboxRepository>,
     pub versions: Arc<dyn VersionRepository>,
     pub comments: Arc<dyn CommentRepository>,
     pub audit_sink: Arc<dyn AuditSink>,

@@ -642,20 +642,33 @@ impl Push {
             Some(h) => self.summary(plan.id(), h, rendered).await?,
             None => None,
         };
-        let outbox = self.notify.messages(
+        let mut outbox = self.notify.messages(
             &next,
             &version_pushed(&next, &version, previous, summary.as_ref(), &p.login),
             now,
         );
+        let sentence = summary.as_ref().map(|s| s.summary.sentence());
+        let inbox = crate::inbox::version_entries(
+            &self.ports,
+            &next,
+            version.meta.number.get(),
+            sentence.as_deref(),
+            p.user_id,
+            now,
+        )
+        .await
+        .map_err(PushError::Unknown)?;
+        outbox.extend(self.notify.email_messages(&inbox, now));
         match self
             .ports
             .versions
-            .commit(
+            .commit_notifying(
                 Commit::NextVersion {
                     plan: &next,
                     version: &version,
                 },
                 &outbox,
+                &inbox,
             )
             .await
         {

@@ -3,6 +3,8 @@
 use std::sync::{Mutex, MutexGuard};
 
 use async_trait::async_trait;
+use planpush_inbox::InboxEntry;
+use planpush_inbox::fake::InboxLog;
 use planpush_outbox::OutboxMessage;
 use planpush_outbox::fake::OutboxLog;
 use planpush_plans::PlanId;
@@ -13,12 +15,18 @@ use crate::*;
 pub struct FakeComments {
     inner: Mutex<Vec<Comment>>,
     outbox: OutboxLog,
+    inbox: InboxLog,
 }
 
 impl FakeComments {
     /// Writes the messages of successful writes to `outbox` (shared with the fake `Outbox`).
     pub fn with_outbox(mut self, outbox: OutboxLog) -> Self {
         self.outbox = outbox;
+        self
+    }
+    /// Writes the inbox entries of successful inserts to `inbox` (shared with the fake inbox).
+    pub fn with_inbox(mut self, inbox: InboxLog) -> Self {
+        self.inbox = inbox;
         self
     }
     fn lock(&self) -> MutexGuard<'_, Vec<Comment>> {
@@ -43,13 +51,22 @@ pub(crate) fn thread_matches(thread: &Comment, filter: &CommentFilter) -> bool {
 
 #[async_trait]
 impl CommentRepository for FakeComments {
-    async fn insert(
+    async fn insert_notifying(
         &self,
         comment: &Comment,
         outbox: &[OutboxMessage],
+        inbox: &[InboxEntry],
     ) -> Result<(), CommentRepoError> {
-        self.lock().push(comment.clone());
+        let mut all = self.lock();
+        if all.iter().any(|c| c.id == comment.id) {
+            return Err(CommentRepoError::Unknown(anyhow::anyhow!(
+                "comment {} exists",
+                comment.id
+            )));
+        }
+        all.push(comment.clone());
         self.outbox.append(outbox);
+        self.inbox.append(inbox);
         Ok(())
     }
     async fn get(&self, id: CommentId) -> Result<Comment, CommentRepoError> {

@@ -1,5 +1,6 @@
 use async_trait::async_trait;
 use planpush_identity::UserId;
+use planpush_inbox::InboxEntry;
 use planpush_outbox::OutboxMessage;
 use planpush_plans::PlanId;
 use planpush_versions::AnchorId;
@@ -35,11 +36,22 @@ pub struct CommentFilter {
 pub trait CommentRepository: Send + Sync {
     /// Stores a new comment and, in the same transaction, the notifications it causes (`outbox`,
     /// possibly empty). Its plan (and parent, for a reply) MUST exist; adapters may return
-    /// `Unknown` otherwise, writing nothing.
+    /// `Unknown` otherwise, writing nothing. A comment whose id is stored already MUST be refused
+    /// (`Unknown`), writing nothing.
     async fn insert(
         &self,
         comment: &Comment,
         outbox: &[OutboxMessage],
+    ) -> Result<(), CommentRepoError> {
+        self.insert_notifying(comment, outbox, &[]).await
+    }
+    /// [`CommentRepository::insert`] that also writes `inbox` entries (mentions, replies) in the
+    /// same transaction: the comment, its outbox messages and its inbox entries, all or nothing.
+    async fn insert_notifying(
+        &self,
+        comment: &Comment,
+        outbox: &[OutboxMessage],
+        inbox: &[InboxEntry],
     ) -> Result<(), CommentRepoError>;
     /// MUST return `NotFound` for an unknown id.
     async fn get(&self, id: CommentId) -> Result<Comment, CommentRepoError>;

@@ -620,7 +620,41 @@ fn deliveries(config: &Config, ports: &planpush_app::Ports) -> Result<Deliveries
         let notifier = Arc::new(notifier);
         worker = worker.with(notifier);
     }
+    if let Some(emails) = emails(config, ports)? {
+        worker = worker.with(Arc::new(planpush_app::EmailNotifier::new(emails)));
+    }
     Ok(worker)
+}
+
+/// E-mail (`SMTP_URL`, `SMTP_FROM`): the use cases with the SMTP mailer, the inbox and the
+/// unsubscribe keys; `None` when `SMTP_URL` is unset.
+fn emails(
+    config: &Config,
+    ports: &planpush_app::Ports,
+) -> Result<Option<planpush_app::Emails>, Fatal> {
+    let Some(smtp) = &config.smtp else {
+        return Ok(None);
+    };
+    // Validated by Config; a failure here names the variable, never the URL.
+    let mailer = planpush_mail::SmtpMailer::new(
+        smtp.url.expose(),
+        &smtp.from,
+        config.base_url.as_str(),
+        config.outbox.slack_timeout,
+    )
+    .map_err(|e| Fatal(format!("SMTP_URL: {e}"), 2))?;
+    Ok(Some(
+        planpush_app::Emails::new(
+            ports.clone(),
+            Arc::new(planpush_app::AccessCache::new(ports.clone())),
+            config.base_url.as_str(),
+        )
+        .with_keys(link_keys(config))
+        .with_delivery(
+            Arc::new(planpush_app::RepositoryInbox::new(ports.inbox.clone())),
+            Arc::new(mailer),
+        ),
+    ))
 }
 
 /// The separate `/metrics` listener (`METRICS_ADDR`): one worker, nothing else on it.
@@ -680,10 +714,14 @@ fn serve(config: Config, store: Arc<Store>) -> Result<(), Fatal> {
         },
     };
     let deliveries = deliveries(&config, &ports)?;
+    // Events go to the chat channels and webhooks; e-mail is written per inbox notification
+    // instead (`with_email`), never per event.
     let notify = deliveries
         .channels()
         .into_iter()
+        .filter(|c| *c != planpush_app::EMAIL_CHANNEL)
         .fold(Notifications::off(), Notifications::and)
+        .with_email(config.smtp.is_some())
         .with_burst(
             chrono::Duration::from_std(config.outbox.burst_window)
                 .unwrap_or(chrono::Duration::zero()),
@@ -753,6 +791,7 @@ fn serve(config: Config, store: Arc<Store>) -> Result<(), Fatal> {
         None => state,
     };
     let stopping = state.clone();
+    let digest_ports = ports.clone();
     let maintenance = Maintenance::new(
         ports,
         planpush_versions::RetentionPolicy::days(config.version_retention_days),
@@ -773,6 +812,15 @@ fn serve(config: Config, store: Arc<Store>) -> Result<(), Fatal> {
             store.clone(),
             stopped.clone(),
         ));
+        // Daily e-mail digests (SMTP_URL): queued every ten minutes for the users they are due for.
+        let digests = match emails(&config, &digest_ports)? {
+            Some(emails) => Some(tokio::spawn(digest_forever(
+                emails,
+                cluster.clone(),
+                stopped.clone(),
+            ))),
+            None => None,
+        };
         // Gauges for /metrics that no request updates: the outbox backlog and the pool.
         tokio::spawn({
             let mut stopped = stopped.clone();
@@ -848,6 +896,13 @@ fn serve(config: Config, store: Arc<Store>) -> Result<(), Fatal> {
         let grace = config.outbox.slack_timeout + Duration::from_secs(1);
         if tokio::time::timeout(grace, worker).await.is_err() {
             tracing::warn!("the notification worker did not stop in time");
+        }
+        if let Some(digests) = digests
+            && tokio::time::timeout(BACKGROUND_GRACE, digests)
+                .await
+                .is_err()
+        {
+            tracing::warn!("the digest job in progress did not finish in time");
         }
         if tokio::time::timeout(BACKGROUND_GRACE, sweeper)
             .await

@@ -378,6 +378,7 @@ impl Store {
             plans: self.clone(),
             plan_views: self.clone(),
             reviews: self.clone(),
+            inbox: self.clone(),
             versions: self.clone(),
             comments: self.clone(),
             audit_sink: self.clone(),

@@ -212,6 +212,33 @@ diesel::joinable!(comments -> plans (plan_id));
 diesel::joinable!(plan_views -> plans (plan_id));
 diesel::joinable!(plan_reviews -> plans (plan_id));
 
+diesel::table! {
+    notifications (id) {
+        id -> Text,
+        recipient_id -> Text,
+        kind -> Text,
+        plan_id -> Text,
+        comment_id -> Nullable<Text>,
+        version -> Nullable<Integer>,
+        actor_id -> Nullable<Text>,
+        excerpt -> Text,
+        created_at -> Timestamp,
+        read_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    plan_follows (user_id, plan_id) {
+        user_id -> Text,
+        plan_id -> Text,
+        state -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::joinable!(notifications -> plans (plan_id));
+diesel::joinable!(plan_follows -> plans (plan_id));
+
 diesel::allow_tables_to_appear_in_same_query!(
     users,
     identities,
@@ -226,6 +253,8 @@ diesel::allow_tables_to_appear_in_same_query!(
     comments,
     plan_views,
     plan_reviews,
+    notifications,
+    plan_follows,
     audit_log,
     kv,
     outbox,

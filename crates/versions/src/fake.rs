@@ -4,6 +4,8 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
+use planpush_inbox::InboxEntry;
+use planpush_inbox::fake::InboxLog;
 use planpush_outbox::OutboxMessage;
 use planpush_outbox::fake::OutboxLog;
 use planpush_plans::fake::FakePlans;
@@ -15,6 +17,7 @@ pub struct FakeVersions {
     plans: Arc<FakePlans>,
     versions: Mutex<Vec<Version>>,
     outbox: OutboxLog,
+    inbox: InboxLog,
 }
 
 impl FakeVersions {
@@ -23,11 +26,17 @@ impl FakeVersions {
             plans,
             versions: Mutex::default(),
             outbox: OutboxLog::default(),
+            inbox: InboxLog::default(),
         }
     }
     /// Writes the messages of successful commits to `outbox` (shared with the fake `Outbox`).
     pub fn with_outbox(mut self, outbox: OutboxLog) -> Self {
         self.outbox = outbox;
+        self
+    }
+    /// Writes the inbox entries of successful commits to `inbox` (shared with the fake inbox).
+    pub fn with_inbox(mut self, inbox: InboxLog) -> Self {
+        self.inbox = inbox;
         self
     }
     fn lock(&self) -> MutexGuard<'_, Vec<Version>> {
@@ -47,10 +56,11 @@ fn plan_err(e: PlanRepoError) -> VersionRepoError {
 
 #[async_trait]
 impl VersionRepository for FakeVersions {
-    async fn commit<'a>(
+    async fn commit_notifying<'a>(
         &self,
         commit: Commit<'a>,
         outbox: &[OutboxMessage],
+        inbox: &[InboxEntry],
     ) -> Result<(), VersionRepoError> {
         let mut versions = self.lock();
         match commit {
@@ -71,6 +81,7 @@ impl VersionRepository for FakeVersions {
             }
         }
         self.outbox.append(outbox);
+        self.inbox.append(inbox);
         Ok(())
     }
     async fn get(

@@ -1,5 +1,6 @@
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
+use planpush_inbox::InboxEntry;
 use planpush_outbox::OutboxMessage;
 use planpush_plans::{Plan, PlanId, Slug};
 
@@ -47,6 +48,16 @@ pub trait VersionRepository: Send + Sync {
         &self,
         commit: Commit<'a>,
         outbox: &[OutboxMessage],
+    ) -> Result<(), VersionRepoError> {
+        self.commit_notifying(commit, outbox, &[]).await
+    }
+    /// [`VersionRepository::commit`] that also writes `inbox` entries (followers told of the new
+    /// version) in the same transaction: all of it or nothing.
+    async fn commit_notifying<'a>(
+        &self,
+        commit: Commit<'a>,
+        outbox: &[OutboxMessage],
+        inbox: &[InboxEntry],
     ) -> Result<(), VersionRepoError>;
     /// A complete snapshot. MUST return `NotFound` if the version does not exist or its content has
     /// been purged (use [`VersionRepository::history`] for metadata).

@@ -41,6 +41,12 @@ const ASSETS: &[Asset] = &[
         body: include_str!("../../../assets/dashboard.js"),
     },
     Asset {
+        name: "inbox",
+        ext: "js",
+        content_type: "text/javascript; charset=utf-8",
+        body: include_str!("../../../assets/inbox.js"),
+    },
+    Asset {
         name: "favicon",
         ext: "svg",
         content_type: "image/svg+xml",

@@ -22,6 +22,7 @@ use crate::views::when;
 pub fn tab_or_default(tab: Option<&str>, view: &DashboardView) -> &'static str {
     match tab {
         Some("activity") => "activity",
+        Some("inbox") => "inbox",
         Some("comments") => "comments",
         Some("tokens") => "tokens",
         Some("settings") => "settings",
@@ -50,6 +51,7 @@ fn role_label(r: Role) -> &'static str {
 pub fn dashboard(view: &DashboardView, tab: &str, show_archived: bool) -> Markup {
     let tabs: Vec<(&str, &str, bool)> = vec![
         ("plans", "Plans", true),
+        ("inbox", "Inbox", true),
         ("activity", "Activity", true),
         ("comments", "Comments", true),
         ("tokens", "API tokens", true),
@@ -71,6 +73,7 @@ pub fn dashboard(view: &DashboardView, tab: &str, show_archived: bool) -> Markup
                 link rel="stylesheet" href=(assets::url("dashboard.css")) integrity=(assets::integrity("dashboard.css"));
                 script src=(assets::url("plan.js")) integrity=(assets::integrity("plan.js")) defer {}
                 script src=(assets::url("dashboard.js")) integrity=(assets::integrity("dashboard.js")) defer {}
+                script src=(assets::url("inbox.js")) integrity=(assets::integrity("inbox.js")) defer {}
             }
             body {
                 a class="dash-skip" href="#dash-main" { "Skip to content" }
@@ -86,6 +89,7 @@ pub fn dashboard(view: &DashboardView, tab: &str, show_archived: bool) -> Markup
                             }
                         }
                         div class="dash-header-tools" {
+                            div class="pp-bell" {}
                             button type="button" class="pp-theme" { "Theme: auto" }
                             form method="post" action="/auth/logout" {
                                 button type="submit" class="dash-button" { "Sign out" }
@@ -101,6 +105,7 @@ pub fn dashboard(view: &DashboardView, tab: &str, show_archived: bool) -> Markup
                     }
                     div id="dash-status" class="dash-status" role="status" aria-live="polite" {}
                     (plans_pane(view, show_archived))
+                    (inbox_pane())
                     (activity_pane(&view.activity))
                     (comments_pane(view))
                     (tokens_pane(view))
@@ -321,6 +326,25 @@ fn activity_pane(page: &AuditLogPage) -> Markup {
                 @if page.everyone { "The latest events across the team." } @else { "Your latest actions." }
             }
             (events_table("activity-table", page, false, false))
+        }
+    }
+}
+
+/// The caller's notifications: listed and marked read by inbox.js through
+/// `/api/notifications` (the same list as the bell's, with more room).
+fn inbox_pane() -> Markup {
+    html! {
+        section id="pane-inbox" class="dash-pane" aria-labelledby="h-inbox" {
+            h2 id="h-inbox" { "Inbox" }
+            p class="pp-meta" { "Mentions, replies on your threads, new threads on your plans and new versions of plans you follow." }
+            div class="dash-controls dash-js" {
+                label { input type="checkbox" id="inbox-unread"; " Unread only" }
+                button type="button" class="dash-button" id="inbox-read-all" { "Mark all read" }
+            }
+            ul class="pp-inbox-list" id="inbox-list" aria-live="polite" {}
+            p class="dash-empty" id="inbox-empty" hidden { "Nothing here." }
+            button type="button" class="dash-button" id="inbox-more" hidden { "Older" }
+            noscript { p class="dash-empty" { "The inbox needs JavaScript; " code { "GET /api/notifications" } " lists it too." } }
         }
     }
 }

@@ -292,6 +292,17 @@ impl From<planpush_app::SearchError> for ApiError {
     }
 }
 
+impl From<planpush_app::InboxError> for ApiError {
+    fn from(e: planpush_app::InboxError) -> Self {
+        use planpush_app::InboxError;
+        match e {
+            InboxError::PlanNotFound => Self::not_found("session_not_found", e.to_string()),
+            InboxError::Invalid(code, m) => Self::bad_request(code, m),
+            InboxError::Unknown(e) => Self::internal(e),
+        }
+    }
+}
+
 impl From<CommentError> for ApiError {
     fn from(e: CommentError) -> Self {
         match e {

@@ -83,6 +83,8 @@ pub struct AppState {
     pub comments: Arc<Comments>,
     /// Sign-off per version (review requests and verdicts).
     pub reviews: Arc<planpush_app::Reviews>,
+    /// The notification inbox, follow/mute choices and mention candidates.
+    pub inbox: Arc<planpush_app::Inbox>,
     pub dashboard: Arc<Dashboard>,
     pub audit_log: Arc<AuditLog>,
     /// Outgoing webhooks (admin API, dashboard Webhooks tab); unavailable until
@@ -220,6 +222,7 @@ impl AppState {
             push: Arc::new(Push::new(ports.clone(), settings.sanitize, diagrams)),
             plans,
             reviews: Arc::new(planpush_app::Reviews::new(ports.clone())),
+            inbox: Arc::new(planpush_app::Inbox::new(ports.clone())),
             comments: Arc::new(Comments::new(ports)),
             sessions,
             access,

@@ -22,6 +22,7 @@ pub fn layout(title: &str, body: Markup) -> Markup {
                 link rel="icon" type="image/svg+xml" href=(assets::url("favicon.svg"));
                 link rel="stylesheet" href=(assets::url("plan.css")) integrity=(assets::integrity("plan.css"));
                 script src=(assets::url("plan.js")) integrity=(assets::integrity("plan.js")) defer {}
+                script src=(assets::url("inbox.js")) integrity=(assets::integrity("inbox.js")) defer {}
             }
             body {
                 main { (body) }
@@ -213,6 +214,10 @@ pub fn plan_page(page: &PlanPage) -> Markup {
         html! {
             header class="pp-header" {
                 div class="pp-tools" {
+                    // Filled by inbox.js for the reader: the bell (their notifications) and
+                    // whether they follow or muted this plan (the page is cached for everyone).
+                    div class="pp-bell" {}
+                    div class="pp-follow" data-plan-id=(plan.id()) hidden {}
                     (export_menu(plan.slug().as_str(), page.shown.get()))
                     button type="button" class="pp-theme" { "Theme: auto" }
                     button type="button" class="pp-comments-toggle" aria-controls="pp-sidebar" aria-expanded="false" {

@@ -12,6 +12,7 @@ mod audit;
 mod comments;
 mod email;
 mod identity;
+mod inbox;
 mod infra;
 mod outbox;
 mod plans;
@@ -24,6 +25,7 @@ pub use audit::*;
 pub use comments::*;
 pub use email::*;
 pub use identity::*;
+pub use inbox::*;
 pub use infra::*;
 pub use outbox::*;
 pub use plans::*;
@@ -70,7 +72,9 @@ macro_rules! contract_tests {
             kv_contract, outbox_contract, outbox_claim_leases, outbox_written_with_commits, outbox_fan_out_and_recent, outbox_absorb,
             outbox_written_with_comments, readiness_contract,
             scim_users_contract, scim_groups_contract,
-            search_contract, reviews_contract, email_preferences_contract
+            search_contract, reviews_contract, inbox_contract,
+            inbox_written_with_comments_and_pushes, inbox_nothing_when_the_comment_write_fails,
+            email_preferences_contract
         );
     };
     (@cases $make:expr; $($case:ident),* $(,)?) => {

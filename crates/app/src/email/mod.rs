@@ -19,6 +19,7 @@
 //! [`UnsubscribeKeys`] that works without signing in.
 
 mod digest;
+mod inbox;
 
 use std::sync::Arc;
 
@@ -32,13 +33,12 @@ pub use digest::{
     DIGEST_MAX_ITEMS, DIGEST_PERIOD, Digest, DigestGroup, assemble_digest, digest_due,
 };
 
-use crate::{
-    AccessCache, AuthMethod, DeliveryError, InfraError, Notifier, OutboxMessage, Ports, Principal,
-    can_see,
-};
+pub use inbox::RepositoryInbox;
 
-/// The outbox channel of e-mails.
-pub const EMAIL_CHANNEL: &str = "email";
+use crate::{
+    AccessCache, AuthMethod, DeliveryError, EMAIL_CHANNEL, InfraError, Notifier, OutboxMessage,
+    Ports, Principal, can_see,
+};
 
 /// What a user wants by e-mail. The default is [`EmailMode::Immediate`]: a mention or a reply is
 /// addressed to the person, who should hear about it; every e-mail carries a one-click

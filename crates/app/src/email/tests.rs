@@ -9,7 +9,7 @@ use planpush_roles::{GrantOrigin, Role};
 
 use super::*;
 use crate::contract::{new_plan, t};
-use crate::fake::FakeInbox;
+use crate::fake::ListInbox;
 
 /// Accepts `signed:<user>` only: enough to tell the use case's checks apart from the adapter's
 /// cryptography (tested in the `mail` crate).
@@ -38,7 +38,7 @@ impl Mailer for Outgoing {
 struct World {
     ports: Ports,
     emails: Emails,
-    inbox: Arc<FakeInbox>,
+    inbox: Arc<ListInbox>,
     sent: Arc<Outgoing>,
 }
 
@@ -58,7 +58,7 @@ async fn person(p: &Ports, login: &str, email: Option<&str>, role: Role) -> User
 
 fn world() -> World {
     let ports = crate::fake::ports();
-    let inbox = Arc::new(FakeInbox::default());
+    let inbox = Arc::new(ListInbox::default());
     let sent = Arc::new(Outgoing::default());
     let emails = Emails::new(
         ports.clone(),

@@ -411,17 +411,18 @@ struct Contended {
 
 #[async_trait::async_trait]
 impl planpush_versions::VersionRepository for Contended {
-    async fn commit<'a>(
+    async fn commit_notifying<'a>(
         &self,
         commit: planpush_versions::Commit<'a>,
         outbox: &[planpush_app::OutboxMessage],
+        inbox: &[planpush_inbox::InboxEntry],
     ) -> Result<(), planpush_versions::VersionRepoError> {
         match commit {
             planpush_versions::Commit::NextVersion { .. } => {
                 self.lost.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                 Err(planpush_versions::VersionRepoError::Conflict)
             }
-            other => self.inner.commit(other, outbox).await,
+            other => self.inner.commit_notifying(other, outbox, inbox).await,
         }
     }
     async fn get(

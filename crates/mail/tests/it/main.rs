@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use planpush_app::contract::{new_plan, t};
-use planpush_app::fake::FakeInbox;
+use planpush_app::fake::ListInbox;
 use planpush_app::{
     AccessCache, AuthMethod, Deliveries, Delivery, DeliverySettings, EMAIL_CHANNEL, EmailMode,
     EmailNotifier, Emails, InboxItem, NotificationKind, OutboxMessage, Ports, Principal,
@@ -29,7 +29,7 @@ const SECRET: &[u8] = b"a secret key of at least thirty-two bytes!";
 struct World {
     ports: Ports,
     emails: Emails,
-    inbox: Arc<FakeInbox>,
+    inbox: Arc<ListInbox>,
     worker: Deliveries,
     ada: User,
     ben: User,
@@ -53,7 +53,7 @@ async fn person(p: &Ports, login: &str, email: &str, name: Option<&str>) -> User
 
 async fn world(sink: &Sink) -> World {
     let ports = planpush_app::fake::ports();
-    let inbox = Arc::new(FakeInbox::default());
+    let inbox = Arc::new(ListInbox::default());
     let mailer = SmtpMailer::new(
         &sink.url(),
         "PlanPush <planpush@example.com>",

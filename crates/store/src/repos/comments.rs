@@ -11,6 +11,7 @@ use planpush_plans::PlanId;
 use planpush_versions::{AnchorId, VersionNumber};
 
 use crate::dialect::write_tx;
+use crate::repos::inbox::{inbox_rows, insert_inbox};
 use crate::repos::infra::{insert_outbox, outbox_rows};
 use crate::rows::{corrupt, db, ots, outc, ts, utc, uuid};
 use crate::schema::comments as c;
@@ -173,13 +174,15 @@ fn index_row(conn: &mut DbConnection, row: &CommentRow) -> Result<(), CommentRep
 
 #[async_trait]
 impl CommentRepository for Store {
-    async fn insert(
+    async fn insert_notifying(
         &self,
         comment: &Comment,
         outbox: &[OutboxMessage],
+        inbox: &[planpush_inbox::InboxEntry],
     ) -> Result<(), CommentRepoError> {
         let row = CommentRow::from(comment);
         let outbox = outbox_rows(outbox);
+        let inbox = inbox_rows(inbox);
         self.run(move |conn| {
             write_tx(conn, |conn| {
                 diesel::insert_into(c::table)
@@ -187,6 +190,7 @@ impl CommentRepository for Store {
                     .execute(conn)
                     .map_err(db::<CommentRepoError>)?;
                 index_row(conn, &row)?;
+                insert_inbox(conn, &inbox).map_err(db::<CommentRepoError>)?;
                 insert_outbox(conn, &outbox).map_err(db::<CommentRepoError>)
             })
         })

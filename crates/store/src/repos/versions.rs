@@ -10,6 +10,7 @@ use planpush_versions::{
 };
 
 use crate::dialect::write_tx;
+use crate::repos::inbox::{inbox_rows, insert_inbox};
 use crate::repos::infra::{insert_outbox, outbox_rows};
 use crate::repos::plans::insert_plan;
 use crate::repos::search::index_plan;
@@ -160,12 +161,14 @@ fn load_one(
 
 #[async_trait]
 impl VersionRepository for Store {
-    async fn commit<'a>(
+    async fn commit_notifying<'a>(
         &self,
         commit: Commit<'a>,
         outbox: &[OutboxMessage],
+        inbox: &[planpush_inbox::InboxEntry],
     ) -> Result<(), VersionRepoError> {
         let outbox = outbox_rows(outbox);
+        let inbox = inbox_rows(inbox);
         match commit {
             Commit::NewPlan { plan, version } => {
                 let (plan, row) = (plan.clone(), version_row(version)?);
@@ -183,6 +186,7 @@ impl VersionRepository for Store {
                             row.html.as_deref().unwrap_or_default(),
                         )
                         .map_err(db::<VersionRepoError>)?;
+                        insert_inbox(conn, &inbox).map_err(db::<VersionRepoError>)?;
                         insert_outbox(conn, &outbox).map_err(db::<VersionRepoError>)?;
                         Ok(())
                     })
@@ -228,6 +232,7 @@ impl VersionRepository for Store {
                             .map_err(db::<VersionRepoError>)?;
                         index_plan(conn, &id, &title, row.html.as_deref().unwrap_or_default())
                             .map_err(db::<VersionRepoError>)?;
+                        insert_inbox(conn, &inbox).map_err(db::<VersionRepoError>)?;
                         insert_outbox(conn, &outbox).map_err(db::<VersionRepoError>)?;
                         Ok(())
                     })

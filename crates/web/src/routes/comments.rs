@@ -51,6 +51,7 @@ pub(crate) fn comment_json(v: &CommentView) -> Value {
         "state": if c.is_open() { "open" } else { "resolved" },
         "resolved_by": v.resolved_by.as_ref().map(person),
         "resolved_at": c.resolution().map(|r| r.at),
+        "mentions": v.mentions,
     })
 }
 

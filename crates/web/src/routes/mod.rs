@@ -9,6 +9,7 @@ mod email;
 mod events;
 mod export;
 mod groups;
+mod inbox;
 pub(crate) mod openapi;
 mod plans;
 mod push;
@@ -41,6 +42,7 @@ pub(crate) fn configure(cfg: &mut web::ServiceConfig) {
     tokens::routes(cfg);
     users::routes(cfg);
     groups::routes(cfg);
+    inbox::routes(cfg);
     webhooks::routes(cfg);
     scim::routes(cfg);
     search::routes(cfg);

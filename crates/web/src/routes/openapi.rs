@@ -91,6 +91,11 @@ async fn serve() -> HttpResponse {
         super::comments::create,
         super::comments::update,
         super::comments::delete,
+        super::inbox::list,
+        super::inbox::read,
+        super::inbox::subscription,
+        super::inbox::subscribe,
+        super::inbox::members,
         super::audit::page,
         super::audit::export,
         super::groups::list,
@@ -110,6 +115,7 @@ async fn serve() -> HttpResponse {
         (name = "auth", description = "Who is signed in; the CLI's device flow and tokens (RFC 8628, RFC 6749)"),
         (name = "plans", description = "Pushing plans and their lifecycle (the API calls a plan a session)"),
         (name = "comments", description = "Comment threads anchored to sections"),
+        (name = "notifications", description = "The caller's inbox (mentions, replies, followed plans); following and muting plans"),
         (name = "reviews", description = "Sign-off per version: review requests and verdicts"),
         (name = "tokens", description = "Personal API tokens"),
         (name = "users", description = "Members and their roles (admin)"),
@@ -427,6 +433,9 @@ pub(crate) struct Comment {
     state: ThreadState,
     resolved_by: Option<Person>,
     resolved_at: Option<DateTime<Utc>>,
+    /// Logins (lower-cased) its body mentions that are people who may see the plan: pages show
+    /// these `@login`s as mentions; other `@words` are plain text.
+    mentions: Vec<String>,
 }
 
 /// A top-level comment with its replies.

@@ -104,6 +104,35 @@ const ROUTES: &[Route] = &[
         needs: Some((Capability::ViewAudit, Ownership::Others)),
         ok: StatusCode::OK,
     },
+    // The inbox: everyone reads and marks their own (and only their own, see `inbox.rs`).
+    Route {
+        method: Method::GET,
+        path: "/api/notifications",
+        body: None,
+        needs: None,
+        ok: StatusCode::OK,
+    },
+    Route {
+        method: Method::GET,
+        path: "/api/notifications?unread=true&limit=5",
+        body: None,
+        needs: None,
+        ok: StatusCode::OK,
+    },
+    Route {
+        method: Method::POST,
+        path: "/api/notifications/read",
+        body: Some(r#"{"all":true}"#),
+        needs: None,
+        ok: StatusCode::OK,
+    },
+    Route {
+        method: Method::POST,
+        path: "/api/notifications/read",
+        body: Some(r#"{"ids":["00000000-0000-4000-8000-000000000000"]}"#),
+        needs: None,
+        ok: StatusCode::OK,
+    },
     // Identity-provider group → role mappings: admins only.
     Route {
         method: Method::GET,
@@ -178,6 +207,7 @@ const ROUTES: &[Route] = &[
 /// (which tabs show per role is asserted in `dashboard.rs`).
 const PAGES: &[&str] = &[
     "/dashboard",
+    "/dashboard?tab=inbox",
     "/dashboard?tab=members",
     "/dashboard?tab=audit",
     "/dashboard?tab=groups",

@@ -90,6 +90,7 @@ async fn tabs_rows_and_actions_follow_the_role() {
         tabs(&admin_html.body),
         [
             "Plans",
+            "Inbox",
             "Activity",
             "Comments",
             "API tokens",
@@ -113,6 +114,7 @@ async fn tabs_rows_and_actions_follow_the_role() {
         tabs(&pm_html),
         [
             "Plans",
+            "Inbox",
             "Activity",
             "Comments",
             "API tokens",
@@ -127,7 +129,14 @@ async fn tabs_rows_and_actions_follow_the_role() {
     let dev_html = app.get(&mut dev, "/dashboard?tab=audit").await.body;
     assert_eq!(
         tabs(&dev_html),
-        ["Plans", "Activity", "Comments", "API tokens", "Settings"]
+        [
+            "Plans",
+            "Inbox",
+            "Activity",
+            "Comments",
+            "API tokens",
+            "Settings"
+        ]
     );
     assert!(
         dev_html.contains("data-tab=\"plans\""),

@@ -15,6 +15,7 @@ mod events;
 mod export;
 mod headers;
 mod health;
+mod inbox;
 mod limits;
 mod metrics;
 mod offboarding;

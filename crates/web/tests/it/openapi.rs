@@ -451,6 +451,45 @@ async fn real_answers_match_their_documented_schemas() {
         )
         .await;
     seen.push((Method::POST, "/api/auth/device/token".into(), pending));
+    // The inbox: bob mentions ada on the (now published) plan.
+    let (mut bob, _) = app.user_with("bob", &[Role::Developer]).await;
+    let mention = app
+        .send(
+            &mut bob,
+            Method::POST,
+            &format!("/api/sessions/{plan}/comments"),
+            None,
+            Some(json!({"body": "@ada see", "anchor": "flow"})),
+        )
+        .await;
+    assert_eq!(mention.status, StatusCode::CREATED);
+    let inbox = app.get(&mut ada, "/api/notifications").await;
+    assert_eq!(inbox.json()["notifications"][0]["kind"], "mention");
+    seen.push((Method::GET, "/api/notifications".into(), inbox));
+    let read = app
+        .send(
+            &mut ada,
+            Method::POST,
+            "/api/notifications/read",
+            None,
+            Some(json!({"all": true})),
+        )
+        .await;
+    seen.push((Method::POST, "/api/notifications/read".into(), read));
+    let followed = app
+        .send(
+            &mut bob,
+            Method::PUT,
+            &format!("/api/sessions/{plan}/subscription"),
+            None,
+            Some(json!({"state": "following"})),
+        )
+        .await;
+    seen.push((
+        Method::PUT,
+        "/api/sessions/{id}/subscription".into(),
+        followed,
+    ));
 
     for (path, uri) in [
         ("/api/auth/me", "/api/auth/me".to_owned()),
@@ -458,6 +497,14 @@ async fn real_answers_match_their_documented_schemas() {
         ("/api/tokens", "/api/tokens".to_owned()),
         ("/api/sessions", "/api/sessions".to_owned()),
         ("/api/sessions/{id}", format!("/api/sessions/{plan}")),
+        (
+            "/api/sessions/{id}/subscription",
+            format!("/api/sessions/{plan}/subscription"),
+        ),
+        (
+            "/api/sessions/{id}/members",
+            format!("/api/sessions/{plan}/members"),
+        ),
         (
             "/api/sessions/{id}/comments",
             format!("/api/sessions/{plan}/comments?state=all"),

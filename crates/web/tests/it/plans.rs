@@ -67,7 +67,9 @@ async fn the_plan_page_its_versions_and_its_headers() {
         !scripts.is_empty()
             && scripts
                 .iter()
-                .all(|s| s.starts_with(" src=\"/assets/plan.") && s.contains("></script>")),
+                .all(|s| (s.starts_with(" src=\"/assets/plan.")
+                    || s.starts_with(" src=\"/assets/inbox."))
+                    && s.contains("></script>")),
         "only our own external script: {scripts:?}"
     );
     assert!(
@@ -367,6 +369,28 @@ const PLAN_ROUTES: &[PlanRoute] = &[
         method: Method::POST,
         path: "/api/sessions/{id}/reviews/verdict",
         body: Some(r#"{"verdict":"approved"}"#),
+        needs: None,
+        ok: StatusCode::OK,
+    },
+    // Following and muting, and whom a comment can mention: whoever sees the plan.
+    PlanRoute {
+        method: Method::GET,
+        path: "/api/sessions/{id}/subscription",
+        body: None,
+        needs: None,
+        ok: StatusCode::OK,
+    },
+    PlanRoute {
+        method: Method::PUT,
+        path: "/api/sessions/{id}/subscription",
+        body: Some(r#"{"state":"muted"}"#),
+        needs: None,
+        ok: StatusCode::OK,
+    },
+    PlanRoute {
+        method: Method::GET,
+        path: "/api/sessions/{id}/members",
+        body: None,
         needs: None,
         ok: StatusCode::OK,
     },

@@ -1,0 +1,2 @@
+DROP TABLE plan_follows;
+DROP TABLE notifications;
