@@ -813,14 +813,8 @@ fn serve(config: Config, store: Arc<Store>) -> Result<(), Fatal> {
             stopped.clone(),
         ));
         // Daily e-mail digests (SMTP_URL): queued every ten minutes for the users they are due for.
-        let digests = match emails(&config, &digest_ports)? {
-            Some(emails) => Some(tokio::spawn(digest_forever(
-                emails,
-                cluster.clone(),
-                stopped.clone(),
-            ))),
-            None => None,
-        };
+        let digests = emails(&config, &digest_ports)?
+            .map(|emails| tokio::spawn(digest_forever(emails, cluster.clone(), stopped.clone())));
         // Gauges for /metrics that no request updates: the outbox backlog and the pool.
         tokio::spawn({
             let mut stopped = stopped.clone();
