@@ -331,6 +331,28 @@
       say("Created “" + t.label + "”. Copy it now: it will not be shown again.");
     }, failed);
   });
+  // ---- settings: e-mail notifications (PUT /api/me/email-preferences) ----
+  var eform = $("email-form");
+  function emailStatus(p) {
+    var st = $("email-status");
+    if (!st) return;
+    if (!p.enabled) st.textContent = "This server sends no e-mail (no SMTP_URL is configured); your choice applies once it does.";
+    else if (!p.address) st.textContent = "Your account has no e-mail address, so nothing is sent.";
+    else st.textContent = "E-mail goes to " + p.address + ".";
+  }
+  if (eform) {
+    api("GET", "/api/me/email-preferences").then(emailStatus, failed);
+    eform.addEventListener("submit", function (ev) {
+      ev.preventDefault();
+      var picked = eform.querySelector("input[name=email-mode]:checked");
+      if (!picked) return;
+      api("PUT", "/api/me/email-preferences", { mode: picked.value }).then(function (p) {
+        emailStatus(p);
+        var names = { immediate: "immediately", daily: "as a daily digest", off: "off" };
+        say(p.mode === "off" ? "E-mail notifications are off." : "E-mail notifications: " + names[p.mode] + ".");
+      }, failed);
+    });
+  }
   // ---- groups: add a mapping ----
   var mform = $("mapping-form");
   if (mform) mform.addEventListener("submit", function (ev) {

@@ -519,10 +519,11 @@
       }).catch(function (e) { list.textContent = ""; list.appendChild(el("p", "pp-error", "Comments could not be loaded: " + e.message)); });
     }
     call("GET", "/api/auth/me").then(function (me) { state.me = me.id; document.dispatchEvent(new CustomEvent("pp:me")); }).catch(function () {}).then(load).then(showLinkedThread);
-    // `#thread-<id>` (links from the dashboard's activity and audit log): open that thread.
+    // `#thread-<id>` (links from the dashboard's activity and audit log, and e-mails, where the id
+    // may be a reply's): open that thread.
     function showLinkedThread() {
       var m = /^#thread-([0-9a-fA-F-]+)$/.exec(location.hash);
-      var t = m && state.threads.filter(function (x) { return x.id === m[1]; })[0];
+      var t = m && state.threads.filter(function (x) { return x.id === m[1] || x.replies.some(function (r) { return r.id === m[1]; }); })[0];
       if (!t) return;
       state.filter = t.state;
       sidebar.querySelectorAll("[data-filter]").forEach(function (x) { x.setAttribute("aria-pressed", x.getAttribute("data-filter") === t.state ? "true" : "false"); });

@@ -38,6 +38,7 @@ const ADAPTERS: &[&str] = &[
     "planpush-store",
     "planpush-auth",
     "planpush-slack",
+    "planpush-mail",
     "planpush-diagrams",
     "planpush-web",
     "planpush-server",

@@ -91,6 +91,8 @@ pub struct DashboardView {
     /// "Waiting on you", the author's side: open threads by others on the caller's plans that no
     /// version has addressed yet. Indexes into `comments`.
     pub to_answer: Vec<usize>,
+    /// The caller's e-mail preference (the Settings tab).
+    pub email_mode: crate::EmailMode,
 }
 
 /// Errors of the dashboard.
@@ -278,7 +280,16 @@ impl Dashboard {
             .waiting_on(p)
             .await
             .map_err(|e| unknown(anyhow::anyhow!(e)))?;
+        let email_mode = self
+            .ports
+            .email_preferences
+            .get(p.user_id)
+            .await
+            .map_err(|e| unknown(anyhow::anyhow!(e)))?
+            .map(|e| e.mode)
+            .unwrap_or_default();
         Ok(DashboardView {
+            email_mode,
             reviews_waiting,
             to_confirm,
             to_answer,

@@ -53,7 +53,8 @@ pub fn ports() -> Ports {
         audit_query: audit,
         kv: Arc::new(FakeKv::default()),
         outbox: Arc::new(FakeOutbox::new(outbox.clone())),
-        webhooks: Arc::new(FakeWebhooks::new(outbox)),
+        webhooks: Arc::new(FakeWebhooks::new(outbox.clone())),
+        email_preferences: Arc::new(FakeEmailPreferences::new(outbox)),
         readiness: Arc::new(AlwaysReady),
         events: Arc::new(LocalBus::new(1)),
         scim: Arc::new(FakeScim::new(users)),
@@ -710,5 +711,144 @@ impl planpush_document::DiagramRenderer for FakeDiagrams {
         Ok(format!(
             "<svg viewBox=\"0 0 100 20\"><text x=\"0\" y=\"15\">{text}</text></svg>"
         ))
+    }
+}
+
+/// [`EmailPreferenceRepository`] in memory; digests are written to the shared outbox log.
+pub struct FakeEmailPreferences {
+    prefs: Mutex<HashMap<planpush_identity::UserId, EmailPreference>>,
+    outbox: OutboxLog,
+}
+
+impl FakeEmailPreferences {
+    pub fn new(outbox: OutboxLog) -> Self {
+        Self {
+            prefs: Mutex::default(),
+            outbox,
+        }
+    }
+    fn prefs(&self) -> MutexGuard<'_, HashMap<planpush_identity::UserId, EmailPreference>> {
+        self.prefs
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+#[async_trait]
+impl EmailPreferenceRepository for FakeEmailPreferences {
+    async fn get(
+        &self,
+        user: planpush_identity::UserId,
+    ) -> Result<Option<EmailPreference>, InfraError> {
+        Ok(self.prefs().get(&user).copied())
+    }
+    async fn set_mode(
+        &self,
+        user: planpush_identity::UserId,
+        mode: EmailMode,
+        now: DateTime<Utc>,
+    ) -> Result<(), InfraError> {
+        let mut g = self.prefs();
+        let old = g.get(&user).copied();
+        let last_digest_at = match old {
+            Some(p) if p.mode == EmailMode::Daily => p.last_digest_at,
+            _ if mode == EmailMode::Daily => Some(now),
+            Some(p) => p.last_digest_at,
+            None => None,
+        };
+        g.insert(
+            user,
+            EmailPreference {
+                mode,
+                last_digest_at,
+                updated_at: now,
+            },
+        );
+        Ok(())
+    }
+    async fn daily(
+        &self,
+    ) -> Result<Vec<(planpush_identity::UserId, Option<DateTime<Utc>>)>, InfraError> {
+        let mut v: Vec<_> = self
+            .prefs()
+            .iter()
+            .filter(|(_, p)| p.mode == EmailMode::Daily)
+            .map(|(u, p)| (*u, p.last_digest_at))
+            .collect();
+        v.sort_by_key(|(u, _)| u.to_string());
+        Ok(v)
+    }
+    async fn record_digest(
+        &self,
+        user: planpush_identity::UserId,
+        previous: Option<DateTime<Utc>>,
+        now: DateTime<Utc>,
+        message: Option<&OutboxMessage>,
+    ) -> Result<bool, InfraError> {
+        let mut g = self.prefs();
+        match g.get_mut(&user) {
+            Some(p) if p.mode == EmailMode::Daily && p.last_digest_at == previous => {
+                p.last_digest_at = Some(now);
+                if let Some(m) = message {
+                    self.outbox.append(std::slice::from_ref(m));
+                }
+                Ok(true)
+            }
+            _ => Ok(false),
+        }
+    }
+}
+
+/// [`InboxSource`] over a list (tests add items with [`ListInbox::push`]).
+#[derive(Default)]
+pub struct ListInbox {
+    items: Mutex<Vec<InboxItem>>,
+}
+
+impl ListInbox {
+    pub fn push(&self, item: InboxItem) {
+        self.items
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .push(item);
+    }
+    /// Marks `id` read at `at`.
+    pub fn mark_read(&self, id: &str, at: DateTime<Utc>) {
+        for i in self
+            .items
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .iter_mut()
+            .filter(|i| i.id == id)
+        {
+            i.read_at = Some(at);
+        }
+    }
+}
+
+#[async_trait]
+impl InboxSource for ListInbox {
+    async fn notification(&self, id: &str) -> Result<Option<InboxItem>, InfraError> {
+        Ok(self
+            .items
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .iter()
+            .find(|i| i.id == id)
+            .cloned())
+    }
+    async fn unread_since(
+        &self,
+        user: planpush_identity::UserId,
+        since: DateTime<Utc>,
+    ) -> Result<Vec<InboxItem>, InfraError> {
+        Ok(self
+            .items
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .iter()
+            .filter(|i| i.recipient == user && i.created_at > since && i.read_at.is_none())
+            .cloned()
+            .collect())
     }
 }

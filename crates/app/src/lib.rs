@@ -20,6 +20,7 @@ mod comments;
 pub mod contract;
 mod cpu;
 mod dashboard;
+mod email;
 mod events;
 mod export;
 #[cfg(feature = "fake")]
@@ -63,6 +64,12 @@ pub use cpu::{CpuPool, Overloaded, default_queue, default_sizes};
 pub use dashboard::{
     AuditTab, CommentRow, DASHBOARD_ACTIVITY, DASHBOARD_COMMENTS, Dashboard, DashboardError,
     DashboardView, PlanRow, Tabs,
+};
+pub use email::{
+    DIGEST_MAX_ITEMS, DIGEST_PERIOD, Digest, DigestGroup, DigestRef, EmailMode, EmailNotifier,
+    EmailPayload, EmailPreference, EmailPreferenceRepository, EmailSettings, Emails, InboxItem,
+    InboxSource, Mail, MailGroup, MailItem, Mailer, NotificationKind, RepositoryInbox,
+    UnsubscribeError, UnsubscribeKeys, UnsubscribeTarget, assemble_digest, digest_due,
 };
 pub use events::{
     Actor, BadEventId, CommentActivity, EventBus, EventId, EventStream, LIVE_MAX_TYPED, LiveEvent,

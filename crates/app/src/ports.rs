@@ -150,4 +150,6 @@ pub struct Ports {
     pub search: Arc<dyn crate::SearchRepository>,
     /// Who reads which plan now (shared by every process on one database).
     pub presence: Arc<dyn crate::PresenceRepository>,
+    /// Users' e-mail preferences (immediate, daily digest, off) and digest cut-offs.
+    pub email_preferences: Arc<dyn crate::EmailPreferenceRepository>,
 }

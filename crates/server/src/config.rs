@@ -60,6 +60,8 @@ pub const VARIABLES: &[&str] = &[
     "OUTBOX_RETRY_BASE_MS",
     "NOTIFY_BURST_WINDOW_MS",
     "NOTIFY_RESOLVE_WINDOW_MS",
+    "SMTP_URL",
+    "SMTP_FROM",
     "TRUSTED_PROXIES",
     "LOG_FORMAT",
     "VERSION_RETENTION_DAYS",
@@ -120,6 +122,15 @@ impl ConfigError {
         let message = message.into().replace(['\r', '\n'], " ");
         Self { var, message }
     }
+}
+
+/// E-mail delivery (`SMTP_URL`, `SMTP_FROM`).
+#[derive(Debug, Clone)]
+pub struct SmtpConfig {
+    /// lettre's URL conventions; it may hold a password, so it is never logged.
+    pub url: Secret,
+    /// The sender, `Name <address>` or an address.
+    pub from: String,
 }
 
 /// A secret value whose `Debug` output is redacted; read it with [`Secret::expose`].
@@ -302,6 +313,8 @@ pub struct Config {
     pub teams_webhook_url: Option<Secret<Url>>,
     /// `DISCORD_WEBHOOK_URL`: Discord channel webhook; off when unset.
     pub discord_webhook_url: Option<Secret<Url>>,
+    /// `SMTP_URL` and `SMTP_FROM`: e-mail notifications; off when `SMTP_URL` is unset.
+    pub smtp: Option<SmtpConfig>,
     /// `WEBHOOK_ALLOWED_NETWORKS`: internal networks registered webhooks may reach anyway (same
     /// CIDR list as `TRUSTED_PROXIES`; empty: public addresses only).
     pub webhook_allowed_networks: TrustedProxies,
@@ -414,6 +427,23 @@ impl Config {
                 (0, 86_400_000),
             )?),
         };
+        let smtp = match vars.get("SMTP_URL") {
+            None => None,
+            Some(url) => {
+                planpush_mail::check_url(&url)
+                    .map_err(|e| ConfigError::new("SMTP_URL", e.to_string()))?;
+                let from = vars.required(
+                    "SMTP_FROM",
+                    "the sender of e-mail notifications, e.g. PlanPush <planpush@example.com> (required with SMTP_URL)",
+                )?;
+                planpush_mail::parse_from(&from)
+                    .map_err(|e| ConfigError::new("SMTP_FROM", e.to_string()))?;
+                Some(SmtpConfig {
+                    url: Secret::new(url),
+                    from,
+                })
+            }
+        };
         let trusted_proxies = match vars.get("TRUSTED_PROXIES") {
             Some(raw) => TrustedProxies::parse_list(&raw)
                 .map_err(|m| ConfigError::new("TRUSTED_PROXIES", m))?,
@@ -479,6 +509,7 @@ impl Config {
             outbox,
             teams_webhook_url,
             discord_webhook_url,
+            smtp,
             trusted_proxies,
             webhook_allowed_networks,
             log_format,

@@ -447,6 +447,47 @@ async fn sweep_forever(
     }
 }
 
+/// How often the digest job looks for daily digests that are due, and how long its lease lasts with
+/// several processes (as the sweep's).
+const DIGEST_EVERY: Duration = Duration::from_secs(600);
+const DIGEST_LEASE: Duration = Duration::from_secs(540);
+
+/// The daily e-mail digests, every [`DIGEST_EVERY`]: each `daily` user whose previous digest is a
+/// day old gets one outbox row. Every process runs this loop; with several processes only the
+/// holder of the `digest` lease assembles (and each digest is written once anyway: its row and
+/// the user's new cut-off are one transaction guarded by the old cut-off).
+async fn digest_forever(
+    emails: planpush_app::Emails,
+    cluster: Option<Arc<PgCluster>>,
+    mut stopped: tokio::sync::watch::Receiver<bool>,
+) {
+    let mut tick = tokio::time::interval(DIGEST_EVERY);
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            _ = stopped.changed() => return,
+        }
+        if let Some(c) = &cluster {
+            match c.try_lease("digest", DIGEST_LEASE).await {
+                Ok(true) => {}
+                Ok(false) => {
+                    tracing::debug!("another process holds the digest's lease");
+                    continue;
+                }
+                Err(e) => {
+                    tracing::warn!(error = %format!("{e:#}"), "taking the digest's lease failed");
+                    continue;
+                }
+            }
+        }
+        match emails.run_digests(chrono::Utc::now()).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(digests = n, "daily e-mail digests queued"),
+            Err(e) => tracing::warn!(error = %e, "assembling the daily e-mail digests failed"),
+        }
+    }
+}
+
 /// Resolves at the first SIGTERM or SIGINT (Ctrl-C).
 async fn wait_for_stop_signal() {
     #[cfg(unix)]
@@ -524,6 +565,19 @@ fn webhook_parts(
     (secrets, Arc::new(move |ip| networks.contains(ip)))
 }
 
+/// The unsubscribe links' keys (from `SECRET_KEY` and `SECRET_KEY_PREVIOUS`).
+fn link_keys(config: &Config) -> Arc<planpush_mail::LinkKeys> {
+    let previous: Vec<Vec<u8>> = config
+        .previous_secret_keys
+        .iter()
+        .map(|k| k.expose().as_bytes().to_vec())
+        .collect();
+    Arc::new(planpush_mail::LinkKeys::new(
+        config.secret_key.expose().as_bytes(),
+        &previous,
+    ))
+}
+
 /// The delivery worker: registered webhooks always (admins add them at run time), and the chat
 /// channels that are configured (`SLACK_WEBHOOK_URL`, `TEAMS_WEBHOOK_URL`, `DISCORD_WEBHOOK_URL`).
 fn deliveries(config: &Config, ports: &planpush_app::Ports) -> Result<Deliveries, Fatal> {
@@ -566,7 +620,41 @@ fn deliveries(config: &Config, ports: &planpush_app::Ports) -> Result<Deliveries
         let notifier = Arc::new(notifier);
         worker = worker.with(notifier);
     }
+    if let Some(emails) = emails(config, ports)? {
+        worker = worker.with(Arc::new(planpush_app::EmailNotifier::new(emails)));
+    }
     Ok(worker)
+}
+
+/// E-mail (`SMTP_URL`, `SMTP_FROM`): the use cases with the SMTP mailer, the inbox and the
+/// unsubscribe keys; `None` when `SMTP_URL` is unset.
+fn emails(
+    config: &Config,
+    ports: &planpush_app::Ports,
+) -> Result<Option<planpush_app::Emails>, Fatal> {
+    let Some(smtp) = &config.smtp else {
+        return Ok(None);
+    };
+    // Validated by Config; a failure here names the variable, never the URL.
+    let mailer = planpush_mail::SmtpMailer::new(
+        smtp.url.expose(),
+        &smtp.from,
+        config.base_url.as_str(),
+        config.outbox.slack_timeout,
+    )
+    .map_err(|e| Fatal(format!("SMTP_URL: {e}"), 2))?;
+    Ok(Some(
+        planpush_app::Emails::new(
+            ports.clone(),
+            Arc::new(planpush_app::AccessCache::new(ports.clone())),
+            config.base_url.as_str(),
+        )
+        .with_keys(link_keys(config))
+        .with_delivery(
+            Arc::new(planpush_app::RepositoryInbox::new(ports.inbox.clone())),
+            Arc::new(mailer),
+        ),
+    ))
 }
 
 /// The separate `/metrics` listener (`METRICS_ADDR`): one worker, nothing else on it.
@@ -626,10 +714,14 @@ fn serve(config: Config, store: Arc<Store>) -> Result<(), Fatal> {
         },
     };
     let deliveries = deliveries(&config, &ports)?;
+    // Events go to the chat channels and webhooks; e-mail is written per inbox notification
+    // instead (`with_email`), never per event.
     let notify = deliveries
         .channels()
         .into_iter()
+        .filter(|c| *c != planpush_app::EMAIL_CHANNEL)
         .fold(Notifications::off(), Notifications::and)
+        .with_email(config.smtp.is_some())
         .with_burst(
             chrono::Duration::from_std(config.outbox.burst_window)
                 .unwrap_or(chrono::Duration::zero()),
@@ -670,6 +762,9 @@ fn serve(config: Config, store: Arc<Store>) -> Result<(), Fatal> {
         },
         Arc::new(planpush_slack::webhook::test_envelope),
     )
+    // E-mail settings and one-click unsubscribe links (the links work even while SMTP_URL is unset,
+    // so an e-mail already sent can still stop the next ones).
+    .with_email(link_keys(&config), config.smtp.is_some())
     .with_admission(admission(&config))
     .with_default_visibility(config.default_visibility);
     // SCIM 2.0 is on only with SCIM_AUTH_TOKEN (validated by Config); otherwise /scim/v2 is 404.
@@ -700,6 +795,7 @@ fn serve(config: Config, store: Arc<Store>) -> Result<(), Fatal> {
         None => state,
     };
     let stopping = state.clone();
+    let digest_ports = ports.clone();
     let maintenance = Maintenance::new(
         ports,
         planpush_versions::RetentionPolicy::days(config.version_retention_days),
@@ -720,6 +816,9 @@ fn serve(config: Config, store: Arc<Store>) -> Result<(), Fatal> {
             store.clone(),
             stopped.clone(),
         ));
+        // Daily e-mail digests (SMTP_URL): queued every ten minutes for the users they are due for.
+        let digests = emails(&config, &digest_ports)?
+            .map(|emails| tokio::spawn(digest_forever(emails, cluster.clone(), stopped.clone())));
         // Gauges for /metrics that no request updates: the outbox backlog and the pool.
         tokio::spawn({
             let mut stopped = stopped.clone();
@@ -800,6 +899,13 @@ fn serve(config: Config, store: Arc<Store>) -> Result<(), Fatal> {
         let grace = config.outbox.slack_timeout + Duration::from_secs(1);
         if tokio::time::timeout(grace, worker).await.is_err() {
             tracing::warn!("the notification worker did not stop in time");
+        }
+        if let Some(digests) = digests
+            && tokio::time::timeout(BACKGROUND_GRACE, digests)
+                .await
+                .is_err()
+        {
+            tracing::warn!("the digest job in progress did not finish in time");
         }
         if tokio::time::timeout(BACKGROUND_GRACE, sweeper)
             .await

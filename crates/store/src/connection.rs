@@ -391,6 +391,7 @@ impl Store {
             search: self.clone(),
             webhooks: self.clone(),
             presence: self.clone(),
+            email_preferences: self.clone(),
         }
     }
 

@@ -25,6 +25,7 @@ pub fn tab_or_default(tab: Option<&str>, view: &DashboardView) -> &'static str {
         Some("inbox") => "inbox",
         Some("comments") => "comments",
         Some("tokens") => "tokens",
+        Some("settings") => "settings",
         Some("members") if view.tabs.members => "members",
         Some("groups") if view.tabs.groups => "groups",
         Some("webhooks") if view.tabs.webhooks => "webhooks",
@@ -54,6 +55,7 @@ pub fn dashboard(view: &DashboardView, tab: &str, show_archived: bool) -> Markup
         ("activity", "Activity", true),
         ("comments", "Comments", true),
         ("tokens", "API tokens", true),
+        ("settings", "Settings", true),
         ("members", "Members", view.tabs.members),
         ("groups", "Groups", view.tabs.groups),
         ("webhooks", "Webhooks", view.tabs.webhooks),
@@ -107,6 +109,7 @@ pub fn dashboard(view: &DashboardView, tab: &str, show_archived: bool) -> Markup
                     (activity_pane(&view.activity))
                     (comments_pane(view))
                     (tokens_pane(view))
+                    (settings_pane(view))
                     @if view.tabs.members { (members_pane(view)) }
                     @if view.tabs.groups { (groups_pane(view)) }
                     @if view.tabs.webhooks { (webhooks_pane(view)) }
@@ -467,6 +470,49 @@ fn tokens_pane(view: &DashboardView) -> Markup {
                 }
             }
             @if view.tokens.is_empty() { p class="dash-empty" id="tokens-empty" { "No tokens yet." } }
+        }
+    }
+}
+
+/// The caller's own settings: e-mail notifications (saved through `PUT /api/me/email-preferences`
+/// by dashboard.js, which also says where e-mail goes and whether this server sends any).
+fn settings_pane(view: &DashboardView) -> Markup {
+    let modes = [
+        (
+            planpush_app::EmailMode::Immediate,
+            "Immediately",
+            "One e-mail per mention, reply or new version, as it happens.",
+        ),
+        (
+            planpush_app::EmailMode::Daily,
+            "Daily digest",
+            "One e-mail a day listing what you have not read yet.",
+        ),
+        (
+            planpush_app::EmailMode::Off,
+            "Off",
+            "No e-mail; the inbox in PlanPush still shows everything.",
+        ),
+    ];
+    html! {
+        section id="pane-settings" class="dash-pane" aria-labelledby="h-settings" {
+            h2 id="h-settings" { "Settings" }
+            form id="email-form" class="dash-js" {
+                fieldset {
+                    legend { "E-mail notifications" }
+                    p class="pp-meta" id="email-status" {}
+                    @for (mode, label, hint) in modes {
+                        div class="dash-radio" {
+                            input type="radio" name="email-mode" id={"email-" (mode.as_str())} value=(mode.as_str()) checked[view.email_mode == mode] aria-describedby={"email-hint-" (mode.as_str())};
+                            " "
+                            label for={"email-" (mode.as_str())} { (label) }
+                            " "
+                            span class="pp-meta" id={"email-hint-" (mode.as_str())} { (hint) }
+                        }
+                    }
+                    button type="submit" class="dash-button" { "Save" }
+                }
+            }
         }
     }
 }

@@ -32,9 +32,9 @@ use actix_web::cookie::SameSite;
 use actix_web::web;
 use planpush_app::Search;
 use planpush_app::{
-    AccessCache, Admin, Admission, AuditLog, Cluster, Comments, CpuPool, Dashboard, GroupAccess,
-    Health, IdentityProvider, LiveAccess, Notifications, ObservedBus, Plans, Ports, Push,
-    RateLimiter, RemoteChanges, Scim, SignIn, Tokens, WebSessions, Webhooks,
+    AccessCache, Admin, Admission, AuditLog, Cluster, Comments, CpuPool, Dashboard, Emails,
+    GroupAccess, Health, IdentityProvider, LiveAccess, Notifications, ObservedBus, Plans, Ports,
+    Push, RateLimiter, RemoteChanges, Scim, SignIn, Tokens, WebSessions, Webhooks,
 };
 use planpush_document::{DiagramRenderer, SanitizeOptions};
 use planpush_identity::SessionPolicy;
@@ -92,6 +92,9 @@ pub struct AppState {
     pub webhooks: Arc<Webhooks>,
     /// IdP group → role mappings (admin API, dashboard Groups tab).
     pub groups: Arc<GroupAccess>,
+    /// E-mail preferences and one-click unsubscribe; links are refused until
+    /// [`AppState::with_email`] gives it the keys.
+    pub emails: Arc<Emails>,
     /// SCIM provisioning; off until [`AppState::with_scim`] gives it a token.
     pub scim: Arc<Scim>,
     pub mode: SignInMode,
@@ -205,6 +208,11 @@ impl AppState {
             audit_log: Arc::new(AuditLog::new(ports.clone())),
             groups: Arc::new(GroupAccess::new(ports.clone(), access.clone())),
             webhooks: Arc::new(Webhooks::new(ports.clone())),
+            emails: Arc::new(Emails::new(
+                ports.clone(),
+                access.clone(),
+                &settings.base_url,
+            )),
             scim: Arc::new(Scim::new(
                 ports.clone(),
                 admin.clone(),
@@ -278,6 +286,18 @@ impl AppState {
         test_body: planpush_app::TestBody,
     ) -> Self {
         self.webhooks = Arc::new((*self.webhooks).clone().with_keys(keys, test_body));
+        self
+    }
+
+    /// The same state with e-mail settings and unsubscribe links on: `keys` checks the links'
+    /// signatures (the mail adapter's), `enabled` says whether the server sends e-mail
+    /// (`SMTP_URL`).
+    pub fn with_email(
+        mut self,
+        keys: Arc<dyn planpush_app::UnsubscribeKeys>,
+        enabled: bool,
+    ) -> Self {
+        self.emails = Arc::new((*self.emails).clone().with_keys(keys).with_enabled(enabled));
         self
     }
 

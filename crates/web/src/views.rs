@@ -2,7 +2,9 @@
 
 use chrono::{DateTime, Utc};
 use maud::{DOCTYPE, Markup, PreEscaped, html};
-use planpush_app::{DeviceRequest, DiffPage, Export, ExportComments, PlanPage};
+use planpush_app::{
+    DeviceRequest, DiffPage, EmailMode, Export, ExportComments, PlanPage, UnsubscribeTarget,
+};
 use planpush_document::DiffStatus;
 use planpush_versions::VersionMeta;
 
@@ -77,6 +79,46 @@ pub fn signed_out_locally() -> Markup {
             p id="signed-out-local" { "Your PlanPush session has ended. Your identity provider does not offer single logout, so you may still be signed in there: sign out of it too if this is a shared computer." }
             p { a href="/auth/login" { "Sign in again" } }
         },
+    )
+}
+
+/// `/unsubscribe/{token}`: who the link is for, and the button that turns e-mail off (a `GET`
+/// changes nothing: mail scanners follow links).
+pub fn unsubscribe_confirm(target: &UnsubscribeTarget, token: &str) -> Markup {
+    layout(
+        "Unsubscribe",
+        html! {
+            h1 { "Stop PlanPush e-mail?" }
+            p { "This turns off every PlanPush e-mail to " strong { (target.login) } ": single notifications and daily digests. Your inbox in PlanPush keeps working." }
+            @if target.mode == EmailMode::Off {
+                p id="unsubscribe-already" { "E-mail is already off for this account." }
+            }
+            form method="post" action={"/unsubscribe/" (token)} {
+                button type="submit" id="unsubscribe-button" { "Unsubscribe" }
+            }
+            p { "You can turn e-mail back on, or choose a daily digest, in " a href="/dashboard?tab=settings#pane-settings" { "your settings" } "." }
+        },
+    )
+}
+
+/// After unsubscribing.
+pub fn unsubscribed(target: &UnsubscribeTarget) -> Markup {
+    layout(
+        "Unsubscribed",
+        html! {
+            h1 { "Unsubscribed" }
+            p id="unsubscribe-done" { "PlanPush sends no more e-mail to " strong { (target.login) } "." }
+            p { "Changed your mind? Choose again in " a href="/dashboard?tab=settings#pane-settings" { "your settings" } "." }
+        },
+    )
+}
+
+/// An unsubscribe link that is not valid (altered, or not from this server).
+pub fn unsubscribe_invalid() -> Markup {
+    message(
+        "Link not valid",
+        "This unsubscribe link is not valid: it may have been cut or altered. Sign in and change your e-mail settings instead.",
+        Some(("/dashboard?tab=settings#pane-settings", "E-mail settings")),
     )
 }
 

@@ -10,6 +10,7 @@
 
 mod audit;
 mod comments;
+mod email;
 mod identity;
 mod inbox;
 mod infra;
@@ -23,6 +24,7 @@ mod search;
 
 pub use audit::*;
 pub use comments::*;
+pub use email::*;
 pub use identity::*;
 pub use inbox::*;
 pub use infra::*;
@@ -73,7 +75,8 @@ macro_rules! contract_tests {
             outbox_written_with_comments, readiness_contract,
             scim_users_contract, scim_groups_contract,
             search_contract, reviews_contract, presence_contract, inbox_contract,
-            inbox_written_with_comments_and_pushes, inbox_nothing_when_the_comment_write_fails
+            inbox_written_with_comments_and_pushes, inbox_nothing_when_the_comment_write_fails,
+            email_preferences_contract
         );
     };
     (@cases $make:expr; $($case:ident),* $(,)?) => {

@@ -1012,3 +1012,47 @@ fn previous_secret_keys_are_read_only_extras() {
     )]);
     assert!(!format!("{c:?}").contains("hunter2"));
 }
+
+#[test]
+fn smtp_is_off_by_default_and_needs_a_sender() {
+    assert!(ok(&[]).smtp.is_none());
+    let c = ok(&[
+        (
+            "SMTP_URL",
+            "smtps://planpush%40example.com:hunter2@smtp.example.com:465",
+        ),
+        ("SMTP_FROM", "PlanPush <planpush@example.com>"),
+    ]);
+    let smtp = c.smtp.as_ref().unwrap();
+    assert_eq!(smtp.from, "PlanPush <planpush@example.com>");
+    assert!(
+        !format!("{c:?}").contains("hunter2"),
+        "the URL's password stays secret"
+    );
+    assert!(
+        ok(&[
+            ("SMTP_URL", "smtp://127.0.0.1:2525?tls=required"),
+            ("SMTP_FROM", "pp@example.com")
+        ])
+        .smtp
+        .is_some()
+    );
+
+    let err = load(&[("SMTP_URL", "smtp://127.0.0.1:2525")]).unwrap_err();
+    assert_eq!(err.var, "SMTP_FROM", "{err}");
+    let err = load(&[
+        ("SMTP_URL", "smtp://127.0.0.1:2525"),
+        ("SMTP_FROM", "not an address"),
+    ])
+    .unwrap_err();
+    assert_eq!(err.var, "SMTP_FROM", "{err}");
+    for bad in [
+        "https://user:hunter2@mail.example.com",
+        "smtp://",
+        "hunter2",
+    ] {
+        let err = load(&[("SMTP_URL", bad), ("SMTP_FROM", "pp@example.com")]).unwrap_err();
+        assert_eq!(err.var, "SMTP_URL", "{bad}: {err}");
+        assert!(!err.to_string().contains("hunter2"), "{err}");
+    }
+}

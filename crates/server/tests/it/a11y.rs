@@ -354,7 +354,8 @@ async fn every_page_is_accessible_and_clean() {
 
     // The dashboard, every tab.
     for tab in [
-        "plans", "activity", "comments", "tokens", "members", "groups", "webhooks", "audit",
+        "plans", "activity", "comments", "tokens", "settings", "members", "groups", "webhooks",
+        "audit",
     ] {
         audit
             .page(
@@ -365,6 +366,40 @@ async fn every_page_is_accessible_and_clean() {
             )
             .await;
     }
+
+    // The one-click unsubscribe page of an e-mail (no session needed), its result, a refused link.
+    let (_, _, _, me) = raw(port, "GET", "/api/auth/me", &[("Authorization", &auth)], "");
+    let me: Value = serde_json::from_str(&me).unwrap();
+    let ada_id = planpush_identity::UserId::parse(me["id"].as_str().unwrap()).unwrap();
+    let unsubscribe = planpush_app::UnsubscribeKeys::sign(
+        &planpush_mail::LinkKeys::new("k".repeat(40).as_bytes(), &[]),
+        ada_id,
+    );
+    audit
+        .page(
+            &c,
+            &format!("{base}/unsubscribe/{unsubscribe}"),
+            200,
+            "unsubscribe, confirmation",
+        )
+        .await;
+    audit.reset(&c).await;
+    c.find(Locator::Id("unsubscribe-button"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    until(&c, "document.body.textContent.includes('Unsubscribed')").await;
+    audit.current(&c, "unsubscribe, done").await;
+    audit
+        .page(
+            &c,
+            &format!("{base}/unsubscribe/not-a-token"),
+            404,
+            "unsubscribe, invalid link",
+        )
+        .await;
 
     // /activate: the entry form, the confirmation with what is being approved, the result page.
     let (status, _, _, start) = raw(port, "POST", "/api/auth/device", &[], "");

@@ -8,6 +8,7 @@ mod browser;
 mod chat;
 mod cli;
 mod dashboard;
+mod email;
 mod find_browser;
 mod github_signin;
 mod inbox_browser;

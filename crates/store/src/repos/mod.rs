@@ -3,6 +3,7 @@
 mod audit;
 mod comments;
 mod devices;
+mod email;
 pub(crate) mod inbox;
 pub(crate) mod infra;
 pub(crate) mod plans;

@@ -5,6 +5,7 @@ mod auth;
 mod comments;
 mod dashboard;
 mod device;
+mod email;
 mod events;
 mod export;
 mod groups;
@@ -32,6 +33,7 @@ pub(crate) fn configure(cfg: &mut web::ServiceConfig) {
     comments::routes(cfg);
     dashboard::routes(cfg);
     device::routes(cfg);
+    email::routes(cfg);
     events::routes(cfg);
     push::routes(cfg);
     plans::routes(cfg);

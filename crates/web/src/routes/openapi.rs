@@ -106,6 +106,8 @@ async fn serve() -> HttpResponse {
         super::webhooks::create,
         super::webhooks::delete,
         super::webhooks::test,
+        super::email::get_preferences,
+        super::email::put_preferences,
     ),
     modifiers(&Security),
     tags(
@@ -120,6 +122,7 @@ async fn serve() -> HttpResponse {
         (name = "users", description = "Members and their roles (admin)"),
         (name = "groups", description = "Identity-provider group → role mappings (admin)"),
         (name = "webhooks", description = "Signed outgoing webhooks and their delivery logs (admin)"),
+        (name = "email", description = "The caller's e-mail notifications: immediate, daily digest or off"),
         (name = "audit", description = "The audit log (admin and project managers; others see their own)"),
     ),
 )]
@@ -177,6 +180,19 @@ pub(crate) struct OAuthError {
     error_description: String,
     /// With `slow_down`: the interval, in seconds, to poll at from now on.
     interval: Option<u64>,
+}
+
+/// The caller's e-mail preference.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct EmailPreferences {
+    /// `immediate` (the default: one e-mail per notification), `daily` (one digest a day) or `off`.
+    mode: String,
+    /// Where e-mail goes (from the identity provider); without one nothing is sent.
+    address: Option<String>,
+    /// Whether this server sends e-mail at all (`SMTP_URL`).
+    enabled: bool,
+    /// Every mode, in the order to offer them.
+    modes: Vec<String>,
 }
 
 #[derive(Serialize, ToSchema)]

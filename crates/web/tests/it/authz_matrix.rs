@@ -186,6 +186,21 @@ const ROUTES: &[Route] = &[
         needs: Some((Capability::ManageUsers, Ownership::Others)),
         ok: StatusCode::NOT_FOUND,
     },
+    // E-mail preferences: everyone their own.
+    Route {
+        method: Method::GET,
+        path: "/api/me/email-preferences",
+        body: None,
+        needs: None,
+        ok: StatusCode::OK,
+    },
+    Route {
+        method: Method::PUT,
+        path: "/api/me/email-preferences",
+        body: Some(r#"{"mode":"daily"}"#),
+        needs: None,
+        ok: StatusCode::OK,
+    },
 ];
 
 /// Pages: anonymous visitors are sent to sign-in; every signed-in role gets the page, scoped
@@ -196,6 +211,7 @@ const PAGES: &[&str] = &[
     "/dashboard?tab=members",
     "/dashboard?tab=audit",
     "/dashboard?tab=groups",
+    "/dashboard?tab=settings",
 ];
 
 #[actix_web::test]
@@ -270,6 +286,61 @@ async fn every_route_for_every_role() {
                     "{} {} as {role:?}: got {} want {want} ({})",
                     route.method, route.path, res.status, res.body
                 ));
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+/// The unsubscribe link needs no session, whatever the caller's role: its signed token is the
+/// authority, for the user it names only. A forged token is refused for everyone.
+#[actix_web::test]
+async fn unsubscribe_links_answer_the_token_not_the_role() {
+    use planpush_app::UnsubscribeKeys;
+    let keys = planpush_mail::LinkKeys::new(&[7; 64], &[]);
+    let mut failures = vec![];
+    for role in [
+        None,
+        Some(Role::Admin),
+        Some(Role::ProjectManager),
+        Some(Role::Developer),
+        Some(Role::Qa),
+    ] {
+        for method in [Method::GET, Method::POST] {
+            let app = test_app(Mode::Dev).await;
+            let (_, other) = app.user_with("other", &[Role::Developer]).await;
+            let (mut b, me) = match role {
+                Some(r) => app.user_with("caller", &[r]).await,
+                None => (Browser::default(), other),
+            };
+            let valid = format!("/unsubscribe/{}", keys.sign(other));
+            let forged = format!("/unsubscribe/{}", keys.sign(other).replace('.', "x."));
+            for (path, want) in [(&forged, StatusCode::NOT_FOUND), (&valid, StatusCode::OK)] {
+                let res = app.send(&mut b, method.clone(), path, None, None).await;
+                if res.status != want {
+                    failures.push(format!("{method} {path} as {role:?}: got {}", res.status));
+                }
+            }
+            let mode = |u| {
+                let ports = app.ports.clone();
+                async move {
+                    ports
+                        .email_preferences
+                        .get(u)
+                        .await
+                        .unwrap()
+                        .map(|p| p.mode)
+                }
+            };
+            let want_other = (method == Method::POST).then_some(planpush_app::EmailMode::Off);
+            if mode(other).await != want_other {
+                failures.push(format!(
+                    "{method} as {role:?}: other's mode is {:?}",
+                    mode(other).await
+                ));
+            }
+            if me != other && mode(me).await.is_some() {
+                failures.push(format!("{method} as {role:?}: the caller's mode changed"));
             }
         }
     }

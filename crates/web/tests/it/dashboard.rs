@@ -94,6 +94,7 @@ async fn tabs_rows_and_actions_follow_the_role() {
             "Activity",
             "Comments",
             "API tokens",
+            "Settings",
             "Members",
             "Groups",
             "Webhooks",
@@ -117,6 +118,7 @@ async fn tabs_rows_and_actions_follow_the_role() {
             "Activity",
             "Comments",
             "API tokens",
+            "Settings",
             "Audit log"
         ]
     );
@@ -127,7 +129,14 @@ async fn tabs_rows_and_actions_follow_the_role() {
     let dev_html = app.get(&mut dev, "/dashboard?tab=audit").await.body;
     assert_eq!(
         tabs(&dev_html),
-        ["Plans", "Inbox", "Activity", "Comments", "API tokens"]
+        [
+            "Plans",
+            "Inbox",
+            "Activity",
+            "Comments",
+            "API tokens",
+            "Settings"
+        ]
     );
     assert!(
         dev_html.contains("data-tab=\"plans\""),

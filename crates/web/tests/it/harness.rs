@@ -186,6 +186,8 @@ pub async fn test_app_pooled(
         )),
         Arc::new(planpush_slack::webhook::test_envelope),
     );
+    // E-mail settings and unsubscribe links (the mail adapter's keys; no mail is sent here).
+    let state = state.with_email(Arc::new(planpush_mail::LinkKeys::new(&[7; 64], &[])), false);
     let state = match scim {
         Some(token) => state.with_scim(token),
         None => state,

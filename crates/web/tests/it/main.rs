@@ -10,6 +10,7 @@ mod authz_matrix;
 mod comments;
 mod dashboard;
 mod device;
+mod email;
 mod events;
 mod export;
 mod headers;

@@ -1,0 +1,2 @@
+DROP INDEX email_preferences_mode;
+DROP TABLE email_preferences;
