@@ -184,18 +184,28 @@ async fn each_role_sees_its_tabs_and_actions() {
     let cases = [
         (
             "ada",
-            "Plans,Inbox,Activity,Comments,API tokens,Members,Groups,Webhooks,Audit log",
+            "Plans,Inbox,Activity,Comments,API tokens,Settings,Members,Groups,Webhooks,Audit log",
             3,
             3,
         ),
         (
             "pat",
-            "Plans,Inbox,Activity,Comments,API tokens,Audit log",
+            "Plans,Inbox,Activity,Comments,API tokens,Settings,Audit log",
             3,
             0,
         ),
-        ("ben", "Plans,Inbox,Activity,Comments,API tokens", 1, 0),
-        ("quinn", "Plans,Inbox,Activity,Comments,API tokens", 0, 0),
+        (
+            "ben",
+            "Plans,Inbox,Activity,Comments,API tokens,Settings",
+            1,
+            0,
+        ),
+        (
+            "quinn",
+            "Plans,Inbox,Activity,Comments,API tokens,Settings",
+            0,
+            0,
+        ),
     ];
     for (login, want_tabs, archive, delete) in cases {
         switch_user(&c, &base, login).await;
