@@ -4,7 +4,9 @@ Usage: python smtp_sink.py DIR. Prints the port it listens on, then serves until
 accepted message is written to DIR as NNNN.eml (the bytes received) and NNNN.json (parsed by
 Python's own `email` package: envelope, headers, plain-text and HTML parts), an implementation
 independent of the sender's. While DIR/refuse exists, every message is answered with its content
-(e.g. "451 4.3.0 try again later" or "554 5.7.1 refused") and not stored.
+(e.g. "451 4.3.0 try again later" or "554 5.7.1 refused") and not stored. While DIR/hold exists,
+the reply to DATA is held (DIR/holding says one is); a message whose sender went away meanwhile
+is not stored.
 """
 
 import asyncio
@@ -23,6 +25,16 @@ class Sink:
         self.count = 0
 
     async def handle_DATA(self, server, session, envelope):
+        hold = os.path.join(self.directory, "hold")
+        if os.path.exists(hold):
+            # Holds the reply (the sender waits, as for a slow relay) until DIR/hold is removed.
+            # A sender that went away meanwhile never heard "250": the message is not accepted.
+            open(os.path.join(self.directory, "holding"), "w").close()
+            while os.path.exists(hold):
+                await asyncio.sleep(0.02)
+            os.remove(os.path.join(self.directory, "holding"))
+            if server.transport is None or server.transport.is_closing():
+                return "421 4.4.2 the sender went away"
         refuse = os.path.join(self.directory, "refuse")
         if os.path.exists(refuse):
             with open(refuse) as f:

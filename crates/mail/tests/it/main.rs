@@ -3,6 +3,8 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stderr)]
 
+// `hold`, `release` and `wait_holding` serve the server's kill -9 test (same file, by path).
+#[allow(dead_code)]
 mod sink;
 
 use std::sync::Arc;

@@ -108,6 +108,24 @@ impl Sink {
     pub fn accept(&self) {
         let _ = std::fs::remove_file(self.path().join("refuse"));
     }
+
+    /// Holds the reply to every message (the sender waits) until [`Sink::release`].
+    pub fn hold(&self) {
+        std::fs::write(self.path().join("hold"), "").unwrap();
+    }
+
+    pub fn release(&self) {
+        let _ = std::fs::remove_file(self.path().join("hold"));
+    }
+
+    /// Waits until a message's reply is being held (at most five seconds).
+    pub fn wait_holding(&self) {
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while !self.path().join("holding").exists() {
+            assert!(Instant::now() < deadline, "no message reached the sink");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
 }
 
 impl Drop for Sink {

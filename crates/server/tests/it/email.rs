@@ -152,3 +152,88 @@ fn a_mention_is_mailed_and_its_unsubscribe_link_works_without_signing_in() {
     std::thread::sleep(Duration::from_millis(1000));
     assert_eq!(sink.messages().len(), 1);
 }
+
+/// kill -9 while the relay holds its reply to an e-mail: the message was never accepted, and after
+/// a restart on the same data it is sent again once its lease ran out — exactly once — and the
+/// next e-mail once too.
+#[test]
+fn killed_mid_delivery_and_restarted_each_email_is_accepted_exactly_once() {
+    let Some(py) = python() else { return };
+    let sink = Sink::start(&py);
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let smtp = sink.url();
+    let vars = [
+        ("SMTP_URL", smtp.as_str()),
+        ("SMTP_FROM", "PlanPush <planpush@example.com>"),
+        ("OUTBOX_POLL_INTERVAL_MS", "50"),
+        ("OUTBOX_RETRY_BASE_MS", "300"),
+        // Each attempt is bounded by this; its lease is twice as long.
+        ("SLACK_TIMEOUT_MS", "2000"),
+    ];
+    let mut first = dev_server_with(dir.path(), port, &vars);
+    let (_, ada) = dev_login(port, "ada");
+    let (_, _ben) = dev_login(port, "ben");
+    set_email(dir.path(), "ben", "ben@example.com");
+    let plan = push(port, &ada, "text/markdown", "launch", V1);
+    let sid = plan["session_id"].as_str().unwrap().to_owned();
+
+    sink.hold();
+    let (status, body) = api(
+        port,
+        &ada,
+        "POST",
+        &format!("/api/sessions/{sid}/comments"),
+        r#"{"body":"@ben first question","anchor":"rollout"}"#,
+    );
+    assert_eq!(status, 201, "{body}");
+    sink.wait_holding();
+    // kill -9 while the relay holds its reply.
+    first.0.kill().unwrap();
+    first.0.wait().unwrap();
+    sink.release();
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(
+        sink.messages().is_empty(),
+        "a message whose sender died is not accepted"
+    );
+
+    // Restarted: the interrupted e-mail goes out again after its lease (2 × 2 s), once.
+    let _second = dev_server_with(dir.path(), port, &vars);
+    let (status, body) = api(
+        port,
+        &ada,
+        "POST",
+        &format!("/api/sessions/{sid}/comments"),
+        r#"{"body":"@ben second question","anchor":"rollout"}"#,
+    );
+    assert_eq!(status, 201, "{body}");
+    let deadline = std::time::Instant::now() + Duration::from_secs(15);
+    while sink.messages().len() < 2 && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    // Time for a wrong second copy to arrive, had there been one.
+    std::thread::sleep(Duration::from_millis(1500));
+    let got = sink.messages();
+    assert_eq!(got.len(), 2, "{got:#?}");
+    let texts: Vec<&str> = got.iter().map(|m| m["text"].as_str().unwrap()).collect();
+    assert_eq!(
+        texts
+            .iter()
+            .filter(|t| t.contains("first question"))
+            .count(),
+        1,
+        "{texts:?}"
+    );
+    assert_eq!(
+        texts
+            .iter()
+            .filter(|t| t.contains("second question"))
+            .count(),
+        1,
+        "{texts:?}"
+    );
+    let ids: std::collections::HashSet<&str> =
+        got.iter().map(|m| header(m, "message-id")).collect();
+    assert_eq!(ids.len(), 2, "each e-mail its own Message-ID");
+}
