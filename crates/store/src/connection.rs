@@ -112,8 +112,11 @@ impl r2d2::ManageConnection for Manager {
             DbTarget::Postgres(url) => PgConnection::establish(url).map(DbConnection::Pg),
             DbTarget::Sqlite(path) => {
                 let mut c = SqliteConnection::establish(&path.to_string_lossy())?;
+                // temp_store = MEMORY: statement journals, sorts and the FTS rebuild never need a
+                // writable temporary directory, which a `scratch` container does not have (without
+                // one, a migration failed there, its real error masked by the rollback).
                 c.batch_execute(&format!(
-                    "PRAGMA busy_timeout = {}; PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;",
+                    "PRAGMA busy_timeout = {}; PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; PRAGMA temp_store = MEMORY;",
                     self.busy_timeout_ms
                 ))
                 .map_err(diesel::ConnectionError::CouldntSetupConfiguration)?;
