@@ -402,11 +402,30 @@ async fn mermaid_is_rendered_once_per_source_and_failures_never_fail_the_push() 
     assert_eq!(diagrams.calls.load(Ordering::Relaxed), 3);
 }
 
-/// Versions whose every `NextVersion` commit loses the race, as when other pushes to the same plan
-/// keep landing first.
+/// The fake versions as a database under contention: `head` answers only after yielding to other
+/// tasks (as a round trip does), and with `always_lose` every `NextVersion` commit loses the race,
+/// as when other pushes to the same plan keep landing first. `conflicts` counts the commits that
+/// lost.
 struct Contended {
     inner: std::sync::Arc<dyn planpush_versions::VersionRepository>,
-    lost: std::sync::atomic::AtomicU32,
+    always_lose: bool,
+    conflicts: std::sync::atomic::AtomicU32,
+}
+
+impl Contended {
+    fn over(ports: &mut Ports, always_lose: bool) -> std::sync::Arc<Self> {
+        let contended = std::sync::Arc::new(Self {
+            inner: ports.versions.clone(),
+            always_lose,
+            conflicts: Default::default(),
+        });
+        ports.versions = contended.clone();
+        contended
+    }
+
+    fn conflicts(&self) -> u32 {
+        self.conflicts.load(std::sync::atomic::Ordering::Relaxed)
+    }
 }
 
 #[async_trait::async_trait]
@@ -417,93 +436,12 @@ impl planpush_versions::VersionRepository for Contended {
         outbox: &[planpush_app::OutboxMessage],
         inbox: &[planpush_inbox::InboxEntry],
     ) -> Result<(), planpush_versions::VersionRepoError> {
-        match commit {
-            planpush_versions::Commit::NextVersion { .. } => {
-                self.lost.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let result = match commit {
+            planpush_versions::Commit::NextVersion { .. } if self.always_lose => {
                 Err(planpush_versions::VersionRepoError::Conflict)
             }
             other => self.inner.commit_notifying(other, outbox, inbox).await,
-        }
-    }
-    async fn get(
-        &self,
-        plan_id: planpush_plans::PlanId,
-        number: VersionNumber,
-    ) -> Result<planpush_versions::Version, planpush_versions::VersionRepoError> {
-        self.inner.get(plan_id, number).await
-    }
-    async fn latest(
-        &self,
-        plan_id: planpush_plans::PlanId,
-    ) -> Result<Option<planpush_versions::Version>, planpush_versions::VersionRepoError> {
-        self.inner.latest(plan_id).await
-    }
-    async fn head(
-        &self,
-        plan_id: planpush_plans::PlanId,
-    ) -> Result<Option<planpush_versions::VersionHead>, planpush_versions::VersionRepoError> {
-        self.inner.head(plan_id).await
-    }
-    async fn history(
-        &self,
-        plan_id: planpush_plans::PlanId,
-    ) -> Result<Vec<planpush_versions::VersionMeta>, planpush_versions::VersionRepoError> {
-        self.inner.history(plan_id).await
-    }
-    async fn purge_before(
-        &self,
-        cutoff: DateTime<Utc>,
-        now: DateTime<Utc>,
-    ) -> Result<u64, planpush_versions::VersionRepoError> {
-        self.inner.purge_before(cutoff, now).await
-    }
-}
-
-#[tokio::test]
-async fn a_push_that_keeps_losing_the_race_is_busy_and_writes_nothing() {
-    let mut ports = planpush_app::fake::ports();
-    let contended = std::sync::Arc::new(Contended {
-        inner: ports.versions.clone(),
-        lost: Default::default(),
-    });
-    ports.versions = contended.clone();
-    let ada = principal(&ports, "ada", Role::Developer).await;
-    let push = Push::new(
-        ports.clone(),
-        SanitizeOptions::default(),
-        std::sync::Arc::new(planpush_app::fake::FakeDiagrams::default()),
-    );
-    let first = push.push(&ada, md(DOC), None, t(1)).await.unwrap();
-    let mut next = md(&format!("{DOC}\n## More\n\ntext\n"));
-    next.session_id = Some(first.plan.id().to_string());
-    let again = push.push(&ada, next, None, t(2)).await;
-    assert!(matches!(again, Err(PushError::Busy)), "{again:?}");
-    assert_eq!(
-        contended.lost.load(std::sync::atomic::Ordering::Relaxed),
-        planpush_app::PUSH_ATTEMPTS
-    );
-    // Nothing half-written: the plan is still at its first version.
-    let plan = ports.plans.get(first.plan.id()).await.unwrap();
-    assert_eq!(plan.current_version(), 1);
-    assert_eq!(ports.versions.history(plan.id()).await.unwrap().len(), 1);
-}
-
-/// Versions whose `head` answers only after yielding to other tasks (as a database round trip
-/// does), counting the `NextVersion` commits that lost the race for a version number.
-struct Yielding {
-    inner: std::sync::Arc<dyn planpush_versions::VersionRepository>,
-    conflicts: std::sync::atomic::AtomicU32,
-}
-
-#[async_trait::async_trait]
-impl planpush_versions::VersionRepository for Yielding {
-    async fn commit_notifying<'a>(
-        &self,
-        commit: planpush_versions::Commit<'a>,
-        outbox: &[planpush_app::OutboxMessage],
-        inbox: &[planpush_inbox::InboxEntry],
-    ) -> Result<(), planpush_versions::VersionRepoError> {
-        let result = self.inner.commit_notifying(commit, outbox, inbox).await;
+        };
         if matches!(result, Err(planpush_versions::VersionRepoError::Conflict)) {
             self.conflicts
                 .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
@@ -548,17 +486,35 @@ impl planpush_versions::VersionRepository for Yielding {
     }
 }
 
+#[tokio::test]
+async fn a_push_that_keeps_losing_the_race_is_busy_and_writes_nothing() {
+    let mut ports = planpush_app::fake::ports();
+    let contended = Contended::over(&mut ports, true);
+    let ada = principal(&ports, "ada", Role::Developer).await;
+    let push = Push::new(
+        ports.clone(),
+        SanitizeOptions::default(),
+        std::sync::Arc::new(planpush_app::fake::FakeDiagrams::default()),
+    );
+    let first = push.push(&ada, md(DOC), None, t(1)).await.unwrap();
+    let mut next = md(&format!("{DOC}\n## More\n\ntext\n"));
+    next.session_id = Some(first.plan.id().to_string());
+    let again = push.push(&ada, next, None, t(2)).await;
+    assert!(matches!(again, Err(PushError::Busy)), "{again:?}");
+    assert_eq!(contended.conflicts(), planpush_app::PUSH_ATTEMPTS);
+    // Nothing half-written: the plan is still at its first version.
+    let plan = ports.plans.get(first.plan.id()).await.unwrap();
+    assert_eq!(plan.current_version(), 1);
+    assert_eq!(ports.versions.history(plan.id()).await.unwrap().len(), 1);
+}
+
 /// Eight pushes to one plan at once (a CI job, a benchmark): they take turns in the process
 /// instead of racing for the next version number, so none is retried and none runs out of
 /// attempts; every one is stored, in some order, as its own version.
 #[tokio::test]
 async fn concurrent_pushes_to_one_plan_take_turns_instead_of_racing() {
     let mut ports = planpush_app::fake::ports();
-    let yielding = std::sync::Arc::new(Yielding {
-        inner: ports.versions.clone(),
-        conflicts: Default::default(),
-    });
-    ports.versions = yielding.clone();
+    let contended = Contended::over(&mut ports, false);
     let ada = principal(&ports, "ada", Role::Developer).await;
     let push = Push::new(
         ports.clone(),
@@ -584,9 +540,7 @@ async fn concurrent_pushes_to_one_plan_take_turns_instead_of_racing() {
     versions.sort_unstable();
     assert_eq!(versions, (2..=9).collect::<Vec<_>>());
     assert_eq!(
-        yielding
-            .conflicts
-            .load(std::sync::atomic::Ordering::Relaxed),
+        contended.conflicts(),
         0,
         "no push raced another for its version number"
     );

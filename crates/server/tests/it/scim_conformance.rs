@@ -6,33 +6,17 @@
 
 use std::process::{Command, Stdio};
 
-use crate::support::{BIN, Running, free_port, wait_for};
+use crate::support::{BIN, Running, free_port, python_with, wait_for};
 
 const TOKEN: &str = "conformance-scim-token-0123456789abcdef0123";
 
-fn python() -> Option<String> {
-    let candidates = [
-        std::env::var("PLANPUSH_SCIM_PYTHON").ok(),
-        Some("python3".to_owned()),
-    ];
-    candidates.into_iter().flatten().find(|py| {
-        Command::new(py)
-            .args(["-c", "import scim2_tester, httpx2"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status()
-            .is_ok_and(|s| s.success())
-    })
-}
-
 #[test]
 fn scim_conformance_suite_passes_against_the_server() {
-    let Some(py) = python() else {
-        assert!(
-            std::env::var("CI").as_deref() != Ok("true"),
-            "scim2-tester is required in CI (set PLANPUSH_SCIM_PYTHON; .ci/run installs it)"
-        );
-        eprintln!("warning: scim2-tester is not installed; skipping the SCIM conformance suite");
+    let Some(py) = python_with(
+        "PLANPUSH_SCIM_PYTHON",
+        "scim2_tester, httpx2",
+        "scim2-tester",
+    ) else {
         return;
     };
     let dir = tempfile::tempdir().unwrap();

@@ -15,6 +15,29 @@ pub fn free_port() -> u16 {
         .port()
 }
 
+/// A Python that can `import` `modules` (a test's independent implementation from PyPI): the one in
+/// `var` (a venv `.ci/run` made), else `python3`. Missing, a test is skipped with a warning — and
+/// fails under `CI=true`, where `.ci/run` must have installed `package`.
+pub fn python_with(var: &str, modules: &str, package: &str) -> Option<String> {
+    let candidates = [std::env::var(var).ok(), Some("python3".to_owned())];
+    let found = candidates.into_iter().flatten().find(|py| {
+        Command::new(py)
+            .args(["-c", &format!("import {modules}")])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success())
+    });
+    if found.is_none() {
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "{package} is required in CI (set {var}; .ci/run installs it)"
+        );
+        eprintln!("warning: {package} is not installed; skipping the test that needs it");
+    }
+    found
+}
+
 /// A child process killed when the test ends.
 pub struct Running(pub Child);
 

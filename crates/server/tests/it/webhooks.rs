@@ -15,31 +15,16 @@ use std::time::Duration;
 use serde_json::{Value, json};
 
 use crate::slack::{Answer, FakeSlack, Received, V1, V2, api, push_private, server_with};
-use crate::support::{dev_login, free_port, push, raw};
+use crate::support::{dev_login, free_port, push, python_with, raw};
 
 const VERIFY: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/webhooks/verify.py");
 
 fn python() -> Option<String> {
-    let candidates = [
-        std::env::var("PLANPUSH_WEBHOOKS_PYTHON").ok(),
-        Some("python3".to_owned()),
-    ];
-    let found = candidates.into_iter().flatten().find(|py| {
-        Command::new(py)
-            .args(["-c", "import standardwebhooks"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status()
-            .is_ok_and(|s| s.success())
-    });
-    if found.is_none() {
-        assert!(
-            std::env::var("CI").as_deref() != Ok("true"),
-            "standardwebhooks is required in CI (set PLANPUSH_WEBHOOKS_PYTHON; .ci/run installs it)"
-        );
-        eprintln!("warning: standardwebhooks is not installed; skipping the signature checks");
-    }
-    found
+    python_with(
+        "PLANPUSH_WEBHOOKS_PYTHON",
+        "standardwebhooks",
+        "standardwebhooks",
+    )
 }
 
 /// What `standardwebhooks` says of each delivery (`{"ok", "type"}` or `{"ok": false, "error"}`).
