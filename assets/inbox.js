@@ -77,14 +77,33 @@
   function setUnread(n) { counters.forEach(function (f) { f(n); }); }
 
   // ---- the bell: a disclosure button and its panel --------------------------------------------
+  // A bell drawn in SVG (an emoji would depend on the reader's fonts; some have none).
+  function bellIcon() {
+    var ns = "http://www.w3.org/2000/svg";
+    var svg = document.createElementNS(ns, "svg");
+    svg.setAttribute("class", "pp-bell-icon");
+    svg.setAttribute("viewBox", "0 0 24 24");
+    svg.setAttribute("width", "16");
+    svg.setAttribute("height", "16");
+    svg.setAttribute("aria-hidden", "true");
+    svg.setAttribute("focusable", "false");
+    var path = document.createElementNS(ns, "path");
+    path.setAttribute("d", "M6 16V11a6 6 0 0 1 12 0v5l2 2H4l2-2zM10 20a2 2 0 0 0 4 0");
+    path.setAttribute("fill", "none");
+    path.setAttribute("stroke", "currentColor");
+    path.setAttribute("stroke-width", "2");
+    path.setAttribute("stroke-linejoin", "round");
+    svg.appendChild(path);
+    return svg;
+  }
+
   function bell(slot) {
     var panelId = id("pp-bell-panel");
     var button = el("button", "pp-bell-button");
     button.type = "button";
     button.setAttribute("aria-expanded", "false");
     button.setAttribute("aria-controls", panelId);
-    var icon = el("span", "pp-bell-icon", "\uD83D\uDD14");
-    icon.setAttribute("aria-hidden", "true");
+    var icon = bellIcon();
     // The accessible name is the button's own text: "Notifications", then "3 unread" when any.
     var count = el("span", "pp-bell-count");
     count.hidden = true;
