@@ -2,13 +2,14 @@
 //!
 //! Properties: nothing panics; `prepare` (which cuts the document into top-level parts and
 //! sanitizes them alone) gives byte for byte what `sanitize` makes of the whole document, with the
-//! same section index and title; a second document made by editing one part, prepared re-using
+//! same section index, title and searchable text; a second document made by editing one part, prepared re-using
 //! the first one's parts, equals the same document prepared from scratch.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
 use planpush_document::{
-    SanitizeOptions, markdown_to_html, prepare, prepare_reusing, sanitize, section_index, title,
+    SanitizeOptions, markdown_to_html, prepare, prepare_reusing, sanitize, section_index,
+    text_units, title,
 };
 
 fn check(raw: &str, edited: &str) {
@@ -18,9 +19,11 @@ fn check(raw: &str, edited: &str) {
     assert_eq!(prepared.html, whole, "stitched differs from whole for {raw:?}");
     assert_eq!(prepared.sections, section_index(&whole), "index differs for {raw:?}");
     assert_eq!(prepared.title, title(&whole), "title differs for {raw:?}");
+    assert_eq!(prepared.text_units(), text_units(&whole), "text differs for {raw:?}");
     let again = prepare_reusing(edited, &opts, &prepared.parts);
     assert_eq!(again.html, sanitize(edited, &opts), "reused parts differ for {edited:?}");
     assert_eq!(again.sections, section_index(&again.html));
+    assert_eq!(again.text_units(), text_units(&again.html));
 }
 
 fuzz_target!(|data: &[u8]| {

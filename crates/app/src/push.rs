@@ -13,7 +13,7 @@ use planpush_document::{
 use planpush_plans::{Plan, PlanId, PlanRepoError, Slug, Visibility, fit_title};
 use planpush_roles::{Capability, Ownership};
 use planpush_versions::{
-    ChangeSet, Commit, NewVersion, SourceFormat, Version, VersionHead, VersionNumber,
+    ChangeSet, Commit, NewVersion, SourceFormat, TextUnit, Version, VersionHead, VersionNumber,
     VersionRepoError,
 };
 
@@ -158,6 +158,8 @@ struct Rendered {
     prepared: Prepared,
     /// The typed index of `prepared` (from its parts, no parse).
     typed: Arc<TypedIndex>,
+    /// Its searchable text (from its parts, no parse), written to the search index with it.
+    text: Vec<TextUnit>,
     title: Option<String>,
     /// The version number of the memo the summary was computed against, and the summary.
     against: Option<(VersionNumber, Option<ChangeSummary>)>,
@@ -575,6 +577,7 @@ impl Push {
                 Commit::NewPlan {
                     plan: &plan,
                     version: &version,
+                    text: &rendered.text,
                 },
                 &outbox,
             )
@@ -705,6 +708,7 @@ impl Push {
                 Commit::NextVersion {
                     plan: &next,
                     version: &version,
+                    text: &rendered.text,
                 },
                 &outbox,
                 &inbox,
@@ -787,6 +791,7 @@ fn finish(html: &str, opts: &SanitizeOptions, memo: Option<&Memo>) -> Rendered {
     });
     Rendered {
         typed,
+        text: prepared.text_units(),
         // A heading longer than a title may be is cut, never refused.
         title: prepared.title.as_deref().and_then(fit_title),
         prepared,

@@ -3,6 +3,7 @@ use std::collections::HashMap;
 use planpush_versions::AnchorId;
 use scraper::{ElementRef, Html, Selector};
 
+use crate::index::content_hash;
 use crate::words::{WordCounts, mark_words};
 
 /// How a section fared between two versions.
@@ -153,13 +154,6 @@ pub(crate) fn top_elements_of(doc: &Html) -> Vec<(AnchorId, String, ElementRef<'
     out
 }
 
-fn normalized(s: &str) -> String {
-    s.split_whitespace()
-        .collect::<Vec<_>>()
-        .join(" ")
-        .replace("> <", "><")
-}
-
 /// The section-by-section diff of two sanitized documents, in the new document's order with removed
 /// sections after the section that preceded them in the old one.
 pub fn diff(old_html: &str, new_html: &str) -> Vec<DiffEntry> {
@@ -183,7 +177,8 @@ pub fn diff_sections(old: &[TopSection], new: &[TopSection]) -> Vec<DiffEntry> {
                 words: WordCounts::default(),
             },
             Some((_, _, old_html)) => {
-                let changed = normalized(old_html) != normalized(html);
+                // Equal bytes (every part re-used) need no normalizing.
+                let changed = old_html != html && content_hash(old_html) != content_hash(html);
                 let (marked, words) = if changed {
                     let (m, w) = mark_words(old_html, html);
                     (Some(m), w)

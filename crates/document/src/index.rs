@@ -66,6 +66,34 @@ pub fn section_index(html: &str) -> SectionIndex {
 /// Every element of a parsed document with a valid `data-anchor`, in document order, duplicates
 /// included (see [`section_index`]).
 pub(crate) fn entries_of(doc: &Html) -> Vec<SectionEntry> {
+    entries_knowing(doc, |_| None)
+}
+
+/// The hash of an element's markup with whitespace runs collapsed to one space and whitespace-only
+/// text between tags removed: SHA-256 of `html.split_whitespace().join(" ").replace("> <", "><")`,
+/// computed word by word without building that string (a separator is dropped exactly where a word
+/// ending in `>` meets one starting with `<`; such matches cannot overlap).
+pub(crate) fn content_hash(html: &str) -> ContentHash {
+    let mut h = Sha256::new();
+    let mut last: Option<u8> = None;
+    for word in html.split_whitespace() {
+        if let Some(last) = last
+            && !(last == b'>' && word.starts_with('<'))
+        {
+            h.update(b" ");
+        }
+        h.update(word.as_bytes());
+        last = word.as_bytes().last().copied();
+    }
+    ContentHash::from_bytes(h.finalize().into())
+}
+
+/// [`entries_of`], taking the markup of the elements `known` has serialized already (the
+/// outermost sections, serialized once for the diff) instead of serializing them again.
+pub(crate) fn entries_knowing<'a>(
+    doc: &Html,
+    known: impl Fn(ego_tree::NodeId) -> Option<&'a str>,
+) -> Vec<SectionEntry> {
     let (Some(anchored), Some(headings)) = (
         selector("[data-anchor]"),
         selector("h1, h2, h3, h4, h5, h6"),
@@ -86,14 +114,10 @@ pub(crate) fn entries_of(doc: &Html) -> Vec<SectionEntry> {
             .map(text_of)
             .find(|t| !t.is_empty())
             .unwrap_or_else(|| text_of(el).chars().take(80).collect());
-        // Whitespace runs collapse and whitespace-only text between tags disappears.
-        let normalized = el
-            .html()
-            .split_whitespace()
-            .collect::<Vec<_>>()
-            .join(" ")
-            .replace("> <", "><");
-        let hash = ContentHash::from_bytes(Sha256::digest(normalized.as_bytes()).into());
+        let hash = match known(el.id()) {
+            Some(html) => content_hash(html),
+            None => content_hash(&el.html()),
+        };
         entries.push(SectionEntry {
             anchor,
             title,
@@ -199,6 +223,31 @@ fn is_inline(tag: &str) -> bool {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn the_content_hash_is_that_of_the_collapsed_markup() {
+        for html in [
+            "",
+            "  ",
+            "<p>a  b</p>\n <p>c</p>",
+            "<b>x</b> <i>y</i>",
+            "a> < b",
+            "x> > <y",
+            "<p> </p>\u{2003}<p>\u{a0}x\u{2003}y</p>",
+            "> <> <",
+        ] {
+            let collapsed = html
+                .split_whitespace()
+                .collect::<Vec<_>>()
+                .join(" ")
+                .replace("> <", "><");
+            assert_eq!(
+                content_hash(html),
+                ContentHash::from_bytes(Sha256::digest(collapsed.as_bytes()).into()),
+                "{html:?}"
+            );
+        }
+    }
+
     use planpush_versions::ChangeSet;
 
     use super::*;

@@ -21,10 +21,11 @@ use planpush_versions::{AnchorId, SectionEntry, SectionIndex};
 use scraper::Html;
 use sha2::{Digest, Sha256};
 
-use crate::diff::{TopSection, top_sections_of};
-use crate::index::{entries_of, first_h1_of};
+use crate::diff::{TopSection, top_elements_of};
+use crate::index::{entries_knowing, first_h1_of};
 use crate::sanitize::{SanitizeOptions, cleaner, sanitize};
 use crate::split::top_level_parts;
+use crate::text::{TextUnit, loose_text_of, stitch, unit_of};
 use crate::typed::TypedIndex;
 
 /// One top-level part of a document, sanitized, with what the version needs to know of it.
@@ -41,6 +42,9 @@ pub struct Part {
     top: Vec<TopSection>,
     /// Its vocabulary elements and sections, for typed change sets.
     typed: TypedIndex,
+    /// Its text outside every anchored element, and its sections' searchable text.
+    loose: String,
+    text: Vec<TextUnit>,
 }
 
 impl Part {
@@ -68,20 +72,42 @@ impl Part {
                 .map(|e| e.anchor.as_str().len() + e.title.len() + 32)
                 .sum::<usize>()
             + self.typed.weight()
+            + self.loose.len()
+            + self
+                .text
+                .iter()
+                .map(|u| u.title.len() + u.text.len() + 48)
+                .sum::<usize>()
             + 64
     }
 
-    /// Parses the sanitized `html` once for the index, title and outermost sections.
+    /// Parses the sanitized `html` once for the index, title, outermost sections and text.
     fn new(source: [u8; 32], html: String) -> Self {
         let doc = Html::parse_fragment(&html);
+        let tops = top_elements_of(&doc);
+        let top: Vec<TopSection> = tops
+            .iter()
+            .map(|(anchor, title, el)| (anchor.clone(), title.clone(), el.html()))
+            .collect();
+        let entries = entries_knowing(&doc, |id| {
+            tops.iter()
+                .position(|(_, _, el)| el.id() == id)
+                .map(|i| top[i].2.as_str())
+        });
         let part = Self {
             source,
-            entries: entries_of(&doc),
+            entries,
             h1: first_h1_of(&doc),
-            top: top_sections_of(&doc),
+            top,
+            text: tops
+                .iter()
+                .map(|(anchor, title, el)| unit_of(anchor, title, *el))
+                .collect(),
+            loose: loose_text_of(&doc),
             typed: TypedIndex::of_doc(&doc),
             html,
         };
+        drop(tops);
         drop(doc);
         part
     }
@@ -124,6 +150,14 @@ impl Prepared {
     /// sections needs it.
     pub fn anchored_text(&self) -> (String, Vec<(AnchorId, std::ops::Range<usize>)>) {
         crate::anchored_text(&self.html)
+    }
+
+    /// The searchable text of the document ([`crate::text_units`]), from its parts' (no parse).
+    pub fn text_units(&self) -> Vec<TextUnit> {
+        stitch(
+            self.parts.iter().map(|p| p.loose.as_str()),
+            self.parts.iter().flat_map(|p| p.text.iter()),
+        )
     }
 
     /// Bytes held by the parts (for cache budgets).
@@ -230,6 +264,7 @@ mod tests {
         assert_eq!(p.title, title(&whole));
         assert_eq!(p.top_sections(), crate::diff::top_sections(&whole));
         assert_eq!(p.typed_index(), TypedIndex::of_html(&whole));
+        assert_eq!(p.text_units(), crate::text_units(&whole));
         p
     }
 
@@ -307,6 +342,7 @@ mod tests {
         assert_eq!(second.title, fresh.title);
         assert_eq!(second.top_sections(), fresh.top_sections());
         assert_eq!(second.typed_index(), TypedIndex::of_html(&fresh.html));
+        assert_eq!(second.text_units(), crate::text_units(&fresh.html));
         assert_eq!(second.parts.len(), fresh.parts.len());
         // A section added at the end: every old part is reused but the last (the fixture's final
         // newline, which now opens the new section's part).

@@ -1,7 +1,9 @@
 //! The document as searchable text: one unit per top-level section (its anchor, title and visible
 //! text, nested anchors included) and one for the text outside every section.
 
-use planpush_versions::AnchorId;
+use std::collections::HashSet;
+
+pub use planpush_versions::TextUnit;
 use scraper::{ElementRef, Html, Node};
 
 use crate::diff::top_elements_of;
@@ -10,20 +12,10 @@ use crate::diff::top_elements_of;
 /// on their first part.
 pub const MAX_UNIT_TEXT: usize = 64 * 1024;
 
-/// A searchable part of a document.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TextUnit {
-    /// The section's anchor; `None` for the text outside every section (the page's top).
-    pub anchor: Option<AnchorId>,
-    pub title: String,
-    /// Visible text, whitespace collapsed (diagram labels included).
-    pub text: String,
-}
-
-fn collapse(parts: impl Iterator<Item = String>) -> String {
+fn collapse<S: AsRef<str>>(parts: impl Iterator<Item = S>) -> String {
     let mut out = String::new();
     for part in parts {
-        for w in part.split_whitespace() {
+        for w in part.as_ref().split_whitespace() {
             if out.len() + w.len() + 1 > MAX_UNIT_TEXT {
                 return out;
             }
@@ -36,21 +28,43 @@ fn collapse(parts: impl Iterator<Item = String>) -> String {
     out
 }
 
-/// The searchable units of a sanitized document, sections in document order, the loose text
-/// (if any) first.
-pub fn text_units(html: &str) -> Vec<TextUnit> {
-    let mut out = vec![];
-    let doc = Html::parse_fragment(html);
-    let loose = collapse(doc.tree.nodes().filter_map(|n| match n.value() {
+/// The text outside every anchored element of a parsed document (or part), collapsed.
+pub(crate) fn loose_text_of(doc: &Html) -> String {
+    collapse(doc.tree.nodes().filter_map(|n| match n.value() {
         Node::Text(t) => {
             let covered = n
                 .ancestors()
                 .filter_map(ElementRef::wrap)
                 .any(|a| a.value().attr("data-anchor").is_some());
-            (!covered).then(|| t.to_string())
+            (!covered).then_some(&**t)
         }
         _ => None,
-    }));
+    }))
+}
+
+/// The unit of one top-level anchored element.
+pub(crate) fn unit_of(
+    anchor: &planpush_versions::AnchorId,
+    title: &str,
+    el: ElementRef<'_>,
+) -> TextUnit {
+    TextUnit {
+        anchor: Some(anchor.clone()),
+        title: title.to_owned(),
+        text: collapse(el.text()),
+    }
+}
+
+/// The units of a document made of parts, in order: the loose text of all parts (if any) first,
+/// then each part's sections, an anchor repeated in a later part left out (the first wins, as in
+/// the whole document). Collapsing the parts' loose texts again gives the whole document's, since
+/// a collapsed text is its words joined by single spaces and no text node spans two parts.
+pub(crate) fn stitch<'a>(
+    loose: impl Iterator<Item = &'a str>,
+    sections: impl Iterator<Item = &'a TextUnit>,
+) -> Vec<TextUnit> {
+    let loose = collapse(loose);
+    let mut out = vec![];
     if !loose.is_empty() {
         out.push(TextUnit {
             anchor: None,
@@ -58,17 +72,24 @@ pub fn text_units(html: &str) -> Vec<TextUnit> {
             text: loose,
         });
     }
-    // One parse: each section's text comes from the same tree (the document is sanitized, a fixed
-    // point, so re-parsing a section's markup alone would give the same text).
-    for (anchor, title, el) in top_elements_of(&doc) {
-        let text = collapse(el.text().map(str::to_owned));
-        out.push(TextUnit {
-            anchor: Some(anchor),
-            title,
-            text,
-        });
-    }
+    let mut seen = HashSet::new();
+    out.extend(sections.filter(|u| seen.insert(u.anchor.clone())).cloned());
     out
+}
+
+/// The searchable units of a sanitized document, sections in document order, the loose text
+/// (if any) first. One parse: each section's text comes from the same tree (the document is
+/// sanitized, a fixed point, so re-parsing a section's markup alone would give the same text).
+pub fn text_units(html: &str) -> Vec<TextUnit> {
+    let doc = Html::parse_fragment(html);
+    let sections: Vec<TextUnit> = top_elements_of(&doc)
+        .into_iter()
+        .map(|(anchor, title, el)| unit_of(&anchor, &title, el))
+        .collect();
+    stitch(
+        std::iter::once(loose_text_of(&doc).as_str()),
+        sections.iter(),
+    )
 }
 
 #[cfg(test)]

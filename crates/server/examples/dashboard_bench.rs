@@ -123,6 +123,7 @@ async fn seed(ports: &Ports, admin: UserId) -> (Cursor, String) {
                 Commit::NewPlan {
                     plan: &plan,
                     version: &v,
+                    text: &planpush_document::text_units(&v.html),
                 },
                 &[],
             )

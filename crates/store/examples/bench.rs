@@ -110,6 +110,7 @@ async fn setup(ports: &Ports, plans: usize) -> (UserId, Vec<(PlanId, Slug)>) {
                 Commit::NewPlan {
                     plan: &plan,
                     version: &v,
+                    text: &planpush_document::text_units(&v.html),
                 },
                 &[],
             )
@@ -148,6 +149,7 @@ async fn push(ports: &Ports, plan: PlanId, by: UserId, i: usize) {
                 Commit::NextVersion {
                     plan: &next,
                     version: &v,
+                    text: &planpush_document::text_units(&v.html),
                 },
                 &[],
             )

@@ -188,6 +188,7 @@ async fn fill(ports: &Arc<Ports>, a: &Args) -> Vec<UserId> {
                         Commit::NewPlan {
                             plan: &plan,
                             version: &v,
+                            text: &planpush_document::text_units(&v.html),
                         },
                         &[],
                     )

@@ -64,11 +64,11 @@ impl VersionRepository for FakeVersions {
     ) -> Result<(), VersionRepoError> {
         let mut versions = self.lock();
         match commit {
-            Commit::NewPlan { plan, version } => {
+            Commit::NewPlan { plan, version, .. } => {
                 self.plans.insert(plan).map_err(plan_err)?;
                 versions.push(version.clone());
             }
-            Commit::NextVersion { plan, version } => {
+            Commit::NextVersion { plan, version, .. } => {
                 let expected = version.meta.number.previous().map_or(0, VersionNumber::get);
                 if !self
                     .plans

@@ -14,6 +14,7 @@ pub mod fake;
 mod ports;
 mod retention;
 mod sections;
+mod text;
 mod version;
 
 pub use anchor::{AnchorId, InvalidAnchor};
@@ -22,4 +23,5 @@ pub use retention::RetentionPolicy;
 pub use sections::{
     ChangeSet, ContentHash, DuplicateAnchor, ElementPrint, SectionEntry, SectionIndex,
 };
+pub use text::TextUnit;
 pub use version::{NewVersion, SourceFormat, Version, VersionHead, VersionMeta, VersionNumber};

@@ -4,7 +4,7 @@ use planpush_inbox::InboxEntry;
 use planpush_outbox::OutboxMessage;
 use planpush_plans::{Plan, PlanId, Slug};
 
-use crate::{Version, VersionHead, VersionMeta, VersionNumber};
+use crate::{TextUnit, Version, VersionHead, VersionMeta, VersionNumber};
 
 /// Errors of [`VersionRepository`].
 #[derive(Debug, thiserror::Error)]
@@ -29,11 +29,15 @@ pub enum Commit<'a> {
     NewPlan {
         plan: &'a Plan,
         version: &'a Version,
+        /// The version's searchable text (the search index is written in the same transaction).
+        text: &'a [TextUnit],
     },
     /// A later push: version `n` of an existing plan, whose `current_version` is `n` in `plan`.
     NextVersion {
         plan: &'a Plan,
         version: &'a Version,
+        /// The version's searchable text (the search index is written in the same transaction).
+        text: &'a [TextUnit],
     },
 }
 

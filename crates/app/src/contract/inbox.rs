@@ -95,6 +95,7 @@ pub async fn inbox_contract(p: &Ports) {
             Commit::NextVersion {
                 plan: &next,
                 version: &v2,
+                text: &planpush_document::text_units(&v2.html),
             },
             &[],
             std::slice::from_ref(&version_ada),

@@ -48,6 +48,7 @@ pub async fn outbox_written_with_commits(p: &Ports) {
             Commit::NextVersion {
                 plan: &next,
                 version: &v2,
+                text: &planpush_document::text_units(&v2.html),
             },
             std::slice::from_ref(&sent),
         )
@@ -64,6 +65,7 @@ pub async fn outbox_written_with_commits(p: &Ports) {
             Commit::NextVersion {
                 plan: &plan,
                 version: &v2,
+                text: &planpush_document::text_units(&v2.html),
             },
             &[msg("conflict", 11)],
         )
@@ -102,6 +104,7 @@ pub async fn outbox_written_with_commits(p: &Ports) {
             Commit::NewPlan {
                 plan: &dup,
                 version: &dv,
+                text: &planpush_document::text_units(&dv.html),
             },
             &[msg("dup", 12)],
         )
@@ -139,6 +142,7 @@ pub async fn outbox_written_with_commits(p: &Ports) {
             Commit::NewPlan {
                 plan: &other,
                 version: &ov,
+                text: &planpush_document::text_units(&ov.html),
             },
             &[msg("o1", 13), msg("o2", 14)],
         )

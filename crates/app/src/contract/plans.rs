@@ -55,6 +55,7 @@ pub async fn new_plan(
             Commit::NewPlan {
                 plan: &plan,
                 version: &v,
+                text: &planpush_document::text_units(&v.html),
             },
             &[],
         )
@@ -93,6 +94,7 @@ async fn push_next(
             Commit::NextVersion {
                 plan: &updated,
                 version: &v,
+                text: &planpush_document::text_units(&v.html),
             },
             &[],
         )
@@ -147,7 +149,7 @@ pub async fn plans_new_plan_commit(p: &Ports) {
         },
     );
     assert!(
-        matches!(p.versions.commit(Commit::NewPlan { plan: &dup, version: &dv }, &[]).await, Err(VersionRepoError::SlugTaken(s)) if &s == plan.slug())
+        matches!(p.versions.commit(Commit::NewPlan { plan: &dup, version: &dv, text: &[] }, &[]).await, Err(VersionRepoError::SlugTaken(s)) if &s == plan.slug())
     );
     assert!(matches!(
         p.plans.get(dup.id()).await,

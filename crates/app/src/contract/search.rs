@@ -29,9 +29,18 @@ async fn push_html(
     let title = plan.title().to_owned();
     plan.record_version(v.meta.number.get(), &title, t(at))
         .unwrap();
+    let text = planpush_document::text_units(&v.html);
     let commit = match prev {
-        None => Commit::NewPlan { plan, version: &v },
-        Some(_) => Commit::NextVersion { plan, version: &v },
+        None => Commit::NewPlan {
+            plan,
+            version: &v,
+            text: &text,
+        },
+        Some(_) => Commit::NextVersion {
+            plan,
+            version: &v,
+            text: &text,
+        },
     };
     p.versions.commit(commit, &[]).await.unwrap();
     v
@@ -212,12 +221,33 @@ pub async fn search_contract(p: &Ports) {
     assert_eq!(limited.len(), 2);
 
     // A new version replaces the section text.
-    push_html(p, &mut open, Some(&v1), r#"<h1>Zebra crossing</h1><section data-anchor="flow"><h2>Flow</h2><p>Only okapis now.</p></section>"#, 4).await;
+    let flow = r#"<h1>Zebra crossing</h1><section data-anchor="flow"><h2>Flow</h2><p>Only okapis now.</p></section>"#;
+    let v2 = push_html(p, &mut open, Some(&v1), flow, 4).await;
     assert!(find(p, "gateway", bob_scope, false).await.is_empty());
     assert!(find(p, "quokkas", bob_scope, false).await.is_empty());
     assert_eq!(
         keys(&find(p, "okapi", bob_scope, false).await),
         [key("open", "section", Some("flow"))]
+    );
+    // A version that keeps a section as it was and adds one (only changed entries are written):
+    // the unchanged section is found once, the new one at once, the removed loose text never.
+    let walrus =
+        format!(r#"{flow}<section data-anchor="risks"><h2>Risks</h2><p>Walruses.</p></section>"#);
+    push_html(p, &mut open, Some(&v2), &walrus, 4).await;
+    assert_eq!(
+        keys(&find(p, "okapi", bob_scope, false).await),
+        [key("open", "section", Some("flow"))]
+    );
+    assert_eq!(
+        keys(&find(p, "walrus", bob_scope, false).await),
+        [key("open", "section", Some("risks"))]
+    );
+    assert_eq!(
+        keys(&find(p, "zebra", bob_scope, false).await),
+        [
+            key("open", "comment", Some("flow")),
+            key("open", "plan", None)
+        ]
     );
 
     // Comment edits and deletions.

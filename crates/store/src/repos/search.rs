@@ -8,6 +8,8 @@ use diesel::sql_types::{BigInt, Bool, Double, Nullable, Text};
 use planpush_app::{InfraError, SearchHit, SearchKind, SearchQuery, SearchRepository};
 use planpush_identity::UserId;
 use planpush_plans::{PlanId, PlanScope, Visibility};
+use planpush_versions::TextUnit;
+use std::collections::HashMap;
 
 use crate::dialect::{on_backend, write_tx};
 use crate::rows::{corrupt, db, uuid};
@@ -25,28 +27,23 @@ struct NewEntry {
     body: String,
 }
 
-/// Replaces `plan_id`'s title and section entries with those of `html` (its current version).
-/// Called inside the transaction that commits the version.
+/// Brings `plan_id`'s title and section entries in step with `units` (its current version's
+/// searchable text). Called inside the transaction that commits the version.
+///
+/// Only what changed is written: an entry whose kind, anchor, title and text are unchanged keeps
+/// its row, so a push that changes one section of forty deletes and inserts one entry instead of
+/// forty (every FTS write tokenizes the text, and SQLite's write lock is held meanwhile).
 pub(crate) fn index_plan(
     conn: &mut DbConnection,
     plan_id: &str,
     plan_title: &str,
-    html: &str,
+    units: &[TextUnit],
 ) -> QueryResult<()> {
-    diesel::delete(
-        se::table.filter(
-            se::plan_id
-                .eq(plan_id)
-                .and(se::kind.eq_any(["plan", "section"])),
-        ),
-    )
-    .execute(conn)?;
-    let units = planpush_document::text_units(html);
     let loose = units
         .iter()
         .find(|u| u.anchor.is_none())
         .map_or(String::new(), |u| u.text.clone());
-    let mut rows = vec![NewEntry {
+    let mut wanted = vec![NewEntry {
         plan_id: plan_id.to_owned(),
         kind: SearchKind::Plan.as_str(),
         anchor: None,
@@ -54,21 +51,58 @@ pub(crate) fn index_plan(
         title: plan_title.to_owned(),
         body: loose,
     }];
-    rows.extend(units.into_iter().filter_map(|u| {
+    wanted.extend(units.iter().filter_map(|u| {
         Some(NewEntry {
             plan_id: plan_id.to_owned(),
             kind: SearchKind::Section.as_str(),
-            anchor: Some(u.anchor?.to_string()),
+            anchor: Some(u.anchor.as_ref()?.to_string()),
             comment_id: None,
-            title: u.title,
-            body: u.text,
+            title: u.title.clone(),
+            body: u.text.clone(),
         })
     }));
+    let existing: Vec<(i64, String, Option<String>, String, String)> = se::table
+        .filter(
+            se::plan_id
+                .eq(plan_id)
+                .and(se::kind.eq_any(["plan", "section"])),
+        )
+        .select((se::id, se::kind, se::anchor, se::title, se::body))
+        .load(conn)?;
+    let mut by_key: HashMap<(&str, Option<&str>), Vec<(i64, &str, &str)>> = HashMap::new();
+    for (id, kind, anchor, title, body) in &existing {
+        by_key
+            .entry((kind.as_str(), anchor.as_deref()))
+            .or_default()
+            .push((*id, title.as_str(), body.as_str()));
+    }
+    let mut fresh = vec![];
+    for entry in &wanted {
+        let kept = by_key
+            .get_mut(&(entry.kind, entry.anchor.as_deref()))
+            .and_then(|rows| {
+                let i = rows
+                    .iter()
+                    .position(|(_, t, b)| *t == entry.title && *b == entry.body)?;
+                Some(rows.swap_remove(i))
+            });
+        if kept.is_none() {
+            fresh.push(entry);
+        }
+    }
+    let stale: Vec<i64> = by_key
+        .into_values()
+        .flatten()
+        .map(|(id, _, _)| id)
+        .collect();
+    for chunk in stale.chunks(500) {
+        diesel::delete(se::table.filter(se::id.eq_any(chunk))).execute(conn)?;
+    }
     // Multi-row inserts run on each backend's own connection; SQLite caps the variables of one
     // statement, so large documents go in chunks.
-    for chunk in rows.chunks(100) {
+    for chunk in fresh.chunks(100) {
         on_backend!(conn, |c| diesel::insert_into(se::table)
-            .values(chunk)
+            .values(chunk.to_vec())
             .execute(c))?;
     }
     Ok(())
@@ -276,8 +310,9 @@ impl Store {
                 .first(conn)
                 .optional()?;
             let html = html.flatten().unwrap_or_default();
+            let units = planpush_document::text_units(&html);
             write_tx(conn, |conn| {
-                index_plan(conn, &id, &title, &html).map_err(anyhow::Error::from)
+                index_plan(conn, &id, &title, &units).map_err(anyhow::Error::from)
             })?;
             done += 1;
         }

@@ -170,8 +170,12 @@ impl VersionRepository for Store {
         let outbox = outbox_rows(outbox);
         let inbox = inbox_rows(inbox);
         match commit {
-            Commit::NewPlan { plan, version } => {
-                let (plan, row) = (plan.clone(), version_row(version)?);
+            Commit::NewPlan {
+                plan,
+                version,
+                text,
+            } => {
+                let (plan, row, text) = (plan.clone(), version_row(version)?, text.to_vec());
                 self.run(move |conn| {
                     write_tx(conn, |conn| {
                         insert_plan(conn, &plan).map_err(plan_err)?;
@@ -179,13 +183,8 @@ impl VersionRepository for Store {
                             .values(&row)
                             .execute(conn)
                             .map_err(db::<VersionRepoError>)?;
-                        index_plan(
-                            conn,
-                            &row.plan_id,
-                            plan.title(),
-                            row.html.as_deref().unwrap_or_default(),
-                        )
-                        .map_err(db::<VersionRepoError>)?;
+                        index_plan(conn, &row.plan_id, plan.title(), &text)
+                            .map_err(db::<VersionRepoError>)?;
                         insert_inbox(conn, &inbox).map_err(db::<VersionRepoError>)?;
                         insert_outbox(conn, &outbox).map_err(db::<VersionRepoError>)?;
                         Ok(())
@@ -193,8 +192,12 @@ impl VersionRepository for Store {
                 })
                 .await
             }
-            Commit::NextVersion { plan, version } => {
-                let row = version_row(version)?;
+            Commit::NextVersion {
+                plan,
+                version,
+                text,
+            } => {
+                let (row, text) = (version_row(version)?, text.to_vec());
                 let expected = version.meta.number.previous().map_or(0, number_col);
                 let (id, title, updated) = (
                     plan.id().to_string(),
@@ -230,8 +233,7 @@ impl VersionRepository for Store {
                             .values(&row)
                             .execute(conn)
                             .map_err(db::<VersionRepoError>)?;
-                        index_plan(conn, &id, &title, row.html.as_deref().unwrap_or_default())
-                            .map_err(db::<VersionRepoError>)?;
+                        index_plan(conn, &id, &title, &text).map_err(db::<VersionRepoError>)?;
                         insert_inbox(conn, &inbox).map_err(db::<VersionRepoError>)?;
                         insert_outbox(conn, &outbox).map_err(db::<VersionRepoError>)?;
                         Ok(())

@@ -45,6 +45,7 @@ async fn push_with_retry(
                 Commit::NextVersion {
                     plan: &next,
                     version: &v,
+                    text: &planpush_document::text_units(&v.html),
                 },
                 &[],
             )
@@ -101,6 +102,7 @@ async fn a_thousand_concurrent_version_inserts_on_sqlite() {
                 Commit::NewPlan {
                     plan: &plan,
                     version: &v,
+                    text: &planpush_document::text_units(&v.html),
                 },
                 &[],
             )

@@ -457,6 +457,7 @@ pub async fn plan(
             planpush_versions::Commit::NewPlan {
                 plan: &p,
                 version: &v,
+                text: &planpush_document::text_units(&v.html),
             },
             &[],
         )
