@@ -6,6 +6,7 @@
 //! `Retry-After` instead of piling up work that would stall page views and live updates.
 //! Sized by `RENDER_THREADS` and `RENDER_QUEUE` (see docs/configuration.md).
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::{SyncSender, TrySendError, sync_channel};
 use std::sync::{Arc, Mutex};
 
@@ -23,6 +24,8 @@ pub struct CpuPool {
     sender: Option<SyncSender<Job>>,
     threads: usize,
     queue: usize,
+    /// Jobs accepted and not yet finished (running or waiting).
+    pending: Arc<AtomicUsize>,
 }
 
 impl std::fmt::Debug for CpuPool {
@@ -80,6 +83,7 @@ impl CpuPool {
             sender: Some(tx),
             threads,
             queue,
+            pending: Arc::default(),
         })
     }
 
@@ -89,7 +93,15 @@ impl CpuPool {
             sender: None,
             threads: 0,
             queue: 0,
+            pending: Arc::default(),
         }
+    }
+
+    /// Threads with nothing to do right now (0 for an inline pool): how many jobs a caller may
+    /// split one piece of work into without making anyone wait.
+    pub fn idle(&self) -> usize {
+        self.threads
+            .saturating_sub(self.pending.load(Ordering::Relaxed))
     }
 
     pub fn threads(&self) -> usize {
@@ -101,7 +113,8 @@ impl CpuPool {
     }
 
     /// Runs `f` on the pool and waits (asynchronously) for its result; [`Overloaded`] at once when
-    /// every thread is busy and the queue is full. A job that panics answers `Overloaded` too (the
+    /// every thread is busy and the queue is full (a thread that has finished its job counts as
+    /// free even before it is back at the queue). A job that panics answers `Overloaded` too (the
     /// panic is logged by the thread; the pool keeps its size: `catch_unwind` keeps the thread).
     pub async fn run<T, F>(&self, f: F) -> Result<T, Overloaded>
     where
@@ -112,8 +125,12 @@ impl CpuPool {
             return Ok(f());
         };
         let (tx, rx) = futures::channel::oneshot::channel();
+        let pending = self.pending.clone();
+        pending.fetch_add(1, Ordering::Relaxed);
+        let done = pending.clone();
         let job: Job = Box::new(move || {
             let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f));
+            done.fetch_sub(1, Ordering::Relaxed);
             match result {
                 Ok(v) => {
                     let _ = tx.send(v);
@@ -121,15 +138,27 @@ impl CpuPool {
                 Err(_) => tracing::error!("a render job panicked"),
             }
         });
-        match sender.try_send(job) {
-            Ok(()) => {}
-            Err(TrySendError::Full(_)) => {
-                metrics_overloaded();
-                return Err(Overloaded);
+        let mut job = job;
+        for spin in 0.. {
+            match sender.try_send(job) {
+                Ok(()) => return rx.await.map_err(|_| Overloaded),
+                // A thread that has just finished a job (no longer pending) is on its way back to
+                // the queue: a job that only lost that race waits the moment it takes.
+                Err(TrySendError::Full(back))
+                    if spin < 10_000 && pending.load(Ordering::Relaxed) <= self.threads =>
+                {
+                    job = back;
+                    std::thread::yield_now();
+                }
+                Err(TrySendError::Full(_)) => {
+                    metrics_overloaded();
+                    break;
+                }
+                Err(TrySendError::Disconnected(_)) => break,
             }
-            Err(TrySendError::Disconnected(_)) => return Err(Overloaded),
         }
-        rx.await.map_err(|_| Overloaded)
+        pending.fetch_sub(1, Ordering::Relaxed);
+        Err(Overloaded)
     }
 }
 
@@ -159,6 +188,7 @@ mod tests {
             }
         });
         started_rx.recv().unwrap();
+        assert_eq!(pool.idle(), 0, "its thread is busy");
         // … one waits in the queue (polled once: it is sent), the next is refused at once.
         let mut queued = Box::pin(pool.run(|| 2));
         let first_poll = futures::executor::block_on(async { futures::poll!(&mut queued) });
@@ -172,6 +202,7 @@ mod tests {
         assert_eq!(busy.join().unwrap(), Ok(1));
         assert_eq!(futures::executor::block_on(queued), Ok(2));
         assert_eq!(futures::executor::block_on(pool.run(|| 4)), Ok(4));
+        assert_eq!(pool.idle(), 1, "finished and refused jobs are not pending");
         assert_eq!(
             futures::executor::block_on(CpuPool::inline().run(|| 5)),
             Ok(5)

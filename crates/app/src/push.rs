@@ -7,8 +7,8 @@ use planpush_audit::{AuditAction, AuditEvent};
 use std::sync::Arc;
 
 use planpush_document::{
-    DiagramRenderer, DiagramSource, Part, Prepared, SanitizeOptions, TopSection, TypedIndex,
-    find_diagrams, markdown_to_html, prepare_reusing, replace_diagrams,
+    Cut, DiagramRenderer, DiagramSource, FreshPart, Part, Prepared, SanitizeOptions, SanitizedPart,
+    TopSection, TypedIndex, cut, find_diagrams, markdown_to_html, replace_diagrams, sanitize_fresh,
 };
 use planpush_plans::{Plan, PlanId, PlanRepoError, Slug, Visibility, fit_title};
 use planpush_roles::{Capability, Ownership};
@@ -227,7 +227,8 @@ impl Push {
     /// Markdown → HTML, Mermaid → SVG (cached by source hash, so an unchanged diagram costs nothing
     /// on the next push; failures are shown, never cached), then the allowlist and the index, re-using
     /// the parts of `memo` that did not change, and the summary against `memo`. The work runs on
-    /// the render pool; only the diagram cache is read and written here.
+    /// the render pool (the new parts of a long document split over its idle threads); only the
+    /// diagram cache is read and written here.
     async fn render(
         &self,
         body: &str,
@@ -237,8 +238,8 @@ impl Push {
     ) -> Result<Rendered, PushError> {
         let body = body.to_owned();
         let opts = self.options;
-        let first = memo.clone();
-        // One job when the document has no diagram (the usual case), two otherwise.
+        let previous = memo.clone();
+        // One job to cut the document when it has no diagram (the usual case), two otherwise.
         let step = self
             .cpu
             .run(move || {
@@ -248,16 +249,46 @@ impl Push {
                 };
                 let diagrams = find_diagrams(&raw);
                 if diagrams.is_empty() {
-                    Ok(finish(&raw, &opts, first.as_deref()))
+                    let cut = cut(&raw, &opts, parts_of(previous.as_deref()));
+                    Ok((raw, cut))
                 } else {
                     Err((raw, diagrams))
                 }
             })
             .await?;
-        let (raw, diagrams) = match step {
-            Ok(rendered) => return Ok(rendered),
-            Err(found) => found,
+        let (raw, cut) = match step {
+            Ok(cut) => cut,
+            Err((raw, diagrams)) => self.draw_diagrams(raw, diagrams, memo.clone(), now).await?,
         };
+        let raw: Arc<str> = raw.into();
+        let prepared = match cut {
+            Err(prepared) => Ok(prepared),
+            Ok(cut) => {
+                let done = self.sanitize(raw.clone(), &cut.fresh).await?;
+                Err((cut, done))
+            }
+        };
+        Ok(self
+            .cpu
+            .run(move || {
+                let prepared = match prepared {
+                    Ok(prepared) => prepared,
+                    Err((cut, done)) => cut.assemble(&raw, &opts, done),
+                };
+                finish(prepared, memo.as_deref())
+            })
+            .await?)
+    }
+
+    /// Draws the document's diagrams (from the cache where it has them), puts their SVGs in place
+    /// and cuts the result; caches what was drawn.
+    async fn draw_diagrams(
+        &self,
+        raw: String,
+        diagrams: Vec<DiagramSource>,
+        memo: Option<Arc<Memo>>,
+        now: DateTime<Utc>,
+    ) -> Result<(String, Result<Cut, Prepared>), PushError> {
         let mut cached: Vec<Option<String>> = Vec::with_capacity(diagrams.len());
         for d in &diagrams {
             cached.push(match self.ports.kv.get(&d.key(), now).await {
@@ -269,12 +300,14 @@ impl Push {
             });
         }
         let renderer = self.diagrams.clone();
-        let (rendered, fresh) = self
+        let opts = self.options;
+        let (html, cut, fresh) = self
             .cpu
             .run(move || {
                 let (svgs, fresh) = draw(&*renderer, &diagrams, cached);
                 let html = replace_diagrams(&raw, &diagrams, &svgs);
-                (finish(&html, &opts, memo.as_deref()), fresh)
+                let cut = cut(&html, &opts, parts_of(memo.as_deref()));
+                (html, cut, fresh)
             })
             .await?;
         for (key, svg) in fresh {
@@ -287,7 +320,33 @@ impl Push {
                 tracing::warn!(error = %e, "diagram cache write failed");
             }
         }
-        Ok(rendered)
+        Ok((html, cut))
+    }
+
+    /// Sanitizes the new parts of `raw`: in one job, or split by size over the pool's idle threads
+    /// when there is enough of it (a first push of a long document), so that a push on a quiet
+    /// server takes a fraction of the time; under load nobody is idle and it stays one job.
+    async fn sanitize(
+        &self,
+        raw: Arc<str>,
+        fresh: &[FreshPart],
+    ) -> Result<Vec<SanitizedPart>, PushError> {
+        let total: usize = fresh.iter().map(FreshPart::len).sum();
+        let groups = if total < SPLIT_BYTES {
+            1
+        } else {
+            self.cpu.idle().clamp(1, fresh.len().max(1))
+        };
+        let opts = self.options;
+        let jobs = split_evenly(fresh, groups).into_iter().map(|group| {
+            let raw = raw.clone();
+            self.cpu.run(move || sanitize_fresh(&raw, &group, &opts))
+        });
+        let mut done = vec![];
+        for result in futures::future::join_all(jobs).await {
+            done.extend(result?);
+        }
+        Ok(done)
     }
 
     pub async fn push(
@@ -776,9 +835,36 @@ impl From<NameTarget> for Target {
     }
 }
 
-/// Sanitizes and indexes `html` re-using `memo`'s parts, and summarizes the change against it.
-fn finish(html: &str, opts: &SanitizeOptions, memo: Option<&Memo>) -> Rendered {
-    let prepared = prepare_reusing(html, opts, memo.map_or(&[][..], |m| &m.parts[..]));
+/// New parts smaller than this in all are sanitized in one job (splitting costs more than it saves).
+const SPLIT_BYTES: usize = 16 * 1024;
+
+/// The parts of `memo`, to be re-used.
+fn parts_of(memo: Option<&Memo>) -> &[Arc<Part>] {
+    memo.map_or(&[][..], |m| &m.parts[..])
+}
+
+/// `parts` in at most `groups` runs of consecutive parts of about equal size.
+fn split_evenly(parts: &[FreshPart], groups: usize) -> Vec<Vec<FreshPart>> {
+    let total: usize = parts.iter().map(FreshPart::len).sum();
+    let share = total.div_ceil(groups.max(1)).max(1);
+    let mut out: Vec<Vec<FreshPart>> = vec![vec![]];
+    let mut size = 0;
+    for part in parts {
+        if size >= share && out.len() < groups {
+            out.push(vec![]);
+            size = 0;
+        }
+        size += part.len();
+        if let Some(last) = out.last_mut() {
+            last.push(part.clone());
+        }
+    }
+    out.retain(|g| !g.is_empty());
+    out
+}
+
+/// The prepared document's typed index, text and title, and the summary against `memo`.
+fn finish(prepared: Prepared, memo: Option<&Memo>) -> Rendered {
     let typed = Arc::new(prepared.typed_index());
     let against = memo.map(|m| {
         (
@@ -901,4 +987,37 @@ fn parse_addresses(raw: &str) -> Result<Vec<planpush_comments::CommentId>, PushE
         )));
     }
     Ok(ids)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn new_parts_are_split_into_runs_of_about_equal_size() {
+        let raw = include_str!("../../../fixtures/auth-service-redesign.html").repeat(3);
+        let Ok(cut) = cut(&raw, &SanitizeOptions::default(), &[]) else {
+            panic!("the fixture is cut into parts");
+        };
+        let total: usize = cut.fresh.iter().map(FreshPart::len).sum();
+        for groups in 1..=4 {
+            let runs = split_evenly(&cut.fresh, groups);
+            assert!(runs.len() <= groups && !runs.is_empty());
+            // Every part once, in order.
+            let flat: Vec<usize> = runs.iter().flatten().map(FreshPart::len).collect();
+            assert_eq!(
+                flat,
+                cut.fresh.iter().map(FreshPart::len).collect::<Vec<_>>()
+            );
+            let largest = cut.fresh.iter().map(FreshPart::len).max().unwrap_or(0);
+            for run in &runs {
+                let size: usize = run.iter().map(FreshPart::len).sum();
+                assert!(
+                    size <= total / groups + largest,
+                    "{groups}: {size} of {total}"
+                );
+            }
+        }
+        assert!(split_evenly(&[], 2).is_empty());
+    }
 }

@@ -60,7 +60,10 @@ pub use export::{offline_html, to_markdown};
 pub use index::{anchored_text, section_index, slugify, title};
 pub use markdown::markdown_to_html;
 pub use plan_text::{TextSection, element_prints, plan_text};
-pub use prepare::{Part, Prepared, prepare, prepare_reusing, typed_index_of};
+pub use prepare::{
+    Cut, FreshPart, Part, Prepared, SanitizedPart, cut, prepare, prepare_reusing, sanitize_fresh,
+    typed_index_of,
+};
 pub use sanitize::{RESERVED_ID_PREFIX, SanitizeOptions, sanitize};
 pub use text::{MAX_UNIT_TEXT, TextUnit, text_units};
 pub use typed::{

@@ -212,29 +212,118 @@ pub fn prepare(raw: &str, opts: &SanitizeOptions) -> Prepared {
 /// source is unchanged instead of sanitizing them again. The result is the same with or without
 /// `previous`.
 pub fn prepare_reusing(raw: &str, opts: &SanitizeOptions, previous: &[Arc<Part>]) -> Prepared {
+    match cut(raw, opts, previous) {
+        Ok(cut) => {
+            let done = sanitize_fresh(raw, &cut.fresh, opts);
+            cut.assemble(raw, opts, done)
+        }
+        Err(whole) => whole,
+    }
+}
+
+/// [`prepare_reusing`] in steps, so that the new parts of a long document can be sanitized on
+/// several threads: [`cut`] it, [`sanitize_fresh`] the [`Cut::fresh`] parts (in any grouping), then
+/// [`Cut::assemble`] — the same [`Prepared`] as [`prepare_reusing`] gives.
+#[derive(Debug)]
+pub struct Cut {
+    /// Each part in order: re-used, or `None` until sanitized.
+    slots: Vec<Option<Arc<Part>>>,
+    /// The parts to sanitize.
+    pub fresh: Vec<FreshPart>,
+    reused: usize,
+}
+
+/// A part of a [`Cut`] that is not in the previous version.
+#[derive(Debug, Clone)]
+pub struct FreshPart {
+    slot: usize,
+    key: [u8; 32],
+    range: std::ops::Range<usize>,
+}
+
+impl FreshPart {
+    /// Bytes of source (to share work out evenly).
+    pub fn len(&self) -> usize {
+        self.range.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.range.is_empty()
+    }
+}
+
+/// A sanitized [`FreshPart`]: `None` when it is not a fixed point of the sanitizer on its own (the
+/// whole document is then sanitized as one part).
+pub type SanitizedPart = (usize, Option<Arc<Part>>);
+
+/// Cuts `raw` into top-level parts, taking those of `previous` whose source is unchanged. `Err`
+/// holds the finished result when the document cannot be cut (sanitized whole) or is unchanged.
+pub fn cut(raw: &str, opts: &SanitizeOptions, previous: &[Arc<Part>]) -> Result<Cut, Prepared> {
     let find = |key: &[u8; 32]| previous.iter().find(|p| p.source == *key).cloned();
     let Some(ranges) = top_level_parts(raw) else {
-        return whole(raw, opts, find(&source_key(raw, opts)));
+        return Err(whole(raw, opts, find(&source_key(raw, opts))));
     };
-    let clean = cleaner(opts);
-    let mut parts = Vec::with_capacity(ranges.len());
-    let mut reused = 0;
-    for r in ranges {
-        let src = &raw[r];
-        let key = source_key(src, opts);
-        if let Some(p) = find(&key) {
-            reused += 1;
-            parts.push(p);
-            continue;
+    let mut cut = Cut {
+        slots: Vec::with_capacity(ranges.len()),
+        fresh: vec![],
+        reused: 0,
+    };
+    for range in ranges {
+        let key = source_key(&raw[range.clone()], opts);
+        let found = find(&key);
+        if found.is_some() {
+            cut.reused += 1;
+        } else {
+            cut.fresh.push(FreshPart {
+                slot: cut.slots.len(),
+                key,
+                range,
+            });
         }
-        let once = clean.clean(src).to_string();
-        // Kept alone only if it is already a fixed point and its output cuts cleanly too.
-        if clean.clean(&once).to_string() != once || top_level_parts(&once).is_none() {
-            return whole(raw, opts, None);
-        }
-        parts.push(Arc::new(Part::new(key, once)));
+        cut.slots.push(found);
     }
-    Prepared::from_parts(parts, reused)
+    Ok(cut)
+}
+
+/// Sanitizes `parts` of `raw` (the document [`cut`] was given): each alone, twice, kept only if
+/// the second pass changes nothing and its output cuts cleanly too.
+pub fn sanitize_fresh(
+    raw: &str,
+    parts: &[FreshPart],
+    opts: &SanitizeOptions,
+) -> Vec<SanitizedPart> {
+    let clean = cleaner(opts);
+    parts
+        .iter()
+        .map(|f| {
+            let once = clean.clean(&raw[f.range.clone()]).to_string();
+            let kept = clean.clean(&once).to_string() == once && top_level_parts(&once).is_some();
+            (f.slot, kept.then(|| Arc::new(Part::new(f.key, once))))
+        })
+        .collect()
+}
+
+impl Cut {
+    /// The document from its re-used parts and `done` (every fresh part, sanitized by
+    /// [`sanitize_fresh`]); sanitized whole if any part was not a fixed point on its own.
+    pub fn assemble(
+        mut self,
+        raw: &str,
+        opts: &SanitizeOptions,
+        done: Vec<SanitizedPart>,
+    ) -> Prepared {
+        for (slot, part) in done {
+            match (part, self.slots.get_mut(slot)) {
+                (Some(part), Some(place)) => *place = Some(part),
+                _ => return whole(raw, opts, None),
+            }
+        }
+        match self.slots.into_iter().collect::<Option<Vec<_>>>() {
+            Some(parts) => Prepared::from_parts(parts, self.reused),
+            // A fresh part was left out of `done`.
+            None => whole(raw, opts, None),
+        }
+    }
 }
 
 /// The whole document as one part (the scan could not cut it, or a part was not a fixed point).
@@ -319,6 +408,32 @@ mod tests {
         ] {
             same_as_whole(raw);
         }
+    }
+
+    /// The steps, with the fresh parts sanitized in any grouping and order, give what
+    /// `prepare_reusing` gives.
+    #[test]
+    fn parts_sanitized_in_groups_assemble_to_the_same_document() {
+        let opts = SanitizeOptions::default();
+        let hostile = "<p>x</p><form><math><mtext></form><form><mglyph><style></math><img src onerror=alert(1)><p>y</p>";
+        for raw in [HTML, hostile, "plain", ""] {
+            let expected = prepare(raw, &opts);
+            let Ok(cut) = cut(raw, &opts, &[]) else {
+                continue;
+            };
+            let mid = cut.fresh.len() / 2;
+            let (a, b) = cut.fresh.split_at(mid);
+            let mut done = sanitize_fresh(raw, b, &opts);
+            done.extend(sanitize_fresh(raw, a, &opts));
+            assert_eq!(cut.assemble(raw, &opts, done), expected, "{raw:?}");
+        }
+        // A fresh part left out is never assembled as missing: the document is sanitized whole.
+        let cut = cut(HTML, &opts, &[]).unwrap();
+        let partial = sanitize_fresh(HTML, &cut.fresh[1..], &opts);
+        assert_eq!(
+            cut.assemble(HTML, &opts, partial).html,
+            sanitize(HTML, &opts)
+        );
     }
 
     #[test]

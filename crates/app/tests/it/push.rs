@@ -660,3 +660,41 @@ async fn a_full_render_pool_refuses_the_push() {
     }
     assert_eq!(stored.map(|o| o.version.get()), Some(1));
 }
+
+/// A long first push on a pool with idle threads is sanitized in several jobs and stored exactly as
+/// the whole document sanitized at once.
+#[tokio::test]
+async fn a_long_push_split_over_idle_threads_stores_the_whole_document_sanitized() {
+    let ports = planpush_app::fake::ports();
+    let ada = principal(&ports, "ada", Role::Developer).await;
+    let push = Push::new(
+        ports.clone(),
+        SanitizeOptions::default(),
+        std::sync::Arc::new(planpush_app::fake::FakeDiagrams::default()),
+    )
+    .with_pool(planpush_app::CpuPool::new(2, 16).unwrap());
+    let fixture = include_str!("../../../../fixtures/auth-service-redesign.html");
+    let long = format!(
+        "{fixture}{}",
+        fixture
+            .replace("<h1>", "<h2>")
+            .replace("</h1>", "</h2>")
+            .replace("data-anchor=\"", "data-anchor=\"copy-")
+            .repeat(2)
+    );
+    let first = push.push(&ada, html(&long), None, t(1)).await.unwrap();
+    assert_eq!(first.rendered.reused, 0);
+    let stored = ports
+        .versions
+        .get(first.plan.id(), first.version)
+        .await
+        .unwrap();
+    assert_eq!(
+        stored.html,
+        planpush_document::sanitize(&long, &SanitizeOptions::default())
+    );
+    assert_eq!(
+        stored.sections,
+        planpush_document::section_index(&stored.html)
+    );
+}
