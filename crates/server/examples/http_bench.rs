@@ -230,6 +230,7 @@ fn main() {
     // Idle: started, nothing asked yet.
     std::thread::sleep(std::time::Duration::from_secs(1));
     let (_, idle_rss) = server.rss();
+    let (idle_anon, idle_file) = server.rss_split();
 
     // A reader and pusher: dev sign-in (the first user, so admin), then an API token.
     let (cookie, token) = server.sign_in("bench");
@@ -509,7 +510,7 @@ fn main() {
     }
     println!();
     println!(
-        "Page sizes: {page_kb:.0} KB as HTML, {gzip_kb:.1} KB gzip, {br_kb:.1} KB brotli; the plan with 1,500 versions: {long_kb:.0} KB. Server resident memory (SQLite): {idle_rss:.1} MB idle after start-up (target ≤ 15 MB), {rss_long:.1} MB after the 1,500-version reads, {rss_invalidated:.1} MB after the invalidated-page reads, peak {peak:.1} MB over the whole run (target ≤ 40 MB), {now:.1} MB at the end."
+        "Page sizes: {page_kb:.0} KB as HTML, {gzip_kb:.1} KB gzip, {br_kb:.1} KB brotli; the plan with 1,500 versions: {long_kb:.0} KB. Server resident memory (SQLite): {idle_rss:.1} MB idle after start-up (target ≤ 15 MB; {idle_anon:.1} MB anonymous, {idle_file:.1} MB the executable's mapped pages), {rss_long:.1} MB after the 1,500-version reads, {rss_invalidated:.1} MB after the invalidated-page reads, peak {peak:.1} MB over the whole run (target ≤ 40 MB), {now:.1} MB at the end."
     );
     if let Some(ratio) = nginx_ratio {
         println!();

@@ -155,6 +155,8 @@ pub struct Store {
     round_trips: std::sync::atomic::AtomicU64,
     /// Live plan events: in-process, one bus per opened store (so every `ports()` shares it).
     events: Arc<planpush_app::LocalBus>,
+    /// As many permits as the pool has connections (see [`Store::run`]).
+    gate: Arc<tokio::sync::Semaphore>,
 }
 
 impl Store {
@@ -192,6 +194,9 @@ impl Store {
             target,
             round_trips: std::sync::atomic::AtomicU64::new(0),
             events: Arc::new(planpush_app::LocalBus::new(epoch())),
+            gate: Arc::new(tokio::sync::Semaphore::new(
+                options.max_connections as usize,
+            )),
         }))
     }
 
@@ -410,7 +415,17 @@ impl Store {
         self.round_trips
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let pool = self.pool.clone();
+        // One blocking thread per connection at most: callers beyond that wait here, not on
+        // blocking threads parked in `pool.get()` (each such thread costs a stack and, under
+        // glibc, its own malloc arena).
+        let permit = self
+            .gate
+            .clone()
+            .acquire_owned()
+            .await
+            .map_err(|e| E::from(anyhow!("database gate closed: {e}")))?;
         tokio::task::spawn_blocking(move || {
+            let _permit = permit;
             let mut conn = pool.get().context("no database connection available")?;
             f(&mut conn)
         })

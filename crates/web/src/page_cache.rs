@@ -113,9 +113,13 @@ fn gzip(data: &[u8]) -> Vec<u8> {
 
 fn brotli(data: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(data.len() / 5);
+    // Quality 5 with the input's size as the hint: the encoder's hash table is a quarter of what
+    // quality 6 allocates (heap profile: ~17 MB per page being compressed at 6) for pages a few
+    // percent larger.
     let params = brotli::enc::BrotliEncoderParams {
-        quality: 6,
+        quality: 5,
         lgwin: brotli_window(data.len()),
+        size_hint: data.len(),
         ..Default::default()
     };
     let _ = brotli::BrotliCompress(&mut &data[..], &mut out, &params);

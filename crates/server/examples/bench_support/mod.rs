@@ -166,16 +166,23 @@ impl Server {
 
     /// Peak and current resident memory in MB.
     pub fn rss(&self) -> (f64, f64) {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
-            .unwrap_or_default();
-        let kb = |key: &str| {
-            status
-                .lines()
-                .find(|l| l.starts_with(key))
-                .and_then(|l| l.split_whitespace().nth(1))
-                .and_then(|v| v.parse::<f64>().ok())
-                .unwrap_or(0.0)
-        };
-        (kb("VmHWM:") / 1024.0, kb("VmRSS:") / 1024.0)
+        (self.status_mb("VmHWM:"), self.status_mb("VmRSS:"))
+    }
+
+    /// Resident memory now in MB: anonymous (the heap and stacks) and file-backed (the
+    /// executable's and libraries' pages the kernel has mapped, shared and reclaimable).
+    pub fn rss_split(&self) -> (f64, f64) {
+        (self.status_mb("RssAnon:"), self.status_mb("RssFile:"))
+    }
+
+    fn status_mb(&self, key: &str) -> f64 {
+        std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
+            .unwrap_or_default()
+            .lines()
+            .find(|l| l.starts_with(key))
+            .and_then(|l| l.split_whitespace().nth(1))
+            .and_then(|v| v.parse::<f64>().ok())
+            .unwrap_or(0.0)
+            / 1024.0
     }
 }
