@@ -69,7 +69,9 @@ pub(crate) fn index_plan(
         )
         .select((se::id, se::kind, se::anchor, se::title, se::body))
         .load(conn)?;
-    let mut by_key: HashMap<(&str, Option<&str>), Vec<(i64, &str, &str)>> = HashMap::new();
+    // (kind, anchor) → the stored entries' (id, title, text).
+    type Stored<'a> = Vec<(i64, &'a str, &'a str)>;
+    let mut by_key: HashMap<(&str, Option<&str>), Stored<'_>> = HashMap::new();
     for (id, kind, anchor, title, body) in &existing {
         by_key
             .entry((kind.as_str(), anchor.as_deref()))
