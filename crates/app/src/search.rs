@@ -27,7 +27,7 @@ pub const MAX_QUERY_CHARS: usize = 200;
 pub const MAX_SEARCH_RESULTS: usize = 50;
 /// Most matching entries a search ranks: the newest this many that the caller may see (see
 /// [`SearchQuery::candidates`]).
-pub const SEARCH_CANDIDATES: usize = 1000;
+pub const SEARCH_CANDIDATES: usize = 500;
 /// Characters of text around the first match in a snippet (about).
 pub const SNIPPET_CHARS: usize = 180;
 
