@@ -861,6 +861,27 @@ pub fn list_plans(ctx: &Ctx, mine: bool, query: Option<&str>) -> Result<Vec<Valu
         .split_whitespace()
         .map(str::to_lowercase)
         .collect();
+    // Plans whose text or comments match too: the names in the server's full-text search (its 50
+    // best hits). A query the search refuses (too long) filters names and titles only.
+    let mut found = std::collections::HashSet::new();
+    if !words.is_empty() {
+        let q: String = url::form_urlencoded::Serializer::new(String::new())
+            .append_pair("q", query.unwrap_or(""))
+            .append_pair("limit", "50")
+            .finish();
+        let hits = authed.send("GET", &format!("/api/search?{q}"), &[], Body::None)?;
+        if hits.ok() {
+            found.extend(
+                hits.body["results"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|h| h["name"].as_str().map(str::to_owned)),
+            );
+        } else if hits.status != 400 {
+            return Err(authed.api.error(&hits));
+        }
+    }
     let mut plans: Vec<Value> = reply.body["sessions"]
         .as_array()
         .into_iter()
@@ -874,6 +895,7 @@ pub fn list_plans(ctx: &Ctx, mine: bool, query: Option<&str>) -> Result<Vec<Valu
             )
             .to_lowercase();
             words.iter().all(|w| hay.contains(w.as_str()))
+                || s["name"].as_str().is_some_and(|n| found.contains(n))
         })
         .cloned()
         .collect();

@@ -91,7 +91,8 @@ pub struct ListPlans {
     /// `mine` (plans you own) or `team` (every plan you can see). Default `team`.
     #[serde(default)]
     pub scope: Option<Scope>,
-    /// Words that must all appear in the plan's name or title (case-insensitive).
+    /// Words to look for: a plan is listed when they all appear in its name or title, or when the
+    /// server's full-text search finds them in its text or comments (among its 50 best matches).
     #[serde(default)]
     pub search: Option<String>,
 }
@@ -240,7 +241,7 @@ impl PlanPushTools {
     }
 
     #[tool(
-        description = "List the plans on the PlanPush server that you can see, newest first: `scope` mine (your own) or team (everything visible to you), optionally filtered by `search` words matched against plan names and titles (not the plans' text). Call it to find the name of a plan before get_plan or list_comments. Returns JSON {plans: [{name, title, url, visibility, version, updated_at, archived}], note}."
+        description = "List the plans on the PlanPush server that you can see, newest first: `scope` mine (your own) or team (everything visible to you), optionally filtered by `search` words (a plan is listed when they all appear in its name or title, or when the server's full-text search finds them in its sections or comments). Call it to find the name of a plan before get_plan or list_comments. Returns JSON {plans: [{name, title, url, visibility, version, updated_at, archived}], note}."
     )]
     async fn list_plans(&self, Parameters(args): Parameters<ListPlans>) -> CallToolResult {
         run(&self.ctx, move |ctx| {
@@ -261,7 +262,7 @@ impl PlanPushTools {
                 .collect();
             Ok(json!({
                 "plans": plans,
-                "note": "search matches plan names and titles only; read a plan's text with get_plan",
+                "note": "search matches names and titles, and plans whose sections or comments contain the words (the 50 best text matches); read a plan's text with get_plan",
             }))
         })
         .await

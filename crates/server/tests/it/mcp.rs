@@ -211,6 +211,10 @@ async fn an_agent_pushes_reads_and_closes_the_loop_over_mcp() {
     assert_eq!(found["plans"][0]["name"], "auth", "{found}");
     let none = json_of(&call(&client, "list_plans", json!({"search": "billing"})).await);
     assert_eq!(none["plans"], json!([]));
+    // Words only in a plan's comments (or sections) find it through the server's search.
+    let by_text = json_of(&call(&client, "list_plans", json!({"search": "replayed"})).await);
+    assert_eq!(by_text["plans"][0]["name"], "auth", "{by_text}");
+    assert_eq!(by_text["plans"].as_array().map(Vec::len), Some(1));
 
     let open = success(&call(&client, "list_comments", json!({"name": "auth"})).await);
     assert!(open.starts_with("2 open comments on auth:"), "{open}");
