@@ -27,6 +27,15 @@ async fn principal(ports: &Ports, login: &str, role: Role) -> Principal {
     }
 }
 
+/// The push use case over `ports`, with the fake diagram renderer and default sanitizing.
+fn push_for(ports: &Ports) -> Push {
+    Push::new(
+        ports.clone(),
+        SanitizeOptions::default(),
+        std::sync::Arc::new(planpush_app::fake::FakeDiagrams::default()),
+    )
+}
+
 fn md(body: &str) -> PushRequest {
     PushRequest {
         body: body.into(),
@@ -43,11 +52,7 @@ const DOC: &str = "# Auth Service Redesign\n\n## Authentication Flow\n\nClient â
 async fn a_first_push_creates_a_plan_named_after_its_title() {
     let ports = planpush_app::fake::ports();
     let ada = principal(&ports, "ada", Role::Developer).await;
-    let push = Push::new(
-        ports.clone(),
-        SanitizeOptions::default(),
-        std::sync::Arc::new(planpush_app::fake::FakeDiagrams::default()),
-    );
+    let push = push_for(&ports);
     let out = push.push(&ada, md(DOC), None, t(1)).await.unwrap();
     assert_eq!(out.plan.slug().as_str(), "auth-service-redesign");
     assert_eq!(out.plan.title(), "Auth Service Redesign");
@@ -81,11 +86,7 @@ async fn names_updates_and_identical_pushes() {
     let ports = planpush_app::fake::ports();
     let ada = principal(&ports, "ada", Role::Developer).await;
     let bob = principal(&ports, "bob", Role::Developer).await;
-    let push = Push::new(
-        ports.clone(),
-        SanitizeOptions::default(),
-        std::sync::Arc::new(planpush_app::fake::FakeDiagrams::default()),
-    );
+    let push = push_for(&ports);
     let named = |body: &str, name: &str| PushRequest {
         name: Some(name.into()),
         ..md(body)
@@ -164,11 +165,7 @@ async fn who_may_push_where() {
     let dev = principal(&ports, "dev", Role::Developer).await;
     let pm = principal(&ports, "pm", Role::ProjectManager).await;
     let qa = principal(&ports, "qa", Role::Qa).await;
-    let push = Push::new(
-        ports.clone(),
-        SanitizeOptions::default(),
-        std::sync::Arc::new(planpush_app::fake::FakeDiagrams::default()),
-    );
+    let push = push_for(&ports);
     let private = push
         .push(
             &ada,
@@ -243,11 +240,7 @@ async fn who_may_push_where() {
 async fn bad_bodies_are_refused_and_scripts_never_stored() {
     let ports = planpush_app::fake::ports();
     let ada = principal(&ports, "ada", Role::Admin).await;
-    let push = Push::new(
-        ports.clone(),
-        SanitizeOptions::default(),
-        std::sync::Arc::new(planpush_app::fake::FakeDiagrams::default()),
-    );
+    let push = push_for(&ports);
     assert!(matches!(
         push.push(&ada, md("   \n"), None, t(1)).await,
         Err(PushError::Empty)
@@ -285,11 +278,7 @@ async fn retention_purges_old_snapshots_but_never_the_current_one() {
 
     let ports = planpush_app::fake::ports();
     let ada = principal(&ports, "ada", Role::Developer).await;
-    let push = Push::new(
-        ports.clone(),
-        SanitizeOptions::default(),
-        std::sync::Arc::new(planpush_app::fake::FakeDiagrams::default()),
-    );
+    let push = push_for(&ports);
     let named = |body: &str| PushRequest {
         name: Some("kept".into()),
         ..md(body)
@@ -491,11 +480,7 @@ async fn a_push_that_keeps_losing_the_race_is_busy_and_writes_nothing() {
     let mut ports = planpush_app::fake::ports();
     let contended = Contended::over(&mut ports, true);
     let ada = principal(&ports, "ada", Role::Developer).await;
-    let push = Push::new(
-        ports.clone(),
-        SanitizeOptions::default(),
-        std::sync::Arc::new(planpush_app::fake::FakeDiagrams::default()),
-    );
+    let push = push_for(&ports);
     let first = push.push(&ada, md(DOC), None, t(1)).await.unwrap();
     let mut next = md(&format!("{DOC}\n## More\n\ntext\n"));
     next.session_id = Some(first.plan.id().to_string());
@@ -516,11 +501,7 @@ async fn concurrent_pushes_to_one_plan_take_turns_instead_of_racing() {
     let mut ports = planpush_app::fake::ports();
     let contended = Contended::over(&mut ports, false);
     let ada = principal(&ports, "ada", Role::Developer).await;
-    let push = Push::new(
-        ports.clone(),
-        SanitizeOptions::default(),
-        std::sync::Arc::new(planpush_app::fake::FakeDiagrams::default()),
-    );
+    let push = push_for(&ports);
     let first = push.push(&ada, md(DOC), None, t(1)).await.unwrap();
     let pushes = (0..8).map(|i| {
         let mut next = md(&format!("{DOC}\n## Step {i}\n\ntext {i}\n"));
@@ -564,11 +545,7 @@ fn html(body: &str) -> PushRequest {
 async fn a_push_changing_one_section_reuses_every_other_part() {
     let ports = planpush_app::fake::ports();
     let ada = principal(&ports, "ada", Role::Developer).await;
-    let push = Push::new(
-        ports.clone(),
-        SanitizeOptions::default(),
-        std::sync::Arc::new(planpush_app::fake::FakeDiagrams::default()),
-    );
+    let push = push_for(&ports);
     let first = push.push(&ada, html(FIXTURE), None, t(1)).await.unwrap();
     assert_eq!(first.rendered.reused, 0);
     let parts = first.rendered.parts;
@@ -613,12 +590,7 @@ async fn a_full_render_pool_refuses_the_push() {
     let ports = planpush_app::fake::ports();
     let ada = principal(&ports, "ada", Role::Developer).await;
     let pool = planpush_app::CpuPool::new(1, 0).unwrap();
-    let push = Push::new(
-        ports.clone(),
-        SanitizeOptions::default(),
-        std::sync::Arc::new(planpush_app::fake::FakeDiagrams::default()),
-    )
-    .with_pool(pool.clone());
+    let push = push_for(&ports).with_pool(pool.clone());
     // Hold the only thread.
     let (release, wait) = std::sync::mpsc::channel::<()>();
     let (started, running) = std::sync::mpsc::channel::<()>();
@@ -667,12 +639,7 @@ async fn a_full_render_pool_refuses_the_push() {
 async fn a_long_push_split_over_idle_threads_stores_the_whole_document_sanitized() {
     let ports = planpush_app::fake::ports();
     let ada = principal(&ports, "ada", Role::Developer).await;
-    let push = Push::new(
-        ports.clone(),
-        SanitizeOptions::default(),
-        std::sync::Arc::new(planpush_app::fake::FakeDiagrams::default()),
-    )
-    .with_pool(planpush_app::CpuPool::new(2, 16).unwrap());
+    let push = push_for(&ports).with_pool(planpush_app::CpuPool::new(2, 16).unwrap());
     let fixture = include_str!("../../../../fixtures/auth-service-redesign.html");
     let long = format!(
         "{fixture}{}",
