@@ -261,19 +261,20 @@ impl Push {
             Err((raw, diagrams)) => self.draw_diagrams(raw, diagrams, memo.clone(), now).await?,
         };
         let raw: Arc<str> = raw.into();
-        let prepared = match cut {
-            Err(prepared) => Ok(prepared),
-            Ok(cut) => {
-                let done = self.sanitize(raw.clone(), &cut.fresh).await?;
-                Err((cut, done))
-            }
+        // Split over idle threads when worth it; otherwise the final job sanitizes the new parts.
+        let split = match &cut {
+            Ok(cut) => self.sanitize_split(raw.clone(), &cut.fresh).await?,
+            Err(_) => None,
         };
         Ok(self
             .cpu
             .run(move || {
-                let prepared = match prepared {
-                    Ok(prepared) => prepared,
-                    Err((cut, done)) => cut.assemble(&raw, &opts, done),
+                let prepared = match cut {
+                    Err(prepared) => prepared,
+                    Ok(cut) => {
+                        let done = split.unwrap_or_else(|| sanitize_fresh(&raw, &cut.fresh, &opts));
+                        cut.assemble(&raw, &opts, done)
+                    }
                 };
                 finish(prepared, memo.as_deref())
             })
@@ -323,20 +324,20 @@ impl Push {
         Ok((html, cut))
     }
 
-    /// Sanitizes the new parts of `raw`: in one job, or split by size over the pool's idle threads
-    /// when there is enough of it (a first push of a long document), so that a push on a quiet
-    /// server takes a fraction of the time; under load nobody is idle and it stays one job.
-    async fn sanitize(
+    /// Sanitizes the new parts of `raw` split by size over the pool's idle threads, when there is
+    /// enough of it (a first push of a long document) and more than one thread is idle, so that a
+    /// push on a quiet server takes a fraction of the time. `None` otherwise (under load nobody
+    /// is idle): the caller's next job sanitizes them, with no extra hop.
+    async fn sanitize_split(
         &self,
         raw: Arc<str>,
         fresh: &[FreshPart],
-    ) -> Result<Vec<SanitizedPart>, PushError> {
+    ) -> Result<Option<Vec<SanitizedPart>>, PushError> {
         let total: usize = fresh.iter().map(FreshPart::len).sum();
-        let groups = if total < SPLIT_BYTES {
-            1
-        } else {
-            self.cpu.idle().clamp(1, fresh.len().max(1))
-        };
+        let groups = self.cpu.idle().min(fresh.len());
+        if total < SPLIT_BYTES || groups < 2 {
+            return Ok(None);
+        }
         let opts = self.options;
         let jobs = split_evenly(fresh, groups).into_iter().map(|group| {
             let raw = raw.clone();
@@ -346,7 +347,7 @@ impl Push {
         for result in futures::future::join_all(jobs).await {
             done.extend(result?);
         }
-        Ok(done)
+        Ok(Some(done))
     }
 
     pub async fn push(

@@ -257,7 +257,8 @@ impl FreshPart {
 pub type SanitizedPart = (usize, Option<Arc<Part>>);
 
 /// Cuts `raw` into top-level parts, taking those of `previous` whose source is unchanged. `Err`
-/// holds the finished result when the document cannot be cut (sanitized whole) or is unchanged.
+/// holds the finished result when the document cannot be cut (sanitized whole, or taken whole from
+/// `previous` when it was not cut either and is unchanged).
 pub fn cut(raw: &str, opts: &SanitizeOptions, previous: &[Arc<Part>]) -> Result<Cut, Prepared> {
     let find = |key: &[u8; 32]| previous.iter().find(|p| p.source == *key).cloned();
     let Some(ranges) = top_level_parts(raw) else {
