@@ -30,8 +30,10 @@ use planpush_document::{DiagramRenderer, Severity};
 const COLUMN_WIDTH: f32 = 1000.0;
 const MIN_SCALE: f32 = 0.75;
 
-/// Node and rank spacings tried in turn, as multiples of the renderer's default (50).
-const SPACINGS: [f32; 2] = [1.0, 1.8];
+/// Node and rank spacings tried in turn, as multiples of the renderer's defaults. The renderer
+/// narrows its spacing to half a node's average size (at least its `min_spacing`, 24), so a wider
+/// try raises that floor too: without it, small state boxes were laid out alike at every try.
+const SPACINGS: [f32; 5] = [1.0, 1.4, 1.8, 2.6, 3.4];
 
 /// The Mermaid renderer.
 #[derive(Debug, Default, Clone, Copy)]
@@ -54,9 +56,10 @@ fn first_line(e: impl std::fmt::Display) -> String {
 impl MermaidRenderer {
     /// Parses, lays out, repairs the labels and draws `source`.
     ///
-    /// A cramped layout leaves no free spot for a label: it is spaced out and tried again, then
-    /// turned (top-down ↔ left-right); the first drawing whose labels are clear is kept, or else
-    /// the one with the fewest overlaps, then crossings (at most four layouts). An attempt on which
+    /// A cramped layout leaves no free spot for a label: it is spaced out step by step in its own
+    /// direction and turned (top-down ↔ left-right), each until its labels are clear; the drawing
+    /// kept has the fewest overlaps, then crossings, then fits the column, then is the smallest
+    /// (at most ten layouts; the first is kept at once when its labels are clear). An attempt on which
     /// the renderer panics is skipped; a diagram must never take the push down.
     pub fn draw(&self, source: &str) -> Result<Drawing, String> {
         use std::panic::{AssertUnwindSafe, catch_unwind};
@@ -71,37 +74,55 @@ impl MermaidRenderer {
             Direction::TopDown | Direction::BottomTop => Direction::LeftRight,
             Direction::LeftRight | Direction::RightLeft => Direction::TopDown,
         };
-        let mut best: Option<((usize, usize), Drawing)> = None;
+        // Fewest overlaps, then crossings; then a drawing that fits the column; then the smallest.
+        type Score = (usize, usize, bool, u64);
+        let score_of = |layout: &Layout| -> Score {
+            (
+                labels::overlaps(layout).len(),
+                labels::crossings(layout).len(),
+                COLUMN_WIDTH / layout.width < MIN_SCALE,
+                (layout.width * layout.height) as u64,
+            )
+        };
+        let mut best: Option<(Score, Layout, RenderOptions)> = None;
         'tries: for direction in [given, turned] {
             parsed.graph.direction = direction;
             for spacing in SPACINGS {
                 let graph = &parsed.graph;
+                let mut options = RenderOptions::default()
+                    .with_node_spacing(50.0 * spacing)
+                    .with_rank_spacing(50.0 * spacing);
+                options.layout.flowchart.auto_spacing.min_spacing *= spacing;
                 let attempt = catch_unwind(AssertUnwindSafe(|| {
-                    let options = RenderOptions::default()
-                        .with_node_spacing(50.0 * spacing)
-                        .with_rank_spacing(50.0 * spacing);
                     let mut layout = compute_layout(graph, &options.theme, &options.layout);
                     labels::repair(&mut layout);
-                    let score = (
-                        labels::overlaps(&layout).len(),
-                        labels::crossings(&layout).len(),
-                    );
-                    let svg = render_svg(&layout, &options.theme, &options.layout);
-                    (score, Drawing { layout, svg })
+                    (score_of(&layout), layout)
                 }));
-                let Ok((score, drawing)) = attempt else {
+                let Ok((score, layout)) = attempt else {
                     continue;
                 };
-                if best.as_ref().is_none_or(|(b, _)| score < *b) {
-                    best = Some((score, drawing));
+                let first = best.is_none();
+                let clear = score.0 == 0 && score.1 == 0;
+                if best.as_ref().is_none_or(|(b, _, _)| score < *b) {
+                    best = Some((score, layout, options));
                 }
-                if score == (0, 0) || !graph_kind {
+                // The author's drawing as given is kept when it is clear; a clear drawing ends
+                // the spacing of this direction (wider ones are only larger).
+                if !graph_kind || (first && clear) {
                     break 'tries;
+                }
+                if clear {
+                    break;
                 }
             }
         }
-        best.map(|(_, d)| d)
-            .ok_or_else(|| "the renderer failed on this diagram".to_owned())
+        let (_, layout, options) =
+            best.ok_or_else(|| "the renderer failed on this diagram".to_owned())?;
+        let svg = catch_unwind(AssertUnwindSafe(|| {
+            render_svg(&layout, &options.theme, &options.layout)
+        }))
+        .map_err(|_| "the renderer failed on this diagram".to_owned())?;
+        Ok(Drawing { layout, svg })
     }
 }
 

@@ -117,8 +117,9 @@ fn the_state_diagram_that_overlapped_is_repaired() {
 }
 
 /// Generated state machines and flowcharts (self-loops, parallel edges, two terminal transitions,
-/// multi-word labels): whatever the layout, no text lands on text and nothing is lost. A label may
-/// still lie across another edge in a crowded drawing: that is a warning of `planpush check`.
+/// multi-word labels): whatever the layout, no text lands on text, no label lies across another
+/// edge and nothing is lost (a drawing wider than the column is only a warning). Sixty cases: the
+/// renderer's spacing used to stay put when asked to widen, and 6 in 60 kept a label on an edge.
 #[test]
 fn generated_diagrams_never_overlap_or_lose_text() {
     let mut seed: u64 = 7;
@@ -141,7 +142,7 @@ fn generated_diagrams_never_overlap_or_lose_text() {
         "publish now",
     ];
     let mut failures = vec![];
-    for case in 0..12 {
+    for case in 0..60 {
         let state = case % 2 == 0;
         let n = 3 + rnd(4);
         let m = n + rnd(4);
@@ -169,7 +170,7 @@ fn generated_diagrams_never_overlap_or_lose_text() {
         let errors: Vec<String> = MermaidRenderer
             .check(&src)
             .into_iter()
-            .filter(|(s, _)| *s == Severity::Error)
+            .filter(|(s, m)| *s == Severity::Error || !m.contains("px wide for a column"))
             .map(|(_, m)| m)
             .collect();
         if !errors.is_empty() {
