@@ -5,6 +5,8 @@
 use ego_tree::NodeRef;
 use scraper::{ElementRef, Html, Node};
 
+use crate::index::is_phrasing;
+
 /// Markdown text: characters that would start markup are escaped.
 fn escape_md(s: &str, in_table: bool) -> String {
     let mut out = String::with_capacity(s.len());
@@ -315,9 +317,7 @@ impl Md<'_> {
                             }
                         }
                     }
-                    "strong" | "b" | "em" | "i" | "code" | "a" | "span" | "img" | "s" | "del"
-                    | "ins" | "mark" | "small" | "sub" | "sup" | "abbr" | "time" | "q" | "cite"
-                    | "u" | "var" | "kbd" | "samp" | "br" | "input" => {
+                    t if is_phrasing(t) || matches!(t, "img" | "br" | "input") => {
                         // Inline content directly in a block container: a paragraph of its own.
                         let s = self.inline_node(node, false);
                         if !s.trim().is_empty() {

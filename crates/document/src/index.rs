@@ -166,7 +166,7 @@ pub fn anchored_text(html: &str) -> (String, Vec<(AnchorId, std::ops::Range<usiz
                     .and_then(|a| AnchorId::parse(a).ok())
                     .filter(|a| seen.insert(a.clone()));
                 // Block-ish boundaries separate words.
-                if !text.is_empty() && !text.ends_with(' ') && !is_inline(e.name()) {
+                if !text.is_empty() && !text.ends_with(' ') && !is_phrasing(e.name()) {
                     text.push(' ');
                 }
                 let start = text.len();
@@ -198,18 +198,26 @@ pub fn anchored_text(html: &str) -> (String, Vec<(AnchorId, std::ops::Range<usiz
     (text, spans)
 }
 
-fn is_inline(tag: &str) -> bool {
+/// Whether `tag` is phrasing content (text-level, inside a line) rather than a block: the one list
+/// of the text walks (anchored and search text here, an agent's text, the Markdown export).
+pub(crate) fn is_phrasing(tag: &str) -> bool {
     matches!(
         tag,
         "a" | "abbr"
             | "b"
+            | "cite"
             | "code"
+            | "del"
+            | "dfn"
             | "em"
             | "i"
+            | "ins"
             | "kbd"
+            | "label"
             | "mark"
             | "q"
             | "s"
+            | "samp"
             | "small"
             | "span"
             | "strong"
@@ -278,6 +286,20 @@ mod tests {
         );
         assert_eq!(get("step"), "Gateway checks the token");
         assert_eq!(get("risks"), "Risks Token theft");
+    }
+
+    #[test]
+    fn text_level_elements_do_not_split_words_in_any_text_walk() {
+        // One rule for the anchored text, an agent's text and the Markdown export: a `<label>`,
+        // `<del>` or `<cite>` inside a word is part of that word.
+        let html = r#"<section data-anchor="s"><h2>S</h2><p>re<del>try</del>ing <label>on</label>ce <cite>x</cite>y</p></section>"#;
+        assert_eq!(anchored_text(html).0, "S retrying once xy");
+        assert_eq!(crate::plan_text(html)[0].text, "## S\nretrying once xy");
+        assert!(
+            crate::to_markdown(html, &[]).contains("re~~try~~ing once xy"),
+            "{}",
+            crate::to_markdown(html, &[])
+        );
     }
 
     #[test]

@@ -8,6 +8,8 @@ use planpush_versions::{AnchorId, ContentHash, ElementPrint};
 use scraper::{ElementRef, Html, Node};
 use sha2::{Digest, Sha256};
 
+use crate::index::is_phrasing;
+
 /// One top-level anchored element of a version, as Markdown-like text.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TextSection {
@@ -233,7 +235,7 @@ impl Writer {
             }
             "br" => self.block(),
             "input" | "script" | "style" | "template" => {}
-            t if is_inline(t) => {
+            t if is_phrasing(t) => {
                 if let Some(m) = marker {
                     if self.content {
                         self.space();
@@ -258,30 +260,6 @@ impl Writer {
             }
         }
     }
-}
-
-fn is_inline(tag: &str) -> bool {
-    matches!(
-        tag,
-        "a" | "abbr"
-            | "b"
-            | "code"
-            | "em"
-            | "i"
-            | "kbd"
-            | "mark"
-            | "q"
-            | "s"
-            | "small"
-            | "span"
-            | "strong"
-            | "sub"
-            | "sup"
-            | "time"
-            | "u"
-            | "var"
-            | "label"
-    )
 }
 
 /// The fingerprint of every anchored element of `html` (first occurrence of an anchor wins).
