@@ -11,6 +11,7 @@ mod concurrency;
 mod migrations;
 mod support;
 mod tls;
+mod wal;
 
 mod sqlite_contract {
     planpush_app::contract_tests!(crate::support::sqlite_ports());
