@@ -19,7 +19,7 @@ use async_trait::async_trait;
 use futures::Stream;
 use futures::channel::mpsc;
 use planpush_plans::PlanId;
-use planpush_versions::ChangeSet;
+use planpush_versions::{AnchorId, ChangeSet};
 use serde::{Deserialize, Serialize};
 
 use crate::InfraError;
@@ -94,7 +94,7 @@ pub enum LiveEvent {
         version: u32,
         title: String,
         pushed_by: Actor,
-        changes: ChangeSet,
+        changes: LiveChanges,
         /// The "what changed" line against the previous version (`None` for a new plan).
         #[serde(default, skip_serializing_if = "Option::is_none")]
         summary: Option<String>,
@@ -237,10 +237,33 @@ pub(crate) async fn publish(ports: &crate::Ports, plan: PlanId, event: LiveEvent
     }
 }
 
+/// The anchors a push added, changed and removed, as a live `version` event tells them. Unlike
+/// the push's [`ChangeSet`] it does not list the unchanged anchors: every anchor not named is
+/// unchanged, and that list (the whole document's anchors, ~14 KB for a 60 KB plan) would be sent
+/// to every viewer and kept in every plan's replay buffer for each push.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LiveChanges {
+    pub added: Vec<AnchorId>,
+    pub changed: Vec<AnchorId>,
+    pub removed: Vec<AnchorId>,
+}
+
+impl From<&ChangeSet> for LiveChanges {
+    fn from(c: &ChangeSet) -> Self {
+        Self {
+            added: c.added.clone(),
+            changed: c.changed.clone(),
+            removed: c.removed.clone(),
+        }
+    }
+}
+
 /// Most typed changes a live `version` event lists (the banner's "what changed" lines).
 pub const LIVE_MAX_TYPED: usize = 5;
-/// How many events the in-process bus keeps per plan for replay.
-pub const RETAINED_EVENTS: usize = 256;
+/// How many events a plan's stream replays to a viewer who reconnects (the in-process bus keeps
+/// that many per plan in memory; a viewer further behind resyncs, which re-reads the plan once:
+/// cheaper than replaying more versions than that).
+pub const RETAINED_EVENTS: usize = 64;
 /// How many undelivered events a subscriber may have before it is disconnected.
 pub const SUBSCRIBER_BUFFER: usize = 64;
 /// How many plans' streams the in-process bus keeps when nobody watches them.
@@ -389,7 +412,11 @@ mod tests {
                 pushed_by: Actor {
                     login: "ada".into(),
                 },
-                changes: ChangeSet::default(),
+                changes: LiveChanges {
+                    added: vec![AnchorId::parse("intro").unwrap()],
+                    changed: vec![],
+                    removed: vec![AnchorId::parse("old").unwrap()],
+                },
                 summary: Some("Sections: 1 changed (+2 −0 words).".into()),
                 typed: vec!["Decision “Redis vs PostgreSQL”: Open → Accepted".into()],
             },
@@ -417,6 +444,33 @@ mod tests {
         }
         assert!(LiveEvent::decode("plan", "{}").is_err());
         assert!(LiveEvent::decode("plan", "not json").is_err());
+    }
+
+    #[test]
+    fn a_version_event_names_what_changed_not_what_stayed() {
+        let a = |s: &str| AnchorId::parse(s).unwrap();
+        let pushed = ChangeSet {
+            added: vec![a("new")],
+            removed: vec![a("gone")],
+            changed: vec![a("edited")],
+            unchanged: (0..200).map(|i| a(&format!("kept-{i}"))).collect(),
+        };
+        let live = LiveChanges::from(&pushed);
+        assert_eq!(
+            (live.added, live.changed, live.removed),
+            (pushed.added, pushed.changed, pushed.removed)
+        );
+        let json = serde_json::to_string(&LiveChanges::from(&pushed)).unwrap();
+        assert!(
+            !json.contains("kept-") && !json.contains("unchanged"),
+            "{json}"
+        );
+        // An event stored before (PostgreSQL keeps a day of them) still decodes.
+        let old = r#"{"version":2,"title":"T","pushed_by":{"login":"ada"},"changes":{"added":[],"removed":[],"changed":["a"],"unchanged":["b"]}}"#;
+        assert!(matches!(
+            LiveEvent::decode("version", old),
+            Ok(LiveEvent::Version { version: 2, .. })
+        ));
     }
 
     #[test]

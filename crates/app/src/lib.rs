@@ -72,9 +72,9 @@ pub use email::{
     UnsubscribeError, UnsubscribeKeys, UnsubscribeTarget, assemble_digest, digest_due,
 };
 pub use events::{
-    Actor, BadEventId, CommentActivity, EventBus, EventId, EventStream, LIVE_MAX_TYPED, LiveEvent,
-    LocalBus, ObservedBus, PlanActivity, PlanEvent, RETAINED_EVENTS, SUBSCRIBER_BUFFER,
-    Subscription,
+    Actor, BadEventId, CommentActivity, EventBus, EventId, EventStream, LIVE_MAX_TYPED,
+    LiveChanges, LiveEvent, LocalBus, ObservedBus, PlanActivity, PlanEvent, RETAINED_EVENTS,
+    SUBSCRIBER_BUFFER, Subscription,
 };
 pub use export::{Export, ExportComments, ExportThread, export_markdown};
 pub use generation::{CacheLimits, GenerationCache, Generations};

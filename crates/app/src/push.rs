@@ -429,7 +429,7 @@ impl Push {
                 pushed_by: Actor {
                     login: p.login.clone(),
                 },
-                changes: outcome.changes.clone(),
+                changes: (&outcome.changes).into(),
                 summary: outcome.summary.clone(),
                 typed: planpush_document::typed_lines(&outcome.typed, crate::LIVE_MAX_TYPED),
             };

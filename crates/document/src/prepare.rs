@@ -82,12 +82,19 @@ impl Part {
     }
 
     /// Parses the sanitized `html` once for the index, title, outermost sections and text.
-    fn new(source: [u8; 32], html: String) -> Self {
+    fn new(source: [u8; 32], mut html: String) -> Self {
+        // A part lives in the push memo until the plan's next push: what it holds is trimmed to
+        // its length (strings grown while serializing have up to twice the room they need).
+        html.shrink_to_fit();
         let doc = Html::parse_fragment(&html);
         let tops = top_elements_of(&doc);
         let top: Vec<TopSection> = tops
             .iter()
-            .map(|(anchor, title, el)| (anchor.clone(), title.clone(), el.html()))
+            .map(|(anchor, title, el)| {
+                let mut markup = el.html();
+                markup.shrink_to_fit();
+                (anchor.clone(), title.clone(), markup)
+            })
             .collect();
         let entries = entries_knowing(&doc, |id| {
             tops.iter()
@@ -101,9 +108,17 @@ impl Part {
             top,
             text: tops
                 .iter()
-                .map(|(anchor, title, el)| unit_of(anchor, title, *el))
+                .map(|(anchor, title, el)| {
+                    let mut unit = unit_of(anchor, title, *el);
+                    unit.text.shrink_to_fit();
+                    unit
+                })
                 .collect(),
-            loose: loose_text_of(&doc),
+            loose: {
+                let mut loose = loose_text_of(&doc);
+                loose.shrink_to_fit();
+                loose
+            },
             typed: TypedIndex::of_doc(&doc),
             html,
         };

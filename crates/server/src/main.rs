@@ -11,6 +11,7 @@ use std::time::Duration;
 use clap::{Parser, Subcommand};
 
 mod demo;
+mod malloc;
 mod ops;
 use planpush_app::{
     Admission, Deliveries, DeliverySettings, Maintenance, Notifications, OUTBOX_MAX_ATTEMPTS,
@@ -107,6 +108,11 @@ fn main() -> ExitCode {
 }
 
 fn run(cli: Cli) -> Result<(), Fatal> {
+    if matches!(cli.command, Command::Serve | Command::Demo { .. }) {
+        // Two malloc arenas instead of one per thread (see `malloc`). glibc reads its variables
+        // when the process starts, so this looks at the real environment, before `.env`.
+        malloc::limit_arenas();
+    }
     match dotenvy::dotenv() {
         Ok(_) => {}
         Err(e) if e.not_found() => {}

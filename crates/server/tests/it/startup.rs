@@ -305,6 +305,15 @@ fn migrate_then_serve_then_stop_gracefully_on_sigterm() {
         std::thread::sleep(Duration::from_millis(50));
     };
     assert!(health.starts_with("HTTP/1.1 200"), "{health}");
+    // The server started itself again in place (same process) with two malloc arenas per core.
+    let environ = std::fs::read(format!("/proc/{}/environ", child.id())).unwrap();
+    let cores = std::thread::available_parallelism().unwrap().get();
+    let expected = format!("GLIBC_TUNABLES=glibc.malloc.arena_max={}", 2 * cores);
+    assert!(
+        environ.split(|b| *b == 0).any(|v| v == expected.as_bytes()),
+        "{}",
+        String::from_utf8_lossy(&environ)
+    );
     // Every answer, JSON included, forbids MIME sniffing (the CSP's `script-src 'self'` relies on it).
     let me = get(port, "/api/auth/me").unwrap();
     assert!(me.starts_with("HTTP/1.1 401"), "{me}");
