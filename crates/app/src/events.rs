@@ -266,8 +266,10 @@ pub const LIVE_MAX_TYPED: usize = 5;
 pub const RETAINED_EVENTS: usize = 64;
 /// How many undelivered events a subscriber may have before it is disconnected.
 pub const SUBSCRIBER_BUFFER: usize = 64;
-/// How many plans' streams the in-process bus keeps when nobody watches them.
-const IDLE_TOPICS: usize = 1024;
+/// How many plans' streams the in-process bus keeps when nobody watches them (with their replay
+/// buffers: a plan's first `version` event names every anchor, ~9 KB for a 60 KB plan). Past that,
+/// a new plan's first event drops the unwatched streams; a viewer reconnecting to one resyncs.
+const IDLE_TOPICS: usize = 256;
 
 #[derive(Default)]
 struct Topic {
@@ -457,8 +459,8 @@ mod tests {
         };
         let live = LiveChanges::from(&pushed);
         assert_eq!(
-            (live.added, live.changed, live.removed),
-            (pushed.added, pushed.changed, pushed.removed)
+            (&live.added, &live.changed, &live.removed),
+            (&pushed.added, &pushed.changed, &pushed.removed)
         );
         let json = serde_json::to_string(&LiveChanges::from(&pushed)).unwrap();
         assert!(
@@ -523,6 +525,27 @@ mod tests {
             // Up to date: nothing to replay.
             let sub = bus.subscribe(plan, Some(ids[4])).await.unwrap();
             assert!(sub.replay.is_empty() && !sub.gap);
+        });
+    }
+
+    #[test]
+    fn unwatched_streams_are_dropped_past_the_bound_and_watched_ones_kept() {
+        block(async {
+            let bus = LocalBus::new(7);
+            let watched = PlanId::new();
+            let sub = bus.subscribe(watched, None).await.unwrap();
+            let first = bus.publish(watched, ev(1)).await.unwrap();
+            for n in 0..(IDLE_TOPICS as u32 + 10) {
+                bus.publish(PlanId::new(), ev(n)).await.unwrap();
+            }
+            let kept = bus.lock().len();
+            assert!(kept <= IDLE_TOPICS + 1, "{kept} streams kept");
+            // The watched plan's stream went on: its viewer replays from where it was.
+            let next = bus.publish(watched, ev(2)).await.unwrap();
+            assert_eq!(next.seq, first.seq + 1);
+            let again = bus.subscribe(watched, Some(first)).await.unwrap();
+            assert!(!again.gap && again.replay.len() == 1);
+            drop(sub);
         });
     }
 
