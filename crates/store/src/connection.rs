@@ -118,7 +118,7 @@ impl r2d2::ManageConnection for Manager {
                 // wal_autocheckpoint = 0: the commit that crosses SQLite's 1,000-page mark no longer
                 // copies the WAL into the database on a request's time; [`Checkpointer`] does.
                 // cache_size = -1024: 1 MiB of page cache per connection instead of SQLite's 2 MiB
-                // (eight connections held 16 MiB of the server's heap); the kernel's page cache
+                // (the pool's eight connections could hold 16 MiB of the server's heap); the kernel's page cache
                 // still holds the file.
                 c.batch_execute(&format!(
                     "PRAGMA busy_timeout = {}; PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; PRAGMA temp_store = MEMORY; PRAGMA wal_autocheckpoint = 0; PRAGMA cache_size = -1024;",
