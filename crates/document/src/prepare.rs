@@ -82,19 +82,13 @@ impl Part {
     }
 
     /// Parses the sanitized `html` once for the index, title, outermost sections and text.
-    fn new(source: [u8; 32], mut html: String) -> Self {
-        // A part lives in the push memo until the plan's next push: what it holds is trimmed to
-        // its length (strings grown while serializing have up to twice the room they need).
-        html.shrink_to_fit();
+    fn new(source: [u8; 32], html: String) -> Self {
+        let html = fitted(html);
         let doc = Html::parse_fragment(&html);
         let tops = top_elements_of(&doc);
         let top: Vec<TopSection> = tops
             .iter()
-            .map(|(anchor, title, el)| {
-                let mut markup = el.html();
-                markup.shrink_to_fit();
-                (anchor.clone(), title.clone(), markup)
-            })
+            .map(|(anchor, title, el)| (anchor.clone(), title.clone(), fitted(el.html())))
             .collect();
         let entries = entries_knowing(&doc, |id| {
             tops.iter()
@@ -109,16 +103,14 @@ impl Part {
             text: tops
                 .iter()
                 .map(|(anchor, title, el)| {
-                    let mut unit = unit_of(anchor, title, *el);
-                    unit.text.shrink_to_fit();
-                    unit
+                    let unit = unit_of(anchor, title, *el);
+                    TextUnit {
+                        text: fitted(unit.text),
+                        ..unit
+                    }
                 })
                 .collect(),
-            loose: {
-                let mut loose = loose_text_of(&doc);
-                loose.shrink_to_fit();
-                loose
-            },
+            loose: fitted(loose_text_of(&doc)),
             typed: TypedIndex::of_doc(&doc),
             html,
         };
@@ -126,6 +118,13 @@ impl Part {
         drop(doc);
         part
     }
+}
+
+/// `s` trimmed to its length. A part lives in the push memo until the plan's next push, and strings
+/// grown while serializing have up to twice the room they need.
+fn fitted(mut s: String) -> String {
+    s.shrink_to_fit();
+    s
 }
 
 /// A pushed document made ready to store: [`prepare`]'s answer.

@@ -109,8 +109,8 @@ fn main() -> ExitCode {
 
 fn run(cli: Cli) -> Result<(), Fatal> {
     if matches!(cli.command, Command::Serve | Command::Demo { .. }) {
-        // Two malloc arenas per core instead of one per thread (see `malloc`). glibc reads its variables
-        // when the process starts, so this looks at the real environment, before `.env`.
+        // Two malloc arenas per core instead of one per thread (see `malloc`). glibc reads its
+        // variables when the process starts, so this looks at the real environment, before `.env`.
         malloc::limit_arenas();
     }
     match dotenvy::dotenv() {

@@ -5,9 +5,9 @@
 //! workers, database threads, render threads) each grow one, so under a push load the process held
 //! ~100 MB resident for ~30 MB of live heap. Two arenas per core hold the same load in ~78 MB for
 //! ~7% fewer pushes per second; one per core in ~73 MB but for a quarter fewer (threads then wait
-//! for each other's arena; docs/benchmarks.md). The limit can only be set before the first allocation,
-//! by the environment, and `unsafe` (`mallopt`) is forbidden in this workspace: so `serve` and
-//! `demo` start themselves again, in place (same process id, same arguments), with
+//! for each other's arena; docs/benchmarks.md). The limit can only be set before the first
+//! allocation, by the environment, and `unsafe` (`mallopt`) is forbidden in this workspace: so
+//! `serve` and `demo` start themselves again, in place (same process id, same arguments), with
 //! `GLIBC_TUNABLES` set — unless the operator already set `GLIBC_TUNABLES` or `MALLOC_ARENA_MAX`,
 //! which are then left as they are.
 
