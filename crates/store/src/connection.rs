@@ -118,11 +118,14 @@ impl r2d2::ManageConnection for Manager {
                 // wal_autocheckpoint = 0: the commit that crosses SQLite's 1,000-page mark no longer
                 // copies the WAL into the database on a request's time; [`Checkpointer`] does.
                 // cache_size = -1024: 1 MiB of page cache per connection instead of SQLite's 2 MiB
-                // (the pool's eight connections could hold 16 MiB of the server's heap); the kernel's page cache
-                // still holds the file.
+                // (the pool's eight connections could hold 16 MiB of the server's heap); the
+                // kernel's page cache still holds the file.
+                // journal_size_limit: a WAL that SQLite starts again from its beginning is cut
+                // back to the size [`Checkpointer`] lets it reach.
                 c.batch_execute(&format!(
-                    "PRAGMA busy_timeout = {}; PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; PRAGMA temp_store = MEMORY; PRAGMA wal_autocheckpoint = 0; PRAGMA cache_size = -1024;",
-                    self.busy_timeout_ms
+                    "PRAGMA busy_timeout = {}; PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; PRAGMA temp_store = MEMORY; PRAGMA wal_autocheckpoint = 0; PRAGMA journal_size_limit = {}; PRAGMA cache_size = -1024;",
+                    self.busy_timeout_ms,
+                    WAL_LIMIT_PAGES * 4096,
                 ))
                 .map_err(diesel::ConnectionError::CouldntSetupConfiguration)?;
                 Ok(DbConnection::Sqlite(c))
@@ -148,11 +151,34 @@ pub(crate) type Pool = r2d2::Pool<Manager>;
 /// ~150 pushes/s that is ~40 pushes' pages, as SQLite's default of 1,000 pages was.
 const CHECKPOINT_EVERY: Duration = Duration::from_millis(250);
 
+/// Pages the WAL may hold before the checkpoint thread waits for readers to let it start the log
+/// again (16 MiB at SQLite's 4 KiB pages).
+const WAL_LIMIT_PAGES: i64 = 4096;
+
+/// What `PRAGMA wal_checkpoint` answers.
+#[derive(diesel::QueryableByName, Debug)]
+struct CheckpointRow {
+    /// 1 when the checkpoint could not take the locks it needed.
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    busy: i64,
+    /// Pages in the WAL.
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    log: i64,
+}
+
 /// Copies SQLite's write-ahead log into the database on a thread of its own, with a connection of
 /// its own (not one of the pool's), so that no commit pays for it: the pool's connections have
 /// `wal_autocheckpoint = 0`. Checkpoints are passive (they never wait for or block readers and
-/// writers), as SQLite's automatic ones are. Dropping it stops the thread and closes its
-/// connection before returning, so that closing the store still leaves no WAL behind.
+/// writers), as SQLite's automatic ones are, while the WAL stays under [`WAL_LIMIT_PAGES`].
+///
+/// Under writes with no pause, passive checkpoints never reach a moment when no reader still
+/// needs the log, so SQLite never starts it again from its beginning: it grew to ~860 MB in 20 s
+/// of pushes, and SQLite's busy handler polls, so a checkpoint that waits for readers and writers
+/// the usual way loses to back-to-back transactions every time. Past the limit the thread instead
+/// takes every permit of the store's gate (see [`Store::run`]): once the calls in flight end, no
+/// connection of this process is in a transaction, and a `TRUNCATE` checkpoint copies the rest
+/// and empties the file at once (a pause of milliseconds, once per [`WAL_LIMIT_PAGES`] written). Dropping it stops the thread and closes its connection
+/// before returning, so that closing the store still leaves no WAL behind.
 pub(crate) struct Checkpointer {
     /// Dropped first: the disconnected channel wakes the thread and ends it.
     stop: Option<std::sync::mpsc::Sender<()>>,
@@ -160,8 +186,17 @@ pub(crate) struct Checkpointer {
 }
 
 impl Checkpointer {
-    fn start(manager: &Manager) -> Result<Checkpointer, diesel::ConnectionError> {
-        let mut conn = r2d2::ManageConnection::connect(manager)?;
+    /// `gate` and its `permits`: the store's (see [`Store::run`]).
+    fn start(
+        manager: &Manager,
+        gate: Arc<tokio::sync::Semaphore>,
+        permits: u32,
+    ) -> Result<Checkpointer, diesel::ConnectionError> {
+        let DbConnection::Sqlite(mut conn) = r2d2::ManageConnection::connect(manager)? else {
+            return Err(diesel::ConnectionError::BadConnection(
+                "the WAL checkpoint thread is for SQLite only".into(),
+            ));
+        };
         let (stop, stopped) = std::sync::mpsc::channel::<()>();
         let thread = std::thread::Builder::new()
             .name("planpush-wal-checkpoint".into())
@@ -169,9 +204,7 @@ impl Checkpointer {
                 while let Err(std::sync::mpsc::RecvTimeoutError::Timeout) =
                     stopped.recv_timeout(CHECKPOINT_EVERY)
                 {
-                    if let DbConnection::Sqlite(c) = &mut conn
-                        && let Err(e) = c.batch_execute("PRAGMA wal_checkpoint(PASSIVE);")
-                    {
+                    if let Err(e) = checkpoint(&mut conn, &gate, permits) {
                         tracing::warn!(error = %e, "WAL checkpoint failed");
                     }
                 }
@@ -186,6 +219,32 @@ impl Checkpointer {
             thread: Some(thread),
         })
     }
+}
+
+/// One turn of the checkpoint thread: passive, then truncating if the WAL is past its limit.
+fn checkpoint(
+    conn: &mut SqliteConnection,
+    gate: &tokio::sync::Semaphore,
+    permits: u32,
+) -> diesel::QueryResult<()> {
+    let passive: CheckpointRow =
+        diesel::sql_query("PRAGMA wal_checkpoint(PASSIVE)").get_result(conn)?;
+    if passive.log > WAL_LIMIT_PAGES {
+        // Every database call of this process waits while this holds all the permits; the gate
+        // is fair, so calls arriving meanwhile queue behind it instead of overtaking it.
+        let Ok(_paused) = futures::executor::block_on(gate.acquire_many(permits)) else {
+            return Ok(());
+        };
+        let truncated: CheckpointRow =
+            diesel::sql_query("PRAGMA wal_checkpoint(TRUNCATE)").get_result(conn)?;
+        if truncated.busy != 0 {
+            tracing::warn!(
+                pages = passive.log,
+                "the WAL is past its limit and readers kept it busy; trying again"
+            );
+        }
+    }
+    Ok(())
 }
 
 impl Drop for Checkpointer {
@@ -241,9 +300,12 @@ impl Store {
         // Establish one connection by hand first: r2d2 would only report a timeout.
         r2d2::ManageConnection::connect(&manager)
             .map_err(|e| connect_err(e.to_string().trim().to_owned()))?;
+        let gate = Arc::new(tokio::sync::Semaphore::new(
+            options.max_connections as usize,
+        ));
         let checkpointer = match &target {
             DbTarget::Sqlite(_) => Some(
-                Checkpointer::start(&manager)
+                Checkpointer::start(&manager, gate.clone(), options.max_connections)
                     .map_err(|e| connect_err(e.to_string().trim().to_owned()))?,
             ),
             DbTarget::Postgres(_) => None,
@@ -261,9 +323,7 @@ impl Store {
             target,
             round_trips: std::sync::atomic::AtomicU64::new(0),
             events: Arc::new(planpush_app::LocalBus::new(epoch())),
-            gate: Arc::new(tokio::sync::Semaphore::new(
-                options.max_connections as usize,
-            )),
+            gate,
             _checkpointer: checkpointer,
         }))
     }

@@ -55,3 +55,76 @@ fn the_wal_is_checkpointed_off_the_commit_path() {
         std::thread::sleep(Duration::from_millis(50));
     }
 }
+
+/// Under writes with no pause, passive checkpoints never catch up and SQLite never starts the log
+/// again from its beginning: it grew to ~860 MB in 20 s of pushes. The checkpoint thread empties it
+/// once it passes its limit (16 MiB), so ~200 MB written back to back through the store by four
+/// writers, with two readers alongside, leave the WAL at a bounded size all along.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_wal_stays_bounded_under_writes_with_no_pause() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+
+    let (store, _guard) = sqlite_store();
+    store.migrate().unwrap();
+    let planpush_store::DbTarget::Sqlite(path) = store.target().clone() else {
+        unreachable!()
+    };
+    let kv = store.ports().kv;
+    let now = chrono::Utc::now();
+    let writing = Arc::new(AtomicBool::new(true));
+    let largest = Arc::new(AtomicU64::new(0));
+    let sampler = std::thread::spawn({
+        let (writing, largest) = (writing.clone(), largest.clone());
+        let wal = path.with_extension("db-wal");
+        move || {
+            while writing.load(Ordering::Relaxed) {
+                let size = std::fs::metadata(&wal).map(|m| m.len()).unwrap_or(0);
+                largest.fetch_max(size, Ordering::Relaxed);
+                std::thread::sleep(Duration::from_millis(2));
+            }
+        }
+    });
+    let readers: Vec<_> = (0..2)
+        .map(|_| {
+            let (kv, writing) = (kv.clone(), writing.clone());
+            tokio::spawn(async move {
+                let mut reads = 0u64;
+                while writing.load(Ordering::Relaxed) {
+                    kv.get("wal-0-0", now).await.unwrap();
+                    reads += 1;
+                }
+                reads
+            })
+        })
+        .collect();
+    // 32 KB of incompressible bytes per write: 6,400 writes are ~200 MB.
+    let value: Vec<u8> = (0..32 * 1024u32)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+        .collect();
+    let writers: Vec<_> = (0..4)
+        .map(|w| {
+            let (kv, value) = (kv.clone(), value.clone());
+            tokio::spawn(async move {
+                for n in 0..1600 {
+                    kv.put(&format!("wal-{w}-{n}"), &value, None).await.unwrap();
+                }
+            })
+        })
+        .collect();
+    for w in writers {
+        w.await.unwrap();
+    }
+    writing.store(false, Ordering::Relaxed);
+    let mut reads = 0;
+    for r in readers {
+        reads += r.await.unwrap();
+    }
+    sampler.join().unwrap();
+    assert!(reads > 100, "the readers kept reading: {reads} reads");
+    let largest = largest.load(Ordering::Relaxed);
+    assert!(
+        largest < 64 << 20,
+        "~200 MB were written; the WAL reached {largest} bytes"
+    );
+}
