@@ -461,7 +461,10 @@ pub struct FakeWebhooks {
 }
 
 impl FakeWebhooks {
+    /// With no hook registered, a write that would fan an event out to the hooks writes nothing
+    /// on [`WEBHOOKS_CHANNEL`] (as the database adapter does).
     pub fn new(outbox: OutboxLog) -> Self {
+        outbox.silence(WEBHOOKS_CHANNEL, true);
         Self {
             hooks: std::sync::Mutex::default(),
             outbox,
@@ -482,6 +485,7 @@ impl WebhookRepository for FakeWebhooks {
             return Err(InfraError::Unknown(anyhow::anyhow!("duplicate webhook id")));
         }
         g.push(hook.clone());
+        self.outbox.silence(WEBHOOKS_CHANNEL, false);
         Ok(())
     }
     async fn list(&self) -> Result<Vec<Webhook>, InfraError> {
@@ -503,6 +507,7 @@ impl WebhookRepository for FakeWebhooks {
         if g.len() == n {
             return Err(InfraError::NotFound);
         }
+        self.outbox.silence(WEBHOOKS_CHANNEL, g.is_empty());
         let channel = hook_channel(id);
         self.outbox.lock().retain(|m| {
             !(m.channel == channel && m.delivered_at.is_none() && m.gave_up_at.is_none())
@@ -542,7 +547,7 @@ impl FakeOutbox {
 #[async_trait]
 impl Outbox for FakeOutbox {
     async fn enqueue(&self, message: &OutboxMessage) -> Result<(), InfraError> {
-        self.messages.append(std::slice::from_ref(message));
+        self.messages.lock().push(message.clone());
         Ok(())
     }
     async fn due(&self, now: DateTime<Utc>, limit: u32) -> Result<Vec<OutboxMessage>, InfraError> {

@@ -4,7 +4,8 @@
 //! Delivery rides on the outbox, in two steps, each exactly once:
 //! 1. The write that causes an event (a push, a comment, a resolve, a publish) adds one message on
 //!    the [`WEBHOOKS_CHANNEL`] in its own transaction, like the chat channels' messages (never for
-//!    a private plan: [`crate::Notifications::messages`]).
+//!    a private plan: [`crate::Notifications::messages`]), when that transaction sees at least one
+//!    registered hook (the storage adapter checks; with none, nothing is written).
 //! 2. The delivery worker hands that message to the webhook adapter, which *fans it out*: one
 //!    message per registered hook subscribed to the event, on the channel `webhook:<hook id>`,
 //!    written together with marking the fan-out message delivered ([`crate::Outbox::fan_out`]).

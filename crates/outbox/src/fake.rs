@@ -7,18 +7,45 @@ use crate::OutboxMessage;
 
 /// The messages written so far, shared by every fake holding a clone.
 #[derive(Debug, Clone, Default)]
-pub struct OutboxLog(Arc<Mutex<Vec<OutboxMessage>>>);
+pub struct OutboxLog {
+    messages: Arc<Mutex<Vec<OutboxMessage>>>,
+    /// Channels whose messages the repositories do not write (see [`OutboxLog::silence`]).
+    silent: Arc<Mutex<Vec<String>>>,
+}
 
 impl OutboxLog {
     /// Every message, for reading and updating in place.
     pub fn lock(&self) -> MutexGuard<'_, Vec<OutboxMessage>> {
-        self.0
+        self.messages
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    /// Appends messages (called by a fake repository after its own write succeeded).
+    /// Appends messages (called by a fake repository after its own write succeeded), except those
+    /// on a silenced channel.
     pub fn append(&self, messages: &[OutboxMessage]) {
-        self.lock().extend_from_slice(messages);
+        let silent = self
+            .silent
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        self.lock().extend(
+            messages
+                .iter()
+                .filter(|m| !silent.contains(&m.channel))
+                .cloned(),
+        );
+    }
+
+    /// Whether the repositories' writes leave out `channel`'s messages, as the database adapter
+    /// leaves out a fan-out message while nobody is registered to receive it.
+    pub fn silence(&self, channel: &str, silent: bool) {
+        let mut g = self
+            .silent
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        g.retain(|c| c != channel);
+        if silent {
+            g.push(channel.to_owned());
+        }
     }
 }

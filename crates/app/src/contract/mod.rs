@@ -72,7 +72,7 @@ macro_rules! contract_tests {
             comments_crud_and_filters, comments_set_states, comments_dashboard_queries,
             audit_record_and_page, audit_filters,
             kv_contract, outbox_contract, outbox_claim_leases, outbox_written_with_commits, outbox_fan_out_and_recent, outbox_absorb,
-            outbox_written_with_comments, readiness_contract,
+            outbox_written_with_comments, outbox_webhook_events_need_a_hook, readiness_contract,
             scim_users_contract, scim_groups_contract,
             search_contract, reviews_contract, presence_contract, inbox_contract,
             inbox_written_with_comments_and_pushes, inbox_nothing_when_the_comment_write_fails,

@@ -154,6 +154,86 @@ pub async fn outbox_written_with_commits(p: &Ports) {
     );
 }
 
+/// An event for the webhooks is written with the commit only while a hook is registered; the
+/// other channels' messages regardless.
+pub async fn outbox_webhook_events_need_a_hook(p: &Ports) {
+    use crate::{WEBHOOKS_CHANNEL, Webhook, WebhookEvent, WebhookId};
+    let ada = user(p, "ada").await;
+    let (plan, v1) = new_plan(p, &ada, "hooked", Visibility::Published, 0).await;
+    let commit = |number: u32, previous: Version, at: i64| {
+        let version = Version::new(
+            Some(&previous.head()),
+            NewVersion {
+                plan_id: plan.id(),
+                title: format!("V{number}"),
+                format: SourceFormat::Html,
+                source: format!("<h1>{number}</h1>"),
+                html: format!("<h1>{number}</h1>"),
+                sections: SectionIndex::default(),
+                pushed_by: ada.id,
+                pushed_at: t(at),
+            },
+        );
+        let mut next = plan.clone();
+        next.record_version(number, &format!("V{number}"), t(at))
+            .unwrap();
+        let messages = [
+            OutboxMessage::new(WEBHOOKS_CHANNEL, format!(r#"{{"v":{number}}}"#), t(at)),
+            msg(&format!("v{number}"), at + 1),
+        ];
+        async move {
+            p.versions
+                .commit(
+                    Commit::NextVersion {
+                        plan: &next,
+                        version: &version,
+                        text: &planpush_document::text_units(&version.html),
+                    },
+                    &messages,
+                )
+                .await
+                .unwrap();
+            version
+        }
+    };
+    let channels = || async {
+        p.outbox
+            .due(t(1_000_000), 100)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|m| (m.channel, m.payload))
+            .collect::<Vec<_>>()
+    };
+
+    let v2 = commit(2, v1, 10).await;
+    assert_eq!(
+        channels().await,
+        [("slack".to_owned(), r#"{"text":"v2"}"#.to_owned())],
+        "no hook: nothing for the webhooks"
+    );
+    p.webhooks
+        .insert(&Webhook {
+            id: WebhookId::new(),
+            url: "https://hooks.example.com/in".into(),
+            events: vec![WebhookEvent::VersionCreated],
+            sealed_secret: "sealed".into(),
+            created_by: None,
+            created_at: t(11),
+        })
+        .await
+        .unwrap();
+    commit(3, v2, 20).await;
+    assert_eq!(
+        channels().await,
+        [
+            ("slack".to_owned(), r#"{"text":"v2"}"#.to_owned()),
+            (WEBHOOKS_CHANNEL.to_owned(), r#"{"v":3}"#.to_owned()),
+            ("slack".to_owned(), r#"{"text":"v3"}"#.to_owned()),
+        ]
+    );
+}
+
 pub async fn outbox_written_with_comments(p: &Ports) {
     let ada = user(p, "ada").await;
     let (plan, _) = new_plan(p, &ada, "p", Visibility::Published, 0).await;

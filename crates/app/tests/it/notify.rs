@@ -735,6 +735,19 @@ async fn a_burst_of_pushes_is_told_once_naming_its_versions_and_webhooks_get_eve
     let (push, _) = services(&ports, notify);
     let ada = principal(&ports, "ada", Role::Developer).await;
     let bob = principal(&ports, "bob", Role::Admin).await;
+    // Without a registered hook, nothing is written on the webhooks channel (tested below).
+    ports
+        .webhooks
+        .insert(&planpush_app::Webhook {
+            id: planpush_app::WebhookId::new(),
+            url: "https://hooks.example.com/in".into(),
+            events: vec![planpush_app::WebhookEvent::VersionCreated],
+            sealed_secret: "sealed".into(),
+            created_by: None,
+            created_at: t(0),
+        })
+        .await
+        .unwrap();
     let first = push
         .push(&ada, md(V1, None, None), None, t(0))
         .await
