@@ -481,6 +481,9 @@ impl Push {
             .unwrap_or_else(|| "Untitled plan".into());
         // Names tried for a plan named after its title: the title's slug, then -2, -3 …
         let mut suffix = 0u32;
+        // The plan's turn (see `turns`) when this push set out to create a plan and another push
+        // created it first (`push` holds it already for a push that set out to update).
+        let mut turn = None;
         for _ in 0..PUSH_ATTEMPTS {
             match target {
                 Target::Update(plan) => {
@@ -509,6 +512,16 @@ impl Push {
                             Target::FromTitle
                         }
                     };
+                    // Now an update of the winner's plan: it takes the plan's turn, as pushes to
+                    // an existing plan do, so that several first pushes under one new name queue
+                    // instead of racing for its next version number (they ran out of attempts:
+                    // `409 session_busy`).
+                    if let (Target::Update(plan), None) = (&target, &turn) {
+                        let lock = self.turns.get_with(plan.id(), Default::default);
+                        turn = Some(lock.lock_owned().await);
+                        target =
+                            Target::Update(self.ports.plans.get(plan.id()).await.map_err(unknown)?);
+                    }
                 }
                 Target::FromTitle => {
                     let slug = match rendered.title.as_deref().and_then(Slug::from_title) {

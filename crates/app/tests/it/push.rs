@@ -391,8 +391,8 @@ async fn mermaid_is_rendered_once_per_source_and_failures_never_fail_the_push() 
     assert_eq!(diagrams.calls.load(Ordering::Relaxed), 3);
 }
 
-/// The fake versions as a database under contention: `head` answers only after yielding to other
-/// tasks (as a round trip does), and with `always_lose` every `NextVersion` commit loses the race,
+/// The fake versions as a database under contention: `head` and commits answer only after yielding
+/// to other tasks (as a round trip does), and with `always_lose` every `NextVersion` commit loses the race,
 /// as when other pushes to the same plan keep landing first. `conflicts` counts the commits that
 /// lost.
 struct Contended {
@@ -425,6 +425,9 @@ impl planpush_versions::VersionRepository for Contended {
         outbox: &[planpush_app::OutboxMessage],
         inbox: &[planpush_inbox::InboxEntry],
     ) -> Result<(), planpush_versions::VersionRepoError> {
+        for _ in 0..3 {
+            tokio::task::yield_now().await;
+        }
         let result = match commit {
             planpush_versions::Commit::NextVersion { .. } if self.always_lose => {
                 Err(planpush_versions::VersionRepoError::Conflict)
@@ -527,6 +530,39 @@ async fn concurrent_pushes_to_one_plan_take_turns_instead_of_racing() {
     );
     let plan = ports.plans.get(first.plan.id()).await.unwrap();
     assert_eq!(plan.current_version(), 9);
+}
+
+/// Eight first pushes under one new name at once (parallel CI jobs): one creates the plan, the
+/// others find the name taken by their own plan and queue for its turn like any update, instead of
+/// racing for its next version number until they run out of attempts (`409 session_busy`).
+#[tokio::test]
+async fn concurrent_first_pushes_under_one_name_all_land() {
+    let mut ports = planpush_app::fake::ports();
+    let contended = Contended::over(&mut ports, false);
+    let ada = principal(&ports, "ada", Role::Developer).await;
+    let push = push_for(&ports);
+    let pushes = (0..8).map(|i| {
+        let mut first = md(&format!("{DOC}\n## Step {i}\n\ntext {i}\n"));
+        first.name = Some("shared-name".into());
+        let (push, ada) = (push.clone(), ada.clone());
+        async move { push.push(&ada, first, None, t(2 + i)).await }
+    });
+    let outcomes = futures::future::join_all(pushes).await;
+    let mut versions: Vec<u32> = outcomes
+        .into_iter()
+        .map(|o| {
+            let o = o.unwrap();
+            assert_eq!(o.plan.slug().as_str(), "shared-name");
+            o.version.get()
+        })
+        .collect();
+    versions.sort_unstable();
+    assert_eq!(versions, (1..=8).collect::<Vec<_>>());
+    assert_eq!(
+        contended.conflicts(),
+        0,
+        "no push raced another for its version number"
+    );
 }
 
 const FIXTURE: &str = include_str!("../../../../fixtures/auth-service-redesign.html");
