@@ -38,14 +38,43 @@ pub fn python_with(var: &str, modules: &str, package: &str) -> Option<String> {
     found
 }
 
-/// A child process killed when the test ends.
+/// A child process killed when the test ends, with every process it started (chromedriver's
+/// chromium and its helpers would otherwise outlive the test run).
 pub struct Running(pub Child);
 
 impl Drop for Running {
     fn drop(&mut self) {
+        let descendants = descendants_of(self.0.id());
         let _ = self.0.kill();
+        if !descendants.is_empty() {
+            let _ = Command::new("kill")
+                .arg("-KILL")
+                .args(descendants.iter().map(u32::to_string))
+                .stderr(Stdio::null())
+                .status();
+        }
         let _ = self.0.wait();
     }
+}
+
+/// The processes `pid` started, and theirs, from `/proc/<pid>/task/<tid>/children`.
+fn descendants_of(pid: u32) -> Vec<u32> {
+    let mut found = vec![];
+    let mut queue = vec![pid];
+    while let Some(p) = queue.pop() {
+        let Ok(tasks) = std::fs::read_dir(format!("/proc/{p}/task")) else {
+            continue;
+        };
+        for task in tasks.flatten() {
+            let children =
+                std::fs::read_to_string(task.path().join("children")).unwrap_or_default();
+            for child in children.split_whitespace().filter_map(|c| c.parse().ok()) {
+                found.push(child);
+                queue.push(child);
+            }
+        }
+    }
+    found
 }
 
 /// Waits until something listens on `port`.
