@@ -102,11 +102,14 @@ pub enum PushError {
 /// its new plan's name) it re-reads the plan and tries again, for updates and creations alike.
 pub const PUSH_ATTEMPTS: u32 = 8;
 
-/// At most this many bytes of previous versions' parts are kept for re-use (per process). The
-/// ~61 KB benchmark document weighs ~300 KB remembered (its sanitized parts, their sections, text
-/// and typed index), so this keeps about 27 such plans; a plan that fell out pays a whole render
-/// and a parse of its previous version on its next push (at 4 MB, 16 plans pushed in turn did).
-pub const PART_CACHE_BYTES: u64 = 8 * 1024 * 1024;
+/// At most this many bytes of previous versions' parts are kept for re-use (per process), counted
+/// as the allocator hands them out ([`Part::weight`]; a test holds it to what the parts really
+/// hold). The ~61 KB benchmark document weighs ~480 KB remembered (its sanitized parts, their
+/// sections, text and typed index), so this keeps about 25 such plans; a plan that fell out pays a
+/// whole render and a parse of its previous version on its next push (at 4 MB, 16 plans pushed in
+/// turn did). Before the weights counted every allocation, 8 MB of weight held ~12 MB, and three
+/// times its weight for documents of a few lines (10,000 small plans pushed once held ~25 MB).
+pub const PART_CACHE_BYTES: u64 = 12 * 1024 * 1024;
 
 impl From<Overloaded> for PushError {
     fn from(_: Overloaded) -> Self {

@@ -37,6 +37,7 @@ mod check;
 mod diagrams;
 mod diff;
 mod export;
+mod held;
 mod index;
 mod markdown;
 mod plan_text;

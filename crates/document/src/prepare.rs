@@ -58,27 +58,33 @@ impl Part {
         &self.top
     }
 
-    /// Bytes held (for cache budgets).
+    /// Bytes held, as the allocator counts them (for cache budgets): the part behind its `Arc`
+    /// and every heap block it owns.
     pub fn weight(&self) -> usize {
-        self.html.len()
+        use crate::held::{anchor, block, string, vec};
+        block(std::mem::size_of::<Self>() + 16)
+            + string(&self.html)
+            + self.h1.as_ref().map_or(0, string)
+            + vec(&self.top)
             + self
                 .top
                 .iter()
-                .map(|(a, t, h)| a.as_str().len() + t.len() + h.len())
+                .map(|(a, t, h)| anchor(a) + string(t) + string(h))
                 .sum::<usize>()
+            + vec(&self.entries)
             + self
                 .entries
                 .iter()
-                .map(|e| e.anchor.as_str().len() + e.title.len() + 32)
+                .map(|e| anchor(&e.anchor) + string(&e.title))
                 .sum::<usize>()
             + self.typed.weight()
-            + self.loose.len()
+            + string(&self.loose)
+            + vec(&self.text)
             + self
                 .text
                 .iter()
-                .map(|u| u.title.len() + u.text.len() + 48)
+                .map(|u| u.anchor.as_ref().map_or(0, anchor) + string(&u.title) + string(&u.text))
                 .sum::<usize>()
-            + 64
     }
 
     /// Parses the sanitized `html` once for the index, title, outermost sections and text.

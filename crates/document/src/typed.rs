@@ -337,25 +337,34 @@ impl TypedIndex {
         Some(out)
     }
 
-    /// Bytes held (for cache budgets).
+    /// Bytes held, as the allocator counts them (for cache budgets): every heap block it owns.
     pub fn weight(&self) -> usize {
-        let chain = |c: &[AnchorId]| c.iter().map(|a| a.as_str().len() + 24).sum::<usize>();
-        self.items
-            .iter()
-            .map(|i| {
-                i.key.len()
-                    + i.label.len()
-                    + i.text.len()
-                    + i.path.len()
-                    + i.attrs.iter().map(|(_, v)| v.len() + 8).sum::<usize>()
-                    + chain(&i.chain)
-                    + 128
-            })
-            .sum::<usize>()
+        use crate::held::{anchor, anchors, string, vec};
+        vec(&self.items)
+            + self
+                .items
+                .iter()
+                .map(|i| {
+                    i.anchor.as_ref().map_or(0, anchor)
+                        + anchors(&i.chain)
+                        + string(&i.key)
+                        + string(&i.label)
+                        + vec(&i.attrs)
+                        + i.attrs.iter().map(|(_, v)| string(v)).sum::<usize>()
+                        + string(&i.text)
+                        + string(&i.path)
+                })
+                .sum::<usize>()
+            + vec(&self.sections)
             + self
                 .sections
                 .iter()
-                .map(|c| c.residual.len() + c.title.len() + chain(&c.chain) + 96)
+                .map(|c| {
+                    c.anchor.as_ref().map_or(0, anchor)
+                        + anchors(&c.chain)
+                        + string(&c.residual)
+                        + string(&c.title)
+                })
                 .sum::<usize>()
     }
 }

@@ -1,0 +1,54 @@
+//! What a value kept in a cache holds in memory, counted the way the allocator hands memory out, so
+//! that a cache budget in bytes is a budget in resident memory. Counting only the bytes of the
+//! strings made a remembered document of a few lines weigh a third of what it held: every string,
+//! vector and struct is its own heap block, with the allocator's header and rounding.
+
+use std::mem::size_of;
+
+use planpush_versions::AnchorId;
+
+/// A heap block of `bytes` as glibc's malloc takes it: an 8-byte header, rounded up to 16 bytes,
+/// 32 at least; nothing for an empty string or vector (no allocation).
+pub(crate) const fn block(bytes: usize) -> usize {
+    if bytes == 0 {
+        return 0;
+    }
+    let rounded = (bytes + 8).div_ceil(16) * 16;
+    if rounded < 32 { 32 } else { rounded }
+}
+
+/// A string's heap block.
+pub(crate) fn string(s: &String) -> usize {
+    block(s.capacity())
+}
+
+/// An anchor's heap block (anchors are built to their length).
+pub(crate) fn anchor(a: &AnchorId) -> usize {
+    block(a.as_str().len())
+}
+
+/// A vector's own heap block (its elements inline), not what the elements point to.
+pub(crate) fn vec<T>(v: &Vec<T>) -> usize {
+    block(v.capacity() * size_of::<T>())
+}
+
+/// A chain of anchors: the vector and each anchor.
+pub(crate) fn anchors(v: &Vec<AnchorId>) -> usize {
+    vec(v) + v.iter().map(anchor).sum::<usize>()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn blocks_are_rounded_as_malloc_rounds_them() {
+        assert_eq!(block(0), 0);
+        assert_eq!(block(1), 32);
+        assert_eq!(block(24), 32);
+        assert_eq!(block(25), 48);
+        assert_eq!(block(1000), 1008);
+        assert_eq!(string(&String::with_capacity(100)), 112);
+        assert_eq!(vec(&Vec::<u64>::with_capacity(4)), 48);
+    }
+}
