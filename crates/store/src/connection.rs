@@ -151,8 +151,8 @@ pub(crate) type Pool = r2d2::Pool<Manager>;
 /// ~150 pushes/s that is ~40 pushes' pages, as SQLite's default of 1,000 pages was.
 const CHECKPOINT_EVERY: Duration = Duration::from_millis(250);
 
-/// Pages the WAL may hold before the checkpoint thread waits for readers to let it start the log
-/// again (16 MiB at SQLite's 4 KiB pages).
+/// Pages the WAL may hold before the checkpoint thread pauses the store's calls and empties it
+/// (16 MiB at SQLite's 4 KiB pages).
 const WAL_LIMIT_PAGES: i64 = 4096;
 
 /// What `PRAGMA wal_checkpoint` answers.
@@ -177,8 +177,9 @@ struct CheckpointRow {
 /// the usual way loses to back-to-back transactions every time. Past the limit the thread instead
 /// takes every permit of the store's gate (see [`Store::run`]): once the calls in flight end, no
 /// connection of this process is in a transaction, and a `TRUNCATE` checkpoint copies the rest
-/// and empties the file at once (a pause of milliseconds, once per [`WAL_LIMIT_PAGES`] written). Dropping it stops the thread and closes its connection
-/// before returning, so that closing the store still leaves no WAL behind.
+/// and empties the file at once (a pause of milliseconds, once per [`WAL_LIMIT_PAGES`] written).
+/// Dropping it stops the thread and closes its connection before returning, so that closing the
+/// store still leaves no WAL behind.
 pub(crate) struct Checkpointer {
     /// Dropped first: the disconnected channel wakes the thread and ends it.
     stop: Option<std::sync::mpsc::Sender<()>>,
@@ -240,7 +241,8 @@ fn checkpoint(
         if truncated.busy != 0 {
             tracing::warn!(
                 pages = passive.log,
-                "the WAL is past its limit and readers kept it busy; trying again"
+                "the WAL is past its limit and a connection outside the pool (a backup, another \
+                 process) kept it busy; trying again at the next turn"
             );
         }
     }
