@@ -32,9 +32,14 @@ pub(crate) fn vec<T>(v: &Vec<T>) -> usize {
     block(v.capacity() * size_of::<T>())
 }
 
+/// A vector and what each element holds besides its inline bytes (`element`).
+pub(crate) fn each<T>(v: &Vec<T>, element: impl Fn(&T) -> usize) -> usize {
+    vec(v) + v.iter().map(element).sum::<usize>()
+}
+
 /// A chain of anchors: the vector and each anchor.
 pub(crate) fn anchors(v: &Vec<AnchorId>) -> usize {
-    vec(v) + v.iter().map(anchor).sum::<usize>()
+    each(v, anchor)
 }
 
 #[cfg(test)]

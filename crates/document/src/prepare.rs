@@ -61,30 +61,17 @@ impl Part {
     /// Bytes held, as the allocator counts them (for cache budgets): the part behind its `Arc`
     /// and every heap block it owns.
     pub fn weight(&self) -> usize {
-        use crate::held::{anchor, block, string, vec};
+        use crate::held::{anchor, block, each, string};
         block(std::mem::size_of::<Self>() + 16)
             + string(&self.html)
             + self.h1.as_ref().map_or(0, string)
-            + vec(&self.top)
-            + self
-                .top
-                .iter()
-                .map(|(a, t, h)| anchor(a) + string(t) + string(h))
-                .sum::<usize>()
-            + vec(&self.entries)
-            + self
-                .entries
-                .iter()
-                .map(|e| anchor(&e.anchor) + string(&e.title))
-                .sum::<usize>()
+            + each(&self.top, |(a, t, h)| anchor(a) + string(t) + string(h))
+            + each(&self.entries, |e| anchor(&e.anchor) + string(&e.title))
             + self.typed.weight()
             + string(&self.loose)
-            + vec(&self.text)
-            + self
-                .text
-                .iter()
-                .map(|u| u.anchor.as_ref().map_or(0, anchor) + string(&u.title) + string(&u.text))
-                .sum::<usize>()
+            + each(&self.text, |u| {
+                u.anchor.as_ref().map_or(0, anchor) + string(&u.title) + string(&u.text)
+            })
     }
 
     /// Parses the sanitized `html` once for the index, title, outermost sections and text.

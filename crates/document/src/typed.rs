@@ -339,33 +339,21 @@ impl TypedIndex {
 
     /// Bytes held, as the allocator counts them (for cache budgets): every heap block it owns.
     pub fn weight(&self) -> usize {
-        use crate::held::{anchor, anchors, string, vec};
-        vec(&self.items)
-            + self
-                .items
-                .iter()
-                .map(|i| {
-                    i.anchor.as_ref().map_or(0, anchor)
-                        + anchors(&i.chain)
-                        + string(&i.key)
-                        + string(&i.label)
-                        + vec(&i.attrs)
-                        + i.attrs.iter().map(|(_, v)| string(v)).sum::<usize>()
-                        + string(&i.text)
-                        + string(&i.path)
-                })
-                .sum::<usize>()
-            + vec(&self.sections)
-            + self
-                .sections
-                .iter()
-                .map(|c| {
-                    c.anchor.as_ref().map_or(0, anchor)
-                        + anchors(&c.chain)
-                        + string(&c.residual)
-                        + string(&c.title)
-                })
-                .sum::<usize>()
+        use crate::held::{anchor, anchors, each, string};
+        each(&self.items, |i| {
+            i.anchor.as_ref().map_or(0, anchor)
+                + anchors(&i.chain)
+                + string(&i.key)
+                + string(&i.label)
+                + each(&i.attrs, |(_, v)| string(v))
+                + string(&i.text)
+                + string(&i.path)
+        }) + each(&self.sections, |c| {
+            c.anchor.as_ref().map_or(0, anchor)
+                + anchors(&c.chain)
+                + string(&c.residual)
+                + string(&c.title)
+        })
     }
 }
 
