@@ -391,24 +391,16 @@ impl Push {
         };
         // A plan's pushes take turns in this process (see `turns`); the plan is read again
         // once it is our turn, so the memo and the summary are against its latest version.
-        let turn = match &target {
-            Target::Update(plan) => Some(self.turns.get_with(plan.id(), Default::default)),
+        let _turn = match &target {
+            Target::Update(plan) => {
+                let (turn, waited) = self.take_turn(plan.id()).await;
+                if waited {
+                    target = Target::Update(self.updatable(p, plan.id()).await?);
+                }
+                Some(turn)
+            }
             _ => None,
         };
-        let mut waited = false;
-        let _turn = match &turn {
-            Some(lock) => Some(match lock.try_lock() {
-                Some(free) => free,
-                None => {
-                    waited = true;
-                    lock.lock().await
-                }
-            }),
-            None => None,
-        };
-        if let (Target::Update(plan), true) = (&target, waited) {
-            target = Target::Update(self.updatable(p, plan.id()).await?);
-        }
         let memo = match &target {
             Target::Update(plan) => self.memos.get(&plan.id()),
             _ => None,
@@ -440,6 +432,16 @@ impl Push {
             crate::events::publish(&self.ports, outcome.plan.id(), event).await;
         }
         Ok(outcome)
+    }
+
+    /// Waits for `plan`'s turn (see `turns`); true when another push held it, so the plan may
+    /// have moved on meanwhile.
+    async fn take_turn(&self, plan: PlanId) -> (futures::lock::OwnedMutexGuard<()>, bool) {
+        let lock = self.turns.get_with(plan, Default::default);
+        match lock.try_lock_owned() {
+            Some(free) => (free, false),
+            None => (lock.lock_owned().await, true),
+        }
     }
 
     /// The plan behind `X-Session-Id`, if the caller may push to it. Plans the caller may not see
@@ -521,8 +523,7 @@ impl Push {
                     // instead of racing for its next version number (they ran out of attempts:
                     // `409 session_busy`).
                     if let (Target::Update(plan), None) = (&target, &turn) {
-                        let lock = self.turns.get_with(plan.id(), Default::default);
-                        turn = Some(lock.lock_owned().await);
+                        turn = Some(self.take_turn(plan.id()).await.0);
                         target =
                             Target::Update(self.ports.plans.get(plan.id()).await.map_err(unknown)?);
                     }
