@@ -496,6 +496,28 @@ async fn a_push_that_keeps_losing_the_race_is_busy_and_writes_nothing() {
     assert_eq!(ports.versions.history(plan.id()).await.unwrap().len(), 1);
 }
 
+/// Eight pushes of `DOC` with a step of its own each, addressed by `to`, at once; every one must
+/// land. Their outcomes in version order.
+async fn eight_at_once(
+    push: &Push,
+    ada: &Principal,
+    to: impl Fn(&mut PushRequest),
+) -> Vec<planpush_app::PushOutcome> {
+    let pushes = (0..8).map(|i| {
+        let mut req = md(&format!("{DOC}\n## Step {i}\n\ntext {i}\n"));
+        to(&mut req);
+        let (push, ada) = (push.clone(), ada.clone());
+        async move { push.push(&ada, req, None, t(2 + i)).await }
+    });
+    let mut outcomes: Vec<_> = futures::future::join_all(pushes)
+        .await
+        .into_iter()
+        .map(Result::unwrap)
+        .collect();
+    outcomes.sort_by_key(|o| o.version.get());
+    outcomes
+}
+
 /// Eight pushes to one plan at once (a CI job, a benchmark): they take turns in the process
 /// instead of racing for the next version number, so none is retried and none runs out of
 /// attempts; every one is stored, in some order, as its own version.
@@ -506,22 +528,16 @@ async fn concurrent_pushes_to_one_plan_take_turns_instead_of_racing() {
     let ada = principal(&ports, "ada", Role::Developer).await;
     let push = push_for(&ports);
     let first = push.push(&ada, md(DOC), None, t(1)).await.unwrap();
-    let pushes = (0..8).map(|i| {
-        let mut next = md(&format!("{DOC}\n## Step {i}\n\ntext {i}\n"));
+    let versions = eight_at_once(&push, &ada, |next| {
         next.session_id = Some(first.plan.id().to_string());
-        let (push, ada) = (push.clone(), ada.clone());
-        async move { push.push(&ada, next, None, t(2 + i)).await }
-    });
-    let outcomes = futures::future::join_all(pushes).await;
-    let mut versions: Vec<u32> = outcomes
-        .into_iter()
-        .map(|o| {
-            let o = o.unwrap();
-            assert!(o.created_version);
-            o.version.get()
-        })
-        .collect();
-    versions.sort_unstable();
+    })
+    .await
+    .into_iter()
+    .map(|o| {
+        assert!(o.created_version);
+        o.version.get()
+    })
+    .collect::<Vec<_>>();
     assert_eq!(versions, (2..=9).collect::<Vec<_>>());
     assert_eq!(
         contended.conflicts(),
@@ -541,22 +557,16 @@ async fn concurrent_first_pushes_under_one_name_all_land() {
     let contended = Contended::over(&mut ports, false);
     let ada = principal(&ports, "ada", Role::Developer).await;
     let push = push_for(&ports);
-    let pushes = (0..8).map(|i| {
-        let mut first = md(&format!("{DOC}\n## Step {i}\n\ntext {i}\n"));
+    let versions = eight_at_once(&push, &ada, |first| {
         first.name = Some("shared-name".into());
-        let (push, ada) = (push.clone(), ada.clone());
-        async move { push.push(&ada, first, None, t(2 + i)).await }
-    });
-    let outcomes = futures::future::join_all(pushes).await;
-    let mut versions: Vec<u32> = outcomes
-        .into_iter()
-        .map(|o| {
-            let o = o.unwrap();
-            assert_eq!(o.plan.slug().as_str(), "shared-name");
-            o.version.get()
-        })
-        .collect();
-    versions.sort_unstable();
+    })
+    .await
+    .into_iter()
+    .map(|o| {
+        assert_eq!(o.plan.slug().as_str(), "shared-name");
+        o.version.get()
+    })
+    .collect::<Vec<_>>();
     assert_eq!(versions, (1..=8).collect::<Vec<_>>());
     assert_eq!(
         contended.conflicts(),
