@@ -75,13 +75,13 @@ async fn the_wal_stays_bounded_under_writes_with_no_pause() {
     let now = chrono::Utc::now();
     let writing = Arc::new(AtomicBool::new(true));
     let largest = Arc::new(AtomicU64::new(0));
+    let wal = path.with_extension("db-wal");
+    let wal_size = move || std::fs::metadata(&wal).map(|m| m.len()).unwrap_or(0);
     let sampler = std::thread::spawn({
-        let (writing, largest) = (writing.clone(), largest.clone());
-        let wal = path.with_extension("db-wal");
+        let (writing, largest, wal_size) = (writing.clone(), largest.clone(), wal_size.clone());
         move || {
             while writing.load(Ordering::Relaxed) {
-                let size = std::fs::metadata(&wal).map(|m| m.len()).unwrap_or(0);
-                largest.fetch_max(size, Ordering::Relaxed);
+                largest.fetch_max(wal_size(), Ordering::Relaxed);
                 std::thread::sleep(Duration::from_millis(2));
             }
         }
@@ -133,10 +133,9 @@ async fn the_wal_stays_bounded_under_writes_with_no_pause() {
     );
     // Once the writes stop, it is back within the limit (4,096 frames of 4 KiB + 24 bytes) at the
     // next turn; without the bound it keeps its largest size until the store is closed.
-    let wal = path.with_extension("db-wal");
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
-        let size = std::fs::metadata(&wal).map(|m| m.len()).unwrap_or(0);
+        let size = wal_size();
         if size <= 4096 * (4096 + 24) + 32 {
             break;
         }
