@@ -9,6 +9,7 @@ mod assets;
 pub mod clock;
 #[cfg(test)]
 mod cluster_tests;
+pub mod compress;
 mod dashboard_view;
 pub mod error;
 mod extract;
