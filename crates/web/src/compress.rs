@@ -1,6 +1,6 @@
 //! How cached pages are compressed (gzip and brotli), with the memory each compression takes in
 //! mind: a page is compressed once per change, off the async workers, and every byte its encoder
-//! allocates is resident for that moment (`tests/compress.rs` counts them).
+//! allocates is resident for that moment (`tests/memory.rs` counts them).
 
 use std::io::Write;
 
@@ -35,7 +35,7 @@ pub fn brotli(data: &[u8]) -> Vec<u8> {
 /// the input compresses no better and makes the encoder allocate buffers of the window's size.
 /// Never 16: at quality 5 a 64 KB window switches the encoder to another hasher that allocates
 /// 32 MB and takes ~10 ms for a 15 KB page, where a 128 KB window takes ~1.5 MB and ~0.4 ms for
-/// the same output or a smaller one (`tests/compress.rs` counts it).
+/// the same output or a smaller one (`tests/memory.rs` counts it).
 fn brotli_window(len: usize) -> i32 {
     let bits = usize::BITS - len.saturating_sub(1).leading_zeros();
     i32::try_from(bits.clamp(17, 22)).unwrap_or(22)

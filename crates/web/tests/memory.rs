@@ -1,14 +1,20 @@
-//! What compressing a page allocates, counted by an allocator that records every allocation: a
-//! page is compressed once per change, and every byte its encoder takes is resident meanwhile.
-//! (Its own test binary: the counting allocator is global, and other tests would add to it.)
+//! Memory the web layer takes, counted by an allocator that records every allocation: what
+//! compressing a page allocates (a page is compressed once per change, and every byte its encoder
+//! takes is resident meanwhile), and what recording request metrics keeps.
+//! (Its own test binary: the counting allocator is global, and other tests would add to it; the
+//! tests here take turns for the same reason.)
 
 use std::alloc::System;
+use std::sync::Mutex;
 
 use planpush_web::compress::{brotli, gzip};
 use stats_alloc::{INSTRUMENTED_SYSTEM, Region, StatsAlloc};
 
 #[global_allocator]
 static GLOBAL: &StatsAlloc<System> = &INSTRUMENTED_SYSTEM;
+
+/// Held by each test while it counts.
+static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
 
 const FIXTURE: &str = include_str!("../../../fixtures/auth-service-redesign.html");
 
@@ -26,6 +32,7 @@ fn allocated(compress: fn(&[u8]) -> Vec<u8>, data: &[u8]) -> (Vec<u8>, usize) {
 
 #[test]
 fn compressing_a_page_allocates_a_few_megabytes_at_most() {
+    let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
     const MB: usize = 1024 * 1024;
     // 1 KB to 300 KB, small pages especially: most plans are under 64 KB, where a 16-bit window
     // made brotli allocate 32 MB per page. (What is counted is every allocation, an upper bound
@@ -52,4 +59,38 @@ fn compressing_a_page_allocates_a_few_megabytes_at_most() {
             "{size} bytes: gzip allocated {gz_bytes} bytes"
         );
     }
+}
+
+#[test]
+fn request_metrics_keep_no_sample_per_request() {
+    use planpush_web::metrics::{UPKEEP_EVERY, handle, observe_request};
+    let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    assert!(handle().is_some(), "the recorder is installed");
+    let routes = ["/p/{slug}", "/api/push", "/healthz"];
+    let observe = |n: u64| {
+        for i in 0..n {
+            let route = routes[(i % 3) as usize];
+            observe_request("GET", route, 200, 0.000_3 * (i % 7) as f64);
+        }
+    };
+    // The first requests create the series (names, labels, buckets): that is kept, once.
+    observe(3 * UPKEEP_EVERY);
+    let region = Region::new(GLOBAL);
+    observe(200_000);
+    let c = region.change();
+    // A reallocation counts its growth (or shrinking) only.
+    let kept = c.bytes_allocated as isize + c.bytes_reallocated - c.bytes_deallocated as isize;
+    // Every sample kept until /metrics is rendered would be 1.6 MB here (8 bytes each).
+    assert!(
+        kept < 64 * 1024,
+        "200,000 requests left {kept} bytes allocated"
+    );
+    // The samples were folded into the buckets, not lost.
+    let text = handle().unwrap().render();
+    let count: f64 = text
+        .lines()
+        .filter(|l| l.starts_with("planpush_http_request_duration_seconds_count"))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum();
+    assert!(count >= 200_000.0, "{count} requests in the histograms");
 }
