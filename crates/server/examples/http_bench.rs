@@ -302,13 +302,15 @@ fn main() {
     let (gzip_kb, br_kb) = (sized("gzip"), sized("br"));
 
     let mut rows = Vec::new();
+    // With each row, the server's peak resident memory so far: where the peak is reached.
     let mut row = |what: String, r: &Run, target: &str| {
+        let (peak, _) = server.rss();
         eprintln!(
-            "{what}: {:.0}/s p50 {:.2} ms p99 {:.2} ms",
+            "{what}: {:.0}/s p50 {:.2} ms p99 {:.2} ms, peak RSS so far {peak:.1} MB",
             r.rps, r.p50_ms, r.p99_ms
         );
         rows.push(format!(
-            "| {what} | {:.0} | {:.2} | {:.2} | {} | {target} |",
+            "| {what} | {:.0} | {:.2} | {:.2} | {} | {peak:.0} | {target} |",
             r.rps, r.p50_ms, r.p99_ms, r.errors
         ));
     };
@@ -512,23 +514,23 @@ fn main() {
         let (pg_peak, _) = pg_server.rss();
         (r, pg_peak)
     });
-    if let Some((r, _)) = &pg {
-        row(
-            format!(
-                "push ~{} KB HTML, one section changed, c=8, PostgreSQL",
-                push_doc.len() / 1024
-            ),
-            r,
-            "report",
-        );
+    if let Some((r, pg_peak)) = &pg {
+        rows.push(format!(
+            "| push ~{} KB HTML, one section changed, c=8, PostgreSQL | {:.0} | {:.2} | {:.2} | {} | {pg_peak:.0} (its own server) | report |",
+            push_doc.len() / 1024,
+            r.rps,
+            r.p50_ms,
+            r.p99_ms,
+            r.errors
+        ));
     } else {
         eprintln!("http_bench: no PostgreSQL server; its row is skipped");
     }
 
     println!(
-        "| Load (wrk, 2 threads, same 2 cores) | requests/s | p50 ms | p99 ms | errors | target |"
+        "| Load (wrk, 2 threads, same 2 cores) | requests/s | p50 ms | p99 ms | errors | server peak RSS so far, MB | target |"
     );
-    println!("|---|---:|---:|---:|---:|---|");
+    println!("|---|---:|---:|---:|---:|---:|---|");
     for r in rows {
         println!("{r}");
     }
