@@ -4,6 +4,7 @@
 
 mod arch;
 mod image;
+mod order;
 mod tidy;
 
 use std::path::{Path, PathBuf};
@@ -31,6 +32,9 @@ jobs:
                 typed); results into docs/benchmarks.md
   e2e           the real server and CLI end to end: device login, pushes, a real browser,
                 comments, the change set (needs chromium + chromedriver; required when CI=true)
+  order         run the release server under callgrind (valgrind) and write the functions it
+                runs at start-up and on common requests to crates/server/startup.order, which
+                the release link lays out together (less code resident)
   demo          build and run `planpush-server demo` (release): SQLite, local sign-in, a sample
                 plan, a printed URL";
 
@@ -48,6 +52,7 @@ fn main() -> ExitCode {
         Some("bench") => bench(&rest),
         Some("e2e") => e2e(),
         Some("demo") => demo(&rest),
+        Some("order") => order::run(&root(), cargo, &target_dir()),
         Some("help" | "-h" | "--help") => {
             eprintln!("{USAGE}");
             return ExitCode::SUCCESS;

@@ -1,0 +1,239 @@
+//! `cargo xtask order`: writes `crates/server/startup.order`, the functions the release server
+//! runs at start-up and then on its common requests, in that order, for the linker to lay out
+//! together (see `crates/server/build.rs`).
+//!
+//! The server runs under Valgrind's callgrind, which names every function executed: once it
+//! answers `/healthz` the counters are dumped (start-up), then a sign-in, two pushes and page
+//! views follow, and the rest is dumped when it stops. Only names the binary defines are kept (as
+//! `nm` lists them, mangled, which is what the linker matches).
+
+use std::collections::HashSet;
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+
+const PORT: u16 = 18_479;
+
+pub fn run(root: &Path, cargo: impl Fn(&[&str]) -> Command, target: &Path) -> Result<()> {
+    crate::run(cargo(&[
+        "build",
+        "--release",
+        "-p",
+        "planpush-server",
+        "--bin",
+        "planpush-server",
+    ]))?;
+    let bin = target.join("release/planpush-server");
+    let work = target.join("order");
+    let _ = std::fs::remove_dir_all(&work);
+    std::fs::create_dir_all(&work)?;
+    let out = work.join("callgrind.out");
+    eprintln!("xtask: order: starting the server under callgrind (a minute or two)");
+    let mut server = Command::new("valgrind")
+        .arg("--tool=callgrind")
+        .arg("--demangle=no")
+        .arg(format!("--callgrind-out-file={}", out.display()))
+        .arg(&bin)
+        .arg("serve")
+        .current_dir(&work)
+        .env_clear()
+        .envs([
+            ("PATH", "/usr/bin:/bin"),
+            // As the server would start itself again with it: here no second start.
+            ("GLIBC_TUNABLES", "glibc.malloc.arena_max=4"),
+            ("SECRET_KEY", &"o".repeat(40)),
+            ("BASE_URL", &format!("http://127.0.0.1:{PORT}")),
+            ("AUTH_PROVIDER", "dev"),
+            ("BIND_ADDR", "127.0.0.1"),
+            ("PORT", &PORT.to_string()),
+            ("RUST_LOG", "warn"),
+        ])
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(work.join("valgrind.log"))?)
+        .spawn()
+        .context("valgrind is needed: apt-get install valgrind")?;
+    let requests = (|| -> Result<()> {
+        let deadline = Instant::now() + Duration::from_secs(300);
+        while curl(&["-fsS", "-o", "/dev/null", &url("/healthz")]).is_err() {
+            if Instant::now() > deadline {
+                bail!("the server did not answer /healthz under callgrind");
+            }
+            std::thread::sleep(Duration::from_millis(500));
+        }
+        crate::run({
+            let mut dump = Command::new("callgrind_control");
+            dump.args(["--dump=startup", &server.id().to_string()]);
+            dump
+        })?;
+        common_requests(root, &work)
+    })();
+    let _ = Command::new("kill")
+        .args(["-INT", &server.id().to_string()])
+        .status();
+    let status = server.wait()?;
+    requests?;
+    if !status.success() {
+        bail!(
+            "the server under callgrind exited with {status} (see {})",
+            work.join("valgrind.log").display()
+        );
+    }
+    let defined = defined_functions(&bin)?;
+    // The start-up dump is written first, then the one made when the server stopped.
+    let mut dumps: Vec<_> = std::fs::read_dir(&work)?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| {
+            p.file_name()
+                .is_some_and(|n| n.to_string_lossy().starts_with("callgrind.out"))
+        })
+        .collect();
+    dumps.sort_by_key(|p| std::fs::metadata(p).and_then(|m| m.modified()).ok());
+    if dumps.len() < 2 {
+        bail!("expected two callgrind dumps in {}", work.display());
+    }
+    let mut seen = HashSet::new();
+    let mut order = String::new();
+    for dump in &dumps {
+        for name in executed(&std::fs::read_to_string(dump)?) {
+            if defined.contains(name) && seen.insert(name.to_owned()) {
+                order.push_str(name);
+                order.push('\n');
+            }
+        }
+    }
+    let path = root.join("crates/server/startup.order");
+    std::fs::write(&path, order)?;
+    eprintln!(
+        "xtask: order: {} functions into {}",
+        seen.len(),
+        path.display()
+    );
+    Ok(())
+}
+
+fn url(path: &str) -> String {
+    format!("http://127.0.0.1:{PORT}{path}")
+}
+
+/// Runs curl; its output.
+fn curl(args: &[&str]) -> Result<String> {
+    let out = Command::new("curl").args(args).output()?;
+    if !out.status.success() {
+        bail!("curl {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+/// What people do most: sign in, push a plan and a new version of it, read its page (plain and
+/// compressed) and the dashboard.
+fn common_requests(root: &Path, work: &Path) -> Result<()> {
+    let jar = work.join("cookies").display().to_string();
+    let origin = format!("Origin: {}", url(""));
+    curl(&[
+        "-fsS",
+        "-o",
+        "/dev/null",
+        "-c",
+        &jar,
+        "-H",
+        &origin,
+        "-d",
+        "login=order&redirect_to=/",
+        &url("/auth/dev"),
+    ])?;
+    let token = curl(&[
+        "-fsS",
+        "-b",
+        &jar,
+        "-H",
+        &origin,
+        "-H",
+        "Content-Type: application/json",
+        "-d",
+        r#"{"label":"order"}"#,
+        &url("/api/tokens"),
+    ])?;
+    let token: serde_json::Value = serde_json::from_str(&token)?;
+    let bearer = format!(
+        "Authorization: Bearer {}",
+        token["token"].as_str().context("a token")?
+    );
+    let fixture = std::fs::read_to_string(root.join("fixtures/auth-service-redesign.html"))?;
+    for (i, body) in [fixture.clone(), fixture.replace("</h1>", " (2)</h1>")]
+        .iter()
+        .enumerate()
+    {
+        let file = work.join(format!("push-{i}.html"));
+        std::fs::write(&file, body)?;
+        curl(&[
+            "-fsS",
+            "-o",
+            "/dev/null",
+            "-H",
+            &bearer,
+            "-H",
+            "Content-Type: text/html",
+            "-H",
+            "X-Session-Name: order-plan",
+            "--data-binary",
+            &format!("@{}", file.display()),
+            &url("/api/push"),
+        ])?;
+    }
+    for encoding in ["identity", "br", "gzip"] {
+        curl(&[
+            "-fsS",
+            "-o",
+            "/dev/null",
+            "-b",
+            &jar,
+            "-H",
+            &format!("Accept-Encoding: {encoding}"),
+            &url("/p/order-plan"),
+        ])?;
+    }
+    curl(&["-fsS", "-o", "/dev/null", "-b", &jar, &url("/dashboard")])?;
+    Ok(())
+}
+
+/// The functions the binary defines, by their mangled names.
+fn defined_functions(bin: &Path) -> Result<HashSet<String>> {
+    let out = Command::new("nm")
+        .args(["--defined-only"])
+        .arg(bin)
+        .output()
+        .context("nm (binutils) is needed")?;
+    Ok(String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| {
+            let mut f = l.split_whitespace();
+            let (_, kind, name) = (f.next()?, f.next()?, f.next()?);
+            matches!(kind, "t" | "T" | "w" | "W").then(|| name.to_owned())
+        })
+        .collect())
+}
+
+/// The functions a callgrind dump names, in the order it first names them (`fn=(id) name` and
+/// `cfn=(id) name`; a `'2` suffix marks recursion depth).
+fn executed(dump: &str) -> Vec<&str> {
+    dump.lines()
+        .filter_map(|l| l.strip_prefix("fn=(").or_else(|| l.strip_prefix("cfn=(")))
+        .filter_map(|l| l.split_once(") "))
+        .map(|(_, name)| name.split('\'').next().unwrap_or(name))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn callgrind_names_are_read_in_order() {
+        let dump =
+            "fn=(1) main\ncalls=1 0\ncfn=(2) _ZN3foo3bar17h0123E'2\nfn=(2)\nfn=(3) _RNvC3baz\n";
+        assert_eq!(
+            super::executed(dump),
+            ["main", "_ZN3foo3bar17h0123E", "_RNvC3baz"]
+        );
+    }
+}
