@@ -97,6 +97,12 @@ pub fn run(root: &Path, cargo: impl Fn(&[&str]) -> Command, target_dir: &Path) -
         binary.display()
     );
 
+    let (found, listed) = crate::order::found(root, &binary)?;
+    eprintln!(
+        "xtask: image: the binary defines {found} of the {listed} functions startup.order lays out \
+         (the rest were built under other names for this target, or no longer exist)"
+    );
+
     // A small build context: the Dockerfile, the root filesystem files and the prebuilt binary.
     let work = std::env::temp_dir().join(format!("planpush-image-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&work);

@@ -336,9 +336,20 @@ fn bench(extra: &[String]) -> Result<()> {
         "--bin",
         "planpush-server",
     ]))?;
-    run(cargo(&["build", "--release", "-p", "planpush-cli", "--bin", "planpush"]))?;
+    run(cargo(&[
+        "build",
+        "--release",
+        "-p",
+        "planpush-cli",
+        "--bin",
+        "planpush",
+    ]))?;
     let target = target_dir();
     let server_bin = target.join("release/planpush-server");
+    let (found, listed) = order::found(&root(), &server_bin)?;
+    eprintln!(
+        "xtask: bench: the server defines {found} of the {listed} functions of startup.order"
+    );
     let cli_bin = target.join("release/planpush");
     // `cargo xtask bench http` runs one section.
     let only: Vec<&str> = extra

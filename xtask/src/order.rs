@@ -198,6 +198,17 @@ fn common_requests(root: &Path, work: &Path) -> Result<()> {
     Ok(())
 }
 
+/// How many of the functions `startup.order` lists `bin` defines, and how many it lists.
+pub fn found(root: &Path, bin: &Path) -> Result<(usize, usize)> {
+    let defined = defined_functions(bin)?;
+    let order = std::fs::read_to_string(root.join("crates/server/startup.order"))?;
+    let listed: Vec<&str> = order.lines().collect();
+    Ok((
+        listed.iter().filter(|n| defined.contains(**n)).count(),
+        listed.len(),
+    ))
+}
+
 /// The functions the binary defines, by their mangled names.
 fn defined_functions(bin: &Path) -> Result<HashSet<String>> {
     let out = Command::new("nm")
