@@ -57,6 +57,25 @@ pub struct Report {
     pub binary_bytes: u64,
 }
 
+/// Builds the static `planpush-server` the image carries; its path.
+pub fn static_server(cargo: impl Fn(&[&str]) -> Command, target_dir: &Path) -> Result<PathBuf> {
+    eprintln!("xtask: image: static planpush-server ({TARGET}, +crt-static, release)");
+    let mut build = cargo(&[
+        "build",
+        "--release",
+        "--locked",
+        "-p",
+        "planpush-server",
+        "--bin",
+        "planpush-server",
+        "--target",
+        TARGET,
+    ]);
+    build.env("RUSTFLAGS", "-C target-feature=+crt-static");
+    crate::run(build)?;
+    Ok(target_dir.join(TARGET).join("release/planpush-server"))
+}
+
 pub fn run(root: &Path, cargo: impl Fn(&[&str]) -> Command, target_dir: &Path) -> Result<Report> {
     for tool in [
         "podman",
@@ -73,21 +92,7 @@ pub fn run(root: &Path, cargo: impl Fn(&[&str]) -> Command, target_dir: &Path) -
     output(Command::new("hadolint").arg(&dockerfile))?;
     compose(root)?;
 
-    eprintln!("xtask: image: static planpush-server ({TARGET}, +crt-static, release)");
-    let mut build = cargo(&[
-        "build",
-        "--release",
-        "--locked",
-        "-p",
-        "planpush-server",
-        "--bin",
-        "planpush-server",
-        "--target",
-        TARGET,
-    ]);
-    build.env("RUSTFLAGS", "-C target-feature=+crt-static");
-    crate::run(build)?;
-    let binary = target_dir.join(TARGET).join("release/planpush-server");
+    let binary = static_server(&cargo, target_dir)?;
     let ldd = Command::new("ldd").arg(&binary).output()?;
     let ldd =
         String::from_utf8_lossy(&ldd.stdout).to_string() + &String::from_utf8_lossy(&ldd.stderr);

@@ -34,7 +34,8 @@ jobs:
                 comments, the change set (needs chromium + chromedriver; required when CI=true)
   order         run the release server under callgrind (valgrind) and write the functions it
                 runs at start-up and on common requests to crates/server/startup.order, which
-                the release link lays out together (less code resident)
+                the release link lays out together (less code resident), then the names
+                the same functions have in the image's static build; `order static`: only that
   demo          build and run `planpush-server demo` (release): SQLite, local sign-in, a sample
                 plan, a printed URL";
 
@@ -52,6 +53,9 @@ fn main() -> ExitCode {
         Some("bench") => bench(&rest),
         Some("e2e") => e2e(),
         Some("demo") => demo(&rest),
+        Some("order") if rest.first().map(String::as_str) == Some("static") => {
+            order::add_static(&root(), cargo, &target_dir())
+        }
         Some("order") => order::run(&root(), cargo, &target_dir()),
         Some("help" | "-h" | "--help") => {
             eprintln!("{USAGE}");

@@ -110,7 +110,69 @@ pub fn run(root: &Path, cargo: impl Fn(&[&str]) -> Command, target: &Path) -> Re
         seen.len(),
         path.display()
     );
+    add_static(root, cargo, target)
+}
+
+/// Adds to `startup.order`, after its names, the names the same functions have in the static
+/// binary the container image carries (`cargo xtask order static` does only this). That build
+/// (`--target`, `+crt-static`) gives the dependencies other symbol hashes, so the names are
+/// matched with their hashes left out ([`unhashed`]); the linker skips the names it does not
+/// define, so each build finds its own.
+pub fn add_static(root: &Path, cargo: impl Fn(&[&str]) -> Command, target: &Path) -> Result<()> {
+    let bin = crate::image::static_server(cargo, target)?;
+    let path = root.join("crates/server/startup.order");
+    let order = std::fs::read_to_string(&path)?;
+    let listed: Vec<&str> = order.lines().collect();
+    let present: HashSet<&str> = listed.iter().copied().collect();
+    let mut by_form: std::collections::HashMap<String, Vec<String>> = Default::default();
+    for name in defined_functions(&bin)? {
+        if !present.contains(name.as_str()) {
+            by_form.entry(unhashed(&name)).or_default().push(name);
+        }
+    }
+    let mut added = String::new();
+    let mut count = 0;
+    for name in &listed {
+        for other in by_form.remove(&unhashed(name)).unwrap_or_default() {
+            added.push_str(&other);
+            added.push('\n');
+            count += 1;
+        }
+    }
+    std::fs::write(&path, order + &added)?;
+    eprintln!("xtask: order: {count} names of the static image binary added");
     Ok(())
+}
+
+/// A mangled name without what differs between builds of the same code: legacy `17h<hash>E`
+/// hashes, v0 crate disambiguators (`Cs<base62>_`) and ThinLTO's `.llvm.<n>` suffixes.
+fn unhashed(name: &str) -> String {
+    let name = name.split(".llvm.").next().unwrap_or(name);
+    let mut out = String::with_capacity(name.len());
+    let mut rest = name;
+    while !rest.is_empty() {
+        if let Some(tail) = rest.strip_prefix("17h")
+            && tail.len() >= 17
+            && tail[..16].bytes().all(|b| b.is_ascii_hexdigit())
+            && tail.as_bytes()[16] == b'E'
+        {
+            rest = &tail[16..];
+            continue;
+        }
+        if let Some(tail) = rest.strip_prefix("Cs")
+            && let Some(end) = tail.find('_')
+            && end > 0
+            && tail[..end].bytes().all(|b| b.is_ascii_alphanumeric())
+        {
+            out.push('C');
+            rest = &tail[end + 1..];
+            continue;
+        }
+        let c = rest.chars().next().unwrap_or(' ');
+        out.push(c);
+        rest = &rest[c.len_utf8()..];
+    }
+    out
 }
 
 fn url(path: &str) -> String {
@@ -245,6 +307,20 @@ mod tests {
         assert_eq!(
             super::executed(dump),
             ["main", "_ZN3foo3bar17h0123E", "_RNvC3baz"]
+        );
+    }
+
+    #[test]
+    fn names_match_across_builds_without_their_hashes() {
+        let a = "_ZN5tokio7runtime4task3raw4poll17h0123456789abcdefE";
+        let b = "_ZN5tokio7runtime4task3raw4poll17hfedcba9876543210E";
+        assert_eq!(super::unhashed(a), super::unhashed(b));
+        let a = "_RNvNtCsjrHSEGnQ3l9_3std3sys4args.llvm.3643936799275306673";
+        let b = "_RNvNtCs1a2B3c_3std3sys4args.llvm.15217450609117735506";
+        assert_eq!(super::unhashed(a), super::unhashed(b));
+        assert_ne!(
+            super::unhashed("_ZN3foo3bar17h0123456789abcdefE"),
+            super::unhashed("_ZN3foo3baz17h0123456789abcdefE")
         );
     }
 }
