@@ -91,10 +91,10 @@ pub const UPKEEP_EVERY: u64 = 1024;
 /// The exporter keeps each latency sample until its histograms are drained into their buckets,
 /// which it does when `/metrics` is rendered or when upkeep runs — and a recorder made with
 /// `build_recorder` (ours: no listener of the exporter's own) runs no upkeep by itself. So a server
-/// nobody scraped kept every sample: 8 bytes per request, without bound (~5 MB per ten seconds of
-/// page reads in `cargo xtask bench http`). Every [`UPKEEP_EVERY`] requests the request that
-/// reaches the count drains them (a few microseconds), which bounds what is kept by the count,
-/// whatever the rate, with no task to schedule.
+/// nobody scraped kept every sample, ~16 bytes per request (`tests/memory.rs` counts it), without
+/// bound: 3–5 MB per ten seconds of page reads in `cargo xtask bench http`. Every
+/// [`UPKEEP_EVERY`] requests the request that reaches the count drains them (a few microseconds),
+/// which bounds what is kept by the count, whatever the rate, with no task to schedule.
 pub fn observe_request(method: &str, route: &str, status: u16, seconds: f64) {
     static OBSERVED: AtomicU64 = AtomicU64::new(0);
     let (method, route) = (method.to_owned(), route.to_owned());
