@@ -56,7 +56,9 @@ fn main() -> ExitCode {
         Some("order") if rest.first().map(String::as_str) == Some("static") => {
             order::add_static(&root(), cargo, &target_dir())
         }
-        Some("order") => order::run(&root(), cargo, &target_dir()),
+        Some("order") => {
+            release_server().and_then(|bin| order::run(&root(), &bin, cargo, &target_dir()))
+        }
         Some("help" | "-h" | "--help") => {
             eprintln!("{USAGE}");
             return ExitCode::SUCCESS;
@@ -325,13 +327,11 @@ const BENCHES: &[(&str, &str, &str)] = &[
     ("planpush-document", "typed_bench", "typed"),
 ];
 
-fn bench(extra: &[String]) -> Result<()> {
-    let path = root().join("docs/benchmarks.md");
-    // The HTTP and CLI benchmarks run the release binaries as people build them: each package on
-    // its own (as `cargo install --path` does), so that the server's dependencies are compiled
-    // with the features the server alone asks for, and its start-up functions are laid out as
-    // `startup.order` names them (built together with the CLI, features unify differently, the
-    // dependencies' symbol names change and most of the order is lost).
+/// Builds the release server on its own, as `cargo install --path crates/server` does, so that
+/// its dependencies are compiled with the features the server alone asks for and its start-up
+/// functions are laid out as `startup.order` names them (built together with the CLI, features
+/// unify differently, the dependencies' symbol names change and most of the order is lost).
+fn release_server() -> Result<PathBuf> {
     run(cargo(&[
         "build",
         "--release",
@@ -340,6 +340,14 @@ fn bench(extra: &[String]) -> Result<()> {
         "--bin",
         "planpush-server",
     ]))?;
+    Ok(target_dir().join("release/planpush-server"))
+}
+
+fn bench(extra: &[String]) -> Result<()> {
+    let path = root().join("docs/benchmarks.md");
+    // The HTTP and CLI benchmarks run the release binaries as people build them: each package on
+    // its own (see `release_server`).
+    let server_bin = release_server()?;
     run(cargo(&[
         "build",
         "--release",
@@ -349,7 +357,6 @@ fn bench(extra: &[String]) -> Result<()> {
         "planpush",
     ]))?;
     let target = target_dir();
-    let server_bin = target.join("release/planpush-server");
     let (found, listed) = order::found(&root(), &server_bin)?;
     eprintln!(
         "xtask: bench: the server defines {found} of the {listed} functions of startup.order"

@@ -16,16 +16,13 @@ use anyhow::{Context, Result, bail};
 
 const PORT: u16 = 18_479;
 
-pub fn run(root: &Path, cargo: impl Fn(&[&str]) -> Command, target: &Path) -> Result<()> {
-    crate::run(cargo(&[
-        "build",
-        "--release",
-        "-p",
-        "planpush-server",
-        "--bin",
-        "planpush-server",
-    ]))?;
-    let bin = target.join("release/planpush-server");
+/// Writes the order from `bin`, the release server (built on its own: `release_server`).
+pub fn run(
+    root: &Path,
+    bin: &Path,
+    cargo: impl Fn(&[&str]) -> Command,
+    target: &Path,
+) -> Result<()> {
     let work = target.join("order");
     let _ = std::fs::remove_dir_all(&work);
     std::fs::create_dir_all(&work)?;
@@ -35,7 +32,7 @@ pub fn run(root: &Path, cargo: impl Fn(&[&str]) -> Command, target: &Path) -> Re
         .arg("--tool=callgrind")
         .arg("--demangle=no")
         .arg(format!("--callgrind-out-file={}", out.display()))
-        .arg(&bin)
+        .arg(bin)
         .arg("serve")
         .current_dir(&work)
         .env_clear()
@@ -80,7 +77,7 @@ pub fn run(root: &Path, cargo: impl Fn(&[&str]) -> Command, target: &Path) -> Re
             work.join("valgrind.log").display()
         );
     }
-    let defined = defined_functions(&bin)?;
+    let defined = defined_functions(bin)?;
     // The start-up dump is written first, then the one made when the server stopped.
     let mut dumps: Vec<_> = std::fs::read_dir(&work)?
         .filter_map(|e| e.ok().map(|e| e.path()))
