@@ -302,48 +302,52 @@ pub fn excerpt(s: &str, max: usize) -> String {
 /// What changed between the previous version's markup and `version`'s: the summary, and the word
 /// counts of each changed section. `None` for a first version.
 pub fn change_summary(previous_html: Option<&str>, version: &Version) -> Option<ChangeSummary> {
+    use planpush_document::{borrowed, top_sections};
     let previous_html = previous_html?;
-    Some(summary_of_rows(
-        planpush_document::diff(previous_html, &version.html),
+    let (old, new) = (top_sections(previous_html), top_sections(&version.html));
+    Some(summary_of(
+        planpush_document::section_changes(&borrowed(&old), &borrowed(&new)),
         planpush_document::typed_changes(previous_html, &version.html),
     ))
 }
 
 /// [`change_summary`] of two documents' outermost sections and typed indexes (what a push keeps
 /// of the previous version it rendered, and builds of the new one while preparing it: nothing is
-/// parsed here); `None` never: the `Option` matches [`change_summary`]'s.
+/// parsed or copied here); `None` never: the `Option` matches [`change_summary`]'s.
 pub fn change_summary_of(
     previous: (
-        &[planpush_document::TopSection],
+        &[planpush_document::SectionRef<'_>],
         &planpush_document::TypedIndex,
     ),
     current: (
-        &[planpush_document::TopSection],
+        &[planpush_document::SectionRef<'_>],
         &planpush_document::TypedIndex,
     ),
 ) -> Option<ChangeSummary> {
-    Some(summary_of_rows(
-        planpush_document::diff_sections(previous.0, current.0),
+    Some(summary_of(
+        planpush_document::section_changes(previous.0, current.0),
         planpush_document::typed_diff(previous.1, current.1),
     ))
 }
 
-fn summary_of_rows(
-    rows: Vec<planpush_document::DiffEntry>,
+fn summary_of(
+    (summary, words): (
+        planpush_document::DiffSummary,
+        Vec<(AnchorId, planpush_document::WordCounts)>,
+    ),
     typed: Vec<planpush_document::TypedChange>,
 ) -> ChangeSummary {
     ChangeSummary {
         typed,
-        summary: planpush_document::DiffSummary::of(&rows),
-        words: rows
+        summary,
+        words: words
             .into_iter()
-            .filter(|r| r.status == planpush_document::DiffStatus::Changed)
-            .map(|r| {
+            .map(|(anchor, w)| {
                 (
-                    r.anchor,
+                    anchor,
                     WordChange {
-                        inserted: r.words.inserted,
-                        deleted: r.words.deleted,
+                        inserted: w.inserted,
+                        deleted: w.deleted,
                     },
                 )
             })

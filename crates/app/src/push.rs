@@ -8,13 +8,13 @@ use std::sync::Arc;
 
 use planpush_document::{
     Cut, DiagramRenderer, DiagramSource, FreshPart, Part, Prepared, SanitizeOptions, SanitizedPart,
-    TopSection, TypedIndex, cut, find_diagrams, markdown_to_html, replace_diagrams, sanitize_fresh,
-    typed_index_of,
+    TypedIndex, cut, find_diagrams, markdown_to_html, replace_diagrams, sanitize_fresh,
+    section_index_in, top_sections_in, typed_index_of,
 };
 use planpush_plans::{Plan, PlanId, PlanRepoError, Slug, Visibility, fit_title};
 use planpush_roles::{Capability, Ownership};
 use planpush_versions::{
-    ChangeSet, Commit, NewVersion, SourceFormat, TextUnit, Version, VersionHead, VersionNumber,
+    ChangeSet, Commit, NewVersion, Previous, SourceFormat, TextUnit, Version, VersionNumber,
     VersionRepoError,
 };
 
@@ -104,13 +104,12 @@ pub const PUSH_ATTEMPTS: u32 = 8;
 
 /// At most this many bytes of previous versions' parts are kept for re-use (per process), counted
 /// as the allocator hands them out ([`Part::weight`]; a test holds it to what the parts really
-/// hold). The ~61 KB benchmark document weighs ~480 KB remembered (its sanitized parts, their
-/// sections, text and typed index), so this keeps about 25 such plans; a plan that fell out pays a
-/// whole render and a parse of its previous version on its next push (at 4 MB, 16 plans pushed in
-/// turn did). Before the weights counted every allocation, 8 MB of weight held ~12 MB, and nearly
-/// three times its weight for documents of a few lines (768 bytes of weight for 2,160 held: 8 MB
-/// of them could hold ~23 MB).
-pub const PART_CACHE_BYTES: u64 = 12 * 1024 * 1024;
+/// hold). The ~61 KB benchmark document weighs ~445 KB remembered (its sanitized parts, their
+/// sections, text and typed index), so this keeps about 18 such plans; a plan that fell out pays a
+/// whole render and a parse of its previous version on its next push. It was 12 MB: measured on
+/// the release server, 12 MB of memo cost ~5 MB more resident memory than 4 MB after a hundred new
+/// plans, while the benchmark's 16 plans pushed in turn need ~7 MB to stay remembered.
+pub const PART_CACHE_BYTES: u64 = 8 * 1024 * 1024;
 
 impl From<Overloaded> for PushError {
     fn from(_: Overloaded) -> Self {
@@ -143,24 +142,28 @@ pub struct Push {
 /// The last version of a plan that this process rendered.
 struct Memo {
     number: VersionNumber,
+    /// [`source_digest`] of what was pushed: a push of the same source stores nothing.
+    source: [u8; 32],
     parts: Vec<Arc<Part>>,
 }
 
-impl Memo {
-    fn top_sections(&self) -> Vec<TopSection> {
-        let mut seen = std::collections::HashSet::new();
-        self.parts
-            .iter()
-            .flat_map(|p| p.top_sections().iter())
-            .filter(|(a, _, _)| seen.insert(a.clone()))
-            .cloned()
-            .collect()
-    }
+/// SHA-256 of a pushed source and its format.
+fn source_digest(format: SourceFormat, body: &str) -> [u8; 32] {
+    use sha2::Digest;
+    let mut h = sha2::Sha256::new();
+    h.update(match format {
+        SourceFormat::Html => b"h",
+        SourceFormat::Markdown => b"m",
+    });
+    h.update(body.as_bytes());
+    h.finalize().into()
 }
 
 /// A rendered, sanitized document with its index, and its summary against the memo it re-used.
 struct Rendered {
     prepared: Prepared,
+    /// [`source_digest`] of the pushed source.
+    source: [u8; 32],
     /// The typed index of `prepared` (from its parts, no parse).
     typed: Arc<TypedIndex>,
     /// Its searchable text (from its parts, no parse), written to the search index with it.
@@ -246,19 +249,22 @@ impl Push {
         let step = self
             .cpu
             .run(move || {
+                let source = source_digest(format, &body);
                 let raw = match format {
                     SourceFormat::Markdown => markdown_to_html(&body),
                     SourceFormat::Html => body,
                 };
                 let diagrams = find_diagrams(&raw);
-                if diagrams.is_empty() {
+                let step = if diagrams.is_empty() {
                     let cut = cut(&raw, &opts, parts_of(previous.as_deref()));
                     Ok((raw, cut))
                 } else {
                     Err((raw, diagrams))
-                }
+                };
+                (source, step)
             })
             .await?;
+        let (source, step) = step;
         let (raw, cut) = match step {
             Ok(cut) => cut,
             Err((raw, diagrams)) => self.draw_diagrams(raw, diagrams, memo.clone(), now).await?,
@@ -279,7 +285,7 @@ impl Push {
                         cut.assemble(&raw, &opts, done)
                     }
                 };
-                finish(prepared, memo.as_deref())
+                finish(prepared, source, memo.as_deref())
             })
             .await?)
     }
@@ -600,6 +606,7 @@ impl Push {
             plan,
             Arc::new(Memo {
                 number,
+                source: rendered.source,
                 parts: rendered.prepared.parts.clone(),
             }),
         );
@@ -676,34 +683,35 @@ impl Push {
         }
     }
 
-    /// The "what changed" against `head`: computed while rendering when this process made `head`,
-    /// else from its stored HTML (on the render pool).
+    /// The "what changed" against version `head`: computed while rendering when this process made
+    /// it, else from its stored HTML (on the render pool).
     async fn summary(
         &self,
         plan: PlanId,
-        head: &VersionHead,
+        head: VersionNumber,
         rendered: &Rendered,
     ) -> Result<Option<ChangeSummary>, PushError> {
         if let Some((number, summary)) = &rendered.against
-            && *number == head.meta.number
+            && *number == head
         {
             return Ok(summary.clone());
         }
-        let previous = match self.ports.versions.get(plan, head.meta.number).await {
+        let previous = match self.ports.versions.get(plan, head).await {
             Ok(v) => v.html,
             Err(VersionRepoError::NotFound) => return Ok(None),
             Err(e) => return Err(unknown(e)),
         };
-        let new = rendered.prepared.top_sections();
+        let new = rendered.prepared.parts.clone();
         let new_typed = rendered.typed.clone();
         // Another process (or a restart) made `head`: its tree is parsed once here.
         Ok(self
             .cpu
             .run(move || {
                 let old_typed = TypedIndex::of_html(&previous);
+                let old = planpush_document::top_sections(&previous);
                 change_summary_of(
-                    (&planpush_document::top_sections(&previous), &old_typed),
-                    (&new, &new_typed),
+                    (&planpush_document::borrowed(&old), &old_typed),
+                    (&top_sections_in(&new), &new_typed),
                 )
             })
             .await?)
@@ -719,14 +727,35 @@ impl Push {
         rendered: &Rendered,
         now: DateTime<Utc>,
     ) -> Result<Option<PushOutcome>, PushError> {
-        // The previous version's metadata, source and index; not its HTML.
-        let head = self.ports.versions.head(plan.id()).await.map_err(unknown)?;
-        if let Some(head) = &head
-            && head.same_source(req.format, &req.body)
-        {
-            self.remember(plan.id(), head.meta.number, rendered);
+        // The previous version: what this process remembers of the plan's current version (nothing
+        // is read), else its metadata, source and index (not its HTML). Should the plan have moved
+        // on since it was read, the commit's compare-and-set on its version says so.
+        let memo = self
+            .memos
+            .get(&plan.id())
+            .filter(|m| m.number.get() == plan.current_version());
+        let head = match memo {
+            Some(_) => None,
+            None => self.ports.versions.head(plan.id()).await.map_err(unknown)?,
+        };
+        let remembered = memo.as_ref().map(|m| (m, section_index_in(&m.parts)));
+        let before: Option<Previous<'_>> = match (&remembered, &head) {
+            (Some((m, sections)), _) => Some(Previous {
+                number: m.number,
+                sections,
+            }),
+            (None, Some(h)) => Some(h.previous()),
+            (None, None) => None,
+        };
+        let same = match (&remembered, &head) {
+            (Some((m, _)), _) => m.source == rendered.source,
+            (None, Some(h)) => h.same_source(req.format, &req.body),
+            (None, None) => false,
+        };
+        if let (true, Some(before)) = (same, before) {
+            self.remember(plan.id(), before.number, rendered);
             return Ok(Some(PushOutcome {
-                version: head.meta.number,
+                version: before.number,
                 changes: ChangeSet::default(),
                 plan: plan.clone(),
                 created_version: false,
@@ -739,8 +768,8 @@ impl Push {
             .title
             .clone()
             .unwrap_or_else(|| plan.title().to_owned());
-        let version = Version::new(
-            head.as_ref(),
+        let version = Version::after(
+            before,
             NewVersion {
                 plan_id: plan.id(),
                 title: title.clone(),
@@ -755,9 +784,9 @@ impl Push {
         let mut next = plan.clone();
         next.record_version(version.meta.number.get(), &title, now)
             .map_err(|e| unknown(anyhow::anyhow!(e)))?;
-        let previous = head.as_ref().map(|h| &h.sections);
-        let summary = match &head {
-            Some(h) => self.summary(plan.id(), h, rendered).await?,
+        let previous = before.map(|b| b.sections);
+        let summary = match before {
+            Some(b) => self.summary(plan.id(), b.number, rendered).await?,
             None => None,
         };
         let mut outbox = self.notify.messages(
@@ -881,21 +910,21 @@ fn split_evenly(parts: &[FreshPart], groups: usize) -> Vec<Vec<FreshPart>> {
 }
 
 /// The prepared document's typed index, text and title, and the summary against `memo`.
-fn finish(prepared: Prepared, memo: Option<&Memo>) -> Rendered {
+fn finish(prepared: Prepared, source: [u8; 32], memo: Option<&Memo>) -> Rendered {
     let typed = Arc::new(prepared.typed_index());
     let against = memo.map(|m| {
         (
             m.number,
             change_summary_of(
-                // The previous side, stitched from its parts (a copy, no parse): kept stitched in
-                // the memo as well, it added 40% to what a remembered version weighs.
-                (&m.top_sections(), &typed_index_of(&m.parts)),
+                // The previous side, borrowed from its parts (no parse, no copy of markup).
+                (&top_sections_in(&m.parts), &typed_index_of(&m.parts)),
                 (&prepared.top_sections(), &typed),
             ),
         )
     });
     Rendered {
         typed,
+        source,
         text: prepared.text_units(),
         // A heading longer than a title may be is cut, never refused.
         title: prepared.title.as_deref().and_then(fit_title),

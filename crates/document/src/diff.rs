@@ -45,18 +45,22 @@ impl DiffSummary {
     pub fn of(rows: &[DiffEntry]) -> Self {
         let mut s = Self::default();
         for r in rows {
-            match r.status {
-                DiffStatus::Added => s.added += 1,
-                DiffStatus::Removed => s.removed += 1,
-                DiffStatus::Changed => {
-                    s.changed += 1;
-                    s.words.inserted += r.words.inserted;
-                    s.words.deleted += r.words.deleted;
-                }
-                DiffStatus::Unchanged => {}
-            }
+            s.count(r.status, r.words);
         }
         s
+    }
+
+    fn count(&mut self, status: DiffStatus, words: WordCounts) {
+        match status {
+            DiffStatus::Added => self.added += 1,
+            DiffStatus::Removed => self.removed += 1,
+            DiffStatus::Changed => {
+                self.changed += 1;
+                self.words.inserted += words.inserted;
+                self.words.deleted += words.deleted;
+            }
+            DiffStatus::Unchanged => {}
+        }
     }
 
     pub fn is_empty(&self) -> bool {
@@ -162,21 +166,80 @@ pub fn diff(old_html: &str, new_html: &str) -> Vec<DiffEntry> {
 
 /// [`diff`] of two documents' outermost sections (as [`crate::Prepared::top_sections`] lists them).
 pub fn diff_sections(old: &[TopSection], new: &[TopSection]) -> Vec<DiffEntry> {
-    let old_map: HashMap<&AnchorId, &TopSection> = old.iter().map(|s| (&s.0, s)).collect();
-    let new_keys: std::collections::HashSet<&AnchorId> = new.iter().map(|s| &s.0).collect();
-    let mut out: Vec<DiffEntry> = new
+    compare(&borrowed(old), &borrowed(new))
+        .into_iter()
+        .map(|r| DiffEntry {
+            anchor: r.anchor.clone(),
+            title: r.title.to_owned(),
+            status: r.status,
+            old: r.old.map(str::to_owned),
+            new: r.new.map(str::to_owned),
+            marked: r.marked,
+            words: r.words,
+        })
+        .collect()
+}
+
+/// A [`TopSection`] borrowed: anchor, title, markup.
+pub type SectionRef<'a> = (&'a AnchorId, &'a str, &'a str);
+
+/// `sections` borrowed, for [`section_changes`].
+pub fn borrowed(sections: &[TopSection]) -> Vec<SectionRef<'_>> {
+    sections
         .iter()
-        .map(|(anchor, title, html)| match old_map.get(anchor) {
-            None => DiffEntry {
-                anchor: anchor.clone(),
-                title: title.clone(),
+        .map(|(a, t, h)| (a, t.as_str(), h.as_str()))
+        .collect()
+}
+
+/// What [`diff_sections`] says of each section, without the markup: the counts of its
+/// [`DiffSummary`] and the words each changed section gained and lost. A push's "what changed"
+/// needs nothing else, so no section's markup is copied.
+pub fn section_changes(
+    old: &[SectionRef<'_>],
+    new: &[SectionRef<'_>],
+) -> (DiffSummary, Vec<(AnchorId, WordCounts)>) {
+    let rows = compare(old, new);
+    let mut summary = DiffSummary::default();
+    for r in &rows {
+        summary.count(r.status, r.words);
+    }
+    let words = rows
+        .into_iter()
+        .filter(|r| r.status == DiffStatus::Changed)
+        .map(|r| (r.anchor.clone(), r.words))
+        .collect();
+    (summary, words)
+}
+
+/// One row of a diff, borrowing the markup it compares.
+struct Row<'a> {
+    anchor: &'a AnchorId,
+    title: &'a str,
+    status: DiffStatus,
+    old: Option<&'a str>,
+    new: Option<&'a str>,
+    marked: Option<String>,
+    words: WordCounts,
+}
+
+/// The rows of [`diff_sections`]: in the new document's order with removed sections after the
+/// section that preceded them in the old one.
+fn compare<'a>(old: &[SectionRef<'a>], new: &[SectionRef<'a>]) -> Vec<Row<'a>> {
+    let old_map: HashMap<&AnchorId, &str> = old.iter().map(|(a, _, h)| (*a, *h)).collect();
+    let new_keys: std::collections::HashSet<&AnchorId> = new.iter().map(|s| s.0).collect();
+    let mut out: Vec<Row<'a>> = new
+        .iter()
+        .map(|&(anchor, title, html)| match old_map.get(anchor) {
+            None => Row {
+                anchor,
+                title,
                 status: DiffStatus::Added,
                 old: None,
-                new: Some(html.clone()),
+                new: Some(html),
                 marked: None,
                 words: WordCounts::default(),
             },
-            Some((_, _, old_html)) => {
+            Some(&old_html) => {
                 // Equal bytes (every part re-used) need no normalizing.
                 let changed = old_html != html && content_hash(old_html) != content_hash(html);
                 let (marked, words) = if changed {
@@ -185,16 +248,16 @@ pub fn diff_sections(old: &[TopSection], new: &[TopSection]) -> Vec<DiffEntry> {
                 } else {
                     (None, WordCounts::default())
                 };
-                DiffEntry {
-                    anchor: anchor.clone(),
-                    title: title.clone(),
+                Row {
+                    anchor,
+                    title,
                     status: if changed {
                         DiffStatus::Changed
                     } else {
                         DiffStatus::Unchanged
                     },
-                    old: Some(old_html.clone()),
-                    new: Some(html.clone()),
+                    old: Some(old_html),
+                    new: Some(html),
                     marked,
                     words,
                 }
@@ -202,15 +265,15 @@ pub fn diff_sections(old: &[TopSection], new: &[TopSection]) -> Vec<DiffEntry> {
         })
         .collect();
     // Slot each removed section in after its old predecessor (or at the start).
-    for (i, (anchor, title, html)) in old.iter().enumerate() {
+    for (i, &(anchor, title, html)) in old.iter().enumerate() {
         if new_keys.contains(anchor) {
             continue;
         }
-        let entry = DiffEntry {
-            anchor: anchor.clone(),
-            title: title.clone(),
+        let row = Row {
+            anchor,
+            title,
             status: DiffStatus::Removed,
-            old: Some(html.clone()),
+            old: Some(html),
             new: None,
             marked: None,
             words: WordCounts::default(),
@@ -219,7 +282,7 @@ pub fn diff_sections(old: &[TopSection], new: &[TopSection]) -> Vec<DiffEntry> {
             .iter()
             .rev()
             .find_map(|(prev, _, _)| out.iter().position(|e| e.anchor == *prev));
-        out.insert(after.map_or(0, |p| p + 1), entry);
+        out.insert(after.map_or(0, |p| p + 1), row);
     }
     out
 }

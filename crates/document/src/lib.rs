@@ -54,8 +54,8 @@ pub use check::{
 };
 pub use diagrams::{DiagramRenderer, DiagramSource, find_diagrams, replace_diagrams};
 pub use diff::{
-    DiffEntry, DiffStatus, DiffSummary, TopSection, diff, diff_sections, summary_sentence,
-    top_sections,
+    DiffEntry, DiffStatus, DiffSummary, SectionRef, TopSection, borrowed, diff, diff_sections,
+    section_changes, summary_sentence, top_sections,
 };
 pub use export::{offline_html, to_markdown};
 pub use index::{anchored_text, section_index, slugify, title};
@@ -63,7 +63,7 @@ pub use markdown::markdown_to_html;
 pub use plan_text::{TextSection, element_prints, plan_text};
 pub use prepare::{
     Cut, FreshPart, Part, Prepared, SanitizedPart, cut, prepare, prepare_reusing, sanitize_fresh,
-    typed_index_of,
+    section_index_in, top_sections_in, typed_index_of,
 };
 pub use sanitize::{RESERVED_ID_PREFIX, SanitizeOptions, sanitize};
 pub use text::{MAX_UNIT_TEXT, TextUnit, text_units};

@@ -21,7 +21,7 @@ use planpush_versions::{AnchorId, SectionEntry, SectionIndex};
 use scraper::Html;
 use sha2::{Digest, Sha256};
 
-use crate::diff::{TopSection, top_elements_of};
+use crate::diff::{SectionRef, top_elements_of};
 use crate::index::{entries_knowing, first_h1_of};
 use crate::sanitize::{SanitizeOptions, cleaner, sanitize};
 use crate::split::top_level_parts;
@@ -38,8 +38,8 @@ pub struct Part {
     entries: Vec<SectionEntry>,
     /// The first non-empty `<h1>` text inside.
     h1: Option<String>,
-    /// Outermost anchored elements inside.
-    top: Vec<TopSection>,
+    /// Outermost anchored elements inside: anchor, title and where their markup is.
+    top: Vec<(AnchorId, String, Markup)>,
     /// Its vocabulary elements and sections, for typed change sets.
     typed: TypedIndex,
     /// Its text outside every anchored element, and its sections' searchable text.
@@ -54,8 +54,10 @@ impl Part {
     }
 
     /// Its outermost anchored elements (duplicates kept: the document decides who wins).
-    pub fn top_sections(&self) -> &[TopSection] {
-        &self.top
+    pub fn top_sections(&self) -> impl Iterator<Item = SectionRef<'_>> {
+        self.top
+            .iter()
+            .map(|(a, t, m)| (a, t.as_str(), m.of(&self.html)))
     }
 
     /// Bytes held, as the allocator counts them (for cache budgets): the part behind its `Arc`
@@ -65,7 +67,7 @@ impl Part {
         block(std::mem::size_of::<Self>() + 16)
             + string(&self.html)
             + self.h1.as_ref().map_or(0, string)
-            + each(&self.top, |(a, t, h)| anchor(a) + string(t) + string(h))
+            + each(&self.top, |(a, t, m)| anchor(a) + string(t) + m.weight())
             + each(&self.entries, |e| anchor(&e.anchor) + string(&e.title))
             + self.typed.weight()
             + string(&self.loose)
@@ -79,14 +81,20 @@ impl Part {
         let html = fitted(html);
         let doc = Html::parse_fragment(&html);
         let tops = top_elements_of(&doc);
-        let top: Vec<TopSection> = tops
+        // Each element's markup is found in the part's own (it is a fixed point of the sanitizer,
+        // so the element serializes as it appears there), after the previous one's.
+        let mut from = 0;
+        let top: Vec<(AnchorId, String, Markup)> = tops
             .iter()
-            .map(|(anchor, title, el)| (anchor.clone(), title.clone(), fitted(el.html())))
+            .map(|(anchor, title, el)| {
+                let markup = Markup::find(&html, &mut from, el.html());
+                (anchor.clone(), title.clone(), markup)
+            })
             .collect();
         let entries = entries_knowing(&doc, |id| {
             tops.iter()
                 .position(|(_, _, el)| el.id() == id)
-                .map(|i| top[i].2.as_str())
+                .map(|i| top[i].2.of(&html))
         });
         let part = Self {
             source,
@@ -113,6 +121,42 @@ impl Part {
     }
 }
 
+/// Where an outermost element's markup is: a range of its part's markup, or (should the
+/// serializer ever write it otherwise) its own copy.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Markup {
+    In(std::ops::Range<usize>),
+    Own(String),
+}
+
+impl Markup {
+    /// `markup` found in `html` at or after `from` (which moves past it), else kept as a copy.
+    fn find(html: &str, from: &mut usize, markup: String) -> Self {
+        match html.get(*from..).and_then(|rest| rest.find(&markup)) {
+            Some(at) => {
+                let start = *from + at;
+                *from = start + markup.len();
+                Markup::In(start..*from)
+            }
+            None => Markup::Own(fitted(markup)),
+        }
+    }
+
+    fn of<'a>(&'a self, html: &'a str) -> &'a str {
+        match self {
+            Markup::In(range) => html.get(range.clone()).unwrap_or_default(),
+            Markup::Own(s) => s,
+        }
+    }
+
+    fn weight(&self) -> usize {
+        match self {
+            Markup::In(_) => 0,
+            Markup::Own(s) => crate::held::string(s),
+        }
+    }
+}
+
 /// `s` trimmed to its length. A part lives in the push memo until the plan's next push, and strings
 /// grown while serializing have up to twice the room they need.
 fn fitted(mut s: String) -> String {
@@ -136,14 +180,8 @@ pub struct Prepared {
 
 impl Prepared {
     /// The outermost anchored elements (first occurrence of an anchor winning), for diffs.
-    pub fn top_sections(&self) -> Vec<TopSection> {
-        let mut seen = HashSet::new();
-        self.parts
-            .iter()
-            .flat_map(|p| p.top.iter())
-            .filter(|(a, _, _)| seen.insert(a.clone()))
-            .cloned()
-            .collect()
+    pub fn top_sections(&self) -> Vec<SectionRef<'_>> {
+        top_sections_in(&self.parts)
     }
 
     /// The document's [`TypedIndex`], from its parts' (no parse; parsed again only in the rare case
@@ -177,22 +215,38 @@ impl Prepared {
         for p in &parts {
             html.push_str(&p.html);
         }
-        let mut seen = HashSet::new();
-        let entries: Vec<SectionEntry> = parts
-            .iter()
-            .flat_map(|p| p.entries.iter())
-            .filter(|e| seen.insert(e.anchor.clone()))
-            .cloned()
-            .collect();
         Self {
             html,
             title: parts.iter().find_map(|p| p.h1.clone()),
-            // Anchors are unique by construction.
-            sections: SectionIndex::new(entries).unwrap_or_default(),
+            sections: section_index_in(&parts),
             parts,
             reused,
         }
     }
+}
+
+/// The section index of the document made of `parts` (first occurrence of an anchor winning).
+pub fn section_index_in(parts: &[Arc<Part>]) -> SectionIndex {
+    let mut seen = HashSet::new();
+    let entries: Vec<SectionEntry> = parts
+        .iter()
+        .flat_map(|p| p.entries.iter())
+        .filter(|e| seen.insert(&e.anchor))
+        .cloned()
+        .collect();
+    // Anchors are unique by construction.
+    SectionIndex::new(entries).unwrap_or_default()
+}
+
+/// The outermost anchored elements of the document made of `parts` (first occurrence of an anchor
+/// winning), borrowed from them.
+pub fn top_sections_in(parts: &[Arc<Part>]) -> Vec<SectionRef<'_>> {
+    let mut seen = HashSet::new();
+    parts
+        .iter()
+        .flat_map(|p| p.top_sections())
+        .filter(|(a, _, _)| seen.insert(*a))
+        .collect()
 }
 
 /// The [`TypedIndex`] of the document made of `parts` (a previous [`Prepared::parts`]).
@@ -359,7 +413,8 @@ mod tests {
         assert_eq!(p.html, whole, "stitched output differs from sanitize()");
         assert_eq!(p.sections, section_index(&whole));
         assert_eq!(p.title, title(&whole));
-        assert_eq!(p.top_sections(), crate::diff::top_sections(&whole));
+        let tops = crate::diff::top_sections(&whole);
+        assert_eq!(p.top_sections(), crate::diff::borrowed(&tops));
         assert_eq!(p.typed_index(), TypedIndex::of_html(&whole));
         assert_eq!(p.text_units(), crate::text_units(&whole));
         p

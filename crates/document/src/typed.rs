@@ -13,6 +13,7 @@
 //! pure, no I/O.
 
 use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 
 use ego_tree::NodeRef;
 use planpush_versions::AnchorId;
@@ -207,7 +208,24 @@ struct Item {
     attrs: Vec<(Aspect, String)>,
     text: String,
     path: String,
+}
+
+/// An [`Item`] or [`Section`] at its place in one document: its position (and a section's
+/// parent, an index into [`TypedIndex::sections`]; `None` for items) belong to the document, what
+/// it holds is shared with the top-level part it was read from, so stitching a document's index
+/// from its parts' copies no strings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Placed<T> {
     pos: usize,
+    parent: Option<usize>,
+    body: Arc<T>,
+}
+
+impl<T> std::ops::Deref for Placed<T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        &self.body
+    }
 }
 
 /// An anchored element outside the vocabulary (or the document root, `anchor: None`), with its own
@@ -226,9 +244,7 @@ struct Container<'a> {
 struct Section {
     anchor: Option<AnchorId>,
     chain: Vec<AnchorId>,
-    parent: Option<usize>,
     residual: String,
-    pos: usize,
     title: String,
 }
 
@@ -238,8 +254,8 @@ struct Section {
 /// the tree it already parses ([`crate::Prepared::typed_index`]) and keeps it for the next push.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct TypedIndex {
-    items: Vec<Item>,
-    sections: Vec<Section>,
+    items: Vec<Placed<Item>>,
+    sections: Vec<Placed<Section>>,
     /// Positions handed out (items and anchored sections, in document order).
     count: usize,
 }
@@ -256,16 +272,20 @@ impl TypedIndex {
 
     /// The index of a parsed document (or of one top-level part of it).
     pub fn of_doc(doc: &Html) -> Self {
-        let (items, containers, count) = walk(doc);
+        let (mut items, containers, count) = walk(doc);
+        // Kept with the push memo: no room beyond what is held.
+        items.shrink_to_fit();
         let sections = containers
             .iter()
-            .map(|c| Section {
-                title: c.title(),
-                anchor: c.anchor.clone(),
-                chain: c.chain.clone(),
-                parent: c.parent,
-                residual: c.residual.clone(),
+            .map(|c| Placed {
                 pos: c.pos,
+                parent: c.parent,
+                body: Arc::new(Section {
+                    title: c.title(),
+                    anchor: c.anchor.clone(),
+                    chain: c.chain.clone(),
+                    residual: c.residual.clone(),
+                }),
             })
             .collect();
         Self {
@@ -298,10 +318,7 @@ impl TypedIndex {
                 .strip_suffix(ROOT_CLOSE)?;
             root.push_str(inner);
             if !root_seen {
-                out.sections.push(Section {
-                    residual: String::new(),
-                    ..first.clone()
-                });
+                out.sections.push(first.clone());
                 root_seen = true;
             }
             let anchors = part
@@ -318,20 +335,25 @@ impl TypedIndex {
             // The part's section k (k ≥ 1) lands at `base + k - 1`; its root is the root.
             let base = out.sections.len();
             let at = |k: usize| if k == 0 { 0 } else { base + k - 1 };
-            out.items.extend(part.items.iter().map(|i| Item {
+            out.items.extend(part.items.iter().map(|i| Placed {
                 pos: i.pos + offset,
                 ..i.clone()
             }));
-            out.sections.extend(rest.iter().map(|c| Section {
+            out.sections.extend(rest.iter().map(|c| Placed {
                 pos: c.pos + offset,
                 parent: c.parent.map(at),
-                ..c.clone()
+                body: c.body.clone(),
             }));
             out.count += part.count;
         }
         root.push_str(ROOT_CLOSE);
         match out.sections.first_mut() {
-            Some(r) => r.residual = root,
+            Some(r) => {
+                r.body = Arc::new(Section {
+                    residual: root,
+                    ..Section::clone(&r.body)
+                });
+            }
             None => return Some(Self::of_html("")),
         }
         Some(out)
@@ -339,9 +361,12 @@ impl TypedIndex {
 
     /// Bytes held, as the allocator counts them (for cache budgets): every heap block it owns.
     pub fn weight(&self) -> usize {
-        use crate::held::{anchor, anchors, each, string};
+        use crate::held::{anchor, anchors, block, each, string};
+        // An `Arc`'s block: two counters and the value.
+        let shared = |size: usize| block(16 + size);
         each(&self.items, |i| {
-            i.anchor.as_ref().map_or(0, anchor)
+            shared(std::mem::size_of::<Item>())
+                + i.anchor.as_ref().map_or(0, anchor)
                 + anchors(&i.chain)
                 + string(&i.key)
                 + string(&i.label)
@@ -349,7 +374,8 @@ impl TypedIndex {
                 + string(&i.text)
                 + string(&i.path)
         }) + each(&self.sections, |c| {
-            c.anchor.as_ref().map_or(0, anchor)
+            shared(std::mem::size_of::<Section>())
+                + c.anchor.as_ref().map_or(0, anchor)
                 + anchors(&c.chain)
                 + string(&c.residual)
                 + string(&c.title)
@@ -477,7 +503,7 @@ enum Context {
 }
 
 struct Walk<'a> {
-    items: Vec<Item>,
+    items: Vec<Placed<Item>>,
     containers: Vec<Container<'a>>,
     seen: HashSet<AnchorId>,
     chain: Vec<AnchorId>,
@@ -499,7 +525,6 @@ impl<'a> Walk<'a> {
             attrs: vec![],
             text: String::new(),
             path: String::new(),
-            pos: self.pos,
         };
         match kind {
             ElementKind::Decision => {
@@ -619,7 +644,11 @@ impl<'a> Walk<'a> {
             }
             ElementKind::Section => {}
         }
-        self.items.push(item);
+        self.items.push(Placed {
+            pos: self.pos,
+            parent: None,
+            body: Arc::new(item),
+        });
     }
 
     fn node(&mut self, node: NodeRef<'a, Node>, ctx: Context, table: &str, cur: usize) {
@@ -740,7 +769,7 @@ impl<'a> Walk<'a> {
     }
 }
 
-fn walk(doc: &Html) -> (Vec<Item>, Vec<Container<'_>>, usize) {
+fn walk(doc: &Html) -> (Vec<Placed<Item>>, Vec<Container<'_>>, usize) {
     let mut w = Walk {
         items: vec![],
         containers: vec![Container {
@@ -824,12 +853,14 @@ pub fn typed_diff(old: &TypedIndex, new: &TypedIndex) -> Vec<TypedChange> {
     // (kind, position, change)
     let mut out: Vec<(ElementKind, usize, TypedChange)> = vec![];
 
-    let by_anchor = |i: &Item| i.anchor.as_ref().map(|a| format!("{:?}\u{1}{a}", i.kind));
-    let by_key = |i: &Item| non_empty(&i.key).map(|k| format!("{:?}\u{1}{k}", i.kind));
-    let by_path =
-        |i: &Item| (i.kind == ElementKind::Endpoint && !i.path.is_empty()).then(|| i.path.clone());
-    let by_description =
-        |i: &Item| (i.kind == ElementKind::Endpoint && !i.text.is_empty()).then(|| i.text.clone());
+    let by_anchor = |i: &Placed<Item>| i.anchor.as_ref().map(|a| format!("{:?}\u{1}{a}", i.kind));
+    let by_key = |i: &Placed<Item>| non_empty(&i.key).map(|k| format!("{:?}\u{1}{k}", i.kind));
+    let by_path = |i: &Placed<Item>| {
+        (i.kind == ElementKind::Endpoint && !i.path.is_empty()).then(|| i.path.clone())
+    };
+    let by_description = |i: &Placed<Item>| {
+        (i.kind == ElementKind::Endpoint && !i.text.is_empty()).then(|| i.text.clone())
+    };
     let (pairs, removed, added) = pair(
         old_items,
         new_items,
@@ -910,9 +941,9 @@ pub fn typed_diff(old: &TypedIndex, new: &TypedIndex) -> Vec<TypedChange> {
     }
 
     // Sections: the root pairs with the root; anchored ones by anchor, then by title.
-    let root_key = |c: &Section| c.anchor.is_none().then(String::new);
-    let box_anchor = |c: &Section| c.anchor.as_ref().map(ToString::to_string);
-    let box_title = |c: &Section| c.anchor.as_ref().and_then(|_| non_empty(&c.title));
+    let root_key = |c: &Placed<Section>| c.anchor.is_none().then(String::new);
+    let box_anchor = |c: &Placed<Section>| c.anchor.as_ref().map(ToString::to_string);
+    let box_title = |c: &Placed<Section>| c.anchor.as_ref().and_then(|_| non_empty(&c.title));
     let (pairs, removed, added) = pair(old_boxes, new_boxes, &[&root_key, &box_anchor, &box_title]);
     let paired_new: HashSet<usize> = pairs.iter().map(|p| p.1).collect();
     let paired_old: HashSet<usize> = pairs.iter().map(|p| p.0).collect();

@@ -24,4 +24,6 @@ pub use sections::{
     ChangeSet, ContentHash, DuplicateAnchor, ElementPrint, SectionEntry, SectionIndex,
 };
 pub use text::TextUnit;
-pub use version::{NewVersion, SourceFormat, Version, VersionHead, VersionMeta, VersionNumber};
+pub use version::{
+    NewVersion, Previous, SourceFormat, Version, VersionHead, VersionMeta, VersionNumber,
+};

@@ -121,11 +121,34 @@ impl VersionHead {
     }
 }
 
+/// What a new version needs of the one it follows: its number and section index.
+#[derive(Debug, Clone, Copy)]
+pub struct Previous<'a> {
+    pub number: VersionNumber,
+    pub sections: &'a SectionIndex,
+}
+
+impl VersionHead {
+    /// What the next version needs of this one.
+    pub fn previous(&self) -> Previous<'_> {
+        Previous {
+            number: self.meta.number,
+            sections: &self.sections,
+        }
+    }
+}
+
 impl Version {
     /// A new snapshot, numbered after `previous` (or the first one), with its change set against it.
     pub fn new(previous: Option<&VersionHead>, new: NewVersion) -> Self {
-        let number = previous.map_or(VersionNumber::FIRST, |p| p.meta.number.next());
-        let changes = ChangeSet::between(previous.map(|p| &p.sections), &new.sections);
+        Self::after(previous.map(VersionHead::previous), new)
+    }
+
+    /// [`Version::new`] from what it needs of the previous version (a push that remembers the
+    /// previous version reads nothing of it).
+    pub fn after(previous: Option<Previous<'_>>, new: NewVersion) -> Self {
+        let number = previous.map_or(VersionNumber::FIRST, |p| p.number.next());
+        let changes = ChangeSet::between(previous.map(|p| p.sections), &new.sections);
         Self {
             meta: VersionMeta {
                 plan_id: new.plan_id,

@@ -399,6 +399,7 @@ struct Contended {
     inner: std::sync::Arc<dyn planpush_versions::VersionRepository>,
     always_lose: bool,
     conflicts: std::sync::atomic::AtomicU32,
+    heads: std::sync::atomic::AtomicU32,
 }
 
 impl Contended {
@@ -407,6 +408,7 @@ impl Contended {
             inner: ports.versions.clone(),
             always_lose,
             conflicts: Default::default(),
+            heads: Default::default(),
         });
         ports.versions = contended.clone();
         contended
@@ -414,6 +416,11 @@ impl Contended {
 
     fn conflicts(&self) -> u32 {
         self.conflicts.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// How often a version's head was read.
+    fn heads(&self) -> u32 {
+        self.heads.load(std::sync::atomic::Ordering::Relaxed)
     }
 }
 
@@ -457,6 +464,8 @@ impl planpush_versions::VersionRepository for Contended {
         &self,
         plan_id: planpush_plans::PlanId,
     ) -> Result<Option<planpush_versions::VersionHead>, planpush_versions::VersionRepoError> {
+        self.heads
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let head = self.inner.head(plan_id).await;
         for _ in 0..3 {
             tokio::task::yield_now().await;
@@ -627,6 +636,66 @@ async fn a_push_changing_one_section_reuses_every_other_part() {
         stored.html,
         planpush_document::sanitize(&edited, &SanitizeOptions::default())
     );
+}
+
+/// A push to a plan whose current version this process rendered reads nothing of that version (its
+/// number, section index and source digest are remembered); a process that did not render it (its
+/// own memo) reads its head; both number, diff and detect an unchanged source alike.
+#[tokio::test]
+async fn a_remembered_version_is_not_read_again() {
+    let mut ports = planpush_app::fake::ports();
+    let counted = Contended::over(&mut ports, false);
+    let ada = principal(&ports, "ada", Role::Developer).await;
+    let push = push_for(&ports);
+    let first = push.push(&ada, html(FIXTURE), None, t(1)).await.unwrap();
+    let to_plan = |body: &str| PushRequest {
+        session_id: Some(first.plan.id().to_string()),
+        ..html(body)
+    };
+    let edited = FIXTURE.replacen(
+        "Stolen refresh tokens",
+        "Stolen or leaked refresh tokens",
+        1,
+    );
+    let changed = |o: &planpush_app::PushOutcome| -> Vec<String> {
+        o.changes.changed.iter().map(|a| a.to_string()).collect()
+    };
+    let second = push.push(&ada, to_plan(&edited), None, t(2)).await.unwrap();
+    assert_eq!((second.version.get(), counted.heads()), (2, 0));
+    assert_eq!(changed(&second), ["risks", "risk-revocation"]);
+    // The same source again: nothing stored, nothing read.
+    let same = push.push(&ada, to_plan(&edited), None, t(3)).await.unwrap();
+    assert!(!same.created_version);
+    assert_eq!((same.version.get(), counted.heads()), (2, 0));
+
+    // Another process: it reads the head once, then remembers what it stored.
+    let other = push_for(&ports);
+    let same_there = other
+        .push(&ada, to_plan(&edited), None, t(4))
+        .await
+        .unwrap();
+    assert!(!same_there.created_version);
+    assert_eq!((same_there.version.get(), counted.heads()), (2, 1));
+    let back = other
+        .push(&ada, to_plan(FIXTURE), None, t(5))
+        .await
+        .unwrap();
+    assert_eq!((back.version.get(), counted.heads()), (3, 1));
+    assert_eq!(changed(&back), ["risks", "risk-revocation"]);
+    assert_eq!(
+        back.summary.as_deref(),
+        Some("Sections: 1 changed (+0 −2 words).")
+    );
+
+    // The first process's memo is behind now (version 2 of 3): it reads the head.
+    let again = push.push(&ada, to_plan(&edited), None, t(6)).await.unwrap();
+    assert_eq!((again.version.get(), counted.heads()), (4, 2));
+    assert_eq!(changed(&again), ["risks", "risk-revocation"]);
+    assert_eq!(
+        again.summary.as_deref(),
+        Some("Sections: 1 changed (+2 −0 words).")
+    );
+    assert_eq!(counted.conflicts(), 0);
 }
 
 /// When every render thread is busy and the queue is full, a push is refused at once with
