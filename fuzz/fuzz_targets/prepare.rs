@@ -2,14 +2,14 @@
 //!
 //! Properties: nothing panics; `prepare` (which cuts the document into top-level parts and
 //! sanitizes them alone) gives byte for byte what `sanitize` makes of the whole document, with the
-//! same section index, title and searchable text; a second document made by editing one part, prepared re-using
+//! same section index, title, searchable text, outermost sections and typed index; a second document made by editing one part, prepared re-using
 //! the first one's parts, equals the same document prepared from scratch.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
 use planpush_document::{
-    SanitizeOptions, markdown_to_html, prepare, prepare_reusing, sanitize, section_index,
-    text_units, title,
+    SanitizeOptions, TypedIndex, borrowed, markdown_to_html, prepare, prepare_reusing, sanitize,
+    section_index, text_units, title, top_sections,
 };
 
 fn check(raw: &str, edited: &str) {
@@ -20,10 +20,16 @@ fn check(raw: &str, edited: &str) {
     assert_eq!(prepared.sections, section_index(&whole), "index differs for {raw:?}");
     assert_eq!(prepared.title, title(&whole), "title differs for {raw:?}");
     assert_eq!(prepared.text_units(), text_units(&whole), "text differs for {raw:?}");
+    let tops = top_sections(&whole);
+    assert_eq!(prepared.top_sections(), borrowed(&tops), "sections differ for {raw:?}");
+    assert_eq!(prepared.typed_index(), TypedIndex::of_html(&whole), "typed differs for {raw:?}");
     let again = prepare_reusing(edited, &opts, &prepared.parts);
     assert_eq!(again.html, sanitize(edited, &opts), "reused parts differ for {edited:?}");
     assert_eq!(again.sections, section_index(&again.html));
     assert_eq!(again.text_units(), text_units(&again.html));
+    let tops = top_sections(&again.html);
+    assert_eq!(again.top_sections(), borrowed(&tops));
+    assert_eq!(again.typed_index(), TypedIndex::of_html(&again.html));
 }
 
 fuzz_target!(|data: &[u8]| {
