@@ -185,8 +185,8 @@ fn curl(args: &[&str]) -> Result<String> {
     Ok(String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
-/// What people do most: sign in, push a plan and a new version of it, read its page (plain and
-/// compressed) and the dashboard.
+/// What people do most: sign in, push a plan and new versions of it, read its page (plain and
+/// compressed), its history and the dashboard.
 fn common_requests(root: &Path, work: &Path) -> Result<()> {
     let jar = work.join("cookies").display().to_string();
     let origin = format!("Origin: {}", url(""));
@@ -220,7 +220,10 @@ fn common_requests(root: &Path, work: &Path) -> Result<()> {
         token["token"].as_str().context("a token")?
     );
     let fixture = std::fs::read_to_string(root.join("fixtures/auth-service-redesign.html"))?;
-    for (i, body) in [fixture.clone(), fixture.replace("</h1>", " (2)</h1>")]
+    // A first push, a new title, one section's text changed (the usual next push), the same again.
+    let edited = fixture.replace("</h1>", " (2)</h1>");
+    let section = edited.replacen("Stolen refresh tokens", "Stolen or leaked refresh tokens", 1);
+    for (i, body) in [fixture, edited, section.clone(), section]
         .iter()
         .enumerate()
     {
@@ -253,6 +256,7 @@ fn common_requests(root: &Path, work: &Path) -> Result<()> {
             &url("/p/order-plan"),
         ])?;
     }
+    curl(&["-fsS", "-o", "/dev/null", "-b", &jar, &url("/p/order-plan/history")])?;
     curl(&["-fsS", "-o", "/dev/null", "-b", &jar, &url("/dashboard")])?;
     Ok(())
 }
