@@ -222,7 +222,11 @@ fn common_requests(root: &Path, work: &Path) -> Result<()> {
     let fixture = std::fs::read_to_string(root.join("fixtures/auth-service-redesign.html"))?;
     // A first push, a new title, one section's text changed (the usual next push), the same again.
     let edited = fixture.replace("</h1>", " (2)</h1>");
-    let section = edited.replacen("Stolen refresh tokens", "Stolen or leaked refresh tokens", 1);
+    let section = edited.replacen(
+        "Stolen refresh tokens",
+        "Stolen or leaked refresh tokens",
+        1,
+    );
     for (i, body) in [fixture, edited, section.clone(), section]
         .iter()
         .enumerate()
@@ -256,7 +260,14 @@ fn common_requests(root: &Path, work: &Path) -> Result<()> {
             &url("/p/order-plan"),
         ])?;
     }
-    curl(&["-fsS", "-o", "/dev/null", "-b", &jar, &url("/p/order-plan/history")])?;
+    curl(&[
+        "-fsS",
+        "-o",
+        "/dev/null",
+        "-b",
+        &jar,
+        &url("/p/order-plan/history"),
+    ])?;
     curl(&["-fsS", "-o", "/dev/null", "-b", &jar, &url("/dashboard")])?;
     Ok(())
 }

@@ -81,8 +81,9 @@ impl Part {
         let html = fitted(html);
         let doc = Html::parse_fragment(&html);
         let tops = top_elements_of(&doc);
-        // Each element's markup is found in the part's own (it is a fixed point of the sanitizer,
-        // so the element serializes as it appears there), after the previous one's.
+        // Each element's markup is looked for in the part's own, after the previous one's: found
+        // unless the parser's serialization differs from the sanitizer's (scraper writes
+        // attributes sorted), in which case it is kept as a copy.
         let mut from = 0;
         let top: Vec<(AnchorId, String, Markup)> = tops
             .iter()
@@ -121,8 +122,8 @@ impl Part {
     }
 }
 
-/// Where an outermost element's markup is: a range of its part's markup, or (should the
-/// serializer ever write it otherwise) its own copy.
+/// Where an outermost element's markup is: a range of its part's markup, or its own copy when the
+/// element does not serialize as it appears there (attributes out of scraper's sorted order).
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Markup {
     In(std::ops::Range<usize>),
