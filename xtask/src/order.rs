@@ -248,7 +248,8 @@ fn common_requests(root: &Path, work: &Path) -> Result<()> {
             &url("/api/push"),
         ])?;
     }
-    for encoding in ["identity", "br", "gzip"] {
+    let read = |path: &str, encoding: &str| {
+        let accept = format!("Accept-Encoding: {encoding}");
         curl(&[
             "-fsS",
             "-o",
@@ -256,19 +257,15 @@ fn common_requests(root: &Path, work: &Path) -> Result<()> {
             "-b",
             &jar,
             "-H",
-            &format!("Accept-Encoding: {encoding}"),
-            &url("/p/order-plan"),
-        ])?;
+            &accept,
+            &url(path),
+        ])
+    };
+    for encoding in ["identity", "br", "gzip"] {
+        read("/p/order-plan", encoding)?;
     }
-    curl(&[
-        "-fsS",
-        "-o",
-        "/dev/null",
-        "-b",
-        &jar,
-        &url("/p/order-plan/history"),
-    ])?;
-    curl(&["-fsS", "-o", "/dev/null", "-b", &jar, &url("/dashboard")])?;
+    read("/p/order-plan/history", "identity")?;
+    read("/dashboard", "identity")?;
     Ok(())
 }
 
