@@ -9,13 +9,13 @@ use std::sync::Arc;
 use planpush_document::{
     Cut, DiagramRenderer, DiagramSource, FreshPart, Part, Prepared, SanitizeOptions, SanitizedPart,
     TypedIndex, cut, find_diagrams, markdown_to_html, replace_diagrams, sanitize_fresh,
-    section_index_in, top_sections_in, typed_index_of,
+    top_sections_in, typed_index_of,
 };
 use planpush_plans::{Plan, PlanId, PlanRepoError, Slug, Visibility, fit_title};
 use planpush_roles::{Capability, Ownership};
 use planpush_versions::{
-    ChangeSet, Commit, NewVersion, Previous, SourceFormat, TextUnit, Version, VersionNumber,
-    VersionRepoError,
+    ChangeSet, Commit, NewVersion, Previous, SectionIndex, SourceFormat, TextUnit, Version,
+    VersionNumber, VersionRepoError,
 };
 
 use crate::cpu::{CpuPool, Overloaded};
@@ -145,6 +145,8 @@ struct Memo {
     /// [`source_digest`] of what was pushed: a push of the same source stores nothing.
     source: [u8; 32],
     parts: Vec<Arc<Part>>,
+    /// The version's section index (shared with the version that was stored).
+    sections: SectionIndex,
 }
 
 /// SHA-256 of a pushed source and its format.
@@ -608,6 +610,7 @@ impl Push {
                 number,
                 source: rendered.source,
                 parts: rendered.prepared.parts.clone(),
+                sections: rendered.prepared.sections.clone(),
             }),
         );
     }
@@ -738,17 +741,16 @@ impl Push {
             Some(_) => None,
             None => self.ports.versions.head(plan.id()).await.map_err(unknown)?,
         };
-        let remembered = memo.as_ref().map(|m| (m, section_index_in(&m.parts)));
-        let before: Option<Previous<'_>> = match (&remembered, &head) {
-            (Some((m, sections)), _) => Some(Previous {
+        let before: Option<Previous<'_>> = match (&memo, &head) {
+            (Some(m), _) => Some(Previous {
                 number: m.number,
-                sections,
+                sections: &m.sections,
             }),
             (None, Some(h)) => Some(h.previous()),
             (None, None) => None,
         };
-        let same = match (&remembered, &head) {
-            (Some((m, _)), _) => m.source == rendered.source,
+        let same = match (&memo, &head) {
+            (Some(m), _) => m.source == rendered.source,
             (None, Some(h)) => h.same_source(req.format, &req.body),
             (None, None) => false,
         };

@@ -45,6 +45,8 @@ pub struct Part {
     /// Its text outside every anchored element, and its sections' searchable text.
     loose: String,
     text: Vec<TextUnit>,
+    /// [`Part::weight`], counted once when the part is made (a memo is weighed on every push).
+    weight: usize,
 }
 
 impl Part {
@@ -63,6 +65,10 @@ impl Part {
     /// Bytes held, as the allocator counts them (for cache budgets): the part behind its `Arc`
     /// and every heap block it owns.
     pub fn weight(&self) -> usize {
+        self.weight
+    }
+
+    fn count_weight(&self) -> usize {
         use crate::held::{anchor, block, each, string};
         block(std::mem::size_of::<Self>() + 16)
             + string(&self.html)
@@ -97,7 +103,8 @@ impl Part {
                 .position(|(_, _, el)| el.id() == id)
                 .map(|i| top[i].2.of(&html))
         });
-        let part = Self {
+        let mut part = Self {
+            weight: 0,
             source,
             entries,
             h1: first_h1_of(&doc),
@@ -118,6 +125,7 @@ impl Part {
         };
         drop(tops);
         drop(doc);
+        part.weight = part.count_weight();
         part
     }
 }
@@ -227,7 +235,7 @@ impl Prepared {
 }
 
 /// The section index of the document made of `parts` (first occurrence of an anchor winning).
-pub fn section_index_in(parts: &[Arc<Part>]) -> SectionIndex {
+fn section_index_in(parts: &[Arc<Part>]) -> SectionIndex {
     let mut seen = HashSet::new();
     let entries: Vec<SectionEntry> = parts
         .iter()

@@ -42,8 +42,32 @@ enum Ns {
 }
 
 struct Open {
-    name: String,
+    name: Name,
     ns: Ns,
+}
+
+/// A tag name, lower-cased, on the stack: no name the scan follows is longer than 16 bytes, so a
+/// longer one is not followed (`None`).
+#[derive(Clone, Copy, PartialEq, Eq)]
+struct Name {
+    bytes: [u8; 16],
+    len: u8,
+}
+
+impl Name {
+    /// `raw` holds name characters only (ASCII letters, digits and `-`).
+    fn of(raw: &[u8]) -> Option<Self> {
+        let len = u8::try_from(raw.len()).ok().filter(|l| *l <= 16)?;
+        let mut bytes = [0; 16];
+        for (to, from) in bytes.iter_mut().zip(raw) {
+            *to = from.to_ascii_lowercase();
+        }
+        Some(Self { bytes, len })
+    }
+
+    fn as_str(&self) -> &str {
+        std::str::from_utf8(&self.bytes[..usize::from(self.len)]).unwrap_or_default()
+    }
 }
 
 fn name_char(b: u8) -> bool {
@@ -116,19 +140,22 @@ fn attributes(bytes: &[u8], mut i: usize) -> Option<(usize, bool)> {
 /// last ends with the end tag that closed its last top-level element. `None`: the scan is not
 /// sure the document can be cut (see the module documentation).
 pub(crate) fn top_level_parts(html: &str) -> Option<Vec<Range<usize>>> {
-    if html.contains(['\0', '\u{feff}']) {
+    let bytes = html.as_bytes();
+    if bytes.contains(&0) || html.contains('\u{feff}') {
         return None;
     }
-    let bytes = html.as_bytes();
     let mut stack: Vec<Open> = vec![];
     let mut parts = vec![];
     let mut part_start = 0;
     let mut i = 0;
     while i < bytes.len() {
-        if bytes[i] != b'<' {
-            i += 1;
-            continue;
-        }
+        // On to the next `<` (`i` is always just after an ASCII byte or at 0: a char boundary).
+        let next = match html.get(i..) {
+            Some(rest) => rest.find('<'),
+            None => bytes[i..].iter().position(|&b| b == b'<'),
+        };
+        let Some(at) = next else { break };
+        i += at;
         match bytes.get(i + 1) {
             Some(b'/') => {
                 let start = i + 2;
@@ -139,7 +166,7 @@ pub(crate) fn top_level_parts(html: &str) -> Option<Vec<Range<usize>>> {
                 if j == start {
                     return None;
                 }
-                let name = html[start..j].to_ascii_lowercase();
+                let name = Name::of(&bytes[start..j])?;
                 while j < bytes.len() && bytes[j].is_ascii_whitespace() {
                     j += 1;
                 }
@@ -169,23 +196,23 @@ pub(crate) fn top_level_parts(html: &str) -> Option<Vec<Range<usize>>> {
                 ) {
                     return None;
                 }
-                let name = html[start..j].to_ascii_lowercase();
+                let name = Name::of(&bytes[start..j])?;
                 let (after, self_closing) = attributes(bytes, j)?;
                 let ns = stack.last().map_or(Ns::Html, |o| o.ns);
-                let self_closed_svg = name == "svg" && self_closing;
+                let self_closed_svg = name.as_str() == "svg" && self_closing;
                 match ns {
-                    Ns::Html if name == "svg" => {
+                    Ns::Html if name.as_str() == "svg" => {
                         if !self_closing {
                             stack.push(Open { name, ns: Ns::Svg });
                         }
                     }
                     Ns::Html if HTML_VOID.contains(&name.as_str()) => {}
                     // `<div/>` opens a div: the slash is ignored on HTML elements.
-                    Ns::Html if html_container(&name) && !self_closing => {
+                    Ns::Html if html_container(name.as_str()) && !self_closing => {
                         stack.push(Open { name, ns: Ns::Html });
                     }
                     Ns::Svg
-                        if svg_element(&name)
+                        if svg_element(name.as_str())
                             && !matches!(
                                 stack.last().map(|o| o.name.as_str()),
                                 Some("title" | "desc")

@@ -791,19 +791,23 @@ fn walk(doc: &Html) -> (Vec<Placed<Item>>, Vec<Container<'_>>, usize) {
     (w.items, w.containers, w.pos)
 }
 
+/// What [`pair`] matches elements by at one stage: a kind (where the stage needs one) and text
+/// borrowed from the element.
+type Key<'a> = (Option<ElementKind>, &'a str);
+
 /// Pairs old and new elements by successive keys (each stage sees only what earlier ones left);
 /// returns the pairs and the unpaired old and new indexes.
 #[allow(clippy::type_complexity)]
 fn pair<T>(
     old: &[T],
     new: &[T],
-    keys: &[&dyn Fn(&T) -> Option<String>],
+    keys: &[&dyn for<'x> Fn(&'x T) -> Option<Key<'x>>],
 ) -> (Vec<(usize, usize)>, Vec<usize>, Vec<usize>) {
     let mut old_left: Vec<bool> = vec![true; old.len()];
     let mut new_left: Vec<bool> = vec![true; new.len()];
     let mut pairs = vec![];
     for key in keys {
-        let mut by_key: HashMap<String, Vec<usize>> = HashMap::new();
+        let mut by_key: HashMap<Key<'_>, Vec<usize>> = HashMap::with_capacity(new.len());
         for (j, n) in new.iter().enumerate().rev() {
             if new_left[j]
                 && let Some(k) = key(n)
@@ -853,14 +857,18 @@ pub fn typed_diff(old: &TypedIndex, new: &TypedIndex) -> Vec<TypedChange> {
     // (kind, position, change)
     let mut out: Vec<(ElementKind, usize, TypedChange)> = vec![];
 
-    let by_anchor = |i: &Placed<Item>| i.anchor.as_ref().map(|a| format!("{:?}\u{1}{a}", i.kind));
-    let by_key = |i: &Placed<Item>| non_empty(&i.key).map(|k| format!("{:?}\u{1}{k}", i.kind));
-    let by_path = |i: &Placed<Item>| {
-        (i.kind == ElementKind::Endpoint && !i.path.is_empty()).then(|| i.path.clone())
-    };
-    let by_description = |i: &Placed<Item>| {
-        (i.kind == ElementKind::Endpoint && !i.text.is_empty()).then(|| i.text.clone())
-    };
+    fn by_anchor(i: &Placed<Item>) -> Option<Key<'_>> {
+        i.anchor.as_ref().map(|a| (Some(i.kind), a.as_str()))
+    }
+    fn by_key(i: &Placed<Item>) -> Option<Key<'_>> {
+        (!i.key.is_empty()).then_some((Some(i.kind), i.key.as_str()))
+    }
+    fn by_path(i: &Placed<Item>) -> Option<Key<'_>> {
+        (i.kind == ElementKind::Endpoint && !i.path.is_empty()).then_some((None, i.path.as_str()))
+    }
+    fn by_description(i: &Placed<Item>) -> Option<Key<'_>> {
+        (i.kind == ElementKind::Endpoint && !i.text.is_empty()).then_some((None, i.text.as_str()))
+    }
     let (pairs, removed, added) = pair(
         old_items,
         new_items,
@@ -941,9 +949,17 @@ pub fn typed_diff(old: &TypedIndex, new: &TypedIndex) -> Vec<TypedChange> {
     }
 
     // Sections: the root pairs with the root; anchored ones by anchor, then by title.
-    let root_key = |c: &Placed<Section>| c.anchor.is_none().then(String::new);
-    let box_anchor = |c: &Placed<Section>| c.anchor.as_ref().map(ToString::to_string);
-    let box_title = |c: &Placed<Section>| c.anchor.as_ref().and_then(|_| non_empty(&c.title));
+    fn root_key(c: &Placed<Section>) -> Option<Key<'_>> {
+        c.anchor.is_none().then_some((None, ""))
+    }
+    fn box_anchor(c: &Placed<Section>) -> Option<Key<'_>> {
+        c.anchor.as_ref().map(|a| (None, a.as_str()))
+    }
+    fn box_title(c: &Placed<Section>) -> Option<Key<'_>> {
+        c.anchor
+            .as_ref()
+            .and_then(|_| (!c.title.is_empty()).then_some((None, c.title.as_str())))
+    }
     let (pairs, removed, added) = pair(old_boxes, new_boxes, &[&root_key, &box_anchor, &box_title]);
     let paired_new: HashSet<usize> = pairs.iter().map(|p| p.1).collect();
     let paired_old: HashSet<usize> = pairs.iter().map(|p| p.0).collect();

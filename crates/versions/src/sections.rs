@@ -1,14 +1,25 @@
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::fmt;
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
 use crate::AnchorId;
 
-/// SHA-256 of a section's normalized content (computed by the `document` crate).
-#[derive(Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(try_from = "String", into = "String")]
+/// SHA-256 of a section's normalized content (computed by the `document` crate). Serialized as
+/// 64 lower-case hex digits.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Deserialize)]
+#[serde(try_from = "String")]
 pub struct ContentHash([u8; 32]);
+
+impl Serialize for ContentHash {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        // Written from a buffer on the stack: a version's index holds hundreds of hashes.
+        let mut buf = [0u8; 64];
+        hex::encode_to_slice(self.0, &mut buf).map_err(serde::ser::Error::custom)?;
+        s.serialize_str(std::str::from_utf8(&buf).map_err(serde::ser::Error::custom)?)
+    }
+}
 
 impl ContentHash {
     pub fn from_bytes(bytes: [u8; 32]) -> Self {
@@ -67,20 +78,27 @@ pub struct ElementPrint {
 #[error("the anchor {0} is used more than once")]
 pub struct DuplicateAnchor(pub AnchorId);
 
-/// Every anchor of a version, in document order, each once.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(try_from = "Vec<SectionEntry>", into = "Vec<SectionEntry>")]
-pub struct SectionIndex(Vec<SectionEntry>);
+/// Every anchor of a version, in document order, each once. Shared, not copied, by its clones: a
+/// push hands the same index to the stored version, its notification and the next push.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(try_from = "Vec<SectionEntry>")]
+pub struct SectionIndex(Arc<Vec<SectionEntry>>);
+
+impl Serialize for SectionIndex {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        self.0.serialize(s)
+    }
+}
 
 impl SectionIndex {
     pub fn new(entries: Vec<SectionEntry>) -> Result<Self, DuplicateAnchor> {
-        let mut seen = std::collections::HashSet::new();
+        let mut seen = std::collections::HashSet::with_capacity(entries.len());
         for e in &entries {
             if !seen.insert(&e.anchor) {
                 return Err(DuplicateAnchor(e.anchor.clone()));
             }
         }
-        Ok(Self(entries))
+        Ok(Self(Arc::new(entries)))
     }
     pub fn entries(&self) -> &[SectionEntry] {
         &self.0
@@ -108,7 +126,7 @@ impl TryFrom<Vec<SectionEntry>> for SectionIndex {
 
 impl From<SectionIndex> for Vec<SectionEntry> {
     fn from(i: SectionIndex) -> Self {
-        i.0
+        Arc::unwrap_or_clone(i.0)
     }
 }
 
@@ -129,17 +147,18 @@ impl ChangeSet {
         let before: HashMap<&AnchorId, &ContentHash> =
             old.0.iter().map(|e| (&e.anchor, &e.hash)).collect();
         let mut cs = ChangeSet::default();
-        for e in &new.0 {
+        for e in new.0.iter() {
             match before.get(&e.anchor) {
                 None => cs.added.push(e.anchor.clone()),
                 Some(h) if **h != e.hash => cs.changed.push(e.anchor.clone()),
                 Some(_) => cs.unchanged.push(e.anchor.clone()),
             }
         }
+        let after: HashSet<&AnchorId> = new.0.iter().map(|e| &e.anchor).collect();
         cs.removed = old
             .0
             .iter()
-            .filter(|e| !new.contains(&e.anchor))
+            .filter(|e| !after.contains(&e.anchor))
             .map(|e| e.anchor.clone())
             .collect();
         cs
