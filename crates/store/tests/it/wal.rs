@@ -57,8 +57,8 @@ fn the_wal_is_checkpointed_off_the_commit_path() {
 }
 
 /// Under writes with no pause, passive checkpoints never catch up and SQLite never starts the log
-/// again from its beginning: it grew to ~860 MB in 20 s of pushes. The checkpoint thread empties it
-/// once it passes its limit (16 MiB), so ~200 MB written back to back through the store by four
+/// again from its beginning: it grew to ~860 MB in 20 s of pushes. The checkpoint thread starts it
+/// again once it passes its limit (16 MiB), so ~200 MB written back to back through the store by four
 /// writers, with two readers alongside, leave the WAL at a bounded size all along, and within the
 /// limit once they stop.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
