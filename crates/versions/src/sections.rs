@@ -39,12 +39,6 @@ impl TryFrom<String> for ContentHash {
     }
 }
 
-impl From<ContentHash> for String {
-    fn from(h: ContentHash) -> Self {
-        h.to_hex()
-    }
-}
-
 impl fmt::Debug for ContentHash {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "ContentHash({})", &self.to_hex()[..12])
@@ -92,7 +86,7 @@ impl Serialize for SectionIndex {
 
 impl SectionIndex {
     pub fn new(entries: Vec<SectionEntry>) -> Result<Self, DuplicateAnchor> {
-        let mut seen = std::collections::HashSet::with_capacity(entries.len());
+        let mut seen = HashSet::with_capacity(entries.len());
         for e in &entries {
             if !seen.insert(&e.anchor) {
                 return Err(DuplicateAnchor(e.anchor.clone()));
