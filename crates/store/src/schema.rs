@@ -118,6 +118,16 @@ diesel::table! {
         pushed_by -> Text,
         pushed_at -> Timestamp,
         purged_at -> Nullable<Timestamp>,
+        html_chunks -> Nullable<Text>,
+        source_chunks -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    version_chunks (plan_id, hash) {
+        plan_id -> Text,
+        hash -> Text,
+        body -> Text,
     }
 }
 

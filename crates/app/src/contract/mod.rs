@@ -68,7 +68,7 @@ macro_rules! contract_tests {
             device_grant_mints_once_under_concurrent_polls, tokens_rotation_refuses_revoked_families,
             roles_replace_grants, roles_group_mappings, roles_user_groups,
             plans_new_plan_commit, versions_next_version_commit, plans_update_and_slugs, plans_list_scopes,
-            versions_purge_keeps_current_and_metadata, plan_views_contract,
+            versions_purge_keeps_current_and_metadata, versions_large_texts_round_trip, plan_views_contract,
             comments_crud_and_filters, comments_set_states, comments_dashboard_queries,
             audit_record_and_page, audit_filters,
             kv_contract, outbox_contract, outbox_claim_leases, outbox_written_with_commits, outbox_fan_out_and_recent, outbox_absorb,

@@ -392,6 +392,70 @@ pub async fn versions_purge_keeps_current_and_metadata(p: &Ports) {
     assert_eq!(history[0].pushed_by, ada.id);
 }
 
+/// Large texts come back byte for byte, whatever the store does with them (it may share what
+/// versions have in common): three versions of a ~200 KB document with multi-byte characters,
+/// each a small edit of the last, then the older two purged.
+pub async fn versions_large_texts_round_trip(p: &Ports) {
+    let ada = user(p, "ada").await;
+    let (mut plan, v1) = new_plan(p, &ada, "large", Visibility::Published, 0).await;
+    let page = include_str!("../../../../fixtures/auth-service-redesign.html");
+    let base = format!("{}<p>Größe · 日本語 · 🚀</p>", page.repeat(20));
+    let edit = |n: usize| {
+        let at = (base.len() * n / 4..)
+            .find(|&i| base.is_char_boundary(i))
+            .unwrap_or(base.len());
+        format!("{}<p>edit {n} ✓</p>{}", &base[..at], &base[at..])
+    };
+    let mut versions = vec![];
+    let mut prev = v1;
+    for (n, at) in [(1usize, 100i64), (2, 200), (3, 300)] {
+        let v = Version::new(
+            Some(&prev.head()),
+            NewVersion {
+                plan_id: plan.id(),
+                title: plan.title().to_owned(),
+                format: SourceFormat::Html,
+                source: format!("<!-- source {n} -->{}", edit(n)),
+                html: edit(n),
+                sections: index(&[("a", u8::try_from(n).unwrap_or(0))]),
+                pushed_by: ada.id,
+                pushed_at: t(at),
+            },
+        );
+        let mut updated = plan.clone();
+        updated
+            .record_version(v.meta.number.get(), plan.title(), t(at))
+            .unwrap();
+        p.versions
+            .commit(
+                Commit::NextVersion {
+                    plan: &updated,
+                    version: &v,
+                    text: &[],
+                },
+                &[],
+            )
+            .await
+            .unwrap();
+        plan = updated;
+        versions.push(v.clone());
+        prev = v;
+    }
+    for v in &versions {
+        let read = p.versions.get(plan.id(), v.meta.number).await.unwrap();
+        assert!(
+            read.html == v.html && read.source == v.source,
+            "v{}",
+            v.meta.number.get()
+        );
+    }
+    let head = p.versions.head(plan.id()).await.unwrap().unwrap();
+    assert_eq!(head.source, versions[2].source);
+    assert_eq!(p.versions.purge_before(t(250), t(1000)).await.unwrap(), 3);
+    let last = p.versions.latest(plan.id()).await.unwrap().unwrap();
+    assert!(last.html == versions[2].html && last.source == versions[2].source);
+}
+
 pub async fn plan_views_contract(p: &Ports) {
     let ada = user(p, "ada").await;
     let (one, _) = new_plan(p, &ada, "one", Visibility::Published, 0).await;

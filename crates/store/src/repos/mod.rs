@@ -1,6 +1,7 @@
 //! One module per port; each implements it for [`crate::Store`].
 
 mod audit;
+mod chunks;
 mod comments;
 mod devices;
 mod email;
@@ -15,5 +16,5 @@ pub(crate) mod search;
 mod sessions;
 mod tokens;
 pub(crate) mod users;
-mod versions;
+pub(crate) mod versions;
 mod webhooks;

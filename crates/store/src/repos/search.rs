@@ -13,7 +13,7 @@ use std::collections::HashMap;
 
 use crate::dialect::{on_backend, write_tx};
 use crate::rows::{corrupt, db, uuid};
-use crate::schema::{plans as p, search_entries as se, versions as v};
+use crate::schema::{plans as p, search_entries as se};
 use crate::{DbConnection, Store};
 
 #[derive(Insertable)]
@@ -306,12 +306,7 @@ impl Store {
             .load(conn)?;
         let mut done = 0;
         for (id, title, number) in missing {
-            let html: Option<Option<String>> = v::table
-                .filter(v::plan_id.eq(&id).and(v::number.eq(number)))
-                .select(v::html)
-                .first(conn)
-                .optional()?;
-            let html = html.flatten().unwrap_or_default();
+            let html = crate::repos::versions::html_of(conn, &id, number)?.unwrap_or_default();
             let units = planpush_document::text_units(&html);
             write_tx(conn, |conn| {
                 index_plan(conn, &id, &title, &units).map_err(anyhow::Error::from)

@@ -10,6 +10,7 @@ use planpush_versions::{
 };
 
 use crate::dialect::write_tx;
+use crate::repos::chunks::{self, Chunked};
 use crate::repos::inbox::{inbox_rows, insert_inbox};
 use crate::repos::infra::{insert_outbox, outbox_rows};
 use crate::repos::plans::insert_plan;
@@ -18,20 +19,41 @@ use crate::rows::{corrupt, count, db, outc, ts, utc, uuid};
 use crate::schema::{plans as p, versions as v};
 use crate::{DbConnection, Store};
 
-#[derive(Queryable, Selectable, Insertable)]
+/// A version as it is written: its texts as lists of chunks (see [`chunks`]); `html` and `source`
+/// are left empty (they hold the texts of versions written before chunks).
+#[derive(Insertable)]
 #[diesel(table_name = v)]
-struct VersionRow {
+struct NewRow {
     plan_id: String,
     number: i32,
     title: String,
     format: String,
-    source: Option<String>,
-    html: Option<String>,
-    sections: Option<String>,
+    html_chunks: String,
+    source_chunks: String,
+    sections: String,
     changes: String,
     pushed_by: String,
     pushed_at: NaiveDateTime,
-    purged_at: Option<NaiveDateTime>,
+}
+
+/// A version to write, with the chunks its lists name.
+struct Written {
+    row: NewRow,
+    html: Chunked,
+    source: Chunked,
+}
+
+impl Written {
+    /// Inserts the row and the chunks it names that the plan does not hold yet.
+    fn insert(&self, conn: &mut DbConnection) -> Result<(), VersionRepoError> {
+        chunks::put(conn, &self.row.plan_id, &[&self.html, &self.source])
+            .map_err(db::<VersionRepoError>)?;
+        diesel::insert_into(v::table)
+            .values(&self.row)
+            .execute(conn)
+            .map_err(db::<VersionRepoError>)?;
+        Ok(())
+    }
 }
 
 #[derive(Queryable, Selectable)]
@@ -47,44 +69,159 @@ struct MetaRow {
     purged_at: Option<NaiveDateTime>,
 }
 
+/// A stored text: whole (written before chunks), or the list of its chunks; neither once purged.
+#[derive(Queryable, Selectable)]
+#[diesel(table_name = v)]
+struct HtmlCols {
+    html: Option<String>,
+    html_chunks: Option<String>,
+}
+
+#[derive(Queryable, Selectable)]
+#[diesel(table_name = v)]
+struct SourceCols {
+    source: Option<String>,
+    source_chunks: Option<String>,
+}
+
+/// Where a stored text is: whole, or behind a list of chunks.
+enum Stored {
+    Whole(String),
+    Listed(String),
+}
+
+impl Stored {
+    fn of(whole: Option<String>, list: Option<String>) -> anyhow::Result<Self> {
+        match (whole, list) {
+            (Some(text), _) => Ok(Stored::Whole(text)),
+            (None, Some(list)) => Ok(Stored::Listed(list)),
+            (None, None) => Err(corrupt("version", "content missing")),
+        }
+    }
+}
+
+/// The texts of `stored`, whole: the listed ones read from the plan's chunks in one query.
+fn texts<const N: usize>(
+    conn: &mut DbConnection,
+    plan: &str,
+    stored: [Stored; N],
+) -> anyhow::Result<[String; N]> {
+    let lists: Vec<&str> = stored
+        .iter()
+        .filter_map(|s| match s {
+            Stored::Listed(list) => Some(list.as_str()),
+            Stored::Whole(_) => None,
+        })
+        .collect();
+    let mut read = if lists.is_empty() {
+        vec![]
+    } else {
+        chunks::assemble(conn, plan, &lists)?
+    }
+    .into_iter();
+    Ok(stored.map(|s| match s {
+        Stored::Whole(text) => text,
+        Stored::Listed(_) => read.next().unwrap_or_default(),
+    }))
+}
+
 /// [`VersionHead`]'s columns: everything but the HTML.
 #[derive(Queryable, Selectable)]
 #[diesel(table_name = v)]
 struct HeadRow {
     #[diesel(embed)]
     meta: MetaRow,
-    source: Option<String>,
+    #[diesel(embed)]
+    source: SourceCols,
     sections: Option<String>,
 }
 
-impl TryFrom<HeadRow> for VersionHead {
-    type Error = anyhow::Error;
-    fn try_from(r: HeadRow) -> anyhow::Result<Self> {
-        let (Some(source), Some(sections)) = (r.source, r.sections) else {
+impl HeadRow {
+    fn read(self, conn: &mut DbConnection) -> anyhow::Result<VersionHead> {
+        let Some(sections) = self.sections else {
             return Err(corrupt("version", "content missing"));
         };
+        let stored = Stored::of(self.source.source, self.source.source_chunks)?;
+        let [source] = texts(conn, &self.meta.plan_id, [stored])?;
         Ok(VersionHead {
-            meta: VersionMeta::try_from(r.meta)?,
+            meta: VersionMeta::try_from(self.meta)?,
             source,
             sections: serde_json::from_str(&sections).map_err(|e| corrupt("section index", e))?,
         })
     }
 }
 
-fn version_row(x: &Version) -> Result<VersionRow, VersionRepoError> {
+/// A whole version's columns.
+#[derive(Queryable, Selectable)]
+#[diesel(table_name = v)]
+struct VersionRow {
+    #[diesel(embed)]
+    meta: MetaRow,
+    #[diesel(embed)]
+    html: HtmlCols,
+    #[diesel(embed)]
+    source: SourceCols,
+    sections: Option<String>,
+}
+
+impl VersionRow {
+    fn read(self, conn: &mut DbConnection) -> anyhow::Result<Version> {
+        let Some(sections) = self.sections else {
+            return Err(corrupt("version", "content missing"));
+        };
+        let stored = [
+            Stored::of(self.html.html, self.html.html_chunks)?,
+            Stored::of(self.source.source, self.source.source_chunks)?,
+        ];
+        let [html, source] = texts(conn, &self.meta.plan_id, stored)?;
+        Ok(Version {
+            meta: VersionMeta::try_from(self.meta)?,
+            source,
+            html,
+            sections: serde_json::from_str(&sections).map_err(|e| corrupt("section index", e))?,
+        })
+    }
+}
+
+/// The HTML of version `number` of `plan`; `None` when there is no such version or it was purged.
+pub(crate) fn html_of(
+    conn: &mut DbConnection,
+    plan: &str,
+    number: i32,
+) -> anyhow::Result<Option<String>> {
+    let cols: Option<HtmlCols> = v::table
+        .filter(v::plan_id.eq(plan).and(v::number.eq(number)))
+        .select(HtmlCols::as_select())
+        .first(conn)
+        .optional()?;
+    let Some(HtmlCols { html, html_chunks }) = cols else {
+        return Ok(None);
+    };
+    if html.is_none() && html_chunks.is_none() {
+        return Ok(None);
+    }
+    let [html] = texts(conn, plan, [Stored::of(html, html_chunks)?])?;
+    Ok(Some(html))
+}
+
+fn written(x: &Version) -> Result<Written, VersionRepoError> {
     let json = |e: serde_json::Error| VersionRepoError::Unknown(e.into());
-    Ok(VersionRow {
-        plan_id: x.meta.plan_id.to_string(),
-        number: number_col(x.meta.number),
-        title: x.meta.title.clone(),
-        format: x.meta.format.as_str().to_owned(),
-        source: Some(x.source.clone()),
-        html: Some(x.html.clone()),
-        sections: Some(serde_json::to_string(&x.sections).map_err(json)?),
-        changes: serde_json::to_string(&x.meta.changes).map_err(json)?,
-        pushed_by: x.meta.pushed_by.to_string(),
-        pushed_at: ts(x.meta.pushed_at),
-        purged_at: None,
+    let (html, source) = (Chunked::of(&x.html), Chunked::of(&x.source));
+    Ok(Written {
+        row: NewRow {
+            plan_id: x.meta.plan_id.to_string(),
+            number: number_col(x.meta.number),
+            title: x.meta.title.clone(),
+            format: x.meta.format.as_str().to_owned(),
+            html_chunks: html.list.clone(),
+            source_chunks: source.list.clone(),
+            sections: serde_json::to_string(&x.sections).map_err(json)?,
+            changes: serde_json::to_string(&x.meta.changes).map_err(json)?,
+            pushed_by: x.meta.pushed_by.to_string(),
+            pushed_at: ts(x.meta.pushed_at),
+        },
+        html,
+        source,
     })
 }
 
@@ -111,31 +248,6 @@ impl TryFrom<MetaRow> for VersionMeta {
     }
 }
 
-impl TryFrom<VersionRow> for Version {
-    type Error = anyhow::Error;
-    fn try_from(r: VersionRow) -> anyhow::Result<Self> {
-        let (Some(source), Some(html), Some(sections)) = (r.source, r.html, r.sections) else {
-            return Err(corrupt("version", "content missing"));
-        };
-        let meta = VersionMeta::try_from(MetaRow {
-            plan_id: r.plan_id,
-            number: r.number,
-            title: r.title,
-            format: r.format,
-            changes: r.changes,
-            pushed_by: r.pushed_by,
-            pushed_at: r.pushed_at,
-            purged_at: r.purged_at,
-        })?;
-        Ok(Version {
-            meta,
-            source,
-            html,
-            sections: serde_json::from_str(&sections).map_err(|e| corrupt("section index", e))?,
-        })
-    }
-}
-
 fn plan_err(e: PlanRepoError) -> VersionRepoError {
     match e {
         PlanRepoError::NotFound => VersionRepoError::PlanNotFound,
@@ -154,7 +266,7 @@ fn load_one(
         .first(conn)
         .optional()
         .map_err(db::<VersionRepoError>)?;
-    row.map(Version::try_from)
+    row.map(|r| r.read(conn))
         .transpose()
         .map_err(VersionRepoError::Unknown)
 }
@@ -175,15 +287,12 @@ impl VersionRepository for Store {
                 version,
                 text,
             } => {
-                let (plan, row, text) = (plan.clone(), version_row(version)?, text.to_vec());
+                let (plan, row, text) = (plan.clone(), written(version)?, text.to_vec());
                 self.run(move |conn| {
                     write_tx(conn, |conn| {
                         insert_plan(conn, &plan).map_err(plan_err)?;
-                        diesel::insert_into(v::table)
-                            .values(&row)
-                            .execute(conn)
-                            .map_err(db::<VersionRepoError>)?;
-                        index_plan(conn, &row.plan_id, plan.title(), &text)
+                        row.insert(conn)?;
+                        index_plan(conn, &row.row.plan_id, plan.title(), &text)
                             .map_err(db::<VersionRepoError>)?;
                         insert_inbox(conn, &inbox).map_err(db::<VersionRepoError>)?;
                         insert_outbox(conn, &outbox).map_err(db::<VersionRepoError>)?;
@@ -197,7 +306,7 @@ impl VersionRepository for Store {
                 version,
                 text,
             } => {
-                let (row, text) = (version_row(version)?, text.to_vec());
+                let (row, text) = (written(version)?, text.to_vec());
                 let expected = version.meta.number.previous().map_or(0, number_col);
                 let (id, title, updated) = (
                     plan.id().to_string(),
@@ -211,7 +320,7 @@ impl VersionRepository for Store {
                             p::table.find(&id).filter(p::current_version.eq(expected)),
                         )
                         .set((
-                            p::current_version.eq(row.number),
+                            p::current_version.eq(row.row.number),
                             p::title.eq(&title),
                             p::updated_at.eq(updated),
                         ))
@@ -229,10 +338,9 @@ impl VersionRepository for Store {
                                 VersionRepoError::Conflict
                             });
                         }
-                        diesel::insert_into(v::table)
-                            .values(&row)
-                            .execute(conn)
-                            .map_err(db::<VersionRepoError>)?;
+                        // After the compare-and-set: its lock keeps the plan's chunks (see
+                        // `chunks::collect`).
+                        row.insert(conn)?;
                         index_plan(conn, &id, &title, &text).map_err(db::<VersionRepoError>)?;
                         insert_inbox(conn, &inbox).map_err(db::<VersionRepoError>)?;
                         insert_outbox(conn, &outbox).map_err(db::<VersionRepoError>)?;
@@ -284,7 +392,7 @@ impl VersionRepository for Store {
                 .first(conn)
                 .optional()
                 .map_err(db::<VersionRepoError>)?;
-            row.map(VersionHead::try_from)
+            row.map(|r| r.read(conn))
                 .transpose()
                 .map_err(VersionRepoError::Unknown)
         })
@@ -332,10 +440,18 @@ impl VersionRepository for Store {
                             v::source.eq(None::<String>),
                             v::html.eq(None::<String>),
                             v::sections.eq(None::<String>),
+                            v::html_chunks.eq(None::<String>),
+                            v::source_chunks.eq(None::<String>),
                             v::purged_at.eq(ts(now)),
                         ))
                         .execute(conn)
                         .map_err(db::<VersionRepoError>)?;
+                }
+                // Then the chunks that only purged versions listed.
+                let plans: std::collections::BTreeSet<&String> =
+                    candidates.iter().map(|(plan, _)| plan).collect();
+                for plan in plans {
+                    chunks::collect(conn, plan).map_err(db::<VersionRepoError>)?;
                 }
                 Ok(count(candidates.len()))
             })

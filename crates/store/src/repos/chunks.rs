@@ -1,0 +1,277 @@
+//! A version's HTML and source, stored as content-addressed chunks of its plan.
+//!
+//! A push that changes one section of a 60 KB document used to write both texts whole (~120 KB per
+//! version, every byte of it through the WAL and its checkpoint). Now each text is cut into chunks
+//! at boundaries chosen by its content (a rolling "gear" hash over the last 64 bytes, so an edit
+//! moves at most the boundaries around it), each chunk is stored once per plan under a hash of its
+//! bytes, and the version row keeps the list of hashes. The next version shares every chunk that
+//! did not change: a one-section push writes the one or two chunks around the change.
+//!
+//! The cut only decides how much is shared; the list of hashes alone says what the text is, so
+//! changing the cut later would cost sharing, never correctness. Chunks live per plan (deleting a
+//! plan deletes them); [`collect`] drops the chunks that no live version of a plan lists any more,
+//! after retention purged old versions.
+
+use std::collections::{HashMap, HashSet};
+
+use diesel::prelude::*;
+use sha2::Digest;
+
+use crate::DbConnection;
+use crate::dialect::on_backend;
+use crate::schema::{plans as p, version_chunks as vc, versions as v};
+
+/// No chunk is shorter (but a text's last), so that a list costs at most 1/32 of its text.
+const MIN_CHUNK: usize = 1024;
+/// No chunk is longer (but by the bytes of one character): a text without boundaries is still cut.
+const MAX_CHUNK: usize = 16 * 1024;
+/// A boundary where the hash's top 12 bits are zero: chunks of about 4 KB past the minimum.
+const BOUNDARY: u64 = 0xFFF << 52;
+/// Hex digits of one hash in a list (the first 128 bits of SHA-256).
+pub(crate) const HASH_HEX: usize = 32;
+
+/// 256 fixed pseudo-random words (splitmix64), one per byte value.
+const GEAR: [u64; 256] = {
+    let mut table = [0u64; 256];
+    let mut state: u64 = 0;
+    let mut i = 0;
+    while i < 256 {
+        state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = state;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        table[i] = z ^ (z >> 31);
+        i += 1;
+    }
+    table
+};
+
+/// `text` cut at content-defined boundaries, each on a character boundary. Joined, they are `text`.
+pub(crate) fn cut(text: &str) -> Vec<&str> {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len() / 4096 + 1);
+    let mut start = 0;
+    while start < bytes.len() {
+        let end = next_boundary(&bytes[start..]) + start;
+        // Never inside a character: move on to the next one's first byte.
+        let end = (end..=bytes.len())
+            .find(|&i| text.is_char_boundary(i))
+            .unwrap_or(bytes.len());
+        out.push(&text[start..end]);
+        start = end;
+    }
+    out
+}
+
+/// The length of the first chunk of `rest`.
+fn next_boundary(rest: &[u8]) -> usize {
+    if rest.len() <= MIN_CHUNK {
+        return rest.len();
+    }
+    let last = rest.len().min(MAX_CHUNK);
+    // The hash depends on the last 64 bytes only: start where the minimum's window begins.
+    let mut h: u64 = 0;
+    for (i, &b) in rest[..last].iter().enumerate().skip(MIN_CHUNK - 64) {
+        h = (h << 1).wrapping_add(GEAR[usize::from(b)]);
+        if i >= MIN_CHUNK && h & BOUNDARY == 0 {
+            return i;
+        }
+    }
+    last
+}
+
+/// The stored name of `chunk`: the first 128 bits of its SHA-256, in hex.
+fn hash(chunk: &str) -> String {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let digest = sha2::Sha256::digest(chunk.as_bytes());
+    let mut out = String::with_capacity(HASH_HEX);
+    for b in &digest[..HASH_HEX / 2] {
+        out.push(char::from(HEX[usize::from(b >> 4)]));
+        out.push(char::from(HEX[usize::from(b & 15)]));
+    }
+    out
+}
+
+/// A text ready to be written: its list (the hashes of its chunks, in order, concatenated) and the
+/// chunks under their hashes.
+pub(crate) struct Chunked {
+    pub(crate) list: String,
+    chunks: Vec<(String, String)>,
+}
+
+impl Chunked {
+    pub(crate) fn of(text: &str) -> Self {
+        let pieces = cut(text);
+        let mut list = String::with_capacity(pieces.len() * HASH_HEX);
+        let mut chunks = Vec::with_capacity(pieces.len());
+        for piece in pieces {
+            let h = hash(piece);
+            list.push_str(&h);
+            chunks.push((h, piece.to_owned()));
+        }
+        Self { list, chunks }
+    }
+}
+
+/// Writes the chunks of `texts` that `plan` does not hold yet (inside the caller's transaction).
+pub(crate) fn put(conn: &mut DbConnection, plan: &str, texts: &[&Chunked]) -> QueryResult<()> {
+    let mut seen = HashSet::new();
+    for (h, body) in texts.iter().flat_map(|t| &t.chunks) {
+        if !seen.insert(h) {
+            continue;
+        }
+        let row = (vc::plan_id.eq(plan), vc::hash.eq(h), vc::body.eq(body));
+        on_backend!(conn, |c| diesel::insert_into(vc::table)
+            .values(row)
+            .on_conflict((vc::plan_id, vc::hash))
+            .do_nothing()
+            .execute(c))?;
+    }
+    Ok(())
+}
+
+/// The hashes of a stored list, or `None` when it is not one.
+fn hashes(list: &str) -> Option<impl Iterator<Item = &str>> {
+    (list.len() % HASH_HEX == 0 && list.is_ascii())
+        .then(|| (0..list.len() / HASH_HEX).map(move |i| &list[i * HASH_HEX..(i + 1) * HASH_HEX]))
+}
+
+/// The texts behind `lists` (one query for all of them); `Err` names what is missing.
+pub(crate) fn assemble(
+    conn: &mut DbConnection,
+    plan: &str,
+    lists: &[&str],
+) -> anyhow::Result<Vec<String>> {
+    let mut wanted: Vec<&str> = vec![];
+    for list in lists {
+        wanted.extend(hashes(list).ok_or_else(|| crate::rows::corrupt("chunk list", list))?);
+    }
+    wanted.sort_unstable();
+    wanted.dedup();
+    let mut bodies: HashMap<String, String> = HashMap::with_capacity(wanted.len());
+    for batch in wanted.chunks(500) {
+        let rows: Vec<(String, String)> = vc::table
+            .filter(vc::plan_id.eq(plan).and(vc::hash.eq_any(batch)))
+            .select((vc::hash, vc::body))
+            .load(conn)?;
+        bodies.extend(rows);
+    }
+    lists
+        .iter()
+        .map(|list| {
+            let mut text = String::new();
+            for h in hashes(list).into_iter().flatten() {
+                let body = bodies
+                    .get(h)
+                    .ok_or_else(|| crate::rows::corrupt("version", format!("chunk {h} missing")))?;
+                text.push_str(body);
+            }
+            Ok(text)
+        })
+        .collect()
+}
+
+/// Deletes the chunks of `plan` that no version of it lists any more (inside the caller's
+/// transaction); returns how many. On PostgreSQL the plan's row is locked first, the lock a push
+/// to the plan takes before it writes chunks, so a chunk that a concurrent push re-uses is never
+/// taken away under it. (SQLite runs one write transaction at a time.)
+pub(crate) fn collect(conn: &mut DbConnection, plan: &str) -> QueryResult<usize> {
+    if let DbConnection::Pg(c) = conn {
+        p::table
+            .find(plan)
+            .select(p::id)
+            .for_update()
+            .first::<String>(c)
+            .optional()?;
+    }
+    let lists: Vec<(Option<String>, Option<String>)> = v::table
+        .filter(v::plan_id.eq(plan))
+        .select((v::html_chunks, v::source_chunks))
+        .load(conn)?;
+    let live: HashSet<&str> = lists
+        .iter()
+        .flat_map(|(a, b)| [a, b])
+        .flatten()
+        .flat_map(|list| hashes(list).into_iter().flatten())
+        .collect();
+    let stored: Vec<String> = vc::table
+        .filter(vc::plan_id.eq(plan))
+        .select(vc::hash)
+        .load(conn)?;
+    let dead: Vec<&String> = stored
+        .iter()
+        .filter(|h| !live.contains(h.as_str()))
+        .collect();
+    for batch in dead.chunks(500) {
+        diesel::delete(
+            vc::table.filter(
+                vc::plan_id
+                    .eq(plan)
+                    .and(vc::hash.eq_any(batch.iter().copied())),
+            ),
+        )
+        .execute(conn)?;
+    }
+    Ok(dead.len())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fixture() -> String {
+        include_str!("../../../../fixtures/auth-service-redesign.html").repeat(8)
+    }
+
+    #[test]
+    fn chunks_join_to_the_text_and_respect_their_bounds() {
+        for text in [
+            String::new(),
+            "x".into(),
+            "é".repeat(20_000),
+            "a".repeat(100_000),
+            fixture(),
+        ] {
+            let pieces = cut(&text);
+            assert_eq!(pieces.concat(), text);
+            for (i, piece) in pieces.iter().enumerate() {
+                assert!(!piece.is_empty());
+                assert!(piece.len() <= MAX_CHUNK + 3, "{}", piece.len());
+                if i + 1 < pieces.len() {
+                    assert!(piece.len() >= MIN_CHUNK, "{}", piece.len());
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn an_edit_changes_only_the_chunks_around_it() {
+        let text = fixture();
+        let before: Vec<String> = cut(&text).iter().map(|c| hash(c)).collect();
+        assert!(before.len() >= 8, "{} chunks", before.len());
+        // One paragraph changed in the middle, one section appended at the end.
+        let middle = text.len() / 2;
+        let at = (middle..)
+            .find(|&i| text.is_char_boundary(i))
+            .unwrap_or(middle);
+        let edited = format!(
+            "{}<p>changed</p>{}<section data-anchor=\"tail\"><h2>Tail</h2></section>",
+            &text[..at],
+            &text[at..]
+        );
+        let after: Vec<String> = cut(&edited).iter().map(|c| hash(c)).collect();
+        let old: HashSet<&String> = before.iter().collect();
+        let fresh = after.iter().filter(|h| !old.contains(h)).count();
+        assert!(fresh <= 4, "{fresh} of {} chunks are new", after.len());
+    }
+
+    #[test]
+    fn a_list_is_read_back_in_hashes() {
+        let chunked = Chunked::of(&fixture());
+        let listed: Vec<&str> = hashes(&chunked.list).into_iter().flatten().collect();
+        let named: Vec<&str> = chunked.chunks.iter().map(|(h, _)| h.as_str()).collect();
+        assert_eq!(listed, named);
+        assert!(hashes("abc").is_none());
+        assert_eq!(hashes("").into_iter().flatten().count(), 0);
+    }
+}
