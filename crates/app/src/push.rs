@@ -9,7 +9,7 @@ use std::sync::Arc;
 use planpush_document::{
     Cut, DiagramRenderer, DiagramSource, FreshPart, Part, Prepared, SanitizeOptions, SanitizedPart,
     TypedIndex, cut, find_diagrams, markdown_to_html, replace_diagrams, sanitize_fresh,
-    top_sections_in, typed_index_of,
+    top_sections_in,
 };
 use planpush_plans::{Plan, PlanId, PlanRepoError, Slug, Visibility, fit_title};
 use planpush_roles::{Capability, Ownership};
@@ -147,6 +147,15 @@ struct Memo {
     parts: Vec<Arc<Part>>,
     /// The version's section index (shared with the version that was stored).
     sections: SectionIndex,
+    /// The version's typed index: the previous side of the next push's summary.
+    typed: Arc<TypedIndex>,
+}
+
+impl Memo {
+    /// Bytes held, as the allocator hands them out.
+    fn weight(&self) -> usize {
+        self.parts.iter().map(|p| p.weight()).sum::<usize>() + self.typed.weight()
+    }
 }
 
 /// SHA-256 of a pushed source and its format.
@@ -202,10 +211,7 @@ impl Push {
             cpu: CpuPool::inline(),
             memos: moka::sync::Cache::builder()
                 .max_capacity(PART_CACHE_BYTES)
-                .weigher(|_, m: &Arc<Memo>| {
-                    u32::try_from(m.parts.iter().map(|p| p.weight()).sum::<usize>())
-                        .unwrap_or(u32::MAX)
-                })
+                .weigher(|_, m: &Arc<Memo>| u32::try_from(m.weight()).unwrap_or(u32::MAX))
                 .build(),
             turns: moka::sync::Cache::builder()
                 .max_capacity(10_000)
@@ -247,8 +253,9 @@ impl Push {
         let body = body.to_owned();
         let opts = self.options;
         let previous = memo.clone();
-        // One job to cut the document when it has no diagram (the usual case), two otherwise.
-        let step = self
+        // The usual push (no diagram, a few new parts) is done in this one job; a long new
+        // document continues below, split over idle threads, and diagrams are drawn first.
+        let (source, step) = self
             .cpu
             .run(move || {
                 let source = source_digest(format, &body);
@@ -257,19 +264,29 @@ impl Push {
                     SourceFormat::Html => body,
                 };
                 let diagrams = find_diagrams(&raw);
-                let step = if diagrams.is_empty() {
-                    let cut = cut(&raw, &opts, parts_of(previous.as_deref()));
-                    Ok((raw, cut))
-                } else {
-                    Err((raw, diagrams))
+                if !diagrams.is_empty() {
+                    return (source, Step::Diagrams(raw, diagrams));
+                }
+                let step = match cut(&raw, &opts, parts_of(previous.as_deref())) {
+                    Ok(cut) if fresh_bytes(&cut.fresh) >= SPLIT_BYTES => Step::Cut(raw, cut),
+                    Ok(cut) => {
+                        let done = sanitize_fresh(&raw, &cut.fresh, &opts);
+                        let prepared = cut.assemble(&raw, &opts, done);
+                        Step::Done(Box::new(finish(prepared, source, previous.as_deref())))
+                    }
+                    Err(prepared) => {
+                        Step::Done(Box::new(finish(prepared, source, previous.as_deref())))
+                    }
                 };
                 (source, step)
             })
             .await?;
-        let (source, step) = step;
         let (raw, cut) = match step {
-            Ok(cut) => cut,
-            Err((raw, diagrams)) => self.draw_diagrams(raw, diagrams, memo.clone(), now).await?,
+            Step::Done(rendered) => return Ok(*rendered),
+            Step::Cut(raw, cut) => (raw, Ok(cut)),
+            Step::Diagrams(raw, diagrams) => {
+                self.draw_diagrams(raw, diagrams, memo.clone(), now).await?
+            }
         };
         let raw: Arc<str> = raw.into();
         // Split over idle threads when worth it; otherwise the final job sanitizes the new parts.
@@ -344,9 +361,8 @@ impl Push {
         raw: Arc<str>,
         fresh: &[FreshPart],
     ) -> Result<Option<Vec<SanitizedPart>>, PushError> {
-        let total: usize = fresh.iter().map(FreshPart::len).sum();
         let groups = self.cpu.idle().min(fresh.len());
-        if total < SPLIT_BYTES || groups < 2 {
+        if fresh_bytes(fresh) < SPLIT_BYTES || groups < 2 {
             return Ok(None);
         }
         let opts = self.options;
@@ -611,6 +627,7 @@ impl Push {
                 source: rendered.source,
                 parts: rendered.prepared.parts.clone(),
                 sections: rendered.prepared.sections.clone(),
+                typed: rendered.typed.clone(),
             }),
         );
     }
@@ -886,6 +903,21 @@ impl From<NameTarget> for Target {
 /// New parts smaller than this in all are sanitized in one job (splitting costs more than it saves).
 const SPLIT_BYTES: usize = 16 * 1024;
 
+/// The bytes of new parts to sanitize.
+fn fresh_bytes(fresh: &[FreshPart]) -> usize {
+    fresh.iter().map(FreshPart::len).sum()
+}
+
+/// Where the first render job left a push.
+enum Step {
+    /// Rendered whole (boxed: the other steps are a fraction of its size).
+    Done(Box<Rendered>),
+    /// Cut, with enough new parts to be worth splitting over idle threads.
+    Cut(String, Cut),
+    /// The document has diagrams to draw first.
+    Diagrams(String, Vec<DiagramSource>),
+}
+
 /// The parts of `memo`, to be re-used.
 fn parts_of(memo: Option<&Memo>) -> &[Arc<Part>] {
     memo.map_or(&[][..], |m| &m.parts[..])
@@ -919,7 +951,7 @@ fn finish(prepared: Prepared, source: [u8; 32], memo: Option<&Memo>) -> Rendered
             m.number,
             change_summary_of(
                 // The previous side, borrowed from its parts (no parse, no copy of markup).
-                (&top_sections_in(&m.parts), &typed_index_of(&m.parts)),
+                (&top_sections_in(&m.parts), &m.typed),
                 (&prepared.top_sections(), &typed),
             ),
         )

@@ -63,7 +63,7 @@ pub use markdown::markdown_to_html;
 pub use plan_text::{TextSection, element_prints, plan_text};
 pub use prepare::{
     Cut, FreshPart, Part, Prepared, SanitizedPart, cut, prepare, prepare_reusing, sanitize_fresh,
-    top_sections_in, typed_index_of,
+    top_sections_in,
 };
 pub use sanitize::{RESERVED_ID_PREFIX, SanitizeOptions, sanitize};
 pub use text::{MAX_UNIT_TEXT, TextUnit, text_units};

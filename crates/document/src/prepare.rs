@@ -259,7 +259,7 @@ pub fn top_sections_in(parts: &[Arc<Part>]) -> Vec<SectionRef<'_>> {
 }
 
 /// The [`TypedIndex`] of the document made of `parts` (a previous [`Prepared::parts`]).
-pub fn typed_index_of(parts: &[Arc<Part>]) -> TypedIndex {
+fn typed_index_of(parts: &[Arc<Part>]) -> TypedIndex {
     TypedIndex::stitch(parts.iter().map(|p| &p.typed)).unwrap_or_else(|| {
         TypedIndex::of_html(&parts.iter().map(|p| p.html.as_str()).collect::<String>())
     })

@@ -120,6 +120,7 @@ diesel::table! {
         purged_at -> Nullable<Timestamp>,
         html_chunks -> Nullable<Text>,
         source_chunks -> Nullable<Text>,
+        sections_chunks -> Nullable<Text>,
     }
 }
 

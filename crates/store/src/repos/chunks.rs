@@ -1,4 +1,4 @@
-//! A version's HTML and source, stored as content-addressed chunks of its plan.
+//! A version's HTML, source and section index, stored as content-addressed chunks of its plan.
 //!
 //! A push that changes one section of a 60 KB document used to write both texts whole (~120 KB per
 //! version, every byte of it through the WAL and its checkpoint). Now each text is cut into chunks
@@ -132,7 +132,7 @@ pub(crate) fn put(conn: &mut DbConnection, plan: &str, texts: &[&Chunked]) -> Qu
 
 /// The hashes of a stored list, or `None` when it is not one.
 fn hashes(list: &str) -> Option<impl Iterator<Item = &str>> {
-    (list.len() % HASH_HEX == 0 && list.is_ascii())
+    (list.len().is_multiple_of(HASH_HEX) && list.is_ascii())
         .then(|| (0..list.len() / HASH_HEX).map(move |i| &list[i * HASH_HEX..(i + 1) * HASH_HEX]))
 }
 
@@ -184,13 +184,14 @@ pub(crate) fn collect(conn: &mut DbConnection, plan: &str) -> QueryResult<usize>
             .first::<String>(c)
             .optional()?;
     }
-    let lists: Vec<(Option<String>, Option<String>)> = v::table
+    type Lists = (Option<String>, Option<String>, Option<String>);
+    let lists: Vec<Lists> = v::table
         .filter(v::plan_id.eq(plan))
-        .select((v::html_chunks, v::source_chunks))
+        .select((v::html_chunks, v::source_chunks, v::sections_chunks))
         .load(conn)?;
     let live: HashSet<&str> = lists
         .iter()
-        .flat_map(|(a, b)| [a, b])
+        .flat_map(|(a, b, c)| [a, b, c])
         .flatten()
         .flat_map(|list| hashes(list).into_iter().flatten())
         .collect();

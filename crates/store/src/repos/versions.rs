@@ -19,8 +19,8 @@ use crate::rows::{corrupt, count, db, outc, ts, utc, uuid};
 use crate::schema::{plans as p, versions as v};
 use crate::{DbConnection, Store};
 
-/// A version as it is written: its texts as lists of chunks (see [`chunks`]); `html` and `source`
-/// are left empty (they hold the texts of versions written before chunks).
+/// A version as it is written: its texts as lists of chunks (see [`chunks`]); `html`, `source`
+/// and `sections` are left empty (they hold the texts of versions written before chunks).
 #[derive(Insertable)]
 #[diesel(table_name = v)]
 struct NewRow {
@@ -30,7 +30,7 @@ struct NewRow {
     format: String,
     html_chunks: String,
     source_chunks: String,
-    sections: String,
+    sections_chunks: String,
     changes: String,
     pushed_by: String,
     pushed_at: NaiveDateTime,
@@ -41,13 +41,18 @@ struct Written {
     row: NewRow,
     html: Chunked,
     source: Chunked,
+    sections: Chunked,
 }
 
 impl Written {
     /// Inserts the row and the chunks it names that the plan does not hold yet.
     fn insert(&self, conn: &mut DbConnection) -> Result<(), VersionRepoError> {
-        chunks::put(conn, &self.row.plan_id, &[&self.html, &self.source])
-            .map_err(db::<VersionRepoError>)?;
+        chunks::put(
+            conn,
+            &self.row.plan_id,
+            &[&self.html, &self.source, &self.sections],
+        )
+        .map_err(db::<VersionRepoError>)?;
         diesel::insert_into(v::table)
             .values(&self.row)
             .execute(conn)
@@ -82,6 +87,15 @@ struct HtmlCols {
 struct SourceCols {
     source: Option<String>,
     source_chunks: Option<String>,
+}
+
+/// The section index (JSON): a long document's is ~40 KB, most of it the same from one version
+/// to the next.
+#[derive(Queryable, Selectable)]
+#[diesel(table_name = v)]
+struct SectionsCols {
+    sections: Option<String>,
+    sections_chunks: Option<String>,
 }
 
 /// Where a stored text is: whole, or behind a list of chunks.
@@ -133,16 +147,17 @@ struct HeadRow {
     meta: MetaRow,
     #[diesel(embed)]
     source: SourceCols,
-    sections: Option<String>,
+    #[diesel(embed)]
+    sections: SectionsCols,
 }
 
 impl HeadRow {
     fn read(self, conn: &mut DbConnection) -> anyhow::Result<VersionHead> {
-        let Some(sections) = self.sections else {
-            return Err(corrupt("version", "content missing"));
-        };
-        let stored = Stored::of(self.source.source, self.source.source_chunks)?;
-        let [source] = texts(conn, &self.meta.plan_id, [stored])?;
+        let stored = [
+            Stored::of(self.source.source, self.source.source_chunks)?,
+            Stored::of(self.sections.sections, self.sections.sections_chunks)?,
+        ];
+        let [source, sections] = texts(conn, &self.meta.plan_id, stored)?;
         Ok(VersionHead {
             meta: VersionMeta::try_from(self.meta)?,
             source,
@@ -161,19 +176,18 @@ struct VersionRow {
     html: HtmlCols,
     #[diesel(embed)]
     source: SourceCols,
-    sections: Option<String>,
+    #[diesel(embed)]
+    sections: SectionsCols,
 }
 
 impl VersionRow {
     fn read(self, conn: &mut DbConnection) -> anyhow::Result<Version> {
-        let Some(sections) = self.sections else {
-            return Err(corrupt("version", "content missing"));
-        };
         let stored = [
             Stored::of(self.html.html, self.html.html_chunks)?,
             Stored::of(self.source.source, self.source.source_chunks)?,
+            Stored::of(self.sections.sections, self.sections.sections_chunks)?,
         ];
-        let [html, source] = texts(conn, &self.meta.plan_id, stored)?;
+        let [html, source, sections] = texts(conn, &self.meta.plan_id, stored)?;
         Ok(Version {
             meta: VersionMeta::try_from(self.meta)?,
             source,
@@ -206,7 +220,12 @@ pub(crate) fn html_of(
 
 fn written(x: &Version) -> Result<Written, VersionRepoError> {
     let json = |e: serde_json::Error| VersionRepoError::Unknown(e.into());
-    let (html, source) = (Chunked::of(&x.html), Chunked::of(&x.source));
+    let sections = serde_json::to_string(&x.sections).map_err(json)?;
+    let (html, source, sections) = (
+        Chunked::of(&x.html),
+        Chunked::of(&x.source),
+        Chunked::of(&sections),
+    );
     Ok(Written {
         row: NewRow {
             plan_id: x.meta.plan_id.to_string(),
@@ -215,13 +234,14 @@ fn written(x: &Version) -> Result<Written, VersionRepoError> {
             format: x.meta.format.as_str().to_owned(),
             html_chunks: html.list.clone(),
             source_chunks: source.list.clone(),
-            sections: serde_json::to_string(&x.sections).map_err(json)?,
+            sections_chunks: sections.list.clone(),
             changes: serde_json::to_string(&x.meta.changes).map_err(json)?,
             pushed_by: x.meta.pushed_by.to_string(),
             pushed_at: ts(x.meta.pushed_at),
         },
         html,
         source,
+        sections,
     })
 }
 
@@ -442,6 +462,7 @@ impl VersionRepository for Store {
                             v::sections.eq(None::<String>),
                             v::html_chunks.eq(None::<String>),
                             v::source_chunks.eq(None::<String>),
+                            v::sections_chunks.eq(None::<String>),
                             v::purged_at.eq(ts(now)),
                         ))
                         .execute(conn)

@@ -1,4 +1,4 @@
-//! A version's texts are stored as chunks of its plan: what one push writes, what retention
+//! A version's texts (HTML, source, section index) are stored as chunks of its plan: what one push writes, what retention
 //! frees, and the way back (`down.sql`) to whole texts — on both backends.
 
 use std::sync::Arc;
@@ -189,6 +189,13 @@ async fn down_restores_whole_texts_which_are_still_read(store: Arc<Store>) {
         .raw_query("SELECT source AS t FROM versions WHERE number = 2")
         .unwrap();
     assert_eq!(source[0].t.as_deref(), Some(v2.source.as_str()));
+    let sections: Vec<Text> = store
+        .raw_query("SELECT sections AS t FROM versions WHERE number = 2")
+        .unwrap();
+    assert_eq!(
+        sections[0].t.as_deref(),
+        Some(serde_json::to_string(&v2.sections).unwrap().as_str())
+    );
 
     // Up again: the whole texts are read as they are, and new versions are chunked.
     store.migrate().unwrap();
