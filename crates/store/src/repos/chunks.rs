@@ -18,7 +18,6 @@ use diesel::prelude::*;
 use sha2::Digest;
 
 use crate::DbConnection;
-use crate::dialect::on_backend;
 use crate::schema::{plans as p, version_chunks as vc, versions as v};
 
 /// No chunk is shorter (but a text's last), so that a list costs at most 1/32 of its text.
@@ -113,19 +112,35 @@ impl Chunked {
     }
 }
 
-/// Writes the chunks of `texts` that `plan` does not hold yet (inside the caller's transaction).
+/// Writes the chunks of `texts` that `plan` does not hold yet (inside the caller's transaction):
+/// one query asks which it holds, and only the others are inserted (a one-section push: one or
+/// two per text).
 pub(crate) fn put(conn: &mut DbConnection, plan: &str, texts: &[&Chunked]) -> QueryResult<()> {
-    let mut seen = HashSet::new();
+    let mut wanted: Vec<&str> = texts
+        .iter()
+        .flat_map(|t| &t.chunks)
+        .map(|(h, _)| h.as_str())
+        .collect();
+    wanted.sort_unstable();
+    wanted.dedup();
+    let mut held: HashSet<String> = HashSet::with_capacity(wanted.len());
+    for batch in wanted.chunks(500) {
+        let rows: Vec<String> = vc::table
+            .filter(vc::plan_id.eq(plan).and(vc::hash.eq_any(batch)))
+            .select(vc::hash)
+            .load(conn)?;
+        held.extend(rows);
+    }
     for (h, body) in texts.iter().flat_map(|t| &t.chunks) {
-        if !seen.insert(h) {
+        if held.contains(h) {
             continue;
         }
-        let row = (vc::plan_id.eq(plan), vc::hash.eq(h), vc::body.eq(body));
-        on_backend!(conn, |c| diesel::insert_into(vc::table)
-            .values(row)
-            .on_conflict((vc::plan_id, vc::hash))
-            .do_nothing()
-            .execute(c))?;
+        // Conflict-free: the plan's row is locked by the caller's write (or the plan is new), so
+        // no other transaction writes this plan's chunks meanwhile.
+        diesel::insert_into(vc::table)
+            .values((vc::plan_id.eq(plan), vc::hash.eq(h), vc::body.eq(body)))
+            .execute(conn)?;
+        held.insert(h.clone());
     }
     Ok(())
 }
