@@ -152,9 +152,10 @@ struct Memo {
 }
 
 impl Memo {
-    /// Bytes held, as the allocator hands them out.
+    /// Bytes held, as the allocator hands them out (the typed index shares its items with the
+    /// parts: only its lists are its own).
     fn weight(&self) -> usize {
-        self.parts.iter().map(|p| p.weight()).sum::<usize>() + self.typed.weight()
+        self.parts.iter().map(|p| p.weight()).sum::<usize>() + self.typed.list_weight()
     }
 }
 

@@ -359,6 +359,13 @@ impl TypedIndex {
         Some(out)
     }
 
+    /// Bytes of the index's own lists only: a stitched index shares its items and sections with
+    /// the parts it was stitched from, whose [`TypedIndex::weight`] counts them.
+    pub fn list_weight(&self) -> usize {
+        use crate::held::vec;
+        vec(&self.items) + vec(&self.sections)
+    }
+
     /// Bytes held, as the allocator counts them (for cache budgets): every heap block it owns.
     pub fn weight(&self) -> usize {
         use crate::held::{anchor, anchors, block, each, string};
