@@ -85,22 +85,34 @@ async fn push_next(
             pushed_at: t(at),
         },
     );
+    let text = planpush_document::text_units(&v.html);
+    commit_next(p, plan, &v, &text).await?;
+    Ok(v)
+}
+
+/// Commits `v` as the next version of `plan` (and records it on `plan`), as the push use case does.
+async fn commit_next(
+    p: &Ports,
+    plan: &mut Plan,
+    v: &Version,
+    text: &[TextUnit],
+) -> Result<(), VersionRepoError> {
     let mut updated = plan.clone();
     updated
-        .record_version(v.meta.number.get(), "Next title", t(at))
+        .record_version(v.meta.number.get(), &v.meta.title, v.meta.pushed_at)
         .unwrap();
     p.versions
         .commit(
             Commit::NextVersion {
                 plan: &updated,
-                version: &v,
-                text: &planpush_document::text_units(&v.html),
+                version: v,
+                text,
             },
             &[],
         )
         .await?;
     *plan = updated;
-    Ok(v)
+    Ok(())
 }
 
 pub async fn plans_new_plan_commit(p: &Ports) {
@@ -422,22 +434,7 @@ pub async fn versions_large_texts_round_trip(p: &Ports) {
                 pushed_at: t(at),
             },
         );
-        let mut updated = plan.clone();
-        updated
-            .record_version(v.meta.number.get(), plan.title(), t(at))
-            .unwrap();
-        p.versions
-            .commit(
-                Commit::NextVersion {
-                    plan: &updated,
-                    version: &v,
-                    text: &[],
-                },
-                &[],
-            )
-            .await
-            .unwrap();
-        plan = updated;
+        commit_next(p, &mut plan, &v, &[]).await.unwrap();
         versions.push(v.clone());
         prev = v;
     }
