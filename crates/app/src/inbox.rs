@@ -16,7 +16,7 @@ use planpush_inbox::{
     InboxRepoError, NoticeKind, NotificationId, ReadTarget, comment_recipients, mentioned_logins,
     version_recipients,
 };
-use planpush_plans::{Plan, PlanId, PlanRepoError};
+use planpush_plans::{Plan, PlanId, PlanRepoError, Visibility};
 
 use crate::access::principal_of;
 use crate::{Ports, Principal, can_see};
@@ -487,45 +487,75 @@ pub(crate) async fn comment_entries(
     )
 }
 
-/// The inbox entries of a new version (`number`) of `plan`, pushed by `actor`; `summary` is its
-/// "what changed" line.
-pub(crate) async fn version_entries(
-    ports: &Ports,
-    plan: &Plan,
-    number: u32,
-    summary: Option<&str>,
+/// Who is told of a new version of a plan pushed by `actor`: its followers (explicit and
+/// implicit) who may see it. Read before the plan's turn to push (see `push::Push`), so it is
+/// decided for the plan as it stood then: [`VersionAudience::decided_for`] says whether it still
+/// holds for the plan the version is stored on.
+pub(crate) struct VersionAudience {
+    plan: PlanId,
+    /// What the visibility rule ([`can_see`]) looked at.
+    seen_as: (Visibility, UserId, bool),
     actor: UserId,
-    now: DateTime<Utc>,
-) -> anyhow::Result<Vec<InboxEntry>> {
-    let (commenters, _) = commenters(ports, plan.id()).await?;
-    let audience = Audience {
-        actor: Some(actor),
-        owner: Some(plan.owner_id()),
-        commenters,
-        follows: ports.inbox.follows(plan.id()).await?,
-    };
-    let mut viewers = Viewers::new(ports, plan);
-    viewers
-        .decide(version_recipients(&audience, |_| true))
-        .await?;
-    let excerpt = match summary {
-        Some(s) if !s.is_empty() => format!("Version {number}: {s}"),
-        _ => format!("Version {number} of {}", plan.title()),
-    };
-    Ok(version_recipients(&audience, |u| viewers.decided(u))
-        .into_iter()
-        .map(|user| {
-            InboxEntry::new(
-                user,
-                NoticeKind::Version,
-                plan.id(),
-                Some(actor),
-                &excerpt,
-                now,
-            )
-            .on_version(number)
+    recipients: Vec<UserId>,
+}
+
+impl VersionAudience {
+    pub(crate) async fn of(ports: &Ports, plan: &Plan, actor: UserId) -> anyhow::Result<Self> {
+        let (commenters, _) = commenters(ports, plan.id()).await?;
+        let audience = Audience {
+            actor: Some(actor),
+            owner: Some(plan.owner_id()),
+            commenters,
+            follows: ports.inbox.follows(plan.id()).await?,
+        };
+        let mut viewers = Viewers::new(ports, plan);
+        viewers
+            .decide(version_recipients(&audience, |_| true))
+            .await?;
+        Ok(Self {
+            plan: plan.id(),
+            seen_as: Self::seen_as(plan),
+            actor,
+            recipients: version_recipients(&audience, |u| viewers.decided(u)),
         })
-        .collect())
+    }
+
+    fn seen_as(plan: &Plan) -> (Visibility, UserId, bool) {
+        (plan.visibility(), plan.owner_id(), plan.is_deleted())
+    }
+
+    /// Whether this audience was decided for `plan` as it is now, pushed by `actor`.
+    pub(crate) fn decided_for(&self, plan: &Plan, actor: UserId) -> bool {
+        self.plan == plan.id() && self.seen_as == Self::seen_as(plan) && self.actor == actor
+    }
+
+    /// The inbox entries of version `number` of `plan`; `summary` is its "what changed" line.
+    pub(crate) fn entries(
+        &self,
+        plan: &Plan,
+        number: u32,
+        summary: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> Vec<InboxEntry> {
+        let excerpt = match summary {
+            Some(s) if !s.is_empty() => format!("Version {number}: {s}"),
+            _ => format!("Version {number} of {}", plan.title()),
+        };
+        self.recipients
+            .iter()
+            .map(|&user| {
+                InboxEntry::new(
+                    user,
+                    NoticeKind::Version,
+                    plan.id(),
+                    Some(self.actor),
+                    &excerpt,
+                    now,
+                )
+                .on_version(number)
+            })
+            .collect()
+    }
 }
 
 #[cfg(test)]

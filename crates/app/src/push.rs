@@ -19,6 +19,7 @@ use planpush_versions::{
 };
 
 use crate::cpu::{CpuPool, Overloaded};
+use crate::inbox::VersionAudience;
 use crate::notify::{ChangeSummary, change_summary_of, version_pushed};
 use crate::{Actor, Auditor, LiveEvent, Notifications, Ports, Principal};
 
@@ -414,9 +415,29 @@ impl Push {
                 None => Target::FromTitle,
             }
         };
+        // Rendered before the plan's turn, against what this process remembers of the plan now:
+        // parts are re-used by their content, so an older memo serves as well as the latest, and
+        // concurrent pushes to one plan render side by side. Only the store (and a summary whose
+        // memo another push has since replaced) waits for the turn.
+        let memo = match &target {
+            Target::Update(plan) => self.memos.get(&plan.id()),
+            _ => None,
+        };
+        // Who hears of the new version is read meanwhile (see `VersionAudience`).
+        let audience = async {
+            match &target {
+                Target::Update(plan) => VersionAudience::of(&self.ports, plan, p.user_id)
+                    .await
+                    .map(Some),
+                _ => Ok(None),
+            }
+        };
+        let (rendered, audience) =
+            futures::join!(self.render(&req.body, req.format, memo, now), audience);
+        let (rendered, audience) = (rendered?, audience.map_err(PushError::Unknown)?);
         // A plan's pushes take turns in this process (see `turns`); the plan is read again
-        // once it is our turn, so the memo and the summary are against its latest version.
-        let _turn = match &target {
+        // once it is our turn, so the version and the summary follow its latest version.
+        let turn = match &target {
             Target::Update(plan) => {
                 let (turn, waited) = self.take_turn(plan.id()).await;
                 if waited {
@@ -426,24 +447,11 @@ impl Push {
             }
             _ => None,
         };
-        let memo = match &target {
-            Target::Update(plan) => self.memos.get(&plan.id()),
-            _ => None,
-        };
-        let rendered = self.render(&req.body, req.format, memo, now).await?;
         let outcome = self
-            .store(p, target, name.as_ref(), &req, rendered, now)
+            .store(p, target, name.as_ref(), &req, (rendered, audience), now)
             .await?;
         if outcome.created_version {
-            self.audit
-                .record(
-                    AuditEvent::new(AuditAction::PlanPushed, Some(p.user_id), now)
-                        .target("plan", outcome.plan.id())
-                        .ip(ip)
-                        .detail("version", outcome.version.get())
-                        .detail("slug", outcome.plan.slug().as_str()),
-                )
-                .await;
+            // Published in the turn, so a plan's version events go out in their order.
             let event = LiveEvent::Version {
                 version: outcome.version.get(),
                 title: outcome.plan.title().to_owned(),
@@ -455,6 +463,16 @@ impl Push {
                 typed: planpush_document::typed_lines(&outcome.typed, crate::LIVE_MAX_TYPED),
             };
             crate::events::publish(&self.ports, outcome.plan.id(), event).await;
+            drop(turn);
+            self.audit
+                .record(
+                    AuditEvent::new(AuditAction::PlanPushed, Some(p.user_id), now)
+                        .target("plan", outcome.plan.id())
+                        .ip(ip)
+                        .detail("version", outcome.version.get())
+                        .detail("slug", outcome.plan.slug().as_str()),
+                )
+                .await;
         }
         Ok(outcome)
     }
@@ -501,7 +519,7 @@ impl Push {
         mut target: Target,
         name: Option<&Slug>,
         req: &PushRequest,
-        rendered: Rendered,
+        (rendered, audience): (Rendered, Option<VersionAudience>),
         now: DateTime<Utc>,
     ) -> Result<PushOutcome, PushError> {
         let visibility = req.visibility.unwrap_or(self.default_visibility);
@@ -518,7 +536,10 @@ impl Push {
         for _ in 0..PUSH_ATTEMPTS {
             match target {
                 Target::Update(plan) => {
-                    match self.next_version(p, &plan, req, &rendered, now).await? {
+                    match self
+                        .next_version(p, &plan, req, &rendered, audience.as_ref(), now)
+                        .await?
+                    {
                         Some(outcome) => return Ok(outcome),
                         // Someone pushed meanwhile: reload and diff against their version.
                         None => {
@@ -704,18 +725,27 @@ impl Push {
         }
     }
 
-    /// The "what changed" against version `head`: computed while rendering when this process made
-    /// it, else from its stored HTML (on the render pool).
+    /// The "what changed" against version `head`: computed while rendering when the memo it
+    /// rendered against was `head`; else against `memo`, this process's memo of `head` (another
+    /// push landed meanwhile), without a parse; else from `head`'s stored HTML (on the render pool).
     async fn summary(
         &self,
         plan: PlanId,
         head: VersionNumber,
+        memo: Option<&Arc<Memo>>,
         rendered: &Rendered,
     ) -> Result<Option<ChangeSummary>, PushError> {
         if let Some((number, summary)) = &rendered.against
             && *number == head
         {
             return Ok(summary.clone());
+        }
+        if let Some(memo) = memo.filter(|m| m.number == head).cloned() {
+            let (new, typed) = (rendered.prepared.parts.clone(), rendered.typed.clone());
+            return Ok(self
+                .cpu
+                .run(move || summary_against(&memo, &top_sections_in(&new), &typed))
+                .await?);
         }
         let previous = match self.ports.versions.get(plan, head).await {
             Ok(v) => v.html,
@@ -746,6 +776,7 @@ impl Push {
         plan: &Plan,
         req: &PushRequest,
         rendered: &Rendered,
+        audience: Option<&VersionAudience>,
         now: DateTime<Utc>,
     ) -> Result<Option<PushOutcome>, PushError> {
         // The previous version: what this process remembers of the plan's current version (nothing
@@ -806,7 +837,10 @@ impl Push {
             .map_err(|e| unknown(anyhow::anyhow!(e)))?;
         let previous = before.map(|b| b.sections);
         let summary = match before {
-            Some(b) => self.summary(plan.id(), b.number, rendered).await?,
+            Some(b) => {
+                self.summary(plan.id(), b.number, memo.as_ref(), rendered)
+                    .await?
+            }
             None => None,
         };
         let mut outbox = self.notify.messages(
@@ -815,16 +849,17 @@ impl Push {
             now,
         );
         let sentence = summary.as_ref().map(|s| s.summary.sentence());
-        let inbox = crate::inbox::version_entries(
-            &self.ports,
-            &next,
-            version.meta.number.get(),
-            sentence.as_deref(),
-            p.user_id,
-            now,
-        )
-        .await
-        .map_err(PushError::Unknown)?;
+        let read_now;
+        let audience = match audience.filter(|a| a.decided_for(&next, p.user_id)) {
+            Some(audience) => audience,
+            None => {
+                read_now = VersionAudience::of(&self.ports, &next, p.user_id)
+                    .await
+                    .map_err(PushError::Unknown)?;
+                &read_now
+            }
+        };
+        let inbox = audience.entries(&next, version.meta.number.get(), sentence.as_deref(), now);
         outbox.extend(self.notify.email_messages(&inbox, now));
         match self
             .ports
@@ -950,11 +985,7 @@ fn finish(prepared: Prepared, source: [u8; 32], memo: Option<&Memo>) -> Rendered
     let against = memo.map(|m| {
         (
             m.number,
-            change_summary_of(
-                // The previous side, borrowed from its parts (no parse, no copy of markup).
-                (&top_sections_in(&m.parts), &m.typed),
-                (&prepared.top_sections(), &typed),
-            ),
+            summary_against(m, &prepared.top_sections(), &typed),
         )
     });
     Rendered {
@@ -966,6 +997,19 @@ fn finish(prepared: Prepared, source: [u8; 32], memo: Option<&Memo>) -> Rendered
         prepared,
         against,
     }
+}
+
+/// What changed from `memo`'s version to the document of `sections` and `typed`; the previous
+/// side is borrowed from the memo's parts (no parse, no copy of markup).
+fn summary_against(
+    memo: &Memo,
+    sections: &[planpush_document::SectionRef<'_>],
+    typed: &TypedIndex,
+) -> Option<ChangeSummary> {
+    change_summary_of(
+        (&top_sections_in(&memo.parts), &memo.typed),
+        (sections, typed),
+    )
 }
 
 /// A diagram's SVG, or why it could not be drawn (shown in place).

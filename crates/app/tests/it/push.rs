@@ -400,6 +400,7 @@ struct Contended {
     always_lose: bool,
     conflicts: std::sync::atomic::AtomicU32,
     heads: std::sync::atomic::AtomicU32,
+    gets: std::sync::atomic::AtomicU32,
 }
 
 impl Contended {
@@ -409,6 +410,7 @@ impl Contended {
             always_lose,
             conflicts: Default::default(),
             heads: Default::default(),
+            gets: Default::default(),
         });
         ports.versions = contended.clone();
         contended
@@ -421,6 +423,11 @@ impl Contended {
     /// How often a version's head was read.
     fn heads(&self) -> u32 {
         self.heads.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// How often a whole version (its HTML) was read.
+    fn gets(&self) -> u32 {
+        self.gets.load(std::sync::atomic::Ordering::Relaxed)
     }
 }
 
@@ -452,6 +459,7 @@ impl planpush_versions::VersionRepository for Contended {
         plan_id: planpush_plans::PlanId,
         number: VersionNumber,
     ) -> Result<planpush_versions::Version, planpush_versions::VersionRepoError> {
+        self.gets.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         self.inner.get(plan_id, number).await
     }
     async fn latest(
@@ -529,7 +537,9 @@ async fn eight_at_once(
 
 /// Eight pushes to one plan at once (a CI job, a benchmark): they take turns in the process
 /// instead of racing for the next version number, so none is retried and none runs out of
-/// attempts; every one is stored, in some order, as its own version.
+/// attempts; every one is stored, in some order, as its own version. They render side by side
+/// before their turns, each against the memo it found; each one's "what changed" is still against
+/// the version stored just before it, from that version's memo (no version is read or parsed).
 #[tokio::test]
 async fn concurrent_pushes_to_one_plan_take_turns_instead_of_racing() {
     let mut ports = planpush_app::fake::ports();
@@ -537,17 +547,37 @@ async fn concurrent_pushes_to_one_plan_take_turns_instead_of_racing() {
     let ada = principal(&ports, "ada", Role::Developer).await;
     let push = push_for(&ports);
     let first = push.push(&ada, md(DOC), None, t(1)).await.unwrap();
-    let versions = eight_at_once(&push, &ada, |next| {
+    let outcomes = eight_at_once(&push, &ada, |next| {
         next.session_id = Some(first.plan.id().to_string());
     })
-    .await
-    .into_iter()
-    .map(|o| {
-        assert!(o.created_version);
-        o.version.get()
-    })
-    .collect::<Vec<_>>();
+    .await;
+    let versions = outcomes
+        .iter()
+        .map(|o| {
+            assert!(o.created_version);
+            o.version.get()
+        })
+        .collect::<Vec<_>>();
     assert_eq!(versions, (2..=9).collect::<Vec<_>>());
+    // Version 2 adds a step to the first version; every later one swaps its predecessor's step
+    // for its own.
+    for o in &outcomes {
+        let (added, removed) = (o.changes.added.len(), o.changes.removed.len());
+        let expected = if o.version.get() == 2 { (1, 0) } else { (1, 1) };
+        assert_eq!((added, removed), expected, "version {}", o.version.get());
+        let summary = o.summary.as_deref().unwrap_or_default();
+        let says = if o.version.get() == 2 {
+            "1 added"
+        } else {
+            "1 added, 1 removed"
+        };
+        assert!(
+            summary.contains(says),
+            "version {}: {summary}",
+            o.version.get()
+        );
+    }
+    assert_eq!(contended.gets(), 0, "no version was read for a summary");
     assert_eq!(
         contended.conflicts(),
         0,
