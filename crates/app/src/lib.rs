@@ -46,6 +46,7 @@ mod search;
 mod sessions;
 mod signin;
 mod tokens;
+mod turn;
 mod webhooks;
 
 pub use access::{ACCESS_TTL, Access, AccessCache, AuthMethod, Principal};

@@ -137,7 +137,7 @@ pub struct Push {
     /// then store) instead of racing for its next version number, so concurrent pushes queue
     /// rather than retry and run out of attempts, and each renders against its predecessor's
     /// memo. Pushes from other processes are still settled by the version number's uniqueness.
-    turns: moka::sync::Cache<PlanId, Arc<futures::lock::Mutex<()>>>,
+    turns: moka::sync::Cache<PlanId, Arc<crate::turn::Line>>,
 }
 
 /// The last version of a plan that this process rendered.
@@ -478,13 +478,9 @@ impl Push {
     }
 
     /// Waits for `plan`'s turn (see `turns`); true when another push held it, so the plan may
-    /// have moved on meanwhile.
-    async fn take_turn(&self, plan: PlanId) -> (futures::lock::OwnedMutexGuard<()>, bool) {
-        let lock = self.turns.get_with(plan, Default::default);
-        match lock.try_lock_owned() {
-            Some(free) => (free, false),
-            None => (lock.lock_owned().await, true),
-        }
+    /// have moved on meanwhile. Turns go in the order they were asked for (see `turn::Line`).
+    async fn take_turn(&self, plan: PlanId) -> (crate::turn::Turn, bool) {
+        self.turns.get_with(plan, Default::default).take().await
     }
 
     /// The plan behind `X-Session-Id`, if the caller may push to it. Plans the caller may not see

@@ -79,36 +79,47 @@ fn next_boundary(rest: &[u8]) -> usize {
     last
 }
 
-/// The stored name of `chunk`: the first 128 bits of its SHA-256, in hex.
-fn hash(chunk: &str) -> String {
+/// Appends the stored name of `chunk` to `list`: the first 128 bits of its SHA-256, in hex.
+fn push_hash(list: &mut String, chunk: &str) {
     const HEX: &[u8; 16] = b"0123456789abcdef";
     let digest = sha2::Sha256::digest(chunk.as_bytes());
-    let mut out = String::with_capacity(HASH_HEX);
     for b in &digest[..HASH_HEX / 2] {
-        out.push(char::from(HEX[usize::from(b >> 4)]));
-        out.push(char::from(HEX[usize::from(b & 15)]));
+        list.push(char::from(HEX[usize::from(b >> 4)]));
+        list.push(char::from(HEX[usize::from(b & 15)]));
     }
-    out
 }
 
-/// A text ready to be written: its list (the hashes of its chunks, in order, concatenated) and the
-/// chunks under their hashes.
+/// A text ready to be written: its list (the hashes of its chunks, in order, concatenated) and,
+/// for each hash of the list, where its chunk lies in the text (no chunk is copied out: most are
+/// held already and never written).
 pub(crate) struct Chunked {
     pub(crate) list: String,
-    chunks: Vec<(String, String)>,
+    text: String,
+    bounds: Vec<std::ops::Range<usize>>,
 }
 
 impl Chunked {
-    pub(crate) fn of(text: &str) -> Self {
-        let pieces = cut(text);
+    pub(crate) fn of(text: String) -> Self {
+        let pieces = cut(&text);
         let mut list = String::with_capacity(pieces.len() * HASH_HEX);
-        let mut chunks = Vec::with_capacity(pieces.len());
+        let mut bounds = Vec::with_capacity(pieces.len());
+        let mut at = 0;
         for piece in pieces {
-            let h = hash(piece);
-            list.push_str(&h);
-            chunks.push((h, piece.to_owned()));
+            push_hash(&mut list, piece);
+            bounds.push(at..at + piece.len());
+            at += piece.len();
         }
-        Self { list, chunks }
+        Self { list, text, bounds }
+    }
+
+    /// Each chunk under its hash, in order.
+    fn chunks(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.bounds.iter().enumerate().map(|(i, r)| {
+            (
+                &self.list[i * HASH_HEX..(i + 1) * HASH_HEX],
+                &self.text[r.clone()],
+            )
+        })
     }
 }
 
@@ -118,8 +129,8 @@ impl Chunked {
 pub(crate) fn put(conn: &mut DbConnection, plan: &str, texts: &[&Chunked]) -> QueryResult<()> {
     let mut wanted: Vec<&str> = texts
         .iter()
-        .flat_map(|t| &t.chunks)
-        .map(|(h, _)| h.as_str())
+        .flat_map(|t| t.chunks())
+        .map(|(h, _)| h)
         .collect();
     wanted.sort_unstable();
     wanted.dedup();
@@ -131,7 +142,7 @@ pub(crate) fn put(conn: &mut DbConnection, plan: &str, texts: &[&Chunked]) -> Qu
             .load(conn)?;
         held.extend(rows);
     }
-    for (h, body) in texts.iter().flat_map(|t| &t.chunks) {
+    for (h, body) in texts.iter().flat_map(|t| t.chunks()) {
         if held.contains(h) {
             continue;
         }
@@ -140,7 +151,7 @@ pub(crate) fn put(conn: &mut DbConnection, plan: &str, texts: &[&Chunked]) -> Qu
         diesel::insert_into(vc::table)
             .values((vc::plan_id.eq(plan), vc::hash.eq(h), vc::body.eq(body)))
             .execute(conn)?;
-        held.insert(h.clone());
+        held.insert(h.to_owned());
     }
     Ok(())
 }
@@ -260,6 +271,12 @@ mod tests {
         }
     }
 
+    fn hash(chunk: &str) -> String {
+        let mut out = String::new();
+        push_hash(&mut out, chunk);
+        out
+    }
+
     #[test]
     fn an_edit_changes_only_the_chunks_around_it() {
         let text = fixture();
@@ -283,10 +300,15 @@ mod tests {
 
     #[test]
     fn a_list_is_read_back_in_hashes() {
-        let chunked = Chunked::of(&fixture());
+        let text = fixture();
+        let chunked = Chunked::of(text.clone());
         let listed: Vec<&str> = hashes(&chunked.list).into_iter().flatten().collect();
-        let named: Vec<&str> = chunked.chunks.iter().map(|(h, _)| h.as_str()).collect();
+        let named: Vec<&str> = chunked.chunks().map(|(h, _)| h).collect();
         assert_eq!(listed, named);
+        // The chunks join to the text, each under the hash of its bytes.
+        let joined: String = chunked.chunks().map(|(_, c)| c).collect();
+        assert_eq!(joined, text);
+        assert!(chunked.chunks().all(|(h, c)| hash(c) == h));
         assert!(hashes("abc").is_none());
         assert_eq!(hashes("").into_iter().flatten().count(), 0);
     }

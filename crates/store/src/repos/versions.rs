@@ -221,10 +221,10 @@ pub(crate) fn html_of(
 fn written(x: &Version) -> Result<Written, VersionRepoError> {
     let json = |e: serde_json::Error| VersionRepoError::Unknown(e.into());
     let sections = serde_json::to_string(&x.sections).map_err(json)?;
-    let (mut html, mut source, mut sections) = (
-        Chunked::of(&x.html),
-        Chunked::of(&x.source),
-        Chunked::of(&sections),
+    let (html, source, sections) = (
+        Chunked::of(x.html.clone()),
+        Chunked::of(x.source.clone()),
+        Chunked::of(sections),
     );
     Ok(Written {
         row: NewRow {
@@ -232,9 +232,9 @@ fn written(x: &Version) -> Result<Written, VersionRepoError> {
             number: number_col(x.meta.number),
             title: x.meta.title.clone(),
             format: x.meta.format.as_str().to_owned(),
-            html_chunks: std::mem::take(&mut html.list),
-            source_chunks: std::mem::take(&mut source.list),
-            sections_chunks: std::mem::take(&mut sections.list),
+            html_chunks: html.list.clone(),
+            source_chunks: source.list.clone(),
+            sections_chunks: sections.list.clone(),
             changes: serde_json::to_string(&x.meta.changes).map_err(json)?,
             pushed_by: x.meta.pushed_by.to_string(),
             pushed_at: ts(x.meta.pushed_at),
