@@ -61,24 +61,43 @@ fn escape(s: &str) -> String {
         .replace('>', "&gt;")
 }
 
-/// Every `<pre class="mermaid">…</pre>` of the document, in order.
+/// Every `<pre class="mermaid">…</pre>` of the document, in order (tags matched in any case).
 pub fn find_diagrams(html: &str) -> Vec<DiagramSource> {
     const OPEN: &str = "<pre class=\"mermaid\">";
-    let lower = html.to_ascii_lowercase();
+    const CLOSE: &str = "</pre>";
     let mut out = vec![];
     let mut from = 0;
-    while let Some(start) = lower[from..].find(OPEN).map(|i| i + from) {
+    while let Some(start) = find_ignoring_case(html, from, OPEN) {
         let body = start + OPEN.len();
-        let Some(end) = lower[body..].find("</pre>").map(|i| i + body) else {
+        let Some(end) = find_ignoring_case(html, body, CLOSE) else {
             break;
         };
         out.push(DiagramSource {
-            span: start..end + "</pre>".len(),
+            span: start..end + CLOSE.len(),
             source: unescape(&html[body..end]),
         });
         from = end;
     }
     out
+}
+
+/// Where `tag` (ASCII, starting with `<`) first occurs in `html` at or after `from`, in any case:
+/// each `<` is compared in place (no lower-cased copy of the document).
+fn find_ignoring_case(html: &str, from: usize, tag: &str) -> Option<usize> {
+    let bytes = html.as_bytes();
+    let mut at = from;
+    // `at` is always just past an ASCII byte (or `from`), so on a character boundary.
+    while let Some(i) = html.get(at..)?.find('<') {
+        let start = at + i;
+        if bytes
+            .get(start..start + tag.len())
+            .is_some_and(|candidate| candidate.eq_ignore_ascii_case(tag.as_bytes()))
+        {
+            return Some(start);
+        }
+        at = start + 1;
+    }
+    None
 }
 
 /// Replaces each diagram by its rendering: `rendered[i]` is the SVG (or error) for `diagrams[i]`. A
@@ -138,5 +157,20 @@ mod tests {
             out.contains("line 1: &lt;oops&gt;") && out.contains("bad &amp; wrong"),
             "{out}"
         );
+    }
+
+    #[test]
+    fn tags_are_found_between_multibyte_text_and_an_open_diagram_is_not_one() {
+        let html =
+            "<p>é — 🚀 <</p><Pre Class=\"MERMAID\">a</pRe><pre class=\"mermaid\">never closed";
+        let found = find_diagrams(html);
+        assert_eq!(found.len(), 1);
+        assert_eq!(found[0].source, "a");
+        assert_eq!(
+            &html[found[0].span.clone()],
+            "<Pre Class=\"MERMAID\">a</pRe>"
+        );
+        assert!(find_diagrams("<pre class=\"merm").is_empty());
+        assert!(find_diagrams("").is_empty());
     }
 }

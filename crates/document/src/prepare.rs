@@ -14,7 +14,7 @@
 //! section of forty sanitizes and parses one part and takes the other 39 from the previous
 //! [`Prepared`].
 
-use std::collections::HashSet;
+use foldhash::{HashSet, HashSetExt};
 use std::sync::Arc;
 
 use planpush_versions::{AnchorId, SectionEntry, SectionIndex};

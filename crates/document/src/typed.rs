@@ -12,7 +12,7 @@
 //! One walk over each parsed document ([`TypedIndex`]), then a comparison of the two indexes;
 //! pure, no I/O.
 
-use std::collections::{HashMap, HashSet};
+use foldhash::{HashMap, HashMapExt, HashSet, HashSetExt};
 use std::sync::Arc;
 
 use ego_tree::NodeRef;

@@ -68,12 +68,16 @@ fn next_boundary(rest: &[u8]) -> usize {
         return rest.len();
     }
     let last = rest.len().min(MAX_CHUNK);
-    // The hash depends on the last 64 bytes only: start where the minimum's window begins.
+    // The hash depends on the last 64 bytes only: start where the minimum's window begins, and
+    // test for a boundary from the minimum on.
     let mut h: u64 = 0;
-    for (i, &b) in rest[..last].iter().enumerate().skip(MIN_CHUNK - 64) {
+    for &b in &rest[MIN_CHUNK - 64..MIN_CHUNK] {
         h = (h << 1).wrapping_add(GEAR[usize::from(b)]);
-        if i >= MIN_CHUNK && h & BOUNDARY == 0 {
-            return i;
+    }
+    for (i, &b) in rest[MIN_CHUNK..last].iter().enumerate() {
+        h = (h << 1).wrapping_add(GEAR[usize::from(b)]);
+        if h & BOUNDARY == 0 {
+            return MIN_CHUNK + i;
         }
     }
     last
