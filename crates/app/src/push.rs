@@ -137,7 +137,7 @@ pub struct Push {
     /// then store) instead of racing for its next version number, so concurrent pushes queue
     /// rather than retry and run out of attempts, and each renders against its predecessor's
     /// memo. Pushes from other processes are still settled by the version number's uniqueness.
-    turns: moka::sync::Cache<PlanId, Arc<crate::turn::Line>>,
+    turns: moka::sync::Cache<PlanId, Arc<crate::turn::Line<Plan>>>,
 }
 
 /// The last version of a plan that this process rendered.
@@ -435,13 +435,18 @@ impl Push {
         let (rendered, audience) =
             futures::join!(self.render(&req.body, req.format, memo, now), audience);
         let (rendered, audience) = (rendered?, audience.map_err(PushError::Unknown)?);
-        // A plan's pushes take turns in this process (see `turns`); the plan is read again
-        // once it is our turn, so the version and the summary follow its latest version.
+        // A plan's pushes take turns in this process (see `turns`). The plan as the last push
+        // of this process stored it, when newer than the one read before rendering, is what the
+        // next version follows (no read); a push from another process meanwhile, or a deletion,
+        // fails the commit's compare-and-set, which reads the plan again.
         let turn = match &target {
             Target::Update(plan) => {
-                let (turn, waited) = self.take_turn(plan.id()).await;
-                if waited {
-                    target = Target::Update(self.updatable(p, plan.id()).await?);
+                let (turn, _) = self.take_turn(plan.id()).await;
+                if let Some(stored) = turn
+                    .left()
+                    .filter(|s| s.current_version() > plan.current_version())
+                {
+                    target = Target::Update(stored);
                 }
                 Some(turn)
             }
@@ -450,6 +455,9 @@ impl Push {
         let outcome = self
             .store(p, target, name.as_ref(), &req, (rendered, audience), now)
             .await?;
+        if let (Some(turn), true) = (&turn, outcome.created_version) {
+            turn.leave(outcome.plan.clone());
+        }
         if outcome.created_version {
             // Published in the turn, so a plan's version events go out in their order.
             let event = LiveEvent::Version {
@@ -479,7 +487,7 @@ impl Push {
 
     /// Waits for `plan`'s turn (see `turns`); true when another push held it, so the plan may
     /// have moved on meanwhile. Turns go in the order they were asked for (see `turn::Line`).
-    async fn take_turn(&self, plan: PlanId) -> (crate::turn::Turn, bool) {
+    async fn take_turn(&self, plan: PlanId) -> (crate::turn::Turn<Plan>, bool) {
         self.turns.get_with(plan, Default::default).take().await
     }
 

@@ -10,27 +10,61 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use futures::channel::oneshot;
 
-/// One line of tasks taking turns.
-#[derive(Default)]
-pub(crate) struct Line {
-    state: Mutex<State>,
+/// One line of tasks taking turns, and the last value a holder left for the next ones
+/// ([`Turn::leave`]).
+pub(crate) struct Line<T> {
+    state: Mutex<State<T>>,
 }
 
-#[derive(Default)]
-struct State {
+struct State<T> {
     taken: bool,
-    waiting: VecDeque<oneshot::Sender<Turn>>,
+    waiting: VecDeque<oneshot::Sender<Turn<T>>>,
+    left: Option<T>,
+}
+
+impl<T> Default for Line<T> {
+    fn default() -> Self {
+        Self {
+            state: Mutex::new(State {
+                taken: false,
+                waiting: VecDeque::new(),
+                left: None,
+            }),
+        }
+    }
 }
 
 /// A turn: the line is held until it is dropped.
-pub(crate) struct Turn {
+pub(crate) struct Turn<T> {
     /// `None` once handed back unused (a waiter gone before its turn came).
-    line: Option<Arc<Line>>,
+    line: Option<Arc<Line<T>>>,
 }
 
-impl Line {
+impl<T: Clone> Turn<T> {
+    /// What the last holder left ([`Turn::leave`]).
+    pub(crate) fn left(&self) -> Option<T> {
+        let line = self.line.as_ref()?;
+        line.state
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .left
+            .clone()
+    }
+
+    /// Leaves `value` for the next holders.
+    pub(crate) fn leave(&self, value: T) {
+        if let Some(line) = &self.line {
+            line.state
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .left = Some(value);
+        }
+    }
+}
+
+impl<T> Line<T> {
     /// Waits for a turn; true when someone held it (so what it guards may have changed).
-    pub(crate) async fn take(self: &Arc<Self>) -> (Turn, bool) {
+    pub(crate) async fn take(self: &Arc<Self>) -> (Turn<T>, bool) {
         let rx = {
             let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
             if !state.taken {
@@ -54,7 +88,7 @@ impl Line {
     }
 }
 
-impl Drop for Turn {
+impl<T> Drop for Turn<T> {
     fn drop(&mut self) {
         let Some(line) = self.line.take() else {
             return;
@@ -84,8 +118,9 @@ mod tests {
     #[test]
     fn turns_go_in_the_order_they_were_asked_for_and_skip_who_left() {
         let mut pool = LocalPool::new();
-        let line = Arc::new(Line::default());
+        let line: Arc<Line<u32>> = Arc::new(Line::default());
         let (first, waited) = pool.run_until(line.take());
+        first.leave(1);
         assert!(!waited);
         let order = Arc::new(Mutex::new(vec![]));
         let mut handles = vec![];
@@ -108,7 +143,12 @@ mod tests {
         pool.run_until_stalled();
         assert_eq!(*order.lock().unwrap(), [0, 1, 3]);
         // The line is free again: the next turn is taken at once.
-        let (_turn, waited) = pool.run_until(line.take());
+        let (turn, waited) = pool.run_until(line.take());
         assert!(!waited);
+        assert_eq!(
+            turn.left(),
+            Some(1),
+            "what a holder left stays for later holders"
+        );
     }
 }

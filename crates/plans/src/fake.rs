@@ -33,7 +33,7 @@ impl FakePlans {
         let mut g = self.lock();
         let slot = g
             .iter_mut()
-            .find(|p| p.id == plan.id)
+            .find(|p| p.id == plan.id && p.deleted_at.is_none())
             .ok_or(PlanRepoError::NotFound)?;
         if slot.current_version != expected {
             return Ok(false);

@@ -46,7 +46,7 @@ pub trait VersionRepository: Send + Sync {
     /// Writes a push atomically, together with the notifications it causes (`outbox`, possibly
     /// empty): all of it or nothing — a refused commit writes no outbox message either.
     /// `NewPlan` MUST return `SlugTaken` if a live plan holds the slug.
-    /// `NextVersion` MUST return `PlanNotFound` for an unknown plan and `Conflict` unless the stored
+    /// `NextVersion` MUST return `PlanNotFound` for an unknown or deleted plan and `Conflict` unless the stored
     /// plan's current version is exactly one less than the new version's number.
     async fn commit<'a>(
         &self,

@@ -244,6 +244,17 @@ pub async fn versions_next_version_commit(p: &Ports) {
         push_next(p, &mut ghost, &v1, ada.id, index(&[]), 12).await,
         Err(VersionRepoError::PlanNotFound)
     ));
+
+    // a push that read the plan before it was deleted stores nothing on it
+    let (mut doomed, d1) = new_plan(p, &ada, "doomed", Visibility::Published, 13).await;
+    let mut deleted = doomed.clone();
+    deleted.delete(t(14)).unwrap();
+    p.plans.update(&deleted).await.unwrap();
+    assert!(matches!(
+        push_next(p, &mut doomed, &d1, ada.id, index(&[]), 15).await,
+        Err(VersionRepoError::PlanNotFound)
+    ));
+    assert_eq!(p.versions.history(doomed.id()).await.unwrap().len(), 1);
 }
 
 pub async fn plans_update_and_slugs(p: &Ports) {

@@ -335,20 +335,22 @@ impl VersionRepository for Store {
                 );
                 self.run(move |conn| {
                     write_tx(conn, |conn| {
-                        // Compare-and-set on the version counter: the first write takes the lock.
-                        let n = diesel::update(
-                            p::table.find(&id).filter(p::current_version.eq(expected)),
-                        )
-                        .set((
-                            p::current_version.eq(row.row.number),
-                            p::title.eq(&title),
-                            p::updated_at.eq(updated),
-                        ))
-                        .execute(conn)
-                        .map_err(db::<VersionRepoError>)?;
+                        // Compare-and-set on the version counter of the live plan: the first
+                        // write takes the lock.
+                        let n =
+                            diesel::update(p::table.find(&id).filter(
+                                p::current_version.eq(expected).and(p::deleted_at.is_null()),
+                            ))
+                            .set((
+                                p::current_version.eq(row.row.number),
+                                p::title.eq(&title),
+                                p::updated_at.eq(updated),
+                            ))
+                            .execute(conn)
+                            .map_err(db::<VersionRepoError>)?;
                         if n == 0 {
                             let exists: i64 = p::table
-                                .filter(p::id.eq(&id))
+                                .filter(p::id.eq(&id).and(p::deleted_at.is_null()))
                                 .count()
                                 .get_result(conn)
                                 .map_err(db::<VersionRepoError>)?;
