@@ -133,10 +133,11 @@ pub struct Push {
     /// The parts of the last version this process stored of each plan, so that the next push
     /// sanitizes only what changed and diffs without reading the previous HTML.
     memos: moka::sync::Cache<PlanId, Arc<Memo>>,
-    /// One lock per plan being pushed to: pushes to one plan in this process take turns (render,
-    /// then store) instead of racing for its next version number, so concurrent pushes queue
-    /// rather than retry and run out of attempts, and each renders against its predecessor's
-    /// memo. Pushes from other processes are still settled by the version number's uniqueness.
+    /// One line per plan being pushed to: pushes to one plan in this process render side by side,
+    /// then store in turn instead of racing for its next version number, so concurrent pushes
+    /// queue rather than retry and run out of attempts; each turn leaves the plan as it stored it
+    /// for the next. Pushes from other processes are still settled by the version number's
+    /// compare-and-set.
     turns: moka::sync::Cache<PlanId, Arc<crate::turn::Line<Plan>>>,
 }
 
@@ -441,7 +442,7 @@ impl Push {
         // fails the commit's compare-and-set, which reads the plan again.
         let turn = match &target {
             Target::Update(plan) => {
-                let (turn, _) = self.take_turn(plan.id()).await;
+                let turn = self.take_turn(plan.id()).await;
                 if let Some(stored) = turn
                     .left()
                     .filter(|s| s.current_version() > plan.current_version())
@@ -485,9 +486,9 @@ impl Push {
         Ok(outcome)
     }
 
-    /// Waits for `plan`'s turn (see `turns`); true when another push held it, so the plan may
-    /// have moved on meanwhile. Turns go in the order they were asked for (see `turn::Line`).
-    async fn take_turn(&self, plan: PlanId) -> (crate::turn::Turn<Plan>, bool) {
+    /// Waits for `plan`'s turn (see `turns`); turns go in the order they were asked for (see
+    /// `turn::Line`).
+    async fn take_turn(&self, plan: PlanId) -> crate::turn::Turn<Plan> {
         self.turns.get_with(plan, Default::default).take().await
     }
 
@@ -573,7 +574,7 @@ impl Push {
                     // instead of racing for its next version number (they ran out of attempts:
                     // `409 session_busy`).
                     if let (Target::Update(plan), None) = (&target, &turn) {
-                        turn = Some(self.take_turn(plan.id()).await.0);
+                        turn = Some(self.take_turn(plan.id()).await);
                         target =
                             Target::Update(self.ports.plans.get(plan.id()).await.map_err(unknown)?);
                     }

@@ -63,25 +63,22 @@ impl<T: Clone> Turn<T> {
 }
 
 impl<T> Line<T> {
-    /// Waits for a turn; true when someone held it (so what it guards may have changed).
-    pub(crate) async fn take(self: &Arc<Self>) -> (Turn<T>, bool) {
+    /// Waits for a turn.
+    pub(crate) async fn take(self: &Arc<Self>) -> Turn<T> {
         let rx = {
             let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
             if !state.taken {
                 state.taken = true;
-                return (
-                    Turn {
-                        line: Some(self.clone()),
-                    },
-                    false,
-                );
+                return Turn {
+                    line: Some(self.clone()),
+                };
             }
             let (tx, rx) = oneshot::channel();
             state.waiting.push_back(tx);
             rx
         };
         match rx.await {
-            Ok(turn) => (turn, true),
+            Ok(turn) => turn,
             // Never: a sender is only dropped after handing its turn over (see `Drop`).
             Err(oneshot::Canceled) => Box::pin(self.take()).await,
         }
@@ -119,9 +116,8 @@ mod tests {
     fn turns_go_in_the_order_they_were_asked_for_and_skip_who_left() {
         let mut pool = LocalPool::new();
         let line: Arc<Line<u32>> = Arc::new(Line::default());
-        let (first, waited) = pool.run_until(line.take());
+        let first = pool.run_until(line.take());
         first.leave(1);
-        assert!(!waited);
         let order = Arc::new(Mutex::new(vec![]));
         let mut handles = vec![];
         for i in 0..4 {
@@ -129,8 +125,7 @@ mod tests {
             let handle = pool
                 .spawner()
                 .spawn_local_with_handle(async move {
-                    let (_turn, waited) = line.take().await;
-                    assert!(waited);
+                    let _turn = line.take().await;
                     order.lock().unwrap().push(i);
                 })
                 .unwrap();
@@ -138,13 +133,16 @@ mod tests {
         }
         // All four wait in line; the third gives up before its turn.
         pool.run_until_stalled();
+        assert!(
+            order.lock().unwrap().is_empty(),
+            "nobody ran before the holder let go"
+        );
         drop(handles.remove(2));
         drop(first);
         pool.run_until_stalled();
         assert_eq!(*order.lock().unwrap(), [0, 1, 3]);
         // The line is free again: the next turn is taken at once.
-        let (turn, waited) = pool.run_until(line.take());
-        assert!(!waited);
+        let turn = futures::FutureExt::now_or_never(line.take()).expect("the line is free");
         assert_eq!(
             turn.left(),
             Some(1),
