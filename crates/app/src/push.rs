@@ -14,8 +14,8 @@ use planpush_document::{
 use planpush_plans::{Plan, PlanId, PlanRepoError, Slug, Visibility, fit_title};
 use planpush_roles::{Capability, Ownership};
 use planpush_versions::{
-    ChangeSet, Commit, NewVersion, Previous, SectionIndex, SourceFormat, TextUnit, Version,
-    VersionNumber, VersionRepoError,
+    ChangeSet, Commit, NewVersion, Previous, SectionIndex, SourceFormat, Staged, TextUnit, Version,
+    VersionNumber, VersionRepoError, VersionRepository,
 };
 
 use crate::cpu::{CpuPool, Overloaded};
@@ -185,6 +185,16 @@ struct Rendered {
     title: Option<String>,
     /// The version number of the memo the summary was computed against, and the summary.
     against: Option<(VersionNumber, Option<ChangeSummary>)>,
+    /// The store's work on the texts, done while rendering (see [`VersionRepository::stage`]).
+    staged: Staged,
+}
+
+impl Rendered {
+    /// Hands the store its work on the texts of the version this becomes, with `source` as
+    /// pushed, while still on the render pool.
+    fn stage(&mut self, versions: &dyn VersionRepository, source: &str) {
+        self.staged = versions.stage(&self.prepared.html, source, &self.prepared.sections);
+    }
 }
 
 /// Where a push goes.
@@ -256,39 +266,49 @@ impl Push {
         let body = body.to_owned();
         let opts = self.options;
         let previous = memo.clone();
+        let versions = self.ports.versions.clone();
         // The usual push (no diagram, a few new parts) is done in this one job; a long new
         // document continues below, split over idle threads, and diagrams are drawn first.
         let (source, step) = self
             .cpu
             .run(move || {
                 let source = source_digest(format, &body);
-                let raw = match format {
-                    SourceFormat::Markdown => markdown_to_html(&body),
-                    SourceFormat::Html => body,
+                // The Markdown source is kept for the store (an HTML source is `raw` itself).
+                let (raw, markdown) = match format {
+                    SourceFormat::Markdown => (markdown_to_html(&body), Some(body)),
+                    SourceFormat::Html => (body, None),
                 };
                 let diagrams = find_diagrams(&raw);
                 if !diagrams.is_empty() {
                     return (source, Step::Diagrams(raw, diagrams));
                 }
                 let step = match cut(&raw, &opts, parts_of(previous.as_deref())) {
-                    Ok(cut) if fresh_bytes(&cut.fresh) >= SPLIT_BYTES => Step::Cut(raw, cut),
-                    Ok(cut) => {
-                        let done = sanitize_fresh(&raw, &cut.fresh, &opts);
-                        let prepared = cut.assemble(&raw, &opts, done);
-                        Step::Done(Box::new(finish(prepared, source, previous.as_deref())))
+                    Ok(cut) if fresh_bytes(&cut.fresh) >= SPLIT_BYTES => {
+                        Step::Cut(raw, cut, markdown)
                     }
-                    Err(prepared) => {
-                        Step::Done(Box::new(finish(prepared, source, previous.as_deref())))
+                    cut => {
+                        let prepared = match cut {
+                            Ok(cut) => {
+                                let done = sanitize_fresh(&raw, &cut.fresh, &opts);
+                                cut.assemble(&raw, &opts, done)
+                            }
+                            Err(prepared) => prepared,
+                        };
+                        let mut rendered = finish(prepared, source, previous.as_deref());
+                        rendered.stage(&*versions, markdown.as_deref().unwrap_or(&raw));
+                        Step::Done(Box::new(rendered))
                     }
                 };
                 (source, step)
             })
             .await?;
-        let (raw, cut) = match step {
+        // What the store stages as the source: not known after diagrams were drawn into `raw`.
+        let (raw, cut, markdown) = match step {
             Step::Done(rendered) => return Ok(*rendered),
-            Step::Cut(raw, cut) => (raw, Ok(cut)),
+            Step::Cut(raw, cut, markdown) => (raw, Ok(cut), Some(markdown)),
             Step::Diagrams(raw, diagrams) => {
-                self.draw_diagrams(raw, diagrams, memo.clone(), now).await?
+                let (raw, cut) = self.draw_diagrams(raw, diagrams, memo.clone(), now).await?;
+                (raw, cut, None)
             }
         };
         let raw: Arc<str> = raw.into();
@@ -297,6 +317,7 @@ impl Push {
             Ok(cut) => self.sanitize_split(raw.clone(), &cut.fresh).await?,
             Err(_) => None,
         };
+        let versions = self.ports.versions.clone();
         Ok(self
             .cpu
             .run(move || {
@@ -307,7 +328,11 @@ impl Push {
                         cut.assemble(&raw, &opts, done)
                     }
                 };
-                finish(prepared, source, memo.as_deref())
+                let mut rendered = finish(prepared, source, memo.as_deref());
+                if let Some(markdown) = markdown {
+                    rendered.stage(&*versions, markdown.as_deref().unwrap_or(&raw));
+                }
+                rendered
             })
             .await?)
     }
@@ -703,13 +728,15 @@ impl Push {
         match self
             .ports
             .versions
-            .commit(
+            .commit_staged(
                 Commit::NewPlan {
                     plan: &plan,
                     version: &version,
                     text: &rendered.text,
                 },
+                &rendered.staged,
                 &outbox,
+                &[],
             )
             .await
         {
@@ -870,12 +897,13 @@ impl Push {
         match self
             .ports
             .versions
-            .commit_notifying(
+            .commit_staged(
                 Commit::NextVersion {
                     plan: &next,
                     version: &version,
                     text: &rendered.text,
                 },
+                &rendered.staged,
                 &outbox,
                 &inbox,
             )
@@ -954,8 +982,9 @@ fn fresh_bytes(fresh: &[FreshPart]) -> usize {
 enum Step {
     /// Rendered whole (boxed: the other steps are a fraction of its size).
     Done(Box<Rendered>),
-    /// Cut, with enough new parts to be worth splitting over idle threads.
-    Cut(String, Cut),
+    /// Cut, with enough new parts to be worth splitting over idle threads (and the Markdown
+    /// source, when it was Markdown).
+    Cut(String, Cut, Option<String>),
     /// The document has diagrams to draw first.
     Diagrams(String, Vec<DiagramSource>),
 }
@@ -1002,6 +1031,7 @@ fn finish(prepared: Prepared, source: [u8; 32], memo: Option<&Memo>) -> Rendered
         title: prepared.title.as_deref().and_then(fit_title),
         prepared,
         against,
+        staged: Staged::default(),
     }
 }
 

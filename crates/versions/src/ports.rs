@@ -4,7 +4,7 @@ use planpush_inbox::InboxEntry;
 use planpush_outbox::OutboxMessage;
 use planpush_plans::{Plan, PlanId, Slug};
 
-use crate::{TextUnit, Version, VersionHead, VersionMeta, VersionNumber};
+use crate::{SectionIndex, TextUnit, Version, VersionHead, VersionMeta, VersionNumber};
 
 /// Errors of [`VersionRepository`].
 #[derive(Debug, thiserror::Error)]
@@ -41,8 +41,56 @@ pub enum Commit<'a> {
     },
 }
 
+/// What a store made of a version's texts ahead of its commit ([`VersionRepository::stage`]),
+/// opaque to everyone but that store. Empty by default: the commit then does the work itself.
+#[derive(Clone, Default)]
+pub struct Staged(Option<std::sync::Arc<dyn std::any::Any + Send + Sync>>);
+
+impl Staged {
+    /// `work`, to be found again by [`Staged::get`] with its type.
+    pub fn new<T: std::any::Any + Send + Sync>(work: T) -> Self {
+        Self(Some(std::sync::Arc::new(work)))
+    }
+
+    /// The work staged, if it is a `T`.
+    pub fn get<T: std::any::Any + Send + Sync>(&self) -> Option<std::sync::Arc<T>> {
+        self.0.clone()?.downcast().ok()
+    }
+}
+
+impl std::fmt::Debug for Staged {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(if self.0.is_some() {
+            "Staged(..)"
+        } else {
+            "Staged(none)"
+        })
+    }
+}
+
 #[async_trait]
 pub trait VersionRepository: Send + Sync {
+    /// The work on a version's texts that needs neither the database nor the plan's current
+    /// state (a store may cut and hash them, serialize the index), done where the caller likes:
+    /// a push does it while rendering, before its plan's turn, so that the turn holds only the
+    /// database. [`VersionRepository::commit_staged`] uses it when it matches the version it
+    /// writes, and does the work itself otherwise.
+    fn stage(&self, html: &str, source: &str, sections: &SectionIndex) -> Staged {
+        let _ = (html, source, sections);
+        Staged::default()
+    }
+    /// [`VersionRepository::commit_notifying`] with texts [`VersionRepository::stage`]d before;
+    /// the same writes and the same answers whatever `staged` holds.
+    async fn commit_staged<'a>(
+        &self,
+        commit: Commit<'a>,
+        staged: &Staged,
+        outbox: &[OutboxMessage],
+        inbox: &[InboxEntry],
+    ) -> Result<(), VersionRepoError> {
+        let _ = staged;
+        self.commit_notifying(commit, outbox, inbox).await
+    }
     /// Writes a push atomically, together with the notifications it causes (`outbox`, possibly
     /// empty): all of it or nothing — a refused commit writes no outbox message either.
     /// `NewPlan` MUST return `SlugTaken` if a live plan holds the slug.

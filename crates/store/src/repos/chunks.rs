@@ -116,6 +116,11 @@ impl Chunked {
         Self { list, text, bounds }
     }
 
+    /// The whole text.
+    pub(crate) fn text(&self) -> &str {
+        &self.text
+    }
+
     /// Each chunk under its hash, in order.
     fn chunks(&self) -> impl Iterator<Item = (&str, &str)> {
         self.bounds.iter().enumerate().map(|(i, r)| {

@@ -5,8 +5,8 @@ use planpush_app::OutboxMessage;
 use planpush_identity::UserId;
 use planpush_plans::{PlanId, PlanRepoError};
 use planpush_versions::{
-    Commit, SourceFormat, Version, VersionHead, VersionMeta, VersionNumber, VersionRepoError,
-    VersionRepository,
+    Commit, SectionIndex, SourceFormat, Staged, Version, VersionHead, VersionMeta, VersionNumber,
+    VersionRepoError, VersionRepository,
 };
 
 use crate::dialect::write_tx;
@@ -39,9 +39,35 @@ struct NewRow {
 /// A version to write, with the chunks its lists name.
 struct Written {
     row: NewRow,
+    texts: std::sync::Arc<Texts>,
+}
+
+/// A version's three texts cut into chunks (the section index as JSON): what
+/// [`VersionRepository::stage`] prepares before a push's turn, or the commit itself.
+struct Texts {
     html: Chunked,
     source: Chunked,
     sections: Chunked,
+    /// The index `sections` was written from, to tell whether these texts are a version's.
+    index: SectionIndex,
+}
+
+impl Texts {
+    fn of(html: &str, source: &str, index: &SectionIndex) -> Result<Self, VersionRepoError> {
+        let sections =
+            serde_json::to_string(index).map_err(|e| VersionRepoError::Unknown(e.into()))?;
+        Ok(Self {
+            html: Chunked::of(html.to_owned()),
+            source: Chunked::of(source.to_owned()),
+            sections: Chunked::of(sections),
+            index: index.clone(),
+        })
+    }
+
+    /// Whether these are `x`'s texts.
+    fn are_of(&self, x: &Version) -> bool {
+        self.index == x.sections && self.html.text() == x.html && self.source.text() == x.source
+    }
 }
 
 impl Written {
@@ -50,7 +76,7 @@ impl Written {
         chunks::put(
             conn,
             &self.row.plan_id,
-            &[&self.html, &self.source, &self.sections],
+            &[&self.texts.html, &self.texts.source, &self.texts.sections],
         )
         .map_err(db::<VersionRepoError>)?;
         diesel::insert_into(v::table)
@@ -218,30 +244,27 @@ pub(crate) fn html_of(
     Ok(Some(html))
 }
 
-fn written(x: &Version) -> Result<Written, VersionRepoError> {
+/// `x` as it is written: its texts from `staged` when they were staged for it, else cut here.
+fn written(x: &Version, staged: &Staged) -> Result<Written, VersionRepoError> {
     let json = |e: serde_json::Error| VersionRepoError::Unknown(e.into());
-    let sections = serde_json::to_string(&x.sections).map_err(json)?;
-    let (html, source, sections) = (
-        Chunked::of(x.html.clone()),
-        Chunked::of(x.source.clone()),
-        Chunked::of(sections),
-    );
+    let texts = match staged.get::<Texts>().filter(|t| t.are_of(x)) {
+        Some(texts) => texts,
+        None => std::sync::Arc::new(Texts::of(&x.html, &x.source, &x.sections)?),
+    };
     Ok(Written {
         row: NewRow {
             plan_id: x.meta.plan_id.to_string(),
             number: number_col(x.meta.number),
             title: x.meta.title.clone(),
             format: x.meta.format.as_str().to_owned(),
-            html_chunks: html.list.clone(),
-            source_chunks: source.list.clone(),
-            sections_chunks: sections.list.clone(),
+            html_chunks: texts.html.list.clone(),
+            source_chunks: texts.source.list.clone(),
+            sections_chunks: texts.sections.list.clone(),
             changes: serde_json::to_string(&x.meta.changes).map_err(json)?,
             pushed_by: x.meta.pushed_by.to_string(),
             pushed_at: ts(x.meta.pushed_at),
         },
-        html,
-        source,
-        sections,
+        texts,
     })
 }
 
@@ -293,9 +316,25 @@ fn load_one(
 
 #[async_trait]
 impl VersionRepository for Store {
+    fn stage(&self, html: &str, source: &str, sections: &SectionIndex) -> Staged {
+        // A failure (the index not serializable) is met again, and answered, by the commit.
+        Texts::of(html, source, sections).map_or_else(|_| Staged::default(), Staged::new)
+    }
+
     async fn commit_notifying<'a>(
         &self,
         commit: Commit<'a>,
+        outbox: &[OutboxMessage],
+        inbox: &[planpush_inbox::InboxEntry],
+    ) -> Result<(), VersionRepoError> {
+        self.commit_staged(commit, &Staged::default(), outbox, inbox)
+            .await
+    }
+
+    async fn commit_staged<'a>(
+        &self,
+        commit: Commit<'a>,
+        staged: &Staged,
         outbox: &[OutboxMessage],
         inbox: &[planpush_inbox::InboxEntry],
     ) -> Result<(), VersionRepoError> {
@@ -307,7 +346,7 @@ impl VersionRepository for Store {
                 version,
                 text,
             } => {
-                let (plan, row, text) = (plan.clone(), written(version)?, text.to_vec());
+                let (plan, row, text) = (plan.clone(), written(version, staged)?, text.to_vec());
                 self.run(move |conn| {
                     write_tx(conn, |conn| {
                         insert_plan(conn, &plan).map_err(plan_err)?;
@@ -326,7 +365,7 @@ impl VersionRepository for Store {
                 version,
                 text,
             } => {
-                let (row, text) = (written(version)?, text.to_vec());
+                let (row, text) = (written(version, staged)?, text.to_vec());
                 let expected = version.meta.number.previous().map_or(0, number_col);
                 let (id, title, updated) = (
                     plan.id().to_string(),
@@ -480,5 +519,54 @@ impl VersionRepository for Store {
             })
         })
         .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use planpush_identity::UserId;
+    use planpush_versions::NewVersion;
+
+    fn version(html: &str) -> Version {
+        Version::new(
+            None,
+            NewVersion {
+                plan_id: PlanId::new(),
+                title: "T".into(),
+                format: SourceFormat::Html,
+                source: format!("<!-- sent -->{html}"),
+                html: html.into(),
+                sections: SectionIndex::default(),
+                pushed_by: UserId::new(),
+                pushed_at: Utc::now(),
+            },
+        )
+    }
+
+    #[test]
+    fn staged_texts_are_used_only_for_the_version_they_were_staged_for() {
+        let store_stage =
+            |v: &Version| Staged::new(Texts::of(&v.html, &v.source, &v.sections).unwrap());
+        let (a, b) = (version("<p>a</p>"), version("<p>b</p>"));
+        let staged = store_stage(&a);
+        let texts = staged.get::<Texts>().unwrap();
+        let w = written(&a, &staged).unwrap();
+        assert!(
+            std::sync::Arc::ptr_eq(&w.texts, &texts),
+            "staged texts re-used"
+        );
+        let w = written(&b, &staged).unwrap();
+        assert!(
+            !std::sync::Arc::ptr_eq(&w.texts, &texts),
+            "stale: cut again"
+        );
+        assert_eq!(w.texts.html.text(), b.html);
+        assert_eq!(w.texts.source.text(), b.source);
+        let w = written(&b, &Staged::default()).unwrap();
+        assert_eq!(
+            w.row.html_chunks,
+            written(&b, &store_stage(&b)).unwrap().row.html_chunks
+        );
     }
 }

@@ -9,7 +9,8 @@ use planpush_identity::User;
 use planpush_plans::{Plan, Slug, Visibility};
 use planpush_store::Store;
 use planpush_versions::{
-    AnchorId, Commit, ContentHash, NewVersion, SectionEntry, SectionIndex, SourceFormat, Version,
+    AnchorId, Commit, ContentHash, NewVersion, SectionEntry, SectionIndex, SourceFormat, Staged,
+    Version,
 };
 
 use crate::support::{pg_store, sqlite_store};
@@ -65,6 +66,19 @@ async fn push(
     html: String,
     at: i64,
 ) -> Version {
+    push_staged(p, plan, prev, ada, html, at, |_| Staged::default()).await
+}
+
+/// [`push`], with what `stage` stages for the version.
+async fn push_staged(
+    p: &Ports,
+    plan: &mut Option<Plan>,
+    prev: Option<&Version>,
+    ada: &User,
+    html: String,
+    at: i64,
+    stage: impl FnOnce(&Version) -> Staged,
+) -> Version {
     let owner = ada.id;
     let current = plan.clone().unwrap_or_else(|| {
         Plan::new(
@@ -104,9 +118,60 @@ async fn push(
             text: &[],
         },
     };
-    p.versions.commit(commit, &[]).await.unwrap();
+    let staged = stage(&v);
+    p.versions
+        .commit_staged(commit, &staged, &[], &[])
+        .await
+        .unwrap();
     *plan = Some(next);
     v
+}
+
+/// A push stages its version's texts before its turn: the commit writes what it would have
+/// written itself, and texts staged for another version are not used.
+async fn staged_texts_are_written_as_unstaged_ones_and_stale_ones_ignored(store: Arc<Store>) {
+    store.migrate().unwrap();
+    let p = store.ports();
+    let ada = user(&p, "ada").await;
+    let doc = document();
+    let stage = |v: &Version| p.versions.stage(&v.html, &v.source, &v.sections);
+    let mut plan = None;
+    let v1 = push_staged(&p, &mut plan, None, &ada, with_tail(&doc, 1), 0, stage).await;
+    let first = chunks_stored(&store);
+    // Staged for version 1's texts, committed with version 2's.
+    let stale = stage(&v1);
+    let v2 = push_staged(
+        &p,
+        &mut plan,
+        Some(&v1),
+        &ada,
+        with_tail(&doc, 2),
+        100,
+        |_| stale,
+    )
+    .await;
+    let v3 = push(&p, &mut plan, Some(&v2), &ada, with_tail(&doc, 3), 200).await;
+    let v4 = push_staged(
+        &p,
+        &mut plan,
+        Some(&v3),
+        &ada,
+        with_tail(&doc, 4),
+        300,
+        stage,
+    )
+    .await;
+    let plan = plan.unwrap();
+    for v in [&v1, &v2, &v3, &v4] {
+        assert_eq!(&p.versions.get(plan.id(), v.meta.number).await.unwrap(), v);
+    }
+    // Staged or not, a text is cut where the store cuts it: three one-section pushes add only
+    // their last chunks (a staged text cut otherwise would add all of its own).
+    let added = chunks_stored(&store) - first;
+    assert!(
+        added <= 3 * 4,
+        "three one-section pushes wrote {added} chunks"
+    );
 }
 
 async fn a_one_section_push_writes_a_few_chunks_and_retention_frees_the_rest(store: Arc<Store>) {
@@ -223,6 +288,20 @@ async fn postgres_one_section_push_writes_a_few_chunks() {
         return;
     };
     a_one_section_push_writes_a_few_chunks_and_retention_frees_the_rest(store).await;
+}
+
+#[tokio::test]
+async fn sqlite_staged_texts_are_written_as_unstaged_ones() {
+    let (store, _guard) = sqlite_store();
+    staged_texts_are_written_as_unstaged_ones_and_stale_ones_ignored(store).await;
+}
+
+#[tokio::test]
+async fn postgres_staged_texts_are_written_as_unstaged_ones() {
+    let Some((store, _guard)) = pg_store() else {
+        return;
+    };
+    staged_texts_are_written_as_unstaged_ones_and_stale_ones_ignored(store).await;
 }
 
 #[tokio::test]
