@@ -26,7 +26,8 @@ pub fn ports() -> Ports {
     let versions: Arc<FakeVersions> = Arc::new(
         FakeVersions::new(plans.clone())
             .with_outbox(outbox.clone())
-            .with_inbox(inbox.clone()),
+            .with_inbox(inbox.clone())
+            .with_audit(audit.clone()),
     );
     let comments: Arc<FakeComments> = Arc::new(
         FakeComments::default()

@@ -21,7 +21,7 @@ use planpush_versions::{
 use crate::cpu::{CpuPool, Overloaded};
 use crate::inbox::VersionAudience;
 use crate::notify::{ChangeSummary, change_summary_of, version_pushed};
-use crate::{Actor, Auditor, LiveEvent, Notifications, Ports, Principal};
+use crate::{Actor, LiveEvent, Notifications, Ports, Principal};
 
 /// Pushed documents larger than this are refused.
 pub const MAX_DOCUMENT_BYTES: usize = 4 * 1024 * 1024;
@@ -122,7 +122,6 @@ impl From<Overloaded> for PushError {
 #[derive(Clone)]
 pub struct Push {
     ports: Ports,
-    audit: Auditor,
     options: SanitizeOptions,
     diagrams: Arc<dyn DiagramRenderer>,
     notify: Notifications,
@@ -213,10 +212,8 @@ fn unknown(e: impl Into<anyhow::Error>) -> PushError {
 
 impl Push {
     pub fn new(ports: Ports, options: SanitizeOptions, diagrams: Arc<dyn DiagramRenderer>) -> Self {
-        let audit = Auditor::new(ports.clone());
         Self {
             ports,
-            audit,
             options,
             diagrams,
             notify: Notifications::off(),
@@ -479,7 +476,15 @@ impl Push {
             _ => None,
         };
         let outcome = self
-            .store(p, target, name.as_ref(), &req, (rendered, audience), now)
+            .store(
+                p,
+                target,
+                name.as_ref(),
+                &req,
+                (rendered, audience),
+                &AuditEvent::new(AuditAction::PlanPushed, Some(p.user_id), now).ip(ip),
+                now,
+            )
             .await?;
         if let (Some(turn), true) = (&turn, outcome.created_version) {
             turn.leave(outcome.plan.clone());
@@ -497,16 +502,6 @@ impl Push {
                 typed: planpush_document::typed_lines(&outcome.typed, crate::LIVE_MAX_TYPED),
             };
             crate::events::publish(&self.ports, outcome.plan.id(), event).await;
-            drop(turn);
-            self.audit
-                .record(
-                    AuditEvent::new(AuditAction::PlanPushed, Some(p.user_id), now)
-                        .target("plan", outcome.plan.id())
-                        .ip(ip)
-                        .detail("version", outcome.version.get())
-                        .detail("slug", outcome.plan.slug().as_str()),
-                )
-                .await;
         }
         Ok(outcome)
     }
@@ -542,7 +537,9 @@ impl Push {
     /// Stores the rendered document where `target` says: one loop with one limit
     /// ([`PUSH_ATTEMPTS`]) for creations and updates. A creation that lost its name to another
     /// push resolves the name again (it may now update the winner's plan); an update that lost its
-    /// version number re-reads the plan and diffs against the winner's version.
+    /// version number re-reads the plan and diffs against the winner's version. `record` is the
+    /// push's audit record, written with the version: [`pushed`] says which.
+    #[allow(clippy::too_many_arguments)]
     async fn store(
         &self,
         p: &Principal,
@@ -550,6 +547,7 @@ impl Push {
         name: Option<&Slug>,
         req: &PushRequest,
         (rendered, audience): (Rendered, Option<VersionAudience>),
+        record: &AuditEvent,
         now: DateTime<Utc>,
     ) -> Result<PushOutcome, PushError> {
         let visibility = req.visibility.unwrap_or(self.default_visibility);
@@ -567,7 +565,7 @@ impl Push {
             match target {
                 Target::Update(plan) => {
                     match self
-                        .next_version(p, &plan, req, &rendered, audience.as_ref(), now)
+                        .next_version(p, &plan, req, &rendered, audience.as_ref(), record, now)
                         .await?
                     {
                         Some(outcome) => return Ok(outcome),
@@ -581,7 +579,7 @@ impl Push {
                 }
                 Target::Create(slug) => {
                     if let Some(outcome) = self
-                        .create(p, slug, &new_title, visibility, req, &rendered, now)
+                        .create(p, slug, &new_title, visibility, req, &rendered, record, now)
                         .await?
                     {
                         return Ok(outcome);
@@ -701,6 +699,7 @@ impl Push {
         visibility: Visibility,
         req: &PushRequest,
         rendered: &Rendered,
+        record: &AuditEvent,
         now: DateTime<Utc>,
     ) -> Result<Option<PushOutcome>, PushError> {
         let mut plan = Plan::new(slug, title, p.user_id, visibility, now)
@@ -737,6 +736,7 @@ impl Push {
                 &rendered.staged,
                 &outbox,
                 &[],
+                &[pushed(record, &plan, version.meta.number)],
             )
             .await
         {
@@ -803,6 +803,7 @@ impl Push {
 
     /// One attempt at storing the next version of `plan`; `None` when another push took its
     /// number first.
+    #[allow(clippy::too_many_arguments)]
     async fn next_version(
         &self,
         p: &Principal,
@@ -810,6 +811,7 @@ impl Push {
         req: &PushRequest,
         rendered: &Rendered,
         audience: Option<&VersionAudience>,
+        record: &AuditEvent,
         now: DateTime<Utc>,
     ) -> Result<Option<PushOutcome>, PushError> {
         // The previous version: what this process remembers of the plan's current version (nothing
@@ -906,6 +908,7 @@ impl Push {
                 &rendered.staged,
                 &outbox,
                 &inbox,
+                &[pushed(record, &next, version.meta.number)],
             )
             .await
         {
@@ -979,6 +982,15 @@ fn fresh_bytes(fresh: &[FreshPart]) -> usize {
 }
 
 /// Where the first render job left a push.
+/// The audit record of a push (`record`: who, when, from where) that made `version` of `plan`.
+fn pushed(record: &AuditEvent, plan: &Plan, version: VersionNumber) -> AuditEvent {
+    record
+        .clone()
+        .target("plan", plan.id())
+        .detail("version", version.get())
+        .detail("slug", plan.slug().as_str())
+}
+
 enum Step {
     /// Rendered whole (boxed: the other steps are a fraction of its size).
     Done(Box<Rendered>),

@@ -12,6 +12,14 @@ pub struct FakeAudit {
 }
 
 impl FakeAudit {
+    /// Appends events (what a fake repository does once its own write succeeded).
+    pub fn append(&self, events: &[AuditEvent]) {
+        self.events
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .extend_from_slice(events);
+    }
+
     /// Everything recorded so far, in recording order.
     pub fn recorded(&self) -> Vec<AuditEvent> {
         self.events
@@ -24,10 +32,7 @@ impl FakeAudit {
 #[async_trait]
 impl AuditSink for FakeAudit {
     async fn record(&self, events: &[AuditEvent]) -> Result<(), AuditError> {
-        self.events
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .extend_from_slice(events);
+        self.append(events);
         Ok(())
     }
 }

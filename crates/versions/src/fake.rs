@@ -4,6 +4,8 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
+use planpush_audit::AuditEvent;
+use planpush_audit::fake::FakeAudit;
 use planpush_inbox::InboxEntry;
 use planpush_inbox::fake::InboxLog;
 use planpush_outbox::OutboxMessage;
@@ -18,6 +20,7 @@ pub struct FakeVersions {
     versions: Mutex<Vec<Version>>,
     outbox: OutboxLog,
     inbox: InboxLog,
+    audit: Arc<FakeAudit>,
 }
 
 impl FakeVersions {
@@ -27,6 +30,7 @@ impl FakeVersions {
             versions: Mutex::default(),
             outbox: OutboxLog::default(),
             inbox: InboxLog::default(),
+            audit: Arc::default(),
         }
     }
     /// Writes the messages of successful commits to `outbox` (shared with the fake `Outbox`).
@@ -37,6 +41,11 @@ impl FakeVersions {
     /// Writes the inbox entries of successful commits to `inbox` (shared with the fake inbox).
     pub fn with_inbox(mut self, inbox: InboxLog) -> Self {
         self.inbox = inbox;
+        self
+    }
+    /// Records the audit events of successful commits in `audit` (the fake audit log).
+    pub fn with_audit(mut self, audit: Arc<FakeAudit>) -> Self {
+        self.audit = audit;
         self
     }
     fn lock(&self) -> MutexGuard<'_, Vec<Version>> {
@@ -56,11 +65,13 @@ fn plan_err(e: PlanRepoError) -> VersionRepoError {
 
 #[async_trait]
 impl VersionRepository for FakeVersions {
-    async fn commit_notifying<'a>(
+    async fn commit_staged<'a>(
         &self,
         commit: Commit<'a>,
+        _staged: &Staged,
         outbox: &[OutboxMessage],
         inbox: &[InboxEntry],
+        audit: &[AuditEvent],
     ) -> Result<(), VersionRepoError> {
         let mut versions = self.lock();
         match commit {
@@ -82,6 +93,7 @@ impl VersionRepository for FakeVersions {
         }
         self.outbox.append(outbox);
         self.inbox.append(inbox);
+        self.audit.append(audit);
         Ok(())
     }
     async fn get(

@@ -1,5 +1,6 @@
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
+use planpush_audit::AuditEvent;
 use planpush_inbox::InboxEntry;
 use planpush_outbox::OutboxMessage;
 use planpush_plans::{Plan, PlanId, Slug};
@@ -79,23 +80,22 @@ pub trait VersionRepository: Send + Sync {
         let _ = (html, source, sections);
         Staged::default()
     }
-    /// [`VersionRepository::commit_notifying`] with texts [`VersionRepository::stage`]d before;
-    /// the same writes and the same answers whatever `staged` holds.
+    /// Writes a push atomically, together with what it causes: the notifications (`outbox`,
+    /// `inbox`) and its audit record (`audit`), all of it or nothing — a refused commit writes
+    /// none of them. `staged` is what [`VersionRepository::stage`] made of the version's texts
+    /// before (or nothing): the same writes and the same answers whatever it holds.
+    /// `NewPlan` MUST return `SlugTaken` if a live plan holds the slug.
+    /// `NextVersion` MUST return `PlanNotFound` for an unknown or deleted plan and `Conflict` unless the stored
+    /// plan's current version is exactly one less than the new version's number.
     async fn commit_staged<'a>(
         &self,
         commit: Commit<'a>,
         staged: &Staged,
         outbox: &[OutboxMessage],
         inbox: &[InboxEntry],
-    ) -> Result<(), VersionRepoError> {
-        let _ = staged;
-        self.commit_notifying(commit, outbox, inbox).await
-    }
-    /// Writes a push atomically, together with the notifications it causes (`outbox`, possibly
-    /// empty): all of it or nothing — a refused commit writes no outbox message either.
-    /// `NewPlan` MUST return `SlugTaken` if a live plan holds the slug.
-    /// `NextVersion` MUST return `PlanNotFound` for an unknown or deleted plan and `Conflict` unless the stored
-    /// plan's current version is exactly one less than the new version's number.
+        audit: &[AuditEvent],
+    ) -> Result<(), VersionRepoError>;
+    /// [`VersionRepository::commit_staged`] with its `outbox` alone.
     async fn commit<'a>(
         &self,
         commit: Commit<'a>,
@@ -103,14 +103,17 @@ pub trait VersionRepository: Send + Sync {
     ) -> Result<(), VersionRepoError> {
         self.commit_notifying(commit, outbox, &[]).await
     }
-    /// [`VersionRepository::commit`] that also writes `inbox` entries (followers told of the new
-    /// version) in the same transaction: all of it or nothing.
+    /// [`VersionRepository::commit_staged`] with its `outbox` and `inbox` (followers told of the
+    /// new version).
     async fn commit_notifying<'a>(
         &self,
         commit: Commit<'a>,
         outbox: &[OutboxMessage],
         inbox: &[InboxEntry],
-    ) -> Result<(), VersionRepoError>;
+    ) -> Result<(), VersionRepoError> {
+        self.commit_staged(commit, &Staged::default(), outbox, inbox, &[])
+            .await
+    }
     /// A complete snapshot. MUST return `NotFound` if the version does not exist or its content has
     /// been purged (use [`VersionRepository::history`] for metadata).
     async fn get(

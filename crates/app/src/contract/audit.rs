@@ -121,3 +121,106 @@ pub async fn audit_filters(p: &Ports) {
         0
     );
 }
+
+/// A push's audit record rides on its commit: written with the version, and not at all when the
+/// commit is refused (a conflicting version number, a slug taken).
+pub async fn audit_written_with_version_commits(p: &Ports) {
+    use planpush_plans::{Plan, Visibility};
+    use planpush_versions::{Commit, NewVersion, SourceFormat, Staged, Version, VersionRepoError};
+
+    let ada = super::user(p, "ada").await;
+    let (plan, v1) = super::plans::new_plan(p, &ada, "p", Visibility::Published, 0).await;
+    let pushed = |at: i64| {
+        AuditEvent::new(AuditAction::PlanPushed, Some(ada.id), t(at))
+            .target("plan", plan.id())
+            .ip("10.0.0.2".parse().ok())
+            .detail("version", 2)
+    };
+    let v2 = Version::new(
+        Some(&v1.head()),
+        NewVersion {
+            plan_id: plan.id(),
+            title: "Two".to_owned(),
+            format: SourceFormat::Html,
+            source: "<h1>two</h1>".into(),
+            html: "<h1>two</h1>".into(),
+            sections: v1.sections.clone(),
+            pushed_by: ada.id,
+            pushed_at: t(10),
+        },
+    );
+    let mut next = plan.clone();
+    next.record_version(2, "Two", t(10)).unwrap();
+    let commit = |plan| Commit::NextVersion {
+        plan,
+        version: &v2,
+        text: &[],
+    };
+    let written = pushed(10);
+    p.versions
+        .commit_staged(
+            commit(&next),
+            &Staged::default(),
+            &[],
+            &[],
+            std::slice::from_ref(&written),
+        )
+        .await
+        .unwrap();
+    // Version 2 again: refused, and its record with it.
+    let stale = p
+        .versions
+        .commit_staged(commit(&plan), &Staged::default(), &[], &[], &[pushed(11)])
+        .await;
+    assert!(
+        matches!(stale, Err(VersionRepoError::Conflict)),
+        "{stale:?}"
+    );
+    // A new plan under a slug that is taken: refused, and its record with it.
+    let mut dup = Plan::new(
+        plan.slug().clone(),
+        "Dup",
+        ada.id,
+        Visibility::Published,
+        t(12),
+    )
+    .unwrap();
+    dup.record_version(1, "Dup", t(12)).unwrap();
+    let dv = Version::new(
+        None,
+        NewVersion {
+            plan_id: dup.id(),
+            title: "Dup".to_owned(),
+            format: SourceFormat::Html,
+            source: "x".into(),
+            html: "x".into(),
+            sections: Default::default(),
+            pushed_by: ada.id,
+            pushed_at: t(12),
+        },
+    );
+    let taken = p
+        .versions
+        .commit_staged(
+            Commit::NewPlan {
+                plan: &dup,
+                version: &dv,
+                text: &[],
+            },
+            &Staged::default(),
+            &[],
+            &[],
+            &[pushed(12)],
+        )
+        .await;
+    assert!(
+        matches!(taken, Err(VersionRepoError::SlugTaken(_))),
+        "{taken:?}"
+    );
+    let all = p
+        .audit_query
+        .page(&AuditFilter::default(), None, 100)
+        .await
+        .unwrap();
+    assert_eq!(all.events, [written], "exactly the committed push's record");
+}

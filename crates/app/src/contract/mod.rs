@@ -70,7 +70,7 @@ macro_rules! contract_tests {
             plans_new_plan_commit, versions_next_version_commit, plans_update_and_slugs, plans_list_scopes,
             versions_purge_keeps_current_and_metadata, versions_large_texts_round_trip, plan_views_contract,
             comments_crud_and_filters, comments_set_states, comments_dashboard_queries,
-            audit_record_and_page, audit_filters,
+            audit_record_and_page, audit_filters, audit_written_with_version_commits,
             kv_contract, outbox_contract, outbox_claim_leases, outbox_written_with_commits, outbox_fan_out_and_recent, outbox_absorb,
             outbox_written_with_comments, outbox_webhook_events_need_a_hook, readiness_contract,
             scim_users_contract, scim_groups_contract,

@@ -433,11 +433,13 @@ impl Contended {
 
 #[async_trait::async_trait]
 impl planpush_versions::VersionRepository for Contended {
-    async fn commit_notifying<'a>(
+    async fn commit_staged<'a>(
         &self,
         commit: planpush_versions::Commit<'a>,
+        staged: &planpush_versions::Staged,
         outbox: &[planpush_app::OutboxMessage],
         inbox: &[planpush_inbox::InboxEntry],
+        audit: &[planpush_audit::AuditEvent],
     ) -> Result<(), planpush_versions::VersionRepoError> {
         for _ in 0..3 {
             tokio::task::yield_now().await;
@@ -446,7 +448,11 @@ impl planpush_versions::VersionRepository for Contended {
             planpush_versions::Commit::NextVersion { .. } if self.always_lose => {
                 Err(planpush_versions::VersionRepoError::Conflict)
             }
-            other => self.inner.commit_notifying(other, outbox, inbox).await,
+            other => {
+                self.inner
+                    .commit_staged(other, staged, outbox, inbox, audit)
+                    .await
+            }
         };
         if matches!(result, Err(planpush_versions::VersionRepoError::Conflict)) {
             self.conflicts

@@ -8,14 +8,14 @@ use planpush_audit::{
 };
 use planpush_identity::UserId;
 
-use crate::Store;
 use crate::dialect::{on_backend, write_tx};
 use crate::rows::{corrupt, db, ts, utc, uuid};
 use crate::schema::audit_log as a;
+use crate::{DbConnection, Store};
 
 #[derive(Queryable, Selectable, Insertable)]
 #[diesel(table_name = a)]
-struct AuditRow {
+pub(crate) struct AuditRow {
     id: String,
     at: NaiveDateTime,
     actor_id: Option<String>,
@@ -64,22 +64,31 @@ impl TryFrom<AuditRow> for AuditEvent {
     }
 }
 
+/// `events` as rows, for [`insert_audit`].
+pub(crate) fn audit_rows(events: &[AuditEvent]) -> Vec<AuditRow> {
+    events.iter().map(AuditRow::from).collect()
+}
+
+/// Writes audit rows in the caller's transaction (the sink's own, or a push's commit).
+pub(crate) fn insert_audit(conn: &mut DbConnection, rows: &[AuditRow]) -> diesel::QueryResult<()> {
+    for chunk in rows.chunks(500) {
+        on_backend!(conn, |c| diesel::insert_into(a::table)
+            .values(chunk)
+            .execute(c))?;
+    }
+    Ok(())
+}
+
 #[async_trait]
 impl AuditSink for Store {
     async fn record(&self, events: &[AuditEvent]) -> Result<(), AuditError> {
         if events.is_empty() {
             return Ok(());
         }
-        let rows: Vec<AuditRow> = events.iter().map(AuditRow::from).collect();
+        let rows = audit_rows(events);
         self.run(move |conn| {
             write_tx(conn, |conn| {
-                for chunk in rows.chunks(500) {
-                    on_backend!(conn, |c| diesel::insert_into(a::table)
-                        .values(chunk)
-                        .execute(c))
-                    .map_err(db::<AuditError>)?;
-                }
-                Ok(())
+                insert_audit(conn, &rows).map_err(db::<AuditError>)
             })
         })
         .await

@@ -2,6 +2,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, NaiveDateTime, Utc};
 use diesel::prelude::*;
 use planpush_app::OutboxMessage;
+use planpush_audit::AuditEvent;
 use planpush_identity::UserId;
 use planpush_plans::{PlanId, PlanRepoError};
 use planpush_versions::{
@@ -10,6 +11,7 @@ use planpush_versions::{
 };
 
 use crate::dialect::write_tx;
+use crate::repos::audit::{audit_rows, insert_audit};
 use crate::repos::chunks::{self, Chunked};
 use crate::repos::inbox::{inbox_rows, insert_inbox};
 use crate::repos::infra::{insert_outbox, outbox_rows};
@@ -321,25 +323,17 @@ impl VersionRepository for Store {
         Texts::of(html, source, sections).map_or_else(|_| Staged::default(), Staged::new)
     }
 
-    async fn commit_notifying<'a>(
-        &self,
-        commit: Commit<'a>,
-        outbox: &[OutboxMessage],
-        inbox: &[planpush_inbox::InboxEntry],
-    ) -> Result<(), VersionRepoError> {
-        self.commit_staged(commit, &Staged::default(), outbox, inbox)
-            .await
-    }
-
     async fn commit_staged<'a>(
         &self,
         commit: Commit<'a>,
         staged: &Staged,
         outbox: &[OutboxMessage],
         inbox: &[planpush_inbox::InboxEntry],
+        audit: &[AuditEvent],
     ) -> Result<(), VersionRepoError> {
         let outbox = outbox_rows(outbox);
         let inbox = inbox_rows(inbox);
+        let audit = audit_rows(audit);
         match commit {
             Commit::NewPlan {
                 plan,
@@ -355,6 +349,7 @@ impl VersionRepository for Store {
                             .map_err(db::<VersionRepoError>)?;
                         insert_inbox(conn, &inbox).map_err(db::<VersionRepoError>)?;
                         insert_outbox(conn, &outbox).map_err(db::<VersionRepoError>)?;
+                        insert_audit(conn, &audit).map_err(db::<VersionRepoError>)?;
                         Ok(())
                     })
                 })
@@ -405,6 +400,7 @@ impl VersionRepository for Store {
                         index_plan(conn, &id, &title, &text).map_err(db::<VersionRepoError>)?;
                         insert_inbox(conn, &inbox).map_err(db::<VersionRepoError>)?;
                         insert_outbox(conn, &outbox).map_err(db::<VersionRepoError>)?;
+                        insert_audit(conn, &audit).map_err(db::<VersionRepoError>)?;
                         Ok(())
                     })
                 })

@@ -120,7 +120,7 @@ async fn push_staged(
     };
     let staged = stage(&v);
     p.versions
-        .commit_staged(commit, &staged, &[], &[])
+        .commit_staged(commit, &staged, &[], &[], &[])
         .await
         .unwrap();
     *plan = Some(next);
