@@ -55,16 +55,28 @@ impl CpuPool {
     /// Starts `threads` threads (at least one) with room for `queue` waiting jobs (0: a job is
     /// accepted only when a thread is free to take it).
     pub fn new(threads: usize, queue: usize) -> std::io::Result<Self> {
+        Self::with_start(threads, queue, || {})
+    }
+
+    /// [`CpuPool::new`] whose threads each run `start` first (the server lowers their
+    /// scheduling priority there: see `crates/server/src/render_priority.rs`).
+    pub fn with_start(
+        threads: usize,
+        queue: usize,
+        start: impl Fn() + Send + Sync + 'static,
+    ) -> std::io::Result<Self> {
         let threads = threads.max(1);
+        let start = Arc::new(start);
         let (tx, rx) = sync_channel::<Job>(queue);
         let rx = Arc::new(Mutex::new(rx));
         for i in 0..threads {
-            let rx = rx.clone();
+            let (rx, start) = (rx.clone(), start.clone());
             std::thread::Builder::new()
                 .name(format!("render-{i}"))
                 // Parsing deeply nested documents recurses; 2 MiB like the main thread.
                 .stack_size(2 * 1024 * 1024)
                 .spawn(move || {
+                    start();
                     loop {
                         // The lock is held only while waiting for the next job.
                         let job = match rx.lock() {

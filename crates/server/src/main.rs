@@ -13,6 +13,7 @@ use clap::{Parser, Subcommand};
 mod demo;
 mod malloc;
 mod ops;
+mod render_priority;
 use planpush_app::{
     Admission, Deliveries, DeliverySettings, Maintenance, Notifications, OUTBOX_MAX_ATTEMPTS,
 };
@@ -787,8 +788,13 @@ fn serve(config: Config, store: Arc<Store>) -> Result<(), Fatal> {
             .collect(),
     );
     // RENDER_THREADS / RENDER_QUEUE: pushes render on a bounded pool, never on the request workers.
-    let pool = planpush_app::CpuPool::new(config.render_threads, config.render_queue)
-        .map_err(|e| Fatal(format!("cannot start the render threads: {e}"), 1))?;
+    // Their threads yield the CPU to the request workers and the store (see `render_priority`).
+    let pool = planpush_app::CpuPool::with_start(
+        config.render_threads,
+        config.render_queue,
+        render_priority::lower_this_thread,
+    )
+    .map_err(|e| Fatal(format!("cannot start the render threads: {e}"), 1))?;
     tracing::info!(
         threads = pool.threads(),
         queue = pool.queue(),
