@@ -97,7 +97,9 @@ pub use offboarding::{
 pub use outbox::{
     OUTBOX_MAX_ATTEMPTS, OutboxMessage, OutboxMessageId, backoff_after, backoff_from,
 };
-pub use plans::{DiffPage, LiveFeed, PlanError, PlanInfo, PlanPage, PlanText, Plans, can_see};
+pub use plans::{
+    DiffPage, HISTORY_IN_PAGE, LiveFeed, PlanError, PlanInfo, PlanPage, PlanText, Plans, can_see,
+};
 pub use ports::*;
 pub use presence::{PRESENCE_TTL, Presence, PresenceRepository, Reader, Reading};
 pub use provider::{

@@ -32,6 +32,17 @@ pub enum PlanError {
     Unknown(#[from] anyhow::Error),
 }
 
+/// How many versions a plan page lists (the newest), so that neither its size nor its render
+/// grows with the plan's age; the whole history is on its own page ([`Plans::history_page`]).
+pub const HISTORY_IN_PAGE: usize = 20;
+
+/// The first of the newest `n` versions of a plan whose latest is `latest`: versions are numbered
+/// 1, 2, … with no gaps (an expired one keeps its metadata).
+fn first_of_newest(latest: u32, n: usize) -> VersionNumber {
+    let n = u32::try_from(n).unwrap_or(u32::MAX);
+    VersionNumber::new(latest.saturating_sub(n).saturating_add(1)).unwrap_or(VersionNumber::FIRST)
+}
+
 /// A plan page: the plan, the version shown and the history.
 #[derive(Debug, Clone)]
 pub struct PlanPage {
@@ -39,6 +50,11 @@ pub struct PlanPage {
     /// The version shown; `None` when the requested version's content has expired.
     pub version: Option<Version>,
     pub shown: VersionNumber,
+    /// The shown version's metadata.
+    pub shown_meta: VersionMeta,
+    /// Consecutive versions up to the newest, oldest first: every version for
+    /// [`Plans::history_page`], the newest [`HISTORY_IN_PAGE`] and the one before them for
+    /// [`Plans::page`]. The plan's version count is `plan.current_version()`.
     pub history: Vec<VersionMeta>,
     /// Login of whoever pushed the version shown.
     pub pushed_by: String,
@@ -63,7 +79,8 @@ pub struct DiffPage {
     /// For each of `typed`, in order: the open threads on its element (see
     /// [`crate::threads_on_changes`]).
     pub typed_threads: Vec<Vec<crate::ChangeThread>>,
-    /// Every version of the plan (for choosing another pair to compare).
+    /// The newest versions of the plan, as a plan page lists them (for choosing another pair to
+    /// compare; the pair shown is offered whatever its age).
     pub history: Vec<VersionMeta>,
 }
 
@@ -221,39 +238,68 @@ impl Plans {
         crate::events::publish(&self.ports, plan, LiveEvent::Plan { activity, by }).await;
     }
 
-    /// The plan page for `slug`, at version `v` (default: the current one).
+    /// The plan page for `slug`, at version `v` (default: the current one), with the newest
+    /// versions of its history: what it reads does not grow with the number of versions.
     pub async fn page(
         &self,
         p: &Principal,
         slug: &str,
         v: Option<u32>,
     ) -> Result<PlanPage, PlanError> {
+        self.page_with(p, slug, v, HISTORY_IN_PAGE + 1).await
+    }
+
+    /// The plan page for `slug` at its current version, with every version of its history.
+    pub async fn history_page(&self, p: &Principal, slug: &str) -> Result<PlanPage, PlanError> {
+        self.page_with(p, slug, None, usize::MAX).await
+    }
+
+    /// A plan page listing the newest `listed` versions.
+    async fn page_with(
+        &self,
+        p: &Principal,
+        slug: &str,
+        v: Option<u32>,
+        listed: usize,
+    ) -> Result<PlanPage, PlanError> {
         let plan = self.visible_by_slug(p, slug).await?;
-        let history = self
-            .ports
-            .versions
-            .history(plan.id())
-            .await
-            .map_err(unknown)?;
+        let latest =
+            VersionNumber::new(plan.current_version()).map_err(|_| PlanError::VersionNotFound)?;
         let shown = match v {
             Some(n) => VersionNumber::new(n).map_err(|_| PlanError::VersionNotFound)?,
-            None => VersionNumber::new(plan.current_version())
-                .map_err(|_| PlanError::VersionNotFound)?,
+            None => latest,
         };
-        if !history.iter().any(|m| m.number == shown) {
+        if shown > latest {
             return Err(PlanError::VersionNotFound);
         }
-        let version = match self.ports.versions.get(plan.id(), shown).await {
+        let versions = &self.ports.versions;
+        let history = versions
+            .history_between(plan.id(), first_of_newest(latest.get(), listed), latest)
+            .await
+            .map_err(unknown)?;
+        let shown_meta = match history.iter().find(|m| m.number == shown) {
+            Some(m) => m.clone(),
+            None => versions
+                .history_between(plan.id(), shown, shown)
+                .await
+                .map_err(unknown)?
+                .pop()
+                .ok_or(PlanError::VersionNotFound)?,
+        };
+        let version = match versions.get(plan.id(), shown).await {
             Ok(v) => Some(v),
             Err(VersionRepoError::NotFound) => None,
             Err(e) => return Err(unknown(e)),
         };
         let pushers = self.logins(history.iter().map(|m| m.pushed_by)).await;
-        let pushed_by = history
-            .iter()
-            .position(|m| m.number == shown)
-            .and_then(|i| pushers.get(i).cloned())
-            .unwrap_or_else(|| "unknown".into());
+        let pushed_by = match history.iter().position(|m| m.number == shown) {
+            Some(i) => pushers.get(i).cloned(),
+            None => self
+                .logins(std::iter::once(shown_meta.pushed_by))
+                .await
+                .pop(),
+        }
+        .unwrap_or_else(|| "unknown".into());
         let open_comments = self
             .ports
             .comments
@@ -264,6 +310,7 @@ impl Plans {
             plan,
             version,
             shown,
+            shown_meta,
             history,
             pushed_by,
             pushers,
@@ -323,10 +370,11 @@ impl Plans {
         let typed_threads = crate::reviews::threads_on_changes(&self.ports, plan.id(), &typed)
             .await
             .map_err(unknown)?;
+        let first = first_of_newest(plan.current_version(), HISTORY_IN_PAGE);
         let history = self
             .ports
             .versions
-            .history(plan.id())
+            .history_between(plan.id(), first, VersionNumber::MAX)
             .await
             .map_err(unknown)?;
         Ok(DiffPage {

@@ -981,7 +981,6 @@ fn fresh_bytes(fresh: &[FreshPart]) -> usize {
     fresh.iter().map(FreshPart::len).sum()
 }
 
-/// Where the first render job left a push.
 /// The audit record of a push (`record`: who, when, from where) that made `version` of `plan`.
 fn pushed(record: &AuditEvent, plan: &Plan, version: VersionNumber) -> AuditEvent {
     record
@@ -991,6 +990,7 @@ fn pushed(record: &AuditEvent, plan: &Plan, version: VersionNumber) -> AuditEven
         .detail("slug", plan.slug().as_str())
 }
 
+/// Where the first render job left a push.
 enum Step {
     /// Rendered whole (boxed: the other steps are a fraction of its size).
     Done(Box<Rendered>),

@@ -135,6 +135,16 @@ impl VersionRepository for FakeVersions {
         v.sort_by_key(|m| m.number);
         Ok(v)
     }
+    async fn history_between(
+        &self,
+        plan_id: PlanId,
+        first: VersionNumber,
+        last: VersionNumber,
+    ) -> Result<Vec<VersionMeta>, VersionRepoError> {
+        let mut v = self.history(plan_id).await?;
+        v.retain(|m| (first..=last).contains(&m.number));
+        Ok(v)
+    }
     async fn purge_before(
         &self,
         cutoff: DateTime<Utc>,

@@ -128,6 +128,14 @@ pub trait VersionRepository: Send + Sync {
     async fn head(&self, plan_id: PlanId) -> Result<Option<VersionHead>, VersionRepoError>;
     /// Metadata of every version of a plan, oldest first (purged ones included).
     async fn history(&self, plan_id: PlanId) -> Result<Vec<VersionMeta>, VersionRepoError>;
+    /// Metadata of the versions numbered `first` to `last` (both included), oldest first: what a
+    /// page lists of a long history without reading all of it.
+    async fn history_between(
+        &self,
+        plan_id: PlanId,
+        first: VersionNumber,
+        last: VersionNumber,
+    ) -> Result<Vec<VersionMeta>, VersionRepoError>;
     /// Purges the content of versions pushed before `cutoff`, except each plan's current version,
     /// keeping their metadata. Returns how many were purged.
     async fn purge_before(

@@ -15,6 +15,8 @@ pub struct VersionNumber(NonZeroU32);
 
 impl VersionNumber {
     pub const FIRST: VersionNumber = VersionNumber(NonZeroU32::MIN);
+    /// The highest number there can be (an open end for ranges).
+    pub const MAX: VersionNumber = VersionNumber(NonZeroU32::MAX);
 
     pub fn new(n: u32) -> Result<Self, InvalidInput> {
         NonZeroU32::new(n)

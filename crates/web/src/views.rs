@@ -3,7 +3,8 @@
 use chrono::{DateTime, Utc};
 use maud::{DOCTYPE, Markup, PreEscaped, html};
 use planpush_app::{
-    DeviceRequest, DiffPage, EmailMode, Export, ExportComments, PlanPage, UnsubscribeTarget,
+    DeviceRequest, DiffPage, EmailMode, Export, ExportComments, HISTORY_IN_PAGE, PlanPage,
+    UnsubscribeTarget,
 };
 use planpush_document::DiffStatus;
 use planpush_versions::VersionMeta;
@@ -208,7 +209,7 @@ pub fn when(t: DateTime<Utc>) -> String {
 pub fn plan_page(page: &PlanPage) -> Markup {
     let plan = &page.plan;
     let latest = plan.current_version();
-    let shown_meta = page.history.iter().find(|m| m.number == page.shown);
+    let shown_meta = &page.shown_meta;
     layout(
         plan.title(),
         html! {
@@ -227,7 +228,7 @@ pub fn plan_page(page: &PlanPage) -> Markup {
                 h1 { (plan.title()) }
                 p class="pp-meta" {
                     "Pushed by " strong { (page.pushed_by) }
-                    @if let Some(m) = shown_meta { " · " time datetime=(m.pushed_at.to_rfc3339()) { (when(m.pushed_at)) } }
+                    " · " time datetime=(shown_meta.pushed_at.to_rfc3339()) { (when(shown_meta.pushed_at)) }
                     " · v" (page.shown.get())
                     " · " span class="pp-open-comments" { (page.open_comments) @if page.open_comments == 1 { " open comment" } @else { " open comments" } }
                     " · " (plan.visibility().as_str())
@@ -271,9 +272,9 @@ pub fn plan_page(page: &PlanPage) -> Markup {
             nav class="pp-history" aria-label="Version history" {
                 h2 { "History" }
                 (history_list(page, page.history.len().saturating_sub(HISTORY_IN_PAGE)))
-                @if page.history.len() > HISTORY_IN_PAGE {
+                @if latest as usize > HISTORY_IN_PAGE {
                     p class="pp-more" {
-                        a href={ "/p/" (plan.slug()) "/history" } { "All " (page.history.len()) " versions" }
+                        a href={ "/p/" (plan.slug()) "/history" } { "All " (latest) " versions" }
                     }
                 }
                 (compare_form(plan.slug().as_str(), &page.history, None))
@@ -281,10 +282,6 @@ pub fn plan_page(page: &PlanPage) -> Markup {
         },
     )
 }
-
-/// How many versions a plan page lists (the newest), so its size does not grow with the plan's
-/// age; the whole history is on `/p/{slug}/history`, loaded when asked for.
-pub const HISTORY_IN_PAGE: usize = 20;
 
 /// The versions of `page.history` from index `from` on, newest first.
 fn history_list(page: &PlanPage, from: usize) -> Markup {
@@ -324,7 +321,7 @@ pub fn history_page(page: &PlanPage) -> Markup {
             header class="pp-header" {
                 h1 { (plan.title()) }
                 p class="pp-meta" {
-                    (page.history.len()) " versions · "
+                    (plan.current_version()) " versions · "
                     a href={ "/p/" (plan.slug()) } { "Back to the plan" }
                 }
             }
@@ -360,6 +357,13 @@ fn compare_form(slug: &str, history: &[VersionMeta], pair: Option<(u32, u32)>) -
             .chain(newest)
             .collect();
     }
+    // The pair shown is offered even when `history` (the newest versions) does not reach it.
+    for n in [from, to] {
+        if !live.contains(&n) {
+            live.push(n);
+        }
+    }
+    live.sort_unstable();
     html! {
         @if live.len() > 1 {
             form class="pp-compare" method="get" action={ "/p/" (slug) } {

@@ -413,6 +413,24 @@ pub async fn versions_purge_keeps_current_and_metadata(p: &Ports) {
     );
     assert_eq!(history[1].changes, v2.meta.changes, "what changed stays");
     assert_eq!(history[0].pushed_by, ada.id);
+
+    // A slice of the history: the same metadata, oldest first, expired versions included.
+    let n = |n: u32| VersionNumber::new(n).unwrap();
+    let numbers = |metas: Vec<planpush_versions::VersionMeta>| {
+        metas.iter().map(|m| m.number.get()).collect::<Vec<_>>()
+    };
+    let slice = p.versions.history_between(plan.id(), n(2), n(3)).await;
+    assert_eq!(slice.unwrap(), history[1..]);
+    let one = p.versions.history_between(plan.id(), n(1), n(1)).await;
+    assert_eq!(numbers(one.unwrap()), [1]);
+    let open = p
+        .versions
+        .history_between(plan.id(), n(3), VersionNumber::MAX);
+    assert_eq!(numbers(open.await.unwrap()), [3]);
+    let beyond = p.versions.history_between(plan.id(), n(4), n(9)).await;
+    assert_eq!(numbers(beyond.unwrap()), Vec::<u32>::new());
+    let other = p.versions.history_between(lonely.id(), n(1), n(3)).await;
+    assert_eq!(numbers(other.unwrap()), [1], "only the plan's own");
 }
 
 /// Large texts come back byte for byte, whatever the store does with them (it may share what

@@ -492,6 +492,14 @@ impl planpush_versions::VersionRepository for Contended {
     ) -> Result<Vec<planpush_versions::VersionMeta>, planpush_versions::VersionRepoError> {
         self.inner.history(plan_id).await
     }
+    async fn history_between(
+        &self,
+        plan_id: planpush_plans::PlanId,
+        first: VersionNumber,
+        last: VersionNumber,
+    ) -> Result<Vec<planpush_versions::VersionMeta>, planpush_versions::VersionRepoError> {
+        self.inner.history_between(plan_id, first, last).await
+    }
     async fn purge_before(
         &self,
         cutoff: DateTime<Utc>,

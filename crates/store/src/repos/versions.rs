@@ -457,9 +457,24 @@ impl VersionRepository for Store {
     }
 
     async fn history(&self, plan_id: PlanId) -> Result<Vec<VersionMeta>, VersionRepoError> {
+        self.history_between(plan_id, VersionNumber::FIRST, VersionNumber::MAX)
+            .await
+    }
+
+    async fn history_between(
+        &self,
+        plan_id: PlanId,
+        first: VersionNumber,
+        last: VersionNumber,
+    ) -> Result<Vec<VersionMeta>, VersionRepoError> {
+        let (first, last) = (number_col(first), number_col(last));
         self.run(move |conn| {
             let rows: Vec<MetaRow> = v::table
-                .filter(v::plan_id.eq(plan_id.to_string()))
+                .filter(
+                    v::plan_id
+                        .eq(plan_id.to_string())
+                        .and(v::number.between(first, last)),
+                )
                 .order(v::number.asc())
                 .select(MetaRow::as_select())
                 .load(conn)

@@ -132,7 +132,7 @@ async fn page(
 }
 
 /// `GET /p/{slug}/history`: every version of the plan (the plan page lists the newest
-/// [`views::HISTORY_IN_PAGE`]). Not cached; each render draws from the reader's render budget.
+/// [`planpush_app::HISTORY_IN_PAGE`]). Not cached; each render draws from the reader's render budget.
 async fn history(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -155,7 +155,7 @@ async fn history(
             views::message("Slow down", &e.message, None),
         );
     }
-    match state.plans.page(&p, &slug, None).await {
+    match state.plans.history_page(&p, &slug).await {
         Ok(page) => html_page(StatusCode::OK, views::history_page(&page)),
         Err(e) => error_page(e),
     }

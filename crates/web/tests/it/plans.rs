@@ -499,6 +499,74 @@ async fn plan_routes_for_every_role_owner_and_visibility() {
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
 
+/// A plan page lists the newest versions and reads only those (its render does not grow with the
+/// plan's age); an older version, its diff and `/history` still show what they did.
+#[actix_web::test]
+async fn a_long_history_in_the_page_and_on_its_own_page() {
+    let app = test_app(Mode::Dev).await;
+    let (mut ada, _) = app.user_with("ada", &[Role::Developer]).await;
+    let token = app.token(&mut ada).await;
+    for n in 1..=25 {
+        let req = actix_web::test::TestRequest::post()
+            .uri("/api/push")
+            .insert_header((header::AUTHORIZATION, format!("Bearer {token}")))
+            .insert_header((header::CONTENT_TYPE, "text/markdown"))
+            .insert_header(("x-session-name", "long"))
+            .set_payload(format!("# Long\n\n## Part\n\nversion {n}\n"))
+            .to_request();
+        app.call(&mut Browser::default(), req).await;
+    }
+    let listed = |body: &str, n: u32| body.contains(&format!("<li value=\"{n}\">"));
+    let page = app.get(&mut ada, "/p/long").await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(
+        (6..=25).all(|n| listed(&page.body, n)) && !listed(&page.body, 5),
+        "the newest 20: {}",
+        page.body
+    );
+    assert!(
+        page.body
+            .contains(r#"href="/p/long/history">All 25 versions</a>"#)
+            && page
+                .body
+                .contains(r#"href="/p/long?v=6&amp;diff=5">what changed</a>"#),
+        "{}",
+        page.body
+    );
+    // An older version than the page lists: who pushed it and when.
+    let old = app.get(&mut ada, "/p/long?v=2").await;
+    assert_eq!(old.status, StatusCode::OK);
+    assert!(
+        old.body.contains("version 2")
+            && old
+                .body
+                .contains("Pushed by <strong>ada</strong> · <time datetime=")
+            && old.body.contains("· v2"),
+        "{}",
+        old.body
+    );
+    assert_eq!(
+        app.get(&mut ada, "/p/long?v=26").await.status,
+        StatusCode::NOT_FOUND
+    );
+    // A diff of an old pair offers that pair in its picker.
+    let diff = app.get(&mut ada, "/p/long?v=25&diff=2").await;
+    assert_eq!(diff.status, StatusCode::OK);
+    assert!(
+        diff.body
+            .contains(r#"<option value="2" selected>v2</option>"#),
+        "{}",
+        diff.body
+    );
+    let all = app.get(&mut ada, "/p/long/history").await;
+    assert_eq!(all.status, StatusCode::OK);
+    assert!(
+        (1..=25).all(|n| listed(&all.body, n)) && all.body.contains("25 versions ·"),
+        "{}",
+        all.body
+    );
+}
+
 #[actix_web::test]
 async fn diff_between_two_versions() {
     let app = test_app(Mode::Dev).await;
