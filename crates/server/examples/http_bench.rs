@@ -375,6 +375,32 @@ fn main() {
         &reads,
         "p99 ≤ 10 ms",
     );
+    // Reads of the plan the flood pushes to: each push makes its page stale, so most reads wait
+    // for the new version's page to be rendered (once, however many readers wait).
+    let (flood, reads) = both(
+        || wrk(dir.path(), &server.url("/"), 8, 10, &[], &script),
+        || {
+            wrk(
+                dir.path(),
+                &server.url("/p/bench-push"),
+                4,
+                10,
+                &cookie_h,
+                "",
+            )
+        },
+    );
+    row(
+        "push flood (c=8) during the reads below".to_owned(),
+        &flood,
+        "—",
+    );
+    row(
+        "GET the page pushed to, brotli, c=4, during the push flood (thousands of versions)"
+            .to_owned(),
+        &reads,
+        "report",
+    );
 
     let get = |plans: &str, rows: &mut dyn FnMut(String, &Run, &str)| {
         let url = server.url("/p/big-page");
