@@ -125,24 +125,19 @@ impl VersionRepository for FakeVersions {
             .max_by_key(|v| v.meta.number)
             .map(Version::head))
     }
-    async fn history(&self, plan_id: PlanId) -> Result<Vec<VersionMeta>, VersionRepoError> {
-        let mut v: Vec<_> = self
-            .lock()
-            .iter()
-            .filter(|v| v.meta.plan_id == plan_id)
-            .map(|v| v.meta.clone())
-            .collect();
-        v.sort_by_key(|m| m.number);
-        Ok(v)
-    }
     async fn history_between(
         &self,
         plan_id: PlanId,
         first: VersionNumber,
         last: VersionNumber,
     ) -> Result<Vec<VersionMeta>, VersionRepoError> {
-        let mut v = self.history(plan_id).await?;
-        v.retain(|m| (first..=last).contains(&m.number));
+        let mut v: Vec<_> = self
+            .lock()
+            .iter()
+            .filter(|v| v.meta.plan_id == plan_id && (first..=last).contains(&v.meta.number))
+            .map(|v| v.meta.clone())
+            .collect();
+        v.sort_by_key(|m| m.number);
         Ok(v)
     }
     async fn purge_before(

@@ -127,7 +127,10 @@ pub trait VersionRepository: Send + Sync {
     /// HTML: what a push is made against. MUST agree with [`VersionRepository::latest`].
     async fn head(&self, plan_id: PlanId) -> Result<Option<VersionHead>, VersionRepoError>;
     /// Metadata of every version of a plan, oldest first (purged ones included).
-    async fn history(&self, plan_id: PlanId) -> Result<Vec<VersionMeta>, VersionRepoError>;
+    async fn history(&self, plan_id: PlanId) -> Result<Vec<VersionMeta>, VersionRepoError> {
+        self.history_between(plan_id, VersionNumber::FIRST, VersionNumber::MAX)
+            .await
+    }
     /// Metadata of the versions numbered `first` to `last` (both included), oldest first: what a
     /// page lists of a long history without reading all of it.
     async fn history_between(

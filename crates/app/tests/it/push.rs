@@ -486,12 +486,6 @@ impl planpush_versions::VersionRepository for Contended {
         }
         head
     }
-    async fn history(
-        &self,
-        plan_id: planpush_plans::PlanId,
-    ) -> Result<Vec<planpush_versions::VersionMeta>, planpush_versions::VersionRepoError> {
-        self.inner.history(plan_id).await
-    }
     async fn history_between(
         &self,
         plan_id: planpush_plans::PlanId,

@@ -456,11 +456,6 @@ impl VersionRepository for Store {
         .await
     }
 
-    async fn history(&self, plan_id: PlanId) -> Result<Vec<VersionMeta>, VersionRepoError> {
-        self.history_between(plan_id, VersionNumber::FIRST, VersionNumber::MAX)
-            .await
-    }
-
     async fn history_between(
         &self,
         plan_id: PlanId,
