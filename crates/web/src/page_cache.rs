@@ -20,7 +20,7 @@
 //! once, and the renders a reader can cause by asking for new pairs are rate-limited per user
 //! (`ratelimit::Budget::Render`).
 
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock, Weak};
 use std::time::Duration;
 
 use actix_web::web::Bytes;
@@ -79,6 +79,21 @@ impl CachedPage {
             .get_or_init(|| Bytes::from(compress::gzip(&self.identity)));
         self.brotli
             .get_or_init(|| Bytes::from(compress::brotli(&self.identity)));
+    }
+
+    /// Compresses `page` (see [`CachedPage::compress`]) if it is still cached once the compressor
+    /// is free: pages are compressed one at a time in the process, so a flood of changes holds
+    /// one brotli encoder's memory (~3.5 MB for a 100 KB page) rather than one per page rendered
+    /// meanwhile, and a page replaced while it waited is not compressed at all. Blocking: call it
+    /// on a blocking thread.
+    pub fn compress_if_current(page: Weak<CachedPage>) {
+        static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
+        let _turn = ONE_AT_A_TIME
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(page) = page.upgrade() {
+            page.compress();
+        }
     }
 
     /// The body for a reader who accepts `wanted`, and the coding it is in: `wanted` once the
@@ -295,10 +310,7 @@ mod tests {
         }
     }
 
-    #[test]
-    fn compressed_bodies_decompress_to_the_page() {
-        use std::io::Read;
-        let html = "<p>plan</p>".repeat(2000);
+    fn page(html: &str) -> super::CachedPage {
         let plan = planpush_plans::Plan::new(
             planpush_plans::Slug::parse("plan").unwrap(),
             "Plan",
@@ -307,7 +319,38 @@ mod tests {
             chrono::Utc::now(),
         )
         .unwrap();
-        let page = super::CachedPage::new(plan, html.clone());
+        super::CachedPage::new(plan, html.to_owned())
+    }
+
+    #[test]
+    fn only_pages_still_cached_are_compressed_one_at_a_time() {
+        use std::sync::Arc;
+        let html = "<p>plan</p>".repeat(2000);
+        // A page dropped (replaced in the cache) before its turn: nothing to do, nothing kept.
+        let gone = Arc::new(page(&html));
+        let weak = Arc::downgrade(&gone);
+        drop(gone);
+        super::CachedPage::compress_if_current(weak.clone());
+        assert!(weak.upgrade().is_none());
+        // Pages still cached, compressed from several threads at once: each ends up compressed.
+        let pages: Vec<_> = (0..4).map(|_| Arc::new(page(&html))).collect();
+        std::thread::scope(|s| {
+            for p in &pages {
+                let weak = Arc::downgrade(p);
+                s.spawn(move || super::CachedPage::compress_if_current(weak));
+            }
+        });
+        for p in &pages {
+            assert_eq!(p.body(Encoding::Brotli).0, Encoding::Brotli);
+            assert_eq!(p.body(Encoding::Gzip).0, Encoding::Gzip);
+        }
+    }
+
+    #[test]
+    fn compressed_bodies_decompress_to_the_page() {
+        use std::io::Read;
+        let html = "<p>plan</p>".repeat(2000);
+        let page = page(&html);
         // Before compressing, every reader gets the bytes as they are, and is told so.
         for wanted in [Encoding::Brotli, Encoding::Gzip, Encoding::Identity] {
             let (coding, body) = page.body(wanted);

@@ -214,9 +214,10 @@ async fn latest(
             match state.plans.page(p, slug, None).await {
                 // Rendering and compressing (brotli and gzip) run off the async workers, once per
                 // change however many readers wait for it (the cache's loader is single-flight).
-                // Readers wait only for the render: the page is compressed after it is cached,
-                // unless a newer page has replaced it by then (pushes faster than compression
-                // would otherwise queue a compression of every version on the blocking threads).
+                // Readers wait only for the render: the page is compressed after it is cached, one
+                // page at a time, unless a newer page has replaced it by then (pushes faster than
+                // compression would otherwise queue a compression of every version on the
+                // blocking threads, each with its own encoder's memory).
                 Ok(page) => {
                     let rendered = web::block(move || {
                         let html = views::plan_page(&page).into_string();
@@ -226,9 +227,7 @@ async fn latest(
                     .map_err(|e| PlanError::Unknown(anyhow::anyhow!("rendering a page: {e}")))?;
                     let compressing = Arc::downgrade(&rendered);
                     drop(actix_web::rt::task::spawn_blocking(move || {
-                        if let Some(page) = compressing.upgrade() {
-                            page.compress();
-                        }
+                        CachedPage::compress_if_current(compressing);
                     }));
                     Ok(Some(rendered))
                 }
