@@ -20,7 +20,7 @@
 //! once, and the renders a reader can cause by asking for new pairs are rate-limited per user
 //! (`ratelimit::Budget::Render`).
 
-use std::sync::{Arc, Mutex, OnceLock, Weak};
+use std::sync::{Arc, OnceLock, Weak, mpsc};
 use std::time::Duration;
 
 use actix_web::web::Bytes;
@@ -81,18 +81,32 @@ impl CachedPage {
             .get_or_init(|| Bytes::from(compress::brotli(&self.identity)));
     }
 
-    /// Compresses `page` (see [`CachedPage::compress`]) if it is still cached once the compressor
-    /// is free: pages are compressed one at a time in the process, so a flood of changes holds
-    /// one brotli encoder's memory (~3.5 MB for a 100 KB page) rather than one per page rendered
-    /// meanwhile, and a page replaced while it waited is not compressed at all. Blocking: call it
-    /// on a blocking thread.
-    pub fn compress_if_current(page: Weak<CachedPage>) {
-        static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
-        let _turn = ONE_AT_A_TIME
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        if let Some(page) = page.upgrade() {
-            page.compress();
+    /// Has `page` compressed (see [`CachedPage::compress`]) by the process's one compressor thread,
+    /// if the page is still cached when its turn comes. Pages are compressed one at a time, in
+    /// the order they were rendered, so a flood of changes holds one brotli encoder's memory (~3.5
+    /// MB for a 100 KB page) and one thread, rather than one of each per page rendered meanwhile;
+    /// a page replaced while it waited is skipped. Returns at once.
+    pub fn compress_later(page: Weak<CachedPage>) {
+        static COMPRESSOR: OnceLock<mpsc::Sender<Weak<CachedPage>>> = OnceLock::new();
+        let compressor = COMPRESSOR.get_or_init(|| {
+            let (send, receive) = mpsc::channel::<Weak<CachedPage>>();
+            let started = std::thread::Builder::new()
+                .name("page-compressor".into())
+                .spawn(move || {
+                    for page in receive {
+                        if let Some(page) = page.upgrade() {
+                            page.compress();
+                        }
+                    }
+                });
+            if let Err(e) = started {
+                // Pages are then served uncompressed (`identity`), which every client accepts.
+                tracing::error!(error = %e, "cannot start the page compressor");
+            }
+            send
+        });
+        if compressor.send(page).is_err() {
+            tracing::warn!("the page compressor has stopped: pages are served uncompressed");
         }
     }
 
@@ -323,27 +337,35 @@ mod tests {
     }
 
     #[test]
-    fn only_pages_still_cached_are_compressed_one_at_a_time() {
+    fn pages_still_cached_are_compressed_later_and_replaced_ones_skipped() {
         use std::sync::Arc;
+        use std::time::{Duration, Instant};
         let html = "<p>plan</p>".repeat(2000);
-        // A page dropped (replaced in the cache) before its turn: nothing to do, nothing kept.
+        // A page dropped (replaced in the cache) before its turn: skipped, nothing kept alive.
         let gone = Arc::new(page(&html));
         let weak = Arc::downgrade(&gone);
         drop(gone);
-        super::CachedPage::compress_if_current(weak.clone());
-        assert!(weak.upgrade().is_none());
-        // Pages still cached, compressed from several threads at once: each ends up compressed.
+        super::CachedPage::compress_later(weak.clone());
+        // Pages still cached, handed over from several threads at once: each gets compressed.
         let pages: Vec<_> = (0..4).map(|_| Arc::new(page(&html))).collect();
         std::thread::scope(|s| {
             for p in &pages {
                 let weak = Arc::downgrade(p);
-                s.spawn(move || super::CachedPage::compress_if_current(weak));
+                s.spawn(move || super::CachedPage::compress_later(weak));
             }
         });
+        let deadline = Instant::now() + Duration::from_secs(10);
         for p in &pages {
-            assert_eq!(p.body(Encoding::Brotli).0, Encoding::Brotli);
-            assert_eq!(p.body(Encoding::Gzip).0, Encoding::Gzip);
+            while p.body(Encoding::Gzip).0 != Encoding::Gzip {
+                assert!(Instant::now() < deadline, "not compressed within 10 s");
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            while p.body(Encoding::Brotli).0 != Encoding::Brotli {
+                assert!(Instant::now() < deadline, "not compressed within 10 s");
+                std::thread::sleep(Duration::from_millis(5));
+            }
         }
+        assert!(weak.upgrade().is_none());
     }
 
     #[test]

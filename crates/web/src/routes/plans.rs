@@ -214,10 +214,10 @@ async fn latest(
             match state.plans.page(p, slug, None).await {
                 // Rendering and compressing (brotli and gzip) run off the async workers, once per
                 // change however many readers wait for it (the cache's loader is single-flight).
-                // Readers wait only for the render: the page is compressed after it is cached, one
-                // page at a time, unless a newer page has replaced it by then (pushes faster than
-                // compression would otherwise queue a compression of every version on the
-                // blocking threads, each with its own encoder's memory).
+                // Readers wait only for the render: the page is compressed after it is cached, by
+                // the process's one compressor thread, unless a newer page has replaced it by then
+                // (pushes faster than compression would otherwise queue a compression of every
+                // version on the blocking threads, each with its own encoder's memory).
                 Ok(page) => {
                     let rendered = web::block(move || {
                         let html = views::plan_page(&page).into_string();
@@ -225,10 +225,7 @@ async fn latest(
                     })
                     .await
                     .map_err(|e| PlanError::Unknown(anyhow::anyhow!("rendering a page: {e}")))?;
-                    let compressing = Arc::downgrade(&rendered);
-                    drop(actix_web::rt::task::spawn_blocking(move || {
-                        CachedPage::compress_if_current(compressing);
-                    }));
+                    CachedPage::compress_later(Arc::downgrade(&rendered));
                     Ok(Some(rendered))
                 }
                 Err(PlanError::Unknown(e)) => Err(PlanError::Unknown(e)),
