@@ -172,6 +172,29 @@ impl CpuPool {
         pending.fetch_sub(1, Ordering::Relaxed);
         Err(Overloaded)
     }
+
+    /// Runs `f` on the pool without waiting for it: work whose result nobody awaits (compressing
+    /// a page already served uncompressed). [`Overloaded`] at once when every thread is busy and
+    /// the queue is full; in place on an inline pool. A panic is logged and the thread kept.
+    pub fn spawn(&self, f: impl FnOnce() + Send + 'static) -> Result<(), Overloaded> {
+        let Some(sender) = &self.sender else {
+            f();
+            return Ok(());
+        };
+        self.pending.fetch_add(1, Ordering::Relaxed);
+        let done = self.pending.clone();
+        let job: Job = Box::new(move || {
+            if std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).is_err() {
+                tracing::error!("a pool job panicked");
+            }
+            done.fetch_sub(1, Ordering::Relaxed);
+        });
+        sender.try_send(job).map_err(|_| {
+            self.pending.fetch_sub(1, Ordering::Relaxed);
+            metrics_overloaded();
+            Overloaded
+        })
+    }
 }
 
 fn metrics_overloaded() {
@@ -219,5 +242,40 @@ mod tests {
             futures::executor::block_on(CpuPool::inline().run(|| 5)),
             Ok(5)
         );
+    }
+
+    #[test]
+    fn spawned_jobs_run_without_a_waiter_and_a_full_pool_refuses_them() {
+        let pool = CpuPool::new(1, 1).unwrap();
+        let (release_tx, release_rx) = channel::<()>();
+        let (done_tx, done_rx) = channel::<u32>();
+        let (started_tx, started_rx) = channel::<()>();
+        pool.spawn(move || {
+            started_tx.send(()).unwrap();
+            release_rx.recv().unwrap();
+        })
+        .unwrap();
+        started_rx.recv().unwrap();
+        let queued = done_tx.clone();
+        pool.spawn(move || queued.send(1).unwrap()).unwrap();
+        assert_eq!(pool.spawn(|| {}), Err(Overloaded), "a full pool refuses");
+        release_tx.send(()).unwrap();
+        assert_eq!(done_rx.recv().unwrap(), 1, "the queued job ran");
+        // A job that panics leaves the thread to the next one.
+        pool.spawn(|| panic!("a failing job")).ok();
+        let next = done_tx.clone();
+        while pool.spawn({
+            let next = next.clone();
+            move || next.send(2).unwrap()
+        }) == Err(Overloaded)
+        {
+            std::thread::yield_now();
+        }
+        assert_eq!(done_rx.recv().unwrap(), 2);
+        // Inline: in place.
+        CpuPool::inline()
+            .spawn(move || done_tx.send(3).unwrap())
+            .unwrap();
+        assert_eq!(done_rx.recv().unwrap(), 3);
     }
 }

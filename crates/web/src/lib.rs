@@ -70,6 +70,10 @@ pub struct WebSettings {
     pub sanitize: SanitizeOptions,
 }
 
+/// Rendered pages that may wait for the compressor; a page that finds the queue full is served
+/// uncompressed until it is rendered again.
+const COMPRESS_QUEUE: usize = 64;
+
 /// Everything the handlers need, shared across workers.
 #[derive(Clone)]
 pub struct AppState {
@@ -115,6 +119,9 @@ pub struct AppState {
     /// The bounded pool where pushes render (`RENDER_THREADS`, `RENDER_QUEUE`); in place until
     /// [`AppState::with_pool`] gives it threads.
     pub cpu: CpuPool,
+    /// One thread that compresses rendered plan pages after they are cached (see
+    /// [`page_cache::CachedPage::compress_later`]).
+    pub compressor: CpuPool,
     /// Turns true when the process begins a graceful shutdown: open live-update streams end
     /// with a short `retry:` so browsers reconnect (to another process behind the proxy).
     shutdown: Arc<tokio::sync::watch::Sender<bool>>,
@@ -237,6 +244,10 @@ impl AppState {
             live,
             search,
             cpu: CpuPool::inline(),
+            compressor: CpuPool::new(1, COMPRESS_QUEUE).unwrap_or_else(|e| {
+                tracing::warn!(error = %e, "cannot start the page compressor: pages are compressed in place");
+                CpuPool::inline()
+            }),
             clock: Arc::new(SystemClock),
             shutdown: Arc::new(tokio::sync::watch::Sender::new(false)),
             metrics_on_main_port: true,

@@ -20,11 +20,11 @@
 //! once, and the renders a reader can cause by asking for new pairs are rate-limited per user
 //! (`ratelimit::Budget::Render`).
 
-use std::sync::{Arc, OnceLock, Weak, mpsc};
+use std::sync::{Arc, OnceLock, Weak};
 use std::time::Duration;
 
 use actix_web::web::Bytes;
-use planpush_app::{CacheLimits, GenerationCache, Generations};
+use planpush_app::{CacheLimits, CpuPool, GenerationCache, Generations};
 use planpush_plans::{Plan, PlanId};
 use sha2::{Digest, Sha256};
 
@@ -81,32 +81,20 @@ impl CachedPage {
             .get_or_init(|| Bytes::from(compress::brotli(&self.identity)));
     }
 
-    /// Has `page` compressed (see [`CachedPage::compress`]) by the process's one compressor thread,
-    /// if the page is still cached when its turn comes. Pages are compressed one at a time, in
-    /// the order they were rendered, so a flood of changes holds one brotli encoder's memory (~3.5
-    /// MB for a 100 KB page) and one thread, rather than one of each per page rendered meanwhile;
-    /// a page replaced while it waited is skipped. Returns at once.
-    pub fn compress_later(page: Weak<CachedPage>) {
-        static COMPRESSOR: OnceLock<mpsc::Sender<Weak<CachedPage>>> = OnceLock::new();
-        let compressor = COMPRESSOR.get_or_init(|| {
-            let (send, receive) = mpsc::channel::<Weak<CachedPage>>();
-            let started = std::thread::Builder::new()
-                .name("page-compressor".into())
-                .spawn(move || {
-                    for page in receive {
-                        if let Some(page) = page.upgrade() {
-                            page.compress();
-                        }
-                    }
-                });
-            if let Err(e) = started {
-                // Pages are then served uncompressed (`identity`), which every client accepts.
-                tracing::error!(error = %e, "cannot start the page compressor");
+    /// Has `page` compressed (see [`CachedPage::compress`]) on `compressor` (one thread in the
+    /// server: [`AppState::compressor`](crate::AppState)), if the page is still cached when its
+    /// turn comes. Pages are compressed one at a time, in the order they were rendered, so a flood
+    /// of changes holds one brotli encoder's memory (~3.5 MB for a 100 KB page) rather than one
+    /// per page rendered meanwhile; a page replaced while it waited is skipped. Returns at once;
+    /// when the compressor's queue is full the page stays uncompressed until it is rendered again.
+    pub fn compress_later(page: Weak<CachedPage>, compressor: &CpuPool) {
+        let queued = compressor.spawn(move || {
+            if let Some(page) = page.upgrade() {
+                page.compress();
             }
-            send
         });
-        if compressor.send(page).is_err() {
-            tracing::warn!("the page compressor has stopped: pages are served uncompressed");
+        if queued.is_err() {
+            tracing::debug!("page compressor busy: the page is served uncompressed");
         }
     }
 
@@ -345,13 +333,15 @@ mod tests {
         let gone = Arc::new(page(&html));
         let weak = Arc::downgrade(&gone);
         drop(gone);
-        super::CachedPage::compress_later(weak.clone());
+        let compressor = planpush_app::CpuPool::new(1, 8).unwrap();
+        super::CachedPage::compress_later(weak.clone(), &compressor);
         // Pages still cached, handed over from several threads at once: each gets compressed.
         let pages: Vec<_> = (0..4).map(|_| Arc::new(page(&html))).collect();
         std::thread::scope(|s| {
             for p in &pages {
                 let weak = Arc::downgrade(p);
-                s.spawn(move || super::CachedPage::compress_later(weak));
+                let compressor = &compressor;
+                s.spawn(move || super::CachedPage::compress_later(weak, compressor));
             }
         });
         let deadline = Instant::now() + Duration::from_secs(10);

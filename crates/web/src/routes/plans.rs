@@ -214,7 +214,7 @@ async fn latest(
             match state.plans.page(p, slug, None).await {
                 // Rendering and compressing (brotli and gzip) run off the async workers, once per
                 // change however many readers wait for it (the cache's loader is single-flight).
-                // Readers wait only for the render: the page is compressed after it is cached, by
+                // Readers wait only for the render: the page is compressed after it is cached, on
                 // the process's one compressor thread, unless a newer page has replaced it by then
                 // (pushes faster than compression would otherwise queue a compression of every
                 // version on the blocking threads, each with its own encoder's memory).
@@ -225,7 +225,7 @@ async fn latest(
                     })
                     .await
                     .map_err(|e| PlanError::Unknown(anyhow::anyhow!("rendering a page: {e}")))?;
-                    CachedPage::compress_later(Arc::downgrade(&rendered));
+                    CachedPage::compress_later(Arc::downgrade(&rendered), &state.compressor);
                     Ok(Some(rendered))
                 }
                 Err(PlanError::Unknown(e)) => Err(PlanError::Unknown(e)),
