@@ -455,7 +455,15 @@ async fn browser(base: &str, shot: &Path, comment: Option<&str>) -> Result<()> {
             );
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
-        let title = c.find(Locator::Css(".pp-header h1")).await?.text().await?;
+        // The address changes when the navigation commits, before the page is parsed: wait for
+        // the header itself.
+        let title = c
+            .wait()
+            .at_most(Duration::from_secs(10))
+            .for_element(Locator::Css(".pp-header h1"))
+            .await?
+            .text()
+            .await?;
         ensure!(
             title.contains("Auth Service Redesign"),
             "the page title is {title:?}"
