@@ -63,6 +63,14 @@ impl<T: Clone> Turn<T> {
 }
 
 impl<T> Line<T> {
+    /// Whether someone holds a turn now.
+    pub(crate) fn taken(&self) -> bool {
+        self.state
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .taken
+    }
+
     /// Waits for a turn.
     pub(crate) async fn take(self: &Arc<Self>) -> Turn<T> {
         let rx = {
@@ -116,7 +124,9 @@ mod tests {
     fn turns_go_in_the_order_they_were_asked_for_and_skip_who_left() {
         let mut pool = LocalPool::new();
         let line: Arc<Line<u32>> = Arc::new(Line::default());
+        assert!(!line.taken());
         let first = pool.run_until(line.take());
+        assert!(line.taken());
         first.leave(1);
         let order = Arc::new(Mutex::new(vec![]));
         let mut handles = vec![];
@@ -142,6 +152,7 @@ mod tests {
         pool.run_until_stalled();
         assert_eq!(*order.lock().unwrap(), [0, 1, 3]);
         // The line is free again: the next turn is taken at once.
+        assert!(!line.taken(), "the last holder let go");
         let turn = futures::FutureExt::now_or_never(line.take()).expect("the line is free");
         assert_eq!(
             turn.left(),

@@ -17,22 +17,59 @@
 
 use std::ops::Range;
 
-use crate::sanitize::{HTML_TAGS, SVG_TAGS};
+use std::sync::LazyLock;
 
-/// HTML elements with start and end tags that the scan follows: the sanitizer's vocabulary
-/// ([`HTML_TAGS`]), less the void elements — one list, so a tag the sanitizer gains is followed here.
-fn html_container(name: &str) -> bool {
-    HTML_TAGS.contains(&name) && !HTML_VOID.contains(&name)
-}
+use foldhash::{HashMap, HashMapExt};
+
+use crate::sanitize::{HTML_TAGS, SVG_TAGS};
 
 /// Void elements of the vocabulary: no end tag, nothing opened.
 const HTML_VOID: &[&str] = &["br", "hr", "img", "input", "col", "wbr"];
 
-/// SVG elements (compared lower-cased) that the scan follows inside `<svg>`: the sanitizer's
-/// [`SVG_TAGS`] but `svg` itself. `title` and `desc` are HTML integration points but hold plain
-/// text in what we accept (no tag inside them).
-fn svg_element(name: &str) -> bool {
-    name != "svg" && SVG_TAGS.iter().any(|t| t.eq_ignore_ascii_case(name))
+/// What the scan knows of a tag name, looked up once per tag.
+#[derive(Clone, Copy, Default)]
+struct Class {
+    /// An HTML element with start and end tags that the scan follows: the sanitizer's vocabulary
+    /// ([`HTML_TAGS`]), less the void elements — one list, so a tag the sanitizer gains is
+    /// followed here.
+    container: bool,
+    /// A void element of the vocabulary.
+    void: bool,
+    /// An SVG element (compared lower-cased) that the scan follows inside `<svg>`: the
+    /// sanitizer's [`SVG_TAGS`] but `svg` itself. `title` and `desc` are HTML integration points
+    /// but hold plain text in what we accept (no tag inside them).
+    svg_child: bool,
+}
+
+/// Every name the scan follows, with its [`Class`]; other names are not followed.
+static CLASSES: LazyLock<HashMap<Name, Class>> = LazyLock::new(|| {
+    let mut map: HashMap<Name, Class> = HashMap::new();
+    // A name longer than [`Name`] holds is never met by the scan: it has no entry.
+    let name = |tag: &str| Name::of(tag.to_ascii_lowercase().as_bytes());
+    for tag in HTML_TAGS {
+        if let Some(n) = name(tag) {
+            let void = HTML_VOID.contains(tag);
+            let c = map.entry(n).or_default();
+            c.void = void;
+            c.container = !void;
+        }
+    }
+    for tag in SVG_TAGS.iter().filter(|t| **t != "svg") {
+        if let Some(n) = name(tag) {
+            map.entry(n).or_default().svg_child = true;
+        }
+    }
+    map
+});
+
+impl Name {
+    fn class(&self) -> Class {
+        CLASSES.get(self).copied().unwrap_or_default()
+    }
+
+    fn is(&self, name: &str) -> bool {
+        &self.bytes[..usize::from(self.len)] == name.as_bytes()
+    }
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -48,7 +85,7 @@ struct Open {
 
 /// A tag name, lower-cased, on the stack: no name the scan follows is longer than 16 bytes, so a
 /// longer one is not followed (`None`).
-#[derive(Clone, Copy, PartialEq, Eq)]
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
 struct Name {
     bytes: [u8; 16],
     len: u8,
@@ -63,10 +100,6 @@ impl Name {
             *to = from.to_ascii_lowercase();
         }
         Some(Self { bytes, len })
-    }
-
-    fn as_str(&self) -> &str {
-        std::str::from_utf8(&self.bytes[..usize::from(self.len)]).unwrap_or_default()
     }
 }
 
@@ -199,24 +232,25 @@ pub(crate) fn top_level_parts(html: &str) -> Option<Vec<Range<usize>>> {
                 let name = Name::of(&bytes[start..j])?;
                 let (after, self_closing) = attributes(bytes, j)?;
                 let ns = stack.last().map_or(Ns::Html, |o| o.ns);
-                let self_closed_svg = name.as_str() == "svg" && self_closing;
+                let svg = name.is("svg");
+                let self_closed_svg = svg && self_closing;
+                let class = name.class();
                 match ns {
-                    Ns::Html if name.as_str() == "svg" => {
+                    Ns::Html if svg => {
                         if !self_closing {
                             stack.push(Open { name, ns: Ns::Svg });
                         }
                     }
-                    Ns::Html if HTML_VOID.contains(&name.as_str()) => {}
+                    Ns::Html if class.void => {}
                     // `<div/>` opens a div: the slash is ignored on HTML elements.
-                    Ns::Html if html_container(name.as_str()) && !self_closing => {
+                    Ns::Html if class.container && !self_closing => {
                         stack.push(Open { name, ns: Ns::Html });
                     }
                     Ns::Svg
-                        if svg_element(name.as_str())
-                            && !matches!(
-                                stack.last().map(|o| o.name.as_str()),
-                                Some("title" | "desc")
-                            ) =>
+                        if class.svg_child
+                            && !stack
+                                .last()
+                                .is_some_and(|o| o.name.is("title") || o.name.is("desc")) =>
                     {
                         if !self_closing {
                             stack.push(Open { name, ns: Ns::Svg });

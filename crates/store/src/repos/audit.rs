@@ -8,7 +8,7 @@ use planpush_audit::{
 };
 use planpush_identity::UserId;
 
-use crate::dialect::{on_backend, write_tx};
+use crate::dialect::{insert_rows, write_tx};
 use crate::rows::{corrupt, db, ts, utc, uuid};
 use crate::schema::audit_log as a;
 use crate::{DbConnection, Store};
@@ -71,12 +71,7 @@ pub(crate) fn audit_rows(events: &[AuditEvent]) -> Vec<AuditRow> {
 
 /// Writes audit rows in the caller's transaction (the sink's own, or a push's commit).
 pub(crate) fn insert_audit(conn: &mut DbConnection, rows: &[AuditRow]) -> diesel::QueryResult<()> {
-    for chunk in rows.chunks(500) {
-        on_backend!(conn, |c| diesel::insert_into(a::table)
-            .values(chunk)
-            .execute(c))?;
-    }
-    Ok(())
+    insert_rows!(conn, a::table, rows, 500)
 }
 
 #[async_trait]

@@ -11,7 +11,7 @@ use planpush_plans::{PlanId, PlanScope, Visibility};
 use planpush_versions::TextUnit;
 use std::collections::HashMap;
 
-use crate::dialect::{on_backend, write_tx};
+use crate::dialect::{insert_rows, write_tx};
 use crate::rows::{corrupt, db, uuid};
 use crate::schema::{plans as p, search_entries as se};
 use crate::{DbConnection, Store};
@@ -78,36 +78,35 @@ pub(crate) fn index_plan(
             .or_default()
             .push((*id, title.as_str(), body.as_str()));
     }
-    let mut fresh = vec![];
-    for entry in &wanted {
-        let kept = by_key
-            .get_mut(&(entry.kind, entry.anchor.as_deref()))
-            .and_then(|rows| {
-                let i = rows
-                    .iter()
-                    .position(|(_, t, b)| *t == entry.title && *b == entry.body)?;
-                Some(rows.swap_remove(i))
-            });
-        if kept.is_none() {
-            fresh.push(entry);
-        }
-    }
+    // Whether each wanted entry is new (no stored entry with its key and text is left for it).
+    let new: Vec<bool> = wanted
+        .iter()
+        .map(|entry| {
+            let kept = by_key
+                .get_mut(&(entry.kind, entry.anchor.as_deref()))
+                .and_then(|rows| {
+                    let i = rows
+                        .iter()
+                        .position(|(_, t, b)| *t == entry.title && *b == entry.body)?;
+                    Some(rows.swap_remove(i))
+                });
+            kept.is_none()
+        })
+        .collect();
     let stale: Vec<i64> = by_key
         .into_values()
         .flatten()
         .map(|(id, _, _)| id)
         .collect();
+    let fresh: Vec<NewEntry> = wanted
+        .into_iter()
+        .zip(new)
+        .filter_map(|(entry, new)| new.then_some(entry))
+        .collect();
     for chunk in stale.chunks(500) {
         diesel::delete(se::table.filter(se::id.eq_any(chunk))).execute(conn)?;
     }
-    // Multi-row inserts run on each backend's own connection; SQLite caps the variables of one
-    // statement, so large documents go in chunks.
-    for chunk in fresh.chunks(100) {
-        on_backend!(conn, |c| diesel::insert_into(se::table)
-            .values(chunk.to_vec())
-            .execute(c))?;
-    }
-    Ok(())
+    insert_rows!(conn, se::table, fresh, 100)
 }
 
 /// Writes (or removes, for a deleted comment) one comment's entry. Called inside the transaction
