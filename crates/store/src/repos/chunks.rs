@@ -132,10 +132,16 @@ impl Chunked {
     }
 }
 
-/// Writes the chunks of `texts` that `plan` does not hold yet (inside the caller's transaction):
-/// one query asks which it holds, and only the others are inserted (a one-section push: one or
-/// two per text).
-pub(crate) fn put(conn: &mut DbConnection, plan: &str, texts: &[&Chunked]) -> QueryResult<()> {
+/// Writes the chunks of `texts` that `plan` does not hold yet (inside the caller's transaction).
+/// The chunks that version `previous` of the plan lists are held (no version lists a chunk that
+/// is gone: see [`collect`]), so its lists (one row) settle most of them; one query asks about
+/// the others, and only those not held are inserted (a one-section push: one or two per text).
+pub(crate) fn put(
+    conn: &mut DbConnection,
+    plan: &str,
+    previous: Option<i32>,
+    texts: &[&Chunked],
+) -> QueryResult<()> {
     let mut wanted: Vec<&str> = texts
         .iter()
         .flat_map(|t| t.chunks())
@@ -144,6 +150,27 @@ pub(crate) fn put(conn: &mut DbConnection, plan: &str, texts: &[&Chunked]) -> Qu
     wanted.sort_unstable();
     wanted.dedup();
     let mut held: HashSet<String> = HashSet::with_capacity(wanted.len());
+    if let Some(number) = previous {
+        type Lists = (Option<String>, Option<String>, Option<String>);
+        let lists: Option<Lists> = v::table
+            .find((plan, number))
+            .select((v::html_chunks, v::source_chunks, v::sections_chunks))
+            .first(conn)
+            .optional()?;
+        let listed: HashSet<&str> = lists
+            .iter()
+            .flat_map(|(a, b, c)| [a, b, c])
+            .flatten()
+            .flat_map(|list| hashes(list).into_iter().flatten())
+            .collect();
+        wanted.retain(|h| {
+            let known = listed.contains(h);
+            if known {
+                held.insert((*h).to_owned());
+            }
+            !known
+        });
+    }
     for batch in wanted.chunks(500) {
         let rows: Vec<String> = vc::table
             .filter(vc::plan_id.eq(plan).and(vc::hash.eq_any(batch)))

@@ -73,11 +73,17 @@ impl Texts {
 }
 
 impl Written {
-    /// Inserts the row and the chunks it names that the plan does not hold yet.
-    fn insert(&self, conn: &mut DbConnection) -> Result<(), VersionRepoError> {
+    /// Inserts the row and the chunks it names that the plan does not hold yet; `previous`, the
+    /// plan's version this one follows, if any.
+    fn insert(
+        &self,
+        conn: &mut DbConnection,
+        previous: Option<i32>,
+    ) -> Result<(), VersionRepoError> {
         chunks::put(
             conn,
             &self.row.plan_id,
+            previous,
             &[&self.texts.html, &self.texts.source, &self.texts.sections],
         )
         .map_err(db::<VersionRepoError>)?;
@@ -344,7 +350,7 @@ impl VersionRepository for Store {
                 self.run(move |conn| {
                     write_tx(conn, |conn| {
                         insert_plan(conn, &plan).map_err(plan_err)?;
-                        row.insert(conn)?;
+                        row.insert(conn, None)?;
                         index_plan(conn, &row.row.plan_id, plan.title(), &text)
                             .map_err(db::<VersionRepoError>)?;
                         insert_inbox(conn, &inbox).map_err(db::<VersionRepoError>)?;
@@ -396,7 +402,7 @@ impl VersionRepository for Store {
                         }
                         // After the compare-and-set: its lock keeps the plan's chunks (see
                         // `chunks::collect`).
-                        row.insert(conn)?;
+                        row.insert(conn, (expected > 0).then_some(expected))?;
                         index_plan(conn, &id, &title, &text).map_err(db::<VersionRepoError>)?;
                         insert_inbox(conn, &inbox).map_err(db::<VersionRepoError>)?;
                         insert_outbox(conn, &outbox).map_err(db::<VersionRepoError>)?;

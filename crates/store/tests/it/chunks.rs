@@ -223,6 +223,24 @@ async fn a_one_section_push_writes_a_few_chunks_and_retention_frees_the_rest(sto
         p.versions.latest(plan.id()).await.unwrap().as_ref(),
         pushed.last()
     );
+
+    // Back to an older text: the chunks of its HTML and source are held (listed by version 5,
+    // not by version 6 it follows), so none is written again (a second insert would break the
+    // chunks' key) and it reads back whole. The helper's section index differs per push: its
+    // one chunk is new.
+    let mut plan = Some(plan);
+    let v6 = push(&p, &mut plan, Some(&prev), &ada, with_tail(&doc, 6), 600).await;
+    let with_v6 = chunks_stored(&store);
+    let v7 = push(&p, &mut plan, Some(&v6), &ada, with_tail(&doc, 5), 700).await;
+    assert_eq!(
+        chunks_stored(&store),
+        with_v6 + 1,
+        "version 5's HTML and source chunks were re-used"
+    );
+    let plan_id = plan.unwrap().id();
+    assert_eq!(p.versions.get(plan_id, v7.meta.number).await.unwrap(), v7);
+    assert_eq!(v7.source, prev.source);
+    assert_eq!(v7.html, prev.html);
 }
 
 /// `down.sql` writes every text back whole before it drops the chunks; the store reads versions
