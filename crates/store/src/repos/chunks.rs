@@ -151,18 +151,12 @@ pub(crate) fn put(
     wanted.dedup();
     let mut held: HashSet<String> = HashSet::with_capacity(wanted.len());
     if let Some(number) = previous {
-        type Lists = (Option<String>, Option<String>, Option<String>);
         let lists: Option<Lists> = v::table
             .find((plan, number))
             .select((v::html_chunks, v::source_chunks, v::sections_chunks))
             .first(conn)
             .optional()?;
-        let listed: HashSet<&str> = lists
-            .iter()
-            .flat_map(|(a, b, c)| [a, b, c])
-            .flatten()
-            .flat_map(|list| hashes(list).into_iter().flatten())
-            .collect();
+        let listed = listed(&lists);
         wanted.retain(|h| {
             let known = listed.contains(h);
             if known {
@@ -190,6 +184,18 @@ pub(crate) fn put(
         held.insert(h.to_owned());
     }
     Ok(())
+}
+
+/// A version row's three lists (`html_chunks`, `source_chunks`, `sections_chunks`).
+type Lists = (Option<String>, Option<String>, Option<String>);
+
+/// Every hash the rows' lists name.
+fn listed<'a>(rows: impl IntoIterator<Item = &'a Lists>) -> HashSet<&'a str> {
+    rows.into_iter()
+        .flat_map(|(a, b, c)| [a, b, c])
+        .flatten()
+        .flat_map(|list| hashes(list).into_iter().flatten())
+        .collect()
 }
 
 /// The hashes of a stored list, or `None` when it is not one.
@@ -246,17 +252,11 @@ pub(crate) fn collect(conn: &mut DbConnection, plan: &str) -> QueryResult<usize>
             .first::<String>(c)
             .optional()?;
     }
-    type Lists = (Option<String>, Option<String>, Option<String>);
     let lists: Vec<Lists> = v::table
         .filter(v::plan_id.eq(plan))
         .select((v::html_chunks, v::source_chunks, v::sections_chunks))
         .load(conn)?;
-    let live: HashSet<&str> = lists
-        .iter()
-        .flat_map(|(a, b, c)| [a, b, c])
-        .flatten()
-        .flat_map(|list| hashes(list).into_iter().flatten())
-        .collect();
+    let live = listed(&lists);
     let stored: Vec<String> = vc::table
         .filter(vc::plan_id.eq(plan))
         .select(vc::hash)
