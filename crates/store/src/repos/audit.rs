@@ -14,6 +14,8 @@ use crate::schema::audit_log as a;
 use crate::{DbConnection, Store};
 
 #[derive(Queryable, Selectable, Insertable)]
+// NULL, not DEFAULT, for `None`: one multi-row statement on SQLite (see `insert_rows!`).
+#[diesel(treat_none_as_default_value = false)]
 #[diesel(table_name = a)]
 pub(crate) struct AuditRow {
     id: String,

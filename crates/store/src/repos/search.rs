@@ -17,6 +17,8 @@ use crate::schema::{plans as p, search_entries as se};
 use crate::{DbConnection, Store};
 
 #[derive(Insertable)]
+// NULL, not DEFAULT, for `None`: one multi-row statement on SQLite (see `insert_rows!`).
+#[diesel(treat_none_as_default_value = false)]
 #[diesel(table_name = se)]
 struct NewEntry {
     plan_id: String,

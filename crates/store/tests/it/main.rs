@@ -10,6 +10,7 @@ mod chunks;
 mod cluster;
 mod concurrency;
 mod migrations;
+mod search;
 mod support;
 mod tls;
 mod wal;

@@ -1,0 +1,92 @@
+//! Search entries reach SQLite's FTS5 index as one statement per commit: FTS5 writes its pending
+//! terms out as a new segment whenever a statement opens a savepoint, so entries inserted one by
+//! one made a segment each, and their merges cost a first push ~11% of its CPU.
+
+use planpush_identity::{ExternalIdentity, Provider, User};
+use planpush_plans::{Plan, Slug, Visibility};
+use planpush_versions::{Commit, NewVersion, SectionIndex, SourceFormat, Version};
+
+use crate::support::sqlite_store;
+
+#[derive(diesel::QueryableByName)]
+struct Count {
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    n: i64,
+}
+
+#[tokio::test]
+async fn a_new_plan_of_forty_sections_adds_one_fts_segment() {
+    let (store, _guard) = sqlite_store();
+    store.migrate().unwrap();
+    let ports = store.ports();
+    let user = User::new("writer", chrono::Utc::now()).unwrap();
+    ports
+        .users
+        .create(
+            &user,
+            &ExternalIdentity::new(Provider::Dev, "writer").unwrap(),
+        )
+        .await
+        .unwrap();
+    let segments = || -> i64 {
+        let rows: Vec<Count> = store
+            .raw_query("SELECT count(DISTINCT segid) AS n FROM search_fts_idx")
+            .unwrap();
+        rows[0].n
+    };
+    let before = segments();
+    let html: String = (0..40)
+        .map(|i| {
+            format!(
+                "<section data-anchor=\"s{i}\"><h2>Section {i}</h2><p>words of section {i}</p></section>"
+            )
+        })
+        .collect();
+    let text = planpush_document::text_units(&html);
+    assert_eq!(text.iter().filter(|u| u.anchor.is_some()).count(), 40);
+    let now = chrono::Utc::now();
+    let mut plan = Plan::new(
+        Slug::parse("forty").unwrap(),
+        "Forty",
+        user.id,
+        Visibility::Published,
+        now,
+    )
+    .unwrap();
+    plan.record_version(1, "Forty", now).unwrap();
+    let v = Version::new(
+        None,
+        NewVersion {
+            plan_id: plan.id(),
+            title: "Forty".to_owned(),
+            format: SourceFormat::Html,
+            source: html.clone(),
+            html,
+            sections: SectionIndex::default(),
+            pushed_by: user.id,
+            pushed_at: now,
+        },
+    );
+    ports
+        .versions
+        .commit(
+            Commit::NewPlan {
+                plan: &plan,
+                version: &v,
+                text: &text,
+            },
+            &[],
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        segments() - before,
+        1,
+        "the plan's 41 search entries are written as one FTS5 segment"
+    );
+    // And they are found.
+    let rows: Vec<Count> = store
+        .raw_query("SELECT count(*) AS n FROM search_fts WHERE search_fts MATCH 'section'")
+        .unwrap();
+    assert_eq!(rows[0].n, 40);
+}
