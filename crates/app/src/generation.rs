@@ -107,6 +107,13 @@ pub struct CacheLimits<V> {
     /// How long an entry may be served at most.
     pub ttl: Duration,
     /// The weight of one value (default: 1 per entry).
+    ///
+    /// A weighted cache is brought back within `capacity` after every value it keeps. moka evicts
+    /// only at its housekeeping, which runs after dozens of writes or a few hundred milliseconds:
+    /// until then every new entry adds its weight. For entries of ~100–500 KB that overshoot was
+    /// the largest part of the server's resident memory (the push memo of new plans: 8 MB of
+    /// budget held ~40 MB more, measured on the release server; `Push::remember` keeps its own
+    /// moka cache by the same rule).
     pub weigher: Option<fn(&V) -> u32>,
 }
 
@@ -116,6 +123,8 @@ pub struct GenerationCache<K, V, S> {
     generations: Arc<Generations<S>>,
     scope_of: fn(&V) -> Option<S>,
     entries: moka::future::Cache<K, Stamped<V>>,
+    /// Whether entries are weighed (and so evicted as soon as they are kept: [`CacheLimits`]).
+    weighed: bool,
 }
 
 /// How often a reader retries a load that a concurrent bump made stale before it loads on its own.
@@ -142,6 +151,7 @@ where
             generations,
             scope_of,
             entries: builder.build(),
+            weighed: limits.weigher.is_some(),
         }
     }
 
@@ -188,7 +198,11 @@ where
                     Err(e) => Err(Miss::Failed(e)),
                 }
             };
-            match self.entries.try_get_with(key.clone(), flight).await {
+            let got = self.entries.try_get_with(key.clone(), flight).await;
+            if ran.load(Ordering::Acquire) && got.is_ok() {
+                self.kept().await;
+            }
+            match got {
                 Ok(e) if self.current(&e) => return Ok(Some(e.value)),
                 // Loaded before a bump (ours or a flight we joined): drop it and load again.
                 Ok(_) => self.entries.invalidate(key).await,
@@ -216,6 +230,14 @@ where
             .is_current((self.scope_of)(&value).as_ref(), stamp)
         {
             self.entries.insert(key, Stamped { stamp, value }).await;
+            self.kept().await;
+        }
+    }
+
+    /// After a value was kept: a weighed cache evicts down to its capacity now ([`CacheLimits`]).
+    async fn kept(&self) {
+        if self.weighed {
+            self.entries.run_pending_tasks().await;
         }
     }
 
@@ -347,6 +369,51 @@ mod tests {
         release_tx.send(()).unwrap();
         let _ = first.await.unwrap();
         assert_eq!(second.await.unwrap(), Ok(Some((7, 2))));
+    }
+
+    /// A weighed cache drops what it cannot hold as soon as a value is kept, by either path.
+    #[tokio::test]
+    async fn a_weighed_cache_never_holds_more_than_its_capacity() {
+        static LIVE: AtomicUsize = AtomicUsize::new(0);
+        struct Held;
+        impl Drop for Held {
+            fn drop(&mut self) {
+                LIVE.fetch_sub(1, Ordering::SeqCst);
+            }
+        }
+        fn held() -> Arc<Held> {
+            LIVE.fetch_add(1, Ordering::SeqCst);
+            Arc::new(Held)
+        }
+        let cache: GenerationCache<u32, Arc<Held>, u32> = GenerationCache::new(
+            Arc::new(Generations::new()),
+            |_| None,
+            CacheLimits {
+                capacity: 1_000,
+                ttl: Duration::from_secs(60),
+                weigher: Some(|_| 100),
+            },
+        );
+        for k in 0..200 {
+            if k % 2 == 0 {
+                let got = cache
+                    .get_or_load(&k, || async { Ok::<_, ()>(Some(held())) })
+                    .await;
+                assert!(matches!(got, Ok(Some(_))));
+                drop(got);
+            } else {
+                let stamp = cache.generations().stamp();
+                cache.insert_if_current(k, held(), stamp).await;
+            }
+            // Ten fit; one more may be alive for a moment: the last value moka evicted or turned
+            // away is dropped with its next write. Without eviction at once, 64 or more.
+            let live = LIVE.load(Ordering::SeqCst);
+            assert!(live <= 11, "{live} values of weight 100 held after key {k}");
+        }
+        assert!(
+            LIVE.load(Ordering::SeqCst) > 0,
+            "the cache still holds values"
+        );
     }
 
     #[tokio::test]

@@ -161,6 +161,14 @@ impl Memo {
 }
 
 /// SHA-256 of a pushed source and its format.
+/// The push memo: previous versions by plan, weighed as the allocator counts them.
+fn memo_cache(bytes: u64) -> moka::sync::Cache<PlanId, Arc<Memo>> {
+    moka::sync::Cache::builder()
+        .max_capacity(bytes)
+        .weigher(|_, m: &Arc<Memo>| u32::try_from(m.weight()).unwrap_or(u32::MAX))
+        .build()
+}
+
 fn source_digest(format: SourceFormat, body: &str) -> [u8; 32] {
     use sha2::Digest;
     let mut h = sha2::Sha256::new();
@@ -219,10 +227,7 @@ impl Push {
             notify: Notifications::off(),
             default_visibility: Visibility::Published,
             cpu: CpuPool::inline(),
-            memos: moka::sync::Cache::builder()
-                .max_capacity(PART_CACHE_BYTES)
-                .weigher(|_, m: &Arc<Memo>| u32::try_from(m.weight()).unwrap_or(u32::MAX))
-                .build(),
+            memos: memo_cache(PART_CACHE_BYTES),
             turns: moka::sync::Cache::builder()
                 .max_capacity(10_000)
                 .time_to_idle(std::time::Duration::from_secs(60))
@@ -234,6 +239,19 @@ impl Push {
     pub fn with_pool(mut self, cpu: CpuPool) -> Self {
         self.cpu = cpu;
         self
+    }
+
+    /// The same use case, remembering at most `bytes` of previous versions' parts (default
+    /// [`PART_CACHE_BYTES`]).
+    pub fn with_memo_budget(mut self, bytes: u64) -> Self {
+        self.memos = memo_cache(bytes);
+        self
+    }
+
+    /// Bytes of previous versions' parts held for re-use now: the weight of every remembered
+    /// version still in the cache (evicted ones are dropped).
+    pub fn remembered_bytes(&self) -> u64 {
+        self.memos.iter().map(|(_, m)| m.weight() as u64).sum()
     }
 
     /// The same use case, creating plans pushed without a visibility with `visibility`.
@@ -683,6 +701,7 @@ impl Push {
 
     /// Remembers the parts of `number` of `plan` for the next push.
     fn remember(&self, plan: PlanId, number: VersionNumber, rendered: &Rendered) {
+        let new_plan = !self.memos.contains_key(&plan);
         self.memos.insert(
             plan,
             Arc::new(Memo {
@@ -693,6 +712,12 @@ impl Push {
                 typed: rendered.typed.clone(),
             }),
         );
+        // Held to its budget now, not at moka's next housekeeping (see `generation::CacheLimits`):
+        // a plan remembered for the first time adds its weight, a plan remembered again replaces
+        // its own (the old memo is dropped at once).
+        if new_plan {
+            self.memos.run_pending_tasks();
+        }
     }
 
     fn counts(rendered: &Rendered) -> RenderCounts {

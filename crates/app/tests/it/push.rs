@@ -676,6 +676,36 @@ async fn a_push_changing_one_section_reuses_every_other_part() {
     );
 }
 
+/// New plans never take the push memo over its budget, not even until the cache's next
+/// housekeeping: each one added evicts others at once.
+#[tokio::test]
+async fn the_memo_of_new_plans_stays_within_its_budget() {
+    let ports = planpush_app::fake::ports();
+    let ada = principal(&ports, "ada", Role::Developer).await;
+    let named = |i: usize| PushRequest {
+        name: Some(format!("plan-{i}")),
+        ..html(FIXTURE)
+    };
+    let probe = push_for(&ports);
+    probe.push(&ada, named(0), None, t(0)).await.unwrap();
+    let one = probe.remembered_bytes();
+    assert!(one > 10_000, "one plan's memo weighs {one} bytes");
+    let budget = one * 7 / 2;
+    let push = push_for(&ports).with_memo_budget(budget);
+    for i in 1..=12 {
+        push.push(&ada, named(i), None, t(1)).await.unwrap();
+        let held = push.remembered_bytes();
+        assert!(
+            held <= budget,
+            "after {i} new plans the memo holds {held} bytes (budget {budget})"
+        );
+    }
+    assert!(
+        push.remembered_bytes() >= 2 * one,
+        "the memo still remembers plans"
+    );
+}
+
 /// A push to a plan whose current version this process rendered reads nothing of that version (its
 /// number, section index and source digest are remembered); a process that did not render it (its
 /// own memo) reads its head; both number, diff and detect an unchanged source alike.
