@@ -406,7 +406,7 @@ mod tests {
                 cache.insert_if_current(k, held(), stamp).await;
             }
             // Ten fit; one more may be alive for a moment: the last value moka evicted or turned
-            // away is dropped with its next write. Without eviction at once, 64 or more.
+            // away is dropped with its next write. Without eviction at once, more stay alive.
             let live = LIVE.load(Ordering::SeqCst);
             assert!(live <= 11, "{live} values of weight 100 held after key {k}");
         }

@@ -676,8 +676,7 @@ async fn a_push_changing_one_section_reuses_every_other_part() {
     );
 }
 
-/// New plans never take the push memo over its budget, not even until the cache's next
-/// housekeeping: each one added evicts others at once.
+/// New plans never take the push memo over its budget: each one added evicts others.
 #[tokio::test]
 async fn the_memo_of_new_plans_stays_within_its_budget() {
     let ports = planpush_app::fake::ports();
