@@ -5,15 +5,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use planpush_app::Ports;
-use planpush_identity::{ExternalIdentity, Provider, User};
-use planpush_plans::{Plan, Slug, Visibility};
+use planpush_store::{DbTarget, Store, StoreOptions};
 use planpush_versions::{
     Commit, NewVersion, SectionIndex, SourceFormat, Version, VersionRepoError,
 };
 
-use planpush_store::{DbTarget, Store, StoreOptions};
-
-use crate::support::sqlite_ports;
+use crate::support::{new_plan, sqlite_ports, user};
 
 async fn push_with_retry(
     p: &Ports,
@@ -87,57 +84,14 @@ async fn writers_of_one_process_never_meet_the_busy_handler() {
 /// `pushes` pushes at once, spread over `plans` new plans; each plan ends with all of its versions.
 async fn concurrent_version_inserts(ports: Ports, plans_n: usize, pushes: usize) {
     let ports = Arc::new(ports);
-    let user = User::new("writer", chrono::Utc::now()).unwrap();
-    ports
-        .users
-        .create(
-            &user,
-            &ExternalIdentity::new(Provider::Dev, "writer").unwrap(),
-        )
-        .await
-        .unwrap();
+    let by = user(&ports, "writer").await;
     let mut plans = vec![];
     for n in 0..plans_n {
-        let now = chrono::Utc::now();
-        let mut plan = Plan::new(
-            Slug::parse(&format!("plan-{n}")).unwrap(),
-            "Load",
-            user.id,
-            Visibility::Published,
-            now,
-        )
-        .unwrap();
-        plan.record_version(1, "Load", now).unwrap();
-        let v = Version::new(
-            None,
-            NewVersion {
-                plan_id: plan.id(),
-                title: "Load".to_owned(),
-                format: SourceFormat::Html,
-                source: "x".into(),
-                html: "x".into(),
-                sections: SectionIndex::default(),
-                pushed_by: user.id,
-                pushed_at: now,
-            },
-        );
-        ports
-            .versions
-            .commit(
-                Commit::NewPlan {
-                    plan: &plan,
-                    version: &v,
-                    text: &planpush_document::text_units(&v.html),
-                },
-                &[],
-            )
-            .await
-            .unwrap();
-        plans.push(plan.id());
+        plans.push(new_plan(&ports, by, &format!("plan-{n}"), "Load", "x").await);
     }
     let tasks: Vec<_> = (0..pushes)
         .map(|i| {
-            let (ports, plan, by) = (ports.clone(), plans[i % plans.len()], user.id);
+            let (ports, plan) = (ports.clone(), plans[i % plans.len()]);
             tokio::spawn(async move { push_with_retry(&ports, plan, by, i).await })
         })
         .collect();

@@ -2,11 +2,7 @@
 //! terms out as a new segment whenever a statement opens a savepoint, so entries inserted one by
 //! one made a segment each, and their merges cost a first push ~11% of its CPU.
 
-use planpush_identity::{ExternalIdentity, Provider, User};
-use planpush_plans::{Plan, Slug, Visibility};
-use planpush_versions::{Commit, NewVersion, SectionIndex, SourceFormat, Version};
-
-use crate::support::sqlite_store;
+use crate::support::{new_plan, sqlite_store, user};
 
 #[derive(diesel::QueryableByName)]
 struct Count {
@@ -19,15 +15,7 @@ async fn a_new_plan_of_forty_sections_adds_one_fts_segment() {
     let (store, _guard) = sqlite_store();
     store.migrate().unwrap();
     let ports = store.ports();
-    let user = User::new("writer", chrono::Utc::now()).unwrap();
-    ports
-        .users
-        .create(
-            &user,
-            &ExternalIdentity::new(Provider::Dev, "writer").unwrap(),
-        )
-        .await
-        .unwrap();
+    let by = user(&ports, "writer").await;
     let segments = || -> i64 {
         let rows: Vec<Count> = store
             .raw_query("SELECT count(DISTINCT segid) AS n FROM search_fts_idx")
@@ -44,41 +32,7 @@ async fn a_new_plan_of_forty_sections_adds_one_fts_segment() {
         .collect();
     let text = planpush_document::text_units(&html);
     assert_eq!(text.iter().filter(|u| u.anchor.is_some()).count(), 40);
-    let now = chrono::Utc::now();
-    let mut plan = Plan::new(
-        Slug::parse("forty").unwrap(),
-        "Forty",
-        user.id,
-        Visibility::Published,
-        now,
-    )
-    .unwrap();
-    plan.record_version(1, "Forty", now).unwrap();
-    let v = Version::new(
-        None,
-        NewVersion {
-            plan_id: plan.id(),
-            title: "Forty".to_owned(),
-            format: SourceFormat::Html,
-            source: html.clone(),
-            html,
-            sections: SectionIndex::default(),
-            pushed_by: user.id,
-            pushed_at: now,
-        },
-    );
-    ports
-        .versions
-        .commit(
-            Commit::NewPlan {
-                plan: &plan,
-                version: &v,
-                text: &text,
-            },
-            &[],
-        )
-        .await
-        .unwrap();
+    new_plan(&ports, by, "forty", "Forty", &html).await;
     assert_eq!(
         segments() - before,
         1,
