@@ -33,7 +33,7 @@ struct Class {
     /// ([`HTML_TAGS`]), less the void elements — one list, so a tag the sanitizer gains is
     /// followed here.
     container: bool,
-    /// A void element of the vocabulary.
+    /// A void element ([`HTML_VOID`]).
     void: bool,
     /// An SVG element (compared lower-cased) that the scan follows inside `<svg>`: the
     /// sanitizer's [`SVG_TAGS`] but `svg` itself. `title` and `desc` are HTML integration points
@@ -46,12 +46,16 @@ static CLASSES: LazyLock<HashMap<Name, Class>> = LazyLock::new(|| {
     let mut map: HashMap<Name, Class> = HashMap::new();
     // A name longer than [`Name`] holds is never met by the scan: it has no entry.
     let name = |tag: &str| Name::of(tag.to_ascii_lowercase().as_bytes());
-    for tag in HTML_TAGS {
+    for tag in HTML_TAGS.iter().filter(|t| !HTML_VOID.contains(t)) {
         if let Some(n) = name(tag) {
-            let void = HTML_VOID.contains(tag);
-            let c = map.entry(n).or_default();
-            c.void = void;
-            c.container = !void;
+            map.entry(n).or_default().container = true;
+        }
+    }
+    // Every void element, in the vocabulary or not (`wbr` is not: the sanitizer drops it, and
+    // it opens nothing either way).
+    for tag in HTML_VOID {
+        if let Some(n) = name(tag) {
+            map.entry(n).or_default().void = true;
         }
     }
     for tag in SVG_TAGS.iter().filter(|t| **t != "svg") {
@@ -308,6 +312,15 @@ mod tests {
         assert_eq!(cut("just text"), Some(vec!["just text"]));
         assert_eq!(cut(""), Some(vec![""]));
         assert_eq!(cut("a < b <p>c</p>"), Some(vec!["a < b <p>c</p>"]));
+    }
+
+    /// Every void element opens nothing, the vocabulary's and the others (`wbr`).
+    #[test]
+    fn void_elements_open_nothing() {
+        assert_eq!(
+            cut("<p>a<wbr>b<br>c</p><p>d</p>"),
+            Some(vec!["<p>a<wbr>b<br>c</p>", "<p>d</p>"])
+        );
     }
 
     #[test]
