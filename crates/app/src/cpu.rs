@@ -65,6 +65,17 @@ impl CpuPool {
         queue: usize,
         start: impl Fn() + Send + Sync + 'static,
     ) -> std::io::Result<Self> {
+        Self::named("render", threads, queue, start)
+    }
+
+    /// [`CpuPool::with_start`] whose threads are called `name-0`, `name-1`, … (as `top -H` and
+    /// `/proc/PID/task` show them).
+    pub fn named(
+        name: &str,
+        threads: usize,
+        queue: usize,
+        start: impl Fn() + Send + Sync + 'static,
+    ) -> std::io::Result<Self> {
         let threads = threads.max(1);
         let start = Arc::new(start);
         let (tx, rx) = sync_channel::<Job>(queue);
@@ -72,7 +83,7 @@ impl CpuPool {
         for i in 0..threads {
             let (rx, start) = (rx.clone(), start.clone());
             std::thread::Builder::new()
-                .name(format!("render-{i}"))
+                .name(format!("{name}-{i}"))
                 // Parsing deeply nested documents recurses; 2 MiB like the main thread.
                 .stack_size(2 * 1024 * 1024)
                 .spawn(move || {
@@ -147,7 +158,7 @@ impl CpuPool {
                 Ok(v) => {
                     let _ = tx.send(v);
                 }
-                Err(_) => tracing::error!("a render job panicked"),
+                Err(_) => tracing::error!("a pool job panicked"),
             }
         });
         let mut job = job;

@@ -71,6 +71,7 @@ pub const VARIABLES: &[&str] = &[
     "SECRET_KEY_PREVIOUS",
     "RENDER_THREADS",
     "RENDER_QUEUE",
+    "DATABASE_MAX_CONNECTIONS",
 ];
 
 /// Minimum length, in characters, of `SECRET_KEY` and `SCIM_AUTH_TOKEN`.
@@ -336,6 +337,8 @@ pub struct Config {
     /// `RENDER_QUEUE`: pushes waiting for a render thread before the next is answered `503`
     /// (default: eight per thread).
     pub render_queue: usize,
+    /// `DATABASE_MAX_CONNECTIONS`: connections the process keeps to its database (default 8).
+    pub database_max_connections: u32,
     /// `SECRET_KEY_PREVIOUS`: earlier values of `SECRET_KEY`, accepted for reading only (key rotation).
     pub previous_secret_keys: Vec<Secret>,
 }
@@ -478,6 +481,13 @@ impl Config {
             0,
             65_536,
         )?;
+        let database_max_connections = u32::try_from(vars.count(
+            "DATABASE_MAX_CONNECTIONS",
+            planpush_store::StoreOptions::default().max_connections as usize,
+            2,
+            1_000,
+        )?)
+        .unwrap_or(u32::MAX);
         let metrics_addr = vars.socket_addr("METRICS_ADDR")?;
         if metrics_addr.is_some_and(|m| m == SocketAddr::new(bind_addr, port)) {
             return Err(ConfigError::new(
@@ -519,6 +529,7 @@ impl Config {
             metrics_addr,
             render_threads,
             render_queue,
+            database_max_connections,
             previous_secret_keys,
         })
     }

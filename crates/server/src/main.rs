@@ -244,7 +244,11 @@ fn open_store(config: &Config) -> Result<Arc<Store>, Fatal> {
         DatabaseUrl::Sqlite(path) => DbTarget::Sqlite(path.clone()),
         DatabaseUrl::Postgres(url) => DbTarget::Postgres(url.clone()),
     };
-    let store = Store::open(target, &StoreOptions::default())
+    let options = StoreOptions {
+        max_connections: config.database_max_connections,
+        ..StoreOptions::default()
+    };
+    let store = Store::open(target, &options)
         .map_err(|e| Fatal(format!("DATABASE_URL: {}", one_line(&e.to_string())), 1))?;
     let applied = store
         .migrate()

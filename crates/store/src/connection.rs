@@ -319,6 +319,8 @@ pub struct Store {
     events: Arc<planpush_app::LocalBus>,
     /// As many permits as the pool has connections (see [`Store::run`]).
     gate: Arc<tokio::sync::Semaphore>,
+    /// As many threads as the pool has connections: where [`Store::run`] runs its calls.
+    threads: planpush_app::CpuPool,
     /// SQLite only.
     _checkpointer: Option<Checkpointer>,
 }
@@ -366,9 +368,16 @@ impl Store {
             .connection_timeout(options.connect_timeout)
             .build(manager)
             .map_err(|e| connect_err(e.to_string()))?;
+        // One thread per connection, each kept for the life of the store: tokio's blocking pool
+        // would keep up to that many idle threads per runtime that calls the store (the main
+        // runtime and every request worker's), each with its stack and allocator caches.
+        let connections = options.max_connections as usize;
+        let threads = planpush_app::CpuPool::named("db", connections, connections, || {})
+            .map_err(|e| connect_err(format!("cannot start the database threads: {e}")))?;
         Ok(Arc::new(Self {
             pool,
             target,
+            threads,
             round_trips: std::sync::atomic::AtomicU64::new(0),
             events: Arc::new(planpush_app::LocalBus::new(epoch())),
             gate,
@@ -579,7 +588,7 @@ impl Store {
         }
     }
 
-    /// Runs `f` with a pooled connection on the blocking thread pool.
+    /// Runs `f` with a pooled connection on one of the store's threads.
     pub(crate) async fn run<T, E>(
         &self,
         f: impl FnOnce(&mut DbConnection) -> Result<T, E> + Send + 'static,
@@ -591,22 +600,23 @@ impl Store {
         self.round_trips
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let pool = self.pool.clone();
-        // One blocking thread per connection at most: callers beyond that wait here, not on
-        // blocking threads parked in `pool.get()` (each such thread costs a stack and, under
-        // glibc, its own malloc arena).
+        // One call per connection at a time: callers beyond that wait here, not on threads
+        // parked in `pool.get()` (the store has one thread per connection; the permit also
+        // lets the SQLite checkpointer pause every call).
         let permit = self
             .gate
             .clone()
             .acquire_owned()
             .await
             .map_err(|e| E::from(anyhow!("database gate closed: {e}")))?;
-        tokio::task::spawn_blocking(move || {
-            let _permit = permit;
-            let mut conn = pool.get().context("no database connection available")?;
-            f(&mut conn)
-        })
-        .await
-        .map_err(|e| E::from(anyhow!("database task failed: {e}")))?
+        self.threads
+            .run(move || {
+                let _permit = permit;
+                let mut conn = pool.get().context("no database connection available")?;
+                f(&mut conn)
+            })
+            .await
+            .map_err(|_| E::from(anyhow!("database task failed (it panicked)")))?
     }
 }
 
@@ -673,6 +683,55 @@ mod tests {
         assert_eq!(
             DbTarget::Postgres("postgres://u:hunter2@h/db".into()).redacted(),
             "postgres://u:***@h/db"
+        );
+    }
+
+    /// Calls from several runtimes (the server has one per request worker, plus its main one)
+    /// run on the store's own threads, one per connection: never on a runtime's blocking pool,
+    /// which keeps up to that many threads per runtime.
+    #[test]
+    fn calls_run_on_one_thread_per_connection_whatever_runtime_makes_them() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}"));
+        let options = StoreOptions {
+            max_connections: 3,
+            ..StoreOptions::default()
+        };
+        let store = Store::open(DbTarget::Sqlite(dir.path().join("t.db")), &options)
+            .unwrap_or_else(|e| panic!("open: {e}"));
+        let threads = std::thread::scope(|s| {
+            let runtimes: Vec<_> = (0..3)
+                .map(|_| {
+                    let store = store.clone();
+                    s.spawn(move || {
+                        let rt = tokio::runtime::Builder::new_current_thread()
+                            .build()
+                            .unwrap_or_else(|e| panic!("runtime: {e}"));
+                        rt.block_on(futures::future::join_all((0..20).map(|_| {
+                            store.run(|_conn| {
+                                // Long enough for calls to overlap.
+                                std::thread::sleep(std::time::Duration::from_millis(2));
+                                Ok::<_, anyhow::Error>(
+                                    std::thread::current().name().map(str::to_owned),
+                                )
+                            })
+                        })))
+                    })
+                })
+                .collect();
+            runtimes
+                .into_iter()
+                .flat_map(|r| r.join().unwrap_or_else(|_| panic!("a runtime panicked")))
+                .collect::<Vec<_>>()
+        });
+        assert_eq!(threads.len(), 60);
+        let names: std::collections::BTreeSet<String> = threads
+            .into_iter()
+            .map(|t| t.unwrap_or_else(|e| panic!("call failed: {e}")))
+            .map(|name| name.unwrap_or_default())
+            .collect();
+        assert!(
+            names.len() <= 3 && names.iter().all(|n| n.starts_with("db-")),
+            "calls ran on {names:?}"
         );
     }
 }

@@ -1056,3 +1056,25 @@ fn smtp_is_off_by_default_and_needs_a_sender() {
         assert!(!err.to_string().contains("hunter2"), "{err}");
     }
 }
+
+#[test]
+fn database_connections_default_to_the_store_and_are_bounded() {
+    assert_eq!(ok(&[]).database_max_connections, 8);
+    assert_eq!(
+        ok(&[("DATABASE_MAX_CONNECTIONS", "4")]).database_max_connections,
+        4
+    );
+    let cases: &[BadCase<'_>] = &[
+        (
+            &[("DATABASE_MAX_CONNECTIONS", "1")],
+            "DATABASE_MAX_CONNECTIONS",
+            "must be a whole number from 2 to 1000 (got \"1\")",
+        ),
+        (
+            &[("DATABASE_MAX_CONNECTIONS", "many")],
+            "DATABASE_MAX_CONNECTIONS",
+            "must be a whole number from 2 to 1000",
+        ),
+    ];
+    assert_bad(&[], cases);
+}
