@@ -337,7 +337,8 @@ pub struct Config {
     /// `RENDER_QUEUE`: pushes waiting for a render thread before the next is answered `503`
     /// (default: eight per thread).
     pub render_queue: usize,
-    /// `DATABASE_MAX_CONNECTIONS`: connections the process keeps to its database (default 8).
+    /// `DATABASE_MAX_CONNECTIONS`: connections the process keeps to its database (default:
+    /// [`DatabaseUrl::default_connections`]).
     pub database_max_connections: u32,
     /// `SECRET_KEY_PREVIOUS`: earlier values of `SECRET_KEY`, accepted for reading only (key rotation).
     pub previous_secret_keys: Vec<Secret>,
@@ -483,7 +484,7 @@ impl Config {
         )?;
         let database_max_connections = u32::try_from(vars.count(
             "DATABASE_MAX_CONNECTIONS",
-            planpush_store::StoreOptions::default().max_connections as usize,
+            database.default_connections(),
             2,
             1_000,
         )?)

@@ -1058,8 +1058,12 @@ fn smtp_is_off_by_default_and_needs_a_sender() {
 }
 
 #[test]
-fn database_connections_default_to_the_store_and_are_bounded() {
-    assert_eq!(ok(&[]).database_max_connections, 8);
+fn database_connections_default_by_backend_and_are_bounded() {
+    assert_eq!(ok(&[]).database_max_connections, 4);
+    assert_eq!(
+        ok(&[("DATABASE_URL", "postgres://u@db/pp")]).database_max_connections,
+        8
+    );
     assert_eq!(
         ok(&[("DATABASE_MAX_CONNECTIONS", "4")]).database_max_connections,
         4
