@@ -4,7 +4,9 @@
 //! `threads` threads take jobs from a queue of at most `queue` waiting jobs. When the queue is
 //! full a job is refused at once with [`Overloaded`] — a push then answers `503` with
 //! `Retry-After` instead of piling up work that would stall page views and live updates.
-//! Sized by `RENDER_THREADS` and `RENDER_QUEUE` (see docs/configuration.md).
+//! Sized by `RENDER_THREADS` and `RENDER_QUEUE` (see docs/configuration.md). The store runs its
+//! blocking database calls on a pool of its own, one thread per connection (`db-N`), where its
+//! connection permits keep the queue from ever filling.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::{SyncSender, TrySendError, sync_channel};

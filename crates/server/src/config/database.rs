@@ -16,6 +16,8 @@ pub enum DatabaseUrl {
     Postgres(String),
 }
 
+const ACCEPTED: &str = "postgres://…, postgresql://…, sqlite://PATH or a plain file path";
+
 impl DatabaseUrl {
     /// `DATABASE_MAX_CONNECTIONS` when it is unset. SQLite: 4. Its writers take turns anyway,
     /// and readers rarely wait on two cores. Each connection has its own thread and page cache;
@@ -27,11 +29,7 @@ impl DatabaseUrl {
             Self::Postgres(_) => 8,
         }
     }
-}
 
-const ACCEPTED: &str = "postgres://…, postgresql://…, sqlite://PATH or a plain file path";
-
-impl DatabaseUrl {
     /// Parses a `DATABASE_URL` value; the error message never contains the value's credentials.
     pub fn parse(raw: &str) -> Result<Self, String> {
         let Some(scheme) = scheme_of(raw) else {
