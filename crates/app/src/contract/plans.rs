@@ -27,6 +27,21 @@ pub async fn new_plan(
     vis: Visibility,
     at: i64,
 ) -> (Plan, Version) {
+    let html = format!("<h1>{slug}</h1>");
+    new_plan_of(p, owner, slug, vis, at, &html, index(&[("a", 1)])).await
+}
+
+/// [`new_plan`] whose first version is `html` with `sections` (its search text is read from
+/// `html`).
+pub async fn new_plan_of(
+    p: &Ports,
+    owner: &User,
+    slug: &str,
+    vis: Visibility,
+    at: i64,
+    html: &str,
+    sections: SectionIndex,
+) -> (Plan, Version) {
     let mut plan = Plan::new(
         Slug::parse(slug).unwrap(),
         &format!("Plan {slug}"),
@@ -41,9 +56,9 @@ pub async fn new_plan(
             plan_id: plan.id(),
             title: plan.title().to_owned(),
             format: SourceFormat::Html,
-            source: format!("<h1>{slug}</h1>"),
-            html: format!("<h1>{slug}</h1>"),
-            sections: index(&[("a", 1)]),
+            source: html.to_owned(),
+            html: html.to_owned(),
+            sections,
             pushed_by: owner.id,
             pushed_at: t(at),
         },

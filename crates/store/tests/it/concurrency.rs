@@ -5,12 +5,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use planpush_app::Ports;
+use planpush_app::contract::{new_plan_of, user};
+use planpush_plans::Visibility;
 use planpush_store::{DbTarget, Store, StoreOptions};
 use planpush_versions::{
     Commit, NewVersion, SectionIndex, SourceFormat, Version, VersionRepoError,
 };
 
-use crate::support::{new_plan, sqlite_ports, user};
+use crate::support::sqlite_ports;
 
 async fn push_with_retry(
     p: &Ports,
@@ -84,10 +86,22 @@ async fn writers_of_one_process_never_meet_the_busy_handler() {
 /// `pushes` pushes at once, spread over `plans` new plans; each plan ends with all of its versions.
 async fn concurrent_version_inserts(ports: Ports, plans_n: usize, pushes: usize) {
     let ports = Arc::new(ports);
-    let by = user(&ports, "writer").await;
+    let writer = user(&ports, "writer").await;
+    let by = writer.id;
     let mut plans = vec![];
     for n in 0..plans_n {
-        plans.push(new_plan(&ports, by, &format!("plan-{n}"), "Load", "x").await);
+        let slug = format!("plan-{n}");
+        let (plan, _) = new_plan_of(
+            &ports,
+            &writer,
+            &slug,
+            Visibility::Published,
+            0,
+            "x",
+            SectionIndex::default(),
+        )
+        .await;
+        plans.push(plan.id());
     }
     let tasks: Vec<_> = (0..pushes)
         .map(|i| {

@@ -2,7 +2,11 @@
 //! terms out as a new segment whenever a statement opens a savepoint, so entries inserted one by
 //! one made a segment each, and their merges cost a first push ~11% of its CPU.
 
-use crate::support::{new_plan, sqlite_store, user};
+use planpush_app::contract::{new_plan_of, user};
+use planpush_plans::Visibility;
+use planpush_versions::SectionIndex;
+
+use crate::support::sqlite_store;
 
 #[derive(diesel::QueryableByName)]
 struct Count {
@@ -32,7 +36,16 @@ async fn a_new_plan_of_forty_sections_adds_one_fts_segment() {
         .collect();
     let text = planpush_document::text_units(&html);
     assert_eq!(text.iter().filter(|u| u.anchor.is_some()).count(), 40);
-    new_plan(&ports, by, "forty", "Forty", &html).await;
+    new_plan_of(
+        &ports,
+        &by,
+        "forty",
+        Visibility::Published,
+        0,
+        &html,
+        SectionIndex::default(),
+    )
+    .await;
     assert_eq!(
         segments() - before,
         1,

@@ -2,10 +2,7 @@ use std::sync::Arc;
 
 use diesel::{Connection, RunQueryDsl, pg::PgConnection};
 use planpush_app::Ports;
-use planpush_identity::{ExternalIdentity, Provider, User, UserId};
-use planpush_plans::{Plan, PlanId, Slug, Visibility};
 use planpush_store::{DbTarget, Store, StoreOptions};
-use planpush_versions::{Commit, NewVersion, SectionIndex, SourceFormat, Version};
 
 /// Keeps a test database alive; drops it (file or schema) at the end of the test.
 pub enum Guard {
@@ -89,56 +86,4 @@ pub async fn pg_ports() -> (Ports, Guard) {
 
 fn uuid_simple() -> String {
     uuid::Uuid::new_v4().simple().to_string()
-}
-
-/// A user `login` who can own plans.
-pub async fn user(ports: &Ports, login: &str) -> UserId {
-    let user = User::new(login, chrono::Utc::now()).unwrap();
-    ports
-        .users
-        .create(&user, &ExternalIdentity::new(Provider::Dev, login).unwrap())
-        .await
-        .unwrap();
-    user.id
-}
-
-/// A new published plan `slug` titled `title`, committed with its first version of `html` (and
-/// that version's search text); its id.
-pub async fn new_plan(ports: &Ports, by: UserId, slug: &str, title: &str, html: &str) -> PlanId {
-    let now = chrono::Utc::now();
-    let mut plan = Plan::new(
-        Slug::parse(slug).unwrap(),
-        title,
-        by,
-        Visibility::Published,
-        now,
-    )
-    .unwrap();
-    plan.record_version(1, title, now).unwrap();
-    let v = Version::new(
-        None,
-        NewVersion {
-            plan_id: plan.id(),
-            title: title.to_owned(),
-            format: SourceFormat::Html,
-            source: html.to_owned(),
-            html: html.to_owned(),
-            sections: SectionIndex::default(),
-            pushed_by: by,
-            pushed_at: now,
-        },
-    );
-    ports
-        .versions
-        .commit(
-            Commit::NewPlan {
-                plan: &plan,
-                version: &v,
-                text: &planpush_document::text_units(html),
-            },
-            &[],
-        )
-        .await
-        .unwrap();
-    plan.id()
 }
