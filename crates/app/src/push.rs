@@ -160,7 +160,6 @@ impl Memo {
     }
 }
 
-/// SHA-256 of a pushed source and its format.
 /// The push memo: previous versions by plan, weighed as the allocator counts them.
 fn memo_cache(bytes: u64) -> moka::sync::Cache<PlanId, Arc<Memo>> {
     moka::sync::Cache::builder()
@@ -169,6 +168,7 @@ fn memo_cache(bytes: u64) -> moka::sync::Cache<PlanId, Arc<Memo>> {
         .build()
 }
 
+/// SHA-256 of a pushed source and its format.
 fn source_digest(format: SourceFormat, body: &str) -> [u8; 32] {
     use sha2::Digest;
     let mut h = sha2::Sha256::new();
