@@ -87,17 +87,22 @@ pub(crate) fn start_provider(base: &str) -> Op {
     });
     let stdout = child.stdout.take().unwrap();
     let child = Running(child);
-    let mut lines = BufReader::new(stdout).lines();
-    let issuer = loop {
-        let line = lines
-            .next()
-            .expect("the provider exited before listening")
-            .unwrap();
-        if let Some(i) = line.strip_prefix("listening ") {
-            break i.trim().to_owned();
+    // Read on a thread, so that a provider that never says it listens fails the test in 30 s
+    // instead of hanging it.
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut tx = Some(tx);
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if let Some(i) = line.strip_prefix("listening ")
+                && let Some(tx) = tx.take()
+            {
+                let _ = tx.send(i.trim().to_owned());
+            }
         }
-    };
-    std::thread::spawn(move || for _ in lines.by_ref() {});
+    });
+    let issuer = rx
+        .recv_timeout(Duration::from_secs(30))
+        .expect("the provider did not say it listens within 30 s (or exited)");
     let port = url::Url::parse(&issuer).unwrap().port().unwrap();
     Op {
         _child: child,
