@@ -81,10 +81,14 @@ fn main() -> ExitCode {
     }
 }
 
-/// The workspace root (xtask lives one level below it).
+/// The workspace root (xtask lives one level below it): the checkout `cargo run` was started in
+/// (it sets `CARGO_MANIFEST_DIR` for us), not the one this binary was compiled in. Two checkouts
+/// sharing a `CARGO_TARGET_DIR` (as `.ci/run` does) can run each other's build of xtask while
+/// its sources match, and would then test and write the other checkout.
 fn root() -> PathBuf {
-    let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
-    manifest.parent().unwrap_or(manifest).to_path_buf()
+    let manifest = std::env::var_os("CARGO_MANIFEST_DIR")
+        .map_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")), PathBuf::from);
+    manifest.parent().unwrap_or(&manifest).to_path_buf()
 }
 
 /// The cargo that runs us (`cargo run` sets `CARGO`), so toolchain overrides hold.
