@@ -52,33 +52,29 @@ fn main() {
 
 /// Whether this machine's glibc is `major.minor` or newer (`getconf GNU_LIBC_VERSION`: "glibc 2.36").
 fn host_glibc_at_least(major: u32, minor: u32) -> bool {
-    let Ok(out) = Command::new("getconf").arg("GNU_LIBC_VERSION").output() else {
-        return false;
-    };
-    let text = String::from_utf8_lossy(&out.stdout);
-    let Some(version) = text.trim().strip_prefix("glibc ") else {
-        return false;
-    };
-    let mut parts = version.split('.').map(|n| n.parse::<u32>().unwrap_or(0));
-    (parts.next().unwrap_or(0), parts.next().unwrap_or(0)) >= (major, minor)
+    version_at_least(
+        Command::new("getconf").arg("GNU_LIBC_VERSION"),
+        (major, minor),
+    )
 }
 
 /// Rust 1.90 made LLD the default linker of `x86_64-unknown-linux-gnu`.
 fn lld_by_default(rustc: &str) -> bool {
-    let Ok(out) = Command::new(if rustc.is_empty() { "rustc" } else { rustc })
-        .arg("--version")
-        .output()
-    else {
+    // "rustc 1.95.0 (59807616e 2026-04-14)"
+    let rustc = if rustc.is_empty() { "rustc" } else { rustc };
+    version_at_least(Command::new(rustc).arg("--version"), (1, 90))
+}
+
+/// Whether `command` prints "<name> <major>.<minor>[…]" with that version at least `least`
+/// (false when it cannot run or prints something else).
+fn version_at_least(command: &mut Command, least: (u32, u32)) -> bool {
+    let Ok(out) = command.output() else {
         return false;
     };
-    // "rustc 1.95.0 (59807616e 2026-04-14)"
     let text = String::from_utf8_lossy(&out.stdout);
-    let mut version = text
-        .split_whitespace()
-        .nth(1)
-        .unwrap_or("")
-        .split('.')
-        .map(|n| n.parse::<u32>().unwrap_or(0));
-    let (major, minor) = (version.next().unwrap_or(0), version.next().unwrap_or(0));
-    (major, minor) >= (1, 90)
+    let Some(version) = text.split_whitespace().nth(1) else {
+        return false;
+    };
+    let mut parts = version.split('.').map(|n| n.parse::<u32>().unwrap_or(0));
+    (parts.next().unwrap_or(0), parts.next().unwrap_or(0)) >= least
 }
