@@ -14,6 +14,9 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 
+#[path = "../../crates/server/examples/bench_support/scaled.rs"]
+mod scaled;
+
 const PORT: u16 = 18_479;
 
 /// Writes the order from `bin`, the release server (built on its own: `release_server`).
@@ -38,8 +41,12 @@ pub fn run(
         .env_clear()
         .envs([
             ("PATH", "/usr/bin:/bin"),
-            // As the server would start itself again with it: here no second start.
-            ("GLIBC_TUNABLES", "glibc.malloc.arena_max=4"),
+            // As the server would start itself again with it on two cores (`malloc.rs`): here
+            // no second start.
+            (
+                "GLIBC_TUNABLES",
+                "glibc.malloc.arena_max=4:glibc.malloc.mmap_threshold=131072:glibc.malloc.trim_threshold=131072",
+            ),
             ("SECRET_KEY", &"o".repeat(40)),
             ("BASE_URL", &format!("http://127.0.0.1:{PORT}")),
             ("AUTH_PROVIDER", "dev"),
@@ -185,8 +192,8 @@ fn curl(args: &[&str]) -> Result<String> {
     Ok(String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
-/// What people do most: sign in, push a plan and new versions of it, read its page (plain and
-/// compressed), its history and the dashboard.
+/// What people do most: sign in, push a plan and new versions of it (a small and a large one),
+/// read its page (plain and compressed), its history and the dashboard.
 fn common_requests(root: &Path, work: &Path) -> Result<()> {
     let jar = work.join("cookies").display().to_string();
     let origin = format!("Origin: {}", url(""));
@@ -227,10 +234,23 @@ fn common_requests(root: &Path, work: &Path) -> Result<()> {
         "Stolen or leaked refresh tokens",
         1,
     );
-    for (i, body) in [fixture, edited, section.clone(), section]
-        .iter()
-        .enumerate()
-    {
+    // Then the document the benchmarks push (~50 KB): its first push splits the sanitizing over
+    // the render threads, which a 12 KB document is too small for; and one section changed.
+    let large = scaled::scaled_from(&fixture, 50 * 1024);
+    let large_section = large.replacen(
+        "Stolen refresh tokens",
+        "Stolen or leaked refresh tokens",
+        1,
+    );
+    let pushes = [
+        ("order-plan", fixture.clone()),
+        ("order-plan", edited),
+        ("order-plan", section.clone()),
+        ("order-plan", section),
+        ("order-large", large),
+        ("order-large", large_section),
+    ];
+    for (i, (plan, body)) in pushes.iter().enumerate() {
         let file = work.join(format!("push-{i}.html"));
         std::fs::write(&file, body)?;
         curl(&[
@@ -242,7 +262,7 @@ fn common_requests(root: &Path, work: &Path) -> Result<()> {
             "-H",
             "Content-Type: text/html",
             "-H",
-            "X-Session-Name: order-plan",
+            &format!("X-Session-Name: {plan}"),
             "--data-binary",
             &format!("@{}", file.display()),
             &url("/api/push"),

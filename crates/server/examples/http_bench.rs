@@ -528,6 +528,7 @@ fn main() {
     );
     get("10,000", &mut row);
     let (peak, now) = server.rss();
+    let (peak_anon, peak_file) = server.peak_split();
 
     // PostgreSQL: the same changed-section pushes at c=8 against a fresh database.
     let pg = pg_database().map(|url| {
@@ -562,7 +563,7 @@ fn main() {
     }
     println!();
     println!(
-        "Page sizes: {page_kb:.0} KB as HTML, {gzip_kb:.1} KB gzip, {br_kb:.1} KB brotli; the plan with 1,500 versions: {long_kb:.0} KB. Server resident memory (SQLite): {idle_rss:.1} MB idle after start-up (target ≤ 15 MB; {idle_anon:.1} MB anonymous, {idle_file:.1} MB the executable's mapped pages), {rss_long:.1} MB after the 1,500-version reads, {rss_invalidated:.1} MB after the invalidated-page reads, peak {peak:.1} MB over the whole run (target ≤ 40 MB), {now:.1} MB at the end."
+        "Page sizes: {page_kb:.0} KB as HTML, {gzip_kb:.1} KB gzip, {br_kb:.1} KB brotli; the plan with 1,500 versions: {long_kb:.0} KB. Server resident memory (SQLite): {idle_rss:.1} MB idle after start-up (target ≤ 15 MB; {idle_anon:.1} MB anonymous, {idle_file:.1} MB the executable's mapped pages), {rss_long:.1} MB after the 1,500-version reads, {rss_invalidated:.1} MB after the invalidated-page reads, peak {peak:.1} MB over the whole run (target ≤ 40 MB; at most {peak_anon:.1} MB anonymous and {peak_file:.1} MB file-backed), {now:.1} MB at the end."
     );
     if let Some(ratio) = nginx_ratio {
         println!();

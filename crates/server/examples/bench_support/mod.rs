@@ -7,33 +7,24 @@ use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
+
+mod scaled;
 
 pub const FIXTURE: &str = include_str!("../../../../fixtures/auth-service-redesign.html");
 
 /// The fixture repeated (anchors and ids made unique per copy) until it is at least `bytes` long.
 pub fn scaled(bytes: usize) -> String {
-    let mut doc = FIXTURE.to_owned();
-    let mut copy = 2;
-    while doc.len() < bytes {
-        let prefix = format!("c{copy}-");
-        doc.push_str(
-            &FIXTURE
-                .replace("<h1>", "<h2>")
-                .replace("</h1>", "</h2>")
-                .replace("data-anchor=\"", &format!("data-anchor=\"{prefix}"))
-                .replace(" id=\"", &format!(" id=\"{prefix}"))
-                .replace("href=\"#", &format!("href=\"#{prefix}"))
-                .replace("url(#", &format!("url(#{prefix}")),
-        );
-        copy += 1;
-    }
-    doc
+    scaled::scaled_from(FIXTURE, bytes)
 }
 
 pub struct Server {
     pub child: Child,
     pub port: u16,
+    /// The highest anonymous and file-backed resident memory seen so far, in KB (sampled).
+    peaks: Arc<[AtomicU64; 2]>,
 }
 
 impl Drop for Server {
@@ -82,13 +73,31 @@ impl Server {
         if let Some(url) = database_url {
             cmd.env("DATABASE_URL", url);
         }
+        // Allocator settings to compare are passed on (else the server picks its own).
+        for key in ["GLIBC_TUNABLES", "MALLOC_ARENA_MAX"] {
+            if let Some(value) = std::env::var_os(key) {
+                cmd.env(key, value);
+            }
+        }
         let child = cmd
             .stdout(Stdio::null())
             .stderr(Stdio::inherit())
             .spawn()
             .expect("cannot start the server binary");
         wait_for(port);
-        Self { child, port }
+        let peaks = Arc::new([AtomicU64::new(0), AtomicU64::new(0)]);
+        let (sampled, pid) = (peaks.clone(), child.id());
+        // The kernel keeps only the peak of the sum (VmHWM): its parts are sampled until the
+        // process is gone.
+        std::thread::spawn(move || {
+            while let Ok(status) = std::fs::read_to_string(format!("/proc/{pid}/status")) {
+                for (i, key) in ["RssAnon:", "RssFile:"].iter().enumerate() {
+                    sampled[i].fetch_max(status_kb(&status, key) as u64, Ordering::Relaxed);
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        });
+        Self { child, port, peaks }
     }
 
     /// One HTTP/1.1 exchange: `(status, headers, body)`.
@@ -175,14 +184,26 @@ impl Server {
         (self.status_mb("RssAnon:"), self.status_mb("RssFile:"))
     }
 
-    fn status_mb(&self, key: &str) -> f64 {
-        std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
-            .unwrap_or_default()
-            .lines()
-            .find(|l| l.starts_with(key))
-            .and_then(|l| l.split_whitespace().nth(1))
-            .and_then(|v| v.parse::<f64>().ok())
-            .unwrap_or(0.0)
-            / 1024.0
+    /// The highest anonymous and file-backed resident memory seen so far in MB (sampled every
+    /// 20 ms; each may have peaked at a different moment, so they can add up to more than `rss`).
+    pub fn peak_split(&self) -> (f64, f64) {
+        let mb = |i: usize| self.peaks[i].load(Ordering::Relaxed) as f64 / 1024.0;
+        (mb(0), mb(1))
     }
+
+    fn status_mb(&self, key: &str) -> f64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
+            .unwrap_or_default();
+        status_kb(&status, key) / 1024.0
+    }
+}
+
+/// The value of `key` (in KB) in a `/proc/<pid>/status` text, 0 when absent.
+fn status_kb(status: &str, key: &str) -> f64 {
+    status
+        .lines()
+        .find(|l| l.starts_with(key))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|v| v.parse::<f64>().ok())
+        .unwrap_or(0.0)
 }
