@@ -305,10 +305,14 @@ fn migrate_then_serve_then_stop_gracefully_on_sigterm() {
         std::thread::sleep(Duration::from_millis(50));
     };
     assert!(health.starts_with("HTTP/1.1 200"), "{health}");
-    // The server started itself again in place (same process) with two malloc arenas per core.
+    // The server started itself again in place (same process) with two malloc arenas per core
+    // and fixed mmap and trim thresholds.
     let environ = std::fs::read(format!("/proc/{}/environ", child.id())).unwrap();
     let cores = std::thread::available_parallelism().unwrap().get();
-    let expected = format!("GLIBC_TUNABLES=glibc.malloc.arena_max={}", 2 * cores);
+    let expected = format!(
+        "GLIBC_TUNABLES=glibc.malloc.arena_max={}:glibc.malloc.mmap_threshold=131072:glibc.malloc.trim_threshold=131072",
+        2 * cores
+    );
     assert!(
         environ.split(|b| *b == 0).any(|v| v == expected.as_bytes()),
         "{}",
