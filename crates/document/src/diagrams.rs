@@ -85,19 +85,13 @@ pub fn find_diagrams(html: &str) -> Vec<DiagramSource> {
 /// each `<` is compared in place (no lower-cased copy of the document).
 fn find_ignoring_case(html: &str, from: usize, tag: &str) -> Option<usize> {
     let bytes = html.as_bytes();
-    let mut at = from;
-    // `at` is always just past an ASCII byte (or `from`), so on a character boundary.
-    while let Some(i) = html.get(at..)?.find('<') {
-        let start = at + i;
-        if bytes
-            .get(start..start + tag.len())
-            .is_some_and(|candidate| candidate.eq_ignore_ascii_case(tag.as_bytes()))
-        {
-            return Some(start);
-        }
-        at = start + 1;
-    }
-    None
+    memchr::memchr_iter(b'<', bytes.get(from..)?)
+        .map(|i| from + i)
+        .find(|&start| {
+            bytes
+                .get(start..start + tag.len())
+                .is_some_and(|candidate| candidate.eq_ignore_ascii_case(tag.as_bytes()))
+        })
 }
 
 /// Replaces each diagram by its rendering: `rendered[i]` is the SVG (or error) for `diagrams[i]`. A

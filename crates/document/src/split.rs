@@ -186,12 +186,10 @@ pub(crate) fn top_level_parts(html: &str) -> Option<Vec<Range<usize>>> {
     let mut part_start = 0;
     let mut i = 0;
     while i < bytes.len() {
-        // On to the next `<` (`i` is always just after an ASCII byte or at 0: a char boundary).
-        let next = match html.get(i..) {
-            Some(rest) => rest.find('<'),
-            None => bytes[i..].iter().position(|&b| b == b'<'),
+        // On to the next `<`.
+        let Some(at) = memchr::memchr(b'<', &bytes[i..]) else {
+            break;
         };
-        let Some(at) = next else { break };
         i += at;
         match bytes.get(i + 1) {
             Some(b'/') => {
