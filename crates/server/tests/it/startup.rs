@@ -296,6 +296,8 @@ fn migrate_then_serve_then_stop_gracefully_on_sigterm() {
         cmd.env(k, v);
     }
     let mut child = cmd.spawn().unwrap();
+    // A failed assertion below must not leave the server running.
+    let _stray = KillOnPanic(child.id());
     let deadline = Instant::now() + Duration::from_secs(20);
     let health = loop {
         if let Some(r) = get(port, "/healthz") {
@@ -577,4 +579,17 @@ fn grant_admin_gives_an_existing_user_a_manual_admin_grant() {
     );
     let (cookie2, _) = dev_login(port, "second");
     assert_eq!(me(&cookie2), serde_json::json!(["admin", "developer"]));
+}
+
+/// Kills the process with this id if dropped while the test panics (else the test stops it).
+struct KillOnPanic(u32);
+
+impl Drop for KillOnPanic {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            let _ = Command::new("kill")
+                .args(["-KILL", &self.0.to_string()])
+                .status();
+        }
+    }
 }
