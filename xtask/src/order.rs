@@ -17,6 +17,11 @@ use anyhow::{Context, Result, bail};
 #[path = "../../crates/server/examples/bench_support/scaled.rs"]
 mod scaled;
 
+// The server's choice of malloc settings, so the profiled server runs as it would start itself.
+#[path = "../../crates/server/src/malloc.rs"]
+#[allow(dead_code)]
+mod malloc;
+
 const PORT: u16 = 18_479;
 
 /// Writes the order from `bin`, the release server (built on its own: `release_server`).
@@ -41,12 +46,9 @@ pub fn run(
         .env_clear()
         .envs([
             ("PATH", "/usr/bin:/bin"),
-            // As the server would start itself again with it on two cores (`malloc.rs`): here
-            // no second start.
-            (
-                "GLIBC_TUNABLES",
-                "glibc.malloc.arena_max=4:glibc.malloc.mmap_threshold=131072:glibc.malloc.trim_threshold=131072",
-            ),
+            // As the server would start itself again with it on two cores: here no second start
+            // (callgrind would not follow it).
+            ("GLIBC_TUNABLES", &malloc::tunables_for(2)),
             ("SECRET_KEY", &"o".repeat(40)),
             ("BASE_URL", &format!("http://127.0.0.1:{PORT}")),
             ("AUTH_PROVIDER", "dev"),

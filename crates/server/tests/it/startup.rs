@@ -295,9 +295,9 @@ fn migrate_then_serve_then_stop_gracefully_on_sigterm() {
     for (k, v) in &vars {
         cmd.env(k, v);
     }
-    let mut child = cmd.spawn().unwrap();
-    // A failed assertion below must not leave the server running.
-    let _stray = KillOnPanic(child.id());
+    // Killed if a failed assertion below ends the test before it stops the server itself.
+    let mut server = Running(cmd.spawn().unwrap());
+    let child = &mut server.0;
     let deadline = Instant::now() + Duration::from_secs(20);
     let health = loop {
         if let Some(r) = get(port, "/healthz") {
@@ -579,17 +579,4 @@ fn grant_admin_gives_an_existing_user_a_manual_admin_grant() {
     );
     let (cookie2, _) = dev_login(port, "second");
     assert_eq!(me(&cookie2), serde_json::json!(["admin", "developer"]));
-}
-
-/// Kills the process with this id if dropped while the test panics (else the test stops it).
-struct KillOnPanic(u32);
-
-impl Drop for KillOnPanic {
-    fn drop(&mut self) {
-        if std::thread::panicking() {
-            let _ = Command::new("kill")
-                .args(["-KILL", &self.0.to_string()])
-                .status();
-        }
-    }
 }
