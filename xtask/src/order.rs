@@ -3,8 +3,10 @@
 //! together (see `crates/server/build.rs`).
 //!
 //! The server runs under Valgrind's callgrind, which names every function executed: once it
-//! answers `/healthz` the counters are dumped (start-up), then a sign-in, two pushes and page
-//! views follow, and the rest is dumped when it stops. Only names the binary defines are kept (as
+//! answers `/healthz` the counters are dumped (start-up), then a sign-in, pushes and page views
+//! follow, then the shapes of load `http_bench` puts on the server (its own `wrk` scripts, briefly)
+//! and, once cached user states have expired (30 s), one more push and read; the rest is dumped
+//! when it stops. Only names the binary defines are kept (as
 //! `nm` lists them, mangled, which is what the linker matches).
 
 use std::collections::HashSet;
@@ -16,6 +18,9 @@ use anyhow::{Context, Result, bail};
 
 #[path = "../../crates/server/examples/bench_support/scaled.rs"]
 mod scaled;
+
+#[path = "../../crates/server/examples/bench_support/scripts.rs"]
+mod scripts;
 
 // The server's choice of malloc settings, so the profiled server runs as it would start itself.
 #[path = "../../crates/server/src/malloc.rs"]
@@ -194,9 +199,11 @@ fn curl(args: &[&str]) -> Result<String> {
     Ok(String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
-/// What people do most: sign in, push a plan and new versions of it (a small and a large one),
-/// read its page (plain and compressed), its history and the dashboard.
+/// What people do most, and what a busy server does besides: sign in; push a plan and new
+/// versions of it (a small and a large one); read its page (plain and compressed), its history
+/// and the dashboard; then the shapes of load the benchmarks put on it (`bench_load`).
 fn common_requests(root: &Path, work: &Path) -> Result<()> {
+    let started = Instant::now();
     let jar = work.join("cookies").display().to_string();
     let origin = format!("Origin: {}", url(""));
     curl(&[
@@ -249,46 +256,205 @@ fn common_requests(root: &Path, work: &Path) -> Result<()> {
         ("order-plan", edited),
         ("order-plan", section.clone()),
         ("order-plan", section),
-        ("order-large", large),
+        ("order-large", large.clone()),
         ("order-large", large_section),
     ];
-    for (i, (plan, body)) in pushes.iter().enumerate() {
-        let file = work.join(format!("push-{i}.html"));
-        std::fs::write(&file, body)?;
-        curl(&[
-            "-fsS",
-            "-o",
-            "/dev/null",
-            "-H",
-            &bearer,
-            "-H",
-            "Content-Type: text/html",
-            "-H",
-            &format!("X-Session-Name: {plan}"),
-            "--data-binary",
-            &format!("@{}", file.display()),
-            &url("/api/push"),
-        ])?;
-    }
-    let read = |path: &str, encoding: &str| {
-        let accept = format!("Accept-Encoding: {encoding}");
-        curl(&[
-            "-fsS",
-            "-o",
-            "/dev/null",
-            "-b",
-            &jar,
-            "-H",
-            &accept,
-            &url(path),
-        ])
+    let requests = Requests {
+        work,
+        bearer: &bearer,
+        jar: &jar,
     };
-    for encoding in ["identity", "br", "gzip"] {
-        read("/p/order-plan", encoding)?;
+    for (i, (plan, body)) in pushes.iter().enumerate() {
+        requests
+            .pushes(&[(plan, body)], &format!("push-{i}"))?
+            .wait()?;
     }
-    read("/p/order-plan/history", "identity")?;
-    read("/dashboard", "identity")?;
+    for encoding in ["identity", "br", "gzip"] {
+        requests.reads(&["/p/order-plan"], encoding)?.wait()?;
+    }
+    requests
+        .reads(&["/p/order-plan/history", "/dashboard"], "identity")?
+        .wait()?;
+    bench_load(&requests, &large)?;
+    // A signed-in user's cached state is read again 30 s after it was cached (`ACCESS_TTL`): on
+    // the first request after that, which also evicts the expired entries.
+    std::thread::sleep(Duration::from_secs(35).saturating_sub(started.elapsed()));
+    let late = format!("{large}<p>late</p>");
+    requests.pushes(&[("order-large", &late)], "late")?.wait()?;
+    requests.reads(&["/p/order-large"], "br")?.wait()?;
     Ok(())
+}
+
+/// The shapes of load `http_bench` measures, briefly (callgrind runs the server ~50 times
+/// slower): pushes on kept-alive connections that append a section, new plans until the push
+/// memo evicts, eight pushes at once to one plan and over sixteen plans (plans taking turns,
+/// writers queueing, connections dropped mid-request when `wrk` stops), and page reads while the
+/// page is pushed to (a page served before its compression, renders shared by waiting readers).
+/// The `wrk` scripts are the benchmark's own.
+fn bench_load(requests: &Requests<'_>, large: &str) -> Result<()> {
+    // More new plans than the memo keeps (~18 of this size in its 8 MB), on one connection.
+    let firsts: Vec<String> = (0..24).map(|i| format!("order-first-{i}")).collect();
+    let batch: Vec<(&str, &str)> = firsts.iter().map(|n| (n.as_str(), large)).collect();
+    requests.pushes(&batch, "firsts")?.wait()?;
+
+    let doc = requests.work.join("bench-push.html");
+    std::fs::write(&doc, large)?;
+    let token = requests
+        .bearer
+        .strip_prefix("Authorization: Bearer ")
+        .context("a bearer header")?;
+    let cookie = format!("Cookie: {}", session_cookie(requests.jar)?);
+    let reads = vec![cookie, "Accept-Encoding: br".to_owned()];
+    let one = scripts::push_script(&doc, token, "order-bench");
+    let spread = scripts::spread_push_script(&doc, token, "order-spread", 8);
+    let wrk = |connections: u32, script: &str, path: &str, headers: &[String]| {
+        requests.wrk(connections, script, path, headers)
+    };
+    wrk(1, &scripts::first_push_script(&doc, token), "/", &[])?.wait()?;
+    wrk(1, &one, "/", &[])?.wait()?;
+    wrk(8, &one, "/", &[])?.wait()?;
+    wrk(8, &spread, "/", &[])?.wait()?;
+    for page in ["/p/order-large", "/p/order-bench"] {
+        let flood = wrk(8, &one, "/", &[])?;
+        let readers = wrk(4, "", page, &reads)?;
+        flood.wait()?;
+        readers.wait()?;
+    }
+    // Cheap requests past `UPKEEP_EVERY` (1,024), which folds latency samples into histograms.
+    for _ in 0..3 {
+        wrk(2, "", "/healthz", &[])?.wait()?;
+    }
+    Ok(())
+}
+
+/// The `name=value` of the session cookie curl keeps in `jar` (Netscape format; curl marks
+/// `HttpOnly` cookies with a `#HttpOnly_` prefix).
+fn session_cookie(jar: &str) -> Result<String> {
+    let text = std::fs::read_to_string(jar)?;
+    text.lines()
+        .map(|l| l.strip_prefix("#HttpOnly_").unwrap_or(l))
+        .filter(|l| !l.starts_with('#'))
+        .find_map(|l| {
+            let fields: Vec<&str> = l.split('\t').collect();
+            (fields.len() == 7).then(|| format!("{}={}", fields[5], fields[6]))
+        })
+        .context("no session cookie in curl's jar")
+}
+
+/// Requests to the server under callgrind, as one curl process per connection.
+struct Requests<'a> {
+    work: &'a Path,
+    bearer: &'a str,
+    jar: &'a str,
+}
+
+/// A curl or wrk process under way, and what it was asked to do.
+struct Running(std::process::Child, String);
+
+impl Running {
+    fn wait(mut self) -> Result<()> {
+        let status = self.0.wait()?;
+        if !status.success() {
+            bail!("{} failed: {status}", self.1);
+        }
+        Ok(())
+    }
+}
+
+impl Requests<'_> {
+    /// Pushes `(plan, document)` in turn on one kept-alive connection (curl's `--next`).
+    fn pushes(&self, batch: &[(&str, &str)], name: &str) -> Result<Running> {
+        let mut args: Vec<String> = vec![];
+        for (i, (plan, body)) in batch.iter().enumerate() {
+            let file = self.work.join(format!("{name}-{i}.html"));
+            std::fs::write(&file, body)?;
+            if i > 0 {
+                args.push("--next".into());
+            }
+            args.extend([
+                "-fsS".into(),
+                "-o".into(),
+                "/dev/null".into(),
+                "-H".into(),
+                self.bearer.into(),
+                "-H".into(),
+                "Content-Type: text/html".into(),
+                "-H".into(),
+                format!("X-Session-Name: {plan}"),
+                "--data-binary".into(),
+                format!("@{}", file.display()),
+                url("/api/push"),
+            ]);
+        }
+        self.spawn(args, &format!("curl pushes {name}"))
+    }
+
+    /// Reads `paths` in turn on one kept-alive connection, signed in, accepting `encoding`.
+    fn reads(&self, paths: &[&str], encoding: &str) -> Result<Running> {
+        let mut args: Vec<String> = vec![];
+        for (i, path) in paths.iter().enumerate() {
+            if i > 0 {
+                args.push("--next".into());
+            }
+            args.extend([
+                "-fsS".into(),
+                "-o".into(),
+                "/dev/null".into(),
+                "-b".into(),
+                self.jar.into(),
+                "-H".into(),
+                format!("Accept-Encoding: {encoding}"),
+                url(path),
+            ]);
+        }
+        self.spawn(args, &format!("curl reads {paths:?}"))
+    }
+
+    /// `wrk` for two seconds at `connections` with `script` (a GET of `path` when empty); timeouts
+    /// are long, since every request is slow under callgrind.
+    fn wrk(
+        &self,
+        connections: u32,
+        script: &str,
+        path: &str,
+        headers: &[String],
+    ) -> Result<Running> {
+        let file = self
+            .work
+            .join(format!("wrk-{connections}-{}.lua", script.len()));
+        std::fs::write(&file, format!("{script}\n{}", scripts::REPORT_LUA))?;
+        let mut args = vec![
+            "-t".to_owned(),
+            connections.min(2).to_string(),
+            "-c".to_owned(),
+            connections.to_string(),
+            "-d".to_owned(),
+            "2s".to_owned(),
+            "--timeout".to_owned(),
+            "60s".to_owned(),
+            "-s".to_owned(),
+            file.display().to_string(),
+        ];
+        for h in headers {
+            args.extend(["-H".to_owned(), h.clone()]);
+        }
+        args.push(url(path));
+        let child = Command::new("wrk")
+            .args(&args)
+            .stdout(Stdio::null())
+            .spawn()
+            .context("wrk is needed: apt-get install wrk")?;
+        Ok(Running(child, format!("wrk -c {connections} {path}")))
+    }
+
+    fn spawn(&self, args: Vec<String>, what: &str) -> Result<Running> {
+        let child = Command::new("curl")
+            .args(&args)
+            .stdout(Stdio::null())
+            .spawn()
+            .context("curl is needed")?;
+        Ok(Running(child, what.to_owned()))
+    }
 }
 
 /// How many of the functions `startup.order` lists `bin` defines, and how many it lists.

@@ -28,6 +28,7 @@ use std::time::Instant;
 
 #[path = "bench_support/mod.rs"]
 mod bench_support;
+use bench_support::scripts::{REPORT_LUA, first_push_script, push_script, spread_push_script};
 use bench_support::{FIXTURE, Server, scaled};
 
 /// A wrk run's summary.
@@ -37,15 +38,6 @@ struct Run {
     p99_ms: f64,
     errors: u64,
 }
-
-const REPORT_LUA: &str = r#"
-done = function(summary, latency, requests)
-  local e = summary.errors
-  io.write(string.format("WRK %d %d %d %d %d\n", summary.requests, summary.duration,
-    latency:percentile(50), latency:percentile(99),
-    e.status + e.connect + e.read + e.write + e.timeout))
-end
-"#;
 
 fn wrk(
     dir: &Path,
@@ -93,52 +85,6 @@ fn wrk(
         p99_ms: n[3] / 1000.0,
         errors: n[4] as u64,
     }
-}
-
-fn push_script(doc_path: &Path, token: &str, name: &str) -> String {
-    spread_push_script(doc_path, token, name, 1)
-}
-
-/// [`push_script`] over `plans` plans per wrk thread (`<name>-<thread>-<n mod plans>`), so that
-/// concurrent pushes mostly go to different plans instead of taking turns on one plan's lock.
-fn spread_push_script(doc_path: &Path, token: &str, name: &str, plans: u32) -> String {
-    let name = if plans > 1 {
-        format!(r#"{name}-" .. (tid or 0) .. "-" .. (n % {plans}) .. ""#)
-    } else {
-        name.to_owned()
-    };
-    format!(
-        r#"
-local f = io.open("{doc}", "rb"); local base = f:read("*a"); f:close()
-local id = 0
-local n = 0
-setup = function(thread) id = id + 1; thread:set("tid", id) end
-init = function(args) math.randomseed(os.time() + (tid or 0)) end
-request = function()
-  n = n + 1
-  local body = base .. "<section data-anchor=\"bench-tail\"><h2>Push</h2><p>" .. (tid or 0) .. "-" .. n .. "-" .. math.random(1, 1000000000) .. "</p></section>"
-  return wrk.format("POST", "/api/push", {{["Content-Type"] = "text/html", ["Authorization"] = "Bearer {token}", ["X-Session-Name"] = "{name}"}}, body)
-end
-"#,
-        doc = doc_path.display()
-    )
-}
-
-/// A push script sending `base` to a new plan each time (`X-Session-Name: first-<thread>-<n>`).
-fn first_push_script(doc_path: &Path, token: &str) -> String {
-    format!(
-        r#"
-local f = io.open("{doc}", "rb"); local base = f:read("*a"); f:close()
-local id = 0
-local n = 0
-setup = function(thread) id = id + 1; thread:set("tid", id) end
-request = function()
-  n = n + 1
-  return wrk.format("POST", "/api/push", {{["Content-Type"] = "text/html", ["Authorization"] = "Bearer {token}", ["X-Session-Name"] = "first-" .. (tid or 0) .. "-" .. n .. "-" .. os.time()}}, base)
-end
-"#,
-        doc = doc_path.display()
-    )
 }
 
 /// wrk runs `a` and `b` at the same time.

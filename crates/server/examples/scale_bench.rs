@@ -28,6 +28,7 @@ use std::time::Duration;
 
 #[path = "bench_support/mod.rs"]
 mod bench_support;
+use bench_support::scripts::REPORT_LUA;
 use bench_support::{Server, scaled};
 
 const DB: &str = "planpush_scale_bench";
@@ -41,15 +42,6 @@ struct Run {
     p99_ms: f64,
     errors: u64,
 }
-
-const REPORT_LUA: &str = r#"
-done = function(summary, latency, requests)
-  local e = summary.errors
-  io.write(string.format("WRK %d %d %d %d %d\n", summary.requests, summary.duration,
-    latency:percentile(50), latency:percentile(99),
-    e.status + e.connect + e.read + e.write + e.timeout))
-end
-"#;
 
 /// Starts wrk against `url`; `wait()` on the handle gives its summary.
 fn wrk(

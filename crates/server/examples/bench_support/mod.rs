@@ -12,6 +12,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 mod scaled;
+pub mod scripts;
 
 pub const FIXTURE: &str = include_str!("../../../../fixtures/auth-service-redesign.html");
 
