@@ -28,6 +28,10 @@ use crate::extract::client_ip;
 use crate::ratelimit::{Budget, LimitKey};
 
 pub(crate) fn configure(cfg: &mut web::ServiceConfig) {
+    // Routes are tried in order, each `{…}` pattern a regex match: plan pages, the most requested,
+    // come first. Nothing after them is hidden: no other path starts with `/p/`, and their
+    // `/api/sessions/{id}` routes match no path another route serves.
+    plans::routes(cfg);
     audit::routes(cfg);
     auth::routes(cfg);
     comments::routes(cfg);
@@ -36,7 +40,6 @@ pub(crate) fn configure(cfg: &mut web::ServiceConfig) {
     email::routes(cfg);
     events::routes(cfg);
     push::routes(cfg);
-    plans::routes(cfg);
     reviews::routes(cfg);
     crate::assets::routes(cfg);
     tokens::routes(cfg);
