@@ -362,19 +362,13 @@ impl Running {
 }
 
 impl Requests<'_> {
-    /// Pushes `(plan, document)` in turn on one kept-alive connection (curl's `--next`).
+    /// Pushes `(plan, document)` in turn on one kept-alive connection.
     fn pushes(&self, batch: &[(&str, &str)], name: &str) -> Result<Running> {
-        let mut args: Vec<String> = vec![];
+        let mut each = vec![];
         for (i, (plan, body)) in batch.iter().enumerate() {
             let file = self.work.join(format!("{name}-{i}.html"));
             std::fs::write(&file, body)?;
-            if i > 0 {
-                args.push("--next".into());
-            }
-            args.extend([
-                "-fsS".into(),
-                "-o".into(),
-                "/dev/null".into(),
+            each.push(vec![
                 "-H".into(),
                 self.bearer.into(),
                 "-H".into(),
@@ -386,28 +380,24 @@ impl Requests<'_> {
                 url("/api/push"),
             ]);
         }
-        self.spawn(args, &format!("curl pushes {name}"))
+        self.spawn(each, &format!("curl pushes {name}"))
     }
 
     /// Reads `paths` in turn on one kept-alive connection, signed in, accepting `encoding`.
     fn reads(&self, paths: &[&str], encoding: &str) -> Result<Running> {
-        let mut args: Vec<String> = vec![];
-        for (i, path) in paths.iter().enumerate() {
-            if i > 0 {
-                args.push("--next".into());
-            }
-            args.extend([
-                "-fsS".into(),
-                "-o".into(),
-                "/dev/null".into(),
-                "-b".into(),
-                self.jar.into(),
-                "-H".into(),
-                format!("Accept-Encoding: {encoding}"),
-                url(path),
-            ]);
-        }
-        self.spawn(args, &format!("curl reads {paths:?}"))
+        let each = paths
+            .iter()
+            .map(|path| {
+                vec![
+                    "-b".into(),
+                    self.jar.into(),
+                    "-H".into(),
+                    format!("Accept-Encoding: {encoding}"),
+                    url(path),
+                ]
+            })
+            .collect();
+        self.spawn(each, &format!("curl reads {paths:?}"))
     }
 
     /// `wrk` for two seconds at `connections` with `script` (a GET of `path` when empty); timeouts
@@ -447,7 +437,17 @@ impl Requests<'_> {
         Ok(Running(child, format!("wrk -c {connections} {path}")))
     }
 
-    fn spawn(&self, args: Vec<String>, what: &str) -> Result<Running> {
+    /// One curl process making `each` request in turn on one kept-alive connection (curl's
+    /// `--next`), failing on an error status, its bodies discarded.
+    fn spawn(&self, each: Vec<Vec<String>>, what: &str) -> Result<Running> {
+        let mut args: Vec<String> = vec![];
+        for (i, request) in each.into_iter().enumerate() {
+            if i > 0 {
+                args.push("--next".into());
+            }
+            args.extend(["-fsS".into(), "-o".into(), "/dev/null".into()]);
+            args.extend(request);
+        }
         let child = Command::new("curl")
             .args(&args)
             .stdout(Stdio::null())

@@ -29,19 +29,14 @@ pub fn spread_push_script(doc_path: &Path, token: &str, name: &str, plans: u32) 
         name.to_owned()
     };
     format!(
-        r#"
-local f = io.open("{doc}", "rb"); local base = f:read("*a"); f:close()
-local id = 0
-local n = 0
-setup = function(thread) id = id + 1; thread:set("tid", id) end
-init = function(args) math.randomseed(os.time() + (tid or 0)) end
+        r#"{preamble}init = function(args) math.randomseed(os.time() + (tid or 0)) end
 request = function()
   n = n + 1
   local body = base .. "<section data-anchor=\"bench-tail\"><h2>Push</h2><p>" .. (tid or 0) .. "-" .. n .. "-" .. math.random(1, 1000000000) .. "</p></section>"
   return wrk.format("POST", "/api/push", {{["Content-Type"] = "text/html", ["Authorization"] = "Bearer {token}", ["X-Session-Name"] = "{name}"}}, body)
 end
 "#,
-        doc = doc_path.display()
+        preamble = preamble(doc_path)
     )
 }
 
@@ -49,15 +44,24 @@ end
 /// (`X-Session-Name: first-<thread>-<n>-<time>`).
 pub fn first_push_script(doc_path: &Path, token: &str) -> String {
     format!(
+        r#"{preamble}request = function()
+  n = n + 1
+  return wrk.format("POST", "/api/push", {{["Content-Type"] = "text/html", ["Authorization"] = "Bearer {token}", ["X-Session-Name"] = "first-" .. (tid or 0) .. "-" .. n .. "-" .. os.time()}}, base)
+end
+"#,
+        preamble = preamble(doc_path)
+    )
+}
+
+/// What every push script starts with: the document read once, and a number per wrk thread
+/// (`tid`) and per request (`n`).
+fn preamble(doc_path: &Path) -> String {
+    format!(
         r#"
 local f = io.open("{doc}", "rb"); local base = f:read("*a"); f:close()
 local id = 0
 local n = 0
 setup = function(thread) id = id + 1; thread:set("tid", id) end
-request = function()
-  n = n + 1
-  return wrk.format("POST", "/api/push", {{["Content-Type"] = "text/html", ["Authorization"] = "Bearer {token}", ["X-Session-Name"] = "first-" .. (tid or 0) .. "-" .. n .. "-" .. os.time()}}, base)
-end
 "#,
         doc = doc_path.display()
     )
