@@ -105,12 +105,12 @@ pub const PUSH_ATTEMPTS: u32 = 8;
 
 /// At most this many bytes of previous versions' parts are kept for re-use (per process), counted
 /// as the allocator hands them out ([`Part::weight`]; a test holds it to what the parts really
-/// hold). The ~61 KB benchmark document weighs ~445 KB remembered (its sanitized parts, their
-/// sections, text and typed index), so this keeps about 18 such plans; a plan that fell out pays a
-/// whole render and a parse of its previous version on its next push. It was 12 MB: measured on
-/// the release server, 12 MB of memo cost ~5 MB more resident memory than 4 MB after a hundred new
-/// plans, while the benchmark's 16 plans pushed in turn need ~7 MB to stay remembered.
-pub const PART_CACHE_BYTES: u64 = 8 * 1024 * 1024;
+/// hold). The ~61 KB benchmark document weighs ~346 KB remembered (its sanitized parts, their
+/// sections, text and typed index; ~445 KB before the typed index stopped copying what it can
+/// derive or share), so this keeps about 18 such plans; a plan that fell out pays a whole render
+/// and a parse of its previous version on its next push. The benchmark's 16 plans pushed in turn
+/// need ~5.5 MB to stay remembered.
+pub const PART_CACHE_BYTES: u64 = 6 * 1024 * 1024;
 
 impl From<Overloaded> for PushError {
     fn from(_: Overloaded) -> Self {

@@ -3,7 +3,9 @@
 //! strings made a remembered document of a few lines weigh a third of what it held: every string,
 //! vector and struct is its own heap block, with the allocator's header and rounding.
 
+use std::borrow::Cow;
 use std::mem::size_of;
+use std::sync::Arc;
 
 use planpush_versions::AnchorId;
 
@@ -37,9 +39,23 @@ pub(crate) fn each<T>(v: &Vec<T>, element: impl Fn(&T) -> usize) -> usize {
     vec(v) + v.iter().map(element).sum::<usize>()
 }
 
-/// A chain of anchors: the vector and each anchor.
-pub(crate) fn anchors(v: &Vec<AnchorId>) -> usize {
-    each(v, anchor)
+/// A value behind an `Arc` of its own: its block holds two counters and the value.
+pub(crate) const fn shared(bytes: usize) -> usize {
+    block(16 + bytes)
+}
+
+/// A shared chain of anchors: the `Arc`'s block and each anchor.
+pub(crate) fn shared_anchors(v: &Arc<[AnchorId]>) -> usize {
+    shared(size_of_val::<[AnchorId]>(v)) + v.iter().map(anchor).sum::<usize>()
+}
+
+/// A string that is either the vocabulary's own (nothing held) or its own heap block.
+#[expect(clippy::ptr_arg, reason = "whether it is borrowed is what is weighed")]
+pub(crate) fn cow(s: &Cow<'static, str>) -> usize {
+    match s {
+        Cow::Borrowed(_) => 0,
+        Cow::Owned(s) => string(s),
+    }
 }
 
 #[cfg(test)]

@@ -38,8 +38,9 @@ pub struct Part {
     entries: Vec<SectionEntry>,
     /// The first non-empty `<h1>` text inside.
     h1: Option<String>,
-    /// Outermost anchored elements inside: anchor, title and where their markup is.
-    top: Vec<(AnchorId, String, Markup)>,
+    /// Where the markup of each outermost anchored element inside is; its anchor and title are
+    /// those of its unit in `text` (one per element, in the same order).
+    top: Vec<Markup>,
     /// Its vocabulary elements and sections, for typed change sets.
     typed: TypedIndex,
     /// Its text outside every anchored element, and its sections' searchable text.
@@ -59,7 +60,8 @@ impl Part {
     pub fn top_sections(&self) -> impl Iterator<Item = SectionRef<'_>> {
         self.top
             .iter()
-            .map(|(a, t, m)| (a, t.as_str(), m.of(&self.html)))
+            .zip(&self.text)
+            .filter_map(|(m, u)| Some((u.anchor.as_ref()?, u.title.as_str(), m.of(&self.html))))
     }
 
     /// Bytes held, as the allocator counts them (for cache budgets): the part behind its `Arc`
@@ -73,7 +75,7 @@ impl Part {
         block(std::mem::size_of::<Self>() + 16)
             + string(&self.html)
             + self.h1.as_ref().map_or(0, string)
-            + each(&self.top, |(a, t, m)| anchor(a) + string(t) + m.weight())
+            + each(&self.top, Markup::weight)
             + each(&self.entries, |e| anchor(&e.anchor) + string(&e.title))
             + self.typed.weight()
             + string(&self.loose)
@@ -91,17 +93,14 @@ impl Part {
         // unless the parser's serialization differs from the sanitizer's (scraper writes
         // attributes sorted), in which case it is kept as a copy.
         let mut from = 0;
-        let top: Vec<(AnchorId, String, Markup)> = tops
+        let top: Vec<Markup> = tops
             .iter()
-            .map(|(anchor, title, el)| {
-                let markup = Markup::find(&html, &mut from, el.html());
-                (anchor.clone(), title.clone(), markup)
-            })
+            .map(|(_, _, el)| Markup::find(&html, &mut from, el.html()))
             .collect();
         let entries = entries_knowing(&doc, |id| {
             tops.iter()
                 .position(|(_, _, el)| el.id() == id)
-                .map(|i| top[i].2.of(&html))
+                .map(|i| top[i].of(&html))
         });
         let mut part = Self {
             weight: 0,

@@ -13,6 +13,7 @@
 //! pure, no I/O.
 
 use foldhash::{HashMap, HashMapExt, HashSet, HashSetExt};
+use std::borrow::Cow;
 use std::sync::Arc;
 
 use ego_tree::NodeRef;
@@ -197,17 +198,55 @@ pub fn typed_lines(changes: &[TypedChange], max: usize) -> Vec<String> {
     lines
 }
 
-/// A vocabulary element found in one version.
+/// A vocabulary element found in one version. Kept in the push memo for every remembered plan,
+/// so it holds nothing it can derive: its label comes from its key, an endpoint's path from its
+/// attributes, and the anchors around it are its section's (shared).
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct Item {
     kind: ElementKind,
     anchor: Option<AnchorId>,
-    chain: Vec<AnchorId>,
+    /// The anchors of the sections around it, outermost first: its section's chain.
+    around: Arc<[AnchorId]>,
+    /// What it is matched by across versions (a decision's is its text: empty here).
     key: String,
-    label: String,
-    attrs: Vec<(Aspect, String)>,
+    /// Its status, level, badges, type or impact; the vocabulary's own words are not copied.
+    attrs: Vec<(Aspect, Cow<'static, str>)>,
     text: String,
-    path: String,
+}
+
+impl Item {
+    fn key(&self) -> &str {
+        match self.kind {
+            ElementKind::Decision => &self.text,
+            _ => &self.key,
+        }
+    }
+
+    /// The element as a reader names it (see [`TypedChange::label`]).
+    fn label(&self) -> String {
+        match self.kind {
+            ElementKind::Endpoint => excerpt(self.key.trim()),
+            ElementKind::Field => match self.key.split_once('\u{1}') {
+                Some(("", name)) => excerpt(name),
+                Some((table, name)) => excerpt(&format!("{name} ({table})")),
+                None => excerpt(&self.key),
+            },
+            _ => excerpt(self.key()),
+        }
+    }
+
+    /// An endpoint's path (empty for other kinds).
+    fn path(&self) -> &str {
+        self.attrs
+            .iter()
+            .find(|(a, _)| *a == Aspect::Path)
+            .map_or("", |(_, v)| v)
+    }
+
+    /// The anchors around it, outermost first, its own last if it has one.
+    fn chain(&self) -> Vec<AnchorId> {
+        self.around.iter().chain(&self.anchor).cloned().collect()
+    }
 }
 
 /// An [`Item`] or [`Section`] at its place in one document: its position (and a section's
@@ -233,7 +272,7 @@ impl<T> std::ops::Deref for Placed<T> {
 struct Container<'a> {
     el: Option<ElementRef<'a>>,
     anchor: Option<AnchorId>,
-    chain: Vec<AnchorId>,
+    chain: Arc<[AnchorId]>,
     parent: Option<usize>,
     residual: String,
     pos: usize,
@@ -242,10 +281,38 @@ struct Container<'a> {
 /// A [`Container`] detached from its tree, title computed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct Section {
-    anchor: Option<AnchorId>,
-    chain: Vec<AnchorId>,
-    residual: String,
+    /// Its anchors, outermost first, its own last (none for the root); shared with its items.
+    chain: Arc<[AnchorId]>,
+    residual: Residual,
     title: String,
+}
+
+impl Section {
+    /// Its own anchor (`None` for the document root).
+    fn anchor(&self) -> Option<&AnchorId> {
+        self.chain.last()
+    }
+}
+
+/// A section's own markup and text, nested anchored and vocabulary elements left out.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Residual {
+    /// The document root's, whole: a document's is stitched from its parts'.
+    Root(String),
+    /// An anchored section's is only ever compared: the first 16 bytes of its SHA-256.
+    Digest([u8; 16]),
+}
+
+impl Residual {
+    fn of(anchored: bool, residual: &str) -> Self {
+        use sha2::Digest;
+        if !anchored {
+            return Residual::Root(residual.to_owned());
+        }
+        let mut d = [0; 16];
+        d.copy_from_slice(&sha2::Sha256::digest(residual.as_bytes())[..16]);
+        Residual::Digest(d)
+    }
 }
 
 /// What a typed change set needs of one document: its vocabulary elements and its anchored
@@ -282,9 +349,8 @@ impl TypedIndex {
                 parent: c.parent,
                 body: Arc::new(Section {
                     title: c.title(),
-                    anchor: c.anchor.clone(),
                     chain: c.chain.clone(),
-                    residual: c.residual.clone(),
+                    residual: Residual::of(c.anchor.is_some(), &c.residual),
                 }),
             })
             .collect();
@@ -309,13 +375,10 @@ impl TypedIndex {
         let mut root_seen = false;
         for part in parts {
             let (first, rest) = part.sections.split_first()?;
-            if first.anchor.is_some() {
+            let Residual::Root(residual) = &first.residual else {
                 return None;
-            }
-            let inner = first
-                .residual
-                .strip_prefix(ROOT_OPEN)?
-                .strip_suffix(ROOT_CLOSE)?;
+            };
+            let inner = residual.strip_prefix(ROOT_OPEN)?.strip_suffix(ROOT_CLOSE)?;
             root.push_str(inner);
             if !root_seen {
                 out.sections.push(first.clone());
@@ -325,7 +388,7 @@ impl TypedIndex {
                 .items
                 .iter()
                 .filter_map(|i| i.anchor.as_ref())
-                .chain(rest.iter().filter_map(|c| c.anchor.as_ref()));
+                .chain(rest.iter().filter_map(|c| c.anchor()));
             for a in anchors {
                 if !seen.insert(a) {
                     return None;
@@ -350,7 +413,7 @@ impl TypedIndex {
         match out.sections.first_mut() {
             Some(r) => {
                 r.body = Arc::new(Section {
-                    residual: root,
+                    residual: Residual::Root(root),
                     ..Section::clone(&r.body)
                 });
             }
@@ -367,24 +430,22 @@ impl TypedIndex {
     }
 
     /// Bytes held, as the allocator counts them (for cache budgets): every heap block it owns.
+    /// An item's `around` is its section's chain, counted with the section.
     pub fn weight(&self) -> usize {
-        use crate::held::{anchor, anchors, block, each, string};
-        // An `Arc`'s block: two counters and the value.
-        let shared = |size: usize| block(16 + size);
+        use crate::held::{anchor, cow, each, shared, shared_anchors, string};
         each(&self.items, |i| {
             shared(std::mem::size_of::<Item>())
                 + i.anchor.as_ref().map_or(0, anchor)
-                + anchors(&i.chain)
                 + string(&i.key)
-                + string(&i.label)
-                + each(&i.attrs, |(_, v)| string(v))
+                + each(&i.attrs, |(_, v)| cow(v))
                 + string(&i.text)
-                + string(&i.path)
         }) + each(&self.sections, |c| {
             shared(std::mem::size_of::<Section>())
-                + c.anchor.as_ref().map_or(0, anchor)
-                + anchors(&c.chain)
-                + string(&c.residual)
+                + shared_anchors(&c.chain)
+                + match &c.residual {
+                    Residual::Root(r) => string(r),
+                    Residual::Digest(_) => 0,
+                }
                 + string(&c.title)
         })
     }
@@ -462,13 +523,26 @@ fn is_badge(e: &Element) -> bool {
 }
 
 /// A badge's meaning from its class, else its text.
-fn badge_label(badge: ElementRef<'_>, classes: &[(&str, &str)]) -> String {
+fn badge_label(badge: ElementRef<'_>, classes: &[(&str, &'static str)]) -> Cow<'static, str> {
     for (class, label) in classes {
         if has_class(badge.value(), class) {
-            return (*label).to_owned();
+            return Cow::Borrowed(label);
         }
     }
-    text_skipping(badge, &|_| false)
+    text_skipping(badge, &|_| false).into()
+}
+
+/// `words` joined with ", " (none: no allocation).
+fn joined<S: AsRef<str>>(words: &[S]) -> Cow<'static, str> {
+    match words {
+        [] => Cow::Borrowed(""),
+        _ => words
+            .iter()
+            .map(AsRef::as_ref)
+            .collect::<Vec<&str>>()
+            .join(", ")
+            .into(),
+    }
 }
 
 const STATUS: &[(&str, &str)] = &[
@@ -518,35 +592,35 @@ struct Walk<'a> {
 }
 
 impl<'a> Walk<'a> {
-    fn item(&mut self, el: ElementRef<'a>, kind: ElementKind, own: Option<AnchorId>, table: &str) {
+    fn item(
+        &mut self,
+        el: ElementRef<'a>,
+        kind: ElementKind,
+        own: Option<AnchorId>,
+        table: &str,
+        cur: usize,
+    ) {
         let e = el.value();
-        let mut chain = self.chain.clone();
-        chain.extend(own.clone());
         self.pos += 1;
         let mut item = Item {
             kind,
             anchor: own,
-            chain,
+            around: self.containers[cur].chain.clone(),
             key: String::new(),
-            label: String::new(),
             attrs: vec![],
             text: String::new(),
-            path: String::new(),
         };
         match kind {
             ElementKind::Decision => {
                 let status = first_with(el, &is_badge).map(|b| badge_label(b, STATUS));
                 item.text = text_skipping(el, &is_badge);
-                item.key = item.text.clone();
-                item.label = excerpt(&item.text);
-                item.attrs
-                    .push((Aspect::Status, status.unwrap_or_default()));
+                item.attrs = vec![(Aspect::Status, status.unwrap_or_default())];
             }
             ElementKind::Risk => {
                 let level = LEVEL
                     .iter()
                     .find(|(c, _)| has_class(e, c))
-                    .map(|(_, l)| (*l).to_owned())
+                    .map(|(_, l)| Cow::Borrowed(*l))
                     .or_else(|| first_with(el, &is_badge).map(|b| badge_label(b, LEVEL)));
                 let title = first_with(el, &|e| e.name() == "strong")
                     .map(|s| text_skipping(s, &|_| false))
@@ -554,9 +628,8 @@ impl<'a> Walk<'a> {
                         text_skipping(el, &|e| is_badge(e) || has_class(e, "pp-mitigation"))
                     });
                 item.text = text_skipping(el, &is_badge);
-                item.key = title.clone();
-                item.label = excerpt(&title);
-                item.attrs.push((Aspect::Level, level.unwrap_or_default()));
+                item.key = title;
+                item.attrs = vec![(Aspect::Level, level.unwrap_or_default())];
             }
             ElementKind::Endpoint => {
                 let method = first_with(el, &|e| has_class(e, "pp-method"))
@@ -565,7 +638,7 @@ impl<'a> Walk<'a> {
                 let path = first_with(el, &|e| e.name() == "code")
                     .map(|m| text_skipping(m, &|_| false))
                     .unwrap_or_default();
-                let mut badges: Vec<String> = el
+                let mut badges: Vec<Cow<'static, str>> = el
                     .descendants()
                     .skip(1)
                     .filter_map(ElementRef::wrap)
@@ -578,11 +651,11 @@ impl<'a> Walk<'a> {
                     is_badge(e) || has_class(e, "pp-method") || e.name() == "code"
                 });
                 item.key = format!("{method} {path}");
-                item.label = excerpt(item.key.trim());
-                item.path = path.clone();
-                item.attrs.push((Aspect::Method, method));
-                item.attrs.push((Aspect::Path, path));
-                item.attrs.push((Aspect::Badges, badges.join(", ")));
+                item.attrs = vec![
+                    (Aspect::Method, method.into()),
+                    (Aspect::Path, path.into()),
+                    (Aspect::Badges, joined(&badges)),
+                ];
             }
             ElementKind::Field => {
                 let cells: Vec<ElementRef<'a>> = el
@@ -617,13 +690,7 @@ impl<'a> Walk<'a> {
                     .collect::<Vec<_>>()
                     .join(" | ");
                 item.key = format!("{table}\u{1}{name}");
-                item.label = if table.is_empty() {
-                    excerpt(&name)
-                } else {
-                    excerpt(&format!("{name} ({table})"))
-                };
-                item.attrs.push((Aspect::Type, ty));
-                item.attrs.push((Aspect::Keys, keys.join(", ")));
+                item.attrs = vec![(Aspect::Type, ty.into()), (Aspect::Keys, joined(&keys))];
             }
             ElementKind::Phase => {
                 let status = PHASE
@@ -634,9 +701,8 @@ impl<'a> Walk<'a> {
                     .map(|s| text_skipping(s, &|_| false))
                     .unwrap_or_else(|| text_skipping(el, &|_| false));
                 item.text = text_skipping(el, &|_| false);
-                item.key = name.clone();
-                item.label = excerpt(&name);
-                item.attrs.push((Aspect::Status, status.to_owned()));
+                item.key = name;
+                item.attrs = vec![(Aspect::Status, Cow::Borrowed(status))];
             }
             ElementKind::Component => {
                 let impact = first_with(el, &is_badge).map(|b| badge_label(b, IMPACT));
@@ -644,10 +710,8 @@ impl<'a> Walk<'a> {
                     .map(|s| text_skipping(s, &|_| false))
                     .unwrap_or_else(|| text_skipping(el, &is_badge));
                 item.text = text_skipping(el, &|e| is_badge(e) || e.name() == "strong");
-                item.key = name.clone();
-                item.label = excerpt(&name);
-                item.attrs
-                    .push((Aspect::Impact, impact.unwrap_or_default()));
+                item.key = name;
+                item.attrs = vec![(Aspect::Impact, impact.unwrap_or_default())];
             }
             ElementKind::Section => {}
         }
@@ -693,7 +757,7 @@ impl<'a> Walk<'a> {
                 // Vocabulary elements and nested anchored elements are reported on their own, so
                 // they leave no trace in their container's residual.
                 if let Some(kind) = kind {
-                    self.item(el, kind, own, table);
+                    self.item(el, kind, own, table, cur);
                     return;
                 }
                 // The element's own markup counts for its container (attribute-only changes
@@ -706,7 +770,7 @@ impl<'a> Walk<'a> {
                     self.containers.push(Container {
                         el: Some(el),
                         anchor: Some(anchor),
-                        chain: self.chain.clone(),
+                        chain: self.chain.as_slice().into(),
                         parent: Some(cur),
                         residual: String::new(),
                         pos: self.pos,
@@ -782,7 +846,7 @@ fn walk(doc: &Html) -> (Vec<Placed<Item>>, Vec<Container<'_>>, usize) {
         containers: vec![Container {
             el: None,
             anchor: None,
-            chain: vec![],
+            chain: Arc::new([]),
             parent: None,
             residual: String::new(),
             pos: 0,
@@ -868,10 +932,10 @@ pub fn typed_diff(old: &TypedIndex, new: &TypedIndex) -> Vec<TypedChange> {
         i.anchor.as_ref().map(|a| (Some(i.kind), a.as_str()))
     }
     fn by_key(i: &Placed<Item>) -> Option<Key<'_>> {
-        (!i.key.is_empty()).then_some((Some(i.kind), i.key.as_str()))
+        (!i.key().is_empty()).then_some((Some(i.kind), i.key()))
     }
     fn by_path(i: &Placed<Item>) -> Option<Key<'_>> {
-        (i.kind == ElementKind::Endpoint && !i.path.is_empty()).then_some((None, i.path.as_str()))
+        (i.kind == ElementKind::Endpoint && !i.path().is_empty()).then_some((None, i.path()))
     }
     fn by_description(i: &Placed<Item>) -> Option<Key<'_>> {
         (i.kind == ElementKind::Endpoint && !i.text.is_empty()).then_some((None, i.text.as_str()))
@@ -891,10 +955,10 @@ pub fn typed_diff(old: &TypedIndex, new: &TypedIndex) -> Vec<TypedChange> {
                     TypedChange {
                         kind: n.kind,
                         change: *aspect,
-                        label: n.label.clone(),
+                        label: n.label(),
                         from: non_empty(from),
                         to: non_empty(to),
-                        anchors: n.chain.clone(),
+                        anchors: n.chain(),
                     },
                 ));
             }
@@ -907,10 +971,10 @@ pub fn typed_diff(old: &TypedIndex, new: &TypedIndex) -> Vec<TypedChange> {
                 TypedChange {
                     kind: n.kind,
                     change: Aspect::Text,
-                    label: n.label.clone(),
+                    label: n.label(),
                     from: None,
                     to: None,
-                    anchors: n.chain.clone(),
+                    anchors: n.chain(),
                 },
             ));
         }
@@ -920,7 +984,7 @@ pub fn typed_diff(old: &TypedIndex, new: &TypedIndex) -> Vec<TypedChange> {
             .attrs
             .iter()
             .filter(|(a, v)| !v.is_empty() && !matches!(a, Aspect::Method | Aspect::Path))
-            .map(|(_, v)| v.as_str())
+            .map(|(_, v)| v.as_ref())
             .collect();
         non_empty(&parts.join(", "))
     };
@@ -932,10 +996,10 @@ pub fn typed_diff(old: &TypedIndex, new: &TypedIndex) -> Vec<TypedChange> {
             TypedChange {
                 kind: n.kind,
                 change: Aspect::Added,
-                label: n.label.clone(),
+                label: n.label(),
                 from: None,
                 to: describe(n),
-                anchors: n.chain.clone(),
+                anchors: n.chain(),
             },
         ));
     }
@@ -947,24 +1011,23 @@ pub fn typed_diff(old: &TypedIndex, new: &TypedIndex) -> Vec<TypedChange> {
             TypedChange {
                 kind: o.kind,
                 change: Aspect::Removed,
-                label: o.label.clone(),
+                label: o.label(),
                 from: describe(o),
                 to: None,
-                anchors: o.chain.clone(),
+                anchors: o.chain(),
             },
         ));
     }
 
     // Sections: the root pairs with the root; anchored ones by anchor, then by title.
     fn root_key(c: &Placed<Section>) -> Option<Key<'_>> {
-        c.anchor.is_none().then_some((None, ""))
+        c.anchor().is_none().then_some((None, ""))
     }
     fn box_anchor(c: &Placed<Section>) -> Option<Key<'_>> {
-        c.anchor.as_ref().map(|a| (None, a.as_str()))
+        c.anchor().map(|a| (None, a.as_str()))
     }
     fn box_title(c: &Placed<Section>) -> Option<Key<'_>> {
-        c.anchor
-            .as_ref()
+        c.anchor()
             .and_then(|_| (!c.title.is_empty()).then_some((None, c.title.as_str())))
     }
     let (pairs, removed, added) = pair(old_boxes, new_boxes, &[&root_key, &box_anchor, &box_title]);
@@ -972,7 +1035,7 @@ pub fn typed_diff(old: &TypedIndex, new: &TypedIndex) -> Vec<TypedChange> {
     let paired_old: HashSet<usize> = pairs.iter().map(|p| p.0).collect();
     for (i, j) in pairs {
         let (o, n) = (&old_boxes[i], &new_boxes[j]);
-        if o.anchor != n.anchor {
+        if o.anchor() != n.anchor() {
             out.push((
                 ElementKind::Section,
                 n.pos,
@@ -980,9 +1043,9 @@ pub fn typed_diff(old: &TypedIndex, new: &TypedIndex) -> Vec<TypedChange> {
                     kind: ElementKind::Section,
                     change: Aspect::Anchor,
                     label: n.title.clone(),
-                    from: o.anchor.as_ref().map(ToString::to_string),
-                    to: n.anchor.as_ref().map(ToString::to_string),
-                    anchors: n.chain.clone(),
+                    from: o.anchor().map(ToString::to_string),
+                    to: n.anchor().map(ToString::to_string),
+                    anchors: n.chain.to_vec(),
                 },
             ));
         }
@@ -996,7 +1059,7 @@ pub fn typed_diff(old: &TypedIndex, new: &TypedIndex) -> Vec<TypedChange> {
                     label: n.title.clone(),
                     from: None,
                     to: None,
-                    anchors: n.chain.clone(),
+                    anchors: n.chain.to_vec(),
                 },
             ));
         }
@@ -1014,7 +1077,7 @@ pub fn typed_diff(old: &TypedIndex, new: &TypedIndex) -> Vec<TypedChange> {
                     label: n.title.clone(),
                     from: None,
                     to: None,
-                    anchors: n.chain.clone(),
+                    anchors: n.chain.to_vec(),
                 },
             ));
         }
@@ -1031,7 +1094,7 @@ pub fn typed_diff(old: &TypedIndex, new: &TypedIndex) -> Vec<TypedChange> {
                     label: o.title.clone(),
                     from: None,
                     to: None,
-                    anchors: o.chain.clone(),
+                    anchors: o.chain.to_vec(),
                 },
             ));
         }

@@ -117,13 +117,13 @@ impl r2d2::ManageConnection for Manager {
                 // one, a migration failed there, its real error masked by the rollback).
                 // wal_autocheckpoint = 0: the commit that crosses SQLite's 1,000-page mark no longer
                 // copies the WAL into the database on a request's time; [`Checkpointer`] does.
-                // cache_size = -512: 512 KiB of page cache per connection instead of SQLite's 2 MiB
-                // (the pool's eight connections could hold 16 MiB of the server's heap, 4 MiB now);
-                // the kernel's page cache still holds the file.
+                // cache_size = -256: 256 KiB of page cache per connection instead of SQLite's 2 MiB
+                // (the pool's connections could hold 8 MiB of the server's heap, 1 MiB now); the
+                // kernel's page cache still holds the file.
                 // journal_size_limit: a WAL that SQLite starts again from its beginning is cut
                 // back to the size [`Checkpointer`] lets it reach.
                 c.batch_execute(&format!(
-                    "PRAGMA busy_timeout = {}; PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; PRAGMA temp_store = MEMORY; PRAGMA wal_autocheckpoint = 0; PRAGMA journal_size_limit = {}; PRAGMA cache_size = -512;",
+                    "PRAGMA busy_timeout = {}; PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; PRAGMA temp_store = MEMORY; PRAGMA wal_autocheckpoint = 0; PRAGMA journal_size_limit = {}; PRAGMA cache_size = -256;",
                     self.busy_timeout_ms,
                     WAL_LIMIT_PAGES * 4096,
                 ))
