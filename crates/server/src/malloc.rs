@@ -14,6 +14,11 @@
 //! (128 KiB), which keeps the raising off: under the HTTP benchmark's pushes and page views the
 //! anonymous memory peaked 3–5 MB lower at the same pushes per second (docs/benchmarks.md).
 //!
+//! Freed small blocks are not kept aside either: each thread's cache of freed blocks (tcache) and
+//! the fast bins hold them as if in use, so the free space around them cannot be merged and an
+//! arena's pages stay resident after a burst. With both off the benchmark's anonymous peak was
+//! ~2–3 MB lower, at pushes per second within the runs' noise (docs/benchmarks.md).
+//!
 //! These can only be set before the first allocation, by the environment, and `unsafe`
 //! (`mallopt`) is forbidden in this workspace: so `serve` and `demo` start themselves again, in
 //! place (same process id, same arguments), with `GLIBC_TUNABLES` set — unless the operator
@@ -22,10 +27,10 @@
 use std::ffi::OsString;
 
 /// The tunables the server runs with on `cores` cores when the operator chose none: two arenas
-/// per core, and the mmap and trim thresholds fixed at 128 KiB.
+/// per core, the mmap and trim thresholds fixed at 128 KiB, no per-thread cache and no fast bins.
 pub fn tunables_for(cores: usize) -> String {
     format!(
-        "glibc.malloc.arena_max={}:glibc.malloc.mmap_threshold={THRESHOLD}:glibc.malloc.trim_threshold={THRESHOLD}",
+        "glibc.malloc.arena_max={}:glibc.malloc.mmap_threshold={THRESHOLD}:glibc.malloc.trim_threshold={THRESHOLD}:glibc.malloc.tcache_count=0:glibc.malloc.mxfast=0",
         2 * cores.max(1)
     )
 }
@@ -90,7 +95,7 @@ mod tests {
     #[test]
     fn the_operators_choice_is_kept() {
         let none = |_: &str| None;
-        let fixed = "glibc.malloc.mmap_threshold=131072:glibc.malloc.trim_threshold=131072";
+        let fixed = "glibc.malloc.mmap_threshold=131072:glibc.malloc.trim_threshold=131072:glibc.malloc.tcache_count=0:glibc.malloc.mxfast=0";
         assert_eq!(
             tunables(none, 2),
             Some(format!("glibc.malloc.arena_max=4:{fixed}").into())

@@ -308,14 +308,14 @@ fn migrate_then_serve_then_stop_gracefully_on_sigterm() {
     };
     assert!(health.starts_with("HTTP/1.1 200"), "{health}");
     // The server started itself again in place (same process) with two malloc arenas per core
-    // and fixed mmap and trim thresholds. glibc (2.36) cuts the variable at each `:` in place as
+    // and fixed mmap and trim thresholds, no tcache and no fast bins. glibc (2.36) cuts the variable at each `:` in place as
     // it reads it, so in `/proc/PID/environ` the tunables after the first are entries of their
     // own: read with every separator as `:`.
     let environ = std::fs::read(format!("/proc/{}/environ", child.id())).unwrap();
     let environ = format!(":{}:", String::from_utf8_lossy(&environ).replace('\0', ":"));
     let cores = std::thread::available_parallelism().unwrap().get();
     let expected = format!(
-        ":GLIBC_TUNABLES=glibc.malloc.arena_max={}:glibc.malloc.mmap_threshold=131072:glibc.malloc.trim_threshold=131072:",
+        ":GLIBC_TUNABLES=glibc.malloc.arena_max={}:glibc.malloc.mmap_threshold=131072:glibc.malloc.trim_threshold=131072:glibc.malloc.tcache_count=0:glibc.malloc.mxfast=0:",
         2 * cores
     );
     assert!(environ.contains(&expected), "{environ}");
