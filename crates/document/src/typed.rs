@@ -271,7 +271,7 @@ impl<T> std::ops::Deref for Placed<T> {
 /// text and markup — nested anchored elements and vocabulary elements excluded.
 struct Container<'a> {
     el: Option<ElementRef<'a>>,
-    anchor: Option<AnchorId>,
+    /// Its anchors, outermost first, its own last (none for the root).
     chain: Arc<[AnchorId]>,
     parent: Option<usize>,
     residual: String,
@@ -350,7 +350,7 @@ impl TypedIndex {
                 body: Arc::new(Section {
                     title: c.title(),
                     chain: c.chain.clone(),
-                    residual: Residual::of(c.anchor.is_some(), &c.residual),
+                    residual: Residual::of(c.anchor().is_some(), &c.residual),
                 }),
             })
             .collect();
@@ -452,6 +452,11 @@ impl TypedIndex {
 }
 
 impl Container<'_> {
+    /// Its own anchor (`None` for the document root).
+    fn anchor(&self) -> Option<&AnchorId> {
+        self.chain.last()
+    }
+
     fn title(&self) -> String {
         let Some(el) = self.el else {
             return "Outside any section".to_owned();
@@ -464,9 +469,7 @@ impl Container<'_> {
         }
         let t = text_skipping(el, &|_| false);
         if t.is_empty() {
-            self.anchor
-                .as_ref()
-                .map_or_else(String::new, ToString::to_string)
+            self.anchor().map_or_else(String::new, ToString::to_string)
         } else {
             t.chars().take(80).collect()
         }
@@ -765,11 +768,10 @@ impl<'a> Walk<'a> {
                 let mut cur = cur;
                 let pushed = own.is_some();
                 if let Some(anchor) = own {
-                    self.chain.push(anchor.clone());
+                    self.chain.push(anchor);
                     self.pos += 1;
                     self.containers.push(Container {
                         el: Some(el),
-                        anchor: Some(anchor),
                         chain: self.chain.as_slice().into(),
                         parent: Some(cur),
                         residual: String::new(),
@@ -845,7 +847,6 @@ fn walk(doc: &Html) -> (Vec<Placed<Item>>, Vec<Container<'_>>, usize) {
         items: vec![],
         containers: vec![Container {
             el: None,
-            anchor: None,
             chain: Arc::new([]),
             parent: None,
             residual: String::new(),
