@@ -140,7 +140,7 @@ enum Markup {
 impl Markup {
     /// `markup` found in `html` at or after `from` (which moves past it), else kept as a copy.
     fn find(html: &str, from: &mut usize, markup: String) -> Self {
-        match html.get(*from..).and_then(|rest| rest.find(&markup)) {
+        match html.get(*from..).and_then(|rest| find_long(rest, &markup)) {
             Some(at) => {
                 let start = *from + at;
                 *from = start + markup.len();
@@ -162,6 +162,26 @@ impl Markup {
             Markup::In(_) => 0,
             Markup::Own(s) => crate::held::string(s),
         }
+    }
+}
+
+/// Where `needle` (a section's markup, often kilobytes long) first is in `hay`: its first bytes
+/// are looked for and the rest compared where they are found, since `str::find` would first spend
+/// as long on the whole needle as on the search.
+fn find_long(hay: &str, needle: &str) -> Option<usize> {
+    let mut head = needle.len().min(32);
+    while !needle.is_char_boundary(head) {
+        head -= 1;
+    }
+    let head = &needle[..head];
+    let step = head.chars().next().map_or(1, char::len_utf8);
+    let mut at = 0;
+    loop {
+        let start = at + hay.get(at..)?.find(head)?;
+        if hay[start..].starts_with(needle) {
+            return Some(start);
+        }
+        at = start + step;
     }
 }
 
@@ -412,6 +432,27 @@ mod tests {
 
     const HTML: &str = include_str!("../../../fixtures/auth-service-redesign.html");
     const MD: &str = include_str!("../../../fixtures/auth-service-redesign.md");
+
+    #[test]
+    fn a_long_needle_is_found_where_str_find_finds_it() {
+        let long = format!("<section data-anchor=\"é\">{}</section>", "x".repeat(100));
+        let near = format!("{}y", &long[..long.len() - 1]);
+        for (hay, needle) in [
+            (format!("ab{near}{long}cd"), long.as_str()),
+            (format!("{near}{near}"), long.as_str()),
+            (format!("éé{long}"), long.as_str()),
+            ("<p>é</p><p>é</p>".to_owned(), "é</p>"),
+            ("abc".to_owned(), ""),
+            (String::new(), "a"),
+            ("ééé".to_owned(), "éé"),
+        ] {
+            assert_eq!(
+                find_long(&hay, needle),
+                hay.find(needle),
+                "{needle} in {hay}"
+            );
+        }
+    }
 
     /// The stitched path and the whole-document path agree on everything.
     fn same_as_whole(raw: &str) -> Prepared {
