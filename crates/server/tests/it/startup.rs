@@ -307,10 +307,10 @@ fn migrate_then_serve_then_stop_gracefully_on_sigterm() {
         std::thread::sleep(Duration::from_millis(50));
     };
     assert!(health.starts_with("HTTP/1.1 200"), "{health}");
-    // The server started itself again in place (same process) with two malloc arenas per core
-    // and fixed mmap and trim thresholds, no tcache and no fast bins. glibc (2.36) cuts the variable at each `:` in place as
-    // it reads it, so in `/proc/PID/environ` the tunables after the first are entries of their
-    // own: read with every separator as `:`.
+    // The server started itself again in place (same process) with two malloc arenas per core,
+    // fixed mmap and trim thresholds, no tcache and no fast bins. glibc (2.36) cuts the variable
+    // at each `:` in place as it reads it, so in `/proc/PID/environ` the tunables after the first
+    // are entries of their own: read with every separator as `:`.
     let environ = std::fs::read(format!("/proc/{}/environ", child.id())).unwrap();
     let environ = format!(":{}:", String::from_utf8_lossy(&environ).replace('\0', ":"));
     let cores = std::thread::available_parallelism().unwrap().get();
