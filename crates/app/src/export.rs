@@ -122,7 +122,7 @@ impl Plans {
 /// rule (`---`) under a level-1 heading, so it opens no section of its own.
 pub fn export_markdown(e: &Export, base_url: &str) -> String {
     let mut out = match e.version.meta.format {
-        SourceFormat::Markdown => e.version.source.clone(),
+        SourceFormat::Markdown => e.version.source.to_string(),
         SourceFormat::Html => {
             let sources: Vec<String> = planpush_document::find_diagrams(&e.version.source)
                 .into_iter()

@@ -14,8 +14,8 @@ use planpush_document::{
 use planpush_plans::{Plan, PlanId, PlanRepoError, Slug, Visibility, fit_title};
 use planpush_roles::{Capability, Ownership};
 use planpush_versions::{
-    ChangeSet, Commit, NewVersion, Previous, SectionIndex, SourceFormat, Staged, TextUnit, Version,
-    VersionNumber, VersionRepoError, VersionRepository,
+    ChangeSet, Commit, NewVersion, Previous, SectionIndex, SourceFormat, Staged, Text, TextUnit,
+    Version, VersionNumber, VersionRepoError, VersionRepository,
 };
 
 use crate::cpu::{CpuPool, Overloaded};
@@ -181,11 +181,20 @@ fn source_digest(format: SourceFormat, body: &str) -> [u8; 32] {
 }
 
 /// A rendered, sanitized document with its index, and its summary against the memo it re-used.
+/// Its texts are shared (not copied) with the store's staged work and the version it becomes.
 struct Rendered {
-    prepared: Prepared,
+    /// The source as pushed.
+    body: Text,
+    /// The sanitized HTML (a fixed point of the sanitizer).
+    html: Text,
+    sections: SectionIndex,
+    /// The parts, remembered for the next push.
+    parts: Vec<Arc<Part>>,
+    /// How many parts were taken from the memo instead of being sanitized again.
+    reused: usize,
     /// [`source_digest`] of the pushed source.
     source: [u8; 32],
-    /// The typed index of `prepared` (from its parts, no parse).
+    /// The typed index of the document (from its parts, no parse).
     typed: Arc<TypedIndex>,
     /// Its searchable text (from its parts, no parse), written to the search index with it.
     text: Vec<TextUnit>,
@@ -197,10 +206,10 @@ struct Rendered {
 }
 
 impl Rendered {
-    /// Hands the store its work on the texts of the version this becomes, with `source` as
-    /// pushed, while still on the render pool.
-    fn stage(&mut self, versions: &dyn VersionRepository, source: &str) {
-        self.staged = versions.stage(&self.prepared.html, source, &self.prepared.sections);
+    /// Hands the store its work on the texts of the version this becomes while still on the
+    /// render pool.
+    fn stage(&mut self, versions: &dyn VersionRepository) {
+        self.staged = versions.stage(&self.html, &self.body, &self.sections);
     }
 }
 
@@ -274,35 +283,32 @@ impl Push {
     /// `summarize`.
     async fn render(
         &self,
-        body: &str,
+        body: Text,
         format: SourceFormat,
         memo: Option<Arc<Memo>>,
         summarize: bool,
         now: DateTime<Utc>,
     ) -> Result<Rendered, PushError> {
-        let body = body.to_owned();
         let opts = self.options;
         let previous = memo.clone();
         let versions = self.ports.versions.clone();
+        let pushed = body.clone();
         // The usual push (no diagram, a few new parts) is done in this one job; a long new
         // document continues below, split over idle threads, and diagrams are drawn first.
         let (source, step) = self
             .cpu
             .run(move || {
                 let source = source_digest(format, &body);
-                // The Markdown source is kept for the store (an HTML source is `raw` itself).
-                let (raw, markdown) = match format {
-                    SourceFormat::Markdown => (markdown_to_html(&body), Some(body)),
-                    SourceFormat::Html => (body, None),
+                let raw: Text = match format {
+                    SourceFormat::Markdown => markdown_to_html(&body).into(),
+                    SourceFormat::Html => body.clone(),
                 };
                 let diagrams = find_diagrams(&raw);
                 if !diagrams.is_empty() {
-                    return (source, Step::Diagrams(raw, diagrams));
+                    return (source, Step::Diagrams(raw.to_string(), diagrams));
                 }
                 let step = match cut(&raw, &opts, parts_of(previous.as_deref())) {
-                    Ok(cut) if fresh_bytes(&cut.fresh) >= SPLIT_BYTES => {
-                        Step::Cut(raw, cut, markdown)
-                    }
+                    Ok(cut) if fresh_bytes(&cut.fresh) >= SPLIT_BYTES => Step::Cut(raw, cut),
                     cut => {
                         let prepared = match cut {
                             Ok(cut) => {
@@ -312,24 +318,22 @@ impl Push {
                             Err(prepared) => prepared,
                         };
                         let against = previous.as_deref().filter(|_| summarize);
-                        let mut rendered = finish(prepared, source, against);
-                        rendered.stage(&*versions, markdown.as_deref().unwrap_or(&raw));
+                        let mut rendered = finish(body, prepared, source, against);
+                        rendered.stage(&*versions);
                         Step::Done(Box::new(rendered))
                     }
                 };
                 (source, step)
             })
             .await?;
-        // What the store stages as the source: not known after diagrams were drawn into `raw`.
-        let (raw, cut, markdown) = match step {
+        let (raw, cut): (Text, _) = match step {
             Step::Done(rendered) => return Ok(*rendered),
-            Step::Cut(raw, cut, markdown) => (raw, Ok(cut), Some(markdown)),
+            Step::Cut(raw, cut) => (raw, Ok(cut)),
             Step::Diagrams(raw, diagrams) => {
                 let (raw, cut) = self.draw_diagrams(raw, diagrams, memo.clone(), now).await?;
-                (raw, cut, None)
+                (raw.into(), cut)
             }
         };
-        let raw: Arc<str> = raw.into();
         // Split over idle threads when worth it; otherwise the final job sanitizes the new parts.
         let split = match &cut {
             Ok(cut) => self.sanitize_split(raw.clone(), &cut.fresh).await?,
@@ -346,10 +350,9 @@ impl Push {
                         cut.assemble(&raw, &opts, done)
                     }
                 };
-                let mut rendered = finish(prepared, source, memo.as_deref().filter(|_| summarize));
-                if let Some(markdown) = markdown {
-                    rendered.stage(&*versions, markdown.as_deref().unwrap_or(&raw));
-                }
+                let against = memo.as_deref().filter(|_| summarize);
+                let mut rendered = finish(pushed, prepared, source, against);
+                rendered.stage(&*versions);
                 rendered
             })
             .await?)
@@ -426,7 +429,7 @@ impl Push {
     pub async fn push(
         &self,
         p: &Principal,
-        req: PushRequest,
+        mut req: PushRequest,
         ip: Option<IpAddr>,
         now: DateTime<Utc>,
     ) -> Result<PushOutcome, PushError> {
@@ -436,6 +439,8 @@ impl Push {
         if req.body.trim().is_empty() {
             return Err(PushError::Empty);
         }
+        // The source as pushed, from here on shared by the render, the store and the version.
+        let body = Text::from(std::mem::take(&mut req.body));
         if !p.can(Capability::Push, Ownership::Own) {
             return Err(PushError::Forbidden);
         }
@@ -485,7 +490,7 @@ impl Push {
             }
         };
         let (rendered, audience) = futures::join!(
-            self.render(&req.body, req.format, memo, summarize, now),
+            self.render(body, req.format, memo, summarize, now),
             audience
         );
         let (rendered, audience) = (rendered?, audience.map_err(PushError::Unknown)?);
@@ -707,8 +712,8 @@ impl Push {
             Arc::new(Memo {
                 number,
                 source: rendered.source,
-                parts: rendered.prepared.parts.clone(),
-                sections: rendered.prepared.sections.clone(),
+                parts: rendered.parts.clone(),
+                sections: rendered.sections.clone(),
                 typed: rendered.typed.clone(),
             }),
         );
@@ -722,8 +727,8 @@ impl Push {
 
     fn counts(rendered: &Rendered) -> RenderCounts {
         RenderCounts {
-            parts: rendered.prepared.parts.len(),
-            reused: rendered.prepared.reused,
+            parts: rendered.parts.len(),
+            reused: rendered.reused,
         }
     }
 
@@ -750,9 +755,9 @@ impl Push {
                 plan_id: plan.id(),
                 title: title.to_owned(),
                 format: req.format,
-                source: req.body.clone(),
-                html: rendered.prepared.html.clone(),
-                sections: rendered.prepared.sections.clone(),
+                source: rendered.body.clone(),
+                html: rendered.html.clone(),
+                sections: rendered.sections.clone(),
                 pushed_by: p.user_id,
                 pushed_at: now,
             },
@@ -815,7 +820,7 @@ impl Push {
         // longer than the rest of the store. It compares two typed indexes and the sections'
         // hashes, borrowed from the parts (~70 µs for the 61 KB benchmark document).
         if let Some(memo) = memo.filter(|m| m.number == head) {
-            let sections = top_sections_in(&rendered.prepared.parts);
+            let sections = top_sections_in(&rendered.parts);
             return Ok(summary_against(memo, &sections, &rendered.typed));
         }
         let previous = match self.ports.versions.get(plan, head).await {
@@ -823,7 +828,7 @@ impl Push {
             Err(VersionRepoError::NotFound) => return Ok(None),
             Err(e) => return Err(unknown(e)),
         };
-        let new = rendered.prepared.parts.clone();
+        let new = rendered.parts.clone();
         let new_typed = rendered.typed.clone();
         // Another process (or a restart) made `head`: its tree is parsed once here.
         Ok(self
@@ -873,7 +878,7 @@ impl Push {
         };
         let same = match (&memo, &head) {
             (Some(m), _) => m.source == rendered.source,
-            (None, Some(h)) => h.same_source(req.format, &req.body),
+            (None, Some(h)) => h.same_source(req.format, &rendered.body),
             (None, None) => false,
         };
         if let (true, Some(before)) = (same, before) {
@@ -898,9 +903,9 @@ impl Push {
                 plan_id: plan.id(),
                 title: title.clone(),
                 format: req.format,
-                source: req.body.clone(),
-                html: rendered.prepared.html.clone(),
-                sections: rendered.prepared.sections.clone(),
+                source: rendered.body.clone(),
+                html: rendered.html.clone(),
+                sections: rendered.sections.clone(),
                 pushed_by: p.user_id,
                 pushed_at: now,
             },
@@ -1032,9 +1037,8 @@ fn pushed(record: &AuditEvent, plan: &Plan, version: VersionNumber) -> AuditEven
 enum Step {
     /// Rendered whole (boxed: the other steps are a fraction of its size).
     Done(Box<Rendered>),
-    /// Cut, with enough new parts to be worth splitting over idle threads (and the Markdown
-    /// source, when it was Markdown).
-    Cut(String, Cut, Option<String>),
+    /// Cut, with enough new parts to be worth splitting over idle threads.
+    Cut(Text, Cut),
     /// The document has diagrams to draw first.
     Diagrams(String, Vec<DiagramSource>),
 }
@@ -1065,7 +1069,9 @@ fn split_evenly(parts: &[FreshPart], groups: usize) -> Vec<Vec<FreshPart>> {
 }
 
 /// The prepared document's typed index, text and title, and the summary against `memo`.
-fn finish(prepared: Prepared, source: [u8; 32], memo: Option<&Memo>) -> Rendered {
+/// `prepared`, the document of `body` (whose [`source_digest`] is `source`), with its index,
+/// its searchable text and its summary against `memo`.
+fn finish(body: Text, prepared: Prepared, source: [u8; 32], memo: Option<&Memo>) -> Rendered {
     let typed = Arc::new(prepared.typed_index());
     let against = memo.map(|m| {
         (
@@ -1073,13 +1079,25 @@ fn finish(prepared: Prepared, source: [u8; 32], memo: Option<&Memo>) -> Rendered
             summary_against(m, &prepared.top_sections(), &typed),
         )
     });
+    let text = prepared.text_units();
+    let Prepared {
+        html,
+        title,
+        sections,
+        parts,
+        reused,
+    } = prepared;
     Rendered {
+        body,
+        html: html.into(),
+        sections,
+        parts,
+        reused,
         typed,
         source,
-        text: prepared.text_units(),
+        text,
         // A heading longer than a title may be is cut, never refused.
-        title: prepared.title.as_deref().and_then(fit_title),
-        prepared,
+        title: title.as_deref().and_then(fit_title),
         against,
         staged: Staged::default(),
     }

@@ -17,7 +17,7 @@ use planpush_identity::UserId;
 use planpush_plans::{Plan, PlanId, PlanRepoError, Visibility};
 use planpush_reviews::{Decision, Review, ReviewRepoError, SignOff, Verdict, sign_off};
 use planpush_roles::{Capability, Ownership, Role, allowed};
-use planpush_versions::{AnchorId, VersionNumber, VersionRepoError};
+use planpush_versions::{AnchorId, Text, VersionNumber, VersionRepoError};
 
 use crate::notify::plan_ref;
 use crate::{Auditor, Notification, Notifications, Ports, Principal, can_see};
@@ -509,7 +509,7 @@ impl Reviews {
         })
     }
 
-    async fn version_html(&self, id: PlanId, v: u32) -> Result<Option<String>, ReviewError> {
+    async fn version_html(&self, id: PlanId, v: u32) -> Result<Option<Text>, ReviewError> {
         let Ok(n) = VersionNumber::new(v) else {
             return Ok(None);
         };

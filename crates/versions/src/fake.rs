@@ -167,8 +167,8 @@ impl VersionRepository for FakeVersions {
                 && number.get() != current
             {
                 v.meta.purged_at = Some(now);
-                v.source.clear();
-                v.html.clear();
+                v.source = Text::default();
+                v.html = Text::default();
                 v.sections = SectionIndex::default();
                 n += 1;
             }

@@ -25,5 +25,5 @@ pub use sections::{
 };
 pub use text::TextUnit;
 pub use version::{
-    NewVersion, Previous, SourceFormat, Version, VersionHead, VersionMeta, VersionNumber,
+    NewVersion, Previous, SourceFormat, Text, Version, VersionHead, VersionMeta, VersionNumber,
 };

@@ -5,7 +5,7 @@ use planpush_inbox::InboxEntry;
 use planpush_outbox::OutboxMessage;
 use planpush_plans::{Plan, PlanId, Slug};
 
-use crate::{SectionIndex, TextUnit, Version, VersionHead, VersionMeta, VersionNumber};
+use crate::{SectionIndex, Text, TextUnit, Version, VersionHead, VersionMeta, VersionNumber};
 
 /// Errors of [`VersionRepository`].
 #[derive(Debug, thiserror::Error)]
@@ -75,8 +75,9 @@ pub trait VersionRepository: Send + Sync {
     /// state (a store may cut and hash them, serialize the index), done where the caller likes:
     /// a push does it while rendering, before its plan's turn, so that the turn holds only the
     /// database. [`VersionRepository::commit_staged`] uses it when it matches the version it
-    /// writes, and does the work itself otherwise.
-    fn stage(&self, html: &str, source: &str, sections: &SectionIndex) -> Staged {
+    /// writes, and does the work itself otherwise. It may keep `html` and `source` (shared, not
+    /// copied) until the commit.
+    fn stage(&self, html: &Text, source: &Text, sections: &SectionIndex) -> Staged {
         let _ = (html, source, sections);
         Staged::default()
     }

@@ -80,14 +80,18 @@ pub struct VersionMeta {
     pub purged_at: Option<DateTime<Utc>>,
 }
 
+/// A version's source or HTML: shared, not copied, between a push's rendering, its store's
+/// staged work and the version it commits (a long document's texts are ~100 KB).
+pub type Text = std::sync::Arc<str>;
+
 /// A complete snapshot. After retention purges it only [`VersionMeta`] remains.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Version {
     pub meta: VersionMeta,
     /// The author's source as pushed.
-    pub source: String,
+    pub source: Text,
     /// The sanitized, rendered HTML that is served.
-    pub html: String,
+    pub html: Text,
     pub sections: SectionIndex,
 }
 
@@ -99,9 +103,9 @@ pub struct NewVersion {
     pub title: String,
     pub format: SourceFormat,
     /// The author's source as pushed.
-    pub source: String,
+    pub source: Text,
     /// The sanitized, rendered HTML.
-    pub html: String,
+    pub html: Text,
     pub sections: SectionIndex,
     pub pushed_by: UserId,
     pub pushed_at: DateTime<Utc>,
@@ -172,14 +176,14 @@ impl Version {
     pub fn head(&self) -> VersionHead {
         VersionHead {
             meta: self.meta.clone(),
-            source: self.source.clone(),
+            source: self.source.to_string(),
             sections: self.sections.clone(),
         }
     }
 
     /// Whether pushing `source` as `format` would repeat this version exactly.
     pub fn same_source(&self, format: SourceFormat, source: &str) -> bool {
-        self.meta.format == format && self.source == source
+        self.meta.format == format && *self.source == *source
     }
 }
 

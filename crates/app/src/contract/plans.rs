@@ -56,8 +56,8 @@ pub async fn new_plan_of(
             plan_id: plan.id(),
             title: plan.title().to_owned(),
             format: SourceFormat::Html,
-            source: html.to_owned(),
-            html: html.to_owned(),
+            source: html.into(),
+            html: html.into(),
             sections,
             pushed_by: owner.id,
             pushed_at: t(at),
@@ -93,8 +93,8 @@ async fn push_next(
             plan_id: plan.id(),
             title: "Next title".to_owned(),
             format: SourceFormat::Markdown,
-            source: format!("# v{at}"),
-            html: format!("<h1>v{at}</h1>"),
+            source: format!("# v{at}").into(),
+            html: format!("<h1>v{at}</h1>").into(),
             sections,
             pushed_by: by,
             pushed_at: t(at),
@@ -471,8 +471,8 @@ pub async fn versions_large_texts_round_trip(p: &Ports) {
                 plan_id: plan.id(),
                 title: plan.title().to_owned(),
                 format: SourceFormat::Html,
-                source: format!("<!-- source {n} -->{}", edit(n)),
-                html: edit(n),
+                source: format!("<!-- source {n} -->{}", edit(n)).into(),
+                html: edit(n).into(),
                 sections: index(&[("a", u8::try_from(n).unwrap_or(0))]),
                 pushed_by: ada.id,
                 pushed_at: t(at),
@@ -491,7 +491,7 @@ pub async fn versions_large_texts_round_trip(p: &Ports) {
         );
     }
     let head = p.versions.head(plan.id()).await.unwrap().unwrap();
-    assert_eq!(head.source, versions[2].source);
+    assert_eq!(*head.source, *versions[2].source);
     assert_eq!(p.versions.purge_before(t(250), t(1000)).await.unwrap(), 3);
     let last = p.versions.latest(plan.id()).await.unwrap().unwrap();
     assert!(last.html == versions[2].html && last.source == versions[2].source);

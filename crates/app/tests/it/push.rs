@@ -671,7 +671,7 @@ async fn a_push_changing_one_section_reuses_every_other_part() {
         .await
         .unwrap();
     assert_eq!(
-        stored.html,
+        *stored.html,
         planpush_document::sanitize(&edited, &SanitizeOptions::default())
     );
 }
@@ -839,7 +839,7 @@ async fn a_long_push_split_over_idle_threads_stores_the_whole_document_sanitized
         .await
         .unwrap();
     assert_eq!(
-        stored.html,
+        *stored.html,
         planpush_document::sanitize(&long, &SanitizeOptions::default())
     );
     assert_eq!(

@@ -13,6 +13,7 @@
 //! after retention purged old versions.
 
 use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 
 use diesel::prelude::*;
 use sha2::Digest;
@@ -98,12 +99,13 @@ fn push_hash(list: &mut String, chunk: &str) {
 /// held already and never written).
 pub(crate) struct Chunked {
     pub(crate) list: String,
-    text: String,
+    /// Shared with the version it is the text of, not copied.
+    text: Arc<str>,
     bounds: Vec<std::ops::Range<usize>>,
 }
 
 impl Chunked {
-    pub(crate) fn of(text: String) -> Self {
+    pub(crate) fn of(text: Arc<str>) -> Self {
         let pieces = cut(&text);
         let mut list = String::with_capacity(pieces.len() * HASH_HEX);
         let mut bounds = Vec::with_capacity(pieces.len());
@@ -116,9 +118,15 @@ impl Chunked {
         Self { list, text, bounds }
     }
 
-    /// The whole text.
-    pub(crate) fn text(&self) -> &str {
-        &self.text
+    /// Whether this is `text` (at once when it is the same shared text, else by its bytes).
+    pub(crate) fn is(&self, text: &Arc<str>) -> bool {
+        Arc::ptr_eq(&self.text, text) || *self.text == **text
+    }
+
+    /// Whether this holds `text` itself (not a copy).
+    #[cfg(test)]
+    pub(crate) fn shares(&self, text: &Arc<str>) -> bool {
+        Arc::ptr_eq(&self.text, text)
     }
 
     /// Each chunk under its hash, in order.
@@ -337,7 +345,7 @@ mod tests {
     #[test]
     fn a_list_is_read_back_in_hashes() {
         let text = fixture();
-        let chunked = Chunked::of(text.clone());
+        let chunked = Chunked::of(text.as_str().into());
         let listed: Vec<&str> = hashes(&chunked.list).into_iter().flatten().collect();
         let named: Vec<&str> = chunked.chunks().map(|(h, _)| h).collect();
         assert_eq!(listed, named);

@@ -6,8 +6,8 @@ use planpush_audit::AuditEvent;
 use planpush_identity::UserId;
 use planpush_plans::{PlanId, PlanRepoError};
 use planpush_versions::{
-    Commit, SectionIndex, SourceFormat, Staged, Version, VersionHead, VersionMeta, VersionNumber,
-    VersionRepoError, VersionRepository,
+    Commit, SectionIndex, SourceFormat, Staged, Text, Version, VersionHead, VersionMeta,
+    VersionNumber, VersionRepoError, VersionRepository,
 };
 
 use crate::dialect::write_tx;
@@ -55,20 +55,20 @@ struct Texts {
 }
 
 impl Texts {
-    fn of(html: &str, source: &str, index: &SectionIndex) -> Result<Self, VersionRepoError> {
+    fn of(html: &Text, source: &Text, index: &SectionIndex) -> Result<Self, VersionRepoError> {
         let sections =
             serde_json::to_string(index).map_err(|e| VersionRepoError::Unknown(e.into()))?;
         Ok(Self {
-            html: Chunked::of(html.to_owned()),
-            source: Chunked::of(source.to_owned()),
-            sections: Chunked::of(sections),
+            html: Chunked::of(html.clone()),
+            source: Chunked::of(source.clone()),
+            sections: Chunked::of(sections.into()),
             index: index.clone(),
         })
     }
 
     /// Whether these are `x`'s texts.
     fn are_of(&self, x: &Version) -> bool {
-        self.index == x.sections && self.html.text() == x.html && self.source.text() == x.source
+        self.index == x.sections && self.html.is(&x.html) && self.source.is(&x.source)
     }
 }
 
@@ -224,8 +224,8 @@ impl VersionRow {
         let [html, source, sections] = texts(conn, &self.meta.plan_id, stored)?;
         Ok(Version {
             meta: VersionMeta::try_from(self.meta)?,
-            source,
-            html,
+            source: source.into(),
+            html: html.into(),
             sections: serde_json::from_str(&sections).map_err(|e| corrupt("section index", e))?,
         })
     }
@@ -324,7 +324,7 @@ fn load_one(
 
 #[async_trait]
 impl VersionRepository for Store {
-    fn stage(&self, html: &str, source: &str, sections: &SectionIndex) -> Staged {
+    fn stage(&self, html: &Text, source: &Text, sections: &SectionIndex) -> Staged {
         // A failure (the index not serializable) is met again, and answered, by the commit.
         Texts::of(html, source, sections).map_or_else(|_| Staged::default(), Staged::new)
     }
@@ -547,7 +547,7 @@ mod tests {
                 plan_id: PlanId::new(),
                 title: "T".into(),
                 format: SourceFormat::Html,
-                source: format!("<!-- sent -->{html}"),
+                source: format!("<!-- sent -->{html}").into(),
                 html: html.into(),
                 sections: SectionIndex::default(),
                 pushed_by: UserId::new(),
@@ -563,18 +563,26 @@ mod tests {
         let (a, b) = (version("<p>a</p>"), version("<p>b</p>"));
         let staged = store_stage(&a);
         let texts = staged.get::<Texts>().unwrap();
+        assert!(
+            texts.html.shares(&a.html) && texts.source.shares(&a.source),
+            "the staged texts are the version's, not copies"
+        );
         let w = written(&a, &staged).unwrap();
         assert!(
             std::sync::Arc::ptr_eq(&w.texts, &texts),
             "staged texts re-used"
         );
+        // The same texts in other allocations are still recognised.
+        let mut copy = a.clone();
+        (copy.html, copy.source) = (a.html.as_ref().into(), a.source.as_ref().into());
+        let w = written(&copy, &staged).unwrap();
+        assert!(std::sync::Arc::ptr_eq(&w.texts, &texts), "equal texts");
         let w = written(&b, &staged).unwrap();
         assert!(
             !std::sync::Arc::ptr_eq(&w.texts, &texts),
             "stale: cut again"
         );
-        assert_eq!(w.texts.html.text(), b.html);
-        assert_eq!(w.texts.source.text(), b.source);
+        assert!(w.texts.html.is(&b.html) && w.texts.source.is(&b.source));
         let w = written(&b, &Staged::default()).unwrap();
         assert_eq!(
             w.row.html_chunks,

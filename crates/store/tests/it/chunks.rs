@@ -96,8 +96,8 @@ async fn push_staged(
             plan_id: current.id(),
             title: "Chunked".into(),
             format: SourceFormat::Html,
-            source: format!("<!-- as sent -->{html}"),
-            html,
+            source: format!("<!-- as sent -->{html}").into(),
+            html: html.into(),
             sections: sections(u8::try_from(at % 250).unwrap_or(0)),
             pushed_by: owner,
             pushed_at: t(at),
@@ -266,12 +266,12 @@ async fn down_restores_whole_texts_which_are_still_read(store: Arc<Store>) {
 
     let reverted = store.revert_last_migration().unwrap();
     assert!(reverted.ends_with("000200"), "{reverted}");
-    assert_eq!(stored_whole(1).as_deref(), Some(v1.html.as_str()));
-    assert_eq!(stored_whole(2).as_deref(), Some(v2.html.as_str()));
+    assert_eq!(stored_whole(1).as_deref(), Some(&*v1.html));
+    assert_eq!(stored_whole(2).as_deref(), Some(&*v2.html));
     let source: Vec<Text> = store
         .raw_query("SELECT source AS t FROM versions WHERE number = 2")
         .unwrap();
-    assert_eq!(source[0].t.as_deref(), Some(v2.source.as_str()));
+    assert_eq!(source[0].t.as_deref(), Some(&*v2.source));
     let sections: Vec<Text> = store
         .raw_query("SELECT sections AS t FROM versions WHERE number = 2")
         .unwrap();
@@ -287,7 +287,7 @@ async fn down_restores_whole_texts_which_are_still_read(store: Arc<Store>) {
     assert_eq!(p.versions.get(plan_id, v2.meta.number).await.unwrap(), v2);
     assert_eq!(
         p.versions.head(plan_id).await.unwrap().unwrap().source,
-        v2.source
+        *v2.source
     );
     let v3 = push(&p, &mut plan, Some(&v2), &ada, with_tail(&doc, 3), 200).await;
     assert_eq!(p.versions.get(plan_id, v3.meta.number).await.unwrap(), v3);
