@@ -401,6 +401,8 @@ struct Contended {
     conflicts: std::sync::atomic::AtomicU32,
     heads: std::sync::atomic::AtomicU32,
     gets: std::sync::atomic::AtomicU32,
+    /// Commits whose version's texts were the very ones staged (not copies).
+    shared: std::sync::atomic::AtomicU32,
 }
 
 impl Contended {
@@ -411,6 +413,7 @@ impl Contended {
             conflicts: Default::default(),
             heads: Default::default(),
             gets: Default::default(),
+            shared: Default::default(),
         });
         ports.versions = contended.clone();
         contended
@@ -429,10 +432,26 @@ impl Contended {
     fn gets(&self) -> u32 {
         self.gets.load(std::sync::atomic::Ordering::Relaxed)
     }
+
+    /// How many commits wrote the very texts staged for them.
+    fn shared(&self) -> u32 {
+        self.shared.load(std::sync::atomic::Ordering::Relaxed)
+    }
 }
+
+/// What [`Contended`] stages: the texts it was given, to recognise them at the commit.
+type StagedTexts = (planpush_versions::Text, planpush_versions::Text);
 
 #[async_trait::async_trait]
 impl planpush_versions::VersionRepository for Contended {
+    fn stage(
+        &self,
+        html: &planpush_versions::Text,
+        source: &planpush_versions::Text,
+        _: &planpush_versions::SectionIndex,
+    ) -> planpush_versions::Staged {
+        planpush_versions::Staged::new::<StagedTexts>((html.clone(), source.clone()))
+    }
     async fn commit_staged<'a>(
         &self,
         commit: planpush_versions::Commit<'a>,
@@ -441,6 +460,15 @@ impl planpush_versions::VersionRepository for Contended {
         inbox: &[planpush_inbox::InboxEntry],
         audit: &[planpush_audit::AuditEvent],
     ) -> Result<(), planpush_versions::VersionRepoError> {
+        let (planpush_versions::Commit::NewPlan { version, .. }
+        | planpush_versions::Commit::NextVersion { version, .. }) = commit;
+        if staged.get::<StagedTexts>().is_some_and(|texts| {
+            std::sync::Arc::ptr_eq(&texts.0, &version.html)
+                && std::sync::Arc::ptr_eq(&texts.1, &version.source)
+        }) {
+            self.shared
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        }
         for _ in 0..3 {
             tokio::task::yield_now().await;
         }
@@ -501,6 +529,34 @@ impl planpush_versions::VersionRepository for Contended {
     ) -> Result<u64, planpush_versions::VersionRepoError> {
         self.inner.purge_before(cutoff, now).await
     }
+}
+
+/// A push hands its store the texts it renders once: the version it commits holds the same
+/// source and HTML the store staged while rendering, whether the document was HTML or Markdown,
+/// new or an update, with diagrams or not, and after losing a race.
+#[tokio::test]
+async fn the_texts_staged_while_rendering_are_the_versions_not_copies() {
+    let mut ports = planpush_app::fake::ports();
+    let contended = Contended::over(&mut ports, false);
+    let ada = principal(&ports, "ada", Role::Developer).await;
+    let push = push_for(&ports);
+    let first = push.push(&ada, md(DOC), None, t(1)).await.unwrap();
+    let id = first.plan.id().to_string();
+    let mut next = html(&format!(
+        "<h1>Auth</h1><section data-anchor=\"a\"><p>{}</p></section>",
+        "x ".repeat(5000)
+    ));
+    next.session_id = Some(id.clone());
+    push.push(&ada, next, None, t(2)).await.unwrap();
+    let mut drawn = md(&format!(
+        "{DOC}\n## Flow\n\n```mermaid\nflowchart LR\n  A --> B\n```\n"
+    ));
+    drawn.session_id = Some(id);
+    push.push(&ada, drawn, None, t(3)).await.unwrap();
+    // A long new document: its new parts are more than one render job's worth.
+    let long = include_str!("../../../../fixtures/auth-service-redesign.html").repeat(2);
+    push.push(&ada, html(&long), None, t(4)).await.unwrap();
+    assert_eq!(contended.shared(), 4);
 }
 
 #[tokio::test]
