@@ -99,7 +99,7 @@ fn push_hash(list: &mut String, chunk: &str) {
 /// held already and never written).
 pub(crate) struct Chunked {
     pub(crate) list: String,
-    /// Shared with the version it is the text of, not copied.
+    /// The text (a version's source or HTML is the version's own, shared rather than copied).
     text: Arc<str>,
     bounds: Vec<std::ops::Range<usize>>,
 }
