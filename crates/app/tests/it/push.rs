@@ -533,7 +533,7 @@ impl planpush_versions::VersionRepository for Contended {
 
 /// A push hands its store the texts it renders once: the version it commits holds the same
 /// source and HTML the store staged while rendering, whether the document was HTML or Markdown,
-/// new or an update, with diagrams or not, and after losing a race.
+/// new or an update, with diagrams or not, rendered in one job or continued in a second.
 #[tokio::test]
 async fn the_texts_staged_while_rendering_are_the_versions_not_copies() {
     let mut ports = planpush_app::fake::ports();
@@ -553,8 +553,15 @@ async fn the_texts_staged_while_rendering_are_the_versions_not_copies() {
     ));
     drawn.session_id = Some(id);
     push.push(&ada, drawn, None, t(3)).await.unwrap();
-    // A long new document: its new parts are more than one render job's worth.
-    let long = include_str!("../../../../fixtures/auth-service-redesign.html").repeat(2);
+    // A long new document: its new parts (~22 KB) are more than one render job's worth.
+    let long: String = (0..40)
+        .map(|i| {
+            format!(
+                "<section data-anchor=\"s{i}\"><h2>S{i}</h2><p>{}</p></section>",
+                "word ".repeat(100)
+            )
+        })
+        .collect();
     push.push(&ada, html(&long), None, t(4)).await.unwrap();
     assert_eq!(contended.shared(), 4);
 }
