@@ -1068,9 +1068,8 @@ fn split_evenly(parts: &[FreshPart], groups: usize) -> Vec<Vec<FreshPart>> {
     out
 }
 
-/// The prepared document's typed index, text and title, and the summary against `memo`.
-/// `prepared`, the document of `body` (whose [`source_digest`] is `source`), with its index,
-/// its searchable text and its summary against `memo`.
+/// `prepared`, the document of `body` (whose [`source_digest`] is `source`), with its typed
+/// index, searchable text and title, and its summary against `memo`.
 fn finish(body: Text, prepared: Prepared, source: [u8; 32], memo: Option<&Memo>) -> Rendered {
     let typed = Arc::new(prepared.typed_index());
     let against = memo.map(|m| {
