@@ -1,12 +1,14 @@
 //! Arbitrary HTML and Markdown through the sanitizer and the section index.
 //!
 //! Properties: nothing panics; sanitizing is a fixed point (re-parsing the output cannot turn it
-//! into something else — the mutation-XSS shape); no element keeps an event handler, a `style`
+//! into something else — the mutation-XSS shape); markup `is_settled` accepts (what `prepare`
+//! keeps without a second sanitizer pass) is markup the sanitizer gives back unchanged, whether it
+//! is the input itself or the sanitizer's output; no element keeps an event handler, a `style`
 //! the allowlist did not vet, or a script-capable URL; anchors in the index are unique.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use planpush_document::{SanitizeOptions, markdown_to_html, sanitize, section_index};
+use planpush_document::{SanitizeOptions, is_settled, markdown_to_html, sanitize, section_index};
 
 /// Whether a browser would run `v` as script: the WHATWG URL parser strips leading and trailing C0
 /// controls and spaces and removes tabs and newlines anywhere, then reads the scheme.
@@ -27,6 +29,11 @@ fn check(html: &str) {
     let once = sanitize(html, &opts);
     let twice = sanitize(&once, &opts);
     assert_eq!(once, twice, "sanitize is not a fixed point for {html:?}");
+    for candidate in [html, once.as_str()] {
+        if is_settled(candidate, &opts) {
+            assert_eq!(sanitize(candidate, &opts), candidate, "settled but changed: {html:?}");
+        }
+    }
     let doc = scraper::Html::parse_fragment(&once);
     for node in doc.tree.nodes() {
         let Some(el) = node.value().as_element() else {

@@ -1,9 +1,9 @@
 use std::collections::HashMap;
 
 use planpush_versions::AnchorId;
-use scraper::{ElementRef, Html, Selector};
+use scraper::{ElementRef, Html};
 
-use crate::index::content_hash;
+use crate::index::{Selectors, content_hash, selectors};
 use crate::words::{WordCounts, mark_words};
 
 /// How a section fared between two versions.
@@ -122,14 +122,14 @@ pub(crate) fn top_sections_of(doc: &Html) -> Vec<TopSection> {
 
 /// The outermost anchored elements of a parsed document with their anchors and titles.
 pub(crate) fn top_elements_of(doc: &Html) -> Vec<(AnchorId, String, ElementRef<'_>)> {
-    let (Ok(anchored), Ok(headings)) = (
-        Selector::parse("[data-anchor]"),
-        Selector::parse("h1, h2, h3, h4, h5, h6"),
-    ) else {
+    let Some(Selectors {
+        anchored, headings, ..
+    }) = selectors()
+    else {
         return vec![];
     };
     let mut out: Vec<(AnchorId, String, ElementRef<'_>)> = vec![];
-    for el in doc.select(&anchored) {
+    for el in doc.select(anchored) {
         let nested = el
             .ancestors()
             .filter_map(ElementRef::wrap)
@@ -145,7 +145,7 @@ pub(crate) fn top_elements_of(doc: &Html) -> Vec<(AnchorId, String, ElementRef<'
             continue;
         }
         let title = el
-            .select(&headings)
+            .select(headings)
             .next()
             .map(|h| h.text().collect::<String>())
             .unwrap_or_else(|| anchor.to_string());

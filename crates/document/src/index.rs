@@ -34,8 +34,26 @@ fn text_of(e: ElementRef<'_>) -> String {
         .join(" ")
 }
 
-fn selector(s: &str) -> Option<Selector> {
-    Selector::parse(s).ok()
+/// The selectors every push's walks use, parsed once per process.
+pub(crate) struct Selectors {
+    /// `[data-anchor]`
+    pub anchored: Selector,
+    /// Every heading level.
+    pub headings: Selector,
+    pub h1: Selector,
+}
+
+pub(crate) fn selectors() -> Option<&'static Selectors> {
+    static SELECTORS: std::sync::OnceLock<Option<Selectors>> = std::sync::OnceLock::new();
+    SELECTORS
+        .get_or_init(|| {
+            Some(Selectors {
+                anchored: Selector::parse("[data-anchor]").ok()?,
+                headings: Selector::parse("h1, h2, h3, h4, h5, h6").ok()?,
+                h1: Selector::parse("h1").ok()?,
+            })
+        })
+        .as_ref()
 }
 
 /// The document's title: the first `<h1>`'s text, if any.
@@ -45,8 +63,9 @@ pub fn title(html: &str) -> Option<String> {
 
 /// [`title`] of a parsed document.
 pub(crate) fn first_h1_of(doc: &Html) -> Option<String> {
-    let h1 = selector("h1")?;
-    doc.select(&h1).map(text_of).find(|t| !t.is_empty())
+    doc.select(&selectors()?.h1)
+        .map(text_of)
+        .find(|t| !t.is_empty())
 }
 
 /// Every element with a valid `data-anchor`, in document order, first occurrence winning: its title
@@ -94,14 +113,14 @@ pub(crate) fn entries_knowing<'a>(
     doc: &Html,
     known: impl Fn(ego_tree::NodeId) -> Option<&'a str>,
 ) -> Vec<SectionEntry> {
-    let (Some(anchored), Some(headings)) = (
-        selector("[data-anchor]"),
-        selector("h1, h2, h3, h4, h5, h6"),
-    ) else {
+    let Some(Selectors {
+        anchored, headings, ..
+    }) = selectors()
+    else {
         return vec![];
     };
     let mut entries = vec![];
-    for el in doc.select(&anchored) {
+    for el in doc.select(anchored) {
         let Some(anchor) = el
             .value()
             .attr("data-anchor")
@@ -110,7 +129,7 @@ pub(crate) fn entries_knowing<'a>(
             continue;
         };
         let title = el
-            .select(&headings)
+            .select(headings)
             .map(text_of)
             .find(|t| !t.is_empty())
             .unwrap_or_else(|| text_of(el).chars().take(80).collect());

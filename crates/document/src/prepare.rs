@@ -3,9 +3,10 @@
 //! version whose source did not change.
 //!
 //! The document is cut into top-level parts where the parser's state is provably back at the
-//! start (see `split`). Each part is sanitized alone — twice, and kept only if the second pass
-//! changes nothing, so the stored form is a fixed point of the sanitizer part by part — and its
-//! sanitized output must itself cut cleanly. Under those two conditions the concatenation of the
+//! start (see `split`). Each part is sanitized alone and kept only if a second pass would change
+//! nothing, so the stored form is a fixed point of the sanitizer part by part (shown from the
+//! parse below, `sanitize::settled`, or by that second pass where the parse cannot show it), and
+//! its sanitized output must itself cut cleanly. Under those two conditions the concatenation of the
 //! parts is byte for byte what [`crate::sanitize`] makes of the whole document (the unit tests
 //! over the fixtures and the `prepare` fuzz target compare both paths). When either condition
 //! fails for any part, the whole document goes through [`crate::sanitize`] as one part.
@@ -23,7 +24,7 @@ use sha2::{Digest, Sha256};
 
 use crate::diff::{SectionRef, top_elements_of};
 use crate::index::{entries_knowing, first_h1_of};
-use crate::sanitize::{SanitizeOptions, cleaner, sanitize};
+use crate::sanitize::{SanitizeOptions, cleaner, sanitize, settled};
 use crate::split::top_level_parts;
 use crate::text::{TextUnit, loose_text_of, stitch, unit_of};
 use crate::typed::TypedIndex;
@@ -84,10 +85,19 @@ impl Part {
             })
     }
 
-    /// Parses the sanitized `html` once for the index, title, outermost sections and text.
-    fn new(source: [u8; 32], html: String) -> Self {
+    /// Parses the sanitized `html` once for the index, title, outermost sections and text; `None`
+    /// when `fixed` (asked with the markup and its parse) says it is not a fixed point of the
+    /// sanitizer.
+    fn new(
+        source: [u8; 32],
+        html: String,
+        fixed: impl FnOnce(&str, &Html) -> bool,
+    ) -> Option<Self> {
         let html = fitted(html);
         let doc = Html::parse_fragment(&html);
+        if !fixed(&html, &doc) {
+            return None;
+        }
         let tops = top_elements_of(&doc);
         // Each element's markup is looked for in the part's own, after the previous one's: found
         // unless the parser's serialization differs from the sanitizer's (scraper writes
@@ -125,7 +135,7 @@ impl Part {
         drop(tops);
         drop(doc);
         part.weight = part.count_weight();
-        part
+        Some(part)
     }
 }
 
@@ -375,8 +385,9 @@ pub fn cut(raw: &str, opts: &SanitizeOptions, previous: &[Arc<Part>]) -> Result<
     Ok(cut)
 }
 
-/// Sanitizes `parts` of `raw` (the document [`cut`] was given): each alone, twice, kept only if
-/// the second pass changes nothing and its output cuts cleanly too.
+/// Sanitizes `parts` of `raw` (the document [`cut`] was given): each alone, kept only if its
+/// output cuts cleanly too and is a fixed point of the sanitizer — shown from the parse the part
+/// is made from ([`settled`]), or else by sanitizing it a second time.
 pub fn sanitize_fresh(
     raw: &str,
     parts: &[FreshPart],
@@ -387,8 +398,12 @@ pub fn sanitize_fresh(
         .iter()
         .map(|f| {
             let once = clean.clean(&raw[f.range.clone()]).to_string();
-            let kept = clean.clean(&once).to_string() == once && top_level_parts(&once).is_some();
-            (f.slot, kept.then(|| Arc::new(Part::new(f.key, once))))
+            let part = top_level_parts(&once).and_then(|_| {
+                Part::new(f.key, once, |html, doc| {
+                    settled(html, doc, opts) || clean.clean(html).to_string() == html
+                })
+            });
+            (f.slot, part.map(Arc::new))
         })
         .collect()
 }
@@ -422,7 +437,9 @@ fn whole(raw: &str, opts: &SanitizeOptions, cached: Option<Arc<Part>>) -> Prepar
         return Prepared::from_parts(vec![p], 1);
     }
     let key = source_key(raw, opts);
-    Prepared::from_parts(vec![Arc::new(Part::new(key, sanitize(raw, opts)))], 0)
+    // `sanitize` settles its output itself: taken as it is, so there is always this one part.
+    let part = Part::new(key, sanitize(raw, opts), |_, _| true);
+    Prepared::from_parts(part.into_iter().map(Arc::new).collect(), 0)
 }
 
 #[cfg(test)]

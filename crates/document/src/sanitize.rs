@@ -342,6 +342,15 @@ pub(crate) fn tag_attributes(tag: &str) -> &'static [&'static str] {
     }
 }
 
+/// What every `<a>` gets as its `rel`, written last (ammonia drops any other `rel` and appends it).
+const LINK_REL: &str = "noopener noreferrer";
+
+/// The URL schemes `href` and `src` may use (relative URLs pass as they are).
+const URL_SCHEMES: &[&str] = &["http", "https", "mailto", "data"];
+
+/// What every `<input>` is made, whatever it said: a disabled checkbox.
+const INPUT_VALUES: &[(&str, &str)] = &[("type", "checkbox"), ("disabled", "")];
+
 /// The allowlist sanitizer for `opts`, built once per process (one per value of the options).
 pub(crate) fn cleaner(opts: &SanitizeOptions) -> &'static Builder<'static> {
     static CLEANERS: [OnceLock<Builder<'static>>; 2] = [OnceLock::new(), OnceLock::new()];
@@ -368,16 +377,17 @@ fn builder(opts: SanitizeOptions) -> Builder<'static> {
         .generic_attributes(set(GENERIC_ATTRIBUTES))
         .generic_attribute_prefixes(set(&["data-pp-"]))
         .tag_attributes(tag_attributes)
-        .url_schemes(set(&["http", "https", "mailto", "data"]))
+        .url_schemes(set(URL_SCHEMES))
         .url_relative(UrlRelative::PassThrough)
-        .link_rel(Some("noopener noreferrer"))
-        // Every `input` is a disabled checkbox, whatever it said (or did not say) about its type.
-        .set_tag_attribute_value("input", "type", "checkbox")
-        .set_tag_attribute_value("input", "disabled", "")
+        .link_rel(Some(LINK_REL))
         .strip_comments(true)
         .attribute_filter(move |element, attribute, value| {
             filter(element, attribute, value, opts).map(Cow::Owned)
         });
+    // Every `input` is a disabled checkbox, whatever it said (or did not say) about its type.
+    for (name, value) in INPUT_VALUES {
+        builder.set_tag_attribute_value("input", *name, *value);
+    }
     builder
 }
 
@@ -394,6 +404,16 @@ pub fn sanitize(html: &str, opts: &SanitizeOptions) -> String {
         builder.clean(&twice).to_string()
     }
 }
+
+/// Whether sanitizing `html` again would give it back unchanged, decided from one parse of it
+/// (no second sanitizer pass); `false` when that cannot be shown that way. [`prepare`](crate::prepare)
+/// uses it on every part it sanitizes; public for the fuzz targets.
+pub fn is_settled(html: &str, opts: &SanitizeOptions) -> bool {
+    settled(html, &scraper::Html::parse_fragment(html), opts)
+}
+
+mod settled;
+pub(crate) use settled::settled;
 
 #[cfg(test)]
 mod tests;

@@ -268,3 +268,131 @@ fn document_ids_cannot_take_the_pages_own() {
     }
     assert_inert(&out, doc);
 }
+
+/// One sanitizer pass, without the fixed-point retries `sanitize` adds.
+fn one_pass(html: &str, opts: &SanitizeOptions) -> String {
+    cleaner(opts).clean(html).to_string()
+}
+
+/// `is_settled` is never wrong: whatever it accepts, the sanitizer gives back unchanged. Asked of
+/// markup as it is and of the sanitizer's output, under both options.
+fn assert_settled_only_if_fixed(html: &str) -> usize {
+    let mut settled = 0;
+    for opts in [
+        SanitizeOptions::default(),
+        SanitizeOptions {
+            allow_remote_images: true,
+        },
+    ] {
+        for candidate in [html.to_owned(), one_pass(html, &opts)] {
+            if is_settled(&candidate, &opts) {
+                assert_eq!(
+                    one_pass(&candidate, &opts),
+                    candidate,
+                    "settled, yet the sanitizer changes it"
+                );
+                settled += 1;
+            }
+        }
+    }
+    settled
+}
+
+#[test]
+fn settled_markup_is_what_the_sanitizer_gives_back() {
+    const HTML: &str = include_str!("../../../../fixtures/auth-service-redesign.html");
+    const MD: &str = include_str!("../../../../fixtures/auth-service-redesign.md");
+    let hostile = [
+        "<svg><style><img src=x onerror=alert(1)></style></svg><p>x</p>",
+        "<math><mtext><table><mglyph><style><img src=x onerror=alert(1)>",
+        "<form><math><mtext></form><form><mglyph><style></math><img src onerror=alert(1)>",
+        "<noscript><p title=\"</noscript><img src=x onerror=alert(1)>\"></noscript>",
+        "<svg><a href=\"javascript:alert(1)\"><text>x</text></a></svg>",
+        "<svg></p><style><a id=\"</style><img src=1 onerror=alert(1)>\">",
+        "<svg><title><p>x</p></title><desc><img src=x></desc></svg>",
+        "<a href=\"java&#x09;script:alert(1)\">x</a><a href=\" #x\">y</a>",
+        "<table><tr><td>a</td></tr></table><p>b</p><table>c<div>d</div></table>",
+        "<p><b><div>x</div></b></p><h2><h3>y</h3></h2><li><li>z</li></li>",
+        "<pre>\n\nx</pre><pre>\ny</pre><p>a&nbsp;b&amp;c&lt;d&gt;e \u{a0}</p>",
+        "<p title=\"a&quot;b&amp;c&lt;d&gt;\u{a0}\">x</p><p title='x\"y'>z</p>",
+        "<a href=\"#x\" rel=\"noopener noreferrer\" class=\"c\">rel first</a>",
+        "<a class=\"c\" href=\"#x\" rel=\"noopener noreferrer\">rel last</a><a>no rel</a>",
+        "<a href=\"#x\" rel=\"nofollow\">other rel</a><p rel=\"x\">p</p>",
+        "<input type=\"checkbox\" disabled=\"\"><input disabled=\"\" type=\"checkbox\" checked=\"\">",
+        "<input type=\"checkbox\"><input type=\"text\" disabled=\"\"><input>",
+        "<p>x<!-- comment --></p><!DOCTYPE html><?pi x?>",
+        "<svg xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 1 1\"><use xlink:href=\"#a\"></use><use href=\"#a\"></use><linearGradient id=\"g\"></linearGradient></svg>",
+        "<svg viewbox=\"0 0 1 1\"><path d=\"M0\" fill=\"url(#g)\"></path><g><p>out</p></g></svg>",
+        "<img src=\"https://example.com/a.png\"><img src=\"data:image/png;base64,AA\" alt=\"\">",
+        "<img src=\"data:image/svg+xml,x\"><a href=\"mailto:a@b.c\">m</a><a href=\"/rel\">r</a>",
+        "<section data-anchor=\"pp-x\" id=\"pp-y\"><a href=\"#pp-x\">x</a></section>",
+        "<p id=\"a\" id=\"b\">dup</p><p class=\"a\" CLASS=\"b\">case</p><P>upper</P>",
+        "<p =x=\"1\">eq</p><p a\"b=\"c\">quote</p><br/><br></br><hr><hr/>",
+        "<ul><li>a<li>b</ul><dl><dt>t<dd>d</dl><p>unclosed",
+        "<details open=\"\"><summary>s</summary>d</details><time datetime=\"2026\">t</time>",
+        "<table><caption>c</caption><colgroup><col span=\"2\"></colgroup><tbody><tr><th scope=\"col\">h</th></tr></tbody></table>",
+        "<td>stray</td><tr>row</tr><col><caption>x</caption>",
+        "<select><option>o</option></select><textarea>t</textarea><plaintext>p",
+        "",
+        "text only & more",
+    ];
+    let mut settled = 0;
+    for html in hostile {
+        settled += assert_settled_only_if_fixed(html);
+    }
+    assert!(
+        settled > 0,
+        "nothing hostile settled: the test tests nothing"
+    );
+    let md = crate::markdown_to_html(MD);
+    for doc in [HTML, md.as_str()] {
+        assert!(assert_settled_only_if_fixed(doc) > 0);
+        for range in crate::split::top_level_parts(doc).unwrap_or_default() {
+            assert_settled_only_if_fixed(&doc[range]);
+        }
+    }
+}
+
+/// The fast path is the usual one: every part of the fixtures is shown settled from its parse,
+/// without a second sanitizer pass; and what a second pass would change is not.
+#[test]
+fn the_fixtures_settle_from_one_parse() {
+    const HTML: &str = include_str!("../../../../fixtures/auth-service-redesign.html");
+    const MD: &str = include_str!("../../../../fixtures/auth-service-redesign.md");
+    let opts = SanitizeOptions::default();
+    let md = crate::markdown_to_html(MD);
+    for doc in [HTML, md.as_str()] {
+        let parts = crate::split::top_level_parts(doc).unwrap_or_default();
+        assert!(parts.len() > 5);
+        for range in parts {
+            let once = one_pass(&doc[range], &opts);
+            assert!(is_settled(&once, &opts), "not settled: {once}");
+        }
+        assert!(is_settled(&sanitize(doc, &opts), &opts));
+    }
+    for (unsettled, why) in [
+        (
+            "<a href=\"#x\" rel=\"noopener noreferrer\" class=\"c\">x</a>",
+            "the sanitizer moves rel last",
+        ),
+        ("<a href=\"#x\">x</a>", "the sanitizer adds rel"),
+        ("<p>x<!-- c --></p>", "comments are dropped"),
+        ("<input type=\"checkbox\">", "inputs are disabled"),
+        ("<table>x</table>", "the parser moves text out of a table"),
+        (
+            "<p title=\"a\" title=\"b\">x</p>",
+            "the parser drops a repeated attribute",
+        ),
+        ("<p style=\"color:red\">x</p>", "style is not allowed"),
+        (
+            "<a href=\"javascript:x\" rel=\"noopener noreferrer\">x</a>",
+            "not an allowed scheme",
+        ),
+        ("<p>a\u{a0}b</p>", "the serializer writes U+00A0 as &nbsp;"),
+        ("<p>a<b>b</b>", "the end tag is missing"),
+        ("<svg><p>x</p></svg>", "HTML inside SVG leaves it"),
+    ] {
+        assert!(!is_settled(unsettled, &opts), "{why}: {unsettled}");
+    }
+    assert!(is_settled("<p>a&amp;b&lt;c&gt;d&nbsp;e</p>", &opts));
+}

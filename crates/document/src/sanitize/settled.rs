@@ -1,0 +1,238 @@
+//! Whether sanitized markup is a fixed point of the sanitizer, decided from one parse of it instead
+//! of sanitizing it again.
+//!
+//! [`settled`] walks the parse of `html` — the tree a browser builds from it — and answers `true`
+//! only when both hold:
+//!
+//! - every node is one the sanitizer keeps exactly as it is: an allowed element in the namespace
+//!   its parent allows, each attribute allowed, with a URL of an allowed scheme where ammonia
+//!   checks one, and left unchanged by the attribute filter; `<a>` ending with the `rel` the
+//!   sanitizer writes last, `<input>` with the values it forces;
+//! - the tree serializes back to `html` byte for byte, as html5ever's serializer writes it (the
+//!   attributes in the order `html` gives them, since the parser keeps that order).
+//!
+//! Ammonia's `clean` is "parse, drop what is not allowed, serialize": on such a tree it drops
+//! nothing, so it gives `html` back. Anything the walk does not recognise answers `false`, and the
+//! caller sanitizes again as before; the rules here may be stricter than ammonia's, never looser.
+//! The tests and the `sanitize` fuzz target hold the walk to that: whenever it answers `true`,
+//! ammonia gives the input back unchanged. It also says something ammonia's second pass only
+//! implies: the tree a browser builds from the stored markup holds nothing the allowlist did not
+//! allow.
+
+use ego_tree::iter::Edge;
+use scraper::Html;
+use scraper::node::{Element, Node};
+
+use super::{
+    GENERIC_ATTRIBUTES, HTML_TAGS, INPUT_VALUES, LINK_REL, SVG_TAGS, SanitizeOptions, URL_SCHEMES,
+    filter, tag_attributes,
+};
+
+const HTML_NS: &str = "http://www.w3.org/1999/xhtml";
+const SVG_NS: &str = "http://www.w3.org/2000/svg";
+const XMLNS_NS: &str = "http://www.w3.org/2000/xmlns/";
+
+/// html5ever's void elements (HTML namespace): no end tag, no children.
+fn is_void(el: &Element) -> bool {
+    &*el.name.ns == HTML_NS
+        && matches!(
+            el.name(),
+            "area"
+                | "base"
+                | "basefont"
+                | "bgsound"
+                | "br"
+                | "col"
+                | "embed"
+                | "frame"
+                | "hr"
+                | "img"
+                | "input"
+                | "keygen"
+                | "link"
+                | "meta"
+                | "param"
+                | "source"
+                | "track"
+                | "wbr"
+        )
+}
+
+/// Whether `html` (whose parse is `doc`) would come out of the sanitizer unchanged; `false` when
+/// unsure. See the module's documentation.
+pub(crate) fn settled(html: &str, doc: &Html, opts: &SanitizeOptions) -> bool {
+    // A fragment's parse: the fragment root, one `html` element, the nodes under it.
+    let mut tops = doc.tree.root().children();
+    let (Some(root), None) = (tops.next(), tops.next()) else {
+        return false;
+    };
+    if !root
+        .value()
+        .as_element()
+        .is_some_and(|e| &*e.name.ns == HTML_NS && e.name() == "html")
+    {
+        return false;
+    }
+    let mut out = Expect(html.as_bytes());
+    for edge in root.traverse() {
+        match edge {
+            Edge::Open(node) if node.id() == root.id() => {}
+            Edge::Close(node) if node.id() == root.id() => {}
+            Edge::Open(node) => {
+                let ok = match node.value() {
+                    Node::Text(text) => out.escaped(text, false),
+                    Node::Element(el) => {
+                        let parent = node.parent().and_then(|p| p.value().as_element());
+                        parent.is_some_and(|parent| kept(el, parent, opts))
+                            && !(is_void(el) && node.has_children())
+                            && out.start_tag(el)
+                    }
+                    _ => false,
+                };
+                if !ok {
+                    return false;
+                }
+            }
+            Edge::Close(node) => {
+                if let Node::Element(el) = node.value()
+                    && !is_void(el)
+                    && !out.end_tag(el)
+                {
+                    return false;
+                }
+            }
+        }
+    }
+    out.0.is_empty()
+}
+
+/// Whether the sanitizer keeps `el` (a child of `parent`) and every attribute of it unchanged.
+fn kept(el: &Element, parent: &Element, opts: &SanitizeOptions) -> bool {
+    let tag = el.name();
+    let allowed = match (&*parent.name.ns, &*el.name.ns) {
+        (HTML_NS, HTML_NS) => HTML_TAGS.contains(&tag),
+        // The only way into SVG is `<svg>`; there is no way back (`foreignObject` is not allowed).
+        (HTML_NS, SVG_NS) => tag == "svg",
+        (SVG_NS, SVG_NS) => SVG_TAGS.contains(&tag),
+        _ => false,
+    };
+    if !allowed {
+        return false;
+    }
+    let attrs_kept = el.attrs.iter().all(|(name, value)| {
+        let (attr, value) = (&*name.local, &**value);
+        let plain_name = match &*name.ns {
+            "" => true,
+            XMLNS_NS => attr == "xmlns",
+            _ => false,
+        };
+        let listed = GENERIC_ATTRIBUTES.contains(&attr)
+            || attr.starts_with("data-pp-")
+            || tag_attributes(tag).contains(&attr)
+            // Not allowed, but what the sanitizer writes (last: see `Expect::start_tag`).
+            || (tag == "a" && attr == "rel" && value == LINK_REL);
+        plain_name
+            && listed
+            && (!matches!(attr, "href" | "src") || url_kept(value))
+            && filter(tag, attr, value, *opts).as_deref() == Some(value)
+    });
+    let forced = |values: &[(&str, &str)]| {
+        values
+            .iter()
+            .all(|(name, value)| el.attr(name) == Some(value))
+    };
+    attrs_kept
+        && match tag {
+            "a" => forced(&[("rel", LINK_REL)]),
+            "input" => forced(INPUT_VALUES),
+            _ => true,
+        }
+}
+
+/// Ammonia's test of a URL attribute, with relative URLs passed through.
+fn url_kept(value: &str) -> bool {
+    use ammonia::url::{ParseError, Url};
+    match Url::parse(value) {
+        Ok(url) => URL_SCHEMES.contains(&url.scheme()),
+        Err(e) => e == ParseError::RelativeUrlWithoutBase,
+    }
+}
+
+/// The markup not yet matched against the tree's serialization.
+struct Expect<'a>(&'a [u8]);
+
+impl Expect<'_> {
+    fn literal(&mut self, s: &[u8]) -> bool {
+        match self.0.strip_prefix(s) {
+            Some(rest) => {
+                self.0 = rest;
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// `text` as html5ever escapes it: `&`, `<`, `>` and U+00A0 always, `"` in attribute values.
+    fn escaped(&mut self, text: &str, attribute: bool) -> bool {
+        let bytes = text.as_bytes();
+        let mut from = 0;
+        for (i, &b) in bytes.iter().enumerate() {
+            let with = match b {
+                b'&' => "&amp;",
+                b'<' => "&lt;",
+                b'>' => "&gt;",
+                b'"' if attribute => "&quot;",
+                0xA0 if i > 0 && bytes[i - 1] == 0xC2 => "&nbsp;",
+                _ => continue,
+            };
+            // U+00A0 is two bytes, both replaced.
+            let end = if b == 0xA0 { i - 1 } else { i };
+            if !self.literal(&bytes[from..end]) || !self.literal(with.as_bytes()) {
+                return false;
+            }
+            from = i + 1;
+        }
+        self.literal(&bytes[from..])
+    }
+
+    /// `<tag name="value"…>`: each of `el`'s attributes once, in the order the markup has them
+    /// (the order the parser kept), and for `<a>` the sanitizer's `rel` last.
+    fn start_tag(&mut self, el: &Element) -> bool {
+        if !self.literal(b"<") || !self.literal(el.name().as_bytes()) {
+            return false;
+        }
+        let attrs = &el.attrs;
+        if attrs.len() > 64 {
+            return false;
+        }
+        let mut seen = 0u64;
+        let mut last = None;
+        while !self.literal(b">") {
+            if !self.literal(b" ") {
+                return false;
+            }
+            let Some(len) = memchr::memchr(b'=', self.0) else {
+                return false;
+            };
+            let name = &self.0[..len];
+            self.0 = &self.0[len..];
+            let Some(i) = attrs
+                .iter()
+                .position(|(n, _)| n.local.as_bytes() == name)
+                .filter(|i| seen & (1 << i) == 0)
+            else {
+                return false;
+            };
+            seen |= 1 << i;
+            last = Some(name);
+            if !self.literal(b"=\"") || !self.escaped(&attrs[i].1, true) || !self.literal(b"\"") {
+                return false;
+            }
+        }
+        seen.count_ones() as usize == attrs.len() && (el.name() != "a" || last == Some(b"rel"))
+    }
+
+    fn end_tag(&mut self, el: &Element) -> bool {
+        self.literal(b"</") && self.literal(el.name().as_bytes()) && self.literal(b">")
+    }
+}
