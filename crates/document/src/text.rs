@@ -3,6 +3,7 @@
 
 use std::collections::HashSet;
 
+use ego_tree::iter::Edge;
 pub use planpush_versions::TextUnit;
 use scraper::{ElementRef, Html, Node};
 
@@ -28,17 +29,22 @@ fn collapse<S: AsRef<str>>(parts: impl Iterator<Item = S>) -> String {
     out
 }
 
-/// The text outside every anchored element of a parsed document (or part), collapsed.
+/// The text outside every anchored element of a parsed document (or part), collapsed, in
+/// document order: one walk, counting the anchored elements open around each node.
 pub(crate) fn loose_text_of(doc: &Html) -> String {
-    collapse(doc.tree.nodes().filter_map(|n| match n.value() {
-        Node::Text(t) => {
-            let covered = n
-                .ancestors()
-                .filter_map(ElementRef::wrap)
-                .any(|a| a.value().attr("data-anchor").is_some());
-            (!covered).then_some(&**t)
+    let anchored = |n: &Node| {
+        n.as_element()
+            .is_some_and(|e| e.attr("data-anchor").is_some())
+    };
+    let mut open = 0usize;
+    collapse(doc.tree.root().traverse().filter_map(|edge| {
+        match edge {
+            Edge::Open(n) if anchored(n.value()) => open += 1,
+            Edge::Close(n) if anchored(n.value()) => open -= 1,
+            Edge::Open(n) if open == 0 => return n.value().as_text().map(|t| &**t),
+            _ => {}
         }
-        _ => None,
+        None
     }))
 }
 
