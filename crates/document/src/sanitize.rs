@@ -192,6 +192,9 @@ fn same_document(value: &str) -> bool {
 
 /// `url(#id)` or no `url(` at all.
 fn only_local_urls(value: &str) -> bool {
+    if !value.contains('(') {
+        return true;
+    }
     let lower = value.to_ascii_lowercase();
     let mut rest = lower.as_str();
     while let Some(i) = rest.find("url(") {
@@ -248,24 +251,29 @@ pub const RESERVED_ID_PREFIX: &str = "pp-";
 /// the result no longer starts with the reserved prefix.
 const RENAMED_ID_PREFIX: &str = "doc-";
 
-fn unreserve(id: &str) -> String {
+fn unreserve(id: &str) -> Cow<'_, str> {
     if id.starts_with(RESERVED_ID_PREFIX) {
-        format!("{RENAMED_ID_PREFIX}{id}")
+        Cow::Owned(format!("{RENAMED_ID_PREFIX}{id}"))
     } else {
-        id.to_owned()
+        Cow::Borrowed(id)
     }
 }
 
 /// `#pp-x` → `#doc-pp-x`, so in-document links follow their renamed target.
-fn unreserve_fragment(href: &str) -> String {
+fn unreserve_fragment(href: &str) -> Cow<'_, str> {
     match href.trim().strip_prefix('#') {
-        Some(id) => format!("#{}", unreserve(id)),
-        None => href.to_owned(),
+        Some(id) if id.starts_with(RESERVED_ID_PREFIX) => Cow::Owned(format!("#{}", unreserve(id))),
+        Some(id) if href.len() == id.len() + 1 => Cow::Borrowed(href),
+        Some(id) => Cow::Owned(format!("#{id}")),
+        None => Cow::Borrowed(href),
     }
 }
 
 /// `url(#pp-x)` → `url(#doc-pp-x)` (quoted or not).
-fn unreserve_url_refs(value: &str) -> String {
+fn unreserve_url_refs(value: &str) -> Cow<'_, str> {
+    if !value.contains("url(") {
+        return Cow::Borrowed(value);
+    }
     let mut out = String::with_capacity(value.len());
     let mut rest = value;
     while let Some(i) = rest.find("url(") {
@@ -285,19 +293,26 @@ fn unreserve_url_refs(value: &str) -> String {
         }
     }
     out.push_str(rest);
-    out
+    Cow::Owned(out)
 }
 
-fn filter(element: &str, attribute: &str, value: &str, opts: SanitizeOptions) -> Option<String> {
+/// What an allowed attribute's value becomes (`None`: the attribute is dropped); borrowed when it
+/// stays as it is, which is what [`settled`] asks.
+fn filter<'a>(
+    element: &str,
+    attribute: &str,
+    value: &'a str,
+    opts: SanitizeOptions,
+) -> Option<Cow<'a, str>> {
     match (element, attribute) {
         // Links: no `data:` navigation, however the scheme is split by whitespace or controls.
         ("a", "href") => {
-            let squeezed: String = value
+            let mut squeezed = value
                 .chars()
                 .filter(|c| !c.is_whitespace() && !c.is_control())
-                .collect::<String>()
-                .to_ascii_lowercase();
-            (!squeezed.starts_with("data:")).then(|| unreserve_fragment(value))
+                .map(|c| c.to_ascii_lowercase());
+            let data = "data:".chars().all(|d| squeezed.next() == Some(d));
+            (!data).then(|| unreserve_fragment(value))
         }
         // SVG references: same-document only (markers, gradients, `use`).
         ("use", "href") => same_document(value).then(|| unreserve_fragment(value)),
@@ -305,19 +320,21 @@ fn filter(element: &str, attribute: &str, value: &str, opts: SanitizeOptions) ->
         ("img", "src") => {
             let v = value.trim();
             let ok = raster_data_url(v) || (opts.allow_remote_images && v.starts_with("https://"));
-            ok.then(|| v.to_owned())
+            ok.then_some(Cow::Borrowed(v))
         }
         // Task-list checkboxes only, and never editable (both are also forced on every `input`).
-        ("input", "type") => (value == "checkbox").then(|| value.to_owned()),
-        ("input", "disabled") => Some(String::new()),
+        ("input", "type") => (value == "checkbox").then_some(Cow::Borrowed(value)),
+        ("input", "disabled") => Some(Cow::Borrowed("")),
         (_, "id" | "data-anchor") => Some(unreserve(value)),
-        (_, "aria-describedby") => Some(
-            value
-                .split_ascii_whitespace()
-                .map(unreserve)
-                .collect::<Vec<_>>()
-                .join(" "),
-        ),
+        (_, "aria-describedby") => {
+            let ids: Vec<Cow<'_, str>> = value.split_ascii_whitespace().map(unreserve).collect();
+            let joined = ids.join(" ");
+            Some(if joined == value {
+                Cow::Borrowed(value)
+            } else {
+                Cow::Owned(joined)
+            })
+        }
         _ if CSS_URL_ATTRIBUTES.contains(&attribute) && !plain_css(value) => None,
         _ if !only_local_urls(value) => None,
         _ => Some(unreserve_url_refs(value)),
@@ -381,9 +398,7 @@ fn builder(opts: SanitizeOptions) -> Builder<'static> {
         .url_relative(UrlRelative::PassThrough)
         .link_rel(Some(LINK_REL))
         .strip_comments(true)
-        .attribute_filter(move |element, attribute, value| {
-            filter(element, attribute, value, opts).map(Cow::Owned)
-        });
+        .attribute_filter(move |element, attribute, value| filter(element, attribute, value, opts));
     // Every `input` is a disabled checkbox, whatever it said (or did not say) about its type.
     for (name, value) in INPUT_VALUES {
         builder.set_tag_attribute_value("input", *name, *value);

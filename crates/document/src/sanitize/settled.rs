@@ -134,7 +134,7 @@ fn kept(el: &Element, parent: &Element, opts: &SanitizeOptions) -> bool {
         plain_name
             && listed
             && (!matches!(attr, "href" | "src") || url_kept(value))
-            && filter(tag, attr, value, *opts).as_deref() == Some(value)
+            && filter(tag, attr, value, *opts).is_some_and(|kept| kept == value)
     });
     let forced = |values: &[(&str, &str)]| {
         values
