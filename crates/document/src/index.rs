@@ -25,13 +25,16 @@ pub fn slugify(text: &str) -> String {
     }
 }
 
+/// The element's text, its words joined by one space (no word spans two text nodes).
 fn text_of(e: ElementRef<'_>) -> String {
-    e.text()
-        .collect::<Vec<_>>()
-        .join(" ")
-        .split_whitespace()
-        .collect::<Vec<_>>()
-        .join(" ")
+    let mut out = String::new();
+    for word in e.text().flat_map(str::split_whitespace) {
+        if !out.is_empty() {
+            out.push(' ');
+        }
+        out.push_str(word);
+    }
+    out
 }
 
 /// The selectors every push's walks use, parsed once per process.
@@ -93,17 +96,25 @@ pub(crate) fn entries_of(doc: &Html) -> Vec<SectionEntry> {
 /// computed word by word without building that string (a separator is dropped exactly where a word
 /// ending in `>` meets one starting with `<`; such matches cannot overlap).
 pub(crate) fn content_hash(html: &str) -> ContentHash {
+    // The collapsed markup is hashed a buffer at a time: one `update` per word costs more than
+    // the copy.
     let mut h = Sha256::new();
+    let mut buf = Vec::with_capacity(html.len().min(16 * 1024));
     let mut last: Option<u8> = None;
     for word in html.split_whitespace() {
         if let Some(last) = last
             && !(last == b'>' && word.starts_with('<'))
         {
-            h.update(b" ");
+            buf.push(b' ');
         }
-        h.update(word.as_bytes());
+        buf.extend_from_slice(word.as_bytes());
         last = word.as_bytes().last().copied();
+        if buf.len() >= 16 * 1024 {
+            h.update(&buf);
+            buf.clear();
+        }
     }
+    h.update(&buf);
     ContentHash::from_bytes(h.finalize().into())
 }
 
