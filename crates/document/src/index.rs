@@ -93,7 +93,7 @@ pub(crate) fn entries_of(doc: &Html) -> Vec<SectionEntry> {
 
 /// The hash of an element's markup with whitespace runs collapsed to one space and whitespace-only
 /// text between tags removed: SHA-256 of `html.split_whitespace().join(" ").replace("> <", "><")`,
-/// computed word by word without building that string (a separator is dropped exactly where a word
+/// computed word by word without building that whole string (a separator is dropped where a word
 /// ending in `>` meets one starting with `<`; such matches cannot overlap).
 pub(crate) fn content_hash(html: &str) -> ContentHash {
     // The collapsed markup is hashed a buffer at a time: one `update` per word costs more than

@@ -24,7 +24,7 @@ use sha2::{Digest, Sha256};
 
 use crate::diff::{SectionRef, top_elements_of};
 use crate::index::{entries_knowing, first_h1_of};
-use crate::sanitize::{SanitizeOptions, cleaner, sanitize, settled};
+use crate::sanitize::{SanitizeOptions, clean_once, cleaner, sanitize, settled};
 use crate::split::top_level_parts;
 use crate::text::{TextUnit, loose_text_of, stitch, unit_of};
 use crate::typed::TypedIndex;
@@ -397,10 +397,10 @@ pub fn sanitize_fresh(
     parts
         .iter()
         .map(|f| {
-            let once = clean.clean(&raw[f.range.clone()]).to_string();
+            let once = clean_once(clean, &raw[f.range.clone()]);
             let part = top_level_parts(&once).and_then(|_| {
                 Part::new(f.key, once, |html, doc| {
-                    settled(html, doc, opts) || clean.clean(html).to_string() == html
+                    settled(html, doc, opts) || clean_once(clean, html) == html
                 })
             });
             (f.slot, part.map(Arc::new))

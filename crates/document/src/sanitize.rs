@@ -406,17 +406,28 @@ fn builder(opts: SanitizeOptions) -> Builder<'static> {
     builder
 }
 
+/// One pass of `builder` over `html`, written straight into a buffer of about its size (the
+/// `Display` of ammonia's document serializes into a buffer of its own, then copies it).
+pub(crate) fn clean_once(builder: &Builder<'_>, html: &str) -> String {
+    let doc = builder.clean(html);
+    let mut out = Vec::with_capacity(html.len());
+    match doc.write_to(&mut out).map(|()| String::from_utf8(out)) {
+        Ok(Ok(s)) => s,
+        _ => doc.to_string(),
+    }
+}
+
 /// Sanitizes author HTML against the allowlist. The output is stable: sanitizing it again changes
 /// nothing (which is what defeats parse → serialize → re-parse "mutation" attacks).
 pub fn sanitize(html: &str, opts: &SanitizeOptions) -> String {
     let builder = cleaner(opts);
-    let once = builder.clean(html).to_string();
+    let once = clean_once(builder, html);
     // Belt and braces against mutation: the stored form is a fixed point of the sanitizer.
-    let twice = builder.clean(&once).to_string();
+    let twice = clean_once(builder, &once);
     if twice == once {
         once
     } else {
-        builder.clean(&twice).to_string()
+        clean_once(builder, &twice)
     }
 }
 
