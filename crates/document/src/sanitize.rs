@@ -359,6 +359,9 @@ pub(crate) fn tag_attributes(tag: &str) -> &'static [&'static str] {
     }
 }
 
+/// Attributes any element may carry by their name's beginning (the vocabulary's own data).
+const GENERIC_ATTRIBUTE_PREFIX: &str = "data-pp-";
+
 /// What every `<a>` gets as its `rel`, written last (ammonia drops any other `rel` and appends it).
 const LINK_REL: &str = "noopener noreferrer";
 
@@ -392,7 +395,7 @@ fn builder(opts: SanitizeOptions) -> Builder<'static> {
             "object", "textarea",
         ]))
         .generic_attributes(set(GENERIC_ATTRIBUTES))
-        .generic_attribute_prefixes(set(&["data-pp-"]))
+        .generic_attribute_prefixes(set(&[GENERIC_ATTRIBUTE_PREFIX]))
         .tag_attributes(tag_attributes)
         .url_schemes(set(URL_SCHEMES))
         .url_relative(UrlRelative::PassThrough)

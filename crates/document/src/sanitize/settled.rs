@@ -24,8 +24,8 @@ use scraper::Html;
 use scraper::node::{Element, Node};
 
 use super::{
-    GENERIC_ATTRIBUTES, HTML_TAGS, INPUT_VALUES, LINK_REL, SVG_TAGS, SanitizeOptions, URL_SCHEMES,
-    filter, tag_attributes,
+    GENERIC_ATTRIBUTE_PREFIX, GENERIC_ATTRIBUTES, HTML_TAGS, INPUT_VALUES, LINK_REL, SVG_TAGS,
+    SanitizeOptions, URL_SCHEMES, filter, tag_attributes,
 };
 
 const HTML_NS: &str = "http://www.w3.org/1999/xhtml";
@@ -127,7 +127,7 @@ fn kept(el: &Element, parent: &Element, opts: &SanitizeOptions) -> bool {
             _ => false,
         };
         let listed = GENERIC_ATTRIBUTES.contains(&attr)
-            || attr.starts_with("data-pp-")
+            || attr.starts_with(GENERIC_ATTRIBUTE_PREFIX)
             || tag_attributes(tag).contains(&attr)
             // Not allowed, but what the sanitizer writes (last: see `Expect::start_tag`).
             || (tag == "a" && attr == "rel" && value == LINK_REL);
