@@ -76,6 +76,9 @@ pub(crate) const HTML_TAGS: &[&str] = &[
     "input",
 ];
 
+/// Void elements of the vocabulary (and `wbr`, which it drops): no end tag, nothing inside.
+pub(crate) const HTML_VOID: &[&str] = &["br", "hr", "img", "input", "col", "wbr"];
+
 /// The SVG subset: shapes, paths, text, groups, markers, gradients. No `script`, `foreignObject`,
 /// `animate*`, `set`, `image`, `style`, `a` (links inside diagrams are not needed).
 pub(crate) const SVG_TAGS: &[&str] = &[

@@ -21,10 +21,7 @@ use std::sync::LazyLock;
 
 use foldhash::{HashMap, HashMapExt};
 
-use crate::sanitize::{HTML_TAGS, SVG_TAGS};
-
-/// Void elements of the vocabulary: no end tag, nothing opened.
-const HTML_VOID: &[&str] = &["br", "hr", "img", "input", "col", "wbr"];
+use crate::sanitize::{HTML_TAGS, HTML_VOID, SVG_TAGS};
 
 /// What the scan knows of a tag name, looked up once per tag.
 #[derive(Clone, Copy, Default)]

@@ -24,38 +24,19 @@ use scraper::Html;
 use scraper::node::{Element, Node};
 
 use super::{
-    GENERIC_ATTRIBUTE_PREFIX, GENERIC_ATTRIBUTES, HTML_TAGS, INPUT_VALUES, LINK_REL, SVG_TAGS,
-    SanitizeOptions, URL_SCHEMES, filter, tag_attributes,
+    GENERIC_ATTRIBUTE_PREFIX, GENERIC_ATTRIBUTES, HTML_TAGS, HTML_VOID, INPUT_VALUES, LINK_REL,
+    SVG_TAGS, SanitizeOptions, URL_SCHEMES, filter, tag_attributes,
 };
 
 const HTML_NS: &str = "http://www.w3.org/1999/xhtml";
 const SVG_NS: &str = "http://www.w3.org/2000/svg";
 const XMLNS_NS: &str = "http://www.w3.org/2000/xmlns/";
 
-/// html5ever's void elements (HTML namespace): no end tag, no children.
+/// A void element as html5ever's serializer writes it (no end tag, no children). Only elements
+/// [`kept`] allowed get here, so the vocabulary's void elements are the whole of its list that
+/// matters.
 fn is_void(el: &Element) -> bool {
-    &*el.name.ns == HTML_NS
-        && matches!(
-            el.name(),
-            "area"
-                | "base"
-                | "basefont"
-                | "bgsound"
-                | "br"
-                | "col"
-                | "embed"
-                | "frame"
-                | "hr"
-                | "img"
-                | "input"
-                | "keygen"
-                | "link"
-                | "meta"
-                | "param"
-                | "source"
-                | "track"
-                | "wbr"
-        )
+    &*el.name.ns == HTML_NS && HTML_VOID.contains(&el.name())
 }
 
 /// Whether `html` (whose parse is `doc`) would come out of the sanitizer unchanged; `false` when
