@@ -6,7 +6,8 @@
 //! start (see `split`). Each part is sanitized alone and kept only if a second pass would change
 //! nothing, so the stored form is a fixed point of the sanitizer part by part (shown from the
 //! parse below, `sanitize::settled`, or by that second pass where the parse cannot show it), and
-//! its sanitized output must itself cut cleanly. Under those two conditions the concatenation of the
+//! its sanitized output must itself cut cleanly. A part whose source is already such a fixed point
+//! (the parse of the source shows it settled) is its own sanitized form and is not sanitized. Under those two conditions the concatenation of the
 //! parts is byte for byte what [`crate::sanitize`] makes of the whole document (the unit tests
 //! over the fixtures and the `prepare` fuzz target compare both paths). When either condition
 //! fails for any part, the whole document goes through [`crate::sanitize`] as one part.
@@ -16,10 +17,13 @@
 //! [`Prepared`].
 
 use foldhash::{HashSet, HashSetExt};
+use std::ops::Range;
 use std::sync::Arc;
 
+use ego_tree::NodeId;
+
 use planpush_versions::{AnchorId, SectionEntry, SectionIndex};
-use scraper::Html;
+use scraper::{ElementRef, Html};
 use sha2::{Digest, Sha256};
 
 use crate::diff::{SectionRef, top_elements_of};
@@ -85,38 +89,49 @@ impl Part {
             })
     }
 
-    /// Parses the sanitized `html` once for the index, title, outermost sections and text; `None`
-    /// when `fixed` (asked with the markup and its parse) says it is not a fixed point of the
-    /// sanitizer.
-    fn new(
-        source: [u8; 32],
-        html: String,
-        fixed: impl FnOnce(&str, &Html) -> bool,
-    ) -> Option<Self> {
-        let html = fitted(html);
-        let doc = Html::parse_fragment(&html);
-        if !fixed(&html, &doc) {
-            return None;
-        }
-        let tops = top_elements_of(&doc);
-        // Each element's markup is looked for in the part's own, after the previous one's: found
-        // unless the parser's serialization differs from the sanitizer's (scraper writes
-        // attributes sorted), in which case it is kept as a copy.
+    /// The part whose sanitized markup is `html` and `doc` its parse: the index, title, outermost
+    /// sections and text, all from that one parse. `spans` (from [`settled`]) says where anchored
+    /// elements' markup is, where it is byte for byte the element's serialization.
+    fn new(source: [u8; 32], html: String, doc: &Html, spans: &[(NodeId, Range<usize>)]) -> Self {
+        let tops = top_elements_of(doc);
+        let span = |id: NodeId| {
+            let (_, range) = spans.iter().find(|(at, _)| *at == id)?;
+            debug_assert_eq!(
+                html.get(range.clone()),
+                doc.tree
+                    .get(id)
+                    .and_then(ElementRef::wrap)
+                    .map(|el| el.html())
+                    .as_deref()
+            );
+            Some(range.clone())
+        };
+        // Each element's markup is where the walk saw it, or else looked for in the part's own,
+        // after the previous one's: found unless the parser's serialization differs from the
+        // sanitizer's (scraper writes attributes sorted), in which case it is kept as a copy.
         let mut from = 0;
         let top: Vec<Markup> = tops
             .iter()
-            .map(|(_, _, el)| Markup::find(&html, &mut from, el.html()))
+            .map(|(_, _, el)| match span(el.id()) {
+                Some(range) => {
+                    from = range.end;
+                    Markup::In(range)
+                }
+                None => Markup::find(&html, &mut from, el.html()),
+            })
             .collect();
-        let entries = entries_knowing(&doc, |id| {
-            tops.iter()
+        let entries = entries_knowing(doc, |id| match span(id) {
+            Some(range) => html.get(range),
+            None => tops
+                .iter()
                 .position(|(_, _, el)| el.id() == id)
-                .map(|i| top[i].of(&html))
+                .map(|i| top[i].of(&html)),
         });
         let mut part = Self {
             weight: 0,
             source,
             entries,
-            h1: first_h1_of(&doc),
+            h1: first_h1_of(doc),
             top,
             text: tops
                 .iter()
@@ -128,14 +143,13 @@ impl Part {
                     }
                 })
                 .collect(),
-            loose: fitted(loose_text_of(&doc)),
-            typed: TypedIndex::of_doc(&doc),
+            loose: fitted(loose_text_of(doc)),
+            typed: TypedIndex::of_doc(doc),
             html,
         };
         drop(tops);
-        drop(doc);
         part.weight = part.count_weight();
-        Some(part)
+        part
     }
 }
 
@@ -397,15 +411,39 @@ pub fn sanitize_fresh(
     parts
         .iter()
         .map(|f| {
-            let once = clean_once(clean, &raw[f.range.clone()]);
-            let part = top_level_parts(&once).and_then(|_| {
-                Part::new(f.key, once, |html, doc| {
-                    settled(html, doc, opts) || clean_once(clean, html) == html
-                })
-            });
+            let part = sanitize_part(clean, f.key, &raw[f.range.clone()], opts);
             (f.slot, part.map(Arc::new))
         })
         .collect()
+}
+
+/// One part of source `source` sanitized (see [`sanitize_fresh`]).
+///
+/// Markup already written as the sanitizer writes it — what an assistant following the
+/// vocabulary mostly sends, and what a document re-pushed from its stored form is — is taken as
+/// it is: when its parse shows it [`settled`], ammonia would give it back unchanged, so its
+/// sanitized form is the source and that one parse serves the part. Any other part pays for the
+/// parse it wasted and is sanitized as before.
+fn sanitize_part(
+    clean: &ammonia::Builder<'static>,
+    key: [u8; 32],
+    source: &str,
+    opts: &SanitizeOptions,
+) -> Option<Part> {
+    let doc = Html::parse_fragment(source);
+    if top_level_parts(source).is_some()
+        && let Some(seen) = settled(source, &doc, opts)
+    {
+        return Some(Part::new(key, source.to_owned(), &doc, &seen.spans));
+    }
+    drop(doc);
+    let once = fitted(clean_once(clean, source));
+    top_level_parts(&once)?;
+    let doc = Html::parse_fragment(&once);
+    match settled(&once, &doc, opts) {
+        Some(seen) => Some(Part::new(key, once, &doc, &seen.spans)),
+        None => (clean_once(clean, &once) == once).then(|| Part::new(key, once, &doc, &[])),
+    }
 }
 
 impl Cut {
@@ -437,9 +475,11 @@ fn whole(raw: &str, opts: &SanitizeOptions, cached: Option<Arc<Part>>) -> Prepar
         return Prepared::from_parts(vec![p], 1);
     }
     let key = source_key(raw, opts);
-    // `sanitize` settles its output itself: taken as it is, so there is always this one part.
-    let part = Part::new(key, sanitize(raw, opts), |_, _| true);
-    Prepared::from_parts(part.into_iter().map(Arc::new).collect(), 0)
+    // `sanitize` settles its output itself: taken as it is.
+    let html = fitted(sanitize(raw, opts));
+    let doc = Html::parse_fragment(&html);
+    let part = Part::new(key, html, &doc, &[]);
+    Prepared::from_parts(vec![Arc::new(part)], 0)
 }
 
 #[cfg(test)]
@@ -563,6 +603,33 @@ mod tests {
             cut.assemble(HTML, &opts, partial).html,
             sanitize(HTML, &opts)
         );
+    }
+
+    /// Counted, not timed: a part already in the sanitizer's form costs no ammonia pass, any other
+    /// costs one (two when its output cannot be shown settled from its parse).
+    #[test]
+    fn parts_sent_settled_are_not_sanitized() {
+        use crate::sanitize::tests::passes_of;
+        let opts = SanitizeOptions::default();
+        let (p, passes) = passes_of(|| prepare(HTML, &opts));
+        let as_sent = p
+            .parts
+            .iter()
+            .filter(|part| HTML.contains(part.html()))
+            .count();
+        assert!(
+            as_sent > 5,
+            "most of the fixture is sent settled ({as_sent})"
+        );
+        assert_eq!(passes, p.parts.len() - as_sent, "one pass per other part");
+        // The stored form re-pushed: nothing to sanitize.
+        let (again, passes) = passes_of(|| prepare(&p.html, &opts));
+        assert_eq!((again.html, passes), (p.html.clone(), 0));
+        // Markup that is safe but not as the sanitizer writes it is sanitized.
+        let raw = "<section data-anchor=\"a\"><p>x<br/></p></section>\n<section data-anchor=\"b\"><p>y</p></section>";
+        let (p, passes) = passes_of(|| prepare(raw, &opts));
+        assert_eq!(p.html, sanitize(raw, &opts));
+        assert_eq!(passes, 1, "the first part only");
     }
 
     #[test]

@@ -19,6 +19,9 @@
 //! implies: the tree a browser builds from the stored markup holds nothing the allowlist did not
 //! allow.
 
+use std::ops::Range;
+
+use ego_tree::NodeId;
 use ego_tree::iter::Edge;
 use scraper::Html;
 use scraper::node::{Element, Node};
@@ -39,22 +42,38 @@ fn is_void(el: &Element) -> bool {
     &*el.name.ns == HTML_NS && HTML_VOID.contains(&el.name())
 }
 
-/// Whether `html` (whose parse is `doc`) would come out of the sanitizer unchanged; `false` when
-/// unsure. See the module's documentation.
-pub(crate) fn settled(html: &str, doc: &Html, opts: &SanitizeOptions) -> bool {
+/// What [`settled`] saw of markup it found settled.
+pub(crate) struct Settled {
+    /// Where the markup of each element with a `data-anchor` attribute is, when it is byte for
+    /// byte the element's `html()`: when every start tag inside lists its attributes in the order
+    /// the parse keeps them (scraper sorts them). In the order the elements end.
+    pub(crate) spans: Vec<(NodeId, Range<usize>)>,
+}
+
+/// Whether `html` (whose parse is `doc`) would come out of the sanitizer unchanged (`None` when
+/// unsure), and where its anchored elements are. See the module's documentation.
+pub(crate) fn settled(html: &str, doc: &Html, opts: &SanitizeOptions) -> Option<Settled> {
     // A fragment's parse: the fragment root, one `html` element, the nodes under it.
     let mut tops = doc.tree.root().children();
     let (Some(root), None) = (tops.next(), tops.next()) else {
-        return false;
+        return None;
     };
     if !root
         .value()
         .as_element()
         .is_some_and(|e| &*e.name.ns == HTML_NS && e.name() == "html")
     {
-        return false;
+        return None;
     }
-    let mut out = Expect(html.as_bytes());
+    let mut out = Expect {
+        rest: html.as_bytes(),
+        unsorted: 0,
+    };
+    let at = |out: &Expect<'_>| html.len() - out.rest.len();
+    let mut spans = vec![];
+    // The anchored elements open: where each starts, and how many start tags were out of the
+    // parse's order before it.
+    let mut open = vec![];
     for edge in root.traverse() {
         match edge {
             Edge::Open(node) if node.id() == root.id() => {}
@@ -64,6 +83,9 @@ pub(crate) fn settled(html: &str, doc: &Html, opts: &SanitizeOptions) -> bool {
                     Node::Text(text) => out.escaped(text, false),
                     Node::Element(el) => {
                         let parent = node.parent().and_then(|p| p.value().as_element());
+                        if el.attr("data-anchor").is_some() {
+                            open.push((at(&out), out.unsorted));
+                        }
                         parent.is_some_and(|parent| kept(el, parent, opts))
                             && !(is_void(el) && node.has_children())
                             && out.start_tag(el)
@@ -71,20 +93,25 @@ pub(crate) fn settled(html: &str, doc: &Html, opts: &SanitizeOptions) -> bool {
                     _ => false,
                 };
                 if !ok {
-                    return false;
+                    return None;
                 }
             }
             Edge::Close(node) => {
-                if let Node::Element(el) = node.value()
-                    && !is_void(el)
-                    && !out.end_tag(el)
-                {
-                    return false;
+                if let Node::Element(el) = node.value() {
+                    if !is_void(el) && !out.end_tag(el) {
+                        return None;
+                    }
+                    if el.attr("data-anchor").is_some()
+                        && let Some((start, unsorted)) = open.pop()
+                        && unsorted == out.unsorted
+                    {
+                        spans.push((node.id(), start..at(&out)));
+                    }
                 }
             }
         }
     }
-    out.0.is_empty()
+    out.rest.is_empty().then_some(Settled { spans })
 }
 
 /// Whether the sanitizer keeps `el` (a child of `parent`) and every attribute of it unchanged.
@@ -140,13 +167,17 @@ fn url_kept(value: &str) -> bool {
 }
 
 /// The markup not yet matched against the tree's serialization.
-struct Expect<'a>(&'a [u8]);
+struct Expect<'a> {
+    rest: &'a [u8],
+    /// How many start tags so far listed their attributes out of the order the parse keeps them.
+    unsorted: usize,
+}
 
 impl Expect<'_> {
     fn literal(&mut self, s: &[u8]) -> bool {
-        match self.0.strip_prefix(s) {
+        match self.rest.strip_prefix(s) {
             Some(rest) => {
-                self.0 = rest;
+                self.rest = rest;
                 true
             }
             None => false,
@@ -188,15 +219,16 @@ impl Expect<'_> {
         }
         let mut seen = 0u64;
         let mut last = None;
+        let mut sorted = true;
         while !self.literal(b">") {
             if !self.literal(b" ") {
                 return false;
             }
-            let Some(len) = memchr::memchr(b'=', self.0) else {
+            let Some(len) = memchr::memchr(b'=', self.rest) else {
                 return false;
             };
-            let name = &self.0[..len];
-            self.0 = &self.0[len..];
+            let name = &self.rest[..len];
+            self.rest = &self.rest[len..];
             let Some(i) = attrs
                 .iter()
                 .position(|(n, _)| n.local.as_bytes() == name)
@@ -204,12 +236,16 @@ impl Expect<'_> {
             else {
                 return false;
             };
+            // The parse keeps attributes sorted: the markup's are in that order if the n-th
+            // one is the n-th kept.
+            sorted &= i == seen.count_ones() as usize;
             seen |= 1 << i;
             last = Some(name);
             if !self.literal(b"=\"") || !self.escaped(&attrs[i].1, true) || !self.literal(b"\"") {
                 return false;
             }
         }
+        self.unsorted += usize::from(!sorted);
         seen.count_ones() as usize == attrs.len() && (el.name() != "a" || last == Some(b"rel"))
     }
 

@@ -1,5 +1,17 @@
 use super::*;
 
+thread_local! {
+    /// Ammonia passes made on this thread ([`clean_once`]), to count work in tests.
+    pub(crate) static PASSES: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+}
+
+/// Ammonia passes `f` makes on this thread.
+pub(crate) fn passes_of<T>(f: impl FnOnce() -> T) -> (T, usize) {
+    let before = PASSES.with(std::cell::Cell::get);
+    let out = f();
+    (out, PASSES.with(std::cell::Cell::get) - before)
+}
+
 fn clean(html: &str) -> String {
     sanitize(html, &SanitizeOptions::default())
 }
@@ -397,4 +409,44 @@ fn the_fixtures_settle_from_one_parse() {
         assert!(!is_settled(unsettled, &opts), "{why}: {unsettled}");
     }
     assert!(is_settled("<p>a&amp;b&lt;c&gt;d&nbsp;e</p>", &opts));
+}
+
+/// Where the walk says an anchored element's markup is, it is byte for byte the element's
+/// serialization (what content hashes are taken of); markup whose attributes are not in the
+/// parse's sorted order gives no places.
+#[test]
+fn settled_spans_are_the_anchored_elements_serialization() {
+    const HTML: &str = include_str!("../../../../fixtures/auth-service-redesign.html");
+    let opts = SanitizeOptions::default();
+    let doc = sanitize(HTML, &opts);
+    let nested = "<section data-anchor=\"a\" id=\"x\"><h2>A</h2><div data-anchor=\"b\">b<br></div>\
+                  </section><hr data-anchor=\"c\"><p>x</p>";
+    for html in [doc.as_str(), nested] {
+        let parsed = scraper::Html::parse_fragment(html);
+        let seen = settled(html, &parsed, &opts).expect("settled");
+        let anchored = parsed
+            .select(&scraper::Selector::parse("[data-anchor]").unwrap())
+            .count();
+        assert!(
+            seen.spans.len() * 3 >= anchored * 2,
+            "most anchored elements have their place ({} of {anchored})",
+            seen.spans.len()
+        );
+        for (id, range) in &seen.spans {
+            let el = scraper::ElementRef::wrap(parsed.tree.get(*id).unwrap()).unwrap();
+            assert!(el.value().attr("data-anchor").is_some());
+            assert_eq!(html[range.clone()], el.html());
+        }
+    }
+    // Scraper writes `class` first: neither the element nor the one around it has a place.
+    let unsorted = "<section data-anchor=\"a\"><div data-anchor=\"b\" class=\"pp-card\">x</div>\
+                    <div data-anchor=\"c\">y</div></section>";
+    let parsed = scraper::Html::parse_fragment(unsorted);
+    let seen = settled(unsorted, &parsed, &opts).expect("settled");
+    let placed: Vec<&str> = seen
+        .spans
+        .iter()
+        .map(|(_, r)| &unsorted[r.clone()])
+        .collect();
+    assert_eq!(placed, ["<div data-anchor=\"c\">y</div>"]);
 }
