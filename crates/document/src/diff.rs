@@ -3,6 +3,7 @@ use std::collections::HashMap;
 use planpush_versions::AnchorId;
 use scraper::{ElementRef, Html};
 
+use crate::dom::attr;
 use crate::index::{Selectors, content_hash, selectors};
 use crate::words::{WordCounts, mark_words};
 
@@ -133,11 +134,8 @@ pub(crate) fn top_elements_of(doc: &Html) -> Vec<(AnchorId, String, ElementRef<'
         let nested = el
             .ancestors()
             .filter_map(ElementRef::wrap)
-            .any(|a| a.value().attr("data-anchor").is_some());
-        let Some(anchor) = el
-            .value()
-            .attr("data-anchor")
-            .and_then(|a| AnchorId::parse(a).ok())
+            .any(|a| attr(a.value(), "data-anchor").is_some());
+        let Some(anchor) = attr(el.value(), "data-anchor").and_then(|a| AnchorId::parse(a).ok())
         else {
             continue;
         };

@@ -4,6 +4,8 @@ use planpush_versions::{AnchorId, ContentHash, SectionEntry, SectionIndex};
 use scraper::{ElementRef, Html, Selector};
 use sha2::{Digest, Sha256};
 
+use crate::dom::attr;
+
 /// An anchor id from heading text: lower-case ASCII letters and digits, other runs become `-`.
 pub fn slugify(text: &str) -> String {
     let mut out = String::new();
@@ -132,10 +134,7 @@ pub(crate) fn entries_knowing<'a>(
     };
     let mut entries = vec![];
     for el in doc.select(anchored) {
-        let Some(anchor) = el
-            .value()
-            .attr("data-anchor")
-            .and_then(|a| AnchorId::parse(a).ok())
+        let Some(anchor) = attr(el.value(), "data-anchor").and_then(|a| AnchorId::parse(a).ok())
         else {
             continue;
         };
@@ -191,8 +190,7 @@ pub fn anchored_text(html: &str) -> (String, Vec<(AnchorId, std::ops::Range<usiz
                 }
             }
             Node::Element(e) => {
-                let anchor = e
-                    .attr("data-anchor")
+                let anchor = attr(e, "data-anchor")
                     .and_then(|a| AnchorId::parse(a).ok())
                     .filter(|a| seen.insert(a.clone()));
                 // Block-ish boundaries separate words.

@@ -36,6 +36,7 @@
 mod check;
 mod diagrams;
 mod diff;
+mod dom;
 mod export;
 mod held;
 mod index;

@@ -8,6 +8,7 @@ use planpush_versions::{AnchorId, ContentHash, ElementPrint};
 use scraper::{ElementRef, Html, Node};
 use sha2::{Digest, Sha256};
 
+use crate::dom::attr;
 use crate::index::is_phrasing;
 
 /// One top-level anchored element of a version, as Markdown-like text.
@@ -33,10 +34,7 @@ pub fn plan_text(html: &str) -> Vec<TextSection> {
 }
 
 fn anchor_of(node: NodeRef<'_, Node>) -> Option<AnchorId> {
-    node.value()
-        .as_element()?
-        .attr("data-anchor")
-        .and_then(|a| AnchorId::parse(a).ok())
+    attr(node.value().as_element()?, "data-anchor").and_then(|a| AnchorId::parse(a).ok())
 }
 
 fn collect(node: NodeRef<'_, Node>, out: &mut Vec<TextSection>, seen: &mut HashSet<AnchorId>) {

@@ -8,6 +8,7 @@ pub use planpush_versions::TextUnit;
 use scraper::{ElementRef, Html, Node};
 
 use crate::diff::top_elements_of;
+use crate::dom::attr;
 
 /// Longest text kept per unit (bytes, cut at a character boundary); longer sections are searched
 /// on their first part.
@@ -34,7 +35,7 @@ fn collapse<S: AsRef<str>>(parts: impl Iterator<Item = S>) -> String {
 pub(crate) fn loose_text_of(doc: &Html) -> String {
     let anchored = |n: &Node| {
         n.as_element()
-            .is_some_and(|e| e.attr("data-anchor").is_some())
+            .is_some_and(|e| attr(e, "data-anchor").is_some())
     };
     let mut open = 0usize;
     collapse(doc.tree.root().traverse().filter_map(|edge| {

@@ -22,6 +22,8 @@ use scraper::node::Element;
 use scraper::{ElementRef, Html, Node};
 use serde::{Deserialize, Serialize};
 
+use crate::dom::{attr, has_class};
+
 /// What kind of element a typed change is about.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -487,10 +489,6 @@ fn find_heading(node: NodeRef<'_, Node>) -> Option<ElementRef<'_>> {
     None
 }
 
-fn has_class(e: &Element, class: &str) -> bool {
-    e.classes().any(|c| c == class)
-}
-
 /// The element's text, whitespace collapsed, leaving out subtrees whose element matches `skip`.
 fn text_skipping(el: ElementRef<'_>, skip: &dyn Fn(&Element) -> bool) -> String {
     fn walk(node: NodeRef<'_, Node>, skip: &dyn Fn(&Element) -> bool, out: &mut String) {
@@ -738,8 +736,7 @@ impl<'a> Walk<'a> {
                 let Some(el) = ElementRef::wrap(node) else {
                     return;
                 };
-                let own = e
-                    .attr("data-anchor")
+                let own = attr(e, "data-anchor")
                     .and_then(|a| AnchorId::parse(a).ok())
                     .filter(|a| self.seen.insert(a.clone()));
                 let kind = match (ctx, e.name()) {

@@ -24,6 +24,8 @@ use std::ops::Range;
 use ego_tree::NodeId;
 use ego_tree::iter::Edge;
 use scraper::Html;
+
+use crate::dom::attr;
 use scraper::node::{Element, Node};
 
 use super::{
@@ -83,7 +85,7 @@ pub(crate) fn settled(html: &str, doc: &Html, opts: &SanitizeOptions) -> Option<
                     Node::Text(text) => out.escaped(text, false),
                     Node::Element(el) => {
                         let parent = node.parent().and_then(|p| p.value().as_element());
-                        if el.attr("data-anchor").is_some() {
+                        if attr(el, "data-anchor").is_some() {
                             open.push((at(&out), out.unsorted));
                         }
                         parent.is_some_and(|parent| kept(el, parent, opts))
@@ -101,7 +103,7 @@ pub(crate) fn settled(html: &str, doc: &Html, opts: &SanitizeOptions) -> Option<
                     if !is_void(el) && !out.end_tag(el) {
                         return None;
                     }
-                    if el.attr("data-anchor").is_some()
+                    if attr(el, "data-anchor").is_some()
                         && let Some((start, unsorted)) = open.pop()
                         && unsorted == out.unsorted
                     {
@@ -147,7 +149,7 @@ fn kept(el: &Element, parent: &Element, opts: &SanitizeOptions) -> bool {
     let forced = |values: &[(&str, &str)]| {
         values
             .iter()
-            .all(|(name, value)| el.attr(name) == Some(value))
+            .all(|(name, value)| attr(el, name) == Some(value))
     };
     attrs_kept
         && match tag {
