@@ -3,12 +3,15 @@
 //! Properties: nothing panics; sanitizing is a fixed point (re-parsing the output cannot turn it
 //! into something else — the mutation-XSS shape); markup `is_settled` accepts (what `prepare`
 //! keeps without a second sanitizer pass) is markup the sanitizer gives back unchanged, whether it
-//! is the input itself or the sanitizer's output; no element keeps an event handler, a `style`
+//! is the input itself or the sanitizer's output, and what `settled_form` writes without the
+//! sanitizer (links given their `rel`) is what the sanitizer writes; no element keeps an event handler, a `style`
 //! the allowlist did not vet, or a script-capable URL; anchors in the index are unique.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use planpush_document::{SanitizeOptions, is_settled, markdown_to_html, sanitize, section_index};
+use planpush_document::{
+    SanitizeOptions, is_settled, markdown_to_html, sanitize, section_index, settled_form,
+};
 
 /// Whether a browser would run `v` as script: the WHATWG URL parser strips leading and trailing C0
 /// controls and spaces and removes tabs and newlines anywhere, then reads the scheme.
@@ -30,6 +33,9 @@ fn check(html: &str) {
     let twice = sanitize(&once, &opts);
     assert_eq!(once, twice, "sanitize is not a fixed point for {html:?}");
     for candidate in [html, once.as_str()] {
+        if let Some(form) = settled_form(candidate, &opts) {
+            assert_eq!(sanitize(candidate, &opts), form, "not the sanitizer's pass: {html:?}");
+        }
         if is_settled(candidate, &opts) {
             assert_eq!(sanitize(candidate, &opts), candidate, "settled but changed: {html:?}");
         }

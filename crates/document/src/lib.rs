@@ -66,7 +66,7 @@ pub use prepare::{
     Cut, FreshPart, Part, Prepared, SanitizedPart, cut, prepare, prepare_reusing, sanitize_fresh,
     top_sections_in,
 };
-pub use sanitize::{RESERVED_ID_PREFIX, SanitizeOptions, is_settled, sanitize};
+pub use sanitize::{RESERVED_ID_PREFIX, SanitizeOptions, is_settled, sanitize, settled_form};
 pub use text::{MAX_UNIT_TEXT, TextUnit, text_units};
 pub use typed::{
     Aspect, ElementKind, TypedChange, TypedIndex, typed_changes, typed_diff, typed_headline,

@@ -446,8 +446,21 @@ pub fn is_settled(html: &str, opts: &SanitizeOptions) -> bool {
     settled(html, &scraper::Html::parse_fragment(html), opts).is_some()
 }
 
+/// What one sanitizer pass makes of `html`, when the parse of `html` shows it without the pass:
+/// `html` itself when it is settled ([`is_settled`]), or `html` with the `rel` the sanitizer gives
+/// every link that has none, when that is all it lacks. `None` when unsure. (How `prepare` takes
+/// parts as they are sent; exported for the tests and the fuzz target.)
+pub fn settled_form<'a>(html: &'a str, opts: &SanitizeOptions) -> Option<Cow<'a, str>> {
+    let seen = settled_but_links(html, &scraper::Html::parse_fragment(html), opts)?;
+    Some(if seen.links.is_empty() {
+        Cow::Borrowed(html)
+    } else {
+        Cow::Owned(with_rel(html, &seen.links))
+    })
+}
+
 mod settled;
-pub(crate) use settled::settled;
+pub(crate) use settled::{settled, settled_but_links, with_rel};
 
 #[cfg(test)]
 pub(crate) mod tests;

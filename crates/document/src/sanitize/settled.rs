@@ -18,6 +18,12 @@
 //! ammonia gives the input back unchanged. It also says something ammonia's second pass only
 //! implies: the tree a browser builds from the stored markup holds nothing the allowlist did not
 //! allow.
+//!
+//! [`settled_but_links`] is the same walk accepting one difference, links (`<a>`) without a
+//! `rel`: ammonia keeps every node and attribute of such markup and appends its `rel` to each of
+//! those links, so its pass is the markup with that `rel` written before each such `>`. `prepare`
+//! writes that instead of running ammonia, then shows the result settled from its own parse like
+//! any other sanitized part. The tests and the fuzz target hold it to ammonia's pass too.
 
 use std::ops::Range;
 
@@ -50,11 +56,41 @@ pub(crate) struct Settled {
     /// byte the element's `html()`: when every start tag inside lists its attributes in the order
     /// the parse keeps them (scraper sorts them). In the order the elements end.
     pub(crate) spans: Vec<(NodeId, Range<usize>)>,
+    /// Where the sanitizer adds its `rel` to a link that has none: before the `>` of each such
+    /// `<a …>` (only from [`settled_but_links`]; the spans are then of the markup as it is).
+    pub(crate) links: Vec<usize>,
 }
 
 /// Whether `html` (whose parse is `doc`) would come out of the sanitizer unchanged (`None` when
 /// unsure), and where its anchored elements are. See the module's documentation.
 pub(crate) fn settled(html: &str, doc: &Html, opts: &SanitizeOptions) -> Option<Settled> {
+    walk(html, doc, opts, false)
+}
+
+/// [`settled`], except that links (`<a>`) without a `rel` are accepted, where they are recorded:
+/// one sanitizer pass gives `html` back with its `rel` written into each of them, last, and
+/// changes nothing else ([`with_rel`] writes that).
+pub(crate) fn settled_but_links(html: &str, doc: &Html, opts: &SanitizeOptions) -> Option<Settled> {
+    walk(html, doc, opts, true)
+}
+
+/// `html` with the sanitizer's `rel` written at each of `links` (from [`settled_but_links`]).
+pub(crate) fn with_rel(html: &str, links: &[usize]) -> String {
+    let rel = format!(" rel=\"{LINK_REL}\"");
+    let mut out = String::with_capacity(html.len() + links.len() * rel.len());
+    let mut from = 0;
+    for &at in links {
+        out.push_str(&html[from..at]);
+        out.push_str(&rel);
+        from = at;
+    }
+    out.push_str(&html[from..]);
+    out
+}
+
+fn walk(html: &str, doc: &Html, opts: &SanitizeOptions, links: bool) -> Option<Settled> {
+    // The sanitizer's `rel` passes its attribute filter unchanged (else no link is mended).
+    let links = links && filter("a", "rel", LINK_REL, *opts).is_some_and(|v| v == LINK_REL);
     // A fragment's parse: the fragment root, one `html` element, the nodes under it.
     let mut tops = doc.tree.root().children();
     let (Some(root), None) = (tops.next(), tops.next()) else {
@@ -68,10 +104,12 @@ pub(crate) fn settled(html: &str, doc: &Html, opts: &SanitizeOptions) -> Option<
         return None;
     }
     let mut out = Expect {
+        len: html.len(),
         rest: html.as_bytes(),
         unsorted: 0,
+        links: links.then(Vec::new),
     };
-    let at = |out: &Expect<'_>| html.len() - out.rest.len();
+    let at = |out: &Expect<'_>| out.at();
     let mut spans = vec![];
     // The anchored elements open: where each starts, and how many start tags were out of the
     // parse's order before it.
@@ -88,7 +126,7 @@ pub(crate) fn settled(html: &str, doc: &Html, opts: &SanitizeOptions) -> Option<
                         if attr(el, "data-anchor").is_some() {
                             open.push((at(&out), out.unsorted));
                         }
-                        parent.is_some_and(|parent| kept(el, parent, opts))
+                        parent.is_some_and(|parent| kept(el, parent, opts, links))
                             && !(is_void(el) && node.has_children())
                             && out.start_tag(el)
                     }
@@ -113,11 +151,15 @@ pub(crate) fn settled(html: &str, doc: &Html, opts: &SanitizeOptions) -> Option<
             }
         }
     }
-    out.rest.is_empty().then_some(Settled { spans })
+    out.rest.is_empty().then(|| Settled {
+        spans,
+        links: out.links.unwrap_or_default(),
+    })
 }
 
-/// Whether the sanitizer keeps `el` (a child of `parent`) and every attribute of it unchanged.
-fn kept(el: &Element, parent: &Element, opts: &SanitizeOptions) -> bool {
+/// Whether the sanitizer keeps `el` (a child of `parent`) and every attribute of it unchanged
+/// (but for the `rel` it adds to a link without one, when `links`).
+fn kept(el: &Element, parent: &Element, opts: &SanitizeOptions, links: bool) -> bool {
     let tag = el.name();
     let allowed = match (&*parent.name.ns, &*el.name.ns) {
         (HTML_NS, HTML_NS) => HTML_TAGS.contains(&tag),
@@ -153,7 +195,7 @@ fn kept(el: &Element, parent: &Element, opts: &SanitizeOptions) -> bool {
     };
     attrs_kept
         && match tag {
-            "a" => forced(&[("rel", LINK_REL)]),
+            "a" => forced(&[("rel", LINK_REL)]) || (links && attr(el, "rel").is_none()),
             "input" => forced(INPUT_VALUES),
             _ => true,
         }
@@ -170,12 +212,21 @@ fn url_kept(value: &str) -> bool {
 
 /// The markup not yet matched against the tree's serialization.
 struct Expect<'a> {
+    /// The length of the whole markup.
+    len: usize,
     rest: &'a [u8],
     /// How many start tags so far listed their attributes out of the order the parse keeps them.
     unsorted: usize,
+    /// Where links without a `rel` end their start tag, when those are accepted.
+    links: Option<Vec<usize>>,
 }
 
 impl Expect<'_> {
+    /// How far into the markup the match is.
+    fn at(&self) -> usize {
+        self.len - self.rest.len()
+    }
+
     fn literal(&mut self, s: &[u8]) -> bool {
         match self.rest.strip_prefix(s) {
             Some(rest) => {
@@ -248,7 +299,21 @@ impl Expect<'_> {
             }
         }
         self.unsorted += usize::from(!sorted);
-        seen.count_ones() as usize == attrs.len() && (el.name() != "a" || last == Some(b"rel"))
+        if seen.count_ones() as usize != attrs.len() {
+            return false;
+        }
+        if el.name() != "a" || last == Some(b"rel") {
+            return true;
+        }
+        // A link without a `rel` (`kept` saw to that): the sanitizer writes it before the `>`.
+        let at = self.at() - 1;
+        match &mut self.links {
+            Some(links) if attr(el, "rel").is_none() => {
+                links.push(at);
+                true
+            }
+            _ => false,
+        }
     }
 
     fn end_tag(&mut self, el: &Element) -> bool {

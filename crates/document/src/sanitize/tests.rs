@@ -299,6 +299,13 @@ fn assert_settled_only_if_fixed(html: &str) -> usize {
         },
     ] {
         for candidate in [html.to_owned(), one_pass(html, &opts)] {
+            if let Some(form) = settled_form(&candidate, &opts) {
+                assert_eq!(
+                    one_pass(&candidate, &opts),
+                    form,
+                    "the pass written without the sanitizer is not its pass"
+                );
+            }
             if is_settled(&candidate, &opts) {
                 assert_eq!(
                     one_pass(&candidate, &opts),
@@ -449,4 +456,35 @@ fn settled_spans_are_the_anchored_elements_serialization() {
         .map(|(_, r)| &unsorted[r.clone()])
         .collect();
     assert_eq!(placed, ["<div data-anchor=\"c\">y</div>"]);
+}
+
+/// Links without a `rel` are the one change written without the sanitizer: what it writes is the
+/// sanitizer's pass; any other `rel`, or anything else to change, is left to the sanitizer.
+#[test]
+fn links_are_given_their_rel_as_the_sanitizer_gives_it() {
+    let opts = SanitizeOptions::default();
+    for (html, mended) in [
+        ("<p><a href=\"#x\">x</a></p>", true),
+        (
+            "<a class=\"pp-tab\" href=\"#x\">x</a><a href=\"#y\" rel=\"noopener noreferrer\">y</a><a>z</a>",
+            true,
+        ),
+        ("<svg><a href=\"#x\"><text>x</text></a></svg>", false),
+        ("<a href=\"#x\"><a href=\"#y\">y</a></a>", false),
+        ("<a href=\"#x\" rel=\"nofollow\">x</a>", false),
+        ("<a rel=\"noopener noreferrer\" href=\"#x\">x</a>", false),
+        ("<a href=\"#x\">x</a><br/>", false),
+        ("<a href=\"javascript:alert(1)\">x</a>", false),
+    ] {
+        let form = settled_form(html, &opts);
+        assert_eq!(
+            form.as_ref().map(|f| f != html),
+            mended.then_some(true),
+            "{html}"
+        );
+        if let Some(form) = form {
+            assert_eq!(form, one_pass(html, &opts), "{html}");
+        }
+        assert_settled_only_if_fixed(html);
+    }
 }
