@@ -419,7 +419,7 @@ pub fn sanitize_fresh(
         .collect()
 }
 
-/// One part of source `source` sanitized (see [`sanitize_fresh`]).
+/// One part of source `source` (a part [`cut`] found) sanitized (see [`sanitize_fresh`]).
 ///
 /// Markup already written as the sanitizer writes it — what an assistant following the
 /// vocabulary mostly sends, and what a document re-pushed from its stored form is — is taken as
@@ -433,8 +433,11 @@ fn sanitize_part(
     source: &str,
     opts: &SanitizeOptions,
 ) -> Option<Part> {
+    // The scan's state is back at its start where it cuts, so a part cuts cleanly alone too: as
+    // sent, it is a fixed point that cuts cleanly when the walk shows it settled.
+    debug_assert!(top_level_parts(source).is_some());
     let doc = Html::parse_fragment(source);
-    let seen = top_level_parts(source).and_then(|_| settled_but_links(source, &doc, opts));
+    let seen = settled_but_links(source, &doc, opts);
     let once = match seen {
         Some(seen) if seen.links.is_empty() => {
             return Some(Part::new(key, source.to_owned(), &doc, &seen.spans));

@@ -310,6 +310,29 @@ mod tests {
     }
 
     /// Every void element opens nothing, the vocabulary's and the others (`wbr`).
+    /// What `prepare` relies on to take a part as sent without scanning it again: the scan is
+    /// back at its start where it cuts, so each part cuts cleanly alone.
+    #[test]
+    fn every_part_cuts_cleanly_alone() {
+        let md =
+            crate::markdown_to_html(include_str!("../../../fixtures/auth-service-redesign.md"));
+        for doc in [
+            include_str!("../../../fixtures/auth-service-redesign.html"),
+            md.as_str(),
+            "<h1>T</h1>\n<section data-anchor=\"a\"><p>x<br>y</p></section>\ntail",
+        ] {
+            let parts = top_level_parts(doc).expect("cut");
+            assert!(parts.len() > 1, "{doc}");
+            for part in parts {
+                assert!(
+                    top_level_parts(&doc[part.clone()]).is_some(),
+                    "{:?}",
+                    &doc[part]
+                );
+            }
+        }
+    }
+
     #[test]
     fn void_elements_open_nothing() {
         assert_eq!(
