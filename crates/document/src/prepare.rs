@@ -6,11 +6,13 @@
 //! start (see `split`). Each part is sanitized alone and kept only if a second pass would change
 //! nothing, so the stored form is a fixed point of the sanitizer part by part (shown from the
 //! parse below, `sanitize::settled`, or by that second pass where the parse cannot show it), and
-//! its sanitized output must itself cut cleanly. A part whose source is already such a fixed point
-//! (the parse of the source shows it settled) is its own sanitized form and is not sanitized. Under those two conditions the concatenation of the
+//! its sanitized output must itself cut cleanly. Under those two conditions the concatenation of the
 //! parts is byte for byte what [`crate::sanitize`] makes of the whole document (the unit tests
 //! over the fixtures and the `prepare` fuzz target compare both paths). When either condition
 //! fails for any part, the whole document goes through [`crate::sanitize`] as one part.
+//!
+//! A part whose source the parse shows settled is its own sanitized form, and one lacking only
+//! its links' `rel` gets it written in: neither goes through ammonia (see [`sanitize_part`]).
 //!
 //! A part is keyed by the SHA-256 of its source and the options: a later push that changes one
 //! section of forty sanitizes and parses one part and takes the other 39 from the previous

@@ -30,14 +30,13 @@ use std::ops::Range;
 use ego_tree::NodeId;
 use ego_tree::iter::Edge;
 use scraper::Html;
-
-use crate::dom::attr;
 use scraper::node::{Element, Node};
 
 use super::{
     GENERIC_ATTRIBUTE_PREFIX, GENERIC_ATTRIBUTES, HTML_TAGS, HTML_VOID, INPUT_VALUES, LINK_REL,
     SVG_TAGS, SanitizeOptions, URL_SCHEMES, filter, tag_attributes,
 };
+use crate::dom::attr;
 
 const HTML_NS: &str = "http://www.w3.org/1999/xhtml";
 const SVG_NS: &str = "http://www.w3.org/2000/svg";
