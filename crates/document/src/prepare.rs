@@ -440,14 +440,15 @@ fn sanitize_part(
     debug_assert!(top_level_parts(source).is_some());
     let doc = Html::parse_fragment(source);
     let seen = settled_but_links(source, &doc, opts);
+    if let Some(seen) = seen.as_ref().filter(|seen| seen.links.is_empty()) {
+        return Some(Part::new(key, source.to_owned(), &doc, &seen.spans));
+    }
+    // The source's parse is not kept through the sanitizer's own.
+    drop(doc);
     let once = match seen {
-        Some(seen) if seen.links.is_empty() => {
-            return Some(Part::new(key, source.to_owned(), &doc, &seen.spans));
-        }
         Some(seen) => with_rel(source, &seen.links),
         None => fitted(clean_once(clean, source)),
     };
-    drop(doc);
     top_level_parts(&once)?;
     let doc = Html::parse_fragment(&once);
     match settled(&once, &doc, opts) {
