@@ -19,6 +19,7 @@ use diesel::prelude::*;
 use sha2::Digest;
 
 use crate::DbConnection;
+use crate::dialect::{Cached, SMALL_BATCH, on_backend};
 use crate::schema::{plans as p, version_chunks as vc, versions as v};
 
 /// No chunk is shorter (but a text's last), so that a list costs at most 1/32 of its text.
@@ -174,10 +175,14 @@ pub(crate) fn put(
         });
     }
     for batch in wanted.chunks(500) {
-        let rows: Vec<String> = vc::table
+        let query = vc::table
             .filter(vc::plan_id.eq(plan).and(vc::hash.eq_any(batch)))
-            .select(vc::hash)
-            .load(conn)?;
+            .select(vc::hash);
+        let rows: Vec<String> = if batch.len() <= SMALL_BATCH {
+            on_backend!(conn, |c| Cached(query).load(c))?
+        } else {
+            query.load(conn)?
+        };
         held.extend(rows);
     }
     for (h, body) in texts.iter().flat_map(|t| t.chunks()) {

@@ -10,7 +10,7 @@ use planpush_versions::{
     VersionNumber, VersionRepoError, VersionRepository,
 };
 
-use crate::dialect::write_tx;
+use crate::dialect::{Cached, on_backend, write_tx};
 use crate::repos::audit::{audit_rows, insert_audit};
 use crate::repos::chunks::{self, Chunked};
 use crate::repos::inbox::{inbox_rows, insert_inbox};
@@ -377,7 +377,7 @@ impl VersionRepository for Store {
                     write_tx(conn, |conn| {
                         // Compare-and-set on the version counter of the live plan: the first
                         // write takes the lock.
-                        let n =
+                        let cas =
                             diesel::update(p::table.find(&id).filter(
                                 p::current_version.eq(expected).and(p::deleted_at.is_null()),
                             ))
@@ -385,9 +385,13 @@ impl VersionRepository for Store {
                                 p::current_version.eq(row.row.number),
                                 p::title.eq(&title),
                                 p::updated_at.eq(updated),
-                            ))
-                            .execute(conn)
-                            .map_err(db::<VersionRepoError>)?;
+                            ));
+                        // Counted from what it returns: a statement run by `execute` cannot be
+                        // kept prepared (see `Cached`).
+                        let cas = Cached(cas.returning(p::id));
+                        let n = on_backend!(conn, |c| cas.load::<String>(c))
+                            .map_err(db::<VersionRepoError>)?
+                            .len();
                         if n == 0 {
                             let exists: i64 = p::table
                                 .filter(p::id.eq(&id).and(p::deleted_at.is_null()))
@@ -554,6 +558,126 @@ mod tests {
                 pushed_at: Utc::now(),
             },
         )
+    }
+
+    /// Every statement a push's commit runs is kept prepared: the commit of a version that changes
+    /// one section, after two such commits, prepares nothing that is not kept in the connection's
+    /// statement cache (diesel would prepare an `UPDATE`, an insert of a slice of rows or an `IN`
+    /// list again at every execution; see `dialect::Cached`).
+    #[tokio::test]
+    async fn a_one_section_commit_runs_only_kept_statements() {
+        use diesel::connection::InstrumentationEvent;
+        use planpush_app::contract::{new_plan_of, t, user};
+        use planpush_audit::{AuditAction, AuditEvent};
+        use planpush_plans::Visibility;
+        use planpush_versions::Commit;
+        use std::sync::{Arc, Mutex};
+
+        let dir = tempfile::tempdir().unwrap();
+        let options = crate::StoreOptions {
+            max_connections: 1,
+            ..Default::default()
+        };
+        let store =
+            crate::Store::open(crate::DbTarget::Sqlite(dir.path().join("t.db")), &options).unwrap();
+        store.migrate().unwrap();
+        // (kept, SQL): a statement put in the cache, or one run.
+        let log: Arc<Mutex<Vec<(bool, String)>>> = Arc::default();
+        let sink = log.clone();
+        store
+            .run(move |c| {
+                c.set_instrumentation(move |event: InstrumentationEvent<'_>| match event {
+                    InstrumentationEvent::CacheQuery { sql, .. } => {
+                        sink.lock().unwrap().push((true, sql.to_owned()));
+                    }
+                    InstrumentationEvent::StartQuery { query, .. } => {
+                        let text = query.to_string();
+                        let sql = text.split(" -- binds: ").next().unwrap_or_default();
+                        sink.lock().unwrap().push((false, sql.to_owned()));
+                    }
+                    _ => {}
+                });
+                Ok::<_, anyhow::Error>(())
+            })
+            .await
+            .unwrap();
+        let ports = store.ports();
+        let ada = user(&ports, "ada").await;
+        let doc = |n: u32| -> String {
+            (0..12)
+                .map(|i| {
+                    let words = if i == 11 {
+                        format!("edit {n}")
+                    } else {
+                        format!("text {i}")
+                    };
+                    format!("<section data-anchor=\"s{i}\"><h2>S{i}</h2><p>{words}</p></section>")
+                })
+                .collect()
+        };
+        let (mut plan, mut previous) = new_plan_of(
+            &ports,
+            &ada,
+            "kept",
+            Visibility::Published,
+            0,
+            &doc(1),
+            SectionIndex::default(),
+        )
+        .await;
+        for n in 2..=4 {
+            let html = doc(n);
+            let version = Version::new(
+                Some(&previous.head()),
+                NewVersion {
+                    plan_id: plan.id(),
+                    title: plan.title().to_owned(),
+                    format: SourceFormat::Html,
+                    source: html.as_str().into(),
+                    html: html.as_str().into(),
+                    sections: SectionIndex::default(),
+                    pushed_by: ada.id,
+                    pushed_at: t(i64::from(n)),
+                },
+            );
+            let title = plan.title().to_owned();
+            plan.record_version(n, &title, t(i64::from(n))).unwrap();
+            let audit = AuditEvent::new(AuditAction::PlanPushed, Some(ada.id), t(i64::from(n)))
+                .target("plan", plan.id());
+            if n == 4 {
+                log.lock().unwrap().retain(|(kept, _)| *kept);
+            }
+            ports
+                .versions
+                .commit_staged(
+                    Commit::NextVersion {
+                        plan: &plan,
+                        version: &version,
+                        text: &planpush_document::text_units(&html),
+                    },
+                    &Staged::default(),
+                    &[],
+                    &[],
+                    &[audit],
+                )
+                .await
+                .unwrap();
+            previous = version;
+        }
+        let log = log.lock().unwrap();
+        let kept: std::collections::HashSet<&str> = log
+            .iter()
+            .filter(|(k, _)| *k)
+            .map(|(_, s)| s.as_str())
+            .collect();
+        let run: Vec<&str> = log
+            .iter()
+            .filter(|(k, sql)| !k && !sql.starts_with("BEGIN") && !sql.starts_with("COMMIT"))
+            .map(|(_, s)| s.as_str())
+            .collect();
+        assert!(run.len() >= 6, "the commit ran its statements: {run:#?}");
+        let prepared: Vec<&&str> = run.iter().filter(|sql| !kept.contains(**sql)).collect();
+        assert!(prepared.is_empty(), "prepared again: {prepared:#?}");
     }
 
     #[test]
