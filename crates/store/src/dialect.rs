@@ -102,19 +102,19 @@ macro_rules! on_backend {
 }
 pub(crate) use on_backend;
 
-/// A statement kept in the connection's statement cache, keyed by its SQL text, where diesel
-/// would prepare it again at every execution.
+/// A query kept in the connection's statement cache, keyed by its SQL text, where diesel would
+/// prepare it again at every execution.
 ///
-/// Diesel never keeps an `UPDATE`, an `INSERT` of a slice of rows or an `IN` list with binds,
+/// Diesel never keeps an `IN` list with binds, an insert of a slice of rows or an `UPDATE`,
 /// because such SQL may take unboundedly many forms. A push's commit runs the same few every time
-/// (its compare-and-set of the plan, the short `IN` lists of the chunks and search entries it
-/// changed), and preparing them again took ~7% of a one-section push's CPU (SQLite compiles the
-/// search table's FTS5 triggers into every statement that writes it). Wrap only a statement whose
-/// SQL takes a few forms (see [`SMALL_BATCH`]): the cache keeps each form for the connection's life.
+/// (the short `IN` lists of the chunks it looks up), and preparing its statements again took ~7%
+/// of a one-section push's CPU (SQLite compiles the search table's FTS5 triggers into every
+/// statement that writes it). Wrap only a query whose SQL takes a few forms (see [`SMALL_BATCH`]):
+/// the cache keeps each form for the connection's life.
 ///
-/// Run it with `load` on a backend's own connection (`on_backend!`), an `UPDATE` or `DELETE` with
-/// `RETURNING`. Under `execute` diesel hands the cache a reference to the statement, and a
-/// reference answers from the statement's parts: it would not be kept.
+/// Read it with `load` on a backend's own connection (`on_backend!`). Under `execute` diesel hands
+/// the cache a reference to the statement, and a reference answers from the statement's parts, so
+/// an `UPDATE` run that way is not kept.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Cached<Q>(pub(crate) Q);
 

@@ -11,7 +11,7 @@ use planpush_plans::{PlanId, PlanScope, Visibility};
 use planpush_versions::TextUnit;
 use std::collections::HashMap;
 
-use crate::dialect::{Cached, SMALL_BATCH, insert_rows, on_backend, write_tx};
+use crate::dialect::{insert_rows, write_tx};
 use crate::rows::{corrupt, db, uuid};
 use crate::schema::{plans as p, search_entries as se};
 use crate::{DbConnection, Store};
@@ -106,13 +106,11 @@ pub(crate) fn index_plan(
         .filter_map(|(entry, new)| new.then_some(entry))
         .collect();
     for chunk in stale.chunks(500) {
-        let delete = diesel::delete(se::table.filter(se::id.eq_any(chunk)));
-        if chunk.len() <= SMALL_BATCH {
-            let delete = Cached(delete.returning(se::id));
-            on_backend!(conn, |c| delete.load::<i64>(c))?;
-        } else {
-            delete.execute(conn)?;
-        }
+        match chunk {
+            // One entry (the section a push changed): a statement diesel keeps prepared.
+            [id] => diesel::delete(se::table.filter(se::id.eq(id))).execute(conn)?,
+            _ => diesel::delete(se::table.filter(se::id.eq_any(chunk))).execute(conn)?,
+        };
     }
     insert_rows!(conn, se::table, fresh, 100)
 }
