@@ -7,8 +7,8 @@
 //!   only writers of another process ever wait in SQLite's `busy_timeout`, which sleeps.
 //! - Upserts: the same `ON CONFLICT` statement, executed on each backend's own connection type
 //!   (the multi-backend connection does not expose `ON CONFLICT`), and multi-row inserts likewise.
-//! - Prepared statements: what diesel would prepare again at every execution, the statements a
-//!   push's commit runs every time are kept prepared ([`Cached`]), on either backend.
+//! - Prepared statements: the short `IN` lists a push's commit runs every time, which diesel
+//!   would prepare again at every execution, are kept prepared ([`Cached`]), on either backend.
 
 use std::sync::{Mutex, PoisonError};
 
