@@ -5,7 +5,8 @@
 //! the ~3,000 functions a start-up runs (2.5 MB of code) were spread over the 28 MB of `.text`:
 //! idle, the server had ~16 MB of its code resident; laid out in the file's order, ~3 MB. Names
 //! the linker does not find (code changed since the file was written) are skipped, so a stale file
-//! costs memory, never correctness.
+//! costs memory, never correctness. The static image binary's names of the same functions follow
+//! a line starting with `#`, which LLD reads as a comment.
 //!
 //! Only where the linker is known to be LLD, which reads the file: x86-64 Linux release builds
 //! with Rust 1.90 or newer (LLD is then the default linker) and no linker chosen in the cargo

@@ -363,8 +363,15 @@ fn bench(extra: &[String]) -> Result<()> {
     let target = target_dir();
     let (found, listed) = order::found(&root(), &server_bin)?;
     eprintln!(
-        "xtask: bench: the server defines {found} of the {listed} functions of startup.order"
+        "xtask: bench: the server defines {found} of the {listed} functions startup.order lists for it"
     );
+    if order::stale(found, listed) {
+        eprintln!(
+            "xtask: bench: warning: startup.order is stale (code changed since it was written), \
+             so the server's memory is measured with part of its code out of the ordered layout: \
+             `cargo xtask order` writes it again"
+        );
+    }
     let cli_bin = target.join("release/planpush");
     // `cargo xtask bench http` runs one section.
     let only: Vec<&str> = extra

@@ -133,26 +133,53 @@ pub fn add_static(root: &Path, cargo: impl Fn(&[&str]) -> Command, target: &Path
     let bin = crate::image::static_server(cargo, target)?;
     let path = root.join("crates/server/startup.order");
     let order = std::fs::read_to_string(&path)?;
-    let listed: Vec<&str> = order.lines().collect();
+    let (order, count) = with_static(&order, defined_functions(&bin)?);
+    std::fs::write(&path, order)?;
+    eprintln!("xtask: order: {count} names of the static image binary added");
+    Ok(())
+}
+
+/// The line of `startup.order` after which the static image binary's names follow. LLD reads a
+/// line starting with `#` as a comment, so both builds link with the file as it is.
+const STATIC_NAMES: &str =
+    "# The same functions as named in the static image binary (cargo xtask order static):";
+
+/// The names `cargo xtask order` wrote for the release server: the file up to [`STATIC_NAMES`].
+fn release_names(order: &str) -> impl Iterator<Item = &str> {
+    order.lines().take_while(|l| *l != STATIC_NAMES)
+}
+
+/// `order`'s release names, then [`STATIC_NAMES`] and the names of `static_defined` that are
+/// the same functions (matched [`unhashed`], in the order of the release names they match),
+/// with how many those are. Whatever followed the marker before is replaced, so running it
+/// again after a new static build gives the file that build calls for.
+fn with_static(order: &str, static_defined: HashSet<String>) -> (String, usize) {
+    let listed: Vec<&str> = release_names(order).collect();
     let present: HashSet<&str> = listed.iter().copied().collect();
     let mut by_form: std::collections::HashMap<String, Vec<String>> = Default::default();
-    for name in defined_functions(&bin)? {
+    for name in static_defined {
         if !present.contains(name.as_str()) {
             by_form.entry(unhashed(&name)).or_default().push(name);
         }
     }
-    let mut added = String::new();
+    let mut out = String::new();
+    for name in &listed {
+        out.push_str(name);
+        out.push('\n');
+    }
+    out.push_str(STATIC_NAMES);
+    out.push('\n');
     let mut count = 0;
     for name in &listed {
-        for other in by_form.remove(&unhashed(name)).unwrap_or_default() {
-            added.push_str(&other);
-            added.push('\n');
+        let mut same = by_form.remove(&unhashed(name)).unwrap_or_default();
+        same.sort_unstable();
+        for other in same {
+            out.push_str(&other);
+            out.push('\n');
             count += 1;
         }
     }
-    std::fs::write(&path, order + &added)?;
-    eprintln!("xtask: order: {count} names of the static image binary added");
-    Ok(())
+    (out, count)
 }
 
 /// A mangled name without what differs between builds of the same code: legacy `17h<hash>E`
@@ -457,15 +484,25 @@ impl Requests<'_> {
     }
 }
 
-/// How many of the functions `startup.order` lists `bin` defines, and how many it lists.
+/// How many of the functions `startup.order` lists for the release server `bin` defines, and how
+/// many it lists for it (the static image binary's names left out).
 pub fn found(root: &Path, bin: &Path) -> Result<(usize, usize)> {
-    let defined = defined_functions(bin)?;
     let order = std::fs::read_to_string(root.join("crates/server/startup.order"))?;
-    let listed: Vec<&str> = order.lines().collect();
-    Ok((
-        listed.iter().filter(|n| defined.contains(**n)).count(),
-        listed.len(),
-    ))
+    Ok(count_found(&order, &defined_functions(bin)?))
+}
+
+fn count_found(order: &str, defined: &HashSet<String>) -> (usize, usize) {
+    release_names(order).fold((0, 0), |(found, listed), name| {
+        (found + usize::from(defined.contains(name)), listed + 1)
+    })
+}
+
+/// Whether an order of which the binary defines `found` of the `listed` release names is stale:
+/// ThinLTO names the functions it promotes after a hash of their module, so any edit to a crate
+/// renames some, and those fall out of the ordered layout (3 MB more of the executable resident
+/// with a tenth of them gone; docs/benchmarks.md).
+pub fn stale(found: usize, listed: usize) -> bool {
+    found * 100 < listed * 98
 }
 
 /// The functions the binary defines, by their mangled names.
@@ -505,6 +542,44 @@ mod tests {
             super::executed(dump),
             ["main", "_ZN3foo3bar17h0123E", "_RNvC3baz"]
         );
+    }
+
+    #[test]
+    fn static_names_follow_the_release_names_after_a_comment() {
+        let release = "_ZN3foo3bar17h0123456789abcdefE\n_ZN3foo3baz17h0123456789abcdefE\n";
+        let defined = |names: &[&str]| names.iter().map(|n| (*n).to_owned()).collect();
+        let static_bin = defined(&[
+            "_ZN3foo3baz17hfedcba9876543210E",
+            "_ZN3foo3bar17hfedcba9876543210E",
+            "_ZN3foo3qux17hfedcba9876543210E",
+        ]);
+        let (order, count) = super::with_static(release, static_bin);
+        assert_eq!(count, 2);
+        assert_eq!(
+            order,
+            format!(
+                "{release}{}\n_ZN3foo3bar17hfedcba9876543210E\n_ZN3foo3baz17hfedcba9876543210E\n",
+                super::STATIC_NAMES
+            )
+        );
+        // Run again (a new static build): the static part is replaced, not appended to.
+        let (again, count) =
+            super::with_static(&order, defined(&["_ZN3foo3baz17h1111111111111111E"]));
+        assert_eq!(count, 1);
+        assert_eq!(
+            again,
+            format!(
+                "{release}{}\n_ZN3foo3baz17h1111111111111111E\n",
+                super::STATIC_NAMES
+            )
+        );
+        // Only the release names count for the release binary, and a tenth missing is stale.
+        let (found, listed) =
+            super::count_found(&order, &defined(&["_ZN3foo3bar17h0123456789abcdefE"]));
+        assert_eq!((found, listed), (1, 2));
+        assert!(super::stale(found, listed));
+        assert!(!super::stale(99, 100));
+        assert!(super::stale(90, 100));
     }
 
     #[test]
