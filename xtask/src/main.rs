@@ -269,12 +269,17 @@ fn e2e() -> Result<()> {
 fn image() -> Result<()> {
     let report = image::run(&root(), cargo, &target_dir())?;
     eprintln!(
-        "xtask: image: {:.1} MB image, {:.1} MB static binary (budget {} MB)",
-        report.image_bytes as f64 / 1e6,
-        report.binary_bytes as f64 / 1e6,
+        "xtask: image: {:.1} MiB image, {:.1} MiB static binary (budget {} MiB)",
+        mib(report.image_bytes),
+        mib(report.binary_bytes),
         image::MAX_IMAGE_BYTES / 1024 / 1024
     );
     Ok(())
+}
+
+/// Bytes in MiB, the unit of the image's budget.
+fn mib(bytes: u64) -> f64 {
+    bytes as f64 / (1024.0 * 1024.0)
 }
 
 /// `cargo xtask demo [args]`: the product as a first-time user runs it.
