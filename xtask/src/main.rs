@@ -269,10 +269,10 @@ fn e2e() -> Result<()> {
 fn image() -> Result<()> {
     let report = image::run(&root(), cargo, &target_dir())?;
     eprintln!(
-        "xtask: image: {:.1} MiB image, {:.1} MiB static binary (budget {} MiB)",
+        "xtask: image: {:.1} MiB image, {:.1} MiB static binary (budget {:.0} MiB)",
         mib(report.image_bytes),
         mib(report.binary_bytes),
-        image::MAX_IMAGE_BYTES / 1024 / 1024
+        mib(image::MAX_IMAGE_BYTES)
     );
     Ok(())
 }
