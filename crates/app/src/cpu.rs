@@ -327,6 +327,19 @@ mod tests {
         );
     }
 
+    /// Holds one thread of `pool` with a job until the answer is sent (returned once it runs).
+    fn hold(pool: &CpuPool) -> std::sync::mpsc::Sender<()> {
+        let (release_tx, release_rx) = channel::<()>();
+        let (started_tx, started_rx) = channel::<()>();
+        pool.spawn(move || {
+            started_tx.send(()).unwrap();
+            release_rx.recv().unwrap();
+        })
+        .unwrap();
+        started_rx.recv().unwrap();
+        release_tx
+    }
+
     #[test]
     fn the_last_handle_dropped_ends_the_threads_after_the_jobs_left() {
         use std::sync::mpsc::RecvTimeoutError;
@@ -337,15 +350,8 @@ mod tests {
             let _ = &alive;
         })
         .unwrap();
-        let (release_tx, release_rx) = channel::<()>();
+        let release_tx = hold(&pool);
         let (done_tx, done_rx) = channel::<u32>();
-        let (started_tx, started_rx) = channel::<()>();
-        pool.spawn(move || {
-            started_tx.send(()).unwrap();
-            release_rx.recv().unwrap();
-        })
-        .unwrap();
-        started_rx.recv().unwrap();
         for n in 0..3 {
             let done = done_tx.clone();
             pool.spawn(move || done.send(n).unwrap()).unwrap();
@@ -391,15 +397,8 @@ mod tests {
     #[test]
     fn spawned_jobs_run_without_a_waiter_and_a_full_pool_refuses_them() {
         let pool = CpuPool::new(1, 1).unwrap();
-        let (release_tx, release_rx) = channel::<()>();
+        let release_tx = hold(&pool);
         let (done_tx, done_rx) = channel::<u32>();
-        let (started_tx, started_rx) = channel::<()>();
-        pool.spawn(move || {
-            started_tx.send(()).unwrap();
-            release_rx.recv().unwrap();
-        })
-        .unwrap();
-        started_rx.recv().unwrap();
         let queued = done_tx.clone();
         pool.spawn(move || queued.send(1).unwrap()).unwrap();
         assert_eq!(pool.spawn(|| {}), Err(Overloaded), "a full pool refuses");
