@@ -41,10 +41,11 @@ impl Queue {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Queues `job` unless as many jobs already wait as the idle threads and the room take.
+    /// Queues `job` unless as many jobs already wait as the idle threads and the room take. (Only
+    /// a handle offers, so the queue is open.)
     fn offer(&self, job: Job) -> Result<(), Job> {
         let mut state = self.lock();
-        if !state.open || state.jobs.len() >= state.room + state.idle {
+        if state.jobs.len() >= state.room + state.idle {
             return Err(job);
         }
         state.jobs.push_back(job);

@@ -405,7 +405,7 @@ pub fn cut(raw: &str, opts: &SanitizeOptions, previous: &[Arc<Part>]) -> Result<
 
 /// Sanitizes `parts` of `raw` (the document [`cut`] was given): each alone, kept only if its
 /// output cuts cleanly too and is a fixed point of the sanitizer — shown from the parse the part
-/// is made from ([`settled`]), or else by sanitizing it a second time.
+/// is made from (`sanitize::settled`), or else by sanitizing it a second time.
 pub fn sanitize_fresh(
     raw: &str,
     parts: &[FreshPart],
