@@ -4,7 +4,8 @@ use std::net::IpAddr;
 
 use chrono::{DateTime, Utc};
 use planpush_audit::{AuditAction, AuditEvent};
-use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 
 use planpush_document::{
     Cut, DiagramRenderer, DiagramSource, FreshPart, Part, Prepared, SanitizeOptions, SanitizedPart,
@@ -278,9 +279,9 @@ impl Push {
     /// Markdown → HTML, Mermaid → SVG (cached by source hash, so an unchanged diagram costs nothing
     /// on the next push; failures are shown, never cached), then the allowlist and the index, re-using
     /// the parts of `memo` that did not change, and the summary against `memo`. The work runs on
-    /// the render pool (the new parts of a long document split over its idle threads); only the
-    /// diagram cache is read and written here. The summary is left to the plan's turn unless
-    /// `summarize`.
+    /// the render pool, in one job (the new parts of a long document shared with the pool's idle
+    /// threads from inside it); only the diagram cache is read and written here. The summary is
+    /// left to the plan's turn unless `summarize`.
     async fn render(
         &self,
         body: Text,
@@ -290,12 +291,15 @@ impl Push {
         now: DateTime<Utc>,
     ) -> Result<Rendered, PushError> {
         let opts = self.options;
-        let previous = memo.clone();
-        let versions = self.ports.versions.clone();
-        let pushed = body.clone();
-        // The usual push (no diagram, a few new parts) is done in this one job; a long new
-        // document continues below, split over idle threads, and diagrams are drawn first.
-        let (source, step) = self
+        let finishing = Finishing {
+            body: body.clone(),
+            memo: memo.clone(),
+            summarize,
+            versions: self.ports.versions.clone(),
+            cpu: self.cpu.clone(),
+            opts,
+        };
+        let step = self
             .cpu
             .run(move || {
                 let source = source_digest(format, &body);
@@ -305,68 +309,31 @@ impl Push {
                 };
                 let diagrams = find_diagrams(&raw);
                 if !diagrams.is_empty() {
-                    return (source, Step::Diagrams(raw.to_string(), diagrams));
+                    return Step::Diagrams(source, raw.to_string(), diagrams, finishing);
                 }
-                let step = match cut(&raw, &opts, parts_of(previous.as_deref())) {
-                    Ok(cut) if fresh_bytes(&cut.fresh) >= SPLIT_BYTES => Step::Cut(raw, cut),
-                    cut => {
-                        let prepared = match cut {
-                            Ok(cut) => {
-                                let done = sanitize_fresh(&raw, &cut.fresh, &opts);
-                                cut.assemble(&raw, &opts, done)
-                            }
-                            Err(prepared) => prepared,
-                        };
-                        let against = previous.as_deref().filter(|_| summarize);
-                        let mut rendered = finish(body, prepared, source, against);
-                        rendered.stage(&*versions);
-                        Step::Done(Box::new(rendered))
-                    }
-                };
-                (source, step)
+                let cut = cut(&raw, &opts, parts_of(memo.as_deref()));
+                Step::Done(Box::new(finishing.finish(&raw, cut, source)))
             })
             .await?;
-        let (raw, cut): (Text, _) = match step {
-            Step::Done(rendered) => return Ok(*rendered),
-            Step::Cut(raw, cut) => (raw, Ok(cut)),
-            Step::Diagrams(raw, diagrams) => {
-                let (raw, cut) = self.draw_diagrams(raw, diagrams, memo.clone(), now).await?;
-                (raw.into(), cut)
+        match step {
+            Step::Done(rendered) => Ok(*rendered),
+            Step::Diagrams(source, raw, diagrams, finishing) => {
+                self.draw_diagrams(raw, diagrams, source, finishing, now)
+                    .await
             }
-        };
-        // Split over idle threads when worth it; otherwise the final job sanitizes the new parts.
-        let split = match &cut {
-            Ok(cut) => self.sanitize_split(raw.clone(), &cut.fresh).await?,
-            Err(_) => None,
-        };
-        let versions = self.ports.versions.clone();
-        Ok(self
-            .cpu
-            .run(move || {
-                let prepared = match cut {
-                    Err(prepared) => prepared,
-                    Ok(cut) => {
-                        let done = split.unwrap_or_else(|| sanitize_fresh(&raw, &cut.fresh, &opts));
-                        cut.assemble(&raw, &opts, done)
-                    }
-                };
-                let against = memo.as_deref().filter(|_| summarize);
-                let mut rendered = finish(pushed, prepared, source, against);
-                rendered.stage(&*versions);
-                rendered
-            })
-            .await?)
+        }
     }
 
     /// Draws the document's diagrams (from the cache where it has them), puts their SVGs in place
-    /// and cuts the result; caches what was drawn.
+    /// and renders the result; caches what was drawn.
     async fn draw_diagrams(
         &self,
         raw: String,
         diagrams: Vec<DiagramSource>,
-        memo: Option<Arc<Memo>>,
+        source: [u8; 32],
+        finishing: Finishing,
         now: DateTime<Utc>,
-    ) -> Result<(String, Result<Cut, Prepared>), PushError> {
+    ) -> Result<Rendered, PushError> {
         let mut cached: Vec<Option<String>> = Vec::with_capacity(diagrams.len());
         for d in &diagrams {
             cached.push(match self.ports.kv.get(&d.key(), now).await {
@@ -379,13 +346,13 @@ impl Push {
         }
         let renderer = self.diagrams.clone();
         let opts = self.options;
-        let (html, cut, fresh) = self
+        let (rendered, fresh) = self
             .cpu
             .run(move || {
                 let (svgs, fresh) = draw(&*renderer, &diagrams, cached);
-                let html = replace_diagrams(&raw, &diagrams, &svgs);
-                let cut = cut(&html, &opts, parts_of(memo.as_deref()));
-                (html, cut, fresh)
+                let html: Text = replace_diagrams(&raw, &diagrams, &svgs).into();
+                let cut = cut(&html, &opts, parts_of(finishing.memo.as_deref()));
+                (finishing.finish(&html, cut, source), fresh)
             })
             .await?;
         for (key, svg) in fresh {
@@ -398,32 +365,7 @@ impl Push {
                 tracing::warn!(error = %e, "diagram cache write failed");
             }
         }
-        Ok((html, cut))
-    }
-
-    /// Sanitizes the new parts of `raw` split by size over the pool's idle threads, when there is
-    /// enough of it (a first push of a long document) and more than one thread is idle, so that a
-    /// push on a quiet server takes a fraction of the time. `None` otherwise (under load nobody
-    /// is idle): the caller's next job sanitizes them, with no extra hop.
-    async fn sanitize_split(
-        &self,
-        raw: Arc<str>,
-        fresh: &[FreshPart],
-    ) -> Result<Option<Vec<SanitizedPart>>, PushError> {
-        let groups = self.cpu.idle().min(fresh.len());
-        if fresh_bytes(fresh) < SPLIT_BYTES || groups < 2 {
-            return Ok(None);
-        }
-        let opts = self.options;
-        let jobs = split_evenly(fresh, groups).into_iter().map(|group| {
-            let raw = raw.clone();
-            self.cpu.run(move || sanitize_fresh(&raw, &group, &opts))
-        });
-        let mut done = vec![];
-        for result in futures::future::join_all(jobs).await {
-            done.extend(result?);
-        }
-        Ok(Some(done))
+        Ok(rendered)
     }
 
     pub async fn push(
@@ -1035,12 +977,45 @@ fn pushed(record: &AuditEvent, plan: &Plan, version: VersionNumber) -> AuditEven
 
 /// Where the first render job left a push.
 enum Step {
-    /// Rendered whole (boxed: the other steps are a fraction of its size).
+    /// Rendered whole (boxed: the other step is a fraction of its size).
     Done(Box<Rendered>),
-    /// Cut, with enough new parts to be worth splitting over idle threads.
-    Cut(Text, Cut),
-    /// The document has diagrams to draw first.
-    Diagrams(String, Vec<DiagramSource>),
+    /// The document (whose [`source_digest`] is given) has diagrams to draw first.
+    Diagrams([u8; 32], String, Vec<DiagramSource>, Finishing),
+}
+
+/// What a render job needs besides the document to finish a push's render.
+struct Finishing {
+    /// The source as pushed.
+    body: Text,
+    memo: Option<Arc<Memo>>,
+    /// Whether to compute the summary against `memo` now (see `Push::push`).
+    summarize: bool,
+    versions: Arc<dyn VersionRepository>,
+    cpu: CpuPool,
+    opts: SanitizeOptions,
+}
+
+impl Finishing {
+    /// On a render thread: the new parts of `cut` (of `raw`, the HTML of `body`) sanitized
+    /// (shared with the pool's idle threads when there are enough of them), the document
+    /// assembled and indexed, its summary against the memo, and the store's work staged.
+    fn finish(self, raw: &Text, cut: Result<Cut, Prepared>, source: [u8; 32]) -> Rendered {
+        let prepared = match cut {
+            Err(prepared) => prepared,
+            Ok(cut) => {
+                let done = if fresh_bytes(&cut.fresh) >= SPLIT_BYTES {
+                    Handout::share(&self.cpu, raw, &cut.fresh, &self.opts)
+                } else {
+                    sanitize_fresh(raw, &cut.fresh, &self.opts)
+                };
+                cut.assemble(raw, &self.opts, done)
+            }
+        };
+        let against = self.memo.as_deref().filter(|_| self.summarize);
+        let mut rendered = finish(self.body, prepared, source, against);
+        rendered.stage(&*self.versions);
+        rendered
+    }
 }
 
 /// The parts of `memo`, to be re-used.
@@ -1048,24 +1023,128 @@ fn parts_of(memo: Option<&Memo>) -> &[Arc<Part>] {
     memo.map_or(&[][..], |m| &m.parts[..])
 }
 
-/// `parts` in at most `groups` runs of consecutive parts of about equal size.
-fn split_evenly(parts: &[FreshPart], groups: usize) -> Vec<Vec<FreshPart>> {
-    let total: usize = parts.iter().map(FreshPart::len).sum();
-    let share = total.div_ceil(groups.max(1)).max(1);
-    let mut out: Vec<Vec<FreshPart>> = vec![vec![]];
-    let mut size = 0;
-    for part in parts {
-        if size >= share && out.len() < groups {
-            out.push(vec![]);
-            size = 0;
-        }
-        size += part.len();
-        if let Some(last) = out.last_mut() {
-            last.push(part.clone());
+/// The new parts of a cut, handed out one at a time to the thread that cut them and to idle
+/// threads of the pool that help it, largest first. A part's cost is not only its size (markup the
+/// sanitizer has to rewrite costs more than markup sent in its form) and a thread may be slowed by
+/// other work, so runs fixed in advance can leave one thread working while the other waits; taken
+/// one at a time, largest first, the threads finish within a small part of each other. Helpers
+/// are jobs of the same pool started from inside the cutting job, so the push never goes back to
+/// the request worker between the cut and the assembly.
+struct Handout {
+    raw: Text,
+    parts: Vec<FreshPart>,
+    next: AtomicUsize,
+    helped: Mutex<Helped>,
+    /// Signalled when a helper leaves.
+    left: Condvar,
+}
+
+/// What the helpers of a [`Handout`] did.
+#[derive(Default)]
+struct Helped {
+    done: Vec<SanitizedPart>,
+    /// Helpers at work.
+    working: usize,
+    /// Set when the thread that cut has every part: a helper that starts later does nothing.
+    closed: bool,
+}
+
+/// A helper at work: what it did goes to the handout when it leaves, even by a panic (a part it
+/// was sanitizing is then missing, and the document is sanitized whole: see [`Cut::assemble`]).
+struct Helping<'a> {
+    handout: &'a Handout,
+    done: Vec<SanitizedPart>,
+}
+
+impl Drop for Helping<'_> {
+    fn drop(&mut self) {
+        let mut helped = self.handout.lock();
+        helped.done.append(&mut self.done);
+        helped.working -= 1;
+        drop(helped);
+        self.handout.left.notify_all();
+    }
+}
+
+impl Handout {
+    fn new(raw: Text, fresh: &[FreshPart]) -> Self {
+        let mut parts = fresh.to_vec();
+        parts.sort_by_key(|p| std::cmp::Reverse(p.len()));
+        Self {
+            raw,
+            parts,
+            next: AtomicUsize::new(0),
+            helped: Mutex::default(),
+            left: Condvar::new(),
         }
     }
-    out.retain(|g| !g.is_empty());
-    out
+
+    /// Sanitizes `fresh` (parts of `raw`) on this thread, helped by as many idle threads of `cpu`
+    /// as there are (none waits for a thread: a helper that starts after the work is done does
+    /// nothing). Every part once, in no particular order.
+    fn share(
+        cpu: &CpuPool,
+        raw: &Text,
+        fresh: &[FreshPart],
+        opts: &SanitizeOptions,
+    ) -> Vec<SanitizedPart> {
+        let handout = Arc::new(Handout::new(raw.clone(), fresh));
+        for _ in 0..cpu.idle().min(fresh.len().saturating_sub(1)) {
+            let (handout, opts) = (handout.clone(), *opts);
+            if cpu.spawn(move || handout.help(&opts)).is_err() {
+                break;
+            }
+        }
+        handout.finish(opts)
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Helped> {
+        // Parts are sanitized outside the lock: a poisoned lock holds sound state.
+        self.helped.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Sanitizes parts until none is left; what this thread did.
+    fn take(&self, opts: &SanitizeOptions) -> Vec<SanitizedPart> {
+        let mut done = vec![];
+        loop {
+            let i = self.next.fetch_add(1, Ordering::Relaxed);
+            let Some(part) = self.parts.get(i) else {
+                return done;
+            };
+            done.extend(sanitize_fresh(&self.raw, std::slice::from_ref(part), opts));
+        }
+    }
+
+    /// A helper's share, unless the thread that cut has already finished.
+    fn help(&self, opts: &SanitizeOptions) {
+        {
+            let mut helped = self.lock();
+            if helped.closed {
+                return;
+            }
+            helped.working += 1;
+        }
+        let mut helping = Helping {
+            handout: self,
+            done: vec![],
+        };
+        helping.done = self.take(opts);
+    }
+
+    /// The cutting thread's share, then the helpers' once those at work have left.
+    fn finish(&self, opts: &SanitizeOptions) -> Vec<SanitizedPart> {
+        let mut done = self.take(opts);
+        let mut helped = self.lock();
+        while helped.working > 0 {
+            helped = self
+                .left
+                .wait(helped)
+                .unwrap_or_else(PoisonError::into_inner);
+        }
+        helped.closed = true;
+        done.append(&mut helped.done);
+        done
+    }
 }
 
 /// `prepared`, the document of `body` (whose [`source_digest`] is `source`), with its typed
@@ -1223,31 +1302,43 @@ fn parse_addresses(raw: &str) -> Result<Vec<planpush_comments::CommentId>, PushE
 mod tests {
     use super::*;
 
+    /// The thread that cut and its helpers sanitize every part once, largest first, and what they
+    /// did assembles to the document `prepare` makes; a helper that starts after the work is done
+    /// does nothing.
     #[test]
-    fn new_parts_are_split_into_runs_of_about_equal_size() {
+    fn a_handout_gives_every_part_to_one_thread() {
+        let opts = SanitizeOptions::default();
         let raw = include_str!("../../../fixtures/auth-service-redesign.html").repeat(3);
-        let Ok(cut) = cut(&raw, &SanitizeOptions::default(), &[]) else {
+        let text = Text::from(raw.as_str());
+        let Ok(cut) = cut(&raw, &opts, &[]) else {
             panic!("the fixture is cut into parts");
         };
-        let total: usize = cut.fresh.iter().map(FreshPart::len).sum();
-        for groups in 1..=4 {
-            let runs = split_evenly(&cut.fresh, groups);
-            assert!(runs.len() <= groups && !runs.is_empty());
-            // Every part once, in order.
-            let flat: Vec<usize> = runs.iter().flatten().map(FreshPart::len).collect();
-            assert_eq!(
-                flat,
-                cut.fresh.iter().map(FreshPart::len).collect::<Vec<_>>()
-            );
-            let largest = cut.fresh.iter().map(FreshPart::len).max().unwrap_or(0);
-            for run in &runs {
-                let size: usize = run.iter().map(FreshPart::len).sum();
-                assert!(
-                    size <= total / groups + largest,
-                    "{groups}: {size} of {total}"
-                );
-            }
+        let sizes: Vec<usize> = Handout::new(text.clone(), &cut.fresh)
+            .parts
+            .iter()
+            .map(FreshPart::len)
+            .collect();
+        assert!(sizes.windows(2).all(|w| w[0] >= w[1]), "largest first");
+        let expected = planpush_document::prepare(&raw, &opts);
+        for cpu in [
+            CpuPool::inline(),
+            CpuPool::new(1, 0).unwrap(),
+            CpuPool::new(3, 4).unwrap(),
+        ] {
+            let done = Handout::share(&cpu, &text, &cut.fresh, &opts);
+            let mut slots: Vec<usize> = done.iter().map(|(slot, _)| *slot).collect();
+            slots.sort_unstable();
+            slots.dedup();
+            assert_eq!(slots.len(), cut.fresh.len(), "each part once");
+            assert_eq!(done.len(), cut.fresh.len());
+            let cut = planpush_document::cut(&raw, &opts, &[]).unwrap();
+            assert_eq!(cut.assemble(&raw, &opts, done), expected);
         }
-        assert!(split_evenly(&[], 2).is_empty());
+        let handout = Handout::new(text, &cut.fresh);
+        let done = handout.finish(&opts);
+        assert_eq!(done.len(), cut.fresh.len());
+        handout.help(&opts);
+        let helped = handout.lock();
+        assert!(helped.done.is_empty() && helped.working == 0 && helped.closed);
     }
 }

@@ -878,8 +878,8 @@ async fn a_full_render_pool_refuses_the_push() {
     assert_eq!(stored.map(|o| o.version.get()), Some(1));
 }
 
-/// A long first push on a pool with idle threads is sanitized in several jobs and stored exactly as
-/// the whole document sanitized at once.
+/// A long first push on a pool with idle threads is sanitized by several threads and stored exactly
+/// as the whole document sanitized at once.
 #[tokio::test]
 async fn a_long_push_split_over_idle_threads_stores_the_whole_document_sanitized() {
     let ports = planpush_app::fake::ports();
