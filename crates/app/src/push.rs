@@ -1027,7 +1027,7 @@ fn parts_of(memo: Option<&Memo>) -> &[Arc<Part>] {
 /// threads of the pool that help it, largest first. A part's cost is not only its size (markup the
 /// sanitizer has to rewrite costs more than markup sent in its form) and a thread may be slowed by
 /// other work, so runs fixed in advance can leave one thread working while the other waits; taken
-/// one at a time, largest first, the threads finish within about one part of each other. Helpers
+/// one at a time, largest first, the threads finish within a small part of each other. Helpers
 /// are jobs of the same pool started from inside the cutting job, so the push never goes back to
 /// the request worker between the cut and the assembly.
 struct Handout {
@@ -1049,8 +1049,8 @@ struct Helped {
     closed: bool,
 }
 
-/// A helper at work: what it did goes to the handout when it leaves, even by a panic (then the
-/// parts it took are missing, and the document is sanitized whole: see [`Cut::assemble`]).
+/// A helper at work: what it did goes to the handout when it leaves, even by a panic (a part it
+/// was sanitizing is then missing, and the document is sanitized whole: see [`Cut::assemble`]).
 struct Helping<'a> {
     handout: &'a Handout,
     done: Vec<SanitizedPart>,
