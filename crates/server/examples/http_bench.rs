@@ -371,10 +371,10 @@ fn main() {
     get("10", &mut row);
 
     // nginx serving the same bytes (uncompressed), in the same run. One run of each is not a
-    // ratio on a shared VM: nginx alone served anywhere from 37,000 to 68,000 pages/s in
-    // back-to-back 3 s runs (how its two workers happen to share the connections), so the two are
-    // measured in interleaved pairs, which of the two goes first alternating, and the median
-    // pair's ratio is the result; the rows are each side's median run.
+    // ratio on a shared VM: nginx alone served anywhere from 41,000 to 64,000 pages/s in five
+    // back-to-back 3 s runs on a Xeon VM (docs/benchmarks.md), so the two are measured in
+    // interleaved pairs, which of the two goes first alternating, and the median pair's ratio is
+    // the result; the rows are each side's median run.
     const PAIRS: usize = 5;
     let plain = |url: &str, headers: &[String]| wrk(dir.path(), url, 16, 4, headers, "");
     let (_, _, page_bytes) = server.call("GET", "/p/big-page", &[("Cookie", &cookie)], "");
