@@ -151,13 +151,18 @@ struct Memo {
     sections: SectionIndex,
     /// The version's typed index: the previous side of the next push's summary.
     typed: Arc<TypedIndex>,
+    /// What the store staged of the version's texts: the next push's staging takes what the two
+    /// versions share from it (see [`VersionRepository::stage`]).
+    staged: Staged,
 }
 
 impl Memo {
     /// Bytes held, as the allocator hands them out (the typed index shares its items with the
     /// parts: only its lists are its own).
     fn weight(&self) -> usize {
-        self.parts.iter().map(|p| p.weight()).sum::<usize>() + self.typed.list_weight()
+        self.parts.iter().map(|p| p.weight()).sum::<usize>()
+            + self.typed.list_weight()
+            + self.staged.weight()
     }
 }
 
@@ -208,9 +213,11 @@ struct Rendered {
 
 impl Rendered {
     /// Hands the store its work on the texts of the version this becomes while still on the
-    /// render pool.
-    fn stage(&mut self, versions: &dyn VersionRepository) {
-        self.staged = versions.stage(&self.html, &self.body, &self.sections);
+    /// render pool, after what it staged for `memo`'s version.
+    fn stage(&mut self, versions: &dyn VersionRepository, memo: Option<&Memo>) {
+        let none = Staged::default();
+        let previous = memo.map_or(&none, |m| &m.staged);
+        self.staged = versions.stage(&self.html, &self.body, &self.sections, previous);
     }
 }
 
@@ -657,6 +664,7 @@ impl Push {
                 parts: rendered.parts.clone(),
                 sections: rendered.sections.clone(),
                 typed: rendered.typed.clone(),
+                staged: rendered.staged.clone(),
             }),
         );
         // Held to its budget now, not at moka's next housekeeping (see `generation::CacheLimits`):
@@ -1003,7 +1011,9 @@ impl Finishing {
         let prepared = match cut {
             Err(prepared) => prepared,
             Ok(cut) => {
-                let done = if fresh_bytes(&cut.fresh) >= SPLIT_BYTES {
+                // Shared only when a thread of the pool is idle to help (else the handout's
+                // setup is spent for nothing: first pushes under load).
+                let done = if fresh_bytes(&cut.fresh) >= SPLIT_BYTES && self.cpu.idle() > 0 {
                     Handout::share(&self.cpu, raw, &cut.fresh, &self.opts)
                 } else {
                     sanitize_fresh(raw, &cut.fresh, &self.opts)
@@ -1013,7 +1023,7 @@ impl Finishing {
         };
         let against = self.memo.as_deref().filter(|_| self.summarize);
         let mut rendered = finish(self.body, prepared, source, against);
-        rendered.stage(&*self.versions);
+        rendered.stage(&*self.versions, self.memo.as_deref());
         rendered
     }
 }
@@ -1027,7 +1037,7 @@ fn parts_of(memo: Option<&Memo>) -> &[Arc<Part>] {
 /// threads of the pool that help it, largest first. A part's cost is not only its size (markup the
 /// sanitizer has to rewrite costs more than markup sent in its form) and a thread may be slowed by
 /// other work, so runs fixed in advance can leave one thread working while the other waits; taken
-/// one at a time, largest first, the threads finish within a small part of each other. Helpers
+/// one at a time, largest first, the threads finish within about one part of each other. Helpers
 /// are jobs of the same pool started from inside the cutting job, so the push never goes back to
 /// the request worker between the cut and the assembly.
 struct Handout {
@@ -1049,8 +1059,8 @@ struct Helped {
     closed: bool,
 }
 
-/// A helper at work: what it did goes to the handout when it leaves, even by a panic (a part it
-/// was sanitizing is then missing, and the document is sanitized whole: see [`Cut::assemble`]).
+/// A helper at work: what it did goes to the handout when it leaves, even by a panic (then the
+/// parts it took are missing, and the document is sanitized whole: see [`Cut::assemble`]).
 struct Helping<'a> {
     handout: &'a Handout,
     done: Vec<SanitizedPart>,
