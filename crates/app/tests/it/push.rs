@@ -785,7 +785,7 @@ async fn the_memo_of_new_plans_stays_within_its_budget() {
 }
 
 /// A push to a plan whose current version this process rendered reads nothing of that version (its
-/// number, section index and source digest are remembered); a process that did not render it (its
+/// number, section index and source are remembered); a process that did not render it (its
 /// own memo) reads its head; both number, diff and detect an unchanged source alike.
 #[tokio::test]
 async fn a_remembered_version_is_not_read_again() {

@@ -79,39 +79,6 @@ fn next_boundary(rest: &[u8]) -> usize {
     last
 }
 
-/// How many bytes `a` and `b` start with in common.
-fn common_prefix(a: &[u8], b: &[u8]) -> usize {
-    const BLOCK: usize = 128;
-    let n = a.len().min(b.len());
-    let mut at = 0;
-    while at + BLOCK <= n && a[at..at + BLOCK] == b[at..at + BLOCK] {
-        at += BLOCK;
-    }
-    at + a[at..n]
-        .iter()
-        .zip(&b[at..n])
-        .take_while(|(x, y)| x == y)
-        .count()
-}
-
-/// How many bytes `a` and `b` end with in common.
-fn common_suffix(a: &[u8], b: &[u8]) -> usize {
-    const BLOCK: usize = 128;
-    let n = a.len().min(b.len());
-    let (a, b) = (&a[a.len() - n..], &b[b.len() - n..]);
-    let mut left = n;
-    while left >= BLOCK && a[left - BLOCK..left] == b[left - BLOCK..left] {
-        left -= BLOCK;
-    }
-    n - left
-        + a[..left]
-            .iter()
-            .rev()
-            .zip(b[..left].iter().rev())
-            .take_while(|(x, y)| x == y)
-            .count()
-}
-
 /// Appends the stored name of `chunk` to `list`: the first 128 bits of its SHA-256, in hex.
 fn push_hash(list: &mut String, chunk: &str) {
     const HEX: &[u8; 16] = b"0123456789abcdef";
@@ -160,13 +127,12 @@ impl Chunked {
         let mut shared = None;
         if let Some(b) = before {
             let (new, old) = (out.text.as_bytes(), b.text.as_bytes());
-            let head = common_prefix(new, old);
+            let (head, tail) = planpush_versions::shared_ends(new, old);
             if head == n && head == old.len() {
                 out.list.clone_from(&b.list);
                 out.bounds.clone_from(&b.bounds);
                 return out;
             }
-            let tail = common_suffix(&new[head..], &old[head..]);
             let kept = b.bounds.iter().take_while(|r| r.end < head).count();
             out.list.push_str(&b.list[..kept * HASH_HEX]);
             out.bounds.extend_from_slice(&b.bounds[..kept]);
@@ -522,29 +488,6 @@ mod tests {
                 "{hashed} of {} chunks hashed",
                 taken.bounds.len()
             );
-        }
-    }
-
-    #[test]
-    fn common_ends_are_counted_in_bytes() {
-        let long = "x".repeat(300);
-        for (a, b, head, tail) in [
-            ("", "", 0, 0),
-            ("abc", "abd", 2, 0),
-            ("abc", "xbc", 0, 2),
-            ("abc", "abc", 3, 3),
-            ("ab", "abc", 2, 0),
-            (long.as_str(), &format!("{long}y"), 300, 0),
-            (&format!("y{long}"), long.as_str(), 0, 300),
-            (
-                &format!("{long}a{long}"),
-                &format!("{long}b{long}"),
-                300,
-                300,
-            ),
-        ] {
-            assert_eq!(common_prefix(a.as_bytes(), b.as_bytes()), head, "{a} {b}");
-            assert_eq!(common_suffix(a.as_bytes(), b.as_bytes()), tail, "{a} {b}");
         }
     }
 }
