@@ -9,8 +9,8 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 
 use planpush_document::{
     Cut, DiagramRenderer, DiagramSource, FreshPart, Part, Prepared, SanitizeOptions, SanitizedPart,
-    TypedIndex, cut, cut_following, find_diagrams, markdown_to_html, replace_diagrams,
-    sanitize_fresh, top_sections_in,
+    TypedIndex, cut, find_diagrams, markdown_to_html, replace_diagrams, sanitize_fresh,
+    top_sections_in,
 };
 use planpush_plans::{Plan, PlanId, PlanRepoError, Slug, Visibility, fit_title};
 use planpush_roles::{Capability, Ownership};
@@ -144,37 +144,20 @@ pub struct Push {
 /// The last version of a plan that this process rendered.
 struct Memo {
     number: VersionNumber,
-    /// What was pushed, and in which format: a push of the same source stores nothing. Shared
-    /// with the staged texts, which count it.
-    format: SourceFormat,
-    body: Text,
-    /// The document as it was cut (after Markdown and diagrams; for HTML without diagrams,
-    /// `body` itself): the next push's cut follows it (see [`cut_following`]).
-    raw: Text,
+    /// [`source_digest`] of what was pushed: a push of the same source stores nothing.
+    source: [u8; 32],
     parts: Vec<Arc<Part>>,
     /// The version's section index (shared with the version that was stored).
     sections: SectionIndex,
     /// The version's typed index: the previous side of the next push's summary.
     typed: Arc<TypedIndex>,
-    /// What the store staged of the version's texts: the next push's staging takes what the two
-    /// versions share from it (see [`VersionRepository::stage`]).
-    staged: Staged,
 }
 
 impl Memo {
     /// Bytes held, as the allocator hands them out (the typed index shares its items with the
     /// parts: only its lists are its own).
     fn weight(&self) -> usize {
-        // `body` is counted with the staged texts; `raw` too when it is `body`.
-        let raw = if Arc::ptr_eq(&self.raw, &self.body) {
-            0
-        } else {
-            self.raw.len()
-        };
-        self.parts.iter().map(|p| p.weight()).sum::<usize>()
-            + self.typed.list_weight()
-            + self.staged.weight()
-            + raw
+        self.parts.iter().map(|p| p.weight()).sum::<usize>() + self.typed.list_weight()
     }
 }
 
@@ -184,6 +167,18 @@ fn memo_cache(bytes: u64) -> moka::sync::Cache<PlanId, Arc<Memo>> {
         .max_capacity(bytes)
         .weigher(|_, m: &Arc<Memo>| u32::try_from(m.weight()).unwrap_or(u32::MAX))
         .build()
+}
+
+/// SHA-256 of a pushed source and its format.
+fn source_digest(format: SourceFormat, body: &str) -> [u8; 32] {
+    use sha2::Digest;
+    let mut h = sha2::Sha256::new();
+    h.update(match format {
+        SourceFormat::Html => b"h",
+        SourceFormat::Markdown => b"m",
+    });
+    h.update(body.as_bytes());
+    h.finalize().into()
 }
 
 /// A rendered, sanitized document with its index, and its summary against the memo it re-used.
@@ -198,9 +193,8 @@ struct Rendered {
     parts: Vec<Arc<Part>>,
     /// How many parts were taken from the memo instead of being sanitized again.
     reused: usize,
-    format: SourceFormat,
-    /// The document as it was cut (see [`Memo::raw`]).
-    raw: Text,
+    /// [`source_digest`] of the pushed source.
+    source: [u8; 32],
     /// The typed index of the document (from its parts, no parse).
     typed: Arc<TypedIndex>,
     /// Its searchable text (from its parts, no parse), written to the search index with it.
@@ -214,11 +208,9 @@ struct Rendered {
 
 impl Rendered {
     /// Hands the store its work on the texts of the version this becomes while still on the
-    /// render pool, after what it staged for `memo`'s version.
-    fn stage(&mut self, versions: &dyn VersionRepository, memo: Option<&Memo>) {
-        let none = Staged::default();
-        let previous = memo.map_or(&none, |m| &m.staged);
-        self.staged = versions.stage(&self.html, &self.body, &self.sections, previous);
+    /// render pool.
+    fn stage(&mut self, versions: &dyn VersionRepository) {
+        self.staged = versions.stage(&self.html, &self.body, &self.sections);
     }
 }
 
@@ -310,22 +302,23 @@ impl Push {
         let step = self
             .cpu
             .run(move || {
+                let source = source_digest(format, &body);
                 let raw: Text = match format {
                     SourceFormat::Markdown => markdown_to_html(&body).into(),
                     SourceFormat::Html => body.clone(),
                 };
                 let diagrams = find_diagrams(&raw);
                 if !diagrams.is_empty() {
-                    return Step::Diagrams(raw.to_string(), diagrams, finishing);
+                    return Step::Diagrams(source, raw.to_string(), diagrams, finishing);
                 }
-                let cut = cut_against(&raw, &opts, memo.as_deref());
-                Step::Done(Box::new(finishing.finish(raw, cut, format)))
+                let cut = cut(&raw, &opts, parts_of(memo.as_deref()));
+                Step::Done(Box::new(finishing.finish(&raw, cut, source)))
             })
             .await?;
         match step {
             Step::Done(rendered) => Ok(*rendered),
-            Step::Diagrams(raw, diagrams, finishing) => {
-                self.draw_diagrams(raw, diagrams, format, finishing, now)
+            Step::Diagrams(source, raw, diagrams, finishing) => {
+                self.draw_diagrams(raw, diagrams, source, finishing, now)
                     .await
             }
         }
@@ -337,7 +330,7 @@ impl Push {
         &self,
         raw: String,
         diagrams: Vec<DiagramSource>,
-        format: SourceFormat,
+        source: [u8; 32],
         finishing: Finishing,
         now: DateTime<Utc>,
     ) -> Result<Rendered, PushError> {
@@ -358,8 +351,8 @@ impl Push {
             .run(move || {
                 let (svgs, fresh) = draw(&*renderer, &diagrams, cached);
                 let html: Text = replace_diagrams(&raw, &diagrams, &svgs).into();
-                let cut = cut_against(&html, &opts, finishing.memo.as_deref());
-                (finishing.finish(html, cut, format), fresh)
+                let cut = cut(&html, &opts, parts_of(finishing.memo.as_deref()));
+                (finishing.finish(&html, cut, source), fresh)
             })
             .await?;
         for (key, svg) in fresh {
@@ -660,13 +653,10 @@ impl Push {
             plan,
             Arc::new(Memo {
                 number,
-                format: rendered.format,
-                body: rendered.body.clone(),
-                raw: rendered.raw.clone(),
+                source: rendered.source,
                 parts: rendered.parts.clone(),
                 sections: rendered.sections.clone(),
                 typed: rendered.typed.clone(),
-                staged: rendered.staged.clone(),
             }),
         );
         // Held to its budget now, not at moka's next housekeeping (see `generation::CacheLimits`):
@@ -829,7 +819,7 @@ impl Push {
             (None, None) => None,
         };
         let same = match (&memo, &head) {
-            (Some(m), _) => m.format == req.format && *m.body == *rendered.body,
+            (Some(m), _) => m.source == rendered.source,
             (None, Some(h)) => h.same_source(req.format, &rendered.body),
             (None, None) => false,
         };
@@ -989,8 +979,8 @@ fn pushed(record: &AuditEvent, plan: &Plan, version: VersionNumber) -> AuditEven
 enum Step {
     /// Rendered whole (boxed: the other step is a fraction of its size).
     Done(Box<Rendered>),
-    /// The document has diagrams to draw first.
-    Diagrams(String, Vec<DiagramSource>, Finishing),
+    /// The document (whose [`source_digest`] is given) has diagrams to draw first.
+    Diagrams([u8; 32], String, Vec<DiagramSource>, Finishing),
 }
 
 /// What a render job needs besides the document to finish a push's render.
@@ -1009,40 +999,35 @@ impl Finishing {
     /// On a render thread: the new parts of `cut` (of `raw`, the HTML of `body`) sanitized
     /// (shared with the pool's idle threads when there are enough of them), the document
     /// assembled and indexed, its summary against the memo, and the store's work staged.
-    fn finish(self, raw: Text, cut: Result<Cut, Prepared>, format: SourceFormat) -> Rendered {
+    fn finish(self, raw: &Text, cut: Result<Cut, Prepared>, source: [u8; 32]) -> Rendered {
         let prepared = match cut {
             Err(prepared) => prepared,
             Ok(cut) => {
-                // Shared only when a thread of the pool is idle to help (else the handout's
-                // setup is spent for nothing: first pushes under load).
-                let done = if fresh_bytes(&cut.fresh) >= SPLIT_BYTES && self.cpu.idle() > 0 {
-                    Handout::share(&self.cpu, &raw, &cut.fresh, &self.opts)
+                let done = if fresh_bytes(&cut.fresh) >= SPLIT_BYTES {
+                    Handout::share(&self.cpu, raw, &cut.fresh, &self.opts)
                 } else {
-                    sanitize_fresh(&raw, &cut.fresh, &self.opts)
+                    sanitize_fresh(raw, &cut.fresh, &self.opts)
                 };
-                cut.assemble(&raw, &self.opts, done)
+                cut.assemble(raw, &self.opts, done)
             }
         };
         let against = self.memo.as_deref().filter(|_| self.summarize);
-        let mut rendered = finish((self.body, format, raw), prepared, against);
-        rendered.stage(&*self.versions, self.memo.as_deref());
+        let mut rendered = finish(self.body, prepared, source, against);
+        rendered.stage(&*self.versions);
         rendered
     }
 }
 
-/// `raw` cut, re-using the parts of `memo` (the plan's previous version) where it has them.
-fn cut_against(raw: &str, opts: &SanitizeOptions, memo: Option<&Memo>) -> Result<Cut, Prepared> {
-    match memo {
-        Some(m) => cut_following(raw, opts, &m.raw, &m.parts),
-        None => cut(raw, opts, &[]),
-    }
+/// The parts of `memo`, to be re-used.
+fn parts_of(memo: Option<&Memo>) -> &[Arc<Part>] {
+    memo.map_or(&[][..], |m| &m.parts[..])
 }
 
 /// The new parts of a cut, handed out one at a time to the thread that cut them and to idle
 /// threads of the pool that help it, largest first. A part's cost is not only its size (markup the
 /// sanitizer has to rewrite costs more than markup sent in its form) and a thread may be slowed by
 /// other work, so runs fixed in advance can leave one thread working while the other waits; taken
-/// one at a time, largest first, the threads finish within about one part of each other. Helpers
+/// one at a time, largest first, the threads finish within a small part of each other. Helpers
 /// are jobs of the same pool started from inside the cutting job, so the push never goes back to
 /// the request worker between the cut and the assembly.
 struct Handout {
@@ -1064,8 +1049,8 @@ struct Helped {
     closed: bool,
 }
 
-/// A helper at work: what it did goes to the handout when it leaves, even by a panic (then the
-/// parts it took are missing, and the document is sanitized whole: see [`Cut::assemble`]).
+/// A helper at work: what it did goes to the handout when it leaves, even by a panic (a part it
+/// was sanitizing is then missing, and the document is sanitized whole: see [`Cut::assemble`]).
 struct Helping<'a> {
     handout: &'a Handout,
     done: Vec<SanitizedPart>,
@@ -1162,13 +1147,9 @@ impl Handout {
     }
 }
 
-/// `prepared`, the document of `body` (pushed in `format`, cut as `raw`), with its typed index,
-/// searchable text and title, and its summary against `memo`.
-fn finish(
-    (body, format, raw): (Text, SourceFormat, Text),
-    prepared: Prepared,
-    memo: Option<&Memo>,
-) -> Rendered {
+/// `prepared`, the document of `body` (whose [`source_digest`] is `source`), with its typed
+/// index, searchable text and title, and its summary against `memo`.
+fn finish(body: Text, prepared: Prepared, source: [u8; 32], memo: Option<&Memo>) -> Rendered {
     let typed = Arc::new(prepared.typed_index());
     let against = memo.map(|m| {
         (
@@ -1191,8 +1172,7 @@ fn finish(
         parts,
         reused,
         typed,
-        format,
-        raw,
+        source,
         text,
         // A heading longer than a title may be is cut, never refused.
         title: title.as_deref().and_then(fit_title),

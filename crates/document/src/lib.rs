@@ -63,8 +63,8 @@ pub use index::{anchored_text, section_index, slugify, title};
 pub use markdown::markdown_to_html;
 pub use plan_text::{TextSection, element_prints, plan_text};
 pub use prepare::{
-    Cut, FreshPart, Part, Prepared, SanitizedPart, cut, cut_following, prepare, prepare_reusing,
-    sanitize_fresh, top_sections_in,
+    Cut, FreshPart, Part, Prepared, SanitizedPart, cut, prepare, prepare_reusing, sanitize_fresh,
+    top_sections_in,
 };
 pub use sanitize::{RESERVED_ID_PREFIX, SanitizeOptions, is_settled, sanitize, settled_form};
 pub use text::{MAX_UNIT_TEXT, TextUnit, text_units};

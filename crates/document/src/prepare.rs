@@ -40,8 +40,8 @@ use crate::typed::TypedIndex;
 /// One top-level part of a document, sanitized, with what the version needs to know of it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Part {
-    /// What it was made from.
-    origin: Origin,
+    /// SHA-256 of the part's source and the sanitizer options.
+    source: [u8; 32],
     html: String,
     /// Every valid anchor inside, in order (duplicates kept: the document decides who wins).
     entries: Vec<SectionEntry>,
@@ -96,7 +96,7 @@ impl Part {
     /// The part whose sanitized markup is `html` and `doc` its parse: the index, title, outermost
     /// sections and text, all from that one parse. `spans` (from [`settled`]) says where anchored
     /// elements' markup is, where it is byte for byte the element's serialization.
-    fn new(origin: Origin, html: String, doc: &Html, spans: &[(NodeId, Range<usize>)]) -> Self {
+    fn new(source: [u8; 32], html: String, doc: &Html, spans: &[(NodeId, Range<usize>)]) -> Self {
         let tops = top_elements_of(doc);
         let span = |id: NodeId| {
             let (_, range) = spans.iter().find(|(at, _)| *at == id)?;
@@ -133,7 +133,7 @@ impl Part {
         });
         let mut part = Self {
             weight: 0,
-            origin,
+            source,
             entries,
             h1: first_h1_of(doc),
             top,
@@ -154,26 +154,6 @@ impl Part {
         drop(tops);
         part.weight = part.count_weight();
         part
-    }
-}
-
-/// What a part was made from: its source, by its key and length, and the sanitizer's options.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct Origin {
-    /// SHA-256 of the part's source and the sanitizer options.
-    key: [u8; 32],
-    /// Bytes of source.
-    len: usize,
-    opts: SanitizeOptions,
-}
-
-impl Origin {
-    fn of(source: &str, opts: &SanitizeOptions) -> Self {
-        Self {
-            key: source_key(source, opts),
-            len: source.len(),
-            opts: *opts,
-        }
     }
 }
 
@@ -333,8 +313,6 @@ fn typed_index_of(parts: &[Arc<Part>]) -> TypedIndex {
 }
 
 fn source_key(raw: &str, opts: &SanitizeOptions) -> [u8; 32] {
-    #[cfg(test)]
-    tests::KEYED.with(|n| n.set(n.get() + 1));
     let mut h = Sha256::new();
     h.update([u8::from(opts.allow_remote_images)]);
     h.update(raw.as_bytes());
@@ -376,7 +354,7 @@ pub struct Cut {
 #[derive(Debug, Clone)]
 pub struct FreshPart {
     slot: usize,
-    origin: Origin,
+    key: [u8; 32],
     range: std::ops::Range<usize>,
 }
 
@@ -399,144 +377,26 @@ pub type SanitizedPart = (usize, Option<Arc<Part>>);
 /// holds the finished result when the document cannot be cut (sanitized whole, or taken whole from
 /// `previous` when it was not cut either and is unchanged).
 pub fn cut(raw: &str, opts: &SanitizeOptions, previous: &[Arc<Part>]) -> Result<Cut, Prepared> {
-    cut_with(raw, opts, previous, None)
-}
-
-/// [`cut`], where `previous` are the parts of `earlier` in order (the previous version's document
-/// as it was cut, and its [`Prepared::parts`]): the parts before the first byte where the two
-/// documents differ are taken without scanning or hashing them again, and those after the last
-/// such byte that lie where a part of `earlier` lay without hashing them again. The same [`Cut`]
-/// as [`cut`]'s.
-pub fn cut_following(
-    raw: &str,
-    opts: &SanitizeOptions,
-    earlier: &str,
-    previous: &[Arc<Part>],
-) -> Result<Cut, Prepared> {
-    cut_with(
-        raw,
-        opts,
-        previous,
-        Shared::of(raw, earlier, previous, opts),
-    )
-}
-
-/// What a document shares with the earlier one whose parts it is cut against.
-struct Shared<'a> {
-    /// The earlier parts, each with where it lay in the earlier document.
-    parts: Vec<(std::ops::Range<usize>, &'a Arc<Part>)>,
-    /// How many of them, from the first, are the document's own first parts (the scan's state
-    /// is back at its start where each ends, and the bytes up to there are the same).
-    kept: usize,
-    /// Where the document's bytes from here on are the earlier one's from `here - grown`.
-    tail_from: usize,
-    /// How many bytes longer the document is than the earlier one (negative: shorter).
-    grown: isize,
-}
-
-impl<'a> Shared<'a> {
-    /// `None` unless `previous` are, in order, the parts `earlier` was cut into under `opts`.
-    fn of(
-        raw: &str,
-        earlier: &str,
-        previous: &'a [Arc<Part>],
-        opts: &SanitizeOptions,
-    ) -> Option<Self> {
-        let mut at = 0;
-        let parts: Vec<_> = previous
-            .iter()
-            .map(|p| {
-                at += p.origin.len;
-                (at - p.origin.len..at, p)
-            })
-            .collect();
-        if at != earlier.len() || previous.iter().any(|p| p.origin.opts != *opts) {
-            return None;
-        }
-        let (head, tail) = planpush_versions::shared_ends(raw.as_bytes(), earlier.as_bytes());
-        // The last part may end in text: the scan does not restart there.
-        let kept = parts[..parts.len().saturating_sub(1)]
-            .iter()
-            .take_while(|(range, _)| range.end <= head)
-            .count();
-        Some(Self {
-            parts,
-            kept,
-            tail_from: raw.len() - tail,
-            grown: raw.len() as isize - earlier.len() as isize,
-        })
-    }
-
-    /// Where the scan starts again: after the parts kept.
-    fn start(&self) -> usize {
-        self.kept
-            .checked_sub(1)
-            .map_or(0, |last| self.parts[last].0.end)
-    }
-
-    /// The earlier part whose bytes are the document's `range`, found by where it lies, when the
-    /// range is in the bytes both end with.
-    fn at(&self, range: &std::ops::Range<usize>) -> Option<Arc<Part>> {
-        if range.start < self.tail_from {
-            return None;
-        }
-        let start = range.start.checked_add_signed(-self.grown)?;
-        let i = self
-            .parts
-            .binary_search_by_key(&start, |(r, _)| r.start)
-            .ok()?;
-        let (earlier, part) = &self.parts[i];
-        (earlier.len() == range.len()).then(|| Arc::clone(part))
-    }
-}
-
-fn cut_with(
-    raw: &str,
-    opts: &SanitizeOptions,
-    previous: &[Arc<Part>],
-    shared: Option<Shared<'_>>,
-) -> Result<Cut, Prepared> {
-    let find = |key: &[u8; 32]| previous.iter().find(|p| p.origin.key == *key).cloned();
-    let start = shared.as_ref().map_or(0, Shared::start);
-    let kept = shared.as_ref().map_or(0, |s| s.kept);
-    // Scanned from where the kept parts end (nothing left: they were the whole document).
-    let ranges = if kept > 0 && start == raw.len() {
-        Some(vec![])
-    } else {
-        top_level_parts(&raw[start..])
-    };
-    let Some(ranges) = ranges else {
-        let origin = Origin::of(raw, opts);
-        return Err(whole(raw, origin, find(&origin.key)));
+    let find = |key: &[u8; 32]| previous.iter().find(|p| p.source == *key).cloned();
+    let Some(ranges) = top_level_parts(raw) else {
+        return Err(whole(raw, opts, find(&source_key(raw, opts))));
     };
     let mut cut = Cut {
-        slots: Vec::with_capacity(kept + ranges.len()),
+        slots: Vec::with_capacity(ranges.len()),
         fresh: vec![],
-        reused: kept,
+        reused: 0,
     };
-    if let Some(shared) = &shared {
-        cut.slots.extend(
-            shared.parts[..kept]
-                .iter()
-                .map(|(_, p)| Some(Arc::clone(p))),
-        );
-    }
     for range in ranges {
-        let range = start + range.start..start + range.end;
-        let mut found = shared.as_ref().and_then(|s| s.at(&range));
-        if found.is_none() {
-            let origin = Origin::of(&raw[range.clone()], opts);
-            found = find(&origin.key);
-            if found.is_none() {
-                cut.fresh.push(FreshPart {
-                    slot: cut.slots.len(),
-                    origin,
-                    range,
-                });
-            }
-        }
+        let key = source_key(&raw[range.clone()], opts);
+        let found = find(&key);
         if found.is_some() {
             cut.reused += 1;
+        } else {
+            cut.fresh.push(FreshPart {
+                slot: cut.slots.len(),
+                key,
+                range,
+            });
         }
         cut.slots.push(found);
     }
@@ -555,7 +415,7 @@ pub fn sanitize_fresh(
     parts
         .iter()
         .map(|f| {
-            let part = sanitize_part(clean, f.origin, &raw[f.range.clone()], opts);
+            let part = sanitize_part(clean, f.key, &raw[f.range.clone()], opts);
             (f.slot, part.map(Arc::new))
         })
         .collect()
@@ -571,7 +431,7 @@ pub fn sanitize_fresh(
 /// pays for the parse it wasted and is sanitized as before.
 fn sanitize_part(
     clean: &ammonia::Builder<'static>,
-    origin: Origin,
+    key: [u8; 32],
     source: &str,
     opts: &SanitizeOptions,
 ) -> Option<Part> {
@@ -581,7 +441,7 @@ fn sanitize_part(
     let doc = Html::parse_fragment(source);
     let seen = settled_but_links(source, &doc, opts);
     if let Some(seen) = seen.as_ref().filter(|seen| seen.links.is_empty()) {
-        return Some(Part::new(origin, source.to_owned(), &doc, &seen.spans));
+        return Some(Part::new(key, source.to_owned(), &doc, &seen.spans));
     }
     // The source's parse is not kept through the sanitizer's own.
     drop(doc);
@@ -592,8 +452,8 @@ fn sanitize_part(
     top_level_parts(&once)?;
     let doc = Html::parse_fragment(&once);
     match settled(&once, &doc, opts) {
-        Some(seen) => Some(Part::new(origin, once, &doc, &seen.spans)),
-        None => (clean_once(clean, &once) == once).then(|| Part::new(origin, once, &doc, &[])),
+        Some(seen) => Some(Part::new(key, once, &doc, &seen.spans)),
+        None => (clean_once(clean, &once) == once).then(|| Part::new(key, once, &doc, &[])),
     }
 }
 
@@ -609,26 +469,27 @@ impl Cut {
         for (slot, part) in done {
             match (part, self.slots.get_mut(slot)) {
                 (Some(part), Some(place)) => *place = Some(part),
-                _ => return whole(raw, Origin::of(raw, opts), None),
+                _ => return whole(raw, opts, None),
             }
         }
         match self.slots.into_iter().collect::<Option<Vec<_>>>() {
             Some(parts) => Prepared::from_parts(parts, self.reused),
             // A fresh part was left out of `done`.
-            None => whole(raw, Origin::of(raw, opts), None),
+            None => whole(raw, opts, None),
         }
     }
 }
 
 /// The whole document as one part (the scan could not cut it, or a part was not a fixed point).
-fn whole(raw: &str, origin: Origin, cached: Option<Arc<Part>>) -> Prepared {
+fn whole(raw: &str, opts: &SanitizeOptions, cached: Option<Arc<Part>>) -> Prepared {
     if let Some(p) = cached {
         return Prepared::from_parts(vec![p], 1);
     }
+    let key = source_key(raw, opts);
     // `sanitize` settles its output itself: taken as it is.
-    let html = fitted(sanitize(raw, &origin.opts));
+    let html = fitted(sanitize(raw, opts));
     let doc = Html::parse_fragment(&html);
-    let part = Part::new(origin, html, &doc, &[]);
+    let part = Part::new(key, html, &doc, &[]);
     Prepared::from_parts(vec![Arc::new(part)], 0)
 }
 
@@ -636,83 +497,6 @@ fn whole(raw: &str, origin: Origin, cached: Option<Arc<Part>>) -> Prepared {
 mod tests {
     use super::*;
     use crate::{section_index, title};
-
-    thread_local! {
-        /// Sources hashed on this thread.
-        pub(super) static KEYED: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
-    }
-
-    /// What `f` made, and how many sources it hashed.
-    fn keying<T>(f: impl FnOnce() -> T) -> (T, usize) {
-        let before = KEYED.with(std::cell::Cell::get);
-        let out = f();
-        (out, KEYED.with(std::cell::Cell::get) - before)
-    }
-
-    /// A cut that follows the earlier document is the cut against its parts alone, whatever the
-    /// edit; counted, not timed, it hashes only the parts around the edit.
-    #[test]
-    fn a_cut_following_the_earlier_document_is_the_plain_cut() {
-        let opts = SanitizeOptions::default();
-        let remote = SanitizeOptions {
-            allow_remote_images: true,
-        };
-        let first = HTML.find("<section").unwrap();
-        let second = first + HTML[first + 1..].find("<section").unwrap() + 1;
-        let tail = "<section data-anchor=\"tail\"><h2>Tail</h2><p>1</p></section>";
-        let docs = [
-            HTML.to_owned(),
-            HTML.replacen("Client", "Browser", 1),
-            format!("{HTML}{tail}"),
-            format!("{HTML}{}", tail.replace('1', "2")),
-            format!("{}{}", &HTML[..first], &HTML[second..]),
-            format!("<p>new</p>{HTML}"),
-            HTML[..second].to_owned(),
-            format!("{HTML}<!-- not cut -->"),
-            "<p>a</p><p>b</p>".to_owned(),
-            String::new(),
-        ];
-        let fresh_of = |cut: &Cut| -> Vec<(usize, Range<usize>, Origin)> {
-            cut.fresh
-                .iter()
-                .map(|f| (f.slot, f.range.clone(), f.origin))
-                .collect()
-        };
-        for old in &docs {
-            for made_with in [opts, remote] {
-                let earlier = prepare(old, &made_with);
-                for new in &docs {
-                    let plain = cut(new, &opts, &earlier.parts);
-                    let following = cut_following(new, &opts, old, &earlier.parts);
-                    match (plain, following) {
-                        (Ok(plain), Ok(following)) => {
-                            assert_eq!(following.slots, plain.slots);
-                            assert_eq!(following.reused, plain.reused);
-                            assert_eq!(fresh_of(&following), fresh_of(&plain));
-                            let done = sanitize_fresh(new, &following.fresh, &opts);
-                            assert_eq!(
-                                following.assemble(new, &opts, done),
-                                prepare_reusing(new, &opts, &earlier.parts)
-                            );
-                        }
-                        (Err(plain), Err(following)) => assert_eq!(following, plain),
-                        _ => panic!("one cut and not the other: {new:?} after {old:?}"),
-                    }
-                }
-            }
-        }
-        // The benchmark's push: the last section's text changed. Only that part is hashed.
-        let old = &docs[2];
-        let earlier = prepare(old, &opts);
-        let (cut, keyed) = keying(|| cut_following(&docs[3], &opts, old, &earlier.parts));
-        let cut = cut.unwrap();
-        assert_eq!((cut.fresh.len(), keyed), (1, 1));
-        // A change in the middle: the parts after it are found where they lay, not hashed.
-        let earlier = prepare(HTML, &opts);
-        let (cut, keyed) = keying(|| cut_following(&docs[1], &opts, HTML, &earlier.parts));
-        let cut = cut.unwrap();
-        assert_eq!((cut.fresh.len(), keyed), (1, 1));
-    }
 
     const HTML: &str = include_str!("../../../fixtures/auth-service-redesign.html");
     const MD: &str = include_str!("../../../fixtures/auth-service-redesign.md");

@@ -26,5 +26,4 @@ pub use sections::{
 pub use text::TextUnit;
 pub use version::{
     NewVersion, Previous, SourceFormat, Text, Version, VersionHead, VersionMeta, VersionNumber,
-    shared_ends,
 };

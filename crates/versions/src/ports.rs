@@ -45,34 +45,23 @@ pub enum Commit<'a> {
 /// What a store made of a version's texts ahead of its commit ([`VersionRepository::stage`]),
 /// opaque to everyone but that store. Empty by default: the commit then does the work itself.
 #[derive(Clone, Default)]
-pub struct Staged {
-    work: Option<std::sync::Arc<dyn std::any::Any + Send + Sync>>,
-    weight: usize,
-}
+pub struct Staged(Option<std::sync::Arc<dyn std::any::Any + Send + Sync>>);
 
 impl Staged {
-    /// `work`, to be found again by [`Staged::get`] with its type; it holds `weight` bytes.
-    pub fn new<T: std::any::Any + Send + Sync>(work: T, weight: usize) -> Self {
-        Self {
-            work: Some(std::sync::Arc::new(work)),
-            weight,
-        }
+    /// `work`, to be found again by [`Staged::get`] with its type.
+    pub fn new<T: std::any::Any + Send + Sync>(work: T) -> Self {
+        Self(Some(std::sync::Arc::new(work)))
     }
 
     /// The work staged, if it is a `T`.
     pub fn get<T: std::any::Any + Send + Sync>(&self) -> Option<std::sync::Arc<T>> {
-        self.work.clone()?.downcast().ok()
-    }
-
-    /// Bytes it holds (for the budgets of caches that keep it).
-    pub fn weight(&self) -> usize {
-        self.weight
+        self.0.clone()?.downcast().ok()
     }
 }
 
 impl std::fmt::Debug for Staged {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(if self.work.is_some() {
+        f.write_str(if self.0.is_some() {
             "Staged(..)"
         } else {
             "Staged(none)"
@@ -87,17 +76,9 @@ pub trait VersionRepository: Send + Sync {
     /// a push does it while rendering, before its plan's turn, so that the turn holds only the
     /// database. [`VersionRepository::commit_staged`] uses it when it matches the version it
     /// writes, and does the work itself otherwise. It may keep `html` and `source` (shared, not
-    /// copied) until the commit. `previous` is what it staged for an earlier version of the plan,
-    /// or nothing: it may take from it the work on what the two versions share (the same answer
-    /// either way).
-    fn stage(
-        &self,
-        html: &Text,
-        source: &Text,
-        sections: &SectionIndex,
-        previous: &Staged,
-    ) -> Staged {
-        let _ = (html, source, sections, previous);
+    /// copied) until the commit.
+    fn stage(&self, html: &Text, source: &Text, sections: &SectionIndex) -> Staged {
+        let _ = (html, source, sections);
         Staged::default()
     }
     /// Writes a push atomically, together with what it causes: the notifications (`outbox`,

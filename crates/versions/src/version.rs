@@ -84,38 +84,6 @@ pub struct VersionMeta {
 /// staged work and the version it commits (a long document's texts are ~100 KB).
 pub type Text = std::sync::Arc<str>;
 
-/// How many bytes texts `a` and `b` (two versions' source or HTML) start with in common, and how
-/// many of the bytes after those they end with in common: whatever differs lies between the two.
-pub fn shared_ends(a: &[u8], b: &[u8]) -> (usize, usize) {
-    /// Compared a block at a time first (a slice comparison), then byte by byte.
-    const BLOCK: usize = 128;
-    let n = a.len().min(b.len());
-    let mut head = 0;
-    while head + BLOCK <= n && a[head..head + BLOCK] == b[head..head + BLOCK] {
-        head += BLOCK;
-    }
-    head += a[head..n]
-        .iter()
-        .zip(&b[head..n])
-        .take_while(|(x, y)| x == y)
-        .count();
-    let (a, b) = (&a[head..], &b[head..]);
-    let n = a.len().min(b.len());
-    let (a, b) = (&a[a.len() - n..], &b[b.len() - n..]);
-    let mut left = n;
-    while left >= BLOCK && a[left - BLOCK..left] == b[left - BLOCK..left] {
-        left -= BLOCK;
-    }
-    let tail = n - left
-        + a[..left]
-            .iter()
-            .rev()
-            .zip(b[..left].iter().rev())
-            .take_while(|(x, y)| x == y)
-            .count();
-    (head, tail)
-}
-
 /// A complete snapshot. After retention purges it only [`VersionMeta`] remains.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Version {
@@ -222,29 +190,6 @@ impl Version {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn shared_ends_are_counted_in_bytes_and_never_overlap() {
-        let long = "x".repeat(300);
-        for (a, b, ends) in [
-            ("", "", (0, 0)),
-            ("abc", "abd", (2, 0)),
-            ("abc", "xbc", (0, 2)),
-            ("abc", "abc", (3, 0)),
-            ("ab", "abc", (2, 0)),
-            ("aXa", "aa", (1, 1)),
-            (long.as_str(), &format!("{long}y"), (300, 0)),
-            (&format!("y{long}"), long.as_str(), (0, 300)),
-            (
-                &format!("{long}a{long}"),
-                &format!("{long}b{long}"),
-                (300, 300),
-            ),
-        ] {
-            assert_eq!(shared_ends(a.as_bytes(), b.as_bytes()), ends, "{a} {b}");
-            assert_eq!(shared_ends(b.as_bytes(), a.as_bytes()), ends, "{b} {a}");
-        }
-    }
 
     #[test]
     fn numbers_start_at_one_and_count_up() {

@@ -47,15 +47,21 @@ const GEAR: [u64; 256] = {
     table
 };
 
-/// Where the chunk of `text` that starts at `start` (a boundary) ends. It depends only on the
-/// bytes from `start` up to and including the one at that end (or on all of them when the text
-/// ends first).
-fn chunk_end(text: &str, start: usize) -> usize {
-    let end = next_boundary(&text.as_bytes()[start..]) + start;
-    // Never inside a character: move on to the next one's first byte.
-    (end..=text.len())
-        .find(|&i| text.is_char_boundary(i))
-        .unwrap_or(text.len())
+/// `text` cut at content-defined boundaries, each on a character boundary. Joined, they are `text`.
+pub(crate) fn cut(text: &str) -> Vec<&str> {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len() / 4096 + 1);
+    let mut start = 0;
+    while start < bytes.len() {
+        let end = next_boundary(&bytes[start..]) + start;
+        // Never inside a character: move on to the next one's first byte.
+        let end = (end..=bytes.len())
+            .find(|&i| text.is_char_boundary(i))
+            .unwrap_or(bytes.len());
+        out.push(&text[start..end]);
+        start = end;
+    }
+    out
 }
 
 /// The length of the first chunk of `rest`.
@@ -82,8 +88,6 @@ fn next_boundary(rest: &[u8]) -> usize {
 /// Appends the stored name of `chunk` to `list`: the first 128 bits of its SHA-256, in hex.
 fn push_hash(list: &mut String, chunk: &str) {
     const HEX: &[u8; 16] = b"0123456789abcdef";
-    #[cfg(test)]
-    tests::HASHED.with(|n| n.set(n.get() + 1));
     let digest = sha2::Sha256::digest(chunk.as_bytes());
     for b in &digest[..HASH_HEX / 2] {
         list.push(char::from(HEX[usize::from(b >> 4)]));
@@ -102,72 +106,17 @@ pub(crate) struct Chunked {
 }
 
 impl Chunked {
-    /// `text` cut and hashed from its first byte.
-    #[cfg(test)]
     pub(crate) fn of(text: Arc<str>) -> Self {
-        Self::after(text, None)
-    }
-
-    /// `text` cut into chunks and each hashed, taking from `before` (an earlier text's, such as
-    /// the previous version's) the chunks the two texts share instead of cutting and hashing them
-    /// again: those that end before the first byte where the texts differ, and every chunk from
-    /// the first boundary they share after the last such byte. A chunk's end depends only on its
-    /// own bytes and the one after them (see [`chunk_end`]), so the result is the same as without
-    /// `before`, byte for byte.
-    pub(crate) fn after(text: Arc<str>, before: Option<&Chunked>) -> Self {
-        let chunks = text.len() / 4096 + 1;
-        let mut out = Self {
-            list: String::with_capacity(chunks * HASH_HEX),
-            bounds: Vec::with_capacity(chunks),
-            text,
-        };
-        let n = out.text.len();
-        let mut start = 0;
-        // With `before`: its chunks and how many bytes the two texts end with in common.
-        let mut shared = None;
-        if let Some(b) = before {
-            let (new, old) = (out.text.as_bytes(), b.text.as_bytes());
-            let (head, tail) = planpush_versions::shared_ends(new, old);
-            if head == n && head == old.len() {
-                out.list.clone_from(&b.list);
-                out.bounds.clone_from(&b.bounds);
-                return out;
-            }
-            let kept = b.bounds.iter().take_while(|r| r.end < head).count();
-            out.list.push_str(&b.list[..kept * HASH_HEX]);
-            out.bounds.extend_from_slice(&b.bounds[..kept]);
-            start = b.bounds[..kept].last().map_or(0, |r| r.end);
-            shared = Some((b, tail));
+        let pieces = cut(&text);
+        let mut list = String::with_capacity(pieces.len() * HASH_HEX);
+        let mut bounds = Vec::with_capacity(pieces.len());
+        let mut at = 0;
+        for piece in pieces {
+            push_hash(&mut list, piece);
+            bounds.push(at..at + piece.len());
+            at += piece.len();
         }
-        while start < n {
-            if let Some((b, tail)) = shared
-                && start >= n - tail
-            {
-                // From `start` on, the text is `b`'s from `old_start` on: from a boundary both
-                // have, every chunk is the same.
-                let old_start = start + b.text.len() - n;
-                if let Ok(j) = b.bounds.binary_search_by_key(&old_start, |r| r.start) {
-                    out.list.push_str(&b.list[j * HASH_HEX..]);
-                    out.bounds.extend(
-                        b.bounds[j..]
-                            .iter()
-                            .map(|r| start + (r.start - old_start)..start + (r.end - old_start)),
-                    );
-                    return out;
-                }
-            }
-            let end = chunk_end(&out.text, start);
-            push_hash(&mut out.list, &out.text[start..end]);
-            out.bounds.push(start..end);
-            start = end;
-        }
-        out
-    }
-
-    /// Bytes held: the text (shared with the version it was made for until that is dropped), the
-    /// list and the bounds.
-    pub(crate) fn weight(&self) -> usize {
-        self.text.len() + self.list.capacity() + self.bounds.capacity() * 16
+        Self { list, text, bounds }
     }
 
     /// Whether this is `text` (at once when it is the same shared text, else by its bytes).
@@ -346,32 +295,8 @@ pub(crate) fn collect(conn: &mut DbConnection, plan: &str) -> QueryResult<usize>
 mod tests {
     use super::*;
 
-    thread_local! {
-        /// Chunks hashed on this thread.
-        pub(super) static HASHED: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
-    }
-
-    /// What `f` made, and how many chunks it hashed.
-    fn hashing<T>(f: impl FnOnce() -> T) -> (T, usize) {
-        let before = HASHED.with(std::cell::Cell::get);
-        let out = f();
-        (out, HASHED.with(std::cell::Cell::get) - before)
-    }
-
     fn fixture() -> String {
         include_str!("../../../../fixtures/auth-service-redesign.html").repeat(8)
-    }
-
-    /// `text` cut at content-defined boundaries, each on a character boundary. Joined, they are `text`.
-    fn cut(text: &str) -> Vec<&str> {
-        let mut out = Vec::with_capacity(text.len() / 4096 + 1);
-        let mut start = 0;
-        while start < text.len() {
-            let end = chunk_end(text, start);
-            out.push(&text[start..end]);
-            start = end;
-        }
-        out
     }
 
     #[test]
@@ -435,59 +360,5 @@ mod tests {
         assert!(chunked.chunks().all(|(h, c)| hash(c) == h));
         assert!(hashes("abc").is_none());
         assert_eq!(hashes("").into_iter().flatten().count(), 0);
-    }
-
-    /// Chunks taken from an earlier text are those cutting the new text afresh gives, whatever the
-    /// edit: in the middle, at either end, everywhere, none, inside a character.
-    #[test]
-    fn chunks_taken_from_an_earlier_text_are_those_of_a_fresh_cut() {
-        let text = fixture();
-        let at = |f: usize| {
-            let i = text.len() * f / 8;
-            (i..).find(|&i| text.is_char_boundary(i)).unwrap()
-        };
-        let (a, b) = (at(3), at(5));
-        let edits = [
-            text.clone(),
-            format!("{}<p>changed</p>{}", &text[..a], &text[a..]),
-            format!("{}{}", &text[..a], &text[b..]),
-            format!(
-                "{}<section data-anchor=\"tail\"><h2>Tail</h2></section>",
-                text
-            ),
-            format!("<p>head</p>{text}"),
-            text[..a].to_owned(),
-            text[b..].to_owned(),
-            text.replace("Client", "Browser"),
-            text.replacen("é", "e", 1).replacen("a", "é", 3),
-            String::new(),
-            "é".repeat(20_000),
-            format!("{}{}", "é".repeat(10_000), &text[a..]),
-        ];
-        for old in &edits {
-            let before = Chunked::of(old.as_str().into());
-            for new in &edits {
-                let fresh = Chunked::of(new.as_str().into());
-                let taken = Chunked::after(new.as_str().into(), Some(&before));
-                assert_eq!(taken.list, fresh.list, "{} after {}", new.len(), old.len());
-                assert_eq!(taken.bounds, fresh.bounds);
-            }
-        }
-        // Counted: an edit hashes again the chunks around it alone, from the first that it
-        // touches to the first boundary both texts have after it.
-        let before = Chunked::of(text.as_str().into());
-        for (edited, most) in [
-            (text.clone(), 0),
-            (format!("{text}<p>more</p>"), 1),
-            (format!("{}<p>changed</p>{}", &text[..a], &text[a..]), 3),
-            (text.replacen("Client", "Browser", 1), 3),
-        ] {
-            let (taken, hashed) = hashing(|| Chunked::after(edited.as_str().into(), Some(&before)));
-            assert!(
-                hashed <= most,
-                "{hashed} of {} chunks hashed",
-                taken.bounds.len()
-            );
-        }
     }
 }

@@ -56,39 +56,14 @@ struct Texts {
 
 impl Texts {
     fn of(html: &Text, source: &Text, index: &SectionIndex) -> Result<Self, VersionRepoError> {
-        Self::after(html, source, index, None)
-    }
-
-    /// [`Texts::of`], taking from `before` (an earlier version's) the chunks the texts share with
-    /// it (see [`Chunked::after`]).
-    fn after(
-        html: &Text,
-        source: &Text,
-        index: &SectionIndex,
-        before: Option<&Texts>,
-    ) -> Result<Self, VersionRepoError> {
         let sections =
             serde_json::to_string(index).map_err(|e| VersionRepoError::Unknown(e.into()))?;
         Ok(Self {
-            html: Chunked::after(html.clone(), before.map(|b| &b.html)),
-            source: Chunked::after(source.clone(), before.map(|b| &b.source)),
-            sections: Chunked::after(sections.into(), before.map(|b| &b.sections)),
+            html: Chunked::of(html.clone()),
+            source: Chunked::of(source.clone()),
+            sections: Chunked::of(sections.into()),
             index: index.clone(),
         })
-    }
-
-    /// Bytes held (the texts counted whole, though shared with the version until it is dropped).
-    fn weight(&self) -> usize {
-        std::mem::size_of::<Self>()
-            + self.html.weight()
-            + self.source.weight()
-            + self.sections.weight()
-            + self
-                .index
-                .entries()
-                .iter()
-                .map(|e| std::mem::size_of_val(e) + e.anchor.as_str().len() + e.title.len())
-                .sum::<usize>()
     }
 
     /// Whether these are `x`'s texts.
@@ -349,22 +324,9 @@ fn load_one(
 
 #[async_trait]
 impl VersionRepository for Store {
-    fn stage(
-        &self,
-        html: &Text,
-        source: &Text,
-        sections: &SectionIndex,
-        previous: &Staged,
-    ) -> Staged {
+    fn stage(&self, html: &Text, source: &Text, sections: &SectionIndex) -> Staged {
         // A failure (the index not serializable) is met again, and answered, by the commit.
-        let before = previous.get::<Texts>();
-        Texts::after(html, source, sections, before.as_deref()).map_or_else(
-            |_| Staged::default(),
-            |texts| {
-                let weight = texts.weight();
-                Staged::new(texts, weight)
-            },
-        )
+        Texts::of(html, source, sections).map_or_else(|_| Staged::default(), Staged::new)
     }
 
     async fn commit_staged<'a>(
@@ -734,7 +696,7 @@ mod tests {
     #[test]
     fn staged_texts_are_used_only_for_the_version_they_were_staged_for() {
         let store_stage =
-            |v: &Version| Staged::new(Texts::of(&v.html, &v.source, &v.sections).unwrap(), 0);
+            |v: &Version| Staged::new(Texts::of(&v.html, &v.source, &v.sections).unwrap());
         let (a, b) = (version("<p>a</p>"), version("<p>b</p>"));
         let staged = store_stage(&a);
         let texts = staged.get::<Texts>().unwrap();
