@@ -122,8 +122,7 @@ pub use search::{
     search_terms, snippet,
 };
 pub use sessions::{
-    SESSION_REF_KEY, SESSION_USER_KEY, SessionState, WebSessions, session_key_hash, session_ref,
-    session_user,
+    SESSION_REF_KEY, SESSION_USER_KEY, SessionState, WebSessions, session_ref, session_user,
 };
 pub use signin::{
     Admission, LinkError, PROVIDER_ERROR_MAX_CHARS, SignIn, SignInError, bounded_text,

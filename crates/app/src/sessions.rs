@@ -26,17 +26,30 @@ pub struct WebSessions {
     access: Arc<AccessCache>,
     policy: SessionPolicy,
     /// Sessions by key hash, voided by their user's generation (see [`crate::GenerationCache`]).
-    cache: GenerationCache<TokenHash, Arc<WebSession>, UserId>,
+    cache: GenerationCache<TokenHash, Arc<Loaded>, UserId>,
 }
 
-/// The session-state key under which the web layer keeps the hash of the session's own key (hex),
-/// so a live stream can remember which session it was opened with. Never stored.
+/// A live session as the cache keeps it: its row, and its state as [`WebSessions::load`] returns
+/// it (parsed once, with its [`SESSION_REF_KEY`]), so a warm request only copies the state.
+struct Loaded {
+    session: WebSession,
+    state: SessionState,
+}
+
+impl Loaded {
+    fn new(session: WebSession) -> anyhow::Result<Self> {
+        let mut state: SessionState = serde_json::from_str(&session.data)?;
+        state.insert(
+            SESSION_REF_KEY.to_owned(),
+            serde_json::Value::String(session.key_hash.to_hex()).to_string(),
+        );
+        Ok(Self { session, state })
+    }
+}
+
+/// The session-state key under which [`WebSessions::load`] gives the hash of the session's own key
+/// (hex), so a live stream can remember which session it was opened with. Never stored.
 pub const SESSION_REF_KEY: &str = "_session_ref";
-
-/// The hash that identifies the session whose cookie key is `key`.
-pub fn session_key_hash(key: &str) -> Option<TokenHash> {
-    TokenSecret::presented(key).ok().map(|s| s.hash())
-}
 
 /// The session reference recorded under [`SESSION_REF_KEY`], if any.
 pub fn session_ref(state: &SessionState) -> Option<TokenHash> {
@@ -62,7 +75,7 @@ impl WebSessions {
     pub fn new(ports: Ports, access: Arc<AccessCache>, policy: SessionPolicy) -> Self {
         let cache = GenerationCache::new(
             access.generations().clone(),
-            |s: &Arc<WebSession>| s.user_id,
+            |s: &Arc<Loaded>| s.session.user_id,
             CacheLimits {
                 capacity: 100_000,
                 ttl: crate::ACCESS_TTL,
@@ -82,13 +95,14 @@ impl WebSessions {
     }
 
     /// Keeps `session` unless its user's access changed since `stamp` (read before the data).
-    async fn remember(&self, session: WebSession, stamp: u64) {
+    async fn remember(&self, loaded: Loaded, stamp: u64) {
         self.cache
-            .insert_if_current(session.key_hash, Arc::new(session), stamp)
+            .insert_if_current(loaded.session.key_hash, Arc::new(loaded), stamp)
             .await;
     }
 
-    /// The state of a live session, rolling its idle deadline forward.
+    /// The state of a live session, with its [`SESSION_REF_KEY`], rolling its idle deadline
+    /// forward.
     pub async fn load(
         &self,
         key: &str,
@@ -99,27 +113,24 @@ impl WebSessions {
         };
         let hash = secret.hash();
         let stamp = self.cache.generations().stamp();
-        let Some(session) = self
+        let Some(loaded) = self
             .cache
             .get_or_load(&hash, || async move {
-                Ok::<_, SessionRepoError>(
-                    self.ports
-                        .web_sessions
-                        .get_live(&hash, now)
-                        .await?
-                        .map(Arc::new),
-                )
+                match self.ports.web_sessions.get_live(&hash, now).await? {
+                    Some(session) => Ok::<_, anyhow::Error>(Some(Arc::new(Loaded::new(session)?))),
+                    None => Ok(None),
+                }
             })
             .await?
         else {
             return Ok(None);
         };
-        if !session.is_live(now) {
+        if !loaded.session.is_live(now) {
             self.cache.forget(&hash).await;
             return Ok(None);
         }
-        let mut session = (*session).clone();
-        if now - session.last_seen_at >= Duration::minutes(1) {
+        if now - loaded.session.last_seen_at >= Duration::minutes(1) {
+            let mut session = loaded.session.clone();
             session.touch(&self.policy, now);
             match self.ports.web_sessions.update(&session).await {
                 Ok(()) => {}
@@ -129,11 +140,10 @@ impl WebSessions {
                 }
                 Err(e) => return Err(e.into()),
             }
-            let state: SessionState = serde_json::from_str(&session.data)?;
-            self.remember(session, stamp).await;
-            return Ok(Some(state));
+            let state = loaded.state.clone();
+            self.remember(Loaded { session, state }, stamp).await;
         }
-        Ok(Some(serde_json::from_str(&session.data)?))
+        Ok(Some(loaded.state.clone()))
     }
 
     /// Whether the session with this key hash is still live and belongs to `user`, read from
@@ -164,7 +174,10 @@ impl WebSessions {
             now,
         );
         self.ports.web_sessions.insert(&session).await?;
-        self.remember(session, stamp).await;
+        // Our own serialization: it parses.
+        if let Ok(loaded) = Loaded::new(session) {
+            self.remember(loaded, stamp).await;
+        }
         Ok(secret.expose().to_owned())
     }
 
@@ -189,7 +202,10 @@ impl WebSessions {
         session.user_id = session_user(state);
         session.touch(&self.policy, now);
         self.ports.web_sessions.update(&session).await?;
-        self.remember(session, stamp).await;
+        // Our own serialization: it parses.
+        if let Ok(loaded) = Loaded::new(session) {
+            self.remember(loaded, stamp).await;
+        }
         Ok(key.to_owned())
     }
 
@@ -201,7 +217,7 @@ impl WebSessions {
         };
         let hash = secret.hash();
         let user = match self.cache.peek(&hash).await {
-            Some(s) => s.user_id,
+            Some(s) => s.session.user_id,
             None => self
                 .ports
                 .web_sessions

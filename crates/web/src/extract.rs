@@ -83,8 +83,7 @@ async fn resolve(req: &HttpRequest) -> Result<Option<Principal>, ApiError> {
         return Ok(Some(state.tokens.authenticate(token.trim(), now).await?));
     }
     let session = req.get_session();
-    let entries = session.entries().clone();
-    let Some(user) = session_user(&entries) else {
+    let Some(user) = session_user(&session.entries()) else {
         return Ok(None);
     };
     match state

@@ -36,11 +36,13 @@ pub(crate) fn csp_value(remote_images: bool) -> HeaderValue {
         .unwrap_or_else(|_| HeaderValue::from_static("default-src 'none'; frame-ancestors 'none'"))
 }
 
+/// Whether the content type starts with `prefix` (lowercase), in any case.
 fn content_type_is(headers: &HeaderMap, prefix: &str) -> bool {
     headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.trim_start().to_ascii_lowercase().starts_with(prefix))
+        .and_then(|v| v.trim_start().get(..prefix.len()))
+        .is_some_and(|start| start.eq_ignore_ascii_case(prefix))
 }
 
 /// `application/<something>+json` (SCIM's `application/scim+json`).

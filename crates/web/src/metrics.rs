@@ -17,10 +17,13 @@
 //!
 //! The outbox and pool gauges are sampled by the server every 15 seconds.
 
+use std::cell::RefCell;
+use std::collections::HashMap;
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use actix_web::{HttpRequest, HttpResponse, web};
+use metrics::{Counter, Histogram};
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 
 use crate::AppState;
@@ -86,6 +89,30 @@ fn describe() {
 /// Latency samples are folded into their histograms' buckets after this many requests.
 pub const UPKEEP_EVERY: u64 = 1024;
 
+/// The methods whose series a worker keeps at hand (others, which a client can make up, are
+/// looked up in the registry each time, so what is kept stays bounded by the routes).
+const KEPT_METHODS: [&str; 7] = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"];
+
+/// A request's two series for one method and status of a route.
+struct RequestSeries {
+    method: &'static str,
+    status: u16,
+    count: Counter,
+    latency: Histogram,
+}
+
+thread_local! {
+    /// Each worker's series by route pattern: the registry builds the labels (three strings)
+    /// and hashes them on every lookup, a tenth of what serving a cached page costs.
+    static SERIES: RefCell<HashMap<Box<str>, Vec<RequestSeries>>> = RefCell::new(HashMap::new());
+}
+
+/// Handles are bound to the recorder installed when they are made, so they are kept only once
+/// [`handle`] has run (after it, a recorder is installed for good: ours, or whoever came first).
+fn handles_are_final() -> bool {
+    HANDLE.get().is_some()
+}
+
 /// Records one answered request.
 ///
 /// The exporter keeps each latency sample until its histograms are drained into their buckets,
@@ -97,15 +124,64 @@ pub const UPKEEP_EVERY: u64 = 1024;
 /// which bounds what is kept by the count, whatever the rate, with no task to schedule.
 pub fn observe_request(method: &str, route: &str, status: u16, seconds: f64) {
     static OBSERVED: AtomicU64 = AtomicU64::new(0);
-    let (method, route) = (method.to_owned(), route.to_owned());
-    metrics::counter!(REQUESTS, "method" => method.clone(), "route" => route.clone(), "status" => status.to_string())
-        .increment(1);
-    metrics::histogram!(DURATION, "method" => method, "route" => route).record(seconds);
+    let kept = KEPT_METHODS.iter().copied().find(|m| *m == method);
+    match kept {
+        Some(method) if handles_are_final() => SERIES.with_borrow_mut(|series| {
+            if !series.contains_key(route) {
+                series.insert(route.into(), Vec::new());
+            }
+            let Some(of_route) = series.get_mut(route) else {
+                return;
+            };
+            let i = match of_route
+                .iter()
+                .position(|s| s.method == method && s.status == status)
+            {
+                Some(i) => i,
+                None => {
+                    of_route.push(RequestSeries {
+                        method,
+                        status,
+                        count: count_series(method, route, status),
+                        latency: latency_series(method, route),
+                    });
+                    of_route.len() - 1
+                }
+            };
+            of_route[i].count.increment(1);
+            of_route[i].latency.record(seconds);
+        }),
+        _ => {
+            count_series(method, route, status).increment(1);
+            latency_series(method, route).record(seconds);
+        }
+    }
     if OBSERVED.fetch_add(1, Ordering::Relaxed) % UPKEEP_EVERY == UPKEEP_EVERY - 1
         && let Some(Some(h)) = HANDLE.get()
     {
         h.run_upkeep();
     }
+}
+
+fn count_series(method: &str, route: &str, status: u16) -> Counter {
+    metrics::counter!(REQUESTS, "method" => method.to_owned(), "route" => route.to_owned(), "status" => status.to_string())
+}
+
+fn latency_series(method: &str, route: &str) -> Histogram {
+    metrics::histogram!(DURATION, "method" => method.to_owned(), "route" => route.to_owned())
+}
+
+/// `planpush_page_cache_lookups_total`: a lookup that ran its loader missed (a caller that waited
+/// for another's load counts as a hit: it rendered nothing).
+pub(crate) fn count_page_lookup(missed: bool) {
+    static KEPT: OnceLock<[Counter; 2]> = OnceLock::new();
+    let series = |result: &'static str| metrics::counter!(PAGE_CACHE, "result" => result);
+    let [hit, miss] = match KEPT.get() {
+        Some(kept) => kept,
+        None if handles_are_final() => KEPT.get_or_init(|| [series("hit"), series("miss")]),
+        None => return series(if missed { "miss" } else { "hit" }).increment(1),
+    };
+    if missed { miss } else { hit }.increment(1);
 }
 
 /// Counts an open live-update stream for as long as it lives.
@@ -154,5 +230,55 @@ async fn render_to_anyone() -> HttpResponse {
             .insert_header(("cache-control", "no-store"))
             .body(h.render()),
         None => HttpResponse::NotFound().finish(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample(text: &str, series: &str) -> Option<f64> {
+        text.lines()
+            .find_map(|l| l.strip_prefix(series)?.trim().parse().ok())
+    }
+
+    #[test]
+    fn kept_series_count_each_method_and_status_apart() {
+        let handle = handle().expect("the recorder is installed");
+        let route = "/test/kept/{series}";
+        for (method, status) in [
+            ("GET", 200),
+            ("GET", 200),
+            ("GET", 404),
+            ("POST", 200),
+            ("PURGE", 200),
+            ("PURGE", 200),
+        ] {
+            observe_request(method, route, status, 0.000_2);
+        }
+        // From another thread (another worker): the same series, kept there too.
+        std::thread::spawn(move || observe_request("GET", route, 200, 0.000_2))
+            .join()
+            .unwrap();
+        let text = handle.render();
+        let count = |method: &str, status: u16| {
+            sample(
+                &text,
+                &format!("{REQUESTS}{{method=\"{method}\",route=\"{route}\",status=\"{status}\"}}"),
+            )
+        };
+        assert_eq!(count("GET", 200), Some(3.0), "{text}");
+        assert_eq!(count("GET", 404), Some(1.0));
+        assert_eq!(count("POST", 200), Some(1.0));
+        assert_eq!(
+            count("PURGE", 200),
+            Some(2.0),
+            "methods not kept are still counted"
+        );
+        let latencies = sample(
+            &text,
+            &format!("{DURATION}_count{{method=\"GET\",route=\"{route}\"}}"),
+        );
+        assert_eq!(latencies, Some(4.0));
     }
 }

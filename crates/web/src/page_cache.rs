@@ -23,6 +23,7 @@
 use std::sync::{Arc, OnceLock, Weak};
 use std::time::Duration;
 
+use actix_web::http::header::HeaderValue;
 use actix_web::web::Bytes;
 use planpush_app::{CacheLimits, CpuPool, GenerationCache, Generations};
 use planpush_plans::{Plan, PlanId};
@@ -52,7 +53,7 @@ pub struct CachedPage {
     /// The plan as it was when rendered: what `can_see` is asked about.
     pub plan: Plan,
     /// A strong validator for `If-None-Match`, quoted (of the page, whatever its coding).
-    pub etag: String,
+    pub etag: HeaderValue,
     pub identity: Bytes,
     gzip: OnceLock<Bytes>,
     brotli: OnceLock<Bytes>,
@@ -62,7 +63,11 @@ impl CachedPage {
     /// A rendered page, not yet compressed.
     pub fn new(plan: Plan, html: String) -> Self {
         let identity = Bytes::from(html);
-        let etag = format!("\"{}\"", hex::encode(&Sha256::digest(&identity)[..12]));
+        let etag = HeaderValue::from_str(&format!(
+            "\"{}\"",
+            hex::encode(&Sha256::digest(&identity)[..12])
+        ))
+        .unwrap_or_else(|_| HeaderValue::from_static("\"\""));
         Self {
             plan,
             etag,
@@ -157,12 +162,12 @@ impl Encoding {
     }
 
     /// The `Content-Encoding` value.
-    pub fn header(self) -> &'static str {
-        match self {
+    pub fn header(self) -> HeaderValue {
+        HeaderValue::from_static(match self {
             Self::Brotli => "br",
             Self::Gzip => "gzip",
             Self::Identity => "identity",
-        }
+        })
     }
 }
 
@@ -237,7 +242,7 @@ impl PageCache {
                 load()
             })
             .await;
-        count_lookup(missed.into_inner());
+        crate::metrics::count_page_lookup(missed.into_inner());
         page
     }
 
@@ -260,7 +265,7 @@ impl PageCache {
                 load()
             })
             .await;
-        count_lookup(missed.into_inner());
+        crate::metrics::count_page_lookup(missed.into_inner());
         page
     }
 
@@ -280,13 +285,6 @@ impl PageCache {
     pub fn generations(&self) -> &Arc<Generations<PlanId>> {
         self.latest.generations()
     }
-}
-
-/// `planpush_page_cache_lookups_total`: a lookup that ran its loader missed (a caller that waited
-/// for another's load counts as a hit: it rendered nothing).
-fn count_lookup(missed: bool) {
-    let result = if missed { "miss" } else { "hit" };
-    metrics::counter!(crate::metrics::PAGE_CACHE, "result" => result).increment(1);
 }
 
 #[cfg(test)]

@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use actix_session::storage::{LoadError, SaveError, SessionKey, SessionStore, UpdateError};
 use actix_web::cookie::time::Duration;
-use planpush_app::{SESSION_REF_KEY, SessionState, WebSessions, session_key_hash};
+use planpush_app::{SessionState, WebSessions};
 
 use crate::clock::Clock;
 
@@ -28,21 +28,12 @@ fn key(s: String) -> Result<SessionKey, anyhow::Error> {
 
 impl SessionStore for DbSessionStore {
     async fn load(&self, session_key: &SessionKey) -> Result<Option<SessionState>, LoadError> {
-        let mut state = self
-            .sessions
+        // With the session's reference (`SESSION_REF_KEY`), for live streams that must end with
+        // it; never stored: the app strips it on save.
+        self.sessions
             .load(session_key.as_ref(), self.clock.now())
             .await
-            .map_err(LoadError::Other)?;
-        // Which session this is, for live streams that must end with it (never stored: the app
-        // strips it on save).
-        if let (Some(state), Some(hash)) = (state.as_mut(), session_key_hash(session_key.as_ref()))
-        {
-            state.insert(
-                SESSION_REF_KEY.to_owned(),
-                serde_json::Value::String(hash.to_hex()).to_string(),
-            );
-        }
-        Ok(state)
+            .map_err(LoadError::Other)
     }
 
     async fn save(

@@ -3,8 +3,10 @@
 use std::sync::Arc;
 
 use chrono::{DateTime, Duration, Utc};
-use planpush_app::{AccessCache, SESSION_USER_KEY, SessionState, WebSessions};
-use planpush_identity::{ExternalIdentity, Provider, SessionPolicy, User};
+use planpush_app::{
+    AccessCache, SESSION_REF_KEY, SESSION_USER_KEY, SessionState, WebSessions, session_ref,
+};
+use planpush_identity::{ExternalIdentity, Provider, SessionPolicy, TokenSecret, User};
 
 fn t0() -> DateTime<Utc> {
     DateTime::UNIX_EPOCH + Duration::days(20_000)
@@ -23,13 +25,20 @@ async fn idle_and_absolute_expiry() {
     state.insert("k".into(), "\"v\"".into());
     let key = sessions.save(&state, t0()).await.unwrap();
 
+    // The state as saved, with the session's reference (never stored).
+    let mut loaded = sessions
+        .load(&key, t0() + Duration::minutes(59))
+        .await
+        .unwrap()
+        .unwrap();
+    let reference = session_ref(&loaded).expect("the session's reference");
     assert_eq!(
-        sessions
-            .load(&key, t0() + Duration::minutes(59))
-            .await
-            .unwrap(),
-        Some(state.clone())
+        reference,
+        TokenSecret::presented(&key).unwrap().hash(),
+        "the reference is the hash of the cookie's key"
     );
+    loaded.remove(SESSION_REF_KEY);
+    assert_eq!(loaded, state);
     // That load was activity: the idle window now runs from minute 59.
     assert!(
         sessions

@@ -1,5 +1,6 @@
 //! Plans: the page `/p/{slug}` and the lifecycle API `/api/sessions…`.
 
+use actix_web::http::header::HeaderValue;
 use actix_web::http::{StatusCode, header};
 use actix_web::{HttpRequest, HttpResponse, web};
 use chrono::{DateTime, Utc};
@@ -36,15 +37,18 @@ pub(super) fn html_page(status: StatusCode, markup: maud::Markup) -> HttpRespons
 
 fn html_bytes(status: StatusCode, html: String) -> HttpResponse {
     page_headers(status)
-        .insert_header((header::CACHE_CONTROL, "private, no-cache"))
+        .insert_header((header::CACHE_CONTROL, PRIVATE_NO_CACHE))
         .body(html)
 }
+
+/// Pages are revalidated with their ETag, and never kept by a shared cache.
+const PRIVATE_NO_CACHE: HeaderValue = HeaderValue::from_static("private, no-cache");
 
 /// A page's content type; the CSP and the other page headers are added by the wrapper around
 /// every route (`crate::headers`).
 fn page_headers(status: StatusCode) -> actix_web::HttpResponseBuilder {
     let mut b = HttpResponse::build(status);
-    b.content_type("text/html; charset=utf-8");
+    b.content_type(HeaderValue::from_static("text/html; charset=utf-8"));
     b
 }
 
@@ -246,14 +250,14 @@ async fn latest(
         .plans
         .seen(p, &cached.plan, cached.plan.current_version(), now)
         .await;
-    let etag = cached.etag.as_str();
+    let etag = &cached.etag;
     let fresh = req
         .headers()
         .get(header::IF_NONE_MATCH)
-        .is_some_and(|v| v.as_bytes() == etag.as_bytes());
+        .is_some_and(|v| v == etag);
     if fresh {
         return HttpResponse::NotModified()
-            .insert_header((header::ETAG, etag))
+            .insert_header((header::ETAG, etag.clone()))
             .finish();
     }
     let encoding = Encoding::negotiate(
@@ -263,8 +267,8 @@ async fn latest(
     );
     let (encoding, body) = cached.body(encoding);
     page_headers(StatusCode::OK)
-        .insert_header((header::CACHE_CONTROL, "private, no-cache"))
-        .insert_header((header::ETAG, etag))
+        .insert_header((header::CACHE_CONTROL, PRIVATE_NO_CACHE))
+        .insert_header((header::ETAG, etag.clone()))
         .insert_header((header::VARY, "Accept-Encoding"))
         // Set even for `identity`, so the compression middleware leaves the bytes alone.
         .insert_header((header::CONTENT_ENCODING, encoding.header()))
