@@ -101,6 +101,13 @@ struct RequestSeries {
     latency: Histogram,
 }
 
+impl RequestSeries {
+    fn record(&self, seconds: f64) {
+        self.count.increment(1);
+        self.latency.record(seconds);
+    }
+}
+
 thread_local! {
     /// Each worker's series by route pattern: the registry builds the labels (three strings)
     /// and hashes them on every lookup, a tenth of what serving a cached page costs.
@@ -127,29 +134,24 @@ pub fn observe_request(method: &str, route: &str, status: u16, seconds: f64) {
     let kept = KEPT_METHODS.iter().copied().find(|m| *m == method);
     match kept {
         Some(method) if handles_are_final() => SERIES.with_borrow_mut(|series| {
-            if !series.contains_key(route) {
-                series.insert(route.into(), Vec::new());
-            }
-            let Some(of_route) = series.get_mut(route) else {
-                return;
-            };
-            let i = match of_route
-                .iter()
-                .position(|s| s.method == method && s.status == status)
-            {
-                Some(i) => i,
+            let kept = series.get(route).and_then(|of_route| {
+                of_route
+                    .iter()
+                    .find(|s| s.method == method && s.status == status)
+            });
+            match kept {
+                Some(s) => s.record(seconds),
                 None => {
-                    of_route.push(RequestSeries {
+                    let s = RequestSeries {
                         method,
                         status,
                         count: count_series(method, route, status),
                         latency: latency_series(method, route),
-                    });
-                    of_route.len() - 1
+                    };
+                    s.record(seconds);
+                    series.entry(route.into()).or_default().push(s);
                 }
-            };
-            of_route[i].count.increment(1);
-            of_route[i].latency.record(seconds);
+            }
         }),
         _ => {
             count_series(method, route, status).increment(1);
