@@ -41,7 +41,7 @@ pub fn acceptable(id: &str) -> bool {
 }
 
 fn generate() -> Arc<str> {
-    hex::encode(rand::random::<[u8; 8]>()).into()
+    format!("{:016x}", rand::random::<u64>()).into()
 }
 
 /// The id for `req`: the trusted proxy's, else a new one.
@@ -50,12 +50,14 @@ fn choose(req: &ServiceRequest) -> Arc<str> {
         .app_data::<web::Data<AppState>>()
         .zip(req.peer_addr())
         .is_some_and(|(state, peer)| (state.settings.trusted_proxy)(peer.ip()));
-    let offered = req
-        .headers()
+    if !trusted {
+        return generate();
+    }
+    req.headers()
         .get(HEADER)
         .and_then(|v| v.to_str().ok())
-        .filter(|v| trusted && acceptable(v));
-    offered.map_or_else(generate, Arc::from)
+        .filter(|v| acceptable(v))
+        .map_or_else(generate, Arc::from)
 }
 
 /// The middleware (`actix_web::middleware::from_fn(request_id::middleware)`), outermost, so that
