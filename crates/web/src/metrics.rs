@@ -110,7 +110,7 @@ impl RequestSeries {
 
 thread_local! {
     /// Each worker's series by route pattern: the registry builds the labels (three strings)
-    /// and hashes them on every lookup, a tenth of what serving a cached page costs.
+    /// and hashes them on every lookup, ~4% of the server's CPU on a cached page read.
     static SERIES: RefCell<HashMap<Box<str>, Vec<RequestSeries>>> = RefCell::new(HashMap::new());
 }
 
