@@ -16,6 +16,10 @@
 use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderMap, HeaderValue};
 
+/// What a revalidated answer may be kept as: by the browser only, checked again (its ETag) before
+/// each use. The plan page and every `304 Not Modified`.
+pub(crate) const PRIVATE_NO_CACHE: HeaderValue = HeaderValue::from_static("private, no-cache");
+
 /// The Content-Security-Policy of every page: only this server's own stylesheets, scripts and
 /// images, no inline script at all, no plugins, no framing, no `<base>` tricks, forms only to
 /// ourselves.
@@ -64,10 +68,7 @@ pub(crate) fn secure(status: StatusCode, headers: &mut HeaderMap, csp: &HeaderVa
     }
     if status == StatusCode::NOT_MODIFIED {
         if !headers.contains_key(header::CACHE_CONTROL) {
-            headers.insert(
-                header::CACHE_CONTROL,
-                HeaderValue::from_static("private, no-cache"),
-            );
+            headers.insert(header::CACHE_CONTROL, PRIVATE_NO_CACHE);
         }
         return;
     }

@@ -15,6 +15,7 @@ use utoipa::{IntoParams, ToSchema};
 use crate::clock::Now;
 use crate::error::ApiError;
 use crate::extract::{ApiUser, MaybeUser, client_ip};
+use crate::headers::PRIVATE_NO_CACHE;
 use crate::page_cache::{CachedPage, Encoding, RenderKey, Rendered};
 use crate::ratelimit::{Budget, LimitKey};
 use crate::routes::limit_key;
@@ -40,9 +41,6 @@ fn html_bytes(status: StatusCode, html: String) -> HttpResponse {
         .insert_header((header::CACHE_CONTROL, PRIVATE_NO_CACHE))
         .body(html)
 }
-
-/// Pages are revalidated with their ETag, and never kept by a shared cache.
-const PRIVATE_NO_CACHE: HeaderValue = HeaderValue::from_static("private, no-cache");
 
 /// A page's content type; the CSP and the other page headers are added by the wrapper around
 /// every route (`crate::headers`).
