@@ -169,7 +169,9 @@ fn memo_cache(bytes: u64) -> moka::sync::Cache<PlanId, Arc<Memo>> {
         .build()
 }
 
-/// SHA-256 of a pushed source and its format.
+/// SHA-256 of a pushed source and its format: what tells a push of the same source in this
+/// process. HTML without diagrams, which is cut as it was pushed, is told by the digest of its
+/// parts' keys instead ([`Prepared::source_digest`]); a source always takes the same one of the two.
 fn source_digest(format: SourceFormat, body: &str) -> [u8; 32] {
     use sha2::Digest;
     let mut h = sha2::Sha256::new();
@@ -302,15 +304,21 @@ impl Push {
         let step = self
             .cpu
             .run(move || {
-                let source = source_digest(format, &body);
                 let raw: Text = match format {
                     SourceFormat::Markdown => markdown_to_html(&body).into(),
                     SourceFormat::Html => body.clone(),
                 };
                 let diagrams = find_diagrams(&raw);
                 if !diagrams.is_empty() {
+                    let source = source_digest(format, &body);
                     return Step::Diagrams(source, raw.to_string(), diagrams, finishing);
                 }
+                // HTML as pushed is the document that is cut: its digest is taken from the
+                // parts' keys (`Prepared::source_digest`) instead of hashing it a second time.
+                let source = match format {
+                    SourceFormat::Markdown => Some(source_digest(format, &body)),
+                    SourceFormat::Html => None,
+                };
                 let cut = cut(&raw, &opts, parts_of(memo.as_deref()));
                 Step::Done(Box::new(finishing.finish(&raw, cut, source)))
             })
@@ -352,7 +360,7 @@ impl Push {
                 let (svgs, fresh) = draw(&*renderer, &diagrams, cached);
                 let html: Text = replace_diagrams(&raw, &diagrams, &svgs).into();
                 let cut = cut(&html, &opts, parts_of(finishing.memo.as_deref()));
-                (finishing.finish(&html, cut, source), fresh)
+                (finishing.finish(&html, cut, Some(source)), fresh)
             })
             .await?;
         for (key, svg) in fresh {
@@ -999,7 +1007,9 @@ impl Finishing {
     /// On a render thread: the new parts of `cut` (of `raw`, the HTML of `body`) sanitized
     /// (shared with the pool's idle threads when there are enough of them), the document
     /// assembled and indexed, its summary against the memo, and the store's work staged.
-    fn finish(self, raw: &Text, cut: Result<Cut, Prepared>, source: [u8; 32]) -> Rendered {
+    /// `source`: the pushed source's digest, `None` when `raw` is that source (see
+    /// [`source_digest`]).
+    fn finish(self, raw: &Text, cut: Result<Cut, Prepared>, source: Option<[u8; 32]>) -> Rendered {
         let prepared = match cut {
             Err(prepared) => prepared,
             Ok(cut) => {
@@ -1011,6 +1021,7 @@ impl Finishing {
                 cut.assemble(raw, &self.opts, done)
             }
         };
+        let source = source.unwrap_or_else(|| prepared.source_digest());
         let against = self.memo.as_deref().filter(|_| self.summarize);
         let mut rendered = finish(self.body, prepared, source, against);
         rendered.stage(&*self.versions);

@@ -235,6 +235,18 @@ pub struct Prepared {
 }
 
 impl Prepared {
+    /// A digest of the source this was prepared from (and the options): SHA-256 over its parts'
+    /// keys in order. Each key is the SHA-256 of its part's source and the parts tile the source,
+    /// so another source has another digest; the same source is cut the same way, so it has the
+    /// same digest, without a second pass over its bytes.
+    pub fn source_digest(&self) -> [u8; 32] {
+        let mut h = Sha256::new();
+        for part in &self.parts {
+            h.update(part.source);
+        }
+        h.finalize().into()
+    }
+
     /// The outermost anchored elements (first occurrence of an anchor winning), for diffs.
     pub fn top_sections(&self) -> Vec<SectionRef<'_>> {
         top_sections_in(&self.parts)
@@ -679,5 +691,37 @@ mod tests {
             allow_remote_images: true,
         };
         assert_eq!(prepare_reusing(HTML, &remote, &first.parts).reused, 0);
+    }
+
+    /// What tells a push of the same source: one digest for one source however its parts were
+    /// come by; another for any other source, a part more or less, or other options.
+    #[test]
+    fn the_source_digest_is_the_sources() {
+        let opts = SanitizeOptions::default();
+        let first = prepare(HTML, &opts);
+        assert!(first.parts.len() > 1);
+        let again = prepare_reusing(HTML, &opts, &first.parts);
+        assert_eq!(again.reused, first.parts.len());
+        assert_eq!(again.source_digest(), first.source_digest());
+        let edited = HTML.replacen("Client", "Browser", 1);
+        let second = prepare_reusing(&edited, &opts, &first.parts);
+        assert_ne!(second.source_digest(), first.source_digest());
+        assert_eq!(
+            second.source_digest(),
+            prepare(&edited, &opts).source_digest()
+        );
+        let remote = SanitizeOptions {
+            allow_remote_images: true,
+        };
+        assert_ne!(
+            prepare(HTML, &remote).source_digest(),
+            first.source_digest()
+        );
+        let (a, b) = ("<p>a</p>", "<p>b</p>");
+        assert_ne!(
+            prepare(&format!("{a}{b}"), &opts).source_digest(),
+            prepare(a, &opts).source_digest()
+        );
+        assert_eq!(prepare(&format!("{a}{b}"), &opts).parts.len(), 2);
     }
 }

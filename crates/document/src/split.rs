@@ -144,7 +144,7 @@ fn attributes(bytes: &[u8], mut i: usize) -> Option<(usize, bool)> {
         }
         match *bytes.get(i)? {
             q @ (b'"' | b'\'') => {
-                let end = bytes[i + 1..].iter().position(|&b| b == q)? + i + 1;
+                let end = memchr::memchr(q, &bytes[i + 1..])? + i + 1;
                 i = end + 1;
                 // `a="x"b="y"`: the tokenizer wants whitespace between attributes; be strict.
                 if !matches!(
