@@ -94,11 +94,15 @@ impl WebSessions {
         self.policy
     }
 
-    /// Keeps `session` unless its user's access changed since `stamp` (read before the data).
-    async fn remember(&self, loaded: Loaded, stamp: u64) {
-        self.cache
-            .insert_if_current(loaded.session.key_hash, Arc::new(loaded), stamp)
-            .await;
+    /// Keeps `session`, its state parsed (see [`Loaded`]), unless its user's access changed since
+    /// `stamp` (read before the data). A state that does not parse is not kept: the next load
+    /// reads it again and answers the error.
+    async fn remember(&self, session: WebSession, stamp: u64) {
+        if let Ok(loaded) = Loaded::new(session) {
+            self.cache
+                .insert_if_current(loaded.session.key_hash, Arc::new(loaded), stamp)
+                .await;
+        }
     }
 
     /// The state of a live session, with its [`SESSION_REF_KEY`], rolling its idle deadline
@@ -140,8 +144,7 @@ impl WebSessions {
                 }
                 Err(e) => return Err(e.into()),
             }
-            let state = loaded.state.clone();
-            self.remember(Loaded { session, state }, stamp).await;
+            self.remember(session, stamp).await;
         }
         Ok(Some(loaded.state.clone()))
     }
@@ -174,10 +177,7 @@ impl WebSessions {
             now,
         );
         self.ports.web_sessions.insert(&session).await?;
-        // Our own serialization: it parses.
-        if let Ok(loaded) = Loaded::new(session) {
-            self.remember(loaded, stamp).await;
-        }
+        self.remember(session, stamp).await;
         Ok(secret.expose().to_owned())
     }
 
@@ -202,10 +202,7 @@ impl WebSessions {
         session.user_id = session_user(state);
         session.touch(&self.policy, now);
         self.ports.web_sessions.update(&session).await?;
-        // Our own serialization: it parses.
-        if let Ok(loaded) = Loaded::new(session) {
-            self.remember(loaded, stamp).await;
-        }
+        self.remember(session, stamp).await;
         Ok(key.to_owned())
     }
 
