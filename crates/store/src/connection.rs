@@ -462,8 +462,9 @@ impl Store {
         .map_err(|e| err(e.to_string()))
     }
 
-    /// A sorted, textual description of the schema (tables, columns, indexes, constraints), for
-    /// comparing schemas in tests and diagnostics. The migrations bookkeeping table is left out.
+    /// A sorted, textual description of the schema (tables, columns, indexes, constraints, and on
+    /// SQLite the settings of each FTS5 index), for comparing schemas in tests and diagnostics.
+    /// The migrations bookkeeping table is left out.
     pub fn schema_snapshot(&self) -> anyhow::Result<Vec<String>> {
         #[derive(diesel::QueryableByName)]
         struct Line {
@@ -489,6 +490,30 @@ impl Store {
             .into_iter()
             .map(|l| l.line)
             .collect();
+        // An FTS5 index keeps its settings (how it merges, page size) as rows of its `_config`
+        // table, written by a migration like a column is.
+        let fts5: Vec<String> = lines
+            .iter()
+            .filter(|l| l.starts_with("table ") && l.contains("USING fts5"))
+            .filter_map(|l| {
+                l.strip_prefix("table ")?
+                    .split(':')
+                    .next()
+                    .map(str::to_owned)
+            })
+            .collect();
+        for table in fts5 {
+            let sql = format!(
+                "SELECT 'fts5 {table} ' || k || ' = ' || v AS line FROM \"{table}_config\" \
+                 WHERE k <> 'version'"
+            );
+            lines.extend(
+                diesel::sql_query(sql)
+                    .load::<Line>(&mut *conn)?
+                    .into_iter()
+                    .map(|l| l.line),
+            );
+        }
         lines.sort();
         Ok(lines)
     }

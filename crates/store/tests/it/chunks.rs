@@ -264,7 +264,10 @@ async fn down_restores_whole_texts_which_are_still_read(store: Arc<Store>) {
     };
     assert_eq!(stored_whole(2), None, "written as chunks");
 
-    let reverted = store.revert_last_migration().unwrap();
+    // Reverted down to the chunks' migration (on SQLite a later one only changes FTS5 settings).
+    let reverted = std::iter::repeat_with(|| store.revert_last_migration().unwrap())
+        .find(|version| version.as_str() <= "20261203000200")
+        .unwrap();
     assert!(reverted.ends_with("000200"), "{reverted}");
     assert_eq!(stored_whole(1).as_deref(), Some(&*v1.html));
     assert_eq!(stored_whole(2).as_deref(), Some(&*v2.html));

@@ -57,3 +57,36 @@ async fn a_new_plan_of_forty_sections_adds_one_fts_segment() {
         .unwrap();
     assert_eq!(rows[0].n, 40);
 }
+
+#[derive(diesel::QueryableByName)]
+struct Setting {
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    k: String,
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    v: i64,
+}
+
+/// FTS5 merges a level's segments sixteen at a time (migration `search_merges`): half the levels
+/// of its default width of four, so half the merge work per page written; the forced merge of a
+/// level waits for 64 segments. Reverting the migration gives FTS5's defaults back (no setting
+/// stored).
+#[tokio::test]
+async fn the_index_merges_sixteen_segments_at_a_time() {
+    let (store, _guard) = sqlite_store();
+    store.migrate().unwrap();
+    let settings = || -> Vec<(String, i64)> {
+        let rows: Vec<Setting> = store
+            .raw_query(
+                "SELECT k, CAST(v AS INTEGER) AS v FROM search_fts_config \
+                 WHERE k IN ('automerge', 'crisismerge') ORDER BY k",
+            )
+            .unwrap();
+        rows.into_iter().map(|s| (s.k, s.v)).collect()
+    };
+    assert_eq!(
+        settings(),
+        [("automerge".to_owned(), 16), ("crisismerge".to_owned(), 64)]
+    );
+    assert_eq!(store.revert_last_migration().unwrap(), "20261206000100");
+    assert_eq!(settings(), []);
+}
