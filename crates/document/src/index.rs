@@ -1,4 +1,5 @@
 use std::collections::HashSet;
+use std::ops::Range;
 
 use planpush_versions::{AnchorId, ContentHash, SectionEntry, SectionIndex};
 use scraper::{ElementRef, Html, Selector};
@@ -90,7 +91,73 @@ pub fn section_index(html: &str) -> SectionIndex {
 /// Every element of a parsed document with a valid `data-anchor`, in document order, duplicates
 /// included (see [`section_index`]).
 pub(crate) fn entries_of(doc: &Html) -> Vec<SectionEntry> {
-    entries_knowing(doc, |_| None)
+    entries_knowing(doc, "", |_| None)
+}
+
+/// What each byte can start: a word, one ASCII whitespace character, or (a lead byte) a
+/// multi-byte character that may be whitespace.
+const WORD: u8 = 0;
+const SPACE: u8 = 1;
+const LEAD: u8 = 2;
+
+static CLASS: [u8; 256] = {
+    let mut class = [WORD; 256];
+    let mut spaces = [b' ', b'\t', b'\n', 0x0b, 0x0c, b'\r'].as_slice();
+    while let [b, rest @ ..] = spaces {
+        class[*b as usize] = SPACE;
+        spaces = rest;
+    }
+    // U+0085, U+00A0 (C2); U+1680 (E1); U+2000–U+200A, U+2028, U+2029, U+202F, U+205F (E2);
+    // U+3000 (E3).
+    class[0xc2] = LEAD;
+    class[0xe1] = LEAD;
+    class[0xe2] = LEAD;
+    class[0xe3] = LEAD;
+    class
+};
+
+/// The length of the whitespace character (`char::is_whitespace`) at byte `i` of `s`, 0 when
+/// a word goes on there.
+fn space_at(s: &[u8], i: usize) -> usize {
+    match CLASS[usize::from(s[i])] {
+        WORD => 0,
+        SPACE => 1,
+        _ => match (s[i], s.get(i + 1), s.get(i + 2)) {
+            (0xc2, Some(0x85 | 0xa0), _) => 2,
+            (0xe1, Some(0x9a), Some(0x80))
+            | (0xe2, Some(0x80), Some(0x80..=0x8a | 0xa8 | 0xa9 | 0xaf))
+            | (0xe2, Some(0x81), Some(0x9f))
+            | (0xe3, Some(0x80), Some(0x80)) => 3,
+            _ => 0,
+        },
+    }
+}
+
+/// Where the words of `s` are: `str::split_whitespace`, byte by byte instead of char by char.
+fn words(s: &[u8]) -> impl Iterator<Item = Range<usize>> + '_ {
+    let mut i = 0;
+    std::iter::from_fn(move || {
+        loop {
+            if i >= s.len() {
+                return None;
+            }
+            match space_at(s, i) {
+                0 => break,
+                n => i += n,
+            }
+        }
+        let start = i;
+        while i < s.len() && space_at(s, i) == 0 {
+            i += 1;
+        }
+        Some(start..i)
+    })
+}
+
+/// Whether the collapsed markup has a space between a word ending in `last` and `word`: always,
+/// except between `>` and `<`.
+fn spaced(last: Option<u8>, word: &[u8]) -> bool {
+    last.is_some_and(|last| !(last == b'>' && word.first() == Some(&b'<')))
 }
 
 /// The hash of an element's markup with whitespace runs collapsed to one space and whitespace-only
@@ -100,17 +167,17 @@ pub(crate) fn entries_of(doc: &Html) -> Vec<SectionEntry> {
 pub(crate) fn content_hash(html: &str) -> ContentHash {
     // The collapsed markup is hashed a buffer at a time: one `update` per word costs more than
     // the copy.
+    let html = html.as_bytes();
     let mut h = Sha256::new();
     let mut buf = Vec::with_capacity(html.len().min(16 * 1024));
-    let mut last: Option<u8> = None;
-    for word in html.split_whitespace() {
-        if let Some(last) = last
-            && !(last == b'>' && word.starts_with('<'))
-        {
+    let mut last = None;
+    for word in words(html) {
+        let word = &html[word];
+        if spaced(last, word) {
             buf.push(b' ');
         }
-        buf.extend_from_slice(word.as_bytes());
-        last = word.as_bytes().last().copied();
+        buf.extend_from_slice(word);
+        last = word.last().copied();
         if buf.len() >= 16 * 1024 {
             h.update(&buf);
             buf.clear();
@@ -120,11 +187,78 @@ pub(crate) fn content_hash(html: &str) -> ContentHash {
     ContentHash::from_bytes(h.finalize().into())
 }
 
-/// [`entries_of`], taking the markup of the elements `known` has serialized already (the
-/// outermost sections, serialized once for the diff) instead of serializing them again.
+/// An element's markup collapsed once (as [`content_hash`] collapses it), so that the anchored
+/// elements inside it are hashed from slices of it instead of each collapsing its own markup
+/// again. Collapsing is local — a whitespace run becomes one space, or nothing between `>` and
+/// `<`, by the bytes on either side of it — so an element's collapsed markup is the slice from
+/// where its first byte went to where its last went, since markup starts with `<` and ends with
+/// `>`, neither of them whitespace.
+struct Collapsed {
+    /// The markup collapsed, as a range of the part's.
+    range: Range<usize>,
+    bytes: Vec<u8>,
+    /// Where each word starts in the part's markup and in `bytes`.
+    starts: Vec<(usize, usize)>,
+}
+
+impl Collapsed {
+    fn of(html: &str, range: Range<usize>) -> Option<Self> {
+        let markup = html.as_bytes().get(range.clone())?;
+        let mut bytes = Vec::with_capacity(markup.len());
+        let mut starts = vec![];
+        let mut last = None;
+        for word in words(markup) {
+            let at = word.start;
+            let word = &markup[word];
+            if spaced(last, word) {
+                bytes.push(b' ');
+            }
+            starts.push((range.start + at, bytes.len()));
+            bytes.extend_from_slice(word);
+            last = word.last().copied();
+        }
+        Some(Self {
+            range,
+            bytes,
+            starts,
+        })
+    }
+
+    /// Where the byte at `at` of the part's markup went (a byte of a word).
+    fn to(&self, at: usize) -> usize {
+        let i = self.starts.partition_point(|&(o, _)| o <= at) - 1;
+        let (o, c) = self.starts[i];
+        c + (at - o)
+    }
+
+    /// [`content_hash`] of the element whose markup is `range` of the part's `html`, if inside.
+    fn hash(&self, html: &str, range: Range<usize>) -> Option<ContentHash> {
+        let markup = html.as_bytes();
+        if range.start < self.range.start
+            || range.end > self.range.end
+            || markup.get(range.start) != Some(&b'<')
+            || markup.get(range.end.checked_sub(1)?) != Some(&b'>')
+        {
+            return None;
+        }
+        let slice = &self.bytes[self.to(range.start)..=self.to(range.end - 1)];
+        Some(ContentHash::from_bytes(Sha256::digest(slice).into()))
+    }
+}
+
+/// Where [`entries_knowing`] finds an element's markup: a range of the part's markup, or a copy.
+pub(crate) enum Known<'a> {
+    At(Range<usize>),
+    Copy(&'a str),
+}
+
+/// [`entries_of`], taking the markup of the elements `known` has located already (where the part's
+/// `html` holds it byte for byte, or a copy serialized once for the diff) instead of serializing
+/// them again.
 pub(crate) fn entries_knowing<'a>(
     doc: &Html,
-    known: impl Fn(ego_tree::NodeId) -> Option<&'a str>,
+    html: &str,
+    known: impl Fn(ego_tree::NodeId) -> Option<Known<'a>>,
 ) -> Vec<SectionEntry> {
     let Some(Selectors {
         anchored, headings, ..
@@ -133,6 +267,9 @@ pub(crate) fn entries_knowing<'a>(
         return vec![];
     };
     let mut entries = vec![];
+    // The outermost located element so far, collapsed: the elements of a document come in order,
+    // each after every element it is inside.
+    let mut collapsed: Option<Collapsed> = None;
     for el in doc.select(anchored) {
         let Some(anchor) = attr(el.value(), "data-anchor").and_then(|a| AnchorId::parse(a).ok())
         else {
@@ -144,7 +281,18 @@ pub(crate) fn entries_knowing<'a>(
             .find(|t| !t.is_empty())
             .unwrap_or_else(|| text_of(el).chars().take(80).collect());
         let hash = match known(el.id()) {
-            Some(html) => content_hash(html),
+            Some(Known::At(range)) => {
+                let inside = collapsed.as_ref().and_then(|c| c.hash(html, range.clone()));
+                let hash = inside.or_else(|| {
+                    collapsed = Collapsed::of(html, range.clone());
+                    collapsed.as_ref()?.hash(html, range.clone())
+                });
+                let hash =
+                    hash.unwrap_or_else(|| content_hash(html.get(range.clone()).unwrap_or("")));
+                debug_assert_eq!(hash, content_hash(html.get(range).unwrap_or("")));
+                hash
+            }
+            Some(Known::Copy(markup)) => content_hash(markup),
             None => content_hash(&el.html()),
         };
         entries.push(SectionEntry {
@@ -282,6 +430,85 @@ mod tests {
                 "{html:?}"
             );
         }
+    }
+
+    #[test]
+    fn whitespace_is_told_byte_by_byte_as_char_by_char() {
+        let mut buf = [0u8; 4];
+        for c in (0..=0x10_ffff).filter_map(char::from_u32) {
+            let s = c.encode_utf8(&mut buf).as_bytes();
+            let want = if c.is_whitespace() { s.len() } else { 0 };
+            assert_eq!(space_at(s, 0), want, "{c:?}");
+        }
+        // Lead bytes of whitespace characters, cut short or followed by other bytes.
+        for s in [
+            &b"\xc2"[..],
+            b"\xe2\x80",
+            b"\xe2\x80\x8b",
+            b"\xe1\x9a",
+            b"\xe3\x80\x81",
+        ] {
+            assert_eq!(space_at(s, 0), 0, "{s:?}");
+        }
+    }
+
+    /// Strings of words, markup and every kind of whitespace, from a seed.
+    fn spaced_strings() -> impl Iterator<Item = String> {
+        const PIECES: &[&str] = &[
+            "a", "<p>", "</p>", ">", "<", " ", "  ", "\n", "\t", "\u{b}", "\u{85}", "\u{a0}",
+            "\u{1680}", "\u{2003}", "\u{200b}", "\u{2028}", "\u{3000}", "é", "日", "x>", "<y",
+        ];
+        let mut seed = 0x9e37_79b9_7f4a_7c15_u64;
+        (0..2_000).map(move |_| {
+            let mut s = String::new();
+            for _ in 0..(seed % 24) {
+                seed ^= seed << 13;
+                seed ^= seed >> 7;
+                seed ^= seed << 17;
+                s.push_str(PIECES[(seed % PIECES.len() as u64) as usize]);
+            }
+            s
+        })
+    }
+
+    #[test]
+    fn words_are_those_of_split_whitespace() {
+        for s in spaced_strings() {
+            let found: Vec<&str> = words(s.as_bytes()).map(|w| &s[w]).collect();
+            assert_eq!(found, s.split_whitespace().collect::<Vec<_>>(), "{s:?}");
+        }
+    }
+
+    #[test]
+    fn an_element_inside_hashes_from_the_collapse_of_the_one_around_it() {
+        let outer = "<section data-anchor=\"a\">\n  <h2>A  title</h2> <p>x\u{a0} y</p>\n\
+                     <div data-anchor=\"b\"> <p>one</p>\t<p>two\u{2003}three</p>  </div>x<b>z</b> </section>";
+        let html = format!("  <p>before</p> {outer}\n<p>after</p>");
+        let start = html.find("<section").unwrap();
+        let collapsed = Collapsed::of(&html, start..start + outer.len()).unwrap();
+        let mut elements = 0;
+        for (open, _) in html
+            .match_indices('<')
+            .filter(|(i, _)| html[i + 1..].starts_with(char::is_alphabetic))
+        {
+            let name: String = html[open + 1..]
+                .chars()
+                .take_while(char::is_ascii_alphanumeric)
+                .collect();
+            let close = format!("</{name}>");
+            let end = open + html[open..].find(&close).unwrap() + close.len();
+            let inside = (start..start + outer.len()).contains(&open);
+            assert_eq!(
+                collapsed.hash(&html, open..end),
+                inside.then(|| content_hash(&html[open..end])),
+                "{}",
+                &html[open..end]
+            );
+            elements += usize::from(inside);
+        }
+        assert_eq!(elements, 7);
+        // Not markup at both ends: not hashed from the collapse.
+        assert_eq!(collapsed.hash(&html, start + 1..start + outer.len()), None);
     }
 
     use planpush_versions::ChangeSet;

@@ -29,7 +29,7 @@ use scraper::{ElementRef, Html};
 use sha2::{Digest, Sha256};
 
 use crate::diff::{SectionRef, top_elements_of};
-use crate::index::{entries_knowing, first_h1_of};
+use crate::index::{Known, entries_knowing, first_h1_of};
 use crate::sanitize::{
     SanitizeOptions, clean_once, cleaner, sanitize, settled, settled_but_links, with_rel,
 };
@@ -124,12 +124,15 @@ impl Part {
                 None => Markup::find(&html, &mut from, el.html()),
             })
             .collect();
-        let entries = entries_knowing(doc, |id| match span(id) {
-            Some(range) => html.get(range),
+        let entries = entries_knowing(doc, &html, |id| match span(id) {
+            Some(range) => html.get(range.clone()).map(|_| Known::At(range)),
             None => tops
                 .iter()
                 .position(|(_, _, el)| el.id() == id)
-                .map(|i| top[i].of(&html)),
+                .map(|i| match &top[i] {
+                    Markup::In(range) => Known::At(range.clone()),
+                    Markup::Own(markup) => Known::Copy(markup),
+                }),
         });
         let mut part = Self {
             weight: 0,
